@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { HttpAgent, Actor } from '@dfinity/agent';
+import { IDL } from '@dfinity/candid';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { Localnet } from '/work/main/src/localnet/localnet.ts';
+
+const t0 = performance.now();
+const net = await Localnet.start({ port: 0, stateDir: null });
+console.log('started', net.url, (performance.now()-t0).toFixed(0), 'ms');
+const wasm = readFileSync('/work/main/tests/fixtures/.azle/probe/probe.wasm');
+const t1 = performance.now();
+const id = await net.installCanister({ wasm });
+console.log('installed', id.toText(), (performance.now()-t1).toFixed(0), 'ms');
+net.onExecution(e => { if (!e.ok) console.log('exec', e); });
+const identity = Ed25519KeyIdentity.generate();
+const agent = await HttpAgent.create({ host: net.url, shouldFetchRootKey: true, identity });
+const idl = ({ IDL }: any) => IDL.Service({ greet: IDL.Func([IDL.Text],[IDL.Text],['query']), put: IDL.Func([IDL.Text, IDL.Text],[IDL.Opt(IDL.Text)],[]), get: IDL.Func([IDL.Text],[IDL.Opt(IDL.Text)],['query']), whoami_update: IDL.Func([], [IDL.Principal], []) });
+const actor: any = Actor.createActor(idl, { agent, canisterId: id });
+console.log(await actor.greet('world'));
+const t2 = performance.now();
+console.log(await actor.put('a', 'b'), (performance.now()-t2).toFixed(0), 'ms');
+console.log(await actor.get('a'));
+console.log((await actor.whoami_update()).toText(), identity.getPrincipal().toText());
+await net.stop();

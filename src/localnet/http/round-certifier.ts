@@ -1,0 +1,75 @@
+import { prune, reconstruct, type HashTree } from '../certification/hash-tree.js';
+import type { Certifier } from '../certification/certificate.js';
+import { encodeCbor } from '../crypto/cbor.js';
+import type { Engine, RoundSummary } from '../execution/engine.js';
+import type { IngressRecord } from '../execution/messages.js';
+import { addRequestStatus, addTime, finishTree, newTree } from './state-tree.js';
+
+interface RoundCertificate {
+  tree: HashTree;
+  signature: Uint8Array;
+}
+
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/**
+ * Signs one certificate per execution round covering every ingress message the round finished, as the IC does,
+ * and wakes the HTTP requests waiting for them. Each client gets a pruned copy revealing only its own request.
+ */
+export class RoundCertifier {
+  private readonly waiters = new Map<string, Array<() => void>>();
+  signedRounds = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly certifier: Certifier
+  ) {}
+
+  /** Registers with the engine; call after the persistence listener so answers follow durability. */
+  attach(): void {
+    this.engine.onRound((summary) => this.certifyRound(summary));
+  }
+
+  private certifyRound(summary: RoundSummary): void {
+    if (summary.finalized.length === 0) return;
+    const tree = newTree();
+    addTime(tree, this.engine.wallNow());
+    for (const record of summary.finalized) addRequestStatus(tree, record);
+    const hashTree = finishTree(tree);
+    const certificate: RoundCertificate = { tree: hashTree, signature: this.certifier.signatureFor(reconstruct(hashTree)) };
+    this.signedRounds++;
+    for (const record of summary.finalized) {
+      record.certification = certificate;
+      const waiting = this.waiters.get(record.requestIdHex);
+      this.waiters.delete(record.requestIdHex);
+      // Resolve after the round's listeners finish (the record's finalizedRound is set by then).
+      for (const wake of waiting ?? []) queueMicrotask(wake);
+    }
+  }
+
+  /** Resolves when the record is final and certified, or after `timeoutMs` (the caller then answers 202). */
+  wait(record: IngressRecord, timeoutMs: number): Promise<boolean> {
+    if (record.certification !== undefined) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const list = this.waiters.get(record.requestIdHex) ?? [];
+      list.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      this.waiters.set(record.requestIdHex, list);
+    });
+  }
+
+  /** The certificate blob for one request: the round's tree pruned to /time and /request_status/<id>. */
+  certificateFor(record: IngressRecord): Uint8Array | undefined {
+    const certificate = record.certification;
+    if (!isRoundCertificate(certificate)) return undefined;
+    const pruned = prune(certificate.tree, [[utf8('time')], [utf8('request_status'), record.requestId]]);
+    return encodeCbor({ tree: pruned, signature: certificate.signature });
+  }
+}
+
+function isRoundCertificate(value: unknown): value is RoundCertificate {
+  return typeof value === 'object' && value !== null && 'tree' in value && 'signature' in value;
+}

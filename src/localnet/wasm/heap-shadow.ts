@@ -1,0 +1,97 @@
+/** Granularity of linear-memory change tracking: small enough that a typical message dirties a few chunks. */
+export const HEAP_CHUNK_BYTES = 4096;
+
+/**
+ * The committed copy of a canister's linear memory. V8 cannot tell which pages a message wrote, so after each
+ * message we compare memory with this copy chunk by chunk (memcmp speed): changed chunks are either kept (commit,
+ * and remembered for persistence) or copied back (trap, and every query).
+ */
+export class HeapShadow {
+  private shadow: Buffer;
+  private readonly dirty = new Set<number>();
+  private replaced = true;
+
+  constructor(initial: Uint8Array) {
+    this.shadow = Buffer.from(initial);
+  }
+
+  get byteLength(): number {
+    return this.shadow.length;
+  }
+
+  /** Accepts the current memory as committed. Returns how many chunks changed. */
+  commit(memory: WebAssembly.Memory): number {
+    const current = Buffer.from(memory.buffer);
+    if (current.length > this.shadow.length) {
+      const grown = Buffer.alloc(current.length);
+      this.shadow.copy(grown);
+      this.shadow = grown;
+    }
+    let changed = 0;
+    const length = current.length;
+    for (let offset = 0; offset < length; offset += HEAP_CHUNK_BYTES) {
+      const end = Math.min(offset + HEAP_CHUNK_BYTES, length);
+      if (current.compare(this.shadow, offset, end, offset, end) !== 0) {
+        current.copy(this.shadow, offset, offset, end);
+        this.dirty.add(offset / HEAP_CHUNK_BYTES);
+        changed++;
+      }
+    }
+    return changed;
+  }
+
+  /** Puts the committed content back (memory cannot shrink: bytes past the committed size become zero). */
+  restore(memory: WebAssembly.Memory): void {
+    const current = Buffer.from(memory.buffer);
+    const committed = this.shadow.length;
+    for (let offset = 0; offset < committed; offset += HEAP_CHUNK_BYTES) {
+      const end = Math.min(offset + HEAP_CHUNK_BYTES, committed);
+      if (current.compare(this.shadow, offset, end, offset, end) !== 0) {
+        this.shadow.copy(current, offset, offset, end);
+      }
+    }
+    if (current.length > committed) current.fill(0, committed);
+  }
+
+  /** Writes the committed content into a fresh memory (after a restart). */
+  copyInto(memory: WebAssembly.Memory): void {
+    const pages = Math.ceil(this.shadow.length / 65_536);
+    const have = memory.buffer.byteLength / 65_536;
+    if (pages > have) memory.grow(pages - have);
+    Buffer.from(memory.buffer).set(this.shadow);
+  }
+
+  /** Changes since the last call, for the write-ahead log. */
+  takeDirty(): { size: number; full?: Uint8Array; chunks: Array<{ offset: number; bytes: Uint8Array }> } {
+    const size = this.shadow.length;
+    if (this.replaced) {
+      this.replaced = false;
+      this.dirty.clear();
+      return { size, full: new Uint8Array(this.shadow), chunks: [] };
+    }
+    const chunks = [...this.dirty]
+      .sort((a, b) => a - b)
+      .map((index) => {
+        const offset = index * HEAP_CHUNK_BYTES;
+        return { offset, bytes: new Uint8Array(this.shadow.subarray(offset, Math.min(offset + HEAP_CHUNK_BYTES, size))) };
+      });
+    this.dirty.clear();
+    return { size, chunks };
+  }
+
+  /** A view of the committed bytes (not a copy). */
+  bytes(): Uint8Array {
+    return this.shadow;
+  }
+
+  /** The next takeDirty() reports the whole memory (after install, or when loaded without a base on disk). */
+  markReplaced(): void {
+    this.replaced = true;
+  }
+
+  /** Loaded from disk: nothing to persist until something changes. */
+  markPersisted(): void {
+    this.replaced = false;
+    this.dirty.clear();
+  }
+}

@@ -1,0 +1,141 @@
+import binaryen from 'binaryen';
+
+/**
+ * Typed access to the parts of binaryen's C API that its TypeScript declarations leave out.
+ *
+ * The metering walk visits every expression of a ~3.5 MB module (over a million nodes), so it calls the
+ * raw `_Binaryen*` getters directly: `binaryen.getExpressionInfo` would build an object per node.
+ * Every function is looked up once, at import time, and checked to exist, so a binaryen upgrade that
+ * renames one fails loudly here instead of deep inside a walk.
+ */
+
+/** A pointer into binaryen's heap (an expression, function, ...); 0 means "none". */
+export type Ref = number;
+type RawFn = (...args: number[]) => number;
+
+function isRawFn(value: unknown): value is RawFn {
+  return typeof value === 'function';
+}
+
+function rawFn(name: string): RawFn {
+  const value: unknown = Reflect.get(binaryen, `_Binaryen${name}`);
+  if (!isRawFn(value)) throw new Error(`binaryen is missing _Binaryen${name}; the instrumenter expects binaryen 116`);
+  return value;
+}
+
+function expressionId(name: string): number {
+  const value: unknown = Reflect.get(binaryen, `${name}Id`);
+  if (typeof value !== 'number') throw new Error(`binaryen is missing ${name}Id; the instrumenter expects binaryen 116`);
+  return value;
+}
+
+export const ExprId = {
+  Block: expressionId('Block'),
+  If: expressionId('If'),
+  Loop: expressionId('Loop'),
+  Try: expressionId('Try'),
+  MemoryCopy: expressionId('MemoryCopy'),
+  MemoryFill: expressionId('MemoryFill'),
+  MemoryInit: expressionId('MemoryInit')
+} as const;
+
+export const raw = {
+  expressionGetId: rawFn('ExpressionGetId'),
+  blockGetName: rawFn('BlockGetName'),
+  blockGetNumChildren: rawFn('BlockGetNumChildren'),
+  blockGetChildAt: rawFn('BlockGetChildAt'),
+  blockInsertChildAt: rawFn('BlockInsertChildAt'),
+  ifGetCondition: rawFn('IfGetCondition'),
+  ifGetIfTrue: rawFn('IfGetIfTrue'),
+  ifGetIfFalse: rawFn('IfGetIfFalse'),
+  ifSetIfTrue: rawFn('IfSetIfTrue'),
+  ifSetIfFalse: rawFn('IfSetIfFalse'),
+  loopGetBody: rawFn('LoopGetBody'),
+  loopSetBody: rawFn('LoopSetBody'),
+  functionGetBody: rawFn('FunctionGetBody'),
+  functionSetBody: rawFn('FunctionSetBody'),
+  memoryCopyGetSize: rawFn('MemoryCopyGetSize'),
+  memoryCopySetSize: rawFn('MemoryCopySetSize'),
+  memoryFillGetSize: rawFn('MemoryFillGetSize'),
+  memoryFillSetSize: rawFn('MemoryFillSetSize'),
+  memoryInitGetSize: rawFn('MemoryInitGetSize'),
+  memoryInitSetSize: rawFn('MemoryInitSetSize')
+} as const;
+
+/** How to reach the operands of one kind of expression, in evaluation order. */
+export interface OperandShape {
+  /** getters of the fixed operands; a getter may return 0 for an absent optional operand */
+  fixed: RawFn[];
+  /** for calls and tuples: operand count and getter, visited before `after` */
+  numVariadic?: RawFn;
+  variadicAt?: RawFn;
+  /** fixed operands evaluated after the variadic ones (call_indirect's table index, call_ref's target) */
+  after?: RawFn[];
+}
+
+function shape(fixed: string[], variadic?: string, after: string[] = []): OperandShape {
+  const result: OperandShape = { fixed: fixed.map(rawFn) };
+  if (variadic !== undefined) {
+    result.numVariadic = rawFn(`${variadic}GetNumOperands`);
+    result.variadicAt = rawFn(`${variadic}GetOperandAt`);
+  }
+  if (after.length > 0) result.after = after.map(rawFn);
+  return result;
+}
+
+/**
+ * Operand shapes of every non-control expression the metering supports, keyed by expression id.
+ * Control flow (block, if, loop) is handled by the walk itself; `try` and GC/string expressions are
+ * absent on purpose, so the walk rejects them instead of miscounting.
+ */
+export const operandShapes: ReadonlyMap<number, OperandShape> = new Map<number, OperandShape>([
+  [expressionId('Break'), shape(['BreakGetValue', 'BreakGetCondition'])],
+  [expressionId('Switch'), shape(['SwitchGetValue', 'SwitchGetCondition'])],
+  [expressionId('Call'), shape([], 'Call')],
+  [expressionId('CallIndirect'), shape([], 'CallIndirect', ['CallIndirectGetTarget'])],
+  [expressionId('CallRef'), shape([], 'CallRef', ['CallRefGetTarget'])],
+  [expressionId('LocalGet'), shape([])],
+  [expressionId('LocalSet'), shape(['LocalSetGetValue'])],
+  [expressionId('GlobalGet'), shape([])],
+  [expressionId('GlobalSet'), shape(['GlobalSetGetValue'])],
+  [expressionId('Load'), shape(['LoadGetPtr'])],
+  [expressionId('Store'), shape(['StoreGetPtr', 'StoreGetValue'])],
+  [expressionId('Const'), shape([])],
+  [expressionId('Unary'), shape(['UnaryGetValue'])],
+  [expressionId('Binary'), shape(['BinaryGetLeft', 'BinaryGetRight'])],
+  [expressionId('Select'), shape(['SelectGetIfTrue', 'SelectGetIfFalse', 'SelectGetCondition'])],
+  [expressionId('Drop'), shape(['DropGetValue'])],
+  [expressionId('Return'), shape(['ReturnGetValue'])],
+  [expressionId('MemorySize'), shape([])],
+  [expressionId('MemoryGrow'), shape(['MemoryGrowGetDelta'])],
+  [expressionId('Nop'), shape([])],
+  [expressionId('Unreachable'), shape([])],
+  [expressionId('AtomicRMW'), shape(['AtomicRMWGetPtr', 'AtomicRMWGetValue'])],
+  [expressionId('AtomicCmpxchg'), shape(['AtomicCmpxchgGetPtr', 'AtomicCmpxchgGetExpected', 'AtomicCmpxchgGetReplacement'])],
+  [expressionId('AtomicWait'), shape(['AtomicWaitGetPtr', 'AtomicWaitGetExpected', 'AtomicWaitGetTimeout'])],
+  [expressionId('AtomicNotify'), shape(['AtomicNotifyGetPtr', 'AtomicNotifyGetNotifyCount'])],
+  [expressionId('AtomicFence'), shape([])],
+  [expressionId('SIMDExtract'), shape(['SIMDExtractGetVec'])],
+  [expressionId('SIMDReplace'), shape(['SIMDReplaceGetVec', 'SIMDReplaceGetValue'])],
+  [expressionId('SIMDShuffle'), shape(['SIMDShuffleGetLeft', 'SIMDShuffleGetRight'])],
+  [expressionId('SIMDTernary'), shape(['SIMDTernaryGetA', 'SIMDTernaryGetB', 'SIMDTernaryGetC'])],
+  [expressionId('SIMDShift'), shape(['SIMDShiftGetVec', 'SIMDShiftGetShift'])],
+  [expressionId('SIMDLoad'), shape(['SIMDLoadGetPtr'])],
+  [expressionId('SIMDLoadStoreLane'), shape(['SIMDLoadStoreLaneGetPtr', 'SIMDLoadStoreLaneGetVec'])],
+  [expressionId('MemoryInit'), shape(['MemoryInitGetDest', 'MemoryInitGetOffset', 'MemoryInitGetSize'])],
+  [expressionId('DataDrop'), shape([])],
+  [expressionId('MemoryCopy'), shape(['MemoryCopyGetDest', 'MemoryCopyGetSource', 'MemoryCopyGetSize'])],
+  [expressionId('MemoryFill'), shape(['MemoryFillGetDest', 'MemoryFillGetValue', 'MemoryFillGetSize'])],
+  [expressionId('RefNull'), shape([])],
+  [expressionId('RefIsNull'), shape(['RefIsNullGetValue'])],
+  [expressionId('RefAs'), shape(['RefAsGetValue'])],
+  [expressionId('RefFunc'), shape([])],
+  [expressionId('RefEq'), shape(['RefEqGetLeft', 'RefEqGetRight'])],
+  [expressionId('TableGet'), shape(['TableGetGetIndex'])],
+  [expressionId('TableSet'), shape(['TableSetGetIndex', 'TableSetGetValue'])],
+  [expressionId('TableSize'), shape([])],
+  [expressionId('TableGrow'), shape(['TableGrowGetValue', 'TableGrowGetDelta'])],
+  [expressionId('Throw'), shape([], 'Throw')],
+  [expressionId('TupleMake'), shape([], 'TupleMake')],
+  [expressionId('TupleExtract'), shape(['TupleExtractGetTuple'])]
+]);
