@@ -275,6 +275,9 @@ export class Engine {
     const canister = this.getCanister(request.canisterId);
     const unavailable = this.unavailable(canister, request.canisterId);
     if (unavailable !== undefined || canister === undefined) return unavailable ?? notFound(request.canisterId);
+    if (!canister.hasExport(`canister_update ${request.method}`) && !canister.hasExport(`canister_query ${request.method}`)) {
+      return reject(RejectCode.CanisterError, ErrorCode.CanisterMethodNotFound, `Error from Canister ${canister.text}: Canister has no update method '${request.method}'.`);
+    }
     if (!canister.hasExport('canister_inspect_message')) return undefined;
     const context = new ExecutionContext('inspect_message', {
       caller: request.sender.toUint8Array(),

@@ -83,6 +83,7 @@ export class StateStore {
   static open(dir: string, options: StateStoreOptions & { isProcessAlive?: IsProcessAlive } = {}): StateStore {
     const fsync = options.fsync ?? true;
     const checkpointAfterLogBytes = options.checkpointAfterLogBytes ?? DEFAULT_CHECKPOINT_AFTER_LOG_BYTES;
+    if (!(checkpointAfterLogBytes > 0)) throw new RangeError(`checkpointAfterLogBytes must be positive, got ${checkpointAfterLogBytes}`);
     fs.mkdirSync(dir, { recursive: true });
     const lock = acquireDirLock(dir, options.isProcessAlive ?? isProcessAlive);
     try {
@@ -128,7 +129,12 @@ export class StateStore {
     }
   }
 
-  /** Applies one round durably: when this returns, the round survives a crash. */
+  /**
+   * Applies one round durably: when this returns, the round survives a crash. Throws InvalidDeltaError
+   * (nothing logged or applied) for a delta that breaks the contract, and StateWriteError on an I/O failure.
+   * If the log has outgrown checkpointAfterLogBytes, a checkpoint runs before returning; should that fail,
+   * the StateWriteError comes after the round itself was made durable and applied.
+   */
   commit(delta: RoundDelta): void {
     this.assertOpen();
     validateDelta(this.state, delta, { checkBlobHashes: true });

@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+
+import { registerDeploy } from './commands/deploy.js';
+import { registerLocalnet } from './commands/localnet.js';
+import { registerStart } from './commands/start.js';
+
+/** The `deai` command line: one small module per command. */
+export const program = new Command()
+  .name('deai')
+  .description('DeAI Registry: decentralized AI inference on the Internet Computer')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerLocalnet(program);
+registerDeploy(program);
+registerStart(program);
