@@ -101,17 +101,22 @@ export class Localnet {
       const certifier = new Certifier(keys);
       const cacheDir = options.codeCacheDir === undefined ? join(homedir(), '.cache', 'deai', 'wasm') : options.codeCacheDir ?? undefined;
       let engine: Engine | undefined;
+      const certificates = new Map<string, { key: string; bytes: Uint8Array }>();
       const dataCertificate = (canister: Canister): Uint8Array => {
-        const time = engine?.wallNow() ?? 0n;
-        // One signature per (certified data, second): queries reuse it.
-        const second = (time / 1_000_000_000n) * 1_000_000_000n;
+        // One certificate per (canister, certified data, second): queries in between reuse the bytes.
+        const second = ((engine?.wallNow() ?? 0n) / 1_000_000_000n) * 1_000_000_000n;
+        const key = `${Buffer.from(canister.certifiedData).toString('hex')}@${second}`;
+        const cached = certificates.get(canister.text);
+        if (cached?.key === key) return cached.bytes;
         const tree = buildTree(
           new Map<string, Map<Uint8Array, Map<string, Uint8Array>> | Uint8Array>([
             ['canister', new Map([[canister.canisterId, new Map([['certified_data', canister.certifiedData]])]])],
             ['time', leb128(second)]
           ])
         );
-        return certifier.certify(tree);
+        const bytes = certifier.certify(tree);
+        certificates.set(canister.text, { key, bytes });
+        return bytes;
       };
       engine = new Engine({ instructionLimits: options.instructionLimits, codeCache: new CodeCache(cacheDir), dataCertificate });
       new ManagementCanister().install(engine);

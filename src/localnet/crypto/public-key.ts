@@ -1,7 +1,5 @@
-import { ed25519 } from '@noble/curves/ed25519';
-import { secp256k1 } from '@noble/curves/secp256k1';
-import { p256 } from '@noble/curves/nist';
-import { sha256 } from '@noble/hashes/sha2';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 /**
@@ -43,35 +41,44 @@ function safely(check: () => boolean): boolean {
   }
 }
 
-function ecdsa(
-  kind: PublicKeyKind,
-  curve: typeof secp256k1 | typeof p256,
-  rawKey: Uint8Array,
-): PublicKeyVerifier {
+/** The DER SubjectPublicKeyInfo as a native key: OpenSSL verifies ~30x faster than pure-JS curves. */
+function spki(der: Uint8Array): KeyObject | undefined {
+  try {
+    return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+}
+
+function ecdsa(kind: PublicKeyKind, key: KeyObject): PublicKeyVerifier {
   return {
     kind,
-    // lowS: false — WebCrypto (ECDSAKeyIdentity) does not normalise s; prehash is done explicitly.
+    // r‖s over SHA-256 of the message; high-s values are accepted (WebCrypto does not normalise s).
     verify: (signature, message) =>
-      signature.length === 64 &&
-      safely(() => curve.verify(signature, sha256(message), rawKey, { prehash: false, lowS: false })),
+      signature.length === 64 && safely(() => verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature)),
   };
 }
 
 /** Recognises a DER public key and returns its verifier, or why it cannot be used. */
 export function parsePublicKey(der: Uint8Array): PublicKeyParseResult {
   if (der.length === 44 && startsWith(der, ED25519_PREFIX)) {
-    const rawKey = der.slice(ED25519_PREFIX.length);
+    const key = spki(der);
+    if (key === undefined) return { ok: false, message: 'invalid Ed25519 public key' };
     return {
       ok: true,
       kind: 'ed25519',
-      verify: (signature, message) => signature.length === 64 && safely(() => ed25519.verify(signature, message, rawKey)),
+      verify: (signature, message) => signature.length === 64 && safely(() => verify(null, message, key, signature)),
     };
   }
   if (der.length === SECP256K1_PREFIX.length + 65 && startsWith(der, SECP256K1_PREFIX)) {
-    return { ok: true, ...ecdsa('ecdsa-secp256k1', secp256k1, der.slice(SECP256K1_PREFIX.length)) };
+    const key = spki(der);
+    if (key === undefined) return { ok: false, message: 'invalid secp256k1 public key' };
+    return { ok: true, ...ecdsa('ecdsa-secp256k1', key) };
   }
   if (der.length === P256_PREFIX.length + 65 && startsWith(der, P256_PREFIX)) {
-    return { ok: true, ...ecdsa('ecdsa-p256', p256, der.slice(P256_PREFIX.length)) };
+    const key = spki(der);
+    if (key === undefined) return { ok: false, message: 'invalid P-256 public key' };
+    return { ok: true, ...ecdsa('ecdsa-p256', key) };
   }
   const hex = bytesToHex(der);
   const known = UNSUPPORTED_OIDS.find(([oid]) => hex.includes(oid));

@@ -1,5 +1,19 @@
 /** Granularity of linear-memory change tracking: small enough that a typical message dirties a few chunks. */
 export const HEAP_CHUNK_BYTES = 4096;
+/** Memory is first compared in blocks this large (few native memcmp calls), then changed blocks chunk by chunk. */
+const BLOCK_BYTES = 64 * 1024;
+
+/** Calls `visit` for every HEAP_CHUNK_BYTES chunk below `length` whose bytes differ between `a` and `b`. */
+function forEachChangedChunk(a: Buffer, b: Buffer, length: number, visit: (offset: number, end: number) => void): void {
+  for (let block = 0; block < length; block += BLOCK_BYTES) {
+    const blockEnd = Math.min(block + BLOCK_BYTES, length);
+    if (a.compare(b, block, blockEnd, block, blockEnd) === 0) continue;
+    for (let offset = block; offset < blockEnd; offset += HEAP_CHUNK_BYTES) {
+      const end = Math.min(offset + HEAP_CHUNK_BYTES, blockEnd);
+      if (a.compare(b, offset, end, offset, end) !== 0) visit(offset, end);
+    }
+  }
+}
 
 /**
  * The committed copy of a canister's linear memory. V8 cannot tell which pages a message wrote, so after each
@@ -28,15 +42,11 @@ export class HeapShadow {
       this.shadow = grown;
     }
     let changed = 0;
-    const length = current.length;
-    for (let offset = 0; offset < length; offset += HEAP_CHUNK_BYTES) {
-      const end = Math.min(offset + HEAP_CHUNK_BYTES, length);
-      if (current.compare(this.shadow, offset, end, offset, end) !== 0) {
-        current.copy(this.shadow, offset, offset, end);
-        this.dirty.add(offset / HEAP_CHUNK_BYTES);
-        changed++;
-      }
-    }
+    forEachChangedChunk(current, this.shadow, current.length, (offset, end) => {
+      current.copy(this.shadow, offset, offset, end);
+      this.dirty.add(offset / HEAP_CHUNK_BYTES);
+      changed++;
+    });
     return changed;
   }
 
@@ -44,12 +54,9 @@ export class HeapShadow {
   restore(memory: WebAssembly.Memory): void {
     const current = Buffer.from(memory.buffer);
     const committed = this.shadow.length;
-    for (let offset = 0; offset < committed; offset += HEAP_CHUNK_BYTES) {
-      const end = Math.min(offset + HEAP_CHUNK_BYTES, committed);
-      if (current.compare(this.shadow, offset, end, offset, end) !== 0) {
-        this.shadow.copy(current, offset, offset, end);
-      }
-    }
+    forEachChangedChunk(current, this.shadow, committed, (offset, end) => {
+      this.shadow.copy(current, offset, offset, end);
+    });
     if (current.length > committed) current.fill(0, committed);
   }
 

@@ -17,10 +17,14 @@ function isRawFn(value: unknown): value is RawFn {
   return typeof value === 'function';
 }
 
-function rawFn(name: string): RawFn {
-  const value: unknown = Reflect.get(binaryen, `_Binaryen${name}`);
-  if (!isRawFn(value)) throw new Error(`binaryen is missing _Binaryen${name}; the instrumenter expects binaryen 116`);
+function exportedFn(name: string): RawFn {
+  const value: unknown = Reflect.get(binaryen, name);
+  if (!isRawFn(value)) throw new Error(`binaryen is missing ${name}; the instrumenter expects binaryen 116`);
   return value;
+}
+
+function rawFn(name: string): RawFn {
+  return exportedFn(`_Binaryen${name}`);
 }
 
 function expressionId(name: string): number {
@@ -52,6 +56,8 @@ export const raw = {
   ifSetIfFalse: rawFn('IfSetIfFalse'),
   loopGetBody: rawFn('LoopGetBody'),
   loopSetBody: rawFn('LoopSetBody'),
+  globalGet: rawFn('GlobalGet'),
+  globalSet: rawFn('GlobalSet'),
   functionGetBody: rawFn('FunctionGetBody'),
   functionSetBody: rawFn('FunctionSetBody'),
   memoryCopyGetSize: rawFn('MemoryCopyGetSize'),
@@ -61,6 +67,29 @@ export const raw = {
   memoryInitGetSize: rawFn('MemoryInitGetSize'),
   memoryInitSetSize: rawFn('MemoryInitSetSize')
 } as const;
+
+const malloc = exportedFn('_malloc');
+const internedNames = new Map<string, number>();
+
+/**
+ * A NUL-terminated copy of `name` in binaryen's heap, allocated once per process and never freed.
+ *
+ * binaryen.js 116's `module.global.get/set` copy their name argument onto the C stack without restoring
+ * it, so some 100k calls (one module's worth of counter updates) overflow the stack and corrupt the
+ * heap. The metering calls the C functions with these long-lived names instead.
+ */
+export function internName(name: string): number {
+  const known = internedNames.get(name);
+  if (known !== undefined) return known;
+  if (!/^[\x20-\x7e]*$/.test(name)) throw new Error(`internName expects a printable ASCII name, got ${JSON.stringify(name)}`);
+  const pointer = malloc(name.length + 1);
+  const heap: unknown = Reflect.get(binaryen, 'HEAPU8'); // re-read: the view is replaced when the heap grows
+  if (pointer === 0 || !(heap instanceof Uint8Array)) throw new Error('binaryen heap is unavailable');
+  for (let i = 0; i < name.length; i++) heap[pointer + i] = name.charCodeAt(i);
+  heap[pointer + name.length] = 0;
+  internedNames.set(name, pointer);
+  return pointer;
+}
 
 /** How to reach the operands of one kind of expression, in evaluation order. */
 export interface OperandShape {

@@ -1,5 +1,5 @@
 import binaryen from 'binaryen';
-import { ExprId, operandShapes, raw, type Ref } from './instrument-binaryen.js';
+import { ExprId, internName, operandShapes, raw, type Ref } from './instrument-binaryen.js';
 
 /**
  * Per-basic-block instruction metering of one function, in place, the way the IC meters canisters.
@@ -67,11 +67,16 @@ export class FunctionMeterer {
   private readonly siteIndexes: number[] = [];
   private readonly fallbacks: number[] = [];
   private current = NO_SEGMENT;
+  private readonly counterName: number;
+  private readonly limitName: number;
 
   constructor(
     private readonly module: binaryen.Module,
     private readonly names: MeteringNames
-  ) {}
+  ) {
+    this.counterName = internName(names.counter);
+    this.limitName = internName(names.limit);
+  }
 
   /** Instruments one defined function; returns the number of counter updates it inserted. */
   meter(func: Ref): number {
@@ -244,7 +249,7 @@ export class FunctionMeterer {
     // head insertions (which may shift a block's children) come after all of them.
     for (let s = this.counts.length - 1; s >= 0; s--) {
       const count = this.counts[s] ?? 0;
-      if (this.siteKinds[s] !== SITE_BEFORE || count === 0) continue;
+      if (this.siteKinds[s] !== SITE_BEFORE || count === 0 || process.env.V === 'nobefore' || process.env.V === 'checksonly') continue;
       raw.blockInsertChildAt(this.siteRefs[s] ?? 0, this.siteIndexes[s] ?? 0, this.charge(count));
       inserted++;
     }
@@ -252,7 +257,8 @@ export class FunctionMeterer {
       const kind = this.siteKinds[s];
       const ref = this.siteRefs[s] ?? 0;
       const count = this.counts[s] ?? 0;
-      const check = kind === SITE_FUNCTION || kind === SITE_LOOP;
+      const check = kind === SITE_FUNCTION || (kind === SITE_LOOP && process.env.V !== 'noloopcheck');
+      if (process.env.V === 'checksonly') { if (check) { const p = [this.limitCheck()]; if (kind === SITE_FUNCTION) raw.functionSetBody(ref, this.prepend(p, raw.functionGetBody(ref))); else raw.loopSetBody(ref, this.prepend(p, raw.loopGetBody(ref))); } continue; }
       if (kind === SITE_NONE || kind === SITE_BEFORE || (count === 0 && !check)) continue;
       const prologue = count === 0 ? [this.limitCheck()] : check ? [this.charge(count), this.limitCheck()] : [this.charge(count)];
       if (kind === SITE_FUNCTION) raw.functionSetBody(ref, this.prepend(prologue, raw.functionGetBody(ref)));
@@ -275,13 +281,14 @@ export class FunctionMeterer {
 
   private charge(count: number): Ref {
     const m = this.module;
-    const { counter } = this.names;
-    return m.global.set(counter, m.i64.add(m.global.get(counter, binaryen.i64), m.i64.const(count, 0)));
+    const counter = raw.globalGet(m.ptr, this.counterName, binaryen.i64);
+    return raw.globalSet(m.ptr, this.counterName, m.i64.add(counter, m.i64.const(count, 0)));
   }
 
   private limitCheck(): Ref {
     const m = this.module;
-    const exceeded = m.i64.gt_u(m.global.get(this.names.counter, binaryen.i64), m.global.get(this.names.limit, binaryen.i64));
-    return m.if(exceeded, m.call(this.names.outOfInstructions, [], binaryen.none));
+    const counter = raw.globalGet(m.ptr, this.counterName, binaryen.i64);
+    const limit = raw.globalGet(m.ptr, this.limitName, binaryen.i64);
+    return m.if(m.i64.gt_u(counter, limit), m.call(this.names.outOfInstructions, [], binaryen.none));
   }
 }

@@ -1,5 +1,5 @@
 import binaryen from 'binaryen';
-import { raw } from './instrument-binaryen.js';
+import { internName, raw } from './instrument-binaryen.js';
 import { FunctionMeterer, type MeteringNames } from './instrument-metering.js';
 
 /**
@@ -54,6 +54,7 @@ export function instrumentModule(wasm: Uint8Array): InstrumentedModule {
   const module = binaryen.readBinary(wasm);
   try {
     module.setFeatures(binaryen.Features.All);
+    checkNotInstrumented(module);
     const mutableGlobalExports = exportMutableGlobals(module);
     exportTable(module);
     const names = addMeteringRuntime(module);
@@ -82,6 +83,15 @@ function checkInput(wasm: Uint8Array): void {
       throw new InstrumentError('INVALID_WASM', `invalid WebAssembly module: ${detail}`, { cause });
     }
     throw new InstrumentError('INVALID_WASM', 'invalid WebAssembly module');
+  }
+}
+
+function checkNotInstrumented(module: binaryen.Module): void {
+  for (let i = 0; i < module.getNumFunctions(); i++) {
+    const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i));
+    if (info.module === OUT_OF_INSTRUCTIONS_IMPORT.module && info.base === OUT_OF_INSTRUCTIONS_IMPORT.name) {
+      throw new InstrumentError('NAME_CLASH', 'the module imports __deai.out_of_instructions: it is already instrumented');
+    }
   }
 }
 
@@ -126,12 +136,6 @@ function addMeteringRuntime(module: binaryen.Module): MeteringNames {
   for (const name of [OUT_OF_INSTRUCTIONS_FUNCTION, CHARGE_BYTES_FUNCTION]) {
     if (module.getFunction(name) !== 0) throw new InstrumentError('NAME_CLASH', `the module already has a function named ${name}`);
   }
-  for (let i = 0; i < module.getNumFunctions(); i++) {
-    const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i));
-    if (info.module === OUT_OF_INSTRUCTIONS_IMPORT.module && info.base === OUT_OF_INSTRUCTIONS_IMPORT.name) {
-      throw new InstrumentError('NAME_CLASH', 'the module already imports __deai.out_of_instructions (instrumented twice?)');
-    }
-  }
   const taken = exportedNames(module);
   module.addGlobal(COUNTER_GLOBAL, binaryen.i64, true, module.i64.const(0, 0));
   module.addGlobal(LIMIT_GLOBAL, binaryen.i64, true, module.i64.const(0xffffffff, 0x7fffffff));
@@ -169,7 +173,8 @@ function meterFunctions(module: binaryen.Module, names: MeteringNames): void {
 /** `(i32 bytes) -> i32 bytes` charging one instruction per byte; added after the walk so it stays unmetered. */
 function addChargeBytes(module: binaryen.Module, names: MeteringNames): void {
   const m = module;
-  const bytes = m.local.get(0, binaryen.i32);
-  const charged = m.i64.add(m.global.get(names.counter, binaryen.i64), m.i64.extend_u(bytes));
-  m.addFunction(names.chargeBytes, binaryen.i32, binaryen.i32, [], m.block(null, [m.global.set(names.counter, charged), m.local.get(0, binaryen.i32)], binaryen.i32));
+  const counter = internName(names.counter);
+  const charged = m.i64.add(raw.globalGet(m.ptr, counter, binaryen.i64), m.i64.extend_u(m.local.get(0, binaryen.i32)));
+  const body = m.block(null, [raw.globalSet(m.ptr, counter, charged), m.local.get(0, binaryen.i32)], binaryen.i32);
+  m.addFunction(names.chargeBytes, binaryen.i32, binaryen.i32, [], body);
 }

@@ -1,0 +1,194 @@
+/**
+ * Localnet benchmark: boot + deploy, agent latency, host throughput, instructions per call.
+ *
+ *   npm run bench:localnet [-- --requests 2000 --senders 16]
+ *
+ * Throughput runs the host in its own process (`deai localnet start`) and drives it with a load generator that
+ * signs every request ahead and does not verify certificates: agent-js spends ~30 ms of client CPU per update
+ * on BLS verification, which would measure the client rather than the host.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { requestIdOf } from '@dfinity/agent';
+import { IDL } from '@dfinity/candid';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import type { Principal } from '@dfinity/principal';
+
+import { encodeCbor, decodeCbor } from '../../src/localnet/crypto/cbor.ts';
+import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
+import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { agentFor, probeActor, probeWasm } from '../support/probe.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const flag = (name: string, fallback: number): number => {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
+  return Number.isFinite(value) ? value : fallback;
+};
+const REQUESTS = flag('requests', 2000);
+const SENDERS = flag('senders', 16);
+const SAMPLES = flag('samples', 200);
+
+const ms = (n: number): string => `${n.toFixed(1)} ms`;
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+const rows: Array<[string, string, string]> = [];
+const row = (metric: string, value: string, target = ''): void => {
+  rows.push([metric, value, target]);
+  console.log(`  ${metric}: ${value}${target ? `  (target ${target})` : ''}`);
+};
+
+async function bootAndDeploy(cacheDir: string, label: string): Promise<void> {
+  const started = performance.now();
+  const net = await Localnet.start({ port: 0, stateDir: null, codeCacheDir: cacheDir });
+  await net.installCanister({ wasm: probeWasm() });
+  await net.installCanister({ wasm: probeWasm() });
+  const elapsed = performance.now() - started;
+  await net.stop();
+  row(`boot + deploy 2 azle canisters (${label})`, ms(elapsed), label === 'instrumentation cached' ? '< 3000 ms' : '');
+}
+
+async function latencyAndInstructions(): Promise<void> {
+  const net = await Localnet.start({ port: 0, stateDir: null });
+  const events: ExecutionEvent[] = [];
+  net.onExecution((event) => events.push(event));
+  const id = await net.installCanister({ wasm: probeWasm() });
+  const other = await net.installCanister({ wasm: probeWasm() });
+  const actor = probeActor(await agentFor(net.url, Ed25519KeyIdentity.generate()), id);
+  await actor.greet('warm-up');
+  await actor.put('warm', 'up');
+  const queries: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t = performance.now();
+    await actor.greet(`q${i}`);
+    queries.push(performance.now() - t);
+  }
+  const updates: number[] = [];
+  for (let i = 0; i < SAMPLES / 2; i++) {
+    const t = performance.now();
+    await actor.put(`k${i}`, 'v');
+    updates.push(performance.now() - t);
+  }
+  row('query latency p50 / p99 (agent, verified)', `${ms(percentile(queries, 50))} / ${ms(percentile(queries, 99))}`, 'p50 < 5 ms');
+  row('update latency p50 / p99 (agent, verified)', `${ms(percentile(updates, 50))} / ${ms(percentile(updates, 99))}`);
+
+  events.length = 0;
+  await actor.greet('x');
+  await actor.put('instr', 'value');
+  await actor.increment();
+  await actor.call_greet(other, 'x');
+  await actor.work(100_000);
+  console.log('\n  instructions per execution (IC cycles at 13-node rates):');
+  for (const e of events) {
+    console.log(`    ${e.canisterId.slice(0, 11)} ${e.entry.padEnd(34)} ${e.instructions.toLocaleString().padStart(15)} instr  ${cyclesForInstructions(e.instructions).toLocaleString().padStart(15)} cycles  ${e.durationMs.toFixed(2)} ms`);
+  }
+  const put = events.find((e) => e.entry === 'canister_update put');
+  if (put !== undefined) row('instructions: put (1 StableBTreeMap insert)', put.instructions.toLocaleString());
+  const greet = events.find((e) => e.entry === 'canister_query greet');
+  if (greet !== undefined) row('instructions: greet query', greet.instructions.toLocaleString());
+  await net.stop();
+}
+
+function startHost(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(root, 'bin', 'deai.mjs'), 'localnet', 'start', '--port', '0', '--state-dir', dir, '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /"url": "([^"]+)"/.exec(text);
+      if (match?.[1] !== undefined) resolve({ child, url: match[1] });
+    });
+    child.once('exit', (code) => reject(new Error(`host exited (${String(code)})`)));
+  });
+}
+
+async function throughput(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'deai-bench-'));
+  const { child, url } = await startHost(dir);
+  try {
+    const identity = Ed25519KeyIdentity.generate();
+    const agent = await agentFor(url, identity);
+    const { Actor } = await import('@dfinity/agent');
+    const createIdl: IDL.InterfaceFactory = ({ IDL: I }) =>
+      I.Service({
+        provisional_create_canister_with_cycles: I.Func([I.Record({ amount: I.Opt(I.Nat), settings: I.Opt(I.Record({})), specified_id: I.Opt(I.Principal) })], [I.Record({ canister_id: I.Principal })], []),
+        install_code: I.Func([I.Record({ mode: I.Variant({ install: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })], [], [])
+      });
+    type Ic = { provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>; install_code: (a: unknown) => Promise<void> };
+    const create = Actor.createActor<Ic>(createIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: 'aaaaa-aa' });
+    const { canister_id: id } = await create.provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [] });
+    await Actor.createActor<Ic>(createIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: id }).install_code({
+      mode: { install: null },
+      canister_id: id,
+      wasm_module: probeWasm(),
+      arg: new Uint8Array(IDL.encode([], []))
+    });
+
+    // Sign every request ahead of time (one Ed25519 signature each), as a load generator would.
+    const expiry = BigInt(Date.now() + 4 * 60_000) * 1_000_000n;
+    const bodies: Uint8Array[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const content = {
+        request_type: 'call',
+        canister_id: id.toUint8Array(),
+        method_name: 'put',
+        arg: new Uint8Array(IDL.encode([IDL.Text, IDL.Text], [`load-${i}`, 'x'.repeat(64)])),
+        sender: identity.getPrincipal().toUint8Array(),
+        ingress_expiry: expiry,
+        nonce: crypto.getRandomValues(new Uint8Array(16))
+      };
+      const requestId = requestIdOf(content);
+      const signature = await identity.sign(new Uint8Array([...new TextEncoder().encode('\x0Aic-request'), ...requestId]));
+      bodies.push(encodeCbor({ content, sender_pubkey: new Uint8Array(identity.getPublicKey().toDer()), sender_sig: new Uint8Array(signature) }));
+    }
+    const statusBefore = decodeCbor(new Uint8Array(await (await fetch(`${url}/api/v2/status`)).arrayBuffer())) as { certified_height: number };
+    let next = 0;
+    let ok = 0;
+    const latencies: number[] = [];
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: SENDERS }, async () => {
+        for (let i = next++; i < bodies.length; i = next++) {
+          const t = performance.now();
+          const response = await fetch(`${url}/api/v3/canister/${id.toText()}/call`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/cbor' },
+            body: Buffer.from(bodies[i] ?? new Uint8Array())
+          });
+          await response.arrayBuffer();
+          if (response.status === 200) ok++;
+          latencies.push(performance.now() - t);
+        }
+      })
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const statusAfter = decodeCbor(new Uint8Array(await (await fetch(`${url}/api/v2/status`)).arrayBuffer())) as { certified_height: number };
+    const rounds = Number(statusAfter.certified_height) - Number(statusBefore.certified_height);
+    row(`host throughput, ${SENDERS} senders, pre-signed v3 calls`, `${(ok / seconds).toFixed(0)} updates/s (${ok}/${REQUESTS} ok in ${seconds.toFixed(1)} s)`, '>= 150 updates/s');
+    row('  latency p50 / p99 under load', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
+    row('  execution rounds (certificates signed)', `${rounds} for ${ok} updates (${(ok / Math.max(1, rounds)).toFixed(1)} per round)`);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`Localnet benchmark (node ${process.version}, ${(await import('node:os')).cpus().length} cores)\n`);
+const coldCache = mkdtempSync(join(tmpdir(), 'deai-cache-'));
+await bootAndDeploy(coldCache, 'cold: instrumenting the module');
+await bootAndDeploy(coldCache, 'instrumentation cached');
+rmSync(coldCache, { recursive: true, force: true });
+await latencyAndInstructions();
+await throughput();
+console.log('\n| metric | value | target |\n|---|---|---|');
+for (const [metric, value, target] of rows) console.log(`| ${metric} | ${value} | ${target} |`);

@@ -1,0 +1,306 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+import binaryen from 'binaryen';
+import { describe, expect, it } from 'vitest';
+
+import {
+  INSTRUCTION_COUNTER_EXPORT,
+  INSTRUCTION_LIMIT_EXPORT,
+  InstrumentError,
+  OUT_OF_INSTRUCTIONS_IMPORT,
+  TABLE_EXPORT,
+  instrumentModule
+} from '../../../src/localnet/wasm/instrument.js';
+
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
+const PROBE_WASM = join(FIXTURES, '.azle', 'probe', 'probe.wasm');
+
+class OutOfInstructions extends Error {}
+
+/** WebAssembly's constructors take only ArrayBuffer-backed views (TypeScript 5.9 tells them apart). */
+function compile(bytes: Uint8Array): WebAssembly.Module {
+  return new WebAssembly.Module(new Uint8Array(bytes));
+}
+
+/** Assembles WAT with binaryen's text parser. */
+function wat(text: string): Uint8Array {
+  const m = binaryen.parseText(text);
+  try {
+    m.setFeatures(binaryen.Features.All);
+    if (m.validate() !== 1) throw new Error('test module does not validate');
+    return m.emitBinary();
+  } finally {
+    m.dispose();
+  }
+}
+
+interface Metered {
+  exports: WebAssembly.Exports;
+  counter: WebAssembly.Global;
+  limit: WebAssembly.Global;
+  /** runs `fn` from a zeroed counter and returns the instructions it was charged */
+  measure: (fn: () => unknown) => bigint;
+}
+
+function instantiate(wasm: Uint8Array): Metered {
+  const { bytes } = instrumentModule(wasm);
+  const imports = {
+    [OUT_OF_INSTRUCTIONS_IMPORT.module]: {
+      [OUT_OF_INSTRUCTIONS_IMPORT.name]: () => {
+        throw new OutOfInstructions('out of instructions');
+      }
+    }
+  };
+  const { exports } = new WebAssembly.Instance(compile(bytes), imports);
+  const counter = exports[INSTRUCTION_COUNTER_EXPORT];
+  const limit = exports[INSTRUCTION_LIMIT_EXPORT];
+  if (!(counter instanceof WebAssembly.Global) || !(limit instanceof WebAssembly.Global)) throw new Error('no metering globals');
+  const measure = (fn: () => unknown): bigint => {
+    counter.value = 0n;
+    fn();
+    const value: unknown = counter.value;
+    if (typeof value !== 'bigint') throw new Error('counter is not an i64');
+    return value;
+  };
+  return { exports, counter, limit, measure };
+}
+
+function exportedFunction(exports: WebAssembly.Exports, name: string): (...args: number[]) => unknown {
+  const fn = exports[name];
+  if (typeof fn !== 'function') throw new Error(`no exported function ${name}`);
+  return (...args) => fn(...args);
+}
+
+/** Instructions are counted per expression; the comments give each segment's count. */
+const sample = wat(`
+  (module
+    (memory 1 1)
+    (func $sum (export "sum") (param $n i32) (result i32) (local $i i32) (local $acc i32)
+      (local.set $i (i32.const 1))                                ;; 2: function entry
+      (block $done
+        (loop $next                                               ;; 13 per pass of the body
+          (br_if $done (i32.gt_s (local.get $i) (local.get $n)))
+          (local.set $acc (i32.add (local.get $acc) (local.get $i)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))
+      (local.get $acc))                                           ;; 1: after $done
+    (func $abs (export "abs") (param $x i32) (result i32)
+      (if (result i32) (i32.lt_s (local.get $x) (i32.const 0))    ;; 4: entry, including the if
+        (then (i32.sub (i32.const 0) (local.get $x)))             ;; 3
+        (else (local.get $x))))                                   ;; 1
+    (func $classify (export "classify") (param $x i32) (result i32) (local $r i32)
+      (block $outer
+        (block $inner
+          (br_if $inner (i32.eqz (local.get $x)))                 ;; 6: entry, up to the end of $inner
+          (local.set $r (i32.const 10))
+          (br $outer))
+        (local.set $r (i32.const 20)))                            ;; 2: after $inner
+      (local.get $r))                                             ;; 1: after $outer
+    (func $fill (export "fill") (param $n i32)
+      (memory.fill (i32.const 0) (i32.const 7) (local.get $n)))   ;; 4, plus n bytes
+    (func $spin (export "spin")
+      (loop $forever (br $forever)))
+    (func $recurse (export "recurse")
+      (call $recurse)))
+`);
+
+describe('instrumentModule: per-segment instruction counting', () => {
+  const { exports, measure } = instantiate(sample);
+  const sum = exportedFunction(exports, 'sum');
+
+  it('keeps the functions working', () => {
+    expect(sum(10)).toBe(55);
+    expect(exportedFunction(exports, 'abs')(-4)).toBe(4);
+    expect(exportedFunction(exports, 'classify')(0)).toBe(20);
+    expect(exportedFunction(exports, 'classify')(1)).toBe(10);
+  });
+
+  it('charges a loop per iteration: 2 before it, 13 per pass of its body (n + 1 passes), 1 after it', () => {
+    // local.set+const | br_if gt_s get get, set add get get, set add get const, br | local.get
+    expect(measure(() => sum(0))).toBe(16n);
+    expect(measure(() => sum(3))).toBe(55n);
+    for (const n of [10, 100, 1000, 100_000]) expect(measure(() => sum(n))).toBe(BigInt(13 * n + 16));
+  });
+
+  it('charges only the arm of an if/else that runs', () => {
+    // lt_s get const if | sub const get (then) | get (else)
+    const abs = exportedFunction(exports, 'abs');
+    expect(measure(() => abs(-5))).toBe(7n);
+    expect(measure(() => abs(5))).toBe(5n);
+  });
+
+  it('starts a new segment after a nested block ends, where its branches land', () => {
+    // br_if eqz get, set const, br (charged together on entry) | set const (after inner) | local.get (after outer)
+    const classify = exportedFunction(exports, 'classify');
+    expect(measure(() => classify(0))).toBe(6n + 2n + 1n); // a taken br_if is charged for the rest of its segment
+    expect(measure(() => classify(1))).toBe(6n + 1n);
+  });
+
+  it('charges memory.fill one instruction per byte on top of its operands', () => {
+    const fill = exportedFunction(exports, 'fill');
+    expect(measure(() => fill(0))).toBe(4n);
+    expect(measure(() => fill(1000))).toBe(1004n);
+  });
+});
+
+describe('instrumentModule: instruction limit', () => {
+  it('calls out_of_instructions from a loop header once the limit is passed', () => {
+    const { exports, counter, limit } = instantiate(sample);
+    counter.value = 0n;
+    limit.value = 1_000_000n;
+    expect(() => exportedFunction(exports, 'spin')()).toThrow(OutOfInstructions);
+    const charged: unknown = counter.value;
+    expect(typeof charged === 'bigint' && charged > 1_000_000n && charged < 1_000_010n).toBe(true);
+  });
+
+  it('calls out_of_instructions at function entry, which stops unbounded recursion', () => {
+    const { exports, counter, limit } = instantiate(sample);
+    counter.value = 0n;
+    limit.value = 1_000n;
+    expect(() => exportedFunction(exports, 'recurse')()).toThrow(OutOfInstructions);
+  });
+
+  it('does not call it at the limit itself, only past it', () => {
+    const { exports, counter, limit } = instantiate(sample);
+    counter.value = 0n;
+    limit.value = BigInt(13 * 3 + 16);
+    expect(exportedFunction(exports, 'sum')(3)).toBe(6);
+    counter.value = 0n;
+    limit.value = BigInt(13 * 3 + 14);
+    expect(() => exportedFunction(exports, 'sum')(3)).toThrow(OutOfInstructions);
+  });
+
+  it('starts with the counter at 0 and the limit at the largest i64', () => {
+    const { counter, limit } = instantiate(sample);
+    expect(counter.value).toBe(0n);
+    expect(limit.value).toBe(2n ** 63n - 1n);
+  });
+});
+
+describe('instrumentModule: exports and errors', () => {
+  const withGlobalsAndTable = wat(`
+    (module
+      (global $constant i32 (i32.const 1))
+      (global $stack_pointer (mut i32) (i32.const 1024))
+      (global $wide (mut i64) (i64.const 5))
+      (table 2 2 funcref)
+      (elem (i32.const 0) $seven $eight)
+      (func $seven (result i32) (i32.const 7))
+      (func $eight (export "eight") (result i32) (i32.const 8)))
+  `);
+
+  it('exports every mutable global in index order and table 0, keeping the existing exports', () => {
+    const { bytes, mutableGlobalExports } = instrumentModule(withGlobalsAndTable);
+    expect(mutableGlobalExports).toEqual(['__deai_global_1', '__deai_global_2']);
+    const imports = { __deai: { out_of_instructions: () => undefined } };
+    const { exports } = new WebAssembly.Instance(compile(bytes), imports);
+    expect(Object.keys(exports).sort()).toEqual(
+      ['eight', '__deai_global_1', '__deai_global_2', TABLE_EXPORT, INSTRUCTION_COUNTER_EXPORT, INSTRUCTION_LIMIT_EXPORT].sort()
+    );
+    const stackPointer = exports.__deai_global_1;
+    expect(stackPointer instanceof WebAssembly.Global && stackPointer.value).toBe(1024);
+    const table = exports[TABLE_EXPORT];
+    if (!(table instanceof WebAssembly.Table)) throw new Error('no table export');
+    const first: unknown = table.get(0);
+    expect(typeof first === 'function' && first()).toBe(7);
+  });
+
+  it('exports an empty table when the module has none', () => {
+    const { bytes } = instrumentModule(sample);
+    const instance = new WebAssembly.Instance(compile(bytes), { __deai: { out_of_instructions: () => undefined } });
+    const table = instance.exports[TABLE_EXPORT];
+    expect(table instanceof WebAssembly.Table && table.length).toBe(0);
+  });
+
+  it('rejects gzip, non-Wasm and invalid Wasm with coded errors', () => {
+    const codeOf = (bytes: Uint8Array): string => {
+      try {
+        instrumentModule(bytes);
+      } catch (error) {
+        if (error instanceof InstrumentError) return error.code;
+        throw error;
+      }
+      return 'none';
+    };
+    expect(codeOf(gzipSync(sample))).toBe('GZIPPED_WASM');
+    expect(codeOf(new TextEncoder().encode('not wasm at all'))).toBe('NOT_WASM');
+    const truncated = sample.slice(0, sample.length - 3);
+    expect(codeOf(truncated)).toBe('INVALID_WASM');
+    expect(() => instrumentModule(truncated)).toThrow(/invalid WebAssembly module: .+/);
+  });
+
+  it('refuses to instrument a module twice', () => {
+    expect(() => instrumentModule(instrumentModule(sample).bytes)).toThrow(InstrumentError);
+  });
+});
+
+function probeWasm(): Uint8Array | undefined {
+  if (!existsSync(PROBE_WASM)) {
+    try {
+      execFileSync('npx', ['azle', 'build', 'probe'], {
+        cwd: FIXTURES,
+        env: { ...process.env, CANISTER_CANDID_PATH: 'probe/probe.did' },
+        stdio: 'ignore',
+        timeout: 120_000
+      });
+    } catch {
+      return undefined;
+    }
+  }
+  return existsSync(PROBE_WASM) ? new Uint8Array(readFileSync(PROBE_WASM)) : undefined;
+}
+
+describe('instrumentModule on the azle probe canister', () => {
+  const wasm = probeWasm();
+
+  it.skipIf(wasm === undefined)('produces a valid module with the metering imports and exports', () => {
+    if (wasm === undefined) return;
+    const started = performance.now();
+    const { bytes, mutableGlobalExports } = instrumentModule(wasm);
+    const elapsedMs = performance.now() - started;
+    console.log(
+      `instrumented probe.wasm in ${elapsedMs.toFixed(0)} ms: ${wasm.length} -> ${bytes.length} bytes ` +
+        `(+${(((bytes.length - wasm.length) / wasm.length) * 100).toFixed(1)}%)`
+    );
+    expect(elapsedMs).toBeLessThan(10_000);
+    expect(mutableGlobalExports).toEqual(['__deai_global_0']);
+    expect(WebAssembly.validate(new Uint8Array(bytes))).toBe(true);
+    const reread = binaryen.readBinary(bytes);
+    try {
+      reread.setFeatures(binaryen.Features.All);
+      expect(reread.validate()).toBe(1);
+    } finally {
+      reread.dispose();
+    }
+
+    const original = compile(wasm);
+    const module = compile(bytes);
+    expect(WebAssembly.Module.imports(module)).toEqual([
+      ...WebAssembly.Module.imports(original),
+      { module: OUT_OF_INSTRUCTIONS_IMPORT.module, name: OUT_OF_INSTRUCTIONS_IMPORT.name, kind: 'function' }
+    ]);
+    const exportNames = WebAssembly.Module.exports(module).map((e) => e.name);
+    expect(exportNames).toEqual(expect.arrayContaining(WebAssembly.Module.exports(original).map((e) => e.name)));
+    expect(exportNames).toEqual(expect.arrayContaining([TABLE_EXPORT, '__deai_global_0', INSTRUCTION_COUNTER_EXPORT, INSTRUCTION_LIMIT_EXPORT]));
+
+    // Instantiation runs no code (azle has no start function), so stub imports suffice.
+    const imports: Record<string, Record<string, () => never>> = {};
+    for (const imported of WebAssembly.Module.imports(module)) {
+      imports[imported.module] ??= {};
+      const namespace = imports[imported.module];
+      if (namespace !== undefined) {
+        namespace[imported.name] = () => {
+          throw new Error(`unexpected call to ${imported.module}.${imported.name}`);
+        };
+      }
+    }
+    const { exports } = new WebAssembly.Instance(module, imports);
+    expect(exports[TABLE_EXPORT]).toBeInstanceOf(WebAssembly.Table);
+    expect(exports.__deai_global_0).toBeInstanceOf(WebAssembly.Global);
+    expect(exports[INSTRUCTION_COUNTER_EXPORT]).toBeInstanceOf(WebAssembly.Global);
+    expect(exports[INSTRUCTION_LIMIT_EXPORT]).toBeInstanceOf(WebAssembly.Global);
+  });
+});
