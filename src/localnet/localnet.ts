@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { AsyncSigner } from './certification/async-signer.js';
 import { Certifier } from './certification/certificate.js';
 import { buildTree, leb128 } from './certification/hash-tree.js';
 import { generateHostKeys, parseHostKeys, serializeHostKeys, type HostKeys } from './crypto/host-keys.js';
@@ -77,7 +78,8 @@ export class Localnet {
     private readonly server: Server,
     readonly port: number,
     private readonly store: StateStore | undefined,
-    readonly rounds: RoundCertifier
+    readonly rounds: RoundCertifier,
+    private readonly signer: AsyncSigner
   ) {}
 
   get url(): string {
@@ -127,14 +129,13 @@ export class Localnet {
         const liveEngine = engine;
         engine.onRound((summary) => persistent.commit(roundDelta(liveEngine, summary)));
       }
-      const rounds = new RoundCertifier(engine, certifier);
+      const onError = options.onError ?? ((error: unknown) => console.error('localnet host error:', error));
+      const signer = new AsyncSigner(keys.rootSecretKey);
+      const rounds = new RoundCertifier(engine, signer, onError);
       rounds.attach();
-      const server = createHttpServer(
-        { engine, keys, certifier, rounds, syncCallTimeoutMs: options.syncCallTimeoutMs ?? 10_000 },
-        options.onError ?? ((error) => console.error('localnet host error:', error))
-      );
+      const server = createHttpServer({ engine, keys, signer, rounds, syncCallTimeoutMs: options.syncCallTimeoutMs ?? 10_000 }, onError);
       const port = await listen(server, options.port ?? DEFAULT_PORT);
-      const localnet = new Localnet(engine, keys, server, port, store, rounds);
+      const localnet = new Localnet(engine, keys, server, port, store, rounds, signer);
       localnet.startTimerLoop();
       return localnet;
     } catch (error) {
@@ -217,6 +218,7 @@ export class Localnet {
       this.server.closeAllConnections();
     });
     this.store?.close();
+    await this.signer.close();
   }
 }
 

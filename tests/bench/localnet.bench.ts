@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { requestIdOf } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
-import type { Principal } from '@dfinity/principal';
+import { Principal } from '@dfinity/principal';
 
 import { encodeCbor, decodeCbor } from '../../src/localnet/crypto/cbor.ts';
 import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
@@ -123,7 +123,7 @@ async function throughput(): Promise<void> {
         install_code: I.Func([I.Record({ mode: I.Variant({ install: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })], [], [])
       });
     type Ic = { provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>; install_code: (a: unknown) => Promise<void> };
-    const create = Actor.createActor<Ic>(createIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: 'aaaaa-aa' });
+    const create = Actor.createActor<Ic>(createIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: Principal.fromText('aaaaa-aa') });
     const { canister_id: id } = await create.provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [] });
     await Actor.createActor<Ic>(createIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: id }).install_code({
       mode: { install: null },

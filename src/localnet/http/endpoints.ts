@@ -1,6 +1,8 @@
 import { Principal } from '@dfinity/principal';
 
-import type { Certifier } from '../certification/certificate.js';
+import type { AsyncSigner } from '../certification/async-signer.js';
+import { reconstruct } from '../certification/hash-tree.js';
+import { encodeCbor } from '../crypto/cbor.js';
 import type { HostKeys } from '../crypto/host-keys.js';
 import { signQueryResponse, type QueryResponseBody } from '../crypto/query-signature.js';
 import { authenticateEnvelope, type RequestContent } from '../crypto/request-auth.js';
@@ -17,7 +19,7 @@ export type EndpointResult = { status: 200; body: unknown } | { status: 202 } | 
 export interface EndpointDeps {
   engine: Engine;
   keys: HostKeys;
-  certifier: Certifier;
+  signer: AsyncSigner;
   rounds: RoundCertifier;
   /** How long a synchronous call waits before answering 202 and letting the client poll. */
   syncCallTimeoutMs: number;
@@ -97,7 +99,7 @@ export async function handleCall(deps: EndpointDeps, ecid: Principal, envelope: 
   return { status: 200, body: { status: 'replied', certificate } };
 }
 
-export function handleReadState(deps: EndpointDeps, ecid: Principal | undefined, subnet: Principal | undefined, envelope: unknown): EndpointResult {
+export async function handleReadState(deps: EndpointDeps, ecid: Principal | undefined, subnet: Principal | undefined, envelope: unknown): Promise<EndpointResult> {
   const auth = authenticateEnvelope(envelope, {
     nowNs: deps.engine.wallNow(),
     expectedRequestType: 'read_state',
@@ -112,7 +114,8 @@ export function handleReadState(deps: EndpointDeps, ecid: Principal | undefined,
   const forbidden = content.paths.find(isForbiddenPath);
   if (forbidden !== undefined) return { status: 403, text: 'Reading /canister/<id>/certified_data through read_state is not allowed' };
   const tree = readStateTree(deps.engine, deps.keys, content.paths, auth.sender, deps.engine.wallNow());
-  return { status: 200, body: { certificate: deps.certifier.certify(tree) } };
+  const signature = await deps.signer.sign(reconstruct(tree));
+  return { status: 200, body: { certificate: encodeCbor({ tree, signature }) } };
 }
 
 export function handleStatus(deps: EndpointDeps): EndpointResult {

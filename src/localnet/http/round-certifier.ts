@@ -1,5 +1,5 @@
 import { prune, reconstruct, type HashTree } from '../certification/hash-tree.js';
-import type { Certifier } from '../certification/certificate.js';
+import type { AsyncSigner } from '../certification/async-signer.js';
 import { encodeCbor } from '../crypto/cbor.js';
 import type { Engine, RoundSummary } from '../execution/engine.js';
 import type { IngressRecord } from '../execution/messages.js';
@@ -22,7 +22,8 @@ export class RoundCertifier {
 
   constructor(
     private readonly engine: Engine,
-    private readonly certifier: Certifier
+    private readonly signer: AsyncSigner,
+    private readonly onError: (error: unknown) => void
   ) {}
 
   /** Registers with the engine; call after the persistence listener so answers follow durability. */
@@ -30,21 +31,27 @@ export class RoundCertifier {
     this.engine.onRound((summary) => this.certifyRound(summary));
   }
 
+  /** Builds the round's tree now; the signature is computed on the signer thread while execution goes on. */
   private certifyRound(summary: RoundSummary): void {
     if (summary.finalized.length === 0) return;
     const tree = newTree();
     addTime(tree, this.engine.wallNow());
     for (const record of summary.finalized) addRequestStatus(tree, record);
     const hashTree = finishTree(tree);
-    const certificate: RoundCertificate = { tree: hashTree, signature: this.certifier.signatureFor(reconstruct(hashTree)) };
-    this.signedRounds++;
-    for (const record of summary.finalized) {
-      record.certification = certificate;
-      const waiting = this.waiters.get(record.requestIdHex);
-      this.waiters.delete(record.requestIdHex);
-      // Resolve after the round's listeners finish (the record's finalizedRound is set by then).
-      for (const wake of waiting ?? []) queueMicrotask(wake);
-    }
+    this.signer.sign(reconstruct(hashTree)).then(
+      (signature) => {
+        const certificate: RoundCertificate = { tree: hashTree, signature };
+        this.signedRounds++;
+        for (const record of summary.finalized) {
+          record.certification = certificate;
+          const waiting = this.waiters.get(record.requestIdHex);
+          this.waiters.delete(record.requestIdHex);
+          for (const wake of waiting ?? []) wake();
+        }
+      },
+      // Clients still learn the outcome by polling read_state, which signs afresh.
+      (error: unknown) => this.onError(error)
+    );
   }
 
   /** Resolves when the record is final and certified, or after `timeoutMs` (the caller then answers 202). */

@@ -1,6 +1,7 @@
 import binaryen from 'binaryen';
 import { internName, raw } from './instrument-binaryen.js';
-import { FunctionMeterer, type MeteringNames } from './instrument-metering.js';
+import type { MeteringNames } from './instrument-code.js';
+import { FunctionMeterer } from './instrument-metering.js';
 
 /**
  * Rewrites a canister module so that the localnet can run it like the IC does: instruction metering with
