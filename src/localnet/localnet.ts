@@ -130,6 +130,7 @@ export class Localnet {
         engine.onRound((summary) => persistent.commit(roundDelta(liveEngine, summary)));
       }
       const onError = options.onError ?? ((error: unknown) => console.error('localnet host error:', error));
+      engine.reportHostError = onError;
       const signer = new AsyncSigner(keys.rootSecretKey);
       const rounds = new RoundCertifier(engine, signer, onError);
       rounds.attach();

@@ -113,6 +113,11 @@ export class Engine {
     this.roundListeners.push(listener);
   }
 
+  /** Set when a round could not be made durable; the network then refuses all work. */
+  halted: Error | undefined;
+  /** Receives host errors (bugs, disk failures) — never canister errors. */
+  reportHostError: (error: unknown) => void = (error) => console.error('localnet host error:', error);
+
   onExecution(listener: (event: ExecutionEvent) => void): void {
     this.executionListeners.push(listener);
   }
@@ -334,15 +339,24 @@ export class Engine {
   runRound(): void {
     let executed = 0;
     this.enqueueDueTimers();
+    if (this.halted !== undefined) return;
     while (this.queue.length > 0 && executed < MAX_MESSAGES_PER_ROUND) {
       const message = this.queue.shift();
       if (message === undefined) break;
-      this.process(message);
+      try {
+        this.process(message);
+      } catch (error) {
+        // A host bug must not take the network down: the message fails, everything else goes on.
+        this.reportHostError(error);
+        if (message.kind === 'call') {
+          this.respondTo(message.origin, rejectResponse(RejectCode.SysFatal, 'IC0101', `Internal error of the local network: ${error instanceof Error ? error.message : String(error)}`), message.cycles);
+        }
+      }
       executed++;
       if (this.queue.length === 0) this.enqueueDueTimers();
     }
     this.endRound();
-    if (this.queue.length > 0) this.scheduleRound();
+    if (this.queue.length > 0 && this.halted === undefined) this.scheduleRound();
   }
 
   /** Runs rounds until nothing is queued and no timer is due (tests and deploy use it). */
@@ -373,7 +387,14 @@ export class Engine {
     this.newBlobs.clear();
     this.touched.clear();
     this.hostDirty = false;
-    for (const listener of this.roundListeners) listener(summary);
+    try {
+      for (const listener of this.roundListeners) listener(summary);
+    } catch (error) {
+      // Persisting the round failed: nothing of it may be acknowledged, and nothing more may run.
+      this.halted = error instanceof Error ? error : new Error(String(error));
+      this.reportHostError(error);
+      return;
+    }
     for (const record of summary.finalized) record.finalizedRound = summary.round;
     for (const resolve of this.hostResolutions.splice(0)) resolve();
     this.pruneIngress();

@@ -87,6 +87,9 @@ function parsePrincipal(text: string): Principal {
 
 async function route(deps: EndpointDeps, request: IncomingMessage): Promise<EndpointResult> {
   const path = (request.url ?? '/').split('?')[0] ?? '/';
+  if (deps.engine.halted !== undefined) {
+    throw new HttpError(503, `The local network stopped because its state could not be saved: ${deps.engine.halted.message}`);
+  }
   if (path === '/api/v2/status') {
     if (request.method !== 'GET') throw new HttpError(405, 'Use GET for /api/v2/status');
     return handleStatus(deps);

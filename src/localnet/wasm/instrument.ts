@@ -7,6 +7,12 @@ import { FunctionMeterer } from './instrument-metering.js';
  * Rewrites a canister module so that the localnet can run it like the IC does: instruction metering with
  * a per-message limit, plus exports of what the host must reach from outside (the function table for
  * `call_new` callbacks, the mutable globals for snapshot and rollback).
+ *
+ * What is counted and where the limit is checked is described in instrument-metering.ts. The host zeroes
+ * the counter and sets the limit before each message; the module calls the out-of-instructions import
+ * (which must throw) once the counter passes the limit at a loop header or at a calling function's entry.
+ * Uses binaryen only to read, edit and write the module: no optimization pass runs, data segments
+ * (passive ones included) and custom sections pass through unchanged.
  */
 
 export interface InstrumentedModule {
@@ -160,10 +166,10 @@ function meterFunctions(module: binaryen.Module, names: MeteringNames): void {
   }
   const meterer = new FunctionMeterer(module, names);
   for (const func of defined) {
+    const name = binaryen.getFunctionInfo(func).name; // read first: metering may re-create the function
     try {
       meterer.meter(func);
     } catch (cause) {
-      const name = binaryen.getFunctionInfo(func).name;
       const detail = cause instanceof Error ? cause.message : String(cause);
       throw new InstrumentError('UNSUPPORTED_WASM', `cannot instrument function ${name}: ${detail}`, { cause });
     }

@@ -45,9 +45,10 @@ interface Metered {
   measure: (fn: () => unknown) => bigint;
 }
 
-function instantiate(wasm: Uint8Array): Metered {
+function instantiate(wasm: Uint8Array, env: WebAssembly.ModuleImports = { peek: () => undefined }): Metered {
   const { bytes } = instrumentModule(wasm);
   const imports = {
+    env,
     [OUT_OF_INSTRUCTIONS_IMPORT.module]: {
       [OUT_OF_INSTRUCTIONS_IMPORT.name]: () => {
         throw new OutOfInstructions('out of instructions');
@@ -77,6 +78,7 @@ function exportedFunction(exports: WebAssembly.Exports, name: string): (...args:
 /** Instructions are counted per expression; the comments give each segment's count. */
 const sample = wat(`
   (module
+    (import "env" "peek" (func $peek))
     (memory 1 1)
     (func $sum (export "sum") (param $n i32) (result i32) (local $i i32) (local $acc i32)
       (local.set $i (i32.const 1))                                ;; 2: function entry
@@ -104,11 +106,24 @@ const sample = wat(`
     (func $spin (export "spin")
       (loop $forever (br $forever)))
     (func $recurse (export "recurse")
-      (call $recurse)))
+      (call $recurse))
+    (func $pick (export "pick") (param $x i32) (result i32)
+      (if (i32.eqz (local.get $x))                                ;; 3: entry, including the if
+        (then (return (if (result i32) (local.get $x)             ;; 3: return, get, if
+          (then (i32.const 1))                                    ;; 1
+          (else (i32.const 2))))))                                ;; 1
+      (i32.const 3))                                              ;; 1: after the if
+    (func $absPlusOne (export "absPlusOne") (param $x i32) (result i32)
+      (i32.add (call $abs (local.get $x)) (i32.const 1)))         ;; 4, plus what abs is charged
+    (func $observe (export "observe")
+      (drop (i32.const 1))                                        ;; 5: one segment, charged on entry
+      (call $peek)
+      (drop (i32.const 2))))
 `);
 
 describe('instrumentModule: per-segment instruction counting', () => {
-  const { exports, measure } = instantiate(sample);
+  const peeked: unknown[] = [];
+  const { exports, counter, measure } = instantiate(sample, { peek: () => peeked.push(counter.value) });
   const sum = exportedFunction(exports, 'sum');
 
   it('keeps the functions working', () => {
@@ -137,6 +152,23 @@ describe('instrumentModule: per-segment instruction counting', () => {
     const classify = exportedFunction(exports, 'classify');
     expect(measure(() => classify(0))).toBe(6n + 2n + 1n); // a taken br_if is charged for the rest of its segment
     expect(measure(() => classify(1))).toBe(6n + 1n);
+  });
+
+  it('charges what a function computes after its last charge point before it returns', () => {
+    const pick = exportedFunction(exports, 'pick');
+    expect(pick(0)).toBe(2);
+    expect(measure(() => pick(0))).toBe(3n + 3n + 1n);
+    expect(measure(() => pick(5))).toBe(3n + 1n);
+  });
+
+  it('adds what a callee is charged to its caller', () => {
+    expect(measure(() => exportedFunction(exports, 'absPlusOne')(-5))).toBe(4n + 7n);
+  });
+
+  it('brings the counter up to date before calling out, as ic0.performance_counter needs', () => {
+    peeked.length = 0;
+    expect(measure(() => exportedFunction(exports, 'observe')())).toBe(5n);
+    expect(peeked).toEqual([5n]);
   });
 
   it('charges memory.fill one instruction per byte on top of its operands', () => {
@@ -210,7 +242,8 @@ describe('instrumentModule: exports and errors', () => {
 
   it('exports an empty table when the module has none', () => {
     const { bytes } = instrumentModule(sample);
-    const instance = new WebAssembly.Instance(compile(bytes), { __deai: { out_of_instructions: () => undefined } });
+    const imports = { env: { peek: () => undefined }, __deai: { out_of_instructions: () => undefined } };
+    const instance = new WebAssembly.Instance(compile(bytes), imports);
     const table = instance.exports[TABLE_EXPORT];
     expect(table instanceof WebAssembly.Table && table.length).toBe(0);
   });
