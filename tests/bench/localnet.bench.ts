@@ -96,7 +96,8 @@ async function latencyAndInstructions(): Promise<void> {
 }
 
 function startHost(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(root, 'bin', 'deai.mjs'), 'localnet', 'start', '--port', '0', '--state-dir', dir, '--json'], {
+  const profile = process.argv.includes('--profile-host') ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'deai-host-profile')}`] : [];
+  const child = spawn(process.execPath, [...profile, join(root, 'bin', 'deai.mjs'), 'localnet', 'start', '--port', '0', '--state-dir', dir, '--json'], {
     stdio: ['ignore', 'pipe', 'inherit']
   });
   return new Promise((resolve, reject) => {
@@ -184,11 +185,14 @@ async function throughput(): Promise<void> {
 }
 
 console.log(`Localnet benchmark (node ${process.version}, ${(await import('node:os')).cpus().length} cores)\n`);
-const coldCache = mkdtempSync(join(tmpdir(), 'deai-cache-'));
-await bootAndDeploy(coldCache, 'cold: instrumenting the module');
-await bootAndDeploy(coldCache, 'instrumentation cached');
-rmSync(coldCache, { recursive: true, force: true });
-await latencyAndInstructions();
-await throughput();
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only === undefined || only === 'boot') {
+  const coldCache = mkdtempSync(join(tmpdir(), 'deai-cache-'));
+  await bootAndDeploy(coldCache, 'cold: instrumenting the module');
+  await bootAndDeploy(coldCache, 'instrumentation cached');
+  rmSync(coldCache, { recursive: true, force: true });
+}
+if (only === undefined || only === 'latency') await latencyAndInstructions();
+if (only === undefined || only === 'throughput') await throughput();
 console.log('\n| metric | value | target |\n|---|---|---|');
 for (const [metric, value, target] of rows) console.log(`| ${metric} | ${value} | ${target} |`);
