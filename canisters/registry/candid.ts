@@ -1,0 +1,204 @@
+import { IDL } from '@dfinity/candid';
+
+/**
+ * The registry's Candid interface, shared by the canister's decorators and off-chain clients (same @dfinity/candid
+ * copy as azle's). The generated registry.did is derived from the decorators; a test checks it lists every method.
+ */
+export const RegistryError = IDL.Variant({
+  AnonymousCaller: IDL.Null,
+  Unauthorized: IDL.Record({ reason: IDL.Text }),
+  NotFound: IDL.Record({ what: IDL.Text }),
+  InvalidManifest: IDL.Record({ issues: IDL.Vec(IDL.Record({ path: IDL.Text, message: IDL.Text })) }),
+  InvalidArgument: IDL.Record({ field: IDL.Text, reason: IDL.Text }),
+  AlreadyExists: IDL.Record({ what: IDL.Text }),
+  CardNotPublished: IDL.Record({ model: IDL.Text }),
+  CardDeprecated: IDL.Record({ model: IDL.Text, reason: IDL.Text }),
+  Suspended: IDL.Record({ reason: IDL.Text }),
+  LimitExceeded: IDL.Record({ what: IDL.Text, limit: IDL.Nat })
+});
+
+export const result = (ok: IDL.Type): IDL.VariantClass => IDL.Variant({ Ok: ok, Err: RegistryError });
+
+export const InitArgs = IDL.Record({
+  admins: IDL.Vec(IDL.Principal),
+  heartbeat_interval_seconds: IDL.Opt(IDL.Nat64),
+  heartbeat_ttl_seconds: IDL.Opt(IDL.Nat64)
+});
+
+export const ModelRef = IDL.Record({ id: IDL.Text, digest: IDL.Text });
+
+export const CardView = IDL.Record({
+  id: IDL.Text,
+  digest: IDL.Text,
+  version: IDL.Text,
+  family: IDL.Text,
+  architecture: IDL.Text,
+  format: IDL.Text,
+  quantization: IDL.Text,
+  bits: IDL.Float64,
+  context_length: IDL.Nat64,
+  published_by: IDL.Principal,
+  published_at_ns: IDL.Nat64,
+  deprecated: IDL.Opt(IDL.Record({ reason: IDL.Text, at_ns: IDL.Nat64 })),
+  manifest_json: IDL.Text
+});
+
+export const CardFilter = IDL.Record({
+  id: IDL.Opt(IDL.Text),
+  family: IDL.Opt(IDL.Text),
+  format: IDL.Opt(IDL.Text),
+  quantization: IDL.Opt(IDL.Text),
+  include_deprecated: IDL.Opt(IDL.Bool)
+});
+
+export const PageRequest = IDL.Record({ after: IDL.Opt(IDL.Text), limit: IDL.Opt(IDL.Nat32) });
+
+export const HeartbeatView = IDL.Record({
+  state: IDL.Text,
+  busy_slots: IDL.Nat32,
+  queue_depth: IDL.Nat32,
+  tokens_per_second: IDL.Float64,
+  kv_cache_usage: IDL.Float64,
+  at_ns: IDL.Nat64
+});
+
+export const DeploymentView = IDL.Record({
+  model_id: IDL.Text,
+  model_digest: IDL.Text,
+  engine: IDL.Text,
+  engine_version: IDL.Text,
+  served_context: IDL.Nat64,
+  slots: IDL.Nat32,
+  input_price_per_million: IDL.Nat,
+  output_price_per_million: IDL.Nat
+});
+
+export const RunnerView = IDL.Record({
+  id: IDL.Principal,
+  operator: IDL.Text,
+  endpoint: IDL.Opt(IDL.Text),
+  region: IDL.Text,
+  registered_at_ns: IDL.Nat64,
+  updated_at_ns: IDL.Nat64,
+  suspended: IDL.Opt(IDL.Text),
+  live: IDL.Bool,
+  heartbeat: IDL.Opt(HeartbeatView),
+  deployments: IDL.Vec(DeploymentView),
+  manifest_json: IDL.Text
+});
+
+export const RunnerFilter = IDL.Record({ model: IDL.Opt(IDL.Text), live_only: IDL.Opt(IDL.Bool) });
+
+export const HeartbeatArgs = IDL.Record({
+  state: IDL.Text,
+  busy_slots: IDL.Nat32,
+  queue_depth: IDL.Nat32,
+  tokens_per_second: IDL.Float64,
+  kv_cache_usage: IDL.Float64
+});
+
+export const HeartbeatAck = IDL.Record({ next_heartbeat_in_ns: IDL.Nat64, ttl_ns: IDL.Nat64 });
+
+export const FindRequest = IDL.Record({
+  model: IDL.Opt(IDL.Text),
+  family: IDL.Opt(IDL.Text),
+  min_context: IDL.Opt(IDL.Nat64),
+  quantizations: IDL.Opt(IDL.Vec(IDL.Text)),
+  min_bits: IDL.Opt(IDL.Float64),
+  input_modality: IDL.Opt(IDL.Text),
+  output_modality: IDL.Opt(IDL.Text),
+  capabilities: IDL.Opt(IDL.Vec(IDL.Text)),
+  engine: IDL.Opt(IDL.Text),
+  accelerator_class: IDL.Opt(IDL.Text),
+  region: IDL.Opt(IDL.Text),
+  max_input_price_per_million: IDL.Opt(IDL.Nat),
+  max_output_price_per_million: IDL.Opt(IDL.Nat),
+  endpoint_required: IDL.Opt(IDL.Bool),
+  confidential_required: IDL.Opt(IDL.Bool),
+  affinity_key: IDL.Opt(IDL.Text),
+  limit: IDL.Opt(IDL.Nat32)
+});
+
+export const Breakdown = IDL.Record({
+  load: IDL.Float64,
+  freshness: IDL.Float64,
+  price: IDL.Float64,
+  reputation: IDL.Float64,
+  latency: IDL.Float64,
+  efficiency: IDL.Float64
+});
+
+export const Candidate = IDL.Record({
+  runner: IDL.Principal,
+  endpoint: IDL.Opt(IDL.Text),
+  region: IDL.Text,
+  model: ModelRef,
+  engine: IDL.Text,
+  deployment: IDL.Nat32,
+  input_price_per_million: IDL.Nat,
+  output_price_per_million: IDL.Nat,
+  state: IDL.Text,
+  free_slots: IDL.Nat32,
+  heartbeat_age_ns: IDL.Nat64,
+  score: IDL.Nat32,
+  breakdown: Breakdown,
+  affinity: IDL.Bool
+});
+
+export const ModelStats = IDL.Record({
+  model: IDL.Text,
+  ready_runners: IDL.Nat32,
+  free_slots: IDL.Nat32,
+  queue_depth: IDL.Nat32,
+  median_input_price_per_million: IDL.Nat,
+  median_output_price_per_million: IDL.Nat
+});
+
+export const ConfigView = IDL.Record({
+  admins: IDL.Vec(IDL.Principal),
+  heartbeat_interval_ns: IDL.Nat64,
+  heartbeat_ttl_ns: IDL.Nat64,
+  weights: Breakdown
+});
+
+const CardPage = IDL.Record({ items: IDL.Vec(CardView), next: IDL.Opt(IDL.Text) });
+const RunnerPage = IDL.Record({ items: IDL.Vec(RunnerView), next: IDL.Opt(IDL.Text) });
+
+/** The service, for `Actor.createActor` (off-chain SDK, CLI and tests). */
+export const registryIdlFactory: IDL.InterfaceFactory = () =>
+  IDL.Service({
+    publish_model_card: IDL.Func([IDL.Text], [result(ModelRef)], []),
+    get_model_card: IDL.Func([IDL.Text, IDL.Opt(IDL.Text)], [IDL.Opt(CardView)], ['query']),
+    list_model_cards: IDL.Func([CardFilter, PageRequest], [result(CardPage)], ['query']),
+    list_runners: IDL.Func([RunnerFilter, PageRequest], [result(RunnerPage)], ['query']),
+    deprecate_model_card: IDL.Func([ModelRef, IDL.Text], [result(IDL.Null)], []),
+    register_runner: IDL.Func([IDL.Text], [result(RunnerView)], []),
+    update_runner: IDL.Func([IDL.Principal, IDL.Text], [result(RunnerView)], []),
+    deregister_runner: IDL.Func([IDL.Principal], [result(IDL.Null)], []),
+    heartbeat: IDL.Func([HeartbeatArgs], [result(HeartbeatAck)], []),
+    get_runner: IDL.Func([IDL.Principal], [IDL.Opt(RunnerView)], ['query']),
+    find_runners: IDL.Func([FindRequest], [result(IDL.Vec(Candidate))], ['query']),
+    stats: IDL.Func([], [IDL.Vec(ModelStats)], ['query']),
+    suspend_runner: IDL.Func([IDL.Principal, IDL.Text], [result(IDL.Null)], []),
+    unsuspend_runner: IDL.Func([IDL.Principal], [result(IDL.Null)], []),
+    set_admins: IDL.Func([IDL.Vec(IDL.Principal)], [result(IDL.Null)], []),
+    get_config: IDL.Func([], [ConfigView], ['query'])
+  });
+
+export const registryInitArgs = (args: { admins: Array<{ toUint8Array(): Uint8Array }>; heartbeatIntervalSeconds?: bigint; heartbeatTtlSeconds?: bigint } | undefined): Uint8Array =>
+  new Uint8Array(
+    IDL.encode(
+      [IDL.Opt(InitArgs)],
+      [
+        args === undefined
+          ? []
+          : [
+              {
+                admins: args.admins,
+                heartbeat_interval_seconds: args.heartbeatIntervalSeconds === undefined ? [] : [args.heartbeatIntervalSeconds],
+                heartbeat_ttl_seconds: args.heartbeatTtlSeconds === undefined ? [] : [args.heartbeatTtlSeconds]
+              }
+            ]
+      ]
+    )
+  );

@@ -1,0 +1,103 @@
+import { Principal } from 'azle';
+
+import { stringifyJson } from '../../src/core/json.js';
+import { isLive, WEIGHTS, type Candidate, type ModelStats, type RegistryConfig, type RegistryStore, type StoredCard, type StoredRunner } from '../../src/core/registry/index.js';
+
+/** Core records → the Candid values of candid.ts. */
+const opt = <T>(value: T | undefined): [] | [T] => (value === undefined ? [] : [value]);
+
+export function cardView(stored: StoredCard) {
+  const { card } = stored;
+  return {
+    id: card.id,
+    digest: card.digest,
+    version: card.version,
+    family: card.family,
+    architecture: card.architecture,
+    format: card.format,
+    quantization: card.quantization.method,
+    bits: card.quantization.bits,
+    context_length: BigInt(card.contextLength),
+    published_by: Principal.fromText(stored.publishedBy),
+    published_at_ns: stored.publishedAtNs,
+    deprecated: opt(stored.deprecated === undefined ? undefined : { reason: stored.deprecated.reason, at_ns: stored.deprecated.atNs }),
+    manifest_json: stringifyJson(card)
+  };
+}
+
+export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bigint) {
+  const beat = store.heartbeats.get(runner.id);
+  const m = runner.manifest;
+  return {
+    id: Principal.fromText(runner.id),
+    operator: m.operator,
+    endpoint: opt(m.endpoint),
+    region: m.region,
+    registered_at_ns: runner.registeredAtNs,
+    updated_at_ns: runner.updatedAtNs,
+    suspended: opt(runner.suspended?.reason),
+    live: runner.suspended === undefined && isLive(beat, nowNs, store.config().heartbeatTtlNs),
+    heartbeat: opt(
+      beat === undefined
+        ? undefined
+        : {
+            state: beat.state,
+            busy_slots: beat.busySlots,
+            queue_depth: beat.queueDepth,
+            tokens_per_second: beat.tokensPerSecond,
+            kv_cache_usage: beat.kvCacheUsage,
+            at_ns: beat.atNs
+          }
+    ),
+    deployments: m.deployments.map((d) => ({
+      model_id: d.model.id,
+      model_digest: d.model.digest,
+      engine: d.engine,
+      engine_version: d.engineVersion,
+      served_context: BigInt(d.servedContext),
+      slots: d.slots,
+      input_price_per_million: d.price.inputPerMillion,
+      output_price_per_million: d.price.outputPerMillion
+    })),
+    manifest_json: stringifyJson(m)
+  };
+}
+
+export function candidateView(c: Candidate) {
+  return {
+    runner: Principal.fromText(c.runnerId),
+    endpoint: opt(c.endpoint),
+    region: c.region,
+    model: c.model,
+    engine: c.engine,
+    deployment: c.deployment,
+    input_price_per_million: c.inputPricePerMillion,
+    output_price_per_million: c.outputPricePerMillion,
+    state: c.state,
+    free_slots: c.freeSlots,
+    heartbeat_age_ns: c.heartbeatAgeNs,
+    score: c.score,
+    breakdown: c.breakdown,
+    affinity: c.affinity
+  };
+}
+
+export function statsView(s: ModelStats) {
+  return {
+    model: s.model,
+    ready_runners: s.readyRunners,
+    free_slots: s.freeSlots,
+    queue_depth: s.queueDepth,
+    median_input_price_per_million: s.medianInputPricePerMillion,
+    median_output_price_per_million: s.medianOutputPricePerMillion
+  };
+}
+
+export function configView(config: RegistryConfig) {
+  return {
+    admins: config.admins.map((a) => Principal.fromText(a)),
+    heartbeat_interval_ns: config.heartbeatIntervalNs,
+    heartbeat_ttl_ns: config.heartbeatTtlNs,
+    weights: { ...WEIGHTS }
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Field schemas shared by the manifest kinds. Pure: no Node APIs and no `new URL`, because the same
+ * schemas run inside the registry canister.
+ */
+import { z } from 'zod';
+import {
+  MODEL_ID_MAX_LENGTH,
+  MODEL_NAME_MAX_LENGTH,
+  MODEL_ORG_MAX_LENGTH,
+  PRICE_MAX,
+  PRICE_MAX_DIGITS
+} from './limits.ts';
+import { show } from './issues.ts';
+
+/** `error:` for a formatted string: `expected <what>, got "<found>"`. */
+function expected(what: string) {
+  return (issue: { input?: unknown; code?: string }) =>
+    issue.code === 'invalid_format' ? `expected ${what}, got ${show(issue.input)}` : undefined;
+}
+
+const CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
+
+/** Free text on one line: non-empty, bounded, no control characters. */
+export function text(maxLength: number) {
+  return z
+    .string()
+    .min(1)
+    .max(maxLength)
+    .regex(CONTROL_CHARACTERS, { error: expected('text without control characters (tabs, newlines)') });
+}
+
+/** Lowercase token such as `llama`, `qwen2`, `gpt-oss`. */
+export function token(maxLength: number) {
+  return z
+    .string()
+    .min(1)
+    .max(maxLength)
+    .regex(/^[a-z0-9][a-z0-9._-]*$/, {
+      error: expected('a lowercase token (a-z, 0-9, ".", "_", "-", starting with a letter or digit)')
+    });
+}
+
+export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** Content address: `sha256:` and 64 lowercase hex digits. */
+export const DigestSchema = z
+  .string()
+  .regex(SHA256_DIGEST, { error: expected('a digest "sha256:" followed by 64 lowercase hex digits') });
+
+const MODEL_ID = new RegExp(
+  `^[A-Za-z0-9][A-Za-z0-9._-]{0,${MODEL_ORG_MAX_LENGTH - 1}}/[A-Za-z0-9][A-Za-z0-9._-]{0,${MODEL_NAME_MAX_LENGTH - 1}}$`
+);
+
+/** `org/name`, as on Hugging Face: `meta-llama/Llama-3.1-8B-Instruct`. */
+export const ModelIdSchema = z
+  .string()
+  .max(MODEL_ID_MAX_LENGTH)
+  .regex(MODEL_ID, {
+    error: expected(
+      `a model id "org/name" (org ≤ ${MODEL_ORG_MAX_LENGTH} and name ≤ ${MODEL_NAME_MAX_LENGTH} of A-Z a-z 0-9 . _ -, each starting with a letter or digit)`
+    )
+  });
+
+/** Integer in [min, max] (within the safe-integer range). */
+export function intRange(min: number, max: number) {
+  return z.int().min(min).max(max);
+}
+
+/** Set of enum values: a list without duplicates; a duplicate is reported at its own index. */
+export function uniqueList<T extends string>(item: z.ZodType<T>, min: number, max: number) {
+  return z
+    .array(item)
+    .min(min)
+    .max(max)
+    .superRefine((values, ctx) => {
+      values.forEach((value, index) => {
+        const first = values.indexOf(value);
+        if (first !== index) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index],
+            input: value,
+            message: `duplicate ${show(value)} (already listed at index ${first})`
+          });
+        }
+      });
+    });
+}
+
+const DECIMAL = /^[0-9]+$/;
+
+/**
+ * Ledger amount: a non-negative integer given as a JSON/YAML number (safe integer), a decimal string
+ * (for amounts above 2^53) or a bigint; the parsed value is always a bigint.
+ */
+export const AmountSchema = z
+  .union([z.number(), z.string(), z.bigint()], {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `expected a non-negative integer (number or decimal string), got ${show(issue.input)}`
+        : undefined
+  })
+  .transform((value, ctx): bigint => {
+    const amount = toAmount(value);
+    if (typeof amount === 'string') {
+      ctx.addIssue({ code: 'custom', input: value, message: amount });
+      return z.NEVER;
+    }
+    return amount;
+  });
+
+/** The amount, or why it is not one. */
+function toAmount(value: number | string | bigint): bigint | string {
+  const what = 'a non-negative integer';
+  let amount: bigint;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return `expected ${what}, got ${show(value)}`;
+    if (!Number.isSafeInteger(value)) {
+      return `expected ${what} ≤ ${Number.MAX_SAFE_INTEGER} as a number (write larger amounts as a decimal string), got ${show(value)}`;
+    }
+    amount = BigInt(value);
+  } else if (typeof value === 'string') {
+    if (!DECIMAL.test(value) || value.length > PRICE_MAX_DIGITS) {
+      return `expected ${what} as a decimal string of at most ${PRICE_MAX_DIGITS} digits, got ${show(value)}`;
+    }
+    amount = BigInt(value);
+  } else {
+    amount = value;
+  }
+  if (amount < 0n) return `expected ${what}, got ${show(value)}`;
+  if (amount > PRICE_MAX) return `expected an integer ≤ ${PRICE_MAX}, got ${show(value)}`;
+  return amount;
+}

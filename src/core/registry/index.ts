@@ -1,0 +1,12 @@
+/** The registry's domain logic: pure functions of (store, caller, now, args), shared by the canister and tests. */
+export { publishCard, getCard, listCards, deprecateCard, type CardFilter, type ModelRef } from './cards.js';
+export { registerRunner, updateRunner, deregisterRunner, heartbeat, setSuspended, listRunners, type HeartbeatInput, type HeartbeatAck, type RunnerFilter } from './runners.js';
+export { findRunners, stats, isLive, type FindRequest, type Candidate, type ModelStats } from './discovery.js';
+export { makeConfig, setAdmins, type ConfigInput } from './config.js';
+export { WEIGHTS, scoreOf, type Breakdown } from './ranking.js';
+export { DiscoveryIndex } from './discovery-index.js';
+export { cardKey, memoryStore, MemoryKeyValue, type KeyValue, type RegistryStore } from './store.js';
+export { checkPage, type Page, type PageRequest } from './pagination.js';
+export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
+export * from './limits.js';
+export * from './types.js';

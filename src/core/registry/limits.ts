@@ -1,0 +1,20 @@
+/** Bounds of the registry's inputs and state; each violation is a typed Err, never a trap. */
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+/** A list call looks at no more than this many entries before it returns a continuation cursor. */
+export const MAX_SCAN_PER_CALL = 2_000;
+export const MAX_MANIFEST_BYTES = 64 * 1024;
+export const MAX_ADMINS = 32;
+export const MAX_REASON_LENGTH = 256;
+export const MAX_AFFINITY_KEY_LENGTH = 128;
+export const MAX_CURSOR_LENGTH = 512;
+export const MAX_CARDS = 100_000;
+export const MAX_RUNNERS = 50_000;
+export const MAX_FIND_RESULTS = 100;
+export const DEFAULT_FIND_RESULTS = 10;
+export const MAX_FILTER_VALUES = 32;
+export const MAX_FILTER_TEXT = 160;
+export const MAX_QUEUE_DEPTH = 1_000_000;
+export const MAX_TOKENS_PER_SECOND = 10_000_000;
+export const MIN_HEARTBEAT_TTL_NS = 10n * 1_000_000_000n;
+export const MAX_HEARTBEAT_TTL_NS = 24n * 3600n * 1_000_000_000n;

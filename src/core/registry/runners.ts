@@ -1,0 +1,151 @@
+import { safeValidateRunnerManifest, type RunnerManifest } from '../manifest/index.js';
+import { checkReason, requireAdmin, requireAuthenticated } from './access.js';
+import { err, ok, type RegistryError, type Result } from './errors.js';
+import { MAX_QUEUE_DEPTH, MAX_RUNNERS, MAX_TOKENS_PER_SECOND } from './limits.js';
+import { isLive } from './discovery.js';
+import { pageOf, type Page, type PageRequest } from './pagination.js';
+import { cardKey, type RegistryStore } from './store.js';
+import { isRunnerState, RUNNER_STATES, type Heartbeat, type StoredRunner } from './types.js';
+
+/** Checks a manifest and that every deployment serves a published, non-deprecated card. */
+function checkManifest(store: RegistryStore, input: unknown): Result<RunnerManifest> {
+  const parsed = safeValidateRunnerManifest(input);
+  if (!parsed.ok) return err({ InvalidManifest: { issues: parsed.issues } });
+  for (const deployment of parsed.manifest.deployments) {
+    const key = cardKey(deployment.model.id, deployment.model.digest);
+    const card = store.cards.get(key);
+    if (card === undefined) return err({ CardNotPublished: { model: key } });
+    if (card.deprecated !== undefined) return err({ CardDeprecated: { model: key, reason: card.deprecated.reason } });
+  }
+  return ok(parsed.manifest);
+}
+
+/** The caller registers itself: a runner's identity is the principal that signs its calls. */
+export function registerRunner(store: RegistryStore, caller: string, nowNs: bigint, input: unknown): Result<StoredRunner> {
+  const denied = requireAuthenticated(caller);
+  if (denied !== undefined) return err(denied);
+  if (store.runners.has(caller)) return err({ AlreadyExists: { what: `runner ${caller} (use update_runner)` } });
+  if (store.runners.size() >= MAX_RUNNERS) return err({ LimitExceeded: { what: 'runners', limit: BigInt(MAX_RUNNERS) } });
+  const manifest = checkManifest(store, input);
+  if ('Err' in manifest) return manifest;
+  const runner: StoredRunner = { id: caller, manifest: manifest.Ok, registeredAtNs: nowNs, updatedAtNs: nowNs };
+  store.runners.set(caller, runner);
+  store.index.add(runner);
+  return ok(runner);
+}
+
+/** Only the runner itself or its operator may change or remove it. */
+function manageable(store: RegistryStore, caller: string, runnerId: string): Result<StoredRunner> {
+  const denied = requireAuthenticated(caller);
+  if (denied !== undefined) return err(denied);
+  const runner = store.runners.get(runnerId);
+  if (runner === undefined) return err({ NotFound: { what: `runner ${runnerId}` } });
+  if (caller !== runner.id && caller !== runner.manifest.operator) {
+    return err({ Unauthorized: { reason: 'only the runner itself or its operator may manage it' } });
+  }
+  return ok(runner);
+}
+
+export function updateRunner(store: RegistryStore, caller: string, nowNs: bigint, runnerId: string, input: unknown): Result<StoredRunner> {
+  const current = manageable(store, caller, runnerId);
+  if ('Err' in current) return current;
+  const manifest = checkManifest(store, input);
+  if ('Err' in manifest) return manifest;
+  const runner: StoredRunner = { ...current.Ok, manifest: manifest.Ok, updatedAtNs: nowNs };
+  store.index.remove(current.Ok);
+  store.runners.set(runnerId, runner);
+  store.index.add(runner);
+  return ok(runner);
+}
+
+export function deregisterRunner(store: RegistryStore, caller: string, runnerId: string): Result<null> {
+  const current = manageable(store, caller, runnerId);
+  if ('Err' in current) return current;
+  store.index.remove(current.Ok);
+  store.runners.delete(runnerId);
+  store.heartbeats.delete(runnerId);
+  return ok(null);
+}
+
+export interface HeartbeatInput {
+  state: string;
+  busySlots: number;
+  queueDepth: number;
+  tokensPerSecond: number;
+  kvCacheUsage: number;
+}
+
+function invalid(field: string, reason: string): RegistryError {
+  return { InvalidArgument: { field, reason } };
+}
+
+function checkHeartbeat(runner: StoredRunner, input: HeartbeatInput): RegistryError | undefined {
+  if (!isRunnerState(input.state)) return invalid('state', `must be one of ${RUNNER_STATES.join(' | ')}`);
+  const slots = runner.manifest.deployments.reduce((n, d) => n + d.slots, 0);
+  if (!Number.isInteger(input.busySlots) || input.busySlots < 0 || input.busySlots > slots) {
+    return invalid('busy_slots', `must be an integer between 0 and the runner's ${slots} slots`);
+  }
+  if (!Number.isInteger(input.queueDepth) || input.queueDepth < 0 || input.queueDepth > MAX_QUEUE_DEPTH) {
+    return invalid('queue_depth', `must be an integer between 0 and ${MAX_QUEUE_DEPTH}`);
+  }
+  if (!Number.isFinite(input.tokensPerSecond) || input.tokensPerSecond < 0 || input.tokensPerSecond > MAX_TOKENS_PER_SECOND) {
+    return invalid('tokens_per_second', `must be between 0 and ${MAX_TOKENS_PER_SECOND}`);
+  }
+  if (!Number.isFinite(input.kvCacheUsage) || input.kvCacheUsage < 0 || input.kvCacheUsage > 1) {
+    return invalid('kv_cache_usage', 'must be a fraction between 0 and 1');
+  }
+  return undefined;
+}
+
+export interface HeartbeatAck {
+  nextHeartbeatInNs: bigint;
+  ttlNs: bigint;
+}
+
+/** Live state and load from the runner itself. Small and cheap: it runs every interval for every runner. */
+export function heartbeat(store: RegistryStore, caller: string, nowNs: bigint, input: HeartbeatInput): Result<HeartbeatAck> {
+  const denied = requireAuthenticated(caller);
+  if (denied !== undefined) return err(denied);
+  const runner = store.runners.get(caller);
+  if (runner === undefined) return err({ NotFound: { what: `runner ${caller} (register first)` } });
+  if (runner.suspended !== undefined) return err({ Suspended: { reason: runner.suspended.reason } });
+  const problem = checkHeartbeat(runner, input);
+  if (problem !== undefined) return err(problem);
+  if (!isRunnerState(input.state)) return err(invalid('state', 'unknown state'));
+  const beat: Heartbeat = { ...input, state: input.state, atNs: nowNs };
+  store.heartbeats.set(caller, beat);
+  const config = store.config();
+  return ok({ nextHeartbeatInNs: config.heartbeatIntervalNs, ttlNs: config.heartbeatTtlNs });
+}
+
+export function setSuspended(store: RegistryStore, caller: string, nowNs: bigint, runnerId: string, reason: string | undefined): Result<null> {
+  const denied = requireAdmin(store, caller);
+  if (denied !== undefined) return err(denied);
+  const runner = store.runners.get(runnerId);
+  if (runner === undefined) return err({ NotFound: { what: `runner ${runnerId}` } });
+  if (reason === undefined) {
+    const { suspended: _gone, ...rest } = runner;
+    void _gone;
+    store.runners.set(runnerId, rest);
+    return ok(null);
+  }
+  const checked = checkReason(reason);
+  if ('Err' in checked) return checked;
+  store.runners.set(runnerId, { ...runner, suspended: { reason, atNs: nowNs, by: caller } });
+  return ok(null);
+}
+
+export interface RunnerFilter {
+  model?: string;
+  liveOnly?: boolean;
+}
+
+/** Runners in principal order, optionally only those serving `model` or only live ones. */
+export function listRunners(store: RegistryStore, nowNs: bigint, filter: RunnerFilter, page: PageRequest): Result<Page<StoredRunner>> {
+  const ttlNs = store.config().heartbeatTtlNs;
+  return pageOf(store.runners.entries(page.after), page, (runner) => {
+    if (filter.model !== undefined && !runner.manifest.deployments.some((d) => d.model.id === filter.model)) return false;
+    if (filter.liveOnly === true && (runner.suspended !== undefined || !isLive(store.heartbeats.get(runner.id), nowNs, ttlNs))) return false;
+    return true;
+  });
+}

@@ -1,0 +1,56 @@
+import type { ModelCard, RunnerManifest } from '../manifest/index.js';
+
+/** Runner states a heartbeat reports (issue 3). Only `ready` and `busy` runners are discoverable. */
+export const RUNNER_STATES = ['loading', 'ready', 'busy', 'draining', 'maintenance'] as const;
+export type RunnerState = (typeof RUNNER_STATES)[number];
+
+export function isRunnerState(value: string): value is RunnerState {
+  return (RUNNER_STATES as readonly string[]).includes(value);
+}
+
+export interface StoredCard {
+  card: ModelCard;
+  publishedBy: string;
+  publishedAtNs: bigint;
+  deprecated?: { reason: string; atNs: bigint; by: string };
+}
+
+export interface StoredRunner {
+  /** Textual principal of the runner's own identity (the key). */
+  id: string;
+  manifest: RunnerManifest;
+  registeredAtNs: bigint;
+  updatedAtNs: bigint;
+  suspended?: { reason: string; atNs: bigint; by: string };
+}
+
+export interface Heartbeat {
+  state: RunnerState;
+  busySlots: number;
+  queueDepth: number;
+  tokensPerSecond: number;
+  /** Fraction of the KV cache in use, 0..1. */
+  kvCacheUsage: number;
+  atNs: bigint;
+}
+
+/** Per-runner outcome counters, fed by tasks (issue 5); neutral until then. */
+export interface Reputation {
+  completed: number;
+  failed: number;
+  rejected: number;
+  expiredLeases: number;
+  /** Exponential moving average of end-to-end latency in ms; 0 = unknown. */
+  latencyMsEma: number;
+}
+
+export interface RegistryConfig {
+  admins: string[];
+  /** A runner whose last heartbeat is older than this drops out of discovery. */
+  heartbeatTtlNs: bigint;
+  /** The interval runners are told to heartbeat at (the TTL allows a few missed beats). */
+  heartbeatIntervalNs: bigint;
+}
+
+export const DEFAULT_HEARTBEAT_INTERVAL_NS = 60n * 1_000_000_000n;
+export const DEFAULT_HEARTBEAT_TTL_NS = 3n * DEFAULT_HEARTBEAT_INTERVAL_NS;

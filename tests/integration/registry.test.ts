@@ -1,0 +1,216 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { AnonymousIdentity, type HttpAgent } from '@dfinity/agent';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import type { Principal } from '@dfinity/principal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { IDL } from '@dfinity/candid';
+
+import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
+import { agentFor } from '../support/probe.ts';
+import { errOf, findRequest, heartbeatArgs, okOf, registryActor, registryWasm, type RegistryActor } from '../support/registry.ts';
+
+const json = (value: unknown): string => JSON.stringify(value);
+const TTL_SECONDS = 180n;
+
+describe('registry canister (built Wasm on the localnet, through @dfinity/agent)', () => {
+  let net: Localnet;
+  let registry: Principal;
+  const admin = Ed25519KeyIdentity.generate();
+  const operator = Ed25519KeyIdentity.generate();
+  const stranger = Ed25519KeyIdentity.generate();
+  const runners = [Ed25519KeyIdentity.generate(), Ed25519KeyIdentity.generate(), Ed25519KeyIdentity.generate()];
+  const agents = new Map<string, HttpAgent>();
+  const as = async (identity: Ed25519KeyIdentity | AnonymousIdentity): Promise<RegistryActor> => {
+    const key = identity.getPrincipal().toText();
+    let agent = agents.get(key);
+    if (agent === undefined) {
+      agent = await agentFor(net.url, identity);
+      agents.set(key, agent);
+    }
+    return registryActor(agent, registry);
+  };
+  const card = modelCard();
+  const cheapCard = modelCard({ id: 'qwen/Qwen2.5-7B-Instruct-AWQ', family: 'qwen', architecture: 'qwen2', format: 'safetensors', quantization: { method: 'awq', bits: 4 }, base: undefined, license: 'apache-2.0', digest: digestOf('qwen-awq') });
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    registry = await net.installCanister({
+      wasm: registryWasm(),
+      arg: registryInitArgs({ admins: [admin.getPrincipal()], heartbeatIntervalSeconds: 60n, heartbeatTtlSeconds: TTL_SECONDS })
+    });
+  });
+  afterAll(async () => {
+    await net.stop();
+  });
+
+  it('publishes content-addressed model cards and refuses silent replacement', async () => {
+    const publisher = await as(operator);
+    expect(okOf(await publisher.publish_model_card(json(card)))).toEqual({ id: card.id, digest: card.digest });
+    expect(okOf(await publisher.publish_model_card(json(card)))).toEqual({ id: card.id, digest: card.digest }); // idempotent
+    expect(errOf(await publisher.publish_model_card(json({ ...card, family: 'other' })))).toHaveProperty('AlreadyExists');
+    expect(errOf(await publisher.publish_model_card(json({ ...card, digest: digestOf('v2') })))).toHaveProperty('AlreadyExists'); // version 1.0.0 reused
+    okOf(await publisher.publish_model_card(json({ ...card, version: '1.1.0', digest: digestOf('v2') })));
+    okOf(await publisher.publish_model_card(json(cheapCard)));
+    const [latest] = await publisher.get_model_card(card.id as string, []);
+    expect(latest?.version).toBe('1.1.0');
+    const [pinned] = await publisher.get_model_card(card.id as string, [card.digest as string]);
+    expect(pinned?.version).toBe('1.0.0');
+    expect(pinned?.quantization).toBe('Q4_K_M');
+  });
+
+  it('rejects invalid manifests with the field path, anonymous writers and oversized input', async () => {
+    const publisher = await as(operator);
+    const invalid = errOf(await publisher.publish_model_card(json({ ...card, quantization: { method: 'Q9_Z', bits: 4 } })));
+    expect(JSON.stringify(invalid)).toMatch(/quantization\.method/);
+    expect(errOf(await publisher.publish_model_card('{not json'))).toHaveProperty('InvalidManifest');
+    expect(errOf(await publisher.publish_model_card('x'.repeat(70_000)))).toHaveProperty('LimitExceeded');
+    expect(errOf(await (await as(new AnonymousIdentity())).publish_model_card(json(card)))).toEqual({ AnonymousCaller: null });
+  });
+
+  it('lists cards with filters and pagination (pages of at most 100)', async () => {
+    const reader = await as(new AnonymousIdentity());
+    const noFilter: Parameters<RegistryActor['list_model_cards']>[0] = { id: [], family: [], format: [], quantization: [], include_deprecated: [] };
+    const first = okOf(await reader.list_model_cards({ ...noFilter }, { after: [], limit: [2] }));
+    expect(first.items.length).toBe(2);
+    const next = first.next[0];
+    if (next === undefined) throw new Error('expected a next cursor');
+    const second = okOf(await reader.list_model_cards({ ...noFilter }, { after: [next], limit: [2] }));
+    expect(second.items.map((c) => `${c.id}@${c.digest}`)).not.toContain(`${first.items[0]?.id}@${first.items[0]?.digest}`);
+    const qwen = okOf(await reader.list_model_cards({ ...noFilter, family: ['qwen'] }, { after: [], limit: [] }));
+    expect(qwen.items.map((c) => c.id)).toEqual([cheapCard.id]);
+    expect(errOf(await reader.list_model_cards({ ...noFilter }, { after: [], limit: [101] }))).toHaveProperty('InvalidArgument');
+  });
+
+  it('registers runners only for published cards; only the runner or its operator may change them', async () => {
+    const op = operator.getPrincipal().toText();
+    const r0 = await as(runners[0] ?? stranger);
+    expect(errOf(await r0.register_runner(json(runnerManifest(op, [deployment(modelCard({ digest: digestOf('unpublished') }))]))))).toHaveProperty('CardNotPublished');
+    const view = okOf(await r0.register_runner(json(runnerManifest(op, [deployment(card)]))));
+    expect(view.id.toText()).toBe(runners[0]?.getPrincipal().toText());
+    expect(view.live).toBe(false); // no heartbeat yet
+    expect(errOf(await r0.register_runner(json(runnerManifest(op, [deployment(card)]))))).toHaveProperty('AlreadyExists');
+    const id = runners[0]?.getPrincipal();
+    if (id === undefined) throw new Error('no runner');
+    expect(errOf(await (await as(stranger)).update_runner(id, json(runnerManifest(op, [deployment(card)]))))).toHaveProperty('Unauthorized');
+    const updated = okOf(await (await as(operator)).update_runner(id, json(runnerManifest(op, [deployment(card, { slots: 8 })]))));
+    expect(updated.deployments[0]?.slots).toBe(8);
+    expect(errOf(await (await as(stranger)).deregister_runner(id))).toHaveProperty('Unauthorized');
+    expect(errOf(await (await as(operator)).deregister_runner(stranger.getPrincipal()))).toHaveProperty('NotFound');
+  });
+
+  it('ranks live runners with an explanation, and drops runners whose heartbeat is older than the TTL', async () => {
+    const op = operator.getPrincipal().toText();
+    const [r0, r1, r2] = runners.map((r) => r.getPrincipal());
+    if (r0 === undefined || r1 === undefined || r2 === undefined) throw new Error('runners');
+    okOf(await (await as(runners[1] ?? stranger)).register_runner(json(runnerManifest(op, [deployment(card, { price: { inputPerMillion: 500, outputPerMillion: 1500 } })], { region: 'us-east' }))));
+    okOf(await (await as(runners[2] ?? stranger)).register_runner(json(runnerManifest(op, [deployment(card), deployment(cheapCard, { engine: 'vllm', engineVersion: '0.6.3' })], { hardware: { accelerators: [], cpu: { cores: 32, architecture: 'x86_64' }, ramGiB: 128 }, endpoint: undefined }))));
+    expect(okOf(await (await as(runners[0] ?? stranger)).find_runners(findRequest({ model: [card.id as string] })))).toEqual([]);
+    okOf(await (await as(runners[0] ?? stranger)).heartbeat(heartbeatArgs({ busy_slots: 6 })));
+    okOf(await (await as(runners[1] ?? stranger)).heartbeat(heartbeatArgs({ busy_slots: 0 })));
+    okOf(await (await as(runners[2] ?? stranger)).heartbeat(heartbeatArgs({ busy_slots: 0, state: 'busy' })));
+    const reader = await as(new AnonymousIdentity());
+    const ranked = okOf(await reader.find_runners(findRequest({ model: [card.id as string] })));
+    expect(ranked.map((c) => c.runner.toText())).toEqual([r1.toText(), r2.toText(), r0.toText()]);
+    const best = ranked[0];
+    expect(best?.breakdown.price).toBe(1);
+    expect(best?.breakdown.load).toBe(1);
+    expect(best?.score).toBeGreaterThan(ranked[2]?.score ?? Infinity);
+    expect(okOf(await reader.find_runners(findRequest({ model: [card.id as string], region: ['us-east'] }))).map((c) => c.runner.toText())).toEqual([r1.toText()]);
+    expect(okOf(await reader.find_runners(findRequest({ accelerator_class: ['cpu'] }))).map((c) => c.runner.toText())).toEqual([r2.toText(), r2.toText()]);
+    expect(okOf(await reader.find_runners(findRequest({ endpoint_required: [true], model: [card.id as string] }))).map((c) => c.runner.toText()).sort()).toEqual([r0.toText(), r1.toText()].sort());
+    expect(okOf(await reader.find_runners(findRequest({ quantizations: [['awq']] }))).map((c) => c.engine)).toEqual(['vllm']);
+    expect(errOf(await reader.find_runners(findRequest({ limit: [500] })))).toHaveProperty('InvalidArgument');
+
+    // r1 stops heartbeating: after the TTL it is gone without anyone calling it.
+    await net.advanceTime(Number(TTL_SECONDS) * 1000 - 30_000);
+    okOf(await (await as(runners[0] ?? stranger)).heartbeat(heartbeatArgs()));
+    okOf(await (await as(runners[2] ?? stranger)).heartbeat(heartbeatArgs()));
+    await net.advanceTime(60_000);
+    const after = okOf(await reader.find_runners(findRequest({ model: [card.id as string] })));
+    expect(after.map((c) => c.runner.toText())).not.toContain(r1.toText());
+    expect((await reader.get_runner(r1))[0]?.live).toBe(false);
+  });
+
+  it('keeps an affinity key on the same runner while it stays live, and fails over when it goes stale', async () => {
+    const reader = await as(new AnonymousIdentity());
+    for (const r of runners) okOf(await (await as(r)).heartbeat(heartbeatArgs()));
+    const pick = async (key: string) => okOf(await reader.find_runners(findRequest({ model: [card.id as string], affinity_key: [key] })))[0];
+    const keys = ['session-a', 'session-b', 'session-c', 'session-d', 'session-e'];
+    const pinned = new Map<string, string>();
+    for (const key of keys) {
+      const first = await pick(key);
+      expect(first?.affinity).toBe(true);
+      pinned.set(key, first?.runner.toText() ?? '');
+      expect((await pick(key))?.runner.toText()).toBe(pinned.get(key));
+    }
+    const [key, runner] = [...pinned.entries()][0] ?? ['', ''];
+    const stale = runners.find((r) => r.getPrincipal().toText() === runner);
+    // Every runner but the pinned one keeps heartbeating; the pinned one goes stale and the key fails over.
+    await net.advanceTime(Number(TTL_SECONDS) * 1000 - 10_000);
+    for (const r of runners) if (r !== stale) okOf(await (await as(r)).heartbeat(heartbeatArgs()));
+    await net.advanceTime(20_000);
+    const failover = await pick(key);
+    expect(failover?.runner.toText()).not.toBe(runner);
+    expect(failover?.affinity).toBe(true);
+    if (stale !== undefined) okOf(await (await as(stale)).heartbeat(heartbeatArgs()));
+  });
+
+  it('validates heartbeats and reports per-model stats', async () => {
+    const r0 = await as(runners[0] ?? stranger);
+    expect(errOf(await r0.heartbeat(heartbeatArgs({ state: 'sleeping' })))).toHaveProperty('InvalidArgument');
+    expect(errOf(await r0.heartbeat(heartbeatArgs({ busy_slots: 1000 })))).toHaveProperty('InvalidArgument');
+    expect(errOf(await r0.heartbeat(heartbeatArgs({ kv_cache_usage: 2 })))).toHaveProperty('InvalidArgument');
+    expect(errOf(await (await as(stranger)).heartbeat(heartbeatArgs()))).toHaveProperty('NotFound');
+    const stats = await (await as(new AnonymousIdentity())).stats();
+    const llama = stats.find((s) => s.model === card.id);
+    expect(llama?.ready_runners).toBeGreaterThanOrEqual(2);
+  });
+
+  it('lets admins deprecate cards and suspend runners, and only controllers set admins', async () => {
+    const r2 = runners[2]?.getPrincipal();
+    if (r2 === undefined) throw new Error('runner');
+    expect(errOf(await (await as(stranger)).suspend_runner(r2, 'spam'))).toHaveProperty('Unauthorized');
+    okOf(await (await as(admin)).suspend_runner(r2, 'reported for wrong outputs'));
+    expect(errOf(await (await as(runners[2] ?? stranger)).heartbeat(heartbeatArgs()))).toEqual({ Suspended: { reason: 'reported for wrong outputs' } });
+    const reader = await as(new AnonymousIdentity());
+    expect(okOf(await reader.find_runners(findRequest())).map((c) => c.runner.toText())).not.toContain(r2.toText());
+    okOf(await (await as(admin)).unsuspend_runner(r2));
+
+    okOf(await (await as(admin)).deprecate_model_card({ id: cheapCard.id as string, digest: cheapCard.digest as string }, 'superseded'));
+    expect(errOf(await (await as(admin)).deprecate_model_card({ id: 'x/y', digest: digestOf('none') }, 'gone'))).toHaveProperty('NotFound');
+    const newcomer = Ed25519KeyIdentity.generate();
+    expect(errOf(await (await as(newcomer)).register_runner(json(runnerManifest(operator.getPrincipal().toText(), [deployment(cheapCard)]))))).toHaveProperty('CardDeprecated');
+
+    expect(errOf(await (await as(admin)).set_admins([stranger.getPrincipal()]))).toHaveProperty('Unauthorized');
+    const config = await reader.get_config();
+    expect(config.admins.map((a) => a.toText())).toEqual([admin.getPrincipal().toText()]);
+    expect(config.heartbeat_ttl_ns).toBe(TTL_SECONDS * 1_000_000_000n);
+  });
+
+  it('lists runners with pagination and keeps everything across an upgrade', async () => {
+    const reader = await as(new AnonymousIdentity());
+    const page = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [2] }));
+    expect(page.items.length).toBe(2);
+    const before = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [100] })).items.map((r) => r.id.toText());
+    const cardsBefore = okOf(await reader.list_model_cards({ id: [], family: [], format: [], quantization: [], include_deprecated: [true] }, { after: [], limit: [100] })).items.length;
+    await net.installCode(registry, 'upgrade', registryWasm(), registryInitArgs(undefined));
+    const after = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [100] })).items.map((r) => r.id.toText());
+    expect(after).toEqual(before);
+    expect(okOf(await reader.list_model_cards({ id: [], family: [], format: [], quantization: [], include_deprecated: [true] }, { after: [], limit: [100] })).items.length).toBe(cardsBefore);
+    expect((await reader.get_config()).admins.map((a) => a.toText())).toEqual([admin.getPrincipal().toText()]);
+    expect(okOf(await reader.find_runners(findRequest({ model: [card.id as string] }))).length).toBeGreaterThan(0);
+  });
+
+  it('has a client IDL that matches the generated registry.did method for method', () => {
+    const did = readFileSync(join(import.meta.dirname, '..', '..', 'canisters', 'registry', 'registry.did'), 'utf8');
+    const service = did.slice(did.lastIndexOf('service'));
+    const declared = [...service.matchAll(/^\s+([a-z_]+): \(/gm)].map((m) => m[1]).sort();
+    const client = registryIdlFactory({ IDL })._fields.map(([name]) => name).sort();
+    expect(client).toEqual(declared);
+  });
+});
