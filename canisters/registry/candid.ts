@@ -164,24 +164,38 @@ export const ConfigView = IDL.Record({
 const CardPage = IDL.Record({ items: IDL.Vec(CardView), next: IDL.Opt(IDL.Text) });
 const RunnerPage = IDL.Record({ items: IDL.Vec(RunnerView), next: IDL.Opt(IDL.Text) });
 
+/** One instance per result type: the canister caches each type's encoded table by identity. */
+export const Results = {
+  modelRef: result(ModelRef),
+  cardPage: result(CardPage),
+  runnerPage: result(RunnerPage),
+  unit: result(IDL.Null),
+  runner: result(RunnerView),
+  heartbeat: result(HeartbeatAck),
+  candidates: result(IDL.Vec(Candidate))
+} as const;
+export const OptCardView = IDL.Opt(CardView);
+export const OptRunnerView = IDL.Opt(RunnerView);
+export const StatsList = IDL.Vec(ModelStats);
+
 /** The service, for `Actor.createActor` (off-chain SDK, CLI and tests). */
 export const registryIdlFactory: IDL.InterfaceFactory = () =>
   IDL.Service({
-    publish_model_card: IDL.Func([IDL.Text], [result(ModelRef)], []),
-    get_model_card: IDL.Func([IDL.Text, IDL.Opt(IDL.Text)], [IDL.Opt(CardView)], ['query']),
-    list_model_cards: IDL.Func([CardFilter, PageRequest], [result(CardPage)], ['query']),
-    list_runners: IDL.Func([RunnerFilter, PageRequest], [result(RunnerPage)], ['query']),
-    deprecate_model_card: IDL.Func([ModelRef, IDL.Text], [result(IDL.Null)], []),
-    register_runner: IDL.Func([IDL.Text], [result(RunnerView)], []),
-    update_runner: IDL.Func([IDL.Principal, IDL.Text], [result(RunnerView)], []),
-    deregister_runner: IDL.Func([IDL.Principal], [result(IDL.Null)], []),
-    heartbeat: IDL.Func([HeartbeatArgs], [result(HeartbeatAck)], []),
-    get_runner: IDL.Func([IDL.Principal], [IDL.Opt(RunnerView)], ['query']),
-    find_runners: IDL.Func([FindRequest], [result(IDL.Vec(Candidate))], ['query']),
-    stats: IDL.Func([], [IDL.Vec(ModelStats)], ['query']),
-    suspend_runner: IDL.Func([IDL.Principal, IDL.Text], [result(IDL.Null)], []),
-    unsuspend_runner: IDL.Func([IDL.Principal], [result(IDL.Null)], []),
-    set_admins: IDL.Func([IDL.Vec(IDL.Principal)], [result(IDL.Null)], []),
+    publish_model_card: IDL.Func([IDL.Text], [Results.modelRef], []),
+    get_model_card: IDL.Func([IDL.Text, IDL.Opt(IDL.Text)], [OptCardView], ['query']),
+    list_model_cards: IDL.Func([CardFilter, PageRequest], [Results.cardPage], ['query']),
+    list_runners: IDL.Func([RunnerFilter, PageRequest], [Results.runnerPage], ['query']),
+    deprecate_model_card: IDL.Func([ModelRef, IDL.Text], [Results.unit], []),
+    register_runner: IDL.Func([IDL.Text], [Results.runner], []),
+    update_runner: IDL.Func([IDL.Principal, IDL.Text], [Results.runner], []),
+    deregister_runner: IDL.Func([IDL.Principal], [Results.unit], []),
+    heartbeat: IDL.Func([HeartbeatArgs], [Results.heartbeat], []),
+    get_runner: IDL.Func([IDL.Principal], [OptRunnerView], ['query']),
+    find_runners: IDL.Func([FindRequest], [Results.candidates], ['query']),
+    stats: IDL.Func([], [StatsList], ['query']),
+    suspend_runner: IDL.Func([IDL.Principal, IDL.Text], [Results.unit], []),
+    unsuspend_runner: IDL.Func([IDL.Principal], [Results.unit], []),
+    set_admins: IDL.Func([IDL.Vec(IDL.Principal)], [Results.unit], []),
     get_config: IDL.Func([], [ConfigView], ['query'])
   });
 

@@ -21,6 +21,7 @@ import {
 } from '../../src/core/registry/index.js';
 import { parseJson } from '../../src/core/json.js';
 import * as C from './candid.js';
+import { args, reply, warmReplyTypes } from './fast-candid.js';
 import { openStore } from './stable-store.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
 
@@ -43,6 +44,8 @@ function manifestOf(json: string): Result<unknown> {
   }
 }
 
+const REPLY_TYPES = [...Object.values(C.Results), C.OptCardView, C.OptRunnerView, C.StatsList, C.ConfigView];
+
 function configure(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: Opt<bigint>; heartbeat_ttl_seconds: Opt<bigint> }>): void {
   const given = some(args);
   const current = state().hasConfig() ? state().config() : undefined;
@@ -56,6 +59,13 @@ function configure(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: 
   // A bad init or upgrade argument must fail the install, so that nothing runs with an unchecked configuration.
   if ('Err' in config) trap(`invalid registry arguments: ${JSON.stringify(config.Err)}`);
   state().setConfig(config.Ok);
+  warmReplyTypes(REPLY_TYPES);
+}
+
+/** Decodes the arguments, runs `body`, and replies with a cached-type-table encoding of its result. */
+function handle<A extends unknown[]>(argTypes: IDL.Type[], returnType: IDL.Type, body: (...decoded: A) => unknown): void {
+  // IDL.decode has checked the bytes against argTypes, so the values have the parameter types.
+  reply(returnType, body(...(args(argTypes) as A)));
 }
 
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>
@@ -73,89 +83,110 @@ export default class {
     configure(args);
   }
 
-  @update([IDL.Text], C.result(C.ModelRef))
-  publish_model_card(manifestJson: string) {
-    const manifest = manifestOf(manifestJson);
-    if ('Err' in manifest) return manifest;
-    return publishCard(state(), caller(), time(), manifest.Ok);
+  @update([IDL.Text], C.Results.modelRef, { manual: true })
+  publish_model_card(): void {
+    handle([IDL.Text], C.Results.modelRef, (manifestJson: string) => {
+      const manifest = manifestOf(manifestJson);
+      if ('Err' in manifest) return manifest;
+      return publishCard(state(), caller(), time(), manifest.Ok);
+    });
   }
 
-  @query([IDL.Text, IDL.Opt(IDL.Text)], IDL.Opt(C.CardView))
-  get_model_card(id: string, digest: Opt<string>) {
-    const stored = getCard(state(), id, some(digest));
-    return stored === undefined ? [] : [cardView(stored)];
+  @query([IDL.Text, IDL.Opt(IDL.Text)], C.OptCardView, { manual: true })
+  get_model_card(): void {
+    handle([IDL.Text, IDL.Opt(IDL.Text)], C.OptCardView, (id: string, digest: Opt<string>) => {
+      const stored = getCard(state(), id, some(digest));
+      return stored === undefined ? [] : [cardView(stored)];
+    });
   }
 
-  @query([C.CardFilter, C.PageRequest], C.result(IDL.Record({ items: IDL.Vec(C.CardView), next: IDL.Opt(IDL.Text) })))
-  list_model_cards(
+  @query([C.CardFilter, C.PageRequest], C.Results.cardPage, { manual: true })
+  list_model_cards(): void {
+    handle([C.CardFilter, C.PageRequest], C.Results.cardPage, (
     filter: { id: Opt<string>; family: Opt<string>; format: Opt<string>; quantization: Opt<string>; include_deprecated: Opt<boolean> },
     page: { after: Opt<string>; limit: Opt<number> }
-  ) {
-    const result = listCards(
-      state(),
-      {
-        id: some(filter.id),
-        family: some(filter.family),
-        format: some(filter.format),
-        quantization: some(filter.quantization),
-        includeDeprecated: some(filter.include_deprecated)
-      },
-      { after: some(page.after), limit: some(page.limit) }
-    );
-    return mapResult(result, (p) => ({ items: p.items.map(cardView), next: p.next === undefined ? [] : [p.next] }));
-  }
-
-  @query([C.RunnerFilter, C.PageRequest], C.result(IDL.Record({ items: IDL.Vec(C.RunnerView), next: IDL.Opt(IDL.Text) })))
-  list_runners(filter: { model: Opt<string>; live_only: Opt<boolean> }, page: { after: Opt<string>; limit: Opt<number> }) {
-    const now = time();
-    const result = listRunners(state(), now, { model: some(filter.model), liveOnly: some(filter.live_only) }, { after: some(page.after), limit: some(page.limit) });
-    return mapResult(result, (p) => ({ items: p.items.map((r) => runnerView(state(), r, now)), next: p.next === undefined ? [] : [p.next] }));
-  }
-
-  @update([C.ModelRef, IDL.Text], C.result(IDL.Null))
-  deprecate_model_card(ref: { id: string; digest: string }, reason: string) {
-    return deprecateCard(state(), caller(), time(), ref, reason);
-  }
-
-  @update([IDL.Text], C.result(C.RunnerView))
-  register_runner(manifestJson: string) {
-    const manifest = manifestOf(manifestJson);
-    if ('Err' in manifest) return manifest;
-    return mapResult(registerRunner(state(), caller(), time(), manifest.Ok), (r) => runnerView(state(), r, time()));
-  }
-
-  @update([IDL.Principal, IDL.Text], C.result(C.RunnerView))
-  update_runner(runner: Principal, manifestJson: string) {
-    const manifest = manifestOf(manifestJson);
-    if ('Err' in manifest) return manifest;
-    return mapResult(updateRunner(state(), caller(), time(), runner.toText(), manifest.Ok), (r) => runnerView(state(), r, time()));
-  }
-
-  @update([IDL.Principal], C.result(IDL.Null))
-  deregister_runner(runner: Principal) {
-    return deregisterRunner(state(), caller(), runner.toText());
-  }
-
-  @update([C.HeartbeatArgs], C.result(C.HeartbeatAck))
-  heartbeat(args: { state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number }) {
-    const result = heartbeat(state(), caller(), time(), {
-      state: args.state,
-      busySlots: args.busy_slots,
-      queueDepth: args.queue_depth,
-      tokensPerSecond: args.tokens_per_second,
-      kvCacheUsage: args.kv_cache_usage
+  ) => {
+      const result = listCards(
+        state(),
+        {
+          id: some(filter.id),
+          family: some(filter.family),
+          format: some(filter.format),
+          quantization: some(filter.quantization),
+          includeDeprecated: some(filter.include_deprecated)
+        },
+        { after: some(page.after), limit: some(page.limit) }
+      );
+      return mapResult(result, (p) => ({ items: p.items.map(cardView), next: p.next === undefined ? [] : [p.next] }));
     });
-    return mapResult(result, (ack) => ({ next_heartbeat_in_ns: ack.nextHeartbeatInNs, ttl_ns: ack.ttlNs }));
   }
 
-  @query([IDL.Principal], IDL.Opt(C.RunnerView))
-  get_runner(runner: Principal) {
-    const stored = state().runners.get(runner.toText());
-    return stored === undefined ? [] : [runnerView(state(), stored, time())];
+  @query([C.RunnerFilter, C.PageRequest], C.Results.runnerPage, { manual: true })
+  list_runners(): void {
+    handle([C.RunnerFilter, C.PageRequest], C.Results.runnerPage, (filter: { model: Opt<string>; live_only: Opt<boolean> }, page: { after: Opt<string>; limit: Opt<number> }) => {
+      const now = time();
+      const result = listRunners(state(), now, { model: some(filter.model), liveOnly: some(filter.live_only) }, { after: some(page.after), limit: some(page.limit) });
+      return mapResult(result, (p) => ({ items: p.items.map((r) => runnerView(state(), r, now)), next: p.next === undefined ? [] : [p.next] }));
+    });
   }
 
-  @query([C.FindRequest], C.result(IDL.Vec(C.Candidate)))
-  find_runners(request: {
+  @update([C.ModelRef, IDL.Text], C.Results.unit, { manual: true })
+  deprecate_model_card(): void {
+    handle([C.ModelRef, IDL.Text], C.Results.unit, (ref: { id: string; digest: string }, reason: string) => {
+      return deprecateCard(state(), caller(), time(), ref, reason);
+    });
+  }
+
+  @update([IDL.Text], C.Results.runner, { manual: true })
+  register_runner(): void {
+    handle([IDL.Text], C.Results.runner, (manifestJson: string) => {
+      const manifest = manifestOf(manifestJson);
+      if ('Err' in manifest) return manifest;
+      return mapResult(registerRunner(state(), caller(), time(), manifest.Ok), (r) => runnerView(state(), r, time()));
+    });
+  }
+
+  @update([IDL.Principal, IDL.Text], C.Results.runner, { manual: true })
+  update_runner(): void {
+    handle([IDL.Principal, IDL.Text], C.Results.runner, (runner: Principal, manifestJson: string) => {
+      const manifest = manifestOf(manifestJson);
+      if ('Err' in manifest) return manifest;
+      return mapResult(updateRunner(state(), caller(), time(), runner.toText(), manifest.Ok), (r) => runnerView(state(), r, time()));
+    });
+  }
+
+  @update([IDL.Principal], C.Results.unit, { manual: true })
+  deregister_runner(): void {
+    handle([IDL.Principal], C.Results.unit, (runner: Principal) => {
+      return deregisterRunner(state(), caller(), runner.toText());
+    });
+  }
+
+  @update([C.HeartbeatArgs], C.Results.heartbeat, { manual: true })
+  heartbeat(): void {
+    handle([C.HeartbeatArgs], C.Results.heartbeat, (args: { state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number }) => {
+      const result = heartbeat(state(), caller(), time(), {
+        state: args.state,
+        busySlots: args.busy_slots,
+        queueDepth: args.queue_depth,
+        tokensPerSecond: args.tokens_per_second,
+        kvCacheUsage: args.kv_cache_usage
+      });
+      return mapResult(result, (ack) => ({ next_heartbeat_in_ns: ack.nextHeartbeatInNs, ttl_ns: ack.ttlNs }));
+    });
+  }
+
+  @query([IDL.Principal], C.OptRunnerView, { manual: true })
+  get_runner(): void {
+    handle([IDL.Principal], C.OptRunnerView, (runner: Principal) => {
+      const stored = state().runners.get(runner.toText());
+      return stored === undefined ? [] : [runnerView(state(), stored, time())];
+    });
+  }
+
+  @query([C.FindRequest], C.Results.candidates, { manual: true })
+  find_runners(): void {
+    handle([C.FindRequest], C.Results.candidates, (request: {
     model: Opt<string>;
     family: Opt<string>;
     min_context: Opt<bigint>;
@@ -173,52 +204,63 @@ export default class {
     confidential_required: Opt<boolean>;
     affinity_key: Opt<string>;
     limit: Opt<number>;
-  }) {
-    const minContext = some(request.min_context);
-    const result = findRunners(state(), time(), {
-      model: some(request.model),
-      family: some(request.family),
-      minContext: minContext === undefined ? undefined : Number(minContext),
-      quantizations: some(request.quantizations),
-      minBits: some(request.min_bits),
-      inputModality: some(request.input_modality),
-      outputModality: some(request.output_modality),
-      capabilities: some(request.capabilities),
-      engine: some(request.engine),
-      acceleratorClass: some(request.accelerator_class),
-      region: some(request.region),
-      maxInputPricePerMillion: some(request.max_input_price_per_million),
-      maxOutputPricePerMillion: some(request.max_output_price_per_million),
-      endpointRequired: some(request.endpoint_required),
-      confidentialRequired: some(request.confidential_required),
-      affinityKey: some(request.affinity_key),
-      limit: some(request.limit)
+  }) => {
+      const minContext = some(request.min_context);
+      const result = findRunners(state(), time(), {
+        model: some(request.model),
+        family: some(request.family),
+        minContext: minContext === undefined ? undefined : Number(minContext),
+        quantizations: some(request.quantizations),
+        minBits: some(request.min_bits),
+        inputModality: some(request.input_modality),
+        outputModality: some(request.output_modality),
+        capabilities: some(request.capabilities),
+        engine: some(request.engine),
+        acceleratorClass: some(request.accelerator_class),
+        region: some(request.region),
+        maxInputPricePerMillion: some(request.max_input_price_per_million),
+        maxOutputPricePerMillion: some(request.max_output_price_per_million),
+        endpointRequired: some(request.endpoint_required),
+        confidentialRequired: some(request.confidential_required),
+        affinityKey: some(request.affinity_key),
+        limit: some(request.limit)
+      });
+      return mapResult(result, (candidates) => candidates.map(candidateView));
     });
-    return mapResult(result, (candidates) => candidates.map(candidateView));
   }
 
-  @query([], IDL.Vec(C.ModelStats))
-  stats() {
-    return stats(state(), time()).map(statsView);
+  @query([], C.StatsList, { manual: true })
+  stats(): void {
+    handle([], C.StatsList, () => {
+      return stats(state(), time()).map(statsView);
+    });
   }
 
-  @update([IDL.Principal, IDL.Text], C.result(IDL.Null))
-  suspend_runner(runner: Principal, reason: string) {
-    return setSuspended(state(), caller(), time(), runner.toText(), reason);
+  @update([IDL.Principal, IDL.Text], C.Results.unit, { manual: true })
+  suspend_runner(): void {
+    handle([IDL.Principal, IDL.Text], C.Results.unit, (runner: Principal, reason: string) => {
+      return setSuspended(state(), caller(), time(), runner.toText(), reason);
+    });
   }
 
-  @update([IDL.Principal], C.result(IDL.Null))
-  unsuspend_runner(runner: Principal) {
-    return setSuspended(state(), caller(), time(), runner.toText(), undefined);
+  @update([IDL.Principal], C.Results.unit, { manual: true })
+  unsuspend_runner(): void {
+    handle([IDL.Principal], C.Results.unit, (runner: Principal) => {
+      return setSuspended(state(), caller(), time(), runner.toText(), undefined);
+    });
   }
 
-  @update([IDL.Vec(IDL.Principal)], C.result(IDL.Null))
-  set_admins(admins: Principal[]) {
-    return setAdmins(state(), isController(msgCaller()), admins.map((a) => a.toText()));
+  @update([IDL.Vec(IDL.Principal)], C.Results.unit, { manual: true })
+  set_admins(): void {
+    handle([IDL.Vec(IDL.Principal)], C.Results.unit, (admins: Principal[]) => {
+      return setAdmins(state(), isController(msgCaller()), admins.map((a) => a.toText()));
+    });
   }
 
-  @query([], C.ConfigView)
-  get_config() {
-    return configView(state().config());
+  @query([], C.ConfigView, { manual: true })
+  get_config(): void {
+    handle([], C.ConfigView, () => {
+      return configView(state().config());
+    });
   }
 }

@@ -18,6 +18,14 @@ function expected(what: string) {
     issue.code === 'invalid_format' ? `expected ${what}, got ${show(issue.input)}` : undefined;
 }
 
+/**
+ * A string of at most `maxLength` characters matching `pattern`, described as `what` in messages.
+ * Patterns must be unambiguous (linear time): they run inside the canister on untrusted input.
+ */
+export function formatted(pattern: RegExp, what: string, maxLength: number) {
+  return z.string().regex(pattern, { error: expected(what) }).max(maxLength);
+}
+
 const CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
 
 /** Free text on one line: non-empty, bounded, no control characters. */
@@ -41,29 +49,32 @@ export function token(maxLength: number) {
 }
 
 export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
+const SHA256_DIGEST_LENGTH = 'sha256:'.length + 64;
 
 /** Content address: `sha256:` and 64 lowercase hex digits. */
-export const DigestSchema = z
-  .string()
-  .regex(SHA256_DIGEST, { error: expected('a digest "sha256:" followed by 64 lowercase hex digits') });
+export const DigestSchema = formatted(
+  SHA256_DIGEST,
+  'a digest "sha256:" followed by 64 lowercase hex digits',
+  SHA256_DIGEST_LENGTH
+);
 
 const MODEL_ID = new RegExp(
   `^[A-Za-z0-9][A-Za-z0-9._-]{0,${MODEL_ORG_MAX_LENGTH - 1}}/[A-Za-z0-9][A-Za-z0-9._-]{0,${MODEL_NAME_MAX_LENGTH - 1}}$`
 );
 
 /** `org/name`, as on Hugging Face: `meta-llama/Llama-3.1-8B-Instruct`. */
-export const ModelIdSchema = z
-  .string()
-  .max(MODEL_ID_MAX_LENGTH)
-  .regex(MODEL_ID, {
-    error: expected(
-      `a model id "org/name" (org ≤ ${MODEL_ORG_MAX_LENGTH} and name ≤ ${MODEL_NAME_MAX_LENGTH} of A-Z a-z 0-9 . _ -, each starting with a letter or digit)`
-    )
-  });
+export const ModelIdSchema = formatted(
+  MODEL_ID,
+  `a model id "org/name" (org ≤ ${MODEL_ORG_MAX_LENGTH} and name ≤ ${MODEL_NAME_MAX_LENGTH} of A-Z a-z 0-9 . _ -, each starting with a letter or digit)`,
+  MODEL_ID_MAX_LENGTH
+);
 
 /** Integer in [min, max] (within the safe-integer range). */
 export function intRange(min: number, max: number) {
-  return z.int().min(min).max(max);
+  return z
+    .int()
+    .min(min, { error: (issue) => `expected an integer ≥ ${min}, got ${show(issue.input)}` })
+    .max(max, { error: (issue) => `expected an integer ≤ ${max}, got ${show(issue.input)}` });
 }
 
 /** Set of enum values: a list without duplicates; a duplicate is reported at its own index. */

@@ -5,8 +5,8 @@
  */
 export * from './limits.ts';
 export * from './vocabulary.ts';
-export { ManifestError, formatIssue, type ManifestErrorCode } from './errors.ts';
-export { formatPath, type ManifestIssue } from './issues.ts';
+export { ManifestError, type ManifestErrorCode } from './errors.ts';
+export { formatIssue, formatPath, manifestErrorMap, toManifestIssues, type ManifestIssue } from './issues.ts';
 export { AmountSchema, DigestSchema, ModelIdSchema } from './fields.ts';
 export {
   ModelRefSchema,

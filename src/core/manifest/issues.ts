@@ -40,6 +40,15 @@ export function parsePath(path: string): Array<string | number> {
   return out;
 }
 
+/** One issue as a line: `[document 2 ]line 12:7 hardware.cpu.cores: expected …`. */
+export function formatIssue(issue: ManifestIssue): string {
+  const where: string[] = [];
+  if (issue.document !== undefined) where.push(`document ${issue.document + 1}`);
+  if (issue.line !== undefined) where.push(`line ${issue.line}:${issue.column ?? 1}`);
+  if (issue.path !== '') where.push(issue.path);
+  return where.length === 0 ? issue.message : `${where.join(' ')}: ${issue.message}`;
+}
+
 const MAX_SHOWN_CHARS = 48;
 
 /** A found value as a human reads it: `"tpu"`, `1.5`, `true`, `a list of 3 entries`. */

@@ -9,7 +9,7 @@ import {
   QUANTIZATION_BITS_MAX,
   QUANTIZATION_LABEL_MAX_LENGTH
 } from './limits.ts';
-import { DigestSchema, intRange, ModelIdSchema, text, token, uniqueList } from './fields.ts';
+import { DigestSchema, formatted, intRange, ModelIdSchema, text, token, uniqueList } from './fields.ts';
 import { show } from './issues.ts';
 import {
   API_VERSION,
@@ -59,15 +59,11 @@ const ModalitiesSchema = z.strictObject({
 });
 
 /** SPDX license identifier (`Apache-2.0`, `MIT`), a model license (`llama3.1`) or `LicenseRef-…`. */
-const LicenseSchema = z
-  .string()
-  .max(LICENSE_MAX_LENGTH)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9.+-]*$/, {
-    error: (issue) =>
-      issue.code === 'invalid_format'
-        ? `expected an SPDX license identifier or LicenseRef-… (letters, digits, ".", "-", "+"), got ${show(issue.input)}`
-        : undefined
-  });
+const LicenseSchema = formatted(
+  /^[A-Za-z0-9][A-Za-z0-9.+-]*$/,
+  'an SPDX license identifier or LicenseRef-… (letters, digits, ".", "-", "+")',
+  LICENSE_MAX_LENGTH
+);
 
 /** A model's identity and properties, addressed by the sha256 of its weights. */
 export const ModelCardSchema = z

@@ -44,9 +44,10 @@ function readStream(text: string, lineCounter: LineCounter): ParsedDocument[] | 
       issues.push(withDocument({ path: '', message, line: pos?.line, column: pos?.col }, document));
       return;
     }
-    if (doc.contents === null) return; // an empty document, e.g. after a trailing `---`
     try {
-      out.push({ document, value: doc.toJS({ maxAliasCount: 100 }), doc });
+      const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      // An empty document (e.g. after a trailing `---`) or a bare `null` holds no manifest.
+      if (value !== null && value !== undefined) out.push({ document, value, doc });
     } catch (cause) {
       const message = `${syntax} error: ${cause instanceof Error ? cause.message : String(cause)}`;
       issues.push(withDocument({ path: '', message }, document));

@@ -19,8 +19,7 @@ import {
   REGION_MAX_LENGTH,
   SLOTS_MAX
 } from './limits.ts';
-import { AmountSchema, DigestSchema, intRange, text } from './fields.ts';
-import { show } from './issues.ts';
+import { AmountSchema, DigestSchema, formatted, intRange, text } from './fields.ts';
 import { formatModelRef, ModelRefSchema } from './model-ref.ts';
 import {
   ACCELERATOR_CLASSES,
@@ -30,17 +29,6 @@ import {
   CPU_ARCHITECTURES,
   ENGINES
 } from './vocabulary.ts';
-
-function formatted(re: RegExp, what: string, maxLength: number) {
-  return z
-    .string()
-    .max(maxLength)
-    .regex(re, {
-      error: (issue) => (issue.code === 'invalid_format' ? `expected ${what}, got ${show(issue.input)}` : undefined)
-    });
-}
-
-// The regexes below are unambiguous (linear time) on purpose: they also run inside the canister.
 
 /** Shape of a textual principal; the canister checks the CRC with the real `Principal`. */
 const PrincipalTextSchema = formatted(

@@ -1,0 +1,89 @@
+import { IDL } from '@dfinity/candid';
+import { msgArgData, msgReply, Principal } from 'azle';
+
+/**
+ * Candid replies without re-encoding the type table on every call. @dfinity/candid rebuilds the type table
+ * (and renders each type's name) per encode, which under QuickJS costs ~30M instructions for our Result types —
+ * more than the method itself. The table depends only on the type, so we keep the bytes before the value from the
+ * first encode and afterwards encode only the value. `encodeValue` is @dfinity/candid's own value encoder.
+ */
+const prefixes = new Map<IDL.Type, Uint8Array>();
+
+export function encodeReply(type: IDL.Type, value: unknown): Uint8Array {
+  const valueBytes = new Uint8Array(type.encodeValue(value));
+  let prefix = prefixes.get(type);
+  if (prefix === undefined) {
+    const full = new Uint8Array(IDL.encode([type], [value]));
+    prefix = full.slice(0, full.length - valueBytes.length);
+    prefixes.set(type, prefix);
+  }
+  const out = new Uint8Array(prefix.length + valueBytes.length);
+  out.set(prefix, 0);
+  out.set(valueBytes, prefix.length);
+  return out;
+}
+
+/** The smallest value of a Candid type, built through @dfinity/candid's public Visitor. */
+class ZeroValue extends IDL.Visitor<null, unknown> {
+  override visitType<T>(): unknown {
+    return null;
+  }
+  override visitBool(): unknown {
+    return false;
+  }
+  override visitText(): unknown {
+    return '';
+  }
+  override visitNumber<T>(): unknown {
+    return 0;
+  }
+  override visitFloat(): unknown {
+    return 0;
+  }
+  override visitInt(): unknown {
+    return 0n;
+  }
+  override visitNat(): unknown {
+    return 0n;
+  }
+  override visitFixedInt(t: IDL.FixedIntClass): unknown {
+    return t._bits > 32 ? 0n : 0;
+  }
+  override visitFixedNat(t: IDL.FixedNatClass): unknown {
+    return t._bits > 32 ? 0n : 0;
+  }
+  override visitPrincipal(): unknown {
+    return Principal.anonymous();
+  }
+  override visitVec<T>(): unknown {
+    return [];
+  }
+  override visitOpt<T>(): unknown {
+    return [];
+  }
+  override visitRecord(_t: IDL.RecordClass, fields: Array<[string, IDL.Type]>): unknown {
+    return Object.fromEntries(fields.map(([name, type]) => [name, type.accept(this, null)]));
+  }
+  override visitVariant(_t: IDL.VariantClass, fields: Array<[string, IDL.Type]>): unknown {
+    const [first] = fields;
+    return first === undefined ? null : { [first[0]]: first[1].accept(this, null) };
+  }
+}
+
+/**
+ * Computes and keeps the type-table prefix of each reply type. Call it from init/post_upgrade: queries cannot keep
+ * what they compute, so without warming every query would pay for the table again.
+ */
+export function warmReplyTypes(types: IDL.Type[]): void {
+  for (const type of types) if (!prefixes.has(type)) encodeReply(type, type.accept(new ZeroValue(), null));
+}
+
+/** Replies to the current message (methods declared with `manual: true`). */
+export function reply(type: IDL.Type, value: unknown): void {
+  msgReply(encodeReply(type, value));
+}
+
+/** Decodes the arguments of a `manual: true` method; a malformed argument traps, as azle's own decoding does. */
+export function args(types: IDL.Type[]): unknown[] {
+  return IDL.decode(types, msgArgData());
+}
