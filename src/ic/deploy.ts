@@ -29,8 +29,8 @@ export interface DeployOptions {
   agent: HttpAgent;
   projectDir: string;
   canisters: CanisterConfig[];
-  /** Candid-encoded init/upgrade argument per canister name (default: no arguments). */
-  args?: Record<string, Uint8Array>;
+  /** Candid-encoded install and upgrade arguments per canister name (default: no arguments). */
+  args?: Record<string, { install: Uint8Array; upgrade: Uint8Array }>;
   /** Network name under which ids are recorded (dfx: .dfx/<network>/canister_ids.json). */
   network?: string;
   onProgress?: (message: string) => void;
@@ -126,7 +126,8 @@ export async function deployCanisters(options: DeployOptions): Promise<DeployedC
     }
     const wasm = new Uint8Array(readFileSync(canister.wasm));
     const moduleHash = createHash('sha256').update(wasm).digest('hex');
-    const arg = options.args?.[canister.name] ?? new Uint8Array(IDL.encode([], []));
+    const noArgs = new Uint8Array(IDL.encode([], []));
+    const args = options.args?.[canister.name] ?? { install: noArgs, upgrade: noArgs };
     const previous = recorded[canister.name];
     const found = previous === undefined ? undefined : await exists(options.agent, Principal.fromText(previous));
     let id: Principal;
@@ -138,7 +139,8 @@ export async function deployCanisters(options: DeployOptions): Promise<DeployedC
           action = 'unchanged';
         } else {
           progress(`${canister.name}: ${found.moduleHash === undefined ? 'installing' : 'upgrading'} ${id.toText()}`);
-          await install(options.agent, id, wasm, arg, found.moduleHash !== undefined, progress);
+          const upgrade = found.moduleHash !== undefined;
+          await install(options.agent, id, wasm, upgrade ? args.upgrade : args.install, upgrade, progress);
           action = found.moduleHash === undefined ? 'created' : 'upgraded';
         }
       } else {
@@ -151,7 +153,7 @@ export async function deployCanisters(options: DeployOptions): Promise<DeployedC
         });
         id = created.canister_id;
         progress(`${canister.name}: installing ${id.toText()} as ${principal.toText()}`);
-        await install(options.agent, id, wasm, arg, false, progress);
+        await install(options.agent, id, wasm, args.install, false, progress);
         action = 'created';
       }
     } catch (error) {

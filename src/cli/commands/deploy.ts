@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { createAgent, LOCAL_HOST } from '../../ic/agent.js';
+import { defaultCanisterArgs } from '../../ic/canister-args.js';
 import { deployCanisters, type DeployedCanister } from '../../ic/deploy.js';
 import { loadIdentity, loadOrCreateIdentity } from '../../ic/identity.js';
 import { buildCanisters } from '../../project/build.js';
@@ -33,7 +34,8 @@ export async function deployProject(flags: DeployFlags, out: Output, projectDir 
     identity = loaded.identity;
   }
   const agent = await createAgent(flags.host, identity);
-  return deployCanisters({ agent, projectDir, canisters, onProgress: (m) => out.info(`  ${m}`) });
+  const args = defaultCanisterArgs(identity.getPrincipal());
+  return deployCanisters({ agent, projectDir, canisters, args, onProgress: (m) => out.info(`  ${m}`) });
 }
 
 export function registerDeploy(program: Command): void {
