@@ -253,7 +253,7 @@ export default class {
   @update([IDL.Vec(IDL.Principal)], C.Results.unit, { manual: true })
   set_admins(): void {
     handle([IDL.Vec(IDL.Principal)], C.Results.unit, (admins: Principal[]) => {
-      return setAdmins(state(), isController(msgCaller()), admins.map((a) => a.toText()));
+      return setAdmins(state(), caller(), isController(msgCaller()), admins.map((a) => a.toText()));
     });
   }
 

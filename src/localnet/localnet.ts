@@ -28,8 +28,11 @@ import { createHttpServer, listen } from './http/server.js';
 
 export const DEFAULT_PORT = 4943;
 export const DEFAULT_STATE_DIR = '.deai/localnet';
-/** A fixed principal for host-side deployments (tests, `deai deploy` without an identity). */
-export const HOST_CALLER = Principal.fromText('2vxsx-fae');
+/**
+ * The principal host-side calls (tests, tools) act as, and the controller of canisters they install. A fixed,
+ * non-anonymous principal no client key can sign for: the anonymous principal must never control anything.
+ */
+export const HOST_CALLER = Principal.selfAuthenticating(new TextEncoder().encode('deai-localnet-host-caller'));
 
 export interface LocalnetOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. Default 4943. */

@@ -24,7 +24,8 @@ describe('the icp CLI (ic-agent 0.49, v3 query / v4 call) talks to the localnet'
 
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
-    probe = await net.installCanister({ wasm: probeWasm() });
+    // icp's default identity is anonymous; make it a controller so `icp canister status` may read the canister.
+    probe = await net.installCanister({ wasm: probeWasm(), controllers: [Principal.anonymous()] });
   });
   afterAll(async () => {
     await net.stop();

@@ -72,6 +72,20 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await (await as(new AnonymousIdentity())).publish_model_card(json(card)))).toEqual({ AnonymousCaller: null });
   });
 
+  it('refuses every mutation from the anonymous principal', async () => {
+    const anonymous = await as(new AnonymousIdentity());
+    const someone = stranger.getPrincipal();
+    const manifest = json(runnerManifest(operator.getPrincipal().toText(), [deployment(card)]));
+    expect(errOf(await anonymous.register_runner(manifest))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.update_runner(someone, manifest))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.deregister_runner(someone))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.heartbeat(heartbeatArgs()))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.deprecate_model_card({ id: card.id as string, digest: card.digest as string }, 'x'))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.suspend_runner(someone, 'x'))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.unsuspend_runner(someone))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.set_admins([]))).toEqual({ AnonymousCaller: null });
+  });
+
   it('lists cards with filters and pagination (pages of at most 100)', async () => {
     const reader = await as(new AnonymousIdentity());
     const noFilter: Parameters<RegistryActor['list_model_cards']>[0] = { id: [], family: [], format: [], quantization: [], include_deprecated: [] };

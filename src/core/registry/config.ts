@@ -1,3 +1,4 @@
+import { requireAuthenticated } from './access.js';
 import { err, ok, type Result } from './errors.js';
 import { MAX_ADMINS, MAX_HEARTBEAT_TTL_NS, MIN_HEARTBEAT_TTL_NS } from './limits.js';
 import type { RegistryStore } from './store.js';
@@ -24,7 +25,9 @@ export function makeConfig(input: ConfigInput): Result<RegistryConfig> {
 }
 
 /** Controllers (checked by the canister adapter) replace the admin list. */
-export function setAdmins(store: RegistryStore, callerIsController: boolean, admins: string[]): Result<null> {
+export function setAdmins(store: RegistryStore, caller: string, callerIsController: boolean, admins: string[]): Result<null> {
+  const denied = requireAuthenticated(caller);
+  if (denied !== undefined) return err(denied);
   if (!callerIsController) return err({ Unauthorized: { reason: 'only controllers of the registry canister may set admins' } });
   const config = makeConfig({ admins, heartbeatIntervalNs: store.config().heartbeatIntervalNs, heartbeatTtlNs: store.config().heartbeatTtlNs });
   if ('Err' in config) return config;
