@@ -98,7 +98,7 @@ export function openStore(): RegistryStore & { hasConfig(): boolean } {
   const reputation = new CachedKeyValue<Reputation>(3);
   const settings = new CachedKeyValue<RegistryConfig>(4);
   const index = new DiscoveryIndex();
-  index.rebuild(runners.entries());
+  index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   return {
     cards,
     runners,

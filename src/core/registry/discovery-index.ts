@@ -1,40 +1,125 @@
-import type { StoredRunner } from './types.js';
+import type { Heartbeat, RunnerState, StoredRunner } from './types.js';
 
-/** Which runners serve which model id: discovery looks at the runners of one model, not at all runners. */
+/** What discovery needs of one deployment, precomputed as plain numbers (BigInt is slow in the canister's QuickJS). */
+export interface IndexedDeployment {
+  index: number;
+  modelId: string;
+  cardKey: string;
+  engine: string;
+  servedContext: number;
+  inputPrice: bigint;
+  outputPrice: bigint;
+  /** input + output price per million, as a float: only used for ranking ratios. */
+  blendedPrice: number;
+}
+
+/** One runner as discovery sees it; heartbeat fields are kept current by `beat`. */
+export interface IndexedRunner {
+  id: string;
+  slots: number;
+  topsPerWatt: number | undefined;
+  region: string;
+  hasEndpoint: boolean;
+  confidential: boolean;
+  acceleratorClasses: string[];
+  suspended: boolean;
+  deployments: IndexedDeployment[];
+  state: RunnerState | undefined;
+  busySlots: number;
+  queueDepth: number;
+  /** Last heartbeat time in ms (0 = never). */
+  beatAtMs: number;
+}
+
+function topsPerWatt(runner: StoredRunner): number | undefined {
+  let best: number | undefined;
+  for (const a of runner.manifest.hardware.accelerators) {
+    if (a.peakTops !== undefined && a.watts !== undefined && a.watts > 0) best = Math.max(best ?? 0, a.peakTops / a.watts);
+  }
+  return best;
+}
+
+/**
+ * A heap-only index of runners by model id, derived from the stable maps and rebuilt after an upgrade. Discovery
+ * reads only this: one map lookup per model and number comparisons per runner.
+ */
 export class DiscoveryIndex {
-  private readonly byModel = new Map<string, Set<string>>();
-  private readonly all = new Set<string>();
+  private readonly byModel = new Map<string, Map<string, IndexedRunner>>();
+  private readonly all = new Map<string, IndexedRunner>();
 
-  add(runner: StoredRunner): void {
-    this.all.add(runner.id);
-    for (const deployment of runner.manifest.deployments) {
-      let set = this.byModel.get(deployment.model.id);
-      if (set === undefined) {
-        set = new Set();
-        this.byModel.set(deployment.model.id, set);
+  add(runner: StoredRunner, heartbeat?: Heartbeat): void {
+    const m = runner.manifest;
+    const previous = this.all.get(runner.id);
+    const entry: IndexedRunner = {
+      id: runner.id,
+      slots: m.deployments.reduce((n, d) => n + d.slots, 0),
+      topsPerWatt: topsPerWatt(runner),
+      region: m.region,
+      hasEndpoint: m.endpoint !== undefined,
+      confidential: m.confidential.kind !== 'none',
+      acceleratorClasses: m.hardware.accelerators.length === 0 ? ['cpu'] : m.hardware.accelerators.map((a) => a.class),
+      suspended: runner.suspended !== undefined,
+      deployments: m.deployments.map((d, index) => ({
+        index,
+        modelId: d.model.id,
+        cardKey: `${d.model.id}@${d.model.digest}`,
+        engine: d.engine,
+        servedContext: d.servedContext,
+        inputPrice: d.price.inputPerMillion,
+        outputPrice: d.price.outputPerMillion,
+        blendedPrice: Number(d.price.inputPerMillion + d.price.outputPerMillion)
+      })),
+      state: previous?.state,
+      busySlots: previous?.busySlots ?? 0,
+      queueDepth: previous?.queueDepth ?? 0,
+      beatAtMs: previous?.beatAtMs ?? 0
+    };
+    if (previous !== undefined) this.remove(runner);
+    this.all.set(runner.id, entry);
+    for (const d of entry.deployments) {
+      let runners = this.byModel.get(d.modelId);
+      if (runners === undefined) {
+        runners = new Map();
+        this.byModel.set(d.modelId, runners);
       }
-      set.add(runner.id);
+      runners.set(runner.id, entry);
     }
+    if (heartbeat !== undefined) this.beat(runner.id, heartbeat);
   }
 
-  remove(runner: StoredRunner): void {
+  remove(runner: { id: string }): void {
+    const entry = this.all.get(runner.id);
+    if (entry === undefined) return;
     this.all.delete(runner.id);
-    for (const deployment of runner.manifest.deployments) {
-      const set = this.byModel.get(deployment.model.id);
-      set?.delete(runner.id);
-      if (set?.size === 0) this.byModel.delete(deployment.model.id);
+    for (const d of entry.deployments) {
+      const runners = this.byModel.get(d.modelId);
+      runners?.delete(runner.id);
+      if (runners?.size === 0) this.byModel.delete(d.modelId);
     }
   }
 
-  /** Runner ids serving `modelId` (or every runner), sorted so results are deterministic. */
-  runnersFor(modelId: string | undefined): string[] {
-    const ids = modelId === undefined ? this.all : this.byModel.get(modelId) ?? new Set<string>();
-    return [...ids].sort();
+  beat(runnerId: string, heartbeat: Heartbeat): void {
+    const entry = this.all.get(runnerId);
+    if (entry === undefined) return;
+    entry.state = heartbeat.state;
+    entry.busySlots = heartbeat.busySlots;
+    entry.queueDepth = heartbeat.queueDepth;
+    entry.beatAtMs = Number(heartbeat.atNs / 1_000_000n);
   }
 
-  rebuild(runners: Iterable<[string, StoredRunner]>): void {
+  setSuspended(runnerId: string, suspended: boolean): void {
+    const entry = this.all.get(runnerId);
+    if (entry !== undefined) entry.suspended = suspended;
+  }
+
+  /** Runners serving `modelId`, or every runner. Order does not matter: ranking breaks every tie. */
+  runnersFor(modelId: string | undefined): Iterable<IndexedRunner> {
+    return modelId === undefined ? this.all.values() : this.byModel.get(modelId)?.values() ?? [];
+  }
+
+  rebuild(runners: Iterable<[string, StoredRunner]>, heartbeat: (runnerId: string) => Heartbeat | undefined): void {
     this.byModel.clear();
     this.all.clear();
-    for (const [, runner] of runners) this.add(runner);
+    for (const [, runner] of runners) this.add(runner, heartbeat(runner.id));
   }
 }

@@ -1,9 +1,10 @@
-import type { ModelCard, RunnerManifest } from '../manifest/index.js';
+import type { ModelCard } from '../manifest/index.js';
+import type { IndexedDeployment, IndexedRunner } from './discovery-index.js';
 import { err, ok, type Result } from './errors.js';
 import { DEFAULT_FIND_RESULTS, MAX_AFFINITY_KEY_LENGTH, MAX_FILTER_TEXT, MAX_FILTER_VALUES, MAX_FIND_RESULTS } from './limits.js';
-import { affinityWeight, components, scoreOf, type Breakdown, type RankInput } from './ranking.js';
-import { cardKey, type RegistryStore } from './store.js';
-import type { Heartbeat, RunnerState } from './types.js';
+import { affinityWeight, components, scoreOf, type Breakdown } from './ranking.js';
+import type { RegistryStore } from './store.js';
+import type { Heartbeat, Reputation, RunnerState } from './types.js';
 
 /** What a dApp asks for. Every field is optional; an empty request lists every live runner. */
 export interface FindRequest {
@@ -72,23 +73,17 @@ function cardMatches(card: ModelCard, request: FindRequest): boolean {
   return true;
 }
 
-function runnerMatches(manifest: RunnerManifest, request: FindRequest): boolean {
-  if (request.region !== undefined && manifest.region !== request.region) return false;
-  if (request.endpointRequired === true && manifest.endpoint === undefined) return false;
-  if (request.confidentialRequired === true && manifest.confidential.kind === 'none') return false;
-  if (request.acceleratorClass !== undefined && !manifest.hardware.accelerators.some((a) => a.class === request.acceleratorClass)) {
-    // A CPU-only runner has no accelerator entry but still serves class "cpu".
-    if (!(request.acceleratorClass === 'cpu' && manifest.hardware.accelerators.length === 0)) return false;
-  }
+function runnerMatches(runner: IndexedRunner, request: FindRequest): boolean {
+  if (request.region !== undefined && runner.region !== request.region) return false;
+  if (request.endpointRequired === true && !runner.hasEndpoint) return false;
+  if (request.confidentialRequired === true && !runner.confidential) return false;
+  if (request.acceleratorClass !== undefined && !runner.acceleratorClasses.includes(request.acceleratorClass)) return false;
   return true;
 }
 
-function topsPerWatt(manifest: RunnerManifest): number | undefined {
-  let best: number | undefined;
-  for (const a of manifest.hardware.accelerators) {
-    if (a.peakTops !== undefined && a.watts !== undefined && a.watts > 0) best = Math.max(best ?? 0, a.peakTops / a.watts);
-  }
-  return best;
+/** Live in number arithmetic (no BigInt per runner): ready or busy, and heard from within the TTL. */
+function liveNow(runner: IndexedRunner, nowMs: number, ttlMs: number): boolean {
+  return !runner.suspended && (runner.state === 'ready' || runner.state === 'busy') && nowMs - runner.beatAtMs <= ttlMs;
 }
 
 /** Whether a heartbeat makes its runner discoverable now. */
@@ -104,65 +99,98 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
   const checked = checkRequest(request);
   if ('Err' in checked) return checked;
   const ttlNs = store.config().heartbeatTtlNs;
-  const matches: Array<{ input: RankInput; candidate: Omit<Candidate, 'score' | 'breakdown' | 'affinity'>; latencyMs: number }> = [];
-  for (const runnerId of store.index.runnersFor(request.model)) {
-    const runner = store.runners.get(runnerId);
-    const beat = store.heartbeats.get(runnerId);
-    if (runner === undefined || runner.suspended !== undefined || !isLive(beat, nowNs, ttlNs)) continue;
-    if (!runnerMatches(runner.manifest, request)) continue;
-    const slots = runner.manifest.deployments.reduce((n, d) => n + d.slots, 0);
-    runner.manifest.deployments.forEach((deployment, index) => {
-      if (request.model !== undefined && deployment.model.id !== request.model) return;
-      if (request.engine !== undefined && deployment.engine !== request.engine) return;
-      if (request.minContext !== undefined && deployment.servedContext < request.minContext) return;
-      const price = deployment.price;
-      if (request.maxInputPricePerMillion !== undefined && price.inputPerMillion > request.maxInputPricePerMillion) return;
-      if (request.maxOutputPricePerMillion !== undefined && price.outputPerMillion > request.maxOutputPricePerMillion) return;
-      const card = store.cards.get(cardKey(deployment.model.id, deployment.model.digest));
-      if (card === undefined || card.deprecated !== undefined || !cardMatches(card.card, request)) return;
-      const reputation = store.reputation.get(runnerId);
-      matches.push({
-        input: { runnerId, slots, heartbeat: beat, ttlNs, nowNs, blendedPrice: price.inputPerMillion + price.outputPerMillion, reputation, topsPerWatt: topsPerWatt(runner.manifest) },
-        candidate: {
-          runnerId,
-          endpoint: runner.manifest.endpoint,
-          region: runner.manifest.region,
-          model: { id: deployment.model.id, digest: deployment.model.digest },
-          engine: deployment.engine,
-          deployment: index,
-          inputPricePerMillion: price.inputPerMillion,
-          outputPricePerMillion: price.outputPerMillion,
-          state: beat.state,
-          freeSlots: Math.max(0, slots - beat.busySlots),
-          heartbeatAgeNs: nowNs - beat.atNs
-        },
-        latencyMs: reputation?.latencyMsEma ?? 0
-      });
-    });
+  const ttlMs = Number(ttlNs / 1_000_000n);
+  const nowMs = Number(nowNs / 1_000_000n);
+  // One pass over the runners of the requested model, in plain numbers; card checks are memoized per request and
+  // full candidates are built only for the results returned.
+  const cardOk = new Map<string, boolean>();
+  const matches: Match[] = [];
+  for (const runner of store.index.runnersFor(request.model)) {
+    if (!liveNow(runner, nowMs, ttlMs) || !runnerMatches(runner, request)) continue;
+    for (const d of runner.deployments) {
+      if (request.model !== undefined && d.modelId !== request.model) continue;
+      if (request.engine !== undefined && d.engine !== request.engine) continue;
+      if (request.minContext !== undefined && d.servedContext < request.minContext) continue;
+      if (request.maxInputPricePerMillion !== undefined && d.inputPrice > request.maxInputPricePerMillion) continue;
+      if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) continue;
+      let ok = cardOk.get(d.cardKey);
+      if (ok === undefined) {
+        const card = store.cards.get(d.cardKey);
+        ok = card !== undefined && card.deprecated === undefined && cardMatches(card.card, request);
+        cardOk.set(d.cardKey, ok);
+      }
+      if (ok) matches.push({ runner, deployment: d, reputation: store.reputation.get(runner.id), score: 0, breakdown: undefined });
+    }
   }
-  let cheapest: bigint | undefined;
+  let cheapest = Infinity;
   let fastest = Infinity;
   let bestEfficiency = 0;
   for (const m of matches) {
-    if (cheapest === undefined || m.input.blendedPrice < cheapest) cheapest = m.input.blendedPrice;
-    if (m.latencyMs > 0) fastest = Math.min(fastest, m.latencyMs);
-    bestEfficiency = Math.max(bestEfficiency, m.input.topsPerWatt ?? 0);
+    cheapest = Math.min(cheapest, m.deployment.blendedPrice);
+    const latency = m.reputation?.latencyMsEma ?? 0;
+    if (latency > 0) fastest = Math.min(fastest, latency);
+    bestEfficiency = Math.max(bestEfficiency, m.runner.topsPerWatt ?? 0);
   }
-  const ranked: Candidate[] = matches.map((m) => {
-    const breakdown = components(m.input, cheapest ?? 0n, Number.isFinite(fastest) ? fastest : 0, bestEfficiency);
-    return { ...m.candidate, score: scoreOf(breakdown), breakdown, affinity: false };
-  });
-  ranked.sort((a, b) => b.score - a.score || (a.runnerId < b.runnerId ? -1 : a.runnerId > b.runnerId ? 1 : a.deployment - b.deployment));
+  for (const m of matches) {
+    m.breakdown = components(
+      { slots: m.runner.slots, busySlots: m.runner.busySlots, queueDepth: m.runner.queueDepth, ageMs: nowMs - m.runner.beatAtMs, ttlMs, blendedPrice: m.deployment.blendedPrice, reputation: m.reputation, topsPerWatt: m.runner.topsPerWatt },
+      Number.isFinite(cheapest) ? cheapest : 0,
+      Number.isFinite(fastest) ? fastest : 0,
+      bestEfficiency
+    );
+    m.score = scoreOf(m.breakdown);
+  }
+  matches.sort((a, b) => b.score - a.score || (a.runner.id < b.runner.id ? -1 : a.runner.id > b.runner.id ? 1 : a.deployment.index - b.deployment.index));
   const key = request.affinityKey;
-  if (key !== undefined && ranked.length > 0) {
+  let pinned: Match | undefined;
+  if (key !== undefined && matches.length > 0) {
     // Rendezvous hashing among live candidates with free capacity: stable while the pinned runner stays live.
-    const pool = ranked.filter((c) => c.freeSlots > 0);
-    const pinned = (pool.length > 0 ? pool : ranked).reduce((best, c) => (affinityWeight(key, c.runnerId) > affinityWeight(key, best.runnerId) ? c : best));
-    pinned.affinity = true;
-    ranked.splice(ranked.indexOf(pinned), 1);
-    ranked.unshift(pinned);
+    let best = -1;
+    for (const m of matches) {
+      if (m.runner.slots - m.runner.busySlots <= 0) continue;
+      const weight = affinityWeight(key, m.runner.id);
+      if (weight > best) {
+        best = weight;
+        pinned = m;
+      }
+    }
+    pinned ??= matches[0];
   }
-  return ok(ranked.slice(0, checked.Ok));
+  const top = pinned === undefined ? matches.slice(0, checked.Ok) : [pinned, ...matches.filter((m) => m !== pinned).slice(0, checked.Ok - 1)];
+  return ok(top.map((m) => toCandidate(store, m, nowNs, m === pinned)));
+}
+
+interface Match {
+  runner: IndexedRunner;
+  deployment: IndexedDeployment;
+  reputation: Reputation | undefined;
+  score: number;
+  breakdown: Breakdown | undefined;
+}
+
+function toCandidate(store: RegistryStore, m: Match, nowNs: bigint, affinity: boolean): Candidate {
+  const stored = store.runners.get(m.runner.id);
+  const beat = store.heartbeats.get(m.runner.id);
+  const deployment = stored?.manifest.deployments[m.deployment.index];
+  if (stored === undefined || beat === undefined || deployment === undefined || m.breakdown === undefined) {
+    throw new Error('invariant: the discovery index names a stored runner, its heartbeat and its deployment');
+  }
+  return {
+    runnerId: m.runner.id,
+    endpoint: stored.manifest.endpoint,
+    region: stored.manifest.region,
+    model: { id: deployment.model.id, digest: deployment.model.digest },
+    engine: deployment.engine,
+    deployment: m.deployment.index,
+    inputPricePerMillion: deployment.price.inputPerMillion,
+    outputPricePerMillion: deployment.price.outputPerMillion,
+    state: beat.state,
+    freeSlots: Math.max(0, m.runner.slots - beat.busySlots),
+    heartbeatAgeNs: nowNs - beat.atNs,
+    score: m.score,
+    breakdown: m.breakdown,
+    affinity
+  };
 }
 
 export interface ModelStats {
@@ -182,23 +210,21 @@ function median(values: bigint[]): bigint {
 
 /** Per model id: live runners, free slots, queue depth and median prices. */
 export function stats(store: RegistryStore, nowNs: bigint): ModelStats[] {
-  const ttlNs = store.config().heartbeatTtlNs;
+  const ttlMs = Number(store.config().heartbeatTtlNs / 1_000_000n);
+  const nowMs = Number(nowNs / 1_000_000n);
   const perModel = new Map<string, { runners: Set<string>; free: number; queue: number; input: bigint[]; output: bigint[] }>();
-  for (const runnerId of store.index.runnersFor(undefined)) {
-    const runner = store.runners.get(runnerId);
-    const beat = store.heartbeats.get(runnerId);
-    if (runner === undefined || runner.suspended !== undefined || !isLive(beat, nowNs, ttlNs)) continue;
-    const slots = runner.manifest.deployments.reduce((n, d) => n + d.slots, 0);
-    for (const deployment of runner.manifest.deployments) {
-      const entry = perModel.get(deployment.model.id) ?? { runners: new Set(), free: 0, queue: 0, input: [], output: [] };
-      if (!entry.runners.has(runnerId)) {
-        entry.runners.add(runnerId);
-        entry.free += Math.max(0, slots - beat.busySlots);
-        entry.queue += beat.queueDepth;
+  for (const runner of store.index.runnersFor(undefined)) {
+    if (!liveNow(runner, nowMs, ttlMs)) continue;
+    for (const d of runner.deployments) {
+      const entry = perModel.get(d.modelId) ?? { runners: new Set(), free: 0, queue: 0, input: [], output: [] };
+      if (!entry.runners.has(runner.id)) {
+        entry.runners.add(runner.id);
+        entry.free += Math.max(0, runner.slots - runner.busySlots);
+        entry.queue += runner.queueDepth;
       }
-      entry.input.push(deployment.price.inputPerMillion);
-      entry.output.push(deployment.price.outputPerMillion);
-      perModel.set(deployment.model.id, entry);
+      entry.input.push(d.inputPrice);
+      entry.output.push(d.outputPrice);
+      perModel.set(d.modelId, entry);
     }
   }
   return [...perModel.entries()]

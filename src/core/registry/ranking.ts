@@ -1,4 +1,4 @@
-import type { Heartbeat, Reputation } from './types.js';
+import type { Reputation } from './types.js';
 
 /**
  * The documented ranking formula. Every component is in [0, 1]; the score is their weighted sum in basis
@@ -22,30 +22,29 @@ export const WEIGHTS = {
 
 export type Breakdown = Record<keyof typeof WEIGHTS, number>;
 
+/** Everything ranking needs, in plain numbers (BigInt arithmetic is slow in the canister's QuickJS). */
 export interface RankInput {
-  runnerId: string;
   slots: number;
-  heartbeat: Heartbeat;
-  ttlNs: bigint;
-  nowNs: bigint;
-  blendedPrice: bigint;
+  busySlots: number;
+  queueDepth: number;
+  ageMs: number;
+  ttlMs: number;
+  blendedPrice: number;
   reputation: Reputation | undefined;
   topsPerWatt: number | undefined;
 }
 
 const clamp = (x: number): number => (Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0);
 
-export function components(input: RankInput, cheapest: bigint, fastestMs: number, bestTopsPerWatt: number): Breakdown {
-  const { heartbeat } = input;
-  const age = Number(input.nowNs - heartbeat.atNs);
+export function components(input: RankInput, cheapest: number, fastestMs: number, bestTopsPerWatt: number): Breakdown {
   const rep = input.reputation;
   const failures = rep === undefined ? 0 : rep.failed + rep.rejected + rep.expiredLeases;
   const completed = rep?.completed ?? 0;
   const latency = rep !== undefined && rep.latencyMsEma > 0 ? clamp(fastestMs / rep.latencyMsEma) : 0.5;
   return {
-    load: clamp((input.slots - heartbeat.busySlots - heartbeat.queueDepth) / input.slots),
-    freshness: clamp(1 - age / Number(input.ttlNs)),
-    price: clamp(Number(cheapest + 1n) / Number(input.blendedPrice + 1n)),
+    load: clamp((input.slots - input.busySlots - input.queueDepth) / input.slots),
+    freshness: clamp(1 - input.ageMs / input.ttlMs),
+    price: clamp((cheapest + 1) / (input.blendedPrice + 1)),
     reputation: clamp((completed + 1) / (completed + failures + 2)),
     latency,
     efficiency: input.topsPerWatt === undefined || bestTopsPerWatt <= 0 ? 0 : clamp(input.topsPerWatt / bestTopsPerWatt)

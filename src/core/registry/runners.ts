@@ -52,7 +52,6 @@ export function updateRunner(store: RegistryStore, caller: string, nowNs: bigint
   const manifest = checkManifest(store, input);
   if ('Err' in manifest) return manifest;
   const runner: StoredRunner = { ...current.Ok, manifest: manifest.Ok, updatedAtNs: nowNs };
-  store.index.remove(current.Ok);
   store.runners.set(runnerId, runner);
   store.index.add(runner);
   return ok(runner);
@@ -114,6 +113,7 @@ export function heartbeat(store: RegistryStore, caller: string, nowNs: bigint, i
   if (!isRunnerState(input.state)) return err(invalid('state', 'unknown state'));
   const beat: Heartbeat = { ...input, state: input.state, atNs: nowNs };
   store.heartbeats.set(caller, beat);
+  store.index.beat(caller, beat);
   const config = store.config();
   return ok({ nextHeartbeatInNs: config.heartbeatIntervalNs, ttlNs: config.heartbeatTtlNs });
 }
@@ -127,11 +127,13 @@ export function setSuspended(store: RegistryStore, caller: string, nowNs: bigint
     const { suspended: _gone, ...rest } = runner;
     void _gone;
     store.runners.set(runnerId, rest);
+    store.index.setSuspended(runnerId, false);
     return ok(null);
   }
   const checked = checkReason(reason);
   if ('Err' in checked) return checked;
   store.runners.set(runnerId, { ...runner, suspended: { reason, atNs: nowNs, by: caller } });
+  store.index.setSuspended(runnerId, true);
   return ok(null);
 }
 
