@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDL } from '@dfinity/candid';
 
 import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
+import { safeValidateModelCard, safeValidateRunnerManifest } from '../../src/core/manifest/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
@@ -70,6 +71,29 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await publisher.publish_model_card('{not json'))).toHaveProperty('InvalidManifest');
     expect(errOf(await publisher.publish_model_card('x'.repeat(70_000)))).toHaveProperty('LimitExceeded');
     expect(errOf(await (await as(new AnonymousIdentity())).publish_model_card(json(card)))).toEqual({ AnonymousCaller: null });
+  });
+
+  it('rejects the same manifest mistakes, with the same paths and messages, as off-chain validation', async () => {
+    const publisher = await as(operator);
+    const mistakes: Array<Record<string, unknown>> = [
+      { ...card, extra: true },
+      { ...card, digest: 'sha256:xyz' },
+      { ...card, format: 'pickle' },
+      { ...card, contextLength: -1 },
+      { ...card, modalities: { input: ['text', 'text'], output: ['text'] } },
+      { ...card, parameters: { total: 10, active: 20 } },
+      { ...card, apiVersion: 'deai.dev/v0' }
+    ];
+    for (const mistake of mistakes) {
+      const offChain = safeValidateModelCard(JSON.parse(JSON.stringify(mistake)));
+      if (offChain.ok) throw new Error(`off-chain validation accepted ${JSON.stringify(mistake)}`);
+      const onChain = errOf(await publisher.publish_model_card(json(mistake)));
+      expect(onChain).toEqual({ InvalidManifest: { issues: offChain.issues.map(({ path, message }) => ({ path, message })) } });
+    }
+    const runnerMistake = runnerManifest(operator.getPrincipal().toText(), [deployment(card, { engine: 'tensorrt' })], { confidential: { kind: 'sgx' } });
+    const offChain = safeValidateRunnerManifest(runnerMistake);
+    if (offChain.ok) throw new Error('off-chain validation accepted the runner mistake');
+    expect(errOf(await (await as(stranger)).register_runner(json(runnerMistake)))).toEqual({ InvalidManifest: { issues: offChain.issues.map(({ path, message }) => ({ path, message })) } });
   });
 
   it('refuses every mutation from the anonymous principal', async () => {
