@@ -7,7 +7,6 @@
  * signs every request ahead and does not verify certificates: agent-js spends ~30 ms of client CPU per update
  * on BLS verification, which would measure the client rather than the host.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +20,9 @@ import { encodeCbor, decodeCbor } from '../../src/localnet/crypto/cbor.ts';
 import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
 import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
+import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor, probeActor, probeWasm } from '../support/probe.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const flag = (name: string, fallback: number): number => {
   const index = process.argv.indexOf(`--${name}`);
   const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
@@ -95,25 +94,10 @@ async function latencyAndInstructions(): Promise<void> {
   await net.stop();
 }
 
-function startHost(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const profile = process.argv.includes('--profile-host') ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'deai-host-profile')}`] : [];
-  const child = spawn(process.execPath, [...profile, join(root, 'bin', 'deai.mjs'), 'localnet', 'start', '--port', '0', '--state-dir', dir, '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit']
-  });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /"url": "([^"]+)"/.exec(text);
-      if (match?.[1] !== undefined) resolve({ child, url: match[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`host exited (${String(code)})`)));
-  });
-}
-
 async function throughput(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'deai-bench-'));
-  const { child, url } = await startHost(dir);
+  const profile = process.argv.includes('--profile-host') ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'deai-host-profile')}`] : [];
+  const { child, url } = await startLocalnetProcess(dir, profile);
   try {
     const identity = Ed25519KeyIdentity.generate();
     const agent = await agentFor(url, identity);
@@ -177,9 +161,7 @@ async function throughput(): Promise<void> {
     row('  latency p50 / p99 under load', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
     row('  execution rounds (certificates signed)', `${rounds} for ${ok} updates (${(ok / Math.max(1, rounds)).toFixed(1)} per round)`);
   } finally {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    await stopProcess(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

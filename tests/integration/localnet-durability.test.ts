@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +9,9 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
+import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor, probeActor, probeWasm } from '../support/probe.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const dirs: string[] = [];
 function stateDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'deai-durable-'));
@@ -22,22 +21,6 @@ function stateDir(): string {
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Runs `deai localnet start` as a separate process and resolves with its URL once it serves. */
-function startProcess(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(root, 'bin', 'deai.mjs'), 'localnet', 'start', '--port', '0', '--state-dir', dir, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe']
-  });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /"url": "([^"]+)"/.exec(text);
-      if (match?.[1] !== undefined) resolve({ child, url: match[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`localnet exited early (${String(code)}): ${text}`)));
-  });
-}
 
 describe('durable state directory', () => {
   it('keeps canisters, ids, controllers, stable memory and the root key across a restart; --clean starts fresh', async () => {
@@ -70,7 +53,7 @@ describe('durable state directory', () => {
   it('loses no acknowledged update when the process is killed with SIGKILL mid-burst', async () => {
     const dir = stateDir();
     const identity = Ed25519KeyIdentity.generate();
-    let { child, url } = await startProcess(dir);
+    let { child, url } = await startLocalnetProcess(dir);
     const agent = await agentFor(url, identity);
     const ic = Actor.createActor<{ provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>; install_code: (a: unknown) => Promise<void> }>(
       () =>
@@ -110,21 +93,18 @@ describe('durable state directory', () => {
       }
     });
     while (acknowledged.length < 40) await new Promise((r) => setTimeout(r, 20));
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
+    const killing = stopProcess(child, 'SIGKILL');
     killed = true;
-    await exited;
+    await killing;
     await Promise.all(senders);
 
-    ({ child, url } = await startProcess(dir));
+    ({ child, url } = await startLocalnetProcess(dir));
     try {
       const after = probeActor(await agentFor(url, identity), id);
       for (const key of acknowledged) expect(await after.get(key)).toEqual(['v']);
       expect(Number(await after.size())).toBeGreaterThanOrEqual(acknowledged.length);
     } finally {
-      const stopped = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await stopped;
+      await stopProcess(child);
     }
   }, 120_000);
 });

@@ -11,6 +11,7 @@ import { costCall, IC_INSTRUCTION_LIMITS, type InstructionLimits } from './limit
 import { MessageExecutor } from './message-executor.js';
 import type { CallContext, ExecutionEvent, IngressRecord, Message, Origin } from './messages.js';
 import { inspectIngress, runQuery } from './non-replicated.js';
+import { SystemTasks } from './system-tasks.js';
 import { notFound, rejectResponse } from './rejects.js';
 
 export { notFound, rejectResponse, trapReject } from './rejects.js';
@@ -18,7 +19,6 @@ export { notFound, rejectResponse, trapReject } from './rejects.js';
 export const DEFAULT_CANISTER_CYCLES = 100_000_000_000_000n;
 /** Messages executed per round before the host yields to the event loop (HTTP stays responsive). */
 const MAX_MESSAGES_PER_ROUND = 2_000;
-const HEARTBEAT_INTERVAL_NS = 1_000_000_000n;
 
 /** A call addressed to a built-in canister. */
 export interface BuiltinCall {
@@ -85,7 +85,7 @@ export class Engine {
   readonly random: (length: number) => Uint8Array;
   /** The certificate a non-replicated query of `canister` may read through ic0.data_certificate_copy. */
   readonly dataCertificateFor: (canister: Canister) => Uint8Array | undefined;
-  private lastHeartbeatNs = 0n;
+  private readonly timers = new SystemTasks(this);
   private readonly hostResolutions: Array<() => void> = [];
   /** Module and chunk bytes first seen this round, content-addressed, for persistence. */
   readonly newBlobs = new Map<string, Uint8Array>();
@@ -272,13 +272,13 @@ export class Engine {
 
   /** Whether anything is waiting to execute (queued messages or due timers). */
   get busy(): boolean {
-    return this.queue.length > 0 || this.dueTimers().length > 0;
+    return this.queue.length > 0 || this.timers.due().length > 0;
   }
 
   /** Executes queued messages and due timers, then ends the round (persist, certify, answer). */
   runRound(): void {
     let executed = 0;
-    this.enqueueDueTimers();
+    this.timers.enqueueDue();
     if (this.halted !== undefined) return;
     while (this.queue.length > 0 && executed < MAX_MESSAGES_PER_ROUND) {
       const message = this.queue.shift();
@@ -293,7 +293,7 @@ export class Engine {
         }
       }
       executed++;
-      if (this.queue.length === 0) this.enqueueDueTimers();
+      if (this.queue.length === 0) this.timers.enqueueDue();
     }
     this.endRound();
     if (this.queue.length > 0 && this.halted === undefined) this.scheduleRound();
@@ -345,40 +345,6 @@ export class Engine {
     for (const [key, record] of this.ingress) {
       if (record.finalizedRound !== undefined && record.expiryNs < horizon) this.ingress.delete(key);
     }
-  }
-
-  private dueTimers(): Canister[] {
-    const now = this.now();
-    const due: Canister[] = [];
-    for (const canister of this.canisters.values()) {
-      if (canister.status !== 'running' || canister.isEmpty) continue;
-      if (canister.globalTimer !== 0n && canister.globalTimer <= now && canister.hasExport('canister_global_timer')) due.push(canister);
-    }
-    return due;
-  }
-
-  private enqueueDueTimers(): void {
-    for (const canister of this.dueTimers()) {
-      canister.globalTimer = 0n; // deactivated before it runs, as on the IC
-      this.markTouched(canister);
-      this.queue.push({ kind: 'timer', canister });
-    }
-    const now = this.now();
-    if (now - this.lastHeartbeatNs >= HEARTBEAT_INTERVAL_NS) {
-      this.lastHeartbeatNs = now;
-      for (const canister of this.canisters.values()) {
-        if (canister.status === 'running' && canister.hasExport('canister_heartbeat')) this.queue.push({ kind: 'heartbeat', canister });
-      }
-    }
-  }
-
-  /** Earliest armed timer in canister time, for the host's wake-up loop. */
-  nextTimerNs(): bigint | undefined {
-    let next: bigint | undefined;
-    for (const canister of this.canisters.values()) {
-      if (canister.globalTimer !== 0n && (next === undefined || canister.globalTimer < next)) next = canister.globalTimer;
-    }
-    return next;
   }
 
   // ------------------------------------------------------------------ for the message executor
