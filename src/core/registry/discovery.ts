@@ -119,28 +119,33 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
         ok = card !== undefined && card.deprecated === undefined && cardMatches(card.card, request);
         cardOk.set(d.cardKey, ok);
       }
-      if (ok) matches.push({ runner, deployment: d, reputation: store.reputation.get(runner.id), score: 0, breakdown: undefined });
+      if (ok) matches.push({ runner, deployment: d, reputation: store.reputation.get(runner.id), score: 0 });
     }
   }
   let cheapest = Infinity;
   let fastest = Infinity;
   let bestEfficiency = 0;
   for (const m of matches) {
-    cheapest = Math.min(cheapest, m.deployment.blendedPrice);
+    if (m.deployment.blendedPrice < cheapest) cheapest = m.deployment.blendedPrice;
     const latency = m.reputation?.latencyMsEma ?? 0;
-    if (latency > 0) fastest = Math.min(fastest, latency);
-    bestEfficiency = Math.max(bestEfficiency, m.runner.topsPerWatt ?? 0);
+    if (latency > 0 && latency < fastest) fastest = latency;
+    const efficiency = m.runner.topsPerWatt ?? 0;
+    if (efficiency > bestEfficiency) bestEfficiency = efficiency;
   }
+  const context = { nowMs, ttlMs, cheapest: Number.isFinite(cheapest) ? cheapest : 0, fastest: Number.isFinite(fastest) ? fastest : 0, bestEfficiency };
+  // Keep only the best `limit` matches (insertion into a short sorted list): O(n · limit), no full sort of
+  // every candidate, which at 10,000 runners would cost more than the query limit allows.
+  const limit = checked.Ok;
+  const top: Match[] = [];
   for (const m of matches) {
-    m.breakdown = components(
-      { slots: m.runner.slots, busySlots: m.runner.busySlots, queueDepth: m.runner.queueDepth, ageMs: nowMs - m.runner.beatAtMs, ttlMs, blendedPrice: m.deployment.blendedPrice, reputation: m.reputation, topsPerWatt: m.runner.topsPerWatt },
-      Number.isFinite(cheapest) ? cheapest : 0,
-      Number.isFinite(fastest) ? fastest : 0,
-      bestEfficiency
-    );
-    m.score = scoreOf(m.breakdown);
+    m.score = scoreOf(rank(m, context));
+    const worst = top[top.length - 1];
+    if (top.length === limit && worst !== undefined && before(worst, m)) continue;
+    let at = top.length;
+    while (at > 0 && before(m, top[at - 1] as Match)) at--;
+    top.splice(at, 0, m);
+    if (top.length > limit) top.pop();
   }
-  matches.sort((a, b) => b.score - a.score || (a.runner.id < b.runner.id ? -1 : a.runner.id > b.runner.id ? 1 : a.deployment.index - b.deployment.index));
   const key = request.affinityKey;
   let pinned: Match | undefined;
   if (key !== undefined && matches.length > 0) {
@@ -149,15 +154,39 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
     for (const m of matches) {
       if (m.runner.slots - m.runner.busySlots <= 0) continue;
       const weight = affinityWeight(key, m.runner.id);
-      if (weight > best) {
+      if (weight > best || (weight === best && pinned !== undefined && before(m, pinned))) {
         best = weight;
         pinned = m;
       }
     }
-    pinned ??= matches[0];
+    pinned ??= top[0];
   }
-  const top = pinned === undefined ? matches.slice(0, checked.Ok) : [pinned, ...matches.filter((m) => m !== pinned).slice(0, checked.Ok - 1)];
-  return ok(top.map((m) => toCandidate(store, m, nowNs, m === pinned)));
+  const chosen = pinned === undefined ? top : [pinned, ...top.filter((m) => m !== pinned)].slice(0, limit);
+  return ok(chosen.map((m) => toCandidate(store, m, rank(m, context), nowNs, m === pinned)));
+}
+
+interface RankContext {
+  nowMs: number;
+  ttlMs: number;
+  cheapest: number;
+  fastest: number;
+  bestEfficiency: number;
+}
+
+function rank(m: Match, c: RankContext): Breakdown {
+  return components(
+    { slots: m.runner.slots, busySlots: m.runner.busySlots, queueDepth: m.runner.queueDepth, ageMs: c.nowMs - m.runner.beatAtMs, ttlMs: c.ttlMs, blendedPrice: m.deployment.blendedPrice, reputation: m.reputation, topsPerWatt: m.runner.topsPerWatt },
+    c.cheapest,
+    c.fastest,
+    c.bestEfficiency
+  );
+}
+
+/** Ranking order: higher score first, then runner id, then deployment index (a total order). */
+function before(a: Match, b: Match): boolean {
+  if (a.score !== b.score) return a.score > b.score;
+  if (a.runner.id !== b.runner.id) return a.runner.id < b.runner.id;
+  return a.deployment.index < b.deployment.index;
 }
 
 interface Match {
@@ -165,14 +194,13 @@ interface Match {
   deployment: IndexedDeployment;
   reputation: Reputation | undefined;
   score: number;
-  breakdown: Breakdown | undefined;
 }
 
-function toCandidate(store: RegistryStore, m: Match, nowNs: bigint, affinity: boolean): Candidate {
+function toCandidate(store: RegistryStore, m: Match, breakdown: Breakdown, nowNs: bigint, affinity: boolean): Candidate {
   const stored = store.runners.get(m.runner.id);
   const beat = store.heartbeats.get(m.runner.id);
   const deployment = stored?.manifest.deployments[m.deployment.index];
-  if (stored === undefined || beat === undefined || deployment === undefined || m.breakdown === undefined) {
+  if (stored === undefined || beat === undefined || deployment === undefined) {
     throw new Error('invariant: the discovery index names a stored runner, its heartbeat and its deployment');
   }
   return {
@@ -188,7 +216,7 @@ function toCandidate(store: RegistryStore, m: Match, nowNs: bigint, affinity: bo
     freeSlots: Math.max(0, m.runner.slots - beat.busySlots),
     heartbeatAgeNs: nowNs - beat.atNs,
     score: m.score,
-    breakdown: m.breakdown,
+    breakdown,
     affinity
   };
 }

@@ -51,9 +51,9 @@ export function components(input: RankInput, cheapest: number, fastestMs: number
   };
 }
 
-export function scoreOf(breakdown: Breakdown): number {
-  let total = 0;
-  for (const key of Object.keys(WEIGHTS) as Array<keyof typeof WEIGHTS>) total += WEIGHTS[key] * breakdown[key];
+export function scoreOf(b: Breakdown): number {
+  const w = WEIGHTS;
+  const total = w.load * b.load + w.freshness * b.freshness + w.price * b.price + w.reputation * b.reputation + w.latency * b.latency + w.efficiency * b.efficiency;
   return Math.round(total * 10_000);
 }
 
