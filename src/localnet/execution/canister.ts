@@ -1,6 +1,7 @@
 import { Principal } from '@dfinity/principal';
 
 import { CanisterTrap, ErrorCode } from '../errors.js';
+import { DirtyBitmap } from '../wasm/heap-dirty.js';
 import { HeapShadow } from '../wasm/heap-shadow.js';
 import {
   INSTRUCTION_COUNTER_EXPORT,
@@ -26,6 +27,8 @@ export interface LoadedCode {
   counter: WebAssembly.Global;
   limit: WebAssembly.Global;
   shadow: HeapShadow;
+  /** which chunks each message wrote, when the module tracks them */
+  dirty: DirtyBitmap;
 }
 
 export type ExecutionOutcome =
@@ -118,9 +121,16 @@ export class Canister implements SystemApiHost {
   committedGlobalTimer(): bigint {
     return this.globalTimer;
   }
+  markDirty(offset: number, length: number): void {
+    this.loaded?.dirty.mark(offset, length);
+  }
 
-  /** Creates a fresh instance of `code` (install, reinstall, upgrade). The caller decides what to keep. */
-  instantiate(code: CompiledCode): LoadedCode {
+  /**
+   * Creates a fresh instance of `code` (install, reinstall, upgrade). The caller decides what to keep.
+   * Places the dirty bitmap in fresh memory unless `placeDirtyBitmap` is false (a restart resumes the
+   * persisted one instead, after copying the heap in).
+   */
+  instantiate(code: CompiledCode, options: { placeDirtyBitmap?: boolean } = {}): LoadedCode {
     const imports: WebAssembly.Imports = {
       ic0: createSystemApi(this) as WebAssembly.ModuleImports,
       [OUT_OF_INSTRUCTIONS_IMPORT.module]: {
@@ -146,7 +156,9 @@ export class Canister implements SystemApiHost {
       if (!(global instanceof WebAssembly.Global)) throw new Error(`instrumented module exports no global ${name}`);
       return global;
     });
-    return { code, instance, memory, table, globals, counter, limit, shadow: new HeapShadow(new Uint8Array(memory.buffer)) };
+    const dirty = DirtyBitmap.attach(exported, memory);
+    if (options.placeDirtyBitmap ?? true) dirty.place(); // before any canister code: its allocator never hands these pages out
+    return { code, instance, memory, table, globals, counter, limit, shadow: new HeapShadow(new Uint8Array(memory.buffer)), dirty };
   }
 
   /**
@@ -179,12 +191,15 @@ export class Canister implements SystemApiHost {
       this.current = undefined;
     }
     const instructions = this.instructions();
+    const written = loaded.dirty.take(); // undefined: compare all of memory
     if (failure === undefined && options.keep) {
-      loaded.shadow.commit(loaded.memory);
+      if (written === undefined) loaded.shadow.commit(loaded.memory);
+      else loaded.shadow.commitChunks(loaded.memory, written);
       if (ownJournal) this.stable.commit();
       return { ok: true, instructions };
     }
-    loaded.shadow.restore(loaded.memory);
+    if (written === undefined) loaded.shadow.restore(loaded.memory);
+    else loaded.shadow.restoreChunks(loaded.memory, written);
     loaded.globals.forEach((g, i) => {
       g.value = globalsBefore[i];
     });

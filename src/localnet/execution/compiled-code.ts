@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { instrumentModule } from '../wasm/instrument.js';
 
 /** Bump when instrumentation changes so stale cache entries are not reused. */
-const INSTRUMENTATION_VERSION = 2;
+const INSTRUMENTATION_VERSION = 3;
 const MAX_MODULE_BYTES = 100 * 1024 * 1024;
 
 export interface MetadataSection {

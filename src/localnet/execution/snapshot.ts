@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import { fromHex, toHex } from '../ids.js';
 import type { CanisterDelta, Json, PersistedCanister, PersistedState, RoundDelta } from '../persistence/index.js';
+import type { DirtyPlacement } from '../wasm/heap-dirty.js';
 import { HeapShadow } from '../wasm/heap-shadow.js';
 import { StableMemory } from '../wasm/stable-memory.js';
 import { Canister } from './canister.js';
@@ -42,7 +43,9 @@ const metaSchema = z.object({
   globals: z.array(z.union([z.number(), z.bigint()])),
   stablePages: z.bigint(),
   chunks: z.array(z.string()),
-  codeEpoch: z.number()
+  codeEpoch: z.number(),
+  /** where the dirty bitmap sits in the heap; absent in states written before dirty tracking (it stays off) */
+  dirtyBitmap: z.object({ base: z.number().int().nonnegative(), chunks: z.number().int().positive() }).nullable().optional()
 });
 const hostSchema = z.object({ nextCanisterIndex: z.bigint(), timeOffsetNs: z.bigint() });
 
@@ -83,8 +86,13 @@ export function canisterMeta(canister: Canister): Json {
     globals: canister.loaded?.globals.map((g) => globalValue(g.value)) ?? [],
     stablePages: canister.stable.size,
     chunks: [...canister.chunkStore.keys()],
-    codeEpoch: canister.codeEpoch
+    codeEpoch: canister.codeEpoch,
+    dirtyBitmap: placementToJson(canister.loaded?.dirty.placement)
   };
+}
+
+function placementToJson(placement: DirtyPlacement | undefined): Json {
+  return placement === undefined ? null : { base: placement.base, chunks: placement.chunks };
 }
 
 function globalValue(value: unknown): number | bigint {
@@ -153,9 +161,11 @@ function restoreCanister(engine: Engine, persisted: PersistedCanister, blobs: Ma
   if (meta.moduleBlob !== null && persisted.heap !== null) {
     const wasm = blobs.get(meta.moduleBlob);
     if (wasm === undefined) throw new Error(`state directory lacks module ${meta.moduleBlob} of canister ${persisted.id}`);
-    const loaded = canister.instantiate(engine.codeCache.compile(wasm));
+    // The persisted heap already holds the bitmap pages: resume them instead of growing memory again.
+    const loaded = canister.instantiate(engine.codeCache.compile(wasm), { placeDirtyBitmap: false });
     const shadow = new HeapShadow(persisted.heap);
     shadow.copyInto(loaded.memory);
+    if (meta.dirtyBitmap !== undefined && meta.dirtyBitmap !== null) loaded.dirty.resume(meta.dirtyBitmap);
     loaded.shadow = new HeapShadow(new Uint8Array(loaded.memory.buffer));
     loaded.shadow.markPersisted();
     loaded.globals.forEach((global, i) => {

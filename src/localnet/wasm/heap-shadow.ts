@@ -16,9 +16,10 @@ function forEachChangedChunk(a: Buffer, b: Buffer, length: number, visit: (offse
 }
 
 /**
- * The committed copy of a canister's linear memory. V8 cannot tell which pages a message wrote, so after each
- * message we compare memory with this copy chunk by chunk (memcmp speed): changed chunks are either kept (commit,
- * and remembered for persistence) or copied back (trap, and every query).
+ * The committed copy of a canister's linear memory. After each message the chunks the message wrote are either
+ * kept (commit, and remembered for persistence) or copied back (trap, and every query). Which chunks those are
+ * comes from the instrumented module's dirty bitmap (heap-dirty.ts) when it is on; otherwise (V8 cannot tell
+ * which pages were written) memory is compared with this copy chunk by chunk, at memcmp speed.
  */
 export class HeapShadow {
   private shadow: Buffer;
@@ -36,11 +37,7 @@ export class HeapShadow {
   /** Accepts the current memory as committed. Returns how many chunks changed. */
   commit(memory: WebAssembly.Memory): number {
     const current = Buffer.from(memory.buffer);
-    if (current.length > this.shadow.length) {
-      const grown = Buffer.alloc(current.length);
-      this.shadow.copy(grown);
-      this.shadow = grown;
-    }
+    this.grow(current.length);
     let changed = 0;
     forEachChangedChunk(current, this.shadow, current.length, (offset, end) => {
       current.copy(this.shadow, offset, offset, end);
@@ -48,6 +45,36 @@ export class HeapShadow {
       changed++;
     });
     return changed;
+  }
+
+  /** commit() for a message that wrote only `chunks` (any order; a chunk past the end of memory is skipped). */
+  commitChunks(memory: WebAssembly.Memory, chunks: readonly number[]): number {
+    const current = Buffer.from(memory.buffer);
+    this.grow(current.length);
+    let changed = 0;
+    for (const index of chunks) {
+      const offset = index * HEAP_CHUNK_BYTES;
+      if (offset >= current.length) continue;
+      const end = Math.min(offset + HEAP_CHUNK_BYTES, current.length);
+      if (current.compare(this.shadow, offset, end, offset, end) === 0) continue;
+      current.copy(this.shadow, offset, offset, end);
+      this.dirty.add(index);
+      changed++;
+    }
+    return changed;
+  }
+
+  /** restore() for a message that wrote only `chunks`. */
+  restoreChunks(memory: WebAssembly.Memory, chunks: readonly number[]): void {
+    const current = Buffer.from(memory.buffer);
+    const committed = this.shadow.length;
+    for (const index of chunks) {
+      const offset = index * HEAP_CHUNK_BYTES;
+      if (offset >= committed) continue; // zeroed below
+      const end = Math.min(offset + HEAP_CHUNK_BYTES, committed);
+      this.shadow.copy(current, offset, offset, end);
+    }
+    if (current.length > committed) current.fill(0, committed);
   }
 
   /** Puts the committed content back (memory cannot shrink: bytes past the committed size become zero). */
@@ -84,6 +111,14 @@ export class HeapShadow {
       });
     this.dirty.clear();
     return { size, chunks };
+  }
+
+  /** Memory grew: the new bytes are zero in memory, and so in the copy until a message writes them. */
+  private grow(length: number): void {
+    if (length <= this.shadow.length) return;
+    const grown = Buffer.alloc(length);
+    this.shadow.copy(grown);
+    this.shadow = grown;
   }
 
   /** A view of the committed bytes (not a copy). */

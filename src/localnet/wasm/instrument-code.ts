@@ -69,31 +69,40 @@ export class MeteringCode {
   }
 
   /**
-   * Runs `inject` with the counter local of `func` (null: charge the global) and, with a local, flushes it
-   * on every exit: after the body, and after each `return` value is computed. A function gets locals by
-   * being re-created under the same name (binaryen 116 cannot add one in place); calls, exports and
-   * tables refer to it by name, so nothing else changes. Returns the (new) function.
+   * Runs `inject` with the counter local of `func` (null: charge the global) and the index of the first of
+   * `scratchI32` fresh i32 locals, and, with a counter local, flushes it on every exit: after the body, and
+   * after each `return` value is computed. A function gets locals by being re-created under the same name
+   * (binaryen 116 cannot add one in place); calls, exports and tables refer to it by name, so nothing else
+   * changes. Returns the (new) function.
    */
-  rewrite(func: Ref, hasTailCall: boolean, inject: (local: number | null) => Ref[]): Ref {
+  rewrite(func: Ref, hasTailCall: boolean, scratchI32: number, inject: (local: number | null, scratch: number) => Ref[]): Ref {
     const m = this.module;
     const info = binaryen.getFunctionInfo(func);
     const results = binaryen.expandType(info.results);
     const result = results[0];
+    const firstNew = binaryen.expandType(info.params).length + info.vars.length;
+    const scratch = (types: number[]): number[] => [...types, ...new Array<number>(scratchI32).fill(binaryen.i32)];
+    let body: Ref;
+    let added: number[];
     if (hasTailCall || results.length > 1 || (result !== undefined && !PARKABLE.has(result))) {
-      inject(null);
-      return func;
+      inject(null, firstNew);
+      if (scratchI32 === 0) return func;
+      body = raw.functionGetBody(func);
+      added = scratch([]);
+    } else {
+      const local = firstNew;
+      const parked = local + 1;
+      const counterLocals = result === undefined ? [binaryen.i64] : [binaryen.i64, result];
+      const exit = (value: Ref): Ref =>
+        result === undefined
+          ? this.block([value, ...this.flush(local)])
+          : this.block([m.local.set(parked, value), ...this.flush(local), m.local.get(parked, result)]);
+      for (const ret of inject(local, firstNew + counterLocals.length)) raw.returnSetValue(ret, exit(raw.returnGetValue(ret)));
+      body = exit(raw.functionGetBody(func));
+      added = scratch(counterLocals);
     }
-    const local = binaryen.expandType(info.params).length + info.vars.length;
-    const parked = local + 1;
-    const exit = (value: Ref): Ref =>
-      result === undefined
-        ? this.block([value, ...this.flush(local)])
-        : this.block([m.local.set(parked, value), ...this.flush(local), m.local.get(parked, result)]);
-    for (const ret of inject(local)) raw.returnSetValue(ret, exit(raw.returnGetValue(ret)));
-    const body = exit(raw.functionGetBody(func));
-    const vars = result === undefined ? [...info.vars, binaryen.i64] : [...info.vars, binaryen.i64, result];
     m.removeFunction(info.name);
-    return m.addFunction(info.name, info.params, info.results, vars, body);
+    return m.addFunction(info.name, info.params, info.results, [...info.vars, ...added], body);
   }
 
   private counter(): Ref {

@@ -1,6 +1,7 @@
 import binaryen from 'binaryen';
 import { ExprId, operandShapes, raw, type Ref } from './instrument-binaryen.js';
 import { MeteringCode, type MeteringNames } from './instrument-code.js';
+import type { DirtyMarking } from './instrument-dirty.js';
 
 /**
  * Per-basic-block instruction metering of one function, in place, the way the IC meters canisters.
@@ -81,7 +82,8 @@ export class FunctionMeterer {
   private hasTailCall = false;
   private hasCall = false;
 
-  constructor(module: binaryen.Module, names: MeteringNames) {
+  /** `dirty`: also rewrite memory writes to mark the chunks they touch (see instrument-dirty.ts) */
+  constructor(module: binaryen.Module, names: MeteringNames, private readonly dirty: DirtyMarking | null = null) {
     this.code = new MeteringCode(module, names);
   }
 
@@ -93,11 +95,16 @@ export class FunctionMeterer {
     this.blockFirstPlaces.length = 0;
     this.hasTailCall = false;
     this.hasCall = false;
+    this.dirty?.reset();
     const entry = this.newPlace(PLACE_FUNCTION, func);
     this.current = this.newSegment(entry, NONE);
     this.walk(raw.functionGetBody(func), entry);
     this.close(this.current);
-    return this.code.rewrite(func, this.hasTailCall, (local) => this.inject(local));
+    // Writes are marked after the walk, so the marking code is not counted.
+    return this.code.rewrite(func, this.hasTailCall, this.dirty?.localsNeeded ?? 0, (local, scratch) => {
+      this.dirty?.apply(scratch);
+      return this.inject(local);
+    });
   }
 
   private walk(body: Ref, place: number): void {
@@ -201,6 +208,7 @@ export class FunctionMeterer {
     }
     for (let i = shape.fixed.length - 1; i >= 0; i--) this.pushOperand(shape.fixed[i]?.(expr) ?? 0, place);
     if (id === ExprId.MemoryCopy || id === ExprId.MemoryFill || id === ExprId.MemoryInit) this.code.chargeSize(id, expr);
+    this.dirty?.collect(id, expr);
   }
 
   private push(op: number, a: number, b: number): void {

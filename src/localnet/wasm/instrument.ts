@@ -1,7 +1,17 @@
 import binaryen from 'binaryen';
 import { internName, raw } from './instrument-binaryen.js';
 import type { MeteringNames } from './instrument-code.js';
+import {
+  DIRTY_BASE_EXPORT,
+  DIRTY_CHUNKS_EXPORT,
+  DIRTY_OVERFLOW_EXPORT,
+  DirtyMarking,
+  addDirtyRuntime,
+  type DirtyNames
+} from './instrument-dirty.js';
 import { FunctionMeterer } from './instrument-metering.js';
+
+export { DIRTY_BASE_EXPORT, DIRTY_CHUNKS_EXPORT, DIRTY_CHUNK_SHIFT, DIRTY_OVERFLOW_EXPORT } from './instrument-dirty.js';
 
 /**
  * Rewrites a canister module so that the localnet can run it like the IC does: instruction metering with
@@ -11,6 +21,8 @@ import { FunctionMeterer } from './instrument-metering.js';
  * What is counted and where the limit is checked is described in instrument-metering.ts. The host zeroes
  * the counter and sets the limit before each message; the module calls the out-of-instructions import
  * (which must throw) once the counter passes the limit at a loop header or at a calling function's entry.
+ * Every write to linear memory also marks the 4 KiB chunks it touches in a bitmap the host places in memory
+ * (instrument-dirty.ts), so the host commits or rolls back only what a message wrote.
  * Uses binaryen only to read, edit and write the module: no optimization pass runs, data segments
  * (passive ones included) and custom sections pass through unchanged.
  */
@@ -20,6 +32,8 @@ export interface InstrumentedModule {
   bytes: Uint8Array;
   /** export names of every mutable global of the ORIGINAL module, in global index order (for snapshot/restore), e.g. ["__deai_global_0"]; the stack pointer is among them */
   mutableGlobalExports: string[];
+  /** whether memory writes mark the dirty bitmap (then the module exports the __deai_dirty_* globals); false for a module without a 32-bit memory */
+  dirtyTracking: boolean;
 }
 
 export const TABLE_EXPORT = '__deai_table';
@@ -51,12 +65,19 @@ const LIMIT_GLOBAL = '__deai$instruction_limit';
 const OUT_OF_INSTRUCTIONS_FUNCTION = '__deai$out_of_instructions';
 const CHARGE_BYTES_FUNCTION = '__deai$charge_bytes';
 const ADDED_TABLE = '__deai$table';
+const DIRTY_NAMES: DirtyNames = {
+  base: '__deai$dirty_base',
+  chunks: '__deai$dirty_chunks',
+  overflow: '__deai$dirty_overflow',
+  markRange: '__deai$mark_range'
+};
 
 /**
- * Instruments raw (uncompressed) Wasm; the caller gunzips a `.wasm.gz` first.
+ * Instruments raw (uncompressed) Wasm; the caller gunzips a `.wasm.gz` first. `dirtyTracking: false` leaves
+ * memory writes unmarked (for comparisons; the host then always compares all of memory).
  * @throws InstrumentError when the bytes are gzip, not Wasm, invalid, or use unsupported features
  */
-export function instrumentModule(wasm: Uint8Array): InstrumentedModule {
+export function instrumentModule(wasm: Uint8Array, options: { dirtyTracking?: boolean } = {}): InstrumentedModule {
   checkInput(wasm);
   const module = binaryen.readBinary(wasm);
   try {
@@ -65,8 +86,11 @@ export function instrumentModule(wasm: Uint8Array): InstrumentedModule {
     const mutableGlobalExports = exportMutableGlobals(module);
     exportTable(module);
     const names = addMeteringRuntime(module);
-    meterFunctions(module, names);
-    return { bytes: module.emitBinary(), mutableGlobalExports };
+    const dirtyTracking = (options.dirtyTracking ?? true) && module.hasMemory() && !module.getMemoryInfo().is64;
+    if (dirtyTracking) checkDirtyNames(module);
+    meterFunctions(module, names, dirtyTracking ? new DirtyMarking(module, DIRTY_NAMES) : null);
+    if (dirtyTracking) addDirtyExports(module);
+    return { bytes: module.emitBinary(), mutableGlobalExports, dirtyTracking };
   } finally {
     module.dispose();
   }
@@ -158,13 +182,31 @@ function addMeteringRuntime(module: binaryen.Module): MeteringNames {
   return { counter: COUNTER_GLOBAL, limit: LIMIT_GLOBAL, outOfInstructions: OUT_OF_INSTRUCTIONS_FUNCTION, chargeBytes: CHARGE_BYTES_FUNCTION };
 }
 
-function meterFunctions(module: binaryen.Module, names: MeteringNames): void {
+function checkDirtyNames(module: binaryen.Module): void {
+  for (const name of [DIRTY_NAMES.base, DIRTY_NAMES.chunks, DIRTY_NAMES.overflow]) {
+    if (module.getGlobal(name) !== 0) throw new InstrumentError('NAME_CLASH', `the module already has a global named ${name}`);
+  }
+  if (module.getFunction(DIRTY_NAMES.markRange) !== 0) {
+    throw new InstrumentError('NAME_CLASH', `the module already has a function named ${DIRTY_NAMES.markRange}`);
+  }
+}
+
+/** Adds the bitmap globals and markRange after the walk (so they stay unmetered), and exports the globals. */
+function addDirtyExports(module: binaryen.Module): void {
+  addDirtyRuntime(module, DIRTY_NAMES);
+  const taken = exportedNames(module);
+  addExport(module, taken, DIRTY_BASE_EXPORT, () => module.addGlobalExport(DIRTY_NAMES.base, DIRTY_BASE_EXPORT));
+  addExport(module, taken, DIRTY_CHUNKS_EXPORT, () => module.addGlobalExport(DIRTY_NAMES.chunks, DIRTY_CHUNKS_EXPORT));
+  addExport(module, taken, DIRTY_OVERFLOW_EXPORT, () => module.addGlobalExport(DIRTY_NAMES.overflow, DIRTY_OVERFLOW_EXPORT));
+}
+
+function meterFunctions(module: binaryen.Module, names: MeteringNames, dirty: DirtyMarking | null): void {
   const defined: number[] = [];
   for (let i = 0; i < module.getNumFunctions(); i++) {
     const func = module.getFunctionByIndex(i);
     if (raw.functionGetBody(func) !== 0) defined.push(func); // imports have no body
   }
-  const meterer = new FunctionMeterer(module, names);
+  const meterer = new FunctionMeterer(module, names, dirty);
   for (const func of defined) {
     const name = binaryen.getFunctionInfo(func).name; // read first: metering may re-create the function
     try {

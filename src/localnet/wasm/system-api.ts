@@ -19,6 +19,8 @@ export interface SystemApiHost {
   costCall(methodNameBytes: bigint, payloadBytes: bigint): bigint;
   /** The committed global timer (0 = inactive). */
   committedGlobalTimer(): bigint;
+  /** Records that the host wrote [offset, offset + length) of linear memory, so rollback and commit see it. */
+  markDirty(offset: number, length: number): void;
 }
 
 const MAX_CERTIFIED_DATA = 32;
@@ -45,11 +47,13 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
     const memory = view();
     if (offset + size > data.length) violation(`copy of ${size} bytes at offset ${offset} exceeds ${data.length}`);
     if (dst < 0 || dst + size > memory.length) violation('memory access out of bounds');
+    host.markDirty(dst, size);
     memory.set(data.subarray(offset, offset + size), dst);
   };
   const write128 = (dst: number, value: bigint): void => {
     const memory = view();
     if (dst < 0 || dst + 16 > memory.length) violation('memory access out of bounds');
+    host.markDirty(dst, 16);
     const dv = new DataView(memory.buffer, dst, 16);
     dv.setBigUint64(0, value & U64_MASK, true);
     dv.setBigUint64(8, (value >> 64n) & U64_MASK, true);
@@ -272,6 +276,7 @@ function addCycles(host: SystemApiHost, c: ExecutionContext, call: { cycles: big
 function stableRead(host: SystemApiHost, view: () => Uint8Array, dst: number, offset: bigint, size: number): void {
   const memory = view();
   if (dst < 0 || dst + size > memory.length) violation('memory access out of bounds');
+  host.markDirty(dst, size); // first: a read that fails part-way has still written
   host.stable.read(offset, size, memory, dst);
 }
 

@@ -7,6 +7,9 @@ import binaryen from 'binaryen';
 import { describe, expect, it } from 'vitest';
 
 import {
+  DIRTY_BASE_EXPORT,
+  DIRTY_CHUNKS_EXPORT,
+  DIRTY_OVERFLOW_EXPORT,
   INSTRUCTION_COUNTER_EXPORT,
   INSTRUCTION_LIMIT_EXPORT,
   InstrumentError,
@@ -212,6 +215,132 @@ describe('instrumentModule: instruction limit', () => {
   });
 });
 
+/** Memory writes of every kind; 4 pages, the bitmap goes into the last one. */
+const writer = wat(`
+  (module
+    (memory (export "memory") 4)
+    (data $bytes "abcdefgh")
+    (func (export "store32") (param $a i32) (param $v i32) (i32.store (local.get $a) (local.get $v)))
+    (func (export "store8") (param $a i32) (param $v i32) (i32.store8 (local.get $a) (local.get $v)))
+    (func (export "store64at4096") (param $a i32) (i64.store offset=4096 (local.get $a) (i64.const -1)))
+    (func (export "storeNested") (param $a i32) (param $b i32)
+      (i32.store (local.get $a) (i32.add (i32.const 1) (block (result i32) (i32.store8 (local.get $b) (i32.const 9)) (i32.const 5)))))
+    (func (export "atomicAdd") (param $a i32) (drop (i32.atomic.rmw.add (local.get $a) (i32.const 3))))
+    (func (export "fill") (param $d i32) (param $n i32) (memory.fill (local.get $d) (i32.const 7) (local.get $n)))
+    (func (export "copy") (param $d i32) (param $s i32) (param $n i32) (memory.copy (local.get $d) (local.get $s) (local.get $n)))
+    (func (export "init") (param $d i32) (memory.init $bytes (local.get $d) (i32.const 0) (i32.const 8)))
+    (func (export "load32") (param $a i32) (result i32) (i32.load (local.get $a))))
+`);
+
+describe('instrumentModule: dirty-chunk marking', () => {
+  const BITMAP = 3 * 65_536;
+
+  function tracked(chunks: number): { call: (name: string, ...args: number[]) => unknown; bitmap: () => number[]; overflow: () => unknown; memory: Uint8Array } {
+    const { bytes, dirtyTracking } = instrumentModule(writer);
+    expect(dirtyTracking).toBe(true);
+    const { exports } = new WebAssembly.Instance(compile(bytes), { __deai: { out_of_instructions: () => undefined } });
+    const [base, coverage, overflow, memory] = [exports[DIRTY_BASE_EXPORT], exports[DIRTY_CHUNKS_EXPORT], exports[DIRTY_OVERFLOW_EXPORT], exports.memory];
+    if (!(base instanceof WebAssembly.Global) || !(coverage instanceof WebAssembly.Global) || !(overflow instanceof WebAssembly.Global)) {
+      throw new Error('no dirty-bitmap globals');
+    }
+    if (!(memory instanceof WebAssembly.Memory)) throw new Error('no memory');
+    expect([base.value, coverage.value, overflow.value]).toEqual([0, 0, 0]); // tracking starts off
+    base.value = BITMAP;
+    coverage.value = chunks;
+    const view = new Uint8Array(memory.buffer);
+    return {
+      call: (name, ...args) => exportedFunction(exports, name)(...args),
+      bitmap: () => [...view.subarray(BITMAP, BITMAP + chunks)].flatMap((mark, chunk) => (mark === 0 ? [] : [chunk])),
+      overflow: () => overflow.value,
+      memory: view
+    };
+  }
+
+  it('marks the chunk of every store, keeping its effect', () => {
+    const t = tracked(48);
+    t.call('store32', 5000, 0x01020304);
+    t.call('store8', 40_000, 255);
+    expect(t.bitmap()).toEqual([1, 9]);
+    expect(t.call('load32', 5000)).toBe(0x01020304);
+    expect(t.memory[40_000]).toBe(255);
+    expect(t.overflow()).toBe(0);
+  });
+
+  it('marks a straddling store by the chunk of its first byte (the host adds the next one) and honours static offsets', () => {
+    const t = tracked(48);
+    t.call('store32', 4094, -1);
+    expect(t.bitmap()).toEqual([0]);
+    expect([t.memory[4095], t.memory[4096], t.memory[4097]]).toEqual([255, 255, 255]);
+    t.call('store64at4096', 8192 + 10);
+    expect(t.bitmap()).toEqual([0, 3]);
+  });
+
+  it('evaluates a nested store in the value operand once, marking both', () => {
+    const t = tracked(48);
+    t.call('storeNested', 20_000, 30_000);
+    expect(t.call('load32', 20_000)).toBe(6);
+    expect(t.memory[30_000]).toBe(9);
+    expect(t.bitmap()).toEqual([4, 7]);
+  });
+
+  it('marks atomic read-modify-writes', () => {
+    const t = tracked(48);
+    t.call('atomicAdd', 12_288);
+    expect(t.bitmap()).toEqual([3]);
+    expect(t.call('load32', 12_288)).toBe(3);
+  });
+
+  it('marks every chunk that memory.fill, memory.copy and memory.init write, and none for zero length', () => {
+    const t = tracked(48);
+    t.call('fill', 4000, 10_000); // bytes 4000..13999: chunks 0..3
+    expect(t.bitmap()).toEqual([0, 1, 2, 3]);
+    expect(t.memory[13_999]).toBe(7);
+    t.call('copy', 81_920, 4000, 4097); // 20 * 4096: chunks 20..21
+    t.call('init', 65_536 + 4092); // 8 bytes straddling chunks 16..17
+    expect(t.bitmap()).toEqual([0, 1, 2, 3, 16, 17, 20, 21]);
+    expect(new TextDecoder().decode(t.memory.subarray(65_536 + 4092, 65_536 + 4100))).toBe('abcdefgh');
+    t.call('fill', 150_000, 0);
+    t.call('copy', 150_000, 0, 0);
+    expect(t.bitmap()).toEqual([0, 1, 2, 3, 16, 17, 20, 21]);
+    expect(t.overflow()).toBe(0);
+  });
+
+  it('sets the overflow flag instead of marking past the coverage, and marks nothing while tracking is off', () => {
+    const t = tracked(8);
+    t.call('store32', 8 * 4096, 1);
+    t.call('fill', 7 * 4096, 8192);
+    expect(t.bitmap()).toEqual([]);
+    expect(t.overflow()).toBe(1);
+    const off = tracked(0);
+    const before = Buffer.from(off.memory);
+    off.call('store8', 100, 1);
+    off.call('fill', 0, 50);
+    expect(off.overflow()).toBe(1);
+    expect(Buffer.compare(Buffer.from(off.memory.subarray(BITMAP)), before.subarray(BITMAP))).toBe(0);
+  });
+
+  it('charges the same instructions with and without marking (it is host bookkeeping)', () => {
+    const measure = (dirtyTracking: boolean, name: string, ...args: number[]): unknown => {
+      const { bytes } = instrumentModule(writer, { dirtyTracking });
+      const { exports } = new WebAssembly.Instance(compile(bytes), { __deai: { out_of_instructions: () => undefined } });
+      const counter = exports[INSTRUCTION_COUNTER_EXPORT];
+      if (!(counter instanceof WebAssembly.Global)) throw new Error('no counter');
+      exportedFunction(exports, name)(...args);
+      return counter.value;
+    };
+    for (const [name, ...args] of [['store32', 5000, 1], ['storeNested', 1, 2], ['fill', 0, 10_000], ['copy', 100, 0, 5000]] as const) {
+      expect(measure(true, name, ...args)).toBe(measure(false, name, ...args));
+    }
+  });
+
+  it('leaves a module without memory unmarked and without the bitmap exports', () => {
+    const { bytes, dirtyTracking } = instrumentModule(wat(`(module (func (export "f")))`));
+    expect(dirtyTracking).toBe(false);
+    const names = WebAssembly.Module.exports(compile(bytes)).map((e) => e.name);
+    expect(names).not.toContain(DIRTY_BASE_EXPORT);
+  });
+});
+
 describe('instrumentModule: exports and errors', () => {
   const withGlobalsAndTable = wat(`
     (module
@@ -292,7 +421,8 @@ describe('instrumentModule on the azle probe canister', () => {
   it.skipIf(wasm === undefined)('produces a valid module with the metering imports and exports', () => {
     if (wasm === undefined) return;
     const started = performance.now();
-    const { bytes, mutableGlobalExports } = instrumentModule(wasm);
+    const { bytes, mutableGlobalExports, dirtyTracking } = instrumentModule(wasm);
+    expect(dirtyTracking).toBe(true);
     const elapsedMs = performance.now() - started;
     console.log(
       `instrumented probe.wasm in ${elapsedMs.toFixed(0)} ms: ${wasm.length} -> ${bytes.length} bytes ` +
@@ -317,9 +447,19 @@ describe('instrumentModule on the azle probe canister', () => {
     ]);
     const exportNames = WebAssembly.Module.exports(module).map((e) => e.name);
     expect(exportNames).toEqual(expect.arrayContaining(WebAssembly.Module.exports(original).map((e) => e.name)));
-    expect(exportNames).toEqual(expect.arrayContaining([TABLE_EXPORT, '__deai_global_0', INSTRUCTION_COUNTER_EXPORT, INSTRUCTION_LIMIT_EXPORT]));
+    expect(exportNames).toEqual(
+      expect.arrayContaining([
+        TABLE_EXPORT,
+        '__deai_global_0',
+        INSTRUCTION_COUNTER_EXPORT,
+        INSTRUCTION_LIMIT_EXPORT,
+        DIRTY_BASE_EXPORT,
+        DIRTY_CHUNKS_EXPORT,
+        DIRTY_OVERFLOW_EXPORT
+      ])
+    );
 
-    // Instantiation runs no code (azle has no start function), so stub imports suffice.
+    // Instantiation runs no code (azle has no start function), so placeholder imports suffice.
     const imports: Record<string, Record<string, () => never>> = {};
     for (const imported of WebAssembly.Module.imports(module)) {
       imports[imported.module] ??= {};
