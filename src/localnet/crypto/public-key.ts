@@ -41,10 +41,20 @@ function safely(check: () => boolean): boolean {
   }
 }
 
+/** Parsed keys by DER (clients sign every request with the same key; parsing costs more than verifying). */
+const keyCache = new Map<string, KeyObject>();
+const KEY_CACHE_SIZE = 4096;
+
 /** The DER SubjectPublicKeyInfo as a native key: OpenSSL verifies ~30x faster than pure-JS curves. */
 function spki(der: Uint8Array): KeyObject | undefined {
+  const cacheKey = Buffer.from(der).toString('base64');
+  const cached = keyCache.get(cacheKey);
+  if (cached !== undefined) return cached;
   try {
-    return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+    const key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+    if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
+    keyCache.set(cacheKey, key);
+    return key;
   } catch {
     return undefined;
   }

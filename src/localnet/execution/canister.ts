@@ -74,13 +74,13 @@ export class Canister implements SystemApiHost {
     private readonly costCallFn: (name: bigint, payload: bigint) => bigint
   ) {
     this.canisterId = id.toUint8Array();
+    this.text = id.toText();
     this.settings = { ...defaultSettings(), controllers };
     this.cycles = cycles;
   }
 
-  get text(): string {
-    return this.id.toText();
-  }
+  /** The textual id, computed once (Principal.toText is costly and every lookup uses it). */
+  readonly text: string;
 
   get isEmpty(): boolean {
     return this.loaded === undefined;
