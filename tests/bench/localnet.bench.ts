@@ -63,6 +63,7 @@ async function latencyAndInstructions(): Promise<void> {
   await actor.greet('warm-up');
   await actor.put('warm', 'up');
   const queries: number[] = [];
+  events.length = 0;
   for (let i = 0; i < SAMPLES; i++) {
     const t = performance.now();
     await actor.greet(`q${i}`);
@@ -75,6 +76,16 @@ async function latencyAndInstructions(): Promise<void> {
     updates.push(performance.now() - t);
   }
   row('query latency p50 / p99 (agent, verified)', `${ms(percentile(queries, 50))} / ${ms(percentile(queries, 99))}`, 'p50 < 5 ms');
+  const hostQuery = events.filter((e) => e.entry === 'canister_query greet').map((e) => e.durationMs);
+  row('  of which canister execution on the host, p50', ms(percentile(hostQuery, 50)));
+  const anonymous = probeActor(await agentFor(net.url), id);
+  const anonymousQueries: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t = performance.now();
+    await anonymous.greet(`a${i}`);
+    anonymousQueries.push(performance.now() - t);
+  }
+  row('query latency p50, anonymous caller (no request signing)', ms(percentile(anonymousQueries, 50)));
   row('update latency p50 / p99 (agent, verified)', `${ms(percentile(updates, 50))} / ${ms(percentile(updates, 99))}`);
 
   events.length = 0;
