@@ -130,7 +130,8 @@ export const Breakdown = IDL.Record({
 
 export const Candidate = IDL.Record({
   runner: IDL.Principal,
-  endpoint: IDL.Opt(IDL.Text),
+  /** Empty when the runner publishes no endpoint (find_runners' native encoder cannot type a mixed `opt` column). */
+  endpoint: IDL.Text,
   region: IDL.Text,
   model: ModelRef,
   engine: IDL.Text,

@@ -1,4 +1,4 @@
-import { IDL, init, isController, msgCaller, Principal, postUpgrade, query, time, trap, update } from 'azle';
+import { IDL, init, isController, msgCaller, msgReply, Principal, postUpgrade, query, time, trap, update } from 'azle';
 
 import {
   deprecateCard,
@@ -16,11 +16,13 @@ import {
   stats,
   updateRunner,
   MAX_MANIFEST_BYTES,
+  type FindRequest,
   type RegistryError,
   type Result
 } from '../../src/core/registry/index.js';
 import { parseJson } from '../../src/core/json.js';
 import * as C from './candid.js';
+import { candidatesReply } from './candid-text.js';
 import { args, reply, warmReplyTypes } from './fast-candid.js';
 import { openStore } from './stable-store.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
@@ -70,6 +72,49 @@ function handle<A extends unknown[]>(argTypes: IDL.Type[], returnType: IDL.Type,
 
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>
   'Ok' in result ? { Ok: view(result.Ok) } : result;
+
+interface FindRequestArgs {
+  model: Opt<string>;
+  family: Opt<string>;
+  min_context: Opt<bigint>;
+  quantizations: Opt<string[]>;
+  min_bits: Opt<number>;
+  input_modality: Opt<string>;
+  output_modality: Opt<string>;
+  capabilities: Opt<string[]>;
+  engine: Opt<string>;
+  accelerator_class: Opt<string>;
+  region: Opt<string>;
+  max_input_price_per_million: Opt<bigint>;
+  max_output_price_per_million: Opt<bigint>;
+  endpoint_required: Opt<boolean>;
+  confidential_required: Opt<boolean>;
+  affinity_key: Opt<string>;
+  limit: Opt<number>;
+}
+
+function findRequestOf(request: FindRequestArgs): FindRequest {
+  const minContext = some(request.min_context);
+  return {
+    model: some(request.model),
+    family: some(request.family),
+    minContext: minContext === undefined ? undefined : Number(minContext),
+    quantizations: some(request.quantizations),
+    minBits: some(request.min_bits),
+    inputModality: some(request.input_modality),
+    outputModality: some(request.output_modality),
+    capabilities: some(request.capabilities),
+    engine: some(request.engine),
+    acceleratorClass: some(request.accelerator_class),
+    region: some(request.region),
+    maxInputPricePerMillion: some(request.max_input_price_per_million),
+    maxOutputPricePerMillion: some(request.max_output_price_per_million),
+    endpointRequired: some(request.endpoint_required),
+    confidentialRequired: some(request.confidential_required),
+    affinityKey: some(request.affinity_key),
+    limit: some(request.limit)
+  };
+}
 
 export default class {
   @init([IDL.Opt(C.InitArgs)])
@@ -186,47 +231,10 @@ export default class {
 
   @query([C.FindRequest], C.Results.candidates, { manual: true })
   find_runners(): void {
-    handle([C.FindRequest], C.Results.candidates, (request: {
-    model: Opt<string>;
-    family: Opt<string>;
-    min_context: Opt<bigint>;
-    quantizations: Opt<string[]>;
-    min_bits: Opt<number>;
-    input_modality: Opt<string>;
-    output_modality: Opt<string>;
-    capabilities: Opt<string[]>;
-    engine: Opt<string>;
-    accelerator_class: Opt<string>;
-    region: Opt<string>;
-    max_input_price_per_million: Opt<bigint>;
-    max_output_price_per_million: Opt<bigint>;
-    endpoint_required: Opt<boolean>;
-    confidential_required: Opt<boolean>;
-    affinity_key: Opt<string>;
-    limit: Opt<number>;
-  }) => {
-      const minContext = some(request.min_context);
-      const result = findRunners(state(), time(), {
-        model: some(request.model),
-        family: some(request.family),
-        minContext: minContext === undefined ? undefined : Number(minContext),
-        quantizations: some(request.quantizations),
-        minBits: some(request.min_bits),
-        inputModality: some(request.input_modality),
-        outputModality: some(request.output_modality),
-        capabilities: some(request.capabilities),
-        engine: some(request.engine),
-        acceleratorClass: some(request.accelerator_class),
-        region: some(request.region),
-        maxInputPricePerMillion: some(request.max_input_price_per_million),
-        maxOutputPricePerMillion: some(request.max_output_price_per_million),
-        endpointRequired: some(request.endpoint_required),
-        confidentialRequired: some(request.confidential_required),
-        affinityKey: some(request.affinity_key),
-        limit: some(request.limit)
-      });
-      return mapResult(result, (candidates) => candidates.map(candidateView));
-    });
+    const [request] = args([C.FindRequest]) as [FindRequestArgs];
+    const result = findRunners(state(), time(), findRequestOf(request));
+    if ('Ok' in result && result.Ok.length > 0) msgReply(candidatesReply(result.Ok));
+    else reply(C.Results.candidates, mapResult(result, (candidates) => candidates.map(candidateView)));
   }
 
   @query([], C.StatsList, { manual: true })

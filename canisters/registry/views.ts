@@ -66,7 +66,7 @@ export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bi
 export function candidateView(c: Candidate) {
   return {
     runner: Principal.fromText(c.runnerId),
-    endpoint: opt(c.endpoint),
+    endpoint: c.endpoint ?? '',
     region: c.region,
     model: c.model,
     engine: c.engine,

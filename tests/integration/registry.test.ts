@@ -154,6 +154,7 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     const reader = await as(new AnonymousIdentity());
     const ranked = okOf(await reader.find_runners(findRequest({ model: [card.id as string] })));
     expect(ranked.map((c) => c.runner.toText())).toEqual([r1.toText(), r2.toText(), r0.toText()]);
+    expect(ranked.map((c) => c.endpoint)).toEqual(['https://runner.example.org', '', 'https://runner.example.org']);
     const best = ranked[0];
     expect(best?.breakdown.price).toBe(1);
     expect(best?.breakdown.load).toBe(1);

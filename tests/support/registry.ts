@@ -37,6 +37,7 @@ export interface RunnerView {
 
 export interface Candidate {
   runner: Principal;
+  endpoint: string;
   model: { id: string; digest: string };
   engine: string;
   state: string;
