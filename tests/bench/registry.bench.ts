@@ -3,7 +3,7 @@
  * then measures find_runners (latency through the agent, instructions), heartbeat and registration
  * instructions, heartbeat throughput of the host, stable memory per runner, and the daily cycles cost.
  *
- *   npm run bench:registry [-- --runners 10000 --interval 120]
+ *   npm run bench:registry [-- --runners 10000 --interval 180]
  */
 import { createHash } from 'node:crypto';
 
@@ -28,7 +28,7 @@ const flag = (name: string, fallback: number): number => {
 };
 const RUNNERS = flag('runners', 10_000);
 const MODELS = 50;
-const INTERVAL_SECONDS = flag('interval', 120);
+const INTERVAL_SECONDS = flag('interval', 180);
 const HEARTBEATS = flag('heartbeats', 2_000);
 const SENDERS = 16;
 /** Ingress reception fee on a 13-node subnet (base + per byte) and the per-update execution charge. */
