@@ -119,6 +119,29 @@ export const FindRequest = IDL.Record({
   limit: IDL.Opt(IDL.Nat32)
 });
 
+type Opt<T> = [] | [T];
+
+/** The JS value of FindRequest (Candid `opt T` is `[] | [T]`). */
+export interface FindRequestArgs {
+  model: Opt<string>;
+  family: Opt<string>;
+  min_context: Opt<bigint>;
+  quantizations: Opt<string[]>;
+  min_bits: Opt<number>;
+  input_modality: Opt<string>;
+  output_modality: Opt<string>;
+  capabilities: Opt<string[]>;
+  engine: Opt<string>;
+  accelerator_class: Opt<string>;
+  region: Opt<string>;
+  max_input_price_per_million: Opt<bigint>;
+  max_output_price_per_million: Opt<bigint>;
+  endpoint_required: Opt<boolean>;
+  confidential_required: Opt<boolean>;
+  affinity_key: Opt<string>;
+  limit: Opt<number>;
+}
+
 export const Breakdown = IDL.Record({
   load: IDL.Float64,
   freshness: IDL.Float64,

@@ -73,27 +73,8 @@ function handle<A extends unknown[]>(argTypes: IDL.Type[], returnType: IDL.Type,
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>
   'Ok' in result ? { Ok: view(result.Ok) } : result;
 
-interface FindRequestArgs {
-  model: Opt<string>;
-  family: Opt<string>;
-  min_context: Opt<bigint>;
-  quantizations: Opt<string[]>;
-  min_bits: Opt<number>;
-  input_modality: Opt<string>;
-  output_modality: Opt<string>;
-  capabilities: Opt<string[]>;
-  engine: Opt<string>;
-  accelerator_class: Opt<string>;
-  region: Opt<string>;
-  max_input_price_per_million: Opt<bigint>;
-  max_output_price_per_million: Opt<bigint>;
-  endpoint_required: Opt<boolean>;
-  confidential_required: Opt<boolean>;
-  affinity_key: Opt<string>;
-  limit: Opt<number>;
-}
 
-function findRequestOf(request: FindRequestArgs): FindRequest {
+function findRequestOf(request: C.FindRequestArgs): FindRequest {
   const minContext = some(request.min_context);
   return {
     model: some(request.model),
@@ -231,7 +212,7 @@ export default class {
 
   @query([C.FindRequest], C.Results.candidates, { manual: true })
   find_runners(): void {
-    const [request] = args([C.FindRequest]) as [FindRequestArgs];
+    const [request] = args([C.FindRequest]) as [C.FindRequestArgs];
     const result = findRunners(state(), time(), findRequestOf(request));
     if ('Ok' in result && result.Ok.length > 0) msgReply(candidatesReply(result.Ok));
     else reply(C.Results.candidates, mapResult(result, (candidates) => candidates.map(candidateView)));

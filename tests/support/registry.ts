@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Actor, type ActorSubclass, type HttpAgent } from '@dfinity/agent';
 import type { Principal } from '@dfinity/principal';
 
-import { registryIdlFactory } from '../../canisters/registry/candid.ts';
+import { registryIdlFactory, type FindRequestArgs } from '../../canisters/registry/candid.ts';
 
 type Opt<T> = [] | [T];
 export type RegistryErr = Record<string, unknown>;
@@ -48,25 +48,7 @@ export interface Candidate {
   input_price_per_million: bigint;
 }
 
-export interface FindRequest {
-  model: Opt<string>;
-  family: Opt<string>;
-  min_context: Opt<bigint>;
-  quantizations: Opt<string[]>;
-  min_bits: Opt<number>;
-  input_modality: Opt<string>;
-  output_modality: Opt<string>;
-  capabilities: Opt<string[]>;
-  engine: Opt<string>;
-  accelerator_class: Opt<string>;
-  region: Opt<string>;
-  max_input_price_per_million: Opt<bigint>;
-  max_output_price_per_million: Opt<bigint>;
-  endpoint_required: Opt<boolean>;
-  confidential_required: Opt<boolean>;
-  affinity_key: Opt<string>;
-  limit: Opt<number>;
-}
+export type FindRequest = FindRequestArgs;
 
 export interface HeartbeatArgs {
   state: string;
