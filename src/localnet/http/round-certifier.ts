@@ -13,12 +13,15 @@ interface RoundCertificate {
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 /**
- * Signs one certificate per execution round covering every ingress message the round finished, as the IC does,
- * and wakes the HTTP requests waiting for them. Each client gets a pruned copy revealing only its own request.
+ * Signs certificates for finished ingress messages — at most one per execution round, as the IC does (fewer under
+ * load) — and wakes the HTTP requests waiting for them. Each client gets a pruned copy revealing only its own
+ * request.
  */
 export class RoundCertifier {
   private readonly waiters = new Map<string, Array<() => void>>();
-  signedRounds = 0;
+  private readonly pending: IngressRecord[] = [];
+  private signing = false;
+  signedCertificates = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -31,27 +34,45 @@ export class RoundCertifier {
     this.engine.onRound((summary) => this.certifyRound(summary));
   }
 
-  /** Builds the round's tree now; the signature is computed on the signer thread while execution goes on. */
+  /**
+   * Queues the round's finished messages for certification. At most one signature is in flight: rounds that
+   * finish meanwhile are certified together by the next one (their statuses are all part of the latest state), so
+   * under load the signer never falls behind the rounds.
+   */
   private certifyRound(summary: RoundSummary): void {
     if (summary.finalized.length === 0) return;
+    this.pending.push(...summary.finalized);
+    this.signNext();
+  }
+
+  private signNext(): void {
+    if (this.signing || this.pending.length === 0) return;
+    const records = this.pending.splice(0);
     const tree = newTree();
     addTime(tree, this.engine.wallNow());
-    for (const record of summary.finalized) addRequestStatus(tree, record);
+    for (const record of records) addRequestStatus(tree, record);
     const hashTree = finishTree(tree);
-    this.signer.sign(reconstruct(hashTree)).then(
-      (signature) => {
-        const certificate: RoundCertificate = { tree: hashTree, signature };
-        this.signedRounds++;
-        for (const record of summary.finalized) {
-          record.certification = certificate;
-          const waiting = this.waiters.get(record.requestIdHex);
-          this.waiters.delete(record.requestIdHex);
-          for (const wake of waiting ?? []) wake();
-        }
-      },
-      // Clients still learn the outcome by polling read_state, which signs afresh.
-      (error: unknown) => this.onError(error)
-    );
+    this.signing = true;
+    this.signer
+      .sign(reconstruct(hashTree))
+      .then(
+        (signature) => {
+          const certificate: RoundCertificate = { tree: hashTree, signature };
+          this.signedCertificates++;
+          for (const record of records) {
+            record.certification = certificate;
+            const waiting = this.waiters.get(record.requestIdHex);
+            this.waiters.delete(record.requestIdHex);
+            for (const wake of waiting ?? []) wake();
+          }
+        },
+        // Clients still learn the outcome by polling read_state, which signs afresh.
+        (error: unknown) => this.onError(error)
+      )
+      .finally(() => {
+        this.signing = false;
+        this.signNext();
+      });
   }
 
   /** Resolves when the record is final and certified, or after `timeoutMs` (the caller then answers 202). */
