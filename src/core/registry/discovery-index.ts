@@ -117,6 +117,10 @@ export class DiscoveryIndex {
     return modelId === undefined ? this.all.values() : this.byModel.get(modelId)?.values() ?? [];
   }
 
+  get size(): number {
+    return this.all.size;
+  }
+
   rebuild(runners: Iterable<[string, StoredRunner]>, heartbeat: (runnerId: string) => Heartbeat | undefined): void {
     this.byModel.clear();
     this.all.clear();

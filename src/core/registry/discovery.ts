@@ -1,7 +1,7 @@
 import type { ModelCard } from '../manifest/index.js';
 import type { IndexedDeployment, IndexedRunner } from './discovery-index.js';
 import { err, ok, type Result } from './errors.js';
-import { DEFAULT_FIND_RESULTS, MAX_AFFINITY_KEY_LENGTH, MAX_FILTER_TEXT, MAX_FILTER_VALUES, MAX_FIND_RESULTS } from './limits.js';
+import { DEFAULT_FIND_RESULTS, MAX_AFFINITY_KEY_LENGTH, MAX_FILTER_TEXT, MAX_FILTER_VALUES, MAX_FIND_RESULTS, MAX_UNFILTERED_SCAN } from './limits.js';
 import { affinityWeight, components, scoreOf, type Breakdown } from './ranking.js';
 import type { RegistryStore } from './store.js';
 import type { Heartbeat, Reputation, RunnerState } from './types.js';
@@ -98,6 +98,10 @@ export function isLive(heartbeat: Heartbeat | undefined, nowNs: bigint, ttlNs: b
 export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRequest): Result<Candidate[]> {
   const checked = checkRequest(request);
   if ('Err' in checked) return checked;
+  if (request.model === undefined && store.index.size > MAX_UNFILTERED_SCAN) {
+    // Scanning every runner would approach the query instruction limit; a model filter keeps it bounded.
+    return err({ LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) } });
+  }
   const ttlNs = store.config().heartbeatTtlNs;
   const ttlMs = Number(ttlNs / 1_000_000n);
   const nowMs = Number(nowNs / 1_000_000n);

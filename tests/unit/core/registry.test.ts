@@ -5,6 +5,7 @@ import {
   heartbeat,
   listCards,
   makeConfig,
+  MAX_UNFILTERED_SCAN,
   memoryStore,
   publishCard,
   registerRunner,
@@ -73,5 +74,17 @@ describe('registry core (pure)', () => {
     if ('Err' in second) throw new Error('list');
     expect(second.Ok.items[0]?.card.id).toBe('org/m10');
     expect(listCards(store, {}, { limit: 0 })).toHaveProperty('Err.InvalidArgument');
+  });
+
+  it('asks for a model filter instead of scanning more than MAX_UNFILTERED_SCAN runners', () => {
+    const store = newStore();
+    const card = modelCard();
+    publishCard(store, 'publisher', NOW, card);
+    const manifest = runnerManifest('aaaaa-aa', [deployment(card)]);
+    for (let i = 0; i <= MAX_UNFILTERED_SCAN; i++) {
+      expect(registerRunner(store, `runner-${i}`, NOW, manifest)).toHaveProperty('Ok');
+    }
+    expect(findRunners(store, NOW, {})).toEqual({ Err: { LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) } } });
+    expect(findRunners(store, NOW, { model: card.id as string })).toHaveProperty('Ok');
   });
 });
