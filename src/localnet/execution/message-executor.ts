@@ -1,3 +1,4 @@
+import { concatBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 
 import { ErrorCode, RejectCode, reject, trapMessage, type Reject } from '../errors.js';
@@ -194,7 +195,7 @@ export class MessageExecutor {
 
   private sendCall(context: CallContext, call: ExecutionContext['performedCalls'][number]): void {
     context.outstanding++;
-    const arg = concatChunks(call.argChunks);
+    const arg = concatBytes(...call.argChunks);
     const deadlineNs =
       call.bestEffortTimeoutSeconds === undefined ? undefined : this.engine.now() + BigInt(call.bestEffortTimeoutSeconds) * 1_000_000_000n;
     this.engine.pushMessage({
@@ -304,13 +305,3 @@ function invokeEntry(loaded: LoadedCode, entry: string | { fun: number; env: num
   fn(entry.env);
 }
 
-function concatChunks(chunks: Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
-}

@@ -1,3 +1,4 @@
+import { concatBytes } from '@noble/hashes/utils';
 import { CanisterTrap, ErrorCode, RejectCode } from '../errors.js';
 import type { ExecutionContext } from '../execution/context.js';
 import type { StableMemory } from './stable-memory.js';
@@ -105,7 +106,7 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
     },
     msg_reply: () => {
       const c = respondable('ic0.msg_reply');
-      c.response = { kind: 'reply', bytes: concat(c.replyChunks) };
+      c.response = { kind: 'reply', bytes: concatBytes(...c.replyChunks) };
     },
     msg_reject: (src: number, size: number) => {
       const c = respondable('ic0.msg_reject');
@@ -280,13 +281,3 @@ function stableRead(host: SystemApiHost, view: () => Uint8Array, dst: number, of
   host.stable.read(offset, size, memory, dst);
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((n, chunk) => n + chunk.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}

@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+import { safeValidateManifest, type ManifestIssue, type ManifestResult } from '../../../src/core/manifest/index.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -18,3 +20,17 @@ export const runner = () => example('runner-gpu.runner.yaml');
 
 export const DIGEST_A = `sha256:${'a'.repeat(64)}`;
 export const DIGEST_B = `sha256:${'b'.repeat(64)}`;
+
+/** The issues of a rejected manifest (fails the test when it was accepted). */
+export function issuesOf(result: ManifestResult<unknown>): ManifestIssue[] {
+  if (result.ok) throw new Error('expected the manifest to be rejected');
+  expect(result.code).toBe('InvalidManifest');
+  return result.issues;
+}
+
+/** Validates `base()` after `mutate` and returns its issues. */
+export function rejectFrom(base: () => Record<string, any>, mutate: (manifest: Record<string, any>) => void): ManifestIssue[] {
+  const manifest = base();
+  mutate(manifest);
+  return issuesOf(safeValidateManifest(manifest));
+}

@@ -5,22 +5,11 @@ import {
   PRICE_MAX,
   safeValidateManifest,
   safeValidateRunnerManifest,
-  type ManifestIssue,
-  type ManifestResult
+  type ManifestIssue
 } from '../../../src/core/manifest/index.ts';
-import { DIGEST_A, DIGEST_B, example, runner } from './manifest-fixtures.ts';
+import { DIGEST_A, DIGEST_B, example, runner, rejectFrom } from './manifest-fixtures.ts';
 
-function issuesOf(result: ManifestResult<unknown>): ManifestIssue[] {
-  if (result.ok) throw new Error('expected the manifest to be rejected');
-  expect(result.code).toBe('InvalidManifest');
-  return result.issues;
-}
-
-function reject(mutate: (manifest: Record<string, any>) => void): ManifestIssue[] {
-  const manifest = runner();
-  mutate(manifest);
-  return issuesOf(safeValidateManifest(manifest));
-}
+const reject = (mutate: (manifest: Record<string, any>) => void): ManifestIssue[] => rejectFrom(runner, mutate);
 
 function accept(mutate: (manifest: Record<string, any>) => void) {
   const manifest = runner();

@@ -6,23 +6,11 @@ import {
   safeValidateManifest,
   safeValidateModelCard,
   validateManifest,
-  type ManifestIssue,
-  type ManifestResult
+  type ManifestIssue
 } from '../../../src/core/manifest/index.ts';
-import { DIGEST_A, example, exampleFiles, modelCard } from './manifest-fixtures.ts';
+import { DIGEST_A, example, exampleFiles, modelCard, issuesOf, rejectFrom } from './manifest-fixtures.ts';
 
-function issuesOf(result: ManifestResult<unknown>): ManifestIssue[] {
-  if (result.ok) throw new Error('expected the manifest to be rejected');
-  expect(result.code).toBe('InvalidManifest');
-  return result.issues;
-}
-
-/** Validates a mutated card and returns its issues. */
-function reject(mutate: (card: Record<string, any>) => void): ManifestIssue[] {
-  const card = modelCard();
-  mutate(card);
-  return issuesOf(safeValidateManifest(card));
-}
+const reject = (mutate: (manifest: Record<string, any>) => void): ManifestIssue[] => rejectFrom(modelCard, mutate);
 
 describe('examples', () => {
   it.each(exampleFiles().filter((f) => f.endsWith('.yaml')))('%s is a valid manifest', (file) => {
