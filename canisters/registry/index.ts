@@ -23,7 +23,7 @@ import {
 import { parseJson } from '../../src/core/json.js';
 import * as C from './candid.js';
 import { candidatesReply } from './candid-text.js';
-import { args, reply, warmReplyTypes } from './fast-candid.js';
+import { args, reply, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
 

@@ -1,0 +1,89 @@
+import { candidEncode, Serializable, StableBTreeMap } from 'azle';
+
+import { parseJson, stringifyJson } from '../../src/core/json.js';
+import type { KeyValue } from '../../src/core/kv.js';
+
+/**
+ * UTF-8 through the native Candid encoder: ~7x faster than the TextEncoder polyfill of Azle's stable mode, which
+ * otherwise dominates StableBTreeMap cost (azle-notes §1.2). Verified byte-identical to TextEncoder.
+ */
+export function utf8Encode(text: string): Uint8Array {
+  const escaped = text.replace(/[\\"]/g, '\\$&').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+  const bytes = candidEncode(`("${escaped}")`);
+  let p = 7;
+  while ((bytes[p] ?? 0) & 0x80) p++;
+  return bytes.subarray(p + 1);
+}
+
+export function utf8Decode(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return decodeURIComponent(escape(binary));
+}
+
+export const TextCodec: Serializable = { toBytes: (s: string) => utf8Encode(s), fromBytes: (b: Uint8Array) => utf8Decode(b) };
+
+/**
+ * A StableBTreeMap (the durable truth) with a heap copy kept in key order: reads and ordered scans run at heap
+ * speed, every write goes through to stable memory. The heap copy is rebuilt after an upgrade.
+ */
+export class CachedKeyValue<V> implements KeyValue<V> {
+  private readonly stable: StableBTreeMap<string, string>;
+  private readonly heap = new Map<string, V>();
+  private sortedKeys: string[] = [];
+
+  constructor(memoryId: number) {
+    this.stable = new StableBTreeMap<string, string>(memoryId, TextCodec, TextCodec);
+    const total = Number(this.stable.len());
+    for (let start = 0; start < total; start += 1000) {
+      for (const [key, json] of this.stable.items(start, 1000)) {
+        // Values are records this canister wrote itself.
+        this.heap.set(key, parseJson(json) as V);
+      }
+    }
+    this.sortedKeys = [...this.heap.keys()].sort();
+  }
+
+  get(key: string): V | undefined {
+    return this.heap.get(key);
+  }
+  has(key: string): boolean {
+    return this.heap.has(key);
+  }
+  size(): number {
+    return this.heap.size;
+  }
+  set(key: string, value: V): void {
+    this.stable.insert(key, stringifyJson(value));
+    if (!this.heap.has(key)) this.sortedKeys.splice(this.lowerBound(key), 0, key);
+    this.heap.set(key, value);
+  }
+  delete(key: string): void {
+    if (!this.heap.has(key)) return;
+    this.stable.remove(key);
+    this.heap.delete(key);
+    const at = this.lowerBound(key);
+    if (this.sortedKeys[at] === key) this.sortedKeys.splice(at, 1);
+  }
+  *entries(afterKey?: string): Iterable<[string, V]> {
+    let i = afterKey === undefined ? 0 : this.lowerBound(afterKey);
+    if (afterKey !== undefined && this.sortedKeys[i] === afterKey) i++;
+    for (; i < this.sortedKeys.length; i++) {
+      const key = this.sortedKeys[i];
+      if (key === undefined) break;
+      const value = this.heap.get(key);
+      if (value !== undefined) yield [key, value];
+    }
+  }
+  private lowerBound(key: string): number {
+    let lo = 0;
+    let hi = this.sortedKeys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.sortedKeys[mid] ?? '') < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
