@@ -64,6 +64,15 @@ class ZeroValue extends IDL.Visitor<null, unknown> {
   override visitRecord(_t: IDL.RecordClass, fields: Array<[string, IDL.Type]>): unknown {
     return Object.fromEntries(fields.map(([name, type]) => [name, type.accept(this, null)]));
   }
+  override visitTuple<T extends unknown[]>(_t: IDL.TupleClass<T>, components: IDL.Type[]): unknown {
+    return components.map((type) => type.accept(this, null));
+  }
+  override visitRec<T>(_t: IDL.RecClass<T>, ty: IDL.ConstructType<T>): unknown {
+    return ty.accept(this, null);
+  }
+  override visitFunc(): unknown {
+    return [Principal.anonymous(), ''];
+  }
   override visitVariant(_t: IDL.VariantClass, fields: Array<[string, IDL.Type]>): unknown {
     const [first] = fields;
     return first === undefined ? null : { [first[0]]: first[1].accept(this, null) };
