@@ -8,6 +8,7 @@ import { Principal } from '@dfinity/principal';
 import { z } from 'zod';
 
 import type { CanisterConfig } from '../project/dfx-config.js';
+import type { CanisterArgs, CanisterArgsOf } from './canister-args.js';
 import { IcError } from './errors.js';
 import { managementActor } from './management.js';
 
@@ -29,8 +30,11 @@ export interface DeployOptions {
   agent: HttpAgent;
   projectDir: string;
   canisters: CanisterConfig[];
-  /** Candid-encoded install and upgrade arguments per canister name (default: no arguments). */
-  args?: Record<string, { install: Uint8Array; upgrade: Uint8Array }>;
+  /**
+   * Candid-encoded install and upgrade arguments per canister name (default: no arguments), computed from the ids
+   * of the canisters deployed before it, so that one canister's argument can name another.
+   */
+  args?: Record<string, CanisterArgsOf>;
   /** Network name under which ids are recorded (dfx: .dfx/<network>/canister_ids.json). */
   network?: string;
   onProgress?: (message: string) => void;
@@ -127,7 +131,12 @@ export async function deployCanisters(options: DeployOptions): Promise<DeployedC
     const wasm = new Uint8Array(readFileSync(canister.wasm));
     const moduleHash = createHash('sha256').update(wasm).digest('hex');
     const noArgs = new Uint8Array(IDL.encode([], []));
-    const args = options.args?.[canister.name] ?? { install: noArgs, upgrade: noArgs };
+    let args: CanisterArgs = { install: noArgs, upgrade: noArgs };
+    try {
+      args = options.args?.[canister.name]?.(ids) ?? args;
+    } catch (error) {
+      throw new IcError('DeployFailed', `Deploying ${canister.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
     const previous = recorded[canister.name];
     const found = previous === undefined ? undefined : await exists(options.agent, Principal.fromText(previous));
     let id: Principal;
