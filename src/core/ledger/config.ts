@@ -1,4 +1,6 @@
-import { accountProblem } from './account.js';
+import { utf8ToBytes } from '@noble/hashes/utils';
+
+import { accountProblem, sameAccount } from './account.js';
 import {
   DEFAULT_DECIMALS,
   DEFAULT_MAX_MEMO_LENGTH,
@@ -43,7 +45,7 @@ function metadataProblem(metadata: Array<[string, StoredMetadataValue]>): string
     if (key.length === 0 || key.length > MAX_METADATA_KEY_LENGTH) return `metadata key "${key.slice(0, 40)}" must have 1 to ${MAX_METADATA_KEY_LENGTH} characters`;
     if (seen.has(key)) return `metadata key "${key}" appears twice`;
     seen.add(key);
-    const size = 'Text' in value ? value.Text.length : 'Blob' in value ? value.Blob.length / 2 : 0;
+    const size = 'Text' in value ? utf8ToBytes(value.Text).length : 'Blob' in value ? value.Blob.length / 2 : 0;
     if (size > MAX_METADATA_VALUE_BYTES) return `metadata value of "${key}" is larger than ${MAX_METADATA_VALUE_BYTES} bytes`;
   }
   return undefined;
@@ -82,6 +84,8 @@ export function makeLedgerConfig(init: LedgerInit): Checked<LedgerConfig> {
     const bad = accountProblem(account);
     if (bad !== undefined) return { Err: `initial balance account: ${bad}` };
     if (amount < 0n) return { Err: 'initial balances must not be negative' };
+    // The minting account's balance must read 0 (ICRC-1): tokens sent to it are burned.
+    if (sameAccount(account, config.mintingAccount)) return { Err: 'the minting account cannot have an initial balance' };
   }
   return { Ok: config };
 }

@@ -72,6 +72,7 @@ function checkCommon(store: LedgerStore, caller: string, accounts: Array<Account
     const problem = accountProblem(account);
     if (problem !== undefined) return generic(account.owner.length > 0 && problem.startsWith('subaccount') ? ErrorCode.badSubaccount : ErrorCode.badAccount, problem);
   }
+  if (memo !== undefined && !/^(?:[0-9a-f]{2})*$/.test(memo)) return generic(ErrorCode.badMemo, 'memo is not hex bytes');
   const maxMemo = store.config().maxMemoLength;
   if (memo !== undefined && memo.length / 2 > maxMemo) return generic(ErrorCode.memoTooLong, `memo is ${memo.length / 2} bytes; at most ${maxMemo} allowed`);
   return undefined;
@@ -81,6 +82,8 @@ type TimeError = { TooOld: null } | { CreatedInFuture: { ledger_time: bigint } }
 
 /** created_at_time rules of the reference ledger: TooOld, CreatedInFuture, Duplicate, throttling when the window is full. */
 function checkTime(store: LedgerStore, now: bigint, createdAt: bigint | undefined, key: string): TimeError | undefined {
+  // Forget what left the window first, so that a full window of expired entries never throttles new transactions.
+  store.dedup.prune(now - TX_WINDOW_NS - PERMITTED_DRIFT_NS, PRUNE_PER_CALL);
   if (createdAt === undefined) return undefined;
   if (createdAt + TX_WINDOW_NS < now) return { TooOld: null };
   if (createdAt > now + PERMITTED_DRIFT_NS) return { CreatedInFuture: { ledger_time: now } };
@@ -110,8 +113,19 @@ function append(store: LedgerStore, now: bigint, tx: Tx, chargedFee: bigint | un
   store.blocks.put(index, block);
   if (tx.ts !== undefined) store.dedup.add(dedupKey(tx), tx.ts, index);
   store.setTip({ ...tip, totalSupply: tip.totalSupply + supplyDelta, blockCount: index + 1n });
-  store.dedup.prune(now - TX_WINDOW_NS - PERMITTED_DRIFT_NS, PRUNE_PER_CALL);
   return index;
+}
+
+/**
+ * Burns must be at least the fee, or the whole balance when it is smaller; burning nothing is refused with the fee
+ * as the minimum, as the reference ledger does.
+ */
+function burnProblem(store: LedgerStore, from: Account, amount: bigint): { BadBurn: { min_burn_amount: bigint } } | undefined {
+  const fee = store.config().fee;
+  if (amount === 0n) return { BadBurn: { min_burn_amount: fee } };
+  const balance = balanceOf(store, from);
+  const minBurn = fee < balance ? fee : balance;
+  return amount < minBurn ? { BadBurn: { min_burn_amount: minBurn } } : undefined;
 }
 
 function withOptional(tx: Tx, fields: { fee?: bigint; memo?: string; ts?: bigint }): Tx {
@@ -137,9 +151,8 @@ export function transfer(store: LedgerStore, caller: string, now: bigint, args: 
     tx = withOptional({ op: 'mint', to: args.to, amt: args.amount }, optional);
   } else if (isBurn) {
     if (args.fee !== undefined && args.fee !== 0n) return { Err: { BadFee: { expected_fee: 0n } } };
-    const balance = balanceOf(store, from);
-    const minBurn = config.fee < balance ? config.fee : balance;
-    if (args.amount === 0n || args.amount < minBurn) return { Err: { BadBurn: { min_burn_amount: minBurn } } };
+    const badBurn = burnProblem(store, from, args.amount);
+    if (badBurn !== undefined) return { Err: badBurn };
     tx = withOptional({ op: 'burn', from, amt: args.amount }, optional);
   } else {
     if (args.fee !== undefined && args.fee !== config.fee) return { Err: { BadFee: { expected_fee: config.fee } } };
@@ -202,9 +215,8 @@ export function transferFrom(store: LedgerStore, caller: string, now: bigint, ar
   let tx: Tx;
   if (isBurn) {
     if (args.fee !== undefined && args.fee !== 0n) return { Err: { BadFee: { expected_fee: 0n } } };
-    const balance = balanceOf(store, args.from);
-    const minBurn = config.fee < balance ? config.fee : balance;
-    if (args.amount === 0n || args.amount < minBurn) return { Err: { BadBurn: { min_burn_amount: minBurn } } };
+    const badBurn = burnProblem(store, args.from, args.amount);
+    if (badBurn !== undefined) return { Err: badBurn };
     tx = withOptional({ op: 'burn', from: args.from, spender, amt: args.amount }, optional);
   } else {
     if (args.fee !== undefined && args.fee !== config.fee) return { Err: { BadFee: { expected_fee: config.fee } } };

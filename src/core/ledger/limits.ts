@@ -32,5 +32,6 @@ export const ErrorCode = {
   memoTooLong: 3n,
   mintingAccountMisuse: 4n,
   selfApproval: 5n,
-  badAccount: 6n
+  badAccount: 6n,
+  badMemo: 7n
 } as const;
