@@ -7,13 +7,16 @@ import type { Principal } from '@dfinity/principal';
 import {
   ledgerIdlFactory,
   ledgerInitArg,
+  ledgerUpgradeArg,
   type AccountArg,
   type ApproveArgsValue,
   type InitArgsValue,
   type Opt,
   type TransferArgsValue,
-  type TransferFromArgsValue
+  type TransferFromArgsValue,
+  type UpgradeArgsValue
 } from '../../canisters/ledger/candid.ts';
+import type { Value as CoreValue } from '../../src/core/ledger/index.ts';
 
 export type LedgerErr = Record<string, unknown>;
 export type LedgerResult = { Ok: bigint } | { Err: LedgerErr };
@@ -88,4 +91,26 @@ export function okIndex(result: LedgerResult): bigint {
 export function errOf(result: LedgerResult): LedgerErr {
   if ('Ok' in result) throw new Error(`expected Err, got Ok ${result.Ok}`);
   return result.Err;
+}
+
+/** An upgrade argument that changes only what `overrides` sets. */
+export function ledgerUpgrade(overrides: Partial<UpgradeArgsValue> = {}): Uint8Array {
+  return ledgerUpgradeArg({ token_name: [], token_symbol: [], transfer_fee: [], max_memo_length: [], metadata: [], max_transactions_in_window: [], ...overrides });
+}
+
+/** An ICRC-3 value as a client decodes it (blobs may come as number[]). */
+export type DecodedValue =
+  | { Blob: Uint8Array | number[] }
+  | { Text: string }
+  | { Nat: bigint }
+  | { Int: bigint }
+  | { Array: DecodedValue[] }
+  | { Map: Array<[string, DecodedValue]> };
+
+/** The same value in the core's shape, ready for `hashValue`. */
+export function coreValue(value: DecodedValue): CoreValue {
+  if ('Blob' in value) return { Blob: Uint8Array.from(value.Blob) };
+  if ('Array' in value) return { Array: value.Array.map(coreValue) };
+  if ('Map' in value) return { Map: value.Map.map(([key, v]): [string, CoreValue] => [key, coreValue(v)]) };
+  return value;
 }
