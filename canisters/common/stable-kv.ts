@@ -87,3 +87,41 @@ export class CachedKeyValue<V> implements KeyValue<V> {
   }
 }
 
+
+/**
+ * A KeyValue kept only in stable memory, for collections that grow without bound (tasks, idempotency keys):
+ * nothing is cached in the heap. `entries` pages through the map in key order.
+ */
+export class StableKeyValue<V> implements KeyValue<V> {
+  private readonly stable: StableBTreeMap<string, string>;
+
+  constructor(memoryId: number) {
+    this.stable = new StableBTreeMap<string, string>(memoryId, TextCodec, TextCodec);
+  }
+  get(key: string): V | undefined {
+    const json = this.stable.get(key);
+    // Values are records this canister wrote itself.
+    return json === undefined ? undefined : (parseJson(json) as V);
+  }
+  has(key: string): boolean {
+    return this.stable.containsKey(key);
+  }
+  size(): number {
+    return Number(this.stable.len());
+  }
+  set(key: string, value: V): void {
+    this.stable.insert(key, stringifyJson(value));
+  }
+  delete(key: string): void {
+    this.stable.remove(key);
+  }
+  *entries(afterKey?: string): Iterable<[string, V]> {
+    const total = this.size();
+    for (let start = 0; start < total; start += 100) {
+      for (const [key, json] of this.stable.items(start, 100)) {
+        if (afterKey !== undefined && key <= afterKey) continue;
+        yield [key, parseJson(json) as V];
+      }
+    }
+  }
+}

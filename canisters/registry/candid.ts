@@ -14,7 +14,11 @@ export const RegistryError = IDL.Variant({
   CardNotPublished: IDL.Record({ model: IDL.Text }),
   CardDeprecated: IDL.Record({ model: IDL.Text, reason: IDL.Text }),
   Suspended: IDL.Record({ reason: IDL.Text }),
-  LimitExceeded: IDL.Record({ what: IDL.Text, limit: IDL.Nat })
+  LimitExceeded: IDL.Record({ what: IDL.Text, limit: IDL.Nat }),
+  InvalidState: IDL.Record({ state: IDL.Text, expected: IDL.Text }),
+  NoCapacity: IDL.Record({ slots: IDL.Nat32 }),
+  NotConfigured: IDL.Record({ what: IDL.Text }),
+  LedgerError: IDL.Record({ operation: IDL.Text, message: IDL.Text })
 });
 
 export const result = (ok: IDL.Type): IDL.VariantClass => IDL.Variant({ Ok: ok, Err: RegistryError });
@@ -185,6 +189,109 @@ export const ConfigView = IDL.Record({
   weights: Breakdown
 });
 
+// ---------- tasks and rewards
+export const Account = IDL.Record({ owner: IDL.Principal, subaccount: IDL.Opt(IDL.Vec(IDL.Nat8)) });
+export const TaskInput = IDL.Record({ inline: IDL.Opt(IDL.Text), digest: IDL.Opt(IDL.Text), reference: IDL.Opt(IDL.Text) });
+export const GenerationLimits = IDL.Record({ max_output_tokens: IDL.Nat32, temperature: IDL.Opt(IDL.Float64), seed: IDL.Opt(IDL.Nat64) });
+export const SubmitTaskArgs = IDL.Record({
+  idempotency_key: IDL.Text,
+  request: FindRequest,
+  input: TaskInput,
+  limits: GenerationLimits,
+  reward_e8s: IDL.Nat,
+  deadline_ns: IDL.Nat64,
+  redundancy: IDL.Opt(IDL.Nat8),
+  refund_subaccount: IDL.Opt(IDL.Vec(IDL.Nat8))
+});
+export const ResultArgs = IDL.Record({
+  output_digest: IDL.Text,
+  output: IDL.Opt(IDL.Text),
+  reference: IDL.Opt(IDL.Text),
+  input_tokens: IDL.Nat64,
+  output_tokens: IDL.Nat64,
+  first_token_ms: IDL.Float64,
+  total_ms: IDL.Float64
+});
+export const TaskResultView = IDL.Record({
+  runner: IDL.Principal,
+  output_digest: IDL.Text,
+  output: IDL.Opt(IDL.Text),
+  reference: IDL.Opt(IDL.Text),
+  input_tokens: IDL.Nat64,
+  output_tokens: IDL.Nat64,
+  first_token_ms: IDL.Float64,
+  total_ms: IDL.Float64,
+  at_ns: IDL.Nat64
+});
+export const TaskView = IDL.Record({
+  id: IDL.Text,
+  requester: IDL.Principal,
+  state: IDL.Text,
+  model: IDL.Text,
+  request: FindRequest,
+  input: TaskInput,
+  limits: GenerationLimits,
+  reward_e8s: IDL.Nat,
+  deadline_ns: IDL.Nat64,
+  redundancy: IDL.Nat8,
+  created_at_ns: IDL.Nat64,
+  escrow_block: IDL.Opt(IDL.Nat),
+  leases: IDL.Vec(IDL.Record({ runner: IDL.Principal, claimed_at_ns: IDL.Nat64, expires_at_ns: IDL.Nat64 })),
+  results: IDL.Vec(TaskResultView),
+  failures: IDL.Vec(IDL.Record({ runner: IDL.Principal, reason: IDL.Text, at_ns: IDL.Nat64 })),
+  review_ends_at_ns: IDL.Opt(IDL.Nat64),
+  paid_runners: IDL.Vec(IDL.Principal),
+  outcome: IDL.Opt(IDL.Text)
+});
+export const TaskSummary = IDL.Record({ id: IDL.Text, model: IDL.Text, reward_e8s: IDL.Nat, deadline_ns: IDL.Nat64, redundancy: IDL.Nat8, open_places: IDL.Nat8 });
+export const RewardQuote = IDL.Record({
+  reward_e8s: IDL.Nat,
+  protocol_fee_e8s: IDL.Nat,
+  per_runner_net_e8s: IDL.Int,
+  treasury_net_e8s: IDL.Nat,
+  refund_net_e8s: IDL.Int,
+  ledger_fee_e8s: IDL.Nat,
+  acceptable: IDL.Bool
+});
+export const TaskConfigArgs = IDL.Record({
+  ledger: IDL.Opt(IDL.Principal),
+  treasury: IDL.Opt(Account),
+  protocol_fee_bps: IDL.Opt(IDL.Nat16),
+  ledger_fee_e8s: IDL.Opt(IDL.Nat),
+  lease_seconds: IDL.Opt(IDL.Nat64),
+  review_window_seconds: IDL.Opt(IDL.Nat64),
+  min_reward_e8s: IDL.Opt(IDL.Nat),
+  emission_per_epoch_e8s: IDL.Opt(IDL.Nat),
+  epoch_seconds: IDL.Opt(IDL.Nat64)
+});
+export const TaskConfigView = IDL.Record({
+  ledger: IDL.Opt(IDL.Principal),
+  treasury: IDL.Opt(Account),
+  escrow: IDL.Opt(Account),
+  protocol_fee_bps: IDL.Nat16,
+  ledger_fee_e8s: IDL.Nat,
+  lease_ns: IDL.Nat64,
+  review_window_ns: IDL.Nat64,
+  min_reward_e8s: IDL.Nat,
+  emission_per_epoch_e8s: IDL.Nat,
+  epoch_ns: IDL.Nat64
+});
+export const PayoutView = IDL.Record({
+  id: IDL.Text,
+  kind: IDL.Text,
+  task_id: IDL.Opt(IDL.Text),
+  to: Account,
+  amount_e8s: IDL.Nat,
+  created_at_ns: IDL.Nat64,
+  attempts: IDL.Nat32,
+  last_error: IDL.Opt(IDL.Text)
+});
+export const ReputationView = IDL.Record({ completed: IDL.Nat32, failed: IDL.Nat32, rejected: IDL.Nat32, expired_leases: IDL.Nat32, latency_ms_ema: IDL.Float64 });
+export const OptTaskView = IDL.Opt(TaskView);
+export const TaskSummaries = IDL.Vec(TaskSummary);
+export const PayoutViews = IDL.Vec(PayoutView);
+export const OptReputationView = IDL.Opt(ReputationView);
+
 const CardPage = IDL.Record({ items: IDL.Vec(CardView), next: IDL.Opt(IDL.Text) });
 const RunnerPage = IDL.Record({ items: IDL.Vec(RunnerView), next: IDL.Opt(IDL.Text) });
 
@@ -196,7 +303,10 @@ export const Results = {
   unit: result(IDL.Null),
   runner: result(RunnerView),
   heartbeat: result(HeartbeatAck),
-  candidates: result(IDL.Vec(Candidate))
+  candidates: result(IDL.Vec(Candidate)),
+  task: result(TaskView),
+  taskResult: result(TaskResultView),
+  taskConfig: result(TaskConfigView)
 } as const;
 export const OptCardView = IDL.Opt(CardView);
 export const OptRunnerView = IDL.Opt(RunnerView);
@@ -220,7 +330,21 @@ export const registryIdlFactory: IDL.InterfaceFactory = () =>
     suspend_runner: IDL.Func([IDL.Principal, IDL.Text], [Results.unit], []),
     unsuspend_runner: IDL.Func([IDL.Principal], [Results.unit], []),
     set_admins: IDL.Func([IDL.Vec(IDL.Principal)], [Results.unit], []),
-    get_config: IDL.Func([], [ConfigView], ['query'])
+    get_config: IDL.Func([], [ConfigView], ['query']),
+    submit_task: IDL.Func([SubmitTaskArgs], [Results.task], []),
+    claim_task: IDL.Func([IDL.Opt(IDL.Text)], [Results.task], []),
+    complete_task: IDL.Func([IDL.Text, ResultArgs], [Results.taskResult], []),
+    fail_task: IDL.Func([IDL.Text, IDL.Text], [Results.task], []),
+    accept_task: IDL.Func([IDL.Text], [Results.task], []),
+    reject_task: IDL.Func([IDL.Text, IDL.Text], [Results.task], []),
+    get_task: IDL.Func([IDL.Text], [OptTaskView], ['query']),
+    list_claimable: IDL.Func([], [TaskSummaries], ['query']),
+    quote_reward: IDL.Func([IDL.Nat, IDL.Nat8], [RewardQuote], ['query']),
+    set_task_config: IDL.Func([TaskConfigArgs], [Results.taskConfig], []),
+    get_task_config: IDL.Func([], [TaskConfigView], ['query']),
+    list_payouts: IDL.Func([], [PayoutViews], ['query']),
+    get_reputation: IDL.Func([IDL.Principal], [OptReputationView], ['query']),
+    process_tasks: IDL.Func([], [Results.unit], [])
   });
 
 export const registryInitArgs = (args: { admins: Array<{ toUint8Array(): Uint8Array }>; heartbeatIntervalSeconds?: bigint; heartbeatTtlSeconds?: bigint } | undefined): Uint8Array =>

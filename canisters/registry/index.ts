@@ -1,4 +1,4 @@
-import { IDL, init, isController, msgCaller, msgReply, Principal, postUpgrade, query, time, trap, update } from 'azle';
+import { IDL, init, isController, msgCaller, msgReply, Principal, postUpgrade, query, setTimerInterval, time, trap, update } from 'azle';
 
 import {
   deprecateCard,
@@ -16,15 +16,29 @@ import {
   stats,
   updateRunner,
   MAX_MANIFEST_BYTES,
-  type FindRequest,
   type RegistryError,
   type Result
 } from '../../src/core/registry/index.js';
 import { parseJson } from '../../src/core/json.js';
+import { requireAdmin } from '../../src/core/registry/access.js';
+import {
+  acceptTask,
+  claimTask,
+  completeTask,
+  failTask,
+  quoteReward,
+  rejectTask,
+  setTaskConfig,
+  submitTask,
+  MAX_CLAIMABLE_PAGE,
+  MAX_REDUNDANCY
+} from '../../src/core/tasks/index.js';
 import * as C from './candid.js';
 import { candidatesReply } from './candid-text.js';
 import { args, reply, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
+import { escrow, escrowAccount, maintain } from './tasks.js';
+import { accountIn, findRequestOf, payoutView, quoteView, reputationView, taskConfigView, taskResultView, taskView, type AccountArg } from './task-views.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
 
 type Opt<T> = [] | [T];
@@ -46,7 +60,14 @@ function manifestOf(json: string): Result<unknown> {
   }
 }
 
-const REPLY_TYPES = [...Object.values(C.Results), C.OptCardView, C.OptRunnerView, C.StatsList, C.ConfigView];
+const REPLY_TYPES = [...Object.values(C.Results), C.OptCardView, C.OptRunnerView, C.StatsList, C.ConfigView, C.OptTaskView, C.TaskSummaries, C.RewardQuote, C.TaskConfigView, C.PayoutViews, C.OptReputationView];
+
+/** Task maintenance (expired leases, deadlines, reviews, epochs, payouts) runs on this interval. */
+const MAINTENANCE_SECONDS = 5;
+
+function startMaintenance(): void {
+  setTimerInterval(MAINTENANCE_SECONDS, () => maintain(state()));
+}
 
 function configure(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: Opt<bigint>; heartbeat_ttl_seconds: Opt<bigint> }>): void {
   const given = some(args);
@@ -74,39 +95,18 @@ const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | 
   'Ok' in result ? { Ok: view(result.Ok) } : result;
 
 
-function findRequestOf(request: C.FindRequestArgs): FindRequest {
-  const minContext = some(request.min_context);
-  return {
-    model: some(request.model),
-    family: some(request.family),
-    minContext: minContext === undefined ? undefined : Number(minContext),
-    quantizations: some(request.quantizations),
-    minBits: some(request.min_bits),
-    inputModality: some(request.input_modality),
-    outputModality: some(request.output_modality),
-    capabilities: some(request.capabilities),
-    engine: some(request.engine),
-    acceleratorClass: some(request.accelerator_class),
-    region: some(request.region),
-    maxInputPricePerMillion: some(request.max_input_price_per_million),
-    maxOutputPricePerMillion: some(request.max_output_price_per_million),
-    endpointRequired: some(request.endpoint_required),
-    confidentialRequired: some(request.confidential_required),
-    affinityKey: some(request.affinity_key),
-    limit: some(request.limit)
-  };
-}
-
 export default class {
   @init([IDL.Opt(C.InitArgs)])
   init(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: Opt<bigint>; heartbeat_ttl_seconds: Opt<bigint> }>): void {
     configure(args);
+    startMaintenance();
   }
 
   @postUpgrade([IDL.Opt(C.InitArgs)])
   postUpgrade(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: Opt<bigint>; heartbeat_ttl_seconds: Opt<bigint> }>): void {
-    // state() rebuilds the heap copies from stable memory on first use.
+    // state() rebuilds the heap copies from stable memory on first use. Timers do not survive an upgrade.
     configure(args);
+    startMaintenance();
   }
 
   @update([IDL.Text], C.Results.modelRef, { manual: true })
@@ -252,4 +252,181 @@ export default class {
       return configView(state().config());
     });
   }
+
+  // ---------- tasks and rewards
+  @update([C.SubmitTaskArgs], C.Results.task, { manual: true })
+  async submit_task(): Promise<void> {
+    const [a] = args([C.SubmitTaskArgs]) as [SubmitTaskArgs];
+    const redundancy = some(a.redundancy) ?? 1;
+    const submitted = submitTask(state(), caller(), time(), {
+      idempotencyKey: a.idempotency_key,
+      request: findRequestOf(a.request),
+      input: { inline: some(a.input.inline), digest: some(a.input.digest), reference: some(a.input.reference) },
+      limits: { maxOutputTokens: a.limits.max_output_tokens, temperature: some(a.limits.temperature), seed: some(a.limits.seed) },
+      rewardE8s: a.reward_e8s,
+      deadlineNs: a.deadline_ns,
+      redundancy: redundancy > MAX_REDUNDANCY ? MAX_REDUNDANCY + 1 : redundancy,
+      refundSubaccount: some(a.refund_subaccount) === undefined ? undefined : hex(some(a.refund_subaccount) ?? [])
+    });
+    if ('Err' in submitted) return reply(C.Results.task, submitted);
+    const { task, escrow: owed } = submitted.Ok;
+    // A repeated idempotency key returns the first task; nothing is escrowed twice.
+    if (owed === undefined) return reply(C.Results.task, { Ok: taskView(task) });
+    const escrowed = await escrow(state(), task);
+    reply(C.Results.task, 'Ok' in escrowed ? { Ok: taskView(escrowed.Ok) } : { Err: { LedgerError: escrowed.Err } });
+  }
+
+  @update([IDL.Opt(IDL.Text)], C.Results.task, { manual: true })
+  claim_task(): void {
+    handle([IDL.Opt(IDL.Text)], C.Results.task, (id: Opt<string>) => mapResult(claimTask(state(), caller(), time(), some(id)), taskView));
+  }
+
+  @update([IDL.Text, C.ResultArgs], C.Results.taskResult, { manual: true })
+  complete_task(): void {
+    handle([IDL.Text, C.ResultArgs], C.Results.taskResult, (id: string, r: ResultArgsValue) =>
+      mapResult(
+        completeTask(state(), caller(), time(), id, {
+          outputDigest: r.output_digest,
+          output: some(r.output),
+          reference: some(r.reference),
+          inputTokens: r.input_tokens,
+          outputTokens: r.output_tokens,
+          firstTokenMs: r.first_token_ms,
+          totalMs: r.total_ms
+        }),
+        taskResultView
+      )
+    );
+  }
+
+  @update([IDL.Text, IDL.Text], C.Results.task, { manual: true })
+  fail_task(): void {
+    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) => mapResult(failTask(state(), caller(), time(), id, reason), taskView));
+  }
+
+  @update([IDL.Text], C.Results.task, { manual: true })
+  accept_task(): void {
+    handle([IDL.Text], C.Results.task, (id: string) => mapResult(acceptTask(state(), caller(), time(), id), taskView));
+  }
+
+  @update([IDL.Text, IDL.Text], C.Results.task, { manual: true })
+  reject_task(): void {
+    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) => mapResult(rejectTask(state(), caller(), time(), id, reason), taskView));
+  }
+
+  @query([IDL.Text], C.OptTaskView, { manual: true })
+  get_task(): void {
+    handle([IDL.Text], C.OptTaskView, (id: string) => {
+      const task = id.length > 64 ? undefined : state().tasks.get(id);
+      return task === undefined ? [] : [taskView(task)];
+    });
+  }
+
+  /** Queued tasks the calling runner could lease now, oldest first. */
+  @query([], C.TaskSummaries, { manual: true })
+  list_claimable(): void {
+    handle([], C.TaskSummaries, () => {
+      const runner = caller();
+      const out = [];
+      for (const [id, open] of state().open.entries()) {
+        if (open.state !== 'queued' || open.done.includes(runner) || open.leases.some((l) => l.runner === runner)) continue;
+        const places = open.redundancy - open.leases.length - open.done.length;
+        if (places <= 0 || open.deadlineNs <= time()) continue;
+        const task = state().tasks.get(id);
+        if (task === undefined) continue;
+        out.push({ id, model: open.model, reward_e8s: task.rewardE8s, deadline_ns: open.deadlineNs, redundancy: open.redundancy, open_places: places });
+        if (out.length >= MAX_CLAIMABLE_PAGE) break;
+      }
+      return out;
+    });
+  }
+
+  @query([IDL.Nat, IDL.Nat8], C.RewardQuote, { manual: true })
+  quote_reward(): void {
+    handle([IDL.Nat, IDL.Nat8], C.RewardQuote, (reward: bigint, redundancy: number) => quoteView(quoteReward(state().taskConfig(), reward, Math.min(Math.max(redundancy, 1), MAX_REDUNDANCY))));
+  }
+
+  @update([C.TaskConfigArgs], C.Results.taskConfig, { manual: true })
+  set_task_config(): void {
+    handle([C.TaskConfigArgs], C.Results.taskConfig, (a: TaskConfigArgsValue) => {
+      const treasury = some(a.treasury);
+      const result = setTaskConfig(state(), caller(), {
+        ledger: some(a.ledger)?.toText(),
+        treasury: treasury === undefined ? undefined : accountIn(treasury),
+        protocolFeeBps: some(a.protocol_fee_bps),
+        ledgerFeeE8s: some(a.ledger_fee_e8s),
+        leaseSeconds: some(a.lease_seconds),
+        reviewWindowSeconds: some(a.review_window_seconds),
+        minRewardE8s: some(a.min_reward_e8s),
+        emissionPerEpochE8s: some(a.emission_per_epoch_e8s),
+        epochSeconds: some(a.epoch_seconds)
+      });
+      return mapResult(result, (config) => taskConfigView(config, escrowAccount()));
+    });
+  }
+
+  @query([], C.TaskConfigView, { manual: true })
+  get_task_config(): void {
+    handle([], C.TaskConfigView, () => taskConfigView(state().taskConfig(), escrowAccount()));
+  }
+
+  /** Payouts recorded but not yet confirmed by the ledger (with their attempts and last error). */
+  @query([], C.PayoutViews, { manual: true })
+  list_payouts(): void {
+    handle([], C.PayoutViews, () => [...state().payouts.entries()].slice(0, 100).map(([, p]) => payoutView(p)));
+  }
+
+  @query([IDL.Principal], C.OptReputationView, { manual: true })
+  get_reputation(): void {
+    handle([IDL.Principal], C.OptReputationView, (runner: Principal) => {
+      const r = state().reputation.get(runner.toText());
+      return r === undefined ? [] : [reputationView(r)];
+    });
+  }
+
+  /** Runs one maintenance pass now (admins): what the timer does every few seconds. */
+  @update([], C.Results.unit, { manual: true })
+  async process_tasks(): Promise<void> {
+    args([]);
+    const denied = requireAdmin(state(), caller());
+    if (denied !== undefined) return reply(C.Results.unit, { Err: denied });
+    await maintain(state());
+    reply(C.Results.unit, { Ok: null });
+  }
+}
+
+type Opt2<T> = [] | [T];
+const hex = (bytes: Uint8Array | number[]): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+interface SubmitTaskArgs {
+  idempotency_key: string;
+  request: C.FindRequestArgs;
+  input: { inline: Opt2<string>; digest: Opt2<string>; reference: Opt2<string> };
+  limits: { max_output_tokens: number; temperature: Opt2<number>; seed: Opt2<bigint> };
+  reward_e8s: bigint;
+  deadline_ns: bigint;
+  redundancy: Opt2<number>;
+  refund_subaccount: Opt2<Uint8Array | number[]>;
+}
+
+interface ResultArgsValue {
+  output_digest: string;
+  output: Opt2<string>;
+  reference: Opt2<string>;
+  input_tokens: bigint;
+  output_tokens: bigint;
+  first_token_ms: number;
+  total_ms: number;
+}
+
+interface TaskConfigArgsValue {
+  ledger: Opt2<Principal>;
+  treasury: Opt2<AccountArg>;
+  protocol_fee_bps: Opt2<number>;
+  ledger_fee_e8s: Opt2<bigint>;
+  lease_seconds: Opt2<bigint>;
+  review_window_seconds: Opt2<bigint>;
+  min_reward_e8s: Opt2<bigint>;
+  emission_per_epoch_e8s: Opt2<bigint>;
+  epoch_seconds: Opt2<bigint>;
 }

@@ -1,30 +1,60 @@
-import { CachedKeyValue } from '../common/stable-kv.js';
+import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
 import { DiscoveryIndex, type RegistryStore } from '../../src/core/registry/index.js';
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
+import { defaultTaskConfig, type EpochWork, type OpenTask, type Payout, type Stores, type Task, type TaskConfig } from '../../src/core/tasks/index.js';
 
 const CONFIG_KEY = 'config';
+const TASK_CONFIG_KEY = 'task-config';
+const TASK_COUNTER_KEY = 'task-counter';
+const EPOCH_WORK_KEY = 'epoch-work';
 
-/** The registry's durable state: one stable map per collection, the discovery index rebuilt in the heap. */
-export function openStore(): RegistryStore & { hasConfig(): boolean } {
+type Setting = RegistryConfig | TaskConfig | EpochWork | bigint;
+
+/**
+ * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
+ * reputation, open tasks, pending payouts, settings) are also cached in the heap; tasks and idempotency keys grow
+ * without bound and stay in stable memory only. The discovery index is rebuilt in the heap.
+ */
+export function openStore(): Stores & { hasConfig(): boolean } {
   const cards = new CachedKeyValue<StoredCard>(0);
   const runners = new CachedKeyValue<StoredRunner>(1);
   const heartbeats = new CachedKeyValue<Heartbeat>(2);
   const reputation = new CachedKeyValue<Reputation>(3);
-  const settings = new CachedKeyValue<RegistryConfig>(4);
+  const settings = new CachedKeyValue<Setting>(4);
+  const tasks = new StableKeyValue<Task>(5);
+  const open = new CachedKeyValue<OpenTask>(6);
+  const idempotency = new StableKeyValue<string>(7);
+  const payouts = new CachedKeyValue<Payout>(8);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
-  return {
+  const store: RegistryStore = {
     cards,
     runners,
     heartbeats,
     reputation,
     index,
-    hasConfig: () => settings.has(CONFIG_KEY),
     config: () => {
       const config = settings.get(CONFIG_KEY);
       if (config === undefined) throw new Error('registry used before init');
-      return config;
+      return config as RegistryConfig;
     },
     setConfig: (config) => settings.set(CONFIG_KEY, config)
+  };
+  return {
+    ...store,
+    hasConfig: () => settings.has(CONFIG_KEY),
+    tasks,
+    open,
+    idempotency,
+    payouts,
+    taskConfig: () => (settings.get(TASK_CONFIG_KEY) as TaskConfig | undefined) ?? defaultTaskConfig(),
+    setTaskConfig: (config) => settings.set(TASK_CONFIG_KEY, config),
+    nextTaskNumber: () => {
+      const next = ((settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n) + 1n;
+      settings.set(TASK_COUNTER_KEY, next);
+      return next;
+    },
+    epochWork: () => (settings.get(EPOCH_WORK_KEY) as EpochWork | undefined) ?? { epoch: 0n, units: [] },
+    setEpochWork: (work) => settings.set(EPOCH_WORK_KEY, work)
   };
 }

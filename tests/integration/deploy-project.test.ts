@@ -2,10 +2,12 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { Actor } from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { registryIdlFactory } from '../../canisters/registry/candid.ts';
 import { deployProject } from '../../src/cli/commands/deploy.ts';
 import type { Output } from '../../src/cli/output.ts';
 import { DEV_TOKEN } from '../../src/ic/canister-args.ts';
@@ -14,6 +16,7 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { account, ledgerActor } from '../support/ledger.ts';
 import { agentFor } from '../support/probe.ts';
 import { registryActor } from '../support/registry.ts';
+import type { TaskActor } from '../support/tasks.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const quiet: Output = { json: true, info: () => undefined, result: () => undefined };
@@ -59,6 +62,8 @@ describe('deploying this project (registry + ledger)', () => {
     expect(await ledger.icrc1_symbol()).toBe(DEV_TOKEN.symbol);
     expect(await ledger.icrc1_fee()).toBe(DEV_TOKEN.feeE8s);
     expect(await ledger.icrc1_balance_of(account(deployer.getPrincipal()))).toBe(DEV_TOKEN.deployerBalanceE8s);
+    const tasks = await Actor.createActor<TaskActor>(registryIdlFactory, { agent, canisterId: registry }).get_task_config();
+    expect(tasks.ledger[0]?.toText()).toBe(ledgerId.toText());
     const config = await registryActor(agent, registry).get_config();
     expect(config.admins.map((a) => a.toText())).toEqual([deployer.getPrincipal().toText()]);
 

@@ -6,6 +6,7 @@ import { createAgent, LOCAL_HOST } from '../../ic/agent.js';
 import { defaultCanisterArgs } from '../../ic/canister-args.js';
 import { deployCanisters, type DeployedCanister } from '../../ic/deploy.js';
 import { loadIdentity, loadOrCreateIdentity } from '../../ic/identity.js';
+import { wireRegistryToLedger } from '../../ic/wire.js';
 import { buildCanisters } from '../../project/build.js';
 import { readDfxCanisters } from '../../project/dfx-config.js';
 import { output, run, type Output } from '../output.js';
@@ -35,7 +36,13 @@ export async function deployProject(flags: DeployFlags, out: Output, projectDir 
   }
   const agent = await createAgent(flags.host, identity);
   const args = defaultCanisterArgs(identity.getPrincipal());
-  return deployCanisters({ agent, projectDir, canisters, args, onProgress: (m) => out.info(`  ${m}`) });
+  const deployed = await deployCanisters({ agent, projectDir, canisters, args, onProgress: (m) => out.info(`  ${m}`) });
+  const registry = deployed.find((c) => c.name === 'registry');
+  const ledger = deployed.find((c) => c.name === 'ledger');
+  if (registry !== undefined && ledger !== undefined) {
+    if ((await wireRegistryToLedger(agent, registry.id, ledger.id, identity.getPrincipal())) === 'configured') out.info('  registry: tasks now escrow and pay through the ledger');
+  }
+  return deployed;
 }
 
 export function registerDeploy(program: Command): void {

@@ -7,6 +7,7 @@ export interface IndexedDeployment {
   cardKey: string;
   engine: string;
   servedContext: number;
+  slots: number;
   inputPrice: bigint;
   outputPrice: bigint;
   /** input + output price per million, as a float: only used for ranking ratios. */
@@ -65,6 +66,7 @@ export class DiscoveryIndex {
         cardKey: `${d.model.id}@${d.model.digest}`,
         engine: d.engine,
         servedContext: d.servedContext,
+        slots: d.slots,
         inputPrice: d.price.inputPerMillion,
         outputPrice: d.price.outputPerMillion,
         blendedPrice: Number(d.price.inputPerMillion + d.price.outputPerMillion)
@@ -110,6 +112,10 @@ export class DiscoveryIndex {
   setSuspended(runnerId: string, suspended: boolean): void {
     const entry = this.all.get(runnerId);
     if (entry !== undefined) entry.suspended = suspended;
+  }
+
+  get(runnerId: string): IndexedRunner | undefined {
+    return this.all.get(runnerId);
   }
 
   /** Runners serving `modelId`, or every runner. Order does not matter: ranking breaks every tie. */

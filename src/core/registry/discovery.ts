@@ -169,6 +169,25 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
   return ok(chosen.map((m) => toCandidate(store, m, rank(m, context), nowNs, m === pinned)));
 }
 
+/**
+ * The deployment of `runnerId` that can serve `request` now (live, not suspended, card published and matching), or
+ * undefined. Task claims use it: a runner may only lease work it could have been found for.
+ */
+export function matchingDeployment(store: RegistryStore, nowNs: bigint, runnerId: string, request: FindRequest): IndexedDeployment | undefined {
+  const runner = store.index.get(runnerId);
+  const ttlNs = store.config().heartbeatTtlNs;
+  if (runner === undefined || !liveNow(runner, Number(nowNs / 1_000_000n), Number(ttlNs / 1_000_000n)) || !runnerMatches(runner, request)) return undefined;
+  return runner.deployments.find((d) => {
+    if (request.model !== undefined && d.modelId !== request.model) return false;
+    if (request.engine !== undefined && d.engine !== request.engine) return false;
+    if (request.minContext !== undefined && d.servedContext < request.minContext) return false;
+    if (request.maxInputPricePerMillion !== undefined && d.inputPrice > request.maxInputPricePerMillion) return false;
+    if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) return false;
+    const card = store.cards.get(d.cardKey);
+    return card !== undefined && card.deprecated === undefined && cardMatches(card.card, request);
+  });
+}
+
 interface RankContext {
   nowMs: number;
   ttlMs: number;

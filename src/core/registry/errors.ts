@@ -12,7 +12,11 @@ export type RegistryError =
   | { CardNotPublished: { model: string } }
   | { CardDeprecated: { model: string; reason: string } }
   | { Suspended: { reason: string } }
-  | { LimitExceeded: { what: string; limit: bigint } };
+  | { LimitExceeded: { what: string; limit: bigint } }
+  | { InvalidState: { state: string; expected: string } }
+  | { NoCapacity: { slots: number } }
+  | { NotConfigured: { what: string } }
+  | { LedgerError: { operation: string; message: string } };
 
 export type Result<T> = { Ok: T } | { Err: RegistryError };
 

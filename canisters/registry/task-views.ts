@@ -1,0 +1,151 @@
+import { Principal } from 'azle';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
+
+import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
+import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
+import type { FindRequestArgs } from './candid.js';
+
+/** Core task records ↔ the Candid values of candid.ts. */
+type Opt<T> = [] | [T];
+const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
+const some = <T>(value: Opt<T>): T | undefined => value[0];
+
+export interface AccountArg {
+  owner: Principal;
+  subaccount: Opt<Uint8Array | number[]>;
+}
+
+export function accountOut(account: PayAccount): { owner: Principal; subaccount: Opt<Uint8Array> } {
+  return { owner: Principal.fromText(account.owner), subaccount: account.subaccount === undefined ? [] : [hexToBytes(account.subaccount)] };
+}
+
+export function accountIn(account: AccountArg): PayAccount {
+  const sub = some(account.subaccount);
+  return sub === undefined ? { owner: account.owner.toText() } : { owner: account.owner.toText(), subaccount: bytesToHex(Uint8Array.from(sub)) };
+}
+
+export function findRequestOf(request: FindRequestArgs): FindRequest {
+  const minContext = some(request.min_context);
+  return {
+    model: some(request.model),
+    family: some(request.family),
+    minContext: minContext === undefined ? undefined : Number(minContext),
+    quantizations: some(request.quantizations),
+    minBits: some(request.min_bits),
+    inputModality: some(request.input_modality),
+    outputModality: some(request.output_modality),
+    capabilities: some(request.capabilities),
+    engine: some(request.engine),
+    acceleratorClass: some(request.accelerator_class),
+    region: some(request.region),
+    maxInputPricePerMillion: some(request.max_input_price_per_million),
+    maxOutputPricePerMillion: some(request.max_output_price_per_million),
+    endpointRequired: some(request.endpoint_required),
+    confidentialRequired: some(request.confidential_required),
+    affinityKey: some(request.affinity_key),
+    limit: some(request.limit)
+  };
+}
+
+export function findRequestArgsOf(r: FindRequest): FindRequestArgs {
+  return {
+    model: opt(r.model),
+    family: opt(r.family),
+    min_context: opt(r.minContext === undefined ? undefined : BigInt(r.minContext)),
+    quantizations: opt(r.quantizations),
+    min_bits: opt(r.minBits),
+    input_modality: opt(r.inputModality),
+    output_modality: opt(r.outputModality),
+    capabilities: opt(r.capabilities),
+    engine: opt(r.engine),
+    accelerator_class: opt(r.acceleratorClass),
+    region: opt(r.region),
+    max_input_price_per_million: opt(r.maxInputPricePerMillion),
+    max_output_price_per_million: opt(r.maxOutputPricePerMillion),
+    endpoint_required: opt(r.endpointRequired),
+    confidential_required: opt(r.confidentialRequired),
+    affinity_key: opt(r.affinityKey),
+    limit: opt(r.limit)
+  };
+}
+
+export function taskResultView(r: TaskResult) {
+  return {
+    runner: Principal.fromText(r.runner),
+    output_digest: r.outputDigest,
+    output: opt(r.output),
+    reference: opt(r.reference),
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    first_token_ms: r.firstTokenMs,
+    total_ms: r.totalMs,
+    at_ns: r.atNs
+  };
+}
+
+export function taskView(task: Task) {
+  return {
+    id: task.id,
+    requester: Principal.fromText(task.requester),
+    state: task.state,
+    model: task.request.model,
+    request: findRequestArgsOf(task.request),
+    input: { inline: opt(task.input.inline), digest: opt(task.input.digest), reference: opt(task.input.reference) },
+    limits: { max_output_tokens: task.limits.maxOutputTokens, temperature: opt(task.limits.temperature), seed: opt(task.limits.seed) },
+    reward_e8s: task.rewardE8s,
+    deadline_ns: task.deadlineNs,
+    redundancy: task.redundancy,
+    created_at_ns: task.createdAtNs,
+    escrow_block: opt(task.escrowBlock),
+    leases: task.leases.map((l) => ({ runner: Principal.fromText(l.runner), claimed_at_ns: l.claimedAtNs, expires_at_ns: l.expiresAtNs })),
+    results: task.results.map(taskResultView),
+    failures: task.failures.map((f) => ({ runner: Principal.fromText(f.runner), reason: f.reason, at_ns: f.atNs })),
+    review_ends_at_ns: opt(task.reviewEndsAtNs),
+    paid_runners: (task.paidRunners ?? []).map((r) => Principal.fromText(r)),
+    outcome: opt(task.outcome)
+  };
+}
+
+export function quoteView(q: RewardQuote) {
+  return {
+    reward_e8s: q.rewardE8s,
+    protocol_fee_e8s: q.protocolFeeE8s,
+    per_runner_net_e8s: q.perRunnerNetE8s,
+    treasury_net_e8s: q.treasuryNetE8s,
+    refund_net_e8s: q.refundNetE8s,
+    ledger_fee_e8s: q.ledgerFeeE8s,
+    acceptable: q.acceptable
+  };
+}
+
+export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined) {
+  return {
+    ledger: opt(c.ledger === undefined ? undefined : Principal.fromText(c.ledger)),
+    treasury: opt(c.treasury === undefined ? undefined : accountOut(c.treasury)),
+    escrow: opt(escrow === undefined ? undefined : accountOut(escrow)),
+    protocol_fee_bps: c.protocolFeeBps,
+    ledger_fee_e8s: c.ledgerFeeE8s,
+    lease_ns: c.leaseNs,
+    review_window_ns: c.reviewWindowNs,
+    min_reward_e8s: c.minRewardE8s,
+    emission_per_epoch_e8s: c.emissionPerEpochE8s,
+    epoch_ns: c.epochNs
+  };
+}
+
+export function payoutView(p: Payout) {
+  return {
+    id: p.id,
+    kind: p.kind,
+    task_id: opt(p.taskId),
+    to: accountOut(p.to),
+    amount_e8s: p.amountE8s,
+    created_at_ns: p.createdAtNs,
+    attempts: p.attempts,
+    last_error: opt(p.lastError)
+  };
+}
+
+export function reputationView(r: Reputation) {
+  return { completed: r.completed, failed: r.failed, rejected: r.rejected, expired_leases: r.expiredLeases, latency_ms_ema: r.latencyMsEma };
+}

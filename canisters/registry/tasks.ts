@@ -1,0 +1,133 @@
+import { call, canisterSelf, time } from 'azle';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
+
+import { TransferFromArgs, TransferFromResult, TransferArgs, TransferResult } from '../ledger/candid.js';
+import { duePayouts, escrowConfirmed, escrowFailed, payoutDone, payoutRetry, payoutStuck, tick, type PayAccount, type Stores, type Task } from '../../src/core/tasks/index.js';
+import { accountOut } from './task-views.js';
+
+/** The registry's escrow account on the ledger: subaccount 0x01 followed by 31 zero bytes. */
+export const ESCROW_SUBACCOUNT = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0));
+export const escrowAccount = (): PayAccount => ({ owner: canisterSelf().toText(), subaccount: bytesToHex(ESCROW_SUBACCOUNT) });
+
+/** An escrow still `escrowing` after this long had its reply lost (a trap or an upgrade): it is retried. */
+const STALE_ESCROW_NS = 120n * 1_000_000_000n;
+const PAYOUTS_PER_TICK = 16;
+
+type LedgerErr = Record<string, unknown>;
+type LedgerResult = { Ok: bigint } | { Err: LedgerErr };
+const variantName = (e: LedgerErr): string => Object.keys(e)[0] ?? 'unknown';
+const describe = (e: LedgerErr): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
+
+/** Moves the reward from the requester into escrow; the same created_at_time and memo make a retry safe. */
+function escrowTransfer(store: Stores, task: Task): Promise<LedgerResult> {
+  const ledger = store.taskConfig().ledger;
+  if (ledger === undefined) throw new Error('no ledger configured');
+  return call<[unknown], LedgerResult>(ledger, 'icrc2_transfer_from', {
+    paramIdlTypes: [TransferFromArgs],
+    returnIdlType: TransferFromResult,
+    args: [
+      {
+        spender_subaccount: [],
+        from: accountOut(task.refundTo),
+        to: { owner: canisterSelf(), subaccount: [ESCROW_SUBACCOUNT] },
+        amount: task.rewardE8s,
+        fee: [],
+        memo: [memoOf(task.id)],
+        created_at_time: [task.createdAtNs]
+      }
+    ]
+  });
+}
+
+/**
+ * Escrows a just-submitted task. The task was stored before the call (state `escrowing`); this confirms it or, if
+ * the ledger refused, removes it again. Returns the ledger's error for the caller.
+ */
+export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | { Err: { operation: string; message: string } }> {
+  let result: LedgerResult;
+  try {
+    result = await escrowTransfer(store, task);
+  } catch (error) {
+    escrowFailed(store, task.id);
+    return { Err: { operation: 'icrc2_transfer_from', message: error instanceof Error ? error.message : String(error) } };
+  }
+  if ('Ok' in result) return { Ok: escrowConfirmed(store, task.id, result.Ok) ?? task };
+  const duplicate = result.Err.Duplicate as { duplicate_of: bigint } | undefined;
+  if (duplicate !== undefined) return { Ok: escrowConfirmed(store, task.id, duplicate.duplicate_of) ?? task };
+  escrowFailed(store, task.id);
+  return { Err: { operation: 'icrc2_transfer_from', message: describe(result.Err) } };
+}
+
+const inFlight = new Set<string>();
+
+/** Pays what is owed, each payout exactly once: `Duplicate` from the ledger means an earlier attempt went through. */
+export async function processPayouts(store: Stores): Promise<void> {
+  const config = store.taskConfig();
+  if (config.ledger === undefined) return;
+  for (const payout of duePayouts(store, PAYOUTS_PER_TICK)) {
+    if (inFlight.has(payout.id)) continue;
+    inFlight.add(payout.id);
+    try {
+      const mint = payout.kind === 'emission';
+      const fee = store.taskConfig().ledgerFeeE8s;
+      if (!mint && payout.amountE8s <= fee) {
+        payoutStuck(store, payout.id, `amount ${payout.amountE8s} does not cover the ledger fee ${fee}`);
+        continue;
+      }
+      const result = await call<[unknown], LedgerResult>(config.ledger, 'icrc1_transfer', {
+        paramIdlTypes: [TransferArgs],
+        returnIdlType: TransferResult,
+        args: [
+          {
+            from_subaccount: mint ? [] : [ESCROW_SUBACCOUNT],
+            to: accountOut(payout.to),
+            amount: mint ? payout.amountE8s : payout.amountE8s - fee,
+            fee: mint ? [] : [fee],
+            memo: [memoOf(payout.memo)],
+            created_at_time: [payout.createdAtNs]
+          }
+        ]
+      });
+      if ('Ok' in result || 'Duplicate' in result.Err) payoutDone(store, payout.id);
+      else if ('TooOld' in result.Err) payoutStuck(store, payout.id, 'TooOld: the ledger cannot deduplicate this transfer any more');
+      else {
+        const badFee = result.Err.BadFee as { expected_fee: bigint } | undefined;
+        // The ledger's fee changed: learn it, and pay the net amount under the new fee next time.
+        if (badFee !== undefined) store.setTaskConfig({ ...store.taskConfig(), ledgerFeeE8s: badFee.expected_fee });
+        payoutRetry(store, payout.id, `${variantName(result.Err)}: ${describe(result.Err)}`);
+      }
+    } catch (error) {
+      // The ledger is stopped, slow or unreachable: the payout stays recorded and the next tick tries again.
+      payoutRetry(store, payout.id, error instanceof Error ? error.message : String(error));
+    } finally {
+      inFlight.delete(payout.id);
+    }
+  }
+}
+
+/** Escrows whose reply never came back (the callback trapped, or an upgrade came between) are retried. */
+async function retryStaleEscrows(store: Stores, now: bigint): Promise<void> {
+  const stale: Task[] = [];
+  for (const [id, open] of store.open.entries()) {
+    if (open.state !== 'escrowing' || inFlight.has(id)) continue;
+    const task = store.tasks.get(id);
+    if (task !== undefined && task.createdAtNs + STALE_ESCROW_NS <= now) stale.push(task);
+    if (stale.length >= PAYOUTS_PER_TICK) break;
+  }
+  for (const task of stale) {
+    inFlight.add(task.id);
+    try {
+      await escrow(store, task);
+    } finally {
+      inFlight.delete(task.id);
+    }
+  }
+}
+
+/** One maintenance pass: time-driven transitions, then payouts and stale escrows. */
+export async function maintain(store: Stores): Promise<void> {
+  tick(store, time());
+  await processPayouts(store);
+  await retryStaleEscrows(store, time());
+}

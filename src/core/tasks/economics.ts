@@ -1,0 +1,67 @@
+import type { TaskConfig } from './types.js';
+
+export interface RewardQuote {
+  rewardE8s: bigint;
+  protocolFeeE8s: bigint;
+  /** What each paid runner receives (after the ledger fee of its payout), for 1…redundancy runners. */
+  perRunnerNetE8s: bigint;
+  treasuryNetE8s: bigint;
+  /** What the requester gets back on reject, failure or expiry. */
+  refundNetE8s: bigint;
+  ledgerFeeE8s: bigint;
+  /** Whether the offer is acceptable: at least the minimum, and every payout above the ledger fee. */
+  acceptable: boolean;
+}
+
+/**
+ * The published reward formula (README "Rewards"):
+ *   protocol_fee = reward × fee_bps / 10,000 (rounded down)
+ *   runner_pool  = reward − protocol_fee, split equally among the k paid runners (the first gets the remainder)
+ *   each payout leaves escrow as one ledger transfer, so its recipient receives it minus the ledger fee;
+ *   a protocol fee not above the ledger fee goes to the runners instead (nothing is lost to dust).
+ */
+export function quoteReward(config: TaskConfig, rewardE8s: bigint, redundancy: number): RewardQuote {
+  const fee = config.ledgerFeeE8s;
+  let protocolFee = (rewardE8s * BigInt(config.protocolFeeBps)) / 10_000n;
+  if (protocolFee <= fee || config.treasury === undefined) protocolFee = 0n;
+  const pool = rewardE8s - protocolFee;
+  const perRunner = pool / BigInt(redundancy);
+  return {
+    rewardE8s,
+    protocolFeeE8s: protocolFee,
+    perRunnerNetE8s: perRunner - fee,
+    treasuryNetE8s: protocolFee === 0n ? 0n : protocolFee - fee,
+    refundNetE8s: rewardE8s - fee,
+    ledgerFeeE8s: fee,
+    acceptable: rewardE8s >= config.minRewardE8s && perRunner > fee
+  };
+}
+
+/** Gross payouts from one escrow to `runners` (majority order) and the treasury; they sum to the reward exactly. */
+export function splitReward(config: TaskConfig, rewardE8s: bigint, runners: string[]): { runners: Array<[string, bigint]>; treasury: bigint } {
+  const quote = quoteReward(config, rewardE8s, Math.max(1, runners.length));
+  const pool = rewardE8s - quote.protocolFeeE8s;
+  const each = pool / BigInt(runners.length);
+  const remainder = pool - each * BigInt(runners.length);
+  return { runners: runners.map((r, i) => [r, i === 0 ? each + remainder : each]), treasury: quote.protocolFeeE8s };
+}
+
+/** Work units of a result: tokens × model size factor (billions of active parameters, at least 1). */
+export function workUnits(inputTokens: bigint, outputTokens: bigint, activeParameters: number): bigint {
+  const factor = BigInt(Math.max(1, Math.round(activeParameters / 1e9)));
+  return (inputTokens + outputTokens) * factor;
+}
+
+/**
+ * Splits an epoch's emission budget pro rata by work units, exactly: floor shares first, then the units left by
+ * rounding one by one to the largest contributors (ties by runner id). The shares always sum to the budget.
+ */
+export function splitEmission(budgetE8s: bigint, units: Array<[string, bigint]>): Array<[string, bigint]> {
+  const total = units.reduce((sum, [, u]) => sum + u, 0n);
+  if (budgetE8s <= 0n || total <= 0n) return [];
+  const shares = units.map(([runner, u]): [string, bigint, bigint] => [runner, (budgetE8s * u) / total, u]);
+  let left = budgetE8s - shares.reduce((sum, [, s]) => sum + s, 0n);
+  const order = [...shares].sort((a, b) => (a[2] === b[2] ? (a[0] < b[0] ? -1 : 1) : a[2] > b[2] ? -1 : 1));
+  for (let i = 0; left > 0n; i = (i + 1) % order.length, left--) (order[i] as [string, bigint, bigint])[1] += 1n;
+  return shares.filter(([, s]) => s > 0n).map(([runner, s]) => [runner, s]);
+}

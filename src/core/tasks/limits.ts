@@ -1,0 +1,25 @@
+/** Bounds of task inputs; every violation is a typed Err. */
+export const MAX_INLINE_INPUT_BYTES = 256 * 1024;
+export const MAX_OUTPUT_BYTES = 256 * 1024;
+export const MAX_REFERENCE_LENGTH = 512;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+export const MAX_REASON_LENGTH = 512;
+export const MAX_REDUNDANCY = 7;
+export const MAX_OUTPUT_TOKENS = 1_000_000;
+export const MAX_OPEN_TASKS = 10_000;
+export const MAX_DEADLINE_NS = 7n * 24n * 3600n * 1_000_000_000n;
+export const MAX_CLAIMABLE_PAGE = 50;
+export const SECOND_NS = 1_000_000_000n;
+
+export const DEFAULT_TASK_CONFIG = {
+  protocolFeeBps: 500,
+  ledgerFeeE8s: 10_000n,
+  leaseNs: 120n * SECOND_NS,
+  reviewWindowNs: 600n * SECOND_NS,
+  minRewardE8s: 100_000n,
+  emissionPerEpochE8s: 0n,
+  epochNs: 3600n * SECOND_NS
+} as const;
+
+/** Failures (reported or expired leases) after which a task that has no result is given up and refunded. */
+export const MAX_FAILURES = 3;

@@ -1,0 +1,46 @@
+import { MemoryKeyValue, type KeyValue } from '../kv.js';
+import { DEFAULT_TASK_CONFIG } from './limits.js';
+import type { EpochWork, OpenTask, Payout, Task, TaskConfig } from './types.js';
+
+/** Task state. Full tasks live in stable memory only; `open` (unsettled tasks) and `payouts` (pending) stay small. */
+export interface TaskStore {
+  tasks: KeyValue<Task>;
+  open: KeyValue<OpenTask>;
+  /** `<requester>|<idempotency key>` → task id. */
+  idempotency: KeyValue<string>;
+  payouts: KeyValue<Payout>;
+  taskConfig(): TaskConfig;
+  setTaskConfig(config: TaskConfig): void;
+  /** Returns the next task number and advances the counter. */
+  nextTaskNumber(): bigint;
+  epochWork(): EpochWork;
+  setEpochWork(work: EpochWork): void;
+}
+
+export function defaultTaskConfig(): TaskConfig {
+  return { ...DEFAULT_TASK_CONFIG };
+}
+
+export function memoryTaskStore(): TaskStore {
+  let config = defaultTaskConfig();
+  let counter = 0n;
+  let work: EpochWork = { epoch: 0n, units: [] };
+  return {
+    tasks: new MemoryKeyValue(),
+    open: new MemoryKeyValue(),
+    idempotency: new MemoryKeyValue(),
+    payouts: new MemoryKeyValue(),
+    taskConfig: () => config,
+    setTaskConfig: (next) => {
+      config = next;
+    },
+    nextTaskNumber: () => ++counter,
+    epochWork: () => work,
+    setEpochWork: (next) => {
+      work = next;
+    }
+  };
+}
+
+/** Task ids sort in creation order (fixed width), so the queue is served first come, first served. */
+export const taskId = (n: bigint): string => `task-${n.toString().padStart(12, '0')}`;

@@ -1,0 +1,137 @@
+import type { FindRequest } from '../registry/discovery.js';
+
+/** An ICRC-1 account in text form: principal text and optional 32-byte subaccount hex. */
+export interface PayAccount {
+  owner: string;
+  subaccount?: string;
+}
+
+/**
+ * - `escrowing`: created; the reward's `transfer_from` into escrow is in flight.
+ * - `queued`: escrowed; runners may lease it (up to `redundancy` at once).
+ * - `review`: every required result is in; the requester may accept or reject until `reviewEndsAtNs`.
+ * - terminal: `accepted` (runners paid), `rejected`, `failed`, `expired` (requester refunded).
+ */
+export type TaskState = 'escrowing' | 'queued' | 'review' | 'accepted' | 'rejected' | 'failed' | 'expired';
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['accepted', 'rejected', 'failed', 'expired']);
+
+export interface TaskInput {
+  /** The prompt itself (bounded), or … */
+  inline?: string;
+  /** … its sha256 (`sha256:<hex>`) and where to fetch it. */
+  digest?: string;
+  reference?: string;
+}
+
+export interface GenerationLimits {
+  maxOutputTokens: number;
+  /** Required (0) with redundancy > 1, so that honest runners agree. */
+  temperature?: number;
+  seed?: bigint;
+}
+
+export interface Lease {
+  runner: string;
+  claimedAtNs: bigint;
+  expiresAtNs: bigint;
+}
+
+export interface TaskResult {
+  runner: string;
+  /** `sha256:<hex>` of the output; redundant results are compared by it. */
+  outputDigest: string;
+  output?: string;
+  reference?: string;
+  inputTokens: bigint;
+  outputTokens: bigint;
+  /** Time to first token and total generation time, as the runner measured them. */
+  firstTokenMs: number;
+  totalMs: number;
+  atNs: bigint;
+}
+
+export interface TaskFailure {
+  runner: string;
+  reason: string;
+  atNs: bigint;
+}
+
+export interface Task {
+  id: string;
+  requester: string;
+  refundTo: PayAccount;
+  idempotencyKey: string;
+  request: FindRequest & { model: string };
+  input: TaskInput;
+  limits: GenerationLimits;
+  rewardE8s: bigint;
+  deadlineNs: bigint;
+  redundancy: number;
+  state: TaskState;
+  createdAtNs: bigint;
+  escrowBlock?: bigint;
+  leases: Lease[];
+  results: TaskResult[];
+  failures: TaskFailure[];
+  reviewEndsAtNs?: bigint;
+  /** Runners whose result is paid (the majority digest), once settled as accepted. */
+  paidRunners?: string[];
+  settledAtNs?: bigint;
+  /** Why the task ended, for terminal states. */
+  outcome?: string;
+}
+
+/** What the task queue keeps in the heap for claims and timers (the full task stays in stable memory). */
+export interface OpenTask {
+  model: string;
+  state: TaskState;
+  deadlineNs: bigint;
+  redundancy: number;
+  leases: Lease[];
+  /** Runners that already returned a result or failed: they may not lease the task again. */
+  done: string[];
+  reviewEndsAtNs?: bigint;
+}
+
+export type PayoutKind = 'runner' | 'treasury' | 'refund' | 'emission';
+
+/**
+ * A ledger transfer the registry owes. Recorded before any call is made and retried until the ledger confirms it:
+ * `createdAtNs` and `memo` never change between attempts, so the ledger's deduplication turns a retry of a transfer
+ * that already happened into `Duplicate`, never a second payment.
+ */
+export interface Payout {
+  id: string;
+  kind: PayoutKind;
+  taskId?: string;
+  to: PayAccount;
+  /** What leaves the escrow (or is minted); the recipient gets this minus the ledger fee, except for mints. */
+  amountE8s: bigint;
+  memo: string;
+  createdAtNs: bigint;
+  attempts: number;
+  lastError?: string;
+  /** Set when retrying could pay twice (see payoutStuck); an operator must reconcile it. */
+  stuck?: boolean;
+}
+
+export interface TaskConfig {
+  /** Ledger canister id; tasks are disabled until it is set. */
+  ledger?: string;
+  treasury?: PayAccount;
+  /** Protocol fee in basis points of the reward. */
+  protocolFeeBps: number;
+  ledgerFeeE8s: bigint;
+  leaseNs: bigint;
+  reviewWindowNs: bigint;
+  minRewardE8s: bigint;
+  /** Minted per epoch and split by accepted work units. 0 disables emission. */
+  emissionPerEpochE8s: bigint;
+  epochNs: bigint;
+}
+
+/** Accepted work per runner in the current epoch, for emission. */
+export interface EpochWork {
+  epoch: bigint;
+  units: Array<[string, bigint]>;
+}
