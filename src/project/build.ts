@@ -36,12 +36,15 @@ function filesUnder(path: string): string[] {
   });
 }
 
-/** Hash of everything a canister bundle can depend on: its folder, canisters/common, src/core, the lockfile, this builder. */
+/**
+ * Hash of everything a canister bundle can depend on: its folder, canisters/ (canisters import each other's Candid),
+ * src/core, the lockfile, this builder.
+ */
 function inputHash(canister: CanisterConfig, repoRoot: string): string {
   const hash = createHash('sha256');
   const files = [
     ...filesUnder(dirname(canister.main)),
-    ...filesUnder(join(repoRoot, 'canisters', 'common')),
+    ...filesUnder(join(repoRoot, 'canisters')),
     ...filesUnder(join(repoRoot, 'src', 'core')),
     join(repoRoot, 'package-lock.json'),
     join(repoRoot, 'src', 'project', 'build.ts')
