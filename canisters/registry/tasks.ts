@@ -2,7 +2,7 @@ import { call, canisterSelf, time } from 'azle';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 
 import { TransferFromArgs, TransferFromResult, TransferArgs, TransferResult } from '../ledger/candid.js';
-import { duePayouts, escrowConfirmed, escrowFailed, payoutDone, payoutRetry, payoutStuck, tick, type PayAccount, type Stores, type Task } from '../../src/core/tasks/index.js';
+import { duePayouts, escrowConfirmed, escrowFailed, payoutDone, payoutRetry, payoutStuck, tick, type PayAccount, type Payout, type Stores, type Task } from '../../src/core/tasks/index.js';
 import { accountOut } from './task-views.js';
 
 /** The registry's escrow account on the ledger: subaccount 0x01 followed by 31 zero bytes. */
@@ -11,7 +11,8 @@ export const escrowAccount = (): PayAccount => ({ owner: canisterSelf().toText()
 
 /** An escrow still `escrowing` after this long had its reply lost (a trap or an upgrade): it is retried. */
 const STALE_ESCROW_NS = 120n * 1_000_000_000n;
-const PAYOUTS_PER_TICK = 16;
+/** Payouts attempted per maintenance pass (concurrently). */
+const PAYOUTS_PER_TICK = 64;
 
 type LedgerErr = Record<string, unknown>;
 type LedgerResult = { Ok: bigint } | { Err: LedgerErr };
@@ -61,48 +62,53 @@ export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | 
 
 const inFlight = new Set<string>();
 
-/** Pays what is owed, each payout exactly once: `Duplicate` from the ledger means an earlier attempt went through. */
+/**
+ * Pays what is owed, each payout exactly once: `Duplicate` from the ledger means an earlier attempt went through.
+ * The calls of one pass run concurrently; each payout is independent and guarded against a second attempt in flight.
+ */
 export async function processPayouts(store: Stores): Promise<void> {
   const config = store.taskConfig();
   if (config.ledger === undefined) return;
-  for (const payout of duePayouts(store, PAYOUTS_PER_TICK)) {
-    if (inFlight.has(payout.id)) continue;
-    inFlight.add(payout.id);
-    try {
-      const mint = payout.kind === 'emission';
-      const fee = store.taskConfig().ledgerFeeE8s;
-      if (!mint && payout.amountE8s <= fee) {
-        payoutStuck(store, payout.id, `amount ${payout.amountE8s} does not cover the ledger fee ${fee}`);
-        continue;
-      }
-      const result = await call<[unknown], LedgerResult>(config.ledger, 'icrc1_transfer', {
-        paramIdlTypes: [TransferArgs],
-        returnIdlType: TransferResult,
-        args: [
-          {
-            from_subaccount: mint ? [] : [ESCROW_SUBACCOUNT],
-            to: accountOut(payout.to),
-            amount: mint ? payout.amountE8s : payout.amountE8s - fee,
-            fee: mint ? [] : [fee],
-            memo: [memoOf(payout.memo)],
-            created_at_time: [payout.createdAtNs]
-          }
-        ]
-      });
-      if ('Ok' in result || 'Duplicate' in result.Err) payoutDone(store, payout.id);
-      else if ('TooOld' in result.Err) payoutStuck(store, payout.id, 'TooOld: the ledger cannot deduplicate this transfer any more');
-      else {
-        const badFee = result.Err.BadFee as { expected_fee: bigint } | undefined;
-        // The ledger's fee changed: learn it, and pay the net amount under the new fee next time.
-        if (badFee !== undefined) store.setTaskConfig({ ...store.taskConfig(), ledgerFeeE8s: badFee.expected_fee });
-        payoutRetry(store, payout.id, `${variantName(result.Err)}: ${describe(result.Err)}`);
-      }
-    } catch (error) {
-      // The ledger is stopped, slow or unreachable: the payout stays recorded and the next tick tries again.
-      payoutRetry(store, payout.id, error instanceof Error ? error.message : String(error));
-    } finally {
-      inFlight.delete(payout.id);
+  const batch = duePayouts(store, PAYOUTS_PER_TICK).filter((p) => !inFlight.has(p.id));
+  await Promise.all(batch.map((payout) => pay(store, config.ledger as string, payout)));
+}
+
+async function pay(store: Stores, ledger: string, payout: Payout): Promise<void> {
+  inFlight.add(payout.id);
+  try {
+    const mint = payout.kind === 'emission';
+    const fee = store.taskConfig().ledgerFeeE8s;
+    if (!mint && payout.amountE8s <= fee) {
+      payoutStuck(store, payout.id, `amount ${payout.amountE8s} does not cover the ledger fee ${fee}`);
+      return;
     }
+    const result = await call<[unknown], LedgerResult>(ledger, 'icrc1_transfer', {
+      paramIdlTypes: [TransferArgs],
+      returnIdlType: TransferResult,
+      args: [
+        {
+          from_subaccount: mint ? [] : [ESCROW_SUBACCOUNT],
+          to: accountOut(payout.to),
+          amount: mint ? payout.amountE8s : payout.amountE8s - fee,
+          fee: mint ? [] : [fee],
+          memo: [memoOf(payout.memo)],
+          created_at_time: [payout.createdAtNs]
+        }
+      ]
+    });
+    if ('Ok' in result || 'Duplicate' in result.Err) payoutDone(store, payout.id);
+    else if ('TooOld' in result.Err) payoutStuck(store, payout.id, 'TooOld: the ledger cannot deduplicate this transfer any more');
+    else {
+      const badFee = result.Err.BadFee as { expected_fee: bigint } | undefined;
+      // The ledger's fee changed: learn it, and pay the net amount under the new fee next time.
+      if (badFee !== undefined) store.setTaskConfig({ ...store.taskConfig(), ledgerFeeE8s: badFee.expected_fee });
+      payoutRetry(store, payout.id, `${variantName(result.Err)}: ${describe(result.Err)}`);
+    }
+  } catch (error) {
+    // The ledger is stopped, slow or unreachable: the payout stays recorded and the next pass tries again.
+    payoutRetry(store, payout.id, error instanceof Error ? error.message : String(error));
+  } finally {
+    inFlight.delete(payout.id);
   }
 }
 

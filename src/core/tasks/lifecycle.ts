@@ -176,7 +176,9 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
   if (wanted !== undefined) {
     const open = store.open.get(wanted);
     if (open === undefined) return err({ NotFound: { what: `open task ${wanted}` } });
-    if (!claimable(open, runner, now)) return err({ InvalidState: { state: open.state, expected: 'queued, with a free place for this runner' } });
+    const task = store.tasks.get(wanted);
+    const full = task !== undefined && task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy;
+    if (!claimable(open, runner, now) || full) return err({ InvalidState: { state: open.state, expected: 'queued, with a free place for this runner' } });
     candidates.push([wanted, open]);
   } else {
     for (const entry of store.open.entries()) if (claimable(entry[1], runner, now)) candidates.push(entry);
@@ -203,8 +205,9 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
   return err({ NotFound: { what: 'claimable task' } });
 }
 
-function leaseOf(task: Task, runner: string): Lease | undefined {
-  return task.leases.find((l) => l.runner === runner);
+/** The runner's lease, if it is still running: a result after the lease ends (or the deadline) is not accepted. */
+function leaseOf(task: Task, runner: string, now: bigint): Lease | undefined {
+  return task.leases.find((l) => l.runner === runner && l.expiresAtNs > now);
 }
 
 function bumpReputation(store: Stores, runner: string, change: (r: { completed: number; failed: number; rejected: number; expiredLeases: number; latencyMsEma: number }) => void): void {
@@ -221,7 +224,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
   const earlier = task.results.find((r) => r.runner === runner);
   if (earlier !== undefined) return ok(earlier);
-  if (leaseOf(task, runner) === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
   if (args.output === undefined && args.reference === undefined) return bad('output', 'give the output, or a reference to it');
   if (args.output !== undefined && byteLength(args.output) > MAX_OUTPUT_BYTES) return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
@@ -251,7 +254,7 @@ export function failTask(store: Stores, runner: string, now: bigint, id: string,
   const task = store.tasks.get(id);
   if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
   if (task.failures.some((f) => f.runner === runner)) return ok(task);
-  if (leaseOf(task, runner) === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (reason.length > MAX_REASON_LENGTH) return bad('reason', `longer than ${MAX_REASON_LENGTH} characters`);
   task.leases = task.leases.filter((l) => l.runner !== runner);
   task.failures.push({ runner, reason, atNs: now });

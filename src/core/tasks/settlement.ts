@@ -48,12 +48,18 @@ export function settle(store: Stores, task: Task, now: bigint, state: 'accepted'
     const split = splitReward(config, task.rewardE8s, winners);
     split.runners.forEach(([runner, amount], i) => addPayout(store, now, i, 'runner', `${task.id}/runner/${runner}`, payAccountOf(store, runner), amount, task.id, task.id));
     if (config.treasury !== undefined) addPayout(store, now, split.runners.length, 'treasury', `${task.id}/treasury`, config.treasury, split.treasury, task.id, task.id);
-    // Accepted work counts toward this epoch's emission.
-    const card = [...store.cards.entries(`${task.request.model}@`)].find(([key]) => key.startsWith(`${task.request.model}@`))?.[1].card;
-    const parameters = card?.parameters.active ?? card?.parameters.total ?? 1e9;
+    // Accepted work counts toward the current epoch's emission (a finished epoch is closed first), sized by the
+    // card of the deployment each runner served.
+    closeEpoch(store, now);
     const work = store.epochWork();
     const units = new Map(work.units);
-    for (const r of task.results) if (r.outputDigest === digest) units.set(r.runner, (units.get(r.runner) ?? 0n) + workUnits(r.inputTokens, r.outputTokens, parameters));
+    for (const r of task.results) {
+      if (r.outputDigest !== digest) continue;
+      const served = store.runners.get(r.runner)?.manifest.deployments.find((d) => d.model.id === task.request.model);
+      const card = served === undefined ? undefined : store.cards.get(`${served.model.id}@${served.model.digest}`)?.card;
+      const parameters = card?.parameters.active ?? card?.parameters.total ?? 1e9;
+      units.set(r.runner, (units.get(r.runner) ?? 0n) + workUnits(r.inputTokens, r.outputTokens, parameters));
+    }
     store.setEpochWork({ epoch: work.epoch, units: [...units] });
   } else {
     addPayout(store, now, 0, 'refund', `${task.id}/refund`, task.refundTo, task.rewardE8s, task.id, task.id);
@@ -103,7 +109,9 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
   const task = found.Ok;
   if (task.state === 'rejected') return ok(task);
   if (task.state !== 'review') return err({ InvalidState: { state: task.state, expected: 'review' } });
-  if (reason.length > MAX_REASON_LENGTH) return err({ InvalidArgument: { field: 'reason', reason: `longer than ${MAX_REASON_LENGTH} characters` } });
+  // Once the window has ended the task is accepted, even if the timer has not run yet.
+  if (task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now) return err({ InvalidState: { state: 'review ended', expected: 'review window open' } });
+  if (reason.length === 0 || reason.length > MAX_REASON_LENGTH) return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
   for (const r of task.results) bumpRejected(store, r.runner);
   settle(store, task, now, 'rejected', `rejected by the requester: ${reason}`);
   return ok(task);
@@ -118,11 +126,12 @@ export function tick(store: Stores, now: bigint): { changed: number } {
   let changed = 0;
   let seen = 0;
   for (const [id, open] of [...store.open.entries()]) {
-    if (seen++ >= MAX_TASKS_PER_TICK) break;
     if (open.state === 'escrowing') continue;
     const dueLease = open.leases.some((l) => l.expiresAtNs <= now);
     const due = dueLease || open.deadlineNs <= now || (open.reviewEndsAtNs !== undefined && open.reviewEndsAtNs <= now) || open.done.length >= open.redundancy;
     if (!due) continue;
+    // Only due tasks count against the bound, so a task behind many idle ones is still reached.
+    if (seen++ >= MAX_TASKS_PER_TICK) break;
     const task = store.tasks.get(id);
     if (task === undefined) continue;
     const before = `${task.state}/${task.leases.length}`;
@@ -158,12 +167,9 @@ export function closeEpoch(store: Stores, now: bigint): void {
 /** Payouts still owed, oldest first. */
 export function duePayouts(store: Stores, max: number): Payout[] {
   const due: Payout[] = [];
-  for (const [, payout] of store.payouts.entries()) {
-    if (payout.stuck === true) continue;
-    due.push(payout);
-    if (due.length >= max) break;
-  }
-  return due;
+  for (const [, payout] of store.payouts.entries()) if (payout.stuck !== true) due.push(payout);
+  due.sort((a, b) => (a.createdAtNs < b.createdAtNs ? -1 : a.createdAtNs > b.createdAtNs ? 1 : a.id < b.id ? -1 : 1));
+  return due.slice(0, max);
 }
 
 /** The ledger confirmed the transfer (or reported it a duplicate of one it made): the payout is done. */
