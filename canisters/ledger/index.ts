@@ -1,3 +1,4 @@
+import '../common/text-codec.js';
 import { certifiedDataSet, dataCertificate, IDL, init, msgCaller, postUpgrade, query, setTimer, time, trap, update } from 'azle';
 import { encode as cborEncode } from '@dfinity/cbor';
 import { bytesToHex } from '@noble/hashes/utils';

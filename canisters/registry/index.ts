@@ -1,3 +1,4 @@
+import '../common/text-codec.js';
 import { IDL, init, isController, msgCaller, msgReply, Principal, postUpgrade, query, setTimerInterval, time, trap, update } from 'azle';
 
 import {
@@ -26,6 +27,7 @@ import {
   claimTask,
   completeTask,
   failTask,
+  openPlaces,
   quoteReward,
   rejectTask,
   setTaskConfig,
@@ -330,7 +332,7 @@ export default class {
       const out = [];
       for (const [id, open] of state().open.entries()) {
         if (open.state !== 'queued' || open.done.includes(runner) || open.leases.some((l) => l.runner === runner)) continue;
-        const places = open.redundancy - open.leases.length - open.done.length;
+        const places = openPlaces(open, time());
         if (places <= 0 || open.deadlineNs <= time()) continue;
         const task = state().tasks.get(id);
         if (task === undefined) continue;

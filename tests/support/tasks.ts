@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 
 import { Actor, type ActorSubclass, type HttpAgent, type Identity } from '@dfinity/agent';
+import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 
 import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
+import { MANAGEMENT_CANISTER_ID } from '../../src/localnet/ids.ts';
 import type { Localnet } from '../../src/localnet/localnet.ts';
+import { CanisterIdRecord } from '../../src/localnet/management/idl.ts';
 import { account, approveArgs, ledgerActor, ledgerInit, ledgerWasm, type LedgerActor } from './ledger.ts';
 import { deployment, modelCard, runnerManifest } from './manifests.ts';
 import { agentFor } from './probe.ts';
@@ -193,4 +196,23 @@ export async function taskNetwork(net: Localnet, options: { reviewWindowSeconds?
 function okIndexOf(result: { Ok: bigint } | { Err: unknown }): bigint {
   if ('Err' in result) throw new Error(`ledger call failed: ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
   return result.Ok;
+}
+
+/** Stops or starts a canister through the management canister, as its controller (the localnet host caller). */
+export async function setCanisterRunning(net: Localnet, canisterId: Principal, running: boolean): Promise<void> {
+  const arg = new Uint8Array(IDL.encode([CanisterIdRecord], [{ canister_id: canisterId }]));
+  await net.update(MANAGEMENT_CANISTER_ID, running ? 'start_canister' : 'stop_canister', arg);
+}
+
+/** What the registry's escrow subaccount holds on the ledger: 0 once every settled task is paid out. */
+export async function escrowBalance(t: TaskNetwork): Promise<bigint> {
+  const escrow = (await (await t.tasks(t.admin)).get_task_config()).escrow[0];
+  if (escrow === undefined) throw new Error('the registry reports no escrow account');
+  const subaccount = escrow.subaccount[0];
+  return (await t.token(t.admin)).icrc1_balance_of(account(escrow.owner, subaccount === undefined ? undefined : Uint8Array.from(subaccount)));
+}
+
+/** Runs one maintenance pass as the admin (what the 5-second timer does). */
+export async function processTasks(t: TaskNetwork): Promise<void> {
+  okOf(await (await t.tasks(t.admin)).process_tasks());
 }

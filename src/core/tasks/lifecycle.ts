@@ -59,7 +59,8 @@ function openOf(task: Task): OpenTask {
     deadlineNs: task.deadlineNs,
     redundancy: task.redundancy,
     leases: task.leases,
-    done: [...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)]
+    done: [...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)],
+    results: task.results.length
   };
   if (task.reviewEndsAtNs !== undefined) open.reviewEndsAtNs = task.reviewEndsAtNs;
   return open;
@@ -159,8 +160,13 @@ function activeLeases(store: Stores, runner: string, model: string): number {
   return n;
 }
 
+/** Places a runner could still lease: results still missing, minus leases running now. */
+export function openPlaces(open: OpenTask, now: bigint): number {
+  return open.redundancy - open.results - open.leases.filter((l) => l.expiresAtNs > now).length;
+}
+
 function claimable(open: OpenTask, runner: string, now: bigint): boolean {
-  return open.state === 'queued' && open.deadlineNs > now && !open.done.includes(runner) && !open.leases.some((l) => l.runner === runner) && open.leases.length + open.done.length < open.redundancy + MAX_FAILURES;
+  return open.state === 'queued' && open.deadlineNs > now && !open.done.includes(runner) && !open.leases.some((l) => l.runner === runner) && openPlaces(open, now) > 0;
 }
 
 /**
@@ -195,7 +201,7 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
       capacityHit = deployment.slots;
       continue;
     }
-    if (task.leases.length + task.results.length >= task.redundancy) continue;
+    if (task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy) continue;
     const lease: Lease = { runner, claimedAtNs: now, expiresAtNs: now + config.leaseNs < task.deadlineNs ? now + config.leaseNs : task.deadlineNs };
     task.leases.push(lease);
     saveTask(store, task);

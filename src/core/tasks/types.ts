@@ -90,6 +90,8 @@ export interface OpenTask {
   leases: Lease[];
   /** Runners that already returned a result or failed: they may not lease the task again. */
   done: string[];
+  /** Results in so far (a task needs `redundancy` of them). */
+  results: number;
   reviewEndsAtNs?: bigint;
 }
 
