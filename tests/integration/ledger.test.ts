@@ -245,7 +245,7 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(errOf(await actor.icrc1_transfer(transferArgs(acct(minter), 0n)))).toEqual({ BadBurn: { min_burn_amount: FEE } });
       expect(errOf(await actor.icrc1_transfer(transferArgs(acct(minter), FEE, { fee: [FEE] })))).toEqual({ BadFee: { expected_fee: 0n } });
       expect(errOf(await actor.icrc1_transfer(transferArgs(to, 10n * E8)))).toEqual({ InsufficientFunds: { balance: 10n * E8 } }); // amount + fee > balance
-      expect(errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - SECOND_NS] })))).toEqual({ TooOld: null });
+      expect(errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })))).toEqual({ TooOld: null });
       const before = nowNs();
       const future = errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [U64_MAX] })));
       const ledgerTime = (future as { CreatedInFuture?: { ledger_time: bigint } }).CreatedInFuture?.ledger_time ?? 0n;
@@ -340,7 +340,7 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(await balance()).toBe(beforeExpired);
       expect(await actor.icrc2_allowance({ account: acct(alice), spender })).toEqual({ allowance: 200n, expires_at: [] });
 
-      expect(errOf(await actor.icrc2_approve(approveArgs(spender, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - SECOND_NS] })))).toEqual({ TooOld: null });
+      expect(errOf(await actor.icrc2_approve(approveArgs(spender, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })))).toEqual({ TooOld: null });
       expect(errOf(await actor.icrc2_approve(approveArgs(spender, 1n, { created_at_time: [U64_MAX] })))).toHaveProperty('CreatedInFuture');
       const args = approveArgs(spender, 400n, { created_at_time: [nowNs()] });
       const first = okIndex(await actor.icrc2_approve(args));
@@ -378,7 +378,7 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       okIndex(await owner.icrc2_approve(approveArgs(acct(carol), 5n * E8)));
       expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { fee: [FEE - 1n] })))).toEqual({ BadFee: { expected_fee: FEE } });
       expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(minter), 1n)))).toEqual({ BadBurn: { min_burn_amount: FEE } });
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - SECOND_NS] })))).toEqual({ TooOld: null });
+      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })))).toEqual({ TooOld: null });
       expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { created_at_time: [U64_MAX] })))).toHaveProperty('CreatedInFuture');
       const args = transferFromArgs(acct(alice), acct(dave), 1_000n, { created_at_time: [nowNs()] });
       const first = okIndex(await spender.icrc2_transfer_from(args));

@@ -85,7 +85,8 @@ function checkTime(store: LedgerStore, now: bigint, createdAt: bigint | undefine
   // Forget what left the window first, so that a full window of expired entries never throttles new transactions.
   store.dedup.prune(now - TX_WINDOW_NS - PERMITTED_DRIFT_NS, PRUNE_PER_CALL);
   if (createdAt === undefined) return undefined;
-  if (createdAt + TX_WINDOW_NS < now) return { TooOld: null };
+  // ICRC-1: too old only before now − window − drift (a client's clock may lag by the permitted drift).
+  if (createdAt + TX_WINDOW_NS + PERMITTED_DRIFT_NS < now) return { TooOld: null };
   if (createdAt > now + PERMITTED_DRIFT_NS) return { CreatedInFuture: { ledger_time: now } };
   const duplicate = store.dedup.get(key);
   if (duplicate !== undefined) return { Duplicate: { duplicate_of: duplicate } };

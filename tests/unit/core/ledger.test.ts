@@ -433,8 +433,8 @@ describe('icrc1_transfer', () => {
   describe('created_at_time', () => {
     it('TooOld: older than the window; the window edge itself is accepted', () => {
       const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS - 1n })).toEqual({ Err: { TooOld: null } });
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS })).toHaveProperty('Ok');
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({ Err: { TooOld: null } });
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS })).toHaveProperty('Ok');
     });
 
     it('CreatedInFuture: further ahead than the permitted drift', () => {
@@ -449,8 +449,8 @@ describe('icrc1_transfer', () => {
       const args: TransferArgs = { to: { owner: BOB }, amount: 1n, createdAtTime: NOW };
       expect(send(store, ALICE, args)).toEqual({ Ok: 1n });
       expect(send(store, ALICE, args, NOW + 5n * SECOND)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
-      expect(send(store, ALICE, { ...args }, NOW + TX_WINDOW_NS)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
-      expect(send(store, ALICE, args, NOW + TX_WINDOW_NS + 1n)).toEqual({ Err: { TooOld: null } });
+      expect(send(store, ALICE, { ...args }, NOW + TX_WINDOW_NS + PERMITTED_DRIFT_NS)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
+      expect(send(store, ALICE, args, NOW + TX_WINDOW_NS + PERMITTED_DRIFT_NS + 1n)).toEqual({ Err: { TooOld: null } });
     });
 
     it('explicit fee, memo, created_at_time, amount, and null vs zero subaccounts each make a new transaction', () => {
@@ -626,7 +626,7 @@ describe('icrc2_approve', () => {
   it('TooOld, CreatedInFuture, Duplicate and TemporarilyUnavailable', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]], { maxTransactionsInWindow: 3 });
     const args: ApproveArgs = { spender: { owner: BOB }, amount: 5n, createdAtTime: NOW };
-    expect(allow(store, ALICE, { ...args, createdAtTime: NOW - TX_WINDOW_NS - 1n })).toEqual({ Err: { TooOld: null } });
+    expect(allow(store, ALICE, { ...args, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({ Err: { TooOld: null } });
     expect(allow(store, ALICE, { ...args, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({ Err: { CreatedInFuture: { ledger_time: NOW } } });
     expect(allow(store, ALICE, args)).toEqual({ Ok: 1n });
     expect(allow(store, ALICE, args)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
@@ -757,7 +757,7 @@ describe('icrc2_transfer_from', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]], { maxTransactionsInWindow: 2 });
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 500_000n })).toEqual({ Ok: 1n });
     const args: TransferFromArgs = { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n, createdAtTime: NOW };
-    expect(spend(store, BOB, { ...args, createdAtTime: NOW - TX_WINDOW_NS - 1n })).toEqual({ Err: { TooOld: null } });
+    expect(spend(store, BOB, { ...args, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({ Err: { TooOld: null } });
     expect(spend(store, BOB, { ...args, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({ Err: { CreatedInFuture: { ledger_time: NOW } } });
     expect(spend(store, BOB, args)).toEqual({ Ok: 2n });
     expect(spend(store, BOB, args)).toEqual({ Err: { Duplicate: { duplicate_of: 2n } } });
