@@ -19,7 +19,9 @@ const deai = join(root, 'bin', 'deai.mjs');
 /** A throwaway project: the probe fixture's dfx.json and sources, with its already-built Wasm. */
 function fixtureProject(): string {
   const dir = mkdtempSync(join(tmpdir(), 'deai-project-'));
-  cpSync(join(root, 'tests', 'fixtures', 'dfx.json'), join(dir, 'dfx.json'));
+  // Only the probe canister: a project with one canister keeps the expected output short.
+  const config = JSON.parse(readFileSync(join(root, 'tests', 'fixtures', 'dfx.json'), 'utf8')) as { canisters: Record<string, unknown> };
+  writeFileSync(join(dir, 'dfx.json'), JSON.stringify({ ...config, canisters: { probe: config.canisters.probe } }, null, 2));
   cpSync(join(root, 'tests', 'fixtures', 'probe'), join(dir, 'probe'), { recursive: true });
   cpSync(join(root, 'tests', 'fixtures', '.azle'), join(dir, '.azle'), { recursive: true });
   return dir;
