@@ -1,0 +1,311 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import type { Principal } from '@dfinity/principal';
+import { z } from 'zod';
+
+import { errorName, type RegistryErr, type RunnerRegistry, type TaskView } from '../ic/registry.js';
+import { execute, ExecutionError, type Execution } from './executor.js';
+import { RunnerMetrics } from './metrics.js';
+import type { ProbeResult } from './probes/types.js';
+
+export type RunnerState = 'loading' | 'ready' | 'busy' | 'draining' | 'offline';
+
+export interface RunnerNodeOptions {
+  registry: RunnerRegistry;
+  principal: Principal;
+  /** The inference server the tasks run on (OpenAI-compatible chat endpoint). */
+  engineUrl: string;
+  /** The id the engine serves the model under (llama.cpp `--alias`). */
+  engineModel: string;
+  /** Reconciled RunnerManifest (JSON) and the model cards it needs published. */
+  manifestJson: string;
+  cards: Array<{ id: string; digest: string; json: string }>;
+  slots: number;
+  probe: () => Promise<ProbeResult>;
+  /** Where leases in flight are remembered across restarts. */
+  stateFile: string;
+  pollMs?: number;
+  heartbeatMs?: number;
+  metrics?: RunnerMetrics;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const InFlightFile = z.object({ tasks: z.array(z.string()) });
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const describeErr = (e: RegistryErr): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/**
+ * A runner node: registers what the local engine really serves, heartbeats its live load, leases matching tasks,
+ * runs them on the engine and reports the result — each report idempotent and retried with backoff, so a restart of
+ * the engine or of the IC network loses nothing and reports nothing twice. SIGTERM → `drain()`: no new claims,
+ * tasks in flight finish and are reported, then the node goes offline.
+ */
+export class RunnerNode {
+  readonly metrics: RunnerMetrics;
+  private state: RunnerState = 'loading';
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private stopping = false;
+  private loops: Array<Promise<void>> = [];
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly log: (event: string, fields?: Record<string, unknown>) => void;
+  private readonly wakers = new Set<() => void>();
+  private lastProbe: ProbeResult | undefined;
+
+  constructor(private readonly options: RunnerNodeOptions) {
+    this.metrics = options.metrics ?? new RunnerMetrics();
+    this.sleep = options.sleep ?? defaultSleep;
+    this.log = options.log ?? (() => undefined);
+  }
+
+  get currentState(): RunnerState {
+    return this.state;
+  }
+
+  /** Publishes missing cards, registers (or updates) the runner, recovers leases, then starts heartbeats and claims. */
+  async start(): Promise<void> {
+    const { registry, principal } = this.options;
+    for (const card of this.options.cards) {
+      const known = await registry.get_model_card(card.id, [card.digest]);
+      if (known.length > 0) continue;
+      const published = await registry.publish_model_card(card.json);
+      if ('Err' in published && errorName(published.Err) !== 'AlreadyExists') throw new Error(`publishing ${card.id} failed: ${describeErr(published.Err)}`);
+      this.log('card-published', { id: card.id, digest: card.digest });
+    }
+    const existing = await registry.get_runner(principal);
+    const registered = existing.length > 0 ? await registry.update_runner(principal, this.options.manifestJson) : await registry.register_runner(this.options.manifestJson);
+    if ('Err' in registered) throw new Error(`registering the runner failed: ${describeErr(registered.Err)}`);
+    this.log(existing.length > 0 ? 'runner-updated' : 'runner-registered', { principal: principal.toText() });
+    await this.recover();
+    this.loops = [this.heartbeatLoop(), this.claimLoop()];
+  }
+
+  /** Stops claiming, lets tasks in flight finish and report, sends a last heartbeat, and stops. */
+  async drain(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.state = 'draining';
+    this.log('draining', { inFlight: this.inFlight.size });
+    this.wakeAll();
+    await this.beat().catch(() => undefined);
+    await Promise.allSettled([...this.inFlight.values()]);
+    await Promise.allSettled(this.loops);
+    this.state = 'offline';
+    // `maintenance` takes the runner out of discovery at once instead of waiting for the heartbeat TTL.
+    await this.beat('maintenance').catch(() => undefined);
+    this.log('offline');
+  }
+
+  private freeSlots(): number {
+    const engineSlots = this.lastProbe?.status === 'ready' ? (this.lastProbe.slots?.total ?? this.options.slots) : this.options.slots;
+    return Math.min(this.options.slots, engineSlots) - this.inFlight.size;
+  }
+
+  private async beat(forced?: string): Promise<void> {
+    const probe = await this.options.probe();
+    this.lastProbe = probe;
+    if (!this.stopping) this.state = probe.status !== 'ready' ? 'loading' : this.freeSlots() <= 0 ? 'busy' : 'ready';
+    const load = probe.status === 'ready' ? probe.load : undefined;
+    const state = forced ?? (this.state === 'offline' ? 'maintenance' : this.state);
+    const result = await this.options.registry.heartbeat({
+      state,
+      busy_slots: Math.min(this.options.slots, this.inFlight.size),
+      queue_depth: load?.requestsWaiting ?? 0,
+      tokens_per_second: 0,
+      kv_cache_usage: Math.min(1, Math.max(0, load?.kvCacheUsage ?? 0))
+    });
+    if ('Err' in result) throw new Error(`heartbeat refused: ${describeErr(result.Err)}`);
+    this.metrics.heartbeatAcknowledged(Date.now());
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    let backoff = 1_000;
+    while (!this.stopping) {
+      try {
+        await this.beat();
+        backoff = 1_000;
+        await this.sleepOrWake(this.options.heartbeatMs ?? 30_000);
+      } catch (error) {
+        this.log('heartbeat-failed', { error: String(error), retryInMs: backoff });
+        await this.sleepOrWake(backoff);
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+  }
+
+  private async claimLoop(): Promise<void> {
+    const poll = this.options.pollMs ?? 1_000;
+    while (!this.stopping) {
+      if (this.state === 'loading' || this.freeSlots() <= 0) {
+        await this.sleepOrWake(poll);
+        continue;
+      }
+      let claimed;
+      try {
+        claimed = await this.options.registry.claim_task([]);
+      } catch (error) {
+        this.log('claim-failed', { error: String(error) });
+        await this.sleepOrWake(poll);
+        continue;
+      }
+      if ('Err' in claimed) {
+        await this.sleepOrWake(poll);
+        continue;
+      }
+      this.metrics.claimed.inc();
+      this.track(claimed.Ok);
+    }
+  }
+
+  private track(task: TaskView): void {
+    const run = this.run(task).finally(() => {
+      this.inFlight.delete(task.id);
+      this.metrics.inFlight.set(this.inFlight.size);
+      this.saveInFlight();
+      this.wakeAll();
+    });
+    this.inFlight.set(task.id, run);
+    this.metrics.inFlight.set(this.inFlight.size);
+    this.saveInFlight();
+  }
+
+  private async run(task: TaskView): Promise<void> {
+    const prompt = task.input.inline[0];
+    this.log('task-claimed', { task: task.id, model: task.model });
+    if (prompt === undefined) {
+      await this.report(task.id, () => this.options.registry.fail_task(task.id, 'inputs by reference are not supported by this runner'));
+      this.metrics.failed.inc();
+      return;
+    }
+    let execution: Execution;
+    try {
+      execution = await this.executeWithRetry(task, prompt);
+    } catch (error) {
+      const reason = error instanceof ExecutionError ? `${error.code}: ${error.message}` : String(error);
+      this.log('task-failed', { task: task.id, reason });
+      await this.report(task.id, () => this.options.registry.fail_task(task.id, reason.slice(0, 500)));
+      this.metrics.failed.inc();
+      return;
+    }
+    await this.report(task.id, () =>
+      this.options.registry.complete_task(task.id, {
+        output_digest: execution.outputDigest,
+        output: [execution.output],
+        reference: [],
+        input_tokens: execution.inputTokens,
+        output_tokens: execution.outputTokens,
+        first_token_ms: execution.firstTokenMs,
+        total_ms: execution.totalMs
+      })
+    );
+    this.metrics.completed.inc();
+    this.metrics.tokens.inc({ kind: 'input' }, Number(execution.inputTokens));
+    this.metrics.tokens.inc({ kind: 'output' }, Number(execution.outputTokens));
+    this.metrics.taskSeconds.observe(execution.totalMs / 1000);
+    this.metrics.firstTokenSeconds.observe(execution.firstTokenMs / 1000);
+    this.log('task-completed', { task: task.id, outputTokens: Number(execution.outputTokens), totalMs: Math.round(execution.totalMs) });
+  }
+
+  /** A retryable engine failure (restart, 5xx, dropped stream) is retried while the lease lasts. */
+  private async executeWithRetry(task: TaskView, prompt: string): Promise<Execution> {
+    const leaseEndsMs = Number((task.leases.find((l) => l.runner.toText() === this.options.principal.toText())?.expires_at_ns ?? task.deadline_ns) / 1_000_000n);
+    let backoff = 250;
+    for (;;) {
+      try {
+        return await execute(
+          {
+            baseUrl: this.options.engineUrl,
+            model: this.options.engineModel,
+            prompt,
+            maxOutputTokens: task.limits.max_output_tokens,
+            temperature: task.limits.temperature[0],
+            seed: task.limits.seed[0]
+          },
+          this.options.fetch
+        );
+      } catch (error) {
+        if (!(error instanceof ExecutionError) || !error.retryable || Date.now() + backoff >= leaseEndsMs - 2_000) throw error;
+        this.log('task-retry', { task: task.id, error: error.message, retryInMs: backoff });
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  /**
+   * Reports until the registry answers. complete_task and fail_task are idempotent (a second report returns the
+   * first), so retrying after a lost reply cannot double-report.
+   */
+  private async report(taskId: string, call: () => Promise<{ Ok: unknown } | { Err: RegistryErr }>): Promise<void> {
+    let backoff = 500;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        const result = await call();
+        if ('Err' in result) this.log('report-refused', { task: taskId, error: describeErr(result.Err) });
+        return;
+      } catch (error) {
+        this.log('report-retry', { task: taskId, error: String(error), retryInMs: backoff });
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  }
+
+  /** After a restart: finish leases still running that were not reported; forget the rest. */
+  private async recover(): Promise<void> {
+    const remembered = this.loadInFlight();
+    for (const id of remembered) {
+      const found = await this.options.registry.get_task(id);
+      const task = found[0];
+      const me = this.options.principal.toText();
+      if (task === undefined || task.results.some((r) => r.runner.toText() === me)) continue;
+      const lease = task.leases.find((l) => l.runner.toText() === me);
+      if (task.state === 'queued' && lease !== undefined && lease.expires_at_ns > BigInt(Date.now()) * 1_000_000n) {
+        this.log('task-recovered', { task: id });
+        this.track(task);
+      }
+    }
+    this.saveInFlight();
+  }
+
+  private loadInFlight(): string[] {
+    if (!existsSync(this.options.stateFile)) return [];
+    const parsed = InFlightFile.safeParse(safeJson(readFileSync(this.options.stateFile, 'utf8')));
+    return parsed.success ? parsed.data.tasks : [];
+  }
+
+  private saveInFlight(): void {
+    mkdirSync(dirname(this.options.stateFile), { recursive: true });
+    const tmp = `${this.options.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ tasks: [...this.inFlight.keys()] }));
+    renameSync(tmp, this.options.stateFile);
+  }
+
+  /** Ends every loop's current wait (a slot came free, or the node is draining). */
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  private sleepOrWake(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { registryClient } from '../../src/ic/registry.ts';
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { outputDigest } from '../../src/runner/executor.ts';
+import { RunnerNode } from '../../src/runner/node.ts';
+import type { ProbeResult } from '../../src/runner/probes/types.ts';
+import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
+import { deployment, runnerManifest } from '../support/manifests.ts';
+import { agentFor } from '../support/probe.ts';
+import { okOf } from '../support/registry.ts';
+import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+
+const ready: ProbeResult = { status: 'ready', engine: 'llama.cpp', engineVersion: 'b1-test', models: [{ id: 'fake', servedContext: 8192 }], slots: { total: 2, busy: 0 }, load: { requestsRunning: 0, requestsWaiting: 0 } };
+
+async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, net: Localnet): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const value = await read();
+    if (done(value)) return value;
+    await net.tick();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('runner node against the localnet (fake engine)', () => {
+  let net: Localnet;
+  let t: TaskNetwork;
+  let engine: FakeEngine;
+  let dir: string;
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+    engine = await startFakeEngine();
+    dir = mkdtempSync(join(tmpdir(), 'deai-runner-'));
+  });
+  afterAll(async () => {
+    await engine.close();
+    await net.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function node(identity: Ed25519KeyIdentity, agent: Awaited<ReturnType<typeof agentFor>>, probe: () => Promise<ProbeResult> = async () => ready): RunnerNode {
+    return new RunnerNode({
+      registry: registryClient(agent, t.registry),
+      principal: identity.getPrincipal(),
+      engineUrl: engine.url,
+      engineModel: 'fake',
+      manifestJson: JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(t.card, { slots: 2 })])),
+      cards: [],
+      slots: 2,
+      probe,
+      stateFile: join(dir, `${identity.getPrincipal().toText()}.json`),
+      pollMs: 100,
+      heartbeatMs: 2_000
+    });
+  }
+
+  it('registers, heartbeats, claims, executes on the engine, reports, survives an engine failure, and drains', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const runner = node(identity, await agentFor(net.url, identity));
+    await runner.start();
+    const registry = await t.tasks(identity);
+    expect((await registry.get_runner(identity.getPrincipal()))[0]?.live).toBe(true);
+
+    const requester = await t.requester(20_000_000n, 10_000_000n);
+    const asRequester = await t.tasks(requester);
+    engine.failNext('http500'); // the first attempt hits a restarting engine; the runner retries within its lease
+    const task = okOf(await asRequester.submit_task(t.submitArgs('runner-1', { input: { inline: ['one two three'], digest: [], reference: [] } })));
+    const done = await waitFor('the result', async () => (await asRequester.get_task(task.id))[0], (v) => v?.state === 'review', net);
+    expect(done?.results[0]?.output).toEqual(['three two one']);
+    expect(done?.results[0]?.output_digest).toBe(outputDigest('three two one'));
+    expect(done?.results[0]?.output_tokens).toBe(3n);
+
+    engine.failNext('midstream');
+    engine.failNext('midstream');
+    engine.failNext('midstream');
+    engine.failNext('midstream');
+    engine.failNext('midstream');
+    const second = okOf(await asRequester.submit_task(t.submitArgs('runner-2')));
+    await waitFor('the second result', async () => (await asRequester.get_task(second.id))[0], (v) => v?.state === 'review', net);
+    const metrics = await runner.metrics.text();
+    expect(metrics).toMatch(/deai_runner_tasks_completed_total 2/);
+    expect(metrics).toMatch(/deai_runner_tasks_claimed_total 2/);
+
+    await runner.drain();
+    expect(runner.currentState).toBe('offline');
+    expect((await registry.get_runner(identity.getPrincipal()))[0]?.live).toBe(false);
+  });
+});

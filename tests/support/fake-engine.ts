@@ -1,0 +1,61 @@
+import { createServer, type Server } from 'node:http';
+
+/**
+ * A stand-in OpenAI-compatible chat server for runner tests that do not need real inference: it streams the
+ * prompt reversed, word by word, in llama.cpp's chunk shape (`chat_completion_stream.sse.txt`), ends with a usage
+ * chunk and `[DONE]`. `failNext` makes the next request fail with a 500 or drop the stream midway.
+ */
+export interface FakeEngine {
+  url: string;
+  requests: number;
+  failNext(kind: 'http500' | 'midstream'): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeEngine(): Promise<FakeEngine> {
+  let pending: Array<'http500' | 'midstream'> = [];
+  const state = { requests: 0 };
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      state.requests++;
+      const failure = pending.shift();
+      if (failure === 'http500') {
+        response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 500, message: 'Loading model', type: 'unavailable_error' } }));
+        return;
+      }
+      const parsed = JSON.parse(body) as { messages: Array<{ content: string }>; max_tokens: number };
+      const words = (parsed.messages[0]?.content ?? '').split(/\s+/).filter(Boolean).reverse().slice(0, parsed.max_tokens);
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
+      response.write(chunk({ choices: [{ index: 0, finish_reason: null, delta: { role: 'assistant', content: null } }], object: 'chat.completion.chunk' }));
+      words.forEach((word, i) => response.write(chunk({ choices: [{ index: 0, finish_reason: null, delta: { content: i === 0 ? word : ` ${word}` } }], object: 'chat.completion.chunk' })));
+      if (failure === 'midstream') {
+        response.write(chunk({ error: { code: 500, message: 'The model produced output that does not match the expected format', type: 'server_error' } }));
+        response.end();
+        return;
+      }
+      response.write(chunk({ choices: [{ index: 0, finish_reason: 'stop', delta: {} }], object: 'chat.completion.chunk' }));
+      response.write(chunk({ choices: [], usage: { prompt_tokens: 10 + words.length, completion_tokens: words.length, total_tokens: 10 + 2 * words.length } }));
+      response.end('data: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get requests() {
+      return state.requests;
+    },
+    failNext(kind) {
+      pending = [...pending, kind];
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      })
+  };
+}
