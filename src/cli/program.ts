@@ -2,6 +2,7 @@ import { Command } from 'commander';
 
 import { registerDeploy } from './commands/deploy.js';
 import { registerLocalnet } from './commands/localnet.js';
+import { registerRunner } from './commands/runner.js';
 import { registerStart } from './commands/start.js';
 
 /** The `deai` command line: one small module per command. */
@@ -14,3 +15,4 @@ export const program = new Command()
 registerLocalnet(program);
 registerDeploy(program);
 registerStart(program);
+registerRunner(program);

@@ -15,6 +15,8 @@ export interface ExecuteRequest {
   temperature?: number;
   seed?: bigint;
   signal?: AbortSignal;
+  /** Called once, when the first output token arrives. */
+  onFirstToken?: () => void;
 }
 
 export interface Execution {
@@ -104,7 +106,10 @@ export async function execute(request: ExecuteRequest, fetchImpl: typeof fetch =
       for (const choice of chunk.data.choices) {
         const content = choice.delta.content;
         if (content !== undefined && content !== null && content.length > 0) {
-          firstTokenMs ??= now() - started;
+          if (firstTokenMs === undefined) {
+            firstTokenMs = now() - started;
+            request.onFirstToken?.();
+          }
           output += content;
         }
         if (choice.finish_reason !== undefined && choice.finish_reason !== null) finishReason = choice.finish_reason;

@@ -222,7 +222,8 @@ export class RunnerNode {
             prompt,
             maxOutputTokens: task.limits.max_output_tokens,
             temperature: task.limits.temperature[0],
-            seed: task.limits.seed[0]
+            seed: task.limits.seed[0],
+            onFirstToken: () => this.log('task-first-token', { task: task.id })
           },
           this.options.fetch
         );

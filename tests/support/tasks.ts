@@ -28,7 +28,7 @@ export interface TaskView {
   escrow_block: Opt<bigint>;
   input: { inline: Opt<string>; digest: Opt<string>; reference: Opt<string> };
   leases: Array<{ runner: Principal; claimed_at_ns: bigint; expires_at_ns: bigint }>;
-  results: Array<{ runner: Principal; output_digest: string; output: Opt<string>; input_tokens: bigint; output_tokens: bigint }>;
+  results: Array<{ runner: Principal; output_digest: string; output: Opt<string>; input_tokens: bigint; output_tokens: bigint; first_token_ms: number; total_ms: number }>;
   failures: Array<{ runner: Principal; reason: string }>;
   review_ends_at_ns: Opt<bigint>;
   paid_runners: Principal[];

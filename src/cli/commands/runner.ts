@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+
+import { loadRunnerConfig } from '../../runner/config.js';
+import { startRunner } from '../../runner/start.js';
+import { run } from '../output.js';
+import { portOption } from './localnet.js';
+
+export interface RunnerFlags {
+  config: string;
+  json: boolean;
+  host?: string;
+  registry?: string;
+  identity?: string;
+  engineUrl?: string;
+  metricsPort?: number;
+}
+
+/** One log line: JSON (`--json`, for log shippers) or a human sentence. */
+function logger(json: boolean): (event: string, fields?: Record<string, unknown>) => void {
+  return (event, fields = {}) => {
+    if (json) {
+      console.log(JSON.stringify({ at: new Date().toISOString(), event, ...fields }));
+      return;
+    }
+    const details = Object.entries(fields)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    console.log(`${new Date().toISOString().slice(11, 19)} ${event}${details ? `  ${details}` : ''}`);
+  };
+}
+
+export function registerRunner(program: Command): void {
+  const runner = program.command('runner').description('run an inference runner node next to a llama.cpp or vLLM server');
+  runner
+    .command('start')
+    .description('probe the local engine, register what it serves, heartbeat, and execute tasks (Ctrl-C / SIGTERM drains)')
+    .option('--config <file>', 'runner configuration (YAML)', 'runner.yaml')
+    .option('--host <url>', 'IC network (overrides network.host)')
+    .option('--registry <id>', 'registry canister id (overrides network.registry)')
+    .option('--identity <pem>', 'runner identity PEM (created on first start, mode 0600)')
+    .option('--engine-url <url>', 'inference server URL (overrides engine.url)')
+    .option('--metrics-port <port>', 'port of the runner’s own /metrics (0 = free port)', portOption)
+    .option('--json', 'log JSON lines', false)
+    .action(async (flags: RunnerFlags) =>
+      run(flags.json, async () => {
+        const log = logger(flags.json);
+        const config = loadRunnerConfig(
+          flags.config,
+          { host: flags.host, registry: flags.registry, identity: flags.identity, engineUrl: flags.engineUrl, metricsPort: flags.metricsPort },
+          { DEAI_HOST: process.env.DEAI_HOST, DEAI_REGISTRY: process.env.DEAI_REGISTRY }
+        );
+        const started = await startRunner(config, { log });
+        if (!flags.json) console.log(`Runner ${started.principal} serving for registry ${started.registry}; metrics on ${started.metricsUrl}. Ctrl-C drains and stops.`);
+        const status = setInterval(() => {
+          log('status', { state: started.node.currentState });
+        }, 30_000);
+        const shutdown = (signal: string): void => {
+          clearInterval(status);
+          log('signal', { signal });
+          started.stop().then(
+            () => process.exit(0),
+            (error: unknown) => {
+              console.error(`Error while draining: ${error instanceof Error ? error.message : String(error)}`);
+              process.exit(1);
+            }
+          );
+        };
+        process.once('SIGINT', () => shutdown('SIGINT'));
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+      })
+    );
+}
