@@ -53,7 +53,7 @@ try {
     engine: { kind: 'llama.cpp', url: llama.url, modelPath: llama.modelPath },
     manifest: { region: 'eu-west', deployments: [{ model: { id: MODEL_ID }, price: { inputPerMillion: 100, outputPerMillion: 300 }, card: { version: '1.0.0', family: 'llama', license: 'MIT' } }] },
     heartbeatSeconds: 10,
-    pollMs: 20,
+    pollMs: 50,
     metricsPort: 0,
     stateFile: join(dir, 'state.json')
   });
