@@ -10,6 +10,9 @@ import { z } from 'zod';
 
 import { LlamaServerStartError, startLlamaServer } from '../../src/runner/llama/server.ts';
 import { TINY_MODEL_PARAMS } from '../../src/runner/llama/tiny-model.ts';
+import { execute, ExecutionError } from '../../src/runner/executor.ts';
+import { readGgufFacts } from '../../src/runner/probes/gguf.ts';
+import { llamaCppProbe } from '../../src/runner/probes/llamacpp.ts';
 import { llamaFixture, type LlamaFixture } from '../support/llama.ts';
 
 // ~5-6 min on 2 idle cores; 19 min was measured on a shared, loaded box (load average 6-8).
@@ -152,5 +155,23 @@ describe('llama-server (real llama.cpp, tiny random model)', () => {
     expect(error).toBeInstanceOf(LlamaServerStartError);
     expect(error).toMatchObject({ code: 'LLAMA_SERVER_EXITED', retryable: false });
     expect(error instanceof LlamaServerStartError ? error.logTail : '').toMatch(/failed to load model|No such file/i);
+  });
+
+  it('is probed as ready by the runner, with the same facts as the GGUF header', async () => {
+    const probed = await llamaCppProbe({ baseUrl: llama().url }).probe();
+    if (probed.status !== 'ready') throw new Error(`probe: ${probed.status}`);
+    expect(probed.slots?.total).toBe(SLOTS);
+    expect(probed.models[0]).toMatchObject({ quantization: 'Q8_0', parameters: TINY_MODEL_PARAMS });
+    const facts = await readGgufFacts(llama().modelPath);
+    expect(facts).toMatchObject({ architecture: 'llama', quantization: 'Q8_0', parameters: TINY_MODEL_PARAMS });
+  });
+
+  it('reports a server that dies in the middle of a streamed task as a retryable execution error', async () => {
+    const doomed = await startLlamaServer({ modelPath: llama().modelPath, serverPath: llama().serverPath, alias: 'doomed' });
+    const running = execute({ baseUrl: doomed.url, model: 'doomed', prompt: 'Tell a very long story.', maxOutputTokens: 4000, temperature: 0, onFirstToken: () => void doomed.process.kill('SIGKILL') });
+    const error = await running.then(() => null, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect(error).toMatchObject({ retryable: true });
+    await doomed.stop();
   });
 });
