@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -92,5 +92,50 @@ describe('runner node against the localnet (fake engine)', () => {
     await runner.drain();
     expect(runner.currentState).toBe('offline');
     expect((await registry.get_runner(identity.getPrincipal()))[0]?.live).toBe(false);
+  });
+});
+
+describe('runner node restart (fake engine)', () => {
+  let net: Localnet;
+  let t: TaskNetwork;
+  let engine: FakeEngine;
+  let dir: string;
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+    engine = await startFakeEngine();
+    dir = mkdtempSync(join(tmpdir(), 'deai-runner-restart-'));
+  });
+  afterAll(async () => {
+    await engine.close();
+    await net.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finishes, after a restart, a lease it held but had not reported — and reports it once', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const agent = await agentFor(net.url, identity);
+    const stateFile = join(dir, 'state.json');
+    const manifestJson = JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(t.card, { slots: 2 })]));
+    const options = { registry: registryClient(agent, t.registry), principal: identity.getPrincipal(), engineUrl: engine.url, engineModel: 'fake', manifestJson, cards: [], slots: 2, probe: async () => ready, stateFile, pollMs: 100, heartbeatMs: 2_000 };
+    // The runner registered and leased a task, then died before reporting: only its state file remembers the lease.
+    const asRunner = await t.tasks(identity);
+    okOf(await asRunner.register_runner(manifestJson));
+    okOf(await asRunner.heartbeat({ state: 'ready', busy_slots: 0, queue_depth: 0, tokens_per_second: 0, kv_cache_usage: 0 }));
+    const requester = await t.requester(20_000_000n, 10_000_000n);
+    const asRequester = await t.tasks(requester);
+    const task = okOf(await asRequester.submit_task(t.submitArgs('restart-1', { input: { inline: ['left behind'], digest: [], reference: [] } })));
+    okOf(await asRunner.claim_task([task.id]));
+    writeFileSync(stateFile, JSON.stringify({ tasks: [task.id] }));
+
+    const restarted = new RunnerNode(options);
+    const requestsBefore = engine.requests;
+    await restarted.start();
+    const done = await waitFor('the recovered result', async () => (await asRequester.get_task(task.id))[0], (v) => v?.state === 'review', net);
+    expect(done?.results.map((r) => [r.runner.toText(), r.output[0]])).toEqual([[identity.getPrincipal().toText(), 'behind left']]);
+    expect(engine.requests - requestsBefore).toBe(1);
+    await restarted.drain();
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual({ tasks: [] });
   });
 });
