@@ -54,6 +54,8 @@ export class RunnerNode {
   private readonly log: (event: string, fields?: Record<string, unknown>) => void;
   private readonly wakers = new Set<() => void>();
   private lastProbe: ProbeResult | undefined;
+  /** The engine's generated-token counter at the previous heartbeat, for tokens/s. */
+  private lastTokens: { total: number; atMs: number } | undefined;
 
   constructor(private readonly options: RunnerNodeOptions) {
     this.metrics = options.metrics ?? new RunnerMetrics();
@@ -110,11 +112,19 @@ export class RunnerNode {
     if (!this.stopping) this.state = probe.status !== 'ready' ? 'loading' : this.freeSlots() <= 0 ? 'busy' : 'ready';
     const load = probe.status === 'ready' ? probe.load : undefined;
     const state = forced ?? (this.state === 'offline' ? 'maintenance' : this.state);
+    let tokensPerSecond = 0;
+    if (load?.tokensPredictedTotal !== undefined) {
+      const nowMs = Date.now();
+      if (this.lastTokens !== undefined && nowMs > this.lastTokens.atMs && load.tokensPredictedTotal >= this.lastTokens.total) {
+        tokensPerSecond = ((load.tokensPredictedTotal - this.lastTokens.total) * 1000) / (nowMs - this.lastTokens.atMs);
+      }
+      this.lastTokens = { total: load.tokensPredictedTotal, atMs: nowMs };
+    }
     const result = await this.options.registry.heartbeat({
       state,
       busy_slots: Math.min(this.options.slots, this.inFlight.size),
       queue_depth: load?.requestsWaiting ?? 0,
-      tokens_per_second: 0,
+      tokens_per_second: Math.min(tokensPerSecond, 1_000_000),
       kv_cache_usage: Math.min(1, Math.max(0, load?.kvCacheUsage ?? 0))
     });
     if ('Err' in result) throw new Error(`heartbeat refused: ${describeErr(result.Err)}`);
@@ -176,7 +186,7 @@ export class RunnerNode {
     const prompt = task.input.inline[0];
     this.log('task-claimed', { task: task.id, model: task.model });
     if (prompt === undefined) {
-      await this.report(task.id, () => this.options.registry.fail_task(task.id, 'inputs by reference are not supported by this runner'));
+      await this.report(task, () => this.options.registry.fail_task(task.id, 'inputs by reference are not supported by this runner'));
       this.metrics.failed.inc();
       return;
     }
@@ -186,11 +196,11 @@ export class RunnerNode {
     } catch (error) {
       const reason = error instanceof ExecutionError ? `${error.code}: ${error.message}` : String(error);
       this.log('task-failed', { task: task.id, reason });
-      await this.report(task.id, () => this.options.registry.fail_task(task.id, reason.slice(0, 500)));
+      await this.report(task, () => this.options.registry.fail_task(task.id, reason.slice(0, 500)));
       this.metrics.failed.inc();
       return;
     }
-    await this.report(task.id, () =>
+    await this.report(task, () =>
       this.options.registry.complete_task(task.id, {
         output_digest: execution.outputDigest,
         output: [execution.output],
@@ -237,18 +247,25 @@ export class RunnerNode {
   }
 
   /**
-   * Reports until the registry answers. complete_task and fail_task are idempotent (a second report returns the
-   * first), so retrying after a lost reply cannot double-report.
+   * Reports until the registry answers, for as long as the lease lasts (the IC network may be restarting).
+   * complete_task and fail_task are idempotent (a second report returns the first), so retrying after a lost reply
+   * cannot double-report; after the lease has ended the registry would refuse the report anyway.
    */
-  private async report(taskId: string, call: () => Promise<{ Ok: unknown } | { Err: RegistryErr }>): Promise<void> {
+  private async report(task: TaskView, call: () => Promise<{ Ok: unknown } | { Err: RegistryErr }>): Promise<void> {
+    const me = this.options.principal.toText();
+    const leaseEndsMs = Number((task.leases.find((l) => l.runner.toText() === me)?.expires_at_ns ?? task.deadline_ns) / 1_000_000n);
     let backoff = 500;
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (;;) {
       try {
         const result = await call();
-        if ('Err' in result) this.log('report-refused', { task: taskId, error: describeErr(result.Err) });
+        if ('Err' in result) this.log('report-refused', { task: task.id, error: describeErr(result.Err) });
         return;
       } catch (error) {
-        this.log('report-retry', { task: taskId, error: String(error), retryInMs: backoff });
+        if (Date.now() + backoff > leaseEndsMs) {
+          this.log('report-abandoned', { task: task.id, error: String(error), reason: 'the lease ended before the registry could be reached' });
+          return;
+        }
+        this.log('report-retry', { task: task.id, error: String(error), retryInMs: backoff });
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, 10_000);
       }

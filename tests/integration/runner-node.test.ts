@@ -139,3 +139,45 @@ describe('runner node restart (fake engine)', () => {
     expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual({ tasks: [] });
   });
 });
+
+describe('runner node across a restart of the IC network (fake engine)', () => {
+  it('keeps reporting while the network is down and reports the result once it is back', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'deai-runner-net-'));
+    let net = await Localnet.start({ port: 0, stateDir });
+    const port = net.port;
+    const t = await taskNetwork(net);
+    const engine = await startFakeEngine();
+    const identity = Ed25519KeyIdentity.generate();
+    const runner = new RunnerNode({
+      registry: registryClient(await agentFor(net.url, identity), t.registry),
+      principal: identity.getPrincipal(),
+      engineUrl: engine.url,
+      engineModel: 'fake',
+      manifestJson: JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(t.card, { slots: 2 })])),
+      cards: [],
+      slots: 2,
+      probe: async () => ready,
+      stateFile: join(stateDir, 'runner-state.json'),
+      pollMs: 100,
+      heartbeatMs: 2_000
+    });
+    try {
+      await runner.start();
+      const requester = await t.requester(20_000_000n, 10_000_000n);
+      const task = okOf(await (await t.tasks(requester)).submit_task(t.submitArgs('net-restart', { input: { inline: ['while you were away'], digest: [], reference: [] } })));
+      engine.delayNext(2_500);
+      await waitFor('the lease', async () => (await (await t.tasks(requester)).get_task(task.id))[0], (v) => (v?.leases.length ?? 0) > 0, net);
+      await net.stop(); // the network goes away while the engine is still generating
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      net = await Localnet.start({ port, stateDir });
+      const asRequester = await t.tasks(requester);
+      const done = await waitFor('the result after the restart', async () => (await asRequester.get_task(task.id))[0], (v) => v?.state === 'review', net);
+      expect(done?.results.map((r) => r.output[0])).toEqual(['away were you while']);
+      await runner.drain();
+    } finally {
+      await engine.close();
+      await net.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -9,16 +9,23 @@ export interface FakeEngine {
   url: string;
   requests: number;
   failNext(kind: 'http500' | 'midstream'): void;
+  /** Holds the next answer back for `ms` (a slow generation). */
+  delayNext(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startFakeEngine(): Promise<FakeEngine> {
   let pending: Array<'http500' | 'midstream'> = [];
+  let delays: number[] = [];
   const state = { requests: 0 };
   const server: Server = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
+      const delay = delays.shift() ?? 0;
+      setTimeout(() => answer(), delay);
+    });
+    const answer = (): void => {
       state.requests++;
       const failure = pending.shift();
       if (failure === 'http500') {
@@ -39,7 +46,7 @@ export async function startFakeEngine(): Promise<FakeEngine> {
       response.write(chunk({ choices: [{ index: 0, finish_reason: 'stop', delta: {} }], object: 'chat.completion.chunk' }));
       response.write(chunk({ choices: [], usage: { prompt_tokens: 10 + words.length, completion_tokens: words.length, total_tokens: 10 + 2 * words.length } }));
       response.end('data: [DONE]\n\n');
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -51,6 +58,9 @@ export async function startFakeEngine(): Promise<FakeEngine> {
     },
     failNext(kind) {
       pending = [...pending, kind];
+    },
+    delayNext(ms) {
+      delays = [...delays, ms];
     },
     close: () =>
       new Promise((resolve) => {
