@@ -85,8 +85,8 @@ describe('runner node against the localnet (fake engine)', () => {
     engine.failNext('midstream');
     const second = okOf(await asRequester.submit_task(t.submitArgs('runner-2')));
     await waitFor('the second result', async () => (await asRequester.get_task(second.id))[0], (v) => v?.state === 'review', net);
-    const metrics = await runner.metrics.text();
-    expect(metrics).toMatch(/deai_runner_tasks_completed_total 2/);
+    // The counter moves once the registry's reply to the report is back, just after the task shows its result.
+    const metrics = await waitFor('the completed counter', () => runner.metrics.text(), (text) => /deai_runner_tasks_completed_total 2/.test(text), net);
     expect(metrics).toMatch(/deai_runner_tasks_claimed_total 2/);
 
     await runner.drain();
