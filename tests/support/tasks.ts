@@ -6,6 +6,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 
 import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
+import type { ResultArgs, TaskView } from '../../src/ic/registry.ts';
 import { MANAGEMENT_CANISTER_ID } from '../../src/localnet/ids.ts';
 import type { Localnet } from '../../src/localnet/localnet.ts';
 import { CanisterIdRecord } from '../../src/localnet/management/idl.ts';
@@ -16,24 +17,7 @@ import { findRequest, heartbeatArgs, okOf, registryWasm, type FindRequest, type 
 
 type Opt<T> = [] | [T];
 type AccountValue = { owner: Principal; subaccount: Opt<Uint8Array | number[]> };
-
-export interface TaskView {
-  id: string;
-  requester: Principal;
-  state: string;
-  model: string;
-  reward_e8s: bigint;
-  deadline_ns: bigint;
-  redundancy: number;
-  escrow_block: Opt<bigint>;
-  input: { inline: Opt<string>; digest: Opt<string>; reference: Opt<string> };
-  leases: Array<{ runner: Principal; claimed_at_ns: bigint; expires_at_ns: bigint }>;
-  results: Array<{ runner: Principal; output_digest: string; output: Opt<string>; input_tokens: bigint; output_tokens: bigint; first_token_ms: number; total_ms: number }>;
-  failures: Array<{ runner: Principal; reason: string }>;
-  review_ends_at_ns: Opt<bigint>;
-  paid_runners: Principal[];
-  outcome: Opt<string>;
-}
+export type { ResultArgs, TaskView };
 
 export interface SubmitTaskArgs {
   idempotency_key: string;
@@ -44,16 +28,6 @@ export interface SubmitTaskArgs {
   deadline_ns: bigint;
   redundancy: Opt<number>;
   refund_subaccount: Opt<Uint8Array>;
-}
-
-export interface ResultArgs {
-  output_digest: string;
-  output: Opt<string>;
-  reference: Opt<string>;
-  input_tokens: bigint;
-  output_tokens: bigint;
-  first_token_ms: number;
-  total_ms: number;
 }
 
 export interface TaskActor extends RegistryActor {
