@@ -1,31 +1,72 @@
 import type { Command } from 'commander';
 
-import { DEFAULT_PORT, DEFAULT_STATE_DIR } from '../../localnet/localnet.js';
+import { DEFAULT_PORT, DEFAULT_STATE_DIR, Localnet } from '../../localnet/localnet.js';
+import { runDemo, type RunningDemo } from '../demo.js';
 import { output, run } from '../output.js';
 import { deployProject } from './deploy.js';
-import { portOption, startLocalnet, type LocalnetFlags } from './localnet.js';
+import { portOption } from './localnet.js';
 
-/** `npm start`: the local network plus every canister of dfx.json, deployed and ready. */
+interface StartFlags {
+  port: number;
+  stateDir: string;
+  clean: boolean;
+  json: boolean;
+  demo: boolean;
+  exitAfterDemo: boolean;
+}
+
+const jsonSafe = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+
+/**
+ * `npm start`: the local network, every canister of dfx.json deployed, and (unless --no-demo) the whole system at
+ * work: a runner on a real llama-server executes a dApp task that is accepted and paid.
+ */
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('start the local network, deploy every canister of dfx.json, and keep serving')
+    .description('start the local network, deploy every canister, run the demo (runner + task), and keep serving')
     .option('--port <port>', 'TCP port on 127.0.0.1, 0 for a free one', portOption, DEFAULT_PORT)
     .option('--state-dir <dir>', 'where canisters and keys are kept', DEFAULT_STATE_DIR)
     .option('--clean', 'discard the saved state first', false)
+    .option('--no-demo', 'only the network and the canisters: no llama-server, runner or demo task')
+    .option('--exit-after-demo', 'stop everything and exit once the demo task is paid', false)
     .option('--json', 'print the result as JSON', false)
-    .action(async (flags: LocalnetFlags) =>
+    .action(async (flags: StartFlags) =>
       run(flags.json, async () => {
         const out = output(flags.json);
-        const net = await startLocalnet(flags, out);
-        const deployed = await deployProject({ host: net.url, build: true, json: flags.json }, out);
-        const lines = [
-          `Local ICP network: ${net.url}`,
-          `Root key: ${net.rootKeyHex}`,
-          ...(deployed.length === 0 ? ['No canisters in dfx.json yet.'] : deployed.map((c) => `  ${c.name.padEnd(12)} ${c.id}  (${c.action})`)),
-          'Serving. Press Ctrl-C to stop (state is kept).'
-        ];
-        out.result(lines.join('\n'), { url: net.url, rootKey: net.rootKeyHex, canisters: Object.fromEntries(deployed.map((c) => [c.name, c.id])) });
+        out.info(`Starting the local ICP network (state in ${flags.stateDir}${flags.clean ? ', starting clean' : ''}) …`);
+        const net = await Localnet.start({ port: flags.port, stateDir: flags.stateDir, clean: flags.clean });
+        let demo: RunningDemo | undefined;
+        const shutdown = async (code: number): Promise<never> => {
+          out.info('Stopping: draining the runner, then llama-server and the local network …');
+          await demo?.stop().catch((error: unknown) => console.error(`while stopping the demo: ${String(error)}`));
+          await net.stop();
+          process.exit(code);
+        };
+        process.once('SIGINT', () => void shutdown(0));
+        process.once('SIGTERM', () => void shutdown(0));
+        try {
+          out.info('Building (if needed) and deploying the canisters …');
+          const deployed = await deployProject({ host: net.url, build: true, json: flags.json }, out);
+          const ids = Object.fromEntries(deployed.map((c) => [c.name, c.id]));
+          const registry = ids.registry;
+          if (flags.demo && registry !== undefined) demo = await runDemo({ host: net.url, registryId: registry, projectDir: process.cwd(), out });
+          const lines = [
+            `Local ICP network: ${net.url}`,
+            `Root key: ${net.rootKeyHex}`,
+            ...(deployed.length === 0 ? ['No canisters in dfx.json yet.'] : deployed.map((c) => `  ${c.name.padEnd(12)} ${c.id}  (${c.action})`)),
+            ...(demo === undefined
+              ? []
+              : [`Demo task ${demo.result.taskId}: "${demo.result.output}"`, `llama-server: ${demo.result.urls.llamaServer}`, `runner metrics: ${demo.result.urls.runnerMetrics}`]),
+            flags.exitAfterDemo ? 'Demo done; exiting.' : 'Serving. Press Ctrl-C to stop (state is kept).'
+          ];
+          out.result(lines.join('\n'), { url: net.url, rootKey: net.rootKeyHex, canisters: ids, demo: demo === undefined ? null : jsonSafe(demo.result) });
+        } catch (error) {
+          await demo?.stop().catch(() => undefined);
+          await net.stop();
+          throw error;
+        }
+        if (flags.exitAfterDemo) await shutdown(0);
       })
     );
 }

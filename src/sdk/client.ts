@@ -1,0 +1,312 @@
+import { Principal } from '@dfinity/principal';
+
+import { createAgent } from '../ic/agent.js';
+import { ledgerClient, type LedgerClient } from '../ic/ledger.js';
+import { requesterRegistry, type HttpAgent, type Identity, type RequesterRegistry, type TaskView } from '../ic/requester.js';
+import { call, DeaiError, unwrap } from './errors.js';
+import { toAccount, toCandidate, toFindRequest, toModelCard, type AccountLike, type ModelCard, type ModelFilter, type RewardQuote, type RunnerCandidate, type RunnerRequest } from './types.js';
+
+export type { Identity, TaskView };
+
+export interface ConnectOptions {
+  /** The IC network, e.g. `http://127.0.0.1:4943` (the root key is fetched for anything but mainnet). */
+  host: string;
+  registryId: Principal | string;
+  /** Defaults to the ledger the registry escrows rewards on (`get_task_config().ledger`). */
+  ledgerId?: Principal | string;
+  /** Who signs the calls; anonymous when left out (enough for reads, not for tasks or transfers). */
+  identity?: Identity;
+  /** Clock and sleep, injectable so that tests control waiting (defaults: Date.now, setTimeout). */
+  clock?: Clock;
+}
+
+export interface Clock {
+  nowMs(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const systemClock: Clock = { nowMs: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
+export interface SubmitTaskOptions {
+  /** Model id the task needs (a published card). */
+  model: string;
+  prompt: string;
+  /** Total reward escrowed for the task (split between the runners after the protocol fee). */
+  rewardE8s: bigint;
+  /** How long runners have to answer, from now (default 1 hour, at most 7 days). */
+  deadlineMs?: number;
+  maxOutputTokens?: number;
+  temperature?: number;
+  seed?: bigint;
+  /** Runners that must each give a result (default 1; above 1 needs temperature 0 and a seed). */
+  redundancy?: number;
+  /** Repeating a submit with the same key returns the first task instead of paying twice (default: random). */
+  idempotencyKey?: string;
+}
+
+export interface WaitOptions {
+  /** Default 5 minutes. */
+  timeoutMs?: number;
+  /** Default 1 second. */
+  pollMs?: number;
+  /** Called with the task's state whenever it changes (first with the state it is in). */
+  onProgress?: (state: string) => void;
+}
+
+/** The first result of a task in review or accepted. */
+export interface TaskResult {
+  taskId: string;
+  state: string;
+  runner: string;
+  output?: string;
+  outputDigest: string;
+  reference?: string;
+  inputTokens: bigint;
+  outputTokens: bigint;
+  totalMs: number;
+}
+
+const DEFAULT_DEADLINE_MS = 3_600_000;
+const DEFAULT_MAX_OUTPUT_TOKENS = 512;
+const MODEL_PAGE = 100;
+const FAILED_STATES = new Set(['failed', 'expired', 'rejected']);
+const RESULT_STATES = new Set(['review', 'accepted']);
+
+/** A dApp's connection to the DeAI registry and its reward ledger, as one identity. */
+export class DeaiClient {
+  private constructor(
+    private readonly registry: RequesterRegistry,
+    private readonly ledger: LedgerClient,
+    readonly registryId: Principal,
+    readonly ledgerId: Principal,
+    /** The caller's principal (anonymous without an identity). */
+    readonly principal: Principal,
+    private readonly clock: Clock
+  ) {}
+
+  /**
+   * Connects to the registry (and its ledger).
+   * @example
+   * const client = await DeaiClient.connect({ host: 'http://127.0.0.1:4943', registryId, identity });
+   */
+  static async connect(options: ConnectOptions): Promise<DeaiClient> {
+    const agent: HttpAgent = await call('connect', () => createAgent(options.host, options.identity));
+    const registryId = typeof options.registryId === 'string' ? Principal.fromText(options.registryId) : options.registryId;
+    const registry = requesterRegistry(agent, registryId);
+    let ledgerId: Principal;
+    if (options.ledgerId !== undefined) {
+      ledgerId = typeof options.ledgerId === 'string' ? Principal.fromText(options.ledgerId) : options.ledgerId;
+    } else {
+      const configured = (await call('get_task_config', () => registry.get_task_config())).ledger[0];
+      if (configured === undefined) throw new DeaiError('NotConfigured', 'The registry has no ledger configured: pass ledgerId or run set_task_config', { what: 'ledger' });
+      ledgerId = configured;
+    }
+    const principal = await call('getPrincipal', () => agent.getPrincipal());
+    return new DeaiClient(registry, ledgerClient(agent, ledgerId), registryId, ledgerId, principal, options.clock ?? systemClock);
+  }
+
+  /**
+   * Every published model card matching `filter` (pages through the registry).
+   * @example
+   * const llamas = await client.listModels({ family: 'llama' });
+   */
+  async listModels(filter: ModelFilter = {}): Promise<ModelCard[]> {
+    const cards: ModelCard[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = unwrap(
+        'list_model_cards',
+        await call('list_model_cards', () =>
+          this.registry.list_model_cards(
+            {
+              id: opt(filter.id),
+              family: opt(filter.family),
+              format: opt(filter.format),
+              quantization: opt(filter.quantization),
+              include_deprecated: opt(filter.includeDeprecated)
+            },
+            { after: opt(after), limit: [MODEL_PAGE] }
+          )
+        )
+      );
+      cards.push(...page.items.map(toModelCard));
+      after = page.next[0];
+      if (after === undefined || page.items.length === 0) return cards;
+    }
+  }
+
+  /**
+   * One model card (its latest version unless `digest` is given); throws DeaiError `NotFound` when absent.
+   * @example
+   * const card = await client.getModel('llama-3.2-1b-instruct-q4_k_m');
+   */
+  async getModel(id: string, digest?: string): Promise<ModelCard> {
+    const card = (await call('get_model_card', () => this.registry.get_model_card(id, opt(digest))))[0];
+    if (card === undefined) throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, { what: `model ${id}` });
+    return toModelCard(card);
+  }
+
+  /**
+   * Live runners that can serve `request`, best first.
+   * @example
+   * const [best] = await client.findRunners({ model: card.id, minContext: 4096n, limit: 3 });
+   */
+  async findRunners(request: RunnerRequest): Promise<RunnerCandidate[]> {
+    return unwrap('find_runners', await call('find_runners', () => this.registry.find_runners(toFindRequest(request)))).map(toCandidate);
+  }
+
+  /**
+   * How a reward would be split (protocol fee, per-runner net) and whether the registry accepts it.
+   * @example
+   * const quote = await client.quoteReward(1_000_000n);
+   * if (!quote.acceptable) throw new Error('reward too small');
+   */
+  async quoteReward(rewardE8s: bigint, redundancy = 1): Promise<RewardQuote> {
+    const q = await call('quote_reward', () => this.registry.quote_reward(rewardE8s, redundancy));
+    return {
+      rewardE8s: q.reward_e8s,
+      protocolFeeE8s: q.protocol_fee_e8s,
+      perRunnerNetE8s: q.per_runner_net_e8s,
+      treasuryNetE8s: q.treasury_net_e8s,
+      refundNetE8s: q.refund_net_e8s,
+      ledgerFeeE8s: q.ledger_fee_e8s,
+      acceptable: q.acceptable
+    };
+  }
+
+  /**
+   * Escrows the reward and queues a task. Approves the registry on the ledger first when the current allowance
+   * does not cover reward + ledger fee (the approval itself costs one fee).
+   * @example
+   * const task = await client.submitTask({ model: card.id, prompt: 'Say hello.', rewardE8s: 1_000_000n });
+   */
+  async submitTask(options: SubmitTaskOptions): Promise<TaskView> {
+    await this.ensureAllowance(options.rewardE8s);
+    const deadlineNs = BigInt(this.clock.nowMs() + (options.deadlineMs ?? DEFAULT_DEADLINE_MS)) * 1_000_000n;
+    const result = await call('submit_task', () =>
+      this.registry.submit_task({
+        idempotency_key: options.idempotencyKey ?? globalThis.crypto.randomUUID(),
+        request: toFindRequest({ model: options.model }),
+        input: { inline: [options.prompt], digest: [], reference: [] },
+        limits: { max_output_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS, temperature: opt(options.temperature), seed: opt(options.seed) },
+        reward_e8s: options.rewardE8s,
+        deadline_ns: deadlineNs,
+        redundancy: opt(options.redundancy),
+        refund_subaccount: []
+      })
+    );
+    return unwrap('submit_task', result);
+  }
+
+  /**
+   * The task as the registry holds it; throws DeaiError `NotFound` for an unknown id.
+   * @example
+   * const { state } = await client.getTask(task.id);
+   */
+  async getTask(id: string): Promise<TaskView> {
+    const task = (await call('get_task', () => this.registry.get_task(id)))[0];
+    if (task === undefined) throw new DeaiError('NotFound', `Task ${id} does not exist`, { what: `task ${id}` });
+    return task;
+  }
+
+  /**
+   * Polls the task until it has a result (state review or accepted) and returns the first one. Rejects with
+   * DeaiError `TaskFailed` when the task ends failed, expired or rejected, `Timeout` after `timeoutMs`.
+   * @example
+   * const result = await client.waitForResult(task.id, { timeoutMs: 60_000, onProgress: (s) => console.log(s) });
+   * console.log(result.output);
+   */
+  async waitForResult(id: string, options: WaitOptions = {}): Promise<TaskResult> {
+    const timeoutMs = options.timeoutMs ?? 300_000;
+    const pollMs = options.pollMs ?? 1_000;
+    const endsAtMs = this.clock.nowMs() + timeoutMs;
+    let last: string | undefined;
+    for (;;) {
+      const task = await this.getTask(id);
+      if (task.state !== last) {
+        last = task.state;
+        options.onProgress?.(task.state);
+      }
+      const first = task.results[0];
+      if (RESULT_STATES.has(task.state) && first !== undefined) {
+        return {
+          taskId: task.id,
+          state: task.state,
+          runner: first.runner.toText(),
+          ...(first.output[0] === undefined ? {} : { output: first.output[0] }),
+          outputDigest: first.output_digest,
+          ...(first.reference[0] === undefined ? {} : { reference: first.reference[0] }),
+          inputTokens: first.input_tokens,
+          outputTokens: first.output_tokens,
+          totalMs: first.total_ms
+        };
+      }
+      if (FAILED_STATES.has(task.state)) {
+        throw new DeaiError('TaskFailed', `Task ${id} ended ${task.state}: ${task.outcome[0] ?? 'no outcome given'}`, { state: task.state, outcome: task.outcome[0] }, { retryable: false });
+      }
+      const leftMs = endsAtMs - this.clock.nowMs();
+      if (leftMs <= 0) throw new DeaiError('Timeout', `Task ${id} has no result after ${timeoutMs} ms (state ${task.state})`, { state: task.state, timeoutMs });
+      await this.clock.sleep(Math.min(pollMs, leftMs));
+    }
+  }
+
+  /**
+   * Accepts the result of a task in review: the runners are paid at the next settlement pass.
+   * @example
+   * await client.accept(task.id);
+   */
+  async accept(id: string): Promise<TaskView> {
+    return unwrap('accept_task', await call('accept_task', () => this.registry.accept_task(id)));
+  }
+
+  /**
+   * Rejects the result of a task in review: the reward is refunded (minus the ledger fee).
+   * @example
+   * await client.reject(task.id, 'answered in the wrong language');
+   */
+  async reject(id: string, reason: string): Promise<TaskView> {
+    return unwrap('reject_task', await call('reject_task', () => this.registry.reject_task(id, reason)));
+  }
+
+  /**
+   * Ledger balance of `account` (default: this client's principal), in e8s.
+   * @example
+   * const mine = await client.balance();
+   * const theirs = await client.balance('aaaaa-aa');
+   */
+  async balance(account: AccountLike = this.principal): Promise<bigint> {
+    return call('icrc1_balance_of', () => this.ledger.icrc1_balance_of(toAccount(account)));
+  }
+
+  /**
+   * Sends `amountE8s` to `to` (the ledger fee is charged on top); returns the ledger block index.
+   * @example
+   * const block = await client.transfer('2vxsx-fae', 5_000_000n);
+   */
+  async transfer(to: AccountLike, amountE8s: bigint): Promise<bigint> {
+    const result = await call('icrc1_transfer', () =>
+      this.ledger.icrc1_transfer({ from_subaccount: [], to: toAccount(to), amount: amountE8s, fee: [], memo: [], created_at_time: [] })
+    );
+    return unwrap('icrc1_transfer', result);
+  }
+
+  /** Approves the registry for reward + fee unless the current allowance already covers it. */
+  private async ensureAllowance(rewardE8s: bigint): Promise<void> {
+    const spender = { owner: this.registryId, subaccount: [] as [] };
+    const me = { owner: this.principal, subaccount: [] as [] };
+    const [fee, current] = await Promise.all([
+      call('icrc1_fee', () => this.ledger.icrc1_fee()),
+      call('icrc2_allowance', () => this.ledger.icrc2_allowance({ account: me, spender }))
+    ]);
+    const needed = rewardE8s + fee;
+    if (current.allowance >= needed) return;
+    const result = await call('icrc2_approve', () =>
+      this.ledger.icrc2_approve({ from_subaccount: [], spender, amount: needed, expected_allowance: [current.allowance], expires_at: [], fee: [], memo: [], created_at_time: [] })
+    );
+    unwrap('icrc2_approve', result);
+  }
+}
+
+function opt<T>(value: T | undefined): [] | [T] {
+  return value === undefined ? [] : [value];
+}

@@ -1,0 +1,4 @@
+/** The DeAI dApp SDK: discover models and runners, submit paid inference tasks, wait for and settle results. */
+export { DeaiClient, type Clock, type ConnectOptions, type SubmitTaskOptions, type TaskResult, type TaskView, type WaitOptions, type Identity } from './client.js';
+export { DeaiError, type DeaiErrorCode } from './errors.js';
+export type { AccountLike, ModelCard, ModelFilter, RewardQuote, RunnerCandidate, RunnerRequest } from './types.js';

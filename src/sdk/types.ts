@@ -1,0 +1,141 @@
+import { Principal } from '@dfinity/principal';
+
+import type { CandidateView, CardView, FindRequestArgs, Opt } from '../ic/requester.js';
+
+/** A published model card, camelCase. */
+export interface ModelCard {
+  id: string;
+  digest: string;
+  version: string;
+  family: string;
+  architecture: string;
+  format: string;
+  quantization: string;
+  bits: number;
+  contextLength: bigint;
+  publishedBy: string;
+  deprecated?: { reason: string; atNs: bigint };
+  /** The card's full manifest, as published (JSON). */
+  manifestJson: string;
+}
+
+export interface ModelFilter {
+  id?: string;
+  family?: string;
+  format?: string;
+  quantization?: string;
+  includeDeprecated?: boolean;
+}
+
+/** What a task needs from a runner; every field is optional (the registry's FindRequest, camelCase). */
+export interface RunnerRequest {
+  model?: string;
+  family?: string;
+  minContext?: bigint;
+  quantizations?: string[];
+  minBits?: number;
+  inputModality?: string;
+  outputModality?: string;
+  capabilities?: string[];
+  engine?: string;
+  acceleratorClass?: string;
+  region?: string;
+  maxInputPricePerMillion?: bigint;
+  maxOutputPricePerMillion?: bigint;
+  endpointRequired?: boolean;
+  confidentialRequired?: boolean;
+  affinityKey?: string;
+  limit?: number;
+}
+
+/** A runner that can serve a request, best first. */
+export interface RunnerCandidate {
+  runner: string;
+  endpoint?: string;
+  region: string;
+  model: { id: string; digest: string };
+  engine: string;
+  state: string;
+  freeSlots: number;
+  score: number;
+  inputPricePerMillion: bigint;
+  outputPricePerMillion: bigint;
+  affinity: boolean;
+}
+
+export interface RewardQuote {
+  rewardE8s: bigint;
+  protocolFeeE8s: bigint;
+  perRunnerNetE8s: bigint;
+  treasuryNetE8s: bigint;
+  refundNetE8s: bigint;
+  ledgerFeeE8s: bigint;
+  acceptable: boolean;
+}
+
+/** A ledger account: a principal (object or text), or an owner with a 32-byte subaccount. */
+export type AccountLike = Principal | string | { owner: Principal | string; subaccount?: Uint8Array };
+
+const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
+
+export function toFindRequest(request: RunnerRequest): FindRequestArgs {
+  return {
+    model: opt(request.model),
+    family: opt(request.family),
+    min_context: opt(request.minContext),
+    quantizations: opt(request.quantizations),
+    min_bits: opt(request.minBits),
+    input_modality: opt(request.inputModality),
+    output_modality: opt(request.outputModality),
+    capabilities: opt(request.capabilities),
+    engine: opt(request.engine),
+    accelerator_class: opt(request.acceleratorClass),
+    region: opt(request.region),
+    max_input_price_per_million: opt(request.maxInputPricePerMillion),
+    max_output_price_per_million: opt(request.maxOutputPricePerMillion),
+    endpoint_required: opt(request.endpointRequired),
+    confidential_required: opt(request.confidentialRequired),
+    affinity_key: opt(request.affinityKey),
+    limit: opt(request.limit)
+  };
+}
+
+export function toModelCard(card: CardView): ModelCard {
+  const deprecated = card.deprecated[0];
+  return {
+    id: card.id,
+    digest: card.digest,
+    version: card.version,
+    family: card.family,
+    architecture: card.architecture,
+    format: card.format,
+    quantization: card.quantization,
+    bits: card.bits,
+    contextLength: card.context_length,
+    publishedBy: card.published_by.toText(),
+    ...(deprecated === undefined ? {} : { deprecated: { reason: deprecated.reason, atNs: deprecated.at_ns } }),
+    manifestJson: card.manifest_json
+  };
+}
+
+export function toCandidate(candidate: CandidateView): RunnerCandidate {
+  return {
+    runner: candidate.runner.toText(),
+    ...(candidate.endpoint === '' ? {} : { endpoint: candidate.endpoint }),
+    region: candidate.region,
+    model: { id: candidate.model.id, digest: candidate.model.digest },
+    engine: candidate.engine,
+    state: candidate.state,
+    freeSlots: candidate.free_slots,
+    score: candidate.score,
+    inputPricePerMillion: candidate.input_price_per_million,
+    outputPricePerMillion: candidate.output_price_per_million,
+    affinity: candidate.affinity
+  };
+}
+
+export function toAccount(account: AccountLike): { owner: Principal; subaccount: Opt<Uint8Array> } {
+  const principal = (p: Principal | string): Principal => (typeof p === 'string' ? Principal.fromText(p) : p);
+  if (typeof account === 'string' || !('owner' in account)) return { owner: principal(account), subaccount: [] };
+  return { owner: principal(account.owner), subaccount: opt(account.subaccount) };
+}

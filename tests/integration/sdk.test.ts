@@ -1,0 +1,156 @@
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { DeaiClient, DeaiError, type Clock } from '../../src/sdk/index.ts';
+import { okOf } from '../support/registry.ts';
+import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+
+async function rejection(promise: Promise<unknown>): Promise<DeaiError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e
+  );
+  if (!(error instanceof DeaiError)) throw new Error(`expected a DeaiError, got ${String(error)}`);
+  return error;
+}
+
+describe('dApp SDK against the registry + ledger on the localnet', () => {
+  let net: Localnet;
+  let t: TaskNetwork;
+  let model: string;
+
+  const connect = (identity?: Ed25519KeyIdentity, clock?: Clock): Promise<DeaiClient> =>
+    DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), ...(identity === undefined ? {} : { identity }), ...(clock === undefined ? {} : { clock }) });
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+    model = String(t.card.id);
+  });
+  afterAll(async () => {
+    await net.stop();
+  });
+
+  it('discovers models and runners, and finds the ledger from the registry', async () => {
+    const runner = await t.runner();
+    const client = await connect();
+    expect(client.ledgerId.toText()).toBe(t.ledger.toText());
+    const models = await client.listModels();
+    expect(models.map((m) => m.id)).toContain(model);
+    expect(await client.listModels({ family: 'no-such-family' })).toEqual([]);
+    const card = await client.getModel(model);
+    expect(card).toMatchObject({ id: model, publishedBy: t.admin.getPrincipal().toText() });
+    expect((await client.getModel(model, card.digest)).digest).toBe(card.digest);
+    expect((await rejection(client.getModel('no-such-model'))).code).toBe('NotFound');
+    const candidates = await client.findRunners({ model, limit: 5 });
+    expect(candidates.map((c) => c.runner)).toContain(runner.getPrincipal().toText());
+    expect(candidates[0]).toMatchObject({ model: { id: model }, state: 'ready' });
+    expect(await client.findRunners({ model, region: 'nowhere' })).toEqual([]);
+    const quote = await client.quoteReward(REWARD);
+    expect(quote).toMatchObject({ rewardE8s: REWARD, protocolFeeE8s: 50_000n, perRunnerNetE8s: REWARD - 50_000n - FEE, acceptable: true });
+    expect((await client.quoteReward(1_000n)).acceptable).toBe(false);
+  });
+
+  it('submits (approving first), waits for the result, accepts, and the runner is paid', async () => {
+    const requester = await t.requester(10_000_000n);
+    const runner = await t.runner();
+    const client = await connect(requester);
+    const task = await client.submitTask({ model, prompt: 'Say hello.', rewardE8s: REWARD, maxOutputTokens: 64, idempotencyKey: 'sdk-happy' });
+    expect(task.state).toBe('queued');
+    expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE); // approve fee, reward, transfer_from fee
+    expect((await client.getTask(task.id)).input.inline).toEqual(['Say hello.']);
+
+    const asRunner = await t.tasks(runner);
+    okOf(await asRunner.claim_task([task.id]));
+    okOf(await asRunner.complete_task(task.id, resultArgs('Hello!')));
+    const states: string[] = [];
+    const result = await client.waitForResult(task.id, { timeoutMs: 10_000, pollMs: 20, onProgress: (s) => states.push(s) });
+    expect(result).toMatchObject({ taskId: task.id, state: 'review', output: 'Hello!', runner: runner.getPrincipal().toText(), outputTokens: 34n });
+    expect(states).toEqual(['review']);
+
+    expect((await client.accept(task.id)).state).toBe('accepted');
+    await processTasks(t);
+    const quote = await client.quoteReward(REWARD);
+    expect(await client.balance(runner.getPrincipal())).toBe(quote.perRunnerNetE8s);
+    expect(await client.balance(runner.getPrincipal().toText())).toBe(quote.perRunnerNetE8s);
+    // A second task re-approves: the first allowance was spent by the escrow.
+    await client.submitTask({ model, prompt: 'Again.', rewardE8s: REWARD });
+    expect(await client.balance()).toBe(10_000_000n - 2n * (FEE + REWARD + FEE));
+  });
+
+  it('reject refunds the requester; waiting on a rejected task fails with TaskFailed', async () => {
+    const requester = await t.requester(10_000_000n);
+    const runner = await t.runner();
+    const client = await connect(requester);
+    const task = await client.submitTask({ model, prompt: 'Say hello.', rewardE8s: REWARD });
+    const asRunner = await t.tasks(runner);
+    okOf(await asRunner.claim_task([task.id]));
+    okOf(await asRunner.complete_task(task.id, resultArgs('bad answer')));
+    expect((await client.waitForResult(task.id, { pollMs: 10 })).output).toBe('bad answer');
+    expect((await client.reject(task.id, 'wrong language')).state).toBe('rejected');
+    await processTasks(t);
+    expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE + REWARD - FEE);
+    const failed = await rejection(client.waitForResult(task.id));
+    expect(failed).toMatchObject({ code: 'TaskFailed', retryable: false, details: { state: 'rejected' } });
+    const again = await rejection(client.accept(task.id));
+    expect(again).toMatchObject({ code: 'InvalidState', details: { state: 'rejected', expected: 'review' } });
+  });
+
+  it('a task nobody serves times out with code Timeout (injected clock, no real waiting)', async () => {
+    const requester = await t.requester(10_000_000n);
+    let nowMs = Date.now();
+    const sleeps: number[] = [];
+    const clock: Clock = {
+      nowMs: () => nowMs,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        nowMs += ms;
+        return Promise.resolve();
+      }
+    };
+    const client = await connect(requester, clock);
+    const task = await client.submitTask({ model, prompt: 'Nobody claims this.', rewardE8s: REWARD });
+    const states: string[] = [];
+    const error = await rejection(client.waitForResult(task.id, { timeoutMs: 5_000, pollMs: 2_000, onProgress: (s) => states.push(s) }));
+    expect(error).toMatchObject({ code: 'Timeout', retryable: true, details: { state: 'queued', timeoutMs: 5_000 } });
+    expect(sleeps).toEqual([2_000, 2_000, 1_000]);
+    expect(states).toEqual(['queued']);
+    expect((await rejection(client.getTask('no-such-task'))).code).toBe('NotFound');
+  });
+
+  it('bad requests come back as the registry and ledger Err variants', async () => {
+    const requester = await t.requester(10_000_000n);
+    const client = await connect(requester);
+    const tooSmall = await rejection(client.submitTask({ model, prompt: 'Cheap.', rewardE8s: 1_000n }));
+    expect(tooSmall).toMatchObject({ code: 'InvalidArgument', retryable: false, details: { field: 'reward_e8s' } });
+    const poor = await connect(await t.requester(0n));
+    expect((await rejection(poor.submitTask({ model, prompt: 'No funds.', rewardE8s: REWARD }))).code).toBe('InsufficientFunds');
+    const anonymous = await connect();
+    expect((await rejection(anonymous.transfer(requester.getPrincipal(), 1n))).code).toBe('GenericError'); // the ledger refuses the anonymous principal
+  });
+
+  it('transfers and reads balances', async () => {
+    const requester = await t.requester(10_000_000n);
+    const client = await connect(requester);
+    const friend = Ed25519KeyIdentity.generate().getPrincipal();
+    const block = await client.transfer(friend, 3_000_000n);
+    expect(typeof block).toBe('bigint');
+    expect(await client.balance(friend)).toBe(3_000_000n);
+    expect(await client.balance({ owner: friend.toText() })).toBe(3_000_000n);
+    expect(await client.balance()).toBe(10_000_000n - 3_000_000n - FEE);
+    const error = await rejection(client.transfer(friend, 100_000_000n));
+    expect(error).toMatchObject({ code: 'InsufficientFunds' });
+  });
+
+  it('an expired task fails waitForResult with TaskFailed', async () => {
+    const requester = await t.requester(10_000_000n);
+    const client = await connect(requester);
+    const task = await client.submitTask({ model, prompt: 'Too late.', rewardE8s: REWARD, deadlineMs: 2_000 });
+    await net.advanceTime(5_000);
+    await processTasks(t);
+    const error = await rejection(client.waitForResult(task.id, { pollMs: 10 }));
+    expect(error).toMatchObject({ code: 'TaskFailed', details: { state: 'expired' } });
+    expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE + REWARD - FEE);
+  });
+});
