@@ -1,9 +1,13 @@
 import { Command } from 'commander';
 
 import { registerDeploy } from './commands/deploy.js';
+import { registerLedger } from './commands/ledger.js';
 import { registerLocalnet } from './commands/localnet.js';
+import { registerModels } from './commands/models.js';
 import { registerRunner } from './commands/runner.js';
+import { registerRunners } from './commands/runners.js';
 import { registerStart } from './commands/start.js';
+import { registerTask } from './commands/task.js';
 
 /** The `deai` command line: one small module per command. */
 export const program = new Command()
@@ -16,3 +20,7 @@ registerLocalnet(program);
 registerDeploy(program);
 registerStart(program);
 registerRunner(program);
+registerModels(program);
+registerRunners(program);
+registerTask(program);
+registerLedger(program);

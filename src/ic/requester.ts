@@ -72,6 +72,7 @@ export interface SubmitTaskArgsValue {
 
 /** The registry methods a dApp (task requester) calls, typed. */
 export interface RequesterRegistry {
+  publish_model_card(json: string): Promise<RegistryResult<{ id: string; digest: string }>>;
   get_model_card(id: string, digest: Opt<string>): Promise<Opt<CardView>>;
   list_model_cards(filter: CardFilterArgs, page: { after: Opt<string>; limit: Opt<number> }): Promise<RegistryResult<{ items: CardView[]; next: Opt<string> }>>;
   find_runners(request: FindRequestArgs): Promise<RegistryResult<CandidateView[]>>;

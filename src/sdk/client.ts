@@ -147,6 +147,17 @@ export class DeaiClient {
   }
 
   /**
+   * Publishes a model card (a manifest object of kind ModelCard, or its JSON text); the registry validates it
+   * again and answers its id and digest. Publishing the same card twice is a no-op.
+   * @example
+   * const { id, digest } = await client.publishModel(validateModelCard(parsed));
+   */
+  async publishModel(card: object | string): Promise<{ id: string; digest: string }> {
+    const json = typeof card === 'string' ? card : JSON.stringify(card);
+    return unwrap('publish_model_card', await call('publish_model_card', () => this.registry.publish_model_card(json)));
+  }
+
+  /**
    * Live runners that can serve `request`, best first.
    * @example
    * const [best] = await client.findRunners({ model: card.id, minContext: 4096n, limit: 3 });

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+import type { Command } from 'commander';
+
+import { formatIssue } from '../../core/manifest/index.js';
+import { safeParseManifestText } from '../../core/manifest/parse-text.js';
+import { DeaiError } from '../../sdk/index.js';
+import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
+import { output } from '../output.js';
+
+/** Reads and validates a ModelCard manifest (YAML or JSON); the error lists every issue with its path. */
+export function readModelCard(file: string): object {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new DeaiError('ManifestNotFound', `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = safeParseManifestText(text, basename(file));
+  if (!parsed.ok) {
+    const issues = parsed.issues.map((i) => `  - ${formatIssue(i)}`).join('\n');
+    throw new DeaiError(parsed.code, `${file} is not a valid manifest (${parsed.issues.length} issue${parsed.issues.length === 1 ? '' : 's'}):\n${issues}`, { issues: parsed.issues });
+  }
+  if (parsed.manifest.kind !== 'ModelCard') throw new DeaiError('InvalidManifest', `${file} is a ${parsed.manifest.kind}, expected kind: ModelCard`);
+  return parsed.manifest;
+}
+
+export function registerModels(program: Command): void {
+  const models = program.command('models').description('browse and publish model cards');
+
+  clientOptions(models.command('list').description('list published model cards'))
+    .option('--family <family>', 'only this model family')
+    .action(async (flags: ClientFlags & { family?: string }) =>
+      runClient(flags.json, async () => {
+        const client = await connectClient(flags);
+        const cards = await client.listModels(flags.family === undefined ? {} : { family: flags.family });
+        const human =
+          cards.length === 0
+            ? 'No model cards published.'
+            : table(
+                ['ID', 'VERSION', 'FAMILY', 'FORMAT', 'QUANT', 'CONTEXT', 'DIGEST'],
+                cards.map((c) => [c.id, c.version, c.family, c.format, c.quantization, c.contextLength.toString(), c.digest])
+              );
+        output(flags.json).result(human, cards.map(({ manifestJson: _manifest, ...card }) => card));
+      })
+    );
+
+  clientOptions(models.command('show <id>').description('show one model card (its latest version unless --digest)'))
+    .option('--digest <digest>', 'a specific version, by digest')
+    .action(async (id: string, flags: ClientFlags & { digest?: string }) =>
+      runClient(flags.json, async () => {
+        const client = await connectClient(flags);
+        const card = await client.getModel(id, flags.digest).catch((error: unknown) => {
+          if (error instanceof DeaiError && error.code === 'NotFound') {
+            throw new DeaiError('NotFound', `no model card ${id}${flags.digest === undefined ? '' : `@${flags.digest}`}`, error.details, { cause: error });
+          }
+          throw error;
+        });
+        const manifest: unknown = JSON.parse(card.manifestJson);
+        const rows: Array<[string, string]> = [
+          ['id', card.id],
+          ['version', card.version],
+          ['digest', card.digest],
+          ['family', card.family],
+          ['architecture', card.architecture],
+          ['format', card.format],
+          ['quantization', `${card.quantization} (${card.bits} bits)`],
+          ['context', card.contextLength.toString()],
+          ['published by', card.publishedBy],
+          ...(card.deprecated === undefined ? [] : [['deprecated', card.deprecated.reason] as [string, string]])
+        ];
+        const { manifestJson: _manifest, ...rest } = card;
+        output(flags.json).result(rows.map(([k, v]) => `${k.padEnd(13)} ${v}`).join('\n'), { ...rest, manifest });
+      })
+    );
+
+  clientOptions(models.command('publish <manifest>').description('validate a ModelCard manifest (YAML or JSON) locally, then publish it'))
+    .action(async (file: string, flags: ClientFlags) =>
+      runClient(flags.json, async () => {
+        const card = readModelCard(file);
+        const client = await connectClient(flags);
+        const published = await client.publishModel(card);
+        output(flags.json).result(`Published ${published.id} (${published.digest})`, published);
+      })
+    );
+}

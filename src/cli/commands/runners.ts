@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+
+import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
+import { positiveIntOption } from '../flags.js';
+import { output } from '../output.js';
+
+export function registerRunners(program: Command): void {
+  const runners = program.command('runners').description('discover inference runners');
+
+  clientOptions(runners.command('find').description('live runners that can serve a model, best first'))
+    .requiredOption('--model <id>', 'model id (a published card)')
+    .option('--limit <n>', 'at most this many runners', positiveIntOption)
+    .action(async (flags: ClientFlags & { model: string; limit?: number }) =>
+      runClient(flags.json, async () => {
+        const client = await connectClient(flags);
+        const found = await client.findRunners({ model: flags.model, ...(flags.limit === undefined ? {} : { limit: flags.limit }) });
+        const human =
+          found.length === 0
+            ? `No live runner serves ${flags.model}.`
+            : table(
+                ['RUNNER', 'ENGINE', 'STATE', 'FREE SLOTS', 'SCORE', 'PRICE (IN/OUT PER M)'],
+                found.map((r) => [r.runner, r.engine, r.state, String(r.freeSlots), r.score.toFixed(3), `${r.inputPricePerMillion}/${r.outputPricePerMillion}`])
+              );
+        output(flags.json).result(human, found);
+      })
+    );
+}
