@@ -2,6 +2,7 @@ import { Command } from 'commander';
 
 import { registerDeploy } from './commands/deploy.js';
 import { registerLedger } from './commands/ledger.js';
+import { registerIdentity } from './commands/identity.js';
 import { registerLocalnet } from './commands/localnet.js';
 import { registerModels } from './commands/models.js';
 import { registerRunner } from './commands/runner.js';
@@ -19,6 +20,7 @@ export const program = new Command()
 registerLocalnet(program);
 registerDeploy(program);
 registerStart(program);
+registerIdentity(program);
 registerRunner(program);
 registerModels(program);
 registerRunners(program);

@@ -1,0 +1,74 @@
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import type { Command } from 'commander';
+
+import { ed25519Pem, parseIdentityPem } from '../../ic/identity.js';
+import { DEFAULT_IDENTITY_PATH } from '../client.js';
+import { output, run } from '../output.js';
+
+interface IdentityFlags {
+  path: string;
+  json: boolean;
+  force?: boolean;
+}
+
+/** Refuses to replace a key file unless asked: losing a key loses whatever it controls. */
+function refuseOverwrite(path: string, force: boolean | undefined): void {
+  if (existsSync(path) && force !== true) throw Object.assign(new Error(`${path} already exists: pass --force to replace it (the old key is lost)`), { code: 'IdentityExists' });
+}
+
+export function registerIdentity(program: Command): void {
+  const identity = program.command('identity').description('the PEM identity the CLI signs with (Ed25519 or secp256k1, as dfx writes them)');
+  identity
+    .command('show')
+    .description('print the principal of an identity file')
+    .option('--path <pem>', 'identity file', DEFAULT_IDENTITY_PATH)
+    .option('--json', 'print JSON', false)
+    .action(async (flags: IdentityFlags) =>
+      run(flags.json, async () => {
+        const path = resolve(flags.path);
+        if (!existsSync(path)) throw Object.assign(new Error(`${path} does not exist: create one with \`deai identity new\` or import one with \`deai identity import <pem>\``), { code: 'IdentityMissing' });
+        const principal = parseIdentityPem(readFileSync(path, 'utf8'), path).getPrincipal().toText();
+        output(flags.json).result(`${principal}  (${flags.path})`, { principal, path });
+      })
+    );
+  identity
+    .command('new')
+    .description('create a new Ed25519 identity (file mode 0600)')
+    .option('--path <pem>', 'where to write it', DEFAULT_IDENTITY_PATH)
+    .option('--force', 'replace an existing file', false)
+    .option('--json', 'print JSON', false)
+    .action(async (flags: IdentityFlags) =>
+      run(flags.json, async () => {
+        const path = resolve(flags.path);
+        refuseOverwrite(path, flags.force);
+        const created = Ed25519KeyIdentity.generate();
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, ed25519Pem(created), { mode: 0o600 });
+        chmodSync(path, 0o600);
+        const principal = created.getPrincipal().toText();
+        output(flags.json).result(`Created ${flags.path}: ${principal}`, { principal, path });
+      })
+    );
+  identity
+    .command('import <pem>')
+    .description('check a PEM key (e.g. from dfx: ~/.config/dfx/identity/<name>/identity.pem) and copy it in (0600)')
+    .option('--path <pem>', 'where to copy it', DEFAULT_IDENTITY_PATH)
+    .option('--force', 'replace an existing file', false)
+    .option('--json', 'print JSON', false)
+    .action(async (source: string, flags: IdentityFlags) =>
+      run(flags.json, async () => {
+        const from = resolve(source);
+        if (!existsSync(from)) throw Object.assign(new Error(`${from} does not exist`), { code: 'IdentityMissing' });
+        const principal = parseIdentityPem(readFileSync(from, 'utf8'), from).getPrincipal().toText();
+        const path = resolve(flags.path);
+        refuseOverwrite(path, flags.force);
+        mkdirSync(dirname(path), { recursive: true });
+        copyFileSync(from, path);
+        chmodSync(path, 0o600);
+        output(flags.json).result(`Imported ${source} as ${flags.path}: ${principal}`, { principal, path });
+      })
+    );
+}
