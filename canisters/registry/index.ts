@@ -40,7 +40,7 @@ import { candidatesReply } from './candid-text.js';
 import { args, reply, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain } from './tasks.js';
-import { accountIn, findRequestOf, payoutView, quoteView, reputationView, taskConfigView, taskResultView, taskView, type AccountArg } from './task-views.js';
+import { accountIn, findRequestOf, hex, payoutView, quoteView, reputationView, taskConfigView, taskResultView, taskView, type ResultArgsValue, type SubmitTaskArgs, type TaskConfigArgsValue } from './task-views.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
 
 type Opt<T> = [] | [T];
@@ -395,40 +395,4 @@ export default class {
     await maintain(state());
     reply(C.Results.unit, { Ok: null });
   }
-}
-
-type Opt2<T> = [] | [T];
-const hex = (bytes: Uint8Array | number[]): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-
-interface SubmitTaskArgs {
-  idempotency_key: string;
-  request: C.FindRequestArgs;
-  input: { inline: Opt2<string>; digest: Opt2<string>; reference: Opt2<string> };
-  limits: { max_output_tokens: number; temperature: Opt2<number>; seed: Opt2<bigint> };
-  reward_e8s: bigint;
-  deadline_ns: bigint;
-  redundancy: Opt2<number>;
-  refund_subaccount: Opt2<Uint8Array | number[]>;
-}
-
-interface ResultArgsValue {
-  output_digest: string;
-  output: Opt2<string>;
-  reference: Opt2<string>;
-  input_tokens: bigint;
-  output_tokens: bigint;
-  first_token_ms: number;
-  total_ms: number;
-}
-
-interface TaskConfigArgsValue {
-  ledger: Opt2<Principal>;
-  treasury: Opt2<AccountArg>;
-  protocol_fee_bps: Opt2<number>;
-  ledger_fee_e8s: Opt2<bigint>;
-  lease_seconds: Opt2<bigint>;
-  review_window_seconds: Opt2<bigint>;
-  min_reward_e8s: Opt2<bigint>;
-  emission_per_epoch_e8s: Opt2<bigint>;
-  epoch_seconds: Opt2<bigint>;
 }

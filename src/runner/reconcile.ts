@@ -7,10 +7,7 @@
  */
 import { z } from 'zod';
 import {
-  ACCELERATOR_CLASSES,
   API_VERSION,
-  CPU_ARCHITECTURES,
-  ENGINES,
   manifestErrorMap,
   safeValidateModelCard,
   safeValidateRunnerManifest,
@@ -20,6 +17,7 @@ import {
   type ModelCard,
   type RunnerManifest
 } from '../core/manifest/index.js';
+import { DeclaredAcceleratorSchema, DeclaredManifestSchema, type DeclaredDeployment, type DeclaredManifest } from './declared.js';
 import { RunnerError, type RunnerIssue } from './errors.js';
 import type { GgufFacts } from './probes/gguf.js';
 import type { Hardware } from './probes/hardware.js';
@@ -60,65 +58,7 @@ const ENGINE_DIALECTS: Readonly<Record<ReadyProbe['engine'], readonly string[]>>
   vllm: ['openai']
 };
 
-// ── the operator's partial manifest ───────────────────────────────────────────────────────────
-// Fields the runner only passes on are `unknown` here: the core schemas validate them at the end.
 
-const DeclaredAcceleratorSchema = z.strictObject({
-  class: z.enum(ACCELERATOR_CLASSES),
-  vendor: z.string().min(1),
-  model: z.string().min(1),
-  memoryGiB: z.number().min(0).optional(),
-  count: z.int().min(1).optional(),
-  peakTops: z.number().optional(),
-  watts: z.number().optional()
-});
-
-const DeclaredCardSchema = z.strictObject({
-  version: z.unknown().optional(),
-  family: z.unknown().optional(),
-  license: z.unknown().optional(),
-  base: z.unknown().optional(),
-  capabilities: z.unknown().optional(),
-  modalities: z.strictObject({ input: z.array(z.string()), output: z.array(z.string()) }).optional()
-});
-
-const DeclaredDeploymentSchema = z.strictObject({
-  model: z.strictObject({ id: z.string().min(1).optional(), digest: z.string().min(1).optional() }).optional(),
-  engine: z.enum(ENGINES).optional(),
-  engineVersion: z.string().min(1).optional(),
-  apiDialect: z.string().min(1).optional(),
-  image: z.unknown().optional(),
-  servedContext: z.int().min(1).optional(),
-  slots: z.int().min(1).optional(),
-  price: z.unknown().optional(),
-  evidenceDigest: z.unknown().optional(),
-  // Claims about the weights, checked against the GGUF file and the server.
-  quantization: z.string().min(1).optional(),
-  contextLength: z.int().min(1).optional(),
-  parameters: z.int().min(1).optional(),
-  architecture: z.string().min(1).optional(),
-  card: DeclaredCardSchema.optional()
-});
-
-const DeclaredManifestSchema = z.strictObject({
-  apiVersion: z.unknown().optional(),
-  kind: z.unknown().optional(),
-  operator: z.unknown().optional(),
-  endpoint: z.unknown().optional(),
-  region: z.unknown().optional(),
-  confidential: z.unknown().optional(),
-  hardware: z
-    .strictObject({
-      accelerators: z.array(DeclaredAcceleratorSchema).optional(),
-      cpu: z.strictObject({ cores: z.int().min(1).optional(), architecture: z.enum(CPU_ARCHITECTURES).optional() }).optional(),
-      ramGiB: z.number().gt(0).optional()
-    })
-    .optional(),
-  deployments: z.array(DeclaredDeploymentSchema).min(1)
-});
-
-type DeclaredManifest = z.infer<typeof DeclaredManifestSchema>;
-type DeclaredDeployment = z.infer<typeof DeclaredDeploymentSchema>;
 
 /** Collects contradictions and plain problems while the manifest is built. */
 class Findings {
