@@ -15,17 +15,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Actor, requestIdOf } from '@dfinity/agent';
+import { Actor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 
 import { ApproveArgs, ApproveResult, TransferArgs, TransferFromArgs, TransferFromResult, TransferResult } from '../../canisters/ledger/candid.ts';
-import { decodeCbor, encodeCbor } from '../../src/localnet/crypto/cbor.ts';
 import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
 import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { account, approveArgs, ledgerActor, ledgerInit, ledgerWasm, transferArgs, transferFromArgs } from '../support/ledger.ts';
+import { certifiedHeight, sendCalls, signedCall } from '../support/load-generator.ts';
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor } from '../support/probe.ts';
 
@@ -234,45 +234,12 @@ async function throughput(): Promise<void> {
       const sender = senders[i % senders.length];
       const to = recipients[i % recipients.length];
       if (sender === undefined || to === undefined) continue;
-      const content = {
-        request_type: 'call',
-        canister_id: id.toUint8Array(),
-        method_name: 'icrc1_transfer',
-        arg: transferBytes(to, 1_000n + BigInt(i)),
-        sender: sender.getPrincipal().toUint8Array(),
-        ingress_expiry: expiry,
-        nonce: crypto.getRandomValues(new Uint8Array(16))
-      };
-      const signature = await sender.sign(new Uint8Array([...new TextEncoder().encode('\x0Aic-request'), ...requestIdOf(content)]));
-      bodies.push(encodeCbor({ content, sender_pubkey: new Uint8Array(sender.getPublicKey().toDer()), sender_sig: new Uint8Array(signature) }));
+      bodies.push(await signedCall(sender, id, 'icrc1_transfer', transferBytes(to, 1_000n + BigInt(i)), expiry));
     }
-    const height = async (): Promise<number> => {
-      const status = decodeCbor(new Uint8Array(await (await fetch(`${url}/api/v2/status`)).arrayBuffer()));
-      return typeof status === 'object' && status !== null && 'certified_height' in status ? Number(status.certified_height) : NaN;
-    };
-    const heightBefore = await height();
+    const heightBefore = await certifiedHeight(url);
     const { log_length: logBefore } = await ledger.icrc3_get_blocks([]);
-    let next = 0;
-    let ok = 0;
-    const latencies: number[] = [];
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: SENDERS }, async () => {
-        for (let i = next++; i < bodies.length; i = next++) {
-          const t = performance.now();
-          const response = await fetch(`${url}/api/v3/canister/${id.toText()}/call`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/cbor' },
-            body: Buffer.from(bodies[i] ?? new Uint8Array())
-          });
-          await response.arrayBuffer();
-          if (response.status === 200) ok++;
-          latencies.push(performance.now() - t);
-        }
-      })
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const rounds = (await height()) - heightBefore;
+    const { seconds, ok, latencies } = await sendCalls(url, id, bodies, SENDERS);
+    const rounds = (await certifiedHeight(url)) - heightBefore;
     const { log_length: logAfter } = await ledger.icrc3_get_blocks([]);
     const appended = Number(logAfter - logBefore);
     row(

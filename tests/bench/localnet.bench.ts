@@ -11,16 +11,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { HttpAgent, requestIdOf } from '@dfinity/agent';
+import { HttpAgent } from '@dfinity/agent';
 import { ed25519 } from '@noble/curves/ed25519';
 import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 
-import { encodeCbor, decodeCbor } from '../../src/localnet/crypto/cbor.ts';
 import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
 import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
+import { certifiedHeight, sendCalls, signedCall } from '../support/load-generator.ts';
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor, probeActor, probeWasm } from '../support/probe.ts';
 
@@ -154,42 +154,11 @@ async function throughput(): Promise<void> {
     const expiry = BigInt(Date.now() + 4 * 60_000) * 1_000_000n;
     const bodies: Uint8Array[] = [];
     for (let i = 0; i < REQUESTS; i++) {
-      const content = {
-        request_type: 'call',
-        canister_id: id.toUint8Array(),
-        method_name: 'put',
-        arg: new Uint8Array(IDL.encode([IDL.Text, IDL.Text], [`load-${i}`, 'x'.repeat(64)])),
-        sender: identity.getPrincipal().toUint8Array(),
-        ingress_expiry: expiry,
-        nonce: crypto.getRandomValues(new Uint8Array(16))
-      };
-      const requestId = requestIdOf(content);
-      const signature = await identity.sign(new Uint8Array([...new TextEncoder().encode('\x0Aic-request'), ...requestId]));
-      bodies.push(encodeCbor({ content, sender_pubkey: new Uint8Array(identity.getPublicKey().toDer()), sender_sig: new Uint8Array(signature) }));
+      bodies.push(await signedCall(identity, id, 'put', new Uint8Array(IDL.encode([IDL.Text, IDL.Text], [`load-${i}`, 'x'.repeat(64)])), expiry));
     }
-    const statusBefore = decodeCbor(new Uint8Array(await (await fetch(`${url}/api/v2/status`)).arrayBuffer())) as { certified_height: number };
-    let next = 0;
-    let ok = 0;
-    const latencies: number[] = [];
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: SENDERS }, async () => {
-        for (let i = next++; i < bodies.length; i = next++) {
-          const t = performance.now();
-          const response = await fetch(`${url}/api/v3/canister/${id.toText()}/call`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/cbor' },
-            body: Buffer.from(bodies[i] ?? new Uint8Array())
-          });
-          await response.arrayBuffer();
-          if (response.status === 200) ok++;
-          latencies.push(performance.now() - t);
-        }
-      })
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const statusAfter = decodeCbor(new Uint8Array(await (await fetch(`${url}/api/v2/status`)).arrayBuffer())) as { certified_height: number };
-    const rounds = Number(statusAfter.certified_height) - Number(statusBefore.certified_height);
+    const heightBefore = await certifiedHeight(url);
+    const { seconds, ok, latencies } = await sendCalls(url, id, bodies, SENDERS);
+    const rounds = (await certifiedHeight(url)) - heightBefore;
     row(`host throughput, ${SENDERS} senders, pre-signed v3 calls`, `${(ok / seconds).toFixed(0)} updates/s (${ok}/${REQUESTS} ok in ${seconds.toFixed(1)} s)`, '>= 150 updates/s');
     row('  latency p50 / p99 under load', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
     row('  execution rounds (certificates signed)', `${rounds} for ${ok} updates (${(ok / Math.max(1, rounds)).toFixed(1)} per round)`);

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Actor, requestIdOf, type HttpAgent } from '@dfinity/agent';
+import { Actor, type HttpAgent } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
@@ -21,8 +21,8 @@ import { Principal } from '@dfinity/principal';
 import { ledgerIdlFactory } from '../../canisters/ledger/candid.ts';
 import { registryIdlFactory, registryInitArgs, ResultArgs, SubmitTaskArgs } from '../../canisters/registry/candid.ts';
 import { managementActor } from '../../src/ic/management.ts';
-import { encodeCbor } from '../../src/localnet/crypto/cbor.ts';
 import { account, approveArgs, ledgerInit, ledgerWasm, type LedgerActor } from '../support/ledger.ts';
+import { signedCall, sendCalls } from '../support/load-generator.ts';
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { deployment, modelCard, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
@@ -53,28 +53,7 @@ async function install(agent: HttpAgent, wasm: Uint8Array, arg: Uint8Array): Pro
   return id;
 }
 
-/** One signed v3 call body, ready to POST. */
-async function signedCall(identity: Ed25519KeyIdentity, canister: Principal, method: string, arg: Uint8Array, expiry: bigint): Promise<Uint8Array> {
-  const content = { request_type: 'call', canister_id: canister.toUint8Array(), method_name: method, arg, sender: identity.getPrincipal().toUint8Array(), ingress_expiry: expiry, nonce: crypto.getRandomValues(new Uint8Array(16)) };
-  const signature = await identity.sign(new Uint8Array([...new TextEncoder().encode('\x0Aic-request'), ...requestIdOf(content)]));
-  return encodeCbor({ content, sender_pubkey: new Uint8Array(identity.getPublicKey().toDer()), sender_sig: new Uint8Array(signature) });
-}
-
-async function send(url: string, canister: Principal, bodies: Uint8Array[]): Promise<{ seconds: number; ok: number }> {
-  let next = 0;
-  let ok = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: SENDERS }, async () => {
-      for (let i = next++; i < bodies.length; i = next++) {
-        const response = await fetch(`${url}/api/v3/canister/${canister.toText()}/call`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: Buffer.from(bodies[i] ?? new Uint8Array()) });
-        await response.arrayBuffer();
-        if (response.status === 200) ok++;
-      }
-    })
-  );
-  return { seconds: (performance.now() - started) / 1000, ok };
-}
+const send = (url: string, canister: Principal, bodies: Uint8Array[]) => sendCalls(url, canister, bodies, SENDERS);
 
 const dir = mkdtempSync(join(tmpdir(), 'deai-bench-tasks-'));
 const { child, url } = await startLocalnetProcess(dir);
