@@ -59,6 +59,28 @@ export interface RewardQuoteView {
   acceptable: boolean;
 }
 
+export interface RunnerRecordView {
+  id: Principal;
+  operator: string;
+  endpoint: Opt<string>;
+  region: string;
+  registered_at_ns: bigint;
+  updated_at_ns: bigint;
+  suspended: Opt<string>;
+  live: boolean;
+  heartbeat: Opt<{ state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number; at_ns: bigint }>;
+  deployments: Array<{ model_id: string; model_digest: string; engine: string; engine_version: string; served_context: bigint; slots: number; input_price_per_million: bigint; output_price_per_million: bigint }>;
+  manifest_json: string;
+}
+
+export interface ReputationRecordView {
+  completed: number;
+  failed: number;
+  rejected: number;
+  expired_leases: number;
+  latency_ms_ema: number;
+}
+
 export interface SubmitTaskArgsValue {
   idempotency_key: string;
   request: FindRequestArgs;
@@ -76,6 +98,8 @@ export interface RequesterRegistry {
   get_model_card(id: string, digest: Opt<string>): Promise<Opt<CardView>>;
   list_model_cards(filter: CardFilterArgs, page: { after: Opt<string>; limit: Opt<number> }): Promise<RegistryResult<{ items: CardView[]; next: Opt<string> }>>;
   find_runners(request: FindRequestArgs): Promise<RegistryResult<CandidateView[]>>;
+  get_runner(id: Principal): Promise<Opt<RunnerRecordView>>;
+  get_reputation(id: Principal): Promise<Opt<ReputationRecordView>>;
   quote_reward(rewardE8s: bigint, redundancy: number): Promise<RewardQuoteView>;
   submit_task(args: SubmitTaskArgsValue): Promise<RegistryResult<TaskView>>;
   get_task(id: string): Promise<Opt<TaskView>>;

@@ -23,11 +23,13 @@ import { CanisterIdRecord, InstallCodeArgs, ProvisionalCreateArgs } from './mana
 import { ManagementCanister } from './management/management-canister.js';
 import { installSystemCanisters } from './management/system-canisters.js';
 import { StateStore } from './persistence/index.js';
+import { removeServerInfo, writeServerInfo } from './persistence/server-info.js';
 import { RoundCertifier } from './http/round-certifier.js';
 import { createHttpServer, listen } from './http/server.js';
 
-export const DEFAULT_PORT = 4943;
-export const DEFAULT_STATE_DIR = '.deai/localnet';
+import { DEFAULT_PORT, DEFAULT_STATE_DIR } from './defaults.js';
+
+export { DEFAULT_PORT, DEFAULT_STATE_DIR };
 /**
  * The principal host-side calls (tests, tools) act as, and the controller of canisters they install. A fixed,
  * non-anonymous principal no client key can sign for: the anonymous principal must never control anything.
@@ -141,6 +143,7 @@ export class Localnet {
       const port = await listen(server, options.port ?? DEFAULT_PORT);
       const localnet = new Localnet(engine, keys, server, port, store, rounds, signer);
       localnet.startTimerLoop();
+      if (store !== undefined) writeServerInfo(store.dir, { pid: process.pid, url: localnet.url, port, rootKey: localnet.rootKeyHex, startedAtMs: Date.now() });
       return localnet;
     } catch (error) {
       store?.close({ checkpoint: false });
@@ -221,6 +224,7 @@ export class Localnet {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    if (this.store !== undefined) removeServerInfo(this.store.dir, process.pid);
     this.store?.close();
     await this.signer.close();
   }

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
 
+import { chatMessagesOf } from '../core/tasks/chat-input.js';
+
 /**
  * Runs one task on the local inference server through its OpenAI-compatible chat endpoint (llama.cpp and vLLM
  * both serve it), streaming, and measures what the registry wants reported: output, usage, time to first token.
@@ -10,6 +12,7 @@ import { z } from 'zod';
 export interface ExecuteRequest {
   baseUrl: string;
   model: string;
+  /** The task's inline input: a prompt, or a chat document (`src/core/tasks/chat-input.ts`) with roles. */
   prompt: string;
   maxOutputTokens: number;
   temperature?: number;
@@ -53,7 +56,7 @@ export async function execute(request: ExecuteRequest, fetchImpl: typeof fetch =
   const started = now();
   const body: Record<string, unknown> = {
     model: request.model,
-    messages: [{ role: 'user', content: request.prompt }],
+    messages: chatMessagesOf(request.prompt),
     max_tokens: request.maxOutputTokens,
     stream: true,
     stream_options: { include_usage: true }

@@ -3,8 +3,24 @@ import { Principal } from '@dfinity/principal';
 import { createAgent } from '../ic/agent.js';
 import { ledgerClient, type LedgerClient } from '../ic/ledger.js';
 import { requesterRegistry, type HttpAgent, type Identity, type RequesterRegistry, type TaskView } from '../ic/requester.js';
+import { chatDirect, chatMessages, taskInputOf, type ChatOptions, type ChatResult } from './chat.js';
 import { call, DeaiError, unwrap } from './errors.js';
-import { toAccount, toCandidate, toFindRequest, toModelCard, type AccountLike, type ModelCard, type ModelFilter, type RewardQuote, type RunnerCandidate, type RunnerRequest } from './types.js';
+import {
+  toAccount,
+  toCandidate,
+  toFindRequest,
+  toModelCard,
+  toReputation,
+  toRunnerInfo,
+  type AccountLike,
+  type ModelCard,
+  type ModelFilter,
+  type Reputation,
+  type RewardQuote,
+  type RunnerCandidate,
+  type RunnerInfo,
+  type RunnerRequest
+} from './types.js';
 
 export type { Identity, TaskView };
 
@@ -18,6 +34,8 @@ export interface ConnectOptions {
   identity?: Identity;
   /** Clock and sleep, injectable so that tests control waiting (defaults: Date.now, setTimeout). */
   clock?: Clock;
+  /** Used by `chat({ via: 'direct' })` to call runners' endpoints (default: the global fetch). */
+  fetch?: typeof fetch;
 }
 
 export interface Clock {
@@ -76,16 +94,19 @@ const RESULT_STATES = new Set(['review', 'accepted']);
 export class DeaiClient {
   private constructor(
     private readonly registry: RequesterRegistry,
-    private readonly ledger: LedgerClient,
+    private readonly ledgerActor: LedgerClient | undefined,
     readonly registryId: Principal,
-    readonly ledgerId: Principal,
+    /** The reward ledger; undefined when the registry has none configured (then only reads work). */
+    readonly ledgerId: Principal | undefined,
     /** The caller's principal (anonymous without an identity). */
     readonly principal: Principal,
-    private readonly clock: Clock
+    private readonly clock: Clock,
+    private readonly fetchImpl: typeof fetch
   ) {}
 
   /**
-   * Connects to the registry (and its ledger).
+   * Connects to the registry (and its ledger: `ledgerId`, else the one the registry escrows on; without either,
+   * ledger methods reject with DeaiError `NotConfigured`).
    * @example
    * const client = await DeaiClient.connect({ host: 'http://127.0.0.1:4943', registryId, identity });
    */
@@ -93,16 +114,14 @@ export class DeaiClient {
     const agent: HttpAgent = await call('connect', () => createAgent(options.host, options.identity));
     const registryId = typeof options.registryId === 'string' ? Principal.fromText(options.registryId) : options.registryId;
     const registry = requesterRegistry(agent, registryId);
-    let ledgerId: Principal;
-    if (options.ledgerId !== undefined) {
-      ledgerId = typeof options.ledgerId === 'string' ? Principal.fromText(options.ledgerId) : options.ledgerId;
-    } else {
-      const configured = (await call('get_task_config', () => registry.get_task_config())).ledger[0];
-      if (configured === undefined) throw new DeaiError('NotConfigured', 'The registry has no ledger configured: pass ledgerId or run set_task_config', { what: 'ledger' });
-      ledgerId = configured;
-    }
+    const ledgerId =
+      options.ledgerId === undefined
+        ? (await call('get_task_config', () => registry.get_task_config())).ledger[0]
+        : typeof options.ledgerId === 'string'
+          ? Principal.fromText(options.ledgerId)
+          : options.ledgerId;
     const principal = await call('getPrincipal', () => agent.getPrincipal());
-    return new DeaiClient(registry, ledgerClient(agent, ledgerId), registryId, ledgerId, principal, options.clock ?? systemClock);
+    return new DeaiClient(registry, ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId), registryId, ledgerId, principal, options.clock ?? systemClock, options.fetch ?? globalThis.fetch.bind(globalThis));
   }
 
   /**
@@ -164,6 +183,31 @@ export class DeaiClient {
    */
   async findRunners(request: RunnerRequest): Promise<RunnerCandidate[]> {
     return unwrap('find_runners', await call('find_runners', () => this.registry.find_runners(toFindRequest(request)))).map(toCandidate);
+  }
+
+  /**
+   * A registered runner: its deployments, last heartbeat and whether it is live; throws DeaiError `NotFound`.
+   * @example
+   * const runner = await client.getRunner(best.runner);
+   * console.log(runner.live, runner.heartbeat?.state, runner.deployments.length);
+   */
+  async getRunner(id: Principal | string): Promise<RunnerInfo> {
+    const principal = typeof id === 'string' ? Principal.fromText(id) : id;
+    const view = (await call('get_runner', () => this.registry.get_runner(principal)))[0];
+    if (view === undefined) throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { what: `runner ${principal.toText()}` });
+    return toRunnerInfo(view);
+  }
+
+  /**
+   * What the registry counted for a runner (completed, failed, rejected, expired leases, latency); all zero for a
+   * runner that has done nothing yet.
+   * @example
+   * const { completed, failed } = await client.getReputation(runnerId);
+   */
+  async getReputation(id: Principal | string): Promise<Reputation> {
+    const principal = typeof id === 'string' ? Principal.fromText(id) : id;
+    const view = (await call('get_reputation', () => this.registry.get_reputation(principal)))[0];
+    return view === undefined ? { completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 } : toReputation(view);
   }
 
   /**
@@ -262,6 +306,51 @@ export class DeaiClient {
   }
 
   /**
+   * One chat completion from the network. `via: 'task'` (default) escrows `rewardE8s` in an on-chain task, waits
+   * for a runner's result and returns it (accepting it at once with `accept: true`); `via: 'direct'` calls the
+   * best-ranked runners' OpenAI-compatible endpoints in order, failing over to the next one when a runner is
+   * unreachable, slow or answers an error, and rejects with DeaiError `AllRunnersFailed` (every attempt in
+   * `details.attempts`) or `NoRunners`.
+   * @example
+   * const paid = await client.chat({ model, prompt: 'Say hello.', rewardE8s: 1_000_000n, accept: true });
+   * const fast = await client.chat({ model, via: 'direct', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
+   * console.log(paid.content, fast.content, fast.failedAttempts);
+   */
+  async chat(options: ChatOptions): Promise<ChatResult> {
+    if (options.via === 'direct') {
+      return chatDirect({ findRunners: (request) => this.findRunners(request), fetch: this.fetchImpl, nowMs: () => this.clock.nowMs() }, options);
+    }
+    chatMessages(options);
+    if (options.rewardE8s === undefined) {
+      throw new DeaiError('InvalidArgument', "chat via 'task' needs rewardE8s (see quoteReward), or use via: 'direct'", { field: 'rewardE8s' }, { retryable: false });
+    }
+    const task = await this.submitTask({
+      model: options.model,
+      prompt: taskInputOf(options),
+      rewardE8s: options.rewardE8s,
+      ...(options.maxOutputTokens === undefined ? {} : { maxOutputTokens: options.maxOutputTokens }),
+      ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+      ...(options.seed === undefined ? {} : { seed: options.seed })
+    });
+    const result = await this.waitForResult(task.id, {
+      timeoutMs: options.timeoutMs ?? 300_000,
+      onProgress: (state) => options.onProgress?.({ kind: 'task', taskId: task.id, state })
+    });
+    const state = options.accept === true ? (await this.accept(task.id)).state : result.state;
+    return {
+      content: result.output ?? '',
+      via: 'task',
+      runner: result.runner,
+      model: options.model,
+      inputTokens: result.inputTokens,
+      outputTokens: result.outputTokens,
+      taskId: task.id,
+      state,
+      failedAttempts: []
+    };
+  }
+
+  /**
    * Accepts the result of a task in review: the runners are paid at the next settlement pass.
    * @example
    * await client.accept(task.id);
@@ -286,7 +375,7 @@ export class DeaiClient {
    * const theirs = await client.balance('aaaaa-aa');
    */
   async balance(account: AccountLike = this.principal): Promise<bigint> {
-    return call('icrc1_balance_of', () => this.ledger.icrc1_balance_of(toAccount(account)));
+    return call('icrc1_balance_of', () => this.ledger().icrc1_balance_of(toAccount(account)));
   }
 
   /**
@@ -296,9 +385,15 @@ export class DeaiClient {
    */
   async transfer(to: AccountLike, amountE8s: bigint): Promise<bigint> {
     const result = await call('icrc1_transfer', () =>
-      this.ledger.icrc1_transfer({ from_subaccount: [], to: toAccount(to), amount: amountE8s, fee: [], memo: [], created_at_time: [] })
+      this.ledger().icrc1_transfer({ from_subaccount: [], to: toAccount(to), amount: amountE8s, fee: [], memo: [], created_at_time: [] })
     );
     return unwrap('icrc1_transfer', result);
+  }
+
+  /** The ledger actor, or DeaiError `NotConfigured` when the registry names no ledger. */
+  private ledger(): LedgerClient {
+    if (this.ledgerActor === undefined) throw new DeaiError('NotConfigured', 'The registry has no ledger configured: pass ledgerId to connect, or run set_task_config', { what: 'ledger' });
+    return this.ledgerActor;
   }
 
   /** Approves the registry for reward + fee unless the current allowance already covers it. */
@@ -306,13 +401,13 @@ export class DeaiClient {
     const spender = { owner: this.registryId, subaccount: [] as [] };
     const me = { owner: this.principal, subaccount: [] as [] };
     const [fee, current] = await Promise.all([
-      call('icrc1_fee', () => this.ledger.icrc1_fee()),
-      call('icrc2_allowance', () => this.ledger.icrc2_allowance({ account: me, spender }))
+      call('icrc1_fee', () => this.ledger().icrc1_fee()),
+      call('icrc2_allowance', () => this.ledger().icrc2_allowance({ account: me, spender }))
     ]);
     const needed = rewardE8s + fee;
     if (current.allowance >= needed) return;
     const result = await call('icrc2_approve', () =>
-      this.ledger.icrc2_approve({ from_subaccount: [], spender, amount: needed, expected_allowance: [current.allowance], expires_at: [], fee: [], memo: [], created_at_time: [] })
+      this.ledger().icrc2_approve({ from_subaccount: [], spender, amount: needed, expected_allowance: [current.allowance], expires_at: [], fee: [], memo: [], created_at_time: [] })
     );
     unwrap('icrc2_approve', result);
   }

@@ -1,6 +1,6 @@
 import { Principal } from '@dfinity/principal';
 
-import type { CandidateView, CardView, FindRequestArgs, Opt } from '../ic/requester.js';
+import type { CandidateView, CardView, FindRequestArgs, Opt, ReputationRecordView, RunnerRecordView } from '../ic/requester.js';
 
 /** A published model card, camelCase. */
 export interface ModelCard {
@@ -61,6 +61,31 @@ export interface RunnerCandidate {
   inputPricePerMillion: bigint;
   outputPricePerMillion: bigint;
   affinity: boolean;
+}
+
+/** A registered runner as the registry holds it, camelCase. */
+export interface RunnerInfo {
+  id: string;
+  operator: string;
+  endpoint?: string;
+  region: string;
+  registeredAtNs: bigint;
+  updatedAtNs: bigint;
+  suspended?: string;
+  /** Heartbeat within its time to live, and not suspended. */
+  live: boolean;
+  heartbeat?: { state: string; busySlots: number; queueDepth: number; tokensPerSecond: number; kvCacheUsage: number; atNs: bigint };
+  deployments: Array<{ modelId: string; modelDigest: string; engine: string; engineVersion: string; servedContext: bigint; slots: number; inputPricePerMillion: bigint; outputPricePerMillion: bigint }>;
+  manifestJson: string;
+}
+
+/** What the registry counted for a runner (feeds its ranking). */
+export interface Reputation {
+  completed: number;
+  failed: number;
+  rejected: number;
+  expiredLeases: number;
+  latencyMsEma: number;
 }
 
 export interface RewardQuote {
@@ -138,4 +163,36 @@ export function toAccount(account: AccountLike): { owner: Principal; subaccount:
   const principal = (p: Principal | string): Principal => (typeof p === 'string' ? Principal.fromText(p) : p);
   if (typeof account === 'string' || !('owner' in account)) return { owner: principal(account), subaccount: [] };
   return { owner: principal(account.owner), subaccount: opt(account.subaccount) };
+}
+
+export function toRunnerInfo(view: RunnerRecordView): RunnerInfo {
+  const heartbeat = view.heartbeat[0];
+  return {
+    id: view.id.toText(),
+    operator: view.operator,
+    ...(view.endpoint[0] === undefined ? {} : { endpoint: view.endpoint[0] }),
+    region: view.region,
+    registeredAtNs: view.registered_at_ns,
+    updatedAtNs: view.updated_at_ns,
+    ...(view.suspended[0] === undefined ? {} : { suspended: view.suspended[0] }),
+    live: view.live,
+    ...(heartbeat === undefined
+      ? {}
+      : { heartbeat: { state: heartbeat.state, busySlots: heartbeat.busy_slots, queueDepth: heartbeat.queue_depth, tokensPerSecond: heartbeat.tokens_per_second, kvCacheUsage: heartbeat.kv_cache_usage, atNs: heartbeat.at_ns } }),
+    deployments: view.deployments.map((d) => ({
+      modelId: d.model_id,
+      modelDigest: d.model_digest,
+      engine: d.engine,
+      engineVersion: d.engine_version,
+      servedContext: d.served_context,
+      slots: d.slots,
+      inputPricePerMillion: d.input_price_per_million,
+      outputPricePerMillion: d.output_price_per_million
+    })),
+    manifestJson: view.manifest_json
+  };
+}
+
+export function toReputation(view: ReputationRecordView): Reputation {
+  return { completed: view.completed, failed: view.failed, rejected: view.rejected, expiredLeases: view.expired_leases, latencyMsEma: view.latency_ms_ema };
 }

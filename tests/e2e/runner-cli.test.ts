@@ -1,8 +1,9 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
@@ -14,6 +15,7 @@ import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const MODEL_ID = 'deai/tiny-random-llama';
+const exec = promisify(execFile);
 
 describe('deai runner start (a real process, real llama-server)', () => {
   let net: Localnet;
@@ -80,6 +82,16 @@ describe('deai runner start (a real process, real llama-server)', () => {
     expect((await asRequester.get_task(task.id))[0]?.state).toBe('review');
     const metrics = await (await fetch(String(ready.metrics))).text();
     expect(metrics).toMatch(/deai_runner_tasks_completed_total 1/);
+
+    // `deai runner status` sees both sides: the registry's record and the process on this machine.
+    const metricsPort = new URL(String(ready.metrics)).port;
+    const status = await exec(process.execPath, [join(root, 'bin', 'deai.mjs'), 'runner', 'status', '--config', 'runner.yaml', '--metrics-port', metricsPort, '--json'], { cwd: dir });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      healthy: true,
+      onChain: { live: true, deployments: [{ modelId: MODEL_ID }] },
+      local: { metricsUrl: String(ready.metrics), claimed: 1, completed: 1, failed: 0, inFlight: 0 },
+      pendingTasks: []
+    });
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

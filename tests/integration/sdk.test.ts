@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { DeaiClient, DeaiError, type Clock } from '../../src/sdk/index.ts';
-import { okOf } from '../support/registry.ts';
+import { registryInitArgs } from '../../canisters/registry/candid.ts';
+import { okOf, registryWasm } from '../support/registry.ts';
 import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 async function rejection(promise: Promise<unknown>): Promise<DeaiError> {
@@ -35,7 +36,7 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
   it('discovers models and runners, and finds the ledger from the registry', async () => {
     const runner = await t.runner();
     const client = await connect();
-    expect(client.ledgerId.toText()).toBe(t.ledger.toText());
+    expect(client.ledgerId?.toText()).toBe(t.ledger.toText());
     const models = await client.listModels();
     expect(models.map((m) => m.id)).toContain(model);
     expect(await client.listModels({ family: 'no-such-family' })).toEqual([]);
@@ -152,5 +153,20 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     const error = await rejection(client.waitForResult(task.id, { pollMs: 10 }));
     expect(error).toMatchObject({ code: 'TaskFailed', details: { state: 'expired' } });
     expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE + REWARD - FEE);
+  });
+
+  it('reads runners and reputations; a registry without a ledger still serves reads, and ledger calls say NotConfigured', async () => {
+    const runner = await t.runner(3);
+    const client = await connect();
+    const info = await client.getRunner(runner.getPrincipal());
+    expect(info).toMatchObject({ id: runner.getPrincipal().toText(), live: true, heartbeat: { state: 'ready' }, deployments: [{ modelId: model, slots: 3 }] });
+    expect(await client.getReputation(runner.getPrincipal().toText())).toEqual({ completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 });
+    expect(await rejection(client.getRunner(Ed25519KeyIdentity.generate().getPrincipal()))).toMatchObject({ code: 'NotFound' });
+
+    const bare = await net.installCanister({ wasm: registryWasm(), arg: registryInitArgs({ admins: [t.admin.getPrincipal()] }) });
+    const reader = await DeaiClient.connect({ host: net.url, registryId: bare });
+    expect(reader.ledgerId).toBeUndefined();
+    expect(await reader.listModels()).toEqual([]);
+    expect(await rejection(reader.balance())).toMatchObject({ code: 'NotConfigured', details: { what: 'ledger' } });
   });
 });

@@ -3,11 +3,14 @@ import { createServer, type Server } from 'node:http';
 /**
  * A stand-in OpenAI-compatible chat server for runner tests that do not need real inference: it streams the
  * prompt reversed, word by word, in llama.cpp's chunk shape (`chat_completion_stream.sse.txt`), ends with a usage
- * chunk and `[DONE]`. `failNext` makes the next request fail with a 500 or drop the stream midway.
+ * chunk and `[DONE]`; with `stream: false` it answers one chat completion. It answers the conversation's last
+ * message. `failNext` makes the next request fail with a 500 or drop the stream midway.
  */
 export interface FakeEngine {
   url: string;
   requests: number;
+  /** The parsed body of the last request. */
+  lastBody: unknown;
   failNext(kind: 'http500' | 'midstream'): void;
   /** Holds the next answer back for `ms` (a slow generation). */
   delayNext(ms: number): void;
@@ -17,7 +20,7 @@ export interface FakeEngine {
 export async function startFakeEngine(): Promise<FakeEngine> {
   let pending: Array<'http500' | 'midstream'> = [];
   let delays: number[] = [];
-  const state = { requests: 0 };
+  const state: { requests: number; lastBody: unknown } = { requests: 0, lastBody: undefined };
   const server: Server = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -32,8 +35,15 @@ export async function startFakeEngine(): Promise<FakeEngine> {
         response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 500, message: 'Loading model', type: 'unavailable_error' } }));
         return;
       }
-      const parsed = JSON.parse(body) as { messages: Array<{ content: string }>; max_tokens: number };
-      const words = (parsed.messages[0]?.content ?? '').split(/\s+/).filter(Boolean).reverse().slice(0, parsed.max_tokens);
+      const parsed = JSON.parse(body) as { messages: Array<{ content: string }>; max_tokens: number; stream?: boolean };
+      state.lastBody = parsed;
+      const words = (parsed.messages.at(-1)?.content ?? '').split(/\s+/).filter(Boolean).reverse().slice(0, parsed.max_tokens);
+      if (parsed.stream !== true) {
+        const usage = { prompt_tokens: 10 + words.length, completion_tokens: words.length, total_tokens: 10 + 2 * words.length };
+        const completion = { object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: words.join(' ') } }], usage };
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion));
+        return;
+      }
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       const chunk = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
       response.write(chunk({ choices: [{ index: 0, finish_reason: null, delta: { role: 'assistant', content: null } }], object: 'chat.completion.chunk' }));
@@ -55,6 +65,9 @@ export async function startFakeEngine(): Promise<FakeEngine> {
     url: `http://127.0.0.1:${port}`,
     get requests() {
       return state.requests;
+    },
+    get lastBody() {
+      return state.lastBody;
     },
     failNext(kind) {
       pending = [...pending, kind];

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 
 import { loadRunnerConfig } from '../../runner/config.js';
 import { startRunner } from '../../runner/start.js';
-import { run } from '../output.js';
+import { output, run } from '../output.js';
+import { runClient } from '../client.js';
+import { formatRunnerStatus, NOT_LIVE_EXIT_CODE, runnerStatus } from '../runner-status.js';
 import { portOption } from './localnet.js';
 
 export interface RunnerFlags {
@@ -67,6 +69,27 @@ export function registerRunner(program: Command): void {
         };
         process.once('SIGINT', () => shutdown('SIGINT'));
         process.once('SIGTERM', () => shutdown('SIGTERM'));
+      })
+    );
+  runner
+    .command('status')
+    .description(`is this runner registered and live, what does it serve, how is it doing? (exit 0: live, ${NOT_LIVE_EXIT_CODE}: not registered or not live)`)
+    .option('--config <file>', 'runner configuration (YAML)', 'runner.yaml')
+    .option('--host <url>', 'IC network (overrides network.host)')
+    .option('--registry <id>', 'registry canister id (overrides network.registry)')
+    .option('--identity <pem>', 'runner identity PEM (overrides identity)')
+    .option('--metrics-port <port>', 'port of the runner’s /metrics on this machine (overrides metricsPort)', portOption)
+    .option('--json', 'print the status as JSON', false)
+    .action(async (flags: Omit<RunnerFlags, 'engineUrl'>) =>
+      runClient(flags.json, async () => {
+        const config = loadRunnerConfig(
+          flags.config,
+          { host: flags.host, registry: flags.registry, identity: flags.identity, metricsPort: flags.metricsPort },
+          { DEAI_HOST: process.env.DEAI_HOST, DEAI_REGISTRY: process.env.DEAI_REGISTRY }
+        );
+        const status = await runnerStatus(config);
+        output(flags.json).result(formatRunnerStatus(status), status);
+        if (!status.healthy) process.exitCode = NOT_LIVE_EXIT_CODE;
       })
     );
 }

@@ -1,0 +1,162 @@
+import { createServer } from 'node:net';
+
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { CHAT_INPUT_TAG } from '../../src/core/tasks/chat-input.ts';
+import { DeaiClient, DeaiError, type ChatProgress } from '../../src/sdk/index.ts';
+import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
+import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
+import { heartbeatArgs, okOf } from '../support/registry.ts';
+import { REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+
+async function rejection(promise: Promise<unknown>): Promise<DeaiError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e
+  );
+  if (!(error instanceof DeaiError)) throw new Error(`expected a DeaiError, got ${String(error)}`);
+  return error;
+}
+
+/** A URL on which nothing listens: a port taken from the OS and released. */
+async function deadEndpoint(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 1;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('DeaiClient.chat: direct to ranked runners with failover, or through an on-chain task', () => {
+  let net: Localnet;
+  let t: TaskNetwork;
+  const engines: FakeEngine[] = [];
+
+  const connect = (identity?: Ed25519KeyIdentity): Promise<DeaiClient> =>
+    DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), ...(identity === undefined ? {} : { identity }) });
+
+  /** Publishes a card of its own for one test, so runners of other tests never rank for it. */
+  async function freshModel(name: string): Promise<Record<string, unknown>> {
+    const card = modelCard({ id: `test/${name}`, digest: digestOf(name) });
+    okOf(await (await t.tasks(t.admin)).publish_model_card(JSON.stringify(card)));
+    return card;
+  }
+
+  /** A live runner serving `card` at `endpoint`; a lower output price ranks it higher. */
+  async function runnerAt(card: Record<string, unknown>, endpoint: string, outputPerMillion: number): Promise<string> {
+    const identity = Ed25519KeyIdentity.generate();
+    const actor = await t.tasks(identity);
+    const manifest = runnerManifest(identity.getPrincipal().toText(), [deployment(card, { price: { inputPerMillion: 100, outputPerMillion } })], { endpoint });
+    okOf(await actor.register_runner(JSON.stringify(manifest)));
+    okOf(await actor.heartbeat(heartbeatArgs()));
+    return identity.getPrincipal().toText();
+  }
+
+  async function engine(): Promise<FakeEngine> {
+    const started = await startFakeEngine();
+    engines.push(started);
+    return started;
+  }
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+  });
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.close()));
+    await net.stop();
+  });
+
+  it('direct: fails over down the ranked list (unreachable, HTTP 500, too slow) to the runner that answers', async () => {
+    const card = await freshModel('failover');
+    const [failing, slow, good] = [await engine(), await engine(), await engine()];
+    failing.failNext('http500');
+    slow.delayNext(3_000);
+    const dead = await runnerAt(card, await deadEndpoint(), 100);
+    const erroring = await runnerAt(card, failing.url, 200);
+    const sleepy = await runnerAt(card, slow.url, 300);
+    const answering = await runnerAt(card, good.url, 400);
+    const client = await connect();
+    expect((await client.findRunners({ model: String(card.id) })).map((c) => c.runner)).toEqual([dead, erroring, sleepy, answering]);
+
+    const events: ChatProgress[] = [];
+    const messages = [
+      { role: 'system' as const, content: 'Reverse the words.' },
+      { role: 'user' as const, content: 'one two three' }
+    ];
+    const result = await client.chat({ model: String(card.id), via: 'direct', messages, maxOutputTokens: 16, attemptTimeoutMs: 500, onProgress: (e) => events.push(e) });
+    expect(result).toMatchObject({ via: 'direct', content: 'three two one', runner: answering, endpoint: good.url, inputTokens: 13n, outputTokens: 3n });
+    expect(result.failedAttempts.map((a) => a.runner)).toEqual([dead, erroring, sleepy]);
+    expect(result.failedAttempts[0]?.error).toMatch(/unreachable/);
+    expect(result.failedAttempts[1]?.error).toMatch(/HTTP 500/);
+    expect(result.failedAttempts[2]?.error).toMatch(/no answer within 500 ms/);
+    expect(good.lastBody).toMatchObject({ model: card.id, messages, max_tokens: 16, stream: false });
+    expect(events.filter((e) => e.kind === 'attempt').map((e) => e.kind === 'attempt' && e.rank)).toEqual([0, 1, 2, 3]);
+    expect(events.filter((e) => e.kind === 'failover')).toHaveLength(3);
+  });
+
+  it('direct: AllRunnersFailed lists every attempt; NoRunners when nobody with an endpoint serves the model', async () => {
+    const card = await freshModel('all-fail');
+    const broken = await engine();
+    broken.failNext('http500');
+    const first = await runnerAt(card, await deadEndpoint(), 100);
+    const second = await runnerAt(card, broken.url, 200);
+    const client = await connect();
+    const failed = await rejection(client.chat({ model: String(card.id), via: 'direct', prompt: 'hello', attemptTimeoutMs: 2_000 }));
+    expect(failed).toMatchObject({ code: 'AllRunnersFailed', retryable: true });
+    expect((failed.details.attempts as Array<{ runner: string }>).map((a) => a.runner)).toEqual([first, second]);
+
+    const lonely = await freshModel('no-runner');
+    expect(await rejection(client.chat({ model: String(lonely.id), via: 'direct', prompt: 'hello' }))).toMatchObject({ code: 'NoRunners', details: { model: lonely.id } });
+    // maxAttempts bounds how far down the list it goes.
+    const bounded = await rejection(client.chat({ model: String(card.id), via: 'direct', prompt: 'hello', maxAttempts: 1 }));
+    expect((bounded.details.attempts as unknown[]).length).toBe(1);
+  });
+
+  it('rejects bad input before any call: both or neither of messages/prompt, no messages, task without reward', async () => {
+    const client = await connect(await t.requester(10_000_000n));
+    const model = String(t.card.id);
+    const balance = await client.balance();
+    for (const options of [{ model }, { model, prompt: 'a', messages: [{ role: 'user' as const, content: 'b' }] }, { model, messages: [] }, { model, prompt: 'no reward' }]) {
+      expect(await rejection(client.chat(options))).toMatchObject({ code: 'InvalidArgument', retryable: false });
+    }
+    expect(await client.balance()).toBe(balance);
+  });
+
+  it('task: escrows a task carrying the conversation, returns the runner’s result, and accepts it', async () => {
+    const requester = await t.requester(10_000_000n);
+    const runner = await t.runner();
+    const client = await connect(requester);
+    const asRunner = await t.tasks(runner);
+    const messages = [
+      { role: 'system' as const, content: 'Be brief.' },
+      { role: 'user' as const, content: 'Say hello.' }
+    ];
+    let stop = false;
+    let seenInput: string | undefined;
+    // The runner side, by hand: claim whatever appears, check what it carries, report a result.
+    const serving = (async () => {
+      while (!stop) {
+        const claimed = await asRunner.claim_task([]);
+        if ('Ok' in claimed) {
+          seenInput = claimed.Ok.input.inline[0];
+          okOf(await asRunner.complete_task(claimed.Ok.id, resultArgs('Hello!')));
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    const states: string[] = [];
+    const result = await client.chat({ model: String(t.card.id), messages, rewardE8s: REWARD, accept: true, timeoutMs: 20_000, onProgress: (e) => e.kind === 'task' && states.push(e.state) });
+    stop = true;
+    await serving;
+    expect(result).toMatchObject({ via: 'task', content: 'Hello!', runner: runner.getPrincipal().toText(), state: 'accepted', outputTokens: 34n, failedAttempts: [] });
+    expect(JSON.parse(seenInput ?? '')).toEqual({ deai: CHAT_INPUT_TAG, messages });
+    expect(states.at(-1)).toBe('review');
+    await processTasks(t);
+    expect(await client.balance(runner.getPrincipal())).toBe((await client.quoteReward(REWARD)).perRunnerNetE8s);
+  });
+});
