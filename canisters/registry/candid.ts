@@ -287,6 +287,24 @@ export const PayoutView = IDL.Record({
   last_error: IDL.Opt(IDL.Text)
 });
 export const ReputationView = IDL.Record({ completed: IDL.Nat32, failed: IDL.Nat32, rejected: IDL.Nat32, expired_leases: IDL.Nat32, latency_ms_ema: IDL.Float64 });
+export const TaskFilter = IDL.Record({ requester: IDL.Opt(IDL.Principal), runner: IDL.Opt(IDL.Principal), state: IDL.Opt(IDL.Text) });
+/** One row of list_tasks: what a listing shows, without the (up to 256 KiB) input and outputs of get_task. */
+export const TaskListItem = IDL.Record({
+  id: IDL.Text,
+  requester: IDL.Principal,
+  state: IDL.Text,
+  model: IDL.Text,
+  reward_e8s: IDL.Nat,
+  redundancy: IDL.Nat8,
+  created_at_ns: IDL.Nat64,
+  deadline_ns: IDL.Nat64,
+  runners: IDL.Vec(IDL.Principal),
+  results: IDL.Nat32,
+  input_tokens: IDL.Nat64,
+  output_tokens: IDL.Nat64,
+  review_ends_at_ns: IDL.Opt(IDL.Nat64),
+  outcome: IDL.Opt(IDL.Text)
+});
 export const OptTaskView = IDL.Opt(TaskView);
 export const TaskSummaries = IDL.Vec(TaskSummary);
 export const PayoutViews = IDL.Vec(PayoutView);
@@ -294,6 +312,7 @@ export const OptReputationView = IDL.Opt(ReputationView);
 
 const CardPage = IDL.Record({ items: IDL.Vec(CardView), next: IDL.Opt(IDL.Text) });
 const RunnerPage = IDL.Record({ items: IDL.Vec(RunnerView), next: IDL.Opt(IDL.Text) });
+const TaskPage = IDL.Record({ items: IDL.Vec(TaskListItem), next: IDL.Opt(IDL.Text) });
 
 /** One instance per result type: the canister caches each type's encoded table by identity. */
 export const Results = {
@@ -306,7 +325,8 @@ export const Results = {
   candidates: result(IDL.Vec(Candidate)),
   task: result(TaskView),
   taskResult: result(TaskResultView),
-  taskConfig: result(TaskConfigView)
+  taskConfig: result(TaskConfigView),
+  taskPage: result(TaskPage)
 } as const;
 export const OptCardView = IDL.Opt(CardView);
 export const OptRunnerView = IDL.Opt(RunnerView);
@@ -339,6 +359,7 @@ export const registryIdlFactory: IDL.InterfaceFactory = () =>
     reject_task: IDL.Func([IDL.Text, IDL.Text], [Results.task], []),
     get_task: IDL.Func([IDL.Text], [OptTaskView], ['query']),
     list_claimable: IDL.Func([], [TaskSummaries], ['query']),
+    list_tasks: IDL.Func([TaskFilter, PageRequest], [Results.taskPage], ['query']),
     quote_reward: IDL.Func([IDL.Nat, IDL.Nat8], [RewardQuote], ['query']),
     set_task_config: IDL.Func([TaskConfigArgs], [Results.taskConfig], []),
     get_task_config: IDL.Func([], [TaskConfigView], ['query']),

@@ -27,12 +27,10 @@ import {
   claimTask,
   completeTask,
   failTask,
-  openPlaces,
   quoteReward,
   rejectTask,
   setTaskConfig,
   submitTask,
-  MAX_CLAIMABLE_PAGE,
   MAX_REDUNDANCY
 } from '../../src/core/tasks/index.js';
 import * as C from './candid.js';
@@ -40,6 +38,7 @@ import { candidatesReply } from './candid-text.js';
 import { args, reply, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain } from './tasks.js';
+import { claimable, taskPage, type PageArgs, type TaskFilterArgs } from './task-queries.js';
 import { accountIn, findRequestOf, hex, payoutView, quoteView, reputationView, taskConfigView, taskResultView, taskView, type ResultArgsValue, type SubmitTaskArgs, type TaskConfigArgsValue } from './task-views.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
 
@@ -327,20 +326,13 @@ export default class {
   /** Queued tasks the calling runner could lease now, oldest first. */
   @query([], C.TaskSummaries, { manual: true })
   list_claimable(): void {
-    handle([], C.TaskSummaries, () => {
-      const runner = caller();
-      const out = [];
-      for (const [id, open] of state().open.entries()) {
-        if (open.state !== 'queued' || open.done.includes(runner) || open.leases.some((l) => l.runner === runner)) continue;
-        const places = openPlaces(open, time());
-        if (places <= 0 || open.deadlineNs <= time()) continue;
-        const task = state().tasks.get(id);
-        if (task === undefined) continue;
-        out.push({ id, model: open.model, reward_e8s: task.rewardE8s, deadline_ns: open.deadlineNs, redundancy: open.redundancy, open_places: places });
-        if (out.length >= MAX_CLAIMABLE_PAGE) break;
-      }
-      return out;
-    });
+    handle([], C.TaskSummaries, () => claimable(state(), caller(), time()));
+  }
+
+  /** Tasks newest first (any caller), filtered by requester, runner and state; paged like list_runners. */
+  @query([C.TaskFilter, C.PageRequest], C.Results.taskPage, { manual: true })
+  list_tasks(): void {
+    handle([C.TaskFilter, C.PageRequest], C.Results.taskPage, (filter: TaskFilterArgs, page: PageArgs) => taskPage(state(), filter, page));
   }
 
   @query([IDL.Nat, IDL.Nat8], C.RewardQuote, { manual: true })

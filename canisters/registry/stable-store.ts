@@ -49,6 +49,7 @@ export function openStore(): Stores & { hasConfig(): boolean } {
     payouts,
     taskConfig: () => (settings.get(TASK_CONFIG_KEY) as TaskConfig | undefined) ?? defaultTaskConfig(),
     setTaskConfig: (config) => settings.set(TASK_CONFIG_KEY, config),
+    lastTaskNumber: () => (settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n,
     nextTaskNumber: () => {
       const next = ((settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n) + 1n;
       settings.set(TASK_COUNTER_KEY, next);

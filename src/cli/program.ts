@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 
 import { registerDeploy } from './commands/deploy.js';
+import { registerExplorer } from './commands/explorer.js';
 import { registerLedger } from './commands/ledger.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerLocalnet } from './commands/localnet.js';
@@ -26,3 +27,4 @@ registerModels(program);
 registerRunners(program);
 registerTask(program);
 registerLedger(program);
+registerExplorer(program);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 
-import { DEFAULT_PORT, DEFAULT_STATE_DIR, Localnet } from '../../localnet/localnet.js';
+import { DEFAULT_PORT, DEFAULT_STATE_DIR } from '../../localnet/defaults.js';
 import { runDemo, type RunningDemo } from '../demo.js';
 import { output, run } from '../output.js';
 import { deployProject } from './deploy.js';
+import { DEFAULT_EXPLORER_PORT, startExplorer } from './explorer.js';
 import { portOption } from './localnet.js';
 
 interface StartFlags {
@@ -35,10 +36,13 @@ export function registerStart(program: Command): void {
       run(flags.json, async () => {
         const out = output(flags.json);
         out.info(`Starting the local ICP network (state in ${flags.stateDir}${flags.clean ? ', starting clean' : ''}) …`);
+        const { Localnet } = await import('../../localnet/localnet.js');
         const net = await Localnet.start({ port: flags.port, stateDir: flags.stateDir, clean: flags.clean });
         let demo: RunningDemo | undefined;
+        let explorer: { url: string; close(): Promise<void> } | undefined;
         const shutdown = async (code: number): Promise<never> => {
           out.info('Stopping: draining the runner, then llama-server and the local network …');
+          await explorer?.close();
           await demo?.stop().catch((error: unknown) => console.error(`while stopping the demo: ${String(error)}`));
           await net.stop();
           process.exit(code);
@@ -51,6 +55,13 @@ export function registerStart(program: Command): void {
           const ids = Object.fromEntries(deployed.map((c) => [c.name, c.id]));
           const registry = ids.registry;
           if (flags.demo && registry !== undefined) demo = await runDemo({ host: net.url, registryId: registry, projectDir: process.cwd(), out });
+          // The explorer is a convenience: a page that cannot be built must not stop the network.
+          if (registry !== undefined && !flags.exitAfterDemo) {
+            explorer = await startExplorer({ host: net.url, registry, ...(ids.ledger === undefined ? {} : { ledger: ids.ledger }) }, DEFAULT_EXPLORER_PORT, true).catch((error: unknown) => {
+              out.info(`Explorer unavailable: ${error instanceof Error ? error.message : String(error)}`);
+              return undefined;
+            });
+          }
           const lines = [
             `Local ICP network: ${net.url}`,
             `Root key: ${net.rootKeyHex}`,
@@ -58,10 +69,12 @@ export function registerStart(program: Command): void {
             ...(demo === undefined
               ? []
               : [`Demo task ${demo.result.taskId}: "${demo.result.output}"`, `llama-server: ${demo.result.urls.llamaServer}`, `runner metrics: ${demo.result.urls.runnerMetrics}`]),
+            ...(explorer === undefined ? [] : [`Explorer: ${explorer.url}`]),
             flags.exitAfterDemo ? 'Demo done; exiting.' : 'Serving. Press Ctrl-C to stop (state is kept).'
           ];
-          out.result(lines.join('\n'), { url: net.url, rootKey: net.rootKeyHex, canisters: ids, demo: demo === undefined ? null : jsonSafe(demo.result) });
+          out.result(lines.join('\n'), { url: net.url, rootKey: net.rootKeyHex, canisters: ids, demo: demo === undefined ? null : jsonSafe(demo.result), explorer: explorer?.url ?? null });
         } catch (error) {
+          await explorer?.close();
           await demo?.stop().catch(() => undefined);
           await net.stop();
           throw error;

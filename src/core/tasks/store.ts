@@ -13,6 +13,8 @@ export interface TaskStore {
   setTaskConfig(config: TaskConfig): void;
   /** Returns the next task number and advances the counter. */
   nextTaskNumber(): bigint;
+  /** The number of the newest task (0 before the first); reading it does not advance the counter. */
+  lastTaskNumber(): bigint;
   epochWork(): EpochWork;
   setEpochWork(work: EpochWork): void;
 }
@@ -35,6 +37,7 @@ export function memoryTaskStore(): TaskStore {
       config = next;
     },
     nextTaskNumber: () => ++counter,
+    lastTaskNumber: () => counter,
     epochWork: () => work,
     setEpochWork: (next) => {
       work = next;

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+
+import { LOCAL_HOST } from '../../ic/agent.js';
+import { readRecordedIds } from '../../ic/deploy.js';
+import { ensureExplorerBuilt, EXPLORER_DIST_DIR } from '../../explorer/build.js';
+import { serveExplorer, type ExplorerPageConfig, type RunningExplorer } from '../../explorer/serve.js';
+import { resolveRegistryId } from '../client.js';
+import { output, run } from '../output.js';
+import { portOption } from './localnet.js';
+
+export const DEFAULT_EXPLORER_PORT = 4950;
+
+interface ExplorerFlags {
+  port: number;
+  host: string;
+  registry?: string;
+  ledger?: string;
+  json: boolean;
+}
+
+/** Builds the page if needed and serves it with a config.json pointing at `config`'s network and canisters. */
+export async function startExplorer(config: ExplorerPageConfig, port: number, fallbackToFreePort = false): Promise<RunningExplorer> {
+  await ensureExplorerBuilt(EXPLORER_DIST_DIR);
+  return serveExplorer({ dir: EXPLORER_DIST_DIR, config, port, fallbackToFreePort });
+}
+
+/** `deai explorer`: the registry explorer page (static files + config.json) on 127.0.0.1, until Ctrl-C. */
+export function registerExplorer(program: Command): void {
+  program
+    .command('explorer')
+    .description('serve the registry explorer (models, runners, tasks, ledger) for the local network')
+    .option('--port <port>', 'TCP port on 127.0.0.1, 0 for a free one', portOption, DEFAULT_EXPLORER_PORT)
+    .option('--host <url>', 'IC network the page talks to', LOCAL_HOST)
+    .option('--registry <id>', 'registry canister id (default: the id `deai deploy` recorded in .dfx/local/canister_ids.json)')
+    .option('--ledger <id>', 'ledger canister id (default: the recorded one, else the registry task config)')
+    .option('--json', 'print the URL and configuration as JSON', false)
+    .action(async (flags: ExplorerFlags) =>
+      run(flags.json, async () => {
+        const out = output(flags.json);
+        const registry = resolveRegistryId(flags.registry);
+        const ledger = flags.ledger ?? readRecordedIds(process.cwd()).ledger;
+        const config: ExplorerPageConfig = { host: flags.host, registry, ...(ledger === undefined ? {} : { ledger }) };
+        out.info('Building the explorer page if needed …');
+        const explorer = await startExplorer(config, flags.port);
+        const stop = (): void => void explorer.close().then(() => process.exit(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        out.result(`Explorer: ${explorer.url}\n  network ${config.host} · registry ${registry}${ledger === undefined ? '' : ` · ledger ${ledger}`}\nServing. Press Ctrl-C to stop.`, { url: explorer.url, config });
+      })
+    );
+}

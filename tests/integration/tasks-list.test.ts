@@ -1,0 +1,93 @@
+import { Actor } from '@dfinity/agent';
+import type { Principal } from '@dfinity/principal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { registryIdlFactory } from '../../canisters/registry/candid.ts';
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { agentFor } from '../support/probe.ts';
+import { errOf, okOf, type R } from '../support/registry.ts';
+import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+
+type Opt<T> = [] | [T];
+interface TaskListItem {
+  id: string;
+  requester: Principal;
+  state: string;
+  model: string;
+  reward_e8s: bigint;
+  runners: Principal[];
+  results: number;
+  input_tokens: bigint;
+  output_tokens: bigint;
+  outcome: Opt<string>;
+}
+interface TaskFilter {
+  requester: Opt<Principal>;
+  runner: Opt<Principal>;
+  state: Opt<string>;
+}
+interface Lister {
+  list_tasks(
+    filter: TaskFilter,
+    page: { after: Opt<string>; limit: Opt<number> }
+  ): Promise<R<{ items: TaskListItem[]; next: Opt<string> }>>;
+}
+
+const noFilter: TaskFilter = { requester: [], runner: [], state: [] };
+
+describe('list_tasks (registry on the localnet)', () => {
+  let net: Localnet;
+  let t: TaskNetwork;
+  let reader: Lister;
+  const made: string[] = [];
+  let requester: Principal;
+  let runner: Principal;
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+    const asker = await t.requester(20_000_000n, 10_000_000n);
+    requester = asker.getPrincipal();
+    const worker = await t.runner();
+    runner = worker.getPrincipal();
+    const asRequester = await t.tasks(asker);
+    for (const key of ['a', 'b', 'c']) made.push(okOf(await asRequester.submit_task(t.submitArgs(key))).id);
+    const asRunner = await t.tasks(worker);
+    okOf(await asRunner.claim_task([made[1] ?? '']));
+    okOf(await asRunner.complete_task(made[1] ?? '', resultArgs('Hello!')));
+    // Another requester's task, so that the requester filter has something to leave out.
+    okOf(await (await t.tasks(await t.requester(5_000_000n, 2_000_000n))).submit_task(t.submitArgs('other')));
+    reader = Actor.createActor<Lister>(registryIdlFactory, { agent: await agentFor(net.url, t.admin), canisterId: t.registry });
+  });
+  afterAll(async () => {
+    await net.stop();
+  });
+
+  it('lists tasks newest first and pages with the cursor', async () => {
+    const all = okOf(await reader.list_tasks(noFilter, { after: [], limit: [] }));
+    expect(all.items).toHaveLength(4);
+    expect(all.next).toEqual([]);
+    const first = okOf(await reader.list_tasks(noFilter, { after: [], limit: [2] }));
+    expect(first.items.map((i) => i.id)).toEqual(all.items.slice(0, 2).map((i) => i.id));
+    const second = okOf(await reader.list_tasks(noFilter, { after: first.next, limit: [2] }));
+    expect(second.items.map((i) => i.id)).toEqual([made[1], made[0]]);
+  });
+
+  it('filters by requester, runner and state, and summarises usage', async () => {
+    const mine = okOf(await reader.list_tasks({ ...noFilter, requester: [requester] }, { after: [], limit: [] }));
+    expect(mine.items.map((i) => i.id)).toEqual([...made].reverse());
+    const worked = okOf(await reader.list_tasks({ ...noFilter, runner: [runner] }, { after: [], limit: [] }));
+    expect(worked.items).toHaveLength(1);
+    expect(worked.items[0]).toMatchObject({ id: made[1], state: 'review', results: 1, input_tokens: 12n, output_tokens: 34n, model: t.card.id });
+    expect(worked.items[0]?.runners.map((r) => r.toText())).toEqual([runner.toText()]);
+    const queued = okOf(await reader.list_tasks({ ...noFilter, state: ['queued'] }, { after: [], limit: [] }));
+    expect(queued.items.map((i) => i.state)).toEqual(['queued', 'queued', 'queued']);
+  });
+
+  it('returns InvalidArgument for a bad limit, state or cursor', async () => {
+    expect(errOf(await reader.list_tasks(noFilter, { after: [], limit: [0] }))).toMatchObject({ InvalidArgument: { field: 'limit' } });
+    expect(errOf(await reader.list_tasks(noFilter, { after: [], limit: [101] }))).toMatchObject({ InvalidArgument: { field: 'limit' } });
+    expect(errOf(await reader.list_tasks({ ...noFilter, state: ['done'] }, { after: [], limit: [] }))).toMatchObject({ InvalidArgument: { field: 'state' } });
+    expect(errOf(await reader.list_tasks(noFilter, { after: ['runner-1'], limit: [] }))).toMatchObject({ InvalidArgument: { field: 'after' } });
+  });
+});
