@@ -28,17 +28,16 @@ import { account, approveArgs, ledgerActor, ledgerInit, ledgerWasm, transferArgs
 import { certifiedHeight, sendCalls, signedCall } from '../support/load-generator.ts';
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor } from '../support/probe.ts';
+import { flag, sized } from './scale.ts';
 
-const flag = (name: string, fallback: number): number => {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
-  return Number.isFinite(value) ? value : fallback;
-};
-const REQUESTS = flag('requests', 2000);
-const SENDERS = flag('senders', 16);
-const SAMPLES = flag('samples', 200);
-const BLOCKS = flag('blocks', 2000);
-const LOAD = flag('load', 800);
+const REQUESTS = flag('requests', sized(2000, 24));
+const SENDERS = flag('senders', sized(16, 4));
+const SAMPLES = flag('samples', sized(200, 8));
+const BLOCKS = flag('blocks', sized(2000, 24));
+const LOAD = flag('load', sized(800, 24));
+/** Calls that warm up a fresh ledger (lazily built state) and the JIT (agent and host) before anything is measured. */
+const FIRST_CALLS = sized(5, 1);
+const WARM_UP = sized(20, 2);
 /** Every sender starts rich enough for any number of small transfers. */
 const FUNDS = 10n ** 15n;
 const TRANSFER_TARGET = 20_000_000n;
@@ -96,9 +95,9 @@ async function instructions(): Promise<void> {
   const carol = Ed25519KeyIdentity.generate().getPrincipal();
   const senders = Array.from({ length: SENDERS }, () => Ed25519KeyIdentity.generate().getPrincipal());
   const { net, ledger, events } = await ledgerOnLocalnet([alice, ...senders]);
-  const runs = Math.max(10, Math.round(SAMPLES / 4));
+  const runs = Math.max(sized(10, 2), Math.round(SAMPLES / 4));
   // The first calls of a fresh instance pay for lazily built state (stable-map caches, Candid type tables).
-  for (let i = 0; i < 5; i++) await net.update(ledger, 'icrc1_transfer', transferBytes(bob, 1n), alice);
+  for (let i = 0; i < FIRST_CALLS; i++) await net.update(ledger, 'icrc1_transfer', transferBytes(bob, 1n), alice);
   await net.tick();
 
   // One transfer per round: the timer hashes and certifies a single block each time.
@@ -151,7 +150,7 @@ async function latency(): Promise<void> {
   const { net, ledger, events } = await ledgerOnLocalnet([alice.getPrincipal()]);
   const actor = ledgerActor(await agentFor(net.url, alice), ledger);
   // Warm the JIT on both sides first: the first calls run unoptimised client and host code.
-  for (let i = 0; i < 20; i++) await actor.icrc1_transfer(transferArgs(account(bob), 1n));
+  for (let i = 0; i < WARM_UP; i++) await actor.icrc1_transfer(transferArgs(account(bob), 1n));
   for (let i = 0; i < SAMPLES; i++) await actor.icrc1_balance_of(account(bob));
   const updates: number[] = [];
   for (let i = 0; i < SAMPLES / 2; i++) {

@@ -23,15 +23,11 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { certifiedHeight, sendCalls, signedCall } from '../support/load-generator.ts';
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor, probeActor, probeWasm } from '../support/probe.ts';
+import { flag, sized } from './scale.ts';
 
-const flag = (name: string, fallback: number): number => {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
-  return Number.isFinite(value) ? value : fallback;
-};
-const REQUESTS = flag('requests', 2000);
-const SENDERS = flag('senders', 16);
-const SAMPLES = flag('samples', 200);
+const REQUESTS = flag('requests', sized(2000, 24));
+const SENDERS = flag('senders', sized(16, 4));
+const SAMPLES = flag('samples', sized(200, 8));
 
 const ms = (n: number): string => `${n.toFixed(1)} ms`;
 function percentile(values: number[], p: number): number {

@@ -20,17 +20,16 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
 import { findRequest, heartbeatArgs, registryActor, registryWasm } from '../support/registry.ts';
+import { flag, sized } from './scale.ts';
 
-const flag = (name: string, fallback: number): number => {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
-  return Number.isFinite(value) ? value : fallback;
-};
-const RUNNERS = flag('runners', 10_000);
-const MODELS = 50;
+const RUNNERS = flag('runners', sized(10_000, 12));
+const MODELS = sized(50, 4);
 const INTERVAL_SECONDS = flag('interval', 180);
-const HEARTBEATS = flag('heartbeats', 2_000);
-const SENDERS = 16;
+const HEARTBEATS = flag('heartbeats', sized(2_000, 16));
+const SENDERS = sized(16, 4);
+/** Sizes of the instruction and latency samples. */
+const HEARTBEAT_SAMPLES = sized(200, 8);
+const FIND_SAMPLES = sized(60, 8);
 /** Ingress reception fee on a 13-node subnet (base + per byte) and the per-update execution charge. */
 const INGRESS_BASE_CYCLES = 1_200_000n;
 const INGRESS_BYTE_CYCLES = 2_000n;
@@ -85,7 +84,7 @@ row('wasm heap after registration', `${(canister.loaded?.memory.buffer.byteLengt
 
 // Heartbeat instructions.
 const heartbeatInstructions: bigint[] = [];
-for (let i = 0; i < 200; i++) {
+for (let i = 0; i < HEARTBEAT_SAMPLES; i++) {
   events.length = 0;
   await net.update(registry, 'heartbeat', new Uint8Array(IDL.encode([HeartbeatArgs], [heartbeatArgs({ busy_slots: 1 })])), fakePrincipal(i));
   const exec = events.find((e) => e.entry === 'canister_update heartbeat');
@@ -100,7 +99,7 @@ const actor = registryActor(agent, registry);
 const latencies: number[] = [];
 const findInstructions: bigint[] = [];
 const findHostMs: number[] = [];
-for (let i = 0; i < 60; i++) {
+for (let i = 0; i < FIND_SAMPLES; i++) {
   events.length = 0;
   const t = performance.now();
   const result = await actor.find_runners(findRequest({ model: [`org-${i % MODELS}/model-${i % MODELS}`], limit: [10] }));

@@ -20,14 +20,10 @@ import { startRunner } from '../../src/runner/start.ts';
 import { llamaFixture } from '../support/llama.ts';
 import { findRequest, okOf } from '../support/registry.ts';
 import { taskNetwork } from '../support/tasks.ts';
+import { flag, sized } from './scale.ts';
 
-const flag = (name: string, fallback: number): number => {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
-  return Number.isFinite(value) ? value : fallback;
-};
-const TASKS = flag('tasks', 8);
-const TOKENS = flag('tokens', 128);
+const TASKS = flag('tasks', sized(8, 2));
+const TOKENS = flag('tokens', sized(128, 32));
 const MODEL_ID = 'deai/tiny-random-llama';
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const prompt = (i: number): string => `Write a short story about lighthouse number ${i}.`;

@@ -28,16 +28,14 @@ import { deployment, modelCard, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
 import { findRequest, heartbeatArgs, okOf, registryWasm } from '../support/registry.ts';
 import { resultArgs, taskConfigArgs, type SubmitTaskArgs as SubmitArgs, type TaskActor } from '../support/tasks.ts';
+import { flag, sized } from './scale.ts';
 
-const flag = (name: string, fallback: number): number => {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
-  return Number.isFinite(value) ? value : fallback;
-};
-const TASKS = flag('tasks', 200);
-const SENDERS = flag('senders', 16);
-const RUNNERS = 8;
-const REQUESTERS = 16;
+const TASKS = flag('tasks', sized(200, 8));
+const SENDERS = flag('senders', sized(16, 4));
+const RUNNERS = sized(8, 2);
+const REQUESTERS = sized(16, 2);
+/** Tasks timed one by one through the agent for the added-latency figure. */
+const LATENCY_SAMPLES = sized(5, 2);
 const REWARD = 1_000_000n;
 
 const rows: Array<[string, string, string]> = [];
@@ -141,14 +139,14 @@ try {
     states.set(state, (states.get(state) ?? 0) + 1);
   }
   const paid = states.get('accepted') ?? 0;
-  row('end-to-end tasks/s (submit → paid), 8 runners, instant executor', `${(paid / total).toFixed(1)} tasks/s (${paid} of ${TASKS} tasks accepted and paid in ${total.toFixed(1)} s; states ${JSON.stringify(Object.fromEntries(states))})`);
+  row(`end-to-end tasks/s (submit → paid), ${RUNNERS} runners, instant executor`, `${(paid / total).toFixed(1)} tasks/s (${paid} of ${TASKS} tasks accepted and paid in ${total.toFixed(1)} s; states ${JSON.stringify(Object.fromEntries(states))})`);
 
   // Added latency of one task through the normal agent (certificates verified), executor instant.
   const requester = requesters[0] as Ed25519KeyIdentity;
   const asRequester = Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentFor(url, requester), canisterId: registry });
   const asRunner = Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentFor(url, runners[0] as Ed25519KeyIdentity), canisterId: registry });
   const steps: Record<string, number[]> = { submit: [], claim: [], complete: [], accept: [], payout: [], total: [] };
-  for (let n = 0; n < 5; n++) {
+  for (let n = 0; n < LATENCY_SAMPLES; n++) {
     const t0 = performance.now();
     const task = okOf(await asRequester.submit_task({ ...(IDL.decode([SubmitTaskArgs], submitArg(TASKS + n))[0] as unknown as SubmitArgs), idempotency_key: `latency-${n}` }));
     const t1 = performance.now();
@@ -163,7 +161,7 @@ try {
     for (const [k, v] of [['submit', t1 - t0], ['claim', t2 - t1], ['complete', t3 - t2], ['accept', t4 - t3], ['payout', t5 - t4], ['total', t5 - t0]] as const) steps[k]?.push(v);
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-  row('added latency per task through the agent (median of 5)', `${ms(median(steps.total ?? []))}: submit ${ms(median(steps.submit ?? []))}, claim ${ms(median(steps.claim ?? []))}, complete ${ms(median(steps.complete ?? []))}, accept ${ms(median(steps.accept ?? []))}, payout ${ms(median(steps.payout ?? []))}`);
+  row(`added latency per task through the agent (median of ${LATENCY_SAMPLES})`, `${ms(median(steps.total ?? []))}: submit ${ms(median(steps.submit ?? []))}, claim ${ms(median(steps.claim ?? []))}, complete ${ms(median(steps.complete ?? []))}, accept ${ms(median(steps.accept ?? []))}, payout ${ms(median(steps.payout ?? []))}`);
 } finally {
   await stopProcess(child);
   rmSync(dir, { recursive: true, force: true });

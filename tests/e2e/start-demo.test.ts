@@ -35,12 +35,13 @@ describe('npm start -- --exit-after-demo', () => {
     // Build (or reuse) llama-server first so the command below is not timed by a first-run build.
     await ensureLlamaServer();
     await ensureTinyModel();
-    const { stdout, stderr } = await exec(process.execPath, [join(root, 'bin', 'deai.mjs'), 'start', '--exit-after-demo', '--port', '0', '--state-dir', stateDir, '--clean', '--json'], {
+    // The README's command itself: npm prints its "> deai-registry start" banner first, then the JSON document.
+    const { stdout, stderr } = await exec('npm', ['start', '--', '--exit-after-demo', '--port', '0', '--state-dir', stateDir, '--clean', '--json'], {
       cwd: root,
       timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024
     });
-    const printed = DemoOutput.parse(JSON.parse(stdout));
+    const printed = DemoOutput.parse(JSON.parse(stdout.slice(stdout.search(/^\{/m))));
     expect(printed.demo.taskId).toMatch(/^task-\d{12}$/);
     expect(Number(printed.demo.outputTokens)).toBeGreaterThan(0);
     // The runner was paid the quoted reward (1,000,000 e8s minus the 5 % protocol fee and the ledger fee).

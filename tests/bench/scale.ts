@@ -1,0 +1,20 @@
+import { z } from 'zod';
+
+/**
+ * How big a benchmark run is. `DEAI_BENCH_SMOKE=1` shrinks every size to a few seconds of work, so that
+ * tests/e2e/bench-smoke.test.ts can run the README's `npm run bench:*` commands; unset (or `0`), the benchmarks
+ * run at their full, published sizes. Parsed once, here, so a typo such as `DEAI_BENCH_SMOKE=yes` fails loudly
+ * instead of silently running for minutes.
+ */
+const SmokeEnvSchema = z.enum(['', '0', '1']).optional();
+export const SMOKE = SmokeEnvSchema.parse(process.env.DEAI_BENCH_SMOKE) === '1';
+
+/** `full` normally, `smoke` under DEAI_BENCH_SMOKE=1. */
+export const sized = <T>(full: T, smoke: T): T => (SMOKE ? smoke : full);
+
+/** A numeric `--name value` command-line flag; without one, `fallback` (pass a `sized` value to shrink it). */
+export function flag(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
+  return Number.isFinite(value) ? value : fallback;
+}
