@@ -3,13 +3,14 @@ import { resolve } from 'node:path';
 
 import type { Command } from 'commander';
 
-import { LOCAL_HOST } from '../ic/agent.js';
-import { readRecordedIds } from '../ic/deploy.js';
-import { loadIdentity } from '../ic/identity.js';
-import { DeaiClient, DeaiError } from '../sdk/index.js';
+import { LOCAL_HOST } from '../ic/hosts.js';
+import { readRecordedIds } from '../ic/recorded-ids.js';
+import type { DeaiClient } from '../sdk/index.js';
+import { DeaiError } from '../sdk/errors.js';
+import { DEFAULT_IDENTITY_PATH } from './defaults.js';
 import { run } from './output.js';
 
-export const DEFAULT_IDENTITY_PATH = '.deai/identity.pem';
+export { DEFAULT_IDENTITY_PATH };
 
 /** Flags every command that talks to a deployed registry shares. */
 export interface ClientFlags {
@@ -41,6 +42,8 @@ export async function connectClient(flags: ClientFlags, projectDir = process.cwd
   const registryId = resolveRegistryId(flags.registry, projectDir);
   const defaultPath = resolve(projectDir, DEFAULT_IDENTITY_PATH);
   const identityPath = flags.identity !== undefined ? resolve(flags.identity) : existsSync(defaultPath) ? defaultPath : undefined;
+  // Loaded on use: the agent and key libraries take a noticeable part of a second to import.
+  const [{ loadIdentity }, { DeaiClient }] = await Promise.all([import('../ic/identity.js'), import('../sdk/index.js')]);
   const identity = identityPath === undefined ? undefined : loadIdentity(identityPath);
   return DeaiClient.connect({ host: flags.host, registryId, ...(identity === undefined ? {} : { identity }) });
 }

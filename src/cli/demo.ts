@@ -9,7 +9,7 @@ import { ensureLlamaServer } from '../runner/llama/toolchain.js';
 import { RunnerConfigSchema } from '../runner/config.js';
 import { startRunner, type StartedRunner } from '../runner/start.js';
 import { DeaiClient } from '../sdk/index.js';
-import { DEFAULT_IDENTITY_PATH } from './commands/deploy.js';
+import { DEFAULT_IDENTITY_PATH } from './defaults.js';
 import type { Output } from './output.js';
 
 export const DEMO_MODEL_ID = 'deai/tiny-random-llama';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-import { readRecordedIds } from '../ic/deploy.js';
+import { readRecordedIds } from '../ic/recorded-ids.js';
 import { isProcessAlive } from '../localnet/persistence/dir-lock.js';
 import { tryReadServerInfo, type ServerInfo } from '../localnet/persistence/server-info.js';
 

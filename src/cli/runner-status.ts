@@ -10,9 +10,6 @@ import { safeParsePrometheusText, valuesOf } from '../runner/probes/prometheus-t
 import { DeaiClient, DeaiError, type Reputation, type RunnerInfo } from '../sdk/index.js';
 import { resolveRegistryId } from './client.js';
 
-/** `deai runner status` exits with this when the runner is not registered or not live, so health checks can tell. */
-export const NOT_LIVE_EXIT_CODE = 3;
-
 export interface RunnerStatus {
   principal: string;
   registry: string;

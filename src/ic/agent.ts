@@ -2,7 +2,7 @@ import { HttpAgent, type Identity } from '@dfinity/agent';
 
 import { IcError } from './errors.js';
 
-export const LOCAL_HOST = 'http://127.0.0.1:4943';
+export { LOCAL_HOST } from './hosts.js';
 
 /** True for hosts whose root key must be fetched (anything but mainnet). */
 export function isLocalHost(host: string): boolean {

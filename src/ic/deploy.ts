@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
 import type { HttpAgent } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
-import { z } from 'zod';
 
 import type { CanisterConfig } from '../project/dfx-config.js';
 import type { CanisterArgs, CanisterArgsOf } from './canister-args.js';
 import { IcError } from './errors.js';
 import { managementActor } from './management.js';
+import { dfxIdsPath, icpIdsPath, readRecordedIds } from './recorded-ids.js';
+
+export { readRecordedIds };
 
 /** Modules above this size are installed through the chunk store, as dfx and icp do (2 MiB ingress limit). */
 const CHUNKED_INSTALL_THRESHOLD = 1_900_000;
@@ -40,29 +42,6 @@ export interface DeployOptions {
   onProgress?: (message: string) => void;
 }
 
-const idsFileSchema = z.record(z.string(), z.record(z.string(), z.string()));
-
-function dfxIdsPath(projectDir: string, network: string): string {
-  return join(projectDir, '.dfx', network, 'canister_ids.json');
-}
-
-function icpIdsPath(projectDir: string, network: string): string {
-  return join(projectDir, '.icp', 'data', 'mappings', `${network}.ids.json`);
-}
-
-/** Canister ids recorded by an earlier deploy to `network` (dfx's file is the source of truth). */
-export function readRecordedIds(projectDir: string, network = 'local'): Record<string, string> {
-  const path = dfxIdsPath(projectDir, network);
-  if (!existsSync(path)) return {};
-  const parsed = idsFileSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!parsed.success) return {};
-  const ids: Record<string, string> = {};
-  for (const [name, byNetwork] of Object.entries(parsed.data)) {
-    const id = byNetwork[network];
-    if (id !== undefined) ids[name] = id;
-  }
-  return ids;
-}
 
 /** Records ids where dfx (`.dfx/<network>/canister_ids.json`) and icp (`.icp/data/mappings/<network>.ids.json`) look. */
 export function recordIds(projectDir: string, network: string, ids: Record<string, string>): void {

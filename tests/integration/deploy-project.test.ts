@@ -8,7 +8,7 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { registryIdlFactory } from '../../canisters/registry/candid.ts';
-import { deployProject } from '../../src/cli/commands/deploy.ts';
+import { deployProject } from '../../src/cli/deploy-project.ts';
 import type { Output } from '../../src/cli/output.ts';
 import { DEV_TOKEN } from '../../src/ic/canister-args.ts';
 import { ed25519Pem } from '../../src/ic/identity.ts';

@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 
-import { LOCAL_HOST } from '../../ic/agent.js';
-import { readRecordedIds } from '../../ic/deploy.js';
-import { ensureExplorerBuilt, EXPLORER_DIST_DIR } from '../../explorer/build.js';
-import { serveExplorer, type ExplorerPageConfig, type RunningExplorer } from '../../explorer/serve.js';
-import { resolveRegistryId } from '../client.js';
+import type { ExplorerPageConfig } from '../../explorer/serve.js';
+import { LOCAL_HOST } from '../defaults.js';
 import { output, run } from '../output.js';
 import { portOption } from './localnet.js';
 
@@ -16,12 +13,6 @@ interface ExplorerFlags {
   registry?: string;
   ledger?: string;
   json: boolean;
-}
-
-/** Builds the page if needed and serves it with a config.json pointing at `config`'s network and canisters. */
-export async function startExplorer(config: ExplorerPageConfig, port: number, fallbackToFreePort = false): Promise<RunningExplorer> {
-  await ensureExplorerBuilt(EXPLORER_DIST_DIR);
-  return serveExplorer({ dir: EXPLORER_DIST_DIR, config, port, fallbackToFreePort });
 }
 
 /** `deai explorer`: the registry explorer page (static files + config.json) on 127.0.0.1, until Ctrl-C. */
@@ -37,6 +28,7 @@ export function registerExplorer(program: Command): void {
     .action(async (flags: ExplorerFlags) =>
       run(flags.json, async () => {
         const out = output(flags.json);
+        const [{ resolveRegistryId }, { readRecordedIds }, { startExplorer }] = await Promise.all([import('../client.js'), import('../../ic/recorded-ids.js'), import('../explorer-server.js')]);
         const registry = resolveRegistryId(flags.registry);
         const ledger = flags.ledger ?? readRecordedIds(process.cwd()).ledger;
         const config: ExplorerPageConfig = { host: flags.host, registry, ...(ledger === undefined ? {} : { ledger }) };

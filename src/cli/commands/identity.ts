@@ -1,11 +1,9 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Command } from 'commander';
 
-import { ed25519Pem, parseIdentityPem } from '../../ic/identity.js';
-import { DEFAULT_IDENTITY_PATH } from '../client.js';
+import { DEFAULT_IDENTITY_PATH } from '../defaults.js';
 import { output, run } from '../output.js';
 
 interface IdentityFlags {
@@ -19,6 +17,12 @@ function refuseOverwrite(path: string, force: boolean | undefined): void {
   if (existsSync(path) && force !== true) throw Object.assign(new Error(`${path} already exists: pass --force to replace it (the old key is lost)`), { code: 'IdentityExists' });
 }
 
+/** The key libraries, loaded on use (they take a noticeable part of a second to import). */
+async function keys(): Promise<typeof import('../../ic/identity.js') & { Ed25519KeyIdentity: typeof import('@dfinity/identity').Ed25519KeyIdentity }> {
+  const [identity, { Ed25519KeyIdentity }] = await Promise.all([import('../../ic/identity.js'), import('@dfinity/identity')]);
+  return { ...identity, Ed25519KeyIdentity };
+}
+
 export function registerIdentity(program: Command): void {
   const identity = program.command('identity').description('the PEM identity the CLI signs with (Ed25519 or secp256k1, as dfx writes them)');
   identity
@@ -30,6 +34,7 @@ export function registerIdentity(program: Command): void {
       run(flags.json, async () => {
         const path = resolve(flags.path);
         if (!existsSync(path)) throw Object.assign(new Error(`${path} does not exist: create one with \`deai identity new\` or import one with \`deai identity import <pem>\``), { code: 'IdentityMissing' });
+        const { parseIdentityPem } = await keys();
         const principal = parseIdentityPem(readFileSync(path, 'utf8'), path).getPrincipal().toText();
         output(flags.json).result(`${principal}  (${flags.path})`, { principal, path });
       })
@@ -44,6 +49,7 @@ export function registerIdentity(program: Command): void {
       run(flags.json, async () => {
         const path = resolve(flags.path);
         refuseOverwrite(path, flags.force);
+        const { Ed25519KeyIdentity, ed25519Pem } = await keys();
         const created = Ed25519KeyIdentity.generate();
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, ed25519Pem(created), { mode: 0o600 });
@@ -62,6 +68,7 @@ export function registerIdentity(program: Command): void {
       run(flags.json, async () => {
         const from = resolve(source);
         if (!existsSync(from)) throw Object.assign(new Error(`${from} does not exist`), { code: 'IdentityMissing' });
+        const { parseIdentityPem } = await keys();
         const principal = parseIdentityPem(readFileSync(from, 'utf8'), from).getPrincipal().toText();
         const path = resolve(flags.path);
         refuseOverwrite(path, flags.force);

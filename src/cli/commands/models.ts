@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 
 import { formatIssue } from '../../core/manifest/index.js';
 import { safeParseManifestText } from '../../core/manifest/parse-text.js';
-import { DeaiError } from '../../sdk/index.js';
+import { DeaiError } from '../../sdk/errors.js';
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
 import { output } from '../output.js';
 

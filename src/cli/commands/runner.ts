@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 
 import { loadRunnerConfig } from '../../runner/config.js';
-import { startRunner } from '../../runner/start.js';
 import { output, run } from '../output.js';
 import { runClient } from '../client.js';
-import { formatRunnerStatus, NOT_LIVE_EXIT_CODE, runnerStatus } from '../runner-status.js';
+import { NOT_LIVE_EXIT_CODE } from '../runner-exit-codes.js';
 import { portOption } from './localnet.js';
 
 export interface RunnerFlags {
@@ -51,6 +50,7 @@ export function registerRunner(program: Command): void {
           { host: flags.host, registry: flags.registry, identity: flags.identity, engineUrl: flags.engineUrl, metricsPort: flags.metricsPort },
           { DEAI_HOST: process.env.DEAI_HOST, DEAI_REGISTRY: process.env.DEAI_REGISTRY }
         );
+        const { startRunner } = await import('../../runner/start.js');
         const started = await startRunner(config, { log });
         if (!flags.json) console.log(`Runner ${started.principal} serving for registry ${started.registry}; metrics on ${started.metricsUrl}. Ctrl-C drains and stops.`);
         const status = setInterval(() => {
@@ -87,6 +87,7 @@ export function registerRunner(program: Command): void {
           { host: flags.host, registry: flags.registry, identity: flags.identity, metricsPort: flags.metricsPort },
           { DEAI_HOST: process.env.DEAI_HOST, DEAI_REGISTRY: process.env.DEAI_REGISTRY }
         );
+        const { formatRunnerStatus, runnerStatus } = await import('../runner-status.js');
         const status = await runnerStatus(config);
         output(flags.json).result(formatRunnerStatus(status), status);
         if (!status.healthy) process.exitCode = NOT_LIVE_EXIT_CODE;

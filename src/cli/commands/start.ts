@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 
 import { DEFAULT_PORT, DEFAULT_STATE_DIR } from '../../localnet/defaults.js';
-import { runDemo, type RunningDemo } from '../demo.js';
+import type { RunningDemo } from '../demo.js';
 import { output, run } from '../output.js';
-import { deployProject } from './deploy.js';
-import { DEFAULT_EXPLORER_PORT, startExplorer } from './explorer.js';
+import { DEFAULT_EXPLORER_PORT } from './explorer.js';
 import { portOption } from './localnet.js';
 
 interface StartFlags {
@@ -36,7 +35,13 @@ export function registerStart(program: Command): void {
       run(flags.json, async () => {
         const out = output(flags.json);
         out.info(`Starting the local ICP network (state in ${flags.stateDir}${flags.clean ? ', starting clean' : ''}) …`);
-        const { Localnet } = await import('../../localnet/localnet.js');
+        // Loaded on use, so that other commands start fast.
+        const [{ Localnet }, { deployProject }, { runDemo }, { startExplorer }] = await Promise.all([
+          import('../../localnet/localnet.js'),
+          import('../deploy-project.js'),
+          import('../demo.js'),
+          import('../explorer-server.js')
+        ]);
         const net = await Localnet.start({ port: flags.port, stateDir: flags.stateDir, clean: flags.clean });
         let demo: RunningDemo | undefined;
         let explorer: { url: string; close(): Promise<void> } | undefined;
