@@ -148,6 +148,10 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
       expect(shown).toContain(me);
       expect(JSON.parse(imported)).toMatchObject({ principal: me });
 
+      const early = await cli('explorer', '--port', '0', ...host);
+      expect(early.code).toBe(1);
+      expect(early.stderr).toContain('run `deai deploy` here first, or pass --registry <id>');
+
       const ids = JSON.parse(await ok('deploy', ...host, '--no-build', '--json')) as Record<string, string>;
       expect(Object.keys(ids).sort()).toEqual(['ledger', 'registry']);
       // `deai explorer` serves the page with a config.json naming the network and the ids deploy recorded.
@@ -186,9 +190,9 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
 
       const task = JSON.parse(await ok('task', 'submit', '--model', published.id, '--prompt', 'Hello', '--reward', '1000000', '--max-tokens', '16', ...host, '--json')) as { id: string };
       expect(JSON.parse(await ok('task', 'status', task.id, ...host, '--json'))).toMatchObject({ id: task.id, state: 'queued' });
-      const early = await cli('task', 'reject', task.id, '--reason', 'too early', ...host);
-      expect(early.code).toBe(1);
-      expect(early.stderr).toContain('InvalidState');
+      const rejectEarly = await cli('task', 'reject', task.id, '--reason', 'too early', ...host);
+      expect(rejectEarly.code).toBe(1);
+      expect(rejectEarly.stderr).toContain('InvalidState');
 
       const runnerYaml = readmeSnippets(readme, 'yaml').find((s) => s.code.includes('identity:'))?.code ?? '';
       writeFileSync(join(project, 'runner.yaml'), runnerYaml);
