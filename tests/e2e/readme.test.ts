@@ -35,6 +35,7 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   'npm run bench:runner': [[BENCH_SMOKE, BENCHES]],
   'tsx scripts/llama-toolchain.ts': [['.ci/run', 'npx tsx scripts/llama-toolchain.ts']],
   'tsx scripts/build-canisters.ts': [['package.json', 'tsx scripts/build-canisters.ts']],
+  deai: [[THIS_FILE, "ok('--version')"]],
   'deai explorer': [[THIS_FILE, "'explorer', '--port'"]],
   'npm run build:explorer': [['tests/e2e/explorer.test.ts', 'buildExplorer']],
   'deai start': [['tests/e2e/start-demo.test.ts', "'--exit-after-demo'"]],
@@ -141,6 +142,8 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
     });
     try {
       const host = ['--host', url];
+      const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+      expect((await ok('--version')).trim()).toBe(version);
       const [status, created] = await Promise.all([ok('localnet', 'status', '--state-dir', stateDir, '--json'), ok('identity', 'new', '--json')]);
       expect(JSON.parse(status)).toMatchObject({ running: true, url });
       const me = (JSON.parse(created) as { principal: string }).principal;
