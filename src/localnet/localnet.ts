@@ -102,7 +102,7 @@ export class Localnet {
 
   static async start(options: LocalnetOptions = {}): Promise<Localnet> {
     const stateDir = options.stateDir === undefined ? DEFAULT_STATE_DIR : options.stateDir;
-    const store = stateDir === null ? undefined : StateStore.open(stateDir, { clean: options.clean, fsync: options.fsync });
+    const store = stateDir === null ? undefined : StateStore.open(stateDir, { clean: options.clean, fsync: options.fsync, groupCommit: true });
     try {
       const keys = stateDir === null ? generateHostKeys() : loadOrCreateKeys(stateDir);
       const certifier = new Certifier(keys);
@@ -137,7 +137,9 @@ export class Localnet {
       const onError = options.onError ?? ((error: unknown) => console.error('localnet host error:', error));
       engine.reportHostError = onError;
       const signer = new AsyncSigner(keys.rootSecretKey);
-      const rounds = new RoundCertifier(engine, signer, onError);
+      // Group commit: a round's log record is written at once, its fdatasync runs off the main thread, and no
+      // certificate (the acknowledgement of a call) is released before it completed.
+      const rounds = new RoundCertifier(engine, signer, onError, store === undefined ? undefined : () => store.durable());
       rounds.attach();
       const server = createHttpServer({ engine, keys, signer, rounds, syncCallTimeoutMs: options.syncCallTimeoutMs ?? 10_000 }, onError);
       const port = await listen(server, options.port ?? DEFAULT_PORT);

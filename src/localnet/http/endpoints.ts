@@ -114,7 +114,8 @@ export async function handleReadState(deps: EndpointDeps, ecid: Principal | unde
   const forbidden = content.paths.find(isForbiddenPath);
   if (forbidden !== undefined) return { status: 403, text: 'Reading /canister/<id>/certified_data through read_state is not allowed' };
   const tree = readStateTree(deps.engine, deps.keys, content.paths, auth.sender, deps.engine.wallNow());
-  const signature = await deps.signer.sign(reconstruct(tree));
+  // The tree may reveal replies of the last rounds: like certificates, they wait for their rounds to be on disk.
+  const [signature] = await Promise.all([deps.signer.sign(reconstruct(tree)), deps.rounds.durable()]);
   return { status: 200, body: { certificate: encodeCbor({ tree, signature }) } };
 }
 

@@ -26,7 +26,9 @@ export class RoundCertifier {
   constructor(
     private readonly engine: Engine,
     private readonly signer: AsyncSigner,
-    private readonly onError: (error: unknown) => void
+    private readonly onError: (error: unknown) => void,
+    /** Resolves when every committed round is on disk; certificates wait for it (answers follow durability). */
+    readonly durable: () => Promise<void> = () => Promise.resolve()
   ) {}
 
   /** Registers with the engine; call after the persistence listener so answers follow durability. */
@@ -53,10 +55,9 @@ export class RoundCertifier {
     for (const record of records) addRequestStatus(tree, record);
     const hashTree = finishTree(tree);
     this.signing = true;
-    this.signer
-      .sign(reconstruct(hashTree))
+    Promise.all([this.signer.sign(reconstruct(hashTree)), this.durable()])
       .then(
-        (signature) => {
+        ([signature]) => {
           const certificate: RoundCertificate = { tree: hashTree, signature };
           this.signedCertificates++;
           for (const record of records) {

@@ -67,7 +67,8 @@ export class StateStore {
     private wal: WalWriter,
     private readonly lock: DirLock,
     private readonly checkpointAfterLogBytes: number,
-    private readonly fsync: boolean
+    private readonly fsync: boolean,
+    private readonly groupCommit: boolean
   ) {
     this.generation = loaded.generation;
     this.lastSeq = loaded.lastSeq;
@@ -82,6 +83,7 @@ export class StateStore {
    */
   static open(dir: string, options: StateStoreOptions & { isProcessAlive?: IsProcessAlive } = {}): StateStore {
     const fsync = options.fsync ?? true;
+    const groupCommit = options.groupCommit ?? false;
     const checkpointAfterLogBytes = options.checkpointAfterLogBytes ?? DEFAULT_CHECKPOINT_AFTER_LOG_BYTES;
     if (!(checkpointAfterLogBytes > 0)) throw new RangeError(`checkpointAfterLogBytes must be positive, got ${checkpointAfterLogBytes}`);
     fs.mkdirSync(dir, { recursive: true });
@@ -112,17 +114,17 @@ export class StateStore {
           replayedRecords += 1;
         });
         lastSeq = replay.lastSeq;
-        wal = WalWriter.openExisting(walFile, replay.validBytes, fsync);
+        wal = WalWriter.openExisting(walFile, replay.validBytes, fsync, groupCommit);
       } else if (loaded.fromManifest) {
         // The log is created and made durable before its manifest is committed, so this is damage.
         throw new StateCorruptError('WAL_MISSING', walFile, `the log of checkpoint generation ${loaded.generation} is missing`);
       } else {
-        wal = WalWriter.create(walFile, fsync);
+        wal = WalWriter.create(walFile, fsync, groupCommit);
       }
       // Leftovers of an interrupted checkpoint or of a cleanup that did not finish.
       collectGarbage(dir, loaded.generation, loaded.files);
       if (fsync) fsyncDir(dir);
-      return new StateStore(dir, loaded.state, { ...loaded, lastSeq, dirty, replayedRecords }, wal, lock, checkpointAfterLogBytes, fsync);
+      return new StateStore(dir, loaded.state, { ...loaded, lastSeq, dirty, replayedRecords }, wal, lock, checkpointAfterLogBytes, fsync, groupCommit);
     } catch (error) {
       lock.release();
       throw error;
@@ -130,7 +132,8 @@ export class StateStore {
   }
 
   /**
-   * Applies one round durably: when this returns, the round survives a crash. Throws InvalidDeltaError
+   * Applies one round durably: when this returns, the round survives a crash of the process, and of the machine
+   * too unless the store uses groupCommit (then once durable() resolves). Throws InvalidDeltaError
    * (nothing logged or applied) for a delta that breaks the contract, and StateWriteError on an I/O failure.
    * If the log has outgrown checkpointAfterLogBytes, a checkpoint runs before returning; should that fail,
    * the StateWriteError comes after the round itself was made durable and applied.
@@ -152,6 +155,17 @@ export class StateStore {
     if (this.wal.sizeBytes > this.checkpointAfterLogBytes) this.checkpoint();
   }
 
+  /**
+   * Resolves when every committed round is on disk: at once unless the store was opened with groupCommit, where
+   * acknowledgements of a round must wait for it. Rejects (and the store fails) if the disk refuses.
+   */
+  durable(): Promise<void> {
+    return this.wal.flush().catch((cause: unknown) => {
+      this.status = 'failed';
+      throw new StateWriteError('commit', { cause });
+    });
+  }
+
   /** Writes a full checkpoint atomically and starts an empty log. */
   checkpoint(): void {
     this.assertOpen();
@@ -163,7 +177,7 @@ export class StateStore {
         dir: this.dir, state: this.state, generation, lastSeq: this.lastSeq, previous: this.files, dirty: this.dirty, fsync: this.fsync
       });
       files = written.files;
-      next = WalWriter.create(path.join(this.dir, walFileName(generation)), this.fsync);
+      next = WalWriter.create(path.join(this.dir, walFileName(generation)), this.fsync, this.groupCommit);
       if (this.fsync) fsyncDir(this.dir);
       commitManifest(this.dir, written.manifest, this.fsync);
     } catch (cause) {

@@ -61,6 +61,12 @@ export interface StateStoreOptions {
   checkpointAfterLogBytes?: number;
   /** fsync/fdatasync every commit and checkpoint. Default true; false only for throwaway state. */
   fsync?: boolean;
+  /**
+   * With fsync: commit() writes the log record and returns; the fdatasync runs in the thread pool, one at a time,
+   * covering every record written before it started (group commit). durable() says when. The caller must hold
+   * back acknowledgements until then. Default false: every commit() fdatasyncs before it returns.
+   */
+  groupCommit?: boolean;
 }
 
 export function emptyState(): PersistedState {

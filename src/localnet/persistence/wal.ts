@@ -67,17 +67,29 @@ export function replayWal(file: string, firstSeq: bigint, onRecord: (delta: Roun
   return { validBytes: at, lastSeq: expected - 1n, tornBytes: 0 };
 }
 
-/** Appends frames to an open log; each append is durable (fdatasync) before it returns. */
+/**
+ * Appends frames to an open log. Each append is durable (fdatasync) before it returns, or, with group commit,
+ * once flush() resolves.
+ */
 export class WalWriter {
+  /** Bytes known to be on disk. */
+  private syncedBytes: number;
+  private syncing = false;
+  private closeWhenIdle = false;
+  private readonly flushWaiters: Array<{ bytes: number; resolve: () => void; reject: (error: unknown) => void }> = [];
+
   private constructor(
     readonly file: string,
     private fd: number | null,
     private bytes: number,
-    private readonly fsync: boolean
-  ) {}
+    private readonly fsync: boolean,
+    private readonly groupCommit = false
+  ) {
+    this.syncedBytes = bytes;
+  }
 
   /** Opens an existing log, cutting it back to `validBytes` (dropping a torn tail). */
-  static openExisting(file: string, validBytes: number, fsync: boolean): WalWriter {
+  static openExisting(file: string, validBytes: number, fsync: boolean, groupCommit = false): WalWriter {
     const fd = fs.openSync(file, 'r+');
     try {
       if (fs.fstatSync(fd).size !== validBytes) {
@@ -88,14 +100,14 @@ export class WalWriter {
       fs.closeSync(fd);
       throw error;
     }
-    return new WalWriter(file, fd, validBytes, fsync);
+    return new WalWriter(file, fd, validBytes, fsync, groupCommit);
   }
 
   /** Creates an empty log, replacing any leftover file of that name. Durable once its directory is fsynced. */
-  static create(file: string, fsync: boolean): WalWriter {
+  static create(file: string, fsync: boolean, groupCommit = false): WalWriter {
     const fd = fs.openSync(file, 'w');
     if (fsync) fs.fsyncSync(fd);
-    return new WalWriter(file, fd, 0, fsync);
+    return new WalWriter(file, fd, 0, fsync, groupCommit);
   }
 
   get sizeBytes(): number {
@@ -106,14 +118,60 @@ export class WalWriter {
     if (this.fd === null) throw new StateStoreUnusableError('STORE_CLOSED');
     writeAllSync(this.fd, frame, this.bytes);
     // fdatasync also flushes the new file size, which a growing append needs to survive a power loss.
-    if (this.fsync) fs.fdatasyncSync(this.fd);
+    if (this.fsync && !this.groupCommit) fs.fdatasyncSync(this.fd);
     this.bytes += frame.byteLength;
+    if (!this.fsync || !this.groupCommit) this.syncedBytes = this.bytes;
   }
 
+  /** Resolves once every frame appended so far is on disk (at once without fsync or group commit). */
+  flush(): Promise<void> {
+    if (this.syncedBytes >= this.bytes) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.flushWaiters.push({ bytes: this.bytes, resolve, reject });
+      this.startSync();
+    });
+  }
+
+  /** One fdatasync at a time in the thread pool; each covers everything written before it started. */
+  private startSync(): void {
+    if (this.syncing || this.fd === null) return;
+    const fd = this.fd;
+    const covered = this.bytes;
+    this.syncing = true;
+    fs.fdatasync(fd, (error) => {
+      this.syncing = false;
+      if (error !== null) {
+        for (const waiter of this.flushWaiters.splice(0)) waiter.reject(error);
+      } else {
+        this.syncedBytes = Math.max(this.syncedBytes, covered);
+        this.settleWaiters();
+      }
+      if (this.closeWhenIdle) {
+        this.closeWhenIdle = false;
+        fs.closeSync(fd);
+      } else if (this.flushWaiters.length > 0) {
+        this.startSync();
+      }
+    });
+  }
+
+  private settleWaiters(): void {
+    const still = this.flushWaiters.filter((waiter) => waiter.bytes > this.syncedBytes);
+    for (const waiter of this.flushWaiters) if (waiter.bytes <= this.syncedBytes) waiter.resolve();
+    this.flushWaiters.splice(0, this.flushWaiters.length, ...still);
+  }
+
+  /** Makes what is pending durable, then closes (after an fdatasync in flight, so its descriptor is never reused). */
   close(): void {
     if (this.fd === null) return;
     const fd = this.fd;
     this.fd = null;
-    fs.closeSync(fd);
+    if (this.fsync && this.syncedBytes < this.bytes) {
+      fs.fdatasyncSync(fd);
+      this.syncedBytes = this.bytes;
+      this.settleWaiters();
+    }
+    if (this.syncing) this.closeWhenIdle = true;
+    else fs.closeSync(fd);
   }
 }
