@@ -1,7 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -77,6 +78,22 @@ interface Run {
   stderr: string;
 }
 
+/** Starts a long-running `deai` command (`--json`) and resolves with the URL it prints once it serves. */
+async function serving(cwd: string, args: string[]): Promise<{ child: ChildProcessByStdio<null, Readable, Readable>; exited: Promise<number | null>; url: string }> {
+  const child = spawn(process.execPath, [deai, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /"url": "([^"]+)"/.exec(text);
+      if (match?.[1] !== undefined) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`deai ${args.join(' ')} exited ${String(code)}: ${text.slice(-2_000)}`)));
+  });
+  return { child, exited, url };
+}
+
 describe('README.md: every command and snippet it shows is run by a test', () => {
   const project = mkdtempSync(join(tmpdir(), 'deai-readme-'));
   afterAll(() => rmSync(project, { recursive: true, force: true }));
@@ -129,17 +146,7 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
       return run.stdout;
     };
 
-    const child = spawn(process.execPath, [deai, 'localnet', 'start', '--port', '0', '--state-dir', stateDir, '--clean', '--json'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        const match = /"url": "([^"]+)"/.exec(text);
-        if (match?.[1] !== undefined) resolve(match[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`localnet exited ${String(code)}: ${text.slice(-2_000)}`)));
-    });
+    const { child, exited, url } = await serving(project, ['localnet', 'start', '--port', '0', '--state-dir', stateDir, '--clean', '--json']);
     try {
       const host = ['--host', url];
       const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -158,17 +165,7 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
       const ids = JSON.parse(await ok('deploy', ...host, '--no-build', '--json')) as Record<string, string>;
       expect(Object.keys(ids).sort()).toEqual(['ledger', 'registry']);
       // `deai explorer` serves the page with a config.json naming the network and the ids deploy recorded.
-      const explorer = spawn(process.execPath, [deai, 'explorer', '--port', '0', ...host, '--json'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
-      const explorerExited = new Promise<number | null>((resolve) => explorer.once('exit', (code) => resolve(code)));
-      const explorerUrl = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        explorer.stdout.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          const match = /"url": "([^"]+)"/.exec(text);
-          if (match?.[1] !== undefined) resolve(match[1]);
-        });
-        explorer.once('exit', (code) => reject(new Error(`deai explorer exited ${String(code)}: ${text.slice(-2_000)}`)));
-      });
+      const { child: explorer, exited: explorerExited, url: explorerUrl } = await serving(project, ['explorer', '--port', '0', ...host, '--json']);
       expect(await (await fetch(new URL('/config.json', explorerUrl))).json()).toMatchObject({ host: url, registry: ids.registry, ledger: ids.ledger });
       expect((await fetch(explorerUrl)).headers.get('content-type')).toContain('text/html');
       explorer.kill('SIGTERM');

@@ -5,20 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { CHAT_INPUT_TAG } from '../../src/core/tasks/chat-input.ts';
-import { DeaiClient, DeaiError, type ChatProgress } from '../../src/sdk/index.ts';
+import { DeaiClient, type ChatProgress } from '../../src/sdk/index.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
 import { heartbeatArgs, okOf } from '../support/registry.ts';
+import { rejection } from '../support/sdk.ts';
 import { REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
-async function rejection(promise: Promise<unknown>): Promise<DeaiError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e
-  );
-  if (!(error instanceof DeaiError)) throw new Error(`expected a DeaiError, got ${String(error)}`);
-  return error;
-}
 
 /** A URL on which nothing listens: a port taken from the OS and released. */
 async function deadEndpoint(): Promise<string> {

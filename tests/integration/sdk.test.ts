@@ -2,19 +2,12 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
-import { DeaiClient, DeaiError, type Clock } from '../../src/sdk/index.ts';
+import { DeaiClient, type Clock } from '../../src/sdk/index.ts';
 import { registryInitArgs } from '../../canisters/registry/candid.ts';
+import { rejection } from '../support/sdk.ts';
 import { okOf, registryWasm } from '../support/registry.ts';
 import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
-async function rejection(promise: Promise<unknown>): Promise<DeaiError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e
-  );
-  if (!(error instanceof DeaiError)) throw new Error(`expected a DeaiError, got ${String(error)}`);
-  return error;
-}
 
 describe('dApp SDK against the registry + ledger on the localnet', () => {
   let net: Localnet;
