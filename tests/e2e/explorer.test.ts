@@ -133,7 +133,7 @@ describe('registry explorer in a browser', () => {
     await phone.close();
   });
 
-  it('says clearly when the registry id names no canister', async () => {
+  it('says clearly when the registry id names no canister, or a canister that is not a registry', async () => {
     const missing = Principal.fromUint8Array(Uint8Array.from([0, 0, 0, 0, 0, 0xf0, 0xff, 0x01, 0x01, 0x01])).toText();
     await open('/models', `?registry=${missing}`);
     const error = page.locator('[role="alert"]');
@@ -141,6 +141,10 @@ describe('registry explorer in a browser', () => {
     expect(await error.textContent()).toContain(missing);
     expect(await page.locator('#status').getAttribute('data-state')).toBe('error');
     await screenshot(page, 'explorer-error');
+    // The ledger's id given as the registry's: a canister that exists but has none of the registry's methods.
+    await open('/models', `?registry=${t.ledger.toText()}`);
+    await poll(() => error.getAttribute('data-code')).toBe('NotARegistry');
+    expect(await error.textContent()).toContain('does not answer like a DeAI canister');
     // A host where nothing listens: the network is unreachable, which the page says as such.
     await open('/models', '?host=http://127.0.0.1:9');
     await poll(() => error.getAttribute('data-code')).toBe('Unreachable');

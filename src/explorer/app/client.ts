@@ -28,14 +28,17 @@ export class ExplorerError extends Error {
   }
 }
 
-// Replica reject codes (IC interface spec): 3 = destination invalid (no such canister), 5 = canister error.
+// Replica reject codes (IC interface spec): 3 = destination invalid (no such canister), 5 = canister error; error
+// code IC0536 = the canister has no such method (it is not the canister the page expects).
 const DESTINATION_INVALID = 3;
 const CANISTER_ERROR = 5;
+const METHOD_NOT_FOUND = 'IC0536';
 
-function rejectOf(error: AgentError): { code: number; message: string } | undefined {
+function rejectOf(error: AgentError): { code: number; errorCode: string | undefined; message: string } | undefined {
   const code: unknown = error.cause.code;
   if (typeof code !== 'object' || code === null || !('rejectCode' in code) || !('rejectMessage' in code)) return undefined;
-  return { code: Number(code.rejectCode), message: String(code.rejectMessage) };
+  const errorCode = 'rejectErrorCode' in code && typeof code.rejectErrorCode === 'string' ? code.rejectErrorCode : undefined;
+  return { code: Number(code.rejectCode), errorCode, message: String(code.rejectMessage) };
 }
 
 /** Turns what the agent or fetch threw into the page's error state. */
@@ -44,7 +47,8 @@ export function classify(error: unknown, what: string, host: string): ExplorerEr
   if (error instanceof AgentError) {
     const reject = rejectOf(error);
     if (reject?.code === DESTINATION_INVALID) return new ExplorerError('CanisterNotFound', `${what} not found on ${host}: ${reject.message}`, { cause: error });
-    if (reject?.code === CANISTER_ERROR && /has no (query|update) method|did not find/i.test(reject.message)) {
+    // A canister with the method but other Candid types traps while decoding the argument ("did not find …").
+    if (reject?.code === CANISTER_ERROR && (reject.errorCode === METHOD_NOT_FOUND || /did not find|Candid/i.test(reject.message))) {
       return new ExplorerError('NotARegistry', `${what} does not answer like a DeAI canister: ${reject.message}`, { cause: error });
     }
     if (error.kind === ErrorKindEnum.Transport) {
