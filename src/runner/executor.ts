@@ -20,6 +20,8 @@ export interface ExecuteRequest {
   signal?: AbortSignal;
   /** Called once, when the first output token arrives. */
   onFirstToken?: () => void;
+  /** Called with each piece of output text as it streams in. */
+  onDelta?: (text: string) => void;
 }
 
 export interface Execution {
@@ -114,6 +116,7 @@ export async function execute(request: ExecuteRequest, fetchImpl: typeof fetch =
             request.onFirstToken?.();
           }
           output += content;
+          request.onDelta?.(content);
         }
         if (choice.finish_reason !== undefined && choice.finish_reason !== null) finishReason = choice.finish_reason;
       }

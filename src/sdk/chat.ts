@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { encodeChatInput, type ChatMessage } from '../core/tasks/chat-input.js';
+import { execute } from '../runner/executor.js';
 import { DeaiError } from './errors.js';
 import type { RunnerCandidate, RunnerRequest } from './types.js';
 
@@ -35,9 +36,14 @@ export interface ChatOptions {
   maxAttempts?: number;
   /** Progress: the task's states (`task`), or each runner tried (`direct`). */
   onProgress?: (event: ChatProgress) => void;
+  /**
+   * `direct`: stream the answer, calling this with each piece of text as it arrives. If a runner fails after it
+   * began streaming, the next one starts the answer again: a `failover` event with `streamed: true` says so.
+   */
+  onToken?: (text: string) => void;
 }
 
-export type ChatProgress = { kind: 'task'; taskId: string; state: string } | { kind: 'attempt'; runner: string; endpoint: string; rank: number } | { kind: 'failover'; runner: string; error: string };
+export type ChatProgress = { kind: 'task'; taskId: string; state: string } | { kind: 'attempt'; runner: string; endpoint: string; rank: number } | { kind: 'failover'; runner: string; error: string; streamed: boolean };
 
 /** One runner tried in `direct` mode that did not answer, and why. */
 export interface ChatAttempt {
@@ -108,13 +114,22 @@ export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promis
     const leftMs = endsAtMs - deps.nowMs();
     if (leftMs <= 0) break;
     options.onProgress?.({ kind: 'attempt', runner: candidate.runner, endpoint: candidate.endpoint, rank });
+    let streamed = false;
     try {
-      const answer = await completeOnce(deps.fetch, candidate.endpoint, options, messages, Math.min(leftMs, options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS));
+      const timeoutMs = Math.min(leftMs, options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS);
+      const onToken = options.onToken;
+      const answer =
+        onToken === undefined
+          ? await completeOnce(deps.fetch, candidate.endpoint, options, messages, timeoutMs)
+          : await streamOnce(deps.fetch, candidate.endpoint, options, messages, timeoutMs, (text) => {
+              streamed = true;
+              onToken(text);
+            });
       return { ...answer, via: 'direct', runner: candidate.runner, model: options.model, endpoint: candidate.endpoint, failedAttempts: failed };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       failed.push({ runner: candidate.runner, endpoint: candidate.endpoint, error: message });
-      options.onProgress?.({ kind: 'failover', runner: candidate.runner, error: message });
+      options.onProgress?.({ kind: 'failover', runner: candidate.runner, error: message, streamed });
     }
   }
   throw new DeaiError(
@@ -156,6 +171,37 @@ async function completeOnce(fetchImpl: typeof fetch, endpoint: string, options: 
     content: parsed.data.choices[0]?.message.content ?? '',
     ...(usage === undefined ? {} : { inputTokens: BigInt(usage.prompt_tokens), outputTokens: BigInt(usage.completion_tokens) })
   };
+}
+
+/** The streamed form: the runner's own OpenAI-compatible stream reader (SSE, usage in the last chunk). */
+async function streamOnce(
+  fetchImpl: typeof fetch,
+  endpoint: string,
+  options: ChatOptions,
+  messages: ChatMessage[],
+  timeoutMs: number,
+  onDelta: (text: string) => void
+): Promise<{ content: string; inputTokens?: bigint; outputTokens?: bigint }> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const run = await execute(
+      {
+        baseUrl: endpoint,
+        model: options.model,
+        prompt: encodeChatInput(messages),
+        maxOutputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+        signal,
+        onDelta
+      },
+      fetchImpl
+    );
+    return { content: run.output, inputTokens: run.inputTokens, outputTokens: run.outputTokens };
+  } catch (error) {
+    if (signal.aborted) throw new Error(`no answer within ${timeoutMs} ms`, { cause: error });
+    throw error;
+  }
 }
 
 /** The chat document or prompt a task carries for `messages`. */

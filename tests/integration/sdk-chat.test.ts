@@ -109,6 +109,24 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     expect((bounded.details.attempts as unknown[]).length).toBe(1);
   });
 
+  it('direct with onToken: streams the answer, and a runner failing mid-stream hands over to the next', async () => {
+    const card = await freshModel('streaming');
+    const [breaking, good] = [await engine(), await engine()];
+    breaking.failNext('midstream');
+    const first = await runnerAt(card, breaking.url, 100);
+    const second = await runnerAt(card, good.url, 200);
+    const client = await connect();
+    const pieces: string[] = [];
+    const events: ChatProgress[] = [];
+    const result = await client.chat({ model: String(card.id), via: 'direct', prompt: 'alpha beta gamma', onToken: (text) => pieces.push(text), onProgress: (e) => events.push(e) });
+    expect(result).toMatchObject({ content: 'gamma beta alpha', runner: second, outputTokens: 3n, failedAttempts: [{ runner: first }] });
+    expect(result.failedAttempts[0]?.error).toMatch(/mid-stream/);
+    expect(events.find((e) => e.kind === 'failover')).toMatchObject({ runner: first, streamed: true });
+    // What the first runner streamed before failing, then the whole answer from the second.
+    expect(pieces.join('')).toBe('gamma beta alphagamma beta alpha');
+    expect(good.lastBody).toMatchObject({ stream: true, messages: [{ role: 'user', content: 'alpha beta gamma' }] });
+  });
+
   it('rejects bad input before any call: both or neither of messages/prompt, no messages, task without reward', async () => {
     const client = await connect(await t.requester(10_000_000n));
     const model = String(t.card.id);
