@@ -60,6 +60,8 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
     // The SDK snippet's task and its chat task both reached the runner; its direct chat reached the engine.
     if (completed.length !== 2) throw new Error(`expected the SDK snippet to run 2 tasks, the runner completed ${completed.length}`);
     if (engine.requests !== 1) throw new Error(`expected one direct chat call to the runner's endpoint, got ${engine.requests}`);
+    const body = engine.lastBody;
+    if (typeof body !== 'object' || body === null || !('stream' in body) || body.stream !== true) throw new Error('expected the direct chat to stream (onToken)');
     serving = false;
     await runnerLoop;
   } finally {
