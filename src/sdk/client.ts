@@ -3,7 +3,8 @@ import { Principal } from '@dfinity/principal';
 import { createAgent } from '../ic/agent.js';
 import { ledgerClient, type LedgerClient } from '../ic/ledger.js';
 import { requesterRegistry, type HttpAgent, type Identity, type RequesterRegistry, type TaskView } from '../ic/requester.js';
-import { chatDirect, chatMessages, taskInputOf, type ChatOptions, type ChatResult } from './chat.js';
+import { chatViaTask } from './chat-task.js';
+import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { call, DeaiError, unwrap } from './errors.js';
 import {
   toAccount,
@@ -320,34 +321,7 @@ export class DeaiClient {
     if (options.via === 'direct') {
       return chatDirect({ findRunners: (request) => this.findRunners(request), fetch: this.fetchImpl, nowMs: () => this.clock.nowMs() }, options);
     }
-    chatMessages(options);
-    if (options.rewardE8s === undefined) {
-      throw new DeaiError('InvalidArgument', "chat via 'task' needs rewardE8s (see quoteReward), or use via: 'direct'", { field: 'rewardE8s' }, { retryable: false });
-    }
-    const task = await this.submitTask({
-      model: options.model,
-      prompt: taskInputOf(options),
-      rewardE8s: options.rewardE8s,
-      ...(options.maxOutputTokens === undefined ? {} : { maxOutputTokens: options.maxOutputTokens }),
-      ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-      ...(options.seed === undefined ? {} : { seed: options.seed })
-    });
-    const result = await this.waitForResult(task.id, {
-      timeoutMs: options.timeoutMs ?? 300_000,
-      onProgress: (state) => options.onProgress?.({ kind: 'task', taskId: task.id, state })
-    });
-    const state = options.accept === true ? (await this.accept(task.id)).state : result.state;
-    return {
-      content: result.output ?? '',
-      via: 'task',
-      runner: result.runner,
-      model: options.model,
-      inputTokens: result.inputTokens,
-      outputTokens: result.outputTokens,
-      taskId: task.id,
-      state,
-      failedAttempts: []
-    };
+    return chatViaTask(this, options);
   }
 
   /**
