@@ -1,4 +1,4 @@
-import { Principal } from 'azle';
+import { performanceCounter, Principal } from 'azle';
 
 import { listTasks, openPlaces, MAX_CLAIMABLE_PAGE, type Stores, type Task } from '../../src/core/tasks/index.js';
 
@@ -53,12 +53,16 @@ export function taskListItemView(task: Task) {
   };
 }
 
+/** Instructions a list_tasks call may spend reading tasks before it returns what it has (the query limit is 5B). */
+export const LIST_TASKS_BUDGET = 2_000_000_000n;
+
 /** Tasks newest first, filtered by requester, runner and state. */
 export function taskPage(store: Stores, filter: TaskFilterArgs, page: PageArgs) {
   const result = listTasks(
     store,
     { requester: some(filter.requester)?.toText(), runner: some(filter.runner)?.toText(), state: some(filter.state) },
-    { after: some(page.after), limit: some(page.limit) }
+    { after: some(page.after), limit: some(page.limit) },
+    () => performanceCounter(0) > LIST_TASKS_BUDGET
   );
   if ('Err' in result) return result;
   return { Ok: { items: result.Ok.items.map(taskListItemView), next: opt(result.Ok.next) } };

@@ -91,3 +91,37 @@ describe('list_tasks (registry on the localnet)', () => {
     expect(errOf(await reader.list_tasks(noFilter, { after: ['runner-1'], limit: [] }))).toMatchObject({ InvalidArgument: { field: 'after' } });
   });
 });
+
+describe('list_tasks over tasks with large inputs', () => {
+  it('returns a page with a cursor before the query instruction limit, and the cursor reaches every task', async () => {
+    const net = await Localnet.start({ port: 0, stateDir: null });
+    try {
+      const t = await taskNetwork(net);
+      const asker = await t.requester(100_000_000n, 50_000_000n);
+      const asRequester = await t.tasks(asker);
+      // Each stored task with a 250 KiB input costs ~450M instructions to read back: 8 of them exceed the
+      // list's 2B budget, and 12 would exceed a query's 5B limit if nothing stopped the walk.
+      const big = 'x'.repeat(250 * 1024);
+      const made: string[] = [];
+      for (let i = 0; i < 8; i++) made.push(okOf(await asRequester.submit_task(t.submitArgs(`big-${i}`, { input: { inline: [big], digest: [], reference: [] } }))).id);
+      const lists: bigint[] = [];
+      net.onExecution((e) => {
+        if (e.entry.endsWith('list_tasks')) lists.push(e.instructions);
+      });
+      const reader = Actor.createActor<Lister>(registryIdlFactory, { agent: await agentFor(net.url, t.admin), canisterId: t.registry });
+      const seen: string[] = [];
+      let after: Opt<string> = [];
+      for (let call = 0; call < 10; call++) {
+        const page: { items: TaskListItem[]; next: Opt<string> } = okOf(await reader.list_tasks(noFilter, { after, limit: [100] }));
+        seen.push(...page.items.map((i) => i.id));
+        after = page.next;
+        if (after.length === 0) break;
+      }
+      expect(seen).toEqual([...made].reverse());
+      expect(lists.length).toBeGreaterThan(1);
+      for (const instructions of lists) expect(instructions).toBeLessThan(3_000_000_000n);
+    } finally {
+      await net.stop();
+    }
+  }, 180_000);
+});

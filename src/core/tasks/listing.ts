@@ -43,9 +43,11 @@ function checkArgs(filter: TaskFilter, page: PageRequest): Result<{ limit: numbe
 
 /**
  * Tasks newest first. Task ids are numbered in creation order, so the walk goes down from the newest number without
- * an index; `after` continues below a previous page's `next`. At most MAX_TASK_SCAN ids are probed per call.
+ * an index; `after` continues below a previous page's `next`. At most MAX_TASK_SCAN ids are probed per call, and the
+ * walk also stops (with a cursor) once `outOfBudget` says so: reading a task with a large input costs a lot of
+ * instructions, and a query must end with a page, never with the instruction limit.
  */
-export function listTasks(store: TaskStore, filter: TaskFilter, page: PageRequest): Result<Page<Task>> {
+export function listTasks(store: TaskStore, filter: TaskFilter, page: PageRequest, outOfBudget: () => boolean = () => false): Result<Page<Task>> {
   const checked = checkArgs(filter, page);
   if ('Err' in checked) return checked;
   const { limit, below } = checked.Ok;
@@ -58,7 +60,7 @@ export function listTasks(store: TaskStore, filter: TaskFilter, page: PageReques
     const task = store.tasks.get(id);
     scanned++;
     if (task !== undefined && matches(task, filter)) items.push(task);
-    if (n > 1n && (items.length === limit || scanned >= MAX_TASK_SCAN)) return ok({ items, next: id });
+    if (n > 1n && (items.length === limit || scanned >= MAX_TASK_SCAN || outOfBudget())) return ok({ items, next: id });
   }
   return ok({ items });
 }

@@ -71,6 +71,27 @@ describe('listTasks', () => {
     expect(ids(listTasks(store, {}, { after: next, limit: 10 }))).toEqual([kept.id]);
   });
 
+  it('stops with a cursor when the instruction budget runs out, and the cursor resumes without losing a task', () => {
+    const store = memoryTaskStore();
+    const made = Array.from({ length: 6 }, () => task(store).id);
+    let probes = 0;
+    // A budget that allows two probes per call (the canister passes performanceCounter(0) > 2B).
+    const budget = (): (() => boolean) => {
+      probes = 0;
+      return () => ++probes >= 2;
+    };
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let calls = 0; calls < 10; calls++) {
+      const page = listTasks(store, {}, { limit: 20, ...(after === undefined ? {} : { after }) }, budget());
+      if ('Err' in page) throw new Error('unexpected Err');
+      seen.push(...page.Ok.items.map((t) => t.id));
+      after = page.Ok.next;
+      if (after === undefined) break;
+    }
+    expect(seen).toEqual([...made].reverse());
+  });
+
   it('returns InvalidArgument for a bad limit, state or cursor', () => {
     const store = memoryTaskStore();
     task(store);
