@@ -16,7 +16,7 @@ export type HttpOutcome = { ok: true; reply: HttpReply } | { ok: false; error: R
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; issues: ProbeIssue[] };
 
-/** `fetch` itself, looked up when called so that a test's global stub is honoured. */
+/** `fetch` itself, looked up when called, so that a test that replaces globalThis.fetch is honoured. */
 export const defaultFetch: FetchLike = (url, init) => fetch(url, init);
 
 /**

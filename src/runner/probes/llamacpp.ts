@@ -9,12 +9,11 @@
  */
 import { z } from 'zod';
 import { GGUF_FILE_TYPES, isGgufFileType, type GgufFileType } from '../../core/manifest/index.js';
-import { decodeJson, decodeValue, defaultFetch, statusIssue, tryGet, type HttpReply } from './http.js';
-import { safeParsePrometheusText, valuesOf } from './prometheus-text.js';
+import { engineReader, probeHttp, type EngineReader, type ProbeHttp, type Step } from './engine-reader.js';
+import { decodeJson, decodeValue } from './http.js';
+import { valuesOf } from './prometheus-text.js';
 import {
-  DEFAULT_PROBE_TIMEOUT_MS,
   type EngineProbe,
-  type FetchLike,
   type ProbeOptions,
   type ProbeResult,
   type ServedModel
@@ -65,39 +64,22 @@ const MetricsSchema = z.object({
 
 const METRIC_NAMES = Object.keys(MetricsSchema.shape);
 
-/** A step of the probe: its value, or the result the whole probe ends with. */
-type Step<T> = { ok: true; value: T } | { ok: false; result: ProbeResult };
-
 export function llamaCppProbe(options: ProbeOptions): EngineProbe {
-  const http = {
-    fetch: options.fetch ?? defaultFetch,
-    timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
-  };
+  const http = probeHttp(options);
   return { engine: ENGINE, probe: () => probeLlamaCpp(options.baseUrl, http) };
 }
 
-async function probeLlamaCpp(baseUrl: string, http: { fetch: FetchLike; timeoutMs: number }): Promise<ProbeResult> {
-  const get = async (path: string): Promise<Step<HttpReply>> => {
-    const outcome = await tryGet(baseUrl, path, http);
-    if (!outcome.ok) return { ok: false, result: { status: 'unreachable', engine: ENGINE, error: outcome.error } };
-    const reply = outcome.reply;
+async function probeLlamaCpp(baseUrl: string, http: ProbeHttp): Promise<ProbeResult> {
+  const reader = engineReader(baseUrl, http, {
+    engine: ENGINE,
+    errorMessage: (body) => {
+      const error = decodeJson(body, LlamaErrorSchema);
+      return error.ok ? error.value.error.message : undefined;
+    },
     // 503 is how llama-server says "no model yet" on every endpoint, not only /health.
-    if (reply.status === 503 && decodeJson(reply.body, LlamaErrorSchema).ok) {
-      return { ok: false, result: { status: 'loading', engine: ENGINE } };
-    }
-    if (reply.status !== 200) {
-      const error = decodeJson(reply.body, LlamaErrorSchema);
-      const issue = statusIssue(reply, error.ok ? error.value.error.message : undefined);
-      return { ok: false, result: malformed(path, [issue]) };
-    }
-    return { ok: true, value: reply };
-  };
-  const getJson = async <S extends z.ZodType>(path: string, schema: S): Promise<Step<z.infer<S>>> => {
-    const reply = await get(path);
-    if (!reply.ok) return reply;
-    const decoded = decodeJson(reply.value.body, schema);
-    return decoded.ok ? decoded : { ok: false, result: malformed(path, decoded.issues) };
-  };
+    endsProbe: (reply) => (reply.status === 503 && decodeJson(reply.body, LlamaErrorSchema).ok ? { status: 'loading', engine: ENGINE } : undefined)
+  });
+  const { get, getJson } = reader;
 
   const health = await getJson('/health', HealthOkSchema);
   if (!health.ok) return health.result;
@@ -111,7 +93,7 @@ async function probeLlamaCpp(baseUrl: string, http: { fetch: FetchLike; timeoutM
   if (!models.ok) return models.result;
   if (!slots.ok) return slots.result;
   if (!metricsText.ok) return metricsText.result;
-  const metrics = decodeMetrics(metricsText.value.body);
+  const metrics = decodeMetrics(reader, metricsText.value.body);
   if (!metrics.ok) return metrics.result;
 
   return {
@@ -129,23 +111,16 @@ async function probeLlamaCpp(baseUrl: string, http: { fetch: FetchLike; timeoutM
   };
 }
 
-function malformed(endpoint: string, issues: Array<{ path: string; message: string }>): ProbeResult {
-  return { status: 'malformed', engine: ENGINE, endpoint, issues };
-}
-
-function decodeMetrics(text: string): Step<z.infer<typeof MetricsSchema>> {
-  const parsed = safeParsePrometheusText(text);
-  if (!parsed.ok) {
-    const issues = parsed.issues.map((issue) => ({ path: `line ${issue.line}`, message: issue.message }));
-    return { ok: false, result: malformed('/metrics', issues) };
-  }
+function decodeMetrics(reader: EngineReader, text: string): Step<z.infer<typeof MetricsSchema>> {
+  const samples = reader.metricsSamples(text);
+  if (!samples.ok) return samples;
   const wanted: Record<string, number> = {};
   for (const name of METRIC_NAMES) {
-    const values = valuesOf(parsed.samples, name);
+    const values = valuesOf(samples.value, name);
     if (values.length > 0) wanted[name] = values.reduce((sum, value) => sum + value, 0);
   }
   const decoded = decodeValue(wanted, MetricsSchema);
-  return decoded.ok ? decoded : { ok: false, result: malformed('/metrics', decoded.issues) };
+  return decoded.ok ? decoded : { ok: false, result: reader.malformed('/metrics', decoded.issues) };
 }
 
 function servedModel(

@@ -11,12 +11,11 @@
  */
 import { z } from 'zod';
 import { RunnerError } from '../errors.js';
-import { decodeJson, decodeValue, defaultFetch, statusIssue, tryGet, type HttpReply } from './http.js';
-import { safeParsePrometheusText, valuesOf } from './prometheus-text.js';
+import { engineReader, probeHttp, type EngineReader, type ProbeHttp, type Step } from './engine-reader.js';
+import { decodeJson, decodeValue } from './http.js';
+import { valuesOf } from './prometheus-text.js';
 import {
-  DEFAULT_PROBE_TIMEOUT_MS,
   type EngineProbe,
-  type FetchLike,
   type ProbeIssue,
   type ProbeOptions,
   type ProbeResult,
@@ -54,38 +53,25 @@ const MetricsSchema = z.object({
   'vllm:prompt_tokens_total': COUNT.optional()
 });
 
-type Step<T> = { ok: true; value: T } | { ok: false; result: ProbeResult };
-
 export function vllmProbe(options: ProbeOptions): EngineProbe {
-  const http = {
-    fetch: options.fetch ?? defaultFetch,
-    timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
-  };
+  const http = probeHttp(options);
   return { engine: ENGINE, probe: () => probeVllm(options.baseUrl, http) };
 }
 
-async function probeVllm(baseUrl: string, http: { fetch: FetchLike; timeoutMs: number }): Promise<ProbeResult> {
-  const get = async (path: string): Promise<Step<HttpReply>> => {
-    const outcome = await tryGet(baseUrl, path, http);
-    if (!outcome.ok) return { ok: false, result: { status: 'unreachable', engine: ENGINE, error: outcome.error } };
-    const reply = outcome.reply;
-    if (reply.status === 503 && path === '/health') {
+async function probeVllm(baseUrl: string, http: ProbeHttp): Promise<ProbeResult> {
+  const reader = engineReader(baseUrl, http, {
+    engine: ENGINE,
+    errorMessage: (body) => {
+      const error = decodeJson(body, VllmErrorSchema);
+      return error.ok ? error.value.error.message : undefined;
+    },
+    endsProbe: (reply, path) => {
+      if (reply.status !== 503 || path !== '/health') return undefined;
       const error = new RunnerError('EngineDead', `GET ${baseUrl}/health: 503, the vLLM engine is dead and must be restarted`);
-      return { ok: false, result: { status: 'unreachable', engine: ENGINE, error } };
+      return { status: 'unreachable', engine: ENGINE, error };
     }
-    if (reply.status !== 200) {
-      const error = decodeJson(reply.body, VllmErrorSchema);
-      const issue = statusIssue(reply, error.ok ? error.value.error.message : undefined);
-      return { ok: false, result: malformed(path, [issue]) };
-    }
-    return { ok: true, value: reply };
-  };
-  const getJson = async <S extends z.ZodType>(path: string, schema: S): Promise<Step<z.infer<S>>> => {
-    const reply = await get(path);
-    if (!reply.ok) return reply;
-    const decoded = decodeJson(reply.value.body, schema);
-    return decoded.ok ? decoded : { ok: false, result: malformed(path, decoded.issues) };
-  };
+  });
+  const { get, getJson } = reader;
 
   // The body of a healthy /health is empty; only the status counts.
   const health = await get('/health');
@@ -98,9 +84,9 @@ async function probeVllm(baseUrl: string, http: { fetch: FetchLike; timeoutMs: n
   if (!version.ok) return version.result;
   if (!models.ok) return models.result;
   if (!metricsText.ok) return metricsText.result;
-  const served = servedModels(models.value.data);
+  const served = servedModels(reader, models.value.data);
   if (!served.ok) return served.result;
-  const metrics = decodeMetrics(metricsText.value.body);
+  const metrics = decodeMetrics(reader, metricsText.value.body);
   if (!metrics.ok) return metrics.result;
 
   return {
@@ -118,11 +104,7 @@ async function probeVllm(baseUrl: string, http: { fetch: FetchLike; timeoutMs: n
   };
 }
 
-function malformed(endpoint: string, issues: ProbeIssue[]): ProbeResult {
-  return { status: 'malformed', engine: ENGINE, endpoint, issues };
-}
-
-function servedModels(data: z.infer<typeof ModelsSchema>['data']): Step<ServedModel[]> {
+function servedModels(reader: EngineReader, data: z.infer<typeof ModelsSchema>['data']): Step<ServedModel[]> {
   const lengthOf = new Map(data.map((entry) => [entry.id, entry.max_model_len ?? undefined]));
   const issues: ProbeIssue[] = [];
   const models: ServedModel[] = [];
@@ -144,22 +126,19 @@ function servedModels(data: z.infer<typeof ModelsSchema>['data']): Step<ServedMo
       parent
     });
   });
-  return issues.length > 0 ? { ok: false, result: malformed('/v1/models', issues) } : { ok: true, value: models };
+  return issues.length > 0 ? { ok: false, result: reader.malformed('/v1/models', issues) } : { ok: true, value: models };
 }
 
-function decodeMetrics(text: string): Step<z.infer<typeof MetricsSchema>> {
-  const parsed = safeParsePrometheusText(text);
-  if (!parsed.ok) {
-    const issues = parsed.issues.map((issue) => ({ path: `line ${issue.line}`, message: issue.message }));
-    return { ok: false, result: malformed('/metrics', issues) };
-  }
+function decodeMetrics(reader: EngineReader, text: string): Step<z.infer<typeof MetricsSchema>> {
+  const parsed = reader.metricsSamples(text);
+  if (!parsed.ok) return parsed;
   const sum = (name: string): number | undefined => {
-    const values = valuesOf(parsed.samples, name);
+    const values = valuesOf(parsed.value, name);
     return values.length === 0 ? undefined : values.reduce((total, value) => total + value, 0);
   };
   // Each engine (data-parallel rank) has its own KV cache; the fullest one limits admission.
   const fullest = (name: string): number | undefined => {
-    const values = valuesOf(parsed.samples, name);
+    const values = valuesOf(parsed.value, name);
     return values.length === 0 ? undefined : Math.max(...values);
   };
   const decoded = decodeValue(
@@ -173,5 +152,5 @@ function decodeMetrics(text: string): Step<z.infer<typeof MetricsSchema>> {
     },
     MetricsSchema
   );
-  return decoded.ok ? decoded : { ok: false, result: malformed('/metrics', decoded.issues) };
+  return decoded.ok ? decoded : { ok: false, result: reader.malformed('/metrics', decoded.issues) };
 }
