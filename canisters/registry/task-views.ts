@@ -4,16 +4,15 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
 import type { FindRequestArgs } from './candid.js';
+import type { AccountArg } from './task-args.js';
+
+export type { AccountArg, ResultArgsValue, SubmitTaskArgs, TaskConfigArgsValue } from './task-args.js';
 
 /** Core task records ↔ the Candid values of candid.ts. */
 type Opt<T> = [] | [T];
 const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
 const some = <T>(value: Opt<T>): T | undefined => value[0];
 
-export interface AccountArg {
-  owner: Principal;
-  subaccount: Opt<Uint8Array | number[]>;
-}
 
 export function accountOut(account: PayAccount): { owner: Principal; subaccount: Opt<Uint8Array> } {
   return { owner: Principal.fromText(account.owner), subaccount: account.subaccount === undefined ? [] : [hexToBytes(account.subaccount)] };
@@ -153,35 +152,3 @@ export function reputationView(r: Reputation) {
 /** Candid argument values of the task methods, as @dfinity/candid decodes them. */
 export const hex = (bytes: Uint8Array | number[]): string => bytesToHex(Uint8Array.from(bytes));
 
-export interface SubmitTaskArgs {
-  idempotency_key: string;
-  request: FindRequestArgs;
-  input: { inline: Opt<string>; digest: Opt<string>; reference: Opt<string> };
-  limits: { max_output_tokens: number; temperature: Opt<number>; seed: Opt<bigint> };
-  reward_e8s: bigint;
-  deadline_ns: bigint;
-  redundancy: Opt<number>;
-  refund_subaccount: Opt<Uint8Array | number[]>;
-}
-
-export interface ResultArgsValue {
-  output_digest: string;
-  output: Opt<string>;
-  reference: Opt<string>;
-  input_tokens: bigint;
-  output_tokens: bigint;
-  first_token_ms: number;
-  total_ms: number;
-}
-
-export interface TaskConfigArgsValue {
-  ledger: Opt<Principal>;
-  treasury: Opt<AccountArg>;
-  protocol_fee_bps: Opt<number>;
-  ledger_fee_e8s: Opt<bigint>;
-  lease_seconds: Opt<bigint>;
-  review_window_seconds: Opt<bigint>;
-  min_reward_e8s: Opt<bigint>;
-  emission_per_epoch_e8s: Opt<bigint>;
-  epoch_seconds: Opt<bigint>;
-}

@@ -2,6 +2,7 @@ import { Actor, type ActorSubclass, type HttpAgent } from '@dfinity/agent';
 import type { Principal } from '@dfinity/principal';
 
 import { registryIdlFactory } from '../../canisters/registry/candid.js';
+import type { ResultArgsValue as ResultArgs } from '../../canisters/registry/task-args.js';
 
 /** Typed access to the registry canister for off-chain code (runner, SDK, CLI). Values as @dfinity/candid gives them. */
 export type Opt<T> = [] | [T];
@@ -27,15 +28,7 @@ export interface TaskView {
   outcome: Opt<string>;
 }
 
-export interface ResultArgs {
-  output_digest: string;
-  output: Opt<string>;
-  reference: Opt<string>;
-  input_tokens: bigint;
-  output_tokens: bigint;
-  first_token_ms: number;
-  total_ms: number;
-}
+export type { ResultArgs };
 
 export interface HeartbeatArgs {
   state: string;

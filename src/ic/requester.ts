@@ -2,6 +2,7 @@ import { Actor, type ActorSubclass, type HttpAgent, type Identity } from '@dfini
 import type { Principal } from '@dfinity/principal';
 
 import { registryIdlFactory, type FindRequestArgs } from '../../canisters/registry/candid.js';
+import type { SubmitTaskArgs } from '../../canisters/registry/task-args.js';
 import type { Opt, RegistryResult, TaskView } from './registry.js';
 
 /** Types the SDK needs from the agent layer, so that src/sdk never imports @dfinity/agent itself. */
@@ -81,16 +82,7 @@ export interface ReputationRecordView {
   latency_ms_ema: number;
 }
 
-export interface SubmitTaskArgsValue {
-  idempotency_key: string;
-  request: FindRequestArgs;
-  input: { inline: Opt<string>; digest: Opt<string>; reference: Opt<string> };
-  limits: { max_output_tokens: number; temperature: Opt<number>; seed: Opt<bigint> };
-  reward_e8s: bigint;
-  deadline_ns: bigint;
-  redundancy: Opt<number>;
-  refund_subaccount: Opt<Uint8Array>;
-}
+export type { SubmitTaskArgs as SubmitTaskArgsValue } from '../../canisters/registry/task-args.js';
 
 /** The registry methods a dApp (task requester) calls, typed. */
 export interface RequesterRegistry {
@@ -101,7 +93,7 @@ export interface RequesterRegistry {
   get_runner(id: Principal): Promise<Opt<RunnerRecordView>>;
   get_reputation(id: Principal): Promise<Opt<ReputationRecordView>>;
   quote_reward(rewardE8s: bigint, redundancy: number): Promise<RewardQuoteView>;
-  submit_task(args: SubmitTaskArgsValue): Promise<RegistryResult<TaskView>>;
+  submit_task(args: SubmitTaskArgs): Promise<RegistryResult<TaskView>>;
   get_task(id: string): Promise<Opt<TaskView>>;
   accept_task(id: string): Promise<RegistryResult<TaskView>>;
   reject_task(id: string, reason: string): Promise<RegistryResult<TaskView>>;

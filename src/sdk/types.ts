@@ -1,6 +1,12 @@
 import { Principal } from '@dfinity/principal';
 
+import type { FindRequest } from '../core/registry/discovery.js';
+import type { Reputation } from '../core/registry/types.js';
+import type { RewardQuote } from '../core/tasks/economics.js';
 import type { CandidateView, CardView, FindRequestArgs, Opt, ReputationRecordView, RunnerRecordView } from '../ic/requester.js';
+
+/** The registry's own types, as the SDK hands them out. */
+export type { Reputation, RewardQuote };
 
 /** A published model card, camelCase. */
 export interface ModelCard {
@@ -27,26 +33,8 @@ export interface ModelFilter {
   includeDeprecated?: boolean;
 }
 
-/** What a task needs from a runner; every field is optional (the registry's FindRequest, camelCase). */
-export interface RunnerRequest {
-  model?: string;
-  family?: string;
-  minContext?: bigint;
-  quantizations?: string[];
-  minBits?: number;
-  inputModality?: string;
-  outputModality?: string;
-  capabilities?: string[];
-  engine?: string;
-  acceleratorClass?: string;
-  region?: string;
-  maxInputPricePerMillion?: bigint;
-  maxOutputPricePerMillion?: bigint;
-  endpointRequired?: boolean;
-  confidentialRequired?: boolean;
-  affinityKey?: string;
-  limit?: number;
-}
+/** What a task needs from a runner; every field is optional (the registry's FindRequest; context in bigint). */
+export type RunnerRequest = Omit<FindRequest, 'minContext'> & { minContext?: bigint };
 
 /** A runner that can serve a request, best first. */
 export interface RunnerCandidate {
@@ -79,24 +67,7 @@ export interface RunnerInfo {
   manifestJson: string;
 }
 
-/** What the registry counted for a runner (feeds its ranking). */
-export interface Reputation {
-  completed: number;
-  failed: number;
-  rejected: number;
-  expiredLeases: number;
-  latencyMsEma: number;
-}
 
-export interface RewardQuote {
-  rewardE8s: bigint;
-  protocolFeeE8s: bigint;
-  perRunnerNetE8s: bigint;
-  treasuryNetE8s: bigint;
-  refundNetE8s: bigint;
-  ledgerFeeE8s: bigint;
-  acceptable: boolean;
-}
 
 /** A ledger account: a principal (object or text), or an owner with a 32-byte subaccount. */
 export type AccountLike = Principal | string | { owner: Principal | string; subaccount?: Uint8Array };

@@ -6,6 +6,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 
 import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
+import type { SubmitTaskArgs } from '../../canisters/registry/task-args.ts';
 import type { ResultArgs, TaskView } from '../../src/ic/registry.ts';
 import { MANAGEMENT_CANISTER_ID } from '../../src/localnet/ids.ts';
 import type { Localnet } from '../../src/localnet/localnet.ts';
@@ -13,22 +14,13 @@ import { CanisterIdRecord } from '../../src/localnet/management/idl.ts';
 import { account, approveArgs, ledgerActor, ledgerInit, ledgerWasm, type LedgerActor } from './ledger.ts';
 import { deployment, modelCard, runnerManifest } from './manifests.ts';
 import { agentFor } from './probe.ts';
-import { findRequest, heartbeatArgs, okOf, registryWasm, type FindRequest, type R, type RegistryActor } from './registry.ts';
+import { findRequest, heartbeatArgs, okOf, registryWasm, type R, type RegistryActor } from './registry.ts';
 
 type Opt<T> = [] | [T];
 type AccountValue = { owner: Principal; subaccount: Opt<Uint8Array | number[]> };
 export type { ResultArgs, TaskView };
 
-export interface SubmitTaskArgs {
-  idempotency_key: string;
-  request: FindRequest;
-  input: { inline: Opt<string>; digest: Opt<string>; reference: Opt<string> };
-  limits: { max_output_tokens: number; temperature: Opt<number>; seed: Opt<bigint> };
-  reward_e8s: bigint;
-  deadline_ns: bigint;
-  redundancy: Opt<number>;
-  refund_subaccount: Opt<Uint8Array>;
-}
+export type { SubmitTaskArgs };
 
 export interface TaskActor extends RegistryActor {
   submit_task(args: SubmitTaskArgs): Promise<R<TaskView>>;
