@@ -1,6 +1,7 @@
 import type { Principal } from '@dfinity/principal';
 
 import type { FindRequestArgs } from '../../../canisters/registry/candid.js';
+import type { CardView } from '../../../src/ic/requester.js';
 
 /** The registry and ledger values the explorer reads, as @dfinity/candid decodes them (checked against the .did). */
 export type Opt<T> = [] | [T];
@@ -14,19 +15,8 @@ export interface PageArg {
   limit: Opt<number>;
 }
 
-export interface CardView {
-  id: string;
-  digest: string;
-  version: string;
-  family: string;
-  architecture: string;
-  format: string;
-  quantization: string;
-  bits: number;
-  context_length: bigint;
-  published_at_ns: bigint;
-  deprecated: Opt<{ reason: string; at_ns: bigint }>;
-}
+/** A published card as `list_model_cards` returns it (the off-chain clients' own type). */
+export type { CardView };
 
 export interface ModelStats {
   model: string;
