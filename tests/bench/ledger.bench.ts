@@ -29,6 +29,7 @@ import { certifiedHeight, sendCalls, signedCall } from '../support/load-generato
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor } from '../support/probe.ts';
 import { flag, sized } from './scale.ts';
+import { ms, percentile, printTable, row } from './report.ts';
 
 const REQUESTS = flag('requests', sized(2000, 24));
 const SENDERS = flag('senders', sized(16, 4));
@@ -42,17 +43,7 @@ const WARM_UP = sized(20, 2);
 const FUNDS = 10n ** 15n;
 const TRANSFER_TARGET = 20_000_000n;
 
-const ms = (n: number): string => `${n.toFixed(1)} ms`;
 const instr = (n: bigint | number): string => BigInt(Math.round(Number(n))).toLocaleString('en-US');
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-const rows: Array<[string, string, string]> = [];
-const row = (metric: string, value: string, target = ''): void => {
-  rows.push([metric, value, target]);
-  console.log(`  ${metric}: ${value}${target ? `  (target ${target})` : ''}`);
-};
 
 const TIMER_ENTRIES = new Set(['canister_global_timer', 'canister_update <ic-cdk internal> timer_executor']);
 const instructionsOf = (events: ExecutionEvent[], entry: string): number[] => events.filter((e) => e.entry === entry).map((e) => Number(e.instructions));
@@ -261,5 +252,4 @@ if (only === undefined || only === 'instructions') await instructions();
 if (only === undefined || only === 'latency') await latency();
 if (only === undefined || only === 'blocks') await blocks();
 if (only === undefined || only === 'throughput') await throughput();
-console.log('\n| metric | value | target |\n|---|---|---|');
-for (const [metric, value, target] of rows) console.log(`| ${metric} | ${value} | ${target} |`);
+printTable();

@@ -24,21 +24,12 @@ import { certifiedHeight, sendCalls, signedCall } from '../support/load-generato
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor, probeActor, probeWasm } from '../support/probe.ts';
 import { flag, sized } from './scale.ts';
+import { ms, percentile, printTable, row } from './report.ts';
 
 const REQUESTS = flag('requests', sized(2000, 24));
 const SENDERS = flag('senders', sized(16, 4));
 const SAMPLES = flag('samples', sized(200, 8));
 
-const ms = (n: number): string => `${n.toFixed(1)} ms`;
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-const rows: Array<[string, string, string]> = [];
-const row = (metric: string, value: string, target = ''): void => {
-  rows.push([metric, value, target]);
-  console.log(`  ${metric}: ${value}${target ? `  (target ${target})` : ''}`);
-};
 
 async function bootAndDeploy(cacheDir: string, label: string): Promise<void> {
   const started = performance.now();
@@ -174,5 +165,4 @@ if (only === undefined || only === 'boot') {
 }
 if (only === undefined || only === 'latency') await latencyAndInstructions();
 if (only === undefined || only === 'throughput') await throughput();
-console.log('\n| metric | value | target |\n|---|---|---|');
-for (const [metric, value, target] of rows) console.log(`| ${metric} | ${value} | ${target} |`);
+printTable();

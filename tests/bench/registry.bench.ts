@@ -21,6 +21,7 @@ import { deployment, digestOf, modelCard, runnerManifest } from '../support/mani
 import { agentFor } from '../support/probe.ts';
 import { findRequest, heartbeatArgs, registryActor, registryWasm } from '../support/registry.ts';
 import { flag, sized } from './scale.ts';
+import { percentile, printTable, row } from './report.ts';
 
 const RUNNERS = flag('runners', sized(10_000, 12));
 const MODELS = sized(50, 4);
@@ -34,12 +35,6 @@ const FIND_SAMPLES = sized(60, 8);
 const INGRESS_BASE_CYCLES = 1_200_000n;
 const INGRESS_BYTE_CYCLES = 2_000n;
 
-const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ?? NaN;
-const rows: Array<[string, string, string]> = [];
-const row = (metric: string, value: string, target = ''): void => {
-  rows.push([metric, value, target]);
-  console.log(`  ${metric}: ${value}${target ? `  (target ${target})` : ''}`);
-};
 const fakePrincipal = (i: number): Principal =>
   Principal.selfAuthenticating(new Uint8Array(createHash('sha256').update(`runner-${i}`).digest()));
 
@@ -168,5 +163,4 @@ row('heartbeat cost', `${perHeartbeat.toLocaleString()} cycles each; ${(Number(p
 row('mainnet round budget used by heartbeats', `${((Number(hbInstr) * needed) / 2e9 * 100).toFixed(1)}% of ~2B instructions/s`);
 
 await net.stop();
-console.log('\n| metric | value | target |\n|---|---|---|');
-for (const [metric, value, target] of rows) console.log(`| ${metric} | ${value} | ${target} |`);
+printTable();

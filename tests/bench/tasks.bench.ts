@@ -29,6 +29,7 @@ import { agentFor } from '../support/probe.ts';
 import { findRequest, heartbeatArgs, okOf, registryWasm } from '../support/registry.ts';
 import { resultArgs, taskConfigArgs, type SubmitTaskArgs as SubmitArgs, type TaskActor } from '../support/tasks.ts';
 import { flag, sized } from './scale.ts';
+import { ms, printTable, row } from './report.ts';
 
 const TASKS = flag('tasks', sized(200, 8));
 const SENDERS = flag('senders', sized(16, 4));
@@ -38,12 +39,6 @@ const REQUESTERS = sized(16, 2);
 const LATENCY_SAMPLES = sized(5, 2);
 const REWARD = 1_000_000n;
 
-const rows: Array<[string, string, string]> = [];
-const row = (metric: string, value: string, target = ''): void => {
-  rows.push([metric, value, target]);
-  console.log(`  ${metric}: ${value}${target ? `  (target ${target})` : ''}`);
-};
-const ms = (n: number): string => `${n.toFixed(1)} ms`;
 
 async function install(agent: HttpAgent, wasm: Uint8Array, arg: Uint8Array): Promise<Principal> {
   const { canister_id: id } = await managementActor(agent).provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [], sender_canister_version: [] });
@@ -166,5 +161,4 @@ try {
   await stopProcess(child);
   rmSync(dir, { recursive: true, force: true });
 }
-console.log('\n| metric | value | target |\n|---|---|---|');
-for (const [metric, value, target] of rows) console.log(`| ${metric} | ${value} | ${target} |`);
+printTable();
