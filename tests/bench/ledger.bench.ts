@@ -3,13 +3,14 @@
  * latency, and ICRC-3 block reads.
  *
  *   npm run bench:ledger [-- --requests 2000 --senders 16 --only throughput|latency|instructions|blocks]
- *                        [--samples 200 --load 800 --blocks 2000]
+ *                        [--samples 200 --load 800 --blocks 2000] [--profile-host]
  *
  * `--samples` sizes the latency and instruction samples, `--load` the transfers of the certification-under-load
  * case, `--blocks` the log that icrc3_get_blocks pages through.
  * Throughput runs the host in its own process (`deai localnet start`) and drives it with a load generator that
  * signs every request ahead and does not verify certificates, as bench:localnet does: agent-js spends ~30 ms of
- * client CPU per update on BLS verification, which would measure the client rather than the host.
+ * client CPU per update on BLS verification, which would measure the client rather than the host. `--profile-host`
+ * writes a CPU profile of that process to $TMPDIR/deai-host-profile.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ import { account, approveArgs, ledgerActor, ledgerInit, ledgerWasm, transferArgs
 import { certifiedHeight, sendCalls, signedCall } from '../support/load-generator.ts';
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor } from '../support/probe.ts';
-import { flag, sized } from './scale.ts';
+import { flag, hostProfileArgs, sized } from './scale.ts';
 import { ms, percentile, printTable, row } from './report.ts';
 
 const REQUESTS = flag('requests', sized(2000, 24));
@@ -194,7 +195,7 @@ async function blocks(): Promise<void> {
 
 async function throughput(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'deai-bench-'));
-  const { child, url } = await startLocalnetProcess(dir);
+  const { child, url } = await startLocalnetProcess(dir, hostProfileArgs());
   try {
     const controller = Ed25519KeyIdentity.generate();
     const agent = await agentFor(url, controller);

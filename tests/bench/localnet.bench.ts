@@ -23,7 +23,7 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { certifiedHeight, sendCalls, signedCall } from '../support/load-generator.ts';
 import { startLocalnetProcess, stopProcess } from '../support/localnet-process.ts';
 import { agentFor, probeActor, probeWasm } from '../support/probe.ts';
-import { flag, sized } from './scale.ts';
+import { flag, hostProfileArgs, sized } from './scale.ts';
 import { ms, percentile, printTable, row } from './report.ts';
 
 const REQUESTS = flag('requests', sized(2000, 24));
@@ -116,8 +116,7 @@ async function latencyAndInstructions(): Promise<void> {
 
 async function throughput(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'deai-bench-'));
-  const profile = process.argv.includes('--profile-host') ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'deai-host-profile')}`] : [];
-  const { child, url } = await startLocalnetProcess(dir, profile);
+  const { child, url } = await startLocalnetProcess(dir, hostProfileArgs());
   try {
     const identity = Ed25519KeyIdentity.generate();
     const agent = await agentFor(url, identity);

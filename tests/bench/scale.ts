@@ -1,3 +1,6 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { z } from 'zod';
 
 /**
@@ -17,4 +20,9 @@ export function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   const value = index >= 0 ? Number(process.argv[index + 1]) : NaN;
   return Number.isFinite(value) ? value : fallback;
+}
+
+/** Node flags for a host process the benchmark starts: with `--profile-host`, a CPU profile in $TMPDIR/deai-host-profile. */
+export function hostProfileArgs(): string[] {
+  return process.argv.includes('--profile-host') ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'deai-host-profile')}`] : [];
 }

@@ -1,8 +1,8 @@
-import { hashOfMap } from '@dfinity/agent';
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 
 import { concatBytes, utf8ToBytes } from '@noble/hashes/utils';
 import type { HostKeys } from './host-keys.js';
+import { hashOfMap } from './request-id.js';
 
 /** Node signatures on query responses (ic-host-spec §6), verified by default by agent-js and ic-agent. */
 

@@ -1,8 +1,8 @@
-import { hashOfMap, requestIdOf } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils';
 import { z } from 'zod';
 import { parsePublicKey } from './public-key.js';
+import { hashOfMap, requestIdOf } from './request-id.js';
 
 /** Envelope authentication for the HTTP interface (ic-host-spec §4, S-HTTPS "Authentication"). */
 
@@ -154,7 +154,7 @@ export function authenticateEnvelope(envelope: unknown, opts: AuthenticateOption
   }
 
   const derived = Principal.selfAuthenticating(senderPubkey);
-  if (derived.toText() !== sender.toText()) {
+  if (!sameBytes(derived.toUint8Array(), content.sender)) {
     return reject(`Sender ${sender.toText()} does not match sender_pubkey (which authenticates ${derived.toText()})`);
   }
 
