@@ -5,7 +5,7 @@ import type { Principal } from '@dfinity/principal';
 import { z } from 'zod';
 
 import { errorName, type RegistryErr, type RunnerRegistry, type TaskView } from '../ic/registry.js';
-import { execute, ExecutionError, type Execution } from './executor.js';
+import { execute, ExecutionError, type Execution } from '../inference/chat-stream.js';
 import { RunnerMetrics } from './metrics.js';
 import type { ProbeResult } from './probes/types.js';
 

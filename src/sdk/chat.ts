@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { encodeChatInput, type ChatMessage } from '../core/tasks/chat-input.js';
-import { execute } from '../runner/executor.js';
+import { execute } from '../inference/chat-stream.js';
 import { DeaiError } from './errors.js';
 import type { RunnerCandidate, RunnerRequest } from './types.js';
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { RunnerConfigSchema } from '../../src/runner/config.ts';
-import { execute } from '../../src/runner/executor.ts';
+import { execute } from '../../src/inference/chat-stream.ts';
 import { startRunner } from '../../src/runner/start.ts';
 import { llamaFixture } from '../support/llama.ts';
 import { findRequest, okOf } from '../support/registry.ts';

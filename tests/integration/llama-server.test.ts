@@ -10,7 +10,7 @@ import { z } from 'zod';
 
 import { LlamaServerStartError, startLlamaServer } from '../../src/runner/llama/server.ts';
 import { TINY_MODEL_PARAMS } from '../../src/runner/llama/tiny-model.ts';
-import { execute, ExecutionError } from '../../src/runner/executor.ts';
+import { execute, ExecutionError } from '../../src/inference/chat-stream.ts';
 import { readGgufFacts } from '../../src/runner/probes/gguf.ts';
 import { llamaCppProbe } from '../../src/runner/probes/llamacpp.ts';
 import { llamaFixture, type LlamaFixture } from '../support/llama.ts';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { registryClient } from '../../src/ic/registry.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
-import { outputDigest } from '../../src/runner/executor.ts';
+import { outputDigest } from '../../src/inference/chat-stream.ts';
 import { RunnerNode } from '../../src/runner/node.ts';
 import type { ProbeResult } from '../../src/runner/probes/types.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';

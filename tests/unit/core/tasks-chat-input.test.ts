@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { CHAT_INPUT_TAG, MAX_CHAT_MESSAGES, chatMessagesOf, encodeChatInput, type ChatMessage } from '../../../src/core/tasks/chat-input.ts';
-import { execute } from '../../../src/runner/executor.ts';
+import { execute } from '../../../src/inference/chat-stream.ts';
 
 const message = fc.record({ role: fc.constantFrom('system' as const, 'user' as const, 'assistant' as const), content: fc.string() });
 

@@ -1,13 +1,15 @@
-import { createHash } from 'node:crypto';
-
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
 
 import { chatMessagesOf } from '../core/tasks/chat-input.js';
 
 /**
- * Runs one task on the local inference server through its OpenAI-compatible chat endpoint (llama.cpp and vLLM
- * both serve it), streaming, and measures what the registry wants reported: output, usage, time to first token.
+ * One streamed chat completion on an OpenAI-compatible endpoint (llama.cpp and vLLM both serve it), measured the
+ * way the registry wants results reported: output and its digest, usage, time to first token. The runner runs its
+ * tasks through it and the SDK's direct chat() its calls to runners' endpoints, so it uses no Node API (the SDK
+ * bundles for browsers; tests/unit/sdk/browser-bundle.test.ts).
  */
 export interface ExecuteRequest {
   baseUrl: string;
@@ -52,7 +54,7 @@ const Chunk = z.object({
 }).passthrough();
 const ErrorBody = z.object({ error: z.object({ message: z.string(), code: z.union([z.number(), z.string()]).nullish(), type: z.string().nullish() }).passthrough() });
 
-export const outputDigest = (output: string): string => `sha256:${createHash('sha256').update(output, 'utf8').digest('hex')}`;
+export const outputDigest = (output: string): string => `sha256:${bytesToHex(sha256(utf8ToBytes(output)))}`;
 
 export async function execute(request: ExecuteRequest, fetchImpl: typeof fetch = fetch, now: () => number = () => performance.now()): Promise<Execution> {
   const started = now();
