@@ -126,10 +126,17 @@ export async function execute(request: ExecuteRequest, fetchImpl: typeof fetch =
     }
   });
   const decoder = new TextDecoder();
+  // A reader rather than `for await`: Safari's ReadableStream is not async-iterable.
+  const reader = response.body.getReader();
   try {
-    for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) {
-      parser.feed(decoder.decode(part, { stream: true }));
-      if (failure !== undefined) break;
+    for (;;) {
+      const { done: ended, value } = await reader.read();
+      if (ended) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+      if (failure !== undefined) {
+        await reader.cancel().catch(() => undefined);
+        break;
+      }
     }
   } catch (error) {
     if (request.signal?.aborted === true) throw new ExecutionError('Aborted', 'the task was aborted', false, { cause: error });

@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -7,21 +5,9 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { CHAT_INPUT_TAG } from '../../src/core/tasks/chat-input.ts';
 import { DeaiClient, type ChatProgress } from '../../src/sdk/index.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
-import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
-import { heartbeatArgs, okOf } from '../support/registry.ts';
-import { rejection } from '../support/sdk.ts';
+import { okOf } from '../support/registry.ts';
+import { deadEndpoint, freshModel as sharedFreshModel, rejection, runnerAt as sharedRunnerAt } from '../support/sdk.ts';
 import { REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
-
-
-/** A URL on which nothing listens: a port taken from the OS and released. */
-async function deadEndpoint(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 1;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
 
 describe('DeaiClient.chat: direct to ranked runners with failover, or through an on-chain task', () => {
   let net: Localnet;
@@ -31,22 +17,8 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
   const connect = (identity?: Ed25519KeyIdentity): Promise<DeaiClient> =>
     DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), ...(identity === undefined ? {} : { identity }) });
 
-  /** Publishes a card of its own for one test, so runners of other tests never rank for it. */
-  async function freshModel(name: string): Promise<Record<string, unknown>> {
-    const card = modelCard({ id: `test/${name}`, digest: digestOf(name) });
-    okOf(await (await t.tasks(t.admin)).publish_model_card(JSON.stringify(card)));
-    return card;
-  }
-
-  /** A live runner serving `card` at `endpoint`; a lower output price ranks it higher. */
-  async function runnerAt(card: Record<string, unknown>, endpoint: string, outputPerMillion: number): Promise<string> {
-    const identity = Ed25519KeyIdentity.generate();
-    const actor = await t.tasks(identity);
-    const manifest = runnerManifest(identity.getPrincipal().toText(), [deployment(card, { price: { inputPerMillion: 100, outputPerMillion } })], { endpoint });
-    okOf(await actor.register_runner(JSON.stringify(manifest)));
-    okOf(await actor.heartbeat(heartbeatArgs()));
-    return identity.getPrincipal().toText();
-  }
+  const freshModel = (name: string): Promise<Record<string, unknown>> => sharedFreshModel(t, name);
+  const runnerAt = (card: Record<string, unknown>, endpoint: string, outputPerMillion: number): Promise<string> => sharedRunnerAt(t, card, endpoint, outputPerMillion);
 
   async function engine(): Promise<FakeEngine> {
     const started = await startFakeEngine();

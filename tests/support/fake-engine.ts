@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:http';
  * A stand-in OpenAI-compatible chat server for runner tests that do not need real inference: it streams the
  * prompt reversed, word by word, in llama.cpp's chunk shape (`chat_completion_stream.sse.txt`), ends with a usage
  * chunk and `[DONE]`; with `stream: false` it answers one chat completion. It answers the conversation's last
- * message. `failNext` makes the next request fail with a 500 or drop the stream midway.
+ * message. `failNext` makes the next request fail with a 500 or drop the stream midway. Like llama-server, it allows
+ * any origin (CORS, preflight included), so pages in a browser can call it.
  */
 export interface FakeEngine {
   url: string;
@@ -22,6 +23,11 @@ export async function startFakeEngine(): Promise<FakeEngine> {
   let delays: number[] = [];
   const state: { requests: number; lastBody: unknown } = { requests: 0, lastBody: undefined };
   const server: Server = createServer((request, response) => {
+    response.setHeader('access-control-allow-origin', request.headers.origin ?? '*');
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': '*' }).end();
+      return;
+    }
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {

@@ -3,31 +3,21 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-const root = join(import.meta.dirname, '..', '..', '..');
+import { bundleSdkForBrowser } from '../../support/sdk-bundle.ts';
 
-describe('the SDK in a browser', () => {
+describe('the SDK bundles for browsers', () => {
   // dApps call the SDK from web pages: nothing it imports may need a Node built-in (node:crypto, fs, …) or Azle.
-  it('bundles for the browser platform without Node built-ins', async () => {
-    const result = await build({
-      entryPoints: [join(root, 'src', 'sdk', 'index.ts')],
-      absWorkingDir: root,
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      write: false,
-      metafile: true,
-      logLevel: 'silent'
-    });
-    expect(result.errors).toEqual([]);
-    const inputs = Object.keys(result.metafile.inputs);
+  // tests/e2e/sdk-browser.test.ts runs the bundle in Chromium.
+  it('without Node built-ins or Azle', async () => {
+    const { inputs } = await bundleSdkForBrowser();
     expect(inputs.filter((path) => path.startsWith('node:') || path.includes('node_modules/azle/'))).toEqual([]);
-    // The direct chat() path is in the bundle, so a browser can stream from runners.
+    // The direct chat() path is in the bundle, so a page can stream from runners.
     expect(inputs).toContain('src/inference/chat-stream.ts');
   });
 
-  it('is caught when a Node built-in slips in (the check above can fail)', async () => {
+  it('fails when a Node built-in slips in (the check above can fail)', async () => {
     const attempt = build({
-      stdin: { contents: "import { createHash } from 'node:crypto'; export const h = createHash;", resolveDir: root },
+      stdin: { contents: "import { createHash } from 'node:crypto'; export const h = createHash;", resolveDir: join(import.meta.dirname, '..', '..', '..') },
       bundle: true,
       platform: 'browser',
       write: false,
