@@ -179,11 +179,13 @@ function notController(method: string, canister: Canister, sender: Principal): R
   );
 }
 
+const TargetCanisterRecord = IDL.Record({ target_canister: IDL.Principal });
+
 /** The canister an ic00 call addresses (its effective canister id), or undefined when the argument is unreadable. */
 export function targetOf(method: string, arg: Uint8Array): Principal | undefined {
   try {
     if (method === 'install_chunked_code') {
-      return decodeOne<{ target_canister: Principal }>(IDL.Record({ target_canister: IDL.Principal }), arg).target_canister;
+      return decodeOne<{ target_canister: Principal }>(TargetCanisterRecord, arg).target_canister;
     }
     return decodeOne<{ canister_id: Principal }>(CanisterIdRecord, arg).canister_id;
   } catch {
