@@ -174,6 +174,21 @@ describe('management canister through @dfinity/agent', () => {
     expect(status.module_hash).toEqual([]);
   });
 
+  it('rejects an install_code argument that names the canister but is no valid argument, and keeps serving', async () => {
+    const id = await create();
+    // The target is still found (canister_id decodes alone); the method then rejects the argument as a whole.
+    const bogusIdl: IDL.InterfaceFactory = ({ IDL: I }) =>
+      I.Service({
+        install_code: I.Func([I.Record({ mode: I.Variant({ bogus: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })], [], [])
+      });
+    const bogus = Actor.createActor<{ install_code: (a: unknown) => Promise<void> }>(bogusIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: id });
+    await expect(bogus.install_code({ mode: { bogus: null }, canister_id: id, wasm_module: probeWasm(), arg: emptyArg })).rejects.toThrow(/Error decoding candid of ic00 method install_code[\s\S]*IC0539/);
+    const ic = management(agent, id);
+    expect((await ic.canister_status({ canister_id: id })).module_hash).toEqual([]);
+    await ic.install_code({ mode: { install: null }, canister_id: id, wasm_module: probeWasm(), arg: emptyArg });
+    expect((await ic.canister_status({ canister_id: id })).module_hash).toHaveLength(1);
+  });
+
   it('lets only controllers manage a canister, and update_settings changes controllers', async () => {
     const id = await create();
     const strangerAgent = await agentFor(net.url, stranger);

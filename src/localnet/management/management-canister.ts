@@ -7,7 +7,7 @@ import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCanister, type Engine } from '../execution/engine.js';
 import type { Origin } from '../execution/messages.js';
 import { decodeOne } from './candid.js';
-import { CanisterIdRecord, CanisterInfoArgs } from './idl.js';
+import { CanisterIdRecord, CanisterInfoArgs, InstallCodeArgs, UploadChunkArgs } from './idl.js';
 import { canisterMethods, type ManagementCall } from './methods.js';
 
 /** Methods ingress may call, and whether the sender must control the target canister. */
@@ -180,12 +180,28 @@ function notController(method: string, canister: Canister, sender: Principal): R
 }
 
 const TargetCanisterRecord = IDL.Record({ target_canister: IDL.Principal });
+/**
+ * Methods whose argument can be megabytes: their target is read with the method's own argument type, so that the
+ * (memoized, see decodeOne) decode is shared with the method's and a module is decoded once, not twice.
+ */
+const LARGE_ARG_TYPES = new Map<string, IDL.Type>([
+  ['install_code', InstallCodeArgs],
+  ['upload_chunk', UploadChunkArgs]
+]);
 
 /** The canister an ic00 call addresses (its effective canister id), or undefined when the argument is unreadable. */
 export function targetOf(method: string, arg: Uint8Array): Principal | undefined {
   try {
     if (method === 'install_chunked_code') {
       return decodeOne<{ target_canister: Principal }>(TargetCanisterRecord, arg).target_canister;
+    }
+    const large = LARGE_ARG_TYPES.get(method);
+    if (large !== undefined) {
+      try {
+        return decodeOne<{ canister_id: Principal }>(large, arg).canister_id;
+      } catch {
+        // Not a valid argument of the method: the canister_id alone may still be readable (the method rejects later).
+      }
     }
     return decodeOne<{ canister_id: Principal }>(CanisterIdRecord, arg).canister_id;
   } catch {
