@@ -1,6 +1,6 @@
 import { performanceCounter, Principal } from 'azle';
 
-import { listTasks, openPlaces, MAX_CLAIMABLE_PAGE, type Stores, type Task } from '../../src/core/tasks/index.js';
+import { listTasks, openPlaces, MAX_CLAIMABLE_PAGE, type Stores, type TaskSummary } from '../../src/core/tasks/index.js';
 
 /** The task read methods' bodies (list_claimable, list_tasks): Candid values in, Candid values out. */
 type Opt<T> = [] | [T];
@@ -25,31 +25,31 @@ export function claimable(store: Stores, runner: string, nowNs: bigint) {
     if (open.state !== 'queued' || open.done.includes(runner) || open.leases.some((l) => l.runner === runner)) continue;
     const places = openPlaces(open, nowNs);
     if (places <= 0 || open.deadlineNs <= nowNs) continue;
-    const task = store.tasks.get(id);
-    if (task === undefined) continue;
-    out.push({ id, model: open.model, reward_e8s: task.rewardE8s, deadline_ns: open.deadlineNs, redundancy: open.redundancy, open_places: places });
+    // The summary, not the task: reading a task back parses its input (up to 256 KiB).
+    const rewardE8s = (store.summaries.get(id) ?? store.tasks.get(id))?.rewardE8s;
+    if (rewardE8s === undefined) continue;
+    out.push({ id, model: open.model, reward_e8s: rewardE8s, deadline_ns: open.deadlineNs, redundancy: open.redundancy, open_places: places });
     if (out.length >= MAX_CLAIMABLE_PAGE) break;
   }
   return out;
 }
 
-export function taskListItemView(task: Task) {
-  const runners = new Set([...task.leases.map((l) => l.runner), ...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)]);
+export function taskListItemView(summary: TaskSummary) {
   return {
-    id: task.id,
-    requester: Principal.fromText(task.requester),
-    state: task.state,
-    model: task.request.model,
-    reward_e8s: task.rewardE8s,
-    redundancy: task.redundancy,
-    created_at_ns: task.createdAtNs,
-    deadline_ns: task.deadlineNs,
-    runners: [...runners].map((r) => Principal.fromText(r)),
-    results: task.results.length,
-    input_tokens: task.results.reduce((sum, r) => sum + r.inputTokens, 0n),
-    output_tokens: task.results.reduce((sum, r) => sum + r.outputTokens, 0n),
-    review_ends_at_ns: opt(task.reviewEndsAtNs),
-    outcome: opt(task.outcome)
+    id: summary.id,
+    requester: Principal.fromText(summary.requester),
+    state: summary.state,
+    model: summary.model,
+    reward_e8s: summary.rewardE8s,
+    redundancy: summary.redundancy,
+    created_at_ns: summary.createdAtNs,
+    deadline_ns: summary.deadlineNs,
+    runners: summary.runners.map((r) => Principal.fromText(r)),
+    results: summary.results,
+    input_tokens: summary.inputTokens,
+    output_tokens: summary.outputTokens,
+    review_ends_at_ns: opt(summary.reviewEndsAtNs),
+    outcome: opt(summary.outcome)
   };
 }
 

@@ -6,4 +6,4 @@ export { defaultTaskConfig, memoryTaskStore, taskId, type TaskStore } from './st
 export * from './limits.js';
 export * from './types.js';
 export { setTaskConfig, type TaskConfigInput } from './config.js';
-export { listTasks, involves, MAX_TASK_SCAN, type TaskFilter } from './listing.js';
+export { listTasks, summarizeTask, MAX_TASK_SCAN, type TaskFilter } from './listing.js';

@@ -15,6 +15,7 @@ import {
   MAX_REDUNDANCY,
   MAX_REFERENCE_LENGTH
 } from './limits.js';
+import { summarizeTask } from './listing.js';
 import { taskId, type TaskStore } from './store.js';
 import type { GenerationLimits, Lease, OpenTask, PayAccount, Task, TaskInput, TaskResult } from './types.js';
 
@@ -66,9 +67,10 @@ function openOf(task: Task): OpenTask {
   return open;
 }
 
-/** Writes a task and keeps the heap queue in step with it. */
+/** Writes a task with its listing summary, and keeps the heap queue in step with it. */
 export function saveTask(store: Stores, task: Task): void {
   store.tasks.set(task.id, task);
+  store.summaries.set(task.id, summarizeTask(task));
   if (task.state === 'accepted' || task.state === 'rejected' || task.state === 'failed' || task.state === 'expired') store.open.delete(task.id);
   else store.open.set(task.id, openOf(task));
 }

@@ -2,7 +2,7 @@ import { err, ok, type Result } from '../registry/errors.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../registry/limits.js';
 import type { Page, PageRequest } from '../registry/pagination.js';
 import { taskId, type TaskStore } from './store.js';
-import type { Task, TaskState } from './types.js';
+import type { Task, TaskState, TaskSummary } from './types.js';
 
 /** Task ids probed per call: gaps (escrows that failed) and rare filters end a page early with a cursor. */
 export const MAX_TASK_SCAN = 1_000;
@@ -17,14 +17,39 @@ export interface TaskFilter {
   state?: string;
 }
 
-/** Whether `runner` took part in `task` (a lease, a result or a failure). */
-export const involves = (task: Task, runner: string): boolean =>
-  task.leases.some((l) => l.runner === runner) || task.results.some((r) => r.runner === runner) || task.failures.some((f) => f.runner === runner);
+/** The listing's view of a task (see TaskSummary): written with every task, rebuilt from it when missing. */
+export function summarizeTask(task: Task): TaskSummary {
+  const summary: TaskSummary = {
+    id: task.id,
+    requester: task.requester,
+    state: task.state,
+    model: task.request.model,
+    rewardE8s: task.rewardE8s,
+    redundancy: task.redundancy,
+    createdAtNs: task.createdAtNs,
+    deadlineNs: task.deadlineNs,
+    runners: [...new Set([...task.leases.map((l) => l.runner), ...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)])],
+    results: task.results.length,
+    inputTokens: task.results.reduce((sum, r) => sum + r.inputTokens, 0n),
+    outputTokens: task.results.reduce((sum, r) => sum + r.outputTokens, 0n)
+  };
+  if (task.reviewEndsAtNs !== undefined) summary.reviewEndsAtNs = task.reviewEndsAtNs;
+  if (task.outcome !== undefined) summary.outcome = task.outcome;
+  return summary;
+}
 
-function matches(task: Task, filter: TaskFilter): boolean {
-  if (filter.requester !== undefined && task.requester !== filter.requester) return false;
-  if (filter.state !== undefined && task.state !== filter.state) return false;
-  return filter.runner === undefined || involves(task, filter.runner);
+function matches(summary: TaskSummary, filter: TaskFilter): boolean {
+  if (filter.requester !== undefined && summary.requester !== filter.requester) return false;
+  if (filter.state !== undefined && summary.state !== filter.state) return false;
+  return filter.runner === undefined || summary.runners.includes(filter.runner);
+}
+
+/** A task's summary; for a task stored before summaries existed, made from the task itself (costly, hence the budget). */
+function summaryOf(store: TaskStore, id: string): TaskSummary | undefined {
+  const summary = store.summaries.get(id);
+  if (summary !== undefined) return summary;
+  const task = store.tasks.get(id);
+  return task === undefined ? undefined : summarizeTask(task);
 }
 
 function checkArgs(filter: TaskFilter, page: PageRequest): Result<{ limit: number; below: bigint | undefined }> {
@@ -42,24 +67,25 @@ function checkArgs(filter: TaskFilter, page: PageRequest): Result<{ limit: numbe
 }
 
 /**
- * Tasks newest first. Task ids are numbered in creation order, so the walk goes down from the newest number without
- * an index; `after` continues below a previous page's `next`. At most MAX_TASK_SCAN ids are probed per call, and the
- * walk also stops (with a cursor) once `outOfBudget` says so: reading a task with a large input costs a lot of
- * instructions, and a query must end with a page, never with the instruction limit.
+ * Task summaries newest first. Task ids are numbered in creation order, so the walk goes down from the newest number
+ * without an index; `after` continues below a previous page's `next`. At most MAX_TASK_SCAN ids are probed per call,
+ * and the walk also stops (with a cursor) once `outOfBudget` says so: a task without a stored summary (written before
+ * summaries existed) is read whole, which can cost a lot of instructions, and a query must end with a page, never
+ * with the instruction limit.
  */
-export function listTasks(store: TaskStore, filter: TaskFilter, page: PageRequest, outOfBudget: () => boolean = () => false): Result<Page<Task>> {
+export function listTasks(store: TaskStore, filter: TaskFilter, page: PageRequest, outOfBudget: () => boolean = () => false): Result<Page<TaskSummary>> {
   const checked = checkArgs(filter, page);
   if ('Err' in checked) return checked;
   const { limit, below } = checked.Ok;
   const newest = store.lastTaskNumber();
   const start = below === undefined ? newest : below - 1n < newest ? below - 1n : newest;
-  const items: Task[] = [];
+  const items: TaskSummary[] = [];
   let scanned = 0;
   for (let n = start; n >= 1n; n--) {
     const id = taskId(n);
-    const task = store.tasks.get(id);
+    const summary = summaryOf(store, id);
     scanned++;
-    if (task !== undefined && matches(task, filter)) items.push(task);
+    if (summary !== undefined && matches(summary, filter)) items.push(summary);
     if (n > 1n && (items.length === limit || scanned >= MAX_TASK_SCAN || outOfBudget())) return ok({ items, next: id });
   }
   return ok({ items });

@@ -1,10 +1,12 @@
 import { MemoryKeyValue, type KeyValue } from '../kv.js';
 import { DEFAULT_TASK_CONFIG } from './limits.js';
-import type { EpochWork, OpenTask, Payout, Task, TaskConfig } from './types.js';
+import type { EpochWork, OpenTask, Payout, Task, TaskConfig, TaskSummary } from './types.js';
 
 /** Task state. Full tasks live in stable memory only; `open` (unsettled tasks) and `payouts` (pending) stay small. */
 export interface TaskStore {
   tasks: KeyValue<Task>;
+  /** A summary per task, written with it (`saveTask`); tasks stored before summaries existed have none. */
+  summaries: KeyValue<TaskSummary>;
   open: KeyValue<OpenTask>;
   /** `<requester>|<idempotency key>` → task id. */
   idempotency: KeyValue<string>;
@@ -29,6 +31,7 @@ export function memoryTaskStore(): TaskStore {
   let work: EpochWork = { epoch: 0n, units: [] };
   return {
     tasks: new MemoryKeyValue(),
+    summaries: new MemoryKeyValue(),
     open: new MemoryKeyValue(),
     idempotency: new MemoryKeyValue(),
     payouts: new MemoryKeyValue(),

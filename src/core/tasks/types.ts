@@ -81,6 +81,28 @@ export interface Task {
   outcome?: string;
 }
 
+/**
+ * What a task listing shows, kept beside each task so that listing never reads a task's input or outputs (a task
+ * with a 256 KiB input costs ~450M instructions to read back in the canister; its summary, a few hundred bytes).
+ */
+export interface TaskSummary {
+  id: string;
+  requester: string;
+  state: TaskState;
+  model: string;
+  rewardE8s: bigint;
+  redundancy: number;
+  createdAtNs: bigint;
+  deadlineNs: bigint;
+  /** Runners that leased, completed or failed the task, in first-seen order. */
+  runners: string[];
+  results: number;
+  inputTokens: bigint;
+  outputTokens: bigint;
+  reviewEndsAtNs?: bigint;
+  outcome?: string;
+}
+
 /** What the task queue keeps in the heap for claims and timers (the full task stays in stable memory). */
 export interface OpenTask {
   model: string;

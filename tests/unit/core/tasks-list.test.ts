@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { listTasks, memoryTaskStore, taskId, MAX_TASK_SCAN, type Task, type TaskStore } from '../../../src/core/tasks/index.ts';
+import { listTasks, memoryTaskStore, summarizeTask, taskId, MAX_TASK_SCAN, type Task, type TaskStore } from '../../../src/core/tasks/index.ts';
 
-function task(store: TaskStore, fields: Partial<Task> = {}): Task {
+/** A stored task, without a listing summary (as before summaries existed) unless `withSummary`, as saveTask writes. */
+function task(store: TaskStore, fields: Partial<Task> = {}, withSummary = false): Task {
   const id = taskId(store.nextTaskNumber());
   const value: Task = {
     id,
@@ -23,6 +24,7 @@ function task(store: TaskStore, fields: Partial<Task> = {}): Task {
     ...fields
   };
   store.tasks.set(id, value);
+  if (withSummary) store.summaries.set(id, summarizeTask(value));
   return value;
 }
 
@@ -104,5 +106,34 @@ describe('listTasks', () => {
     const store = memoryTaskStore();
     const only = task(store);
     expect(ids(listTasks(store, {}, { after: taskId(99n) }))).toEqual([only.id]);
+  });
+
+  it('lists from the stored summaries without reading a single task', () => {
+    const store = memoryTaskStore();
+    const a = task(store, { requester: 'bob', input: { inline: 'x'.repeat(1000) } }, true);
+    const b = task(store, { leases: [{ runner: 'r2', claimedAtNs: 1n, expiresAtNs: 2n }] }, true);
+    store.tasks.get = () => {
+      throw new Error('listing read a whole task');
+    };
+    expect(ids(listTasks(store, {}, {}))).toEqual([b.id, a.id]);
+    expect(ids(listTasks(store, { runner: 'r2' }, {}))).toEqual([b.id]);
+    expect(ids(listTasks(store, { requester: 'bob' }, {}))).toEqual([a.id]);
+  });
+
+  it('summarises a task without a stored summary exactly as saveTask would have', () => {
+    const store = memoryTaskStore();
+    const result = (runner: string, inputTokens: bigint, outputTokens: bigint) => ({ runner, outputDigest: 'd', inputTokens, outputTokens, firstTokenMs: 1, totalMs: 2, atNs: 3n });
+    const old = task(store, {
+      state: 'accepted',
+      leases: [{ runner: 'r1', claimedAtNs: 1n, expiresAtNs: 2n }],
+      results: [result('r1', 5n, 7n), result('r2', 6n, 8n)],
+      failures: [{ runner: 'r3', reason: 'x', atNs: 1n }],
+      reviewEndsAtNs: 9n,
+      outcome: 'accepted by the requester'
+    });
+    const listed = listTasks(store, {}, {});
+    const expected = { id: old.id, requester: 'alice', state: 'accepted', model: 'm', rewardE8s: 1_000_000n, redundancy: 1, createdAtNs: 1n, deadlineNs: 10n, runners: ['r1', 'r2', 'r3'], results: 2, inputTokens: 11n, outputTokens: 15n, reviewEndsAtNs: 9n, outcome: 'accepted by the requester' };
+    expect(listed).toEqual({ Ok: { items: [expected] } });
+    expect(summarizeTask(old)).toEqual(expected);
   });
 });

@@ -31,6 +31,7 @@ import {
   MAX_REFERENCE_LENGTH,
   MAX_TASKS_PER_TICK,
   memoryTaskStore,
+  summarizeTask,
   payoutDone,
   payoutRetry,
   payoutStuck,
@@ -122,9 +123,11 @@ function resultArgs(output: string, overrides: Partial<ResultArgs> = {}): Result
   return { outputDigest: digestOf(output), output, inputTokens: 12n, outputTokens: 34n, firstTokenMs: 50, totalMs: 400, ...overrides };
 }
 
+/** The stored task; every read also checks that its listing summary is in step with it (saveTask writes both). */
 function taskOf(w: World, id: string): Task {
   const task = w.store.tasks.get(id);
   if (task === undefined) throw new Error(`no task ${id}`);
+  expect(w.store.summaries.get(id)).toEqual(summarizeTask(task));
   return task;
 }
 
