@@ -18,6 +18,12 @@ export interface PageArgs {
   limit: Opt<number>;
 }
 
+/**
+ * Instructions a list_tasks or list_claimable call may spend reading tasks before it returns what it has (the query
+ * limit is 5B).
+ */
+export const LIST_TASKS_BUDGET = 2_000_000_000n;
+
 /** Queued tasks `runner` could lease now, oldest first. */
 export function claimable(store: Stores, runner: string, nowNs: bigint) {
   const out = [];
@@ -29,7 +35,8 @@ export function claimable(store: Stores, runner: string, nowNs: bigint) {
     const rewardE8s = (store.summaries.get(id) ?? store.tasks.get(id))?.rewardE8s;
     if (rewardE8s === undefined) continue;
     out.push({ id, model: open.model, reward_e8s: rewardE8s, deadline_ns: open.deadlineNs, redundancy: open.redundancy, open_places: places });
-    if (out.length >= MAX_CLAIMABLE_PAGE) break;
+    // A task stored before summaries existed is read whole: stop before the query limit, as list_tasks does.
+    if (out.length >= MAX_CLAIMABLE_PAGE || performanceCounter(0) > LIST_TASKS_BUDGET) break;
   }
   return out;
 }
@@ -52,9 +59,6 @@ export function taskListItemView(summary: TaskSummary) {
     outcome: opt(summary.outcome)
   };
 }
-
-/** Instructions a list_tasks call may spend reading tasks before it returns what it has (the query limit is 5B). */
-export const LIST_TASKS_BUDGET = 2_000_000_000n;
 
 /** Tasks newest first, filtered by requester, runner and state. */
 export function taskPage(store: Stores, filter: TaskFilterArgs, page: PageArgs) {
