@@ -152,6 +152,7 @@ export function escrowFailed(store: Stores, id: string): void {
   const task = store.tasks.get(id);
   if (task === undefined || task.state !== 'escrowing') return;
   store.tasks.delete(id);
+  store.summaries.delete(id);
   store.open.delete(id);
   store.idempotency.delete(`${task.requester}|${task.idempotencyKey}`);
 }

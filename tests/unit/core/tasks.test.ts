@@ -30,6 +30,7 @@ import {
   MAX_REASON_LENGTH,
   MAX_REFERENCE_LENGTH,
   MAX_TASKS_PER_TICK,
+  listTasks,
   memoryTaskStore,
   summarizeTask,
   payoutDone,
@@ -227,7 +228,9 @@ describe('submitting a task', () => {
     const first = okOf(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'k')));
     escrowFailed(w.store, first.task.id);
     expect(w.store.tasks.get(first.task.id)).toBeUndefined();
+    expect(w.store.summaries.get(first.task.id)).toBeUndefined();
     expect(w.store.open.get(first.task.id)).toBeUndefined();
+    expect(listTasks(w.store, {}, {})).toEqual({ Ok: { items: [] } });
     expect(payouts(w)).toEqual([]);
     const retry = okOf(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'k')));
     expect(retry.task.id).not.toBe(first.task.id);
