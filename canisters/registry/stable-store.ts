@@ -1,7 +1,8 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
+import { TaskRecords } from './task-records.js';
 import { DiscoveryIndex, type RegistryStore } from '../../src/core/registry/index.js';
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
-import { defaultTaskConfig, type EpochWork, type OpenTask, type Payout, type Stores, type Task, type TaskConfig, type TaskSummary } from '../../src/core/tasks/index.js';
+import { defaultTaskConfig, type EpochWork, type OpenTask, type Payout, type Stores, type TaskConfig, type TaskSummary } from '../../src/core/tasks/index.js';
 
 const CONFIG_KEY = 'config';
 const TASK_CONFIG_KEY = 'task-config';
@@ -12,8 +13,9 @@ type Setting = RegistryConfig | TaskConfig | EpochWork | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
- * reputation, open tasks, pending payouts, settings) are also cached in the heap; tasks, their listing summaries and
- * idempotency keys grow without bound and stay in stable memory only. The discovery index is rebuilt in the heap.
+ * reputation, open tasks, pending payouts, settings) are also cached in the heap; tasks (large inputs apart, see
+ * TaskRecords), their listing summaries and idempotency keys grow without bound and stay in stable memory only. The
+ * discovery index is rebuilt in the heap.
  */
 export function openStore(): Stores & { hasConfig(): boolean } {
   const cards = new CachedKeyValue<StoredCard>(0);
@@ -21,7 +23,7 @@ export function openStore(): Stores & { hasConfig(): boolean } {
   const heartbeats = new CachedKeyValue<Heartbeat>(2);
   const reputation = new CachedKeyValue<Reputation>(3);
   const settings = new CachedKeyValue<Setting>(4);
-  const tasks = new StableKeyValue<Task>(5);
+  const tasks = new TaskRecords(5, 10);
   const summaries = new StableKeyValue<TaskSummary>(9);
   const open = new CachedKeyValue<OpenTask>(6);
   const idempotency = new StableKeyValue<string>(7);
