@@ -20,6 +20,7 @@ export interface TaskView {
   deadline_ns: bigint;
   redundancy: number;
   created_at_ns: bigint;
+  escrow_block: Opt<bigint>;
   leases: Array<{ runner: Principal; claimed_at_ns: bigint; expires_at_ns: bigint }>;
   results: Array<{ runner: Principal; output_digest: string; output: Opt<string>; reference: Opt<string>; input_tokens: bigint; output_tokens: bigint; first_token_ms: number; total_ms: number; at_ns: bigint }>;
   failures: Array<{ runner: Principal; reason: string; at_ns: bigint }>;

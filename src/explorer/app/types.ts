@@ -1,7 +1,8 @@
 import type { Principal } from '@dfinity/principal';
 
 import type { FindRequestArgs } from '../../../canisters/registry/candid.js';
-import type { CardView } from '../../../src/ic/requester.js';
+import type { TaskView } from '../../../src/ic/registry.js';
+import type { CandidateView, CardView, ReputationRecordView, RewardQuoteView, RunnerRecordView } from '../../../src/ic/requester.js';
 
 /** The registry and ledger values the explorer reads, as @dfinity/candid decodes them (checked against the .did). */
 export type Opt<T> = [] | [T];
@@ -15,8 +16,13 @@ export interface PageArg {
   limit: Opt<number>;
 }
 
-/** A published card as `list_model_cards` returns it (the off-chain clients' own type). */
-export type { CardView };
+/** What the registry's queries return: the off-chain clients' own types (type-only: nothing enters the bundle). */
+export type { CardView, TaskView };
+export type Candidate = CandidateView;
+export type Breakdown = CandidateView['breakdown'];
+export type RunnerView = RunnerRecordView;
+export type Reputation = ReputationRecordView;
+export type RewardQuote = RewardQuoteView;
 
 export interface ModelStats {
   model: string;
@@ -27,62 +33,8 @@ export interface ModelStats {
   median_output_price_per_million: bigint;
 }
 
-export interface DeploymentView {
-  model_id: string;
-  engine: string;
-  engine_version: string;
-  served_context: bigint;
-  slots: number;
-  input_price_per_million: bigint;
-  output_price_per_million: bigint;
-}
-
-export interface RunnerView {
-  id: Principal;
-  operator: string;
-  endpoint: Opt<string>;
-  region: string;
-  registered_at_ns: bigint;
-  suspended: Opt<string>;
-  live: boolean;
-  heartbeat: Opt<{ state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number; at_ns: bigint }>;
-  deployments: DeploymentView[];
-  manifest_json: string;
-}
-
-export interface Breakdown {
-  load: number;
-  freshness: number;
-  price: number;
-  reputation: number;
-  latency: number;
-  efficiency: number;
-}
-
-export interface Candidate {
-  runner: Principal;
-  region: string;
-  model: { id: string; digest: string };
-  engine: string;
-  input_price_per_million: bigint;
-  output_price_per_million: bigint;
-  state: string;
-  free_slots: number;
-  heartbeat_age_ns: bigint;
-  score: number;
-  breakdown: Breakdown;
-}
-
 /** The find_runners request: the registry's own Candid type (type-only import, nothing enters the bundle). */
 export type FindRequest = FindRequestArgs;
-
-export interface Reputation {
-  completed: number;
-  failed: number;
-  rejected: number;
-  expired_leases: number;
-  latency_ms_ema: number;
-}
 
 export interface TaskListItem {
   id: string;
@@ -99,33 +51,6 @@ export interface TaskListItem {
   output_tokens: bigint;
   review_ends_at_ns: Opt<bigint>;
   outcome: Opt<string>;
-}
-
-export interface TaskView {
-  id: string;
-  requester: Principal;
-  state: string;
-  model: string;
-  reward_e8s: bigint;
-  deadline_ns: bigint;
-  redundancy: number;
-  created_at_ns: bigint;
-  escrow_block: Opt<bigint>;
-  limits: { max_output_tokens: number; temperature: Opt<number>; seed: Opt<bigint> };
-  leases: Array<{ runner: Principal; claimed_at_ns: bigint; expires_at_ns: bigint }>;
-  results: Array<{ runner: Principal; output_digest: string; output: Opt<string>; input_tokens: bigint; output_tokens: bigint; first_token_ms: number; total_ms: number; at_ns: bigint }>;
-  failures: Array<{ runner: Principal; reason: string; at_ns: bigint }>;
-  review_ends_at_ns: Opt<bigint>;
-  paid_runners: Principal[];
-  outcome: Opt<string>;
-}
-
-export interface RewardQuote {
-  reward_e8s: bigint;
-  protocol_fee_e8s: bigint;
-  per_runner_net_e8s: bigint;
-  treasury_net_e8s: bigint;
-  ledger_fee_e8s: bigint;
 }
 
 export interface TaskFilterArg {
