@@ -2,7 +2,7 @@ import { StableBTreeMap } from 'azle';
 
 import { StableKeyValue, TextCodec } from '../common/stable-kv.js';
 import type { KeyValue } from '../../src/core/kv.js';
-import type { Task, TaskInput } from '../../src/core/tasks/index.js';
+import type { Task } from '../../src/core/tasks/index.js';
 
 /** Inline inputs at least this long are stored apart from their task. */
 export const SEPARATE_INPUT_CHARS = 1024;
@@ -39,7 +39,8 @@ export class TaskRecords implements KeyValue<Task> {
       return;
     }
     if (!this.inputs.containsKey(id)) this.inputs.insert(id, inline);
-    this.records.set(id, { ...task, input: withoutInline(task.input) });
+    const { inline: _written, ...rest } = task.input;
+    this.records.set(id, { ...task, input: rest });
   }
   delete(id: string): void {
     this.records.delete(id);
@@ -54,11 +55,4 @@ export class TaskRecords implements KeyValue<Task> {
     const inline = this.inputs.get(id);
     return inline === undefined ? task : { ...task, input: { ...task.input, inline } };
   }
-}
-
-function withoutInline(input: TaskInput): TaskInput {
-  const rest: TaskInput = {};
-  if (input.digest !== undefined) rest.digest = input.digest;
-  if (input.reference !== undefined) rest.reference = input.reference;
-  return rest;
 }
