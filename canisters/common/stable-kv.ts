@@ -87,7 +87,6 @@ export class CachedKeyValue<V> implements KeyValue<V> {
   }
 }
 
-
 /**
  * A KeyValue kept only in stable memory, for collections that grow without bound (tasks, idempotency keys):
  * nothing is cached in the heap. `entries` pages through the map in key order.

@@ -17,7 +17,12 @@ class LinearTextDecoder {
 
   decode(input?: ArrayBuffer | ArrayBufferView): string {
     if (input === undefined) return '';
-    const bytes = input instanceof Uint8Array ? input : ArrayBuffer.isView(input) ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
+    const bytes =
+      input instanceof Uint8Array
+        ? input
+        : ArrayBuffer.isView(input)
+          ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+          : new Uint8Array(input);
     try {
       return utf8Decode(bytes);
     } catch (error) {

@@ -30,5 +30,3 @@ export function metadataIn(value: MetadataValueArg): StoredMetadataValue {
 export function metadataOut(value: StoredMetadataValue): MetadataValue {
   return 'Blob' in value ? { Blob: hexToBytes(value.Blob) } : value;
 }
-
-

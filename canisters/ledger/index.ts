@@ -39,7 +39,22 @@ const STANDARDS = [
 const ICRC3_SCHEMA_URL = 'https://github.com/dfinity/ICRC-1/tree/main/standards/ICRC-3#icrc-1-and-icrc-2-block-schema';
 const BLOCK_TYPES = ['1burn', '1mint', '1xfer', '2approve', '2burn', '2xfer'].map((block_type) => ({ block_type, url: ICRC3_SCHEMA_URL }));
 
-const REPLY_TYPES = [IDL.Nat, IDL.Text, IDL.Nat8, C.Metadata, IDL.Opt(C.Account), C.StandardList, C.TransferResult, C.ApproveResult, C.TransferFromResult, C.Allowance, C.GetBlocksResult, C.GetArchivesResult, IDL.Opt(C.DataCertificate), C.BlockTypeList];
+const REPLY_TYPES = [
+  IDL.Nat,
+  IDL.Text,
+  IDL.Nat8,
+  C.Metadata,
+  IDL.Opt(C.Account),
+  C.StandardList,
+  C.TransferResult,
+  C.ApproveResult,
+  C.TransferFromResult,
+  C.Allowance,
+  C.GetBlocksResult,
+  C.GetArchivesResult,
+  IDL.Opt(C.DataCertificate),
+  C.BlockTypeList
+];
 
 /** Blocks hashed per certification message; ~25M instructions each, far below the 40B update limit. */
 const CERTIFY_BATCH = 400;
@@ -80,12 +95,17 @@ function install(arg: C.LedgerArgValue): void {
       initialBalances: init.initial_balances.map(([account, amount]) => [accountIn(account), amount]),
       maxMemoLength: some(init.max_memo_length),
       metadata: init.metadata.map(([key, value]) => [key, metadataIn(value)]),
-      maxTransactionsInWindow: some(init.max_transactions_in_window) === undefined ? undefined : Number(some(init.max_transactions_in_window))
+      maxTransactionsInWindow:
+        some(init.max_transactions_in_window) === undefined ? undefined : Number(some(init.max_transactions_in_window))
     });
     // A bad install argument must fail the install: nothing may run with an unchecked configuration.
     if ('Err' in config) trap(`ledger: invalid init argument: ${config.Err}`);
     store.setConfig(config.Ok);
-    mintInitial(store, time(), init.initial_balances.map(([account, amount]) => [accountIn(account), amount]));
+    mintInitial(
+      store,
+      time(),
+      init.initial_balances.map(([account, amount]) => [accountIn(account), amount])
+    );
   } else {
     if (!store.hasConfig()) trap('ledger: Upgrade argument given to a ledger that was never initialised');
     const upgrade = some(arg.Upgrade);

@@ -243,7 +243,14 @@ export const TaskView = IDL.Record({
   paid_runners: IDL.Vec(IDL.Principal),
   outcome: IDL.Opt(IDL.Text)
 });
-export const TaskSummary = IDL.Record({ id: IDL.Text, model: IDL.Text, reward_e8s: IDL.Nat, deadline_ns: IDL.Nat64, redundancy: IDL.Nat8, open_places: IDL.Nat8 });
+export const TaskSummary = IDL.Record({
+  id: IDL.Text,
+  model: IDL.Text,
+  reward_e8s: IDL.Nat,
+  deadline_ns: IDL.Nat64,
+  redundancy: IDL.Nat8,
+  open_places: IDL.Nat8
+});
 export const RewardQuote = IDL.Record({
   reward_e8s: IDL.Nat,
   protocol_fee_e8s: IDL.Nat,
@@ -286,7 +293,13 @@ export const PayoutView = IDL.Record({
   attempts: IDL.Nat32,
   last_error: IDL.Opt(IDL.Text)
 });
-export const ReputationView = IDL.Record({ completed: IDL.Nat32, failed: IDL.Nat32, rejected: IDL.Nat32, expired_leases: IDL.Nat32, latency_ms_ema: IDL.Float64 });
+export const ReputationView = IDL.Record({
+  completed: IDL.Nat32,
+  failed: IDL.Nat32,
+  rejected: IDL.Nat32,
+  expired_leases: IDL.Nat32,
+  latency_ms_ema: IDL.Float64
+});
 export const TaskFilter = IDL.Record({ requester: IDL.Opt(IDL.Principal), runner: IDL.Opt(IDL.Principal), state: IDL.Opt(IDL.Text) });
 /** One row of list_tasks: what a listing shows, without the (up to 256 KiB) input and outputs of get_task. */
 export const TaskListItem = IDL.Record({
@@ -368,7 +381,9 @@ export const registryIdlFactory: IDL.InterfaceFactory = () =>
     process_tasks: IDL.Func([], [Results.unit], [])
   });
 
-export const registryInitArgs = (args: { admins: Array<{ toUint8Array(): Uint8Array }>; heartbeatIntervalSeconds?: bigint; heartbeatTtlSeconds?: bigint } | undefined): Uint8Array =>
+export const registryInitArgs = (
+  args: { admins: Array<{ toUint8Array(): Uint8Array }>; heartbeatIntervalSeconds?: bigint; heartbeatTtlSeconds?: bigint } | undefined
+): Uint8Array =>
   new Uint8Array(
     IDL.encode(
       [IDL.Opt(InitArgs)],

@@ -39,7 +39,20 @@ import { args, reply, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain } from './tasks.js';
 import { claimable, taskPage, type PageArgs, type TaskFilterArgs } from './task-queries.js';
-import { accountIn, findRequestOf, hex, payoutView, quoteView, reputationView, taskConfigView, taskResultView, taskView, type ResultArgsValue, type SubmitTaskArgs, type TaskConfigArgsValue } from './task-views.js';
+import {
+  accountIn,
+  findRequestOf,
+  hex,
+  payoutView,
+  quoteView,
+  reputationView,
+  taskConfigView,
+  taskResultView,
+  taskView,
+  type ResultArgsValue,
+  type SubmitTaskArgs,
+  type TaskConfigArgsValue
+} from './task-views.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
 
 type Opt<T> = [] | [T];
@@ -61,7 +74,19 @@ function manifestOf(json: string): Result<unknown> {
   }
 }
 
-const REPLY_TYPES = [...Object.values(C.Results), C.OptCardView, C.OptRunnerView, C.StatsList, C.ConfigView, C.OptTaskView, C.TaskSummaries, C.RewardQuote, C.TaskConfigView, C.PayoutViews, C.OptReputationView];
+const REPLY_TYPES = [
+  ...Object.values(C.Results),
+  C.OptCardView,
+  C.OptRunnerView,
+  C.StatsList,
+  C.ConfigView,
+  C.OptTaskView,
+  C.TaskSummaries,
+  C.RewardQuote,
+  C.TaskConfigView,
+  C.PayoutViews,
+  C.OptReputationView
+];
 
 /** Task maintenance (expired leases, deadlines, reviews, epochs, payouts) runs on this interval. */
 const MAINTENANCE_SECONDS = 5;
@@ -94,7 +119,6 @@ function handle<A extends unknown[]>(argTypes: IDL.Type[], returnType: IDL.Type,
 
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>
   'Ok' in result ? { Ok: view(result.Ok) } : result;
-
 
 export default class {
   @init([IDL.Opt(C.InitArgs)])
@@ -129,32 +153,48 @@ export default class {
 
   @query([C.CardFilter, C.PageRequest], C.Results.cardPage, { manual: true })
   list_model_cards(): void {
-    handle([C.CardFilter, C.PageRequest], C.Results.cardPage, (
-    filter: { id: Opt<string>; family: Opt<string>; format: Opt<string>; quantization: Opt<string>; include_deprecated: Opt<boolean> },
-    page: { after: Opt<string>; limit: Opt<number> }
-  ) => {
-      const result = listCards(
-        state(),
-        {
-          id: some(filter.id),
-          family: some(filter.family),
-          format: some(filter.format),
-          quantization: some(filter.quantization),
-          includeDeprecated: some(filter.include_deprecated)
-        },
-        { after: some(page.after), limit: some(page.limit) }
-      );
-      return mapResult(result, (p) => ({ items: p.items.map(cardView), next: p.next === undefined ? [] : [p.next] }));
-    });
+    handle(
+      [C.CardFilter, C.PageRequest],
+      C.Results.cardPage,
+      (
+        filter: { id: Opt<string>; family: Opt<string>; format: Opt<string>; quantization: Opt<string>; include_deprecated: Opt<boolean> },
+        page: { after: Opt<string>; limit: Opt<number> }
+      ) => {
+        const result = listCards(
+          state(),
+          {
+            id: some(filter.id),
+            family: some(filter.family),
+            format: some(filter.format),
+            quantization: some(filter.quantization),
+            includeDeprecated: some(filter.include_deprecated)
+          },
+          { after: some(page.after), limit: some(page.limit) }
+        );
+        return mapResult(result, (p) => ({ items: p.items.map(cardView), next: p.next === undefined ? [] : [p.next] }));
+      }
+    );
   }
 
   @query([C.RunnerFilter, C.PageRequest], C.Results.runnerPage, { manual: true })
   list_runners(): void {
-    handle([C.RunnerFilter, C.PageRequest], C.Results.runnerPage, (filter: { model: Opt<string>; live_only: Opt<boolean> }, page: { after: Opt<string>; limit: Opt<number> }) => {
-      const now = time();
-      const result = listRunners(state(), now, { model: some(filter.model), liveOnly: some(filter.live_only) }, { after: some(page.after), limit: some(page.limit) });
-      return mapResult(result, (p) => ({ items: p.items.map((r) => runnerView(state(), r, now)), next: p.next === undefined ? [] : [p.next] }));
-    });
+    handle(
+      [C.RunnerFilter, C.PageRequest],
+      C.Results.runnerPage,
+      (filter: { model: Opt<string>; live_only: Opt<boolean> }, page: { after: Opt<string>; limit: Opt<number> }) => {
+        const now = time();
+        const result = listRunners(
+          state(),
+          now,
+          { model: some(filter.model), liveOnly: some(filter.live_only) },
+          { after: some(page.after), limit: some(page.limit) }
+        );
+        return mapResult(result, (p) => ({
+          items: p.items.map((r) => runnerView(state(), r, now)),
+          next: p.next === undefined ? [] : [p.next]
+        }));
+      }
+    );
   }
 
   @update([C.ModelRef, IDL.Text], C.Results.unit, { manual: true })
@@ -191,16 +231,20 @@ export default class {
 
   @update([C.HeartbeatArgs], C.Results.heartbeat, { manual: true })
   heartbeat(): void {
-    handle([C.HeartbeatArgs], C.Results.heartbeat, (args: { state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number }) => {
-      const result = heartbeat(state(), caller(), time(), {
-        state: args.state,
-        busySlots: args.busy_slots,
-        queueDepth: args.queue_depth,
-        tokensPerSecond: args.tokens_per_second,
-        kvCacheUsage: args.kv_cache_usage
-      });
-      return mapResult(result, (ack) => ({ next_heartbeat_in_ns: ack.nextHeartbeatInNs, ttl_ns: ack.ttlNs }));
-    });
+    handle(
+      [C.HeartbeatArgs],
+      C.Results.heartbeat,
+      (args: { state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number }) => {
+        const result = heartbeat(state(), caller(), time(), {
+          state: args.state,
+          busySlots: args.busy_slots,
+          queueDepth: args.queue_depth,
+          tokensPerSecond: args.tokens_per_second,
+          kvCacheUsage: args.kv_cache_usage
+        });
+        return mapResult(result, (ack) => ({ next_heartbeat_in_ns: ack.nextHeartbeatInNs, ttl_ns: ack.ttlNs }));
+      }
+    );
   }
 
   @query([IDL.Principal], C.OptRunnerView, { manual: true })
@@ -216,7 +260,11 @@ export default class {
     const [request] = args([C.FindRequest]) as [C.FindRequestArgs];
     const result = findRunners(state(), time(), findRequestOf(request));
     if ('Ok' in result && result.Ok.length > 0) msgReply(candidatesReply(result.Ok));
-    else reply(C.Results.candidates, mapResult(result, (candidates) => candidates.map(candidateView)));
+    else
+      reply(
+        C.Results.candidates,
+        mapResult(result, (candidates) => candidates.map(candidateView))
+      );
   }
 
   @query([], C.StatsList, { manual: true })
@@ -243,7 +291,12 @@ export default class {
   @update([IDL.Vec(IDL.Principal)], C.Results.unit, { manual: true })
   set_admins(): void {
     handle([IDL.Vec(IDL.Principal)], C.Results.unit, (admins: Principal[]) => {
-      return setAdmins(state(), caller(), isController(msgCaller()), admins.map((a) => a.toText()));
+      return setAdmins(
+        state(),
+        caller(),
+        isController(msgCaller()),
+        admins.map((a) => a.toText())
+      );
     });
   }
 
@@ -302,7 +355,9 @@ export default class {
 
   @update([IDL.Text, IDL.Text], C.Results.task, { manual: true })
   fail_task(): void {
-    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) => mapResult(failTask(state(), caller(), time(), id, reason), taskView));
+    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) =>
+      mapResult(failTask(state(), caller(), time(), id, reason), taskView)
+    );
   }
 
   @update([IDL.Text], C.Results.task, { manual: true })
@@ -312,7 +367,9 @@ export default class {
 
   @update([IDL.Text, IDL.Text], C.Results.task, { manual: true })
   reject_task(): void {
-    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) => mapResult(rejectTask(state(), caller(), time(), id, reason), taskView));
+    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) =>
+      mapResult(rejectTask(state(), caller(), time(), id, reason), taskView)
+    );
   }
 
   @query([IDL.Text], C.OptTaskView, { manual: true })
@@ -337,7 +394,9 @@ export default class {
 
   @query([IDL.Nat, IDL.Nat8], C.RewardQuote, { manual: true })
   quote_reward(): void {
-    handle([IDL.Nat, IDL.Nat8], C.RewardQuote, (reward: bigint, redundancy: number) => quoteView(quoteReward(state().taskConfig(), reward, Math.min(Math.max(redundancy, 1), MAX_REDUNDANCY))));
+    handle([IDL.Nat, IDL.Nat8], C.RewardQuote, (reward: bigint, redundancy: number) =>
+      quoteView(quoteReward(state().taskConfig(), reward, Math.min(Math.max(redundancy, 1), MAX_REDUNDANCY)))
+    );
   }
 
   @update([C.TaskConfigArgs], C.Results.taskConfig, { manual: true })

@@ -2,7 +2,15 @@ import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
 import { TaskRecords } from './task-records.js';
 import { DiscoveryIndex, type RegistryStore } from '../../src/core/registry/index.js';
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
-import { defaultTaskConfig, type EpochWork, type OpenTask, type Payout, type Stores, type TaskConfig, type TaskSummary } from '../../src/core/tasks/index.js';
+import {
+  defaultTaskConfig,
+  type EpochWork,
+  type OpenTask,
+  type Payout,
+  type Stores,
+  type TaskConfig,
+  type TaskSummary
+} from '../../src/core/tasks/index.js';
 
 const CONFIG_KEY = 'config';
 const TASK_CONFIG_KEY = 'task-config';

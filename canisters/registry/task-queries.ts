@@ -34,7 +34,14 @@ export function claimable(store: Stores, runner: string, nowNs: bigint) {
     // The summary, not the task: reading a task back parses its input (up to 256 KiB).
     const rewardE8s = (store.summaries.get(id) ?? store.tasks.get(id))?.rewardE8s;
     if (rewardE8s === undefined) continue;
-    out.push({ id, model: open.model, reward_e8s: rewardE8s, deadline_ns: open.deadlineNs, redundancy: open.redundancy, open_places: places });
+    out.push({
+      id,
+      model: open.model,
+      reward_e8s: rewardE8s,
+      deadline_ns: open.deadlineNs,
+      redundancy: open.redundancy,
+      open_places: places
+    });
     // A task stored before summaries existed is read whole: stop before the query limit, as list_tasks does.
     if (out.length >= MAX_CLAIMABLE_PAGE || performanceCounter(0) > LIST_TASKS_BUDGET) break;
   }

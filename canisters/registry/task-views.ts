@@ -13,14 +13,15 @@ type Opt<T> = [] | [T];
 const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
 const some = <T>(value: Opt<T>): T | undefined => value[0];
 
-
 export function accountOut(account: PayAccount): { owner: Principal; subaccount: Opt<Uint8Array> } {
   return { owner: Principal.fromText(account.owner), subaccount: account.subaccount === undefined ? [] : [hexToBytes(account.subaccount)] };
 }
 
 export function accountIn(account: AccountArg): PayAccount {
   const sub = some(account.subaccount);
-  return sub === undefined ? { owner: account.owner.toText() } : { owner: account.owner.toText(), subaccount: bytesToHex(Uint8Array.from(sub)) };
+  return sub === undefined
+    ? { owner: account.owner.toText() }
+    : { owner: account.owner.toText(), subaccount: bytesToHex(Uint8Array.from(sub)) };
 }
 
 export function findRequestOf(request: FindRequestArgs): FindRequest {
@@ -146,9 +147,14 @@ export function payoutView(p: Payout) {
 }
 
 export function reputationView(r: Reputation) {
-  return { completed: r.completed, failed: r.failed, rejected: r.rejected, expired_leases: r.expiredLeases, latency_ms_ema: r.latencyMsEma };
+  return {
+    completed: r.completed,
+    failed: r.failed,
+    rejected: r.rejected,
+    expired_leases: r.expiredLeases,
+    latency_ms_ema: r.latencyMsEma
+  };
 }
 
 /** Candid argument values of the task methods, as @dfinity/candid decodes them. */
 export const hex = (bytes: Uint8Array | number[]): string => bytesToHex(Uint8Array.from(bytes));
-

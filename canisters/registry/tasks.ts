@@ -2,7 +2,19 @@ import { call, canisterSelf, time } from 'azle';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 
 import { TransferFromArgs, TransferFromResult, TransferArgs, TransferResult } from '../ledger/candid.js';
-import { duePayouts, escrowConfirmed, escrowFailed, payoutDone, payoutRetry, payoutStuck, tick, type PayAccount, type Payout, type Stores, type Task } from '../../src/core/tasks/index.js';
+import {
+  duePayouts,
+  escrowConfirmed,
+  escrowFailed,
+  payoutDone,
+  payoutRetry,
+  payoutStuck,
+  tick,
+  type PayAccount,
+  type Payout,
+  type Stores,
+  type Task
+} from '../../src/core/tasks/index.js';
 import { accountOut } from './task-views.js';
 
 /** The registry's escrow account on the ledger: subaccount 0x01 followed by 31 zero bytes. */

@@ -1,7 +1,16 @@
 import { Principal } from 'azle';
 
 import { stringifyJson } from '../../src/core/json.js';
-import { isLive, WEIGHTS, type Candidate, type ModelStats, type RegistryConfig, type RegistryStore, type StoredCard, type StoredRunner } from '../../src/core/registry/index.js';
+import {
+  isLive,
+  WEIGHTS,
+  type Candidate,
+  type ModelStats,
+  type RegistryConfig,
+  type RegistryStore,
+  type StoredCard,
+  type StoredRunner
+} from '../../src/core/registry/index.js';
 
 /** Core records → the Candid values of candid.ts. */
 const opt = <T>(value: T | undefined): [] | [T] => (value === undefined ? [] : [value]);

@@ -34,7 +34,10 @@ export function resolveRegistryId(flag: string | undefined, projectDir = process
   if (flag !== undefined) return flag;
   const recorded = readRecordedIds(projectDir).registry;
   if (recorded !== undefined) return recorded;
-  throw new DeaiError('RegistryUnknown', `No registry id recorded in ${resolve(projectDir, '.dfx', 'local', 'canister_ids.json')}: run \`deai deploy\` here first, or pass --registry <id>`);
+  throw new DeaiError(
+    'RegistryUnknown',
+    `No registry id recorded in ${resolve(projectDir, '.dfx', 'local', 'canister_ids.json')}: run \`deai deploy\` here first, or pass --registry <id>`
+  );
 }
 
 /** Connects the SDK as the chosen identity (the default PEM when present, else anonymous). */
@@ -82,6 +85,10 @@ export async function runClient(json: boolean, body: () => Promise<void>): Promi
 /** Left-aligned columns under a header row. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }

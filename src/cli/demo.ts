@@ -38,7 +38,9 @@ const formatTokens = (e8s: bigint): string => `${e8s / 100_000_000n}.${(e8s % 10
 export async function runDemo(options: { host: string; registryId: string; projectDir: string; out: Output }): Promise<RunningDemo> {
   const { out, projectDir } = options;
   const started = Date.now();
-  out.info('Demo: preparing llama-server and the tiny model (the first run on a machine builds llama.cpp: ~5–6 min on 2 cores; later runs take a second) …');
+  out.info(
+    'Demo: preparing llama-server and the tiny model (the first run on a machine builds llama.cpp: ~5–6 min on 2 cores; later runs take a second) …'
+  );
   const progress = (message: string): void => out.info(`  llama: ${message}`);
   const toolchain = await ensureLlamaServer({ onProgress: progress });
   const modelPath = await ensureTinyModel({ onProgress: progress });
@@ -58,23 +60,46 @@ export async function runDemo(options: { host: string; registryId: string; proje
       engine: { kind: 'llama.cpp', url: llama.url, modelPath },
       manifest: {
         region: 'local',
-        deployments: [{ model: { id: DEMO_MODEL_ID }, price: { inputPerMillion: 100, outputPerMillion: 300 }, card: { version: '1.0.0', family: 'llama', license: 'MIT' } }]
+        deployments: [
+          {
+            model: { id: DEMO_MODEL_ID },
+            price: { inputPerMillion: 100, outputPerMillion: 300 },
+            card: { version: '1.0.0', family: 'llama', license: 'MIT' }
+          }
+        ]
       },
       heartbeatSeconds: 10,
       pollMs: 200,
       metricsPort: 0,
       stateFile: '.deai/runner-state.json'
     });
-    runner = await startRunner(config, { projectDir, log: (event, fields) => (event === 'ready' || event === 'task-completed' ? out.info(`  runner: ${event} ${JSON.stringify(fields ?? {})}`) : undefined) });
+    runner = await startRunner(config, {
+      projectDir,
+      log: (event, fields) =>
+        event === 'ready' || event === 'task-completed' ? out.info(`  runner: ${event} ${JSON.stringify(fields ?? {})}`) : undefined
+    });
     out.info(`  runner ${runner.principal} registered and live`);
 
     const { identity } = loadOrCreateIdentity(resolve(projectDir, DEFAULT_IDENTITY_PATH));
     const client = await DeaiClient.connect({ host: options.host, registryId: options.registryId, identity });
     const reward = 1_000_000n;
     const quote = await client.quoteReward(reward);
-    out.info(`Demo: submitting a task as ${identity.getPrincipal().toText()} (reward ${formatTokens(reward)}, the runner will receive ${formatTokens(quote.perRunnerNetE8s)}) …`);
-    const task = await client.submitTask({ model: DEMO_MODEL_ID, prompt: 'Write one sentence about the sea.', rewardE8s: reward, maxOutputTokens: 48, temperature: 0, seed: 7n, idempotencyKey: `demo-${Date.now()}` });
-    const result = await client.waitForResult(task.id, { timeoutMs: 120_000, onProgress: (state) => out.info(`  task ${task.id}: ${state}`) });
+    out.info(
+      `Demo: submitting a task as ${identity.getPrincipal().toText()} (reward ${formatTokens(reward)}, the runner will receive ${formatTokens(quote.perRunnerNetE8s)}) …`
+    );
+    const task = await client.submitTask({
+      model: DEMO_MODEL_ID,
+      prompt: 'Write one sentence about the sea.',
+      rewardE8s: reward,
+      maxOutputTokens: 48,
+      temperature: 0,
+      seed: 7n,
+      idempotencyKey: `demo-${Date.now()}`
+    });
+    const result = await client.waitForResult(task.id, {
+      timeoutMs: 120_000,
+      onProgress: (state) => out.info(`  task ${task.id}: ${state}`)
+    });
     await client.accept(task.id);
     out.info(`  accepted; the registry pays the runner from escrow (payout timer, every 5 s) …`);
     const runnerAccount = Principal.fromText(runner.principal);
@@ -92,7 +117,9 @@ export async function runDemo(options: { host: string; registryId: string; proje
       balances: { requesterE8s: await client.balance(), runnerE8s: runnerBalance },
       urls: { llamaServer: llama.url, runnerMetrics: runner.metricsUrl }
     };
-    out.info(`Demo result (${task.id}): "${demo.output}" (${demo.outputTokens} tokens; a tiny random-weight model, so the words are gibberish by design: the point is the path they took)`);
+    out.info(
+      `Demo result (${task.id}): "${demo.output}" (${demo.outputTokens} tokens; a tiny random-weight model, so the words are gibberish by design: the point is the path they took)`
+    );
     out.info(`Balances: requester ${formatTokens(demo.balances.requesterE8s)}, runner ${formatTokens(demo.balances.runnerE8s)}`);
     return { result: demo, stop };
   } catch (error) {

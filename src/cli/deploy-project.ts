@@ -37,7 +37,8 @@ export async function deployProject(flags: DeployFlags, out: Output, projectDir 
   const registry = deployed.find((c) => c.name === 'registry');
   const ledger = deployed.find((c) => c.name === 'ledger');
   if (registry !== undefined && ledger !== undefined) {
-    if ((await wireRegistryToLedger(agent, registry.id, ledger.id, identity.getPrincipal())) === 'configured') out.info('  registry: tasks now escrow and pay through the ledger');
+    if ((await wireRegistryToLedger(agent, registry.id, ledger.id, identity.getPrincipal())) === 'configured')
+      out.info('  registry: tasks now escrow and pay through the ledger');
   }
   return deployed;
 }

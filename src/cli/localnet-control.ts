@@ -29,10 +29,12 @@ export async function localnetStatus(stateDir: string, projectDir = process.cwd(
   });
   if (read.kind === 'absent') return notRunning(`no network has ${dir} open`);
   if (read.kind === 'invalid') return notRunning(`${read.file} is unreadable (${read.reason})`);
-  if (read.kind === 'stale') return notRunning(`the network last started there (pid ${read.info.pid}) is gone without stopping cleanly`, { lastUrl: read.info.url });
+  if (read.kind === 'stale')
+    return notRunning(`the network last started there (pid ${read.info.pid}) is gone without stopping cleanly`, { lastUrl: read.info.url });
   const { info } = read;
   const answered = await answersStatus(info.url);
-  if (!answered.ok) return notRunning(`pid ${info.pid} owns ${dir} but ${info.url} does not answer (${answered.reason})`, { pid: info.pid, url: info.url });
+  if (!answered.ok)
+    return notRunning(`pid ${info.pid} owns ${dir} but ${info.url} does not answer (${answered.reason})`, { pid: info.pid, url: info.url });
   const canisters = readRecordedIds(projectDir);
   const uptimeS = Math.max(0, Math.round((Date.now() - info.startedAtMs) / 1000));
   return {
@@ -41,9 +43,20 @@ export async function localnetStatus(stateDir: string, projectDir = process.cwd(
       `Running at ${info.url} (pid ${info.pid}, up ${formatDuration(uptimeS)})`,
       `State: ${dir}`,
       `Root key: ${info.rootKey}`,
-      ...(Object.keys(canisters).length === 0 ? ['No canisters recorded in .dfx here (`deai deploy`).'] : Object.entries(canisters).map(([name, id]) => `  ${name.padEnd(12)} ${id}`))
+      ...(Object.keys(canisters).length === 0
+        ? ['No canisters recorded in .dfx here (`deai deploy`).']
+        : Object.entries(canisters).map(([name, id]) => `  ${name.padEnd(12)} ${id}`))
     ].join('\n'),
-    json: { running: true, url: info.url, port: info.port, pid: info.pid, uptimeSeconds: uptimeS, rootKey: info.rootKey, stateDir: dir, canisters }
+    json: {
+      running: true,
+      url: info.url,
+      port: info.port,
+      pid: info.pid,
+      uptimeSeconds: uptimeS,
+      rootKey: info.rootKey,
+      stateDir: dir,
+      canisters
+    }
   };
 }
 
@@ -62,14 +75,21 @@ export async function stopLocalnet(stateDir: string, timeoutMs: number, progress
   try {
     process.kill(info.pid, 'SIGTERM');
   } catch (error) {
-    throw Object.assign(new Error(`cannot signal pid ${info.pid}: ${error instanceof Error ? error.message : String(error)}`), { code: 'StopFailed' });
+    throw Object.assign(new Error(`cannot signal pid ${info.pid}: ${error instanceof Error ? error.message : String(error)}`), {
+      code: 'StopFailed'
+    });
   }
   const startedMs = Date.now();
   while (isProcessAlive(info.pid)) {
     if (Date.now() - startedMs > timeoutMs) {
-      throw Object.assign(new Error(`pid ${info.pid} still runs ${Math.round(timeoutMs / 1000)} s after SIGTERM; wait longer (--timeout) or kill it (state is kept up to its last round)`), {
-        code: 'StopTimeout'
-      });
+      throw Object.assign(
+        new Error(
+          `pid ${info.pid} still runs ${Math.round(timeoutMs / 1000)} s after SIGTERM; wait longer (--timeout) or kill it (state is kept up to its last round)`
+        ),
+        {
+          code: 'StopTimeout'
+        }
+      );
     }
     await new Promise((resolveWait) => setTimeout(resolveWait, 100));
   }

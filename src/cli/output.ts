@@ -34,6 +34,7 @@ export async function run(json: boolean, body: () => Promise<void>): Promise<voi
 
 export function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be an integer between 0 and 65535, got "${value}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`--port must be an integer between 0 and 65535, got "${value}"`);
   return port;
 }

@@ -35,7 +35,10 @@ export async function runnerStatus(config: RunnerConfig, projectDir = process.cw
   const registry = config.network.registry ?? resolveRegistryId(undefined, projectDir);
   const identityPath = resolve(projectDir, config.identity);
   if (!existsSync(identityPath)) {
-    throw new IcError('IdentityNotFound', `Runner identity ${identityPath} does not exist: the runner creates it on its first \`deai runner start\`, or pass --identity`);
+    throw new IcError(
+      'IdentityNotFound',
+      `Runner identity ${identityPath} does not exist: the runner creates it on its first \`deai runner start\`, or pass --identity`
+    );
   }
   const principal = loadIdentity(identityPath).getPrincipal();
   const client = await DeaiClient.connect({ host: config.network.host, registryId: registry });
@@ -56,7 +59,11 @@ export async function runnerStatus(config: RunnerConfig, projectDir = process.cw
     principal: principal.toText(),
     registry,
     host: config.network.host,
-    ...(onChain === undefined ? {} : { onChain: { ...onChain, ...(heartbeatAgeSeconds === undefined ? {} : { heartbeatAgeSeconds: Math.max(0, heartbeatAgeSeconds) }) } }),
+    ...(onChain === undefined
+      ? {}
+      : {
+          onChain: { ...onChain, ...(heartbeatAgeSeconds === undefined ? {} : { heartbeatAgeSeconds: Math.max(0, heartbeatAgeSeconds) }) }
+        }),
     reputation,
     ...(local === undefined ? {} : { local }),
     pendingTasks: readPendingTasks(resolve(projectDir, config.stateFile)),
@@ -74,13 +81,20 @@ export function formatRunnerStatus(status: RunnerStatus): string {
     const beat = chain.heartbeat;
     lines.push(
       `  ${chain.live ? 'live' : 'NOT LIVE'}${chain.suspended === undefined ? '' : ` (suspended: ${chain.suspended})`}, state ${beat?.state ?? 'none'}, ` +
-        (beat === undefined ? 'no heartbeat yet' : `last heartbeat ${chain.heartbeatAgeSeconds?.toFixed(1) ?? '?'} s ago, ${beat.busySlots} busy slots, queue ${beat.queueDepth}, ${beat.tokensPerSecond.toFixed(1)} tokens/s`),
+        (beat === undefined
+          ? 'no heartbeat yet'
+          : `last heartbeat ${chain.heartbeatAgeSeconds?.toFixed(1) ?? '?'} s ago, ${beat.busySlots} busy slots, queue ${beat.queueDepth}, ${beat.tokensPerSecond.toFixed(1)} tokens/s`),
       `  region ${chain.region}${chain.endpoint === undefined ? '' : `, endpoint ${chain.endpoint}`}`,
-      ...chain.deployments.map((d) => `  serves ${d.modelId} on ${d.engine} ${d.engineVersion}: ${d.slots} slots, context ${d.servedContext}, price ${d.inputPricePerMillion}/${d.outputPricePerMillion} e8s per million tokens`)
+      ...chain.deployments.map(
+        (d) =>
+          `  serves ${d.modelId} on ${d.engine} ${d.engineVersion}: ${d.slots} slots, context ${d.servedContext}, price ${d.inputPricePerMillion}/${d.outputPricePerMillion} e8s per million tokens`
+      )
     );
   }
   const r = status.reputation;
-  lines.push(`  reputation: ${r.completed} completed, ${r.failed} failed, ${r.rejected} rejected, ${r.expiredLeases} expired leases, latency ${r.latencyMsEma.toFixed(0)} ms`);
+  lines.push(
+    `  reputation: ${r.completed} completed, ${r.failed} failed, ${r.rejected} rejected, ${r.expiredLeases} expired leases, latency ${r.latencyMsEma.toFixed(0)} ms`
+  );
   lines.push(
     status.local === undefined
       ? '  process: no runner answers on its metrics port here'
@@ -112,7 +126,9 @@ async function readLocalMetrics(port: number): Promise<RunnerStatus['local']> {
     completed: one('deai_runner_tasks_completed_total'),
     failed: one('deai_runner_tasks_failed_total'),
     inFlight: one('deai_runner_tasks_in_flight'),
-    outputTokens: samples.filter((s) => s.name === 'deai_runner_tokens_total' && s.labels.kind === 'output').reduce((a, s) => a + s.value, 0)
+    outputTokens: samples
+      .filter((s) => s.name === 'deai_runner_tokens_total' && s.labels.kind === 'output')
+      .reduce((a, s) => a + s.value, 0)
   };
 }
 

@@ -38,4 +38,3 @@ export class MemoryKeyValue<V> implements KeyValue<V> {
     }
   }
 }
-

@@ -34,8 +34,15 @@ const SOURCE_STAMP = '.source-hash';
 /** sha256 over the page's sources (paths and contents) and the lockfile (Vite and agent versions). */
 export function sourceHash(): string {
   const hash = createHash('sha256');
-  const files = [...listFiles(EXPLORER_SOURCE_DIR).map((f) => join(EXPLORER_SOURCE_DIR, f)), resolve(import.meta.dirname, '..', '..', 'package-lock.json')];
-  for (const file of files) hash.update(`${relative(EXPLORER_SOURCE_DIR, file)}\0`).update(readFileSync(file)).update('\0');
+  const files = [
+    ...listFiles(EXPLORER_SOURCE_DIR).map((f) => join(EXPLORER_SOURCE_DIR, f)),
+    resolve(import.meta.dirname, '..', '..', 'package-lock.json')
+  ];
+  for (const file of files)
+    hash
+      .update(`${relative(EXPLORER_SOURCE_DIR, file)}\0`)
+      .update(readFileSync(file))
+      .update('\0');
   return hash.digest('hex');
 }
 

@@ -31,7 +31,8 @@ const HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   // The page talks to the configured IC host only through fetch; nothing else is loaded from elsewhere.
-  'content-security-policy': "default-src 'self'; connect-src 'self' http: https:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+  'content-security-policy':
+    "default-src 'self'; connect-src 'self' http: https:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 };
 
 /** Serves the built page from `dir` and `config` as /config.json, on loopback. Static files only, GET and HEAD. */
@@ -40,7 +41,12 @@ export function createExplorerServer(dir: string, config: ExplorerPageConfig): S
   const configBody = JSON.stringify(config, null, 2);
   return createServer((request, response) => {
     const send = (status: number, type: string, body: string | Buffer): void => {
-      response.writeHead(status, { ...HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
+      response.writeHead(status, {
+        ...HEADERS,
+        'content-type': type,
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-cache'
+      });
       response.end(request.method === 'HEAD' ? undefined : body);
     };
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'Method not allowed');
@@ -71,7 +77,13 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** Starts the server; when `port` is taken and `fallbackToFreePort` is set, a free port is used instead. */
-export async function serveExplorer(options: { dir: string; config: ExplorerPageConfig; port: number; host?: string; fallbackToFreePort?: boolean }): Promise<RunningExplorer> {
+export async function serveExplorer(options: {
+  dir: string;
+  config: ExplorerPageConfig;
+  port: number;
+  host?: string;
+  fallbackToFreePort?: boolean;
+}): Promise<RunningExplorer> {
   const host = options.host ?? '127.0.0.1';
   let server = createExplorerServer(options.dir, options.config);
   let port: number;

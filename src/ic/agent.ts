@@ -14,6 +14,10 @@ export async function createAgent(host: string, identity?: Identity): Promise<Ht
   try {
     return await HttpAgent.create({ host, identity, shouldFetchRootKey: isLocalHost(host) });
   } catch (error) {
-    throw new IcError('NetworkUnreachable', `Cannot reach the IC network at ${host}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new IcError(
+      'NetworkUnreachable',
+      `Cannot reach the IC network at ${host}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error }
+    );
   }
 }

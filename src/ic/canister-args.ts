@@ -32,7 +32,8 @@ export function defaultCanisterArgs(deployer: Principal): Record<string, Caniste
     registry: () => ({ install: registryInitArgs({ admins: [deployer] }), upgrade: registryInitArgs(undefined) }),
     ledger: (ids) => {
       const registry = ids.registry;
-      if (registry === undefined) throw new Error('the ledger needs the registry canister deployed first: its minting account is the registry');
+      if (registry === undefined)
+        throw new Error('the ledger needs the registry canister deployed first: its minting account is the registry');
       return {
         install: ledgerInitArg({
           token_name: DEV_TOKEN.name,

@@ -42,7 +42,6 @@ export interface DeployOptions {
   onProgress?: (message: string) => void;
 }
 
-
 /** Records ids where dfx (`.dfx/<network>/canister_ids.json`) and icp (`.icp/data/mappings/<network>.ids.json`) look. */
 export function recordIds(projectDir: string, network: string, ids: Record<string, string>): void {
   const dfxFile: Record<string, Record<string, string>> = {};
@@ -66,7 +65,14 @@ async function exists(agent: HttpAgent, id: Principal): Promise<{ moduleHash: st
   }
 }
 
-async function install(agent: HttpAgent, id: Principal, wasm: Uint8Array, arg: Uint8Array, upgrade: boolean, progress: (m: string) => void): Promise<void> {
+async function install(
+  agent: HttpAgent,
+  id: Principal,
+  wasm: Uint8Array,
+  arg: Uint8Array,
+  upgrade: boolean,
+  progress: (m: string) => void
+): Promise<void> {
   const ic = managementActor(agent, id);
   const mode = upgrade ? { upgrade: [] as [] } : { install: null };
   if (wasm.length <= CHUNKED_INSTALL_THRESHOLD) {
@@ -114,7 +120,9 @@ export async function deployCanisters(options: DeployOptions): Promise<DeployedC
     try {
       args = options.args?.[canister.name]?.(ids) ?? args;
     } catch (error) {
-      throw new IcError('DeployFailed', `Deploying ${canister.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new IcError('DeployFailed', `Deploying ${canister.name} failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error
+      });
     }
     const previous = recorded[canister.name];
     const found = previous === undefined ? undefined : await exists(options.agent, Principal.fromText(previous));
@@ -145,7 +153,9 @@ export async function deployCanisters(options: DeployOptions): Promise<DeployedC
         action = 'created';
       }
     } catch (error) {
-      throw new IcError('DeployFailed', `Deploying ${canister.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new IcError('DeployFailed', `Deploying ${canister.name} failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error
+      });
     }
     ids[canister.name] = id.toText();
     results.push({ name: canister.name, id: id.toText(), action, moduleHash });

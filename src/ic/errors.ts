@@ -1,12 +1,6 @@
 /** Errors of the IC client layer: a stable code, whether a retry may help, and the cause. */
 export type IcErrorCode =
-  | 'IdentityNotFound'
-  | 'IdentityInvalid'
-  | 'NetworkUnreachable'
-  | 'CallRejected'
-  | 'BuildFailed'
-  | 'ConfigInvalid'
-  | 'DeployFailed';
+  'IdentityNotFound' | 'IdentityInvalid' | 'NetworkUnreachable' | 'CallRejected' | 'BuildFailed' | 'ConfigInvalid' | 'DeployFailed';
 
 const RETRYABLE: ReadonlySet<IcErrorCode> = new Set(['NetworkUnreachable']);
 

@@ -29,7 +29,9 @@ export function parseIdentityPem(pem: string, source = 'PEM'): Identity {
   try {
     jwk = createPrivateKey(pem).export({ format: 'jwk' });
   } catch (error) {
-    throw new IcError('IdentityInvalid', `${source} is not a PEM private key: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new IcError('IdentityInvalid', `${source} is not a PEM private key: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error
+    });
   }
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && typeof jwk.d === 'string') {
     return Ed25519KeyIdentity.fromSecretKey(new Uint8Array(Buffer.from(jwk.d, 'base64url')));

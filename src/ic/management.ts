@@ -13,7 +13,10 @@ import {
 } from '../localnet/management/idl.js';
 
 type Opt<T> = [] | [T];
-export type InstallModeArg = { install: null } | { reinstall: null } | { upgrade: Opt<{ skip_pre_upgrade: Opt<boolean>; wasm_memory_persistence: Opt<{ keep: null } | { replace: null }> }> };
+export type InstallModeArg =
+  | { install: null }
+  | { reinstall: null }
+  | { upgrade: Opt<{ skip_pre_upgrade: Opt<boolean>; wasm_memory_persistence: Opt<{ keep: null } | { replace: null }> }> };
 
 /** The management canister methods deploy tooling needs, typed. */
 export interface ManagementActor {
@@ -33,7 +36,13 @@ export interface ManagementActor {
     specified_id: Opt<Principal>;
     sender_canister_version: Opt<bigint>;
   }): Promise<{ canister_id: Principal }>;
-  install_code(args: { mode: InstallModeArg; canister_id: Principal; wasm_module: Uint8Array; arg: Uint8Array; sender_canister_version: Opt<bigint> }): Promise<void>;
+  install_code(args: {
+    mode: InstallModeArg;
+    canister_id: Principal;
+    wasm_module: Uint8Array;
+    arg: Uint8Array;
+    sender_canister_version: Opt<bigint>;
+  }): Promise<void>;
   upload_chunk(args: { canister_id: Principal; chunk: Uint8Array }): Promise<{ hash: Uint8Array }>;
   clear_chunk_store(args: { canister_id: Principal }): Promise<void>;
   install_chunked_code(args: {
@@ -45,7 +54,9 @@ export interface ManagementActor {
     arg: Uint8Array;
     sender_canister_version: Opt<bigint>;
   }): Promise<void>;
-  canister_status(args: { canister_id: Principal }): Promise<{ status: { running: null } | { stopping: null } | { stopped: null }; module_hash: Opt<Uint8Array>; cycles: bigint }>;
+  canister_status(args: {
+    canister_id: Principal;
+  }): Promise<{ status: { running: null } | { stopping: null } | { stopped: null }; module_hash: Opt<Uint8Array>; cycles: bigint }>;
 }
 
 const idlFactory: IDL.InterfaceFactory = () =>

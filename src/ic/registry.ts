@@ -22,7 +22,17 @@ export interface TaskView {
   created_at_ns: bigint;
   escrow_block: Opt<bigint>;
   leases: Array<{ runner: Principal; claimed_at_ns: bigint; expires_at_ns: bigint }>;
-  results: Array<{ runner: Principal; output_digest: string; output: Opt<string>; reference: Opt<string>; input_tokens: bigint; output_tokens: bigint; first_token_ms: number; total_ms: number; at_ns: bigint }>;
+  results: Array<{
+    runner: Principal;
+    output_digest: string;
+    output: Opt<string>;
+    reference: Opt<string>;
+    input_tokens: bigint;
+    output_tokens: bigint;
+    first_token_ms: number;
+    total_ms: number;
+    at_ns: bigint;
+  }>;
   failures: Array<{ runner: Principal; reason: string; at_ns: bigint }>;
   review_ends_at_ns: Opt<bigint>;
   paid_runners: Principal[];
@@ -46,7 +56,9 @@ export interface RunnerRegistry {
   update_runner(runner: Principal, json: string): Promise<RegistryResult<{ id: Principal }>>;
   get_runner(runner: Principal): Promise<Opt<{ id: Principal; manifest_json: string }>>;
   heartbeat(args: HeartbeatArgs): Promise<RegistryResult<{ next_heartbeat_in_ns: bigint; ttl_ns: bigint }>>;
-  list_claimable(): Promise<Array<{ id: string; model: string; reward_e8s: bigint; deadline_ns: bigint; redundancy: number; open_places: number }>>;
+  list_claimable(): Promise<
+    Array<{ id: string; model: string; reward_e8s: bigint; deadline_ns: bigint; redundancy: number; open_places: number }>
+  >;
   claim_task(id: Opt<string>): Promise<RegistryResult<TaskView>>;
   complete_task(id: string, result: ResultArgs): Promise<RegistryResult<TaskView['results'][number]>>;
   fail_task(id: string, reason: string): Promise<RegistryResult<TaskView>>;

@@ -69,8 +69,24 @@ export interface RunnerRecordView {
   updated_at_ns: bigint;
   suspended: Opt<string>;
   live: boolean;
-  heartbeat: Opt<{ state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number; at_ns: bigint }>;
-  deployments: Array<{ model_id: string; model_digest: string; engine: string; engine_version: string; served_context: bigint; slots: number; input_price_per_million: bigint; output_price_per_million: bigint }>;
+  heartbeat: Opt<{
+    state: string;
+    busy_slots: number;
+    queue_depth: number;
+    tokens_per_second: number;
+    kv_cache_usage: number;
+    at_ns: bigint;
+  }>;
+  deployments: Array<{
+    model_id: string;
+    model_digest: string;
+    engine: string;
+    engine_version: string;
+    served_context: bigint;
+    slots: number;
+    input_price_per_million: bigint;
+    output_price_per_million: bigint;
+  }>;
   manifest_json: string;
 }
 
@@ -88,7 +104,10 @@ export type { SubmitTaskArgs as SubmitTaskArgsValue } from '../../canisters/regi
 export interface RequesterRegistry {
   publish_model_card(json: string): Promise<RegistryResult<{ id: string; digest: string }>>;
   get_model_card(id: string, digest: Opt<string>): Promise<Opt<CardView>>;
-  list_model_cards(filter: CardFilterArgs, page: { after: Opt<string>; limit: Opt<number> }): Promise<RegistryResult<{ items: CardView[]; next: Opt<string> }>>;
+  list_model_cards(
+    filter: CardFilterArgs,
+    page: { after: Opt<string>; limit: Opt<number> }
+  ): Promise<RegistryResult<{ items: CardView[]; next: Opt<string> }>>;
   find_runners(request: FindRequestArgs): Promise<RegistryResult<CandidateView[]>>;
   get_runner(id: Principal): Promise<Opt<RunnerRecordView>>;
   get_reputation(id: Principal): Promise<Opt<ReputationRecordView>>;

@@ -15,7 +15,12 @@ interface TaskConfigActor {
  * Points the registry's task escrow and payouts at the ledger (once: an existing setting is kept). The deployer,
  * a registry admin, is the treasury on a development network.
  */
-export async function wireRegistryToLedger(agent: HttpAgent, registry: string, ledger: string, treasury: Principal): Promise<'configured' | 'unchanged'> {
+export async function wireRegistryToLedger(
+  agent: HttpAgent,
+  registry: string,
+  ledger: string,
+  treasury: Principal
+): Promise<'configured' | 'unchanged'> {
   const actor = Actor.createActor<TaskConfigActor>(registryIdlFactory, { agent, canisterId: registry });
   const current = await actor.get_task_config();
   if (current.ledger[0]?.toText() === ledger) return 'unchanged';

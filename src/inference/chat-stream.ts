@@ -48,15 +48,28 @@ export class ExecutionError extends Error {
   }
 }
 
-const Chunk = z.object({
-  choices: z.array(z.object({ delta: z.object({ content: z.string().nullish() }).passthrough(), finish_reason: z.string().nullish() }).passthrough()),
-  usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).passthrough().nullish()
-}).passthrough();
-const ErrorBody = z.object({ error: z.object({ message: z.string(), code: z.union([z.number(), z.string()]).nullish(), type: z.string().nullish() }).passthrough() });
+const Chunk = z
+  .object({
+    choices: z.array(
+      z.object({ delta: z.object({ content: z.string().nullish() }).passthrough(), finish_reason: z.string().nullish() }).passthrough()
+    ),
+    usage: z
+      .object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() })
+      .passthrough()
+      .nullish()
+  })
+  .passthrough();
+const ErrorBody = z.object({
+  error: z.object({ message: z.string(), code: z.union([z.number(), z.string()]).nullish(), type: z.string().nullish() }).passthrough()
+});
 
 export const outputDigest = (output: string): string => `sha256:${bytesToHex(sha256(utf8ToBytes(output)))}`;
 
-export async function execute(request: ExecuteRequest, fetchImpl: typeof fetch = fetch, now: () => number = () => performance.now()): Promise<Execution> {
+export async function execute(
+  request: ExecuteRequest,
+  fetchImpl: typeof fetch = fetch,
+  now: () => number = () => performance.now()
+): Promise<Execution> {
   const started = now();
   const body: Record<string, unknown> = {
     model: request.model,

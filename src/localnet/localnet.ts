@@ -102,11 +102,12 @@ export class Localnet {
 
   static async start(options: LocalnetOptions = {}): Promise<Localnet> {
     const stateDir = options.stateDir === undefined ? DEFAULT_STATE_DIR : options.stateDir;
-    const store = stateDir === null ? undefined : StateStore.open(stateDir, { clean: options.clean, fsync: options.fsync, groupCommit: true });
+    const store =
+      stateDir === null ? undefined : StateStore.open(stateDir, { clean: options.clean, fsync: options.fsync, groupCommit: true });
     try {
       const keys = stateDir === null ? generateHostKeys() : loadOrCreateKeys(stateDir);
       const certifier = new Certifier(keys);
-      const cacheDir = options.codeCacheDir === undefined ? join(homedir(), '.cache', 'deai', 'wasm') : options.codeCacheDir ?? undefined;
+      const cacheDir = options.codeCacheDir === undefined ? join(homedir(), '.cache', 'deai', 'wasm') : (options.codeCacheDir ?? undefined);
       let engine: Engine | undefined;
       const certificates = new Map<string, { key: string; bytes: Uint8Array }>();
       const dataCertificate = (canister: Canister): Uint8Array => {
@@ -145,7 +146,8 @@ export class Localnet {
       const port = await listen(server, options.port ?? DEFAULT_PORT);
       const localnet = new Localnet(engine, keys, server, port, store, rounds, signer);
       localnet.startTimerLoop();
-      if (store !== undefined) writeServerInfo(store.dir, { pid: process.pid, url: localnet.url, port, rootKey: localnet.rootKeyHex, startedAtMs: Date.now() });
+      if (store !== undefined)
+        writeServerInfo(store.dir, { pid: process.pid, url: localnet.url, port, rootKey: localnet.rootKeyHex, startedAtMs: Date.now() });
       return localnet;
     } catch (error) {
       store?.close({ checkpoint: false });
@@ -188,7 +190,19 @@ export class Localnet {
     const controllers = [HOST_CALLER, ...(options.controllers ?? [])];
     const created = await this.management('provisional_create_canister_with_cycles', ProvisionalCreateArgs, {
       amount: options.cycles === undefined ? [] : [options.cycles],
-      settings: [{ controllers: [controllers], compute_allocation: [], memory_allocation: [], freezing_threshold: [], reserved_cycles_limit: [], log_visibility: [], wasm_memory_limit: [], wasm_memory_threshold: [], environment_variables: [] }],
+      settings: [
+        {
+          controllers: [controllers],
+          compute_allocation: [],
+          memory_allocation: [],
+          freezing_threshold: [],
+          reserved_cycles_limit: [],
+          log_visibility: [],
+          wasm_memory_limit: [],
+          wasm_memory_threshold: [],
+          environment_variables: []
+        }
+      ],
       specified_id: options.canisterId === undefined ? [] : [options.canisterId],
       sender_canister_version: []
     });

@@ -63,7 +63,8 @@ export function buildCanisters(options: BuildOptions): BuildReport[] {
   const progress = options.onProgress ?? (() => undefined);
   const canisters = readDfxCanisters(options.projectDir).filter((c) => options.names === undefined || options.names.includes(c.name));
   const missing = (options.names ?? []).filter((n) => !canisters.some((c) => c.name === n));
-  if (missing.length > 0) throw new ProjectConfigError(`No canister named ${missing.join(', ')} in ${join(options.projectDir, 'dfx.json')}`);
+  if (missing.length > 0)
+    throw new ProjectConfigError(`No canister named ${missing.join(', ')} in ${join(options.projectDir, 'dfx.json')}`);
   return canisters.map((canister) => {
     const stampPath = `${canister.wasm}.inputs`;
     const digest = inputHash(canister, options.repoRoot);
@@ -79,7 +80,9 @@ export function buildCanisters(options: BuildOptions): BuildReport[] {
       encoding: 'utf8'
     });
     if (result.status !== 0) {
-      throw new ProjectConfigError(`azle build of ${canister.name} failed (exit ${String(result.status)}):\n${result.stdout}${result.stderr}`);
+      throw new ProjectConfigError(
+        `azle build of ${canister.name} failed (exit ${String(result.status)}):\n${result.stdout}${result.stderr}`
+      );
     }
     const wasm = readFileSync(canister.wasm);
     writeFileSync(canister.wasm, addCustomSection(wasm, 'icp:public candid:service', readFileSync(canister.candid)));

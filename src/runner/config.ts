@@ -10,7 +10,9 @@ import { RunnerError } from './errors.js';
  * see: price, region, endpoint, …). Precedence: flags > environment > file > defaults, resolved once here.
  */
 export const RunnerConfigSchema = z.strictObject({
-  network: z.strictObject({ host: z.string().url().default('http://127.0.0.1:4943'), registry: z.string().min(5).optional() }).default({ host: 'http://127.0.0.1:4943' }),
+  network: z
+    .strictObject({ host: z.string().url().default('http://127.0.0.1:4943'), registry: z.string().min(5).optional() })
+    .default({ host: 'http://127.0.0.1:4943' }),
   identity: z.string().min(1).default('.deai/runner.pem'),
   engine: z.strictObject({
     kind: z.enum(['llama.cpp', 'vllm']),
@@ -35,12 +37,19 @@ export interface RunnerOverrides {
 }
 
 /** Reads and validates the config file, then applies environment (`DEAI_HOST`, `DEAI_REGISTRY`) and flags. */
-export function loadRunnerConfig(path: string, overrides: RunnerOverrides = {}, env: Record<string, string | undefined> = {}): RunnerConfig {
+export function loadRunnerConfig(
+  path: string,
+  overrides: RunnerOverrides = {},
+  env: Record<string, string | undefined> = {}
+): RunnerConfig {
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new RunnerError('ManifestInvalid', `${path}: cannot read the runner configuration: ${error instanceof Error ? error.message : String(error)}`);
+    throw new RunnerError(
+      'ManifestInvalid',
+      `${path}: cannot read the runner configuration: ${error instanceof Error ? error.message : String(error)}`
+    );
   }
   const parsed = RunnerConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -5,12 +5,35 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** The runner's own Prometheus metrics (served on `/metrics`). */
 export class RunnerMetrics {
   readonly registry = new Registry();
-  readonly claimed = new Counter({ name: 'deai_runner_tasks_claimed_total', help: 'Tasks leased from the registry', registers: [this.registry] });
-  readonly completed = new Counter({ name: 'deai_runner_tasks_completed_total', help: 'Tasks completed and reported', registers: [this.registry] });
+  readonly claimed = new Counter({
+    name: 'deai_runner_tasks_claimed_total',
+    help: 'Tasks leased from the registry',
+    registers: [this.registry]
+  });
+  readonly completed = new Counter({
+    name: 'deai_runner_tasks_completed_total',
+    help: 'Tasks completed and reported',
+    registers: [this.registry]
+  });
   readonly failed = new Counter({ name: 'deai_runner_tasks_failed_total', help: 'Tasks reported as failed', registers: [this.registry] });
-  readonly tokens = new Counter({ name: 'deai_runner_tokens_total', help: 'Tokens processed', labelNames: ['kind'] as const, registers: [this.registry] });
-  readonly taskSeconds = new Histogram({ name: 'deai_runner_task_duration_seconds', help: 'Inference time per task', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
-  readonly firstTokenSeconds = new Histogram({ name: 'deai_runner_first_token_seconds', help: 'Time to first token per task', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
+  readonly tokens = new Counter({
+    name: 'deai_runner_tokens_total',
+    help: 'Tokens processed',
+    labelNames: ['kind'] as const,
+    registers: [this.registry]
+  });
+  readonly taskSeconds = new Histogram({
+    name: 'deai_runner_task_duration_seconds',
+    help: 'Inference time per task',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry]
+  });
+  readonly firstTokenSeconds = new Histogram({
+    name: 'deai_runner_first_token_seconds',
+    help: 'Time to first token per task',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry]
+  });
   readonly inFlight = new Gauge({ name: 'deai_runner_tasks_in_flight', help: 'Tasks being executed now', registers: [this.registry] });
   private lastHeartbeatMs: number | undefined;
 

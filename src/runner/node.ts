@@ -74,11 +74,15 @@ export class RunnerNode {
       const known = await registry.get_model_card(card.id, [card.digest]);
       if (known.length > 0) continue;
       const published = await registry.publish_model_card(card.json);
-      if ('Err' in published && errorName(published.Err) !== 'AlreadyExists') throw new Error(`publishing ${card.id} failed: ${describeErr(published.Err)}`);
+      if ('Err' in published && errorName(published.Err) !== 'AlreadyExists')
+        throw new Error(`publishing ${card.id} failed: ${describeErr(published.Err)}`);
       this.log('card-published', { id: card.id, digest: card.digest });
     }
     const existing = await registry.get_runner(principal);
-    const registered = existing.length > 0 ? await registry.update_runner(principal, this.options.manifestJson) : await registry.register_runner(this.options.manifestJson);
+    const registered =
+      existing.length > 0
+        ? await registry.update_runner(principal, this.options.manifestJson)
+        : await registry.register_runner(this.options.manifestJson);
     if ('Err' in registered) throw new Error(`registering the runner failed: ${describeErr(registered.Err)}`);
     this.log(existing.length > 0 ? 'runner-updated' : 'runner-registered', { principal: principal.toText() });
     await this.recover();
@@ -221,7 +225,9 @@ export class RunnerNode {
 
   /** A retryable engine failure (restart, 5xx, dropped stream) is retried while the lease lasts. */
   private async executeWithRetry(task: TaskView, prompt: string): Promise<Execution> {
-    const leaseEndsMs = Number((task.leases.find((l) => l.runner.toText() === this.options.principal.toText())?.expires_at_ns ?? task.deadline_ns) / 1_000_000n);
+    const leaseEndsMs = Number(
+      (task.leases.find((l) => l.runner.toText() === this.options.principal.toText())?.expires_at_ns ?? task.deadline_ns) / 1_000_000n
+    );
     let backoff = 250;
     for (;;) {
       try {
@@ -262,7 +268,11 @@ export class RunnerNode {
         return;
       } catch (error) {
         if (Date.now() + backoff > leaseEndsMs) {
-          this.log('report-abandoned', { task: task.id, error: String(error), reason: 'the lease ended before the registry could be reached' });
+          this.log('report-abandoned', {
+            task: task.id,
+            error: String(error),
+            reason: 'the lease ended before the registry could be reached'
+          });
           return;
         }
         this.log('report-retry', { task: task.id, error: String(error), retryInMs: backoff });

@@ -58,8 +58,6 @@ const ENGINE_DIALECTS: Readonly<Record<ReadyProbe['engine'], readonly string[]>>
   vllm: ['openai']
 };
 
-
-
 /** Collects contradictions and plain problems while the manifest is built. */
 class Findings {
   readonly contradictions: Contradiction[] = [];
@@ -175,7 +173,12 @@ function reconcileAccelerators(declared: DeclaredAccelerator[], probed: Accelera
     const match = candidates.find(({ accelerator, at }) => accelerator.count - (claimed[at] ?? 0) >= count) ?? candidates[0];
     if (match === undefined) {
       const found = probed.length === 0 ? 'no GPU' : probed.map(describeAccelerator).join(', ');
-      findings.contradict(path, describeAccelerator({ ...entry, count }), found, `no ${entry.vendor} ${entry.model} found (found: ${found})`);
+      findings.contradict(
+        path,
+        describeAccelerator({ ...entry, count }),
+        found,
+        `no ${entry.vendor} ${entry.model} found (found: ${found})`
+      );
       return;
     }
     const { accelerator, at } = match;
@@ -185,7 +188,12 @@ function reconcileAccelerators(declared: DeclaredAccelerator[], probed: Accelera
     }
     claimed[at] = (claimed[at] ?? 0) + count;
     if (entry.memoryGiB !== undefined && entry.memoryGiB > accelerator.memoryGiB * (1 + MEMORY_TOLERANCE)) {
-      findings.contradict(`${path}.memoryGiB`, entry.memoryGiB, accelerator.memoryGiB, `each ${accelerator.model} has ${accelerator.memoryGiB} GiB`);
+      findings.contradict(
+        `${path}.memoryGiB`,
+        entry.memoryGiB,
+        accelerator.memoryGiB,
+        `each ${accelerator.model} has ${accelerator.memoryGiB} GiB`
+      );
     }
     if (entry.peakTops !== undefined) accelerator.peakTops ??= entry.peakTops;
     if (entry.watts !== undefined) accelerator.watts ??= entry.watts;
@@ -221,14 +229,24 @@ function reconcileDeployment(
   if (served === undefined) return {};
 
   if (declared.engineVersion !== undefined && declared.engineVersion !== probe.engineVersion) {
-    findings.contradict(`${path}.engineVersion`, declared.engineVersion, probe.engineVersion, `${probe.engine} reports version ${probe.engineVersion}`);
+    findings.contradict(
+      `${path}.engineVersion`,
+      declared.engineVersion,
+      probe.engineVersion,
+      `${probe.engine} reports version ${probe.engineVersion}`
+    );
   }
   const dialects = ENGINE_DIALECTS[probe.engine];
   if (declared.apiDialect !== undefined && !dialects.includes(declared.apiDialect)) {
     findings.contradict(`${path}.apiDialect`, declared.apiDialect, dialects.join(' | '), `${probe.engine} speaks ${dialects.join(' | ')}`);
   }
   if (declared.servedContext !== undefined && declared.servedContext > served.servedContext) {
-    findings.contradict(`${path}.servedContext`, declared.servedContext, served.servedContext, `${probe.engine} serves at most ${served.servedContext} tokens per request`);
+    findings.contradict(
+      `${path}.servedContext`,
+      declared.servedContext,
+      served.servedContext,
+      `${probe.engine} serves at most ${served.servedContext} tokens per request`
+    );
   }
   if (probe.slots !== undefined && declared.slots !== undefined && declared.slots > probe.slots.total) {
     findings.contradict(`${path}.slots`, declared.slots, probe.slots.total, `${probe.engine} has ${probe.slots.total} slots`);
@@ -236,9 +254,10 @@ function reconcileDeployment(
   const slots = declared.slots ?? probe.slots?.total;
   if (slots === undefined) findings.problem(`${path}.slots`, `missing required field: ${probe.engine} reports no slot count, declare it`);
 
-  const model = probe.engine === 'llama.cpp'
-    ? ggufModel(declared, path, served, probed.gguf, findings, cards)
-    : declaredOnlyModel(declared, path, served, findings);
+  const model =
+    probe.engine === 'llama.cpp'
+      ? ggufModel(declared, path, served, probed.gguf, findings, cards)
+      : declaredOnlyModel(declared, path, served, findings);
   return {
     model,
     engine: probe.engine,
@@ -257,16 +276,22 @@ function engineProbe(declared: DeclaredDeployment, path: string, probed: ProbedF
   const results = [probed.llama, probed.vllm].filter((result): result is ProbeResult => result !== undefined);
   const engine = declared.engine ?? (results.length === 1 ? results[0]?.engine : undefined);
   if (engine === undefined) {
-    findings.problem(`${path}.engine`, `missing required field: ${results.length} engines were probed, say which one serves this deployment`);
+    findings.problem(
+      `${path}.engine`,
+      `missing required field: ${results.length} engines were probed, say which one serves this deployment`
+    );
     return undefined;
   }
   const result = engine === 'llama.cpp' ? probed.llama : engine === 'vllm' ? probed.vllm : undefined;
   if (result?.status === 'ready') return result;
   const state =
-    result === undefined ? 'not probed' :
-    result.status === 'unreachable' ? `unreachable (${result.error.message})` :
-    result.status === 'malformed' ? `malformed answer from ${result.endpoint}` :
-    'loading';
+    result === undefined
+      ? 'not probed'
+      : result.status === 'unreachable'
+        ? `unreachable (${result.error.message})`
+        : result.status === 'malformed'
+          ? `malformed answer from ${result.endpoint}`
+          : 'loading';
   findings.contradict(`${path}.engine`, engine, state, `${engine} is ${state}; the runner registers only engines it measured ready`);
   return undefined;
 }
@@ -301,10 +326,20 @@ function ggufModel(
   }
   // The file probed must be the file served, or every fact below describes the wrong weights.
   if (served.quantization !== undefined && served.quantization !== gguf.quantization) {
-    findings.contradict('gguf.quantization', gguf.quantization, served.quantization, `${gguf.path} is ${gguf.quantization}, llama-server serves ${served.quantization}`);
+    findings.contradict(
+      'gguf.quantization',
+      gguf.quantization,
+      served.quantization,
+      `${gguf.path} is ${gguf.quantization}, llama-server serves ${served.quantization}`
+    );
   }
   if (served.parameters !== undefined && served.parameters !== gguf.parameters) {
-    findings.contradict('gguf.parameters', gguf.parameters, served.parameters, `${gguf.path} has ${gguf.parameters} parameters, llama-server serves ${served.parameters}`);
+    findings.contradict(
+      'gguf.parameters',
+      gguf.parameters,
+      served.parameters,
+      `${gguf.path} has ${gguf.parameters} parameters, llama-server serves ${served.parameters}`
+    );
   }
   const digest = `sha256:${gguf.digest}`;
   const claims: Array<[string, unknown, unknown]> = [

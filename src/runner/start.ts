@@ -35,13 +35,21 @@ export interface StartRunnerOptions {
   engineWaitMs?: number;
 }
 
-async function waitForEngine(probe: EngineProbe, waitMs: number, log: (event: string, fields?: Record<string, unknown>) => void): Promise<ReadyProbe> {
+async function waitForEngine(
+  probe: EngineProbe,
+  waitMs: number,
+  log: (event: string, fields?: Record<string, unknown>) => void
+): Promise<ReadyProbe> {
   const until = Date.now() + waitMs;
   let last: ProbeResult;
   do {
     last = await probe.probe();
     if (last.status === 'ready') return last;
-    log('engine-not-ready', { status: last.status, ...(last.status === 'unreachable' ? { error: last.error.message } : {}), ...(last.status === 'malformed' ? { endpoint: last.endpoint } : {}) });
+    log('engine-not-ready', {
+      status: last.status,
+      ...(last.status === 'unreachable' ? { error: last.error.message } : {}),
+      ...(last.status === 'malformed' ? { endpoint: last.endpoint } : {})
+    });
     await new Promise((r) => setTimeout(r, 1_000));
   } while (Date.now() < until);
   throw new RunnerError('EngineUnreachable', `the ${probe.engine} server did not become ready: last status ${last.status}`);
@@ -59,9 +67,13 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
   log(created ? 'identity-created' : 'identity-loaded', { principal: principal.toText(), path: config.identity });
   const registryId = config.network.registry ?? readRecordedIds(projectDir).registry;
   if (registryId === undefined) {
-    throw new RunnerError('ManifestInvalid', 'no registry canister: set network.registry in the runner config, pass --registry, or run `deai deploy` in this directory first');
+    throw new RunnerError(
+      'ManifestInvalid',
+      'no registry canister: set network.registry in the runner config, pass --registry, or run `deai deploy` in this directory first'
+    );
   }
-  const probe = config.engine.kind === 'llama.cpp' ? llamaCppProbe({ baseUrl: config.engine.url }) : vllmProbe({ baseUrl: config.engine.url });
+  const probe =
+    config.engine.kind === 'llama.cpp' ? llamaCppProbe({ baseUrl: config.engine.url }) : vllmProbe({ baseUrl: config.engine.url });
   const ready = await waitForEngine(probe, options.engineWaitMs ?? 120_000, log);
   const model = ready.models[0];
   if (model === undefined) throw new RunnerError('ManifestInvalid', `the ${ready.engine} server at ${config.engine.url} serves no model`);

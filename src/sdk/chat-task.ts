@@ -13,7 +13,12 @@ export interface TaskDeps {
 export async function chatViaTask(deps: TaskDeps, options: ChatOptions): Promise<ChatResult> {
   chatMessages(options);
   if (options.rewardE8s === undefined) {
-    throw new DeaiError('InvalidArgument', "chat via 'task' needs rewardE8s (see quoteReward), or use via: 'direct'", { field: 'rewardE8s' }, { retryable: false });
+    throw new DeaiError(
+      'InvalidArgument',
+      "chat via 'task' needs rewardE8s (see quoteReward), or use via: 'direct'",
+      { field: 'rewardE8s' },
+      { retryable: false }
+    );
   }
   const task = await deps.submitTask({
     model: options.model,

@@ -43,7 +43,10 @@ export interface ChatOptions {
   onToken?: (text: string) => void;
 }
 
-export type ChatProgress = { kind: 'task'; taskId: string; state: string } | { kind: 'attempt'; runner: string; endpoint: string; rank: number } | { kind: 'failover'; runner: string; error: string; streamed: boolean };
+export type ChatProgress =
+  | { kind: 'task'; taskId: string; state: string }
+  | { kind: 'attempt'; runner: string; endpoint: string; rank: number }
+  | { kind: 'failover'; runner: string; error: string; streamed: boolean };
 
 /** One runner tried in `direct` mode that did not answer, and why. */
 export interface ChatAttempt {
@@ -84,10 +87,16 @@ const CompletionSchema = z.object({
 /** The messages of a chat call, checked: exactly one of `messages` and `prompt`, at least one message. */
 export function chatMessages(options: ChatOptions): ChatMessage[] {
   if ((options.messages === undefined) === (options.prompt === undefined)) {
-    throw new DeaiError('InvalidArgument', 'chat needs exactly one of `messages` and `prompt`', { field: 'messages' }, { retryable: false });
+    throw new DeaiError(
+      'InvalidArgument',
+      'chat needs exactly one of `messages` and `prompt`',
+      { field: 'messages' },
+      { retryable: false }
+    );
   }
   const messages = options.messages ?? [{ role: 'user', content: options.prompt ?? '' }];
-  if (messages.length === 0) throw new DeaiError('InvalidArgument', 'chat needs at least one message', { field: 'messages' }, { retryable: false });
+  if (messages.length === 0)
+    throw new DeaiError('InvalidArgument', 'chat needs at least one message', { field: 'messages' }, { retryable: false });
   return messages;
 }
 
@@ -102,11 +111,13 @@ export interface DirectDeps {
 export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promise<ChatResult> {
   const messages = chatMessages(options);
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const candidates = (await deps.findRunners({ ...options.request, model: options.model, endpointRequired: true, limit: maxAttempts })).filter(
-    (c): c is RunnerCandidate & { endpoint: string } => c.endpoint !== undefined
-  );
+  const candidates = (
+    await deps.findRunners({ ...options.request, model: options.model, endpointRequired: true, limit: maxAttempts })
+  ).filter((c): c is RunnerCandidate & { endpoint: string } => c.endpoint !== undefined);
   if (candidates.length === 0) {
-    throw new DeaiError('NoRunners', `No live runner with a public endpoint serves ${options.model} (try via: 'task')`, { model: options.model });
+    throw new DeaiError('NoRunners', `No live runner with a public endpoint serves ${options.model} (try via: 'task')`, {
+      model: options.model
+    });
   }
   const endsAtMs = deps.nowMs() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const failed: ChatAttempt[] = [];
@@ -125,7 +136,14 @@ export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promis
               streamed = true;
               onToken(text);
             });
-      return { ...answer, via: 'direct', runner: candidate.runner, model: options.model, endpoint: candidate.endpoint, failedAttempts: failed };
+      return {
+        ...answer,
+        via: 'direct',
+        runner: candidate.runner,
+        model: options.model,
+        endpoint: candidate.endpoint,
+        failedAttempts: failed
+      };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       failed.push({ runner: candidate.runner, endpoint: candidate.endpoint, error: message });
@@ -140,8 +158,19 @@ export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promis
   );
 }
 
-async function completeOnce(fetchImpl: typeof fetch, endpoint: string, options: ChatOptions, messages: ChatMessage[], timeoutMs: number): Promise<{ content: string; inputTokens?: bigint; outputTokens?: bigint }> {
-  const body: Record<string, unknown> = { model: options.model, messages, max_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS, stream: false };
+async function completeOnce(
+  fetchImpl: typeof fetch,
+  endpoint: string,
+  options: ChatOptions,
+  messages: ChatMessage[],
+  timeoutMs: number
+): Promise<{ content: string; inputTokens?: bigint; outputTokens?: bigint }> {
+  const body: Record<string, unknown> = {
+    model: options.model,
+    messages,
+    max_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+    stream: false
+  };
   if (options.temperature !== undefined) body.temperature = options.temperature;
   if (options.seed !== undefined) body.seed = Number(options.seed);
   let response: Response;
@@ -153,7 +182,10 @@ async function completeOnce(fetchImpl: typeof fetch, endpoint: string, options: 
       signal: AbortSignal.timeout(timeoutMs)
     });
   } catch (error) {
-    const cause = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `unreachable (${error instanceof Error ? error.message : String(error)})`;
+    const cause =
+      error instanceof Error && error.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : `unreachable (${error instanceof Error ? error.message : String(error)})`;
     throw new Error(cause, { cause: error });
   }
   const text = await response.text().catch(() => '');

@@ -122,7 +122,15 @@ export class DeaiClient {
           ? Principal.fromText(options.ledgerId)
           : options.ledgerId;
     const principal = await call('getPrincipal', () => agent.getPrincipal());
-    return new DeaiClient(registry, ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId), registryId, ledgerId, principal, options.clock ?? systemClock, options.fetch ?? globalThis.fetch.bind(globalThis));
+    return new DeaiClient(
+      registry,
+      ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId),
+      registryId,
+      ledgerId,
+      principal,
+      options.clock ?? systemClock,
+      options.fetch ?? globalThis.fetch.bind(globalThis)
+    );
   }
 
   /**
@@ -162,7 +170,8 @@ export class DeaiClient {
    */
   async getModel(id: string, digest?: string): Promise<ModelCard> {
     const card = (await call('get_model_card', () => this.registry.get_model_card(id, opt(digest))))[0];
-    if (card === undefined) throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, { what: `model ${id}` });
+    if (card === undefined)
+      throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, { what: `model ${id}` });
     return toModelCard(card);
   }
 
@@ -195,7 +204,8 @@ export class DeaiClient {
   async getRunner(id: Principal | string): Promise<RunnerInfo> {
     const principal = typeof id === 'string' ? Principal.fromText(id) : id;
     const view = (await call('get_runner', () => this.registry.get_runner(principal)))[0];
-    if (view === undefined) throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { what: `runner ${principal.toText()}` });
+    if (view === undefined)
+      throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { what: `runner ${principal.toText()}` });
     return toRunnerInfo(view);
   }
 
@@ -244,7 +254,11 @@ export class DeaiClient {
         idempotency_key: options.idempotencyKey ?? globalThis.crypto.randomUUID(),
         request: toFindRequest({ model: options.model }),
         input: { inline: [options.prompt], digest: [], reference: [] },
-        limits: { max_output_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS, temperature: opt(options.temperature), seed: opt(options.seed) },
+        limits: {
+          max_output_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+          temperature: opt(options.temperature),
+          seed: opt(options.seed)
+        },
         reward_e8s: options.rewardE8s,
         deadline_ns: deadlineNs,
         redundancy: opt(options.redundancy),
@@ -298,10 +312,19 @@ export class DeaiClient {
         };
       }
       if (FAILED_STATES.has(task.state)) {
-        throw new DeaiError('TaskFailed', `Task ${id} ended ${task.state}: ${task.outcome[0] ?? 'no outcome given'}`, { state: task.state, outcome: task.outcome[0] }, { retryable: false });
+        throw new DeaiError(
+          'TaskFailed',
+          `Task ${id} ended ${task.state}: ${task.outcome[0] ?? 'no outcome given'}`,
+          { state: task.state, outcome: task.outcome[0] },
+          { retryable: false }
+        );
       }
       const leftMs = endsAtMs - this.clock.nowMs();
-      if (leftMs <= 0) throw new DeaiError('Timeout', `Task ${id} has no result after ${timeoutMs} ms (state ${task.state})`, { state: task.state, timeoutMs });
+      if (leftMs <= 0)
+        throw new DeaiError('Timeout', `Task ${id} has no result after ${timeoutMs} ms (state ${task.state})`, {
+          state: task.state,
+          timeoutMs
+        });
       await this.clock.sleep(Math.min(pollMs, leftMs));
     }
   }
@@ -319,7 +342,10 @@ export class DeaiClient {
    */
   async chat(options: ChatOptions): Promise<ChatResult> {
     if (options.via === 'direct') {
-      return chatDirect({ findRunners: (request) => this.findRunners(request), fetch: this.fetchImpl, nowMs: () => this.clock.nowMs() }, options);
+      return chatDirect(
+        { findRunners: (request) => this.findRunners(request), fetch: this.fetchImpl, nowMs: () => this.clock.nowMs() },
+        options
+      );
     }
     return chatViaTask(this, options);
   }
@@ -366,7 +392,10 @@ export class DeaiClient {
 
   /** The ledger actor, or DeaiError `NotConfigured` when the registry names no ledger. */
   private ledger(): LedgerClient {
-    if (this.ledgerActor === undefined) throw new DeaiError('NotConfigured', 'The registry has no ledger configured: pass ledgerId to connect, or run set_task_config', { what: 'ledger' });
+    if (this.ledgerActor === undefined)
+      throw new DeaiError('NotConfigured', 'The registry has no ledger configured: pass ledgerId to connect, or run set_task_config', {
+        what: 'ledger'
+      });
     return this.ledgerActor;
   }
 
@@ -381,7 +410,16 @@ export class DeaiClient {
     const needed = rewardE8s + fee;
     if (current.allowance >= needed) return;
     const result = await call('icrc2_approve', () =>
-      this.ledger().icrc2_approve({ from_subaccount: [], spender, amount: needed, expected_allowance: [current.allowance], expires_at: [], fee: [], memo: [], created_at_time: [] })
+      this.ledger().icrc2_approve({
+        from_subaccount: [],
+        spender,
+        amount: needed,
+        expected_allowance: [current.allowance],
+        expires_at: [],
+        fee: [],
+        memo: [],
+        created_at_time: []
+      })
     );
     unwrap('icrc2_approve', result);
   }

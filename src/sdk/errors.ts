@@ -52,6 +52,11 @@ export async function call<T>(operation: string, run: () => Promise<T>): Promise
     return await run();
   } catch (error) {
     if (error instanceof DeaiError) throw error;
-    throw new DeaiError('CallRejected', `${operation} failed: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
+    throw new DeaiError(
+      'CallRejected',
+      `${operation} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {},
+      { cause: error }
+    );
   }
 }

@@ -63,11 +63,18 @@ export interface RunnerInfo {
   /** Heartbeat within its time to live, and not suspended. */
   live: boolean;
   heartbeat?: { state: string; busySlots: number; queueDepth: number; tokensPerSecond: number; kvCacheUsage: number; atNs: bigint };
-  deployments: Array<{ modelId: string; modelDigest: string; engine: string; engineVersion: string; servedContext: bigint; slots: number; inputPricePerMillion: bigint; outputPricePerMillion: bigint }>;
+  deployments: Array<{
+    modelId: string;
+    modelDigest: string;
+    engine: string;
+    engineVersion: string;
+    servedContext: bigint;
+    slots: number;
+    inputPricePerMillion: bigint;
+    outputPricePerMillion: bigint;
+  }>;
   manifestJson: string;
 }
-
-
 
 /** A ledger account: a principal (object or text), or an owner with a 32-byte subaccount. */
 export type AccountLike = Principal | string | { owner: Principal | string; subaccount?: Uint8Array };
@@ -149,7 +156,16 @@ export function toRunnerInfo(view: RunnerRecordView): RunnerInfo {
     live: view.live,
     ...(heartbeat === undefined
       ? {}
-      : { heartbeat: { state: heartbeat.state, busySlots: heartbeat.busy_slots, queueDepth: heartbeat.queue_depth, tokensPerSecond: heartbeat.tokens_per_second, kvCacheUsage: heartbeat.kv_cache_usage, atNs: heartbeat.at_ns } }),
+      : {
+          heartbeat: {
+            state: heartbeat.state,
+            busySlots: heartbeat.busy_slots,
+            queueDepth: heartbeat.queue_depth,
+            tokensPerSecond: heartbeat.tokens_per_second,
+            kvCacheUsage: heartbeat.kv_cache_usage,
+            atNs: heartbeat.at_ns
+          }
+        }),
     deployments: view.deployments.map((d) => ({
       modelId: d.model_id,
       modelDigest: d.model_digest,
@@ -165,5 +181,11 @@ export function toRunnerInfo(view: RunnerRecordView): RunnerInfo {
 }
 
 export function toReputation(view: ReputationRecordView): Reputation {
-  return { completed: view.completed, failed: view.failed, rejected: view.rejected, expiredLeases: view.expired_leases, latencyMsEma: view.latency_ms_ema };
+  return {
+    completed: view.completed,
+    failed: view.failed,
+    rejected: view.rejected,
+    expiredLeases: view.expired_leases,
+    latencyMsEma: view.latency_ms_ema
+  };
 }

@@ -21,7 +21,14 @@ import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 
-import { ApproveArgs, ApproveResult, TransferArgs, TransferFromArgs, TransferFromResult, TransferResult } from '../../canisters/ledger/candid.ts';
+import {
+  ApproveArgs,
+  ApproveResult,
+  TransferArgs,
+  TransferFromArgs,
+  TransferFromResult,
+  TransferResult
+} from '../../canisters/ledger/candid.ts';
 import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
 import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
@@ -47,9 +54,12 @@ const TRANSFER_TARGET = 20_000_000n;
 const instr = (n: bigint | number): string => BigInt(Math.round(Number(n))).toLocaleString('en-US');
 
 const TIMER_ENTRIES = new Set(['canister_global_timer', 'canister_update <ic-cdk internal> timer_executor']);
-const instructionsOf = (events: ExecutionEvent[], entry: string): number[] => events.filter((e) => e.entry === entry).map((e) => Number(e.instructions));
-const timerInstructions = (events: ExecutionEvent[]): bigint => events.filter((e) => TIMER_ENTRIES.has(e.entry)).reduce((sum, e) => sum + e.instructions, 0n);
-const timerMs = (events: ExecutionEvent[]): number => events.filter((e) => TIMER_ENTRIES.has(e.entry)).reduce((sum, e) => sum + e.durationMs, 0);
+const instructionsOf = (events: ExecutionEvent[], entry: string): number[] =>
+  events.filter((e) => e.entry === entry).map((e) => Number(e.instructions));
+const timerInstructions = (events: ExecutionEvent[]): bigint =>
+  events.filter((e) => TIMER_ENTRIES.has(e.entry)).reduce((sum, e) => sum + e.instructions, 0n);
+const timerMs = (events: ExecutionEvent[]): number =>
+  events.filter((e) => TIMER_ENTRIES.has(e.entry)).reduce((sum, e) => sum + e.durationMs, 0);
 
 /** The block index of an `Ok`; anything else means the benchmark's own setup is wrong. */
 function okIndex(type: IDL.Type, bytes: Uint8Array): bigint {
@@ -64,19 +74,24 @@ async function ledgerOnLocalnet(funded: Principal[]): Promise<{ net: Localnet; l
   const events: ExecutionEvent[] = [];
   net.onExecution((event) => events.push(event));
   const minter = Ed25519KeyIdentity.generate().getPrincipal();
-  const ledger = await net.installCanister({ wasm: ledgerWasm(), arg: ledgerInit(minter, { initial_balances: funded.map((p) => [account(p), FUNDS]) }) });
+  const ledger = await net.installCanister({
+    wasm: ledgerWasm(),
+    arg: ledgerInit(minter, { initial_balances: funded.map((p) => [account(p), FUNDS]) })
+  });
   await net.tick();
   return { net, ledger, events };
 }
 
-const transferBytes = (to: Principal, amount: bigint): Uint8Array => new Uint8Array(IDL.encode([TransferArgs], [transferArgs(account(to), amount)]));
+const transferBytes = (to: Principal, amount: bigint): Uint8Array =>
+  new Uint8Array(IDL.encode([TransferArgs], [transferArgs(account(to), amount)]));
 
 /** Sends `count` transfers from `senders` concurrent host callers (one at a time each), as under ingress load. */
 async function concurrentTransfers(net: Localnet, ledger: Principal, senders: Principal[], count: number, to: Principal): Promise<void> {
   let next = 0;
   await Promise.all(
     senders.map(async (sender) => {
-      for (let i = next++; i < count; i = next++) okIndex(TransferResult, await net.update(ledger, 'icrc1_transfer', transferBytes(to, 1_000n + BigInt(i)), sender));
+      for (let i = next++; i < count; i = next++)
+        okIndex(TransferResult, await net.update(ledger, 'icrc1_transfer', transferBytes(to, 1_000n + BigInt(i)), sender));
     })
   );
 }
@@ -99,7 +114,10 @@ async function instructions(): Promise<void> {
     await net.tick();
   }
   const transfers = instructionsOf(events, 'canister_update icrc1_transfer');
-  const transferMs = percentile(events.filter((e) => e.entry === 'canister_update icrc1_transfer').map((e) => e.durationMs), 50);
+  const transferMs = percentile(
+    events.filter((e) => e.entry === 'canister_update icrc1_transfer').map((e) => e.durationMs),
+    50
+  );
   const perRoundTimer = timerInstructions(events) / BigInt(runs);
   const transferP50 = percentile(transfers, 50);
   row('instructions: icrc1_transfer p50 / max', `${instr(transferP50)} / ${instr(Math.max(...transfers))}`, `< ${instr(TRANSFER_TARGET)}`);
@@ -115,7 +133,10 @@ async function instructions(): Promise<void> {
   events.length = 0;
   for (let i = 0; i < runs; i++) {
     const arg = transferFromArgs(account(alice), account(carol), 1_000n + BigInt(i));
-    okIndex(TransferFromResult, await net.update(ledger, 'icrc2_transfer_from', new Uint8Array(IDL.encode([TransferFromArgs], [arg])), bob));
+    okIndex(
+      TransferFromResult,
+      await net.update(ledger, 'icrc2_transfer_from', new Uint8Array(IDL.encode([TransferFromArgs], [arg])), bob)
+    );
   }
   const transfersFrom = instructionsOf(events, 'canister_update icrc2_transfer_from');
   row('instructions: icrc2_transfer_from p50 / max', `${instr(percentile(transfersFrom, 50))} / ${instr(Math.max(...transfersFrom))}`);
@@ -127,12 +148,21 @@ async function instructions(): Promise<void> {
   await net.tick();
   const timerRuns = events.filter((e) => e.entry === 'canister_update <ic-cdk internal> timer_executor').length;
   const loadedTimer = timerInstructions(events) / BigInt(LOAD);
-  row(`certification timer per block, under load (${LOAD} transfers from ${SENDERS} senders)`, `${instr(loadedTimer)} instr (${(LOAD / Math.max(1, timerRuns)).toFixed(1)} blocks per timer run)`);
+  row(
+    `certification timer per block, under load (${LOAD} transfers from ${SENDERS} senders)`,
+    `${instr(loadedTimer)} instr (${(LOAD / Math.max(1, timerRuns)).toFixed(1)} blocks per timer run)`
+  );
   const perTransfer = BigInt(Math.round(transferP50)) + loadedTimer;
-  row('transfer + its share of certification, under load', `${instr(perTransfer)} instr = ${cyclesForInstructions(perTransfer).toLocaleString('en-US')} cycles (13-node rates)`);
+  row(
+    'transfer + its share of certification, under load',
+    `${instr(perTransfer)} instr = ${cyclesForInstructions(perTransfer).toLocaleString('en-US')} cycles (13-node rates)`
+  );
   // What bounds host throughput: Wasm execution time per transfer, the certification timer's share included.
   const loadedTimerMs = timerMs(events) / LOAD;
-  row('  host Wasm execution per transfer p50 + certification share', `${ms(transferMs)} + ${ms(loadedTimerMs)} (caps the host's one execution thread at ~${(1000 / (transferMs + loadedTimerMs)).toFixed(0)} transfers/s)`);
+  row(
+    '  host Wasm execution per transfer p50 + certification share',
+    `${ms(transferMs)} + ${ms(loadedTimerMs)} (caps the host's one execution thread at ~${(1000 / (transferMs + loadedTimerMs)).toFixed(0)} transfers/s)`
+  );
   await net.stop();
 }
 
@@ -161,7 +191,20 @@ async function latency(): Promise<void> {
   row('icrc1_transfer latency p50 / p99 (agent, verified)', `${ms(percentile(updates, 50))} / ${ms(percentile(updates, 99))}`);
   row('icrc1_balance_of latency p50 / p99 (agent, verified)', `${ms(percentile(queries, 50))} / ${ms(percentile(queries, 99))}`);
   const host = events.filter((e) => e.entry === 'canister_query icrc1_balance_of');
-  row('  icrc1_balance_of on the host p50: execution, instructions', `${ms(percentile(host.map((e) => e.durationMs), 50))}, ${instr(percentile(host.map((e) => Number(e.instructions)), 50))}`);
+  row(
+    '  icrc1_balance_of on the host p50: execution, instructions',
+    `${ms(
+      percentile(
+        host.map((e) => e.durationMs),
+        50
+      )
+    )}, ${instr(
+      percentile(
+        host.map((e) => Number(e.instructions)),
+        50
+      )
+    )}`
+  );
   await net.stop();
 }
 
@@ -188,8 +231,24 @@ async function blocks(): Promise<void> {
   const seconds = (performance.now() - t) / 1000;
   const pages = events.filter((e) => e.entry === 'canister_query icrc3_get_blocks' && e.instructions > 0n);
   row(`icrc3_get_blocks throughput (agent, verified, 100-block pages of ${read} blocks)`, `${(read / seconds).toFixed(0)} blocks/s`);
-  row('  instructions per 100-block page p50 / max', `${instr(percentile(pages.map((e) => Number(e.instructions)), 50))} / ${instr(Math.max(...pages.map((e) => Number(e.instructions))))}`);
-  row('  host execution per page p50', ms(percentile(pages.map((e) => e.durationMs), 50)));
+  row(
+    '  instructions per 100-block page p50 / max',
+    `${instr(
+      percentile(
+        pages.map((e) => Number(e.instructions)),
+        50
+      )
+    )} / ${instr(Math.max(...pages.map((e) => Number(e.instructions))))}`
+  );
+  row(
+    '  host execution per page p50',
+    ms(
+      percentile(
+        pages.map((e) => e.durationMs),
+        50
+      )
+    )
+  );
   await net.stop();
 }
 
@@ -203,12 +262,28 @@ async function throughput(): Promise<void> {
     const minter = Ed25519KeyIdentity.generate().getPrincipal();
     const managementIdl: IDL.InterfaceFactory = ({ IDL: I }) =>
       I.Service({
-        provisional_create_canister_with_cycles: I.Func([I.Record({ amount: I.Opt(I.Nat), settings: I.Opt(I.Record({})), specified_id: I.Opt(I.Principal) })], [I.Record({ canister_id: I.Principal })], []),
-        install_code: I.Func([I.Record({ mode: I.Variant({ install: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })], [], [])
+        provisional_create_canister_with_cycles: I.Func(
+          [I.Record({ amount: I.Opt(I.Nat), settings: I.Opt(I.Record({})), specified_id: I.Opt(I.Principal) })],
+          [I.Record({ canister_id: I.Principal })],
+          []
+        ),
+        install_code: I.Func(
+          [I.Record({ mode: I.Variant({ install: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })],
+          [],
+          []
+        )
       });
-    type Management = { provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>; install_code: (a: unknown) => Promise<void> };
-    const management = (effective: Principal): Management => Actor.createActor<Management>(managementIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: effective });
-    const { canister_id: id } = await management(Principal.fromText('aaaaa-aa')).provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [] });
+    type Management = {
+      provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>;
+      install_code: (a: unknown) => Promise<void>;
+    };
+    const management = (effective: Principal): Management =>
+      Actor.createActor<Management>(managementIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: effective });
+    const { canister_id: id } = await management(Principal.fromText('aaaaa-aa')).provisional_create_canister_with_cycles({
+      amount: [],
+      settings: [],
+      specified_id: []
+    });
     await management(id).install_code({
       mode: { install: null },
       canister_id: id,
@@ -239,7 +314,10 @@ async function throughput(): Promise<void> {
       '>= 150 transfers/s'
     );
     row('  latency p50 / p99 under load', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
-    row('  execution rounds (certificates signed)', `${rounds} for ${appended} transfers (${(appended / Math.max(1, rounds)).toFixed(1)} per round)`);
+    row(
+      '  execution rounds (certificates signed)',
+      `${rounds} for ${appended} transfers (${(appended / Math.max(1, rounds)).toFixed(1)} per round)`
+    );
   } finally {
     await stopProcess(child);
     rmSync(dir, { recursive: true, force: true });
@@ -248,7 +326,8 @@ async function throughput(): Promise<void> {
 
 console.log(`Ledger benchmark (node ${process.version}, ${cpus().length} cores)\n`);
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-if (only !== undefined && !['throughput', 'latency', 'instructions', 'blocks'].includes(only)) throw new Error(`--only takes throughput, latency, instructions or blocks, not ${only}`);
+if (only !== undefined && !['throughput', 'latency', 'instructions', 'blocks'].includes(only))
+  throw new Error(`--only takes throughput, latency, instructions or blocks, not ${only}`);
 if (only === undefined || only === 'instructions') await instructions();
 if (only === undefined || only === 'latency') await latency();
 if (only === undefined || only === 'blocks') await blocks();

@@ -30,7 +30,6 @@ const REQUESTS = flag('requests', sized(2000, 24));
 const SENDERS = flag('senders', sized(16, 4));
 const SAMPLES = flag('samples', sized(200, 8));
 
-
 async function bootAndDeploy(cacheDir: string, label: string): Promise<void> {
   const started = performance.now();
   const net = await Localnet.start({ port: 0, stateDir: null, codeCacheDir: cacheDir });
@@ -76,7 +75,12 @@ async function latencyAndInstructions(): Promise<void> {
   }
   row('query latency p50, anonymous caller (no request signing)', ms(percentile(anonymousQueries, 50)));
   // The client's share: agent-js signs requests and verifies the node's response signature in pure JS (noble).
-  const unverifiedAgent = await HttpAgent.create({ host: net.url, shouldFetchRootKey: true, identity: Ed25519KeyIdentity.generate(), verifyQuerySignatures: false });
+  const unverifiedAgent = await HttpAgent.create({
+    host: net.url,
+    shouldFetchRootKey: true,
+    identity: Ed25519KeyIdentity.generate(),
+    verifyQuerySignatures: false
+  });
   const unverified = probeActor(unverifiedAgent, id);
   const unverifiedQueries: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
@@ -94,7 +98,10 @@ async function latencyAndInstructions(): Promise<void> {
   const signStarted = performance.now();
   for (let i = 0; i < SAMPLES; i++) ed25519.sign(message, key);
   const signEnded = performance.now();
-  row('  client CPU per query in noble Ed25519: sign + verify', `${ms((signEnded - signStarted) / SAMPLES)} + ${ms((signStarted - verifyStarted) / SAMPLES)}`);
+  row(
+    '  client CPU per query in noble Ed25519: sign + verify',
+    `${ms((signEnded - signStarted) / SAMPLES)} + ${ms((signStarted - verifyStarted) / SAMPLES)}`
+  );
   row('update latency p50 / p99 (agent, verified)', `${ms(percentile(updates, 50))} / ${ms(percentile(updates, 99))}`);
 
   events.length = 0;
@@ -105,7 +112,9 @@ async function latencyAndInstructions(): Promise<void> {
   await actor.work(100_000);
   console.log('\n  instructions per execution (IC cycles at 13-node rates):');
   for (const e of events) {
-    console.log(`    ${e.canisterId.slice(0, 11)} ${e.entry.padEnd(34)} ${e.instructions.toLocaleString().padStart(15)} instr  ${cyclesForInstructions(e.instructions).toLocaleString().padStart(15)} cycles  ${e.durationMs.toFixed(2)} ms`);
+    console.log(
+      `    ${e.canisterId.slice(0, 11)} ${e.entry.padEnd(34)} ${e.instructions.toLocaleString().padStart(15)} instr  ${cyclesForInstructions(e.instructions).toLocaleString().padStart(15)} cycles  ${e.durationMs.toFixed(2)} ms`
+    );
   }
   const put = events.find((e) => e.entry === 'canister_update put');
   if (put !== undefined) row('instructions: put (1 StableBTreeMap insert)', put.instructions.toLocaleString());
@@ -123,10 +132,21 @@ async function throughput(): Promise<void> {
     const { Actor } = await import('@dfinity/agent');
     const createIdl: IDL.InterfaceFactory = ({ IDL: I }) =>
       I.Service({
-        provisional_create_canister_with_cycles: I.Func([I.Record({ amount: I.Opt(I.Nat), settings: I.Opt(I.Record({})), specified_id: I.Opt(I.Principal) })], [I.Record({ canister_id: I.Principal })], []),
-        install_code: I.Func([I.Record({ mode: I.Variant({ install: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })], [], [])
+        provisional_create_canister_with_cycles: I.Func(
+          [I.Record({ amount: I.Opt(I.Nat), settings: I.Opt(I.Record({})), specified_id: I.Opt(I.Principal) })],
+          [I.Record({ canister_id: I.Principal })],
+          []
+        ),
+        install_code: I.Func(
+          [I.Record({ mode: I.Variant({ install: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })],
+          [],
+          []
+        )
       });
-    type Ic = { provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>; install_code: (a: unknown) => Promise<void> };
+    type Ic = {
+      provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>;
+      install_code: (a: unknown) => Promise<void>;
+    };
     const create = Actor.createActor<Ic>(createIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: Principal.fromText('aaaaa-aa') });
     const { canister_id: id } = await create.provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [] });
     await Actor.createActor<Ic>(createIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: id }).install_code({
@@ -140,12 +160,18 @@ async function throughput(): Promise<void> {
     const expiry = BigInt(Date.now() + 4 * 60_000) * 1_000_000n;
     const bodies: Uint8Array[] = [];
     for (let i = 0; i < REQUESTS; i++) {
-      bodies.push(await signedCall(identity, id, 'put', new Uint8Array(IDL.encode([IDL.Text, IDL.Text], [`load-${i}`, 'x'.repeat(64)])), expiry));
+      bodies.push(
+        await signedCall(identity, id, 'put', new Uint8Array(IDL.encode([IDL.Text, IDL.Text], [`load-${i}`, 'x'.repeat(64)])), expiry)
+      );
     }
     const heightBefore = await certifiedHeight(url);
     const { seconds, ok, latencies } = await sendCalls(url, id, bodies, SENDERS);
     const rounds = (await certifiedHeight(url)) - heightBefore;
-    row(`host throughput, ${SENDERS} senders, pre-signed v3 calls`, `${(ok / seconds).toFixed(0)} updates/s (${ok}/${REQUESTS} ok in ${seconds.toFixed(1)} s)`, '>= 150 updates/s');
+    row(
+      `host throughput, ${SENDERS} senders, pre-signed v3 calls`,
+      `${(ok / seconds).toFixed(0)} updates/s (${ok}/${REQUESTS} ok in ${seconds.toFixed(1)} s)`,
+      '>= 150 updates/s'
+    );
     row('  latency p50 / p99 under load', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
     row('  execution rounds (certificates signed)', `${rounds} for ${ok} updates (${(ok / Math.max(1, rounds)).toFixed(1)} per round)`);
   } finally {

@@ -45,7 +45,11 @@ net.onExecution((e) => events.push(e));
 const admin = Ed25519KeyIdentity.generate();
 const registry = await net.installCanister({
   wasm: registryWasm(),
-  arg: registryInitArgs({ admins: [admin.getPrincipal()], heartbeatIntervalSeconds: BigInt(INTERVAL_SECONDS), heartbeatTtlSeconds: BigInt(INTERVAL_SECONDS * 3) })
+  arg: registryInitArgs({
+    admins: [admin.getPrincipal()],
+    heartbeatIntervalSeconds: BigInt(INTERVAL_SECONDS),
+    heartbeatTtlSeconds: BigInt(INTERVAL_SECONDS * 3)
+  })
 });
 const canister = net.engine.getCanister(registry);
 if (canister === undefined) throw new Error('registry missing');
@@ -61,9 +65,18 @@ for (let i = 0; i < RUNNERS; i++) {
   const id = fakePrincipal(i);
   const picks = [cards[i % MODELS], cards[(i * 7 + 3) % MODELS], cards[(i * 13 + 5) % MODELS]];
   const unique = [...new Set(picks)].filter((c): c is Record<string, unknown> => c !== undefined);
-  const manifest = runnerManifest(id.toText(), unique.map((c, k) => deployment(c, { slots: 2 + (i % 6), price: { inputPerMillion: 500 + ((i * 31 + k) % 2000), outputPerMillion: 1500 + ((i * 17) % 4000) } })), {
-    region: ['eu-west', 'us-east', 'ap-south'][i % 3]
-  });
+  const manifest = runnerManifest(
+    id.toText(),
+    unique.map((c, k) =>
+      deployment(c, {
+        slots: 2 + (i % 6),
+        price: { inputPerMillion: 500 + ((i * 31 + k) % 2000), outputPerMillion: 1500 + ((i * 17) % 4000) }
+      })
+    ),
+    {
+      region: ['eu-west', 'us-east', 'ap-south'][i % 3]
+    }
+  );
   events.length = 0;
   await net.update(registry, 'register_runner', text(JSON.stringify(manifest)), id);
   const exec = events.find((e) => e.entry === 'canister_update register_runner');
@@ -81,7 +94,12 @@ row('wasm heap after registration', `${(canister.loaded?.memory.buffer.byteLengt
 const heartbeatInstructions: bigint[] = [];
 for (let i = 0; i < HEARTBEAT_SAMPLES; i++) {
   events.length = 0;
-  await net.update(registry, 'heartbeat', new Uint8Array(IDL.encode([HeartbeatArgs], [heartbeatArgs({ busy_slots: 1 })])), fakePrincipal(i));
+  await net.update(
+    registry,
+    'heartbeat',
+    new Uint8Array(IDL.encode([HeartbeatArgs], [heartbeatArgs({ busy_slots: 1 })])),
+    fakePrincipal(i)
+  );
   const exec = events.find((e) => e.entry === 'canister_update heartbeat');
   if (exec !== undefined) heartbeatInstructions.push(exec.instructions);
 }
@@ -107,8 +125,16 @@ for (let i = 0; i < FIND_SAMPLES; i++) {
   }
 }
 row('  of which canister execution on the host, p50', `${percentile(findHostMs, 50).toFixed(1)} ms`);
-row('find_runners latency p50 / p99 (agent, verified)', `${percentile(latencies, 50).toFixed(1)} / ${percentile(latencies, 99).toFixed(1)} ms`, 'p50 < 50 ms');
-row('find_runners instructions p50 / max', `${percentile(findInstructions.map(Number), 50).toLocaleString()} / ${Math.max(...findInstructions.map(Number)).toLocaleString()}`, '< 500,000,000');
+row(
+  'find_runners latency p50 / p99 (agent, verified)',
+  `${percentile(latencies, 50).toFixed(1)} / ${percentile(latencies, 99).toFixed(1)} ms`,
+  'p50 < 50 ms'
+);
+row(
+  'find_runners instructions p50 / max',
+  `${percentile(findInstructions.map(Number), 50).toLocaleString()} / ${Math.max(...findInstructions.map(Number)).toLocaleString()}`,
+  '< 500,000,000'
+);
 events.length = 0;
 const unfilteredResult = await actor.find_runners(findRequest({ limit: [10] }));
 const unfiltered = events.find((e) => e.entry === 'canister_query find_runners');
@@ -138,7 +164,9 @@ for (let i = 0; i < HEARTBEATS; i++) {
     nonce: crypto.getRandomValues(new Uint8Array(16))
   };
   const signature = await identity.sign(new Uint8Array([...new TextEncoder().encode('\x0Aic-request'), ...requestIdOf(content)]));
-  bodies.push(encodeCbor({ content, sender_pubkey: new Uint8Array(identity.getPublicKey().toDer()), sender_sig: new Uint8Array(signature) }));
+  bodies.push(
+    encodeCbor({ content, sender_pubkey: new Uint8Array(identity.getPublicKey().toDer()), sender_sig: new Uint8Array(signature) })
+  );
 }
 let next = 0;
 let ok = 0;
@@ -146,7 +174,11 @@ const hbStarted = performance.now();
 await Promise.all(
   Array.from({ length: SENDERS }, async () => {
     for (let i = next++; i < bodies.length; i = next++) {
-      const response = await fetch(`${net.url}/api/v3/canister/${registry.toText()}/call`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: Buffer.from(bodies[i] ?? new Uint8Array()) });
+      const response = await fetch(`${net.url}/api/v3/canister/${registry.toText()}/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/cbor' },
+        body: Buffer.from(bodies[i] ?? new Uint8Array())
+      });
       await response.arrayBuffer();
       if (response.status === 200) ok++;
     }
@@ -154,13 +186,20 @@ await Promise.all(
 );
 const hbPerSecond = ok / ((performance.now() - hbStarted) / 1000);
 const needed = RUNNERS / INTERVAL_SECONDS;
-row(`heartbeat throughput (${SENDERS} senders, pre-signed)`, `${hbPerSecond.toFixed(0)} updates/s`, `>= ${needed.toFixed(0)}/s for ${RUNNERS} runners every ${INTERVAL_SECONDS} s`);
+row(
+  `heartbeat throughput (${SENDERS} senders, pre-signed)`,
+  `${hbPerSecond.toFixed(0)} updates/s`,
+  `>= ${needed.toFixed(0)}/s for ${RUNNERS} runners every ${INTERVAL_SECONDS} s`
+);
 
 // Daily cost of heartbeats at mainnet (13-node) rates.
 const perHeartbeat = cyclesForInstructions(hbInstr) + INGRESS_BASE_CYCLES + INGRESS_BYTE_CYCLES * BigInt(bodies[0]?.length ?? 300);
 const perDay = perHeartbeat * BigInt(RUNNERS) * BigInt(Math.round(86_400 / INTERVAL_SECONDS));
-row('heartbeat cost', `${perHeartbeat.toLocaleString()} cycles each; ${(Number(perDay) / 1e12).toFixed(2)} T cycles/day for ${RUNNERS} runners (~$${((Number(perDay) / 1e12) * 1.35).toFixed(2)}/day)`);
-row('mainnet round budget used by heartbeats', `${((Number(hbInstr) * needed) / 2e9 * 100).toFixed(1)}% of ~2B instructions/s`);
+row(
+  'heartbeat cost',
+  `${perHeartbeat.toLocaleString()} cycles each; ${(Number(perDay) / 1e12).toFixed(2)} T cycles/day for ${RUNNERS} runners (~$${((Number(perDay) / 1e12) * 1.35).toFixed(2)}/day)`
+);
+row('mainnet round budget used by heartbeats', `${(((Number(hbInstr) * needed) / 2e9) * 100).toFixed(1)}% of ~2B instructions/s`);
 
 await net.stop();
 printTable();

@@ -32,12 +32,21 @@ const llama = await llamaFixture({ slots: 1 });
 const net = await Localnet.start({ port: 0, stateDir: null });
 const dir = mkdtempSync(join(tmpdir(), 'deai-bench-runner-'));
 try {
-  console.log(`Runner benchmark (node ${process.version}): ${TASKS} tasks of ${TOKENS} tokens, tiny random llama (llama.cpp ${llama.commit}), 1 slot\n`);
+  console.log(
+    `Runner benchmark (node ${process.version}): ${TASKS} tasks of ${TOKENS} tokens, tiny random llama (llama.cpp ${llama.commit}), 1 slot\n`
+  );
   // Direct calls first (warm-up included), then the same prompts as tasks.
   await execute({ baseUrl: llama.url, model: llama.alias, prompt: 'warm up', maxOutputTokens: 16, temperature: 0 });
   const direct: number[] = [];
   for (let i = 0; i < TASKS; i++) {
-    const run = await execute({ baseUrl: llama.url, model: llama.alias, prompt: prompt(i), maxOutputTokens: TOKENS, temperature: 0, seed: 7n });
+    const run = await execute({
+      baseUrl: llama.url,
+      model: llama.alias,
+      prompt: prompt(i),
+      maxOutputTokens: TOKENS,
+      temperature: 0,
+      seed: 7n
+    });
     direct.push(Number(run.outputTokens) / ((run.totalMs - run.firstTokenMs) / 1000));
   }
 
@@ -47,7 +56,16 @@ try {
     network: { host: net.url, registry: t.registry.toText() },
     identity: join(dir, 'runner.pem'),
     engine: { kind: 'llama.cpp', url: llama.url, modelPath: llama.modelPath },
-    manifest: { region: 'eu-west', deployments: [{ model: { id: MODEL_ID }, price: { inputPerMillion: 100, outputPerMillion: 300 }, card: { version: '1.0.0', family: 'llama', license: 'MIT' } }] },
+    manifest: {
+      region: 'eu-west',
+      deployments: [
+        {
+          model: { id: MODEL_ID },
+          price: { inputPerMillion: 100, outputPerMillion: 300 },
+          card: { version: '1.0.0', family: 'llama', license: 'MIT' }
+        }
+      ]
+    },
     heartbeatSeconds: 10,
     pollMs: 50,
     metricsPort: 0,
@@ -65,7 +83,15 @@ try {
   const submitToFirstToken: number[] = [];
   for (let i = 0; i < TASKS; i++) {
     const submitted = performance.now();
-    const task = okOf(await asRequester.submit_task(t.submitArgs(`bench-${i}`, { request: findRequest({ model: [MODEL_ID] }), input: { inline: [prompt(i)], digest: [], reference: [] }, limits: { max_output_tokens: TOKENS, temperature: [0], seed: [7n] } })));
+    const task = okOf(
+      await asRequester.submit_task(
+        t.submitArgs(`bench-${i}`, {
+          request: findRequest({ model: [MODEL_ID] }),
+          input: { inline: [prompt(i)], digest: [], reference: [] },
+          limits: { max_output_tokens: TOKENS, temperature: [0], seed: [7n] }
+        })
+      )
+    );
     let view = (await asRequester.get_task(task.id))[0];
     while (view?.state !== 'review') {
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -39,10 +39,20 @@ const REQUESTERS = sized(16, 2);
 const LATENCY_SAMPLES = sized(5, 2);
 const REWARD = 1_000_000n;
 
-
 async function install(agent: HttpAgent, wasm: Uint8Array, arg: Uint8Array): Promise<Principal> {
-  const { canister_id: id } = await managementActor(agent).provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [], sender_canister_version: [] });
-  await managementActor(agent, id).install_code({ mode: { install: null }, canister_id: id, wasm_module: wasm, arg, sender_canister_version: [] });
+  const { canister_id: id } = await managementActor(agent).provisional_create_canister_with_cycles({
+    amount: [],
+    settings: [],
+    specified_id: [],
+    sender_canister_version: []
+  });
+  await managementActor(agent, id).install_code({
+    mode: { install: null },
+    canister_id: id,
+    wasm_module: wasm,
+    arg,
+    sender_canister_version: []
+  });
   return id;
 }
 
@@ -51,14 +61,22 @@ const send = (url: string, canister: Principal, bodies: Uint8Array[]) => sendCal
 const dir = mkdtempSync(join(tmpdir(), 'deai-bench-tasks-'));
 const { child, url } = await startLocalnetProcess(dir);
 try {
-  console.log(`Tasks benchmark (node ${process.version}, ${(await import('node:os')).cpus().length} cores): ${TASKS} tasks, ${RUNNERS} runners, ${SENDERS} senders\n`);
+  console.log(
+    `Tasks benchmark (node ${process.version}, ${(await import('node:os')).cpus().length} cores): ${TASKS} tasks, ${RUNNERS} runners, ${SENDERS} senders\n`
+  );
   const admin = Ed25519KeyIdentity.generate();
   const adminAgent = await agentFor(url, admin);
   const requesters = Array.from({ length: REQUESTERS }, () => Ed25519KeyIdentity.generate());
   const runners = Array.from({ length: RUNNERS }, () => Ed25519KeyIdentity.generate());
   const registry = await install(adminAgent, registryWasm(), registryInitArgs({ admins: [admin.getPrincipal()] }));
   const perRequester = (BigInt(Math.ceil(TASKS / REQUESTERS)) + 8n) * (REWARD + 20_000n);
-  const ledger = await install(adminAgent, ledgerWasm(), ledgerInit(registry, { initial_balances: requesters.map((r) => [account(r.getPrincipal()), perRequester + 20_000n] as [ReturnType<typeof account>, bigint]) }));
+  const ledger = await install(
+    adminAgent,
+    ledgerWasm(),
+    ledgerInit(registry, {
+      initial_balances: requesters.map((r) => [account(r.getPrincipal()), perRequester + 20_000n] as [ReturnType<typeof account>, bigint])
+    })
+  );
   const asAdmin = Actor.createActor<TaskActor>(registryIdlFactory, { agent: adminAgent, canisterId: registry });
   okOf(await asAdmin.set_task_config(taskConfigArgs({ ledger: [ledger], treasury: [{ owner: admin.getPrincipal(), subaccount: [] }] })));
   const card = modelCard();
@@ -84,25 +102,45 @@ try {
   const id = (i: number): string => `task-${String(i + 1).padStart(12, '0')}`;
   const submitArg = (i: number): Uint8Array =>
     new Uint8Array(
-      IDL.encode([SubmitTaskArgs], [
-        {
-          idempotency_key: `bench-${i}`,
-          request: findRequest({ model: [String(card.id)] }),
-          input: { inline: [`prompt ${i}`], digest: [], reference: [] },
-          limits: { max_output_tokens: 64, temperature: [], seed: [] },
-          reward_e8s: REWARD,
-          deadline_ns: deadline,
-          redundancy: [],
-          refund_subaccount: []
-        }
-      ])
+      IDL.encode(
+        [SubmitTaskArgs],
+        [
+          {
+            idempotency_key: `bench-${i}`,
+            request: findRequest({ model: [String(card.id)] }),
+            input: { inline: [`prompt ${i}`], digest: [], reference: [] },
+            limits: { max_output_tokens: 64, temperature: [], seed: [] },
+            reward_e8s: REWARD,
+            deadline_ns: deadline,
+            redundancy: [],
+            refund_subaccount: []
+          }
+        ]
+      )
     );
   const phases: Array<[string, Uint8Array[]]> = [];
   const sign = async (who: (i: number) => Ed25519KeyIdentity, method: string, arg: (i: number) => Uint8Array): Promise<Uint8Array[]> =>
     Promise.all(Array.from({ length: TASKS }, (_, i) => signedCall(who(i), registry, method, arg(i), expiry)));
-  phases.push(['submit (escrow via icrc2_transfer_from)', await sign((i) => requesters[i % REQUESTERS] as Ed25519KeyIdentity, 'submit_task', submitArg)]);
-  phases.push(['claim', await sign((i) => runners[i % RUNNERS] as Ed25519KeyIdentity, 'claim_task', (i) => new Uint8Array(IDL.encode([IDL.Opt(IDL.Text)], [[id(i)]])))]);
-  phases.push(['complete (instant executor)', await sign((i) => runners[i % RUNNERS] as Ed25519KeyIdentity, 'complete_task', (i) => new Uint8Array(IDL.encode([IDL.Text, ResultArgs], [id(i), resultArgs(`answer ${i}`)])))]);
+  phases.push([
+    'submit (escrow via icrc2_transfer_from)',
+    await sign((i) => requesters[i % REQUESTERS] as Ed25519KeyIdentity, 'submit_task', submitArg)
+  ]);
+  phases.push([
+    'claim',
+    await sign(
+      (i) => runners[i % RUNNERS] as Ed25519KeyIdentity,
+      'claim_task',
+      (i) => new Uint8Array(IDL.encode([IDL.Opt(IDL.Text)], [[id(i)]]))
+    )
+  ]);
+  phases.push([
+    'complete (instant executor)',
+    await sign(
+      (i) => runners[i % RUNNERS] as Ed25519KeyIdentity,
+      'complete_task',
+      (i) => new Uint8Array(IDL.encode([IDL.Text, ResultArgs], [id(i), resultArgs(`answer ${i}`)]))
+    )
+  ]);
 
   let busySeconds = 0;
   for (const [name, bodies] of phases) {
@@ -113,8 +151,17 @@ try {
   // Submissions arrive in any order, so which requester owns which task id is read back before signing the accepts
   // (outside the timed phases).
   const owner = new Map(requesters.map((r) => [r.getPrincipal().toText(), r]));
-  const ownerOf = await Promise.all(Array.from({ length: TASKS }, async (_, i) => owner.get((await asAdmin.get_task(id(i)))[0]?.requester.toText() ?? '') ?? (requesters[0] as Ed25519KeyIdentity)));
-  const accepts = await sign((i) => ownerOf[i] as Ed25519KeyIdentity, 'accept_task', (i) => new Uint8Array(IDL.encode([IDL.Text], [id(i)])));
+  const ownerOf = await Promise.all(
+    Array.from(
+      { length: TASKS },
+      async (_, i) => owner.get((await asAdmin.get_task(id(i)))[0]?.requester.toText() ?? '') ?? (requesters[0] as Ed25519KeyIdentity)
+    )
+  );
+  const accepts = await sign(
+    (i) => ownerOf[i] as Ed25519KeyIdentity,
+    'accept_task',
+    (i) => new Uint8Array(IDL.encode([IDL.Text], [id(i)]))
+  );
   const accepted = await send(url, registry, accepts);
   busySeconds += accepted.seconds;
   row('  accept', `${(accepted.ok / accepted.seconds).toFixed(0)} calls/s (${accepted.ok}/${TASKS} in ${accepted.seconds.toFixed(1)} s)`);
@@ -126,7 +173,10 @@ try {
     passes++;
   }
   const paySeconds = (performance.now() - payStarted) / 1000;
-  row('  payouts (runner + treasury per task, by process_tasks)', `${((2 * TASKS) / paySeconds).toFixed(0)} transfers/s (${passes} passes, ${paySeconds.toFixed(1)} s)`);
+  row(
+    '  payouts (runner + treasury per task, by process_tasks)',
+    `${((2 * TASKS) / paySeconds).toFixed(0)} transfers/s (${passes} passes, ${paySeconds.toFixed(1)} s)`
+  );
   const total = (performance.now() - started) / 1000;
   const states = new Map<string, number>();
   for (let i = 0; i < TASKS; i++) {
@@ -134,16 +184,27 @@ try {
     states.set(state, (states.get(state) ?? 0) + 1);
   }
   const paid = states.get('accepted') ?? 0;
-  row(`end-to-end tasks/s (submit → paid), ${RUNNERS} runners, instant executor`, `${(paid / total).toFixed(1)} tasks/s (${paid} of ${TASKS} tasks accepted and paid in ${total.toFixed(1)} s; states ${JSON.stringify(Object.fromEntries(states))})`);
+  row(
+    `end-to-end tasks/s (submit → paid), ${RUNNERS} runners, instant executor`,
+    `${(paid / total).toFixed(1)} tasks/s (${paid} of ${TASKS} tasks accepted and paid in ${total.toFixed(1)} s; states ${JSON.stringify(Object.fromEntries(states))})`
+  );
 
   // Added latency of one task through the normal agent (certificates verified), executor instant.
   const requester = requesters[0] as Ed25519KeyIdentity;
   const asRequester = Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentFor(url, requester), canisterId: registry });
-  const asRunner = Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentFor(url, runners[0] as Ed25519KeyIdentity), canisterId: registry });
+  const asRunner = Actor.createActor<TaskActor>(registryIdlFactory, {
+    agent: await agentFor(url, runners[0] as Ed25519KeyIdentity),
+    canisterId: registry
+  });
   const steps: Record<string, number[]> = { submit: [], claim: [], complete: [], accept: [], payout: [], total: [] };
   for (let n = 0; n < LATENCY_SAMPLES; n++) {
     const t0 = performance.now();
-    const task = okOf(await asRequester.submit_task({ ...(IDL.decode([SubmitTaskArgs], submitArg(TASKS + n))[0] as unknown as SubmitArgs), idempotency_key: `latency-${n}` }));
+    const task = okOf(
+      await asRequester.submit_task({
+        ...(IDL.decode([SubmitTaskArgs], submitArg(TASKS + n))[0] as unknown as SubmitArgs),
+        idempotency_key: `latency-${n}`
+      })
+    );
     const t1 = performance.now();
     okOf(await asRunner.claim_task([task.id]));
     const t2 = performance.now();
@@ -153,10 +214,21 @@ try {
     const t4 = performance.now();
     okOf(await asAdmin.process_tasks());
     const t5 = performance.now();
-    for (const [k, v] of [['submit', t1 - t0], ['claim', t2 - t1], ['complete', t3 - t2], ['accept', t4 - t3], ['payout', t5 - t4], ['total', t5 - t0]] as const) steps[k]?.push(v);
+    for (const [k, v] of [
+      ['submit', t1 - t0],
+      ['claim', t2 - t1],
+      ['complete', t3 - t2],
+      ['accept', t4 - t3],
+      ['payout', t5 - t4],
+      ['total', t5 - t0]
+    ] as const)
+      steps[k]?.push(v);
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-  row(`added latency per task through the agent (median of ${LATENCY_SAMPLES})`, `${ms(median(steps.total ?? []))}: submit ${ms(median(steps.submit ?? []))}, claim ${ms(median(steps.claim ?? []))}, complete ${ms(median(steps.complete ?? []))}, accept ${ms(median(steps.accept ?? []))}, payout ${ms(median(steps.payout ?? []))}`);
+  row(
+    `added latency per task through the agent (median of ${LATENCY_SAMPLES})`,
+    `${ms(median(steps.total ?? []))}: submit ${ms(median(steps.submit ?? []))}, claim ${ms(median(steps.claim ?? []))}, complete ${ms(median(steps.complete ?? []))}, accept ${ms(median(steps.accept ?? []))}, payout ${ms(median(steps.payout ?? []))}`
+  );
 } finally {
   await stopProcess(child);
   rmSync(dir, { recursive: true, force: true });

@@ -74,7 +74,12 @@ interface Run {
 function npmRun(script: string): Promise<Run> {
   const started = performance.now();
   // Its own process group, so a timeout ends npm, tsx and whatever the benchmark started (localnet, llama-server).
-  const child = spawn('npm', ['run', script], { cwd: root, env: { ...process.env, DEAI_BENCH_SMOKE: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('npm', ['run', script], {
+    cwd: root,
+    env: { ...process.env, DEAI_BENCH_SMOKE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true
+  });
   let stdout = '';
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -127,12 +132,19 @@ describe('the README benchmark commands, in smoke mode (DEAI_BENCH_SMOKE=1)', ()
   });
 
   // One at a time: each benchmark loads the machine's cores on its own.
-  it.each(BENCHES)('npm run bench:%s prints its figures', async (name) => {
-    const run = await npmRun(`bench:${name}`);
-    console.log(`bench:${name} (smoke) took ${run.seconds.toFixed(1)} s`);
-    expect(run.code, `npm run bench:${name} exited with ${String(run.code)}; its output ends:\n${tail(run.output)}`).toBe(0);
-    for (const figure of [...FIGURES[name], /^\| metric \| value \| target \|$/m]) {
-      expect(figure.test(run.stdout), `npm run bench:${name} printed no line matching ${String(figure)}; its output ends:\n${tail(run.stdout)}`).toBe(true);
-    }
-  }, RUN_TIMEOUT_MS + 10_000);
+  it.each(BENCHES)(
+    'npm run bench:%s prints its figures',
+    async (name) => {
+      const run = await npmRun(`bench:${name}`);
+      console.log(`bench:${name} (smoke) took ${run.seconds.toFixed(1)} s`);
+      expect(run.code, `npm run bench:${name} exited with ${String(run.code)}; its output ends:\n${tail(run.output)}`).toBe(0);
+      for (const figure of [...FIGURES[name], /^\| metric \| value \| target \|$/m]) {
+        expect(
+          figure.test(run.stdout),
+          `npm run bench:${name} printed no line matching ${String(figure)}; its output ends:\n${tail(run.stdout)}`
+        ).toBe(true);
+      }
+    },
+    RUN_TIMEOUT_MS + 10_000
+  );
 });

@@ -53,7 +53,11 @@ describe('registry explorer in a browser', () => {
     writeFileSync(join(bundleDir, '.source-hash'), 'stale');
     expect(isBuilt(bundleDir)).toBe(false);
     writeFileSync(join(bundleDir, '.source-hash'), sourceHash());
-    explorer = await serveExplorer({ dir: bundleDir, port: 0, config: { host: net.url, registry: t.registry.toText(), ledger: t.ledger.toText(), pollMs: 1000 } });
+    explorer = await serveExplorer({
+      dir: bundleDir,
+      port: 0,
+      config: { host: net.url, registry: t.registry.toText(), ledger: t.ledger.toText(), pollMs: 1000 }
+    });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (error) => errors.push(error.message));

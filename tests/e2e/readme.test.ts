@@ -41,27 +41,45 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   'npm run build:explorer': [['tests/e2e/explorer.test.ts', 'buildExplorer']],
   'deai start': [['tests/e2e/start-demo.test.ts', "'--exit-after-demo'"]],
   'deai localnet start': [[THIS_FILE, "'localnet', 'start'"]],
-  'deai localnet status': [[THIS_FILE, "'localnet', 'status'"], ['tests/integration/cli-localnet.test.ts', "'localnet', 'status'"]],
-  'deai localnet stop': [[THIS_FILE, "'localnet', 'stop'"], ['tests/integration/cli-localnet.test.ts', "'localnet', 'stop'"]],
+  'deai localnet status': [
+    [THIS_FILE, "'localnet', 'status'"],
+    ['tests/integration/cli-localnet.test.ts', "'localnet', 'status'"]
+  ],
+  'deai localnet stop': [
+    [THIS_FILE, "'localnet', 'stop'"],
+    ['tests/integration/cli-localnet.test.ts', "'localnet', 'stop'"]
+  ],
   'deai identity new': [[THIS_FILE, "'identity', 'new'"]],
   'deai identity show': [[THIS_FILE, "'identity', 'show'"]],
-  'deai identity import': [[THIS_FILE, "'identity', 'import'"], ['tests/integration/cli-identity.test.ts', "run('import'"]],
-  'deai deploy': [[THIS_FILE, "'deploy'"], ['tests/integration/cli-deploy.test.ts', "run('deploy'"]],
+  'deai identity import': [
+    [THIS_FILE, "'identity', 'import'"],
+    ['tests/integration/cli-identity.test.ts', "run('import'"]
+  ],
+  'deai deploy': [
+    [THIS_FILE, "'deploy'"],
+    ['tests/integration/cli-deploy.test.ts', "run('deploy'"]
+  ],
   'deai models list': [[THIS_FILE, "'models', 'list'"]],
   'deai models show': [[THIS_FILE, "'models', 'show'"]],
   'deai models publish': [[THIS_FILE, "'models', 'publish'"]],
   'deai runners find': [[THIS_FILE, "'runners', 'find'"]],
   'deai runner start': [['tests/e2e/runner-cli.test.ts', "'runner', 'start'"]],
-  'deai runner status': [[THIS_FILE, "'runner', 'status'"], ['tests/e2e/runner-cli.test.ts', "'runner', 'status'"]],
+  'deai runner status': [
+    [THIS_FILE, "'runner', 'status'"],
+    ['tests/e2e/runner-cli.test.ts', "'runner', 'status'"]
+  ],
   'deai task submit': [[THIS_FILE, "'task', 'submit'"]],
   'deai task status': [[THIS_FILE, "'task', 'status'"]],
   'deai task accept': [['tests/integration/cli-commands.test.ts', "'task', 'accept'"]],
-  'deai task reject': [[THIS_FILE, "'task', 'reject'"], ['tests/integration/cli-commands.test.ts', "'task', 'reject'"]],
+  'deai task reject': [
+    [THIS_FILE, "'task', 'reject'"],
+    ['tests/integration/cli-commands.test.ts', "'task', 'reject'"]
+  ],
   'deai ledger balance': [[THIS_FILE, "'ledger', 'balance'"]],
   'deai ledger transfer': [[THIS_FILE, "'ledger', 'transfer'"]],
   'icp canister call': [['tests/integration/localnet-icp-cli.test.ts', "icp('canister', 'call'"]],
   'icp deploy': [['tests/integration/localnet-icp-cli.test.ts', "['deploy']"]],
-  'icp': [['tests/integration/localnet-icp-cli.test.ts', "'-k'"]]
+  icp: [['tests/integration/localnet-icp-cli.test.ts', "'-k'"]]
 };
 
 /** Commands README shows that are not this project's to run: third-party engines, and dfx (not installable here). */
@@ -79,7 +97,10 @@ interface Run {
 }
 
 /** Starts a long-running `deai` command (`--json`) and resolves with the URL it prints once it serves. */
-async function serving(cwd: string, args: string[]): Promise<{ child: ChildProcessByStdio<null, Readable, Readable>; exited: Promise<number | null>; url: string }> {
+async function serving(
+  cwd: string,
+  args: string[]
+): Promise<{ child: ChildProcessByStdio<null, Readable, Readable>; exited: Promise<number | null>; url: string }> {
   const child = spawn(process.execPath, [deai, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -101,7 +122,9 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
   it('maps each README command to a test that runs it', () => {
     const commands = readmeCommands(readme);
     expect(commands.length).toBeGreaterThan(40);
-    const unmapped = commands.filter((c) => EXERCISED[c.key] === undefined && NOT_OURS[c.key] === undefined).map((c) => `line ${c.line}: ${c.text} (${c.key})`);
+    const unmapped = commands
+      .filter((c) => EXERCISED[c.key] === undefined && NOT_OURS[c.key] === undefined)
+      .map((c) => `line ${c.line}: ${c.text} (${c.key})`);
     expect(unmapped).toEqual([]);
     for (const [key, places] of Object.entries(EXERCISED)) {
       for (const [file, marker] of places) {
@@ -116,7 +139,8 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
   it('the dfx commands pass Candid arguments whose fields the canisters’ .did files declare', () => {
     const dfx = readmeCommands(readme).filter((c) => c.key.startsWith('dfx '));
     expect(dfx.length).toBe(3);
-    const did = readFileSync(join(root, 'canisters/registry/registry.did'), 'utf8') + readFileSync(join(root, 'canisters/ledger/ledger.did'), 'utf8');
+    const did =
+      readFileSync(join(root, 'canisters/registry/registry.did'), 'utf8') + readFileSync(join(root, 'canisters/ledger/ledger.did'), 'utf8');
     for (const command of dfx) {
       const fields = [...command.text.matchAll(/\b([A-Za-z_]+) = /g)].map((m) => m[1] ?? '');
       expect(fields.length).toBeGreaterThan(2);
@@ -142,19 +166,35 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
       });
     const ok = async (...args: string[]): Promise<string> => {
       const run = await cli(...args);
-      if (run.code !== 0) throw new Error(`deai ${args.join(' ')} exited ${run.code}: ${run.stderr.slice(-2_000)}${run.stdout.slice(-2_000)}`);
+      if (run.code !== 0)
+        throw new Error(`deai ${args.join(' ')} exited ${run.code}: ${run.stderr.slice(-2_000)}${run.stdout.slice(-2_000)}`);
       return run.stdout;
     };
 
-    const { child, exited, url } = await serving(project, ['localnet', 'start', '--port', '0', '--state-dir', stateDir, '--clean', '--json']);
+    const { child, exited, url } = await serving(project, [
+      'localnet',
+      'start',
+      '--port',
+      '0',
+      '--state-dir',
+      stateDir,
+      '--clean',
+      '--json'
+    ]);
     try {
       const host = ['--host', url];
       const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
       expect((await ok('--version')).trim()).toBe(version);
-      const [status, created] = await Promise.all([ok('localnet', 'status', '--state-dir', stateDir, '--json'), ok('identity', 'new', '--json')]);
+      const [status, created] = await Promise.all([
+        ok('localnet', 'status', '--state-dir', stateDir, '--json'),
+        ok('identity', 'new', '--json')
+      ]);
       expect(JSON.parse(status)).toMatchObject({ running: true, url });
       const me = (JSON.parse(created) as { principal: string }).principal;
-      const [shown, imported] = await Promise.all([ok('identity', 'show'), ok('identity', 'import', '.deai/identity.pem', '--path', 'copy.pem', '--json')]);
+      const [shown, imported] = await Promise.all([
+        ok('identity', 'show'),
+        ok('identity', 'import', '.deai/identity.pem', '--path', 'copy.pem', '--json')
+      ]);
       expect(shown).toContain(me);
       expect(JSON.parse(imported)).toMatchObject({ principal: me });
 
@@ -165,13 +205,23 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
       const ids = JSON.parse(await ok('deploy', ...host, '--no-build', '--json')) as Record<string, string>;
       expect(Object.keys(ids).sort()).toEqual(['ledger', 'registry']);
       // `deai explorer` serves the page with a config.json naming the network and the ids deploy recorded.
-      const { child: explorer, exited: explorerExited, url: explorerUrl } = await serving(project, ['explorer', '--port', '0', ...host, '--json']);
-      expect(await (await fetch(new URL('/config.json', explorerUrl))).json()).toMatchObject({ host: url, registry: ids.registry, ledger: ids.ledger });
+      const {
+        child: explorer,
+        exited: explorerExited,
+        url: explorerUrl
+      } = await serving(project, ['explorer', '--port', '0', ...host, '--json']);
+      expect(await (await fetch(new URL('/config.json', explorerUrl))).json()).toMatchObject({
+        host: url,
+        registry: ids.registry,
+        ledger: ids.ledger
+      });
       expect((await fetch(explorerUrl)).headers.get('content-type')).toContain('text/html');
       explorer.kill('SIGTERM');
       expect(await explorerExited).toBe(0);
 
-      const published = JSON.parse(await ok('models', 'publish', join(root, 'examples/manifests/llama-3.1-8b-q4km.model.yaml'), ...host, '--json')) as { id: string };
+      const published = JSON.parse(
+        await ok('models', 'publish', join(root, 'examples/manifests/llama-3.1-8b-q4km.model.yaml'), ...host, '--json')
+      ) as { id: string };
       const operator = JSON.parse(await ok('identity', 'new', '--path', '.deai/runner.pem', '--json')) as { principal: string };
 
       const [list, show, find, balance] = await Promise.all([
@@ -186,9 +236,26 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
       expect(JSON.parse(balance)).toMatchObject({ balanceE8s: '100000000000000' });
 
       await ok('ledger', 'transfer', '--to', operator.principal, '--amount', '100000', ...host);
-      expect(JSON.parse(await ok('ledger', 'balance', '--of', operator.principal, ...host, '--json'))).toMatchObject({ balanceE8s: '100000' });
+      expect(JSON.parse(await ok('ledger', 'balance', '--of', operator.principal, ...host, '--json'))).toMatchObject({
+        balanceE8s: '100000'
+      });
 
-      const task = JSON.parse(await ok('task', 'submit', '--model', published.id, '--prompt', 'Hello', '--reward', '1000000', '--max-tokens', '16', ...host, '--json')) as { id: string };
+      const task = JSON.parse(
+        await ok(
+          'task',
+          'submit',
+          '--model',
+          published.id,
+          '--prompt',
+          'Hello',
+          '--reward',
+          '1000000',
+          '--max-tokens',
+          '16',
+          ...host,
+          '--json'
+        )
+      ) as { id: string };
       expect(JSON.parse(await ok('task', 'status', task.id, ...host, '--json'))).toMatchObject({ id: task.id, state: 'queued' });
       const rejectEarly = await cli('task', 'reject', task.id, '--reason', 'too early', ...host);
       expect(rejectEarly.code).toBe(1);
@@ -219,4 +286,3 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
     await runSnippets(snippets, root);
   }, 180_000);
 });
-

@@ -44,14 +44,26 @@ describe('deai runner start (a real process, real llama-server)', () => {
         network: { host: net.url, registry: t.registry.toText() },
         identity: 'runner.pem',
         engine: { kind: 'llama.cpp', url: llama.url, modelPath: llama.modelPath },
-        manifest: { region: 'eu-west', deployments: [{ model: { id: MODEL_ID }, price: { inputPerMillion: 100, outputPerMillion: 300 }, card: { version: '1.0.0', family: 'llama', license: 'MIT' } }] },
+        manifest: {
+          region: 'eu-west',
+          deployments: [
+            {
+              model: { id: MODEL_ID },
+              price: { inputPerMillion: 100, outputPerMillion: 300 },
+              card: { version: '1.0.0', family: 'llama', license: 'MIT' }
+            }
+          ]
+        },
         heartbeatSeconds: 5,
         pollMs: 100,
         metricsPort: 0
       })
     );
     const events: Array<Record<string, unknown>> = [];
-    child = spawn(process.execPath, [join(root, 'bin', 'deai.mjs'), 'runner', 'start', '--config', 'runner.yaml', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [join(root, 'bin', 'deai.mjs'), 'runner', 'start', '--config', 'runner.yaml', '--json'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
     let buffered = '';
     child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -77,7 +89,14 @@ describe('deai runner start (a real process, real llama-server)', () => {
 
     const requester = await t.requester(10_000_000n, 5_000_000n);
     const asRequester = await t.tasks(requester);
-    const task = okOf(await asRequester.submit_task(t.submitArgs('cli-1', { request: findRequest({ model: [MODEL_ID] }), limits: { max_output_tokens: 64, temperature: [0], seed: [1n] } })));
+    const task = okOf(
+      await asRequester.submit_task(
+        t.submitArgs('cli-1', {
+          request: findRequest({ model: [MODEL_ID] }),
+          limits: { max_output_tokens: 64, temperature: [0], seed: [1n] }
+        })
+      )
+    );
     await waitEvent('task-completed');
     expect((await asRequester.get_task(task.id))[0]?.state).toBe('review');
     const metrics = await (await fetch(String(ready.metrics))).text();
@@ -85,7 +104,11 @@ describe('deai runner start (a real process, real llama-server)', () => {
 
     // `deai runner status` sees both sides: the registry's record and the process on this machine.
     const metricsPort = new URL(String(ready.metrics)).port;
-    const status = await exec(process.execPath, [join(root, 'bin', 'deai.mjs'), 'runner', 'status', '--config', 'runner.yaml', '--metrics-port', metricsPort, '--json'], { cwd: dir });
+    const status = await exec(
+      process.execPath,
+      [join(root, 'bin', 'deai.mjs'), 'runner', 'status', '--config', 'runner.yaml', '--metrics-port', metricsPort, '--json'],
+      { cwd: dir }
+    );
     expect(JSON.parse(status.stdout)).toMatchObject({
       healthy: true,
       onChain: { live: true, deployments: [{ modelId: MODEL_ID }] },

@@ -55,7 +55,13 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
       engine: { kind: 'llama.cpp', url: llama.url, modelPath: llama.modelPath },
       manifest: {
         region: 'eu-west',
-        deployments: [{ model: { id: MODEL_ID }, price: { inputPerMillion: 100, outputPerMillion: 300 }, card: { version: '1.0.0', family: 'llama', license: 'MIT' } }]
+        deployments: [
+          {
+            model: { id: MODEL_ID },
+            price: { inputPerMillion: 100, outputPerMillion: 300 },
+            card: { version: '1.0.0', family: 'llama', license: 'MIT' }
+          }
+        ]
       },
       heartbeatSeconds: 5,
       pollMs: 100,
@@ -63,7 +69,9 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
       stateFile: join(dir, 'state.json')
     });
     runner = await startRunner(config, { projectDir: dir, log: (event) => events.push(event) });
-    const manifest = JSON.parse(runner.manifestJson) as { deployments: Array<{ model: { id: string; digest: string }; engine: string; servedContext: number }> };
+    const manifest = JSON.parse(runner.manifestJson) as {
+      deployments: Array<{ model: { id: string; digest: string }; engine: string; servedContext: number }>;
+    };
     expect(manifest.deployments[0]).toMatchObject({ engine: 'llama.cpp', model: { id: MODEL_ID } });
     expect(manifest.deployments[0]?.model.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
@@ -72,8 +80,21 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
     const candidates = okOf(await asRequester.find_runners(findRequest({ model: [MODEL_ID] })));
     expect(candidates.map((c) => c.runner.toText())).toEqual([runner.principal]);
     const quote = await asRequester.quote_reward(REWARD, 1);
-    const task = okOf(await asRequester.submit_task(t.submitArgs('e2e-1', { request: findRequest({ model: [MODEL_ID] }), input: { inline: ['Write one sentence about the sea.'], digest: [], reference: [] }, limits: { max_output_tokens: 32, temperature: [0], seed: [7n] } })));
-    const reviewed = await until('the runner to answer', net, async () => (await asRequester.get_task(task.id))[0], (v) => v?.state === 'review');
+    const task = okOf(
+      await asRequester.submit_task(
+        t.submitArgs('e2e-1', {
+          request: findRequest({ model: [MODEL_ID] }),
+          input: { inline: ['Write one sentence about the sea.'], digest: [], reference: [] },
+          limits: { max_output_tokens: 32, temperature: [0], seed: [7n] }
+        })
+      )
+    );
+    const reviewed = await until(
+      'the runner to answer',
+      net,
+      async () => (await asRequester.get_task(task.id))[0],
+      (v) => v?.state === 'review'
+    );
     const result = reviewed?.results[0];
     expect(result?.runner.toText()).toBe(runner.principal);
     expect(result?.output_tokens).toBeGreaterThan(0n);
@@ -85,8 +106,20 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
     expect(balance).toBe(quote.per_runner_net_e8s);
 
     // Stop while a task is running: it finishes, is reported, and the runner leaves discovery.
-    const second = okOf(await asRequester.submit_task(t.submitArgs('e2e-2', { request: findRequest({ model: [MODEL_ID] }), limits: { max_output_tokens: 256, temperature: [0], seed: [7n] } })));
-    await until('the runner to lease the second task', net, async () => (await asRequester.get_task(second.id))[0], (v) => (v?.leases.length ?? 0) > 0 || v?.state === 'review');
+    const second = okOf(
+      await asRequester.submit_task(
+        t.submitArgs('e2e-2', {
+          request: findRequest({ model: [MODEL_ID] }),
+          limits: { max_output_tokens: 256, temperature: [0], seed: [7n] }
+        })
+      )
+    );
+    await until(
+      'the runner to lease the second task',
+      net,
+      async () => (await asRequester.get_task(second.id))[0],
+      (v) => (v?.leases.length ?? 0) > 0 || v?.state === 'review'
+    );
     await runner.stop();
     runner = undefined;
     const drained = (await asRequester.get_task(second.id))[0];

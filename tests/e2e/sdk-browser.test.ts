@@ -68,7 +68,14 @@ describe('the SDK in a browser', () => {
         const ranked = (await client.findRunners({ model })).map((c) => c.runner);
         const tokens: string[] = [];
         const answer = await client.chat({ model, via: 'direct', prompt: 'one two three', onToken: (text) => tokens.push(text) });
-        return { models, ranked, tokens, content: answer.content, runner: answer.runner, failed: answer.failedAttempts.map((a) => `${a.runner}: ${a.error}`) };
+        return {
+          models,
+          ranked,
+          tokens,
+          content: answer.content,
+          runner: answer.runner,
+          failed: answer.failedAttempts.map((a) => `${a.runner}: ${a.error}`)
+        };
       },
       { host: net.url, registryId: t.registry.toText(), model: String(card.id) }
     );

@@ -31,25 +31,33 @@ describe('npm start -- --exit-after-demo', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'deai-start-demo-'));
   afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
-  it('runs the whole system on a fresh state directory: deploy, runner on llama-server, a paid demo task', async () => {
-    // Build (or reuse) llama-server first so the command below is not timed by a first-run build.
-    await ensureLlamaServer();
-    await ensureTinyModel();
-    // The README's command itself: npm prints its "> deai-registry start" banner first, then the JSON document.
-    const { stdout, stderr } = await exec('npm', ['start', '--', '--exit-after-demo', '--port', '0', '--state-dir', stateDir, '--clean', '--json'], {
-      cwd: root,
-      timeout: 240_000,
-      maxBuffer: 16 * 1024 * 1024
-    });
-    const printed = DemoOutput.parse(JSON.parse(stdout.slice(stdout.search(/^\{/m))));
-    expect(printed.demo.taskId).toMatch(/^task-\d{12}$/);
-    expect(Number(printed.demo.outputTokens)).toBeGreaterThan(0);
-    // The runner was paid the quoted reward (1,000,000 e8s minus the 5 % protocol fee and the ledger fee).
-    expect(BigInt(printed.demo.balances.runnerE8s)).toBe(1_000_000n - 50_000n - 10_000n);
-    expect(BigInt(printed.demo.balances.requesterE8s)).toBeGreaterThan(0n);
-    expect(stderr).toMatch(/llama-server ready/);
-    expect(stderr).toMatch(new RegExp(`runner .* registered and live`));
-    expect(stderr).toMatch(/Stopping: draining the runner/);
-    expect(DEMO_MODEL_ID).toBe('deai/tiny-random-llama');
-  }, 30 * 60_000);
+  it(
+    'runs the whole system on a fresh state directory: deploy, runner on llama-server, a paid demo task',
+    async () => {
+      // Build (or reuse) llama-server first so the command below is not timed by a first-run build.
+      await ensureLlamaServer();
+      await ensureTinyModel();
+      // The README's command itself: npm prints its "> deai-registry start" banner first, then the JSON document.
+      const { stdout, stderr } = await exec(
+        'npm',
+        ['start', '--', '--exit-after-demo', '--port', '0', '--state-dir', stateDir, '--clean', '--json'],
+        {
+          cwd: root,
+          timeout: 240_000,
+          maxBuffer: 16 * 1024 * 1024
+        }
+      );
+      const printed = DemoOutput.parse(JSON.parse(stdout.slice(stdout.search(/^\{/m))));
+      expect(printed.demo.taskId).toMatch(/^task-\d{12}$/);
+      expect(Number(printed.demo.outputTokens)).toBeGreaterThan(0);
+      // The runner was paid the quoted reward (1,000,000 e8s minus the 5 % protocol fee and the ledger fee).
+      expect(BigInt(printed.demo.balances.runnerE8s)).toBe(1_000_000n - 50_000n - 10_000n);
+      expect(BigInt(printed.demo.balances.requesterE8s)).toBeGreaterThan(0n);
+      expect(stderr).toMatch(/llama-server ready/);
+      expect(stderr).toMatch(new RegExp(`runner .* registered and live`));
+      expect(stderr).toMatch(/Stopping: draining the runner/);
+      expect(DEMO_MODEL_ID).toBe('deai/tiny-random-llama');
+    },
+    30 * 60_000
+  );
 });

@@ -43,7 +43,10 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
 
   /** Runs `deai <args>` in the temp dir against this localnet, as the funded requester. */
   const cli = (...args: string[]) =>
-    exec(process.execPath, [deai, ...args, '--host', net.url, '--registry', t.registry.toText(), '--identity', pem], { cwd: dir, timeout: 60_000 });
+    exec(process.execPath, [deai, ...args, '--host', net.url, '--registry', t.registry.toText(), '--identity', pem], {
+      cwd: dir,
+      timeout: 60_000
+    });
   const json = async (...args: string[]): Promise<unknown> => JSON.parse((await cli(...args, '--json')).stdout) as unknown;
 
   it('models list, show and publish, in human and JSON form', async () => {
@@ -61,12 +64,19 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
 
     const yamlFile = join(dir, 'card.yaml');
     const card = modelCard({ id: 'acme/Tiny-1B', digest: digestOf('tiny-1b') });
-    writeFileSync(yamlFile, Object.entries(card).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n'));
+    writeFileSync(
+      yamlFile,
+      Object.entries(card)
+        .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+        .join('\n')
+    );
     expect((await cli('models', 'publish', yamlFile)).stdout).toContain(`Published acme/Tiny-1B (${digestOf('tiny-1b')})`);
     const jsonFile = join(dir, 'card.json');
     writeFileSync(jsonFile, JSON.stringify(modelCard({ id: 'acme/Tiny-3B', digest: digestOf('tiny-3b') })));
     expect(await json('models', 'publish', jsonFile)).toEqual({ id: 'acme/Tiny-3B', digest: digestOf('tiny-3b') });
-    expect(((await json('models', 'list')) as Array<{ id: string }>).map((c) => c.id).sort()).toEqual(['acme/Tiny-1B', 'acme/Tiny-3B', cardId].sort());
+    expect(((await json('models', 'list')) as Array<{ id: string }>).map((c) => c.id).sort()).toEqual(
+      ['acme/Tiny-1B', 'acme/Tiny-3B', cardId].sort()
+    );
   });
 
   it('bad input exits 1 with a useful message: unknown model, malformed manifest, wrong identity file, no registry', async () => {
@@ -78,31 +88,60 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
       cli('models', 'show', 'acme/Nope', '--json'),
       cli('models', 'publish', bad),
       cli('models', 'publish', bad, '--json'),
-      exec(process.execPath, [deai, 'ledger', 'balance', '--host', net.url, '--registry', t.registry.toText(), '--identity', join(dir, 'bad.pem')], { cwd: dir }),
+      exec(
+        process.execPath,
+        [deai, 'ledger', 'balance', '--host', net.url, '--registry', t.registry.toText(), '--identity', join(dir, 'bad.pem')],
+        { cwd: dir }
+      ),
       exec(process.execPath, [deai, 'models', 'list', '--host', net.url], { cwd: dir })
     ]);
-    expect(unknown).toMatchObject({ status: 'rejected', reason: { code: 1, stderr: expect.stringMatching(/no model card acme\/Nope[\s\S]*Next: /) } });
+    expect(unknown).toMatchObject({
+      status: 'rejected',
+      reason: { code: 1, stderr: expect.stringMatching(/no model card acme\/Nope[\s\S]*Next: /) }
+    });
     expect(unknownJson).toMatchObject({ status: 'rejected', reason: { code: 1, stdout: expect.stringMatching(/"code": "NotFound"/) } });
     expect(malformed).toMatchObject({ status: 'rejected', reason: { code: 1, stderr: expect.stringMatching(/not a valid manifest/) } });
     const stderr = malformed.status === 'rejected' ? String((malformed.reason as { stderr: string }).stderr) : '';
     expect(stderr).toMatch(/line 4:\d+ format: /);
     expect(stderr).toMatch(/contextLength: /);
     expect(stderr).toMatch(/version: /);
-    expect(malformedJson).toMatchObject({ status: 'rejected', reason: { code: 1, stdout: expect.stringMatching(/"code": "InvalidManifest"/) } });
+    expect(malformedJson).toMatchObject({
+      status: 'rejected',
+      reason: { code: 1, stdout: expect.stringMatching(/"code": "InvalidManifest"/) }
+    });
     expect(identity).toMatchObject({ status: 'rejected', reason: { code: 1, stderr: expect.stringMatching(/is not a PEM private key/) } });
-    expect(noRegistry).toMatchObject({ status: 'rejected', reason: { code: 1, stderr: expect.stringMatching(/run `deai deploy`.*or pass --registry/) } });
+    expect(noRegistry).toMatchObject({
+      status: 'rejected',
+      reason: { code: 1, stderr: expect.stringMatching(/run `deai deploy`.*or pass --registry/) }
+    });
   });
 
   it('runners find lists the live runner, as a table and as JSON', async () => {
-    const [human, machine] = await Promise.all([cli('runners', 'find', '--model', cardId), json('runners', 'find', '--model', cardId, '--limit', '1')]);
+    const [human, machine] = await Promise.all([
+      cli('runners', 'find', '--model', cardId),
+      json('runners', 'find', '--model', cardId, '--limit', '1')
+    ]);
     expect(human.stdout).toMatch(/RUNNER\s+ENGINE\s+STATE\s+FREE SLOTS\s+SCORE\s+PRICE/);
     expect(human.stdout).toMatch(new RegExp(`${runner.getPrincipal().toText()}\\s+llama\\.cpp`));
-    expect(machine).toEqual([expect.objectContaining({ runner: runner.getPrincipal().toText(), engine: 'llama.cpp', freeSlots: 2, inputPricePerMillion: '1000' })]);
+    expect(machine).toEqual([
+      expect.objectContaining({ runner: runner.getPrincipal().toText(), engine: 'llama.cpp', freeSlots: 2, inputPricePerMillion: '1000' })
+    ]);
   });
 
   it('task submit, status (review), accept and reject, with a runner completing the tasks', async () => {
     const asRunner = await t.tasks(runner);
-    const submitted = (await json('task', 'submit', '--model', cardId, '--prompt', 'Say hello.', '--reward', String(REWARD), '--max-tokens', '64')) as { id: string; state: string; rewardE8s: string };
+    const submitted = (await json(
+      'task',
+      'submit',
+      '--model',
+      cardId,
+      '--prompt',
+      'Say hello.',
+      '--reward',
+      String(REWARD),
+      '--max-tokens',
+      '64'
+    )) as { id: string; state: string; rewardE8s: string };
     expect(submitted).toMatchObject({ state: 'queued', rewardE8s: String(REWARD) });
     okOf(await asRunner.claim_task([submitted.id]));
     okOf(await asRunner.complete_task(submitted.id, resultArgs('Hello!')));
@@ -110,7 +149,11 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
     const status = await cli('task', 'status', submitted.id);
     expect(status.stdout).toMatch(/state\s+review/);
     expect(status.stdout).toContain('Hello!');
-    expect(await json('task', 'status', submitted.id)).toMatchObject({ id: submitted.id, state: 'review', results: [{ runner: runner.getPrincipal().toText(), output: 'Hello!', outputTokens: '34' }] });
+    expect(await json('task', 'status', submitted.id)).toMatchObject({
+      id: submitted.id,
+      state: 'review',
+      results: [{ runner: runner.getPrincipal().toText(), output: 'Hello!', outputTokens: '34' }]
+    });
     expect((await cli('task', 'accept', submitted.id)).stdout).toContain(`Task ${submitted.id} accepted.`);
     expect(await json('task', 'status', submitted.id)).toMatchObject({ state: 'accepted' });
 
@@ -128,16 +171,24 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
     const payerPem = join(dir, 'payer.pem');
     writeFileSync(payerPem, ed25519Pem(payer));
     const cli = (...args: string[]) =>
-      exec(process.execPath, [deai, ...args, '--host', net.url, '--registry', t.registry.toText(), '--identity', payerPem], { cwd: dir, timeout: 60_000 });
+      exec(process.execPath, [deai, ...args, '--host', net.url, '--registry', t.registry.toText(), '--identity', payerPem], {
+        cwd: dir,
+        timeout: 60_000
+      });
     const json = async (...args: string[]): Promise<unknown> => JSON.parse((await cli(...args, '--json')).stdout) as unknown;
     const me = payer.getPrincipal().toText();
     const before = FUNDS;
     expect((await cli('ledger', 'balance')).stdout).toContain(`${me}: ${before} e8s`);
     const other = Ed25519KeyIdentity.generate().getPrincipal().toText();
-    expect((await cli('ledger', 'transfer', '--to', other, '--amount', '5000')).stdout).toMatch(new RegExp(`Sent 5000 e8s to ${other} \\(block \\d+\\)`));
+    expect((await cli('ledger', 'transfer', '--to', other, '--amount', '5000')).stdout).toMatch(
+      new RegExp(`Sent 5000 e8s to ${other} \\(block \\d+\\)`)
+    );
     expect(await json('ledger', 'transfer', '--to', other, '--amount', '7000')).toMatchObject({ from: me, to: other, amountE8s: '7000' });
     expect(await json('ledger', 'balance', '--of', other)).toEqual({ owner: other, balanceE8s: '12000' });
     expect(await json('ledger', 'balance')).toEqual({ owner: me, balanceE8s: String(before - 12_000n - 2n * FEE) });
-    await expect(cli('ledger', 'transfer', '--to', other, '--amount', String(FUNDS * 10n))).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/InsufficientFunds/) });
+    await expect(cli('ledger', 'transfer', '--to', other, '--amount', String(FUNDS * 10n))).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/InsufficientFunds/)
+    });
   });
 });

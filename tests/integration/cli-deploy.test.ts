@@ -81,6 +81,9 @@ describe('deai deploy', () => {
 
   it('rejects a malformed dfx.json', async () => {
     writeFileSync(join(project, 'dfx.json'), '{ "canisters": ');
-    await expect(run('deploy', '--host', net.url, '--no-build')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/not valid JSON/) });
+    await expect(run('deploy', '--host', net.url, '--no-build')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/not valid JSON/)
+    });
   });
 });

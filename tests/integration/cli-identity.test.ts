@@ -35,8 +35,14 @@ describe('deai identity', () => {
   });
 
   it('fails with a useful message for a missing or malformed key file', async () => {
-    await expect(run('show', '--path', 'nope.pem')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/does not exist: create one with `deai identity new`/) });
+    await expect(run('show', '--path', 'nope.pem')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/does not exist: create one with `deai identity new`/)
+    });
     writeFileSync(join(dir, 'bad.pem'), 'not a key');
-    await expect(run('import', 'bad.pem', '--path', 'x.pem', '--json')).rejects.toMatchObject({ code: 1, stdout: expect.stringMatching(/is not a PEM private key/) });
+    await expect(run('import', 'bad.pem', '--path', 'x.pem', '--json')).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/is not a PEM private key/)
+    });
   });
 });

@@ -65,7 +65,10 @@ describe('deai localnet status | stop', () => {
   it('tells a crashed network (stale server.json) and an unreadable server.json apart from a running one', async () => {
     const gone = spawnSync(process.execPath, ['-e', '0']).pid;
     const cases = [
-      [JSON.stringify({ pid: gone, url: 'http://127.0.0.1:1', port: 1, rootKey: 'ab', startedAtMs: 0 }), /pid \d+\) is gone without stopping cleanly/],
+      [
+        JSON.stringify({ pid: gone, url: 'http://127.0.0.1:1', port: 1, rootKey: 'ab', startedAtMs: 0 }),
+        /pid \d+\) is gone without stopping cleanly/
+      ],
       ['{ not json', /unreadable \(not JSON/],
       [JSON.stringify({ pid: 'x' }), /unreadable \(pid: /]
     ] as const;

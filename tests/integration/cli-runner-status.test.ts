@@ -89,7 +89,9 @@ describe('deai runner status (on-chain view of a runner, without its process)', 
 
     const badConfig = await cli(project('bad', undefined, { heartbeatSeconds: 'often' }), 'runner', 'status', '--json');
     expect(badConfig.code).toBe(1);
-    expect(JSON.parse(badConfig.stdout)).toMatchObject({ error: { code: 'ManifestInvalid', message: expect.stringContaining('heartbeatSeconds') } });
+    expect(JSON.parse(badConfig.stdout)).toMatchObject({
+      error: { code: 'ManifestInvalid', message: expect.stringContaining('heartbeatSeconds') }
+    });
 
     const wrongRegistry = await cli(project('wrong', Ed25519KeyIdentity.generate()), 'runner', 'status', '--registry', t.ledger.toText());
     expect(wrongRegistry.code).toBe(1);

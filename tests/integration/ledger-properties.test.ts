@@ -1,14 +1,42 @@
-import { Certificate, HttpAgent, lookupResultToBuffer, reconstruct, type ActorSubclass, type HashTree, type NodeHash, type NodeLabel, type NodeValue } from '@dfinity/agent';
+import {
+  Certificate,
+  HttpAgent,
+  lookupResultToBuffer,
+  reconstruct,
+  type ActorSubclass,
+  type HashTree,
+  type NodeHash,
+  type NodeLabel,
+  type NodeValue
+} from '@dfinity/agent';
 import { decode as decodeCbor } from '@dfinity/cbor';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ledgerUpgradeArg, type AccountArg, type ApproveArgsValue, type TransferArgsValue, type TransferFromArgsValue } from '../../canisters/ledger/candid.ts';
+import {
+  ledgerUpgradeArg,
+  type AccountArg,
+  type ApproveArgsValue,
+  type TransferArgsValue,
+  type TransferFromArgsValue
+} from '../../canisters/ledger/candid.ts';
 import { hashValue, leb128 } from '../../src/core/ledger/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
-import { FEE, account, approveArgs, ledgerActor, ledgerInit, ledgerWasm, transferArgs, transferFromArgs, type LedgerActor, type LedgerResult, type Value } from '../support/ledger.ts';
+import {
+  FEE,
+  account,
+  approveArgs,
+  ledgerActor,
+  ledgerInit,
+  ledgerWasm,
+  transferArgs,
+  transferFromArgs,
+  type LedgerActor,
+  type LedgerResult,
+  type Value
+} from '../support/ledger.ts';
 import { agentFor } from '../support/probe.ts';
 
 /**
@@ -44,8 +72,23 @@ type Op =
   | ({ kind: 'transfer'; from: Ref; to: Ref; amount: bigint } & Extras)
   | ({ kind: 'mint'; zeroSub: boolean; to: Ref; amount: bigint } & Extras)
   | ({ kind: 'burn'; from: Ref; zeroSub: boolean; amount: bigint } & Extras)
-  | ({ kind: 'approve'; from: Ref; spender: { offset: number; sub: Sub }; amount: bigint; expected: 'omit' | 'current' | 'wrong'; expiry: 'omit' | 'past' | 'soon' | 'later' } & Extras)
-  | ({ kind: 'transfer_from'; spender: Ref; from: Ref; to: Ref; amount: bigint; spend: 'amount' | 'half' | 'all'; useApproval: number | null } & Extras)
+  | ({
+      kind: 'approve';
+      from: Ref;
+      spender: { offset: number; sub: Sub };
+      amount: bigint;
+      expected: 'omit' | 'current' | 'wrong';
+      expiry: 'omit' | 'past' | 'soon' | 'later';
+    } & Extras)
+  | ({
+      kind: 'transfer_from';
+      spender: Ref;
+      from: Ref;
+      to: Ref;
+      amount: bigint;
+      spend: 'amount' | 'half' | 'all';
+      useApproval: number | null;
+    } & Extras)
   | { kind: 'repeat'; back: number }
   | { kind: 'advance'; hours: number };
 
@@ -55,10 +98,14 @@ type Call =
   | { method: 'icrc2_transfer_from'; caller: number; args: TransferFromArgsValue };
 
 /** One of `choices`, each as likely as its weight. */
-const weighted = <T>(...choices: Array<[number, T]>): fc.Arbitrary<T> => fc.oneof(...choices.map(([weight, value]) => ({ weight, arbitrary: fc.constant(value) })));
+const weighted = <T>(...choices: Array<[number, T]>): fc.Arbitrary<T> =>
+  fc.oneof(...choices.map(([weight, value]) => ({ weight, arbitrary: fc.constant(value) })));
 /** Identity 0 is the minter, whose default account is the minting account. */
 const refArb = (whoMin = 0): fc.Arbitrary<Ref> =>
-  fc.record({ who: whoMin === 0 ? weighted([1, 0], [3, 1], [3, 2], [3, 3]) : fc.integer({ min: whoMin, max: 3 }), sub: weighted<Sub>([6, 'none'], [3, 'one'], [2, 'zero'], [1, 'two']) });
+  fc.record({
+    who: whoMin === 0 ? weighted([1, 0], [3, 1], [3, 2], [3, 3]) : fc.integer({ min: whoMin, max: 3 }),
+    sub: weighted<Sub>([6, 'none'], [3, 'one'], [2, 'zero'], [1, 'two'])
+  });
 // Mostly valid calls, so that state builds up; each way of failing stays frequent enough to meet every few runs.
 const extras = {
   fee: weighted<Extras['fee']>([8, 'omit'], [3, 'exact'], [1, 'wrong']),
@@ -66,11 +113,21 @@ const extras = {
   memo: weighted<Extras['memo']>([12, 'omit'], [3, 'short'], [1, 'long'])
 };
 const fundsArb = fc.oneof({ weight: 1, arbitrary: fc.constant(0n) }, { weight: 5, arbitrary: fc.bigInt(50n * FEE, 1000n * FEE) });
-const allowanceArb = fc.oneof({ weight: 1, arbitrary: fc.constantFrom(0n, 1n, FEE) }, { weight: 4, arbitrary: fc.bigInt(2n * FEE, 100n * FEE) });
-const amountArb = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(0n, 1n, FEE - 1n, FEE, FEE + 1n) }, { weight: 5, arbitrary: fc.bigInt(1n, 40n * FEE) }, { weight: 1, arbitrary: fc.bigInt(1n, 10n ** 12n) });
+const allowanceArb = fc.oneof(
+  { weight: 1, arbitrary: fc.constantFrom(0n, 1n, FEE) },
+  { weight: 4, arbitrary: fc.bigInt(2n * FEE, 100n * FEE) }
+);
+const amountArb = fc.oneof(
+  { weight: 2, arbitrary: fc.constantFrom(0n, 1n, FEE - 1n, FEE, FEE + 1n) },
+  { weight: 5, arbitrary: fc.bigInt(1n, 40n * FEE) },
+  { weight: 1, arbitrary: fc.bigInt(1n, 10n ** 12n) }
+);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('transfer'), from: refArb(), to: refArb(), amount: amountArb, ...extras }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('mint'), zeroSub: fc.boolean(), to: refArb(), amount: fc.bigInt(0n, 200n * FEE), ...extras }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('mint'), zeroSub: fc.boolean(), to: refArb(), amount: fc.bigInt(0n, 200n * FEE), ...extras })
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('burn'), from: refArb(), zeroSub: fc.boolean(), amount: amountArb, ...extras }) },
   {
     weight: 6,
@@ -78,7 +135,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('approve'),
       from: refArb(),
       // The spender's identity is `offset` after the approver's; 0, approving oneself, is refused (GenericError).
-      spender: fc.record({ offset: weighted([1, 0], [3, 1], [3, 2], [3, 3]), sub: weighted<Sub>([6, 'none'], [3, 'one'], [2, 'zero'], [1, 'two']) }),
+      spender: fc.record({
+        offset: weighted([1, 0], [3, 1], [3, 2], [3, 3]),
+        sub: weighted<Sub>([6, 'none'], [3, 'one'], [2, 'zero'], [1, 'two'])
+      }),
       amount: allowanceArb,
       expected: weighted<'omit' | 'current' | 'wrong'>([6, 'omit'], [3, 'current'], [1, 'wrong']),
       expiry: weighted<'omit' | 'past' | 'soon' | 'later'>([6, 'omit'], [1, 'past'], [2, 'soon'], [2, 'later']),
@@ -100,18 +160,29 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     })
   },
   // Mostly one of the last few calls, so that a call with created_at_time meets its Duplicate.
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('repeat'), back: fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, fc.nat(3), fc.nat()) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('repeat'), back: fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, fc.nat(3), fc.nat()) })
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance'), hours: fc.integer({ min: 1, max: 2 }) }) }
 );
 /** Install-time balances: each user's default and 'one' accounts (none when 0), then a few more, repeats allowed. */
 const initialArb = fc
   .tuple(fc.array(fundsArb, { minLength: 6, maxLength: 6 }), fc.array(fc.tuple(refArb(1), fundsArb), { maxLength: 3 }))
-  .map(([funded, others]): Array<[Ref, bigint]> => [...funded.map((amount, i): [Ref, bigint] => [{ who: (i % 3) + 1, sub: i < 3 ? 'none' : 'one' }, amount]), ...others]);
+  .map(([funded, others]): Array<[Ref, bigint]> => [
+    ...funded.map((amount, i): [Ref, bigint] => [{ who: (i % 3) + 1, sub: i < 3 ? 'none' : 'one' }, amount]),
+    ...others
+  ]);
 
 // ---------------------------------------------------------------- the reference model
 
 const hex = (bytes: Uint8Array | number[]): string => Buffer.from(bytes).toString('hex');
-const SUBACCOUNTS: Record<Sub, Uint8Array | undefined> = { none: undefined, zero: new Uint8Array(32), one: new Uint8Array(32).fill(1), two: new Uint8Array(32).fill(2) };
+const SUBACCOUNTS: Record<Sub, Uint8Array | undefined> = {
+  none: undefined,
+  zero: new Uint8Array(32),
+  one: new Uint8Array(32).fill(1),
+  two: new Uint8Array(32).fill(2)
+};
 
 /** The ICRC-1 account identity: a missing subaccount and 32 zero bytes are the same account. */
 function keyOf(a: AccountArg): string {
@@ -175,9 +246,17 @@ class LedgerModel {
     const from = account(caller, a.from_subaccount[0] === undefined ? undefined : Uint8Array.from(a.from_subaccount[0]));
     const isMint = this.isMinting(from);
     const isBurn = this.isMinting(a.to);
-    const early = this.memoProblem(a.memo) ?? (isMint && isBurn ? generic(MINTING_ACCOUNT_MISUSE) : undefined) ?? this.feeProblem(a.fee[0], isMint || isBurn) ?? (isBurn ? this.burnProblem(from, a.amount) : undefined);
+    const early =
+      this.memoProblem(a.memo) ??
+      (isMint && isBurn ? generic(MINTING_ACCOUNT_MISUSE) : undefined) ??
+      this.feeProblem(a.fee[0], isMint || isBurn) ??
+      (isBurn ? this.burnProblem(from, a.amount) : undefined);
     if (early !== undefined) return early;
-    const tx: Plain = isMint ? { op: 'mint', to: accountPlain(a.to), amt: a.amount } : isBurn ? { op: 'burn', from: accountPlain(from), amt: a.amount } : { op: 'xfer', from: accountPlain(from), to: accountPlain(a.to), amt: a.amount };
+    const tx: Plain = isMint
+      ? { op: 'mint', to: accountPlain(a.to), amt: a.amount }
+      : isBurn
+        ? { op: 'burn', from: accountPlain(from), amt: a.amount }
+        : { op: 'xfer', from: accountPlain(from), to: accountPlain(a.to), amt: a.amount };
     this.optional(tx, isMint || isBurn ? undefined : a.fee[0], a.memo[0], a.created_at_time[0]);
     const timing = this.timeProblem(tx, now);
     if (timing !== undefined) return timing;
@@ -210,12 +289,14 @@ class LedgerModel {
     if (expiresAt !== undefined && expiresAt <= now) return err('Expired', { ledger_time: now });
     if (this.balance(from) < FEE) return err('InsufficientFunds', { balance: this.balance(from) });
     const current = this.allowance(from, a.spender, now).amount;
-    if (a.expected_allowance[0] !== undefined && a.expected_allowance[0] !== current) return err('AllowanceChanged', { current_allowance: current });
+    if (a.expected_allowance[0] !== undefined && a.expected_allowance[0] !== current)
+      return err('AllowanceChanged', { current_allowance: current });
     this.credit(from, -FEE);
     const key = `${keyOf(from)}|${keyOf(a.spender)}`;
     if (a.amount === 0n) this.allowances.delete(key);
     else this.allowances.set(key, expiresAt === undefined ? { amount: a.amount } : { amount: a.amount, expiresAt });
-    if (!this.approvedPairs.some(([f, sp]) => keyOf(f) === keyOf(from) && keyOf(sp) === keyOf(a.spender))) this.approvedPairs.push([from, a.spender]);
+    if (!this.approvedPairs.some(([f, sp]) => keyOf(f) === keyOf(from) && keyOf(sp) === keyOf(a.spender)))
+      this.approvedPairs.push([from, a.spender]);
     return this.append(tx, FEE, -FEE, now);
   }
 
@@ -345,7 +426,9 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
   };
   const acct = (ref: Ref): AccountArg => account(principal(ref.who), SUBACCOUNTS[ref.sub]);
   /** Every spelling of every account the operations can reach: 'zero' checks that it reads as 'none'. */
-  const universe = principals.flatMap((_, who) => (['none', 'zero', 'one', 'two'] as const).map((sub) => ({ ref: { who, sub }, account: acct({ who, sub }) })));
+  const universe = principals.flatMap((_, who) =>
+    (['none', 'zero', 'one', 'two'] as const).map((sub) => ({ ref: { who, sub }, account: acct({ who, sub }) }))
+  );
   const agents: HttpAgent[] = [];
   let reader: HttpAgent;
   let wasm: Uint8Array;
@@ -365,26 +448,56 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
   /** Turns a generated operation into a concrete call; arguments that depend on time or state come from the model. */
   function materialize(op: Exclude<Op, { kind: 'repeat' | 'advance' }>, model: LedgerModel): Call {
     const now = model.now();
-    const ts = { omit: [], now: [now - 1_000_000_000n], old: [now - DAY_NS - HOUR_NS], future: [now + 10n * MINUTE_NS] }[op.time] as [] | [bigint];
-    const memo = { omit: [], short: [Uint8Array.of(1, 2, 3)], long: [new Uint8Array(MAX_MEMO_BYTES + 1).fill(9)] }[op.memo] as [] | [Uint8Array];
+    const ts = { omit: [], now: [now - 1_000_000_000n], old: [now - DAY_NS - HOUR_NS], future: [now + 10n * MINUTE_NS] }[op.time] as
+      [] | [bigint];
+    const memo = { omit: [], short: [Uint8Array.of(1, 2, 3)], long: [new Uint8Array(MAX_MEMO_BYTES + 1).fill(9)] }[op.memo] as
+      [] | [Uint8Array];
     const fee = (free: boolean): [] | [bigint] => (op.fee === 'omit' ? [] : op.fee === 'exact' ? [free ? 0n : FEE] : [free ? FEE : 0n]);
     const common = { memo, created_at_time: ts };
     switch (op.kind) {
       case 'transfer': {
         const to = acct(op.to);
         const free = model.isMinting(acct(op.from)) || model.isMinting(to);
-        return { method: 'icrc1_transfer', caller: op.from.who, args: transferArgs(to, op.amount, { ...common, from_subaccount: acct(op.from).subaccount, fee: fee(free) }) };
+        return {
+          method: 'icrc1_transfer',
+          caller: op.from.who,
+          args: transferArgs(to, op.amount, { ...common, from_subaccount: acct(op.from).subaccount, fee: fee(free) })
+        };
       }
       case 'mint':
-        return { method: 'icrc1_transfer', caller: 0, args: transferArgs(acct(op.to), op.amount, { ...common, from_subaccount: op.zeroSub ? [new Uint8Array(32)] : [], fee: fee(true) }) };
+        return {
+          method: 'icrc1_transfer',
+          caller: 0,
+          args: transferArgs(acct(op.to), op.amount, { ...common, from_subaccount: op.zeroSub ? [new Uint8Array(32)] : [], fee: fee(true) })
+        };
       case 'burn':
-        return { method: 'icrc1_transfer', caller: op.from.who, args: transferArgs(acct({ who: 0, sub: op.zeroSub ? 'zero' : 'none' }), op.amount, { ...common, from_subaccount: acct(op.from).subaccount, fee: fee(true) }) };
+        return {
+          method: 'icrc1_transfer',
+          caller: op.from.who,
+          args: transferArgs(acct({ who: 0, sub: op.zeroSub ? 'zero' : 'none' }), op.amount, {
+            ...common,
+            from_subaccount: acct(op.from).subaccount,
+            fee: fee(true)
+          })
+        };
       case 'approve': {
         const spender = acct({ who: (op.from.who + op.spender.offset) % principals.length, sub: op.spender.sub });
         const current = model.allowance(acct(op.from), spender, now).amount;
         const expected = { omit: [], current: [current], wrong: [current + 1n] }[op.expected] as [] | [bigint];
-        const expiresAt = { omit: [], past: [now - 10n * MINUTE_NS], soon: [now + 30n * MINUTE_NS], later: [now + 3n * HOUR_NS] }[op.expiry] as [] | [bigint];
-        return { method: 'icrc2_approve', caller: op.from.who, args: approveArgs(spender, op.amount, { ...common, from_subaccount: acct(op.from).subaccount, fee: fee(false), expected_allowance: expected, expires_at: expiresAt }) };
+        const expiresAt = { omit: [], past: [now - 10n * MINUTE_NS], soon: [now + 30n * MINUTE_NS], later: [now + 3n * HOUR_NS] }[
+          op.expiry
+        ] as [] | [bigint];
+        return {
+          method: 'icrc2_approve',
+          caller: op.from.who,
+          args: approveArgs(spender, op.amount, {
+            ...common,
+            from_subaccount: acct(op.from).subaccount,
+            fee: fee(false),
+            expected_allowance: expected,
+            expires_at: expiresAt
+          })
+        };
       }
       case 'transfer_from': {
         const pair = op.useApproval === null ? undefined : model.approvedPairs[op.useApproval % Math.max(1, model.approvedPairs.length)];
@@ -394,7 +507,11 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
         const to = acct(op.to);
         const allowance = model.allowance(from, spender, now).amount;
         const amount = op.spend === 'amount' ? op.amount : op.spend === 'half' ? allowance / 2n : allowance > FEE ? allowance - FEE : 0n;
-        return { method: 'icrc2_transfer_from', caller, args: transferFromArgs(from, to, amount, { ...common, spender_subaccount: spender.subaccount, fee: fee(model.isMinting(to)) }) };
+        return {
+          method: 'icrc2_transfer_from',
+          caller,
+          args: transferFromArgs(from, to, amount, { ...common, spender_subaccount: spender.subaccount, fee: fee(model.isMinting(to)) })
+        };
       }
     }
   }
@@ -410,7 +527,11 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
 
   /** Balances, supply, log length and the known allowances agree with the model. */
   async function checkState(ledger: ActorSubclass<LedgerActor>, model: LedgerModel, label: string): Promise<void> {
-    const [supply, { log_length }, balances] = await Promise.all([ledger.icrc1_total_supply(), ledger.icrc3_get_blocks([]), Promise.all(universe.map(({ account: a }) => ledger.icrc1_balance_of(a)))]);
+    const [supply, { log_length }, balances] = await Promise.all([
+      ledger.icrc1_total_supply(),
+      ledger.icrc3_get_blocks([]),
+      Promise.all(universe.map(({ account: a }) => ledger.icrc1_balance_of(a)))
+    ]);
     universe.forEach(({ ref, account: a }, i) => {
       expect(balances[i], `${label}: balance of ${ref.who}/${ref.sub}`).toBe(model.balance(a));
       expect(balances[i] ?? -1n, `${label}: balance of ${ref.who}/${ref.sub} is negative`).toBeGreaterThanOrEqual(0n);
@@ -424,7 +545,10 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
     for (const [from, spender] of model.approvedPairs) {
       const { allowance, expires_at } = await ledger.icrc2_allowance({ account: from, spender });
       const expected = model.allowance(from, spender, now);
-      expect({ allowance, expires_at }, `${label}: allowance ${keyOf(from)} -> ${keyOf(spender)}`).toEqual({ allowance: expected.amount, expires_at: expected.expiresAt === undefined ? [] : [expected.expiresAt] });
+      expect({ allowance, expires_at }, `${label}: allowance ${keyOf(from)} -> ${keyOf(spender)}`).toEqual({
+        allowance: expected.amount,
+        expires_at: expected.expiresAt === undefined ? [] : [expected.expiresAt]
+      });
     }
   }
 
@@ -465,7 +589,13 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
       expect({ tx: fields.tx, fee: fields.fee }, `block ${i}`).toEqual({ tx: expected?.tx, fee: expected?.fee });
       const previous = blocks[i - 1];
       const previousTs = previous === undefined ? 0n : (plain(previous) as Plain).ts;
-      expect(typeof fields.ts === 'bigint' && typeof previousTs === 'bigint' && previousTs <= fields.ts && fields.ts <= (expected?.afterNs ?? 0n), `block ${i} ts`).toBe(true);
+      expect(
+        typeof fields.ts === 'bigint' &&
+          typeof previousTs === 'bigint' &&
+          previousTs <= fields.ts &&
+          fields.ts <= (expected?.afterNs ?? 0n),
+        `block ${i} ts`
+      ).toBe(true);
       if (previous === undefined) expect(fields.phash, 'block 0 has no phash').toBeUndefined();
       else expect(fields.phash, `phash of block ${i} is the hash of block ${i - 1}`).toBe(hex(hashValue(previous)));
     });
@@ -521,7 +651,12 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
 
   it('agrees with the model after every step, across an upgrade, with a verifiable ICRC-3 chain', async () => {
     await fc.assert(
-      fc.asyncProperty(initialArb, fc.array(opArb, { minLength: 4, maxLength: 12, size: 'max' }), fc.array(opArb, { minLength: 4, maxLength: 12, size: 'max' }), runSequence),
+      fc.asyncProperty(
+        initialArb,
+        fc.array(opArb, { minLength: 4, maxLength: 12, size: 'max' }),
+        fc.array(opArb, { minLength: 4, maxLength: 12, size: 'max' }),
+        runSequence
+      ),
       // Each run installs a fresh ledger, so shrinking is slow: stop it after a while and report the smallest found.
       { numRuns: 6, interruptAfterTimeLimit: 150_000 }
     );

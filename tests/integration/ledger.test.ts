@@ -1,4 +1,15 @@
-import { AnonymousIdentity, Cbor, Certificate, LookupPathStatus, lookup_path, lookupResultToBuffer, reconstruct, type HashTree, type HttpAgent, type Identity } from '@dfinity/agent';
+import {
+  AnonymousIdentity,
+  Cbor,
+  Certificate,
+  LookupPathStatus,
+  lookup_path,
+  lookupResultToBuffer,
+  reconstruct,
+  type HashTree,
+  type HttpAgent,
+  type Identity
+} from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { IcrcLedgerCanister, IcrcTransferError } from '@dfinity/ledger-icrc';
 import { Principal } from '@dfinity/principal';
@@ -51,7 +62,10 @@ function accountOfValue(value: Value | undefined): AccountArg {
   const [owner, sub] = value.Array;
   if (owner === undefined || !('Blob' in owner)) throw new Error('account value without an owner blob');
   const subBytes = sub !== undefined && 'Blob' in sub ? Uint8Array.from(sub.Blob) : undefined;
-  return account(Principal.fromUint8Array(Uint8Array.from(owner.Blob)), subBytes === undefined || subBytes.every((b) => b === 0) ? undefined : subBytes);
+  return account(
+    Principal.fromUint8Array(Uint8Array.from(owner.Blob)),
+    subBytes === undefined || subBytes.every((b) => b === 0) ? undefined : subBytes
+  );
 }
 const accountKey = (a: AccountArg): string => `${a.owner.toText()}.${a.subaccount[0] === undefined ? '' : hex(a.subaccount[0])}`;
 
@@ -107,7 +121,10 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
   }
 
   /** Verifies the tip certificate against the root key and returns the certified tip, or undefined when there is none. */
-  async function tryGetCertifiedTip(who: Identity, canisterId: Principal): Promise<{ index: bigint; indexLeb128: string; hash: string } | undefined> {
+  async function tryGetCertifiedTip(
+    who: Identity,
+    canisterId: Principal
+  ): Promise<{ index: bigint; indexLeb128: string; hash: string } | undefined> {
     const [tip] = await (await ledger(who, canisterId)).icrc3_get_tip_certificate();
     if (tip === undefined) return undefined;
     const { rootKey } = await agentOf(who);
@@ -141,7 +158,13 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       const [minter, alice] = [identity(), identity()];
       const logo = 'data:image/svg+xml;base64,PHN2Zy8+';
       // An operator entry under a standard key must not shadow or duplicate the derived one.
-      const id = await deploy(minter, { initial_balances: [[acct(alice), 50n * E8]], metadata: [['icrc1:logo', { Text: logo }], ['icrc1:name', { Text: 'Shadow' }]] });
+      const id = await deploy(minter, {
+        initial_balances: [[acct(alice), 50n * E8]],
+        metadata: [
+          ['icrc1:logo', { Text: logo }],
+          ['icrc1:name', { Text: 'Shadow' }]
+        ]
+      });
       const client = await icrc(alice, id);
       const actor = await ledger(alice, id);
 
@@ -167,7 +190,9 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
 
       const standards = await client.icrc1SupportedStandards({ certified: false });
       expect(standards.map((s) => s.name)).toEqual(expect.arrayContaining(['ICRC-1', 'ICRC-2', 'ICRC-3', 'ICRC-10']));
-      expect((await actor.icrc10_supported_standards()).map((s) => s.name)).toEqual(expect.arrayContaining(['ICRC-1', 'ICRC-2', 'ICRC-3', 'ICRC-10']));
+      expect((await actor.icrc10_supported_standards()).map((s) => s.name)).toEqual(
+        expect.arrayContaining(['ICRC-1', 'ICRC-2', 'ICRC-3', 'ICRC-10'])
+      );
       const blockTypes = await actor.icrc3_supported_block_types();
       expect(blockTypes.map((t) => t.block_type)).toEqual(expect.arrayContaining(['1burn', '1mint', '1xfer', '2approve', '2xfer']));
       for (const t of blockTypes) expect(t.url).toMatch(/^https:\/\//);
@@ -197,7 +222,9 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       const failed = client.transfer({ to: { owner: b, subaccount: [] }, amount: 100n * E8 });
       await expect(failed).rejects.toBeInstanceOf(IcrcTransferError);
       await expect(failed).rejects.toMatchObject({ errorType: { InsufficientFunds: { balance: 7n * E8 - 6n - 3n * FEE } } });
-      await expect(client.transfer({ to: { owner: b, subaccount: [] }, amount: 1n, fee: FEE + 1n })).rejects.toMatchObject({ errorType: { BadFee: { expected_fee: FEE } } });
+      await expect(client.transfer({ to: { owner: b, subaccount: [] }, amount: 1n, fee: FEE + 1n })).rejects.toMatchObject({
+        errorType: { BadFee: { expected_fee: FEE } }
+      });
     });
 
     it('approves with an expiry, reports the allowance, and spends it with transfer_from', async () => {
@@ -208,17 +235,28 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       const expiresAt = nowNs() + 3600n * SECOND_NS;
 
       expect(await owner.approve({ spender: acct(carol), amount: 2n * E8, expires_at: expiresAt })).toBe(1n);
-      expect(await owner.allowance({ account: acct(alice), spender: acct(carol), certified: false })).toEqual({ allowance: 2n * E8, expires_at: [expiresAt] });
+      expect(await owner.allowance({ account: acct(alice), spender: acct(carol), certified: false })).toEqual({
+        allowance: 2n * E8,
+        expires_at: [expiresAt]
+      });
       // Each spender subaccount has its own allowance.
-      expect(await owner.allowance({ account: acct(alice), spender: acct(carol, subaccount(1)), certified: false })).toEqual({ allowance: 0n, expires_at: [] });
+      expect(await owner.allowance({ account: acct(alice), spender: acct(carol, subaccount(1)), certified: false })).toEqual({
+        allowance: 0n,
+        expires_at: []
+      });
       expect(await owner.balance({ owner: alice.getPrincipal(), certified: false })).toBe(10n * E8 - FEE);
 
       expect(await spender.transferFrom({ from: acct(alice), to: acct(dave), amount: 1n * E8 })).toBe(2n);
-      expect(await owner.allowance({ account: acct(alice), spender: acct(carol), certified: true })).toEqual({ allowance: 1n * E8 - FEE, expires_at: [expiresAt] });
+      expect(await owner.allowance({ account: acct(alice), spender: acct(carol), certified: true })).toEqual({
+        allowance: 1n * E8 - FEE,
+        expires_at: [expiresAt]
+      });
       expect(await owner.balance({ owner: alice.getPrincipal(), certified: false })).toBe(9n * E8 - 2n * FEE);
       expect(await owner.balance({ owner: dave.getPrincipal(), certified: false })).toBe(1n * E8);
       expect(await owner.balance({ owner: carol.getPrincipal(), certified: false })).toBe(0n);
-      await expect(spender.transferFrom({ from: acct(alice), to: acct(dave), amount: 1n * E8 })).rejects.toMatchObject({ errorType: { InsufficientAllowance: { allowance: 1n * E8 - FEE } } });
+      await expect(spender.transferFrom({ from: acct(alice), to: acct(dave), amount: 1n * E8 })).rejects.toMatchObject({
+        errorType: { InsufficientAllowance: { allowance: 1n * E8 - FEE } }
+      });
 
       const { log_length, blocks } = await owner.getBlocks({ args: [{ start: 0n, length: 10n }], certified: false });
       expect(log_length).toBe(3n);
@@ -245,21 +283,31 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(errOf(await actor.icrc1_transfer(transferArgs(acct(minter), 0n)))).toEqual({ BadBurn: { min_burn_amount: FEE } });
       expect(errOf(await actor.icrc1_transfer(transferArgs(acct(minter), FEE, { fee: [FEE] })))).toEqual({ BadFee: { expected_fee: 0n } });
       expect(errOf(await actor.icrc1_transfer(transferArgs(to, 10n * E8)))).toEqual({ InsufficientFunds: { balance: 10n * E8 } }); // amount + fee > balance
-      expect(errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })))).toEqual({ TooOld: null });
+      expect(
+        errOf(
+          await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] }))
+        )
+      ).toEqual({ TooOld: null });
       const before = nowNs();
       const future = errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [U64_MAX] })));
       const ledgerTime = (future as { CreatedInFuture?: { ledger_time: bigint } }).CreatedInFuture?.ledger_time ?? 0n;
       expect(future).toEqual({ CreatedInFuture: { ledger_time: ledgerTime } });
       expect(ledgerTime >= before && ledgerTime <= nowNs()).toBe(true);
-      expect(errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [nowNs() + PERMITTED_DRIFT_NS + 30n * SECOND_NS] })))).toHaveProperty('CreatedInFuture');
+      expect(
+        errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { created_at_time: [nowNs() + PERMITTED_DRIFT_NS + 30n * SECOND_NS] })))
+      ).toHaveProperty('CreatedInFuture');
 
       expect(errOf(await (await ledger(anonymous, id)).icrc1_transfer(transferArgs(to, 1n)))).toEqual(generic(CODE.anonymousCaller));
-      expect(errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { from_subaccount: [new Uint8Array(5)] })))).toEqual(generic(CODE.badSubaccount));
+      expect(errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { from_subaccount: [new Uint8Array(5)] })))).toEqual(
+        generic(CODE.badSubaccount)
+      );
       expect(errOf(await actor.icrc1_transfer(transferArgs(acct(bob, new Uint8Array(31)), 1n)))).toEqual(generic(CODE.badSubaccount));
       expect(errOf(await actor.icrc1_transfer(transferArgs(to, 1n, { memo: [new Uint8Array(33)] })))).toEqual(generic(CODE.memoTooLong));
       const minting = await ledger(minter, id);
       expect(errOf(await minting.icrc1_transfer(transferArgs(acct(minter), 1n)))).toEqual(generic(CODE.mintingAccountMisuse));
-      expect(errOf(await minting.icrc1_transfer(transferArgs(acct(minter, ZERO_SUBACCOUNT), 1n)))).toEqual(generic(CODE.mintingAccountMisuse));
+      expect(errOf(await minting.icrc1_transfer(transferArgs(acct(minter, ZERO_SUBACCOUNT), 1n)))).toEqual(
+        generic(CODE.mintingAccountMisuse)
+      );
       // No rejected call appended a block or moved a token.
       expect(await logLength()).toBe(blocksBefore);
       expect(await actor.icrc1_balance_of(acct(alice))).toBe(10n * E8);
@@ -271,7 +319,12 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
 
     it('icrc1_transfer deduplicates only identical transactions that carry created_at_time', async () => {
       const [minter, alice, bob] = [identity(), identity(), identity()];
-      const id = await deploy(minter, { initial_balances: [[acct(alice), 10n * E8], [acct(bob), E8]] });
+      const id = await deploy(minter, {
+        initial_balances: [
+          [acct(alice), 10n * E8],
+          [acct(bob), E8]
+        ]
+      });
       const actor = await ledger(alice, id);
       const at = nowNs();
       const args = transferArgs(acct(bob), 1_000n, { created_at_time: [at] });
@@ -285,7 +338,9 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(errOf(await actor.icrc1_transfer({ ...args, fee: [FEE] }))).toEqual({ Duplicate: { duplicate_of: withFee } });
       const withMemo = okIndex(await actor.icrc1_transfer({ ...args, memo: [Uint8Array.of(1)] }));
       const zeroSub = okIndex(await actor.icrc1_transfer({ ...args, to: acct(bob, ZERO_SUBACCOUNT) }));
-      expect(errOf(await actor.icrc1_transfer({ ...args, to: acct(bob, ZERO_SUBACCOUNT) }))).toEqual({ Duplicate: { duplicate_of: zeroSub } });
+      expect(errOf(await actor.icrc1_transfer({ ...args, to: acct(bob, ZERO_SUBACCOUNT) }))).toEqual({
+        Duplicate: { duplicate_of: zeroSub }
+      });
       expect(new Set([first, withFee, withMemo, zeroSub]).size).toBe(4);
       // The same caller from another subaccount is another transaction; so is another caller.
       okIndex(await (await ledger(bob, id)).icrc1_transfer({ ...args, to: acct(alice) }));
@@ -306,9 +361,13 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       const first = okIndex(await actor.icrc1_transfer(args));
       expect(errOf(await actor.icrc1_transfer({ ...args, amount: 2n }))).toEqual({ TemporarilyUnavailable: null });
       expect(errOf(await actor.icrc1_transfer(args))).toEqual({ Duplicate: { duplicate_of: first } });
-      expect(errOf(await actor.icrc2_approve(approveArgs(acct(carol), 5n, { created_at_time: [nowNs()] })))).toEqual({ TemporarilyUnavailable: null });
+      expect(errOf(await actor.icrc2_approve(approveArgs(acct(carol), 5n, { created_at_time: [nowNs()] })))).toEqual({
+        TemporarilyUnavailable: null
+      });
       const spender = await ledger(carol, id);
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(bob), 1n, { created_at_time: [nowNs()] })))).toEqual({ TemporarilyUnavailable: null });
+      expect(
+        errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(bob), 1n, { created_at_time: [nowNs()] })))
+      ).toEqual({ TemporarilyUnavailable: null });
       // Transactions without created_at_time are not deduplicated, so they do not count.
       okIndex(await actor.icrc1_transfer({ ...args, created_at_time: [] }));
       okIndex(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(bob), 1n)));
@@ -317,7 +376,12 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
 
     it('icrc2_approve: BadFee, InsufficientFunds, AllowanceChanged, Expired, TooOld, CreatedInFuture, Duplicate, GenericError', async () => {
       const [minter, alice, bob, poor] = [identity(), identity(), identity(), identity()];
-      const id = await deploy(minter, { initial_balances: [[acct(alice), 10n * E8], [acct(poor, subaccount(9)), FEE - 1n]] });
+      const id = await deploy(minter, {
+        initial_balances: [
+          [acct(alice), 10n * E8],
+          [acct(poor, subaccount(9)), FEE - 1n]
+        ]
+      });
       const actor = await ledger(alice, id);
       const spender = acct(bob);
       const balance = () => actor.icrc1_balance_of(acct(alice));
@@ -325,10 +389,14 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(errOf(await actor.icrc2_approve(approveArgs(spender, 1n, { fee: [FEE - 1n] })))).toEqual({ BadFee: { expected_fee: FEE } });
       const broke = await ledger(poor, id);
       expect(errOf(await broke.icrc2_approve(approveArgs(spender, 1n)))).toEqual({ InsufficientFunds: { balance: 0n } });
-      expect(errOf(await broke.icrc2_approve(approveArgs(spender, 1n, { from_subaccount: [subaccount(9)] })))).toEqual({ InsufficientFunds: { balance: FEE - 1n } });
+      expect(errOf(await broke.icrc2_approve(approveArgs(spender, 1n, { from_subaccount: [subaccount(9)] })))).toEqual({
+        InsufficientFunds: { balance: FEE - 1n }
+      });
 
       okIndex(await actor.icrc2_approve(approveArgs(spender, 100n)));
-      expect(errOf(await actor.icrc2_approve(approveArgs(spender, 200n, { expected_allowance: [50n] })))).toEqual({ AllowanceChanged: { current_allowance: 100n } });
+      expect(errOf(await actor.icrc2_approve(approveArgs(spender, 200n, { expected_allowance: [50n] })))).toEqual({
+        AllowanceChanged: { current_allowance: 100n }
+      });
       okIndex(await actor.icrc2_approve(approveArgs(spender, 200n, { expected_allowance: [100n] })));
       expect(await actor.icrc2_allowance({ account: acct(alice), spender })).toEqual({ allowance: 200n, expires_at: [] });
 
@@ -340,7 +408,13 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(await balance()).toBe(beforeExpired);
       expect(await actor.icrc2_allowance({ account: acct(alice), spender })).toEqual({ allowance: 200n, expires_at: [] });
 
-      expect(errOf(await actor.icrc2_approve(approveArgs(spender, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })))).toEqual({ TooOld: null });
+      expect(
+        errOf(
+          await actor.icrc2_approve(
+            approveArgs(spender, 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })
+          )
+        )
+      ).toEqual({ TooOld: null });
       expect(errOf(await actor.icrc2_approve(approveArgs(spender, 1n, { created_at_time: [U64_MAX] })))).toHaveProperty('CreatedInFuture');
       const args = approveArgs(spender, 400n, { created_at_time: [nowNs()] });
       const first = okIndex(await actor.icrc2_approve(args));
@@ -364,22 +438,43 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(await actor.icrc2_allowance({ account: acct(alice), spender })).toEqual({ allowance: 6n, expires_at: [soon] });
       await net.advanceTime(10_000);
       expect(await actor.icrc2_allowance({ account: acct(alice), spender })).toEqual({ allowance: 0n, expires_at: [] });
-      expect(errOf(await (await ledger(bob, id)).icrc2_transfer_from(transferFromArgs(acct(alice), acct(bob), 1n)))).toEqual({ InsufficientAllowance: { allowance: 0n } });
+      expect(errOf(await (await ledger(bob, id)).icrc2_transfer_from(transferFromArgs(acct(alice), acct(bob), 1n)))).toEqual({
+        InsufficientAllowance: { allowance: 0n }
+      });
     });
 
     it('icrc2_transfer_from: BadFee, BadBurn, InsufficientFunds, InsufficientAllowance, TooOld, CreatedInFuture, Duplicate, GenericError', async () => {
       const [minter, alice, carol, dave, erin] = [identity(), identity(), identity(), identity(), identity()];
-      const id = await deploy(minter, { initial_balances: [[acct(alice), 10n * E8], [acct(erin), 3n * FEE]] });
+      const id = await deploy(minter, {
+        initial_balances: [
+          [acct(alice), 10n * E8],
+          [acct(erin), 3n * FEE]
+        ]
+      });
       const owner = await ledger(alice, id);
       const spender = await ledger(carol, id);
       const allowance = async (from: Identity) => (await spender.icrc2_allowance({ account: acct(from), spender: acct(carol) })).allowance;
 
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n)))).toEqual({ InsufficientAllowance: { allowance: 0n } });
+      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n)))).toEqual({
+        InsufficientAllowance: { allowance: 0n }
+      });
       okIndex(await owner.icrc2_approve(approveArgs(acct(carol), 5n * E8)));
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { fee: [FEE - 1n] })))).toEqual({ BadFee: { expected_fee: FEE } });
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(minter), 1n)))).toEqual({ BadBurn: { min_burn_amount: FEE } });
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })))).toEqual({ TooOld: null });
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { created_at_time: [U64_MAX] })))).toHaveProperty('CreatedInFuture');
+      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { fee: [FEE - 1n] })))).toEqual({
+        BadFee: { expected_fee: FEE }
+      });
+      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(minter), 1n)))).toEqual({
+        BadBurn: { min_burn_amount: FEE }
+      });
+      expect(
+        errOf(
+          await spender.icrc2_transfer_from(
+            transferFromArgs(acct(alice), acct(dave), 1n, { created_at_time: [nowNs() - TX_WINDOW_NS - PERMITTED_DRIFT_NS - SECOND_NS] })
+          )
+        )
+      ).toEqual({ TooOld: null });
+      expect(
+        errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { created_at_time: [U64_MAX] })))
+      ).toHaveProperty('CreatedInFuture');
       const args = transferFromArgs(acct(alice), acct(dave), 1_000n, { created_at_time: [nowNs()] });
       const first = okIndex(await spender.icrc2_transfer_from(args));
       expect(errOf(await spender.icrc2_transfer_from(args))).toEqual({ Duplicate: { duplicate_of: first } });
@@ -387,15 +482,29 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
 
       // Enough allowance but not enough funds: the allowance is left as it was.
       okIndex(await (await ledger(erin, id)).icrc2_approve(approveArgs(acct(carol), E8)));
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(erin), acct(dave), 2n * FEE)))).toEqual({ InsufficientFunds: { balance: 2n * FEE } });
+      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(erin), acct(dave), 2n * FEE)))).toEqual({
+        InsufficientFunds: { balance: 2n * FEE }
+      });
       expect(await allowance(erin)).toBe(E8);
 
-      expect(errOf(await (await ledger(anonymous, id)).icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n)))).toEqual(generic(CODE.anonymousCaller));
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { spender_subaccount: [new Uint8Array(5)] })))).toEqual(generic(CODE.badSubaccount));
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice, new Uint8Array(33)), acct(dave), 1n)))).toEqual(generic(CODE.badSubaccount));
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { memo: [new Uint8Array(33)] })))).toEqual(generic(CODE.memoTooLong));
-      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(minter), acct(dave), 1n)))).toEqual(generic(CODE.mintingAccountMisuse));
-      expect(errOf(await (await ledger(minter, id)).icrc2_transfer_from(transferFromArgs(acct(minter), acct(dave), 1n)))).toEqual(generic(CODE.mintingAccountMisuse));
+      expect(errOf(await (await ledger(anonymous, id)).icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n)))).toEqual(
+        generic(CODE.anonymousCaller)
+      );
+      expect(
+        errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { spender_subaccount: [new Uint8Array(5)] })))
+      ).toEqual(generic(CODE.badSubaccount));
+      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice, new Uint8Array(33)), acct(dave), 1n)))).toEqual(
+        generic(CODE.badSubaccount)
+      );
+      expect(
+        errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { memo: [new Uint8Array(33)] })))
+      ).toEqual(generic(CODE.memoTooLong));
+      expect(errOf(await spender.icrc2_transfer_from(transferFromArgs(acct(minter), acct(dave), 1n)))).toEqual(
+        generic(CODE.mintingAccountMisuse)
+      );
+      expect(errOf(await (await ledger(minter, id)).icrc2_transfer_from(transferFromArgs(acct(minter), acct(dave), 1n)))).toEqual(
+        generic(CODE.mintingAccountMisuse)
+      );
     });
 
     it('transfer_from needs no approval when the spender is the source, and burns without a fee', async () => {
@@ -406,7 +515,9 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       okIndex(await owner.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), E8)));
       expect(await owner.icrc1_balance_of(acct(alice))).toBe(9n * E8 - FEE);
       // Another subaccount of the caller is another account, and needs an approval.
-      expect(errOf(await owner.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { spender_subaccount: [subaccount(1)] })))).toEqual({ InsufficientAllowance: { allowance: 0n } });
+      expect(
+        errOf(await owner.icrc2_transfer_from(transferFromArgs(acct(alice), acct(dave), 1n, { spender_subaccount: [subaccount(1)] })))
+      ).toEqual({ InsufficientAllowance: { allowance: 0n } });
 
       okIndex(await owner.icrc2_approve(approveArgs(acct(carol), 2n * E8)));
       const supply = await owner.icrc1_total_supply();
@@ -459,12 +570,21 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
     it('chains every block by phash, certifies the tip, and balances replayed from the blocks match the ledger', async () => {
       const [minter, alice, bob, carol] = [identity(), identity(), identity(), identity()];
       // 105 initial balances are 105 mint blocks: more than one icrc3_get_blocks page.
-      const initial: Array<[AccountArg, bigint]> = Array.from({ length: 105 }, (_, i) => [acct(alice, subaccount(i + 1)), BigInt(i + 1) * FEE]);
+      const initial: Array<[AccountArg, bigint]> = Array.from({ length: 105 }, (_, i) => [
+        acct(alice, subaccount(i + 1)),
+        BigInt(i + 1) * FEE
+      ]);
       const id = await deploy(minter, { initial_balances: [[acct(alice), 10n * E8], ...initial] });
       const owner = await ledger(alice, id);
       okIndex(await owner.icrc1_transfer(transferArgs(acct(bob), E8)));
-      okIndex(await owner.icrc1_transfer(transferArgs(acct(bob, subaccount(3)), 2n, { fee: [FEE], memo: [Uint8Array.of(9, 9)], created_at_time: [nowNs()] })));
-      okIndex(await owner.icrc2_approve(approveArgs(acct(carol), E8, { expected_allowance: [0n], expires_at: [nowNs() + 3600n * SECOND_NS] })));
+      okIndex(
+        await owner.icrc1_transfer(
+          transferArgs(acct(bob, subaccount(3)), 2n, { fee: [FEE], memo: [Uint8Array.of(9, 9)], created_at_time: [nowNs()] })
+        )
+      );
+      okIndex(
+        await owner.icrc2_approve(approveArgs(acct(carol), E8, { expected_allowance: [0n], expires_at: [nowNs() + 3600n * SECOND_NS] }))
+      );
       const spender = await ledger(carol, id);
       okIndex(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(carol), 1_000n)));
       okIndex(await spender.icrc2_transfer_from(transferFromArgs(acct(alice), acct(minter), FEE)));
@@ -497,7 +617,16 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(natOf(field(txOf(107), 'ts'))).toBeDefined();
       expect(natOf(field(txOf(108), 'expected_allowance'))).toBe(0n);
       expect(natOf(field(txOf(108), 'expires_at'))).toBeDefined();
-      expect(blocks.map((_, i) => textOf(field(txOf(i), 'op'))).slice(105)).toEqual(['mint', 'xfer', 'xfer', 'approve', 'xfer', 'burn', 'burn', 'mint']);
+      expect(blocks.map((_, i) => textOf(field(txOf(i), 'op'))).slice(105)).toEqual([
+        'mint',
+        'xfer',
+        'xfer',
+        'approve',
+        'xfer',
+        'burn',
+        'burn',
+        'mint'
+      ]);
       for (const block of blocks) expect(natOf(field(block, 'ts'))).toBeGreaterThan(0n);
 
       // Replaying the log gives every balance, and they sum to the total supply.
@@ -549,7 +678,10 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       expect(huge.archived_blocks).toEqual([]);
       const rest = await actor.icrc3_get_blocks([{ start: 100n, length: 2n ** 64n }]);
       expect(rest.blocks.map((b) => b.id)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(100 + i)));
-      const ranges = await actor.icrc3_get_blocks([{ start: 0n, length: 60n }, { start: 60n, length: 60n }]);
+      const ranges = await actor.icrc3_get_blocks([
+        { start: 0n, length: 60n },
+        { start: 60n, length: 60n }
+      ]);
       expect(ranges.blocks.length).toBe(100);
       expect(ranges.blocks.at(-1)?.id).toBe(99n);
 
@@ -569,7 +701,9 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       await expect(deploy(minter, { token_name: '' })).rejects.toThrow(/token_name/);
       await expect(deploy(minter, { minting_account: acct(minter, new Uint8Array(5)) })).rejects.toThrow(/minting_account.*subaccount/);
       // The minting account's balance must read 0.
-      await expect(deploy(minter, { initial_balances: [[acct(minter, ZERO_SUBACCOUNT), 5n]] })).rejects.toThrow(/minting account cannot have an initial balance/);
+      await expect(deploy(minter, { initial_balances: [[acct(minter, ZERO_SUBACCOUNT), 5n]] })).rejects.toThrow(
+        /minting account cannot have an initial balance/
+      );
     });
 
     it('upgrades the fee and metadata while balances, allowances, blocks, supply and deduplication survive', async () => {
@@ -590,7 +724,17 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       const before = await snapshot();
       const tipBefore = await getCertifiedTip(alice, id);
 
-      await net.installCode(id, 'upgrade', wasm, ledgerUpgrade({ transfer_fee: [20_000n], token_symbol: ['TS2'], max_memo_length: [64], metadata: [[['icrc1:logo', { Text: 'data:,x' }]]] }));
+      await net.installCode(
+        id,
+        'upgrade',
+        wasm,
+        ledgerUpgrade({
+          transfer_fee: [20_000n],
+          token_symbol: ['TS2'],
+          max_memo_length: [64],
+          metadata: [[['icrc1:logo', { Text: 'data:,x' }]]]
+        })
+      );
       expect(await actor.icrc1_fee()).toBe(20_000n);
       expect(await actor.icrc1_symbol()).toBe('TS2');
       const metadata = new Map(await actor.icrc1_metadata());
@@ -609,30 +753,45 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       // Failed upgrades change nothing.
       const settled = await snapshot();
       await expect(net.installCode(id, 'upgrade', wasm, ledgerInit(minter.getPrincipal()))).rejects.toThrow(/Init argument/);
-      await expect(net.installCode(id, 'upgrade', wasm, ledgerUpgrade({ max_memo_length: [40], transfer_fee: [1n] }))).rejects.toThrow(/max_memo_length cannot decrease/);
+      await expect(net.installCode(id, 'upgrade', wasm, ledgerUpgrade({ max_memo_length: [40], transfer_fee: [1n] }))).rejects.toThrow(
+        /max_memo_length cannot decrease/
+      );
       expect(await actor.icrc1_fee()).toBe(20_000n);
       expect(await snapshot()).toEqual(settled);
       okIndex(await actor.icrc1_transfer(transferArgs(acct(bob), 1n, { memo: [new Uint8Array(64)] })));
-      expect(errOf(await actor.icrc1_transfer(transferArgs(acct(bob), 1n, { memo: [new Uint8Array(65)] })))).toEqual(generic(CODE.memoTooLong));
+      expect(errOf(await actor.icrc1_transfer(transferArgs(acct(bob), 1n, { memo: [new Uint8Array(65)] })))).toEqual(
+        generic(CODE.memoTooLong)
+      );
     });
   });
 
   describe('bad input', () => {
     it('refuses the anonymous caller on every mutation and memos longer than 32 bytes', async () => {
       const [minter, alice, bob] = [identity(), identity(), identity()];
-      const id = await deploy(minter, { initial_balances: [[acct(alice), 10n * E8], [account(Principal.anonymous()), E8]] });
+      const id = await deploy(minter, {
+        initial_balances: [
+          [acct(alice), 10n * E8],
+          [account(Principal.anonymous()), E8]
+        ]
+      });
       const nobody = await ledger(anonymous, id);
       expect(errOf(await nobody.icrc1_transfer(transferArgs(acct(bob), 1n)))).toEqual(generic(CODE.anonymousCaller));
       expect(errOf(await nobody.icrc2_approve(approveArgs(acct(bob), 1n)))).toEqual(generic(CODE.anonymousCaller));
-      expect(errOf(await nobody.icrc2_transfer_from(transferFromArgs(account(Principal.anonymous()), acct(bob), 1n)))).toEqual(generic(CODE.anonymousCaller));
+      expect(errOf(await nobody.icrc2_transfer_from(transferFromArgs(account(Principal.anonymous()), acct(bob), 1n)))).toEqual(
+        generic(CODE.anonymousCaller)
+      );
       expect(await nobody.icrc1_balance_of(account(Principal.anonymous()))).toBe(E8);
       expect(await nobody.icrc1_balance_of(acct(alice))).toBe(10n * E8); // queries stay open
 
       const actor = await ledger(alice, id);
       okIndex(await actor.icrc1_transfer(transferArgs(acct(bob), 1n, { memo: [new Uint8Array(32).fill(0xff)] })));
-      expect(errOf(await actor.icrc1_transfer(transferArgs(acct(bob), 1n, { memo: [new Uint8Array(33)] })))).toEqual(generic(CODE.memoTooLong));
+      expect(errOf(await actor.icrc1_transfer(transferArgs(acct(bob), 1n, { memo: [new Uint8Array(33)] })))).toEqual(
+        generic(CODE.memoTooLong)
+      );
       okIndex(await actor.icrc2_approve(approveArgs(acct(bob), 1n, { memo: [new Uint8Array(32)] })));
-      expect(errOf(await actor.icrc2_approve(approveArgs(acct(bob), 1n, { memo: [new Uint8Array(33)] })))).toEqual(generic(CODE.memoTooLong));
+      expect(errOf(await actor.icrc2_approve(approveArgs(acct(bob), 1n, { memo: [new Uint8Array(33)] })))).toEqual(
+        generic(CODE.memoTooLong)
+      );
       expect(await actor.icrc1_balance_of(acct(alice))).toBe(10n * E8 - 1n - 2n * FEE);
     });
   });
@@ -647,7 +806,9 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       const actor = await ledger(alice, id);
       const old = transferArgs(acct(bob), 1n, { created_at_time: [nowNs()] });
       okIndex(await actor.icrc1_transfer(old));
-      expect(errOf(await actor.icrc1_transfer(transferArgs(acct(bob), 2n, { created_at_time: [nowNs()] })))).toEqual({ TemporarilyUnavailable: null });
+      expect(errOf(await actor.icrc1_transfer(transferArgs(acct(bob), 2n, { created_at_time: [nowNs()] })))).toEqual({
+        TemporarilyUnavailable: null
+      });
       await net.advanceTime(Number((TX_WINDOW_NS + PERMITTED_DRIFT_NS) / 1_000_000n) + 60_000);
       expect(errOf(await actor.icrc1_transfer(old))).toEqual({ TooOld: null });
       okIndex(await actor.icrc1_transfer(transferArgs(acct(bob), 2n, { created_at_time: [nowNs()] })));

@@ -21,19 +21,32 @@ const SLOTS = 2;
 
 const ModelsSchema = z.object({
   object: z.literal('list'),
-  data: z.array(z.object({ id: z.string(), object: z.literal('model'), meta: z.object({ ftype: z.string(), n_params: z.number(), n_vocab: z.number() }) }))
+  data: z.array(
+    z.object({
+      id: z.string(),
+      object: z.literal('model'),
+      meta: z.object({ ftype: z.string(), n_params: z.number(), n_vocab: z.number() })
+    })
+  )
 });
 const PropsSchema = z.object({ total_slots: z.number(), model_alias: z.string(), build_info: z.string() });
 const UsageSchema = z.object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number() });
 const CompletionSchema = z.object({
   object: z.literal('chat.completion'),
   model: z.string(),
-  choices: z.array(z.object({ finish_reason: z.enum(['stop', 'length']), message: z.object({ role: z.literal('assistant'), content: z.string() }) })),
+  choices: z.array(
+    z.object({ finish_reason: z.enum(['stop', 'length']), message: z.object({ role: z.literal('assistant'), content: z.string() }) })
+  ),
   usage: UsageSchema
 });
 const ChunkSchema = z.object({
   object: z.literal('chat.completion.chunk'),
-  choices: z.array(z.object({ finish_reason: z.enum(['stop', 'length']).nullable(), delta: z.object({ role: z.string().optional(), content: z.string().nullish() }) })),
+  choices: z.array(
+    z.object({
+      finish_reason: z.enum(['stop', 'length']).nullable(),
+      delta: z.object({ role: z.string().optional(), content: z.string().nullish() })
+    })
+  ),
   usage: UsageSchema.optional()
 });
 
@@ -64,7 +77,11 @@ describe('llama-server (real llama.cpp, tiny random model)', () => {
 
   /** POSTs JSON and returns the body as text, failing on invalid UTF-8 (what a random model breaks first). */
   async function post(path: string, body: unknown): Promise<{ status: number; text: string }> {
-    const response = await fetch(`${llama().url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(`${llama().url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body)
+    });
     const text = new TextDecoder('utf-8', { fatal: true }).decode(await response.arrayBuffer());
     return { status: response.status, text };
   }
@@ -130,7 +147,9 @@ describe('llama-server (real llama.cpp, tiny random model)', () => {
     expect(second.content).toBe(first.content);
     expect(first.content).toBe((await chat()).choices[0]?.message.content);
     expect(first.chunks[0]?.choices[0]?.delta.role).toBe('assistant');
-    expect(first.chunks.some((chunk) => chunk.choices[0]?.finish_reason !== null && chunk.choices[0]?.finish_reason !== undefined)).toBe(true);
+    expect(first.chunks.some((chunk) => chunk.choices[0]?.finish_reason !== null && chunk.choices[0]?.finish_reason !== undefined)).toBe(
+      true
+    );
     const usage = first.chunks.at(-1)?.usage;
     expect(usage?.prompt_tokens).toBeGreaterThan(0);
     expect(usage?.completion_tokens).toBeGreaterThan(0);
@@ -168,8 +187,18 @@ describe('llama-server (real llama.cpp, tiny random model)', () => {
 
   it('reports a server that dies in the middle of a streamed task as a retryable execution error', async () => {
     const doomed = await startLlamaServer({ modelPath: llama().modelPath, serverPath: llama().serverPath, alias: 'doomed' });
-    const running = execute({ baseUrl: doomed.url, model: 'doomed', prompt: 'Tell a very long story.', maxOutputTokens: 4000, temperature: 0, onFirstToken: () => void doomed.process.kill('SIGKILL') });
-    const error = await running.then(() => null, (caught: unknown) => caught);
+    const running = execute({
+      baseUrl: doomed.url,
+      model: 'doomed',
+      prompt: 'Tell a very long story.',
+      maxOutputTokens: 4000,
+      temperature: 0,
+      onFirstToken: () => void doomed.process.kill('SIGKILL')
+    });
+    const error = await running.then(
+      () => null,
+      (caught: unknown) => caught
+    );
     expect(error).toBeInstanceOf(ExecutionError);
     expect(error).toMatchObject({ retryable: true });
     await doomed.stop();

@@ -55,7 +55,10 @@ describe('durable state directory', () => {
     const identity = Ed25519KeyIdentity.generate();
     let { child, url } = await startLocalnetProcess(dir);
     const agent = await agentFor(url, identity);
-    const ic = Actor.createActor<{ provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>; install_code: (a: unknown) => Promise<void> }>(
+    const ic = Actor.createActor<{
+      provisional_create_canister_with_cycles: (a: unknown) => Promise<{ canister_id: Principal }>;
+      install_code: (a: unknown) => Promise<void>;
+    }>(
       () =>
         IDL.Service({
           provisional_create_canister_with_cycles: IDL.Func(
@@ -64,7 +67,14 @@ describe('durable state directory', () => {
             []
           ),
           install_code: IDL.Func(
-            [IDL.Record({ mode: IDL.Variant({ install: IDL.Null }), canister_id: IDL.Principal, wasm_module: IDL.Vec(IDL.Nat8), arg: IDL.Vec(IDL.Nat8) })],
+            [
+              IDL.Record({
+                mode: IDL.Variant({ install: IDL.Null }),
+                canister_id: IDL.Principal,
+                wasm_module: IDL.Vec(IDL.Nat8),
+                arg: IDL.Vec(IDL.Nat8)
+              })
+            ],
             [],
             []
           )
@@ -73,10 +83,29 @@ describe('durable state directory', () => {
     );
     const { canister_id: id } = await ic.provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [] });
     const install = Actor.createActor<{ install_code: (a: unknown) => Promise<void> }>(
-      () => IDL.Service({ install_code: IDL.Func([IDL.Record({ mode: IDL.Variant({ install: IDL.Null }), canister_id: IDL.Principal, wasm_module: IDL.Vec(IDL.Nat8), arg: IDL.Vec(IDL.Nat8) })], [], []) }),
+      () =>
+        IDL.Service({
+          install_code: IDL.Func(
+            [
+              IDL.Record({
+                mode: IDL.Variant({ install: IDL.Null }),
+                canister_id: IDL.Principal,
+                wasm_module: IDL.Vec(IDL.Nat8),
+                arg: IDL.Vec(IDL.Nat8)
+              })
+            ],
+            [],
+            []
+          )
+        }),
       { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: id }
     );
-    await install.install_code({ mode: { install: null }, canister_id: id, wasm_module: probeWasm(), arg: new Uint8Array(IDL.encode([], [])) });
+    await install.install_code({
+      mode: { install: null },
+      canister_id: id,
+      wasm_module: probeWasm(),
+      arg: new Uint8Array(IDL.encode([], []))
+    });
 
     const actor = probeActor(agent, id);
     const acknowledged: string[] = [];

@@ -117,7 +117,10 @@ describe('localnet executes azle canisters through @dfinity/agent', () => {
     const missingMethod = await actor.call_method(other, 'no_such_method');
     expect(missingMethod).toMatchObject({ Err: { code: 5 } });
     expect('Err' in missingMethod && missingMethod.Err.message).toMatch(/has no update method 'no_such_method'/);
-    const nobody = await actor.call_method(net.engine.getCanister(probe) === undefined ? probe : (await import('../../src/localnet/ids.ts')).canisterIdFromIndex(0x2000n), 'greet');
+    const nobody = await actor.call_method(
+      net.engine.getCanister(probe) === undefined ? probe : (await import('../../src/localnet/ids.ts')).canisterIdFromIndex(0x2000n),
+      'greet'
+    );
     expect(nobody).toMatchObject({ Err: { code: 3 } });
   });
 

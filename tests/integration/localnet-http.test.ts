@@ -76,7 +76,10 @@ describe('IC HTTP interface: bad input gets the answer the spec prescribes', () 
 
   it('answers an expired ingress_expiry with the replica text agent-js recognises', async () => {
     const arg = new Uint8Array(IDL.encode([], []));
-    const response = await post(`/api/v3/canister/${probe.toText()}/call`, await envelope(callContent(probe, 'increment', arg, -10 * 60_000)));
+    const response = await post(
+      `/api/v3/canister/${probe.toText()}/call`,
+      await envelope(callContent(probe, 'increment', arg, -10 * 60_000))
+    );
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(/^Invalid request expiry: Specified ingress_expiry not within expected range/);
     await stillServing();
@@ -121,10 +124,15 @@ describe('IC HTTP interface: bad input gets the answer the spec prescribes', () 
 
   it('rejects unknown methods with IC0536 for queries and updates', async () => {
     const agent = await agentFor(net.url, identity);
-    await expect(agent.query(probe, { methodName: 'nope', arg: new Uint8Array(IDL.encode([], [])) }).then((r) => {
-      if (r.status === 'rejected') throw new Error(`${r.error_code}: ${r.reject_message}`);
-    })).rejects.toThrow(/IC0536/);
-    const fake = Actor.createActor<{ nope: () => Promise<void> }>(() => IDL.Service({ nope: IDL.Func([], [], []) }), { agent, canisterId: probe });
+    await expect(
+      agent.query(probe, { methodName: 'nope', arg: new Uint8Array(IDL.encode([], [])) }).then((r) => {
+        if (r.status === 'rejected') throw new Error(`${r.error_code}: ${r.reject_message}`);
+      })
+    ).rejects.toThrow(/IC0536/);
+    const fake = Actor.createActor<{ nope: () => Promise<void> }>(() => IDL.Service({ nope: IDL.Func([], [], []) }), {
+      agent,
+      canisterId: probe
+    });
     await expect(fake.nope()).rejects.toThrow(/no update method 'nope'/);
   });
 

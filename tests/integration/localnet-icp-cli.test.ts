@@ -18,9 +18,16 @@ const icpBinary = join(require.resolve('@icp-sdk/icp-cli-linux-x64/package.json'
 describe('the icp CLI (ic-agent 0.49, v3 query / v4 call) talks to the localnet', () => {
   let net: Localnet;
   let probe: Principal;
-  const env = { ...process.env, HOME: mkdtempSync(join(tmpdir(), 'icp-home-')), DO_NOT_TRACK: '1', ICP_TELEMETRY_DISABLED: '1', RUST_BACKTRACE: '0' };
+  const env = {
+    ...process.env,
+    HOME: mkdtempSync(join(tmpdir(), 'icp-home-')),
+    DO_NOT_TRACK: '1',
+    ICP_TELEMETRY_DISABLED: '1',
+    RUST_BACKTRACE: '0'
+  };
   // The host runs in this process, so the CLI must run asynchronously (a sync exec would block the server).
-  const icp = async (...args: string[]) => (await exec(icpBinary, [...args, '-n', net.url, '-k', net.rootKeyHex], { env, timeout: 60_000 })).stdout.trim();
+  const icp = async (...args: string[]) =>
+    (await exec(icpBinary, [...args, '-n', net.url, '-k', net.rootKeyHex], { env, timeout: 60_000 })).stdout.trim();
 
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
@@ -81,7 +88,11 @@ describe('the icp CLI (ic-agent 0.49, v3 query / v4 call) talks to the localnet'
     await deploy();
     expect(await actor.get('survives')).toEqual(['the upgrade']);
     expect(await actor.counter('post_upgrade')).toBe(1n);
-    const { stdout } = await exec(icpBinary, ['canister', 'call', 'backend', 'greet', '("by name")'], { cwd: project, env, timeout: 60_000 });
+    const { stdout } = await exec(icpBinary, ['canister', 'call', 'backend', 'greet', '("by name")'], {
+      cwd: project,
+      env,
+      timeout: 60_000
+    });
     expect(stdout.trim()).toBe('("Hello, by name!")');
   });
 });

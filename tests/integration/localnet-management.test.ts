@@ -34,7 +34,11 @@ const managementIdl: IDL.InterfaceFactory = () =>
       [],
       []
     ),
-    upload_chunk: IDL.Func([IDL.Record({ canister_id: IDL.Principal, chunk: IDL.Vec(IDL.Nat8) })], [IDL.Record({ hash: IDL.Vec(IDL.Nat8) })], []),
+    upload_chunk: IDL.Func(
+      [IDL.Record({ canister_id: IDL.Principal, chunk: IDL.Vec(IDL.Nat8) })],
+      [IDL.Record({ hash: IDL.Vec(IDL.Nat8) })],
+      []
+    ),
     stored_chunks: IDL.Func([idRecord], [IDL.Vec(IDL.Record({ hash: IDL.Vec(IDL.Nat8) }))], []),
     clear_chunk_store: IDL.Func([idRecord], [], []),
     install_chunked_code: IDL.Func(
@@ -70,16 +74,34 @@ const managementIdl: IDL.InterfaceFactory = () =>
     raw_rand: IDL.Func([], [IDL.Vec(IDL.Nat8)], [])
   });
 
-type Settings = { controllers: [] | [Principal[]]; compute_allocation: [] | [bigint]; memory_allocation: [] | [bigint]; freezing_threshold: [] | [bigint] };
+type Settings = {
+  controllers: [] | [Principal[]];
+  compute_allocation: [] | [bigint];
+  memory_allocation: [] | [bigint];
+  freezing_threshold: [] | [bigint];
+};
 type Mode = { install: null } | { reinstall: null } | { upgrade: [] | [{ skip_pre_upgrade: [] | [boolean] }] };
 interface Management {
-  provisional_create_canister_with_cycles(a: { amount: [] | [bigint]; settings: [] | [Settings]; specified_id: [] | [Principal] }): Promise<{ canister_id: Principal }>;
+  provisional_create_canister_with_cycles(a: {
+    amount: [] | [bigint];
+    settings: [] | [Settings];
+    specified_id: [] | [Principal];
+  }): Promise<{ canister_id: Principal }>;
   install_code(a: { mode: Mode; canister_id: Principal; wasm_module: Uint8Array; arg: Uint8Array }): Promise<void>;
   upload_chunk(a: { canister_id: Principal; chunk: Uint8Array }): Promise<{ hash: Uint8Array }>;
   stored_chunks(a: { canister_id: Principal }): Promise<Array<{ hash: Uint8Array }>>;
   clear_chunk_store(a: { canister_id: Principal }): Promise<void>;
-  install_chunked_code(a: { mode: Mode; target_canister: Principal; store_canister: [] | [Principal]; chunk_hashes_list: Array<{ hash: Uint8Array }>; wasm_module_hash: Uint8Array; arg: Uint8Array }): Promise<void>;
-  canister_status(a: { canister_id: Principal }): Promise<{ status: Record<string, null>; module_hash: [] | [Uint8Array]; cycles: bigint; settings: { controllers: Principal[] } }>;
+  install_chunked_code(a: {
+    mode: Mode;
+    target_canister: Principal;
+    store_canister: [] | [Principal];
+    chunk_hashes_list: Array<{ hash: Uint8Array }>;
+    wasm_module_hash: Uint8Array;
+    arg: Uint8Array;
+  }): Promise<void>;
+  canister_status(a: {
+    canister_id: Principal;
+  }): Promise<{ status: Record<string, null>; module_hash: [] | [Uint8Array]; cycles: bigint; settings: { controllers: Principal[] } }>;
   update_settings(a: { canister_id: Principal; settings: Settings }): Promise<void>;
   stop_canister(a: { canister_id: Principal }): Promise<void>;
   start_canister(a: { canister_id: Principal }): Promise<void>;
@@ -122,7 +144,9 @@ describe('management canister through @dfinity/agent', () => {
     const probe = probeActor(agent, id);
     await probe.put('kept', 'across upgrade');
     await probe.increment();
-    await expect(ic.install_code({ mode: { install: null }, canister_id: id, wasm_module: wasm, arg: emptyArg })).rejects.toThrow(/not empty|IC0538|IC0514/);
+    await expect(ic.install_code({ mode: { install: null }, canister_id: id, wasm_module: wasm, arg: emptyArg })).rejects.toThrow(
+      /not empty|IC0538|IC0514/
+    );
 
     await ic.install_code({ mode: { upgrade: [] }, canister_id: id, wasm_module: wasm, arg: emptyArg });
     expect(await probe.get('kept')).toEqual(['across upgrade']);
@@ -158,9 +182,23 @@ describe('management canister through @dfinity/agent', () => {
     expect((await ic.stored_chunks({ canister_id: id })).length).toBe(hashes.length);
     const wasmHash = new Uint8Array(createHash('sha256').update(wasm).digest());
     await expect(
-      ic.install_chunked_code({ mode: { install: null }, target_canister: id, store_canister: [], chunk_hashes_list: hashes.slice(1), wasm_module_hash: wasmHash, arg: emptyArg })
+      ic.install_chunked_code({
+        mode: { install: null },
+        target_canister: id,
+        store_canister: [],
+        chunk_hashes_list: hashes.slice(1),
+        wasm_module_hash: wasmHash,
+        arg: emptyArg
+      })
     ).rejects.toThrow(/does not match/);
-    await ic.install_chunked_code({ mode: { install: null }, target_canister: id, store_canister: [], chunk_hashes_list: hashes, wasm_module_hash: wasmHash, arg: emptyArg });
+    await ic.install_chunked_code({
+      mode: { install: null },
+      target_canister: id,
+      store_canister: [],
+      chunk_hashes_list: hashes,
+      wasm_module_hash: wasmHash,
+      arg: emptyArg
+    });
     expect(await probeActor(agent, id).greet('chunks')).toBe('Hello, chunks!');
     await ic.clear_chunk_store({ canister_id: id });
     expect(await ic.stored_chunks({ canister_id: id })).toEqual([]);
@@ -169,7 +207,9 @@ describe('management canister through @dfinity/agent', () => {
   it('rejects invalid Wasm without touching the canister', async () => {
     const id = await create();
     const ic = management(agent, id);
-    await expect(ic.install_code({ mode: { install: null }, canister_id: id, wasm_module: Uint8Array.from([0, 97, 115, 109, 9, 9]), arg: emptyArg })).rejects.toThrow(/not valid/);
+    await expect(
+      ic.install_code({ mode: { install: null }, canister_id: id, wasm_module: Uint8Array.from([0, 97, 115, 109, 9, 9]), arg: emptyArg })
+    ).rejects.toThrow(/not valid/);
     const status = await ic.canister_status({ canister_id: id });
     expect(status.module_hash).toEqual([]);
   });
@@ -179,10 +219,20 @@ describe('management canister through @dfinity/agent', () => {
     // The target is still found (canister_id decodes alone); the method then rejects the argument as a whole.
     const bogusIdl: IDL.InterfaceFactory = ({ IDL: I }) =>
       I.Service({
-        install_code: I.Func([I.Record({ mode: I.Variant({ bogus: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })], [], [])
+        install_code: I.Func(
+          [I.Record({ mode: I.Variant({ bogus: I.Null }), canister_id: I.Principal, wasm_module: I.Vec(I.Nat8), arg: I.Vec(I.Nat8) })],
+          [],
+          []
+        )
       });
-    const bogus = Actor.createActor<{ install_code: (a: unknown) => Promise<void> }>(bogusIdl, { agent, canisterId: 'aaaaa-aa', effectiveCanisterId: id });
-    await expect(bogus.install_code({ mode: { bogus: null }, canister_id: id, wasm_module: probeWasm(), arg: emptyArg })).rejects.toThrow(/Error decoding candid of ic00 method install_code[\s\S]*IC0539/);
+    const bogus = Actor.createActor<{ install_code: (a: unknown) => Promise<void> }>(bogusIdl, {
+      agent,
+      canisterId: 'aaaaa-aa',
+      effectiveCanisterId: id
+    });
+    await expect(bogus.install_code({ mode: { bogus: null }, canister_id: id, wasm_module: probeWasm(), arg: emptyArg })).rejects.toThrow(
+      /Error decoding candid of ic00 method install_code[\s\S]*IC0539/
+    );
     const ic = management(agent, id);
     expect((await ic.canister_status({ canister_id: id })).module_hash).toEqual([]);
     await ic.install_code({ mode: { install: null }, canister_id: id, wasm_module: probeWasm(), arg: emptyArg });
@@ -194,10 +244,17 @@ describe('management canister through @dfinity/agent', () => {
     const strangerAgent = await agentFor(net.url, stranger);
     await expect(management(strangerAgent, id).canister_status({ canister_id: id })).rejects.toThrow(/Only controllers of canister/);
     const ic = management(agent, id);
-    await ic.update_settings({ canister_id: id, settings: { ...noSettings, controllers: [[owner.getPrincipal(), stranger.getPrincipal()]] } });
+    await ic.update_settings({
+      canister_id: id,
+      settings: { ...noSettings, controllers: [[owner.getPrincipal(), stranger.getPrincipal()]] }
+    });
     const status = await management(strangerAgent, id).canister_status({ canister_id: id });
-    expect(status.settings.controllers.map((p) => p.toText()).sort()).toEqual([owner.getPrincipal().toText(), stranger.getPrincipal().toText()].sort());
-    await expect(ic.update_settings({ canister_id: id, settings: { ...noSettings, compute_allocation: [101n] } })).rejects.toThrow(/compute_allocation/);
+    expect(status.settings.controllers.map((p) => p.toText()).sort()).toEqual(
+      [owner.getPrincipal().toText(), stranger.getPrincipal().toText()].sort()
+    );
+    await expect(ic.update_settings({ canister_id: id, settings: { ...noSettings, compute_allocation: [101n] } })).rejects.toThrow(
+      /compute_allocation/
+    );
   });
 
   it('stops, refuses calls while stopped, starts again, and deletes only stopped canisters', async () => {
@@ -227,6 +284,8 @@ describe('management canister through @dfinity/agent', () => {
     const wanted = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
     const { canister_id } = await ic.provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [wanted] });
     expect(canister_id.toText()).toBe(wanted.toText());
-    await expect(ic.provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [wanted] })).rejects.toThrow(/already/);
+    await expect(ic.provisional_create_canister_with_cycles({ amount: [], settings: [], specified_id: [wanted] })).rejects.toThrow(
+      /already/
+    );
   });
 });

@@ -36,7 +36,16 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     return registryActor(agent, registry);
   };
   const card = modelCard();
-  const cheapCard = modelCard({ id: 'qwen/Qwen2.5-7B-Instruct-AWQ', family: 'qwen', architecture: 'qwen2', format: 'safetensors', quantization: { method: 'awq', bits: 4 }, base: undefined, license: 'apache-2.0', digest: digestOf('qwen-awq') });
+  const cheapCard = modelCard({
+    id: 'qwen/Qwen2.5-7B-Instruct-AWQ',
+    family: 'qwen',
+    architecture: 'qwen2',
+    format: 'safetensors',
+    quantization: { method: 'awq', bits: 4 },
+    base: undefined,
+    license: 'apache-2.0',
+    digest: digestOf('qwen-awq')
+  });
 
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
@@ -90,10 +99,14 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
       const onChain = errOf(await publisher.publish_model_card(json(mistake)));
       expect(onChain).toEqual({ InvalidManifest: { issues: offChain.issues.map(({ path, message }) => ({ path, message })) } });
     }
-    const runnerMistake = runnerManifest(operator.getPrincipal().toText(), [deployment(card, { engine: 'tensorrt' })], { confidential: { kind: 'sgx' } });
+    const runnerMistake = runnerManifest(operator.getPrincipal().toText(), [deployment(card, { engine: 'tensorrt' })], {
+      confidential: { kind: 'sgx' }
+    });
     const offChain = safeValidateRunnerManifest(runnerMistake);
     if (offChain.ok) throw new Error('off-chain validation accepted the runner mistake');
-    expect(errOf(await (await as(stranger)).register_runner(json(runnerMistake)))).toEqual({ InvalidManifest: { issues: offChain.issues.map(({ path, message }) => ({ path, message })) } });
+    expect(errOf(await (await as(stranger)).register_runner(json(runnerMistake)))).toEqual({
+      InvalidManifest: { issues: offChain.issues.map(({ path, message }) => ({ path, message })) }
+    });
   });
 
   it('refuses every mutation from the anonymous principal', async () => {
@@ -104,7 +117,9 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await anonymous.update_runner(someone, manifest))).toEqual({ AnonymousCaller: null });
     expect(errOf(await anonymous.deregister_runner(someone))).toEqual({ AnonymousCaller: null });
     expect(errOf(await anonymous.heartbeat(heartbeatArgs()))).toEqual({ AnonymousCaller: null });
-    expect(errOf(await anonymous.deprecate_model_card({ id: card.id as string, digest: card.digest as string }, 'x'))).toEqual({ AnonymousCaller: null });
+    expect(errOf(await anonymous.deprecate_model_card({ id: card.id as string, digest: card.digest as string }, 'x'))).toEqual({
+      AnonymousCaller: null
+    });
     expect(errOf(await anonymous.suspend_runner(someone, 'x'))).toEqual({ AnonymousCaller: null });
     expect(errOf(await anonymous.unsuspend_runner(someone))).toEqual({ AnonymousCaller: null });
     expect(errOf(await anonymous.set_admins([]))).toEqual({ AnonymousCaller: null });
@@ -112,7 +127,13 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
 
   it('lists cards with filters and pagination (pages of at most 100)', async () => {
     const reader = await as(new AnonymousIdentity());
-    const noFilter: Parameters<RegistryActor['list_model_cards']>[0] = { id: [], family: [], format: [], quantization: [], include_deprecated: [] };
+    const noFilter: Parameters<RegistryActor['list_model_cards']>[0] = {
+      id: [],
+      family: [],
+      format: [],
+      quantization: [],
+      include_deprecated: []
+    };
     const first = okOf(await reader.list_model_cards({ ...noFilter }, { after: [], limit: [2] }));
     expect(first.items.length).toBe(2);
     const next = first.next[0];
@@ -127,14 +148,18 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
   it('registers runners only for published cards; only the runner or its operator may change them', async () => {
     const op = operator.getPrincipal().toText();
     const r0 = await as(runners[0] ?? stranger);
-    expect(errOf(await r0.register_runner(json(runnerManifest(op, [deployment(modelCard({ digest: digestOf('unpublished') }))]))))).toHaveProperty('CardNotPublished');
+    expect(
+      errOf(await r0.register_runner(json(runnerManifest(op, [deployment(modelCard({ digest: digestOf('unpublished') }))]))))
+    ).toHaveProperty('CardNotPublished');
     const view = okOf(await r0.register_runner(json(runnerManifest(op, [deployment(card)]))));
     expect(view.id.toText()).toBe(runners[0]?.getPrincipal().toText());
     expect(view.live).toBe(false); // no heartbeat yet
     expect(errOf(await r0.register_runner(json(runnerManifest(op, [deployment(card)]))))).toHaveProperty('AlreadyExists');
     const id = runners[0]?.getPrincipal();
     if (id === undefined) throw new Error('no runner');
-    expect(errOf(await (await as(stranger)).update_runner(id, json(runnerManifest(op, [deployment(card)]))))).toHaveProperty('Unauthorized');
+    expect(errOf(await (await as(stranger)).update_runner(id, json(runnerManifest(op, [deployment(card)]))))).toHaveProperty(
+      'Unauthorized'
+    );
     const updated = okOf(await (await as(operator)).update_runner(id, json(runnerManifest(op, [deployment(card, { slots: 8 })]))));
     expect(updated.deployments[0]?.slots).toBe(8);
     expect(errOf(await (await as(stranger)).deregister_runner(id))).toHaveProperty('Unauthorized');
@@ -145,8 +170,25 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     const op = operator.getPrincipal().toText();
     const [r0, r1, r2] = runners.map((r) => r.getPrincipal());
     if (r0 === undefined || r1 === undefined || r2 === undefined) throw new Error('runners');
-    okOf(await (await as(runners[1] ?? stranger)).register_runner(json(runnerManifest(op, [deployment(card, { price: { inputPerMillion: 500, outputPerMillion: 1500 } })], { region: 'us-east' }))));
-    okOf(await (await as(runners[2] ?? stranger)).register_runner(json(runnerManifest(op, [deployment(card), deployment(cheapCard, { engine: 'vllm', engineVersion: '0.6.3' })], { hardware: { accelerators: [], cpu: { cores: 32, architecture: 'x86_64' }, ramGiB: 128 }, endpoint: undefined }))));
+    okOf(
+      await (
+        await as(runners[1] ?? stranger)
+      ).register_runner(
+        json(runnerManifest(op, [deployment(card, { price: { inputPerMillion: 500, outputPerMillion: 1500 } })], { region: 'us-east' }))
+      )
+    );
+    okOf(
+      await (
+        await as(runners[2] ?? stranger)
+      ).register_runner(
+        json(
+          runnerManifest(op, [deployment(card), deployment(cheapCard, { engine: 'vllm', engineVersion: '0.6.3' })], {
+            hardware: { accelerators: [], cpu: { cores: 32, architecture: 'x86_64' }, ramGiB: 128 },
+            endpoint: undefined
+          })
+        )
+      )
+    );
     expect(okOf(await (await as(runners[0] ?? stranger)).find_runners(findRequest({ model: [card.id as string] })))).toEqual([]);
     okOf(await (await as(runners[0] ?? stranger)).heartbeat(heartbeatArgs({ busy_slots: 6 })));
     okOf(await (await as(runners[1] ?? stranger)).heartbeat(heartbeatArgs({ busy_slots: 0 })));
@@ -159,9 +201,18 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(best?.breakdown.price).toBe(1);
     expect(best?.breakdown.load).toBe(1);
     expect(best?.score).toBeGreaterThan(ranked[2]?.score ?? Infinity);
-    expect(okOf(await reader.find_runners(findRequest({ model: [card.id as string], region: ['us-east'] }))).map((c) => c.runner.toText())).toEqual([r1.toText()]);
-    expect(okOf(await reader.find_runners(findRequest({ accelerator_class: ['cpu'] }))).map((c) => c.runner.toText())).toEqual([r2.toText(), r2.toText()]);
-    expect(okOf(await reader.find_runners(findRequest({ endpoint_required: [true], model: [card.id as string] }))).map((c) => c.runner.toText()).sort()).toEqual([r0.toText(), r1.toText()].sort());
+    expect(
+      okOf(await reader.find_runners(findRequest({ model: [card.id as string], region: ['us-east'] }))).map((c) => c.runner.toText())
+    ).toEqual([r1.toText()]);
+    expect(okOf(await reader.find_runners(findRequest({ accelerator_class: ['cpu'] }))).map((c) => c.runner.toText())).toEqual([
+      r2.toText(),
+      r2.toText()
+    ]);
+    expect(
+      okOf(await reader.find_runners(findRequest({ endpoint_required: [true], model: [card.id as string] })))
+        .map((c) => c.runner.toText())
+        .sort()
+    ).toEqual([r0.toText(), r1.toText()].sort());
     expect(okOf(await reader.find_runners(findRequest({ quantizations: [['awq']] }))).map((c) => c.engine)).toEqual(['vllm']);
     expect(errOf(await reader.find_runners(findRequest({ limit: [500] })))).toHaveProperty('InvalidArgument');
 
@@ -178,7 +229,8 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
   it('keeps an affinity key on the same runner while it stays live, and fails over when it goes stale', async () => {
     const reader = await as(new AnonymousIdentity());
     for (const r of runners) okOf(await (await as(r)).heartbeat(heartbeatArgs()));
-    const pick = async (key: string) => okOf(await reader.find_runners(findRequest({ model: [card.id as string], affinity_key: [key] })))[0];
+    const pick = async (key: string) =>
+      okOf(await reader.find_runners(findRequest({ model: [card.id as string], affinity_key: [key] })))[0];
     const keys = ['session-a', 'session-b', 'session-c', 'session-d', 'session-e'];
     const pinned = new Map<string, string>();
     for (const key of keys) {
@@ -215,7 +267,9 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     if (r2 === undefined) throw new Error('runner');
     expect(errOf(await (await as(stranger)).suspend_runner(r2, 'spam'))).toHaveProperty('Unauthorized');
     okOf(await (await as(admin)).suspend_runner(r2, 'reported for wrong outputs'));
-    expect(errOf(await (await as(runners[2] ?? stranger)).heartbeat(heartbeatArgs()))).toEqual({ Suspended: { reason: 'reported for wrong outputs' } });
+    expect(errOf(await (await as(runners[2] ?? stranger)).heartbeat(heartbeatArgs()))).toEqual({
+      Suspended: { reason: 'reported for wrong outputs' }
+    });
     const reader = await as(new AnonymousIdentity());
     expect(okOf(await reader.find_runners(findRequest())).map((c) => c.runner.toText())).not.toContain(r2.toText());
     okOf(await (await as(admin)).unsuspend_runner(r2));
@@ -223,7 +277,9 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     okOf(await (await as(admin)).deprecate_model_card({ id: cheapCard.id as string, digest: cheapCard.digest as string }, 'superseded'));
     expect(errOf(await (await as(admin)).deprecate_model_card({ id: 'x/y', digest: digestOf('none') }, 'gone'))).toHaveProperty('NotFound');
     const newcomer = Ed25519KeyIdentity.generate();
-    expect(errOf(await (await as(newcomer)).register_runner(json(runnerManifest(operator.getPrincipal().toText(), [deployment(cheapCard)]))))).toHaveProperty('CardDeprecated');
+    expect(
+      errOf(await (await as(newcomer)).register_runner(json(runnerManifest(operator.getPrincipal().toText(), [deployment(cheapCard)]))))
+    ).toHaveProperty('CardDeprecated');
 
     expect(errOf(await (await as(admin)).set_admins([stranger.getPrincipal()]))).toHaveProperty('Unauthorized');
     const config = await reader.get_config();
@@ -235,12 +291,28 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     const reader = await as(new AnonymousIdentity());
     const page = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [2] }));
     expect(page.items.length).toBe(2);
-    const before = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [100] })).items.map((r) => r.id.toText());
-    const cardsBefore = okOf(await reader.list_model_cards({ id: [], family: [], format: [], quantization: [], include_deprecated: [true] }, { after: [], limit: [100] })).items.length;
+    const before = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [100] })).items.map((r) =>
+      r.id.toText()
+    );
+    const cardsBefore = okOf(
+      await reader.list_model_cards(
+        { id: [], family: [], format: [], quantization: [], include_deprecated: [true] },
+        { after: [], limit: [100] }
+      )
+    ).items.length;
     await net.installCode(registry, 'upgrade', registryWasm(), registryInitArgs(undefined));
-    const after = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [100] })).items.map((r) => r.id.toText());
+    const after = okOf(await reader.list_runners({ model: [], live_only: [] }, { after: [], limit: [100] })).items.map((r) =>
+      r.id.toText()
+    );
     expect(after).toEqual(before);
-    expect(okOf(await reader.list_model_cards({ id: [], family: [], format: [], quantization: [], include_deprecated: [true] }, { after: [], limit: [100] })).items.length).toBe(cardsBefore);
+    expect(
+      okOf(
+        await reader.list_model_cards(
+          { id: [], family: [], format: [], quantization: [], include_deprecated: [true] },
+          { after: [], limit: [100] }
+        )
+      ).items.length
+    ).toBe(cardsBefore);
     expect((await reader.get_config()).admins.map((a) => a.toText())).toEqual([admin.getPrincipal().toText()]);
     expect(okOf(await reader.find_runners(findRequest({ model: [card.id as string] }))).length).toBeGreaterThan(0);
   });
@@ -249,7 +321,9 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     const did = readFileSync(join(import.meta.dirname, '..', '..', 'canisters', 'registry', 'registry.did'), 'utf8');
     const service = did.slice(did.lastIndexOf('service'));
     const declared = [...service.matchAll(/^\s+([a-z_]+): \(/gm)].map((m) => m[1]).sort();
-    const client = registryIdlFactory({ IDL })._fields.map(([name]) => name).sort();
+    const client = registryIdlFactory({ IDL })
+      ._fields.map(([name]) => name)
+      .sort();
     expect(client).toEqual(declared);
   });
 });

@@ -16,7 +16,14 @@ import { agentFor } from '../support/probe.ts';
 import { okOf } from '../support/registry.ts';
 import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
-const ready: ProbeResult = { status: 'ready', engine: 'llama.cpp', engineVersion: 'b1-test', models: [{ id: 'fake', servedContext: 8192 }], slots: { total: 2, busy: 0 }, load: { requestsRunning: 0, requestsWaiting: 0 } };
+const ready: ProbeResult = {
+  status: 'ready',
+  engine: 'llama.cpp',
+  engineVersion: 'b1-test',
+  models: [{ id: 'fake', servedContext: 8192 }],
+  slots: { total: 2, busy: 0 },
+  load: { requestsRunning: 0, requestsWaiting: 0 }
+};
 
 async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, net: Localnet): Promise<T> {
   for (let i = 0; i < 200; i++) {
@@ -46,7 +53,11 @@ describe('runner node against the localnet (fake engine)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function node(identity: Ed25519KeyIdentity, agent: Awaited<ReturnType<typeof agentFor>>, probe: () => Promise<ProbeResult> = async () => ready): RunnerNode {
+  function node(
+    identity: Ed25519KeyIdentity,
+    agent: Awaited<ReturnType<typeof agentFor>>,
+    probe: () => Promise<ProbeResult> = async () => ready
+  ): RunnerNode {
     return new RunnerNode({
       registry: registryClient(agent, t.registry),
       principal: identity.getPrincipal(),
@@ -72,8 +83,15 @@ describe('runner node against the localnet (fake engine)', () => {
     const requester = await t.requester(20_000_000n, 10_000_000n);
     const asRequester = await t.tasks(requester);
     engine.failNext('http500'); // the first attempt hits a restarting engine; the runner retries within its lease
-    const task = okOf(await asRequester.submit_task(t.submitArgs('runner-1', { input: { inline: ['one two three'], digest: [], reference: [] } })));
-    const done = await waitFor('the result', async () => (await asRequester.get_task(task.id))[0], (v) => v?.state === 'review', net);
+    const task = okOf(
+      await asRequester.submit_task(t.submitArgs('runner-1', { input: { inline: ['one two three'], digest: [], reference: [] } }))
+    );
+    const done = await waitFor(
+      'the result',
+      async () => (await asRequester.get_task(task.id))[0],
+      (v) => v?.state === 'review',
+      net
+    );
     expect(done?.results[0]?.output).toEqual(['three two one']);
     expect(done?.results[0]?.output_digest).toBe(outputDigest('three two one'));
     expect(done?.results[0]?.output_tokens).toBe(3n);
@@ -84,9 +102,19 @@ describe('runner node against the localnet (fake engine)', () => {
     engine.failNext('midstream');
     engine.failNext('midstream');
     const second = okOf(await asRequester.submit_task(t.submitArgs('runner-2')));
-    await waitFor('the second result', async () => (await asRequester.get_task(second.id))[0], (v) => v?.state === 'review', net);
+    await waitFor(
+      'the second result',
+      async () => (await asRequester.get_task(second.id))[0],
+      (v) => v?.state === 'review',
+      net
+    );
     // The counter moves once the registry's reply to the report is back, just after the task shows its result.
-    const metrics = await waitFor('the completed counter', () => runner.metrics.text(), (text) => /deai_runner_tasks_completed_total 2/.test(text), net);
+    const metrics = await waitFor(
+      'the completed counter',
+      () => runner.metrics.text(),
+      (text) => /deai_runner_tasks_completed_total 2/.test(text),
+      net
+    );
     expect(metrics).toMatch(/deai_runner_tasks_claimed_total 2/);
 
     await runner.drain();
@@ -118,21 +146,40 @@ describe('runner node restart (fake engine)', () => {
     const agent = await agentFor(net.url, identity);
     const stateFile = join(dir, 'state.json');
     const manifestJson = JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(t.card, { slots: 2 })]));
-    const options = { registry: registryClient(agent, t.registry), principal: identity.getPrincipal(), engineUrl: engine.url, engineModel: 'fake', manifestJson, cards: [], slots: 2, probe: async () => ready, stateFile, pollMs: 100, heartbeatMs: 2_000 };
+    const options = {
+      registry: registryClient(agent, t.registry),
+      principal: identity.getPrincipal(),
+      engineUrl: engine.url,
+      engineModel: 'fake',
+      manifestJson,
+      cards: [],
+      slots: 2,
+      probe: async () => ready,
+      stateFile,
+      pollMs: 100,
+      heartbeatMs: 2_000
+    };
     // The runner registered and leased a task, then died before reporting: only its state file remembers the lease.
     const asRunner = await t.tasks(identity);
     okOf(await asRunner.register_runner(manifestJson));
     okOf(await asRunner.heartbeat({ state: 'ready', busy_slots: 0, queue_depth: 0, tokens_per_second: 0, kv_cache_usage: 0 }));
     const requester = await t.requester(20_000_000n, 10_000_000n);
     const asRequester = await t.tasks(requester);
-    const task = okOf(await asRequester.submit_task(t.submitArgs('restart-1', { input: { inline: ['left behind'], digest: [], reference: [] } })));
+    const task = okOf(
+      await asRequester.submit_task(t.submitArgs('restart-1', { input: { inline: ['left behind'], digest: [], reference: [] } }))
+    );
     okOf(await asRunner.claim_task([task.id]));
     writeFileSync(stateFile, JSON.stringify({ tasks: [task.id] }));
 
     const restarted = new RunnerNode(options);
     const requestsBefore = engine.requests;
     await restarted.start();
-    const done = await waitFor('the recovered result', async () => (await asRequester.get_task(task.id))[0], (v) => v?.state === 'review', net);
+    const done = await waitFor(
+      'the recovered result',
+      async () => (await asRequester.get_task(task.id))[0],
+      (v) => v?.state === 'review',
+      net
+    );
     expect(done?.results.map((r) => [r.runner.toText(), r.output[0]])).toEqual([[identity.getPrincipal().toText(), 'behind left']]);
     expect(engine.requests - requestsBefore).toBe(1);
     await restarted.drain();
@@ -164,14 +211,28 @@ describe('runner node across a restart of the IC network (fake engine)', () => {
     try {
       await runner.start();
       const requester = await t.requester(20_000_000n, 10_000_000n);
-      const task = okOf(await (await t.tasks(requester)).submit_task(t.submitArgs('net-restart', { input: { inline: ['while you were away'], digest: [], reference: [] } })));
+      const task = okOf(
+        await (
+          await t.tasks(requester)
+        ).submit_task(t.submitArgs('net-restart', { input: { inline: ['while you were away'], digest: [], reference: [] } }))
+      );
       engine.delayNext(2_500);
-      await waitFor('the lease', async () => (await (await t.tasks(requester)).get_task(task.id))[0], (v) => (v?.leases.length ?? 0) > 0, net);
+      await waitFor(
+        'the lease',
+        async () => (await (await t.tasks(requester)).get_task(task.id))[0],
+        (v) => (v?.leases.length ?? 0) > 0,
+        net
+      );
       await net.stop(); // the network goes away while the engine is still generating
       await new Promise((resolve) => setTimeout(resolve, 4_000));
       net = await Localnet.start({ port, stateDir });
       const asRequester = await t.tasks(requester);
-      const done = await waitFor('the result after the restart', async () => (await asRequester.get_task(task.id))[0], (v) => v?.state === 'review', net);
+      const done = await waitFor(
+        'the result after the restart',
+        async () => (await asRequester.get_task(task.id))[0],
+        (v) => v?.state === 'review',
+        net
+      );
       expect(done?.results.map((r) => r.output[0])).toEqual(['away were you while']);
       await runner.drain();
     } finally {

@@ -18,7 +18,8 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), ...(identity === undefined ? {} : { identity }) });
 
   const freshModel = (name: string): Promise<Record<string, unknown>> => sharedFreshModel(t, name);
-  const runnerAt = (card: Record<string, unknown>, endpoint: string, outputPerMillion: number): Promise<string> => sharedRunnerAt(t, card, endpoint, outputPerMillion);
+  const runnerAt = (card: Record<string, unknown>, endpoint: string, outputPerMillion: number): Promise<string> =>
+    sharedRunnerAt(t, card, endpoint, outputPerMillion);
 
   async function engine(): Promise<FakeEngine> {
     const started = await startFakeEngine();
@@ -52,8 +53,22 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
       { role: 'system' as const, content: 'Reverse the words.' },
       { role: 'user' as const, content: 'one two three' }
     ];
-    const result = await client.chat({ model: String(card.id), via: 'direct', messages, maxOutputTokens: 16, attemptTimeoutMs: 500, onProgress: (e) => events.push(e) });
-    expect(result).toMatchObject({ via: 'direct', content: 'three two one', runner: answering, endpoint: good.url, inputTokens: 13n, outputTokens: 3n });
+    const result = await client.chat({
+      model: String(card.id),
+      via: 'direct',
+      messages,
+      maxOutputTokens: 16,
+      attemptTimeoutMs: 500,
+      onProgress: (e) => events.push(e)
+    });
+    expect(result).toMatchObject({
+      via: 'direct',
+      content: 'three two one',
+      runner: answering,
+      endpoint: good.url,
+      inputTokens: 13n,
+      outputTokens: 3n
+    });
     expect(result.failedAttempts.map((a) => a.runner)).toEqual([dead, erroring, sleepy]);
     expect(result.failedAttempts[0]?.error).toMatch(/unreachable/);
     expect(result.failedAttempts[1]?.error).toMatch(/HTTP 500/);
@@ -75,7 +90,10 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     expect((failed.details.attempts as Array<{ runner: string }>).map((a) => a.runner)).toEqual([first, second]);
 
     const lonely = await freshModel('no-runner');
-    expect(await rejection(client.chat({ model: String(lonely.id), via: 'direct', prompt: 'hello' }))).toMatchObject({ code: 'NoRunners', details: { model: lonely.id } });
+    expect(await rejection(client.chat({ model: String(lonely.id), via: 'direct', prompt: 'hello' }))).toMatchObject({
+      code: 'NoRunners',
+      details: { model: lonely.id }
+    });
     // maxAttempts bounds how far down the list it goes.
     const bounded = await rejection(client.chat({ model: String(card.id), via: 'direct', prompt: 'hello', maxAttempts: 1 }));
     expect((bounded.details.attempts as unknown[]).length).toBe(1);
@@ -90,7 +108,13 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     const client = await connect();
     const pieces: string[] = [];
     const events: ChatProgress[] = [];
-    const result = await client.chat({ model: String(card.id), via: 'direct', prompt: 'alpha beta gamma', onToken: (text) => pieces.push(text), onProgress: (e) => events.push(e) });
+    const result = await client.chat({
+      model: String(card.id),
+      via: 'direct',
+      prompt: 'alpha beta gamma',
+      onToken: (text) => pieces.push(text),
+      onProgress: (e) => events.push(e)
+    });
     expect(result).toMatchObject({ content: 'gamma beta alpha', runner: second, outputTokens: 3n, failedAttempts: [{ runner: first }] });
     expect(result.failedAttempts[0]?.error).toMatch(/mid-stream/);
     expect(events.find((e) => e.kind === 'failover')).toMatchObject({ runner: first, streamed: true });
@@ -103,7 +127,12 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     const client = await connect(await t.requester(10_000_000n));
     const model = String(t.card.id);
     const balance = await client.balance();
-    for (const options of [{ model }, { model, prompt: 'a', messages: [{ role: 'user' as const, content: 'b' }] }, { model, messages: [] }, { model, prompt: 'no reward' }]) {
+    for (const options of [
+      { model },
+      { model, prompt: 'a', messages: [{ role: 'user' as const, content: 'b' }] },
+      { model, messages: [] },
+      { model, prompt: 'no reward' }
+    ]) {
       expect(await rejection(client.chat(options))).toMatchObject({ code: 'InvalidArgument', retryable: false });
     }
     expect(await client.balance()).toBe(balance);
@@ -133,10 +162,24 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
       }
     })();
     const states: string[] = [];
-    const result = await client.chat({ model: String(t.card.id), messages, rewardE8s: REWARD, accept: true, timeoutMs: 20_000, onProgress: (e) => e.kind === 'task' && states.push(e.state) });
+    const result = await client.chat({
+      model: String(t.card.id),
+      messages,
+      rewardE8s: REWARD,
+      accept: true,
+      timeoutMs: 20_000,
+      onProgress: (e) => e.kind === 'task' && states.push(e.state)
+    });
     stop = true;
     await serving;
-    expect(result).toMatchObject({ via: 'task', content: 'Hello!', runner: runner.getPrincipal().toText(), state: 'accepted', outputTokens: 34n, failedAttempts: [] });
+    expect(result).toMatchObject({
+      via: 'task',
+      content: 'Hello!',
+      runner: runner.getPrincipal().toText(),
+      state: 'accepted',
+      outputTokens: 34n,
+      failedAttempts: []
+    });
     expect(JSON.parse(seenInput ?? '')).toEqual({ deai: CHAT_INPUT_TAG, messages });
     expect(states.at(-1)).toBe('review');
     await processTasks(t);

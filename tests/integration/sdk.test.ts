@@ -8,14 +8,18 @@ import { rejection } from '../support/sdk.ts';
 import { okOf, registryWasm } from '../support/registry.ts';
 import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
-
 describe('dApp SDK against the registry + ledger on the localnet', () => {
   let net: Localnet;
   let t: TaskNetwork;
   let model: string;
 
   const connect = (identity?: Ed25519KeyIdentity, clock?: Clock): Promise<DeaiClient> =>
-    DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), ...(identity === undefined ? {} : { identity }), ...(clock === undefined ? {} : { clock }) });
+    DeaiClient.connect({
+      host: net.url,
+      registryId: t.registry.toText(),
+      ...(identity === undefined ? {} : { identity }),
+      ...(clock === undefined ? {} : { clock })
+    });
 
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
@@ -50,7 +54,13 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     const requester = await t.requester(10_000_000n);
     const runner = await t.runner();
     const client = await connect(requester);
-    const task = await client.submitTask({ model, prompt: 'Say hello.', rewardE8s: REWARD, maxOutputTokens: 64, idempotencyKey: 'sdk-happy' });
+    const task = await client.submitTask({
+      model,
+      prompt: 'Say hello.',
+      rewardE8s: REWARD,
+      maxOutputTokens: 64,
+      idempotencyKey: 'sdk-happy'
+    });
     expect(task.state).toBe('queued');
     expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE); // approve fee, reward, transfer_from fee
     expect((await client.getTask(task.id)).input.inline).toEqual(['Say hello.']);
@@ -60,7 +70,13 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     okOf(await asRunner.complete_task(task.id, resultArgs('Hello!')));
     const states: string[] = [];
     const result = await client.waitForResult(task.id, { timeoutMs: 10_000, pollMs: 20, onProgress: (s) => states.push(s) });
-    expect(result).toMatchObject({ taskId: task.id, state: 'review', output: 'Hello!', runner: runner.getPrincipal().toText(), outputTokens: 34n });
+    expect(result).toMatchObject({
+      taskId: task.id,
+      state: 'review',
+      output: 'Hello!',
+      runner: runner.getPrincipal().toText(),
+      outputTokens: 34n
+    });
     expect(states).toEqual(['review']);
 
     expect((await client.accept(task.id)).state).toBe('accepted');
@@ -152,8 +168,19 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     const runner = await t.runner(3);
     const client = await connect();
     const info = await client.getRunner(runner.getPrincipal());
-    expect(info).toMatchObject({ id: runner.getPrincipal().toText(), live: true, heartbeat: { state: 'ready' }, deployments: [{ modelId: model, slots: 3 }] });
-    expect(await client.getReputation(runner.getPrincipal().toText())).toEqual({ completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 });
+    expect(info).toMatchObject({
+      id: runner.getPrincipal().toText(),
+      live: true,
+      heartbeat: { state: 'ready' },
+      deployments: [{ modelId: model, slots: 3 }]
+    });
+    expect(await client.getReputation(runner.getPrincipal().toText())).toEqual({
+      completed: 0,
+      failed: 0,
+      rejected: 0,
+      expiredLeases: 0,
+      latencyMsEma: 0
+    });
     expect(await rejection(client.getRunner(Ed25519KeyIdentity.generate().getPrincipal()))).toMatchObject({ code: 'NotFound' });
 
     const bare = await net.installCanister({ wasm: registryWasm(), arg: registryInitArgs({ admins: [t.admin.getPrincipal()] }) });

@@ -13,7 +13,15 @@ import { okOf } from '../support/registry.ts';
 import { FEE, REWARD, resultArgs, taskNetwork } from '../support/tasks.ts';
 
 interface RequesterActor {
-  ask(registry: Principal, ledger: Principal, model: string, prompt: string, reward: bigint, deadlineNs: bigint, key: string): Promise<{ Ok: string } | { Err: string }>;
+  ask(
+    registry: Principal,
+    ledger: Principal,
+    model: string,
+    prompt: string,
+    reward: bigint,
+    deadlineNs: bigint,
+    key: string
+  ): Promise<{ Ok: string } | { Err: string }>;
   answer(registry: Principal, id: string): Promise<{ state: string; output: [] | [string] }>;
 }
 
@@ -37,10 +45,25 @@ describe('a canister as the requester', () => {
     const wasm = new Uint8Array(readFileSync(join(import.meta.dirname, '..', 'fixtures', '.azle', 'requester', 'requester.wasm')));
     const dapp = await net.installCanister({ wasm });
     const funder = await t.requester(5_000_000n);
-    okOf(await (await t.token(funder)).icrc1_transfer({ from_subaccount: [], to: account(dapp), amount: 3_000_000n, fee: [], memo: [], created_at_time: [] }));
-    const actor: ActorSubclass<RequesterActor> = Actor.createActor<RequesterActor>(requesterIdl, { agent: await agentFor(net.url, funder), canisterId: dapp });
+    okOf(
+      await (
+        await t.token(funder)
+      ).icrc1_transfer({ from_subaccount: [], to: account(dapp), amount: 3_000_000n, fee: [], memo: [], created_at_time: [] })
+    );
+    const actor: ActorSubclass<RequesterActor> = Actor.createActor<RequesterActor>(requesterIdl, {
+      agent: await agentFor(net.url, funder),
+      canisterId: dapp
+    });
 
-    const asked = await actor.ask(t.registry, t.ledger, String(t.card.id), 'What is 2 + 2?', REWARD, net.engine.now() + 3_600_000_000_000n, 'dapp-1');
+    const asked = await actor.ask(
+      t.registry,
+      t.ledger,
+      String(t.card.id),
+      'What is 2 + 2?',
+      REWARD,
+      net.engine.now() + 3_600_000_000_000n,
+      'dapp-1'
+    );
     if ('Err' in asked) throw new Error(asked.Err);
     const id = asked.Ok;
     expect(await t.balance(dapp)).toBe(3_000_000n - FEE - REWARD - FEE); // approve fee, reward, transfer_from fee

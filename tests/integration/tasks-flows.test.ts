@@ -74,7 +74,10 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(requeued).toMatchObject({ state: 'queued', leases: [] });
     expect(requeued.failures.map((f) => [f.runner.toText(), f.reason])).toEqual([[text(a), 'lease expired']]);
     // The expired lease frees its place: B is offered the task (open_places = redundancy − results − running leases).
-    expect((await asB.list_claimable()).map((c) => c.id), 'list_claimable must offer the requeued task').toEqual([task.id]);
+    expect(
+      (await asB.list_claimable()).map((c) => c.id),
+      'list_claimable must offer the requeued task'
+    ).toEqual([task.id]);
     expect(await asA.list_claimable()).toEqual([]); // A had its turn
     expect(errOf(await asA.claim_task([task.id]))).toMatchObject({ InvalidState: { state: 'queued' } });
 
@@ -99,7 +102,9 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     const t = await taskNetwork(net);
     const requester = await t.requester(FUNDS, ALLOWANCE);
     const runner = await t.runner();
-    const task = okOf(await (await t.tasks(requester)).submit_task(t.submitArgs('deadline', { deadline_ns: net.engine.now() + 60n * SECOND_NS })));
+    const task = okOf(
+      await (await t.tasks(requester)).submit_task(t.submitArgs('deadline', { deadline_ns: net.engine.now() + 60n * SECOND_NS }))
+    );
     expect(await t.balance(requester)).toBe(AFTER_ONE_SUBMIT);
 
     await net.advanceTime(61_000);
@@ -167,7 +172,10 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(await reputationOf(t, r1)).toMatchObject({ failed: 1, completed: 0 });
     expect(errOf(await as1.claim_task([doomed.id]))).toMatchObject({ InvalidState: { state: 'queued' } });
     // A failed runner frees its place for another runner.
-    expect((await as2.list_claimable()).map((c) => c.id), 'list_claimable must offer a task whose runner failed').toContain(doomed.id);
+    expect(
+      (await as2.list_claimable()).map((c) => c.id),
+      'list_claimable must offer a task whose runner failed'
+    ).toContain(doomed.id);
 
     okOf(await as2.claim_task([doomed.id]));
     expect(okOf(await as2.fail_task(doomed.id, 'timeout')).state).toBe('queued');
@@ -233,13 +241,17 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
       { max_output_tokens: 64, temperature: [0] as [number], seed: [] as [] },
       { max_output_tokens: 64, temperature: [0.7] as [number], seed: [42n] as [bigint] }
     ]) {
-      expect(errOf(await asRequester.submit_task(t.submitArgs('nondeterministic', { limits, redundancy: [3] })))).toMatchObject({ InvalidArgument: { field: 'limits' } });
+      expect(errOf(await asRequester.submit_task(t.submitArgs('nondeterministic', { limits, redundancy: [3] })))).toMatchObject({
+        InvalidArgument: { field: 'limits' }
+      });
     }
     expect(await t.balance(requester)).toBe(FUNDS - FEE);
 
     // 1_000_001: the 950_001 runner pool splits 475_001 + 475_000, the first in majority order taking the remainder.
     const reward = REWARD + 1n;
-    const majority = okOf(await asRequester.submit_task(t.submitArgs('majority', { limits: DETERMINISTIC, redundancy: [3], reward_e8s: reward })));
+    const majority = okOf(
+      await asRequester.submit_task(t.submitArgs('majority', { limits: DETERMINISTIC, redundancy: [3], reward_e8s: reward }))
+    );
     expect((await asA.list_claimable()).find((s) => s.id === majority.id)?.open_places).toBe(3);
     for (const actor of [asA, asB, asC]) okOf(await actor.claim_task([majority.id]));
     okOf(await asA.complete_task(majority.id, resultArgs('Paris')));
@@ -299,7 +311,9 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     // NotConfigured: a registry whose tasks were never configured.
     const bare = await net.installCanister({ wasm: registryWasm(), arg: registryInitArgs({ admins: [t.admin.getPrincipal()] }) });
     const asBare = Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentFor(net.url, requester), canisterId: bare });
-    expect(errOf(await asBare.submit_task(t.submitArgs('unconfigured')))).toMatchObject({ NotConfigured: { what: expect.stringMatching(/ledger/) } });
+    expect(errOf(await asBare.submit_task(t.submitArgs('unconfigured')))).toMatchObject({
+      NotConfigured: { what: expect.stringMatching(/ledger/) }
+    });
 
     // InvalidArgument: nothing is escrowed for a refused submit.
     const now = net.engine.now();
@@ -307,18 +321,34 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
       { field: 'reward_e8s', overrides: { reward_e8s: 99_999n } },
       { field: 'deadline_ns', overrides: { deadline_ns: now - 1n } },
       { field: 'deadline_ns', overrides: { deadline_ns: now + 8n * 24n * 3600n * SECOND_NS } },
-      { field: 'input.digest', overrides: { input: { inline: [] as [], digest: ['sha256:1234'] as [string], reference: ['https://example.org/prompt'] as [string] } } }
+      {
+        field: 'input.digest',
+        overrides: {
+          input: { inline: [] as [], digest: ['sha256:1234'] as [string], reference: ['https://example.org/prompt'] as [string] }
+        }
+      }
     ];
     for (const { field, overrides } of refused) {
-      expect(errOf(await asRequester.submit_task(t.submitArgs(`bad-${field}`, overrides))), field).toMatchObject({ InvalidArgument: { field } });
+      expect(errOf(await asRequester.submit_task(t.submitArgs(`bad-${field}`, overrides))), field).toMatchObject({
+        InvalidArgument: { field }
+      });
     }
     // An inline input just over 256 KiB is refused with InvalidArgument; it used to trap (IC0522) because Azle's
     // TextDecoder polyfill decodes Candid text in quadratic time (canisters/common/text-codec.ts replaces it).
     const oversized = t.submitArgs('bad-input.inline', { input: { inline: ['x'.repeat(256 * 1024 + 1)], digest: [], reference: [] } });
-    const oversizedReply = await asRequester.submit_task(oversized).catch((error: unknown) => ({ Trapped: String(error).split('\n').find((l) => l.includes('Reject text')) }));
-    expect(oversizedReply, `an oversized input must be refused, not trap: ${JSON.stringify(oversizedReply, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)).slice(0, 300)}`).toMatchObject({ Err: { InvalidArgument: { field: 'input.inline' } } });
+    const oversizedReply = await asRequester.submit_task(oversized).catch((error: unknown) => ({
+      Trapped: String(error)
+        .split('\n')
+        .find((l) => l.includes('Reject text'))
+    }));
+    expect(
+      oversizedReply,
+      `an oversized input must be refused, not trap: ${JSON.stringify(oversizedReply, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)).slice(0, 300)}`
+    ).toMatchObject({ Err: { InvalidArgument: { field: 'input.inline' } } });
     expect(await t.balance(requester)).toBe(FUNDS - FEE);
-    expect(errOf(await (await t.tasks(t.admin)).set_task_config(taskConfigArgs({ lease_seconds: [1n] })))).toMatchObject({ InvalidArgument: { field: 'lease_seconds' } });
+    expect(errOf(await (await t.tasks(t.admin)).set_task_config(taskConfigArgs({ lease_seconds: [1n] })))).toMatchObject({
+      InvalidArgument: { field: 'lease_seconds' }
+    });
 
     // NotFound
     expect(errOf(await asRequester.accept_task(missing))).toEqual({ NotFound: { what: `task ${missing}` } });
@@ -332,7 +362,9 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(noAllowance).toMatchObject({ LedgerError: { operation: 'icrc2_transfer_from' } });
     expect(JSON.stringify(noAllowance)).toMatch(/InsufficientAllowance/);
     const broke = await t.requester(2n * FEE, ALLOWANCE);
-    expect(JSON.stringify(errOf(await (await t.tasks(broke)).submit_task(t.submitArgs('no-funds'))))).toMatch(/LedgerError.*InsufficientFunds/);
+    expect(JSON.stringify(errOf(await (await t.tasks(broke)).submit_task(t.submitArgs('no-funds'))))).toMatch(
+      /LedgerError.*InsufficientFunds/
+    );
     expect(await t.balance(unapproved)).toBe(FUNDS);
     expect(await t.balance(broke)).toBe(FEE);
 
@@ -354,7 +386,9 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(errOf(await asRunner.claim_task([second.id]))).toEqual({ NoCapacity: { slots: 1 } });
     expect(errOf(await asRunner.claim_task([]))).toEqual({ NoCapacity: { slots: 1 } });
 
-    expect(errOf(await asRunner.complete_task(first.id, resultArgs('x', { output_digest: 'sha256:nothex' })))).toMatchObject({ InvalidArgument: { field: 'output_digest' } });
+    expect(errOf(await asRunner.complete_task(first.id, resultArgs('x', { output_digest: 'sha256:nothex' })))).toMatchObject({
+      InvalidArgument: { field: 'output_digest' }
+    });
     okOf(await asRunner.complete_task(first.id, resultArgs('Hello!')));
     const notRequester = { Unauthorized: { reason: 'only the requester may accept or reject a task' } };
     expect(errOf(await asStranger.accept_task(first.id))).toEqual(notRequester);
@@ -402,7 +436,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(await escrowBalance(t)).toBe(0n);
   });
 
-  it('mints each epoch\'s emission to the runners in proportion to their accepted work units, summing to the budget', async () => {
+  it("mints each epoch's emission to the runners in proportion to their accepted work units, summing to the budget", async () => {
     const budget = 1_000_000_003n;
     const epochNs = 60n * SECOND_NS;
     const t = await taskNetwork(net, { emissionPerEpoch: budget, epochSeconds: 60n });
@@ -424,7 +458,12 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
       const asRunner = await t.tasks(runner);
       const task = okOf(await asRequester.submit_task(t.submitArgs(`work-${text(runner)}`)));
       okOf(await asRunner.claim_task([task.id]));
-      okOf(await asRunner.complete_task(task.id, resultArgs(`answer of ${text(runner)}`, { input_tokens: inputTokens, output_tokens: outputTokens })));
+      okOf(
+        await asRunner.complete_task(
+          task.id,
+          resultArgs(`answer of ${text(runner)}`, { input_tokens: inputTokens, output_tokens: outputTokens })
+        )
+      );
       okOf(await asRequester.accept_task(task.id));
     }
     await processTasks(t);

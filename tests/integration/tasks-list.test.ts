@@ -83,7 +83,14 @@ describe('list_tasks (registry on the localnet)', () => {
     expect(mine.items.map((i) => i.id)).toEqual([...made].reverse());
     const worked = okOf(await reader.list_tasks({ ...noFilter, runner: [runner] }, { after: [], limit: [] }));
     expect(worked.items).toHaveLength(1);
-    expect(worked.items[0]).toMatchObject({ id: made[1], state: 'review', results: 1, input_tokens: 12n, output_tokens: 34n, model: t.card.id });
+    expect(worked.items[0]).toMatchObject({
+      id: made[1],
+      state: 'review',
+      results: 1,
+      input_tokens: 12n,
+      output_tokens: 34n,
+      model: t.card.id
+    });
     expect(worked.items[0]?.runners.map((r) => r.toText())).toEqual([runner.toText()]);
     const queued = okOf(await reader.list_tasks({ ...noFilter, state: ['queued'] }, { after: [], limit: [] }));
     expect(queued.items.map((i) => i.state)).toEqual(['queued', 'queued', 'queued']);
@@ -92,8 +99,12 @@ describe('list_tasks (registry on the localnet)', () => {
   it('returns InvalidArgument for a bad limit, state or cursor', async () => {
     expect(errOf(await reader.list_tasks(noFilter, { after: [], limit: [0] }))).toMatchObject({ InvalidArgument: { field: 'limit' } });
     expect(errOf(await reader.list_tasks(noFilter, { after: [], limit: [101] }))).toMatchObject({ InvalidArgument: { field: 'limit' } });
-    expect(errOf(await reader.list_tasks({ ...noFilter, state: ['done'] }, { after: [], limit: [] }))).toMatchObject({ InvalidArgument: { field: 'state' } });
-    expect(errOf(await reader.list_tasks(noFilter, { after: ['runner-1'], limit: [] }))).toMatchObject({ InvalidArgument: { field: 'after' } });
+    expect(errOf(await reader.list_tasks({ ...noFilter, state: ['done'] }, { after: [], limit: [] }))).toMatchObject({
+      InvalidArgument: { field: 'state' }
+    });
+    expect(errOf(await reader.list_tasks(noFilter, { after: ['runner-1'], limit: [] }))).toMatchObject({
+      InvalidArgument: { field: 'after' }
+    });
   });
 });
 
@@ -107,7 +118,10 @@ describe('list_tasks over tasks with large inputs', () => {
       // Reading back a task with a 250 KiB input costs ~450M instructions: 12 of them would pass a query's 5B limit.
       const big = 'x'.repeat(250 * 1024);
       const made: string[] = [];
-      for (let i = 0; i < 12; i++) made.push(okOf(await asRequester.submit_task(t.submitArgs(`big-${i}`, { input: { inline: [big], digest: [], reference: [] } }))).id);
+      for (let i = 0; i < 12; i++)
+        made.push(
+          okOf(await asRequester.submit_task(t.submitArgs(`big-${i}`, { input: { inline: [big], digest: [], reference: [] } }))).id
+        );
       const spent = new Map<string, bigint>();
       net.onExecution((e) => spent.set(e.entry, e.instructions));
       const reader = Actor.createActor<Lister>(registryIdlFactory, { agent: await agentFor(net.url, t.admin), canisterId: t.registry });

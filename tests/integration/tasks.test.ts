@@ -22,7 +22,13 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
     const runner = await t.runner();
     const asRequester = await t.tasks(requester);
     const quote = await asRequester.quote_reward(REWARD, 1);
-    expect(quote).toMatchObject({ reward_e8s: REWARD, protocol_fee_e8s: 50_000n, per_runner_net_e8s: REWARD - 50_000n - FEE, treasury_net_e8s: 50_000n - FEE, acceptable: true });
+    expect(quote).toMatchObject({
+      reward_e8s: REWARD,
+      protocol_fee_e8s: 50_000n,
+      per_runner_net_e8s: REWARD - 50_000n - FEE,
+      treasury_net_e8s: 50_000n - FEE,
+      acceptable: true
+    });
 
     const task = okOf(await asRequester.submit_task(t.submitArgs('happy')));
     expect(task.state).toBe('queued');

@@ -38,7 +38,9 @@ export async function startFakeEngine(): Promise<FakeEngine> {
       state.requests++;
       const failure = pending.shift();
       if (failure === 'http500') {
-        response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 500, message: 'Loading model', type: 'unavailable_error' } }));
+        response
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { code: 500, message: 'Loading model', type: 'unavailable_error' } }));
         return;
       }
       const parsed = JSON.parse(body) as { messages: Array<{ content: string }>; max_tokens: number; stream?: boolean };
@@ -46,21 +48,46 @@ export async function startFakeEngine(): Promise<FakeEngine> {
       const words = (parsed.messages.at(-1)?.content ?? '').split(/\s+/).filter(Boolean).reverse().slice(0, parsed.max_tokens);
       if (parsed.stream !== true) {
         const usage = { prompt_tokens: 10 + words.length, completion_tokens: words.length, total_tokens: 10 + 2 * words.length };
-        const completion = { object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: words.join(' ') } }], usage };
+        const completion = {
+          object: 'chat.completion',
+          choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: words.join(' ') } }],
+          usage
+        };
         response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion));
         return;
       }
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       const chunk = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
-      response.write(chunk({ choices: [{ index: 0, finish_reason: null, delta: { role: 'assistant', content: null } }], object: 'chat.completion.chunk' }));
-      words.forEach((word, i) => response.write(chunk({ choices: [{ index: 0, finish_reason: null, delta: { content: i === 0 ? word : ` ${word}` } }], object: 'chat.completion.chunk' })));
+      response.write(
+        chunk({
+          choices: [{ index: 0, finish_reason: null, delta: { role: 'assistant', content: null } }],
+          object: 'chat.completion.chunk'
+        })
+      );
+      words.forEach((word, i) =>
+        response.write(
+          chunk({
+            choices: [{ index: 0, finish_reason: null, delta: { content: i === 0 ? word : ` ${word}` } }],
+            object: 'chat.completion.chunk'
+          })
+        )
+      );
       if (failure === 'midstream') {
-        response.write(chunk({ error: { code: 500, message: 'The model produced output that does not match the expected format', type: 'server_error' } }));
+        response.write(
+          chunk({
+            error: { code: 500, message: 'The model produced output that does not match the expected format', type: 'server_error' }
+          })
+        );
         response.end();
         return;
       }
       response.write(chunk({ choices: [{ index: 0, finish_reason: 'stop', delta: {} }], object: 'chat.completion.chunk' }));
-      response.write(chunk({ choices: [], usage: { prompt_tokens: 10 + words.length, completion_tokens: words.length, total_tokens: 10 + 2 * words.length } }));
+      response.write(
+        chunk({
+          choices: [],
+          usage: { prompt_tokens: 10 + words.length, completion_tokens: words.length, total_tokens: 10 + 2 * words.length }
+        })
+      );
       response.end('data: [DONE]\n\n');
     };
   });

@@ -86,7 +86,5 @@ export function llamaKv(overrides: Record<string, KvEntry | undefined> = {}): Re
     'tokenizer.chat_template': { value: "{{ '<|user|>' }}", type: GGUFValueType.STRING },
     ...overrides
   };
-  return Object.fromEntries(
-    Object.entries(base).filter((entry): entry is [string, KvEntry] => entry[1] !== undefined)
-  );
+  return Object.fromEntries(Object.entries(base).filter((entry): entry is [string, KvEntry] => entry[1] !== undefined));
 }

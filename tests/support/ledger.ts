@@ -20,7 +20,8 @@ import type { Value as CoreValue } from '../../src/core/ledger/index.ts';
 
 export type LedgerErr = Record<string, unknown>;
 export type LedgerResult = { Ok: bigint } | { Err: LedgerErr };
-export type Value = { Blob: Uint8Array } | { Text: string } | { Nat: bigint } | { Int: bigint } | { Array: Value[] } | { Map: Array<[string, Value]> };
+export type Value =
+  { Blob: Uint8Array } | { Text: string } | { Nat: bigint } | { Int: bigint } | { Array: Value[] } | { Map: Array<[string, Value]> };
 
 export interface LedgerActor {
   icrc1_name(): Promise<string>;
@@ -37,7 +38,9 @@ export interface LedgerActor {
   icrc2_transfer_from(args: TransferFromArgsValue): Promise<LedgerResult>;
   icrc2_allowance(args: { account: AccountArg; spender: AccountArg }): Promise<{ allowance: bigint; expires_at: Opt<bigint> }>;
   icrc3_get_archives(args: { from: Opt<Principal> }): Promise<Array<{ canister_id: Principal; start: bigint; end: bigint }>>;
-  icrc3_get_blocks(ranges: Array<{ start: bigint; length: bigint }>): Promise<{ log_length: bigint; blocks: Array<{ id: bigint; block: Value }>; archived_blocks: unknown[] }>;
+  icrc3_get_blocks(
+    ranges: Array<{ start: bigint; length: bigint }>
+  ): Promise<{ log_length: bigint; blocks: Array<{ id: bigint; block: Value }>; archived_blocks: unknown[] }>;
   icrc3_get_tip_certificate(): Promise<Opt<{ certificate: Uint8Array; hash_tree: Uint8Array }>>;
   icrc3_supported_block_types(): Promise<Array<{ block_type: string; url: string }>>;
   icrc10_supported_standards(): Promise<Array<{ name: string; url: string }>>;
@@ -51,7 +54,10 @@ export function ledgerActor(agent: HttpAgent, canisterId: Principal): ActorSubcl
   return Actor.createActor<LedgerActor>(ledgerIdlFactory, { agent, canisterId });
 }
 
-export const account = (owner: Principal, subaccount?: Uint8Array): AccountArg => ({ owner, subaccount: subaccount === undefined ? [] : [subaccount] });
+export const account = (owner: Principal, subaccount?: Uint8Array): AccountArg => ({
+  owner,
+  subaccount: subaccount === undefined ? [] : [subaccount]
+});
 
 export const FEE = 10_000n;
 
@@ -76,15 +82,31 @@ export function transferArgs(to: AccountArg, amount: bigint, overrides: Partial<
 }
 
 export function approveArgs(spender: AccountArg, amount: bigint, overrides: Partial<ApproveArgsValue> = {}): ApproveArgsValue {
-  return { from_subaccount: [], spender, amount, expected_allowance: [], expires_at: [], fee: [], memo: [], created_at_time: [], ...overrides };
+  return {
+    from_subaccount: [],
+    spender,
+    amount,
+    expected_allowance: [],
+    expires_at: [],
+    fee: [],
+    memo: [],
+    created_at_time: [],
+    ...overrides
+  };
 }
 
-export function transferFromArgs(from: AccountArg, to: AccountArg, amount: bigint, overrides: Partial<TransferFromArgsValue> = {}): TransferFromArgsValue {
+export function transferFromArgs(
+  from: AccountArg,
+  to: AccountArg,
+  amount: bigint,
+  overrides: Partial<TransferFromArgsValue> = {}
+): TransferFromArgsValue {
   return { spender_subaccount: [], from, to, amount, fee: [], memo: [], created_at_time: [], ...overrides };
 }
 
 export function okIndex(result: LedgerResult): bigint {
-  if ('Err' in result) throw new Error(`expected Ok, got Err ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  if ('Err' in result)
+    throw new Error(`expected Ok, got Err ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
   return result.Ok;
 }
 
@@ -95,7 +117,15 @@ export function errOf(result: LedgerResult): LedgerErr {
 
 /** An upgrade argument that changes only what `overrides` sets. */
 export function ledgerUpgrade(overrides: Partial<UpgradeArgsValue> = {}): Uint8Array {
-  return ledgerUpgradeArg({ token_name: [], token_symbol: [], transfer_fee: [], max_memo_length: [], metadata: [], max_transactions_in_window: [], ...overrides });
+  return ledgerUpgradeArg({
+    token_name: [],
+    token_symbol: [],
+    transfer_fee: [],
+    max_memo_length: [],
+    metadata: [],
+    max_transactions_in_window: [],
+    ...overrides
+  });
 }
 
 /** An ICRC-3 value as a client decodes it (blobs may come as number[]). */

@@ -24,5 +24,13 @@ export async function llamaFixture(options: { slots?: number; ctx?: number; thre
   const toolchain = await ensureLlamaServer({ onProgress });
   const modelPath = await ensureTinyModel({ onProgress });
   const server = await startLlamaServer({ modelPath, serverPath: toolchain.serverPath, alias: TINY_ALIAS, ...options });
-  return { url: server.url, modelPath, serverPath: toolchain.serverPath, alias: TINY_ALIAS, commit: toolchain.commit, server, stop: server.stop };
+  return {
+    url: server.url,
+    modelPath,
+    serverPath: toolchain.serverPath,
+    alias: TINY_ALIAS,
+    commit: toolchain.commit,
+    server,
+    stop: server.stop
+  };
 }

@@ -5,9 +5,13 @@ const root = join(import.meta.dirname, '..', '..');
 
 /** Runs `deai localnet start` as its own process and resolves with its URL once it serves. */
 export function startLocalnetProcess(stateDir: string, nodeArgs: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'bin', 'deai.mjs'), 'localnet', 'start', '--port', '0', '--state-dir', stateDir, '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit']
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, join(root, 'bin', 'deai.mjs'), 'localnet', 'start', '--port', '0', '--state-dir', stateDir, '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit']
+    }
+  );
   return new Promise((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {

@@ -39,7 +39,11 @@ export function deployment(card: Record<string, unknown>, overrides: Record<stri
   };
 }
 
-export function runnerManifest(operator: string, deployments: Array<Record<string, unknown>>, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function runnerManifest(
+  operator: string,
+  deployments: Array<Record<string, unknown>>,
+  overrides: Record<string, unknown> = {}
+): Record<string, unknown> {
   return {
     apiVersion: 'deai.dev/v1',
     kind: 'RunnerManifest',

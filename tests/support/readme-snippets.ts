@@ -29,7 +29,11 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
     okOf(await (await t.tasks(t.admin)).publish_model_card(JSON.stringify(card)));
     const runner = Ed25519KeyIdentity.generate();
     const asRunner = await t.tasks(runner);
-    okOf(await asRunner.register_runner(JSON.stringify(runnerManifest(runner.getPrincipal().toText(), [deployment(card)], { endpoint: engine.url }))));
+    okOf(
+      await asRunner.register_runner(
+        JSON.stringify(runnerManifest(runner.getPrincipal().toText(), [deployment(card)], { endpoint: engine.url }))
+      )
+    );
     okOf(await asRunner.heartbeat(heartbeatArgs()));
     const completed: string[] = [];
     const runnerLoop = (async () => {
@@ -52,7 +56,9 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
       try {
         await import(/* @vite-ignore */ file);
       } catch (error) {
-        throw new Error(`README snippet at line ${snippet.line} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new Error(`README snippet at line ${snippet.line} failed: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error
+        });
       } finally {
         rmSync(file, { force: true });
       }
@@ -61,7 +67,8 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
     if (completed.length !== 2) throw new Error(`expected the SDK snippet to run 2 tasks, the runner completed ${completed.length}`);
     if (engine.requests !== 1) throw new Error(`expected one direct chat call to the runner's endpoint, got ${engine.requests}`);
     const body = engine.lastBody;
-    if (typeof body !== 'object' || body === null || !('stream' in body) || body.stream !== true) throw new Error('expected the direct chat to stream (onToken)');
+    if (typeof body !== 'object' || body === null || !('stream' in body) || body.stream !== true)
+      throw new Error('expected the direct chat to stream (onToken)');
     serving = false;
     await runnerLoop;
   } finally {

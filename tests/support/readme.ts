@@ -22,7 +22,10 @@ const GROUPS = new Set(['localnet', 'identity', 'runner', 'models', 'runners', '
 
 export function commandKey(text: string): string | undefined {
   if (!PROGRAMS.test(text.trim())) return undefined;
-  const [program, first, second] = text.trim().replace(/^npx\s+/, '').split(/\s+/);
+  const [program, first, second] = text
+    .trim()
+    .replace(/^npx\s+/, '')
+    .split(/\s+/);
   const isWord = (w: string | undefined): w is string => w !== undefined && /^[a-z][a-z0-9:.-]*$/.test(w);
   switch (program) {
     case 'deai':

@@ -65,7 +65,10 @@ export interface RegistryActor {
     filter: { id: Opt<string>; family: Opt<string>; format: Opt<string>; quantization: Opt<string>; include_deprecated: Opt<boolean> },
     page: { after: Opt<string>; limit: Opt<number> }
   ): Promise<R<{ items: CardView[]; next: Opt<string> }>>;
-  list_runners(filter: { model: Opt<string>; live_only: Opt<boolean> }, page: { after: Opt<string>; limit: Opt<number> }): Promise<R<{ items: RunnerView[]; next: Opt<string> }>>;
+  list_runners(
+    filter: { model: Opt<string>; live_only: Opt<boolean> },
+    page: { after: Opt<string>; limit: Opt<number> }
+  ): Promise<R<{ items: RunnerView[]; next: Opt<string> }>>;
   deprecate_model_card(ref: { id: string; digest: string }, reason: string): Promise<R<null>>;
   register_runner(json: string): Promise<R<RunnerView>>;
   update_runner(runner: Principal, json: string): Promise<R<RunnerView>>;
@@ -73,7 +76,9 @@ export interface RegistryActor {
   heartbeat(args: HeartbeatArgs): Promise<R<{ next_heartbeat_in_ns: bigint; ttl_ns: bigint }>>;
   get_runner(runner: Principal): Promise<Opt<RunnerView>>;
   find_runners(request: FindRequest): Promise<R<Candidate[]>>;
-  stats(): Promise<Array<{ model: string; ready_runners: number; free_slots: number; queue_depth: number; median_input_price_per_million: bigint }>>;
+  stats(): Promise<
+    Array<{ model: string; ready_runners: number; free_slots: number; queue_depth: number; median_input_price_per_million: bigint }>
+  >;
   suspend_runner(runner: Principal, reason: string): Promise<R<null>>;
   unsuspend_runner(runner: Principal): Promise<R<null>>;
   set_admins(admins: Principal[]): Promise<R<null>>;
@@ -117,7 +122,8 @@ export function heartbeatArgs(overrides: Partial<HeartbeatArgs> = {}): Heartbeat
 
 /** The Ok value, or a failed expectation that shows the Err. */
 export function okOf<T>(result: R<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got Err ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  if ('Err' in result)
+    throw new Error(`expected Ok, got Err ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
   return result.Ok;
 }
 

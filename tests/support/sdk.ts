@@ -38,7 +38,11 @@ export async function freshModel(t: TaskNetwork, name: string): Promise<Record<s
 export async function runnerAt(t: TaskNetwork, card: Record<string, unknown>, endpoint: string, outputPerMillion: number): Promise<string> {
   const identity = Ed25519KeyIdentity.generate();
   const actor = await t.tasks(identity);
-  const manifest = runnerManifest(identity.getPrincipal().toText(), [deployment(card, { price: { inputPerMillion: 100, outputPerMillion } })], { endpoint });
+  const manifest = runnerManifest(
+    identity.getPrincipal().toText(),
+    [deployment(card, { price: { inputPerMillion: 100, outputPerMillion } })],
+    { endpoint }
+  );
   okOf(await actor.register_runner(JSON.stringify(manifest)));
   okOf(await actor.heartbeat(heartbeatArgs()));
   return identity.getPrincipal().toText();

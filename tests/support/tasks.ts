@@ -31,11 +31,33 @@ export interface TaskActor extends RegistryActor {
   reject_task(id: string, reason: string): Promise<R<TaskView>>;
   get_task(id: string): Promise<Opt<TaskView>>;
   list_claimable(): Promise<Array<{ id: string; model: string; reward_e8s: bigint; open_places: number }>>;
-  quote_reward(reward: bigint, redundancy: number): Promise<{ reward_e8s: bigint; protocol_fee_e8s: bigint; per_runner_net_e8s: bigint; treasury_net_e8s: bigint; refund_net_e8s: bigint; ledger_fee_e8s: bigint; acceptable: boolean }>;
-  set_task_config(args: Record<string, Opt<unknown>>): Promise<R<{ escrow: Opt<AccountValue>; ledger_fee_e8s: bigint; protocol_fee_bps: number }>>;
-  get_task_config(): Promise<{ ledger: Opt<Principal>; escrow: Opt<AccountValue>; protocol_fee_bps: number; ledger_fee_e8s: bigint; review_window_ns: bigint; lease_ns: bigint }>;
+  quote_reward(
+    reward: bigint,
+    redundancy: number
+  ): Promise<{
+    reward_e8s: bigint;
+    protocol_fee_e8s: bigint;
+    per_runner_net_e8s: bigint;
+    treasury_net_e8s: bigint;
+    refund_net_e8s: bigint;
+    ledger_fee_e8s: bigint;
+    acceptable: boolean;
+  }>;
+  set_task_config(
+    args: Record<string, Opt<unknown>>
+  ): Promise<R<{ escrow: Opt<AccountValue>; ledger_fee_e8s: bigint; protocol_fee_bps: number }>>;
+  get_task_config(): Promise<{
+    ledger: Opt<Principal>;
+    escrow: Opt<AccountValue>;
+    protocol_fee_bps: number;
+    ledger_fee_e8s: bigint;
+    review_window_ns: bigint;
+    lease_ns: bigint;
+  }>;
   list_payouts(): Promise<Array<{ id: string; kind: string; amount_e8s: bigint; attempts: number; last_error: Opt<string> }>>;
-  get_reputation(runner: Principal): Promise<Opt<{ completed: number; failed: number; rejected: number; expired_leases: number; latency_ms_ema: number }>>;
+  get_reputation(
+    runner: Principal
+  ): Promise<Opt<{ completed: number; failed: number; rejected: number; expired_leases: number; latency_ms_ema: number }>>;
   process_tasks(): Promise<R<null>>;
 }
 
@@ -55,7 +77,16 @@ export const taskConfigArgs = (overrides: Record<string, Opt<unknown>> = {}): Re
 export const sha256Digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 export function resultArgs(output: string, overrides: Partial<ResultArgs> = {}): ResultArgs {
-  return { output_digest: sha256Digest(output), output: [output], reference: [], input_tokens: 12n, output_tokens: 34n, first_token_ms: 50, total_ms: 400, ...overrides };
+  return {
+    output_digest: sha256Digest(output),
+    output: [output],
+    reference: [],
+    input_tokens: 12n,
+    output_tokens: 34n,
+    first_token_ms: 50,
+    total_ms: 400,
+    ...overrides
+  };
 }
 
 /** The localnet, the registry (tasks configured with the ledger) and the ledger (minting account = registry). */
@@ -80,7 +111,10 @@ export interface TaskNetwork {
 export const REWARD = 1_000_000n;
 export const FEE = 10_000n;
 
-export async function taskNetwork(net: Localnet, options: { reviewWindowSeconds?: bigint; leaseSeconds?: bigint; emissionPerEpoch?: bigint; epochSeconds?: bigint } = {}): Promise<TaskNetwork> {
+export async function taskNetwork(
+  net: Localnet,
+  options: { reviewWindowSeconds?: bigint; leaseSeconds?: bigint; emissionPerEpoch?: bigint; epochSeconds?: bigint } = {}
+): Promise<TaskNetwork> {
   const admin = Ed25519KeyIdentity.generate();
   const treasury = Ed25519KeyIdentity.generate();
   const funder = Ed25519KeyIdentity.generate();
@@ -99,7 +133,8 @@ export async function taskNetwork(net: Localnet, options: { reviewWindowSeconds?
     }
     return agent;
   };
-  const tasks = async (identity: Identity) => Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentOf(identity), canisterId: registry });
+  const tasks = async (identity: Identity) =>
+    Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentOf(identity), canisterId: registry });
   const token = async (identity: Identity) => ledgerActor(await agentOf(identity), ledger);
   const adminActor = await tasks(admin);
   okOf(
@@ -135,7 +170,17 @@ export async function taskNetwork(net: Localnet, options: { reviewWindowSeconds?
     },
     async requester(balance, allowance) {
       const identity = Ed25519KeyIdentity.generate();
-      if (balance > 0n) okIndexOf(await funderLedger.icrc1_transfer({ from_subaccount: [], to: account(identity.getPrincipal()), amount: balance, fee: [], memo: [], created_at_time: [] }));
+      if (balance > 0n)
+        okIndexOf(
+          await funderLedger.icrc1_transfer({
+            from_subaccount: [],
+            to: account(identity.getPrincipal()),
+            amount: balance,
+            fee: [],
+            memo: [],
+            created_at_time: []
+          })
+        );
       if (allowance !== undefined) okIndexOf(await (await token(identity)).icrc2_approve(approveArgs(account(registry), allowance)));
       return identity;
     },
@@ -160,7 +205,8 @@ export async function taskNetwork(net: Localnet, options: { reviewWindowSeconds?
 }
 
 function okIndexOf(result: { Ok: bigint } | { Err: unknown }): bigint {
-  if ('Err' in result) throw new Error(`ledger call failed: ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  if ('Err' in result)
+    throw new Error(`ledger call failed: ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
   return result.Ok;
 }
 
@@ -175,7 +221,9 @@ export async function escrowBalance(t: TaskNetwork): Promise<bigint> {
   const escrow = (await (await t.tasks(t.admin)).get_task_config()).escrow[0];
   if (escrow === undefined) throw new Error('the registry reports no escrow account');
   const subaccount = escrow.subaccount[0];
-  return (await t.token(t.admin)).icrc1_balance_of(account(escrow.owner, subaccount === undefined ? undefined : Uint8Array.from(subaccount)));
+  return (await t.token(t.admin)).icrc1_balance_of(
+    account(escrow.owner, subaccount === undefined ? undefined : Uint8Array.from(subaccount))
+  );
 }
 
 /** Runs one maintenance pass as the admin (what the 5-second timer does). */

@@ -55,7 +55,8 @@ export async function startReplayServer(routes: Record<string, ReplayReply>): Pr
     }
     if (reply === 'hang') return;
     const body = reply.body ?? '';
-    const contentType = reply.contentType ?? (body.trimStart().startsWith('{') || body.trimStart().startsWith('[') ? 'application/json' : 'text/plain');
+    const contentType =
+      reply.contentType ?? (body.trimStart().startsWith('{') || body.trimStart().startsWith('[') ? 'application/json' : 'text/plain');
     response.writeHead(reply.status ?? 200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
     response.end(body);
   });

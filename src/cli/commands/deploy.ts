@@ -21,7 +21,10 @@ export function registerDeploy(program: Command): void {
         const { deployProject } = await import('../deploy-project.js');
         const deployed = await deployProject(flags, out);
         const ids = Object.fromEntries(deployed.map((c) => [c.name, c.id]));
-        const human = deployed.length === 0 ? 'dfx.json lists no canisters yet: nothing to deploy.' : deployed.map((c) => `${c.name.padEnd(12)} ${c.id}  (${c.action})`).join('\n');
+        const human =
+          deployed.length === 0
+            ? 'dfx.json lists no canisters yet: nothing to deploy.'
+            : deployed.map((c) => `${c.name.padEnd(12)} ${c.id}  (${c.action})`).join('\n');
         out.result(human, ids);
       })
     );

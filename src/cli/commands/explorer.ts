@@ -28,7 +28,11 @@ export function registerExplorer(program: Command): void {
     .action(async (flags: ExplorerFlags) =>
       run(flags.json, async () => {
         const out = output(flags.json);
-        const [{ resolveRegistryId }, { readRecordedIds }, { startExplorer }] = await Promise.all([import('../client.js'), import('../../ic/recorded-ids.js'), import('../explorer-server.js')]);
+        const [{ resolveRegistryId }, { readRecordedIds }, { startExplorer }] = await Promise.all([
+          import('../client.js'),
+          import('../../ic/recorded-ids.js'),
+          import('../explorer-server.js')
+        ]);
         const registry = resolveRegistryId(flags.registry);
         const ledger = flags.ledger ?? readRecordedIds(process.cwd()).ledger;
         const config: ExplorerPageConfig = { host: flags.host, registry, ...(ledger === undefined ? {} : { ledger }) };
@@ -37,7 +41,10 @@ export function registerExplorer(program: Command): void {
         const stop = (): void => void explorer.close().then(() => process.exit(0));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        out.result(`Explorer: ${explorer.url}\n  network ${config.host} · registry ${registry}${ledger === undefined ? '' : ` · ledger ${ledger}`}\nServing. Press Ctrl-C to stop.`, { url: explorer.url, config });
+        out.result(
+          `Explorer: ${explorer.url}\n  network ${config.host} · registry ${registry}${ledger === undefined ? '' : ` · ledger ${ledger}`}\nServing. Press Ctrl-C to stop.`,
+          { url: explorer.url, config }
+        );
       })
     );
 }

@@ -14,17 +14,22 @@ interface IdentityFlags {
 
 /** Refuses to replace a key file unless asked: losing a key loses whatever it controls. */
 function refuseOverwrite(path: string, force: boolean | undefined): void {
-  if (existsSync(path) && force !== true) throw Object.assign(new Error(`${path} already exists: pass --force to replace it (the old key is lost)`), { code: 'IdentityExists' });
+  if (existsSync(path) && force !== true)
+    throw Object.assign(new Error(`${path} already exists: pass --force to replace it (the old key is lost)`), { code: 'IdentityExists' });
 }
 
 /** The key libraries, loaded on use (they take a noticeable part of a second to import). */
-async function keys(): Promise<typeof import('../../ic/identity.js') & { Ed25519KeyIdentity: typeof import('@dfinity/identity').Ed25519KeyIdentity }> {
+async function keys(): Promise<
+  typeof import('../../ic/identity.js') & { Ed25519KeyIdentity: typeof import('@dfinity/identity').Ed25519KeyIdentity }
+> {
   const [identity, { Ed25519KeyIdentity }] = await Promise.all([import('../../ic/identity.js'), import('@dfinity/identity')]);
   return { ...identity, Ed25519KeyIdentity };
 }
 
 export function registerIdentity(program: Command): void {
-  const identity = program.command('identity').description('the PEM identity the CLI signs with (Ed25519 or secp256k1, as dfx writes them)');
+  const identity = program
+    .command('identity')
+    .description('the PEM identity the CLI signs with (Ed25519 or secp256k1, as dfx writes them)');
   identity
     .command('show')
     .description('print the principal of an identity file')
@@ -33,7 +38,11 @@ export function registerIdentity(program: Command): void {
     .action(async (flags: IdentityFlags) =>
       run(flags.json, async () => {
         const path = resolve(flags.path);
-        if (!existsSync(path)) throw Object.assign(new Error(`${path} does not exist: create one with \`deai identity new\` or import one with \`deai identity import <pem>\``), { code: 'IdentityMissing' });
+        if (!existsSync(path))
+          throw Object.assign(
+            new Error(`${path} does not exist: create one with \`deai identity new\` or import one with \`deai identity import <pem>\``),
+            { code: 'IdentityMissing' }
+          );
         const { parseIdentityPem } = await keys();
         const principal = parseIdentityPem(readFileSync(path, 'utf8'), path).getPrincipal().toText();
         output(flags.json).result(`${principal}  (${flags.path})`, { principal, path });

@@ -25,7 +25,12 @@ export function registerLedger(program: Command): void {
       runClient(flags.json, async () => {
         const client = await connectClient(flags);
         const block = await client.transfer(flags.to, flags.amount);
-        output(flags.json).result(`Sent ${flags.amount} e8s to ${flags.to} (block ${block}).`, { from: client.principal.toText(), to: flags.to, amountE8s: flags.amount, block });
+        output(flags.json).result(`Sent ${flags.amount} e8s to ${flags.to} (block ${block}).`, {
+          from: client.principal.toText(),
+          to: flags.to,
+          amountE8s: flags.amount,
+          block
+        });
       })
     );
 }

@@ -55,7 +55,12 @@ export function registerLocalnet(program: Command): void {
         const out = output(flags.json);
         const net = await startLocalnet(flags, out);
         out.result(
-          [`Local ICP network listening on ${net.url}`, `Root key: ${net.rootKeyHex}`, `Canisters: ${net.engine.canisters.size} restored`, 'Press Ctrl-C to stop.'].join('\n'),
+          [
+            `Local ICP network listening on ${net.url}`,
+            `Root key: ${net.rootKeyHex}`,
+            `Canisters: ${net.engine.canisters.size} restored`,
+            'Press Ctrl-C to stop.'
+          ].join('\n'),
           { url: net.url, port: net.port, rootKey: net.rootKeyHex, stateDir: flags.stateDir, canisters: [...net.engine.canisters.keys()] }
         );
       })
@@ -94,6 +99,7 @@ function registerLocalnetControl(localnet: Command): void {
 
 function secondsOption(value: string): number {
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new InvalidArgumentError('must be a number of seconds between 0 and 3600');
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600)
+    throw new InvalidArgumentError('must be a number of seconds between 0 and 3600');
   return seconds;
 }

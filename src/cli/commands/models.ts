@@ -20,9 +20,14 @@ export function readModelCard(file: string): object {
   const parsed = safeParseManifestText(text, basename(file));
   if (!parsed.ok) {
     const issues = parsed.issues.map((i) => `  - ${formatIssue(i)}`).join('\n');
-    throw new DeaiError(parsed.code, `${file} is not a valid manifest (${parsed.issues.length} issue${parsed.issues.length === 1 ? '' : 's'}):\n${issues}`, { issues: parsed.issues });
+    throw new DeaiError(
+      parsed.code,
+      `${file} is not a valid manifest (${parsed.issues.length} issue${parsed.issues.length === 1 ? '' : 's'}):\n${issues}`,
+      { issues: parsed.issues }
+    );
   }
-  if (parsed.manifest.kind !== 'ModelCard') throw new DeaiError('InvalidManifest', `${file} is a ${parsed.manifest.kind}, expected kind: ModelCard`);
+  if (parsed.manifest.kind !== 'ModelCard')
+    throw new DeaiError('InvalidManifest', `${file} is a ${parsed.manifest.kind}, expected kind: ModelCard`);
   return parsed.manifest;
 }
 
@@ -42,7 +47,10 @@ export function registerModels(program: Command): void {
                 ['ID', 'VERSION', 'FAMILY', 'FORMAT', 'QUANT', 'CONTEXT', 'DIGEST'],
                 cards.map((c) => [c.id, c.version, c.family, c.format, c.quantization, c.contextLength.toString(), c.digest])
               );
-        output(flags.json).result(human, cards.map(({ manifestJson: _manifest, ...card }) => card));
+        output(flags.json).result(
+          human,
+          cards.map(({ manifestJson: _manifest, ...card }) => card)
+        );
       })
     );
 
@@ -53,7 +61,9 @@ export function registerModels(program: Command): void {
         const client = await connectClient(flags);
         const card = await client.getModel(id, flags.digest).catch((error: unknown) => {
           if (error instanceof DeaiError && error.code === 'NotFound') {
-            throw new DeaiError('NotFound', `no model card ${id}${flags.digest === undefined ? '' : `@${flags.digest}`}`, error.details, { cause: error });
+            throw new DeaiError('NotFound', `no model card ${id}${flags.digest === undefined ? '' : `@${flags.digest}`}`, error.details, {
+              cause: error
+            });
           }
           throw error;
         });
@@ -75,13 +85,14 @@ export function registerModels(program: Command): void {
       })
     );
 
-  clientOptions(models.command('publish <manifest>').description('validate a ModelCard manifest (YAML or JSON) locally, then publish it'))
-    .action(async (file: string, flags: ClientFlags) =>
-      runClient(flags.json, async () => {
-        const card = readModelCard(file);
-        const client = await connectClient(flags);
-        const published = await client.publishModel(card);
-        output(flags.json).result(`Published ${published.id} (${published.digest})`, published);
-      })
-    );
+  clientOptions(
+    models.command('publish <manifest>').description('validate a ModelCard manifest (YAML or JSON) locally, then publish it')
+  ).action(async (file: string, flags: ClientFlags) =>
+    runClient(flags.json, async () => {
+      const card = readModelCard(file);
+      const client = await connectClient(flags);
+      const published = await client.publishModel(card);
+      output(flags.json).result(`Published ${published.id} (${published.digest})`, published);
+    })
+  );
 }

@@ -47,12 +47,21 @@ export function registerRunner(program: Command): void {
         const log = logger(flags.json);
         const config = loadRunnerConfig(
           flags.config,
-          { host: flags.host, registry: flags.registry, identity: flags.identity, engineUrl: flags.engineUrl, metricsPort: flags.metricsPort },
+          {
+            host: flags.host,
+            registry: flags.registry,
+            identity: flags.identity,
+            engineUrl: flags.engineUrl,
+            metricsPort: flags.metricsPort
+          },
           { DEAI_HOST: process.env.DEAI_HOST, DEAI_REGISTRY: process.env.DEAI_REGISTRY }
         );
         const { startRunner } = await import('../../runner/start.js');
         const started = await startRunner(config, { log });
-        if (!flags.json) console.log(`Runner ${started.principal} serving for registry ${started.registry}; metrics on ${started.metricsUrl}. Ctrl-C drains and stops.`);
+        if (!flags.json)
+          console.log(
+            `Runner ${started.principal} serving for registry ${started.registry}; metrics on ${started.metricsUrl}. Ctrl-C drains and stops.`
+          );
         const status = setInterval(() => {
           log('status', { state: started.node.currentState });
         }, 30_000);
@@ -73,7 +82,9 @@ export function registerRunner(program: Command): void {
     );
   runner
     .command('status')
-    .description(`is this runner registered and live, what does it serve, how is it doing? (exit 0: live, ${NOT_LIVE_EXIT_CODE}: not registered or not live)`)
+    .description(
+      `is this runner registered and live, what does it serve, how is it doing? (exit 0: live, ${NOT_LIVE_EXIT_CODE}: not registered or not live)`
+    )
     .option('--config <file>', 'runner configuration (YAML)', 'runner.yaml')
     .option('--host <url>', 'IC network (overrides network.host)')
     .option('--registry <id>', 'registry canister id (overrides network.registry)')

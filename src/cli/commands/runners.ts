@@ -19,7 +19,14 @@ export function registerRunners(program: Command): void {
             ? `No live runner serves ${flags.model}.`
             : table(
                 ['RUNNER', 'ENGINE', 'STATE', 'FREE SLOTS', 'SCORE', 'PRICE (IN/OUT PER M)'],
-                found.map((r) => [r.runner, r.engine, r.state, String(r.freeSlots), r.score.toFixed(3), `${r.inputPricePerMillion}/${r.outputPricePerMillion}`])
+                found.map((r) => [
+                  r.runner,
+                  r.engine,
+                  r.state,
+                  String(r.freeSlots),
+                  r.score.toFixed(3),
+                  `${r.inputPricePerMillion}/${r.outputPricePerMillion}`
+                ])
               );
         output(flags.json).result(human, found);
       })

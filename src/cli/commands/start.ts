@@ -15,7 +15,8 @@ interface StartFlags {
   exitAfterDemo: boolean;
 }
 
-const jsonSafe = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+const jsonSafe = (value: unknown): unknown =>
+  JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 
 /**
  * `npm start`: the local network, every canister of dfx.json deployed, and (unless --no-demo) the whole system at
@@ -59,10 +60,15 @@ export function registerStart(program: Command): void {
           const deployed = await deployProject({ host: net.url, build: true, json: flags.json }, out);
           const ids = Object.fromEntries(deployed.map((c) => [c.name, c.id]));
           const registry = ids.registry;
-          if (flags.demo && registry !== undefined) demo = await runDemo({ host: net.url, registryId: registry, projectDir: process.cwd(), out });
+          if (flags.demo && registry !== undefined)
+            demo = await runDemo({ host: net.url, registryId: registry, projectDir: process.cwd(), out });
           // The explorer is a convenience: a page that cannot be built must not stop the network.
           if (registry !== undefined && !flags.exitAfterDemo) {
-            explorer = await startExplorer({ host: net.url, registry, ...(ids.ledger === undefined ? {} : { ledger: ids.ledger }) }, DEFAULT_EXPLORER_PORT, true).catch((error: unknown) => {
+            explorer = await startExplorer(
+              { host: net.url, registry, ...(ids.ledger === undefined ? {} : { ledger: ids.ledger }) },
+              DEFAULT_EXPLORER_PORT,
+              true
+            ).catch((error: unknown) => {
               out.info(`Explorer unavailable: ${error instanceof Error ? error.message : String(error)}`);
               return undefined;
             });
@@ -70,14 +76,26 @@ export function registerStart(program: Command): void {
           const lines = [
             `Local ICP network: ${net.url}`,
             `Root key: ${net.rootKeyHex}`,
-            ...(deployed.length === 0 ? ['No canisters in dfx.json yet.'] : deployed.map((c) => `  ${c.name.padEnd(12)} ${c.id}  (${c.action})`)),
+            ...(deployed.length === 0
+              ? ['No canisters in dfx.json yet.']
+              : deployed.map((c) => `  ${c.name.padEnd(12)} ${c.id}  (${c.action})`)),
             ...(demo === undefined
               ? []
-              : [`Demo task ${demo.result.taskId}: "${demo.result.output}"`, `llama-server: ${demo.result.urls.llamaServer}`, `runner metrics: ${demo.result.urls.runnerMetrics}`]),
+              : [
+                  `Demo task ${demo.result.taskId}: "${demo.result.output}"`,
+                  `llama-server: ${demo.result.urls.llamaServer}`,
+                  `runner metrics: ${demo.result.urls.runnerMetrics}`
+                ]),
             ...(explorer === undefined ? [] : [`Explorer: ${explorer.url}`]),
             flags.exitAfterDemo ? 'Demo done; exiting.' : 'Serving. Press Ctrl-C to stop (state is kept).'
           ];
-          out.result(lines.join('\n'), { url: net.url, rootKey: net.rootKeyHex, canisters: ids, demo: demo === undefined ? null : jsonSafe(demo.result), explorer: explorer?.url ?? null });
+          out.result(lines.join('\n'), {
+            url: net.url,
+            rootKey: net.rootKeyHex,
+            canisters: ids,
+            demo: demo === undefined ? null : jsonSafe(demo.result),
+            explorer: explorer?.url ?? null
+          });
         } catch (error) {
           await explorer?.close();
           await demo?.stop().catch(() => undefined);

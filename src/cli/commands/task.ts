@@ -71,7 +71,10 @@ export function registerTask(program: Command): void {
           ...(flags.maxTokens === undefined ? {} : { maxOutputTokens: flags.maxTokens })
         });
         if (!flags.wait) {
-          out.result(`Submitted task ${submitted.id} (${submitted.state}). Follow it with: deai task status ${submitted.id}`, taskJson(submitted));
+          out.result(
+            `Submitted task ${submitted.id} (${submitted.state}). Follow it with: deai task status ${submitted.id}`,
+            taskJson(submitted)
+          );
           return;
         }
         out.info(`Submitted task ${submitted.id}; waiting for a result …`);
@@ -89,12 +92,13 @@ export function registerTask(program: Command): void {
     })
   );
 
-  clientOptions(task.command('accept <id>').description('accept the result of a task in review (the runners get paid)')).action(async (id: string, flags: ClientFlags) =>
-    runClient(flags.json, async () => {
-      const client = await connectClient(flags);
-      const view = await client.accept(id);
-      output(flags.json).result(`Task ${view.id} ${view.state}.`, taskJson(view));
-    })
+  clientOptions(task.command('accept <id>').description('accept the result of a task in review (the runners get paid)')).action(
+    async (id: string, flags: ClientFlags) =>
+      runClient(flags.json, async () => {
+        const client = await connectClient(flags);
+        const view = await client.accept(id);
+        output(flags.json).result(`Task ${view.id} ${view.state}.`, taskJson(view));
+      })
   );
 
   clientOptions(task.command('reject <id>').description('reject the result of a task in review (the reward is refunded)'))

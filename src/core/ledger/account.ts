@@ -21,7 +21,8 @@ export function sameAccount(a: Account, b: Account): boolean {
 
 /** Why an account is malformed, or undefined when it is well formed. */
 export function accountProblem(account: Account): string | undefined {
-  if (!HEX.test(account.owner) || account.owner.length === 0 || account.owner.length > MAX_PRINCIPAL_BYTES * 2) return 'owner is not a principal';
+  if (!HEX.test(account.owner) || account.owner.length === 0 || account.owner.length > MAX_PRINCIPAL_BYTES * 2)
+    return 'owner is not a principal';
   if (account.subaccount !== undefined && (account.subaccount.length !== SUBACCOUNT_BYTES * 2 || !HEX.test(account.subaccount))) {
     return `subaccount must be exactly ${SUBACCOUNT_BYTES} bytes`;
   }

@@ -42,7 +42,8 @@ function metadataProblem(metadata: Array<[string, StoredMetadataValue]>): string
   if (metadata.length > MAX_METADATA_ENTRIES) return `at most ${MAX_METADATA_ENTRIES} metadata entries`;
   const seen = new Set<string>();
   for (const [key, value] of metadata) {
-    if (key.length === 0 || key.length > MAX_METADATA_KEY_LENGTH) return `metadata key "${key.slice(0, 40)}" must have 1 to ${MAX_METADATA_KEY_LENGTH} characters`;
+    if (key.length === 0 || key.length > MAX_METADATA_KEY_LENGTH)
+      return `metadata key "${key.slice(0, 40)}" must have 1 to ${MAX_METADATA_KEY_LENGTH} characters`;
     if (seen.has(key)) return `metadata key "${key}" appears twice`;
     seen.add(key);
     const size = 'Text' in value ? utf8ToBytes(value.Text).length : 'Blob' in value ? value.Blob.length / 2 : 0;
@@ -53,15 +54,21 @@ function metadataProblem(metadata: Array<[string, StoredMetadataValue]>): string
 
 function configProblem(config: LedgerConfig): string | undefined {
   if (config.name.length === 0 || config.name.length > MAX_NAME_LENGTH) return `token_name must have 1 to ${MAX_NAME_LENGTH} characters`;
-  if (config.symbol.length === 0 || config.symbol.length > MAX_SYMBOL_LENGTH) return `token_symbol must have 1 to ${MAX_SYMBOL_LENGTH} characters`;
+  if (config.symbol.length === 0 || config.symbol.length > MAX_SYMBOL_LENGTH)
+    return `token_symbol must have 1 to ${MAX_SYMBOL_LENGTH} characters`;
   if (!Number.isInteger(config.decimals) || config.decimals < 0 || config.decimals > 255) return 'decimals must fit a nat8';
   if (config.fee < 0n) return 'transfer_fee must not be negative';
   const minting = accountProblem(config.mintingAccount);
   if (minting !== undefined) return `minting_account: ${minting}`;
-  if (!Number.isInteger(config.maxMemoLength) || config.maxMemoLength < DEFAULT_MAX_MEMO_LENGTH || config.maxMemoLength > MAX_MEMO_LENGTH_LIMIT) {
+  if (
+    !Number.isInteger(config.maxMemoLength) ||
+    config.maxMemoLength < DEFAULT_MAX_MEMO_LENGTH ||
+    config.maxMemoLength > MAX_MEMO_LENGTH_LIMIT
+  ) {
     return `max_memo_length must be between ${DEFAULT_MAX_MEMO_LENGTH} and ${MAX_MEMO_LENGTH_LIMIT}`;
   }
-  if (!Number.isInteger(config.maxTransactionsInWindow) || config.maxTransactionsInWindow < 1) return 'max_transactions_in_window must be at least 1';
+  if (!Number.isInteger(config.maxTransactionsInWindow) || config.maxTransactionsInWindow < 1)
+    return 'max_transactions_in_window must be at least 1';
   return metadataProblem(config.metadata);
 }
 

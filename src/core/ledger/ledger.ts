@@ -65,20 +65,34 @@ function setBalance(store: LedgerStore, account: Account, balance: bigint): void
 }
 
 /** Checks shared by every mutation: caller, accounts, memo. */
-function checkCommon(store: LedgerStore, caller: string, accounts: Array<Account | undefined>, memo: string | undefined): GenericError | undefined {
+function checkCommon(
+  store: LedgerStore,
+  caller: string,
+  accounts: Array<Account | undefined>,
+  memo: string | undefined
+): GenericError | undefined {
   if (caller === ANONYMOUS_OWNER) return generic(ErrorCode.anonymousCaller, 'the anonymous principal cannot move tokens');
   for (const account of accounts) {
     if (account === undefined) continue;
     const problem = accountProblem(account);
-    if (problem !== undefined) return generic(account.owner.length > 0 && problem.startsWith('subaccount') ? ErrorCode.badSubaccount : ErrorCode.badAccount, problem);
+    if (problem !== undefined)
+      return generic(
+        account.owner.length > 0 && problem.startsWith('subaccount') ? ErrorCode.badSubaccount : ErrorCode.badAccount,
+        problem
+      );
   }
   if (memo !== undefined && !/^(?:[0-9a-f]{2})*$/.test(memo)) return generic(ErrorCode.badMemo, 'memo is not hex bytes');
   const maxMemo = store.config().maxMemoLength;
-  if (memo !== undefined && memo.length / 2 > maxMemo) return generic(ErrorCode.memoTooLong, `memo is ${memo.length / 2} bytes; at most ${maxMemo} allowed`);
+  if (memo !== undefined && memo.length / 2 > maxMemo)
+    return generic(ErrorCode.memoTooLong, `memo is ${memo.length / 2} bytes; at most ${maxMemo} allowed`);
   return undefined;
 }
 
-type TimeError = { TooOld: null } | { CreatedInFuture: { ledger_time: bigint } } | { Duplicate: { duplicate_of: bigint } } | { TemporarilyUnavailable: null };
+type TimeError =
+  | { TooOld: null }
+  | { CreatedInFuture: { ledger_time: bigint } }
+  | { Duplicate: { duplicate_of: bigint } }
+  | { TemporarilyUnavailable: null };
 
 /** created_at_time rules of the reference ledger: TooOld, CreatedInFuture, Duplicate, throttling when the window is full. */
 function checkTime(store: LedgerStore, now: bigint, createdAt: bigint | undefined, key: string): TimeError | undefined {
@@ -94,12 +108,24 @@ function checkTime(store: LedgerStore, now: bigint, createdAt: bigint | undefine
   return undefined;
 }
 
-const accountText = (a: Account | undefined): string => (a === undefined ? '-' : a.subaccount === undefined ? a.owner : `${a.owner}.${a.subaccount}`);
+const accountText = (a: Account | undefined): string =>
+  a === undefined ? '-' : a.subaccount === undefined ? a.owner : `${a.owner}.${a.subaccount}`;
 const optText = (v: bigint | string | undefined): string => (v === undefined ? '-' : String(v));
 
 /** Two calls are the same transaction when their `tx` is the same (null and zero subaccounts differ, as in the reference). */
 export function dedupKey(tx: Tx): string {
-  return [tx.op, accountText(tx.from), accountText(tx.to), accountText(tx.spender), tx.amt, optText(tx.fee), optText(tx.memo), optText(tx.ts), optText(tx.expected_allowance), optText(tx.expires_at)].join('|');
+  return [
+    tx.op,
+    accountText(tx.from),
+    accountText(tx.to),
+    accountText(tx.spender),
+    tx.amt,
+    optText(tx.fee),
+    optText(tx.memo),
+    optText(tx.ts),
+    optText(tx.expected_allowance),
+    optText(tx.expires_at)
+  ].join('|');
 }
 
 /**
@@ -183,9 +209,13 @@ export function approve(store: LedgerStore, caller: string, now: bigint, args: A
   if (common !== undefined) return { Err: common };
   const config = store.config();
   if (args.spender.owner === caller) return { Err: generic(ErrorCode.selfApproval, 'an account cannot approve its own owner') };
-  if (sameAccount(from, config.mintingAccount)) return { Err: generic(ErrorCode.mintingAccountMisuse, 'the minting account cannot approve') };
+  if (sameAccount(from, config.mintingAccount))
+    return { Err: generic(ErrorCode.mintingAccountMisuse, 'the minting account cannot approve') };
   if (args.fee !== undefined && args.fee !== config.fee) return { Err: { BadFee: { expected_fee: config.fee } } };
-  const tx = withOptional({ op: 'approve', from, spender: args.spender, amt: args.amount }, { fee: args.fee, memo: args.memo, ts: args.createdAtTime });
+  const tx = withOptional(
+    { op: 'approve', from, spender: args.spender, amt: args.amount },
+    { fee: args.fee, memo: args.memo, ts: args.createdAtTime }
+  );
   if (args.expectedAllowance !== undefined) tx.expected_allowance = args.expectedAllowance;
   if (args.expiresAt !== undefined) tx.expires_at = args.expiresAt;
   const timeError = checkTime(store, now, args.createdAtTime, dedupKey(tx));
@@ -195,22 +225,30 @@ export function approve(store: LedgerStore, caller: string, now: bigint, args: A
   const balance = balanceOf(store, from);
   if (balance < config.fee) return { Err: { InsufficientFunds: { balance } } };
   const current = allowanceOf(store, now, from, args.spender).amount;
-  if (args.expectedAllowance !== undefined && args.expectedAllowance !== current) return { Err: { AllowanceChanged: { current_allowance: current } } };
+  if (args.expectedAllowance !== undefined && args.expectedAllowance !== current)
+    return { Err: { AllowanceChanged: { current_allowance: current } } };
 
   setBalance(store, from, balance - config.fee);
   const key = allowanceKey(from, args.spender);
   if (args.amount === 0n) store.allowances.delete(key);
-  else store.allowances.set(key, args.expiresAt === undefined ? { amount: args.amount } : { amount: args.amount, expiresAt: args.expiresAt });
+  else
+    store.allowances.set(key, args.expiresAt === undefined ? { amount: args.amount } : { amount: args.amount, expiresAt: args.expiresAt });
   return { Ok: append(store, now, tx, config.fee, -config.fee) };
 }
 
 /** ICRC-2 `icrc2_transfer_from`: spends an allowance (amount + fee) unless the spender is the source account. */
-export function transferFrom(store: LedgerStore, caller: string, now: bigint, args: TransferFromArgs): LedgerResult<bigint, TransferFromError> {
+export function transferFrom(
+  store: LedgerStore,
+  caller: string,
+  now: bigint,
+  args: TransferFromArgs
+): LedgerResult<bigint, TransferFromError> {
   const spender: Account = args.spenderSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.spenderSubaccount };
   const common = checkCommon(store, caller, [spender, args.from, args.to], args.memo);
   if (common !== undefined) return { Err: common };
   const config = store.config();
-  if (sameAccount(args.from, config.mintingAccount)) return { Err: generic(ErrorCode.mintingAccountMisuse, 'tokens cannot be minted through transfer_from') };
+  if (sameAccount(args.from, config.mintingAccount))
+    return { Err: generic(ErrorCode.mintingAccountMisuse, 'tokens cannot be minted through transfer_from') };
   const isBurn = sameAccount(args.to, config.mintingAccount);
   const optional = { memo: args.memo, ts: args.createdAtTime };
   let tx: Tx;

@@ -57,7 +57,12 @@ export function memoryLedgerStore(config: LedgerConfig): LedgerStore {
   return {
     balances: new MemoryKeyValue(),
     allowances: new MemoryKeyValue(),
-    blocks: { get: (i) => blocks.get(i), put: (i, b) => void blocks.set(i, b), getHash: (i) => hashes.get(i), putHash: (i, h) => void hashes.set(i, h) },
+    blocks: {
+      get: (i) => blocks.get(i),
+      put: (i, b) => void blocks.set(i, b),
+      getHash: (i) => hashes.get(i),
+      putHash: (i, h) => void hashes.set(i, h)
+    },
     dedup: new MemoryDedup(),
     config: () => current,
     setConfig: (next) => {

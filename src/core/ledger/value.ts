@@ -5,12 +5,7 @@ import type { Account, Block, Tx } from './types.js';
 
 /** The ICRC-3 generic value (`type Value = variant { Blob; Text; Nat; Int; Array; Map }`). */
 export type Value =
-  | { Blob: Uint8Array }
-  | { Text: string }
-  | { Nat: bigint }
-  | { Int: bigint }
-  | { Array: Value[] }
-  | { Map: Array<[string, Value]> };
+  { Blob: Uint8Array } | { Text: string } | { Nat: bigint } | { Int: bigint } | { Array: Value[] } | { Map: Array<[string, Value]> };
 
 export function leb128(n: bigint): Uint8Array {
   if (n < 0n) throw new RangeError('leb128 of a negative number');
@@ -81,7 +76,8 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 /** ICRC-3 representation-independent hash (standards/ICRC-3/HASHINGVALUES.md). */
 export function hashValue(value: Value): Uint8Array {
   if ('Blob' in value) return digest(value.Blob);
-  if ('Text' in value) return value.Text.length <= 16 ? textHashes.get(value.Text, () => digest(utf8ToBytes(value.Text))) : digest(utf8ToBytes(value.Text));
+  if ('Text' in value)
+    return value.Text.length <= 16 ? textHashes.get(value.Text, () => digest(utf8ToBytes(value.Text))) : digest(utf8ToBytes(value.Text));
   if ('Nat' in value) return digest(leb128(value.Nat));
   if ('Int' in value) return digest(sleb128(value.Int));
   if ('Array' in value) return digest(...value.Array.map(hashValue));
@@ -93,9 +89,13 @@ export function hashValue(value: Value): Uint8Array {
 /** hashValue of a block, reusing the cached hashes of what repeats (fee, accounts, op). */
 export function hashBlock(block: Block): Uint8Array {
   const natHash = (n: bigint): Uint8Array => natHashes.get(n, () => digest(leb128(n)));
-  const accountHash = (a: Account): Uint8Array => accountHashes.get(a.subaccount === undefined ? a.owner : `${a.owner}.${a.subaccount}`, () => hashValue(accountValue(a)));
+  const accountHash = (a: Account): Uint8Array =>
+    accountHashes.get(a.subaccount === undefined ? a.owner : `${a.owner}.${a.subaccount}`, () => hashValue(accountValue(a)));
   const tx = block.tx;
-  const txFields: Array<[string, Value | Uint8Array]> = [['op', { Text: tx.op }], ['amt', { Nat: tx.amt }]];
+  const txFields: Array<[string, Value | Uint8Array]> = [
+    ['op', { Text: tx.op }],
+    ['amt', { Nat: tx.amt }]
+  ];
   if (tx.from !== undefined) txFields.push(['from', accountHash(tx.from)]);
   if (tx.to !== undefined) txFields.push(['to', accountHash(tx.to)]);
   if (tx.spender !== undefined) txFields.push(['spender', accountHash(tx.spender)]);
@@ -104,7 +104,10 @@ export function hashBlock(block: Block): Uint8Array {
   if (tx.ts !== undefined) txFields.push(['ts', { Nat: tx.ts }]);
   if (tx.expected_allowance !== undefined) txFields.push(['expected_allowance', { Nat: tx.expected_allowance }]);
   if (tx.expires_at !== undefined) txFields.push(['expires_at', { Nat: tx.expires_at }]);
-  const blockFields: Array<[string, Value | Uint8Array]> = [['ts', { Nat: block.ts }], ['tx', mapHash(txFields)]];
+  const blockFields: Array<[string, Value | Uint8Array]> = [
+    ['ts', { Nat: block.ts }],
+    ['tx', mapHash(txFields)]
+  ];
   if (block.phash !== undefined) blockFields.push(['phash', { Blob: hexToBytes(block.phash) }]);
   if (block.fee !== undefined) blockFields.push(['fee', natHash(block.fee)]);
   return mapHash(blockFields);
@@ -125,7 +128,10 @@ export function accountValue(account: Account): Value {
 }
 
 export function txValue(tx: Tx): Value {
-  const fields: Array<[string, Value]> = [['op', { Text: tx.op }], ['amt', { Nat: tx.amt }]];
+  const fields: Array<[string, Value]> = [
+    ['op', { Text: tx.op }],
+    ['amt', { Nat: tx.amt }]
+  ];
   if (tx.from !== undefined) fields.push(['from', accountValue(tx.from)]);
   if (tx.to !== undefined) fields.push(['to', accountValue(tx.to)]);
   if (tx.spender !== undefined) fields.push(['spender', accountValue(tx.spender)]);

@@ -1,11 +1,7 @@
 import { formatIssue, type ManifestIssue } from './issues.ts';
 
 /** Errors of the manifest standard: a stable code, never retryable (the input must change). */
-export type ManifestErrorCode =
-  | 'InvalidManifest'
-  | 'ManifestSyntax'
-  | 'ManifestTooLarge'
-  | 'InvalidModelRef';
+export type ManifestErrorCode = 'InvalidManifest' | 'ManifestSyntax' | 'ManifestTooLarge' | 'InvalidModelRef';
 
 export class ManifestError extends Error {
   readonly retryable = false;
@@ -23,9 +19,7 @@ export class ManifestError extends Error {
 function summarize(code: ManifestErrorCode, issues: readonly ManifestIssue[], source?: string): string {
   const what = source ?? 'manifest';
   const head =
-    code === 'InvalidModelRef'
-      ? 'invalid model reference'
-      : `${what}: ${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}`;
+    code === 'InvalidModelRef' ? 'invalid model reference' : `${what}: ${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}`;
   const lines = issues.map((issue) => `  ${formatIssue(issue)}`);
   return [head, ...lines].join('\n');
 }

@@ -3,13 +3,7 @@
  * schemas run inside the registry canister.
  */
 import { z } from 'zod';
-import {
-  MODEL_ID_MAX_LENGTH,
-  MODEL_NAME_MAX_LENGTH,
-  MODEL_ORG_MAX_LENGTH,
-  PRICE_MAX,
-  PRICE_MAX_DIGITS
-} from './limits.ts';
+import { MODEL_ID_MAX_LENGTH, MODEL_NAME_MAX_LENGTH, MODEL_ORG_MAX_LENGTH, PRICE_MAX, PRICE_MAX_DIGITS } from './limits.ts';
 import { show } from './issues.ts';
 
 /** `error:` for a formatted string: `expected <what>, got "<found>"`. */
@@ -23,7 +17,10 @@ function expected(what: string) {
  * Patterns must be unambiguous (linear time): they run inside the canister on untrusted input.
  */
 export function formatted(pattern: RegExp, what: string, maxLength: number) {
-  return z.string().regex(pattern, { error: expected(what) }).max(maxLength);
+  return z
+    .string()
+    .regex(pattern, { error: expected(what) })
+    .max(maxLength);
 }
 
 const CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
@@ -52,11 +49,7 @@ export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
 const SHA256_DIGEST_LENGTH = 'sha256:'.length + 64;
 
 /** Content address: `sha256:` and 64 lowercase hex digits. */
-export const DigestSchema = formatted(
-  SHA256_DIGEST,
-  'a digest "sha256:" followed by 64 lowercase hex digits',
-  SHA256_DIGEST_LENGTH
-);
+export const DigestSchema = formatted(SHA256_DIGEST, 'a digest "sha256:" followed by 64 lowercase hex digits', SHA256_DIGEST_LENGTH);
 
 const MODEL_ID = new RegExp(
   `^[A-Za-z0-9][A-Za-z0-9._-]{0,${MODEL_ORG_MAX_LENGTH - 1}}/[A-Za-z0-9][A-Za-z0-9._-]{0,${MODEL_NAME_MAX_LENGTH - 1}}$`
@@ -107,9 +100,7 @@ const DECIMAL = /^[0-9]+$/;
 export const AmountSchema = z
   .union([z.number(), z.string(), z.bigint()], {
     error: (issue) =>
-      issue.code === 'invalid_union'
-        ? `expected a non-negative integer (number or decimal string), got ${show(issue.input)}`
-        : undefined
+      issue.code === 'invalid_union' ? `expected a non-negative integer (number or decimal string), got ${show(issue.input)}` : undefined
   })
   .transform((value, ctx): bigint => {
     const amount = toAmount(value);

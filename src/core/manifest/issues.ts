@@ -133,9 +133,7 @@ export function manifestErrorMap(issue: RawIssue): string | undefined {
       const expected = typeName(String(issue.expected));
       if (input === undefined) return `missing required field: expected ${expected}`;
       const hint =
-        issue.expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')
-          ? ' (quote the value in YAML)'
-          : '';
+        issue.expected === 'string' && (typeof input === 'number' || typeof input === 'boolean') ? ' (quote the value in YAML)' : '';
       return `expected ${expected}, got ${showTyped(input)}${hint}`;
     }
     case 'invalid_value': {

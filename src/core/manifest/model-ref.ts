@@ -44,4 +44,3 @@ export function parseModelRef(text: string): ModelRef {
   if (!result.ok) throw new ManifestError('InvalidModelRef', result.issues);
   return result.ref;
 }
-

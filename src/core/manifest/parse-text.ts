@@ -8,9 +8,7 @@ import { parsePath, type ManifestIssue } from './issues.ts';
 import { MANIFEST_STREAM_MAX_DOCUMENTS, MANIFEST_TEXT_MAX_BYTES } from './limits.ts';
 import { safeValidateManifest, type Manifest, type ManifestResult } from './validate.ts';
 
-export type ManifestsResult =
-  | { ok: true; manifests: Manifest[] }
-  | { ok: false; code: ManifestErrorCode; issues: ManifestIssue[] };
+export type ManifestsResult = { ok: true; manifests: Manifest[] } | { ok: false; code: ManifestErrorCode; issues: ManifestIssue[] };
 
 type Failure = { ok: false; code: ManifestErrorCode; issues: ManifestIssue[] };
 

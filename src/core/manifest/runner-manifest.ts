@@ -21,14 +21,7 @@ import {
 } from './limits.ts';
 import { AmountSchema, DigestSchema, formatted, intRange, text } from './fields.ts';
 import { formatModelRef, ModelRefSchema } from './model-ref.ts';
-import {
-  ACCELERATOR_CLASSES,
-  API_DIALECTS,
-  API_VERSION,
-  CONFIDENTIAL_KINDS,
-  CPU_ARCHITECTURES,
-  ENGINES
-} from './vocabulary.ts';
+import { ACCELERATOR_CLASSES, API_DIALECTS, API_VERSION, CONFIDENTIAL_KINDS, CPU_ARCHITECTURES, ENGINES } from './vocabulary.ts';
 
 /** Shape of a textual principal; the canister checks the CRC with the real `Principal`. */
 const PrincipalTextSchema = formatted(
@@ -45,11 +38,7 @@ const URL_PATTERN = new RegExp(
 /** Base URL of the runner's API; a regex, because the canister has no `URL`. */
 const EndpointSchema = formatted(URL_PATTERN, 'an http(s) URL such as "https://runner.example.org"', ENDPOINT_MAX_LENGTH);
 
-const RegionSchema = formatted(
-  /^[a-z0-9]+(?:-[a-z0-9]+)*$/,
-  'a region of a-z 0-9 and "-", e.g. "eu-west"',
-  REGION_MAX_LENGTH
-);
+const RegionSchema = formatted(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'a region of a-z 0-9 and "-", e.g. "eu-west"', REGION_MAX_LENGTH);
 
 const OCI_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const OCI_DOMAIN = '[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*(?::[0-9]+)?';
@@ -58,11 +47,7 @@ const OCI_PINNED = new RegExp(
 );
 
 /** OCI image that pins its content: `registry/repo[:tag]@sha256:<64 hex>`. */
-const ImageSchema = formatted(
-  OCI_PINNED,
-  'an OCI image reference pinned by digest ("name[:tag]@sha256:<64 hex>")',
-  IMAGE_REF_MAX_LENGTH
-);
+const ImageSchema = formatted(OCI_PINNED, 'an OCI image reference pinned by digest ("name[:tag]@sha256:<64 hex>")', IMAGE_REF_MAX_LENGTH);
 
 const AcceleratorSchema = z.strictObject({
   class: z.enum(ACCELERATOR_CLASSES),

@@ -10,9 +10,7 @@ export const ManifestSchema = z.discriminatedUnion('kind', [ModelCardSchema, Run
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 
-export type ManifestResult<T = Manifest> =
-  | { ok: true; manifest: T }
-  | { ok: false; code: ManifestErrorCode; issues: ManifestIssue[] };
+export type ManifestResult<T = Manifest> = { ok: true; manifest: T } | { ok: false; code: ManifestErrorCode; issues: ManifestIssue[] };
 
 const PARSE_OPTIONS = { error: manifestErrorMap, reportInput: true } as const;
 
@@ -38,15 +36,12 @@ function headerIssues(value: unknown, kinds: readonly string[]): ManifestIssue[]
   const { apiVersion, kind } = value;
   if (apiVersion !== API_VERSION) {
     const message =
-      apiVersion === undefined
-        ? `missing required field: expected "${API_VERSION}"`
-        : `expected "${API_VERSION}", got ${show(apiVersion)}`;
+      apiVersion === undefined ? `missing required field: expected "${API_VERSION}"` : `expected "${API_VERSION}", got ${show(apiVersion)}`;
     issues.push({ path: 'apiVersion', message });
   }
   if (typeof kind !== 'string' || !kinds.includes(kind)) {
     const expected = kinds.length === 1 ? `"${kinds[0]}"` : `one of ${kinds.join(' | ')}`;
-    const message =
-      kind === undefined ? `missing required field: expected ${expected}` : `expected ${expected}, got ${show(kind)}`;
+    const message = kind === undefined ? `missing required field: expected ${expected}` : `expected ${expected}, got ${show(kind)}`;
     issues.push({ path: 'kind', message });
   }
   return issues;

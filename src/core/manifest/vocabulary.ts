@@ -10,12 +10,41 @@ export const MANIFEST_KINDS = ['ModelCard', 'RunnerManifest'] as const;
  * The removed Q4_0_4_4 / Q4_0_4_8 / Q4_0_8_8 (repacked at run time now) are left out on purpose.
  */
 export const GGUF_FILE_TYPES = [
-  'F32', 'F16', 'BF16', 'Q8_0',
-  'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1',
-  'Q2_K', 'Q2_K_S', 'Q3_K_S', 'Q3_K_M', 'Q3_K_L', 'Q4_K_S', 'Q4_K_M', 'Q5_K_S', 'Q5_K_M', 'Q6_K',
-  'IQ1_S', 'IQ1_M', 'IQ2_XXS', 'IQ2_XS', 'IQ2_S', 'IQ2_M', 'IQ3_XXS', 'IQ3_XS', 'IQ3_S', 'IQ3_M',
-  'IQ4_NL', 'IQ4_XS',
-  'TQ1_0', 'TQ2_0', 'MXFP4_MOE', 'NVFP4', 'Q1_0'
+  'F32',
+  'F16',
+  'BF16',
+  'Q8_0',
+  'Q4_0',
+  'Q4_1',
+  'Q5_0',
+  'Q5_1',
+  'Q2_K',
+  'Q2_K_S',
+  'Q3_K_S',
+  'Q3_K_M',
+  'Q3_K_L',
+  'Q4_K_S',
+  'Q4_K_M',
+  'Q5_K_S',
+  'Q5_K_M',
+  'Q6_K',
+  'IQ1_S',
+  'IQ1_M',
+  'IQ2_XXS',
+  'IQ2_XS',
+  'IQ2_S',
+  'IQ2_M',
+  'IQ3_XXS',
+  'IQ3_XS',
+  'IQ3_S',
+  'IQ3_M',
+  'IQ4_NL',
+  'IQ4_XS',
+  'TQ1_0',
+  'TQ2_0',
+  'MXFP4_MOE',
+  'NVFP4',
+  'Q1_0'
 ] as const;
 
 /** Quantization methods of non-GGUF weights (`none` = the weights are stored unquantized). */
@@ -44,8 +73,17 @@ export const CPU_ARCHITECTURES = ['x86_64', 'aarch64', 'riscv64', 'other'] as co
 export const CONFIDENTIAL_KINDS = ['none', 'sgx', 'sev-snp', 'tdx', 'gpu-cc'] as const;
 
 export const ENGINES = [
-  'vllm', 'llama.cpp', 'tgi', 'sglang', 'lmdeploy', 'mlx', 'mlc', 'ollama', 'transformers',
-  'onnxruntime', 'other'
+  'vllm',
+  'llama.cpp',
+  'tgi',
+  'sglang',
+  'lmdeploy',
+  'mlx',
+  'mlc',
+  'ollama',
+  'transformers',
+  'onnxruntime',
+  'other'
 ] as const;
 
 /** The HTTP API a deployment speaks. */

@@ -12,7 +12,9 @@ export function isAdmin(store: RegistryStore, caller: string): boolean {
 }
 
 export function requireAdmin(store: RegistryStore, caller: string): RegistryError | undefined {
-  return requireAuthenticated(caller) ?? (isAdmin(store, caller) ? undefined : { Unauthorized: { reason: 'only registry admins may do this' } });
+  return (
+    requireAuthenticated(caller) ?? (isAdmin(store, caller) ? undefined : { Unauthorized: { reason: 'only registry admins may do this' } })
+  );
 }
 
 export function checkReason(reason: string): Result<string> {

@@ -16,7 +16,12 @@ export function makeConfig(input: ConfigInput): Result<RegistryConfig> {
   const interval = input.heartbeatIntervalNs ?? DEFAULT_HEARTBEAT_INTERVAL_NS;
   const ttl = input.heartbeatTtlNs ?? (input.heartbeatIntervalNs === undefined ? DEFAULT_HEARTBEAT_TTL_NS : interval * 3n);
   if (ttl < MIN_HEARTBEAT_TTL_NS || ttl > MAX_HEARTBEAT_TTL_NS) {
-    return err({ InvalidArgument: { field: 'heartbeat_ttl_seconds', reason: `must be between ${MIN_HEARTBEAT_TTL_NS / 1_000_000_000n} and ${MAX_HEARTBEAT_TTL_NS / 1_000_000_000n} seconds` } });
+    return err({
+      InvalidArgument: {
+        field: 'heartbeat_ttl_seconds',
+        reason: `must be between ${MIN_HEARTBEAT_TTL_NS / 1_000_000_000n} and ${MAX_HEARTBEAT_TTL_NS / 1_000_000_000n} seconds`
+      }
+    });
   }
   if (interval <= 0n || interval * 2n > ttl) {
     return err({ InvalidArgument: { field: 'heartbeat_interval_seconds', reason: 'must be positive and at most half the TTL' } });
@@ -29,7 +34,11 @@ export function setAdmins(store: RegistryStore, caller: string, callerIsControll
   const denied = requireAuthenticated(caller);
   if (denied !== undefined) return err(denied);
   if (!callerIsController) return err({ Unauthorized: { reason: 'only controllers of the registry canister may set admins' } });
-  const config = makeConfig({ admins, heartbeatIntervalNs: store.config().heartbeatIntervalNs, heartbeatTtlNs: store.config().heartbeatTtlNs });
+  const config = makeConfig({
+    admins,
+    heartbeatIntervalNs: store.config().heartbeatIntervalNs,
+    heartbeatTtlNs: store.config().heartbeatTtlNs
+  });
   if ('Err' in config) return config;
   store.setConfig(config.Ok);
   return ok(null);

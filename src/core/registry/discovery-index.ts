@@ -120,7 +120,7 @@ export class DiscoveryIndex {
 
   /** Runners serving `modelId`, or every runner. Order does not matter: ranking breaks every tie. */
   runnersFor(modelId: string | undefined): Iterable<IndexedRunner> {
-    return modelId === undefined ? this.all.values() : this.byModel.get(modelId)?.values() ?? [];
+    return modelId === undefined ? this.all.values() : (this.byModel.get(modelId)?.values() ?? []);
   }
 
   get size(): number {

@@ -1,7 +1,14 @@
 import type { ModelCard } from '../manifest/index.js';
 import type { IndexedDeployment, IndexedRunner } from './discovery-index.js';
 import { err, ok, type Result } from './errors.js';
-import { DEFAULT_FIND_RESULTS, MAX_AFFINITY_KEY_LENGTH, MAX_FILTER_TEXT, MAX_FILTER_VALUES, MAX_FIND_RESULTS, MAX_UNFILTERED_SCAN } from './limits.js';
+import {
+  DEFAULT_FIND_RESULTS,
+  MAX_AFFINITY_KEY_LENGTH,
+  MAX_FILTER_TEXT,
+  MAX_FILTER_VALUES,
+  MAX_FIND_RESULTS,
+  MAX_UNFILTERED_SCAN
+} from './limits.js';
 import { affinityWeight, components, scoreOf, type Breakdown } from './ranking.js';
 import type { RegistryStore } from './store.js';
 import type { Heartbeat, Reputation, RunnerState } from './types.js';
@@ -65,7 +72,8 @@ function checkRequest(request: FindRequest): Result<number> {
 
 function cardMatches(card: ModelCard, request: FindRequest): boolean {
   if (request.family !== undefined && card.family !== request.family) return false;
-  if (request.quantizations !== undefined && request.quantizations.length > 0 && !request.quantizations.includes(card.quantization.method)) return false;
+  if (request.quantizations !== undefined && request.quantizations.length > 0 && !request.quantizations.includes(card.quantization.method))
+    return false;
   if (request.minBits !== undefined && card.quantization.bits < request.minBits) return false;
   if (request.inputModality !== undefined && !card.modalities.input.some((m) => m === request.inputModality)) return false;
   if (request.outputModality !== undefined && !card.modalities.output.some((m) => m === request.outputModality)) return false;
@@ -100,7 +108,9 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
   if ('Err' in checked) return checked;
   if (request.model === undefined && store.index.size > MAX_UNFILTERED_SCAN) {
     // Scanning every runner would approach the query instruction limit; a model filter keeps it bounded.
-    return err({ LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) } });
+    return err({
+      LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) }
+    });
   }
   const ttlNs = store.config().heartbeatTtlNs;
   const ttlMs = Number(ttlNs / 1_000_000n);
@@ -136,7 +146,13 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
     const efficiency = m.runner.topsPerWatt ?? 0;
     if (efficiency > bestEfficiency) bestEfficiency = efficiency;
   }
-  const context = { nowMs, ttlMs, cheapest: Number.isFinite(cheapest) ? cheapest : 0, fastest: Number.isFinite(fastest) ? fastest : 0, bestEfficiency };
+  const context = {
+    nowMs,
+    ttlMs,
+    cheapest: Number.isFinite(cheapest) ? cheapest : 0,
+    fastest: Number.isFinite(fastest) ? fastest : 0,
+    bestEfficiency
+  };
   // Keep only the best `limit` matches (insertion into a short sorted list): O(n · limit), no full sort of
   // every candidate, which at 10,000 runners would cost more than the query limit allows.
   const limit = checked.Ok;
@@ -173,10 +189,16 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
  * The deployment of `runnerId` that can serve `request` now (live, not suspended, card published and matching), or
  * undefined. Task claims use it: a runner may only lease work it could have been found for.
  */
-export function matchingDeployment(store: RegistryStore, nowNs: bigint, runnerId: string, request: FindRequest): IndexedDeployment | undefined {
+export function matchingDeployment(
+  store: RegistryStore,
+  nowNs: bigint,
+  runnerId: string,
+  request: FindRequest
+): IndexedDeployment | undefined {
   const runner = store.index.get(runnerId);
   const ttlNs = store.config().heartbeatTtlNs;
-  if (runner === undefined || !liveNow(runner, Number(nowNs / 1_000_000n), Number(ttlNs / 1_000_000n)) || !runnerMatches(runner, request)) return undefined;
+  if (runner === undefined || !liveNow(runner, Number(nowNs / 1_000_000n), Number(ttlNs / 1_000_000n)) || !runnerMatches(runner, request))
+    return undefined;
   return runner.deployments.find((d) => {
     if (request.model !== undefined && d.modelId !== request.model) return false;
     if (request.engine !== undefined && d.engine !== request.engine) return false;
@@ -198,7 +220,16 @@ interface RankContext {
 
 function rank(m: Match, c: RankContext): Breakdown {
   return components(
-    { slots: m.runner.slots, busySlots: m.runner.busySlots, queueDepth: m.runner.queueDepth, ageMs: c.nowMs - m.runner.beatAtMs, ttlMs: c.ttlMs, blendedPrice: m.deployment.blendedPrice, reputation: m.reputation, topsPerWatt: m.runner.topsPerWatt },
+    {
+      slots: m.runner.slots,
+      busySlots: m.runner.busySlots,
+      queueDepth: m.runner.queueDepth,
+      ageMs: c.nowMs - m.runner.beatAtMs,
+      ttlMs: c.ttlMs,
+      blendedPrice: m.deployment.blendedPrice,
+      reputation: m.reputation,
+      topsPerWatt: m.runner.topsPerWatt
+    },
     c.cheapest,
     c.fastest,
     c.bestEfficiency

@@ -1,6 +1,16 @@
 /** The registry's domain logic: pure functions of (store, caller, now, args), shared by the canister and tests. */
 export { publishCard, getCard, listCards, deprecateCard, type CardFilter, type ModelRef } from './cards.js';
-export { registerRunner, updateRunner, deregisterRunner, heartbeat, setSuspended, listRunners, type HeartbeatInput, type HeartbeatAck, type RunnerFilter } from './runners.js';
+export {
+  registerRunner,
+  updateRunner,
+  deregisterRunner,
+  heartbeat,
+  setSuspended,
+  listRunners,
+  type HeartbeatInput,
+  type HeartbeatAck,
+  type RunnerFilter
+} from './runners.js';
 export { findRunners, stats, isLive, type FindRequest, type Candidate, type ModelStats } from './discovery.js';
 export { makeConfig, setAdmins, type ConfigInput } from './config.js';
 export { WEIGHTS, scoreOf, type Breakdown } from './ranking.js';

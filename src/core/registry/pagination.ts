@@ -28,11 +28,7 @@ export function checkPage(page: PageRequest): Result<number> {
  * One page of matching entries. The scan is bounded: after MAX_SCAN_PER_CALL entries the page ends early with a
  * cursor, so a rare filter over a large map never exceeds the instruction limit.
  */
-export function pageOf<V>(
-  entries: Iterable<[string, V]>,
-  page: PageRequest,
-  matches: (value: V) => boolean | 'stop'
-): Result<Page<V>> {
+export function pageOf<V>(entries: Iterable<[string, V]>, page: PageRequest, matches: (value: V) => boolean | 'stop'): Result<Page<V>> {
   const checked = checkPage(page);
   if ('Err' in checked) return checked;
   const limit = checked.Ok;

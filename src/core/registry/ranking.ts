@@ -53,7 +53,13 @@ export function components(input: RankInput, cheapest: number, fastestMs: number
 
 export function scoreOf(b: Breakdown): number {
   const w = WEIGHTS;
-  const total = w.load * b.load + w.freshness * b.freshness + w.price * b.price + w.reputation * b.reputation + w.latency * b.latency + w.efficiency * b.efficiency;
+  const total =
+    w.load * b.load +
+    w.freshness * b.freshness +
+    w.price * b.price +
+    w.reputation * b.reputation +
+    w.latency * b.latency +
+    w.efficiency * b.efficiency;
   return Math.round(total * 10_000);
 }
 

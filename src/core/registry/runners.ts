@@ -118,7 +118,13 @@ export function heartbeat(store: RegistryStore, caller: string, nowNs: bigint, i
   return ok({ nextHeartbeatInNs: config.heartbeatIntervalNs, ttlNs: config.heartbeatTtlNs });
 }
 
-export function setSuspended(store: RegistryStore, caller: string, nowNs: bigint, runnerId: string, reason: string | undefined): Result<null> {
+export function setSuspended(
+  store: RegistryStore,
+  caller: string,
+  nowNs: bigint,
+  runnerId: string,
+  reason: string | undefined
+): Result<null> {
   const denied = requireAdmin(store, caller);
   if (denied !== undefined) return err(denied);
   const runner = store.runners.get(runnerId);
@@ -147,7 +153,8 @@ export function listRunners(store: RegistryStore, nowNs: bigint, filter: RunnerF
   const ttlNs = store.config().heartbeatTtlNs;
   return pageOf(store.runners.entries(page.after), page, (runner) => {
     if (filter.model !== undefined && !runner.manifest.deployments.some((d) => d.model.id === filter.model)) return false;
-    if (filter.liveOnly === true && (runner.suspended !== undefined || !isLive(store.heartbeats.get(runner.id), nowNs, ttlNs))) return false;
+    if (filter.liveOnly === true && (runner.suspended !== undefined || !isLive(store.heartbeats.get(runner.id), nowNs, ttlNs)))
+      return false;
     return true;
   });
 }

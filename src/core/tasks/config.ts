@@ -35,10 +35,12 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
   };
   if (input.ledger !== undefined) next.ledger = input.ledger;
   if (input.treasury !== undefined) next.treasury = input.treasury;
-  if (!Number.isInteger(next.protocolFeeBps) || next.protocolFeeBps < 0 || next.protocolFeeBps > 5_000) return bad('protocol_fee_bps', 'must be 0 to 5000 (50 %)');
+  if (!Number.isInteger(next.protocolFeeBps) || next.protocolFeeBps < 0 || next.protocolFeeBps > 5_000)
+    return bad('protocol_fee_bps', 'must be 0 to 5000 (50 %)');
   if (next.ledgerFeeE8s < 0n) return bad('ledger_fee_e8s', 'must not be negative');
   if (next.leaseNs < 5n * SECOND_NS || next.leaseNs > 24n * 3600n * SECOND_NS) return bad('lease_seconds', 'must be 5 s to 24 h');
-  if (next.reviewWindowNs < 0n || next.reviewWindowNs > 7n * 24n * 3600n * SECOND_NS) return bad('review_window_seconds', 'must be at most 7 days');
+  if (next.reviewWindowNs < 0n || next.reviewWindowNs > 7n * 24n * 3600n * SECOND_NS)
+    return bad('review_window_seconds', 'must be at most 7 days');
   if (next.minRewardE8s <= next.ledgerFeeE8s) return bad('min_reward_e8s', 'must exceed the ledger fee');
   if (next.emissionPerEpochE8s < 0n) return bad('emission_per_epoch_e8s', 'must not be negative');
   if (next.epochNs < 60n * SECOND_NS) return bad('epoch_seconds', 'must be at least 60');

@@ -38,7 +38,11 @@ export function quoteReward(config: TaskConfig, rewardE8s: bigint, redundancy: n
 }
 
 /** Gross payouts from one escrow to `runners` (majority order) and the treasury; they sum to the reward exactly. */
-export function splitReward(config: TaskConfig, rewardE8s: bigint, runners: string[]): { runners: Array<[string, bigint]>; treasury: bigint } {
+export function splitReward(
+  config: TaskConfig,
+  rewardE8s: bigint,
+  runners: string[]
+): { runners: Array<[string, bigint]>; treasury: bigint } {
   if (runners.length === 0) return { runners: [], treasury: 0n };
   const quote = quoteReward(config, rewardE8s, Math.max(1, runners.length));
   const pool = rewardE8s - quote.protocolFeeE8s;

@@ -71,31 +71,44 @@ function openOf(task: Task): OpenTask {
 export function saveTask(store: Stores, task: Task): void {
   store.tasks.set(task.id, task);
   store.summaries.set(task.id, summarizeTask(task));
-  if (task.state === 'accepted' || task.state === 'rejected' || task.state === 'failed' || task.state === 'expired') store.open.delete(task.id);
+  if (task.state === 'accepted' || task.state === 'rejected' || task.state === 'failed' || task.state === 'expired')
+    store.open.delete(task.id);
   else store.open.set(task.id, openOf(task));
 }
 
 function checkSubmit(store: Stores, now: bigint, args: SubmitArgs): Result<null> {
   const key = args.idempotencyKey;
-  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) return bad('idempotency_key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
-  if (args.request.model === undefined || args.request.model.length === 0) return bad('request.model', 'a task must name the model it needs');
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+    return bad('idempotency_key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  if (args.request.model === undefined || args.request.model.length === 0)
+    return bad('request.model', 'a task must name the model it needs');
   const { inline, digest, reference } = args.input;
-  if (inline === undefined && (digest === undefined || reference === undefined)) return bad('input', 'give the input inline, or its digest and a reference');
-  if (inline !== undefined && byteLength(inline) > MAX_INLINE_INPUT_BYTES) return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
+  if (inline === undefined && (digest === undefined || reference === undefined))
+    return bad('input', 'give the input inline, or its digest and a reference');
+  if (inline !== undefined && byteLength(inline) > MAX_INLINE_INPUT_BYTES)
+    return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
   if (digest !== undefined && !DIGEST.test(digest)) return bad('input.digest', 'expected sha256:<64 lowercase hex>');
-  if (reference !== undefined && (reference.length === 0 || reference.length > MAX_REFERENCE_LENGTH)) return bad('input.reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
+  if (reference !== undefined && (reference.length === 0 || reference.length > MAX_REFERENCE_LENGTH))
+    return bad('input.reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
   const { maxOutputTokens, temperature, seed } = args.limits;
-  if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1 || maxOutputTokens > MAX_OUTPUT_TOKENS) return bad('limits.max_output_tokens', `must be 1 to ${MAX_OUTPUT_TOKENS}`);
+  if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1 || maxOutputTokens > MAX_OUTPUT_TOKENS)
+    return bad('limits.max_output_tokens', `must be 1 to ${MAX_OUTPUT_TOKENS}`);
   if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) return bad('limits.temperature', 'must be between 0 and 2');
-  if (!Number.isInteger(args.redundancy) || args.redundancy < 1 || args.redundancy > MAX_REDUNDANCY) return bad('redundancy', `must be 1 to ${MAX_REDUNDANCY}`);
+  if (!Number.isInteger(args.redundancy) || args.redundancy < 1 || args.redundancy > MAX_REDUNDANCY)
+    return bad('redundancy', `must be 1 to ${MAX_REDUNDANCY}`);
   if (args.redundancy > 1 && (temperature !== 0 || seed === undefined)) {
     return bad('limits', 'redundant tasks need deterministic settings: temperature 0 and a fixed seed, so that honest outputs agree');
   }
-  if (args.deadlineNs <= now || args.deadlineNs > now + MAX_DEADLINE_NS) return bad('deadline_ns', 'must be in the future, at most 7 days ahead');
-  if (args.refundSubaccount !== undefined && !/^[0-9a-f]{64}$/.test(args.refundSubaccount)) return bad('refund_subaccount', 'must be 32 bytes');
+  if (args.deadlineNs <= now || args.deadlineNs > now + MAX_DEADLINE_NS)
+    return bad('deadline_ns', 'must be in the future, at most 7 days ahead');
+  if (args.refundSubaccount !== undefined && !/^[0-9a-f]{64}$/.test(args.refundSubaccount))
+    return bad('refund_subaccount', 'must be 32 bytes');
   const quote = quoteReward(store.taskConfig(), args.rewardE8s, args.redundancy);
   if (!quote.acceptable) {
-    return bad('reward_e8s', `too small: at least ${store.taskConfig().minRewardE8s}, and each of the ${args.redundancy} runner payouts must exceed the ledger fee`);
+    return bad(
+      'reward_e8s',
+      `too small: at least ${store.taskConfig().minRewardE8s}, and each of the ${args.redundancy} runner payouts must exceed the ledger fee`
+    );
   }
   if (store.open.size() >= MAX_OPEN_TASKS) return err({ LimitExceeded: { what: 'open tasks', limit: BigInt(MAX_OPEN_TASKS) } });
   return ok(null);
@@ -105,7 +118,12 @@ function checkSubmit(store: Stores, now: bigint, args: SubmitArgs): Result<null>
  * Creates a task in `escrowing` and says what to escrow; the caller then runs the ledger's `transfer_from` and calls
  * `escrowConfirmed` or `escrowFailed`. A repeated idempotency key returns the first task and nothing to escrow.
  */
-export function submitTask(store: Stores, caller: string, now: bigint, args: SubmitArgs): Result<{ task: Task; escrow?: { from: PayAccount; amountE8s: bigint } }> {
+export function submitTask(
+  store: Stores,
+  caller: string,
+  now: bigint,
+  args: SubmitArgs
+): Result<{ task: Task; escrow?: { from: PayAccount; amountE8s: bigint } }> {
   if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   const config = store.taskConfig();
   if (config.ledger === undefined) return err({ NotConfigured: { what: 'ledger canister (set_task_config)' } });
@@ -115,7 +133,8 @@ export function submitTask(store: Stores, caller: string, now: bigint, args: Sub
   if (existing !== undefined) return ok({ task: existing });
   const checked = checkSubmit(store, now, args);
   if ('Err' in checked) return checked;
-  const refundTo: PayAccount = args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
+  const refundTo: PayAccount =
+    args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
   const task: Task = {
     id: taskId(store.nextTaskNumber()),
     requester: caller,
@@ -169,7 +188,13 @@ export function openPlaces(open: OpenTask, now: bigint): number {
 }
 
 function claimable(open: OpenTask, runner: string, now: bigint): boolean {
-  return open.state === 'queued' && open.deadlineNs > now && !open.done.includes(runner) && !open.leases.some((l) => l.runner === runner) && openPlaces(open, now) > 0;
+  return (
+    open.state === 'queued' &&
+    open.deadlineNs > now &&
+    !open.done.includes(runner) &&
+    !open.leases.some((l) => l.runner === runner) &&
+    openPlaces(open, now) > 0
+  );
 }
 
 /**
@@ -187,7 +212,8 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
     if (open === undefined) return err({ NotFound: { what: `open task ${wanted}` } });
     const task = store.tasks.get(wanted);
     const full = task !== undefined && task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy;
-    if (!claimable(open, runner, now) || full) return err({ InvalidState: { state: open.state, expected: 'queued, with a free place for this runner' } });
+    if (!claimable(open, runner, now) || full)
+      return err({ InvalidState: { state: open.state, expected: 'queued, with a free place for this runner' } });
     candidates.push([wanted, open]);
   } else {
     for (const entry of store.open.entries()) if (claimable(entry[1], runner, now)) candidates.push(entry);
@@ -197,7 +223,8 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
     if (task === undefined) continue;
     const deployment = matchingDeployment(store, now, runner, task.request);
     if (deployment === undefined) {
-      if (wanted !== undefined) return err({ InvalidState: { state: 'not serving', expected: `a live deployment matching ${task.request.model}` } });
+      if (wanted !== undefined)
+        return err({ InvalidState: { state: 'not serving', expected: `a live deployment matching ${task.request.model}` } });
       continue;
     }
     if (activeLeases(store, runner, open.model) >= deployment.slots) {
@@ -205,7 +232,11 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
       continue;
     }
     if (task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy) continue;
-    const lease: Lease = { runner, claimedAtNs: now, expiresAtNs: now + config.leaseNs < task.deadlineNs ? now + config.leaseNs : task.deadlineNs };
+    const lease: Lease = {
+      runner,
+      claimedAtNs: now,
+      expiresAtNs: now + config.leaseNs < task.deadlineNs ? now + config.leaseNs : task.deadlineNs
+    };
     task.leases.push(lease);
     saveTask(store, task);
     return ok(task);
@@ -219,7 +250,11 @@ function leaseOf(task: Task, runner: string, now: bigint): Lease | undefined {
   return task.leases.find((l) => l.runner === runner && l.expiresAtNs > now);
 }
 
-function bumpReputation(store: Stores, runner: string, change: (r: { completed: number; failed: number; rejected: number; expiredLeases: number; latencyMsEma: number }) => void): void {
+function bumpReputation(
+  store: Stores,
+  runner: string,
+  change: (r: { completed: number; failed: number; rejected: number; expiredLeases: number; latencyMsEma: number }) => void
+): void {
   const current = store.reputation.get(runner) ?? { completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 };
   const next = { ...current };
   change(next);
@@ -233,14 +268,26 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
   const earlier = task.results.find((r) => r.runner === runner);
   if (earlier !== undefined) return ok(earlier);
-  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
+    return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
   if (args.output === undefined && args.reference === undefined) return bad('output', 'give the output, or a reference to it');
-  if (args.output !== undefined && byteLength(args.output) > MAX_OUTPUT_BYTES) return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
-  if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH)) return bad('reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
-  if (args.inputTokens < 0n || args.outputTokens < 0n || args.outputTokens > BigInt(task.limits.maxOutputTokens)) return bad('usage', `tokens must be non-negative and output at most ${task.limits.maxOutputTokens}`);
+  if (args.output !== undefined && byteLength(args.output) > MAX_OUTPUT_BYTES)
+    return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
+  if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH))
+    return bad('reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
+  if (args.inputTokens < 0n || args.outputTokens < 0n || args.outputTokens > BigInt(task.limits.maxOutputTokens))
+    return bad('usage', `tokens must be non-negative and output at most ${task.limits.maxOutputTokens}`);
   if (!(args.firstTokenMs >= 0) || !(args.totalMs >= args.firstTokenMs)) return bad('timings', 'expected 0 ≤ first_token_ms ≤ total_ms');
-  const result: TaskResult = { runner, outputDigest: args.outputDigest, inputTokens: args.inputTokens, outputTokens: args.outputTokens, firstTokenMs: args.firstTokenMs, totalMs: args.totalMs, atNs: now };
+  const result: TaskResult = {
+    runner,
+    outputDigest: args.outputDigest,
+    inputTokens: args.inputTokens,
+    outputTokens: args.outputTokens,
+    firstTokenMs: args.firstTokenMs,
+    totalMs: args.totalMs,
+    atNs: now
+  };
   if (args.output !== undefined) result.output = args.output;
   if (args.reference !== undefined) result.reference = args.reference;
   task.leases = task.leases.filter((l) => l.runner !== runner);
@@ -263,14 +310,16 @@ export function failTask(store: Stores, runner: string, now: bigint, id: string,
   const task = store.tasks.get(id);
   if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
   if (task.failures.some((f) => f.runner === runner)) return ok(task);
-  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
+    return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (reason.length > MAX_REASON_LENGTH) return bad('reason', `longer than ${MAX_REASON_LENGTH} characters`);
   task.leases = task.leases.filter((l) => l.runner !== runner);
   task.failures.push({ runner, reason, atNs: now });
   bumpReputation(store, runner, (r) => {
     r.failed += 1;
   });
-  if (task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0) settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
+  if (task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0)
+    settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
   else saveTask(store, task);
   return ok(task);
 }

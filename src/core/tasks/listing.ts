@@ -28,7 +28,9 @@ export function summarizeTask(task: Task): TaskSummary {
     redundancy: task.redundancy,
     createdAtNs: task.createdAtNs,
     deadlineNs: task.deadlineNs,
-    runners: [...new Set([...task.leases.map((l) => l.runner), ...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)])],
+    runners: [
+      ...new Set([...task.leases.map((l) => l.runner), ...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)])
+    ],
     results: task.results.length,
     inputTokens: task.results.reduce((sum, r) => sum + r.inputTokens, 0n),
     outputTokens: task.results.reduce((sum, r) => sum + r.outputTokens, 0n)
@@ -62,7 +64,8 @@ function checkArgs(filter: TaskFilter, page: PageRequest): Result<{ limit: numbe
   }
   if (page.after === undefined) return ok({ limit, below: undefined });
   const cursor = TASK_ID.exec(page.after);
-  if (cursor === null) return err({ InvalidArgument: { field: 'after', reason: 'must be a task id (task-NNNNNNNNNNNN), the `next` of a previous page' } });
+  if (cursor === null)
+    return err({ InvalidArgument: { field: 'after', reason: 'must be a task id (task-NNNNNNNNNNNN), the `next` of a previous page' } });
   return ok({ limit, below: BigInt(cursor[1] ?? '0') });
 }
 
@@ -73,7 +76,12 @@ function checkArgs(filter: TaskFilter, page: PageRequest): Result<{ limit: numbe
  * summaries existed) is read whole, which can cost a lot of instructions, and a query must end with a page, never
  * with the instruction limit.
  */
-export function listTasks(store: TaskStore, filter: TaskFilter, page: PageRequest, outOfBudget: () => boolean = () => false): Result<Page<TaskSummary>> {
+export function listTasks(
+  store: TaskStore,
+  filter: TaskFilter,
+  page: PageRequest,
+  outOfBudget: () => boolean = () => false
+): Result<Page<TaskSummary>> {
   const checked = checkArgs(filter, page);
   if ('Err' in checked) return checked;
   const { limit, below } = checked.Ok;

@@ -16,7 +16,17 @@ function payAccountOf(store: Stores, runner: string): PayAccount {
  * Records a payout. Each payout of one settlement gets its own `created_at_time` (now + its sequence number), so two
  * equal payouts to one account (two runners of one operator) are two ledger transactions, not a duplicate.
  */
-function addPayout(store: Stores, now: bigint, sequence: number, kind: PayoutKind, id: string, to: PayAccount, amountE8s: bigint, memo: string, taskId?: string): void {
+function addPayout(
+  store: Stores,
+  now: bigint,
+  sequence: number,
+  kind: PayoutKind,
+  id: string,
+  to: PayAccount,
+  amountE8s: bigint,
+  memo: string,
+  taskId?: string
+): void {
   if (amountE8s <= 0n || store.payouts.has(id)) return;
   const payout: Payout = { id, kind, to, amountE8s, memo, createdAtNs: now + BigInt(sequence), attempts: 0 };
   if (taskId !== undefined) payout.taskId = taskId;
@@ -35,7 +45,13 @@ export function majorityDigest(task: Task): string | undefined {
  * Ends a task and records what the escrow owes: on `accepted` the majority runners and the treasury, otherwise the
  * requester. Payouts are recorded here, in the same message as the state change, and paid by `duePayouts`.
  */
-export function settle(store: Stores, task: Task, now: bigint, state: 'accepted' | 'rejected' | 'failed' | 'expired', outcome: string): void {
+export function settle(
+  store: Stores,
+  task: Task,
+  now: bigint,
+  state: 'accepted' | 'rejected' | 'failed' | 'expired',
+  outcome: string
+): void {
   const config = store.taskConfig();
   task.state = state;
   task.outcome = outcome;
@@ -46,8 +62,11 @@ export function settle(store: Stores, task: Task, now: bigint, state: 'accepted'
     const winners = task.results.filter((r) => r.outputDigest === digest).map((r) => r.runner);
     task.paidRunners = winners;
     const split = splitReward(config, task.rewardE8s, winners);
-    split.runners.forEach(([runner, amount], i) => addPayout(store, now, i, 'runner', `${task.id}/runner/${runner}`, payAccountOf(store, runner), amount, task.id, task.id));
-    if (config.treasury !== undefined) addPayout(store, now, split.runners.length, 'treasury', `${task.id}/treasury`, config.treasury, split.treasury, task.id, task.id);
+    split.runners.forEach(([runner, amount], i) =>
+      addPayout(store, now, i, 'runner', `${task.id}/runner/${runner}`, payAccountOf(store, runner), amount, task.id, task.id)
+    );
+    if (config.treasury !== undefined)
+      addPayout(store, now, split.runners.length, 'treasury', `${task.id}/treasury`, config.treasury, split.treasury, task.id, task.id);
     // Accepted work counts toward the current epoch's emission (a finished epoch is closed first), sized by the
     // card of the deployment each runner served.
     closeEpoch(store, now);
@@ -110,8 +129,10 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
   if (task.state === 'rejected') return ok(task);
   if (task.state !== 'review') return err({ InvalidState: { state: task.state, expected: 'review' } });
   // Once the window has ended the task is accepted, even if the timer has not run yet.
-  if (task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now) return err({ InvalidState: { state: 'review ended', expected: 'review window open' } });
-  if (reason.length === 0 || reason.length > MAX_REASON_LENGTH) return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
+  if (task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now)
+    return err({ InvalidState: { state: 'review ended', expected: 'review window open' } });
+  if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
+    return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
   for (const r of task.results) bumpRejected(store, r.runner);
   settle(store, task, now, 'rejected', `rejected by the requester: ${reason}`);
   return ok(task);
@@ -128,7 +149,11 @@ export function tick(store: Stores, now: bigint): { changed: number } {
   for (const [id, open] of [...store.open.entries()]) {
     if (open.state === 'escrowing') continue;
     const dueLease = open.leases.some((l) => l.expiresAtNs <= now);
-    const due = dueLease || open.deadlineNs <= now || (open.reviewEndsAtNs !== undefined && open.reviewEndsAtNs <= now) || open.done.length >= open.redundancy;
+    const due =
+      dueLease ||
+      open.deadlineNs <= now ||
+      (open.reviewEndsAtNs !== undefined && open.reviewEndsAtNs <= now) ||
+      open.done.length >= open.redundancy;
     if (!due) continue;
     // Only due tasks count against the bound, so a task behind many idle ones is still reached.
     if (seen++ >= MAX_TASKS_PER_TICK) break;
@@ -142,9 +167,12 @@ export function tick(store: Stores, now: bigint): { changed: number } {
       task.failures.push({ runner: lease.runner, reason: 'lease expired', atNs: now });
     }
     task.leases = task.leases.filter((l) => l.expiresAtNs > now);
-    if (task.state === 'review' && task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now) finishReview(store, task, now, 'accepted: the review window ended without a decision');
-    else if (task.state === 'queued' && task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0) settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
-    else if (task.state === 'queued' && task.deadlineNs <= now) settle(store, task, now, 'expired', 'the deadline passed before enough results came in');
+    if (task.state === 'review' && task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now)
+      finishReview(store, task, now, 'accepted: the review window ended without a decision');
+    else if (task.state === 'queued' && task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0)
+      settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
+    else if (task.state === 'queued' && task.deadlineNs <= now)
+      settle(store, task, now, 'expired', 'the deadline passed before enough results came in');
     else saveTask(store, task);
     if (`${task.state}/${task.leases.length}` !== before) changed++;
   }
@@ -183,11 +211,13 @@ export function payoutDone(store: Stores, id: string): void {
  */
 export function payoutStuck(store: Stores, id: string, error: string): void {
   const payout = store.payouts.get(id);
-  if (payout !== undefined) store.payouts.set(id, { ...payout, attempts: payout.attempts + 1, stuck: true, lastError: error.slice(0, MAX_REASON_LENGTH) });
+  if (payout !== undefined)
+    store.payouts.set(id, { ...payout, attempts: payout.attempts + 1, stuck: true, lastError: error.slice(0, MAX_REASON_LENGTH) });
 }
 
 /** The attempt failed in a way that may pass later (ledger stopped, slow, throttled): keep it for the next tick. */
 export function payoutRetry(store: Stores, id: string, error: string): void {
   const payout = store.payouts.get(id);
-  if (payout !== undefined) store.payouts.set(id, { ...payout, attempts: payout.attempts + 1, lastError: error.slice(0, MAX_REASON_LENGTH) });
+  if (payout !== undefined)
+    store.payouts.set(id, { ...payout, attempts: payout.attempts + 1, lastError: error.slice(0, MAX_REASON_LENGTH) });
 }

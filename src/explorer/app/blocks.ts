@@ -17,7 +17,8 @@ export interface BlockRow {
 
 const field = (value: Icrc3Value | undefined, name: string): Icrc3Value | undefined =>
   value !== undefined && 'Map' in value ? value.Map.find(([key]) => key === name)?.[1] : undefined;
-const nat = (value: Icrc3Value | undefined): bigint | undefined => (value !== undefined && 'Nat' in value ? value.Nat : value !== undefined && 'Int' in value ? value.Int : undefined);
+const nat = (value: Icrc3Value | undefined): bigint | undefined =>
+  value !== undefined && 'Nat' in value ? value.Nat : value !== undefined && 'Int' in value ? value.Int : undefined;
 const text = (value: Icrc3Value | undefined): string | undefined => (value !== undefined && 'Text' in value ? value.Text : undefined);
 
 /** An account is `[principal blob, subaccount blob?]`; a zero subaccount is the default one and is not shown. */
@@ -37,7 +38,17 @@ function memo(value: Icrc3Value | undefined): string | undefined {
   return /^[\x20-\x7e]*$/.test(decoded) ? decoded : hex(bytes);
 }
 
-const KINDS: Record<string, string> = { '1xfer': 'transfer', '1mint': 'mint', '1burn': 'burn', '2approve': 'approve', '2xfer': 'transfer_from', xfer: 'transfer', mint: 'mint', burn: 'burn', approve: 'approve' };
+const KINDS: Record<string, string> = {
+  '1xfer': 'transfer',
+  '1mint': 'mint',
+  '1burn': 'burn',
+  '2approve': 'approve',
+  '2xfer': 'transfer_from',
+  xfer: 'transfer',
+  mint: 'mint',
+  burn: 'burn',
+  approve: 'approve'
+};
 
 export function blockRow(id: bigint, block: Icrc3Value): BlockRow {
   const tx = field(block, 'tx');

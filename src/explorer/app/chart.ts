@@ -44,7 +44,13 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
 
 /** Two lines (ready runners, free slots) on a shared y axis starting at 0. */
 export function capacityChart(samples: Sample[], title: string, width = 320, height = 96): SVGSVGElement {
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': title, preserveAspectRatio: 'none' });
+  const root = svg('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    class: 'chart',
+    role: 'img',
+    'aria-label': title,
+    preserveAspectRatio: 'none'
+  });
   const label = svg('title', {});
   label.textContent = title;
   root.append(label);
@@ -55,9 +61,14 @@ export function capacityChart(samples: Sample[], title: string, width = 320, hei
   const x = (i: number): number => (samples.length <= 1 ? width - pad : pad + (i * (width - 2 * pad)) / (samples.length - 1));
   const y = (v: number): number => height - pad - (v * (height - pad - top)) / max;
   root.append(svg('line', { x1: pad, x2: width - pad, y1: y(0), y2: y(0), class: 'axis' }));
-  for (const [key, cls] of [['readyRunners', 'line-ready'], ['freeSlots', 'line-free']] as const) {
+  for (const [key, cls] of [
+    ['readyRunners', 'line-ready'],
+    ['freeSlots', 'line-free']
+  ] as const) {
     const points = samples.map((s, i) => `${x(i).toFixed(1)},${y(s[key]).toFixed(1)}`).join(' ');
-    root.append(svg('polyline', { points: samples.length === 1 ? `${pad},${y(samples[0]?.[key] ?? 0)} ${points}` : points, class: cls, fill: 'none' }));
+    root.append(
+      svg('polyline', { points: samples.length === 1 ? `${pad},${y(samples[0]?.[key] ?? 0)} ${points}` : points, class: cls, fill: 'none' })
+    );
   }
   if (height > 48) {
     const scale = svg('text', { x: pad, y: 11, class: 'chart-label' });

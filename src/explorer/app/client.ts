@@ -46,7 +46,8 @@ export function classify(error: unknown, what: string, host: string): ExplorerEr
   if (error instanceof ExplorerError) return error;
   if (error instanceof AgentError) {
     const reject = rejectOf(error);
-    if (reject?.code === DESTINATION_INVALID) return new ExplorerError('CanisterNotFound', `${what} not found on ${host}: ${reject.message}`, { cause: error });
+    if (reject?.code === DESTINATION_INVALID)
+      return new ExplorerError('CanisterNotFound', `${what} not found on ${host}: ${reject.message}`, { cause: error });
     // A canister with the method but other Candid types traps while decoding the argument ("did not find …").
     if (reject?.code === CANISTER_ERROR && (reject.errorCode === METHOD_NOT_FOUND || /did not find|Candid/i.test(reject.message))) {
       return new ExplorerError('NotARegistry', `${what} does not answer like a DeAI canister: ${reject.message}`, { cause: error });
@@ -77,7 +78,10 @@ export async function connect(config: ExplorerConfig): Promise<Client> {
       throw classify(error, `registry canister ${config.registry}`, config.host);
     }
   }
-  const ledger = ledgerId === undefined ? undefined : Actor.createActor<ExplorerLedger>(ledgerIdlFactory, { agent, canisterId: Principal.fromText(ledgerId) });
+  const ledger =
+    ledgerId === undefined
+      ? undefined
+      : Actor.createActor<ExplorerLedger>(ledgerIdlFactory, { agent, canisterId: Principal.fromText(ledgerId) });
   return { config, registry, ledger, ledgerId };
 }
 
@@ -104,5 +108,8 @@ export async function fromLedger<T>(client: Client, call: (ledger: ActorSubclass
 export function okOf<T>(result: { Ok: T } | { Err: Record<string, unknown> }): T {
   if ('Ok' in result) return result.Ok;
   const [name = 'Err', detail] = Object.entries(result.Err)[0] ?? [];
-  throw new ExplorerError('CallFailed', `${name}: ${JSON.stringify(detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  throw new ExplorerError(
+    'CallFailed',
+    `${name}: ${JSON.stringify(detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`
+  );
 }

@@ -45,7 +45,8 @@ export function resolveConfig(file: unknown, search: URLSearchParams, origin: st
     ...(poll === null ? {} : { pollMs: Number(poll) })
   };
   const parsed = ConfigSchema.safeParse({ host: origin, ...merged });
-  if (!parsed.success) throw new ConfigError(`configuration is invalid (config.json or the URL's ?host=&registry=&ledger=): ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new ConfigError(`configuration is invalid (config.json or the URL's ?host=&registry=&ledger=): ${z.prettifyError(parsed.error)}`);
   const host = new URL(parsed.data.host);
   return { ...parsed.data, fetchRootKey: parsed.data.fetchRootKey ?? LOOPBACK.test(host.hostname), pollMs: parsed.data.pollMs ?? 3000 };
 }

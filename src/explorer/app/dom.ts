@@ -47,13 +47,22 @@ export function badge(text: string): HTMLElement {
 }
 
 /** A small form whose fields become the hash route's query (so filters survive refreshes and can be shared). */
-export function filterForm(fields: Array<{ name: string; label: string; value: string; placeholder?: string; options?: string[] }>, onSubmit: (values: URLSearchParams) => void): HTMLElement {
+export function filterForm(
+  fields: Array<{ name: string; label: string; value: string; placeholder?: string; options?: string[] }>,
+  onSubmit: (values: URLSearchParams) => void
+): HTMLElement {
   const form = h('form', { class: 'filters' });
   for (const field of fields) {
     const input =
       field.options === undefined
         ? h('input', { name: field.name, value: field.value, placeholder: field.placeholder ?? '', autocomplete: 'off' })
-        : h('select', { name: field.name }, ...field.options.map((option) => h('option', { value: option, selected: option === field.value }, option === '' ? 'any' : option)));
+        : h(
+            'select',
+            { name: field.name },
+            ...field.options.map((option) =>
+              h('option', { value: option, selected: option === field.value }, option === '' ? 'any' : option)
+            )
+          );
     form.append(h('label', {}, h('span', {}, field.label), input));
   }
   form.append(h('button', { type: 'submit' }, 'Apply'));

@@ -23,7 +23,11 @@ export function ago(atNs: bigint, now = nowNs()): string {
   return atNs > now ? `in ${duration(atNs - now)}` : `${duration(now - atNs)} ago`;
 }
 
-export const isoTime = (atNs: bigint): string => new Date(Number(atNs / 1_000_000n)).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+export const isoTime = (atNs: bigint): string =>
+  new Date(Number(atNs / 1_000_000n))
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 
 /** `abcde-…-xyz` for narrow columns; the full text stays in the title. */
 export function short(principal: string): string {

@@ -68,7 +68,8 @@ async function sample(client: Client, history: History): Promise<void> {
 }
 
 function fatal(error: unknown, config: ExplorerConfig | undefined): void {
-  const classified = error instanceof ConfigError ? error : classify(error, `registry canister ${config?.registry ?? ''}`, config?.host ?? '');
+  const classified =
+    error instanceof ConfigError ? error : classify(error, `registry canister ${config?.registry ?? ''}`, config?.host ?? '');
   const retry = config === undefined ? '' : ` Retrying every ${config.pollMs / 1000} s.`;
   app.replaceChildren(
     h('h1', {}, 'Cannot show the registry'),
@@ -86,7 +87,8 @@ async function start(): Promise<void> {
     config = resolveConfig(await loadConfigFile(), new URLSearchParams(location.search), location.origin);
     app.replaceChildren(loading('the registry'));
     const client = await connect(config);
-    if (footer !== null) footer.textContent = `${config.host} · registry ${config.registry}${client.ledgerId === undefined ? '' : ` · ledger ${client.ledgerId}`} · refresh every ${config.pollMs / 1000} s`;
+    if (footer !== null)
+      footer.textContent = `${config.host} · registry ${config.registry}${client.ledgerId === undefined ? '' : ` · ledger ${client.ledgerId}`} · refresh every ${config.pollMs / 1000} s`;
     const history = new History();
     await sample(client, history);
     const page = new Page({ client, history, navigate: (hash) => (location.hash = hash) });

@@ -60,7 +60,10 @@ export interface TaskFilterArg {
 }
 
 export interface ExplorerRegistry {
-  list_model_cards(filter: { id: Opt<string>; family: Opt<string>; format: Opt<string>; quantization: Opt<string>; include_deprecated: Opt<boolean> }, page: PageArg): Promise<Res<Page<CardView>>>;
+  list_model_cards(
+    filter: { id: Opt<string>; family: Opt<string>; format: Opt<string>; quantization: Opt<string>; include_deprecated: Opt<boolean> },
+    page: PageArg
+  ): Promise<Res<Page<CardView>>>;
   list_runners(filter: { model: Opt<string>; live_only: Opt<boolean> }, page: PageArg): Promise<Res<Page<RunnerView>>>;
   get_runner(id: Principal): Promise<Opt<RunnerView>>;
   find_runners(request: FindRequest): Promise<Res<Candidate[]>>;
@@ -93,5 +96,7 @@ export interface ExplorerLedger {
   icrc1_fee(): Promise<bigint>;
   icrc1_total_supply(): Promise<bigint>;
   icrc1_balance_of(account: Account): Promise<bigint>;
-  icrc3_get_blocks(args: Array<{ start: bigint; length: bigint }>): Promise<{ log_length: bigint; blocks: Array<{ id: bigint; block: Icrc3Value }> }>;
+  icrc3_get_blocks(
+    args: Array<{ start: bigint; length: bigint }>
+  ): Promise<{ log_length: bigint; blocks: Array<{ id: bigint; block: Icrc3Value }> }>;
 }

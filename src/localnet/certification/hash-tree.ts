@@ -27,10 +27,7 @@ export type LabeledTree = ReadonlyMap<TreeLabel, LabeledTree | Uint8Array>;
 export type TreePath = readonly TreeLabel[];
 
 export type TreeLookupResult =
-  | { status: 'found'; value: Uint8Array }
-  | { status: 'absent' }
-  | { status: 'unknown' }
-  | { status: 'error'; message: string };
+  { status: 'found'; value: Uint8Array } | { status: 'absent' } | { status: 'unknown' } | { status: 'error'; message: string };
 
 export class HashTreeError extends Error {
   readonly code = 'HASH_TREE_INVALID';
@@ -108,11 +105,7 @@ export function buildTree(nested: LabeledTree): HashTree {
       throw new HashTreeError(`duplicate label ${bytesToHex(cur.label)}`);
     }
   }
-  const nodes = children.map(({ label, sub }): HashTree => [
-    2,
-    label,
-    sub instanceof Uint8Array ? [3, sub] : buildTree(sub),
-  ]);
+  const nodes = children.map(({ label, sub }): HashTree => [2, label, sub instanceof Uint8Array ? [3, sub] : buildTree(sub)]);
   return balancedForks(nodes);
 }
 
@@ -160,7 +153,7 @@ function prunedOf(tree: HashTree): HashTree {
  * labels are kept (their subtrees pruned) so that clients can prove the absence.
  */
 export function prune(tree: HashTree, paths: readonly (readonly Uint8Array[])[]): HashTree {
-  if (paths.some(p => p.length === 0)) return tree;
+  if (paths.some((p) => p.length === 0)) return tree;
   if (paths.length === 0) return prunedOf(tree);
   if (tree[0] === 0) return tree;
   const nodes = flattenForks(tree);
@@ -175,13 +168,16 @@ export function prune(tree: HashTree, paths: readonly (readonly Uint8Array[])[])
   };
   for (const [label, ...rest] of paths) {
     if (label === undefined) continue;
-    const at = nodes.findIndex(n => n[0] === 2 && compareLabels(n[1], label) >= 0);
+    const at = nodes.findIndex((n) => n[0] === 2 && compareLabels(n[1], label) >= 0);
     const hit = nodes[at];
     if (hit?.[0] === 2 && compareLabels(hit[1], label) === 0) {
       mark(at, rest.length === 0 ? 'full' : { paths: [rest] });
     } else {
       // Absent here: keep the nearest labels on both sides so that the gap is provable.
-      const before = nodes.slice(0, at < 0 ? nodes.length : at).map(n => n[0]).lastIndexOf(2);
+      const before = nodes
+        .slice(0, at < 0 ? nodes.length : at)
+        .map((n) => n[0])
+        .lastIndexOf(2);
       mark(before, 'label');
       mark(at, 'label');
     }

@@ -25,7 +25,7 @@ export class CborError extends Error {
   constructor(
     readonly code: CborErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown }
   ) {
     super(message, options);
     this.name = 'CborError';
@@ -106,7 +106,7 @@ export function decodeCbor(bytes: Uint8Array): unknown {
     decoded = decode(framed);
   } catch (error) {
     throw new CborError('CBOR_DECODE_FAILED', `invalid CBOR: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
+      cause: error
     });
   }
   if (!Array.isArray(decoded) || decoded.length !== 2 || !isSentinel(decoded[1])) {

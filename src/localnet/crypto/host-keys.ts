@@ -22,9 +22,7 @@ export interface HostKeys {
   subnetId: Principal;
 }
 
-export const BLS_ROOT_KEY_DER_PREFIX = hexToBytes(
-  '308182301d060d2b0601040182dc7c0503010201060c2b0601040182dc7c05030201036100',
-);
+export const BLS_ROOT_KEY_DER_PREFIX = hexToBytes('308182301d060d2b0601040182dc7c0503010201060c2b0601040182dc7c05030201036100');
 export const ED25519_DER_PREFIX = hexToBytes('302a300506032b6570032100');
 
 export class HostKeysError extends Error {
@@ -54,7 +52,7 @@ export function hostKeysFromSecrets(rootSecretKey: Uint8Array, nodeSecretKey: Ui
     nodeSecretKey: nodeSecretKey.slice(),
     nodeKeyDer,
     nodeId: Principal.selfAuthenticating(nodeKeyDer),
-    subnetId: Principal.selfAuthenticating(rootKeyDer),
+    subnetId: Principal.selfAuthenticating(rootKeyDer)
   };
 }
 
@@ -79,7 +77,7 @@ const hostKeysFileSchema = z.object({
   rootKeyDer: hex(133).optional(),
   nodeKeyDer: hex(44).optional(),
   nodeId: z.string().optional(),
-  subnetId: z.string().optional(),
+  subnetId: z.string().optional()
 });
 
 export type HostKeysFile = z.infer<typeof hostKeysFileSchema>;
@@ -93,7 +91,7 @@ export function serializeHostKeys(keys: HostKeys): string {
     rootKeyDer: bytesToHex(keys.rootKeyDer),
     nodeKeyDer: bytesToHex(keys.nodeKeyDer),
     nodeId: keys.nodeId.toText(),
-    subnetId: keys.subnetId.toText(),
+    subnetId: keys.subnetId.toText()
   };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
@@ -116,7 +114,7 @@ export function parseHostKeys(text: string): HostKeys {
     file.rootKeyDer !== undefined && file.rootKeyDer.toLowerCase() !== bytesToHex(keys.rootKeyDer) && 'rootKeyDer',
     file.nodeKeyDer !== undefined && file.nodeKeyDer.toLowerCase() !== bytesToHex(keys.nodeKeyDer) && 'nodeKeyDer',
     file.nodeId !== undefined && file.nodeId !== keys.nodeId.toText() && 'nodeId',
-    file.subnetId !== undefined && file.subnetId !== keys.subnetId.toText() && 'subnetId',
+    file.subnetId !== undefined && file.subnetId !== keys.subnetId.toText() && 'subnetId'
   ].filter((name): name is string => typeof name === 'string');
   if (mismatch.length > 0) {
     throw new HostKeysError(`host keys file: ${mismatch.join(', ')} do not match the secret keys`);

@@ -26,7 +26,7 @@ const P256_PREFIX = hexToBytes('3059301306072a8648ce3d020106082a8648ce3d03010703
 const UNSUPPORTED_OIDS: ReadonlyArray<readonly [string, string]> = [
   ['2b0601040183b8430101', 'WebAuthn (COSE)'],
   ['2b0601040183b8430102', 'canister signature'],
-  ['2b0601040182dc7c0503010201', 'BLS12-381'],
+  ['2b0601040182dc7c0503010201', 'BLS12-381']
 ];
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
@@ -65,7 +65,7 @@ function ecdsa(kind: PublicKeyKind, key: KeyObject): PublicKeyVerifier {
     kind,
     // r‖s over SHA-256 of the message; high-s values are accepted (WebCrypto does not normalise s).
     verify: (signature, message) =>
-      signature.length === 64 && safely(() => verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature)),
+      signature.length === 64 && safely(() => verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature))
   };
 }
 
@@ -77,7 +77,7 @@ export function parsePublicKey(der: Uint8Array): PublicKeyParseResult {
     return {
       ok: true,
       kind: 'ed25519',
-      verify: (signature, message) => signature.length === 64 && safely(() => verify(null, message, key, signature)),
+      verify: (signature, message) => signature.length === 64 && safely(() => verify(null, message, key, signature))
     };
   }
   if (der.length === SECP256K1_PREFIX.length + 65 && startsWith(der, SECP256K1_PREFIX)) {
@@ -96,6 +96,6 @@ export function parsePublicKey(der: Uint8Array): PublicKeyParseResult {
     ok: false,
     message: known
       ? `unsupported public key type: ${known[1]} keys are not supported by this host`
-      : `unsupported public key type: unrecognised DER public key (${der.length} bytes)`,
+      : `unsupported public key type: unrecognised DER public key (${der.length} bytes)`
   };
 }

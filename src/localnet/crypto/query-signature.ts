@@ -34,7 +34,7 @@ export function queryResponseMessage(body: QueryResponseBody, requestId: Uint8Ar
           status: body.status,
           reject_code: body.reject_code,
           reject_message: body.reject_message,
-          error_code: body.error_code,
+          error_code: body.error_code
         };
   return concatBytes(IC_RESPONSE_DOMAIN, hashOfMap({ ...signed, timestamp: timestampNs, request_id: requestId }));
 }
@@ -47,7 +47,7 @@ export function signQueryResponse(
   body: QueryResponseBody,
   requestId: Uint8Array,
   keys: Pick<HostKeys, 'nodeSecretKey' | 'nodeId'>,
-  timestampNs: bigint,
+  timestampNs: bigint
 ): NodeSignature[] {
   const signature = new Uint8Array(sign(null, queryResponseMessage(body, requestId, timestampNs), nodeKeyObject(keys.nodeSecretKey)));
   return [{ timestamp: timestampNs, signature, identity: keys.nodeId.toUint8Array() }];

@@ -17,15 +17,15 @@ export const INGRESS_EXPIRY_PAST_TOLERANCE_NS = 30n * 1_000_000_000n;
 export const INGRESS_EXPIRY_MAX_FUTURE_NS = 6n * 60n * 1_000_000_000n;
 
 const bytes = z.instanceof(Uint8Array, { message: 'expected a byte string' });
-const principalBytes = bytes.refine(b => b.length <= 29, 'principal longer than 29 bytes');
+const principalBytes = bytes.refine((b) => b.length <= 29, 'principal longer than 29 bytes');
 // Kept as decoded (number or bigint) so that hashing the parsed object equals hashing the input.
 const nat = z.union([z.number().int().nonnegative(), z.bigint().nonnegative()], { message: 'expected a nat' });
 
 const commonFields = {
   sender: principalBytes,
   ingress_expiry: nat,
-  nonce: bytes.refine(b => b.length <= 32, 'nonce longer than 32 bytes').optional(),
-  sender_info: z.unknown().optional(),
+  nonce: bytes.refine((b) => b.length <= 32, 'nonce longer than 32 bytes').optional(),
+  sender_info: z.unknown().optional()
 };
 const canisterRequest = { canister_id: principalBytes, method_name: z.string(), arg: bytes };
 
@@ -33,7 +33,7 @@ const canisterRequest = { canister_id: principalBytes, method_name: z.string(), 
 const contentSchema = z.discriminatedUnion('request_type', [
   z.looseObject({ request_type: z.literal('call'), ...canisterRequest, ...commonFields }),
   z.looseObject({ request_type: z.literal('query'), ...canisterRequest, ...commonFields }),
-  z.looseObject({ request_type: z.literal('read_state'), paths: z.array(z.array(bytes)), ...commonFields }),
+  z.looseObject({ request_type: z.literal('read_state'), paths: z.array(z.array(bytes)), ...commonFields })
 ]);
 
 export type RequestContent = z.infer<typeof contentSchema>;
@@ -42,7 +42,7 @@ const delegationSchema = z.looseObject({
   pubkey: bytes,
   expiration: nat,
   targets: z.array(principalBytes).max(MAX_DELEGATION_TARGETS).optional(),
-  senders: z.array(principalBytes).optional(),
+  senders: z.array(principalBytes).optional()
 });
 
 const envelopeSchema = z.object({
@@ -52,7 +52,7 @@ const envelopeSchema = z.object({
   sender_delegation: z
     .array(z.object({ delegation: delegationSchema, signature: bytes }))
     .max(MAX_DELEGATIONS, `at most ${MAX_DELEGATIONS} delegations are allowed`)
-    .optional(),
+    .optional()
 });
 
 export interface AuthenticateOptions {
@@ -80,7 +80,7 @@ const reject = (message: string): AuthenticateResult => ({ ok: false, httpStatus
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 3)
-    .map(i => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
     .join('; ');
 }
 
@@ -171,13 +171,13 @@ export function authenticateEnvelope(envelope: unknown, opts: AuthenticateOption
     const message = concatBytes(IC_DELEGATION_DOMAIN, hashOfMap(delegation));
     if (!issuer.verify(signature, message)) return reject(`Delegation ${index}: invalid signature`);
     if (delegation.targets) {
-      const these = delegation.targets.map(t => Principal.fromUint8Array(t));
-      targets = targets ? targets.filter(t => these.some(x => x.toText() === t.toText())) : these;
+      const these = delegation.targets.map((t) => Principal.fromUint8Array(t));
+      targets = targets ? targets.filter((t) => these.some((x) => x.toText() === t.toText())) : these;
     }
-    if (delegation.senders && !delegation.senders.some(s => sameBytes(s, content.sender))) {
+    if (delegation.senders && !delegation.senders.some((s) => sameBytes(s, content.sender))) {
       return reject(`Delegation ${index} does not allow sender ${sender.toText()}`);
     }
-    if (seenKeys.some(k => sameBytes(k, delegation.pubkey))) {
+    if (seenKeys.some((k) => sameBytes(k, delegation.pubkey))) {
       return reject(`Delegation ${index}: the delegation chain contains a cycle`);
     }
     seenKeys.push(delegation.pubkey);
@@ -191,12 +191,10 @@ export function authenticateEnvelope(envelope: unknown, opts: AuthenticateOption
   }
 
   if (targets) {
-    const target =
-      content.request_type === 'read_state' ? opts.effectiveCanisterId : Principal.fromUint8Array(content.canister_id);
-    if (!target || !targets.some(t => t.toText() === target.toText())) {
+    const target = content.request_type === 'read_state' ? opts.effectiveCanisterId : Principal.fromUint8Array(content.canister_id);
+    if (!target || !targets.some((t) => t.toText() === target.toText())) {
       return reject(
-        `Canister ${target?.toText() ?? '(none)'} is not one of the delegation targets ` +
-          `[${targets.map(t => t.toText()).join(', ')}]`,
+        `Canister ${target?.toText() ?? '(none)'} is not one of the delegation targets ` + `[${targets.map((t) => t.toText()).join(', ')}]`
       );
     }
   }

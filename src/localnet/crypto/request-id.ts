@@ -47,7 +47,8 @@ function hashValue(value: unknown): Buffer {
   if (Array.isArray(value)) return concatHash(value.map(hashValue));
   if (typeof value === 'object' && value !== null) {
     const object = value as { _isPrincipal?: unknown; toUint8Array?: unknown; toHash?: unknown };
-    if (object._isPrincipal === true && typeof object.toUint8Array === 'function') return sha256((object.toUint8Array as () => Uint8Array).call(value));
+    if (object._isPrincipal === true && typeof object.toUint8Array === 'function')
+      return sha256((object.toUint8Array as () => Uint8Array).call(value));
     if (typeof object.toHash === 'function') return hashValue((object.toHash as () => unknown).call(value));
     return Buffer.from(hashOfMap(value));
   }

@@ -3,12 +3,7 @@ import { Principal } from '@dfinity/principal';
 import { CanisterTrap, ErrorCode } from '../errors.js';
 import { DirtyBitmap } from '../wasm/heap-dirty.js';
 import { HeapShadow } from '../wasm/heap-shadow.js';
-import {
-  INSTRUCTION_COUNTER_EXPORT,
-  INSTRUCTION_LIMIT_EXPORT,
-  OUT_OF_INSTRUCTIONS_IMPORT,
-  TABLE_EXPORT
-} from '../wasm/instrument.js';
+import { INSTRUCTION_COUNTER_EXPORT, INSTRUCTION_LIMIT_EXPORT, OUT_OF_INSTRUCTIONS_IMPORT, TABLE_EXPORT } from '../wasm/instrument.js';
 import { StableMemory } from '../wasm/stable-memory.js';
 import { createSystemApi, type SystemApiHost } from '../wasm/system-api.js';
 import type { CompiledCode } from './compiled-code.js';
@@ -31,9 +26,7 @@ export interface LoadedCode {
   dirty: DirtyBitmap;
 }
 
-export type ExecutionOutcome =
-  | { ok: true; instructions: bigint }
-  | { ok: false; instructions: bigint; errorCode: string; detail: string };
+export type ExecutionOutcome = { ok: true; instructions: bigint } | { ok: false; instructions: bigint; errorCode: string; detail: string };
 
 export interface LogRecord {
   idx: bigint;
@@ -169,7 +162,7 @@ export class Canister implements SystemApiHost {
     context: ExecutionContext,
     instructionLimit: bigint,
     invoke: (loaded: LoadedCode) => void,
-    options: { keep: boolean; ownJournal?: boolean; contextInstructionsBase?: bigint } 
+    options: { keep: boolean; ownJournal?: boolean; contextInstructionsBase?: bigint }
   ): ExecutionOutcome {
     const loaded = this.loaded;
     if (loaded === undefined) {

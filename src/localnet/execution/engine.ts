@@ -221,8 +221,7 @@ export class Engine {
   callFromHost(request: { canisterId: Principal; method: string; arg: Uint8Array; caller: Principal; cycles?: bigint }): Promise<Response> {
     return new Promise((resolve) => {
       const builtin = this.builtins.get(request.canisterId.toText());
-      const refusal =
-        builtin?.inspectIngress?.(this, { method: request.method, arg: request.arg, sender: request.caller }) ?? undefined;
+      const refusal = builtin?.inspectIngress?.(this, { method: request.method, arg: request.arg, sender: request.caller }) ?? undefined;
       if (refusal !== undefined) {
         resolve({ kind: 'reject', reject: refusal });
         return;
@@ -248,10 +247,16 @@ export class Engine {
   /** Why a canister cannot take messages right now, if it cannot. */
   unavailable(canister: Canister | undefined, id: Principal): Reject | undefined {
     if (canister === undefined) return notFound(id);
-    if (canister.status === 'stopped') return reject(RejectCode.CanisterError, ErrorCode.CanisterStopped, `Canister ${canister.text} is stopped`);
-    if (canister.status === 'stopping') return reject(RejectCode.CanisterError, ErrorCode.CanisterStopping, `Canister ${canister.text} is stopping`);
+    if (canister.status === 'stopped')
+      return reject(RejectCode.CanisterError, ErrorCode.CanisterStopped, `Canister ${canister.text} is stopped`);
+    if (canister.status === 'stopping')
+      return reject(RejectCode.CanisterError, ErrorCode.CanisterStopping, `Canister ${canister.text} is stopping`);
     if (canister.isEmpty) {
-      return reject(RejectCode.CanisterError, ErrorCode.CanisterWasmModuleNotFound, `Error from Canister ${canister.text}: Attempted to execute a message, but the canister contains no Wasm module.`);
+      return reject(
+        RejectCode.CanisterError,
+        ErrorCode.CanisterWasmModuleNotFound,
+        `Error from Canister ${canister.text}: Attempted to execute a message, but the canister contains no Wasm module.`
+      );
     }
     return undefined;
   }
@@ -296,7 +301,15 @@ export class Engine {
         // A host bug must not take the network down: the message fails, everything else goes on.
         this.reportHostError(error);
         if (message.kind === 'call') {
-          this.respondTo(message.origin, rejectResponse(RejectCode.SysFatal, 'IC0101', `Internal error of the local network: ${error instanceof Error ? error.message : String(error)}`), message.cycles);
+          this.respondTo(
+            message.origin,
+            rejectResponse(
+              RejectCode.SysFatal,
+              'IC0101',
+              `Internal error of the local network: ${error instanceof Error ? error.message : String(error)}`
+            ),
+            message.cycles
+          );
         }
       }
       executed++;

@@ -42,7 +42,11 @@ export function installCode(
     code = engine.codeCache.compile(wasm);
   } catch (error) {
     if (error instanceof InvalidModuleError) {
-      return reject(RejectCode.CanisterError, ErrorCode.CanisterInvalidWasm, `Error from Canister ${canister.text}: Canister's Wasm module is not valid: ${error.message}`);
+      return reject(
+        RejectCode.CanisterError,
+        ErrorCode.CanisterInvalidWasm,
+        `Error from Canister ${canister.text}: Canister's Wasm module is not valid: ${error.message}`
+      );
     }
     throw error;
   }
@@ -85,7 +89,11 @@ export function installCode(
     fresh = canister.instantiate(code);
   } catch (error) {
     return rollback(
-      reject(RejectCode.CanisterError, ErrorCode.CanisterInvalidWasm, `Error from Canister ${canister.text}: Wasm module could not be instantiated: ${String(error)}`)
+      reject(
+        RejectCode.CanisterError,
+        ErrorCode.CanisterInvalidWasm,
+        `Error from Canister ${canister.text}: Wasm module could not be instantiated: ${String(error)}`
+      )
     );
   }
   canister.loaded = fresh;

@@ -51,7 +51,11 @@ export class MessageExecutor {
       try {
         response = builtin.handle(this.engine, call);
       } catch (error) {
-        response = rejectResponse(RejectCode.CanisterReject, ErrorCode.InvalidManagementPayload, `Error from Canister ${targetText}: invalid argument for ${message.method}: ${error instanceof Error ? error.message : String(error)}`);
+        response = rejectResponse(
+          RejectCode.CanisterReject,
+          ErrorCode.InvalidManagementPayload,
+          `Error from Canister ${targetText}: invalid argument for ${message.method}: ${error instanceof Error ? error.message : String(error)}`
+        );
       }
       if (response !== undefined) this.respondTo(message.origin, response, message.cycles - (call.accepted ?? 0n));
       return;
@@ -73,10 +77,26 @@ export class MessageExecutor {
       kind = 'replicated_query';
       exportName = queryExport;
     } else if (canister.hasExport(`canister_composite_query ${message.method}`)) {
-      this.respondTo(message.origin, rejectResponse(RejectCode.CanisterError, ErrorCode.CompositeQueryCalledInReplicatedMode, `Error from Canister ${canister.text}: Composite query cannot be called in replicated mode`), message.cycles);
+      this.respondTo(
+        message.origin,
+        rejectResponse(
+          RejectCode.CanisterError,
+          ErrorCode.CompositeQueryCalledInReplicatedMode,
+          `Error from Canister ${canister.text}: Composite query cannot be called in replicated mode`
+        ),
+        message.cycles
+      );
       return;
     } else {
-      this.respondTo(message.origin, rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterMethodNotFound, `Error from Canister ${canister.text}: Canister has no update method '${message.method}'.`), message.cycles);
+      this.respondTo(
+        message.origin,
+        rejectResponse(
+          RejectCode.CanisterError,
+          ErrorCode.CanisterMethodNotFound,
+          `Error from Canister ${canister.text}: Canister has no update method '${message.method}'.`
+        ),
+        message.cycles
+      );
       return;
     }
     const context = this.openContext(canister, message.origin, message.cycles);
@@ -271,12 +291,11 @@ export class MessageExecutor {
     options: { keep: boolean; context?: CallContext; ownJournal?: boolean }
   ): ExecutionOutcome {
     const started = performance.now();
-    const outcome = canister.execute(
-      execution,
-      limit,
-      (loaded: LoadedCode) => invokeEntry(loaded, entry),
-      { keep: options.keep, ownJournal: options.ownJournal, contextInstructionsBase: options.context?.instructions }
-    );
+    const outcome = canister.execute(execution, limit, (loaded: LoadedCode) => invokeEntry(loaded, entry), {
+      keep: options.keep,
+      ownJournal: options.ownJournal,
+      contextInstructionsBase: options.context?.instructions
+    });
     if (options.keep && outcome.ok) this.engine.markTouched(canister);
     const event: ExecutionEvent = {
       canisterId: canister.text,
@@ -304,4 +323,3 @@ function invokeEntry(loaded: LoadedCode, entry: string | { fun: number; env: num
   }
   fn(entry.env);
 }
-

@@ -17,12 +17,20 @@ export function runQuery(engine: Engine, request: QueryRequest): Response {
   const builtin = engine.builtins.get(request.canisterId.toText());
   if (builtin !== undefined) {
     if (builtin.query === undefined) {
-      return rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterMethodNotFound, `Canister ${request.canisterId.toText()} has no query method '${request.method}'`);
+      return rejectResponse(
+        RejectCode.CanisterError,
+        ErrorCode.CanisterMethodNotFound,
+        `Canister ${request.canisterId.toText()} has no query method '${request.method}'`
+      );
     }
     try {
       return builtin.query(engine, request);
     } catch (error) {
-      return rejectResponse(RejectCode.CanisterReject, ErrorCode.InvalidManagementPayload, `invalid argument for ${request.method}: ${error instanceof Error ? error.message : String(error)}`);
+      return rejectResponse(
+        RejectCode.CanisterReject,
+        ErrorCode.InvalidManagementPayload,
+        `invalid argument for ${request.method}: ${error instanceof Error ? error.message : String(error)}`
+      );
     }
   }
   const canister = engine.getCanister(request.canisterId);
@@ -32,7 +40,11 @@ export function runQuery(engine: Engine, request: QueryRequest): Response {
   const compositeExport = `canister_composite_query ${request.method}`;
   const exportName = canister.hasExport(queryExport) ? queryExport : canister.hasExport(compositeExport) ? compositeExport : undefined;
   if (exportName === undefined) {
-    return rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterMethodNotFound, `Error from Canister ${canister.text}: Canister has no query method '${request.method}'.`);
+    return rejectResponse(
+      RejectCode.CanisterError,
+      ErrorCode.CanisterMethodNotFound,
+      `Error from Canister ${canister.text}: Canister has no query method '${request.method}'.`
+    );
   }
   const context = new ExecutionContext(exportName === queryExport ? 'query' : 'composite_query', {
     caller: request.sender.toUint8Array(),
@@ -49,9 +61,16 @@ export function runQuery(engine: Engine, request: QueryRequest): Response {
   const outcome = engine.run(canister, context, engine.limits.query, exportName, { keep: false });
   if (!outcome.ok) return { kind: 'reject', reject: trapReject(canister, outcome) };
   if (context.performedCalls.length > 0) {
-    return rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterContractViolation, `Error from Canister ${canister.text}: calls from composite queries are not supported by this localnet`);
+    return rejectResponse(
+      RejectCode.CanisterError,
+      ErrorCode.CanisterContractViolation,
+      `Error from Canister ${canister.text}: calls from composite queries are not supported by this localnet`
+    );
   }
-  return context.response ?? rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterDidNotReply, trapMessage(canister.text, ErrorCode.CanisterDidNotReply, ''));
+  return (
+    context.response ??
+    rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterDidNotReply, trapMessage(canister.text, ErrorCode.CanisterDidNotReply, ''))
+  );
 }
 
 /** Checks done before an ingress message is accepted: a Reject here is a non-replicated rejection. */
@@ -62,7 +81,11 @@ export function inspectIngress(engine: Engine, request: QueryRequest): Reject | 
   const unavailable = engine.unavailable(canister, request.canisterId);
   if (unavailable !== undefined || canister === undefined) return unavailable ?? notFound(request.canisterId);
   if (!canister.hasExport(`canister_update ${request.method}`) && !canister.hasExport(`canister_query ${request.method}`)) {
-    return reject(RejectCode.CanisterError, ErrorCode.CanisterMethodNotFound, `Error from Canister ${canister.text}: Canister has no update method '${request.method}'.`);
+    return reject(
+      RejectCode.CanisterError,
+      ErrorCode.CanisterMethodNotFound,
+      `Error from Canister ${canister.text}: Canister has no update method '${request.method}'.`
+    );
   }
   if (!canister.hasExport('canister_inspect_message')) return undefined;
   const context = new ExecutionContext('inspect_message', {
@@ -79,7 +102,11 @@ export function inspectIngress(engine: Engine, request: QueryRequest): Reject | 
   const outcome = engine.run(canister, context, engine.limits.inspect, 'canister_inspect_message', { keep: false });
   if (!outcome.ok) return trapReject(canister, outcome);
   if (!context.accepted) {
-    return reject(RejectCode.CanisterReject, ErrorCode.CanisterRejectedMessage, `Error from Canister ${canister.text}: Canister rejected the message`);
+    return reject(
+      RejectCode.CanisterReject,
+      ErrorCode.CanisterRejectedMessage,
+      `Error from Canister ${canister.text}: Canister rejected the message`
+    );
   }
   return undefined;
 }

@@ -139,7 +139,12 @@ export function restoreEngine(engine: Engine, state: PersistedState): void {
 
 function restoreCanister(engine: Engine, persisted: PersistedCanister, blobs: Map<string, Uint8Array>): Canister {
   const meta = metaSchema.parse(persisted.meta);
-  const canister = new Canister(Principal.fromText(persisted.id), meta.controllers.map((c) => Principal.fromText(c)), meta.cycles, costCall);
+  const canister = new Canister(
+    Principal.fromText(persisted.id),
+    meta.controllers.map((c) => Principal.fromText(c)),
+    meta.cycles,
+    costCall
+  );
   canister.status = meta.status;
   canister.settings = {
     ...canister.settings,

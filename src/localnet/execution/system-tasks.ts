@@ -30,7 +30,8 @@ export class SystemTasks {
     if (now - this.lastHeartbeatNs >= HEARTBEAT_INTERVAL_NS) {
       this.lastHeartbeatNs = now;
       for (const canister of this.engine.canisters.values()) {
-        if (canister.status === 'running' && canister.hasExport('canister_heartbeat')) this.engine.pushMessage({ kind: 'heartbeat', canister });
+        if (canister.status === 'running' && canister.hasExport('canister_heartbeat'))
+          this.engine.pushMessage({ kind: 'heartbeat', canister });
       }
     }
   }

@@ -47,7 +47,11 @@ function badRequest(text: string): EndpointResult {
   return { status: 400, text };
 }
 
-function rejectFields(response: Extract<Response, { kind: 'reject' }>): { reject_code: number; reject_message: string; error_code: string } {
+function rejectFields(response: Extract<Response, { kind: 'reject' }>): {
+  reject_code: number;
+  reject_message: string;
+  error_code: string;
+} {
   return { reject_code: response.reject.code, reject_message: response.reject.message, error_code: response.reject.errorCode };
 }
 
@@ -65,9 +69,7 @@ export function handleQuery(deps: EndpointDeps, ecid: Principal, envelope: unkno
     sender: auth.sender
   });
   const body: QueryResponseBody =
-    response.kind === 'reply'
-      ? { status: 'replied', reply: { arg: response.bytes } }
-      : { status: 'rejected', ...rejectFields(response) };
+    response.kind === 'reply' ? { status: 'replied', reply: { arg: response.bytes } } : { status: 'rejected', ...rejectFields(response) };
   const signatures = signQueryResponse(body, auth.requestId, deps.keys, deps.engine.wallNow());
   return { status: 200, body: { ...body, signatures } };
 }
@@ -99,7 +101,12 @@ export async function handleCall(deps: EndpointDeps, ecid: Principal, envelope: 
   return { status: 200, body: { status: 'replied', certificate } };
 }
 
-export async function handleReadState(deps: EndpointDeps, ecid: Principal | undefined, subnet: Principal | undefined, envelope: unknown): Promise<EndpointResult> {
+export async function handleReadState(
+  deps: EndpointDeps,
+  ecid: Principal | undefined,
+  subnet: Principal | undefined,
+  envelope: unknown
+): Promise<EndpointResult> {
   const auth = authenticateEnvelope(envelope, {
     nowNs: deps.engine.wallNow(),
     expectedRequestType: 'read_state',

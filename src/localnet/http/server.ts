@@ -4,14 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Principal } from '@dfinity/principal';
 
 import { encodeCbor, safeDecodeCbor } from '../crypto/cbor.js';
-import {
-  handleCall,
-  handleQuery,
-  handleReadState,
-  handleStatus,
-  type EndpointDeps,
-  type EndpointResult
-} from './endpoints.js';
+import { handleCall, handleQuery, handleReadState, handleStatus, type EndpointDeps, type EndpointResult } from './endpoints.js';
 
 /** Requests above this size get 413 (agent-js does not chunk; icp chunks installs above 2 MB). */
 export const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
@@ -100,10 +93,7 @@ async function route(deps: EndpointDeps, request: IncomingMessage): Promise<Endp
   const version = Number(versionText);
   if (request.method !== 'POST') throw new HttpError(405, `Use POST for ${path}`);
   // The spec's endpoint matrix: query v2/v3, call v2/v3/v4, read_state v2/v3, subnet only for read_state.
-  const known =
-    (kind === 'query' && version <= 3) ||
-    (kind === 'call' && scope === 'canister') ||
-    (kind === 'read_state' && version <= 3);
+  const known = (kind === 'query' && version <= 3) || (kind === 'call' && scope === 'canister') || (kind === 'read_state' && version <= 3);
   if (!known || (scope === 'subnet' && kind !== 'read_state')) throw new HttpError(404, `Not found: ${path}`);
   const id = parsePrincipal(idText ?? '');
   const body = await readBody(request);

@@ -74,13 +74,7 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => toHex(a) === toHex(
  * The certified state tree for a read_state request: exactly the requested paths that exist (plus /time).
  * request_status is revealed only to the request's sender, as the specification requires.
  */
-export function readStateTree(
-  engine: Engine,
-  keys: HostKeys,
-  paths: Uint8Array[][],
-  sender: Principal,
-  wallNs: bigint
-): HashTree {
+export function readStateTree(engine: Engine, keys: HostKeys, paths: Uint8Array[][], sender: Principal, wallNs: bigint): HashTree {
   const tree = newTree();
   addTime(tree, wallNs);
   for (const path of paths) {

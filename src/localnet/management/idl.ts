@@ -124,9 +124,7 @@ export const CanisterStatusResult = IDL.Record({
 
 export const FetchCanisterLogsArgs = IDL.Record({ canister_id: IDL.Principal });
 export const FetchCanisterLogsResult = IDL.Record({
-  canister_log_records: IDL.Vec(
-    IDL.Record({ idx: IDL.Nat64, timestamp_nanos: IDL.Nat64, content: IDL.Vec(IDL.Nat8) })
-  )
+  canister_log_records: IDL.Vec(IDL.Record({ idx: IDL.Nat64, timestamp_nanos: IDL.Nat64, content: IDL.Vec(IDL.Nat8) }))
 });
 
 export const CanisterInfoArgs = IDL.Record({ canister_id: IDL.Principal, num_requested_changes: IDL.Opt(IDL.Nat64) });

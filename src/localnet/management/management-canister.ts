@@ -54,7 +54,11 @@ export class ManagementCanister implements BuiltinCanister {
     if (!rule.controllerOnly) return undefined;
     const target = targetOf(call.method, call.arg);
     if (target === undefined) {
-      return reject(RejectCode.CanisterError, ErrorCode.InvalidManagementPayload, `Error decoding the argument of ic00 method ${call.method}`);
+      return reject(
+        RejectCode.CanisterError,
+        ErrorCode.InvalidManagementPayload,
+        `Error decoding the argument of ic00 method ${call.method}`
+      );
     }
     const canister = engine.getCanister(target);
     if (canister === undefined) {
@@ -69,11 +73,24 @@ export class ManagementCanister implements BuiltinCanister {
   /** fetch_canister_logs and canister_status may be queried (non-replicated). */
   query(engine: Engine, call: { method: string; arg: Uint8Array; sender: Principal }): Response {
     if (call.method !== 'fetch_canister_logs' && call.method !== 'canister_status') {
-      return rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterMethodNotFound, `Management canister has no query method '${call.method}'`);
+      return rejectResponse(
+        RejectCode.CanisterError,
+        ErrorCode.CanisterMethodNotFound,
+        `Management canister has no query method '${call.method}'`
+      );
     }
     const refusal = this.inspectIngress(engine, call);
     if (refusal !== undefined) return { kind: 'reject', reject: refusal };
-    return this.dispatch(engine, { method: call.method, arg: call.arg, caller: call.sender, ingress: true, origin: { kind: 'system' }, cycles: 0n }) ?? rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterDidNotReply, 'no reply');
+    return (
+      this.dispatch(engine, {
+        method: call.method,
+        arg: call.arg,
+        caller: call.sender,
+        ingress: true,
+        origin: { kind: 'system' },
+        cycles: 0n
+      }) ?? rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterDidNotReply, 'no reply')
+    );
   }
 
   handle(engine: Engine, call: ManagementCall): Response | undefined {
@@ -99,12 +116,20 @@ export class ManagementCanister implements BuiltinCanister {
     if (call.method === 'stop_canister') return this.stop(engine, call);
     const method = canisterMethods[call.method];
     if (method === undefined) {
-      return rejectResponse(RejectCode.DestinationInvalid, ErrorCode.CanisterMethodNotFound, `Management canister has no method '${call.method}'`);
+      return rejectResponse(
+        RejectCode.DestinationInvalid,
+        ErrorCode.CanisterMethodNotFound,
+        `Management canister has no method '${call.method}'`
+      );
     }
     try {
       return method(engine, call);
     } catch (error) {
-      return rejectResponse(RejectCode.CanisterError, ErrorCode.InvalidManagementPayload, `Error decoding candid of ic00 method ${call.method}: ${error instanceof Error ? error.message : String(error)}`);
+      return rejectResponse(
+        RejectCode.CanisterError,
+        ErrorCode.InvalidManagementPayload,
+        `Error decoding candid of ic00 method ${call.method}: ${error instanceof Error ? error.message : String(error)}`
+      );
     }
   }
 
@@ -135,14 +160,26 @@ export class ManagementCanister implements BuiltinCanister {
     const waiters = this.stopWaiters.get(canister.text) ?? [];
     this.stopWaiters.delete(canister.text);
     for (const origin of waiters) {
-      engine.respondTo(origin, rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterStopping, `Canister ${canister.text} was started before stopping completed`), 0n);
+      engine.respondTo(
+        origin,
+        rejectResponse(
+          RejectCode.CanisterError,
+          ErrorCode.CanisterStopping,
+          `Canister ${canister.text} was started before stopping completed`
+        ),
+        0n
+      );
     }
   }
 
   private canisterInfo(engine: Engine, call: ManagementCall): Response {
     const args = decodeOne<{ canister_id: Principal }>(CanisterInfoArgs, call.arg);
     const canister = engine.getCanister(args.canister_id);
-    if (canister === undefined) return { kind: 'reject', reject: reject(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`) };
+    if (canister === undefined)
+      return {
+        kind: 'reject',
+        reject: reject(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`)
+      };
     const Info = IDL.Record({
       total_num_changes: IDL.Nat64,
       recent_changes: IDL.Vec(IDL.Reserved),
@@ -213,7 +250,9 @@ export function targetOf(method: string, arg: Uint8Array): Principal | undefined
 export function decodeTarget(engine: Engine, arg: Uint8Array, method = ''): { value: Canister } | { reject: Response } {
   const id = targetOf(method, arg);
   if (id === undefined) {
-    return { reject: rejectResponse(RejectCode.CanisterError, ErrorCode.InvalidManagementPayload, 'Error decoding the canister_id of an ic00 call') };
+    return {
+      reject: rejectResponse(RejectCode.CanisterError, ErrorCode.InvalidManagementPayload, 'Error decoding the canister_id of an ic00 call')
+    };
   }
   const canister = engine.getCanister(id);
   if (canister === undefined) {

@@ -73,9 +73,19 @@ function applySettings(settings: CanisterSettings, arg: SettingsArg | undefined)
   return undefined;
 }
 
-function createWith(engine: Engine, call: ManagementCall, settingsArg: SettingsArg | undefined, cycles: bigint, specifiedId?: Principal): Response {
+function createWith(
+  engine: Engine,
+  call: ManagementCall,
+  settingsArg: SettingsArg | undefined,
+  cycles: bigint,
+  specifiedId?: Principal
+): Response {
   if (specifiedId !== undefined && (engine.getCanister(specifiedId) !== undefined || engine.builtins.has(specifiedId.toText()))) {
-    return rejectResponse(RejectCode.DestinationInvalid, ErrorCode.CanisterAlreadyInstalled, `Canister ${specifiedId.toText()} is already installed`);
+    return rejectResponse(
+      RejectCode.DestinationInvalid,
+      ErrorCode.CanisterAlreadyInstalled,
+      `Canister ${specifiedId.toText()} is already installed`
+    );
   }
   const canister = engine.createCanister({ controllers: [call.caller], cycles, specifiedId });
   const invalid = applySettings(canister.settings, settingsArg);
@@ -153,7 +163,10 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 /** The ic00 methods other than stop_canister (which waits) and the canister-only ones. */
 export const canisterMethods: Record<string, (engine: Engine, call: ManagementCall) => Response | undefined> = {
   provisional_create_canister_with_cycles: (engine, call) => {
-    const args = decodeOne<{ amount: Opt<bigint>; settings: Opt<SettingsArg>; specified_id: Opt<Principal> }>(ProvisionalCreateArgs, call.arg);
+    const args = decodeOne<{ amount: Opt<bigint>; settings: Opt<SettingsArg>; specified_id: Opt<Principal> }>(
+      ProvisionalCreateArgs,
+      call.arg
+    );
     return createWith(engine, call, args.settings[0], args.amount[0] ?? DEFAULT_CREATE_CYCLES, args.specified_id[0]);
   },
   create_canister: (engine, call) => {
@@ -164,7 +177,8 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
   provisional_top_up_canister: (engine, call) => {
     const args = decodeOne<{ canister_id: Principal; amount: bigint }>(ProvisionalTopUpArgs, call.arg);
     const canister = engine.getCanister(args.canister_id);
-    if (canister === undefined) return rejectResponse(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`);
+    if (canister === undefined)
+      return rejectResponse(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`);
     canister.cycles += args.amount;
     engine.markTouched(canister);
     return reply(null);
@@ -199,12 +213,21 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
       const chunks: Uint8Array[] = [];
       for (const { hash } of args.chunk_hashes_list) {
         const chunk = store.chunkStore.get(hex(hash));
-        if (chunk === undefined) return rejectResponse(RejectCode.CanisterReject, ErrorCode.InvalidManagementPayload, `Chunk ${hex(hash)} is not in the chunk store of ${store.text}`);
+        if (chunk === undefined)
+          return rejectResponse(
+            RejectCode.CanisterReject,
+            ErrorCode.InvalidManagementPayload,
+            `Chunk ${hex(hash)} is not in the chunk store of ${store.text}`
+          );
         chunks.push(chunk);
       }
       const wasm = new Uint8Array(Buffer.concat(chunks));
       if (hex(sha256(wasm)) !== hex(args.wasm_module_hash)) {
-        return rejectResponse(RejectCode.CanisterReject, ErrorCode.InvalidManagementPayload, `Wasm module hash ${hex(sha256(wasm))} does not match the given wasm_module_hash ${hex(args.wasm_module_hash)}`);
+        return rejectResponse(
+          RejectCode.CanisterReject,
+          ErrorCode.InvalidManagementPayload,
+          `Wasm module hash ${hex(sha256(wasm))} does not match the given wasm_module_hash ${hex(args.wasm_module_hash)}`
+        );
       }
       return install(engine, canister, args.mode, wasm, args.arg, call.caller);
     }),
@@ -216,10 +239,19 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
   upload_chunk: (engine, call) =>
     withTarget(engine, call, (canister) => {
       const args = decodeOne<{ chunk: Uint8Array }>(UploadChunkArgs, call.arg);
-      if (args.chunk.length > MAX_CHUNK_BYTES) return rejectResponse(RejectCode.CanisterReject, ErrorCode.InvalidManagementPayload, `chunk of ${args.chunk.length} bytes exceeds ${MAX_CHUNK_BYTES}`);
+      if (args.chunk.length > MAX_CHUNK_BYTES)
+        return rejectResponse(
+          RejectCode.CanisterReject,
+          ErrorCode.InvalidManagementPayload,
+          `chunk of ${args.chunk.length} bytes exceeds ${MAX_CHUNK_BYTES}`
+        );
       const hash = sha256(args.chunk);
       if (!canister.chunkStore.has(hex(hash)) && canister.chunkStore.size >= MAX_CHUNKS) {
-        return rejectResponse(RejectCode.CanisterReject, ErrorCode.InvalidManagementPayload, `the chunk store of ${canister.text} is full (${MAX_CHUNKS} chunks)`);
+        return rejectResponse(
+          RejectCode.CanisterReject,
+          ErrorCode.InvalidManagementPayload,
+          `the chunk store of ${canister.text} is full (${MAX_CHUNKS} chunks)`
+        );
       }
       canister.chunkStore.set(hex(hash), new Uint8Array(args.chunk));
       engine.newBlobs.set(hex(hash), new Uint8Array(args.chunk));
@@ -233,7 +265,12 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
       return reply(null);
     }),
   stored_chunks: (engine, call) =>
-    withTarget(engine, call, (canister) => reply(IDL.Vec(ChunkHash), [...canister.chunkStore.keys()].map((h) => ({ hash: Buffer.from(h, 'hex') })))),
+    withTarget(engine, call, (canister) =>
+      reply(
+        IDL.Vec(ChunkHash),
+        [...canister.chunkStore.keys()].map((h) => ({ hash: Buffer.from(h, 'hex') }))
+      )
+    ),
   canister_status: (engine, call) => withTarget(engine, call, statusOf),
   start_canister: (engine, call) =>
     withTarget(engine, call, (canister) => {
@@ -245,7 +282,11 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
   delete_canister: (engine, call) =>
     withTarget(engine, call, (canister) => {
       if (canister.status !== 'stopped') {
-        return rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterNotStopped, `Canister ${canister.text} must be stopped before it is deleted.`);
+        return rejectResponse(
+          RejectCode.CanisterError,
+          ErrorCode.CanisterNotStopped,
+          `Canister ${canister.text} must be stopped before it is deleted.`
+        );
       }
       engine.deleteCanister(canister);
       return reply(null);
@@ -257,4 +298,3 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
       })
     )
 };
-

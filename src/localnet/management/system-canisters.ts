@@ -41,7 +41,11 @@ const CreateCanisterResult = IDL.Variant({
 });
 
 function noMethod(id: Principal, method: string): Response {
-  return rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterMethodNotFound, `Error from Canister ${id.toText()}: Canister has no method '${method}'.`);
+  return rejectResponse(
+    RejectCode.CanisterError,
+    ErrorCode.CanisterMethodNotFound,
+    `Error from Canister ${id.toText()}: Canister has no method '${method}'.`
+  );
 }
 
 /** Stand-in for the cycles minting canister: `icp` asks it which subnets it may create canisters on. */

@@ -9,9 +9,21 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { asUint8Array, sha256Hex } from './bytes.ts';
 import {
-  BLOBS_DIR, blobFileName, CANISTERS_DIR, decodeStableFile, encodeStableFile, heapFileName, MANIFEST_FILE,
-  MANIFEST_FORMAT, MANIFEST_VERSION, manifestSchema, stableFileName, walFileName,
-  type FileRef, type Manifest, type StableFileRef
+  BLOBS_DIR,
+  blobFileName,
+  CANISTERS_DIR,
+  decodeStableFile,
+  encodeStableFile,
+  heapFileName,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  manifestSchema,
+  stableFileName,
+  walFileName,
+  type FileRef,
+  type Manifest,
+  type StableFileRef
 } from './checkpoint-format.ts';
 import type { DirtySets } from './delta-apply.ts';
 import { StateCorruptError } from './errors.ts';
@@ -68,7 +80,12 @@ export function writeCheckpointFiles(input: WriteCheckpointInput): { manifest: M
       stable = null;
       if (canister.stablePages.size > 0) {
         const encoded = encodeStableFile(canister.stablePages);
-        stable = { file: stableFileName(canister.id, generation), bytes: encoded.bytes, crc32: encoded.crc32, pages: canister.stablePages.size };
+        stable = {
+          file: stableFileName(canister.id, generation),
+          bytes: encoded.bytes,
+          crc32: encoded.crc32,
+          pages: canister.stablePages.size
+        };
         writeFileDurable(path.join(dir, stable.file), encoded.parts, fsync);
       }
     }

@@ -34,7 +34,7 @@ export function validateDelta(state: PersistedState, delta: RoundDelta, options:
       heapLength.set(c.id, null);
       continue;
     }
-    const before = heapLength.has(c.id) ? heapLength.get(c.id) ?? null : state.canisters.get(c.id)?.heap?.byteLength ?? null;
+    const before = heapLength.has(c.id) ? (heapLength.get(c.id) ?? null) : (state.canisters.get(c.id)?.heap?.byteLength ?? null);
     if (c.heap !== undefined) heapLength.set(c.id, validateHeap(c.heap, before, where));
     if (c.stable !== undefined && !('clear' in c.stable)) {
       for (const [j, page] of c.stable.pages.entries()) {

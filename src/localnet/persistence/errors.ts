@@ -88,9 +88,7 @@ export class StateStoreUnusableError extends PersistenceError {
     options?: { cause?: unknown }
   ) {
     super(
-      code === 'STORE_CLOSED'
-        ? 'state store is closed'
-        : 'state store stopped after a failed write; reopen the state directory to recover',
+      code === 'STORE_CLOSED' ? 'state store is closed' : 'state store stopped after a failed write; reopen the state directory to recover',
       options
     );
   }

@@ -57,6 +57,7 @@ export function tryReadServerInfo(dir: string, alive: IsProcessAlive = isProcess
     return { kind: 'invalid', file, reason: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
   }
   const parsed = ServerInfoSchema.safeParse(json);
-  if (!parsed.success) return { kind: 'invalid', file, reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  if (!parsed.success)
+    return { kind: 'invalid', file, reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
   return { kind: alive(parsed.data.pid) ? 'live' : 'stale', file, info: parsed.data };
 }

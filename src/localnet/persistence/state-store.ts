@@ -90,7 +90,8 @@ export class StateStore {
     const lock = acquireDirLock(dir, options.isProcessAlive ?? isProcessAlive);
     try {
       if (options.clean) {
-        for (const name of fs.readdirSync(dir)) if (name !== LOCK_FILE && !name.startsWith(`${LOCK_FILE}.`)) removeIfExists(path.join(dir, name));
+        for (const name of fs.readdirSync(dir))
+          if (name !== LOCK_FILE && !name.startsWith(`${LOCK_FILE}.`)) removeIfExists(path.join(dir, name));
       }
       fs.mkdirSync(path.join(dir, CANISTERS_DIR), { recursive: true });
       fs.mkdirSync(path.join(dir, BLOBS_DIR), { recursive: true });
@@ -124,7 +125,16 @@ export class StateStore {
       // Leftovers of an interrupted checkpoint or of a cleanup that did not finish.
       collectGarbage(dir, loaded.generation, loaded.files);
       if (fsync) fsyncDir(dir);
-      return new StateStore(dir, loaded.state, { ...loaded, lastSeq, dirty, replayedRecords }, wal, lock, checkpointAfterLogBytes, fsync, groupCommit);
+      return new StateStore(
+        dir,
+        loaded.state,
+        { ...loaded, lastSeq, dirty, replayedRecords },
+        wal,
+        lock,
+        checkpointAfterLogBytes,
+        fsync,
+        groupCommit
+      );
     } catch (error) {
       lock.release();
       throw error;
@@ -174,7 +184,13 @@ export class StateStore {
     let files: CheckpointFiles;
     try {
       const written = writeCheckpointFiles({
-        dir: this.dir, state: this.state, generation, lastSeq: this.lastSeq, previous: this.files, dirty: this.dirty, fsync: this.fsync
+        dir: this.dir,
+        state: this.state,
+        generation,
+        lastSeq: this.lastSeq,
+        previous: this.files,
+        dirty: this.dirty,
+        fsync: this.fsync
       });
       files = written.files;
       next = WalWriter.create(path.join(this.dir, walFileName(generation)), this.fsync, this.groupCommit);

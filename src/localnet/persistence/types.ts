@@ -34,8 +34,7 @@ export type HeapDelta =
 
 export type StableDelta =
   /** `bytes: null` = the page became all zeros. */
-  | { pages: Array<{ index: number; bytes: Uint8Array | null }> }
-  | { clear: true };
+  { pages: Array<{ index: number; bytes: Uint8Array | null }> } | { clear: true };
 
 export interface CanisterDelta {
   id: string;

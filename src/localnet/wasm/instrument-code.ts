@@ -12,7 +12,15 @@ export interface MeteringNames {
 }
 
 /** Value types a result can be parked in while the counter local is flushed. */
-const PARKABLE = new Set<number>([binaryen.i32, binaryen.i64, binaryen.f32, binaryen.f64, binaryen.v128, binaryen.funcref, binaryen.externref]);
+const PARKABLE = new Set<number>([
+  binaryen.i32,
+  binaryen.i64,
+  binaryen.f32,
+  binaryen.f64,
+  binaryen.v128,
+  binaryen.funcref,
+  binaryen.externref
+]);
 
 export class MeteringCode {
   private readonly counterName: number;

@@ -137,11 +137,18 @@ export class DirtyMarking {
     const m = this.module;
     const a = m.local.get(address, binaryen.i32);
     const start = offset === 0 ? a : m.i32.add(a, m.i32.const(offset | 0));
-    const inRange = m.i32.lt_u(m.local.tee(chunk, m.i32.shr_u(start, m.i32.const(DIRTY_CHUNK_SHIFT)), binaryen.i32), this.global(this.chunks));
+    const inRange = m.i32.lt_u(
+      m.local.tee(chunk, m.i32.shr_u(start, m.i32.const(DIRTY_CHUNK_SHIFT)), binaryen.i32),
+      this.global(this.chunks)
+    );
     const mark = m.i32.store8(0, 1, m.i32.add(this.global(this.base), m.local.get(chunk, binaryen.i32)), m.i32.const(1));
     return m.block(
       null,
-      [m.local.set(address, ptr), m.if(inRange, mark, raw.globalSet(m.ptr, this.overflow, m.i32.const(1))), m.local.get(address, binaryen.i32)],
+      [
+        m.local.set(address, ptr),
+        m.if(inRange, mark, raw.globalSet(m.ptr, this.overflow, m.i32.const(1))),
+        m.local.get(address, binaryen.i32)
+      ],
       binaryen.i32
     );
   }

@@ -83,7 +83,11 @@ export class FunctionMeterer {
   private hasCall = false;
 
   /** `dirty`: also rewrite memory writes to mark the chunks they touch (see instrument-dirty.ts) */
-  constructor(module: binaryen.Module, names: MeteringNames, private readonly dirty: DirtyMarking | null = null) {
+  constructor(
+    module: binaryen.Module,
+    names: MeteringNames,
+    private readonly dirty: DirtyMarking | null = null
+  ) {
     this.code = new MeteringCode(module, names);
   }
 

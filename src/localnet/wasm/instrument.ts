@@ -179,7 +179,12 @@ function addMeteringRuntime(module: binaryen.Module): MeteringNames {
     binaryen.none,
     binaryen.none
   );
-  return { counter: COUNTER_GLOBAL, limit: LIMIT_GLOBAL, outOfInstructions: OUT_OF_INSTRUCTIONS_FUNCTION, chargeBytes: CHARGE_BYTES_FUNCTION };
+  return {
+    counter: COUNTER_GLOBAL,
+    limit: LIMIT_GLOBAL,
+    outOfInstructions: OUT_OF_INSTRUCTIONS_FUNCTION,
+    chargeBytes: CHARGE_BYTES_FUNCTION
+  };
 }
 
 function checkDirtyNames(module: binaryen.Module): void {

@@ -106,10 +106,12 @@ export class StableMemory {
 
   /** Pages changed since the last call (null = the page is all zeros now) and whether the memory was cleared. */
   takeDirty(): { cleared: boolean; pages: Array<{ index: number; bytes: Uint8Array | null }> } {
-    const pages = [...this.dirty].sort((a, b) => a - b).map((index) => {
-      const page = this.pages.get(index);
-      return { index, bytes: page === undefined || isZero(page) ? null : page.slice() };
-    });
+    const pages = [...this.dirty]
+      .sort((a, b) => a - b)
+      .map((index) => {
+        const page = this.pages.get(index);
+        return { index, bytes: page === undefined || isZero(page) ? null : page.slice() };
+      });
     const cleared = this.cleared;
     this.dirty.clear();
     this.cleared = false;

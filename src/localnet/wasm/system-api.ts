@@ -59,13 +59,19 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
     dv.setBigUint64(0, value & U64_MASK, true);
     dv.setBigUint64(8, (value >> 64n) & U64_MASK, true);
   };
-  const u128 = (high: bigint, low: bigint): bigint => ((BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low));
+  const u128 = (high: bigint, low: bigint): bigint => (BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low);
   const ctx = (): ExecutionContext => host.context();
   const textOf = (src: number, size: number): string => new TextDecoder().decode(readBytes(src, size));
 
   const argData = (): Uint8Array => {
     const c = ctx();
-    if (c.kind === 'reject_callback' || c.kind === 'cleanup' || c.kind === 'global_timer' || c.kind === 'heartbeat' || c.kind === 'pre_upgrade') {
+    if (
+      c.kind === 'reject_callback' ||
+      c.kind === 'cleanup' ||
+      c.kind === 'global_timer' ||
+      c.kind === 'heartbeat' ||
+      c.kind === 'pre_upgrade'
+    ) {
       violation(`ic0.msg_arg_data_size cannot be called in ${c.kind}`);
     }
     return c.init.arg;
@@ -175,8 +181,7 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
       call.bestEffortTimeoutSeconds = Math.max(1, Math.min(300, timeoutSeconds >>> 0));
     },
     call_cycles_add: (amount: bigint) => addCycles(host, ctx(), pendingCall('ic0.call_cycles_add'), BigInt.asUintN(64, amount)),
-    call_cycles_add128: (high: bigint, low: bigint) =>
-      addCycles(host, ctx(), pendingCall('ic0.call_cycles_add128'), u128(high, low)),
+    call_cycles_add128: (high: bigint, low: bigint) => addCycles(host, ctx(), pendingCall('ic0.call_cycles_add128'), u128(high, low)),
     call_perform: () => {
       const c = ctx();
       const call = pendingCall('ic0.call_perform');
@@ -235,8 +240,7 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
       return host.isController(readBytes(src, size)) ? 1 : 0;
     },
     in_replicated_execution: () => (ctx().replicated ? 1 : 0),
-    cost_call: (methodNameSize: bigint, payloadSize: bigint, dst: number) =>
-      write128(dst, host.costCall(methodNameSize, payloadSize)),
+    cost_call: (methodNameSize: bigint, payloadSize: bigint, dst: number) => write128(dst, host.costCall(methodNameSize, payloadSize)),
     cost_create_canister: (dst: number) => write128(dst, 500_000_000_000n),
     debug_print: (src: number, size: number) => {
       ctx().logs.push(textOf(src, Math.min(size, MAX_DEBUG_PRINT)));
@@ -248,7 +252,13 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
 }
 
 function methodName(c: ExecutionContext): string {
-  if (c.kind !== 'inspect_message' && c.kind !== 'update' && c.kind !== 'query' && c.kind !== 'replicated_query' && c.kind !== 'composite_query') {
+  if (
+    c.kind !== 'inspect_message' &&
+    c.kind !== 'update' &&
+    c.kind !== 'query' &&
+    c.kind !== 'replicated_query' &&
+    c.kind !== 'composite_query'
+  ) {
     violation(`ic0.msg_method_name_size cannot be called in ${c.kind}`);
   }
   return c.init.methodName;
@@ -280,4 +290,3 @@ function stableRead(host: SystemApiHost, view: () => Uint8Array, dst: number, of
   host.markDirty(dst, size); // first: a read that fails part-way has still written
   host.stable.read(offset, size, memory, dst);
 }
-

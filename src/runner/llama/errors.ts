@@ -17,7 +17,10 @@ export class LlamaToolMissingError extends LlamaToolchainError {
   readonly code = 'LLAMA_TOOL_MISSING';
   readonly retryable = false;
 
-  constructor(readonly tool: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly tool: string,
+    options?: { cause?: unknown }
+  ) {
     super(`${tool} is required by the llama.cpp toolchain but was not found on PATH`, options);
   }
 }
@@ -45,7 +48,10 @@ export class LlamaCacheLockedError extends LlamaToolchainError {
   readonly code = 'LLAMA_CACHE_LOCKED';
   readonly retryable = true;
 
-  constructor(readonly lockPath: string, readonly holderPid: number) {
+  constructor(
+    readonly lockPath: string,
+    readonly holderPid: number
+  ) {
     super(`llama.cpp cache is locked by process ${holderPid} (${lockPath}); wait for it, or delete the lock if it is stale`);
   }
 }

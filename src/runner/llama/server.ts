@@ -149,7 +149,11 @@ async function startOnce(serverPath: string, port: number, options: StartLlamaSe
     if (status === 200) break;
     if (Date.now() > deadlineMs) {
       await stop();
-      throw new LlamaServerStartError('LLAMA_SERVER_START_TIMEOUT', `did not answer /health with 200 within ${timeoutMs} ms on ${url}`, logTail());
+      throw new LlamaServerStartError(
+        'LLAMA_SERVER_START_TIMEOUT',
+        `did not answer /health with 200 within ${timeoutMs} ms on ${url}`,
+        logTail()
+      );
     }
     await Promise.race([delay(50), exited]);
   }

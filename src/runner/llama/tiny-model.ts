@@ -21,7 +21,10 @@ export async function ensureTinyModel(options: LlamaCacheOptions = {}): Promise<
   const env = options.env ?? process.env;
   const progress = options.onProgress ?? (() => undefined);
   const dir = resolveLlamaCacheDir({ cacheDir: options.cacheDir, env });
-  const generatorHash = createHash('sha256').update(await readFile(generatorPath)).digest('hex').slice(0, 12);
+  const generatorHash = createHash('sha256')
+    .update(await readFile(generatorPath))
+    .digest('hex')
+    .slice(0, 12);
   const modelDir = join(dir, 'models', generatorHash);
   const modelPath = join(modelDir, TINY_MODEL_FILE);
   if (await exists(modelPath)) return modelPath;

@@ -113,7 +113,12 @@ export async function ensureLlamaServer(options: LlamaCacheOptions = {}): Promis
       progress(`npm pack node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`);
       const temp = await mkdirTemp(dir, 'pack');
       try {
-        await execTool('pack', 'npm', ['pack', `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, '--pack-destination', temp, '--ignore-scripts'], { cwd: temp, env });
+        await execTool(
+          'pack',
+          'npm',
+          ['pack', `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, '--pack-destination', temp, '--ignore-scripts'],
+          { cwd: temp, env }
+        );
         const tarball = (await readdir(temp)).find((name) => name.endsWith('.tgz'));
         if (tarball === undefined) throw new LlamaCommandFailedError('pack', 'npm pack', 0, `no .tgz written to ${temp}`);
         progress(`extracting package/llama/gitRelease.bundle from ${tarball}`);
@@ -146,7 +151,10 @@ export async function ensureLlamaServer(options: LlamaCacheOptions = {}): Promis
 
     const jobs = availableParallelism();
     progress(`cmake --build -j ${jobs} --target ${BUILD_TARGETS.join(' ')} (about 5 minutes on 2 cores)`);
-    await streamTool('build', 'cmake', ['--build', paths.buildDir, '-j', String(jobs), '--target', ...BUILD_TARGETS], { env, onLine: throttled(progress, 5000) });
+    await streamTool('build', 'cmake', ['--build', paths.buildDir, '-j', String(jobs), '--target', ...BUILD_TARGETS], {
+      env,
+      onLine: throttled(progress, 5000)
+    });
     const stamp = { commit, cmakeArgs: LLAMA_CMAKE_ARGS, targets: BUILD_TARGETS, builtAt: new Date().toISOString() };
     await writeFileAtomic(paths.buildStamp, JSON.stringify(stamp, null, 2));
     progress(`llama.cpp ${commit.slice(0, 7)} built in ${Math.round((Date.now() - startedMs) / 1000)} s`);
@@ -255,7 +263,13 @@ export async function execTool(
     if (errorCode(error) === 'ENOENT') throw new LlamaToolMissingError(command, { cause: error });
     const exitCode = errorCode(error);
     const output = `${stringProperty(error, 'stdout')}\n${stringProperty(error, 'stderr')}`;
-    throw new LlamaCommandFailedError(step, [command, ...args].join(' '), typeof exitCode === 'number' ? exitCode : null, tail(output, 40), { cause: error });
+    throw new LlamaCommandFailedError(
+      step,
+      [command, ...args].join(' '),
+      typeof exitCode === 'number' ? exitCode : null,
+      tail(output, 40),
+      { cause: error }
+    );
   }
 }
 
@@ -276,9 +290,7 @@ function streamTool(
     });
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.once('error', (error) =>
-      reject(errorCode(error) === 'ENOENT' ? new LlamaToolMissingError(command, { cause: error }) : error)
-    );
+    child.once('error', (error) => reject(errorCode(error) === 'ENOENT' ? new LlamaToolMissingError(command, { cause: error }) : error));
     // A killed test worker must not leave ninja running in the build directory the next process takes over.
     const killOnExit = () => child.kill('SIGKILL');
     process.once('exit', killOnExit);
@@ -362,5 +374,9 @@ function stringProperty(value: unknown, key: string): string {
 }
 
 function tail(text: string, lines: number): string {
-  return text.split('\n').filter((line) => line.trim() !== '').slice(-lines).join('\n');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(-lines)
+    .join('\n');
 }

@@ -7,7 +7,14 @@ import type { z } from 'zod';
 
 import { decodeJson, defaultFetch, statusIssue, tryGet, type HttpReply } from './http.js';
 import { safeParsePrometheusText, type PrometheusSample } from './prometheus-text.js';
-import { DEFAULT_PROBE_TIMEOUT_MS, type FetchLike, type ProbedEngine, type ProbeIssue, type ProbeOptions, type ProbeResult } from './types.js';
+import {
+  DEFAULT_PROBE_TIMEOUT_MS,
+  type FetchLike,
+  type ProbedEngine,
+  type ProbeIssue,
+  type ProbeOptions,
+  type ProbeResult
+} from './types.js';
 
 /** A step of a probe: its value, or the result the whole probe ends with. */
 export type Step<T> = { ok: true; value: T } | { ok: false; result: ProbeResult };
@@ -17,7 +24,10 @@ export interface ProbeHttp {
   timeoutMs: number;
 }
 
-export const probeHttp = (options: ProbeOptions): ProbeHttp => ({ fetch: options.fetch ?? defaultFetch, timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS });
+export const probeHttp = (options: ProbeOptions): ProbeHttp => ({
+  fetch: options.fetch ?? defaultFetch,
+  timeoutMs: options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
+});
 
 export interface EngineReader {
   /** The reply to GET `path` when its status is 200. */
@@ -62,7 +72,13 @@ export function engineReader(baseUrl: string, http: ProbeHttp, dialect: EngineDi
     metricsSamples(text) {
       const parsed = safeParsePrometheusText(text);
       if (parsed.ok) return { ok: true, value: parsed.samples };
-      return { ok: false, result: malformed('/metrics', parsed.issues.map((issue) => ({ path: `line ${issue.line}`, message: issue.message }))) };
+      return {
+        ok: false,
+        result: malformed(
+          '/metrics',
+          parsed.issues.map((issue) => ({ path: `line ${issue.line}`, message: issue.message }))
+        )
+      };
     }
   };
 }

@@ -74,7 +74,10 @@ export async function readGgufFacts(path: string): Promise<GgufFacts> {
   if (!context.ok) throw incomplete(absolute, `${contextKey}: ${context.issues[0]?.message ?? 'invalid'}`);
   const quantization = fileTypeName(general.value['general.file_type']);
   if (quantization === undefined) {
-    throw incomplete(absolute, `general.file_type ${String(general.value['general.file_type'])} is not a GGUF file type of the manifest standard`);
+    throw incomplete(
+      absolute,
+      `general.file_type ${String(general.value['general.file_type'])} is not a GGUF file type of the manifest standard`
+    );
   }
   return {
     path: absolute,
@@ -107,11 +110,41 @@ function fileTypeName(fileType: number | undefined): GgufFileType | undefined {
 
 /** ggml tensor types (GGMLQuantizationType ids) → [elements per block, bytes per block]. */
 const BLOCK_LAYOUT: Readonly<Record<number, readonly [number, number]>> = {
-  0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 9: [32, 36],
-  10: [256, 84], 11: [256, 110], 12: [256, 144], 13: [256, 176], 14: [256, 210], 15: [256, 292],
-  16: [256, 66], 17: [256, 74], 18: [256, 98], 19: [256, 50], 20: [32, 18], 21: [256, 110], 22: [256, 82],
-  23: [256, 136], 24: [1, 1], 25: [1, 2], 26: [1, 4], 27: [1, 8], 28: [1, 8], 29: [256, 56], 30: [1, 2],
-  34: [256, 54], 35: [256, 66], 39: [32, 17], 40: [64, 36], 41: [128, 18], 42: [64, 18]
+  0: [1, 4],
+  1: [1, 2],
+  2: [32, 18],
+  3: [32, 20],
+  6: [32, 22],
+  7: [32, 24],
+  8: [32, 34],
+  9: [32, 36],
+  10: [256, 84],
+  11: [256, 110],
+  12: [256, 144],
+  13: [256, 176],
+  14: [256, 210],
+  15: [256, 292],
+  16: [256, 66],
+  17: [256, 74],
+  18: [256, 98],
+  19: [256, 50],
+  20: [32, 18],
+  21: [256, 110],
+  22: [256, 82],
+  23: [256, 136],
+  24: [1, 1],
+  25: [1, 2],
+  26: [1, 4],
+  27: [1, 8],
+  28: [1, 8],
+  29: [256, 56],
+  30: [1, 2],
+  34: [256, 54],
+  35: [256, 66],
+  39: [32, 17],
+  40: [64, 36],
+  41: [128, 18],
+  42: [64, 18]
 };
 
 function bitsPerWeight(tensors: ReadonlyArray<{ shape: bigint[]; dtype: number }>): number | undefined {
@@ -131,10 +164,7 @@ function bitsPerWeight(tensors: ReadonlyArray<{ shape: bigint[]; dtype: number }
 
 const DigestCacheSchema = z.object({
   version: z.literal(1),
-  entries: z.record(
-    z.string(),
-    z.object({ size: z.number(), mtimeMs: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })
-  )
+  entries: z.record(z.string(), z.object({ size: z.number(), mtimeMs: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }))
 });
 
 type DigestCache = z.infer<typeof DigestCacheSchema>;

@@ -83,10 +83,7 @@ export async function probeHardware(options: HardwareProbeOptions = {}): Promise
     tool('nvidia-smi', NVIDIA_SMI_ARGS),
     tool('rocm-smi', ROCM_SMI_ARGS)
   ]);
-  const gpus = [
-    ...(nvidiaText === undefined ? [] : parseNvidiaSmi(nvidiaText)),
-    ...(rocmText === undefined ? [] : parseRocmSmi(rocmText))
-  ];
+  const gpus = [...(nvidiaText === undefined ? [] : parseNvidiaSmi(nvidiaText)), ...(rocmText === undefined ? [] : parseRocmSmi(rocmText))];
   const cpu = cpuinfo === undefined ? { flags: [] } : parseCpuinfo(cpuinfo);
   return {
     hardware: {

@@ -23,11 +23,7 @@ export const defaultFetch: FetchLike = (url, init) => fetch(url, init);
  * GETs `baseUrl + path`; never throws. The signal aborts both the headers and the body read, so a
  * server that stalls mid-body times out instead of hanging the probe.
  */
-export async function tryGet(
-  baseUrl: string,
-  path: string,
-  options: { fetch: FetchLike; timeoutMs: number }
-): Promise<HttpOutcome> {
+export async function tryGet(baseUrl: string, path: string, options: { fetch: FetchLike; timeoutMs: number }): Promise<HttpOutcome> {
   const url = `${baseUrl.replace(/\/+$/, '')}${path}`;
   try {
     const response = await options.fetch(url, { signal: AbortSignal.timeout(options.timeoutMs) });

@@ -12,12 +12,7 @@ import { GGUF_FILE_TYPES, isGgufFileType, type GgufFileType } from '../../core/m
 import { engineReader, probeHttp, type EngineReader, type ProbeHttp, type Step } from './engine-reader.js';
 import { decodeJson, decodeValue } from './http.js';
 import { valuesOf } from './prometheus-text.js';
-import {
-  type EngineProbe,
-  type ProbeOptions,
-  type ProbeResult,
-  type ServedModel
-} from './types.js';
+import { type EngineProbe, type ProbeOptions, type ProbeResult, type ServedModel } from './types.js';
 
 const ENGINE = 'llama.cpp';
 
@@ -77,7 +72,8 @@ async function probeLlamaCpp(baseUrl: string, http: ProbeHttp): Promise<ProbeRes
       return error.ok ? error.value.error.message : undefined;
     },
     // 503 is how llama-server says "no model yet" on every endpoint, not only /health.
-    endsProbe: (reply) => (reply.status === 503 && decodeJson(reply.body, LlamaErrorSchema).ok ? { status: 'loading', engine: ENGINE } : undefined)
+    endsProbe: (reply) =>
+      reply.status === 503 && decodeJson(reply.body, LlamaErrorSchema).ok ? { status: 'loading', engine: ENGINE } : undefined
   });
   const { get, getJson } = reader;
 
@@ -123,10 +119,7 @@ function decodeMetrics(reader: EngineReader, text: string): Step<z.infer<typeof 
   return decoded.ok ? decoded : { ok: false, result: reader.malformed('/metrics', decoded.issues) };
 }
 
-function servedModel(
-  entry: z.infer<typeof ModelsSchema>['data'][number],
-  props: z.infer<typeof PropsSchema>
-): ServedModel {
+function servedModel(entry: z.infer<typeof ModelsSchema>['data'][number], props: z.infer<typeof PropsSchema>): ServedModel {
   const meta = entry.meta ?? {};
   const label = meta.ftype ?? props.model_ftype;
   const inputModalities: ServedModel['inputModalities'] = ['text'];

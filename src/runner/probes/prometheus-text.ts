@@ -25,9 +25,7 @@ export interface PrometheusTextIssue {
   message: string;
 }
 
-export type PrometheusTextResult =
-  | ({ ok: true } & PrometheusText)
-  | { ok: false; issues: PrometheusTextIssue[] };
+export type PrometheusTextResult = ({ ok: true } & PrometheusText) | { ok: false; issues: PrometheusTextIssue[] };
 
 const METRIC_NAME = /^[A-Za-z_:][A-Za-z0-9_:]*/;
 const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*/;

@@ -14,13 +14,7 @@ import { RunnerError } from '../errors.js';
 import { engineReader, probeHttp, type EngineReader, type ProbeHttp, type Step } from './engine-reader.js';
 import { decodeJson, decodeValue } from './http.js';
 import { valuesOf } from './prometheus-text.js';
-import {
-  type EngineProbe,
-  type ProbeIssue,
-  type ProbeOptions,
-  type ProbeResult,
-  type ServedModel
-} from './types.js';
+import { type EngineProbe, type ProbeIssue, type ProbeOptions, type ProbeResult, type ServedModel } from './types.js';
 
 const ENGINE = 'vllm';
 

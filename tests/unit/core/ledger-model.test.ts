@@ -46,7 +46,17 @@ type MemoChoice = 'none' | 'empty' | 'short' | 'long';
 const MEMOS: Record<MemoChoice, string | undefined> = { none: undefined, empty: '', short: 'ab', long: '00'.repeat(33) };
 
 type Op =
-  | { kind: 'transfer'; caller: number; fromSub: Sub; to: number; toSub: Sub; amount: bigint; fee: FeeChoice; memo: MemoChoice; dedup: boolean }
+  | {
+      kind: 'transfer';
+      caller: number;
+      fromSub: Sub;
+      to: number;
+      toSub: Sub;
+      amount: bigint;
+      fee: FeeChoice;
+      memo: MemoChoice;
+      dedup: boolean;
+    }
   | {
       kind: 'approve';
       caller: number;
@@ -84,7 +94,10 @@ type Op =
 type Tweak = 'none' | 'fee' | 'memo' | 'subaccount';
 
 /** A call with every choice resolved, so that it can be submitted again verbatim. */
-type Call = { kind: 'transfer'; caller: string; args: TransferArgs } | { kind: 'approve'; caller: string; args: ApproveArgs } | { kind: 'transferFrom'; caller: string; args: TransferFromArgs };
+type Call =
+  | { kind: 'transfer'; caller: string; args: TransferArgs }
+  | { kind: 'approve'; caller: string; args: ApproveArgs }
+  | { kind: 'transferFrom'; caller: string; args: TransferFromArgs };
 
 /** An approval as the model keeps it, with the accounts it was given for. */
 interface Approval {
@@ -134,7 +147,13 @@ class Model {
   private setAllowance(from: Account, spender: Account, value: { amount: bigint; expiresAt?: bigint }): void {
     const k = `${Model.key(from)}>${Model.key(spender)}`;
     if (value.amount === 0n) this.allowances.delete(k);
-    else this.allowances.set(k, value.expiresAt === undefined ? { amount: value.amount, from, spender } : { amount: value.amount, expiresAt: value.expiresAt, from, spender });
+    else
+      this.allowances.set(
+        k,
+        value.expiresAt === undefined
+          ? { amount: value.amount, from, spender }
+          : { amount: value.amount, expiresAt: value.expiresAt, from, spender }
+      );
   }
 
   /** A transaction is deduplicated on its ICRC-3 `tx`, which holds exactly what the caller stated. */
@@ -142,7 +161,11 @@ class Model {
     return tx.ts === undefined ? undefined : this.dedup.get(JSON.stringify(tx, (_, v: unknown) => (typeof v === 'bigint' ? `${v}` : v)));
   }
   private commit(tx: Tx, fee: bigint | undefined, supplyDelta: bigint): Outcome {
-    if (tx.ts !== undefined) this.dedup.set(JSON.stringify(tx, (_, v: unknown) => (typeof v === 'bigint' ? `${v}` : v)), this.blocks);
+    if (tx.ts !== undefined)
+      this.dedup.set(
+        JSON.stringify(tx, (_, v: unknown) => (typeof v === 'bigint' ? `${v}` : v)),
+        this.blocks
+      );
     this.supply += supplyDelta;
     this.lastTx = fee === undefined ? { tx } : { tx, fee };
     return { Ok: this.blocks++ };
@@ -160,7 +183,10 @@ class Model {
     const mint = Model.same(from, MINTING);
     const burn = Model.same(args.to, MINTING);
     if (mint && burn) return generic(ErrorCode.mintingAccountMisuse);
-    const optional = { ...(args.memo === undefined ? {} : { memo: args.memo }), ...(args.createdAtTime === undefined ? {} : { ts: args.createdAtTime }) };
+    const optional = {
+      ...(args.memo === undefined ? {} : { memo: args.memo }),
+      ...(args.createdAtTime === undefined ? {} : { ts: args.createdAtTime })
+    };
     if (mint || burn) {
       if (args.fee !== undefined && args.fee !== 0n) return { Err: { BadFee: { expected_fee: 0n } } };
     } else if (args.fee !== undefined && args.fee !== FEE) return { Err: { BadFee: { expected_fee: FEE } } };
@@ -212,18 +238,27 @@ class Model {
     const balance = this.balance(from);
     if (balance < FEE) return { Err: { InsufficientFunds: { balance } } };
     const current = this.allowance(from, args.spender, now).amount;
-    if (args.expectedAllowance !== undefined && args.expectedAllowance !== current) return { Err: { AllowanceChanged: { current_allowance: current } } };
+    if (args.expectedAllowance !== undefined && args.expectedAllowance !== current)
+      return { Err: { AllowanceChanged: { current_allowance: current } } };
     this.add(from, -FEE);
-    this.setAllowance(from, args.spender, args.expiresAt === undefined ? { amount: args.amount } : { amount: args.amount, expiresAt: args.expiresAt });
+    this.setAllowance(
+      from,
+      args.spender,
+      args.expiresAt === undefined ? { amount: args.amount } : { amount: args.amount, expiresAt: args.expiresAt }
+    );
     return this.commit(tx, args.fee === undefined ? FEE : undefined, -FEE);
   }
 
   private transferFrom(caller: string, args: TransferFromArgs, now: bigint): Outcome {
-    const spender: Account = args.spenderSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.spenderSubaccount };
+    const spender: Account =
+      args.spenderSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.spenderSubaccount };
     if (args.memo !== undefined && args.memo.length > 64) return generic(ErrorCode.memoTooLong);
     if (Model.same(args.from, MINTING)) return generic(ErrorCode.mintingAccountMisuse);
     const burn = Model.same(args.to, MINTING);
-    const optional = { ...(args.memo === undefined ? {} : { memo: args.memo }), ...(args.createdAtTime === undefined ? {} : { ts: args.createdAtTime }) };
+    const optional = {
+      ...(args.memo === undefined ? {} : { memo: args.memo }),
+      ...(args.createdAtTime === undefined ? {} : { ts: args.createdAtTime })
+    };
     const balance = this.balance(args.from);
     let tx: Tx;
     if (burn) {
@@ -233,7 +268,15 @@ class Model {
       tx = { op: 'burn', from: args.from, spender, amt: args.amount, ...optional };
     } else {
       if (args.fee !== undefined && args.fee !== FEE) return { Err: { BadFee: { expected_fee: FEE } } };
-      tx = { op: 'xfer', from: args.from, to: args.to, spender, amt: args.amount, ...(args.fee === undefined ? {} : { fee: args.fee }), ...optional };
+      tx = {
+        op: 'xfer',
+        from: args.from,
+        to: args.to,
+        spender,
+        amt: args.amount,
+        ...(args.fee === undefined ? {} : { fee: args.fee }),
+        ...optional
+      };
     }
     const dup = this.duplicate(tx);
     if (dup !== undefined) return { Err: { Duplicate: { duplicate_of: dup } } };
@@ -244,7 +287,14 @@ class Model {
     if (balance < cost) return { Err: { InsufficientFunds: { balance } } };
     this.add(args.from, -cost);
     if (!burn) this.add(args.to, args.amount);
-    if (!own) this.setAllowance(args.from, spender, allowance.expiresAt === undefined ? { amount: allowance.amount - cost } : { amount: allowance.amount - cost, expiresAt: allowance.expiresAt });
+    if (!own)
+      this.setAllowance(
+        args.from,
+        spender,
+        allowance.expiresAt === undefined
+          ? { amount: allowance.amount - cost }
+          : { amount: allowance.amount - cost, expiresAt: allowance.expiresAt }
+      );
     return burn ? this.commit(tx, undefined, -args.amount) : this.commit(tx, args.fee === undefined ? FEE : undefined, -FEE);
   }
 }
@@ -280,7 +330,17 @@ function resolve(op: Exclude<Op, { kind: 'advance' | 'certify' | 'replay' }>, mo
     const amount = Model.same(to, MINTING) && op.amount === 0n ? 1n : op.amount;
     const fee = feeFor(op.fee, zeroFee ? 0n : FEE);
     const subaccount = SUBS[op.fromSub];
-    return { kind: 'transfer', caller: from.owner, args: { ...(subaccount === undefined ? {} : { fromSubaccount: subaccount }), to, amount, ...(fee === undefined ? {} : { fee }), ...optional } };
+    return {
+      kind: 'transfer',
+      caller: from.owner,
+      args: {
+        ...(subaccount === undefined ? {} : { fromSubaccount: subaccount }),
+        to,
+        amount,
+        ...(fee === undefined ? {} : { fee }),
+        ...optional
+      }
+    };
   }
   if (op.kind === 'approve') {
     const from = account(op.caller, op.fromSub);
@@ -312,35 +372,59 @@ function resolve(op: Exclude<Op, { kind: 'advance' | 'certify' | 'replay' }>, mo
   return {
     kind: 'transferFrom',
     caller: spender.owner,
-    args: { ...(spender.subaccount === undefined ? {} : { spenderSubaccount: spender.subaccount }), from, to, amount, ...(fee === undefined ? {} : { fee }), ...optional }
+    args: {
+      ...(spender.subaccount === undefined ? {} : { spenderSubaccount: spender.subaccount }),
+      from,
+      to,
+      amount,
+      ...(fee === undefined ? {} : { fee }),
+      ...optional
+    }
   };
 }
 
 /** Null and zero subaccounts are one account but two spellings of a transaction. */
-const respell = (a: Account): Account => (a.subaccount === undefined ? { owner: a.owner, subaccount: ZERO_SUB } : a.subaccount === ZERO_SUB ? { owner: a.owner } : a);
+const respell = (a: Account): Account =>
+  a.subaccount === undefined ? { owner: a.owner, subaccount: ZERO_SUB } : a.subaccount === ZERO_SUB ? { owner: a.owner } : a;
 const toggle = <T>(value: T | undefined, stated: T): T | undefined => (value === undefined ? stated : undefined);
 
 function tweak(call: Call, how: Tweak): Call {
   if (how === 'none') return call;
   if (call.kind === 'transfer') {
     const { fee, memo, ...rest } = call.args;
-    const from: Account = call.args.fromSubaccount === undefined ? { owner: call.caller } : { owner: call.caller, subaccount: call.args.fromSubaccount };
+    const from: Account =
+      call.args.fromSubaccount === undefined ? { owner: call.caller } : { owner: call.caller, subaccount: call.args.fromSubaccount };
     const nextFee = how === 'fee' ? toggle(fee, Model.same(from, MINTING) || Model.same(rest.to, MINTING) ? 0n : FEE) : fee;
     const nextMemo = how === 'memo' ? toggle(memo, '') : memo;
-    const args: TransferArgs = { ...rest, ...(how === 'subaccount' ? { to: respell(rest.to) } : {}), ...(nextFee === undefined ? {} : { fee: nextFee }), ...(nextMemo === undefined ? {} : { memo: nextMemo }) };
+    const args: TransferArgs = {
+      ...rest,
+      ...(how === 'subaccount' ? { to: respell(rest.to) } : {}),
+      ...(nextFee === undefined ? {} : { fee: nextFee }),
+      ...(nextMemo === undefined ? {} : { memo: nextMemo })
+    };
     return { kind: 'transfer', caller: call.caller, args };
   }
   if (call.kind === 'approve') {
     const { fee, memo, ...rest } = call.args;
     const nextFee = how === 'fee' ? toggle(fee, FEE) : fee;
     const nextMemo = how === 'memo' ? toggle(memo, '') : memo;
-    const args: ApproveArgs = { ...rest, ...(how === 'subaccount' ? { spender: respell(rest.spender) } : {}), ...(nextFee === undefined ? {} : { fee: nextFee }), ...(nextMemo === undefined ? {} : { memo: nextMemo }) };
+    const args: ApproveArgs = {
+      ...rest,
+      ...(how === 'subaccount' ? { spender: respell(rest.spender) } : {}),
+      ...(nextFee === undefined ? {} : { fee: nextFee }),
+      ...(nextMemo === undefined ? {} : { memo: nextMemo })
+    };
     return { kind: 'approve', caller: call.caller, args };
   }
   const { fee, memo, ...rest } = call.args;
   const nextFee = how === 'fee' ? toggle(fee, Model.same(rest.to, MINTING) ? 0n : FEE) : fee;
   const nextMemo = how === 'memo' ? toggle(memo, '') : memo;
-  const args: TransferFromArgs = { ...rest, ...(how === 'subaccount' ? { to: respell(rest.to) } : {}), ...(nextFee === undefined ? {} : { fee: nextFee }), ...(nextMemo === undefined ? {} : { memo: nextMemo }) };
+  const args: TransferFromArgs = {
+    ...rest,
+    ...(how === 'subaccount' ? { to: respell(rest.to) } : {}),
+    ...(nextFee === undefined ? {} : { fee: nextFee }),
+    ...(nextMemo === undefined ? {} : { memo: nextMemo })
+  };
   return { kind: 'transferFrom', caller: call.caller, args };
 }
 
@@ -357,7 +441,20 @@ const fee = fc.constantFrom<FeeChoice>('none', 'none', 'none', 'none', 'none', '
 const memo = fc.constantFrom<MemoChoice>('none', 'none', 'none', 'none', 'none', 'none', 'empty', 'short', 'long');
 const amount = fc.bigInt({ min: 0n, max: 120n });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('transfer' as const), caller: who, fromSub: sub, to: who, toSub: sub, amount, fee, memo, dedup: fc.boolean() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('transfer' as const),
+      caller: who,
+      fromSub: sub,
+      to: who,
+      toSub: sub,
+      amount,
+      fee,
+      memo,
+      dedup: fc.boolean()
+    })
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -394,7 +491,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance' as const), seconds: fc.bigInt({ min: 0n, max: 600n }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('certify' as const), max: fc.integer({ min: 0, max: 4 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('replay' as const), pick: fc.nat(), tweak: fc.constantFrom<Tweak>('none', 'none', 'fee', 'memo', 'subaccount') }) }
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('replay' as const),
+      pick: fc.nat(),
+      tweak: fc.constantFrom<Tweak>('none', 'none', 'fee', 'memo', 'subaccount')
+    })
+  }
 );
 
 const ALL_ACCOUNTS: Account[] = OWNERS.flatMap((_, i) => (['none', 'zero', 'one'] as const).map((s) => account(i, s)));
@@ -436,7 +540,9 @@ function runScenario(ops: Op[]): void {
       const tip = certifyPending(store, op.max);
       const hashed = store.tip().hashedCount;
       expect(hashed, where).toBe(before + BigInt(Math.min(op.max, Number(model.blocks - before))));
-      expect(tip, where).toEqual(hashed === 0n ? undefined : { lastIndex: hashed - 1n, lastHash: hashes[Number(hashed - 1n)], pending: model.blocks - hashed });
+      expect(tip, where).toEqual(
+        hashed === 0n ? undefined : { lastIndex: hashed - 1n, lastHash: hashes[Number(hashed - 1n)], pending: model.blocks - hashed }
+      );
       for (let i = before; i < hashed; i++) expect(store.blocks.getHash(i), where).toBe(hashes[Number(i)]);
       return;
     }
@@ -462,10 +568,16 @@ function runScenario(ops: Op[]): void {
       sum += balance;
     }
     expect(sum, where).toBe(tip.totalSupply);
-    expect(ALL_ACCOUNTS.map((a) => balanceOf(store, a)), `${where}: balances`).toEqual(ALL_ACCOUNTS.map((a) => model.balance(a)));
+    expect(
+      ALL_ACCOUNTS.map((a) => balanceOf(store, a)),
+      `${where}: balances`
+    ).toEqual(ALL_ACCOUNTS.map((a) => model.balance(a)));
     const pairs = ALL_ACCOUNTS.flatMap((from) => ALL_ACCOUNTS.map((spender): [Account, Account] => [from, spender]));
     const live = (a: { amount: bigint; expiresAt?: bigint }): string => `${a.amount}@${a.expiresAt ?? '-'}`;
-    expect(pairs.map(([from, spender]) => live(allowanceOf(store, now, from, spender))), `${where}: allowances`).toEqual(pairs.map(([from, spender]) => live(model.allowance(from, spender, now))));
+    expect(
+      pairs.map(([from, spender]) => live(allowanceOf(store, now, from, spender))),
+      `${where}: allowances`
+    ).toEqual(pairs.map(([from, spender]) => live(model.allowance(from, spender, now))));
 
     if ('Ok' in actual) {
       // Dense indices; the new block links to the previous one and records what the model expected.
@@ -514,20 +626,178 @@ describe('ledger against a reference model (property)', () => {
       { kind: 'transfer', caller: MINTER, fromSub: 'zero', to: 3, toSub: 'one', amount: 40n, fee: 'zero', memo: 'none', dedup: true },
       { kind: 'transfer', caller: MINTER, fromSub: 'none', to: MINTER, toSub: 'none', amount: 1n, fee: 'none', memo: 'none', dedup: false },
       { kind: 'transfer', caller: 0, fromSub: 'none', to: 2, toSub: 'none', amount: 1n, fee: 'none', memo: 'long', dedup: false },
-      { kind: 'approve', caller: 0, fromSub: 'zero', spender: 2, spenderSub: 'one', amount: 100n, fee: 'none', memo: 'none', dedup: true, expected: 'current', expires: 'soon' },
-      { kind: 'approve', caller: 0, fromSub: 'none', spender: 2, spenderSub: 'one', amount: 100n, fee: 'none', memo: 'none', dedup: false, expected: 'wrong', expires: 'none' },
-      { kind: 'approve', caller: 0, fromSub: 'none', spender: 0, spenderSub: 'one', amount: 1n, fee: 'none', memo: 'none', dedup: false, expected: 'none', expires: 'none' },
-      { kind: 'approve', caller: 0, fromSub: 'none', spender: 3, spenderSub: 'none', amount: 1n, fee: 'none', memo: 'none', dedup: false, expected: 'none', expires: 'past' },
-      { kind: 'approve', caller: 3, fromSub: 'none', spender: 0, spenderSub: 'none', amount: 1n, fee: 'none', memo: 'none', dedup: false, expected: 'none', expires: 'none' },
-      { kind: 'transferFrom', caller: 2, spenderSub: 'one', from: 0, fromSub: 'none', to: 3, toSub: 'none', amount: 20n, fee: 'none', memo: 'none', dedup: true, useApproval: false, pick: 0 },
-      { kind: 'transferFrom', caller: 2, spenderSub: 'one', from: 0, fromSub: 'none', to: MINTER, toSub: 'none', amount: 60n, fee: 'none', memo: 'none', dedup: false, useApproval: false, pick: 0 },
-      { kind: 'transferFrom', caller: 2, spenderSub: 'one', from: 0, fromSub: 'none', to: MINTER, toSub: 'none', amount: 60n, fee: 'none', memo: 'none', dedup: false, useApproval: false, pick: 0 },
-      { kind: 'transferFrom', caller: 2, spenderSub: 'one', from: 0, fromSub: 'none', to: MINTER, toSub: 'none', amount: 5n, fee: 'none', memo: 'none', dedup: false, useApproval: false, pick: 0 },
-      { kind: 'transferFrom', caller: 1, spenderSub: 'one', from: 1, fromSub: 'one', to: 0, toSub: 'none', amount: 30n, fee: 'right', memo: 'none', dedup: false, useApproval: false, pick: 0 },
-      { kind: 'transferFrom', caller: 2, spenderSub: 'none', from: MINTER, fromSub: 'none', to: 0, toSub: 'none', amount: 1n, fee: 'none', memo: 'none', dedup: false, useApproval: false, pick: 0 },
+      {
+        kind: 'approve',
+        caller: 0,
+        fromSub: 'zero',
+        spender: 2,
+        spenderSub: 'one',
+        amount: 100n,
+        fee: 'none',
+        memo: 'none',
+        dedup: true,
+        expected: 'current',
+        expires: 'soon'
+      },
+      {
+        kind: 'approve',
+        caller: 0,
+        fromSub: 'none',
+        spender: 2,
+        spenderSub: 'one',
+        amount: 100n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        expected: 'wrong',
+        expires: 'none'
+      },
+      {
+        kind: 'approve',
+        caller: 0,
+        fromSub: 'none',
+        spender: 0,
+        spenderSub: 'one',
+        amount: 1n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        expected: 'none',
+        expires: 'none'
+      },
+      {
+        kind: 'approve',
+        caller: 0,
+        fromSub: 'none',
+        spender: 3,
+        spenderSub: 'none',
+        amount: 1n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        expected: 'none',
+        expires: 'past'
+      },
+      {
+        kind: 'approve',
+        caller: 3,
+        fromSub: 'none',
+        spender: 0,
+        spenderSub: 'none',
+        amount: 1n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        expected: 'none',
+        expires: 'none'
+      },
+      {
+        kind: 'transferFrom',
+        caller: 2,
+        spenderSub: 'one',
+        from: 0,
+        fromSub: 'none',
+        to: 3,
+        toSub: 'none',
+        amount: 20n,
+        fee: 'none',
+        memo: 'none',
+        dedup: true,
+        useApproval: false,
+        pick: 0
+      },
+      {
+        kind: 'transferFrom',
+        caller: 2,
+        spenderSub: 'one',
+        from: 0,
+        fromSub: 'none',
+        to: MINTER,
+        toSub: 'none',
+        amount: 60n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        useApproval: false,
+        pick: 0
+      },
+      {
+        kind: 'transferFrom',
+        caller: 2,
+        spenderSub: 'one',
+        from: 0,
+        fromSub: 'none',
+        to: MINTER,
+        toSub: 'none',
+        amount: 60n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        useApproval: false,
+        pick: 0
+      },
+      {
+        kind: 'transferFrom',
+        caller: 2,
+        spenderSub: 'one',
+        from: 0,
+        fromSub: 'none',
+        to: MINTER,
+        toSub: 'none',
+        amount: 5n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        useApproval: false,
+        pick: 0
+      },
+      {
+        kind: 'transferFrom',
+        caller: 1,
+        spenderSub: 'one',
+        from: 1,
+        fromSub: 'one',
+        to: 0,
+        toSub: 'none',
+        amount: 30n,
+        fee: 'right',
+        memo: 'none',
+        dedup: false,
+        useApproval: false,
+        pick: 0
+      },
+      {
+        kind: 'transferFrom',
+        caller: 2,
+        spenderSub: 'none',
+        from: MINTER,
+        fromSub: 'none',
+        to: 0,
+        toSub: 'none',
+        amount: 1n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        useApproval: false,
+        pick: 0
+      },
       { kind: 'certify', max: 3 },
       { kind: 'advance', seconds: 60n },
-      { kind: 'transferFrom', caller: 2, spenderSub: 'one', from: 0, fromSub: 'none', to: 3, toSub: 'none', amount: 1n, fee: 'none', memo: 'none', dedup: false, useApproval: false, pick: 0 },
+      {
+        kind: 'transferFrom',
+        caller: 2,
+        spenderSub: 'one',
+        from: 0,
+        fromSub: 'none',
+        to: 3,
+        toSub: 'none',
+        amount: 1n,
+        fee: 'none',
+        memo: 'none',
+        dedup: false,
+        useApproval: false,
+        pick: 0
+      },
       { kind: 'replay', pick: 8, tweak: 'none' },
       { kind: 'certify', max: 4 }
     ];

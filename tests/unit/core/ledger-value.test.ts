@@ -44,7 +44,8 @@ function newStore(): LedgerStore {
 }
 
 function ok<T>(result: { Ok: T } | { Err: unknown }): T {
-  if (!('Ok' in result)) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  if (!('Ok' in result))
+    throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
   return result.Ok;
 }
 
@@ -57,7 +58,9 @@ function fullBlock(store: LedgerStore, index: bigint): Block {
 
 const hex = (value: Value): string => bytesToHex(hashValue(value));
 const blob = (h: string): Value => ({ Blob: hexToBytes(h) });
-const acct = (owner: string, subaccount?: string): Value => ({ Array: subaccount === undefined ? [blob(owner)] : [blob(owner), blob(subaccount)] });
+const acct = (owner: string, subaccount?: string): Value => ({
+  Array: subaccount === undefined ? [blob(owner)] : [blob(owner), blob(subaccount)]
+});
 
 /** The fields of a Map value by key; a duplicated key would make the block ambiguous, so it fails here. */
 function fields(value: Value | undefined): Record<string, Value> {
@@ -95,7 +98,9 @@ describe('ICRC-3 value hashing (HASHINGVALUES.md vectors)', () => {
   });
 
   it('hashes an Array as the hash of its concatenated element hashes', () => {
-    expect(hex({ Array: [{ Nat: 3n }, { Text: 'foo' }, blob('0506')] })).toBe('514a04011caa503990d446b7dec5d79e19c221ae607fb08b2848c67734d468d6');
+    expect(hex({ Array: [{ Nat: 3n }, { Text: 'foo' }, blob('0506')] })).toBe(
+      '514a04011caa503990d446b7dec5d79e19c221ae607fb08b2848c67734d468d6'
+    );
     expect(hex({ Array: [] })).toBe(bytesToHex(sha256(new Uint8Array())));
     expect(digest(utf8ToBytes('ab'), new Uint8Array(), utf8ToBytes('c'))).toEqual(sha256(utf8ToBytes('abc')));
   });
@@ -208,7 +213,15 @@ describe('blockValue (legacy ICRC-1/2 block schema)', () => {
   it('a mint through transfer keeps the caller-given memo and created_at_time, and the next block links to it', () => {
     const store = newStore();
     mintInitial(store, NOW, [[{ owner: ALICE }, 1_000_000n]]);
-    ok(transfer(store, MINTER.owner, NOW + 1n, { to: { owner: BOB, subaccount: SUB }, amount: 5n, memo: 'cafe', createdAtTime: NOW, fee: 0n }));
+    ok(
+      transfer(store, MINTER.owner, NOW + 1n, {
+        to: { owner: BOB, subaccount: SUB },
+        amount: 5n,
+        memo: 'cafe',
+        createdAtTime: NOW,
+        fee: 0n
+      })
+    );
     const top = fields(blockValue(fullBlock(store, 1n)));
     expect(Object.keys(top).sort()).toEqual(['phash', 'ts', 'tx']);
     expect(top.phash).toEqual(blob(blockHash(fullBlock(store, 0n))));
@@ -228,7 +241,13 @@ describe('blockValue (legacy ICRC-1/2 block schema)', () => {
     expect(fields(implicit.tx)).toEqual({ op: { Text: 'xfer' }, from: acct(ALICE), to: acct(BOB), amt: { Nat: 100n } });
     const explicit = fields(blockValue(fullBlock(store, 2n)));
     expect(Object.keys(explicit).sort()).toEqual(['phash', 'ts', 'tx']);
-    expect(fields(explicit.tx)).toEqual({ op: { Text: 'xfer' }, from: acct(ALICE, ZERO_SUB), to: acct(BOB, ZERO_SUB), amt: { Nat: 7n }, fee: { Nat: FEE } });
+    expect(fields(explicit.tx)).toEqual({
+      op: { Text: 'xfer' },
+      from: acct(ALICE, ZERO_SUB),
+      to: acct(BOB, ZERO_SUB),
+      amt: { Nat: 7n },
+      fee: { Nat: FEE }
+    });
   });
 
   it('a burn block has from and amt, and no fee anywhere', () => {
@@ -244,7 +263,17 @@ describe('blockValue (legacy ICRC-1/2 block schema)', () => {
     const store = newStore();
     mintInitial(store, NOW, [[{ owner: ALICE }, 1_000_000n]]);
     ok(approve(store, ALICE, NOW, { spender: { owner: BOB }, amount: 500n }));
-    ok(approve(store, ALICE, NOW, { spender: { owner: BOB }, amount: 600n, expectedAllowance: 500n, expiresAt: NOW + SECOND, fee: FEE, memo: '00', createdAtTime: NOW }));
+    ok(
+      approve(store, ALICE, NOW, {
+        spender: { owner: BOB },
+        amount: 600n,
+        expectedAllowance: 500n,
+        expiresAt: NOW + SECOND,
+        fee: FEE,
+        memo: '00',
+        createdAtTime: NOW
+      })
+    );
     const plain = fields(blockValue(fullBlock(store, 1n)));
     expect(plain.fee).toEqual({ Nat: FEE });
     expect(fields(plain.tx)).toEqual({ op: { Text: 'approve' }, from: acct(ALICE), spender: acct(BOB), amt: { Nat: 500n } });
@@ -284,7 +313,16 @@ describe('blockValue (legacy ICRC-1/2 block schema)', () => {
     ok(transfer(store, ALICE, NOW, { fromSubaccount: ZERO_SUB, to: { owner: BOB, subaccount: SUB }, amount: 2n }));
     ok(transfer(store, ALICE, NOW, { to: MINTER, amount: FEE, memo: '' }));
     ok(transfer(store, MINTER.owner, NOW, { to: { owner: ALICE, subaccount: SUB }, amount: 3n, createdAtTime: NOW }));
-    ok(approve(store, ALICE, NOW, { spender: { owner: BOB }, amount: 10n ** 9n, expectedAllowance: 0n, expiresAt: NOW + SECOND, createdAtTime: NOW, memo: '01' }));
+    ok(
+      approve(store, ALICE, NOW, {
+        spender: { owner: BOB },
+        amount: 10n ** 9n,
+        expectedAllowance: 0n,
+        expiresAt: NOW + SECOND,
+        createdAtTime: NOW,
+        memo: '01'
+      })
+    );
     ok(transferFrom(store, BOB, NOW, { from: { owner: ALICE }, to: { owner: BOB }, amount: 4n, fee: FEE, createdAtTime: NOW }));
     ok(transferFrom(store, BOB, NOW, { from: { owner: ALICE }, to: MINTER, amount: FEE }));
     const count = store.tip().blockCount;
@@ -302,7 +340,14 @@ describe('blockValue (legacy ICRC-1/2 block schema)', () => {
         phash: i % 2 === 0 ? undefined : 'cd'.repeat(32),
         ts: BigInt(i),
         fee: BigInt(i % 300),
-        tx: { op: i % 3 === 0 ? 'xfer' : 'approve', from: { owner }, to: { owner: ALICE, subaccount: owner.padStart(64, '0') }, spender: { owner: BOB }, amt: BigInt(i), fee: BigInt(i) }
+        tx: {
+          op: i % 3 === 0 ? 'xfer' : 'approve',
+          from: { owner },
+          to: { owner: ALICE, subaccount: owner.padStart(64, '0') },
+          spender: { owner: BOB },
+          amt: BigInt(i),
+          fee: BigInt(i)
+        }
       };
       if (block.phash === undefined) delete block.phash;
       expect(blockHash(block), `block ${i}`).toBe(hex(blockValue(block)));
@@ -326,7 +371,11 @@ describe('tip certification tree', () => {
 
   it('has the two labels in sorted order, with the index as leb128', () => {
     const tree = tipTree(300n, HASH);
-    expect(tree).toEqual([1, [2, utf8ToBytes('last_block_hash'), [3, hexToBytes(HASH)]], [2, utf8ToBytes('last_block_index'), [3, hexToBytes('ac02')]]]);
+    expect(tree).toEqual([
+      1,
+      [2, utf8ToBytes('last_block_hash'), [3, hexToBytes(HASH)]],
+      [2, utf8ToBytes('last_block_index'), [3, hexToBytes('ac02')]]
+    ]);
   });
 
   it('has the root the agent reconstructs, directly and after a CBOR round trip', async () => {
@@ -349,7 +398,13 @@ describe('tip certification tree', () => {
     const dsep = (s: string): Uint8Array => concatBytes(Uint8Array.of(s.length), utf8ToBytes(s));
     const leaf = (v: Uint8Array): Uint8Array => sha256(concatBytes(dsep('ic-hashtree-leaf'), v));
     const labeled = (l: string, h: Uint8Array): Uint8Array => sha256(concatBytes(dsep('ic-hashtree-labeled'), utf8ToBytes(l), h));
-    const expected = sha256(concatBytes(dsep('ic-hashtree-fork'), labeled('last_block_hash', leaf(hexToBytes(HASH))), labeled('last_block_index', leaf(Uint8Array.of(5)))));
+    const expected = sha256(
+      concatBytes(
+        dsep('ic-hashtree-fork'),
+        labeled('last_block_hash', leaf(hexToBytes(HASH))),
+        labeled('last_block_index', leaf(Uint8Array.of(5)))
+      )
+    );
     expect(treeRoot(tipTree(5n, HASH))).toEqual(expected);
   });
 

@@ -146,11 +146,13 @@ function run<R extends { Ok: bigint } | { Err: unknown }>(store: LedgerStore, op
 
 const send = (store: LedgerStore, caller: string, args: TransferArgs, now = NOW) => run(store, () => transfer(store, caller, now, args));
 const allow = (store: LedgerStore, caller: string, args: ApproveArgs, now = NOW) => run(store, () => approve(store, caller, now, args));
-const spend = (store: LedgerStore, caller: string, args: TransferFromArgs, now = NOW) => run(store, () => transferFrom(store, caller, now, args));
+const spend = (store: LedgerStore, caller: string, args: TransferFromArgs, now = NOW) =>
+  run(store, () => transferFrom(store, caller, now, args));
 
 const generic = (code: bigint) => ({ Err: { GenericError: { error_code: code, message: expect.any(String) } } });
 const supply = (store: LedgerStore): bigint => store.tip().totalSupply;
-const bal = (store: LedgerStore, owner: string, subaccount?: string): bigint => balanceOf(store, subaccount === undefined ? { owner } : { owner, subaccount });
+const bal = (store: LedgerStore, owner: string, subaccount?: string): bigint =>
+  balanceOf(store, subaccount === undefined ? { owner } : { owner, subaccount });
 
 describe('ledger configuration', () => {
   it('fills defaults and validates an install argument', () => {
@@ -173,7 +175,15 @@ describe('ledger configuration', () => {
     const metadata = Array.from({ length: MAX_METADATA_ENTRIES }, (_, i): [string, StoredMetadataValue] => [`k${i}`, { Text: '' }]);
     metadata[0] = ['k'.repeat(128), { Text: 'x'.repeat(MAX_METADATA_VALUE_BYTES) }];
     metadata[1] = ['blob', { Blob: 'ab'.repeat(MAX_METADATA_VALUE_BYTES) }];
-    const boundary = init({ name: 'n'.repeat(128), symbol: 's'.repeat(32), decimals: 255, fee: 0n, maxMemoLength: 256, maxTransactionsInWindow: 1, metadata });
+    const boundary = init({
+      name: 'n'.repeat(128),
+      symbol: 's'.repeat(32),
+      decimals: 255,
+      fee: 0n,
+      maxMemoLength: 256,
+      maxTransactionsInWindow: 1,
+      metadata
+    });
     expect(makeLedgerConfig(boundary)).toHaveProperty('Ok');
     expect(makeLedgerConfig(init({ decimals: 0 }))).toHaveProperty('Ok.decimals', 0);
     expect(makeLedgerConfig(init({ mintingAccount: { owner: '00'.repeat(29), subaccount: SUB } }))).toHaveProperty('Ok');
@@ -195,13 +205,27 @@ describe('ledger configuration', () => {
       ['memo limit above 256', { maxMemoLength: 257 }],
       ['fractional memo limit', { maxMemoLength: 32.5 }],
       ['empty window', { maxTransactionsInWindow: 0 }],
-      ['too many metadata entries', { metadata: Array.from({ length: MAX_METADATA_ENTRIES + 1 }, (_, i): [string, { Nat: bigint }] => [`k${i}`, { Nat: 0n }]) }],
+      [
+        'too many metadata entries',
+        { metadata: Array.from({ length: MAX_METADATA_ENTRIES + 1 }, (_, i): [string, { Nat: bigint }] => [`k${i}`, { Nat: 0n }]) }
+      ],
       ['empty metadata key', { metadata: [['', { Nat: 1n }]] }],
       ['long metadata key', { metadata: [['k'.repeat(129), { Nat: 1n }]] }],
-      ['duplicate metadata key', { metadata: [['icrc1:logo', { Text: 'a' }], ['icrc1:logo', { Text: 'b' }]] }],
+      [
+        'duplicate metadata key',
+        {
+          metadata: [
+            ['icrc1:logo', { Text: 'a' }],
+            ['icrc1:logo', { Text: 'b' }]
+          ]
+        }
+      ],
       ['large text value', { metadata: [['big', { Text: 'x'.repeat(MAX_METADATA_VALUE_BYTES + 1) }]] }],
       ['large blob value', { metadata: [['big', { Blob: 'ab'.repeat(MAX_METADATA_VALUE_BYTES + 1) }]] }],
-      ['too many initial balances', { initialBalances: Array.from({ length: MAX_INITIAL_BALANCES + 1 }, (): [Account, bigint] => [{ owner: ALICE }, 1n]) }],
+      [
+        'too many initial balances',
+        { initialBalances: Array.from({ length: MAX_INITIAL_BALANCES + 1 }, (): [Account, bigint] => [{ owner: ALICE }, 1n]) }
+      ],
       ['bad initial account', { initialBalances: [[{ owner: ALICE, subaccount: '00' }, 1n]] }],
       ['negative initial balance', { initialBalances: [[{ owner: ALICE }, -1n]] }]
     ];
@@ -213,8 +237,25 @@ describe('ledger configuration', () => {
 
   it('upgrades name, symbol, fee, memo limit, metadata and window, keeping the rest', () => {
     const current = config({ decimals: 6, metadata: [['icrc1:logo', { Text: 'old' }]] });
-    const next = upgradeLedgerConfig(current, { name: 'New', symbol: 'NEW', fee: 5n, maxMemoLength: 64, metadata: [['icrc1:logo', { Text: 'new' }]], maxTransactionsInWindow: 10 });
-    expect(next).toEqual({ Ok: { ...current, name: 'New', symbol: 'NEW', fee: 5n, maxMemoLength: 64, metadata: [['icrc1:logo', { Text: 'new' }]], maxTransactionsInWindow: 10 } });
+    const next = upgradeLedgerConfig(current, {
+      name: 'New',
+      symbol: 'NEW',
+      fee: 5n,
+      maxMemoLength: 64,
+      metadata: [['icrc1:logo', { Text: 'new' }]],
+      maxTransactionsInWindow: 10
+    });
+    expect(next).toEqual({
+      Ok: {
+        ...current,
+        name: 'New',
+        symbol: 'NEW',
+        fee: 5n,
+        maxMemoLength: 64,
+        metadata: [['icrc1:logo', { Text: 'new' }]],
+        maxTransactionsInWindow: 10
+      }
+    });
     expect(upgradeLedgerConfig(current, {})).toEqual({ Ok: current });
   });
 
@@ -227,11 +268,27 @@ describe('ledger configuration', () => {
     expect(upgradeLedgerConfig(current, { symbol: 's'.repeat(33) })).toHaveProperty('Err');
     expect(upgradeLedgerConfig(current, { fee: -1n })).toHaveProperty('Err');
     expect(upgradeLedgerConfig(current, { maxTransactionsInWindow: 0 })).toHaveProperty('Err');
-    expect(upgradeLedgerConfig(current, { metadata: [['a', { Nat: 1n }], ['a', { Nat: 2n }]] })).toHaveProperty('Err');
+    expect(
+      upgradeLedgerConfig(current, {
+        metadata: [
+          ['a', { Nat: 1n }],
+          ['a', { Nat: 2n }]
+        ]
+      })
+    ).toHaveProperty('Err');
   });
 
   it('derives the standard metadata keys from the configuration, then adds the other entries once', () => {
-    const made = config({ decimals: 6, maxMemoLength: 80, metadata: [['icrc1:logo', { Text: 'data:,' }], ['icrc1:fee', { Nat: 1n }], ['icrc1:name', { Text: 'spoof' }], ['x:blob', { Blob: '0102' }]] });
+    const made = config({
+      decimals: 6,
+      maxMemoLength: 80,
+      metadata: [
+        ['icrc1:logo', { Text: 'data:,' }],
+        ['icrc1:fee', { Nat: 1n }],
+        ['icrc1:name', { Text: 'spoof' }],
+        ['x:blob', { Blob: '0102' }]
+      ]
+    });
     const entries = metadataEntries(made);
     expect(entries).toEqual([
       ['icrc1:name', { Text: 'Test Token' }],
@@ -273,13 +330,22 @@ describe('icrc1_transfer', () => {
     expect(bal(store, ALICE)).toBe(1_000_000n - 300_000n - FEE);
     expect(bal(store, BOB)).toBe(300_000n);
     expect(supply(store)).toBe(1_000_000n - FEE);
-    expect(block(store, 1n)).toEqual({ phash: hashOf(store, 0n), ts: NOW, fee: FEE, tx: { op: 'xfer', from: { owner: ALICE }, to: { owner: BOB }, amt: 300_000n } });
+    expect(block(store, 1n)).toEqual({
+      phash: hashOf(store, 0n),
+      ts: NOW,
+      fee: FEE,
+      tx: { op: 'xfer', from: { owner: ALICE }, to: { owner: BOB }, amt: 300_000n }
+    });
   });
 
   it('accepts the fee stated explicitly and records it in the transaction instead of the block', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
     expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, fee: FEE, memo: 'ff'.repeat(32), createdAtTime: NOW })).toEqual({ Ok: 1n });
-    expect(block(store, 1n)).toEqual({ phash: hashOf(store, 0n), ts: NOW, tx: { op: 'xfer', from: { owner: ALICE }, to: { owner: BOB }, amt: 1n, fee: FEE, memo: 'ff'.repeat(32), ts: NOW } });
+    expect(block(store, 1n)).toEqual({
+      phash: hashOf(store, 0n),
+      ts: NOW,
+      tx: { op: 'xfer', from: { owner: ALICE }, to: { owner: BOB }, amt: 1n, fee: FEE, memo: 'ff'.repeat(32), ts: NOW }
+    });
   });
 
   it('treats a null and a zero subaccount as one balance, and other subaccounts apart', () => {
@@ -290,7 +356,9 @@ describe('icrc1_transfer', () => {
     expect(bal(store, BOB, ZERO_SUB)).toBe(100n);
     expect(bal(store, BOB, SUB)).toBe(30_000n);
     expect(bal(store, ALICE)).toBe(1_000_000n - 30_100n - 2n * FEE);
-    expect(send(store, BOB, { fromSubaccount: SUB, to: { owner: CAROL }, amount: 30_000n - FEE + 1n })).toEqual({ Err: { InsufficientFunds: { balance: 30_000n } } });
+    expect(send(store, BOB, { fromSubaccount: SUB, to: { owner: CAROL }, amount: 30_000n - FEE + 1n })).toEqual({
+      Err: { InsufficientFunds: { balance: 30_000n } }
+    });
     expect(send(store, BOB, { fromSubaccount: SUB, to: { owner: CAROL }, amount: 30_000n - FEE })).toHaveProperty('Ok');
     expect(bal(store, BOB, SUB)).toBe(0n);
     expect(store.balances.has(`${BOB}.${SUB}`)).toBe(false);
@@ -306,12 +374,15 @@ describe('icrc1_transfer', () => {
 
   it('BadFee: a stated fee must equal the ledger fee', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
-    for (const fee of [FEE + 1n, FEE - 1n, 0n]) expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, fee })).toEqual({ Err: { BadFee: { expected_fee: FEE } } });
+    for (const fee of [FEE + 1n, FEE - 1n, 0n])
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, fee })).toEqual({ Err: { BadFee: { expected_fee: FEE } } });
   });
 
   it('InsufficientFunds: the balance must cover amount + fee', () => {
     const store = newLedger([[{ owner: ALICE }, 100_000n]]);
-    expect(send(store, ALICE, { to: { owner: BOB }, amount: 100_000n - FEE + 1n })).toEqual({ Err: { InsufficientFunds: { balance: 100_000n } } });
+    expect(send(store, ALICE, { to: { owner: BOB }, amount: 100_000n - FEE + 1n })).toEqual({
+      Err: { InsufficientFunds: { balance: 100_000n } }
+    });
     expect(send(store, CAROL, { to: { owner: BOB }, amount: 0n })).toEqual({ Err: { InsufficientFunds: { balance: 0n } } });
     expect(send(store, ALICE, { to: { owner: BOB }, amount: 100_000n - FEE })).toHaveProperty('Ok');
     expect(bal(store, ALICE)).toBe(0n);
@@ -345,7 +416,9 @@ describe('icrc1_transfer', () => {
 
     it('another subaccount of the minting owner is an ordinary account', () => {
       const store = newLedger();
-      expect(send(store, MINTER.owner, { fromSubaccount: SUB, to: { owner: ALICE }, amount: 5n })).toEqual({ Err: { InsufficientFunds: { balance: 0n } } });
+      expect(send(store, MINTER.owner, { fromSubaccount: SUB, to: { owner: ALICE }, amount: 5n })).toEqual({
+        Err: { InsufficientFunds: { balance: 0n } }
+      });
     });
   });
 
@@ -361,7 +434,10 @@ describe('icrc1_transfer', () => {
     });
 
     it('BadBurn: the amount must reach min(fee, balance)', () => {
-      const store = newLedger([[{ owner: ALICE }, 1_000_000n], [{ owner: BOB }, 5n]]);
+      const store = newLedger([
+        [{ owner: ALICE }, 1_000_000n],
+        [{ owner: BOB }, 5n]
+      ]);
       expect(send(store, ALICE, { to: MINTER, amount: FEE - 1n })).toEqual({ Err: { BadBurn: { min_burn_amount: FEE } } });
       expect(send(store, ALICE, { to: MINTER, amount: 0n })).toEqual({ Err: { BadBurn: { min_burn_amount: FEE } } });
       expect(send(store, BOB, { to: MINTER, amount: 4n })).toEqual({ Err: { BadBurn: { min_burn_amount: 5n } } });
@@ -400,8 +476,12 @@ describe('icrc1_transfer', () => {
     it('bad subaccount', () => {
       const store = newLedger([[{ owner: ALICE }, 100_000n]]);
       for (const sub of ['01'.repeat(31), '01'.repeat(33), '', 'AB'.repeat(32), 'zz'.repeat(32), `${'0'.repeat(63)}`]) {
-        expect(send(store, ALICE, { fromSubaccount: sub, to: { owner: BOB }, amount: 1n }), `from ${sub}`).toEqual(generic(ErrorCode.badSubaccount));
-        expect(send(store, ALICE, { to: { owner: BOB, subaccount: sub }, amount: 1n }), `to ${sub}`).toEqual(generic(ErrorCode.badSubaccount));
+        expect(send(store, ALICE, { fromSubaccount: sub, to: { owner: BOB }, amount: 1n }), `from ${sub}`).toEqual(
+          generic(ErrorCode.badSubaccount)
+        );
+        expect(send(store, ALICE, { to: { owner: BOB, subaccount: sub }, amount: 1n }), `to ${sub}`).toEqual(
+          generic(ErrorCode.badSubaccount)
+        );
       }
     });
 
@@ -426,21 +506,31 @@ describe('icrc1_transfer', () => {
     it('minting account misuse: the minting account cannot send to itself', () => {
       const store = newLedger();
       expect(send(store, MINTER.owner, { to: MINTER, amount: 1n })).toEqual(generic(ErrorCode.mintingAccountMisuse));
-      expect(send(store, MINTER.owner, { fromSubaccount: ZERO_SUB, to: { owner: MINTER.owner, subaccount: ZERO_SUB }, amount: 1n })).toEqual(generic(ErrorCode.mintingAccountMisuse));
+      expect(
+        send(store, MINTER.owner, { fromSubaccount: ZERO_SUB, to: { owner: MINTER.owner, subaccount: ZERO_SUB }, amount: 1n })
+      ).toEqual(generic(ErrorCode.mintingAccountMisuse));
     });
   });
 
   describe('created_at_time', () => {
     it('TooOld: older than the window; the window edge itself is accepted', () => {
       const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({ Err: { TooOld: null } });
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS })).toHaveProperty('Ok');
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({
+        Err: { TooOld: null }
+      });
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS })).toHaveProperty(
+        'Ok'
+      );
     });
 
     it('CreatedInFuture: further ahead than the permitted drift', () => {
       const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({ Err: { CreatedInFuture: { ledger_time: NOW } } });
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: U64_MAX })).toEqual({ Err: { CreatedInFuture: { ledger_time: NOW } } });
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({
+        Err: { CreatedInFuture: { ledger_time: NOW } }
+      });
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: U64_MAX })).toEqual({
+        Err: { CreatedInFuture: { ledger_time: NOW } }
+      });
       expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW + PERMITTED_DRIFT_NS })).toHaveProperty('Ok');
     });
 
@@ -449,7 +539,9 @@ describe('icrc1_transfer', () => {
       const args: TransferArgs = { to: { owner: BOB }, amount: 1n, createdAtTime: NOW };
       expect(send(store, ALICE, args)).toEqual({ Ok: 1n });
       expect(send(store, ALICE, args, NOW + 5n * SECOND)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
-      expect(send(store, ALICE, { ...args }, NOW + TX_WINDOW_NS + PERMITTED_DRIFT_NS)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
+      expect(send(store, ALICE, { ...args }, NOW + TX_WINDOW_NS + PERMITTED_DRIFT_NS)).toEqual({
+        Err: { Duplicate: { duplicate_of: 1n } }
+      });
       expect(send(store, ALICE, args, NOW + TX_WINDOW_NS + PERMITTED_DRIFT_NS + 1n)).toEqual({ Err: { TooOld: null } });
     });
 
@@ -468,7 +560,9 @@ describe('icrc1_transfer', () => {
         { ...base, to: { owner: CAROL } }
       ];
       variants.forEach((args, i) => expect(send(store, ALICE, args), `variant ${i}`).toEqual({ Ok: BigInt(i + 2) }));
-      variants.forEach((args, i) => expect(send(store, ALICE, args), `variant ${i} again`).toEqual({ Err: { Duplicate: { duplicate_of: BigInt(i + 2) } } }));
+      variants.forEach((args, i) =>
+        expect(send(store, ALICE, args), `variant ${i} again`).toEqual({ Err: { Duplicate: { duplicate_of: BigInt(i + 2) } } })
+      );
       expect(bal(store, BOB)).toBe(9n);
       expect(bal(store, CAROL)).toBe(1n);
     });
@@ -483,7 +577,9 @@ describe('icrc1_transfer', () => {
     it('deduplicates mints and burns too', () => {
       const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
       expect(send(store, MINTER.owner, { to: { owner: BOB }, amount: 9n, createdAtTime: NOW })).toEqual({ Ok: 1n });
-      expect(send(store, MINTER.owner, { to: { owner: BOB }, amount: 9n, createdAtTime: NOW })).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
+      expect(send(store, MINTER.owner, { to: { owner: BOB }, amount: 9n, createdAtTime: NOW })).toEqual({
+        Err: { Duplicate: { duplicate_of: 1n } }
+      });
       expect(send(store, ALICE, { to: MINTER, amount: FEE, createdAtTime: NOW })).toEqual({ Ok: 2n });
       expect(send(store, ALICE, { to: MINTER, amount: FEE, createdAtTime: NOW })).toEqual({ Err: { Duplicate: { duplicate_of: 2n } } });
     });
@@ -499,10 +595,16 @@ describe('icrc1_transfer', () => {
 
     it('checks in the reference order: memo, fee, TooOld, CreatedInFuture, Duplicate, funds', () => {
       const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, fee: 1n, memo: '00'.repeat(33), createdAtTime: 0n })).toEqual(generic(ErrorCode.memoTooLong));
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, fee: 1n, createdAtTime: 0n })).toEqual({ Err: { BadFee: { expected_fee: FEE } } });
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, fee: 1n, memo: '00'.repeat(33), createdAtTime: 0n })).toEqual(
+        generic(ErrorCode.memoTooLong)
+      );
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, fee: 1n, createdAtTime: 0n })).toEqual({
+        Err: { BadFee: { expected_fee: FEE } }
+      });
       expect(send(store, ALICE, { to: { owner: BOB }, amount: 10n ** 9n, createdAtTime: 0n })).toEqual({ Err: { TooOld: null } });
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 10n ** 9n, createdAtTime: U64_MAX })).toEqual({ Err: { CreatedInFuture: { ledger_time: NOW } } });
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 10n ** 9n, createdAtTime: U64_MAX })).toEqual({
+        Err: { CreatedInFuture: { ledger_time: NOW } }
+      });
       const all: TransferArgs = { to: { owner: BOB }, amount: 1_000_000n - FEE, createdAtTime: NOW };
       expect(send(store, ALICE, all)).toEqual({ Ok: 1n });
       expect(send(store, ALICE, all)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
@@ -513,14 +615,17 @@ describe('icrc1_transfer', () => {
       expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW })).toEqual({ Ok: 1n });
       expect(send(store, ALICE, { to: { owner: BOB }, amount: 2n, createdAtTime: NOW })).toEqual({ Ok: 2n });
       expect(send(store, ALICE, { to: { owner: BOB }, amount: 3n, createdAtTime: NOW })).toEqual({ Err: { TemporarilyUnavailable: null } });
-      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW })).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
+      expect(send(store, ALICE, { to: { owner: BOB }, amount: 1n, createdAtTime: NOW })).toEqual({
+        Err: { Duplicate: { duplicate_of: 1n } }
+      });
       expect(send(store, ALICE, { to: { owner: BOB }, amount: 3n })).toEqual({ Ok: 3n });
     });
 
     it('forgets deduplication entries after the window, at most PRUNE_PER_CALL per call', () => {
       const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
       const count = PRUNE_PER_CALL + 4;
-      for (let i = 1; i <= count; i++) expect(send(store, ALICE, { to: { owner: BOB }, amount: BigInt(i), createdAtTime: NOW })).toHaveProperty('Ok');
+      for (let i = 1; i <= count; i++)
+        expect(send(store, ALICE, { to: { owner: BOB }, amount: BigInt(i), createdAtTime: NOW })).toHaveProperty('Ok');
       expect(store.dedup.size()).toBe(count);
       // Still inside the window (plus drift): nothing is forgotten.
       expect(send(store, ALICE, { to: { owner: BOB }, amount: 0n }, NOW + TX_WINDOW_NS + PERMITTED_DRIFT_NS)).toHaveProperty('Ok');
@@ -551,7 +656,12 @@ describe('icrc2_approve', () => {
     expect(allowanceOf(store, NOW, { owner: ALICE, subaccount: ZERO_SUB }, { owner: BOB, subaccount: ZERO_SUB })).toEqual({ amount: 500n });
     expect(bal(store, ALICE)).toBe(1_000_000n - FEE);
     expect(supply(store)).toBe(1_000_000n - FEE);
-    expect(block(store, 1n)).toEqual({ phash: hashOf(store, 0n), ts: NOW, fee: FEE, tx: { op: 'approve', from: { owner: ALICE }, spender: { owner: BOB }, amt: 500n } });
+    expect(block(store, 1n)).toEqual({
+      phash: hashOf(store, 0n),
+      ts: NOW,
+      fee: FEE,
+      tx: { op: 'approve', from: { owner: ALICE }, spender: { owner: BOB }, amt: 500n }
+    });
   });
 
   it('replaces rather than adds, resets the expiry, and charges the fee for an approval of zero', () => {
@@ -567,7 +677,10 @@ describe('icrc2_approve', () => {
   });
 
   it('keeps one allowance per spender subaccount and per source subaccount', () => {
-    const store = newLedger([[{ owner: ALICE }, 1_000_000n], [{ owner: ALICE, subaccount: SUB }, 1_000_000n]]);
+    const store = newLedger([
+      [{ owner: ALICE }, 1_000_000n],
+      [{ owner: ALICE, subaccount: SUB }, 1_000_000n]
+    ]);
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n })).toHaveProperty('Ok');
     expect(allow(store, ALICE, { spender: { owner: BOB, subaccount: SUB }, amount: 2n })).toHaveProperty('Ok');
     expect(allow(store, ALICE, { fromSubaccount: SUB, spender: { owner: BOB }, amount: 3n })).toHaveProperty('Ok');
@@ -581,7 +694,10 @@ describe('icrc2_approve', () => {
   it('reads an approval as none from its expiry on', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 500n, expiresAt: NOW + 10n * SECOND })).toHaveProperty('Ok');
-    expect(allowanceOf(store, NOW + 10n * SECOND - 1n, { owner: ALICE }, { owner: BOB })).toEqual({ amount: 500n, expiresAt: NOW + 10n * SECOND });
+    expect(allowanceOf(store, NOW + 10n * SECOND - 1n, { owner: ALICE }, { owner: BOB })).toEqual({
+      amount: 500n,
+      expiresAt: NOW + 10n * SECOND
+    });
     expect(allowanceOf(store, NOW + 10n * SECOND, { owner: ALICE }, { owner: BOB })).toEqual({ amount: 0n });
     expect(allowanceOf(store, NOW + 11n * SECOND, { owner: ALICE }, { owner: BOB })).toEqual({ amount: 0n });
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n, expiresAt: U64_MAX })).toHaveProperty('Ok');
@@ -590,21 +706,33 @@ describe('icrc2_approve', () => {
 
   it('AllowanceChanged: expected_allowance must match the live allowance', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
-    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 100n, expectedAllowance: 1n })).toEqual({ Err: { AllowanceChanged: { current_allowance: 0n } } });
-    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 100n, expectedAllowance: 0n, expiresAt: NOW + SECOND })).toHaveProperty('Ok');
-    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 200n, expectedAllowance: 99n })).toEqual({ Err: { AllowanceChanged: { current_allowance: 100n } } });
+    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 100n, expectedAllowance: 1n })).toEqual({
+      Err: { AllowanceChanged: { current_allowance: 0n } }
+    });
+    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 100n, expectedAllowance: 0n, expiresAt: NOW + SECOND })).toHaveProperty(
+      'Ok'
+    );
+    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 200n, expectedAllowance: 99n })).toEqual({
+      Err: { AllowanceChanged: { current_allowance: 100n } }
+    });
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 200n, expectedAllowance: 100n })).toHaveProperty('Ok');
     expect(allowanceOf(store, NOW, { owner: ALICE }, { owner: BOB })).toEqual({ amount: 200n });
     expect(allow(store, ALICE, { spender: { owner: CAROL }, amount: 7n, expiresAt: NOW + SECOND })).toHaveProperty('Ok');
     // An expired approval counts as zero.
-    expect(allow(store, ALICE, { spender: { owner: CAROL }, amount: 8n, expectedAllowance: 7n }, NOW + SECOND)).toEqual({ Err: { AllowanceChanged: { current_allowance: 0n } } });
+    expect(allow(store, ALICE, { spender: { owner: CAROL }, amount: 8n, expectedAllowance: 7n }, NOW + SECOND)).toEqual({
+      Err: { AllowanceChanged: { current_allowance: 0n } }
+    });
     expect(allow(store, ALICE, { spender: { owner: CAROL }, amount: 8n, expectedAllowance: 0n }, NOW + SECOND)).toHaveProperty('Ok');
   });
 
   it('Expired: expires_at must lie after the ledger time, and the balance is untouched', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]]);
-    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n, expiresAt: NOW })).toEqual({ Err: { Expired: { ledger_time: NOW } } });
-    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n, expiresAt: NOW - 1n })).toEqual({ Err: { Expired: { ledger_time: NOW } } });
+    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n, expiresAt: NOW })).toEqual({
+      Err: { Expired: { ledger_time: NOW } }
+    });
+    expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n, expiresAt: NOW - 1n })).toEqual({
+      Err: { Expired: { ledger_time: NOW } }
+    });
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n, expiresAt: NOW + 1n })).toHaveProperty('Ok');
   });
 
@@ -617,7 +745,10 @@ describe('icrc2_approve', () => {
     expect(allow(store, ALICE, { spender: { owner: CAROL }, amount: 10n ** 12n })).toHaveProperty('Ok');
     expect(allow(store, ALICE, { spender: { owner: MINTER.owner }, amount: 1n })).toEqual({ Err: { InsufficientFunds: { balance: 0n } } });
     expect(allow(store, BOB, { spender: { owner: ALICE }, amount: 0n })).toEqual({ Err: { InsufficientFunds: { balance: 0n } } });
-    const short = newLedger([[{ owner: CAROL }, FEE - 1n], [{ owner: CAROL, subaccount: SUB }, FEE]]);
+    const short = newLedger([
+      [{ owner: CAROL }, FEE - 1n],
+      [{ owner: CAROL, subaccount: SUB }, FEE]
+    ]);
     expect(allow(short, CAROL, { spender: { owner: BOB }, amount: 1n })).toEqual({ Err: { InsufficientFunds: { balance: FEE - 1n } } });
     expect(allow(short, CAROL, { fromSubaccount: SUB, spender: { owner: BOB }, amount: 1n })).toHaveProperty('Ok');
     expect(bal(short, CAROL, SUB)).toBe(0n);
@@ -626,22 +757,33 @@ describe('icrc2_approve', () => {
   it('TooOld, CreatedInFuture, Duplicate and TemporarilyUnavailable', () => {
     const store = newLedger([[{ owner: ALICE }, 1_000_000n]], { maxTransactionsInWindow: 3 });
     const args: ApproveArgs = { spender: { owner: BOB }, amount: 5n, createdAtTime: NOW };
-    expect(allow(store, ALICE, { ...args, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({ Err: { TooOld: null } });
-    expect(allow(store, ALICE, { ...args, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({ Err: { CreatedInFuture: { ledger_time: NOW } } });
+    expect(allow(store, ALICE, { ...args, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({
+      Err: { TooOld: null }
+    });
+    expect(allow(store, ALICE, { ...args, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({
+      Err: { CreatedInFuture: { ledger_time: NOW } }
+    });
     expect(allow(store, ALICE, args)).toEqual({ Ok: 1n });
     expect(allow(store, ALICE, args)).toEqual({ Err: { Duplicate: { duplicate_of: 1n } } });
     expect(allow(store, ALICE, { ...args, expectedAllowance: 5n })).toEqual({ Ok: 2n });
     expect(allow(store, ALICE, { ...args, expiresAt: U64_MAX })).toEqual({ Ok: 3n });
-    expect(allow(store, ALICE, { ...args, spender: { owner: BOB, subaccount: ZERO_SUB } })).toEqual({ Err: { TemporarilyUnavailable: null } });
+    expect(allow(store, ALICE, { ...args, spender: { owner: BOB, subaccount: ZERO_SUB } })).toEqual({
+      Err: { TemporarilyUnavailable: null }
+    });
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 6n })).toEqual({ Ok: 4n });
   });
 
   describe('GenericError', () => {
     it('anonymous caller, bad subaccounts, bad spender, long memo', () => {
-      const store = newLedger([[{ owner: ALICE }, 1_000_000n], [{ owner: ANONYMOUS_OWNER }, 1_000_000n]]);
+      const store = newLedger([
+        [{ owner: ALICE }, 1_000_000n],
+        [{ owner: ANONYMOUS_OWNER }, 1_000_000n]
+      ]);
       expect(allow(store, ANONYMOUS_OWNER, { spender: { owner: BOB }, amount: 1n })).toEqual(generic(ErrorCode.anonymousCaller));
       expect(allow(store, ALICE, { fromSubaccount: '01', spender: { owner: BOB }, amount: 1n })).toEqual(generic(ErrorCode.badSubaccount));
-      expect(allow(store, ALICE, { spender: { owner: BOB, subaccount: 'x'.repeat(64) }, amount: 1n })).toEqual(generic(ErrorCode.badSubaccount));
+      expect(allow(store, ALICE, { spender: { owner: BOB, subaccount: 'x'.repeat(64) }, amount: 1n })).toEqual(
+        generic(ErrorCode.badSubaccount)
+      );
       expect(allow(store, ALICE, { spender: { owner: 'B0B' }, amount: 1n })).toEqual(generic(ErrorCode.badAccount));
       expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 1n, memo: '00'.repeat(33) })).toEqual(generic(ErrorCode.memoTooLong));
     });
@@ -656,7 +798,9 @@ describe('icrc2_approve', () => {
     it('the minting account cannot approve', () => {
       const store = newLedger();
       expect(allow(store, MINTER.owner, { spender: { owner: BOB }, amount: 1n })).toEqual(generic(ErrorCode.mintingAccountMisuse));
-      expect(allow(store, MINTER.owner, { fromSubaccount: ZERO_SUB, spender: { owner: BOB }, amount: 1n })).toEqual(generic(ErrorCode.mintingAccountMisuse));
+      expect(allow(store, MINTER.owner, { fromSubaccount: ZERO_SUB, spender: { owner: BOB }, amount: 1n })).toEqual(
+        generic(ErrorCode.mintingAccountMisuse)
+      );
     });
   });
 });
@@ -664,7 +808,9 @@ describe('icrc2_approve', () => {
 describe('icrc2_transfer_from', () => {
   function approved(amount: bigint, expiresAt?: bigint, fromBalance = 1_000_000n): LedgerStore {
     const store = newLedger([[{ owner: ALICE }, fromBalance]]);
-    expect(allow(store, ALICE, expiresAt === undefined ? { spender: { owner: BOB }, amount } : { spender: { owner: BOB }, amount, expiresAt })).toEqual({ Ok: 1n });
+    expect(
+      allow(store, ALICE, expiresAt === undefined ? { spender: { owner: BOB }, amount } : { spender: { owner: BOB }, amount, expiresAt })
+    ).toEqual({ Ok: 1n });
     return store;
   }
 
@@ -695,10 +841,17 @@ describe('icrc2_transfer_from', () => {
   });
 
   it('needs no allowance when the spender is the source account', () => {
-    const store = newLedger([[{ owner: ALICE }, 1_000_000n], [{ owner: ALICE, subaccount: SUB }, 1_000_000n]]);
+    const store = newLedger([
+      [{ owner: ALICE }, 1_000_000n],
+      [{ owner: ALICE, subaccount: SUB }, 1_000_000n]
+    ]);
     expect(spend(store, ALICE, { from: { owner: ALICE, subaccount: ZERO_SUB }, to: { owner: BOB }, amount: 5n })).toHaveProperty('Ok');
-    expect(spend(store, ALICE, { spenderSubaccount: SUB, from: { owner: ALICE, subaccount: SUB }, to: { owner: BOB }, amount: 5n })).toHaveProperty('Ok');
-    expect(spend(store, ALICE, { spenderSubaccount: SUB2, from: { owner: ALICE, subaccount: SUB }, to: { owner: BOB }, amount: 5n })).toEqual({ Err: { InsufficientAllowance: { allowance: 0n } } });
+    expect(
+      spend(store, ALICE, { spenderSubaccount: SUB, from: { owner: ALICE, subaccount: SUB }, to: { owner: BOB }, amount: 5n })
+    ).toHaveProperty('Ok');
+    expect(
+      spend(store, ALICE, { spenderSubaccount: SUB2, from: { owner: ALICE, subaccount: SUB }, to: { owner: BOB }, amount: 5n })
+    ).toEqual({ Err: { InsufficientAllowance: { allowance: 0n } } });
     expect(bal(store, BOB)).toBe(10n);
     expect(store.allowances.size()).toBe(0);
   });
@@ -709,10 +862,20 @@ describe('icrc2_transfer_from', () => {
     expect(allowanceOf(store, NOW, { owner: ALICE }, { owner: BOB })).toEqual({ amount: FEE });
     expect(bal(store, ALICE)).toBe(1_000_000n - 3n * FEE);
     expect(supply(store)).toBe(1_000_000n - 3n * FEE);
-    expect(block(store, 2n)).toEqual({ phash: hashOf(store, 1n), ts: NOW, tx: { op: 'burn', from: { owner: ALICE }, spender: { owner: BOB }, amt: 2n * FEE } });
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: FEE - 1n })).toEqual({ Err: { BadBurn: { min_burn_amount: FEE } } });
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: FEE, fee: FEE })).toEqual({ Err: { BadFee: { expected_fee: 0n } } });
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: FEE + 1n })).toEqual({ Err: { InsufficientAllowance: { allowance: FEE } } });
+    expect(block(store, 2n)).toEqual({
+      phash: hashOf(store, 1n),
+      ts: NOW,
+      tx: { op: 'burn', from: { owner: ALICE }, spender: { owner: BOB }, amt: 2n * FEE }
+    });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: FEE - 1n })).toEqual({
+      Err: { BadBurn: { min_burn_amount: FEE } }
+    });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: FEE, fee: FEE })).toEqual({
+      Err: { BadFee: { expected_fee: 0n } }
+    });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: FEE + 1n })).toEqual({
+      Err: { InsufficientAllowance: { allowance: FEE } }
+    });
     expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: FEE, fee: 0n })).toHaveProperty('Ok');
   });
 
@@ -726,31 +889,47 @@ describe('icrc2_transfer_from', () => {
 
   it('InsufficientAllowance: leaves allowance and balances untouched', () => {
     const store = approved(100n + FEE - 1n);
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 100n })).toEqual({ Err: { InsufficientAllowance: { allowance: 100n + FEE - 1n } } });
-    expect(spend(store, CAROL, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n })).toEqual({ Err: { InsufficientAllowance: { allowance: 0n } } });
-    expect(spend(store, BOB, { spenderSubaccount: SUB, from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n })).toEqual({ Err: { InsufficientAllowance: { allowance: 0n } } });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 100n })).toEqual({
+      Err: { InsufficientAllowance: { allowance: 100n + FEE - 1n } }
+    });
+    expect(spend(store, CAROL, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n })).toEqual({
+      Err: { InsufficientAllowance: { allowance: 0n } }
+    });
+    expect(spend(store, BOB, { spenderSubaccount: SUB, from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n })).toEqual({
+      Err: { InsufficientAllowance: { allowance: 0n } }
+    });
     expect(allowanceOf(store, NOW, { owner: ALICE }, { owner: BOB }).amount).toBe(100n + FEE - 1n);
   });
 
   it('InsufficientAllowance: an expired approval allows nothing', () => {
     const store = approved(1_000n + FEE, NOW + SECOND);
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1_000n }, NOW + SECOND)).toEqual({ Err: { InsufficientAllowance: { allowance: 0n } } });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1_000n }, NOW + SECOND)).toEqual({
+      Err: { InsufficientAllowance: { allowance: 0n } }
+    });
     expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1_000n }, NOW + SECOND - 1n)).toHaveProperty('Ok');
   });
 
   it('InsufficientFunds: leaves the allowance untouched', () => {
     const store = approved(10n ** 12n, undefined, 50_000n);
     const balance = bal(store, ALICE);
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: balance - FEE + 1n })).toEqual({ Err: { InsufficientFunds: { balance } } });
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: balance + 1n })).toEqual({ Err: { InsufficientFunds: { balance } } });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: balance - FEE + 1n })).toEqual({
+      Err: { InsufficientFunds: { balance } }
+    });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: MINTER, amount: balance + 1n })).toEqual({
+      Err: { InsufficientFunds: { balance } }
+    });
     expect(allowanceOf(store, NOW, { owner: ALICE }, { owner: BOB }).amount).toBe(10n ** 12n);
     expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: balance - FEE })).toHaveProperty('Ok');
   });
 
   it('BadFee', () => {
     const store = approved(1_000_000n);
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n, fee: 0n })).toEqual({ Err: { BadFee: { expected_fee: FEE } } });
-    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n, fee: FEE + 1n })).toEqual({ Err: { BadFee: { expected_fee: FEE } } });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n, fee: 0n })).toEqual({
+      Err: { BadFee: { expected_fee: FEE } }
+    });
+    expect(spend(store, BOB, { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n, fee: FEE + 1n })).toEqual({
+      Err: { BadFee: { expected_fee: FEE } }
+    });
   });
 
   it('TooOld, CreatedInFuture, Duplicate and TemporarilyUnavailable', () => {
@@ -758,7 +937,9 @@ describe('icrc2_transfer_from', () => {
     expect(allow(store, ALICE, { spender: { owner: BOB }, amount: 500_000n })).toEqual({ Ok: 1n });
     const args: TransferFromArgs = { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n, createdAtTime: NOW };
     expect(spend(store, BOB, { ...args, createdAtTime: NOW - TX_WINDOW_NS - PERMITTED_DRIFT_NS - 1n })).toEqual({ Err: { TooOld: null } });
-    expect(spend(store, BOB, { ...args, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({ Err: { CreatedInFuture: { ledger_time: NOW } } });
+    expect(spend(store, BOB, { ...args, createdAtTime: NOW + PERMITTED_DRIFT_NS + 1n })).toEqual({
+      Err: { CreatedInFuture: { ledger_time: NOW } }
+    });
     expect(spend(store, BOB, args)).toEqual({ Ok: 2n });
     expect(spend(store, BOB, args)).toEqual({ Err: { Duplicate: { duplicate_of: 2n } } });
     // The spender is part of the transaction: the same transfer by ALICE herself is a different one.
@@ -772,7 +953,9 @@ describe('icrc2_transfer_from', () => {
       const args: TransferFromArgs = { from: { owner: ALICE }, to: { owner: CAROL }, amount: 1n };
       expect(spend(store, ANONYMOUS_OWNER, args)).toEqual(generic(ErrorCode.anonymousCaller));
       expect(spend(store, BOB, { ...args, spenderSubaccount: '00'.repeat(31) })).toEqual(generic(ErrorCode.badSubaccount));
-      expect(spend(store, BOB, { ...args, from: { owner: ALICE, subaccount: '0'.repeat(64) + '00' } })).toEqual(generic(ErrorCode.badSubaccount));
+      expect(spend(store, BOB, { ...args, from: { owner: ALICE, subaccount: '0'.repeat(64) + '00' } })).toEqual(
+        generic(ErrorCode.badSubaccount)
+      );
       expect(spend(store, BOB, { ...args, to: { owner: CAROL, subaccount: 'Z'.repeat(64) } })).toEqual(generic(ErrorCode.badSubaccount));
       expect(spend(store, BOB, { ...args, from: { owner: '' } })).toEqual(generic(ErrorCode.badAccount));
       expect(spend(store, BOB, { ...args, to: { owner: 'ff'.repeat(30) } })).toEqual(generic(ErrorCode.badAccount));
@@ -782,8 +965,12 @@ describe('icrc2_transfer_from', () => {
     it('nothing can be minted through transfer_from', () => {
       const store = approved(1_000_000n);
       expect(spend(store, BOB, { from: MINTER, to: { owner: CAROL }, amount: 1n })).toEqual(generic(ErrorCode.mintingAccountMisuse));
-      expect(spend(store, MINTER.owner, { from: MINTER, to: { owner: CAROL }, amount: 1n })).toEqual(generic(ErrorCode.mintingAccountMisuse));
-      expect(spend(store, BOB, { from: { owner: MINTER.owner, subaccount: ZERO_SUB }, to: MINTER, amount: 1n })).toEqual(generic(ErrorCode.mintingAccountMisuse));
+      expect(spend(store, MINTER.owner, { from: MINTER, to: { owner: CAROL }, amount: 1n })).toEqual(
+        generic(ErrorCode.mintingAccountMisuse)
+      );
+      expect(spend(store, BOB, { from: { owner: MINTER.owner, subaccount: ZERO_SUB }, to: MINTER, amount: 1n })).toEqual(
+        generic(ErrorCode.mintingAccountMisuse)
+      );
     });
   });
 });
@@ -805,13 +992,26 @@ describe('icrc3_get_blocks', () => {
     expect(all.blocks[4]?.block.phash).toBe(hashOf(store, 3n));
     expect(ids(getBlocks(store, [{ start: 1n, length: 2n }]))).toEqual([1n, 2n]);
     expect(ids(getBlocks(store, [{ start: 3n, length: 10n }]))).toEqual([3n, 4n]);
-    expect(ids(getBlocks(store, [{ start: 4n, length: 1n }, { start: 0n, length: 2n }]))).toEqual([4n, 0n, 1n]);
+    expect(
+      ids(
+        getBlocks(store, [
+          { start: 4n, length: 1n },
+          { start: 0n, length: 2n }
+        ])
+      )
+    ).toEqual([4n, 0n, 1n]);
     expect(ids(getBlocks(store, [{ start: 1n, length: U64_MAX }]))).toEqual([1n, 2n, 3n, 4n]);
   });
 
   it('returns nothing for empty and out-of-range requests, with the log length', () => {
     const store = ledgerWith(5);
-    for (const ranges of [[], [{ start: 0n, length: 0n }], [{ start: 5n, length: 1n }], [{ start: 100n, length: 5n }], [{ start: U64_MAX, length: U64_MAX }]]) {
+    for (const ranges of [
+      [],
+      [{ start: 0n, length: 0n }],
+      [{ start: 5n, length: 1n }],
+      [{ start: 100n, length: 5n }],
+      [{ start: U64_MAX, length: U64_MAX }]
+    ]) {
       expect(getBlocks(store, ranges)).toEqual({ logLength: 5n, blocks: [] });
     }
     expect(getBlocks(newLedger(), [{ start: 0n, length: 10n }])).toEqual({ logLength: 0n, blocks: [] });
@@ -822,7 +1022,13 @@ describe('icrc3_get_blocks', () => {
     const one = getBlocks(store, [{ start: 0n, length: 1_000n }]);
     expect(one.logLength).toBe(BigInt(MAX_BLOCKS_PER_RESPONSE + 50));
     expect(ids(one)).toEqual(Array.from({ length: MAX_BLOCKS_PER_RESPONSE }, (_, i) => BigInt(i)));
-    const two = ids(getBlocks(store, [{ start: 0n, length: 60n }, { start: 100n, length: 60n }, { start: 10n, length: 1n }]));
+    const two = ids(
+      getBlocks(store, [
+        { start: 0n, length: 60n },
+        { start: 100n, length: 60n },
+        { start: 10n, length: 1n }
+      ])
+    );
     expect(two).toHaveLength(MAX_BLOCKS_PER_RESPONSE);
     expect(two.slice(59, 61)).toEqual([59n, 100n]);
     expect(two.at(-1)).toBe(139n);

@@ -42,12 +42,9 @@ describe('RunnerManifest: identity and place', () => {
     ]);
   });
 
-  it.each(['http://10.0.0.7:8080', 'https://[::1]:8443/v1', 'https://runner.example.org/api/'])(
-    'accepts endpoint %s',
-    (endpoint) => {
-      expect(accept((m) => (m.endpoint = endpoint)).endpoint).toBe(endpoint);
-    }
-  );
+  it.each(['http://10.0.0.7:8080', 'https://[::1]:8443/v1', 'https://runner.example.org/api/'])('accepts endpoint %s', (endpoint) => {
+    expect(accept((m) => (m.endpoint = endpoint)).endpoint).toBe(endpoint);
+  });
 
   it.each(['ftp://runner.example.org', 'https://', 'https://runner .org', 'runner.example.org', 'https://a.org?x=1'])(
     'rejects endpoint %s',
@@ -90,9 +87,7 @@ describe('RunnerManifest: hardware', () => {
     ['peakTops', 0, 'expected a number > 0, got 0'],
     ['watts', -450, 'expected a number > 0, got -450']
   ])('rejects accelerator %s %j', (field, value, message) => {
-    expect(reject((m) => (m.hardware.accelerators[0][field] = value))).toEqual([
-      { path: `hardware.accelerators[0].${field}`, message }
-    ]);
+    expect(reject((m) => (m.hardware.accelerators[0][field] = value))).toEqual([{ path: `hardware.accelerators[0].${field}`, message }]);
   });
 
   it('rejects a vendor name longer than 64 characters', () => {
@@ -117,13 +112,19 @@ describe('RunnerManifest: hardware', () => {
 describe('RunnerManifest: confidential computing', () => {
   it('requires evidence unless kind is none', () => {
     expect(reject((m) => (m.confidential = { kind: 'tdx' }))).toEqual([
-      { path: 'confidential.evidenceDigest', message: 'missing required field: kind tdx needs the sha256 digest of its attestation evidence' }
+      {
+        path: 'confidential.evidenceDigest',
+        message: 'missing required field: kind tdx needs the sha256 digest of its attestation evidence'
+      }
     ]);
   });
 
   it('forbids evidence when kind is none', () => {
     expect(reject((m) => (m.confidential = { kind: 'none', evidenceDigest: DIGEST_A }))).toEqual([
-      { path: 'confidential.evidenceDigest', message: 'expected no evidenceDigest when kind is none (set kind to sgx | sev-snp | tdx | gpu-cc)' }
+      {
+        path: 'confidential.evidenceDigest',
+        message: 'expected no evidenceDigest when kind is none (set kind to sgx | sev-snp | tdx | gpu-cc)'
+      }
     ]);
   });
 
@@ -212,7 +213,10 @@ describe('RunnerManifest: deployments', () => {
 
 describe('RunnerManifest: prices', () => {
   const price = (value: unknown) =>
-    safeValidateRunnerManifest({ ...runner(), deployments: [{ ...deployment(DIGEST_A), price: { inputPerMillion: value, outputPerMillion: 0 } }] });
+    safeValidateRunnerManifest({
+      ...runner(),
+      deployments: [{ ...deployment(DIGEST_A), price: { inputPerMillion: value, outputPerMillion: 0 } }]
+    });
 
   it.each([
     [0, 0n],
@@ -233,7 +237,10 @@ describe('RunnerManifest: prices', () => {
     ['-7', 'expected a non-negative integer as a decimal string of at most 20 digits, got "-7"'],
     ['1e3', 'expected a non-negative integer as a decimal string of at most 20 digits, got "1e3"'],
     ['18446744073709551616', 'expected an integer ≤ 18446744073709551615, got "18446744073709551616"'],
-    [2 ** 60, 'expected a non-negative integer ≤ 9007199254740991 as a number (write larger amounts as a decimal string), got 1152921504606847000'],
+    [
+      2 ** 60,
+      'expected a non-negative integer ≤ 9007199254740991 as a number (write larger amounts as a decimal string), got 1152921504606847000'
+    ],
     [true, 'expected a non-negative integer (number or decimal string), got true'],
     [undefined, 'expected a non-negative integer (number or decimal string), got nothing']
   ])('rejects %j', (value, message) => {

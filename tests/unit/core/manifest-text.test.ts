@@ -40,7 +40,11 @@ describe('parse-text', () => {
   it('reports a duplicate key as a syntax error', () => {
     const text = `${card}\nfamily: qwen\n`;
     const result = safeParseManifestText(text);
-    expect(result).toMatchObject({ ok: false, code: 'ManifestSyntax', issues: [{ message: 'YAML syntax error: Map keys must be unique', line: 27, column: 1 }] });
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'ManifestSyntax',
+      issues: [{ message: 'YAML syntax error: Map keys must be unique', line: 27, column: 1 }]
+    });
   });
 
   it('reports a JSON syntax error as JSON, with its line', () => {
@@ -105,7 +109,12 @@ describe('parse-text', () => {
   });
 
   it('rejects alias bombs', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'
+    ].join('\n');
     expect(safeParseManifestText(bomb)).toMatchObject({ ok: false, code: 'ManifestSyntax' });
   });
 });

@@ -209,9 +209,7 @@ describe('ModelCard: fields', () => {
   });
 
   it('rejects an empty modality set', () => {
-    expect(reject((c) => (c.modalities.input = []))).toEqual([
-      { path: 'modalities.input', message: 'expected at least 1 entry, got 0' }
-    ]);
+    expect(reject((c) => (c.modalities.input = []))).toEqual([{ path: 'modalities.input', message: 'expected at least 1 entry, got 0' }]);
   });
 
   it('accepts no capabilities but rejects an unknown one', () => {
@@ -227,7 +225,10 @@ describe('ModelCard: fields', () => {
 
   it('rejects a license expression', () => {
     expect(reject((c) => (c.license = 'MIT OR Apache-2.0'))).toEqual([
-      { path: 'license', message: 'expected an SPDX license identifier or LicenseRef-… (letters, digits, ".", "-", "+"), got "MIT OR Apache-2.0"' }
+      {
+        path: 'license',
+        message: 'expected an SPDX license identifier or LicenseRef-… (letters, digits, ".", "-", "+"), got "MIT OR Apache-2.0"'
+      }
     ]);
   });
 

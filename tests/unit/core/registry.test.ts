@@ -45,7 +45,14 @@ describe('registry core (pure)', () => {
     const ids = ['runner-a', 'runner-b', 'runner-c'];
     const prices = [3000, 1000, 1000];
     ids.forEach((id, i) => {
-      expect(registerRunner(store, id, NOW, runnerManifest('aaaaa-aa', [deployment(card, { price: { inputPerMillion: prices[i], outputPerMillion: prices[i] } })]))).toHaveProperty('Ok');
+      expect(
+        registerRunner(
+          store,
+          id,
+          NOW,
+          runnerManifest('aaaaa-aa', [deployment(card, { price: { inputPerMillion: prices[i], outputPerMillion: prices[i] } })])
+        )
+      ).toHaveProperty('Ok');
     });
     heartbeat(store, 'runner-a', NOW, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 });
     heartbeat(store, 'runner-b', NOW - 100n * SECOND, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 });
@@ -61,12 +68,15 @@ describe('registry core (pure)', () => {
     expect(again).toEqual(result);
     expect(result.Ok.map((c) => c.score)).toEqual([...result.Ok.map((c) => c.score)].sort((a, b) => b - a));
     const modelStats = stats(store, NOW);
-    expect(modelStats).toEqual([expect.objectContaining({ model: card.id, readyRunners: 3, freeSlots: 8, queueDepth: 2, medianInputPricePerMillion: 1000n })]);
+    expect(modelStats).toEqual([
+      expect.objectContaining({ model: card.id, readyRunners: 3, freeSlots: 8, queueDepth: 2, medianInputPricePerMillion: 1000n })
+    ]);
   });
 
   it('bounds list scans and returns a cursor', () => {
     const store = newStore();
-    for (let i = 0; i < 25; i++) publishCard(store, 'publisher', NOW, modelCard({ id: `org/m${String(i).padStart(2, '0')}`, digest: digestOf(`m${i}`) }));
+    for (let i = 0; i < 25; i++)
+      publishCard(store, 'publisher', NOW, modelCard({ id: `org/m${String(i).padStart(2, '0')}`, digest: digestOf(`m${i}`) }));
     const first = listCards(store, {}, { limit: 10 });
     if ('Err' in first) throw new Error('list');
     expect(first.Ok.items.length).toBe(10);
@@ -84,7 +94,11 @@ describe('registry core (pure)', () => {
     for (let i = 0; i <= MAX_UNFILTERED_SCAN; i++) {
       expect(registerRunner(store, `runner-${i}`, NOW, manifest)).toHaveProperty('Ok');
     }
-    expect(findRunners(store, NOW, {})).toEqual({ Err: { LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) } } });
+    expect(findRunners(store, NOW, {})).toEqual({
+      Err: {
+        LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) }
+      }
+    });
     expect(findRunners(store, NOW, { model: card.id as string })).toHaveProperty('Ok');
   });
 });

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { CHAT_INPUT_TAG, MAX_CHAT_MESSAGES, chatMessagesOf, encodeChatInput, type ChatMessage } from '../../../src/core/tasks/chat-input.ts';
+import {
+  CHAT_INPUT_TAG,
+  MAX_CHAT_MESSAGES,
+  chatMessagesOf,
+  encodeChatInput,
+  type ChatMessage
+} from '../../../src/core/tasks/chat-input.ts';
 import { execute } from '../../../src/inference/chat-stream.ts';
 
 const message = fc.record({ role: fc.constantFrom('system' as const, 'user' as const, 'assistant' as const), content: fc.string() });
@@ -36,7 +42,10 @@ describe('chat input of a task', () => {
       JSON.stringify({ deai: CHAT_INPUT_TAG, messages: [{ role: 'tool', content: 'x' }] }),
       JSON.stringify({ deai: CHAT_INPUT_TAG, messages: [{ role: 'user', content: 'x' }], extra: 1 }),
       JSON.stringify({ deai: 'chat/v2', messages: [{ role: 'user', content: 'x' }] }),
-      JSON.stringify({ deai: CHAT_INPUT_TAG, messages: Array.from({ length: MAX_CHAT_MESSAGES + 1 }, () => ({ role: 'user', content: 'x' })) })
+      JSON.stringify({
+        deai: CHAT_INPUT_TAG,
+        messages: Array.from({ length: MAX_CHAT_MESSAGES + 1 }, () => ({ role: 'user', content: 'x' }))
+      })
     ];
     for (const prompt of prompts) expect(chatMessagesOf(prompt)).toEqual([{ role: 'user', content: prompt }]);
   });
@@ -52,7 +61,10 @@ describe('chat input of a task', () => {
       { role: 'system', content: 'Answer in French.' },
       { role: 'user', content: 'Say hello.' }
     ];
-    const run = await execute({ baseUrl: 'http://engine.invalid', model: 'm', prompt: encodeChatInput(conversation), maxOutputTokens: 8 }, fakeFetch);
+    const run = await execute(
+      { baseUrl: 'http://engine.invalid', model: 'm', prompt: encodeChatInput(conversation), maxOutputTokens: 8 },
+      fakeFetch
+    );
     expect(run.output).toBe('Bonjour');
     await execute({ baseUrl: 'http://engine.invalid', model: 'm', prompt: 'Say hello.', maxOutputTokens: 8 }, fakeFetch);
     expect(bodies).toMatchObject([{ messages: conversation }, { messages: [{ role: 'user', content: 'Say hello.' }] }]);

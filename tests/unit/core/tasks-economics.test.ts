@@ -6,7 +6,12 @@ import { defaultTaskConfig, quoteReward, splitEmission, splitReward, workUnits, 
 const TREASURY = { owner: 'treas-aa' };
 const RUNNERS = ['runner-a', 'runner-b', 'runner-c', 'runner-d', 'runner-e', 'runner-f', 'runner-g'];
 
-const config = (overrides: Partial<TaskConfig> = {}): TaskConfig => ({ ...defaultTaskConfig(), ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai', treasury: TREASURY, ...overrides });
+const config = (overrides: Partial<TaskConfig> = {}): TaskConfig => ({
+  ...defaultTaskConfig(),
+  ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai',
+  treasury: TREASURY,
+  ...overrides
+});
 const sum = (values: bigint[]): bigint => values.reduce((a, b) => a + b, 0n);
 
 describe('quoteReward', () => {
@@ -20,7 +25,11 @@ describe('quoteReward', () => {
       ledgerFeeE8s: 10_000n,
       acceptable: true
     });
-    expect(quoteReward(config(), 1_000_000n, 3)).toMatchObject({ protocolFeeE8s: 50_000n, perRunnerNetE8s: 316_666n - 10_000n, acceptable: true });
+    expect(quoteReward(config(), 1_000_000n, 3)).toMatchObject({
+      protocolFeeE8s: 50_000n,
+      perRunnerNetE8s: 316_666n - 10_000n,
+      acceptable: true
+    });
   });
 
   it('rounds the protocol fee down', () => {
@@ -34,7 +43,11 @@ describe('quoteReward', () => {
   });
 
   it('charges no protocol fee without a treasury, or at 0 bps', () => {
-    expect(quoteReward(config({ treasury: undefined }), 1_000_000n, 1)).toMatchObject({ protocolFeeE8s: 0n, treasuryNetE8s: 0n, perRunnerNetE8s: 990_000n });
+    expect(quoteReward(config({ treasury: undefined }), 1_000_000n, 1)).toMatchObject({
+      protocolFeeE8s: 0n,
+      treasuryNetE8s: 0n,
+      perRunnerNetE8s: 990_000n
+    });
     expect(quoteReward(config({ protocolFeeBps: 0 }), 1_000_000n, 1)).toMatchObject({ protocolFeeE8s: 0n, perRunnerNetE8s: 990_000n });
   });
 
@@ -83,7 +96,10 @@ describe('splitReward', () => {
       ],
       treasury: 50_000n
     });
-    expect(splitReward(config({ treasury: undefined }), 1_000_000n, ['runner-a'])).toEqual({ runners: [['runner-a', 1_000_000n]], treasury: 0n });
+    expect(splitReward(config({ treasury: undefined }), 1_000_000n, ['runner-a'])).toEqual({
+      runners: [['runner-a', 1_000_000n]],
+      treasury: 0n
+    });
   });
 
   it('sums to the reward exactly, never negative, shares within the remainder of each other', () => {
@@ -124,12 +140,18 @@ describe('workUnits', () => {
 
   it('grows with tokens and with model size', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 10n ** 9n }), fc.bigInt({ min: 0n, max: 10n ** 9n }), fc.integer({ min: 1, max: 10 ** 13 }), fc.integer({ min: 0, max: 10 ** 12 }), (input, output, params, more) => {
-        const units = workUnits(input, output, params);
-        expect(units).toBeGreaterThanOrEqual(input + output);
-        expect(workUnits(input + 1n, output, params)).toBeGreaterThan(units);
-        expect(workUnits(input, output, params + more)).toBeGreaterThanOrEqual(units);
-      })
+      fc.property(
+        fc.bigInt({ min: 0n, max: 10n ** 9n }),
+        fc.bigInt({ min: 0n, max: 10n ** 9n }),
+        fc.integer({ min: 1, max: 10 ** 13 }),
+        fc.integer({ min: 0, max: 10 ** 12 }),
+        (input, output, params, more) => {
+          const units = workUnits(input, output, params);
+          expect(units).toBeGreaterThanOrEqual(input + output);
+          expect(workUnits(input + 1n, output, params)).toBeGreaterThan(units);
+          expect(workUnits(input, output, params + more)).toBeGreaterThanOrEqual(units);
+        }
+      )
     );
   });
 });
@@ -139,21 +161,66 @@ describe('splitEmission', () => {
     expect(splitEmission(0n, [['runner-a', 5n]])).toEqual([]);
     expect(splitEmission(-5n, [['runner-a', 5n]])).toEqual([]);
     expect(splitEmission(1_000n, [])).toEqual([]);
-    expect(splitEmission(1_000n, [['runner-a', 0n], ['runner-b', 0n]])).toEqual([]);
+    expect(
+      splitEmission(1_000n, [
+        ['runner-a', 0n],
+        ['runner-b', 0n]
+      ])
+    ).toEqual([]);
   });
 
   it('splits floor shares first, then the leftover units to the largest contributors (ties by runner id)', () => {
     expect(splitEmission(1_000n, [['runner-a', 7n]])).toEqual([['runner-a', 1_000n]]);
-    expect(splitEmission(10n, [['runner-a', 1n], ['runner-b', 2n]])).toEqual([['runner-a', 3n], ['runner-b', 7n]]);
-    expect(splitEmission(3n, [['runner-b', 1n], ['runner-a', 1n]])).toEqual([['runner-b', 1n], ['runner-a', 2n]]);
-    expect(splitEmission(7n, [['runner-a', 0n], ['runner-b', 5n]])).toEqual([['runner-b', 7n]]);
-    expect(splitEmission(2n, [['runner-a', 1n], ['runner-b', 1n], ['runner-c', 1n]])).toEqual([['runner-a', 1n], ['runner-b', 1n]]);
-    expect(splitEmission(1_000_000n, [['runner-a', 480n], ['runner-b', 560n]])).toEqual([['runner-a', 461_538n], ['runner-b', 538_462n]]);
+    expect(
+      splitEmission(10n, [
+        ['runner-a', 1n],
+        ['runner-b', 2n]
+      ])
+    ).toEqual([
+      ['runner-a', 3n],
+      ['runner-b', 7n]
+    ]);
+    expect(
+      splitEmission(3n, [
+        ['runner-b', 1n],
+        ['runner-a', 1n]
+      ])
+    ).toEqual([
+      ['runner-b', 1n],
+      ['runner-a', 2n]
+    ]);
+    expect(
+      splitEmission(7n, [
+        ['runner-a', 0n],
+        ['runner-b', 5n]
+      ])
+    ).toEqual([['runner-b', 7n]]);
+    expect(
+      splitEmission(2n, [
+        ['runner-a', 1n],
+        ['runner-b', 1n],
+        ['runner-c', 1n]
+      ])
+    ).toEqual([
+      ['runner-a', 1n],
+      ['runner-b', 1n]
+    ]);
+    expect(
+      splitEmission(1_000_000n, [
+        ['runner-a', 480n],
+        ['runner-b', 560n]
+      ])
+    ).toEqual([
+      ['runner-a', 461_538n],
+      ['runner-b', 538_462n]
+    ]);
   });
 
   // Small unit values make ties and zero units common; large ones exercise big products.
   const unitValue = fc.oneof(fc.bigInt({ min: 0n, max: 5n }), fc.bigInt({ min: 0n, max: 10n ** 12n }));
-  const work = fc.array(unitValue, { minLength: 1, maxLength: 20 }).map((units) => units.map((u, i): [string, bigint] => [`runner-${String(i).padStart(2, '0')}`, u]));
+  const work = fc
+    .array(unitValue, { minLength: 1, maxLength: 20 })
+    .map((units) => units.map((u, i): [string, bigint] => [`runner-${String(i).padStart(2, '0')}`, u]));
   const budget = fc.oneof(fc.bigInt({ min: 1n, max: 50n }), fc.bigInt({ min: 1n, max: 10n ** 16n }));
   const anyWork = (units: Array<[string, bigint]>): boolean => units.some(([, u]) => u > 0n);
   const sharesOf = (b: bigint, units: Array<[string, bigint]>): Map<string, bigint> => new Map(splitEmission(b, units));
@@ -206,9 +273,11 @@ describe('splitEmission', () => {
     fc.assert(
       fc.property(
         budget,
-        work.chain((units) => fc.tuple(fc.constant(units), fc.shuffledSubarray(units, { minLength: units.length, maxLength: units.length }))),
+        work.chain((units) =>
+          fc.tuple(fc.constant(units), fc.shuffledSubarray(units, { minLength: units.length, maxLength: units.length }))
+        ),
         (b, [units, shuffled]) => {
-        expect(sharesOf(b, shuffled)).toEqual(sharesOf(b, units));
+          expect(sharesOf(b, shuffled)).toEqual(sharesOf(b, units));
         }
       )
     );

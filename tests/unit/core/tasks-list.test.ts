@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
-import { listTasks, memoryTaskStore, summarizeTask, taskId, MAX_TASK_SCAN, type Task, type TaskStore } from '../../../src/core/tasks/index.ts';
+import {
+  listTasks,
+  memoryTaskStore,
+  summarizeTask,
+  taskId,
+  MAX_TASK_SCAN,
+  type Task,
+  type TaskStore
+} from '../../../src/core/tasks/index.ts';
 
 /** A stored task, without a listing summary (as before summaries existed) unless `withSummary`, as saveTask writes. */
 function task(store: TaskStore, fields: Partial<Task> = {}, withSummary = false): Task {
@@ -51,7 +59,10 @@ describe('listTasks', () => {
   it('filters by requester, state and runner (a lease, a result or a failure)', () => {
     const store = memoryTaskStore();
     const a = task(store, { requester: 'bob' });
-    const b = task(store, { state: 'accepted', results: [{ runner: 'r1', outputDigest: 'd', inputTokens: 1n, outputTokens: 2n, firstTokenMs: 1, totalMs: 2, atNs: 3n }] });
+    const b = task(store, {
+      state: 'accepted',
+      results: [{ runner: 'r1', outputDigest: 'd', inputTokens: 1n, outputTokens: 2n, firstTokenMs: 1, totalMs: 2, atNs: 3n }]
+    });
     const c = task(store, { leases: [{ runner: 'r2', claimedAtNs: 1n, expiresAtNs: 2n }] });
     const d = task(store, { failures: [{ runner: 'r1', reason: 'x', atNs: 1n }] });
     expect(ids(listTasks(store, { requester: 'bob' }, {}))).toEqual([a.id]);
@@ -97,9 +108,11 @@ describe('listTasks', () => {
   it('returns InvalidArgument for a bad limit, state or cursor', () => {
     const store = memoryTaskStore();
     task(store);
-    for (const limit of [0, 101, 1.5]) expect(listTasks(store, {}, { limit })).toMatchObject({ Err: { InvalidArgument: { field: 'limit' } } });
+    for (const limit of [0, 101, 1.5])
+      expect(listTasks(store, {}, { limit })).toMatchObject({ Err: { InvalidArgument: { field: 'limit' } } });
     expect(listTasks(store, { state: 'done' }, {})).toMatchObject({ Err: { InvalidArgument: { field: 'state' } } });
-    for (const after of ['x', 'task-1', `task-${'9'.repeat(13)}`]) expect(listTasks(store, {}, { after })).toMatchObject({ Err: { InvalidArgument: { field: 'after' } } });
+    for (const after of ['x', 'task-1', `task-${'9'.repeat(13)}`])
+      expect(listTasks(store, {}, { after })).toMatchObject({ Err: { InvalidArgument: { field: 'after' } } });
   });
 
   it('treats a cursor above the newest task as the start', () => {
@@ -122,7 +135,15 @@ describe('listTasks', () => {
 
   it('summarises a task without a stored summary exactly as saveTask would have', () => {
     const store = memoryTaskStore();
-    const result = (runner: string, inputTokens: bigint, outputTokens: bigint) => ({ runner, outputDigest: 'd', inputTokens, outputTokens, firstTokenMs: 1, totalMs: 2, atNs: 3n });
+    const result = (runner: string, inputTokens: bigint, outputTokens: bigint) => ({
+      runner,
+      outputDigest: 'd',
+      inputTokens,
+      outputTokens,
+      firstTokenMs: 1,
+      totalMs: 2,
+      atNs: 3n
+    });
     const old = task(store, {
       state: 'accepted',
       leases: [{ runner: 'r1', claimedAtNs: 1n, expiresAtNs: 2n }],
@@ -132,7 +153,22 @@ describe('listTasks', () => {
       outcome: 'accepted by the requester'
     });
     const listed = listTasks(store, {}, {});
-    const expected = { id: old.id, requester: 'alice', state: 'accepted', model: 'm', rewardE8s: 1_000_000n, redundancy: 1, createdAtNs: 1n, deadlineNs: 10n, runners: ['r1', 'r2', 'r3'], results: 2, inputTokens: 11n, outputTokens: 15n, reviewEndsAtNs: 9n, outcome: 'accepted by the requester' };
+    const expected = {
+      id: old.id,
+      requester: 'alice',
+      state: 'accepted',
+      model: 'm',
+      rewardE8s: 1_000_000n,
+      redundancy: 1,
+      createdAtNs: 1n,
+      deadlineNs: 10n,
+      runners: ['r1', 'r2', 'r3'],
+      results: 2,
+      inputTokens: 11n,
+      outputTokens: 15n,
+      reviewEndsAtNs: 9n,
+      outcome: 'accepted by the requester'
+    };
     expect(listed).toEqual({ Ok: { items: [expected] } });
     expect(summarizeTask(old)).toEqual(expected);
   });

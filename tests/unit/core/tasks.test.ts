@@ -91,9 +91,17 @@ function beat(w: World, runner: string, at: bigint, state = 'ready'): void {
   okOf(heartbeat(w.store, runner, at, { state, busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
 }
 
-function addRunner(w: World, runner: string, options: { slots?: number; card?: Record<string, unknown>; at?: bigint; manifest?: Record<string, unknown> } = {}): void {
+function addRunner(
+  w: World,
+  runner: string,
+  options: { slots?: number; card?: Record<string, unknown>; at?: bigint; manifest?: Record<string, unknown> } = {}
+): void {
   const at = options.at ?? NOW;
-  const manifest = runnerManifest(operatorOf(runner), [deployment(options.card ?? w.card, { slots: options.slots ?? 2 })], options.manifest ?? {});
+  const manifest = runnerManifest(
+    operatorOf(runner),
+    [deployment(options.card ?? w.card, { slots: options.slots ?? 2 })],
+    options.manifest ?? {}
+  );
   okOf(registerRunner(w.store, runner, at, manifest));
   beat(w, runner, at);
 }
@@ -146,7 +154,8 @@ function payouts(w: World): Payout[] {
 
 const sum = (values: bigint[]): bigint => values.reduce((a, b) => a + b, 0n);
 
-const reputationOf = (w: World, runner: string) => w.store.reputation.get(runner) ?? { completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 };
+const reputationOf = (w: World, runner: string) =>
+  w.store.reputation.get(runner) ?? { completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 };
 
 describe('task config', () => {
   it('is set by admins only; absent fields keep their value; seconds become ns', () => {
@@ -155,7 +164,14 @@ describe('task config', () => {
     expect(setTaskConfig(w.store, 'someone', { ledger: LEDGER })).toEqual({ Err: { Unauthorized: { reason: expect.any(String) } } });
     expect(w.store.taskConfig().ledger).toBeUndefined();
     const first = okOf(setTaskConfig(w.store, ADMIN, { ledger: LEDGER, leaseSeconds: 30n, reviewWindowSeconds: 0n, epochSeconds: 60n }));
-    expect(first).toMatchObject({ ledger: LEDGER, leaseNs: 30n * SECOND, reviewWindowNs: 0n, epochNs: 60n * SECOND, protocolFeeBps: 500, ledgerFeeE8s: 10_000n });
+    expect(first).toMatchObject({
+      ledger: LEDGER,
+      leaseNs: 30n * SECOND,
+      reviewWindowNs: 0n,
+      epochNs: 60n * SECOND,
+      protocolFeeBps: 500,
+      ledgerFeeE8s: 10_000n
+    });
     expect(first.treasury).toBeUndefined();
     const second = okOf(setTaskConfig(w.store, ADMIN, { treasury: TREASURY, protocolFeeBps: 0 }));
     expect(second).toMatchObject({ ledger: LEDGER, treasury: TREASURY, leaseNs: 30n * SECOND, protocolFeeBps: 0 });
@@ -194,7 +210,14 @@ describe('submitting a task', () => {
   it('creates an escrowing task and says what to escrow; confirmation queues it once', () => {
     const w = world();
     const { task, escrow } = okOf(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'k')));
-    expect(task).toMatchObject({ id: 'task-000000000001', requester: REQUESTER, state: 'escrowing', rewardE8s: REWARD, createdAtNs: NOW, refundTo: { owner: REQUESTER } });
+    expect(task).toMatchObject({
+      id: 'task-000000000001',
+      requester: REQUESTER,
+      state: 'escrowing',
+      rewardE8s: REWARD,
+      createdAtNs: NOW,
+      refundTo: { owner: REQUESTER }
+    });
     expect(escrow).toEqual({ from: { owner: REQUESTER }, amountE8s: REWARD });
     expect(w.store.open.get(task.id)?.state).toBe('escrowing');
     expect(escrowConfirmed(w.store, task.id, 9n)).toMatchObject({ state: 'queued', escrowBlock: 9n });
@@ -253,7 +276,11 @@ describe('submitting a task', () => {
     ['an inline input over the byte limit (2-byte characters)', 'input.inline', () => ({ input: { inline: TOO_BIG_INLINE } })],
     ['a malformed input digest', 'input.digest', () => ({ input: { digest: 'sha256:ABC', reference: 'https://x.example/p' } })],
     ['an empty input reference', 'input.reference', () => ({ input: { digest: digestOf('prompt'), reference: '' } })],
-    ['a too long input reference', 'input.reference', () => ({ input: { digest: digestOf('prompt'), reference: 'r'.repeat(MAX_REFERENCE_LENGTH + 1) } })],
+    [
+      'a too long input reference',
+      'input.reference',
+      () => ({ input: { digest: digestOf('prompt'), reference: 'r'.repeat(MAX_REFERENCE_LENGTH + 1) } })
+    ],
     ['zero output tokens', 'limits.max_output_tokens', () => ({ limits: { maxOutputTokens: 0 } })],
     ['fractional output tokens', 'limits.max_output_tokens', () => ({ limits: { maxOutputTokens: 1.5 } })],
     ['too many output tokens', 'limits.max_output_tokens', () => ({ limits: { maxOutputTokens: MAX_OUTPUT_TOKENS + 1 } })],
@@ -274,7 +301,9 @@ describe('submitting a task', () => {
     ['a negative reward', 'reward_e8s', () => ({ rewardE8s: -1n })]
   ])('rejects %s (InvalidArgument %s) and creates nothing', (_name, field, overrides) => {
     const w = world();
-    expect(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'k', overrides(w)))).toEqual({ Err: { InvalidArgument: { field, reason: expect.any(String) } } });
+    expect(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'k', overrides(w)))).toEqual({
+      Err: { InvalidArgument: { field, reason: expect.any(String) } }
+    });
     expect(w.store.tasks.size()).toBe(0);
     expect(w.store.idempotency.size()).toBe(0);
   });
@@ -305,7 +334,9 @@ describe('submitting a task', () => {
   it(`refuses more than ${MAX_OPEN_TASKS} open tasks (LimitExceeded) until one closes`, () => {
     const w = world();
     for (let i = 0; i < MAX_OPEN_TASKS; i++) okOf(submitTask(w.store, REQUESTER, NOW, submitArgs(w, `k${i}`)));
-    expect(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'one-more'))).toEqual({ Err: { LimitExceeded: { what: 'open tasks', limit: BigInt(MAX_OPEN_TASKS) } } });
+    expect(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'one-more'))).toEqual({
+      Err: { LimitExceeded: { what: 'open tasks', limit: BigInt(MAX_OPEN_TASKS) } }
+    });
     escrowFailed(w.store, 'task-000000000001');
     expect(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'one-more'))).toHaveProperty('Ok');
   });
@@ -327,7 +358,9 @@ describe('claiming a task', () => {
     expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
     const escrowing = okOf(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'escrowing'))).task.id;
     expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    expect(claimTask(w.store, 'runner-a', NOW, escrowing)).toEqual({ Err: { InvalidState: { state: 'escrowing', expected: expect.any(String) } } });
+    expect(claimTask(w.store, 'runner-a', NOW, escrowing)).toEqual({
+      Err: { InvalidState: { state: 'escrowing', expected: expect.any(String) } }
+    });
     const older = queued(w, 'older');
     const newer = queued(w, 'newer');
     const claimed = okOf(claimTask(w.store, 'runner-a', NOW + SECOND));
@@ -349,7 +382,9 @@ describe('claiming a task', () => {
     addRunner(w, 'runner-a', { at: NOW - HEARTBEAT_TTL - SECOND });
     const id = queued(w, 'k');
     expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({ Err: { InvalidState: { state: 'not serving', expected: expect.any(String) } } });
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({
+      Err: { InvalidState: { state: 'not serving', expected: expect.any(String) } }
+    });
     beat(w, 'runner-a', NOW);
     expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Ok');
   });
@@ -375,7 +410,13 @@ describe('claiming a task', () => {
 
   it('is not offered to a runner serving another model', () => {
     const w = world();
-    const other = modelCard({ id: 'mistralai/Mistral-7B-Instruct', family: 'mistral', architecture: 'mistral', base: { id: 'mistralai/Mistral-7B', relation: 'quantized' }, digest: digestOf('mistral') });
+    const other = modelCard({
+      id: 'mistralai/Mistral-7B-Instruct',
+      family: 'mistral',
+      architecture: 'mistral',
+      base: { id: 'mistralai/Mistral-7B', relation: 'quantized' },
+      digest: digestOf('mistral')
+    });
     okOf(publishCard(w.store, 'publisher', NOW, other));
     addRunner(w, 'runner-a', { card: other });
     const id = queued(w, 'k');
@@ -449,7 +490,9 @@ describe('completing and failing', () => {
     const id = queued(w, 'k');
     okOf(claimTask(w.store, 'runner-a', NOW, id));
     expect(completeTask(w.store, ANONYMOUS_PRINCIPAL, NOW, id, resultArgs('x'))).toEqual({ Err: { AnonymousCaller: null } });
-    expect(completeTask(w.store, 'runner-a', NOW, 'task-999999999999', resultArgs('x'))).toEqual({ Err: { NotFound: { what: expect.any(String) } } });
+    expect(completeTask(w.store, 'runner-a', NOW, 'task-999999999999', resultArgs('x'))).toEqual({
+      Err: { NotFound: { what: expect.any(String) } }
+    });
     expect(completeTask(w.store, 'runner-b', NOW, id, resultArgs('x'))).toEqual({ Err: { Unauthorized: { reason: expect.any(String) } } });
     expect(failTask(w.store, ANONYMOUS_PRINCIPAL, NOW, id, 'oom')).toEqual({ Err: { AnonymousCaller: null } });
     expect(failTask(w.store, 'runner-a', NOW, 'task-999999999999', 'oom')).toEqual({ Err: { NotFound: { what: expect.any(String) } } });
@@ -469,13 +512,15 @@ describe('completing and failing', () => {
     ['more output tokens than the limit', 'usage', { outputTokens: 65n }],
     ['a negative first-token time', 'timings', { firstTokenMs: -1 }],
     ['a total before the first token', 'timings', { firstTokenMs: 500, totalMs: 400 }],
-    ['a NaN total', 'timings', { totalMs: Number.NaN }],
+    ['a NaN total', 'timings', { totalMs: Number.NaN }]
   ])('rejects a result with %s (InvalidArgument %s) and keeps the lease', (_name, field, overrides) => {
     const w = world();
     addRunner(w, 'runner-a');
     const id = queued(w, 'k');
     okOf(claimTask(w.store, 'runner-a', NOW, id));
-    expect(completeTask(w.store, 'runner-a', NOW, id, { ...resultArgs('hello'), ...overrides })).toEqual({ Err: { InvalidArgument: { field, reason: expect.any(String) } } });
+    expect(completeTask(w.store, 'runner-a', NOW, id, { ...resultArgs('hello'), ...overrides })).toEqual({
+      Err: { InvalidArgument: { field, reason: expect.any(String) } }
+    });
     expect(taskOf(w, id)).toMatchObject({ state: 'queued', results: [], leases: [{ runner: 'runner-a' }] });
   });
 
@@ -486,9 +531,24 @@ describe('completing and failing', () => {
     const b = queued(w, 'b');
     okOf(claimTask(w.store, 'runner-a', NOW, a));
     okOf(claimTask(w.store, 'runner-a', NOW, b));
-    const byReference = { outputDigest: digestOf('x'), reference: 'https://out.example/x', inputTokens: 0n, outputTokens: 0n, firstTokenMs: 0, totalMs: 0 };
+    const byReference = {
+      outputDigest: digestOf('x'),
+      reference: 'https://out.example/x',
+      inputTokens: 0n,
+      outputTokens: 0n,
+      firstTokenMs: 0,
+      totalMs: 0
+    };
     expect(okOf(completeTask(w.store, 'runner-a', NOW, a, byReference))).toMatchObject({ reference: 'https://out.example/x' });
-    expect(completeTask(w.store, 'runner-a', NOW, b, resultArgs('a'.repeat(MAX_OUTPUT_BYTES), { outputTokens: 64n, firstTokenMs: 5, totalMs: 5 }))).toHaveProperty('Ok');
+    expect(
+      completeTask(
+        w.store,
+        'runner-a',
+        NOW,
+        b,
+        resultArgs('a'.repeat(MAX_OUTPUT_BYTES), { outputTokens: 64n, firstTokenMs: 5, totalMs: 5 })
+      )
+    ).toHaveProperty('Ok');
   });
 
   it('moves a completed task to review, counts the runner, and returns the first result on a repeat', () => {
@@ -497,7 +557,16 @@ describe('completing and failing', () => {
     const id = queued(w, 'k');
     okOf(claimTask(w.store, 'runner-a', NOW, id));
     const first = okOf(completeTask(w.store, 'runner-a', NOW + 5n * SECOND, id, resultArgs('hello')));
-    expect(first).toEqual({ runner: 'runner-a', outputDigest: digestOf('hello'), output: 'hello', inputTokens: 12n, outputTokens: 34n, firstTokenMs: 50, totalMs: 400, atNs: NOW + 5n * SECOND });
+    expect(first).toEqual({
+      runner: 'runner-a',
+      outputDigest: digestOf('hello'),
+      output: 'hello',
+      inputTokens: 12n,
+      outputTokens: 34n,
+      firstTokenMs: 50,
+      totalMs: 400,
+      atNs: NOW + 5n * SECOND
+    });
     expect(taskOf(w, id)).toMatchObject({ state: 'review', reviewEndsAtNs: NOW + 5n * SECOND + REVIEW, leases: [] });
     expect(w.store.open.get(id)).toMatchObject({ state: 'review', done: ['runner-a'], reviewEndsAtNs: NOW + 5n * SECOND + REVIEW });
     expect(reputationOf(w, 'runner-a')).toEqual({ completed: 1, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 400 });
@@ -523,9 +592,15 @@ describe('completing and failing', () => {
     addRunner(w, 'runner-b');
     const id = queued(w, 'k');
     okOf(claimTask(w.store, 'runner-a', NOW, id));
-    expect(failTask(w.store, 'runner-a', NOW, id, 'r'.repeat(MAX_REASON_LENGTH + 1))).toEqual({ Err: { InvalidArgument: { field: 'reason', reason: expect.any(String) } } });
+    expect(failTask(w.store, 'runner-a', NOW, id, 'r'.repeat(MAX_REASON_LENGTH + 1))).toEqual({
+      Err: { InvalidArgument: { field: 'reason', reason: expect.any(String) } }
+    });
     const failed = okOf(failTask(w.store, 'runner-a', NOW + SECOND, id, 'out of memory'));
-    expect(failed).toMatchObject({ state: 'queued', leases: [], failures: [{ runner: 'runner-a', reason: 'out of memory', atNs: NOW + SECOND }] });
+    expect(failed).toMatchObject({
+      state: 'queued',
+      leases: [],
+      failures: [{ runner: 'runner-a', reason: 'out of memory', atNs: NOW + SECOND }]
+    });
     expect(reputationOf(w, 'runner-a').failed).toBe(1);
     expect(okOf(failTask(w.store, 'runner-a', NOW + 2n * SECOND, id, 'again')).failures).toHaveLength(1);
     expect(reputationOf(w, 'runner-a').failed).toBe(1);
@@ -547,7 +622,18 @@ describe('completing and failing', () => {
     }
     expect(taskOf(w, id)).toMatchObject({ state: 'failed', settledAtNs: NOW, outcome: `failed ${MAX_FAILURES} times` });
     expect(w.store.open.get(id)).toBeUndefined();
-    expect(payouts(w)).toEqual([{ id: `${id}/refund`, kind: 'refund', taskId: id, to: { owner: REQUESTER }, amountE8s: REWARD, memo: id, createdAtNs: NOW, attempts: 0 }]);
+    expect(payouts(w)).toEqual([
+      {
+        id: `${id}/refund`,
+        kind: 'refund',
+        taskId: id,
+        to: { owner: REQUESTER },
+        amountE8s: REWARD,
+        memo: id,
+        createdAtNs: NOW,
+        attempts: 0
+      }
+    ]);
     expect(claimTask(w.store, 'runner-d', NOW, id)).toHaveProperty('Err.NotFound');
   });
 
@@ -576,7 +662,10 @@ describe('review', () => {
     const w = world();
     const id = inReview(w);
     const queuedId = queued(w, 'q');
-    for (const decide of [(caller: string, task: string) => acceptTask(w.store, caller, NOW, task), (caller: string, task: string) => rejectTask(w.store, caller, NOW, task, 'bad')]) {
+    for (const decide of [
+      (caller: string, task: string) => acceptTask(w.store, caller, NOW, task),
+      (caller: string, task: string) => rejectTask(w.store, caller, NOW, task, 'bad')
+    ]) {
       expect(decide(ANONYMOUS_PRINCIPAL, id)).toEqual({ Err: { AnonymousCaller: null } });
       expect(decide(REQUESTER, 'task-999999999999')).toEqual({ Err: { NotFound: { what: expect.any(String) } } });
       expect(decide('runner-a', id)).toEqual({ Err: { Unauthorized: { reason: expect.any(String) } } });
@@ -589,15 +678,41 @@ describe('review', () => {
     const w = world();
     const id = inReview(w);
     const accepted = okOf(acceptTask(w.store, REQUESTER, NOW + SECOND, id));
-    expect(accepted).toMatchObject({ state: 'accepted', paidRunners: ['runner-a'], outcome: 'accepted by the requester', settledAtNs: NOW + SECOND, leases: [] });
+    expect(accepted).toMatchObject({
+      state: 'accepted',
+      paidRunners: ['runner-a'],
+      outcome: 'accepted by the requester',
+      settledAtNs: NOW + SECOND,
+      leases: []
+    });
     expect(w.store.open.get(id)).toBeUndefined();
     expect(payouts(w)).toEqual([
-      { id: `${id}/runner/runner-a`, kind: 'runner', taskId: id, to: { owner: operatorOf('runner-a') }, amountE8s: 950_000n, memo: id, createdAtNs: NOW + SECOND, attempts: 0 },
-      { id: `${id}/treasury`, kind: 'treasury', taskId: id, to: TREASURY, amountE8s: 50_000n, memo: id, createdAtNs: NOW + SECOND + 1n, attempts: 0 }
+      {
+        id: `${id}/runner/runner-a`,
+        kind: 'runner',
+        taskId: id,
+        to: { owner: operatorOf('runner-a') },
+        amountE8s: 950_000n,
+        memo: id,
+        createdAtNs: NOW + SECOND,
+        attempts: 0
+      },
+      {
+        id: `${id}/treasury`,
+        kind: 'treasury',
+        taskId: id,
+        to: TREASURY,
+        amountE8s: 50_000n,
+        memo: id,
+        createdAtNs: NOW + SECOND + 1n,
+        attempts: 0
+      }
     ]);
     expect(okOf(acceptTask(w.store, REQUESTER, NOW + 2n * SECOND, id)).settledAtNs).toBe(NOW + SECOND);
     expect(payouts(w)).toHaveLength(2);
-    expect(rejectTask(w.store, REQUESTER, NOW, id, 'changed my mind')).toEqual({ Err: { InvalidState: { state: 'accepted', expected: 'review' } } });
+    expect(rejectTask(w.store, REQUESTER, NOW, id, 'changed my mind')).toEqual({
+      Err: { InvalidState: { state: 'accepted', expected: 'review' } }
+    });
   });
 
   it('without a treasury the runners receive the whole reward', () => {
@@ -611,12 +726,25 @@ describe('review', () => {
   it('rejecting refunds the requester and counts a rejection for the runner; a repeat is a no-op', () => {
     const w = world();
     const id = inReview(w);
-    expect(rejectTask(w.store, REQUESTER, NOW, id, 'r'.repeat(MAX_REASON_LENGTH + 1))).toEqual({ Err: { InvalidArgument: { field: 'reason', reason: expect.any(String) } } });
+    expect(rejectTask(w.store, REQUESTER, NOW, id, 'r'.repeat(MAX_REASON_LENGTH + 1))).toEqual({
+      Err: { InvalidArgument: { field: 'reason', reason: expect.any(String) } }
+    });
     expect(taskOf(w, id).state).toBe('review');
     const rejected = okOf(rejectTask(w.store, REQUESTER, NOW + SECOND, id, 'wrong language'));
     expect(rejected).toMatchObject({ state: 'rejected', outcome: 'rejected by the requester: wrong language' });
     expect(rejected.paidRunners).toBeUndefined();
-    expect(payouts(w)).toEqual([{ id: `${id}/refund`, kind: 'refund', taskId: id, to: { owner: REQUESTER }, amountE8s: REWARD, memo: id, createdAtNs: NOW + SECOND, attempts: 0 }]);
+    expect(payouts(w)).toEqual([
+      {
+        id: `${id}/refund`,
+        kind: 'refund',
+        taskId: id,
+        to: { owner: REQUESTER },
+        amountE8s: REWARD,
+        memo: id,
+        createdAtNs: NOW + SECOND,
+        attempts: 0
+      }
+    ]);
     expect(reputationOf(w, 'runner-a')).toMatchObject({ completed: 1, rejected: 1 });
     expect(rejectTask(w.store, REQUESTER, NOW + 2n * SECOND, id, 'again')).toHaveProperty('Ok');
     expect(reputationOf(w, 'runner-a').rejected).toBe(1);
@@ -640,7 +768,12 @@ describe('review', () => {
     expect(tick(w.store, endsAt - 1n)).toEqual({ changed: 0 });
     expect(taskOf(w, id).state).toBe('review');
     expect(tick(w.store, endsAt)).toEqual({ changed: 1 });
-    expect(taskOf(w, id)).toMatchObject({ state: 'accepted', paidRunners: ['runner-a'], outcome: 'accepted: the review window ended without a decision', settledAtNs: endsAt });
+    expect(taskOf(w, id)).toMatchObject({
+      state: 'accepted',
+      paidRunners: ['runner-a'],
+      outcome: 'accepted: the review window ended without a decision',
+      settledAtNs: endsAt
+    });
     expect(sum(payouts(w).map((p) => p.amountE8s))).toBe(REWARD);
   });
 
@@ -674,7 +807,11 @@ describe('timers', () => {
     expect(tick(w.store, NOW + LEASE - 1n)).toEqual({ changed: 0 });
     expect(taskOf(w, id).leases).toHaveLength(1);
     expect(tick(w.store, NOW + LEASE)).toEqual({ changed: 1 });
-    expect(taskOf(w, id)).toMatchObject({ state: 'queued', leases: [], failures: [{ runner: 'runner-a', reason: 'lease expired', atNs: NOW + LEASE }] });
+    expect(taskOf(w, id)).toMatchObject({
+      state: 'queued',
+      leases: [],
+      failures: [{ runner: 'runner-a', reason: 'lease expired', atNs: NOW + LEASE }]
+    });
     expect(w.store.open.get(id)).toMatchObject({ leases: [], done: ['runner-a'] });
     expect(reputationOf(w, 'runner-a')).toMatchObject({ expiredLeases: 1, failed: 0, completed: 0 });
     expect(completeTask(w.store, 'runner-a', NOW + LEASE, id, resultArgs('late'))).toHaveProperty('Err.Unauthorized');
@@ -682,7 +819,11 @@ describe('timers', () => {
     answered(w, id, [['runner-b', 'hello']], NOW + LEASE);
     okOf(acceptTask(w.store, REQUESTER, NOW + LEASE, id));
     expect(taskOf(w, id).paidRunners).toEqual(['runner-b']);
-    expect(payouts(w).filter((p) => p.kind === 'runner').map((p) => p.to.owner)).toEqual([operatorOf('runner-b')]);
+    expect(
+      payouts(w)
+        .filter((p) => p.kind === 'runner')
+        .map((p) => p.to.owner)
+    ).toEqual([operatorOf('runner-b')]);
   });
 
   it(`fails and refunds a task whose leases expired ${MAX_FAILURES} times`, () => {
@@ -708,9 +849,15 @@ describe('timers', () => {
     tick(w.store, NOW + 60n * SECOND - 1n);
     expect(taskOf(w, id).state).toBe('queued');
     expect(tick(w.store, NOW + 60n * SECOND)).toEqual({ changed: 1 });
-    expect(taskOf(w, id)).toMatchObject({ state: 'expired', outcome: 'the deadline passed before enough results came in', settledAtNs: NOW + 60n * SECOND });
+    expect(taskOf(w, id)).toMatchObject({
+      state: 'expired',
+      outcome: 'the deadline passed before enough results came in',
+      settledAtNs: NOW + 60n * SECOND
+    });
     expect(w.store.open.get(id)).toBeUndefined();
-    expect(payouts(w)).toEqual([expect.objectContaining({ id: `${id}/refund`, kind: 'refund', to: { owner: REQUESTER }, amountE8s: REWARD })]);
+    expect(payouts(w)).toEqual([
+      expect.objectContaining({ id: `${id}/refund`, kind: 'refund', to: { owner: REQUESTER }, amountE8s: REWARD })
+    ]);
   });
 
   it('refunds a leased task at its deadline and counts the unfinished lease', () => {
@@ -902,7 +1049,14 @@ describe('payouts', () => {
     for (const id of ids) okOf(acceptTask(w.store, REQUESTER, NOW, id));
     const [a, b, c] = ids as [string, string, string];
     // Oldest first: created_at_time is the settlement time plus the payout's place in it (runner 0, treasury 1).
-    expect(duePayouts(w.store, 100).map((p) => p.id)).toEqual([`${a}/runner/runner-a`, `${b}/runner/runner-a`, `${c}/runner/runner-a`, `${a}/treasury`, `${b}/treasury`, `${c}/treasury`]);
+    expect(duePayouts(w.store, 100).map((p) => p.id)).toEqual([
+      `${a}/runner/runner-a`,
+      `${b}/runner/runner-a`,
+      `${c}/runner/runner-a`,
+      `${a}/treasury`,
+      `${b}/treasury`,
+      `${c}/treasury`
+    ]);
     expect(duePayouts(w.store, 2).map((p) => p.id)).toEqual([`${a}/runner/runner-a`, `${b}/runner/runner-a`]);
 
     payoutRetry(w.store, `${a}/runner/runner-a`, 'ledger stopped');
@@ -916,7 +1070,12 @@ describe('payouts', () => {
     expect(w.store.payouts.get(`${a}/treasury`)).toMatchObject({ stuck: true, attempts: 1, lastError: 'TooOld' });
     payoutDone(w.store, `${b}/runner/runner-a`);
     expect(w.store.payouts.has(`${b}/runner/runner-a`)).toBe(false);
-    expect(duePayouts(w.store, 100).map((p) => p.id)).toEqual([`${a}/runner/runner-a`, `${c}/runner/runner-a`, `${b}/treasury`, `${c}/treasury`]);
+    expect(duePayouts(w.store, 100).map((p) => p.id)).toEqual([
+      `${a}/runner/runner-a`,
+      `${c}/runner/runner-a`,
+      `${b}/treasury`,
+      `${c}/treasury`
+    ]);
     expect(duePayouts(w.store, 1).map((p) => p.id)).toEqual([`${a}/runner/runner-a`]);
 
     // Unknown ids are ignored.
@@ -972,11 +1131,32 @@ describe('emission', () => {
     const emission = payouts(w).filter((p) => p.kind === 'emission');
     // 1,000,000 × 480/1040 = 461,538.46 and × 560/1040 = 538,461.54; the leftover unit goes to the larger contributor.
     expect(emission).toEqual([
-      { id: `epoch-${epoch}/runner-a`, kind: 'emission', to: { owner: operatorOf('runner-a') }, amountE8s: 461_538n, memo: `epoch-${epoch}`, createdAtNs: (epoch + 1n) * EPOCH, attempts: 0 },
-      { id: `epoch-${epoch}/runner-b`, kind: 'emission', to: { owner: operatorOf('runner-b') }, amountE8s: 538_462n, memo: `epoch-${epoch}`, createdAtNs: (epoch + 1n) * EPOCH + 1n, attempts: 0 }
+      {
+        id: `epoch-${epoch}/runner-a`,
+        kind: 'emission',
+        to: { owner: operatorOf('runner-a') },
+        amountE8s: 461_538n,
+        memo: `epoch-${epoch}`,
+        createdAtNs: (epoch + 1n) * EPOCH,
+        attempts: 0
+      },
+      {
+        id: `epoch-${epoch}/runner-b`,
+        kind: 'emission',
+        to: { owner: operatorOf('runner-b') },
+        amountE8s: 538_462n,
+        memo: `epoch-${epoch}`,
+        createdAtNs: (epoch + 1n) * EPOCH + 1n,
+        attempts: 0
+      }
     ]);
     expect(sum(emission.map((p) => p.amountE8s))).toBe(BUDGET);
-    expect(emission.map((p): [string, bigint] => [p.id.split('/')[1] as string, p.amountE8s])).toEqual(splitEmission(BUDGET, [['runner-a', 480n], ['runner-b', 560n]]));
+    expect(emission.map((p): [string, bigint] => [p.id.split('/')[1] as string, p.amountE8s])).toEqual(
+      splitEmission(BUDGET, [
+        ['runner-a', 480n],
+        ['runner-b', 560n]
+      ])
+    );
     expect(w.store.epochWork()).toEqual({ epoch: epoch + 1n, units: [] });
 
     closeEpoch(w.store, (epoch + 1n) * EPOCH + 5n * SECOND);
@@ -987,7 +1167,14 @@ describe('emission', () => {
 
   it('counts active parameters of mixture-of-experts models', () => {
     const w = world({ emissionPerEpochE8s: BUDGET });
-    const moe = modelCard({ id: 'mistralai/Mixtral-8x7B', family: 'mixtral', architecture: 'mixtral', base: { id: 'mistralai/Mixtral-8x7B-base', relation: 'quantized' }, parameters: { total: 46_700_000_000, active: 12_900_000_000 }, digest: digestOf('mixtral') });
+    const moe = modelCard({
+      id: 'mistralai/Mixtral-8x7B',
+      family: 'mixtral',
+      architecture: 'mixtral',
+      base: { id: 'mistralai/Mixtral-8x7B-base', relation: 'quantized' },
+      parameters: { total: 46_700_000_000, active: 12_900_000_000 },
+      digest: digestOf('mixtral')
+    });
     okOf(publishCard(w.store, 'publisher', NOW, moe));
     addRunner(w, 'runner-a', { card: moe });
     tick(w.store, NOW);

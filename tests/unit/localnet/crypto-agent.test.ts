@@ -30,9 +30,7 @@ function stateTree(extra: ReadonlyArray<readonly [string, LabeledTree]> = []) {
     ['public_key', keys.rootKeyDer],
     ['type', utf8ToBytes('application')]
   ]);
-  return buildTree(
-    new Map<string, LabeledTree | Uint8Array>([['time', leb128(nowNs())], ['subnet', new Map([[sid, subnet]])], ...extra])
-  );
+  return buildTree(new Map<string, LabeledTree | Uint8Array>([['time', leb128(nowNs())], ['subnet', new Map([[sid, subnet]])], ...extra]));
 }
 
 function execute(content: RequestContent): { reply: Uint8Array } | { reject: string } {
@@ -72,7 +70,10 @@ function fakeHost(signingKeys: Pick<HostKeys, 'nodeSecretKey' | 'nodeId'> = keys
     }
     const status: LabeledTree =
       'reply' in outcome
-        ? new Map([['status', utf8ToBytes('replied')], ['reply', outcome.reply]])
+        ? new Map([
+            ['status', utf8ToBytes('replied')],
+            ['reply', outcome.reply]
+          ])
         : new Map([
             ['status', utf8ToBytes('rejected')],
             ['reject_code', leb128(4n)],

@@ -3,12 +3,7 @@ import { Certificate, LookupPathStatus, lookupResultToBuffer } from '@dfinity/ag
 import { Principal } from '@dfinity/principal';
 import { bls12_381 } from '@noble/curves/bls12-381';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
-import {
-  Certifier,
-  certificateMessage,
-  signRootHash,
-  signTree
-} from '../../../src/localnet/certification/certificate.js';
+import { Certifier, certificateMessage, signRootHash, signTree } from '../../../src/localnet/certification/certificate.js';
 import { buildTree, leb128, reconstruct, type LabeledTree, type TreeLabel } from '../../../src/localnet/certification/hash-tree.js';
 import { decodeCbor } from '../../../src/localnet/crypto/cbor.js';
 import {

@@ -89,7 +89,13 @@ describe('prune', () => {
       [
         'request_status',
         new Map([
-          [new Uint8Array(32).fill(1), new Map([['status', u('replied')], ['reply', u('DIDL')]])],
+          [
+            new Uint8Array(32).fill(1),
+            new Map([
+              ['status', u('replied')],
+              ['reply', u('DIDL')]
+            ])
+          ],
           [new Uint8Array(32).fill(2), new Map([['status', u('processing')]])]
         ])
       ],
@@ -103,9 +109,7 @@ describe('prune', () => {
     const found = agentLookupPath(['request_status', id1, 'reply'], agentTree);
     expect(found).toEqual({ status: LookupPathStatus.Found, value: u('DIDL') });
     expect(agentLookupPath(['time'], agentTree).status).toBe(LookupPathStatus.Found);
-    expect(agentLookupPath(['request_status', new Uint8Array(32).fill(2), 'status'], agentTree).status).toBe(
-      LookupPathStatus.Unknown
-    );
+    expect(agentLookupPath(['request_status', new Uint8Array(32).fill(2), 'status'], agentTree).status).toBe(LookupPathStatus.Unknown);
     expect(agentLookupPath(['zzz'], agentTree).status).toBe(LookupPathStatus.Absent);
     expect(lookupPath(witness, ['subnet', 'x']).status).toBe('unknown');
     expect(bytesToHex(encodeCbor(witness))).not.toContain(bytesToHex(u('secret')));
@@ -120,9 +124,7 @@ describe('prune', () => {
 
 describe('buildTree', () => {
   it('sorts labels by bytes and balances forks; agent-js finds every path', () => {
-    const entries = ['zeta', 'alpha', 'mid', 'b', 'canister', 'canister_ranges'].map(
-      (l, i) => [l, leb128(BigInt(i))] as const
-    );
+    const entries = ['zeta', 'alpha', 'mid', 'b', 'canister', 'canister_ranges'].map((l, i) => [l, leb128(BigInt(i))] as const);
     const tree = buildTree(new Map(entries));
     const agentTree = asAgentTree(tree);
     for (const [label, value] of entries) {
@@ -171,7 +173,7 @@ describe('prune properties (as in ic-hs IC.Test.HashTree)', () => {
     seed ^= seed << 5;
     return (seed >>> 0) % n;
   };
-  const LABELS = ['', 'a', 'ab', 'b', 'hello', 'world', 'x', 'zz'].map(l => u(l));
+  const LABELS = ['', 'a', 'ab', 'b', 'hello', 'world', 'x', 'zz'].map((l) => u(l));
   const randomLabel = () => LABELS[rand(LABELS.length)] ?? u('a');
   function randomTree(depth: number): LabeledTree {
     const tree = new Map<string, LabeledTree | Uint8Array>();
@@ -197,7 +199,7 @@ describe('prune properties (as in ic-hs IC.Test.HashTree)', () => {
         const expected = lookupPath(full, p);
         if (expected.status === 'error') continue;
         const got = lookupPath(pruned, p);
-        if (paths.some(q => isPrefix(q, p))) expect(got).toEqual(expected);
+        if (paths.some((q) => isPrefix(q, p))) expect(got).toEqual(expected);
         else expect(['unknown', 'absent']).toContain(got.status);
       }
     }

@@ -3,11 +3,7 @@ import { hashOfMap, IC_RESPONSE_DOMAIN_SEPARATOR } from '@dfinity/agent';
 import { ed25519 } from '@noble/curves/ed25519';
 import { concatBytes, hexToBytes } from '@noble/hashes/utils';
 import { generateHostKeys } from '../../../src/localnet/crypto/host-keys.js';
-import {
-  queryResponseMessage,
-  signQueryResponse,
-  type QueryResponseBody
-} from '../../../src/localnet/crypto/query-signature.js';
+import { queryResponseMessage, signQueryResponse, type QueryResponseBody } from '../../../src/localnet/crypto/query-signature.js';
 
 const keys = generateHostKeys();
 const requestId = hexToBytes('1d1091364d6bb8a6c16b203ee75467d59ead468f523eb058880ae8ec80e2b101');

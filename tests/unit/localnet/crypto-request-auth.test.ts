@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AnonymousIdentity,
-  HttpAgent,
-  requestIdOf,
-  SignIdentity,
-  type Identity,
-  type PublicKey,
-  type Signature
-} from '@dfinity/agent';
+import { AnonymousIdentity, HttpAgent, requestIdOf, SignIdentity, type Identity, type PublicKey, type Signature } from '@dfinity/agent';
 import { DelegationChain, DelegationIdentity, ECDSAKeyIdentity, Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
@@ -151,7 +143,7 @@ describe('authenticateEnvelope accepts what the agent signs', () => {
     expect(result).toMatchObject({ ok: true });
     if (result.ok) {
       expect(result.sender.toText()).toBe(root.getPrincipal().toText());
-      expect(result.delegationTargets?.map(t => t.toText())).toEqual([CANISTER.toText()]);
+      expect(result.delegationTargets?.map((t) => t.toText())).toEqual([CANISTER.toText()]);
     }
     const readState = await envelopeFrom(identity, 'read_state');
     expect(authenticate(readState, { effectiveCanisterId: CANISTER }).ok).toBe(true);
@@ -202,11 +194,20 @@ describe('authenticateEnvelope rejects', () => {
     const envelope = await envelopeFrom(Ed25519KeyIdentity.generate());
     expectRejected(authenticate('nope'), /^Malformed envelope: /);
     expectRejected(authenticate({ sender_sig: new Uint8Array(64) }), /Malformed envelope: content/);
-    expectRejected(authenticate({ ...envelope, content: { ...envelope.content, arg: 'text' } }), /content: arg|arg: expected a byte string/);
+    expectRejected(
+      authenticate({ ...envelope, content: { ...envelope.content, arg: 'text' } }),
+      /content: arg|arg: expected a byte string/
+    );
     expectRejected(authenticate({ ...envelope, content: { ...envelope.content, request_type: 'install' } }), /Malformed request content/);
-    expectRejected(authenticate({ ...envelope, content: { ...envelope.content, nonce: new Uint8Array(33) } }), /nonce longer than 32 bytes/);
+    expectRejected(
+      authenticate({ ...envelope, content: { ...envelope.content, nonce: new Uint8Array(33) } }),
+      /nonce longer than 32 bytes/
+    );
     expectRejected(authenticate({ ...envelope, content: { ...envelope.content, ingress_expiry: -1 } }), /ingress_expiry: /);
-    const tooMany = Array.from({ length: 21 }, () => ({ delegation: { pubkey: new Uint8Array(), expiration: 0 }, signature: new Uint8Array() }));
+    const tooMany = Array.from({ length: 21 }, () => ({
+      delegation: { pubkey: new Uint8Array(), expiration: 0 },
+      signature: new Uint8Array()
+    }));
     expectRejected(authenticate({ ...envelope, sender_delegation: tooMany }), /at most 20 delegations/);
     expectRejected(authenticate({ ...envelope, content: { ...envelope.content, sender_info: {} } }), /sender_info/);
   });

@@ -146,7 +146,11 @@ describe('DirtyBitmap and HeapShadow: commit and roll back only what a message w
     call('store32', 20 * HEAP_CHUNK_BYTES, 1);
     call('store32', 100, 1);
     expect(loaded.dirty.take()).toBeUndefined();
-    expect(bytes().subarray(2 * PAGE, 2 * PAGE + 16).every((b) => b === 0)).toBe(true);
+    expect(
+      bytes()
+        .subarray(2 * PAGE, 2 * PAGE + 16)
+        .every((b) => b === 0)
+    ).toBe(true);
     expect(loaded.dirty.take()).toEqual([]); // the overflow flag was reset
     expect(loaded.dirty.resume({ base: 2 * PAGE, chunks: DIRTY_BITMAP_CHUNKS })).toBe(true);
     call('store32', 2 * PAGE + 10, 0x01020304);
@@ -219,25 +223,47 @@ describe('the azle probe canister with dirty tracking on and off', () => {
       return reply;
     };
     const empty = candid([], []);
-    for (const [canister, code] of [[on, codeOn], [off, codeOff]] as const) install(canister, code);
+    for (const [canister, code] of [
+      [on, codeOn],
+      [off, codeOff]
+    ] as const)
+      install(canister, code);
     both('init', 'canister_init', empty, { keep: true });
-    for (let i = 0; i < 12; i++) both('update', 'canister_update put', candid([IDL.Text, IDL.Text], [`key-${i}`, `${i}`.repeat(1000 * i)]), { keep: true });
+    for (let i = 0; i < 12; i++)
+      both('update', 'canister_update put', candid([IDL.Text, IDL.Text], [`key-${i}`, `${i}`.repeat(1000 * i)]), { keep: true });
     both('update', 'canister_update work', candid([IDL.Nat32], [20_000]), { keep: true });
     for (let i = 0; i < 3; i++) both('update', 'canister_update increment', empty, { keep: true });
     expect(both('query', 'canister_query greet', candid([IDL.Text], ['dirty']), { keep: false })).toMatch(/^reply /);
     both('query', 'canister_query query_mutates', empty, { keep: false });
-    expect(both('update', 'canister_update put_then_trap', candid([IDL.Text, IDL.Text], ['doomed', 'x'.repeat(5000)]), { keep: true })).toMatch(/deliberate trap/);
-    expect(both('update', 'canister_update put', candid([IDL.Text, IDL.Text], ['huge', 'y'.repeat(60_000)]), { keep: true, limit: 500_000_000n })).toMatch(/^trap IC0522/);
+    expect(
+      both('update', 'canister_update put_then_trap', candid([IDL.Text, IDL.Text], ['doomed', 'x'.repeat(5000)]), { keep: true })
+    ).toMatch(/deliberate trap/);
+    expect(
+      both('update', 'canister_update put', candid([IDL.Text, IDL.Text], ['huge', 'y'.repeat(60_000)]), { keep: true, limit: 500_000_000n })
+    ).toMatch(/^trap IC0522/);
     const putArg = candid([IDL.Text, IDL.Text], ['inspected', 'v']);
     expect(both('inspect_message', 'canister_inspect_message', putArg, { keep: false, method: 'put' })).toBe('ok, accepted=true');
-    expect(both('inspect_message', 'canister_inspect_message', empty, { keep: false, method: 'refused_by_inspect' })).toBe('ok, accepted=false');
-    expect(both('query', 'canister_query heap_counter', empty, { keep: false })).toBe(run(off, 'query', 'canister_query heap_counter', empty, { keep: false }));
+    expect(both('inspect_message', 'canister_inspect_message', empty, { keep: false, method: 'refused_by_inspect' })).toBe(
+      'ok, accepted=false'
+    );
+    expect(both('query', 'canister_query heap_counter', empty, { keep: false })).toBe(
+      run(off, 'query', 'canister_query heap_counter', empty, { keep: false })
+    );
     // An upgrade: a fresh instance (the bitmap is placed again), the stable data kept.
-    for (const [canister, code] of [[on, codeOn], [off, codeOff]] as const) install(canister, code);
+    for (const [canister, code] of [
+      [on, codeOn],
+      [off, codeOff]
+    ] as const)
+      install(canister, code);
     both('post_upgrade', 'canister_post_upgrade', empty, { keep: true });
-    for (let i = 0; i < 5; i++) both('update', 'canister_update put', candid([IDL.Text, IDL.Text], [`after-${i}`, 'z'.repeat(2000)]), { keep: true });
-    expect(both('query', 'canister_query size', empty, { keep: false })).toBe(`reply ${Buffer.from(candid([IDL.Nat64], [17n])).toString('hex')}`);
-    expect(both('query', 'canister_query get', candid([IDL.Text], ['key-3']), { keep: false })).toContain(Buffer.from('333').toString('hex'));
+    for (let i = 0; i < 5; i++)
+      both('update', 'canister_update put', candid([IDL.Text, IDL.Text], [`after-${i}`, 'z'.repeat(2000)]), { keep: true });
+    expect(both('query', 'canister_query size', empty, { keep: false })).toBe(
+      `reply ${Buffer.from(candid([IDL.Nat64], [17n])).toString('hex')}`
+    );
+    expect(both('query', 'canister_query get', candid([IDL.Text], ['key-3']), { keep: false })).toContain(
+      Buffer.from('333').toString('hex')
+    );
     expect(fallbacks).toBe(0); // the allocator never wrote into the bitmap pages
     const loaded = on.loaded;
     if (loaded?.dirty.placement === undefined) throw new Error('tracking is off');

@@ -235,11 +235,21 @@ const writer = wat(`
 describe('instrumentModule: dirty-chunk marking', () => {
   const BITMAP = 3 * 65_536;
 
-  function tracked(chunks: number): { call: (name: string, ...args: number[]) => unknown; bitmap: () => number[]; overflow: () => unknown; memory: Uint8Array } {
+  function tracked(chunks: number): {
+    call: (name: string, ...args: number[]) => unknown;
+    bitmap: () => number[];
+    overflow: () => unknown;
+    memory: Uint8Array;
+  } {
     const { bytes, dirtyTracking } = instrumentModule(writer);
     expect(dirtyTracking).toBe(true);
     const { exports } = new WebAssembly.Instance(compile(bytes), { __deai: { out_of_instructions: () => undefined } });
-    const [base, coverage, overflow, memory] = [exports[DIRTY_BASE_EXPORT], exports[DIRTY_CHUNKS_EXPORT], exports[DIRTY_OVERFLOW_EXPORT], exports.memory];
+    const [base, coverage, overflow, memory] = [
+      exports[DIRTY_BASE_EXPORT],
+      exports[DIRTY_CHUNKS_EXPORT],
+      exports[DIRTY_OVERFLOW_EXPORT],
+      exports.memory
+    ];
     if (!(base instanceof WebAssembly.Global) || !(coverage instanceof WebAssembly.Global) || !(overflow instanceof WebAssembly.Global)) {
       throw new Error('no dirty-bitmap globals');
     }
@@ -328,7 +338,12 @@ describe('instrumentModule: dirty-chunk marking', () => {
       exportedFunction(exports, name)(...args);
       return counter.value;
     };
-    for (const [name, ...args] of [['store32', 5000, 1], ['storeNested', 1, 2], ['fill', 0, 10_000], ['copy', 100, 0, 5000]] as const) {
+    for (const [name, ...args] of [
+      ['store32', 5000, 1],
+      ['storeNested', 1, 2],
+      ['fill', 0, 10_000],
+      ['copy', 100, 0, 5000]
+    ] as const) {
       expect(measure(true, name, ...args)).toBe(measure(false, name, ...args));
     }
   });

@@ -97,10 +97,14 @@ afterAll(() => {
  */
 function runWriterAndKill(stateDir: string, killAfter: number, checkpointAfterLogBytes: number, delayMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(workDir, 'writer.mjs'), stateDir, String(checkpointAfterLogBytes)], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(workDir, 'writer.mjs'), stateDir, String(checkpointAfterLogBytes)],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    );
     let out = '';
     let err = '';
     let acknowledged = 0;
@@ -146,8 +150,14 @@ describe('StateStore under kill -9', () => {
     let lastAcknowledged = 0;
     // Each run resumes where the previous one's durable state ends, so later kills hit a checkpointed directory.
     const runs = [
-      [40, 300_000, 0], [200, 300_000, 6], [60, 300_000, 12], [120, 2_000_000, 3],
-      [80, 150_000, 20], [30, 150_000, 9], [150, 150_000, 30], [60, 300_000, 15]
+      [40, 300_000, 0],
+      [200, 300_000, 6],
+      [60, 300_000, 12],
+      [120, 2_000_000, 3],
+      [80, 150_000, 20],
+      [30, 150_000, 9],
+      [150, 150_000, 30],
+      [60, 300_000, 15]
     ] as const;
     for (const [killAfter, checkpointBytes, delayMs] of runs) {
       const acknowledged = await runWriterAndKill(stateDir, killAfter, checkpointBytes, delayMs);

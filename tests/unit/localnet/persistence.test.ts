@@ -5,8 +5,15 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  InvalidDeltaError, StateCorruptError, StateDirLockedError, StateStore, StateStoreUnusableError, STABLE_PAGE_BYTES,
-  type PersistedCanister, type PersistedState, type RoundDelta
+  InvalidDeltaError,
+  StateCorruptError,
+  StateDirLockedError,
+  StateStore,
+  StateStoreUnusableError,
+  STABLE_PAGE_BYTES,
+  type PersistedCanister,
+  type PersistedState,
+  type RoundDelta
 } from '../../../src/localnet/persistence/index.ts';
 
 let dir: string;
@@ -47,7 +54,12 @@ function digest(state: PersistedState): unknown {
     host: state.host,
     canisters: [...state.canisters.values()]
       .sort((x, y) => (x.id < y.id ? -1 : 1))
-      .map((c) => ({ id: c.id, meta: c.meta, heap: sha(c.heap), pages: [...c.stablePages].sort(([x], [y]) => x - y).map(([i, p]) => [i, sha(p)]) })),
+      .map((c) => ({
+        id: c.id,
+        meta: c.meta,
+        heap: sha(c.heap),
+        pages: [...c.stablePages].sort(([x], [y]) => x - y).map(([i, p]) => [i, sha(p)])
+      })),
     blobs: [...state.blobs].sort(([x], [y]) => (x < y ? -1 : 1)).map(([h, b]) => [h, sha(b)])
   };
 }
@@ -74,7 +86,12 @@ const rounds: RoundDelta[] = [
         id: 'rrkah-fqaaa-aaaaa-aaaaq-cai',
         meta: { controllers: ['aaaaa-aa'], cycles: 10n ** 30n, status: 'running', ratio: 0.5, flag: true, none: null },
         heap: { size: 128 * KIB, full: pattern(128 * KIB, 1) },
-        stable: { pages: [{ index: 0, bytes: page(1) }, { index: 3, bytes: page(3) }] }
+        stable: {
+          pages: [
+            { index: 0, bytes: page(1) },
+            { index: 3, bytes: page(3) }
+          ]
+        }
       }
     ],
     blobs: [moduleBlob]
@@ -83,16 +100,33 @@ const rounds: RoundDelta[] = [
     canisters: [
       {
         id: 'rrkah-fqaaa-aaaaa-aaaaq-cai',
-        heap: { size: 192 * KIB, chunks: [{ offset: 4 * KIB, bytes: pattern(4 * KIB, 9) }, { offset: 128 * KIB + 100, bytes: pattern(4 * KIB, 7) }] },
+        heap: {
+          size: 192 * KIB,
+          chunks: [
+            { offset: 4 * KIB, bytes: pattern(4 * KIB, 9) },
+            { offset: 128 * KIB + 100, bytes: pattern(4 * KIB, 7) }
+          ]
+        },
         // null and an all-zero page both mean "page is zero now".
-        stable: { pages: [{ index: 3, bytes: null }, { index: 5, bytes: page(5) }, { index: 0, bytes: page(0) }] }
+        stable: {
+          pages: [
+            { index: 3, bytes: null },
+            { index: 5, bytes: page(5) },
+            { index: 0, bytes: page(0) }
+          ]
+        }
       }
     ]
   },
   {
     canisters: [
       { id: 'b', meta: 'b-meta', heap: { size: 8 * KIB, chunks: [{ offset: 100, bytes: pattern(50, 3) }] } },
-      { id: 'odd id/with:chars', meta: [1, 2n], heap: { size: 4 * KIB, full: pattern(1 * KIB, 4) }, stable: { pages: [{ index: 70000, bytes: page(9) }] } }
+      {
+        id: 'odd id/with:chars',
+        meta: [1, 2n],
+        heap: { size: 4 * KIB, full: pattern(1 * KIB, 4) },
+        stable: { pages: [{ index: 70000, bytes: page(9) }] }
+      }
     ]
   },
   {
@@ -138,7 +172,11 @@ describe('StateStore round trip', () => {
     const host = store.state.host;
     expect(host).toEqual(rounds[0]!.host);
     // "__proto__" stays a plain data key, and user objects shaped like tags stay objects.
-    expect(typeof host === 'object' && host !== null && !Array.isArray(host) ? Object.keys(host.nested ?? {}) : []).toEqual(['$weird', '__proto__', '$$']);
+    expect(typeof host === 'object' && host !== null && !Array.isArray(host) ? Object.keys(host.nested ?? {}) : []).toEqual([
+      '$weird',
+      '__proto__',
+      '$$'
+    ]);
     expect(Object.getPrototypeOf(host)).toBe(Object.prototype);
 
     store.commit(rounds[1]!);
@@ -190,7 +228,11 @@ describe('StateStore round trip', () => {
     const store = open();
     const chunk = pattern(4 * KIB, 1);
     const stablePage = page(1);
-    store.commit({ canisters: [{ id: 'c', heap: { size: 8 * KIB, chunks: [{ offset: 0, bytes: chunk }] }, stable: { pages: [{ index: 1, bytes: stablePage }] } }] });
+    store.commit({
+      canisters: [
+        { id: 'c', heap: { size: 8 * KIB, chunks: [{ offset: 0, bytes: chunk }] }, stable: { pages: [{ index: 1, bytes: stablePage }] } }
+      ]
+    });
     chunk.fill(0xee);
     stablePage.fill(0xee);
     expectBytes(store.state.canisters.get('c')?.heap?.subarray(0, 4 * KIB), pattern(4 * KIB, 1));
@@ -246,12 +288,19 @@ describe('StateStore checkpoints', () => {
 
   it('rewrites only the files of canisters that changed', () => {
     let store = open();
-    store.commit({ canisters: [
-      { id: 'a', heap: { size: 64 * KIB, full: pattern(64 * KIB, 1) }, stable: { pages: [{ index: 0, bytes: page(1) }] } },
-      { id: 'b', heap: { size: 64 * KIB, full: pattern(64 * KIB, 2) } }
-    ] });
+    store.commit({
+      canisters: [
+        { id: 'a', heap: { size: 64 * KIB, full: pattern(64 * KIB, 1) }, stable: { pages: [{ index: 0, bytes: page(1) }] } },
+        { id: 'b', heap: { size: 64 * KIB, full: pattern(64 * KIB, 2) } }
+      ]
+    });
     store.checkpoint();
-    store.commit({ canisters: [{ id: 'a', meta: 'only meta' }, { id: 'b', heap: { size: 64 * KIB, chunks: [{ offset: 0, bytes: page(9).subarray(0, 4 * KIB) }] } }] });
+    store.commit({
+      canisters: [
+        { id: 'a', meta: 'only meta' },
+        { id: 'b', heap: { size: 64 * KIB, chunks: [{ offset: 0, bytes: page(9).subarray(0, 4 * KIB) }] } }
+      ]
+    });
     store.checkpoint();
     const files = fs.readdirSync(path.join(dir, 'canisters')).sort();
     expect(files).toEqual(['a.g1.heap', 'a.g1.stable', 'b.g2.heap']);
@@ -276,7 +325,10 @@ describe('StateStore checkpoints', () => {
     expectSameState(store.state, expected);
     expect(fs.existsSync(logFile(2))).toBe(false);
     expect(fs.existsSync(path.join(dir, 'manifest.json.tmp'))).toBe(false);
-    expect(fs.readdirSync(path.join(dir, 'canisters'))).toEqual(['rrkah-fqaaa-aaaaa-aaaaq-cai.g1.heap', 'rrkah-fqaaa-aaaaa-aaaaq-cai.g1.stable']);
+    expect(fs.readdirSync(path.join(dir, 'canisters'))).toEqual([
+      'rrkah-fqaaa-aaaaa-aaaaq-cai.g1.heap',
+      'rrkah-fqaaa-aaaaa-aaaaq-cai.g1.stable'
+    ]);
     store.close();
   });
 
@@ -303,7 +355,10 @@ describe('StateStore crash recovery of the log', () => {
     store.commit({ host: { round: 1n }, canisters: [{ id: 'b', meta: { n: 1 } }] });
     const previous = structuredClone(store.state);
     const goodBytes = store.logBytes;
-    store.commit({ host: { round: 2n }, canisters: [{ id: 'b', meta: { n: 2 }, heap: { size: 256, chunks: [{ offset: 8, bytes: pattern(16, 5) }] } }] });
+    store.commit({
+      host: { round: 2n },
+      canisters: [{ id: 'b', meta: { n: 2 }, heap: { size: 256, chunks: [{ offset: 8, bytes: pattern(16, 5) }] } }]
+    });
     const fullBytes = store.logBytes;
     store.close({ checkpoint: false });
     const log = fs.readFileSync(logFile());
@@ -332,7 +387,20 @@ describe('StateStore crash recovery of the log', () => {
     let store = open();
     store.commit({ canisters: [{ id: 'c', meta: 1 }] });
     const goodBytes = store.logBytes;
-    store.commit({ canisters: [{ id: 'c', meta: 2, stable: { pages: [{ index: 1, bytes: page(1) }, { index: 2, bytes: page(2) }] } }] });
+    store.commit({
+      canisters: [
+        {
+          id: 'c',
+          meta: 2,
+          stable: {
+            pages: [
+              { index: 1, bytes: page(1) },
+              { index: 2, bytes: page(2) }
+            ]
+          }
+        }
+      ]
+    });
     const fullBytes = store.logBytes;
     store.close({ checkpoint: false });
     const log = fs.readFileSync(logFile());
@@ -428,7 +496,10 @@ describe('StateStore rejects deltas that break the contract', () => {
     ['a stable page of the wrong size', { canisters: [{ id: 'c', stable: { pages: [{ index: 0, bytes: new Uint8Array(10) }] } }] }],
     ['a negative page index', { canisters: [{ id: 'c', stable: { pages: [{ index: -1, bytes: null }] } }] }],
     ['a heap shrinking through chunks', { canisters: [{ id: 'c', heap: { size: 4 * KIB, chunks: [] } }] }],
-    ['a chunk past the heap end', { canisters: [{ id: 'c', heap: { size: 8 * KIB, chunks: [{ offset: 8 * KIB - 1, bytes: new Uint8Array(2) }] } }] }],
+    [
+      'a chunk past the heap end',
+      { canisters: [{ id: 'c', heap: { size: 8 * KIB, chunks: [{ offset: 8 * KIB - 1, bytes: new Uint8Array(2) }] } }] }
+    ],
     ['full bytes longer than size', { canisters: [{ id: 'c', heap: { size: 1, full: new Uint8Array(2) } }] }],
     ['a blob whose bytes do not hash to its name', { canisters: [], blobs: [{ hash: moduleBlob.hash, bytes: new Uint8Array(1) }] }],
     ['an uppercase blob hash', { canisters: [], blobs: [{ hash: moduleBlob.hash.toUpperCase(), bytes: moduleBlob.bytes }] }],
@@ -502,8 +573,16 @@ describe('StateStore commit latency (fsync on)', () => {
           {
             id: 'bench',
             meta: { round },
-            heap: { size: heapBytes, chunks: [0, 1, 2].map((i) => ({ offset: ((round * 3 + i) % 2816) * 4 * KIB, bytes: pattern(4 * KIB, round + i) })) },
-            stable: { pages: [{ index: round % 40, bytes: page((round % 250) + 1) }, { index: 100 + (round % 7), bytes: page(3) }] }
+            heap: {
+              size: heapBytes,
+              chunks: [0, 1, 2].map((i) => ({ offset: ((round * 3 + i) % 2816) * 4 * KIB, bytes: pattern(4 * KIB, round + i) }))
+            },
+            stable: {
+              pages: [
+                { index: round % 40, bytes: page((round % 250) + 1) },
+                { index: 100 + (round % 7), bytes: page(3) }
+              ]
+            }
           }
         ]
       };
@@ -560,7 +639,10 @@ describe('StateStore group commit (fdatasync off the main thread)', () => {
     const store = StateStore.open(dir, { fsync: true, groupCommit: true, checkpointAfterLogBytes: 4 * 1024 });
     const waits: Array<Promise<void>> = [];
     for (let i = 1; i <= 40; i += 1) {
-      store.commit({ host: { round: BigInt(i) }, canisters: [{ id: 'c', heap: { size: 1024, chunks: [{ offset: 0, bytes: pattern(512, i) }] } }] });
+      store.commit({
+        host: { round: BigInt(i) },
+        canisters: [{ id: 'c', heap: { size: 1024, chunks: [{ offset: 0, bytes: pattern(512, i) }] } }]
+      });
       waits.push(store.durable()); // the log is replaced by checkpoints meanwhile
     }
     store.close();

@@ -68,12 +68,21 @@ describe('readGgufFacts', () => {
       'llama.context_length': { value: 131072n, type: GGUFValueType.UINT64 }
     });
     await writeGguf(path, kv, [{ name: 'blk.0.ffn_down.weight', shape: [256, 4], dtype: GGMLQuantizationType.Q4_K }]);
-    expect(await readGgufFacts(path)).toMatchObject({ quantization: 'Q4_K_M', contextLength: 131072, bitsPerWeight: 4.5, parameters: 1024 });
+    expect(await readGgufFacts(path)).toMatchObject({
+      quantization: 'Q4_K_M',
+      contextLength: 131072,
+      bitsPerWeight: 4.5,
+      parameters: 1024
+    });
   });
 
   it('leaves optional fields out when the header has none', async () => {
     const path = join(dir, 'bare.gguf');
-    await writeGguf(path, llamaKv({ 'general.name': undefined, 'general.license': undefined, 'tokenizer.chat_template': undefined }), TENSORS);
+    await writeGguf(
+      path,
+      llamaKv({ 'general.name': undefined, 'general.license': undefined, 'tokenizer.chat_template': undefined }),
+      TENSORS
+    );
     const facts = await readGgufFacts(path);
     expect(facts.name).toBeUndefined();
     expect(facts.license).toBeUndefined();
@@ -125,7 +134,10 @@ describe('readGgufFacts', () => {
 });
 
 describe('fileDigest', () => {
-  const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+  const sha256 = async (path: string) =>
+    createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
 
   async function weights(name = 'w.gguf', size = 300_000): Promise<string> {
     const path = join(dir, name);
@@ -133,7 +145,7 @@ describe('fileDigest', () => {
     return path;
   }
 
-  it('is the sha256 of the file\'s bytes (streamed over several chunks)', async () => {
+  it("is the sha256 of the file's bytes (streamed over several chunks)", async () => {
     const path = await weights();
     expect(await fileDigest(path)).toBe(await sha256(path));
   });

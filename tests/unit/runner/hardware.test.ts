@@ -57,7 +57,10 @@ const ROCM_2X_MI300X = JSON.stringify({
 const notInstalled = (file: string): Error => Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT' });
 
 /** A command runner that answers from `outputs` and says "not installed" for everything else. */
-function replay(outputs: Record<string, string | Error>, calls: Array<{ file: string; args: readonly string[]; timeoutMs: number }> = []): CommandRunner {
+function replay(
+  outputs: Record<string, string | Error>,
+  calls: Array<{ file: string; args: readonly string[]; timeoutMs: number }> = []
+): CommandRunner {
   return async (file, args, options) => {
     calls.push({ file, args, timeoutMs: options.timeoutMs });
     const output = outputs[file];
@@ -81,7 +84,10 @@ describe('probeHardware', () => {
     const facts = await probeHardware(options());
     expect(facts).toEqual({
       hardware: { accelerators: [], cpu: { cores: 2, architecture: 'x86_64' }, ramGiB: 24 },
-      cpu: { model: 'Intel Xeon Processor (SapphireRapids)', flags: ['fpu', 'vme', 'de', 'pse', 'avx', 'avx2', 'avx512f', 'amx_tile', 'amx_int8'] },
+      cpu: {
+        model: 'Intel Xeon Processor (SapphireRapids)',
+        flags: ['fpu', 'vme', 'de', 'pse', 'avx', 'avx2', 'avx512f', 'amx_tile', 'amx_int8']
+      },
       gpus: [],
       warnings: []
     });
@@ -97,7 +103,9 @@ describe('probeHardware', () => {
   });
 
   it('keeps different GPU models apart', async () => {
-    const run = replay({ 'nvidia-smi': 'NVIDIA GeForce RTX 4090, 24564\nNVIDIA GeForce RTX 3090, 24576\nNVIDIA GeForce RTX 4090, 24564\n' });
+    const run = replay({
+      'nvidia-smi': 'NVIDIA GeForce RTX 4090, 24564\nNVIDIA GeForce RTX 3090, 24576\nNVIDIA GeForce RTX 4090, 24564\n'
+    });
     const facts = await probeHardware(options({ run }));
     expect(facts.hardware.accelerators).toEqual([
       { class: 'gpu', vendor: 'nvidia', model: 'GeForce RTX 4090', memoryGiB: 23.99, count: 2 },
@@ -173,7 +181,10 @@ describe('probeHardware', () => {
 
 describe('parseCpuinfo', () => {
   it('reads aarch64 Features as flags (no model name there)', () => {
-    expect(parseCpuinfo(ARM_CPUINFO)).toEqual({ model: undefined, flags: ['fp', 'asimd', 'evtstrm', 'aes', 'pmull', 'sha1', 'sha2', 'crc32', 'atomics'] });
+    expect(parseCpuinfo(ARM_CPUINFO)).toEqual({
+      model: undefined,
+      flags: ['fp', 'asimd', 'evtstrm', 'aes', 'pmull', 'sha1', 'sha2', 'crc32', 'atomics']
+    });
   });
 });
 
@@ -191,6 +202,8 @@ describe('defaultCommandRunner', () => {
   });
 
   it('rejects a program that exits non-zero', async () => {
-    await expect(defaultCommandRunner(process.execPath, ['-e', 'process.exit(3)'], { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 3 });
+    await expect(defaultCommandRunner(process.execPath, ['-e', 'process.exit(3)'], { timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: 3
+    });
   });
 });

@@ -97,7 +97,7 @@ describe('llama.cpp probe on captured responses', () => {
     expect(server?.requests).toEqual(['/health']);
   });
 
-  it('says loading when another endpoint answers 503 with llama-server\'s error body', async () => {
+  it("says loading when another endpoint answers 503 with llama-server's error body", async () => {
     const result = await probeWith(llamaRoutes({ '/props': { status: 503, body: fixture('health_loading_503.json') } }));
     expect(result).toEqual({ status: 'loading', engine: 'llama.cpp' });
   });
@@ -117,7 +117,9 @@ describe('llama.cpp probe on captured responses', () => {
   });
 
   it('lists image and audio inputs when the server has a multimodal projector', async () => {
-    const result = await probeWith(llamaRoutes({ '/props': { body: propsWith({ modalities: { vision: true, audio: true, video: false } }) } }));
+    const result = await probeWith(
+      llamaRoutes({ '/props': { body: propsWith({ modalities: { vision: true, audio: true, video: false } }) } })
+    );
     expect(result.status === 'ready' && result.models[0]?.inputModalities).toEqual(['text', 'image', 'audio']);
   });
 
@@ -214,8 +216,9 @@ describe('llama.cpp probe when the server misbehaves', () => {
     expect(issues).toEqual([{ path: '', message: 'expected HTTP 200, got 503' }]);
   });
 
-  it('quotes llama-server\'s message when /metrics is disabled (501 without --metrics)', async () => {
-    const body = '{"error":{"code":501,"message":"This server does not support metrics endpoint. Start it with `--metrics`","type":"not_supported_error"}}';
+  it("quotes llama-server's message when /metrics is disabled (501 without --metrics)", async () => {
+    const body =
+      '{"error":{"code":501,"message":"This server does not support metrics endpoint. Start it with `--metrics`","type":"not_supported_error"}}';
     const issues = expectMalformed(await probeWith(llamaRoutes({ '/metrics': { status: 501, body } })), '/metrics');
     expect(issues).toEqual([
       { path: '', message: 'expected HTTP 200, got 501: This server does not support metrics endpoint. Start it with `--metrics`' }

@@ -7,12 +7,7 @@ import { fileDigest, readGgufFacts } from '../../../src/runner/probes/gguf.ts';
 import { probeHardware, type Hardware } from '../../../src/runner/probes/hardware.ts';
 import { llamaCppProbe } from '../../../src/runner/probes/llamacpp.ts';
 import type { ReadyProbe } from '../../../src/runner/probes/types.ts';
-import {
-  MEMORY_TOLERANCE,
-  reconcileManifest,
-  safeReconcileManifest,
-  type ProbedFacts
-} from '../../../src/runner/reconcile.ts';
+import { MEMORY_TOLERANCE, reconcileManifest, safeReconcileManifest, type ProbedFacts } from '../../../src/runner/reconcile.ts';
 import { GGMLQuantizationType, llamaKv, writeGguf } from '../../support/gguf-file.ts';
 import { startReplayServer, type ReplayServer } from '../../support/vllm-replay.ts';
 
@@ -157,22 +152,25 @@ describe('reconcileManifest: measured facts win, additions are kept', () => {
 
   it('accepts claims that agree with the probes', () => {
     const result = safeReconcileManifest(
-      declared({
-        quantization: 'Q8_0',
-        contextLength: 2048,
-        parameters: 4202816,
-        architecture: 'llama',
-        engine: 'llama.cpp',
-        engineVersion: 'b1-80fb11a',
-        model: { id: 'deai-test/tiny-random-llama', digest: `sha256:${DIGEST_HEX}` }
-      }, {
-        hardware: {
-          accelerators: [{ class: 'gpu', vendor: 'NVIDIA', model: 'RTX 4090', memoryGiB: 24, count: 2 }],
-          cpu: { cores: 16, architecture: 'x86_64' },
-          // A "64 GiB" machine reports 62.5 GiB usable.
-          ramGiB: 64
+      declared(
+        {
+          quantization: 'Q8_0',
+          contextLength: 2048,
+          parameters: 4202816,
+          architecture: 'llama',
+          engine: 'llama.cpp',
+          engineVersion: 'b1-80fb11a',
+          model: { id: 'deai-test/tiny-random-llama', digest: `sha256:${DIGEST_HEX}` }
+        },
+        {
+          hardware: {
+            accelerators: [{ class: 'gpu', vendor: 'NVIDIA', model: 'RTX 4090', memoryGiB: 24, count: 2 }],
+            cpu: { cores: 16, architecture: 'x86_64' },
+            // A "64 GiB" machine reports 62.5 GiB usable.
+            ramGiB: 64
+          }
         }
-      }),
+      ),
       probed()
     );
     expect(result.ok).toBe(true);
@@ -186,7 +184,13 @@ describe('reconcileManifest: measured facts win, additions are kept', () => {
           image: `ghcr.io/ggml-org/llama.cpp:server@sha256:${'ef'.repeat(32)}`,
           servedContext: 512,
           slots: 1,
-          card: { version: '2', family: 'tiny-llama', license: 'apache-2.0', capabilities: ['json_schema'], base: { id: 'deai-test/tiny-base', relation: 'quantized' } }
+          card: {
+            version: '2',
+            family: 'tiny-llama',
+            license: 'apache-2.0',
+            capabilities: ['json_schema'],
+            base: { id: 'deai-test/tiny-base', relation: 'quantized' }
+          }
         },
         {
           confidential: { kind: 'sev-snp', evidenceDigest: `sha256:${'01'.repeat(32)}` },
@@ -213,10 +217,16 @@ describe('reconcileManifest: measured facts win, additions are kept', () => {
     expect(result.manifest.confidential.kind).toBe('sev-snp');
     expect(result.manifest.deployments[0]).toMatchObject({ apiDialect: 'llama.cpp', servedContext: 512, slots: 1 });
     expect(result.manifest.deployments[0]?.image).toMatch(/^ghcr\.io/);
-    expect(result.cards[0]).toMatchObject({ version: '2', family: 'tiny-llama', license: 'apache-2.0', capabilities: ['json_schema'], base: { id: 'deai-test/tiny-base' } });
+    expect(result.cards[0]).toMatchObject({
+      version: '2',
+      family: 'tiny-llama',
+      license: 'apache-2.0',
+      capabilities: ['json_schema'],
+      base: { id: 'deai-test/tiny-base' }
+    });
   });
 
-  it('registers a vLLM deployment with the operator\'s model reference and slot count', () => {
+  it("registers a vLLM deployment with the operator's model reference and slot count", () => {
     const result = safeReconcileManifest(
       declared({}, { deployments: [{ engine: 'vllm', model: { id: QWEN, digest: QWEN_DIGEST }, slots: 64, price: PRICE }] }),
       probed({ llama: undefined, gguf: undefined, vllm: vllmReady() })
@@ -239,12 +249,15 @@ describe('reconcileManifest: measured facts win, additions are kept', () => {
 
   it('serves both engines at once, one card for the GGUF model', () => {
     const result = safeReconcileManifest(
-      declared({}, {
-        deployments: [
-          { engine: 'llama.cpp', model: { id: 'deai-test/tiny-random-llama' }, price: PRICE, card: { version: '1' } },
-          { engine: 'vllm', model: { id: QWEN, digest: QWEN_DIGEST }, slots: 8, price: PRICE }
-        ]
-      }),
+      declared(
+        {},
+        {
+          deployments: [
+            { engine: 'llama.cpp', model: { id: 'deai-test/tiny-random-llama' }, price: PRICE, card: { version: '1' } },
+            { engine: 'vllm', model: { id: QWEN, digest: QWEN_DIGEST }, slots: 8, price: PRICE }
+          ]
+        }
+      ),
       probed({ vllm: vllmReady() })
     );
     expect(result.ok).toBe(true);
@@ -293,7 +306,10 @@ describe('reconcileManifest: refusing contradictions', () => {
   it('throws a RunnerError carrying the contradictions from the throwing form', () => {
     const error: unknown = (() => {
       try {
-        reconcileManifest(declared({ quantization: 'Q8_0' }), probed({ gguf: ggufFacts({ quantization: 'Q4_K_M' }), llama: llamaReady({}, { quantization: 'Q4_K_M' }) }));
+        reconcileManifest(
+          declared({ quantization: 'Q8_0' }),
+          probed({ gguf: ggufFacts({ quantization: 'Q4_K_M' }), llama: llamaReady({}, { quantization: 'Q4_K_M' }) })
+        );
       } catch (thrown) {
         return thrown;
       }
@@ -313,31 +329,153 @@ describe('reconcileManifest: refusing contradictions', () => {
     return { status, engine: 'llama.cpp', error: new RunnerError('EngineUnreachable', 'GET http://127.0.0.1:1/health: fetch failed') };
   };
 
-  it.each<[string, Record<string, unknown>, Record<string, unknown>, Partial<ProbedFacts>, { path: string; declared: unknown; probed: unknown }]>([
-    ['an engine that is not running', { engine: 'vllm' }, {}, {}, { path: 'deployments[0].engine', declared: 'vllm', probed: 'not probed' }],
-    ['an engine still loading', { engine: 'llama.cpp' }, {}, { llama: llamaDown('loading') }, { path: 'deployments[0].engine', declared: 'llama.cpp', probed: 'loading' }],
-    ['an unreachable engine', { engine: 'llama.cpp' }, {}, { llama: llamaDown('unreachable') }, { path: 'deployments[0].engine', declared: 'llama.cpp', probed: 'unreachable (GET http://127.0.0.1:1/health: fetch failed)' }],
-    ['an engine answering garbage', { engine: 'llama.cpp' }, {}, { llama: llamaDown('malformed') }, { path: 'deployments[0].engine', declared: 'llama.cpp', probed: 'malformed answer from /props' }],
+  it.each<
+    [string, Record<string, unknown>, Record<string, unknown>, Partial<ProbedFacts>, { path: string; declared: unknown; probed: unknown }]
+  >([
+    [
+      'an engine that is not running',
+      { engine: 'vllm' },
+      {},
+      {},
+      { path: 'deployments[0].engine', declared: 'vllm', probed: 'not probed' }
+    ],
+    [
+      'an engine still loading',
+      { engine: 'llama.cpp' },
+      {},
+      { llama: llamaDown('loading') },
+      { path: 'deployments[0].engine', declared: 'llama.cpp', probed: 'loading' }
+    ],
+    [
+      'an unreachable engine',
+      { engine: 'llama.cpp' },
+      {},
+      { llama: llamaDown('unreachable') },
+      { path: 'deployments[0].engine', declared: 'llama.cpp', probed: 'unreachable (GET http://127.0.0.1:1/health: fetch failed)' }
+    ],
+    [
+      'an engine answering garbage',
+      { engine: 'llama.cpp' },
+      {},
+      { llama: llamaDown('malformed') },
+      { path: 'deployments[0].engine', declared: 'llama.cpp', probed: 'malformed answer from /props' }
+    ],
     ['an engine no probe reads', { engine: 'tgi' }, {}, {}, { path: 'deployments[0].engine', declared: 'tgi', probed: 'not probed' }],
-    ['another engine version', { engineVersion: 'b4567' }, {}, {}, { path: 'deployments[0].engineVersion', declared: 'b4567', probed: 'b1-80fb11a' }],
-    ['a dialect the engine does not speak', { apiDialect: 'tgi' }, {}, {}, { path: 'deployments[0].apiDialect', declared: 'tgi', probed: 'openai | llama.cpp' }],
-    ['context beyond what is served', { servedContext: 4096 }, {}, {}, { path: 'deployments[0].servedContext', declared: 4096, probed: 1024 }],
+    [
+      'another engine version',
+      { engineVersion: 'b4567' },
+      {},
+      {},
+      { path: 'deployments[0].engineVersion', declared: 'b4567', probed: 'b1-80fb11a' }
+    ],
+    [
+      'a dialect the engine does not speak',
+      { apiDialect: 'tgi' },
+      {},
+      {},
+      { path: 'deployments[0].apiDialect', declared: 'tgi', probed: 'openai | llama.cpp' }
+    ],
+    [
+      'context beyond what is served',
+      { servedContext: 4096 },
+      {},
+      {},
+      { path: 'deployments[0].servedContext', declared: 4096, probed: 1024 }
+    ],
     ['more slots than the server has', { slots: 8 }, {}, {}, { path: 'deployments[0].slots', declared: 8, probed: 2 }],
-    ['another trained context', { contextLength: 131072 }, {}, {}, { path: 'deployments[0].contextLength', declared: 131072, probed: 2048 }],
-    ['another parameter count', { parameters: 8030261248 }, {}, {}, { path: 'deployments[0].parameters', declared: 8030261248, probed: 4202816 }],
-    ['another architecture', { architecture: 'qwen2' }, {}, {}, { path: 'deployments[0].architecture', declared: 'qwen2', probed: 'llama' }],
-    ['another weights digest', { model: { id: 'deai-test/x', digest: `sha256:${'00'.repeat(32)}` } }, {}, {}, { path: 'deployments[0].model.digest', declared: `sha256:${'00'.repeat(32)}`, probed: `sha256:${DIGEST_HEX}` }],
-    ['an input modality without a projector', { card: { version: '1', modalities: { input: ['text', 'image'], output: ['text'] } } }, {}, {}, { path: 'deployments[0].card.modalities.input', declared: ['text', 'image'], probed: ['text'] }],
-    ['a GGUF file other than the one served', {}, {}, { gguf: ggufFacts({ quantization: 'Q4_0' }) }, { path: 'gguf.quantization', declared: 'Q4_0', probed: 'Q8_0' }],
-    ['a GGUF file of another size than the one served', {}, {}, { gguf: ggufFacts({ parameters: 24407712 }) }, { path: 'gguf.parameters', declared: 24407712, probed: 4202816 }],
-    ['a vLLM model that is not served', { engine: 'vllm', model: { id: 'meta-llama/Llama-3.1-8B', digest: QWEN_DIGEST }, slots: 4, card: undefined }, {}, { vllm: vllmReady() }, { path: 'deployments[0].model.id', declared: 'meta-llama/Llama-3.1-8B', probed: QWEN }],
-    ['another CPU architecture', {}, { hardware: { cpu: { architecture: 'aarch64' } } }, {}, { path: 'hardware.cpu.architecture', declared: 'aarch64', probed: 'x86_64' }],
+    [
+      'another trained context',
+      { contextLength: 131072 },
+      {},
+      {},
+      { path: 'deployments[0].contextLength', declared: 131072, probed: 2048 }
+    ],
+    [
+      'another parameter count',
+      { parameters: 8030261248 },
+      {},
+      {},
+      { path: 'deployments[0].parameters', declared: 8030261248, probed: 4202816 }
+    ],
+    [
+      'another architecture',
+      { architecture: 'qwen2' },
+      {},
+      {},
+      { path: 'deployments[0].architecture', declared: 'qwen2', probed: 'llama' }
+    ],
+    [
+      'another weights digest',
+      { model: { id: 'deai-test/x', digest: `sha256:${'00'.repeat(32)}` } },
+      {},
+      {},
+      { path: 'deployments[0].model.digest', declared: `sha256:${'00'.repeat(32)}`, probed: `sha256:${DIGEST_HEX}` }
+    ],
+    [
+      'an input modality without a projector',
+      { card: { version: '1', modalities: { input: ['text', 'image'], output: ['text'] } } },
+      {},
+      {},
+      { path: 'deployments[0].card.modalities.input', declared: ['text', 'image'], probed: ['text'] }
+    ],
+    [
+      'a GGUF file other than the one served',
+      {},
+      {},
+      { gguf: ggufFacts({ quantization: 'Q4_0' }) },
+      { path: 'gguf.quantization', declared: 'Q4_0', probed: 'Q8_0' }
+    ],
+    [
+      'a GGUF file of another size than the one served',
+      {},
+      {},
+      { gguf: ggufFacts({ parameters: 24407712 }) },
+      { path: 'gguf.parameters', declared: 24407712, probed: 4202816 }
+    ],
+    [
+      'a vLLM model that is not served',
+      { engine: 'vllm', model: { id: 'meta-llama/Llama-3.1-8B', digest: QWEN_DIGEST }, slots: 4, card: undefined },
+      {},
+      { vllm: vllmReady() },
+      { path: 'deployments[0].model.id', declared: 'meta-llama/Llama-3.1-8B', probed: QWEN }
+    ],
+    [
+      'another CPU architecture',
+      {},
+      { hardware: { cpu: { architecture: 'aarch64' } } },
+      {},
+      { path: 'hardware.cpu.architecture', declared: 'aarch64', probed: 'x86_64' }
+    ],
     ['more CPU cores', {}, { hardware: { cpu: { cores: 64 } } }, {}, { path: 'hardware.cpu.cores', declared: 64, probed: 16 }],
     ['more RAM than the tolerance allows', {}, { hardware: { ramGiB: 128 } }, {}, { path: 'hardware.ramGiB', declared: 128, probed: 62.5 }],
-    ['a GPU that is not there', {}, { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'H100', memoryGiB: 80 }] } }, {}, { path: 'hardware.accelerators[0]', declared: '1× nvidia H100 80 GiB', probed: '2× nvidia GeForce RTX 4090 23.99 GiB' }],
-    ['more GPUs than present', {}, { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', count: 4 }] } }, {}, { path: 'hardware.accelerators[0].count', declared: 4, probed: 2 }],
-    ['more GPU memory than present', {}, { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', memoryGiB: 48, count: 2 }] } }, {}, { path: 'hardware.accelerators[0].memoryGiB', declared: 48, probed: 23.99 }],
-    ['an AMD GPU on an NVIDIA machine', {}, { hardware: { accelerators: [{ class: 'gpu', vendor: 'amd', model: 'RTX 4090' }] } }, {}, { path: 'hardware.accelerators[0]', declared: '1× amd RTX 4090', probed: '2× nvidia GeForce RTX 4090 23.99 GiB' }]
+    [
+      'a GPU that is not there',
+      {},
+      { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'H100', memoryGiB: 80 }] } },
+      {},
+      { path: 'hardware.accelerators[0]', declared: '1× nvidia H100 80 GiB', probed: '2× nvidia GeForce RTX 4090 23.99 GiB' }
+    ],
+    [
+      'more GPUs than present',
+      {},
+      { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', count: 4 }] } },
+      {},
+      { path: 'hardware.accelerators[0].count', declared: 4, probed: 2 }
+    ],
+    [
+      'more GPU memory than present',
+      {},
+      { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', memoryGiB: 48, count: 2 }] } },
+      {},
+      { path: 'hardware.accelerators[0].memoryGiB', declared: 48, probed: 23.99 }
+    ],
+    [
+      'an AMD GPU on an NVIDIA machine',
+      {},
+      { hardware: { accelerators: [{ class: 'gpu', vendor: 'amd', model: 'RTX 4090' }] } },
+      {},
+      { path: 'hardware.accelerators[0]', declared: '1× amd RTX 4090', probed: '2× nvidia GeForce RTX 4090 23.99 GiB' }
+    ]
   ])('refuses %s', (_name, deploymentChanges, manifestChanges, factChanges, expected) => {
     const issues = contradictions(declared(deploymentChanges, manifestChanges), probed(factChanges));
     expect(issues).toEqual([expect.objectContaining(expected)]);
@@ -354,14 +492,17 @@ describe('reconcileManifest: refusing contradictions', () => {
 
   it('counts GPUs across declared entries of the same model', () => {
     const issues = contradictions(
-      declared({}, {
-        hardware: {
-          accelerators: [
-            { class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', count: 2 },
-            { class: 'gpu', vendor: 'nvidia', model: '4090', count: 1 }
-          ]
+      declared(
+        {},
+        {
+          hardware: {
+            accelerators: [
+              { class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', count: 2 },
+              { class: 'gpu', vendor: 'nvidia', model: '4090', count: 1 }
+            ]
+          }
         }
-      }),
+      ),
       probed()
     );
     expect(issues).toEqual([expect.objectContaining({ path: 'hardware.accelerators[1].count', declared: 1, probed: 0 })]);
@@ -436,7 +577,10 @@ describe('reconcileManifest: invalid declarations', () => {
 
   it('rejects GGUF claims on a vLLM deployment, which nothing can check', () => {
     const issues = problems(
-      declared({}, { deployments: [{ engine: 'vllm', model: { id: QWEN, digest: QWEN_DIGEST }, slots: 4, price: PRICE, quantization: 'awq' }] }),
+      declared(
+        {},
+        { deployments: [{ engine: 'vllm', model: { id: QWEN, digest: QWEN_DIGEST }, slots: 4, price: PRICE, quantization: 'awq' }] }
+      ),
       probed({ vllm: vllmReady() })
     );
     expect(issues).toEqual([{ path: 'deployments[0].quantization', message: expect.stringContaining('cannot be checked') }]);
@@ -484,13 +628,19 @@ describe('reconcileManifest on real probe output', () => {
       readGgufFacts(path),
       fileDigest(path, join(dir, 'digests.json')),
       probeHardware({
-        run: async (file) => (file === 'nvidia-smi' ? 'NVIDIA GeForce RTX 4090, 24564\n' : Promise.reject(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }))),
+        run: async (file) =>
+          file === 'nvidia-smi'
+            ? 'NVIDIA GeForce RTX 4090, 24564\n'
+            : Promise.reject(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })),
         readText: async () => 'model name\t: Test CPU\nflags\t: avx2\n',
         system: { arch: 'x64', logicalCores: 2, totalMemBytes: 24 * 1024 ** 3 }
       })
     ]);
     const { manifest, cards } = reconcileManifest(
-      declared({ quantization: 'Q8_0' }, { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', watts: 450 }] } }),
+      declared(
+        { quantization: 'Q8_0' },
+        { hardware: { accelerators: [{ class: 'gpu', vendor: 'nvidia', model: 'RTX 4090', watts: 450 }] } }
+      ),
       { hardware: hardware.hardware, llama, gguf: { ...gguf, digest } }
     );
     expect(manifest.hardware).toEqual({
@@ -498,7 +648,17 @@ describe('reconcileManifest on real probe output', () => {
       cpu: { cores: 2, architecture: 'x86_64' },
       ramGiB: 24
     });
-    expect(manifest.deployments[0]).toMatchObject({ engineVersion: 'b1-80fb11a', servedContext: 1024, slots: 2, model: { digest: `sha256:${digest}` } });
-    expect(cards[0]).toMatchObject({ parameters: { total: 4202816 }, quantization: { method: 'Q8_0', bits: 8.5 }, contextLength: 2048, digest: `sha256:${digest}` });
+    expect(manifest.deployments[0]).toMatchObject({
+      engineVersion: 'b1-80fb11a',
+      servedContext: 1024,
+      slots: 2,
+      model: { digest: `sha256:${digest}` }
+    });
+    expect(cards[0]).toMatchObject({
+      parameters: { total: 4202816 },
+      quantization: { method: 'Q8_0', bits: 8.5 },
+      contextLength: 2048,
+      digest: `sha256:${digest}`
+    });
   });
 });

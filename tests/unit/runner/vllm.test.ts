@@ -40,8 +40,7 @@ function metricsPage(lines: string[]): string {
   return `# HELP vllm:num_requests_running Number of requests in model execution batches.\n# TYPE vllm:num_requests_running gauge\n${lines.join('\n')}\n`;
 }
 
-const series = (name: string, engine: string, value: number): string =>
-  `${name}{engine="${engine}",model_name="${MODEL}"} ${value}`;
+const series = (name: string, engine: string, value: number): string => `${name}{engine="${engine}",model_name="${MODEL}"} ${value}`;
 
 describe('vLLM probe on reconstructed responses', () => {
   it('reports version, the served model with max_model_len, and the load', async () => {
@@ -103,9 +102,18 @@ describe('vLLM probe on reconstructed responses', () => {
     });
   });
 
-  it('gives a LoRA adapter (max_model_len null) its base model\'s length', async () => {
+  it("gives a LoRA adapter (max_model_len null) its base model's length", async () => {
     const models = JSON.parse(vllmFixture('v1_models.json'));
-    models.data.push({ id: 'sql-lora', object: 'model', created: 1, owned_by: 'vllm', root: '/adapters/sql', parent: MODEL, max_model_len: null, permission: [] });
+    models.data.push({
+      id: 'sql-lora',
+      object: 'model',
+      created: 1,
+      owned_by: 'vllm',
+      root: '/adapters/sql',
+      parent: MODEL,
+      max_model_len: null,
+      permission: []
+    });
     const result = await probeWith({ '/v1/models': { body: JSON.stringify(models) } });
     expect(result.status === 'ready' && result.models[1]).toEqual({
       id: 'sql-lora',
@@ -145,7 +153,7 @@ describe('vLLM probe when the server misbehaves', () => {
     expect(error.code).toBe('EngineTimeout');
   });
 
-  it('quotes vLLM\'s error message on an unexpected status', async () => {
+  it("quotes vLLM's error message on an unexpected status", async () => {
     const issues = expectMalformed(await probeWith({ '/version': { status: 404, body: vllmFixture('error_404_model.json') } }), '/version');
     expect(issues).toEqual([{ path: '', message: 'expected HTTP 200, got 404: The model `nope` does not exist.' }]);
   });

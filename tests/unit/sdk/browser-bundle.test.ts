@@ -17,7 +17,10 @@ describe('the SDK bundles for browsers', () => {
 
   it('fails when a Node built-in slips in (the check above can fail)', async () => {
     const attempt = build({
-      stdin: { contents: "import { createHash } from 'node:crypto'; export const h = createHash;", resolveDir: join(import.meta.dirname, '..', '..', '..') },
+      stdin: {
+        contents: "import { createHash } from 'node:crypto'; export const h = createHash;",
+        resolveDir: join(import.meta.dirname, '..', '..', '..')
+      },
       bundle: true,
       platform: 'browser',
       write: false,

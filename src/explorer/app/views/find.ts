@@ -41,4 +41,5 @@ export function findRequestOf(query: URLSearchParams, limit = 20): FindRequest {
 }
 
 /** Whether any runner-level filter is set (beyond what list_model_cards filters itself). */
-export const hasRunnerFilter = (query: URLSearchParams): boolean => ['min_context', 'capability', 'engine', 'region', 'max_output_price'].some((name) => query.has(name));
+export const hasRunnerFilter = (query: URLSearchParams): boolean =>
+  ['min_context', 'capability', 'engine', 'region', 'max_output_price'].some((name) => query.has(name));

@@ -45,20 +45,47 @@ async function ledgerData(ctx: Context, route: Route): Promise<HTMLElement> {
   let balance: HTMLElement | null = null;
   if (owner !== null) {
     const value = await fromLedger(ctx.client, (l) => l.icrc1_balance_of(accountOf(owner, route.query.get('subaccount'))));
-    balance = h('section', { class: 'card' }, h('h2', {}, 'Balance'), h('p', { class: 'big', id: 'balance' }, amount(value)), h('p', { class: 'hint' }, owner, ' · ', link(href('tasks', undefined, new URLSearchParams({ requester: owner })), 'tasks it requested'), ' · ', link(href('tasks', undefined, new URLSearchParams({ runner: owner })), 'tasks it ran')));
+    balance = h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'Balance'),
+      h('p', { class: 'big', id: 'balance' }, amount(value)),
+      h(
+        'p',
+        { class: 'hint' },
+        owner,
+        ' · ',
+        link(href('tasks', undefined, new URLSearchParams({ requester: owner })), 'tasks it requested'),
+        ' · ',
+        link(href('tasks', undefined, new URLSearchParams({ runner: owner })), 'tasks it ran')
+      )
+    );
   }
   const rows = recent.blocks.map((b) => blockRow(b.id, b.block)).sort((a, b) => (a.id < b.id ? 1 : -1));
   return h(
     'div',
     {},
-    h('p', { class: 'hint' }, `${symbol} ledger ${ctx.client.ledgerId ?? ''} · fee ${amount(fee)} · supply ${amount(supply)} · ${log.log_length} blocks`),
+    h(
+      'p',
+      { class: 'hint' },
+      `${symbol} ledger ${ctx.client.ledgerId ?? ''} · fee ${amount(fee)} · supply ${amount(supply)} · ${log.log_length} blocks`
+    ),
     balance,
     h('h2', {}, 'Recent blocks'),
     rows.length === 0
       ? empty('The ledger has no blocks yet.')
       : table(
           ['Block', 'Kind', 'From', 'To', 'Amount', 'Fee', 'Memo', 'When'],
-          rows.map((r) => [String(r.id), r.kind, accountLink(r.from), accountLink(r.to), amount(r.amount), amount(r.fee), r.memo ?? '', r.atNs === undefined ? '' : ago(r.atNs)]),
+          rows.map((r) => [
+            String(r.id),
+            r.kind,
+            accountLink(r.from),
+            accountLink(r.to),
+            amount(r.amount),
+            amount(r.fee),
+            r.memo ?? '',
+            r.atNs === undefined ? '' : ago(r.atNs)
+          ]),
           { id: 'blocks-table' }
         )
   );

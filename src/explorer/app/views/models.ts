@@ -21,7 +21,12 @@ export const modelsView: View = {
       return value === null ? [] : [value];
     };
     const [page, stats] = await Promise.all([
-      fromRegistry(ctx.client, (r) => r.list_model_cards({ id: opt('model'), family: opt('family'), format: [], quantization: opt('quantization'), include_deprecated: [] }, { after: [], limit: [100] })),
+      fromRegistry(ctx.client, (r) =>
+        r.list_model_cards(
+          { id: opt('model'), family: opt('family'), format: [], quantization: opt('quantization'), include_deprecated: [] },
+          { after: [], limit: [100] }
+        )
+      ),
       fromRegistry(ctx.client, (r) => r.stats())
     ]);
     const cards = okOf(page).items;
@@ -32,21 +37,38 @@ export const modelsView: View = {
     }
     const byModel = new Map(stats.map((s) => [s.model, s]));
     const minContext = q.get('min_context');
-    const shown = cards.filter((c) => (minContext === null || c.context_length >= BigInt(/^\d+$/.test(minContext) ? minContext : '0')) && (!hasRunnerFilter(q) || matching.has(c.id)));
+    const shown = cards.filter(
+      (c) =>
+        (minContext === null || c.context_length >= BigInt(/^\d+$/.test(minContext) ? minContext : '0')) &&
+        (!hasRunnerFilter(q) || matching.has(c.id))
+    );
     const total = ctx.history.total();
     const chart = h(
       'section',
       { class: 'card chart-card' },
       h('h2', {}, 'Capacity over this page’s lifetime'),
       total.length === 0 ? empty('No samples yet.') : capacityChart(total, 'ready runners and free slots, all models'),
-      h('p', { class: 'legend' }, h('span', { class: 'key key-ready' }, 'ready runners'), ' ', h('span', { class: 'key key-free' }, 'free slots'), ` · ${total.length} samples`)
+      h(
+        'p',
+        { class: 'legend' },
+        h('span', { class: 'key key-ready' }, 'ready runners'),
+        ' ',
+        h('span', { class: 'key key-free' }, 'free slots'),
+        ` · ${total.length} samples`
+      )
     );
-    if (shown.length === 0) return h('div', {}, chart, empty(cards.length === 0 ? 'No model cards are published yet.' : 'No model matches these filters.'));
+    if (shown.length === 0)
+      return h('div', {}, chart, empty(cards.length === 0 ? 'No model cards are published yet.' : 'No model matches these filters.'));
     const rows = shown.map((card) => {
       const s = byModel.get(card.id);
       const series = ctx.history.of(card.id);
       return [
-        h('span', {}, link(href('runners', undefined, new URLSearchParams({ model: card.id })), card.id, { 'data-model': card.id }), card.deprecated.length > 0 ? h('span', { class: 'badge badge-deprecated' }, 'deprecated') : null),
+        h(
+          'span',
+          {},
+          link(href('runners', undefined, new URLSearchParams({ model: card.id })), card.id, { 'data-model': card.id }),
+          card.deprecated.length > 0 ? h('span', { class: 'badge badge-deprecated' }, 'deprecated') : null
+        ),
         `${card.family} · ${card.quantization} · ${card.bits} bits`,
         card.context_length.toString(),
         String(s?.ready_runners ?? 0),
@@ -61,7 +83,11 @@ export const modelsView: View = {
       'div',
       {},
       chart,
-      table(['Model', 'Card', 'Context', 'Ready runners', 'Free slots', 'Queue', 'Median price in/out per M', 'Matching runners', 'Trend'], rows, { id: 'models-table' })
+      table(
+        ['Model', 'Card', 'Context', 'Ready runners', 'Free slots', 'Queue', 'Median price in/out per M', 'Matching runners', 'Trend'],
+        rows,
+        { id: 'models-table' }
+      )
     );
   }
 };

@@ -10,14 +10,19 @@ import { hardwareOf } from './hardware.js';
 import { taskRows, TASK_HEADERS } from './tasks.js';
 import type { Context, View } from './view.js';
 
-const stateOf = (r: RunnerView): string => (r.suspended.length > 0 ? 'suspended' : !r.live ? 'offline' : (r.heartbeat[0]?.state ?? 'unknown'));
+const stateOf = (r: RunnerView): string =>
+  r.suspended.length > 0 ? 'suspended' : !r.live ? 'offline' : (r.heartbeat[0]?.state ?? 'unknown');
 const slotsOf = (r: RunnerView): number => r.deployments.reduce((sum, d) => sum + d.slots, 0);
 const loadOf = (r: RunnerView): string => {
   const hb = r.heartbeat[0];
-  return hb === undefined ? '—' : `${hb.busy_slots}/${slotsOf(r)} busy · queue ${hb.queue_depth} · ${hb.tokens_per_second.toFixed(1)} tok/s`;
+  return hb === undefined
+    ? '—'
+    : `${hb.busy_slots}/${slotsOf(r)} busy · queue ${hb.queue_depth} · ${hb.tokens_per_second.toFixed(1)} tok/s`;
 };
 const reputationText = (rep: Reputation | undefined): string =>
-  rep === undefined ? 'none yet' : `${rep.completed} done · ${rep.failed} failed · ${rep.rejected} rejected · ${rep.expired_leases} expired · ${Math.round(rep.latency_ms_ema)} ms`;
+  rep === undefined
+    ? 'none yet'
+    : `${rep.completed} done · ${rep.failed} failed · ${rep.rejected} rejected · ${rep.expired_leases} expired · ${Math.round(rep.latency_ms_ema)} ms`;
 const runnerLink = (id: string): HTMLElement => link(href('runners', id), short(id), { title: id, 'data-runner': id });
 
 function breakdownBars(b: Breakdown): HTMLElement {
@@ -25,7 +30,13 @@ function breakdownBars(b: Breakdown): HTMLElement {
     'div',
     { class: 'bars' },
     ...(['load', 'freshness', 'price', 'reputation', 'latency', 'efficiency'] as const).map((key) =>
-      h('div', { class: 'bar', title: `${key}: ${b[key].toFixed(3)}` }, h('span', {}, key), h('i', { style: `width:${Math.round(Math.min(1, Math.max(0, b[key])) * 100)}%` }), h('b', {}, b[key].toFixed(2)))
+      h(
+        'div',
+        { class: 'bar', title: `${key}: ${b[key].toFixed(3)}` },
+        h('span', {}, key),
+        h('i', { style: `width:${Math.round(Math.min(1, Math.max(0, b[key])) * 100)}%` }),
+        h('b', {}, b[key].toFixed(2))
+      )
     )
   );
 }
@@ -51,7 +62,14 @@ async function ranking(ctx: Context, route: Route): Promise<HTMLElement> {
 
 async function runnerList(ctx: Context, route: Route): Promise<HTMLElement> {
   const model = route.query.get('model');
-  const page = okOf(await fromRegistry(ctx.client, (r) => r.list_runners({ model: model === null ? [] : [model], live_only: route.query.get('live') === '1' ? [true] : [] }, { after: [], limit: [100] })));
+  const page = okOf(
+    await fromRegistry(ctx.client, (r) =>
+      r.list_runners(
+        { model: model === null ? [] : [model], live_only: route.query.get('live') === '1' ? [true] : [] },
+        { after: [], limit: [100] }
+      )
+    )
+  );
   if (page.items.length === 0) return empty(model === null ? 'No runner is registered yet.' : `No runner serves ${model}.`);
   const reputations = await Promise.all(page.items.map((r) => fromRegistry(ctx.client, (reg) => reg.get_reputation(r.id))));
   const now = nowNs();
@@ -107,7 +125,13 @@ async function runnerDetail(ctx: Context, id: string): Promise<HTMLElement> {
     h('h2', {}, 'Deployments'),
     table(
       ['Model', 'Engine', 'Context', 'Slots', 'Price in/out per M'],
-      runner.deployments.map((d) => [link(href('models', undefined, new URLSearchParams({ model: d.model_id })), d.model_id), `${d.engine} ${d.engine_version}`, d.served_context.toString(), String(d.slots), `${d.input_price_per_million} / ${d.output_price_per_million}`])
+      runner.deployments.map((d) => [
+        link(href('models', undefined, new URLSearchParams({ model: d.model_id })), d.model_id),
+        `${d.engine} ${d.engine_version}`,
+        d.served_context.toString(),
+        String(d.slots),
+        `${d.input_price_per_million} / ${d.output_price_per_million}`
+      ])
     ),
     h('h2', {}, 'Recent tasks'),
     taskPage.items.length === 0 ? empty('This runner has not worked on a task yet.') : table(TASK_HEADERS, taskRows(taskPage.items))
@@ -124,7 +148,10 @@ export const runnersView: View = {
       {},
       h('p', { class: 'hint' }, 'Rank runners for a request (as find_runners does); leave every field empty to list them all.'),
       filterForm(
-        [...FIND_FIELDS.map((f) => ({ name: f.name, label: f.label, value: route.query.get(f.name) ?? '' })), { name: 'live', label: 'Live only', value: route.query.get('live') ?? '', options: ['', '1'] }],
+        [
+          ...FIND_FIELDS.map((f) => ({ name: f.name, label: f.label, value: route.query.get(f.name) ?? '' })),
+          { name: 'live', label: 'Live only', value: route.query.get('live') ?? '', options: ['', '1'] }
+        ],
         (values) => ctx.navigate(href('runners', undefined, values))
       )
     );
@@ -133,6 +160,12 @@ export const runnersView: View = {
     if (route.id !== undefined) return runnerDetail(ctx, route.id);
     const ranked = [...route.query.keys()].some((k) => k !== 'live');
     const [list, rank] = await Promise.all([runnerList(ctx, route), ranked ? ranking(ctx, route) : Promise.resolve(undefined)]);
-    return h('div', {}, rank === undefined ? null : h('section', { class: 'card' }, h('h2', {}, 'Ranked for this request'), rank), h('h2', {}, 'Registered runners'), list);
+    return h(
+      'div',
+      {},
+      rank === undefined ? null : h('section', { class: 'card' }, h('h2', {}, 'Ranked for this request'), rank),
+      h('h2', {}, 'Registered runners'),
+      list
+    );
   }
 };
