@@ -3,18 +3,17 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 
 import { TransferFromArgs, TransferFromResult, TransferArgs, TransferResult } from '../ledger/candid.js';
 import {
+  describeLedgerError,
   duePayouts,
-  escrowConfirmed,
-  escrowFailed,
-  payoutDone,
-  payoutRetry,
-  payoutStuck,
-  tick,
+  judgeTransfer,
+  planTransfer,
+  recordVerdict,
   type PayAccount,
   type Payout,
-  type Stores,
-  type Task
-} from '../../src/core/tasks/index.js';
+  type TransferError,
+  type TransferReply
+} from '../../src/core/rewards/index.js';
+import { escrowConfirmed, escrowFailed, tick, type Stores, type Task } from '../../src/core/tasks/index.js';
 import { accountOut } from './task-views.js';
 
 /** The registry's escrow account on the ledger: subaccount 0x01 followed by 31 zero bytes. */
@@ -26,10 +25,7 @@ const STALE_ESCROW_NS = 120n * 1_000_000_000n;
 /** Payouts attempted per maintenance pass (concurrently). */
 const PAYOUTS_PER_TICK = 64;
 
-type LedgerErr = Record<string, unknown>;
-type LedgerResult = { Ok: bigint } | { Err: LedgerErr };
-const variantName = (e: LedgerErr): string => Object.keys(e)[0] ?? 'unknown';
-const describe = (e: LedgerErr): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+type LedgerResult = { Ok: bigint } | { Err: Record<string, unknown> };
 const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
 
 /** Moves the reward from the requester into escrow; the same created_at_time and memo make a retry safe. */
@@ -69,7 +65,7 @@ export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | 
   const duplicate = result.Err.Duplicate as { duplicate_of: bigint } | undefined;
   if (duplicate !== undefined) return { Ok: escrowConfirmed(store, task.id, duplicate.duplicate_of) ?? task };
   escrowFailed(store, task.id);
-  return { Err: { operation: 'icrc2_transfer_from', message: describe(result.Err) } };
+  return { Err: { operation: 'icrc2_transfer_from', message: describeLedgerError(result.Err) } };
 }
 
 const inFlight = new Set<string>();
@@ -85,40 +81,36 @@ export async function processPayouts(store: Stores): Promise<void> {
   await Promise.all(batch.map((payout) => pay(store, config.ledger as string, payout)));
 }
 
+/** One attempt at a payout; what the reply means (paid, retry, stuck) is the policy's (src/core/rewards/payout-policy.ts). */
 async function pay(store: Stores, ledger: string, payout: Payout): Promise<void> {
   inFlight.add(payout.id);
   try {
-    const mint = payout.kind === 'emission';
-    const fee = store.taskConfig().ledgerFeeE8s;
-    if (!mint && payout.amountE8s <= fee) {
-      payoutStuck(store, payout.id, `amount ${payout.amountE8s} does not cover the ledger fee ${fee}`);
+    const plan = planTransfer(payout, store.taskConfig().ledgerFeeE8s);
+    if (plan.kind === 'stuck') {
+      recordVerdict(store, payout.id, plan);
       return;
     }
-    const result = await call<[unknown], LedgerResult>(ledger, 'icrc1_transfer', {
-      paramIdlTypes: [TransferArgs],
-      returnIdlType: TransferResult,
-      args: [
-        {
-          from_subaccount: mint ? [] : [ESCROW_SUBACCOUNT],
-          to: accountOut(payout.to),
-          amount: mint ? payout.amountE8s : payout.amountE8s - fee,
-          fee: mint ? [] : [fee],
-          memo: [memoOf(payout.memo)],
-          created_at_time: [payout.createdAtNs]
-        }
-      ]
-    });
-    if ('Ok' in result || 'Duplicate' in result.Err) payoutDone(store, payout.id);
-    else if ('TooOld' in result.Err) payoutStuck(store, payout.id, 'TooOld: the ledger cannot deduplicate this transfer any more');
-    else {
-      const badFee = result.Err.BadFee as { expected_fee: bigint } | undefined;
-      // The ledger's fee changed: learn it, and pay the net amount under the new fee next time.
-      if (badFee !== undefined) store.setTaskConfig({ ...store.taskConfig(), ledgerFeeE8s: badFee.expected_fee });
-      payoutRetry(store, payout.id, `${variantName(result.Err)}: ${describe(result.Err)}`);
+    let reply: TransferReply;
+    try {
+      reply = await call<[unknown], { Ok: bigint } | { Err: TransferError }>(ledger, 'icrc1_transfer', {
+        paramIdlTypes: [TransferArgs],
+        returnIdlType: TransferResult,
+        args: [
+          {
+            from_subaccount: plan.fromEscrow ? [ESCROW_SUBACCOUNT] : [],
+            to: accountOut(payout.to),
+            amount: plan.amountE8s,
+            fee: plan.feeE8s === undefined ? [] : [plan.feeE8s],
+            memo: [memoOf(payout.memo)],
+            created_at_time: [payout.createdAtNs]
+          }
+        ]
+      });
+    } catch (error) {
+      // The ledger is stopped, slow or unreachable: the policy keeps the payout for the next pass.
+      reply = { Thrown: error };
     }
-  } catch (error) {
-    // The ledger is stopped, slow or unreachable: the payout stays recorded and the next pass tries again.
-    payoutRetry(store, payout.id, error instanceof Error ? error.message : String(error));
+    recordVerdict(store, payout.id, judgeTransfer(reply));
   } finally {
     inFlight.delete(payout.id);
   }

@@ -2,7 +2,7 @@ import { Principal } from '@dfinity/principal';
 
 import type { FindRequest } from '../core/registry/discovery.js';
 import type { Reputation } from '../core/registry/types.js';
-import type { RewardQuote } from '../core/tasks/economics.js';
+import type { RewardQuote } from '../core/rewards/economics.js';
 import type { CandidateView, CardView, FindRequestArgs, Opt, ReputationRecordView, RunnerRecordView } from '../ic/requester.js';
 
 /** The registry's own types, as the SDK hands them out. */

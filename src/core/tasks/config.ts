@@ -1,6 +1,6 @@
 import { requireAdmin } from '../registry/access.js';
 import { err, ok, type Result } from '../registry/errors.js';
-import type { Stores } from './lifecycle.js';
+import type { Stores } from './store.js';
 import { SECOND_NS } from './limits.js';
 import type { PayAccount, TaskConfig } from './types.js';
 

@@ -1,25 +1,30 @@
 import { MemoryKeyValue, type KeyValue } from '../kv.js';
+import type { RegistryStore } from '../registry/store.js';
+import type { RewardStore } from '../rewards/store.js';
 import { DEFAULT_TASK_CONFIG } from './limits.js';
-import type { EpochWork, OpenTask, Payout, Task, TaskConfig, TaskSummary } from './types.js';
+import type { EpochWork, OpenTask, Task, TaskConfig, TaskSummary } from './types.js';
 
-/** Task state. Full tasks live in stable memory only; `open` (unsettled tasks) and `payouts` (pending) stay small. */
-export interface TaskStore {
+/**
+ * Task state, with the rewards' (pending payouts, epoch work). Full tasks live in stable memory only; `open`
+ * (unsettled tasks) and `payouts` (pending) stay small.
+ */
+export interface TaskStore extends RewardStore {
   tasks: KeyValue<Task>;
   /** A summary per task, written with it (`saveTask`); tasks stored before summaries existed have none. */
   summaries: KeyValue<TaskSummary>;
   open: KeyValue<OpenTask>;
   /** `<requester>|<idempotency key>` → task id. */
   idempotency: KeyValue<string>;
-  payouts: KeyValue<Payout>;
   taskConfig(): TaskConfig;
   setTaskConfig(config: TaskConfig): void;
   /** Returns the next task number and advances the counter. */
   nextTaskNumber(): bigint;
   /** The number of the newest task (0 before the first); reading it does not advance the counter. */
   lastTaskNumber(): bigint;
-  epochWork(): EpochWork;
-  setEpochWork(work: EpochWork): void;
 }
+
+/** Everything the task lifecycle reads and writes: the registry (runners, cards, reputation) and the tasks. */
+export type Stores = RegistryStore & TaskStore;
 
 export function defaultTaskConfig(): TaskConfig {
   return { ...DEFAULT_TASK_CONFIG };

@@ -1,10 +1,8 @@
 import type { FindRequest } from '../registry/discovery.js';
+import type { PayAccount, RewardConfig } from '../rewards/types.js';
 
-/** An ICRC-1 account in text form: principal text and optional 32-byte subaccount hex. */
-export interface PayAccount {
-  owner: string;
-  subaccount?: string;
-}
+// Payouts, accounts and epoch work belong to rewards; a task names the account its refund goes to.
+export type { EpochWork, PayAccount, Payout, PayoutKind } from '../rewards/types.js';
 
 /**
  * - `escrowing`: created; the reward's `transfer_from` into escrow is in flight.
@@ -117,45 +115,10 @@ export interface OpenTask {
   reviewEndsAtNs?: bigint;
 }
 
-export type PayoutKind = 'runner' | 'treasury' | 'refund' | 'emission';
-
-/**
- * A ledger transfer the registry owes. Recorded before any call is made and retried until the ledger confirms it:
- * `createdAtNs` and `memo` never change between attempts, so the ledger's deduplication turns a retry of a transfer
- * that already happened into `Duplicate`, never a second payment.
- */
-export interface Payout {
-  id: string;
-  kind: PayoutKind;
-  taskId?: string;
-  to: PayAccount;
-  /** What leaves the escrow (or is minted); the recipient gets this minus the ledger fee, except for mints. */
-  amountE8s: bigint;
-  memo: string;
-  createdAtNs: bigint;
-  attempts: number;
-  lastError?: string;
-  /** Set when retrying could pay twice (see payoutStuck); an operator must reconcile it. */
-  stuck?: boolean;
-}
-
-export interface TaskConfig {
+/** The task settings: the reward settings (treasury, fees, minimum reward, emission) and the queue's. */
+export interface TaskConfig extends RewardConfig {
   /** Ledger canister id; tasks are disabled until it is set. */
   ledger?: string;
-  treasury?: PayAccount;
-  /** Protocol fee in basis points of the reward. */
-  protocolFeeBps: number;
-  ledgerFeeE8s: bigint;
   leaseNs: bigint;
   reviewWindowNs: bigint;
-  minRewardE8s: bigint;
-  /** Minted per epoch and split by accepted work units. 0 disables emission. */
-  emissionPerEpochE8s: bigint;
-  epochNs: bigint;
-}
-
-/** Accepted work per runner in the current epoch, for emission. */
-export interface EpochWork {
-  epoch: bigint;
-  units: Array<[string, bigint]>;
 }

@@ -14,9 +14,7 @@ import {
 import {
   acceptTask,
   claimTask,
-  closeEpoch,
   completeTask,
-  duePayouts,
   escrowConfirmed,
   escrowFailed,
   failTask,
@@ -33,21 +31,25 @@ import {
   listTasks,
   memoryTaskStore,
   summarizeTask,
-  payoutDone,
-  payoutRetry,
-  payoutStuck,
   rejectTask,
   setTaskConfig,
-  splitEmission,
   submitTask,
   tick,
-  type Payout,
   type ResultArgs,
   type Stores,
   type SubmitArgs,
   type Task,
   type TaskConfigInput
 } from '../../../src/core/tasks/index.ts';
+import {
+  closeEpoch,
+  duePayouts,
+  payoutDone,
+  payoutRetry,
+  payoutStuck,
+  splitEmission,
+  type Payout
+} from '../../../src/core/rewards/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
 
 const SECOND = 1_000_000_000n;

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { defaultTaskConfig, quoteReward, splitEmission, splitReward, workUnits, type TaskConfig } from '../../../src/core/tasks/index.ts';
+import { quoteReward, splitEmission, splitReward, workUnits } from '../../../src/core/rewards/index.ts';
+import { defaultTaskConfig, type TaskConfig } from '../../../src/core/tasks/index.ts';
 
 const TREASURY = { owner: 'treas-aa' };
 const RUNNERS = ['runner-a', 'runner-b', 'runner-c', 'runner-d', 'runner-e', 'runner-f', 'runner-g'];

@@ -1,0 +1,68 @@
+import type { Payout } from './types.js';
+
+/** ICRC-1 `TransferError`, as Candid decodes the ledger's reply to `icrc1_transfer`. */
+export type TransferError =
+  | { BadFee: { expected_fee: bigint } }
+  | { BadBurn: { min_burn_amount: bigint } }
+  | { InsufficientFunds: { balance: bigint } }
+  | { TooOld: null }
+  | { CreatedInFuture: { ledger_time: bigint } }
+  | { Duplicate: { duplicate_of: bigint } }
+  | { TemporarilyUnavailable: null }
+  | { GenericError: { error_code: bigint; message: string } };
+
+/** The outcome of one `icrc1_transfer` call: the ledger's reply, or what the call threw (rejected, stopped, trapped). */
+export type TransferReply = { Ok: bigint } | { Err: TransferError } | { Thrown: unknown };
+
+/** What to do with a payout after an attempt. */
+export type PayoutVerdict =
+  { kind: 'paid'; block: bigint } | { kind: 'retry'; error: string; ledgerFeeE8s?: bigint } | { kind: 'stuck'; error: string };
+
+/** The ledger transfer that pays a payout. */
+export interface PayoutTransfer {
+  kind: 'transfer';
+  /** Out of the escrow subaccount; a mint (emission) comes from the registry's default account, the minting account. */
+  fromEscrow: boolean;
+  amountE8s: bigint;
+  /** The fee to name explicitly; a mint pays none. */
+  feeE8s?: bigint;
+}
+
+const variantName = (e: object): string => Object.keys(e)[0] ?? 'unknown';
+
+/** A ledger error as text (bigints as decimal), for a payout's `lastError` or an escrow's error message. */
+export const describeLedgerError = (e: object): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/**
+ * How to pay `payout` under the current ledger fee. The recipient gets the amount minus the fee; an amount that does
+ * not cover the fee can never be paid, so it is stuck without a call.
+ */
+export function planTransfer(payout: Payout, ledgerFeeE8s: bigint): PayoutTransfer | { kind: 'stuck'; error: string } {
+  if (payout.kind === 'emission') return { kind: 'transfer', fromEscrow: false, amountE8s: payout.amountE8s };
+  if (payout.amountE8s <= ledgerFeeE8s)
+    return { kind: 'stuck', error: `amount ${payout.amountE8s} does not cover the ledger fee ${ledgerFeeE8s}` };
+  return { kind: 'transfer', fromEscrow: true, amountE8s: payout.amountE8s - ledgerFeeE8s, feeE8s: ledgerFeeE8s };
+}
+
+/**
+ * Judges one attempt. Each payout is sent with a fixed `created_at_time` and memo, so the ledger deduplicates:
+ * - `Ok` and `Duplicate` (an earlier attempt went through) mean paid, exactly once;
+ * - `TooOld` means the dedup window has passed and the ledger can no longer tell whether it paid: retrying could pay
+ *   twice, so the payout is stuck for an operator to reconcile;
+ * - every other error (`BadFee`, whose expected fee is learned; `InsufficientFunds`, `TemporarilyUnavailable`,
+ *   `CreatedInFuture`, `GenericError`, `BadBurn`) and a call that threw (the ledger stopped, slow or unreachable)
+ *   may pass later: retry on the next pass.
+ */
+export function judgeTransfer(reply: TransferReply): PayoutVerdict {
+  if ('Thrown' in reply) {
+    const error = reply.Thrown;
+    return { kind: 'retry', error: error instanceof Error ? error.message : String(error) };
+  }
+  if ('Ok' in reply) return { kind: 'paid', block: reply.Ok };
+  const e = reply.Err;
+  if ('Duplicate' in e) return { kind: 'paid', block: e.Duplicate.duplicate_of };
+  if ('TooOld' in e) return { kind: 'stuck', error: 'TooOld: the ledger cannot deduplicate this transfer any more' };
+  const error = `${variantName(e)}: ${describeLedgerError(e)}`;
+  if ('BadFee' in e) return { kind: 'retry', error, ledgerFeeE8s: e.BadFee.expected_fee };
+  return { kind: 'retry', error };
+}

@@ -1,0 +1,40 @@
+import type { RegistryStore } from '../registry/store.js';
+import type { Reputation } from '../registry/types.js';
+
+type ReputationStore = Pick<RegistryStore, 'reputation'>;
+
+function bump(store: ReputationStore, runner: string, change: (r: Reputation) => void): void {
+  const current = store.reputation.get(runner) ?? { completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 };
+  const next = { ...current };
+  change(next);
+  store.reputation.set(runner, next);
+}
+
+/** A result came in: one more completed task, and its total time joins the latency EMA (weight 0.2). */
+export function recordCompleted(store: ReputationStore, runner: string, totalMs: number): void {
+  bump(store, runner, (r) => {
+    r.completed += 1;
+    r.latencyMsEma = r.latencyMsEma === 0 ? totalMs : Math.round(0.8 * r.latencyMsEma + 0.2 * totalMs);
+  });
+}
+
+/** The runner gave up its lease. */
+export function recordFailed(store: ReputationStore, runner: string): void {
+  bump(store, runner, (r) => {
+    r.failed += 1;
+  });
+}
+
+/** The requester rejected the runner's output, or it disagreed with the majority. */
+export function recordRejected(store: ReputationStore, runner: string): void {
+  bump(store, runner, (r) => {
+    r.rejected += 1;
+  });
+}
+
+/** The runner's lease ended without a result. */
+export function recordExpiredLease(store: ReputationStore, runner: string): void {
+  bump(store, runner, (r) => {
+    r.expiredLeases += 1;
+  });
+}

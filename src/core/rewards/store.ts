@@ -1,0 +1,13 @@
+import type { KeyValue } from '../kv.js';
+import type { RegistryStore } from '../registry/store.js';
+import type { EpochWork, Payout, RewardConfig } from './types.js';
+
+/** What rewards keep: the payout outbox (payouts still owed, small) and the current epoch's accepted work. */
+export interface RewardStore {
+  payouts: KeyValue<Payout>;
+  epochWork(): EpochWork;
+  setEpochWork(work: EpochWork): void;
+}
+
+/** What settling rewards reads besides: operators, cards and reputation from the registry, and the reward settings. */
+export type RewardStores = RegistryStore & RewardStore & { taskConfig(): RewardConfig };

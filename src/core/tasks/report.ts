@@ -1,0 +1,81 @@
+import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
+import { recordCompleted, recordFailed } from '../rewards/reputation.js';
+import { MAX_FAILURES, MAX_OUTPUT_BYTES, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from './limits.js';
+import { saveTask } from './save-task.js';
+import { settle } from './settlement.js';
+import type { Stores } from './store.js';
+import type { Lease, Task, TaskResult } from './types.js';
+import { bad, byteLength, DIGEST } from './validate.js';
+
+export interface ResultArgs {
+  outputDigest: string;
+  output?: string;
+  reference?: string;
+  inputTokens: bigint;
+  outputTokens: bigint;
+  firstTokenMs: number;
+  totalMs: number;
+}
+
+/** The runner's lease, if it is still running: a result after the lease ends (or the deadline) is not accepted. */
+function leaseOf(task: Task, runner: string, now: bigint): Lease | undefined {
+  return task.leases.find((l) => l.runner === runner && l.expiresAtNs > now);
+}
+
+/** The runner reports its output. Reporting again returns the first result unchanged. */
+export function completeTask(store: Stores, runner: string, now: bigint, id: string, args: ResultArgs): Result<TaskResult> {
+  if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
+  const task = store.tasks.get(id);
+  if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
+  const earlier = task.results.find((r) => r.runner === runner);
+  if (earlier !== undefined) return ok(earlier);
+  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
+    return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
+  if (args.output === undefined && args.reference === undefined) return bad('output', 'give the output, or a reference to it');
+  if (args.output !== undefined && byteLength(args.output) > MAX_OUTPUT_BYTES)
+    return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
+  if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH))
+    return bad('reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
+  if (args.inputTokens < 0n || args.outputTokens < 0n || args.outputTokens > BigInt(task.limits.maxOutputTokens))
+    return bad('usage', `tokens must be non-negative and output at most ${task.limits.maxOutputTokens}`);
+  if (!(args.firstTokenMs >= 0) || !(args.totalMs >= args.firstTokenMs)) return bad('timings', 'expected 0 ≤ first_token_ms ≤ total_ms');
+  const result: TaskResult = {
+    runner,
+    outputDigest: args.outputDigest,
+    inputTokens: args.inputTokens,
+    outputTokens: args.outputTokens,
+    firstTokenMs: args.firstTokenMs,
+    totalMs: args.totalMs,
+    atNs: now
+  };
+  if (args.output !== undefined) result.output = args.output;
+  if (args.reference !== undefined) result.reference = args.reference;
+  task.leases = task.leases.filter((l) => l.runner !== runner);
+  task.results.push(result);
+  recordCompleted(store, runner, args.totalMs);
+  if (task.results.length >= task.redundancy) {
+    task.state = 'review';
+    task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;
+  }
+  saveTask(store, task);
+  return ok(result);
+}
+
+/** The runner gives up its lease; after MAX_FAILURES failures in all the task fails and is refunded. */
+export function failTask(store: Stores, runner: string, now: bigint, id: string, reason: string): Result<Task> {
+  if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
+  const task = store.tasks.get(id);
+  if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
+  if (task.failures.some((f) => f.runner === runner)) return ok(task);
+  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
+    return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  if (reason.length > MAX_REASON_LENGTH) return bad('reason', `longer than ${MAX_REASON_LENGTH} characters`);
+  task.leases = task.leases.filter((l) => l.runner !== runner);
+  task.failures.push({ runner, reason, atNs: now });
+  recordFailed(store, runner);
+  if (task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0)
+    settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
+  else saveTask(store, task);
+  return ok(task);
+}

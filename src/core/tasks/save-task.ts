@@ -1,0 +1,26 @@
+import { summarizeTask } from './listing.js';
+import type { Stores } from './store.js';
+import type { OpenTask, Task } from './types.js';
+
+function openOf(task: Task): OpenTask {
+  const open: OpenTask = {
+    model: task.request.model,
+    state: task.state,
+    deadlineNs: task.deadlineNs,
+    redundancy: task.redundancy,
+    leases: task.leases,
+    done: [...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)],
+    results: task.results.length
+  };
+  if (task.reviewEndsAtNs !== undefined) open.reviewEndsAtNs = task.reviewEndsAtNs;
+  return open;
+}
+
+/** Writes a task with its listing summary, and keeps the heap queue in step with it. */
+export function saveTask(store: Stores, task: Task): void {
+  store.tasks.set(task.id, task);
+  store.summaries.set(task.id, summarizeTask(task));
+  if (task.state === 'accepted' || task.state === 'rejected' || task.state === 'failed' || task.state === 'expired')
+    store.open.delete(task.id);
+  else store.open.set(task.id, openOf(task));
+}

@@ -1,0 +1,127 @@
+import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
+import type { FindRequest } from '../registry/discovery.js';
+import { quoteReward } from '../rewards/economics.js';
+import {
+  MAX_DEADLINE_NS,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_INLINE_INPUT_BYTES,
+  MAX_OPEN_TASKS,
+  MAX_OUTPUT_TOKENS,
+  MAX_REDUNDANCY,
+  MAX_REFERENCE_LENGTH
+} from './limits.js';
+import { saveTask } from './save-task.js';
+import { taskId, type Stores } from './store.js';
+import type { GenerationLimits, PayAccount, Task, TaskInput } from './types.js';
+import { bad, byteLength, DIGEST } from './validate.js';
+
+export interface SubmitArgs {
+  idempotencyKey: string;
+  request: FindRequest;
+  input: TaskInput;
+  limits: GenerationLimits;
+  rewardE8s: bigint;
+  deadlineNs: bigint;
+  redundancy: number;
+  refundSubaccount?: string;
+}
+
+function checkSubmit(store: Stores, now: bigint, args: SubmitArgs): Result<null> {
+  const key = args.idempotencyKey;
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+    return bad('idempotency_key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  if (args.request.model === undefined || args.request.model.length === 0)
+    return bad('request.model', 'a task must name the model it needs');
+  const { inline, digest, reference } = args.input;
+  if (inline === undefined && (digest === undefined || reference === undefined))
+    return bad('input', 'give the input inline, or its digest and a reference');
+  if (inline !== undefined && byteLength(inline) > MAX_INLINE_INPUT_BYTES)
+    return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
+  if (digest !== undefined && !DIGEST.test(digest)) return bad('input.digest', 'expected sha256:<64 lowercase hex>');
+  if (reference !== undefined && (reference.length === 0 || reference.length > MAX_REFERENCE_LENGTH))
+    return bad('input.reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
+  const { maxOutputTokens, temperature, seed } = args.limits;
+  if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1 || maxOutputTokens > MAX_OUTPUT_TOKENS)
+    return bad('limits.max_output_tokens', `must be 1 to ${MAX_OUTPUT_TOKENS}`);
+  if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) return bad('limits.temperature', 'must be between 0 and 2');
+  if (!Number.isInteger(args.redundancy) || args.redundancy < 1 || args.redundancy > MAX_REDUNDANCY)
+    return bad('redundancy', `must be 1 to ${MAX_REDUNDANCY}`);
+  if (args.redundancy > 1 && (temperature !== 0 || seed === undefined)) {
+    return bad('limits', 'redundant tasks need deterministic settings: temperature 0 and a fixed seed, so that honest outputs agree');
+  }
+  if (args.deadlineNs <= now || args.deadlineNs > now + MAX_DEADLINE_NS)
+    return bad('deadline_ns', 'must be in the future, at most 7 days ahead');
+  if (args.refundSubaccount !== undefined && !/^[0-9a-f]{64}$/.test(args.refundSubaccount))
+    return bad('refund_subaccount', 'must be 32 bytes');
+  const quote = quoteReward(store.taskConfig(), args.rewardE8s, args.redundancy);
+  if (!quote.acceptable) {
+    return bad(
+      'reward_e8s',
+      `too small: at least ${store.taskConfig().minRewardE8s}, and each of the ${args.redundancy} runner payouts must exceed the ledger fee`
+    );
+  }
+  if (store.open.size() >= MAX_OPEN_TASKS) return err({ LimitExceeded: { what: 'open tasks', limit: BigInt(MAX_OPEN_TASKS) } });
+  return ok(null);
+}
+
+/**
+ * Creates a task in `escrowing` and says what to escrow; the caller then runs the ledger's `transfer_from` and calls
+ * `escrowConfirmed` or `escrowFailed`. A repeated idempotency key returns the first task and nothing to escrow.
+ */
+export function submitTask(
+  store: Stores,
+  caller: string,
+  now: bigint,
+  args: SubmitArgs
+): Result<{ task: Task; escrow?: { from: PayAccount; amountE8s: bigint } }> {
+  if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
+  const config = store.taskConfig();
+  if (config.ledger === undefined) return err({ NotConfigured: { what: 'ledger canister (set_task_config)' } });
+  const idempotency = `${caller}|${args.idempotencyKey}`;
+  const existingId = store.idempotency.get(idempotency);
+  const existing = existingId === undefined ? undefined : store.tasks.get(existingId);
+  if (existing !== undefined) return ok({ task: existing });
+  const checked = checkSubmit(store, now, args);
+  if ('Err' in checked) return checked;
+  const refundTo: PayAccount =
+    args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
+  const task: Task = {
+    id: taskId(store.nextTaskNumber()),
+    requester: caller,
+    refundTo,
+    idempotencyKey: args.idempotencyKey,
+    request: { ...args.request, model: args.request.model as string },
+    input: args.input,
+    limits: args.limits,
+    rewardE8s: args.rewardE8s,
+    deadlineNs: args.deadlineNs,
+    redundancy: args.redundancy,
+    state: 'escrowing',
+    createdAtNs: now,
+    leases: [],
+    results: [],
+    failures: []
+  };
+  saveTask(store, task);
+  store.idempotency.set(idempotency, task.id);
+  return ok({ task, escrow: { from: refundTo, amountE8s: args.rewardE8s } });
+}
+
+export function escrowConfirmed(store: Stores, id: string, block: bigint): Task | undefined {
+  const task = store.tasks.get(id);
+  if (task === undefined || task.state !== 'escrowing') return task;
+  task.state = 'queued';
+  task.escrowBlock = block;
+  saveTask(store, task);
+  return task;
+}
+
+/** Compensation when the escrow failed: the task never existed, and the key may be used again. */
+export function escrowFailed(store: Stores, id: string): void {
+  const task = store.tasks.get(id);
+  if (task === undefined || task.state !== 'escrowing') return;
+  store.tasks.delete(id);
+  store.summaries.delete(id);
+  store.open.delete(id);
+  store.idempotency.delete(`${task.requester}|${task.idempotencyKey}`);
+}
