@@ -1,6 +1,7 @@
+import type { TaskView } from '../ic/requester.js';
 import { chatMessages, taskInputOf, type ChatOptions, type ChatResult } from './chat.js';
 import { DeaiError } from './errors.js';
-import type { SubmitTaskOptions, TaskResult, TaskView, WaitOptions } from './client.js';
+import type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';
 
 /** What `chat({ via: 'task' })` needs from the client. */
 export interface TaskDeps {

@@ -1,14 +1,6 @@
 /** The DeAI dApp SDK: discover models and runners, submit paid inference tasks, wait for and settle results. */
-export {
-  DeaiClient,
-  type Clock,
-  type ConnectOptions,
-  type SubmitTaskOptions,
-  type TaskResult,
-  type TaskView,
-  type WaitOptions,
-  type Identity
-} from './client.js';
+export { DeaiClient, type Clock, type ConnectOptions, type TaskView, type Identity } from './client.js';
+export type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';
 export { DeaiError, type DeaiErrorCode } from './errors.js';
 export type { AccountLike, ModelCard, ModelFilter, Reputation, RewardQuote, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
 export type { ChatAttempt, ChatMessage, ChatOptions, ChatProgress, ChatResult } from './chat.js';

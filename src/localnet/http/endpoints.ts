@@ -9,7 +9,7 @@ import { authenticateEnvelope, type RequestContent } from '../crypto/request-aut
 import type { Response } from '../execution/context.js';
 import type { Engine } from '../execution/engine.js';
 import { MANAGEMENT_CANISTER_ID } from '../ids.js';
-import { targetOf } from '../management/management-canister.js';
+import { targetOf } from '../management/target.js';
 import type { RoundCertifier } from './round-certifier.js';
 import { isForbiddenPath, readStateTree } from './state-tree.js';
 

@@ -1,5 +1,7 @@
 import { IDL } from '@dfinity/candid';
 
+import type { Response } from '../execution/context.js';
+
 /**
  * Decoded values per argument buffer and type. One management call's argument is decoded by several steps (its
  * target for inspection, for routing and for the method, then its fields), and @dfinity/candid copies the rest of
@@ -24,4 +26,10 @@ export function decodeOne<T>(type: IDL.Type, bytes: Uint8Array): T {
 
 export function encodeOne(type: IDL.Type, value: unknown): Uint8Array {
   return new Uint8Array(IDL.encode([type], [value]));
+}
+
+/** A reply carrying one Candid value (or none). */
+export function reply(type: IDL.Type | null, value?: unknown): Response {
+  const bytes = type === null ? IDL.encode([], []) : IDL.encode([type], [value]);
+  return { kind: 'reply', bytes: new Uint8Array(bytes) };
 }

@@ -10,7 +10,7 @@ import { rejectResponse, type BuiltinCall, type Engine } from '../execution/engi
 import { installCode, uninstallCode, type InstallMode } from '../execution/install.js';
 import { MAX_CONTROLLERS, type CanisterSettings, type LogVisibility } from '../execution/settings.js';
 import { WASM_PAGE_BYTES } from '../wasm/stable-memory.js';
-import { decodeOne } from './candid.js';
+import { decodeOne, reply } from './candid.js';
 import {
   CanisterIdRecord,
   CanisterStatusResult,
@@ -24,7 +24,7 @@ import {
   UpdateSettingsArgs,
   UploadChunkArgs
 } from './idl.js';
-import { decodeTarget, reply } from './management-canister.js';
+import { decodeTarget } from './target.js';
 
 export type ManagementCall = BuiltinCall;
 
