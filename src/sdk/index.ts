@@ -10,5 +10,6 @@ export {
   type Identity
 } from './client.js';
 export { DeaiError, type DeaiErrorCode } from './errors.js';
+export { CodedError, type CodedErrorJson } from '../core/errors/coded-error.js';
 export type { AccountLike, ModelCard, ModelFilter, Reputation, RewardQuote, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
 export type { ChatAttempt, ChatMessage, ChatOptions, ChatProgress, ChatResult } from './chat.js';
