@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 
 import type { Command } from 'commander';
 
+import { CodedError } from '../core/errors/coded-error.js';
 import { LOCAL_HOST } from '../ic/hosts.js';
 import { readRecordedIds } from '../ic/recorded-ids.js';
 import type { DeaiClient } from '../sdk/index.js';
@@ -74,10 +75,13 @@ export async function runClient(json: boolean, body: () => Promise<void>): Promi
     try {
       await body();
     } catch (error) {
-      const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
-      const next = code === undefined ? undefined : NEXT_STEPS[code];
-      if (next === undefined || !(error instanceof Error)) throw error;
-      throw Object.assign(new Error(`${error.message}\nNext: ${next}`, { cause: error }), { code });
+      const next = error instanceof CodedError ? NEXT_STEPS[error.code] : undefined;
+      if (next === undefined || !(error instanceof CodedError)) throw error;
+      throw new CodedError(error.code, `${error.message}\nNext: ${next}`, {
+        cause: error,
+        retryable: error.retryable,
+        details: error.details
+      });
     }
   });
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { readRecordedIds } from '../ic/recorded-ids.js';
 import { isProcessAlive } from '../localnet/persistence/dir-lock.js';
 import { tryReadServerInfo, type ServerInfo } from '../localnet/persistence/server-info.js';
+import { CliError } from './errors.js';
 
 /** `deai localnet status` exits with this when no network runs (like `systemctl status`), so scripts can tell. */
 export const NOT_RUNNING_EXIT_CODE = 3;
@@ -75,20 +76,16 @@ export async function stopLocalnet(stateDir: string, timeoutMs: number, progress
   try {
     process.kill(info.pid, 'SIGTERM');
   } catch (error) {
-    throw Object.assign(new Error(`cannot signal pid ${info.pid}: ${error instanceof Error ? error.message : String(error)}`), {
-      code: 'StopFailed'
+    throw new CliError('StopFailed', `cannot signal pid ${info.pid}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error
     });
   }
   const startedMs = Date.now();
   while (isProcessAlive(info.pid)) {
     if (Date.now() - startedMs > timeoutMs) {
-      throw Object.assign(
-        new Error(
-          `pid ${info.pid} still runs ${Math.round(timeoutMs / 1000)} s after SIGTERM; wait longer (--timeout) or kill it (state is kept up to its last round)`
-        ),
-        {
-          code: 'StopTimeout'
-        }
+      throw new CliError(
+        'StopTimeout',
+        `pid ${info.pid} still runs ${Math.round(timeoutMs / 1000)} s after SIGTERM; wait longer (--timeout) or kill it (state is kept up to its last round)`
       );
     }
     await new Promise((resolveWait) => setTimeout(resolveWait, 100));

@@ -1,3 +1,5 @@
+import { CodedError } from '../core/errors/coded-error.js';
+
 /** Writes either human lines or one JSON document, and turns failures into a message and an exit code. */
 export interface Output {
   json: boolean;
@@ -24,12 +26,20 @@ export async function run(json: boolean, body: () => Promise<void>): Promise<voi
   try {
     await body();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'Error';
+    const { code, message } = describeFailure(error);
     if (json) console.log(JSON.stringify({ error: { code, message } }, null, 2));
     else console.error(`Error: ${message}`);
     process.exit(1);
   }
+}
+
+/** The code and message the CLI prints for a failure: a CodedError's own code, else a Node error's code, else `Error`. */
+export function describeFailure(error: unknown): { code: string; message: string } {
+  if (error instanceof CodedError) return { code: error.code, message: error.message };
+  const message = error instanceof Error ? error.message : String(error);
+  // Errors that are not ours (Node's ENOENT, commander's) still carry a code worth printing.
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'Error';
+  return { code, message };
 }
 
 export function parsePort(value: string): number {

@@ -4,6 +4,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
 
 import { chatMessagesOf } from '../core/tasks/chat-input.js';
+import { CodedError } from '../core/errors/coded-error.js';
 
 /**
  * One streamed chat completion on an OpenAI-compatible endpoint (llama.cpp and vLLM both serve it), measured the
@@ -36,14 +37,11 @@ export interface Execution {
   finishReason: string | undefined;
 }
 
-export class ExecutionError extends Error {
-  constructor(
-    readonly code: 'ServerError' | 'BadResponse' | 'Unreachable' | 'Aborted',
-    message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown }
-  ) {
-    super(message, options);
+export type ExecutionErrorCode = 'ServerError' | 'BadResponse' | 'Unreachable' | 'Aborted';
+
+export class ExecutionError extends CodedError<ExecutionErrorCode> {
+  constructor(code: ExecutionErrorCode, message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(code, message, { ...options, retryable });
     this.name = 'ExecutionError';
   }
 }

@@ -1,3 +1,5 @@
+import { CodedError } from '../core/errors/coded-error.js';
+
 /**
  * Reject codes and error codes of the IC interface specification ("Reject codes") and the replica's ErrorCode enum.
  * A canister-level failure is always one of these, never a thrown host exception.
@@ -55,12 +57,13 @@ export function rejectCodeOf(errorCode: string): RejectCode {
 }
 
 /** Thrown by the system API (or the metering import) to stop a Wasm execution; the engine turns it into a Reject. */
-export class CanisterTrap extends Error {
+export class CanisterTrap extends CodedError<ErrorCode, { detail: string }> {
   constructor(
-    readonly errorCode: string,
+    readonly errorCode: ErrorCode,
     readonly detail: string
   ) {
-    super(detail);
+    // The code is the replica's error code (IC0503 ...): the trap becomes a Reject carrying it.
+    super(errorCode, detail, { details: { detail } });
     this.name = 'CanisterTrap';
   }
 }

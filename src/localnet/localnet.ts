@@ -28,6 +28,8 @@ import { RoundCertifier } from './http/round-certifier.js';
 import { createHttpServer, listen } from './http/server.js';
 
 import { DEFAULT_PORT, DEFAULT_STATE_DIR } from './defaults.js';
+import { RejectCode } from './errors.js';
+import { CodedError } from '../core/errors/coded-error.js';
 
 export { DEFAULT_PORT, DEFAULT_STATE_DIR };
 /**
@@ -53,14 +55,17 @@ export interface LocalnetOptions {
   onError?: (error: unknown) => void;
 }
 
-export class LocalnetError extends Error {
+export type LocalnetErrorCode = 'InstallFailed' | 'CallRejected';
+
+export class LocalnetError extends CodedError<LocalnetErrorCode, { rejectCode?: number; errorCode?: string }> {
   constructor(
-    readonly code: 'InstallFailed' | 'CallRejected',
+    code: LocalnetErrorCode,
     message: string,
     readonly rejectCode?: number,
     readonly errorCode?: string
   ) {
-    super(message);
+    // SYS_TRANSIENT (2) is the reject code the IC interface specification says may succeed when retried.
+    super(code, message, { retryable: rejectCode === RejectCode.SysTransient, details: { rejectCode, errorCode } });
     this.name = 'LocalnetError';
   }
 }

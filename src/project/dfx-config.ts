@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { z } from 'zod';
+import { CodedError } from '../core/errors/coded-error.js';
 
 /** The part of dfx.json this project reads: azle canisters with an entry point, a Candid file and a Wasm path. */
 const canisterSchema = z
@@ -23,10 +24,9 @@ export interface CanisterConfig {
   wasm: string;
 }
 
-export class ProjectConfigError extends Error {
-  readonly code = 'ConfigInvalid';
+export class ProjectConfigError extends CodedError<'ConfigInvalid'> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('ConfigInvalid', message, options);
     this.name = 'ProjectConfigError';
   }
 }

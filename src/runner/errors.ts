@@ -1,3 +1,5 @@
+import { CodedError } from '../core/errors/coded-error.js';
+
 /**
  * Errors of the runner node: a stable code, whether a retry may help, and the cause. Retry loops
  * look at `retryable` and `code`, never at the message.
@@ -32,19 +34,14 @@ export interface RunnerIssue {
   probed?: unknown;
 }
 
-export class RunnerError extends Error {
-  readonly retryable: boolean;
+export class RunnerError extends CodedError<RunnerErrorCode, { issues: readonly RunnerIssue[] }> {
   readonly issues: readonly RunnerIssue[];
 
-  constructor(
-    readonly code: RunnerErrorCode,
-    message: string,
-    options?: { cause?: unknown; issues?: readonly RunnerIssue[] }
-  ) {
-    super(message, { cause: options?.cause });
+  constructor(code: RunnerErrorCode, message: string, options?: { cause?: unknown; issues?: readonly RunnerIssue[] }) {
+    const issues = options?.issues ?? [];
+    super(code, message, { cause: options?.cause, retryable: RETRYABLE.has(code), details: { issues } });
     this.name = 'RunnerError';
-    this.retryable = RETRYABLE.has(code);
-    this.issues = options?.issues ?? [];
+    this.issues = issues;
   }
 }
 

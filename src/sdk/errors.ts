@@ -1,3 +1,5 @@
+import { CodedError } from '../core/errors/coded-error.js';
+
 /**
  * Errors of the dApp SDK. `code` is stable: the registry's or the ledger's `Err` variant name (`InvalidArgument`,
  * `InsufficientFunds`, ...), or one of the SDK's own codes below. Retry loops match on `code`/`retryable`, never text.
@@ -15,18 +17,15 @@ export type DeaiErrorCode =
 
 const RETRYABLE: ReadonlySet<string> = new Set(['Timeout', 'CallRejected', 'TemporarilyUnavailable', 'NoCapacity', 'LedgerError']);
 
-export class DeaiError extends Error {
-  readonly retryable: boolean;
-
+export class DeaiError extends CodedError<DeaiErrorCode, Record<string, unknown>> {
   constructor(
-    readonly code: DeaiErrorCode,
+    code: DeaiErrorCode,
     message: string,
-    readonly details: Record<string, unknown> = {},
+    details: Record<string, unknown> = {},
     options?: { cause?: unknown; retryable?: boolean }
   ) {
-    super(message, options);
+    super(code, message, { ...options, retryable: options?.retryable ?? RETRYABLE.has(code), details });
     this.name = 'DeaiError';
-    this.retryable = options?.retryable ?? RETRYABLE.has(code);
   }
 }
 

@@ -2,5 +2,6 @@
 export { DeaiClient, type Clock, type ConnectOptions, type TaskView, type Identity } from './client.js';
 export type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';
 export { DeaiError, type DeaiErrorCode } from './errors.js';
+export { CodedError, type CodedErrorJson } from '../core/errors/coded-error.js';
 export type { AccountLike, ModelCard, ModelFilter, Reputation, RewardQuote, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
 export type { ChatAttempt, ChatMessage, ChatOptions, ChatProgress, ChatResult } from './chat.js';

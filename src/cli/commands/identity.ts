@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { DEFAULT_IDENTITY_PATH } from '../defaults.js';
+import { CliError } from '../errors.js';
 import { output, run } from '../output.js';
 
 interface IdentityFlags {
@@ -15,7 +16,7 @@ interface IdentityFlags {
 /** Refuses to replace a key file unless asked: losing a key loses whatever it controls. */
 function refuseOverwrite(path: string, force: boolean | undefined): void {
   if (existsSync(path) && force !== true)
-    throw Object.assign(new Error(`${path} already exists: pass --force to replace it (the old key is lost)`), { code: 'IdentityExists' });
+    throw new CliError('IdentityExists', `${path} already exists: pass --force to replace it (the old key is lost)`);
 }
 
 /** The key libraries, loaded on use (they take a noticeable part of a second to import). */
@@ -76,7 +77,7 @@ export function registerIdentity(program: Command): void {
     .action(async (source: string, flags: IdentityFlags) =>
       run(flags.json, async () => {
         const from = resolve(source);
-        if (!existsSync(from)) throw Object.assign(new Error(`${from} does not exist`), { code: 'IdentityMissing' });
+        if (!existsSync(from)) throw new CliError('IdentityMissing', `${from} does not exist`);
         const { parseIdentityPem } = await keys();
         const principal = parseIdentityPem(readFileSync(from, 'utf8'), from).getPrincipal().toText();
         const path = resolve(flags.path);

@@ -1,17 +1,16 @@
 import { formatIssue, type ManifestIssue } from './issues.ts';
+import { CodedError } from '../errors/coded-error.ts';
 
 /** Errors of the manifest standard: a stable code, never retryable (the input must change). */
 export type ManifestErrorCode = 'InvalidManifest' | 'ManifestSyntax' | 'ManifestTooLarge' | 'InvalidModelRef';
 
-export class ManifestError extends Error {
-  readonly retryable = false;
-
+export class ManifestError extends CodedError<ManifestErrorCode, { issues: readonly ManifestIssue[] }> {
   constructor(
-    readonly code: ManifestErrorCode,
+    code: ManifestErrorCode,
     readonly issues: readonly ManifestIssue[],
     options?: { cause?: unknown; source?: string }
   ) {
-    super(summarize(code, issues, options?.source), { cause: options?.cause });
+    super(code, summarize(code, issues, options?.source), { cause: options?.cause, details: { issues } });
     this.name = 'ManifestError';
   }
 }

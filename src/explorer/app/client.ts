@@ -5,6 +5,7 @@ import { registryIdlFactory } from '../../../canisters/registry/candid.js';
 import { ledgerIdlFactory } from '../../../canisters/ledger/candid.js';
 import type { ExplorerConfig } from './config.js';
 import type { ExplorerLedger, ExplorerRegistry } from './types.js';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 export interface Client {
   config: ExplorerConfig;
@@ -17,13 +18,10 @@ export interface Client {
 export type ExplorerErrorCode = 'Unreachable' | 'CanisterNotFound' | 'NotARegistry' | 'CallFailed';
 
 /** A failure the page shows as its error state: a stable code for the view, the message for people. */
-export class ExplorerError extends Error {
-  constructor(
-    readonly code: ExplorerErrorCode,
-    message: string,
-    options?: { cause?: unknown }
-  ) {
-    super(message, options);
+export class ExplorerError extends CodedError<ExplorerErrorCode> {
+  constructor(code: ExplorerErrorCode, message: string, options?: { cause?: unknown }) {
+    // The page polls again on its own; an unreachable network may come back.
+    super(code, message, { ...options, retryable: code === 'Unreachable' });
     this.name = 'ExplorerError';
   }
 }

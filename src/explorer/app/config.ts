@@ -1,5 +1,6 @@
 import { z } from 'zod/mini';
 import { Principal } from '@dfinity/principal';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 /** What the page needs to reach the canisters: from `config.json` next to the page, overridden by query params. */
 const principalText = z.string().check(
@@ -26,8 +27,12 @@ const FileSchema = z.partial(ConfigSchema);
 
 export type ExplorerConfig = z.infer<typeof ConfigSchema> & { fetchRootKey: boolean; pollMs: number };
 
-export class ConfigError extends Error {
-  readonly code = 'ConfigInvalid';
+/** config.json or the URL's query is invalid; the page cannot start until it is fixed. */
+export class ConfigError extends CodedError<'ConfigInvalid'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ConfigInvalid', message, options);
+    this.name = 'ConfigError';
+  }
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;

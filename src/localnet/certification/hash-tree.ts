@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils';
 import { lebEncode } from '@dfinity/candid';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 /** SHA-256 through OpenSSL: the tree is rehashed every round and for every certified reply (noble was ~5% of host time). */
 function sha256(bytes: Uint8Array): Uint8Array {
@@ -29,11 +30,9 @@ export type TreePath = readonly TreeLabel[];
 export type TreeLookupResult =
   { status: 'found'; value: Uint8Array } | { status: 'absent' } | { status: 'unknown' } | { status: 'error'; message: string };
 
-export class HashTreeError extends Error {
-  readonly code = 'HASH_TREE_INVALID';
-  readonly retryable = false;
+export class HashTreeError extends CodedError<'HASH_TREE_INVALID'> {
   constructor(message: string) {
-    super(message);
+    super('HASH_TREE_INVALID', message);
     this.name = 'HashTreeError';
   }
 }

@@ -1,6 +1,7 @@
 import { decode, encodeWithSelfDescribedTag, type CborValue } from '@dfinity/cbor';
 import { Principal } from '@dfinity/principal';
 import { concatBytes } from '@noble/hashes/utils';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 /**
  * CBOR for the IC HTTP interface, delegating to `@dfinity/cbor` (the codec agent-js itself uses).
@@ -20,14 +21,9 @@ import { concatBytes } from '@noble/hashes/utils';
 
 export type CborErrorCode = 'CBOR_ENCODE_FAILED' | 'CBOR_DECODE_FAILED';
 
-export class CborError extends Error {
-  readonly retryable = false;
-  constructor(
-    readonly code: CborErrorCode,
-    message: string,
-    options?: { cause?: unknown }
-  ) {
-    super(message, options);
+export class CborError extends CodedError<CborErrorCode> {
+  constructor(code: CborErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = 'CborError';
   }
 }

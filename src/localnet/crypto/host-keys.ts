@@ -4,6 +4,7 @@ import { getMinHashLength, mapHashToField } from '@noble/curves/abstract/modular
 import { bytesToHex, concatBytes, hexToBytes, randomBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 import { z } from 'zod';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 /**
  * The host's identity: the BLS root key that signs certificates (there is a single subnet and no
@@ -25,11 +26,9 @@ export interface HostKeys {
 export const BLS_ROOT_KEY_DER_PREFIX = hexToBytes('308182301d060d2b0601040182dc7c0503010201060c2b0601040182dc7c05030201036100');
 export const ED25519_DER_PREFIX = hexToBytes('302a300506032b6570032100');
 
-export class HostKeysError extends Error {
-  readonly code = 'HOST_KEYS_INVALID';
-  readonly retryable = false;
+export class HostKeysError extends CodedError<'HOST_KEYS_INVALID'> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('HOST_KEYS_INVALID', message, options);
     this.name = 'HostKeysError';
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import { instrumentModule } from '../wasm/instrument.js';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 /** Bump when instrumentation changes so stale cache entries are not reused. */
 const INSTRUMENTATION_VERSION = 3;
@@ -26,10 +27,9 @@ export interface CompiledCode {
   binaryBytes: number;
 }
 
-export class InvalidModuleError extends Error {
-  readonly code = 'InvalidModule';
+export class InvalidModuleError extends CodedError<'InvalidModule'> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('InvalidModule', message, options);
     this.name = 'InvalidModuleError';
   }
 }

@@ -5,6 +5,7 @@ import { Principal } from '@dfinity/principal';
 
 import { encodeCbor, safeDecodeCbor } from '../crypto/cbor.js';
 import { handleCall, handleQuery, handleReadState, handleStatus, type EndpointDeps, type EndpointResult } from './endpoints.js';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 /** Requests above this size get 413 (agent-js does not chunk; icp chunks installs above 2 MB). */
 export const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
@@ -18,12 +19,18 @@ const CORS_HEADERS = {
 
 const ROUTE = /^\/api\/v(2|3|4)\/(canister|subnet)\/([^/]+)\/(query|call|read_state)$/;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string
-  ) {
-    super(message);
+const HTTP_STATUS = { BadRequest: 400, NotFound: 404, MethodNotAllowed: 405, PayloadTooLarge: 413, Unavailable: 503 } as const;
+export type HttpErrorCode = keyof typeof HTTP_STATUS;
+
+/** A request the HTTP interface refuses; `status` is the HTTP status sent back with the message. */
+export class HttpError extends CodedError<HttpErrorCode, { status: number }> {
+  readonly status: number;
+
+  constructor(code: HttpErrorCode, message: string) {
+    const status = HTTP_STATUS[code];
+    super(code, message, { details: { status } });
+    this.name = 'HttpError';
+    this.status = status;
   }
 }
 
@@ -31,7 +38,7 @@ function readBody(request: IncomingMessage): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const declared = Number(request.headers['content-length'] ?? '0');
     if (declared > MAX_REQUEST_BYTES) {
-      reject(new HttpError(413, `Request body of ${declared} bytes exceeds the limit of ${MAX_REQUEST_BYTES} bytes`));
+      reject(new HttpError('PayloadTooLarge', `Request body of ${declared} bytes exceeds the limit of ${MAX_REQUEST_BYTES} bytes`));
       request.resume();
       return;
     }
@@ -40,7 +47,7 @@ function readBody(request: IncomingMessage): Promise<Uint8Array> {
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_REQUEST_BYTES) {
-        reject(new HttpError(413, `Request body exceeds the limit of ${MAX_REQUEST_BYTES} bytes`));
+        reject(new HttpError('PayloadTooLarge', `Request body exceeds the limit of ${MAX_REQUEST_BYTES} bytes`));
         request.destroy();
         return;
       }
@@ -74,31 +81,31 @@ function parsePrincipal(text: string): Principal {
   try {
     return Principal.fromText(decodeURIComponent(text));
   } catch {
-    throw new HttpError(400, `Invalid principal in URL: ${text}`);
+    throw new HttpError('BadRequest', `Invalid principal in URL: ${text}`);
   }
 }
 
 async function route(deps: EndpointDeps, request: IncomingMessage): Promise<EndpointResult> {
   const path = (request.url ?? '/').split('?')[0] ?? '/';
   if (deps.engine.halted !== undefined) {
-    throw new HttpError(503, `The local network stopped because its state could not be saved: ${deps.engine.halted.message}`);
+    throw new HttpError('Unavailable', `The local network stopped because its state could not be saved: ${deps.engine.halted.message}`);
   }
   if (path === '/api/v2/status') {
-    if (request.method !== 'GET') throw new HttpError(405, 'Use GET for /api/v2/status');
+    if (request.method !== 'GET') throw new HttpError('MethodNotAllowed', 'Use GET for /api/v2/status');
     return handleStatus(deps);
   }
   const match = ROUTE.exec(path);
-  if (match === null) throw new HttpError(404, `Not found: ${path}`);
+  if (match === null) throw new HttpError('NotFound', `Not found: ${path}`);
   const [, versionText, scope, idText, kind] = match;
   const version = Number(versionText);
-  if (request.method !== 'POST') throw new HttpError(405, `Use POST for ${path}`);
+  if (request.method !== 'POST') throw new HttpError('MethodNotAllowed', `Use POST for ${path}`);
   // The spec's endpoint matrix: query v2/v3, call v2/v3/v4, read_state v2/v3, subnet only for read_state.
   const known = (kind === 'query' && version <= 3) || (kind === 'call' && scope === 'canister') || (kind === 'read_state' && version <= 3);
-  if (!known || (scope === 'subnet' && kind !== 'read_state')) throw new HttpError(404, `Not found: ${path}`);
+  if (!known || (scope === 'subnet' && kind !== 'read_state')) throw new HttpError('NotFound', `Not found: ${path}`);
   const id = parsePrincipal(idText ?? '');
   const body = await readBody(request);
   const decoded = safeDecodeCbor(body);
-  if (!decoded.ok) throw new HttpError(400, `Could not parse body as CBOR: ${decoded.error.message}`);
+  if (!decoded.ok) throw new HttpError('BadRequest', `Could not parse body as CBOR: ${decoded.error.message}`);
   if (kind === 'query') return handleQuery(deps, id, decoded.value);
   if (kind === 'call') return handleCall(deps, id, decoded.value, version === 2 ? 2 : version === 3 ? 3 : 4);
   return scope === 'subnet' ? handleReadState(deps, undefined, id, decoded.value) : handleReadState(deps, id, undefined, decoded.value);

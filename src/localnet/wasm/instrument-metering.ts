@@ -2,6 +2,7 @@ import binaryen from 'binaryen';
 import { ExprId, operandShapes, raw, type Ref } from './instrument-binaryen.js';
 import { MeteringCode, type MeteringNames } from './instrument-code.js';
 import type { DirtyMarking } from './instrument-dirty.js';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 /**
  * Per-basic-block instruction metering of one function, in place, the way the IC meters canisters.
@@ -26,9 +27,11 @@ import type { DirtyMarking } from './instrument-dirty.js';
  * Functions whose exits cannot be wrapped (multi-value results, tail calls) charge the global directly.
  */
 
-export class UnsupportedExpressionError extends Error {
+export class UnsupportedExpressionError extends CodedError<'UNSUPPORTED_EXPRESSION', { expressionId: number }> {
   constructor(readonly expressionId: number) {
-    super(`cannot meter expression id ${expressionId} (exception handling, GC and strings are unsupported)`);
+    super('UNSUPPORTED_EXPRESSION', `cannot meter expression id ${expressionId} (exception handling, GC and strings are unsupported)`, {
+      details: { expressionId }
+    });
     this.name = 'UnsupportedExpressionError';
   }
 }

@@ -10,6 +10,7 @@ import {
   type DirtyNames
 } from './instrument-dirty.js';
 import { FunctionMeterer } from './instrument-metering.js';
+import { CodedError } from '../../core/errors/coded-error.js';
 
 export { DIRTY_BASE_EXPORT, DIRTY_CHUNKS_EXPORT, DIRTY_CHUNK_SHIFT, DIRTY_OVERFLOW_EXPORT } from './instrument-dirty.js';
 
@@ -46,14 +47,9 @@ export const OUT_OF_INSTRUCTIONS_IMPORT = { module: '__deai', name: 'out_of_inst
 
 export type InstrumentErrorCode = 'NOT_WASM' | 'GZIPPED_WASM' | 'INVALID_WASM' | 'NAME_CLASH' | 'UNSUPPORTED_WASM';
 
-export class InstrumentError extends Error {
-  readonly retryable = false;
-  constructor(
-    readonly code: InstrumentErrorCode,
-    message: string,
-    options?: { cause?: unknown }
-  ) {
-    super(message, options);
+export class InstrumentError extends CodedError<InstrumentErrorCode> {
+  constructor(code: InstrumentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = 'InstrumentError';
   }
 }

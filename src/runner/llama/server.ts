@@ -10,21 +10,31 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { ensureLlamaServer, LlamaToolchainError, lineSplitter } from './toolchain.ts';
 
-/** llama-server exited, or did not become healthy in time, before serving. `logTail` holds its last lines. */
-export class LlamaServerStartError extends LlamaToolchainError {
-  readonly retryable: boolean;
-
+/**
+ * llama-server exited, or did not become healthy in time, before serving. `logTail` holds its last lines. An exit whose
+ * log says the port could not be bound gets its own code, LLAMA_SERVER_PORT_IN_USE, so a caller can pick another port.
+ */
+export class LlamaServerStartError extends LlamaToolchainError<
+  'LLAMA_SERVER_EXITED' | 'LLAMA_SERVER_PORT_IN_USE' | 'LLAMA_SERVER_START_TIMEOUT',
+  { logTail: string }
+> {
   constructor(
-    readonly code: 'LLAMA_SERVER_EXITED' | 'LLAMA_SERVER_START_TIMEOUT',
+    code: 'LLAMA_SERVER_EXITED' | 'LLAMA_SERVER_PORT_IN_USE' | 'LLAMA_SERVER_START_TIMEOUT',
     detail: string,
     readonly logTail: string,
     options?: { cause?: unknown }
   ) {
-    super(`llama-server ${detail}; last output:\n${logTail}`, options);
-    // A timeout may be a busy machine; an early exit (bad model, bad flag) repeats.
-    this.retryable = code === 'LLAMA_SERVER_START_TIMEOUT';
+    super(code, `llama-server ${detail}; last output:\n${logTail}`, {
+      ...options,
+      // A timeout may be a busy machine and a taken port may be freed; an early exit (bad model, bad flag) repeats.
+      retryable: code !== 'LLAMA_SERVER_EXITED',
+      details: { logTail }
+    });
   }
 }
+
+// llama-server reports a failed bind only in its log (it exits 1 like any other start failure).
+const PORT_IN_USE_LOG = /bind|address already in use/i;
 
 export interface StartLlamaServerOptions {
   modelPath: string;
@@ -73,8 +83,7 @@ export async function startLlamaServer(options: StartLlamaServerOptions): Promis
     try {
       return await startOnce(serverPath, port, options);
     } catch (error) {
-      const bindFailed = error instanceof LlamaServerStartError && /bind|address already in use/i.test(error.logTail);
-      if (!bindFailed || attempt >= attempts) throw error;
+      if (!LlamaServerStartError.hasCode(error, 'LLAMA_SERVER_PORT_IN_USE') || attempt >= attempts) throw error;
     }
   }
 }
@@ -136,7 +145,8 @@ async function startOnce(serverPath: string, port: number, options: StartLlamaSe
   for (;;) {
     if (exitDetail !== null) {
       await stop();
-      throw new LlamaServerStartError('LLAMA_SERVER_EXITED', `${exitDetail} before serving on ${url}`, logTail());
+      const code = PORT_IN_USE_LOG.test(logTail()) ? 'LLAMA_SERVER_PORT_IN_USE' : 'LLAMA_SERVER_EXITED';
+      throw new LlamaServerStartError(code, `${exitDetail} before serving on ${url}`, logTail());
     }
     // 503 while the model loads; connection refused before the socket is bound.
     const status = await fetchFn(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then(
