@@ -1,7 +1,8 @@
 import { call, canisterSelf, time } from 'azle';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 
-import { TransferFromArgs, TransferFromResult, TransferArgs, TransferResult } from '../ledger/candid.js';
+import type { ArgsOf } from '../../src/interface/candid.js';
+import { ledgerMethods, type TransferFromResult, type TransferResult } from '../../src/interface/ledger/index.js';
 import {
   duePayouts,
   escrowConfirmed,
@@ -26,19 +27,18 @@ const STALE_ESCROW_NS = 120n * 1_000_000_000n;
 /** Payouts attempted per maintenance pass (concurrently). */
 const PAYOUTS_PER_TICK = 64;
 
-type LedgerErr = Record<string, unknown>;
-type LedgerResult = { Ok: bigint } | { Err: LedgerErr };
-const variantName = (e: LedgerErr): string => Object.keys(e)[0] ?? 'unknown';
-const describe = (e: LedgerErr): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const variantName = (e: object): string => Object.keys(e)[0] ?? 'unknown';
+const describe = (e: object): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
 
 /** Moves the reward from the requester into escrow; the same created_at_time and memo make a retry safe. */
-function escrowTransfer(store: Stores, task: Task): Promise<LedgerResult> {
+function escrowTransfer(store: Stores, task: Task): Promise<TransferFromResult> {
   const ledger = store.taskConfig().ledger;
   if (ledger === undefined) throw new Error('no ledger configured');
-  return call<[unknown], LedgerResult>(ledger, 'icrc2_transfer_from', {
-    paramIdlTypes: [TransferFromArgs],
-    returnIdlType: TransferFromResult,
+  const method = ledgerMethods.icrc2_transfer_from;
+  return call<ArgsOf<typeof method>, TransferFromResult>(ledger, 'icrc2_transfer_from', {
+    paramIdlTypes: method.args,
+    returnIdlType: method.ret,
     args: [
       {
         spender_subaccount: [],
@@ -58,7 +58,7 @@ function escrowTransfer(store: Stores, task: Task): Promise<LedgerResult> {
  * the ledger refused, removes it again. Returns the ledger's error for the caller.
  */
 export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | { Err: { operation: string; message: string } }> {
-  let result: LedgerResult;
+  let result: TransferFromResult;
   try {
     result = await escrowTransfer(store, task);
   } catch (error) {
@@ -66,8 +66,7 @@ export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | 
     return { Err: { operation: 'icrc2_transfer_from', message: error instanceof Error ? error.message : String(error) } };
   }
   if ('Ok' in result) return { Ok: escrowConfirmed(store, task.id, result.Ok) ?? task };
-  const duplicate = result.Err.Duplicate as { duplicate_of: bigint } | undefined;
-  if (duplicate !== undefined) return { Ok: escrowConfirmed(store, task.id, duplicate.duplicate_of) ?? task };
+  if ('Duplicate' in result.Err) return { Ok: escrowConfirmed(store, task.id, result.Err.Duplicate.duplicate_of) ?? task };
   escrowFailed(store, task.id);
   return { Err: { operation: 'icrc2_transfer_from', message: describe(result.Err) } };
 }
@@ -94,9 +93,10 @@ async function pay(store: Stores, ledger: string, payout: Payout): Promise<void>
       payoutStuck(store, payout.id, `amount ${payout.amountE8s} does not cover the ledger fee ${fee}`);
       return;
     }
-    const result = await call<[unknown], LedgerResult>(ledger, 'icrc1_transfer', {
-      paramIdlTypes: [TransferArgs],
-      returnIdlType: TransferResult,
+    const method = ledgerMethods.icrc1_transfer;
+    const result = await call<ArgsOf<typeof method>, TransferResult>(ledger, 'icrc1_transfer', {
+      paramIdlTypes: method.args,
+      returnIdlType: method.ret,
       args: [
         {
           from_subaccount: mint ? [] : [ESCROW_SUBACCOUNT],
@@ -111,9 +111,8 @@ async function pay(store: Stores, ledger: string, payout: Payout): Promise<void>
     if ('Ok' in result || 'Duplicate' in result.Err) payoutDone(store, payout.id);
     else if ('TooOld' in result.Err) payoutStuck(store, payout.id, 'TooOld: the ledger cannot deduplicate this transfer any more');
     else {
-      const badFee = result.Err.BadFee as { expected_fee: bigint } | undefined;
       // The ledger's fee changed: learn it, and pay the net amount under the new fee next time.
-      if (badFee !== undefined) store.setTaskConfig({ ...store.taskConfig(), ledgerFeeE8s: badFee.expected_fee });
+      if ('BadFee' in result.Err) store.setTaskConfig({ ...store.taskConfig(), ledgerFeeE8s: result.Err.BadFee.expected_fee });
       payoutRetry(store, payout.id, `${variantName(result.Err)}: ${describe(result.Err)}`);
     }
   } catch (error) {

@@ -7,7 +7,7 @@ import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCanister, type Engine } from '../execution/engine.js';
 import type { Origin } from '../execution/messages.js';
 import { decodeOne } from './candid.js';
-import { CanisterIdRecord, CanisterInfoArgs, InstallCodeArgs, UploadChunkArgs } from './idl.js';
+import { CanisterIdRecord, CanisterInfoArgs, InstallCodeArgs, UploadChunkArgs } from '../../interface/management/index.js';
 import { canisterMethods, type ManagementCall } from './methods.js';
 
 /** Methods ingress may call, and whether the sender must control the target canister. */
