@@ -1,6 +1,8 @@
 import { IDL } from '@dfinity/candid';
 import { msgArgData, msgReply, Principal } from 'azle';
 
+import type { Method } from '../../src/interface/candid.js';
+
 /**
  * Candid replies without re-encoding the type table on every call. @dfinity/candid rebuilds the type table
  * (and renders each type's name) per encode, which under QuickJS costs ~30M instructions for our Result types —
@@ -95,4 +97,21 @@ export function reply(type: IDL.Type, value: unknown): void {
 /** Decodes the arguments of a `manual: true` method; a malformed argument traps, as azle's own decoding does. */
 export function args(types: IDL.Type[]): unknown[] {
   return IDL.decode(types, msgArgData());
+}
+
+/** The arguments of the current message, decoded with the method's declared types. */
+export function argsOf<A extends unknown[], R>(method: Method<A, R>): A {
+  // IDL.decode has checked the bytes against the method's argument types, so the values have the types of A.
+  return args(method.args) as A;
+}
+
+/** Replies to the current message with a value of the method's declared reply type. */
+export function replyOf<A extends unknown[], R>(method: Method<A, R>, value: R): void {
+  if (method.ret === undefined) msgReply(new Uint8Array(IDL.encode([], [])));
+  else reply(method.ret, value);
+}
+
+/** Decodes the arguments, runs `body` on them, and replies with a cached-type-table encoding of its result. */
+export function handle<A extends unknown[], R>(method: Method<A, R>, body: (...decoded: NoInfer<A>) => NoInfer<R>): void {
+  replyOf(method, body(...argsOf(method)));
 }

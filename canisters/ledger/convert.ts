@@ -2,13 +2,12 @@ import { Principal } from 'azle';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 import type { Account, MetadataValue, StoredMetadataValue } from '../../src/core/ledger/index.js';
-import type { AccountArg, MetadataValueArg, Opt } from './candid.js';
+import type { Opt } from '../../src/interface/candid.js';
+import type { Account as AccountArg, MetadataValue as MetadataValueArg } from '../../src/interface/ledger/index.js';
 
 /** Translations between Candid values and the core's hex/bigint types. */
 export const hexOf = (bytes: Uint8Array | number[]): string => bytesToHex(bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes));
 export const optHex = (value: Opt<Uint8Array | number[]>): string | undefined => (value[0] === undefined ? undefined : hexOf(value[0]));
-export const some = <T>(value: Opt<T>): T | undefined => value[0];
-export const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
 
 export function accountIn(account: AccountArg): Account {
   const owner = hexOf(account.owner.toUint8Array());

@@ -1,5 +1,5 @@
 import '../common/text-codec.js';
-import { certifiedDataSet, dataCertificate, IDL, init, msgCaller, postUpgrade, query, setTimer, time, trap, update } from 'azle';
+import { certifiedDataSet, dataCertificate, init, msgCaller, postUpgrade, query, setTimer, time, trap, update } from 'azle';
 import { encode as cborEncode } from '@dfinity/cbor';
 import { bytesToHex } from '@noble/hashes/utils';
 
@@ -20,9 +20,10 @@ import {
   upgradeLedgerConfig,
   type LedgerStore
 } from '../../src/core/ledger/index.js';
-import { args, reply, warmReplyTypes } from '../common/fast-candid.js';
-import * as C from './candid.js';
-import { accountIn, accountOut, metadataIn, metadataOut, optHex, opt, some } from './convert.js';
+import { fromOpt as some, opt } from '../../src/interface/candid.js';
+import { LedgerArg, ledgerMethods as m } from '../../src/interface/ledger/index.js';
+import { handle, warmReplyTypes } from '../common/fast-candid.js';
+import { accountIn, accountOut, metadataIn, metadataOut, optHex } from './convert.js';
 import { openLedgerStore } from './stable-store.js';
 
 // Opened on first use: azle evaluates the module at build time, where stable memory cannot be read.
@@ -39,22 +40,10 @@ const STANDARDS = [
 const ICRC3_SCHEMA_URL = 'https://github.com/dfinity/ICRC-1/tree/main/standards/ICRC-3#icrc-1-and-icrc-2-block-schema';
 const BLOCK_TYPES = ['1burn', '1mint', '1xfer', '2approve', '2burn', '2xfer'].map((block_type) => ({ block_type, url: ICRC3_SCHEMA_URL }));
 
-const REPLY_TYPES = [
-  IDL.Nat,
-  IDL.Text,
-  IDL.Nat8,
-  C.Metadata,
-  IDL.Opt(C.Account),
-  C.StandardList,
-  C.TransferResult,
-  C.ApproveResult,
-  C.TransferFromResult,
-  C.Allowance,
-  C.GetBlocksResult,
-  C.GetArchivesResult,
-  IDL.Opt(C.DataCertificate),
-  C.BlockTypeList
-];
+const MANUAL = { manual: true };
+
+/** Every method's reply type, warmed once per install. */
+const REPLY_TYPES = [...new Set(Object.values(m).flatMap((method) => (method.ret === undefined ? [] : [method.ret])))];
 
 /** Blocks hashed per certification message; ~25M instructions each, far below the 40B update limit. */
 const CERTIFY_BATCH = 400;
@@ -81,7 +70,7 @@ function scheduleCertification(): void {
   });
 }
 
-function install(arg: C.LedgerArgValue): void {
+function install(arg: LedgerArg): void {
   const store = state();
   if ('Init' in arg) {
     if (store.hasConfig()) trap('ledger: Init argument given to an installed ledger; upgrade with Upgrade');
@@ -128,11 +117,6 @@ function install(arg: C.LedgerArgValue): void {
   warmReplyTypes(REPLY_TYPES);
 }
 
-/** Decodes the arguments, runs `body`, and replies with a cached-type-table encoding of its result. */
-function handle<A extends unknown[]>(argTypes: IDL.Type[], returnType: IDL.Type, body: (...decoded: A) => unknown): void {
-  reply(returnType, body(...(args(argTypes) as A)));
-}
-
 /** Runs a mutation and schedules the certification of the block it appended, if any. */
 function mutate<T>(run: (store: LedgerStore) => T): T {
   const store = state();
@@ -143,65 +127,65 @@ function mutate<T>(run: (store: LedgerStore) => T): T {
 }
 
 export default class {
-  @init([C.LedgerArg])
-  init(arg: C.LedgerArgValue): void {
+  @init([LedgerArg])
+  init(arg: LedgerArg): void {
     install(arg);
   }
 
-  @postUpgrade([C.LedgerArg])
-  postUpgrade(arg: C.LedgerArgValue): void {
+  @postUpgrade([LedgerArg])
+  postUpgrade(arg: LedgerArg): void {
     install(arg);
   }
 
   // ---------- ICRC-1
-  @query([], IDL.Text, { manual: true })
+  @query(m.icrc1_name.args, m.icrc1_name.ret, MANUAL)
   icrc1_name(): void {
-    handle([], IDL.Text, () => state().config().name);
+    handle(m.icrc1_name, () => state().config().name);
   }
 
-  @query([], IDL.Text, { manual: true })
+  @query(m.icrc1_symbol.args, m.icrc1_symbol.ret, MANUAL)
   icrc1_symbol(): void {
-    handle([], IDL.Text, () => state().config().symbol);
+    handle(m.icrc1_symbol, () => state().config().symbol);
   }
 
-  @query([], IDL.Nat8, { manual: true })
+  @query(m.icrc1_decimals.args, m.icrc1_decimals.ret, MANUAL)
   icrc1_decimals(): void {
-    handle([], IDL.Nat8, () => state().config().decimals);
+    handle(m.icrc1_decimals, () => state().config().decimals);
   }
 
-  @query([], IDL.Nat, { manual: true })
+  @query(m.icrc1_fee.args, m.icrc1_fee.ret, MANUAL)
   icrc1_fee(): void {
-    handle([], IDL.Nat, () => state().config().fee);
+    handle(m.icrc1_fee, () => state().config().fee);
   }
 
-  @query([], C.Metadata, { manual: true })
+  @query(m.icrc1_metadata.args, m.icrc1_metadata.ret, MANUAL)
   icrc1_metadata(): void {
-    handle([], C.Metadata, () => metadataEntries(state().config()).map(([key, value]) => [key, metadataOut(value)]));
+    handle(m.icrc1_metadata, () => metadataEntries(state().config()).map(([key, value]) => [key, metadataOut(value)]));
   }
 
-  @query([], IDL.Nat, { manual: true })
+  @query(m.icrc1_total_supply.args, m.icrc1_total_supply.ret, MANUAL)
   icrc1_total_supply(): void {
-    handle([], IDL.Nat, () => state().tip().totalSupply);
+    handle(m.icrc1_total_supply, () => state().tip().totalSupply);
   }
 
-  @query([], IDL.Opt(C.Account), { manual: true })
+  @query(m.icrc1_minting_account.args, m.icrc1_minting_account.ret, MANUAL)
   icrc1_minting_account(): void {
-    handle([], IDL.Opt(C.Account), () => [accountOut(state().config().mintingAccount)]);
+    handle(m.icrc1_minting_account, () => opt(accountOut(state().config().mintingAccount)));
   }
 
-  @query([C.Account], IDL.Nat, { manual: true })
+  @query(m.icrc1_balance_of.args, m.icrc1_balance_of.ret, MANUAL)
   icrc1_balance_of(): void {
-    handle([C.Account], IDL.Nat, (account: C.AccountArg) => balanceOf(state(), accountIn(account)));
+    handle(m.icrc1_balance_of, (account) => balanceOf(state(), accountIn(account)));
   }
 
-  @query([], C.StandardList, { manual: true })
+  @query(m.icrc1_supported_standards.args, m.icrc1_supported_standards.ret, MANUAL)
   icrc1_supported_standards(): void {
-    handle([], C.StandardList, () => STANDARDS);
+    handle(m.icrc1_supported_standards, () => STANDARDS);
   }
 
-  @update([C.TransferArgs], C.TransferResult, { manual: true })
+  @update(m.icrc1_transfer.args, m.icrc1_transfer.ret, MANUAL)
   icrc1_transfer(): void {
-    handle([C.TransferArgs], C.TransferResult, (a: C.TransferArgsValue) =>
+    handle(m.icrc1_transfer, (a) =>
       mutate((store) =>
         transfer(store, caller(), time(), {
           fromSubaccount: optHex(a.from_subaccount),
@@ -216,9 +200,9 @@ export default class {
   }
 
   // ---------- ICRC-2
-  @update([C.ApproveArgs], C.ApproveResult, { manual: true })
+  @update(m.icrc2_approve.args, m.icrc2_approve.ret, MANUAL)
   icrc2_approve(): void {
-    handle([C.ApproveArgs], C.ApproveResult, (a: C.ApproveArgsValue) =>
+    handle(m.icrc2_approve, (a) =>
       mutate((store) =>
         approve(store, caller(), time(), {
           fromSubaccount: optHex(a.from_subaccount),
@@ -234,9 +218,9 @@ export default class {
     );
   }
 
-  @update([C.TransferFromArgs], C.TransferFromResult, { manual: true })
+  @update(m.icrc2_transfer_from.args, m.icrc2_transfer_from.ret, MANUAL)
   icrc2_transfer_from(): void {
-    handle([C.TransferFromArgs], C.TransferFromResult, (a: C.TransferFromArgsValue) =>
+    handle(m.icrc2_transfer_from, (a) =>
       mutate((store) =>
         transferFrom(store, caller(), time(), {
           spenderSubaccount: optHex(a.spender_subaccount),
@@ -251,47 +235,47 @@ export default class {
     );
   }
 
-  @query([C.AllowanceArgs], C.Allowance, { manual: true })
+  @query(m.icrc2_allowance.args, m.icrc2_allowance.ret, MANUAL)
   icrc2_allowance(): void {
-    handle([C.AllowanceArgs], C.Allowance, (a: { account: C.AccountArg; spender: C.AccountArg }) => {
+    handle(m.icrc2_allowance, (a) => {
       const allowance = allowanceOf(state(), time(), accountIn(a.account), accountIn(a.spender));
       return { allowance: allowance.amount, expires_at: opt(allowance.expiresAt) };
     });
   }
 
   // ---------- ICRC-3
-  @query([C.GetArchivesArgs], C.GetArchivesResult, { manual: true })
+  @query(m.icrc3_get_archives.args, m.icrc3_get_archives.ret, MANUAL)
   icrc3_get_archives(): void {
     // Every block stays in this canister: there are no archives.
-    handle([C.GetArchivesArgs], C.GetArchivesResult, () => []);
+    handle(m.icrc3_get_archives, () => []);
   }
 
-  @query([C.GetBlocksArgs], C.GetBlocksResult, { manual: true })
+  @query(m.icrc3_get_blocks.args, m.icrc3_get_blocks.ret, MANUAL)
   icrc3_get_blocks(): void {
-    handle([C.GetBlocksArgs], C.GetBlocksResult, (ranges: Array<{ start: bigint; length: bigint }>) => {
+    handle(m.icrc3_get_blocks, (ranges) => {
       const { logLength, blocks } = getBlocks(state(), ranges);
       return { log_length: logLength, blocks: blocks.map(({ id, block }) => ({ id, block: blockValue(block) })), archived_blocks: [] };
     });
   }
 
-  @query([], IDL.Opt(C.DataCertificate), { manual: true })
+  @query(m.icrc3_get_tip_certificate.args, m.icrc3_get_tip_certificate.ret, MANUAL)
   icrc3_get_tip_certificate(): void {
-    handle([], IDL.Opt(C.DataCertificate), () => {
+    handle(m.icrc3_get_tip_certificate, () => {
       const tip = state().tip();
       const certificate = dataCertificate();
-      if (tip.lastHash === undefined || certificate === undefined) return [];
-      return [{ certificate, hash_tree: cborEncode(tipTree(tip.hashedCount - 1n, tip.lastHash)) }];
+      if (tip.lastHash === undefined || certificate === undefined) return [] as [];
+      return opt({ certificate, hash_tree: cborEncode(tipTree(tip.hashedCount - 1n, tip.lastHash)) });
     });
   }
 
-  @query([], C.BlockTypeList, { manual: true })
+  @query(m.icrc3_supported_block_types.args, m.icrc3_supported_block_types.ret, MANUAL)
   icrc3_supported_block_types(): void {
-    handle([], C.BlockTypeList, () => BLOCK_TYPES);
+    handle(m.icrc3_supported_block_types, () => BLOCK_TYPES);
   }
 
   // ---------- ICRC-10
-  @query([], C.StandardList, { manual: true })
+  @query(m.icrc10_supported_standards.args, m.icrc10_supported_standards.ret, MANUAL)
   icrc10_supported_standards(): void {
-    handle([], C.StandardList, () => STANDARDS);
+    handle(m.icrc10_supported_standards, () => STANDARDS);
   }
 }

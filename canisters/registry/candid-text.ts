@@ -2,7 +2,7 @@ import { IDL } from '@dfinity/candid';
 import { candidEncode } from 'azle';
 
 import type { Candidate } from '../../src/core/registry/index.js';
-import { Candidate as CandidateType } from './candid.js';
+import { Candidate as CandidateType } from '../../src/interface/registry/index.js';
 
 /**
  * find_runners replies encoded by the canister's native (Rust) Candid encoder from Candid text: under QuickJS,

@@ -1,5 +1,5 @@
 import '../common/text-codec.js';
-import { IDL, init, isController, msgCaller, msgReply, Principal, postUpgrade, query, setTimerInterval, time, trap, update } from 'azle';
+import { init, isController, msgCaller, msgReply, postUpgrade, query, setTimerInterval, time, trap, update } from 'azle';
 
 import {
   deprecateCard,
@@ -33,12 +33,13 @@ import {
   submitTask,
   MAX_REDUNDANCY
 } from '../../src/core/tasks/index.js';
-import * as C from './candid.js';
+import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
+import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
-import { args, reply, warmReplyTypes } from '../common/fast-candid.js';
+import { argsOf, handle, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain } from './tasks.js';
-import { claimable, taskPage, type PageArgs, type TaskFilterArgs } from './task-queries.js';
+import { claimable, taskPage } from './task-queries.js';
 import {
   accountIn,
   findRequestOf,
@@ -48,15 +49,11 @@ import {
   reputationView,
   taskConfigView,
   taskResultView,
-  taskView,
-  type ResultArgsValue,
-  type SubmitTaskArgs,
-  type TaskConfigArgsValue
+  taskView
 } from './task-views.js';
 import { candidateView, cardView, configView, runnerView, statsView } from './views.js';
 
-type Opt<T> = [] | [T];
-const some = <T>(value: Opt<T>): T | undefined => value[0];
+const MANUAL = { manual: true };
 
 // Opened on first use, not at module load: azle evaluates the module at build time (Candid generation),
 // where stable memory cannot be read.
@@ -74,19 +71,8 @@ function manifestOf(json: string): Result<unknown> {
   }
 }
 
-const REPLY_TYPES = [
-  ...Object.values(C.Results),
-  C.OptCardView,
-  C.OptRunnerView,
-  C.StatsList,
-  C.ConfigView,
-  C.OptTaskView,
-  C.TaskSummaries,
-  C.RewardQuote,
-  C.TaskConfigView,
-  C.PayoutViews,
-  C.OptReputationView
-];
+/** Every method's reply type (the shared Results and Replies instances), warmed once per install. */
+const REPLY_TYPES = Object.values(m).flatMap((method) => (method.ret === undefined ? [] : [method.ret]));
 
 /** Task maintenance (expired leases, deadlines, reviews, epochs, payouts) runs on this interval. */
 const MAINTENANCE_SECONDS = 5;
@@ -95,7 +81,7 @@ function startMaintenance(): void {
   setTimerInterval(MAINTENANCE_SECONDS, () => maintain(state()));
 }
 
-function configure(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: Opt<bigint>; heartbeat_ttl_seconds: Opt<bigint> }>): void {
+function configure(args: Opt<InitArgs>): void {
   const given = some(args);
   const current = state().hasConfig() ? state().config() : undefined;
   const interval = some(given?.heartbeat_interval_seconds ?? []);
@@ -111,186 +97,165 @@ function configure(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: 
   warmReplyTypes(REPLY_TYPES);
 }
 
-/** Decodes the arguments, runs `body`, and replies with a cached-type-table encoding of its result. */
-function handle<A extends unknown[]>(argTypes: IDL.Type[], returnType: IDL.Type, body: (...decoded: A) => unknown): void {
-  // IDL.decode has checked the bytes against argTypes, so the values have the parameter types.
-  reply(returnType, body(...(args(argTypes) as A)));
-}
-
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>
   'Ok' in result ? { Ok: view(result.Ok) } : result;
 
 export default class {
-  @init([IDL.Opt(C.InitArgs)])
-  init(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: Opt<bigint>; heartbeat_ttl_seconds: Opt<bigint> }>): void {
+  @init([RegistryInit])
+  init(args: Opt<InitArgs>): void {
     configure(args);
     startMaintenance();
   }
 
-  @postUpgrade([IDL.Opt(C.InitArgs)])
-  postUpgrade(args: Opt<{ admins: Principal[]; heartbeat_interval_seconds: Opt<bigint>; heartbeat_ttl_seconds: Opt<bigint> }>): void {
+  @postUpgrade([RegistryInit])
+  postUpgrade(args: Opt<InitArgs>): void {
     // state() rebuilds the heap copies from stable memory on first use. Timers do not survive an upgrade.
     configure(args);
     startMaintenance();
   }
 
-  @update([IDL.Text], C.Results.modelRef, { manual: true })
+  @update(m.publish_model_card.args, m.publish_model_card.ret, MANUAL)
   publish_model_card(): void {
-    handle([IDL.Text], C.Results.modelRef, (manifestJson: string) => {
+    handle(m.publish_model_card, (manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
       return publishCard(state(), caller(), time(), manifest.Ok);
     });
   }
 
-  @query([IDL.Text, IDL.Opt(IDL.Text)], C.OptCardView, { manual: true })
+  @query(m.get_model_card.args, m.get_model_card.ret, MANUAL)
   get_model_card(): void {
-    handle([IDL.Text, IDL.Opt(IDL.Text)], C.OptCardView, (id: string, digest: Opt<string>) => {
+    handle(m.get_model_card, (id, digest) => {
       const stored = getCard(state(), id, some(digest));
-      return stored === undefined ? [] : [cardView(stored)];
+      return opt(stored === undefined ? undefined : cardView(stored));
     });
   }
 
-  @query([C.CardFilter, C.PageRequest], C.Results.cardPage, { manual: true })
+  @query(m.list_model_cards.args, m.list_model_cards.ret, MANUAL)
   list_model_cards(): void {
-    handle(
-      [C.CardFilter, C.PageRequest],
-      C.Results.cardPage,
-      (
-        filter: { id: Opt<string>; family: Opt<string>; format: Opt<string>; quantization: Opt<string>; include_deprecated: Opt<boolean> },
-        page: { after: Opt<string>; limit: Opt<number> }
-      ) => {
-        const result = listCards(
-          state(),
-          {
-            id: some(filter.id),
-            family: some(filter.family),
-            format: some(filter.format),
-            quantization: some(filter.quantization),
-            includeDeprecated: some(filter.include_deprecated)
-          },
-          { after: some(page.after), limit: some(page.limit) }
-        );
-        return mapResult(result, (p) => ({ items: p.items.map(cardView), next: p.next === undefined ? [] : [p.next] }));
-      }
-    );
+    handle(m.list_model_cards, (filter, page) => {
+      const result = listCards(
+        state(),
+        {
+          id: some(filter.id),
+          family: some(filter.family),
+          format: some(filter.format),
+          quantization: some(filter.quantization),
+          includeDeprecated: some(filter.include_deprecated)
+        },
+        { after: some(page.after), limit: some(page.limit) }
+      );
+      return mapResult(result, (p) => ({ items: p.items.map(cardView), next: p.next === undefined ? [] : [p.next] }));
+    });
   }
 
-  @query([C.RunnerFilter, C.PageRequest], C.Results.runnerPage, { manual: true })
+  @query(m.list_runners.args, m.list_runners.ret, MANUAL)
   list_runners(): void {
-    handle(
-      [C.RunnerFilter, C.PageRequest],
-      C.Results.runnerPage,
-      (filter: { model: Opt<string>; live_only: Opt<boolean> }, page: { after: Opt<string>; limit: Opt<number> }) => {
-        const now = time();
-        const result = listRunners(
-          state(),
-          now,
-          { model: some(filter.model), liveOnly: some(filter.live_only) },
-          { after: some(page.after), limit: some(page.limit) }
-        );
-        return mapResult(result, (p) => ({
-          items: p.items.map((r) => runnerView(state(), r, now)),
-          next: p.next === undefined ? [] : [p.next]
-        }));
-      }
-    );
+    handle(m.list_runners, (filter, page) => {
+      const now = time();
+      const result = listRunners(
+        state(),
+        now,
+        { model: some(filter.model), liveOnly: some(filter.live_only) },
+        { after: some(page.after), limit: some(page.limit) }
+      );
+      return mapResult(result, (p) => ({
+        items: p.items.map((r) => runnerView(state(), r, now)),
+        next: p.next === undefined ? [] : [p.next]
+      }));
+    });
   }
 
-  @update([C.ModelRef, IDL.Text], C.Results.unit, { manual: true })
+  @update(m.deprecate_model_card.args, m.deprecate_model_card.ret, MANUAL)
   deprecate_model_card(): void {
-    handle([C.ModelRef, IDL.Text], C.Results.unit, (ref: { id: string; digest: string }, reason: string) => {
+    handle(m.deprecate_model_card, (ref, reason) => {
       return deprecateCard(state(), caller(), time(), ref, reason);
     });
   }
 
-  @update([IDL.Text], C.Results.runner, { manual: true })
+  @update(m.register_runner.args, m.register_runner.ret, MANUAL)
   register_runner(): void {
-    handle([IDL.Text], C.Results.runner, (manifestJson: string) => {
+    handle(m.register_runner, (manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
       return mapResult(registerRunner(state(), caller(), time(), manifest.Ok), (r) => runnerView(state(), r, time()));
     });
   }
 
-  @update([IDL.Principal, IDL.Text], C.Results.runner, { manual: true })
+  @update(m.update_runner.args, m.update_runner.ret, MANUAL)
   update_runner(): void {
-    handle([IDL.Principal, IDL.Text], C.Results.runner, (runner: Principal, manifestJson: string) => {
+    handle(m.update_runner, (runner, manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
       return mapResult(updateRunner(state(), caller(), time(), runner.toText(), manifest.Ok), (r) => runnerView(state(), r, time()));
     });
   }
 
-  @update([IDL.Principal], C.Results.unit, { manual: true })
+  @update(m.deregister_runner.args, m.deregister_runner.ret, MANUAL)
   deregister_runner(): void {
-    handle([IDL.Principal], C.Results.unit, (runner: Principal) => {
+    handle(m.deregister_runner, (runner) => {
       return deregisterRunner(state(), caller(), runner.toText());
     });
   }
 
-  @update([C.HeartbeatArgs], C.Results.heartbeat, { manual: true })
+  @update(m.heartbeat.args, m.heartbeat.ret, MANUAL)
   heartbeat(): void {
-    handle(
-      [C.HeartbeatArgs],
-      C.Results.heartbeat,
-      (args: { state: string; busy_slots: number; queue_depth: number; tokens_per_second: number; kv_cache_usage: number }) => {
-        const result = heartbeat(state(), caller(), time(), {
-          state: args.state,
-          busySlots: args.busy_slots,
-          queueDepth: args.queue_depth,
-          tokensPerSecond: args.tokens_per_second,
-          kvCacheUsage: args.kv_cache_usage
-        });
-        return mapResult(result, (ack) => ({ next_heartbeat_in_ns: ack.nextHeartbeatInNs, ttl_ns: ack.ttlNs }));
-      }
-    );
-  }
-
-  @query([IDL.Principal], C.OptRunnerView, { manual: true })
-  get_runner(): void {
-    handle([IDL.Principal], C.OptRunnerView, (runner: Principal) => {
-      const stored = state().runners.get(runner.toText());
-      return stored === undefined ? [] : [runnerView(state(), stored, time())];
+    handle(m.heartbeat, (args) => {
+      const result = heartbeat(state(), caller(), time(), {
+        state: args.state,
+        busySlots: args.busy_slots,
+        queueDepth: args.queue_depth,
+        tokensPerSecond: args.tokens_per_second,
+        kvCacheUsage: args.kv_cache_usage
+      });
+      return mapResult(result, (ack) => ({ next_heartbeat_in_ns: ack.nextHeartbeatInNs, ttl_ns: ack.ttlNs }));
     });
   }
 
-  @query([C.FindRequest], C.Results.candidates, { manual: true })
+  @query(m.get_runner.args, m.get_runner.ret, MANUAL)
+  get_runner(): void {
+    handle(m.get_runner, (runner) => {
+      const stored = state().runners.get(runner.toText());
+      return opt(stored === undefined ? undefined : runnerView(state(), stored, time()));
+    });
+  }
+
+  @query(m.find_runners.args, m.find_runners.ret, MANUAL)
   find_runners(): void {
-    const [request] = args([C.FindRequest]) as [C.FindRequestArgs];
+    const [request] = argsOf(m.find_runners);
     const result = findRunners(state(), time(), findRequestOf(request));
     if ('Ok' in result && result.Ok.length > 0) msgReply(candidatesReply(result.Ok));
     else
-      reply(
-        C.Results.candidates,
+      replyOf(
+        m.find_runners,
         mapResult(result, (candidates) => candidates.map(candidateView))
       );
   }
 
-  @query([], C.StatsList, { manual: true })
+  @query(m.stats.args, m.stats.ret, MANUAL)
   stats(): void {
-    handle([], C.StatsList, () => {
+    handle(m.stats, () => {
       return stats(state(), time()).map(statsView);
     });
   }
 
-  @update([IDL.Principal, IDL.Text], C.Results.unit, { manual: true })
+  @update(m.suspend_runner.args, m.suspend_runner.ret, MANUAL)
   suspend_runner(): void {
-    handle([IDL.Principal, IDL.Text], C.Results.unit, (runner: Principal, reason: string) => {
+    handle(m.suspend_runner, (runner, reason) => {
       return setSuspended(state(), caller(), time(), runner.toText(), reason);
     });
   }
 
-  @update([IDL.Principal], C.Results.unit, { manual: true })
+  @update(m.unsuspend_runner.args, m.unsuspend_runner.ret, MANUAL)
   unsuspend_runner(): void {
-    handle([IDL.Principal], C.Results.unit, (runner: Principal) => {
+    handle(m.unsuspend_runner, (runner) => {
       return setSuspended(state(), caller(), time(), runner.toText(), undefined);
     });
   }
 
-  @update([IDL.Vec(IDL.Principal)], C.Results.unit, { manual: true })
+  @update(m.set_admins.args, m.set_admins.ret, MANUAL)
   set_admins(): void {
-    handle([IDL.Vec(IDL.Principal)], C.Results.unit, (admins: Principal[]) => {
+    handle(m.set_admins, (admins) => {
       return setAdmins(
         state(),
         caller(),
@@ -300,17 +265,17 @@ export default class {
     });
   }
 
-  @query([], C.ConfigView, { manual: true })
+  @query(m.get_config.args, m.get_config.ret, MANUAL)
   get_config(): void {
-    handle([], C.ConfigView, () => {
+    handle(m.get_config, () => {
       return configView(state().config());
     });
   }
 
   // ---------- tasks and rewards
-  @update([C.SubmitTaskArgs], C.Results.task, { manual: true })
+  @update(m.submit_task.args, m.submit_task.ret, MANUAL)
   async submit_task(): Promise<void> {
-    const [a] = args([C.SubmitTaskArgs]) as [SubmitTaskArgs];
+    const [a] = argsOf(m.submit_task);
     const redundancy = some(a.redundancy) ?? 1;
     const submitted = submitTask(state(), caller(), time(), {
       idempotencyKey: a.idempotency_key,
@@ -322,22 +287,22 @@ export default class {
       redundancy: redundancy > MAX_REDUNDANCY ? MAX_REDUNDANCY + 1 : redundancy,
       refundSubaccount: some(a.refund_subaccount) === undefined ? undefined : hex(some(a.refund_subaccount) ?? [])
     });
-    if ('Err' in submitted) return reply(C.Results.task, submitted);
+    if ('Err' in submitted) return replyOf(m.submit_task, submitted);
     const { task, escrow: owed } = submitted.Ok;
     // A repeated idempotency key returns the first task; nothing is escrowed twice.
-    if (owed === undefined) return reply(C.Results.task, { Ok: taskView(task) });
+    if (owed === undefined) return replyOf(m.submit_task, { Ok: taskView(task) });
     const escrowed = await escrow(state(), task);
-    reply(C.Results.task, 'Ok' in escrowed ? { Ok: taskView(escrowed.Ok) } : { Err: { LedgerError: escrowed.Err } });
+    replyOf(m.submit_task, 'Ok' in escrowed ? { Ok: taskView(escrowed.Ok) } : { Err: { LedgerError: escrowed.Err } });
   }
 
-  @update([IDL.Opt(IDL.Text)], C.Results.task, { manual: true })
+  @update(m.claim_task.args, m.claim_task.ret, MANUAL)
   claim_task(): void {
-    handle([IDL.Opt(IDL.Text)], C.Results.task, (id: Opt<string>) => mapResult(claimTask(state(), caller(), time(), some(id)), taskView));
+    handle(m.claim_task, (id) => mapResult(claimTask(state(), caller(), time(), some(id)), taskView));
   }
 
-  @update([IDL.Text, C.ResultArgs], C.Results.taskResult, { manual: true })
+  @update(m.complete_task.args, m.complete_task.ret, MANUAL)
   complete_task(): void {
-    handle([IDL.Text, C.ResultArgs], C.Results.taskResult, (id: string, r: ResultArgsValue) =>
+    handle(m.complete_task, (id, r) =>
       mapResult(
         completeTask(state(), caller(), time(), id, {
           outputDigest: r.output_digest,
@@ -353,55 +318,51 @@ export default class {
     );
   }
 
-  @update([IDL.Text, IDL.Text], C.Results.task, { manual: true })
+  @update(m.fail_task.args, m.fail_task.ret, MANUAL)
   fail_task(): void {
-    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) =>
-      mapResult(failTask(state(), caller(), time(), id, reason), taskView)
-    );
+    handle(m.fail_task, (id, reason) => mapResult(failTask(state(), caller(), time(), id, reason), taskView));
   }
 
-  @update([IDL.Text], C.Results.task, { manual: true })
+  @update(m.accept_task.args, m.accept_task.ret, MANUAL)
   accept_task(): void {
-    handle([IDL.Text], C.Results.task, (id: string) => mapResult(acceptTask(state(), caller(), time(), id), taskView));
+    handle(m.accept_task, (id) => mapResult(acceptTask(state(), caller(), time(), id), taskView));
   }
 
-  @update([IDL.Text, IDL.Text], C.Results.task, { manual: true })
+  @update(m.reject_task.args, m.reject_task.ret, MANUAL)
   reject_task(): void {
-    handle([IDL.Text, IDL.Text], C.Results.task, (id: string, reason: string) =>
-      mapResult(rejectTask(state(), caller(), time(), id, reason), taskView)
-    );
+    handle(m.reject_task, (id, reason) => mapResult(rejectTask(state(), caller(), time(), id, reason), taskView));
   }
 
-  @query([IDL.Text], C.OptTaskView, { manual: true })
+  @query(m.get_task.args, m.get_task.ret, MANUAL)
   get_task(): void {
-    handle([IDL.Text], C.OptTaskView, (id: string) => {
+    handle(m.get_task, (id) => {
       const task = id.length > 64 ? undefined : state().tasks.get(id);
-      return task === undefined ? [] : [taskView(task)];
+      return opt(task === undefined ? undefined : taskView(task));
     });
   }
 
   /** Queued tasks the calling runner could lease now, oldest first. */
-  @query([], C.TaskSummaries, { manual: true })
+  @query(m.list_claimable.args, m.list_claimable.ret, MANUAL)
   list_claimable(): void {
-    handle([], C.TaskSummaries, () => claimable(state(), caller(), time()));
+    handle(m.list_claimable, () => claimable(state(), caller(), time()));
   }
 
   /** Tasks newest first (any caller), filtered by requester, runner and state; paged like list_runners. */
-  @query([C.TaskFilter, C.PageRequest], C.Results.taskPage, { manual: true })
+  @query(m.list_tasks.args, m.list_tasks.ret, MANUAL)
   list_tasks(): void {
-    handle([C.TaskFilter, C.PageRequest], C.Results.taskPage, (filter: TaskFilterArgs, page: PageArgs) => taskPage(state(), filter, page));
+    handle(m.list_tasks, (filter, page) => taskPage(state(), filter, page));
   }
 
-  @query([IDL.Nat, IDL.Nat8], C.RewardQuote, { manual: true })
+  @query(m.quote_reward.args, m.quote_reward.ret, MANUAL)
   quote_reward(): void {
-    handle([IDL.Nat, IDL.Nat8], C.RewardQuote, (reward: bigint, redundancy: number) =>
+    handle(m.quote_reward, (reward, redundancy) =>
       quoteView(quoteReward(state().taskConfig(), reward, Math.min(Math.max(redundancy, 1), MAX_REDUNDANCY)))
     );
   }
 
-  @update([C.TaskConfigArgs], C.Results.taskConfig, { manual: true })
+  @update(m.set_task_config.args, m.set_task_config.ret, MANUAL)
   set_task_config(): void {
-    handle([C.TaskConfigArgs], C.Results.taskConfig, (a: TaskConfigArgsValue) => {
+    handle(m.set_task_config, (a) => {
       const treasury = some(a.treasury);
       const result = setTaskConfig(state(), caller(), {
         ledger: some(a.ledger)?.toText(),
@@ -418,32 +379,32 @@ export default class {
     });
   }
 
-  @query([], C.TaskConfigView, { manual: true })
+  @query(m.get_task_config.args, m.get_task_config.ret, MANUAL)
   get_task_config(): void {
-    handle([], C.TaskConfigView, () => taskConfigView(state().taskConfig(), escrowAccount()));
+    handle(m.get_task_config, () => taskConfigView(state().taskConfig(), escrowAccount()));
   }
 
   /** Payouts recorded but not yet confirmed by the ledger (with their attempts and last error). */
-  @query([], C.PayoutViews, { manual: true })
+  @query(m.list_payouts.args, m.list_payouts.ret, MANUAL)
   list_payouts(): void {
-    handle([], C.PayoutViews, () => [...state().payouts.entries()].slice(0, 100).map(([, p]) => payoutView(p)));
+    handle(m.list_payouts, () => [...state().payouts.entries()].slice(0, 100).map(([, p]) => payoutView(p)));
   }
 
-  @query([IDL.Principal], C.OptReputationView, { manual: true })
+  @query(m.get_reputation.args, m.get_reputation.ret, MANUAL)
   get_reputation(): void {
-    handle([IDL.Principal], C.OptReputationView, (runner: Principal) => {
+    handle(m.get_reputation, (runner) => {
       const r = state().reputation.get(runner.toText());
-      return r === undefined ? [] : [reputationView(r)];
+      return opt(r === undefined ? undefined : reputationView(r));
     });
   }
 
   /** Runs one maintenance pass now (admins): what the timer does every few seconds. */
-  @update([], C.Results.unit, { manual: true })
+  @update(m.process_tasks.args, m.process_tasks.ret, MANUAL)
   async process_tasks(): Promise<void> {
-    args([]);
+    argsOf(m.process_tasks);
     const denied = requireAdmin(state(), caller());
-    if (denied !== undefined) return reply(C.Results.unit, { Err: denied });
+    if (denied !== undefined) return replyOf(m.process_tasks, { Err: denied });
     await maintain(state());
-    reply(C.Results.unit, { Ok: null });
+    replyOf(m.process_tasks, { Ok: null });
   }
 }

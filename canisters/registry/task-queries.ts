@@ -1,22 +1,17 @@
 import { performanceCounter, Principal } from 'azle';
 
 import { listTasks, openPlaces, MAX_CLAIMABLE_PAGE, type Stores, type TaskSummary } from '../../src/core/tasks/index.js';
+import { fromOpt as some, opt } from '../../src/interface/candid.js';
+import type {
+  PageRequest,
+  Result,
+  TaskFilter,
+  TaskListItem,
+  TaskPage,
+  TaskSummary as TaskSummaryView
+} from '../../src/interface/registry/index.js';
 
 /** The task read methods' bodies (list_claimable, list_tasks): Candid values in, Candid values out. */
-type Opt<T> = [] | [T];
-const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
-const some = <T>(value: Opt<T>): T | undefined => value[0];
-
-export interface TaskFilterArgs {
-  requester: Opt<Principal>;
-  runner: Opt<Principal>;
-  state: Opt<string>;
-}
-
-export interface PageArgs {
-  after: Opt<string>;
-  limit: Opt<number>;
-}
 
 /**
  * Instructions a list_tasks or list_claimable call may spend reading tasks before it returns what it has (the query
@@ -25,8 +20,8 @@ export interface PageArgs {
 export const LIST_TASKS_BUDGET = 2_000_000_000n;
 
 /** Queued tasks `runner` could lease now, oldest first. */
-export function claimable(store: Stores, runner: string, nowNs: bigint) {
-  const out = [];
+export function claimable(store: Stores, runner: string, nowNs: bigint): TaskSummaryView[] {
+  const out: TaskSummaryView[] = [];
   for (const [id, open] of store.open.entries()) {
     if (open.state !== 'queued' || open.done.includes(runner) || open.leases.some((l) => l.runner === runner)) continue;
     const places = openPlaces(open, nowNs);
@@ -48,7 +43,7 @@ export function claimable(store: Stores, runner: string, nowNs: bigint) {
   return out;
 }
 
-export function taskListItemView(summary: TaskSummary) {
+export function taskListItemView(summary: TaskSummary): TaskListItem {
   return {
     id: summary.id,
     requester: Principal.fromText(summary.requester),
@@ -68,7 +63,7 @@ export function taskListItemView(summary: TaskSummary) {
 }
 
 /** Tasks newest first, filtered by requester, runner and state. */
-export function taskPage(store: Stores, filter: TaskFilterArgs, page: PageArgs) {
+export function taskPage(store: Stores, filter: TaskFilter, page: PageRequest): Result<TaskPage> {
   const result = listTasks(
     store,
     { requester: some(filter.requester)?.toText(), runner: some(filter.runner)?.toText(), state: some(filter.state) },

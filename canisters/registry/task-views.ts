@@ -3,21 +3,25 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
-import type { FindRequestArgs } from './candid.js';
-import type { AccountArg } from './task-args.js';
+import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
+import type {
+  Account,
+  FindRequest as FindRequestArgs,
+  PayoutView,
+  ReputationView,
+  RewardQuote as RewardQuoteView,
+  TaskConfigView,
+  TaskResultView,
+  TaskView
+} from '../../src/interface/registry/index.js';
 
-export type { AccountArg, ResultArgsValue, SubmitTaskArgs, TaskConfigArgsValue } from './task-args.js';
-
-/** Core task records ↔ the Candid values of candid.ts. */
-type Opt<T> = [] | [T];
-const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
-const some = <T>(value: Opt<T>): T | undefined => value[0];
+/** Core task records ↔ the Candid values of src/interface/registry. */
 
 export function accountOut(account: PayAccount): { owner: Principal; subaccount: Opt<Uint8Array> } {
   return { owner: Principal.fromText(account.owner), subaccount: account.subaccount === undefined ? [] : [hexToBytes(account.subaccount)] };
 }
 
-export function accountIn(account: AccountArg): PayAccount {
+export function accountIn(account: Account): PayAccount {
   const sub = some(account.subaccount);
   return sub === undefined
     ? { owner: account.owner.toText() }
@@ -69,7 +73,7 @@ export function findRequestArgsOf(r: FindRequest): FindRequestArgs {
   };
 }
 
-export function taskResultView(r: TaskResult) {
+export function taskResultView(r: TaskResult): TaskResultView {
   return {
     runner: Principal.fromText(r.runner),
     output_digest: r.outputDigest,
@@ -83,7 +87,7 @@ export function taskResultView(r: TaskResult) {
   };
 }
 
-export function taskView(task: Task) {
+export function taskView(task: Task): TaskView {
   return {
     id: task.id,
     requester: Principal.fromText(task.requester),
@@ -106,7 +110,7 @@ export function taskView(task: Task) {
   };
 }
 
-export function quoteView(q: RewardQuote) {
+export function quoteView(q: RewardQuote): RewardQuoteView {
   return {
     reward_e8s: q.rewardE8s,
     protocol_fee_e8s: q.protocolFeeE8s,
@@ -118,7 +122,7 @@ export function quoteView(q: RewardQuote) {
   };
 }
 
-export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined) {
+export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined): TaskConfigView {
   return {
     ledger: opt(c.ledger === undefined ? undefined : Principal.fromText(c.ledger)),
     treasury: opt(c.treasury === undefined ? undefined : accountOut(c.treasury)),
@@ -133,7 +137,7 @@ export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined) {
   };
 }
 
-export function payoutView(p: Payout) {
+export function payoutView(p: Payout): PayoutView {
   return {
     id: p.id,
     kind: p.kind,
@@ -146,7 +150,7 @@ export function payoutView(p: Payout) {
   };
 }
 
-export function reputationView(r: Reputation) {
+export function reputationView(r: Reputation): ReputationView {
   return {
     completed: r.completed,
     failed: r.failed,

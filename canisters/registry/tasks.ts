@@ -1,7 +1,8 @@
 import { call, canisterSelf, time } from 'azle';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 
-import { TransferFromArgs, TransferFromResult, TransferArgs, TransferResult } from '../ledger/candid.js';
+import type { ArgsOf } from '../../src/interface/candid.js';
+import { ledgerMethods, type TransferFromResult, type TransferResult } from '../../src/interface/ledger/index.js';
 import {
   describeLedgerError,
   duePayouts,
@@ -10,7 +11,6 @@ import {
   recordVerdict,
   type PayAccount,
   type Payout,
-  type TransferError,
   type TransferReply
 } from '../../src/core/rewards/index.js';
 import { escrowConfirmed, escrowFailed, tick, type Stores, type Task } from '../../src/core/tasks/index.js';
@@ -25,16 +25,16 @@ const STALE_ESCROW_NS = 120n * 1_000_000_000n;
 /** Payouts attempted per maintenance pass (concurrently). */
 const PAYOUTS_PER_TICK = 64;
 
-type LedgerResult = { Ok: bigint } | { Err: Record<string, unknown> };
 const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
 
 /** Moves the reward from the requester into escrow; the same created_at_time and memo make a retry safe. */
-function escrowTransfer(store: Stores, task: Task): Promise<LedgerResult> {
+function escrowTransfer(store: Stores, task: Task): Promise<TransferFromResult> {
   const ledger = store.taskConfig().ledger;
   if (ledger === undefined) throw new Error('no ledger configured');
-  return call<[unknown], LedgerResult>(ledger, 'icrc2_transfer_from', {
-    paramIdlTypes: [TransferFromArgs],
-    returnIdlType: TransferFromResult,
+  const method = ledgerMethods.icrc2_transfer_from;
+  return call<ArgsOf<typeof method>, TransferFromResult>(ledger, 'icrc2_transfer_from', {
+    paramIdlTypes: method.args,
+    returnIdlType: method.ret,
     args: [
       {
         spender_subaccount: [],
@@ -54,7 +54,7 @@ function escrowTransfer(store: Stores, task: Task): Promise<LedgerResult> {
  * the ledger refused, removes it again. Returns the ledger's error for the caller.
  */
 export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | { Err: { operation: string; message: string } }> {
-  let result: LedgerResult;
+  let result: TransferFromResult;
   try {
     result = await escrowTransfer(store, task);
   } catch (error) {
@@ -62,8 +62,7 @@ export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | 
     return { Err: { operation: 'icrc2_transfer_from', message: error instanceof Error ? error.message : String(error) } };
   }
   if ('Ok' in result) return { Ok: escrowConfirmed(store, task.id, result.Ok) ?? task };
-  const duplicate = result.Err.Duplicate as { duplicate_of: bigint } | undefined;
-  if (duplicate !== undefined) return { Ok: escrowConfirmed(store, task.id, duplicate.duplicate_of) ?? task };
+  if ('Duplicate' in result.Err) return { Ok: escrowConfirmed(store, task.id, result.Err.Duplicate.duplicate_of) ?? task };
   escrowFailed(store, task.id);
   return { Err: { operation: 'icrc2_transfer_from', message: describeLedgerError(result.Err) } };
 }
@@ -92,9 +91,10 @@ async function pay(store: Stores, ledger: string, payout: Payout): Promise<void>
     }
     let reply: TransferReply;
     try {
-      reply = await call<[unknown], { Ok: bigint } | { Err: TransferError }>(ledger, 'icrc1_transfer', {
-        paramIdlTypes: [TransferArgs],
-        returnIdlType: TransferResult,
+      const method = ledgerMethods.icrc1_transfer;
+      reply = await call<ArgsOf<typeof method>, TransferResult>(ledger, 'icrc1_transfer', {
+        paramIdlTypes: method.args,
+        returnIdlType: method.ret,
         args: [
           {
             from_subaccount: plan.fromEscrow ? [ESCROW_SUBACCOUNT] : [],

@@ -11,11 +11,18 @@ import {
   type StoredCard,
   type StoredRunner
 } from '../../src/core/registry/index.js';
+import { opt } from '../../src/interface/candid.js';
+import type {
+  Candidate as CandidateView,
+  CardView,
+  ConfigView,
+  ModelStats as ModelStatsView,
+  RunnerView
+} from '../../src/interface/registry/index.js';
 
-/** Core records → the Candid values of candid.ts. */
-const opt = <T>(value: T | undefined): [] | [T] => (value === undefined ? [] : [value]);
+/** Core records → the Candid values of src/interface/registry. */
 
-export function cardView(stored: StoredCard) {
+export function cardView(stored: StoredCard): CardView {
   const { card } = stored;
   return {
     id: card.id,
@@ -34,7 +41,7 @@ export function cardView(stored: StoredCard) {
   };
 }
 
-export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bigint) {
+export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bigint): RunnerView {
   const beat = store.heartbeats.get(runner.id);
   const m = runner.manifest;
   return {
@@ -72,7 +79,7 @@ export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bi
   };
 }
 
-export function candidateView(c: Candidate) {
+export function candidateView(c: Candidate): CandidateView {
   return {
     runner: Principal.fromText(c.runnerId),
     endpoint: c.endpoint ?? '',
@@ -91,7 +98,7 @@ export function candidateView(c: Candidate) {
   };
 }
 
-export function statsView(s: ModelStats) {
+export function statsView(s: ModelStats): ModelStatsView {
   return {
     model: s.model,
     ready_runners: s.readyRunners,
@@ -102,7 +109,7 @@ export function statsView(s: ModelStats) {
   };
 }
 
-export function configView(config: RegistryConfig) {
+export function configView(config: RegistryConfig): ConfigView {
   return {
     admins: config.admins.map((a) => Principal.fromText(a)),
     heartbeat_interval_ns: config.heartbeatIntervalNs,

@@ -1,7 +1,7 @@
 import { Principal } from '@dfinity/principal';
 
-import { ledgerInitArg, ledgerUpgradeArg } from '../../canisters/ledger/candid.js';
-import { registryInitArgs } from '../../canisters/registry/candid.js';
+import { ledgerInitArg, ledgerUpgradeArg } from '../interface/ledger/index.js';
+import { registryInitArgs } from '../interface/registry/index.js';
 
 /** The reward token as `deai deploy` creates it on a development network. */
 export const DEV_TOKEN = {

@@ -1,15 +1,8 @@
-import { Actor, type HttpAgent } from '@dfinity/agent';
+import type { HttpAgent } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 
-import { registryIdlFactory } from '../../canisters/registry/candid.js';
 import { IcError } from './errors.js';
-
-type Opt<T> = [] | [T];
-
-interface TaskConfigActor {
-  get_task_config(): Promise<{ ledger: Opt<Principal> }>;
-  set_task_config(args: Record<string, Opt<unknown>>): Promise<{ Ok: unknown } | { Err: Record<string, unknown> }>;
-}
+import { registryClient } from './registry.js';
 
 /**
  * Points the registry's task escrow and payouts at the ledger (once: an existing setting is kept). The deployer,
@@ -21,7 +14,7 @@ export async function wireRegistryToLedger(
   ledger: string,
   treasury: Principal
 ): Promise<'configured' | 'unchanged'> {
-  const actor = Actor.createActor<TaskConfigActor>(registryIdlFactory, { agent, canisterId: registry });
+  const actor = registryClient(agent, registry);
   const current = await actor.get_task_config();
   if (current.ledger[0]?.toText() === ledger) return 'unchanged';
   const result = await actor.set_task_config({

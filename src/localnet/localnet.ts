@@ -19,7 +19,7 @@ import type { ExecutionEvent } from './execution/messages.js';
 import { restoreEngine, roundDelta } from './execution/snapshot.js';
 import { MANAGEMENT_CANISTER_ID } from './ids.js';
 import { decodeOne } from './management/candid.js';
-import { CanisterIdRecord, InstallCodeArgs, ProvisionalCreateArgs } from './management/idl.js';
+import { CanisterIdRecord, InstallCodeArgs, ProvisionalCreateArgs } from '../interface/management/index.js';
 import { ManagementCanister } from './management/management-canister.js';
 import { installSystemCanisters } from './management/system-canisters.js';
 import { StateStore } from './persistence/index.js';

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
+import { idlDifference, listDifference } from '../interface/did/equal.js';
+import { parseDid } from '../interface/did/parse.js';
 import { addCustomSection } from '../localnet/wasm/custom-section.js';
 import { ProjectConfigError, readDfxCanisters, type CanisterConfig } from './dfx-config.js';
 
@@ -37,8 +39,8 @@ function filesUnder(path: string): string[] {
 }
 
 /**
- * Hash of everything a canister bundle can depend on: its folder, canisters/ (canisters import each other's Candid),
- * src/core, the lockfile, this builder.
+ * Hash of everything a canister bundle can depend on: its folder, canisters/, src/core, src/interface (the Candid
+ * contract), its committed .did, the lockfile, this builder.
  */
 function inputHash(canister: CanisterConfig, repoRoot: string): string {
   const hash = createHash('sha256');
@@ -46,6 +48,8 @@ function inputHash(canister: CanisterConfig, repoRoot: string): string {
     ...filesUnder(dirname(canister.main)),
     ...filesUnder(join(repoRoot, 'canisters')),
     ...filesUnder(join(repoRoot, 'src', 'core')),
+    ...filesUnder(join(repoRoot, 'src', 'interface')),
+    canister.candid,
     join(repoRoot, 'package-lock.json'),
     join(repoRoot, 'src', 'project', 'build.ts')
   ].sort();
@@ -55,9 +59,31 @@ function inputHash(canister: CanisterConfig, repoRoot: string): string {
   return hash.digest('hex');
 }
 
+/** Where azle writes the .did it generates from a canister's decorators (inline types, beside the Wasm). */
+export const generatedCandidPath = (canister: CanisterConfig): string => join(dirname(canister.wasm), `${canister.name}.generated.did`);
+
 /**
- * Builds canisters with azle 0.33 (which writes the Wasm and the generated .did) and attaches the Candid
- * interface as `icp:public candid:service` metadata, which dfx, icp and agent-js read through read_state.
+ * Checks that the service azle generated from the decorators is the committed interface, structurally (names
+ * aside): a decorator that drifted from the contract fails the build, naming the method.
+ */
+export function checkCandid(name: string, committedPath: string, committed: string, generated: string): void {
+  const declared = parseDid(committed);
+  const built = parseDid(generated);
+  const difference =
+    listDifference(declared.init, built.init, 'init arguments') ??
+    idlDifference(declared.service, built.service)?.replace('not in the interface', 'declared by the decorators but not in the interface');
+  if (difference !== undefined)
+    throw new ProjectConfigError(
+      `${name}: the canister's decorators do not match ${committedPath}: ${difference}. ` +
+        'Change the method in the interface (then npm run generate:did) or the decorator, so that they agree.'
+    );
+}
+
+/**
+ * Builds canisters with azle 0.33 (which writes the Wasm and a .did generated from the decorators under .azle/),
+ * checks that generated service against the committed .did of dfx.json's `candid` (or writes it there when there is
+ * none yet), and attaches the committed .did as `icp:public candid:service` metadata, which dfx, icp and agent-js
+ * read through read_state.
  */
 export function buildCanisters(options: BuildOptions): BuildReport[] {
   const progress = options.onProgress ?? (() => undefined);
@@ -76,13 +102,23 @@ export function buildCanisters(options: BuildOptions): BuildReport[] {
     const started = performance.now();
     const result = spawnSync('npx', ['azle', 'build', canister.name], {
       cwd: options.projectDir,
-      env: { ...process.env, CANISTER_CANDID_PATH: relative(options.projectDir, canister.candid), AZLE_DFX_ROOT: options.projectDir },
+      env: {
+        ...process.env,
+        CANISTER_CANDID_PATH: relative(options.projectDir, generatedCandidPath(canister)),
+        AZLE_DFX_ROOT: options.projectDir
+      },
       encoding: 'utf8'
     });
     if (result.status !== 0) {
       throw new ProjectConfigError(
         `azle build of ${canister.name} failed (exit ${String(result.status)}):\n${result.stdout}${result.stderr}`
       );
+    }
+    const generated = readFileSync(generatedCandidPath(canister), 'utf8');
+    if (existsSync(canister.candid)) {
+      checkCandid(canister.name, relative(options.projectDir, canister.candid), readFileSync(canister.candid, 'utf8'), generated);
+    } else {
+      writeFileSync(canister.candid, generated);
     }
     const wasm = readFileSync(canister.wasm);
     writeFileSync(canister.wasm, addCustomSection(wasm, 'icp:public candid:service', readFileSync(canister.candid)));

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import type { Principal } from '@dfinity/principal';
 import { z } from 'zod';
 
-import { errorName, type RegistryErr, type RunnerRegistry, type TaskView } from '../ic/registry.js';
+import type { RegistryActor } from '../ic/registry.js';
+import { errorName, type RegistryError, type TaskView } from '../interface/registry/index.js';
 import { execute, ExecutionError, type Execution } from '../inference/chat-stream.js';
 import { RunnerMetrics } from './metrics.js';
 import type { ProbeResult } from './probes/types.js';
@@ -12,7 +13,7 @@ import type { ProbeResult } from './probes/types.js';
 export type RunnerState = 'loading' | 'ready' | 'busy' | 'draining' | 'offline';
 
 export interface RunnerNodeOptions {
-  registry: RunnerRegistry;
+  registry: RegistryActor;
   principal: Principal;
   /** The inference server the tasks run on (OpenAI-compatible chat endpoint). */
   engineUrl: string;
@@ -36,7 +37,7 @@ export interface RunnerNodeOptions {
 const InFlightFile = z.object({ tasks: z.array(z.string()) });
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const describeErr = (e: RegistryErr): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const describeErr = (e: RegistryError): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /**
  * A runner node: registers what the local engine really serves, heartbeats its live load, leases matching tasks,
@@ -257,7 +258,7 @@ export class RunnerNode {
    * complete_task and fail_task are idempotent (a second report returns the first), so retrying after a lost reply
    * cannot double-report; after the lease has ended the registry would refuse the report anyway.
    */
-  private async report(task: TaskView, call: () => Promise<{ Ok: unknown } | { Err: RegistryErr }>): Promise<void> {
+  private async report(task: TaskView, call: () => Promise<{ Ok: unknown } | { Err: RegistryError }>): Promise<void> {
     const me = this.options.principal.toText();
     const leaseEndsMs = Number((task.leases.find((l) => l.runner.toText() === me)?.expires_at_ns ?? task.deadline_ns) / 1_000_000n);
     let backoff = 500;

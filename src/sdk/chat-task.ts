@@ -1,4 +1,4 @@
-import type { TaskView } from '../ic/requester.js';
+import type { TaskView } from '../interface/registry/index.js';
 import { chatMessages, taskInputOf, type ChatOptions, type ChatResult } from './chat.js';
 import { DeaiError } from './errors.js';
 import type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';

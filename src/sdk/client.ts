@@ -1,8 +1,9 @@
 import { Principal } from '@dfinity/principal';
 
 import { createAgent } from '../ic/agent.js';
-import { ledgerClient, type LedgerClient } from '../ic/ledger.js';
-import { requesterRegistry, type HttpAgent, type Identity, type RequesterRegistry, type TaskView } from '../ic/requester.js';
+import { ledgerClient, type LedgerActor as LedgerClient } from '../ic/ledger.js';
+import { requesterRegistry, type HttpAgent, type Identity, type RegistryActor as RequesterRegistry } from '../ic/requester.js';
+import type { TaskView } from '../interface/registry/index.js';
 import { chatViaTask } from './chat-task.js';
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { call, DeaiError, unwrap } from './errors.js';

@@ -3,7 +3,14 @@ import { Principal } from '@dfinity/principal';
 import type { FindRequest } from '../core/registry/discovery.js';
 import type { Reputation } from '../core/registry/types.js';
 import type { RewardQuote } from '../core/rewards/economics.js';
-import type { CandidateView, CardView, FindRequestArgs, Opt, ReputationRecordView, RunnerRecordView } from '../ic/requester.js';
+import { opt, type Opt } from '../interface/candid.js';
+import type {
+  Candidate as CandidateView,
+  CardView,
+  FindRequest as FindRequestArgs,
+  ReputationView as ReputationRecordView,
+  RunnerView as RunnerRecordView
+} from '../interface/registry/index.js';
 
 /** The registry's own types, as the SDK hands them out. */
 export type { Reputation, RewardQuote };
@@ -78,8 +85,6 @@ export interface RunnerInfo {
 
 /** A ledger account: a principal (object or text), or an owner with a 32-byte subaccount. */
 export type AccountLike = Principal | string | { owner: Principal | string; subaccount?: Uint8Array };
-
-const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
 
 export function toFindRequest(request: RunnerRequest): FindRequestArgs {
   return {

@@ -28,7 +28,7 @@ import {
   TransferFromArgs,
   TransferFromResult,
   TransferResult
-} from '../../canisters/ledger/candid.ts';
+} from '../../src/interface/ledger/index.ts';
 import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
 import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';

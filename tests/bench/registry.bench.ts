@@ -12,7 +12,7 @@ import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 
-import { HeartbeatArgs, registryInitArgs } from '../../canisters/registry/candid.ts';
+import { HeartbeatArgs, registryInitArgs } from '../../src/interface/registry/index.ts';
 import { encodeCbor } from '../../src/localnet/crypto/cbor.ts';
 import { cyclesForInstructions } from '../../src/localnet/execution/limits.ts';
 import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';

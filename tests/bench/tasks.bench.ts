@@ -18,8 +18,8 @@ import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 
-import { ledgerIdlFactory } from '../../canisters/ledger/candid.ts';
-import { registryIdlFactory, registryInitArgs, ResultArgs, SubmitTaskArgs } from '../../canisters/registry/candid.ts';
+import { ledgerIdlFactory } from '../../src/interface/ledger/index.ts';
+import { registryIdlFactory, registryInitArgs, ResultArgs, SubmitTaskArgs } from '../../src/interface/registry/index.ts';
 import { managementActor } from '../../src/ic/management.ts';
 import { account, approveArgs, ledgerInit, ledgerWasm, type LedgerActor } from '../support/ledger.ts';
 import { signedCall, sendCalls } from '../support/load-generator.ts';

@@ -140,7 +140,8 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
     const dfx = readmeCommands(readme).filter((c) => c.key.startsWith('dfx '));
     expect(dfx.length).toBe(3);
     const did =
-      readFileSync(join(root, 'canisters/registry/registry.did'), 'utf8') + readFileSync(join(root, 'canisters/ledger/ledger.did'), 'utf8');
+      readFileSync(join(root, 'src/interface/registry/registry.did'), 'utf8') +
+      readFileSync(join(root, 'src/interface/ledger/ledger.did'), 'utf8');
     for (const command of dfx) {
       const fields = [...command.text.matchAll(/\b([A-Za-z_]+) = /g)].map((m) => m[1] ?? '');
       expect(fields.length).toBeGreaterThan(2);

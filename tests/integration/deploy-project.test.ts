@@ -7,7 +7,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { registryIdlFactory } from '../../canisters/registry/candid.ts';
+import { registryIdlFactory } from '../../src/interface/registry/index.ts';
 import { deployProject } from '../../src/cli/deploy-project.ts';
 import type { Output } from '../../src/cli/output.ts';
 import { DEV_TOKEN } from '../../src/ic/canister-args.ts';

@@ -17,11 +17,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   ledgerUpgradeArg,
-  type AccountArg,
-  type ApproveArgsValue,
-  type TransferArgsValue,
-  type TransferFromArgsValue
-} from '../../canisters/ledger/candid.ts';
+  type Account,
+  type ApproveArgs,
+  type TransferArgs,
+  type TransferFromArgs
+} from '../../src/interface/ledger/index.ts';
 import { hashValue, leb128 } from '../../src/core/ledger/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import {
@@ -93,9 +93,9 @@ type Op =
   | { kind: 'advance'; hours: number };
 
 type Call =
-  | { method: 'icrc1_transfer'; caller: number; args: TransferArgsValue }
-  | { method: 'icrc2_approve'; caller: number; args: ApproveArgsValue }
-  | { method: 'icrc2_transfer_from'; caller: number; args: TransferFromArgsValue };
+  | { method: 'icrc1_transfer'; caller: number; args: TransferArgs }
+  | { method: 'icrc2_approve'; caller: number; args: ApproveArgs }
+  | { method: 'icrc2_transfer_from'; caller: number; args: TransferFromArgs };
 
 /** One of `choices`, each as likely as its weight. */
 const weighted = <T>(...choices: Array<[number, T]>): fc.Arbitrary<T> =>
@@ -185,12 +185,12 @@ const SUBACCOUNTS: Record<Sub, Uint8Array | undefined> = {
 };
 
 /** The ICRC-1 account identity: a missing subaccount and 32 zero bytes are the same account. */
-function keyOf(a: AccountArg): string {
+function keyOf(a: Account): string {
   const sub = a.subaccount[0];
   return sub === undefined || sub.every((b) => b === 0) ? a.owner.toText() : `${a.owner.toText()}.${hex(sub)}`;
 }
 /** An account as ICRC-3 writes it in a block, spelled exactly as the caller gave it. */
-const accountPlain = (a: AccountArg): string[] => [hex(a.owner.toUint8Array()), ...a.subaccount.map(hex)];
+const accountPlain = (a: Account): string[] => [hex(a.owner.toUint8Array()), ...a.subaccount.map(hex)];
 
 type Plain = Record<string, unknown>;
 interface ExpectedBlock {
@@ -199,7 +199,8 @@ interface ExpectedBlock {
   afterNs: bigint;
 }
 type Outcome = LedgerResult;
-const err = (variant: string, payload: unknown = null): Outcome => ({ Err: { [variant]: payload } });
+// The model names variants by string; the union type is what the ledger's replies are compared with.
+const err = (variant: string, payload: unknown = null): Outcome => ({ Err: { [variant]: payload } }) as Outcome;
 const generic = (code: bigint): Outcome => err('GenericError', { error_code: code, message: '' });
 
 class LedgerModel {
@@ -208,13 +209,13 @@ class LedgerModel {
   readonly blocks: ExpectedBlock[] = [];
   readonly dedup = new Map<string, bigint>();
   /** Every (from, spender) pair ever approved, for transfer_from to pick from and for the allowance checks. */
-  readonly approvedPairs: Array<[AccountArg, AccountArg]> = [];
+  readonly approvedPairs: Array<[Account, Account]> = [];
   supply = 0n;
 
   /** `now` reads the ledger's clock, which the test moves with the localnet's advanceTime. */
   constructor(
-    private readonly minting: AccountArg,
-    initial: Array<[AccountArg, bigint]>,
+    private readonly minting: Account,
+    initial: Array<[Account, bigint]>,
     readonly now: () => bigint
   ) {
     for (const [to, amount] of initial) {
@@ -225,14 +226,14 @@ class LedgerModel {
     }
   }
 
-  balance(a: AccountArg): bigint {
+  balance(a: Account): bigint {
     return this.balances.get(keyOf(a)) ?? 0n;
   }
-  allowance(from: AccountArg, spender: AccountArg, now: bigint): { amount: bigint; expiresAt?: bigint } {
+  allowance(from: Account, spender: Account, now: bigint): { amount: bigint; expiresAt?: bigint } {
     const stored = this.allowances.get(`${keyOf(from)}|${keyOf(spender)}`);
     return stored === undefined || (stored.expiresAt !== undefined && stored.expiresAt <= now) ? { amount: 0n } : stored;
   }
-  isMinting(a: AccountArg): boolean {
+  isMinting(a: Account): boolean {
     return keyOf(a) === keyOf(this.minting);
   }
 
@@ -242,7 +243,7 @@ class LedgerModel {
     return this.transferFrom(caller, call.args, now);
   }
 
-  private transfer(caller: Principal, a: TransferArgsValue, now: bigint): Outcome {
+  private transfer(caller: Principal, a: TransferArgs, now: bigint): Outcome {
     const from = account(caller, a.from_subaccount[0] === undefined ? undefined : Uint8Array.from(a.from_subaccount[0]));
     const isMint = this.isMinting(from);
     const isBurn = this.isMinting(a.to);
@@ -271,7 +272,7 @@ class LedgerModel {
     return this.append(tx, isBurn ? undefined : FEE, isBurn ? -a.amount : -FEE, now);
   }
 
-  private approve(caller: Principal, a: ApproveArgsValue, now: bigint): Outcome {
+  private approve(caller: Principal, a: ApproveArgs, now: bigint): Outcome {
     const from = account(caller, a.from_subaccount[0] === undefined ? undefined : Uint8Array.from(a.from_subaccount[0]));
     const early =
       this.memoProblem(a.memo) ??
@@ -300,7 +301,7 @@ class LedgerModel {
     return this.append(tx, FEE, -FEE, now);
   }
 
-  private transferFrom(caller: Principal, a: TransferFromArgsValue, now: bigint): Outcome {
+  private transferFrom(caller: Principal, a: TransferFromArgs, now: bigint): Outcome {
     const spender = account(caller, a.spender_subaccount[0] === undefined ? undefined : Uint8Array.from(a.spender_subaccount[0]));
     const isBurn = this.isMinting(a.to);
     const early =
@@ -340,7 +341,7 @@ class LedgerModel {
     return fee !== undefined && fee !== expected ? err('BadFee', { expected_fee: expected }) : undefined;
   }
   /** A burn moves at least the fee, or the whole balance when that is smaller; burning nothing asks for the fee. */
-  private burnProblem(from: AccountArg, amount: bigint): Outcome | undefined {
+  private burnProblem(from: Account, amount: bigint): Outcome | undefined {
     const min = amount === 0n || FEE < this.balance(from) ? FEE : this.balance(from);
     return amount === 0n || amount < min ? err('BadBurn', { min_burn_amount: min }) : undefined;
   }
@@ -357,7 +358,7 @@ class LedgerModel {
     if (memo !== undefined) tx.memo = hex(memo);
     if (ts !== undefined) tx.ts = ts;
   }
-  private credit(a: AccountArg, delta: bigint): void {
+  private credit(a: Account, delta: bigint): void {
     const next = this.balance(a) + delta;
     if (next < 0n) throw new Error(`model bug: negative balance for ${keyOf(a)}`);
     if (next === 0n) this.balances.delete(keyOf(a));
@@ -424,7 +425,7 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
     if (p === undefined) throw new Error(`no identity ${who}`);
     return p;
   };
-  const acct = (ref: Ref): AccountArg => account(principal(ref.who), SUBACCOUNTS[ref.sub]);
+  const acct = (ref: Ref): Account => account(principal(ref.who), SUBACCOUNTS[ref.sub]);
   /** Every spelling of every account the operations can reach: 'zero' checks that it reads as 'none'. */
   const universe = principals.flatMap((_, who) =>
     (['none', 'zero', 'one', 'two'] as const).map((sub) => ({ ref: { who, sub }, account: acct({ who, sub }) }))
@@ -602,7 +603,7 @@ describe('ledger canister against a reference model (built Wasm on the localnet,
   }
 
   async function runSequence(initial: Array<[Ref, bigint]>, firstHalf: Op[], secondHalf: Op[]): Promise<void> {
-    const initialAccounts = initial.map(([ref, amount]): [AccountArg, bigint] => [acct(ref), amount]);
+    const initialAccounts = initial.map(([ref, amount]): [Account, bigint] => [acct(ref), amount]);
     const ledger = await net.installCanister({ wasm, arg: ledgerInit(principal(0), { initial_balances: initialAccounts }) });
     const query = ledgerActor(reader, ledger);
     const model = new LedgerModel(account(principal(0)), initialAccounts, () => net.engine.now());

@@ -16,7 +16,7 @@ import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { AccountArg, InitArgsValue } from '../../canisters/ledger/candid.ts';
+import type { Account, InitArgs } from '../../src/interface/ledger/index.ts';
 import { hashValue, leb128, PERMITTED_DRIFT_NS, TX_WINDOW_NS } from '../../src/core/ledger/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import {
@@ -47,7 +47,7 @@ const subaccount = (fill: number): Uint8Array => new Uint8Array(32).fill(fill);
 const ZERO_SUBACCOUNT = new Uint8Array(32);
 const hex = (bytes: Uint8Array | number[]): string => bytesToHex(Uint8Array.from(bytes));
 const identity = (): Ed25519KeyIdentity => Ed25519KeyIdentity.generate();
-const acct = (who: Identity, sub?: Uint8Array): AccountArg => account(who.getPrincipal(), sub);
+const acct = (who: Identity, sub?: Uint8Array): Account => account(who.getPrincipal(), sub);
 
 /** A field of an ICRC-3 `Map` value. */
 function field(value: Value | undefined, key: string): Value | undefined {
@@ -57,7 +57,7 @@ const natOf = (value: Value | undefined): bigint | undefined => (value !== undef
 const textOf = (value: Value | undefined): string | undefined => (value !== undefined && 'Text' in value ? value.Text : undefined);
 
 /** An ICRC-3 account value `[owner, subaccount?]` as the account it names (32 zero bytes ≡ no subaccount). */
-function accountOfValue(value: Value | undefined): AccountArg {
+function accountOfValue(value: Value | undefined): Account {
   if (value === undefined || !('Array' in value)) throw new Error('not an account value');
   const [owner, sub] = value.Array;
   if (owner === undefined || !('Blob' in owner)) throw new Error('account value without an owner blob');
@@ -67,7 +67,7 @@ function accountOfValue(value: Value | undefined): AccountArg {
     subBytes === undefined || subBytes.every((b) => b === 0) ? undefined : subBytes
   );
 }
-const accountKey = (a: AccountArg): string => `${a.owner.toText()}.${a.subaccount[0] === undefined ? '' : hex(a.subaccount[0])}`;
+const accountKey = (a: Account): string => `${a.owner.toText()}.${a.subaccount[0] === undefined ? '' : hex(a.subaccount[0])}`;
 
 function uleb128(bytes: Uint8Array): bigint {
   let value = 0n;
@@ -90,7 +90,7 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
   };
   const ledger = async (who: Identity, canisterId: Principal) => ledgerActor(await agentOf(who), canisterId);
   const icrc = async (who: Identity, canisterId: Principal) => IcrcLedgerCanister.create({ agent: await agentOf(who), canisterId });
-  const deploy = (minter: Identity, overrides: Partial<InitArgsValue> = {}): Promise<Principal> =>
+  const deploy = (minter: Identity, overrides: Partial<InitArgs> = {}): Promise<Principal> =>
     net.installCanister({ wasm, arg: ledgerInit(minter.getPrincipal(), overrides) });
   /** Ledger time (the localnet's canister clock), so created_at_time stays right after `advanceTime`. */
   const nowNs = (): bigint => net.engine.now();
@@ -570,7 +570,7 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
     it('chains every block by phash, certifies the tip, and balances replayed from the blocks match the ledger', async () => {
       const [minter, alice, bob, carol] = [identity(), identity(), identity(), identity()];
       // 105 initial balances are 105 mint blocks: more than one icrc3_get_blocks page.
-      const initial: Array<[AccountArg, bigint]> = Array.from({ length: 105 }, (_, i) => [
+      const initial: Array<[Account, bigint]> = Array.from({ length: 105 }, (_, i) => [
         acct(alice, subaccount(i + 1)),
         BigInt(i + 1) * FEE
       ]);
@@ -630,7 +630,7 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
       for (const block of blocks) expect(natOf(field(block, 'ts'))).toBeGreaterThan(0n);
 
       // Replaying the log gives every balance, and they sum to the total supply.
-      const replayed = new Map<string, { account: AccountArg; balance: bigint }>();
+      const replayed = new Map<string, { account: Account; balance: bigint }>();
       const credit = (value: Value | undefined, delta: bigint) => {
         const who = accountOfValue(value);
         const entry = replayed.get(accountKey(who)) ?? { account: who, balance: 0n };
@@ -668,7 +668,7 @@ describe('ledger canister (ICRC-1/2/3/10, built Wasm on the localnet)', () => {
 
     it('returns at most 100 blocks per call, with log_length, and nothing past the end', async () => {
       const [minter, alice] = [identity(), identity()];
-      const initial: Array<[AccountArg, bigint]> = Array.from({ length: 120 }, (_, i) => [acct(alice, subaccount(i + 1)), 1n]);
+      const initial: Array<[Account, bigint]> = Array.from({ length: 120 }, (_, i) => [acct(alice, subaccount(i + 1)), 1n]);
       const id = await deploy(minter, { initial_balances: initial });
       const actor = await ledger(alice, id);
 

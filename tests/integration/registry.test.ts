@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { IDL } from '@dfinity/candid';
 
-import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
+import { idlDifference } from '../../src/interface/did/equal.ts';
+import { parseDid } from '../../src/interface/did/parse.ts';
+import { registryIdlFactory, registryInitArgs } from '../../src/interface/registry/index.ts';
 import { safeValidateModelCard, safeValidateRunnerManifest } from '../../src/core/manifest/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
@@ -317,13 +319,14 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(okOf(await reader.find_runners(findRequest({ model: [card.id as string] }))).length).toBeGreaterThan(0);
   });
 
-  it('has a client IDL that matches the generated registry.did method for method', () => {
-    const did = readFileSync(join(import.meta.dirname, '..', '..', 'canisters', 'registry', 'registry.did'), 'utf8');
-    const service = did.slice(did.lastIndexOf('service'));
-    const declared = [...service.matchAll(/^\s+([a-z_]+): \(/gm)].map((m) => m[1]).sort();
+  it('has a client IDL that matches the registry.did azle generated from the decorators, method for method', () => {
+    const did = readFileSync(join(import.meta.dirname, '..', '..', '.azle', 'registry', 'registry.generated.did'), 'utf8');
+    const generated = parseDid(did).service;
+    const declared = generated._fields.map(([name]) => name).sort();
     const client = registryIdlFactory({ IDL })
       ._fields.map(([name]) => name)
       .sort();
     expect(client).toEqual(declared);
+    expect(idlDifference(registryIdlFactory({ IDL }), generated)).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { DeaiClient, type Clock } from '../../src/sdk/index.ts';
-import { registryInitArgs } from '../../canisters/registry/candid.ts';
+import { registryInitArgs } from '../../src/interface/registry/index.ts';
 import { rejection } from '../support/sdk.ts';
 import { okOf, registryWasm } from '../support/registry.ts';
 import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';

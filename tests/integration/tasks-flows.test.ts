@@ -2,7 +2,7 @@ import { Actor, AnonymousIdentity, type Identity } from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
+import { registryIdlFactory, registryInitArgs } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { agentFor } from '../support/probe.ts';
 import { errOf, okOf, registryWasm } from '../support/registry.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { registryInitArgs } from '../../canisters/registry/candid.ts';
+import { registryInitArgs } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { okOf, registryWasm } from '../support/registry.ts';
 import { processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';

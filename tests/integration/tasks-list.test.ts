@@ -1,37 +1,13 @@
-import { Actor } from '@dfinity/agent';
 import type { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { registryIdlFactory } from '../../canisters/registry/candid.ts';
+import { registryClient, type RegistryActor } from '../../src/ic/registry.ts';
+import type { Opt } from '../../src/interface/candid.ts';
+import type { TaskFilter, TaskListItem } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { agentFor } from '../support/probe.ts';
-import { errOf, okOf, type R } from '../support/registry.ts';
+import { errOf, okOf } from '../support/registry.ts';
 import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
-
-type Opt<T> = [] | [T];
-interface TaskListItem {
-  id: string;
-  requester: Principal;
-  state: string;
-  model: string;
-  reward_e8s: bigint;
-  runners: Principal[];
-  results: number;
-  input_tokens: bigint;
-  output_tokens: bigint;
-  outcome: Opt<string>;
-}
-interface TaskFilter {
-  requester: Opt<Principal>;
-  runner: Opt<Principal>;
-  state: Opt<string>;
-}
-interface Lister {
-  list_tasks(
-    filter: TaskFilter,
-    page: { after: Opt<string>; limit: Opt<number> }
-  ): Promise<R<{ items: TaskListItem[]; next: Opt<string> }>>;
-}
 
 const noFilter: TaskFilter = { requester: [], runner: [], state: [] };
 /**
@@ -43,7 +19,7 @@ const LIST_INSTRUCTIONS_CEILING = 300_000_000n;
 describe('list_tasks (registry on the localnet)', () => {
   let net: Localnet;
   let t: TaskNetwork;
-  let reader: Lister;
+  let reader: RegistryActor;
   const made: string[] = [];
   let requester: Principal;
   let runner: Principal;
@@ -62,7 +38,7 @@ describe('list_tasks (registry on the localnet)', () => {
     okOf(await asRunner.complete_task(made[1] ?? '', resultArgs('Hello!')));
     // Another requester's task, so that the requester filter has something to leave out.
     okOf(await (await t.tasks(await t.requester(5_000_000n, 2_000_000n))).submit_task(t.submitArgs('other')));
-    reader = Actor.createActor<Lister>(registryIdlFactory, { agent: await agentFor(net.url, t.admin), canisterId: t.registry });
+    reader = registryClient(await agentFor(net.url, t.admin), t.registry);
   });
   afterAll(async () => {
     await net.stop();
@@ -124,7 +100,7 @@ describe('list_tasks over tasks with large inputs', () => {
         );
       const spent = new Map<string, bigint>();
       net.onExecution((e) => spent.set(e.entry, e.instructions));
-      const reader = Actor.createActor<Lister>(registryIdlFactory, { agent: await agentFor(net.url, t.admin), canisterId: t.registry });
+      const reader = registryClient(await agentFor(net.url, t.admin), t.registry);
       const page: { items: TaskListItem[]; next: Opt<string> } = okOf(await reader.list_tasks(noFilter, { after: [], limit: [100] }));
       expect(page.items.map((i) => i.id)).toEqual([...made].reverse());
       expect(page.next).toEqual([]);

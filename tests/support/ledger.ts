@@ -1,60 +1,44 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Actor, type ActorSubclass, type HttpAgent } from '@dfinity/agent';
+import type { ActorSubclass, HttpAgent } from '@dfinity/agent';
 import type { Principal } from '@dfinity/principal';
 
+import { ledgerClient } from '../../src/ic/ledger.ts';
 import {
-  ledgerIdlFactory,
   ledgerInitArg,
   ledgerUpgradeArg,
-  type AccountArg,
-  type ApproveArgsValue,
-  type InitArgsValue,
-  type Opt,
-  type TransferArgsValue,
-  type TransferFromArgsValue,
-  type UpgradeArgsValue
-} from '../../canisters/ledger/candid.ts';
+  type Account,
+  type ApproveArgs,
+  type ApproveError,
+  type ApproveResult,
+  type InitArgs,
+  type LedgerService,
+  type TransferArgs,
+  type TransferError,
+  type TransferFromArgs,
+  type TransferFromError,
+  type TransferFromResult,
+  type TransferResult,
+  type UpgradeArgs
+} from '../../src/interface/ledger/index.ts';
 import type { Value as CoreValue } from '../../src/core/ledger/index.ts';
 
-export type LedgerErr = Record<string, unknown>;
-export type LedgerResult = { Ok: bigint } | { Err: LedgerErr };
-export type Value =
-  { Blob: Uint8Array } | { Text: string } | { Nat: bigint } | { Int: bigint } | { Array: Value[] } | { Map: Array<[string, Value]> };
-
-export interface LedgerActor {
-  icrc1_name(): Promise<string>;
-  icrc1_symbol(): Promise<string>;
-  icrc1_decimals(): Promise<number>;
-  icrc1_fee(): Promise<bigint>;
-  icrc1_metadata(): Promise<Array<[string, { Nat: bigint } | { Int: bigint } | { Text: string } | { Blob: Uint8Array }]>>;
-  icrc1_total_supply(): Promise<bigint>;
-  icrc1_minting_account(): Promise<Opt<{ owner: Principal; subaccount: Opt<Uint8Array> }>>;
-  icrc1_balance_of(account: AccountArg): Promise<bigint>;
-  icrc1_supported_standards(): Promise<Array<{ name: string; url: string }>>;
-  icrc1_transfer(args: TransferArgsValue): Promise<LedgerResult>;
-  icrc2_approve(args: ApproveArgsValue): Promise<LedgerResult>;
-  icrc2_transfer_from(args: TransferFromArgsValue): Promise<LedgerResult>;
-  icrc2_allowance(args: { account: AccountArg; spender: AccountArg }): Promise<{ allowance: bigint; expires_at: Opt<bigint> }>;
-  icrc3_get_archives(args: { from: Opt<Principal> }): Promise<Array<{ canister_id: Principal; start: bigint; end: bigint }>>;
-  icrc3_get_blocks(
-    ranges: Array<{ start: bigint; length: bigint }>
-  ): Promise<{ log_length: bigint; blocks: Array<{ id: bigint; block: Value }>; archived_blocks: unknown[] }>;
-  icrc3_get_tip_certificate(): Promise<Opt<{ certificate: Uint8Array; hash_tree: Uint8Array }>>;
-  icrc3_supported_block_types(): Promise<Array<{ block_type: string; url: string }>>;
-  icrc10_supported_standards(): Promise<Array<{ name: string; url: string }>>;
-}
+export type { Value } from '../../src/interface/ledger/index.ts';
+export type LedgerErr = TransferError | ApproveError | TransferFromError;
+export type LedgerResult = TransferResult | ApproveResult | TransferFromResult;
+/** The ledger's actor type, as the tests call it (`ActorSubclass<LedgerActor>`). */
+export type LedgerActor = LedgerService;
 
 export function ledgerWasm(): Uint8Array {
   return new Uint8Array(readFileSync(join(import.meta.dirname, '..', '..', '.azle', 'ledger', 'ledger.wasm')));
 }
 
 export function ledgerActor(agent: HttpAgent, canisterId: Principal): ActorSubclass<LedgerActor> {
-  return Actor.createActor<LedgerActor>(ledgerIdlFactory, { agent, canisterId });
+  return ledgerClient(agent, canisterId);
 }
 
-export const account = (owner: Principal, subaccount?: Uint8Array): AccountArg => ({
+export const account = (owner: Principal, subaccount?: Uint8Array): Account => ({
   owner,
   subaccount: subaccount === undefined ? [] : [subaccount]
 });
@@ -62,7 +46,7 @@ export const account = (owner: Principal, subaccount?: Uint8Array): AccountArg =
 export const FEE = 10_000n;
 
 /** An install argument with test defaults: fee 10_000, 8 decimals, no initial balances. */
-export function ledgerInit(minting: Principal, overrides: Partial<InitArgsValue> = {}): Uint8Array {
+export function ledgerInit(minting: Principal, overrides: Partial<InitArgs> = {}): Uint8Array {
   return ledgerInitArg({
     token_name: 'Test Token',
     token_symbol: 'TST',
@@ -77,11 +61,11 @@ export function ledgerInit(minting: Principal, overrides: Partial<InitArgsValue>
   });
 }
 
-export function transferArgs(to: AccountArg, amount: bigint, overrides: Partial<TransferArgsValue> = {}): TransferArgsValue {
+export function transferArgs(to: Account, amount: bigint, overrides: Partial<TransferArgs> = {}): TransferArgs {
   return { from_subaccount: [], to, amount, fee: [], memo: [], created_at_time: [], ...overrides };
 }
 
-export function approveArgs(spender: AccountArg, amount: bigint, overrides: Partial<ApproveArgsValue> = {}): ApproveArgsValue {
+export function approveArgs(spender: Account, amount: bigint, overrides: Partial<ApproveArgs> = {}): ApproveArgs {
   return {
     from_subaccount: [],
     spender,
@@ -95,12 +79,7 @@ export function approveArgs(spender: AccountArg, amount: bigint, overrides: Part
   };
 }
 
-export function transferFromArgs(
-  from: AccountArg,
-  to: AccountArg,
-  amount: bigint,
-  overrides: Partial<TransferFromArgsValue> = {}
-): TransferFromArgsValue {
+export function transferFromArgs(from: Account, to: Account, amount: bigint, overrides: Partial<TransferFromArgs> = {}): TransferFromArgs {
   return { spender_subaccount: [], from, to, amount, fee: [], memo: [], created_at_time: [], ...overrides };
 }
 
@@ -110,13 +89,13 @@ export function okIndex(result: LedgerResult): bigint {
   return result.Ok;
 }
 
-export function errOf(result: LedgerResult): LedgerErr {
+export function errOf<E extends LedgerErr>(result: { Ok: bigint } | { Err: E }): E {
   if ('Ok' in result) throw new Error(`expected Err, got Ok ${result.Ok}`);
   return result.Err;
 }
 
 /** An upgrade argument that changes only what `overrides` sets. */
-export function ledgerUpgrade(overrides: Partial<UpgradeArgsValue> = {}): Uint8Array {
+export function ledgerUpgrade(overrides: Partial<UpgradeArgs> = {}): Uint8Array {
   return ledgerUpgradeArg({
     token_name: [],
     token_symbol: [],

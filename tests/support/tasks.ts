@@ -1,67 +1,35 @@
 import { createHash } from 'node:crypto';
 
-import { Actor, type ActorSubclass, type HttpAgent, type Identity } from '@dfinity/agent';
+import type { ActorSubclass, HttpAgent, Identity } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 
-import { registryIdlFactory, registryInitArgs } from '../../canisters/registry/candid.ts';
-import type { SubmitTaskArgs } from '../../canisters/registry/task-args.ts';
-import type { ResultArgs, TaskView } from '../../src/ic/registry.ts';
+import {
+  registryInitArgs,
+  type RegistryService,
+  type ResultArgs,
+  type SubmitTaskArgs,
+  type TaskConfigArgs,
+  type TaskView
+} from '../../src/interface/registry/index.ts';
+import { registryClient } from '../../src/ic/registry.ts';
 import { MANAGEMENT_CANISTER_ID } from '../../src/localnet/ids.ts';
 import type { Localnet } from '../../src/localnet/localnet.ts';
-import { CanisterIdRecord } from '../../src/localnet/management/idl.ts';
+import { CanisterIdRecord } from '../../src/interface/management/index.ts';
 import { account, approveArgs, ledgerActor, ledgerInit, ledgerWasm, type LedgerActor } from './ledger.ts';
 import { deployment, modelCard, runnerManifest } from './manifests.ts';
 import { agentFor } from './probe.ts';
-import { findRequest, heartbeatArgs, okOf, registryWasm, type R, type RegistryActor } from './registry.ts';
+import { findRequest, heartbeatArgs, okOf, registryWasm } from './registry.ts';
 
-type Opt<T> = [] | [T];
-type AccountValue = { owner: Principal; subaccount: Opt<Uint8Array | number[]> };
 export type { ResultArgs, TaskView };
 
 export type { SubmitTaskArgs };
 
-export interface TaskActor extends RegistryActor {
-  submit_task(args: SubmitTaskArgs): Promise<R<TaskView>>;
-  claim_task(id: Opt<string>): Promise<R<TaskView>>;
-  complete_task(id: string, result: ResultArgs): Promise<R<TaskView['results'][number]>>;
-  fail_task(id: string, reason: string): Promise<R<TaskView>>;
-  accept_task(id: string): Promise<R<TaskView>>;
-  reject_task(id: string, reason: string): Promise<R<TaskView>>;
-  get_task(id: string): Promise<Opt<TaskView>>;
-  list_claimable(): Promise<Array<{ id: string; model: string; reward_e8s: bigint; open_places: number }>>;
-  quote_reward(
-    reward: bigint,
-    redundancy: number
-  ): Promise<{
-    reward_e8s: bigint;
-    protocol_fee_e8s: bigint;
-    per_runner_net_e8s: bigint;
-    treasury_net_e8s: bigint;
-    refund_net_e8s: bigint;
-    ledger_fee_e8s: bigint;
-    acceptable: boolean;
-  }>;
-  set_task_config(
-    args: Record<string, Opt<unknown>>
-  ): Promise<R<{ escrow: Opt<AccountValue>; ledger_fee_e8s: bigint; protocol_fee_bps: number }>>;
-  get_task_config(): Promise<{
-    ledger: Opt<Principal>;
-    escrow: Opt<AccountValue>;
-    protocol_fee_bps: number;
-    ledger_fee_e8s: bigint;
-    review_window_ns: bigint;
-    lease_ns: bigint;
-  }>;
-  list_payouts(): Promise<Array<{ id: string; kind: string; amount_e8s: bigint; attempts: number; last_error: Opt<string> }>>;
-  get_reputation(
-    runner: Principal
-  ): Promise<Opt<{ completed: number; failed: number; rejected: number; expired_leases: number; latency_ms_ema: number }>>;
-  process_tasks(): Promise<R<null>>;
-}
+/** The registry's actor type, as the task tests call it. */
+export type TaskActor = RegistryService;
 
-export const taskConfigArgs = (overrides: Record<string, Opt<unknown>> = {}): Record<string, Opt<unknown>> => ({
+export const taskConfigArgs = (overrides: Partial<TaskConfigArgs> = {}): TaskConfigArgs => ({
   ledger: [],
   treasury: [],
   protocol_fee_bps: [],
@@ -133,8 +101,7 @@ export async function taskNetwork(
     }
     return agent;
   };
-  const tasks = async (identity: Identity) =>
-    Actor.createActor<TaskActor>(registryIdlFactory, { agent: await agentOf(identity), canisterId: registry });
+  const tasks = async (identity: Identity) => registryClient(await agentOf(identity), registry);
   const token = async (identity: Identity) => ledgerActor(await agentOf(identity), ledger);
   const adminActor = await tasks(admin);
   okOf(

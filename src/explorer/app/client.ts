@@ -1,8 +1,8 @@
 import { Actor, AgentError, ErrorKindEnum, HttpAgent, type ActorSubclass } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 
-import { registryIdlFactory } from '../../../canisters/registry/candid.js';
-import { ledgerIdlFactory } from '../../../canisters/ledger/candid.js';
+import { registryIdlFactory } from '../../interface/registry/index.js';
+import { ledgerIdlFactory } from '../../interface/ledger/index.js';
 import type { ExplorerConfig } from './config.js';
 import type { ExplorerLedger, ExplorerRegistry } from './types.js';
 import { CodedError } from '../../core/errors/coded-error.js';

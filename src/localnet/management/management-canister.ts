@@ -7,7 +7,7 @@ import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCanister, type Engine } from '../execution/engine.js';
 import type { Origin } from '../execution/messages.js';
 import { decodeOne, reply } from './candid.js';
-import { CanisterInfoArgs } from './idl.js';
+import { CanisterInfoArgs } from '../../interface/management/index.js';
 import { canisterMethods, type ManagementCall } from './methods.js';
 import { decodeTarget, targetOf } from './target.js';
 

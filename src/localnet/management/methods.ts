@@ -8,11 +8,14 @@ import type { Canister } from '../execution/canister.js';
 import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCall, type Engine } from '../execution/engine.js';
 import { installCode, uninstallCode, type InstallMode } from '../execution/install.js';
-import { MAX_CONTROLLERS, type CanisterSettings, type LogVisibility } from '../execution/settings.js';
+import { MAX_CONTROLLERS, type CanisterSettings } from '../execution/settings.js';
 import { WASM_PAGE_BYTES } from '../wasm/stable-memory.js';
 import { decodeOne, reply } from './candid.js';
+import type { Opt } from '../../interface/candid.js';
 import {
   CanisterIdRecord,
+  type CanisterSettingsArg,
+  type InstallMode as InstallModeArg,
   CanisterStatusResult,
   ChunkHash,
   CreateCanisterArgs,
@@ -23,24 +26,13 @@ import {
   ProvisionalTopUpArgs,
   UpdateSettingsArgs,
   UploadChunkArgs
-} from './idl.js';
+} from '../../interface/management/index.js';
 import { decodeTarget } from './target.js';
 
 export type ManagementCall = BuiltinCall;
 
-type Opt<T> = [] | [T];
-interface SettingsArg {
-  controllers: Opt<Principal[]>;
-  compute_allocation: Opt<bigint>;
-  memory_allocation: Opt<bigint>;
-  freezing_threshold: Opt<bigint>;
-  reserved_cycles_limit: Opt<bigint>;
-  log_visibility: Opt<LogVisibility>;
-  wasm_memory_limit: Opt<bigint>;
-  wasm_memory_threshold: Opt<bigint>;
-  environment_variables: Opt<Array<{ name: string; value: string }>>;
-}
-type ModeArg = { install: null } | { reinstall: null } | { upgrade: Opt<{ skip_pre_upgrade: Opt<boolean> }> };
+type SettingsArg = CanisterSettingsArg;
+type ModeArg = InstallModeArg;
 
 const MAX_CHUNK_BYTES = 1024 * 1024;
 const MAX_CHUNKS = 100;

@@ -6,7 +6,7 @@ import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCall, type BuiltinCanister, type Engine } from '../execution/engine.js';
 import { CMC_CANISTER_ID, CYCLES_LEDGER_CANISTER_ID } from '../ids.js';
 import { decodeOne, reply } from './candid.js';
-import { CanisterSettingsArg } from './idl.js';
+import { CanisterSettingsArg } from '../../interface/management/index.js';
 
 /** Cycles every principal appears to hold on the stand-in cycles ledger (a dev network has no real cycles). */
 const DEV_CYCLES_BALANCE = 1_000_000_000_000_000n;

@@ -6,7 +6,7 @@ import type { Canister } from '../execution/canister.js';
 import type { Response } from '../execution/context.js';
 import { rejectResponse, type Engine } from '../execution/engine.js';
 import { decodeOne } from './candid.js';
-import { CanisterIdRecord, InstallCodeArgs, UploadChunkArgs } from './idl.js';
+import { CanisterIdRecord, InstallCodeArgs, UploadChunkArgs } from '../../interface/management/index.js';
 
 const TargetCanisterRecord = IDL.Record({ target_canister: IDL.Principal });
 /**

@@ -1,0 +1,5 @@
+/** The registry canister's Candid contract: wire types, IDL, methods and the generated registry.did. */
+export * from './errors.js';
+export * from './discovery.js';
+export * from './tasks.js';
+export * from './methods.js';

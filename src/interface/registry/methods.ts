@@ -1,0 +1,196 @@
+import { IDL } from '@dfinity/candid';
+
+import { Nat, Nat8, query, serviceOf, typed, update, type CandidInterface, type ServiceOf } from '../candid.js';
+import {
+  Breakdown,
+  CardFilter,
+  CardPage,
+  CardView,
+  Candidate,
+  ConfigView,
+  Deprecation,
+  DeploymentView,
+  FindRequest,
+  HeartbeatAck,
+  HeartbeatArgs,
+  HeartbeatView,
+  InitArgs,
+  ModelRef,
+  ModelStats,
+  PageRequest,
+  RunnerFilter,
+  RunnerPage,
+  RunnerView
+} from './discovery.js';
+import { ManifestIssue, RegistryError, result } from './errors.js';
+import {
+  Account,
+  GenerationLimits,
+  Lease,
+  PayoutView,
+  ReputationView,
+  ResultArgs,
+  RewardQuote,
+  SubmitTaskArgs,
+  TaskConfigArgs,
+  TaskConfigView,
+  TaskFailure,
+  TaskFilter,
+  TaskInput,
+  TaskListItem,
+  TaskPage,
+  TaskResultView,
+  TaskSummary,
+  TaskView
+} from './tasks.js';
+
+/**
+ * One instance per reply type: the canister caches each reply type's encoded type table by identity
+ * (canisters/common/fast-candid.ts), so every method that replies with a type uses the same object.
+ */
+export const Results = {
+  modelRef: result(ModelRef),
+  cardPage: result(CardPage),
+  runnerPage: result(RunnerPage),
+  unit: result(typed<null>(IDL.Null)),
+  runner: result(RunnerView),
+  heartbeat: result(HeartbeatAck),
+  candidates: result(typed<Candidate[]>(IDL.Vec(Candidate))),
+  task: result(TaskView),
+  taskResult: result(TaskResultView),
+  taskConfig: result(TaskConfigView),
+  taskPage: result(TaskPage)
+} as const;
+
+export const Replies = {
+  optCard: IDL.Opt(CardView),
+  optRunner: IDL.Opt(RunnerView),
+  stats: IDL.Vec(ModelStats),
+  optTask: IDL.Opt(TaskView),
+  taskSummaries: IDL.Vec(TaskSummary),
+  payouts: IDL.Vec(PayoutView),
+  optReputation: IDL.Opt(ReputationView)
+} as const;
+
+/** Every registry method, declared once: the canister's decorators and handlers, the actors and the .did read this. */
+export const registryMethods = {
+  publish_model_card: update([IDL.Text], Results.modelRef),
+  get_model_card: query([IDL.Text, IDL.Opt(IDL.Text)], Replies.optCard),
+  list_model_cards: query([CardFilter, PageRequest], Results.cardPage),
+  list_runners: query([RunnerFilter, PageRequest], Results.runnerPage),
+  deprecate_model_card: update([ModelRef, IDL.Text], Results.unit),
+  register_runner: update([IDL.Text], Results.runner),
+  update_runner: update([IDL.Principal, IDL.Text], Results.runner),
+  deregister_runner: update([IDL.Principal], Results.unit),
+  heartbeat: update([HeartbeatArgs], Results.heartbeat),
+  get_runner: query([IDL.Principal], Replies.optRunner),
+  find_runners: query([FindRequest], Results.candidates),
+  stats: query([], Replies.stats),
+  suspend_runner: update([IDL.Principal, IDL.Text], Results.unit),
+  unsuspend_runner: update([IDL.Principal], Results.unit),
+  set_admins: update([IDL.Vec(IDL.Principal)], Results.unit),
+  get_config: query([], ConfigView),
+  submit_task: update([SubmitTaskArgs], Results.task),
+  claim_task: update([IDL.Opt(IDL.Text)], Results.task),
+  complete_task: update([IDL.Text, ResultArgs], Results.taskResult),
+  fail_task: update([IDL.Text, IDL.Text], Results.task),
+  accept_task: update([IDL.Text], Results.task),
+  reject_task: update([IDL.Text, IDL.Text], Results.task),
+  get_task: query([IDL.Text], Replies.optTask),
+  list_claimable: query([], Replies.taskSummaries),
+  list_tasks: query([TaskFilter, PageRequest], Results.taskPage),
+  quote_reward: query([Nat, Nat8], RewardQuote),
+  set_task_config: update([TaskConfigArgs], Results.taskConfig),
+  get_task_config: query([], TaskConfigView),
+  list_payouts: query([], Replies.payouts),
+  get_reputation: query([IDL.Principal], Replies.optReputation),
+  process_tasks: update([], Results.unit)
+};
+
+/** The registry's install and upgrade argument. */
+export const RegistryInit = IDL.Opt(InitArgs);
+
+/** The registry actor's type (`ActorSubclass<RegistryService>` in src/ic). */
+export type RegistryService = ServiceOf<typeof registryMethods>;
+
+/** The service, for `Actor.createActor` (off-chain SDK, CLI, explorer and tests). */
+export const registryIdlFactory: IDL.InterfaceFactory = () => serviceOf(registryMethods);
+
+/** The named types of registry.did, in the order it lists them. */
+export const registryInterface = (): CandidInterface => ({
+  service: serviceOf(registryMethods),
+  init: [RegistryInit],
+  types: {
+    InitArgs,
+    RegistryError,
+    ManifestIssue,
+    ModelRef,
+    Deprecation,
+    CardView,
+    CardFilter,
+    PageRequest,
+    CardPage,
+    HeartbeatView,
+    DeploymentView,
+    RunnerView,
+    RunnerFilter,
+    RunnerPage,
+    HeartbeatArgs,
+    HeartbeatAck,
+    FindRequest,
+    Breakdown,
+    Candidate,
+    ModelStats,
+    ConfigView,
+    Account,
+    TaskInput,
+    GenerationLimits,
+    SubmitTaskArgs,
+    ResultArgs,
+    TaskResultView,
+    Lease,
+    TaskFailure,
+    TaskView,
+    TaskSummary,
+    TaskListItem,
+    TaskFilter,
+    TaskPage,
+    RewardQuote,
+    TaskConfigArgs,
+    TaskConfigView,
+    PayoutView,
+    ReputationView,
+    ModelRefResult: Results.modelRef,
+    CardPageResult: Results.cardPage,
+    RunnerPageResult: Results.runnerPage,
+    UnitResult: Results.unit,
+    RunnerResult: Results.runner,
+    HeartbeatResult: Results.heartbeat,
+    CandidatesResult: Results.candidates,
+    TaskViewResult: Results.task,
+    TaskResultViewResult: Results.taskResult,
+    TaskConfigResult: Results.taskConfig,
+    TaskPageResult: Results.taskPage
+  }
+});
+
+/** The registry's install argument: `opt InitArgs` (none keeps the current configuration on upgrade). */
+export const registryInitArgs = (
+  args: { admins: Array<{ toUint8Array(): Uint8Array }>; heartbeatIntervalSeconds?: bigint; heartbeatTtlSeconds?: bigint } | undefined
+): Uint8Array =>
+  new Uint8Array(
+    IDL.encode(
+      [RegistryInit],
+      [
+        args === undefined
+          ? []
+          : [
+              {
+                admins: args.admins,
+                heartbeat_interval_seconds: args.heartbeatIntervalSeconds === undefined ? [] : [args.heartbeatIntervalSeconds],
+                heartbeat_ttl_seconds: args.heartbeatTtlSeconds === undefined ? [] : [args.heartbeatTtlSeconds]
+              }
+            ]
+      ]
+    )
+  );
