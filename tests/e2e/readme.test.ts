@@ -24,10 +24,19 @@ const BENCHES = "const BENCHES = ['localnet', 'registry', 'ledger', 'tasks', 'ru
  */
 const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   'npm install': [['.ci/run', 'npm ci']],
-  'npm start': [['tests/e2e/start-demo.test.ts', "'npm', ['start', '--', '--exit-after-demo'"]],
+  'npm start': [['tests/e2e/start-demo.test.ts', "['start', '--', '--exit-after-demo'"]],
   'npm test': [['.ci/run', 'npm test']],
   'npm run build': [['package.json', '"test": "tsx scripts/build-canisters.ts --if-needed && npm run typecheck']],
-  'npm run typecheck': [['package.json', 'npm run typecheck && vitest run']],
+  'npm run typecheck': [['package.json', 'npm run typecheck && npm run format:check']],
+  'npm run generate:did': [['tests/unit/candid-contract.test.ts', 'is what ${file.source} generates (npm run generate:did)']],
+  'npm run format': [
+    ['package.json', '"format": "prettier --write ."'],
+    ['package.json', 'npm run format:check && npm run check:deps']
+  ],
+  'npm run check:deps': [
+    ['package.json', 'npm run check:deps && vitest run'],
+    ['tests/unit/deps.test.ts', 'circular']
+  ],
   'npm run bench': [['tests/e2e/bench-smoke.test.ts', 'expect(scripts.bench).toBe(']],
   'npm run bench:localnet': [[BENCH_SMOKE, BENCHES]],
   'npm run bench:registry': [[BENCH_SMOKE, BENCHES]],
