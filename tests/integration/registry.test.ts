@@ -82,6 +82,16 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await (await as(new AnonymousIdentity())).publish_model_card(json(card)))).toEqual({ AnonymousCaller: null });
   });
 
+  it('answers InvalidManifest to JSON nested deeper than 32 levels instead of trapping on a stack overflow', async () => {
+    const publisher = await as(operator);
+    const tooDeep = { InvalidManifest: { issues: [{ path: '', message: 'nested deeper than 32 levels' }] } };
+    expect(errOf(await publisher.publish_model_card('['.repeat(60_000)))).toEqual(tooDeep);
+    expect(errOf(await publisher.publish_model_card(json({ ...card, extra: JSON.parse('['.repeat(40) + ']'.repeat(40)) })))).toEqual(
+      tooDeep
+    );
+    expect(errOf(await (await as(stranger)).register_runner('{"a":'.repeat(12_000)))).toEqual(tooDeep);
+  });
+
   it('rejects the same manifest mistakes, with the same paths and messages, as off-chain validation', async () => {
     const publisher = await as(operator);
     const mistakes: Array<Record<string, unknown>> = [
