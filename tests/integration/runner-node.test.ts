@@ -296,12 +296,21 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
       await use({ runner, events, stateFile, asRequester: await t.tasks(await t.requester(20_000_000n, 10_000_000n)) });
     } finally {
       await runner.drain();
+      engine.clearMisbehaviours();
       // Past every task's deadline: a task this test left queued cannot be claimed by the next test's runner.
       await net.advanceTime(DEADLINE_MS + 1_000);
     }
   }
 
   const DEADLINE_MS = 60_000;
+  /** Waits until the engine has seen the client of a misbehaving stream (begun after `before` others) go away. */
+  const abandonedKinds = (before: number, kinds: string[]): Promise<string[]> =>
+    waitFor(
+      'the engine to see its client go away',
+      async () => engine.abandoned.slice(before).map((a) => a.kind),
+      (seen) => seen.length >= kinds.length,
+      net
+    );
   const canisterNowMs = (): number => Number(net.engine.now() / 1_000_000n);
   const prompt = (text: string): Partial<SubmitTaskArgs> => ({
     input: { inline: [text], digest: [], reference: [] },
@@ -310,10 +319,10 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
 
   it('aborts a slow engine at the lease end minus the margin and reports the task failed with the reason', async () => {
     // The lease ends at the task's deadline (sooner than the registry's lease length), DEADLINE_MS after it is submitted;
-    // the runner's clock runs DEADLINE_MS - 2.5 s ahead, so to it the lease ends 2.5 s after the claim: the abort comes
-    // 1 s before that.
+    // the runner's clock runs DEADLINE_MS - 6 s ahead, so to it the lease ends 6 s after the submission: the abort comes
+    // 1 s before that (time enough, on a busy machine, for the claim and the engine request to start first).
     await withRunner(
-      { now: () => canisterNowMs() + DEADLINE_MS - 2_500, leaseMarginMs: 1_000 },
+      { now: () => canisterNowMs() + DEADLINE_MS - 6_000, leaseMarginMs: 1_000 },
       async ({ runner, events, asRequester }) => {
         engine.misbehaveNext({ kind: 'slow', tokenMs: 50 });
         const abandonedBefore = engine.abandoned.length;
@@ -329,7 +338,7 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
         );
         expect(failed?.results).toEqual([]);
         expect(failed?.leases).toEqual([]); // the slot and the task are free again, long before the registry's lease ends
-        expect(engine.abandoned.slice(abandonedBefore).map((a) => a.kind)).toEqual(['slow']);
+        expect(await abandonedKinds(abandonedBefore, ['slow'])).toEqual(['slow']);
         const metrics = await waitFor(
           'the failed counter',
           () => runner.metrics.text(),
@@ -359,7 +368,7 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
       );
       expect(done?.results[0]?.output).toEqual(['word '.repeat(5)]);
       expect(done?.results[0]?.output_tokens).toBe(5n);
-      expect(engine.abandoned.slice(abandonedBefore).map((a) => a.kind)).toEqual(['endless']);
+      expect(await abandonedKinds(abandonedBefore, ['endless'])).toEqual(['endless']);
     });
   });
 

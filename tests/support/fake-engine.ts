@@ -25,6 +25,8 @@ export interface FakeEngine {
   /** Holds the next answer back for `ms` (a slow generation). */
   delayNext(ms: number): void;
   misbehaveNext(misbehaviour: Misbehaviour): void;
+  /** Forgets misbehaviours no request has taken yet (so one test's leftovers cannot reach the next). */
+  clearMisbehaviours(): void;
   /** Misbehaving streams whose client went away, with the bytes each had written by then. */
   readonly abandoned: Array<{ kind: Misbehaviour['kind']; bytesWritten: number }>;
   close(): Promise<void>;
@@ -129,6 +131,9 @@ export async function startFakeEngine(): Promise<FakeEngine> {
     },
     misbehaveNext(misbehaviour) {
       misbehaviours = [...misbehaviours, misbehaviour];
+    },
+    clearMisbehaviours() {
+      misbehaviours = [];
     },
     abandoned,
     close: () =>

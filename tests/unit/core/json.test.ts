@@ -26,18 +26,17 @@ describe('parseJson with maxDepth', () => {
     expect(() => parseJson(objects(33), { maxDepth: 32 })).toThrow(JsonTooDeepError);
   });
 
-  it('does not count brackets inside strings, escaped quotes included', () => {
+  it('does not count brackets inside strings, escaped quotes included, and still refuses real nesting', () => {
     const text = JSON.stringify({ a: '[[[[{{{{', b: ['\\"[[[[', '"{{{{'] });
     expect(parseJson(text, { maxDepth: 2 })).toEqual(JSON.parse(text));
+    expect(() => parseJson(JSON.stringify({ a: '[[[[', b: [['"']] }), { maxDepth: 2 })).toThrow(JsonTooDeepError);
   });
 
-  it('leaves malformed text to JSON.parse (SyntaxError) and keeps bigints exact', () => {
+  it('leaves malformed but shallow text to JSON.parse (SyntaxError), keeps bigints exact, and without maxDepth parses as before', () => {
     expect(() => parseJson('{not json', { maxDepth: 32 })).toThrow(SyntaxError);
     expect(() => parseJson(']]]]', { maxDepth: 32 })).toThrow(SyntaxError);
+    expect(() => parseJson('[[[[]]]]', { maxDepth: 3 })).toThrow('nested deeper than 3 levels');
     expect(parseJson(stringifyJson({ n: 2n ** 70n }), { maxDepth: 32 })).toEqual({ n: 2n ** 70n });
-  });
-
-  it('without maxDepth parses as before (stable storage)', () => {
     expect(parseJson(nested(100))).toEqual(JSON.parse(nested(100)));
   });
 });

@@ -28,12 +28,6 @@ describe('execute() bounds what it reads from an engine', () => {
   });
   afterAll(() => engine.close());
 
-  it('still reads a well-behaved stream whole', async () => {
-    const run = await execute(request({ maxOutputBytes: 1024 }));
-    expect(run).toMatchObject({ output: 'three two one', outputTokens: 3n, inputTokens: 13n, finishReason: 'stop' });
-    expect(run.truncated).toBeUndefined();
-  });
-
   it('stops an engine that ignores max_tokens after max_output_tokens chunks, aborting its request', async () => {
     engine.misbehaveNext({ kind: 'endless', token: 'word ' });
     const abandonedBefore = engine.abandoned.length;
@@ -45,6 +39,10 @@ describe('execute() bounds what it reads from an engine', () => {
   });
 
   it('cuts an endless stream at maxOutputBytes on a character boundary, aborting its request', async () => {
+    // A well-behaved stream under the caps is read whole, as before.
+    const whole = await execute(request({ maxOutputBytes: 1024 }));
+    expect(whole).toMatchObject({ output: 'three two one', outputTokens: 3n, inputTokens: 13n, finishReason: 'stop' });
+    expect(whole.truncated).toBeUndefined();
     // 3-byte characters in 1000-character chunks: the cap falls inside a chunk and inside a character.
     engine.misbehaveNext({ kind: 'endless', token: '€'.repeat(1000) });
     const abandonedBefore = engine.abandoned.length;
