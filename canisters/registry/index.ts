@@ -17,10 +17,11 @@ import {
   stats,
   updateRunner,
   MAX_MANIFEST_BYTES,
+  MAX_MANIFEST_DEPTH,
   type RegistryError,
   type Result
 } from '../../src/core/registry/index.js';
-import { parseJson } from '../../src/core/json.js';
+import { JsonTooDeepError, parseJson } from '../../src/core/json.js';
 import { requireAdmin } from '../../src/core/registry/access.js';
 import {
   acceptTask,
@@ -65,9 +66,10 @@ const caller = (): string => msgCaller().toText();
 function manifestOf(json: string): Result<unknown> {
   if (json.length > MAX_MANIFEST_BYTES) return { Err: { LimitExceeded: { what: 'manifest bytes', limit: BigInt(MAX_MANIFEST_BYTES) } } };
   try {
-    return { Ok: parseJson(json) };
+    return { Ok: parseJson(json, { maxDepth: MAX_MANIFEST_DEPTH }) };
   } catch (error) {
-    return { Err: { InvalidManifest: { issues: [{ path: '', message: `not valid JSON: ${String(error)}` }] } } };
+    const message = error instanceof JsonTooDeepError ? error.message : `not valid JSON: ${String(error)}`;
+    return { Err: { InvalidManifest: { issues: [{ path: '', message }] } } };
   }
 }
 

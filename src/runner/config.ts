@@ -23,6 +23,8 @@ export const RunnerConfigSchema = z.strictObject({
   manifest: z.record(z.string(), z.unknown()),
   heartbeatSeconds: z.number().int().min(5).max(3600).default(30),
   pollMs: z.number().int().min(50).max(60_000).default(1_000),
+  /** A task's engine request is aborted this long before its lease ends (default: 5% of the lease, at least 2 s). */
+  leaseMarginSeconds: z.number().min(0).max(3600).optional(),
   metricsPort: z.number().int().min(0).max(65_535).default(9464),
   stateFile: z.string().min(1).default('.deai/runner-state.json')
 });

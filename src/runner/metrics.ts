@@ -16,6 +16,13 @@ export class RunnerMetrics {
     registers: [this.registry]
   });
   readonly failed = new Counter({ name: 'deai_runner_tasks_failed_total', help: 'Tasks reported as failed', registers: [this.registry] });
+  /** complete_task answered Err (by variant): no result was kept, so the task is also reported as failed. */
+  readonly completionsRefused = new Counter({
+    name: 'deai_runner_task_completions_refused_total',
+    help: 'Results the registry refused (complete_task Err), by error variant',
+    labelNames: ['error'] as const,
+    registers: [this.registry]
+  });
   readonly tokens = new Counter({
     name: 'deai_runner_tokens_total',
     help: 'Tokens processed',

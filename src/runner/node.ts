@@ -4,8 +4,9 @@ import { dirname } from 'node:path';
 import type { Principal } from '@dfinity/principal';
 import { z } from 'zod';
 
+import { MAX_OUTPUT_BYTES, MAX_REASON_LENGTH } from '../core/tasks/limits.js';
 import type { RegistryActor } from '../ic/registry.js';
-import { errorName, type RegistryError, type TaskView } from '../interface/registry/index.js';
+import { errorName, type RegistryError, type Result as RegistryResult, type TaskView } from '../interface/registry/index.js';
 import { execute, ExecutionError, type Execution } from '../inference/chat-stream.js';
 import { RunnerMetrics } from './metrics.js';
 import type { ProbeResult } from './probes/types.js';
@@ -32,7 +33,22 @@ export interface RunnerNodeOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
+  /** Wall-clock time in ms since the epoch, compared with the registry's lease ends (default `Date.now`). */
+  now?: () => number;
+  /**
+   * How long before its lease ends a task's engine request is aborted, leaving that long to report the failure
+   * (default {@link defaultLeaseMarginMs}: 5% of the lease, at least 2 s).
+   */
+  leaseMarginMs?: number;
+  /** Output cap in UTF-8 bytes (default and maximum: the registry's `MAX_OUTPUT_BYTES`, what complete_task accepts). */
+  maxOutputBytes?: number;
 }
+
+/** 5% of the lease, at least 2 s: time enough to report a failure before the registry would refuse it. */
+export const defaultLeaseMarginMs = (leaseMs: number): number => Math.max(2_000, Math.round(leaseMs * 0.05));
+
+/** The abort reason, and the failure reported, when a slow engine would outlast the lease. */
+export const LEASE_ENDED_REASON = 'lease ended before the engine finished';
 
 const InFlightFile = z.object({ tasks: z.array(z.string()) });
 
@@ -52,6 +68,7 @@ export class RunnerNode {
   private stopping = false;
   private loops: Array<Promise<void>> = [];
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
   private readonly log: (event: string, fields?: Record<string, unknown>) => void;
   private readonly wakers = new Set<() => void>();
   private lastProbe: ProbeResult | undefined;
@@ -61,6 +78,7 @@ export class RunnerNode {
   constructor(private readonly options: RunnerNodeOptions) {
     this.metrics = options.metrics ?? new RunnerMetrics();
     this.sleep = options.sleep ?? defaultSleep;
+    this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => undefined);
   }
 
@@ -119,7 +137,7 @@ export class RunnerNode {
     const state = forced ?? (this.state === 'offline' ? 'maintenance' : this.state);
     let tokensPerSecond = 0;
     if (load?.tokensPredictedTotal !== undefined) {
-      const nowMs = Date.now();
+      const nowMs = this.now();
       if (this.lastTokens !== undefined && nowMs > this.lastTokens.atMs && load.tokensPredictedTotal >= this.lastTokens.total) {
         tokensPerSecond = ((load.tokensPredictedTotal - this.lastTokens.total) * 1000) / (nowMs - this.lastTokens.atMs);
       }
@@ -191,21 +209,22 @@ export class RunnerNode {
     const prompt = task.input.inline[0];
     this.log('task-claimed', { task: task.id, model: task.model });
     if (prompt === undefined) {
-      await this.report(task, () => this.options.registry.fail_task(task.id, 'inputs by reference are not supported by this runner'));
-      this.metrics.failed.inc();
+      await this.reportFailure(task, 'inputs by reference are not supported by this runner');
       return;
     }
     let execution: Execution;
     try {
-      execution = await this.executeWithRetry(task, prompt);
+      execution = await this.executeWithinLease(task, prompt);
     } catch (error) {
-      const reason = error instanceof ExecutionError ? `${error.code}: ${error.message}` : String(error);
+      const reason =
+        error instanceof ExecutionError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       this.log('task-failed', { task: task.id, reason });
-      await this.report(task, () => this.options.registry.fail_task(task.id, reason.slice(0, 500)));
-      this.metrics.failed.inc();
+      await this.reportFailure(task, reason);
       return;
     }
-    await this.report(task, () =>
+    if (execution.truncated !== undefined)
+      this.log('task-output-truncated', { task: task.id, cap: execution.truncated, bytes: execution.output.length });
+    const reported = await this.report(task, () =>
       this.options.registry.complete_task(task.id, {
         output_digest: execution.outputDigest,
         output: [execution.output],
@@ -216,6 +235,15 @@ export class RunnerNode {
         total_ms: execution.totalMs
       })
     );
+    if (reported === undefined) return; // abandoned: the lease ended before the registry could be reached
+    if ('Err' in reported) {
+      // Not a completion: the registry kept no result, so the lease is given back with the refusal as the reason.
+      const variant = errorName(reported.Err);
+      this.metrics.completionsRefused.inc({ error: variant });
+      this.log('task-completion-refused', { task: task.id, error: variant, detail: describeErr(reported.Err) });
+      await this.reportFailure(task, `complete_task refused: ${variant} ${describeErr(reported.Err)}`);
+      return;
+    }
     this.metrics.completed.inc();
     this.metrics.tokens.inc({ kind: 'input' }, Number(execution.inputTokens));
     this.metrics.tokens.inc({ kind: 'output' }, Number(execution.outputTokens));
@@ -224,11 +252,43 @@ export class RunnerNode {
     this.log('task-completed', { task: task.id, outputTokens: Number(execution.outputTokens), totalMs: Math.round(execution.totalMs) });
   }
 
+  /** fail_task with `reason` (cut to what the registry accepts), counted as failed whatever the registry answers. */
+  private async reportFailure(task: TaskView, reason: string): Promise<void> {
+    const reported = await this.report(task, () => this.options.registry.fail_task(task.id, reason.slice(0, MAX_REASON_LENGTH)));
+    if (reported !== undefined && 'Err' in reported) this.log('report-refused', { task: task.id, error: describeErr(reported.Err) });
+    this.metrics.failed.inc();
+  }
+
+  /** When this runner's lease on `task` ends (ms since the epoch), and how long it is. */
+  private leaseOf(task: TaskView): { endsMs: number; lengthMs: number } {
+    const lease = task.leases.find((l) => l.runner.toText() === this.options.principal.toText());
+    const endsNs = lease?.expires_at_ns ?? task.deadline_ns;
+    return { endsMs: Number(endsNs / 1_000_000n), lengthMs: Number((endsNs - (lease?.claimed_at_ns ?? task.created_at_ns)) / 1_000_000n) };
+  }
+
+  /**
+   * Runs the task on the engine, aborting the engine request `leaseMarginMs` before the lease ends: a slow engine
+   * must not hold a slot (nor the task) past the lease, and the margin leaves time to report the failure.
+   */
+  private async executeWithinLease(task: TaskView, prompt: string): Promise<Execution> {
+    const lease = this.leaseOf(task);
+    const marginMs = this.options.leaseMarginMs ?? defaultLeaseMarginMs(lease.lengthMs);
+    const abortAtMs = lease.endsMs - marginMs;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(LEASE_ENDED_REASON), Math.max(0, abortAtMs - this.now()));
+    try {
+      return await this.executeWithRetry(task, prompt, abortAtMs, controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted)
+        throw new Error(`${LEASE_ENDED_REASON} (the engine request was aborted ${marginMs} ms before the lease end)`, { cause: error });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** A retryable engine failure (restart, 5xx, dropped stream) is retried while the lease lasts. */
-  private async executeWithRetry(task: TaskView, prompt: string): Promise<Execution> {
-    const leaseEndsMs = Number(
-      (task.leases.find((l) => l.runner.toText() === this.options.principal.toText())?.expires_at_ns ?? task.deadline_ns) / 1_000_000n
-    );
+  private async executeWithRetry(task: TaskView, prompt: string, abortAtMs: number, signal: AbortSignal): Promise<Execution> {
     let backoff = 250;
     for (;;) {
       try {
@@ -238,18 +298,20 @@ export class RunnerNode {
             model: this.options.engineModel,
             prompt,
             maxOutputTokens: task.limits.max_output_tokens,
+            maxOutputBytes: Math.min(this.options.maxOutputBytes ?? MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES),
             temperature: task.limits.temperature[0],
             seed: task.limits.seed[0],
+            signal,
             onFirstToken: () => this.log('task-first-token', { task: task.id })
           },
           this.options.fetch
         );
       } catch (error) {
-        if (!(error instanceof ExecutionError) || !error.retryable || Date.now() + backoff >= leaseEndsMs - 2_000) throw error;
+        if (!(error instanceof ExecutionError) || !error.retryable || this.now() + backoff >= abortAtMs) throw error;
         this.log('task-retry', { task: task.id, error: error.message, retryInMs: backoff });
         await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, 5_000);
       }
+      backoff = Math.min(backoff * 2, 5_000);
     }
   }
 
@@ -258,23 +320,20 @@ export class RunnerNode {
    * complete_task and fail_task are idempotent (a second report returns the first), so retrying after a lost reply
    * cannot double-report; after the lease has ended the registry would refuse the report anyway.
    */
-  private async report(task: TaskView, call: () => Promise<{ Ok: unknown } | { Err: RegistryError }>): Promise<void> {
-    const me = this.options.principal.toText();
-    const leaseEndsMs = Number((task.leases.find((l) => l.runner.toText() === me)?.expires_at_ns ?? task.deadline_ns) / 1_000_000n);
+  private async report<T>(task: TaskView, call: () => Promise<RegistryResult<T>>): Promise<RegistryResult<T> | undefined> {
+    const leaseEndsMs = this.leaseOf(task).endsMs;
     let backoff = 500;
     for (;;) {
       try {
-        const result = await call();
-        if ('Err' in result) this.log('report-refused', { task: task.id, error: describeErr(result.Err) });
-        return;
+        return await call();
       } catch (error) {
-        if (Date.now() + backoff > leaseEndsMs) {
+        if (this.now() + backoff > leaseEndsMs) {
           this.log('report-abandoned', {
             task: task.id,
             error: String(error),
             reason: 'the lease ended before the registry could be reached'
           });
-          return;
+          return undefined;
         }
         this.log('report-retry', { task: task.id, error: String(error), retryInMs: backoff });
         await this.sleep(backoff);
@@ -292,7 +351,7 @@ export class RunnerNode {
       const me = this.options.principal.toText();
       if (task === undefined || task.results.some((r) => r.runner.toText() === me)) continue;
       const lease = task.leases.find((l) => l.runner.toText() === me);
-      if (task.state === 'queued' && lease !== undefined && lease.expires_at_ns > BigInt(Date.now()) * 1_000_000n) {
+      if (task.state === 'queued' && lease !== undefined && lease.expires_at_ns > BigInt(this.now()) * 1_000_000n) {
         this.log('task-recovered', { task: id });
         this.track(task);
       }

@@ -103,6 +103,7 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
     stateFile: resolve(projectDir, config.stateFile),
     pollMs: config.pollMs,
     heartbeatMs: config.heartbeatSeconds * 1000,
+    ...(config.leaseMarginSeconds === undefined ? {} : { leaseMarginMs: config.leaseMarginSeconds * 1000 }),
     metrics,
     log
   });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,6 +114,27 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
       status: 'rejected',
       reason: { code: 1, stderr: expect.stringMatching(/run `deai deploy`.*or pass --registry/) }
     });
+  });
+
+  it('models publish reads no more than the registry’s manifest limit: /dev/zero and a sparse 4 GiB file fail at once', async () => {
+    const sparse = join(dir, 'huge.yaml');
+    writeFileSync(sparse, '');
+    truncateSync(sparse, 4 * 1024 ** 3); // all holes: costs no disk, but reading it whole would need 4 GiB
+    for (const file of ['/dev/zero', sparse]) {
+      const failure = await cli('models', 'publish', file, '--json').then(
+        () => undefined,
+        (error: { code: number; stdout: string }) => error
+      );
+      expect(failure?.code).toBe(1);
+      expect(JSON.parse(failure?.stdout ?? '{}')).toEqual({
+        error: {
+          code: 'ManifestTooLarge',
+          message: `${file} is larger than 65536 bytes, the most the registry accepts for a manifest (MAX_MANIFEST_BYTES)`
+        }
+      });
+    }
+    const human = await cli('models', 'publish', '/dev/zero').catch((error: { code: number; stderr: string }) => error);
+    expect(human).toMatchObject({ code: 1, stderr: expect.stringContaining('is larger than 65536 bytes') });
   });
 
   it('runners find lists the live runner, as a table and as JSON', async () => {

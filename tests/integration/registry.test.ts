@@ -84,6 +84,31 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await (await as(new AnonymousIdentity())).publish_model_card(json(card)))).toEqual({ AnonymousCaller: null });
   });
 
+  it('answers InvalidManifest to JSON nested deeper than 32 levels instead of trapping on a stack overflow', async () => {
+    const publisher = await as(operator);
+    const tooDeep = { InvalidManifest: { issues: [{ path: '', message: 'nested deeper than 32 levels' }] } };
+    expect(errOf(await publisher.publish_model_card('['.repeat(60_000)))).toEqual(tooDeep);
+    expect(errOf(await publisher.publish_model_card(json({ ...card, extra: JSON.parse('['.repeat(40) + ']'.repeat(40)) })))).toEqual(
+      tooDeep
+    );
+    expect(errOf(await (await as(stranger)).register_runner('{"a":'.repeat(12_000)))).toEqual(tooDeep);
+  });
+
+  it('refuses bidi controls and zero-width characters in manifests on chain, as off-chain validation does', async () => {
+    const publisher = await as(operator);
+    const mistakes: Array<Record<string, unknown>> = [
+      { ...card, version: '1.0.0\u202e' },
+      { ...card, quantization: { method: 'Q4_K_M', bits: 4.5, label: 'Q4\u200b_K_M' } }
+    ];
+    for (const mistake of mistakes) {
+      const offChain = safeValidateModelCard(JSON.parse(JSON.stringify(mistake)));
+      if (offChain.ok) throw new Error(`off-chain validation accepted ${JSON.stringify(mistake)}`);
+      expect(offChain.issues).toHaveLength(1);
+      const onChain = errOf(await publisher.publish_model_card(json(mistake)));
+      expect(onChain).toEqual({ InvalidManifest: { issues: offChain.issues.map(({ path, message }) => ({ path, message })) } });
+    }
+  });
+
   it('rejects the same manifest mistakes, with the same paths and messages, as off-chain validation', async () => {
     const publisher = await as(operator);
     const mistakes: Array<Record<string, unknown>> = [

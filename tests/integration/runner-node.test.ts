@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { MAX_OUTPUT_BYTES } from '../../src/core/tasks/limits.ts';
 import { registryClient } from '../../src/ic/registry.ts';
+import type { ResultArgs } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { outputDigest } from '../../src/inference/chat-stream.ts';
 import { RunnerNode } from '../../src/runner/node.ts';
@@ -14,7 +16,7 @@ import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
 import { okOf } from '../support/registry.ts';
-import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { taskNetwork, type SubmitTaskArgs, type TaskNetwork } from '../support/tasks.ts';
 
 const ready: ProbeResult = {
   status: 'ready',
@@ -241,4 +243,206 @@ describe('runner node across a restart of the IC network (fake engine)', () => {
       rmSync(stateDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('runner node bounds: lease, output caps, refused results (fake engine)', () => {
+  let net: Localnet;
+  let t: TaskNetwork;
+  let engine: FakeEngine;
+  let dir: string;
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+    engine = await startFakeEngine();
+    dir = mkdtempSync(join(tmpdir(), 'deai-runner-bounds-'));
+  });
+  afterAll(async () => {
+    await engine.close();
+    await net.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A started runner, what it logged, and a requester; `use` runs with them and the runner is drained after. */
+  async function withRunner(
+    overrides: Partial<ConstructorParameters<typeof RunnerNode>[0]>,
+    use: (r: {
+      runner: RunnerNode;
+      events: Array<{ event: string } & Record<string, unknown>>;
+      stateFile: string;
+      asRequester: Awaited<ReturnType<TaskNetwork['tasks']>>;
+    }) => Promise<void>,
+    wrap: (registry: ReturnType<typeof registryClient>) => ReturnType<typeof registryClient> = (registry) => registry
+  ): Promise<void> {
+    const identity = Ed25519KeyIdentity.generate();
+    const events: Array<{ event: string } & Record<string, unknown>> = [];
+    const stateFile = join(dir, `${identity.getPrincipal().toText()}.json`);
+    const runner = new RunnerNode({
+      registry: wrap(registryClient(await agentFor(net.url, identity), t.registry)),
+      principal: identity.getPrincipal(),
+      engineUrl: engine.url,
+      engineModel: 'fake',
+      manifestJson: JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(t.card, { slots: 2 })])),
+      cards: [],
+      slots: 2,
+      probe: async () => ready,
+      stateFile,
+      pollMs: 100,
+      heartbeatMs: 2_000,
+      log: (event, fields) => events.push({ event, ...fields }),
+      ...overrides
+    });
+    await runner.start();
+    try {
+      await use({ runner, events, stateFile, asRequester: await t.tasks(await t.requester(20_000_000n, 10_000_000n)) });
+    } finally {
+      await runner.drain();
+      engine.clearMisbehaviours();
+      // Past every task's deadline: a task this test left queued cannot be claimed by the next test's runner.
+      await net.advanceTime(DEADLINE_MS + 1_000);
+    }
+  }
+
+  const DEADLINE_MS = 60_000;
+  /** Waits until the engine has seen the client of a misbehaving stream (begun after `before` others) go away. */
+  const abandonedKinds = (before: number, kinds: string[]): Promise<string[]> =>
+    waitFor(
+      'the engine to see its client go away',
+      async () => engine.abandoned.slice(before).map((a) => a.kind),
+      (seen) => seen.length >= kinds.length,
+      net
+    );
+  const canisterNowMs = (): number => Number(net.engine.now() / 1_000_000n);
+  const prompt = (text: string): Partial<SubmitTaskArgs> => ({
+    input: { inline: [text], digest: [], reference: [] },
+    deadline_ns: net.engine.now() + BigInt(DEADLINE_MS) * 1_000_000n
+  });
+
+  it('aborts a slow engine at the lease end minus the margin and reports the task failed with the reason', async () => {
+    // The lease ends at the task's deadline (sooner than the registry's lease length), DEADLINE_MS after it is submitted;
+    // the runner's clock runs DEADLINE_MS - 6 s ahead, so to it the lease ends 6 s after the submission: the abort comes
+    // 1 s before that (time enough, on a busy machine, for the claim and the engine request to start first).
+    await withRunner(
+      { now: () => canisterNowMs() + DEADLINE_MS - 6_000, leaseMarginMs: 1_000 },
+      async ({ runner, events, asRequester }) => {
+        engine.misbehaveNext({ kind: 'slow', tokenMs: 50 });
+        const abandonedBefore = engine.abandoned.length;
+        const task = okOf(await asRequester.submit_task(t.submitArgs('bounds-slow', prompt('take your time'))));
+        const failed = await waitFor(
+          'the failure report',
+          async () => (await asRequester.get_task(task.id))[0],
+          (v) => (v?.failures.length ?? 0) > 0,
+          net
+        );
+        expect(failed?.failures[0]?.reason).toBe(
+          'lease ended before the engine finished (the engine request was aborted 1000 ms before the lease end)'
+        );
+        expect(failed?.results).toEqual([]);
+        expect(failed?.leases).toEqual([]); // the slot and the task are free again, long before the registry's lease ends
+        expect(await abandonedKinds(abandonedBefore, ['slow'])).toEqual(['slow']);
+        const metrics = await waitFor(
+          'the failed counter',
+          () => runner.metrics.text(),
+          (text) => /deai_runner_tasks_failed_total 1/.test(text),
+          net
+        );
+        expect(metrics).toMatch(/deai_runner_tasks_completed_total 0/);
+        expect(events.map((e) => e.event)).not.toContain('task-completed');
+      }
+    );
+  });
+
+  it('stops reading an engine that ignores max_tokens at max_output_tokens and completes with what was produced', async () => {
+    await withRunner({}, async ({ asRequester }) => {
+      engine.misbehaveNext({ kind: 'endless', token: 'word ' });
+      const abandonedBefore = engine.abandoned.length;
+      const task = okOf(
+        await asRequester.submit_task(
+          t.submitArgs('bounds-tokens', { ...prompt('go on forever'), limits: { max_output_tokens: 5, temperature: [], seed: [] } })
+        )
+      );
+      const done = await waitFor(
+        'the result',
+        async () => (await asRequester.get_task(task.id))[0],
+        (v) => v?.state === 'review',
+        net
+      );
+      expect(done?.results[0]?.output).toEqual(['word '.repeat(5)]);
+      expect(done?.results[0]?.output_tokens).toBe(5n);
+      expect(await abandonedKinds(abandonedBefore, ['endless'])).toEqual(['endless']);
+    });
+  });
+
+  it('cuts an endless stream at the registry’s output limit on a character boundary, and the registry accepts it', async () => {
+    await withRunner({}, async ({ asRequester }) => {
+      engine.misbehaveNext({ kind: 'endless', token: '€'.repeat(1000) });
+      const task = okOf(
+        await asRequester.submit_task(
+          t.submitArgs('bounds-bytes', { ...prompt('fill the page'), limits: { max_output_tokens: 1_000_000, temperature: [], seed: [] } })
+        )
+      );
+      const done = await waitFor(
+        'the result',
+        async () => (await asRequester.get_task(task.id))[0],
+        (v) => v?.state === 'review',
+        net
+      );
+      const output = done?.results[0]?.output[0] ?? '';
+      // MAX_OUTPUT_BYTES is 256 KiB = 262,144 bytes: 87,381 three-byte characters (262,143 bytes), no partial one.
+      expect(output).toBe('€'.repeat(Math.floor(MAX_OUTPUT_BYTES / 3)));
+      expect(done?.results[0]?.output_digest).toBe(outputDigest(output));
+    });
+  });
+
+  it('fails a task whose engine sends one endless SSE line, as a protocol error', async () => {
+    await withRunner({}, async ({ asRequester }) => {
+      engine.misbehaveNext({ kind: 'hugeLine' });
+      const task = okOf(await asRequester.submit_task(t.submitArgs('bounds-line', prompt('one long line'))));
+      const failed = await waitFor(
+        'the failure report',
+        async () => (await asRequester.get_task(task.id))[0],
+        (v) => (v?.failures.length ?? 0) > 0,
+        net
+      );
+      expect(failed?.failures[0]?.reason).toMatch(/^ProtocolError: an SSE line or event longer than \d+ characters$/);
+    });
+  });
+
+  it('does not count a refused complete_task as completed: logs it, counts it apart, and fails the task naming the refusal', async () => {
+    // The registry refuses this runner's results: it claims more output tokens than the task allows.
+    const overclaiming = (registry: ReturnType<typeof registryClient>): ReturnType<typeof registryClient> =>
+      Object.assign(Object.create(registry) as ReturnType<typeof registryClient>, {
+        complete_task: (id: string, result: ResultArgs) => registry.complete_task(id, { ...result, output_tokens: 1_000_000n })
+      });
+    await withRunner(
+      {},
+      async ({ runner, events, stateFile, asRequester }) => {
+        const task = okOf(await asRequester.submit_task(t.submitArgs('bounds-refused', prompt('count me once'))));
+        const failed = await waitFor(
+          'the failure report',
+          async () => (await asRequester.get_task(task.id))[0],
+          (v) => (v?.failures.length ?? 0) > 0,
+          net
+        );
+        expect(failed?.results).toEqual([]);
+        expect(failed?.failures[0]?.reason).toMatch(/^complete_task refused: InvalidArgument .*"field":"usage"/);
+        const metrics = await waitFor(
+          'the failed counter',
+          () => runner.metrics.text(),
+          (text) => /deai_runner_tasks_failed_total 1/.test(text),
+          net
+        );
+        expect(metrics).toMatch(/deai_runner_tasks_completed_total 0/);
+        expect(metrics).toMatch(/deai_runner_task_completions_refused_total\{error="InvalidArgument"\} 1/);
+        expect(metrics).not.toMatch(/^deai_runner_tokens_total\{/m);
+        expect(metrics).toMatch(/^deai_runner_task_duration_seconds_count 0$/m);
+        const names = events.map((e) => e.event);
+        expect(names).toContain('task-completion-refused');
+        expect(names).not.toContain('task-completed');
+        expect(events.find((e) => e.event === 'task-completion-refused')).toMatchObject({ task: task.id, error: 'InvalidArgument' });
+        expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual({ tasks: [] });
+      },
+      overclaiming
+    );
+  });
 });

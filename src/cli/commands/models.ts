@@ -1,22 +1,50 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 
 import type { Command } from 'commander';
 
 import { formatIssue } from '../../core/manifest/index.js';
+import { MAX_MANIFEST_BYTES } from '../../core/registry/limits.js';
 import { safeParseManifestText } from '../../core/manifest/parse-text.js';
 import { DeaiError } from '../../sdk/errors.js';
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
 import { output } from '../output.js';
 
+/**
+ * At most `maxBytes + 1` bytes of `file`, so that one more than the limit tells "too large" without reading the rest:
+ * `/dev/zero`, a FIFO or a sparse terabyte file cost no more than a small manifest.
+ */
+function readAtMost(file: string, maxBytes: number): Buffer {
+  const buffer = Buffer.alloc(maxBytes + 1);
+  const fd = openSync(file, 'r');
+  try {
+    let filled = 0;
+    while (filled < buffer.length) {
+      const read = readSync(fd, buffer, filled, buffer.length - filled, null);
+      if (read === 0) break;
+      filled += read;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads and validates a ModelCard manifest (YAML or JSON); the error lists every issue with its path. */
 export function readModelCard(file: string): object {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readAtMost(file, MAX_MANIFEST_BYTES);
   } catch (error) {
     throw new DeaiError('ManifestNotFound', `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (bytes.length > MAX_MANIFEST_BYTES)
+    throw new DeaiError(
+      'ManifestTooLarge',
+      `${file} is larger than ${MAX_MANIFEST_BYTES} bytes, the most the registry accepts for a manifest (MAX_MANIFEST_BYTES)`,
+      { limit: MAX_MANIFEST_BYTES }
+    );
+  const text = bytes.toString('utf8');
   const parsed = safeParseManifestText(text, basename(file));
   if (!parsed.ok) {
     const issues = parsed.issues.map((i) => `  - ${formatIssue(i)}`).join('\n');

@@ -24,14 +24,35 @@ export function formatted(pattern: RegExp, what: string, maxLength: number) {
 }
 
 const CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
+/**
+ * What a reader cannot see or that reorders what they see: C1 controls, format characters (\p{Cf}: bidi overrides and
+ * isolates U+202A–U+202E and U+2066–U+2069, zero-width U+200B–U+200D, U+FEFF, soft hyphen…), line and paragraph
+ * separators. `1.0\u202e1.0` must not display as a version it is not.
+ */
+const INVISIBLE_CHARACTERS = /^[^\u0080-\u009f\p{Cf}\p{Zl}\p{Zp}]*$/u;
 
-/** Free text on one line: non-empty, bounded, no control characters. */
+/** Free text on one line: non-empty, bounded, no control, format (bidi, zero-width) or separator characters. */
 export function text(maxLength: number) {
   return z
     .string()
     .min(1)
     .max(maxLength)
-    .regex(CONTROL_CHARACTERS, { error: expected('text without control characters (tabs, newlines)') });
+    .regex(CONTROL_CHARACTERS, { error: expected('text without control characters (tabs, newlines)') })
+    .regex(INVISIBLE_CHARACTERS, {
+      error: expected('text without invisible or direction-changing characters (zero-width, bidi controls such as U+202E)')
+    });
+}
+
+/** A version label: `1.0.0`, `2.5`, `v1`, `b4567`, `0.10.1.dev12+g1a2b3c`: printable ASCII only, nothing to hide in. */
+export function versionLabel(maxLength: number) {
+  // Empty passes the pattern so that it is reported once, as empty.
+  return z
+    .string()
+    .min(1)
+    .max(maxLength)
+    .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._+-]*)?$/, {
+      error: expected('a version label (A-Z a-z 0-9 . _ + -, starting with a letter or digit)')
+    });
 }
 
 /** Lowercase token such as `llama`, `qwen2`, `gpt-oss`. */

@@ -56,12 +56,20 @@ export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (typeof value === 'string') {
-    if (value.length <= MAX_SHOWN_CHARS) return JSON.stringify(value);
-    return `${JSON.stringify(value.slice(0, MAX_SHOWN_CHARS))}… (${value.length} characters)`;
+    if (value.length <= MAX_SHOWN_CHARS) return quote(value);
+    return `${quote(value.slice(0, MAX_SHOWN_CHARS))}… (${value.length} characters)`;
   }
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (Array.isArray(value)) return `a list of ${value.length} ${value.length === 1 ? 'entry' : 'entries'}`;
   return 'an object';
+}
+
+/** JSON-quoted, with invisible and direction-changing characters escaped so the message shows them (`"1\\u202e0"`). */
+function quote(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** The found value with its type, for type mismatches: `number 1.5`, `a list of 2 entries`. */

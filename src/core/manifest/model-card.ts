@@ -9,7 +9,7 @@ import {
   QUANTIZATION_BITS_MAX,
   QUANTIZATION_LABEL_MAX_LENGTH
 } from './limits.ts';
-import { DigestSchema, formatted, intRange, ModelIdSchema, text, token, uniqueList } from './fields.ts';
+import { DigestSchema, formatted, intRange, ModelIdSchema, text, token, uniqueList, versionLabel } from './fields.ts';
 import { show } from './issues.ts';
 import {
   API_VERSION,
@@ -71,7 +71,7 @@ export const ModelCardSchema = z
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('ModelCard'),
     id: ModelIdSchema,
-    version: text(MODEL_VERSION_MAX_LENGTH),
+    version: versionLabel(MODEL_VERSION_MAX_LENGTH),
     family: token(MODEL_FAMILY_MAX_LENGTH),
     architecture: token(MODEL_ARCHITECTURE_MAX_LENGTH),
     base: BaseModelSchema.optional(),

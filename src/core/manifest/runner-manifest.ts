@@ -19,7 +19,7 @@ import {
   REGION_MAX_LENGTH,
   SLOTS_MAX
 } from './limits.ts';
-import { AmountSchema, DigestSchema, formatted, intRange, text } from './fields.ts';
+import { AmountSchema, DigestSchema, formatted, intRange, text, versionLabel } from './fields.ts';
 import { formatModelRef, ModelRefSchema } from './model-ref.ts';
 import { ACCELERATOR_CLASSES, API_DIALECTS, API_VERSION, CONFIDENTIAL_KINDS, CPU_ARCHITECTURES, ENGINES } from './vocabulary.ts';
 
@@ -101,7 +101,7 @@ const PriceSchema = z.strictObject({
 const DeploymentSchema = z.strictObject({
   model: ModelRefSchema,
   engine: z.enum(ENGINES),
-  engineVersion: text(ENGINE_VERSION_MAX_LENGTH),
+  engineVersion: versionLabel(ENGINE_VERSION_MAX_LENGTH),
   apiDialect: z.enum(API_DIALECTS),
   image: ImageSchema.optional(),
   servedContext: intRange(1, CONTEXT_LENGTH_MAX),

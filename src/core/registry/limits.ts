@@ -4,6 +4,8 @@ export const DEFAULT_PAGE_SIZE = 20;
 /** A list call looks at no more than this many entries before it returns a continuation cursor. */
 export const MAX_SCAN_PER_CALL = 2_000;
 export const MAX_MANIFEST_BYTES = 64 * 1024;
+/** Arrays and objects nested in a manifest's JSON (a valid one nests 4 deep); QuickJS's stack overflows at a few thousand. */
+export const MAX_MANIFEST_DEPTH = 32;
 export const MAX_ADMINS = 32;
 export const MAX_REASON_LENGTH = 256;
 export const MAX_AFFINITY_KEY_LENGTH = 128;
