@@ -1,19 +1,10 @@
 import { requireAdmin } from './access.js';
 import { err, ok, type Result } from './errors.js';
 import type { RegistryStore } from './store.js';
+import { DEFAULT_QUOTAS, type Quotas } from './types.js';
 
-/**
- * Per-caller shares of the registry's global caps (MAX_RUNNERS, MAX_OPEN_TASKS, MAX_CARDS), so that one principal
- * cannot fill a cap for everyone. Counted in stored counters (`counts`), updated where the counted things are
- * created and removed: a check costs one read, never a scan.
- */
-export interface Quotas {
-  runnersPerOperator: number;
-  openTasksPerRequester: number;
-  cardsPerPublisher: number;
-}
+export { DEFAULT_QUOTAS, type Quotas };
 
-export const DEFAULT_QUOTAS: Readonly<Quotas> = { runnersPerOperator: 50, openTasksPerRequester: 500, cardsPerPublisher: 200 };
 /** No quota may exceed its global cap's order of magnitude: a share is a share. */
 export const MAX_QUOTA = 100_000;
 

@@ -1,7 +1,14 @@
 import { MemoryKeyValue, type KeyValue } from '../kv.js';
 import { DiscoveryIndex } from './discovery-index.js';
-import { DEFAULT_QUOTAS, type Quotas } from './quotas.js';
-import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from './types.js';
+import {
+  DEFAULT_QUOTAS,
+  type Heartbeat,
+  type Quotas,
+  type RegistryConfig,
+  type Reputation,
+  type StoredCard,
+  type StoredRunner
+} from './types.js';
 
 /** Everything the registry keeps. Card keys are `<id>@<digest>`; runner, heartbeat and reputation keys are principals. */
 export interface RegistryStore {
