@@ -1,5 +1,19 @@
 import '../common/text-codec.js';
-import { init, isController, msgCaller, msgReply, postUpgrade, query, setTimerInterval, time, trap, update } from 'azle';
+import {
+  init,
+  inspectMessage,
+  isController,
+  msgArgData,
+  msgCaller,
+  msgMethodName,
+  msgReply,
+  postUpgrade,
+  query,
+  setTimerInterval,
+  time,
+  trap,
+  update
+} from 'azle';
 
 import {
   deprecateCard,
@@ -16,13 +30,18 @@ import {
   setSuspended,
   stats,
   updateRunner,
+  inspectIngress,
+  maxArgBytes,
+  setQuotas,
   MAX_MANIFEST_BYTES,
   MAX_MANIFEST_DEPTH,
+  type Quotas,
   type RegistryError,
   type Result
 } from '../../src/core/registry/index.js';
 import { JsonTooDeepError, parseJson } from '../../src/core/json.js';
-import { requireAdmin } from '../../src/core/registry/access.js';
+import { isAdmin, requireAdmin } from '../../src/core/registry/access.js';
+import { byteLength } from '../../src/core/tasks/validate.js';
 import {
   acceptTask,
   claimTask,
@@ -32,12 +51,13 @@ import {
   rejectTask,
   setTaskConfig,
   submitTask,
+  taskFor,
   MAX_REDUNDANCY
 } from '../../src/core/tasks/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
-import { argsOf, handle, replyOf, warmReplyTypes } from '../common/fast-candid.js';
+import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain } from './tasks.js';
 import { claimable, taskPage } from './task-queries.js';
@@ -64,7 +84,8 @@ const caller = (): string => msgCaller().toText();
 
 /** Manifests arrive as JSON text (what `deai` reads from YAML or JSON files), bounded and parsed here. */
 function manifestOf(json: string): Result<unknown> {
-  if (json.length > MAX_MANIFEST_BYTES) return { Err: { LimitExceeded: { what: 'manifest bytes', limit: BigInt(MAX_MANIFEST_BYTES) } } };
+  if (json.length > MAX_MANIFEST_BYTES || byteLength(json) > MAX_MANIFEST_BYTES)
+    return { Err: { LimitExceeded: { what: 'manifest bytes', limit: BigInt(MAX_MANIFEST_BYTES) } } };
   try {
     return { Ok: parseJson(json, { maxDepth: MAX_MANIFEST_DEPTH }) };
   } catch (error) {
@@ -72,6 +93,30 @@ function manifestOf(json: string): Result<unknown> {
     return { Err: { InvalidManifest: { issues: [{ path: '', message }] } } };
   }
 }
+
+type MethodName = keyof typeof m;
+const isMethod = (name: string): name is MethodName => Object.prototype.hasOwnProperty.call(m, name);
+
+/**
+ * Refuses (with LimitExceeded) a call whose Candid argument is larger than the method can need, before anything is
+ * decoded: inspect_message does the same for ingress, but calls from canisters skip it. Only for methods that reply
+ * a Result.
+ */
+function tooLarge(name: MethodName): boolean {
+  const size = msgArgData().length;
+  const limit = maxArgBytes(name);
+  if (size <= limit) return false;
+  const ret = m[name].ret;
+  if (ret === undefined) trap(`argument of ${name} larger than ${limit} bytes`);
+  reply(ret, { Err: { LimitExceeded: { what: `argument bytes of ${name}`, limit: BigInt(limit) } } });
+  return true;
+}
+
+const quotasView = (q: Quotas) => ({
+  runners_per_operator: q.runnersPerOperator,
+  open_tasks_per_requester: q.openTasksPerRequester,
+  cards_per_publisher: q.cardsPerPublisher
+});
 
 /** Every method's reply type (the shared Results and Replies instances), warmed once per install. */
 const REPLY_TYPES = Object.values(m).flatMap((method) => (method.ret === undefined ? [] : [method.ret]));
@@ -103,6 +148,26 @@ const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | 
   'Ok' in result ? { Ok: view(result.Ok) } : result;
 
 export default class {
+  /**
+   * Cheap early refusal of ingress (not a security boundary: every method checks again): unknown methods, arguments
+   * larger than the method can need, anonymous callers of methods that write, non-admins calling admin methods. It
+   * reads the method name, the argument's size and the caller; it never decodes the argument.
+   */
+  @inspectMessage({ manual: true })
+  inspect(): boolean {
+    const method = msgMethodName();
+    const known = isMethod(method);
+    const refusal = inspectIngress({
+      method,
+      argBytes: msgArgData().length,
+      caller: caller(),
+      known,
+      readOnly: known && m[method].mode === 'query',
+      privileged: () => isController(msgCaller()) || isAdmin(state(), caller())
+    });
+    return refusal === undefined;
+  }
+
   @init([RegistryInit])
   init(args: Opt<InitArgs>): void {
     configure(args);
@@ -118,6 +183,7 @@ export default class {
 
   @update(m.publish_model_card.args, m.publish_model_card.ret, MANUAL)
   publish_model_card(): void {
+    if (tooLarge('publish_model_card')) return;
     handle(m.publish_model_card, (manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
@@ -170,6 +236,7 @@ export default class {
 
   @update(m.deprecate_model_card.args, m.deprecate_model_card.ret, MANUAL)
   deprecate_model_card(): void {
+    if (tooLarge('deprecate_model_card')) return;
     handle(m.deprecate_model_card, (ref, reason) => {
       return deprecateCard(state(), caller(), time(), ref, reason);
     });
@@ -177,6 +244,7 @@ export default class {
 
   @update(m.register_runner.args, m.register_runner.ret, MANUAL)
   register_runner(): void {
+    if (tooLarge('register_runner')) return;
     handle(m.register_runner, (manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
@@ -186,6 +254,7 @@ export default class {
 
   @update(m.update_runner.args, m.update_runner.ret, MANUAL)
   update_runner(): void {
+    if (tooLarge('update_runner')) return;
     handle(m.update_runner, (runner, manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
@@ -202,6 +271,7 @@ export default class {
 
   @update(m.heartbeat.args, m.heartbeat.ret, MANUAL)
   heartbeat(): void {
+    if (tooLarge('heartbeat')) return;
     handle(m.heartbeat, (args) => {
       const result = heartbeat(state(), caller(), time(), {
         state: args.state,
@@ -224,6 +294,7 @@ export default class {
 
   @query(m.find_runners.args, m.find_runners.ret, MANUAL)
   find_runners(): void {
+    if (tooLarge('find_runners')) return;
     const [request] = argsOf(m.find_runners);
     const result = findRunners(state(), time(), findRequestOf(request));
     if ('Ok' in result && result.Ok.length > 0) msgReply(candidatesReply(result.Ok));
@@ -243,6 +314,7 @@ export default class {
 
   @update(m.suspend_runner.args, m.suspend_runner.ret, MANUAL)
   suspend_runner(): void {
+    if (tooLarge('suspend_runner')) return;
     handle(m.suspend_runner, (runner, reason) => {
       return setSuspended(state(), caller(), time(), runner.toText(), reason);
     });
@@ -257,6 +329,7 @@ export default class {
 
   @update(m.set_admins.args, m.set_admins.ret, MANUAL)
   set_admins(): void {
+    if (tooLarge('set_admins')) return;
     handle(m.set_admins, (admins) => {
       return setAdmins(
         state(),
@@ -277,6 +350,8 @@ export default class {
   // ---------- tasks and rewards
   @update(m.submit_task.args, m.submit_task.ret, MANUAL)
   async submit_task(): Promise<void> {
+    // The size first: an oversized argument is refused before it is decoded.
+    if (tooLarge('submit_task')) return;
     const [a] = argsOf(m.submit_task);
     const redundancy = some(a.redundancy) ?? 1;
     const submitted = submitTask(state(), caller(), time(), {
@@ -304,6 +379,7 @@ export default class {
 
   @update(m.complete_task.args, m.complete_task.ret, MANUAL)
   complete_task(): void {
+    if (tooLarge('complete_task')) return;
     handle(m.complete_task, (id, r) =>
       mapResult(
         completeTask(state(), caller(), time(), id, {
@@ -322,6 +398,7 @@ export default class {
 
   @update(m.fail_task.args, m.fail_task.ret, MANUAL)
   fail_task(): void {
+    if (tooLarge('fail_task')) return;
     handle(m.fail_task, (id, reason) => mapResult(failTask(state(), caller(), time(), id, reason), taskView));
   }
 
@@ -332,6 +409,7 @@ export default class {
 
   @update(m.reject_task.args, m.reject_task.ret, MANUAL)
   reject_task(): void {
+    if (tooLarge('reject_task')) return;
     handle(m.reject_task, (id, reason) => mapResult(rejectTask(state(), caller(), time(), id, reason), taskView));
   }
 
@@ -339,7 +417,8 @@ export default class {
   get_task(): void {
     handle(m.get_task, (id) => {
       const task = id.length > 64 ? undefined : state().tasks.get(id);
-      return opt(task === undefined ? undefined : taskView(task));
+      // Input, conversation and outputs only for the requester, the task's runners and admins.
+      return opt(task === undefined ? undefined : taskView(taskFor(state(), caller(), task)));
     });
   }
 
@@ -364,6 +443,7 @@ export default class {
 
   @update(m.set_task_config.args, m.set_task_config.ret, MANUAL)
   set_task_config(): void {
+    if (tooLarge('set_task_config')) return;
     handle(m.set_task_config, (a) => {
       const treasury = some(a.treasury);
       const result = setTaskConfig(state(), caller(), {
@@ -379,6 +459,25 @@ export default class {
       });
       return mapResult(result, (config) => taskConfigView(config, escrowAccount()));
     });
+  }
+
+  @update(m.set_quotas.args, m.set_quotas.ret, MANUAL)
+  set_quotas(): void {
+    handle(m.set_quotas, (a) =>
+      mapResult(
+        setQuotas(state(), caller(), {
+          runnersPerOperator: some(a.runners_per_operator),
+          openTasksPerRequester: some(a.open_tasks_per_requester),
+          cardsPerPublisher: some(a.cards_per_publisher)
+        }),
+        quotasView
+      )
+    );
+  }
+
+  @query(m.get_quotas.args, m.get_quotas.ret, MANUAL)
+  get_quotas(): void {
+    handle(m.get_quotas, () => quotasView(state().quotas()));
   }
 
   @query(m.get_task_config.args, m.get_task_config.ret, MANUAL)

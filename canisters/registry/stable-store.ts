@@ -1,6 +1,6 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
 import { TaskRecords } from './task-records.js';
-import { DiscoveryIndex, type RegistryStore } from '../../src/core/registry/index.js';
+import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
 import {
   defaultTaskConfig,
@@ -16,8 +16,9 @@ const CONFIG_KEY = 'config';
 const TASK_CONFIG_KEY = 'task-config';
 const TASK_COUNTER_KEY = 'task-counter';
 const EPOCH_WORK_KEY = 'epoch-work';
+const QUOTAS_KEY = 'quotas';
 
-type Setting = RegistryConfig | TaskConfig | EpochWork | bigint;
+type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
@@ -36,6 +37,8 @@ export function openStore(): Stores & { hasConfig(): boolean } {
   const open = new CachedKeyValue<OpenTask>(6);
   const idempotency = new StableKeyValue<string>(7);
   const payouts = new CachedKeyValue<Payout>(8);
+  // Quota counters (`<kind>|<principal>`): one entry per principal holding runners, cards or open tasks.
+  const counts = new StableKeyValue<number>(11);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -44,6 +47,9 @@ export function openStore(): Stores & { hasConfig(): boolean } {
     heartbeats,
     reputation,
     index,
+    counts,
+    quotas: () => ({ ...DEFAULT_QUOTAS, ...(settings.get(QUOTAS_KEY) as Quotas | undefined) }),
+    setQuotas: (quotas) => settings.set(QUOTAS_KEY, quotas),
     config: () => {
       const config = settings.get(CONFIG_KEY);
       if (config === undefined) throw new Error('registry used before init');

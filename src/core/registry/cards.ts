@@ -2,6 +2,7 @@ import { safeValidateModelCard } from '../manifest/index.js';
 import { requireAdmin, requireAuthenticated, checkReason } from './access.js';
 import { err, ok, type Result } from './errors.js';
 import { MAX_CARDS } from './limits.js';
+import { bump, checkQuota } from './quotas.js';
 import { pageOf, type Page, type PageRequest } from './pagination.js';
 import { cardKey, type RegistryStore } from './store.js';
 import type { StoredCard } from './types.js';
@@ -34,6 +35,9 @@ export function publishCard(store: RegistryStore, caller: string, nowNs: bigint,
     }
   }
   if (store.cards.size() >= MAX_CARDS) return err({ LimitExceeded: { what: 'model cards', limit: BigInt(MAX_CARDS) } });
+  const quota = checkQuota(store, 'cards', caller);
+  if ('Err' in quota) return quota;
+  bump(store, 'cards', caller, 1);
   store.cards.set(key, { card, publishedBy: caller, publishedAtNs: nowNs });
   return ok({ id: card.id, digest: card.digest });
 }

@@ -55,7 +55,15 @@ export interface Candidate {
 
 const LIVE_STATES: ReadonlySet<RunnerState> = new Set(['ready', 'busy']);
 
-function checkRequest(request: FindRequest): Result<number> {
+/** A model id as cards name them (`org/name`, see src/core/manifest/fields.ts); anything else matches no card. */
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Bounds of a FindRequest (find_runners and submit_task's `request`): sizes first, then characters. Returns the
+ * result limit. Cheap: it reads each field once and never touches the store.
+ */
+export function checkFindRequest(request: FindRequest): Result<number> {
   const limit = request.limit ?? DEFAULT_FIND_RESULTS;
   const bad = (field: string, reason: string): Result<number> => err({ InvalidArgument: { field, reason } });
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FIND_RESULTS) return bad('limit', `must be between 1 and ${MAX_FIND_RESULTS}`);
@@ -66,6 +74,10 @@ function checkRequest(request: FindRequest): Result<number> {
   if (request.affinityKey !== undefined && (request.affinityKey.length === 0 || request.affinityKey.length > MAX_AFFINITY_KEY_LENGTH)) {
     return bad('affinity_key', `must be 1 to ${MAX_AFFINITY_KEY_LENGTH} characters`);
   }
+  if (request.affinityKey !== undefined && CONTROL_CHARACTERS.test(request.affinityKey))
+    return bad('affinity_key', 'must not contain control characters');
+  if (request.model !== undefined && !MODEL_ID.test(request.model))
+    return bad('model', 'expected a model id "org/name" (A-Z a-z 0-9 . _ -)');
   if (request.minBits !== undefined && !(request.minBits > 0 && request.minBits <= 32)) return bad('min_bits', 'must be in (0, 32]');
   return ok(limit);
 }
@@ -100,18 +112,32 @@ export function isLive(heartbeat: Heartbeat | undefined, nowNs: bigint, ttlNs: b
 }
 
 /**
+ * The runners a request examines. Without a model filter and with more than MAX_UNFILTERED_SCAN runners, a window of
+ * that many, starting at a point that moves every second: the query stays within its instruction budget (ranking
+ * every runner would not) and answers instead of failing, and every runner gets its turn.
+ */
+function* scanned(store: RegistryStore, model: string | undefined, nowMs: number): Iterable<IndexedRunner> {
+  const size = store.index.size;
+  if (model !== undefined || size <= MAX_UNFILTERED_SCAN) {
+    yield* store.index.runnersFor(model);
+    return;
+  }
+  const start = Math.floor(nowMs / 1000) % size;
+  let i = 0;
+  for (const runner of store.index.runnersFor(undefined)) {
+    const position = (i - start + size) % size;
+    i++;
+    if (position < MAX_UNFILTERED_SCAN) yield runner;
+  }
+}
+
+/**
  * Ranked candidates for a request, each with its score and the breakdown that explains it. Runners whose last
  * heartbeat is older than the TTL, suspended runners and deprecated cards never appear.
  */
 export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRequest): Result<Candidate[]> {
-  const checked = checkRequest(request);
+  const checked = checkFindRequest(request);
   if ('Err' in checked) return checked;
-  if (request.model === undefined && store.index.size > MAX_UNFILTERED_SCAN) {
-    // Scanning every runner would approach the query instruction limit; a model filter keeps it bounded.
-    return err({
-      LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) }
-    });
-  }
   const ttlNs = store.config().heartbeatTtlNs;
   const ttlMs = Number(ttlNs / 1_000_000n);
   const nowMs = Number(nowNs / 1_000_000n);
@@ -119,7 +145,7 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
   // full candidates are built only for the results returned.
   const cardOk = new Map<string, boolean>();
   const matches: Match[] = [];
-  for (const runner of store.index.runnersFor(request.model)) {
+  for (const runner of scanned(store, request.model, nowMs)) {
     if (!liveNow(runner, nowMs, ttlMs) || !runnerMatches(runner, request)) continue;
     for (const d of runner.deployments) {
       if (request.model !== undefined && d.modelId !== request.model) continue;

@@ -11,7 +11,7 @@ export {
   type HeartbeatAck,
   type RunnerFilter
 } from './runners.js';
-export { findRunners, stats, isLive, type FindRequest, type Candidate, type ModelStats } from './discovery.js';
+export { checkFindRequest, findRunners, stats, isLive, type FindRequest, type Candidate, type ModelStats } from './discovery.js';
 export { makeConfig, setAdmins, type ConfigInput } from './config.js';
 export { WEIGHTS, scoreOf, type Breakdown } from './ranking.js';
 export { DiscoveryIndex } from './discovery-index.js';
@@ -19,4 +19,6 @@ export { cardKey, memoryStore, MemoryKeyValue, type KeyValue, type RegistryStore
 export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
 export * from './limits.js';
+export { bump, checkQuota, countOf, setQuotas, MAX_QUOTA, type QuotaKind } from './quotas.js';
+export { ADMIN_METHODS, inspectIngress, maxArgBytes, MAX_ARG_BYTES, type Ingress, type IngressRefusal } from './ingress.js';
 export * from './types.js';

@@ -20,5 +20,5 @@ export const MAX_QUEUE_DEPTH = 1_000_000;
 export const MAX_TOKENS_PER_SECOND = 10_000_000;
 export const MIN_HEARTBEAT_TTL_NS = 10n * 1_000_000_000n;
 export const MAX_HEARTBEAT_TTL_NS = 24n * 3600n * 1_000_000_000n;
-/** find_runners without a model filter scans every runner; above this many it asks for a model (instruction budget). */
+/** find_runners without a model filter ranks at most this many runners (a moving window over them all; instruction budget). */
 export const MAX_UNFILTERED_SCAN = 5_000;

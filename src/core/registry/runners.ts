@@ -3,6 +3,7 @@ import { checkReason, requireAdmin, requireAuthenticated } from './access.js';
 import { err, ok, type RegistryError, type Result } from './errors.js';
 import { MAX_QUEUE_DEPTH, MAX_RUNNERS, MAX_TOKENS_PER_SECOND } from './limits.js';
 import { isLive } from './discovery.js';
+import { bump, checkQuota } from './quotas.js';
 import { pageOf, type Page, type PageRequest } from './pagination.js';
 import { cardKey, type RegistryStore } from './store.js';
 import { isRunnerState, RUNNER_STATES, type Heartbeat, type StoredRunner } from './types.js';
@@ -28,7 +29,10 @@ export function registerRunner(store: RegistryStore, caller: string, nowNs: bigi
   if (store.runners.size() >= MAX_RUNNERS) return err({ LimitExceeded: { what: 'runners', limit: BigInt(MAX_RUNNERS) } });
   const manifest = checkManifest(store, input);
   if ('Err' in manifest) return manifest;
+  const quota = checkQuota(store, 'runners', manifest.Ok.operator);
+  if ('Err' in quota) return quota;
   const runner: StoredRunner = { id: caller, manifest: manifest.Ok, registeredAtNs: nowNs, updatedAtNs: nowNs };
+  bump(store, 'runners', runner.manifest.operator, 1);
   store.runners.set(caller, runner);
   store.index.add(runner);
   return ok(runner);
@@ -51,6 +55,14 @@ export function updateRunner(store: RegistryStore, caller: string, nowNs: bigint
   if ('Err' in current) return current;
   const manifest = checkManifest(store, input);
   if ('Err' in manifest) return manifest;
+  const before = current.Ok.manifest.operator;
+  if (manifest.Ok.operator !== before) {
+    // A runner moving to another operator takes a share of that operator's quota.
+    const quota = checkQuota(store, 'runners', manifest.Ok.operator);
+    if ('Err' in quota) return quota;
+    bump(store, 'runners', before, -1);
+    bump(store, 'runners', manifest.Ok.operator, 1);
+  }
   const runner: StoredRunner = { ...current.Ok, manifest: manifest.Ok, updatedAtNs: nowNs };
   store.runners.set(runnerId, runner);
   store.index.add(runner);
@@ -61,6 +73,7 @@ export function deregisterRunner(store: RegistryStore, caller: string, runnerId:
   const current = manageable(store, caller, runnerId);
   if ('Err' in current) return current;
   store.index.remove(current.Ok);
+  bump(store, 'runners', current.Ok.manifest.operator, -1);
   store.runners.delete(runnerId);
   store.heartbeats.delete(runnerId);
   return ok(null);

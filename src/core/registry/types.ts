@@ -54,3 +54,16 @@ export interface RegistryConfig {
 
 export const DEFAULT_HEARTBEAT_INTERVAL_NS = 60n * 1_000_000_000n;
 export const DEFAULT_HEARTBEAT_TTL_NS = 3n * DEFAULT_HEARTBEAT_INTERVAL_NS;
+
+/**
+ * Per-caller shares of the registry's global caps (MAX_RUNNERS, MAX_OPEN_TASKS, MAX_CARDS), so that one principal
+ * cannot fill a cap for everyone. Counted in stored counters (`counts`), updated where the counted things are
+ * created and removed: a check costs one read, never a scan.
+ */
+export interface Quotas {
+  runnersPerOperator: number;
+  openTasksPerRequester: number;
+  cardsPerPublisher: number;
+}
+
+export const DEFAULT_QUOTAS: Readonly<Quotas> = { runnersPerOperator: 50, openTasksPerRequester: 500, cardsPerPublisher: 200 };

@@ -1,3 +1,4 @@
+import { bump } from '../registry/quotas.js';
 import { summarizeTask } from './listing.js';
 import type { Stores } from './store.js';
 import type { OpenTask, Task } from './types.js';
@@ -20,7 +21,9 @@ function openOf(task: Task): OpenTask {
 export function saveTask(store: Stores, task: Task): void {
   store.tasks.set(task.id, task);
   store.summaries.set(task.id, summarizeTask(task));
-  if (task.state === 'accepted' || task.state === 'rejected' || task.state === 'failed' || task.state === 'expired')
+  if (task.state === 'accepted' || task.state === 'rejected' || task.state === 'failed' || task.state === 'expired') {
+    // Settled: the task no longer counts against its requester's open-task quota.
+    if (store.open.has(task.id)) bump(store, 'open-tasks', task.requester, -1);
     store.open.delete(task.id);
-  else store.open.set(task.id, openOf(task));
+  } else store.open.set(task.id, openOf(task));
 }

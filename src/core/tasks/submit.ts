@@ -1,5 +1,6 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
-import type { FindRequest } from '../registry/discovery.js';
+import { checkFindRequest, type FindRequest } from '../registry/discovery.js';
+import { bump, checkQuota } from '../registry/quotas.js';
 import { quoteReward } from '../rewards/economics.js';
 import {
   MAX_DEADLINE_NS,
@@ -26,20 +27,37 @@ export interface SubmitArgs {
   refundSubaccount?: string;
 }
 
-function checkSubmit(store: Stores, now: bigint, args: SubmitArgs): Result<null> {
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Every field's bounds (sizes, counts, characters), cheapest first and before anything reads the store: an oversized
+ * or malformed submit is refused for the price of reading its fields once.
+ */
+export function checkSubmitBounds(args: SubmitArgs): Result<null> {
   const key = args.idempotencyKey;
   if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)
     return bad('idempotency_key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  if (CONTROL_CHARACTERS.test(key)) return bad('idempotency_key', 'must not contain control characters');
+  const { inline, digest, reference } = args.input;
+  if (inline !== undefined && inline.length > MAX_INLINE_INPUT_BYTES)
+    return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
+  if (reference !== undefined && (reference.length === 0 || reference.length > MAX_REFERENCE_LENGTH))
+    return bad('input.reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
+  if (digest !== undefined && (digest.length > 71 || !DIGEST.test(digest)))
+    return bad('input.digest', 'expected sha256:<64 lowercase hex>');
+  if (args.refundSubaccount !== undefined && !/^[0-9a-f]{64}$/.test(args.refundSubaccount))
+    return bad('refund_subaccount', 'must be 32 bytes');
   if (args.request.model === undefined || args.request.model.length === 0)
     return bad('request.model', 'a task must name the model it needs');
-  const { inline, digest, reference } = args.input;
+  const request = checkFindRequest(args.request);
+  if ('Err' in request) {
+    const e = request.Err;
+    return 'InvalidArgument' in e ? bad(`request.${e.InvalidArgument.field}`, e.InvalidArgument.reason) : err(e);
+  }
   if (inline === undefined && (digest === undefined || reference === undefined))
     return bad('input', 'give the input inline, or its digest and a reference');
   if (inline !== undefined && byteLength(inline) > MAX_INLINE_INPUT_BYTES)
     return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
-  if (digest !== undefined && !DIGEST.test(digest)) return bad('input.digest', 'expected sha256:<64 lowercase hex>');
-  if (reference !== undefined && (reference.length === 0 || reference.length > MAX_REFERENCE_LENGTH))
-    return bad('input.reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
   const { maxOutputTokens, temperature, seed } = args.limits;
   if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1 || maxOutputTokens > MAX_OUTPUT_TOKENS)
     return bad('limits.max_output_tokens', `must be 1 to ${MAX_OUTPUT_TOKENS}`);
@@ -49,10 +67,13 @@ function checkSubmit(store: Stores, now: bigint, args: SubmitArgs): Result<null>
   if (args.redundancy > 1 && (temperature !== 0 || seed === undefined)) {
     return bad('limits', 'redundant tasks need deterministic settings: temperature 0 and a fixed seed, so that honest outputs agree');
   }
+  return ok(null);
+}
+
+/** What depends on time, configuration and state: the deadline, the reward, the open-task caps. */
+function checkTerms(store: Stores, caller: string, now: bigint, args: SubmitArgs): Result<null> {
   if (args.deadlineNs <= now || args.deadlineNs > now + MAX_DEADLINE_NS)
     return bad('deadline_ns', 'must be in the future, at most 7 days ahead');
-  if (args.refundSubaccount !== undefined && !/^[0-9a-f]{64}$/.test(args.refundSubaccount))
-    return bad('refund_subaccount', 'must be 32 bytes');
   const quote = quoteReward(store.taskConfig(), args.rewardE8s, args.redundancy);
   if (!quote.acceptable) {
     return bad(
@@ -61,7 +82,7 @@ function checkSubmit(store: Stores, now: bigint, args: SubmitArgs): Result<null>
     );
   }
   if (store.open.size() >= MAX_OPEN_TASKS) return err({ LimitExceeded: { what: 'open tasks', limit: BigInt(MAX_OPEN_TASKS) } });
-  return ok(null);
+  return checkQuota(store, 'open-tasks', caller);
 }
 
 /**
@@ -75,13 +96,15 @@ export function submitTask(
   args: SubmitArgs
 ): Result<{ task: Task; escrow?: { from: PayAccount; amountE8s: bigint } }> {
   if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
+  const bounds = checkSubmitBounds(args);
+  if ('Err' in bounds) return bounds;
   const config = store.taskConfig();
   if (config.ledger === undefined) return err({ NotConfigured: { what: 'ledger canister (set_task_config)' } });
   const idempotency = `${caller}|${args.idempotencyKey}`;
   const existingId = store.idempotency.get(idempotency);
   const existing = existingId === undefined ? undefined : store.tasks.get(existingId);
   if (existing !== undefined) return ok({ task: existing });
-  const checked = checkSubmit(store, now, args);
+  const checked = checkTerms(store, caller, now, args);
   if ('Err' in checked) return checked;
   const refundTo: PayAccount =
     args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
@@ -102,6 +125,7 @@ export function submitTask(
     results: [],
     failures: []
   };
+  bump(store, 'open-tasks', caller, 1);
   saveTask(store, task);
   store.idempotency.set(idempotency, task.id);
   return ok({ task, escrow: { from: refundTo, amountE8s: args.rewardE8s } });
@@ -122,6 +146,7 @@ export function escrowFailed(store: Stores, id: string): void {
   if (task === undefined || task.state !== 'escrowing') return;
   store.tasks.delete(id);
   store.summaries.delete(id);
+  if (store.open.has(id)) bump(store, 'open-tasks', task.requester, -1);
   store.open.delete(id);
   store.idempotency.delete(`${task.requester}|${task.idempotencyKey}`);
 }

@@ -311,3 +311,23 @@ export type CardPage = Page<CardView>;
 export const CardPage = typed<CardPage>(IDL.Record({ items: IDL.Vec(CardView), next: IDL.Opt(IDL.Text) }));
 export type RunnerPage = Page<RunnerView>;
 export const RunnerPage = typed<RunnerPage>(IDL.Record({ items: IDL.Vec(RunnerView), next: IDL.Opt(IDL.Text) }));
+
+/** Per-caller shares of the global caps (set_quotas, get_quotas). */
+export interface QuotasView {
+  runners_per_operator: number;
+  open_tasks_per_requester: number;
+  cards_per_publisher: number;
+}
+export const QuotasView = typed<QuotasView>(
+  IDL.Record({ runners_per_operator: Nat32, open_tasks_per_requester: Nat32, cards_per_publisher: Nat32 })
+);
+
+/** set_quotas: a field left out keeps its value. */
+export interface QuotasArgs {
+  runners_per_operator: Opt<number>;
+  open_tasks_per_requester: Opt<number>;
+  cards_per_publisher: Opt<number>;
+}
+export const QuotasArgs = typed<QuotasArgs>(
+  IDL.Record({ runners_per_operator: IDL.Opt(Nat32), open_tasks_per_requester: IDL.Opt(Nat32), cards_per_publisher: IDL.Opt(Nat32) })
+);

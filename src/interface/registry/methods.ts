@@ -18,6 +18,8 @@ import {
   ModelRef,
   ModelStats,
   PageRequest,
+  QuotasArgs,
+  QuotasView,
   RunnerFilter,
   RunnerPage,
   RunnerView
@@ -59,7 +61,8 @@ export const Results = {
   task: result(TaskView),
   taskResult: result(TaskResultView),
   taskConfig: result(TaskConfigView),
-  taskPage: result(TaskPage)
+  taskPage: result(TaskPage),
+  quotas: result(QuotasView)
 } as const;
 
 export const Replies = {
@@ -104,7 +107,9 @@ export const registryMethods = {
   get_task_config: query([], TaskConfigView),
   list_payouts: query([], Replies.payouts),
   get_reputation: query([IDL.Principal], Replies.optReputation),
-  process_tasks: update([], Results.unit)
+  process_tasks: update([], Results.unit),
+  set_quotas: update([QuotasArgs], Results.quotas),
+  get_quotas: query([], QuotasView)
 };
 
 /** The registry's install and upgrade argument. */
@@ -142,6 +147,8 @@ export const registryInterface = (): CandidInterface => ({
     Candidate,
     ModelStats,
     ConfigView,
+    QuotasView,
+    QuotasArgs,
     Account,
     TaskInput,
     GenerationLimits,
@@ -170,7 +177,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskViewResult: Results.task,
     TaskResultViewResult: Results.taskResult,
     TaskConfigResult: Results.taskConfig,
-    TaskPageResult: Results.taskPage
+    TaskPageResult: Results.taskPage,
+    QuotasResult: Results.quotas
   }
 });
 

@@ -86,19 +86,20 @@ describe('registry core (pure)', () => {
     expect(listCards(store, {}, { limit: 0 })).toHaveProperty('Err.InvalidArgument');
   });
 
-  it('asks for a model filter instead of scanning more than MAX_UNFILTERED_SCAN runners', () => {
+  it('ranks a moving window of MAX_UNFILTERED_SCAN runners instead of failing an unfiltered find_runners', () => {
     const store = newStore();
+    store.setQuotas({ ...store.quotas(), runnersPerOperator: MAX_UNFILTERED_SCAN + 1 });
     const card = modelCard();
     publishCard(store, 'publisher', NOW, card);
     const manifest = runnerManifest('aaaaa-aa', [deployment(card)]);
     for (let i = 0; i <= MAX_UNFILTERED_SCAN; i++) {
       expect(registerRunner(store, `runner-${i}`, NOW, manifest)).toHaveProperty('Ok');
     }
-    expect(findRunners(store, NOW, {})).toEqual({
-      Err: {
-        LimitExceeded: { what: 'runners scanned by a find_runners request without a model filter', limit: BigInt(MAX_UNFILTERED_SCAN) }
-      }
-    });
+    for (let i = 0; i <= MAX_UNFILTERED_SCAN; i++)
+      heartbeat(store, `runner-${i}`, NOW, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 });
+    const found = findRunners(store, NOW, {});
+    expect(found).toHaveProperty('Ok');
+    expect('Ok' in found && found.Ok.length).toBe(10);
     expect(findRunners(store, NOW, { model: card.id as string })).toHaveProperty('Ok');
   });
 });

