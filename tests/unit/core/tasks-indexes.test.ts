@@ -17,8 +17,7 @@ import {
   TERMINAL_STATES,
   tick,
   type Stores,
-  type SubmitArgs,
-  type Task
+  type SubmitArgs
 } from '../../../src/core/tasks/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
 
@@ -178,7 +177,7 @@ describe('open-task indexes', () => {
           else if (op.kind === 'fail') failTask(w.store, RUNNERS[op.runner] ?? '', now, pick(op.pick), 'no');
           else if (op.kind === 'accept') acceptTask(w.store, REQUESTER, now, pick(op.pick));
           else if (op.kind === 'reject') rejectTask(w.store, REQUESTER, now, pick(op.pick), 'bad');
-          else {
+          else if (op.kind === 'advance') {
             now += BigInt(op.seconds) * SECOND;
             beatAll(w, now);
             // A tick that runs out of budget after `budget` visits must leave the indexes as consistent as a full one.
