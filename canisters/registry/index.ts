@@ -7,6 +7,7 @@ import {
   msgCaller,
   msgMethodName,
   msgReply,
+  performanceCounter,
   postUpgrade,
   query,
   setTimerInterval,
@@ -120,6 +121,9 @@ const quotasView = (q: Quotas) => ({
 
 /** Every method's reply type (the shared Results and Replies instances), warmed once per install. */
 const REPLY_TYPES = Object.values(m).flatMap((method) => (method.ret === undefined ? [] : [method.ret]));
+
+/** Instructions a claim without a task id may spend passing over candidates before it answers NotFound. */
+const CLAIM_BUDGET = 2_000_000_000n;
 
 /** Task maintenance (expired leases, deadlines, reviews, epochs, payouts) runs on this interval. */
 const MAINTENANCE_SECONDS = 5;
@@ -374,7 +378,12 @@ export default class {
 
   @update(m.claim_task.args, m.claim_task.ret, MANUAL)
   claim_task(): void {
-    handle(m.claim_task, (id) => mapResult(claimTask(state(), caller(), time(), some(id)), taskView));
+    handle(m.claim_task, (id) =>
+      mapResult(
+        claimTask(state(), caller(), time(), some(id), () => performanceCounter(0) > CLAIM_BUDGET),
+        taskView
+      )
+    );
   }
 
   @update(m.complete_task.args, m.complete_task.ret, MANUAL)

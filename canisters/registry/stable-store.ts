@@ -4,6 +4,7 @@ import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from 
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
 import {
   defaultTaskConfig,
+  OpenTasks,
   type EpochWork,
   type OpenTask,
   type Payout,
@@ -34,7 +35,8 @@ export function openStore(): Stores & { hasConfig(): boolean } {
   const settings = new CachedKeyValue<Setting>(4);
   const tasks = new TaskRecords(5, 10);
   const summaries = new StableKeyValue<TaskSummary>(9);
-  const open = new CachedKeyValue<OpenTask>(6);
+  // The claim, wake-up and lease indexes are rebuilt from the open map (at most MAX_OPEN_TASKS) in the heap.
+  const open = new OpenTasks(new CachedKeyValue<OpenTask>(6));
   const idempotency = new StableKeyValue<string>(7);
   const payouts = new CachedKeyValue<Payout>(8);
   // Quota counters (`<kind>|<principal>`): one entry per principal holding runners, cards or open tasks.
@@ -61,6 +63,7 @@ export function openStore(): Stores & { hasConfig(): boolean } {
     ...store,
     hasConfig: () => settings.has(CONFIG_KEY),
     tasks,
+    taskWithoutInput: (id) => tasks.getWithoutInput(id),
     summaries,
     open,
     idempotency,

@@ -1,6 +1,6 @@
 import { performanceCounter, Principal } from 'azle';
 
-import { listTasks, openPlaces, MAX_CLAIMABLE_PAGE, type Stores, type TaskSummary } from '../../src/core/tasks/index.js';
+import { claimableFor, listTasks, openPlaces, MAX_CLAIMABLE_PAGE, type Stores, type TaskSummary } from '../../src/core/tasks/index.js';
 import { fromOpt as some, opt } from '../../src/interface/candid.js';
 import type {
   PageRequest,
@@ -19,13 +19,11 @@ import type {
  */
 export const LIST_TASKS_BUDGET = 2_000_000_000n;
 
-/** Queued tasks `runner` could lease now, oldest first. */
+/** Queued tasks `runner` could lease now, oldest first, from the claimable index of the models it serves. */
 export function claimable(store: Stores, runner: string, nowNs: bigint): TaskSummaryView[] {
   const out: TaskSummaryView[] = [];
-  for (const [id, open] of store.open.entries()) {
-    if (open.state !== 'queued' || open.done.includes(runner) || open.leases.some((l) => l.runner === runner)) continue;
-    const places = openPlaces(open, nowNs);
-    if (places <= 0 || open.deadlineNs <= nowNs) continue;
+  const outOfBudget = (): boolean => performanceCounter(0) > LIST_TASKS_BUDGET;
+  for (const [id, open] of claimableFor(store, runner, nowNs, MAX_CLAIMABLE_PAGE, outOfBudget)) {
     // The summary, not the task: reading a task back parses its input (up to 256 KiB).
     const rewardE8s = (store.summaries.get(id) ?? store.tasks.get(id))?.rewardE8s;
     if (rewardE8s === undefined) continue;
@@ -35,10 +33,10 @@ export function claimable(store: Stores, runner: string, nowNs: bigint): TaskSum
       reward_e8s: rewardE8s,
       deadline_ns: open.deadlineNs,
       redundancy: open.redundancy,
-      open_places: places
+      open_places: openPlaces(open, nowNs)
     });
     // A task stored before summaries existed is read whole: stop before the query limit, as list_tasks does.
-    if (out.length >= MAX_CLAIMABLE_PAGE || performanceCounter(0) > LIST_TASKS_BUDGET) break;
+    if (outOfBudget()) break;
   }
   return out;
 }

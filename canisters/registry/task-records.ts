@@ -26,6 +26,10 @@ export class TaskRecords implements KeyValue<Task> {
     const task = this.records.get(id);
     return task === undefined ? undefined : this.withInput(id, task);
   }
+  /** The task as stored: a separated input stays in its map (`set` of the result keeps it). */
+  getWithoutInput(id: string): Task | undefined {
+    return this.records.get(id);
+  }
   has(id: string): boolean {
     return this.records.has(id);
   }

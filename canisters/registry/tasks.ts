@@ -1,4 +1,4 @@
-import { call, canisterSelf, time } from 'azle';
+import { call, canisterSelf, performanceCounter, time } from 'azle';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 
 import type { ArgsOf } from '../../src/interface/candid.js';
@@ -135,9 +135,15 @@ async function retryStaleEscrows(store: Stores, now: bigint): Promise<void> {
   }
 }
 
-/** One maintenance pass: time-driven transitions, then payouts and stale escrows. */
+/**
+ * Instructions one maintenance pass may spend on time-driven transitions (an update may spend 40B): the tick stops
+ * there and the next pass resumes from the wake-up index's head, so payouts and escrow retries always get their turn.
+ */
+export const TICK_BUDGET = 2_000_000_000n;
+
+/** One maintenance pass: time-driven transitions (within TICK_BUDGET), then payouts and stale escrows. */
 export async function maintain(store: Stores): Promise<void> {
-  tick(store, time());
+  tick(store, time(), () => performanceCounter(1) > TICK_BUDGET);
   await processPayouts(store);
   await retryStaleEscrows(store, time());
 }

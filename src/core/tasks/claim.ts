@@ -1,14 +1,14 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
-import { matchingDeployment } from '../registry/discovery.js';
+import { matchingDeployment, type FindRequest } from '../registry/discovery.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
 import type { Lease, OpenTask, Task } from './types.js';
 
-function activeLeases(store: Stores, runner: string, model: string): number {
-  let n = 0;
-  for (const [, open] of store.open.entries()) if (open.model === model) for (const lease of open.leases) if (lease.runner === runner) n++;
-  return n;
-}
+/**
+ * Candidates a claim or list_claimable may pass over (tasks this runner already worked on, or whose other requirements
+ * its deployment does not meet) before it stops: with the per-model index a skip costs a heap lookup, never a task read.
+ */
+export const MAX_CLAIM_SKIPS = 200;
 
 /** Places a runner could still lease: results still missing, minus leases running now. */
 export function openPlaces(open: OpenTask, now: bigint): number {
@@ -25,49 +25,118 @@ function claimable(open: OpenTask, runner: string, now: bigint): boolean {
   );
 }
 
+/** The models a runner's deployments serve, each once. */
+function servedModels(store: Stores, runner: string): string[] {
+  return [...new Set(store.index.get(runner)?.deployments.map((d) => d.modelId) ?? [])];
+}
+
+/** The ids of the claimable index's tasks for `models`, merged oldest first (task ids sort in creation order). */
+function* mergedIds(store: Stores, models: string[]): Iterable<string> {
+  const heads = models.map((model) => {
+    const ids = store.open.claimableIds(model)[Symbol.iterator]();
+    return { ids, next: ids.next() };
+  });
+  for (;;) {
+    let best: (typeof heads)[number] | undefined;
+    for (const head of heads) if (!head.next.done && (best === undefined || head.next.value < (best.next.value as string))) best = head;
+    if (best === undefined || best.next.done) return;
+    const id = best.next.value;
+    best.next = best.ids.next();
+    yield id;
+  }
+}
+
+/**
+ * Open tasks `runner` could lease now, oldest first, from the claimable index of the models it serves: other models'
+ * tasks are never looked at, and no task is read. Stops after `limit` tasks, MAX_CLAIM_SKIPS passed-over ones, or
+ * when `outOfBudget` says so.
+ */
+export function claimableFor(
+  store: Stores,
+  runner: string,
+  now: bigint,
+  limit: number,
+  outOfBudget: () => boolean = () => false
+): Array<[string, OpenTask]> {
+  const out: Array<[string, OpenTask]> = [];
+  let skips = 0;
+  for (const id of mergedIds(store, servedModels(store, runner))) {
+    const open = store.open.get(id);
+    if (open !== undefined && claimable(open, runner, now)) out.push([id, open]);
+    else skips++;
+    if (out.length >= limit || skips >= MAX_CLAIM_SKIPS || outOfBudget()) break;
+  }
+  return out;
+}
+
+/** What the task asks of a deployment; an open task stored before `filters` existed is read to learn it. */
+function requestOf(store: Stores, id: string, open: OpenTask): (FindRequest & { model: string }) | undefined {
+  if (open.filters !== undefined) return { ...open.filters, model: open.model };
+  return store.taskWithoutInput(id)?.request;
+}
+
+function lease(store: Stores, task: Task, runner: string, now: bigint): Task {
+  const leaseNs = store.taskConfig().leaseNs;
+  const next: Lease = { runner, claimedAtNs: now, expiresAtNs: now + leaseNs < task.deadlineNs ? now + leaseNs : task.deadlineNs };
+  task.leases.push(next);
+  saveTask(store, task);
+  return task;
+}
+
+const full = (task: Task, now: bigint): boolean =>
+  task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy;
+
 /**
  * A live runner leases a queued task it can serve (the given one, or the oldest it matches), within the slots of
  * the matching deployment. The lease ends at `leaseNs` or the task's deadline, whichever comes first.
+ *
+ * Without an id the claim walks the claimable index of the models the runner serves, checks each candidate on its heap
+ * entry (at most MAX_CLAIM_SKIPS passed over, within `outOfBudget`) and reads only the task it leases: its cost does not
+ * depend on how many tasks other models have queued, nor how large their inputs are.
  */
-export function claimTask(store: Stores, runner: string, now: bigint, wanted?: string): Result<Task> {
+export function claimTask(
+  store: Stores,
+  runner: string,
+  now: bigint,
+  wanted?: string,
+  outOfBudget: () => boolean = () => false
+): Result<Task> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   if (!store.runners.has(runner)) return err({ NotFound: { what: `runner ${runner}` } });
-  const config = store.taskConfig();
-  let capacityHit: number | undefined;
-  const candidates: Array<[string, OpenTask]> = [];
   if (wanted !== undefined) {
     const open = store.open.get(wanted);
     if (open === undefined) return err({ NotFound: { what: `open task ${wanted}` } });
     const task = store.tasks.get(wanted);
-    const full = task !== undefined && task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy;
-    if (!claimable(open, runner, now) || full)
+    if (!claimable(open, runner, now) || task === undefined || full(task, now))
       return err({ InvalidState: { state: open.state, expected: 'queued, with a free place for this runner' } });
-    candidates.push([wanted, open]);
-  } else {
-    for (const entry of store.open.entries()) if (claimable(entry[1], runner, now)) candidates.push(entry);
-  }
-  for (const [id, open] of candidates) {
-    const task = store.tasks.get(id);
-    if (task === undefined) continue;
     const deployment = matchingDeployment(store, now, runner, task.request);
-    if (deployment === undefined) {
-      if (wanted !== undefined)
-        return err({ InvalidState: { state: 'not serving', expected: `a live deployment matching ${task.request.model}` } });
+    if (deployment === undefined)
+      return err({ InvalidState: { state: 'not serving', expected: `a live deployment matching ${task.request.model}` } });
+    if (store.open.leaseCount(runner, open.model) >= deployment.slots) return err({ NoCapacity: { slots: deployment.slots } });
+    return ok(lease(store, task, runner, now));
+  }
+  let capacityHit: number | undefined;
+  let skips = 0;
+  for (const id of mergedIds(store, servedModels(store, runner))) {
+    if (skips >= MAX_CLAIM_SKIPS || outOfBudget()) break;
+    const open = store.open.get(id);
+    const request = open !== undefined && claimable(open, runner, now) ? requestOf(store, id, open) : undefined;
+    const deployment = open === undefined || request === undefined ? undefined : matchingDeployment(store, now, runner, request);
+    if (open === undefined || deployment === undefined) {
+      skips++;
       continue;
     }
-    if (activeLeases(store, runner, open.model) >= deployment.slots) {
+    if (store.open.leaseCount(runner, open.model) >= deployment.slots) {
       capacityHit = deployment.slots;
+      skips++;
       continue;
     }
-    if (task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy) continue;
-    const lease: Lease = {
-      runner,
-      claimedAtNs: now,
-      expiresAtNs: now + config.leaseNs < task.deadlineNs ? now + config.leaseNs : task.deadlineNs
-    };
-    task.leases.push(lease);
-    saveTask(store, task);
-    return ok(task);
+    const task = store.tasks.get(id);
+    if (task === undefined || full(task, now)) {
+      skips++;
+      continue;
+    }
+    return ok(lease(store, task, runner, now));
   }
   if (capacityHit !== undefined) return err({ NoCapacity: { slots: capacityHit } });
   return err({ NotFound: { what: 'claimable task' } });

@@ -1,9 +1,10 @@
 /** The task queue and lifecycle: pure functions of (store, caller, now, args), shared by the registry canister and tests. */
 export { submitTask, escrowConfirmed, escrowFailed, type SubmitArgs } from './submit.js';
-export { claimTask, openPlaces } from './claim.js';
+export { claimTask, claimableFor, openPlaces, MAX_CLAIM_SKIPS } from './claim.js';
+export { OpenTasks, indexKeysOf, wakeAtNs, padNs, type IndexKeys } from './open-tasks.js';
 export { completeTask, failTask, type ResultArgs } from './report.js';
 export { acceptTask, majorityDigest, rejectTask, settle } from './settlement.js';
-export { tick, MAX_TASKS_PER_TICK } from './tick.js';
+export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
 export { saveTask } from './save-task.js';
 export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
 export { checkSubmitBounds } from './submit.js';

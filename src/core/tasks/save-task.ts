@@ -9,15 +9,17 @@ function openOf(task: Task): OpenTask {
     state: task.state,
     deadlineNs: task.deadlineNs,
     redundancy: task.redundancy,
-    leases: task.leases,
+    leases: [...task.leases],
     done: [...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)],
     results: task.results.length
   };
   if (task.reviewEndsAtNs !== undefined) open.reviewEndsAtNs = task.reviewEndsAtNs;
+  const { model: _model, ...filters } = task.request;
+  if (task.state === 'queued') open.filters = filters;
   return open;
 }
 
-/** Writes a task with its listing summary, and keeps the heap queue in step with it. */
+/** Writes a task with its listing summary, and keeps the heap queue (and so its indexes) in step with it. */
 export function saveTask(store: Stores, task: Task): void {
   store.tasks.set(task.id, task);
   store.summaries.set(task.id, summarizeTask(task));

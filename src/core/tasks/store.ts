@@ -2,7 +2,8 @@ import { MemoryKeyValue, type KeyValue } from '../kv.js';
 import type { RegistryStore } from '../registry/store.js';
 import type { RewardStore } from '../rewards/store.js';
 import { DEFAULT_TASK_CONFIG } from './limits.js';
-import type { EpochWork, OpenTask, Task, TaskConfig, TaskSummary } from './types.js';
+import { OpenTasks } from './open-tasks.js';
+import type { EpochWork, Task, TaskConfig, TaskSummary } from './types.js';
 
 /**
  * Task state, with the rewards' (pending payouts, epoch work). Full tasks live in stable memory only; `open`
@@ -12,7 +13,13 @@ export interface TaskStore extends RewardStore {
   tasks: KeyValue<Task>;
   /** A summary per task, written with it (`saveTask`); tasks stored before summaries existed have none. */
   summaries: KeyValue<TaskSummary>;
-  open: KeyValue<OpenTask>;
+  /** Unsettled tasks with their claim, wake-up and lease indexes (src/core/tasks/open-tasks.ts). */
+  open: OpenTasks;
+  /**
+   * A task without its large inline input (kept in a map of its own in the canister), for steps that neither show nor
+   * change the input (the timer's): `tasks.set` of what it returns keeps the stored input.
+   */
+  taskWithoutInput(id: string): Task | undefined;
   /** `<requester>|<idempotency key>` → task id. */
   idempotency: KeyValue<string>;
   taskConfig(): TaskConfig;
@@ -34,10 +41,12 @@ export function memoryTaskStore(): TaskStore {
   let config = defaultTaskConfig();
   let counter = 0n;
   let work: EpochWork = { epoch: 0n, units: [] };
+  const tasks = new MemoryKeyValue<Task>();
   return {
-    tasks: new MemoryKeyValue(),
+    tasks,
+    taskWithoutInput: (id) => tasks.get(id),
     summaries: new MemoryKeyValue(),
-    open: new MemoryKeyValue(),
+    open: new OpenTasks(new MemoryKeyValue()),
     idempotency: new MemoryKeyValue(),
     payouts: new MemoryKeyValue(),
     taskConfig: () => config,

@@ -5,30 +5,47 @@ import { saveTask } from './save-task.js';
 import { finishReview, settle } from './settlement.js';
 import type { Stores } from './store.js';
 
-/** Tasks a timer tick looks at, so that one tick stays far below the instruction limit. */
+/** Tasks one timer tick visits at most; the instruction budget usually stops it first. */
 export const MAX_TASKS_PER_TICK = 500;
+
+export interface TickReport {
+  /** Tasks whose state or leases changed. */
+  changed: number;
+  /** Due tasks visited. */
+  visited: number;
+  /** Whether due tasks were left for the next tick (the bound or the budget stopped this one). */
+  more: boolean;
+}
 
 /**
  * Time-driven transitions, run by the canister's timer: expired leases return to the queue (and count against
  * their runner), past-deadline tasks are refunded, finished reviews accept, too many failures refund, and a
  * finished epoch mints its emission.
+ *
+ * The tick walks the wake-up index (open-tasks.ts) from its head, earliest first, and visits only tasks due at `now`;
+ * every visit moves the task's entry past `now` or removes it, so the index's head is the persisted cursor: the next
+ * tick resumes where this one stopped, and a task with nothing to do is not visited again before its next time. It
+ * reads a task without its input, stops at MAX_TASKS_PER_TICK or once `outOfBudget` says so, and leaves the rest for
+ * the next tick.
  */
-export function tick(store: Stores, now: bigint): { changed: number } {
+export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = () => false): TickReport {
   let changed = 0;
-  let seen = 0;
-  for (const [id, open] of [...store.open.entries()]) {
-    if (open.state === 'escrowing') continue;
-    const dueLease = open.leases.some((l) => l.expiresAtNs <= now);
-    const due =
-      dueLease ||
-      open.deadlineNs <= now ||
-      (open.reviewEndsAtNs !== undefined && open.reviewEndsAtNs <= now) ||
-      open.done.length >= open.redundancy;
-    if (!due) continue;
-    // Only due tasks count against the bound, so a task behind many idle ones is still reached.
-    if (seen++ >= MAX_TASKS_PER_TICK) break;
-    const task = store.tasks.get(id);
-    if (task === undefined) continue;
+  let visited = 0;
+  let more = false;
+  let after: string | undefined;
+  for (let due = store.open.nextDue(now); due !== undefined; due = store.open.nextDue(now, after)) {
+    if (visited >= MAX_TASKS_PER_TICK || outOfBudget()) {
+      more = true;
+      break;
+    }
+    visited++;
+    after = due.key;
+    const task = store.taskWithoutInput(due.id);
+    if (task === undefined) {
+      // An open entry without its task (never written by this code): drop it rather than visit it on every tick.
+      store.open.delete(due.id);
+      continue;
+    }
     const before = `${task.state}/${task.leases.length}`;
     for (const lease of task.leases) {
       if (lease.expiresAtNs > now) continue;
@@ -46,5 +63,5 @@ export function tick(store: Stores, now: bigint): { changed: number } {
     if (`${task.state}/${task.leases.length}` !== before) changed++;
   }
   closeEpoch(store, now);
-  return { changed };
+  return { changed, visited, more };
 }

@@ -113,6 +113,11 @@ export interface OpenTask {
   /** Results in so far (a task needs `redundancy` of them). */
   results: number;
   reviewEndsAtNs?: bigint;
+  /**
+   * The request's other requirements (engine, context, prices, …), so that a claim matches a task against the runner's
+   * deployment without reading the task (and its input). Open tasks stored before this field existed have none.
+   */
+  filters?: Omit<FindRequest, 'model'>;
 }
 
 /** The task settings: the reward settings (treasury, fees, minimum reward, emission) and the queue's. */

@@ -769,9 +769,9 @@ describe('review', () => {
     const w = world();
     const id = inReview(w);
     const endsAt = taskOf(w, id).reviewEndsAtNs as bigint;
-    expect(tick(w.store, endsAt - 1n)).toEqual({ changed: 0 });
+    expect(tick(w.store, endsAt - 1n)).toMatchObject({ changed: 0 });
     expect(taskOf(w, id).state).toBe('review');
-    expect(tick(w.store, endsAt)).toEqual({ changed: 1 });
+    expect(tick(w.store, endsAt)).toMatchObject({ changed: 1 });
     expect(taskOf(w, id)).toMatchObject({
       state: 'accepted',
       paidRunners: ['runner-a'],
@@ -808,9 +808,9 @@ describe('timers', () => {
     addRunner(w, 'runner-b');
     const id = queued(w, 'k');
     okOf(claimTask(w.store, 'runner-a', NOW, id));
-    expect(tick(w.store, NOW + LEASE - 1n)).toEqual({ changed: 0 });
+    expect(tick(w.store, NOW + LEASE - 1n)).toMatchObject({ changed: 0 });
     expect(taskOf(w, id).leases).toHaveLength(1);
-    expect(tick(w.store, NOW + LEASE)).toEqual({ changed: 1 });
+    expect(tick(w.store, NOW + LEASE)).toMatchObject({ changed: 1 });
     expect(taskOf(w, id)).toMatchObject({
       state: 'queued',
       leases: [],
@@ -852,7 +852,7 @@ describe('timers', () => {
     const id = queued(w, 'k', { deadlineNs: NOW + 60n * SECOND });
     tick(w.store, NOW + 60n * SECOND - 1n);
     expect(taskOf(w, id).state).toBe('queued');
-    expect(tick(w.store, NOW + 60n * SECOND)).toEqual({ changed: 1 });
+    expect(tick(w.store, NOW + 60n * SECOND)).toMatchObject({ changed: 1 });
     expect(taskOf(w, id)).toMatchObject({
       state: 'expired',
       outcome: 'the deadline passed before enough results came in',
