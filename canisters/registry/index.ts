@@ -41,7 +41,7 @@ import {
   type Result
 } from '../../src/core/registry/index.js';
 import { JsonTooDeepError, parseJson } from '../../src/core/json.js';
-import { isAdmin, requireAdmin } from '../../src/core/registry/access.js';
+import { requireAdmin } from '../../src/core/registry/access.js';
 import { byteLength } from '../../src/core/tasks/validate.js';
 import {
   acceptTask,
@@ -154,7 +154,7 @@ const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | 
 export default class {
   /**
    * Cheap early refusal of ingress (not a security boundary: every method checks again): unknown methods, arguments
-   * larger than the method can need, anonymous callers of methods that write, non-admins calling admin methods. It
+   * larger than the method can need, and anonymous callers of methods that write. It
    * reads the method name, the argument's size and the caller; it never decodes the argument.
    */
   @inspectMessage({ manual: true })
@@ -166,8 +166,7 @@ export default class {
       argBytes: msgArgData().length,
       caller: caller(),
       known,
-      readOnly: known && m[method].mode === 'query',
-      privileged: () => isController(msgCaller()) || isAdmin(state(), caller())
+      readOnly: known && m[method].mode === 'query'
     });
     return refusal === undefined;
   }

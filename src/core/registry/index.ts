@@ -20,5 +20,5 @@ export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
 export * from './limits.js';
 export { bump, checkQuota, countOf, setQuotas, MAX_QUOTA, type QuotaKind } from './quotas.js';
-export { ADMIN_METHODS, inspectIngress, maxArgBytes, MAX_ARG_BYTES, type Ingress, type IngressRefusal } from './ingress.js';
+export { inspectIngress, maxArgBytes, MAX_ARG_BYTES, type Ingress, type IngressRefusal } from './ingress.js';
 export * from './types.js';

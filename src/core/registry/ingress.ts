@@ -22,16 +22,6 @@ export const MAX_ARG_BYTES: Readonly<Record<string, number>> = {
   find_runners: MAX_FIND_REQUEST_BYTES
 };
 
-/** Methods that only admins (or, for set_admins, controllers) may call: inspect_message refuses everyone else. */
-export const ADMIN_METHODS: ReadonlySet<string> = new Set([
-  'set_admins',
-  'set_task_config',
-  'set_quotas',
-  'suspend_runner',
-  'unsuspend_runner',
-  'process_tasks'
-]);
-
 /** The largest argument a method accepts (a small default for the methods with only small fields). */
 export const maxArgBytes = (method: string): number => MAX_ARG_BYTES[method] ?? SMALL_ARG_BYTES;
 
@@ -43,11 +33,13 @@ export interface Ingress {
   known: boolean;
   /** Whether the method only reads (a query called through the update path). */
   readOnly: boolean;
-  /** Admin or controller: asked only for admin methods. */
-  privileged: () => boolean;
 }
 
-export type IngressRefusal = 'UnknownMethod' | 'ArgumentTooLarge' | 'AnonymousCaller' | 'Unauthorized';
+/**
+ * Admin methods are not refused here: a non-admin gets the typed `Unauthorized` from the method, whose first check
+ * it is (cheap), so clients keep a typed answer.
+ */
+export type IngressRefusal = 'UnknownMethod' | 'ArgumentTooLarge' | 'AnonymousCaller';
 
 /**
  * Why ingress would be refused before it runs, cheapest check first; undefined to accept. Pure: the canister's
@@ -58,6 +50,5 @@ export function inspectIngress(ingress: Ingress): IngressRefusal | undefined {
   if (ingress.argBytes > maxArgBytes(ingress.method)) return 'ArgumentTooLarge';
   if (ingress.readOnly) return undefined;
   if (ingress.caller === ANONYMOUS_PRINCIPAL) return 'AnonymousCaller';
-  if (ADMIN_METHODS.has(ingress.method) && !ingress.privileged()) return 'Unauthorized';
   return undefined;
 }

@@ -100,19 +100,17 @@ describe('inspect_message rules', () => {
     caller: 'someone',
     known: true,
     readOnly: false,
-    privileged: () => false,
     ...overrides
   });
 
-  it('refuses unknown methods, oversized arguments, anonymous writers and non-admins on admin methods', () => {
+  it('refuses unknown methods, oversized arguments, anonymous writers; admin methods are left to the typed Unauthorized of the method', () => {
     expect(inspectIngress(ingress({}))).toBeUndefined();
     expect(inspectIngress(ingress({ method: '_azle_chunk', known: false }))).toBe('UnknownMethod');
     expect(inspectIngress(ingress({ argBytes: maxArgBytes('submit_task') + 1 }))).toBe('ArgumentTooLarge');
     expect(inspectIngress(ingress({ method: 'claim_task', argBytes: 5_000 }))).toBe('ArgumentTooLarge');
     expect(inspectIngress(ingress({ caller: ANONYMOUS_PRINCIPAL }))).toBe('AnonymousCaller');
     expect(inspectIngress(ingress({ method: 'get_task', caller: ANONYMOUS_PRINCIPAL, readOnly: true }))).toBeUndefined();
-    expect(inspectIngress(ingress({ method: 'set_task_config' }))).toBe('Unauthorized');
-    expect(inspectIngress(ingress({ method: 'set_task_config', privileged: () => true }))).toBeUndefined();
+    expect(inspectIngress(ingress({ method: 'set_task_config' }))).toBeUndefined();
   });
 
   it('sizes each method from the field limits', () => {

@@ -29,7 +29,8 @@ const OTHER_MODEL = 'other-org/Other-Model-7B';
 const RUNNERS = ['runner-a', 'runner-b', 'runner-c'];
 
 function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err)}`);
+  if ('Err' in result)
+    throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
   return result.Ok;
 }
 
@@ -238,6 +239,7 @@ describe('claim through the per-model index', () => {
 describe('the timer through the wake-up index', () => {
   it('does not revisit tasks that have nothing to do (the starvation case) and reaches an honest deadline at once', () => {
     const w = world();
+    w.store.setQuotas({ ...w.store.quotas(), openTasksPerRequester: 1_000 });
     // 510 redundancy-1 tasks the attacker's runner leased and failed once: queued, `done` full, nothing due for a day.
     for (let i = 0; i < 510; i++) {
       const id = queued(w, w.model, `a${i}`, { deadlineNs: NOW + 86_400n * SECOND });
