@@ -1,4 +1,5 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
+import { restorePayoutQueue } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import { DiscoveryIndex, type RegistryStore } from '../../src/core/registry/index.js';
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
@@ -36,6 +37,10 @@ export function openStore(): Stores & { hasConfig(): boolean } {
   const open = new CachedKeyValue<OpenTask>(6);
   const idempotency = new StableKeyValue<string>(7);
   const payouts = new CachedKeyValue<Payout>(8);
+  // The payouts' due index (src/core/rewards/payout-schedule.ts). Memory 20 leaves 11-19 for other indexes.
+  const payoutQueue = new CachedKeyValue<string>(20);
+  // Payouts stored before the index existed get their entry (a no-op once every payout has one).
+  restorePayoutQueue({ payouts, payoutQueue });
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -59,6 +64,7 @@ export function openStore(): Stores & { hasConfig(): boolean } {
     open,
     idempotency,
     payouts,
+    payoutQueue,
     taskConfig: () => (settings.get(TASK_CONFIG_KEY) as TaskConfig | undefined) ?? defaultTaskConfig(),
     setTaskConfig: (config) => settings.set(TASK_CONFIG_KEY, config),
     lastTaskNumber: () => (settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n,

@@ -40,6 +40,7 @@ export function memoryTaskStore(): TaskStore {
     open: new MemoryKeyValue(),
     idempotency: new MemoryKeyValue(),
     payouts: new MemoryKeyValue(),
+    payoutQueue: new MemoryKeyValue(),
     taskConfig: () => config,
     setTaskConfig: (next) => {
       config = next;

@@ -27,6 +27,8 @@ import {
   Account,
   GenerationLimits,
   Lease,
+  PayoutFilter,
+  PayoutPage,
   PayoutView,
   ReputationView,
   ResultArgs,
@@ -59,7 +61,9 @@ export const Results = {
   task: result(TaskView),
   taskResult: result(TaskResultView),
   taskConfig: result(TaskConfigView),
-  taskPage: result(TaskPage)
+  taskPage: result(TaskPage),
+  payoutPage: result(PayoutPage),
+  payout: result(PayoutView)
 } as const;
 
 export const Replies = {
@@ -68,7 +72,6 @@ export const Replies = {
   stats: IDL.Vec(ModelStats),
   optTask: IDL.Opt(TaskView),
   taskSummaries: IDL.Vec(TaskSummary),
-  payouts: IDL.Vec(PayoutView),
   optReputation: IDL.Opt(ReputationView)
 } as const;
 
@@ -102,7 +105,8 @@ export const registryMethods = {
   quote_reward: query([Nat, Nat8], RewardQuote),
   set_task_config: update([TaskConfigArgs], Results.taskConfig),
   get_task_config: query([], TaskConfigView),
-  list_payouts: query([], Replies.payouts),
+  list_payouts: query([PayoutFilter, PageRequest], Results.payoutPage),
+  retry_payout: update([IDL.Text], Results.payout),
   get_reputation: query([IDL.Principal], Replies.optReputation),
   process_tasks: update([], Results.unit)
 };
@@ -159,6 +163,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskConfigArgs,
     TaskConfigView,
     PayoutView,
+    PayoutFilter,
+    PayoutPage,
     ReputationView,
     ModelRefResult: Results.modelRef,
     CardPageResult: Results.cardPage,
@@ -170,7 +176,9 @@ export const registryInterface = (): CandidInterface => ({
     TaskViewResult: Results.task,
     TaskResultViewResult: Results.taskResult,
     TaskConfigResult: Results.taskConfig,
-    TaskPageResult: Results.taskPage
+    TaskPageResult: Results.taskPage,
+    PayoutPageResult: Results.payoutPage,
+    PayoutResult: Results.payout
   }
 });
 
