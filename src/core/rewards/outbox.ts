@@ -65,12 +65,15 @@ export function restorePayoutQueue(store: Outbox): number {
   return added;
 }
 
-/** Due entries of one lane, earliest first, at most `max`. */
+/**
+ * Due entries of one lane, earliest first, at most `max`. A payout never attempted (lane `a`) is always due, even one
+ * whose `created_at_time` is a few ns ahead (its place in its settlement): it is paid in the pass that settles it.
+ */
 function dueIn(store: Outbox, lane: 'a' | 'b', nowNs: bigint, max: number): Payout[] {
   const due: Payout[] = [];
   if (max <= 0) return due;
   for (const [key, id] of store.payoutQueue.entries(`${lane}|`)) {
-    if (!key.startsWith(`${lane}|`) || queueKeyNs(key) > nowNs) break;
+    if (!key.startsWith(`${lane}|`) || (lane === 'b' && queueKeyNs(key) > nowNs)) break;
     const payout = getPayout(store, id);
     // An entry whose payout is gone or moved is stale: drop it (it cannot be reached otherwise).
     if (payout === undefined || payout.stuck === true || queueKey(payout) !== key) store.payoutQueue.delete(key);
