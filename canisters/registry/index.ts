@@ -1,5 +1,6 @@
 import '../common/text-codec.js';
 import {
+  canisterSelf,
   init,
   inspectMessage,
   isController,
@@ -43,6 +44,7 @@ import {
 import { JsonTooDeepError, parseJson } from '../../src/core/json.js';
 import { requireAdmin } from '../../src/core/registry/access.js';
 import { byteLength } from '../../src/core/tasks/validate.js';
+import { listPayouts, retryPayout } from '../../src/core/rewards/index.js';
 import {
   acceptTask,
   claimTask,
@@ -251,7 +253,9 @@ export default class {
     handle(m.register_runner, (manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
-      return mapResult(registerRunner(state(), caller(), time(), manifest.Ok), (r) => runnerView(state(), r, time()));
+      return mapResult(registerRunner(state(), caller(), time(), manifest.Ok, canisterSelf().toText()), (r) =>
+        runnerView(state(), r, time())
+      );
     });
   }
 
@@ -261,7 +265,9 @@ export default class {
     handle(m.update_runner, (runner, manifestJson) => {
       const manifest = manifestOf(manifestJson);
       if ('Err' in manifest) return manifest;
-      return mapResult(updateRunner(state(), caller(), time(), runner.toText(), manifest.Ok), (r) => runnerView(state(), r, time()));
+      return mapResult(updateRunner(state(), caller(), time(), runner.toText(), manifest.Ok, canisterSelf().toText()), (r) =>
+        runnerView(state(), r, time())
+      );
     });
   }
 
@@ -454,17 +460,22 @@ export default class {
     if (tooLarge('set_task_config')) return;
     handle(m.set_task_config, (a) => {
       const treasury = some(a.treasury);
-      const result = setTaskConfig(state(), caller(), {
-        ledger: some(a.ledger)?.toText(),
-        treasury: treasury === undefined ? undefined : accountIn(treasury),
-        protocolFeeBps: some(a.protocol_fee_bps),
-        ledgerFeeE8s: some(a.ledger_fee_e8s),
-        leaseSeconds: some(a.lease_seconds),
-        reviewWindowSeconds: some(a.review_window_seconds),
-        minRewardE8s: some(a.min_reward_e8s),
-        emissionPerEpochE8s: some(a.emission_per_epoch_e8s),
-        epochSeconds: some(a.epoch_seconds)
-      });
+      const result = setTaskConfig(
+        state(),
+        caller(),
+        {
+          ledger: some(a.ledger)?.toText(),
+          treasury: treasury === undefined ? undefined : accountIn(treasury),
+          protocolFeeBps: some(a.protocol_fee_bps),
+          ledgerFeeE8s: some(a.ledger_fee_e8s),
+          leaseSeconds: some(a.lease_seconds),
+          reviewWindowSeconds: some(a.review_window_seconds),
+          minRewardE8s: some(a.min_reward_e8s),
+          emissionPerEpochE8s: some(a.emission_per_epoch_e8s),
+          epochSeconds: some(a.epoch_seconds)
+        },
+        canisterSelf().toText()
+      );
       return mapResult(result, (config) => taskConfigView(config, escrowAccount()));
     });
   }
@@ -493,10 +504,21 @@ export default class {
     handle(m.get_task_config, () => taskConfigView(state().taskConfig(), escrowAccount()));
   }
 
-  /** Payouts recorded but not yet confirmed by the ledger (with their attempts and last error). */
+  /** Payouts recorded but not yet confirmed by the ledger (state, attempts, next attempt, last error); one bounded page. */
   @query(m.list_payouts.args, m.list_payouts.ret, MANUAL)
   list_payouts(): void {
-    handle(m.list_payouts, () => [...state().payouts.entries()].slice(0, 100).map(([, p]) => payoutView(p)));
+    handle(m.list_payouts, (filter, page) =>
+      mapResult(listPayouts(state(), { state: some(filter.state) }, { after: some(page.after), limit: some(page.limit) }), (p) => ({
+        items: p.items.map(payoutView),
+        next: opt(p.next)
+      }))
+    );
+  }
+
+  /** Admins send a payout again now: a stuck one with a fresh attempt budget, a pending one without its backoff. */
+  @update(m.retry_payout.args, m.retry_payout.ret, MANUAL)
+  retry_payout(): void {
+    handle(m.retry_payout, (id) => mapResult(retryPayout(state(), caller(), id, time()), payoutView));
   }
 
   @query(m.get_reputation.args, m.get_reputation.ret, MANUAL)

@@ -1,4 +1,5 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
+import { restorePayoutQueue } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
@@ -41,6 +42,10 @@ export function openStore(): Stores & { hasConfig(): boolean } {
   const payouts = new CachedKeyValue<Payout>(8);
   // Quota counters (`<kind>|<principal>`): one entry per principal holding runners, cards or open tasks.
   const counts = new StableKeyValue<number>(11);
+  // The payouts' due index (src/core/rewards/payout-schedule.ts). Memory 20 leaves 11-19 for other indexes.
+  const payoutQueue = new CachedKeyValue<string>(20);
+  // Payouts stored before the index existed get their entry (a no-op once every payout has one).
+  restorePayoutQueue({ payouts, payoutQueue });
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -68,6 +73,7 @@ export function openStore(): Stores & { hasConfig(): boolean } {
     open,
     idempotency,
     payouts,
+    payoutQueue,
     taskConfig: () => (settings.get(TASK_CONFIG_KEY) as TaskConfig | undefined) ?? defaultTaskConfig(),
     setTaskConfig: (config) => settings.set(TASK_CONFIG_KEY, config),
     lastTaskNumber: () => (settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n,

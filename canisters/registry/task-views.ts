@@ -3,6 +3,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
+import { accountProblem, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import type {
   Account,
@@ -137,16 +138,28 @@ export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined): T
   };
 }
 
-export function payoutView(p: Payout): PayoutView {
+/**
+ * Never throws, so a listing cannot trap: an account that cannot be encoded (a bad owner text stored before operators
+ * were checked) reads as the anonymous principal; its payout is stuck with a last error that names the text.
+ */
+function safeAccountOut(account: PayAccount): { owner: Principal; subaccount: Opt<Uint8Array> } {
+  if (accountProblem(account) !== undefined) return { owner: Principal.anonymous(), subaccount: [] };
+  return accountOut(account);
+}
+
+export function payoutView(stored: Payout): PayoutView {
+  const p = normalizePayout(stored);
   return {
     id: p.id,
     kind: p.kind,
     task_id: opt(p.taskId),
-    to: accountOut(p.to),
+    to: safeAccountOut(p.to),
     amount_e8s: p.amountE8s,
     created_at_ns: p.createdAtNs,
     attempts: p.attempts,
-    last_error: opt(p.lastError)
+    last_error: opt(p.lastError),
+    state: payoutState(p),
+    next_attempt_ns: p.stuck === true ? [] : [nextAttemptOf(p)]
   };
 }
 

@@ -4,6 +4,7 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 import type { ArgsOf } from '../../src/interface/candid.js';
 import { ledgerMethods, type TransferFromResult, type TransferResult } from '../../src/interface/ledger/index.js';
 import {
+  beginAttempt,
   describeLedgerError,
   duePayouts,
   judgeTransfer,
@@ -69,50 +70,76 @@ export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | 
 
 const inFlight = new Set<string>();
 
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /**
- * Pays what is owed, each payout exactly once: `Duplicate` from the ledger means an earlier attempt went through.
- * The calls of one pass run concurrently; each payout is independent and guarded against a second attempt in flight.
+ * Pays what is due, each payout exactly once (`Duplicate` from the ledger means an earlier attempt went through) and
+ * each independently (src/core/rewards/payout-schedule.ts): the pass reads only due payouts, each attempt is counted
+ * and backed off before its call, and nothing here throws. So the tick's transitions and every attempt's bookkeeping
+ * commit with this message when the calls go out; a reply callback that traps rolls back only its own payout's
+ * verdict, and the payout, already backed off, is tried again later and ends stuck if it never succeeds.
  */
 export async function processPayouts(store: Stores): Promise<void> {
   const config = store.taskConfig();
-  if (config.ledger === undefined) return;
-  const batch = duePayouts(store, PAYOUTS_PER_TICK).filter((p) => !inFlight.has(p.id));
-  await Promise.all(batch.map((payout) => pay(store, config.ledger as string, payout)));
+  const ledger = config.ledger;
+  if (ledger === undefined) return;
+  const now = time();
+  let batch: Payout[];
+  try {
+    batch = duePayouts(store, now, PAYOUTS_PER_TICK).filter((p) => !inFlight.has(p.id));
+  } catch (error) {
+    // A broken outbox must not take the tick (already applied in this message) down with it.
+    console.log(`payouts: cannot read the due index: ${messageOf(error)}`);
+    return;
+  }
+  await Promise.allSettled(batch.map((payout) => pay(store, ledger, payout, now)));
 }
 
 /** One attempt at a payout; what the reply means (paid, retry, stuck) is the policy's (src/core/rewards/payout-policy.ts). */
-async function pay(store: Stores, ledger: string, payout: Payout): Promise<void> {
-  inFlight.add(payout.id);
+async function pay(store: Stores, ledger: string, payout: Payout, now: bigint): Promise<void> {
+  let args: ArgsOf<typeof ledgerMethods.icrc1_transfer>;
   try {
-    const plan = planTransfer(payout, store.taskConfig().ledgerFeeE8s);
-    if (plan.kind === 'stuck') {
-      recordVerdict(store, payout.id, plan);
-      return;
-    }
-    let reply: TransferReply;
-    try {
-      const method = ledgerMethods.icrc1_transfer;
-      reply = await call<ArgsOf<typeof method>, TransferResult>(ledger, 'icrc1_transfer', {
-        paramIdlTypes: method.args,
-        returnIdlType: method.ret,
-        args: [
-          {
-            from_subaccount: plan.fromEscrow ? [ESCROW_SUBACCOUNT] : [],
-            to: accountOut(payout.to),
-            amount: plan.amountE8s,
-            fee: plan.feeE8s === undefined ? [] : [plan.feeE8s],
-            memo: [memoOf(payout.memo)],
-            created_at_time: [payout.createdAtNs]
-          }
-        ]
-      });
-    } catch (error) {
-      // The ledger is stopped, slow or unreachable: the policy keeps the payout for the next pass.
-      reply = { Thrown: error };
-    }
-    recordVerdict(store, payout.id, judgeTransfer(reply));
+    const plan = planTransfer(payout, store.taskConfig().ledgerFeeE8s, canisterSelf().toText());
+    if (plan.kind === 'stuck') return recordVerdict(store, payout.id, plan);
+    if (!beginAttempt(store, payout.id, now)) return;
+    args = [
+      {
+        from_subaccount: plan.fromEscrow ? [ESCROW_SUBACCOUNT] : [],
+        to: accountOut(payout.to),
+        amount: plan.amountE8s,
+        fee: plan.feeE8s === undefined ? [] : [plan.feeE8s],
+        memo: [memoOf(payout.memo)],
+        created_at_time: [payout.createdAtNs]
+      }
+    ];
+  } catch (error) {
+    // The transfer cannot even be written down (an account the policy let through but the encoder refuses).
+    return safely(() => recordVerdict(store, payout.id, { kind: 'stuck', error: `cannot be paid: ${messageOf(error)}` }));
+  }
+  inFlight.add(payout.id);
+  let reply: TransferReply;
+  try {
+    const method = ledgerMethods.icrc1_transfer;
+    reply = await call<ArgsOf<typeof method>, TransferResult>(ledger, 'icrc1_transfer', {
+      paramIdlTypes: method.args,
+      returnIdlType: method.ret,
+      args
+    });
+  } catch (error) {
+    // The ledger is stopped, slow or unreachable: the policy keeps the payout, backed off, for a later pass.
+    reply = { Thrown: error };
   } finally {
     inFlight.delete(payout.id);
+  }
+  safely(() => recordVerdict(store, payout.id, judgeTransfer(reply), time()));
+}
+
+/** Runs bookkeeping that must not reject the pass (one payout's failure is that payout's alone). */
+function safely(work: () => void): void {
+  try {
+    work();
+  } catch (error) {
+    console.log(`payouts: ${messageOf(error)}`);
   }
 }
 

@@ -14,6 +14,7 @@ import type { RegistryService } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { findRequest, okOf } from '../support/registry.ts';
 import { processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { payoutRows } from './adversarial-payouts.ts';
 import { printTable, row } from './report.ts';
 import { SMOKE } from './scale.ts';
 
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
     await claimRows(t, seed, spent);
     console.log(`  (seeded ${seed.seeded} tasks in ${((Date.now() - started) / 1000).toFixed(0)} s)`);
     await timerRows(t, seed, spent);
+    payoutRows();
     printTable();
   } finally {
     await localnet.stop();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { errOf, okOf } from '../support/registry.ts';
-import { FEE, REWARD, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { FEE, REWARD, resultArgs, taskNetwork, payoutsOf, type TaskNetwork } from '../support/tasks.ts';
 
 describe('tasks and rewards (registry + ledger on the localnet)', () => {
   let net: Localnet;
@@ -47,7 +47,7 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
     okOf(await (await t.tasks(t.admin)).process_tasks());
     expect(await t.balance(runner)).toBe(quote.per_runner_net_e8s);
     expect(await t.balance(t.treasury)).toBe(quote.treasury_net_e8s);
-    expect(await (await t.tasks(t.admin)).list_payouts()).toEqual([]);
+    expect(await payoutsOf(t)).toEqual([]);
     const reputation = (await asRequester.get_reputation(runner.getPrincipal()))[0];
     expect(reputation?.completed).toBe(1);
   });

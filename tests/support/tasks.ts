@@ -7,6 +7,8 @@ import type { Principal } from '@dfinity/principal';
 
 import {
   registryInitArgs,
+  type PayoutPage,
+  type PayoutView,
   type RegistryService,
   type ResultArgs,
   type SubmitTaskArgs,
@@ -196,4 +198,18 @@ export async function escrowBalance(t: TaskNetwork): Promise<bigint> {
 /** Runs one maintenance pass as the admin (what the 5-second timer does). */
 export async function processTasks(t: TaskNetwork): Promise<void> {
   okOf(await (await t.tasks(t.admin)).process_tasks());
+}
+
+/** Every payout the registry lists (all pages), optionally only `pending` or `stuck` ones, as the admin reads them. */
+export async function payoutsOf(t: TaskNetwork, state?: 'pending' | 'stuck'): Promise<PayoutView[]> {
+  const admin = await t.tasks(t.admin);
+  const items: PayoutView[] = [];
+  let after: [] | [string] = [];
+  for (;;) {
+    const page: PayoutPage = okOf(await admin.list_payouts({ state: state === undefined ? [] : [state] }, { after, limit: [100] }));
+    items.push(...page.items);
+    const next: string | undefined = page.next[0];
+    if (next === undefined) return items;
+    after = [next];
+  }
 }

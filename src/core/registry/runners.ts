@@ -1,4 +1,5 @@
 import { safeValidateRunnerManifest, type RunnerManifest } from '../manifest/index.js';
+import { principalTextProblem } from '../principal-text.js';
 import { checkReason, requireAdmin, requireAuthenticated } from './access.js';
 import { err, ok, type RegistryError, type Result } from './errors.js';
 import { MAX_QUEUE_DEPTH, MAX_RUNNERS, MAX_TOKENS_PER_SECOND } from './limits.js';
@@ -8,10 +9,25 @@ import { pageOf, type Page, type PageRequest } from './pagination.js';
 import { cardKey, type RegistryStore } from './store.js';
 import { isRunnerState, RUNNER_STATES, type Heartbeat, type StoredRunner } from './types.js';
 
-/** Checks a manifest and that every deployment serves a published, non-deprecated card. */
-function checkManifest(store: RegistryStore, input: unknown): Result<RunnerManifest> {
+/**
+ * Why `operator` cannot be paid, or undefined: it must be a principal's canonical text (checksum included: a typo must
+ * fail here, not in every payout) and not the registry itself, whose default account is the ledger's minting account
+ * (a payment to it is a burn).
+ */
+export function operatorProblem(operator: string, registryId: string | undefined): RegistryError | undefined {
+  const problem = principalTextProblem(operator);
+  if (problem !== undefined) return invalid('operator', problem);
+  if (registryId !== undefined && operator === registryId)
+    return invalid('operator', "the registry itself cannot be paid (its account is the ledger's minting account)");
+  return undefined;
+}
+
+/** Checks a manifest, its operator, and that every deployment serves a published, non-deprecated card. */
+function checkManifest(store: RegistryStore, input: unknown, registryId: string | undefined): Result<RunnerManifest> {
   const parsed = safeValidateRunnerManifest(input);
   if (!parsed.ok) return err({ InvalidManifest: { issues: parsed.issues } });
+  const badOperator = operatorProblem(parsed.manifest.operator, registryId);
+  if (badOperator !== undefined) return err(badOperator);
   for (const deployment of parsed.manifest.deployments) {
     const key = cardKey(deployment.model.id, deployment.model.digest);
     const card = store.cards.get(key);
@@ -21,13 +37,22 @@ function checkManifest(store: RegistryStore, input: unknown): Result<RunnerManif
   return ok(parsed.manifest);
 }
 
-/** The caller registers itself: a runner's identity is the principal that signs its calls. */
-export function registerRunner(store: RegistryStore, caller: string, nowNs: bigint, input: unknown): Result<StoredRunner> {
+/**
+ * The caller registers itself: a runner's identity is the principal that signs its calls. `registryId` is the
+ * registry's own principal, which no operator may name.
+ */
+export function registerRunner(
+  store: RegistryStore,
+  caller: string,
+  nowNs: bigint,
+  input: unknown,
+  registryId?: string
+): Result<StoredRunner> {
   const denied = requireAuthenticated(caller);
   if (denied !== undefined) return err(denied);
   if (store.runners.has(caller)) return err({ AlreadyExists: { what: `runner ${caller} (use update_runner)` } });
   if (store.runners.size() >= MAX_RUNNERS) return err({ LimitExceeded: { what: 'runners', limit: BigInt(MAX_RUNNERS) } });
-  const manifest = checkManifest(store, input);
+  const manifest = checkManifest(store, input, registryId);
   if ('Err' in manifest) return manifest;
   const quota = checkQuota(store, 'runners', manifest.Ok.operator);
   if ('Err' in quota) return quota;
@@ -50,10 +75,17 @@ function manageable(store: RegistryStore, caller: string, runnerId: string): Res
   return ok(runner);
 }
 
-export function updateRunner(store: RegistryStore, caller: string, nowNs: bigint, runnerId: string, input: unknown): Result<StoredRunner> {
+export function updateRunner(
+  store: RegistryStore,
+  caller: string,
+  nowNs: bigint,
+  runnerId: string,
+  input: unknown,
+  registryId?: string
+): Result<StoredRunner> {
   const current = manageable(store, caller, runnerId);
   if ('Err' in current) return current;
-  const manifest = checkManifest(store, input);
+  const manifest = checkManifest(store, input, registryId);
   if ('Err' in manifest) return manifest;
   const before = current.Ok.manifest.operator;
   if (manifest.Ok.operator !== before) {

@@ -7,15 +7,30 @@ export { splitEmission, workUnits } from './emission.js';
 export { addAcceptedWork, closeEpoch, type AcceptedWork } from './epochs.js';
 export {
   addPayout,
+  beginAttempt,
   duePayouts,
+  getPayout,
   payAccountOf,
   payoutDone,
   payoutRetry,
   payoutStuck,
   recordVerdict,
+  restorePayoutQueue,
   MAX_PAYOUT_ERROR_LENGTH
 } from './outbox.js';
+export { listPayouts, retryPayout, type PayoutFilter } from './payout-admin.js';
 export {
+  MAX_PAYOUT_ATTEMPTS,
+  PAYOUT_BACKOFF_BASE_NS,
+  PAYOUT_BACKOFF_MAX_NS,
+  nextAttemptOf,
+  normalizePayout,
+  payoutBackoffNs,
+  payoutState,
+  queueKey
+} from './payout-schedule.js';
+export {
+  accountProblem,
   describeLedgerError,
   judgeTransfer,
   planTransfer,

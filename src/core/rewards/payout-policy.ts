@@ -1,4 +1,5 @@
-import type { Payout } from './types.js';
+import { principalTextProblem } from '../principal-text.js';
+import type { PayAccount, Payout } from './types.js';
 
 /** ICRC-1 `TransferError`, as Candid decodes the ledger's reply to `icrc1_transfer`. */
 export type TransferError =
@@ -33,11 +34,28 @@ const variantName = (e: object): string => Object.keys(e)[0] ?? 'unknown';
 /** A ledger error as text (bigints as decimal), for a payout's `lastError` or an escrow's error message. */
 export const describeLedgerError = (e: object): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
+const SUBACCOUNT_HEX = /^[0-9a-f]{64}$/;
+
 /**
- * How to pay `payout` under the current ledger fee. The recipient gets the amount minus the fee; an amount that does
- * not cover the fee can never be paid, so it is stuck without a call.
+ * Why `account` can never be paid, or undefined: its owner must be a principal's canonical text (a bad checksum
+ * would throw while encoding the call) and not the registry itself (`registryId`: its default account is the
+ * ledger's minting account, so a payment there is a burn), and a subaccount must be 32 bytes of hex.
  */
-export function planTransfer(payout: Payout, ledgerFeeE8s: bigint): PayoutTransfer | { kind: 'stuck'; error: string } {
+export function accountProblem(account: PayAccount, registryId?: string): string | undefined {
+  const problem = principalTextProblem(account.owner);
+  if (problem !== undefined) return `account owner ${JSON.stringify(account.owner.slice(0, 64))} is ${problem}`;
+  if (registryId !== undefined && account.owner === registryId) return 'the account is the registry itself (a payment would burn)';
+  if (account.subaccount !== undefined && !SUBACCOUNT_HEX.test(account.subaccount)) return 'the subaccount is not 32 bytes of hex';
+  return undefined;
+}
+
+/**
+ * How to pay `payout` under the current ledger fee. The recipient gets the amount minus the fee. A payout that can
+ * never be paid (an account that cannot be paid, an amount that does not cover the fee) is stuck without a call.
+ */
+export function planTransfer(payout: Payout, ledgerFeeE8s: bigint, registryId?: string): PayoutTransfer | { kind: 'stuck'; error: string } {
+  const badAccount = accountProblem(payout.to, registryId);
+  if (badAccount !== undefined) return { kind: 'stuck', error: `cannot be paid: ${badAccount}` };
   if (payout.kind === 'emission') return { kind: 'transfer', fromEscrow: false, amountE8s: payout.amountE8s };
   if (payout.amountE8s <= ledgerFeeE8s)
     return { kind: 'stuck', error: `amount ${payout.amountE8s} does not cover the ledger fee ${ledgerFeeE8s}` };

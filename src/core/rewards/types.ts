@@ -20,9 +20,18 @@ export interface Payout {
   amountE8s: bigint;
   memo: string;
   createdAtNs: bigint;
+  /** Attempts started (a payout stored before attempts were counted may lack it: 0). */
   attempts: number;
+  /**
+   * When the next attempt is due, pushed back exponentially by each attempt (payout-schedule.ts). Absent until the
+   * first attempt (and on payouts stored before backoff existed): due from `createdAtNs`.
+   */
+  nextAttemptNs?: bigint;
   lastError?: string;
-  /** Set when retrying could pay twice (see payoutStuck); an operator must reconcile it. */
+  /**
+   * Terminal until an admin retries it (`retry_payout`): the account cannot be paid, retrying could pay twice
+   * (`TooOld`), or MAX_PAYOUT_ATTEMPTS attempts failed. Never attempted automatically again.
+   */
   stuck?: boolean;
 }
 

@@ -1,4 +1,5 @@
 import { requireAdmin } from '../registry/access.js';
+import { accountProblem } from '../rewards/payout-policy.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import type { Stores } from './store.js';
 import { SECOND_NS } from './limits.js';
@@ -18,8 +19,11 @@ export interface TaskConfigInput {
 
 const bad = <T>(field: string, reason: string): Result<T> => err({ InvalidArgument: { field, reason } });
 
-/** Admins change the task settings; absent fields keep their value. */
-export function setTaskConfig(store: Stores, caller: string, input: TaskConfigInput): Result<TaskConfig> {
+/**
+ * Admins change the task settings; absent fields keep their value. `registryId` is the registry's own principal: the
+ * treasury may not be it (a payment to the minting account is a burn).
+ */
+export function setTaskConfig(store: Stores, caller: string, input: TaskConfigInput, registryId?: string): Result<TaskConfig> {
   const denied = requireAdmin(store, caller);
   if (denied !== undefined) return err(denied);
   const current = store.taskConfig();
@@ -34,7 +38,11 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
     epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS
   };
   if (input.ledger !== undefined) next.ledger = input.ledger;
-  if (input.treasury !== undefined) next.treasury = input.treasury;
+  if (input.treasury !== undefined) {
+    const problem = accountProblem(input.treasury, registryId);
+    if (problem !== undefined) return bad('treasury', problem);
+    next.treasury = input.treasury;
+  }
   if (!Number.isInteger(next.protocolFeeBps) || next.protocolFeeBps < 0 || next.protocolFeeBps > 5_000)
     return bad('protocol_fee_bps', 'must be 0 to 5000 (50 %)');
   if (next.ledgerFeeE8s < 0n) return bad('ledger_fee_e8s', 'must not be negative');

@@ -49,6 +49,7 @@ export function memoryTaskStore(): TaskStore {
     open: new OpenTasks(new MemoryKeyValue()),
     idempotency: new MemoryKeyValue(),
     payouts: new MemoryKeyValue(),
+    payoutQueue: new MemoryKeyValue(),
     taskConfig: () => config,
     setTaskConfig: (next) => {
       config = next;

@@ -29,6 +29,8 @@ import {
   Account,
   GenerationLimits,
   Lease,
+  PayoutFilter,
+  PayoutPage,
   PayoutView,
   ReputationView,
   ResultArgs,
@@ -62,7 +64,9 @@ export const Results = {
   taskResult: result(TaskResultView),
   taskConfig: result(TaskConfigView),
   taskPage: result(TaskPage),
-  quotas: result(QuotasView)
+  quotas: result(QuotasView),
+  payoutPage: result(PayoutPage),
+  payout: result(PayoutView)
 } as const;
 
 export const Replies = {
@@ -71,7 +75,6 @@ export const Replies = {
   stats: IDL.Vec(ModelStats),
   optTask: IDL.Opt(TaskView),
   taskSummaries: IDL.Vec(TaskSummary),
-  payouts: IDL.Vec(PayoutView),
   optReputation: IDL.Opt(ReputationView)
 } as const;
 
@@ -105,7 +108,8 @@ export const registryMethods = {
   quote_reward: query([Nat, Nat8], RewardQuote),
   set_task_config: update([TaskConfigArgs], Results.taskConfig),
   get_task_config: query([], TaskConfigView),
-  list_payouts: query([], Replies.payouts),
+  list_payouts: query([PayoutFilter, PageRequest], Results.payoutPage),
+  retry_payout: update([IDL.Text], Results.payout),
   get_reputation: query([IDL.Principal], Replies.optReputation),
   process_tasks: update([], Results.unit),
   set_quotas: update([QuotasArgs], Results.quotas),
@@ -166,6 +170,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskConfigArgs,
     TaskConfigView,
     PayoutView,
+    PayoutFilter,
+    PayoutPage,
     ReputationView,
     ModelRefResult: Results.modelRef,
     CardPageResult: Results.cardPage,
@@ -178,7 +184,9 @@ export const registryInterface = (): CandidInterface => ({
     TaskResultViewResult: Results.taskResult,
     TaskConfigResult: Results.taskConfig,
     TaskPageResult: Results.taskPage,
-    QuotasResult: Results.quotas
+    QuotasResult: Results.quotas,
+    PayoutPageResult: Results.payoutPage,
+    PayoutResult: Results.payout
   }
 });
 

@@ -237,6 +237,11 @@ export const TaskConfigView = typed<TaskConfigView>(
   })
 );
 
+/**
+ * A payout owed. `state` is `pending` (retried with backoff until `next_attempt_ns`) or `stuck` (never retried
+ * automatically; `retry_payout`). `to` of an account whose owner text is not a principal (stored before such
+ * operators were refused) reads as the anonymous principal, and `last_error` names the text.
+ */
 export interface PayoutView {
   id: string;
   kind: string;
@@ -246,6 +251,8 @@ export interface PayoutView {
   created_at_ns: bigint;
   attempts: number;
   last_error: Opt<string>;
+  state: string;
+  next_attempt_ns: Opt<bigint>;
 }
 export const PayoutView = typed<PayoutView>(
   IDL.Record({
@@ -256,9 +263,20 @@ export const PayoutView = typed<PayoutView>(
     amount_e8s: IDL.Nat,
     created_at_ns: Nat64,
     attempts: Nat32,
-    last_error: IDL.Opt(IDL.Text)
+    last_error: IDL.Opt(IDL.Text),
+    state: IDL.Text,
+    next_attempt_ns: IDL.Opt(Nat64)
   })
 );
+
+/** list_payouts' filter: `state` = `pending` or `stuck` (none: both). */
+export interface PayoutFilter {
+  state: Opt<string>;
+}
+export const PayoutFilter = typed<PayoutFilter>(IDL.Record({ state: IDL.Opt(IDL.Text) }));
+
+export type PayoutPage = Page<PayoutView>;
+export const PayoutPage = typed<PayoutPage>(IDL.Record({ items: IDL.Vec(PayoutView), next: IDL.Opt(IDL.Text) }));
 
 export interface ReputationView {
   completed: number;

@@ -10,13 +10,15 @@ import {
   type TransferError
 } from '../../../src/core/rewards/index.ts';
 import { defaultTaskConfig, memoryTaskStore } from '../../../src/core/tasks/index.ts';
+import { principalToText } from '../../../src/core/principal-text.ts';
 
 const FEE = 10_000n;
+const OPERATOR = principalToText(Uint8Array.of(0x0f, 0x01));
 const payout = (over: Partial<Payout> = {}): Payout => ({
   id: 'task-000000000001/runner/r1',
   kind: 'runner',
   taskId: 'task-000000000001',
-  to: { owner: 'operator' },
+  to: { owner: OPERATOR },
   amountE8s: 1_000_000n,
   memo: 'task-000000000001',
   createdAtNs: 5n,
@@ -101,24 +103,25 @@ describe('recordVerdict', () => {
     expect(store.payouts.has(payout().id)).toBe(false);
   });
 
-  it('stuck keeps it, marked, with the attempt counted', () => {
+  it('stuck keeps it, marked (the attempt was counted when it began)', () => {
     const store = setup();
     recordVerdict(store, payout().id, { kind: 'stuck', error: 'TooOld' });
-    expect(store.payouts.get(payout().id)).toEqual({ ...payout(), attempts: 1, stuck: true, lastError: 'TooOld' });
+    expect(store.payouts.get(payout().id)).toEqual({ ...payout(), stuck: true, lastError: 'TooOld' });
   });
 
-  it('retry keeps it due, with the attempt counted and the error bounded', () => {
+  it('retry keeps it, with the error bounded (the attempt was counted and backed off when it began)', () => {
     const store = setup();
     recordVerdict(store, payout().id, { kind: 'retry', error: 'x'.repeat(MAX_PAYOUT_ERROR_LENGTH + 10) });
-    expect(store.payouts.get(payout().id)).toEqual({ ...payout(), attempts: 1, lastError: 'x'.repeat(MAX_PAYOUT_ERROR_LENGTH) });
+    expect(store.payouts.get(payout().id)).toEqual({ ...payout(), lastError: 'x'.repeat(MAX_PAYOUT_ERROR_LENGTH) });
     expect(store.taskConfig()).toEqual(defaultTaskConfig());
   });
 
   it('a BadFee retry learns the new ledger fee and keeps the other settings', () => {
     const store = setup();
-    recordVerdict(store, payout().id, judgeTransfer({ Err: { BadFee: { expected_fee: 20_000n } } }));
+    recordVerdict(store, payout().id, judgeTransfer({ Err: { BadFee: { expected_fee: 20_000n } } }), 99n);
     expect(store.taskConfig()).toEqual({ ...defaultTaskConfig(), ledgerFeeE8s: 20_000n });
-    expect(store.payouts.get(payout().id)?.attempts).toBe(1);
+    // Due again at once, to pay under the learned fee.
+    expect(store.payouts.get(payout().id)?.nextAttemptNs).toBe(99n);
     expect(planTransfer(payout(), store.taskConfig().ledgerFeeE8s)).toMatchObject({ amountE8s: 980_000n, feeE8s: 20_000n });
   });
 

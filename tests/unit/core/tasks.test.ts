@@ -43,6 +43,7 @@ import {
 } from '../../../src/core/tasks/index.ts';
 import {
   closeEpoch,
+  beginAttempt,
   duePayouts,
   payoutDone,
   payoutRetry,
@@ -51,13 +52,16 @@ import {
   type Payout
 } from '../../../src/core/rewards/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+import { principalToText } from '../../../src/core/principal-text.ts';
+
+const SHARED_OPERATOR = principalToText(Uint8Array.of(0x0f, 0xff));
 
 const SECOND = 1_000_000_000n;
 const NOW = 1_000_000n * SECOND;
 const ADMIN = 'admin';
 const REQUESTER = 'requester';
 const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
-const TREASURY = { owner: 'treas-aa' };
+const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
 const REWARD = 1_000_000n;
 const LEASE = 120n * SECOND;
 const REVIEW = 600n * SECOND;
@@ -86,8 +90,8 @@ function world(config: TaskConfigInput = {}, configured = true): World {
   return { store, card, model: String(card.id) };
 }
 
-/** Each runner is paid through its own operator: runner-a → opaaa-aa. */
-const operatorOf = (runner: string): string => `op${runner.slice(-1).repeat(3)}-aa`;
+/** Each runner is paid through its own operator, a real principal text (checksum included) derived from its name. */
+const operatorOf = (runner: string): string => principalToText(Uint8Array.of(0x0f, runner.charCodeAt(runner.length - 1)));
 
 function beat(w: World, runner: string, at: bigint, state = 'ready'): void {
   okOf(heartbeat(w.store, runner, at, { state, busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
@@ -985,7 +989,7 @@ describe('redundancy', () => {
 
   it('pays two runners of one operator as two distinct ledger transfers', () => {
     const w = world();
-    for (const r of ['runner-a', 'runner-b']) okOf(registerRunner(w.store, r, NOW, runnerManifest('share-op', [deployment(w.card)])));
+    for (const r of ['runner-a', 'runner-b']) okOf(registerRunner(w.store, r, NOW, runnerManifest(SHARED_OPERATOR, [deployment(w.card)])));
     for (const r of ['runner-a', 'runner-b']) beat(w, r, NOW);
     const id = queued(w, 'k', { redundancy: 2, limits: DETERMINISTIC });
     answered(w, id, [
@@ -994,7 +998,7 @@ describe('redundancy', () => {
     ]);
     okOf(acceptTask(w.store, REQUESTER, NOW, id));
     const runnerPayouts = payouts(w).filter((p) => p.kind === 'runner');
-    expect(runnerPayouts.map((p) => p.to.owner)).toEqual(['share-op', 'share-op']);
+    expect(runnerPayouts.map((p) => p.to.owner)).toEqual([SHARED_OPERATOR, SHARED_OPERATOR]);
     expect(new Set(payouts(w).map((p) => p.createdAtNs)).size).toBe(payouts(w).length);
   });
 });
@@ -1054,7 +1058,7 @@ describe('payouts', () => {
     for (const id of ids) okOf(acceptTask(w.store, REQUESTER, NOW, id));
     const [a, b, c] = ids as [string, string, string];
     // Oldest first: created_at_time is the settlement time plus the payout's place in it (runner 0, treasury 1).
-    expect(duePayouts(w.store, 100).map((p) => p.id)).toEqual([
+    expect(duePayouts(w.store, NOW + 1n, 100).map((p) => p.id)).toEqual([
       `${a}/runner/runner-a`,
       `${b}/runner/runner-a`,
       `${c}/runner/runner-a`,
@@ -1062,26 +1066,32 @@ describe('payouts', () => {
       `${b}/treasury`,
       `${c}/treasury`
     ]);
-    expect(duePayouts(w.store, 2).map((p) => p.id)).toEqual([`${a}/runner/runner-a`, `${b}/runner/runner-a`]);
+    expect(duePayouts(w.store, NOW + 1n, 2).map((p) => p.id)).toEqual([`${a}/runner/runner-a`, `${b}/runner/runner-a`]);
 
-    payoutRetry(w.store, `${a}/runner/runner-a`, 'ledger stopped');
-    payoutRetry(w.store, `${a}/runner/runner-a`, 'e'.repeat(MAX_REASON_LENGTH + 50));
+    // Two failed attempts: counted when they start, backed off 5 s then 10 s.
+    for (const error of ['ledger stopped', 'e'.repeat(MAX_REASON_LENGTH + 50)]) {
+      expect(beginAttempt(w.store, `${a}/runner/runner-a`, NOW)).toBe(true);
+      payoutRetry(w.store, `${a}/runner/runner-a`, error);
+    }
     const retried = w.store.payouts.get(`${a}/runner/runner-a`);
-    expect(retried).toMatchObject({ attempts: 2, amountE8s: 950_000n, createdAtNs: NOW, memo: a });
+    expect(retried).toMatchObject({ attempts: 2, amountE8s: 950_000n, createdAtNs: NOW, memo: a, nextAttemptNs: NOW + 10n * SECOND });
     expect(retried?.lastError).toHaveLength(MAX_REASON_LENGTH);
     expect(retried?.stuck).toBeUndefined();
 
     payoutStuck(w.store, `${a}/treasury`, 'TooOld');
-    expect(w.store.payouts.get(`${a}/treasury`)).toMatchObject({ stuck: true, attempts: 1, lastError: 'TooOld' });
+    expect(w.store.payouts.get(`${a}/treasury`)).toMatchObject({ stuck: true, attempts: 0, lastError: 'TooOld' });
     payoutDone(w.store, `${b}/runner/runner-a`);
     expect(w.store.payouts.has(`${b}/runner/runner-a`)).toBe(false);
-    expect(duePayouts(w.store, 100).map((p) => p.id)).toEqual([
-      `${a}/runner/runner-a`,
+    // The backed-off payout is not due yet; stuck and paid ones are never due.
+    expect(duePayouts(w.store, NOW + 1n, 100).map((p) => p.id)).toEqual([`${c}/runner/runner-a`, `${b}/treasury`, `${c}/treasury`]);
+    // Once due, the retry comes after the payouts never attempted.
+    expect(duePayouts(w.store, NOW + 10n * SECOND, 100).map((p) => p.id)).toEqual([
       `${c}/runner/runner-a`,
       `${b}/treasury`,
-      `${c}/treasury`
+      `${c}/treasury`,
+      `${a}/runner/runner-a`
     ]);
-    expect(duePayouts(w.store, 1).map((p) => p.id)).toEqual([`${a}/runner/runner-a`]);
+    expect(duePayouts(w.store, NOW + 10n * SECOND, 1).map((p) => p.id)).toEqual([`${c}/runner/runner-a`]);
 
     // Unknown ids are ignored.
     payoutRetry(w.store, 'nope', 'x');
