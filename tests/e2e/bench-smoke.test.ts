@@ -10,7 +10,7 @@ import { ensureLlamaServer } from '../../src/runner/llama/toolchain.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 /** In the order the aggregate `npm run bench` chains them. */
-const BENCHES = ['localnet', 'registry', 'ledger', 'tasks', 'runner'] as const;
+const BENCHES = ['localnet', 'registry', 'ledger', 'tasks', 'adversarial', 'runner'] as const;
 type Bench = (typeof BENCHES)[number];
 /** A smoke run takes seconds; this only stops a hung one from holding the suite. */
 const RUN_TIMEOUT_MS = 150_000;
@@ -22,6 +22,12 @@ const scripts = PackageJson.parse(JSON.parse(readFileSync(join(root, 'package.js
 
 /** The figures each benchmark prints: a smoke run must still compute every one of them. */
 const FIGURES: Record<Bench, RegExp[]> = {
+  adversarial: [
+    /claim_task\(None\), \d+ queued tasks of another model: \d+\.\dM instructions/,
+    /list_claimable, \d+ queued tasks of another model: \d+\.\dM instructions/,
+    /maintenance pass, \d+ open tasks, none due: \d+\.\dM instructions/,
+    /behind 1,000 that already failed \(backed off\): paid in pass \d+/
+  ],
   localnet: [
     /boot \+ deploy 2 azle canisters \(cold: instrumenting the module\): \d+\.\d ms/,
     /boot \+ deploy 2 azle canisters \(instrumentation cached\): \d+\.\d ms/,
