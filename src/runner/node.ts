@@ -5,7 +5,7 @@ import type { Principal } from '@dfinity/principal';
 import { z } from 'zod';
 
 import type { RegistryActor } from '../ic/registry.js';
-import { errorName, type RegistryError, type TaskView } from '../interface/registry/index.js';
+import { type RegistryError, type TaskView } from '../interface/registry/index.js';
 import { execute, ExecutionError, type Execution } from '../inference/chat-stream.js';
 import { RunnerMetrics } from './metrics.js';
 import type { ProbeResult } from './probes/types.js';
@@ -75,7 +75,7 @@ export class RunnerNode {
       const known = await registry.get_model_card(card.id, [card.digest]);
       if (known.length > 0) continue;
       const published = await registry.publish_model_card(card.json);
-      if ('Err' in published && errorName(published.Err) !== 'AlreadyExists')
+      if ('Err' in published && !('AlreadyExists' in published.Err))
         throw new Error(`publishing ${card.id} failed: ${describeErr(published.Err)}`);
       this.log('card-published', { id: card.id, digest: card.digest });
     }

@@ -17,7 +17,7 @@ export async function chatViaTask(deps: TaskDeps, options: ChatOptions): Promise
     throw new DeaiError(
       'InvalidArgument',
       "chat via 'task' needs rewardE8s (see quoteReward), or use via: 'direct'",
-      { field: 'rewardE8s' },
+      { field: 'rewardE8s', reason: "required with via: 'task'" },
       { retryable: false }
     );
   }

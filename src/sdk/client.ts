@@ -5,6 +5,7 @@ import { ledgerClient, type LedgerActor as LedgerClient } from '../ic/ledger.js'
 import { requesterRegistry, type HttpAgent, type Identity, type RegistryActor as RequesterRegistry } from '../ic/requester.js';
 import type { TaskView } from '../interface/registry/index.js';
 import { chatViaTask } from './chat-task.js';
+import { parseTaskState } from './convert.js';
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { call, DeaiError, unwrap } from './errors.js';
 import type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';
@@ -134,7 +135,10 @@ export class DeaiClient {
   async getModel(id: string, digest?: string): Promise<ModelCard> {
     const card = (await call('get_model_card', () => this.registry.get_model_card(id, opt(digest))))[0];
     if (card === undefined)
-      throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, { what: `model ${id}` });
+      throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, {
+        kind: { ModelCard: null },
+        id: digest === undefined ? id : `${id}@${digest}`
+      });
     return toModelCard(card);
   }
 
@@ -168,7 +172,7 @@ export class DeaiClient {
     const principal = typeof id === 'string' ? Principal.fromText(id) : id;
     const view = (await call('get_runner', () => this.registry.get_runner(principal)))[0];
     if (view === undefined)
-      throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { what: `runner ${principal.toText()}` });
+      throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { kind: { Runner: null }, id: principal.toText() });
     return toRunnerInfo(view);
   }
 
@@ -238,7 +242,7 @@ export class DeaiClient {
    */
   async getTask(id: string): Promise<TaskView> {
     const task = (await call('get_task', () => this.registry.get_task(id)))[0];
-    if (task === undefined) throw new DeaiError('NotFound', `Task ${id} does not exist`, { what: `task ${id}` });
+    if (task === undefined) throw new DeaiError('NotFound', `Task ${id} does not exist`, { kind: { Task: null }, id });
     return task;
   }
 
@@ -278,14 +282,14 @@ export class DeaiClient {
         throw new DeaiError(
           'TaskFailed',
           `Task ${id} ended ${task.state}: ${task.outcome[0] ?? 'no outcome given'}`,
-          { state: task.state, outcome: task.outcome[0] },
+          { state: parseTaskState(task.state), ...(task.outcome[0] === undefined ? {} : { outcome: task.outcome[0] }) },
           { retryable: false }
         );
       }
       const leftMs = endsAtMs - this.clock.nowMs();
       if (leftMs <= 0)
         throw new DeaiError('Timeout', `Task ${id} has no result after ${timeoutMs} ms (state ${task.state})`, {
-          state: task.state,
+          state: parseTaskState(task.state),
           timeoutMs
         });
       await this.clock.sleep(Math.min(pollMs, leftMs));

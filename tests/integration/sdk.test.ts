@@ -104,7 +104,7 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     const failed = await rejection(client.waitForResult(task.id));
     expect(failed).toMatchObject({ code: 'TaskFailed', retryable: false, details: { state: 'rejected' } });
     const again = await rejection(client.accept(task.id));
-    expect(again).toMatchObject({ code: 'InvalidState', details: { state: 'rejected', expected: 'review' } });
+    expect(again).toMatchObject({ code: 'NotInReview', details: { task: task.id, state: 'rejected' } });
   });
 
   it('a task nobody serves times out with code Timeout (injected clock, no real waiting)', async () => {

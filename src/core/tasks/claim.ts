@@ -31,17 +31,16 @@ function claimable(open: OpenTask, runner: string, now: bigint): boolean {
  */
 export function claimTask(store: Stores, runner: string, now: bigint, wanted?: string): Result<Task> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
-  if (!store.runners.has(runner)) return err({ NotFound: { what: `runner ${runner}` } });
+  if (!store.runners.has(runner)) return err({ NotFound: { kind: { Runner: null }, id: runner } });
   const config = store.taskConfig();
   let capacityHit: number | undefined;
   const candidates: Array<[string, OpenTask]> = [];
   if (wanted !== undefined) {
     const open = store.open.get(wanted);
-    if (open === undefined) return err({ NotFound: { what: `open task ${wanted}` } });
+    if (open === undefined) return err({ NotFound: { kind: { Task: null }, id: wanted } });
     const task = store.tasks.get(wanted);
     const full = task !== undefined && task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy;
-    if (!claimable(open, runner, now) || full)
-      return err({ InvalidState: { state: open.state, expected: 'queued, with a free place for this runner' } });
+    if (!claimable(open, runner, now) || full) return err({ TaskNotClaimable: { task: wanted, state: open.state } });
     candidates.push([wanted, open]);
   } else {
     for (const entry of store.open.entries()) if (claimable(entry[1], runner, now)) candidates.push(entry);
@@ -51,8 +50,7 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
     if (task === undefined) continue;
     const deployment = matchingDeployment(store, now, runner, task.request);
     if (deployment === undefined) {
-      if (wanted !== undefined)
-        return err({ InvalidState: { state: 'not serving', expected: `a live deployment matching ${task.request.model}` } });
+      if (wanted !== undefined) return err({ NotServing: { model: open.model } });
       continue;
     }
     if (activeLeases(store, runner, open.model) >= deployment.slots) {
@@ -70,5 +68,5 @@ export function claimTask(store: Stores, runner: string, now: bigint, wanted?: s
     return ok(task);
   }
   if (capacityHit !== undefined) return err({ NoCapacity: { slots: capacityHit } });
-  return err({ NotFound: { what: 'claimable task' } });
+  return err({ NotFound: { kind: { ClaimableTask: null }, id: wanted ?? '' } });
 }
