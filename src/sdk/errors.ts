@@ -9,7 +9,7 @@ export type LedgerErrorVariant = TransferError | ApproveError;
 export type LedgerErrorCode = VariantName<LedgerErrorVariant>;
 
 /** A variant's fields as `details`: its record as the .did declares it; `{}` for a variant without fields. */
-type DetailsOf<V, K extends VariantName<V>> = VariantPayload<V, K> extends null ? Record<string, never> : VariantPayload<V, K>;
+type DetailsOf<V, K extends VariantName<V>> = VariantPayload<V, K> extends null ? Record<never, never> : VariantPayload<V, K>;
 
 /**
  * The `details` of each DeaiError code. A registry or ledger code carries that `Err` variant's fields (as in
@@ -23,7 +23,7 @@ export type DeaiErrorDetails = { [K in RegistryErrorCode]: DetailsOf<RegistryErr
   /** The task ended failed, expired or rejected before giving a result. */
   TaskFailed: { state: TaskState; outcome?: string };
   /** The call never got an answer from the canister (network, replica rejection). */
-  CallRejected: Record<string, never>;
+  CallRejected: Record<never, never>;
   /** The registry answered something this SDK does not know (a newer registry: update the SDK). */
   UnexpectedReply: { field: string; value: string };
   /** `chat({ via: 'direct' })`: no live runner with a public endpoint serves the model. */

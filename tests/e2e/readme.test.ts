@@ -281,7 +281,7 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
     expect(snippets.map((s) => s.code.split('\n')[0])).toEqual([
       "import { HttpAgent } from '@dfinity/agent';",
       "import { Localnet } from './src/localnet/localnet.ts';",
-      "import { DeaiClient } from './src/sdk/index.js';"
+      "import { DeaiClient, isDeaiError } from './src/sdk/index.js';"
     ]);
     const { runSnippets } = await import('../support/readme-snippets.ts');
     await runSnippets(snippets, root);
