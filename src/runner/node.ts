@@ -10,7 +10,8 @@ import { execute, ExecutionError, type Execution } from '../inference/chat-strea
 import { RunnerMetrics } from './metrics.js';
 import type { ProbeResult } from './probes/types.js';
 
-export type RunnerState = 'loading' | 'ready' | 'busy' | 'draining' | 'offline';
+/** The node's own lifecycle (with `offline` after it stops); the registry's RunnerState is what a heartbeat reports. */
+export type NodeState = 'loading' | 'ready' | 'busy' | 'draining' | 'offline';
 
 export interface RunnerNodeOptions {
   registry: RegistryActor;
@@ -47,7 +48,7 @@ const describeErr = (e: RegistryError): string => JSON.stringify(e, (_k, v: unkn
  */
 export class RunnerNode {
   readonly metrics: RunnerMetrics;
-  private state: RunnerState = 'loading';
+  private state: NodeState = 'loading';
   private readonly inFlight = new Map<string, Promise<void>>();
   private stopping = false;
   private loops: Array<Promise<void>> = [];
@@ -64,7 +65,7 @@ export class RunnerNode {
     this.log = options.log ?? (() => undefined);
   }
 
-  get currentState(): RunnerState {
+  get currentState(): NodeState {
     return this.state;
   }
 

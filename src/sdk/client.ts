@@ -8,11 +8,11 @@ import { chatViaTask } from './chat-task.js';
 
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { call, DeaiError, unwrap } from './errors.js';
-import { toAccount, toCandidate, toFindRequest, toModelCard, toReputation, toRunnerInfo, toTask } from './convert.js';
+import { toAccount, toCandidate, toFindRequest, toPublishedModel, toReputation, toRunnerInfo, toTask } from './convert.js';
 import type { ReadyResult, SubmitTaskOptions, Task, WaitOptions } from './task-types.js';
 import {
   type AccountLike,
-  type ModelCard,
+  type PublishedModel,
   type ModelFilter,
   type Reputation,
   type RewardQuote,
@@ -97,8 +97,8 @@ export class DeaiClient {
    * @example
    * const llamas = await client.listModels({ family: 'llama' });
    */
-  async listModels(filter: ModelFilter = {}): Promise<ModelCard[]> {
-    const cards: ModelCard[] = [];
+  async listModels(filter: ModelFilter = {}): Promise<PublishedModel[]> {
+    const cards: PublishedModel[] = [];
     let after: string | undefined;
     for (;;) {
       const page = unwrap(
@@ -116,7 +116,7 @@ export class DeaiClient {
           )
         )
       );
-      cards.push(...page.items.map(toModelCard));
+      cards.push(...page.items.map(toPublishedModel));
       after = page.next[0];
       if (after === undefined || page.items.length === 0) return cards;
     }
@@ -127,14 +127,14 @@ export class DeaiClient {
    * @example
    * const card = await client.getModel('llama-3.2-1b-instruct-q4_k_m');
    */
-  async getModel(id: string, digest?: string): Promise<ModelCard> {
+  async getModel(id: string, digest?: string): Promise<PublishedModel> {
     const card = (await call('get_model_card', () => this.registry.get_model_card(id, opt(digest))))[0];
     if (card === undefined)
       throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, {
         kind: { ModelCard: null },
         id: digest === undefined ? id : `${id}@${digest}`
       });
-    return toModelCard(card);
+    return toPublishedModel(card);
   }
 
   /**

@@ -14,7 +14,7 @@ import type {
 } from '../interface/registry/index.js';
 import { DeaiError } from './errors.js';
 import type { Task, TaskResult } from './task-types.js';
-import type { AccountLike, ModelCard, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
+import type { AccountLike, PublishedModel, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
 
 /**
  * Every conversion between the registry's and the ledger's wire values (src/interface: snake_case, `[] | [T]`,
@@ -52,7 +52,7 @@ export function toFindRequest(request: RunnerRequest): FindRequestArgs {
   };
 }
 
-export function toModelCard(card: CardView): ModelCard {
+export function toPublishedModel(card: CardView): PublishedModel {
   const deprecated = card.deprecated[0];
   return {
     id: card.id,

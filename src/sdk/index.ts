@@ -11,5 +11,14 @@ export {
 } from './task-types.js';
 export { DeaiError, isDeaiError, type DeaiErrorCode, type DeaiErrorDetails } from './errors.js';
 export { CodedError, type CodedErrorJson } from '../core/errors/coded-error.js';
-export type { AccountLike, ModelCard, ModelFilter, Reputation, RewardQuote, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
+export type {
+  AccountLike,
+  PublishedModel,
+  ModelFilter,
+  Reputation,
+  RewardQuote,
+  RunnerCandidate,
+  RunnerInfo,
+  RunnerRequest
+} from './types.js';
 export type { ChatAttempt, ChatMessage, ChatOptions, ChatProgress, ChatResult } from './chat.js';

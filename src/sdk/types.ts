@@ -7,8 +7,8 @@ import type { RewardQuote } from '../core/rewards/economics.js';
 /** The registry's own types, as the SDK hands them out. */
 export type { Reputation, RewardQuote };
 
-/** A published model card, camelCase. */
-export interface ModelCard {
+/** A model card as the registry publishes it, camelCase (the manifest itself is core's ModelCard, in `manifestJson`). */
+export interface PublishedModel {
   id: string;
   digest: string;
   version: string;

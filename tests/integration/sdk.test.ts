@@ -63,7 +63,7 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     });
     expect(task.state).toBe('queued');
     expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE); // approve fee, reward, transfer_from fee
-    expect((await client.getTask(task.id)).input.inline).toEqual(['Say hello.']);
+    expect((await client.getTask(task.id)).input.inline).toBe('Say hello.');
 
     const asRunner = await t.tasks(runner);
     okOf(await asRunner.claim_task([task.id]));
