@@ -7,8 +7,8 @@ import { CodedError } from '../core/errors/coded-error.js';
 import { LOCAL_HOST } from '../ic/hosts.js';
 import { readRecordedIds } from '../ic/recorded-ids.js';
 import type { DeaiClient } from '../sdk/index.js';
-import { DeaiError } from '../sdk/errors.js';
 import { DEFAULT_IDENTITY_PATH } from './defaults.js';
+import { CliError } from './errors.js';
 import { run } from './output.js';
 
 export { DEFAULT_IDENTITY_PATH };
@@ -35,7 +35,7 @@ export function resolveRegistryId(flag: string | undefined, projectDir = process
   if (flag !== undefined) return flag;
   const recorded = readRecordedIds(projectDir).registry;
   if (recorded !== undefined) return recorded;
-  throw new DeaiError(
+  throw new CliError(
     'RegistryUnknown',
     `No registry id recorded in ${resolve(projectDir, '.dfx', 'local', 'canister_ids.json')}: run \`deai deploy\` here first, or pass --registry <id>`
   );
@@ -64,7 +64,10 @@ const NEXT_STEPS: Record<string, string> = {
   CardNotPublished: 'publish the model first (`deai models publish <manifest>`) or pick one from `deai models list`',
   NoCapacity: 'no runner has a free slot for this model now: retry later (`deai runners find --model <id>`)',
   InvalidArgument: 'fix the flag named in the message (`deai <command> --help`)',
-  InvalidState: 'see the task state with `deai task status <id>`',
+  NotInReview: 'see the task state with `deai task status <id>`: only a task in review can be accepted or rejected',
+  ReviewEnded: 'the review window has closed: the result counts as accepted',
+  TaskNotClaimable: 'see the task state with `deai task status <id>`',
+  NotServing: 'the runner has no live deployment of this model (`deai runners find --model <id>`)',
   IdentityNotFound: 'pass --identity with an existing PEM file',
   IdentityInvalid: 'pass --identity with a PEM private key, as `dfx identity export` writes it'
 };

@@ -9,7 +9,13 @@ export type CliErrorCode =
   /** `localnet stop` could not signal the network's process. */
   | 'StopFailed'
   /** `localnet stop`: the network's process still ran when --timeout passed. */
-  | 'StopTimeout';
+  | 'StopTimeout'
+  /** No --registry and no id recorded by `deai deploy` in the project. */
+  | 'RegistryUnknown'
+  /** A manifest file could not be read. */
+  | 'ManifestNotFound'
+  /** A manifest file is larger than the registry accepts (read no further than that). */
+  | 'ManifestTooLarge';
 
 const RETRYABLE: ReadonlySet<CliErrorCode> = new Set(['StopTimeout']);
 

@@ -13,6 +13,22 @@ export type Opt<T> = [] | [T];
 export const opt = <T>(value: T | undefined): Opt<T> => (value === undefined ? [] : [value]);
 export const fromOpt = <T>(value: Opt<T>): T | undefined => value[0];
 
+/** The case names of a Candid variant's JS value (`{ A: x } | { B: y }` → `'A' | 'B'`). */
+export type VariantName<V> = V extends unknown ? keyof V & string : never;
+/** The payload of case `K` of a Candid variant's JS value. */
+export type VariantPayload<V, K extends VariantName<V>> = V extends Record<K, infer P> ? P : never;
+/** One case of a Candid variant as a discriminated union on `name`. */
+export type VariantCase<V> = { [K in VariantName<V>]: { name: K; value: VariantPayload<V, K> } }[VariantName<V>];
+
+/**
+ * The case a decoded Candid variant holds, typed: `switch (variantOf(err).name)` narrows `value`. A decoded variant
+ * has exactly one own key, so the first key is the case.
+ */
+export function variantOf<V extends object>(variant: V): VariantCase<V> {
+  const name = Object.keys(variant)[0] as VariantName<V>;
+  return { name, value: (variant as Record<string, unknown>)[name] } as VariantCase<V>;
+}
+
 /**
  * An IDL type that states the JS value it encodes and decodes. `IDL.Record`/`IDL.Variant` are typed as
  * `Record<string, any>` by @dfinity/candid; the interface modules name the wire value beside each type instead.

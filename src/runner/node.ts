@@ -6,12 +6,14 @@ import { z } from 'zod';
 
 import { MAX_OUTPUT_BYTES, MAX_REASON_LENGTH } from '../core/tasks/limits.js';
 import type { RegistryActor } from '../ic/registry.js';
-import { errorName, type RegistryError, type Result as RegistryResult, type TaskView } from '../interface/registry/index.js';
+import { type RegistryError, type Result as RegistryResult, type TaskView } from '../interface/registry/index.js';
+import { variantOf } from '../interface/candid.js';
 import { execute, ExecutionError, type Execution } from '../inference/chat-stream.js';
 import { RunnerMetrics } from './metrics.js';
 import type { ProbeResult } from './probes/types.js';
 
-export type RunnerState = 'loading' | 'ready' | 'busy' | 'draining' | 'offline';
+/** The node's own lifecycle (with `offline` after it stops); the registry's RunnerState is what a heartbeat reports. */
+export type NodeState = 'loading' | 'ready' | 'busy' | 'draining' | 'offline';
 
 export interface RunnerNodeOptions {
   registry: RegistryActor;
@@ -63,7 +65,7 @@ const describeErr = (e: RegistryError): string => JSON.stringify(e, (_k, v: unkn
  */
 export class RunnerNode {
   readonly metrics: RunnerMetrics;
-  private state: RunnerState = 'loading';
+  private state: NodeState = 'loading';
   private readonly inFlight = new Map<string, Promise<void>>();
   private stopping = false;
   private loops: Array<Promise<void>> = [];
@@ -82,7 +84,7 @@ export class RunnerNode {
     this.log = options.log ?? (() => undefined);
   }
 
-  get currentState(): RunnerState {
+  get currentState(): NodeState {
     return this.state;
   }
 
@@ -93,7 +95,7 @@ export class RunnerNode {
       const known = await registry.get_model_card(card.id, [card.digest]);
       if (known.length > 0) continue;
       const published = await registry.publish_model_card(card.json);
-      if ('Err' in published && errorName(published.Err) !== 'AlreadyExists')
+      if ('Err' in published && !('AlreadyExists' in published.Err))
         throw new Error(`publishing ${card.id} failed: ${describeErr(published.Err)}`);
       this.log('card-published', { id: card.id, digest: card.digest });
     }
@@ -238,7 +240,7 @@ export class RunnerNode {
     if (reported === undefined) return; // abandoned: the lease ended before the registry could be reached
     if ('Err' in reported) {
       // Not a completion: the registry kept no result, so the lease is given back with the refusal as the reason.
-      const variant = errorName(reported.Err);
+      const variant = variantOf(reported.Err).name;
       this.metrics.completionsRefused.inc({ error: variant });
       this.log('task-completion-refused', { task: task.id, error: variant, detail: describeErr(reported.Err) });
       await this.reportFailure(task, `complete_task refused: ${variant} ${describeErr(reported.Err)}`);

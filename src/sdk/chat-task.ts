@@ -1,13 +1,12 @@
-import type { TaskView } from '../interface/registry/index.js';
 import { chatMessages, taskInputOf, type ChatOptions, type ChatResult } from './chat.js';
 import { DeaiError } from './errors.js';
-import type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';
+import type { ReadyResult, SubmitTaskOptions, Task, WaitOptions } from './task-types.js';
 
 /** What `chat({ via: 'task' })` needs from the client. */
 export interface TaskDeps {
-  submitTask(options: SubmitTaskOptions): Promise<TaskView>;
-  waitForResult(id: string, options: WaitOptions): Promise<TaskResult>;
-  accept(id: string): Promise<TaskView>;
+  submitTask(options: SubmitTaskOptions): Promise<Task>;
+  waitForResult(id: string, options: WaitOptions): Promise<ReadyResult>;
+  accept(id: string): Promise<Task>;
 }
 
 /** Escrows the conversation as a task, waits for a runner's result, and accepts it when asked to. */
@@ -17,7 +16,7 @@ export async function chatViaTask(deps: TaskDeps, options: ChatOptions): Promise
     throw new DeaiError(
       'InvalidArgument',
       "chat via 'task' needs rewardE8s (see quoteReward), or use via: 'direct'",
-      { field: 'rewardE8s' },
+      { field: 'rewardE8s', reason: "required with via: 'task'" },
       { retryable: false }
     );
   }

@@ -90,13 +90,18 @@ export function chatMessages(options: ChatOptions): ChatMessage[] {
     throw new DeaiError(
       'InvalidArgument',
       'chat needs exactly one of `messages` and `prompt`',
-      { field: 'messages' },
+      { field: 'messages', reason: 'give exactly one of messages and prompt' },
       { retryable: false }
     );
   }
   const messages = options.messages ?? [{ role: 'user', content: options.prompt ?? '' }];
   if (messages.length === 0)
-    throw new DeaiError('InvalidArgument', 'chat needs at least one message', { field: 'messages' }, { retryable: false });
+    throw new DeaiError(
+      'InvalidArgument',
+      'chat needs at least one message',
+      { field: 'messages', reason: 'must not be empty' },
+      { retryable: false }
+    );
   return messages;
 }
 

@@ -1,22 +1,18 @@
 import { Principal } from '@dfinity/principal';
 
+import type { TaskState } from '../core/tasks/states.js';
 import { createAgent } from '../ic/agent.js';
 import { ledgerClient, type LedgerActor as LedgerClient } from '../ic/ledger.js';
 import { requesterRegistry, type HttpAgent, type Identity, type RegistryActor as RequesterRegistry } from '../ic/requester.js';
-import type { TaskView } from '../interface/registry/index.js';
 import { chatViaTask } from './chat-task.js';
+
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { call, DeaiError, unwrap } from './errors.js';
-import type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';
+import { toAccount, toCandidate, toFindRequest, toPublishedModel, toReputation, toRunnerInfo, toTask } from './convert.js';
+import type { ReadyResult, SubmitTaskOptions, Task, WaitOptions } from './task-types.js';
 import {
-  toAccount,
-  toCandidate,
-  toFindRequest,
-  toModelCard,
-  toReputation,
-  toRunnerInfo,
   type AccountLike,
-  type ModelCard,
+  type PublishedModel,
   type ModelFilter,
   type Reputation,
   type RewardQuote,
@@ -25,7 +21,7 @@ import {
   type RunnerRequest
 } from './types.js';
 
-export type { Identity, TaskView };
+export type { Identity };
 
 export interface ConnectOptions {
   /** The IC network, e.g. `http://127.0.0.1:4943` (the root key is fetched for anything but mainnet). */
@@ -51,8 +47,8 @@ const systemClock: Clock = { nowMs: () => Date.now(), sleep: (ms) => new Promise
 const DEFAULT_DEADLINE_MS = 3_600_000;
 const DEFAULT_MAX_OUTPUT_TOKENS = 512;
 const MODEL_PAGE = 100;
-const FAILED_STATES = new Set(['failed', 'expired', 'rejected']);
-const RESULT_STATES = new Set(['review', 'accepted']);
+const FAILED_STATES: ReadonlySet<TaskState> = new Set(['failed', 'expired', 'rejected']);
+const RESULT_STATES: ReadonlySet<TaskState> = new Set(['review', 'accepted']);
 
 /** A dApp's connection to the DeAI registry and its reward ledger, as one identity. */
 export class DeaiClient {
@@ -101,8 +97,8 @@ export class DeaiClient {
    * @example
    * const llamas = await client.listModels({ family: 'llama' });
    */
-  async listModels(filter: ModelFilter = {}): Promise<ModelCard[]> {
-    const cards: ModelCard[] = [];
+  async listModels(filter: ModelFilter = {}): Promise<PublishedModel[]> {
+    const cards: PublishedModel[] = [];
     let after: string | undefined;
     for (;;) {
       const page = unwrap(
@@ -120,7 +116,7 @@ export class DeaiClient {
           )
         )
       );
-      cards.push(...page.items.map(toModelCard));
+      cards.push(...page.items.map(toPublishedModel));
       after = page.next[0];
       if (after === undefined || page.items.length === 0) return cards;
     }
@@ -131,11 +127,14 @@ export class DeaiClient {
    * @example
    * const card = await client.getModel('llama-3.2-1b-instruct-q4_k_m');
    */
-  async getModel(id: string, digest?: string): Promise<ModelCard> {
+  async getModel(id: string, digest?: string): Promise<PublishedModel> {
     const card = (await call('get_model_card', () => this.registry.get_model_card(id, opt(digest))))[0];
     if (card === undefined)
-      throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, { what: `model ${id}` });
-    return toModelCard(card);
+      throw new DeaiError('NotFound', `Model ${id}${digest === undefined ? '' : `@${digest}`} is not published`, {
+        kind: { ModelCard: null },
+        id: digest === undefined ? id : `${id}@${digest}`
+      });
+    return toPublishedModel(card);
   }
 
   /**
@@ -168,7 +167,7 @@ export class DeaiClient {
     const principal = typeof id === 'string' ? Principal.fromText(id) : id;
     const view = (await call('get_runner', () => this.registry.get_runner(principal)))[0];
     if (view === undefined)
-      throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { what: `runner ${principal.toText()}` });
+      throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { kind: { Runner: null }, id: principal.toText() });
     return toRunnerInfo(view);
   }
 
@@ -209,7 +208,7 @@ export class DeaiClient {
    * @example
    * const task = await client.submitTask({ model: card.id, prompt: 'Say hello.', rewardE8s: 1_000_000n });
    */
-  async submitTask(options: SubmitTaskOptions): Promise<TaskView> {
+  async submitTask(options: SubmitTaskOptions): Promise<Task> {
     await this.ensureAllowance(options.rewardE8s);
     const deadlineNs = BigInt(this.clock.nowMs() + (options.deadlineMs ?? DEFAULT_DEADLINE_MS)) * 1_000_000n;
     const result = await call('submit_task', () =>
@@ -228,7 +227,7 @@ export class DeaiClient {
         refund_subaccount: []
       })
     );
-    return unwrap('submit_task', result);
+    return toTask(unwrap('submit_task', result));
   }
 
   /**
@@ -236,10 +235,10 @@ export class DeaiClient {
    * @example
    * const { state } = await client.getTask(task.id);
    */
-  async getTask(id: string): Promise<TaskView> {
+  async getTask(id: string): Promise<Task> {
     const task = (await call('get_task', () => this.registry.get_task(id)))[0];
-    if (task === undefined) throw new DeaiError('NotFound', `Task ${id} does not exist`, { what: `task ${id}` });
-    return task;
+    if (task === undefined) throw new DeaiError('NotFound', `Task ${id} does not exist`, { kind: { Task: null }, id });
+    return toTask(task);
   }
 
   /**
@@ -249,11 +248,11 @@ export class DeaiClient {
    * const result = await client.waitForResult(task.id, { timeoutMs: 60_000, onProgress: (s) => console.log(s) });
    * console.log(result.output);
    */
-  async waitForResult(id: string, options: WaitOptions = {}): Promise<TaskResult> {
+  async waitForResult(id: string, options: WaitOptions = {}): Promise<ReadyResult> {
     const timeoutMs = options.timeoutMs ?? 300_000;
     const pollMs = options.pollMs ?? 1_000;
     const endsAtMs = this.clock.nowMs() + timeoutMs;
-    let last: string | undefined;
+    let last: TaskState | undefined;
     for (;;) {
       const task = await this.getTask(id);
       if (task.state !== last) {
@@ -262,23 +261,14 @@ export class DeaiClient {
       }
       const first = task.results[0];
       if (RESULT_STATES.has(task.state) && first !== undefined) {
-        return {
-          taskId: task.id,
-          state: task.state,
-          runner: first.runner.toText(),
-          ...(first.output[0] === undefined ? {} : { output: first.output[0] }),
-          outputDigest: first.output_digest,
-          ...(first.reference[0] === undefined ? {} : { reference: first.reference[0] }),
-          inputTokens: first.input_tokens,
-          outputTokens: first.output_tokens,
-          totalMs: first.total_ms
-        };
+        const { atNs: _atNs, firstTokenMs: _firstTokenMs, ...result } = first;
+        return { taskId: task.id, state: task.state, ...result };
       }
       if (FAILED_STATES.has(task.state)) {
         throw new DeaiError(
           'TaskFailed',
-          `Task ${id} ended ${task.state}: ${task.outcome[0] ?? 'no outcome given'}`,
-          { state: task.state, outcome: task.outcome[0] },
+          `Task ${id} ended ${task.state}: ${task.outcome ?? 'no outcome given'}`,
+          { state: task.state, ...(task.outcome === undefined ? {} : { outcome: task.outcome }) },
           { retryable: false }
         );
       }
@@ -318,8 +308,8 @@ export class DeaiClient {
    * @example
    * await client.accept(task.id);
    */
-  async accept(id: string): Promise<TaskView> {
-    return unwrap('accept_task', await call('accept_task', () => this.registry.accept_task(id)));
+  async accept(id: string): Promise<Task> {
+    return toTask(unwrap('accept_task', await call('accept_task', () => this.registry.accept_task(id))));
   }
 
   /**
@@ -327,8 +317,8 @@ export class DeaiClient {
    * @example
    * await client.reject(task.id, 'answered in the wrong language');
    */
-  async reject(id: string, reason: string): Promise<TaskView> {
-    return unwrap('reject_task', await call('reject_task', () => this.registry.reject_task(id, reason)));
+  async reject(id: string, reason: string): Promise<Task> {
+    return toTask(unwrap('reject_task', await call('reject_task', () => this.registry.reject_task(id, reason))));
   }
 
   /**

@@ -1,7 +1,24 @@
 /** The DeAI dApp SDK: discover models and runners, submit paid inference tasks, wait for and settle results. */
-export { DeaiClient, type Clock, type ConnectOptions, type TaskView, type Identity } from './client.js';
-export type { SubmitTaskOptions, TaskResult, WaitOptions } from './task-types.js';
-export { DeaiError, type DeaiErrorCode } from './errors.js';
+export { DeaiClient, type Clock, type ConnectOptions, type Identity } from './client.js';
+export {
+  TASK_STATES,
+  type ReadyResult,
+  type SubmitTaskOptions,
+  type Task,
+  type TaskResult,
+  type TaskState,
+  type WaitOptions
+} from './task-types.js';
+export { DeaiError, isDeaiError, type DeaiErrorCode, type DeaiErrorDetails } from './errors.js';
 export { CodedError, type CodedErrorJson } from '../core/errors/coded-error.js';
-export type { AccountLike, ModelCard, ModelFilter, Reputation, RewardQuote, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
+export type {
+  AccountLike,
+  PublishedModel,
+  ModelFilter,
+  Reputation,
+  RewardQuote,
+  RunnerCandidate,
+  RunnerInfo,
+  RunnerRequest
+} from './types.js';
 export type { ChatAttempt, ChatMessage, ChatOptions, ChatProgress, ChatResult } from './chat.js';

@@ -1,3 +1,7 @@
+import type { TaskState } from '../core/tasks/states.js';
+
+export { TASK_STATES, type TaskState } from '../core/tasks/states.js';
+
 /** The options and results of the client's task methods (shared by `DeaiClient` and `chat({ via: 'task' })`). */
 
 export interface SubmitTaskOptions {
@@ -23,18 +27,46 @@ export interface WaitOptions {
   /** Default 1 second. */
   pollMs?: number;
   /** Called with the task's state whenever it changes (first with the state it is in). */
-  onProgress?: (state: string) => void;
+  onProgress?: (state: TaskState) => void;
 }
 
-/** The first result of a task in review or accepted. */
+/** One runner's result for a task, camelCase (the registry's task result). */
 export interface TaskResult {
-  taskId: string;
-  state: string;
   runner: string;
-  output?: string;
   outputDigest: string;
+  output?: string;
   reference?: string;
   inputTokens: bigint;
   outputTokens: bigint;
+  firstTokenMs: number;
   totalMs: number;
+  atNs: bigint;
+}
+
+/** What `waitForResult` gives: the first result of a task in review or accepted. */
+export interface ReadyResult extends Omit<TaskResult, 'atNs' | 'firstTokenMs'> {
+  taskId: string;
+  state: TaskState;
+}
+
+/** A task as the registry holds it, camelCase: amounts and times in bigint, principals as text, options optional. */
+export interface Task {
+  id: string;
+  requester: string;
+  state: TaskState;
+  model: string;
+  input: { inline?: string; digest?: string; reference?: string };
+  limits: { maxOutputTokens: number; temperature?: number; seed?: bigint };
+  rewardE8s: bigint;
+  deadlineNs: bigint;
+  redundancy: number;
+  createdAtNs: bigint;
+  escrowBlock?: bigint;
+  leases: Array<{ runner: string; claimedAtNs: bigint; expiresAtNs: bigint }>;
+  results: TaskResult[];
+  failures: Array<{ runner: string; reason: string; atNs: bigint }>;
+  reviewEndsAtNs?: bigint;
+  paidRunners: string[];
+  /** Why the task ended, for terminal states. */
+  outcome?: string;
 }

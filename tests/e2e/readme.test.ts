@@ -270,7 +270,7 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
       expect(JSON.parse(await ok('task', 'status', task.id, ...host, '--json'))).toMatchObject({ id: task.id, state: 'queued' });
       const rejectEarly = await cli('task', 'reject', task.id, '--reason', 'too early', ...host);
       expect(rejectEarly.code).toBe(1);
-      expect(rejectEarly.stderr).toContain('InvalidState');
+      expect(rejectEarly.stderr).toContain('NotInReview');
 
       const runnerYaml = readmeSnippets(readme, 'yaml').find((s) => s.code.includes('identity:'))?.code ?? '';
       writeFileSync(join(project, 'runner.yaml'), runnerYaml);
@@ -291,7 +291,7 @@ describe('README.md: every command and snippet it shows is run by a test', () =>
     expect(snippets.map((s) => s.code.split('\n')[0])).toEqual([
       "import { HttpAgent } from '@dfinity/agent';",
       "import { Localnet } from './src/localnet/localnet.ts';",
-      "import { DeaiClient } from './src/sdk/index.js';"
+      "import { DeaiClient, isDeaiError } from './src/sdk/index.js';"
     ]);
     const { runSnippets } = await import('../support/readme-snippets.ts');
     await runSnippets(snippets, root);

@@ -87,7 +87,8 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     const client = await connect();
     const failed = await rejection(client.chat({ model: String(card.id), via: 'direct', prompt: 'hello', attemptTimeoutMs: 2_000 }));
     expect(failed).toMatchObject({ code: 'AllRunnersFailed', retryable: true });
-    expect((failed.details.attempts as Array<{ runner: string }>).map((a) => a.runner)).toEqual([first, second]);
+    if (!failed.hasCode('AllRunnersFailed')) throw failed;
+    expect(failed.details.attempts.map((a) => a.runner)).toEqual([first, second]);
 
     const lonely = await freshModel('no-runner');
     expect(await rejection(client.chat({ model: String(lonely.id), via: 'direct', prompt: 'hello' }))).toMatchObject({
@@ -96,7 +97,8 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     });
     // maxAttempts bounds how far down the list it goes.
     const bounded = await rejection(client.chat({ model: String(card.id), via: 'direct', prompt: 'hello', maxAttempts: 1 }));
-    expect((bounded.details.attempts as unknown[]).length).toBe(1);
+    if (!bounded.hasCode('AllRunnersFailed')) throw bounded;
+    expect(bounded.details.attempts.length).toBe(1);
   });
 
   it('direct with onToken: streams the answer, and a runner failing mid-stream hands over to the next', async () => {

@@ -63,7 +63,7 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     });
     expect(task.state).toBe('queued');
     expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE); // approve fee, reward, transfer_from fee
-    expect((await client.getTask(task.id)).input.inline).toEqual(['Say hello.']);
+    expect((await client.getTask(task.id)).input.inline).toBe('Say hello.');
 
     const asRunner = await t.tasks(runner);
     okOf(await asRunner.claim_task([task.id]));
@@ -104,7 +104,7 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     const failed = await rejection(client.waitForResult(task.id));
     expect(failed).toMatchObject({ code: 'TaskFailed', retryable: false, details: { state: 'rejected' } });
     const again = await rejection(client.accept(task.id));
-    expect(again).toMatchObject({ code: 'InvalidState', details: { state: 'rejected', expected: 'review' } });
+    expect(again).toMatchObject({ code: 'NotInReview', details: { task: task.id, state: 'rejected' } });
   });
 
   it('a task nobody serves times out with code Timeout (injected clock, no real waiting)', async () => {

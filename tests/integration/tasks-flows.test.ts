@@ -80,7 +80,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
       'list_claimable must offer the requeued task'
     ).toEqual([task.id]);
     expect(await asA.list_claimable()).toEqual([]); // A had its turn
-    expect(errOf(await asA.claim_task([task.id]))).toMatchObject({ InvalidState: { state: 'queued' } });
+    expect(errOf(await asA.claim_task([task.id]))).toEqual({ TaskNotClaimable: { task: task.id, state: 'queued' } });
 
     okOf(await asB.claim_task([task.id]));
     const late = { Unauthorized: { reason: `no active lease on ${task.id}` } };
@@ -116,7 +116,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(await t.balance(requester)).toBe(AFTER_ONE_SUBMIT + REFUND_NET);
     expect(await escrowBalance(t)).toBe(0n);
     expect(await payoutsOf(t)).toEqual([]);
-    expect(errOf(await (await t.tasks(runner)).claim_task([task.id]))).toEqual({ NotFound: { what: `open task ${task.id}` } });
+    expect(errOf(await (await t.tasks(runner)).claim_task([task.id]))).toEqual({ NotFound: { kind: { Task: null }, id: task.id } });
   });
 
   it('a review window that ends without a decision accepts the result and pays the runner', async () => {
@@ -146,6 +146,16 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(await escrowBalance(t)).toBe(0n);
   });
 
+  it('a runner whose heartbeat went stale may not claim a named task (NotServing) and finds nothing claimable', async () => {
+    const t = await taskNetwork(net);
+    const asRequester = await t.tasks(await t.requester(FUNDS, ALLOWANCE));
+    const asRunner = await t.tasks(await t.runner());
+    const task = okOf(await asRequester.submit_task(t.submitArgs('stale')));
+    await net.advanceTime(600_000); // past the heartbeat TTL, well before the task's one-hour deadline
+    expect(errOf(await asRunner.claim_task([task.id]))).toEqual({ NotServing: { model: task.model } });
+    expect(errOf(await asRunner.claim_task([]))).toEqual({ NotFound: { kind: { ClaimableTask: null }, id: '' } });
+  });
+
   it('a second completion returns the first result; three failures by lease holders fail the task and refund it', async () => {
     const t = await taskNetwork(net);
     const requester = await t.requester(FUNDS, ALLOWANCE);
@@ -171,7 +181,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     // Reporting the failure again changes nothing.
     expect(okOf(await as1.fail_task(doomed.id, 'out of memory again')).failures).toHaveLength(1);
     expect(await reputationOf(t, r1)).toMatchObject({ failed: 1, completed: 0 });
-    expect(errOf(await as1.claim_task([doomed.id]))).toMatchObject({ InvalidState: { state: 'queued' } });
+    expect(errOf(await as1.claim_task([doomed.id]))).toEqual({ TaskNotClaimable: { task: doomed.id, state: 'queued' } });
     // A failed runner frees its place for another runner.
     expect(
       (await as2.list_claimable()).map((c) => c.id),
@@ -353,9 +363,9 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     });
 
     // NotFound
-    expect(errOf(await asRequester.accept_task(missing))).toEqual({ NotFound: { what: `task ${missing}` } });
-    expect(errOf(await asRunner.complete_task(missing, resultArgs('x')))).toEqual({ NotFound: { what: `task ${missing}` } });
-    expect(errOf(await asRunner.claim_task([missing]))).toEqual({ NotFound: { what: `open task ${missing}` } });
+    expect(errOf(await asRequester.accept_task(missing))).toEqual({ NotFound: { kind: { Task: null }, id: missing } });
+    expect(errOf(await asRunner.complete_task(missing, resultArgs('x')))).toEqual({ NotFound: { kind: { Task: null }, id: missing } });
+    expect(errOf(await asRunner.claim_task([missing]))).toEqual({ NotFound: { kind: { Task: null }, id: missing } });
     expect(await asRequester.get_task(missing)).toEqual([]);
 
     // LedgerError: no allowance, and an allowance without the funds behind it.
@@ -372,11 +382,13 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
 
     const first = okOf(await asRequester.submit_task(t.submitArgs('first')));
     const second = okOf(await asRequester.submit_task(t.submitArgs('second')));
-    expect(errOf(await (await t.tasks(stranger)).claim_task([first.id]))).toEqual({ NotFound: { what: `runner ${text(stranger)}` } });
+    expect(errOf(await (await t.tasks(stranger)).claim_task([first.id]))).toEqual({
+      NotFound: { kind: { Runner: null }, id: text(stranger) }
+    });
 
-    // InvalidState
-    expect(errOf(await asRequester.accept_task(first.id))).toEqual({ InvalidState: { state: 'queued', expected: 'review' } });
-    expect(errOf(await asRequester.reject_task(first.id, 'too early'))).toEqual({ InvalidState: { state: 'queued', expected: 'review' } });
+    // NotInReview
+    expect(errOf(await asRequester.accept_task(first.id))).toEqual({ NotInReview: { task: first.id, state: 'queued' } });
+    expect(errOf(await asRequester.reject_task(first.id, 'too early'))).toEqual({ NotInReview: { task: first.id, state: 'queued' } });
 
     // Unauthorized
     const noLease = { Unauthorized: { reason: `no active lease on ${first.id}` } };

@@ -65,7 +65,7 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
     expect(await t.balance(requester)).toBe(10_000_000n - FEE - REWARD - FEE + REWARD - FEE);
     expect(await t.balance(runner)).toBe(0n);
     expect((await asRequester.get_reputation(runner.getPrincipal()))[0]?.rejected).toBe(1);
-    expect(errOf(await asRequester.accept_task(task.id))).toEqual({ InvalidState: { state: 'rejected', expected: 'review' } });
+    expect(errOf(await asRequester.accept_task(task.id))).toEqual({ NotInReview: { task: task.id, state: 'rejected' } });
   });
 
   it('a duplicate submit returns the first task and escrows once; a failed escrow leaves nothing behind', async () => {

@@ -6,7 +6,9 @@ import type { Command } from 'commander';
 import { formatIssue } from '../../core/manifest/index.js';
 import { MAX_MANIFEST_BYTES } from '../../core/registry/limits.js';
 import { safeParseManifestText } from '../../core/manifest/parse-text.js';
-import { DeaiError } from '../../sdk/errors.js';
+import { CodedError } from '../../core/errors/coded-error.js';
+import { DeaiError, isDeaiError } from '../../sdk/errors.js';
+import { CliError } from '../errors.js';
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
 import { output } from '../output.js';
 
@@ -36,26 +38,27 @@ export function readModelCard(file: string): object {
   try {
     bytes = readAtMost(file, MAX_MANIFEST_BYTES);
   } catch (error) {
-    throw new DeaiError('ManifestNotFound', `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CliError('ManifestNotFound', `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error
+    });
   }
   if (bytes.length > MAX_MANIFEST_BYTES)
-    throw new DeaiError(
+    throw new CliError(
       'ManifestTooLarge',
-      `${file} is larger than ${MAX_MANIFEST_BYTES} bytes, the most the registry accepts for a manifest (MAX_MANIFEST_BYTES)`,
-      { limit: MAX_MANIFEST_BYTES }
+      `${file} is larger than ${MAX_MANIFEST_BYTES} bytes, the most the registry accepts for a manifest (MAX_MANIFEST_BYTES)`
     );
   const text = bytes.toString('utf8');
   const parsed = safeParseManifestText(text, basename(file));
   if (!parsed.ok) {
     const issues = parsed.issues.map((i) => `  - ${formatIssue(i)}`).join('\n');
-    throw new DeaiError(
+    throw new CodedError(
       parsed.code,
       `${file} is not a valid manifest (${parsed.issues.length} issue${parsed.issues.length === 1 ? '' : 's'}):\n${issues}`,
-      { issues: parsed.issues }
+      { details: { issues: parsed.issues } }
     );
   }
   if (parsed.manifest.kind !== 'ModelCard')
-    throw new DeaiError('InvalidManifest', `${file} is a ${parsed.manifest.kind}, expected kind: ModelCard`);
+    throw new CodedError('InvalidManifest', `${file} is a ${parsed.manifest.kind}, expected kind: ModelCard`);
   return parsed.manifest;
 }
 
@@ -88,7 +91,7 @@ export function registerModels(program: Command): void {
       runClient(flags.json, async () => {
         const client = await connectClient(flags);
         const card = await client.getModel(id, flags.digest).catch((error: unknown) => {
-          if (error instanceof DeaiError && error.code === 'NotFound') {
+          if (isDeaiError(error, 'NotFound')) {
             throw new DeaiError('NotFound', `no model card ${id}${flags.digest === undefined ? '' : `@${flags.digest}`}`, error.details, {
               cause: error
             });

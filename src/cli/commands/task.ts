@@ -1,45 +1,45 @@
 import type { Command } from 'commander';
 
-import type { TaskView } from '../../sdk/index.js';
+import type { Task } from '../../sdk/index.js';
 import { clientOptions, connectClient, runClient, type ClientFlags } from '../client.js';
 import { e8sOption, positiveIntOption } from '../flags.js';
 import { output } from '../output.js';
 
-/** A task as JSON: principals as text, options unwrapped (bigints become strings when printed). */
-export function taskJson(task: TaskView): Record<string, unknown> {
+/** A task as JSON: the SDK's Task, with absent options as null (bigints become strings when printed). */
+export function taskJson(task: Task): Record<string, unknown> {
   return {
     id: task.id,
     state: task.state,
     model: task.model,
-    requester: task.requester.toText(),
-    rewardE8s: task.reward_e8s,
+    requester: task.requester,
+    rewardE8s: task.rewardE8s,
     redundancy: task.redundancy,
-    deadlineNs: task.deadline_ns,
-    createdAtNs: task.created_at_ns,
-    leases: task.leases.map((l) => ({ runner: l.runner.toText(), claimedAtNs: l.claimed_at_ns, expiresAtNs: l.expires_at_ns })),
+    deadlineNs: task.deadlineNs,
+    createdAtNs: task.createdAtNs,
+    leases: task.leases.map((l) => ({ runner: l.runner, claimedAtNs: l.claimedAtNs, expiresAtNs: l.expiresAtNs })),
     results: task.results.map((r) => ({
-      runner: r.runner.toText(),
-      outputDigest: r.output_digest,
-      output: r.output[0] ?? null,
-      reference: r.reference[0] ?? null,
-      inputTokens: r.input_tokens,
-      outputTokens: r.output_tokens,
-      totalMs: r.total_ms
+      runner: r.runner,
+      outputDigest: r.outputDigest,
+      output: r.output ?? null,
+      reference: r.reference ?? null,
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+      totalMs: r.totalMs
     })),
-    failures: task.failures.map((f) => ({ runner: f.runner.toText(), reason: f.reason })),
-    reviewEndsAtNs: task.review_ends_at_ns[0] ?? null,
-    outcome: task.outcome[0] ?? null
+    failures: task.failures.map((f) => ({ runner: f.runner, reason: f.reason })),
+    reviewEndsAtNs: task.reviewEndsAtNs ?? null,
+    outcome: task.outcome ?? null
   };
 }
 
-function taskHuman(task: TaskView): string {
-  const lines = [`task     ${task.id}`, `state    ${task.state}`, `model    ${task.model}`, `reward   ${task.reward_e8s} e8s`];
+function taskHuman(task: Task): string {
+  const lines = [`task     ${task.id}`, `state    ${task.state}`, `model    ${task.model}`, `reward   ${task.rewardE8s} e8s`];
   for (const r of task.results) {
-    lines.push(`result   from ${r.runner.toText()} (${r.output_tokens} tokens, ${r.total_ms} ms)`);
-    if (r.output[0] !== undefined) lines.push(`  ${r.output[0]}`);
+    lines.push(`result   from ${r.runner} (${r.outputTokens} tokens, ${r.totalMs} ms)`);
+    if (r.output !== undefined) lines.push(`  ${r.output}`);
   }
-  for (const f of task.failures) lines.push(`failure  ${f.runner.toText()}: ${f.reason}`);
-  if (task.outcome[0] !== undefined) lines.push(`outcome  ${task.outcome[0]}`);
+  for (const f of task.failures) lines.push(`failure  ${f.runner}: ${f.reason}`);
+  if (task.outcome !== undefined) lines.push(`outcome  ${task.outcome}`);
   return lines.join('\n');
 }
 

@@ -81,7 +81,7 @@ export function deprecateCard(store: RegistryStore, caller: string, nowNs: bigin
   if ('Err' in checked) return checked;
   const key = cardKey(ref.id, ref.digest);
   const stored = store.cards.get(key);
-  if (stored === undefined) return err({ NotFound: { what: `model card ${key}` } });
+  if (stored === undefined) return err({ NotFound: { kind: { ModelCard: null }, id: key } });
   store.cards.set(key, { ...stored, deprecated: { reason, atNs: nowNs, by: caller } });
   return ok(null);
 }

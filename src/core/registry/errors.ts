@@ -1,3 +1,11 @@
+import type { TaskState } from '../tasks/states.js';
+
+/**
+ * What a `NotFound` did not find. `ClaimableTask`: no queued task this runner may lease (its `id` is empty when the
+ * runner asked for any task).
+ */
+export type NotFoundKind = { Task: null } | { Runner: null } | { ModelCard: null } | { ClaimableTask: null } | { Payout: null };
+
 /**
  * Every expected failure of the registry, as the Candid `Err` variant carries it. Core functions return these;
  * they never throw for a business outcome.
@@ -5,7 +13,7 @@
 export type RegistryError =
   | { AnonymousCaller: null }
   | { Unauthorized: { reason: string } }
-  | { NotFound: { what: string } }
+  | { NotFound: { kind: NotFoundKind; id: string } }
   | { InvalidManifest: { issues: Array<{ path: string; message: string }> } }
   | { InvalidArgument: { field: string; reason: string } }
   | { AlreadyExists: { what: string } }
@@ -13,7 +21,14 @@ export type RegistryError =
   | { CardDeprecated: { model: string; reason: string } }
   | { Suspended: { reason: string } }
   | { LimitExceeded: { what: string; limit: bigint } }
-  | { InvalidState: { state: string; expected: string } }
+  /** A runner named a task it may not lease: not queued, already fully leased, or leased by this runner before. */
+  | { TaskNotClaimable: { task: string; state: TaskState } }
+  /** A runner named a task for a model it has no live deployment of. */
+  | { NotServing: { model: string } }
+  /** Accept or reject of a task that is not in review (still queued, or already settled). */
+  | { NotInReview: { task: string; state: TaskState } }
+  /** Reject after the review window closed (the task counts as accepted, even before the timer settles it). */
+  | { ReviewEnded: { task: string; ended_at_ns: bigint } }
   | { NoCapacity: { slots: number } }
   | { NotConfigured: { what: string } }
   | { LedgerError: { operation: string; message: string } };

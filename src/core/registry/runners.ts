@@ -68,7 +68,7 @@ function manageable(store: RegistryStore, caller: string, runnerId: string): Res
   const denied = requireAuthenticated(caller);
   if (denied !== undefined) return err(denied);
   const runner = store.runners.get(runnerId);
-  if (runner === undefined) return err({ NotFound: { what: `runner ${runnerId}` } });
+  if (runner === undefined) return err({ NotFound: { kind: { Runner: null }, id: runnerId } });
   if (caller !== runner.id && caller !== runner.manifest.operator) {
     return err({ Unauthorized: { reason: 'only the runner itself or its operator may manage it' } });
   }
@@ -151,7 +151,7 @@ export function heartbeat(store: RegistryStore, caller: string, nowNs: bigint, i
   const denied = requireAuthenticated(caller);
   if (denied !== undefined) return err(denied);
   const runner = store.runners.get(caller);
-  if (runner === undefined) return err({ NotFound: { what: `runner ${caller} (register first)` } });
+  if (runner === undefined) return err({ NotFound: { kind: { Runner: null }, id: caller } });
   if (runner.suspended !== undefined) return err({ Suspended: { reason: runner.suspended.reason } });
   const problem = checkHeartbeat(runner, input);
   if (problem !== undefined) return err(problem);
@@ -173,7 +173,7 @@ export function setSuspended(
   const denied = requireAdmin(store, caller);
   if (denied !== undefined) return err(denied);
   const runner = store.runners.get(runnerId);
-  if (runner === undefined) return err({ NotFound: { what: `runner ${runnerId}` } });
+  if (runner === undefined) return err({ NotFound: { kind: { Runner: null }, id: runnerId } });
   if (reason === undefined) {
     const { suspended: _gone, ...rest } = runner;
     void _gone;

@@ -41,7 +41,7 @@ export function retryPayout(
   const denied = requireAdmin(store, caller);
   if (denied !== undefined) return err(denied);
   const payout = getPayout(store, id);
-  if (payout === undefined) return err({ NotFound: { what: `payout ${id}` } });
+  if (payout === undefined) return err({ NotFound: { kind: { Payout: null }, id } });
   if (payout.stuck !== true) store.payoutQueue.delete(queueKey(payout));
   const next: Payout = { ...payout, attempts: 0, nextAttemptNs: nowNs };
   delete next.stuck;

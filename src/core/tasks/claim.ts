@@ -102,16 +102,15 @@ export function claimTask(
   outOfBudget: () => boolean = () => false
 ): Result<Task> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
-  if (!store.runners.has(runner)) return err({ NotFound: { what: `runner ${runner}` } });
+  if (!store.runners.has(runner)) return err({ NotFound: { kind: { Runner: null }, id: runner } });
   if (wanted !== undefined) {
     const open = store.open.get(wanted);
-    if (open === undefined) return err({ NotFound: { what: `open task ${wanted}` } });
+    if (open === undefined) return err({ NotFound: { kind: { Task: null }, id: wanted } });
     const task = store.tasks.get(wanted);
     if (!claimable(open, runner, now) || task === undefined || full(task, now))
-      return err({ InvalidState: { state: open.state, expected: 'queued, with a free place for this runner' } });
+      return err({ TaskNotClaimable: { task: wanted, state: open.state } });
     const deployment = matchingDeployment(store, now, runner, task.request);
-    if (deployment === undefined)
-      return err({ InvalidState: { state: 'not serving', expected: `a live deployment matching ${task.request.model}` } });
+    if (deployment === undefined) return err({ NotServing: { model: open.model } });
     if (store.open.leaseCount(runner, open.model) >= deployment.slots) return err({ NoCapacity: { slots: deployment.slots } });
     return ok(lease(store, task, runner, now));
   }
@@ -139,5 +138,5 @@ export function claimTask(
     return ok(lease(store, task, runner, now));
   }
   if (capacityHit !== undefined) return err({ NoCapacity: { slots: capacityHit } });
-  return err({ NotFound: { what: 'claimable task' } });
+  return err({ NotFound: { kind: { ClaimableTask: null }, id: wanted ?? '' } });
 }

@@ -26,7 +26,7 @@ function leaseOf(task: Task, runner: string, now: bigint): Lease | undefined {
 export function completeTask(store: Stores, runner: string, now: bigint, id: string, args: ResultArgs): Result<TaskResult> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   const task = store.tasks.get(id);
-  if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
+  if (task === undefined) return err({ NotFound: { kind: { Task: null }, id } });
   const earlier = task.results.find((r) => r.runner === runner);
   if (earlier !== undefined) return ok(earlier);
   if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
@@ -66,7 +66,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
 export function failTask(store: Stores, runner: string, now: bigint, id: string, reason: string): Result<Task> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   const task = store.tasks.get(id);
-  if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
+  if (task === undefined) return err({ NotFound: { kind: { Task: null }, id } });
   if (task.failures.some((f) => f.runner === runner)) return ok(task);
   if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
     return err({ Unauthorized: { reason: `no active lease on ${id}` } });

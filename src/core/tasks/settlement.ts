@@ -46,7 +46,7 @@ export function settle(
 function requesterTask(store: Stores, caller: string, id: string): Result<Task> {
   if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   const task = store.tasks.get(id);
-  if (task === undefined) return err({ NotFound: { what: `task ${id}` } });
+  if (task === undefined) return err({ NotFound: { kind: { Task: null }, id } });
   if (task.requester !== caller) return err({ Unauthorized: { reason: 'only the requester may accept or reject a task' } });
   return ok(task);
 }
@@ -57,7 +57,7 @@ export function acceptTask(store: Stores, caller: string, now: bigint, id: strin
   if ('Err' in found) return found;
   const task = found.Ok;
   if (task.state === 'accepted') return ok(task);
-  if (task.state !== 'review') return err({ InvalidState: { state: task.state, expected: 'review' } });
+  if (task.state !== 'review') return err({ NotInReview: { task: id, state: task.state } });
   finishReview(store, task, now, 'accepted by the requester');
   return ok(task);
 }
@@ -80,10 +80,10 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
   if ('Err' in found) return found;
   const task = found.Ok;
   if (task.state === 'rejected') return ok(task);
-  if (task.state !== 'review') return err({ InvalidState: { state: task.state, expected: 'review' } });
+  if (task.state !== 'review') return err({ NotInReview: { task: id, state: task.state } });
   // Once the window has ended the task is accepted, even if the timer has not run yet.
   if (task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now)
-    return err({ InvalidState: { state: 'review ended', expected: 'review window open' } });
+    return err({ ReviewEnded: { task: id, ended_at_ns: task.reviewEndsAtNs } });
   if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
     return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
   for (const r of task.results) recordRejected(store, r.runner);

@@ -4,14 +4,9 @@ import type { PayAccount, RewardConfig } from '../rewards/types.js';
 // Payouts, accounts and epoch work belong to rewards; a task names the account its refund goes to.
 export type { EpochWork, PayAccount, Payout, PayoutKind } from '../rewards/types.js';
 
-/**
- * - `escrowing`: created; the reward's `transfer_from` into escrow is in flight.
- * - `queued`: escrowed; runners may lease it (up to `redundancy` at once).
- * - `review`: every required result is in; the requester may accept or reject until `reviewEndsAtNs`.
- * - terminal: `accepted` (runners paid), `rejected`, `failed`, `expired` (requester refunded).
- */
-export type TaskState = 'escrowing' | 'queued' | 'review' | 'accepted' | 'rejected' | 'failed' | 'expired';
-export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['accepted', 'rejected', 'failed', 'expired']);
+import type { TaskState } from './states.js';
+
+export { TASK_STATES, TERMINAL_STATES, isTaskState, type TaskState } from './states.js';
 
 export interface TaskInput {
   /** The prompt itself (bounded), or … */

@@ -24,7 +24,7 @@ import {
   RunnerPage,
   RunnerView
 } from './discovery.js';
-import { ManifestIssue, RegistryError, result } from './errors.js';
+import { ManifestIssue, NotFoundKind, RegistryError, result } from './errors.js';
 import {
   Account,
   GenerationLimits,
@@ -133,6 +133,7 @@ export const registryInterface = (): CandidInterface => ({
     InitArgs,
     RegistryError,
     ManifestIssue,
+    NotFoundKind,
     ModelRef,
     Deprecation,
     CardView,

@@ -356,18 +356,20 @@ describe('claiming a task', () => {
     addRunner(w, 'runner-a');
     const id = queued(w, 'k');
     expect(claimTask(w.store, ANONYMOUS_PRINCIPAL, NOW)).toEqual({ Err: { AnonymousCaller: null } });
-    expect(claimTask(w.store, 'stranger', NOW, id)).toEqual({ Err: { NotFound: { what: 'runner stranger' } } });
-    expect(claimTask(w.store, 'runner-a', NOW, 'task-999999999999')).toEqual({ Err: { NotFound: { what: expect.any(String) } } });
+    expect(claimTask(w.store, 'stranger', NOW, id)).toEqual({ Err: { NotFound: { kind: { Runner: null }, id: 'stranger' } } });
+    expect(claimTask(w.store, 'runner-a', NOW, 'task-999999999999')).toEqual({
+      Err: { NotFound: { kind: { Task: null }, id: 'task-999999999999' } }
+    });
   });
 
   it('leases the oldest queued task a live matching runner serves, never an escrowing one', () => {
     const w = world();
     addRunner(w, 'runner-a');
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
     const escrowing = okOf(submitTask(w.store, REQUESTER, NOW, submitArgs(w, 'escrowing'))).task.id;
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
     expect(claimTask(w.store, 'runner-a', NOW, escrowing)).toEqual({
-      Err: { InvalidState: { state: 'escrowing', expected: expect.any(String) } }
+      Err: { TaskNotClaimable: { task: expect.any(String), state: 'escrowing' } }
     });
     const older = queued(w, 'older');
     const newer = queued(w, 'newer');
@@ -389,9 +391,9 @@ describe('claiming a task', () => {
     const w = world();
     addRunner(w, 'runner-a', { at: NOW - HEARTBEAT_TTL - SECOND });
     const id = queued(w, 'k');
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
     expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({
-      Err: { InvalidState: { state: 'not serving', expected: expect.any(String) } }
+      Err: { NotServing: { model: expect.any(String) } }
     });
     beat(w, 'runner-a', NOW);
     expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Ok');
@@ -402,7 +404,7 @@ describe('claiming a task', () => {
     addRunner(w, 'runner-a');
     beat(w, 'runner-a', NOW, state);
     queued(w, 'k');
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
   });
 
   it('is not offered to a suspended runner', () => {
@@ -410,8 +412,8 @@ describe('claiming a task', () => {
     addRunner(w, 'runner-a');
     const id = queued(w, 'k');
     okOf(setSuspended(w.store, ADMIN, NOW, 'runner-a', 'misbehaved'));
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Err.InvalidState');
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({ Err: { NotServing: { model: w.model } } });
     okOf(setSuspended(w.store, ADMIN, NOW, 'runner-a', undefined));
     expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Ok');
   });
@@ -428,8 +430,8 @@ describe('claiming a task', () => {
     okOf(publishCard(w.store, 'publisher', NOW, other));
     addRunner(w, 'runner-a', { card: other });
     const id = queued(w, 'k');
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Err.InvalidState');
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({ Err: { NotServing: { model: w.model } } });
   });
 
   it('is not offered for a deprecated card', () => {
@@ -437,15 +439,15 @@ describe('claiming a task', () => {
     addRunner(w, 'runner-a');
     const id = queued(w, 'k');
     okOf(deprecateCard(w.store, ADMIN, NOW, { id: w.model, digest: String(w.card.digest) }, 'withdrawn'));
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Err.InvalidState');
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({ Err: { NotServing: { model: w.model } } });
   });
 
   it("is not offered to a runner outside the request's filters", () => {
     const w = world();
     addRunner(w, 'runner-a');
     queued(w, 'k', { request: { model: w.model, region: 'us-east' } });
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
   });
 
   it("respects the matching deployment's slots (NoCapacity) and frees a slot on completion", () => {
@@ -465,28 +467,28 @@ describe('claiming a task', () => {
     addRunner(w, 'runner-b');
     const id = queued(w, 'k');
     okOf(claimTask(w.store, 'runner-a', NOW, id));
-    expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({ Err: { InvalidState: { state: 'queued', expected: expect.any(String) } } });
-    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    expect(claimTask(w.store, 'runner-b', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    // Named explicitly, a fully leased task is refused too (the variant is NotFound today; InvalidState would match the other refusals).
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toEqual({ Err: { TaskNotClaimable: { task: id, state: 'queued' } } });
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    expect(claimTask(w.store, 'runner-b', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    // Named explicitly, a fully leased task is refused too (the variant is NotFound today; TaskNotClaimable would match the other refusals).
     expect(claimTask(w.store, 'runner-b', NOW, id)).toHaveProperty('Err');
   });
 
-  it('is refused for a task in review (InvalidState)', () => {
+  it('is refused for a task in review (TaskNotClaimable)', () => {
     const w = world();
     addRunner(w, 'runner-a');
     addRunner(w, 'runner-b');
     const id = queued(w, 'k');
     answered(w, id, [['runner-a', 'hello']]);
-    expect(claimTask(w.store, 'runner-b', NOW, id)).toEqual({ Err: { InvalidState: { state: 'review', expected: expect.any(String) } } });
+    expect(claimTask(w.store, 'runner-b', NOW, id)).toEqual({ Err: { TaskNotClaimable: { task: id, state: 'review' } } });
   });
 
   it('is refused after the deadline even before a tick', () => {
     const w = world();
     addRunner(w, 'runner-a');
     const id = queued(w, 'k', { deadlineNs: NOW + 10n * SECOND });
-    expect(claimTask(w.store, 'runner-a', NOW + 10n * SECOND)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
-    expect(claimTask(w.store, 'runner-a', NOW + 10n * SECOND, id)).toHaveProperty('Err.InvalidState');
+    expect(claimTask(w.store, 'runner-a', NOW + 10n * SECOND)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    expect(claimTask(w.store, 'runner-a', NOW + 10n * SECOND, id)).toHaveProperty('Err.TaskNotClaimable');
   });
 });
 
@@ -499,11 +501,13 @@ describe('completing and failing', () => {
     okOf(claimTask(w.store, 'runner-a', NOW, id));
     expect(completeTask(w.store, ANONYMOUS_PRINCIPAL, NOW, id, resultArgs('x'))).toEqual({ Err: { AnonymousCaller: null } });
     expect(completeTask(w.store, 'runner-a', NOW, 'task-999999999999', resultArgs('x'))).toEqual({
-      Err: { NotFound: { what: expect.any(String) } }
+      Err: { NotFound: { kind: { Task: null }, id: 'task-999999999999' } }
     });
     expect(completeTask(w.store, 'runner-b', NOW, id, resultArgs('x'))).toEqual({ Err: { Unauthorized: { reason: expect.any(String) } } });
     expect(failTask(w.store, ANONYMOUS_PRINCIPAL, NOW, id, 'oom')).toEqual({ Err: { AnonymousCaller: null } });
-    expect(failTask(w.store, 'runner-a', NOW, 'task-999999999999', 'oom')).toEqual({ Err: { NotFound: { what: expect.any(String) } } });
+    expect(failTask(w.store, 'runner-a', NOW, 'task-999999999999', 'oom')).toEqual({
+      Err: { NotFound: { kind: { Task: null }, id: 'task-999999999999' } }
+    });
     expect(failTask(w.store, 'runner-b', NOW, id, 'oom')).toEqual({ Err: { Unauthorized: { reason: expect.any(String) } } });
     expect(taskOf(w, id)).toMatchObject({ state: 'queued', results: [], failures: [] });
   });
@@ -612,7 +616,7 @@ describe('completing and failing', () => {
     expect(reputationOf(w, 'runner-a').failed).toBe(1);
     expect(okOf(failTask(w.store, 'runner-a', NOW + 2n * SECOND, id, 'again')).failures).toHaveLength(1);
     expect(reputationOf(w, 'runner-a').failed).toBe(1);
-    expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Err.InvalidState');
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toHaveProperty('Err.TaskNotClaimable');
     expect(completeTask(w.store, 'runner-a', NOW, id, resultArgs('late'))).toHaveProperty('Err.Unauthorized');
     answered(w, id, [['runner-b', 'hello']]);
     expect(taskOf(w, id).state).toBe('review');
@@ -675,9 +679,9 @@ describe('review', () => {
       (caller: string, task: string) => rejectTask(w.store, caller, NOW, task, 'bad')
     ]) {
       expect(decide(ANONYMOUS_PRINCIPAL, id)).toEqual({ Err: { AnonymousCaller: null } });
-      expect(decide(REQUESTER, 'task-999999999999')).toEqual({ Err: { NotFound: { what: expect.any(String) } } });
+      expect(decide(REQUESTER, 'task-999999999999')).toEqual({ Err: { NotFound: { kind: { Task: null }, id: 'task-999999999999' } } });
       expect(decide('runner-a', id)).toEqual({ Err: { Unauthorized: { reason: expect.any(String) } } });
-      expect(decide(REQUESTER, queuedId)).toEqual({ Err: { InvalidState: { state: 'queued', expected: 'review' } } });
+      expect(decide(REQUESTER, queuedId)).toEqual({ Err: { NotInReview: { task: queuedId, state: 'queued' } } });
     }
     expect(taskOf(w, id).state).toBe('review');
   });
@@ -719,7 +723,7 @@ describe('review', () => {
     expect(okOf(acceptTask(w.store, REQUESTER, NOW + 2n * SECOND, id)).settledAtNs).toBe(NOW + SECOND);
     expect(payouts(w)).toHaveLength(2);
     expect(rejectTask(w.store, REQUESTER, NOW, id, 'changed my mind')).toEqual({
-      Err: { InvalidState: { state: 'accepted', expected: 'review' } }
+      Err: { NotInReview: { task: id, state: 'accepted' } }
     });
   });
 
@@ -756,7 +760,7 @@ describe('review', () => {
     expect(reputationOf(w, 'runner-a')).toMatchObject({ completed: 1, rejected: 1 });
     expect(rejectTask(w.store, REQUESTER, NOW + 2n * SECOND, id, 'again')).toHaveProperty('Ok');
     expect(reputationOf(w, 'runner-a').rejected).toBe(1);
-    expect(acceptTask(w.store, REQUESTER, NOW, id)).toEqual({ Err: { InvalidState: { state: 'rejected', expected: 'review' } } });
+    expect(acceptTask(w.store, REQUESTER, NOW, id)).toEqual({ Err: { NotInReview: { task: id, state: 'rejected' } } });
   });
 
   it('refunds to the subaccount the requester gave', () => {
@@ -790,7 +794,9 @@ describe('review', () => {
     const id = inReview(w);
     const endsAt = taskOf(w, id).reviewEndsAtNs as bigint;
     // The window is the requester's time to object; a late timer must not extend it.
-    expect(rejectTask(w.store, REQUESTER, endsAt + SECOND, id, 'too late')).toHaveProperty('Err');
+    expect(rejectTask(w.store, REQUESTER, endsAt + SECOND, id, 'too late')).toEqual({
+      Err: { ReviewEnded: { task: id, ended_at_ns: endsAt } }
+    });
     tick(w.store, endsAt + SECOND);
     expect(taskOf(w, id).state).toBe('accepted');
     expect(payouts(w).map((p) => p.kind)).toEqual(['runner', 'treasury']);
@@ -823,7 +829,7 @@ describe('timers', () => {
     expect(w.store.open.get(id)).toMatchObject({ leases: [], done: ['runner-a'] });
     expect(reputationOf(w, 'runner-a')).toMatchObject({ expiredLeases: 1, failed: 0, completed: 0 });
     expect(completeTask(w.store, 'runner-a', NOW + LEASE, id, resultArgs('late'))).toHaveProperty('Err.Unauthorized');
-    expect(claimTask(w.store, 'runner-a', NOW + LEASE)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-a', NOW + LEASE)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
     answered(w, id, [['runner-b', 'hello']], NOW + LEASE);
     okOf(acceptTask(w.store, REQUESTER, NOW + LEASE, id));
     expect(taskOf(w, id).paidRunners).toEqual(['runner-b']);
@@ -917,10 +923,10 @@ describe('redundancy', () => {
     const id = queued(w, 'k', THREE);
     for (const r of ['runner-a', 'runner-b', 'runner-c']) okOf(claimTask(w.store, r, NOW, id));
     expect(taskOf(w, id).leases.map((l) => l.runner)).toEqual(['runner-a', 'runner-b', 'runner-c']);
-    expect(claimTask(w.store, 'runner-d', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-d', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
     okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('hello')));
     expect(taskOf(w, id).state).toBe('queued');
-    expect(claimTask(w.store, 'runner-d', NOW)).toEqual({ Err: { NotFound: { what: 'claimable task' } } });
+    expect(claimTask(w.store, 'runner-d', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
   });
 
   it('pays the two agreeing runners and counts the disagreeing one as rejected', () => {

@@ -1,5 +1,6 @@
 import { Principal } from '@dfinity/principal';
 
+import { TASK_STATES } from '../../../core/tasks/states.js';
 import { ExplorerError, fromRegistry, okOf } from '../client.js';
 import { badge, empty, filterForm, h, link, table } from '../dom.js';
 import { ago, isoTime, short, tokens } from '../format.js';
@@ -7,7 +8,7 @@ import { href, type Route } from '../route.js';
 import type { TaskFilterArg, TaskListItem, TaskView } from '../types.js';
 import type { Context, View } from './view.js';
 
-const STATES = ['', 'escrowing', 'queued', 'review', 'accepted', 'rejected', 'failed', 'expired'];
+const STATES = ['', ...TASK_STATES];
 export const TASK_HEADERS = ['Task', 'State', 'Model', 'Reward', 'Runners', 'Tokens in/out', 'Created'];
 
 const runnerLink = (id: string): HTMLElement => link(href('runners', id), short(id), { title: id, 'data-runner': id });
