@@ -29,7 +29,20 @@ export interface PayoutTransfer {
   feeE8s?: bigint;
 }
 
-const variantName = (e: object): string => Object.keys(e)[0] ?? 'unknown';
+/** Every `TransferError` case, so a reply's case is found by name and typed (never by `Object.keys` order). */
+const TRANSFER_ERRORS = [
+  'BadFee',
+  'BadBurn',
+  'InsufficientFunds',
+  'TooOld',
+  'CreatedInFuture',
+  'Duplicate',
+  'TemporarilyUnavailable',
+  'GenericError'
+] as const satisfies ReadonlyArray<keyof UnionToKeys<TransferError>>;
+type UnionToKeys<U> = { [K in U extends unknown ? keyof U : never]: true };
+const variantName = (e: TransferError): (typeof TRANSFER_ERRORS)[number] | 'unknown' =>
+  TRANSFER_ERRORS.find((name) => name in e) ?? 'unknown';
 
 /** A ledger error as text (bigints as decimal), for a payout's `lastError` or an escrow's error message. */
 export const describeLedgerError = (e: object): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
