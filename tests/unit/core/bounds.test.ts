@@ -1,3 +1,4 @@
+import { principalToText } from '../../../src/core/principal-text.ts';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -40,7 +41,9 @@ function okOf<T>(result: Result<T>): T {
 
 function world(): { store: Stores; card: Record<string, unknown>; model: string } {
   const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN] }))), ...memoryTaskStore() };
-  okOf(setTaskConfig(store, ADMIN, { ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai', treasury: { owner: 'treas-aa' } }));
+  okOf(
+    setTaskConfig(store, ADMIN, { ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai', treasury: { owner: principalToText(Uint8Array.of(0x0e, 0x01)) } })
+  );
   const card = modelCard();
   okOf(publishCard(store, 'publisher', NOW, card));
   return { store, card, model: String(card.id) };
@@ -56,6 +59,9 @@ const submitArgs = (model: string, key: string, overrides: Partial<SubmitArgs> =
   redundancy: 1,
   ...overrides
 });
+
+const OP_A = principalToText(Uint8Array.of(0x0f, 0x0a));
+const OP_B = principalToText(Uint8Array.of(0x0f, 0x0b));
 
 describe('boundary validation', () => {
   it('bounds every FindRequest field: model id length and characters, list lengths, affinity key', () => {
@@ -125,15 +131,15 @@ describe('per-caller quotas', () => {
   it(`allows ${DEFAULT_QUOTAS.runnersPerOperator} runners per operator; another operator still registers`, () => {
     const w = world();
     const manifest = (operator: string) => runnerManifest(operator, [deployment(w.card)]);
-    for (let i = 0; i < DEFAULT_QUOTAS.runnersPerOperator; i++) okOf(registerRunner(w.store, `runner-${i}`, NOW, manifest('op-a')));
-    expect(registerRunner(w.store, 'runner-x', NOW, manifest('op-a'))).toEqual({
+    for (let i = 0; i < DEFAULT_QUOTAS.runnersPerOperator; i++) okOf(registerRunner(w.store, `runner-${i}`, NOW, manifest(OP_A)));
+    expect(registerRunner(w.store, 'runner-x', NOW, manifest(OP_A))).toEqual({
       Err: { LimitExceeded: { what: 'runners per operator (quota)', limit: BigInt(DEFAULT_QUOTAS.runnersPerOperator) } }
     });
-    okOf(registerRunner(w.store, 'runner-y', NOW, manifest('op-b')));
+    okOf(registerRunner(w.store, 'runner-y', NOW, manifest(OP_B)));
     // Moving a runner to a full operator is refused; deregistering frees a place.
-    expect(updateRunner(w.store, 'runner-y', NOW, 'runner-y', manifest('op-a'))).toHaveProperty('Err.LimitExceeded');
+    expect(updateRunner(w.store, 'runner-y', NOW, 'runner-y', manifest(OP_A))).toHaveProperty('Err.LimitExceeded');
     okOf(deregisterRunner(w.store, 'runner-0', 'runner-0'));
-    okOf(registerRunner(w.store, 'runner-x', NOW, manifest('op-a')));
+    okOf(registerRunner(w.store, 'runner-x', NOW, manifest(OP_A)));
   });
 
   it('counts open tasks per requester and frees a place when a task settles or its escrow fails', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { principalToText } from '../../../src/core/principal-text.ts';
 import { heartbeat, makeConfig, memoryStore, publishCard, registerRunner, type Result } from '../../../src/core/registry/index.ts';
 import {
   acceptTask,
@@ -43,11 +44,20 @@ interface World {
 
 function world(): World {
   const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
-  okOf(setTaskConfig(store, ADMIN, { ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai', treasury: { owner: 'treas-aa' } }));
+  okOf(
+    setTaskConfig(store, ADMIN, { ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai', treasury: { owner: principalToText(Uint8Array.of(0x0e, 0x01)) } })
+  );
   const card = modelCard();
   okOf(publishCard(store, 'publisher', NOW, card));
   for (const runner of RUNNERS) {
-    okOf(registerRunner(store, runner, NOW, runnerManifest(`op${runner.slice(-1).repeat(3)}-aa`, [deployment(card, { slots: 2 })])));
+    okOf(
+      registerRunner(
+        store,
+        runner,
+        NOW,
+        runnerManifest(principalToText(Uint8Array.of(0x0f, runner.charCodeAt(runner.length - 1))), [deployment(card, { slots: 2 })])
+      )
+    );
   }
   const reads: string[] = [];
   const tasks = store.tasks;
