@@ -3,7 +3,7 @@ import { ExplorerError, listTasks, parsePrincipal, quoteReward, tryGetTask } fro
 import { badge, empty, filterForm, h, link, table } from '../dom.js';
 import { ago, isoTime, short, tokens } from '../format.js';
 import { href, type Route } from '../route.js';
-import type { Task, TaskFilter, TaskResult, TaskState, TaskSummary } from '../types.js';
+import type { Task, TaskFilter, TaskState, TaskSummary } from '../types.js';
 import type { Context, View } from './view.js';
 
 const STATES = ['', ...TASK_STATES];
@@ -88,19 +88,14 @@ function timeline(task: Task): Step[] {
   return steps;
 }
 
-const privateNote = (id: string): HTMLElement => h('p', { class: 'hint private', id }, PRIVATE);
-
-/** The inline prompt; a prompt kept elsewhere shows its reference; a redacted one says it is private. */
-function promptOf(task: Task): HTMLElement {
-  if (task.input.inline !== undefined) return h('pre', { class: 'output', id: 'task-prompt' }, task.input.inline);
-  if (task.input.reference !== undefined) return h('p', { id: 'task-prompt' }, `stored at ${task.input.reference}`);
-  return privateNote('task-prompt');
-}
-
-function outputOf(result: TaskResult): HTMLElement {
-  if (result.output !== undefined) return h('pre', { class: 'output', 'data-output': result.runner }, result.output);
-  if (result.reference !== undefined) return h('p', { 'data-output': result.runner }, `stored at ${result.reference}`);
-  return h('p', { class: 'hint private', 'data-output': result.runner }, PRIVATE);
+/**
+ * Content the caller may read, kept inline or stored elsewhere (a reference); when the registry left both out (it
+ * redacts prompts and outputs for everyone but the requester, its runners and admins), it says so.
+ */
+function content(inline: string | undefined, reference: string | undefined, attrs: Record<string, string>): HTMLElement {
+  if (inline !== undefined) return h('pre', { class: 'output', ...attrs }, inline);
+  if (reference !== undefined) return h('p', attrs, `stored at ${reference}`);
+  return h('p', { class: 'hint private', ...attrs }, PRIVATE);
 }
 
 async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
@@ -165,8 +160,11 @@ async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
       )
     ),
     h('h2', {}, 'Prompt'),
-    promptOf(task),
-    ...task.results.flatMap((r) => [h('h2', {}, `Output of ${short(r.runner)}`), outputOf(r)])
+    content(task.input.inline, task.input.reference, { id: 'task-prompt' }),
+    ...task.results.flatMap((r) => [
+      h('h2', {}, `Output of ${short(r.runner)}`),
+      content(r.output, r.reference, { 'data-output': r.runner })
+    ])
   );
 }
 
