@@ -8,7 +8,17 @@ import { chatViaTask } from './chat-task.js';
 
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { call, DeaiError, unwrap } from './errors.js';
-import { toAccount, toCandidate, toFindRequest, toPublishedModel, toReputation, toRunnerInfo, toTask } from './convert.js';
+import {
+  toAccount,
+  toCandidate,
+  toCardFilter,
+  toFindRequest,
+  toPublishedModel,
+  toReputation,
+  toRewardQuote,
+  toRunnerInfo,
+  toTask
+} from './convert.js';
 import type { ReadyResult, SubmitTaskOptions, Task, WaitOptions } from './task-types.js';
 import {
   type AccountLike,
@@ -104,16 +114,7 @@ export class DeaiClient {
       const page = unwrap(
         'list_model_cards',
         await call('list_model_cards', () =>
-          this.registry.list_model_cards(
-            {
-              id: opt(filter.id),
-              family: opt(filter.family),
-              format: opt(filter.format),
-              quantization: opt(filter.quantization),
-              include_deprecated: opt(filter.includeDeprecated)
-            },
-            { after: opt(after), limit: [MODEL_PAGE] }
-          )
+          this.registry.list_model_cards(toCardFilter(filter), { after: opt(after), limit: [MODEL_PAGE] })
         )
       );
       cards.push(...page.items.map(toPublishedModel));
@@ -190,16 +191,7 @@ export class DeaiClient {
    * if (!quote.acceptable) throw new Error('reward too small');
    */
   async quoteReward(rewardE8s: bigint, redundancy = 1): Promise<RewardQuote> {
-    const q = await call('quote_reward', () => this.registry.quote_reward(rewardE8s, redundancy));
-    return {
-      rewardE8s: q.reward_e8s,
-      protocolFeeE8s: q.protocol_fee_e8s,
-      perRunnerNetE8s: q.per_runner_net_e8s,
-      treasuryNetE8s: q.treasury_net_e8s,
-      refundNetE8s: q.refund_net_e8s,
-      ledgerFeeE8s: q.ledger_fee_e8s,
-      acceptable: q.acceptable
-    };
+    return toRewardQuote(await call('quote_reward', () => this.registry.quote_reward(rewardE8s, redundancy)));
   }
 
   /**

@@ -3,18 +3,41 @@ import { Principal } from '@dfinity/principal';
 import type { Reputation } from '../core/registry/types.js';
 import { isTaskState, type TaskState } from '../core/tasks/states.js';
 import { fromOpt, opt, type Opt } from '../interface/candid.js';
+import type { BlockWithId, GetBlocksResult, Value as Icrc3Value } from '../interface/ledger/index.js';
 import type {
   Candidate as CandidateView,
+  CardFilter,
   CardView,
   FindRequest as FindRequestArgs,
+  ModelStats,
+  Page as PageView,
+  PageRequest,
   ReputationView as ReputationRecordView,
+  RewardQuote as RewardQuoteView,
+  RunnerFilter as RunnerFilterArgs,
   RunnerView as RunnerRecordView,
+  TaskConfigView,
+  TaskFilter as TaskFilterArgs,
+  TaskListItem,
   TaskResultView,
   TaskView
 } from '../interface/registry/index.js';
 import { DeaiError } from './errors.js';
-import type { Task, TaskResult } from './task-types.js';
-import type { AccountLike, PublishedModel, RunnerCandidate, RunnerInfo, RunnerRequest } from './types.js';
+import type { Task, TaskFilter, TaskResult, TaskSummary } from './task-types.js';
+import type {
+  AccountLike,
+  LedgerBlock,
+  LedgerLog,
+  ModelCapacity,
+  ModelFilter,
+  Page,
+  PublishedModel,
+  RewardQuote,
+  RunnerCandidate,
+  RunnerFilter,
+  RunnerInfo,
+  RunnerRequest
+} from './types.js';
 
 /**
  * Every conversion between the registry's and the ledger's wire values (src/interface: snake_case, `[] | [T]`,
@@ -82,7 +105,9 @@ export function toCandidate(candidate: CandidateView): RunnerCandidate {
     score: candidate.score,
     inputPricePerMillion: candidate.input_price_per_million,
     outputPricePerMillion: candidate.output_price_per_million,
-    affinity: candidate.affinity
+    affinity: candidate.affinity,
+    heartbeatAgeNs: candidate.heartbeat_age_ns,
+    breakdown: { ...candidate.breakdown }
   };
 }
 
@@ -182,6 +207,141 @@ export function toTask(view: TaskView): Task {
     ...optional('outcome', fromOpt(view.outcome))
   };
 }
+
+//#region listings: filters, pages and their rows
+
+export function toCardFilter(filter: ModelFilter): CardFilter {
+  return {
+    id: opt(filter.id),
+    family: opt(filter.family),
+    format: opt(filter.format),
+    quantization: opt(filter.quantization),
+    include_deprecated: opt(filter.includeDeprecated)
+  };
+}
+
+export function toRunnerFilter(filter: RunnerFilter): RunnerFilterArgs {
+  return { model: opt(filter.model), live_only: opt(filter.liveOnly) };
+}
+
+export function toTaskFilter(filter: TaskFilter): TaskFilterArgs {
+  const principal = (text: string | undefined): Opt<Principal> => opt(text === undefined ? undefined : Principal.fromText(text));
+  return { requester: principal(filter.requester), runner: principal(filter.runner), state: opt(filter.state) };
+}
+
+export function toPageRequest(page: { after?: string; limit?: number }): PageRequest {
+  return { after: opt(page.after), limit: opt(page.limit) };
+}
+
+export function toPage<W, T>(page: PageView<W>, item: (wire: W) => T): Page<T> {
+  return { items: page.items.map(item), ...optional('next', fromOpt(page.next)) };
+}
+
+export function toTaskSummary(item: TaskListItem): TaskSummary {
+  return {
+    id: item.id,
+    requester: item.requester.toText(),
+    state: parseTaskState(item.state),
+    model: item.model,
+    rewardE8s: item.reward_e8s,
+    redundancy: item.redundancy,
+    createdAtNs: item.created_at_ns,
+    deadlineNs: item.deadline_ns,
+    runners: item.runners.map((r) => r.toText()),
+    results: item.results,
+    inputTokens: item.input_tokens,
+    outputTokens: item.output_tokens,
+    ...optional('reviewEndsAtNs', fromOpt(item.review_ends_at_ns)),
+    ...optional('outcome', fromOpt(item.outcome))
+  };
+}
+
+export function toModelCapacity(stats: ModelStats): ModelCapacity {
+  return {
+    model: stats.model,
+    readyRunners: stats.ready_runners,
+    freeSlots: stats.free_slots,
+    queueDepth: stats.queue_depth,
+    medianInputPricePerMillion: stats.median_input_price_per_million,
+    medianOutputPricePerMillion: stats.median_output_price_per_million
+  };
+}
+
+export function toRewardQuote(q: RewardQuoteView): RewardQuote {
+  return {
+    rewardE8s: q.reward_e8s,
+    protocolFeeE8s: q.protocol_fee_e8s,
+    perRunnerNetE8s: q.per_runner_net_e8s,
+    treasuryNetE8s: q.treasury_net_e8s,
+    refundNetE8s: q.refund_net_e8s,
+    ledgerFeeE8s: q.ledger_fee_e8s,
+    acceptable: q.acceptable
+  };
+}
+
+/** The ledger the registry escrows rewards on, as text; absent while the registry has no task config. */
+export const toLedgerId = (config: TaskConfigView): string | undefined => fromOpt(config.ledger)?.toText();
+
+//#endregion
+
+//#region ledger: ICRC-3 blocks (ICRC-1/2 block schema: btype, ts, tx.{from,to,spender,amt,fee,memo})
+
+const field = (value: Icrc3Value | undefined, name: string): Icrc3Value | undefined =>
+  value !== undefined && 'Map' in value ? value.Map.find(([key]) => key === name)?.[1] : undefined;
+const natOf = (value: Icrc3Value | undefined): bigint | undefined =>
+  value !== undefined && 'Nat' in value ? value.Nat : value !== undefined && 'Int' in value ? value.Int : undefined;
+const textOf = (value: Icrc3Value | undefined): string | undefined => (value !== undefined && 'Text' in value ? value.Text : undefined);
+const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+/** An account is `[principal blob, subaccount blob?]`; a zero subaccount is the default one and is not shown. */
+function accountText(value: Icrc3Value | undefined): string | undefined {
+  if (value === undefined || !('Array' in value)) return undefined;
+  const [owner, sub] = value.Array;
+  if (owner === undefined || !('Blob' in owner)) return undefined;
+  const principal = Principal.fromUint8Array(Uint8Array.from(owner.Blob)).toText();
+  if (sub === undefined || !('Blob' in sub) || sub.Blob.every((b) => b === 0)) return principal;
+  return `${principal}.${hex(Uint8Array.from(sub.Blob))}`;
+}
+
+function memoText(value: Icrc3Value | undefined): string | undefined {
+  if (value === undefined || !('Blob' in value)) return undefined;
+  const bytes = Uint8Array.from(value.Blob);
+  const decoded = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  return /^[\x20-\x7e]*$/.test(decoded) ? decoded : hex(bytes);
+}
+
+const BLOCK_KINDS: Record<string, string> = {
+  '1xfer': 'transfer',
+  '1mint': 'mint',
+  '1burn': 'burn',
+  '2approve': 'approve',
+  '2xfer': 'transfer_from',
+  xfer: 'transfer',
+  mint: 'mint',
+  burn: 'burn',
+  approve: 'approve'
+};
+
+export function toLedgerBlock({ id, block }: BlockWithId): LedgerBlock {
+  const tx = field(block, 'tx');
+  const btype = textOf(field(block, 'btype')) ?? textOf(field(tx, 'op')) ?? 'unknown';
+  return {
+    id,
+    kind: BLOCK_KINDS[btype] ?? btype,
+    ...optional('atNs', natOf(field(block, 'ts'))),
+    ...optional('from', accountText(field(tx, 'from'))),
+    ...optional('to', accountText(field(tx, 'to')) ?? accountText(field(tx, 'spender'))),
+    ...optional('amountE8s', natOf(field(tx, 'amt'))),
+    ...optional('feeE8s', natOf(field(tx, 'fee')) ?? natOf(field(block, 'fee'))),
+    ...optional('memo', memoText(field(tx, 'memo')))
+  };
+}
+
+export function toLedgerLog(result: GetBlocksResult): LedgerLog {
+  return { length: result.log_length, blocks: result.blocks.map(toLedgerBlock) };
+}
+
+//#endregion
 
 /** `{ key: value }`, or nothing when the value is absent (exactOptionalPropertyTypes-safe). */
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

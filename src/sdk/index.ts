@@ -5,20 +5,28 @@ export {
   type ReadyResult,
   type SubmitTaskOptions,
   type Task,
+  type TaskFilter,
   type TaskResult,
   type TaskState,
+  type TaskSummary,
   type WaitOptions
 } from './task-types.js';
 export { DeaiError, isDeaiError, type DeaiErrorCode, type DeaiErrorDetails } from './errors.js';
 export { CodedError, type CodedErrorJson } from '../core/errors/coded-error.js';
 export type {
   AccountLike,
+  LedgerBlock,
+  LedgerLog,
+  ModelCapacity,
+  Page,
   PublishedModel,
   ModelFilter,
   Reputation,
   RewardQuote,
   RunnerCandidate,
+  RunnerFilter,
   RunnerInfo,
-  RunnerRequest
+  RunnerRequest,
+  ScoreBreakdown
 } from './types.js';
 export type { ChatAttempt, ChatMessage, ChatOptions, ChatProgress, ChatResult } from './chat.js';

@@ -70,3 +70,29 @@ export interface Task {
   /** Why the task ended, for terminal states. */
   outcome?: string;
 }
+
+/** Which tasks list_tasks returns; every field is optional. */
+export interface TaskFilter {
+  requester?: string;
+  runner?: string;
+  state?: TaskState;
+}
+
+/** One row of list_tasks: a task without its input and outputs. */
+export interface TaskSummary {
+  id: string;
+  requester: string;
+  state: TaskState;
+  model: string;
+  rewardE8s: bigint;
+  redundancy: number;
+  createdAtNs: bigint;
+  deadlineNs: bigint;
+  runners: string[];
+  /** How many results the task has. */
+  results: number;
+  inputTokens: bigint;
+  outputTokens: bigint;
+  reviewEndsAtNs?: bigint;
+  outcome?: string;
+}

@@ -1,11 +1,35 @@
 import type { Principal } from '@dfinity/principal';
 
 import type { FindRequest } from '../core/registry/discovery.js';
+import type { Breakdown } from '../core/registry/ranking.js';
 import type { Reputation } from '../core/registry/types.js';
 import type { RewardQuote } from '../core/rewards/economics.js';
 
 /** The registry's own types, as the SDK hands them out. */
 export type { Reputation, RewardQuote };
+/** How a candidate's score was made: each ranking component in [0, 1]. */
+export type ScoreBreakdown = Breakdown;
+
+/** One page of a registry listing; `next` is the cursor of the following page (absent on the last). */
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+/** Live capacity of one model across its ready runners (the registry's `stats`). */
+export interface ModelCapacity {
+  model: string;
+  readyRunners: number;
+  freeSlots: number;
+  queueDepth: number;
+  medianInputPricePerMillion: bigint;
+  medianOutputPricePerMillion: bigint;
+}
+
+export interface RunnerFilter {
+  model?: string;
+  liveOnly?: boolean;
+}
 
 /** A model card as the registry publishes it, camelCase (the manifest itself is core's ModelCard, in `manifestJson`). */
 export interface PublishedModel {
@@ -48,6 +72,8 @@ export interface RunnerCandidate {
   inputPricePerMillion: bigint;
   outputPricePerMillion: bigint;
   affinity: boolean;
+  heartbeatAgeNs: bigint;
+  breakdown: ScoreBreakdown;
 }
 
 /** A registered runner as the registry holds it, camelCase. */
@@ -77,3 +103,24 @@ export interface RunnerInfo {
 
 /** A ledger account: a principal (object or text), or an owner with a 32-byte subaccount. */
 export type AccountLike = Principal | string | { owner: Principal | string; subaccount?: Uint8Array };
+
+/** One ICRC-3 block, decoded from the ICRC-1/2 block schema (btype, ts, tx.{from,to,spender,amt,fee,memo}). */
+export interface LedgerBlock {
+  id: bigint;
+  /** transfer, mint, burn, approve, transfer_from, or the block type as written. */
+  kind: string;
+  atNs?: bigint;
+  /** Account text: the principal, then `.` and the subaccount in hex when it is not the default one. */
+  from?: string;
+  to?: string;
+  amountE8s?: bigint;
+  feeE8s?: bigint;
+  /** The memo as text when it is printable ASCII, else hex. */
+  memo?: string;
+}
+
+/** The newest blocks of a ledger's ICRC-3 log. */
+export interface LedgerLog {
+  length: bigint;
+  blocks: LedgerBlock[];
+}

@@ -109,6 +109,9 @@ describe('registry explorer in a browser', () => {
     expect(await page.locator('#task-state').textContent()).toBe('accepted');
     expect(await page.locator('#task-reward').textContent()).toContain('0.01 ');
     expect(await page.locator('#task-timeline li').count()).toBeGreaterThanOrEqual(4);
+    // The page reads anonymously: the registry leaves out the prompt and outputs, and the page says so.
+    expect(await page.locator('#task-prompt').textContent()).toContain('private');
+    expect(await page.locator(`[data-output="${runnerId}"]`).textContent()).toContain('private');
     await screenshot(page, 'explorer-task');
     await page.locator(`#task-timeline [data-runner="${runnerId}"]`).first().click();
     await poll(() => page.locator('#runner-principal').textContent()).toBe(runnerId);

@@ -1,17 +1,55 @@
 import { Actor, AgentError, ErrorKindEnum, HttpAgent, type ActorSubclass } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 
-import { registryIdlFactory } from '../../interface/registry/index.js';
-import { ledgerIdlFactory } from '../../interface/ledger/index.js';
-import type { ExplorerConfig } from './config.js';
-import type { ExplorerLedger, ExplorerRegistry } from './types.js';
+// Only the actor factories and the service types that type them: every value the explorer reads goes through the
+// SDK's converters (src/sdk/convert.ts) and reaches the views as the SDK's domain types.
+import { ledgerIdlFactory, type LedgerService } from '../../interface/ledger/index.js';
+import { registryIdlFactory, type RegistryService } from '../../interface/registry/index.js';
+import {
+  toAccount,
+  toCandidate,
+  toCardFilter,
+  toFindRequest,
+  toLedgerId,
+  toLedgerLog,
+  toModelCapacity,
+  toPage,
+  toPageRequest,
+  toPublishedModel,
+  toReputation,
+  toRewardQuote,
+  toRunnerFilter,
+  toRunnerInfo,
+  toTask,
+  toTaskFilter,
+  toTaskSummary
+} from '../../sdk/convert.js';
+import { DeaiError, unwrap } from '../../sdk/errors.js';
 import { CodedError } from '../../core/errors/coded-error.js';
+import type { ExplorerConfig } from './config.js';
+import type {
+  AccountLike,
+  LedgerLog,
+  ModelCapacity,
+  ModelFilter,
+  Page,
+  PublishedModel,
+  Reputation,
+  RewardQuote,
+  RunnerCandidate,
+  RunnerFilter,
+  RunnerInfo,
+  RunnerRequest,
+  Task,
+  TaskFilter,
+  TaskSummary
+} from './types.js';
 
 export interface Client {
   config: ExplorerConfig;
-  registry: ActorSubclass<ExplorerRegistry>;
+  registry: ActorSubclass<RegistryService>;
   /** Absent when neither the config nor the registry's task config names a ledger. */
-  ledger: ActorSubclass<ExplorerLedger> | undefined;
+  ledger: ActorSubclass<LedgerService> | undefined;
   ledgerId: string | undefined;
 }
 
@@ -39,9 +77,11 @@ function rejectOf(error: AgentError): { code: number; errorCode: string | undefi
   return { code: Number(code.rejectCode), errorCode, message: String(code.rejectMessage) };
 }
 
-/** Turns what the agent or fetch threw into the page's error state. */
+/** Turns what the agent, fetch or the registry (a DeaiError from its `Err`) threw into the page's error state. */
 export function classify(error: unknown, what: string, host: string): ExplorerError {
   if (error instanceof ExplorerError) return error;
+  // The registry answered, with a named `Err` (NotFound, InvalidArgument, …): its message names the variant and fields.
+  if (error instanceof DeaiError) return new ExplorerError('CallFailed', `${what}: ${error.message}`, { cause: error });
   if (error instanceof AgentError) {
     const reject = rejectOf(error);
     if (reject?.code === DESTINATION_INVALID)
@@ -59,6 +99,15 @@ export function classify(error: unknown, what: string, host: string): ExplorerEr
   return new ExplorerError('CallFailed', `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
+/** A principal typed into the page (route or filter); `field` names it in the error. */
+export function parsePrincipal(text: string, field: string): string {
+  try {
+    return Principal.fromText(text).toText();
+  } catch {
+    throw new ExplorerError('CallFailed', `${field}: "${text}" is not a principal`);
+  }
+}
+
 /** Creates the agent (fetching the root key on a local network) and the actors. */
 export async function connect(config: ExplorerConfig): Promise<Client> {
   let agent: HttpAgent;
@@ -67,11 +116,11 @@ export async function connect(config: ExplorerConfig): Promise<Client> {
   } catch (error) {
     throw classify(error, 'the network', config.host);
   }
-  const registry = Actor.createActor<ExplorerRegistry>(registryIdlFactory, { agent, canisterId: Principal.fromText(config.registry) });
+  const registry = Actor.createActor<RegistryService>(registryIdlFactory, { agent, canisterId: Principal.fromText(config.registry) });
   let ledgerId = config.ledger;
   if (ledgerId === undefined) {
     try {
-      ledgerId = (await registry.get_task_config()).ledger[0]?.toText();
+      ledgerId = toLedgerId(await registry.get_task_config());
     } catch (error) {
       throw classify(error, `registry canister ${config.registry}`, config.host);
     }
@@ -79,12 +128,12 @@ export async function connect(config: ExplorerConfig): Promise<Client> {
   const ledger =
     ledgerId === undefined
       ? undefined
-      : Actor.createActor<ExplorerLedger>(ledgerIdlFactory, { agent, canisterId: Principal.fromText(ledgerId) });
+      : Actor.createActor<LedgerService>(ledgerIdlFactory, { agent, canisterId: Principal.fromText(ledgerId) });
   return { config, registry, ledger, ledgerId };
 }
 
 /** Runs a registry call, classifying its failure. */
-export async function fromRegistry<T>(client: Client, call: (registry: ActorSubclass<ExplorerRegistry>) => Promise<T>): Promise<T> {
+async function fromRegistry<T>(client: Client, call: (registry: ActorSubclass<RegistryService>) => Promise<T>): Promise<T> {
   try {
     return await call(client.registry);
   } catch (error) {
@@ -92,7 +141,7 @@ export async function fromRegistry<T>(client: Client, call: (registry: ActorSubc
   }
 }
 
-export async function fromLedger<T>(client: Client, call: (ledger: ActorSubclass<ExplorerLedger>) => Promise<T>): Promise<T> {
+async function fromLedger<T>(client: Client, call: (ledger: ActorSubclass<LedgerService>) => Promise<T>): Promise<T> {
   if (client.ledger === undefined) throw new ExplorerError('CallFailed', 'no ledger: pass ?ledger=<id> or set the registry task config');
   const ledger = client.ledger;
   try {
@@ -102,12 +151,79 @@ export async function fromLedger<T>(client: Client, call: (ledger: ActorSubclass
   }
 }
 
-/** A registry `Result`: the Ok value, or the Err variant as an ExplorerError. */
-export function okOf<T>(result: { Ok: T } | { Err: Record<string, unknown> }): T {
-  if ('Ok' in result) return result.Ok;
-  const [name = 'Err', detail] = Object.entries(result.Err)[0] ?? [];
-  throw new ExplorerError(
-    'CallFailed',
-    `${name}: ${JSON.stringify(detail, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`
+//#region registry reads (each returns the SDK's domain types)
+
+export const listModels = async (client: Client, filter: ModelFilter, limit: number): Promise<Page<PublishedModel>> =>
+  toPage(
+    unwrap('list_model_cards', await fromRegistry(client, (r) => r.list_model_cards(toCardFilter(filter), toPageRequest({ limit })))),
+    toPublishedModel
   );
+
+export const modelCapacity = async (client: Client): Promise<ModelCapacity[]> =>
+  (await fromRegistry(client, (r) => r.stats())).map(toModelCapacity);
+
+export const findRunners = async (client: Client, request: RunnerRequest): Promise<RunnerCandidate[]> =>
+  unwrap('find_runners', await fromRegistry(client, (r) => r.find_runners(toFindRequest(request)))).map(toCandidate);
+
+export const listRunners = async (client: Client, filter: RunnerFilter, limit: number): Promise<Page<RunnerInfo>> =>
+  toPage(
+    unwrap('list_runners', await fromRegistry(client, (r) => r.list_runners(toRunnerFilter(filter), toPageRequest({ limit })))),
+    toRunnerInfo
+  );
+
+/** The runner, or undefined when none is registered under `id`. */
+export async function tryGetRunner(client: Client, id: string): Promise<RunnerInfo | undefined> {
+  const [view] = await fromRegistry(client, (r) => r.get_runner(Principal.fromText(id)));
+  return view === undefined ? undefined : toRunnerInfo(view);
 }
+
+/** The runner's reputation, or undefined before its first task. */
+export async function tryGetReputation(client: Client, id: string): Promise<Reputation | undefined> {
+  const [view] = await fromRegistry(client, (r) => r.get_reputation(Principal.fromText(id)));
+  return view === undefined ? undefined : toReputation(view);
+}
+
+export const listTasks = async (client: Client, filter: TaskFilter, page: { after?: string; limit: number }): Promise<Page<TaskSummary>> =>
+  toPage(unwrap('list_tasks', await fromRegistry(client, (r) => r.list_tasks(toTaskFilter(filter), toPageRequest(page)))), toTaskSummary);
+
+/** The task as this (anonymous) caller may read it, or undefined when there is none. */
+export async function tryGetTask(client: Client, id: string): Promise<Task | undefined> {
+  const [view] = await fromRegistry(client, (r) => r.get_task(id));
+  return view === undefined ? undefined : toTask(view);
+}
+
+export const quoteReward = async (client: Client, rewardE8s: bigint, redundancy: number): Promise<RewardQuote> =>
+  toRewardQuote(await fromRegistry(client, (r) => r.quote_reward(rewardE8s, redundancy)));
+
+//#endregion
+
+//#region ledger reads
+
+export interface TokenFacts {
+  symbol: string;
+  decimals: number;
+  feeE8s: bigint;
+  supplyE8s: bigint;
+}
+
+export async function tokenFacts(client: Client): Promise<TokenFacts> {
+  const [symbol, decimals, feeE8s, supplyE8s] = await Promise.all([
+    fromLedger(client, (l) => l.icrc1_symbol()),
+    fromLedger(client, (l) => l.icrc1_decimals()),
+    fromLedger(client, (l) => l.icrc1_fee()),
+    fromLedger(client, (l) => l.icrc1_total_supply())
+  ]);
+  return { symbol, decimals, feeE8s, supplyE8s };
+}
+
+export const balanceOf = (client: Client, account: AccountLike): Promise<bigint> =>
+  fromLedger(client, (l) => l.icrc1_balance_of(toAccount(account)));
+
+/** The newest `count` blocks of the ledger's log (and the log's length). */
+export async function recentBlocks(client: Client, count: bigint): Promise<LedgerLog> {
+  const { length } = toLedgerLog(await fromLedger(client, (l) => l.icrc3_get_blocks([{ start: 0n, length: 0n }])));
+  const start = length > count ? length - count : 0n;
+  return toLedgerLog(await fromLedger(client, (l) => l.icrc3_get_blocks([{ start, length: count }])));
+}
+
+//#endregion

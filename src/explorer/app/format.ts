@@ -35,5 +35,3 @@ export function short(principal: string): string {
 }
 
 export const percent = (fraction: number): string => `${Math.round(fraction * 100)}%`;
-
-export const hex = (bytes: Uint8Array | number[]): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');

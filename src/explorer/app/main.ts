@@ -1,5 +1,5 @@
 import { History } from './chart.js';
-import { classify, connect, ExplorerError, type Client } from './client.js';
+import { classify, connect, ExplorerError, modelCapacity, type Client } from './client.js';
 import { ConfigError, loadConfigFile, resolveConfig, type ExplorerConfig } from './config.js';
 import { failure, h, loading } from './dom.js';
 import { parseRoute, type Route } from './route.js';
@@ -64,7 +64,7 @@ class Page {
 /** Samples capacity on every poll, whatever the view, so the models chart covers the whole page lifetime. */
 async function sample(client: Client, history: History): Promise<void> {
   const atMs = Date.now();
-  for (const s of await client.registry.stats()) history.record(s.model, { atMs, readyRunners: s.ready_runners, freeSlots: s.free_slots });
+  for (const s of await modelCapacity(client)) history.record(s.model, { atMs, readyRunners: s.readyRunners, freeSlots: s.freeSlots });
 }
 
 function fatal(error: unknown, config: ExplorerConfig | undefined): void {

@@ -1,22 +1,25 @@
 /**
- * The registry and ledger values the explorer reads: the interfaces' own wire types (src/interface), under the
- * names the views use. Type-only: nothing enters the bundle.
+ * The values the explorer shows: the SDK's domain types (camelCase, optional fields, principals as text), converted
+ * from the registry's and the ledger's wire values by src/sdk/convert.ts. Type-only: nothing enters the bundle.
  */
-export type { Opt } from '../../interface/candid.js';
 export type {
-  Breakdown,
-  Candidate,
-  CardView,
-  FindRequest,
-  ModelStats,
+  AccountLike,
+  LedgerBlock,
+  LedgerLog,
+  ModelCapacity,
+  ModelFilter,
   Page,
-  PageRequest as PageArg,
-  RegistryService as ExplorerRegistry,
-  ReputationView as Reputation,
+  PublishedModel,
+  Reputation,
   RewardQuote,
-  RunnerView,
-  TaskFilter as TaskFilterArg,
-  TaskListItem,
-  TaskView
-} from '../../interface/registry/index.js';
-export type { Account, LedgerService as ExplorerLedger, Value as Icrc3Value } from '../../interface/ledger/index.js';
+  RunnerCandidate,
+  RunnerFilter,
+  RunnerInfo,
+  RunnerRequest,
+  ScoreBreakdown,
+  Task,
+  TaskFilter,
+  TaskResult,
+  TaskState,
+  TaskSummary
+} from '../../sdk/index.js';

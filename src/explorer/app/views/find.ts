@@ -1,4 +1,4 @@
-import type { FindRequest } from '../types.js';
+import type { RunnerRequest } from '../types.js';
 
 /** find_runners' filters, read from the route query (form fields of the models and runners views). */
 export const FIND_FIELDS = [
@@ -12,31 +12,26 @@ export const FIND_FIELDS = [
   { name: 'max_output_price', label: 'Max output price /M' }
 ] as const;
 
-const opt = <T>(value: T | undefined): [] | [T] => (value === undefined ? [] : [value]);
 const positive = (text: string | null): bigint | undefined => (text !== null && /^\d{1,20}$/.test(text) ? BigInt(text) : undefined);
 
-export function findRequestOf(query: URLSearchParams, limit = 20): FindRequest {
+/** `{ key: value }`, or nothing when the value is absent (the request's fields are optional). */
+const given = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+
+export function findRequestOf(query: URLSearchParams, limit = 20): RunnerRequest {
   const text = (name: string): string | undefined => query.get(name) ?? undefined;
   const quantization = text('quantization');
   const capability = text('capability');
   return {
-    model: opt(text('model')),
-    family: opt(text('family')),
-    min_context: opt(positive(query.get('min_context'))),
-    quantizations: opt(quantization === undefined ? undefined : [quantization]),
-    min_bits: [],
-    input_modality: [],
-    output_modality: [],
-    capabilities: opt(capability === undefined ? undefined : [capability]),
-    engine: opt(text('engine')),
-    accelerator_class: [],
-    region: opt(text('region')),
-    max_input_price_per_million: [],
-    max_output_price_per_million: opt(positive(query.get('max_output_price'))),
-    endpoint_required: [],
-    confidential_required: [],
-    affinity_key: [],
-    limit: [limit]
+    ...given('model', text('model')),
+    ...given('family', text('family')),
+    ...given('minContext', positive(query.get('min_context'))),
+    ...given('quantizations', quantization === undefined ? undefined : [quantization]),
+    ...given('capabilities', capability === undefined ? undefined : [capability]),
+    ...given('engine', text('engine')),
+    ...given('region', text('region')),
+    ...given('maxOutputPricePerMillion', positive(query.get('max_output_price'))),
+    limit
   };
 }
 

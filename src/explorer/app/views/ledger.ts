@@ -1,25 +1,17 @@
-import { Principal } from '@dfinity/principal';
-
-import { blockRow } from '../blocks.js';
-import { ExplorerError, fromLedger } from '../client.js';
+import { balanceOf, ExplorerError, parsePrincipal, recentBlocks, tokenFacts } from '../client.js';
 import { empty, filterForm, h, link, table } from '../dom.js';
 import { ago, short, tokens } from '../format.js';
 import { href, type Route } from '../route.js';
-import type { Account } from '../types.js';
+import type { AccountLike } from '../types.js';
 import type { Context, View } from './view.js';
 
 const RECENT_BLOCKS = 25n;
 
-function accountOf(owner: string, subaccountHex: string | null): Account {
-  let principal: Principal;
-  try {
-    principal = Principal.fromText(owner);
-  } catch {
-    throw new ExplorerError('CallFailed', `"${owner}" is not a principal`);
-  }
-  if (subaccountHex === null) return { owner: principal, subaccount: [] };
+function accountOf(owner: string, subaccountHex: string | null): AccountLike {
+  const principal = parsePrincipal(owner, 'account');
+  if (subaccountHex === null) return principal;
   if (!/^[0-9a-f]{64}$/i.test(subaccountHex)) throw new ExplorerError('CallFailed', 'subaccount must be 64 hex digits');
-  return { owner: principal, subaccount: [Uint8Array.from(subaccountHex.match(/../g) ?? [], (b) => parseInt(b, 16))] };
+  return { owner: principal, subaccount: Uint8Array.from(subaccountHex.match(/../g) ?? [], (b) => parseInt(b, 16)) };
 }
 
 const accountLink = (text: string | undefined): Node | string => {
@@ -32,19 +24,14 @@ const accountLink = (text: string | undefined): Node | string => {
 
 async function ledgerData(ctx: Context, route: Route): Promise<HTMLElement> {
   const owner = route.query.get('account');
-  const [symbol, decimals, fee, supply, log] = await Promise.all([
-    fromLedger(ctx.client, (l) => l.icrc1_symbol()),
-    fromLedger(ctx.client, (l) => l.icrc1_decimals()),
-    fromLedger(ctx.client, (l) => l.icrc1_fee()),
-    fromLedger(ctx.client, (l) => l.icrc1_total_supply()),
-    fromLedger(ctx.client, (l) => l.icrc3_get_blocks([{ start: 0n, length: 0n }]))
+  const [{ symbol, decimals, feeE8s, supplyE8s }, log] = await Promise.all([
+    tokenFacts(ctx.client),
+    recentBlocks(ctx.client, RECENT_BLOCKS)
   ]);
-  const start = log.log_length > RECENT_BLOCKS ? log.log_length - RECENT_BLOCKS : 0n;
-  const recent = await fromLedger(ctx.client, (l) => l.icrc3_get_blocks([{ start, length: RECENT_BLOCKS }]));
   const amount = (value: bigint | undefined): string => (value === undefined ? '—' : tokens(value, decimals, symbol));
   let balance: HTMLElement | null = null;
   if (owner !== null) {
-    const value = await fromLedger(ctx.client, (l) => l.icrc1_balance_of(accountOf(owner, route.query.get('subaccount'))));
+    const value = await balanceOf(ctx.client, accountOf(owner, route.query.get('subaccount')));
     balance = h(
       'section',
       { class: 'card' },
@@ -61,14 +48,14 @@ async function ledgerData(ctx: Context, route: Route): Promise<HTMLElement> {
       )
     );
   }
-  const rows = recent.blocks.map((b) => blockRow(b.id, b.block)).sort((a, b) => (a.id < b.id ? 1 : -1));
+  const rows = [...log.blocks].sort((a, b) => (a.id < b.id ? 1 : -1));
   return h(
     'div',
     {},
     h(
       'p',
       { class: 'hint' },
-      `${symbol} ledger ${ctx.client.ledgerId ?? ''} · fee ${amount(fee)} · supply ${amount(supply)} · ${log.log_length} blocks`
+      `${symbol} ledger ${ctx.client.ledgerId ?? ''} · fee ${amount(feeE8s)} · supply ${amount(supplyE8s)} · ${log.length} blocks`
     ),
     balance,
     h('h2', {}, 'Recent blocks'),
@@ -81,8 +68,8 @@ async function ledgerData(ctx: Context, route: Route): Promise<HTMLElement> {
             r.kind,
             accountLink(r.from),
             accountLink(r.to),
-            amount(r.amount),
-            amount(r.fee),
+            amount(r.amountE8s),
+            amount(r.feeE8s),
             r.memo ?? '',
             r.atNs === undefined ? '' : ago(r.atNs)
           ]),

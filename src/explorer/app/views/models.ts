@@ -1,7 +1,8 @@
 import { capacityChart } from '../chart.js';
-import { fromRegistry, okOf } from '../client.js';
+import { findRunners, listModels, modelCapacity } from '../client.js';
 import { empty, filterForm, h, link, table } from '../dom.js';
 import { href, type Route } from '../route.js';
+import type { ModelFilter } from '../types.js';
 import { FIND_FIELDS, findRequestOf, hasRunnerFilter } from './find.js';
 import type { Context, View } from './view.js';
 
@@ -16,30 +17,27 @@ export const modelsView: View = {
   },
   async data(ctx: Context, route: Route) {
     const q = route.query;
-    const opt = (name: string): [] | [string] => {
+    const filter: ModelFilter = {};
+    for (const [key, name] of [
+      ['id', 'model'],
+      ['family', 'family'],
+      ['quantization', 'quantization']
+    ] as const) {
       const value = q.get(name);
-      return value === null ? [] : [value];
-    };
-    const [page, stats] = await Promise.all([
-      fromRegistry(ctx.client, (r) =>
-        r.list_model_cards(
-          { id: opt('model'), family: opt('family'), format: [], quantization: opt('quantization'), include_deprecated: [] },
-          { after: [], limit: [100] }
-        )
-      ),
-      fromRegistry(ctx.client, (r) => r.stats())
-    ]);
-    const cards = okOf(page).items;
+      if (value !== null) filter[key] = value;
+    }
+    const [page, stats] = await Promise.all([listModels(ctx.client, filter, 100), modelCapacity(ctx.client)]);
+    const cards = page.items;
     const matching = new Map<string, number>();
     if (hasRunnerFilter(q)) {
-      const candidates = okOf(await fromRegistry(ctx.client, (r) => r.find_runners(findRequestOf(q, 100))));
+      const candidates = await findRunners(ctx.client, findRequestOf(q, 100));
       for (const c of candidates) matching.set(c.model.id, (matching.get(c.model.id) ?? 0) + 1);
     }
     const byModel = new Map(stats.map((s) => [s.model, s]));
     const minContext = q.get('min_context');
     const shown = cards.filter(
       (c) =>
-        (minContext === null || c.context_length >= BigInt(/^\d+$/.test(minContext) ? minContext : '0')) &&
+        (minContext === null || c.contextLength >= BigInt(/^\d+$/.test(minContext) ? minContext : '0')) &&
         (!hasRunnerFilter(q) || matching.has(c.id))
     );
     const total = ctx.history.total();
@@ -67,14 +65,14 @@ export const modelsView: View = {
           'span',
           {},
           link(href('runners', undefined, new URLSearchParams({ model: card.id })), card.id, { 'data-model': card.id }),
-          card.deprecated.length > 0 ? h('span', { class: 'badge badge-deprecated' }, 'deprecated') : null
+          card.deprecated !== undefined ? h('span', { class: 'badge badge-deprecated' }, 'deprecated') : null
         ),
         `${card.family} · ${card.quantization} · ${card.bits} bits`,
-        card.context_length.toString(),
-        String(s?.ready_runners ?? 0),
-        String(s?.free_slots ?? 0),
-        String(s?.queue_depth ?? 0),
-        s === undefined ? '—' : `${s.median_input_price_per_million} / ${s.median_output_price_per_million}`,
+        card.contextLength.toString(),
+        String(s?.readyRunners ?? 0),
+        String(s?.freeSlots ?? 0),
+        String(s?.queueDepth ?? 0),
+        s === undefined ? '—' : `${s.medianInputPricePerMillion} / ${s.medianOutputPricePerMillion}`,
         hasRunnerFilter(q) ? String(matching.get(card.id) ?? 0) : '—',
         series.length === 0 ? '' : capacityChart(series, `capacity of ${card.id}`, 120, 32)
       ];

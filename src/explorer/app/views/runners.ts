@@ -1,31 +1,27 @@
-import { Principal } from '@dfinity/principal';
-
-import { ExplorerError, fromRegistry, okOf } from '../client.js';
+import { findRunners, listRunners, listTasks, parsePrincipal, tryGetReputation, tryGetRunner } from '../client.js';
 import { badge, empty, filterForm, h, link, table } from '../dom.js';
 import { ago, duration, nowNs, percent, short } from '../format.js';
 import { href, type Route } from '../route.js';
-import type { Breakdown, Reputation, RunnerView } from '../types.js';
+import type { Reputation, RunnerInfo, ScoreBreakdown } from '../types.js';
 import { FIND_FIELDS, findRequestOf } from './find.js';
 import { hardwareOf } from './hardware.js';
 import { taskRows, TASK_HEADERS } from './tasks.js';
 import type { Context, View } from './view.js';
 
-const stateOf = (r: RunnerView): string =>
-  r.suspended.length > 0 ? 'suspended' : !r.live ? 'offline' : (r.heartbeat[0]?.state ?? 'unknown');
-const slotsOf = (r: RunnerView): number => r.deployments.reduce((sum, d) => sum + d.slots, 0);
-const loadOf = (r: RunnerView): string => {
-  const hb = r.heartbeat[0];
-  return hb === undefined
-    ? '—'
-    : `${hb.busy_slots}/${slotsOf(r)} busy · queue ${hb.queue_depth} · ${hb.tokens_per_second.toFixed(1)} tok/s`;
+const stateOf = (r: RunnerInfo): string =>
+  r.suspended !== undefined ? 'suspended' : !r.live ? 'offline' : (r.heartbeat?.state ?? 'unknown');
+const slotsOf = (r: RunnerInfo): number => r.deployments.reduce((sum, d) => sum + d.slots, 0);
+const loadOf = (r: RunnerInfo): string => {
+  const hb = r.heartbeat;
+  return hb === undefined ? '—' : `${hb.busySlots}/${slotsOf(r)} busy · queue ${hb.queueDepth} · ${hb.tokensPerSecond.toFixed(1)} tok/s`;
 };
 const reputationText = (rep: Reputation | undefined): string =>
   rep === undefined
     ? 'none yet'
-    : `${rep.completed} done · ${rep.failed} failed · ${rep.rejected} rejected · ${rep.expired_leases} expired · ${Math.round(rep.latency_ms_ema)} ms`;
+    : `${rep.completed} done · ${rep.failed} failed · ${rep.rejected} rejected · ${rep.expiredLeases} expired · ${Math.round(rep.latencyMsEma)} ms`;
 const runnerLink = (id: string): HTMLElement => link(href('runners', id), short(id), { title: id, 'data-runner': id });
 
-function breakdownBars(b: Breakdown): HTMLElement {
+function breakdownBars(b: ScoreBreakdown): HTMLElement {
   return h(
     'div',
     { class: 'bars' },
@@ -42,19 +38,19 @@ function breakdownBars(b: Breakdown): HTMLElement {
 }
 
 async function ranking(ctx: Context, route: Route): Promise<HTMLElement> {
-  const candidates = okOf(await fromRegistry(ctx.client, (r) => r.find_runners(findRequestOf(route.query, 20))));
+  const candidates = await findRunners(ctx.client, findRequestOf(route.query, 20));
   if (candidates.length === 0) return empty('No live runner matches this request.');
   return table(
     ['Rank', 'Runner', 'Model', 'Score', 'Breakdown', 'Free slots', 'Price in/out per M', 'Heartbeat'],
     candidates.map((c, i) => [
       String(i + 1),
-      runnerLink(c.runner.toText()),
+      runnerLink(c.runner),
       c.model.id,
       String(c.score),
       breakdownBars(c.breakdown),
-      String(c.free_slots),
-      `${c.input_price_per_million} / ${c.output_price_per_million}`,
-      `${duration(c.heartbeat_age_ns)} ago`
+      String(c.freeSlots),
+      `${c.inputPricePerMillion} / ${c.outputPricePerMillion}`,
+      `${duration(c.heartbeatAgeNs)} ago`
     ]),
     { id: 'ranking-table' }
   );
@@ -62,62 +58,52 @@ async function ranking(ctx: Context, route: Route): Promise<HTMLElement> {
 
 async function runnerList(ctx: Context, route: Route): Promise<HTMLElement> {
   const model = route.query.get('model');
-  const page = okOf(
-    await fromRegistry(ctx.client, (r) =>
-      r.list_runners(
-        { model: model === null ? [] : [model], live_only: route.query.get('live') === '1' ? [true] : [] },
-        { after: [], limit: [100] }
-      )
-    )
+  const page = await listRunners(
+    ctx.client,
+    { ...(model === null ? {} : { model }), ...(route.query.get('live') === '1' ? { liveOnly: true } : {}) },
+    100
   );
   if (page.items.length === 0) return empty(model === null ? 'No runner is registered yet.' : `No runner serves ${model}.`);
-  const reputations = await Promise.all(page.items.map((r) => fromRegistry(ctx.client, (reg) => reg.get_reputation(r.id))));
+  const reputations = await Promise.all(page.items.map((r) => tryGetReputation(ctx.client, r.id)));
   const now = nowNs();
   return table(
     ['Runner', 'State', 'Region', 'Hardware', 'Deployments', 'Load', 'Reputation', 'Heartbeat'],
     page.items.map((r, i) => [
-      runnerLink(r.id.toText()),
+      runnerLink(r.id),
       badge(stateOf(r)),
       r.region,
-      hardwareOf(r.manifest_json),
-      r.deployments.map((d) => `${d.model_id} (${d.engine}, ${d.slots} slots)`).join(', '),
+      hardwareOf(r.manifestJson),
+      r.deployments.map((d) => `${d.modelId} (${d.engine}, ${d.slots} slots)`).join(', '),
       loadOf(r),
-      reputationText(reputations[i]?.[0]),
-      r.heartbeat[0] === undefined ? 'never' : ago(r.heartbeat[0].at_ns, now)
+      reputationText(reputations[i]),
+      r.heartbeat === undefined ? 'never' : ago(r.heartbeat.atNs, now)
     ]),
     { id: 'runners-table' }
   );
 }
 
 async function runnerDetail(ctx: Context, id: string): Promise<HTMLElement> {
-  let principal: Principal;
-  try {
-    principal = Principal.fromText(id);
-  } catch {
-    throw new ExplorerError('CallFailed', `"${id}" is not a principal`);
-  }
-  const [found, reputation, tasks] = await Promise.all([
-    fromRegistry(ctx.client, (r) => r.get_runner(principal)),
-    fromRegistry(ctx.client, (r) => r.get_reputation(principal)),
-    fromRegistry(ctx.client, (r) => r.list_tasks({ requester: [], runner: [principal], state: [] }, { after: [], limit: [20] }))
+  const principal = parsePrincipal(id, 'runner');
+  const [runner, reputation, taskPage] = await Promise.all([
+    tryGetRunner(ctx.client, principal),
+    tryGetReputation(ctx.client, principal),
+    listTasks(ctx.client, { runner: principal }, { limit: 20 })
   ]);
-  const runner = found[0];
   if (runner === undefined) return empty(`No runner ${id} is registered.`);
-  const hb = runner.heartbeat[0];
+  const hb = runner.heartbeat;
   const facts: Array<[string, Node | string]> = [
-    ['Principal', h('code', { id: 'runner-principal' }, runner.id.toText())],
+    ['Principal', h('code', { id: 'runner-principal' }, runner.id)],
     ['State', badge(stateOf(runner))],
     ['Operator', runner.operator],
     ['Region', runner.region],
-    ['Endpoint', runner.endpoint[0] ?? 'none published'],
-    ['Hardware', hardwareOf(runner.manifest_json)],
+    ['Endpoint', runner.endpoint ?? 'none published'],
+    ['Hardware', hardwareOf(runner.manifestJson)],
     ['Load', loadOf(runner)],
-    ['KV cache', hb === undefined ? '—' : percent(hb.kv_cache_usage)],
-    ['Last heartbeat', hb === undefined ? 'never' : ago(hb.at_ns)],
-    ['Registered', ago(runner.registered_at_ns)],
-    ['Reputation', reputationText(reputation[0])]
+    ['KV cache', hb === undefined ? '—' : percent(hb.kvCacheUsage)],
+    ['Last heartbeat', hb === undefined ? 'never' : ago(hb.atNs)],
+    ['Registered', ago(runner.registeredAtNs)],
+    ['Reputation', reputationText(reputation)]
   ];
-  const taskPage = okOf(tasks);
   return h(
     'div',
     {},
@@ -126,11 +112,11 @@ async function runnerDetail(ctx: Context, id: string): Promise<HTMLElement> {
     table(
       ['Model', 'Engine', 'Context', 'Slots', 'Price in/out per M'],
       runner.deployments.map((d) => [
-        link(href('models', undefined, new URLSearchParams({ model: d.model_id })), d.model_id),
-        `${d.engine} ${d.engine_version}`,
-        d.served_context.toString(),
+        link(href('models', undefined, new URLSearchParams({ model: d.modelId })), d.modelId),
+        `${d.engine} ${d.engineVersion}`,
+        d.servedContext.toString(),
         String(d.slots),
-        `${d.input_price_per_million} / ${d.output_price_per_million}`
+        `${d.inputPricePerMillion} / ${d.outputPricePerMillion}`
       ])
     ),
     h('h2', {}, 'Recent tasks'),

@@ -1,11 +1,9 @@
-import { Principal } from '@dfinity/principal';
-
-import { TASK_STATES } from '../../../core/tasks/states.js';
-import { ExplorerError, fromRegistry, okOf } from '../client.js';
+import { TASK_STATES } from '../../../sdk/task-types.js';
+import { ExplorerError, listTasks, parsePrincipal, quoteReward, tryGetTask } from '../client.js';
 import { badge, empty, filterForm, h, link, table } from '../dom.js';
 import { ago, isoTime, short, tokens } from '../format.js';
 import { href, type Route } from '../route.js';
-import type { TaskFilterArg, TaskListItem, TaskView } from '../types.js';
+import type { Task, TaskFilter, TaskState, TaskSummary } from '../types.js';
 import type { Context, View } from './view.js';
 
 const STATES = ['', ...TASK_STATES];
@@ -13,38 +11,40 @@ export const TASK_HEADERS = ['Task', 'State', 'Model', 'Reward', 'Runners', 'Tok
 
 const runnerLink = (id: string): HTMLElement => link(href('runners', id), short(id), { title: id, 'data-runner': id });
 
-export function taskRows(items: TaskListItem[]): Array<Array<Node | string>> {
+/** Private content the registry leaves out for whoever is not the requester, one of its runners or an admin. */
+export const PRIVATE = 'private (only the requester, its runners and admins can read it)';
+
+export function taskRows(items: TaskSummary[]): Array<Array<Node | string>> {
   return items.map((t) => [
     link(href('tasks', t.id), t.id, { 'data-task': t.id }),
     badge(t.state),
     t.model,
-    tokens(t.reward_e8s),
-    t.runners.length === 0 ? '—' : h('span', {}, ...t.runners.flatMap((r, i) => [i === 0 ? '' : ', ', runnerLink(r.toText())])),
-    t.results === 0 ? '—' : `${t.input_tokens} / ${t.output_tokens}`,
-    ago(t.created_at_ns)
+    tokens(t.rewardE8s),
+    t.runners.length === 0 ? '—' : h('span', {}, ...t.runners.flatMap((r, i) => [i === 0 ? '' : ', ', runnerLink(r)])),
+    t.results === 0 ? '—' : `${t.inputTokens} / ${t.outputTokens}`,
+    ago(t.createdAtNs)
   ]);
 }
 
-function principalOf(text: string | null, field: string): [] | [Principal] {
-  if (text === null) return [];
-  try {
-    return [Principal.fromText(text)];
-  } catch {
-    throw new ExplorerError('CallFailed', `${field}: "${text}" is not a principal`);
-  }
+function stateOf(text: string): TaskState {
+  const state = TASK_STATES.find((s) => s === text);
+  if (state === undefined) throw new ExplorerError('CallFailed', `state: "${text}" is not one of ${TASK_STATES.join(', ')}`);
+  return state;
 }
 
 async function taskList(ctx: Context, route: Route): Promise<HTMLElement> {
   const q = route.query;
   const state = q.get('state');
-  const filter: TaskFilterArg = {
-    requester: principalOf(q.get('requester'), 'requester'),
-    runner: principalOf(q.get('runner'), 'runner'),
-    state: state === null ? [] : [state]
+  const requester = q.get('requester');
+  const runner = q.get('runner');
+  const filter: TaskFilter = {
+    ...(requester === null ? {} : { requester: parsePrincipal(requester, 'requester') }),
+    ...(runner === null ? {} : { runner: parsePrincipal(runner, 'runner') }),
+    ...(state === null ? {} : { state: stateOf(state) })
   };
   const after = q.get('after');
-  const page = okOf(await fromRegistry(ctx.client, (r) => r.list_tasks(filter, { after: after === null ? [] : [after], limit: [25] })));
-  const next = page.next[0];
+  const page = await listTasks(ctx.client, filter, { ...(after === null ? {} : { after }), limit: 25 });
+  const next = page.next;
   const older = new URLSearchParams(q);
   if (next !== undefined) older.set('after', next);
   return h(
@@ -70,34 +70,40 @@ interface Step {
 }
 
 /** The task's life from what the registry records: created, escrowed, leased, results, failures, review, outcome. */
-function timeline(task: TaskView): Step[] {
-  const steps: Step[] = [{ atNs: task.created_at_ns, what: 'submitted' }];
-  if (task.escrow_block[0] !== undefined)
-    steps.push({ atNs: task.created_at_ns, what: `reward escrowed (ledger block ${task.escrow_block[0]})` });
-  for (const l of task.leases)
-    steps.push({ atNs: l.claimed_at_ns, what: `leased (until ${isoTime(l.expires_at_ns)})`, runner: l.runner.toText() });
+function timeline(task: Task): Step[] {
+  const steps: Step[] = [{ atNs: task.createdAtNs, what: 'submitted' }];
+  if (task.escrowBlock !== undefined) steps.push({ atNs: task.createdAtNs, what: `reward escrowed (ledger block ${task.escrowBlock})` });
+  for (const l of task.leases) steps.push({ atNs: l.claimedAtNs, what: `leased (until ${isoTime(l.expiresAtNs)})`, runner: l.runner });
   for (const r of task.results)
     steps.push({
-      atNs: r.at_ns,
-      what: `result ${short(r.output_digest)} · ${r.input_tokens} in / ${r.output_tokens} out tokens · ${Math.round(r.total_ms)} ms`,
-      runner: r.runner.toText()
+      atNs: r.atNs,
+      what: `result ${short(r.outputDigest)} · ${r.inputTokens} in / ${r.outputTokens} out tokens · ${Math.round(r.totalMs)} ms`,
+      runner: r.runner
     });
-  for (const f of task.failures) steps.push({ atNs: f.at_ns, what: `failed: ${f.reason}`, runner: f.runner.toText() });
+  for (const f of task.failures) steps.push({ atNs: f.atNs, what: `failed: ${f.reason}`, runner: f.runner });
   steps.sort((a, b) => (a.atNs < b.atNs ? -1 : a.atNs > b.atNs ? 1 : 0));
-  const review = task.review_ends_at_ns[0];
-  if (review !== undefined && task.state === 'review')
-    steps.push({ atNs: review, what: 'review window ends; accepted unless the requester rejects' });
-  steps.push({ atNs: -1n, what: `now ${task.state}${task.outcome[0] === undefined ? '' : `: ${task.outcome[0]}`}` });
+  if (task.reviewEndsAtNs !== undefined && task.state === 'review')
+    steps.push({ atNs: task.reviewEndsAtNs, what: 'review window ends; accepted unless the requester rejects' });
+  steps.push({ atNs: -1n, what: `now ${task.state}${task.outcome === undefined ? '' : `: ${task.outcome}`}` });
   return steps;
 }
 
+/**
+ * Content the caller may read, kept inline or stored elsewhere (a reference); when the registry left both out (it
+ * redacts prompts and outputs for everyone but the requester, its runners and admins), it says so.
+ */
+function content(inline: string | undefined, reference: string | undefined, attrs: Record<string, string>): HTMLElement {
+  if (inline !== undefined) return h('pre', { class: 'output', ...attrs }, inline);
+  if (reference !== undefined) return h('p', attrs, `stored at ${reference}`);
+  return h('p', { class: 'hint private', ...attrs }, PRIVATE);
+}
+
 async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
-  const found = await fromRegistry(ctx.client, (r) => r.get_task(id));
-  const task = found[0];
+  const task = await tryGetTask(ctx.client, id);
   if (task === undefined) return empty(`No task ${id}.`);
-  const quote = await fromRegistry(ctx.client, (r) => r.quote_reward(task.reward_e8s, task.redundancy));
-  const paid = new Set(task.paid_runners.map((p) => p.toText()));
-  const usage = task.results.reduce((sum, r) => ({ input: sum.input + r.input_tokens, output: sum.output + r.output_tokens }), {
+  const quote = await quoteReward(ctx.client, task.rewardE8s, task.redundancy);
+  const paid = new Set(task.paidRunners);
+  const usage = task.results.reduce((sum, r) => ({ input: sum.input + r.inputTokens, output: sum.output + r.outputTokens }), {
     input: 0n,
     output: 0n
   });
@@ -110,11 +116,11 @@ async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
       h(
         'span',
         {},
-        link(href('ledger', undefined, new URLSearchParams({ account: task.requester.toText() })), short(task.requester.toText()), {
-          title: task.requester.toText()
+        link(href('ledger', undefined, new URLSearchParams({ account: task.requester })), short(task.requester), {
+          title: task.requester
         }),
         ' · ',
-        link(href('tasks', undefined, new URLSearchParams({ requester: task.requester.toText() })), 'their tasks')
+        link(href('tasks', undefined, new URLSearchParams({ requester: task.requester })), 'their tasks')
       )
     ],
     [
@@ -122,7 +128,7 @@ async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
       h(
         'span',
         { id: 'task-reward' },
-        `${tokens(task.reward_e8s)} (protocol fee ${tokens(quote.protocol_fee_e8s)}, per runner net ${tokens(quote.per_runner_net_e8s)})`
+        `${tokens(task.rewardE8s)} (protocol fee ${tokens(quote.protocolFeeE8s)}, per runner net ${tokens(quote.perRunnerNetE8s)})`
       )
     ],
     ['Redundancy', String(task.redundancy)],
@@ -130,9 +136,9 @@ async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
       'Usage',
       task.results.length === 0
         ? 'no result yet'
-        : `${usage.input} input / ${usage.output} output tokens (limit ${task.limits.max_output_tokens})`
+        : `${usage.input} input / ${usage.output} output tokens (limit ${task.limits.maxOutputTokens})`
     ],
-    ['Deadline', `${isoTime(task.deadline_ns)} (${ago(task.deadline_ns)})`],
+    ['Deadline', `${isoTime(task.deadlineNs)} (${ago(task.deadlineNs)})`],
     ['Paid runners', paid.size === 0 ? 'none' : h('span', {}, ...[...paid].flatMap((p, i) => [i === 0 ? '' : ', ', runnerLink(p)]))]
   ];
   return h(
@@ -153,9 +159,12 @@ async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
         )
       )
     ),
-    ...task.results.flatMap((r) =>
-      r.output[0] === undefined ? [] : [h('h2', {}, `Output of ${short(r.runner.toText())}`), h('pre', { class: 'output' }, r.output[0])]
-    )
+    h('h2', {}, 'Prompt'),
+    content(task.input.inline, task.input.reference, { id: 'task-prompt' }),
+    ...task.results.flatMap((r) => [
+      h('h2', {}, `Output of ${short(r.runner)}`),
+      content(r.output, r.reference, { 'data-output': r.runner })
+    ])
   );
 }
 
