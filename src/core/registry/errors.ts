@@ -7,10 +7,11 @@ import type { TaskState } from '../tasks/states.js';
 export type NotFoundKind = { Task: null } | { Runner: null } | { ModelCard: null } | { ClaimableTask: null } | { Payout: null };
 
 /**
- * Every expected failure of the registry, as the Candid `Err` variant carries it. Core functions return these;
- * they never throw for a business outcome.
+ * Every expected failure of the registry, as the Candid `Err` variant carries it: the one definition, generic in how
+ * a task's state is typed (core knows it is a `TaskState`; on the wire, src/interface, it is text until parsed).
+ * Core functions return these; they never throw for a business outcome.
  */
-export type RegistryError =
+export type RegistryErrorOf<State extends string> =
   | { AnonymousCaller: null }
   | { Unauthorized: { reason: string } }
   | { NotFound: { kind: NotFoundKind; id: string } }
@@ -22,16 +23,18 @@ export type RegistryError =
   | { Suspended: { reason: string } }
   | { LimitExceeded: { what: string; limit: bigint } }
   /** A runner named a task it may not lease: not queued, already fully leased, or leased by this runner before. */
-  | { TaskNotClaimable: { task: string; state: TaskState } }
+  | { TaskNotClaimable: { task: string; state: State } }
   /** A runner named a task for a model it has no live deployment of. */
   | { NotServing: { model: string } }
   /** Accept or reject of a task that is not in review (still queued, or already settled). */
-  | { NotInReview: { task: string; state: TaskState } }
+  | { NotInReview: { task: string; state: State } }
   /** Reject after the review window closed (the task counts as accepted, even before the timer settles it). */
   | { ReviewEnded: { task: string; ended_at_ns: bigint } }
   | { NoCapacity: { slots: number } }
   | { NotConfigured: { what: string } }
   | { LedgerError: { operation: string; message: string } };
+
+export type RegistryError = RegistryErrorOf<TaskState>;
 
 export type Result<T> = { Ok: T } | { Err: RegistryError };
 

@@ -1,16 +1,9 @@
+import type { TransferError } from '../ledger/types.js';
 import { principalTextProblem } from '../principal-text.js';
 import type { PayAccount, Payout } from './types.js';
 
-/** ICRC-1 `TransferError`, as Candid decodes the ledger's reply to `icrc1_transfer`. */
-export type TransferError =
-  | { BadFee: { expected_fee: bigint } }
-  | { BadBurn: { min_burn_amount: bigint } }
-  | { InsufficientFunds: { balance: bigint } }
-  | { TooOld: null }
-  | { CreatedInFuture: { ledger_time: bigint } }
-  | { Duplicate: { duplicate_of: bigint } }
-  | { TemporarilyUnavailable: null }
-  | { GenericError: { error_code: bigint; message: string } };
+/** ICRC-1 `TransferError` (defined in src/core/ledger), as Candid decodes the ledger's reply to `icrc1_transfer`. */
+export type { TransferError };
 
 /** The outcome of one `icrc1_transfer` call: the ledger's reply, or what the call threw (rejected, stopped, trapped). */
 export type TransferReply = { Ok: bigint } | { Err: TransferError } | { Thrown: unknown };

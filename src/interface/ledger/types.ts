@@ -1,5 +1,10 @@
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
+import type {
+  ApproveError as CoreApproveError,
+  TransferError as CoreTransferError,
+  TransferFromError as CoreTransferFromError
+} from '../../core/ledger/types.js';
 
 import { Nat16, Nat64, Nat8, typed, type Opt } from '../candid.js';
 
@@ -99,15 +104,7 @@ export const TransferArgs = typed<TransferArgs>(
   })
 );
 
-export type TransferError =
-  | { BadFee: { expected_fee: bigint } }
-  | { BadBurn: { min_burn_amount: bigint } }
-  | { InsufficientFunds: { balance: bigint } }
-  | { TooOld: null }
-  | { CreatedInFuture: { ledger_time: bigint } }
-  | { Duplicate: { duplicate_of: bigint } }
-  | { TemporarilyUnavailable: null }
-  | { GenericError: GenericError };
+export type TransferError = CoreTransferError;
 export const TransferError = typed<TransferError>(
   IDL.Variant({
     BadFee: IDL.Record({ expected_fee: IDL.Nat }),
@@ -146,16 +143,7 @@ export const ApproveArgs = typed<ApproveArgs>(
   })
 );
 
-export type ApproveError =
-  | { BadFee: { expected_fee: bigint } }
-  | { InsufficientFunds: { balance: bigint } }
-  | { AllowanceChanged: { current_allowance: bigint } }
-  | { Expired: { ledger_time: bigint } }
-  | { TooOld: null }
-  | { CreatedInFuture: { ledger_time: bigint } }
-  | { Duplicate: { duplicate_of: bigint } }
-  | { TemporarilyUnavailable: null }
-  | { GenericError: GenericError };
+export type ApproveError = CoreApproveError;
 export const ApproveError = typed<ApproveError>(
   IDL.Variant({
     BadFee: IDL.Record({ expected_fee: IDL.Nat }),
@@ -193,16 +181,7 @@ export const TransferFromArgs = typed<TransferFromArgs>(
   })
 );
 
-export type TransferFromError =
-  | { BadFee: { expected_fee: bigint } }
-  | { BadBurn: { min_burn_amount: bigint } }
-  | { InsufficientFunds: { balance: bigint } }
-  | { InsufficientAllowance: { allowance: bigint } }
-  | { TooOld: null }
-  | { CreatedInFuture: { ledger_time: bigint } }
-  | { Duplicate: { duplicate_of: bigint } }
-  | { TemporarilyUnavailable: null }
-  | { GenericError: GenericError };
+export type TransferFromError = CoreTransferFromError;
 export const TransferFromError = typed<TransferFromError>(
   IDL.Variant({
     BadFee: IDL.Record({ expected_fee: IDL.Nat }),

@@ -2,34 +2,15 @@ import { IDL } from '@dfinity/candid';
 
 import { Nat32, Nat64, typed, type Typed, type VariantName, type VariantPayload } from '../candid.js';
 
-/** What a `NotFound` did not find (`ClaimableTask`: no queued task this runner may lease; `id` empty when it asked for any). */
-export type NotFoundKind = { Task: null } | { Runner: null } | { ModelCard: null } | { ClaimableTask: null } | { Payout: null };
+import type { NotFoundKind as NotFoundKindValue, RegistryErrorOf } from '../../core/registry/errors.js';
+
+export type NotFoundKind = NotFoundKindValue;
 export const NotFoundKind = typed<NotFoundKind>(
   IDL.Variant({ Task: IDL.Null, Runner: IDL.Null, ModelCard: IDL.Null, ClaimableTask: IDL.Null, Payout: IDL.Null })
 );
 
-/**
- * Every expected failure of a registry method: one variant, named, with typed fields. A task's `state` travels as
- * text (as in TaskView); the SDK parses it into `TaskState`.
- */
-export type RegistryError =
-  | { AnonymousCaller: null }
-  | { Unauthorized: { reason: string } }
-  | { NotFound: { kind: NotFoundKind; id: string } }
-  | { InvalidManifest: { issues: ManifestIssue[] } }
-  | { InvalidArgument: { field: string; reason: string } }
-  | { AlreadyExists: { what: string } }
-  | { CardNotPublished: { model: string } }
-  | { CardDeprecated: { model: string; reason: string } }
-  | { Suspended: { reason: string } }
-  | { LimitExceeded: { what: string; limit: bigint } }
-  | { TaskNotClaimable: { task: string; state: string } }
-  | { NotServing: { model: string } }
-  | { NotInReview: { task: string; state: string } }
-  | { ReviewEnded: { task: string; ended_at_ns: bigint } }
-  | { NoCapacity: { slots: number } }
-  | { NotConfigured: { what: string } }
-  | { LedgerError: { operation: string; message: string } };
+/** Every expected failure of a registry method (defined once, in src/core/registry/errors.ts); a task's state is text here. */
+export type RegistryError = RegistryErrorOf<string>;
 
 export interface ManifestIssue {
   path: string;
