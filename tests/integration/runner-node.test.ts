@@ -27,8 +27,8 @@ const ready: ProbeResult = {
   load: { requestsRunning: 0, requestsWaiting: 0 }
 };
 
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, net: Localnet): Promise<T> {
-  for (let i = 0; i < 200; i++) {
+async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, net: Localnet, attempts = 200): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
     const value = await read();
     if (done(value)) return value;
     await net.tick();
@@ -320,19 +320,21 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
 
   it('aborts a slow engine at the lease end minus the margin and reports the task failed with the reason', async () => {
     // The lease ends at the task's deadline (sooner than the registry's lease length), DEADLINE_MS after it is submitted;
-    // the runner's clock runs DEADLINE_MS - 6 s ahead, so to it the lease ends 6 s after the submission: the abort comes
-    // 1 s before that (time enough, on a busy machine, for the claim and the engine request to start first).
+    // the runner's clock runs DEADLINE_MS - 15 s ahead, so to it the lease ends 15 s after the submission: the abort
+    // comes 1 s before that (time enough, on a busy 2-core CI machine, for the claim and the engine request to start
+    // first; the slow engine never ends, so the wait cannot let it finish).
     await withRunner(
-      { now: () => canisterNowMs() + DEADLINE_MS - 6_000, leaseMarginMs: 1_000 },
+      { now: () => canisterNowMs() + DEADLINE_MS - 15_000, leaseMarginMs: 1_000 },
       async ({ runner, events, asRequester }) => {
-        engine.misbehaveNext({ kind: 'slow', tokenMs: 50 });
+        engine.misbehaveNext({ kind: 'slow', tokenMs: 1_000 }); // slower than the lease: max_output_tokens chunks take minutes
         const abandonedBefore = engine.abandoned.length;
         const task = okOf(await asRequester.submit_task(t.submitArgs('bounds-slow', prompt('take your time'))));
         const failed = await waitFor(
           'the failure report',
           async () => (await asRequester.get_task(task.id))[0],
           (v) => (v?.failures.length ?? 0) > 0,
-          net
+          net,
+          1_000 // the abort comes ~14 s after the submission: wait well past it, also on a loaded machine
         );
         expect(failed?.failures[0]?.reason).toBe(
           'lease ended before the engine finished (the engine request was aborted 1000 ms before the lease end)'
@@ -350,7 +352,7 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
         expect(events.map((e) => e.event)).not.toContain('task-completed');
       }
     );
-  });
+  }, 120_000);
 
   it('stops reading an engine that ignores max_tokens at max_output_tokens and completes with what was produced', async () => {
     await withRunner({}, async ({ asRequester }) => {
@@ -422,7 +424,8 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
           'the failure report',
           async () => (await asRequester.get_task(task.id))[0],
           (v) => (v?.failures.length ?? 0) > 0,
-          net
+          net,
+          1_000 // the abort comes ~14 s after the submission: wait well past it, also on a loaded machine
         );
         expect(failed?.results).toEqual([]);
         expect(failed?.failures[0]?.reason).toMatch(/^complete_task refused: InvalidArgument .*"field":"usage"/);
