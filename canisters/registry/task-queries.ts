@@ -2,14 +2,7 @@ import { performanceCounter, Principal } from 'azle';
 
 import { claimableFor, listTasks, openPlaces, MAX_CLAIMABLE_PAGE, type Stores, type TaskSummary } from '../../src/core/tasks/index.js';
 import { fromOpt as some, opt } from '../../src/interface/candid.js';
-import type {
-  PageRequest,
-  Result,
-  TaskFilter,
-  TaskListItem,
-  TaskPage,
-  TaskSummary as TaskSummaryView
-} from '../../src/interface/registry/index.js';
+import type { PageRequest, Result, TaskFilter, TaskListItem, TaskPage, ClaimableTask } from '../../src/interface/registry/index.js';
 
 /** The task read methods' bodies (list_claimable, list_tasks): Candid values in, Candid values out. */
 
@@ -20,8 +13,8 @@ import type {
 export const LIST_TASKS_BUDGET = 2_000_000_000n;
 
 /** Queued tasks `runner` could lease now, oldest first, from the claimable index of the models it serves. */
-export function claimable(store: Stores, runner: string, nowNs: bigint): TaskSummaryView[] {
-  const out: TaskSummaryView[] = [];
+export function claimable(store: Stores, runner: string, nowNs: bigint): ClaimableTask[] {
+  const out: ClaimableTask[] = [];
   const outOfBudget = (): boolean => performanceCounter(0) > LIST_TASKS_BUDGET;
   for (const [id, open] of claimableFor(store, runner, nowNs, MAX_CLAIMABLE_PAGE, outOfBudget)) {
     // The summary, not the task: reading a task back parses its input (up to 256 KiB).

@@ -78,21 +78,5 @@ export interface TaskFilter {
   state?: TaskState;
 }
 
-/** One row of list_tasks: a task without its input and outputs. */
-export interface TaskSummary {
-  id: string;
-  requester: string;
-  state: TaskState;
-  model: string;
-  rewardE8s: bigint;
-  redundancy: number;
-  createdAtNs: bigint;
-  deadlineNs: bigint;
-  runners: string[];
-  /** How many results the task has. */
-  results: number;
-  inputTokens: bigint;
-  outputTokens: bigint;
-  reviewEndsAtNs?: bigint;
-  outcome?: string;
-}
+/** One row of list_tasks: a task without its input and outputs (core's listing summary, as the SDK hands it out). */
+export type { TaskSummary } from '../core/tasks/types.js';

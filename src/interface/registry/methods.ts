@@ -44,7 +44,7 @@ import {
   TaskListItem,
   TaskPage,
   TaskResultView,
-  TaskSummary,
+  ClaimableTask,
   TaskView
 } from './tasks.js';
 
@@ -74,7 +74,7 @@ export const Replies = {
   optRunner: IDL.Opt(RunnerView),
   stats: IDL.Vec(ModelStats),
   optTask: IDL.Opt(TaskView),
-  taskSummaries: IDL.Vec(TaskSummary),
+  taskSummaries: IDL.Vec(ClaimableTask),
   optReputation: IDL.Opt(ReputationView)
 } as const;
 
@@ -163,7 +163,7 @@ export const registryInterface = (): CandidInterface => ({
     Lease,
     TaskFailure,
     TaskView,
-    TaskSummary,
+    ClaimableTask,
     TaskListItem,
     TaskFilter,
     TaskPage,

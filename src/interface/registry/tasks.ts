@@ -152,7 +152,8 @@ export const TaskView = typed<TaskView>(
   })
 );
 
-export interface TaskSummary {
+/** One row of list_claimable: a queued task this runner may lease, and how many places it still has. */
+export interface ClaimableTask {
   id: string;
   model: string;
   reward_e8s: bigint;
@@ -160,7 +161,7 @@ export interface TaskSummary {
   redundancy: number;
   open_places: number;
 }
-export const TaskSummary = typed<TaskSummary>(
+export const ClaimableTask = typed<ClaimableTask>(
   IDL.Record({ id: IDL.Text, model: IDL.Text, reward_e8s: IDL.Nat, deadline_ns: Nat64, redundancy: Nat8, open_places: Nat8 })
 );
 
