@@ -34,7 +34,8 @@ export class LlamaServerStartError extends LlamaToolchainError<
 }
 
 // llama-server reports a failed bind only in its log (it exits 1 like any other start failure).
-const PORT_IN_USE_LOG = /bind|address already in use/i;
+/** llama-server's own words when its port is taken (not its "binding port …" trace line, printed on every start). */
+const PORT_IN_USE_LOG = /couldn't bind|address already in use/i;
 
 export interface StartLlamaServerOptions {
   modelPath: string;
