@@ -106,6 +106,8 @@ async function startOnce(serverPath: string, port: number, options: StartLlamaSe
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
   const logTail = () => recent.join('\n');
+  // 'exit' can come before the pipes have delivered the last lines (the reason it died): the log is read after 'close'.
+  const outputClosed = new Promise<void>((resolve) => child.once('close', () => resolve()));
 
   let exitDetail: string | null = null;
   const exited = new Promise<void>((resolve) => {
@@ -146,6 +148,7 @@ async function startOnce(serverPath: string, port: number, options: StartLlamaSe
   for (;;) {
     if (exitDetail !== null) {
       await stop();
+      await Promise.race([outputClosed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
       const code = PORT_IN_USE_LOG.test(logTail()) ? 'LLAMA_SERVER_PORT_IN_USE' : 'LLAMA_SERVER_EXITED';
       throw new LlamaServerStartError(code, `${exitDetail} before serving on ${url}`, logTail());
     }
