@@ -1,4 +1,5 @@
 import type { TaskState } from '../core/tasks/states.js';
+import type { TaskResult } from '../core/tasks/types.js';
 
 export { TASK_STATES, type TaskState } from '../core/tasks/states.js';
 
@@ -30,18 +31,8 @@ export interface WaitOptions {
   onProgress?: (state: TaskState) => void;
 }
 
-/** One runner's result for a task, camelCase (the registry's task result). */
-export interface TaskResult {
-  runner: string;
-  outputDigest: string;
-  output?: string;
-  reference?: string;
-  inputTokens: bigint;
-  outputTokens: bigint;
-  firstTokenMs: number;
-  totalMs: number;
-  atNs: bigint;
-}
+/** One runner's result for a task, camelCase (the registry's task result, defined once in core). */
+export type { TaskResult };
 
 /** What `waitForResult` gives: the first result of a task in review or accepted. */
 export interface ReadyResult extends Omit<TaskResult, 'atNs' | 'firstTokenMs'> {
