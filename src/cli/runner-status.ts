@@ -18,7 +18,16 @@ export interface RunnerStatus {
   onChain?: RunnerInfo & { heartbeatAgeSeconds?: number };
   reputation: Reputation;
   /** The runner process on this machine, read from its /metrics; undefined when nothing answers there. */
-  local?: { metricsUrl: string; claimed: number; completed: number; failed: number; inFlight: number; outputTokens: number };
+  local?: {
+    metricsUrl: string;
+    claimed: number;
+    completed: number;
+    failed: number;
+    /** Results the registry refused (complete_task answered Err); each was then reported with fail_task. */
+    completionsRefused: number;
+    inFlight: number;
+    outputTokens: number;
+  };
   /** Tasks the state file says were leased and not yet reported (a restart resumes them). */
   pendingTasks: string[];
   healthy: boolean;
@@ -98,7 +107,7 @@ export function formatRunnerStatus(status: RunnerStatus): string {
   lines.push(
     status.local === undefined
       ? '  process: no runner answers on its metrics port here'
-      : `  process: running (${status.local.metricsUrl}): ${status.local.claimed} claimed, ${status.local.completed} completed, ${status.local.failed} failed, ${status.local.inFlight} in flight`
+      : `  process: running (${status.local.metricsUrl}): ${status.local.claimed} claimed, ${status.local.completed} completed, ${status.local.failed} failed (${status.local.completionsRefused} refused completions), ${status.local.inFlight} in flight`
   );
   if (status.pendingTasks.length > 0) lines.push(`  unreported leased tasks (resumed on restart): ${status.pendingTasks.join(', ')}`);
   return lines.join('\n');
@@ -125,6 +134,7 @@ async function readLocalMetrics(port: number): Promise<RunnerStatus['local']> {
     claimed: one('deai_runner_tasks_claimed_total'),
     completed: one('deai_runner_tasks_completed_total'),
     failed: one('deai_runner_tasks_failed_total'),
+    completionsRefused: one('deai_runner_task_completions_refused_total'),
     inFlight: one('deai_runner_tasks_in_flight'),
     outputTokens: samples
       .filter((s) => s.name === 'deai_runner_tokens_total' && s.labels.kind === 'output')

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 
 import { ed25519Pem } from '../../src/ic/identity.ts';
+import { RunnerMetrics } from '../../src/runner/metrics.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
@@ -75,6 +76,31 @@ describe('deai runner status (on-chain view of a runner, without its process)', 
     writeFileSync(join(withLeases, 'leases.json'), JSON.stringify({ tasks: ['task-7'] }));
     const leases = await cli(withLeases, 'runner', 'status');
     expect(leases.stdout).toContain('unreported leased tasks (resumed on restart): task-7');
+  });
+
+  it("reads the local process's counters from its /metrics, refused completions included", async () => {
+    const runner = await t.runner(1);
+    const metrics = new RunnerMetrics();
+    metrics.claimed.inc(5);
+    metrics.completed.inc(2);
+    // Three results the registry refused (each also reported with fail_task, so counted as failed).
+    metrics.completionsRefused.inc({ error: 'NotLeased' }, 2);
+    metrics.completionsRefused.inc({ error: 'InvalidArgument' });
+    metrics.failed.inc(3);
+    const served = await metrics.serve(0);
+    try {
+      const port = Number(new URL(served.url).port);
+      const cwd = project('local', runner, { metricsPort: port });
+      const [human, json] = await Promise.all([cli(cwd, 'runner', 'status'), cli(cwd, 'runner', 'status', '--json')]);
+      expect(human.stdout).toContain(
+        `process: running (${served.url}): 5 claimed, 2 completed, 3 failed (3 refused completions), 0 in flight`
+      );
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        local: { metricsUrl: served.url, claimed: 5, completed: 2, failed: 3, completionsRefused: 3, inFlight: 0 }
+      });
+    } finally {
+      await served.close();
+    }
   });
 
   it('an unregistered identity exits 3 and says how to start; bad setups exit 1 with what to do', async () => {
