@@ -61,8 +61,9 @@ import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
+import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
 import { openStore } from './stable-store.js';
-import { escrow, escrowAccount, maintain } from './tasks.js';
+import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { claimable, taskPage } from './task-queries.js';
 import {
   accountIn,
@@ -127,11 +128,14 @@ const REPLY_TYPES = Object.values(m).flatMap((method) => (method.ret === undefin
 /** Instructions a claim without a task id may spend passing over candidates before it answers NotFound. */
 const CLAIM_BUDGET = 2_000_000_000n;
 
-/** Task maintenance (expired leases, deadlines, reviews, epochs, payouts) runs on this interval. */
+/** Task maintenance (expired leases, deadlines, reviews, epochs), payouts and escrow retries run on this interval. */
 const MAINTENANCE_SECONDS = 5;
 
+/** Three timers, so three messages: a trap or IC0522 in one (payouts, say) never rolls back another's work. */
 function startMaintenance(): void {
-  setTimerInterval(MAINTENANCE_SECONDS, () => maintain(state()));
+  setTimerInterval(MAINTENANCE_SECONDS, () => maintainTasks(state()));
+  setTimerInterval(MAINTENANCE_SECONDS, () => processPayouts(state()));
+  setTimerInterval(MAINTENANCE_SECONDS, () => retryStaleEscrows(state()));
 }
 
 function configure(args: Opt<InitArgs>): void {
@@ -176,6 +180,7 @@ export default class {
   @init([RegistryInit])
   init(args: Opt<InitArgs>): void {
     configure(args);
+    rebuildQuotaCountersIfNeeded(state(), true);
     startMaintenance();
   }
 
@@ -183,6 +188,7 @@ export default class {
   postUpgrade(args: Opt<InitArgs>): void {
     // state() rebuilds the heap copies from stable memory on first use. Timers do not survive an upgrade.
     configure(args);
+    rebuildQuotaCountersIfNeeded(state(), false);
     startMaintenance();
   }
 

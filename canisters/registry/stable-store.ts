@@ -2,7 +2,7 @@ import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
 import { restorePayoutQueue } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
-import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
+import type { Heartbeat, QuotaBackfill, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
 import {
   defaultTaskConfig,
   OpenTasks,
@@ -19,8 +19,10 @@ const TASK_CONFIG_KEY = 'task-config';
 const TASK_COUNTER_KEY = 'task-counter';
 const EPOCH_WORK_KEY = 'epoch-work';
 const QUOTAS_KEY = 'quotas';
+/** The quota counters' rebuild cursor; `'done'` once they are complete (absent: state older than the counters). */
+const QUOTA_BACKFILL_KEY = 'quota-backfill';
 
-type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | bigint;
+type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | 'done' | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
@@ -28,7 +30,11 @@ type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | bigint;
  * TaskRecords), their listing summaries and idempotency keys grow without bound and stay in stable memory only. The
  * discovery index is rebuilt in the heap.
  */
-export function openStore(): Stores & { hasConfig(): boolean } {
+export function openStore(): Stores & {
+  hasConfig(): boolean;
+  /** Whether the quota counters' state is recorded (false: state from before the counters, or from before their rebuild). */
+  quotaCountersKnown(): boolean;
+} {
   const cards = new CachedKeyValue<StoredCard>(0);
   const runners = new CachedKeyValue<StoredRunner>(1);
   const heartbeats = new CachedKeyValue<Heartbeat>(2);
@@ -57,6 +63,11 @@ export function openStore(): Stores & { hasConfig(): boolean } {
     counts,
     quotas: () => ({ ...DEFAULT_QUOTAS, ...(settings.get(QUOTAS_KEY) as Quotas | undefined) }),
     setQuotas: (quotas) => settings.set(QUOTAS_KEY, quotas),
+    quotaBackfill: () => {
+      const progress = settings.get(QUOTA_BACKFILL_KEY);
+      return progress === undefined || progress === 'done' ? undefined : (progress as QuotaBackfill);
+    },
+    setQuotaBackfill: (progress) => settings.set(QUOTA_BACKFILL_KEY, progress ?? 'done'),
     config: () => {
       const config = settings.get(CONFIG_KEY);
       if (config === undefined) throw new Error('registry used before init');
@@ -67,6 +78,7 @@ export function openStore(): Stores & { hasConfig(): boolean } {
   return {
     ...store,
     hasConfig: () => settings.has(CONFIG_KEY),
+    quotaCountersKnown: () => settings.has(QUOTA_BACKFILL_KEY),
     tasks,
     taskWithoutInput: (id) => tasks.getWithoutInput(id),
     summaries,

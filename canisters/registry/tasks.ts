@@ -4,27 +4,30 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 import type { ArgsOf } from '../../src/interface/candid.js';
 import { ledgerMethods, type TransferFromResult, type TransferResult } from '../../src/interface/ledger/index.js';
 import {
-  beginAttempt,
   describeLedgerError,
-  duePayouts,
   judgeTransfer,
-  planTransfer,
   recordVerdict,
+  startPayoutRun,
+  PAYOUT_CALLS_PER_RUN,
   type PayAccount,
   type Payout,
+  type PayoutTransfer,
   type TransferReply
 } from '../../src/core/rewards/index.js';
-import { escrowConfirmed, escrowFailed, tick, type Stores, type Task } from '../../src/core/tasks/index.js';
+import {
+  escrowConfirmed,
+  escrowFailed,
+  staleEscrows,
+  tick,
+  ESCROW_RETRIES_PER_RUN,
+  type Stores,
+  type Task
+} from '../../src/core/tasks/index.js';
 import { accountOut } from './task-views.js';
 
 /** The registry's escrow account on the ledger: subaccount 0x01 followed by 31 zero bytes. */
 export const ESCROW_SUBACCOUNT = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0));
 export const escrowAccount = (): PayAccount => ({ owner: canisterSelf().toText(), subaccount: bytesToHex(ESCROW_SUBACCOUNT) });
-
-/** An escrow still `escrowing` after this long had its reply lost (a trap or an upgrade): it is retried. */
-const STALE_ESCROW_NS = 120n * 1_000_000_000n;
-/** Payouts attempted per maintenance pass (concurrently). */
-const PAYOUTS_PER_TICK = 64;
 
 const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
 
@@ -73,35 +76,44 @@ const inFlight = new Set<string>();
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
- * Pays what is due, each payout exactly once (`Duplicate` from the ledger means an earlier attempt went through) and
- * each independently (src/core/rewards/payout-schedule.ts): the pass reads only due payouts, each attempt is counted
- * and backed off before its call, and nothing here throws. So the tick's transitions and every attempt's bookkeeping
- * commit with this message when the calls go out; a reply callback that traps rolls back only its own payout's
- * verdict, and the payout, already backed off, is tried again later and ends stuck if it never succeeds.
+ * Instructions one payout run may spend before its calls go out (walking the due index, marking unpayable payouts
+ * stuck, counting attempts): the rest waits for the next run, whose walk resumes at the index's head.
+ */
+export const PAYOUT_BUDGET = 4_000_000_000n;
+
+/**
+ * One payout run, in a message of its own (its own timer): a trap or IC0522 here rolls back only this run, never the
+ * task transitions, and the other way round. It pays what is due, each payout exactly once (`Duplicate` from the
+ * ledger means an earlier attempt went through) and each independently (src/core/rewards/payout-run.ts): it reads
+ * only due payouts, marks unpayable ones stuck without a call, counts and backs off each attempt before its call, and
+ * nothing here throws. So every attempt's bookkeeping commits when the calls go out; a reply callback that traps
+ * rolls back only its own payout's verdict, and the payout, already backed off, is tried again later and ends stuck if
+ * it never succeeds.
  */
 export async function processPayouts(store: Stores): Promise<void> {
-  const config = store.taskConfig();
-  const ledger = config.ledger;
+  const ledger = store.taskConfig().ledger;
   if (ledger === undefined) return;
   const now = time();
-  let batch: Payout[];
+  let calls: Array<{ payout: Payout; transfer: PayoutTransfer }>;
   try {
-    batch = duePayouts(store, now, PAYOUTS_PER_TICK).filter((p) => !inFlight.has(p.id));
+    calls = startPayoutRun(store, now, {
+      maxCalls: PAYOUT_CALLS_PER_RUN,
+      registryId: canisterSelf().toText(),
+      skip: (id) => inFlight.has(id),
+      outOfBudget: () => performanceCounter(1) > PAYOUT_BUDGET
+    }).calls;
   } catch (error) {
-    // A broken outbox must not take the tick (already applied in this message) down with it.
+    // A broken outbox: nothing of this run is kept, and the tasks' transitions (their own message) are not touched.
     console.log(`payouts: cannot read the due index: ${messageOf(error)}`);
     return;
   }
-  await Promise.allSettled(batch.map((payout) => pay(store, ledger, payout, now)));
+  await Promise.allSettled(calls.map(({ payout, transfer }) => pay(store, ledger, payout, transfer)));
 }
 
-/** One attempt at a payout; what the reply means (paid, retry, stuck) is the policy's (src/core/rewards/payout-policy.ts). */
-async function pay(store: Stores, ledger: string, payout: Payout, now: bigint): Promise<void> {
+/** One attempt (already begun) at a payout; what the reply means (paid, retry, stuck) is the policy's. */
+async function pay(store: Stores, ledger: string, payout: Payout, plan: PayoutTransfer): Promise<void> {
   let args: ArgsOf<typeof ledgerMethods.icrc1_transfer>;
   try {
-    const plan = planTransfer(payout, store.taskConfig().ledgerFeeE8s, canisterSelf().toText());
-    if (plan.kind === 'stuck') return recordVerdict(store, payout.id, plan);
-    if (!beginAttempt(store, payout.id, now)) return;
     args = [
       {
         from_subaccount: plan.fromEscrow ? [ESCROW_SUBACCOUNT] : [],
@@ -126,7 +138,7 @@ async function pay(store: Stores, ledger: string, payout: Payout, now: bigint): 
       args
     });
   } catch (error) {
-    // The ledger is stopped, slow or unreachable: the policy keeps the payout, backed off, for a later pass.
+    // The ledger is stopped, slow or unreachable: the policy keeps the payout, backed off, for a later run.
     reply = { Thrown: error };
   } finally {
     inFlight.delete(payout.id);
@@ -143,34 +155,45 @@ function safely(work: () => void): void {
   }
 }
 
-/** Escrows whose reply never came back (the callback trapped, or an upgrade came between) are retried. */
-async function retryStaleEscrows(store: Stores, now: bigint): Promise<void> {
-  const stale: Task[] = [];
-  for (const [id, open] of store.open.entries()) {
-    if (open.state !== 'escrowing' || inFlight.has(id)) continue;
-    const task = store.tasks.get(id);
-    if (task !== undefined && task.createdAtNs + STALE_ESCROW_NS <= now) stale.push(task);
-    if (stale.length >= PAYOUTS_PER_TICK) break;
-  }
-  for (const task of stale) {
-    inFlight.add(task.id);
-    try {
-      await escrow(store, task);
-    } finally {
-      inFlight.delete(task.id);
-    }
-  }
+/**
+ * Escrows whose reply never came back (the callback trapped, or an upgrade came between) are retried, in a message of
+ * their own (their own timer). Only escrows whose retry is due are read, from the open tasks' escrow index.
+ */
+export async function retryStaleEscrows(store: Stores): Promise<void> {
+  if (store.taskConfig().ledger === undefined) return;
+  const stale = staleEscrows(store, time(), ESCROW_RETRIES_PER_RUN, (id) => inFlight.has(id));
+  await Promise.allSettled(
+    stale.map(async (task) => {
+      inFlight.add(task.id);
+      try {
+        await escrow(store, task);
+      } finally {
+        inFlight.delete(task.id);
+      }
+    })
+  );
 }
 
 /**
- * Instructions one maintenance pass may spend on time-driven transitions (an update may spend 40B): the tick stops
- * there and the next pass resumes from the wake-up index's head, so payouts and escrow retries always get their turn.
+ * Instructions one tick may spend on time-driven transitions (an update may spend 40B): the tick stops there and the
+ * next one resumes from the wake-up index's head.
  */
 export const TICK_BUDGET = 2_000_000_000n;
 
-/** One maintenance pass: time-driven transitions (within TICK_BUDGET), then payouts and stale escrows. */
-export async function maintain(store: Stores): Promise<void> {
+/**
+ * Time-driven task transitions (within TICK_BUDGET), in a message of their own (their own timer): no call, so they
+ * commit when the tick returns, whatever payouts or escrow retries do in theirs.
+ */
+export function maintainTasks(store: Stores): void {
   tick(store, time(), () => performanceCounter(1) > TICK_BUDGET);
+}
+
+/**
+ * Everything the timers do, one after another, for admins (`process_tasks`) and tests. The timers run the three as
+ * separate messages; here the tick's transitions commit when the first payout call goes out.
+ */
+export async function maintain(store: Stores): Promise<void> {
+  maintainTasks(store);
   await processPayouts(store);
-  await retryStaleEscrows(store, time());
+  await retryStaleEscrows(store);
 }

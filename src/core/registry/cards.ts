@@ -37,7 +37,7 @@ export function publishCard(store: RegistryStore, caller: string, nowNs: bigint,
   if (store.cards.size() >= MAX_CARDS) return err({ LimitExceeded: { what: 'model cards', limit: BigInt(MAX_CARDS) } });
   const quota = checkQuota(store, 'cards', caller);
   if ('Err' in quota) return quota;
-  bump(store, 'cards', caller, 1);
+  bump(store, 'cards', caller, 1, key);
   store.cards.set(key, { card, publishedBy: caller, publishedAtNs: nowNs });
   return ok({ id: card.id, digest: card.digest });
 }

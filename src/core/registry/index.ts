@@ -15,10 +15,20 @@ export { checkFindRequest, findRunners, stats, isLive, type FindRequest, type Ca
 export { makeConfig, setAdmins, type ConfigInput } from './config.js';
 export { WEIGHTS, scoreOf, type Breakdown } from './ranking.js';
 export { DiscoveryIndex } from './discovery-index.js';
-export { cardKey, memoryStore, MemoryKeyValue, type KeyValue, type RegistryStore } from './store.js';
+export { cardKey, memoryStore, MemoryKeyValue, type KeyValue, type QuotaBackfill, type RegistryStore } from './store.js';
 export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
 export * from './limits.js';
-export { bump, checkQuota, countOf, setQuotas, MAX_QUOTA, type QuotaKind } from './quotas.js';
+export {
+  backfillQuotaCounters,
+  bump,
+  checkQuota,
+  countOf,
+  setQuotas,
+  startQuotaBackfill,
+  MAX_QUOTA,
+  type OpenTaskOwners,
+  type QuotaKind
+} from './quotas.js';
 export { inspectIngress, maxArgBytes, MAX_ARG_BYTES, type Ingress, type IngressRefusal } from './ingress.js';
 export * from './types.js';

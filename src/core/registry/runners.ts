@@ -57,7 +57,7 @@ export function registerRunner(
   const quota = checkQuota(store, 'runners', manifest.Ok.operator);
   if ('Err' in quota) return quota;
   const runner: StoredRunner = { id: caller, manifest: manifest.Ok, registeredAtNs: nowNs, updatedAtNs: nowNs };
-  bump(store, 'runners', runner.manifest.operator, 1);
+  bump(store, 'runners', runner.manifest.operator, 1, caller);
   store.runners.set(caller, runner);
   store.index.add(runner);
   return ok(runner);
@@ -92,8 +92,8 @@ export function updateRunner(
     // A runner moving to another operator takes a share of that operator's quota.
     const quota = checkQuota(store, 'runners', manifest.Ok.operator);
     if ('Err' in quota) return quota;
-    bump(store, 'runners', before, -1);
-    bump(store, 'runners', manifest.Ok.operator, 1);
+    bump(store, 'runners', before, -1, runnerId);
+    bump(store, 'runners', manifest.Ok.operator, 1, runnerId);
   }
   const runner: StoredRunner = { ...current.Ok, manifest: manifest.Ok, updatedAtNs: nowNs };
   store.runners.set(runnerId, runner);
@@ -105,7 +105,7 @@ export function deregisterRunner(store: RegistryStore, caller: string, runnerId:
   const current = manageable(store, caller, runnerId);
   if ('Err' in current) return current;
   store.index.remove(current.Ok);
-  bump(store, 'runners', current.Ok.manifest.operator, -1);
+  bump(store, 'runners', current.Ok.manifest.operator, -1, runnerId);
   store.runners.delete(runnerId);
   store.heartbeats.delete(runnerId);
   return ok(null);

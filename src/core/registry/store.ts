@@ -24,6 +24,15 @@ export interface RegistryStore {
   setConfig(config: RegistryConfig): void;
   quotas(): Quotas;
   setQuotas(quotas: Quotas): void;
+  /** Where the rebuild of `counts` stands (quotas.ts), or undefined when the counters are complete. */
+  quotaBackfill(): QuotaBackfill | undefined;
+  setQuotaBackfill(progress: QuotaBackfill | undefined): void;
+}
+
+/** The cursor of the quota counters' rebuild: the phase (clearing, then one per counted kind) and the last key done. */
+export interface QuotaBackfill {
+  phase: 'clear' | 'runners' | 'cards' | 'open-tasks';
+  after?: string;
 }
 
 export { MemoryKeyValue, type KeyValue };
@@ -35,6 +44,7 @@ export function cardKey(id: string, digest: string): string {
 export function memoryStore(config: RegistryConfig): RegistryStore {
   let current = config;
   let quotas: Quotas = { ...DEFAULT_QUOTAS };
+  let backfill: QuotaBackfill | undefined;
   return {
     cards: new MemoryKeyValue(),
     runners: new MemoryKeyValue(),
@@ -49,6 +59,10 @@ export function memoryStore(config: RegistryConfig): RegistryStore {
     quotas: () => quotas,
     setQuotas: (next) => {
       quotas = next;
+    },
+    quotaBackfill: () => backfill,
+    setQuotaBackfill: (next) => {
+      backfill = next;
     }
   };
 }

@@ -18,6 +18,7 @@ export {
   restorePayoutQueue,
   MAX_PAYOUT_ERROR_LENGTH
 } from './outbox.js';
+export { startPayoutRun, PAYOUT_CALLS_PER_RUN, PAYOUT_VISITS_PER_RUN, type PayoutRun, type PayoutRunOptions } from './payout-run.js';
 export { listPayouts, retryPayout, type PayoutFilter } from './payout-admin.js';
 export {
   MAX_PAYOUT_ATTEMPTS,

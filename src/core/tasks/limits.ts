@@ -23,3 +23,6 @@ export const DEFAULT_TASK_CONFIG = {
 
 /** Failures (reported or expired leases) after which a task that has no result is given up and refunded. */
 export const MAX_FAILURES = 3;
+
+/** An escrow still `escrowing` this long after submission (or after its last retry) had its reply lost: it is retried. */
+export const STALE_ESCROW_NS = 120n * SECOND_NS;

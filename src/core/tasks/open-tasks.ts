@@ -15,6 +15,8 @@ export interface IndexKeys {
   wake?: string;
   /** `<runner>␀<model>␀<id>` per lease, to count a runner's leases per model. */
   leases: string[];
+  /** `<time>␀<id>` while escrowing: when the escrow, if its reply never came, is retried (0 for tasks stored before). */
+  escrow?: string;
 }
 
 /** When the timer next has something to do with this task (undefined: nothing until a message changes it). */
@@ -30,22 +32,24 @@ export function indexKeysOf(id: string, open: OpenTask): IndexKeys {
   if (open.state === 'queued' && open.results + open.leases.length < open.redundancy) keys.claim = `${open.model}${SEP}${id}`;
   const wake = wakeAtNs(open);
   if (wake !== undefined) keys.wake = `${padNs(wake)}${SEP}${id}`;
+  if (open.state === 'escrowing') keys.escrow = `${padNs(open.escrowRetryAtNs ?? 0n)}${SEP}${id}`;
   return keys;
 }
 
 const idOf = (key: string): string => key.slice(key.lastIndexOf(SEP) + 1);
 
 /**
- * The unsettled tasks (a heap-sized map: at most MAX_OPEN_TASKS) with three indexes kept in step on every write, so
+ * The unsettled tasks (a heap-sized map: at most MAX_OPEN_TASKS) with four indexes kept in step on every write, so
  * that no message has to scan them: claimable tasks per model (claims and list_claimable read only the models a runner
- * serves), the next time-driven step per task (the timer visits only tasks that are due, earliest first) and leases per
- * runner and model (slot checks). The indexes live in the heap and are rebuilt from the map when the canister starts,
+ * serves), the next time-driven step per task (the timer visits only tasks that are due, earliest first), leases per
+ * runner and model (slot checks) and escrows by retry time (the escrow retry visits only escrows whose reply is overdue). The indexes live in the heap and are rebuilt from the map when the canister starts,
  * which also covers tasks stored before the indexes existed.
  */
 export class OpenTasks implements KeyValue<OpenTask> {
   private readonly claim = new SortedKeys();
   private readonly wake = new SortedKeys();
   private readonly leases = new SortedKeys();
+  private readonly escrows = new SortedKeys();
   /** Each task's keys as indexed, so that a write removes exactly those (whatever became of the old value). */
   private readonly indexed = new Map<string, IndexKeys>();
 
@@ -85,13 +89,19 @@ export class OpenTasks implements KeyValue<OpenTask> {
     if (key === undefined || key.slice(0, 20) > padNs(now)) return undefined;
     return { key, id: idOf(key) };
   }
+  /** The next escrowing task whose retry is due at `now`, after the key `after` (the walk's cursor), earliest first. */
+  nextStaleEscrow(now: bigint, after?: string): { key: string; id: string } | undefined {
+    const key = this.escrows.next(after);
+    if (key === undefined || key.slice(0, 20) > padNs(now)) return undefined;
+    return { key, id: idOf(key) };
+  }
   /** Leases `runner` holds on tasks of `model` (expired ones count until the timer returns them). */
   leaseCount(runner: string, model: string): number {
     return this.leases.countPrefix(`${runner}${SEP}${model}${SEP}`);
   }
   /** The indexes' contents, for tests that compare them with a recomputation. */
-  snapshot(): { claim: string[]; wake: string[]; leases: string[] } {
-    return { claim: this.claim.all(), wake: this.wake.all(), leases: this.leases.all() };
+  snapshot(): { claim: string[]; wake: string[]; leases: string[]; escrows: string[] } {
+    return { claim: this.claim.all(), wake: this.wake.all(), leases: this.leases.all(), escrows: this.escrows.all() };
   }
 
   private index(id: string, open: OpenTask): void {
@@ -99,6 +109,7 @@ export class OpenTasks implements KeyValue<OpenTask> {
     this.indexed.set(id, keys);
     if (keys.claim !== undefined) this.claim.add(keys.claim);
     if (keys.wake !== undefined) this.wake.add(keys.wake);
+    if (keys.escrow !== undefined) this.escrows.add(keys.escrow);
     for (const key of keys.leases) this.leases.add(key);
   }
   private unindex(id: string): void {
@@ -107,6 +118,7 @@ export class OpenTasks implements KeyValue<OpenTask> {
     this.indexed.delete(id);
     if (keys.claim !== undefined) this.claim.delete(keys.claim);
     if (keys.wake !== undefined) this.wake.delete(keys.wake);
+    if (keys.escrow !== undefined) this.escrows.delete(keys.escrow);
     for (const key of keys.leases) this.leases.delete(key);
   }
 }

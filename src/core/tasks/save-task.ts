@@ -1,4 +1,5 @@
 import { bump } from '../registry/quotas.js';
+import { STALE_ESCROW_NS } from './limits.js';
 import { summarizeTask } from './listing.js';
 import type { Stores } from './store.js';
 import type { OpenTask, Task } from './types.js';
@@ -14,6 +15,7 @@ function openOf(task: Task): OpenTask {
     results: task.results.length
   };
   if (task.reviewEndsAtNs !== undefined) open.reviewEndsAtNs = task.reviewEndsAtNs;
+  if (task.state === 'escrowing') open.escrowRetryAtNs = task.createdAtNs + STALE_ESCROW_NS;
   const { model: _model, ...filters } = task.request;
   if (task.state === 'queued') open.filters = filters;
   return open;
@@ -25,7 +27,7 @@ export function saveTask(store: Stores, task: Task): void {
   store.summaries.set(task.id, summarizeTask(task));
   if (task.state === 'accepted' || task.state === 'rejected' || task.state === 'failed' || task.state === 'expired') {
     // Settled: the task no longer counts against its requester's open-task quota.
-    if (store.open.has(task.id)) bump(store, 'open-tasks', task.requester, -1);
+    if (store.open.has(task.id)) bump(store, 'open-tasks', task.requester, -1, task.id);
     store.open.delete(task.id);
   } else store.open.set(task.id, openOf(task));
 }

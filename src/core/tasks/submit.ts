@@ -125,7 +125,7 @@ export function submitTask(
     results: [],
     failures: []
   };
-  bump(store, 'open-tasks', caller, 1);
+  bump(store, 'open-tasks', caller, 1, task.id);
   saveTask(store, task);
   store.idempotency.set(idempotency, task.id);
   return ok({ task, escrow: { from: refundTo, amountE8s: args.rewardE8s } });
@@ -146,7 +146,7 @@ export function escrowFailed(store: Stores, id: string): void {
   if (task === undefined || task.state !== 'escrowing') return;
   store.tasks.delete(id);
   store.summaries.delete(id);
-  if (store.open.has(id)) bump(store, 'open-tasks', task.requester, -1);
+  if (store.open.has(id)) bump(store, 'open-tasks', task.requester, -1, id);
   store.open.delete(id);
   store.idempotency.delete(`${task.requester}|${task.idempotencyKey}`);
 }

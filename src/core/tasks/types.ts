@@ -109,6 +109,12 @@ export interface OpenTask {
   results: number;
   reviewEndsAtNs?: bigint;
   /**
+   * While escrowing: when to retry the escrow if its reply never came back (a trap, an upgrade in between). Set at
+   * submission (created + STALE_ESCROW_NS) and pushed back before each retry; tasks stored before it existed have none
+   * (retried at once).
+   */
+  escrowRetryAtNs?: bigint;
+  /**
    * The request's other requirements (engine, context, prices, …), so that a claim matches a task against the runner's
    * deployment without reading the task (and its input). Open tasks stored before this field existed have none.
    */

@@ -14,6 +14,7 @@ import {
   padNs,
   rejectTask,
   setTaskConfig,
+  STALE_ESCROW_NS,
   submitTask,
   TERMINAL_STATES,
   tick,
@@ -103,10 +104,11 @@ function queued(w: World, model: string, key: string, overrides: Partial<SubmitA
 const SEP = '\u0000';
 
 /** The indexes recomputed from the stored tasks alone (independently of open-tasks.ts). */
-function expectedIndexes(store: Stores): { claim: string[]; wake: string[]; leases: string[] } {
+function expectedIndexes(store: Stores): { claim: string[]; wake: string[]; leases: string[]; escrows: string[] } {
   const claim: string[] = [];
   const wake: string[] = [];
   const leases: string[] = [];
+  const escrows: string[] = [];
   for (const [id, task] of store.tasks.entries()) {
     if (TERMINAL_STATES.has(task.state)) continue;
     const model = task.request.model;
@@ -116,8 +118,9 @@ function expectedIndexes(store: Stores): { claim: string[]; wake: string[]; leas
     if (task.state === 'review' && task.reviewEndsAtNs !== undefined) times.push(task.reviewEndsAtNs);
     if (times.length > 0) wake.push(`${padNs(times.reduce((a, b) => (b < a ? b : a)))}${SEP}${id}`);
     for (const l of task.leases) leases.push(`${l.runner}${SEP}${model}${SEP}${id}`);
+    if (task.state === 'escrowing') escrows.push(`${padNs(task.createdAtNs + STALE_ESCROW_NS)}${SEP}${id}`);
   }
-  return { claim: claim.sort(), wake: wake.sort(), leases: leases.sort() };
+  return { claim: claim.sort(), wake: wake.sort(), leases: leases.sort(), escrows: escrows.sort() };
 }
 
 function expectIndexesInStep(store: Stores): void {
