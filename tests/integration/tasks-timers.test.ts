@@ -80,7 +80,7 @@ describe('maintenance timers (issue 15: nobody can freeze the market)', () => {
     // The failed tasks stay queued until their deadline, visited by no timer run meanwhile.
     expect((await asAttacker.get_task(`task-${'1'.padStart(12, '0')}`))[0]?.state).toBe('queued');
     for (const instructions of timerMessages) expect(instructions).toBeLessThan(4_500_000_000n);
-  });
+  }, 600_000);
 
   it(`pays a new payout in the next run behind ${FAILED_PAYOUTS} that failed (backed off, due again)`, async () => {
     const requester = await t.requester(BigInt(FAILED_PAYOUTS + 5) * (REWARD + FEE), BigInt(FAILED_PAYOUTS + 5) * (REWARD + FEE));
@@ -110,5 +110,5 @@ describe('maintenance timers (issue 15: nobody can freeze the market)', () => {
     expect((await (await t.tasks(victim)).get_task(late.id))[0]?.state).toBe('expired');
     expect(await t.balance(victim)).toBe(victimBefore + REFUND_NET);
     expect(steps).toBe(1);
-  });
+  }, 600_000);
 });
