@@ -174,6 +174,22 @@ describe('epochEmission', () => {
     ]);
   });
 
+  it('shares what a capped requester leaves among the others, pro rata by their fees (water-filling)', () => {
+    // Budget 100,000, cap 50 %: pro rata, big would get 75,000; capped at 50,000, the other 50,000 go to the rest
+    // at half their fees (not a quarter).
+    expect(
+      epochEmission(terms(100_000n, 5_000), [
+        ['big', 'runner-a', 300_000n],
+        ['small-1', 'runner-b', 60_000n],
+        ['small-2', 'runner-c', 40_000n]
+      ])
+    ).toEqual([
+      ['runner-a', 50_000n],
+      ['runner-b', 30_000n],
+      ['runner-c', 20_000n]
+    ]);
+  });
+
   it('never pays a requester group more than its fees or its cap, and sums to min(budget, Σ allotments)', () => {
     fc.assert(
       fc.property(

@@ -48,6 +48,8 @@ import {
   payoutDone,
   payoutRetry,
   payoutStuck,
+  MAX_EPOCH_CREDITS,
+  type EpochCredit,
   type Payout
 } from '../../../src/core/rewards/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
@@ -1286,6 +1288,20 @@ describe('emission', () => {
     tick(w.store, NOW);
     expect(emissionOf(w)).toEqual([]);
     expect(w.store.epochWork()).toMatchObject({ epoch: NOW / EPOCH + 1n, credits: [] });
+  });
+
+  it(`credits at most ${MAX_EPOCH_CREDITS} requester–runner pairs per epoch; a known pair still accumulates`, () => {
+    const w = world({ emissionPerEpochE8s: BUDGET });
+    addRunner(w, 'runner-a');
+    tick(w.store, NOW);
+    const filler = Array.from({ length: MAX_EPOCH_CREDITS - 1 }, (_, i): EpochCredit => [`someone-${i}`, 'runner-z', 1n]);
+    w.store.setEpochWork({ ...w.store.epochWork(), credits: [...filler, [REQUESTER, 'runner-a', 1n]] });
+    acceptedFor(w, REQUESTER, 'known-pair', 'runner-a', NOW);
+    acceptedFor(w, 'newcomer', 'new-pair', 'runner-a', NOW);
+    const credits = w.store.epochWork().credits ?? [];
+    expect(credits).toHaveLength(MAX_EPOCH_CREDITS);
+    expect(credits.at(-1)).toEqual([REQUESTER, 'runner-a', 1n + FEE_PAID]);
+    expect(credits.some(([requester]) => requester === 'newcomer')).toBe(false);
   });
 
   it('mints nothing when emission is disabled or no work was accepted', () => {
