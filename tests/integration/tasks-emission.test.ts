@@ -61,43 +61,48 @@ describe('emission follows fees paid by independent requesters, under the terms 
     okOf(await asRequester.accept_task(task.id));
   }
 
-  it('self-dealing with a 10^13-parameter card and 2^64 − 1 input tokens earns nothing; the honest runner gets its fee back', async () => {
-    const t = await taskNetwork(net, { emissionPerEpoch: BUDGET, epochSeconds: 60n });
-    await atEpochStart(t);
-    const honestRequester = await t.requester(FUNDS, ALLOWANCE);
-    const honest = await t.runner();
+  // Two requesters, two runners, a card and two tasks: about 40 calls, slow on a loaded machine.
+  it(
+    'self-dealing with a 10^13-parameter card and 2^64 − 1 input tokens earns nothing; the honest runner gets its fee back',
+    { timeout: 180_000 },
+    async () => {
+      const t = await taskNetwork(net, { emissionPerEpoch: BUDGET, epochSeconds: 60n });
+      await atEpochStart(t);
+      const honestRequester = await t.requester(FUNDS, ALLOWANCE);
+      const honest = await t.runner();
 
-    // The cheater publishes a giant card and registers a runner paying its own principal, then deals with itself.
-    const cheater = await t.requester(FUNDS, ALLOWANCE);
-    const giant = modelCard({ id: 'cheater/Giant-10T', parameters: { total: 1e13 }, digest: digestOf('giant-10t') });
-    const asCheater = await t.tasks(cheater);
-    okOf(await asCheater.publish_model_card(JSON.stringify(giant)));
-    const cheaterRunner = Ed25519KeyIdentity.generate();
-    const asCheaterRunner = await t.tasks(cheaterRunner);
-    okOf(
-      await asCheaterRunner.register_runner(
-        JSON.stringify(runnerManifest(cheater.getPrincipal().toText(), [deployment(giant, { slots: 2 })]))
-      )
-    );
-    okOf(await asCheaterRunner.heartbeat(heartbeatArgs()));
+      // The cheater publishes a giant card and registers a runner paying its own principal, then deals with itself.
+      const cheater = await t.requester(FUNDS, ALLOWANCE);
+      const giant = modelCard({ id: 'cheater/Giant-10T', parameters: { total: 1e13 }, digest: digestOf('giant-10t') });
+      const asCheater = await t.tasks(cheater);
+      okOf(await asCheater.publish_model_card(JSON.stringify(giant)));
+      const cheaterRunner = Ed25519KeyIdentity.generate();
+      const asCheaterRunner = await t.tasks(cheaterRunner);
+      okOf(
+        await asCheaterRunner.register_runner(
+          JSON.stringify(runnerManifest(cheater.getPrincipal().toText(), [deployment(giant, { slots: 2 })]))
+        )
+      );
+      okOf(await asCheaterRunner.heartbeat(heartbeatArgs()));
 
-    await acceptedWork(t, honestRequester, honest, 'honest');
-    await acceptedWork(t, cheater, cheaterRunner, 'self-dealt', { model: String(giant.id), inputTokens: 2n ** 64n - 1n });
-    await processTasks(t);
-    const honestBefore = await t.balance(honest);
-    const cheaterBefore = await t.balance(cheater);
-    const supplyBefore = await (await t.token(t.admin)).icrc1_total_supply();
+      await acceptedWork(t, honestRequester, honest, 'honest');
+      await acceptedWork(t, cheater, cheaterRunner, 'self-dealt', { model: String(giant.id), inputTokens: 2n ** 64n - 1n });
+      await processTasks(t);
+      const honestBefore = await t.balance(honest);
+      const cheaterBefore = await t.balance(cheater);
+      const supplyBefore = await (await t.token(t.admin)).icrc1_total_supply();
 
-    await net.advanceTime(untilNextEpochMs());
-    await processTasks(t);
-    const minted = (await (await t.token(t.admin)).icrc1_total_supply()) - supplyBefore;
-    // The epoch mints what the counted work paid in fees (below the budget): all of it to the honest runner.
-    expect({ minted, honest: (await t.balance(honest)) - honestBefore, cheater: (await t.balance(cheater)) - cheaterBefore }).toEqual({
-      minted: PROTOCOL_FEE,
-      honest: PROTOCOL_FEE,
-      cheater: 0n
-    });
-  });
+      await net.advanceTime(untilNextEpochMs());
+      await processTasks(t);
+      const minted = (await (await t.token(t.admin)).icrc1_total_supply()) - supplyBefore;
+      // The epoch mints what the counted work paid in fees (below the budget): all of it to the honest runner.
+      expect({ minted, honest: (await t.balance(honest)) - honestBefore, cheater: (await t.balance(cheater)) - cheaterBefore }).toEqual({
+        minted: PROTOCOL_FEE,
+        honest: PROTOCOL_FEE,
+        cheater: 0n
+      });
+    }
+  );
 
   it('switching emission on does not pay work done while it was off; the next epoch is paid', async () => {
     const t = await taskNetwork(net, { emissionPerEpoch: 0n, epochSeconds: 60n });

@@ -20,8 +20,9 @@ export function isSelfDealing(store: Pick<RewardStores, 'runners'>, requester: s
  */
 export function addAcceptedWork(store: RewardStores, now: bigint, requester: string, protocolFeeE8s: bigint, winners: string[]): void {
   closeEpoch(store, now);
-  if (protocolFeeE8s <= 0n || winners.length === 0) return;
   const work = store.epochWork();
+  // An epoch that opened with emission off mints nothing whatever it credits: skip the write.
+  if (protocolFeeE8s <= 0n || winners.length === 0 || work.terms?.emissionE8s === 0n) return;
   const credits: EpochCredit[] = (work.credits ?? []).map(([q, r, f]): EpochCredit => [q, r, f]);
   const each = protocolFeeE8s / BigInt(winners.length);
   const remainder = protocolFeeE8s - each * BigInt(winners.length);
