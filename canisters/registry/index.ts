@@ -478,7 +478,8 @@ export default class {
           reviewWindowSeconds: some(a.review_window_seconds),
           minRewardE8s: some(a.min_reward_e8s),
           emissionPerEpochE8s: some(a.emission_per_epoch_e8s),
-          epochSeconds: some(a.epoch_seconds)
+          epochSeconds: some(a.epoch_seconds),
+          emissionRequesterCapBps: some(a.emission_requester_cap_bps)
         },
         canisterSelf().toText()
       );

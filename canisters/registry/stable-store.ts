@@ -94,7 +94,7 @@ export function openStore(): Stores & {
       settings.set(TASK_COUNTER_KEY, next);
       return next;
     },
-    epochWork: () => (settings.get(EPOCH_WORK_KEY) as EpochWork | undefined) ?? { epoch: 0n, units: [] },
+    epochWork: () => (settings.get(EPOCH_WORK_KEY) as EpochWork | undefined) ?? { epoch: 0n, credits: [] },
     setEpochWork: (work) => settings.set(EPOCH_WORK_KEY, work)
   };
 }

@@ -2,7 +2,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
-import { errOf, okOf } from '../support/registry.ts';
+import { errOf, findRequest, okOf } from '../support/registry.ts';
 import { FEE, REWARD, resultArgs, taskNetwork, payoutsOf, type TaskNetwork } from '../support/tasks.ts';
 
 describe('tasks and rewards (registry + ledger on the localnet)', () => {
@@ -64,7 +64,11 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
     okOf(await (await t.tasks(t.admin)).process_tasks());
     expect(await t.balance(requester)).toBe(10_000_000n - FEE - REWARD - FEE + REWARD - FEE);
     expect(await t.balance(runner)).toBe(0n);
-    expect((await asRequester.get_reputation(runner.getPrincipal()))[0]?.rejected).toBe(1);
+    // The rejected result does not also count as completed: the caught runner ranks below a newcomer's 0.5.
+    expect(await asRequester.get_reputation(runner.getPrincipal())).toMatchObject([{ rejected: 1, completed: 0 }]);
+    const ranked = okOf(await asRequester.find_runners(findRequest({ model: [String(t.card.id)] })));
+    const caught = ranked.find((c) => c.runner.toText() === runner.getPrincipal().toText());
+    expect(caught?.breakdown.reputation).toBeCloseTo(1 / 3);
     expect(errOf(await asRequester.accept_task(task.id))).toEqual({ NotInReview: { task: task.id, state: 'rejected' } });
   });
 

@@ -1,39 +1,72 @@
-import { splitEmission, workUnits } from './emission.js';
+import { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission } from './emission.js';
 import { addPayout, payAccountOf } from './outbox.js';
 import type { RewardStores } from './store.js';
+import type { EpochCredit, EpochTerms, EpochWork } from './types.js';
 
-/** What emission counts of an accepted result. */
-export interface AcceptedWork {
-  runner: string;
-  inputTokens: bigint;
-  outputTokens: bigint;
+/**
+ * Whether `requester` deals with itself through `runner`: it is the runner, the runner's operator, or a runner of the
+ * same operator. Such work is paid its reward but earns no emission.
+ */
+export function isSelfDealing(store: Pick<RewardStores, 'runners'>, requester: string, runner: string): boolean {
+  const operator = store.runners.get(runner)?.manifest.operator ?? runner;
+  const requesterOperator = store.runners.get(requester)?.manifest.operator;
+  return requester === runner || requester === operator || requesterOperator === operator;
 }
 
 /**
- * Accepted work counts toward the current epoch's emission (a finished epoch is closed first), sized by the card of
- * the deployment of `model` each runner served; a card that is gone counts as a 1B-parameter model.
+ * Credits an accepted task's protocol fee (what its requester paid the treasury) to the current epoch (a finished
+ * epoch is closed first), split over the paid runners like the reward (the first gets the remainder). Only fees count,
+ * never self-reported tokens or card sizes; a winner the requester deals with itself through is not credited.
  */
-export function addAcceptedWork(store: RewardStores, now: bigint, model: string, results: AcceptedWork[]): void {
+export function addAcceptedWork(store: RewardStores, now: bigint, requester: string, protocolFeeE8s: bigint, winners: string[]): void {
   closeEpoch(store, now);
   const work = store.epochWork();
-  const units = new Map(work.units);
-  for (const r of results) {
-    const served = store.runners.get(r.runner)?.manifest.deployments.find((d) => d.model.id === model);
-    const card = served === undefined ? undefined : store.cards.get(`${served.model.id}@${served.model.digest}`)?.card;
-    const parameters = card?.parameters.active ?? card?.parameters.total ?? 1e9;
-    units.set(r.runner, (units.get(r.runner) ?? 0n) + workUnits(r.inputTokens, r.outputTokens, parameters));
-  }
-  store.setEpochWork({ epoch: work.epoch, units: [...units] });
+  // An epoch that opened with emission off mints nothing whatever it credits: skip the write.
+  if (protocolFeeE8s <= 0n || winners.length === 0 || work.terms?.emissionE8s === 0n) return;
+  const credits: EpochCredit[] = (work.credits ?? []).map(([q, r, f]): EpochCredit => [q, r, f]);
+  const each = protocolFeeE8s / BigInt(winners.length);
+  const remainder = protocolFeeE8s - each * BigInt(winners.length);
+  let changed = false;
+  winners.forEach((runner, i) => {
+    const fee = i === 0 ? each + remainder : each;
+    if (fee <= 0n || isSelfDealing(store, requester, runner)) return;
+    const found = credits.find(([q, r]) => q === requester && r === runner);
+    if (found !== undefined) found[2] += fee;
+    else if (credits.length < MAX_EPOCH_CREDITS) credits.push([requester, runner, fee]);
+    else return;
+    changed = true;
+  });
+  if (changed) store.setEpochWork({ ...work, credits });
 }
 
-/** Mints the emission of every finished epoch, split by accepted work units. */
-export function closeEpoch(store: RewardStores, now: bigint): void {
+/** The terms of an epoch opening at `now`: aligned on the epoch length, with the emission settings in force now. */
+function openTerms(store: RewardStores, now: bigint): EpochTerms {
   const config = store.taskConfig();
-  const epoch = now / config.epochNs;
+  const startNs = now - (now % config.epochNs);
+  return {
+    startNs,
+    endNs: startNs + config.epochNs,
+    emissionE8s: config.emissionPerEpochE8s,
+    requesterCapBps: config.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS
+  };
+}
+
+/**
+ * Closes the current epoch once it has ended and opens the next: the closed epoch mints by the terms it opened with
+ * (epochEmission), never by the config in force at closing, so switching emission on does not pay work done while it
+ * was off. Epoch numbers only grow (payout ids `epoch-<n>/<runner>` stay unique); an epoch stored without terms
+ * (before they existed) closes at once and mints nothing.
+ */
+export function closeEpoch(store: RewardStores, now: bigint): void {
   const work = store.epochWork();
-  if (epoch <= work.epoch) return;
-  splitEmission(config.emissionPerEpochE8s, work.units).forEach(([runner, amount], i) => {
-    addPayout(store, now, i, 'emission', `epoch-${work.epoch}/${runner}`, payAccountOf(store, runner), amount, `epoch-${work.epoch}`);
-  });
-  store.setEpochWork({ epoch, units: [] });
+  if (work.terms !== undefined && now < work.terms.endNs) return;
+  if (work.terms !== undefined) {
+    epochEmission(work.terms, work.credits ?? []).forEach(([runner, amount], i) => {
+      addPayout(store, now, i, 'emission', `epoch-${work.epoch}/${runner}`, payAccountOf(store, runner), amount, `epoch-${work.epoch}`);
+    });
+  }
+  const terms = openTerms(store, now);
+  const aligned = now / store.taskConfig().epochNs;
+  const next: EpochWork = { epoch: aligned > work.epoch ? aligned : work.epoch + 1n, terms, credits: [] };
+  store.setEpochWork(next);
 }

@@ -3,8 +3,8 @@
  * epoch, and runner reputation. Pure functions of (store, now, args), used by the task lifecycle and the registry.
  */
 export { quoteReward, splitReward, type RewardQuote } from './economics.js';
-export { splitEmission, workUnits } from './emission.js';
-export { addAcceptedWork, closeEpoch, type AcceptedWork } from './epochs.js';
+export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission, splitEmission } from './emission.js';
+export { addAcceptedWork, closeEpoch, isSelfDealing } from './epochs.js';
 export {
   addPayout,
   beginAttempt,
@@ -43,4 +43,4 @@ export {
 export { recordCompleted, recordExpiredLease, recordFailed, recordRejected } from './reputation.js';
 export type { RewardStore, RewardStores } from './store.js';
 export { payWinners, refundTask } from './task-payouts.js';
-export type { EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';
+export type { EpochCredit, EpochTerms, EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';

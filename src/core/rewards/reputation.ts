@@ -18,16 +18,21 @@ export function recordCompleted(store: ReputationStore, runner: string, totalMs:
   });
 }
 
-/** The runner gave up its lease. */
+/** The runner gave up its lease (`fail_task`): it counts as a failure, so killing tasks costs reputation. */
 export function recordFailed(store: ReputationStore, runner: string): void {
   bump(store, runner, (r) => {
     r.failed += 1;
   });
 }
 
-/** The requester rejected the runner's output, or it disagreed with the majority. */
+/**
+ * The requester rejected the runner's output, or it disagreed with the majority: the result, counted as completed
+ * when it came in, now counts as rejected instead, so a caught runner's success rate falls (below 0.5 from no
+ * history) rather than keeping one success for every failure.
+ */
 export function recordRejected(store: ReputationStore, runner: string): void {
   bump(store, runner, (r) => {
+    if (r.completed > 0) r.completed -= 1;
     r.rejected += 1;
   });
 }

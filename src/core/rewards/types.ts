@@ -35,10 +35,31 @@ export interface Payout {
   stuck?: boolean;
 }
 
-/** Accepted work per runner in the current epoch, for emission. */
+/** The emission settings an epoch runs under, fixed when it opens (a later config change applies from the next epoch). */
+export interface EpochTerms {
+  /** The epoch covers [startNs, endNs); it closes at the first step at or after `endNs`. */
+  startNs: bigint;
+  endNs: bigint;
+  emissionE8s: bigint;
+  /** No requester's work earns more than this share of the epoch's emission (basis points). */
+  requesterCapBps: number;
+}
+
+/** One requester's protocol fees credited to one runner in the current epoch: `[requester, runner, feeE8s]`. */
+export type EpochCredit = [string, string, bigint];
+
+/** The current epoch's accepted, fee-paying work, for emission. */
 export interface EpochWork {
   epoch: bigint;
-  units: Array<[string, bigint]>;
+  /** Absent only on an epoch stored before terms were fixed at its start: it mints nothing. */
+  terms?: EpochTerms;
+  /** At most MAX_EPOCH_CREDITS entries (one per requester and runner); absent on an epoch stored before them. */
+  credits?: EpochCredit[];
+  /**
+   * Work units of an epoch stored before emission was weighted by fees (self-reported tokens × card size, which a
+   * cheater could inflate at will): kept only so that such a record still reads, never minted.
+   */
+  units?: Array<[string, bigint]>;
 }
 
 /** The settings rewards read (part of the task config). */
@@ -48,7 +69,15 @@ export interface RewardConfig {
   protocolFeeBps: number;
   ledgerFeeE8s: bigint;
   minRewardE8s: bigint;
-  /** Minted per epoch and split by accepted work units. 0 disables emission. */
+  /**
+   * At most this is minted per epoch, and at most the protocol fees paid by the epoch's counted work (README
+   * "Emission"). 0 disables emission.
+   */
   emissionPerEpochE8s: bigint;
   epochNs: bigint;
+  /**
+   * The per-requester share cap: the work of one requester earns at most this share of an epoch's emission, in
+   * basis points (1 to 10,000). Absent in a config stored before it existed: DEFAULT_REQUESTER_CAP_BPS.
+   */
+  emissionRequesterCapBps?: number;
 }

@@ -1,4 +1,5 @@
 import { requireAdmin } from '../registry/access.js';
+import { DEFAULT_REQUESTER_CAP_BPS } from '../rewards/emission.js';
 import { accountProblem } from '../rewards/payout-policy.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import type { Stores } from './store.js';
@@ -15,6 +16,7 @@ export interface TaskConfigInput {
   minRewardE8s?: bigint;
   emissionPerEpochE8s?: bigint;
   epochSeconds?: bigint;
+  emissionRequesterCapBps?: number;
 }
 
 const bad = <T>(field: string, reason: string): Result<T> => err({ InvalidArgument: { field, reason } });
@@ -35,7 +37,8 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
     reviewWindowNs: input.reviewWindowSeconds === undefined ? current.reviewWindowNs : input.reviewWindowSeconds * SECOND_NS,
     minRewardE8s: input.minRewardE8s ?? current.minRewardE8s,
     emissionPerEpochE8s: input.emissionPerEpochE8s ?? current.emissionPerEpochE8s,
-    epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS
+    epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS,
+    emissionRequesterCapBps: input.emissionRequesterCapBps ?? current.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS
   };
   if (input.ledger !== undefined) next.ledger = input.ledger;
   if (input.treasury !== undefined) {
@@ -52,6 +55,9 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
   if (next.minRewardE8s <= next.ledgerFeeE8s) return bad('min_reward_e8s', 'must exceed the ledger fee');
   if (next.emissionPerEpochE8s < 0n) return bad('emission_per_epoch_e8s', 'must not be negative');
   if (next.epochNs < 60n * SECOND_NS) return bad('epoch_seconds', 'must be at least 60');
+  const cap = next.emissionRequesterCapBps;
+  if (cap === undefined || !Number.isInteger(cap) || cap < 1 || cap > 10_000)
+    return bad('emission_requester_cap_bps', 'must be 1 to 10000 (100 %)');
   store.setTaskConfig(next);
   return ok(next);
 }

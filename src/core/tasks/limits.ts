@@ -18,7 +18,9 @@ export const DEFAULT_TASK_CONFIG = {
   reviewWindowNs: 600n * SECOND_NS,
   minRewardE8s: 100_000n,
   emissionPerEpochE8s: 0n,
-  epochNs: 3600n * SECOND_NS
+  epochNs: 3600n * SECOND_NS,
+  /** One requester's work earns at most 20 % of an epoch's emission (README "Emission"). */
+  emissionRequesterCapBps: 2_000
 } as const;
 
 /** Failures (reported or expired leases) after which a task that has no result is given up and refunded. */

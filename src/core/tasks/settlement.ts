@@ -35,8 +35,8 @@ export function settle(
     const majority = task.results.filter((r) => r.outputDigest === digest);
     const winners = majority.map((r) => r.runner);
     task.paidRunners = winners;
-    payWinners(store, now, task.id, task.rewardE8s, winners);
-    addAcceptedWork(store, now, task.request.model, majority);
+    const protocolFeeE8s = payWinners(store, now, task.id, task.rewardE8s, winners);
+    addAcceptedWork(store, now, task.requester, protocolFeeE8s, winners);
   } else {
     refundTask(store, now, task.id, task.refundTo, task.rewardE8s);
   }

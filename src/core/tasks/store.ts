@@ -40,7 +40,7 @@ export function defaultTaskConfig(): TaskConfig {
 export function memoryTaskStore(): TaskStore {
   let config = defaultTaskConfig();
   let counter = 0n;
-  let work: EpochWork = { epoch: 0n, units: [] };
+  let work: EpochWork = { epoch: 0n, credits: [] };
   const tasks = new MemoryKeyValue<Task>();
   return {
     tasks,

@@ -196,6 +196,8 @@ export interface TaskConfigArgs {
   min_reward_e8s: Opt<bigint>;
   emission_per_epoch_e8s: Opt<bigint>;
   epoch_seconds: Opt<bigint>;
+  /** The per-requester share cap of an epoch's emission, in basis points (1 to 10,000). */
+  emission_requester_cap_bps: Opt<number>;
 }
 export const TaskConfigArgs = typed<TaskConfigArgs>(
   IDL.Record({
@@ -207,7 +209,8 @@ export const TaskConfigArgs = typed<TaskConfigArgs>(
     review_window_seconds: IDL.Opt(Nat64),
     min_reward_e8s: IDL.Opt(IDL.Nat),
     emission_per_epoch_e8s: IDL.Opt(IDL.Nat),
-    epoch_seconds: IDL.Opt(Nat64)
+    epoch_seconds: IDL.Opt(Nat64),
+    emission_requester_cap_bps: IDL.Opt(Nat16)
   })
 );
 
@@ -222,6 +225,7 @@ export interface TaskConfigView {
   min_reward_e8s: bigint;
   emission_per_epoch_e8s: bigint;
   epoch_ns: bigint;
+  emission_requester_cap_bps: number;
 }
 export const TaskConfigView = typed<TaskConfigView>(
   IDL.Record({
@@ -234,7 +238,8 @@ export const TaskConfigView = typed<TaskConfigView>(
     review_window_ns: Nat64,
     min_reward_e8s: IDL.Nat,
     emission_per_epoch_e8s: IDL.Nat,
-    epoch_ns: Nat64
+    epoch_ns: Nat64,
+    emission_requester_cap_bps: Nat16
   })
 );
 

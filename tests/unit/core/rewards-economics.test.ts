@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { quoteReward, splitEmission, splitReward, workUnits } from '../../../src/core/rewards/index.ts';
+import { epochEmission, quoteReward, splitEmission, splitReward, type EpochTerms } from '../../../src/core/rewards/index.ts';
 import { defaultTaskConfig, type TaskConfig } from '../../../src/core/tasks/index.ts';
 
 const TREASURY = { owner: 'treas-aa' };
@@ -129,30 +129,97 @@ describe('splitReward', () => {
   });
 });
 
-describe('workUnits', () => {
-  it('is tokens times billions of active parameters, rounded, at least 1', () => {
-    expect(workUnits(10n, 20n, 8_030_261_248)).toBe(240n);
-    expect(workUnits(10n, 20n, 70_600_000_000)).toBe(30n * 71n);
-    expect(workUnits(10n, 20n, 1_500_000_000)).toBe(60n);
-    expect(workUnits(10n, 20n, 1_400_000_000)).toBe(30n);
-    expect(workUnits(10n, 20n, 400_000_000)).toBe(30n);
-    expect(workUnits(0n, 0n, 8e9)).toBe(0n);
+describe('epochEmission', () => {
+  const terms = (emissionE8s: bigint, requesterCapBps = 10_000): EpochTerms => ({ startNs: 0n, endNs: 60n, emissionE8s, requesterCapBps });
+
+  it('mints at most the fees the counted work paid, and at most the budget', () => {
+    // Budget above the fees: each runner gets back exactly the fees credited to it (a 100 % rebate, no more).
+    expect(
+      epochEmission(terms(1_000_000n), [
+        ['req-1', 'runner-a', 30_000n],
+        ['req-2', 'runner-b', 50_000n]
+      ])
+    ).toEqual([
+      ['runner-a', 30_000n],
+      ['runner-b', 50_000n]
+    ]);
+    // Budget below the fees: the budget, pro rata by fees.
+    expect(
+      epochEmission(terms(8_000n), [
+        ['req-1', 'runner-a', 30_000n],
+        ['req-2', 'runner-b', 50_000n]
+      ])
+    ).toEqual([
+      ['runner-a', 3_000n],
+      ['runner-b', 5_000n]
+    ]);
+    expect(epochEmission(terms(0n), [['req-1', 'runner-a', 30_000n]])).toEqual([]);
+    expect(epochEmission(terms(1_000n), [])).toEqual([]);
+    expect(epochEmission(terms(1_000n), [['req-1', 'runner-a', 0n]])).toEqual([]);
   });
 
-  it('grows with tokens and with model size', () => {
+  it("caps each requester's work at its share of the budget, split over its runners by fees", () => {
+    // Cap 25 % of 100,000 = 25,000: req-1 paid 90,000 (capped), req-2 and req-3 paid 10,000 each.
+    expect(
+      epochEmission(terms(100_000n, 2_500), [
+        ['req-1', 'runner-a', 60_000n],
+        ['req-1', 'runner-b', 30_000n],
+        ['req-2', 'runner-b', 10_000n],
+        ['req-3', 'runner-c', 10_000n]
+      ])
+    ).toEqual([
+      ['runner-a', 16_667n],
+      ['runner-b', 8_333n + 10_000n],
+      ['runner-c', 10_000n]
+    ]);
+  });
+
+  it('shares what a capped requester leaves among the others, pro rata by their fees (water-filling)', () => {
+    // Budget 100,000, cap 50 %: pro rata, big would get 75,000; capped at 50,000, the other 50,000 go to the rest
+    // at half their fees (not a quarter).
+    expect(
+      epochEmission(terms(100_000n, 5_000), [
+        ['big', 'runner-a', 300_000n],
+        ['small-1', 'runner-b', 60_000n],
+        ['small-2', 'runner-c', 40_000n]
+      ])
+    ).toEqual([
+      ['runner-a', 50_000n],
+      ['runner-b', 30_000n],
+      ['runner-c', 20_000n]
+    ]);
+  });
+
+  it('never pays a requester group more than its fees or its cap, and sums to min(budget, Σ allotments)', () => {
     fc.assert(
       fc.property(
-        fc.bigInt({ min: 0n, max: 10n ** 9n }),
-        fc.bigInt({ min: 0n, max: 10n ** 9n }),
-        fc.integer({ min: 1, max: 10 ** 13 }),
-        fc.integer({ min: 0, max: 10 ** 12 }),
-        (input, output, params, more) => {
-          const units = workUnits(input, output, params);
-          expect(units).toBeGreaterThanOrEqual(input + output);
-          expect(workUnits(input + 1n, output, params)).toBeGreaterThan(units);
-          expect(workUnits(input, output, params + more)).toBeGreaterThanOrEqual(units);
+        fc.bigInt({ min: 0n, max: 10n ** 12n }),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.array(
+          fc.tuple(fc.constantFrom('q1', 'q2', 'q3', 'q4'), fc.constantFrom('r1', 'r2', 'r3'), fc.bigInt({ min: 0n, max: 10n ** 10n })),
+          {
+            maxLength: 12
+          }
+        ),
+        (budget, capBps, credits) => {
+          const minted = epochEmission(terms(budget, capBps), credits);
+          const fees = new Map<string, bigint>();
+          const runnerFees = new Map<string, bigint>();
+          for (const [q, r, f] of credits) {
+            fees.set(q, (fees.get(q) ?? 0n) + f);
+            runnerFees.set(r, (runnerFees.get(r) ?? 0n) + f);
+          }
+          const cap = (budget * BigInt(capBps)) / 10_000n;
+          const allotted = [...fees.values()].reduce((s, f) => s + (f < cap ? f : cap), 0n);
+          const total = minted.reduce((s, [, a]) => s + a, 0n);
+          expect(total).toBe(allotted < budget ? allotted : budget);
+          for (const [runner, amount] of minted) {
+            expect(amount).toBeGreaterThan(0n);
+            expect(amount).toBeLessThanOrEqual(runnerFees.get(runner) ?? 0n);
+          }
         }
-      )
+      ),
+      { numRuns: 1_000 }
     );
   });
 });

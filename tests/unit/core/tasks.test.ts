@@ -48,7 +48,8 @@ import {
   payoutDone,
   payoutRetry,
   payoutStuck,
-  splitEmission,
+  MAX_EPOCH_CREDITS,
+  type EpochCredit,
   type Payout
 } from '../../../src/core/rewards/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
@@ -176,7 +177,8 @@ describe('task config', () => {
       reviewWindowNs: 0n,
       epochNs: 60n * SECOND,
       protocolFeeBps: 500,
-      ledgerFeeE8s: 10_000n
+      ledgerFeeE8s: 10_000n,
+      emissionRequesterCapBps: 2_000
     });
     expect(first.treasury).toBeUndefined();
     const second = okOf(setTaskConfig(w.store, ADMIN, { treasury: TREASURY, protocolFeeBps: 0 }));
@@ -196,7 +198,10 @@ describe('task config', () => {
     ['minimum reward equal to the ledger fee', 'min_reward_e8s', { minRewardE8s: 10_000n }],
     ['ledger fee raised above the minimum reward', 'min_reward_e8s', { ledgerFeeE8s: 100_000n }],
     ['negative emission', 'emission_per_epoch_e8s', { emissionPerEpochE8s: -1n }],
-    ['epoch under 60 s', 'epoch_seconds', { epochSeconds: 59n }]
+    ['epoch under 60 s', 'epoch_seconds', { epochSeconds: 59n }],
+    ['no per-requester emission share', 'emission_requester_cap_bps', { emissionRequesterCapBps: 0 }],
+    ['a per-requester share above 100 %', 'emission_requester_cap_bps', { emissionRequesterCapBps: 10_001 }],
+    ['a fractional per-requester share', 'emission_requester_cap_bps', { emissionRequesterCapBps: 2.5 }]
   ])('rejects %s (InvalidArgument %s) and keeps the old config', (_name, field, input) => {
     const w = world();
     const before = w.store.taskConfig();
@@ -757,7 +762,8 @@ describe('review', () => {
         attempts: 0
       }
     ]);
-    expect(reputationOf(w, 'runner-a')).toMatchObject({ completed: 1, rejected: 1 });
+    // The rejected result no longer counts as completed: a caught runner falls below a newcomer's 0.5.
+    expect(reputationOf(w, 'runner-a')).toMatchObject({ completed: 0, rejected: 1 });
     expect(rejectTask(w.store, REQUESTER, NOW + 2n * SECOND, id, 'again')).toHaveProperty('Ok');
     expect(reputationOf(w, 'runner-a').rejected).toBe(1);
     expect(acceptTask(w.store, REQUESTER, NOW, id)).toEqual({ Err: { NotInReview: { task: id, state: 'rejected' } } });
@@ -947,8 +953,8 @@ describe('redundancy', () => {
       [`${id}/runner/runner-c`, operatorOf('runner-c'), 475_000n]
     ]);
     expect(sum(payouts(w).map((p) => p.amountE8s))).toBe(REWARD);
-    expect(reputationOf(w, 'runner-b')).toMatchObject({ completed: 1, rejected: 1 });
-    expect(reputationOf(w, 'runner-a').rejected).toBe(0);
+    expect(reputationOf(w, 'runner-b')).toMatchObject({ completed: 0, rejected: 1 });
+    expect(reputationOf(w, 'runner-a')).toMatchObject({ completed: 1, rejected: 0 });
     expect(reputationOf(w, 'runner-c').rejected).toBe(0);
   });
 
@@ -1110,37 +1116,48 @@ describe('payouts', () => {
 describe('emission', () => {
   const EPOCH = 3600n * SECOND;
   const BUDGET = 1_000_000n;
+  /** The protocol fee of a REWARD task: 5 %. */
+  const FEE_PAID = 50_000n;
 
-  function acceptedBy(w: World, key: string, runner: string, inputTokens: bigint, outputTokens: bigint, at: bigint): void {
-    const id = queued(w, key, {}, at);
-    okOf(claimTask(w.store, runner, at, id));
-    okOf(completeTask(w.store, runner, at, id, resultArgs(key, { inputTokens, outputTokens })));
-    okOf(acceptTask(w.store, REQUESTER, at, id));
+  function acceptedFor(w: World, requester: string, key: string, runner: string, at: bigint, overrides: Partial<ResultArgs> = {}): string {
+    const { task } = okOf(submitTask(w.store, requester, at, submitArgs(w, key, { deadlineNs: at + 3600n * SECOND })));
+    escrowConfirmed(w.store, task.id, 7n);
+    okOf(claimTask(w.store, runner, at, task.id));
+    okOf(completeTask(w.store, runner, at, task.id, resultArgs(key, overrides)));
+    okOf(acceptTask(w.store, requester, at, task.id));
+    return task.id;
   }
 
-  it('mints each finished epoch once, split pro rata by accepted work units, to the operators', () => {
+  const emissionOf = (w: World): Array<[string, bigint]> =>
+    payouts(w)
+      .filter((p) => p.kind === 'emission')
+      .map((p): [string, bigint] => [p.id, p.amountE8s]);
+
+  it('mints each finished epoch once, by the protocol fees its accepted work paid, to the operators', () => {
     const w = world({ emissionPerEpochE8s: BUDGET, epochSeconds: 3600n });
     addRunner(w, 'runner-a');
     addRunner(w, 'runner-b');
     addRunner(w, 'runner-c');
     const epoch = NOW / EPOCH;
+    const terms = { startNs: epoch * EPOCH, endNs: (epoch + 1n) * EPOCH, emissionE8s: BUDGET, requesterCapBps: 2_000 };
     tick(w.store, NOW);
-    expect(w.store.epochWork()).toEqual({ epoch, units: [] });
+    expect(w.store.epochWork()).toEqual({ epoch, terms, credits: [] });
     expect(payouts(w)).toEqual([]);
 
-    // The fixture card has 8.03 B parameters: 8 units per token.
-    acceptedBy(w, 'a1', 'runner-a', 10n, 20n, NOW);
-    acceptedBy(w, 'a2', 'runner-a', 10n, 20n, NOW);
-    acceptedBy(w, 'b1', 'runner-b', 20n, 50n, NOW);
+    // Tokens are not what counts (runner-b reports 1000 times more): the fee paid is.
+    acceptedFor(w, REQUESTER, 'a1', 'runner-a', NOW);
+    acceptedFor(w, REQUESTER, 'a2', 'runner-a', NOW);
+    acceptedFor(w, 'requester-2', 'b1', 'runner-b', NOW, { inputTokens: 12_000n, outputTokens: 64n });
     // Rejected work earns nothing.
     const rejected = queued(w, 'c1');
     answered(w, rejected, [['runner-c', 'x']]);
     okOf(rejectTask(w.store, REQUESTER, NOW, rejected, 'no'));
     expect(w.store.epochWork()).toEqual({
       epoch,
-      units: [
-        ['runner-a', 480n],
-        ['runner-b', 560n]
+      terms,
+      credits: [
+        [REQUESTER, 'runner-a', 2n * FEE_PAID],
+        ['requester-2', 'runner-b', FEE_PAID]
       ]
     });
 
@@ -1149,14 +1166,14 @@ describe('emission', () => {
     expect(payouts(w)).toHaveLength(before);
 
     closeEpoch(w.store, (epoch + 1n) * EPOCH);
-    const emission = payouts(w).filter((p) => p.kind === 'emission');
-    // 1,000,000 × 480/1040 = 461,538.46 and × 560/1040 = 538,461.54; the leftover unit goes to the larger contributor.
-    expect(emission).toEqual([
+    // The fees (150,000) are below the budget: each runner gets back the fees its work brought, no more.
+    const minted = payouts(w).filter((p) => p.kind === 'emission');
+    expect(minted).toEqual([
       {
         id: `epoch-${epoch}/runner-a`,
         kind: 'emission',
         to: { owner: operatorOf('runner-a') },
-        amountE8s: 461_538n,
+        amountE8s: 2n * FEE_PAID,
         memo: `epoch-${epoch}`,
         createdAtNs: (epoch + 1n) * EPOCH,
         attempts: 0
@@ -1165,53 +1182,135 @@ describe('emission', () => {
         id: `epoch-${epoch}/runner-b`,
         kind: 'emission',
         to: { owner: operatorOf('runner-b') },
-        amountE8s: 538_462n,
+        amountE8s: FEE_PAID,
         memo: `epoch-${epoch}`,
         createdAtNs: (epoch + 1n) * EPOCH + 1n,
         attempts: 0
       }
     ]);
-    expect(sum(emission.map((p) => p.amountE8s))).toBe(BUDGET);
-    expect(emission.map((p): [string, bigint] => [p.id.split('/')[1] as string, p.amountE8s])).toEqual(
-      splitEmission(BUDGET, [
-        ['runner-a', 480n],
-        ['runner-b', 560n]
-      ])
-    );
-    expect(w.store.epochWork()).toEqual({ epoch: epoch + 1n, units: [] });
+    expect(w.store.epochWork()).toEqual({
+      epoch: epoch + 1n,
+      terms: { ...terms, startNs: terms.endNs, endNs: terms.endNs + EPOCH },
+      credits: []
+    });
 
     closeEpoch(w.store, (epoch + 1n) * EPOCH + 5n * SECOND);
     tick(w.store, (epoch + 2n) * EPOCH);
-    expect(payouts(w).filter((p) => p.kind === 'emission')).toHaveLength(2);
+    expect(emissionOf(w)).toHaveLength(2);
     expect(w.store.epochWork().epoch).toBe(epoch + 2n);
   });
 
-  it('counts active parameters of mixture-of-experts models', () => {
-    const w = world({ emissionPerEpochE8s: BUDGET });
-    const moe = modelCard({
-      id: 'mistralai/Mixtral-8x7B',
-      family: 'mixtral',
-      architecture: 'mixtral',
-      base: { id: 'mistralai/Mixtral-8x7B-base', relation: 'quantized' },
-      parameters: { total: 46_700_000_000, active: 12_900_000_000 },
-      digest: digestOf('mixtral')
-    });
-    okOf(publishCard(w.store, 'publisher', NOW, moe));
-    addRunner(w, 'runner-a', { card: moe });
+  it('splits the budget pro rata by fees when the fees exceed it', () => {
+    const w = world({ emissionPerEpochE8s: 60_000n, emissionRequesterCapBps: 10_000 });
+    addRunner(w, 'runner-a');
+    addRunner(w, 'runner-b');
     tick(w.store, NOW);
-    const id = queued(w, 'k', { request: { model: String(moe.id) } });
-    answered(w, id, [['runner-a', 'x']]);
-    okOf(acceptTask(w.store, REQUESTER, NOW, id));
-    expect(w.store.epochWork().units).toEqual([['runner-a', 46n * 13n]]);
+    acceptedFor(w, 'requester-1', 'a1', 'runner-a', NOW);
+    acceptedFor(w, 'requester-2', 'a2', 'runner-a', NOW);
+    acceptedFor(w, 'requester-3', 'b1', 'runner-b', NOW);
+    tick(w.store, NOW + EPOCH);
+    const epoch = NOW / EPOCH;
+    expect(emissionOf(w)).toEqual([
+      [`epoch-${epoch}/runner-a`, 40_000n],
+      [`epoch-${epoch}/runner-b`, 20_000n]
+    ]);
+  });
+
+  it('earns nothing for work a requester deals itself: as the runner, its operator, or a runner of the same operator', () => {
+    const w = world({ emissionPerEpochE8s: BUDGET });
+    addRunner(w, 'runner-a');
+    addRunner(w, 'runner-b');
+    // runner-x has runner-a's operator: they belong to one party.
+    okOf(registerRunner(w.store, 'runner-x', NOW, runnerManifest(operatorOf('runner-a'), [deployment(w.card, { slots: 2 })])));
+    beat(w, 'runner-x', NOW);
+    tick(w.store, NOW);
+    acceptedFor(w, operatorOf('runner-a'), 'by-operator', 'runner-a', NOW, { inputTokens: 2n ** 64n - 1n });
+    acceptedFor(w, 'runner-a', 'by-itself', 'runner-a', NOW);
+    acceptedFor(w, 'runner-x', 'by-a-sibling', 'runner-a', NOW);
+    // The same work for an independent requester counts.
+    acceptedFor(w, REQUESTER, 'independent', 'runner-b', NOW);
+    expect(w.store.epochWork().credits).toEqual([[REQUESTER, 'runner-b', FEE_PAID]]);
+    tick(w.store, NOW + EPOCH);
+    expect(emissionOf(w)).toEqual([[`epoch-${NOW / EPOCH}/runner-b`, FEE_PAID]]);
+  });
+
+  it('earns nothing for work that paid no protocol fee (no treasury)', () => {
+    const w = world({ emissionPerEpochE8s: BUDGET }, false);
+    okOf(setTaskConfig(w.store, ADMIN, { ledger: LEDGER, emissionPerEpochE8s: BUDGET }));
+    addRunner(w, 'runner-a');
+    tick(w.store, NOW);
+    acceptedFor(w, REQUESTER, 'k', 'runner-a', NOW);
+    expect(w.store.epochWork().credits).toEqual([]);
+    tick(w.store, NOW + EPOCH);
+    expect(emissionOf(w)).toEqual([]);
+  });
+
+  it("caps one requester's work at its share of the epoch (admin-configurable); the rest goes to the others", () => {
+    const w = world({ emissionPerEpochE8s: 400_000n, emissionRequesterCapBps: 2_500 });
+    addRunner(w, 'runner-a');
+    addRunner(w, 'runner-b');
+    tick(w.store, NOW);
+    // The big requester paid 200,000 in fees; the cap is 25 % of 400,000.
+    for (const k of ['1', '2', '3', '4']) acceptedFor(w, 'big', `big-${k}`, 'runner-a', NOW);
+    acceptedFor(w, 'small', 'small', 'runner-b', NOW);
+    tick(w.store, NOW + EPOCH);
+    expect(emissionOf(w)).toEqual([
+      [`epoch-${NOW / EPOCH}/runner-a`, 100_000n],
+      [`epoch-${NOW / EPOCH}/runner-b`, FEE_PAID]
+    ]);
+  });
+
+  it('settles each epoch with the terms it opened with: switching emission on does not pay work done while it was off', () => {
+    const w = world();
+    addRunner(w, 'runner-a');
+    tick(w.store, NOW);
+    acceptedFor(w, REQUESTER, 'while-off', 'runner-a', NOW);
+    okOf(setTaskConfig(w.store, ADMIN, { emissionPerEpochE8s: BUDGET, epochSeconds: 60n }));
+    const epoch = NOW / EPOCH;
+    tick(w.store, NOW + EPOCH);
+    expect(emissionOf(w)).toEqual([]);
+    // The next epoch opened with emission on (and 60 s epochs): its work is paid.
+    const next = w.store.epochWork();
+    expect(next.terms).toMatchObject({ emissionE8s: BUDGET, endNs: (next.terms?.startNs ?? 0n) + 60n * SECOND });
+    expect(next.epoch).toBeGreaterThan(epoch);
+    beat(w, 'runner-a', NOW + EPOCH);
+    acceptedFor(w, REQUESTER, 'while-on', 'runner-a', NOW + EPOCH);
+    // Switching emission off mid-epoch does not take away what the epoch opened with.
+    okOf(setTaskConfig(w.store, ADMIN, { emissionPerEpochE8s: 0n }));
+    tick(w.store, NOW + EPOCH + 60n * SECOND);
+    expect(emissionOf(w)).toEqual([[`epoch-${next.epoch}/runner-a`, FEE_PAID]]);
+  });
+
+  it('mints nothing for an epoch stored before terms existed (its units were self-reported), and numbers go on', () => {
+    const w = world({ emissionPerEpochE8s: BUDGET });
+    addRunner(w, 'runner-a');
+    w.store.setEpochWork({ epoch: NOW / EPOCH, units: [['runner-a', 10n ** 30n]] });
+    tick(w.store, NOW);
+    expect(emissionOf(w)).toEqual([]);
+    expect(w.store.epochWork()).toMatchObject({ epoch: NOW / EPOCH + 1n, credits: [] });
+  });
+
+  it(`credits at most ${MAX_EPOCH_CREDITS} requester–runner pairs per epoch; a known pair still accumulates`, () => {
+    const w = world({ emissionPerEpochE8s: BUDGET });
+    addRunner(w, 'runner-a');
+    tick(w.store, NOW);
+    const filler = Array.from({ length: MAX_EPOCH_CREDITS - 1 }, (_, i): EpochCredit => [`someone-${i}`, 'runner-z', 1n]);
+    w.store.setEpochWork({ ...w.store.epochWork(), credits: [...filler, [REQUESTER, 'runner-a', 1n]] });
+    acceptedFor(w, REQUESTER, 'known-pair', 'runner-a', NOW);
+    acceptedFor(w, 'newcomer', 'new-pair', 'runner-a', NOW);
+    const credits = w.store.epochWork().credits ?? [];
+    expect(credits).toHaveLength(MAX_EPOCH_CREDITS);
+    expect(credits.at(-1)).toEqual([REQUESTER, 'runner-a', 1n + FEE_PAID]);
+    expect(credits.some(([requester]) => requester === 'newcomer')).toBe(false);
   });
 
   it('mints nothing when emission is disabled or no work was accepted', () => {
     const w = world();
     addRunner(w, 'runner-a');
     tick(w.store, NOW);
-    acceptedBy(w, 'a', 'runner-a', 1n, 1n, NOW);
+    acceptedFor(w, REQUESTER, 'a', 'runner-a', NOW);
     tick(w.store, NOW + EPOCH);
-    expect(payouts(w).filter((p) => p.kind === 'emission')).toEqual([]);
+    expect(emissionOf(w)).toEqual([]);
 
     const v = world({ emissionPerEpochE8s: BUDGET });
     tick(v.store, NOW);
