@@ -25,14 +25,14 @@ export function publishCard(store: RegistryStore, caller: string, nowNs: bigint,
   const parsed = safeValidateModelCard(input);
   if (!parsed.ok) return err({ InvalidManifest: { issues: parsed.issues } });
   const card = parsed.manifest;
-  const foreign = checkPublisher(store, caller, card.id);
-  if (foreign !== undefined) return err(foreign);
   const key = cardKey(card.id, card.digest);
   const existing = store.cards.get(key);
-  if (existing !== undefined) {
-    if (JSON.stringify(existing.card) === JSON.stringify(card)) return ok({ id: card.id, digest: card.digest });
+  // The same card again changes nothing, whoever sends it.
+  if (existing !== undefined && JSON.stringify(existing.card) === JSON.stringify(card)) return ok({ id: card.id, digest: card.digest });
+  const foreign = checkPublisher(store, caller, card.id);
+  if (foreign !== undefined) return err(foreign);
+  if (existing !== undefined)
     return err({ CardImmutable: { model: card.id, version: existing.card.version, digest: existing.card.digest } });
-  }
   let scanned = 0;
   for (const [, other] of store.cards.entries(`${card.id}@`)) {
     if (other.card.id !== card.id) break;

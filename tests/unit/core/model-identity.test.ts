@@ -79,6 +79,9 @@ describe('namespaces (pure)', () => {
     const store = newStore();
     expect(publishCard(store, 'alice', NOW, card('Acme/A'))).toHaveProperty('Ok');
     expect(publishCard(store, 'bob', NOW, card('acme/B'))).toEqual({ Err: { NamespaceOwned: { namespace: 'Acme', owner: 'alice' } } });
+    // Re-sending alice's card unchanged is a no-op for anyone; changing it is refused as another's namespace.
+    expect(publishCard(store, 'bob', NOW, card('Acme/A'))).toHaveProperty('Ok');
+    expect(publishCard(store, 'bob', NOW, { ...card('Acme/A'), family: 'other' })).toHaveProperty('Err.NamespaceOwned');
     expect(publishCard(store, '2vxsx-fae', NOW, card('free/A'))).toEqual({ Err: { AnonymousCaller: null } });
     expect(getNamespace(store, 'ACME')).toMatchObject({ owner: 'alice', how: 'published', delegates: [] });
     expect(getNamespace(store, 'free')).toBeUndefined();
