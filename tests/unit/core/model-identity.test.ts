@@ -7,6 +7,7 @@ import {
   getCard,
   getNamespace,
   makeConfig,
+  MAX_VERSIONS_SCANNED,
   memoryStore,
   migrateNamespaces,
   namespaceOf,
@@ -147,6 +148,22 @@ describe('namespaces (pure)', () => {
     expect(publishCard(store, 'owner', NOW, { ...first, digest: digestOf('other') })).toEqual(taken);
     expect(publishCard(store, 'owner', NOW, { ...first, family: 'other' })).toEqual(taken);
     expect(publishCard(store, 'owner', NOW, first)).toEqual({ Ok: { id: 'org/M', digest: first.digest } });
+  });
+
+  it('an id with MAX_VERSIONS_SCANNED versions takes no more (the version check stays bounded)', () => {
+    const store = newStore();
+    const first = card('org/M', '0');
+    publishCard(store, 'owner', NOW, first);
+    const stored = store.cards.get(`org/M@${String(first.digest)}`);
+    if (stored === undefined) throw new Error('published');
+    for (let i = 1; i < MAX_VERSIONS_SCANNED; i++) {
+      const digest = digestOf(`v${i}`);
+      store.cards.set(`org/M@${digest}`, { ...stored, card: { ...stored.card, version: String(i), digest } });
+    }
+    expect(publishCard(store, 'owner', NOW, card('org/M', 'next'))).toEqual({
+      Err: { LimitExceeded: { what: 'versions of org/M', limit: BigInt(MAX_VERSIONS_SCANNED) } }
+    });
+    expect(getCard(store, 'org/M')).toBeDefined();
   });
 
   it('migration gives each org to the publisher of its earliest card, idempotently, and never overrides assignments', () => {
