@@ -34,6 +34,11 @@ import {
   updateRunner,
   inspectIngress,
   maxArgBytes,
+  assignNamespace,
+  delegateNamespace,
+  getNamespace,
+  migrateNamespaces,
+  revokeNamespaceDelegate,
   setQuotas,
   MAX_MANIFEST_BYTES,
   MAX_MANIFEST_DEPTH,
@@ -64,6 +69,7 @@ import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-c
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
+import { namespaceResult, namespaceView } from './namespaces.js';
 import { claimable, taskPage } from './task-queries.js';
 import {
   accountIn,
@@ -189,6 +195,8 @@ export default class {
     // state() rebuilds the heap copies from stable memory on first use. Timers do not survive an upgrade.
     configure(args);
     rebuildQuotaCountersIfNeeded(state(), false);
+    // Cards published before namespaces existed give each org to its first publisher (one read per card, MAX_CARDS).
+    migrateNamespaces(state());
     startMaintenance();
   }
 
@@ -504,6 +512,31 @@ export default class {
   @query(m.get_quotas.args, m.get_quotas.ret, MANUAL)
   get_quotas(): void {
     handle(m.get_quotas, () => quotasView(state().quotas()));
+  }
+
+  @query(m.get_namespace.args, m.get_namespace.ret, MANUAL)
+  get_namespace(): void {
+    handle(m.get_namespace, (name) => {
+      const record = getNamespace(state(), name);
+      return opt(record === undefined ? undefined : namespaceView(record));
+    });
+  }
+
+  @update(m.assign_namespace.args, m.assign_namespace.ret, MANUAL)
+  assign_namespace(): void {
+    handle(m.assign_namespace, (name, owner) => namespaceResult(assignNamespace(state(), caller(), time(), name, owner.toText())));
+  }
+
+  @update(m.delegate_namespace.args, m.delegate_namespace.ret, MANUAL)
+  delegate_namespace(): void {
+    handle(m.delegate_namespace, (name, delegate) => namespaceResult(delegateNamespace(state(), caller(), name, delegate.toText())));
+  }
+
+  @update(m.revoke_namespace_delegate.args, m.revoke_namespace_delegate.ret, MANUAL)
+  revoke_namespace_delegate(): void {
+    handle(m.revoke_namespace_delegate, (name, delegate) =>
+      namespaceResult(revokeNamespaceDelegate(state(), caller(), name, delegate.toText()))
+    );
   }
 
   @query(m.get_task_config.args, m.get_task_config.ret, MANUAL)

@@ -2,7 +2,7 @@ import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
 import { restorePayoutQueue } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
-import type { Heartbeat, QuotaBackfill, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
+import type { Heartbeat, Namespace, QuotaBackfill, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
 import {
   defaultTaskConfig,
   OpenTasks,
@@ -50,12 +50,15 @@ export function openStore(): Stores & {
   const counts = new StableKeyValue<number>(11);
   // The payouts' due index (src/core/rewards/payout-schedule.ts). Memory 20 leaves 11-19 for other indexes.
   const payoutQueue = new CachedKeyValue<string>(20);
+  // Lowercase org → owner and delegates (src/core/registry/namespaces.ts). Memory 31: 21-30 are left to other indexes.
+  const namespaces = new CachedKeyValue<Namespace>(31);
   // Payouts stored before the index existed get their entry (a no-op once every payout has one).
   restorePayoutQueue({ payouts, payoutQueue });
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
     cards,
+    namespaces,
     runners,
     heartbeats,
     reputation,

@@ -48,7 +48,8 @@ export function findRequestOf(request: FindRequestArgs): FindRequest {
     endpointRequired: some(request.endpoint_required),
     confidentialRequired: some(request.confidential_required),
     affinityKey: some(request.affinity_key),
-    limit: some(request.limit)
+    limit: some(request.limit),
+    digests: some(request.digests ?? [])
   };
 }
 
@@ -70,7 +71,8 @@ export function findRequestArgsOf(r: FindRequest): FindRequestArgs {
     endpoint_required: opt(r.endpointRequired),
     confidential_required: opt(r.confidentialRequired),
     affinity_key: opt(r.affinityKey),
-    limit: opt(r.limit)
+    limit: opt(r.limit),
+    digests: opt(r.digests)
   };
 }
 

@@ -22,7 +22,13 @@ export type RunnerErrorCode =
   /** The operator's manifest is not a valid partial manifest, or the reconciled one is invalid. */
   | 'ManifestInvalid'
   /** The operator's manifest says something the probes measured otherwise. */
-  | 'ManifestContradictsProbe';
+  | 'ManifestContradictsProbe'
+  /** A card published for the served weights (same id and digest) states facts the runner measured otherwise. */
+  | 'PublishedCardContradicts'
+  /** llama-server reports loading a weights file the runner cannot read, so it cannot hash what is served. */
+  | 'ServedModelUnreadable'
+  /** The registry refused to publish the card or to register the runner. */
+  | 'RegistrationRefused';
 
 const RETRYABLE: ReadonlySet<RunnerErrorCode> = new Set(['EngineUnreachable', 'EngineTimeout']);
 

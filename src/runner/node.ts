@@ -9,6 +9,9 @@ import type { RegistryActor } from '../ic/registry.js';
 import { type RegistryError, type Result as RegistryResult, type TaskView } from '../interface/registry/index.js';
 import { variantOf } from '../interface/candid.js';
 import { execute, ExecutionError, type Execution } from '../inference/chat-stream.js';
+import { safeValidateModelCard } from '../core/manifest/index.js';
+import { publishedCardContradictions } from './card-check.js';
+import { RunnerError } from './errors.js';
 import { RunnerMetrics } from './metrics.js';
 import type { ProbeResult } from './probes/types.js';
 
@@ -92,11 +95,16 @@ export class RunnerNode {
   async start(): Promise<void> {
     const { registry, principal } = this.options;
     for (const card of this.options.cards) {
-      const known = await registry.get_model_card(card.id, [card.digest]);
-      if (known.length > 0) continue;
+      const known = (await registry.get_model_card(card.id, [card.digest]))[0];
+      if (known !== undefined) {
+        this.refuseContradictingCard(card, known.manifest_json);
+        continue;
+      }
       const published = await registry.publish_model_card(card.json);
-      if ('Err' in published && !('AlreadyExists' in published.Err))
-        throw new Error(`publishing ${card.id} failed: ${describeErr(published.Err)}`);
+      if ('Err' in published)
+        throw new RunnerError('RegistrationRefused', `publishing ${card.id} failed: ${describeErr(published.Err)}`, {
+          cause: published.Err
+        });
       this.log('card-published', { id: card.id, digest: card.digest });
     }
     const existing = await registry.get_runner(principal);
@@ -104,10 +112,34 @@ export class RunnerNode {
       existing.length > 0
         ? await registry.update_runner(principal, this.options.manifestJson)
         : await registry.register_runner(this.options.manifestJson);
-    if ('Err' in registered) throw new Error(`registering the runner failed: ${describeErr(registered.Err)}`);
+    if ('Err' in registered)
+      throw new RunnerError('RegistrationRefused', `registering the runner failed: ${describeErr(registered.Err)}`, {
+        cause: registered.Err
+      });
     this.log(existing.length > 0 ? 'runner-updated' : 'runner-registered', { principal: principal.toText() });
     await this.recover();
     this.loops = [this.heartbeatLoop(), this.claimLoop()];
+  }
+
+  /**
+   * A card already published for these weights must not contradict what the runner measured (the registry would
+   * describe this deployment by it): the runner refuses to register, naming every contradicting field.
+   */
+  private refuseContradictingCard(card: { id: string; digest: string; json: string }, publishedJson: string): void {
+    const measured = safeValidateModelCard(JSON.parse(card.json) as unknown);
+    if (!measured.ok) return;
+    const issues = publishedCardContradictions(publishedJson, measured.manifest);
+    if (issues.length === 0) return;
+    const fields = issues.map((issue) => issue.path);
+    this.log('card-contradicts', { id: card.id, digest: card.digest, fields, issues });
+    const lines = issues.map((issue) => `  ${issue.path}: ${issue.message}`);
+    throw new RunnerError(
+      'PublishedCardContradicts',
+      [`the card published for ${card.id}@${card.digest} contradicts what this runner measured (${fields.join(', ')}):`, ...lines].join(
+        '\n'
+      ),
+      { issues }
+    );
   }
 
   /** Stops claiming, lets tasks in flight finish and report, sends a last heartbeat, and stops. */

@@ -14,6 +14,7 @@ import { llamaCppProbe } from './probes/llamacpp.js';
 import type { EngineProbe, ProbeResult, ReadyProbe } from './probes/types.js';
 import { vllmProbe } from './probes/vllm.js';
 import { reconcileManifest, type ProbedFacts } from './reconcile.js';
+import { servedWeightsFile } from './served-weights.js';
 
 /** Manifest JSON as the registry reads it: amounts above 2^53 stay exact as decimal strings. */
 const manifestText = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
@@ -80,9 +81,12 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
   const hardware = await probeHardware();
   for (const warning of hardware.warnings) log('hardware-warning', { warning });
   const facts: ProbedFacts = { hardware: hardware.hardware, [ready.engine === 'llama.cpp' ? 'llama' : 'vllm']: ready };
-  if (config.engine.modelPath !== undefined) {
-    const path = resolve(projectDir, config.engine.modelPath);
-    log('hashing-model', { path });
+  const weights = servedWeightsFile(ready, config.engine.modelPath, projectDir);
+  if (weights !== undefined) {
+    const { path, source } = weights;
+    const configured = config.engine.modelPath === undefined ? undefined : resolve(projectDir, config.engine.modelPath);
+    if (configured !== undefined && configured !== path) log('model-path-differs', { configured, served: path });
+    log('hashing-model', { path, source });
     facts.gguf = { ...(await readGgufFacts(path)), digest: await fileDigest(path, join(resolve(projectDir, '.deai'), 'digests.json')) };
   }
   const declared = { operator: principal.toText(), ...config.manifest };

@@ -20,6 +20,7 @@ import {
   toTask
 } from './convert.js';
 import type { ReadyResult, SubmitTaskOptions, Task, WaitOptions } from './task-types.js';
+import { toNamespaceInfo, type NamespaceInfo } from './namespaces.js';
 import {
   type AccountLike,
   type PublishedModel,
@@ -150,6 +151,56 @@ export class DeaiClient {
   }
 
   /**
+   * Who publishes under an org (the part of a model id before `/`), or undefined while nobody holds it.
+   * @example
+   * const ns = await client.getNamespace('meta-llama');
+   * console.log(ns?.owner, ns?.delegates);
+   */
+  async getNamespace(namespace: string): Promise<NamespaceInfo | undefined> {
+    const view = (await call('get_namespace', () => this.registry.get_namespace(namespace)))[0];
+    return view === undefined ? undefined : toNamespaceInfo(view);
+  }
+
+  /**
+   * Admins give an org to `owner` (its delegates are cleared); throws DeaiError `Unauthorized` for others.
+   * @example
+   * await client.assignNamespace('meta-llama', 'w7x7r-cok77-xa');
+   */
+  async assignNamespace(namespace: string, owner: Principal | string): Promise<NamespaceInfo> {
+    const principal = typeof owner === 'string' ? Principal.fromText(owner) : owner;
+    const view = unwrap('assign_namespace', await call('assign_namespace', () => this.registry.assign_namespace(namespace, principal)));
+    return toNamespaceInfo(view);
+  }
+
+  /**
+   * The org's owner lets `delegate` publish cards under it too; throws DeaiError `NamespaceOwned` for anyone else.
+   * @example
+   * await client.delegateNamespace('acme', teammate);
+   */
+  async delegateNamespace(namespace: string, delegate: Principal | string): Promise<NamespaceInfo> {
+    const principal = typeof delegate === 'string' ? Principal.fromText(delegate) : delegate;
+    const view = unwrap(
+      'delegate_namespace',
+      await call('delegate_namespace', () => this.registry.delegate_namespace(namespace, principal))
+    );
+    return toNamespaceInfo(view);
+  }
+
+  /**
+   * The org's owner takes a delegate's right to publish back (its published cards stay).
+   * @example
+   * await client.revokeNamespaceDelegate('acme', teammate);
+   */
+  async revokeNamespaceDelegate(namespace: string, delegate: Principal | string): Promise<NamespaceInfo> {
+    const principal = typeof delegate === 'string' ? Principal.fromText(delegate) : delegate;
+    const view = unwrap(
+      'revoke_namespace_delegate',
+      await call('revoke_namespace_delegate', () => this.registry.revoke_namespace_delegate(namespace, principal))
+    );
+    return toNamespaceInfo(view);
+  }
+
+  /**
    * Live runners that can serve `request`, best first.
    * @example
    * const [best] = await client.findRunners({ model: card.id, minContext: 4096n, limit: 3 });
@@ -206,7 +257,7 @@ export class DeaiClient {
     const result = await call('submit_task', () =>
       this.registry.submit_task({
         idempotency_key: options.idempotencyKey ?? globalThis.crypto.randomUUID(),
-        request: toFindRequest({ model: options.model }),
+        request: toFindRequest({ model: options.model, ...(options.digests === undefined ? {} : { digests: options.digests }) }),
         input: { inline: [options.prompt], digest: [], reference: [] },
         limits: {
           max_output_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,

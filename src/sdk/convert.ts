@@ -71,7 +71,8 @@ export function toFindRequest(request: RunnerRequest): FindRequestArgs {
     endpoint_required: opt(request.endpointRequired),
     confidential_required: opt(request.confidentialRequired),
     affinity_key: opt(request.affinityKey),
-    limit: opt(request.limit)
+    limit: opt(request.limit),
+    digests: opt(request.digests)
   };
 }
 

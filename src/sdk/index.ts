@@ -11,6 +11,7 @@ export {
   type TaskSummary,
   type WaitOptions
 } from './task-types.js';
+export type { NamespaceInfo } from './namespaces.js';
 export { DeaiError, isDeaiError, type DeaiErrorCode, type DeaiErrorDetails } from './errors.js';
 export { CodedError, type CodedErrorJson } from '../core/errors/coded-error.js';
 export type {

@@ -8,6 +8,8 @@ export { TASK_STATES, type TaskState } from '../core/tasks/states.js';
 export interface SubmitTaskOptions {
   /** Model id the task needs (a published card). */
   model: string;
+  /** Pins the weights: only runners serving one of these digests (`sha256:…`) may claim the task. */
+  digests?: string[];
   prompt: string;
   /** Total reward escrowed for the task (split between the runners after the protocol fee). */
   rewardE8s: bigint;

@@ -72,6 +72,7 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   'deai models list': [[THIS_FILE, "'models', 'list'"]],
   'deai models show': [[THIS_FILE, "'models', 'show'"]],
   'deai models publish': [[THIS_FILE, "'models', 'publish'"]],
+  'deai models namespace': [['tests/integration/cli-commands.test.ts', "'models', 'namespace'"]],
   'deai runners find': [[THIS_FILE, "'runners', 'find'"]],
   'deai runner start': [['tests/e2e/runner-cli.test.ts', "'runner', 'start'"]],
   'deai runner status': [

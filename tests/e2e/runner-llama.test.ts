@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -49,10 +50,14 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
 
   it('registers measured facts, runs real inference, gets paid exactly the quote, and drains on stop', async () => {
     const events: string[] = [];
+    const hashed: unknown[] = [];
+    // The configured modelPath names other bytes than llama-server serves: the runner must hash the served file.
+    const decoy = join(dir, 'decoy.gguf');
+    writeFileSync(decoy, 'not the weights llama-server loaded');
     const config = RunnerConfigSchema.parse({
       network: { host: net.url, registry: t.registry.toText() },
       identity: join(dir, 'runner.pem'),
-      engine: { kind: 'llama.cpp', url: llama.url, modelPath: llama.modelPath },
+      engine: { kind: 'llama.cpp', url: llama.url, modelPath: decoy },
       manifest: {
         region: 'eu-west',
         deployments: [
@@ -68,12 +73,22 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
       metricsPort: 0,
       stateFile: join(dir, 'state.json')
     });
-    runner = await startRunner(config, { projectDir: dir, log: (event) => events.push(event) });
+    runner = await startRunner(config, {
+      projectDir: dir,
+      log: (event, fields) => {
+        events.push(event);
+        if (event === 'hashing-model') hashed.push(fields);
+      }
+    });
     const manifest = JSON.parse(runner.manifestJson) as {
       deployments: Array<{ model: { id: string; digest: string }; engine: string; servedContext: number }>;
     };
     expect(manifest.deployments[0]).toMatchObject({ engine: 'llama.cpp', model: { id: MODEL_ID } });
-    expect(manifest.deployments[0]?.model.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(manifest.deployments[0]?.model.digest).toBe(
+      `sha256:${createHash('sha256').update(readFileSync(llama.modelPath)).digest('hex')}`
+    );
+    expect(hashed).toEqual([{ path: llama.modelPath, source: 'engine' }]);
+    expect(events).toContain('model-path-differs');
 
     const requester = await t.requester(10_000_000n, 5_000_000n);
     const asRequester = await t.tasks(requester);

@@ -79,6 +79,36 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
     );
   });
 
+  it('models namespace show, delegate and revoke (--json), assign refused to non-admins; runners find --digest pins weights', async () => {
+    const cardFile = join(dir, 'ns-card.json');
+    writeFileSync(cardFile, JSON.stringify(modelCard({ id: 'cli-ns/Model', digest: digestOf('cli-ns') })));
+    await cli('models', 'publish', cardFile);
+    const me = requester.getPrincipal().toText();
+    const teammate = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    // Independent calls in parallel: each CLI start costs seconds on a loaded machine.
+    const [delegated, assign, unknown, pinned, unserved] = await Promise.allSettled([
+      json('models', 'namespace', 'delegate', 'cli-ns', teammate),
+      cli('models', 'namespace', 'assign', 'cli-ns', teammate, '--json'),
+      cli('models', 'namespace', 'show', 'nobody-here', '--json'),
+      json('runners', 'find', '--model', cardId, '--digest', String(t.card.digest)),
+      json('runners', 'find', '--model', cardId, '--digest', digestOf('weights nobody serves'))
+    ]);
+    expect(delegated).toMatchObject({
+      status: 'fulfilled',
+      value: { namespace: 'cli-ns', owner: me, delegates: [teammate], how: 'published' }
+    });
+    expect(assign).toMatchObject({ status: 'rejected', reason: { code: 1, stdout: expect.stringMatching(/"code": "Unauthorized"/) } });
+    expect(unknown).toMatchObject({ status: 'rejected', reason: { code: 1, stdout: expect.stringMatching(/"code": "NotFound"/) } });
+    expect(pinned).toMatchObject({ status: 'fulfilled', value: [expect.objectContaining({ runner: runner.getPrincipal().toText() })] });
+    expect(unserved).toMatchObject({ status: 'fulfilled', value: [] });
+    const [shown, revoked] = [
+      await cli('models', 'namespace', 'show', 'CLI-NS'),
+      await cli('models', 'namespace', 'revoke', 'cli-ns', teammate)
+    ];
+    expect(shown.stdout).toMatch(new RegExp(`delegates\\s+${teammate}`));
+    expect(revoked.stdout).toContain(`${teammate} may no longer publish under cli-ns`);
+  }, 180_000);
+
   it('bad input exits 1 with a useful message: unknown model, malformed manifest, wrong identity file, no registry', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'apiVersion: deai.dev/v1\nkind: ModelCard\nid: acme/Broken\nformat: zip\ncontextLength: -5\n');

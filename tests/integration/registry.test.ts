@@ -64,8 +64,8 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     const publisher = await as(operator);
     expect(okOf(await publisher.publish_model_card(json(card)))).toEqual({ id: card.id, digest: card.digest });
     expect(okOf(await publisher.publish_model_card(json(card)))).toEqual({ id: card.id, digest: card.digest }); // idempotent
-    expect(errOf(await publisher.publish_model_card(json({ ...card, family: 'other' })))).toHaveProperty('AlreadyExists');
-    expect(errOf(await publisher.publish_model_card(json({ ...card, digest: digestOf('v2') })))).toHaveProperty('AlreadyExists'); // version 1.0.0 reused
+    expect(errOf(await publisher.publish_model_card(json({ ...card, family: 'other' })))).toHaveProperty('CardImmutable');
+    expect(errOf(await publisher.publish_model_card(json({ ...card, digest: digestOf('v2') })))).toHaveProperty('CardImmutable'); // version 1.0.0 reused
     okOf(await publisher.publish_model_card(json({ ...card, version: '1.1.0', digest: digestOf('v2') })));
     okOf(await publisher.publish_model_card(json(cheapCard)));
     const [latest] = await publisher.get_model_card(card.id as string, []);

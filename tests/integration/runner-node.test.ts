@@ -13,7 +13,8 @@ import { outputDigest } from '../../src/inference/chat-stream.ts';
 import { RunnerNode } from '../../src/runner/node.ts';
 import type { ProbeResult } from '../../src/runner/probes/types.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
-import { deployment, runnerManifest } from '../support/manifests.ts';
+import { RunnerError } from '../../src/runner/errors.ts';
+import { deployment, digestOf, modelCard, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
 import { okOf } from '../support/registry.ts';
 import { taskNetwork, type SubmitTaskArgs, type TaskNetwork } from '../support/tasks.ts';
@@ -447,5 +448,61 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
       },
       overclaiming
     );
+  });
+
+  it('refuses to register against a published card that contradicts what it measured, naming the fields', async () => {
+    // Published first, for the very digest this runner serves, with false facts: Q8_0, 131,072 tokens, image input, 70B.
+    const liar = Ed25519KeyIdentity.generate();
+    const digest = digestOf('liars-weights');
+    const id = 'liar-org/Model-8B';
+    const falseCard = modelCard({
+      id,
+      digest,
+      base: undefined,
+      parameters: { total: 70_553_706_496 },
+      quantization: { method: 'Q8_0', bits: 8.5, label: 'Q8_0' },
+      contextLength: 131_072,
+      modalities: { input: ['text', 'image'], output: ['text'] }
+    });
+    okOf(await (await t.tasks(liar)).publish_model_card(JSON.stringify(falseCard)));
+    // What the runner measured from the GGUF file and llama-server.
+    const measured = modelCard({
+      id,
+      digest,
+      base: undefined,
+      version: 'gguf-1',
+      parameters: { total: 8_030_261_248 },
+      quantization: { method: 'Q4_K_M', bits: 4.89, label: 'Q4_K_M' },
+      contextLength: 8192,
+      modalities: { input: ['text'], output: ['text'] }
+    });
+    const identity = Ed25519KeyIdentity.generate();
+    const events: Array<{ event: string; fields?: Record<string, unknown> }> = [];
+    const runner = new RunnerNode({
+      registry: registryClient(await agentFor(net.url, identity), t.registry),
+      principal: identity.getPrincipal(),
+      engineUrl: engine.url,
+      engineModel: 'fake',
+      manifestJson: JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(measured, { slots: 2 })])),
+      cards: [{ id, digest, json: JSON.stringify(measured) }],
+      slots: 2,
+      probe: async () => ready,
+      stateFile: join(dir, `${identity.getPrincipal().toText()}.json`),
+      log: (event, fields) => events.push({ event, ...(fields === undefined ? {} : { fields }) })
+    });
+    const refused = await runner.start().then(
+      () => undefined,
+      (error: unknown) => error
+    );
+    expect(refused).toBeInstanceOf(RunnerError);
+    const error = refused as RunnerError;
+    const fields = ['parameters.total', 'quantization.method', 'quantization.bits', 'contextLength', 'modalities.input'];
+    expect(error.code).toBe('PublishedCardContradicts');
+    expect(error.issues.map((issue) => issue.path)).toEqual(fields);
+    expect(error.issues.find((issue) => issue.path === 'contextLength')).toMatchObject({ declared: 131_072, probed: 8192 });
+    for (const field of fields) expect(error.message).toContain(field);
+    expect(events.find((e) => e.event === 'card-contradicts')?.fields).toMatchObject({ id, digest, fields });
+    // Not registered: the false card describes no deployment of this runner.
+    expect(await (await t.tasks(identity)).get_runner(identity.getPrincipal())).toEqual([]);
   });
 });

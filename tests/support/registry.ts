@@ -38,6 +38,7 @@ export function findRequest(overrides: Partial<FindRequest> = {}): FindRequest {
     confidential_required: [],
     affinity_key: [],
     limit: [],
+    digests: [],
     ...overrides
   };
 }

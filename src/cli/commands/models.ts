@@ -11,6 +11,7 @@ import { DeaiError, isDeaiError } from '../../sdk/errors.js';
 import { CliError } from '../errors.js';
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
 import { output } from '../output.js';
+import { registerNamespaces } from './namespaces.js';
 
 /**
  * At most `maxBytes + 1` bytes of `file`, so that one more than the limit tells "too large" without reading the rest:
@@ -85,7 +86,7 @@ export function registerModels(program: Command): void {
       })
     );
 
-  clientOptions(models.command('show <id>').description('show one model card (its latest version unless --digest)'))
+  clientOptions(models.command('show <id>').description('show one model card (its latest version, in version order, unless --digest)'))
     .option('--digest <digest>', 'a specific version, by digest')
     .action(async (id: string, flags: ClientFlags & { digest?: string }) =>
       runClient(flags.json, async () => {
@@ -126,4 +127,6 @@ export function registerModels(program: Command): void {
       output(flags.json).result(`Published ${published.id} (${published.digest})`, published);
     })
   );
+
+  registerNamespaces(models);
 }

@@ -10,10 +10,15 @@ export function registerRunners(program: Command): void {
   clientOptions(runners.command('find').description('live runners that can serve a model, best first'))
     .requiredOption('--model <id>', 'model id (a published card)')
     .option('--limit <n>', 'at most this many runners', positiveIntOption)
-    .action(async (flags: ClientFlags & { model: string; limit?: number }) =>
+    .option('--digest <digest...>', 'only runners serving these weights (sha256:…)')
+    .action(async (flags: ClientFlags & { model: string; limit?: number; digest?: string[] }) =>
       runClient(flags.json, async () => {
         const client = await connectClient(flags);
-        const found = await client.findRunners({ model: flags.model, ...(flags.limit === undefined ? {} : { limit: flags.limit }) });
+        const found = await client.findRunners({
+          model: flags.model,
+          ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+          ...(flags.digest === undefined ? {} : { digests: flags.digest })
+        });
         const human =
           found.length === 0
             ? `No live runner serves ${flags.model}.`

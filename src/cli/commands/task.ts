@@ -48,6 +48,7 @@ interface SubmitFlags extends ClientFlags {
   prompt: string;
   reward: bigint;
   maxTokens?: number;
+  digest?: string[];
   wait: boolean;
 }
 
@@ -59,6 +60,7 @@ export function registerTask(program: Command): void {
     .requiredOption('--prompt <text>', 'the prompt')
     .requiredOption('--reward <e8s>', 'reward escrowed for the task, in e8s', e8sOption)
     .option('--max-tokens <n>', 'most output tokens', positiveIntOption)
+    .option('--digest <digest...>', 'only runners serving these weights (sha256:…) may claim the task')
     .option('--wait', 'wait for the result', false)
     .action(async (flags: SubmitFlags) =>
       runClient(flags.json, async () => {
@@ -68,7 +70,8 @@ export function registerTask(program: Command): void {
           model: flags.model,
           prompt: flags.prompt,
           rewardE8s: flags.reward,
-          ...(flags.maxTokens === undefined ? {} : { maxOutputTokens: flags.maxTokens })
+          ...(flags.maxTokens === undefined ? {} : { maxOutputTokens: flags.maxTokens }),
+          ...(flags.digest === undefined ? {} : { digests: flags.digest })
         });
         if (!flags.wait) {
           out.result(

@@ -4,6 +4,8 @@ import type { Heartbeat, RunnerState, StoredRunner } from './types.js';
 export interface IndexedDeployment {
   index: number;
   modelId: string;
+  /** The weights' digest (`sha256:…`), what requests pin. */
+  digest: string;
   cardKey: string;
   engine: string;
   servedContext: number;
@@ -63,6 +65,7 @@ export class DiscoveryIndex {
       deployments: m.deployments.map((d, index) => ({
         index,
         modelId: d.model.id,
+        digest: d.model.digest,
         cardKey: `${d.model.id}@${d.model.digest}`,
         engine: d.engine,
         servedContext: d.servedContext,

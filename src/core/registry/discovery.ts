@@ -33,6 +33,8 @@ export interface FindRequest {
   /** Requests with the same key keep going to the same runner while it stays live (prompt-cache affinity). */
   affinityKey?: string;
   limit?: number;
+  /** Only deployments of these exact weights (`sha256:…`); empty or absent: any digest of the model. */
+  digests?: string[];
 }
 
 export interface Candidate {
@@ -58,6 +60,12 @@ const LIVE_STATES: ReadonlySet<RunnerState> = new Set(['ready', 'busy']);
 /** A model id as cards name them (`org/name`, see src/core/manifest/fields.ts); anything else matches no card. */
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** Whether a deployment serves weights the request pins (any, when it pins none). */
+function digestMatches(d: IndexedDeployment, request: FindRequest): boolean {
+  return request.digests === undefined || request.digests.length === 0 || request.digests.includes(d.digest);
+}
 
 /**
  * Bounds of a FindRequest (find_runners and submit_task's `request`): sizes first, then characters. Returns the
@@ -79,6 +87,8 @@ export function checkFindRequest(request: FindRequest): Result<number> {
   if (request.model !== undefined && !MODEL_ID.test(request.model))
     return bad('model', 'expected a model id "org/name" (A-Z a-z 0-9 . _ -)');
   if (request.minBits !== undefined && !(request.minBits > 0 && request.minBits <= 32)) return bad('min_bits', 'must be in (0, 32]');
+  if (request.digests !== undefined && !request.digests.every((digest) => SHA256_DIGEST.test(digest)))
+    return bad('digests', 'expected digests "sha256:" followed by 64 lowercase hex digits');
   return ok(limit);
 }
 
@@ -150,6 +160,7 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
     for (const d of runner.deployments) {
       if (request.model !== undefined && d.modelId !== request.model) continue;
       if (request.engine !== undefined && d.engine !== request.engine) continue;
+      if (!digestMatches(d, request)) continue;
       if (request.minContext !== undefined && d.servedContext < request.minContext) continue;
       if (request.maxInputPricePerMillion !== undefined && d.inputPrice > request.maxInputPricePerMillion) continue;
       if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) continue;
@@ -228,6 +239,7 @@ export function matchingDeployment(
   return runner.deployments.find((d) => {
     if (request.model !== undefined && d.modelId !== request.model) return false;
     if (request.engine !== undefined && d.engine !== request.engine) return false;
+    if (!digestMatches(d, request)) return false;
     if (request.minContext !== undefined && d.servedContext < request.minContext) return false;
     if (request.maxInputPricePerMillion !== undefined && d.inputPrice > request.maxInputPricePerMillion) return false;
     if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) return false;

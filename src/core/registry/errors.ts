@@ -4,7 +4,8 @@ import type { TaskState } from '../tasks/states.js';
  * What a `NotFound` did not find. `ClaimableTask`: no queued task this runner may lease (its `id` is empty when the
  * runner asked for any task).
  */
-export type NotFoundKind = { Task: null } | { Runner: null } | { ModelCard: null } | { ClaimableTask: null } | { Payout: null };
+export type NotFoundKind =
+  { Task: null } | { Runner: null } | { ModelCard: null } | { ClaimableTask: null } | { Payout: null } | { Namespace: null };
 
 /**
  * Every expected failure of the registry, as the Candid `Err` variant carries it: the one definition, generic in how
@@ -19,6 +20,10 @@ export type RegistryErrorOf<State extends string> =
   | { InvalidArgument: { field: string; reason: string } }
   | { AlreadyExists: { what: string } }
   | { CardNotPublished: { model: string } }
+  /** Publishing under an org that belongs to someone else (neither its owner nor one of its delegates). */
+  | { NamespaceOwned: { namespace: string; owner: string } }
+  /** A published version is immutable: `model`'s `version` is `digest`, and `id@digest` keeps its content. */
+  | { CardImmutable: { model: string; version: string; digest: string } }
   | { CardDeprecated: { model: string; reason: string } }
   | { Suspended: { reason: string } }
   | { LimitExceeded: { what: string; limit: bigint } }

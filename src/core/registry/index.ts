@@ -1,6 +1,16 @@
 /** The registry's domain logic: pure functions of (store, caller, now, args), shared by the canister and tests. */
 export { publishCard, getCard, listCards, deprecateCard, type CardFilter, type ModelRef } from './cards.js';
 export {
+  assignNamespace,
+  checkPublisher,
+  delegateNamespace,
+  getNamespace,
+  migrateNamespaces,
+  namespaceOf,
+  revokeNamespaceDelegate
+} from './namespaces.js';
+export { compareVersions } from './versions.js';
+export {
   registerRunner,
   updateRunner,
   deregisterRunner,

@@ -22,3 +22,7 @@ export const MIN_HEARTBEAT_TTL_NS = 10n * 1_000_000_000n;
 export const MAX_HEARTBEAT_TTL_NS = 24n * 3600n * 1_000_000_000n;
 /** find_runners without a model filter ranks at most this many runners (a moving window over them all; instruction budget). */
 export const MAX_UNFILTERED_SCAN = 5_000;
+/** Delegates one namespace may have (src/core/registry/namespaces.ts). */
+export const MAX_NAMESPACE_DELEGATES = 16;
+/** Card versions `get_model_card` looks at to find an id's latest (a page of MAX_SCAN_PER_CALL at most). */
+export const MAX_VERSIONS_SCANNED = 2_000;

@@ -3,6 +3,7 @@ import { DiscoveryIndex } from './discovery-index.js';
 import {
   DEFAULT_QUOTAS,
   type Heartbeat,
+  type Namespace,
   type Quotas,
   type RegistryConfig,
   type Reputation,
@@ -13,6 +14,8 @@ import {
 /** Everything the registry keeps. Card keys are `<id>@<digest>`; runner, heartbeat and reputation keys are principals. */
 export interface RegistryStore {
   cards: KeyValue<StoredCard>;
+  /** Lowercase org → who may publish cards under it (src/core/registry/namespaces.ts). */
+  namespaces: KeyValue<Namespace>;
   runners: KeyValue<StoredRunner>;
   heartbeats: KeyValue<Heartbeat>;
   reputation: KeyValue<Reputation>;
@@ -47,6 +50,7 @@ export function memoryStore(config: RegistryConfig): RegistryStore {
   let backfill: QuotaBackfill | undefined;
   return {
     cards: new MemoryKeyValue(),
+    namespaces: new MemoryKeyValue(),
     runners: new MemoryKeyValue(),
     heartbeats: new MemoryKeyValue(),
     reputation: new MemoryKeyValue(),

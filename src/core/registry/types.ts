@@ -15,6 +15,18 @@ export interface StoredCard {
   deprecated?: { reason: string; atNs: bigint; by: string };
 }
 
+/** Who publishes under an org (src/core/registry/namespaces.ts). */
+export interface Namespace {
+  /** The org as first spelled (keys are lowercase). */
+  name: string;
+  owner: string;
+  /** Principals the owner lets publish under the namespace too. */
+  delegates: string[];
+  sinceNs: bigint;
+  /** How the owner got it: first to publish, assigned by an admin, or migrated from cards published before namespaces. */
+  how: 'published' | 'assigned' | 'migrated';
+}
+
 export interface StoredRunner {
   /** Textual principal of the runner's own identity (the key). */
   id: string;

@@ -200,6 +200,8 @@ export interface FindRequest {
   confidential_required: Opt<boolean>;
   affinity_key: Opt<string>;
   limit: Opt<number>;
+  /** Pins the weights: only deployments of one of these digests (added last and optional, so older clients still decode). */
+  digests: Opt<string[]>;
 }
 export const FindRequest = typed<FindRequest>(
   IDL.Record({
@@ -219,7 +221,8 @@ export const FindRequest = typed<FindRequest>(
     endpoint_required: IDL.Opt(IDL.Bool),
     confidential_required: IDL.Opt(IDL.Bool),
     affinity_key: IDL.Opt(IDL.Text),
-    limit: IDL.Opt(Nat32)
+    limit: IDL.Opt(Nat32),
+    digests: IDL.Opt(IDL.Vec(IDL.Text))
   })
 );
 

@@ -6,7 +6,7 @@ import type { NotFoundKind as NotFoundKindValue, RegistryErrorOf } from '../../c
 
 export type NotFoundKind = NotFoundKindValue;
 export const NotFoundKind = typed<NotFoundKind>(
-  IDL.Variant({ Task: IDL.Null, Runner: IDL.Null, ModelCard: IDL.Null, ClaimableTask: IDL.Null, Payout: IDL.Null })
+  IDL.Variant({ Task: IDL.Null, Runner: IDL.Null, ModelCard: IDL.Null, ClaimableTask: IDL.Null, Payout: IDL.Null, Namespace: IDL.Null })
 );
 
 /** Every expected failure of a registry method (defined once, in src/core/registry/errors.ts); a task's state is text here. */
@@ -27,6 +27,8 @@ export const RegistryError = typed<RegistryError>(
     InvalidArgument: IDL.Record({ field: IDL.Text, reason: IDL.Text }),
     AlreadyExists: IDL.Record({ what: IDL.Text }),
     CardNotPublished: IDL.Record({ model: IDL.Text }),
+    NamespaceOwned: IDL.Record({ namespace: IDL.Text, owner: IDL.Text }),
+    CardImmutable: IDL.Record({ model: IDL.Text, version: IDL.Text, digest: IDL.Text }),
     CardDeprecated: IDL.Record({ model: IDL.Text, reason: IDL.Text }),
     Suspended: IDL.Record({ reason: IDL.Text }),
     LimitExceeded: IDL.Record({ what: IDL.Text, limit: IDL.Nat }),

@@ -25,6 +25,7 @@ import {
   RunnerView
 } from './discovery.js';
 import { ManifestIssue, NotFoundKind, RegistryError, result } from './errors.js';
+import { NamespaceView } from './namespaces.js';
 import {
   Account,
   GenerationLimits,
@@ -66,7 +67,8 @@ export const Results = {
   taskPage: result(TaskPage),
   quotas: result(QuotasView),
   payoutPage: result(PayoutPage),
-  payout: result(PayoutView)
+  payout: result(PayoutView),
+  namespace: result(NamespaceView)
 } as const;
 
 export const Replies = {
@@ -75,7 +77,8 @@ export const Replies = {
   stats: IDL.Vec(ModelStats),
   optTask: IDL.Opt(TaskView),
   taskSummaries: IDL.Vec(ClaimableTask),
-  optReputation: IDL.Opt(ReputationView)
+  optReputation: IDL.Opt(ReputationView),
+  optNamespace: IDL.Opt(NamespaceView)
 } as const;
 
 /** Every registry method, declared once: the canister's decorators and handlers, the actors and the .did read this. */
@@ -113,7 +116,11 @@ export const registryMethods = {
   get_reputation: query([IDL.Principal], Replies.optReputation),
   process_tasks: update([], Results.unit),
   set_quotas: update([QuotasArgs], Results.quotas),
-  get_quotas: query([], QuotasView)
+  get_quotas: query([], QuotasView),
+  get_namespace: query([IDL.Text], Replies.optNamespace),
+  assign_namespace: update([IDL.Text, IDL.Principal], Results.namespace),
+  delegate_namespace: update([IDL.Text, IDL.Principal], Results.namespace),
+  revoke_namespace_delegate: update([IDL.Text, IDL.Principal], Results.namespace)
 };
 
 /** The registry's install and upgrade argument. */
@@ -174,6 +181,7 @@ export const registryInterface = (): CandidInterface => ({
     PayoutFilter,
     PayoutPage,
     ReputationView,
+    NamespaceView,
     ModelRefResult: Results.modelRef,
     CardPageResult: Results.cardPage,
     RunnerPageResult: Results.runnerPage,
@@ -187,7 +195,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskPageResult: Results.taskPage,
     QuotasResult: Results.quotas,
     PayoutPageResult: Results.payoutPage,
-    PayoutResult: Results.payout
+    PayoutResult: Results.payout,
+    NamespaceResult: Results.namespace
   }
 });
 

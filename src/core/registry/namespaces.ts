@@ -1,0 +1,147 @@
+import { requireAdmin, requireAuthenticated } from './access.js';
+import { ANONYMOUS_PRINCIPAL, err, ok, type RegistryError, type Result } from './errors.js';
+import { MAX_NAMESPACE_DELEGATES } from './limits.js';
+import type { RegistryStore } from './store.js';
+import type { Namespace } from './types.js';
+
+/**
+ * Who may publish model cards under an org: the part of a model id before `/` (`meta-llama` in
+ * `meta-llama/Llama-3.1-8B-Instruct`). A namespace belongs to its first publisher, or to whom an admin assigns it;
+ * its owner may name delegates, who publish under it too. Namespaces compare without case (`Meta-Llama` is
+ * `meta-llama`), so a look-alike spelling cannot be claimed by someone else.
+ */
+
+/** An org as model ids spell it (src/core/manifest/fields.ts). */
+const ORG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The namespace of a model id: its org, lowercased (the key of the namespaces map). */
+export function namespaceOf(modelId: string): string {
+  const slash = modelId.indexOf('/');
+  return (slash < 0 ? modelId : modelId.slice(0, slash)).toLowerCase();
+}
+
+/** The namespace record for `name` (any case), or undefined while nobody holds it. */
+export function getNamespace(store: RegistryStore, name: string): Namespace | undefined {
+  if (!ORG.test(name)) return undefined;
+  return store.namespaces.get(name.toLowerCase());
+}
+
+/** Whether `caller` may publish under the namespace (unclaimed namespaces are free: publishing claims them). */
+export function mayPublish(record: Namespace | undefined, caller: string): boolean {
+  return record === undefined || record.owner === caller || record.delegates.includes(caller);
+}
+
+/** Why `caller` may not publish `modelId`, or undefined when it may. */
+export function checkPublisher(store: RegistryStore, caller: string, modelId: string): RegistryError | undefined {
+  const record = store.namespaces.get(namespaceOf(modelId));
+  if (mayPublish(record, caller)) return undefined;
+  return { NamespaceOwned: { namespace: record?.name ?? namespaceOf(modelId), owner: record?.owner ?? '' } };
+}
+
+/** The first publisher under an unclaimed namespace becomes its owner. */
+export function claimOnPublish(store: RegistryStore, caller: string, nowNs: bigint, modelId: string): void {
+  const key = namespaceOf(modelId);
+  if (store.namespaces.has(key)) return;
+  const slash = modelId.indexOf('/');
+  store.namespaces.set(key, {
+    name: modelId.slice(0, slash < 0 ? undefined : slash),
+    owner: caller,
+    delegates: [],
+    sinceNs: nowNs,
+    how: 'published'
+  });
+}
+
+function checkName(name: string): Result<string> {
+  if (!ORG.test(name)) {
+    return err({
+      InvalidArgument: { field: 'namespace', reason: 'expected an org: 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit' }
+    });
+  }
+  return ok(name.toLowerCase());
+}
+
+function checkPrincipal(field: string, principal: string): Result<null> {
+  if (principal === ANONYMOUS_PRINCIPAL)
+    return err({ InvalidArgument: { field, reason: 'the anonymous principal cannot hold a namespace' } });
+  return ok(null);
+}
+
+/** Admins give a namespace to `owner` (claimed or not); the previous owner's delegates lose it too. */
+export function assignNamespace(store: RegistryStore, caller: string, nowNs: bigint, name: string, owner: string): Result<Namespace> {
+  const denied = requireAdmin(store, caller);
+  if (denied !== undefined) return err(denied);
+  const key = checkName(name);
+  if ('Err' in key) return key;
+  const principal = checkPrincipal('owner', owner);
+  if ('Err' in principal) return principal;
+  const record: Namespace = { name, owner, delegates: [], sinceNs: nowNs, how: 'assigned' };
+  store.namespaces.set(key.Ok, record);
+  return ok(record);
+}
+
+/** The owner's namespace record, or why `caller` may not change it. */
+function owned(store: RegistryStore, caller: string, name: string): Result<[string, Namespace]> {
+  const denied = requireAuthenticated(caller);
+  if (denied !== undefined) return err(denied);
+  const key = checkName(name);
+  if ('Err' in key) return key;
+  const record = store.namespaces.get(key.Ok);
+  if (record === undefined) return err({ NotFound: { kind: { Namespace: null }, id: name } });
+  if (record.owner !== caller) return err({ NamespaceOwned: { namespace: record.name, owner: record.owner } });
+  return ok([key.Ok, record]);
+}
+
+/** The owner lets `delegate` publish under the namespace (idempotent). */
+export function delegateNamespace(store: RegistryStore, caller: string, name: string, delegate: string): Result<Namespace> {
+  const found = owned(store, caller, name);
+  if ('Err' in found) return found;
+  const [key, record] = found.Ok;
+  const principal = checkPrincipal('delegate', delegate);
+  if ('Err' in principal) return principal;
+  if (delegate === record.owner) return err({ InvalidArgument: { field: 'delegate', reason: 'the owner publishes without delegation' } });
+  if (record.delegates.includes(delegate)) return ok(record);
+  if (record.delegates.length >= MAX_NAMESPACE_DELEGATES) {
+    return err({ LimitExceeded: { what: 'namespace delegates', limit: BigInt(MAX_NAMESPACE_DELEGATES) } });
+  }
+  const next = { ...record, delegates: [...record.delegates, delegate] };
+  store.namespaces.set(key, next);
+  return ok(next);
+}
+
+/** The owner takes a delegate's right to publish back; cards it published stay (they are immutable). */
+export function revokeNamespaceDelegate(store: RegistryStore, caller: string, name: string, delegate: string): Result<Namespace> {
+  const found = owned(store, caller, name);
+  if ('Err' in found) return found;
+  const [key, record] = found.Ok;
+  if (!record.delegates.includes(delegate))
+    return err({ InvalidArgument: { field: 'delegate', reason: 'not a delegate of this namespace' } });
+  const next = { ...record, delegates: record.delegates.filter((d) => d !== delegate) };
+  store.namespaces.set(key, next);
+  return ok(next);
+}
+
+/**
+ * Cards published before namespaces existed: each org goes to the publisher of its earliest card. Idempotent (only
+ * records this migration made are revisited), and bounded by the card cap (MAX_CARDS, one read per card): the
+ * canister runs it once per upgrade.
+ */
+export function migrateNamespaces(store: RegistryStore): number {
+  let claimed = 0;
+  for (const [, stored] of store.cards.entries()) {
+    const key = namespaceOf(stored.card.id);
+    const record = store.namespaces.get(key);
+    if (record !== undefined && (record.how !== 'migrated' || record.sinceNs <= stored.publishedAtNs)) continue;
+    if (record?.owner === stored.publishedBy) continue;
+    const slash = stored.card.id.indexOf('/');
+    store.namespaces.set(key, {
+      name: stored.card.id.slice(0, slash),
+      owner: stored.publishedBy,
+      delegates: [],
+      sinceNs: stored.publishedAtNs,
+      how: 'migrated'
+    });
+    claimed++;
+  }
+  return claimed;
+}
