@@ -1,5 +1,5 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
-import { restorePayoutQueue } from '../../src/core/rewards/index.js';
+import { DEFAULT_BOND_CONFIG, restorePayoutQueue, type Bond, type BondConfig } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
 import type { Heartbeat, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
@@ -19,8 +19,9 @@ const TASK_CONFIG_KEY = 'task-config';
 const TASK_COUNTER_KEY = 'task-counter';
 const EPOCH_WORK_KEY = 'epoch-work';
 const QUOTAS_KEY = 'quotas';
+const BOND_CONFIG_KEY = 'bond-config';
 
-type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | bigint;
+type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | BondConfig | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
@@ -46,6 +47,9 @@ export function openStore(): Stores & { hasConfig(): boolean } {
   const payoutQueue = new CachedKeyValue<string>(20);
   // Payouts stored before the index existed get their entry (a no-op once every payout has one).
   restorePayoutQueue({ payouts, payoutQueue });
+  // Runner bonds (src/core/rewards/bonds.ts) and their due queue (stale locks, cooldowns). Memories 50+ are bonds'.
+  const bonds = new CachedKeyValue<Bond>(50);
+  const bondQueue = new CachedKeyValue<string>(51);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -74,6 +78,10 @@ export function openStore(): Stores & { hasConfig(): boolean } {
     idempotency,
     payouts,
     payoutQueue,
+    bonds,
+    bondQueue,
+    bondConfig: () => (settings.get(BOND_CONFIG_KEY) as BondConfig | undefined) ?? { ...DEFAULT_BOND_CONFIG },
+    setBondConfig: (config) => settings.set(BOND_CONFIG_KEY, config),
     taskConfig: () => (settings.get(TASK_CONFIG_KEY) as TaskConfig | undefined) ?? defaultTaskConfig(),
     setTaskConfig: (config) => settings.set(TASK_CONFIG_KEY, config),
     lastTaskNumber: () => (settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n,

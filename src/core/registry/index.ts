@@ -1,6 +1,7 @@
 /** The registry's domain logic: pure functions of (store, caller, now, args), shared by the canister and tests. */
 export { publishCard, getCard, listCards, deprecateCard, type CardFilter, type ModelRef } from './cards.js';
 export {
+  checkRegistration,
   registerRunner,
   updateRunner,
   deregisterRunner,
@@ -11,6 +12,7 @@ export {
   type HeartbeatAck,
   type RunnerFilter
 } from './runners.js';
+export { acceptOperator, effectiveOperator, operatorAccepted, operatorOf } from './operators.js';
 export { checkFindRequest, findRunners, stats, isLive, type FindRequest, type Candidate, type ModelStats } from './discovery.js';
 export { makeConfig, setAdmins, type ConfigInput } from './config.js';
 export { WEIGHTS, scoreOf, type Breakdown } from './ranking.js';

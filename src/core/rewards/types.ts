@@ -4,7 +4,7 @@ export interface PayAccount {
   subaccount?: string;
 }
 
-export type PayoutKind = 'runner' | 'treasury' | 'refund' | 'emission';
+export type PayoutKind = 'runner' | 'treasury' | 'refund' | 'emission' | 'bond-return' | 'bond-slash';
 
 /**
  * A ledger transfer the registry owes. Recorded before any call is made and retried until the ledger confirms it:
@@ -33,6 +33,8 @@ export interface Payout {
    * (`TooOld`), or MAX_PAYOUT_ATTEMPTS attempts failed. Never attempted automatically again.
    */
   stuck?: boolean;
+  /** The registry subaccount (hex) it leaves from when not the task escrow: a runner's bond account. */
+  fromSubaccount?: string;
 }
 
 /** Accepted work per runner in the current epoch, for emission. */

@@ -24,6 +24,7 @@ import {
   RunnerPage,
   RunnerView
 } from './discovery.js';
+import { BondConfigArgs, BondConfigView, BondView } from './bonds.js';
 import { ManifestIssue, NotFoundKind, RegistryError, result } from './errors.js';
 import {
   Account,
@@ -66,7 +67,8 @@ export const Results = {
   taskPage: result(TaskPage),
   quotas: result(QuotasView),
   payoutPage: result(PayoutPage),
-  payout: result(PayoutView)
+  payout: result(PayoutView),
+  bondConfig: result(BondConfigView)
 } as const;
 
 export const Replies = {
@@ -75,7 +77,8 @@ export const Replies = {
   stats: IDL.Vec(ModelStats),
   optTask: IDL.Opt(TaskView),
   taskSummaries: IDL.Vec(ClaimableTask),
-  optReputation: IDL.Opt(ReputationView)
+  optReputation: IDL.Opt(ReputationView),
+  optBond: IDL.Opt(BondView)
 } as const;
 
 /** Every registry method, declared once: the canister's decorators and handlers, the actors and the .did read this. */
@@ -113,7 +116,11 @@ export const registryMethods = {
   get_reputation: query([IDL.Principal], Replies.optReputation),
   process_tasks: update([], Results.unit),
   set_quotas: update([QuotasArgs], Results.quotas),
-  get_quotas: query([], QuotasView)
+  get_quotas: query([], QuotasView),
+  accept_operator: update([IDL.Principal], Results.runner),
+  set_bond_config: update([BondConfigArgs], Results.bondConfig),
+  get_bond_config: query([], BondConfigView),
+  get_bond: query([IDL.Principal], Replies.optBond)
 };
 
 /** The registry's install and upgrade argument. */
@@ -174,6 +181,9 @@ export const registryInterface = (): CandidInterface => ({
     PayoutFilter,
     PayoutPage,
     ReputationView,
+    BondConfigView,
+    BondConfigArgs,
+    BondView,
     ModelRefResult: Results.modelRef,
     CardPageResult: Results.cardPage,
     RunnerPageResult: Results.runnerPage,
@@ -187,7 +197,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskPageResult: Results.taskPage,
     QuotasResult: Results.quotas,
     PayoutPageResult: Results.payoutPage,
-    PayoutResult: Results.payout
+    PayoutResult: Results.payout,
+    BondConfigResult: Results.bondConfig
   }
 });
 
