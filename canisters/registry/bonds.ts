@@ -65,7 +65,12 @@ async function lockTransfer(store: Stores, bond: Bond): Promise<{ moved: true; b
  * BondRequired), and no bond without a way back (a registration that fails after the transfer, say a card deprecated
  * meanwhile, returns the bond through the payout outbox; a lost reply is resolved by maintenance).
  */
-export async function registerWithBond(store: Stores, caller: string, manifest: unknown, registryId: string): Promise<Result<StoredRunner>> {
+export async function registerWithBond(
+  store: Stores,
+  caller: string,
+  manifest: unknown,
+  registryId: string
+): Promise<Result<StoredRunner>> {
   const checked = checkRegistration(store, caller, time(), manifest, registryId);
   if ('Err' in checked) return checked;
   const amount = requiredBond(store, store.taskConfig().ledger);

@@ -106,7 +106,9 @@ async function pay(store: Stores, ledger: string, payout: Payout, now: bigint): 
     args = [
       {
         // A bond's return or slash leaves the runner's bond subaccount; everything else the task escrow.
-        from_subaccount: plan.fromEscrow ? [payout.fromSubaccount === undefined ? ESCROW_SUBACCOUNT : hexToBytes(payout.fromSubaccount)] : [],
+        from_subaccount: plan.fromEscrow
+          ? [payout.fromSubaccount === undefined ? ESCROW_SUBACCOUNT : hexToBytes(payout.fromSubaccount)]
+          : [],
         to: accountOut(payout.to),
         amount: plan.amountE8s,
         fee: plan.feeE8s === undefined ? [] : [plan.feeE8s],

@@ -22,7 +22,9 @@ export type RunnerErrorCode =
   /** The operator's manifest is not a valid partial manifest, or the reconciled one is invalid. */
   | 'ManifestInvalid'
   /** The operator's manifest says something the probes measured otherwise. */
-  | 'ManifestContradictsProbe';
+  | 'ManifestContradictsProbe'
+  /** Registration needs a runner bond the runner's identity could not approve (no funds for the approval's fee). */
+  | 'BondNotApproved';
 
 const RETRYABLE: ReadonlySet<RunnerErrorCode> = new Set(['EngineUnreachable', 'EngineTimeout']);
 

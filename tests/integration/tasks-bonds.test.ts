@@ -1,22 +1,20 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
 import type { Identity } from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { ed25519Pem } from '../../src/ic/identity.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { account, approveArgs } from '../support/ledger.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { errOf, okOf } from '../support/registry.ts';
-import {
-  bondConfigArgs,
-  FEE,
-  payoutsOf,
-  processTasks,
-  resultArgs,
-  REWARD,
-  taskNetwork,
-  type TaskNetwork
-} from '../support/tasks.ts';
+import { bondConfigArgs, FEE, payoutsOf, processTasks, resultArgs, REWARD, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 /**
  * Sybil resistance (issue 16) on the built Wasm through the agent: a runner bond locked at registration through
@@ -31,6 +29,8 @@ const FUNDS = 20_000_000n;
 const ALLOWANCE = 15_000_000n;
 const DETERMINISTIC = { max_output_tokens: 64, temperature: [0] as [number], seed: [42n] as [bigint] };
 const text = (identity: Identity): string => identity.getPrincipal().toText();
+const exec = promisify(execFile);
+const deai = join(import.meta.dirname, '..', '..', 'bin', 'deai.mjs');
 
 describe('runner bonds, operator acceptance and distinct-operator votes', () => {
   let net: Localnet;
@@ -59,7 +59,9 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     await t.fund(poor, FUNDS);
     const asPoor = await t.tasks(poor);
     const refused = errOf(await asPoor.register_runner(manifest(t, text(poor))));
-    expect(refused).toMatchObject({ BondRequired: { amount_e8s: BOND, reason: expect.stringMatching(/InsufficientAllowance/) as unknown } });
+    expect(refused).toMatchObject({
+      BondRequired: { amount_e8s: BOND, reason: expect.stringMatching(/InsufficientAllowance/) as unknown }
+    });
     expect(await asPoor.get_runner(poor.getPrincipal())).toEqual([]);
     expect(await asPoor.get_bond(poor.getPrincipal())).toEqual([]);
 
@@ -217,7 +219,9 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     const stranger = await t.tasks(Ed25519KeyIdentity.generate());
     expect(errOf(await stranger.set_bond_config(bondConfigArgs({ amount_e8s: [0n] })))).toHaveProperty('Unauthorized');
     const admin = await t.tasks(t.admin);
-    expect(errOf(await admin.set_bond_config(bondConfigArgs({ slash_bps: [10_001] })))).toMatchObject({ InvalidArgument: { field: 'slash_bps' } });
+    expect(errOf(await admin.set_bond_config(bondConfigArgs({ slash_bps: [10_001] })))).toMatchObject({
+      InvalidArgument: { field: 'slash_bps' }
+    });
     expect(errOf(await admin.set_bond_config(bondConfigArgs({ expired_lease_threshold: [0] })))).toMatchObject({
       InvalidArgument: { field: 'expired_lease_threshold' }
     });
@@ -230,6 +234,42 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     okOf(await admin.set_bond_config(bondConfigArgs({ amount_e8s: [0n] })));
     const free = Ed25519KeyIdentity.generate();
     expect(okOf(await (await t.tasks(free)).register_runner(manifest(t, text(free))))).toMatchObject({ bond_e8s: [], bond_state: [] });
+  }, 120_000);
+
+  it('deai runner bond and deai runner accept-operator, in human and JSON form', async () => {
+    const t = await taskNetwork(net, { bondE8s: BOND });
+    const operator = Ed25519KeyIdentity.generate();
+    const runner = await t.runner(2, { bond: BOND, operator: operator.getPrincipal() });
+    const dir = mkdtempSync(join(tmpdir(), 'deai-bond-'));
+    try {
+      writeFileSync(join(dir, 'operator.pem'), ed25519Pem(operator));
+      const cli = (...args: string[]) =>
+        exec(
+          process.execPath,
+          [deai, ...args, '--host', net.url, '--registry', t.registry.toText(), '--identity', join(dir, 'operator.pem')],
+          {
+            cwd: dir,
+            timeout: 60_000
+          }
+        );
+      const shown = JSON.parse((await cli('runner', 'bond', '--runner', text(runner), '--json')).stdout) as Record<string, unknown>;
+      expect(shown).toMatchObject({
+        runner: text(runner),
+        settings: { amountE8s: String(BOND), slashBps: 1_000 },
+        bond: { state: 'locked', amountE8s: String(BOND) }
+      });
+      expect((await cli('runner', 'bond')).stdout).toMatch(/no bond/);
+      expect((await cli('runner', 'accept-operator', text(runner))).stdout).toContain(`Accepted runner ${text(runner)}`);
+      const again = JSON.parse((await cli('runner', 'accept-operator', text(runner), '--json')).stdout) as Record<string, unknown>;
+      expect(again).toMatchObject({ id: text(runner), operator: text(operator), operatorAccepted: true });
+      // Accepting a runner that names someone else fails with the registry's code.
+      const stranger = await t.runner(2, { bond: BOND });
+      const refused = await cli('runner', 'accept-operator', text(stranger), '--json').catch((e: { stdout: string; code: number }) => e);
+      expect(refused).toMatchObject({ code: 1 });
+      expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'Unauthorized' } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
 

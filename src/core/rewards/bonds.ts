@@ -4,22 +4,11 @@ import { err, ok, type Result } from '../registry/errors.js';
 import type { Reputation } from '../registry/types.js';
 import { principalBytes } from '../principal-text.js';
 import { addPayout } from './outbox.js';
-import type { RewardStore } from './store.js';
-import type { PayAccount } from './types.js';
+import type { Bond, BondConfig, BondStore, PayAccount, Payout } from './types.js';
+
+export type { Bond, BondConfig, BondState, BondStore } from './types.js';
 
 const SECOND_NS = 1_000_000_000n;
-
-/** The runner bond's settings (admins: set_bond_config). */
-export interface BondConfig {
-  /** Locked at registration while a ledger is configured; 0 disables bonds. */
-  amountE8s: bigint;
-  /** How long after deregistration the bond is returned (slashes for faults found meanwhile still apply). */
-  cooldownNs: bigint;
-  /** Taken to the treasury per proven fault, in basis points of the bond as locked. */
-  slashBps: number;
-  /** Expired leases that make one fault (the counter restarts after each slash). */
-  expiredLeaseThreshold: number;
-}
 
 export const DEFAULT_BOND_CONFIG: Readonly<BondConfig> = {
   amountE8s: 100_000_000n,
@@ -32,40 +21,7 @@ export const DEFAULT_BOND_CONFIG: Readonly<BondConfig> = {
 export const MAX_BOND_E8S = 1_000_000_000_000n;
 export const MAX_BOND_COOLDOWN_NS = 365n * 24n * 3600n * SECOND_NS;
 
-/**
- * `locking`: the registration's transfer_from is in flight (no runner record yet); `locked`: held while the runner is
- * registered; `unbonding`: the runner deregistered, the bond returns at `releaseAtNs`.
- */
-export type BondState = 'locking' | 'locked' | 'unbonding';
-
-/** A runner's bond, held in its own subaccount of the registry (bondSubaccount). */
-export interface Bond {
-  runner: string;
-  /** Who paid it (the registering principal's default account) and gets it back. */
-  owner: string;
-  /** What the bond subaccount holds for it now: as locked, less slashes. */
-  amountE8s: bigint;
-  /** As locked, the base of each slash. */
-  lockedE8s: bigint;
-  state: BondState;
-  /** The transfer_from's created_at_time (with memo `bond/<runner>`, a retry is deduplicated by the ledger). */
-  createdAtNs: bigint;
-  releaseAtNs?: bigint;
-  block?: bigint;
-  slashes: number;
-  /** Expired leases since the last expiry slash. */
-  expiredLeases: number;
-}
-
-export interface BondStore {
-  bonds: KeyValue<Bond>;
-  /** Bonds waiting on time: `<dueNs, 20 digits>|<runner>` → runner (stale locks to resolve, cooldowns ending). */
-  bondQueue: KeyValue<string>;
-  bondConfig(): BondConfig;
-  setBondConfig(config: BondConfig): void;
-}
-
-type Bonds = BondStore & { payouts: RewardStore['payouts']; payoutQueue: RewardStore['payoutQueue'] };
+type Bonds = BondStore & { payouts: KeyValue<Payout>; payoutQueue: KeyValue<string> };
 
 /** A lock still `locking` after this long lost its reply (trap or upgrade): maintenance resolves it. */
 export const STALE_LOCK_NS = 120n * SECOND_NS;
@@ -85,7 +41,8 @@ export function bondSubaccount(runner: string): string {
 export const bondMemo = (runner: string): string => `bond/${runner}`;
 
 /** What registration must lock now: the configured amount while a ledger is configured (no ledger, no bonds). */
-export const requiredBond = (store: BondStore, ledger: string | undefined): bigint => (ledger === undefined ? 0n : store.bondConfig().amountE8s);
+export const requiredBond = (store: BondStore, ledger: string | undefined): bigint =>
+  ledger === undefined ? 0n : store.bondConfig().amountE8s;
 
 const queueKey = (dueNs: bigint, runner: string): string => `${dueNs.toString().padStart(20, '0')}|${runner}`;
 
@@ -127,7 +84,16 @@ export function beginBond(store: Bonds, runner: string, amountE8s: bigint, nowNs
       });
     return ok({ bond: current, reused: true });
   }
-  const bond: Bond = { runner, owner: runner, amountE8s, lockedE8s: amountE8s, state: 'locking', createdAtNs: nowNs, slashes: 0, expiredLeases: 0 };
+  const bond: Bond = {
+    runner,
+    owner: runner,
+    amountE8s,
+    lockedE8s: amountE8s,
+    state: 'locking',
+    createdAtNs: nowNs,
+    slashes: 0,
+    expiredLeases: 0
+  };
   save(store, undefined, bond, runner);
   return ok({ bond, reused: false });
 }
@@ -238,7 +204,13 @@ export function dueBonds(store: Bonds, nowNs: bigint, max: number): Bond[] {
  * A stale lock's transfer was asked again (same memo and created_at_time): `moved` means the ledger holds it (now or
  * from the first attempt), so it goes back to its owner unless the runner did register; otherwise it is dropped.
  */
-export function resolveStaleLock(store: Bonds & { runners: { has(id: string): boolean } }, nowNs: bigint, runner: string, moved: boolean, block?: bigint): void {
+export function resolveStaleLock(
+  store: Bonds & { runners: { has(id: string): boolean } },
+  nowNs: bigint,
+  runner: string,
+  moved: boolean,
+  block?: bigint
+): void {
   const current = store.bonds.get(runner);
   if (current?.state !== 'locking') return;
   if (!moved) return bondFailed(store, runner);

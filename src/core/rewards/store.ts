@@ -1,7 +1,6 @@
 import type { KeyValue } from '../kv.js';
-import type { BondStore } from './bonds.js';
 import type { RegistryStore } from '../registry/store.js';
-import type { EpochWork, Payout, RewardConfig } from './types.js';
+import type { BondStore, EpochWork, Payout, RewardConfig } from './types.js';
 
 /** What rewards keep: the payout outbox (payouts still owed, small) and the current epoch's accepted work. */
 export interface RewardStore extends BondStore {

@@ -128,7 +128,8 @@ export function claimTask(
   for (const id of mergedIds(store, servedModels(store, runner))) {
     if (skips >= MAX_CLAIM_SKIPS || outOfBudget()) break;
     const open = store.open.get(id);
-    const request = open !== undefined && claimable(open, runner, now, (r) => operatorOf(store, r)) ? requestOf(store, id, open) : undefined;
+    const request =
+      open !== undefined && claimable(open, runner, now, (r) => operatorOf(store, r)) ? requestOf(store, id, open) : undefined;
     const deployment = open === undefined || request === undefined ? undefined : matchingDeployment(store, now, runner, request);
     if (open === undefined || deployment === undefined) {
       skips++;

@@ -30,7 +30,10 @@ export function votersOf(store: Stores): (runner: string) => Voter {
  * half of the total weight: identities of one operator count once, and new identities agreeing on garbage do not
  * outweigh a runner with a record and a full bond (no winner: the task fails and is refunded).
  */
-export function majorityDigest(task: Task, voterOf: (runner: string) => Voter = (runner) => ({ operator: runner, weight: 1n })): string | undefined {
+export function majorityDigest(
+  task: Task,
+  voterOf: (runner: string) => Voter = (runner) => ({ operator: runner, weight: 1n })
+): string | undefined {
   const voted = new Set<string>();
   const tally = new Map<string, { operators: number; weight: bigint }>();
   let total = 0n;
