@@ -11,14 +11,14 @@ import { RunnerError } from './errors.js';
  */
 export async function approveBond(
   registry: RegistryActor,
-  ledgerOf: (ledgerId: Principal) => LedgerActor,
+  ledgerOf: (ledgerId: Principal) => LedgerActor | Promise<LedgerActor>,
   registryId: Principal,
   principal: Principal
 ): Promise<bigint> {
   const [bond, tasks] = await Promise.all([registry.get_bond_config(), registry.get_task_config()]);
   const ledgerId = tasks.ledger[0];
   if (bond.amount_e8s === 0n || ledgerId === undefined) return 0n;
-  const ledger = ledgerOf(ledgerId);
+  const ledger = await ledgerOf(ledgerId);
   const spender = { owner: registryId, subaccount: [] as [] };
   const [fee, current] = await Promise.all([
     ledger.icrc1_fee(),

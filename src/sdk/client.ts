@@ -199,6 +199,19 @@ export class DeaiClient {
   }
 
   /**
+   * What a runner's identity must hold to register while bonds are on: the bond, the approval's fee and the
+   * transfer's fee (0 when no bond is required).
+   * @example
+   * await operator.transfer(runnerId, await operator.bondCost());
+   */
+  async bondCost(): Promise<bigint> {
+    const { amountE8s } = await this.bondSettings();
+    if (amountE8s === 0n || this.ledgerActor === undefined) return 0n;
+    const fee = await call('icrc1_fee', () => this.ledger().icrc1_fee());
+    return amountE8s + 2n * fee;
+  }
+
+  /**
    * Approves the registry for the runner bond (plus the ledger fee), as registration requires while bonds are on;
    * returns the bond amount (0: nothing to approve).
    * @example

@@ -10,6 +10,7 @@ import type { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ed25519Pem } from '../../src/ic/identity.ts';
+import { approveBond } from '../../src/runner/bond.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { account, approveArgs } from '../support/ledger.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
@@ -213,6 +214,20 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     expect(await t.balance(honest)).toBe(honestBalance);
     expect(await bondBalance(t, honest.getPrincipal())).toBe(BOND);
   }, 180_000);
+
+  it('the runner node approves the bond before its first registration (src/runner/bond.ts)', async () => {
+    const t = await taskNetwork(net, { bondE8s: BOND });
+    const runner = Ed25519KeyIdentity.generate();
+    const asRunner = await t.tasks(runner);
+    const approve = async () => approveBond(asRunner, () => t.token(runner), t.registry, runner.getPrincipal());
+    // Unfunded: the approval's fee cannot be paid, and the error says what to fund.
+    await expect(approve()).rejects.toMatchObject({ code: 'BondNotApproved' });
+    await t.fund(runner, BOND + 2n * FEE);
+    expect(await approve()).toBe(BOND);
+    expect(await approve()).toBe(BOND); // the allowance already covers it: no second approval (no second fee)
+    expect(okOf(await asRunner.register_runner(manifest(t, text(runner))))).toMatchObject({ bond_e8s: [BOND] });
+    expect(await t.balance(runner)).toBe(0n);
+  }, 120_000);
 
   it('bond settings are admins’, bounded, and 0 turns bonds off', async () => {
     const t = await taskNetwork(net, { bondE8s: BOND });
