@@ -19,7 +19,7 @@ import {
 
 import {
   deprecateCard,
-  deregisterRunner,
+  acceptOperator,
   findRunners,
   getCard,
   heartbeat,
@@ -27,7 +27,6 @@ import {
   listRunners,
   makeConfig,
   publishCard,
-  registerRunner,
   setAdmins,
   setSuspended,
   stats,
@@ -49,7 +48,7 @@ import {
 import { JsonTooDeepError, parseJson } from '../../src/core/json.js';
 import { requireAdmin } from '../../src/core/registry/access.js';
 import { byteLength } from '../../src/core/tasks/validate.js';
-import { listPayouts, retryPayout } from '../../src/core/rewards/index.js';
+import { listPayouts, retryPayout, setBondConfig } from '../../src/core/rewards/index.js';
 import {
   acceptTask,
   claimTask,
@@ -67,6 +66,7 @@ import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/int
 import { candidatesReply } from './candid-text.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
+import { bondConfigView, bondView, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView } from './namespaces.js';
@@ -142,6 +142,8 @@ function startMaintenance(): void {
   setTimerInterval(MAINTENANCE_SECONDS, () => maintainTasks(state()));
   setTimerInterval(MAINTENANCE_SECONDS, () => processPayouts(state()));
   setTimerInterval(MAINTENANCE_SECONDS, () => retryStaleEscrows(state()));
+  // Bonds (stale locks, ended cooldowns) in a fourth message: their ledger calls never hold back the others.
+  setTimerInterval(MAINTENANCE_SECONDS, () => maintainBonds(state()));
 }
 
 function configure(args: Opt<InitArgs>): void {
@@ -261,16 +263,18 @@ export default class {
     });
   }
 
+  /** Async: while bonds are required the bond is moved first (canisters/registry/bonds.ts). */
   @update(m.register_runner.args, m.register_runner.ret, MANUAL)
-  register_runner(): void {
+  async register_runner(): Promise<void> {
     if (tooLarge('register_runner')) return;
-    handle(m.register_runner, (manifestJson) => {
-      const manifest = manifestOf(manifestJson);
-      if ('Err' in manifest) return manifest;
-      return mapResult(registerRunner(state(), caller(), time(), manifest.Ok, canisterSelf().toText()), (r) =>
-        runnerView(state(), r, time())
-      );
-    });
+    const [manifestJson] = argsOf(m.register_runner);
+    const manifest = manifestOf(manifestJson);
+    if ('Err' in manifest) return replyOf(m.register_runner, manifest);
+    const registered = await registerWithBond(state(), caller(), manifest.Ok, canisterSelf().toText());
+    replyOf(
+      m.register_runner,
+      mapResult(registered, (r) => runnerView(state(), r, time()))
+    );
   }
 
   @update(m.update_runner.args, m.update_runner.ret, MANUAL)
@@ -288,7 +292,7 @@ export default class {
   @update(m.deregister_runner.args, m.deregister_runner.ret, MANUAL)
   deregister_runner(): void {
     handle(m.deregister_runner, (runner) => {
-      return deregisterRunner(state(), caller(), runner.toText());
+      return deregisterWithBond(state(), caller(), runner.toText());
     });
   }
 
@@ -577,5 +581,43 @@ export default class {
     if (denied !== undefined) return replyOf(m.process_tasks, { Err: denied });
     await maintain(state());
     replyOf(m.process_tasks, { Ok: null });
+  }
+
+  // ---------- runner bonds and operators (canisters/registry/bonds.ts)
+  /** The operator a runner's manifest names accepts it: payouts go to it from now on, and it counts in its quota. */
+  @update(m.accept_operator.args, m.accept_operator.ret, MANUAL)
+  accept_operator(): void {
+    handle(m.accept_operator, (runner) =>
+      mapResult(acceptOperator(state(), caller(), time(), runner.toText()), (r) => runnerView(state(), r, time()))
+    );
+  }
+
+  @update(m.set_bond_config.args, m.set_bond_config.ret, MANUAL)
+  set_bond_config(): void {
+    handle(m.set_bond_config, (a) =>
+      mapResult(
+        setBondConfig(state(), caller(), {
+          amountE8s: some(a.amount_e8s),
+          cooldownSeconds: some(a.cooldown_seconds),
+          slashBps: some(a.slash_bps),
+          expiredLeaseThreshold: some(a.expired_lease_threshold)
+        }),
+        bondConfigView
+      )
+    );
+  }
+
+  @query(m.get_bond_config.args, m.get_bond_config.ret, MANUAL)
+  get_bond_config(): void {
+    handle(m.get_bond_config, () => bondConfigView(state().bondConfig()));
+  }
+
+  /** A runner's bond, also after deregistration (until it is returned). */
+  @query(m.get_bond.args, m.get_bond.ret, MANUAL)
+  get_bond(): void {
+    handle(m.get_bond, (runner) => {
+      const bond = state().bonds.get(runner.toText());
+      return opt(bond === undefined ? undefined : bondView(bond));
+    });
   }
 }

@@ -1,8 +1,16 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
-import { restorePayoutQueue } from '../../src/core/rewards/index.js';
+import { DEFAULT_BOND_CONFIG, restorePayoutQueue, type Bond, type BondConfig } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
-import type { Heartbeat, Namespace, QuotaBackfill, RegistryConfig, Reputation, StoredCard, StoredRunner } from '../../src/core/registry/index.js';
+import type {
+  Heartbeat,
+  Namespace,
+  QuotaBackfill,
+  RegistryConfig,
+  Reputation,
+  StoredCard,
+  StoredRunner
+} from '../../src/core/registry/index.js';
 import {
   defaultTaskConfig,
   OpenTasks,
@@ -21,8 +29,9 @@ const EPOCH_WORK_KEY = 'epoch-work';
 const QUOTAS_KEY = 'quotas';
 /** The quota counters' rebuild cursor; `'done'` once they are complete (absent: state older than the counters). */
 const QUOTA_BACKFILL_KEY = 'quota-backfill';
+const BOND_CONFIG_KEY = 'bond-config';
 
-type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | 'done' | bigint;
+type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | BondConfig | 'done' | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
@@ -54,6 +63,9 @@ export function openStore(): Stores & {
   const namespaces = new CachedKeyValue<Namespace>(31);
   // Payouts stored before the index existed get their entry (a no-op once every payout has one).
   restorePayoutQueue({ payouts, payoutQueue });
+  // Runner bonds (src/core/rewards/bonds.ts) and their due queue (stale locks, cooldowns). Memories 50+ are bonds'.
+  const bonds = new CachedKeyValue<Bond>(50);
+  const bondQueue = new CachedKeyValue<string>(51);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -89,6 +101,10 @@ export function openStore(): Stores & {
     idempotency,
     payouts,
     payoutQueue,
+    bonds,
+    bondQueue,
+    bondConfig: () => (settings.get(BOND_CONFIG_KEY) as BondConfig | undefined) ?? { ...DEFAULT_BOND_CONFIG },
+    setBondConfig: (config) => settings.set(BOND_CONFIG_KEY, config),
     taskConfig: () => (settings.get(TASK_CONFIG_KEY) as TaskConfig | undefined) ?? defaultTaskConfig(),
     setTaskConfig: (config) => settings.set(TASK_CONFIG_KEY, config),
     lastTaskNumber: () => (settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n,

@@ -1,5 +1,5 @@
 import { call, canisterSelf, performanceCounter, time } from 'azle';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
 
 import type { ArgsOf } from '../../src/interface/candid.js';
 import { ledgerMethods, type TransferFromResult, type TransferResult } from '../../src/interface/ledger/index.js';
@@ -23,6 +23,7 @@ import {
   type Stores,
   type Task
 } from '../../src/core/tasks/index.js';
+import { maintainBonds } from './bonds.js';
 import { accountOut } from './task-views.js';
 
 /** The registry's escrow account on the ledger: subaccount 0x01 followed by 31 zero bytes. */
@@ -116,7 +117,10 @@ async function pay(store: Stores, ledger: string, payout: Payout, plan: PayoutTr
   try {
     args = [
       {
-        from_subaccount: plan.fromEscrow ? [ESCROW_SUBACCOUNT] : [],
+        // A bond's return or slash leaves the runner's bond subaccount; everything else the task escrow.
+        from_subaccount: plan.fromEscrow
+          ? [payout.fromSubaccount === undefined ? ESCROW_SUBACCOUNT : hexToBytes(payout.fromSubaccount)]
+          : [],
         to: accountOut(payout.to),
         amount: plan.amountE8s,
         fee: plan.feeE8s === undefined ? [] : [plan.feeE8s],
@@ -194,6 +198,8 @@ export function maintainTasks(store: Stores): void {
  */
 export async function maintain(store: Stores): Promise<void> {
   maintainTasks(store);
+  // Bonds before payouts, so that a bond whose cooldown ended is paid back in this pass.
+  await maintainBonds(store);
   await processPayouts(store);
   await retryStaleEscrows(store);
 }

@@ -3,6 +3,7 @@ import { Principal } from 'azle';
 import { stringifyJson } from '../../src/core/json.js';
 import {
   isLive,
+  operatorAccepted,
   WEIGHTS,
   type Candidate,
   type ModelStats,
@@ -11,6 +12,7 @@ import {
   type StoredCard,
   type StoredRunner
 } from '../../src/core/registry/index.js';
+import type { BondStore } from '../../src/core/rewards/index.js';
 import { opt } from '../../src/interface/candid.js';
 import type {
   Candidate as CandidateView,
@@ -41,8 +43,9 @@ export function cardView(stored: StoredCard): CardView {
   };
 }
 
-export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bigint): RunnerView {
+export function runnerView(store: RegistryStore & Pick<BondStore, 'bonds'>, runner: StoredRunner, nowNs: bigint): RunnerView {
   const beat = store.heartbeats.get(runner.id);
+  const bond = store.bonds.get(runner.id);
   const m = runner.manifest;
   return {
     id: Principal.fromText(runner.id),
@@ -75,7 +78,10 @@ export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bi
       input_price_per_million: d.price.inputPerMillion,
       output_price_per_million: d.price.outputPerMillion
     })),
-    manifest_json: stringifyJson(m)
+    manifest_json: stringifyJson(m),
+    bond_e8s: opt(bond?.amountE8s),
+    bond_state: opt(bond?.state),
+    operator_accepted: [operatorAccepted(runner)]
   };
 }
 

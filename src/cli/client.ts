@@ -68,6 +68,8 @@ const NEXT_STEPS: Record<string, string> = {
   ReviewEnded: 'the review window has closed: the result counts as accepted',
   TaskNotClaimable: 'see the task state with `deai task status <id>`',
   NotServing: 'the runner has no live deployment of this model (`deai runners find --model <id>`)',
+  BondRequired:
+    'fund the runner identity with the bond plus two ledger fees (`deai runner bond` shows the amount); `deai runner start` approves it',
   IdentityNotFound: 'pass --identity with an existing PEM file',
   IdentityInvalid: 'pass --identity with a PEM private key, as `dfx identity export` writes it'
 };

@@ -73,6 +73,18 @@ export async function runDemo(options: { host: string; registryId: string; proje
       metricsPort: 0,
       stateFile: '.deai/runner-state.json'
     });
+    // While bonds are on, the runner registers with a bond: the deployer (funded at deploy) pays for it once.
+    const deployer = await DeaiClient.connect({
+      host: options.host,
+      registryId: options.registryId,
+      identity: loadOrCreateIdentity(resolve(projectDir, DEFAULT_IDENTITY_PATH)).identity
+    });
+    const runnerId = loadOrCreateIdentity(resolve(projectDir, config.identity)).identity.getPrincipal();
+    const bondCost = await deployer.bondCost();
+    if (bondCost > 0n && (await deployer.getBond(runnerId)) === undefined) {
+      const held = await deployer.balance({ owner: runnerId });
+      if (held < bondCost) await deployer.transfer({ owner: runnerId }, bondCost - held);
+    }
     runner = await startRunner(config, {
       projectDir,
       log: (event, fields) =>

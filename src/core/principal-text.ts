@@ -77,3 +77,9 @@ export function principalTextProblem(text: string): string | undefined {
 
 /** Whether `text` is a principal's canonical text. */
 export const isPrincipalText = (text: string): boolean => principalTextProblem(text) === undefined;
+
+/** The bytes of a principal's canonical text, or undefined when `text` is not one. */
+export function principalBytes(text: string): Uint8Array | undefined {
+  if (principalTextProblem(text) !== undefined) return undefined;
+  return base32Decode(text.replace(/-/g, ''))?.subarray(4);
+}

@@ -28,7 +28,9 @@ export type RunnerErrorCode =
   /** llama-server reports loading a weights file the runner cannot read, so it cannot hash what is served. */
   | 'ServedModelUnreadable'
   /** The registry refused to publish the card or to register the runner. */
-  | 'RegistrationRefused';
+  | 'RegistrationRefused'
+  /** Registration needs a runner bond the runner's identity could not approve (no funds for the approval's fee). */
+  | 'BondNotApproved';
 
 const RETRYABLE: ReadonlySet<RunnerErrorCode> = new Set(['EngineUnreachable', 'EngineTimeout']);
 

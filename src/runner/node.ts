@@ -45,6 +45,11 @@ export interface RunnerNodeOptions {
    * (default {@link defaultLeaseMarginMs}: 5% of the lease, at least 2 s).
    */
   leaseMarginMs?: number;
+  /**
+   * Runs before a first registration (not before an update): approves the registry for the runner bond
+   * (src/runner/bond.ts). None: the runner registers without approving anything.
+   */
+  prepareRegistration?: () => Promise<void>;
   /** Output cap in UTF-8 bytes (default and maximum: the registry's `MAX_OUTPUT_BYTES`, what complete_task accepts). */
   maxOutputBytes?: number;
 }
@@ -108,6 +113,7 @@ export class RunnerNode {
       this.log('card-published', { id: card.id, digest: card.digest });
     }
     const existing = await registry.get_runner(principal);
+    if (existing.length === 0) await this.options.prepareRegistration?.();
     const registered =
       existing.length > 0
         ? await registry.update_runner(principal, this.options.manifestJson)

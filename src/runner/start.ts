@@ -1,9 +1,13 @@
 import { join, resolve } from 'node:path';
 
+import { Principal } from '@dfinity/principal';
+
 import { createAgent } from '../ic/agent.js';
 import { readRecordedIds } from '../ic/deploy.js';
 import { loadOrCreateIdentity } from '../ic/identity.js';
+import { ledgerClient } from '../ic/ledger.js';
 import { registryClient } from '../ic/registry.js';
+import { approveBond } from './bond.js';
 import type { RunnerConfig } from './config.js';
 import { RunnerError } from './errors.js';
 import { RunnerMetrics } from './metrics.js';
@@ -95,8 +99,13 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
   const agent = await createAgent(config.network.host, identity);
   const metrics = new RunnerMetrics();
   const slots = manifest.deployments.reduce((n, d) => n + d.slots, 0);
+  const registry = registryClient(agent, registryId);
   const node = new RunnerNode({
-    registry: registryClient(agent, registryId),
+    registry,
+    prepareRegistration: async () => {
+      const bond = await approveBond(registry, (ledger) => ledgerClient(agent, ledger), Principal.fromText(registryId), principal);
+      if (bond > 0n) log('bond-approved', { bondE8s: bond.toString() });
+    },
     principal,
     engineUrl: config.engine.url,
     engineModel: model.id,

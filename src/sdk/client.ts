@@ -17,12 +17,16 @@ import {
   toReputation,
   toRewardQuote,
   toRunnerInfo,
-  toTask
+  toTask,
+  toBondSettings,
+  toRunnerBond
 } from './convert.js';
 import type { ReadyResult, SubmitTaskOptions, Task, WaitOptions } from './task-types.js';
 import { toNamespaceInfo, type NamespaceInfo } from './namespaces.js';
 import {
   type AccountLike,
+  type BondSettings,
+  type RunnerBond,
   type PublishedModel,
   type ModelFilter,
   type Reputation,
@@ -221,6 +225,65 @@ export class DeaiClient {
     if (view === undefined)
       throw new DeaiError('NotFound', `Runner ${principal.toText()} is not registered`, { kind: { Runner: null }, id: principal.toText() });
     return toRunnerInfo(view);
+  }
+
+  /**
+   * The runner bond settings: what registration locks (while a ledger is configured; 0 = no bond), the cooldown
+   * before a deregistered runner's bond is returned, and the slashes.
+   * @example
+   * const { amountE8s } = await client.bondSettings();
+   */
+  async bondSettings(): Promise<BondSettings> {
+    return toBondSettings(await call('get_bond_config', () => this.registry.get_bond_config()));
+  }
+
+  /**
+   * A runner's bond (also during its cooldown after deregistration), or undefined when it has none.
+   * @example
+   * const bond = await client.getBond(runnerId);
+   * console.log(bond?.state, bond?.amountE8s);
+   */
+  async getBond(id: Principal | string = this.principal): Promise<RunnerBond | undefined> {
+    const principal = typeof id === 'string' ? Principal.fromText(id) : id;
+    const view = (await call('get_bond', () => this.registry.get_bond(principal)))[0];
+    return view === undefined ? undefined : toRunnerBond(view);
+  }
+
+  /**
+   * What a runner's identity must hold to register while bonds are on: the bond, the approval's fee and the
+   * transfer's fee (0 when no bond is required).
+   * @example
+   * await operator.transfer(runnerId, await operator.bondCost());
+   */
+  async bondCost(): Promise<bigint> {
+    const { amountE8s } = await this.bondSettings();
+    if (amountE8s === 0n || this.ledgerActor === undefined) return 0n;
+    const fee = await call('icrc1_fee', () => this.ledger().icrc1_fee());
+    return amountE8s + 2n * fee;
+  }
+
+  /**
+   * Approves the registry for the runner bond (plus the ledger fee), as registration requires while bonds are on;
+   * returns the bond amount (0: nothing to approve).
+   * @example
+   * await runnerClient.approveBond(); // then register_runner
+   */
+  async approveBond(): Promise<bigint> {
+    const { amountE8s } = await this.bondSettings();
+    if (amountE8s === 0n || this.ledgerActor === undefined) return 0n;
+    await this.ensureAllowance(amountE8s);
+    return amountE8s;
+  }
+
+  /**
+   * The caller, named as a runner's operator, accepts it: the runner's pay goes to the caller from now on and the
+   * runner counts in the caller's quota. Throws DeaiError `Unauthorized` when the caller is not the named operator.
+   * @example
+   * await operatorClient.acceptOperator(runnerId);
+   */
+  async acceptOperator(runner: Principal | string): Promise<RunnerInfo> {
+    const principal = typeof runner === 'string' ? Principal.fromText(runner) : runner;
+    return toRunnerInfo(unwrap('accept_operator', await call('accept_operator', () => this.registry.accept_operator(principal))));
   }
 
   /**

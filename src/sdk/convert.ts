@@ -16,6 +16,8 @@ import type {
   RewardQuote as RewardQuoteView,
   RunnerFilter as RunnerFilterArgs,
   RunnerView as RunnerRecordView,
+  BondConfigView,
+  BondView,
   TaskConfigView,
   TaskFilter as TaskFilterArgs,
   TaskListItem,
@@ -26,6 +28,8 @@ import { DeaiError } from './errors.js';
 import type { Task, TaskFilter, TaskResult, TaskSummary } from './task-types.js';
 import type {
   AccountLike,
+  BondSettings,
+  RunnerBond,
   LedgerBlock,
   LedgerLog,
   ModelCapacity,
@@ -151,7 +155,10 @@ export function toRunnerInfo(view: RunnerRecordView): RunnerInfo {
       inputPricePerMillion: d.input_price_per_million,
       outputPricePerMillion: d.output_price_per_million
     })),
-    manifestJson: view.manifest_json
+    manifestJson: view.manifest_json,
+    ...(view.bond_e8s[0] === undefined ? {} : { bondE8s: view.bond_e8s[0] }),
+    ...(view.bond_state[0] === undefined ? {} : { bondState: view.bond_state[0] }),
+    operatorAccepted: view.operator_accepted[0] ?? false
   };
 }
 
@@ -347,4 +354,27 @@ export function toLedgerLog(result: GetBlocksResult): LedgerLog {
 /** `{ key: value }`, or nothing when the value is absent (exactOptionalPropertyTypes-safe). */
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+export function toBondSettings(view: BondConfigView): BondSettings {
+  return {
+    amountE8s: view.amount_e8s,
+    cooldownSeconds: view.cooldown_seconds,
+    slashBps: view.slash_bps,
+    expiredLeaseThreshold: view.expired_lease_threshold
+  };
+}
+
+export function toRunnerBond(view: BondView): RunnerBond {
+  const sub = view.account.subaccount[0];
+  return {
+    runner: view.runner.toText(),
+    owner: view.owner.toText(),
+    amountE8s: view.amount_e8s,
+    lockedE8s: view.locked_e8s,
+    state: view.state,
+    ...(view.release_at_ns[0] === undefined ? {} : { releaseAtNs: view.release_at_ns[0] }),
+    slashes: view.slashes,
+    subaccount: sub === undefined ? '' : [...sub].map((b) => b.toString(16).padStart(2, '0')).join('')
+  };
 }

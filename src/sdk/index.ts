@@ -16,6 +16,8 @@ export { DeaiError, isDeaiError, type DeaiErrorCode, type DeaiErrorDetails } fro
 export { CodedError, type CodedErrorJson } from '../core/errors/coded-error.js';
 export type {
   AccountLike,
+  BondSettings,
+  RunnerBond,
   LedgerBlock,
   LedgerLog,
   ModelCapacity,

@@ -99,6 +99,32 @@ export interface RunnerInfo {
     outputPricePerMillion: bigint;
   }>;
   manifestJson: string;
+  /** What the runner's bond holds (absent: no bond, bonds were off when it registered) and its state. */
+  bondE8s?: bigint;
+  bondState?: string;
+  /** Whether the operator it names accepted being named; until then its pay goes to the runner itself. */
+  operatorAccepted: boolean;
+}
+
+/** The registry's runner bond settings (`amountE8s` is locked at registration while a ledger is configured; 0 = off). */
+export interface BondSettings {
+  amountE8s: bigint;
+  cooldownSeconds: bigint;
+  slashBps: number;
+  expiredLeaseThreshold: number;
+}
+
+/** A runner's bond: `locking`, `locked`, or `unbonding` until `releaseAtNs`; what it holds after slashes. */
+export interface RunnerBond {
+  runner: string;
+  owner: string;
+  amountE8s: bigint;
+  lockedE8s: bigint;
+  state: string;
+  releaseAtNs?: bigint;
+  slashes: number;
+  /** The registry subaccount (hex) that holds it. */
+  subaccount: string;
 }
 
 /** A ledger account: a principal (object or text), or an owner with a 32-byte subaccount. */

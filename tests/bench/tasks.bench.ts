@@ -27,7 +27,7 @@ import { startLocalnetProcess, stopProcess } from '../support/localnet-process.t
 import { deployment, modelCard, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
 import { findRequest, heartbeatArgs, okOf, registryWasm } from '../support/registry.ts';
-import { resultArgs, taskConfigArgs, type SubmitTaskArgs as SubmitArgs, type TaskActor } from '../support/tasks.ts';
+import { bondConfigArgs, resultArgs, taskConfigArgs, type SubmitTaskArgs as SubmitArgs, type TaskActor } from '../support/tasks.ts';
 import { flag, sized } from './scale.ts';
 import { ms, printTable, row } from './report.ts';
 
@@ -79,6 +79,8 @@ try {
   );
   const asAdmin = Actor.createActor<TaskActor>(registryIdlFactory, { agent: adminAgent, canisterId: registry });
   okOf(await asAdmin.set_task_config(taskConfigArgs({ ledger: [ledger], treasury: [{ owner: admin.getPrincipal(), subaccount: [] }] })));
+  // The task lifecycle is measured, not registration: no runner bond.
+  okOf(await asAdmin.set_bond_config(bondConfigArgs({ amount_e8s: [0n] })));
   const card = modelCard();
   okOf(await asAdmin.publish_model_card(JSON.stringify(card)));
   const slots = Math.min(1024, Math.ceil(TASKS / RUNNERS) + 1);

@@ -75,6 +75,8 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   'deai models namespace': [['tests/integration/cli-commands.test.ts', "'models', 'namespace'"]],
   'deai runners find': [[THIS_FILE, "'runners', 'find'"]],
   'deai runner start': [['tests/e2e/runner-cli.test.ts', "'runner', 'start'"]],
+  'deai runner bond': [['tests/integration/tasks-bonds.test.ts', "'runner', 'bond'"]],
+  'deai runner accept-operator': [['tests/integration/tasks-bonds.test.ts', "'runner', 'accept-operator'"]],
   'deai runner status': [
     [THIS_FILE, "'runner', 'status'"],
     ['tests/e2e/runner-cli.test.ts', "'runner', 'status'"]

@@ -88,19 +88,26 @@ describe('registry bounds', () => {
     console.log(`publish_model_card with ${unknownKeys.length} bytes of unknown keys: ${total()} instructions`);
   }, 120_000);
 
-  it('gives each operator its share of runners: the 51st is refused, another operator registers', async () => {
-    const operator = Ed25519KeyIdentity.generate().getPrincipal().toText();
+  it('gives each operator its share of runners, counting the runners it accepted: the 51st acceptance is refused', async () => {
+    const operatorId = Ed25519KeyIdentity.generate();
+    const operator = operatorId.getPrincipal().toText();
+    const asOperator = await t.tasks(operatorId);
     const register = async (op: string) => {
       const identity = Ed25519KeyIdentity.generate();
-      return (await t.tasks(identity)).register_runner(JSON.stringify(runnerManifest(op, [deployment(t.card)])));
+      okOf(await (await t.tasks(identity)).register_runner(JSON.stringify(runnerManifest(op, [deployment(t.card)]))));
+      return identity.getPrincipal();
     };
-    for (let i = 0; i < 50; i++) okOf(await register(operator));
-    expect(errOf(await register(operator))).toEqual({ LimitExceeded: { what: 'runners per operator (quota)', limit: 50n } });
-    okOf(await register(Ed25519KeyIdentity.generate().getPrincipal().toText()));
+    // Naming an operator spends none of its quota (anyone may name anyone): only its acceptance does.
+    const runners = [];
+    for (let i = 0; i < 51; i++) runners.push(await register(operator));
+    for (const runner of runners.slice(0, 50)) okOf(await asOperator.accept_operator(runner));
+    const last = runners[50];
+    if (last === undefined) throw new Error('51 runners were registered');
+    expect(errOf(await asOperator.accept_operator(last))).toEqual({ LimitExceeded: { what: 'runners per operator (quota)', limit: 50n } });
     const admin = await t.tasks(t.admin);
     expect(await admin.get_quotas()).toEqual({ runners_per_operator: 50, open_tasks_per_requester: 500, cards_per_publisher: 200 });
     okOf(await admin.set_quotas({ runners_per_operator: [51], open_tasks_per_requester: [], cards_per_publisher: [] }));
-    okOf(await register(operator));
+    expect(okOf(await asOperator.accept_operator(last)).operator_accepted).toEqual([true]);
   }, 300_000);
 
   it('shows a task’s input and output to the requester, its runner and admins only', async () => {

@@ -7,6 +7,7 @@ import type { Principal } from '@dfinity/principal';
 
 import {
   registryInitArgs,
+  type BondConfigArgs,
   type PayoutPage,
   type PayoutView,
   type RegistryService,
@@ -45,6 +46,14 @@ export const taskConfigArgs = (overrides: Partial<TaskConfigArgs> = {}): TaskCon
   ...overrides
 });
 
+export const bondConfigArgs = (overrides: Partial<BondConfigArgs> = {}): BondConfigArgs => ({
+  amount_e8s: [],
+  cooldown_seconds: [],
+  slash_bps: [],
+  expired_lease_threshold: [],
+  ...overrides
+});
+
 export const sha256Digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 export function resultArgs(output: string, overrides: Partial<ResultArgs> = {}): ResultArgs {
@@ -71,8 +80,14 @@ export interface TaskNetwork {
   /** A registry actor for `identity` (cached agents). */
   tasks(identity: Identity): Promise<ActorSubclass<TaskActor>>;
   token(identity: Identity): Promise<ActorSubclass<LedgerActor>>;
-  /** Registers and heartbeats a runner serving the card with `slots` slots; the runner is its own operator. */
-  runner(slots?: number): Promise<Ed25519KeyIdentity>;
+  /**
+   * Registers and heartbeats a runner serving the card with `slots` slots; the runner is its own operator unless
+   * `operator` names another. With `bond`, the runner is first funded with it (plus fees) and approves the registry
+   * for it, as registration requires while bonds are on.
+   */
+  runner(slots?: number, options?: { operator?: Principal; bond?: bigint }): Promise<Ed25519KeyIdentity>;
+  /** Funds `identity` with `amount` from the test funder (no approval). */
+  fund(identity: Identity, amount: bigint): Promise<void>;
   /** A requester funded with `balance` that approved the registry for `allowance`. */
   requester(balance: bigint, allowance?: bigint): Promise<Ed25519KeyIdentity>;
   balance(identity: Identity | Principal): Promise<bigint>;
@@ -84,7 +99,14 @@ export const FEE = 10_000n;
 
 export async function taskNetwork(
   net: Localnet,
-  options: { reviewWindowSeconds?: bigint; leaseSeconds?: bigint; emissionPerEpoch?: bigint; epochSeconds?: bigint } = {}
+  options: {
+    reviewWindowSeconds?: bigint;
+    leaseSeconds?: bigint;
+    emissionPerEpoch?: bigint;
+    epochSeconds?: bigint;
+    /** The runner bond registration locks: 0 (bonds off) unless a test exercises bonds. */
+    bondE8s?: bigint;
+  } = {}
 ): Promise<TaskNetwork> {
   const admin = Ed25519KeyIdentity.generate();
   const treasury = Ed25519KeyIdentity.generate();
@@ -119,9 +141,23 @@ export async function taskNetwork(
       })
     )
   );
+  // Bonds are on by default once a ledger is configured; tests that do not exercise them turn them off.
+  okOf(await adminActor.set_bond_config(bondConfigArgs({ amount_e8s: [options.bondE8s ?? 0n] })));
   const card = modelCard();
   okOf(await adminActor.publish_model_card(JSON.stringify(card)));
   const funderLedger = await token(funder);
+  const fund = async (identity: Identity, amount: bigint): Promise<void> => {
+    okIndexOf(
+      await funderLedger.icrc1_transfer({
+        from_subaccount: [],
+        to: account(identity.getPrincipal()),
+        amount,
+        fee: [],
+        memo: [],
+        created_at_time: []
+      })
+    );
+  };
   return {
     net,
     registry,
@@ -131,10 +167,16 @@ export async function taskNetwork(
     card,
     tasks,
     token,
-    async runner(slots = 2) {
+    fund,
+    async runner(slots = 2, { operator, bond } = {}) {
       const identity = Ed25519KeyIdentity.generate();
       const actor = await tasks(identity);
-      okOf(await actor.register_runner(JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(card, { slots })]))));
+      if (bond !== undefined && bond > 0n) {
+        await fund(identity, bond + 2n * FEE);
+        okIndexOf(await (await token(identity)).icrc2_approve(approveArgs(account(registry), bond + FEE)));
+      }
+      const named = (operator ?? identity.getPrincipal()).toText();
+      okOf(await actor.register_runner(JSON.stringify(runnerManifest(named, [deployment(card, { slots })]))));
       okOf(await actor.heartbeat(heartbeatArgs()));
       return identity;
     },

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 
 import { loadRunnerConfig } from '../../runner/config.js';
 import { output, run } from '../output.js';
-import { runClient } from '../client.js';
+import { clientOptions, connectClient, runClient, type ClientFlags } from '../client.js';
 import { NOT_LIVE_EXIT_CODE } from '../runner-exit-codes.js';
 import { portOption } from './localnet.js';
 
@@ -104,4 +104,37 @@ export function registerRunner(program: Command): void {
         if (!status.healthy) process.exitCode = NOT_LIVE_EXIT_CODE;
       })
     );
+  clientOptions(
+    runner
+      .command('bond')
+      .description("the registry's runner bond settings and a runner's bond (default: the --identity's own)")
+      .option('--runner <principal>', 'whose bond to show')
+  ).action(async (flags: ClientFlags & { runner?: string }) =>
+    runClient(flags.json, async () => {
+      const client = await connectClient(flags);
+      const runnerId = flags.runner ?? client.principal.toText();
+      const [settings, bond] = await Promise.all([client.bondSettings(), client.getBond(runnerId)]);
+      const lines = [
+        `Bond required at registration: ${settings.amountE8s} e8s (returned ${settings.cooldownSeconds} s after deregistration; ` +
+          `slash ${settings.slashBps / 100}% per lost vote or ${settings.expiredLeaseThreshold} expired leases)`,
+        bond === undefined
+          ? `Runner ${runnerId}: no bond`
+          : `Runner ${runnerId}: ${bond.state}, holds ${bond.amountE8s} of ${bond.lockedE8s} e8s, ${bond.slashes} slash(es)` +
+            (bond.releaseAtNs === undefined ? '' : `, returned at ${new Date(Number(bond.releaseAtNs / 1_000_000n)).toISOString()}`)
+      ];
+      output(flags.json).result(lines.join('\n'), { runner: runnerId, settings, bond: bond ?? null });
+    })
+  );
+  clientOptions(
+    runner
+      .command('accept-operator')
+      .description('as the operator a runner names, accept it: its pay goes to you and it counts in your quota')
+      .argument('<runner>', "the runner's principal")
+  ).action(async (runnerId: string, flags: ClientFlags) =>
+    runClient(flags.json, async () => {
+      const client = await connectClient(flags);
+      const accepted = await client.acceptOperator(runnerId);
+      output(flags.json).result(`Accepted runner ${accepted.id}: its pay now goes to ${accepted.operator}.`, accepted);
+    })
+  );
 }

@@ -37,7 +37,9 @@ export type RegistryErrorOf<State extends string> =
   | { ReviewEnded: { task: string; ended_at_ns: bigint } }
   | { NoCapacity: { slots: number } }
   | { NotConfigured: { what: string } }
-  | { LedgerError: { operation: string; message: string } };
+  | { LedgerError: { operation: string; message: string } }
+  /** Registration needs a runner bond of `amount_e8s` that the ledger did not move (no allowance, no funds, …). */
+  | { BondRequired: { amount_e8s: bigint; reason: string } };
 
 export type RegistryError = RegistryErrorOf<TaskState>;
 

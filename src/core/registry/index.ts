@@ -11,6 +11,7 @@ export {
 } from './namespaces.js';
 export { compareVersions } from './versions.js';
 export {
+  checkRegistration,
   registerRunner,
   updateRunner,
   deregisterRunner,
@@ -21,6 +22,7 @@ export {
   type HeartbeatAck,
   type RunnerFilter
 } from './runners.js';
+export { acceptOperator, effectiveOperator, operatorAccepted, operatorOf } from './operators.js';
 export { checkFindRequest, findRunners, stats, isLive, type FindRequest, type Candidate, type ModelStats } from './discovery.js';
 export { makeConfig, setAdmins, type ConfigInput } from './config.js';
 export { WEIGHTS, scoreOf, type Breakdown } from './ranking.js';

@@ -1,5 +1,6 @@
 import { requireAdmin } from './access.js';
 import { err, ok, type Result } from './errors.js';
+import { effectiveOperator } from './operator-of.js';
 import type { QuotaBackfill, RegistryStore } from './store.js';
 import { DEFAULT_QUOTAS, type Quotas } from './types.js';
 
@@ -136,7 +137,7 @@ function* walkOf(
       if (batch.length === 0) return;
       for (const key of batch) yield [key, undefined];
     }
-  } else if (phase === 'runners') for (const [key, runner] of store.runners.entries(after)) yield [key, runner.manifest.operator];
+  } else if (phase === 'runners') for (const [key, runner] of store.runners.entries(after)) yield [key, effectiveOperator(runner)];
   else if (phase === 'cards') for (const [key, card] of store.cards.entries(after)) yield [key, card.publishedBy];
   else for (const [id] of open.entries(after)) yield [id, open.requesterOf(id)];
 }

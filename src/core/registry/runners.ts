@@ -5,6 +5,7 @@ import { err, ok, type RegistryError, type Result } from './errors.js';
 import { MAX_QUEUE_DEPTH, MAX_RUNNERS, MAX_TOKENS_PER_SECOND } from './limits.js';
 import { isLive } from './discovery.js';
 import { bump, checkQuota } from './quotas.js';
+import { effectiveOperator } from './operators.js';
 import { pageOf, type Page, type PageRequest } from './pagination.js';
 import { cardKey, type RegistryStore } from './store.js';
 import { isRunnerState, RUNNER_STATES, type Heartbeat, type StoredRunner } from './types.js';
@@ -38,10 +39,10 @@ function checkManifest(store: RegistryStore, input: unknown, registryId: string 
 }
 
 /**
- * The caller registers itself: a runner's identity is the principal that signs its calls. `registryId` is the
- * registry's own principal, which no operator may name.
+ * What registering would store, without storing it: the checks of registerRunner. The bonded registration
+ * (src/core/rewards/bonds.ts) runs them before it takes the bond, and registerRunner runs them again after.
  */
-export function registerRunner(
+export function checkRegistration(
   store: RegistryStore,
   caller: string,
   nowNs: bigint,
@@ -54,10 +55,28 @@ export function registerRunner(
   if (store.runners.size() >= MAX_RUNNERS) return err({ LimitExceeded: { what: 'runners', limit: BigInt(MAX_RUNNERS) } });
   const manifest = checkManifest(store, input, registryId);
   if ('Err' in manifest) return manifest;
-  const quota = checkQuota(store, 'runners', manifest.Ok.operator);
-  if ('Err' in quota) return quota;
   const runner: StoredRunner = { id: caller, manifest: manifest.Ok, registeredAtNs: nowNs, updatedAtNs: nowNs };
-  bump(store, 'runners', runner.manifest.operator, 1, caller);
+  // Counted against its operator only once the operator accepts (operators.ts): until then, against itself.
+  const quota = checkQuota(store, 'runners', effectiveOperator(runner));
+  if ('Err' in quota) return quota;
+  return ok(runner);
+}
+
+/**
+ * The caller registers itself: a runner's identity is the principal that signs its calls. `registryId` is the
+ * registry's own principal, which no operator may name.
+ */
+export function registerRunner(
+  store: RegistryStore,
+  caller: string,
+  nowNs: bigint,
+  input: unknown,
+  registryId?: string
+): Result<StoredRunner> {
+  const checked = checkRegistration(store, caller, nowNs, input, registryId);
+  if ('Err' in checked) return checked;
+  const runner = checked.Ok;
+  bump(store, 'runners', effectiveOperator(runner), 1, caller);
   store.runners.set(caller, runner);
   store.index.add(runner);
   return ok(runner);
@@ -87,15 +106,18 @@ export function updateRunner(
   if ('Err' in current) return current;
   const manifest = checkManifest(store, input, registryId);
   if ('Err' in manifest) return manifest;
-  const before = current.Ok.manifest.operator;
-  if (manifest.Ok.operator !== before) {
+  const before = effectiveOperator(current.Ok);
+  const runner: StoredRunner = { ...current.Ok, manifest: manifest.Ok, updatedAtNs: nowNs };
+  // Naming another operator needs that operator's acceptance again.
+  if (manifest.Ok.operator !== current.Ok.manifest.operator) delete runner.operatorAcceptedAtNs;
+  const after = effectiveOperator(runner);
+  if (after !== before) {
     // A runner moving to another operator takes a share of that operator's quota.
-    const quota = checkQuota(store, 'runners', manifest.Ok.operator);
+    const quota = checkQuota(store, 'runners', after);
     if ('Err' in quota) return quota;
     bump(store, 'runners', before, -1, runnerId);
-    bump(store, 'runners', manifest.Ok.operator, 1, runnerId);
+    bump(store, 'runners', after, 1, runnerId);
   }
-  const runner: StoredRunner = { ...current.Ok, manifest: manifest.Ok, updatedAtNs: nowNs };
   store.runners.set(runnerId, runner);
   store.index.add(runner);
   return ok(runner);
@@ -105,7 +127,7 @@ export function deregisterRunner(store: RegistryStore, caller: string, runnerId:
   const current = manageable(store, caller, runnerId);
   if ('Err' in current) return current;
   store.index.remove(current.Ok);
-  bump(store, 'runners', current.Ok.manifest.operator, -1, runnerId);
+  bump(store, 'runners', effectiveOperator(current.Ok), -1, runnerId);
   store.runners.delete(runnerId);
   store.heartbeats.delete(runnerId);
   return ok(null);

@@ -34,6 +34,12 @@ export interface StoredRunner {
   registeredAtNs: bigint;
   updatedAtNs: bigint;
   suspended?: { reason: string; atNs: bigint; by: string };
+  /**
+   * When the operator the manifest names accepted being named (`accept_operator`). Until then payouts go to the
+   * runner itself, and the runner counts as its own operator (quotas, distinct-operator redundancy, votes). A runner
+   * that names itself needs no acceptance. Cleared when the manifest names another operator.
+   */
+  operatorAcceptedAtNs?: bigint;
 }
 
 export interface Heartbeat {

@@ -2,6 +2,29 @@
  * Rewards: the reward formula and split, the payout outbox and the policy that judges each ledger reply, emission per
  * epoch, and runner reputation. Pure functions of (store, now, args), used by the task lifecycle and the registry.
  */
+export {
+  beginBond,
+  bondFailed,
+  bondLeaseExpired,
+  bondLocked,
+  bondMemo,
+  bondSubaccount,
+  dueBonds,
+  requiredBond,
+  resolveStaleLock,
+  returnBond,
+  setBondConfig,
+  slashBond,
+  unbond,
+  voteWeight,
+  DEFAULT_BOND_CONFIG,
+  MAX_BOND_E8S,
+  STALE_LOCK_NS,
+  type Bond,
+  type BondConfig,
+  type BondState,
+  type BondStore
+} from './bonds.js';
 export { quoteReward, splitReward, type RewardQuote } from './economics.js';
 export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission, splitEmission } from './emission.js';
 export { addAcceptedWork, closeEpoch, isSelfDealing } from './epochs.js';

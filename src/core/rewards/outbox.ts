@@ -1,3 +1,4 @@
+import { operatorOf } from '../registry/operators.js';
 import type { RegistryStore } from '../registry/store.js';
 import type { PayoutVerdict } from './payout-policy.js';
 import { MAX_PAYOUT_ATTEMPTS, normalizePayout, payoutBackoffNs, queueKey, queueKeyNs } from './payout-schedule.js';
@@ -9,9 +10,12 @@ export const MAX_PAYOUT_ERROR_LENGTH = 512;
 
 type Outbox = Pick<RewardStore, 'payouts' | 'payoutQueue'>;
 
-/** Who is paid for a runner's work: its operator (from its manifest), or the runner itself if it left. */
+/**
+ * Who is paid for a runner's work: its operator once that operator accepted being named (`accept_operator`), or the
+ * runner itself (an operator that has not accepted, or a runner that left).
+ */
 export function payAccountOf(store: Pick<RegistryStore, 'runners'>, runner: string): PayAccount {
-  return { owner: store.runners.get(runner)?.manifest.operator ?? runner };
+  return { owner: operatorOf(store, runner) };
 }
 
 /** The payout `id`, with defaults for fields a payout stored by an older version lacks. */
@@ -41,12 +45,14 @@ export function addPayout(
   to: PayAccount,
   amountE8s: bigint,
   memo: string,
-  taskId?: string
+  taskId?: string,
+  fromSubaccount?: string
 ): void {
   if (amountE8s <= 0n || store.payouts.has(id)) return;
   const createdAtNs = now + BigInt(sequence);
   const payout: Payout = { id, kind, to, amountE8s, memo, createdAtNs, attempts: 0 };
   if (taskId !== undefined) payout.taskId = taskId;
+  if (fromSubaccount !== undefined) payout.fromSubaccount = fromSubaccount;
   savePayout(store, undefined, payout);
 }
 

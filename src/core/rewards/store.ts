@@ -1,9 +1,9 @@
 import type { KeyValue } from '../kv.js';
 import type { RegistryStore } from '../registry/store.js';
-import type { EpochWork, Payout, RewardConfig } from './types.js';
+import type { BondStore, EpochWork, Payout, RewardConfig } from './types.js';
 
 /** What rewards keep: the payout outbox (payouts still owed, small) and the current epoch's accepted work. */
-export interface RewardStore {
+export interface RewardStore extends BondStore {
   payouts: KeyValue<Payout>;
   /**
    * The due index of payouts not stuck: `<lane>|<nextAttemptNs, 20 digits>|<id>` → id, lane `a` for payouts never

@@ -1,10 +1,12 @@
+import type { KeyValue } from '../kv.js';
+
 /** An ICRC-1 account in text form: principal text and optional 32-byte subaccount hex. */
 export interface PayAccount {
   owner: string;
   subaccount?: string;
 }
 
-export type PayoutKind = 'runner' | 'treasury' | 'refund' | 'emission';
+export type PayoutKind = 'runner' | 'treasury' | 'refund' | 'emission' | 'bond-return' | 'bond-slash';
 
 /**
  * A ledger transfer the registry owes. Recorded before any call is made and retried until the ledger confirms it:
@@ -33,6 +35,8 @@ export interface Payout {
    * (`TooOld`), or MAX_PAYOUT_ATTEMPTS attempts failed. Never attempted automatically again.
    */
   stuck?: boolean;
+  /** The registry subaccount (hex) it leaves from when not the task escrow: a runner's bond account. */
+  fromSubaccount?: string;
 }
 
 /** The emission settings an epoch runs under, fixed when it opens (a later config change applies from the next epoch). */
@@ -80,4 +84,49 @@ export interface RewardConfig {
    * basis points (1 to 10,000). Absent in a config stored before it existed: DEFAULT_REQUESTER_CAP_BPS.
    */
   emissionRequesterCapBps?: number;
+}
+
+/** The runner bond's settings (admins: set_bond_config). */
+export interface BondConfig {
+  /** Locked at registration while a ledger is configured; 0 disables bonds. */
+  amountE8s: bigint;
+  /** How long after deregistration the bond is returned (slashes for faults found meanwhile still apply). */
+  cooldownNs: bigint;
+  /** Taken to the treasury per proven fault, in basis points of the bond as locked. */
+  slashBps: number;
+  /** Expired leases that make one fault (the counter restarts after each slash). */
+  expiredLeaseThreshold: number;
+}
+
+/**
+ * `locking`: the registration's transfer_from is in flight (no runner record yet); `locked`: held while the runner is
+ * registered; `unbonding`: the runner deregistered, the bond returns at `releaseAtNs`.
+ */
+export type BondState = 'locking' | 'locked' | 'unbonding';
+
+/** A runner's bond, held in its own subaccount of the registry (bondSubaccount). */
+export interface Bond {
+  runner: string;
+  /** Who paid it (the registering principal's default account) and gets it back. */
+  owner: string;
+  /** What the bond subaccount holds for it now: as locked, less slashes. */
+  amountE8s: bigint;
+  /** As locked, the base of each slash. */
+  lockedE8s: bigint;
+  state: BondState;
+  /** The transfer_from's created_at_time (with memo `bond/<runner>`, a retry is deduplicated by the ledger). */
+  createdAtNs: bigint;
+  releaseAtNs?: bigint;
+  block?: bigint;
+  slashes: number;
+  /** Expired leases since the last expiry slash. */
+  expiredLeases: number;
+}
+
+export interface BondStore {
+  bonds: KeyValue<Bond>;
+  /** Bonds waiting on time: `<dueNs, 20 digits>|<runner>` → runner (stale locks to resolve, cooldowns ending). */
+  bondQueue: KeyValue<string>;
+  bondConfig(): BondConfig;
+  setBondConfig(config: BondConfig): void;
 }

@@ -1,5 +1,6 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { matchingDeployment, type FindRequest } from '../registry/discovery.js';
+import { operatorOf } from '../registry/operators.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
 import type { Lease, OpenTask, Task } from './types.js';
@@ -15,14 +16,22 @@ export function openPlaces(open: OpenTask, now: bigint): number {
   return open.redundancy - open.results - open.leases.filter((l) => l.expiresAtNs > now).length;
 }
 
-function claimable(open: OpenTask, runner: string, now: bigint): boolean {
+function claimable(open: OpenTask, runner: string, now: bigint, operatorOf?: (runner: string) => string): boolean {
   return (
     open.state === 'queued' &&
     open.deadlineNs > now &&
     !open.done.includes(runner) &&
     !open.leases.some((l) => l.runner === runner) &&
-    openPlaces(open, now) > 0
+    openPlaces(open, now) > 0 &&
+    !operatorTaken(open, runner, operatorOf)
   );
+}
+
+/** A redundant task is leased at most once per (effective) operator, so one operator's identities cannot vote twice. */
+function operatorTaken(open: OpenTask, runner: string, operatorOf?: (runner: string) => string): boolean {
+  if (open.redundancy <= 1 || operatorOf === undefined) return false;
+  const mine = operatorOf(runner);
+  return open.done.some((r) => operatorOf(r) === mine) || open.leases.some((l) => operatorOf(l.runner) === mine);
 }
 
 /** The models a runner's deployments serve, each once. */
@@ -62,7 +71,7 @@ export function claimableFor(
   let skips = 0;
   for (const id of mergedIds(store, servedModels(store, runner))) {
     const open = store.open.get(id);
-    if (open !== undefined && claimable(open, runner, now)) out.push([id, open]);
+    if (open !== undefined && claimable(open, runner, now, (r) => operatorOf(store, r))) out.push([id, open]);
     else skips++;
     if (out.length >= limit || skips >= MAX_CLAIM_SKIPS || outOfBudget()) break;
   }
@@ -107,7 +116,7 @@ export function claimTask(
     const open = store.open.get(wanted);
     if (open === undefined) return err({ NotFound: { kind: { Task: null }, id: wanted } });
     const task = store.tasks.get(wanted);
-    if (!claimable(open, runner, now) || task === undefined || full(task, now))
+    if (!claimable(open, runner, now, (r) => operatorOf(store, r)) || task === undefined || full(task, now))
       return err({ TaskNotClaimable: { task: wanted, state: open.state } });
     const deployment = matchingDeployment(store, now, runner, task.request);
     if (deployment === undefined) return err({ NotServing: { model: open.model } });
@@ -119,7 +128,8 @@ export function claimTask(
   for (const id of mergedIds(store, servedModels(store, runner))) {
     if (skips >= MAX_CLAIM_SKIPS || outOfBudget()) break;
     const open = store.open.get(id);
-    const request = open !== undefined && claimable(open, runner, now) ? requestOf(store, id, open) : undefined;
+    const request =
+      open !== undefined && claimable(open, runner, now, (r) => operatorOf(store, r)) ? requestOf(store, id, open) : undefined;
     const deployment = open === undefined || request === undefined ? undefined : matchingDeployment(store, now, runner, request);
     if (open === undefined || deployment === undefined) {
       skips++;

@@ -1,5 +1,7 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
+import { requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
 import { addAcceptedWork } from '../rewards/epochs.js';
+import { operatorOf } from '../registry/operators.js';
 import { recordRejected } from '../rewards/reputation.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
 import { MAX_REASON_LENGTH } from './limits.js';
@@ -7,11 +9,43 @@ import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
 import type { Task } from './types.js';
 
-/** The digest most results agree on, when more than half of the required results do. */
-export function majorityDigest(task: Task): string | undefined {
-  const counts = new Map<string, number>();
-  for (const r of task.results) counts.set(r.outputDigest, (counts.get(r.outputDigest) ?? 0) + 1);
-  for (const [digest, count] of counts) if (count * 2 > task.redundancy) return digest;
+/** Who stands behind a result in a vote, and how much it weighs. */
+export interface Voter {
+  operator: string;
+  weight: bigint;
+}
+
+/** Voters as the registry weighs them: each runner's effective operator, its track record and bond (voteWeight). */
+export function votersOf(store: Stores): (runner: string) => Voter {
+  const required = requiredBond(store, store.taskConfig().ledger);
+  return (runner) => ({
+    operator: operatorOf(store, runner),
+    weight: voteWeight(store.reputation.get(runner), store.bonds.get(runner), required)
+  });
+}
+
+/**
+ * The winning digest, if any. Each distinct operator votes once (its first result), with its runner's weight. A digest
+ * wins when more than half of the required results come from distinct operators behind it AND it carries more than
+ * half of the total weight: identities of one operator count once, and new identities agreeing on garbage do not
+ * outweigh a runner with a record and a full bond (no winner: the task fails and is refunded).
+ */
+export function majorityDigest(
+  task: Task,
+  voterOf: (runner: string) => Voter = (runner) => ({ operator: runner, weight: 1n })
+): string | undefined {
+  const voted = new Set<string>();
+  const tally = new Map<string, { operators: number; weight: bigint }>();
+  let total = 0n;
+  for (const r of task.results) {
+    const voter = voterOf(r.runner);
+    if (voted.has(voter.operator)) continue;
+    voted.add(voter.operator);
+    const t = tally.get(r.outputDigest) ?? { operators: 0, weight: 0n };
+    tally.set(r.outputDigest, { operators: t.operators + 1, weight: t.weight + voter.weight });
+    total += voter.weight;
+  }
+  for (const [digest, t] of tally) if (t.operators * 2 > task.redundancy && t.weight * 2n > total) return digest;
   return undefined;
 }
 
@@ -31,7 +65,7 @@ export function settle(
   task.settledAtNs = now;
   task.leases = [];
   if (state === 'accepted') {
-    const digest = majorityDigest(task);
+    const digest = majorityDigest(task, votersOf(store));
     const majority = task.results.filter((r) => r.outputDigest === digest);
     const winners = majority.map((r) => r.runner);
     task.paidRunners = winners;
@@ -64,13 +98,15 @@ export function acceptTask(store: Stores, caller: string, now: bigint, id: strin
 
 /** Ends a review as accepted: the majority is paid; no majority fails (and refunds) the task. */
 export function finishReview(store: Stores, task: Task, now: bigint, outcome: string): void {
-  const digest = majorityDigest(task);
+  const digest = majorityDigest(task, votersOf(store));
   if (digest === undefined) {
     settle(store, task, now, 'failed', 'the runners did not agree: no majority output');
     return;
   }
   // A runner whose output disagrees with the majority is not paid and counts as rejected.
   for (const r of task.results) if (r.outputDigest !== digest) recordRejected(store, r.runner);
+  // A result that lost the vote against a majority of distinct operators is a proven fault: its bond is slashed.
+  for (const r of task.results) if (r.outputDigest !== digest) slashBond(store, now, r.runner, store.taskConfig().treasury, 'lost vote');
   settle(store, task, now, 'accepted', outcome);
 }
 

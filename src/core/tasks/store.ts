@@ -1,5 +1,6 @@
 import { MemoryKeyValue, type KeyValue } from '../kv.js';
 import type { RegistryStore } from '../registry/store.js';
+import { DEFAULT_BOND_CONFIG, type BondConfig } from '../rewards/bonds.js';
 import type { RewardStore } from '../rewards/store.js';
 import { DEFAULT_TASK_CONFIG } from './limits.js';
 import { OpenTasks } from './open-tasks.js';
@@ -41,6 +42,7 @@ export function memoryTaskStore(): TaskStore {
   let config = defaultTaskConfig();
   let counter = 0n;
   let work: EpochWork = { epoch: 0n, credits: [] };
+  let bondConfig: BondConfig = { ...DEFAULT_BOND_CONFIG };
   const tasks = new MemoryKeyValue<Task>();
   return {
     tasks,
@@ -56,6 +58,12 @@ export function memoryTaskStore(): TaskStore {
     },
     nextTaskNumber: () => ++counter,
     lastTaskNumber: () => counter,
+    bonds: new MemoryKeyValue(),
+    bondQueue: new MemoryKeyValue(),
+    bondConfig: () => bondConfig,
+    setBondConfig: (next) => {
+      bondConfig = next;
+    },
     epochWork: () => work,
     setEpochWork: (next) => {
       work = next;

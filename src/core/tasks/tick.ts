@@ -1,4 +1,5 @@
 import { closeEpoch } from '../rewards/epochs.js';
+import { bondLeaseExpired } from '../rewards/bonds.js';
 import { recordExpiredLease } from '../rewards/reputation.js';
 import { MAX_FAILURES } from './limits.js';
 import { saveTask } from './save-task.js';
@@ -50,6 +51,7 @@ export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = ()
     for (const lease of task.leases) {
       if (lease.expiresAtNs > now) continue;
       recordExpiredLease(store, lease.runner);
+      bondLeaseExpired(store, now, lease.runner, store.taskConfig().treasury);
       task.failures.push({ runner: lease.runner, reason: 'lease expired', atNs: now });
     }
     task.leases = task.leases.filter((l) => l.expiresAtNs > now);

@@ -142,6 +142,10 @@ export interface RunnerView {
   heartbeat: Opt<HeartbeatView>;
   deployments: DeploymentView[];
   manifest_json: string;
+  /** What the runner's bond holds now (none: no bond), its state, and whether its operator accepted being named. */
+  bond_e8s: Opt<bigint>;
+  bond_state: Opt<string>;
+  operator_accepted: Opt<boolean>;
 }
 export const RunnerView = typed<RunnerView>(
   IDL.Record({
@@ -155,7 +159,10 @@ export const RunnerView = typed<RunnerView>(
     live: IDL.Bool,
     heartbeat: IDL.Opt(HeartbeatView),
     deployments: IDL.Vec(DeploymentView),
-    manifest_json: IDL.Text
+    manifest_json: IDL.Text,
+    bond_e8s: IDL.Opt(IDL.Nat),
+    bond_state: IDL.Opt(IDL.Text),
+    operator_accepted: IDL.Opt(IDL.Bool)
   })
 );
 

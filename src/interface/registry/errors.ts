@@ -38,7 +38,8 @@ export const RegistryError = typed<RegistryError>(
     ReviewEnded: IDL.Record({ task: IDL.Text, ended_at_ns: Nat64 }),
     NoCapacity: IDL.Record({ slots: Nat32 }),
     NotConfigured: IDL.Record({ what: IDL.Text }),
-    LedgerError: IDL.Record({ operation: IDL.Text, message: IDL.Text })
+    LedgerError: IDL.Record({ operation: IDL.Text, message: IDL.Text }),
+    BondRequired: IDL.Record({ amount_e8s: IDL.Nat, reason: IDL.Text })
   })
 );
 

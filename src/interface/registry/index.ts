@@ -3,4 +3,5 @@ export * from './errors.js';
 export * from './discovery.js';
 export * from './tasks.js';
 export * from './namespaces.js';
+export * from './bonds.js';
 export * from './methods.js';

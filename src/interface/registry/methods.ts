@@ -24,6 +24,7 @@ import {
   RunnerPage,
   RunnerView
 } from './discovery.js';
+import { BondConfigArgs, BondConfigView, BondView } from './bonds.js';
 import { ManifestIssue, NotFoundKind, RegistryError, result } from './errors.js';
 import { NamespaceView } from './namespaces.js';
 import {
@@ -68,7 +69,8 @@ export const Results = {
   quotas: result(QuotasView),
   payoutPage: result(PayoutPage),
   payout: result(PayoutView),
-  namespace: result(NamespaceView)
+  namespace: result(NamespaceView),
+  bondConfig: result(BondConfigView)
 } as const;
 
 export const Replies = {
@@ -78,7 +80,8 @@ export const Replies = {
   optTask: IDL.Opt(TaskView),
   taskSummaries: IDL.Vec(ClaimableTask),
   optReputation: IDL.Opt(ReputationView),
-  optNamespace: IDL.Opt(NamespaceView)
+  optNamespace: IDL.Opt(NamespaceView),
+  optBond: IDL.Opt(BondView)
 } as const;
 
 /** Every registry method, declared once: the canister's decorators and handlers, the actors and the .did read this. */
@@ -120,7 +123,11 @@ export const registryMethods = {
   get_namespace: query([IDL.Text], Replies.optNamespace),
   assign_namespace: update([IDL.Text, IDL.Principal], Results.namespace),
   delegate_namespace: update([IDL.Text, IDL.Principal], Results.namespace),
-  revoke_namespace_delegate: update([IDL.Text, IDL.Principal], Results.namespace)
+  revoke_namespace_delegate: update([IDL.Text, IDL.Principal], Results.namespace),
+  accept_operator: update([IDL.Principal], Results.runner),
+  set_bond_config: update([BondConfigArgs], Results.bondConfig),
+  get_bond_config: query([], BondConfigView),
+  get_bond: query([IDL.Principal], Replies.optBond)
 };
 
 /** The registry's install and upgrade argument. */
@@ -182,6 +189,9 @@ export const registryInterface = (): CandidInterface => ({
     PayoutPage,
     ReputationView,
     NamespaceView,
+    BondConfigView,
+    BondConfigArgs,
+    BondView,
     ModelRefResult: Results.modelRef,
     CardPageResult: Results.cardPage,
     RunnerPageResult: Results.runnerPage,
@@ -196,7 +206,8 @@ export const registryInterface = (): CandidInterface => ({
     QuotasResult: Results.quotas,
     PayoutPageResult: Results.payoutPage,
     PayoutResult: Results.payout,
-    NamespaceResult: Results.namespace
+    NamespaceResult: Results.namespace,
+    BondConfigResult: Results.bondConfig
   }
 });
 

@@ -2,8 +2,10 @@ import { principalToText } from '../../../src/core/principal-text.ts';
 import { describe, expect, it } from 'vitest';
 
 import {
+  acceptOperator,
   ANONYMOUS_PRINCIPAL,
   checkFindRequest,
+  countOf,
   deregisterRunner,
   DEFAULT_QUOTAS,
   inspectIngress,
@@ -128,18 +130,30 @@ describe('inspect_message rules', () => {
 });
 
 describe('per-caller quotas', () => {
-  it(`allows ${DEFAULT_QUOTAS.runnersPerOperator} runners per operator; another operator still registers`, () => {
+  it(`allows ${DEFAULT_QUOTAS.runnersPerOperator} accepted runners per operator; naming an operator spends none of its share`, () => {
     const w = world();
     const manifest = (operator: string) => runnerManifest(operator, [deployment(w.card)]);
-    for (let i = 0; i < DEFAULT_QUOTAS.runnersPerOperator; i++) okOf(registerRunner(w.store, `runner-${i}`, NOW, manifest(OP_A)));
-    expect(registerRunner(w.store, 'runner-x', NOW, manifest(OP_A))).toEqual({
-      Err: { LimitExceeded: { what: 'runners per operator (quota)', limit: BigInt(DEFAULT_QUOTAS.runnersPerOperator) } }
-    });
-    okOf(registerRunner(w.store, 'runner-y', NOW, manifest(OP_B)));
-    // Moving a runner to a full operator is refused; deregistering frees a place.
-    expect(updateRunner(w.store, 'runner-y', NOW, 'runner-y', manifest(OP_A))).toHaveProperty('Err.LimitExceeded');
-    okOf(deregisterRunner(w.store, 'runner-0', 'runner-0'));
+    for (let i = 0; i < DEFAULT_QUOTAS.runnersPerOperator; i++) {
+      okOf(registerRunner(w.store, `runner-${i}`, NOW, manifest(OP_A)));
+      okOf(acceptOperator(w.store, OP_A, NOW, `runner-${i}`));
+    }
+    const full = { Err: { LimitExceeded: { what: 'runners per operator (quota)', limit: BigInt(DEFAULT_QUOTAS.runnersPerOperator) } } };
     okOf(registerRunner(w.store, 'runner-x', NOW, manifest(OP_A)));
+    expect(acceptOperator(w.store, OP_A, NOW, 'runner-x')).toEqual(full);
+    expect(countOf(w.store, 'runners', OP_A)).toBe(DEFAULT_QUOTAS.runnersPerOperator);
+    okOf(registerRunner(w.store, 'runner-y', NOW, manifest(OP_B)));
+    okOf(acceptOperator(w.store, OP_B, NOW, 'runner-y'));
+    // A runner moved to a full operator needs its acceptance again, refused; deregistering frees a place.
+    const moved = okOf(updateRunner(w.store, 'runner-y', NOW, 'runner-y', manifest(OP_A)));
+    expect(moved.operatorAcceptedAtNs).toBeUndefined();
+    expect(countOf(w.store, 'runners', OP_B)).toBe(0);
+    expect(acceptOperator(w.store, OP_A, NOW, 'runner-y')).toEqual(full);
+    okOf(deregisterRunner(w.store, 'runner-0', 'runner-0'));
+    okOf(acceptOperator(w.store, OP_A, NOW, 'runner-x'));
+    // Only the named operator accepts, never the anonymous principal; an unknown runner is NotFound.
+    expect(acceptOperator(w.store, OP_B, NOW, 'runner-y')).toHaveProperty('Err.Unauthorized');
+    expect(acceptOperator(w.store, ANONYMOUS_PRINCIPAL, NOW, 'runner-y')).toEqual({ Err: { AnonymousCaller: null } });
+    expect(acceptOperator(w.store, OP_A, NOW, 'nobody')).toHaveProperty('Err.NotFound');
   });
 
   it('counts open tasks per requester and frees a place when a task settles or its escrow fails', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  acceptOperator,
   ANONYMOUS_PRINCIPAL,
   deprecateCard,
   heartbeat,
@@ -110,6 +111,8 @@ function addRunner(
     options.manifest ?? {}
   );
   okOf(registerRunner(w.store, runner, at, manifest));
+  // The operator accepts being named, so that it is paid (src/core/registry/operators.ts).
+  okOf(acceptOperator(w.store, operatorOf(runner), at, runner));
   beat(w, runner, at);
 }
 
@@ -999,7 +1002,7 @@ describe('redundancy', () => {
     expect(payouts(w).map((p) => p.kind)).toEqual(['refund']);
   });
 
-  it('pays two runners of one operator as two distinct ledger transfers', () => {
+  it('pays runners whose operator has not accepted to themselves, each as a distinct ledger transfer', () => {
     const w = world();
     for (const r of ['runner-a', 'runner-b']) okOf(registerRunner(w.store, r, NOW, runnerManifest(SHARED_OPERATOR, [deployment(w.card)])));
     for (const r of ['runner-a', 'runner-b']) beat(w, r, NOW);
@@ -1010,8 +1013,24 @@ describe('redundancy', () => {
     ]);
     okOf(acceptTask(w.store, REQUESTER, NOW, id));
     const runnerPayouts = payouts(w).filter((p) => p.kind === 'runner');
-    expect(runnerPayouts.map((p) => p.to.owner)).toEqual([SHARED_OPERATOR, SHARED_OPERATOR]);
+    expect(runnerPayouts.map((p) => p.to.owner)).toEqual(['runner-a', 'runner-b']);
     expect(new Set(payouts(w).map((p) => p.createdAtNs)).size).toBe(payouts(w).length);
+  });
+
+  it('leases a redundant task once per accepted operator: its second runner is refused', () => {
+    const w = world();
+    for (const r of ['runner-a', 'runner-b']) {
+      okOf(registerRunner(w.store, r, NOW, runnerManifest(SHARED_OPERATOR, [deployment(w.card)])));
+      okOf(acceptOperator(w.store, SHARED_OPERATOR, NOW, r));
+      beat(w, r, NOW);
+    }
+    const id = queued(w, 'k', { redundancy: 2, limits: DETERMINISTIC });
+    okOf(claimTask(w.store, 'runner-a', NOW, id));
+    expect(claimTask(w.store, 'runner-b', NOW, id)).toEqual({ Err: { TaskNotClaimable: { task: id, state: 'queued' } } });
+    expect(claimTask(w.store, 'runner-b', NOW)).toHaveProperty('Err.NotFound');
+    // A task of redundancy 1 is not affected.
+    const single = queued(w, 'single');
+    okOf(claimTask(w.store, 'runner-b', NOW, single));
   });
 });
 

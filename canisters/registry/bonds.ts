@@ -1,0 +1,131 @@
+import { call, canisterSelf, Principal, time } from 'azle';
+import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
+
+import type { ArgsOf } from '../../src/interface/candid.js';
+import { opt } from '../../src/interface/candid.js';
+import { ledgerMethods, type TransferFromResult } from '../../src/interface/ledger/index.js';
+import type { BondConfigView, BondView } from '../../src/interface/registry/index.js';
+import {
+  beginBond,
+  bondFailed,
+  bondLocked,
+  bondMemo,
+  bondSubaccount,
+  describeLedgerError,
+  dueBonds,
+  requiredBond,
+  resolveStaleLock,
+  returnBond,
+  unbond,
+  type Bond,
+  type BondConfig
+} from '../../src/core/rewards/index.js';
+import { checkRegistration, deregisterRunner, registerRunner, type Result, type StoredRunner } from '../../src/core/registry/index.js';
+import type { Stores } from '../../src/core/tasks/index.js';
+
+/** Stale locks resolved per maintenance pass (each one ledger call). */
+const LOCKS_PER_TICK = 16;
+
+const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
+
+/** Moves a bond from its owner's default account into the runner's bond subaccount; same memo and time on a retry. */
+async function lockTransfer(store: Stores, bond: Bond): Promise<{ moved: true; block: bigint } | { moved: false; reason: string }> {
+  const ledger = store.taskConfig().ledger;
+  if (ledger === undefined) return { moved: false, reason: 'no ledger configured' };
+  const method = ledgerMethods.icrc2_transfer_from;
+  let result: TransferFromResult;
+  try {
+    result = await call<ArgsOf<typeof method>, TransferFromResult>(ledger, 'icrc2_transfer_from', {
+      paramIdlTypes: method.args,
+      returnIdlType: method.ret,
+      args: [
+        {
+          spender_subaccount: [],
+          from: { owner: Principal.fromText(bond.owner), subaccount: [] },
+          to: { owner: canisterSelf(), subaccount: [hexToBytes(bondSubaccount(bond.runner))] },
+          amount: bond.lockedE8s,
+          fee: [],
+          memo: [memoOf(bondMemo(bond.runner))],
+          created_at_time: [bond.createdAtNs]
+        }
+      ]
+    });
+  } catch (error) {
+    return { moved: false, reason: `the ledger call failed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if ('Ok' in result) return { moved: true, block: result.Ok };
+  if ('Duplicate' in result.Err) return { moved: true, block: result.Err.Duplicate.duplicate_of };
+  return { moved: false, reason: describeLedgerError(result.Err) };
+}
+
+/**
+ * register_runner: the checks first; then, while bonds are required, the bond is reserved, moved with
+ * icrc2_transfer_from (the caller approved the registry for the bond plus the ledger fee) and the runner stored. It is
+ * atomic as seen from outside: no runner without its bond (a refused transfer refuses the registration with
+ * BondRequired), and no bond without a way back (a registration that fails after the transfer, say a card deprecated
+ * meanwhile, returns the bond through the payout outbox; a lost reply is resolved by maintenance).
+ */
+export async function registerWithBond(
+  store: Stores,
+  caller: string,
+  manifest: unknown,
+  registryId: string
+): Promise<Result<StoredRunner>> {
+  const checked = checkRegistration(store, caller, time(), manifest, registryId);
+  if ('Err' in checked) return checked;
+  const amount = requiredBond(store, store.taskConfig().ledger);
+  if (amount === 0n) return registerRunner(store, caller, time(), manifest, registryId);
+  const begun = beginBond(store, caller, amount, time());
+  if ('Err' in begun) return begun;
+  if (begun.Ok.reused) {
+    // The bond of an earlier registration, still in its cooldown, is held again.
+    const registered = registerRunner(store, caller, time(), manifest, registryId);
+    if ('Ok' in registered) bondLocked(store, caller);
+    return registered;
+  }
+  const moved = await lockTransfer(store, begun.Ok.bond);
+  if (!moved.moved) {
+    bondFailed(store, caller);
+    return { Err: { BondRequired: { amount_e8s: amount, reason: moved.reason } } };
+  }
+  const registered = registerRunner(store, caller, time(), manifest, registryId);
+  if ('Err' in registered) returnBond(store, time(), caller);
+  else bondLocked(store, caller, moved.block);
+  return registered;
+}
+
+/** deregister_runner: the runner leaves; its bond is returned after the cooldown. */
+export function deregisterWithBond(store: Stores, caller: string, runner: string): Result<null> {
+  const result = deregisterRunner(store, caller, runner);
+  if ('Ok' in result) unbond(store, time(), runner);
+  return result;
+}
+
+/** One maintenance step: cooldowns that ended return their bonds; locks whose reply was lost are resolved. */
+export async function maintainBonds(store: Stores): Promise<void> {
+  const stale = dueBonds(store, time(), LOCKS_PER_TICK);
+  for (const bond of stale) {
+    const moved = await lockTransfer(store, bond);
+    resolveStaleLock(store, time(), bond.runner, moved.moved, moved.moved ? moved.block : undefined);
+  }
+}
+
+export function bondView(bond: Bond): BondView {
+  return {
+    runner: Principal.fromText(bond.runner),
+    owner: Principal.fromText(bond.owner),
+    amount_e8s: bond.amountE8s,
+    locked_e8s: bond.lockedE8s,
+    state: bond.state,
+    release_at_ns: opt(bond.releaseAtNs),
+    slashes: bond.slashes,
+    account: { owner: canisterSelf(), subaccount: [hexToBytes(bondSubaccount(bond.runner))] }
+  };
+}
+
+export const bondConfigView = (c: BondConfig): BondConfigView => ({
+  amount_e8s: c.amountE8s,
+  cooldown_seconds: c.cooldownNs / 1_000_000_000n,
+  slash_bps: c.slashBps,
+  expired_lease_threshold: c.expiredLeaseThreshold
+});
