@@ -3,6 +3,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
+import { routingWindowNs } from '../../src/core/tasks/index.js';
 import { accountProblem, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import type {
@@ -134,7 +135,8 @@ export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined): T
     review_window_ns: c.reviewWindowNs,
     min_reward_e8s: c.minRewardE8s,
     emission_per_epoch_e8s: c.emissionPerEpochE8s,
-    epoch_ns: c.epochNs
+    epoch_ns: c.epochNs,
+    routing_window_ns: routingWindowNs(c)
   };
 }
 

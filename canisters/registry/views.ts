@@ -2,7 +2,9 @@ import { Principal } from 'azle';
 
 import { stringifyJson } from '../../src/core/json.js';
 import {
+  confidentialOf,
   isLive,
+  type Confidential,
   WEIGHTS,
   type Candidate,
   type ModelStats,
@@ -15,6 +17,7 @@ import { opt } from '../../src/interface/candid.js';
 import type {
   Candidate as CandidateView,
   CardView,
+  ConfidentialView,
   ConfigView,
   ModelStats as ModelStatsView,
   RunnerView
@@ -75,8 +78,13 @@ export function runnerView(store: RegistryStore, runner: StoredRunner, nowNs: bi
       input_price_per_million: d.price.inputPerMillion,
       output_price_per_million: d.price.outputPerMillion
     })),
-    manifest_json: stringifyJson(m)
+    manifest_json: stringifyJson(m),
+    confidential: confidentialView(confidentialOf(runner))
   };
+}
+
+function confidentialView(c: Confidential): ConfidentialView {
+  return { kind: c.kind, evidence_digest: opt(c.evidenceDigest), verified: c.verified };
 }
 
 export function candidateView(c: Candidate): CandidateView {
@@ -94,7 +102,9 @@ export function candidateView(c: Candidate): CandidateView {
     heartbeat_age_ns: c.heartbeatAgeNs,
     score: c.score,
     breakdown: c.breakdown,
-    affinity: c.affinity
+    affinity: c.affinity,
+    confidential_kind: c.confidentialKind,
+    confidential_verified: c.confidentialVerified
   };
 }
 

@@ -1,5 +1,6 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { matchingDeployment, type FindRequest } from '../registry/discovery.js';
+import { offeredTo } from './routing.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
 import type { Lease, OpenTask, Task } from './types.js';
@@ -19,6 +20,7 @@ function claimable(open: OpenTask, runner: string, now: bigint): boolean {
   return (
     open.state === 'queued' &&
     open.deadlineNs > now &&
+    offeredTo(open, runner, now) &&
     !open.done.includes(runner) &&
     !open.leases.some((l) => l.runner === runner) &&
     openPlaces(open, now) > 0

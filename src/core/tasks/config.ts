@@ -2,7 +2,8 @@ import { requireAdmin } from '../registry/access.js';
 import { accountProblem } from '../rewards/payout-policy.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import type { Stores } from './store.js';
-import { SECOND_NS } from './limits.js';
+import { MAX_ROUTING_WINDOW_NS, SECOND_NS } from './limits.js';
+import { routingWindowNs } from './routing.js';
 import type { PayAccount, TaskConfig } from './types.js';
 
 export interface TaskConfigInput {
@@ -15,6 +16,7 @@ export interface TaskConfigInput {
   minRewardE8s?: bigint;
   emissionPerEpochE8s?: bigint;
   epochSeconds?: bigint;
+  routingWindowSeconds?: bigint;
 }
 
 const bad = <T>(field: string, reason: string): Result<T> => err({ InvalidArgument: { field, reason } });
@@ -35,7 +37,8 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
     reviewWindowNs: input.reviewWindowSeconds === undefined ? current.reviewWindowNs : input.reviewWindowSeconds * SECOND_NS,
     minRewardE8s: input.minRewardE8s ?? current.minRewardE8s,
     emissionPerEpochE8s: input.emissionPerEpochE8s ?? current.emissionPerEpochE8s,
-    epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS
+    epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS,
+    routingWindowNs: input.routingWindowSeconds === undefined ? routingWindowNs(current) : input.routingWindowSeconds * SECOND_NS
   };
   if (input.ledger !== undefined) next.ledger = input.ledger;
   if (input.treasury !== undefined) {
@@ -52,6 +55,8 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
   if (next.minRewardE8s <= next.ledgerFeeE8s) return bad('min_reward_e8s', 'must exceed the ledger fee');
   if (next.emissionPerEpochE8s < 0n) return bad('emission_per_epoch_e8s', 'must not be negative');
   if (next.epochNs < 60n * SECOND_NS) return bad('epoch_seconds', 'must be at least 60');
+  if (next.routingWindowNs === undefined || next.routingWindowNs < 0n || next.routingWindowNs > MAX_ROUTING_WINDOW_NS)
+    return bad('routing_window_seconds', `must be at most ${MAX_ROUTING_WINDOW_NS / SECOND_NS} s`);
   store.setTaskConfig(next);
   return ok(next);
 }

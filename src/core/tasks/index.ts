@@ -6,6 +6,7 @@ export { completeTask, failTask, type ResultArgs } from './report.js';
 export { acceptTask, majorityDigest, rejectTask, settle } from './settlement.js';
 export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
 export { saveTask } from './save-task.js';
+export { offeredTo, preferredCount, preferredRunners, routingWindowNs } from './routing.js';
 export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
 export { checkSubmitBounds } from './submit.js';
 export { defaultTaskConfig, memoryTaskStore, taskId, type Stores, type TaskStore } from './store.js';

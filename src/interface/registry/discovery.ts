@@ -130,6 +130,15 @@ export const DeploymentView = typed<DeploymentView>(
   })
 );
 
+export interface ConfidentialView {
+  kind: string;
+  evidence_digest: Opt<string>;
+  verified: boolean;
+}
+export const ConfidentialView = typed<ConfidentialView>(
+  IDL.Record({ kind: IDL.Text, evidence_digest: IDL.Opt(IDL.Text), verified: IDL.Bool })
+);
+
 export interface RunnerView {
   id: Principal;
   operator: string;
@@ -142,6 +151,8 @@ export interface RunnerView {
   heartbeat: Opt<HeartbeatView>;
   deployments: DeploymentView[];
   manifest_json: string;
+  /** The confidential-computing claim; `verified` is false until the registry verifies its attestation evidence. */
+  confidential: ConfidentialView;
 }
 export const RunnerView = typed<RunnerView>(
   IDL.Record({
@@ -155,7 +166,8 @@ export const RunnerView = typed<RunnerView>(
     live: IDL.Bool,
     heartbeat: IDL.Opt(HeartbeatView),
     deployments: IDL.Vec(DeploymentView),
-    manifest_json: IDL.Text
+    manifest_json: IDL.Text,
+    confidential: ConfidentialView
   })
 );
 
@@ -258,6 +270,9 @@ export interface Candidate {
   score: number;
   breakdown: Breakdown;
   affinity: boolean;
+  /** The runner's confidential-computing kind (`none`, `sev-snp`, …) and whether its attestation was verified. */
+  confidential_kind: string;
+  confidential_verified: boolean;
 }
 export const Candidate = typed<Candidate>(
   IDL.Record({
@@ -274,7 +289,9 @@ export const Candidate = typed<Candidate>(
     heartbeat_age_ns: Nat64,
     score: Nat32,
     breakdown: Breakdown,
-    affinity: IDL.Bool
+    affinity: IDL.Bool,
+    confidential_kind: IDL.Text,
+    confidential_verified: IDL.Bool
   })
 );
 

@@ -196,6 +196,8 @@ export interface TaskConfigArgs {
   min_reward_e8s: Opt<bigint>;
   emission_per_epoch_e8s: Opt<bigint>;
   epoch_seconds: Opt<bigint>;
+  /** How long a queued task is offered only to its best-ranked runners before any eligible runner may claim it. */
+  routing_window_seconds: Opt<bigint>;
 }
 export const TaskConfigArgs = typed<TaskConfigArgs>(
   IDL.Record({
@@ -207,7 +209,8 @@ export const TaskConfigArgs = typed<TaskConfigArgs>(
     review_window_seconds: IDL.Opt(Nat64),
     min_reward_e8s: IDL.Opt(IDL.Nat),
     emission_per_epoch_e8s: IDL.Opt(IDL.Nat),
-    epoch_seconds: IDL.Opt(Nat64)
+    epoch_seconds: IDL.Opt(Nat64),
+    routing_window_seconds: IDL.Opt(Nat64)
   })
 );
 
@@ -222,6 +225,7 @@ export interface TaskConfigView {
   min_reward_e8s: bigint;
   emission_per_epoch_e8s: bigint;
   epoch_ns: bigint;
+  routing_window_ns: bigint;
 }
 export const TaskConfigView = typed<TaskConfigView>(
   IDL.Record({
@@ -234,7 +238,8 @@ export const TaskConfigView = typed<TaskConfigView>(
     review_window_ns: Nat64,
     min_reward_e8s: IDL.Nat,
     emission_per_epoch_e8s: IDL.Nat,
-    epoch_ns: Nat64
+    epoch_ns: Nat64,
+    routing_window_ns: Nat64
   })
 );
 
