@@ -78,7 +78,12 @@ try {
     })
   );
   const asAdmin = Actor.createActor<TaskActor>(registryIdlFactory, { agent: adminAgent, canisterId: registry });
-  okOf(await asAdmin.set_task_config(taskConfigArgs({ ledger: [ledger], treasury: [{ owner: admin.getPrincipal(), subaccount: [] }] })));
+  // Routing window 0: runners claim round-robin by id, whatever their rank (paid routing: tests/integration/ranking-cheats.test.ts).
+  okOf(
+    await asAdmin.set_task_config(
+      taskConfigArgs({ ledger: [ledger], treasury: [{ owner: admin.getPrincipal(), subaccount: [] }], routing_window_seconds: [0n] })
+    )
+  );
   const card = modelCard();
   okOf(await asAdmin.publish_model_card(JSON.stringify(card)));
   const slots = Math.min(1024, Math.ceil(TASKS / RUNNERS) + 1);

@@ -84,7 +84,14 @@ export const FEE = 10_000n;
 
 export async function taskNetwork(
   net: Localnet,
-  options: { reviewWindowSeconds?: bigint; leaseSeconds?: bigint; emissionPerEpoch?: bigint; epochSeconds?: bigint } = {}
+  options: {
+    reviewWindowSeconds?: bigint;
+    leaseSeconds?: bigint;
+    emissionPerEpoch?: bigint;
+    epochSeconds?: bigint;
+    /** The paid-routing window; 0 (every eligible runner at once) unless a test is about routing. */
+    routingWindowSeconds?: bigint;
+  } = {}
 ): Promise<TaskNetwork> {
   const admin = Ed25519KeyIdentity.generate();
   const treasury = Ed25519KeyIdentity.generate();
@@ -115,7 +122,8 @@ export async function taskNetwork(
         review_window_seconds: [options.reviewWindowSeconds ?? 600n],
         lease_seconds: [options.leaseSeconds ?? 120n],
         emission_per_epoch_e8s: [options.emissionPerEpoch ?? 0n],
-        epoch_seconds: [options.epochSeconds ?? 3600n]
+        epoch_seconds: [options.epochSeconds ?? 3600n],
+        routing_window_seconds: [options.routingWindowSeconds ?? 0n]
       })
     )
   );
