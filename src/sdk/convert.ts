@@ -107,7 +107,9 @@ export function toCandidate(candidate: CandidateView): RunnerCandidate {
     outputPricePerMillion: candidate.output_price_per_million,
     affinity: candidate.affinity,
     heartbeatAgeNs: candidate.heartbeat_age_ns,
-    breakdown: { ...candidate.breakdown }
+    breakdown: { ...candidate.breakdown },
+    confidentialKind: candidate.confidential_kind,
+    confidentialVerified: candidate.confidential_verified
   };
 }
 
@@ -150,7 +152,12 @@ export function toRunnerInfo(view: RunnerRecordView): RunnerInfo {
       inputPricePerMillion: d.input_price_per_million,
       outputPricePerMillion: d.output_price_per_million
     })),
-    manifestJson: view.manifest_json
+    manifestJson: view.manifest_json,
+    confidential: {
+      kind: view.confidential.kind,
+      ...(view.confidential.evidence_digest[0] === undefined ? {} : { evidenceDigest: view.confidential.evidence_digest[0] }),
+      verified: view.confidential.verified
+    }
   };
 }
 

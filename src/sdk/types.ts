@@ -74,6 +74,9 @@ export interface RunnerCandidate {
   affinity: boolean;
   heartbeatAgeNs: bigint;
   breakdown: ScoreBreakdown;
+  /** The runner's confidential-computing claim (`none`, `sev-snp`, …); unverified claims do not pass `confidentialRequired`. */
+  confidentialKind: string;
+  confidentialVerified: boolean;
 }
 
 /** A registered runner as the registry holds it, camelCase. */
@@ -99,6 +102,8 @@ export interface RunnerInfo {
     outputPricePerMillion: bigint;
   }>;
   manifestJson: string;
+  /** The confidential-computing claim; `verified` is false until the registry verifies its attestation evidence. */
+  confidential: { kind: string; evidenceDigest?: string; verified: boolean };
 }
 
 /** A ledger account: a principal (object or text), or an owner with a 32-byte subaccount. */
