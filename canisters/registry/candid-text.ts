@@ -34,7 +34,9 @@ function candidate(c: Candidate): string {
     `heartbeat_age_ns = ${c.heartbeatAgeNs} : nat64;`,
     `score = ${c.score} : nat32;`,
     `breakdown = record { load = ${f64(b.load)}; freshness = ${f64(b.freshness)}; price = ${f64(b.price)}; reputation = ${f64(b.reputation)}; latency = ${f64(b.latency)}; efficiency = ${f64(b.efficiency)} };`,
-    `affinity = ${c.affinity ? 'true' : 'false'}`,
+    `affinity = ${c.affinity ? 'true' : 'false'};`,
+    `confidential_kind = ${text(c.confidentialKind)};`,
+    `confidential_verified = ${c.confidentialVerified ? 'true' : 'false'}`,
     '}'
   ].join(' ');
 }

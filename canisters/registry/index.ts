@@ -323,7 +323,7 @@ export default class {
   find_runners(): void {
     if (tooLarge('find_runners')) return;
     const [request] = argsOf(m.find_runners);
-    const result = findRunners(state(), time(), findRequestOf(request));
+    const result = findRunners(state(), time(), findRequestOf(request), caller());
     if ('Ok' in result && result.Ok.length > 0) msgReply(candidatesReply(result.Ok));
     else
       replyOf(
@@ -491,7 +491,8 @@ export default class {
           minRewardE8s: some(a.min_reward_e8s),
           emissionPerEpochE8s: some(a.emission_per_epoch_e8s),
           epochSeconds: some(a.epoch_seconds),
-          emissionRequesterCapBps: some(a.emission_requester_cap_bps)
+          emissionRequesterCapBps: some(a.emission_requester_cap_bps),
+          routingWindowSeconds: some(a.routing_window_seconds)
         },
         canisterSelf().toText()
       );

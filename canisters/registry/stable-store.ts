@@ -1,7 +1,7 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
 import { DEFAULT_BOND_CONFIG, restorePayoutQueue, type Bond, type BondConfig } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
-import { DEFAULT_QUOTAS, DiscoveryIndex, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
+import { DEFAULT_QUOTAS, DiscoveryIndex, SessionAffinity, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
 import type {
   Heartbeat,
   Namespace,
@@ -75,6 +75,8 @@ export function openStore(): Stores & {
     heartbeats,
     reputation,
     index,
+    // Affinity bindings are a prompt-cache hint, kept in the heap only (an upgrade costs one cold cache).
+    affinity: new SessionAffinity(),
     counts,
     quotas: () => ({ ...DEFAULT_QUOTAS, ...(settings.get(QUOTAS_KEY) as Quotas | undefined) }),
     setQuotas: (quotas) => settings.set(QUOTAS_KEY, quotas),

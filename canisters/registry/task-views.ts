@@ -3,6 +3,8 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
+import { routingWindowNs } from '../../src/core/tasks/index.js';
+import { accountProblem, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
 import { accountProblem, DEFAULT_REQUESTER_CAP_BPS, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import type {
@@ -137,7 +139,8 @@ export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined): T
     min_reward_e8s: c.minRewardE8s,
     emission_per_epoch_e8s: c.emissionPerEpochE8s,
     epoch_ns: c.epochNs,
-    emission_requester_cap_bps: c.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS
+    emission_requester_cap_bps: c.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS,
+    routing_window_ns: routingWindowNs(c)
   };
 }
 

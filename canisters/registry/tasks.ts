@@ -66,8 +66,8 @@ export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | 
     escrowFailed(store, task.id);
     return { Err: { operation: 'icrc2_transfer_from', message: error instanceof Error ? error.message : String(error) } };
   }
-  if ('Ok' in result) return { Ok: escrowConfirmed(store, task.id, result.Ok) ?? task };
-  if ('Duplicate' in result.Err) return { Ok: escrowConfirmed(store, task.id, result.Err.Duplicate.duplicate_of) ?? task };
+  if ('Ok' in result) return { Ok: escrowConfirmed(store, task.id, result.Ok, time()) ?? task };
+  if ('Duplicate' in result.Err) return { Ok: escrowConfirmed(store, task.id, result.Err.Duplicate.duplicate_of, time()) ?? task };
   escrowFailed(store, task.id);
   return { Err: { operation: 'icrc2_transfer_from', message: describeLedgerError(result.Err) } };
 }

@@ -2,8 +2,10 @@ import { Principal } from 'azle';
 
 import { stringifyJson } from '../../src/core/json.js';
 import {
+  confidentialOf,
   isLive,
   operatorAccepted,
+  type Confidential,
   WEIGHTS,
   type Candidate,
   type ModelStats,
@@ -17,6 +19,7 @@ import { opt } from '../../src/interface/candid.js';
 import type {
   Candidate as CandidateView,
   CardView,
+  ConfidentialView,
   ConfigView,
   ModelStats as ModelStatsView,
   RunnerView
@@ -81,8 +84,13 @@ export function runnerView(store: RegistryStore & Pick<BondStore, 'bonds'>, runn
     manifest_json: stringifyJson(m),
     bond_e8s: opt(bond?.amountE8s),
     bond_state: opt(bond?.state),
-    operator_accepted: [operatorAccepted(runner)]
+    operator_accepted: [operatorAccepted(runner)],
+    confidential: confidentialView(confidentialOf(runner))
   };
+}
+
+function confidentialView(c: Confidential): ConfidentialView {
+  return { kind: c.kind, evidence_digest: opt(c.evidenceDigest), verified: c.verified };
 }
 
 export function candidateView(c: Candidate): CandidateView {
@@ -100,7 +108,9 @@ export function candidateView(c: Candidate): CandidateView {
     heartbeat_age_ns: c.heartbeatAgeNs,
     score: c.score,
     breakdown: c.breakdown,
-    affinity: c.affinity
+    affinity: c.affinity,
+    confidential_kind: c.confidentialKind,
+    confidential_verified: c.confidentialVerified
   };
 }
 

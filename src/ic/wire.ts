@@ -27,7 +27,8 @@ export async function wireRegistryToLedger(
     min_reward_e8s: [],
     emission_per_epoch_e8s: [],
     epoch_seconds: [],
-    emission_requester_cap_bps: []
+    emission_requester_cap_bps: [],
+    routing_window_seconds: []
   });
   if ('Err' in result) throw new IcError('DeployFailed', `Configuring the registry's tasks failed: ${JSON.stringify(result.Err)}`);
   return 'configured';

@@ -264,7 +264,8 @@ function reconcileDeployment(
     engineVersion: probe.engineVersion,
     apiDialect: declared.apiDialect ?? 'openai',
     ...(declared.image === undefined ? {} : { image: declared.image }),
-    servedContext: declared.servedContext ?? served.servedContext,
+    // The registry refuses more context than the card's (the trained context): an engine stretched past it is capped.
+    servedContext: declared.servedContext ?? Math.min(served.servedContext, served.trainedContext ?? served.servedContext),
     slots,
     price: declared.price,
     ...(declared.evidenceDigest === undefined ? {} : { evidenceDigest: declared.evidenceDigest })

@@ -26,7 +26,9 @@ export async function chatViaTask(deps: TaskDeps, options: ChatOptions): Promise
     rewardE8s: options.rewardE8s,
     ...(options.maxOutputTokens === undefined ? {} : { maxOutputTokens: options.maxOutputTokens }),
     ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-    ...(options.seed === undefined ? {} : { seed: options.seed })
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    // The chat's routing constraints (region, price ceilings, confidential, …) bind the task too.
+    ...(options.request === undefined ? {} : { request: options.request })
   });
   const result = await deps.waitForResult(task.id, {
     timeoutMs: options.timeoutMs ?? 300_000,

@@ -21,7 +21,7 @@ import {
   toBondSettings,
   toRunnerBond
 } from './convert.js';
-import type { ReadyResult, SubmitTaskOptions, Task, WaitOptions } from './task-types.js';
+import type { ReadyResult, SubmitTaskOptions, Task, TaskRequest, WaitOptions } from './task-types.js';
 import { toNamespaceInfo, type NamespaceInfo } from './namespaces.js';
 import {
   type AccountLike,
@@ -313,6 +313,8 @@ export class DeaiClient {
    * does not cover reward + ledger fee (the approval itself costs one fee).
    * @example
    * const task = await client.submitTask({ model: card.id, prompt: 'Say hello.', rewardE8s: 1_000_000n });
+   * // Only runners in eu-west at most 2,000 e8s per million input tokens may claim this one:
+   * await client.submitTask({ model: card.id, prompt: 'Hi.', rewardE8s: 1_000_000n, request: { region: 'eu-west', maxInputPricePerMillion: 2_000n } });
    */
   async submitTask(options: SubmitTaskOptions): Promise<Task> {
     await this.ensureAllowance(options.rewardE8s);
@@ -320,7 +322,11 @@ export class DeaiClient {
     const result = await call('submit_task', () =>
       this.registry.submit_task({
         idempotency_key: options.idempotencyKey ?? globalThis.crypto.randomUUID(),
-        request: toFindRequest({ model: options.model, ...(options.digests === undefined ? {} : { digests: options.digests }) }),
+        request: toFindRequest({
+          ...taskRequestOf(options.request),
+          model: options.model,
+          ...(options.digests === undefined ? {} : { digests: options.digests })
+        }),
         input: { inline: [options.prompt], digest: [], reference: [] },
         limits: {
           max_output_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
@@ -486,4 +492,12 @@ export class DeaiClient {
 
 function opt<T>(value: T | undefined): [] | [T] {
   return value === undefined ? [] : [value];
+}
+
+/** A task's routing constraints, without a model or limit a JavaScript caller may have left in (the model is given apart). */
+function taskRequestOf(request: TaskRequest | undefined): TaskRequest {
+  if (request === undefined) return {};
+  const full: RunnerRequest = request;
+  const { model: _model, limit: _limit, ...constraints } = full;
+  return constraints;
 }

@@ -112,7 +112,9 @@ export function toCandidate(candidate: CandidateView): RunnerCandidate {
     outputPricePerMillion: candidate.output_price_per_million,
     affinity: candidate.affinity,
     heartbeatAgeNs: candidate.heartbeat_age_ns,
-    breakdown: { ...candidate.breakdown }
+    breakdown: { ...candidate.breakdown },
+    confidentialKind: candidate.confidential_kind,
+    confidentialVerified: candidate.confidential_verified
   };
 }
 
@@ -158,7 +160,12 @@ export function toRunnerInfo(view: RunnerRecordView): RunnerInfo {
     manifestJson: view.manifest_json,
     ...(view.bond_e8s[0] === undefined ? {} : { bondE8s: view.bond_e8s[0] }),
     ...(view.bond_state[0] === undefined ? {} : { bondState: view.bond_state[0] }),
-    operatorAccepted: view.operator_accepted[0] ?? false
+    operatorAccepted: view.operator_accepted[0] ?? false,
+    confidential: {
+      kind: view.confidential.kind,
+      ...(view.confidential.evidence_digest[0] === undefined ? {} : { evidenceDigest: view.confidential.evidence_digest[0] }),
+      verified: view.confidential.verified
+    }
   };
 }
 

@@ -6,6 +6,7 @@ export {
   type SubmitTaskOptions,
   type Task,
   type TaskFilter,
+  type TaskRequest,
   type TaskResult,
   type TaskState,
   type TaskSummary,

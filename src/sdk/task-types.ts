@@ -1,5 +1,6 @@
 import type { TaskState } from '../core/tasks/states.js';
 import type { TaskResult } from '../core/tasks/types.js';
+import type { RunnerRequest } from './types.js';
 
 export { TASK_STATES, type TaskState } from '../core/tasks/states.js';
 
@@ -22,7 +23,16 @@ export interface SubmitTaskOptions {
   redundancy?: number;
   /** Repeating a submit with the same key returns the first task instead of paying twice (default: random). */
   idempotencyKey?: string;
+  /**
+   * What the runner must offer beyond the model: region, price ceilings, confidential computing, quantizations,
+   * minimum context, engine, capabilities, an affinity key (the session stays on the runner that served it), …
+   * Only runners that meet it may claim the task.
+   */
+  request?: TaskRequest;
 }
+
+/** The routing constraints of a task: a runner request without the model (given apart) and the result limit. */
+export type TaskRequest = Omit<RunnerRequest, 'model' | 'limit'>;
 
 export interface WaitOptions {
   /** Default 5 minutes. */

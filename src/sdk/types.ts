@@ -74,6 +74,9 @@ export interface RunnerCandidate {
   affinity: boolean;
   heartbeatAgeNs: bigint;
   breakdown: ScoreBreakdown;
+  /** The runner's confidential-computing claim (`none`, `sev-snp`, …); unverified claims do not pass `confidentialRequired`. */
+  confidentialKind: string;
+  confidentialVerified: boolean;
 }
 
 /** A registered runner as the registry holds it, camelCase. */
@@ -99,6 +102,8 @@ export interface RunnerInfo {
     outputPricePerMillion: bigint;
   }>;
   manifestJson: string;
+  /** The confidential-computing claim; `verified` is false until the registry verifies its attestation evidence. */
+  confidential: { kind: string; evidenceDigest?: string; verified: boolean };
   /** What the runner's bond holds (absent: no bond, bonds were off when it registered) and its state. */
   bondE8s?: bigint;
   bondState?: string;

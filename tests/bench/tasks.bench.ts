@@ -78,7 +78,12 @@ try {
     })
   );
   const asAdmin = Actor.createActor<TaskActor>(registryIdlFactory, { agent: adminAgent, canisterId: registry });
-  okOf(await asAdmin.set_task_config(taskConfigArgs({ ledger: [ledger], treasury: [{ owner: admin.getPrincipal(), subaccount: [] }] })));
+  // Routing window 0: runners claim round-robin by id, whatever their rank (paid routing: tests/integration/ranking-cheats.test.ts).
+  okOf(
+    await asAdmin.set_task_config(
+      taskConfigArgs({ ledger: [ledger], treasury: [{ owner: admin.getPrincipal(), subaccount: [] }], routing_window_seconds: [0n] })
+    )
+  );
   // The task lifecycle is measured, not registration: no runner bond.
   okOf(await asAdmin.set_bond_config(bondConfigArgs({ amount_e8s: [0n] })));
   const card = modelCard();

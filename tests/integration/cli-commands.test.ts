@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519Pem } from '../../src/ic/identity.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { digestOf, modelCard } from '../support/manifests.ts';
-import { okOf } from '../support/registry.ts';
+import { errOf, okOf } from '../support/registry.ts';
 import { FEE, REWARD, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 const exec = promisify(execFile);
@@ -214,6 +214,28 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
     okOf(await asRunner.complete_task(id, resultArgs('Hallo!')));
     expect(await json('task', 'reject', id, '--reason', 'wrong language')).toMatchObject({ id, state: 'rejected' });
     await expect(cli('task', 'status', 'no-such-task')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/does not exist/) });
+  });
+
+  it('task submit takes the full request (region, price ceilings, confidential, quantization, context, affinity)', async () => {
+    const submitted = (await json(
+      ...['task', 'submit', '--model', cardId, '--prompt', 'Constrained.', '--reward', String(REWARD)],
+      ...['--region', 'ap-south', '--max-input-price', '2000', '--max-output-price', '6000', '--confidential'],
+      ...['--quantization', 'Q4_K_M', '--quantization', 'Q8_0', '--min-context', '4096', '--affinity-key', 'session-9']
+    )) as { id: string };
+    const view = (await (await t.tasks(t.admin)).get_task(submitted.id))[0];
+    expect(view?.request).toMatchObject({
+      region: ['ap-south'],
+      max_input_price_per_million: [2_000n],
+      max_output_price_per_million: [6_000n],
+      confidential_required: [true],
+      quantizations: [['Q4_K_M', 'Q8_0']],
+      min_context: [4096n],
+      affinity_key: ['session-9']
+    });
+    expect(errOf(await (await t.tasks(runner)).claim_task([submitted.id]))).toEqual({ NotServing: { model: cardId } });
+    await expect(cli('task', 'submit', '--model', cardId, '--prompt', 'x', '--reward', '1', '--min-bits', '64')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/bits per weight/)
+    });
   });
 
   it('ledger balance and transfer, in human and JSON form', async () => {

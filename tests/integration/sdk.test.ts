@@ -5,7 +5,7 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { DeaiClient, type Clock } from '../../src/sdk/index.ts';
 import { registryInitArgs } from '../../src/interface/registry/index.ts';
 import { rejection } from '../support/sdk.ts';
-import { okOf, registryWasm } from '../support/registry.ts';
+import { errOf, okOf, registryWasm } from '../support/registry.ts';
 import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 describe('dApp SDK against the registry + ledger on the localnet', () => {
@@ -87,6 +87,36 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     // A second task re-approves: the first allowance was spent by the escrow.
     await client.submitTask({ model, prompt: 'Again.', rewardE8s: REWARD });
     expect(await client.balance()).toBe(10_000_000n - 2n * (FEE + REWARD + FEE));
+  });
+
+  it('submitTask takes the full request: the task carries it, and a runner outside it cannot claim the task', async () => {
+    const requester = await t.requester(10_000_000n);
+    const runner = await t.runner();
+    const client = await connect(requester);
+    const request = {
+      region: 'ap-south',
+      maxInputPricePerMillion: 2_000n,
+      maxOutputPricePerMillion: 6_000n,
+      quantizations: ['Q4_K_M'],
+      minContext: 4096n,
+      engine: 'llama.cpp',
+      affinityKey: 'session-9'
+    };
+    const task = await client.submitTask({ model, prompt: 'Constrained.', rewardE8s: REWARD, request });
+    const view = (await (await t.tasks(t.admin)).get_task(task.id))[0];
+    expect(view?.request).toMatchObject({
+      model: [model],
+      region: ['ap-south'],
+      max_input_price_per_million: [2_000n],
+      max_output_price_per_million: [6_000n],
+      quantizations: [['Q4_K_M']],
+      min_context: [4096n],
+      engine: ['llama.cpp'],
+      affinity_key: ['session-9'],
+      limit: []
+    });
+    // The runner serves the model in eu-west: the task's region keeps it out.
+    expect(errOf(await (await t.tasks(runner)).claim_task([task.id]))).toEqual({ NotServing: { model } });
   });
 
   it('reject refunds the requester; waiting on a rejected task fails with TaskFailed', async () => {

@@ -43,6 +43,7 @@ export const taskConfigArgs = (overrides: Partial<TaskConfigArgs> = {}): TaskCon
   emission_per_epoch_e8s: [],
   epoch_seconds: [],
   emission_requester_cap_bps: [],
+  routing_window_seconds: [],
   ...overrides
 });
 
@@ -106,6 +107,8 @@ export async function taskNetwork(
     epochSeconds?: bigint;
     /** The runner bond registration locks: 0 (bonds off) unless a test exercises bonds. */
     bondE8s?: bigint;
+    /** The paid-routing window; 0 (every eligible runner at once) unless a test is about routing. */
+    routingWindowSeconds?: bigint;
   } = {}
 ): Promise<TaskNetwork> {
   const admin = Ed25519KeyIdentity.generate();
@@ -137,7 +140,8 @@ export async function taskNetwork(
         review_window_seconds: [options.reviewWindowSeconds ?? 600n],
         lease_seconds: [options.leaseSeconds ?? 120n],
         emission_per_epoch_e8s: [options.emissionPerEpoch ?? 0n],
-        epoch_seconds: [options.epochSeconds ?? 3600n]
+        epoch_seconds: [options.epochSeconds ?? 3600n],
+        routing_window_seconds: [options.routingWindowSeconds ?? 0n]
       })
     )
   );

@@ -3,18 +3,20 @@ import type { Command } from 'commander';
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
 import { positiveIntOption } from '../flags.js';
 import { output } from '../output.js';
+import { requestOf, requestOptions, type RequestFlags } from '../request-flags.js';
 
 export function registerRunners(program: Command): void {
   const runners = program.command('runners').description('discover inference runners');
 
-  clientOptions(runners.command('find').description('live runners that can serve a model, best first'))
+  requestOptions(clientOptions(runners.command('find').description('live runners that can serve a model, best first')))
     .requiredOption('--model <id>', 'model id (a published card)')
     .option('--limit <n>', 'at most this many runners', positiveIntOption)
     .option('--digest <digest...>', 'only runners serving these weights (sha256:…)')
-    .action(async (flags: ClientFlags & { model: string; limit?: number; digest?: string[] }) =>
+    .action(async (flags: ClientFlags & RequestFlags & { model: string; limit?: number; digest?: string[] }) =>
       runClient(flags.json, async () => {
         const client = await connectClient(flags);
         const found = await client.findRunners({
+          ...requestOf(flags),
           model: flags.model,
           ...(flags.limit === undefined ? {} : { limit: flags.limit }),
           ...(flags.digest === undefined ? {} : { digests: flags.digest })

@@ -4,6 +4,7 @@ import type { Task } from '../../sdk/index.js';
 import { clientOptions, connectClient, runClient, type ClientFlags } from '../client.js';
 import { e8sOption, positiveIntOption } from '../flags.js';
 import { output } from '../output.js';
+import { requestOf, requestOptions, type RequestFlags } from '../request-flags.js';
 
 /** A task as JSON: the SDK's Task, with absent options as null (bigints become strings when printed). */
 export function taskJson(task: Task): Record<string, unknown> {
@@ -43,7 +44,7 @@ function taskHuman(task: Task): string {
   return lines.join('\n');
 }
 
-interface SubmitFlags extends ClientFlags {
+interface SubmitFlags extends ClientFlags, RequestFlags {
   model: string;
   prompt: string;
   reward: bigint;
@@ -55,7 +56,9 @@ interface SubmitFlags extends ClientFlags {
 export function registerTask(program: Command): void {
   const task = program.command('task').description('submit paid inference tasks and settle their results');
 
-  clientOptions(task.command('submit').description('escrow a reward and queue a task (approves the registry on the ledger if needed)'))
+  requestOptions(
+    clientOptions(task.command('submit').description('escrow a reward and queue a task (approves the registry on the ledger if needed)'))
+  )
     .requiredOption('--model <id>', 'model id (a published card)')
     .requiredOption('--prompt <text>', 'the prompt')
     .requiredOption('--reward <e8s>', 'reward escrowed for the task, in e8s', e8sOption)
@@ -71,7 +74,8 @@ export function registerTask(program: Command): void {
           prompt: flags.prompt,
           rewardE8s: flags.reward,
           ...(flags.maxTokens === undefined ? {} : { maxOutputTokens: flags.maxTokens }),
-          ...(flags.digest === undefined ? {} : { digests: flags.digest })
+          ...(flags.digest === undefined ? {} : { digests: flags.digest }),
+          request: requestOf(flags)
         });
         if (!flags.wait) {
           out.result(

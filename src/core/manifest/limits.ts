@@ -36,25 +36,43 @@ export const REGION_MAX_LENGTH = 32;
 export const ACCELERATORS_MAX = 16;
 export const ACCELERATOR_VENDOR_MAX_LENGTH = 64;
 export const ACCELERATOR_MODEL_MAX_LENGTH = 64;
+/*
+ * Plausibility bounds on what a runner claims about its hardware. They are generous for real machines (the largest
+ * accelerators ship with under 300 GiB, peak near 20,000 sparse low-precision TOPS at ~1,000 W) and refuse what no
+ * machine is: a claimed figure feeds ranking, so an impossible one must not get in.
+ */
 /** Memory of one accelerator, GiB (0 allowed: shares system memory). */
-export const ACCELERATOR_MEMORY_GIB_MAX = 10_000;
+export const ACCELERATOR_MEMORY_GIB_MAX = 1_024;
 /** Identical accelerators in one entry. */
-export const ACCELERATOR_COUNT_MAX = 64;
+export const ACCELERATOR_COUNT_MAX = 16;
+/** Accelerator devices of one runner, all entries together (a runner is one node). */
+export const ACCELERATOR_DEVICES_MAX = 64;
 /** Peak tera-operations per second of one accelerator. */
-export const ACCELERATOR_PEAK_TOPS_MAX = 1_000_000;
-/** Board power of one accelerator, watts. */
-export const ACCELERATOR_WATTS_MAX = 100_000;
-export const CPU_CORES_MAX = 4096;
-/** System memory, GiB (must be > 0). */
-export const RAM_GIB_MAX = 100_000;
+export const ACCELERATOR_PEAK_TOPS_MAX = 40_000;
+/** Board power of one accelerator, watts: at least 1 W (a divisor of TOPS/W), at most 3,000 W. */
+export const ACCELERATOR_WATTS_MIN = 1;
+export const ACCELERATOR_WATTS_MAX = 3_000;
+/** Peak TOPS per watt of one accelerator: the physical ceiling ranking also clamps to (today's best are under 20). */
+export const ACCELERATOR_TOPS_PER_WATT_MAX = 50;
+export const CPU_CORES_MAX = 1_024;
+/** System memory, GiB (must be > 0): 32 TiB. */
+export const RAM_GIB_MAX = 32_768;
 export const DEPLOYMENTS_MIN = 1;
 export const DEPLOYMENTS_MAX = 16;
 export const ENGINE_VERSION_MAX_LENGTH = 64;
 /** OCI image reference including its `@sha256:` digest. */
 export const IMAGE_REF_MAX_LENGTH = 512;
-/** Concurrent request slots of one deployment. */
-export const SLOTS_MAX = 1024;
+/** Concurrent request slots of one deployment, and of all a runner's deployments together. */
+export const SLOTS_MAX = 256;
+export const RUNNER_SLOTS_MAX = 1024;
 /** Largest price per million tokens, ledger units: the nat64 maximum, so Candid `nat64` holds it. */
 export const PRICE_MAX = 18_446_744_073_709_551_615n;
+/**
+ * Price bounds of a deployment, ledger units (e8s) per million tokens. 0 is allowed (a free runner; ranking treats
+ * any price below an eighth of the median like an eighth of the median), and at most 10^14 (one million tokens of the
+ * ledger per million tokens served), so that metered costs stay far inside nat64 and ranking's float ratios exact.
+ */
+export const PRICE_PER_MILLION_MIN = 0n;
+export const PRICE_PER_MILLION_MAX = 100_000_000_000_000n;
 /** Digits of a decimal-string price (`PRICE_MAX` has 20). */
 export const PRICE_MAX_DIGITS = 20;

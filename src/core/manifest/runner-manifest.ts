@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import {
   ACCELERATOR_COUNT_MAX,
+  ACCELERATOR_DEVICES_MAX,
   ACCELERATOR_MEMORY_GIB_MAX,
   ACCELERATOR_MODEL_MAX_LENGTH,
   ACCELERATOR_PEAK_TOPS_MAX,
   ACCELERATOR_VENDOR_MAX_LENGTH,
+  ACCELERATOR_TOPS_PER_WATT_MAX,
   ACCELERATOR_WATTS_MAX,
+  ACCELERATOR_WATTS_MIN,
   ACCELERATORS_MAX,
   CONTEXT_LENGTH_MAX,
   CPU_CORES_MAX,
@@ -14,9 +17,12 @@ import {
   ENDPOINT_MAX_LENGTH,
   ENGINE_VERSION_MAX_LENGTH,
   IMAGE_REF_MAX_LENGTH,
+  PRICE_PER_MILLION_MAX,
+  PRICE_PER_MILLION_MIN,
   PRINCIPAL_TEXT_MAX_LENGTH,
   RAM_GIB_MAX,
   REGION_MAX_LENGTH,
+  RUNNER_SLOTS_MAX,
   SLOTS_MAX
 } from './limits.ts';
 import { AmountSchema, DigestSchema, formatted, intRange, text, versionLabel } from './fields.ts';
@@ -49,24 +55,52 @@ const OCI_PINNED = new RegExp(
 /** OCI image that pins its content: `registry/repo[:tag]@sha256:<64 hex>`. */
 const ImageSchema = formatted(OCI_PINNED, 'an OCI image reference pinned by digest ("name[:tag]@sha256:<64 hex>")', IMAGE_REF_MAX_LENGTH);
 
-const AcceleratorSchema = z.strictObject({
-  class: z.enum(ACCELERATOR_CLASSES),
-  vendor: text(ACCELERATOR_VENDOR_MAX_LENGTH),
-  model: text(ACCELERATOR_MODEL_MAX_LENGTH),
-  memoryGiB: z.number().gte(0).lte(ACCELERATOR_MEMORY_GIB_MAX),
-  count: intRange(1, ACCELERATOR_COUNT_MAX),
-  peakTops: z.number().gt(0).lte(ACCELERATOR_PEAK_TOPS_MAX).optional(),
-  watts: z.number().gt(0).lte(ACCELERATOR_WATTS_MAX).optional()
-});
+const AcceleratorSchema = z
+  .strictObject({
+    class: z.enum(ACCELERATOR_CLASSES),
+    vendor: text(ACCELERATOR_VENDOR_MAX_LENGTH),
+    model: text(ACCELERATOR_MODEL_MAX_LENGTH),
+    memoryGiB: z.number().gte(0).lte(ACCELERATOR_MEMORY_GIB_MAX),
+    count: intRange(1, ACCELERATOR_COUNT_MAX),
+    peakTops: z.number().gt(0).lte(ACCELERATOR_PEAK_TOPS_MAX).optional(),
+    watts: z.number().gte(ACCELERATOR_WATTS_MIN).lte(ACCELERATOR_WATTS_MAX).optional()
+  })
+  .superRefine((accelerator, ctx) => {
+    const { peakTops, watts } = accelerator;
+    if (
+      peakTops !== undefined &&
+      watts !== undefined &&
+      watts >= ACCELERATOR_WATTS_MIN &&
+      peakTops / watts > ACCELERATOR_TOPS_PER_WATT_MAX
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['peakTops'],
+        input: peakTops,
+        message: `implausible: ${peakTops} TOPS at ${watts} W is more than ${ACCELERATOR_TOPS_PER_WATT_MAX} TOPS per watt`
+      });
+    }
+  });
 
-const HardwareSchema = z.strictObject({
-  accelerators: z.array(AcceleratorSchema).max(ACCELERATORS_MAX),
-  cpu: z.strictObject({
-    cores: intRange(1, CPU_CORES_MAX),
-    architecture: z.enum(CPU_ARCHITECTURES)
-  }),
-  ramGiB: z.number().gt(0).lte(RAM_GIB_MAX)
-});
+const HardwareSchema = z
+  .strictObject({
+    accelerators: z.array(AcceleratorSchema).max(ACCELERATORS_MAX),
+    cpu: z.strictObject({
+      cores: intRange(1, CPU_CORES_MAX),
+      architecture: z.enum(CPU_ARCHITECTURES)
+    }),
+    ramGiB: z.number().gt(0).lte(RAM_GIB_MAX)
+  })
+  .superRefine((hardware, ctx) => {
+    const devices = hardware.accelerators.reduce((n, a) => n + a.count, 0);
+    if (devices > ACCELERATOR_DEVICES_MAX && hardware.accelerators.every((a) => a.count <= ACCELERATOR_COUNT_MAX)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['accelerators'],
+        message: `implausible: ${devices} accelerator devices in one runner (at most ${ACCELERATOR_DEVICES_MAX})`
+      });
+    }
+  });
 
 /** Confidential computing: anything but `none` must point at its attestation evidence. */
 const ConfidentialSchema = z
@@ -92,10 +126,16 @@ const ConfidentialSchema = z
     }
   });
 
+/** A price per million tokens within the plausibility bounds. */
+const PricePerMillionSchema = AmountSchema.refine((price) => price >= PRICE_PER_MILLION_MIN && price <= PRICE_PER_MILLION_MAX, {
+  error: (issue) =>
+    `expected a price per million tokens between ${PRICE_PER_MILLION_MIN} and ${PRICE_PER_MILLION_MAX}, got ${String(issue.input)}`
+});
+
 /** Per-million-token prices in ledger units. */
 const PriceSchema = z.strictObject({
-  inputPerMillion: AmountSchema,
-  outputPerMillion: AmountSchema
+  inputPerMillion: PricePerMillionSchema,
+  outputPerMillion: PricePerMillionSchema
 });
 
 const DeploymentSchema = z.strictObject({
@@ -115,6 +155,11 @@ const DeploymentsSchema = z
   .min(DEPLOYMENTS_MIN)
   .max(DEPLOYMENTS_MAX)
   .superRefine((deployments, ctx) => {
+    const slots = deployments.reduce((n, d) => n + d.slots, 0);
+    // Only when every deployment's own slots are in bounds: one oversized value is reported once, where it is.
+    if (slots > RUNNER_SLOTS_MAX && deployments.every((d) => d.slots <= SLOTS_MAX)) {
+      ctx.addIssue({ code: 'custom', path: [], message: `implausible: ${slots} slots in one runner (at most ${RUNNER_SLOTS_MAX})` });
+    }
     const firstAt = new Map<string, number>();
     deployments.forEach((deployment, index) => {
       const key = `${formatModelRef(deployment.model)} ${deployment.engine}`;

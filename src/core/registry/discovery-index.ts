@@ -1,3 +1,4 @@
+import { confidentialOf } from './confidential.js';
 import type { Heartbeat, RunnerState, StoredRunner } from './types.js';
 
 /** What discovery needs of one deployment, precomputed as plain numbers (BigInt is slow in the canister's QuickJS). */
@@ -23,7 +24,8 @@ export interface IndexedRunner {
   topsPerWatt: number | undefined;
   region: string;
   hasEndpoint: boolean;
-  confidential: boolean;
+  /** A verified confidential-computing attestation (an unverified claim does not count). */
+  confidentialVerified: boolean;
   acceleratorClasses: string[];
   suspended: boolean;
   deployments: IndexedDeployment[];
@@ -59,7 +61,7 @@ export class DiscoveryIndex {
       topsPerWatt: topsPerWatt(runner),
       region: m.region,
       hasEndpoint: m.endpoint !== undefined,
-      confidential: m.confidential.kind !== 'none',
+      confidentialVerified: m.confidential.kind !== 'none' && confidentialOf(runner).verified,
       acceleratorClasses: m.hardware.accelerators.length === 0 ? ['cpu'] : m.hardware.accelerators.map((a) => a.class),
       suspended: runner.suspended !== undefined,
       deployments: m.deployments.map((d, index) => ({

@@ -9,7 +9,8 @@ import {
   MAX_FIND_RESULTS,
   MAX_UNFILTERED_SCAN
 } from './limits.js';
-import { affinityWeight, components, scoreOf, type Breakdown } from './ranking.js';
+import { components, measuredLatencyMs, median, rankedTopsPerWatt, scoreOf, type Breakdown, type Medians } from './ranking.js';
+import { confidentialOf } from './confidential.js';
 import type { RegistryStore } from './store.js';
 import type { Heartbeat, Reputation, RunnerState } from './types.js';
 
@@ -29,8 +30,12 @@ export interface FindRequest {
   maxInputPricePerMillion?: bigint;
   maxOutputPricePerMillion?: bigint;
   endpointRequired?: boolean;
+  /** Only runners whose confidential-computing attestation the registry verified (an unverified claim is not enough). */
   confidentialRequired?: boolean;
-  /** Requests with the same key keep going to the same runner while it stays live (prompt-cache affinity). */
+  /**
+   * The caller's session key: once a runner served a task with it, the caller's requests with the key go to that
+   * runner first while it is live with free capacity (prompt-cache affinity, src/core/registry/affinity.ts).
+   */
   affinityKey?: string;
   limit?: number;
   /** Only deployments of these exact weights (`sha256:…`); empty or absent: any digest of the model. */
@@ -53,6 +58,9 @@ export interface Candidate {
   breakdown: Breakdown;
   /** True for the runner the affinity key pins (it is listed first). */
   affinity: boolean;
+  /** The runner's confidential-computing claim (`none`, `sev-snp`, …) and whether its attestation was verified. */
+  confidentialKind: string;
+  confidentialVerified: boolean;
 }
 
 const LIVE_STATES: ReadonlySet<RunnerState> = new Set(['ready', 'busy']);
@@ -106,7 +114,7 @@ function cardMatches(card: ModelCard, request: FindRequest): boolean {
 function runnerMatches(runner: IndexedRunner, request: FindRequest): boolean {
   if (request.region !== undefined && runner.region !== request.region) return false;
   if (request.endpointRequired === true && !runner.hasEndpoint) return false;
-  if (request.confidentialRequired === true && !runner.confidential) return false;
+  if (request.confidentialRequired === true && !runner.confidentialVerified) return false;
   if (request.acceleratorClass !== undefined && !runner.acceleratorClasses.includes(request.acceleratorClass)) return false;
   return true;
 }
@@ -143,9 +151,10 @@ function* scanned(store: RegistryStore, model: string | undefined, nowMs: number
 
 /**
  * Ranked candidates for a request, each with its score and the breakdown that explains it. Runners whose last
- * heartbeat is older than the TTL, suspended runners and deprecated cards never appear.
+ * heartbeat is older than the TTL, suspended runners and deprecated cards never appear. `caller`'s affinity binding
+ * for `request.affinityKey`, if any, is listed first.
  */
-export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRequest): Result<Candidate[]> {
+export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRequest, caller?: string): Result<Candidate[]> {
   const checked = checkFindRequest(request);
   if ('Err' in checked) return checked;
   const ttlNs = store.config().heartbeatTtlNs;
@@ -173,23 +182,7 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
       if (ok) matches.push({ runner, deployment: d, reputation: store.reputation.get(runner.id), score: 0 });
     }
   }
-  let cheapest = Infinity;
-  let fastest = Infinity;
-  let bestEfficiency = 0;
-  for (const m of matches) {
-    if (m.deployment.blendedPrice < cheapest) cheapest = m.deployment.blendedPrice;
-    const latency = m.reputation?.latencyMsEma ?? 0;
-    if (latency > 0 && latency < fastest) fastest = latency;
-    const efficiency = m.runner.topsPerWatt ?? 0;
-    if (efficiency > bestEfficiency) bestEfficiency = efficiency;
-  }
-  const context = {
-    nowMs,
-    ttlMs,
-    cheapest: Number.isFinite(cheapest) ? cheapest : 0,
-    fastest: Number.isFinite(fastest) ? fastest : 0,
-    bestEfficiency
-  };
+  const context: RankContext = { nowMs, ttlMs, medians: mediansOf(matches) };
   // Keep only the best `limit` matches (insertion into a short sorted list): O(n · limit), no full sort of
   // every candidate, which at 10,000 runners would cost more than the query limit allows.
   const limit = checked.Ok;
@@ -203,21 +196,7 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
     top.splice(at, 0, m);
     if (top.length > limit) top.pop();
   }
-  const key = request.affinityKey;
-  let pinned: Match | undefined;
-  if (key !== undefined && matches.length > 0) {
-    // Rendezvous hashing among live candidates with free capacity: stable while the pinned runner stays live.
-    let best = -1;
-    for (const m of matches) {
-      if (m.runner.slots - m.runner.busySlots <= 0) continue;
-      const weight = affinityWeight(key, m.runner.id);
-      if (weight > best || (weight === best && pinned !== undefined && before(m, pinned))) {
-        best = weight;
-        pinned = m;
-      }
-    }
-    pinned ??= top[0];
-  }
+  const pinned = affinityPin(store, caller, request.affinityKey, matches);
   const chosen = pinned === undefined ? top : [pinned, ...top.filter((m) => m !== pinned)].slice(0, limit);
   return ok(chosen.map((m) => toCandidate(store, m, rank(m, context), nowNs, m === pinned)));
 }
@@ -251,9 +230,38 @@ export function matchingDeployment(
 interface RankContext {
   nowMs: number;
   ttlMs: number;
-  cheapest: number;
-  fastest: number;
-  bestEfficiency: number;
+  medians: Medians;
+}
+
+/** The candidates' medians of blended price, measured latency and (clamped) TOPS/W: what relative components compare. */
+function mediansOf(matches: Match[]): Medians {
+  const prices: number[] = [];
+  const latencies: number[] = [];
+  const efficiencies: number[] = [];
+  for (const m of matches) {
+    prices.push(Math.max(0, m.deployment.blendedPrice));
+    const latency = measuredLatencyMs(m.reputation);
+    if (latency !== undefined) latencies.push(latency);
+    const efficiency = rankedTopsPerWatt(m.runner.topsPerWatt);
+    if (efficiency !== undefined) efficiencies.push(efficiency);
+  }
+  return { price: median(prices), latencyMs: median(latencies), topsPerWatt: median(efficiencies) };
+}
+
+/**
+ * The match `caller`'s session for `key` stays on: the runner bound to it by service, while it is a live candidate
+ * with a free slot. Nothing else pins: a runner cannot make itself the pin by choosing its identity.
+ */
+function affinityPin(store: RegistryStore, caller: string | undefined, key: string | undefined, matches: Match[]): Match | undefined {
+  if (caller === undefined || key === undefined) return undefined;
+  const bound = store.affinity.runnerFor(caller, key);
+  if (bound === undefined) return undefined;
+  let pinned: Match | undefined;
+  for (const m of matches) {
+    if (m.runner.id !== bound || m.runner.slots - m.runner.busySlots <= 0) continue;
+    if (pinned === undefined || before(m, pinned)) pinned = m;
+  }
+  return pinned;
 }
 
 function rank(m: Match, c: RankContext): Breakdown {
@@ -268,9 +276,7 @@ function rank(m: Match, c: RankContext): Breakdown {
       reputation: m.reputation,
       topsPerWatt: m.runner.topsPerWatt
     },
-    c.cheapest,
-    c.fastest,
-    c.bestEfficiency
+    c.medians
   );
 }
 
@@ -309,7 +315,9 @@ function toCandidate(store: RegistryStore, m: Match, breakdown: Breakdown, nowNs
     heartbeatAgeNs: nowNs - beat.atNs,
     score: m.score,
     breakdown,
-    affinity
+    affinity,
+    confidentialKind: stored.manifest.confidential.kind,
+    confidentialVerified: stored.manifest.confidential.kind !== 'none' && confidentialOf(stored).verified
   };
 }
 
@@ -322,7 +330,7 @@ export interface ModelStats {
   medianOutputPricePerMillion: bigint;
 }
 
-function median(values: bigint[]): bigint {
+function medianAmount(values: bigint[]): bigint {
   if (values.length === 0) return 0n;
   const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0n;
@@ -354,7 +362,7 @@ export function stats(store: RegistryStore, nowNs: bigint): ModelStats[] {
       readyRunners: e.runners.size,
       freeSlots: e.free,
       queueDepth: e.queue,
-      medianInputPricePerMillion: median(e.input),
-      medianOutputPricePerMillion: median(e.output)
+      medianInputPricePerMillion: medianAmount(e.input),
+      medianOutputPricePerMillion: medianAmount(e.output)
     }));
 }

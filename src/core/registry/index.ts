@@ -25,8 +25,10 @@ export {
 export { acceptOperator, effectiveOperator, operatorAccepted, operatorOf } from './operators.js';
 export { checkFindRequest, findRunners, stats, isLive, type FindRequest, type Candidate, type ModelStats } from './discovery.js';
 export { makeConfig, setAdmins, type ConfigInput } from './config.js';
-export { WEIGHTS, scoreOf, type Breakdown } from './ranking.js';
+export { WEIGHTS, RATIO_CLAMP, scoreOf, type Breakdown } from './ranking.js';
 export { DiscoveryIndex } from './discovery-index.js';
+export { SessionAffinity, MAX_AFFINITY_BINDINGS } from './affinity.js';
+export { confidentialOf, type Confidential } from './confidential.js';
 export { cardKey, memoryStore, MemoryKeyValue, type KeyValue, type QuotaBackfill, type RegistryStore } from './store.js';
 export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';

@@ -23,17 +23,26 @@ export function operatorProblem(operator: string, registryId: string | undefined
   return undefined;
 }
 
-/** Checks a manifest, its operator, and that every deployment serves a published, non-deprecated card. */
+/**
+ * Checks a manifest, its operator, and that every deployment serves a published, non-deprecated card within the card's
+ * context length.
+ */
 function checkManifest(store: RegistryStore, input: unknown, registryId: string | undefined): Result<RunnerManifest> {
   const parsed = safeValidateRunnerManifest(input);
   if (!parsed.ok) return err({ InvalidManifest: { issues: parsed.issues } });
   const badOperator = operatorProblem(parsed.manifest.operator, registryId);
   if (badOperator !== undefined) return err(badOperator);
-  for (const deployment of parsed.manifest.deployments) {
+  for (const [index, deployment] of parsed.manifest.deployments.entries()) {
     const key = cardKey(deployment.model.id, deployment.model.digest);
     const card = store.cards.get(key);
     if (card === undefined) return err({ CardNotPublished: { model: key } });
     if (card.deprecated !== undefined) return err({ CardDeprecated: { model: key, reason: card.deprecated.reason } });
+    // A runner cannot serve more context than the model was trained for: the card is the bound.
+    if (deployment.servedContext > card.card.contextLength) {
+      const path = `deployments[${index}].servedContext`;
+      const message = `implausible: serves ${deployment.servedContext} tokens of context, more than the ${card.card.contextLength} of card ${key}`;
+      return err({ InvalidManifest: { issues: [{ path, message }] } });
+    }
   }
   return ok(parsed.manifest);
 }

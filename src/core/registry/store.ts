@@ -1,4 +1,5 @@
 import { MemoryKeyValue, type KeyValue } from '../kv.js';
+import { SessionAffinity } from './affinity.js';
 import { DiscoveryIndex } from './discovery-index.js';
 import {
   DEFAULT_QUOTAS,
@@ -21,6 +22,8 @@ export interface RegistryStore {
   reputation: KeyValue<Reputation>;
   /** Derived, heap-only: which runners serve which model id (rebuilt from `runners` after an upgrade). */
   index: DiscoveryIndex;
+  /** Heap-only, bounded: which runner served each requester's affinity key (src/core/registry/affinity.ts). */
+  affinity: SessionAffinity;
   /** Per-principal counters behind the quotas (`<kind>|<principal>`, see quotas.ts). */
   counts: KeyValue<number>;
   config(): RegistryConfig;
@@ -55,6 +58,7 @@ export function memoryStore(config: RegistryConfig): RegistryStore {
     heartbeats: new MemoryKeyValue(),
     reputation: new MemoryKeyValue(),
     index: new DiscoveryIndex(),
+    affinity: new SessionAffinity(),
     counts: new MemoryKeyValue(),
     config: () => current,
     setConfig: (next) => {

@@ -58,7 +58,7 @@ export interface Reputation {
   failed: number;
   rejected: number;
   expiredLeases: number;
-  /** Exponential moving average of end-to-end latency in ms; 0 = unknown. */
+  /** Exponential moving average of the latency the registry measured (lease to result), ms; 0 = none measured. */
   latencyMsEma: number;
 }
 

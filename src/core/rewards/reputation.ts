@@ -10,11 +10,15 @@ function bump(store: ReputationStore, runner: string, change: (r: Reputation) =>
   store.reputation.set(runner, next);
 }
 
-/** A result came in: one more completed task, and its total time joins the latency EMA (weight 0.2). */
-export function recordCompleted(store: ReputationStore, runner: string, totalMs: number): void {
+/**
+ * A result came in: one more completed task, and the latency the registry measured (lease to result, at least 1 ms)
+ * joins the latency EMA (weight 0.2).
+ */
+export function recordCompleted(store: ReputationStore, runner: string, measuredMs: number): void {
+  const latencyMs = Math.max(1, measuredMs);
   bump(store, runner, (r) => {
     r.completed += 1;
-    r.latencyMsEma = r.latencyMsEma === 0 ? totalMs : Math.round(0.8 * r.latencyMsEma + 0.2 * totalMs);
+    r.latencyMsEma = r.latencyMsEma === 0 ? latencyMs : Math.round(0.8 * r.latencyMsEma + 0.2 * latencyMs);
   });
 }
 

@@ -1,6 +1,7 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { matchingDeployment, type FindRequest } from '../registry/discovery.js';
 import { operatorOf } from '../registry/operators.js';
+import { offeredTo } from './routing.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
 import type { Lease, OpenTask, Task } from './types.js';
@@ -20,6 +21,7 @@ function claimable(open: OpenTask, runner: string, now: bigint, operatorOf?: (ru
   return (
     open.state === 'queued' &&
     open.deadlineNs > now &&
+    offeredTo(open, runner, now) &&
     !open.done.includes(runner) &&
     !open.leases.some((l) => l.runner === runner) &&
     openPlaces(open, now) > 0 &&

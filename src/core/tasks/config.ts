@@ -3,7 +3,8 @@ import { DEFAULT_REQUESTER_CAP_BPS } from '../rewards/emission.js';
 import { accountProblem } from '../rewards/payout-policy.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import type { Stores } from './store.js';
-import { SECOND_NS } from './limits.js';
+import { MAX_ROUTING_WINDOW_NS, SECOND_NS } from './limits.js';
+import { routingWindowNs } from './routing.js';
 import type { PayAccount, TaskConfig } from './types.js';
 
 export interface TaskConfigInput {
@@ -17,6 +18,7 @@ export interface TaskConfigInput {
   emissionPerEpochE8s?: bigint;
   epochSeconds?: bigint;
   emissionRequesterCapBps?: number;
+  routingWindowSeconds?: bigint;
 }
 
 const bad = <T>(field: string, reason: string): Result<T> => err({ InvalidArgument: { field, reason } });
@@ -38,7 +40,8 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
     minRewardE8s: input.minRewardE8s ?? current.minRewardE8s,
     emissionPerEpochE8s: input.emissionPerEpochE8s ?? current.emissionPerEpochE8s,
     epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS,
-    emissionRequesterCapBps: input.emissionRequesterCapBps ?? current.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS
+    emissionRequesterCapBps: input.emissionRequesterCapBps ?? current.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS,
+    routingWindowNs: input.routingWindowSeconds === undefined ? routingWindowNs(current) : input.routingWindowSeconds * SECOND_NS
   };
   if (input.ledger !== undefined) next.ledger = input.ledger;
   if (input.treasury !== undefined) {
@@ -58,6 +61,8 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
   const cap = next.emissionRequesterCapBps;
   if (cap === undefined || !Number.isInteger(cap) || cap < 1 || cap > 10_000)
     return bad('emission_requester_cap_bps', 'must be 1 to 10000 (100 %)');
+  if (next.routingWindowNs === undefined || next.routingWindowNs < 0n || next.routingWindowNs > MAX_ROUTING_WINDOW_NS)
+    return bad('routing_window_seconds', `must be at most ${MAX_ROUTING_WINDOW_NS / SECOND_NS} s`);
   store.setTaskConfig(next);
   return ok(next);
 }

@@ -7,6 +7,7 @@ export { acceptTask, majorityDigest, rejectTask, settle, votersOf, type Voter } 
 export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
 export { staleEscrows, ESCROW_RETRIES_PER_RUN } from './stale-escrows.js';
 export { saveTask } from './save-task.js';
+export { offeredTo, preferredCount, preferredRunners, routingWindowNs } from './routing.js';
 export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
 export { checkSubmitBounds } from './submit.js';
 export { defaultTaskConfig, memoryTaskStore, taskId, type Stores, type TaskStore } from './store.js';

@@ -20,8 +20,14 @@ export const DEFAULT_TASK_CONFIG = {
   emissionPerEpochE8s: 0n,
   epochNs: 3600n * SECOND_NS,
   /** One requester's work earns at most 20 % of an epoch's emission (README "Emission"). */
-  emissionRequesterCapBps: 2_000
+  emissionRequesterCapBps: 2_000,
+  routingWindowNs: 3n * SECOND_NS
 } as const;
+
+/** Longest routing window an admin may set: a preferred runner that does not claim delays the task by at most this. */
+export const MAX_ROUTING_WINDOW_NS = 60n * SECOND_NS;
+/** Most runners a task is offered to first (at least twice its redundancy, at least 3). */
+export const MAX_PREFERRED_RUNNERS = 8;
 
 /** Failures (reported or expired leases) after which a task that has no result is given up and refunded. */
 export const MAX_FAILURES = 3;

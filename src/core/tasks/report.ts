@@ -29,8 +29,8 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (task === undefined) return err({ NotFound: { kind: { Task: null }, id } });
   const earlier = task.results.find((r) => r.runner === runner);
   if (earlier !== undefined) return ok(earlier);
-  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
-    return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  const lease = leaseOf(task, runner, now);
+  if (lease === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
   if (args.output === undefined && args.reference === undefined) return bad('output', 'give the output, or a reference to it');
   if (args.output !== undefined && byteLength(args.output) > MAX_OUTPUT_BYTES)
@@ -53,7 +53,10 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (args.reference !== undefined) result.reference = args.reference;
   task.leases = task.leases.filter((l) => l.runner !== runner);
   task.results.push(result);
-  recordCompleted(store, runner, args.totalMs);
+  // Ranking's latency is what the registry measured, lease to result: the runner's own total_ms is shown, never ranked.
+  recordCompleted(store, runner, Number((now - lease.claimedAtNs) / 1_000_000n));
+  // The runner that served the session keeps it (src/core/registry/affinity.ts).
+  if (task.request.affinityKey !== undefined) store.affinity.bind(task.requester, task.request.affinityKey, runner);
   if (task.results.length >= task.redundancy) {
     task.state = 'review';
     task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;

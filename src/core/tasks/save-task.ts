@@ -17,7 +17,13 @@ function openOf(task: Task): OpenTask {
   if (task.reviewEndsAtNs !== undefined) open.reviewEndsAtNs = task.reviewEndsAtNs;
   if (task.state === 'escrowing') open.escrowRetryAtNs = task.createdAtNs + STALE_ESCROW_NS;
   const { model: _model, ...filters } = task.request;
-  if (task.state === 'queued') open.filters = filters;
+  if (task.state === 'queued') {
+    open.filters = filters;
+    if (task.preferred !== undefined && task.openToAllAtNs !== undefined) {
+      open.preferred = task.preferred;
+      open.openToAllAtNs = task.openToAllAtNs;
+    }
+  }
   return open;
 }
 

@@ -11,6 +11,7 @@ import {
   MAX_REDUNDANCY,
   MAX_REFERENCE_LENGTH
 } from './limits.js';
+import { preferredRunners, routingWindowNs } from './routing.js';
 import { saveTask } from './save-task.js';
 import { taskId, type Stores } from './store.js';
 import type { GenerationLimits, PayAccount, Task, TaskInput } from './types.js';
@@ -125,17 +126,24 @@ export function submitTask(
     results: [],
     failures: []
   };
+  const routing = preferredRunners(store, caller, now, task.request, args.redundancy);
+  if (routing !== undefined) {
+    task.preferred = routing.preferred;
+    task.openToAllAtNs = routing.openToAllAtNs;
+  }
   bump(store, 'open-tasks', caller, 1, task.id);
   saveTask(store, task);
   store.idempotency.set(idempotency, task.id);
   return ok({ task, escrow: { from: refundTo, amountE8s: args.rewardE8s } });
 }
 
-export function escrowConfirmed(store: Stores, id: string, block: bigint): Task | undefined {
+/** The escrow went through: the task is queued, and its routing window (if any) starts `now`, when it can be claimed. */
+export function escrowConfirmed(store: Stores, id: string, block: bigint, now?: bigint): Task | undefined {
   const task = store.tasks.get(id);
   if (task === undefined || task.state !== 'escrowing') return task;
   task.state = 'queued';
   task.escrowBlock = block;
+  if (now !== undefined && task.openToAllAtNs !== undefined) task.openToAllAtNs = now + routingWindowNs(store.taskConfig());
   saveTask(store, task);
   return task;
 }

@@ -72,6 +72,12 @@ export interface Task {
   settledAtNs?: bigint;
   /** Why the task ended, for terminal states. */
   outcome?: string;
+  /**
+   * The best-ranked eligible runners at submit (affinity first): until `openToAllAtNs` only they may lease the task
+   * (src/core/tasks/routing.ts).
+   */
+  preferred?: string[];
+  openToAllAtNs?: bigint;
 }
 
 /**
@@ -119,6 +125,9 @@ export interface OpenTask {
    * deployment without reading the task (and its input). Open tasks stored before this field existed have none.
    */
   filters?: Omit<FindRequest, 'model'>;
+  /** While queued: the runners offered the task first, and when it opens to every eligible runner. */
+  preferred?: string[];
+  openToAllAtNs?: bigint;
 }
 
 /** The task settings: the reward settings (treasury, fees, minimum reward, emission) and the queue's. */
@@ -127,4 +136,6 @@ export interface TaskConfig extends RewardConfig {
   ledger?: string;
   leaseNs: bigint;
   reviewWindowNs: bigint;
+  /** How long a queued task is offered only to its `preferred` runners (absent in configs stored before it existed). */
+  routingWindowNs?: bigint;
 }

@@ -130,6 +130,15 @@ export const DeploymentView = typed<DeploymentView>(
   })
 );
 
+export interface ConfidentialView {
+  kind: string;
+  evidence_digest: Opt<string>;
+  verified: boolean;
+}
+export const ConfidentialView = typed<ConfidentialView>(
+  IDL.Record({ kind: IDL.Text, evidence_digest: IDL.Opt(IDL.Text), verified: IDL.Bool })
+);
+
 export interface RunnerView {
   id: Principal;
   operator: string;
@@ -146,6 +155,8 @@ export interface RunnerView {
   bond_e8s: Opt<bigint>;
   bond_state: Opt<string>;
   operator_accepted: Opt<boolean>;
+  /** The confidential-computing claim; `verified` is false until the registry verifies its attestation evidence. */
+  confidential: ConfidentialView;
 }
 export const RunnerView = typed<RunnerView>(
   IDL.Record({
@@ -162,7 +173,8 @@ export const RunnerView = typed<RunnerView>(
     manifest_json: IDL.Text,
     bond_e8s: IDL.Opt(IDL.Nat),
     bond_state: IDL.Opt(IDL.Text),
-    operator_accepted: IDL.Opt(IDL.Bool)
+    operator_accepted: IDL.Opt(IDL.Bool),
+    confidential: ConfidentialView
   })
 );
 
@@ -268,6 +280,9 @@ export interface Candidate {
   score: number;
   breakdown: Breakdown;
   affinity: boolean;
+  /** The runner's confidential-computing kind (`none`, `sev-snp`, …) and whether its attestation was verified. */
+  confidential_kind: string;
+  confidential_verified: boolean;
 }
 export const Candidate = typed<Candidate>(
   IDL.Record({
@@ -284,7 +299,9 @@ export const Candidate = typed<Candidate>(
     heartbeat_age_ns: Nat64,
     score: Nat32,
     breakdown: Breakdown,
-    affinity: IDL.Bool
+    affinity: IDL.Bool,
+    confidential_kind: IDL.Text,
+    confidential_verified: IDL.Bool
   })
 );
 

@@ -198,6 +198,8 @@ export interface TaskConfigArgs {
   epoch_seconds: Opt<bigint>;
   /** The per-requester share cap of an epoch's emission, in basis points (1 to 10,000). */
   emission_requester_cap_bps: Opt<number>;
+  /** How long a queued task is offered only to its best-ranked runners before any eligible runner may claim it. */
+  routing_window_seconds: Opt<bigint>;
 }
 export const TaskConfigArgs = typed<TaskConfigArgs>(
   IDL.Record({
@@ -210,7 +212,8 @@ export const TaskConfigArgs = typed<TaskConfigArgs>(
     min_reward_e8s: IDL.Opt(IDL.Nat),
     emission_per_epoch_e8s: IDL.Opt(IDL.Nat),
     epoch_seconds: IDL.Opt(Nat64),
-    emission_requester_cap_bps: IDL.Opt(Nat16)
+    emission_requester_cap_bps: IDL.Opt(Nat16),
+    routing_window_seconds: IDL.Opt(Nat64)
   })
 );
 
@@ -226,6 +229,7 @@ export interface TaskConfigView {
   emission_per_epoch_e8s: bigint;
   epoch_ns: bigint;
   emission_requester_cap_bps: number;
+  routing_window_ns: bigint;
 }
 export const TaskConfigView = typed<TaskConfigView>(
   IDL.Record({
@@ -239,7 +243,8 @@ export const TaskConfigView = typed<TaskConfigView>(
     min_reward_e8s: IDL.Nat,
     emission_per_epoch_e8s: IDL.Nat,
     epoch_ns: Nat64,
-    emission_requester_cap_bps: Nat16
+    emission_requester_cap_bps: Nat16,
+    routing_window_ns: Nat64
   })
 );
 

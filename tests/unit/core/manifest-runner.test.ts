@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ACCELERATORS_MAX,
   DEPLOYMENTS_MAX,
-  PRICE_MAX,
+  PRICE_PER_MILLION_MAX,
   safeValidateManifest,
   safeValidateRunnerManifest,
   type ManifestIssue
@@ -81,13 +81,34 @@ describe('RunnerManifest: hardware', () => {
 
   it.each([
     ['memoryGiB', -1, 'expected a number ≥ 0, got -1'],
-    ['memoryGiB', 10_001, 'expected a number ≤ 10000, got 10001'],
+    ['memoryGiB', 1_025, 'expected a number ≤ 1024, got 1025'],
+    ['memoryGiB', 10_000, 'expected a number ≤ 1024, got 10000'],
     ['count', 0, 'expected an integer ≥ 1, got 0'],
-    ['count', 65, 'expected an integer ≤ 64, got 65'],
+    ['count', 17, 'expected an integer ≤ 16, got 17'],
     ['peakTops', 0, 'expected a number > 0, got 0'],
-    ['watts', -450, 'expected a number > 0, got -450']
+    ['peakTops', 40_001, 'expected a number ≤ 40000, got 40001'],
+    ['watts', -450, 'expected a number ≥ 1, got -450'],
+    ['watts', 1e-300, 'expected a number ≥ 1, got 1e-300'],
+    ['watts', 3_001, 'expected a number ≤ 3000, got 3001']
   ])('rejects accelerator %s %j', (field, value, message) => {
     expect(reject((m) => (m.hardware.accelerators[0][field] = value))).toEqual([{ path: `hardware.accelerators[0].${field}`, message }]);
+  });
+
+  it('rejects more TOPS per watt than any accelerator reaches, and accepts a real one', () => {
+    expect(reject((m) => Object.assign(m.hardware.accelerators[0], { peakTops: 1000, watts: 1 }))).toEqual([
+      { path: 'hardware.accelerators[0].peakTops', message: 'implausible: 1000 TOPS at 1 W is more than 50 TOPS per watt' }
+    ]);
+    expect(accept((m) => Object.assign(m.hardware.accelerators[0], { peakTops: 1321, watts: 450 })).hardware.accelerators[0]?.watts).toBe(
+      450
+    );
+  });
+
+  it('rejects more accelerator devices than one runner holds', () => {
+    const many = { ...accelerator, count: 16 };
+    expect(reject((m) => (m.hardware.accelerators = Array(5).fill(many)))).toEqual([
+      { path: 'hardware.accelerators', message: 'implausible: 80 accelerator devices in one runner (at most 64)' }
+    ]);
+    expect(accept((m) => (m.hardware.accelerators = Array(4).fill(many))).hardware.accelerators).toHaveLength(4);
   });
 
   it('rejects a vendor name longer than 64 characters', () => {
@@ -98,7 +119,7 @@ describe('RunnerManifest: hardware', () => {
 
   it.each([
     ['cores', 0, 'hardware.cpu.cores', 'expected an integer ≥ 1, got 0'],
-    ['cores', 4097, 'hardware.cpu.cores', 'expected an integer ≤ 4096, got 4097'],
+    ['cores', 1025, 'hardware.cpu.cores', 'expected an integer ≤ 1024, got 1025'],
     ['architecture', 'arm64', 'hardware.cpu.architecture', 'expected one of x86_64 | aarch64 | riscv64 | other, got "arm64"']
   ])('rejects cpu %s %j', (field, value, path, message) => {
     expect(reject((m) => (m.hardware.cpu[field] = value))).toEqual([{ path, message }]);
@@ -106,6 +127,12 @@ describe('RunnerManifest: hardware', () => {
 
   it('rejects zero RAM', () => {
     expect(reject((m) => (m.hardware.ramGiB = 0))).toEqual([{ path: 'hardware.ramGiB', message: 'expected a number > 0, got 0' }]);
+  });
+
+  it('rejects more RAM than a machine holds', () => {
+    expect(reject((m) => (m.hardware.ramGiB = 32_769))).toEqual([
+      { path: 'hardware.ramGiB', message: 'expected a number ≤ 32768, got 32769' }
+    ]);
   });
 });
 
@@ -141,6 +168,14 @@ describe('RunnerManifest: confidential computing', () => {
 });
 
 describe('RunnerManifest: deployments', () => {
+  it('rejects more slots than one runner serves, all deployments together', () => {
+    const five = ['a', 'b', 'c', 'd', 'e'].map((c) => ({ ...deployment(`sha256:${c.repeat(64)}`), slots: 256 }));
+    expect(reject((m) => (m.deployments = five))).toEqual([
+      { path: 'deployments', message: 'implausible: 1280 slots in one runner (at most 1024)' }
+    ]);
+    expect(accept((m) => (m.deployments = five.slice(0, 4))).deployments).toHaveLength(4);
+  });
+
   it('rejects the same model and engine twice, at the second one', () => {
     expect(reject((m) => m.deployments.push({ ...m.deployments[0], slots: 1 }))).toEqual([
       {
@@ -203,7 +238,7 @@ describe('RunnerManifest: deployments', () => {
   it.each([
     ['servedContext', 0, 'expected an integer ≥ 1, got 0'],
     ['servedContext', 10_000_001, 'expected an integer ≤ 10000000, got 10000001'],
-    ['slots', 1025, 'expected an integer ≤ 1024, got 1025'],
+    ['slots', 257, 'expected an integer ≤ 256, got 257'],
     ['slots', 2.5, 'expected an integer, got number 2.5'],
     ['engineVersion', '', 'expected a non-empty string, got ""']
   ])('rejects deployment %s %j', (field, value, message) => {
@@ -222,7 +257,7 @@ describe('RunnerManifest: prices', () => {
     [0, 0n],
     [1000, 1000n],
     ['1000', 1000n],
-    ['18446744073709551615', PRICE_MAX],
+    ['100000000000000', PRICE_PER_MILLION_MAX],
     [5n, 5n]
   ])('parses %s as the bigint %s', (value, expected) => {
     const result = price(value);
@@ -237,6 +272,8 @@ describe('RunnerManifest: prices', () => {
     ['-7', 'expected a non-negative integer as a decimal string of at most 20 digits, got "-7"'],
     ['1e3', 'expected a non-negative integer as a decimal string of at most 20 digits, got "1e3"'],
     ['18446744073709551616', 'expected an integer ≤ 18446744073709551615, got "18446744073709551616"'],
+    ['18446744073709551615', 'expected a price per million tokens between 0 and 100000000000000, got 18446744073709551615'],
+    ['100000000000001', 'expected a price per million tokens between 0 and 100000000000000, got 100000000000001'],
     [
       2 ** 60,
       'expected a non-negative integer ≤ 9007199254740991 as a number (write larger amounts as a decimal string), got 1152921504606847000'

@@ -62,8 +62,9 @@ describe('registry core (pure)', () => {
     const byId = new Map(result.Ok.map((c) => [c.runnerId, c]));
     expect(byId.get('runner-c')?.breakdown.load).toBe(0);
     expect(byId.get('runner-b')?.breakdown.freshness).toBeCloseTo(1 - 100 / 180, 6);
-    expect(byId.get('runner-b')?.breakdown.price).toBe(1);
-    expect(byId.get('runner-a')?.breakdown.price).toBeCloseTo(2001 / 6001, 6);
+    // Price relative to the median (2000 blended): at the median 0.5, at three times it (1/3)/(1 + 1/3).
+    expect(byId.get('runner-b')?.breakdown.price).toBe(0.5);
+    expect(byId.get('runner-a')?.breakdown.price).toBeCloseTo(2001 / 6001 / (1 + 2001 / 6001), 6);
     const again = findRunners(store, NOW, { model: card.id as string });
     expect(again).toEqual(result);
     expect(result.Ok.map((c) => c.score)).toEqual([...result.Ok.map((c) => c.score)].sort((a, b) => b - a));

@@ -303,11 +303,12 @@ function simulate(s: Scenario): Outcome {
 }
 
 const RANK_INPUT = { slots: 1, busySlots: 0, queueDepth: 0, ageMs: 0, ttlMs: 1, blendedPrice: 0, topsPerWatt: undefined };
+const MEDIANS = { price: 0, latencyMs: 0, topsPerWatt: 0 };
 /** The reputation component of the ranking (Laplace-smoothed success rate), as discovery scores it. */
 function reputationScore(store: Stores, runner: string): number {
-  return components({ ...RANK_INPUT, reputation: store.reputation.get(runner) }, 0, 1, 0).reputation;
+  return components({ ...RANK_INPUT, reputation: store.reputation.get(runner) }, MEDIANS).reputation;
 }
-const NEWCOMER = components({ ...RANK_INPUT, reputation: undefined }, 0, 1, 0).reputation;
+const NEWCOMER = components({ ...RANK_INPUT, reputation: undefined }, MEDIANS).reputation;
 
 const outcomes = new Map<string, Outcome>();
 /** A run's outcome, simulated once per scenario (the properties share their runs; shrinking simulates new ones). */

@@ -589,21 +589,25 @@ describe('completing and failing', () => {
     });
     expect(taskOf(w, id)).toMatchObject({ state: 'review', reviewEndsAtNs: NOW + 5n * SECOND + REVIEW, leases: [] });
     expect(w.store.open.get(id)).toMatchObject({ state: 'review', done: ['runner-a'], reviewEndsAtNs: NOW + 5n * SECOND + REVIEW });
-    expect(reputationOf(w, 'runner-a')).toEqual({ completed: 1, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 400 });
+    // Latency is the registry's own measurement, lease to result (5 s), not the runner's total_ms (400).
+    expect(reputationOf(w, 'runner-a')).toEqual({ completed: 1, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 5000 });
     const again = completeTask(w.store, 'runner-a', NOW + 9n * SECOND, id, resultArgs('something else', { totalMs: 900 }));
     expect(again).toEqual({ Ok: first });
     expect(taskOf(w, id).results).toHaveLength(1);
     expect(reputationOf(w, 'runner-a').completed).toBe(1);
   });
 
-  it('keeps a latency EMA over completed tasks', () => {
+  it('keeps an EMA of the latency the registry measured, whatever total_ms the runner reports', () => {
     const w = world();
     addRunner(w, 'runner-a');
-    answered(w, queued(w, 'a'), [['runner-a', 'x']]);
+    const a = queued(w, 'a');
+    okOf(claimTask(w.store, 'runner-a', NOW, a));
+    okOf(completeTask(w.store, 'runner-a', NOW + SECOND, a, resultArgs('x', { firstTokenMs: 0, totalMs: 1e-300 })));
+    expect(reputationOf(w, 'runner-a').latencyMsEma).toBe(1000);
     const b = queued(w, 'b');
-    okOf(claimTask(w.store, 'runner-a', NOW, b));
-    okOf(completeTask(w.store, 'runner-a', NOW, b, resultArgs('x', { totalMs: 900 })));
-    expect(reputationOf(w, 'runner-a').latencyMsEma).toBe(500);
+    okOf(claimTask(w.store, 'runner-a', NOW + SECOND, b));
+    okOf(completeTask(w.store, 'runner-a', NOW + 3n * SECOND, b, resultArgs('x', { totalMs: 900 })));
+    expect(reputationOf(w, 'runner-a').latencyMsEma).toBe(1200);
   });
 
   it('frees the place on failure; the runner may not take it again; a repeat returns the task unchanged', () => {

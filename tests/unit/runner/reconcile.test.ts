@@ -282,6 +282,12 @@ describe('reconcileManifest: measured facts win, additions are kept', () => {
     expect(result.ok && result.cards[0]?.modalities).toEqual({ input: ['text', 'image'], output: ['text'] });
   });
 
+  it('caps a served context stretched past the trained one, which the registry would refuse', () => {
+    const { manifest, cards } = reconcileManifest(declared(), probed({ llama: llamaReady({}, { servedContext: 8192 }) }));
+    expect(manifest.deployments[0]?.servedContext).toBe(2048);
+    expect(cards[0]?.contextLength).toBe(2048);
+  });
+
   it('returns the manifest from the throwing form too', () => {
     const { manifest, cards } = reconcileManifest(declared(), probed());
     expect(manifest.deployments).toHaveLength(1);
