@@ -4,7 +4,6 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
 import { routingWindowNs } from '../../src/core/tasks/index.js';
-import { accountProblem, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
 import { accountProblem, DEFAULT_REQUESTER_CAP_BPS, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import type {
