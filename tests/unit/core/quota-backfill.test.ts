@@ -5,6 +5,7 @@ import {
   backfillQuotaCounters,
   checkQuota,
   deregisterRunner,
+  effectiveOperator,
   makeConfig,
   memoryStore,
   publishCard,
@@ -33,7 +34,8 @@ function expectedCounts(s: Stores): Array<[string, number]> {
   const add = (key: string): void => {
     counts.set(key, (counts.get(key) ?? 0) + 1);
   };
-  for (const [, runner] of s.runners.entries()) add(`runners|${runner.manifest.operator}`);
+  // A runner counts against its operator once the operator accepted it, against itself until then.
+  for (const [, runner] of s.runners.entries()) add(`runners|${effectiveOperator(runner)}`);
   for (const [, card] of s.cards.entries()) add(`cards|${card.publishedBy}`);
   for (const [id] of s.open.entries()) add(`open-tasks|${s.tasks.get(id)?.requester ?? '?'}`);
   return [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
@@ -49,7 +51,15 @@ describe('quota counters rebuilt after an upgrade from state that predates them 
     const manifest = (op: number) => runnerManifest(operator(op), [deployment(card)]);
     for (let i = 0; i < 30; i++) okOf(registerRunner(s, `runner-${String(i).padStart(2, '0')}`, NOW, manifest(i % 4)));
     for (let i = 1; i < 12; i++)
-      okOf(publishCard(s, `publisher-${i % 3}`, NOW, modelCard({ version: `1.0.${i}`, digest: digestOf(`1.0.${i}`) })));
+      okOf(
+        // One org per publisher: an org belongs to its first publisher (model identity).
+        publishCard(
+          s,
+          `publisher-${i % 3}`,
+          NOW,
+          modelCard({ id: `org-${i % 3}/model`, version: `1.0.${i}`, digest: digestOf(`1.0.${i}`) })
+        )
+      );
     const submit = (requester: string, key: string): string =>
       okOf(
         submitTask(s, requester, NOW, {
@@ -86,7 +96,14 @@ describe('quota counters rebuilt after an upgrade from state that predates them 
       if (n % 3 === 0) okOf(deregisterRunner(s, operator(n % 4), `runner-${String(n % 30).padStart(2, '0')}`));
       if (n % 4 === 1 && s.runners.has(`runner-${String(29 - n).padStart(2, '0')}`))
         okOf(updateRunner(s, operator((29 - n) % 4), NOW, `runner-${String(29 - n).padStart(2, '0')}`, manifest((n + 1) % 4)));
-      okOf(publishCard(s, `publisher-${n % 3}`, NOW, modelCard({ version: `2.0.${n}`, digest: digestOf(`2.0.${n}`) })));
+      okOf(
+        publishCard(
+          s,
+          `publisher-${n % 3}`,
+          NOW,
+          modelCard({ id: `org-${n % 3}/model`, version: `2.0.${n}`, digest: digestOf(`2.0.${n}`) })
+        )
+      );
       const id = submit(`requester-${n % 5}`, `m-${n}`);
       if (n % 2 === 0) escrowConfirmed(s, id, 1n);
       else escrowFailed(s, id);

@@ -97,7 +97,7 @@ const scenario = fc.record({
 type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
 
 function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
+  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
   return result.Ok;
 }
 
@@ -122,7 +122,9 @@ function simulate(s: Scenario): Outcome {
       ledger: LEDGER,
       treasury: { owner: TREASURY },
       emissionPerEpochE8s: s.emission,
-      emissionRequesterCapBps: s.capBps
+      emissionRequesterCapBps: s.capBps,
+      // Every runner may claim at once: which runner serves is the scenario's choice (paid routing: routing.test.ts).
+      routingWindowSeconds: 0n
     })
   );
   okOf(publishCard(store, 'publisher', START, CARD));
