@@ -64,6 +64,7 @@ import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-c
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain } from './tasks.js';
 import { claimable, taskPage } from './task-queries.js';
+import { quoteTaskReply } from './task-quote.js';
 import {
   accountIn,
   findRequestOf,
@@ -472,7 +473,8 @@ export default class {
           reviewWindowSeconds: some(a.review_window_seconds),
           minRewardE8s: some(a.min_reward_e8s),
           emissionPerEpochE8s: some(a.emission_per_epoch_e8s),
-          epochSeconds: some(a.epoch_seconds)
+          epochSeconds: some(a.epoch_seconds),
+          minProtocolFeeE8s: some(a.min_protocol_fee_e8s)
         },
         canisterSelf().toText()
       );
@@ -497,6 +499,12 @@ export default class {
   @query(m.get_quotas.args, m.get_quotas.ret, MANUAL)
   get_quotas(): void {
     handle(m.get_quotas, () => quotasView(state().quotas()));
+  }
+
+  /** Prices a task against the live runners' posted prices: cheapest and median cost, budgets, fee, emission. */
+  @query(m.quote_task.args, m.quote_task.ret, MANUAL)
+  quote_task(): void {
+    handle(m.quote_task, (a) => quoteTaskReply(state(), time(), a));
   }
 
   @query(m.get_task_config.args, m.get_task_config.ret, MANUAL)

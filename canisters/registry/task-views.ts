@@ -3,7 +3,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
-import { accountProblem, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
+import { accountProblem, minProtocolFeeOf, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import type {
   Account,
@@ -84,7 +84,9 @@ export function taskResultView(r: TaskResult): TaskResultView {
     output_tokens: r.outputTokens,
     first_token_ms: r.firstTokenMs,
     total_ms: r.totalMs,
-    at_ns: r.atNs
+    at_ns: r.atNs,
+    measured_total_ms: opt(r.measuredMs === undefined ? undefined : BigInt(r.measuredMs)),
+    cost_e8s: opt(r.costE8s)
   };
 }
 
@@ -134,7 +136,8 @@ export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined): T
     review_window_ns: c.reviewWindowNs,
     min_reward_e8s: c.minRewardE8s,
     emission_per_epoch_e8s: c.emissionPerEpochE8s,
-    epoch_ns: c.epochNs
+    epoch_ns: c.epochNs,
+    min_protocol_fee_e8s: [minProtocolFeeOf(c)]
   };
 }
 

@@ -26,7 +26,8 @@ export async function wireRegistryToLedger(
     review_window_seconds: [],
     min_reward_e8s: [],
     emission_per_epoch_e8s: [],
-    epoch_seconds: []
+    epoch_seconds: [],
+    min_protocol_fee_e8s: []
   });
   if ('Err' in result) throw new IcError('DeployFailed', `Configuring the registry's tasks failed: ${JSON.stringify(result.Err)}`);
   return 'configured';

@@ -41,6 +41,7 @@ export const taskConfigArgs = (overrides: Partial<TaskConfigArgs> = {}): TaskCon
   min_reward_e8s: [],
   emission_per_epoch_e8s: [],
   epoch_seconds: [],
+  min_protocol_fee_e8s: [],
   ...overrides
 });
 

@@ -32,7 +32,11 @@ export type RegistryErrorOf<State extends string> =
   | { ReviewEnded: { task: string; ended_at_ns: bigint } }
   | { NoCapacity: { slots: number } }
   | { NotConfigured: { what: string } }
-  | { LedgerError: { operation: string; message: string } };
+  | { LedgerError: { operation: string; message: string } }
+  /** A reported token count above what is possible (the input's size, the served context, the output limit). */
+  | { ImplausibleUsage: { field: string; limit: bigint } }
+  /** A runner named a task whose budget does not cover its prices for the task's most tokens. */
+  | { PriceAboveBudget: { task: string; max_cost_e8s: bigint; cap_e8s: bigint } };
 
 export type RegistryError = RegistryErrorOf<TaskState>;
 

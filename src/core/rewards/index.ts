@@ -2,7 +2,19 @@
  * Rewards: the reward formula and split, the payout outbox and the policy that judges each ledger reply, emission per
  * epoch, and runner reputation. Pure functions of (store, now, args), used by the task lifecycle and the registry.
  */
-export { quoteReward, splitReward, type RewardQuote } from './economics.js';
+export { quoteReward, type RewardQuote } from './economics.js';
+export {
+  budgetForE8s,
+  chargesOf,
+  DEFAULT_MIN_PROTOCOL_FEE_E8S,
+  meteredCostE8s,
+  minProtocolFeeOf,
+  perRunnerCostCapE8s,
+  protocolFeeE8s,
+  runnerPoolCapE8s,
+  type Charges,
+  type Prices
+} from './pricing.js';
 export { splitEmission, workUnits } from './emission.js';
 export { addAcceptedWork, closeEpoch, type AcceptedWork } from './epochs.js';
 export {

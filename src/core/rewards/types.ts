@@ -48,6 +48,8 @@ export interface RewardConfig {
   protocolFeeBps: number;
   ledgerFeeE8s: bigint;
   minRewardE8s: bigint;
+  /** The protocol fee's absolute floor per accepted task (absent in configs stored before it existed: the default). */
+  minProtocolFeeE8s?: bigint;
   /** Minted per epoch and split by accepted work units. 0 disables emission. */
   emissionPerEpochE8s: bigint;
   epochNs: bigint;

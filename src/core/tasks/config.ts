@@ -1,5 +1,6 @@
 import { requireAdmin } from '../registry/access.js';
 import { accountProblem } from '../rewards/payout-policy.js';
+import { DEFAULT_MIN_PROTOCOL_FEE_E8S } from '../rewards/pricing.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import type { Stores } from './store.js';
 import { SECOND_NS } from './limits.js';
@@ -13,6 +14,7 @@ export interface TaskConfigInput {
   leaseSeconds?: bigint;
   reviewWindowSeconds?: bigint;
   minRewardE8s?: bigint;
+  minProtocolFeeE8s?: bigint;
   emissionPerEpochE8s?: bigint;
   epochSeconds?: bigint;
 }
@@ -34,6 +36,7 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
     leaseNs: input.leaseSeconds === undefined ? current.leaseNs : input.leaseSeconds * SECOND_NS,
     reviewWindowNs: input.reviewWindowSeconds === undefined ? current.reviewWindowNs : input.reviewWindowSeconds * SECOND_NS,
     minRewardE8s: input.minRewardE8s ?? current.minRewardE8s,
+    minProtocolFeeE8s: input.minProtocolFeeE8s ?? current.minProtocolFeeE8s ?? DEFAULT_MIN_PROTOCOL_FEE_E8S,
     emissionPerEpochE8s: input.emissionPerEpochE8s ?? current.emissionPerEpochE8s,
     epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS
   };

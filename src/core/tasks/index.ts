@@ -8,6 +8,7 @@ export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
 export { saveTask } from './save-task.js';
 export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
 export { checkSubmitBounds } from './submit.js';
+export { quoteTask, type QuoteArgs, type TaskQuote } from './quote.js';
 export { defaultTaskConfig, memoryTaskStore, taskId, type Stores, type TaskStore } from './store.js';
 export * from './limits.js';
 export * from './types.js';

@@ -1,9 +1,11 @@
 import { bump } from '../registry/quotas.js';
+import { perRunnerCostCapE8s } from '../rewards/pricing.js';
+import type { RewardConfig } from '../rewards/types.js';
 import { summarizeTask } from './listing.js';
 import type { Stores } from './store.js';
 import type { OpenTask, Task } from './types.js';
 
-function openOf(task: Task): OpenTask {
+function openOf(task: Task, config: RewardConfig): OpenTask {
   const open: OpenTask = {
     model: task.request.model,
     state: task.state,
@@ -15,7 +17,14 @@ function openOf(task: Task): OpenTask {
   };
   if (task.reviewEndsAtNs !== undefined) open.reviewEndsAtNs = task.reviewEndsAtNs;
   const { model: _model, ...filters } = task.request;
-  if (task.state === 'queued') open.filters = filters;
+  if (task.state === 'queued') {
+    open.filters = filters;
+    open.pricing = {
+      maxOutputTokens: task.limits.maxOutputTokens,
+      costCapE8s: perRunnerCostCapE8s(config, task.rewardE8s, task.redundancy)
+    };
+    if (task.inputTokenBound !== undefined) open.pricing.inputTokenBound = task.inputTokenBound;
+  }
   return open;
 }
 
@@ -27,5 +36,5 @@ export function saveTask(store: Stores, task: Task): void {
     // Settled: the task no longer counts against its requester's open-task quota.
     if (store.open.has(task.id)) bump(store, 'open-tasks', task.requester, -1);
     store.open.delete(task.id);
-  } else store.open.set(task.id, openOf(task));
+  } else store.open.set(task.id, openOf(task, store.taskConfig()));
 }

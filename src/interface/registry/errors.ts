@@ -36,7 +36,9 @@ export const RegistryError = typed<RegistryError>(
     ReviewEnded: IDL.Record({ task: IDL.Text, ended_at_ns: Nat64 }),
     NoCapacity: IDL.Record({ slots: Nat32 }),
     NotConfigured: IDL.Record({ what: IDL.Text }),
-    LedgerError: IDL.Record({ operation: IDL.Text, message: IDL.Text })
+    LedgerError: IDL.Record({ operation: IDL.Text, message: IDL.Text }),
+    ImplausibleUsage: IDL.Record({ field: IDL.Text, limit: IDL.Nat }),
+    PriceAboveBudget: IDL.Record({ task: IDL.Text, max_cost_e8s: IDL.Nat, cap_e8s: IDL.Nat })
   })
 );
 

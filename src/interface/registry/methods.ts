@@ -33,6 +33,7 @@ import {
   PayoutPage,
   PayoutView,
   ReputationView,
+  QuoteTaskArgs,
   ResultArgs,
   RewardQuote,
   SubmitTaskArgs,
@@ -45,6 +46,7 @@ import {
   TaskPage,
   TaskResultView,
   ClaimableTask,
+  TaskQuote,
   TaskView
 } from './tasks.js';
 
@@ -66,7 +68,8 @@ export const Results = {
   taskPage: result(TaskPage),
   quotas: result(QuotasView),
   payoutPage: result(PayoutPage),
-  payout: result(PayoutView)
+  payout: result(PayoutView),
+  taskQuote: result(TaskQuote)
 } as const;
 
 export const Replies = {
@@ -113,7 +116,8 @@ export const registryMethods = {
   get_reputation: query([IDL.Principal], Replies.optReputation),
   process_tasks: update([], Results.unit),
   set_quotas: update([QuotasArgs], Results.quotas),
-  get_quotas: query([], QuotasView)
+  get_quotas: query([], QuotasView),
+  quote_task: query([QuoteTaskArgs], Results.taskQuote)
 };
 
 /** The registry's install and upgrade argument. */
@@ -168,6 +172,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskFilter,
     TaskPage,
     RewardQuote,
+    QuoteTaskArgs,
+    TaskQuote,
     TaskConfigArgs,
     TaskConfigView,
     PayoutView,
@@ -187,7 +193,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskPageResult: Results.taskPage,
     QuotasResult: Results.quotas,
     PayoutPageResult: Results.payoutPage,
-    PayoutResult: Results.payout
+    PayoutResult: Results.payout,
+    TaskQuoteResult: Results.taskQuote
   }
 });
 
