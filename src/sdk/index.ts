@@ -23,6 +23,7 @@ export type {
   ModelFilter,
   Reputation,
   RewardQuote,
+  TaskQuote,
   RunnerCandidate,
   RunnerFilter,
   RunnerInfo,

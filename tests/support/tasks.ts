@@ -71,8 +71,11 @@ export interface TaskNetwork {
   /** A registry actor for `identity` (cached agents). */
   tasks(identity: Identity): Promise<ActorSubclass<TaskActor>>;
   token(identity: Identity): Promise<ActorSubclass<LedgerActor>>;
-  /** Registers and heartbeats a runner serving the card with `slots` slots; the runner is its own operator. */
-  runner(slots?: number): Promise<Ed25519KeyIdentity>;
+  /**
+   * Registers and heartbeats a runner serving the card with `slots` slots, at `price` per million tokens (default
+   * 1,000 input / 3,000 output: a test result's 12 + 34 tokens cost 1 e8s); the runner is its own operator.
+   */
+  runner(slots?: number, price?: { inputPerMillion: number; outputPerMillion: number }): Promise<Ed25519KeyIdentity>;
   /** A requester funded with `balance` that approved the registry for `allowance`. */
   requester(balance: bigint, allowance?: bigint): Promise<Ed25519KeyIdentity>;
   balance(identity: Identity | Principal): Promise<bigint>;
@@ -131,10 +134,11 @@ export async function taskNetwork(
     card,
     tasks,
     token,
-    async runner(slots = 2) {
+    async runner(slots = 2, price) {
       const identity = Ed25519KeyIdentity.generate();
       const actor = await tasks(identity);
-      okOf(await actor.register_runner(JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [deployment(card, { slots })]))));
+      const served = deployment(card, price === undefined ? { slots } : { slots, price });
+      okOf(await actor.register_runner(JSON.stringify(runnerManifest(identity.getPrincipal().toText(), [served]))));
       okOf(await actor.heartbeat(heartbeatArgs()));
       return identity;
     },
