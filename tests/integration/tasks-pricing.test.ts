@@ -14,7 +14,8 @@ const MID = { inputPerMillion: 200_000_000, outputPerMillion: 2_000_000_000 };
 const DEAR = { inputPerMillion: 1_000_000_000_000_000, outputPerMillion: 1_000_000_000_000_000 };
 /** 'Say hello.' is 10 bytes: at most 10 + 512 (chat template) input tokens; submitArgs allows 64 output tokens. */
 const MAX_INPUT = 522n;
-const maxCost = (p: typeof CHEAP): bigint => (MAX_INPUT * BigInt(p.inputPerMillion) + 64n * BigInt(p.outputPerMillion) + 999_999n) / 1_000_000n;
+const maxCost = (p: typeof CHEAP): bigint =>
+  (MAX_INPUT * BigInt(p.inputPerMillion) + 64n * BigInt(p.outputPerMillion) + 999_999n) / 1_000_000n;
 /** The floor of the protocol fee by default. */
 const MIN_FEE = 20_000n;
 
@@ -64,9 +65,11 @@ describe('metered pricing and usage honesty (registry + ledger on the localnet)'
     expect(okOf(await asCheap.claim_task([])).id).toBe(enough.id);
     okOf(await asCheap.fail_task(enough.id, 'test over'));
 
-    expect(errOf(await asRequester.quote_task({ request: findRequest(), input_bytes: [], max_output_tokens: 64, redundancy: [] }))).toEqual({
-      InvalidArgument: { field: 'request.model', reason: expect.any(String) }
-    });
+    expect(errOf(await asRequester.quote_task({ request: findRequest(), input_bytes: [], max_output_tokens: 64, redundancy: [] }))).toEqual(
+      {
+        InvalidArgument: { field: 'request.model', reason: expect.any(String) }
+      }
+    );
     expect(
       errOf(
         await asRequester.quote_task({
