@@ -90,6 +90,7 @@ describe('metered pricing and usage honesty (registry + ledger on the localnet)'
     const asDear = await t.tasks(dear);
     expect(errOf(await asDear.claim_task([task.id]))).toMatchObject({ PriceAboveBudget: { task: task.id } });
     expect(errOf(await asDear.claim_task([]))).toMatchObject({ NotFound: { kind: { ClaimableTask: null } } });
+    expect(await asDear.list_claimable()).toEqual([]); // nothing queued here is within its prices
 
     const asCheap = await t.tasks(cheap);
     const claimed = okOf(await asCheap.claim_task([]));

@@ -49,8 +49,8 @@ function* mergedIds(store: Stores, models: string[]): Iterable<string> {
 }
 
 /**
- * Open tasks `runner` could lease now, oldest first, from the claimable index of the models it serves: other models'
- * tasks are never looked at, and no task is read. Stops after `limit` tasks, MAX_CLAIM_SKIPS passed-over ones, or
+ * Open tasks `runner` could lease now, oldest first, from the claimable index of the models it serves, whose budget
+ * covers one of its deployments' prices: other models' tasks are never looked at, and no task is read. Stops after `limit` tasks, MAX_CLAIM_SKIPS passed-over ones, or
  * when `outOfBudget` says so.
  */
 export function claimableFor(
@@ -61,10 +61,13 @@ export function claimableFor(
   outOfBudget: () => boolean = () => false
 ): Array<[string, OpenTask]> {
   const out: Array<[string, OpenTask]> = [];
+  const deployments = store.index.get(runner)?.deployments ?? [];
+  // A task whose budget covers none of the runner's prices for that model is not offered (claim_task would refuse it).
+  const affordable = (open: OpenTask): boolean => deployments.some((d) => d.modelId === open.model && withinBudget(open.pricing)(d));
   let skips = 0;
   for (const id of mergedIds(store, servedModels(store, runner))) {
     const open = store.open.get(id);
-    if (open !== undefined && claimable(open, runner, now)) out.push([id, open]);
+    if (open !== undefined && claimable(open, runner, now) && affordable(open)) out.push([id, open]);
     else skips++;
     if (out.length >= limit || skips >= MAX_CLAIM_SKIPS || outOfBudget()) break;
   }

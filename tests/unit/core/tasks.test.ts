@@ -15,6 +15,7 @@ import {
 import {
   acceptTask,
   claimTask,
+  claimableFor,
   completeTask,
   escrowConfirmed,
   escrowFailed,
@@ -1097,6 +1098,19 @@ describe('payouts', () => {
     expect(all.some((p) => p.kind === 'treasury')).toBe(withTreasury);
     expect(sum(all.map((p) => p.amountE8s))).toBe(reward);
     all.forEach((p) => expect(p.amountE8s).toBeGreaterThan(10_000n));
+  });
+
+  it('offers and leases a task only to runners whose prices the budget covers for its most tokens', () => {
+    const w = world();
+    // 10^15 per million: the 1,000,000 e8s budget covers not even one token.
+    addRunner(w, 'runner-a', { price: { inputPerMillion: 1e15, outputPerMillion: 1e15 } });
+    addRunner(w, 'runner-b');
+    const id = queued(w, 'k');
+    expect(claimableFor(w.store, 'runner-a', NOW, 10)).toEqual([]);
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toMatchObject({ Err: { PriceAboveBudget: { task: id } } });
+    expect(claimableFor(w.store, 'runner-b', NOW, 10).map(([t]) => t)).toEqual([id]);
+    expect(okOf(claimTask(w.store, 'runner-b', NOW)).id).toBe(id);
   });
 
   it('pays each runner by the prices its lease fixed, capped by its share of the budget', () => {
