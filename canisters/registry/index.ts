@@ -71,6 +71,7 @@ import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView } from './namespaces.js';
 import { claimable, taskPage } from './task-queries.js';
+import { quoteTaskReply } from './task-quote.js';
 import {
   accountIn,
   findRequestOf,
@@ -492,7 +493,8 @@ export default class {
           emissionPerEpochE8s: some(a.emission_per_epoch_e8s),
           epochSeconds: some(a.epoch_seconds),
           emissionRequesterCapBps: some(a.emission_requester_cap_bps),
-          routingWindowSeconds: some(a.routing_window_seconds)
+          routingWindowSeconds: some(a.routing_window_seconds),
+          minProtocolFeeE8s: some(a.min_protocol_fee_e8s)
         },
         canisterSelf().toText()
       );
@@ -542,6 +544,12 @@ export default class {
     handle(m.revoke_namespace_delegate, (name, delegate) =>
       namespaceResult(revokeNamespaceDelegate(state(), caller(), name, delegate.toText()))
     );
+  }
+
+  /** Prices a task against the live runners' posted prices: cheapest and median cost, budgets, fee, emission. */
+  @query(m.quote_task.args, m.quote_task.ret, MANUAL)
+  quote_task(): void {
+    handle(m.quote_task, (a) => quoteTaskReply(state(), time(), a));
   }
 
   @query(m.get_task_config.args, m.get_task_config.ret, MANUAL)

@@ -4,7 +4,14 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
 import { routingWindowNs } from '../../src/core/tasks/index.js';
-import { accountProblem, DEFAULT_REQUESTER_CAP_BPS, nextAttemptOf, normalizePayout, payoutState } from '../../src/core/rewards/index.js';
+import {
+  accountProblem,
+  DEFAULT_REQUESTER_CAP_BPS,
+  minProtocolFeeOf,
+  nextAttemptOf,
+  normalizePayout,
+  payoutState
+} from '../../src/core/rewards/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import type {
   Account,
@@ -87,7 +94,9 @@ export function taskResultView(r: TaskResult): TaskResultView {
     output_tokens: r.outputTokens,
     first_token_ms: r.firstTokenMs,
     total_ms: r.totalMs,
-    at_ns: r.atNs
+    at_ns: r.atNs,
+    measured_total_ms: opt(r.measuredMs === undefined ? undefined : BigInt(r.measuredMs)),
+    cost_e8s: opt(r.costE8s)
   };
 }
 
@@ -139,7 +148,8 @@ export function taskConfigView(c: TaskConfig, escrow: PayAccount | undefined): T
     emission_per_epoch_e8s: c.emissionPerEpochE8s,
     epoch_ns: c.epochNs,
     emission_requester_cap_bps: c.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS,
-    routing_window_ns: routingWindowNs(c)
+    routing_window_ns: routingWindowNs(c),
+    min_protocol_fee_e8s: [minProtocolFeeOf(c)]
   };
 }
 

@@ -67,6 +67,9 @@ const NEXT_STEPS: Record<string, string> = {
   NotInReview: 'see the task state with `deai task status <id>`: only a task in review can be accepted or rejected',
   ReviewEnded: 'the review window has closed: the result counts as accepted',
   TaskNotClaimable: 'see the task state with `deai task status <id>`',
+  ImplausibleUsage:
+    'report the token counts the engine measured: they cannot exceed the input size, the served context or max_output_tokens',
+  PriceAboveBudget: 'raise the task budget (its reward) to cover the runner prices, or pick a cheaper runner',
   NotServing: 'the runner has no live deployment of this model (`deai runners find --model <id>`)',
   BondRequired:
     'fund the runner identity with the bond plus two ledger fees (`deai runner bond` shows the amount); `deai runner start` approves it',

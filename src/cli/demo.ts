@@ -95,9 +95,8 @@ export async function runDemo(options: { host: string; registryId: string; proje
     const { identity } = loadOrCreateIdentity(resolve(projectDir, DEFAULT_IDENTITY_PATH));
     const client = await DeaiClient.connect({ host: options.host, registryId: options.registryId, identity });
     const reward = 1_000_000n;
-    const quote = await client.quoteReward(reward);
     out.info(
-      `Demo: submitting a task as ${identity.getPrincipal().toText()} (reward ${formatTokens(reward)}, the runner will receive ${formatTokens(quote.perRunnerNetE8s)}) …`
+      `Demo: submitting a task as ${identity.getPrincipal().toText()} (budget ${formatTokens(reward)}: the runner is paid its metered tokens × its prices, the rest refunded) …`
     );
     const task = await client.submitTask({
       model: DEMO_MODEL_ID,
@@ -115,8 +114,9 @@ export async function runDemo(options: { host: string; registryId: string; proje
     await client.accept(task.id);
     out.info(`  accepted; the registry pays the runner from escrow (payout timer, every 5 s) …`);
     const runnerAccount = Principal.fromText(runner.principal);
+    const cost = (await client.getTask(task.id)).results[0]?.costE8s ?? 0n;
     let runnerBalance = await client.balance({ owner: runnerAccount });
-    for (let i = 0; i < 60 && runnerBalance < quote.perRunnerNetE8s; i++) {
+    for (let i = 0; i < 60 && runnerBalance < cost; i++) {
       await new Promise((r) => setTimeout(r, 500));
       runnerBalance = await client.balance({ owner: runnerAccount });
     }

@@ -28,7 +28,8 @@ export async function wireRegistryToLedger(
     emission_per_epoch_e8s: [],
     epoch_seconds: [],
     emission_requester_cap_bps: [],
-    routing_window_seconds: []
+    routing_window_seconds: [],
+    min_protocol_fee_e8s: []
   });
   if ('Err' in result) throw new IcError('DeployFailed', `Configuring the registry's tasks failed: ${JSON.stringify(result.Err)}`);
   return 'configured';

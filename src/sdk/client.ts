@@ -16,6 +16,7 @@ import {
   toPublishedModel,
   toReputation,
   toRewardQuote,
+  toTaskQuote,
   toRunnerInfo,
   toTask,
   toBondSettings,
@@ -31,6 +32,7 @@ import {
   type ModelFilter,
   type Reputation,
   type RewardQuote,
+  type TaskQuote,
   type RunnerCandidate,
   type RunnerInfo,
   type RunnerRequest
@@ -299,13 +301,35 @@ export class DeaiClient {
   }
 
   /**
-   * How a reward would be split (protocol fee, per-runner net) and whether the registry accepts it.
+   * The bounds of a budget (`rewardE8s`): the most each runner can be paid, the protocol fee if it is all used, the
+   * refund on failure, and whether the registry accepts it. `quoteTask` prices a request at the runners' prices.
    * @example
    * const quote = await client.quoteReward(1_000_000n);
-   * if (!quote.acceptable) throw new Error('reward too small');
+   * if (!quote.acceptable) throw new Error('budget too small');
    */
   async quoteReward(rewardE8s: bigint, redundancy = 1): Promise<RewardQuote> {
     return toRewardQuote(await call('quote_reward', () => this.registry.quote_reward(rewardE8s, redundancy)));
+  }
+
+  /**
+   * Prices a task at the live runners' posted prices: the cheapest and median runner's cost for the prompt's most
+   * tokens (its UTF-8 bytes plus the chat template, and `maxOutputTokens`), the budgets they would claim at, the
+   * protocol fee and the emission the work could earn.
+   * @example
+   * const quote = await client.quoteTask({ model, prompt: 'Say hello.', maxOutputTokens: 64 });
+   * await client.submitTask({ model, prompt: 'Say hello.', maxOutputTokens: 64, rewardE8s: quote.medianBudgetE8s });
+   */
+  async quoteTask(options: { model: string; prompt?: string; maxOutputTokens: number; redundancy?: number }): Promise<TaskQuote> {
+    const inputBytes = options.prompt === undefined ? undefined : new TextEncoder().encode(options.prompt).length;
+    const reply = await call('quote_task', () =>
+      this.registry.quote_task({
+        request: toFindRequest({ model: options.model }),
+        input_bytes: inputBytes === undefined ? [] : [inputBytes],
+        max_output_tokens: options.maxOutputTokens,
+        redundancy: options.redundancy === undefined ? [] : [options.redundancy]
+      })
+    );
+    return toTaskQuote(unwrap('quote_task', reply));
   }
 
   /**

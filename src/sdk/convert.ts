@@ -14,6 +14,7 @@ import type {
   PageRequest,
   ReputationView as ReputationRecordView,
   RewardQuote as RewardQuoteView,
+  TaskQuote as TaskQuoteView,
   RunnerFilter as RunnerFilterArgs,
   RunnerView as RunnerRecordView,
   BondConfigView,
@@ -37,6 +38,7 @@ import type {
   Page,
   PublishedModel,
   RewardQuote,
+  TaskQuote,
   RunnerCandidate,
   RunnerFilter,
   RunnerInfo,
@@ -189,7 +191,9 @@ export function toTaskResult(view: TaskResultView): TaskResult {
     outputTokens: view.output_tokens,
     firstTokenMs: view.first_token_ms,
     totalMs: view.total_ms,
-    atNs: view.at_ns
+    atNs: view.at_ns,
+    ...optional('measuredMs', fromOpt(view.measured_total_ms) === undefined ? undefined : Number(fromOpt(view.measured_total_ms))),
+    ...optional('costE8s', fromOpt(view.cost_e8s))
   };
 }
 
@@ -279,6 +283,19 @@ export function toModelCapacity(stats: ModelStats): ModelCapacity {
     queueDepth: stats.queue_depth,
     medianInputPricePerMillion: stats.median_input_price_per_million,
     medianOutputPricePerMillion: stats.median_output_price_per_million
+  };
+}
+
+export function toTaskQuote(q: TaskQuoteView): TaskQuote {
+  return {
+    model: q.model,
+    eligibleRunners: q.eligible_runners,
+    minCostE8s: q.min_cost_e8s,
+    medianCostE8s: q.median_cost_e8s,
+    minBudgetE8s: q.min_budget_e8s,
+    medianBudgetE8s: q.median_budget_e8s,
+    protocolFeeE8s: q.protocol_fee_e8s,
+    expectedEmissionE8s: q.expected_emission_e8s
   };
 }
 

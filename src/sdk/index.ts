@@ -27,6 +27,7 @@ export type {
   ModelFilter,
   Reputation,
   RewardQuote,
+  TaskQuote,
   RunnerCandidate,
   RunnerFilter,
   RunnerInfo,

@@ -12,7 +12,11 @@ export interface SubmitTaskOptions {
   /** Pins the weights: only runners serving one of these digests (`sha256:…`) may claim the task. */
   digests?: string[];
   prompt: string;
-  /** Total reward escrowed for the task (split between the runners after the protocol fee). */
+  /**
+   * The task's budget, escrowed whole (the wire's `reward_e8s`). An accepted task pays each runner its metered tokens ×
+   * its posted prices, plus the protocol fee, and refunds the rest; runners whose price for the task's most tokens the
+   * budget cannot cover do not take it. `quoteTask` gives the budget the live runners need.
+   */
   rewardE8s: bigint;
   /** How long runners have to answer, from now (default 1 hour, at most 7 days). */
   deadlineMs?: number;

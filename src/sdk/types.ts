@@ -4,9 +4,10 @@ import type { FindRequest } from '../core/registry/discovery.js';
 import type { Breakdown } from '../core/registry/ranking.js';
 import type { Reputation } from '../core/registry/types.js';
 import type { RewardQuote } from '../core/rewards/economics.js';
+import type { TaskQuote } from '../core/tasks/quote.js';
 
 /** The registry's own types, as the SDK hands them out. */
-export type { Reputation, RewardQuote };
+export type { Reputation, RewardQuote, TaskQuote };
 /** How a candidate's score was made: each ranking component in [0, 1]. */
 export type ScoreBreakdown = Breakdown;
 

@@ -83,6 +83,7 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   ],
   'deai task submit': [[THIS_FILE, "'task', 'submit'"]],
   'deai task status': [[THIS_FILE, "'task', 'status'"]],
+  'deai task quote': [['tests/integration/cli-commands.test.ts', "'task', 'quote'"]],
   'deai task accept': [['tests/integration/cli-commands.test.ts', "'task', 'accept'"]],
   'deai task reject': [
     [THIS_FILE, "'task', 'reject'"],

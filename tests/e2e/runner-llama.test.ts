@@ -12,7 +12,7 @@ import { startRunner, type StartedRunner } from '../../src/runner/start.ts';
 import { account } from '../support/ledger.ts';
 import { llamaFixture, type LlamaFixture } from '../support/llama.ts';
 import { findRequest, okOf } from '../support/registry.ts';
-import { REWARD, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 const MODEL_ID = 'deai/tiny-random-llama';
 
@@ -94,7 +94,6 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
     const asRequester = await t.tasks(requester);
     const candidates = okOf(await asRequester.find_runners(findRequest({ model: [MODEL_ID] })));
     expect(candidates.map((c) => c.runner.toText())).toEqual([runner.principal]);
-    const quote = await asRequester.quote_reward(REWARD, 1);
     const task = okOf(
       await asRequester.submit_task(
         t.submitArgs('e2e-1', {
@@ -118,7 +117,10 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
     okOf(await asRequester.accept_task(task.id));
     okOf(await (await t.tasks(t.admin)).process_tasks());
     const balance = await (await t.token(t.admin)).icrc1_balance_of(account(Principal.fromText(runner.principal)));
-    expect(balance).toBe(quote.per_runner_net_e8s);
+    // Paid the engine's real token counts × the runner's posted prices (the metered cost on its result).
+    expect(result?.cost_e8s[0]).toBeDefined();
+    expect(balance).toBe(result?.cost_e8s[0]);
+    expect(result?.input_tokens).toBeGreaterThan(0n);
 
     // Stop while a task is running: it finishes, is reported, and the runner leaves discovery.
     const second = okOf(

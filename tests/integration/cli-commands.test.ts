@@ -194,6 +194,13 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
       '64'
     )) as { id: string; state: string; rewardE8s: string };
     expect(submitted).toMatchObject({ state: 'queued', rewardE8s: String(REWARD) });
+    // Priced at the runner's 1,000 / 3,000 per million: 'Say hello.' ≤ 522 input tokens and 64 output tokens: 1 e8s.
+    expect(await json('task', 'quote', '--model', cardId, '--prompt', 'Say hello.', '--max-tokens', '64')).toMatchObject({
+      model: cardId,
+      minCostE8s: '1',
+      minBudgetE8s: '100000'
+    });
+    expect((await cli('task', 'quote', '--model', cardId, '--max-tokens', '64')).stdout).toMatch(/budget to offer\s+100000 e8s/);
     okOf(await asRunner.claim_task([submitted.id]));
     okOf(await asRunner.complete_task(submitted.id, resultArgs('Hello!')));
 
@@ -203,7 +210,7 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
     expect(await json('task', 'status', submitted.id)).toMatchObject({
       id: submitted.id,
       state: 'review',
-      results: [{ runner: runner.getPrincipal().toText(), output: 'Hello!', outputTokens: '34' }]
+      results: [{ runner: runner.getPrincipal().toText(), output: 'Hello!', outputTokens: '34', costE8s: '1' }]
     });
     expect((await cli('task', 'accept', submitted.id)).stdout).toContain(`Task ${submitted.id} accepted.`);
     expect(await json('task', 'status', submitted.id)).toMatchObject({ state: 'accepted' });

@@ -429,7 +429,7 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
           1_000 // the abort comes ~14 s after the submission: wait well past it, also on a loaded machine
         );
         expect(failed?.results).toEqual([]);
-        expect(failed?.failures[0]?.reason).toMatch(/^complete_task refused: InvalidArgument .*"field":"usage"/);
+        expect(failed?.failures[0]?.reason).toMatch(/^complete_task refused: ImplausibleUsage .*"field":"output_tokens"/);
         const metrics = await waitFor(
           'the failed counter',
           () => runner.metrics.text(),
@@ -437,13 +437,13 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
           net
         );
         expect(metrics).toMatch(/deai_runner_tasks_completed_total 0/);
-        expect(metrics).toMatch(/deai_runner_task_completions_refused_total\{error="InvalidArgument"\} 1/);
+        expect(metrics).toMatch(/deai_runner_task_completions_refused_total\{error="ImplausibleUsage"\} 1/);
         expect(metrics).not.toMatch(/^deai_runner_tokens_total\{/m);
         expect(metrics).toMatch(/^deai_runner_task_duration_seconds_count 0$/m);
         const names = events.map((e) => e.event);
         expect(names).toContain('task-completion-refused');
         expect(names).not.toContain('task-completed');
-        expect(events.find((e) => e.event === 'task-completion-refused')).toMatchObject({ task: task.id, error: 'InvalidArgument' });
+        expect(events.find((e) => e.event === 'task-completion-refused')).toMatchObject({ task: task.id, error: 'ImplausibleUsage' });
         expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual({ tasks: [] });
       },
       overclaiming

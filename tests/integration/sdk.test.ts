@@ -46,8 +46,13 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     expect(candidates[0]).toMatchObject({ model: { id: model }, state: 'ready' });
     expect(await client.findRunners({ model, region: 'nowhere' })).toEqual([]);
     const quote = await client.quoteReward(REWARD);
-    expect(quote).toMatchObject({ rewardE8s: REWARD, protocolFeeE8s: 50_000n, perRunnerNetE8s: REWARD - 50_000n - FEE, acceptable: true });
+    expect(quote).toMatchObject({ rewardE8s: REWARD, protocolFeeE8s: 47_119n, perRunnerNetE8s: 942_380n, acceptable: true });
     expect((await client.quoteReward(1_000n)).acceptable).toBe(false);
+    // Priced at the live runners' prices (1,000 / 3,000 per million): 'Say hello.' is at most 10 + 512 input tokens.
+    const priced = await client.quoteTask({ model, prompt: 'Say hello.', maxOutputTokens: 64 });
+    expect(priced).toMatchObject({ model, minCostE8s: 1n, medianCostE8s: 1n, minBudgetE8s: 100_000n, protocolFeeE8s: 20_000n });
+    expect(priced.eligibleRunners).toBeGreaterThanOrEqual(1);
+    expect((await rejection(client.quoteTask({ model, maxOutputTokens: 0 }))).code).toBe('InvalidArgument');
   });
 
   it('submits (approving first), waits for the result, accepts, and the runner is paid', async () => {
@@ -81,12 +86,16 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
 
     expect((await client.accept(task.id)).state).toBe('accepted');
     await processTasks(t);
-    const quote = await client.quoteReward(REWARD);
-    expect(await client.balance(runner.getPrincipal())).toBe(quote.perRunnerNetE8s);
-    expect(await client.balance(runner.getPrincipal().toText())).toBe(quote.perRunnerNetE8s);
+    // Paid its metered cost: 12 + 34 tokens at 1,000 / 3,000 per million, rounded up to 1 e8s.
+    const cost = (await client.getTask(task.id)).results[0]?.costE8s;
+    expect(cost).toBe(1n);
+    expect(await client.balance(runner.getPrincipal())).toBe(cost);
+    expect(await client.balance(runner.getPrincipal().toText())).toBe(cost);
     // A second task re-approves: the first allowance was spent by the escrow.
     await client.submitTask({ model, prompt: 'Again.', rewardE8s: REWARD });
-    expect(await client.balance()).toBe(10_000_000n - 2n * (FEE + REWARD + FEE));
+    // The first budget's unused part came back (less the fee floor and the runner's cost and transfer fee).
+    const refund = REWARD - (1n + FEE) - 20_000n - FEE;
+    expect(await client.balance()).toBe(10_000_000n - 2n * (FEE + REWARD + FEE) + refund);
   });
 
   it('submitTask takes the full request: the task carries it, and a runner outside it cannot claim the task', async () => {

@@ -24,11 +24,16 @@ import {
 const SECOND_NS = 1_000_000_000n;
 const FUNDS = 10_000_000n;
 const ALLOWANCE = 5_000_000n;
-/** Default protocol fee: 5 % of REWARD, paid to the treasury. */
-const PROTOCOL_FEE = 50_000n;
-const RUNNER_NET = REWARD - PROTOCOL_FEE - FEE;
+/** A test result's metered cost: 12 input + 34 output tokens at the test runners' 1,000 / 3,000 per million, rounded up. */
+const COST = 1n;
+/** The protocol fee: 5 % of COST is below the default floor of 20,000, paid to the treasury. */
+const PROTOCOL_FEE = 20_000n;
+/** The runner receives its metered cost exactly (the escrow pays the transfer's ledger fee). */
+const RUNNER_NET = COST;
 const TREASURY_NET = PROTOCOL_FEE - FEE;
 const REFUND_NET = REWARD - FEE;
+/** What the requester gets back of an accepted task's budget: what the runner and the fee did not use. */
+const UNUSED_NET = REWARD - (COST + FEE) - PROTOCOL_FEE - FEE;
 /** A requester's balance after the approve and one escrowed submit of REWARD. */
 const AFTER_ONE_SUBMIT = FUNDS - FEE - REWARD - FEE;
 /** Redundant tasks must be reproducible: greedy decoding with a fixed seed. */
@@ -93,7 +98,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(await t.balance(b)).toBe(RUNNER_NET);
     expect(await t.balance(a)).toBe(0n);
     expect(await t.balance(t.treasury)).toBe(TREASURY_NET);
-    expect(await t.balance(requester)).toBe(AFTER_ONE_SUBMIT);
+    expect(await t.balance(requester)).toBe(AFTER_ONE_SUBMIT + UNUSED_NET);
     expect(await escrowBalance(t)).toBe(0n);
     expect(errOf(await asA.complete_task(task.id, resultArgs('much too late')))).toEqual(late);
     expect(await reputationOf(t, b)).toMatchObject({ completed: 1, expired_leases: 0 });
@@ -142,7 +147,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(accepted.outcome[0]).toMatch(/review window ended/);
     expect(await t.balance(runner)).toBe(RUNNER_NET);
     expect(await t.balance(t.treasury)).toBe(TREASURY_NET);
-    expect(await t.balance(requester)).toBe(AFTER_ONE_SUBMIT);
+    expect(await t.balance(requester)).toBe(AFTER_ONE_SUBMIT + UNUSED_NET);
     expect(await escrowBalance(t)).toBe(0n);
   });
 
@@ -217,7 +222,8 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     await processTasks(t);
     const pending = await payoutsOf(t);
     expect(pending.map((p) => [p.kind, p.amount_e8s]).sort()).toEqual([
-      ['runner', REWARD - PROTOCOL_FEE],
+      ['refund', UNUSED_NET + FEE],
+      ['runner', COST + FEE],
       ['treasury', PROTOCOL_FEE]
     ]);
     for (const payout of pending) {
@@ -259,7 +265,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     }
     expect(await t.balance(requester)).toBe(FUNDS - FEE);
 
-    // 1_000_001: the 950_001 runner pool splits 475_001 + 475_000, the first in majority order taking the remainder.
+    // Each agreeing runner is paid its own metered cost; the budget's unused part goes back to the requester.
     const reward = REWARD + 1n;
     const majority = okOf(
       await asRequester.submit_task(t.submitArgs('majority', { limits: DETERMINISTIC, redundancy: [3], reward_e8s: reward }))
@@ -276,8 +282,8 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(accepted.paid_runners.map((p) => p.toText())).toEqual([text(a), text(b)]);
     await processTasks(t);
 
-    expect(await t.balance(a)).toBe(475_001n - FEE);
-    expect(await t.balance(b)).toBe(475_000n - FEE);
+    expect(await t.balance(a)).toBe(RUNNER_NET);
+    expect(await t.balance(b)).toBe(RUNNER_NET);
     expect(await t.balance(c)).toBe(0n);
     expect(await t.balance(t.treasury)).toBe(TREASURY_NET);
     expect(await escrowBalance(t)).toBe(0n);
@@ -296,9 +302,10 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(failed.outcome[0]).toMatch(/no majority/);
     await processTasks(t);
 
-    expect(await t.balance(requester)).toBe(FUNDS - FEE - (reward + FEE) - (REWARD + FEE) + REFUND_NET);
-    expect(await t.balance(a)).toBe(475_001n - FEE);
-    expect(await t.balance(b)).toBe(475_000n - FEE);
+    const majorityUnused = reward - 2n * (COST + FEE) - PROTOCOL_FEE - FEE;
+    expect(await t.balance(requester)).toBe(FUNDS - FEE - (reward + FEE) - (REWARD + FEE) + REFUND_NET + majorityUnused);
+    expect(await t.balance(a)).toBe(RUNNER_NET);
+    expect(await t.balance(b)).toBe(RUNNER_NET);
     expect(await t.balance(c)).toBe(0n);
     expect(await t.balance(t.treasury)).toBe(TREASURY_NET);
     expect(await escrowBalance(t)).toBe(0n);
@@ -442,7 +449,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(okOf(await asRequester.accept_task(task.id)).state).toBe('accepted');
     await processTasks(t);
     expect(await t.balance(runner)).toBe(RUNNER_NET);
-    expect(await t.balance(requester)).toBe(FUNDS - FEE - 2n * (REWARD + FEE));
+    expect(await t.balance(requester)).toBe(FUNDS - FEE - 2n * (REWARD + FEE) + UNUSED_NET);
 
     // No process_tasks call: the maintenance timer restarted by post_upgrade ends the review and pays.
     await net.advanceTime(61_000);

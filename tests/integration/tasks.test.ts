@@ -17,16 +17,17 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
     await net.stop();
   });
 
-  it('happy path: escrow, claim, complete, accept, then the runner and the treasury are paid exactly', async () => {
+  it('happy path: escrow, claim, complete, accept, then the runner, the treasury and the refund are paid exactly', async () => {
     const requester = await t.requester(10_000_000n, 5_000_000n);
     const runner = await t.runner();
     const asRequester = await t.tasks(requester);
     const quote = await asRequester.quote_reward(REWARD, 1);
+    // The budget's bounds: a runner can charge at most 942,380 (room left for its ledger fee and 5 % protocol fee).
     expect(quote).toMatchObject({
       reward_e8s: REWARD,
-      protocol_fee_e8s: 50_000n,
-      per_runner_net_e8s: REWARD - 50_000n - FEE,
-      treasury_net_e8s: 50_000n - FEE,
+      protocol_fee_e8s: 47_119n,
+      per_runner_net_e8s: 942_380n,
+      treasury_net_e8s: 47_119n - FEE,
       acceptable: true
     });
 
@@ -45,8 +46,10 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
 
     expect(okOf(await asRequester.accept_task(task.id)).state).toBe('accepted');
     okOf(await (await t.tasks(t.admin)).process_tasks());
-    expect(await t.balance(runner)).toBe(quote.per_runner_net_e8s);
-    expect(await t.balance(t.treasury)).toBe(quote.treasury_net_e8s);
+    // Metered: 12 + 34 tokens at 1,000 / 3,000 per million cost 1 e8s; the fee is its 20,000 floor; the rest is refunded.
+    expect(await t.balance(runner)).toBe(1n);
+    expect(await t.balance(t.treasury)).toBe(20_000n - FEE);
+    expect(await t.balance(requester)).toBe(10_000_000n - FEE - REWARD - FEE + (REWARD - 1n - FEE - 20_000n) - FEE);
     expect(await payoutsOf(t)).toEqual([]);
     const reputation = (await asRequester.get_reputation(runner.getPrincipal()))[0];
     expect(reputation?.completed).toBe(1);

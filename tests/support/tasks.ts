@@ -44,6 +44,7 @@ export const taskConfigArgs = (overrides: Partial<TaskConfigArgs> = {}): TaskCon
   epoch_seconds: [],
   emission_requester_cap_bps: [],
   routing_window_seconds: [],
+  min_protocol_fee_e8s: [],
   ...overrides
 });
 
@@ -82,11 +83,15 @@ export interface TaskNetwork {
   tasks(identity: Identity): Promise<ActorSubclass<TaskActor>>;
   token(identity: Identity): Promise<ActorSubclass<LedgerActor>>;
   /**
-   * Registers and heartbeats a runner serving the card with `slots` slots; the runner is its own operator unless
+   * Registers and heartbeats a runner serving the card with `slots` slots, at `price` per million tokens (default
+   * 1,000 input / 3,000 output: a test result's 12 + 34 tokens cost 1 e8s); the runner is its own operator unless
    * `operator` names another. With `bond`, the runner is first funded with it (plus fees) and approves the registry
    * for it, as registration requires while bonds are on.
    */
-  runner(slots?: number, options?: { operator?: Principal; bond?: bigint }): Promise<Ed25519KeyIdentity>;
+  runner(
+    slots?: number,
+    options?: { operator?: Principal; bond?: bigint; price?: { inputPerMillion: number; outputPerMillion: number } }
+  ): Promise<Ed25519KeyIdentity>;
   /** Funds `identity` with `amount` from the test funder (no approval). */
   fund(identity: Identity, amount: bigint): Promise<void>;
   /** A requester funded with `balance` that approved the registry for `allowance`. */
@@ -172,7 +177,7 @@ export async function taskNetwork(
     tasks,
     token,
     fund,
-    async runner(slots = 2, { operator, bond } = {}) {
+    async runner(slots = 2, { operator, bond, price } = {}) {
       const identity = Ed25519KeyIdentity.generate();
       const actor = await tasks(identity);
       if (bond !== undefined && bond > 0n) {
@@ -180,7 +185,8 @@ export async function taskNetwork(
         okIndexOf(await (await token(identity)).icrc2_approve(approveArgs(account(registry), bond + FEE)));
       }
       const named = (operator ?? identity.getPrincipal()).toText();
-      okOf(await actor.register_runner(JSON.stringify(runnerManifest(named, [deployment(card, { slots })]))));
+      const served = deployment(card, price === undefined ? { slots } : { slots, price });
+      okOf(await actor.register_runner(JSON.stringify(runnerManifest(named, [served]))));
       okOf(await actor.heartbeat(heartbeatArgs()));
       return identity;
     },

@@ -25,7 +25,9 @@ export function taskJson(task: Task): Record<string, unknown> {
       reference: r.reference ?? null,
       inputTokens: r.inputTokens,
       outputTokens: r.outputTokens,
-      totalMs: r.totalMs
+      totalMs: r.totalMs,
+      measuredMs: r.measuredMs ?? null,
+      costE8s: r.costE8s ?? null
     })),
     failures: task.failures.map((f) => ({ runner: f.runner, reason: f.reason })),
     reviewEndsAtNs: task.reviewEndsAtNs ?? null,
@@ -34,14 +36,23 @@ export function taskJson(task: Task): Record<string, unknown> {
 }
 
 function taskHuman(task: Task): string {
-  const lines = [`task     ${task.id}`, `state    ${task.state}`, `model    ${task.model}`, `reward   ${task.rewardE8s} e8s`];
+  const lines = [`task     ${task.id}`, `state    ${task.state}`, `model    ${task.model}`, `budget   ${task.rewardE8s} e8s`];
   for (const r of task.results) {
-    lines.push(`result   from ${r.runner} (${r.outputTokens} tokens, ${r.totalMs} ms)`);
+    const cost = r.costE8s === undefined ? '' : `, cost ${r.costE8s} e8s`;
+    const ms = r.measuredMs ?? r.totalMs;
+    lines.push(`result   from ${r.runner} (${r.inputTokens} in / ${r.outputTokens} out tokens, ${ms} ms${cost})`);
     if (r.output !== undefined) lines.push(`  ${r.output}`);
   }
   for (const f of task.failures) lines.push(`failure  ${f.runner}: ${f.reason}`);
   if (task.outcome !== undefined) lines.push(`outcome  ${task.outcome}`);
   return lines.join('\n');
+}
+
+interface QuoteFlags extends ClientFlags {
+  model: string;
+  prompt?: string;
+  maxTokens: number;
+  redundancy?: number;
 }
 
 interface SubmitFlags extends ClientFlags, RequestFlags {
@@ -61,7 +72,7 @@ export function registerTask(program: Command): void {
   )
     .requiredOption('--model <id>', 'model id (a published card)')
     .requiredOption('--prompt <text>', 'the prompt')
-    .requiredOption('--reward <e8s>', 'reward escrowed for the task, in e8s', e8sOption)
+    .requiredOption('--reward <e8s>', 'budget escrowed for the task, in e8s (metered cost is paid from it, the rest refunded)', e8sOption)
     .option('--max-tokens <n>', 'most output tokens', positiveIntOption)
     .option('--digest <digest...>', 'only runners serving these weights (sha256:…) may claim the task')
     .option('--wait', 'wait for the result', false)
@@ -88,6 +99,31 @@ export function registerTask(program: Command): void {
         await client.waitForResult(submitted.id, { onProgress: (state) => out.info(`  ${state}`) });
         const done = await client.getTask(submitted.id);
         out.result(`${taskHuman(done)}\nAccept it with: deai task accept ${done.id}`, taskJson(done));
+      })
+    );
+
+  clientOptions(task.command('quote').description('price a task at the live runners’ posted prices: cost, budget to offer, fee'))
+    .requiredOption('--model <id>', 'model id (a published card)')
+    .option('--prompt <text>', 'the prompt (its size bounds the input tokens; without it, each runner’s context does)')
+    .option('--max-tokens <n>', 'most output tokens', positiveIntOption, 256)
+    .option('--redundancy <k>', 'runners that must each give a result', positiveIntOption)
+    .action(async (flags: QuoteFlags) =>
+      runClient(flags.json, async () => {
+        const client = await connectClient(flags);
+        const q = await client.quoteTask({
+          model: flags.model,
+          maxOutputTokens: flags.maxTokens,
+          ...(flags.prompt === undefined ? {} : { prompt: flags.prompt }),
+          ...(flags.redundancy === undefined ? {} : { redundancy: flags.redundancy })
+        });
+        const human = [
+          `model            ${q.model} (${q.eligibleRunners} live runner deployments priced)`,
+          `cost             ${q.minCostE8s} e8s cheapest, ${q.medianCostE8s} e8s median (for the most tokens)`,
+          `budget to offer  ${q.minBudgetE8s} e8s (cheapest runner), ${q.medianBudgetE8s} e8s (median): pass it as --reward`,
+          `protocol fee     ${q.protocolFeeE8s} e8s; unused budget is refunded`,
+          `emission         up to ${q.expectedEmissionE8s} e8s`
+        ].join('\n');
+        output(flags.json).result(human, { ...q });
       })
     );
 

@@ -203,13 +203,15 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
 
 /**
  * The deployment of `runnerId` that can serve `request` now (live, not suspended, card published and matching), or
- * undefined. Task claims use it: a runner may only lease work it could have been found for.
+ * undefined. Task claims use it: a runner may only lease work it could have been found for (and, by `accept`, whose
+ * budget covers the deployment's prices).
  */
 export function matchingDeployment(
   store: RegistryStore,
   nowNs: bigint,
   runnerId: string,
-  request: FindRequest
+  request: FindRequest,
+  accept: (deployment: IndexedDeployment) => boolean = () => true
 ): IndexedDeployment | undefined {
   const runner = store.index.get(runnerId);
   const ttlNs = store.config().heartbeatTtlNs;
@@ -222,6 +224,7 @@ export function matchingDeployment(
     if (request.minContext !== undefined && d.servedContext < request.minContext) return false;
     if (request.maxInputPricePerMillion !== undefined && d.inputPrice > request.maxInputPricePerMillion) return false;
     if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) return false;
+    if (!accept(d)) return false;
     const card = store.cards.get(d.cardKey);
     return card !== undefined && card.deprecated === undefined && cardMatches(card.card, request);
   });

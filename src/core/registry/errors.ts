@@ -39,7 +39,11 @@ export type RegistryErrorOf<State extends string> =
   | { NotConfigured: { what: string } }
   | { LedgerError: { operation: string; message: string } }
   /** Registration needs a runner bond of `amount_e8s` that the ledger did not move (no allowance, no funds, …). */
-  | { BondRequired: { amount_e8s: bigint; reason: string } };
+  | { BondRequired: { amount_e8s: bigint; reason: string } }
+  /** A reported token count above what is possible (the input's size, the served context, the output limit). */
+  | { ImplausibleUsage: { field: string; limit: bigint } }
+  /** A runner named a task whose budget does not cover its prices for the task's most tokens. */
+  | { PriceAboveBudget: { task: string; max_cost_e8s: bigint; cap_e8s: bigint } };
 
 export type RegistryError = RegistryErrorOf<TaskState>;
 

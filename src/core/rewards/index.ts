@@ -25,7 +25,19 @@ export {
   type BondState,
   type BondStore
 } from './bonds.js';
-export { quoteReward, splitReward, type RewardQuote } from './economics.js';
+export { quoteReward, type RewardQuote } from './economics.js';
+export {
+  budgetForE8s,
+  chargesOf,
+  DEFAULT_MIN_PROTOCOL_FEE_E8S,
+  meteredCostE8s,
+  minProtocolFeeOf,
+  perRunnerCostCapE8s,
+  protocolFeeE8s,
+  runnerPoolCapE8s,
+  type Charges,
+  type Prices
+} from './pricing.js';
 export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission, splitEmission } from './emission.js';
 export { addAcceptedWork, closeEpoch, isSelfDealing } from './epochs.js';
 export {

@@ -73,6 +73,8 @@ export interface RewardConfig {
   protocolFeeBps: number;
   ledgerFeeE8s: bigint;
   minRewardE8s: bigint;
+  /** The protocol fee's absolute floor per accepted task (absent in configs stored before it existed: the default). */
+  minProtocolFeeE8s?: bigint;
   /**
    * At most this is minted per epoch, and at most the protocol fees paid by the epoch's counted work (README
    * "Emission"). 0 disables emission.

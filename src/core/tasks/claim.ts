@@ -2,9 +2,11 @@ import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js
 import { matchingDeployment, type FindRequest } from '../registry/discovery.js';
 import { operatorOf } from '../registry/operators.js';
 import { offeredTo } from './routing.js';
+import type { IndexedDeployment } from '../registry/discovery-index.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
-import type { Lease, OpenTask, Task } from './types.js';
+import type { Lease, OpenPricing, OpenTask, Task } from './types.js';
+import { maxCostE8s } from './usage.js';
 
 /**
  * Candidates a claim or list_claimable may pass over (tasks this runner already worked on, or whose other requirements
@@ -58,8 +60,8 @@ function* mergedIds(store: Stores, models: string[]): Iterable<string> {
 }
 
 /**
- * Open tasks `runner` could lease now, oldest first, from the claimable index of the models it serves: other models'
- * tasks are never looked at, and no task is read. Stops after `limit` tasks, MAX_CLAIM_SKIPS passed-over ones, or
+ * Open tasks `runner` could lease now, oldest first, from the claimable index of the models it serves, whose budget
+ * covers one of its deployments' prices: other models' tasks are never looked at, and no task is read. Stops after `limit` tasks, MAX_CLAIM_SKIPS passed-over ones, or
  * when `outOfBudget` says so.
  */
 export function claimableFor(
@@ -70,10 +72,13 @@ export function claimableFor(
   outOfBudget: () => boolean = () => false
 ): Array<[string, OpenTask]> {
   const out: Array<[string, OpenTask]> = [];
+  const deployments = store.index.get(runner)?.deployments ?? [];
+  // A task whose budget covers none of the runner's prices for that model is not offered (claim_task would refuse it).
+  const affordable = (open: OpenTask): boolean => deployments.some((d) => d.modelId === open.model && withinBudget(open.pricing)(d));
   let skips = 0;
   for (const id of mergedIds(store, servedModels(store, runner))) {
     const open = store.open.get(id);
-    if (open !== undefined && claimable(open, runner, now, (r) => operatorOf(store, r))) out.push([id, open]);
+    if (open !== undefined && claimable(open, runner, now, (r) => operatorOf(store, r)) && affordable(open)) out.push([id, open]);
     else skips++;
     if (out.length >= limit || skips >= MAX_CLAIM_SKIPS || outOfBudget()) break;
   }
@@ -86,9 +91,30 @@ function requestOf(store: Stores, id: string, open: OpenTask): (FindRequest & { 
   return store.taskWithoutInput(id)?.request;
 }
 
-function lease(store: Stores, task: Task, runner: string, now: bigint): Task {
+/** A deployment's price for the most the task can meter on it (its input bound, its output limit). */
+const priceFor = (pricing: OpenPricing, d: IndexedDeployment): bigint =>
+  maxCostE8s(
+    { inputPerMillion: d.inputPrice, outputPerMillion: d.outputPrice },
+    pricing.inputTokenBound,
+    d.servedContext,
+    pricing.maxOutputTokens
+  );
+
+/** Whether the task's budget covers the deployment's price for its most tokens (tasks stored before pricing: yes). */
+const withinBudget =
+  (pricing: OpenPricing | undefined) =>
+  (d: IndexedDeployment): boolean =>
+    pricing === undefined || priceFor(pricing, d) <= pricing.costCapE8s;
+
+function lease(store: Stores, task: Task, runner: string, now: bigint, deployment: IndexedDeployment): Task {
   const leaseNs = store.taskConfig().leaseNs;
-  const next: Lease = { runner, claimedAtNs: now, expiresAtNs: now + leaseNs < task.deadlineNs ? now + leaseNs : task.deadlineNs };
+  const next: Lease = {
+    runner,
+    claimedAtNs: now,
+    expiresAtNs: now + leaseNs < task.deadlineNs ? now + leaseNs : task.deadlineNs,
+    prices: { inputPerMillion: deployment.inputPrice, outputPerMillion: deployment.outputPrice },
+    servedContext: deployment.servedContext
+  };
   task.leases.push(next);
   saveTask(store, task);
   return task;
@@ -98,8 +124,9 @@ const full = (task: Task, now: bigint): boolean =>
   task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy;
 
 /**
- * A live runner leases a queued task it can serve (the given one, or the oldest it matches), within the slots of
- * the matching deployment. The lease ends at `leaseNs` or the task's deadline, whichever comes first.
+ * A live runner leases a queued task it can serve (the given one, or the oldest it matches) and whose budget covers
+ * the deployment's prices for the task's most tokens, within the slots of the matching deployment; the lease keeps
+ * those prices, which the runner is paid by. The lease ends at `leaseNs` or the task's deadline, whichever comes first.
  *
  * Without an id the claim walks the claimable index of the models the runner serves, checks each candidate on its heap
  * entry (at most MAX_CLAIM_SKIPS passed over, within `outOfBudget`) and reads only the task it leases: its cost does not
@@ -120,10 +147,14 @@ export function claimTask(
     const task = store.tasks.get(wanted);
     if (!claimable(open, runner, now, (r) => operatorOf(store, r)) || task === undefined || full(task, now))
       return err({ TaskNotClaimable: { task: wanted, state: open.state } });
-    const deployment = matchingDeployment(store, now, runner, task.request);
+    const serving = matchingDeployment(store, now, runner, task.request);
+    if (serving === undefined) return err({ NotServing: { model: open.model } });
+    const deployment = matchingDeployment(store, now, runner, task.request, withinBudget(open.pricing));
+    if (deployment === undefined && open.pricing !== undefined)
+      return err({ PriceAboveBudget: { task: wanted, max_cost_e8s: priceFor(open.pricing, serving), cap_e8s: open.pricing.costCapE8s } });
     if (deployment === undefined) return err({ NotServing: { model: open.model } });
     if (store.open.leaseCount(runner, open.model) >= deployment.slots) return err({ NoCapacity: { slots: deployment.slots } });
-    return ok(lease(store, task, runner, now));
+    return ok(lease(store, task, runner, now, deployment));
   }
   let capacityHit: number | undefined;
   let skips = 0;
@@ -132,7 +163,8 @@ export function claimTask(
     const open = store.open.get(id);
     const request =
       open !== undefined && claimable(open, runner, now, (r) => operatorOf(store, r)) ? requestOf(store, id, open) : undefined;
-    const deployment = open === undefined || request === undefined ? undefined : matchingDeployment(store, now, runner, request);
+    const deployment =
+      open === undefined || request === undefined ? undefined : matchingDeployment(store, now, runner, request, withinBudget(open.pricing));
     if (open === undefined || deployment === undefined) {
       skips++;
       continue;
@@ -147,7 +179,7 @@ export function claimTask(
       skips++;
       continue;
     }
-    return ok(lease(store, task, runner, now));
+    return ok(lease(store, task, runner, now, deployment));
   }
   if (capacityHit !== undefined) return err({ NoCapacity: { slots: capacityHit } });
   return err({ NotFound: { kind: { ClaimableTask: null }, id: wanted ?? '' } });

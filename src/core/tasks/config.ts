@@ -1,6 +1,7 @@
 import { requireAdmin } from '../registry/access.js';
 import { DEFAULT_REQUESTER_CAP_BPS } from '../rewards/emission.js';
 import { accountProblem } from '../rewards/payout-policy.js';
+import { DEFAULT_MIN_PROTOCOL_FEE_E8S } from '../rewards/pricing.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import type { Stores } from './store.js';
 import { MAX_ROUTING_WINDOW_NS, SECOND_NS } from './limits.js';
@@ -15,6 +16,7 @@ export interface TaskConfigInput {
   leaseSeconds?: bigint;
   reviewWindowSeconds?: bigint;
   minRewardE8s?: bigint;
+  minProtocolFeeE8s?: bigint;
   emissionPerEpochE8s?: bigint;
   epochSeconds?: bigint;
   emissionRequesterCapBps?: number;
@@ -38,6 +40,7 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
     leaseNs: input.leaseSeconds === undefined ? current.leaseNs : input.leaseSeconds * SECOND_NS,
     reviewWindowNs: input.reviewWindowSeconds === undefined ? current.reviewWindowNs : input.reviewWindowSeconds * SECOND_NS,
     minRewardE8s: input.minRewardE8s ?? current.minRewardE8s,
+    minProtocolFeeE8s: input.minProtocolFeeE8s ?? current.minProtocolFeeE8s ?? DEFAULT_MIN_PROTOCOL_FEE_E8S,
     emissionPerEpochE8s: input.emissionPerEpochE8s ?? current.emissionPerEpochE8s,
     epochNs: input.epochSeconds === undefined ? current.epochNs : input.epochSeconds * SECOND_NS,
     emissionRequesterCapBps: input.emissionRequesterCapBps ?? current.emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS,

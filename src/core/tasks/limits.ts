@@ -1,3 +1,5 @@
+import { DEFAULT_MIN_PROTOCOL_FEE_E8S } from '../rewards/pricing.js';
+
 /** Bounds of task inputs; every violation is a typed Err. */
 export const MAX_INLINE_INPUT_BYTES = 256 * 1024;
 export const MAX_OUTPUT_BYTES = 256 * 1024;
@@ -17,6 +19,8 @@ export const DEFAULT_TASK_CONFIG = {
   leaseNs: 120n * SECOND_NS,
   reviewWindowNs: 600n * SECOND_NS,
   minRewardE8s: 100_000n,
+  /** The protocol fee's floor per accepted task (src/core/rewards/pricing.ts). */
+  minProtocolFeeE8s: DEFAULT_MIN_PROTOCOL_FEE_E8S,
   emissionPerEpochE8s: 0n,
   epochNs: 3600n * SECOND_NS,
   /** One requester's work earns at most 20 % of an epoch's emission (README "Emission"). */

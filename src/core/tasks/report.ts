@@ -1,10 +1,12 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { recordCompleted, recordFailed } from '../rewards/reputation.js';
 import { MAX_FAILURES, MAX_OUTPUT_BYTES, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from './limits.js';
+import { meteredCostE8s } from '../rewards/pricing.js';
 import { saveTask } from './save-task.js';
 import { settle } from './settlement.js';
 import type { Stores } from './store.js';
 import type { Lease, Task, TaskResult } from './types.js';
+import { checkUsage, measuredMs } from './usage.js';
 import { bad, byteLength, DIGEST } from './validate.js';
 
 export interface ResultArgs {
@@ -22,7 +24,11 @@ function leaseOf(task: Task, runner: string, now: bigint): Lease | undefined {
   return task.leases.find((l) => l.runner === runner && l.expiresAtNs > now);
 }
 
-/** The runner reports its output. Reporting again returns the first result unchanged. */
+/**
+ * The runner reports its output and usage. Token counts are bounded by what is possible (`ImplausibleUsage`), its pay
+ * is the counts times the prices its lease fixed, and its latency is the registry's lease-to-completion time.
+ * Reporting again returns the first result unchanged.
+ */
 export function completeTask(store: Stores, runner: string, now: bigint, id: string, args: ResultArgs): Result<TaskResult> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   const task = store.tasks.get(id);
@@ -37,8 +43,8 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
     return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
   if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH))
     return bad('reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
-  if (args.inputTokens < 0n || args.outputTokens < 0n || args.outputTokens > BigInt(task.limits.maxOutputTokens))
-    return bad('usage', `tokens must be non-negative and output at most ${task.limits.maxOutputTokens}`);
+  const usage = checkUsage(task, lease, args.inputTokens, args.outputTokens);
+  if ('Err' in usage) return usage;
   if (!(args.firstTokenMs >= 0) || !(args.totalMs >= args.firstTokenMs)) return bad('timings', 'expected 0 ≤ first_token_ms ≤ total_ms');
   const result: TaskResult = {
     runner,
@@ -47,14 +53,16 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
     outputTokens: args.outputTokens,
     firstTokenMs: args.firstTokenMs,
     totalMs: args.totalMs,
-    atNs: now
+    atNs: now,
+    measuredMs: measuredMs(lease, now)
   };
+  if (lease.prices !== undefined) result.costE8s = meteredCostE8s(lease.prices, args.inputTokens, args.outputTokens);
   if (args.output !== undefined) result.output = args.output;
   if (args.reference !== undefined) result.reference = args.reference;
   task.leases = task.leases.filter((l) => l.runner !== runner);
   task.results.push(result);
-  // Ranking's latency is what the registry measured, lease to result: the runner's own total_ms is shown, never ranked.
-  recordCompleted(store, runner, Number((now - lease.claimedAtNs) / 1_000_000n));
+  // The registry's own clock, never the self-reported total_ms (kept on the result as information only).
+  recordCompleted(store, runner, result.measuredMs as number);
   // The runner that served the session keeps it (src/core/registry/affinity.ts).
   if (task.request.affinityKey !== undefined) store.affinity.bind(task.requester, task.request.affinityKey, runner);
   if (task.results.length >= task.redundancy) {

@@ -1,10 +1,12 @@
 import { bump } from '../registry/quotas.js';
 import { STALE_ESCROW_NS } from './limits.js';
+import { perRunnerCostCapE8s } from '../rewards/pricing.js';
+import type { RewardConfig } from '../rewards/types.js';
 import { summarizeTask } from './listing.js';
 import type { Stores } from './store.js';
 import type { OpenTask, Task } from './types.js';
 
-function openOf(task: Task): OpenTask {
+function openOf(task: Task, config: RewardConfig): OpenTask {
   const open: OpenTask = {
     model: task.request.model,
     state: task.state,
@@ -23,6 +25,11 @@ function openOf(task: Task): OpenTask {
       open.preferred = task.preferred;
       open.openToAllAtNs = task.openToAllAtNs;
     }
+    open.pricing = {
+      maxOutputTokens: task.limits.maxOutputTokens,
+      costCapE8s: perRunnerCostCapE8s(config, task.rewardE8s, task.redundancy)
+    };
+    if (task.inputTokenBound !== undefined) open.pricing.inputTokenBound = task.inputTokenBound;
   }
   return open;
 }
@@ -35,5 +42,5 @@ export function saveTask(store: Stores, task: Task): void {
     // Settled: the task no longer counts against its requester's open-task quota.
     if (store.open.has(task.id)) bump(store, 'open-tasks', task.requester, -1, task.id);
     store.open.delete(task.id);
-  } else store.open.set(task.id, openOf(task));
+  } else store.open.set(task.id, openOf(task, store.taskConfig()));
 }

@@ -3,6 +3,7 @@ import { requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
 import { addAcceptedWork } from '../rewards/epochs.js';
 import { operatorOf } from '../registry/operators.js';
 import { recordRejected } from '../rewards/reputation.js';
+import { perRunnerCostCapE8s } from '../rewards/pricing.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
 import { MAX_REASON_LENGTH } from './limits.js';
 import { saveTask } from './save-task.js';
@@ -50,8 +51,8 @@ export function majorityDigest(
 }
 
 /**
- * Ends a task and records what the escrow owes: on `accepted` the majority runners and the treasury, otherwise the
- * requester. Payouts are recorded here, in the same message as the state change, and paid by `duePayouts`.
+ * Ends a task and records what the escrow owes: on `accepted` the majority runners their metered cost, the treasury
+ * its fee and the requester the unused budget; otherwise the requester the whole budget. Payouts are recorded here, in the same message as the state change, and paid by `duePayouts`.
  */
 export function settle(
   store: Stores,
@@ -69,7 +70,16 @@ export function settle(
     const majority = task.results.filter((r) => r.outputDigest === digest);
     const winners = majority.map((r) => r.runner);
     task.paidRunners = winners;
-    const protocolFeeE8s = payWinners(store, now, task.id, task.rewardE8s, winners);
+    const protocolFeeE8s = payWinners(
+      store,
+      now,
+      { id: task.id, budgetE8s: task.rewardE8s, redundancy: task.redundancy, refundTo: task.refundTo },
+      // A result stored before metering has no cost: it is paid the per-runner cap, as the flat reward was.
+      majority.map((r) => ({
+        runner: r.runner,
+        costE8s: r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy)
+      }))
+    );
     addAcceptedWork(store, now, task.requester, protocolFeeE8s, winners);
   } else {
     refundTask(store, now, task.id, task.refundTo, task.rewardE8s);

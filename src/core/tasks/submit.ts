@@ -13,6 +13,7 @@ import {
 } from './limits.js';
 import { preferredRunners, routingWindowNs } from './routing.js';
 import { saveTask } from './save-task.js';
+import { CHAT_TEMPLATE_OVERHEAD_TOKENS } from './usage.js';
 import { taskId, type Stores } from './store.js';
 import type { GenerationLimits, PayAccount, Task, TaskInput } from './types.js';
 import { bad, byteLength, DIGEST } from './validate.js';
@@ -22,6 +23,7 @@ export interface SubmitArgs {
   request: FindRequest;
   input: TaskInput;
   limits: GenerationLimits;
+  /** The budget: escrowed whole; the metered cost of the work is paid from it and the rest refunded. */
   rewardE8s: bigint;
   deadlineNs: bigint;
   redundancy: number;
@@ -34,7 +36,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
  * Every field's bounds (sizes, counts, characters), cheapest first and before anything reads the store: an oversized
  * or malformed submit is refused for the price of reading its fields once.
  */
-export function checkSubmitBounds(args: SubmitArgs): Result<null> {
+export function checkSubmitBounds(args: SubmitArgs): Result<{ inputBytes?: number }> {
   const key = args.idempotencyKey;
   if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)
     return bad('idempotency_key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
@@ -57,7 +59,8 @@ export function checkSubmitBounds(args: SubmitArgs): Result<null> {
   }
   if (inline === undefined && (digest === undefined || reference === undefined))
     return bad('input', 'give the input inline, or its digest and a reference');
-  if (inline !== undefined && byteLength(inline) > MAX_INLINE_INPUT_BYTES)
+  const inputBytes = inline === undefined ? undefined : byteLength(inline);
+  if (inputBytes !== undefined && inputBytes > MAX_INLINE_INPUT_BYTES)
     return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
   const { maxOutputTokens, temperature, seed } = args.limits;
   if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1 || maxOutputTokens > MAX_OUTPUT_TOKENS)
@@ -68,7 +71,7 @@ export function checkSubmitBounds(args: SubmitArgs): Result<null> {
   if (args.redundancy > 1 && (temperature !== 0 || seed === undefined)) {
     return bad('limits', 'redundant tasks need deterministic settings: temperature 0 and a fixed seed, so that honest outputs agree');
   }
-  return ok(null);
+  return ok(inputBytes === undefined ? {} : { inputBytes });
 }
 
 /** What depends on time, configuration and state: the deadline, the reward, the open-task caps. */
@@ -79,7 +82,7 @@ function checkTerms(store: Stores, caller: string, now: bigint, args: SubmitArgs
   if (!quote.acceptable) {
     return bad(
       'reward_e8s',
-      `too small: at least ${store.taskConfig().minRewardE8s}, and each of the ${args.redundancy} runner payouts must exceed the ledger fee`
+      `too small a budget: at least ${store.taskConfig().minRewardE8s}, and enough for each of the ${args.redundancy} runners to be paid above the ledger and protocol fees`
     );
   }
   if (store.open.size() >= MAX_OPEN_TASKS) return err({ LimitExceeded: { what: 'open tasks', limit: BigInt(MAX_OPEN_TASKS) } });
@@ -126,6 +129,7 @@ export function submitTask(
     results: [],
     failures: []
   };
+  if (bounds.Ok.inputBytes !== undefined) task.inputTokenBound = bounds.Ok.inputBytes + CHAT_TEMPLATE_OVERHEAD_TOKENS;
   const routing = preferredRunners(store, caller, now, task.request, args.redundancy);
   if (routing !== undefined) {
     task.preferred = routing.preferred;

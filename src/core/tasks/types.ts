@@ -1,4 +1,5 @@
 import type { FindRequest } from '../registry/discovery.js';
+import type { Prices } from '../rewards/pricing.js';
 import type { PayAccount, RewardConfig } from '../rewards/types.js';
 
 // Payouts, accounts and epoch work belong to rewards; a task names the account its refund goes to.
@@ -27,6 +28,10 @@ export interface Lease {
   runner: string;
   claimedAtNs: bigint;
   expiresAtNs: bigint;
+  /** The prices the leased deployment posted at the claim: the runner is paid by them (leases before pricing: none). */
+  prices?: Prices;
+  /** The leased deployment's served context, which bounds the input tokens the runner may report. */
+  servedContext?: number;
 }
 
 export interface TaskResult {
@@ -37,10 +42,14 @@ export interface TaskResult {
   reference?: string;
   inputTokens: bigint;
   outputTokens: bigint;
-  /** Time to first token and total generation time, as the runner measured them. */
+  /** Time to first token and total generation time, as the runner reported them: informational only. */
   firstTokenMs: number;
   totalMs: number;
   atNs: bigint;
+  /** Lease to completion on the registry's clock, in ms: the latency reputation and ranking use. */
+  measuredMs?: number;
+  /** Metered tokens × the lease's prices (src/core/rewards/pricing.ts); results before pricing: none. */
+  costE8s?: bigint;
 }
 
 export interface TaskFailure {
@@ -57,7 +66,10 @@ export interface Task {
   request: FindRequest & { model: string };
   input: TaskInput;
   limits: GenerationLimits;
+  /** The requester's budget (README "Pricing"): escrowed whole, the metered cost is paid from it, the rest refunded. */
   rewardE8s: bigint;
+  /** The most input tokens the input can be (src/core/tasks/usage.ts), fixed at submit; absent: by reference. */
+  inputTokenBound?: number;
   deadlineNs: bigint;
   redundancy: number;
   state: TaskState;
@@ -128,6 +140,15 @@ export interface OpenTask {
   /** While queued: the runners offered the task first, and when it opens to every eligible runner. */
   preferred?: string[];
   openToAllAtNs?: bigint;
+  /** What a claim checks a runner's prices against without reading the task (tasks stored before pricing: none). */
+  pricing?: OpenPricing;
+}
+
+export interface OpenPricing {
+  inputTokenBound?: number;
+  maxOutputTokens: number;
+  /** The most one runner may charge (src/core/rewards/pricing.ts `perRunnerCostCapE8s`). */
+  costCapE8s: bigint;
 }
 
 /** The task settings: the reward settings (treasury, fees, minimum reward, emission) and the queue's. */

@@ -39,7 +39,9 @@ export const RegistryError = typed<RegistryError>(
     NoCapacity: IDL.Record({ slots: Nat32 }),
     NotConfigured: IDL.Record({ what: IDL.Text }),
     LedgerError: IDL.Record({ operation: IDL.Text, message: IDL.Text }),
-    BondRequired: IDL.Record({ amount_e8s: IDL.Nat, reason: IDL.Text })
+    BondRequired: IDL.Record({ amount_e8s: IDL.Nat, reason: IDL.Text }),
+    ImplausibleUsage: IDL.Record({ field: IDL.Text, limit: IDL.Nat }),
+    PriceAboveBudget: IDL.Record({ task: IDL.Text, max_cost_e8s: IDL.Nat, cap_e8s: IDL.Nat })
   })
 );
 

@@ -36,6 +36,7 @@ import {
   PayoutPage,
   PayoutView,
   ReputationView,
+  QuoteTaskArgs,
   ResultArgs,
   RewardQuote,
   SubmitTaskArgs,
@@ -48,6 +49,7 @@ import {
   TaskPage,
   TaskResultView,
   ClaimableTask,
+  TaskQuote,
   TaskView
 } from './tasks.js';
 
@@ -71,7 +73,8 @@ export const Results = {
   payoutPage: result(PayoutPage),
   payout: result(PayoutView),
   namespace: result(NamespaceView),
-  bondConfig: result(BondConfigView)
+  bondConfig: result(BondConfigView),
+  taskQuote: result(TaskQuote)
 } as const;
 
 export const Replies = {
@@ -128,7 +131,8 @@ export const registryMethods = {
   accept_operator: update([IDL.Principal], Results.runner),
   set_bond_config: update([BondConfigArgs], Results.bondConfig),
   get_bond_config: query([], BondConfigView),
-  get_bond: query([IDL.Principal], Replies.optBond)
+  get_bond: query([IDL.Principal], Replies.optBond),
+  quote_task: query([QuoteTaskArgs], Results.taskQuote)
 };
 
 /** The registry's install and upgrade argument. */
@@ -184,6 +188,8 @@ export const registryInterface = (): CandidInterface => ({
     TaskFilter,
     TaskPage,
     RewardQuote,
+    QuoteTaskArgs,
+    TaskQuote,
     TaskConfigArgs,
     TaskConfigView,
     PayoutView,
@@ -209,7 +215,8 @@ export const registryInterface = (): CandidInterface => ({
     PayoutPageResult: Results.payoutPage,
     PayoutResult: Results.payout,
     NamespaceResult: Results.namespace,
-    BondConfigResult: Results.bondConfig
+    BondConfigResult: Results.bondConfig,
+    TaskQuoteResult: Results.taskQuote
   }
 });
 

@@ -77,9 +77,16 @@ export const ResultArgs = typed<ResultArgs>(
   })
 );
 
+/**
+ * A result as the registry keeps it. `first_token_ms` / `total_ms` are the runner's own report (informational);
+ * `measured_total_ms` is lease to completion on the registry's clock (what reputation and ranking use) and `cost_e8s`
+ * the metered tokens times the prices the lease fixed (what the runner is paid, capped by the budget).
+ */
 export interface TaskResultView extends ResultArgs {
   runner: Principal;
   at_ns: bigint;
+  measured_total_ms: Opt<bigint>;
+  cost_e8s: Opt<bigint>;
 }
 export const TaskResultView = typed<TaskResultView>(
   IDL.Record({
@@ -91,7 +98,9 @@ export const TaskResultView = typed<TaskResultView>(
     output_tokens: Nat64,
     first_token_ms: IDL.Float64,
     total_ms: IDL.Float64,
-    at_ns: Nat64
+    at_ns: Nat64,
+    measured_total_ms: IDL.Opt(Nat64),
+    cost_e8s: IDL.Opt(IDL.Nat)
   })
 );
 
@@ -186,6 +195,42 @@ export const RewardQuote = typed<RewardQuote>(
   })
 );
 
+/** quote_task's request: the model and filters, the input's size and the output limit of a task to price. */
+export interface QuoteTaskArgs {
+  request: FindRequest;
+  /** UTF-8 bytes of the input; none: an input by reference (each runner's served context bounds it). */
+  input_bytes: Opt<number>;
+  max_output_tokens: number;
+  redundancy: Opt<number>;
+}
+export const QuoteTaskArgs = typed<QuoteTaskArgs>(
+  IDL.Record({ request: FindRequest, input_bytes: IDL.Opt(Nat32), max_output_tokens: Nat32, redundancy: IDL.Opt(Nat8) })
+);
+
+/** A task priced at the live runners' posted prices (README "Pricing"). */
+export interface TaskQuote {
+  model: string;
+  eligible_runners: number;
+  min_cost_e8s: bigint;
+  median_cost_e8s: bigint;
+  min_budget_e8s: bigint;
+  median_budget_e8s: bigint;
+  protocol_fee_e8s: bigint;
+  expected_emission_e8s: bigint;
+}
+export const TaskQuote = typed<TaskQuote>(
+  IDL.Record({
+    model: IDL.Text,
+    eligible_runners: Nat32,
+    min_cost_e8s: IDL.Nat,
+    median_cost_e8s: IDL.Nat,
+    min_budget_e8s: IDL.Nat,
+    median_budget_e8s: IDL.Nat,
+    protocol_fee_e8s: IDL.Nat,
+    expected_emission_e8s: IDL.Nat
+  })
+);
+
 export interface TaskConfigArgs {
   ledger: Opt<Principal>;
   treasury: Opt<Account>;
@@ -200,6 +245,8 @@ export interface TaskConfigArgs {
   emission_requester_cap_bps: Opt<number>;
   /** How long a queued task is offered only to its best-ranked runners before any eligible runner may claim it. */
   routing_window_seconds: Opt<bigint>;
+  /** The protocol fee's floor per accepted task, e8s (default 20,000; always above the ledger fee). */
+  min_protocol_fee_e8s: Opt<bigint>;
 }
 export const TaskConfigArgs = typed<TaskConfigArgs>(
   IDL.Record({
@@ -213,7 +260,8 @@ export const TaskConfigArgs = typed<TaskConfigArgs>(
     emission_per_epoch_e8s: IDL.Opt(IDL.Nat),
     epoch_seconds: IDL.Opt(Nat64),
     emission_requester_cap_bps: IDL.Opt(Nat16),
-    routing_window_seconds: IDL.Opt(Nat64)
+    routing_window_seconds: IDL.Opt(Nat64),
+    min_protocol_fee_e8s: IDL.Opt(IDL.Nat)
   })
 );
 
@@ -230,6 +278,7 @@ export interface TaskConfigView {
   epoch_ns: bigint;
   emission_requester_cap_bps: number;
   routing_window_ns: bigint;
+  min_protocol_fee_e8s: Opt<bigint>;
 }
 export const TaskConfigView = typed<TaskConfigView>(
   IDL.Record({
@@ -244,7 +293,8 @@ export const TaskConfigView = typed<TaskConfigView>(
     emission_per_epoch_e8s: IDL.Nat,
     epoch_ns: Nat64,
     emission_requester_cap_bps: Nat16,
-    routing_window_ns: Nat64
+    routing_window_ns: Nat64,
+    min_protocol_fee_e8s: IDL.Opt(IDL.Nat)
   })
 );
 

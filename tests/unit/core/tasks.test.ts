@@ -9,12 +9,14 @@ import {
   memoryStore,
   publishCard,
   registerRunner,
+  updateRunner,
   setSuspended,
   type Result
 } from '../../../src/core/registry/index.ts';
 import {
   acceptTask,
   claimTask,
+  claimableFor,
   completeTask,
   escrowConfirmed,
   escrowFailed,
@@ -102,12 +104,18 @@ function beat(w: World, runner: string, at: bigint, state = 'ready'): void {
 function addRunner(
   w: World,
   runner: string,
-  options: { slots?: number; card?: Record<string, unknown>; at?: bigint; manifest?: Record<string, unknown> } = {}
+  options: {
+    slots?: number;
+    card?: Record<string, unknown>;
+    at?: bigint;
+    manifest?: Record<string, unknown>;
+    price?: { inputPerMillion: number; outputPerMillion: number };
+  } = {}
 ): void {
   const at = options.at ?? NOW;
   const manifest = runnerManifest(
     operatorOf(runner),
-    [deployment(options.card ?? w.card, { slots: options.slots ?? 2 })],
+    [deployment(options.card ?? w.card, { slots: options.slots ?? 2, ...(options.price === undefined ? {} : { price: options.price }) })],
     options.manifest ?? {}
   );
   okOf(registerRunner(w.store, runner, at, manifest));
@@ -383,7 +391,16 @@ describe('claiming a task', () => {
     const newer = queued(w, 'newer');
     const claimed = okOf(claimTask(w.store, 'runner-a', NOW + SECOND));
     expect(claimed.id).toBe(older);
-    expect(claimed.leases).toEqual([{ runner: 'runner-a', claimedAtNs: NOW + SECOND, expiresAtNs: NOW + SECOND + LEASE }]);
+    // The lease fixes the deployment's prices (the runner is paid by them) and its served context (bounds its usage).
+    expect(claimed.leases).toEqual([
+      {
+        runner: 'runner-a',
+        claimedAtNs: NOW + SECOND,
+        expiresAtNs: NOW + SECOND + LEASE,
+        prices: { inputPerMillion: 1_000n, outputPerMillion: 3_000n },
+        servedContext: 8192
+      }
+    ]);
     expect(w.store.open.get(older)?.leases).toHaveLength(1);
     expect(okOf(claimTask(w.store, 'runner-a', NOW + SECOND)).id).toBe(newer);
   });
@@ -527,9 +544,6 @@ describe('completing and failing', () => {
     ['an output over the byte limit', 'output', { output: 'a'.repeat(MAX_OUTPUT_BYTES + 1) }],
     ['an empty reference', 'reference', { output: undefined, reference: '' }],
     ['a too long reference', 'reference', { reference: 'r'.repeat(MAX_REFERENCE_LENGTH + 1) }],
-    ['negative input tokens', 'usage', { inputTokens: -1n }],
-    ['negative output tokens', 'usage', { outputTokens: -1n }],
-    ['more output tokens than the limit', 'usage', { outputTokens: 65n }],
     ['a negative first-token time', 'timings', { firstTokenMs: -1 }],
     ['a total before the first token', 'timings', { firstTokenMs: 500, totalMs: 400 }],
     ['a NaN total', 'timings', { totalMs: Number.NaN }]
@@ -542,6 +556,35 @@ describe('completing and failing', () => {
       Err: { InvalidArgument: { field, reason: expect.any(String) } }
     });
     expect(taskOf(w, id)).toMatchObject({ state: 'queued', results: [], leases: [{ runner: 'runner-a' }] });
+  });
+
+  // 'Say hello.' is 10 bytes: at most 10 + 512 (chat template) input tokens; the task allows 64 output tokens.
+  it.each<[string, string, bigint, Partial<ResultArgs>]>([
+    ['negative input tokens', 'input_tokens', 522n, { inputTokens: -1n }],
+    ['more input tokens than the input has bytes (plus the template)', 'input_tokens', 522n, { inputTokens: 523n }],
+    ['2^64 − 1 input tokens', 'input_tokens', 522n, { inputTokens: 2n ** 64n - 1n }],
+    ['negative output tokens', 'output_tokens', 64n, { outputTokens: -1n }],
+    ['more output tokens than the limit', 'output_tokens', 64n, { outputTokens: 65n }]
+  ])('rejects a result with %s (ImplausibleUsage %s ≤ %s) and keeps the lease', (_name, field, limit, overrides) => {
+    const w = world();
+    addRunner(w, 'runner-a');
+    const id = queued(w, 'k');
+    okOf(claimTask(w.store, 'runner-a', NOW, id));
+    expect(completeTask(w.store, 'runner-a', NOW, id, { ...resultArgs('hello'), ...overrides })).toEqual({
+      Err: { ImplausibleUsage: { field, limit } }
+    });
+    expect(taskOf(w, id)).toMatchObject({ state: 'queued', results: [], leases: [{ runner: 'runner-a' }] });
+  });
+
+  it('bounds the input tokens of an input by reference by the served context', () => {
+    const w = world();
+    addRunner(w, 'runner-a');
+    const id = queued(w, 'k', { input: { digest: digestOf('big'), reference: 'https://example.com/big' } });
+    okOf(claimTask(w.store, 'runner-a', NOW, id));
+    expect(completeTask(w.store, 'runner-a', NOW, id, resultArgs('hello', { inputTokens: 8193n }))).toEqual({
+      Err: { ImplausibleUsage: { field: 'input_tokens', limit: 8192n } }
+    });
+    expect(okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('hello', { inputTokens: 8192n }))).inputTokens).toBe(8192n);
   });
 
   it('accepts a result given by reference only, and one at the exact limits', () => {
@@ -585,11 +628,13 @@ describe('completing and failing', () => {
       outputTokens: 34n,
       firstTokenMs: 50,
       totalMs: 400,
-      atNs: NOW + 5n * SECOND
+      atNs: NOW + 5n * SECOND,
+      measuredMs: 5000,
+      costE8s: 1n // 12 × 1,000 + 34 × 3,000 per million = 0.114 e8s, rounded up
     });
     expect(taskOf(w, id)).toMatchObject({ state: 'review', reviewEndsAtNs: NOW + 5n * SECOND + REVIEW, leases: [] });
     expect(w.store.open.get(id)).toMatchObject({ state: 'review', done: ['runner-a'], reviewEndsAtNs: NOW + 5n * SECOND + REVIEW });
-    // Latency is the registry's own measurement, lease to result (5 s), not the runner's total_ms (400).
+    // The registry's lease-to-completion time, not the self-reported 400 ms.
     expect(reputationOf(w, 'runner-a')).toEqual({ completed: 1, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 5000 });
     const again = completeTask(w.store, 'runner-a', NOW + 9n * SECOND, id, resultArgs('something else', { totalMs: 900 }));
     expect(again).toEqual({ Ok: first });
@@ -597,17 +642,18 @@ describe('completing and failing', () => {
     expect(reputationOf(w, 'runner-a').completed).toBe(1);
   });
 
-  it('keeps an EMA of the latency the registry measured, whatever total_ms the runner reports', () => {
+  it('keeps a latency EMA of the measured lease-to-completion times, whatever the runner reports', () => {
     const w = world();
     addRunner(w, 'runner-a');
     const a = queued(w, 'a');
     okOf(claimTask(w.store, 'runner-a', NOW, a));
-    okOf(completeTask(w.store, 'runner-a', NOW + SECOND, a, resultArgs('x', { firstTokenMs: 0, totalMs: 1e-300 })));
-    expect(reputationOf(w, 'runner-a').latencyMsEma).toBe(1000);
+    okOf(completeTask(w.store, 'runner-a', NOW + 2n * SECOND, a, resultArgs('x', { firstTokenMs: 1e-300, totalMs: 1e-300 })));
+    expect(reputationOf(w, 'runner-a').latencyMsEma).toBe(2000);
     const b = queued(w, 'b');
-    okOf(claimTask(w.store, 'runner-a', NOW + SECOND, b));
-    okOf(completeTask(w.store, 'runner-a', NOW + 3n * SECOND, b, resultArgs('x', { totalMs: 900 })));
-    expect(reputationOf(w, 'runner-a').latencyMsEma).toBe(1200);
+    okOf(claimTask(w.store, 'runner-a', NOW, b));
+    okOf(completeTask(w.store, 'runner-a', NOW + 7n * SECOND, b, resultArgs('x', { firstTokenMs: 0, totalMs: 1e-300 })));
+    expect(reputationOf(w, 'runner-a').latencyMsEma).toBe(0.8 * 2000 + 0.2 * 7000);
+    expect(taskOf(w, b).results[0]).toMatchObject({ totalMs: 1e-300, measuredMs: 7000 });
   });
 
   it('frees the place on failure; the runner may not take it again; a repeat returns the task unchanged', () => {
@@ -698,7 +744,7 @@ describe('review', () => {
     expect(taskOf(w, id).state).toBe('review');
   });
 
-  it('accepting pays the runner (via its operator) and the treasury exactly the reward; a repeat is a no-op', () => {
+  it('accepting pays the runner (via its operator) its metered cost, the treasury the fee floor and refunds the rest; a repeat is a no-op', () => {
     const w = world();
     const id = inReview(w);
     const accepted = okOf(acceptTask(w.store, REQUESTER, NOW + SECOND, id));
@@ -710,13 +756,24 @@ describe('review', () => {
       leases: []
     });
     expect(w.store.open.get(id)).toBeUndefined();
+    // (payouts are listed by id)
     expect(payouts(w)).toEqual([
+      {
+        id: `${id}/refund`,
+        kind: 'refund',
+        taskId: id,
+        to: { owner: REQUESTER },
+        amountE8s: REWARD - 10_001n - 20_000n,
+        memo: id,
+        createdAtNs: NOW + SECOND + 2n,
+        attempts: 0
+      },
       {
         id: `${id}/runner/runner-a`,
         kind: 'runner',
         taskId: id,
         to: { owner: operatorOf('runner-a') },
-        amountE8s: 950_000n,
+        amountE8s: 1n + 10_000n, // its cost (1 e8s) and the ledger fee of the transfer
         memo: id,
         createdAtNs: NOW + SECOND,
         attempts: 0
@@ -726,25 +783,28 @@ describe('review', () => {
         kind: 'treasury',
         taskId: id,
         to: TREASURY,
-        amountE8s: 50_000n,
+        amountE8s: 20_000n,
         memo: id,
         createdAtNs: NOW + SECOND + 1n,
         attempts: 0
       }
     ]);
     expect(okOf(acceptTask(w.store, REQUESTER, NOW + 2n * SECOND, id)).settledAtNs).toBe(NOW + SECOND);
-    expect(payouts(w)).toHaveLength(2);
+    expect(payouts(w)).toHaveLength(3);
     expect(rejectTask(w.store, REQUESTER, NOW, id, 'changed my mind')).toEqual({
       Err: { NotInReview: { task: id, state: 'accepted' } }
     });
   });
 
-  it('without a treasury the runners receive the whole reward', () => {
+  it('without a treasury no protocol fee is charged', () => {
     const w = world();
     w.store.setTaskConfig({ ...w.store.taskConfig(), treasury: undefined });
     const id = inReview(w);
     okOf(acceptTask(w.store, REQUESTER, NOW, id));
-    expect(payouts(w).map((p) => [p.kind, p.amountE8s])).toEqual([['runner', REWARD]]);
+    expect(payouts(w).map((p) => [p.kind, p.amountE8s])).toEqual([
+      ['refund', REWARD - 10_001n],
+      ['runner', 10_001n]
+    ]);
   });
 
   it('rejecting refunds the requester and counts a rejection for the runner; a repeat is a no-op', () => {
@@ -812,7 +872,7 @@ describe('review', () => {
     });
     tick(w.store, endsAt + SECOND);
     expect(taskOf(w, id).state).toBe('accepted');
-    expect(payouts(w).map((p) => p.kind)).toEqual(['runner', 'treasury']);
+    expect(payouts(w).map((p) => p.kind)).toEqual(['refund', 'runner', 'treasury']);
   });
 
   it('a review window of 0 accepts at the next tick', () => {
@@ -956,8 +1016,8 @@ describe('redundancy', () => {
     expect(taskOf(w, id)).toMatchObject({ state: 'accepted', paidRunners: ['runner-a', 'runner-c'] });
     const runnerPayouts = payouts(w).filter((p) => p.kind === 'runner');
     expect(runnerPayouts.map((p) => [p.id, p.to.owner, p.amountE8s])).toEqual([
-      [`${id}/runner/runner-a`, operatorOf('runner-a'), 475_000n],
-      [`${id}/runner/runner-c`, operatorOf('runner-c'), 475_000n]
+      [`${id}/runner/runner-a`, operatorOf('runner-a'), 10_001n],
+      [`${id}/runner/runner-c`, operatorOf('runner-c'), 10_001n]
     ]);
     expect(sum(payouts(w).map((p) => p.amountE8s))).toBe(REWARD);
     expect(reputationOf(w, 'runner-b')).toMatchObject({ completed: 0, rejected: 1 });
@@ -1046,7 +1106,7 @@ describe('payouts', () => {
     [199_999n, 2, true],
     [123_456_789n, 5, true],
     [7_777_777n, 7, true]
-  ])('reward %s with k = %s (treasury %s): runner and treasury amounts sum to the reward exactly', (reward, k, withTreasury) => {
+  ])('budget %s with k = %s (treasury %s): runner, treasury and refund amounts sum to the budget exactly', (reward, k, withTreasury) => {
     const w = world();
     if (!withTreasury) w.store.setTaskConfig({ ...w.store.taskConfig(), treasury: undefined });
     const runners = ['runner-a', 'runner-b', 'runner-c', 'runner-d', 'runner-e', 'runner-f', 'runner-g'].slice(0, k);
@@ -1060,28 +1120,41 @@ describe('payouts', () => {
     okOf(acceptTask(w.store, REQUESTER, NOW, id));
     const all = payouts(w);
     expect(all.filter((p) => p.kind === 'runner')).toHaveLength(k);
-    expect(all.some((p) => p.kind === 'treasury')).toBe(withTreasury && (reward * 500n) / 10_000n > 10_000n);
+    expect(all.some((p) => p.kind === 'treasury')).toBe(withTreasury);
     expect(sum(all.map((p) => p.amountE8s))).toBe(reward);
     all.forEach((p) => expect(p.amountE8s).toBeGreaterThan(10_000n));
   });
 
-  it('gives the rounding remainder to the first paid runner', () => {
+  it('offers and leases a task only to runners whose prices the budget covers for its most tokens', () => {
     const w = world();
-    const runners = ['runner-a', 'runner-b', 'runner-c'];
-    runners.forEach((r) => addRunner(w, r));
-    const id = queued(w, 'k', { rewardE8s: 1_000_003n, redundancy: 3, limits: DETERMINISTIC });
-    answered(
-      w,
-      id,
-      runners.map((r) => [r, 'same'])
-    );
+    // 10^15 per million: the 1,000,000 e8s budget covers not even one token.
+    addRunner(w, 'runner-a', { price: { inputPerMillion: 1e15, outputPerMillion: 1e15 } });
+    addRunner(w, 'runner-b');
+    const id = queued(w, 'k');
+    expect(claimableFor(w.store, 'runner-a', NOW, 10)).toEqual([]);
+    expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toMatchObject({ Err: { PriceAboveBudget: { task: id } } });
+    expect(claimableFor(w.store, 'runner-b', NOW, 10).map(([t]) => t)).toEqual([id]);
+    expect(okOf(claimTask(w.store, 'runner-b', NOW)).id).toBe(id);
+  });
+
+  it('pays each runner by the prices its lease fixed, capped by its share of the budget', () => {
+    const w = world();
+    addRunner(w, 'runner-a', { price: { inputPerMillion: 1_000_000, outputPerMillion: 2_000_000 } });
+    const id = queued(w, 'k');
+    okOf(claimTask(w.store, 'runner-a', NOW, id));
+    // The runner re-registers at higher prices: the leased task is still paid at the old ones.
+    const dearer = runnerManifest(operatorOf('runner-a'), [
+      deployment(w.card, { slots: 2, price: { inputPerMillion: 9_000_000, outputPerMillion: 9_000_000 } })
+    ]);
+    okOf(updateRunner(w.store, operatorOf('runner-a'), NOW, 'runner-a', dearer));
+    okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('x', { inputTokens: 100n, outputTokens: 50n })));
     okOf(acceptTask(w.store, REQUESTER, NOW, id));
-    // fee = floor(1,000,003 × 5 %) = 50,000; pool 950,003 = 316,667 × 3 + 2.
+    // 100 × 1 + 50 × 2 = 200 e8s; fee floor 20,000.
     expect(payouts(w).map((p) => [p.kind, p.amountE8s])).toEqual([
-      ['runner', 316_669n],
-      ['runner', 316_667n],
-      ['runner', 316_667n],
-      ['treasury', 50_000n]
+      ['refund', REWARD - 10_200n - 20_000n],
+      ['runner', 200n + 10_000n],
+      ['treasury', 20_000n]
     ]);
   });
 
@@ -1092,14 +1165,16 @@ describe('payouts', () => {
     for (const id of ids) answered(w, id, [['runner-a', 'x']]);
     for (const id of ids) okOf(acceptTask(w.store, REQUESTER, NOW, id));
     const [a, b, c] = ids as [string, string, string];
-    // Oldest first: created_at_time is the settlement time plus the payout's place in it (runner 0, treasury 1).
+    // Oldest first: created_at_time is the settlement time plus the payout's place in it (runner 0, treasury 1, refund 2).
+    const refunds = [`${a}/refund`, `${b}/refund`, `${c}/refund`];
     expect(duePayouts(w.store, NOW + 1n, 100).map((p) => p.id)).toEqual([
       `${a}/runner/runner-a`,
       `${b}/runner/runner-a`,
       `${c}/runner/runner-a`,
       `${a}/treasury`,
       `${b}/treasury`,
-      `${c}/treasury`
+      `${c}/treasury`,
+      ...refunds
     ]);
     expect(duePayouts(w.store, NOW + 1n, 2).map((p) => p.id)).toEqual([`${a}/runner/runner-a`, `${b}/runner/runner-a`]);
 
@@ -1109,7 +1184,7 @@ describe('payouts', () => {
       payoutRetry(w.store, `${a}/runner/runner-a`, error);
     }
     const retried = w.store.payouts.get(`${a}/runner/runner-a`);
-    expect(retried).toMatchObject({ attempts: 2, amountE8s: 950_000n, createdAtNs: NOW, memo: a, nextAttemptNs: NOW + 10n * SECOND });
+    expect(retried).toMatchObject({ attempts: 2, amountE8s: 10_001n, createdAtNs: NOW, memo: a, nextAttemptNs: NOW + 10n * SECOND });
     expect(retried?.lastError).toHaveLength(MAX_REASON_LENGTH);
     expect(retried?.stuck).toBeUndefined();
 
@@ -1118,12 +1193,18 @@ describe('payouts', () => {
     payoutDone(w.store, `${b}/runner/runner-a`);
     expect(w.store.payouts.has(`${b}/runner/runner-a`)).toBe(false);
     // The backed-off payout is not due yet; stuck and paid ones are never due.
-    expect(duePayouts(w.store, NOW + 1n, 100).map((p) => p.id)).toEqual([`${c}/runner/runner-a`, `${b}/treasury`, `${c}/treasury`]);
+    expect(duePayouts(w.store, NOW + 1n, 100).map((p) => p.id)).toEqual([
+      `${c}/runner/runner-a`,
+      `${b}/treasury`,
+      `${c}/treasury`,
+      ...refunds
+    ]);
     // Once due, the retry comes after the payouts never attempted.
     expect(duePayouts(w.store, NOW + 10n * SECOND, 100).map((p) => p.id)).toEqual([
       `${c}/runner/runner-a`,
       `${b}/treasury`,
       `${c}/treasury`,
+      ...refunds,
       `${a}/runner/runner-a`
     ]);
     expect(duePayouts(w.store, NOW + 10n * SECOND, 1).map((p) => p.id)).toEqual([`${c}/runner/runner-a`]);
@@ -1132,7 +1213,7 @@ describe('payouts', () => {
     payoutRetry(w.store, 'nope', 'x');
     payoutStuck(w.store, 'nope', 'x');
     payoutDone(w.store, 'nope');
-    expect(w.store.payouts.size()).toBe(5);
+    expect(w.store.payouts.size()).toBe(8);
   });
 });
 

@@ -128,7 +128,7 @@ async function taskDetail(ctx: Context, id: string): Promise<HTMLElement> {
       h(
         'span',
         { id: 'task-reward' },
-        `${tokens(task.rewardE8s)} (protocol fee ${tokens(quote.protocolFeeE8s)}, per runner net ${tokens(quote.perRunnerNetE8s)})`
+        `${tokens(task.rewardE8s)} budget (at most ${tokens(quote.perRunnerNetE8s)} per runner; paid by metered tokens, the rest refunded)`
       )
     ],
     ['Redundancy', String(task.redundancy)],

@@ -1,0 +1,46 @@
+import { CONTEXT_LENGTH_MAX } from '../manifest/limits.js';
+import { err, ok, type Result } from '../registry/errors.js';
+import { meteredCostE8s, type Prices } from '../rewards/pricing.js';
+import type { Lease, Task } from './types.js';
+import { byteLength } from './validate.js';
+
+/**
+ * Usage honesty: what a runner may report is bounded by what is possible. Byte-level BPE tokenizers (llama.cpp,
+ * vLLM's HF tokenizers) never produce more tokens than input bytes, so a prompt of n bytes is at most n tokens plus
+ * what the chat template adds (role headers, a default system prompt: a few dozen tokens in the common templates;
+ * the bound leaves room for long ones). A chat document's JSON framing already counts more bytes than the template
+ * adds per message.
+ */
+export const CHAT_TEMPLATE_OVERHEAD_TOKENS = 512;
+
+/**
+ * The most input tokens a task's input can be: inline, its bytes plus the template overhead (fixed at submit); by
+ * reference, unknown (the served context bounds it).
+ */
+export function inputTokenBound(task: Pick<Task, 'input' | 'inputTokenBound'>): number | undefined {
+  if (task.inputTokenBound !== undefined) return task.inputTokenBound;
+  return task.input.inline === undefined ? undefined : byteLength(task.input.inline) + CHAT_TEMPLATE_OVERHEAD_TOKENS;
+}
+
+/** The most input tokens a deployment serving `servedContext` can have read for an input bounded by `bound`. */
+export function maxInputTokens(bound: number | undefined, servedContext: number | undefined): number {
+  const context = servedContext ?? CONTEXT_LENGTH_MAX;
+  return bound === undefined || bound > context ? context : bound;
+}
+
+/** A runner's price for the most a task can meter on a deployment: its input bound and its output limit. */
+export function maxCostE8s(prices: Prices, inputBound: number | undefined, servedContext: number, maxOutputTokens: number): bigint {
+  return meteredCostE8s(prices, BigInt(maxInputTokens(inputBound, servedContext)), BigInt(maxOutputTokens));
+}
+
+/** Reported token counts within what the task and the leased deployment make possible, else `ImplausibleUsage`. */
+export function checkUsage(task: Task, lease: Lease, inputTokens: bigint, outputTokens: bigint): Result<null> {
+  const outputLimit = BigInt(task.limits.maxOutputTokens);
+  if (outputTokens < 0n || outputTokens > outputLimit) return err({ ImplausibleUsage: { field: 'output_tokens', limit: outputLimit } });
+  const inputLimit = BigInt(maxInputTokens(inputTokenBound(task), lease.servedContext));
+  if (inputTokens < 0n || inputTokens > inputLimit) return err({ ImplausibleUsage: { field: 'input_tokens', limit: inputLimit } });
+  return ok(null);
+}
+
+/** Lease to completion on the registry's own clock, in whole milliseconds: the latency money and ranking use. */
+export const measuredMs = (lease: Lease, now: bigint): number => Number((now - lease.claimedAtNs) / 1_000_000n);
