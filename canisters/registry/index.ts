@@ -60,6 +60,7 @@ import {
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
+import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain } from './tasks.js';
@@ -83,7 +84,7 @@ const MANUAL = { manual: true };
 // where stable memory cannot be read.
 let opened: ReturnType<typeof openStore> | undefined;
 const state = (): ReturnType<typeof openStore> => (opened ??= openStore());
-const caller = (): string => msgCaller().toText();
+const caller = (): string => principalText(msgCaller());
 
 /** Manifests arrive as JSON text (what `deai` reads from YAML or JSON files), bounded and parsed here. */
 function manifestOf(json: string): Result<unknown> {
