@@ -7,7 +7,7 @@ export { acceptTask, majorityDigest, rejectTask, settle } from './settlement.js'
 export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
 export { saveTask } from './save-task.js';
 export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
-export { checkSubmitBounds } from './submit.js';
+export { checkSubmit, checkSubmitBounds } from './submit.js';
 export { defaultTaskConfig, memoryTaskStore, taskId, type Stores, type TaskStore } from './store.js';
 export * from './limits.js';
 export * from './types.js';

@@ -14,7 +14,7 @@ import {
 import { saveTask } from './save-task.js';
 import { taskId, type Stores } from './store.js';
 import type { GenerationLimits, PayAccount, Task, TaskInput } from './types.js';
-import { bad, byteLength, DIGEST } from './validate.js';
+import { bad, DIGEST, utf8LongerThan } from './validate.js';
 
 export interface SubmitArgs {
   idempotencyKey: string;
@@ -56,7 +56,7 @@ export function checkSubmitBounds(args: SubmitArgs): Result<null> {
   }
   if (inline === undefined && (digest === undefined || reference === undefined))
     return bad('input', 'give the input inline, or its digest and a reference');
-  if (inline !== undefined && byteLength(inline) > MAX_INLINE_INPUT_BYTES)
+  if (inline !== undefined && utf8LongerThan(inline, MAX_INLINE_INPUT_BYTES))
     return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
   const { maxOutputTokens, temperature, seed } = args.limits;
   if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1 || maxOutputTokens > MAX_OUTPUT_TOKENS)
@@ -86,6 +86,31 @@ function checkTerms(store: Stores, caller: string, now: bigint, args: SubmitArgs
 }
 
 /**
+ * Everything submitTask checks before it writes (bounds, configuration, the idempotency key, the terms), without
+ * writing: the canister runs it before it asks the ledger whether the requester can pay at all, so that an unfunded
+ * call is refused before its task and input are stored. `existing` is the task a repeated idempotency key names.
+ */
+export function checkSubmit(
+  store: Stores,
+  caller: string,
+  now: bigint,
+  args: SubmitArgs
+): Result<{ existing?: Task; from: PayAccount; amountE8s: bigint }> {
+  if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
+  const bounds = checkSubmitBounds(args);
+  if ('Err' in bounds) return bounds;
+  const config = store.taskConfig();
+  if (config.ledger === undefined) return err({ NotConfigured: { what: 'ledger canister (set_task_config)' } });
+  const from: PayAccount = args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
+  const existingId = store.idempotency.get(`${caller}|${args.idempotencyKey}`);
+  const existing = existingId === undefined ? undefined : store.tasks.get(existingId);
+  if (existing !== undefined) return ok({ existing, from, amountE8s: args.rewardE8s });
+  const checked = checkTerms(store, caller, now, args);
+  if ('Err' in checked) return checked;
+  return ok({ from, amountE8s: args.rewardE8s });
+}
+
+/**
  * Creates a task in `escrowing` and says what to escrow; the caller then runs the ledger's `transfer_from` and calls
  * `escrowConfirmed` or `escrowFailed`. A repeated idempotency key returns the first task and nothing to escrow.
  */
@@ -95,19 +120,11 @@ export function submitTask(
   now: bigint,
   args: SubmitArgs
 ): Result<{ task: Task; escrow?: { from: PayAccount; amountE8s: bigint } }> {
-  if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
-  const bounds = checkSubmitBounds(args);
-  if ('Err' in bounds) return bounds;
-  const config = store.taskConfig();
-  if (config.ledger === undefined) return err({ NotConfigured: { what: 'ledger canister (set_task_config)' } });
-  const idempotency = `${caller}|${args.idempotencyKey}`;
-  const existingId = store.idempotency.get(idempotency);
-  const existing = existingId === undefined ? undefined : store.tasks.get(existingId);
-  if (existing !== undefined) return ok({ task: existing });
-  const checked = checkTerms(store, caller, now, args);
+  const checked = checkSubmit(store, caller, now, args);
   if ('Err' in checked) return checked;
-  const refundTo: PayAccount =
-    args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
+  if (checked.Ok.existing !== undefined) return ok({ task: checked.Ok.existing });
+  const refundTo = checked.Ok.from;
+  const idempotency = `${caller}|${args.idempotencyKey}`;
   const task: Task = {
     id: taskId(store.nextTaskNumber()),
     requester: caller,
