@@ -10,7 +10,6 @@
 
 /** Arguments per `String.fromCharCode.apply` call: well under QuickJS's argument limit (65,535). */
 const CHUNK = 8192;
-const HIGH_BYTE = /[\u0080-\u00ff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** Candid text (`("hello")`) to its binary encoding: azle's native `candidEncode`. */
@@ -49,9 +48,13 @@ export function utf8EncoderVia(candidEncode: CandidTextEncoder): (text: string) 
 /** The string of UTF-8 `bytes`; throws (URIError) on bytes that are not UTF-8, as a fatal TextDecoder does. */
 export function utf8Decode(bytes: Uint8Array): string {
   let binary = '';
+  let highest = 0;
   for (let i = 0; i < bytes.length; i += CHUNK) {
     // apply reads a typed array as its argument list, without the iterator a spread would run per byte.
-    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
+    const chunk = bytes.subarray(i, i + CHUNK) as unknown as number[];
+    binary += String.fromCharCode.apply(null, chunk);
+    // Math.max over the same arguments tells ASCII apart natively (a regular expression costs ~1,000 per character).
+    highest = Math.max(highest, Math.max.apply(null, chunk));
   }
-  return HIGH_BYTE.test(binary) ? decodeURIComponent(escape(binary)) : binary;
+  return highest > 0x7f ? decodeURIComponent(escape(binary)) : binary;
 }
