@@ -26,8 +26,11 @@ const UNFUNDED = 50_000_000n;
  * ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
  */
 const UNFUNDED_LARGE = 400_000_000n;
-/** 62 KB of unknown keys in publish_model_card: ~415M (decoding the text and the depth scan), 753M before. */
-const UNKNOWN_KEYS = 500_000_000n;
+/**
+ * 62 KB of unknown keys in publish_model_card: ~100M (decoding the text, parsing it), 753M before; text with more than
+ * 32 brackets still pays the per-character depth scan (~400M at 62 KB).
+ */
+const UNKNOWN_KEYS = 150_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
