@@ -2,17 +2,18 @@ import { IDL } from '@dfinity/candid';
 import { msgArgData, msgReply, Principal } from 'azle';
 
 import type { Method } from '../../src/interface/candid.js';
+import { encodeValue } from './candid-encoder.js';
 
 /**
  * Candid replies without re-encoding the type table on every call. @dfinity/candid rebuilds the type table
  * (and renders each type's name) per encode, which under QuickJS costs ~30M instructions for our Result types —
  * more than the method itself. The table depends only on the type, so we keep the bytes before the value from the
- * first encode and afterwards encode only the value. `encodeValue` is @dfinity/candid's own value encoder.
+ * first encode and afterwards encode only the value, with the compiled encoder of candid-encoder.ts.
  */
 const prefixes = new Map<IDL.Type, Uint8Array>();
 
 export function encodeReply(type: IDL.Type, value: unknown): Uint8Array {
-  const valueBytes = new Uint8Array(type.encodeValue(value));
+  const valueBytes = encodeValue(type, value);
   let prefix = prefixes.get(type);
   if (prefix === undefined) {
     const full = new Uint8Array(IDL.encode([type], [value]));

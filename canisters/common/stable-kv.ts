@@ -2,24 +2,11 @@ import { candidEncode, Serializable, StableBTreeMap } from 'azle';
 
 import { parseJson, stringifyJson } from '../../src/core/json.js';
 import type { KeyValue } from '../../src/core/kv.js';
+import { utf8Decode, utf8EncoderVia } from './utf8.js';
 
-/**
- * UTF-8 through the native Candid encoder: ~7x faster than the TextEncoder polyfill of Azle's stable mode, which
- * otherwise dominates StableBTreeMap cost (azle-notes §1.2). Verified byte-identical to TextEncoder.
- */
-export function utf8Encode(text: string): Uint8Array {
-  const escaped = text.replace(/[\\"]/g, '\\$&').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
-  const bytes = candidEncode(`("${escaped}")`);
-  let p = 7;
-  while ((bytes[p] ?? 0) & 0x80) p++;
-  return bytes.subarray(p + 1);
-}
-
-export function utf8Decode(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return decodeURIComponent(escape(binary));
-}
+export { utf8Decode };
+/** UTF-8 through azle's native Candid text encoder (canisters/common/utf8.ts). */
+export const utf8Encode = utf8EncoderVia(candidEncode);
 
 export const TextCodec: Serializable = { toBytes: (s: string) => utf8Encode(s), fromBytes: (b: Uint8Array) => utf8Decode(b) };
 

@@ -47,10 +47,11 @@ import {
 } from '../../src/core/registry/index.js';
 import { JsonTooDeepError, parseJson } from '../../src/core/json.js';
 import { requireAdmin } from '../../src/core/registry/access.js';
-import { byteLength } from '../../src/core/tasks/validate.js';
+import { utf8LongerThan } from '../../src/core/tasks/validate.js';
 import { listPayouts, retryPayout, setBondConfig } from '../../src/core/rewards/index.js';
 import {
   acceptTask,
+  checkSubmit,
   claimTask,
   completeTask,
   failTask,
@@ -64,12 +65,14 @@ import {
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
+import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
 import { bondConfigView, bondView, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView } from './namespaces.js';
+import { fundingShortfall } from './funding.js';
 import { claimable, taskPage } from './task-queries.js';
 import { quoteTaskReply } from './task-quote.js';
 import {
@@ -91,11 +94,11 @@ const MANUAL = { manual: true };
 // where stable memory cannot be read.
 let opened: ReturnType<typeof openStore> | undefined;
 const state = (): ReturnType<typeof openStore> => (opened ??= openStore());
-const caller = (): string => msgCaller().toText();
+const caller = (): string => principalText(msgCaller());
 
 /** Manifests arrive as JSON text (what `deai` reads from YAML or JSON files), bounded and parsed here. */
 function manifestOf(json: string): Result<unknown> {
-  if (json.length > MAX_MANIFEST_BYTES || byteLength(json) > MAX_MANIFEST_BYTES)
+  if (utf8LongerThan(json, MAX_MANIFEST_BYTES))
     return { Err: { LimitExceeded: { what: 'manifest bytes', limit: BigInt(MAX_MANIFEST_BYTES) } } };
   try {
     return { Ok: parseJson(json, { maxDepth: MAX_MANIFEST_DEPTH }) };
@@ -382,7 +385,7 @@ export default class {
     if (tooLarge('submit_task')) return;
     const [a] = argsOf(m.submit_task);
     const redundancy = some(a.redundancy) ?? 1;
-    const submitted = submitTask(state(), caller(), time(), {
+    const args = {
       idempotencyKey: a.idempotency_key,
       request: findRequestOf(a.request),
       input: { inline: some(a.input.inline), digest: some(a.input.digest), reference: some(a.input.reference) },
@@ -391,7 +394,18 @@ export default class {
       deadlineNs: a.deadline_ns,
       redundancy: redundancy > MAX_REDUNDANCY ? MAX_REDUNDANCY + 1 : redundancy,
       refundSubaccount: some(a.refund_subaccount) === undefined ? undefined : hex(some(a.refund_subaccount) ?? [])
-    });
+    };
+    // Checked, then the ledger asked whether the requester can pay, before anything is stored (issue 15).
+    // The caller is read once: after an await, msgCaller() is the ledger that replied.
+    const requester = caller();
+    const checked = checkSubmit(state(), requester, time(), args);
+    if ('Err' in checked) return replyOf(m.submit_task, checked);
+    if (checked.Ok.existing === undefined) {
+      const shortfall = await fundingShortfall(state(), checked.Ok.from, checked.Ok.amountE8s);
+      if (shortfall !== undefined) return replyOf(m.submit_task, { Err: { LedgerError: shortfall } });
+    }
+    // submitTask checks again: the state may have changed while the ledger answered.
+    const submitted = submitTask(state(), requester, time(), args);
     if ('Err' in submitted) return replyOf(m.submit_task, submitted);
     const { task, escrow: owed } = submitted.Ok;
     // A repeated idempotency key returns the first task; nothing is escrowed twice.

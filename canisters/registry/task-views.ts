@@ -1,6 +1,8 @@
 import { Principal } from 'azle';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
+import { principalOf } from '../common/principals.js';
+
 import type { FindRequest, Reputation } from '../../src/core/registry/index.js';
 import type { PayAccount, Payout, RewardQuote, Task, TaskConfig, TaskResult } from '../../src/core/tasks/index.js';
 import { routingWindowNs } from '../../src/core/tasks/index.js';
@@ -86,7 +88,7 @@ export function findRequestArgsOf(r: FindRequest): FindRequestArgs {
 
 export function taskResultView(r: TaskResult): TaskResultView {
   return {
-    runner: Principal.fromText(r.runner),
+    runner: principalOf(r.runner),
     output_digest: r.outputDigest,
     output: opt(r.output),
     reference: opt(r.reference),
@@ -103,7 +105,7 @@ export function taskResultView(r: TaskResult): TaskResultView {
 export function taskView(task: Task): TaskView {
   return {
     id: task.id,
-    requester: Principal.fromText(task.requester),
+    requester: principalOf(task.requester),
     state: task.state,
     model: task.request.model,
     request: findRequestArgsOf(task.request),
@@ -114,11 +116,11 @@ export function taskView(task: Task): TaskView {
     redundancy: task.redundancy,
     created_at_ns: task.createdAtNs,
     escrow_block: opt(task.escrowBlock),
-    leases: task.leases.map((l) => ({ runner: Principal.fromText(l.runner), claimed_at_ns: l.claimedAtNs, expires_at_ns: l.expiresAtNs })),
+    leases: task.leases.map((l) => ({ runner: principalOf(l.runner), claimed_at_ns: l.claimedAtNs, expires_at_ns: l.expiresAtNs })),
     results: task.results.map(taskResultView),
-    failures: task.failures.map((f) => ({ runner: Principal.fromText(f.runner), reason: f.reason, at_ns: f.atNs })),
+    failures: task.failures.map((f) => ({ runner: principalOf(f.runner), reason: f.reason, at_ns: f.atNs })),
     review_ends_at_ns: opt(task.reviewEndsAtNs),
-    paid_runners: (task.paidRunners ?? []).map((r) => Principal.fromText(r)),
+    paid_runners: (task.paidRunners ?? []).map((r) => principalOf(r)),
     outcome: opt(task.outcome)
   };
 }

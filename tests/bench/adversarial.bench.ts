@@ -12,8 +12,10 @@ import type { ActorSubclass } from '@dfinity/agent';
 
 import type { RegistryService } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
-import { findRequest, okOf } from '../support/registry.ts';
+import { MAX_OPEN_TASKS } from '../../src/core/tasks/limits.ts';
+import { findRequest, heartbeatArgs, okOf } from '../support/registry.ts';
 import { processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { attackRows } from './adversarial-calls.ts';
 import { payoutRows } from './adversarial-payouts.ts';
 import { printTable, row } from './report.ts';
 import { SMOKE } from './scale.ts';
@@ -21,11 +23,19 @@ import { SMOKE } from './scale.ts';
 const SIZES = (() => {
   const index = process.argv.indexOf('--sizes');
   const given = index >= 0 ? (process.argv[index + 1] ?? '') : '';
-  const parsed = given.split(',').map(Number).filter(Number.isFinite);
+  // Without --sizes, '' must give no size (Number('') is 0: the defaults below were never used).
+  const parsed = given
+    .split(',')
+    .filter((part) => part.trim() !== '')
+    .map(Number)
+    .filter(Number.isFinite);
   return parsed.length > 0 ? parsed : SMOKE ? [0, 20] : [0, 1_000, 10_000];
 })();
-const BATCH = 64;
-const SENDERS = 8;
+const BATCH = 128;
+/** Requesters the seeded tasks are spread over: each may hold 500 open tasks (the default quota). */
+const SENDERS = 24;
+/** Room under MAX_OPEN_TASKS for the measured tasks (one per size, 50 due ones): the largest size is seeded to the rest. */
+const RESERVED = 100;
 const OTHER_MODEL = 'other-org/Unserved-Model-70B';
 const SECOND_NS = 1_000_000_000n;
 const M = (n: bigint): string => `${(Number(n) / 1e6).toFixed(1)}M instructions`;
@@ -37,10 +47,11 @@ interface Seeder {
 
 async function seeder(t: TaskNetwork, net: Localnet): Promise<Seeder> {
   const senders: Array<ActorSubclass<RegistryService>> = [];
-  for (let i = 0; i < SENDERS; i++) senders.push(await t.tasks(await t.requester(100_000_000_000n, 100_000_000_000n)));
+  for (let i = 0; i < SENDERS; i++) senders.push(await t.tasks(await t.requester(2_000_000_000n, 2_000_000_000n)));
   const state = {
     seeded: 0,
-    async grow(to: number): Promise<void> {
+    async grow(wanted: number): Promise<void> {
+      const to = Math.min(wanted, MAX_OPEN_TASKS - RESERVED);
       while (state.seeded < to) {
         const batch = Math.min(BATCH, to - state.seeded);
         const deadline = net.engine.now() + 6n * 24n * 3600n * SECOND_NS;
@@ -64,8 +75,11 @@ async function seeder(t: TaskNetwork, net: Localnet): Promise<Seeder> {
 async function claimRows(t: TaskNetwork, seed: Seeder, spent: Map<string, bigint>): Promise<void> {
   const asker = await t.tasks(await t.requester(1_000_000_000n, 1_000_000_000n));
   const runner = await t.tasks(await t.runner(64));
-  for (const size of SIZES) {
-    await seed.grow(size);
+  for (const wanted of SIZES) {
+    await seed.grow(wanted);
+    const size = seed.seeded;
+    // Seeding can outlast the heartbeat's time to live.
+    okOf(await runner.heartbeat(heartbeatArgs()));
     okOf(await asker.submit_task(t.submitArgs(`served-${size}`)));
     spent.clear();
     okOf(await runner.claim_task([]));
@@ -107,6 +121,7 @@ async function main(): Promise<void> {
     });
     const seed = await seeder(t, localnet);
     console.log(`adversarial benchmark: sizes ${SIZES.join(', ')} (queued tasks of a model the runner does not serve)`);
+    await attackRows(t, spent);
     const started = Date.now();
     await claimRows(t, seed, spent);
     console.log(`  (seeded ${seed.seeded} tasks in ${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -27,7 +27,10 @@ const FIGURES: Record<Bench, RegExp[]> = {
     /list_claimable, \d+ queued tasks of another model: \d+\.\dM instructions/,
     /maintenance pass, \d+ open tasks, none due: \d+\.\dM instructions/,
     /behind 1,000 that already failed \(backed off\): paid in pass \d+/,
-    /good payout behind 1,000 failing ones \(unpayable: stuck without a call\): paid in next run/
+    /good payout behind 1,000 failing ones \(unpayable: stuck without a call\): paid in next run/,
+    /submit_task with a 1 MB field, refused by inspect_message: \d+\.\dM instructions/,
+    /unfunded submit_task, 256 KiB input: \d+\.\dM instructions/,
+    /publish_model_card with \d+ KB of unknown keys: \d+\.\dM instructions/
   ],
   localnet: [
     /boot \+ deploy 2 azle canisters \(cold: instrumenting the module\): \d+\.\d ms/,

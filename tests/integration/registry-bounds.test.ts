@@ -15,10 +15,22 @@ import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
  * method, the size and the caller, quotas share the global caps, and a task's content is private.
  */
 /**
- * What a malformed submit_task may cost: decoding SubmitTaskArgs and replying with the typed error measured ~49M
- * (the call is refused before the store, the ledger or the input is touched); the issue's target is ~10M.
+ * What a malformed submit_task may cost: decoding SubmitTaskArgs (@dfinity/candid under QuickJS, ~20M) and replying
+ * with the typed error; measured ~22.5M, 25.8M before (the issue's target, ~10M, needs a cheaper decoder).
  */
-const CHEAP = 60_000_000n;
+const CHEAP = 30_000_000n;
+/** An unfunded submit with a small input: checked, the ledger asked, refused before storing; ~39M, 62M before. */
+const UNFUNDED = 50_000_000n;
+/**
+ * An unfunded submit with a 256 KiB input: decoding the input (~190M) and the refusal, nothing stored: ~280M. It cost
+ * ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
+ */
+const UNFUNDED_LARGE = 400_000_000n;
+/**
+ * 62 KB of unknown keys in publish_model_card: ~100M (decoding the text, parsing it), 753M before; text with more than
+ * 32 brackets still pays the per-character depth scan (~400M at 62 KB).
+ */
+const UNKNOWN_KEYS = 150_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
@@ -64,6 +76,16 @@ describe('registry bounds', () => {
 
   it('refuses an unfunded or malformed submit_task and an oversized publish cheaply, with typed errors', async () => {
     const unfunded = await t.tasks(Ed25519KeyIdentity.generate());
+    const noAllowance = /LedgerError.*InsufficientAllowance/;
+    spent.clear();
+    expect(JSON.stringify(errOf(await unfunded.submit_task(t.submitArgs('unfunded'))))).toMatch(noAllowance);
+    expect(total()).toBeLessThan(UNFUNDED);
+    console.log(`unfunded submit_task: ${total()} instructions`);
+    spent.clear();
+    const large = { inline: ['x'.repeat(256 * 1024 - 64)] as [string], digest: [] as [], reference: [] as [] };
+    expect(JSON.stringify(errOf(await unfunded.submit_task(t.submitArgs('unfunded-large', { input: large }))))).toMatch(noAllowance);
+    expect(total()).toBeLessThan(UNFUNDED_LARGE);
+    console.log(`unfunded submit_task, 256 KiB input: ${total()} instructions`);
     spent.clear();
     expect(
       errOf(await unfunded.submit_task(t.submitArgs('bad-model', { request: findRequest({ model: ['not a model id'] }) })))
@@ -85,6 +107,7 @@ describe('registry bounds', () => {
     const unknownKeys = JSON.stringify(Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i])));
     spent.clear();
     expect(errOf(await publisher.publish_model_card(unknownKeys))).toHaveProperty('InvalidManifest');
+    expect(total()).toBeLessThan(UNKNOWN_KEYS);
     console.log(`publish_model_card with ${unknownKeys.length} bytes of unknown keys: ${total()} instructions`);
   }, 120_000);
 

@@ -9,7 +9,7 @@ export { staleEscrows, ESCROW_RETRIES_PER_RUN } from './stale-escrows.js';
 export { saveTask } from './save-task.js';
 export { offeredTo, preferredCount, preferredRunners, routingWindowNs } from './routing.js';
 export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
-export { checkSubmitBounds } from './submit.js';
+export { checkSubmit, checkSubmitBounds } from './submit.js';
 export { quoteTask, type QuoteArgs, type TaskQuote } from './quote.js';
 export { defaultTaskConfig, memoryTaskStore, taskId, type Stores, type TaskStore } from './store.js';
 export * from './limits.js';

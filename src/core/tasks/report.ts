@@ -7,7 +7,7 @@ import { settle } from './settlement.js';
 import type { Stores } from './store.js';
 import type { Lease, Task, TaskResult } from './types.js';
 import { checkUsage, measuredMs } from './usage.js';
-import { bad, byteLength, DIGEST } from './validate.js';
+import { bad, DIGEST, utf8LongerThan } from './validate.js';
 
 export interface ResultArgs {
   outputDigest: string;
@@ -39,7 +39,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (lease === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
   if (args.output === undefined && args.reference === undefined) return bad('output', 'give the output, or a reference to it');
-  if (args.output !== undefined && byteLength(args.output) > MAX_OUTPUT_BYTES)
+  if (args.output !== undefined && utf8LongerThan(args.output, MAX_OUTPUT_BYTES))
     return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
   if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH))
     return bad('reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);

@@ -16,7 +16,7 @@ import { saveTask } from './save-task.js';
 import { CHAT_TEMPLATE_OVERHEAD_TOKENS } from './usage.js';
 import { taskId, type Stores } from './store.js';
 import type { GenerationLimits, PayAccount, Task, TaskInput } from './types.js';
-import { bad, byteLength, DIGEST } from './validate.js';
+import { bad, DIGEST, byteLength } from './validate.js';
 
 export interface SubmitArgs {
   idempotencyKey: string;
@@ -59,8 +59,9 @@ export function checkSubmitBounds(args: SubmitArgs): Result<{ inputBytes?: numbe
   }
   if (inline === undefined && (digest === undefined || reference === undefined))
     return bad('input', 'give the input inline, or its digest and a reference');
-  const inputBytes = inline === undefined ? undefined : byteLength(inline);
-  if (inputBytes !== undefined && inputBytes > MAX_INLINE_INPUT_BYTES)
+  // Length first (no encoding for text that is too long anyway), then its UTF-8 size, once.
+  const inputBytes = inline === undefined || inline.length > MAX_INLINE_INPUT_BYTES ? undefined : byteLength(inline);
+  if (inline !== undefined && (inputBytes === undefined || inputBytes > MAX_INLINE_INPUT_BYTES))
     return bad('input.inline', `larger than ${MAX_INLINE_INPUT_BYTES} bytes`);
   const { maxOutputTokens, temperature, seed } = args.limits;
   if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1 || maxOutputTokens > MAX_OUTPUT_TOKENS)
@@ -90,6 +91,31 @@ function checkTerms(store: Stores, caller: string, now: bigint, args: SubmitArgs
 }
 
 /**
+ * Everything submitTask checks before it writes (bounds, configuration, the idempotency key, the terms), without
+ * writing: the canister runs it before it asks the ledger whether the requester can pay at all, so that an unfunded
+ * call is refused before its task and input are stored. `existing` is the task a repeated idempotency key names.
+ */
+export function checkSubmit(
+  store: Stores,
+  caller: string,
+  now: bigint,
+  args: SubmitArgs
+): Result<{ existing?: Task; from: PayAccount; amountE8s: bigint; inputBytes?: number }> {
+  if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
+  const bounds = checkSubmitBounds(args);
+  if ('Err' in bounds) return bounds;
+  const config = store.taskConfig();
+  if (config.ledger === undefined) return err({ NotConfigured: { what: 'ledger canister (set_task_config)' } });
+  const from: PayAccount = args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
+  const existingId = store.idempotency.get(`${caller}|${args.idempotencyKey}`);
+  const existing = existingId === undefined ? undefined : store.tasks.get(existingId);
+  if (existing !== undefined) return ok({ existing, from, amountE8s: args.rewardE8s });
+  const checked = checkTerms(store, caller, now, args);
+  if ('Err' in checked) return checked;
+  return ok({ from, amountE8s: args.rewardE8s, ...bounds.Ok });
+}
+
+/**
  * Creates a task in `escrowing` and says what to escrow; the caller then runs the ledger's `transfer_from` and calls
  * `escrowConfirmed` or `escrowFailed`. A repeated idempotency key returns the first task and nothing to escrow.
  */
@@ -99,19 +125,11 @@ export function submitTask(
   now: bigint,
   args: SubmitArgs
 ): Result<{ task: Task; escrow?: { from: PayAccount; amountE8s: bigint } }> {
-  if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
-  const bounds = checkSubmitBounds(args);
-  if ('Err' in bounds) return bounds;
-  const config = store.taskConfig();
-  if (config.ledger === undefined) return err({ NotConfigured: { what: 'ledger canister (set_task_config)' } });
-  const idempotency = `${caller}|${args.idempotencyKey}`;
-  const existingId = store.idempotency.get(idempotency);
-  const existing = existingId === undefined ? undefined : store.tasks.get(existingId);
-  if (existing !== undefined) return ok({ task: existing });
-  const checked = checkTerms(store, caller, now, args);
+  const checked = checkSubmit(store, caller, now, args);
   if ('Err' in checked) return checked;
-  const refundTo: PayAccount =
-    args.refundSubaccount === undefined ? { owner: caller } : { owner: caller, subaccount: args.refundSubaccount };
+  if (checked.Ok.existing !== undefined) return ok({ task: checked.Ok.existing });
+  const refundTo = checked.Ok.from;
+  const idempotency = `${caller}|${args.idempotencyKey}`;
   const task: Task = {
     id: taskId(store.nextTaskNumber()),
     requester: caller,
@@ -129,7 +147,7 @@ export function submitTask(
     results: [],
     failures: []
   };
-  if (bounds.Ok.inputBytes !== undefined) task.inputTokenBound = bounds.Ok.inputBytes + CHAT_TEMPLATE_OVERHEAD_TOKENS;
+  if (checked.Ok.inputBytes !== undefined) task.inputTokenBound = checked.Ok.inputBytes + CHAT_TEMPLATE_OVERHEAD_TOKENS;
   const routing = preferredRunners(store, caller, now, task.request, args.redundancy);
   if (routing !== undefined) {
     task.preferred = routing.preferred;

@@ -30,6 +30,7 @@ import {
   type Stores,
   type SubmitArgs
 } from '../../../src/core/tasks/index.ts';
+import { utf8LongerThan } from '../../../src/core/tasks/validate.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
 
 const SECOND = 1_000_000_000n;
@@ -231,5 +232,16 @@ describe('task privacy', () => {
       expect(seen.state).toBe(task.state);
       expect(seen.rewardE8s).toBe(task.rewardE8s);
     }
+  });
+});
+
+describe('utf8LongerThan', () => {
+  it('counts UTF-8 bytes, not UTF-16 units, whatever the length decides first', () => {
+    expect(utf8LongerThan('a'.repeat(30), 30)).toBe(false);
+    expect(utf8LongerThan('a'.repeat(31), 30)).toBe(true);
+    expect(utf8LongerThan('€'.repeat(10), 30)).toBe(false); // 3 bytes each
+    expect(utf8LongerThan('€'.repeat(10) + 'a', 30)).toBe(true);
+    expect(utf8LongerThan('😀'.repeat(8), 30)).toBe(true); // 16 units, 32 bytes
+    expect(utf8LongerThan('é'.repeat(15), 30)).toBe(false);
   });
 });

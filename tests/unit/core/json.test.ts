@@ -26,6 +26,12 @@ describe('parseJson with maxDepth', () => {
     expect(() => parseJson(objects(33), { maxDepth: 32 })).toThrow(JsonTooDeepError);
   });
 
+  it('mixes arrays and objects past the limit, however few brackets each kind has', () => {
+    const mixed = '[{"a":'.repeat(17) + '1' + '}]'.repeat(17);
+    expect(() => parseJson(mixed, { maxDepth: 32 })).toThrow(JsonTooDeepError);
+    expect(parseJson('[{"a":'.repeat(16) + '1' + '}]'.repeat(16), { maxDepth: 32 })).toBeDefined();
+  });
+
   it('does not count brackets inside strings, escaped quotes included, and still refuses real nesting', () => {
     const text = JSON.stringify({ a: '[[[[{{{{', b: ['\\"[[[[', '"{{{{'] });
     expect(parseJson(text, { maxDepth: 2 })).toEqual(JSON.parse(text));
