@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { heartbeat, makeConfig, memoryStore, publishCard, registerRunner, type Result } from '../../../src/core/registry/index.ts';
+import {
+  acceptOperator,
+  heartbeat,
+  makeConfig,
+  memoryStore,
+  publishCard,
+  registerRunner,
+  type Result
+} from '../../../src/core/registry/index.ts';
 import { components } from '../../../src/core/registry/ranking.ts';
 import { beginAttempt, duePayouts, payoutDone, type EpochTerms, type Payout } from '../../../src/core/rewards/index.ts';
 import {
@@ -97,7 +105,8 @@ const scenario = fc.record({
 type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
 
 function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+  if ('Err' in result)
+    throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
   return result.Ok;
 }
 
@@ -142,6 +151,8 @@ function simulate(s: Scenario): Outcome {
         )
       )
     );
+    // Every operator stands behind its runners (accept_operator): pay, votes and self-dealing go by operator.
+    okOf(acceptOperator(store, operator, START, runner));
   }
   let now = START;
   const tasks: string[] = [];
@@ -180,16 +191,21 @@ function simulate(s: Scenario): Outcome {
   };
   const answer = (id: string, runner: string, output: string, inputTokens = 12n): void => {
     okOf(claimTask(store, runner, now, id));
-    okOf(
+    const report = (tokens: bigint) =>
       completeTask(store, runner, now, id, {
         outputDigest: digestOf(output),
         output,
-        inputTokens,
+        inputTokens: tokens,
         outputTokens: 34n,
         firstTokenMs: 1,
         totalMs: 2
-      })
-    );
+      });
+    const first = report(inputTokens);
+    // Usage above what is possible is refused (the lease stays): the adversary then reports the most it may.
+    if ('Err' in first && 'ImplausibleUsage' in first.Err) {
+      expect(inputTokens).toBeGreaterThan(first.Err.ImplausibleUsage.limit);
+      okOf(report(first.Err.ImplausibleUsage.limit));
+    } else okOf(first);
   };
   /** Accepts (or lets the review window end), and records the fees of counted work the way the rules state them. */
   const settle = (id: string, requester: string, independent: boolean, silent = false): void => {
@@ -388,7 +404,11 @@ describe('economic invariants over random honest and adversarial actors', () => 
           const out = paid.filter((p) => p.taskId === task.id);
           expect(['accepted', 'rejected', 'failed', 'expired']).toContain(task.state);
           expect(sum(out.map((p) => p.amountE8s))).toBe(task.rewardE8s);
-          if (task.state === 'accepted') expect(out.every((p) => p.kind === 'runner' || p.kind === 'treasury')).toBe(true);
+          // Accepted: the runners' metered costs, the fee and the unused budget back to the requester.
+          if (task.state === 'accepted')
+            expect(
+              out.every((p) => p.kind === 'runner' || p.kind === 'treasury' || (p.kind === 'refund' && p.to.owner === task.requester))
+            ).toBe(true);
           else expect(out.map((p) => [p.kind, p.to.owner])).toEqual([['refund', task.requester]]);
         }
         // Only emission is minted; everything else leaves an escrow that task rewards filled.
