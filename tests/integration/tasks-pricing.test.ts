@@ -10,8 +10,11 @@ const ALLOWANCE = 5_000_000n;
 /** Prices per million tokens: 100 e8s per input token, 1,000 per output token. */
 const CHEAP = { inputPerMillion: 100_000_000, outputPerMillion: 1_000_000_000 };
 const MID = { inputPerMillion: 200_000_000, outputPerMillion: 2_000_000_000 };
-/** The runner: 10^15 per million, which served 221 tokens for a flat 90,000 e8s. */
-const DEAR = { inputPerMillion: 1_000_000_000_000_000, outputPerMillion: 1_000_000_000_000_000 };
+/**
+ * The issue's runner priced at 10^15 per million (which served 221 tokens for a flat 90,000 e8s) is now refused at
+ * registration (prices are bounded, tests/integration/ranking-cheats.test.ts); the dearest price a manifest may post.
+ */
+const DEAR = { inputPerMillion: 100_000_000_000_000, outputPerMillion: 100_000_000_000_000 };
 /** 'Say hello.' is 10 bytes: at most 10 + 512 (chat template) input tokens; submitArgs allows 64 output tokens. */
 const MAX_INPUT = 522n;
 const maxCost = (p: typeof CHEAP): bigint =>

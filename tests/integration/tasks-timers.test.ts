@@ -10,8 +10,11 @@ import { FEE, payoutsOf, resultArgs, REWARD, setCanisterRunning, taskNetwork, ty
  * transitions or its payout, and failed payouts cannot hold back a new one.
  */
 const SECOND_NS = 1_000_000_000n;
-const RUNNER_NET = REWARD - 50_000n - FEE;
+/** The runner receives its metered cost (12 + 34 tokens at the test runners' 1,000 / 3,000 per million, rounded up). */
+const RUNNER_NET = 1n;
 const REFUND_NET = REWARD - FEE;
+/** What an accepted task's requester gets back: the budget less the runner's cost, the fee floor and two ledger fees. */
+const UNUSED_NET = REWARD - (RUNNER_NET + FEE) - 20_000n - FEE;
 /** Tasks the attacker's runner leases and fails (each stays queued, "done" for its only place). */
 const FAILED_TASKS = 40;
 /** Refunds that fail while the ledger is stopped, then wait in the retry lane, due again. */
@@ -71,11 +74,14 @@ describe('maintenance timers (issue 15: nobody can freeze the market)', () => {
     const victimBefore = await t.balance(victim);
 
     // Both fall due within 30 s; the timers settle and pay them at the next runs, whatever the attacker queued.
-    const steps = await runTimers(10, async () => (await t.balance(honest)) === RUNNER_NET && (await t.balance(victim)) > victimBefore);
+    const steps = await runTimers(
+      10,
+      async () => (await t.balance(honest)) === RUNNER_NET && (await t.balance(victim)) === victimBefore + REFUND_NET + UNUSED_NET
+    );
     expect(steps).toBeLessThanOrEqual(7);
     expect((await asVictim.get_task(expiring.id))[0]?.state).toBe('expired');
     expect((await asVictim.get_task(answered.id))[0]?.state).toBe('accepted');
-    expect(await t.balance(victim)).toBe(victimBefore + REFUND_NET);
+    expect(await t.balance(victim)).toBe(victimBefore + REFUND_NET + UNUSED_NET);
     expect(await t.balance(honest)).toBe(RUNNER_NET);
     // The failed tasks stay queued until their deadline, visited by no timer run meanwhile.
     expect((await asAttacker.get_task(`task-${'1'.padStart(12, '0')}`))[0]?.state).toBe('queued');

@@ -19,6 +19,7 @@ import {
   escrowConfirmed,
   failTask,
   majorityDigest,
+  votersOf,
   memoryTaskStore,
   rejectTask,
   setTaskConfig,
@@ -279,7 +280,8 @@ function simulate(s: Scenario): Outcome {
         const before = sybils.map(score);
         sybils.forEach((sybil) => answer(id, sybil, 'garbage'));
         HONEST_RUNNERS.slice(0, 3 - st.sybils).forEach((runner) => answer(id, runner, 'correct'));
-        if (majorityDigest(store.tasks.get(id) as Task) === digestOf('correct')) settle(id, client, true);
+        // The registry's vote (distinct operators, weighted by record and bond): with no winner the client rejects.
+        if (majorityDigest(store.tasks.get(id) as Task, votersOf(store)) === digestOf('correct')) settle(id, client, true);
         else okOf(rejectTask(store, client, now, id, 'wrong answer'));
         sybils.forEach((sybil, i) => caught.push({ runner: sybil, before: before[i] as number, after: score(sybil) }));
         break;

@@ -1127,8 +1127,8 @@ describe('payouts', () => {
 
   it('offers and leases a task only to runners whose prices the budget covers for its most tokens', () => {
     const w = world();
-    // 10^15 per million: the 1,000,000 e8s budget covers not even one token.
-    addRunner(w, 'runner-a', { price: { inputPerMillion: 1e15, outputPerMillion: 1e15 } });
+    // 10^14 per million (the most a manifest may post): the 1,000,000 e8s budget covers not even one token.
+    addRunner(w, 'runner-a', { price: { inputPerMillion: 1e14, outputPerMillion: 1e14 } });
     addRunner(w, 'runner-b');
     const id = queued(w, 'k');
     expect(claimableFor(w.store, 'runner-a', NOW, 10)).toEqual([]);
@@ -1221,7 +1221,8 @@ describe('emission', () => {
   const EPOCH = 3600n * SECOND;
   const BUDGET = 1_000_000n;
   /** The protocol fee of a REWARD task: 5 %. */
-  const FEE_PAID = 50_000n;
+  // The protocol fee's floor (min_protocol_fee_e8s): 5 % of these tasks' metered cost is less.
+  const FEE_PAID = 20_000n;
 
   function acceptedFor(w: World, requester: string, key: string, runner: string, at: bigint, overrides: Partial<ResultArgs> = {}): string {
     const { task } = okOf(submitTask(w.store, requester, at, submitArgs(w, key, { deadlineNs: at + 3600n * SECOND })));
@@ -1248,10 +1249,10 @@ describe('emission', () => {
     expect(w.store.epochWork()).toEqual({ epoch, terms, credits: [] });
     expect(payouts(w)).toEqual([]);
 
-    // Tokens are not what counts (runner-b reports 1000 times more): the fee paid is.
+    // Tokens are not what counts (runner-b reports 40 times more): the fee paid is.
     acceptedFor(w, REQUESTER, 'a1', 'runner-a', NOW);
     acceptedFor(w, REQUESTER, 'a2', 'runner-a', NOW);
-    acceptedFor(w, 'requester-2', 'b1', 'runner-b', NOW, { inputTokens: 12_000n, outputTokens: 64n });
+    acceptedFor(w, 'requester-2', 'b1', 'runner-b', NOW, { inputTokens: 500n, outputTokens: 64n });
     // Rejected work earns nothing.
     const rejected = queued(w, 'c1');
     answered(w, rejected, [['runner-c', 'x']]);
@@ -1270,7 +1271,7 @@ describe('emission', () => {
     expect(payouts(w)).toHaveLength(before);
 
     closeEpoch(w.store, (epoch + 1n) * EPOCH);
-    // The fees (150,000) are below the budget: each runner gets back the fees its work brought, no more.
+    // The fees (60,000) are below the budget: each runner gets back the fees its work brought, no more.
     const minted = payouts(w).filter((p) => p.kind === 'emission');
     expect(minted).toEqual([
       {
@@ -1328,7 +1329,7 @@ describe('emission', () => {
     okOf(registerRunner(w.store, 'runner-x', NOW, runnerManifest(operatorOf('runner-a'), [deployment(w.card, { slots: 2 })])));
     beat(w, 'runner-x', NOW);
     tick(w.store, NOW);
-    acceptedFor(w, operatorOf('runner-a'), 'by-operator', 'runner-a', NOW, { inputTokens: 2n ** 64n - 1n });
+    acceptedFor(w, operatorOf('runner-a'), 'by-operator', 'runner-a', NOW, { inputTokens: 522n });
     acceptedFor(w, 'runner-a', 'by-itself', 'runner-a', NOW);
     acceptedFor(w, 'runner-x', 'by-a-sibling', 'runner-a', NOW);
     // The same work for an independent requester counts.
@@ -1350,16 +1351,16 @@ describe('emission', () => {
   });
 
   it("caps one requester's work at its share of the epoch (admin-configurable); the rest goes to the others", () => {
-    const w = world({ emissionPerEpochE8s: 400_000n, emissionRequesterCapBps: 2_500 });
+    const w = world({ emissionPerEpochE8s: 400_000n, emissionRequesterCapBps: 1_000 });
     addRunner(w, 'runner-a');
     addRunner(w, 'runner-b');
     tick(w.store, NOW);
-    // The big requester paid 200,000 in fees; the cap is 25 % of 400,000.
+    // The big requester paid 80,000 in fees; the cap is 10 % of 400,000.
     for (const k of ['1', '2', '3', '4']) acceptedFor(w, 'big', `big-${k}`, 'runner-a', NOW);
     acceptedFor(w, 'small', 'small', 'runner-b', NOW);
     tick(w.store, NOW + EPOCH);
     expect(emissionOf(w)).toEqual([
-      [`epoch-${NOW / EPOCH}/runner-a`, 100_000n],
+      [`epoch-${NOW / EPOCH}/runner-a`, 40_000n],
       [`epoch-${NOW / EPOCH}/runner-b`, FEE_PAID]
     ]);
   });
