@@ -15,7 +15,7 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { account, approveArgs } from '../support/ledger.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { errOf, okOf } from '../support/registry.ts';
-import { bondConfigArgs, FEE, payoutsOf, processTasks, resultArgs, REWARD, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { bondConfigArgs, FEE, payoutsOf, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 /**
  * Sybil resistance (issue 16) on the built Wasm through the agent: a runner bond locked at registration through
