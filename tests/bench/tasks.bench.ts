@@ -28,6 +28,7 @@ import { deployment, modelCard, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
 import { findRequest, heartbeatArgs, okOf, registryWasm } from '../support/registry.ts';
 import { bondConfigArgs, resultArgs, taskConfigArgs, type SubmitTaskArgs as SubmitArgs, type TaskActor } from '../support/tasks.ts';
+import { instructionRows } from './task-instructions.ts';
 import { flag, sized } from './scale.ts';
 import { ms, printTable, row } from './report.ts';
 
@@ -240,4 +241,5 @@ try {
   await stopProcess(child);
   rmSync(dir, { recursive: true, force: true });
 }
+await instructionRows(sized(20, 3));
 printTable();

@@ -62,7 +62,8 @@ const FIGURES: Record<Bench, RegExp[]> = {
     /accept: \d+ calls\/s \((\d+)\/\1 in/,
     /payouts \(runner \+ treasury per task, by process_tasks\): \d+ transfers\/s/,
     /end-to-end tasks\/s \(submit → paid\), \d+ runners, instant executor: \d+\.\d tasks\/s \((\d+) of \1 tasks accepted and paid/,
-    /added latency per task through the agent \(median of \d+\): \d+\.\d ms/
+    /added latency per task through the agent \(median of \d+\): \d+\.\d ms/,
+    /instructions per task \(submit → paid, timers included; \d+ tasks, in-process localnet\): \d+\.\dM: registry \d+\.\dM, ledger \d+\.\dM; \d+\.\d messages and \d+\.\d ledger blocks per task/
   ],
   runner: [
     /generation tokens\/s, direct to llama-server \(median\): \d+/,
