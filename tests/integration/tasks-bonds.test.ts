@@ -217,6 +217,45 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     expect(await bondBalance(t, honest.getPrincipal())).toBe(BOND);
   }, 180_000);
 
+  it('Sybils that build a record by dealing with themselves still cannot out-vote and slash a runner with an independent record', async () => {
+    const t = await taskNetwork(net, { bondE8s: BOND });
+    const requester = await t.requester(FUNDS, ALLOWANCE);
+    const asRequester = await t.tasks(requester);
+    const honest = await t.runner(2, { bond: BOND });
+    const asHonest = await t.tasks(honest);
+    for (const key of ['independent-1', 'independent-2', 'independent-3']) {
+      const task = okOf(await asRequester.submit_task(t.submitArgs(key)));
+      okOf(await asHonest.claim_task([task.id]));
+      okOf(await asHonest.complete_task(task.id, resultArgs('Paris')));
+      okOf(await asRequester.accept_task(task.id));
+    }
+    // Each Sybil's named operator (never accepting) submits four tasks to it and accepts them: self-dealt completions,
+    // which a vote weighed by completions alone would count (4 + 1 each, 10 together, against the honest runner's 4).
+    const sybils: Ed25519KeyIdentity[] = [];
+    for (const name of ['x', 'y']) {
+      const dealer = await t.requester(FUNDS, ALLOWANCE);
+      const sybil = await t.runner(2, { bond: BOND, operator: dealer.getPrincipal() });
+      const [asDealer, asSybil] = [await t.tasks(dealer), await t.tasks(sybil)];
+      for (let i = 0; i < 4; i++) {
+        const task = okOf(await asDealer.submit_task(t.submitArgs(`${name}-self-${i}`)));
+        okOf(await asSybil.claim_task([task.id]));
+        okOf(await asSybil.complete_task(task.id, resultArgs('anything')));
+        okOf(await asDealer.accept_task(task.id));
+      }
+      sybils.push(sybil);
+    }
+    await processTasks(t);
+    const task = okOf(await asRequester.submit_task(t.submitArgs('farmed-vote', { limits: DETERMINISTIC, redundancy: [3] })));
+    for (const r of [honest, ...sybils]) okOf(await (await t.tasks(r)).claim_task([task.id]));
+    okOf(await asHonest.complete_task(task.id, resultArgs('Paris')));
+    for (const s of sybils) okOf(await (await t.tasks(s)).complete_task(task.id, resultArgs('garbage')));
+    const settled = okOf(await asRequester.accept_task(task.id));
+    expect(settled.state).toBe('failed');
+    expect(settled.paid_runners).toEqual([]);
+    await processTasks(t);
+    expect(await bondBalance(t, honest.getPrincipal())).toBe(BOND);
+  }, 300_000);
+
   it('the runner node approves the bond before its first registration (src/runner/bond.ts)', async () => {
     const t = await taskNetwork(net, { bondE8s: BOND });
     const runner = Ed25519KeyIdentity.generate();

@@ -60,6 +60,11 @@ export interface Reputation {
   expiredLeases: number;
   /** Exponential moving average of the latency the registry measured (lease to result), ms; 0 = none measured. */
   latencyMsEma: number;
+  /**
+   * Results accepted and paid for requesters that are neither the runner, its operator nor a runner of that operator,
+   * with a protocol fee paid: the only completions a vote weighs (absent: none yet, or stored before it existed).
+   */
+  independentAccepted?: number;
 }
 
 export interface RegistryConfig {

@@ -247,13 +247,18 @@ export function setBondConfig(
 export const MAX_REPUTATION_WEIGHT = 100n;
 
 /**
- * A runner's weight in a redundancy vote, in thousandths: its track record (1 + completed − rejected − failed −
- * expired leases, 1 to MAX_REPUTATION_WEIGHT) scaled by how much of the required bond it still holds (a slashed bond
+ * A runner's weight in a redundancy vote, in thousandths: its track record (1 + independently accepted − rejected −
+ * failed − expired leases, 1 to MAX_REPUTATION_WEIGHT; completions count only once a fee-paying requester other than
+ * the runner's own party accepted them, so self-dealt work builds no weight) scaled by how much of the required bond it still holds (a slashed bond
  * weighs less; with bonds disabled every runner holds all of it). A new identity weighs the least.
  */
 export function voteWeight(reputation: Reputation | undefined, bond: Bond | undefined, requiredE8s: bigint): bigint {
-  const r = reputation ?? { completed: 0, rejected: 0, failed: 0, expiredLeases: 0 };
-  let record = 1n + BigInt(r.completed) - BigInt(r.rejected) - BigInt(r.failed) - BigInt(r.expiredLeases);
+  const r: Pick<Reputation, 'independentAccepted' | 'rejected' | 'failed' | 'expiredLeases'> = reputation ?? {
+    rejected: 0,
+    failed: 0,
+    expiredLeases: 0
+  };
+  let record = 1n + BigInt(r.independentAccepted ?? 0) - BigInt(r.rejected) - BigInt(r.failed) - BigInt(r.expiredLeases);
   if (record < 1n) record = 1n;
   if (record > MAX_REPUTATION_WEIGHT) record = MAX_REPUTATION_WEIGHT;
   if (requiredE8s <= 0n) return record * 1_000n;

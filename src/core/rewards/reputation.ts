@@ -47,3 +47,10 @@ export function recordExpiredLease(store: ReputationStore, runner: string): void
     r.expiredLeases += 1;
   });
 }
+
+/** A result was accepted and paid for an independent, fee-paying requester: it weighs in redundancy votes. */
+export function recordIndependentAccepted(store: ReputationStore, runner: string): void {
+  bump(store, runner, (r) => {
+    r.independentAccepted = (r.independentAccepted ?? 0) + 1;
+  });
+}

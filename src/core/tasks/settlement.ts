@@ -1,8 +1,8 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
-import { addAcceptedWork } from '../rewards/epochs.js';
+import { addAcceptedWork, isSelfDealing } from '../rewards/epochs.js';
 import { operatorOf } from '../registry/operators.js';
-import { recordRejected } from '../rewards/reputation.js';
+import { recordIndependentAccepted, recordRejected } from '../rewards/reputation.js';
 import { perRunnerCostCapE8s } from '../rewards/pricing.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
 import { MAX_REASON_LENGTH } from './limits.js';
@@ -81,6 +81,9 @@ export function settle(
       }))
     );
     addAcceptedWork(store, now, task.requester, protocolFeeE8s, winners);
+    // Vote weight grows only with work someone else paid a fee for (self-dealt completions would make it free).
+    if (protocolFeeE8s > 0n)
+      for (const runner of winners) if (!isSelfDealing(store, task.requester, runner)) recordIndependentAccepted(store, runner);
   } else {
     refundTask(store, now, task.id, task.refundTo, task.rewardE8s);
   }

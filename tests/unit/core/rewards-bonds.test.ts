@@ -152,7 +152,15 @@ describe('runner bonds (core)', () => {
 });
 
 describe('votes: distinct operators, weighed by record and bond', () => {
-  const rep = (completed: number, rejected = 0) => ({ completed, rejected, failed: 0, expiredLeases: 0, latencyMsEma: 0 });
+  // `accepted` counts as both completed and independently accepted; `selfDealt` completions weigh nothing.
+  const rep = (accepted: number, rejected = 0, selfDealt = 0) => ({
+    completed: accepted + selfDealt,
+    independentAccepted: accepted,
+    rejected,
+    failed: 0,
+    expiredLeases: 0,
+    latencyMsEma: 0
+  });
   const bond = (amountE8s: bigint) => ({
     runner: RUNNER,
     owner: RUNNER,
@@ -169,6 +177,9 @@ describe('votes: distinct operators, weighed by record and bond', () => {
     expect(voteWeight(rep(3), undefined, 0n)).toBe(4_000n);
     expect(voteWeight(rep(3, 9), undefined, 0n)).toBe(1_000n);
     expect(voteWeight(rep(1_000), undefined, 0n)).toBe(100_000n);
+    // Self-dealt completions (or any not accepted by a fee-paying independent requester) build no weight.
+    expect(voteWeight(rep(0, 0, 99), undefined, 0n)).toBe(1_000n);
+    expect(voteWeight({ completed: 99, rejected: 0, failed: 0, expiredLeases: 0, latencyMsEma: 0 }, undefined, 0n)).toBe(1_000n);
     expect(voteWeight(rep(0), bond(BOND), BOND)).toBe(1_000n);
     expect(voteWeight(rep(0), bond(BOND / 2n), BOND)).toBe(500n);
     expect(voteWeight(rep(0), undefined, BOND)).toBe(1n);
