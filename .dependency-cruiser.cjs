@@ -17,9 +17,9 @@ module.exports = {
       severity: 'error',
       comment:
         'src/core is pure, deterministic domain logic that runs in the canisters and in tests: it imports only src/core ' +
-        'and a few pure packages; never node: built-ins, azle, @dfinity/agent or another folder of src.',
+        'and a few pure packages (zod, yaml, js-sha256, @noble/hashes, @noble/curves); never node: built-ins, azle, @dfinity/agent or another folder of src.',
       from: { path: '^src/core/' },
-      to: { pathNot: ['^src/core/', '(^|/)node_modules/(zod|yaml|js-sha256|@noble/hashes)/'] }
+      to: { pathNot: ['^src/core/', '(^|/)node_modules/(zod|yaml|js-sha256|@noble/hashes|@noble/curves)/'] }
     },
     {
       name: 'not-to-unresolvable',

@@ -1,0 +1,5 @@
+export * from './encoding.js';
+export * from './signature.js';
+export * from './receipt.js';
+export * from './request-auth.js';
+export type * from './api.js';
