@@ -70,7 +70,7 @@ export function canisterRejectMessage(r: Reject): string {
 
 /** The first digit of an IC error code is its reject code (IC0503 → 5). */
 export function rejectCodeOf(errorCode: string): RejectCode {
-  const digit = Number(errorCode.charAt(2));
+  const digit = Number(errorCode.charAt(3));
   return (digit >= 1 && digit <= 6 ? digit : RejectCode.CanisterError) as RejectCode;
 }
 

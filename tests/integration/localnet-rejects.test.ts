@@ -54,6 +54,16 @@ describe('reject codes and texts as the replica produces them (README table)', (
       });
     });
 
+    it('callee never replies: 5, "No response"', async () => {
+      expect(await actor.call_method(other, 'never_reply')).toEqual({ Err: { code: 5, message: 'No response' } });
+    });
+
+    it('malformed management-canister argument: 4, "IC0408: Error decoding …"', async () => {
+      const outcome = await actor.call_method(Principal.fromText('aaaaa-aa'), 'install_code');
+      expect(outcome).toMatchObject({ Err: { code: 4 } });
+      expect('Err' in outcome && outcome.Err.message.startsWith('IC0408: Error decoding ')).toBe(true);
+    });
+
     it('id in this subnet’s range, no canister: 3, "Canister … not found"', async () => {
       const missing = canisterIdFromIndex(0x2000000n);
       expect(await actor.call_method(missing, 'greet')).toEqual({ Err: { code: 3, message: `Canister ${missing.toText()} not found` } });
@@ -91,6 +101,14 @@ describe('reject codes and texts as the replica produces them (README table)', (
         code: 5,
         errorCode: 'IC0536',
         message: `Error from Canister ${other.toText()}: Canister has no query method 'nope_query'.`
+      });
+    });
+
+    it('canister never replies: 5, IC0506, "Canister … did not reply to the call"', async () => {
+      expect(await agentReject(actor.never_reply())).toEqual({
+        code: 5,
+        errorCode: 'IC0506',
+        message: `Canister ${probe.toText()} did not reply to the call`
       });
     });
 

@@ -21,6 +21,7 @@ export const probeIdl: IDL.InterfaceFactory = ({ IDL: I }) => {
     cq_trap_after_call: I.Func([I.Principal], [I.Text], ['composite_query']),
     cq_work: I.Func([I.Principal, I.Nat32, I.Nat32], [I.Vec(I.Nat64)], ['composite_query']),
     flood: I.Func([I.Principal, I.Nat32], [I.Record({ replied: I.Nat32, performFailed: I.Nat32, rejected: I.Nat32 })], []),
+    never_reply: I.Func([], [I.Null], []),
     reject_always: I.Func([], [I.Null], []),
     get: I.Func([I.Text], [I.Opt(I.Text)], ['query']),
     greet: I.Func([I.Text], [I.Text], ['query']),
@@ -59,6 +60,7 @@ export interface ProbeActor {
   cq_trap_after_call(callee: Principal): Promise<string>;
   cq_work(callee: Principal, rounds: number, times: number): Promise<bigint[]>;
   flood(callee: Principal, count: number): Promise<{ replied: number; performFailed: number; rejected: number }>;
+  never_reply(): Promise<null>;
   reject_always(): Promise<null>;
   get(key: string): Promise<[] | [string]>;
   greet(name: string): Promise<string>;
