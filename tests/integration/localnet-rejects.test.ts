@@ -1,4 +1,5 @@
 import { Actor, type ActorSubclass } from '@dfinity/agent';
+import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -62,6 +63,13 @@ describe('reject codes and texts as the replica produces them (README table)', (
       const outcome = await actor.call_method(Principal.fromText('aaaaa-aa'), 'install_code');
       expect(outcome).toMatchObject({ Err: { code: 4 } });
       expect('Err' in outcome && outcome.Err.message.startsWith('IC0408: Error decoding ')).toBe(true);
+    });
+
+    it('callee stopped: 5, "Canister … is stopped"', async () => {
+      const stopped = await net.installCanister({ wasm: probeWasm() });
+      const record = IDL.Record({ canister_id: IDL.Principal });
+      await net.update(Principal.fromText('aaaaa-aa'), 'stop_canister', new Uint8Array(IDL.encode([record], [{ canister_id: stopped }])));
+      expect(await actor.call_method(stopped, 'greet')).toEqual({ Err: { code: 5, message: `Canister ${stopped.toText()} is stopped` } });
     });
 
     it('id in this subnet’s range, no canister: 3, "Canister … not found"', async () => {

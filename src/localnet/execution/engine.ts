@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { Principal } from '@dfinity/principal';
 
-import { ErrorCode, reject, type Reject } from '../errors.js';
+import { ErrorCode, plainReject, RejectCode, reject, type Reject } from '../errors.js';
 import { canisterIdFromIndex, FIRST_USER_CANISTER_INDEX, toHex } from '../ids.js';
 import { Canister, type ExecutionOutcome } from './canister.js';
 import { CodeCache } from './compiled-code.js';
@@ -248,8 +248,11 @@ export class Engine {
   /** Why a canister cannot take messages right now, if it cannot. */
   unavailable(canister: Canister | undefined, id: Principal): Reject | undefined {
     if (canister === undefined) return notFound(id);
-    if (canister.status === 'stopped') return reject(ErrorCode.CanisterStopped, `Canister ${canister.text} is stopped`);
-    if (canister.status === 'stopping') return reject(ErrorCode.CanisterStopping, `Canister ${canister.text} is stopping`);
+    // Refused at induction (a StateError, not a UserError): a calling canister reads the bare text.
+    if (canister.status === 'stopped')
+      return plainReject(RejectCode.CanisterError, ErrorCode.CanisterStopped, `Canister ${canister.text} is stopped`);
+    if (canister.status === 'stopping')
+      return plainReject(RejectCode.CanisterError, ErrorCode.CanisterStopping, `Canister ${canister.text} is stopping`);
     if (canister.isEmpty) {
       return reject(
         ErrorCode.CanisterWasmModuleNotFound,
