@@ -7,11 +7,12 @@ import { StableMemory } from '../../../src/localnet/wasm/stable-memory.js';
 /** A canister instance without dirty tracking (every capture compares all of memory with the committed copy). */
 function instance() {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
-  const globals = [new WebAssembly.Global({ value: 'i32', mutable: true }, 7)];
+  const global = new WebAssembly.Global({ value: 'i32', mutable: true }, 7);
+  const globals = [global];
   const shadow = new HeapShadow(new Uint8Array(memory.buffer));
   const stable = new StableMemory();
   stable.grow(1n);
-  return { memory, globals, shadow, stable, dirty: { mark: () => undefined } };
+  return { memory, global, globals, shadow, stable, dirty: { mark: () => undefined } };
 }
 
 describe('QueryOverlay: a composite query call context’s uncommitted state', () => {
@@ -24,18 +25,18 @@ describe('QueryOverlay: a composite query call context’s uncommitted state', (
     new Uint8Array(loaded.memory.buffer)[10] = 42;
     loaded.memory.grow(1);
     new Uint8Array(loaded.memory.buffer)[65_536 + 3] = 9;
-    loaded.globals[0].value = 8;
+    loaded.global.value = 8;
     loaded.stable.write(5n, new Uint8Array([1, 2, 3]));
     overlay.capture(loaded, loaded.shadow, loaded.stable, undefined);
     loaded.shadow.restore(loaded.memory);
-    loaded.globals[0].value = 7;
+    loaded.global.value = 7;
     loaded.stable.rollback();
     expect(new Uint8Array(loaded.memory.buffer)[10]).toBe(0);
     // Its callback sees all of it again, and what it changes joins the overlay.
     loaded.stable.begin();
     overlay.apply(loaded, loaded.stable);
     const memory = new Uint8Array(loaded.memory.buffer);
-    expect([memory[10], memory[65_536 + 3], loaded.globals[0].value]).toEqual([42, 9, 8]);
+    expect([memory[10], memory[65_536 + 3], loaded.global.value]).toEqual([42, 9, 8]);
     const page = new Uint8Array(3);
     loaded.stable.read(5n, 3, page, 0);
     expect([...page]).toEqual([1, 2, 3]);
