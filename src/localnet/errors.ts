@@ -28,12 +28,14 @@ export const ErrorCode = {
   CanisterInvalidController: 'IC0512',
   CanisterNonEmpty: 'IC0514',
   CanisterInstructionLimitExceeded: 'IC0522',
+  QueryCallGraphTooDeep: 'IC0525',
+  QueryCallGraphTotalInstructionLimitExceeded: 'IC0526',
   CompositeQueryCalledInReplicatedMode: 'IC0527',
   CanisterMethodNotFound: 'IC0536',
   CanisterWasmModuleNotFound: 'IC0537',
   CanisterInvalidWasm: 'IC0505',
   CanisterAlreadyInstalled: 'IC0538',
-  InvalidManagementPayload: 'IC0539',
+  InvalidManagementPayload: 'IC0408',
   CanisterRejectedByUser: 'IC0406',
   DeadlineExpired: 'IC0601'
 } as const;
@@ -44,15 +46,31 @@ export interface Reject {
   code: RejectCode;
   message: string;
   errorCode: string;
+  /**
+   * What a calling canister reads through ic0.msg_reject_msg when it differs from the replica's default,
+   * `<error code>: <message>` (a UserError's Display): a canister's own msg_reject text, routing failures.
+   */
+  canisterMessage?: string;
 }
 
-export function reject(code: RejectCode, errorCode: string, message: string): Reject {
-  return { code, errorCode, message };
+/** A reject as the replica builds it from a UserError: the reject code is the error code's class (IC0536 → 5). */
+export function reject(errorCode: string, message: string): Reject {
+  return { code: rejectCodeOf(errorCode), errorCode, message };
+}
+
+/** A reject that reaches a calling canister with exactly this text (no error-code prefix), as the replica sends it. */
+export function plainReject(code: RejectCode, errorCode: string, message: string): Reject {
+  return { code, errorCode, message, canisterMessage: message };
+}
+
+/** The text a calling canister reads for `r` (ic0.msg_reject_msg_copy). */
+export function canisterRejectMessage(r: Reject): string {
+  return r.canisterMessage ?? `${r.errorCode}: ${r.message}`;
 }
 
 /** The first digit of an IC error code is its reject code (IC0503 → 5). */
 export function rejectCodeOf(errorCode: string): RejectCode {
-  const digit = Number(errorCode.charAt(2));
+  const digit = Number(errorCode.charAt(3));
   return (digit >= 1 && digit <= 6 ? digit : RejectCode.CanisterError) as RejectCode;
 }
 
@@ -78,7 +96,7 @@ export function trapMessage(canisterId: string, errorCode: string, detail: strin
     case ErrorCode.CanisterContractViolation:
       return `Error from Canister ${canisterId}: Canister violated contract: ${detail}`;
     case ErrorCode.CanisterDidNotReply:
-      return `Error from Canister ${canisterId}: Canister did not reply to the call`;
+      return `Canister ${canisterId} did not reply to the call`;
     default:
       return `Error from Canister ${canisterId}: Canister trapped: ${detail}`;
   }

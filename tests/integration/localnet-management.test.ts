@@ -231,7 +231,7 @@ describe('management canister through @dfinity/agent', () => {
       effectiveCanisterId: id
     });
     await expect(bogus.install_code({ mode: { bogus: null }, canister_id: id, wasm_module: probeWasm(), arg: emptyArg })).rejects.toThrow(
-      /Error decoding candid of ic00 method install_code[\s\S]*IC0539/
+      /Error decoding candid of ic00 method install_code[\s\S]*IC0408/
     );
     const ic = management(agent, id);
     expect((await ic.canister_status({ canister_id: id })).module_hash).toEqual([]);

@@ -14,6 +14,15 @@ export const probeIdl: IDL.InterfaceFactory = ({ IDL: I }) => {
     call_throw: I.Func([I.Principal, I.Text], [outcome], []),
     certificate: I.Func([], [I.Opt(I.Vec(I.Nat8))], ['query']),
     counter: I.Func([I.Text], [I.Nat], ['query']),
+    // composite queries (azle 0.33 writes them as `query` in its .did; the Wasm exports canister_composite_query)
+    cq_call: I.Func([I.Principal, I.Text, I.Text], [outcome], ['composite_query']),
+    cq_inc: I.Func([I.Principal], [I.Vec(I.Nat)], ['composite_query']),
+    cq_nested: I.Func([I.Principal, I.Nat32], [I.Text], ['composite_query']),
+    cq_trap_after_call: I.Func([I.Principal], [I.Text], ['composite_query']),
+    cq_work: I.Func([I.Principal, I.Nat32, I.Nat32], [I.Vec(I.Nat64)], ['composite_query']),
+    flood: I.Func([I.Principal, I.Nat32], [I.Record({ replied: I.Nat32, performFailed: I.Nat32, rejected: I.Nat32 })], []),
+    never_reply: I.Func([], [I.Null], []),
+    reject_always: I.Func([], [I.Null], []),
     get: I.Func([I.Text], [I.Opt(I.Text)], ['query']),
     greet: I.Func([I.Text], [I.Text], ['query']),
     heap_counter: I.Func([], [I.Nat], ['query']),
@@ -45,6 +54,14 @@ export interface ProbeActor {
   call_throw(callee: Principal, message: string): Promise<CallOutcome>;
   certificate(): Promise<[] | [Uint8Array]>;
   counter(name: string): Promise<bigint>;
+  cq_call(callee: Principal, method: string, arg: string): Promise<CallOutcome>;
+  cq_inc(callee: Principal): Promise<bigint[]>;
+  cq_nested(callee: Principal, depth: number): Promise<string>;
+  cq_trap_after_call(callee: Principal): Promise<string>;
+  cq_work(callee: Principal, rounds: number, times: number): Promise<bigint[]>;
+  flood(callee: Principal, count: number): Promise<{ replied: number; performFailed: number; rejected: number }>;
+  never_reply(): Promise<null>;
+  reject_always(): Promise<null>;
   get(key: string): Promise<[] | [string]>;
   greet(name: string): Promise<string>;
   heap_counter(): Promise<bigint>;

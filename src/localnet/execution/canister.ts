@@ -6,8 +6,10 @@ import { HeapShadow } from '../wasm/heap-shadow.js';
 import { INSTRUCTION_COUNTER_EXPORT, INSTRUCTION_LIMIT_EXPORT, OUT_OF_INSTRUCTIONS_IMPORT, TABLE_EXPORT } from '../wasm/instrument.js';
 import { StableMemory } from '../wasm/stable-memory.js';
 import { createSystemApi, type SystemApiHost } from '../wasm/system-api.js';
+import { OUTPUT_QUEUE_CAPACITY, OutstandingCalls } from './call-queues.js';
 import type { CompiledCode } from './compiled-code.js';
 import type { ExecutionContext } from './context.js';
+import type { QueryOverlay } from './query-overlay.js';
 import { defaultSettings, type CanisterSettings } from './settings.js';
 
 export type CanisterStatus = 'running' | 'stopping' | 'stopped';
@@ -51,6 +53,8 @@ export class Canister implements SystemApiHost {
   readonly chunkStore = new Map<string, Uint8Array>();
   readonly logs: LogRecord[] = [];
   nextLogIdx = 0n;
+  /** Calls this canister made whose responses it has not executed yet, per callee (the output-queue limit). */
+  readonly outstandingCalls = new OutstandingCalls();
   /** Call contexts of this canister that have not finished (stop waits for zero). */
   openCallContexts = 0;
   /** SHA-256 (hex) of the submitted module bytes, kept as a blob so a restart can re-instantiate it. */
@@ -114,6 +118,10 @@ export class Canister implements SystemApiHost {
   committedGlobalTimer(): bigint {
     return this.globalTimer;
   }
+  outputQueueFull(callee: Uint8Array): boolean {
+    const performed = this.current?.performedCalls.filter((call) => equalBytes(call.callee, callee)).length ?? 0;
+    return this.outstandingCalls.count(Principal.fromUint8Array(callee).toText()) + performed >= OUTPUT_QUEUE_CAPACITY;
+  }
   markDirty(offset: number, length: number): void {
     this.loaded?.dirty.mark(offset, length);
   }
@@ -162,7 +170,7 @@ export class Canister implements SystemApiHost {
     context: ExecutionContext,
     instructionLimit: bigint,
     invoke: (loaded: LoadedCode) => void,
-    options: { keep: boolean; ownJournal?: boolean; contextInstructionsBase?: bigint }
+    options: { keep: boolean; ownJournal?: boolean; contextInstructionsBase?: bigint; overlay?: QueryOverlay }
   ): ExecutionOutcome {
     const loaded = this.loaded;
     if (loaded === undefined) {
@@ -175,6 +183,7 @@ export class Canister implements SystemApiHost {
     loaded.limit.value = instructionLimit;
     this.contextInstructionsBase = options.contextInstructionsBase ?? 0n;
     this.current = context;
+    options.overlay?.apply(loaded, this.stable);
     let failure: { errorCode: string; detail: string } | undefined;
     try {
       invoke(loaded);
@@ -185,6 +194,7 @@ export class Canister implements SystemApiHost {
     }
     const instructions = this.instructions();
     const written = loaded.dirty.take(); // undefined: compare all of memory
+    if (failure === undefined) options.overlay?.capture(loaded, loaded.shadow, this.stable, written);
     if (failure === undefined && options.keep) {
       if (written === undefined) loaded.shadow.commit(loaded.memory);
       else loaded.shadow.commitChunks(loaded.memory, written);

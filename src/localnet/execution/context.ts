@@ -65,11 +65,13 @@ export class ExecutionContext {
       rejectMessage: string;
       dataCertificate?: Uint8Array;
       deadlineNs?: bigint;
+      /** A callback or cleanup of a composite query's call context: non-replicated like the query itself. */
+      inQuery?: boolean;
     }
   ) {}
 
   get replicated(): boolean {
-    return this.kind !== 'query' && this.kind !== 'composite_query' && this.kind !== 'inspect_message';
+    return this.kind !== 'query' && this.kind !== 'composite_query' && this.kind !== 'inspect_message' && this.init.inQuery !== true;
   }
 
   get mayCall(): boolean {

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 
 import { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode, reject, type Reject } from '../errors.js';
+import { ErrorCode, plainReject, RejectCode, reject, type Reject } from '../errors.js';
 import { canisterIdFromIndex, FIRST_USER_CANISTER_INDEX, toHex } from '../ids.js';
 import { Canister, type ExecutionOutcome } from './canister.js';
 import { CodeCache } from './compiled-code.js';
 import type { ExecutionContext, Response } from './context.js';
 import { costCall, IC_INSTRUCTION_LIMITS, type InstructionLimits } from './limits.js';
 import { MessageExecutor } from './message-executor.js';
+import type { QueryOverlay } from './query-overlay.js';
 import type { CallContext, ExecutionEvent, IngressRecord, Message, Origin } from './messages.js';
 import { inspectIngress, runQuery } from './non-replicated.js';
 import { SystemTasks } from './system-tasks.js';
@@ -247,13 +248,13 @@ export class Engine {
   /** Why a canister cannot take messages right now, if it cannot. */
   unavailable(canister: Canister | undefined, id: Principal): Reject | undefined {
     if (canister === undefined) return notFound(id);
+    // Refused at induction (a StateError, not a UserError): a calling canister reads the bare text.
     if (canister.status === 'stopped')
-      return reject(RejectCode.CanisterError, ErrorCode.CanisterStopped, `Canister ${canister.text} is stopped`);
+      return plainReject(RejectCode.CanisterError, ErrorCode.CanisterStopped, `Canister ${canister.text} is stopped`);
     if (canister.status === 'stopping')
-      return reject(RejectCode.CanisterError, ErrorCode.CanisterStopping, `Canister ${canister.text} is stopping`);
+      return plainReject(RejectCode.CanisterError, ErrorCode.CanisterStopping, `Canister ${canister.text} is stopping`);
     if (canister.isEmpty) {
       return reject(
-        RejectCode.CanisterError,
         ErrorCode.CanisterWasmModuleNotFound,
         `Error from Canister ${canister.text}: Attempted to execute a message, but the canister contains no Wasm module.`
       );
@@ -303,11 +304,7 @@ export class Engine {
         if (message.kind === 'call') {
           this.respondTo(
             message.origin,
-            rejectResponse(
-              RejectCode.SysFatal,
-              'IC0101',
-              `Internal error of the local network: ${error instanceof Error ? error.message : String(error)}`
-            ),
+            rejectResponse('IC0101', `Internal error of the local network: ${error instanceof Error ? error.message : String(error)}`),
             message.cycles
           );
         }
@@ -402,7 +399,7 @@ export class Engine {
     execution: ExecutionContext,
     limit: bigint,
     entry: string | { fun: number; env: number },
-    options: { keep: boolean; context?: CallContext; ownJournal?: boolean }
+    options: { keep: boolean; context?: CallContext; ownJournal?: boolean; overlay?: QueryOverlay; contextInstructionsBase?: bigint }
   ): ExecutionOutcome {
     return this.executor.run(canister, execution, limit, entry, options);
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode, reject, type Reject } from '../errors.js';
+import { ErrorCode, reject, type Reject } from '../errors.js';
 import { StableMemory } from '../wasm/stable-memory.js';
 import type { Canister } from './canister.js';
 import { InvalidModuleError } from './compiled-code.js';
@@ -25,14 +25,12 @@ export function installCode(
 ): Reject | undefined {
   if (mode.kind === 'install' && !canister.isEmpty) {
     return reject(
-      RejectCode.CanisterError,
       ErrorCode.CanisterNonEmpty,
       `Canister ${canister.text} cannot be installed because the canister is not empty. Try installing with mode='reinstall' instead.`
     );
   }
   if (mode.kind === 'upgrade' && canister.isEmpty) {
     return reject(
-      RejectCode.CanisterError,
       ErrorCode.CanisterWasmModuleNotFound,
       `Error from Canister ${canister.text}: Attempted to execute a message, but the canister contains no Wasm module.`
     );
@@ -43,7 +41,6 @@ export function installCode(
   } catch (error) {
     if (error instanceof InvalidModuleError) {
       return reject(
-        RejectCode.CanisterError,
         ErrorCode.CanisterInvalidWasm,
         `Error from Canister ${canister.text}: Canister's Wasm module is not valid: ${error.message}`
       );
@@ -89,11 +86,7 @@ export function installCode(
     fresh = canister.instantiate(code);
   } catch (error) {
     return rollback(
-      reject(
-        RejectCode.CanisterError,
-        ErrorCode.CanisterInvalidWasm,
-        `Error from Canister ${canister.text}: Wasm module could not be instantiated: ${String(error)}`
-      )
+      reject(ErrorCode.CanisterInvalidWasm, `Error from Canister ${canister.text}: Wasm module could not be instantiated: ${String(error)}`)
     );
   }
   canister.loaded = fresh;

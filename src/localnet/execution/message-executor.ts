@@ -1,12 +1,13 @@
 import { concatBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode, reject, trapMessage, type Reject } from '../errors.js';
+import { canisterRejectMessage, ErrorCode, reject, trapMessage, type Reject } from '../errors.js';
 import { MANAGEMENT_CANISTER_ID } from '../ids.js';
 import type { Canister, ExecutionOutcome, LoadedCode } from './canister.js';
 import { ExecutionContext, type Callback, type EntryKind, type Response } from './context.js';
 import type { BuiltinCall, Engine } from './engine.js';
 import type { CallContext, ExecutionEvent, Message, Origin } from './messages.js';
+import type { QueryOverlay } from './query-overlay.js';
 import { notFound, rejectResponse, trapReject } from './rejects.js';
 
 /**
@@ -24,6 +25,7 @@ export class MessageExecutor {
         this.processCall(message);
         return;
       case 'response':
+        if (message.callee !== undefined) message.context.canister.outstandingCalls.remove(message.callee);
         this.processResponse(message.context, message.callback, message.response, message.refund);
         return;
       case 'timer':
@@ -52,7 +54,6 @@ export class MessageExecutor {
         response = builtin.handle(this.engine, call);
       } catch (error) {
         response = rejectResponse(
-          RejectCode.CanisterReject,
           ErrorCode.InvalidManagementPayload,
           `Error from Canister ${targetText}: invalid argument for ${message.method}: ${error instanceof Error ? error.message : String(error)}`
         );
@@ -79,11 +80,7 @@ export class MessageExecutor {
     } else if (canister.hasExport(`canister_composite_query ${message.method}`)) {
       this.respondTo(
         message.origin,
-        rejectResponse(
-          RejectCode.CanisterError,
-          ErrorCode.CompositeQueryCalledInReplicatedMode,
-          `Error from Canister ${canister.text}: Composite query cannot be called in replicated mode`
-        ),
+        rejectResponse(ErrorCode.CompositeQueryCalledInReplicatedMode, 'Composite query cannot be called in replicated mode'),
         message.cycles
       );
       return;
@@ -91,7 +88,6 @@ export class MessageExecutor {
       this.respondTo(
         message.origin,
         rejectResponse(
-          RejectCode.CanisterError,
           ErrorCode.CanisterMethodNotFound,
           `Error from Canister ${canister.text}: Canister has no update method '${message.method}'.`
         ),
@@ -135,7 +131,7 @@ export class MessageExecutor {
       cyclesAvailable: context.responded ? 0n : context.cyclesAvailable,
       cyclesRefunded: refund,
       rejectCode: response.kind === 'reject' ? response.reject.code : 0,
-      rejectMessage: response.kind === 'reject' ? response.reject.message : ''
+      rejectMessage: response.kind === 'reject' ? canisterRejectMessage(response.reject) : ''
     });
     const fun = isReply ? callback.replyFun : callback.rejectFun;
     const env = isReply ? callback.replyEnv : callback.rejectEnv;
@@ -216,16 +212,19 @@ export class MessageExecutor {
   private sendCall(context: CallContext, call: ExecutionContext['performedCalls'][number]): void {
     context.outstanding++;
     const arg = concatBytes(...call.argChunks);
+    const target = Principal.fromUint8Array(call.callee);
+    const callee = target.toText();
+    context.canister.outstandingCalls.add(callee);
     const deadlineNs =
       call.bestEffortTimeoutSeconds === undefined ? undefined : this.engine.now() + BigInt(call.bestEffortTimeoutSeconds) * 1_000_000_000n;
     this.engine.pushMessage({
       kind: 'call',
-      target: Principal.fromUint8Array(call.callee),
+      target,
       method: call.method,
       arg,
       caller: context.canister.id,
       cycles: call.cycles,
-      origin: { kind: 'canister', context, callback: call.callback, deadlineNs },
+      origin: { kind: 'canister', context, callback: call.callback, deadlineNs, callee },
       ingress: false
     });
   }
@@ -254,7 +253,14 @@ export class MessageExecutor {
         return;
       }
       case 'canister':
-        this.engine.pushMessage({ kind: 'response', context: origin.context, callback: origin.callback, response, refund });
+        this.engine.pushMessage({
+          kind: 'response',
+          context: origin.context,
+          callback: origin.callback,
+          response,
+          refund,
+          callee: origin.callee
+        });
         return;
       case 'host':
         // Host callers learn the outcome after the round is durable, like ingress.
@@ -272,9 +278,11 @@ export class MessageExecutor {
       const canister = context.canister;
       this.respond(context, {
         kind: 'reject',
-        reject:
-          trap ??
-          reject(RejectCode.CanisterError, ErrorCode.CanisterDidNotReply, trapMessage(canister.text, ErrorCode.CanisterDidNotReply, ''))
+        // A calling canister reads the replica's bare "No response" (CallContextAction::NoResponse).
+        reject: trap ?? {
+          ...reject(ErrorCode.CanisterDidNotReply, trapMessage(canister.text, ErrorCode.CanisterDidNotReply, '')),
+          canisterMessage: 'No response'
+        }
       });
     }
     const canister = context.canister;
@@ -288,13 +296,14 @@ export class MessageExecutor {
     execution: ExecutionContext,
     limit: bigint,
     entry: string | { fun: number; env: number },
-    options: { keep: boolean; context?: CallContext; ownJournal?: boolean }
+    options: { keep: boolean; context?: CallContext; ownJournal?: boolean; overlay?: QueryOverlay; contextInstructionsBase?: bigint }
   ): ExecutionOutcome {
     const started = performance.now();
     const outcome = canister.execute(execution, limit, (loaded: LoadedCode) => invokeEntry(loaded, entry), {
       keep: options.keep,
       ownJournal: options.ownJournal,
-      contextInstructionsBase: options.context?.instructions
+      contextInstructionsBase: options.contextInstructionsBase ?? options.context?.instructions,
+      overlay: options.overlay
     });
     if (options.keep && outcome.ok) this.engine.markTouched(canister);
     const event: ExecutionEvent = {

@@ -27,7 +27,7 @@ export interface IngressRecord {
 /** Where a call context's response goes. */
 export type Origin =
   | { kind: 'ingress'; record: IngressRecord }
-  | { kind: 'canister'; context: CallContext; callback: Callback; deadlineNs?: bigint }
+  | { kind: 'canister'; context: CallContext; callback: Callback; deadlineNs?: bigint; callee?: string }
   | { kind: 'host'; resolve: (response: Response) => void }
   | { kind: 'system' };
 
@@ -56,7 +56,7 @@ export type Message =
       /** Ingress reaches only update methods; inter-canister calls may reach queries (replicated). */
       ingress: boolean;
     }
-  | { kind: 'response'; context: CallContext; callback: Callback; response: Response; refund: bigint }
+  | { kind: 'response'; context: CallContext; callback: Callback; response: Response; refund: bigint; callee?: string }
   | { kind: 'timer'; canister: Canister }
   | { kind: 'heartbeat'; canister: Canister };
 

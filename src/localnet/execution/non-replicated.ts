@@ -1,8 +1,9 @@
 import type { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode, reject, trapMessage, type Reject } from '../errors.js';
+import { ErrorCode, reject, type Reject } from '../errors.js';
 import { ExecutionContext, type Response } from './context.js';
 import type { Engine } from './engine.js';
+import { QueryCallGraph, type QueryHost } from './composite-query.js';
 import { notFound, rejectResponse, trapReject } from './rejects.js';
 
 export interface QueryRequest {
@@ -18,7 +19,6 @@ export function runQuery(engine: Engine, request: QueryRequest): Response {
   if (builtin !== undefined) {
     if (builtin.query === undefined) {
       return rejectResponse(
-        RejectCode.CanisterError,
         ErrorCode.CanisterMethodNotFound,
         `Canister ${request.canisterId.toText()} has no query method '${request.method}'`
       );
@@ -27,7 +27,6 @@ export function runQuery(engine: Engine, request: QueryRequest): Response {
       return builtin.query(engine, request);
     } catch (error) {
       return rejectResponse(
-        RejectCode.CanisterReject,
         ErrorCode.InvalidManagementPayload,
         `invalid argument for ${request.method}: ${error instanceof Error ? error.message : String(error)}`
       );
@@ -41,36 +40,33 @@ export function runQuery(engine: Engine, request: QueryRequest): Response {
   const exportName = canister.hasExport(queryExport) ? queryExport : canister.hasExport(compositeExport) ? compositeExport : undefined;
   if (exportName === undefined) {
     return rejectResponse(
-      RejectCode.CanisterError,
       ErrorCode.CanisterMethodNotFound,
       `Error from Canister ${canister.text}: Canister has no query method '${request.method}'.`
     );
   }
-  const context = new ExecutionContext(exportName === queryExport ? 'query' : 'composite_query', {
+  return new QueryCallGraph(queryHost(engine), engine.dataCertificateFor(canister)).run({
+    canister,
+    kind: exportName === queryExport ? 'query' : 'composite_query',
+    exportName,
     caller: request.sender.toUint8Array(),
     arg: request.arg,
-    methodName: request.method,
-    timeNs: canister.lastTimeNs > engine.now() ? canister.lastTimeNs : engine.now(),
-    canRespond: true,
-    cyclesAvailable: 0n,
-    cyclesRefunded: 0n,
-    rejectCode: 0,
-    rejectMessage: '',
-    dataCertificate: engine.dataCertificateFor(canister)
+    method: request.method
   });
-  const outcome = engine.run(canister, context, engine.limits.query, exportName, { keep: false });
-  if (!outcome.ok) return { kind: 'reject', reject: trapReject(canister, outcome) };
-  if (context.performedCalls.length > 0) {
-    return rejectResponse(
-      RejectCode.CanisterError,
-      ErrorCode.CanisterContractViolation,
-      `Error from Canister ${canister.text}: calls from composite queries are not supported by this localnet`
-    );
-  }
-  return (
-    context.response ??
-    rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterDidNotReply, trapMessage(canister.text, ErrorCode.CanisterDidNotReply, ''))
-  );
+}
+
+function queryHost(engine: Engine): QueryHost {
+  return {
+    queryLimit: engine.limits.query,
+    now: () => engine.now(),
+    getCanister: (id) => engine.getCanister(id),
+    unavailable: (canister, id) => engine.unavailable(canister, id),
+    builtinQuery: (id, call) => {
+      const builtin = engine.builtins.get(id);
+      if (builtin === undefined) return undefined;
+      return builtin.query === undefined ? null : builtin.query(engine, call);
+    },
+    run: (canister, execution, limit, entry, options) => engine.run(canister, execution, limit, entry, options)
+  };
 }
 
 /** Checks done before an ingress message is accepted: a Reject here is a non-replicated rejection. */
@@ -80,9 +76,12 @@ export function inspectIngress(engine: Engine, request: QueryRequest): Reject | 
   const canister = engine.getCanister(request.canisterId);
   const unavailable = engine.unavailable(canister, request.canisterId);
   if (unavailable !== undefined || canister === undefined) return unavailable ?? notFound(request.canisterId);
-  if (!canister.hasExport(`canister_update ${request.method}`) && !canister.hasExport(`canister_query ${request.method}`)) {
+  // A composite query is accepted here and refused when it executes (IC0527), as on the replica.
+  const exported = ['canister_update', 'canister_query', 'canister_composite_query'].some((kind) =>
+    canister.hasExport(`${kind} ${request.method}`)
+  );
+  if (!exported) {
     return reject(
-      RejectCode.CanisterError,
       ErrorCode.CanisterMethodNotFound,
       `Error from Canister ${canister.text}: Canister has no update method '${request.method}'.`
     );
@@ -102,11 +101,7 @@ export function inspectIngress(engine: Engine, request: QueryRequest): Reject | 
   const outcome = engine.run(canister, context, engine.limits.inspect, 'canister_inspect_message', { keep: false });
   if (!outcome.ok) return trapReject(canister, outcome);
   if (!context.accepted) {
-    return reject(
-      RejectCode.CanisterReject,
-      ErrorCode.CanisterRejectedMessage,
-      `Error from Canister ${canister.text}: Canister rejected the message`
-    );
+    return reject(ErrorCode.CanisterRejectedMessage, `Error from Canister ${canister.text}: Canister rejected the message`);
   }
   return undefined;
 }

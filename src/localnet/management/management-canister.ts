@@ -1,7 +1,7 @@
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode, reject, type Reject } from '../errors.js';
+import { ErrorCode, reject, type Reject } from '../errors.js';
 import type { Canister } from '../execution/canister.js';
 import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCanister, type Engine } from '../execution/engine.js';
@@ -46,24 +46,20 @@ export class ManagementCanister implements BuiltinCanister {
 
   inspectIngress(engine: Engine, call: { method: string; arg: Uint8Array; sender: Principal }): Reject | undefined {
     if (CANISTER_ONLY.has(call.method)) {
-      return reject(RejectCode.CanisterReject, ErrorCode.CanisterRejectedMessage, `Only canisters can call ic00 method ${call.method}`);
+      return reject(ErrorCode.CanisterRejectedMessage, `Only canisters can call ic00 method ${call.method}`);
     }
     const rule = INGRESS_METHODS[call.method];
     if (rule === undefined) {
-      return reject(RejectCode.DestinationInvalid, ErrorCode.CanisterMethodNotFound, `Management canister has no method '${call.method}'`);
+      return reject(ErrorCode.CanisterMethodNotFound, `Management canister has no method '${call.method}'`);
     }
     if (!rule.controllerOnly) return undefined;
     const target = targetOf(call.method, call.arg);
     if (target === undefined) {
-      return reject(
-        RejectCode.CanisterError,
-        ErrorCode.InvalidManagementPayload,
-        `Error decoding the argument of ic00 method ${call.method}`
-      );
+      return reject(ErrorCode.InvalidManagementPayload, `Error decoding the argument of ic00 method ${call.method}`);
     }
     const canister = engine.getCanister(target);
     if (canister === undefined) {
-      return reject(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${target.toText()} not found`);
+      return reject(ErrorCode.CanisterNotFound, `Canister ${target.toText()} not found`);
     }
     if (!canister.isController(call.sender.toUint8Array())) {
       return notController(call.method, canister, call.sender);
@@ -74,11 +70,7 @@ export class ManagementCanister implements BuiltinCanister {
   /** fetch_canister_logs and canister_status may be queried (non-replicated). */
   query(engine: Engine, call: { method: string; arg: Uint8Array; sender: Principal }): Response {
     if (call.method !== 'fetch_canister_logs' && call.method !== 'canister_status') {
-      return rejectResponse(
-        RejectCode.CanisterError,
-        ErrorCode.CanisterMethodNotFound,
-        `Management canister has no query method '${call.method}'`
-      );
+      return rejectResponse(ErrorCode.CanisterMethodNotFound, `Management canister has no query method '${call.method}'`);
     }
     const refusal = this.inspectIngress(engine, call);
     if (refusal !== undefined) return { kind: 'reject', reject: refusal };
@@ -90,7 +82,7 @@ export class ManagementCanister implements BuiltinCanister {
         ingress: true,
         origin: { kind: 'system' },
         cycles: 0n
-      }) ?? rejectResponse(RejectCode.CanisterError, ErrorCode.CanisterDidNotReply, 'no reply')
+      }) ?? rejectResponse(ErrorCode.CanisterDidNotReply, 'no reply')
     );
   }
 
@@ -117,17 +109,12 @@ export class ManagementCanister implements BuiltinCanister {
     if (call.method === 'stop_canister') return this.stop(engine, call);
     const method = canisterMethods[call.method];
     if (method === undefined) {
-      return rejectResponse(
-        RejectCode.DestinationInvalid,
-        ErrorCode.CanisterMethodNotFound,
-        `Management canister has no method '${call.method}'`
-      );
+      return rejectResponse(ErrorCode.CanisterMethodNotFound, `Management canister has no method '${call.method}'`);
     }
     try {
       return method(engine, call);
     } catch (error) {
       return rejectResponse(
-        RejectCode.CanisterError,
         ErrorCode.InvalidManagementPayload,
         `Error decoding candid of ic00 method ${call.method}: ${error instanceof Error ? error.message : String(error)}`
       );
@@ -163,11 +150,7 @@ export class ManagementCanister implements BuiltinCanister {
     for (const origin of waiters) {
       engine.respondTo(
         origin,
-        rejectResponse(
-          RejectCode.CanisterError,
-          ErrorCode.CanisterStopping,
-          `Canister ${canister.text} was started before stopping completed`
-        ),
+        rejectResponse(ErrorCode.CanisterStopping, `Canister ${canister.text} was started before stopping completed`),
         0n
       );
     }
@@ -179,7 +162,7 @@ export class ManagementCanister implements BuiltinCanister {
     if (canister === undefined)
       return {
         kind: 'reject',
-        reject: reject(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`)
+        reject: reject(ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`)
       };
     const Info = IDL.Record({
       total_num_changes: IDL.Nat64,
@@ -206,7 +189,6 @@ export class ManagementCanister implements BuiltinCanister {
 
 function notController(method: string, canister: Canister, sender: Principal): Reject {
   return reject(
-    RejectCode.CanisterError,
     ErrorCode.CanisterInvalidController,
     `Only controllers of canister ${canister.text} can call ic00 method ${method}. Sender ${sender.toText()} is not a controller.`
   );

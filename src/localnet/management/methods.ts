@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode } from '../errors.js';
+import { ErrorCode } from '../errors.js';
 import type { Canister } from '../execution/canister.js';
 import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCall, type Engine } from '../execution/engine.js';
@@ -39,7 +39,7 @@ const MAX_CHUNKS = 100;
 const DEFAULT_CREATE_CYCLES = 100_000_000_000_000n;
 
 function invalidSettings(message: string): Response {
-  return rejectResponse(RejectCode.CanisterReject, ErrorCode.InvalidManagementPayload, `Invalid settings: ${message}`);
+  return rejectResponse(ErrorCode.InvalidManagementPayload, `Invalid settings: ${message}`);
 }
 
 /** Applies the fields present in `arg`; returns an error response for invalid settings. */
@@ -73,11 +73,7 @@ function createWith(
   specifiedId?: Principal
 ): Response {
   if (specifiedId !== undefined && (engine.getCanister(specifiedId) !== undefined || engine.builtins.has(specifiedId.toText()))) {
-    return rejectResponse(
-      RejectCode.DestinationInvalid,
-      ErrorCode.CanisterAlreadyInstalled,
-      `Canister ${specifiedId.toText()} is already installed`
-    );
+    return rejectResponse(ErrorCode.CanisterAlreadyInstalled, `Canister ${specifiedId.toText()} is already installed`);
   }
   const canister = engine.createCanister({ controllers: [call.caller], cycles, specifiedId });
   const invalid = applySettings(canister.settings, settingsArg);
@@ -169,8 +165,7 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
   provisional_top_up_canister: (engine, call) => {
     const args = decodeOne<{ canister_id: Principal; amount: bigint }>(ProvisionalTopUpArgs, call.arg);
     const canister = engine.getCanister(args.canister_id);
-    if (canister === undefined)
-      return rejectResponse(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`);
+    if (canister === undefined) return rejectResponse(ErrorCode.CanisterNotFound, `Canister ${args.canister_id.toText()} not found`);
     canister.cycles += args.amount;
     engine.markTouched(canister);
     return reply(null);
@@ -201,22 +196,17 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
         arg: Uint8Array;
       }>(InstallChunkedCodeArgs, call.arg);
       const store = args.store_canister[0] === undefined ? canister : engine.getCanister(args.store_canister[0]);
-      if (store === undefined) return rejectResponse(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, 'store canister not found');
+      if (store === undefined) return rejectResponse(ErrorCode.CanisterNotFound, 'store canister not found');
       const chunks: Uint8Array[] = [];
       for (const { hash } of args.chunk_hashes_list) {
         const chunk = store.chunkStore.get(hex(hash));
         if (chunk === undefined)
-          return rejectResponse(
-            RejectCode.CanisterReject,
-            ErrorCode.InvalidManagementPayload,
-            `Chunk ${hex(hash)} is not in the chunk store of ${store.text}`
-          );
+          return rejectResponse(ErrorCode.InvalidManagementPayload, `Chunk ${hex(hash)} is not in the chunk store of ${store.text}`);
         chunks.push(chunk);
       }
       const wasm = new Uint8Array(Buffer.concat(chunks));
       if (hex(sha256(wasm)) !== hex(args.wasm_module_hash)) {
         return rejectResponse(
-          RejectCode.CanisterReject,
           ErrorCode.InvalidManagementPayload,
           `Wasm module hash ${hex(sha256(wasm))} does not match the given wasm_module_hash ${hex(args.wasm_module_hash)}`
         );
@@ -232,18 +222,10 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
     withTarget(engine, call, (canister) => {
       const args = decodeOne<{ chunk: Uint8Array }>(UploadChunkArgs, call.arg);
       if (args.chunk.length > MAX_CHUNK_BYTES)
-        return rejectResponse(
-          RejectCode.CanisterReject,
-          ErrorCode.InvalidManagementPayload,
-          `chunk of ${args.chunk.length} bytes exceeds ${MAX_CHUNK_BYTES}`
-        );
+        return rejectResponse(ErrorCode.InvalidManagementPayload, `chunk of ${args.chunk.length} bytes exceeds ${MAX_CHUNK_BYTES}`);
       const hash = sha256(args.chunk);
       if (!canister.chunkStore.has(hex(hash)) && canister.chunkStore.size >= MAX_CHUNKS) {
-        return rejectResponse(
-          RejectCode.CanisterReject,
-          ErrorCode.InvalidManagementPayload,
-          `the chunk store of ${canister.text} is full (${MAX_CHUNKS} chunks)`
-        );
+        return rejectResponse(ErrorCode.InvalidManagementPayload, `the chunk store of ${canister.text} is full (${MAX_CHUNKS} chunks)`);
       }
       canister.chunkStore.set(hex(hash), new Uint8Array(args.chunk));
       engine.newBlobs.set(hex(hash), new Uint8Array(args.chunk));
@@ -274,11 +256,7 @@ export const canisterMethods: Record<string, (engine: Engine, call: ManagementCa
   delete_canister: (engine, call) =>
     withTarget(engine, call, (canister) => {
       if (canister.status !== 'stopped') {
-        return rejectResponse(
-          RejectCode.CanisterError,
-          ErrorCode.CanisterNotStopped,
-          `Canister ${canister.text} must be stopped before it is deleted.`
-        );
+        return rejectResponse(ErrorCode.CanisterNotStopped, `Canister ${canister.text} must be stopped before it is deleted.`);
       }
       engine.deleteCanister(canister);
       return reply(null);

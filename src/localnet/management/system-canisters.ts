@@ -1,7 +1,7 @@
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode } from '../errors.js';
+import { ErrorCode } from '../errors.js';
 import type { Response } from '../execution/context.js';
 import { rejectResponse, type BuiltinCall, type BuiltinCanister, type Engine } from '../execution/engine.js';
 import { CMC_CANISTER_ID, CYCLES_LEDGER_CANISTER_ID } from '../ids.js';
@@ -40,11 +40,7 @@ const CreateCanisterResult = IDL.Variant({
 });
 
 function noMethod(id: Principal, method: string): Response {
-  return rejectResponse(
-    RejectCode.CanisterError,
-    ErrorCode.CanisterMethodNotFound,
-    `Error from Canister ${id.toText()}: Canister has no method '${method}'.`
-  );
+  return rejectResponse(ErrorCode.CanisterMethodNotFound, `Error from Canister ${id.toText()}: Canister has no method '${method}'.`);
 }
 
 /** Stand-in for the cycles minting canister: `icp` asks it which subnets it may create canisters on. */

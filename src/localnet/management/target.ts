@@ -1,7 +1,7 @@
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
-import { ErrorCode, RejectCode } from '../errors.js';
+import { ErrorCode } from '../errors.js';
 import type { Canister } from '../execution/canister.js';
 import type { Response } from '../execution/context.js';
 import { rejectResponse, type Engine } from '../execution/engine.js';
@@ -43,12 +43,12 @@ export function decodeTarget(engine: Engine, arg: Uint8Array, method = ''): { va
   const id = targetOf(method, arg);
   if (id === undefined) {
     return {
-      reject: rejectResponse(RejectCode.CanisterError, ErrorCode.InvalidManagementPayload, 'Error decoding the canister_id of an ic00 call')
+      reject: rejectResponse(ErrorCode.InvalidManagementPayload, 'Error decoding the canister_id of an ic00 call')
     };
   }
   const canister = engine.getCanister(id);
   if (canister === undefined) {
-    return { reject: rejectResponse(RejectCode.DestinationInvalid, ErrorCode.CanisterNotFound, `Canister ${id.toText()} not found`) };
+    return { reject: rejectResponse(ErrorCode.CanisterNotFound, `Canister ${id.toText()} not found`) };
   }
   return { value: canister };
 }

@@ -37,6 +37,11 @@ export class StableMemory {
     this.journal = null;
   }
 
+  /** Pages written since begin() (a composite query's overlay keeps them). */
+  journaledPages(): number[] {
+    return this.journal === null ? [] : [...this.journal.keys()];
+  }
+
   rollback(): void {
     if (this.journal === null) return;
     for (const [index, previous] of this.journal) {

@@ -1,5 +1,5 @@
 import { concatBytes } from '@noble/hashes/utils';
-import { CanisterTrap, ErrorCode, RejectCode } from '../errors.js';
+import { CanisterTrap, ErrorCode, plainReject, RejectCode } from '../errors.js';
 import type { ExecutionContext } from '../execution/context.js';
 import type { StableMemory } from './stable-memory.js';
 
@@ -20,6 +20,8 @@ export interface SystemApiHost {
   costCall(methodNameBytes: bigint, payloadBytes: bigint): bigint;
   /** The committed global timer (0 = inactive). */
   committedGlobalTimer(): bigint;
+  /** Whether a call to `callee` would exceed the output-queue capacity (ic0.call_perform then fails). */
+  outputQueueFull(callee: Uint8Array): boolean;
   /** Records that the host wrote [offset, offset + length) of linear memory, so rollback and commit see it. */
   markDirty(offset: number, length: number): void;
 }
@@ -116,7 +118,7 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
     },
     msg_reject: (src: number, size: number) => {
       const c = respondable('ic0.msg_reject');
-      c.response = { kind: 'reject', reject: { code: RejectCode.CanisterReject, errorCode: 'IC0406', message: textOf(src, size) } };
+      c.response = { kind: 'reject', reject: plainReject(RejectCode.CanisterReject, ErrorCode.CanisterRejectedMessage, textOf(src, size)) };
     },
     msg_method_name_size: () => new TextEncoder().encode(methodName(ctx())).length,
     msg_method_name_copy: (dst: number, offset: number, size: number) =>
@@ -186,6 +188,11 @@ export function createSystemApi(host: SystemApiHost): Record<string, (...args: n
       const c = ctx();
       const call = pendingCall('ic0.call_perform');
       c.pendingCall = undefined;
+      if (host.outputQueueFull(call.callee)) {
+        // As the replica: the call is not made, the cycles it carried stay with the caller, SYS_TRANSIENT.
+        c.cyclesSentByCalls -= call.cycles;
+        return RejectCode.SysTransient;
+      }
       c.performedCalls.push(call);
       return 0;
     },
