@@ -12,7 +12,7 @@ import {
 } from '../common/http-certification.js';
 
 /** Bounds of what a controller may upload (one ingress message per file: under the 2 MiB limit). */
-export const MAX_ASSETS = 64;
+export const MAX_ASSETS = 16;
 export const MAX_ASSET_BYTES = 1_900_000;
 export const MAX_PATH_CHARS = 256;
 const MAX_CONTENT_TYPE_CHARS = 128;

@@ -29,7 +29,7 @@ function principal(text: string): TargetResult {
 export function resolveTarget(host: string | undefined, url: string): TargetResult {
   const [path = '/', query = ''] = url.split('?', 2);
   if (API_PATH.test(path)) return undefined;
-  const match = HOST.exec(host ?? '');
+  const match = HOST.exec((host ?? '').toLowerCase());
   // `raw.localhost` alone: the first group took `raw`.
   const bareRaw = match?.[1]?.toLowerCase() === 'raw' && match[2] === undefined;
   const raw = bareRaw || match?.[2] !== undefined;
