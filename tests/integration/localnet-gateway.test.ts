@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { generateHostKeys } from '../../src/localnet/crypto/host-keys.ts';
 import { serveFromCanister } from '../../src/localnet/http/gateway/handler.ts';
+import { MAX_REQUEST_BYTES } from '../../src/localnet/http/server.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { probeWasm } from '../support/probe.ts';
 import { getWithHost, webWasm } from '../support/web.ts';
@@ -72,6 +73,26 @@ describe('HTTP gateway: browser requests to canisters on the localnet port', () 
     const response = await at('/stream-elsewhere');
     expect(response.status).toBe(503);
     expect(response.text).toMatch(/streaming callback is a method of another canister/);
+  });
+
+  it('gives up on a stream that never ends (bounded callbacks) and on a status code HTTP has not', async () => {
+    const request = { method: 'GET', url: '/stream-forever', headers: [], body: new Uint8Array() };
+    const deps = { engine: net.engine, rounds: net.rounds, rootKeyDer: net.rootKey, maxStreamingCallbacks: 5 };
+    const endless = await serveFromCanister(deps, { canisterId: web, raw: false }, request);
+    expect(endless.status).toBe(503);
+    expect(new TextDecoder().decode(endless.body)).toMatch(/exceeds 5 callbacks/);
+    const badStatus = await at('/bad-status', `${web.toText()}.raw.localhost:${net.port}`);
+    expect(badStatus.status).toBe(503);
+    expect(badStatus.text).toMatch(/invalid status 999/);
+  });
+
+  it('answers a request body over the limit with 413', async () => {
+    const response = await fetch(`${net.url}/upload?canisterId=${web.toText()}`, {
+      method: 'POST',
+      body: new Uint8Array(MAX_REQUEST_BYTES + 1)
+    });
+    expect(response.status).toBe(413);
+    expect(await response.text()).toMatch(/^error: payload_too_large\n/);
   });
 
   it('makes the update call http_request_update when the query answers upgrade = opt true', async () => {

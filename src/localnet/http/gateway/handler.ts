@@ -18,6 +18,8 @@ export interface GatewayDeps {
   nowNs?: () => bigint;
   /** How long an upgraded (update) request may take. */
   updateTimeoutMs?: number;
+  /** Bound on streaming callbacks per response (default MAX_STREAMING_CALLBACKS). */
+  maxStreamingCallbacks?: number;
 }
 
 export interface GatewayRequest {
@@ -103,7 +105,7 @@ export async function serveFromCanister(deps: GatewayDeps, target: GatewayTarget
   if (declared !== undefined && strategy === undefined) return errorResponse('upstream_error', 'The streaming strategy is not a Callback');
   let body: Uint8Array = new Uint8Array(response.body);
   if (strategy !== undefined) {
-    const streamed = readStream(deps.engine, canisterId, body, strategy);
+    const streamed = readStream(deps.engine, canisterId, body, strategy, deps.maxStreamingCallbacks);
     if (!streamed.ok) return streamed.response;
     body = streamed.body;
   }

@@ -15,7 +15,13 @@ type Streamed = { ok: true; body: Uint8Array } | { ok: false; response: GatewayR
  * Appends the chunks of a `Callback` streaming strategy: calls the callback query with the token until the
  * canister returns no token. The callback must be a method of the same canister (the spec fails the request).
  */
-export function readStream(engine: Engine, canisterId: Principal, first: Uint8Array, strategy: StreamingCallback): Streamed {
+export function readStream(
+  engine: Engine,
+  canisterId: Principal,
+  first: Uint8Array,
+  strategy: StreamingCallback,
+  maxCallbacks = MAX_STREAMING_CALLBACKS
+): Streamed {
   const [callee, method] = strategy.callback;
   if (callee.toText() !== canisterId.toText())
     return {
@@ -26,13 +32,10 @@ export function readStream(engine: Engine, canisterId: Principal, first: Uint8Ar
   let size = first.length;
   let token: Uint8Array | undefined = strategy.token;
   for (let calls = 0; token !== undefined; calls += 1) {
-    if (calls >= MAX_STREAMING_CALLBACKS || size > MAX_STREAMED_BYTES)
+    if (calls >= maxCallbacks || size > MAX_STREAMED_BYTES)
       return {
         ok: false,
-        response: errorResponse(
-          'upstream_error',
-          `The streamed body exceeds ${MAX_STREAMING_CALLBACKS} callbacks or ${MAX_STREAMED_BYTES} bytes`
-        )
+        response: errorResponse('upstream_error', `The streamed body exceeds ${maxCallbacks} callbacks or ${MAX_STREAMED_BYTES} bytes`)
       };
     const answer = engine.query({ canisterId, method, arg: token, sender: Principal.anonymous() });
     if (answer.kind === 'reject') return { ok: false, response: rejectResponse(answer.reject) };
