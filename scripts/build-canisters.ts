@@ -1,5 +1,5 @@
 /**
- * Builds every canister of dfx.json and of tests/fixtures/dfx.json with azle (see src/project/build.ts).
+ * Builds every canister of dfx.json, canisters/explorer/dfx.json and tests/fixtures/dfx.json with azle (see src/project/build.ts).
  *
  *   tsx scripts/build-canisters.ts [--if-needed] [name ...]
  */
@@ -12,7 +12,8 @@ const repoRoot = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const ifNeeded = args.includes('--if-needed');
 const names = args.filter((a) => !a.startsWith('--'));
-const projects = [repoRoot, join(repoRoot, 'tests', 'fixtures')];
+// The explorer's asset canister is its own project: `deai deploy` deploys dfx.json's registry and ledger only.
+const projects = [repoRoot, join(repoRoot, 'canisters', 'explorer'), join(repoRoot, 'tests', 'fixtures')];
 
 try {
   let matched = 0;

@@ -47,7 +47,10 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   'tsx scripts/llama-toolchain.ts': [['.ci/run', 'npx tsx scripts/llama-toolchain.ts']],
   'tsx scripts/build-canisters.ts': [['package.json', 'tsx scripts/build-canisters.ts']],
   deai: [[THIS_FILE, "ok('--version')"]],
-  'deai explorer': [[THIS_FILE, "'explorer', '--port'"]],
+  'deai explorer': [
+    [THIS_FILE, "'explorer', '--port'"],
+    ['tests/e2e/explorer-canister.test.ts', "'explorer', '--from-canister'"]
+  ],
   'npm run build:explorer': [['tests/e2e/explorer.test.ts', 'buildExplorer']],
   'deai start': [['tests/e2e/start-demo.test.ts', "'--exit-after-demo'"]],
   'deai localnet start': [[THIS_FILE, "'localnet', 'start'"]],

@@ -12,6 +12,8 @@ interface ExplorerFlags {
   host: string;
   registry?: string;
   ledger?: string;
+  fromCanister: boolean;
+  identity?: string;
   json: boolean;
 }
 
@@ -24,6 +26,8 @@ export function registerExplorer(program: Command): void {
     .option('--host <url>', 'IC network the page talks to', LOCAL_HOST)
     .option('--registry <id>', 'registry canister id (default: the id `deai deploy` recorded in .dfx/local/canister_ids.json)')
     .option('--ledger <id>', 'ledger canister id (default: the recorded one, else the registry task config)')
+    .option('--from-canister', 'upload the page to an asset canister on the network and print its gateway URL', false)
+    .option('--identity <pem>', 'with --from-canister: the controller identity (default .deai/identity.pem)')
     .option('--json', 'print the URL and configuration as JSON', false)
     .action(async (flags: ExplorerFlags) =>
       run(flags.json, async () => {
@@ -37,6 +41,20 @@ export function registerExplorer(program: Command): void {
         const ledger = flags.ledger ?? readRecordedIds(process.cwd()).ledger;
         const config: ExplorerPageConfig = { host: flags.host, registry, ...(ledger === undefined ? {} : { ledger }) };
         out.info('Building the explorer page if needed …');
+        if (flags.fromCanister) {
+          const { deployExplorerCanister } = await import('../explorer-canister.js');
+          const deployed = await deployExplorerCanister({
+            host: flags.host,
+            identity: flags.identity,
+            config,
+            onProgress: (m) => out.info(`  ${m}`)
+          });
+          out.result(`Explorer canister ${deployed.canisterId}: ${deployed.url}\n  ${deployed.assets.length} certified files`, {
+            ...deployed,
+            config
+          });
+          return;
+        }
         const explorer = await startExplorer(config, flags.port);
         const stop = (): void => void explorer.close().then(() => process.exit(0));
         process.once('SIGINT', stop);

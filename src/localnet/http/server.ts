@@ -6,6 +6,9 @@ import { Principal } from '@dfinity/principal';
 import { encodeCbor, safeDecodeCbor } from '../crypto/cbor.js';
 import { handleCall, handleQuery, handleReadState, handleStatus, type EndpointDeps, type EndpointResult } from './endpoints.js';
 import { CodedError } from '../../core/errors/coded-error.js';
+import { errorResponse, type GatewayResponse } from './gateway/errors.js';
+import { serveFromCanister, type GatewayDeps } from './gateway/handler.js';
+import { resolveTarget, type TargetResult } from './gateway/target.js';
 
 /** Requests above this size get 413 (agent-js does not chunk; icp chunks installs above 2 MB). */
 export const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
@@ -111,9 +114,49 @@ async function route(deps: EndpointDeps, request: IncomingMessage): Promise<Endp
   return scope === 'subnet' ? handleReadState(deps, undefined, id, decoded.value) : handleReadState(deps, id, undefined, decoded.value);
 }
 
-/** The IC HTTP interface on loopback. Never throws to Node: every failure becomes an HTTP answer. */
+function sendGateway(response: ServerResponse, answer: GatewayResponse): void {
+  const headers: string[] = [];
+  for (const [name, value] of answer.headers) headers.push(name, value);
+  headers.push('content-length', String(answer.body.length));
+  response.writeHead(answer.status, headers);
+  response.end(answer.body);
+}
+
+/** A browser request for a canister (`<id>.localhost`, `?canisterId=`): the HTTP gateway answers it. */
+async function gateway(deps: EndpointDeps, target: NonNullable<TargetResult>, request: IncomingMessage): Promise<GatewayResponse> {
+  if (!target.ok) return errorResponse('canister_id_incorrect', target.detail);
+  if (deps.engine.halted !== undefined) return errorResponse('upstream_error', `The local network stopped: ${deps.engine.halted.message}`);
+  let body: Uint8Array;
+  try {
+    body = await readBody(request);
+  } catch (error) {
+    if (error instanceof HttpError && error.code === 'PayloadTooLarge') return errorResponse('payload_too_large', error.message);
+    throw error;
+  }
+  const headers: [string, string][] = [];
+  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2)
+    headers.push([request.rawHeaders[i]!.toLowerCase(), request.rawHeaders[i + 1]!]);
+  const gatewayDeps: GatewayDeps = { engine: deps.engine, rounds: deps.rounds, rootKeyDer: deps.keys.rootKeyDer };
+  return serveFromCanister(gatewayDeps, target.target, { method: request.method ?? 'GET', url: request.url ?? '/', headers, body });
+}
+
+/**
+ * The IC HTTP interface on loopback, and the HTTP gateway for browser requests to canisters on the same port.
+ * Never throws to Node: every failure becomes an HTTP answer.
+ */
 export function createHttpServer(deps: EndpointDeps, onError: (error: unknown) => void): Server {
   return createServer((request, response) => {
+    const target = resolveTarget(request.headers.host, request.url ?? '/');
+    if (target !== undefined) {
+      gateway(deps, target, request).then(
+        (answer) => sendGateway(response, answer),
+        (error: unknown) => {
+          onError(error);
+          sendText(response, 500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      );
+      return;
+    }
     if (request.method === 'OPTIONS') {
       response.writeHead(204, CORS_HEADERS);
       response.end();
