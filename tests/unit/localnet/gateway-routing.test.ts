@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ErrorCode, reject, RejectCode } from '../../../src/localnet/errors.ts';
+import { ErrorCode, RejectCode } from '../../../src/localnet/errors.ts';
 import { rejectResponse } from '../../../src/localnet/http/gateway/errors.ts';
 import { resolveTarget } from '../../../src/localnet/http/gateway/target.ts';
 
@@ -38,7 +38,7 @@ describe("rejects become ic-gateway's status codes", () => {
     [RejectCode.CanisterError, 'IC0207', 'Canister x is out of cycles: frozen', 503, 'canister_frozen'],
     [RejectCode.SysTransient, 'IC0201', 'busy', 503, 'upstream_error']
   ] as const)('reject code %i (%s: %s) → %i %s', (code, errorCode, message, status, cause) => {
-    const answer = rejectResponse(reject(code, errorCode, message));
+    const answer = rejectResponse({ code, errorCode, message });
     expect(answer.status).toBe(status);
     expect(new TextDecoder().decode(answer.body)).toMatch(
       new RegExp(`^error: ${cause}\\ndetails: .+\\nReplica error: reject code ${code}, error code ${errorCode}: `)
