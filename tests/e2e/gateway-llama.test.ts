@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
@@ -12,6 +14,7 @@ import { startRunner, type StartedRunner } from '../../src/runner/start.ts';
 import { DeaiClient } from '../../src/sdk/index.ts';
 import { deaiJson, spawnGateway, type GatewayProcess } from '../support/gateway.ts';
 import { llamaFixture, type LlamaFixture } from '../support/llama.ts';
+import { readmeSnippets } from '../support/readme.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { heartbeatArgs, okOf } from '../support/registry.ts';
 import { deadEndpoint, freshModel } from '../support/sdk.ts';
@@ -19,6 +22,8 @@ import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 const MODEL = 'deai/tiny-random-llama';
+const root = join(import.meta.dirname, '..', '..');
+const exec = promisify(execFile);
 const messages = [{ role: 'user' as const, content: 'Write one sentence about the sea.' }];
 
 interface KeyJson {
@@ -127,7 +132,6 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
         .sort()
     );
     expect(listed.every((k) => !('key' in k))).toBe(true);
-    const { readFileSync } = await import('node:fs');
     const stored = readFileSync(join(dir, '.deai', 'gateway-keys.json'), 'utf8');
     for (const k of Object.values(keys)) expect(stored).not.toContain(k.key);
   });
@@ -265,6 +269,23 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     const revoked = await deaiJson<KeyJson>(dir, ['gateway', 'keys', 'revoke', keys.gone.prefix]);
     expect(revoked.revokedAt).toBeDefined();
     expect(await apiError(client(keys.gone.key).chat.completions.create(withProvider({})))).toBeInstanceOf(AuthenticationError);
+  });
+
+  it('runs README’s OpenAI example as written, with the .deai/gateway.json `npm start` writes', async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const snippet = readmeSnippets(readme, 'js').find((s) => s.code.includes("from 'openai'"));
+    expect(snippet).toBeDefined();
+    // Beside README, so that `openai` resolves from the project's node_modules; run in the test's project directory.
+    const file = join(root, `.readme-snippet-gateway-${process.pid}.mjs`);
+    writeFileSync(file, snippet?.code ?? '');
+    mkdirSync(join(dir, '.deai'), { recursive: true });
+    writeFileSync(join(dir, '.deai', 'gateway.json'), JSON.stringify({ baseURL: gateway.baseURL, apiKey: keys.app.key }));
+    try {
+      const { stdout } = await exec(process.execPath, [file], { cwd: dir, timeout: 60_000 });
+      expect(stdout.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it('stops gracefully on SIGTERM', async () => {
