@@ -126,7 +126,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       if (includeUsage && !sawUsage)
         await writeSse(call.response, {
           id: 'usage',
-          object: 'chat.completion.chunk',
+          object: call.path === '/v1/completions' ? 'text_completion' : 'chat.completion.chunk',
           model: card.id,
           choices: [],
           usage: usageOf(settlement)

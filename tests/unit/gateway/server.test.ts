@@ -13,6 +13,8 @@ import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts'
 import { startFakeEngine, type FakeEngine } from '../../support/fake-engine.ts';
 
 const MODEL = 'org/fake';
+/** A model whose runners rank (nearly) equal: affinity decides. */
+const TIED = 'org/tied';
 const card: PublishedModel = {
   id: MODEL,
   digest: `sha256:${'0'.repeat(64)}`,
@@ -61,9 +63,12 @@ describe('the gateway HTTP surface (fake registry and engines)', () => {
     const registry: GatewayRegistry = {
       listModels: async () => {
         if (registryDown) throw new Error('connection refused');
-        return [card];
+        return [card, { ...card, id: TIED }];
       },
-      findRunners: async () => [candidate('first', first.url, 9_000), candidate('second', second.url, 1_000)]
+      findRunners: async (request) =>
+        request.model === TIED
+          ? [candidate('first', first.url, 8_000), candidate('second', second.url, 8_000), candidate('third', first.url, 7_990)]
+          : [candidate('first', first.url, 9_000), candidate('second', second.url, 1_000)]
     };
     keys = new KeyStore(join(dir, 'keys.json'));
     key = keys.create({ name: 'unit', limitE8s: 1_000_000_000n }).key;
@@ -167,6 +172,19 @@ describe('the gateway HTTP surface (fake registry and engines)', () => {
       status: 500,
       body: { error: { message: 'internal gateway error', type: 'server_error', param: null, code: 'internal' } }
     });
+  });
+
+  it('the affinity key (x-deai-affinity, else user) keeps a session on one of equally ranked runners', async () => {
+    const served = async (user: string | undefined, header: string | undefined): Promise<string | null> => {
+      const body = { model: TIED, messages: [{ role: 'user' as const, content: 'a' }], ...(user === undefined ? {} : { user }) };
+      const options = header === undefined ? {} : { headers: { 'x-deai-affinity': header } };
+      return (await openai.chat.completions.create(body, options).withResponse()).response.headers.get('x-deai-runner');
+    };
+    const sessions = Array.from({ length: 12 }, (_, i) => `session-${i}`);
+    const chosen = await Promise.all(sessions.map((s) => served(s, undefined)));
+    expect(await Promise.all(sessions.map((s) => served(s, undefined)))).toEqual(chosen);
+    expect(await Promise.all(sessions.map((s) => served('ignored', s)))).toEqual(chosen);
+    expect(new Set(chosen).size).toBeGreaterThan(1);
   });
 
   it('lists models in OpenRouter’s shape with exact per-token prices', async () => {
