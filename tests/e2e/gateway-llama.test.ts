@@ -257,6 +257,11 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     expect(bad.param).toBe('messages.0.role');
     const empty = await apiError(client(keys.app.key).chat.completions.create({ model: MODEL, messages: [] }));
     expect(empty).toBeInstanceOf(BadRequestError);
+    // The runner's own 400 (a prompt beyond its context) is the request's fault: passed on, not failed over.
+    const tooLong = await apiError(
+      client(keys.app.key).chat.completions.create(withProvider({}, { messages: [{ role: 'user', content: 'sea '.repeat(20_000) }] }))
+    );
+    expect({ status: tooLong.status, code: tooLong.code }).toEqual({ status: 400, code: 'upstream_rejected' });
   });
 
   it('spend is recorded durably per key; a revoked key is refused at once by the running gateway', async () => {
