@@ -59,6 +59,8 @@ export async function runDemo(options: { host: string; registryId: string; proje
       identity: '.deai/runner.pem',
       engine: { kind: 'llama.cpp', url: llama.url, modelPath },
       manifest: {
+        // The gateway (and `chat({ via: 'direct' })`) reach the runner here.
+        endpoint: llama.url,
         region: 'local',
         deployments: [
           {

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 
 import { registerDeploy } from './commands/deploy.js';
 import { registerExplorer } from './commands/explorer.js';
+import { registerGateway } from './commands/gateway.js';
 import { registerLedger } from './commands/ledger.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerLocalnet } from './commands/localnet.js';
@@ -16,7 +17,9 @@ export const program = new Command()
   .name('deai')
   .description('DeAI Registry: decentralized AI inference on the Internet Computer')
   .version('0.1.0')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A command's own options come before its subcommand (`deai gateway --port 0` vs `deai gateway keys list --json`).
+  .enablePositionalOptions();
 
 registerLocalnet(program);
 registerDeploy(program);
@@ -28,3 +31,4 @@ registerRunners(program);
 registerTask(program);
 registerLedger(program);
 registerExplorer(program);
+registerGateway(program);

@@ -92,6 +92,12 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
     [THIS_FILE, "'task', 'reject'"],
     ['tests/integration/cli-commands.test.ts', "'task', 'reject'"]
   ],
+  'deai gateway': [['tests/e2e/gateway-llama.test.ts', "spawnGateway(dir, ['--port', '0'"]],
+  'deai gateway keys': [
+    ['tests/e2e/gateway-llama.test.ts', "['gateway', 'keys', 'create'"],
+    ['tests/e2e/gateway-llama.test.ts', "['gateway', 'keys', 'list']"],
+    ['tests/e2e/gateway-llama.test.ts', "['gateway', 'keys', 'revoke'"]
+  ],
   'deai ledger balance': [[THIS_FILE, "'ledger', 'balance'"]],
   'deai ledger transfer': [[THIS_FILE, "'ledger', 'transfer'"]],
   'icp canister call': [['tests/integration/localnet-icp-cli.test.ts', "icp('canister', 'call'"]],

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,11 @@ const DemoOutput = z.object({
     requester: z.string(),
     runner: z.string(),
     balances: z.object({ requesterE8s: z.string(), runnerE8s: z.string() })
+  }),
+  gateway: z.object({
+    baseURL: z.string(),
+    apiKey: z.string(),
+    check: z.object({ runner: z.string(), content: z.string(), completionTokens: z.number() })
   })
 });
 
@@ -40,7 +45,7 @@ describe('npm start -- --exit-after-demo', () => {
       // The README's command itself: npm prints its "> deai-registry start" banner first, then the JSON document.
       const { stdout, stderr } = await exec(
         'npm',
-        ['start', '--', '--exit-after-demo', '--port', '0', '--state-dir', stateDir, '--clean', '--json'],
+        ['start', '--', '--exit-after-demo', '--port', '0', '--gateway-port', '0', '--state-dir', stateDir, '--clean', '--json'],
         {
           cwd: root,
           timeout: 240_000,
@@ -57,6 +62,16 @@ describe('npm start -- --exit-after-demo', () => {
       expect(stderr).toMatch(new RegExp(`runner .* registered and live`));
       expect(stderr).toMatch(/Stopping: draining the runner/);
       expect(DEMO_MODEL_ID).toBe('deai/tiny-random-llama');
+      // The gateway served one chat completion through the demo runner and left the client settings in .deai/gateway.json.
+      expect(printed.gateway.baseURL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      expect(printed.gateway.apiKey).toMatch(/^sk-deai-/);
+      expect(printed.gateway.check).toMatchObject({ runner: printed.demo.runner });
+      expect(printed.gateway.check.completionTokens).toBeGreaterThan(0);
+      expect(JSON.parse(readFileSync(join(root, '.deai', 'gateway.json'), 'utf8'))).toEqual({
+        baseURL: printed.gateway.baseURL,
+        apiKey: printed.gateway.apiKey
+      });
+      expect(stderr).toMatch(/Gateway: http:\/\/127\.0\.0\.1:\d+\/v1/);
     },
     30 * 60_000
   );

@@ -18,7 +18,7 @@ export interface ReadmeSnippet {
 
 const PROGRAMS = /^(?:npx\s+)?(deai|npm|dfx|tsx|icp|vllm|llama-server)\s+\S/;
 /** `deai` commands with subcommands; the others (deploy, start, explorer) take arguments right away. */
-const GROUPS = new Set(['localnet', 'identity', 'runner', 'models', 'runners', 'task', 'ledger']);
+const GROUPS = new Set(['localnet', 'identity', 'runner', 'models', 'runners', 'task', 'ledger', 'gateway']);
 
 export function commandKey(text: string): string | undefined {
   if (!PROGRAMS.test(text.trim())) return undefined;

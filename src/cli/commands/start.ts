@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 
 import { DEFAULT_PORT, DEFAULT_STATE_DIR } from '../../localnet/defaults.js';
 import type { RunningDemo } from '../demo.js';
+import type { DemoGateway } from '../gateway-demo.js';
 import { output, run } from '../output.js';
 import { DEFAULT_EXPLORER_PORT } from './explorer.js';
+import { DEFAULT_GATEWAY_PORT } from './gateway.js';
 import { portOption } from './localnet.js';
 
 interface StartFlags {
@@ -13,6 +15,8 @@ interface StartFlags {
   json: boolean;
   demo: boolean;
   exitAfterDemo: boolean;
+  gateway: boolean;
+  gatewayPort: number;
 }
 
 const jsonSafe = (value: unknown): unknown =>
@@ -25,30 +29,37 @@ const jsonSafe = (value: unknown): unknown =>
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('start the local network, deploy every canister, run the demo (runner + task), and keep serving')
+    .description(
+      'start the local network, deploy every canister, run the demo (runner + task), the OpenAI-compatible gateway, and keep serving'
+    )
     .option('--port <port>', 'TCP port on 127.0.0.1, 0 for a free one', portOption, DEFAULT_PORT)
     .option('--state-dir <dir>', 'where canisters and keys are kept', DEFAULT_STATE_DIR)
     .option('--clean', 'discard the saved state first', false)
     .option('--no-demo', 'only the network and the canisters: no llama-server, runner or demo task')
     .option('--exit-after-demo', 'stop everything and exit once the demo task is paid', false)
+    .option('--gateway-port <port>', 'port of the OpenAI-compatible gateway, 0 for a free one', portOption, DEFAULT_GATEWAY_PORT)
+    .option('--no-gateway', 'do not start the OpenAI-compatible gateway')
     .option('--json', 'print the result as JSON', false)
     .action(async (flags: StartFlags) =>
       run(flags.json, async () => {
         const out = output(flags.json);
         out.info(`Starting the local ICP network (state in ${flags.stateDir}${flags.clean ? ', starting clean' : ''}) …`);
         // Loaded on use, so that other commands start fast.
-        const [{ Localnet }, { deployProject }, { runDemo }, { startExplorer }] = await Promise.all([
+        const [{ Localnet }, { deployProject }, { runDemo, DEMO_MODEL_ID }, { startExplorer }, { startDemoGateway }] = await Promise.all([
           import('../../localnet/localnet.js'),
           import('../deploy-project.js'),
           import('../demo.js'),
-          import('../explorer-server.js')
+          import('../explorer-server.js'),
+          import('../gateway-demo.js')
         ]);
         const net = await Localnet.start({ port: flags.port, stateDir: flags.stateDir, clean: flags.clean });
         let demo: RunningDemo | undefined;
         let explorer: { url: string; close(): Promise<void> } | undefined;
+        let gateway: DemoGateway | undefined;
         const shutdown = async (code: number): Promise<never> => {
           out.info('Stopping: draining the runner, then llama-server and the local network …');
           await explorer?.close();
+          await gateway?.gateway.close();
           await demo?.stop().catch((error: unknown) => console.error(`while stopping the demo: ${String(error)}`));
           await net.stop();
           process.exit(code);
@@ -62,6 +73,15 @@ export function registerStart(program: Command): void {
           const registry = ids.registry;
           if (flags.demo && registry !== undefined)
             demo = await runDemo({ host: net.url, registryId: registry, projectDir: process.cwd(), out });
+          if (flags.gateway && registry !== undefined)
+            gateway = await startDemoGateway({
+              host: net.url,
+              registryId: registry,
+              port: flags.gatewayPort,
+              projectDir: process.cwd(),
+              ...(demo === undefined ? {} : { model: DEMO_MODEL_ID }),
+              out
+            });
           // The explorer is a convenience: a page that cannot be built must not stop the network.
           if (registry !== undefined && !flags.exitAfterDemo) {
             explorer = await startExplorer(
@@ -87,6 +107,13 @@ export function registerStart(program: Command): void {
                   `runner metrics: ${demo.result.urls.runnerMetrics}`
                 ]),
             ...(explorer === undefined ? [] : [`Explorer: ${explorer.url}`]),
+            ...(gateway === undefined
+              ? []
+              : [
+                  `Gateway (OpenAI-compatible): ${gateway.baseURL}`,
+                  `  demo API key: ${gateway.apiKey} (also in .deai/gateway.json)`,
+                  `  curl ${gateway.baseURL}/models`
+                ]),
             flags.exitAfterDemo ? 'Demo done; exiting.' : 'Serving. Press Ctrl-C to stop (state is kept).'
           ];
           out.result(lines.join('\n'), {
@@ -94,10 +121,15 @@ export function registerStart(program: Command): void {
             rootKey: net.rootKeyHex,
             canisters: ids,
             demo: demo === undefined ? null : jsonSafe(demo.result),
-            explorer: explorer?.url ?? null
+            explorer: explorer?.url ?? null,
+            gateway:
+              gateway === undefined
+                ? null
+                : { baseURL: gateway.baseURL, apiKey: gateway.apiKey, configFile: gateway.configFile, check: gateway.check ?? null }
           });
         } catch (error) {
           await explorer?.close();
+          await gateway?.gateway.close();
           await demo?.stop().catch(() => undefined);
           await net.stop();
           throw error;

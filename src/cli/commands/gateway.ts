@@ -1,0 +1,120 @@
+import type { Command } from 'commander';
+
+import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
+import { e8sOption, positiveIntOption } from '../flags.js';
+import { output, run } from '../output.js';
+import { portOption } from './localnet.js';
+
+export const DEFAULT_GATEWAY_PORT = 4960;
+const KEYS_FILE = '.deai/gateway-keys.json';
+
+interface KeysFlags {
+  keys: string;
+  json: boolean;
+}
+
+const jsonSafe = (value: unknown): unknown =>
+  JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+
+/** `deai gateway`: the OpenAI-compatible API over the registry's runners; `deai gateway keys …` manages its keys. */
+export function registerGateway(program: Command): void {
+  const gateway = clientOptions(
+    program.command('gateway').description('serve an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)')
+  )
+    // Its options before `keys`, so that `gateway keys list --json` is the subcommand's --json.
+    .enablePositionalOptions()
+    .option('--port <port>', 'TCP port, 0 for a free one', portOption, DEFAULT_GATEWAY_PORT)
+    .option('--bind <address>', 'address to listen on', '127.0.0.1')
+    .option('--keys <file>', 'API key file', KEYS_FILE)
+    .option('--attempt-timeout <ms>', "one runner's time to its first token before the next is tried", positiveIntOption, 30_000)
+    .action(async (flags: ClientFlags & KeysFlags & { port: number; bind: string; attemptTimeout: number }) =>
+      runClient(flags.json, async () => {
+        const out = output(flags.json);
+        const [{ startGateway }, { KeyStore }] = await Promise.all([import('../../gateway/server.js'), import('../../gateway/keys.js')]);
+        const client = await connectClient(flags);
+        const keys = new KeyStore(flags.keys);
+        const live = keys.list().filter((k) => k.revokedAt === undefined).length;
+        const running = await startGateway({
+          registry: client,
+          keys,
+          port: flags.port,
+          bind: flags.bind,
+          attemptTimeoutMs: flags.attemptTimeout,
+          log: (event, fields) => out.info(`  ${event} ${JSON.stringify(fields)}`)
+        });
+        const stop = (): void => {
+          out.info('Stopping: finishing requests in flight …');
+          void running.close().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        out.result(
+          [
+            `Gateway: ${running.baseURL} (OpenAI-compatible; registry ${client.registryId.toText()} on ${flags.host})`,
+            `${live} live API key(s) in ${flags.keys}${live === 0 ? ': create one with `deai gateway keys create --name app --limit <e8s>`' : ''}`,
+            'Serving. Press Ctrl-C to stop.'
+          ].join('\n'),
+          { url: running.baseURL, baseURL: running.baseURL, keys: flags.keys, liveKeys: live }
+        );
+      })
+    );
+
+  const keys = gateway.command('keys').description('API keys of the gateway (stored hashed, each with a spend limit)');
+  keys
+    .command('create')
+    .description('create a key; it is shown once')
+    .requiredOption('--name <name>', 'what the key is for')
+    .option('--limit <e8s>', 'spend limit, e8s', e8sOption, 100_000_000n)
+    .option('--rate <perMinute>', 'requests per minute', positiveIntOption, 600)
+    .option('--keys <file>', 'API key file', KEYS_FILE)
+    .option('--json', 'print machine-readable JSON', false)
+    .action(async (flags: KeysFlags & { name: string; limit: bigint; rate: number }) =>
+      run(flags.json, async () => {
+        const { KeyStore } = await import('../../gateway/keys.js');
+        const { key, view } = new KeyStore(flags.keys).create({ name: flags.name, limitE8s: flags.limit, ratePerMinute: flags.rate });
+        output(flags.json).result(
+          `${key}\n  ${view.id} "${view.name}": limit ${view.limitE8s} e8s, ${view.ratePerMinute} requests/min. Keep it: it is not shown again.`,
+          { key, ...(jsonSafe(view) as object) }
+        );
+      })
+    );
+  keys
+    .command('list')
+    .description('keys: id, shown prefix, limit, spent, state')
+    .option('--keys <file>', 'API key file', KEYS_FILE)
+    .option('--json', 'print machine-readable JSON', false)
+    .action(async (flags: KeysFlags) =>
+      run(flags.json, async () => {
+        const { KeyStore } = await import('../../gateway/keys.js');
+        const list = new KeyStore(flags.keys).list();
+        const human =
+          list.length === 0
+            ? 'No keys yet: `deai gateway keys create --name app`.'
+            : table(
+                ['ID', 'PREFIX', 'NAME', 'SPENT/LIMIT (E8S)', 'RATE/MIN', 'STATE'],
+                list.map((k) => [
+                  k.id,
+                  k.prefix,
+                  k.name,
+                  `${k.spentE8s}/${k.limitE8s}`,
+                  String(k.ratePerMinute),
+                  k.revokedAt === undefined ? 'live' : 'revoked'
+                ])
+              );
+        output(flags.json).result(human, jsonSafe(list));
+      })
+    );
+  keys
+    .command('revoke')
+    .description('revoke a key by id or shown prefix (at once, also for a running gateway)')
+    .argument('<key>', 'key id (key_…) or shown prefix (sk-deai-…)')
+    .option('--keys <file>', 'API key file', KEYS_FILE)
+    .option('--json', 'print machine-readable JSON', false)
+    .action(async (idOrPrefix: string, flags: KeysFlags) =>
+      run(flags.json, async () => {
+        const { KeyStore } = await import('../../gateway/keys.js');
+        const view = new KeyStore(flags.keys).revoke(idOrPrefix);
+        output(flags.json).result(`Revoked ${view.id} (${view.prefix}, "${view.name}")`, jsonSafe(view));
+      })
+    );
+}

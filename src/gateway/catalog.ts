@@ -1,0 +1,139 @@
+import type { ModelFilter, PublishedModel, RunnerCandidate, RunnerRequest } from '../sdk/index.js';
+import { GatewayError } from './errors.js';
+import { CardFactsSchema } from './schemas.js';
+
+/** What the gateway reads from the registry (DeaiClient has both). */
+export interface GatewayRegistry {
+  listModels(filter?: ModelFilter): Promise<PublishedModel[]>;
+  findRunners(request: RunnerRequest): Promise<RunnerCandidate[]>;
+}
+
+const CARDS_TTL_MS = 10_000;
+/** A card missing from the cache is looked up again at most this often (a flood of unknown ids costs one read). */
+const CARDS_MISS_REFRESH_MS = 1_000;
+/** Discovery answers are reused this long: a runner's state moves at heartbeat pace, requests much faster. */
+const CANDIDATES_TTL_MS = 1_000;
+const MAX_CACHED_REQUESTS = 1_000;
+
+const stableJson = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/** The registry as the gateway needs it: published cards and live runners, cached briefly. */
+export class Catalog {
+  private cards: { atMs: number; byId: Map<string, PublishedModel> } | undefined;
+  private readonly candidates = new Map<string, { atMs: number; value: Promise<RunnerCandidate[]> }>();
+
+  constructor(
+    private readonly registry: GatewayRegistry,
+    private readonly nowMs: () => number = () => performance.now()
+  ) {}
+
+  /** The published (not deprecated) card `id`; throws GatewayError ModelNotFound. */
+  async card(id: string): Promise<PublishedModel> {
+    let cards = await this.publishedCards();
+    if (!cards.has(id) && this.nowMs() - (this.cards?.atMs ?? 0) > CARDS_MISS_REFRESH_MS) cards = await this.publishedCards(true);
+    const card = cards.get(id);
+    if (card === undefined)
+      throw new GatewayError('ModelNotFound', `The model ${id} does not exist (see GET /v1/models)`, { details: { param: 'model' } });
+    return card;
+  }
+
+  async publishedCards(refresh = false): Promise<Map<string, PublishedModel>> {
+    if (!refresh && this.cards !== undefined && this.nowMs() - this.cards.atMs < CARDS_TTL_MS) return this.cards.byId;
+    const listed = await this.read(() => this.registry.listModels());
+    const byId = new Map<string, PublishedModel>();
+    // Several versions of one id: the registry lists the latest first; deprecated cards are not offered.
+    for (const card of listed) if (card.deprecated === undefined && !byId.has(card.id)) byId.set(card.id, card);
+    this.cards = { atMs: this.nowMs(), byId };
+    return byId;
+  }
+
+  async findRunners(request: RunnerRequest): Promise<RunnerCandidate[]> {
+    const key = stableJson(request);
+    const cached = this.candidates.get(key);
+    if (cached !== undefined && this.nowMs() - cached.atMs < CANDIDATES_TTL_MS) return cached.value;
+    if (this.candidates.size >= MAX_CACHED_REQUESTS) this.candidates.clear();
+    const value = this.read(() => this.registry.findRunners(request));
+    this.candidates.set(key, { atMs: this.nowMs(), value });
+    value.catch(() => this.candidates.delete(key));
+    return value;
+  }
+
+  /** Forgets discovery answers (after a runner failed, so the next request sees the registry's news). */
+  forgetRunners(): void {
+    this.candidates.clear();
+  }
+
+  private async read<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new GatewayError(
+        'RegistryUnavailable',
+        `The registry could not be read: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          cause: error
+        }
+      );
+    }
+  }
+}
+
+/** e8s per million tokens as DEAI per token, exact decimal text (OpenRouter gives dollars per token as text). */
+export function perTokenPrice(perMillionE8s: bigint): string {
+  const digits = perMillionE8s.toString().padStart(15, '0');
+  const whole = digits.slice(0, -14).replace(/^0+(?=\d)/, '');
+  const fraction = digits.slice(-14).replace(/0+$/, '');
+  return fraction === '' ? whole : `${whole}.${fraction}`;
+}
+
+/** One entry of GET /v1/models: OpenAI's model object with OpenRouter's fields, prices from the cheapest live runner. */
+export function modelEntry(card: PublishedModel, runners: readonly RunnerCandidate[]): Record<string, unknown> {
+  const facts = CardFactsSchema.safeParse(safeJson(card.manifestJson));
+  const input = facts.success ? (facts.data.modalities?.input ?? ['text']) : ['text'];
+  const output = facts.success ? (facts.data.modalities?.output ?? ['text']) : ['text'];
+  const cheapest = [...runners].sort((a, b) =>
+    Number(a.inputPricePerMillion + a.outputPricePerMillion - (b.inputPricePerMillion + b.outputPricePerMillion))
+  )[0];
+  const prompt = cheapest?.inputPricePerMillion ?? 0n;
+  const completion = cheapest?.outputPricePerMillion ?? 0n;
+  const contextLength = Number(card.contextLength);
+  return {
+    id: card.id,
+    object: 'model',
+    created: 0,
+    owned_by: card.publishedBy,
+    name: card.id,
+    context_length: contextLength,
+    architecture: {
+      modality: `${input.join('+')}->${output.join('+')}`,
+      input_modalities: input,
+      output_modalities: output,
+      tokenizer: card.family,
+      instruct_type: null
+    },
+    pricing: { prompt: perTokenPrice(prompt), completion: perTokenPrice(completion), request: '0', image: '0' },
+    top_provider: { context_length: contextLength, max_completion_tokens: null, is_moderated: false },
+    per_request_limits: null,
+    supported_parameters: ['max_tokens', 'temperature', 'top_p', 'stop', 'seed', 'stream', 'provider', 'user'],
+    quantization: card.quantization,
+    deai: {
+      digest: card.digest,
+      version: card.version,
+      family: card.family,
+      architecture: card.architecture,
+      bits: card.bits,
+      capabilities: facts.success ? (facts.data.capabilities ?? []) : [],
+      runners: runners.length,
+      currency: 'DEAI',
+      pricing_e8s_per_million: { prompt: prompt.toString(), completion: completion.toString() }
+    }
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

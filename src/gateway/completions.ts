@@ -1,0 +1,175 @@
+import type { ServerResponse } from 'node:http';
+
+import type { Catalog } from './catalog.js';
+import { GatewayError } from './errors.js';
+import type { ApiKeyView, KeyStore } from './keys.js';
+import type { Measurements } from './measurements.js';
+import { planRoute, runnerRequestOf } from './routing.js';
+import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
+import { UpstreamError, type UpstreamPath, type UpstreamSettlement, type UpstreamTarget, type UpstreamTransport } from './transport.js';
+import { writeSse } from './http.js';
+
+export interface CompletionDeps {
+  catalog: Catalog;
+  transport: UpstreamTransport;
+  keys: KeyStore;
+  measurements: Measurements;
+  /** One runner's time to its first token (or its whole answer, not streamed) before the next is tried. */
+  attemptTimeoutMs: number;
+  log(event: string, fields: Record<string, unknown>): void;
+}
+
+export interface CompletionCall {
+  path: UpstreamPath;
+  request: ChatCompletionRequest | CompletionRequest;
+  key: ApiKeyView;
+  affinityKey?: string;
+  response: ServerResponse;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+const usageOf = (s: UpstreamSettlement): Record<string, unknown> => ({
+  prompt_tokens: s.promptTokens,
+  completion_tokens: s.completionTokens,
+  total_tokens: s.promptTokens + s.completionTokens,
+  cost_e8s: s.chargeE8s.toString()
+});
+
+/**
+ * Serves one completion: the registry's live runners for the model, ordered by the request's `provider`
+ * preferences; each tried in turn until one gives its first token (a failure before it moves on, one after it ends the
+ * stream with an error event); the charge is added to the key's spend.
+ */
+export async function serveCompletion(deps: CompletionDeps, call: CompletionCall): Promise<void> {
+  const { request } = call;
+  const card = await deps.catalog.card(request.model);
+  const candidates = await deps.catalog.findRunners(runnerRequestOf(card.id, request.provider));
+  const plan = planRoute(candidates, request.provider, {
+    ...(call.affinityKey === undefined ? {} : { affinityKey: call.affinityKey }),
+    measurements: (runner) => deps.measurements.get(runner)
+  });
+  if (plan.length === 0)
+    throw new GatewayError('NoRunner', `No live runner with an endpoint serves ${card.id} under the requested routing constraints`);
+  const stream = request.stream === true;
+  const includeUsage = stream && request.stream_options?.include_usage === true;
+  const { provider: _provider, ...forwarded } = request;
+  const body: Record<string, unknown> = { ...forwarded, model: card.id };
+  if (stream) body.stream_options = { include_usage: true };
+  const failures: string[] = [];
+  for (const candidate of plan) {
+    if (call.signal.aborted) return;
+    const target: UpstreamTarget = {
+      runner: candidate.runner,
+      endpoint: candidate.endpoint,
+      model: card.id,
+      inputPricePerMillion: candidate.inputPricePerMillion,
+      outputPricePerMillion: candidate.outputPricePerMillion
+    };
+    const attempt = new AbortController();
+    const abort = (): void => attempt.abort();
+    call.signal.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(() => attempt.abort(new Error(`no first token within ${deps.attemptTimeoutMs} ms`)), deps.attemptTimeoutMs);
+    const startedMs = performance.now();
+    try {
+      const upstream = await deps.transport.send(target, { path: call.path, body, stream }, attempt.signal);
+      if (upstream.kind === 'json') {
+        clearTimeout(timer);
+        const totalMs = performance.now() - startedMs;
+        const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(upstream.settlement) };
+        call.response
+          .writeHead(200, {
+            'content-type': 'application/json',
+            'x-deai-runner': target.runner,
+            'x-deai-cost-e8s': upstream.settlement.chargeE8s.toString()
+          })
+          .end(JSON.stringify(answer));
+        settle(deps, call, target, upstream.settlement, totalMs, totalMs);
+        return;
+      }
+      const chunks = upstream.chunks[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      clearTimeout(timer);
+      const firstTokenMs = performance.now() - startedMs;
+      call.response.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-deai-runner': target.runner
+      });
+      let sawUsage = false;
+      const pass = async (chunk: Record<string, unknown>): Promise<void> => {
+        const hasUsage = chunk.usage !== undefined && chunk.usage !== null;
+        if (hasUsage && !includeUsage) {
+          const { usage: _usage, ...rest } = chunk;
+          if (Array.isArray(rest.choices) && rest.choices.length === 0) return;
+          chunk = rest;
+        }
+        if (hasUsage && includeUsage) sawUsage = true;
+        await writeSse(call.response, { ...chunk, model: card.id });
+      };
+      try {
+        if (first.done !== true) await pass(first.value);
+        for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) await pass(next.value);
+      } catch (error) {
+        // After the first token the answer cannot move to another runner: the client gets an error event.
+        const message = error instanceof Error ? error.message : String(error);
+        deps.log('stream-failed', { runner: target.runner, error: message });
+        if (!call.response.destroyed)
+          call.response.end(
+            `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: 'upstream_failed' } })}\n\n`
+          );
+        settle(deps, call, target, await upstream.settlement, firstTokenMs, performance.now() - startedMs);
+        return;
+      }
+      const settlement = await upstream.settlement;
+      if (includeUsage && !sawUsage)
+        await writeSse(call.response, {
+          id: 'usage',
+          object: call.path === '/v1/completions' ? 'text_completion' : 'chat.completion.chunk',
+          model: card.id,
+          choices: [],
+          usage: usageOf(settlement)
+        });
+      call.response.end('data: [DONE]\n\n');
+      settle(deps, call, target, settlement, firstTokenMs, performance.now() - startedMs);
+      return;
+    } catch (error) {
+      clearTimeout(timer);
+      if (call.signal.aborted) return;
+      if (error instanceof UpstreamError && !error.retryable) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
+      const reason = attempt.signal.aborted
+        ? String(attempt.signal.reason instanceof Error ? attempt.signal.reason.message : 'aborted')
+        : error instanceof Error
+          ? error.message
+          : String(error);
+      failures.push(`${target.runner}: ${reason}`);
+      deps.log('failover', { runner: target.runner, error: reason });
+      deps.catalog.forgetRunners();
+    } finally {
+      call.signal.removeEventListener('abort', abort);
+    }
+  }
+  throw new GatewayError('UpstreamFailed', `No runner answered for ${card.id}: ${failures.join('; ')}`);
+}
+
+function settle(
+  deps: CompletionDeps,
+  call: CompletionCall,
+  target: UpstreamTarget,
+  settlement: UpstreamSettlement,
+  firstTokenMs: number,
+  totalMs: number
+): void {
+  deps.keys.addSpend(call.key.id, settlement.chargeE8s);
+  deps.measurements.record(target.runner, { firstTokenMs, totalMs, completionTokens: settlement.completionTokens });
+  deps.log('served', {
+    key: call.key.prefix,
+    runner: target.runner,
+    promptTokens: settlement.promptTokens,
+    completionTokens: settlement.completionTokens,
+    chargeE8s: settlement.chargeE8s.toString(),
+    firstTokenMs: Math.round(firstTokenMs),
+    totalMs: Math.round(totalMs)
+  });
+}

@@ -1,0 +1,37 @@
+import { closeSync, openSync, rmSync, statSync } from 'node:fs';
+
+/**
+ * A short exclusive section over one file shared by processes (the gateway updating spend while `deai gateway keys`
+ * creates or revokes a key): a `<file>.lock` created with O_EXCL. A lock older than `staleMs` was left by a process
+ * that died inside the section and is taken over. Synchronous: the section is a read, a change and a rename.
+ */
+export function withFileLock<T>(file: string, body: () => T, options: { timeoutMs?: number; staleMs?: number } = {}): T {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + (options.timeoutMs ?? 5_000);
+  const staleMs = options.staleMs ?? 10_000;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
+      const age = lockAgeMs(lock);
+      if (age !== undefined && age > staleMs) rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} is held by another process (remove it if none runs)`, { cause: error });
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+  try {
+    return body();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function lockAgeMs(lock: string): number | undefined {
+  try {
+    return Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,215 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import { z } from 'zod';
+
+import { CodedError } from '../core/errors/coded-error.js';
+import { withFileLock } from './file-lock.js';
+
+/**
+ * The gateway's API keys, in one JSON file (default `.deai/gateway-keys.json`, mode 0600). A key is 32 random bytes
+ * after `sk-deai-`; only its SHA-256 and its first characters (to tell keys apart) are stored, so the file does not
+ * hold a usable key. Each key has a spend limit and what it has spent so far (e8s), updated durably after each
+ * request; `deai gateway keys` and a running gateway share the file under a lock, and the gateway rereads it when
+ * it changes (a key created or revoked while it runs takes effect at once).
+ */
+export const KEY_PREFIX = 'sk-deai-';
+export const DEFAULT_KEYS_FILE = '.deai/gateway-keys.json';
+/** Requests per minute a key may send unless created with another rate. */
+export const DEFAULT_RATE_PER_MINUTE = 600;
+const SHOWN_CHARS = KEY_PREFIX.length + 6;
+
+const Digits = z.string().regex(/^\d{1,30}$/);
+const StoredKeySchema = z.object({
+  id: z.string().regex(/^key_[0-9a-f]{12}$/),
+  name: z.string().max(100),
+  prefix: z.string().max(64),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  limitE8s: Digits,
+  spentE8s: Digits,
+  ratePerMinute: z.int().positive(),
+  createdAt: z.string(),
+  revokedAt: z.string().optional()
+});
+const KeyFileSchema = z.object({ version: z.literal(1), keys: z.array(StoredKeySchema).max(100_000) });
+type StoredKey = z.infer<typeof StoredKeySchema>;
+type KeyFile = z.infer<typeof KeyFileSchema>;
+
+/** A key as listed: never the key itself. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  /** The key's first characters (`sk-deai-Ab3xYz`), to recognise it. */
+  prefix: string;
+  limitE8s: bigint;
+  spentE8s: bigint;
+  ratePerMinute: number;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+export type KeyStoreErrorCode = 'KeyNotFound' | 'KeyFileInvalid' | 'InvalidKeyOptions';
+
+export class KeyStoreError extends CodedError<KeyStoreErrorCode> {
+  constructor(code: KeyStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'KeyStoreError';
+  }
+}
+
+const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+function viewOf(key: StoredKey, pendingE8s = 0n): ApiKeyView {
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    limitE8s: BigInt(key.limitE8s),
+    spentE8s: BigInt(key.spentE8s) + pendingE8s,
+    ratePerMinute: key.ratePerMinute,
+    createdAt: key.createdAt,
+    ...(key.revokedAt === undefined ? {} : { revokedAt: key.revokedAt })
+  };
+}
+
+export class KeyStore {
+  private cache: { stamp: string; byHash: Map<string, StoredKey> } | undefined;
+  /** Spend not yet written, by key id. */
+  private readonly pending = new Map<string, bigint>();
+  private flushScheduled = false;
+
+  constructor(
+    readonly file: string = DEFAULT_KEYS_FILE,
+    private readonly random: (size: number) => Uint8Array = randomBytes,
+    private readonly now: () => Date = () => new Date()
+  ) {}
+
+  /** A new key; the returned `key` is the only time it is seen. */
+  create(options: { name: string; limitE8s: bigint; ratePerMinute?: number }): { key: string; view: ApiKeyView } {
+    const rate = options.ratePerMinute ?? DEFAULT_RATE_PER_MINUTE;
+    if (options.name.length > 100) throw new KeyStoreError('InvalidKeyOptions', 'a key name is at most 100 characters');
+    if (options.limitE8s < 0n || options.limitE8s >= 10n ** 30n) throw new KeyStoreError('InvalidKeyOptions', 'the limit is out of range');
+    if (!Number.isInteger(rate) || rate <= 0) throw new KeyStoreError('InvalidKeyOptions', 'the rate must be a positive integer');
+    const key = `${KEY_PREFIX}${Buffer.from(this.random(32)).toString('base64url')}`;
+    const stored: StoredKey = {
+      id: `key_${Buffer.from(this.random(6)).toString('hex')}`,
+      name: options.name,
+      prefix: key.slice(0, SHOWN_CHARS),
+      sha256: sha256Hex(key),
+      limitE8s: options.limitE8s.toString(),
+      spentE8s: '0',
+      ratePerMinute: rate,
+      createdAt: this.now().toISOString()
+    };
+    this.update((file) => file.keys.push(stored));
+    return { key, view: viewOf(stored) };
+  }
+
+  list(): ApiKeyView[] {
+    return this.read().keys.map((key) => viewOf(key, this.pending.get(key.id)));
+  }
+
+  /** Revokes the key with this id or shown prefix (revoking twice keeps the first time). */
+  revoke(idOrPrefix: string): ApiKeyView {
+    let revoked: StoredKey | undefined;
+    this.update((file) => {
+      const matches = file.keys.filter((k) => k.id === idOrPrefix || k.prefix === idOrPrefix);
+      if (matches.length !== 1)
+        throw new KeyStoreError('KeyNotFound', `${matches.length === 0 ? 'No' : 'More than one'} key with id or prefix ${idOrPrefix}`);
+      revoked = matches[0];
+      if (revoked !== undefined) revoked.revokedAt ??= this.now().toISOString();
+    });
+    if (revoked === undefined) throw new KeyStoreError('KeyNotFound', `No key ${idOrPrefix}`);
+    return viewOf(revoked, this.pending.get(revoked.id));
+  }
+
+  /** The live (not revoked) key `presented` is, or undefined. Rereads the file when it changed. */
+  authenticate(presented: string): ApiKeyView | undefined {
+    if (!presented.startsWith(KEY_PREFIX) || presented.length > 200) return undefined;
+    const hash = sha256Hex(presented);
+    const stored = this.index().get(hash);
+    if (stored === undefined || stored.revokedAt !== undefined) return undefined;
+    // The map lookup already matched; compare again in constant time so no timing depends on the stored hash.
+    if (!timingSafeEqual(Buffer.from(stored.sha256, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
+    return viewOf(stored, this.pending.get(stored.id));
+  }
+
+  /** Adds a request's charge to a key's spend: at once in memory, in the file on the next turn (writes coalesce). */
+  addSpend(id: string, chargeE8s: bigint): void {
+    if (chargeE8s <= 0n) return;
+    this.pending.set(id, (this.pending.get(id) ?? 0n) + chargeE8s);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushSoon());
+  }
+
+  private flushSoon(): void {
+    try {
+      this.flush();
+      this.flushScheduled = false;
+    } catch {
+      // The lock was held too long (or the disk refused): the spend stays pending, counted in memory, and is retried.
+      setTimeout(() => this.flushSoon(), 250).unref();
+    }
+  }
+
+  /** Writes pending spend now (the gateway calls it on shutdown). */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const pending = new Map(this.pending);
+    this.update((file) => {
+      for (const key of file.keys) {
+        const add = pending.get(key.id);
+        if (add !== undefined) key.spentE8s = (BigInt(key.spentE8s) + add).toString();
+      }
+    });
+    for (const [id, amount] of pending) {
+      const left = (this.pending.get(id) ?? 0n) - amount;
+      if (left > 0n) this.pending.set(id, left);
+      else this.pending.delete(id);
+    }
+  }
+
+  private index(): Map<string, StoredKey> {
+    const stamp = this.stamp();
+    if (this.cache?.stamp !== stamp) {
+      this.cache = { stamp, byHash: new Map(this.read().keys.map((k) => [k.sha256, k])) };
+    }
+    return this.cache.byHash;
+  }
+
+  private stamp(): string {
+    try {
+      const stat = statSync(this.file);
+      return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+    } catch {
+      return 'absent';
+    }
+  }
+
+  private read(): KeyFile {
+    if (!existsSync(this.file)) return { version: 1, keys: [] };
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch (error) {
+      throw new KeyStoreError('KeyFileInvalid', `${this.file} is not JSON`, { cause: error });
+    }
+    const parsed = KeyFileSchema.safeParse(json);
+    if (!parsed.success) throw new KeyStoreError('KeyFileInvalid', `${this.file}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    return parsed.data;
+  }
+
+  private update(change: (file: KeyFile) => void): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    withFileLock(this.file, () => {
+      const file = this.read();
+      change(file);
+      const temp = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+      renameSync(temp, this.file);
+    });
+    this.cache = undefined;
+  }
+}

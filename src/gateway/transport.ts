@@ -1,0 +1,90 @@
+import { CodedError } from '../core/errors/coded-error.js';
+
+/**
+ * How the gateway reaches a runner. The gateway picks runners, checks keys and shapes OpenAI answers; a transport
+ * only sends one OpenAI request to one runner and reports what it cost. `directTransport` (direct-transport.ts) posts
+ * to the runner's advertised endpoint unauthenticated and prices the usage at the runner's posted prices; the paid
+ * transport signs each request toward the runner and returns the runner's charge (README "Gateway").
+ */
+
+/** The runner a request goes to, as discovery ranked it. */
+export interface UpstreamTarget {
+  /** The runner's principal. */
+  runner: string;
+  /** Its advertised OpenAI-compatible base URL (`http://host:port`, no `/v1`). */
+  endpoint: string;
+  /** The published card id (what the body's `model` names). */
+  model: string;
+  inputPricePerMillion: bigint;
+  outputPricePerMillion: bigint;
+}
+
+export type UpstreamPath = '/v1/chat/completions' | '/v1/completions';
+
+export interface UpstreamRequest {
+  path: UpstreamPath;
+  /**
+   * The OpenAI body to send as is: `model` is the card id, the gateway's own fields are removed, and a streamed request
+   * always asks for `stream_options: { include_usage: true }` (the usage is what is paid for).
+   */
+  body: Record<string, unknown>;
+  stream: boolean;
+}
+
+/** Tokens the runner metered (OpenAI's names) and what the request cost, e8s. */
+export interface UpstreamSettlement {
+  promptTokens: number;
+  completionTokens: number;
+  chargeE8s: bigint;
+}
+
+export type UpstreamResponse =
+  | {
+      kind: 'json';
+      /** The engine's OpenAI answer (a chat.completion or text_completion object). */
+      body: Record<string, unknown>;
+      settlement: UpstreamSettlement;
+    }
+  | {
+      kind: 'stream';
+      /** The engine's SSE `data:` payloads, parsed, in order, without the final `[DONE]`. */
+      chunks: AsyncIterable<Record<string, unknown>>;
+      /**
+       * Resolves once `chunks` has ended, normally, by an error or because the gateway stopped reading (a client that
+       * went away): what was metered and charged up to there. Never rejects.
+       */
+      settlement: Promise<UpstreamSettlement>;
+    };
+
+/**
+ * `send` resolves once the runner has accepted the request (the HTTP status is in) and rejects with an
+ * UpstreamError otherwise; `signal` aborts the request (the client went away, or the gateway's time ran out).
+ */
+export interface UpstreamTransport {
+  send(target: UpstreamTarget, request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>;
+}
+
+/**
+ * `Unreachable`, `ServerError` (5xx), `BadResponse` (not OpenAI), `Refused` (the runner would not serve this payer: 401,
+ * 402, 403, 429) are retryable on another runner; `Rejected` (another 4xx: the request itself, e.g. too long for
+ * the context) is passed on to the client and not retried.
+ */
+export type UpstreamErrorCode = 'Unreachable' | 'ServerError' | 'BadResponse' | 'Refused' | 'Rejected';
+
+export class UpstreamError extends CodedError<UpstreamErrorCode, { status?: number }> {
+  constructor(code: UpstreamErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(code, message, {
+      ...(options?.cause === undefined ? {} : { cause: options.cause }),
+      retryable: code !== 'Rejected',
+      details: options?.status === undefined ? {} : { status: options.status }
+    });
+    this.name = 'UpstreamError';
+  }
+}
+
+/** The classification of an engine's HTTP status that is not 2xx. */
+export function upstreamErrorCodeOf(status: number): UpstreamErrorCode {
+  if (status >= 500) return 'ServerError';
+  if (status === 401 || status === 402 || status === 403 || status === 408 || status === 429) return 'Refused';
+  return 'Rejected';
+}

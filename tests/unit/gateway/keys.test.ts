@@ -1,0 +1,89 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { KeyStore, KeyStoreError } from '../../../src/gateway/keys.ts';
+import { RateLimiter } from '../../../src/gateway/rate-limit.ts';
+
+describe('KeyStore: hashed keys with spend limits in one shared file', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'deai-keys-'));
+    file = join(dir, '.deai', 'gateway-keys.json');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates a key shown once: the file holds its SHA-256 and prefix only; authenticate finds it', () => {
+    const store = new KeyStore(file);
+    const { key, view } = store.create({ name: 'app', limitE8s: 500n });
+    expect(key).toMatch(/^sk-deai-[A-Za-z0-9_-]{43}$/);
+    expect(view).toMatchObject({ name: 'app', limitE8s: 500n, spentE8s: 0n, ratePerMinute: 600, prefix: key.slice(0, 14) });
+    const stored = readFileSync(file, 'utf8');
+    expect(stored).not.toContain(key);
+    expect(stored).toContain(view.prefix);
+    expect(store.authenticate(key)?.id).toBe(view.id);
+    expect(store.authenticate(`${key.slice(0, -1)}x`)).toBeUndefined();
+    expect(store.authenticate('not-a-key')).toBeUndefined();
+    expect(store.authenticate(`sk-deai-${'a'.repeat(300)}`)).toBeUndefined();
+  });
+
+  it('sees keys created and revoked by another process (another store on the same file) at once', () => {
+    const gateway = new KeyStore(file);
+    const cli = new KeyStore(file);
+    const { key, view } = cli.create({ name: 'late', limitE8s: 1n });
+    expect(gateway.authenticate(key)?.id).toBe(view.id);
+    expect(cli.revoke(view.prefix).revokedAt).toBeDefined();
+    expect(gateway.authenticate(key)).toBeUndefined();
+    expect(gateway.list()[0]?.revokedAt).toBeDefined();
+  });
+
+  it('adds spend at once in memory and durably on flush, without losing a key created meanwhile', () => {
+    const gateway = new KeyStore(file);
+    const { key, view } = gateway.create({ name: 'app', limitE8s: 10n });
+    gateway.addSpend(view.id, 4n);
+    gateway.addSpend(view.id, 3n);
+    gateway.addSpend(view.id, 0n);
+    expect(gateway.authenticate(key)?.spentE8s).toBe(7n);
+    new KeyStore(file).create({ name: 'other', limitE8s: 1n });
+    gateway.flush();
+    const reread = new KeyStore(file).list();
+    expect(reread.map((k) => [k.name, k.spentE8s])).toEqual([
+      ['app', 7n],
+      ['other', 0n]
+    ]);
+    expect(gateway.authenticate(key)?.spentE8s).toBe(7n);
+  });
+
+  it('names failures: an unknown or ambiguous key to revoke, a corrupt file, bad options', () => {
+    const store = new KeyStore(file);
+    expect(() => store.revoke('key_000000000000')).toThrow(KeyStoreError);
+    store.create({ name: 'a', limitE8s: 1n });
+    expect(() => store.revoke('sk-deai-')).toThrowError(/No key/);
+    expect(() => store.create({ name: 'x'.repeat(101), limitE8s: 1n })).toThrowError(/at most 100/);
+    expect(() => store.create({ name: 'a', limitE8s: -1n })).toThrowError(/out of range/);
+    expect(() => store.create({ name: 'a', limitE8s: 1n, ratePerMinute: 0 })).toThrowError(/positive/);
+    writeFileSync(file, '{"version":1,"keys":[{"id":"nope"}]}');
+    expect(() => new KeyStore(file).list()).toThrowError(expect.objectContaining({ code: 'KeyFileInvalid' }));
+    writeFileSync(file, 'not json');
+    expect(() => new KeyStore(file).list()).toThrowError(expect.objectContaining({ code: 'KeyFileInvalid' }));
+  });
+});
+
+describe('RateLimiter: requests per minute per key', () => {
+  it('allows a burst of a tenth of the rate, then one request per 60/rate seconds', () => {
+    let now = 0;
+    const limiter = new RateLimiter(() => now);
+    for (let i = 0; i < 6; i++) expect(limiter.take('k', 60)).toEqual({ ok: true });
+    expect(limiter.take('k', 60)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(limiter.take('other', 60)).toEqual({ ok: true });
+    now += 1_000;
+    expect(limiter.take('k', 60)).toEqual({ ok: true });
+    expect(limiter.take('k', 60).ok).toBe(false);
+    const slow = new RateLimiter(() => now);
+    expect(slow.take('s', 1)).toEqual({ ok: true });
+    expect(slow.take('s', 1)).toEqual({ ok: false, retryAfterSeconds: 60 });
+  });
+});
