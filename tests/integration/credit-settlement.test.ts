@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { receiptSigningBytes, type Receipt } from '../../src/core/credit/index.ts';
 import type { RegistryService, SignedReceiptArgs, UsageSettlement } from '../../src/interface/registry/index.ts';
+import { IcCredit } from '../../src/ic/credit.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { account } from '../support/ledger.ts';
 import { errOf, okOf } from '../support/registry.ts';
@@ -101,6 +102,56 @@ describe('credit: deposits, lines and batched settlement on the built registry (
     const pages = okOf(await actor.list_credit_lines({ payer: [p], runner: [] }, { after: [], limit: [10] }));
     expect(pages.items.map((l) => l.id)).toEqual([1n]);
     expect(okOf(await actor.list_credit_lines({ payer: [], runner: [r] }, { after: [], limit: [10] })).items).toHaveLength(1);
+  });
+
+  it('the src/ic client (PayerCreditApi, RunnerCreditApi) approves, deposits once per created_at_time, reserves and settles', async () => {
+    const t = await taskNetwork(net);
+    const runner = await t.runner();
+    const identity = Ed25519KeyIdentity.generate();
+    await t.fund(identity, 20_000_000n);
+    const options = { registryId: t.registry, principal: identity.getPrincipal(), ledger: await t.token(identity) };
+    const payerApi = new IcCredit(await t.tasks(identity), options);
+    const at = net.engine.now();
+    expect(await payerApi.depositCredit(5_000_000n, at)).toMatchObject({ freeE8s: 5_000_000n });
+    // The same call repeated (a lost reply): the same transfer, credited once.
+    expect(await payerApi.depositCredit(5_000_000n, at)).toMatchObject({ freeE8s: 5_000_000n });
+    const line = await payerApi.reserveCredit(runner.getPrincipal().toText(), 1_000_000n);
+    expect(await payerApi.findCreditLine(identity.getPrincipal().toText(), runner.getPrincipal().toText())).toMatchObject({ id: line.id });
+    const [outcome, bad] = await payerApi.settleUsage([
+      { lineId: line.id, seq: 1n, owedE8s: 10_000n, inputTokens: 1n, outputTokens: 1n, requests: 1n },
+      { lineId: 77n, seq: 1n, owedE8s: 1n, inputTokens: 1n, outputTokens: 1n, requests: 1n }
+    ]);
+    expect(outcome).toMatchObject({ ok: true, movedE8s: 10_000n, line: { settledE8s: 10_000n, feesE8s: feeOn(10_000n) } });
+    expect(bad).toMatchObject({ ok: false, lineId: 77n, error: expect.stringMatching(/^NotFound/) as unknown });
+    const runnerApi = new IcCredit(await t.tasks(runner), { registryId: t.registry, principal: runner.getPrincipal() });
+    const u = usage(line.id, 2n, 30_000n);
+    const signed = await signedReceipt(identity, runner.getPrincipal(), u);
+    const receipt = {
+      lineId: u.line_id,
+      payer: identity.getPrincipal().toText(),
+      runner: runner.getPrincipal().toText(),
+      seq: u.seq,
+      owedE8s: u.owed_e8s,
+      inputTokens: u.input_tokens,
+      outputTokens: u.output_tokens,
+      requests: u.requests
+    };
+    expect(
+      await runnerApi.settleReceipt({
+        receipt,
+        publicKey: Uint8Array.from(signed.public_key),
+        signature: Uint8Array.from(signed.signature)
+      })
+    ).toMatchObject({ settledE8s: 30_000n });
+    await expect(
+      runnerApi.settleReceipt({
+        receipt: { ...receipt, owedE8s: 40_000n },
+        publicKey: Uint8Array.from(signed.public_key),
+        signature: Uint8Array.from(signed.signature)
+      })
+    ).rejects.toMatchObject({ code: 'InvalidReceipt' });
+    // One transfer of 5,000,000 (and its fee); each call approved again (a fee each), nothing moved twice.
+    expect(await t.balance(identity)).toBe(20_000_000n - 5_000_000n - 3n * FEE);
   });
 
   it('answers every bad input and refusal with its typed error', async () => {
