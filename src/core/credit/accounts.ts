@@ -87,14 +87,17 @@ export function staleDeposits(
   max = CREDIT_WORK_PER_TICK
 ): Array<{ payer: string; deposit: CreditDeposit }> {
   const due: Array<{ payer: string; deposit: CreditDeposit }> = [];
+  const gone: string[] = [];
   for (const [key, payer] of store.creditQueue.entries('d|')) {
-    if (!key.startsWith('d|') || due.length >= max) break;
+    if (!key.startsWith('d|') || due.length + gone.length >= max) break;
     const createdAtNs = BigInt(key.slice(2, 22));
     if (createdAtNs + DEPOSIT_RETRY_NS > now) break;
     const deposit = accountOf(store, payer).deposits.find((d) => d.createdAtNs === createdAtNs && d.state === 'pending');
-    if (deposit === undefined) store.creditQueue.delete(key);
+    if (deposit === undefined) gone.push(key);
     else if (!inFlight(payer, createdAtNs)) due.push({ payer, deposit });
   }
+  // Entries of deposits resolved meanwhile, dropped after the walk (never under it).
+  for (const key of gone) store.creditQueue.delete(key);
   return due;
 }
 

@@ -120,15 +120,18 @@ export function finalizeCreditLine(store: CreditStores, caller: string, now: big
 
 /** Closing lines whose window ended, at most `max`, finalized (the timer; reads only the due queue's head). */
 export function finalizeDueLines(store: CreditStores, now: bigint, max = CREDIT_WORK_PER_TICK): number {
-  let done = 0;
+  // The due keys first: finalizing deletes them, which must not happen under the walk.
+  const due: Array<[string, string]> = [];
   for (const [key, id] of store.creditQueue.entries('c|')) {
-    if (!key.startsWith('c|') || done >= max || BigInt(key.slice(2, 22)) > now) break;
+    if (!key.startsWith('c|') || due.length >= max || BigInt(key.slice(2, 22)) > now) break;
+    due.push([key, id]);
+  }
+  for (const [key, id] of due) {
     const line = store.creditLines.get(id);
     if (line?.state === 'closing') finalize(store, line);
     else store.creditQueue.delete(key);
-    done++;
   }
-  return done;
+  return due.length;
 }
 
 /** One party's lines, oldest first: direct reads of its positions (`after` is the last position seen). */

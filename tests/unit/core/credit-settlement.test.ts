@@ -30,6 +30,7 @@ import {
   type SignedReceipt,
   type UsageSettlement
 } from '../../../src/core/credit/index.js';
+import type { KeyValue } from '../../../src/core/kv.js';
 import { principalToText } from '../../../src/core/principal-text.js';
 import { makeConfig, memoryStore, type Result, type StoredRunner } from '../../../src/core/registry/index.js';
 import { memoryTaskStore } from '../../../src/core/tasks/index.js';
@@ -48,7 +49,7 @@ function okOf<T>(result: Result<T>): T {
   if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
   return result.Ok;
 }
-const errOf = <T>(result: Result<T>): string => ('Err' in result ? Object.keys(result.Err)[0]! : 'Ok');
+const errOf = (result: Result<unknown>): string => ('Err' in result ? Object.keys(result.Err)[0]! : 'Ok');
 
 function store(options: { treasury?: boolean } = {}): CreditStores {
   const s: CreditStores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN] }))), ...memoryTaskStore(), ...memoryCreditStore() };
@@ -93,6 +94,31 @@ async function signed(identity: Ed25519KeyIdentity | Secp256k1KeyIdentity, recei
 }
 
 const receiptOf = (payer: string, u: UsageSettlement, runner = RUNNER_ID): Receipt => ({ ...u, payer, runner });
+
+/** A KeyValue whose walk reads the live sorted keys, as the canister's CachedKeyValue does (MemoryKeyValue copies them). */
+class LiveKeyValue<V> implements KeyValue<V> {
+  private readonly map = new Map<string, V>();
+  private keys: string[] = [];
+  get = (key: string) => this.map.get(key);
+  has = (key: string) => this.map.has(key);
+  size = () => this.map.size;
+  set(key: string, value: V): void {
+    if (!this.map.has(key)) this.keys = [...this.keys, key].sort();
+    this.map.set(key, value);
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+    const at = this.keys.indexOf(key);
+    if (at >= 0) this.keys.splice(at, 1);
+  }
+  *entries(afterKey?: string): Iterable<[string, V]> {
+    for (let i = 0; i < this.keys.length; i++) {
+      const key = this.keys[i]!;
+      if (afterKey !== undefined && key <= afterKey) continue;
+      yield [key, this.map.get(key)!];
+    }
+  }
+}
 
 describe('credit deposits (core)', () => {
   it('credits a deposit once: racing replies, retried calls and a lost reply resolved by maintenance', () => {
@@ -267,6 +293,22 @@ describe('credit lines and settlement (core)', () => {
     expect(errOf(settleReceipt(s, RUNNER_ID, NOW + 61n * SECOND, late))).toBe('CreditLineNotOpen');
     expect(errOf(closeCreditLine(s, payer, NOW, 5n))).toBe('NotFound');
     expect(errOf(finalizeCreditLine(s, payer, NOW, 2n))).toBe('CreditLineNotOpen');
+    for (const anonymous of [closeCreditLine(s, ANON, NOW, 2n), finalizeCreditLine(s, ANON, NOW, 2n), withdrawAccrued(s, ANON, NOW)])
+      expect(errOf(anonymous)).toBe('AnonymousCaller');
+  });
+
+  it('finalizes every due line of a pass, however many are due at once (the walk survives its own deletions)', () => {
+    // The canister's queue walks its live sorted keys (CachedKeyValue), so a deletion under the walk would skip a key.
+    const s: CreditStores = { ...store(), creditQueue: new LiveKeyValue<string>() };
+    okOf(setCreditConfig(s, ADMIN, { disputeWindowSeconds: 1n }));
+    const payers = Array.from({ length: 5 }, () => funded(s, 1_000n).id);
+    payers.forEach((p, i) => {
+      okOf(reserveCredit(s, p, NOW, RUNNER_ID, 100n));
+      okOf(closeCreditLine(s, p, NOW, BigInt(i + 1)));
+    });
+    expect(finalizeDueLines(s, NOW + SECOND, 5)).toBe(5);
+    expect(payers.map((p) => account(s, p).freeE8s)).toEqual(payers.map(() => 1_000n));
+    expect(s.creditQueue.size()).toBe(0);
   });
 
   it('refuses reserves it cannot hold, and lists each party’s lines page by page', () => {
