@@ -1,6 +1,13 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
 import { DEFAULT_BOND_CONFIG, restorePayoutQueue, type Bond, type BondConfig } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
+import {
+  DEFAULT_CREDIT_CONFIG,
+  type CreditAccount,
+  type CreditConfig,
+  type CreditLine,
+  type CreditStore
+} from '../../src/core/credit/index.js';
 import { DEFAULT_QUOTAS, DiscoveryIndex, SessionAffinity, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
 import type {
   Heartbeat,
@@ -30,8 +37,10 @@ const QUOTAS_KEY = 'quotas';
 /** The quota counters' rebuild cursor; `'done'` once they are complete (absent: state older than the counters). */
 const QUOTA_BACKFILL_KEY = 'quota-backfill';
 const BOND_CONFIG_KEY = 'bond-config';
+const CREDIT_CONFIG_KEY = 'credit-config';
+const CREDIT_LINE_COUNTER_KEY = 'credit-line-counter';
 
-type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | BondConfig | 'done' | bigint;
+type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | BondConfig | CreditConfig | 'done' | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
@@ -39,11 +48,12 @@ type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill 
  * TaskRecords), their listing summaries and idempotency keys grow without bound and stay in stable memory only. The
  * discovery index is rebuilt in the heap.
  */
-export function openStore(): Stores & {
-  hasConfig(): boolean;
-  /** Whether the quota counters' state is recorded (false: state from before the counters, or from before their rebuild). */
-  quotaCountersKnown(): boolean;
-} {
+export function openStore(): Stores &
+  CreditStore & {
+    hasConfig(): boolean;
+    /** Whether the quota counters' state is recorded (false: state from before the counters, or from before their rebuild). */
+    quotaCountersKnown(): boolean;
+  } {
   const cards = new CachedKeyValue<StoredCard>(0);
   const runners = new CachedKeyValue<StoredRunner>(1);
   const heartbeats = new CachedKeyValue<Heartbeat>(2);
@@ -66,6 +76,12 @@ export function openStore(): Stores & {
   // Runner bonds (src/core/rewards/bonds.ts) and their due queue (stale locks, cooldowns). Memories 50+ are bonds'.
   const bonds = new CachedKeyValue<Bond>(50);
   const bondQueue = new CachedKeyValue<string>(51);
+  // Credit (src/core/credit): accounts, lines and the by-party index grow with use, so stable only; the queue of work
+  // waiting on time (closing lines, lost deposit replies, balances to pay) stays small. Memories 60+ are credit's.
+  const creditAccounts = new StableKeyValue<CreditAccount>(60);
+  const creditLines = new StableKeyValue<CreditLine>(61);
+  const creditIndex = new StableKeyValue<string>(62);
+  const creditQueue = new CachedKeyValue<string>(63);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -107,6 +123,17 @@ export function openStore(): Stores & {
     bondQueue,
     bondConfig: () => (settings.get(BOND_CONFIG_KEY) as BondConfig | undefined) ?? { ...DEFAULT_BOND_CONFIG },
     setBondConfig: (config) => settings.set(BOND_CONFIG_KEY, config),
+    creditAccounts,
+    creditLines,
+    creditIndex,
+    creditQueue,
+    creditConfig: () => (settings.get(CREDIT_CONFIG_KEY) as CreditConfig | undefined) ?? { ...DEFAULT_CREDIT_CONFIG },
+    setCreditConfig: (config) => settings.set(CREDIT_CONFIG_KEY, config),
+    nextCreditLineId: () => {
+      const next = ((settings.get(CREDIT_LINE_COUNTER_KEY) as bigint | undefined) ?? 0n) + 1n;
+      settings.set(CREDIT_LINE_COUNTER_KEY, next);
+      return next;
+    },
     taskConfig: () => (settings.get(TASK_CONFIG_KEY) as TaskConfig | undefined) ?? defaultTaskConfig(),
     setTaskConfig: (config) => settings.set(TASK_CONFIG_KEY, config),
     lastTaskNumber: () => (settings.get(TASK_COUNTER_KEY) as bigint | undefined) ?? 0n,

@@ -29,6 +29,7 @@ import { agentFor } from '../support/probe.ts';
 import { findRequest, heartbeatArgs, okOf, registryWasm } from '../support/registry.ts';
 import { bondConfigArgs, resultArgs, taskConfigArgs, type SubmitTaskArgs as SubmitArgs, type TaskActor } from '../support/tasks.ts';
 import { instructionRows } from './task-instructions.ts';
+import { creditRows } from './credit-instructions.ts';
 import { flag, sized } from './scale.ts';
 import { ms, printTable, row } from './report.ts';
 
@@ -242,4 +243,5 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 await instructionRows(sized(20, 3));
+await creditRows(sized(16, 2), sized(256, 8));
 printTable();

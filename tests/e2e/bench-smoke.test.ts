@@ -63,7 +63,9 @@ const FIGURES: Record<Bench, RegExp[]> = {
     /payouts \(runner \+ treasury per task, by process_tasks\): \d+ transfers\/s/,
     /end-to-end tasks\/s \(submit → paid\), \d+ runners, instant executor: \d+\.\d tasks\/s \((\d+) of \1 tasks accepted and paid/,
     /added latency per task through the agent \(median of \d+\): \d+\.\d ms/,
-    /instructions per task \(submit → paid, timers included; \d+ tasks, in-process localnet\): \d+\.\dM: registry \d+\.\dM, ledger \d+\.\dM; \d+\.\d messages and \d+\.\d ledger blocks per task/
+    /instructions per task \(submit → paid, timers included; \d+ tasks, in-process localnet\): \d+\.\dM: registry \d+\.\dM, ledger \d+\.\dM; \d+\.\d messages and \d+\.\d ledger blocks per task/,
+    /registry instructions per settled request \(settle_usage, \d+ items over \d+ lines, \d+ requests per item\): \d+\.\dM; \d+\.\dM per item/,
+    /settle_receipt by the runner alone \(Ed25519 signature verified in the canister\): \d+\.\dM instructions/
   ],
   runner: [
     /generation tokens\/s, direct to llama-server \(median\): \d+/,

@@ -20,6 +20,10 @@ export interface CreditLineView {
   state: CreditLineState;
   /** While `closing`: until when the runner may still settle its latest receipt. */
   closingUntilNs?: bigint;
+  /** Protocol fees charged on what was settled (they come out of the reserve too). */
+  feesE8s?: bigint;
+  /** What the runner can still be paid on this line: what it holds, less the protocol fee on that. */
+  availableE8s?: bigint;
 }
 
 export interface CreditAccountView {

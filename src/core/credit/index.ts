@@ -3,3 +3,8 @@ export * from './signature.js';
 export * from './receipt.js';
 export * from './request-auth.js';
 export type * from './api.js';
+export * from './state.js';
+export * from './limits.js';
+export * from './lines.js';
+export * from './accounts.js';
+export * from './settle.js';

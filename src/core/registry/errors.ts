@@ -5,7 +5,13 @@ import type { TaskState } from '../tasks/states.js';
  * runner asked for any task).
  */
 export type NotFoundKind =
-  { Task: null } | { Runner: null } | { ModelCard: null } | { ClaimableTask: null } | { Payout: null } | { Namespace: null };
+  | { Task: null }
+  | { Runner: null }
+  | { ModelCard: null }
+  | { ClaimableTask: null }
+  | { Payout: null }
+  | { Namespace: null }
+  | { CreditLine: null };
 
 /**
  * Every expected failure of the registry, as the Candid `Err` variant carries it: the one definition, generic in how
@@ -43,7 +49,17 @@ export type RegistryErrorOf<State extends string> =
   /** A reported token count above what is possible (the input's size, the served context, the output limit). */
   | { ImplausibleUsage: { field: string; limit: bigint } }
   /** A runner named a task whose budget does not cover its prices for the task's most tokens. */
-  | { PriceAboveBudget: { task: string; max_cost_e8s: bigint; cap_e8s: bigint } };
+  | { PriceAboveBudget: { task: string; max_cost_e8s: bigint; cap_e8s: bigint } }
+  /** Free credit (or an accrued balance) below what the call moves. */
+  | { InsufficientCredit: { available_e8s: bigint; needed_e8s: bigint } }
+  /** The credit line is `closing` or `closed`: it takes no more reserve (and no settlement once its window ended). */
+  | { CreditLineNotOpen: { line: bigint; state: string } }
+  /** finalize_credit_line before the dispute window ends. */
+  | { DisputeWindowOpen: { line: bigint; until_ns: bigint } }
+  /** A newer settlement claims less than the line already settled (cumulative totals never go down). */
+  | { OwedBelowSettled: { line: bigint; owed_e8s: bigint; settled_e8s: bigint } }
+  /** A signed receipt that is not the line payer's: `KeyNotPayer`, `BadSignature`, `OutOfRange`, or not this line's parties. */
+  | { InvalidReceipt: { reason: string } };
 
 export type RegistryError = RegistryErrorOf<TaskState>;
 

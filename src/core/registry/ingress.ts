@@ -19,7 +19,9 @@ export const MAX_ARG_BYTES: Readonly<Record<string, number>> = {
   submit_task: MAX_INLINE_INPUT_BYTES + MAX_FIND_REQUEST_BYTES + SMALL_ARG_BYTES,
   complete_task: MAX_OUTPUT_BYTES + SMALL_ARG_BYTES,
   set_admins: MAX_ADMINS * 40 + 1024,
-  find_runners: MAX_FIND_REQUEST_BYTES
+  find_runners: MAX_FIND_REQUEST_BYTES,
+  // MAX_SETTLE_ITEMS items of at most 64 bytes each (nat64 fields, a nat owed below 2^128).
+  settle_usage: 256 * 64 + 1024
 };
 
 /** The largest argument a method accepts (a small default for the methods with only small fields). */

@@ -70,3 +70,29 @@ export function closeEpoch(store: RewardStores, now: bigint): void {
   const next: EpochWork = { epoch: aligned > work.epoch ? aligned : work.epoch + 1n, terms, credits: [] };
   store.setEpochWork(next);
 }
+
+/**
+ * Credits many runners' protocol fees paid by one requester at once (a settled credit batch), with one read and one
+ * write of the epoch's work: like addAcceptedWork per runner, self-dealing excluded, at most MAX_EPOCH_CREDITS pairs.
+ */
+export function addPaidFees(store: RewardStores, now: bigint, requester: string, fees: ReadonlyMap<string, bigint>): void {
+  closeEpoch(store, now);
+  const work = store.epochWork();
+  if (fees.size === 0 || work.terms?.emissionE8s === 0n) return;
+  const credits: EpochCredit[] = (work.credits ?? []).map(([q, r, f]): EpochCredit => [q, r, f]);
+  const at = new Map<string, EpochCredit>();
+  for (const credit of credits) if (credit[0] === requester) at.set(credit[1], credit);
+  let changed = false;
+  for (const [runner, fee] of fees) {
+    if (fee <= 0n || isSelfDealing(store, requester, runner)) continue;
+    const found = at.get(runner);
+    if (found !== undefined) found[2] += fee;
+    else if (credits.length < MAX_EPOCH_CREDITS) {
+      const credit: EpochCredit = [requester, runner, fee];
+      credits.push(credit);
+      at.set(runner, credit);
+    } else continue;
+    changed = true;
+  }
+  if (changed) store.setEpochWork({ ...work, credits });
+}

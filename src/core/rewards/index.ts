@@ -39,7 +39,7 @@ export {
   type Prices
 } from './pricing.js';
 export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission, splitEmission } from './emission.js';
-export { addAcceptedWork, closeEpoch, isSelfDealing } from './epochs.js';
+export { addAcceptedWork, addPaidFees, closeEpoch, isSelfDealing } from './epochs.js';
 export {
   addPayout,
   beginAttempt,

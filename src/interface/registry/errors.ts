@@ -6,7 +6,15 @@ import type { NotFoundKind as NotFoundKindValue, RegistryErrorOf } from '../../c
 
 export type NotFoundKind = NotFoundKindValue;
 export const NotFoundKind = typed<NotFoundKind>(
-  IDL.Variant({ Task: IDL.Null, Runner: IDL.Null, ModelCard: IDL.Null, ClaimableTask: IDL.Null, Payout: IDL.Null, Namespace: IDL.Null })
+  IDL.Variant({
+    Task: IDL.Null,
+    Runner: IDL.Null,
+    ModelCard: IDL.Null,
+    ClaimableTask: IDL.Null,
+    Payout: IDL.Null,
+    Namespace: IDL.Null,
+    CreditLine: IDL.Null
+  })
 );
 
 /** Every expected failure of a registry method (defined once, in src/core/registry/errors.ts); a task's state is text here. */
@@ -41,7 +49,12 @@ export const RegistryError = typed<RegistryError>(
     LedgerError: IDL.Record({ operation: IDL.Text, message: IDL.Text }),
     BondRequired: IDL.Record({ amount_e8s: IDL.Nat, reason: IDL.Text }),
     ImplausibleUsage: IDL.Record({ field: IDL.Text, limit: IDL.Nat }),
-    PriceAboveBudget: IDL.Record({ task: IDL.Text, max_cost_e8s: IDL.Nat, cap_e8s: IDL.Nat })
+    PriceAboveBudget: IDL.Record({ task: IDL.Text, max_cost_e8s: IDL.Nat, cap_e8s: IDL.Nat }),
+    InsufficientCredit: IDL.Record({ available_e8s: IDL.Nat, needed_e8s: IDL.Nat }),
+    CreditLineNotOpen: IDL.Record({ line: Nat64, state: IDL.Text }),
+    DisputeWindowOpen: IDL.Record({ line: Nat64, until_ns: Nat64 }),
+    OwedBelowSettled: IDL.Record({ line: Nat64, owed_e8s: IDL.Nat, settled_e8s: IDL.Nat }),
+    InvalidReceipt: IDL.Record({ reason: IDL.Text })
   })
 );
 

@@ -4,4 +4,5 @@ export * from './discovery.js';
 export * from './tasks.js';
 export * from './namespaces.js';
 export * from './bonds.js';
+export * from './credit.js';
 export * from './methods.js';

@@ -1,6 +1,6 @@
 import { IDL } from '@dfinity/candid';
 
-import { Nat, Nat8, query, serviceOf, typed, update, type CandidInterface, type ServiceOf } from '../candid.js';
+import { Nat, Nat8, Nat64, query, serviceOf, typed, update, type CandidInterface, type ServiceOf } from '../candid.js';
 import {
   Breakdown,
   CardFilter,
@@ -26,6 +26,21 @@ import {
   RunnerView
 } from './discovery.js';
 import { BondConfigArgs, BondConfigView, BondView } from './bonds.js';
+import {
+  CreditAccountView,
+  CreditConfigArgs,
+  CreditConfigView,
+  CreditLineFilter,
+  CreditLinePage,
+  CreditLineView,
+  DepositArgs,
+  ReceiptArgs,
+  SettledView,
+  SettleItemResult,
+  SignedReceiptArgs,
+  UsageSettlement,
+  WithdrawalView
+} from './credit.js';
 import { ManifestIssue, NotFoundKind, RegistryError, result } from './errors.js';
 import { NamespaceView } from './namespaces.js';
 import {
@@ -74,7 +89,14 @@ export const Results = {
   payout: result(PayoutView),
   namespace: result(NamespaceView),
   bondConfig: result(BondConfigView),
-  taskQuote: result(TaskQuote)
+  taskQuote: result(TaskQuote),
+  creditAccount: result(CreditAccountView),
+  creditLine: result(CreditLineView),
+  creditLinePage: result(CreditLinePage),
+  withdrawal: result(WithdrawalView),
+  settleItem: SettleItemResult,
+  settleBatch: result(typed<SettleItemResult[]>(IDL.Vec(SettleItemResult))),
+  creditConfig: result(CreditConfigView)
 } as const;
 
 export const Replies = {
@@ -85,7 +107,9 @@ export const Replies = {
   taskSummaries: IDL.Vec(ClaimableTask),
   optReputation: IDL.Opt(ReputationView),
   optNamespace: IDL.Opt(NamespaceView),
-  optBond: IDL.Opt(BondView)
+  optBond: IDL.Opt(BondView),
+  optCreditAccount: IDL.Opt(CreditAccountView),
+  optCreditLine: IDL.Opt(CreditLineView)
 } as const;
 
 /** Every registry method, declared once: the canister's decorators and handlers, the actors and the .did read this. */
@@ -132,7 +156,21 @@ export const registryMethods = {
   set_bond_config: update([BondConfigArgs], Results.bondConfig),
   get_bond_config: query([], BondConfigView),
   get_bond: query([IDL.Principal], Replies.optBond),
-  quote_task: query([QuoteTaskArgs], Results.taskQuote)
+  quote_task: query([QuoteTaskArgs], Results.taskQuote),
+  deposit_credit: update([DepositArgs], Results.creditAccount),
+  withdraw_credit: update([Nat], Results.withdrawal),
+  reserve_credit: update([IDL.Principal, Nat], Results.creditLine),
+  close_credit_line: update([Nat64], Results.creditLine),
+  finalize_credit_line: update([Nat64], Results.creditLine),
+  settle_usage: update([IDL.Vec(UsageSettlement)], Results.settleBatch),
+  settle_receipt: update([SignedReceiptArgs], Results.settleItem),
+  withdraw_accrued: update([], Results.withdrawal),
+  get_credit_account: query([IDL.Principal], Replies.optCreditAccount),
+  get_credit_line: query([Nat64], Replies.optCreditLine),
+  find_credit_line: query([IDL.Principal, IDL.Principal], Replies.optCreditLine),
+  list_credit_lines: query([CreditLineFilter, PageRequest], Results.creditLinePage),
+  set_credit_config: update([CreditConfigArgs], Results.creditConfig),
+  get_credit_config: query([], CreditConfigView)
 };
 
 /** The registry's install and upgrade argument. */
@@ -200,6 +238,18 @@ export const registryInterface = (): CandidInterface => ({
     BondConfigView,
     BondConfigArgs,
     BondView,
+    CreditAccountView,
+    CreditLineView,
+    DepositArgs,
+    UsageSettlement,
+    SettledView,
+    ReceiptArgs,
+    SignedReceiptArgs,
+    WithdrawalView,
+    CreditLineFilter,
+    CreditLinePage,
+    CreditConfigView,
+    CreditConfigArgs,
     ModelRefResult: Results.modelRef,
     CardPageResult: Results.cardPage,
     RunnerPageResult: Results.runnerPage,
@@ -216,7 +266,14 @@ export const registryInterface = (): CandidInterface => ({
     PayoutResult: Results.payout,
     NamespaceResult: Results.namespace,
     BondConfigResult: Results.bondConfig,
-    TaskQuoteResult: Results.taskQuote
+    TaskQuoteResult: Results.taskQuote,
+    CreditAccountResult: Results.creditAccount,
+    CreditLineResult: Results.creditLine,
+    CreditLinePageResult: Results.creditLinePage,
+    WithdrawalResult: Results.withdrawal,
+    SettleItemResult: Results.settleItem,
+    SettleBatchResult: Results.settleBatch,
+    CreditConfigResult: Results.creditConfig
   }
 });
 
