@@ -3,3 +3,4 @@ export * from './signature.js';
 export * from './receipt.js';
 export * from './request-auth.js';
 export type * from './api.js';
+export * from './metering.js';
