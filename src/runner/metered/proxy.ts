@@ -47,8 +47,9 @@ export async function relayStream(
   upstream: Response,
   res: ServerResponse,
   finish: (chunk: Record<string, unknown>, usage: EngineUsage) => Record<string, unknown>
-): Promise<EngineUsage | undefined> {
+): Promise<{ usage?: EngineUsage; contentChunks: number; error?: string }> {
   let usage: EngineUsage | undefined;
+  let contentChunks = 0;
   const parser = createParser({
     maxBufferSize: 1024 * 1024,
     onEvent(event: EventSourceMessage) {
@@ -67,15 +68,20 @@ export async function relayStream(
           return;
         }
       }
+      if (event.data.includes('"content":"') || event.data.includes('"text":"')) contentChunks++;
       res.write(`data: ${event.data}\n\n`);
     }
   });
   const reader = upstream.body!.getReader();
   const decoder = new TextDecoder();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parser.feed(decoder.decode(value, { stream: true }));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+    }
+  } catch (error) {
+    return { ...(usage === undefined ? {} : { usage }), contentChunks, error: String(error) };
   }
-  return usage;
+  return usage === undefined ? { contentChunks, error: 'the stream ended without usage' } : { usage, contentChunks };
 }

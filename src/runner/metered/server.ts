@@ -226,11 +226,17 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     charge: (usage: EngineUsage) => Charge
   ): Promise<void> {
     let upstream: Response;
+    // A client that goes away stops the engine's work too.
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
     try {
       upstream = await fetchImpl(new URL(path, o.engineUrl), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(engineBody(body, o.engineModel, maxTokens))
+        body: JSON.stringify(engineBody(body, o.engineModel, maxTokens)),
+        signal: controller.signal
       });
     } catch (error) {
       return sendError(res, {
@@ -248,11 +254,21 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     if (body.stream === true) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       const wantsUsage = clientWantsUsage(body);
-      await relayStream(upstream, res, (chunk, usage) => {
+      const relayed = await relayStream(upstream, res, (chunk, usage) => {
         const out: Record<string, unknown> = { ...chunk, deai_charge: chargeToJson(charge(usage)) };
         if (!wantsUsage) delete out.usage;
         return out;
-      }).catch((error: unknown) => log('metered-stream-broken', { error: String(error) }));
+      });
+      if (relayed.error !== undefined) {
+        log('metered-stream-broken', { error: relayed.error });
+        // Tell the client as llama.cpp does mid-stream; what was generated is charged (one token per content chunk).
+        if (!res.destroyed)
+          res.write(
+            `data: ${JSON.stringify({ error: { message: `the engine stream broke: ${relayed.error}`, type: 'server_error' } })}\n\n`
+          );
+        if (relayed.usage === undefined && relayed.contentChunks > 0)
+          charge({ inputTokens: 0n, outputTokens: BigInt(relayed.contentChunks) });
+      }
       res.end();
       return;
     }
@@ -295,6 +311,18 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
   }
 
   const server = createServer((req, res) => {
+    // Pages in a browser pay runners directly (the SDK's direct chat): any origin, the auth headers, the charge header.
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', CHARGE_HEADER);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers': '*',
+        'access-control-max-age': '600'
+      });
+      res.end();
+      return;
+    }
     const path = req.url ?? '/';
     const route = `${req.method ?? 'GET'} ${path}`;
     const handled =

@@ -234,12 +234,18 @@ export class PayerClient {
     let answer: Record<string, unknown> | undefined;
     let completionBytes = 0;
     let chargeJson: unknown;
+    let broken: string | undefined;
     if (request.body.stream === true && response.body !== null) {
-      await readStream(response.body, (chunk) => {
+      const done = await readStream(response.body, (chunk) => {
+        if (chunk.error !== undefined) {
+          broken ??= errorOf(JSON.stringify(chunk), 502).message;
+          return;
+        }
         completionBytes += completionBytesOf(chunk);
         if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
         request.onChunk?.(chunk);
       });
+      if (!done) broken ??= 'the stream ended before [DONE]';
     } else {
       const parsed: unknown = JSON.parse(await response.text());
       if (typeof parsed !== 'object' || parsed === null) throw new Error('the runner answered no JSON object');
@@ -248,6 +254,8 @@ export class PayerClient {
       chargeJson = answer.deai_charge;
     }
     const charge = chargeFromJson(chargeJson);
+    if (broken !== undefined)
+      return { ok: false, status: 502, error: { message: `inference failed mid-stream: ${broken}`, code: 'stream_broken' }, body: '' };
     if (charge === undefined || charge.lineId !== line.lineId)
       return { ok: true, status: response.status, ...(answer ? { body: answer } : {}) };
     const accepted = acceptCharge(charge, {
@@ -388,11 +396,16 @@ function errorOf(text: string, status: number): { message: string; type?: string
   return { message: text.slice(0, 200) || `HTTP ${status}` };
 }
 
-async function readStream(body: ReadableStream<Uint8Array>, onChunk: (chunk: Record<string, unknown>) => void): Promise<void> {
+/** Reads an SSE stream, passing each JSON chunk on; true when it ended with `[DONE]`. */
+async function readStream(body: ReadableStream<Uint8Array>, onChunk: (chunk: Record<string, unknown>) => void): Promise<boolean> {
+  let done = false;
   const parser = createParser({
     maxBufferSize: 1024 * 1024,
     onEvent(event: EventSourceMessage) {
-      if (event.data === '[DONE]') return;
+      if (event.data === '[DONE]') {
+        done = true;
+        return;
+      }
       try {
         const chunk: unknown = JSON.parse(event.data);
         if (typeof chunk === 'object' && chunk !== null) onChunk(chunk as Record<string, unknown>);
@@ -408,4 +421,5 @@ async function readStream(body: ReadableStream<Uint8Array>, onChunk: (chunk: Rec
     if (done) break;
     parser.feed(decoder.decode(value, { stream: true }));
   }
+  return done;
 }
