@@ -57,7 +57,10 @@ export interface ConnectOptions {
    * Pays runners' metered endpoints for `chat({ via: 'direct' })` (README "Metered runner endpoint"): the registry's
    * credit methods, where the payer's books are kept, and its reservation and settlement policy. Needs `identity`.
    */
-  paid?: Omit<PayerClientOptions, 'identity' | 'fetch' | 'nowMs'>;
+  paid?: Omit<PayerClientOptions, 'identity' | 'fetch' | 'nowMs'> & {
+    /** Signs payments instead of `identity` (e.g. a key the page holds while calls stay anonymous). */
+    signer?: PayerSigner;
+  };
 }
 
 export interface Clock {
@@ -109,7 +112,7 @@ export class DeaiClient {
           ? Principal.fromText(options.ledgerId)
           : options.ledgerId;
     const principal = await call('getPrincipal', () => agent.getPrincipal());
-    const signer = options.identity !== undefined && isSigner(options.identity) ? options.identity : undefined;
+    const signer = options.paid?.signer ?? (options.identity !== undefined && isSigner(options.identity) ? options.identity : undefined);
     if (options.paid !== undefined && signer === undefined)
       throw new DeaiError('NotConfigured', '`paid` needs a signing identity', { what: 'identity' }, { retryable: false });
     const payer =
