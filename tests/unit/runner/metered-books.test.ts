@@ -95,3 +95,45 @@ describe('LineBook receipts', () => {
     expect(await book.admit(99n, payer, 1n)).toEqual({ code: 'NoLine' });
   });
 });
+
+describe('Settler', () => {
+  it('settles alone after the timeout, at once for a closing line, never twice; a failure backs off', async () => {
+    const { Settler } = await import('../../../src/runner/metered/settler.js');
+    const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const payerId = Ed25519KeyIdentity.generate();
+    const payer = payerId.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(10_000n);
+    const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
+    const receipt: Receipt = { lineId: a.id, payer, runner, seq: 2n, owedE8s: 300n, inputTokens: 1n, outputTokens: 1n, requests: 2n };
+    const signed = {
+      receipt,
+      publicKey: new Uint8Array(payerId.getPublicKey().toDer()),
+      signature: new Uint8Array(await payerId.sign(receiptSigningBytes(receipt)))
+    };
+    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n });
+    let now = 1_000;
+    let failing = true;
+    const api = credit.runner(runner);
+    const flaky = {
+      ...api,
+      settleReceipt: (s: SignedReceipt) => (failing ? Promise.reject(new Error('ledger stopped')) : api.settleReceipt(s))
+    };
+    const settler = new Settler({ credit: flaky, store, settleAfterMs: 10_000, nowMs: () => now, log: () => undefined });
+    await settler.tick();
+    expect(credit.view(a.id)?.settledSeq).toBe(0n); // the payer still has time
+    credit.lines.get(a.id)!.state = 'closing';
+    await settler.tick(); // closing: at once, but the registry fails
+    expect(credit.view(a.id)?.settledSeq).toBe(0n);
+    failing = false;
+    await settler.tick(); // backing off
+    expect(credit.view(a.id)?.settledSeq).toBe(0n);
+    now += 11_000;
+    await settler.tick();
+    expect(credit.view(a.id)).toMatchObject({ settledSeq: 2n, settledE8s: 300n });
+    expect(store.get(a.id)?.settledSeq).toBe(2n);
+    await settler.tick();
+    expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
+  });
+});
