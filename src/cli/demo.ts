@@ -73,6 +73,7 @@ export async function runDemo(options: { host: string; registryId: string; proje
       heartbeatSeconds: 10,
       pollMs: 200,
       metricsPort: 0,
+      metered: { port: 0 },
       stateFile: '.deai/runner-state.json'
     });
     // While bonds are on, the runner registers with a bond: the deployer (funded at deploy) pays for it once.

@@ -5,6 +5,29 @@ import { z } from 'zod';
 
 import { RunnerError } from './errors.js';
 
+export const MeteredConfigSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(8480),
+  /** What the manifest advertises (a reverse proxy's URL); default `http://<host>:<port>`. */
+  publicUrl: z.string().url().optional(),
+  receiptsFile: z.string().min(1).default('.deai/runner-receipts.json'),
+  /** Settle alone with a payer's latest receipt when the payer has not settled it this long. */
+  settleAfterSeconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .default(600),
+  /** Most credit (e8s, decimal) and requests a payer may use on a line without a receipt covering them. */
+  maxUnsignedE8s: z
+    .string()
+    .regex(/^\d{1,20}$/)
+    .default('100000000'),
+  maxUnsignedRequests: z.number().int().min(1).max(10_000).default(32)
+});
+export type MeteredConfig = z.infer<typeof MeteredConfigSchema>;
+
 /**
  * `runner.yaml`: where the registry and the engine are, and the operator's partial manifest (what no probe can
  * see: price, region, endpoint, …). Precedence: flags > environment > file > defaults, resolved once here.
@@ -26,7 +49,12 @@ export const RunnerConfigSchema = z.strictObject({
   /** A task's engine request is aborted this long before its lease ends (default: 5% of the lease, at least 2 s). */
   leaseMarginSeconds: z.number().min(0).max(3600).optional(),
   metricsPort: z.number().int().min(0).max(65_535).default(9464),
-  stateFile: z.string().min(1).default('.deai/runner-state.json')
+  stateFile: z.string().min(1).default('.deai/runner-state.json'),
+  /**
+   * The metered OpenAI endpoint the manifest advertises (README "Metered runner endpoint"). Bind the engine itself to
+   * localhost: only this endpoint checks payers' signatures and credit.
+   */
+  metered: MeteredConfigSchema.prefault({})
 });
 export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
 

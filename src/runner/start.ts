@@ -12,6 +12,8 @@ import type { RunnerConfig } from './config.js';
 import { RunnerError } from './errors.js';
 import { RunnerMetrics } from './metrics.js';
 import { RunnerNode } from './node.js';
+import { startMeteredEndpoint, type MeteredEndpoint } from './metered/start.js';
+import type { RunnerCreditApi } from '../core/credit/index.js';
 import { fileDigest, readGgufFacts } from './probes/gguf.js';
 import { probeHardware } from './probes/hardware.js';
 import { llamaCppProbe } from './probes/llamacpp.js';
@@ -28,6 +30,8 @@ export interface StartedRunner {
   principal: string;
   registry: string;
   metricsUrl: string;
+  /** The metered OpenAI endpoint (what the manifest advertises); absent when `metered.enabled` is false. */
+  meteredUrl?: string;
   manifestJson: string;
   /** Drains (finishes and reports tasks in flight) and closes the metrics server. */
   stop(): Promise<void>;
@@ -38,6 +42,11 @@ export interface StartRunnerOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** How long to wait for the engine to finish loading before giving up. */
   engineWaitMs?: number;
+  /**
+   * The registry's credit methods for the metered endpoint (src/core/credit/api.ts). Default: none, so every paid
+   * request is refused with 402 `no_credit_line` until the registry's credit canister methods are wired in.
+   */
+  credit?: RunnerCreditApi;
 }
 
 async function waitForEngine(
@@ -93,8 +102,30 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
     log('hashing-model', { path, source });
     facts.gguf = { ...(await readGgufFacts(path)), digest: await fileDigest(path, join(resolve(projectDir, '.deai'), 'digests.json')) };
   }
-  const declared = { operator: principal.toText(), ...config.manifest };
-  const { manifest, cards } = reconcileManifest(declared, facts);
+  let metered: MeteredEndpoint | undefined;
+  if (config.metered.enabled)
+    metered = await startMeteredEndpoint(config.metered, {
+      runner: principal.toText(),
+      engineUrl: config.engine.url,
+      engineModel: model.id,
+      projectDir,
+      log,
+      ...(options.credit === undefined ? {} : { credit: options.credit })
+    });
+  const declared = {
+    operator: principal.toText(),
+    ...config.manifest,
+    ...(metered === undefined ? {} : { endpoint: config.metered.publicUrl ?? metered.url })
+  };
+  let reconciled: ReturnType<typeof reconcileManifest>;
+  try {
+    reconciled = reconcileManifest(declared, facts);
+  } catch (error) {
+    await metered?.close();
+    throw error;
+  }
+  const { manifest, cards } = reconciled;
+  metered?.serve(manifest);
   const manifestJson = manifestText(manifest);
   const agent = await createAgent(config.network.host, identity);
   const metrics = new RunnerMetrics();
@@ -120,7 +151,12 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
     metrics,
     log
   });
-  await node.start();
+  try {
+    await node.start();
+  } catch (error) {
+    await metered?.close();
+    throw error;
+  }
   const served = await metrics.serve(config.metricsPort);
   log('ready', { principal: principal.toText(), registry: registryId, model: model.id, slots, metrics: served.url });
   return {
@@ -128,9 +164,11 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
     principal: principal.toText(),
     registry: registryId,
     metricsUrl: served.url,
+    ...(metered === undefined ? {} : { meteredUrl: metered.url }),
     manifestJson,
     stop: async () => {
       await node.drain();
+      await metered?.close();
       await served.close();
     }
   };

@@ -1,8 +1,7 @@
-import { z } from 'zod';
-
 import { encodeChatInput, type ChatMessage } from '../core/tasks/chat-input.js';
-import { execute } from '../inference/chat-stream.js';
 import { DeaiError } from './errors.js';
+import { paidChatOnce } from './paid/chat-paid.js';
+import type { PayerClient } from './paid/payer.js';
 import type { RunnerCandidate, RunnerRequest } from './types.js';
 
 export type { ChatMessage };
@@ -15,8 +14,9 @@ export interface ChatOptions {
   prompt?: string;
   /**
    * `task` (default): an on-chain task, escrowed and paid through the ledger, executed by whichever runner claims
-   * it. `direct`: the best-ranked runners' OpenAI-compatible endpoints, called in rank order until one answers
-   * (off-chain: nothing is escrowed or paid, the runner's own terms apply).
+   * it. `direct`: the best-ranked runners' metered endpoints, called in rank order until one answers, each request
+   * signed and paid from the caller's credit line toward that runner (metered, receipts, settled in batches; needs
+   * `paid` in `DeaiClient.connect`).
    */
   via?: 'task' | 'direct';
   maxOutputTokens?: number;
@@ -76,13 +76,7 @@ export interface ChatResult {
 const DEFAULT_TIMEOUT_MS = 300_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_ATTEMPTS = 5;
-const DEFAULT_MAX_OUTPUT_TOKENS = 512;
-
-/** The part of an OpenAI-compatible chat completion this SDK reads (llama.cpp and vLLM both answer it). */
-const CompletionSchema = z.object({
-  choices: z.array(z.object({ message: z.object({ content: z.string().nullable() }) })).min(1),
-  usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).nullish()
-});
+export const DEFAULT_MAX_OUTPUT_TOKENS = 512;
 
 /** The messages of a chat call, checked: exactly one of `messages` and `prompt`, at least one message. */
 export function chatMessages(options: ChatOptions): ChatMessage[] {
@@ -108,17 +102,27 @@ export function chatMessages(options: ChatOptions): ChatMessage[] {
 /** What `direct` mode needs from the client. */
 export interface DirectDeps {
   findRunners(request: RunnerRequest): Promise<RunnerCandidate[]>;
-  fetch: typeof fetch;
+  /** Pays the runners (undefined: the client was connected without `paid`, so direct chat is refused). */
+  payer: PayerClient | undefined;
   nowMs(): number;
 }
 
 /** Calls the ranked runners' endpoints in order; the first valid answer wins. */
 export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promise<ChatResult> {
   const messages = chatMessages(options);
+  const payer = deps.payer;
+  if (payer === undefined)
+    throw new DeaiError(
+      'NotConfigured',
+      'direct chat is paid: connect with an identity and `paid` (credit) options, or use via: task',
+      { what: 'paid' },
+      { retryable: false }
+    );
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const candidates = (
-    await deps.findRunners({ ...options.request, model: options.model, endpointRequired: true, limit: maxAttempts })
-  ).filter((c): c is RunnerCandidate & { endpoint: string } => c.endpoint !== undefined);
+  const candidates = (await deps.findRunners({ ...options.request, model: options.model, endpointRequired: true, limit: maxAttempts }))
+    .filter((c): c is RunnerCandidate & { endpoint: string } => c.endpoint !== undefined)
+    // Runners caught over-reporting usage go last: tried only when no honest one answers.
+    .sort((a, b) => Number(payer.isOverReporting(a.runner)) - Number(payer.isOverReporting(b.runner)));
   if (candidates.length === 0) {
     throw new DeaiError('NoRunners', `No live runner with a public endpoint serves ${options.model} (try via: 'task')`, {
       model: options.model
@@ -134,13 +138,10 @@ export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promis
     try {
       const timeoutMs = Math.min(leftMs, options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS);
       const onToken = options.onToken;
-      const answer =
-        onToken === undefined
-          ? await completeOnce(deps.fetch, candidate.endpoint, options, messages, timeoutMs)
-          : await streamOnce(deps.fetch, candidate.endpoint, options, messages, timeoutMs, (text) => {
-              streamed = true;
-              onToken(text);
-            });
+      const answer = await paidChatOnce(payer, candidate, options, messages, timeoutMs, (text) => {
+        streamed = true;
+        onToken?.(text);
+      });
       return {
         ...answer,
         via: 'direct',
@@ -161,84 +162,6 @@ export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promis
     { attempts: failed },
     { retryable: true }
   );
-}
-
-async function completeOnce(
-  fetchImpl: typeof fetch,
-  endpoint: string,
-  options: ChatOptions,
-  messages: ChatMessage[],
-  timeoutMs: number
-): Promise<{ content: string; inputTokens?: bigint; outputTokens?: bigint }> {
-  const body: Record<string, unknown> = {
-    model: options.model,
-    messages,
-    max_tokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
-    stream: false
-  };
-  if (options.temperature !== undefined) body.temperature = options.temperature;
-  if (options.seed !== undefined) body.seed = Number(options.seed);
-  let response: Response;
-  try {
-    response = await fetchImpl(new URL('/v1/chat/completions', endpoint), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs)
-    });
-  } catch (error) {
-    const cause =
-      error instanceof Error && error.name === 'TimeoutError'
-        ? `no answer within ${timeoutMs} ms`
-        : `unreachable (${error instanceof Error ? error.message : String(error)})`;
-    throw new Error(cause, { cause: error });
-  }
-  const text = await response.text().catch(() => '');
-  if (!response.ok) throw new Error(`HTTP ${response.status}: ${text.slice(0, 200)}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`not JSON: ${text.slice(0, 80)}`);
-  }
-  const parsed = CompletionSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`not a chat completion: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  const usage = parsed.data.usage ?? undefined;
-  return {
-    content: parsed.data.choices[0]?.message.content ?? '',
-    ...(usage === undefined ? {} : { inputTokens: BigInt(usage.prompt_tokens), outputTokens: BigInt(usage.completion_tokens) })
-  };
-}
-
-/** The streamed form: the runner's own OpenAI-compatible stream reader (SSE, usage in the last chunk). */
-async function streamOnce(
-  fetchImpl: typeof fetch,
-  endpoint: string,
-  options: ChatOptions,
-  messages: ChatMessage[],
-  timeoutMs: number,
-  onDelta: (text: string) => void
-): Promise<{ content: string; inputTokens?: bigint; outputTokens?: bigint }> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  try {
-    const run = await execute(
-      {
-        baseUrl: endpoint,
-        model: options.model,
-        prompt: encodeChatInput(messages),
-        maxOutputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
-        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-        ...(options.seed === undefined ? {} : { seed: options.seed }),
-        signal,
-        onDelta
-      },
-      fetchImpl
-    );
-    return { content: run.output, inputTokens: run.inputTokens, outputTokens: run.outputTokens };
-  } catch (error) {
-    if (signal.aborted) throw new Error(`no answer within ${timeoutMs} ms`, { cause: error });
-    throw error;
-  }
 }
 
 /** The chat document or prompt a task carries for `messages`. */

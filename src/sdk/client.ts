@@ -7,6 +7,7 @@ import { requesterRegistry, type HttpAgent, type Identity, type RegistryActor as
 import { chatViaTask } from './chat-task.js';
 
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
+import { PayerClient, type PayerClientOptions, type PayerSigner } from './paid/payer.js';
 import { call, DeaiError, unwrap } from './errors.js';
 import {
   toAccount,
@@ -52,6 +53,14 @@ export interface ConnectOptions {
   clock?: Clock;
   /** Used by `chat({ via: 'direct' })` to call runners' endpoints (default: the global fetch). */
   fetch?: typeof fetch;
+  /**
+   * Pays runners' metered endpoints for `chat({ via: 'direct' })` (README "Metered runner endpoint"): the registry's
+   * credit methods, where the payer's books are kept, and its reservation and settlement policy. Needs `identity`.
+   */
+  paid?: Omit<PayerClientOptions, 'identity' | 'fetch' | 'nowMs'> & {
+    /** Signs payments instead of `identity` (e.g. a key the page holds while calls stay anonymous). */
+    signer?: PayerSigner;
+  };
 }
 
 export interface Clock {
@@ -67,6 +76,10 @@ const MODEL_PAGE = 100;
 const FAILED_STATES: ReadonlySet<TaskState> = new Set(['failed', 'expired', 'rejected']);
 const RESULT_STATES: ReadonlySet<TaskState> = new Set(['review', 'accepted']);
 
+/** A key identity (Ed25519, secp256k1) can sign payments; a delegation chain or the anonymous identity cannot. */
+const isSigner = (identity: Identity): identity is Identity & PayerSigner =>
+  typeof (identity as Partial<PayerSigner>).sign === 'function' && typeof (identity as Partial<PayerSigner>).getPublicKey === 'function';
+
 /** A dApp's connection to the DeAI registry and its reward ledger, as one identity. */
 export class DeaiClient {
   private constructor(
@@ -78,7 +91,8 @@ export class DeaiClient {
     /** The caller's principal (anonymous without an identity). */
     readonly principal: Principal,
     private readonly clock: Clock,
-    private readonly fetchImpl: typeof fetch
+    /** Pays runners for direct chat; undefined when connected without `paid`. */
+    readonly payer: PayerClient | undefined
   ) {}
 
   /**
@@ -98,6 +112,13 @@ export class DeaiClient {
           ? Principal.fromText(options.ledgerId)
           : options.ledgerId;
     const principal = await call('getPrincipal', () => agent.getPrincipal());
+    const signer = options.paid?.signer ?? (options.identity !== undefined && isSigner(options.identity) ? options.identity : undefined);
+    if (options.paid !== undefined && signer === undefined)
+      throw new DeaiError('NotConfigured', '`paid` needs a signing identity', { what: 'identity' }, { retryable: false });
+    const payer =
+      options.paid === undefined || signer === undefined
+        ? undefined
+        : await PayerClient.open({ ...options.paid, identity: signer, fetch: options.fetch ?? globalThis.fetch.bind(globalThis) });
     return new DeaiClient(
       registry,
       ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId),
@@ -105,7 +126,7 @@ export class DeaiClient {
       ledgerId,
       principal,
       options.clock ?? systemClock,
-      options.fetch ?? globalThis.fetch.bind(globalThis)
+      payer
     );
   }
 
@@ -432,7 +453,7 @@ export class DeaiClient {
   async chat(options: ChatOptions): Promise<ChatResult> {
     if (options.via === 'direct') {
       return chatDirect(
-        { findRunners: (request) => this.findRunners(request), fetch: this.fetchImpl, nowMs: () => this.clock.nowMs() },
+        { findRunners: (request) => this.findRunners(request), payer: this.payer, nowMs: () => this.clock.nowMs() },
         options
       );
     }

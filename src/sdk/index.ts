@@ -35,3 +35,13 @@ export type {
   ScoreBreakdown
 } from './types.js';
 export type { ChatAttempt, ChatMessage, ChatOptions, ChatProgress, ChatResult } from './chat.js';
+export {
+  PayerClient,
+  type PaidRequest,
+  type PaidResult,
+  type PaidTarget,
+  type PayerClientOptions,
+  type PayerSigner
+} from './paid/payer.js';
+export { memoryPayerStore, type PayerLine, type PayerStateStore } from './paid/state.js';
+export type { Charge, AcceptedCharge, PayerCreditApi, CreditLineView, SettleOutcome, UsageSettlement } from '../core/credit/index.js';

@@ -56,7 +56,8 @@ describe('deai runner start (a real process, real llama-server)', () => {
         },
         heartbeatSeconds: 5,
         pollMs: 100,
-        metricsPort: 0
+        metricsPort: 0,
+        metered: { port: 0 }
       })
     );
     const events: Array<Record<string, unknown>> = [];

@@ -71,6 +71,7 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
       heartbeatSeconds: 5,
       pollMs: 100,
       metricsPort: 0,
+      metered: { port: 0, receiptsFile: join(dir, 'receipts.json') },
       stateFile: join(dir, 'state.json')
     });
     runner = await startRunner(config, {
@@ -81,8 +82,15 @@ describe('end to end: a dApp task executed by a runner on a real llama-server', 
       }
     });
     const manifest = JSON.parse(runner.manifestJson) as {
+      endpoint?: string;
       deployments: Array<{ model: { id: string; digest: string }; engine: string; servedContext: number }>;
     };
+    // The manifest advertises the metered endpoint, never the engine's own port.
+    expect(runner.meteredUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(manifest.endpoint).toBe(runner.meteredUrl);
+    expect(manifest.endpoint).not.toBe(llama.url);
+    const models = (await (await fetch(`${runner.meteredUrl}/v1/models`)).json()) as { data: Array<{ id: string }> };
+    expect(models.data.map((m) => m.id)).toEqual([MODEL_ID]);
     expect(manifest.deployments[0]).toMatchObject({ engine: 'llama.cpp', model: { id: MODEL_ID } });
     expect(manifest.deployments[0]?.model.digest).toBe(
       `sha256:${createHash('sha256').update(readFileSync(llama.modelPath)).digest('hex')}`

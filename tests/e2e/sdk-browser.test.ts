@@ -3,7 +3,15 @@ import { createServer, type Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+
 import { Localnet } from '../../src/localnet/localnet.ts';
+import { startMeteredServer, type MeteredServer } from '../../src/runner/metered/server.ts';
+import { MemoryCredit } from '../support/credit.ts';
 import { launchBrowser } from '../support/explorer.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
 import { bundleSdkForBrowser } from '../support/sdk-bundle.ts';
@@ -27,7 +35,16 @@ describe('the SDK in a browser', () => {
   let siteUrl: string;
   let browser: Browser;
   let page: Page;
+  let metered: MeteredServer | undefined;
   const pageErrors: string[] = [];
+  // The page pays runners: its key signs in Node (exposed to the page), its credit is the in-memory stand-in.
+  const credit = new MemoryCredit();
+  const payer = Ed25519KeyIdentity.generate();
+  const payerCredit = credit.payer(payer.getPrincipal().toText());
+  const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+  const big = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? { $n: v.toString() } : v);
+  const unbig = (_k: string, v: unknown): unknown =>
+    typeof v === 'object' && v !== null && typeof (v as { $n?: unknown }).$n === 'string' ? BigInt((v as { $n: string }).$n) : v;
 
   beforeAll(async () => {
     const [{ code }, started] = await Promise.all([bundleSdkForBrowser(), Localnet.start({ port: 0, stateDir: null })]);
@@ -44,6 +61,15 @@ describe('the SDK in a browser', () => {
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    await payerCredit.depositCredit(100_000_000n);
+    await page.exposeFunction('__deaiSign', async (bytesHex: string) =>
+      hex(new Uint8Array(await payer.sign(Buffer.from(bytesHex, 'hex'))))
+    );
+    await page.exposeFunction('__deaiCredit', async (method: string, argsJson: string) => {
+      const args = JSON.parse(argsJson, unbig) as unknown[];
+      const api = payerCredit as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return JSON.stringify({ v: await api[method]!(...args) }, big);
+    });
     await page.goto(siteUrl);
     await page.waitForFunction(() => 'deai' in globalThis);
   });
@@ -51,6 +77,7 @@ describe('the SDK in a browser', () => {
     await browser?.close();
     site?.closeAllConnections();
     await new Promise((resolve) => site?.close(resolve));
+    await metered?.close();
     await engine?.close();
     await net?.stop();
   });
@@ -58,17 +85,52 @@ describe('the SDK in a browser', () => {
   it('reads the registry and streams a direct chat, failing over from a dead runner to a live one', async () => {
     const card = await freshModel(t, 'browser');
     const dead = await runnerAt(t, card, await deadEndpoint(), 100);
-    const live = await runnerAt(t, card, engine.url, 200);
+    const runner = Ed25519KeyIdentity.generate();
+    metered = await startMeteredServer({
+      runner: runner.getPrincipal().toText(),
+      engineUrl: engine.url,
+      engineModel: String(card.id),
+      models: [{ id: String(card.id), prices: { inputPerMillion: 100n, outputPerMillion: 200n } }],
+      credit: credit.runner(runner.getPrincipal().toText()),
+      receiptsFile: join(mkdtempSync(join(tmpdir(), 'deai-browser-')), 'receipts.json'),
+      settleCheckMs: 0
+    });
+    const live = await runnerAt(t, card, metered.url, 200, runner);
 
     const seen = await page.evaluate(
-      async ({ host, registryId, model }) => {
+      async ({ host, registryId, model, principal, derHex }) => {
         const { DeaiClient } = (globalThis as unknown as { deai: Sdk }).deai;
-        const client = await DeaiClient.connect({ host, registryId });
+        const w = globalThis as unknown as {
+          __deaiSign(hex: string): Promise<string>;
+          __deaiCredit(method: string, args: string): Promise<string>;
+        };
+        const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+        const fromHex = (h: string): Uint8Array => Uint8Array.from(h.match(/../g) ?? [], (p) => parseInt(p, 16));
+        const big = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? { $n: v.toString() } : v);
+        const unbig = (_k: string, v: unknown): unknown =>
+          typeof v === 'object' && v !== null && typeof (v as { $n?: unknown }).$n === 'string' ? BigInt((v as { $n: string }).$n) : v;
+        const call = async (method: string, ...args: unknown[]): Promise<never> =>
+          (JSON.parse(await w.__deaiCredit(method, JSON.stringify(args, big)), unbig) as { v: never }).v;
+        const credit = {
+          depositCredit: (a: bigint) => call('depositCredit', a),
+          reserveCredit: (r: string, a: bigint) => call('reserveCredit', r, a),
+          findCreditLine: (p: string, r: string) => call('findCreditLine', p, r),
+          settleUsage: (items: unknown) => call('settleUsage', items),
+          getCreditAccount: (o: string) => call('getCreditAccount', o)
+        };
+        const signer = {
+          getPrincipal: () => ({ toText: () => principal }),
+          getPublicKey: () => ({ toDer: () => fromHex(derHex) }),
+          sign: async (bytes: Uint8Array) => fromHex(await w.__deaiSign(toHex(bytes)))
+        };
+        const client = await DeaiClient.connect({ host, registryId, paid: { credit, signer, settleEveryMs: 0 } });
         const models = (await client.listModels()).map((m) => m.id);
         const ranked = (await client.findRunners({ model })).map((c) => c.runner);
         const tokens: string[] = [];
         const answer = await client.chat({ model, via: 'direct', prompt: 'one two three', onToken: (text) => tokens.push(text) });
+        const settled = await client.payer!.close();
         return {
+          settled: settled.map((o) => o.ok),
           models,
           ranked,
           tokens,
@@ -77,9 +139,18 @@ describe('the SDK in a browser', () => {
           failed: answer.failedAttempts.map((a) => `${a.runner}: ${a.error}`)
         };
       },
-      { host: net.url, registryId: t.registry.toText(), model: String(card.id) }
+      {
+        host: net.url,
+        registryId: t.registry.toText(),
+        model: String(card.id),
+        principal: payer.getPrincipal().toText(),
+        derHex: hex(new Uint8Array(payer.getPublicKey().toDer()))
+      }
     );
 
+    // Paid: the page signed the request and a receipt, and settled it in one batch.
+    expect(seen.settled).toEqual([true]);
+    expect(credit.account(live).accruedE8s).toBeGreaterThan(0n);
     expect(seen.models).toContain(card.id);
     expect(seen.ranked).toEqual([dead, live]);
     expect(seen.content).toBe('three two one');
@@ -104,6 +175,7 @@ describe('the SDK in a browser', () => {
       },
       { host: net.url, registryId: t.registry.toText() }
     );
-    expect(error).toBe('NoRunners');
+    // Direct chat is paid: a client connected without `paid` is refused before any runner is called.
+    expect(error).toBe('NotConfigured');
   });
 });

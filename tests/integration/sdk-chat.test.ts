@@ -1,9 +1,15 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { CHAT_INPUT_TAG } from '../../src/core/tasks/chat-input.ts';
 import { DeaiClient, type ChatProgress } from '../../src/sdk/index.ts';
+import { startMeteredServer, type MeteredServer } from '../../src/runner/metered/server.ts';
+import { MemoryCredit } from '../support/credit.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
 import { okOf } from '../support/registry.ts';
 import { deadEndpoint, freshModel as sharedFreshModel, rejection, runnerAt as sharedRunnerAt } from '../support/sdk.ts';
@@ -13,6 +19,35 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
   let net: Localnet;
   let t: TaskNetwork;
   const engines: FakeEngine[] = [];
+  const metered: MeteredServer[] = [];
+  const credit = new MemoryCredit();
+  const receipts = mkdtempSync(join(tmpdir(), 'deai-sdk-chat-'));
+
+  /** A client that pays runners for direct chat from its (in-memory) credit. */
+  async function connectPaid(): Promise<DeaiClient> {
+    const identity = Ed25519KeyIdentity.generate();
+    const payer = credit.payer(identity.getPrincipal().toText());
+    await payer.depositCredit(100_000_000n);
+    return DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), identity, paid: { credit: payer, settleEveryMs: 0 } });
+  }
+
+  /** A runner whose manifest advertises its metered endpoint in front of `engine`; returns [principal, endpoint]. */
+  async function meteredRunnerAt(card: Record<string, unknown>, engine: FakeEngine, outputPerMillion: number): Promise<[string, string]> {
+    const identity = Ed25519KeyIdentity.generate();
+    const runner = identity.getPrincipal().toText();
+    const server = await startMeteredServer({
+      runner,
+      engineUrl: engine.url,
+      engineModel: String(card.id),
+      models: [{ id: String(card.id), prices: { inputPerMillion: 100n, outputPerMillion: BigInt(outputPerMillion) } }],
+      credit: credit.runner(runner),
+      receiptsFile: join(receipts, `${runner}.json`),
+      settleCheckMs: 0
+    });
+    metered.push(server);
+    await sharedRunnerAt(t, card, server.url, outputPerMillion, identity);
+    return [runner, server.url];
+  }
 
   const connect = (identity?: Ed25519KeyIdentity): Promise<DeaiClient> =>
     DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), ...(identity === undefined ? {} : { identity }) });
@@ -32,6 +67,7 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     t = await taskNetwork(net);
   });
   afterAll(async () => {
+    await Promise.all(metered.map((m) => m.close()));
     await Promise.all(engines.map((e) => e.close()));
     await net.stop();
   });
@@ -42,10 +78,10 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     failing.failNext('http500');
     slow.delayNext(3_000);
     const dead = await runnerAt(card, await deadEndpoint(), 100);
-    const erroring = await runnerAt(card, failing.url, 200);
-    const sleepy = await runnerAt(card, slow.url, 300);
-    const answering = await runnerAt(card, good.url, 400);
-    const client = await connect();
+    const [erroring] = await meteredRunnerAt(card, failing, 200);
+    const [sleepy] = await meteredRunnerAt(card, slow, 300);
+    const [answering, goodUrl] = await meteredRunnerAt(card, good, 400);
+    const client = await connectPaid();
     expect((await client.findRunners({ model: String(card.id) })).map((c) => c.runner)).toEqual([dead, erroring, sleepy, answering]);
 
     const events: ChatProgress[] = [];
@@ -65,7 +101,7 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
       via: 'direct',
       content: 'three two one',
       runner: answering,
-      endpoint: good.url,
+      endpoint: goodUrl,
       inputTokens: 13n,
       outputTokens: 3n
     });
@@ -78,13 +114,33 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     expect(events.filter((e) => e.kind === 'failover')).toHaveLength(3);
   });
 
+  it('direct is paid: the answering runner charged, the client signed a receipt and settles it; no `paid`: NotConfigured', async () => {
+    const card = await freshModel('paid');
+    const good = await engine();
+    const [runner] = await meteredRunnerAt(card, good, 1_000_000);
+    const client = await connectPaid();
+    const result = await client.chat({ model: String(card.id), via: 'direct', prompt: 'one two', maxOutputTokens: 8 });
+    expect(result).toMatchObject({ runner, content: 'two one', outputTokens: 2n });
+    // Input at 100 e8s per million rounds up with output at 1 e8s per token: 2 + 1.
+    expect(client.payer?.lineOf(runner)).toMatchObject({ seq: 1n, requests: 1n, outputTokens: 2n, owedE8s: 3n });
+    expect(await client.payer!.close()).toMatchObject([{ ok: true, movedE8s: 3n }]);
+    expect(credit.account(runner).accruedE8s).toBe(3n);
+
+    const unpaid = await connect(Ed25519KeyIdentity.generate());
+    expect(await rejection(unpaid.chat({ model: String(card.id), via: 'direct', prompt: 'hi' }))).toMatchObject({
+      code: 'NotConfigured',
+      retryable: false
+    });
+    expect(good.requests).toBe(1);
+  });
+
   it('direct: AllRunnersFailed lists every attempt; NoRunners when nobody with an endpoint serves the model', async () => {
     const card = await freshModel('all-fail');
     const broken = await engine();
     broken.failNext('http500');
     const first = await runnerAt(card, await deadEndpoint(), 100);
-    const second = await runnerAt(card, broken.url, 200);
-    const client = await connect();
+    const [second] = await meteredRunnerAt(card, broken, 200);
+    const client = await connectPaid();
     const failed = await rejection(client.chat({ model: String(card.id), via: 'direct', prompt: 'hello', attemptTimeoutMs: 2_000 }));
     expect(failed).toMatchObject({ code: 'AllRunnersFailed', retryable: true });
     if (!failed.hasCode('AllRunnersFailed')) throw failed;
@@ -105,9 +161,9 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     const card = await freshModel('streaming');
     const [breaking, good] = [await engine(), await engine()];
     breaking.failNext('midstream');
-    const first = await runnerAt(card, breaking.url, 100);
-    const second = await runnerAt(card, good.url, 200);
-    const client = await connect();
+    const [first] = await meteredRunnerAt(card, breaking, 100);
+    const [second] = await meteredRunnerAt(card, good, 200);
+    const client = await connectPaid();
     const pieces: string[] = [];
     const events: ChatProgress[] = [];
     const result = await client.chat({

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
+import { startMeteredServer } from '../../src/runner/metered/server.ts';
+import { MemoryCredit } from './credit.ts';
 import { startFakeEngine } from './fake-engine.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from './manifests.ts';
 import { probeWasm } from './probe.ts';
@@ -22,6 +24,7 @@ const README_HOST = 'http://127.0.0.1:4943';
 export async function runSnippets(snippets: ReadmeSnippet[], root: string): Promise<void> {
   const net = await Localnet.start({ port: 0, stateDir: null });
   const engine = await startFakeEngine();
+  const closers: Array<() => Promise<void>> = [];
   let serving = true;
   try {
     const t = await taskNetwork(net);
@@ -29,9 +32,29 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
     okOf(await (await t.tasks(t.admin)).publish_model_card(JSON.stringify(card)));
     const runner = Ed25519KeyIdentity.generate();
     const asRunner = await t.tasks(runner);
+    // Direct chat is paid: the runner's metered endpoint in front of the engine, credit from the in-memory stand-in.
+    const credit = new MemoryCredit();
+    const metered = await startMeteredServer({
+      runner: runner.getPrincipal().toText(),
+      engineUrl: engine.url,
+      engineModel: String(card.id),
+      models: [
+        {
+          id: String(card.id),
+          prices: { inputPerMillion: 1000n, outputPerMillion: 3000n } // deployment()'s
+        }
+      ],
+      credit: credit.runner(runner.getPrincipal().toText()),
+      receiptsFile: join(root, `.readme-receipts-${process.pid}.json`),
+      settleCheckMs: 0
+    });
+    closers.push(async () => {
+      await metered.close();
+      rmSync(join(root, `.readme-receipts-${process.pid}.json`), { force: true });
+    });
     okOf(
       await asRunner.register_runner(
-        JSON.stringify(runnerManifest(runner.getPrincipal().toText(), [deployment(card)], { endpoint: engine.url }))
+        JSON.stringify(runnerManifest(runner.getPrincipal().toText(), [deployment(card)], { endpoint: metered.url }))
       )
     );
     okOf(await asRunner.heartbeat(heartbeatArgs()));
@@ -47,11 +70,14 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
         }
       }
     })();
-    const inputs = { registryId: t.registry.toText(), identity: await t.requester(100_000_000n), wasm: probeWasm() };
+    const identity = await t.requester(100_000_000n);
+    const payer = credit.payer(identity.getPrincipal().toText());
+    await payer.depositCredit(100_000_000n);
+    const inputs = { registryId: t.registry.toText(), identity, credit: payer, wasm: probeWasm() };
     Reflect.set(globalThis, '__readme', inputs);
     for (const [index, snippet] of snippets.entries()) {
       const file = join(root, `.readme-snippet-${process.pid}-${index}.ts`);
-      const prelude = 'const { registryId, identity, wasm } = Reflect.get(globalThis, "__readme");\n';
+      const prelude = 'const { registryId, identity, credit, wasm } = Reflect.get(globalThis, "__readme");\n';
       writeFileSync(file, `${prelude}${snippet.code.replaceAll(README_HOST, net.url)}\nexport {};\n`);
       try {
         await import(/* @vite-ignore */ file);
@@ -74,6 +100,7 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
   } finally {
     serving = false;
     Reflect.deleteProperty(globalThis, '__readme');
+    for (const close of closers) await close();
     await engine.close();
     await net.stop();
   }

@@ -35,8 +35,13 @@ export async function freshModel(t: TaskNetwork, name: string): Promise<Record<s
 }
 
 /** A live runner serving `card` at `endpoint`; a lower output price ranks it higher. Returns its principal. */
-export async function runnerAt(t: TaskNetwork, card: Record<string, unknown>, endpoint: string, outputPerMillion: number): Promise<string> {
-  const identity = Ed25519KeyIdentity.generate();
+export async function runnerAt(
+  t: TaskNetwork,
+  card: Record<string, unknown>,
+  endpoint: string,
+  outputPerMillion: number,
+  identity = Ed25519KeyIdentity.generate()
+): Promise<string> {
   const actor = await t.tasks(identity);
   const manifest = runnerManifest(
     identity.getPrincipal().toText(),

@@ -8,3 +8,4 @@ export * from './limits.js';
 export * from './lines.js';
 export * from './accounts.js';
 export * from './settle.js';
+export * from './metering.js';

@@ -11,8 +11,8 @@ describe('the SDK bundles for browsers', () => {
   it('without Node built-ins or Azle', async () => {
     const { inputs } = await bundleSdkForBrowser();
     expect(inputs.filter((path) => path.startsWith('node:') || path.includes('node_modules/azle/'))).toEqual([]);
-    // The direct chat() path is in the bundle, so a page can stream from runners.
-    expect(inputs).toContain('src/inference/chat-stream.ts');
+    // The paid direct chat() path is in the bundle, so a page can stream from runners' metered endpoints.
+    expect(inputs).toContain('src/sdk/paid/payer.ts');
   });
 
   it('fails when a Node built-in slips in (the check above can fail)', async () => {

@@ -1,0 +1,160 @@
+import {
+  creditRefusal,
+  receiptProblem,
+  type Charge,
+  type CreditLineView,
+  type CreditRefusal,
+  type ExposureLimits,
+  type RunnerCreditApi,
+  type SignedReceipt
+} from '../../core/credit/index.js';
+import type { ReceiptStore } from './receipt-store.js';
+
+/**
+ * What the runner knows of each payer's credit line: the registry's view (cached briefly), the payer's latest
+ * receipt (durable, in the ReceiptStore), and what it served that no receipt covers yet (in memory; a restart forgets
+ * it, which only costs the runner, never the payer). It refuses a request whose worst case the line cannot cover.
+ */
+interface LiveLine {
+  view?: { line: CreditLineView; atMs: number };
+  /** Served, not covered by a receipt: chargeSeq → cost. */
+  pending: Map<bigint, bigint>;
+  /** Requests admitted and not finished, at their worst case. */
+  inFlightE8s: bigint;
+  inFlightCount: number;
+  nextChargeSeq: bigint;
+}
+
+export type LineRefusal = { code: 'NoLine' } | { code: 'NotYourLine' } | { code: 'LineNotOpen'; state: string } | CreditRefusal;
+
+export type ReceiptRefusal =
+  | { code: 'Malformed' | 'BadSignature' | 'KeyNotPayer' | 'OutOfRange' | 'WrongRunner' | 'WrongPayer' | 'NoLine' }
+  | { code: 'Stale'; latestSeq: bigint }
+  | { code: 'NotCumulative'; latestOwedE8s: bigint };
+
+export interface LineBookOptions {
+  runner: string;
+  credit: RunnerCreditApi;
+  store: ReceiptStore;
+  limits: ExposureLimits;
+  lineCacheMs: number;
+  nowMs: () => number;
+  /** Most lines held in memory (those with nothing pending are dropped first). */
+  maxLines?: number;
+}
+
+export class LineBook {
+  private readonly lines = new Map<string, LiveLine>();
+
+  constructor(private readonly o: LineBookOptions) {}
+
+  private live(lineId: bigint): LiveLine {
+    const key = lineId.toString();
+    let line = this.lines.get(key);
+    if (line === undefined) {
+      if (this.lines.size >= (this.o.maxLines ?? 100_000)) this.evict();
+      // Charge seqs from the clock: unique across restarts without writing each one down.
+      line = { pending: new Map(), inFlightE8s: 0n, inFlightCount: 0, nextChargeSeq: BigInt(this.o.nowMs()) * 1000n };
+      this.lines.set(key, line);
+    }
+    return line;
+  }
+
+  private evict(): void {
+    for (const [key, line] of this.lines) if (line.pending.size === 0 && line.inFlightCount === 0) this.lines.delete(key);
+  }
+
+  /** The registry's view of the line, at most `lineCacheMs` old (`fresh`: ask the registry now). */
+  async view(lineId: bigint, fresh = false): Promise<CreditLineView | undefined> {
+    const line = this.live(lineId);
+    const now = this.o.nowMs();
+    if (!fresh && line.view !== undefined && now - line.view.atMs < this.o.lineCacheMs) return line.view.line;
+    const view = await this.o.credit.getCreditLine(lineId);
+    if (view === undefined) delete line.view;
+    else line.view = { line: view, atMs: now };
+    return view;
+  }
+
+  /** Admits a request of worst case `worstE8s` from `payer` on `lineId`, or says why not. */
+  async admit(lineId: bigint, payer: string, worstE8s: bigint): Promise<LineRefusal | undefined> {
+    let view = await this.view(lineId);
+    if (view === undefined) return { code: 'NoLine' };
+    if (view.runner !== this.o.runner || view.payer !== payer) return { code: 'NotYourLine' };
+    const line = this.live(lineId);
+    let refusal = this.refusal(view, line, worstE8s);
+    if (refusal?.code === 'InsufficientCredit' || view.state !== 'open') {
+      // The payer may just have topped up (or reopened): look again before refusing.
+      view = (await this.view(lineId, true)) ?? view;
+      refusal = this.refusal(view, line, worstE8s);
+    }
+    if (view.state !== 'open') return { code: 'LineNotOpen', state: view.state };
+    if (refusal !== undefined) return refusal;
+    line.inFlightE8s += worstE8s;
+    line.inFlightCount += 1;
+    return undefined;
+  }
+
+  private refusal(view: CreditLineView, line: LiveLine, worstE8s: bigint): CreditRefusal | undefined {
+    const pending = [...line.pending.values()].reduce((a, b) => a + b, 0n);
+    return creditRefusal(
+      {
+        reservedE8s: view.reservedE8s,
+        settledE8s: view.settledE8s,
+        receiptOwedE8s: this.o.store.get(view.id)?.signed.receipt.owedE8s ?? 0n,
+        unsignedE8s: pending + line.inFlightE8s,
+        unsignedRequests: line.pending.size + line.inFlightCount
+      },
+      worstE8s,
+      this.o.limits
+    );
+  }
+
+  /** Ends an admitted request without a charge (the engine failed). */
+  release(lineId: bigint, worstE8s: bigint): void {
+    const line = this.live(lineId);
+    line.inFlightE8s -= worstE8s;
+    line.inFlightCount -= 1;
+  }
+
+  /** Ends an admitted request with its charge (cost capped at the worst case admitted). */
+  charge(lineId: bigint, worstE8s: bigint, usage: { inputTokens: bigint; outputTokens: bigint; costE8s: bigint }): Charge {
+    this.release(lineId, worstE8s);
+    const line = this.live(lineId);
+    const costE8s = usage.costE8s > worstE8s ? worstE8s : usage.costE8s;
+    const chargeSeq = line.nextChargeSeq++;
+    line.pending.set(chargeSeq, costE8s);
+    const receipted = this.o.store.get(lineId)?.signed.receipt.owedE8s ?? 0n;
+    const owedE8s = receipted + [...line.pending.values()].reduce((a, b) => a + b, 0n);
+    return { lineId, chargeSeq, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costE8s, owedE8s };
+  }
+
+  /**
+   * Keeps the payer's signed receipt if it is valid, for this runner, on the payer's line, and newer than the one
+   * held; `covers` are the charges it accounts for (they stop counting as unsigned exposure). Resending the receipt
+   * already held is accepted (idempotent).
+   */
+  async acceptReceipt(signed: SignedReceipt, covers: readonly bigint[], payer?: string): Promise<ReceiptRefusal | undefined> {
+    const problem = receiptProblem(signed);
+    if (problem !== undefined) return { code: problem };
+    const r = signed.receipt;
+    if (r.runner !== this.o.runner) return { code: 'WrongRunner' };
+    if (payer !== undefined && r.payer !== payer) return { code: 'WrongPayer' };
+    const view = await this.view(r.lineId);
+    if (view === undefined) return { code: 'NoLine' };
+    if (view.payer !== r.payer || view.runner !== this.o.runner) return { code: 'WrongPayer' };
+    const held = this.o.store.get(r.lineId);
+    if (held !== undefined) {
+      const same = held.signed.receipt.seq === r.seq && held.signed.receipt.owedE8s === r.owedE8s;
+      if (r.seq < held.signed.receipt.seq || (r.seq === held.signed.receipt.seq && !same))
+        return { code: 'Stale', latestSeq: held.signed.receipt.seq };
+      if (r.owedE8s < held.signed.receipt.owedE8s) return { code: 'NotCumulative', latestOwedE8s: held.signed.receipt.owedE8s };
+    }
+    const line = this.live(r.lineId);
+    for (const seq of covers) line.pending.delete(seq);
+    if (held !== undefined && held.signed.receipt.seq === r.seq) return undefined;
+    const settledSeq = held?.settledSeq ?? view.settledSeq;
+    const unsettledSinceMs = held !== undefined && held.signed.receipt.seq > held.settledSeq ? held.unsettledSinceMs : this.o.nowMs();
+    this.o.store.put({ signed, unsettledSinceMs, settledSeq: settledSeq > view.settledSeq ? settledSeq : view.settledSeq });
+    return undefined;
+  }
+}

@@ -1,0 +1,361 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import {
+  AUTH_HEADERS,
+  chargeToJson,
+  meteredCostE8sOf,
+  requestBoundOf,
+  signedReceiptFromJson,
+  verifyRequestAuth,
+  worstCaseCostE8s,
+  type Charge,
+  type ExposureLimits,
+  type RunnerCreditApi
+} from '../../core/credit/index.js';
+import type { Prices } from '../../core/rewards/pricing.js';
+import { LineBook, type LineRefusal, type ReceiptRefusal } from './line-book.js';
+import { clientWantsUsage, engineBody, relayStream, usageOf, type EngineUsage } from './proxy.js';
+import { ReceiptStore } from './receipt-store.js';
+import { NonceCache } from './nonce-cache.js';
+import { Settler } from './settler.js';
+
+/** One model the runner posts prices for (a deployment of its manifest). */
+export interface MeteredModel {
+  id: string;
+  prices: Prices;
+  servedContext?: number;
+}
+
+export interface MeteredServerOptions {
+  /** The runner's principal: requests must be signed for it, lines and receipts must name it. */
+  runner: string;
+  engineUrl: string;
+  /** The id the engine serves its model under. */
+  engineModel: string;
+  models: MeteredModel[];
+  credit: RunnerCreditApi;
+  /** Where the payers' latest receipts are kept (JSON, replaced atomically). */
+  receiptsFile: string;
+  host?: string;
+  /** 0: any free port. */
+  port?: number;
+  limits?: Partial<ExposureLimits>;
+  /** How long a line's registry view is trusted (default 2 s). */
+  lineCacheMs?: number;
+  /** Settle alone when the payer has not settled a receipt this long (default 10 min). */
+  settleAfterMs?: number;
+  /** How often held receipts are checked for settling alone (default 30 s; 0: only when `settler.tick()` is called). */
+  settleCheckMs?: number;
+  maxBodyBytes?: number;
+  nowMs?: () => number;
+  fetch?: typeof fetch;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface MeteredServer {
+  url: string;
+  server: Server;
+  settler: Settler;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: ExposureLimits = { maxUnsignedE8s: 100_000_000n, maxUnsignedRequests: 32 };
+const CHARGE_HEADER = 'x-deai-charge';
+
+type OpenAiError = { status: number; type: string; code: string; message: string };
+
+function sendError(res: ServerResponse, e: OpenAiError): void {
+  res.writeHead(e.status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { message: e.message, type: e.type, code: e.code, param: null } }));
+}
+
+const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+
+function lineError(r: LineRefusal): OpenAiError {
+  const base = { status: 402, type: 'insufficient_quota' };
+  switch (r.code) {
+    case 'NoLine':
+      return { ...base, code: 'no_credit_line', message: 'no credit line with this id: reserve credit toward this runner first' };
+    case 'NotYourLine':
+      return { ...base, code: 'not_your_line', message: 'the credit line is not the signer’s line toward this runner' };
+    case 'LineNotOpen':
+      return { ...base, code: 'line_not_open', message: `the credit line is ${r.state}` };
+    case 'InsufficientCredit':
+      return {
+        ...base,
+        code: 'insufficient_credit',
+        message: `the line has ${r.availableE8s} e8s left; this request may cost ${r.neededE8s} e8s`
+      };
+    case 'ExposureCap':
+      return {
+        ...base,
+        code: 'exposure_cap',
+        message: `${r.unsignedRequests} requests (${r.unsignedE8s} e8s) not covered by a receipt: send a receipt first`
+      };
+  }
+}
+
+const receiptError = (r: ReceiptRefusal): OpenAiError => ({
+  status: r.code === 'Stale' ? 409 : 400,
+  type: 'invalid_request_error',
+  code: 'invalid_receipt',
+  message: `receipt refused: ${json(r)}`
+});
+
+/** Parses the receipt JSON (header or body) with its optional `covers` (charge seqs it accounts for). */
+function parseReceipt(text: string): { signed: ReturnType<typeof signedReceiptFromJson>; covers: bigint[] } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const signed = signedReceiptFromJson(value);
+  const covers = (value as { covers?: unknown }).covers;
+  if (signed === undefined || (covers !== undefined && (!Array.isArray(covers) || covers.length > 1024))) return undefined;
+  const seqs = (covers ?? []) as unknown[];
+  if (!seqs.every((s) => typeof s === 'string' && /^\d{1,20}$/.test(s))) return undefined;
+  return { signed, covers: seqs.map((s) => BigInt(s as string)) };
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) return undefined;
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/**
+ * The runner's metered OpenAI endpoint (README "Metered runner endpoint"): authenticated by the payer's signature,
+ * refused without credit on the payer's line toward this runner, metered with the engine's usage, priced with the
+ * runner's posted prices, and charged back to the payer, who answers with signed cumulative receipts.
+ */
+export async function startMeteredServer(o: MeteredServerOptions): Promise<MeteredServer> {
+  const nowMs = o.nowMs ?? Date.now;
+  const log = o.log ?? (() => undefined);
+  const fetchImpl = o.fetch ?? fetch;
+  const store = new ReceiptStore(o.receiptsFile);
+  const nonces = new NonceCache();
+  const book = new LineBook({
+    runner: o.runner,
+    credit: o.credit,
+    store,
+    limits: { ...DEFAULT_LIMITS, ...o.limits },
+    lineCacheMs: o.lineCacheMs ?? 2_000,
+    nowMs
+  });
+  const settler = new Settler({ credit: o.credit, store, settleAfterMs: o.settleAfterMs ?? 600_000, nowMs, log });
+  const maxBody = o.maxBodyBytes ?? 8 * 1024 * 1024;
+
+  async function metered(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const bytes = await readBody(req, maxBody);
+    if (bytes === undefined)
+      return sendError(res, { status: 413, type: 'invalid_request_error', code: 'body_too_large', message: `body over ${maxBody} bytes` });
+    const headers = req.headers as Record<string, string | undefined>;
+    const nowNs = BigInt(nowMs()) * 1_000_000n;
+    const auth = verifyRequestAuth(headers, { runner: o.runner, method: 'POST', path, body: bytes }, nowNs);
+    if (!auth.ok) {
+      const p = auth.problem;
+      const detail = 'header' in p ? `${p.code} ${p.header}` : p.code;
+      return sendError(res, {
+        status: 401,
+        type: 'authentication_error',
+        code: 'invalid_signature',
+        message: `request not authenticated: ${detail}`
+      });
+    }
+    const { payer, lineId } = auth.value;
+    const admitted = nonces.admit(auth.value.nonceHex, auth.value.expiresAtNs, nowNs);
+    if (admitted === 'replay')
+      return sendError(res, { status: 401, type: 'authentication_error', code: 'replayed_nonce', message: 'this nonce was already used' });
+    if (admitted === 'full')
+      return sendError(res, { status: 429, type: 'rate_limit_error', code: 'busy', message: 'too many requests in flight; retry' });
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      body = parsed as Record<string, unknown>;
+    } catch {
+      return sendError(res, { status: 400, type: 'invalid_request_error', code: 'invalid_json', message: 'the body is not a JSON object' });
+    }
+    const receiptHeader = headers[AUTH_HEADERS.receipt];
+    if (receiptHeader !== undefined) {
+      const receipt = parseReceipt(receiptHeader);
+      if (receipt?.signed === undefined)
+        return sendError(res, { status: 400, type: 'invalid_request_error', code: 'invalid_receipt', message: 'malformed x-deai-receipt' });
+      const refused = await book.acceptReceipt(receipt.signed, receipt.covers, payer);
+      if (refused !== undefined && refused.code !== 'Stale') return sendError(res, receiptError(refused));
+    }
+    const model =
+      o.models.find((m) => m.id === body.model) ?? (o.models.length === 1 && body.model === undefined ? o.models[0] : undefined);
+    if (model === undefined)
+      return sendError(res, {
+        status: 404,
+        type: 'invalid_request_error',
+        code: 'model_not_found',
+        message: `this runner does not serve ${String(body.model)}`
+      });
+    const bound = requestBoundOf(path, body);
+    if (typeof bound === 'string')
+      return sendError(res, { status: 400, type: 'invalid_request_error', code: 'invalid_request', message: bound });
+    const worstE8s = worstCaseCostE8s(model.prices, bound, model.servedContext);
+    const refusal = await book.admit(lineId, payer, worstE8s);
+    if (refusal !== undefined) return sendError(res, lineError(refusal));
+    let charged = false;
+    const charge = (usage: EngineUsage): Charge => {
+      charged = true;
+      return book.charge(lineId, worstE8s, { ...usage, costE8s: meteredCostE8sOf(model.prices, usage) });
+    };
+    try {
+      await serveUpstream(res, path, body, bound.maxTokens, charge);
+    } finally {
+      if (!charged) book.release(lineId, worstE8s);
+    }
+  }
+
+  async function serveUpstream(
+    res: ServerResponse,
+    path: string,
+    body: Record<string, unknown>,
+    maxTokens: number,
+    charge: (usage: EngineUsage) => Charge
+  ): Promise<void> {
+    let upstream: Response;
+    // A client that goes away stops the engine's work too.
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    try {
+      upstream = await fetchImpl(new URL(path, o.engineUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(engineBody(body, o.engineModel, maxTokens)),
+        signal: controller.signal
+      });
+    } catch (error) {
+      return sendError(res, {
+        status: 502,
+        type: 'server_error',
+        code: 'engine_unreachable',
+        message: `the engine is unreachable: ${String(error)}`
+      });
+    }
+    if (!upstream.ok || upstream.body === null) {
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(await upstream.text().catch(() => ''));
+      return;
+    }
+    if (body.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const wantsUsage = clientWantsUsage(body);
+      const relayed = await relayStream(upstream, res, (chunk, usage) => {
+        const out: Record<string, unknown> = { ...chunk, deai_charge: chargeToJson(charge(usage)) };
+        if (!wantsUsage) delete out.usage;
+        return out;
+      });
+      if (relayed.error !== undefined) {
+        log('metered-stream-broken', { error: relayed.error });
+        // Tell the client as llama.cpp does mid-stream; what was generated is charged (one token per content chunk).
+        if (!res.destroyed)
+          res.write(
+            `data: ${JSON.stringify({ error: { message: `the engine stream broke: ${relayed.error}`, type: 'server_error' } })}\n\n`
+          );
+        if (relayed.usage === undefined && relayed.contentChunks > 0)
+          charge({ inputTokens: 0n, outputTokens: BigInt(relayed.contentChunks) });
+      }
+      res.end();
+      return;
+    }
+    const text = await upstream.text();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = undefined;
+    }
+    const usage = usageOf(answer);
+    if (usage === undefined || typeof answer !== 'object' || answer === null)
+      return sendError(res, { status: 502, type: 'server_error', code: 'engine_bad_response', message: 'the engine reported no usage' });
+    const c = chargeToJson(charge(usage));
+    res.writeHead(200, { 'content-type': 'application/json', [CHARGE_HEADER]: JSON.stringify(c) });
+    res.end(JSON.stringify({ ...(answer as Record<string, unknown>), deai_charge: c }));
+  }
+
+  async function receipts(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const bytes = await readBody(req, 64 * 1024);
+    const receipt = bytes === undefined ? undefined : parseReceipt(new TextDecoder().decode(bytes));
+    if (receipt?.signed === undefined)
+      return sendError(res, { status: 400, type: 'invalid_request_error', code: 'invalid_receipt', message: 'malformed receipt' });
+    const refused = await book.acceptReceipt(receipt.signed, receipt.covers);
+    if (refused !== undefined) return sendError(res, receiptError(refused));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok: true, line_id: receipt.signed.receipt.lineId.toString(), seq: receipt.signed.receipt.seq.toString() }));
+  }
+
+  function models(res: ServerResponse): void {
+    const data = o.models.map((m) => ({
+      id: m.id,
+      object: 'model',
+      owned_by: o.runner,
+      context_length: m.servedContext ?? null,
+      pricing: { input_per_million_e8s: m.prices.inputPerMillion.toString(), output_per_million_e8s: m.prices.outputPerMillion.toString() }
+    }));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'list', data }));
+  }
+
+  const server = createServer((req, res) => {
+    // Pages in a browser pay runners directly (the SDK's direct chat): any origin, the auth headers, the charge header.
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', CHARGE_HEADER);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers': '*',
+        'access-control-max-age': '600'
+      });
+      res.end();
+      return;
+    }
+    const path = req.url ?? '/';
+    const route = `${req.method ?? 'GET'} ${path}`;
+    const handled =
+      route === 'POST /v1/chat/completions' || route === 'POST /v1/completions'
+        ? metered(req, res, path)
+        : route === 'POST /deai/v1/receipts'
+          ? receipts(req, res)
+          : route === 'GET /v1/models'
+            ? Promise.resolve(models(res))
+            : Promise.resolve(
+                sendError(res, { status: 404, type: 'invalid_request_error', code: 'not_found', message: `no route ${route}` })
+              );
+    handled.catch((error: unknown) => {
+      log('metered-request-failed', { route, error: String(error) });
+      if (!res.headersSent) sendError(res, { status: 500, type: 'server_error', code: 'internal', message: 'internal error' });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  if (o.settleCheckMs !== 0) settler.start(o.settleCheckMs ?? 30_000);
+  return {
+    url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`,
+    server,
+    settler,
+    close: async () => {
+      await settler.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  };
+}

@@ -1,0 +1,68 @@
+import type { RunnerCreditApi } from '../../core/credit/index.js';
+import type { ReceiptStore } from './receipt-store.js';
+
+export interface SettlerOptions {
+  credit: RunnerCreditApi;
+  store: ReceiptStore;
+  /** A receipt the payer has not settled this long after it arrived is settled by the runner (default 10 min). */
+  settleAfterMs: number;
+  nowMs: () => number;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The runner settles alone (README "Metered runner endpoint"): with the payer's latest receipt, when the payer has
+ * not settled it within `settleAfterMs`, or at once when its line is closing. Each line backs off on its own after a
+ * failure; the work runs on its own timer and never holds up serving.
+ */
+export class Settler {
+  private readonly retryAtMs = new Map<string, { atMs: number; backoffMs: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly o: SettlerOptions) {}
+
+  start(everyMs: number): void {
+    this.timer = setInterval(() => void this.tick(), everyMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass over the held receipts (exposed so tests drive it). Never throws. */
+  tick(): Promise<void> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const now = this.o.nowMs();
+    for (const held of this.o.store.all()) {
+      const r = held.signed.receipt;
+      if (r.seq <= held.settledSeq) continue;
+      const key = r.lineId.toString();
+      const retry = this.retryAtMs.get(key);
+      if (retry !== undefined && now < retry.atMs) continue;
+      try {
+        const line = await this.o.credit.getCreditLine(r.lineId);
+        if (line !== undefined && line.settledSeq >= r.seq) {
+          this.o.store.put({ ...held, settledSeq: line.settledSeq });
+          continue;
+        }
+        const closing = line?.state === 'closing';
+        if (!closing && now - held.unsettledSinceMs < this.o.settleAfterMs) continue;
+        const settled = await this.o.credit.settleReceipt(held.signed);
+        this.o.store.put({ ...this.o.store.get(r.lineId)!, settledSeq: settled.settledSeq });
+        this.retryAtMs.delete(key);
+        this.o.log('receipt-settled', { line: key, seq: r.seq.toString(), owedE8s: r.owedE8s.toString(), closing });
+      } catch (error) {
+        const backoffMs = Math.min((retry?.backoffMs ?? 5_000) * 2, 600_000);
+        this.retryAtMs.set(key, { atMs: now + backoffMs, backoffMs });
+        this.o.log('receipt-settle-failed', { line: key, error: String(error), retryInMs: backoffMs });
+      }
+    }
+  }
+}

@@ -1,0 +1,425 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+import {
+  acceptCharge,
+  AUTH_HEADERS,
+  authHeaders,
+  chargeFromJson,
+  NONCE_BYTES,
+  receiptSigningBytes,
+  requestBoundOf,
+  requestSigningBytes,
+  signedReceiptToJson,
+  worstCaseCostE8s,
+  type AcceptedCharge,
+  type Charge,
+  type PayerCreditApi,
+  type SettleOutcome,
+  type SignedReceipt
+} from '../../core/credit/index.js';
+import type { Prices } from '../../core/rewards/pricing.js';
+import { completionBytesOf } from './completion-bytes.js';
+import { decodeBooks, encodeBooks, memoryPayerStore, type PayerLine, type PayerStateStore } from './state.js';
+
+/** The signing half of an IC identity (agent-js Ed25519KeyIdentity, Secp256k1KeyIdentity). */
+export interface PayerSigner {
+  getPrincipal(): { toText(): string };
+  getPublicKey(): { toDer(): ArrayBuffer | Uint8Array };
+  sign(blob: Uint8Array): Promise<ArrayBuffer | Uint8Array>;
+}
+
+/** A runner to pay: its metered endpoint and the prices it POSTED in the registry (the payer pays no more). */
+export interface PaidTarget {
+  runner: string;
+  endpoint: string;
+  prices: Prices;
+  servedContext?: number;
+}
+
+export interface PaidRequest {
+  path: '/v1/chat/completions' | '/v1/completions';
+  /** The OpenAI body; `max_tokens` is what the payer bounds the output by (DEFAULT_MAX_TOKENS when absent). */
+  body: Record<string, unknown>;
+  signal?: AbortSignal;
+  /** Streams (`body.stream: true`): each chunk as it arrives, parsed (the usage chunk included). */
+  onChunk?: (chunk: Record<string, unknown>) => void;
+}
+
+export type PaidResult =
+  | {
+      ok: true;
+      status: number;
+      /** Plain requests: the runner's answer (with its `deai_charge`). */
+      body?: Record<string, unknown>;
+      /** The runner's claim, and what the payer accepted and signed (its own bound when the runner over-reports). */
+      charge?: Charge;
+      accepted?: AcceptedCharge;
+      receipt?: SignedReceipt;
+    }
+  | { ok: false; status: number; error: { message: string; type?: string; code?: string }; body: string };
+
+export interface PayerClientOptions {
+  identity: PayerSigner;
+  credit: PayerCreditApi;
+  /** The payer's books (default: in memory only). */
+  store?: PayerStateStore;
+  /** Credit reserved toward a runner each time its line runs low (default 10_000_000 e8s, raised to a request's worst case). */
+  reserveE8s?: bigint;
+  /** Settle all lines after this many accepted charges (default 100)… */
+  settleEveryRequests?: number;
+  /** …or this long after the first unsettled one (default 10 s; 0: only by count and `flush()`). */
+  settleEveryMs?: number;
+  /** How long a signed request stays valid (default 60 s). */
+  requestValidityMs?: number;
+  /** Called when a runner's charge exceeds the payer's own count (it is then marked, see `isOverReporting`). */
+  onOverReport?: (runner: string, charge: Charge, accepted: AcceptedCharge) => void;
+  fetch?: typeof fetch;
+  nowMs?: () => number;
+}
+
+const toBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
+
+/**
+ * Pays runners' metered endpoints (README "Metered runner endpoint"): opens and tops up a credit line per runner,
+ * signs each request, checks each charge against its own count, signs a cumulative receipt of what it accepts (sent
+ * with the next request), and settles all lines in batches.
+ * @example
+ * const payer = await PayerClient.open({ identity, credit, store: filePayerStore('.deai/payer.json') });
+ * const r = await payer.send(target, { path: '/v1/chat/completions', body: { model, messages, max_tokens: 64 } });
+ * await payer.close();
+ */
+export class PayerClient {
+  readonly payer: string;
+  private readonly lines = new Map<string, PayerLine>();
+  private readonly overReporting = new Set<string>();
+  private readonly inFlightE8s = new Map<string, bigint>();
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly store: PayerStateStore;
+  private readonly publicKey: Uint8Array;
+  private readonly fetchImpl: typeof fetch;
+  private readonly nowMs: () => number;
+  private unsettledCount = 0;
+  private settleTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<SettleOutcome[]> | undefined;
+
+  private constructor(private readonly o: PayerClientOptions) {
+    this.payer = o.identity.getPrincipal().toText();
+    this.store = o.store ?? memoryPayerStore();
+    this.publicKey = toBytes(o.identity.getPublicKey().toDer());
+    this.fetchImpl = o.fetch ?? ((input, init) => fetch(input, init));
+    this.nowMs = o.nowMs ?? Date.now;
+    const books = decodeBooks(this.payer, this.store.load());
+    for (const line of books.lines) this.lines.set(line.runner, line);
+    for (const runner of books.overReporting) this.overReporting.add(runner);
+  }
+
+  /** Loads the payer's books from `store` (resuming seq and owed per line). */
+  static async open(options: PayerClientOptions): Promise<PayerClient> {
+    const client = new PayerClient(options);
+    if (client.lines.size > 0 && [...client.lines.values()].some((l) => l.seq > l.settledSeq)) client.scheduleSettle();
+    return Promise.resolve(client);
+  }
+
+  /** Runners caught charging more than the payer's own count (callers may avoid them). */
+  isOverReporting(runner: string): boolean {
+    return this.overReporting.has(runner);
+  }
+
+  listOverReporting(): string[] {
+    return [...this.overReporting];
+  }
+
+  /** The payer's line toward `runner`, as its books hold it. */
+  lineOf(runner: string): Readonly<PayerLine> | undefined {
+    return this.lines.get(runner);
+  }
+
+  /**
+   * Sends one metered request to `target`, paying from the line toward it (opened or topped up as needed). HTTP
+   * errors come back as `ok: false` with the runner's status and OpenAI error; a transport failure throws.
+   */
+  async send(target: PaidTarget, request: PaidRequest): Promise<PaidResult> {
+    const bound = requestBoundOf(request.path, request.body);
+    if (typeof bound === 'string') return { ok: false, status: 400, error: { message: bound, code: 'invalid_request' }, body: '' };
+    const worstE8s = worstCaseCostE8s(target.prices, bound, target.servedContext);
+    for (let attempt = 0; ; attempt++) {
+      const line = await this.ensureCredit(target.runner, worstE8s, attempt > 0);
+      this.inFlightE8s.set(target.runner, (this.inFlightE8s.get(target.runner) ?? 0n) + worstE8s);
+      try {
+        const result = await this.attempt(target, request, line, bound);
+        // The runner may have seen less credit than the payer did (a reservation not yet visible): top up once.
+        if (!result.ok && result.status === 402 && result.error.code === 'insufficient_credit' && attempt === 0) continue;
+        return result;
+      } finally {
+        this.inFlightE8s.set(target.runner, (this.inFlightE8s.get(target.runner) ?? 0n) - worstE8s);
+      }
+    }
+  }
+
+  private async ensureCredit(runner: string, worstE8s: bigint, force: boolean): Promise<PayerLine> {
+    return this.serial(`line:${runner}`, async () => {
+      let line = this.lines.get(runner);
+      if (line === undefined) {
+        const found = await this.o.credit.findCreditLine(this.payer, runner);
+        if (found !== undefined) line = this.adopt(runner, found.id, found.reservedE8s, found.settledSeq);
+      }
+      const inFlight = this.inFlightE8s.get(runner) ?? 0n;
+      if (line === undefined || force || line.reservedE8s - line.owedE8s - inFlight < worstE8s) {
+        const want = this.o.reserveE8s ?? 10_000_000n;
+        const view = await this.o.credit.reserveCredit(runner, want > worstE8s ? want : worstE8s);
+        line = line !== undefined && line.lineId === view.id ? line : this.adopt(runner, view.id, 0n, view.settledSeq);
+        line.reservedE8s = view.reservedE8s;
+        this.save();
+      }
+      return line;
+    });
+  }
+
+  private adopt(runner: string, lineId: bigint, reservedE8s: bigint, settledSeq: bigint): PayerLine {
+    const held = this.lines.get(runner);
+    if (held?.lineId === lineId) return held;
+    const line: PayerLine = {
+      lineId,
+      runner,
+      seq: settledSeq,
+      owedE8s: 0n,
+      inputTokens: 0n,
+      outputTokens: 0n,
+      requests: 0n,
+      settledSeq,
+      reservedE8s,
+      unsentCovers: []
+    };
+    this.lines.set(runner, line);
+    return line;
+  }
+
+  private async attempt(
+    target: PaidTarget,
+    request: PaidRequest,
+    line: PayerLine,
+    bound: { promptBytes: number; maxTokens: number }
+  ): Promise<PaidResult> {
+    const bodyText = JSON.stringify(request.body);
+    const body = new TextEncoder().encode(bodyText);
+    const url = new URL(request.path, target.endpoint);
+    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+    const expiresAtNs = BigInt(this.nowMs() + (this.o.requestValidityMs ?? 60_000)) * 1_000_000n;
+    const toSign = {
+      runner: target.runner,
+      lineId: line.lineId,
+      method: 'POST',
+      path: url.pathname + url.search,
+      body,
+      nonce,
+      expiresAtNs
+    };
+    const signature = toBytes(await this.o.identity.sign(requestSigningBytes(toSign)));
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders(toSign, this.publicKey, signature) };
+    const covers = line.unsentCovers.slice();
+    if (line.latest !== undefined && covers.length > 0)
+      headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(line.latest), covers: covers.map(String) });
+    const response = await this.fetchImpl(url, {
+      method: 'POST',
+      headers,
+      body: bodyText,
+      ...(request.signal ? { signal: request.signal } : {})
+    });
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      return { ok: false, status: response.status, error: errorOf(text, response.status), body: text };
+    }
+    // The runner has the receipt now (it refuses the request otherwise).
+    line.unsentCovers = line.unsentCovers.filter((seq) => !covers.includes(seq));
+    let answer: Record<string, unknown> | undefined;
+    let completionBytes = 0;
+    let chargeJson: unknown;
+    let broken: string | undefined;
+    if (request.body.stream === true && response.body !== null) {
+      const done = await readStream(response.body, (chunk) => {
+        if (chunk.error !== undefined) {
+          broken ??= errorOf(JSON.stringify(chunk), 502).message;
+          return;
+        }
+        completionBytes += completionBytesOf(chunk);
+        if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
+        request.onChunk?.(chunk);
+      });
+      if (!done) broken ??= 'the stream ended before [DONE]';
+    } else {
+      const parsed: unknown = JSON.parse(await response.text());
+      if (typeof parsed !== 'object' || parsed === null) throw new Error('the runner answered no JSON object');
+      answer = parsed as Record<string, unknown>;
+      completionBytes = completionBytesOf(answer);
+      chargeJson = answer.deai_charge;
+    }
+    const charge = chargeFromJson(chargeJson);
+    if (broken !== undefined)
+      return { ok: false, status: 502, error: { message: `inference failed mid-stream: ${broken}`, code: 'stream_broken' }, body: '' };
+    if (charge === undefined || charge.lineId !== line.lineId)
+      return { ok: true, status: response.status, ...(answer ? { body: answer } : {}) };
+    const accepted = acceptCharge(charge, {
+      prices: target.prices,
+      ...bound,
+      completionBytes,
+      ...(target.servedContext ? { servedContext: target.servedContext } : {})
+    });
+    if (accepted.overReported.length > 0) {
+      this.overReporting.add(target.runner);
+      this.o.onOverReport?.(target.runner, charge, accepted);
+    }
+    const receipt = await this.signReceipt(line, charge.chargeSeq, accepted);
+    return { ok: true, status: response.status, ...(answer ? { body: answer } : {}), charge, accepted, receipt };
+  }
+
+  /** Adds an accepted charge to the line's totals and signs the new cumulative receipt (one line at a time). */
+  private signReceipt(line: PayerLine, chargeSeq: bigint, accepted: AcceptedCharge): Promise<SignedReceipt> {
+    return this.serial(`receipt:${line.lineId}`, async () => {
+      const receipt = {
+        lineId: line.lineId,
+        payer: this.payer,
+        runner: line.runner,
+        seq: line.seq + 1n,
+        owedE8s: line.owedE8s + accepted.costE8s,
+        inputTokens: line.inputTokens + accepted.inputTokens,
+        outputTokens: line.outputTokens + accepted.outputTokens,
+        requests: line.requests + 1n
+      };
+      const signature = toBytes(await this.o.identity.sign(receiptSigningBytes(receipt)));
+      const signed: SignedReceipt = { receipt, publicKey: this.publicKey, signature };
+      Object.assign(line, { ...receipt, latest: signed, unsentCovers: [...line.unsentCovers, chargeSeq].slice(-1000) });
+      this.save();
+      this.unsettledCount += 1;
+      if (this.unsettledCount >= (this.o.settleEveryRequests ?? 100)) void this.flush().catch(() => undefined);
+      else this.scheduleSettle();
+      return signed;
+    });
+  }
+
+  /** Settles every line with unsettled receipts in one `settleUsage` batch. */
+  async flush(): Promise<SettleOutcome[]> {
+    if (this.flushing !== undefined) await this.flushing.catch(() => undefined);
+    this.flushing = this.settleNow().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async settleNow(): Promise<SettleOutcome[]> {
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    const due = [...this.lines.values()].filter((l) => l.seq > l.settledSeq);
+    if (due.length === 0) return [];
+    this.unsettledCount = 0;
+    const items = due.map((l) => ({
+      lineId: l.lineId,
+      seq: l.seq,
+      owedE8s: l.owedE8s,
+      inputTokens: l.inputTokens,
+      outputTokens: l.outputTokens,
+      requests: l.requests
+    }));
+    let outcomes: SettleOutcome[];
+    try {
+      outcomes = await this.o.credit.settleUsage(items);
+    } catch (error) {
+      this.scheduleSettle();
+      throw error;
+    }
+    for (const outcome of outcomes) {
+      const line = due.find((l) => l.lineId === outcome.lineId);
+      if (line === undefined || !outcome.ok) continue;
+      if (outcome.line.settledSeq > line.settledSeq) line.settledSeq = outcome.line.settledSeq;
+      line.reservedE8s = outcome.line.reservedE8s;
+    }
+    this.save();
+    return outcomes;
+  }
+
+  private scheduleSettle(): void {
+    const everyMs = this.o.settleEveryMs ?? 10_000;
+    if (everyMs === 0 || this.settleTimer !== undefined) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      void this.flush().catch(() => undefined);
+    }, everyMs);
+  }
+
+  /** Hands the latest receipts to the runners that have not seen them, and settles everything. */
+  async close(): Promise<SettleOutcome[]> {
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    return this.flush();
+  }
+
+  /** POSTs a line's latest receipt to the runner's `/deai/v1/receipts` (e.g. before leaving it for good). */
+  async sendReceipt(target: Pick<PaidTarget, 'runner' | 'endpoint'>): Promise<boolean> {
+    const line = this.lines.get(target.runner);
+    if (line?.latest === undefined) return false;
+    const covers = line.unsentCovers.slice();
+    const response = await this.fetchImpl(new URL('/deai/v1/receipts', target.endpoint), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...signedReceiptToJson(line.latest), covers: covers.map(String) })
+    });
+    if (response.ok) line.unsentCovers = line.unsentCovers.filter((seq) => !covers.includes(seq));
+    return response.ok;
+  }
+
+  private save(): void {
+    this.store.save(encodeBooks(this.payer, { lines: [...this.lines.values()], overReporting: [...this.overReporting] }));
+  }
+
+  /** Runs `task` after the previous one with the same key (per-line ordering of seqs and reservations). */
+  private serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(key) ?? Promise.resolve()).then(task, task);
+    const tail = run.catch(() => undefined);
+    this.chains.set(key, tail);
+    void tail.then(() => {
+      if (this.chains.get(key) === tail) this.chains.delete(key);
+    });
+    return run;
+  }
+}
+
+function errorOf(text: string, status: number): { message: string; type?: string; code?: string } {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown; type?: unknown; code?: unknown } };
+    const e = parsed.error;
+    if (e !== undefined && typeof e.message === 'string')
+      return {
+        message: e.message,
+        ...(typeof e.type === 'string' ? { type: e.type } : {}),
+        ...(typeof e.code === 'string' ? { code: e.code } : {})
+      };
+  } catch {
+    // not JSON: the text is the message
+  }
+  return { message: text.slice(0, 200) || `HTTP ${status}` };
+}
+
+/** Reads an SSE stream, passing each JSON chunk on; true when it ended with `[DONE]`. */
+async function readStream(body: ReadableStream<Uint8Array>, onChunk: (chunk: Record<string, unknown>) => void): Promise<boolean> {
+  let done = false;
+  const parser = createParser({
+    maxBufferSize: 1024 * 1024,
+    onEvent(event: EventSourceMessage) {
+      if (event.data === '[DONE]') {
+        done = true;
+        return;
+      }
+      try {
+        const chunk: unknown = JSON.parse(event.data);
+        if (typeof chunk === 'object' && chunk !== null) onChunk(chunk as Record<string, unknown>);
+      } catch {
+        // a malformed event carries nothing to count or pay
+      }
+    }
+  });
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parser.feed(decoder.decode(value, { stream: true }));
+  }
+  return done;
+}

@@ -1,0 +1,106 @@
+import {
+  receiptProblem,
+  type CreditAccountView,
+  type CreditLineView,
+  type PayerCreditApi,
+  type RunnerCreditApi,
+  type SettleOutcome,
+  type SignedReceipt,
+  type UsageSettlement
+} from '../../src/core/credit/index.ts';
+
+/**
+ * An in-memory stand-in for the registry's credit methods (src/core/credit/api.ts), for tests of the off-chain
+ * paid path until they run against the canister: lines, reservations, batch settlement by the payer and settlement
+ * alone by the runner with a signed receipt, each capped by the reserved credit.
+ */
+export class MemoryCredit {
+  readonly lines = new Map<bigint, CreditLineView & { owedSeen: bigint }>();
+  readonly accounts = new Map<string, CreditAccountView>();
+  readonly calls: string[] = [];
+  private nextId = 1n;
+
+  account(owner: string): CreditAccountView {
+    let a = this.accounts.get(owner);
+    if (a === undefined) {
+      a = { owner, freeE8s: 0n, reservedE8s: 0n, accruedE8s: 0n };
+      this.accounts.set(owner, a);
+    }
+    return a;
+  }
+
+  /** What a payer principal may call (the canister would take the caller from the agent). */
+  payer(caller: string): PayerCreditApi {
+    return {
+      depositCredit: async (amountE8s) => {
+        this.calls.push('depositCredit');
+        this.account(caller).freeE8s += amountE8s;
+        return { ...this.account(caller) };
+      },
+      reserveCredit: async (runner, reserveE8s) => {
+        this.calls.push('reserveCredit');
+        const a = this.account(caller);
+        if (a.freeE8s < reserveE8s) throw new Error(`InsufficientCredit: free ${a.freeE8s} < ${reserveE8s}`);
+        a.freeE8s -= reserveE8s;
+        a.reservedE8s += reserveE8s;
+        let line = [...this.lines.values()].find((l) => l.payer === caller && l.runner === runner && l.state === 'open');
+        if (line === undefined) {
+          line = { id: this.nextId++, payer: caller, runner, reservedE8s: 0n, settledE8s: 0n, settledSeq: 0n, state: 'open', owedSeen: 0n };
+          this.lines.set(line.id, line);
+        }
+        line.reservedE8s += reserveE8s;
+        return this.view(line.id)!;
+      },
+      findCreditLine: async (payer, runner) => {
+        const line = [...this.lines.values()].find((l) => l.payer === payer && l.runner === runner && l.state === 'open');
+        return line === undefined ? undefined : this.view(line.id);
+      },
+      settleUsage: async (items: readonly UsageSettlement[]): Promise<SettleOutcome[]> => {
+        this.calls.push('settleUsage');
+        return items.map((item) => {
+          const line = this.lines.get(item.lineId);
+          if (line === undefined || line.payer !== caller) return { ok: false, lineId: item.lineId, error: 'NotFound' };
+          return { ok: true, lineId: item.lineId, movedE8s: this.move(line, item.seq, item.owedE8s), line: this.view(line.id)! };
+        });
+      },
+      getCreditAccount: async (owner) => this.accounts.get(owner)
+    };
+  }
+
+  runner(caller: string): RunnerCreditApi {
+    return {
+      getCreditLine: async (lineId) => {
+        this.calls.push('getCreditLine');
+        return this.view(lineId);
+      },
+      settleReceipt: async (signed: SignedReceipt) => {
+        this.calls.push('settleReceipt');
+        const problem = receiptProblem(signed);
+        if (problem !== undefined) throw new Error(problem);
+        const line = this.lines.get(signed.receipt.lineId);
+        if (line === undefined || line.runner !== caller || line.payer !== signed.receipt.payer) throw new Error('NotYourLine');
+        this.move(line, signed.receipt.seq, signed.receipt.owedE8s);
+        return this.view(line.id)!;
+      }
+    };
+  }
+
+  view(lineId: bigint): CreditLineView | undefined {
+    const line = this.lines.get(lineId);
+    if (line === undefined) return undefined;
+    const { owedSeen: _owed, ...view } = line;
+    return { ...view };
+  }
+
+  /** Moves what the receipt owes beyond what is settled, capped by the reservation; older seqs move nothing. */
+  private move(line: CreditLineView & { owedSeen: bigint }, seq: bigint, owedE8s: bigint): bigint {
+    if (seq <= line.settledSeq) return 0n;
+    const target = owedE8s > line.reservedE8s ? line.reservedE8s : owedE8s;
+    const moved = target > line.settledE8s ? target - line.settledE8s : 0n;
+    line.settledE8s += moved;
+    line.settledSeq = seq;
+    this.account(line.runner).accruedE8s += moved;
+    this.account(line.payer).reservedE8s -= moved;
+    return moved;
+  }
+}

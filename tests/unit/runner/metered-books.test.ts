@@ -1,0 +1,139 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { describe, expect, it } from 'vitest';
+
+import { receiptSigningBytes, type Receipt, type SignedReceipt } from '../../../src/core/credit/index.js';
+import { LineBook } from '../../../src/runner/metered/line-book.js';
+import { NonceCache } from '../../../src/runner/metered/nonce-cache.js';
+import { ReceiptStore } from '../../../src/runner/metered/receipt-store.js';
+import { MemoryCredit } from '../../support/credit.js';
+
+const S = 1_000_000_000n;
+
+describe('NonceCache', () => {
+  it('refuses a nonce again until it expires, then forgets it', () => {
+    const cache = new NonceCache();
+    expect(cache.admit('aa', 10n * S, 0n)).toBe('ok');
+    expect(cache.admit('aa', 10n * S, 5n * S)).toBe('replay');
+    expect(cache.admit('bb', 20n * S, 11n * S)).toBe('ok');
+    expect(cache.size).toBe(1); // `aa` expired and was swept
+    expect(cache.admit('aa', 20n * S, 11n * S)).toBe('ok');
+  });
+
+  it('is bounded: when full of live nonces it refuses new ones instead of forgetting', () => {
+    const cache = new NonceCache(2);
+    expect(cache.admit('a', 100n, 0n)).toBe('ok');
+    expect(cache.admit('b', 100n, 0n)).toBe('ok');
+    expect(cache.admit('c', 100n, 0n)).toBe('full');
+    expect(cache.admit('a', 100n, 50n)).toBe('replay');
+    expect(cache.admit('c', 200n, 100n)).toBe('ok'); // a and b expired
+  });
+});
+
+describe('LineBook receipts', () => {
+  const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+  const payerId = Ed25519KeyIdentity.generate();
+  const payer = payerId.getPrincipal().toText();
+
+  async function sign(receipt: Receipt, identity = payerId): Promise<SignedReceipt> {
+    return {
+      receipt,
+      publicKey: new Uint8Array(identity.getPublicKey().toDer()),
+      signature: new Uint8Array(await identity.sign(receiptSigningBytes(receipt)))
+    };
+  }
+
+  async function setup() {
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(10_000n);
+    const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    const path = join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json');
+    const book = new LineBook({
+      runner,
+      credit: credit.runner(runner),
+      store: new ReceiptStore(path),
+      limits: { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 },
+      lineCacheMs: 0,
+      nowMs: () => 1_000
+    });
+    const base: Receipt = { lineId: line.id, payer, runner, seq: 1n, owedE8s: 50n, inputTokens: 1n, outputTokens: 1n, requests: 1n };
+    return { credit, book, base, path };
+  }
+
+  it('keeps a newer valid receipt durably; refuses stale, non-cumulative, forged, foreign ones', async () => {
+    const { book, base, path } = await setup();
+    expect(await book.acceptReceipt(await sign(base), [])).toBeUndefined();
+    expect(await book.acceptReceipt(await sign(base), [])).toBeUndefined(); // the same again: idempotent
+    expect(new ReceiptStore(path).get(base.lineId)?.signed.receipt.owedE8s).toBe(50n);
+    expect(await book.acceptReceipt(await sign({ ...base, owedE8s: 60n }), [])).toMatchObject({ code: 'Stale', latestSeq: 1n });
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: 40n }), [])).toMatchObject({ code: 'NotCumulative' });
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n }, Ed25519KeyIdentity.generate()), [])).toEqual({ code: 'KeyNotPayer' });
+    const forged = await sign({ ...base, seq: 2n, owedE8s: 70n });
+    expect(await book.acceptReceipt({ ...forged, receipt: { ...forged.receipt, owedE8s: 71n } }, [])).toEqual({ code: 'BadSignature' });
+    const other = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, runner: other }), [])).toEqual({ code: 'WrongRunner' });
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, lineId: 77n }), [])).toEqual({ code: 'NoLine' });
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: 70n }), [], other)).toEqual({ code: 'WrongPayer' });
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: 70n }), [])).toBeUndefined();
+    expect(new ReceiptStore(path).get(base.lineId)?.signed.receipt.seq).toBe(2n);
+  });
+
+  it('charges count as unsigned exposure until a receipt covers them; the claim builds on the latest receipt', async () => {
+    const { book, base } = await setup();
+    expect(await book.admit(base.lineId, payer, 600n)).toBeUndefined();
+    const charge = book.charge(base.lineId, 600n, { inputTokens: 5n, outputTokens: 5n, costE8s: 700n });
+    expect(charge.costE8s).toBe(600n); // never above the worst case admitted
+    expect(await book.admit(base.lineId, payer, 500n)).toMatchObject({ code: 'InsufficientCredit', availableE8s: 400n });
+    expect(await book.acceptReceipt(await sign({ ...base, owedE8s: 600n }), [charge.chargeSeq])).toBeUndefined();
+    expect(await book.admit(base.lineId, payer, 400n)).toBeUndefined();
+    const next = book.charge(base.lineId, 400n, { inputTokens: 1n, outputTokens: 1n, costE8s: 10n });
+    expect(next.owedE8s).toBe(610n);
+    expect(await book.admit(base.lineId, Ed25519KeyIdentity.generate().getPrincipal().toText(), 1n)).toEqual({ code: 'NotYourLine' });
+    expect(await book.admit(99n, payer, 1n)).toEqual({ code: 'NoLine' });
+  });
+});
+
+describe('Settler', () => {
+  it('settles alone after the timeout, at once for a closing line, never twice; a failure backs off', async () => {
+    const { Settler } = await import('../../../src/runner/metered/settler.js');
+    const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const payerId = Ed25519KeyIdentity.generate();
+    const payer = payerId.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(10_000n);
+    const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
+    const receipt: Receipt = { lineId: a.id, payer, runner, seq: 2n, owedE8s: 300n, inputTokens: 1n, outputTokens: 1n, requests: 2n };
+    const signed = {
+      receipt,
+      publicKey: new Uint8Array(payerId.getPublicKey().toDer()),
+      signature: new Uint8Array(await payerId.sign(receiptSigningBytes(receipt)))
+    };
+    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n });
+    let now = 1_000;
+    let failing = true;
+    const api = credit.runner(runner);
+    const flaky = {
+      ...api,
+      settleReceipt: (s: SignedReceipt) => (failing ? Promise.reject(new Error('ledger stopped')) : api.settleReceipt(s))
+    };
+    const settler = new Settler({ credit: flaky, store, settleAfterMs: 10_000, nowMs: () => now, log: () => undefined });
+    await settler.tick();
+    expect(credit.view(a.id)?.settledSeq).toBe(0n); // the payer still has time
+    credit.lines.get(a.id)!.state = 'closing';
+    await settler.tick(); // closing: at once, but the registry fails
+    expect(credit.view(a.id)?.settledSeq).toBe(0n);
+    failing = false;
+    await settler.tick(); // backing off
+    expect(credit.view(a.id)?.settledSeq).toBe(0n);
+    now += 11_000;
+    await settler.tick();
+    expect(credit.view(a.id)).toMatchObject({ settledSeq: 2n, settledE8s: 300n });
+    expect(store.get(a.id)?.settledSeq).toBe(2n);
+    await settler.tick();
+    expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
+  });
+});
