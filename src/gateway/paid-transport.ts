@@ -1,0 +1,100 @@
+import type { PayerClient } from '../sdk/paid/payer.js';
+import { UpstreamError, upstreamErrorCodeOf, type UpstreamResponse, type UpstreamSettlement, type UpstreamTransport } from './transport.js';
+
+/**
+ * The paid transport (README "Gateway"): every request goes to the runner's metered endpoint signed by the gateway's
+ * payer identity, from a credit line toward that runner; the gateway checks the runner's charge against its own count,
+ * signs a cumulative receipt, and settles all lines on-chain in batches (PayerClient). What a key is charged is what
+ * the payer accepted, never the runner's own figure.
+ *
+ * A stream is handed to the gateway at its first chunk, so a runner that refuses or fails before it (402: no credit
+ * for this payer; 5xx) is a failover, not an error the client sees.
+ */
+export function paidTransport(payer: PayerClient): UpstreamTransport {
+  return {
+    async send(target, request, signal): Promise<UpstreamResponse> {
+      const paidTarget = {
+        runner: target.runner,
+        endpoint: target.endpoint,
+        prices: { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion }
+      };
+      const queue: Array<Record<string, unknown>> = [];
+      let wake: () => void = () => undefined;
+      let firstChunk: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (firstChunk = resolve));
+      const sent = payer
+        .send(paidTarget, {
+          path: request.path,
+          body: request.body,
+          signal,
+          ...(request.stream
+            ? {
+                onChunk: (chunk: Record<string, unknown>) => {
+                  queue.push(chunk);
+                  firstChunk();
+                  wake();
+                }
+              }
+            : {})
+        })
+        .then(
+          (result) => ({ result }),
+          (error: unknown) => ({ error })
+        );
+      let final: Awaited<typeof sent> | undefined;
+      void sent.then((outcome) => {
+        final = outcome;
+        wake();
+      });
+      const first = await Promise.race([sent.then((s) => ({ done: s })), started.then(() => ({ done: undefined }))]);
+      if (first.done !== undefined) {
+        const outcome = first.done;
+        if ('error' in outcome)
+          throw new UpstreamError('Unreachable', `runner ${target.runner} unreachable at ${target.endpoint}: ${String(outcome.error)}`, {
+            cause: outcome.error
+          });
+        const result = outcome.result;
+        if (!result.ok)
+          throw new UpstreamError(
+            result.error.code === 'stream_broken' ? 'ServerError' : upstreamErrorCodeOf(result.status),
+            `runner ${target.runner} answered ${result.status}: ${result.error.message}`,
+            { status: result.status }
+          );
+        if (!request.stream) {
+          if (result.body === undefined) throw new UpstreamError('BadResponse', `runner ${target.runner} answered no completion`);
+          const { deai_charge: _charge, ...body } = result.body;
+          return { kind: 'json', body, settlement: settlementOf(result.accepted) };
+        }
+      }
+      // A stream: chunks as they come; the settlement once the payer has checked the charge and signed the receipt.
+      async function* chunks(): AsyncGenerator<Record<string, unknown>> {
+        for (;;) {
+          const chunk = queue.shift();
+          if (chunk !== undefined) {
+            const { deai_charge: _charge, ...rest } = chunk;
+            yield rest;
+            continue;
+          }
+          if (final !== undefined) {
+            if ('error' in final)
+              throw new UpstreamError('ServerError', `runner ${target.runner} failed mid-stream: ${String(final.error)}`);
+            if (!final.result.ok) throw new UpstreamError('ServerError', `runner ${target.runner}: ${final.result.error.message}`);
+            return;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      }
+      const settlement = sent.then((outcome) =>
+        'result' in outcome && outcome.result.ok ? settlementOf(outcome.result.accepted) : NOTHING
+      );
+      return { kind: 'stream', chunks: chunks(), settlement };
+    }
+  };
+}
+
+const NOTHING: UpstreamSettlement = { promptTokens: 0, completionTokens: 0, chargeE8s: 0n };
+
+function settlementOf(accepted: { inputTokens: bigint; outputTokens: bigint; costE8s: bigint } | undefined): UpstreamSettlement {
+  if (accepted === undefined) return NOTHING;
+  return { promptTokens: Number(accepted.inputTokens), completionTokens: Number(accepted.outputTokens), chargeE8s: accepted.costE8s };
+}
