@@ -1,6 +1,7 @@
 import { concatBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 
+import { CodedError } from '../../core/errors/coded-error.js';
 import { ErrorCode, plainReject, RejectCode, reject, type Reject } from '../errors.js';
 import type { Canister, ExecutionOutcome } from './canister.js';
 import { ExecutionContext, type Callback, type OutgoingCall, type Response } from './context.js';
@@ -16,9 +17,10 @@ export const MAX_QUERY_CALL_GRAPH_DEPTH = 6;
 export const INSTRUCTION_OVERHEAD_PER_QUERY_CALL = 50_000_000n;
 
 /** The whole query fails (the replica returns a UserError to the user, not a reject to a caller). */
-class GraphFailure extends Error {
+export class GraphFailure extends CodedError<string> {
   constructor(readonly reject: Reject) {
-    super(reject.message);
+    super(reject.errorCode, reject.message);
+    this.name = 'GraphFailure';
   }
 }
 
