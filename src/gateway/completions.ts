@@ -6,7 +6,15 @@ import type { ApiKeyView, KeyStore } from './keys.js';
 import type { Measurements } from './measurements.js';
 import { planRoute, runnerRequestOf } from './routing.js';
 import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
-import { UpstreamError, type UpstreamPath, type UpstreamSettlement, type UpstreamTarget, type UpstreamTransport } from './transport.js';
+import { requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
+import {
+  UpstreamError,
+  type UpstreamPath,
+  type UpstreamResponse,
+  type UpstreamSettlement,
+  type UpstreamTarget,
+  type UpstreamTransport
+} from './transport.js';
 import { writeSse } from './http.js';
 
 export interface CompletionDeps {
@@ -39,7 +47,8 @@ const usageOf = (s: UpstreamSettlement): Record<string, unknown> => ({
 /**
  * Serves one completion: the registry's live runners for the model, ordered by the request's `provider`
  * preferences; each tried in turn until one gives its first token (a failure before it moves on, one after it ends the
- * stream with an error event); the charge is added to the key's spend.
+ * stream with an error event). The request's worst case at the runner's prices is held against the key while it runs
+ * (refused with 402 when spent + held + worst case would pass the key's limit), then settled to the charge.
  */
 export async function serveCompletion(deps: CompletionDeps, call: CompletionCall): Promise<void> {
   const { request } = call;
@@ -56,7 +65,13 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   const { provider: _provider, ...forwarded } = request;
   const body: Record<string, unknown> = { ...forwarded, model: card.id };
   if (stream) body.stream_options = { include_usage: true };
+  const bound = requestBoundOf(call.path, body);
+  if (typeof bound === 'string') throw new GatewayError('InvalidRequest', `Invalid body: ${bound}`);
+  // The engine is told the bound the key pays for: without max_tokens it could generate without end.
+  const absent = (value: unknown): boolean => value === undefined || value === null;
+  if (absent(body.max_tokens) && absent(body.max_completion_tokens)) body.max_tokens = bound.maxTokens;
   const failures: string[] = [];
+  const unaffordable: string[] = [];
   for (const candidate of plan) {
     if (call.signal.aborted) return;
     const target: UpstreamTarget = {
@@ -66,16 +81,30 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       inputPricePerMillion: candidate.inputPricePerMillion,
       outputPricePerMillion: candidate.outputPricePerMillion
     };
+    // The request's worst case at this runner's prices is held against the key while it runs (README "Gateway").
+    const worstE8s = worstCaseCostE8s(
+      { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion },
+      bound
+    );
+    const hold = deps.keys.tryHold(call.key.id, worstE8s);
+    if (hold === undefined) {
+      unaffordable.push(`${target.runner}: worst case ${worstE8s} e8s`);
+      continue;
+    }
+    /** What the key is charged when the hold is settled (finally): 0 unless a runner served (part of) the request. */
+    let chargeE8s = 0n;
+    let upstream: UpstreamResponse | undefined;
     const attempt = new AbortController();
     const abort = (): void => attempt.abort();
     call.signal.addEventListener('abort', abort, { once: true });
     const timer = setTimeout(() => attempt.abort(new Error(`no first token within ${deps.attemptTimeoutMs} ms`)), deps.attemptTimeoutMs);
     const startedMs = performance.now();
     try {
-      const upstream = await deps.transport.send(target, { path: call.path, body, stream }, attempt.signal);
+      upstream = await deps.transport.send(target, { path: call.path, body, stream }, attempt.signal);
       if (upstream.kind === 'json') {
         clearTimeout(timer);
         const totalMs = performance.now() - startedMs;
+        chargeE8s = upstream.settlement.chargeE8s;
         const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(upstream.settlement) };
         call.response
           .writeHead(200, {
@@ -84,10 +113,11 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
             'x-deai-cost-e8s': upstream.settlement.chargeE8s.toString()
           })
           .end(JSON.stringify(answer));
-        settle(deps, call, target, upstream.settlement, totalMs, totalMs);
+        record(deps, call, target, upstream.settlement, totalMs, totalMs);
         return;
       }
-      const chunks = upstream.chunks[Symbol.asyncIterator]();
+      const streamed = upstream;
+      const chunks = streamed.chunks[Symbol.asyncIterator]();
       const first = await chunks.next();
       clearTimeout(timer);
       const firstTokenMs = performance.now() - startedMs;
@@ -119,10 +149,13 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
           call.response.end(
             `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: 'upstream_failed' } })}\n\n`
           );
-        settle(deps, call, target, await upstream.settlement, firstTokenMs, performance.now() - startedMs);
+        const settlement = await streamed.settlement;
+        chargeE8s = brokenStreamChargeE8s(settlement, worstE8s);
+        record(deps, call, target, { ...settlement, chargeE8s }, firstTokenMs, performance.now() - startedMs);
         return;
       }
-      const settlement = await upstream.settlement;
+      const settlement = await streamed.settlement;
+      chargeE8s = settlement.chargeE8s;
       if (includeUsage && !sawUsage)
         await writeSse(call.response, {
           id: 'usage',
@@ -132,11 +165,18 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
           usage: usageOf(settlement)
         });
       call.response.end('data: [DONE]\n\n');
-      settle(deps, call, target, settlement, firstTokenMs, performance.now() - startedMs);
+      record(deps, call, target, settlement, firstTokenMs, performance.now() - startedMs);
       return;
     } catch (error) {
       clearTimeout(timer);
-      if (call.signal.aborted) return;
+      if (call.signal.aborted) {
+        // The client went away while a runner had the request: it may have been served, so the key pays what the
+        // transport metered, or the worst case it was admitted at.
+        chargeE8s = upstream?.kind === 'stream' ? brokenStreamChargeE8s(await upstream.settlement, worstE8s) : worstE8s;
+        return;
+      }
+      // A failover: the key pays only what the transport reports this runner charged (nothing for a refusal).
+      if (upstream?.kind === 'stream') chargeE8s = (await upstream.settlement).chargeE8s;
       if (error instanceof UpstreamError && !error.retryable) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
       const reason = attempt.signal.aborted
         ? String(attempt.signal.reason instanceof Error ? attempt.signal.reason.message : 'aborted')
@@ -148,12 +188,32 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       deps.catalog.forgetRunners();
     } finally {
       call.signal.removeEventListener('abort', abort);
+      hold.settle(chargeE8s);
     }
   }
-  throw new GatewayError('UpstreamFailed', `No runner answered for ${card.id}: ${failures.join('; ')}`);
+  if (failures.length === 0 && unaffordable.length > 0) {
+    const view = call.key;
+    throw new GatewayError(
+      'InsufficientCredit',
+      `This key cannot cover the request's worst case (${unaffordable.join('; ')}) within its limit of ${view.limitE8s} e8s with ${deps.keys.heldE8s(view.id)} e8s held by requests in flight`
+    );
+  }
+  throw new GatewayError(
+    'UpstreamFailed',
+    `No runner answered for ${card.id}: ${[...failures, ...unaffordable.map((u) => `${u} over the key's limit`)].join('; ')}`
+  );
 }
 
-function settle(
+/**
+ * What a stream that did not end normally costs the key: the transport's settlement when it metered the request (its
+ * prompt counted), else the worst case it was admitted at (a paid stream that broke has no accepted charge, yet the
+ * runner may have charged the gateway for it).
+ */
+function brokenStreamChargeE8s(settlement: UpstreamSettlement, worstE8s: bigint): bigint {
+  return settlement.promptTokens > 0 ? settlement.chargeE8s : worstE8s > settlement.chargeE8s ? worstE8s : settlement.chargeE8s;
+}
+
+function record(
   deps: CompletionDeps,
   call: CompletionCall,
   target: UpstreamTarget,
@@ -161,7 +221,6 @@ function settle(
   firstTokenMs: number,
   totalMs: number
 ): void {
-  deps.keys.addSpend(call.key.id, settlement.chargeE8s);
   deps.measurements.record(target.runner, { firstTokenMs, totalMs, completionTokens: settlement.completionTokens });
   deps.log('served', {
     key: call.key.prefix,

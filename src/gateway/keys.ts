@@ -49,6 +49,13 @@ export interface ApiKeyView {
   revokedAt?: string;
 }
 
+/** A request's worst-case cost held against a key (KeyStore.tryHold). */
+export interface SpendHold {
+  readonly heldE8s: bigint;
+  /** Releases the hold and adds `chargeE8s` to the key's spend; later calls do nothing. */
+  settle(chargeE8s: bigint): void;
+}
+
 export type KeyStoreErrorCode = 'KeyNotFound' | 'KeyFileInvalid' | 'InvalidKeyOptions';
 
 export class KeyStoreError extends CodedError<KeyStoreErrorCode> {
@@ -74,9 +81,11 @@ function viewOf(key: StoredKey, pendingE8s = 0n): ApiKeyView {
 }
 
 export class KeyStore {
-  private cache: { stamp: string; byHash: Map<string, StoredKey> } | undefined;
+  private cache: { stamp: string; byHash: Map<string, StoredKey>; byId: Map<string, StoredKey> } | undefined;
   /** Spend not yet written, by key id. */
   private readonly pending = new Map<string, bigint>();
+  /** Worst-case cost of requests in flight, by key id (in memory: held only while a request runs). */
+  private readonly held = new Map<string, bigint>();
   private flushScheduled = false;
 
   constructor(
@@ -135,6 +144,36 @@ export class KeyStore {
     return viewOf(stored, this.pending.get(stored.id));
   }
 
+  /** What requests in flight hold against the key (their worst-case cost), e8s. */
+  heldE8s(id: string): bigint {
+    return this.held.get(id) ?? 0n;
+  }
+
+  /**
+   * Holds a request's worst-case cost against the key while it runs, so concurrent requests cannot together spend past
+   * the limit: undefined (nothing held) when spent + held + `worstE8s` would exceed it, or the key is gone or revoked.
+   * The hold is settled once, to the request's charge (which may be 0).
+   */
+  tryHold(id: string, worstE8s: bigint): SpendHold | undefined {
+    const stored = this.indexes().byId.get(id);
+    if (stored === undefined || stored.revokedAt !== undefined || worstE8s < 0n) return undefined;
+    const committed = BigInt(stored.spentE8s) + (this.pending.get(id) ?? 0n) + this.heldE8s(id);
+    if (committed + worstE8s > BigInt(stored.limitE8s)) return undefined;
+    this.held.set(id, this.heldE8s(id) + worstE8s);
+    let settled = false;
+    return {
+      heldE8s: worstE8s,
+      settle: (chargeE8s: bigint) => {
+        if (settled) return;
+        settled = true;
+        const left = this.heldE8s(id) - worstE8s;
+        if (left > 0n) this.held.set(id, left);
+        else this.held.delete(id);
+        this.addSpend(id, chargeE8s);
+      }
+    };
+  }
+
   /** Adds a request's charge to a key's spend: at once in memory, in the file on the next turn (writes coalesce). */
   addSpend(id: string, chargeE8s: bigint): void {
     if (chargeE8s <= 0n) return;
@@ -172,11 +211,16 @@ export class KeyStore {
   }
 
   private index(): Map<string, StoredKey> {
+    return this.indexes().byHash;
+  }
+
+  private indexes(): { byHash: Map<string, StoredKey>; byId: Map<string, StoredKey> } {
     const stamp = this.stamp();
     if (this.cache?.stamp !== stamp) {
-      this.cache = { stamp, byHash: new Map(this.read().keys.map((k) => [k.sha256, k])) };
+      const keys = this.read().keys;
+      this.cache = { stamp, byHash: new Map(keys.map((k) => [k.sha256, k])), byId: new Map(keys.map((k) => [k.id, k])) };
     }
-    return this.cache.byHash;
+    return this.cache;
   }
 
   private stamp(): string {

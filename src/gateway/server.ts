@@ -70,8 +70,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       throw new GatewayError('RateLimited', `Rate limit of ${key.ratePerMinute} requests per minute reached for this key`, {
         details: { retryAfterSeconds: allowed.retryAfterSeconds }
       });
-    if (key.spentE8s >= key.limitE8s)
-      throw new GatewayError('InsufficientCredit', `This key has spent its limit (${key.spentE8s} of ${key.limitE8s} e8s)`);
+    // Requests in flight hold their worst case against the key; each one is checked again at its runner's prices.
+    const heldE8s = options.keys.heldE8s(key.id);
+    if (key.spentE8s + heldE8s >= key.limitE8s)
+      throw new GatewayError(
+        'InsufficientCredit',
+        `This key has spent or holds its limit (${key.spentE8s} spent, ${heldE8s} held by requests in flight, of ${key.limitE8s} e8s)`
+      );
     return key;
   };
 

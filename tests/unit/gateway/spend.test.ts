@@ -1,0 +1,193 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import { requestBoundOf, worstCaseCostE8s, type RequestBound } from '../../../src/core/credit/metering.ts';
+import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
+import { KeyStore } from '../../../src/gateway/keys.ts';
+import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
+import type { UpstreamSettlement, UpstreamTransport } from '../../../src/gateway/transport.ts';
+import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts';
+
+const MODEL = 'org/spend';
+const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
+const MESSAGES = [{ role: 'user', content: 'hi' }];
+const WORST = worstCaseCostE8s(PRICES, requestBoundOf('/v1/chat/completions', { messages: MESSAGES, max_tokens: 100 }) as RequestBound);
+
+const card: PublishedModel = {
+  id: MODEL,
+  digest: `sha256:${'0'.repeat(64)}`,
+  version: '1.0.0',
+  family: 'llama',
+  architecture: 'llama',
+  format: 'gguf',
+  quantization: 'Q4_K_M',
+  bits: 4.5,
+  contextLength: 4096n,
+  publishedBy: 'aaaaa-aa',
+  manifestJson: '{}'
+};
+const runner: RunnerCandidate = {
+  runner: 'only',
+  endpoint: 'http://127.0.0.1:9',
+  region: 'local',
+  model: { id: MODEL, digest: card.digest },
+  engine: 'llama.cpp',
+  state: 'ready',
+  freeSlots: 1,
+  score: 1,
+  inputPricePerMillion: PRICES.inputPerMillion,
+  outputPricePerMillion: PRICES.outputPerMillion,
+  affinity: false,
+  heartbeatAgeNs: 0n,
+  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
+  confidentialKind: 'none',
+  confidentialVerified: false
+};
+
+/**
+ * A transport whose streams send one chunk, then wait for `finish` (a complete answer charged `settlement`) or for the
+ * gateway to abort (then it reports `abortedSettlement`, as the paid transport reports nothing for a broken stream).
+ */
+function gatedTransport() {
+  const gates: Array<() => void> = [];
+  const state = { settlement: { promptTokens: 3, completionTokens: 2, chargeE8s: 7n } as UpstreamSettlement, abortedSettlement: NOTHING };
+  const transport: UpstreamTransport = {
+    async send(_target, request, signal) {
+      if (!request.stream)
+        return {
+          kind: 'json',
+          body: { object: 'chat.completion', choices: [{ message: { content: 'ok' } }] },
+          settlement: state.settlement
+        };
+      let settle: (s: UpstreamSettlement) => void = () => undefined;
+      const settlement = new Promise<UpstreamSettlement>((resolve) => (settle = resolve));
+      const gate = new Promise<void>((resolve, reject) => {
+        gates.push(resolve);
+        signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      });
+      async function* chunks(): AsyncGenerator<Record<string, unknown>> {
+        let ended = false;
+        try {
+          yield { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'a' } }] };
+          await gate;
+          yield { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'b' } }] };
+          ended = true;
+        } finally {
+          settle(ended ? state.settlement : state.abortedSettlement);
+        }
+      }
+      return { kind: 'stream', chunks: chunks(), settlement };
+    }
+  };
+  return { transport, state, finishAll: () => gates.splice(0).forEach((open) => open()) };
+}
+const NOTHING: UpstreamSettlement = { promptTokens: 0, completionTokens: 0, chargeE8s: 0n };
+
+describe('the gateway holds a request’s worst case against its key while it runs (review finding 10)', () => {
+  let dir: string;
+  let keys: KeyStore;
+  let gateway: RunningGateway;
+  const upstream = gatedTransport();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'deai-gateway-spend-'));
+    const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner] };
+    keys = new KeyStore(join(dir, 'keys.json'));
+    gateway = await startGateway({ registry, keys, port: 0, transport: upstream.transport });
+  });
+  afterAll(async () => {
+    upstream.finishAll();
+    await gateway.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A key whose limit covers one worst case and a half. */
+  const newKey = () => keys.create({ name: 'spend', limitE8s: WORST + WORST / 2n });
+  const spentOf = (id: string): bigint => keys.list().find((k) => k.id === id)?.spentE8s ?? -1n;
+  const post = (key: string, stream: boolean, signal?: AbortSignal) =>
+    fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 100, stream }),
+      ...(signal === undefined ? {} : { signal })
+    });
+  /** Opens a stream and waits for its first chunk (the request is then in flight at the runner). */
+  const openStream = async (key: string, signal?: AbortSignal) => {
+    const response = await post(key, true, signal);
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"a"');
+    return reader;
+  };
+
+  it('refuses (402) a concurrent request whose worst case would pass the limit, then settles to the charge', async () => {
+    const { key, view } = newKey();
+    const first = await openStream(key);
+    expect(keys.heldE8s?.(view.id) ?? WORST).toBe(WORST);
+    const second = await post(key, true);
+    expect({ status: second.status, body: await second.json() }).toMatchObject({
+      status: 402,
+      body: { error: { code: 'insufficient_credit' } }
+    });
+    upstream.finishAll();
+    while (!(await first.read()).done);
+    await vi.waitFor(() => expect(keys.heldE8s(view.id)).toBe(0n));
+    expect(spentOf(view.id)).toBe(7n);
+    // The hold is released: the next request is admitted and charged what it cost.
+    const third = await post(key, false);
+    expect(third.status).toBe(200);
+    expect(spentOf(view.id)).toBe(14n);
+  });
+
+  it('charges a stream the client aborts the worst case it was admitted at when the transport metered nothing', async () => {
+    const { key, view } = newKey();
+    const client = new AbortController();
+    await openStream(key, client.signal);
+    client.abort();
+    await vi.waitFor(() => expect(keys.heldE8s(view.id)).toBe(0n));
+    expect(spentOf(view.id)).toBe(WORST);
+    // The key has less than one worst case left: the next request is refused, not served on credit.
+    expect((await post(key, false)).status).toBe(402);
+  });
+
+  it('charges an aborted stream what the transport metered when it counted the prompt', async () => {
+    const { key, view } = newKey();
+    upstream.state.abortedSettlement = { promptTokens: 3, completionTokens: 1, chargeE8s: 5n };
+    try {
+      const client = new AbortController();
+      await openStream(key, client.signal);
+      client.abort();
+      await vi.waitFor(() => expect(keys.heldE8s(view.id)).toBe(0n));
+      expect(spentOf(view.id)).toBe(5n);
+    } finally {
+      upstream.state.abortedSettlement = NOTHING;
+    }
+  });
+
+  it('tells the engine the max_tokens the hold assumed when the request named none', async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner] };
+    const recording: UpstreamTransport = {
+      send: async (target, request, signal) => {
+        seen.push(request.body);
+        return upstream.transport.send(target, request, signal);
+      }
+    };
+    const other = await startGateway({ registry, keys, port: 0, transport: recording });
+    try {
+      const { key } = keys.create({ name: 'default', limitE8s: 10n ** 12n });
+      const response = await fetch(`${other.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: null })
+      });
+      expect(response.status).toBe(200);
+      expect(seen[0]).toMatchObject({ max_tokens: 1024 });
+    } finally {
+      await other.close();
+    }
+  });
+});
