@@ -69,6 +69,34 @@ describe('HTTP gateway: browser requests to canisters on the localnet port', () 
     expect(Number(streamed.headers['content-length'])).toBe(streamed.text.length);
   });
 
+  it('verifies a streamed body once assembled: a certificate for other bytes is a 503, the raw domain serves them', async () => {
+    const refused = await at('/stream-tampered');
+    expect(refused.status).toBe(503);
+    expect(refused.text).toMatch(/^error: response_verification_error\n/);
+    expect(refused.text).not.toContain('chunk-');
+    const raw = await at('/stream-tampered', `${web.toText()}.raw.localhost:${net.port}`);
+    expect(raw.status).toBe(200);
+    expect(raw.text).toBe('chunk-0;chunk-1;chunk-2;');
+  });
+
+  it('yields the event loop between streaming callbacks, so a long stream does not stall other requests', async () => {
+    let ticks = 0;
+    let spinning = true;
+    const spin = (): void => {
+      if (!spinning) return;
+      ticks += 1;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const request = { method: 'GET', url: '/stream-forever', headers: [], body: new Uint8Array() };
+    const deps = { engine: net.engine, rounds: net.rounds, rootKeyDer: net.rootKey, maxStreamingCallbacks: 50 };
+    const endless = await serveFromCanister(deps, { canisterId: web, raw: true }, request);
+    spinning = false;
+    expect(endless.status).toBe(503);
+    // One turn of the loop per callback (a synchronous loop would let none run before it ends).
+    expect(ticks).toBeGreaterThanOrEqual(40);
+  });
+
   it('fails a streaming callback that names another canister (the spec fails the request)', async () => {
     const response = await at('/stream-elsewhere');
     expect(response.status).toBe(503);

@@ -76,8 +76,8 @@ async function updateCall(deps: GatewayDeps, canisterId: Principal, request: Htt
 /**
  * Serves one browser request from a canister as the HTTP gateway protocol spec and the boundary nodes do: the
  * `http_request` query, the update call when the canister asks for an upgrade, streaming callbacks, and response
- * verification unless the `raw` domain skips it (upgraded and streamed responses are not verified, as ic-http-gateway
- * does not verify them either).
+ * verification of the (assembled, when streamed) response unless the `raw` domain skips it. Upgraded responses are not
+ * verified, as ic-http-gateway does not verify them: they come from an update call that went through consensus.
  */
 export async function serveFromCanister(deps: GatewayDeps, target: GatewayTarget, request: GatewayRequest): Promise<GatewayResponse> {
   const { canisterId } = target;
@@ -105,14 +105,16 @@ export async function serveFromCanister(deps: GatewayDeps, target: GatewayTarget
   if (declared !== undefined && strategy === undefined) return errorResponse('upstream_error', 'The streaming strategy is not a Callback');
   let body: Uint8Array = new Uint8Array(response.body);
   if (strategy !== undefined) {
-    const streamed = readStream(deps.engine, canisterId, body, strategy, deps.maxStreamingCallbacks);
+    const streamed = await readStream(deps.engine, canisterId, body, strategy, deps.maxStreamingCallbacks);
     if (!streamed.ok) return streamed.response;
     body = streamed.body;
   }
   const status = response.status_code;
   if (status < 100 || status > 599) return errorResponse('upstream_error', `The canister answered the invalid status ${status}`);
   let headers = response.headers;
-  if (!target.raw && !upgraded && strategy === undefined) {
+  // A streamed body is verified once assembled (all of it is read before anything is sent): its certificate covers
+  // the whole body, so a streamed response is held to the same rule as any other on a non-raw host.
+  if (!target.raw && !upgraded) {
     const verified = verifyResponse({
       request: httpRequest,
       response: { statusCode: status, headers, body },
