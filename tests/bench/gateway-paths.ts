@@ -87,7 +87,7 @@ function check(run: StreamRun, where: string): StreamRun {
 
 /**
  * `clients` concurrent loops sharing `requests` requests: requests per second over the whole run. A request whose
- * connection failed (a server closing a kept-alive socket as it is reused) is sent once more and counted in `retried`.
+ * connection failed (a server closing a kept-alive socket as it is reused) is sent again (at most twice) and counted in `retried`.
  */
 export async function requestsPerSecond(
   path: Path,
@@ -101,10 +101,15 @@ export async function requestsPerSecond(
   await Promise.all(
     Array.from({ length: clients }, async () => {
       for (let i = next++; i < requests; i = next++)
-        await path(ask(i)).catch(() => {
-          retried += 1;
-          return path(ask(i));
-        });
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await path(ask(i));
+            break;
+          } catch (error) {
+            if (attempt === 3) throw error;
+            retried += 1;
+          }
+        }
     })
   );
   return { perSecond: requests / ((performance.now() - started) / 1000), retried };
