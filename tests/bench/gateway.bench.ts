@@ -6,11 +6,12 @@
  *
  * Three paths to the same llama-server: direct (the `openai` client on llama-server's /v1), metered (the payer client
  * → the runner's metered endpoint, signed, receipts, settled in batches) and the gateway (the `openai` client →
- * `deai gateway` with the paid transport → the same metered endpoint). Interleaved streamed requests give the p50
- * time to first token and generation tokens/s of each; `clients` concurrent loops of short generations give
- * requests/s. The registry's settle_usage messages (the payers' default batches: 100 requests or 10 s) give the
- * instructions per settled request, and the ledger's block count the transfers per 1,000 requests (deposits,
- * approvals and the runner's withdrawal; reservations and settlement move no tokens on the ledger).
+ * `deai gateway` with the paid transport → the same metered endpoint). The metered path's payer signs as the SDK
+ * does (the identity's pure-JS Ed25519), the gateway's with OpenSSL (src/gateway/native-signer.ts). Interleaved
+ * streamed requests give the p50 time to first token and generation tokens/s of each; `clients` concurrent loops of
+ * short generations give requests/s. The registry's settle_usage messages (the payers' default batches: 100 requests
+ * or 10 s) give the instructions per settled request, and the ledger's block count the transfers per 1,000 requests
+ * (deposits, approvals and the runner's withdrawal; reservations and settlement move no tokens on the ledger).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 import type { PayerCreditApi } from '../../src/core/credit/index.ts';
 import { KeyStore } from '../../src/gateway/keys.ts';
+import { nativeSigner } from '../../src/gateway/native-signer.ts';
 import { paidTransport } from '../../src/gateway/paid-transport.ts';
 import { startGateway } from '../../src/gateway/server.ts';
 import { IcCredit } from '../../src/ic/credit.ts';
@@ -85,8 +87,11 @@ async function blockCount(t: TaskNetwork): Promise<bigint> {
   return (await (await t.token(t.admin)).icrc3_get_blocks([{ start: 0n, length: 0n }])).log_length;
 }
 
-/** A payer with `depositE8s` of credit in the registry: one approval and one transfer_from on the ledger. */
-async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint): Promise<PayerClient> {
+/**
+ * A payer with `depositE8s` of credit in the registry: one approval and one transfer_from on the ledger. `native`:
+ * signing with OpenSSL, as the gateway (a Node process) does; else the identity's pure-JS signing, as the SDK does.
+ */
+async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint, native: boolean): Promise<PayerClient> {
   const identity = Ed25519KeyIdentity.generate();
   await t.fund(identity, depositE8s + 1_000_000n);
   const credit = new IcCredit(await t.tasks(identity), {
@@ -95,7 +100,7 @@ async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint)
     ledger: await t.token(identity)
   });
   await credit.depositCredit(depositE8s);
-  return PayerClient.open({ identity, credit: meter.wrap(credit) });
+  return PayerClient.open({ identity: native ? nativeSigner(identity) : identity, credit: meter.wrap(credit) });
 }
 
 const llama = await llamaFixture({ slots: SLOTS });
@@ -141,8 +146,8 @@ try {
   if (runner.meteredUrl === undefined) throw new Error('the runner has no metered endpoint');
 
   const depositE8s = 1_000_000_000n;
-  const meteredPayer = await openPayer(t, meter, depositE8s);
-  const gatewayPayer = await openPayer(t, meter, depositE8s);
+  const meteredPayer = await openPayer(t, meter, depositE8s, false);
+  const gatewayPayer = await openPayer(t, meter, depositE8s, true);
   const keys = new KeyStore(join(dir, 'gateway-keys.json'));
   const { key } = keys.create({ name: 'bench', limitE8s: 10n ** 20n, ratePerMinute: 1_000_000 });
   const gateway = await startGateway({
