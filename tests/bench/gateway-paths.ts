@@ -85,9 +85,12 @@ function check(run: StreamRun, where: string): StreamRun {
   return run;
 }
 
+const MAX_ATTEMPTS = 10;
+
 /**
  * `clients` concurrent loops sharing `requests` requests: requests per second over the whole run. A request whose
- * connection failed (a server closing a kept-alive socket as it is reused) is sent again (at most twice) and counted in `retried`.
+ * connection failed (a server closing a kept-alive socket as it is reused) is sent again (up to MAX_ATTEMPTS in all) and counted in `retried`: llama-server with many clients on
+ * two cores drops such sockets now and then.
  */
 export async function requestsPerSecond(
   path: Path,
@@ -106,7 +109,7 @@ export async function requestsPerSecond(
             await path(ask(i));
             break;
           } catch (error) {
-            if (attempt === 3) throw error;
+            if (attempt === MAX_ATTEMPTS) throw error;
             retried += 1;
           }
         }
