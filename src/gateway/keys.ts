@@ -253,7 +253,9 @@ export class KeyStore {
       const temp = `${this.file}.${process.pid}.tmp`;
       writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
       renameSync(temp, this.file);
+      // What was just written is the file's content: the next authenticate need not read and parse it again (under
+      // load the spend is written after nearly every request).
+      this.cache = { stamp: this.stamp(), byHash: new Map(file.keys.map((k) => [k.sha256, k])) };
     });
-    this.cache = undefined;
   }
 }

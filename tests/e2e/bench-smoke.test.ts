@@ -10,7 +10,7 @@ import { ensureLlamaServer } from '../../src/runner/llama/toolchain.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 /** In the order the aggregate `npm run bench` chains them. */
-const BENCHES = ['localnet', 'registry', 'ledger', 'tasks', 'adversarial', 'runner'] as const;
+const BENCHES = ['localnet', 'registry', 'ledger', 'tasks', 'adversarial', 'runner', 'gateway'] as const;
 type Bench = (typeof BENCHES)[number];
 /** A smoke run takes seconds; this only stops a hung one from holding the suite. */
 const RUN_TIMEOUT_MS = 150_000;
@@ -72,6 +72,20 @@ const FIGURES: Record<Bench, RegExp[]> = {
     /generation tokens\/s, through submit → runner → llama-server \(median\): \d+/,
     /ratio \(through the path \/ direct\): \d+\.\d{3}/,
     /submit → first token \(median\): \d+ ms/
+  ],
+  gateway: [
+    /direct to llama-server: time to first token \/ total p50, generation speed \(\d+-token streams\): \d+\.\d ms \/ \d+\.\d ms, \d+ tokens\/s/,
+    /metered runner endpoint \(payer client → runner → llama-server\): time to first token \/ total p50/,
+    /gateway \(openai → gateway → runner → llama-server\): time to first token \/ total p50/,
+    /p50 time-to-first-token overhead, metered endpoint vs direct: -?\d+\.\d ms/,
+    /p50 time-to-first-token overhead, gateway vs direct: -?\d+\.\d ms/,
+    /generation tokens\/s ratio, metered endpoint \/ direct: \d+\.\d{3}/,
+    /generation tokens\/s ratio, gateway \/ direct: \d+\.\d{3}/,
+    /requests\/s, \d+ clients, direct to llama-server \(\d+-token streams\): \d+\.\d/,
+    /requests\/s, \d+ clients, metered endpoint: \d+\.\d \(ratio \d+\.\d{3}\)/,
+    /requests\/s, \d+ clients, gateway: \d+\.\d \(ratio \d+\.\d{3}\)/,
+    /registry instructions per settled request, amortized \(settle_usage: \d+ batches, \d+ items, \d+ requests;[^)]*\): \d+\.\d\dM; \d+\.\d\dM per batch/,
+    /ledger transfers per 1,000 paid requests \([^)]*\): \d+\.\d \(\d+ blocks\)/
   ]
 };
 

@@ -16,7 +16,7 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const THIS_FILE = 'tests/e2e/readme.test.ts';
 const BENCH_SMOKE = 'tests/e2e/bench-smoke.test.ts';
 /** bench-smoke runs `npm run bench:<name>` for each of these. */
-const BENCHES = "const BENCHES = ['localnet', 'registry', 'ledger', 'tasks', 'adversarial', 'runner'] as const;";
+const BENCHES = "const BENCHES = ['localnet', 'registry', 'ledger', 'tasks', 'adversarial', 'runner', 'gateway'] as const;";
 
 /**
  * Where each command README.md shows is run. A marker is text the named test file must contain (the argv it
@@ -44,6 +44,7 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
   'npm run bench:tasks': [[BENCH_SMOKE, BENCHES]],
   'npm run bench:adversarial': [[BENCH_SMOKE, BENCHES]],
   'npm run bench:runner': [[BENCH_SMOKE, BENCHES]],
+  'npm run bench:gateway': [[BENCH_SMOKE, BENCHES]],
   'tsx scripts/llama-toolchain.ts': [['.ci/run', 'npx tsx scripts/llama-toolchain.ts']],
   'tsx scripts/build-canisters.ts': [['package.json', 'tsx scripts/build-canisters.ts']],
   deai: [[THIS_FILE, "ok('--version')"]],

@@ -1,6 +1,6 @@
 import { principalBytes } from '../principal-text.js';
 import { concatBytes, domainSeparator, lengthPrefixed, u128be, u64be } from './encoding.js';
-import { selfAuthenticatingPrincipal, verifyPayerSignature } from './signature.js';
+import { selfAuthenticatingPrincipal, verifyPayerSignature, type SignatureVerifier } from './signature.js';
 
 /**
  * A payer's cumulative receipt toward one credit line (README "Paid direct path"): after each request the payer signs
@@ -54,8 +54,8 @@ export function receiptSigningBytes(receipt: Receipt): Uint8Array {
 
 export type ReceiptProblem = 'KeyNotPayer' | 'BadSignature' | 'OutOfRange';
 
-/** Why a signed receipt is not the payer's, or undefined when it is. Never throws. */
-export function receiptProblem(signed: SignedReceipt): ReceiptProblem | undefined {
+/** Why a signed receipt is not the payer's, or undefined when it is. Never throws (nor may `verify`). */
+export function receiptProblem(signed: SignedReceipt, verify: SignatureVerifier = verifyPayerSignature): ReceiptProblem | undefined {
   let message: Uint8Array;
   try {
     message = receiptSigningBytes(signed.receipt);
@@ -63,7 +63,7 @@ export function receiptProblem(signed: SignedReceipt): ReceiptProblem | undefine
     return 'OutOfRange';
   }
   if (selfAuthenticatingPrincipal(signed.publicKey) !== signed.receipt.payer) return 'KeyNotPayer';
-  return verifyPayerSignature(signed.publicKey, message, signed.signature) ? undefined : 'BadSignature';
+  return verify(signed.publicKey, message, signed.signature) ? undefined : 'BadSignature';
 }
 
 //#region JSON form (HTTP headers and bodies between payer and runner; bigints as decimal strings)

@@ -2,7 +2,7 @@ import { sha256 } from '@noble/hashes/sha2';
 
 import { principalBytes } from '../principal-text.js';
 import { concatBytes, domainSeparator, lengthPrefixed, u64be, utf8 } from './encoding.js';
-import { selfAuthenticatingPrincipal, verifyPayerSignature } from './signature.js';
+import { selfAuthenticatingPrincipal, verifyPayerSignature, type SignatureVerifier } from './signature.js';
 
 /**
  * How a payer authenticates one HTTP request to a runner's metered endpoint (README "Paid direct path"). The payer
@@ -91,12 +91,13 @@ export function authHeaders(request: RequestToSign, publicKey: Uint8Array, signa
 /**
  * Checks one request's auth headers for `runner` at `nowNs`: well-formed, not expired, not valid for longer than
  * MAX_REQUEST_VALIDITY_NS, signed by the key whose principal is the payer. Replay (the nonce) and credit are the
- * caller's checks. Never throws.
+ * caller's checks. Never throws (nor may `verify`).
  */
 export function verifyRequestAuth(
   headers: Readonly<Record<string, string | undefined>>,
   request: { runner: string; method: string; path: string; body: Uint8Array },
-  nowNs: bigint
+  nowNs: bigint,
+  verify: SignatureVerifier = verifyPayerSignature
 ): { ok: true; value: VerifiedRequest } | { ok: false; problem: RequestAuthProblem } {
   const read = (header: string, pattern: RegExp, maxLength: number) => {
     const value = headers[header];
@@ -126,7 +127,7 @@ export function verifyRequestAuth(
   } catch {
     return { ok: false, problem: { code: 'Malformed', header: AUTH_HEADERS.line } };
   }
-  if (!verifyPayerSignature(publicKey, message, unhex(signature.value!))) return { ok: false, problem: { code: 'BadSignature' } };
+  if (!verify(publicKey, message, unhex(signature.value!))) return { ok: false, problem: { code: 'BadSignature' } };
   return {
     ok: true,
     value: { payer: selfAuthenticatingPrincipal(publicKey), lineId, nonceHex: nonce.value!.toLowerCase(), expiresAtNs }

@@ -6,6 +6,7 @@ import {
   type CreditRefusal,
   type ExposureLimits,
   type RunnerCreditApi,
+  type SignatureVerifier,
   type SignedReceipt
 } from '../../core/credit/index.js';
 import type { ReceiptStore } from './receipt-store.js';
@@ -41,6 +42,27 @@ export interface LineBookOptions {
   nowMs: () => number;
   /** Most lines held in memory (those with nothing pending are dropped first). */
   maxLines?: number;
+  /** How receipt signatures are checked (default: the pure-JS verifyPayerSignature). */
+  verify?: SignatureVerifier;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Whether `b` is exactly the receipt `a` already verified (fields, key and signature): no need to check it again. */
+function sameSigned(a: SignedReceipt, b: SignedReceipt): boolean {
+  const [x, y] = [a.receipt, b.receipt];
+  return (
+    x.lineId === y.lineId &&
+    x.payer === y.payer &&
+    x.runner === y.runner &&
+    x.seq === y.seq &&
+    x.owedE8s === y.owedE8s &&
+    x.inputTokens === y.inputTokens &&
+    x.outputTokens === y.outputTokens &&
+    x.requests === y.requests &&
+    sameBytes(a.publicKey, b.publicKey) &&
+    sameBytes(a.signature, b.signature)
+  );
 }
 
 export class LineBook {
@@ -134,8 +156,12 @@ export class LineBook {
    * already held is accepted (idempotent).
    */
   async acceptReceipt(signed: SignedReceipt, covers: readonly bigint[], payer?: string): Promise<ReceiptRefusal | undefined> {
-    const problem = receiptProblem(signed);
-    if (problem !== undefined) return { code: problem };
+    // Concurrent requests carry the same latest receipt: the one held was verified when it was kept.
+    const known = this.o.store.get(signed.receipt.lineId);
+    if (known === undefined || !sameSigned(known.signed, signed)) {
+      const problem = receiptProblem(signed, this.o.verify);
+      if (problem !== undefined) return { code: problem };
+    }
     const r = signed.receipt;
     if (r.runner !== this.o.runner) return { code: 'WrongRunner' };
     if (payer !== undefined && r.payer !== payer) return { code: 'WrongPayer' };

@@ -17,6 +17,7 @@ import type { Prices } from '../../core/rewards/pricing.js';
 import { LineBook, type LineRefusal, type ReceiptRefusal } from './line-book.js';
 import { clientWantsUsage, engineBody, relayStream, usageOf, type EngineUsage } from './proxy.js';
 import { ReceiptStore } from './receipt-store.js';
+import { nativeVerifyPayerSignature } from './native-verify.js';
 import { NonceCache } from './nonce-cache.js';
 import { Settler } from './settler.js';
 
@@ -147,7 +148,8 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     store,
     limits: { ...DEFAULT_LIMITS, ...o.limits },
     lineCacheMs: o.lineCacheMs ?? 2_000,
-    nowMs
+    nowMs,
+    verify: nativeVerifyPayerSignature
   });
   const settler = new Settler({ credit: o.credit, store, settleAfterMs: o.settleAfterMs ?? 600_000, nowMs, log });
   const maxBody = o.maxBodyBytes ?? 8 * 1024 * 1024;
@@ -158,7 +160,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       return sendError(res, { status: 413, type: 'invalid_request_error', code: 'body_too_large', message: `body over ${maxBody} bytes` });
     const headers = req.headers as Record<string, string | undefined>;
     const nowNs = BigInt(nowMs()) * 1_000_000n;
-    const auth = verifyRequestAuth(headers, { runner: o.runner, method: 'POST', path, body: bytes }, nowNs);
+    const auth = verifyRequestAuth(headers, { runner: o.runner, method: 'POST', path, body: bytes }, nowNs, nativeVerifyPayerSignature);
     if (!auth.ok) {
       const p = auth.problem;
       const detail = 'header' in p ? `${p.code} ${p.header}` : p.code;

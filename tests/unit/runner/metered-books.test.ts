@@ -3,10 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { describe, expect, it } from 'vitest';
 
-import { receiptSigningBytes, type Receipt, type SignedReceipt } from '../../../src/core/credit/index.js';
+import {
+  receiptSigningBytes,
+  verifyPayerSignature,
+  type Receipt,
+  type SignatureVerifier,
+  type SignedReceipt
+} from '../../../src/core/credit/index.js';
 import { LineBook } from '../../../src/runner/metered/line-book.js';
+import { nativeVerifyPayerSignature } from '../../../src/runner/metered/native-verify.js';
 import { NonceCache } from '../../../src/runner/metered/nonce-cache.js';
 import { ReceiptStore } from '../../../src/runner/metered/receipt-store.js';
 import { MemoryCredit } from '../../support/credit.js';
@@ -93,6 +101,65 @@ describe('LineBook receipts', () => {
     expect(next.owedE8s).toBe(610n);
     expect(await book.admit(base.lineId, Ed25519KeyIdentity.generate().getPrincipal().toText(), 1n)).toEqual({ code: 'NotYourLine' });
     expect(await book.admit(99n, payer, 1n)).toEqual({ code: 'NoLine' });
+  });
+});
+
+describe('receipt signature checks on the runner', () => {
+  const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+  const ed = Ed25519KeyIdentity.generate();
+  const message = new TextEncoder().encode('pay the runner');
+  const der = (identity: { getPublicKey(): { toDer(): ArrayBuffer | Uint8Array } }) => new Uint8Array(identity.getPublicKey().toDer());
+
+  it('nativeVerifyPayerSignature agrees with the pure-JS check: valid, forged, another key, short, secp256k1', async () => {
+    const signature = new Uint8Array(await ed.sign(message));
+    const forged = signature.slice();
+    forged[0] = forged[0]! ^ 1;
+    const k1 = Secp256k1KeyIdentity.generate();
+    const k1Signature = new Uint8Array(await k1.sign(message));
+    const cases: Array<[Uint8Array, Uint8Array, boolean]> = [
+      [der(ed), signature, true],
+      [der(ed), forged, false],
+      [der(Ed25519KeyIdentity.generate()), signature, false],
+      [der(ed), signature.subarray(0, 63), false],
+      [der(k1), k1Signature, true],
+      [der(k1), signature, false]
+    ];
+    for (const [key, sig, valid] of cases) {
+      expect(nativeVerifyPayerSignature(key, message, sig)).toBe(valid);
+      expect(verifyPayerSignature(key, message, sig)).toBe(valid);
+    }
+  });
+
+  it('a receipt resent exactly as held is not verified again; any change is', async () => {
+    const payer = ed.getPrincipal().toText();
+    let checks = 0;
+    const counting: SignatureVerifier = (key, msg, sig) => {
+      checks += 1;
+      return verifyPayerSignature(key, msg, sig);
+    };
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(10_000n);
+    const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    const book = new LineBook({
+      runner,
+      credit: credit.runner(runner),
+      store: new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json')),
+      limits: { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 },
+      lineCacheMs: 0,
+      nowMs: () => 1_000,
+      verify: counting
+    });
+    const receipt: Receipt = { lineId: line.id, payer, runner, seq: 1n, owedE8s: 50n, inputTokens: 1n, outputTokens: 1n, requests: 1n };
+    const signed: SignedReceipt = { receipt, publicKey: der(ed), signature: new Uint8Array(await ed.sign(receiptSigningBytes(receipt))) };
+    expect(await book.acceptReceipt(signed, [])).toBeUndefined();
+    expect(await book.acceptReceipt({ ...signed, receipt: { ...receipt } }, [])).toBeUndefined();
+    expect(checks).toBe(1);
+    // The held receipt's fields with another signature, or another field under the held signature: checked, refused.
+    const flipped = signed.signature.slice();
+    flipped[5] = flipped[5]! ^ 1;
+    expect(await book.acceptReceipt({ ...signed, signature: flipped }, [])).toEqual({ code: 'BadSignature' });
+    expect(await book.acceptReceipt({ ...signed, receipt: { ...receipt, inputTokens: 2n } }, [])).toEqual({ code: 'BadSignature' });
+    expect(checks).toBe(3);
   });
 });
 

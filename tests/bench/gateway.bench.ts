@@ -1,0 +1,245 @@
+/**
+ * Gateway benchmark (issue 17): what the paid fast path costs next to llama-server alone, measured side by side in one
+ * run on the tiny random llama (a real llama-server, several slots) and an in-process localnet.
+ *
+ *   npm run bench:gateway [-- --requests 40 --tokens 64 --load 192 --clients 16]
+ *
+ * Three paths to the same llama-server: direct (the `openai` client on llama-server's /v1), metered (the payer client
+ * → the runner's metered endpoint, signed, receipts, settled in batches) and the gateway (the `openai` client →
+ * `deai gateway` with the paid transport → the same metered endpoint). The metered path's payer signs as the SDK
+ * does (the identity's pure-JS Ed25519), the gateway's with OpenSSL (src/gateway/native-signer.ts). Interleaved
+ * streamed requests give the p50 time to first token and generation tokens/s of each; `clients` concurrent loops of
+ * short generations give requests/s. The registry's settle_usage messages (the payers' default batches: 100 requests
+ * or 10 s) give the instructions per settled request, and the ledger's block count the transfers per 1,000 requests
+ * (deposits, approvals and the runner's withdrawal; reservations and settlement move no tokens on the ledger).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+
+import type { PayerCreditApi } from '../../src/core/credit/index.ts';
+import { KeyStore } from '../../src/gateway/keys.ts';
+import { nativeSigner } from '../../src/gateway/native-signer.ts';
+import { paidTransport } from '../../src/gateway/paid-transport.ts';
+import { startGateway } from '../../src/gateway/server.ts';
+import { IcCredit } from '../../src/ic/credit.ts';
+import { loadOrCreateIdentity } from '../../src/ic/identity.ts';
+import { Localnet } from '../../src/localnet/localnet.ts';
+import { RunnerConfigSchema } from '../../src/runner/config.ts';
+import { startRunner } from '../../src/runner/start.ts';
+import { DeaiClient } from '../../src/sdk/index.ts';
+import { PayerClient, type PaidTarget } from '../../src/sdk/paid/payer.ts';
+import { llamaFixture } from '../support/llama.ts';
+import { payoutsOf, processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { meteredPath, openaiPath, requestsPerSecond, tokensPerSecond, type Path, type StreamRun } from './gateway-paths.ts';
+import { percentile, printTable, row } from './report.ts';
+import { flag, sized } from './scale.ts';
+
+const REQUESTS = flag('requests', sized(40, 4));
+const TOKENS = flag('tokens', sized(64, 16));
+const LOAD = flag('load', sized(192, 32));
+const LOAD_TOKENS = 8;
+const CLIENTS = flag('clients', 16);
+const SLOTS = 4;
+const MODEL_ID = 'deai/tiny-random-llama';
+const PRICES = { inputPerMillion: 10_000_000n, outputPerMillion: 30_000_000n };
+const prompt = (i: number): string => `Write a short story about lighthouse number ${i}.`;
+const M = (n: number): string => `${(n / 1e6).toFixed(2)}M`;
+
+/** settle_usage as the payers call it, counting the requests each batch settled and the registry's instructions. */
+class SettleMeter {
+  instructions = 0n;
+  batches = 0;
+  items = 0;
+  requests = 0n;
+  private readonly settled = new Map<bigint, bigint>();
+
+  constructor(net: Localnet, registry: string) {
+    net.onExecution((e) => {
+      if (e.canisterId === registry && e.entry.includes('settle_usage')) this.instructions += e.instructions;
+    });
+  }
+
+  wrap(credit: IcCredit): PayerCreditApi {
+    return {
+      depositCredit: (amount) => credit.depositCredit(amount),
+      reserveCredit: (runner, amount) => credit.reserveCredit(runner, amount),
+      findCreditLine: (payer, runner) => credit.findCreditLine(payer, runner),
+      getCreditAccount: (owner) => credit.getCreditAccount(owner),
+      settleUsage: async (items) => {
+        const outcomes = await credit.settleUsage(items);
+        this.batches += 1;
+        this.items += items.length;
+        items.forEach((item, i) => {
+          if (outcomes[i]?.ok !== true) return;
+          this.requests += item.requests - (this.settled.get(item.lineId) ?? 0n);
+          this.settled.set(item.lineId, item.requests);
+        });
+        return outcomes;
+      }
+    };
+  }
+}
+
+async function blockCount(t: TaskNetwork): Promise<bigint> {
+  return (await (await t.token(t.admin)).icrc3_get_blocks([{ start: 0n, length: 0n }])).log_length;
+}
+
+/**
+ * A payer with `depositE8s` of credit in the registry: one approval and one transfer_from on the ledger. `native`:
+ * signing with OpenSSL, as the gateway (a Node process) does; else the identity's pure-JS signing, as the SDK does.
+ */
+async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint, native: boolean): Promise<PayerClient> {
+  const identity = Ed25519KeyIdentity.generate();
+  await t.fund(identity, depositE8s + 1_000_000n);
+  const credit = new IcCredit(await t.tasks(identity), {
+    registryId: t.registry,
+    principal: identity.getPrincipal(),
+    ledger: await t.token(identity)
+  });
+  await credit.depositCredit(depositE8s);
+  return PayerClient.open({ identity: native ? nativeSigner(identity) : identity, credit: meter.wrap(credit) });
+}
+
+const llama = await llamaFixture({ slots: SLOTS });
+const net = await Localnet.start({ port: 0, stateDir: null });
+const dir = mkdtempSync(join(tmpdir(), 'deai-bench-gateway-'));
+const stops: Array<() => Promise<unknown>> = [];
+try {
+  console.log(
+    `Gateway benchmark (node ${process.version}): tiny random llama (llama.cpp ${llama.commit}), ${SLOTS} slots; ` +
+      `${REQUESTS} interleaved streamed requests of ${TOKENS} tokens per path; ${CLIENTS} clients × ${LOAD} requests of ${LOAD_TOKENS} tokens per path\n`
+  );
+  const t = await taskNetwork(net);
+  const meter = new SettleMeter(net, t.registry.toText());
+  const fundedFrom = await blockCount(t);
+
+  // The runner: its identity known beforehand, so that its credit client (IcCredit) signs as it.
+  const runnerPem = join(dir, 'runner.pem');
+  const { identity: runnerIdentity } = loadOrCreateIdentity(runnerPem);
+  const runnerCredit = new IcCredit(await t.tasks(runnerIdentity), { registryId: t.registry, principal: runnerIdentity.getPrincipal() });
+  const config = RunnerConfigSchema.parse({
+    network: { host: net.url, registry: t.registry.toText() },
+    identity: runnerPem,
+    engine: { kind: 'llama.cpp', url: llama.url, modelPath: llama.modelPath },
+    manifest: {
+      region: 'local',
+      deployments: [
+        {
+          model: { id: MODEL_ID },
+          price: { inputPerMillion: Number(PRICES.inputPerMillion), outputPerMillion: Number(PRICES.outputPerMillion) },
+          card: { version: '1.0.0', family: 'llama', license: 'MIT' }
+        }
+      ]
+    },
+    heartbeatSeconds: 30,
+    // No task polling during the measurements: this benchmark is about the paid direct path.
+    pollMs: 60_000,
+    metricsPort: 0,
+    metered: { port: 0 },
+    stateFile: join(dir, 'runner-state.json')
+  });
+  const runner = await startRunner(config, { projectDir: dir, credit: runnerCredit });
+  stops.push(() => runner.stop());
+  if (runner.meteredUrl === undefined) throw new Error('the runner has no metered endpoint');
+
+  const depositE8s = 1_000_000_000n;
+  const meteredPayer = await openPayer(t, meter, depositE8s, false);
+  const gatewayPayer = await openPayer(t, meter, depositE8s, true);
+  const keys = new KeyStore(join(dir, 'gateway-keys.json'));
+  const { key } = keys.create({ name: 'bench', limitE8s: 10n ** 20n, ratePerMinute: 1_000_000 });
+  const gateway = await startGateway({
+    registry: await DeaiClient.connect({ host: net.url, registryId: t.registry }),
+    keys,
+    transport: paidTransport(gatewayPayer),
+    port: 0
+  });
+  stops.push(() => gateway.close(1_000));
+
+  const target: PaidTarget = { runner: runner.principal, endpoint: runner.meteredUrl, prices: PRICES };
+  const paths: Array<[name: string, path: Path]> = [
+    ['direct to llama-server', openaiPath(`${llama.url}/v1`, 'none', llama.alias)],
+    ['metered runner endpoint (payer client → runner → llama-server)', meteredPath(meteredPayer, target, MODEL_ID)],
+    ['gateway (openai → gateway → runner → llama-server)', openaiPath(gateway.baseURL, key, MODEL_ID)]
+  ];
+
+  // Warm-up: connections, the gateway's catalog, each payer's credit line.
+  for (const [, path] of paths) for (let i = 0; i < 3; i++) await path({ prompt: 'warm up', maxTokens: 8 });
+
+  // Latency and generation speed: the paths take turns on each prompt, so drift on a busy machine hits all alike.
+  const runs = paths.map((): StreamRun[] => []);
+  for (let i = 0; i < REQUESTS; i++)
+    for (const [p, [, path]] of paths.entries()) runs[p]!.push(await path({ prompt: prompt(i), maxTokens: TOKENS }));
+  const ttft = runs.map((r) =>
+    percentile(
+      r.map((x) => x.firstTokenMs),
+      50
+    )
+  );
+  const total = runs.map((r) =>
+    percentile(
+      r.map((x) => x.totalMs),
+      50
+    )
+  );
+  const speed = runs.map((r) => percentile(r.map(tokensPerSecond), 50));
+  for (const [p, [name]] of paths.entries())
+    row(
+      `${name}: time to first token / total p50, generation speed (${TOKENS}-token streams)`,
+      `${ttft[p]!.toFixed(1)} ms / ${total[p]!.toFixed(1)} ms, ${speed[p]!.toFixed(0)} tokens/s`
+    );
+  const [, metered, viaGateway] = [0, 1, 2];
+  row('p50 time-to-first-token overhead, metered endpoint vs direct', `${(ttft[metered]! - ttft[0]!).toFixed(1)} ms`);
+  row('p50 time-to-first-token overhead, gateway vs direct', `${(ttft[viaGateway]! - ttft[0]!).toFixed(1)} ms`, '≤ 10 ms');
+  row('generation tokens/s ratio, metered endpoint / direct', (speed[metered]! / speed[0]!).toFixed(3));
+  row('generation tokens/s ratio, gateway / direct', (speed[viaGateway]! / speed[0]!).toFixed(3), '≥ 0.95');
+
+  // Throughput: the same clients on each path in turn.
+  const ask = (i: number) => ({ prompt: prompt(i), maxTokens: LOAD_TOKENS });
+  const rps: number[] = [];
+  const retried: number[] = [];
+  for (const [, path] of paths) {
+    const measured = await requestsPerSecond(path, CLIENTS, LOAD, ask);
+    rps.push(measured.perSecond);
+    retried.push(measured.retried);
+  }
+  const retries = (p: number): string => (retried[p] === 0 ? '' : `; ${retried[p]} resent after a connection error`);
+  row(`requests/s, ${CLIENTS} clients, direct to llama-server (${LOAD_TOKENS}-token streams)`, `${rps[0]!.toFixed(1)}${retries(0)}`);
+  row(
+    `requests/s, ${CLIENTS} clients, metered endpoint`,
+    `${rps[metered]!.toFixed(1)} (ratio ${(rps[metered]! / rps[0]!).toFixed(3)})${retries(metered)}`
+  );
+  row(
+    `requests/s, ${CLIENTS} clients, gateway`,
+    `${rps[viaGateway]!.toFixed(1)} (ratio ${(rps[viaGateway]! / rps[0]!).toFixed(3)})${retries(viaGateway)}`,
+    'ratio ≥ 0.8'
+  );
+
+  // Settlement: what is left settles now (as closing payers do); the runner withdraws its accrued credit once.
+  await meteredPayer.close();
+  await gatewayPayer.close();
+  const paid = 2 * (3 + REQUESTS + LOAD);
+  if (meter.requests < BigInt(paid)) throw new Error(`settled ${meter.requests} requests of ${paid}`);
+  const perRequest = Number(meter.instructions) / Number(meter.requests);
+  row(
+    `registry instructions per settled request, amortized (settle_usage: ${meter.batches} batches, ${meter.items} items, ${meter.requests} requests; payers' default 100 requests or 10 s per batch)`,
+    `${M(perRequest)}; ${M(Number(meter.instructions) / meter.batches)} per batch`,
+    '≤ 2M'
+  );
+  await runnerCredit.withdrawAccrued();
+  for (let pass = 0; pass < 20 && (await payoutsOf(t)).length > 0; pass++) await processTasks(t);
+  const blocks = Number((await blockCount(t)) - fundedFrom) - 2; // less the two test fundings of the payers
+  row(
+    `ledger transfers per 1,000 paid requests (2 payers' approve + deposit, runner's withdrawal; ${paid} requests)`,
+    `${((blocks / paid) * 1000).toFixed(1)} (${blocks} blocks)`,
+    '≪ 1,000'
+  );
+  printTable();
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  await llama.stop();
+  await net.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
