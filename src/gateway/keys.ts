@@ -255,7 +255,11 @@ export class KeyStore {
       renameSync(temp, this.file);
       // What was just written is the file's content: the next authenticate need not read and parse it again (under
       // load the spend is written after nearly every request).
-      this.cache = { stamp: this.stamp(), byHash: new Map(file.keys.map((k) => [k.sha256, k])) };
+      this.cache = {
+        stamp: this.stamp(),
+        byHash: new Map(file.keys.map((k) => [k.sha256, k])),
+        byId: new Map(file.keys.map((k) => [k.id, k]))
+      };
     });
   }
 }
