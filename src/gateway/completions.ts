@@ -137,6 +137,8 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     } catch (error) {
       clearTimeout(timer);
       if (call.signal.aborted) return;
+      // The gateway's own refusal (its payer is out of credit): no other runner would change it.
+      if (error instanceof GatewayError) throw error;
       if (error instanceof UpstreamError && !error.retryable) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
       const reason = attempt.signal.aborted
         ? String(attempt.signal.reason instanceof Error ? attempt.signal.reason.message : 'aborted')
