@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { demoKey, GATEWAY_CONFIG_FILE, writeGatewayConfig } from '../gateway/client-config.js';
 import { DEFAULT_KEYS_FILE, KeyStore } from '../gateway/keys.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
-import { DEFAULT_PAYER_BOOKS_FILE, describePayer, openGatewayPayer } from '../gateway/payer.js';
+import { describePayer, openGatewayPayer } from '../gateway/payer.js';
 import { loadOrCreateIdentity } from '../ic/identity.js';
 import { DeaiClient } from '../sdk/index.js';
 import { filePayerStore } from '../sdk/paid/file-store.js';
@@ -43,16 +43,19 @@ export async function startDemoGateway(options: {
   registryId: string;
   port: number;
   projectDir: string;
+  /** The payer's books (in the network's state directory). */
+  payerBooksFile: string;
   model?: string;
   out: Output;
 }): Promise<DemoGateway> {
-  // The gateway pays runners as the demo identity (funded at deploy), its books beside the key file.
+  // The gateway pays runners as the demo identity (funded at deploy); its books live with the network's state (a
+  // `--clean` start has new lines, which old books know nothing of).
   const { identity } = loadOrCreateIdentity(resolve(options.projectDir, DEFAULT_IDENTITY_PATH));
   const client = await DeaiClient.connect({
     host: options.host,
     registryId: options.registryId,
     identity,
-    paid: { store: filePayerStore(resolve(options.projectDir, DEFAULT_PAYER_BOOKS_FILE)), settleEveryMs: 0 }
+    paid: { store: filePayerStore(options.payerBooksFile), settleEveryMs: 0 }
   });
   const free = (await client.creditAccount()).freeE8s;
   const paid = await openGatewayPayer(client, free < DEMO_DEPOSIT_E8S ? { depositE8s: DEMO_DEPOSIT_E8S } : {});

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+
 import type { Command } from 'commander';
 
 import { DEFAULT_PORT, DEFAULT_STATE_DIR } from '../../localnet/defaults.js';
@@ -79,6 +81,7 @@ export function registerStart(program: Command): void {
               registryId: registry,
               port: flags.gatewayPort,
               projectDir: process.cwd(),
+              payerBooksFile: resolve(flags.stateDir, 'gateway-payer.json'),
               ...(demo === undefined ? {} : { model: DEMO_MODEL_ID }),
               out
             });
