@@ -106,7 +106,7 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
       heartbeatSeconds: 5,
       pollMs: 200,
       metricsPort: 0,
-      metered: { port: 0, receiptsFile: join(dir, 'runner-receipts.json') },
+      metered: { port: 0, receiptsFile: join(dir, 'runner-receipts.json'), settleAfterSeconds: 10 },
       stateFile: join(dir, 'runner-state.json')
     });
     runner = await startRunner(config, { projectDir: dir, settleCheckMs: 0 });
@@ -321,7 +321,7 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     }
   });
 
-  it('paid: the payer’s books survive a kill -9 before the batch; the restart settles them once; the runner withdraws', async () => {
+  it('paid: a kill -9 before the batch: the runner settles alone, the restarted gateway settles the rest once; the runner withdraws', async () => {
     const payerId = payerIdentity.getPrincipal().toText();
     const asPayer = new IcCredit(await t.tasks(payerIdentity), { registryId: t.registry, principal: payerIdentity.getPrincipal() });
     // Two more paid requests (plain and streamed) with a fresh key, then the gateway dies before any settlement.
@@ -348,7 +348,20 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     const spentTotal = (await deaiJson<KeyJson[]>(dir, ['gateway', 'keys', 'list'])).reduce((sum, k) => sum + BigInt(k.spentE8s), 0n);
     expect(BigInt(booked.owedE8s)).toBe(spentTotal);
 
-    // The restarted gateway settles the books at start: once, the whole owed, to the runner's accrued balance.
+    // The runner does not wait for the dead payer: once due, it settles alone (IcCredit, the runner node's default)
+    // with the latest receipt it holds, the one that rode the payer's last request: all but that request.
+    await expect
+      .poll(
+        async () => {
+          await runner.settleReceipts();
+          return (await asPayer.getCreditLine(before.id))!.settledSeq;
+        },
+        { timeout: 30_000, interval: 1_000 }
+      )
+      .toBe(BigInt(booked.seq) - 1n);
+    expect((await asPayer.getCreditLine(before.id))!.settledE8s).toBeLessThan(BigInt(booked.owedE8s));
+
+    // The restarted gateway settles its books at start: the rest, once; in all, the whole owed to the runner.
     gateway = await spawnGateway(dir, gatewayArgs());
     const settled = (await asPayer.getCreditLine(before.id))!;
     expect(settled).toMatchObject({ settledSeq: BigInt(booked.seq), settledE8s: BigInt(booked.owedE8s) });
