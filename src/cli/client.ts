@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { CodedError } from '../core/errors/coded-error.js';
 import { LOCAL_HOST } from '../ic/hosts.js';
 import { readRecordedIds } from '../ic/recorded-ids.js';
-import type { DeaiClient } from '../sdk/index.js';
+import type { ConnectOptions, DeaiClient } from '../sdk/index.js';
 import { DEFAULT_IDENTITY_PATH } from './defaults.js';
 import { CliError } from './errors.js';
 import { run } from './output.js';
@@ -42,14 +42,18 @@ export function resolveRegistryId(flag: string | undefined, projectDir = process
 }
 
 /** Connects the SDK as the chosen identity (the default PEM when present, else anonymous). */
-export async function connectClient(flags: ClientFlags, projectDir = process.cwd()): Promise<DeaiClient> {
+export async function connectClient(
+  flags: ClientFlags,
+  projectDir = process.cwd(),
+  extra: Pick<ConnectOptions, 'paid'> = {}
+): Promise<DeaiClient> {
   const registryId = resolveRegistryId(flags.registry, projectDir);
   const defaultPath = resolve(projectDir, DEFAULT_IDENTITY_PATH);
   const identityPath = flags.identity !== undefined ? resolve(flags.identity) : existsSync(defaultPath) ? defaultPath : undefined;
   // Loaded on use: the agent and key libraries take a noticeable part of a second to import.
   const [{ loadIdentity }, { DeaiClient }] = await Promise.all([import('../ic/identity.js'), import('../sdk/index.js')]);
   const identity = identityPath === undefined ? undefined : loadIdentity(identityPath);
-  return DeaiClient.connect({ host: flags.host, registryId, ...(identity === undefined ? {} : { identity }) });
+  return DeaiClient.connect({ host: flags.host, registryId, ...(identity === undefined ? {} : { identity }), ...extra });
 }
 
 const NEXT_STEPS: Record<string, string> = {

@@ -12,3 +12,10 @@ export function positiveIntOption(value: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
   return n;
 }
+
+/** A whole number, 0 or more (commander argument parser). */
+export function nonNegativeIntOption(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
+  return n;
+}

@@ -175,6 +175,8 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         chargeE8s = upstream?.kind === 'stream' ? brokenStreamChargeE8s(await upstream.settlement, worstE8s) : worstE8s;
         return;
       }
+      // The gateway's own refusal (its payer is out of credit): no other runner would change it.
+      if (error instanceof GatewayError) throw error;
       // A failover: the key pays only what the transport reports this runner charged (nothing for a refusal).
       if (upstream?.kind === 'stream') chargeE8s = (await upstream.settlement).chargeE8s;
       if (error instanceof UpstreamError && !error.retryable) throw new GatewayError('UpstreamRejected', error.message, { cause: error });

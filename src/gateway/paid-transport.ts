@@ -1,4 +1,6 @@
+import { CodedError } from '../core/errors/coded-error.js';
 import type { PayerClient } from '../sdk/paid/payer.js';
+import { GatewayError } from './errors.js';
 import { UpstreamError, upstreamErrorCodeOf, type UpstreamResponse, type UpstreamSettlement, type UpstreamTransport } from './transport.js';
 
 /**
@@ -49,10 +51,19 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
       const first = await Promise.race([sent.then((s) => ({ done: s })), started.then(() => ({ done: undefined }))]);
       if (first.done !== undefined) {
         const outcome = first.done;
-        if ('error' in outcome)
+        if ('error' in outcome) {
+          if (outcome.error instanceof CodedError && outcome.error.code === 'InsufficientCredit')
+            throw new GatewayError(
+              'InsufficientCredit',
+              `The gateway's payer ${payer.payer} has too little free credit: ${outcome.error.message}`,
+              {
+                cause: outcome.error
+              }
+            );
           throw new UpstreamError('Unreachable', `runner ${target.runner} unreachable at ${target.endpoint}: ${String(outcome.error)}`, {
             cause: outcome.error
           });
+        }
         const result = outcome.result;
         if (!result.ok)
           throw new UpstreamError(

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { Principal } from '@dfinity/principal';
 
 import { createAgent } from '../ic/agent.js';
+import { IcCredit } from '../ic/credit.js';
 import { readRecordedIds } from '../ic/deploy.js';
 import { loadOrCreateIdentity } from '../ic/identity.js';
 import { ledgerClient } from '../ic/ledger.js';
@@ -33,6 +34,11 @@ export interface StartedRunner {
   /** The metered OpenAI endpoint (what the manifest advertises); absent when `metered.enabled` is false. */
   meteredUrl?: string;
   manifestJson: string;
+  /**
+   * Settles alone, now, the payers' receipts that are due (held unsettled past `metered.settleAfterSeconds`, or on a
+   * closing line); the metered endpoint also does it on its own timer. A no-op without the metered endpoint.
+   */
+  settleReceipts(): Promise<void>;
   /** Drains (finishes and reports tasks in flight) and closes the metrics server. */
   stop(): Promise<void>;
 }
@@ -43,10 +49,12 @@ export interface StartRunnerOptions {
   /** How long to wait for the engine to finish loading before giving up. */
   engineWaitMs?: number;
   /**
-   * The registry's credit methods for the metered endpoint (src/core/credit/api.ts). Default: none, so every paid
-   * request is refused with 402 `no_credit_line` until the registry's credit canister methods are wired in.
+   * The registry's credit methods for the metered endpoint (src/core/credit/api.ts). Default: IcCredit over the
+   * runner's own registry actor (lines checked there, receipts settled alone there, signed as the runner).
    */
   credit?: RunnerCreditApi;
+  /** How often the metered endpoint checks held receipts for settling alone (default 30 s; 0: only `settleReceipts()`). */
+  settleCheckMs?: number;
 }
 
 async function waitForEngine(
@@ -102,6 +110,8 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
     log('hashing-model', { path, source });
     facts.gguf = { ...(await readGgufFacts(path)), digest: await fileDigest(path, join(resolve(projectDir, '.deai'), 'digests.json')) };
   }
+  const agent = await createAgent(config.network.host, identity);
+  const registry = registryClient(agent, registryId);
   let metered: MeteredEndpoint | undefined;
   if (config.metered.enabled)
     metered = await startMeteredEndpoint(config.metered, {
@@ -110,7 +120,8 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
       engineModel: model.id,
       projectDir,
       log,
-      ...(options.credit === undefined ? {} : { credit: options.credit })
+      credit: options.credit ?? new IcCredit(registry, { registryId: Principal.fromText(registryId), principal }),
+      ...(options.settleCheckMs === undefined ? {} : { settleCheckMs: options.settleCheckMs })
     });
   const declared = {
     operator: principal.toText(),
@@ -127,10 +138,8 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
   const { manifest, cards } = reconciled;
   metered?.serve(manifest);
   const manifestJson = manifestText(manifest);
-  const agent = await createAgent(config.network.host, identity);
   const metrics = new RunnerMetrics();
   const slots = manifest.deployments.reduce((n, d) => n + d.slots, 0);
-  const registry = registryClient(agent, registryId);
   const node = new RunnerNode({
     registry,
     prepareRegistration: async () => {
@@ -166,6 +175,7 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
     metricsUrl: served.url,
     ...(metered === undefined ? {} : { meteredUrl: metered.url }),
     manifestJson,
+    settleReceipts: () => metered?.settleNow() ?? Promise.resolve(),
     stop: async () => {
       await node.drain();
       await metered?.close();

@@ -114,7 +114,7 @@ export async function chatDirect(deps: DirectDeps, options: ChatOptions): Promis
   if (payer === undefined)
     throw new DeaiError(
       'NotConfigured',
-      'direct chat is paid: connect with an identity and `paid` (credit) options, or use via: task',
+      'direct chat is paid: connect with a signing identity (not `paid: false`), or use via: task',
       { what: 'paid' },
       { retryable: false }
     );

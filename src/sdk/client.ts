@@ -8,6 +8,8 @@ import { chatViaTask } from './chat-task.js';
 
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { PayerClient, type PayerClientOptions, type PayerSigner } from './paid/payer.js';
+import { IcCredit } from '../ic/credit.js';
+import type { CreditAccountView, PayerCreditApi } from '../core/credit/index.js';
 import { call, DeaiError, unwrap } from './errors.js';
 import {
   toAccount,
@@ -54,13 +56,18 @@ export interface ConnectOptions {
   /** Used by `chat({ via: 'direct' })` to call runners' endpoints (default: the global fetch). */
   fetch?: typeof fetch;
   /**
-   * Pays runners' metered endpoints for `chat({ via: 'direct' })` (README "Metered runner endpoint"): the registry's
-   * credit methods, where the payer's books are kept, and its reservation and settlement policy. Needs `identity`.
+   * Pays runners' metered endpoints for `chat({ via: 'direct' })` (README "Metered runner endpoint"): where the payer's
+   * books are kept, and its reservation and settlement policy. `credit` defaults to the registry's credit methods
+   * called as `identity` (IcCredit). Left out, a signing `identity` still pays with these defaults (books in memory);
+   * `false` turns direct chat off. Deposit credit first: `client.depositCredit(amountE8s)`.
    */
-  paid?: Omit<PayerClientOptions, 'identity' | 'fetch' | 'nowMs'> & {
-    /** Signs payments instead of `identity` (e.g. a key the page holds while calls stay anonymous). */
-    signer?: PayerSigner;
-  };
+  paid?:
+    | false
+    | (Omit<PayerClientOptions, 'identity' | 'fetch' | 'nowMs' | 'credit'> & {
+        credit?: PayerCreditApi;
+        /** Signs payments instead of `identity` (e.g. a key the page holds while calls stay anonymous). */
+        signer?: PayerSigner;
+      });
 }
 
 export interface Clock {
@@ -91,8 +98,10 @@ export class DeaiClient {
     /** The caller's principal (anonymous without an identity). */
     readonly principal: Principal,
     private readonly clock: Clock,
-    /** Pays runners for direct chat; undefined when connected without `paid`. */
-    readonly payer: PayerClient | undefined
+    /** Pays runners for direct chat; undefined without a signing identity or with `paid: false`. */
+    readonly payer: PayerClient | undefined,
+    /** The registry's credit methods as the caller (deposits, lines, settlement). */
+    readonly credit: IcCredit
   ) {}
 
   /**
@@ -112,22 +121,22 @@ export class DeaiClient {
           ? Principal.fromText(options.ledgerId)
           : options.ledgerId;
     const principal = await call('getPrincipal', () => agent.getPrincipal());
-    const signer = options.paid?.signer ?? (options.identity !== undefined && isSigner(options.identity) ? options.identity : undefined);
-    if (options.paid !== undefined && signer === undefined)
+    const paid = options.paid === false ? undefined : options.paid;
+    const signer = paid?.signer ?? (options.identity !== undefined && isSigner(options.identity) ? options.identity : undefined);
+    if (paid !== undefined && signer === undefined)
       throw new DeaiError('NotConfigured', '`paid` needs a signing identity', { what: 'identity' }, { retryable: false });
+    const ledger = ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId);
+    const credit = new IcCredit(registry, { registryId, principal, ...(ledger === undefined ? {} : { ledger }) });
     const payer =
-      options.paid === undefined || signer === undefined
+      options.paid === false || signer === undefined
         ? undefined
-        : await PayerClient.open({ ...options.paid, identity: signer, fetch: options.fetch ?? globalThis.fetch.bind(globalThis) });
-    return new DeaiClient(
-      registry,
-      ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId),
-      registryId,
-      ledgerId,
-      principal,
-      options.clock ?? systemClock,
-      payer
-    );
+        : await PayerClient.open({
+            ...paid,
+            credit: paid?.credit ?? credit,
+            identity: signer,
+            fetch: options.fetch ?? globalThis.fetch.bind(globalThis)
+          });
+    return new DeaiClient(registry, ledger, registryId, ledgerId, principal, options.clock ?? systemClock, payer, credit);
   }
 
   /**
@@ -476,6 +485,26 @@ export class DeaiClient {
    */
   async reject(id: string, reason: string): Promise<Task> {
     return toTask(unwrap('reject_task', await call('reject_task', () => this.registry.reject_task(id, reason))));
+  }
+
+  /**
+   * Deposits `amountE8s` from the caller's ledger account into its credit at the registry (approving the registry for
+   * it plus the ledger fee when needed), what direct chat pays runners from. Returns the credit account after it.
+   * @example
+   * await client.depositCredit(100_000_000n);
+   * const { freeE8s } = await client.creditAccount();
+   */
+  async depositCredit(amountE8s: bigint): Promise<CreditAccountView> {
+    this.ledger();
+    // CreditError (coded by the registry's error variant, e.g. `LedgerError`) passes through as is.
+    return this.credit.depositCredit(amountE8s);
+  }
+
+  /** The credit account of `owner` (default: the caller): free, reserved toward runners, and accrued as a runner. */
+  async creditAccount(owner: Principal | string = this.principal): Promise<CreditAccountView> {
+    const text = typeof owner === 'string' ? owner : owner.toText();
+    const found = await call('get_credit_account', () => this.credit.getCreditAccount(text));
+    return found ?? { owner: text, freeE8s: 0n, reservedE8s: 0n, accruedE8s: 0n };
   }
 
   /**

@@ -8,6 +8,8 @@ import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, 
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { IcCredit } from '../../src/ic/credit.ts';
+import { ed25519Pem, loadIdentity } from '../../src/ic/identity.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { RunnerConfigSchema } from '../../src/runner/config.ts';
 import { startRunner, type StartedRunner } from '../../src/runner/start.ts';
@@ -22,6 +24,8 @@ import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 const MODEL = 'deai/tiny-random-llama';
+const PRICE = { inputPerMillion: 100_000_000, outputPerMillion: 300_000_000 };
+const DEPOSIT_E8S = 1_000_000_000n;
 const root = join(import.meta.dirname, '..', '..');
 const exec = promisify(execFile);
 const messages = [{ role: 'user' as const, content: 'Write one sentence about the sea.' }];
@@ -59,7 +63,24 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
   let dead: { principal: string; heartbeat(): Promise<void> };
   /** A published card no runner serves. */
   let lonely: Record<string, unknown>;
+  let payerIdentity: Ed25519KeyIdentity;
   const client = (apiKey: string): OpenAI => new OpenAI({ baseURL: gateway.baseURL, apiKey, maxRetries: 0 });
+  const gatewayArgs = (): string[] => [
+    '--port',
+    '0',
+    '--host',
+    net.url,
+    '--registry',
+    t.registry.toText(),
+    '--attempt-timeout',
+    '5000',
+    '--identity',
+    join(dir, 'gateway.pem'),
+    '--settle-interval',
+    '0',
+    '--settle-every',
+    '1000'
+  ];
 
   beforeAll(async () => {
     llama = await llamaFixture({ slots: 2 });
@@ -76,7 +97,8 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
         deployments: [
           {
             model: { id: MODEL },
-            price: { inputPerMillion: 100, outputPerMillion: 300 },
+            // 100 / 300 e8s per token: a few requests accrue more than the ledger fee, so the runner can withdraw.
+            price: { inputPerMillion: PRICE.inputPerMillion, outputPerMillion: PRICE.outputPerMillion },
             card: { version: '1.0.0', family: 'llama', license: 'MIT' }
           }
         ]
@@ -84,9 +106,10 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
       heartbeatSeconds: 5,
       pollMs: 200,
       metricsPort: 0,
+      metered: { port: 0, receiptsFile: join(dir, 'runner-receipts.json'), settleAfterSeconds: 10 },
       stateFile: join(dir, 'runner-state.json')
     });
-    runner = await startRunner(config, { projectDir: dir });
+    runner = await startRunner(config, { projectDir: dir, settleCheckMs: 0 });
     // A second runner of the same weights whose endpoint nothing listens on.
     const card = JSON.parse(
       (await (await DeaiClient.connect({ host: net.url, registryId: t.registry })).getModel(MODEL)).manifestJson
@@ -111,7 +134,12 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
       create('gone')
     ]);
     keys = { app, tiny, slow, gone };
-    gateway = await spawnGateway(dir, ['--port', '0', '--host', net.url, '--registry', t.registry.toText(), '--attempt-timeout', '5000']);
+    // The gateway pays as its own identity, funded on the ledger; it deposits credit at start and settles only when
+    // told (at stop, at the next start), so the tests see what a kill before the batch leaves.
+    payerIdentity = Ed25519KeyIdentity.generate();
+    writeFileSync(join(dir, 'gateway.pem'), ed25519Pem(payerIdentity));
+    await t.fund(payerIdentity, 2n * DEPOSIT_E8S);
+    gateway = await spawnGateway(dir, [...gatewayArgs(), '--deposit-e8s', String(DEPOSIT_E8S)]);
   }, 20 * 60_000);
 
   afterAll(async () => {
@@ -227,7 +255,7 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
       error: { message: expect.stringContaining('Missing API key'), type: 'authentication_error', param: null, code: 'invalid_api_key' }
     });
 
-    // 402: the first request spends the 1 e8s limit (a few dozen tokens round up to 1 e8s), the next is refused.
+    // 402: the first request spends more than the 1 e8s limit, the next is refused.
     const tiny = client(keys.tiny.key);
     await tiny.chat.completions.create(withProvider({ only: [runner.principal] }));
     const broke = await apiError(tiny.chat.completions.create(withProvider({ only: [runner.principal] })));
@@ -268,7 +296,7 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     const listed = await deaiJson<KeyJson[]>(dir, ['gateway', 'keys', 'list']);
     const spent = (id: string): bigint => BigInt(listed.find((k) => k.id === id)?.spentE8s ?? -1);
     expect(spent(keys.app.id)).toBeGreaterThan(0n);
-    expect(spent(keys.tiny.id)).toBe(1n);
+    expect(spent(keys.tiny.id)).toBeGreaterThan(1n);
     expect(spent(keys.gone.id)).toBe(0n);
     await client(keys.gone.key).chat.completions.create(withProvider({ only: [runner.principal] }));
     const revoked = await deaiJson<KeyJson>(dir, ['gateway', 'keys', 'revoke', keys.gone.prefix]);
@@ -291,6 +319,70 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     } finally {
       rmSync(file, { force: true });
     }
+  });
+
+  it('paid: a kill -9 before the batch: the runner settles alone, the restarted gateway settles the rest once; the runner withdraws', async () => {
+    const payerId = payerIdentity.getPrincipal().toText();
+    const asPayer = new IcCredit(await t.tasks(payerIdentity), { registryId: t.registry, principal: payerIdentity.getPrincipal() });
+    // Two more paid requests (plain and streamed) with a fresh key, then the gateway dies before any settlement.
+    const paidKey = await deaiJson<KeyJson>(dir, ['gateway', 'keys', 'create', '--name', 'paid']);
+    const openai = client(paidKey.key);
+    const { response } = await openai.chat.completions.create(withProvider({ only: [runner.principal] })).withResponse();
+    expect(BigInt(response.headers.get('x-deai-cost-e8s') ?? '0')).toBeGreaterThan(0n);
+    const stream = await openai.chat.completions.create({ ...withProvider({ only: [runner.principal] }), stream: true });
+    for await (const _chunk of stream) void _chunk;
+    await expect
+      .poll(async () => (await deaiJson<KeyJson[]>(dir, ['gateway', 'keys', 'list'])).find((k) => k.id === paidKey.id)?.spentE8s)
+      .not.toBe('0');
+    gateway.child.kill('SIGKILL');
+    expect(await gateway.stop()).toBeNull();
+    const books = JSON.parse(readFileSync(join(dir, '.deai', 'gateway-payer.json'), 'utf8')) as {
+      lines: Array<{ lineId: string; runner: string; seq: string; owedE8s: string; settledSeq: string }>;
+    };
+    const booked = books.lines.find((l) => l.runner === runner.principal)!;
+    const before = (await asPayer.findCreditLine(payerId, runner.principal))!;
+    expect(before.id).toBe(BigInt(booked.lineId));
+    expect(before.settledSeq).toBe(0n); // nothing settled yet: every accepted charge is only in the books
+    expect(BigInt(booked.seq)).toBeGreaterThan(3n);
+    // Every accepted charge was charged to a key: the books owe exactly what the keys spent.
+    const spentTotal = (await deaiJson<KeyJson[]>(dir, ['gateway', 'keys', 'list'])).reduce((sum, k) => sum + BigInt(k.spentE8s), 0n);
+    expect(BigInt(booked.owedE8s)).toBe(spentTotal);
+
+    // The runner does not wait for the dead payer: once due, it settles alone (IcCredit, the runner node's default)
+    // with the latest receipt it holds, the one that rode the payer's last request: all but that request.
+    await expect
+      .poll(
+        async () => {
+          await runner.settleReceipts();
+          return (await asPayer.getCreditLine(before.id))!.settledSeq;
+        },
+        { timeout: 30_000, interval: 1_000 }
+      )
+      .toBe(BigInt(booked.seq) - 1n);
+    expect((await asPayer.getCreditLine(before.id))!.settledE8s).toBeLessThan(BigInt(booked.owedE8s));
+
+    // The restarted gateway settles its books at start: the rest, once; in all, the whole owed to the runner.
+    gateway = await spawnGateway(dir, gatewayArgs());
+    const settled = (await asPayer.getCreditLine(before.id))!;
+    expect(settled).toMatchObject({ settledSeq: BigInt(booked.seq), settledE8s: BigInt(booked.owedE8s) });
+    const accrued = (await asPayer.getCreditAccount(runner.principal))!.accruedE8s;
+    expect(accrued).toBe(BigInt(booked.owedE8s));
+    // The protocol fee was charged on top to the payer, not taken from the runner.
+    expect(settled.feesE8s).toBeGreaterThan(0n);
+    // Stopped and started again: nothing is settled twice.
+    expect(await gateway.stop()).toBe(0);
+    gateway = await spawnGateway(dir, gatewayArgs());
+    expect(gateway.log()).not.toMatch(/settled \d+ of \d+ line/);
+    expect((await asPayer.getCreditLine(before.id))!.settledE8s).toBe(BigInt(booked.owedE8s));
+    expect((await asPayer.getCreditAccount(runner.principal))!.accruedE8s).toBe(accrued);
+
+    // The runner withdraws its accrued balance in one ledger transfer (less the ledger fee).
+    const runnerIdentity = loadIdentity(join(dir, 'runner.pem'));
+    const asRunner = new IcCredit(await t.tasks(runnerIdentity), { registryId: t.registry, principal: runnerIdentity.getPrincipal() });
+    const held = await t.balance(runnerIdentity.getPrincipal());
+    await asRunner.withdrawAccrued();
+    await expect.poll(() => t.balance(runnerIdentity.getPrincipal()), { timeout: 30_000, interval: 500 }).toBe(held + accrued - 10_000n);
+    expect((await asPayer.getCreditAccount(runner.principal))!.accruedE8s).toBe(0n);
   });
 
   it('stops gracefully on SIGTERM', async () => {

@@ -93,7 +93,7 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
     [THIS_FILE, "'task', 'reject'"],
     ['tests/integration/cli-commands.test.ts', "'task', 'reject'"]
   ],
-  'deai gateway': [['tests/e2e/gateway-llama.test.ts', "spawnGateway(dir, ['--port', '0'"]],
+  'deai gateway': [['tests/e2e/gateway-llama.test.ts', "'--deposit-e8s', String(DEPOSIT_E8S)"]],
   'deai gateway keys': [
     ['tests/e2e/gateway-llama.test.ts', "['gateway', 'keys', 'create'"],
     ['tests/e2e/gateway-llama.test.ts', "['gateway', 'keys', 'list']"],

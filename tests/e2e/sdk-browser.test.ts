@@ -9,14 +9,14 @@ import { join } from 'node:path';
 
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 
+import { IcCredit } from '../../src/ic/credit.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { startMeteredServer, type MeteredServer } from '../../src/runner/metered/server.ts';
-import { MemoryCredit } from '../support/credit.ts';
 import { launchBrowser } from '../support/explorer.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
 import { bundleSdkForBrowser } from '../support/sdk-bundle.ts';
 import { deadEndpoint, freshModel, runnerAt } from '../support/sdk.ts';
-import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { FEE, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 /**
  * The SDK as a dApp's web page uses it: bundled for the browser (esbuild), loaded as a module by headless
@@ -37,10 +37,10 @@ describe('the SDK in a browser', () => {
   let page: Page;
   let metered: MeteredServer | undefined;
   const pageErrors: string[] = [];
-  // The page pays runners: its key signs in Node (exposed to the page), its credit is the in-memory stand-in.
-  const credit = new MemoryCredit();
+  // The page pays runners: its key signs in Node (exposed to the page) and its credit calls go, signed by that key,
+  // to the registry canister (IcCredit); the page's own agent stays anonymous.
   const payer = Ed25519KeyIdentity.generate();
-  const payerCredit = credit.payer(payer.getPrincipal().toText());
+  let payerCredit: IcCredit;
   const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
   const big = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? { $n: v.toString() } : v);
   const unbig = (_k: string, v: unknown): unknown =>
@@ -61,6 +61,12 @@ describe('the SDK in a browser', () => {
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    await t.fund(payer, 100_000_000n + 2n * FEE);
+    payerCredit = new IcCredit(await t.tasks(payer), {
+      registryId: t.registry,
+      principal: payer.getPrincipal(),
+      ledger: await t.token(payer)
+    });
     await payerCredit.depositCredit(100_000_000n);
     await page.exposeFunction('__deaiSign', async (bytesHex: string) =>
       hex(new Uint8Array(await payer.sign(Buffer.from(bytesHex, 'hex'))))
@@ -91,7 +97,7 @@ describe('the SDK in a browser', () => {
       engineUrl: engine.url,
       engineModel: String(card.id),
       models: [{ id: String(card.id), prices: { inputPerMillion: 100n, outputPerMillion: 200n } }],
-      credit: credit.runner(runner.getPrincipal().toText()),
+      credit: new IcCredit(await t.tasks(runner), { registryId: t.registry, principal: runner.getPrincipal() }),
       receiptsFile: join(mkdtempSync(join(tmpdir(), 'deai-browser-')), 'receipts.json'),
       settleCheckMs: 0
     });
@@ -150,7 +156,7 @@ describe('the SDK in a browser', () => {
 
     // Paid: the page signed the request and a receipt, and settled it in one batch.
     expect(seen.settled).toEqual([true]);
-    expect(credit.account(live).accruedE8s).toBeGreaterThan(0n);
+    expect((await payerCredit.getCreditAccount(live))?.accruedE8s).toBeGreaterThan(0n);
     expect(seen.models).toContain(card.id);
     expect(seen.ranked).toEqual([dead, live]);
     expect(seen.content).toBe('three two one');

@@ -28,7 +28,9 @@ const DemoOutput = z.object({
   gateway: z.object({
     baseURL: z.string(),
     apiKey: z.string(),
-    check: z.object({ runner: z.string(), content: z.string(), completionTokens: z.number() })
+    check: z.object({ runner: z.string(), content: z.string(), completionTokens: z.number() }),
+    payer: z.string(),
+    settlement: z.object({ lineId: z.string(), settledE8s: z.string(), settledSeq: z.string(), runnerAccruedE8s: z.string() })
   })
 });
 
@@ -67,6 +69,12 @@ describe('npm start -- --exit-after-demo', () => {
       expect(printed.gateway.apiKey).toMatch(/^sk-deai-/);
       expect(printed.gateway.check).toMatchObject({ runner: printed.demo.runner });
       expect(printed.gateway.check.completionTokens).toBeGreaterThan(0);
+      // The gateway paid the runner as the demo identity, and its batch settled the request on-chain to the runner.
+      expect(printed.gateway.payer).toBe(printed.demo.requester);
+      expect(printed.gateway.settlement.settledSeq).toBe('1');
+      expect(BigInt(printed.gateway.settlement.settledE8s)).toBeGreaterThan(0n);
+      expect(BigInt(printed.gateway.settlement.runnerAccruedE8s)).toBe(BigInt(printed.gateway.settlement.settledE8s));
+      expect(stderr).toMatch(/settled on-chain: line \d+ at receipt 1/);
       expect(JSON.parse(readFileSync(join(root, '.deai', 'gateway.json'), 'utf8'))).toEqual({
         baseURL: printed.gateway.baseURL,
         apiKey: printed.gateway.apiKey

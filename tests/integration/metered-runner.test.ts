@@ -1,22 +1,25 @@
 /**
  * The runner's metered OpenAI endpoint in front of a REAL llama-server (tiny random model), paid by the payer client:
  * signed requests, credit checks, charges from the engine's usage, receipts kept across a runner restart, settlement
- * in batches and alone, and a runner that over-reports caught by the payer's own count. The registry's credit methods
- * are the in-memory stand-in (tests/support/credit.ts) until the credit canister lands.
+ * in batches and alone, and a runner that over-reports caught by the payer's own count. Credit is the registry
+ * canister's (built Wasm on the localnet) through IcCredit, as the runner node and the SDK use it.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { Identity } from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { authHeaders, requestSigningBytes, type RequestToSign } from '../../src/core/credit/index.ts';
+import { authHeaders, requestBoundOf, requestSigningBytes, worstCaseCostE8s, type RequestToSign } from '../../src/core/credit/index.ts';
+import { IcCredit } from '../../src/ic/credit.ts';
+import { Localnet } from '../../src/localnet/localnet.ts';
 import { startMeteredServer, type MeteredServer, type MeteredServerOptions } from '../../src/runner/metered/server.ts';
 import { filePayerStore } from '../../src/sdk/paid/file-store.ts';
 import { PayerClient, type PaidTarget } from '../../src/sdk/paid/payer.ts';
-import { MemoryCredit } from '../support/credit.ts';
+import { FEE, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { llamaFixture, type LlamaFixture } from '../support/llama.ts';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000;
@@ -24,27 +27,49 @@ const MODEL = 'tiny-metered';
 const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
 const CHAT = { model: MODEL, messages: [{ role: 'user', content: 'Say something about the sea.' }], max_tokens: 12, temperature: 0 };
 
-describe('metered runner endpoint (real llama-server, in-memory credit)', () => {
+describe('metered runner endpoint (real llama-server, the registry canister’s credit)', () => {
   let llama: LlamaFixture | undefined;
+  let net: Localnet;
+  let t: TaskNetwork;
+  /** The runner's credit calls, signed as the (registered) runner. */
+  let credit: IcCredit;
+  let runnerId: string;
   const servers: MeteredServer[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'deai-metered-'));
-  const runnerId = Ed25519KeyIdentity.generate().getPrincipal().toText();
 
   beforeAll(async () => {
     llama = await llamaFixture({ slots: 2, ctx: 2048 });
+    net = await Localnet.start({ port: 0, stateDir: null });
+    t = await taskNetwork(net);
+    const runnerIdentity = await t.runner(2);
+    runnerId = runnerIdentity.getPrincipal().toText();
+    credit = new IcCredit(await t.tasks(runnerIdentity), { registryId: t.registry, principal: runnerIdentity.getPrincipal() });
   }, BUILD_TIMEOUT_MS);
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));
     await llama?.stop();
+    await net?.stop();
   });
 
-  async function runner(credit: MemoryCredit, extra: Partial<MeteredServerOptions> = {}): Promise<MeteredServer> {
+  /** The credit methods as `identity` (with the ledger, for deposits). */
+  const creditOf = async (identity: Identity): Promise<IcCredit> =>
+    new IcCredit(await t.tasks(identity), { registryId: t.registry, principal: identity.getPrincipal(), ledger: await t.token(identity) });
+  /** Funds `identity` on the ledger and deposits `amount` as its credit (approval and deposit fees on top). */
+  async function deposit(identity: Identity, amount: bigint): Promise<IcCredit> {
+    await t.fund(identity, amount + 2n * FEE);
+    const payerCredit = await creditOf(identity);
+    await payerCredit.depositCredit(amount);
+    return payerCredit;
+  }
+  const accrued = async (): Promise<bigint> => (await credit.getCreditAccount(runnerId))?.accruedE8s ?? 0n;
+
+  async function runner(extra: Partial<MeteredServerOptions> = {}): Promise<MeteredServer> {
     const server = await startMeteredServer({
       runner: runnerId,
       engineUrl: llama!.url,
       engineModel: llama!.alias,
       models: [{ id: MODEL, prices: PRICES, servedContext: 2048 }],
-      credit: credit.runner(runnerId),
+      credit,
       receiptsFile: join(dir, `receipts-${servers.length}.json`),
       settleCheckMs: 0,
       ...extra
@@ -53,9 +78,8 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
     return server;
   }
 
-  async function payer(credit: MemoryCredit, identity = Ed25519KeyIdentity.generate(), extra = {}): Promise<PayerClient> {
-    await credit.payer(identity.getPrincipal().toText()).depositCredit(1_000_000_000n);
-    return PayerClient.open({ identity, credit: credit.payer(identity.getPrincipal().toText()), settleEveryMs: 0, ...extra });
+  async function payer(identity: Ed25519KeyIdentity = Ed25519KeyIdentity.generate(), extra = {}): Promise<PayerClient> {
+    return PayerClient.open({ identity, credit: await deposit(identity, 100_000_000n), settleEveryMs: 0, ...extra });
   }
 
   const target = (server: MeteredServer): PaidTarget => ({ runner: runnerId, endpoint: server.url, prices: PRICES, servedContext: 2048 });
@@ -94,9 +118,9 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
   };
 
   it('plain chat: usage and a charge priced at the posted prices; the receipt rides the next request; a batch settles it', async () => {
-    const credit = new MemoryCredit();
-    const server = await runner(credit);
-    const client = await payer(credit);
+    const server = await runner();
+    const client = await payer();
+    const accruedBefore = await accrued();
     const first = await client.send(target(server), { path: '/v1/chat/completions', body: CHAT });
     if (!first.ok) throw new Error(JSON.stringify(first));
     const usage = first.body!.usage as { prompt_tokens: number; completion_tokens: number };
@@ -119,17 +143,20 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
     };
     expect(held.lines[0]?.signed.receipt.seq).toBe('1');
     expect(second.charge?.owedE8s).toBe(cost + second.charge!.costE8s);
+    // One batch settles both: the line's settled total is the sum of the accepted charges, all of it to the runner.
     const outcomes = await client.close();
     expect(outcomes).toMatchObject([{ ok: true, movedE8s: cost + second.accepted!.costE8s }]);
-    expect(credit.account(runnerId).accruedE8s).toBe(cost + second.accepted!.costE8s);
-    expect(credit.calls.filter((c) => c === 'settleUsage')).toHaveLength(1);
+    expect(await credit.getCreditLine(first.receipt!.receipt.lineId)).toMatchObject({
+      settledSeq: 2n,
+      settledE8s: cost + second.accepted!.costE8s
+    });
+    expect(await accrued()).toBe(accruedBefore + cost + second.accepted!.costE8s);
   });
 
   it('streamed chat and /v1/completions: the usage chunk carries the charge; usage is stripped when the client did not ask', async () => {
-    const credit = new MemoryCredit();
-    const server = await runner(credit);
+    const server = await runner();
     const identity = Ed25519KeyIdentity.generate();
-    const client = await payer(credit, identity);
+    const client = await payer(identity);
     const chunks: Array<Record<string, unknown>> = [];
     const streamed = await client.send(target(server), {
       path: '/v1/chat/completions',
@@ -164,10 +191,9 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
   });
 
   it('401: missing headers, a bad signature, a replayed nonce, an expired request, a request signed for another runner', async () => {
-    const credit = new MemoryCredit();
-    const server = await runner(credit);
+    const server = await runner();
     const identity = Ed25519KeyIdentity.generate();
-    const client = await payer(credit, identity);
+    const client = await payer(identity);
     await client.send(target(server), { path: '/v1/chat/completions', body: CHAT }); // opens the line
     const line = client.lineOf(runnerId)!.lineId;
 
@@ -199,53 +225,79 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
   });
 
   it('402: no line, another payer’s line, too little credit, and the cap on credit used without a receipt', async () => {
-    const credit = new MemoryCredit();
-    const server = await runner(credit, { limits: { maxUnsignedRequests: 2 } });
+    const server = await runner({ limits: { maxUnsignedRequests: 2 } });
     const identity = Ed25519KeyIdentity.generate();
-    await credit.payer(identity.getPrincipal().toText()).depositCredit(1_000_000n);
+    const payerCredit = await deposit(identity, 1_000_000n);
     expect(await errorCode(await (await signed(server, identity, 999n, CHAT)).send())).toEqual([402, 'no_credit_line']);
 
-    const small = await credit.payer(identity.getPrincipal().toText()).reserveCredit(runnerId, 100n);
+    const small = await payerCredit.reserveCredit(runnerId, 100n);
     expect(await errorCode(await (await signed(server, identity, small.id, CHAT)).send())).toEqual([402, 'insufficient_credit']);
     const stranger = Ed25519KeyIdentity.generate();
     expect(await errorCode(await (await signed(server, stranger, small.id, CHAT)).send())).toEqual([402, 'not_your_line']);
 
     // Enough credit, but no receipt ever sent: after 2 uncovered requests the runner stops serving.
-    await credit.payer(identity.getPrincipal().toText()).reserveCredit(runnerId, 100_000n);
+    await payerCredit.reserveCredit(runnerId, 100_000n);
     expect((await (await signed(server, identity, small.id, CHAT)).send()).status).toBe(200);
     expect((await (await signed(server, identity, small.id, CHAT)).send()).status).toBe(200);
     expect(await errorCode(await (await signed(server, identity, small.id, CHAT)).send())).toEqual([402, 'exposure_cap']);
 
     // The payer client sends receipts, so it is never capped for that.
-    const client = await payer(credit);
+    const client = await payer();
     for (let i = 0; i < 4; i++) expect((await client.send(target(server), { path: '/v1/chat/completions', body: CHAT })).ok).toBe(true);
   });
 
+  it('a payer that never signs a receipt nor settles gets at most its reserved credit: the runner refuses at the cap (402)', async () => {
+    const server = await runner();
+    const identity = Ed25519KeyIdentity.generate();
+    const payerCredit = await deposit(identity, 1_000_000n);
+    const bound = requestBoundOf('/v1/chat/completions', CHAT);
+    if (typeof bound === 'string') throw new Error(bound);
+    const worst = worstCaseCostE8s(PRICES, bound, 2048);
+    const line = await payerCredit.reserveCredit(runnerId, 2n * worst);
+    let served = 0n;
+    let response: Response;
+    for (let i = 0; ; i++) {
+      expect(i).toBeLessThan(32);
+      response = await (await signed(server, identity, line.id, CHAT)).send();
+      if (response.status !== 200) break;
+      const body = (await response.json()) as { deai_charge: { cost_e8s: string } };
+      served += BigInt(body.deai_charge.cost_e8s);
+    }
+    expect(await errorCode(response)).toEqual([402, 'insufficient_credit']);
+    // What it was served never exceeds the reservation, and it was refused only once the next worst case would.
+    expect(served).toBeGreaterThan(0n);
+    expect(served).toBeLessThanOrEqual(line.reservedE8s);
+    expect(served + worst).toBeGreaterThan(line.reservedE8s);
+  });
+
   it('keeps receipts across a runner restart and settles alone when the payer does not (secp256k1 payer)', async () => {
-    const credit = new MemoryCredit();
     const receiptsFile = join(dir, 'restart.json');
     let now = Date.now();
-    const server = await runner(credit, { receiptsFile, settleAfterMs: 60_000, nowMs: () => now });
-    const client = await payer(credit, Secp256k1KeyIdentity.generate() as unknown as Ed25519KeyIdentity);
+    const server = await runner({ receiptsFile, settleAfterMs: 60_000, nowMs: () => now });
+    const client = await payer(Secp256k1KeyIdentity.generate() as unknown as Ed25519KeyIdentity);
+    const accruedBefore = await accrued();
     const r = await client.send(target(server), { path: '/v1/chat/completions', body: CHAT });
     if (!r.ok) throw new Error(JSON.stringify(r));
     expect(await client.sendReceipt(target(server))).toBe(true);
     await server.close();
 
-    const restarted = await runner(credit, { receiptsFile, settleAfterMs: 60_000, nowMs: () => now });
+    const restarted = await runner({ receiptsFile, settleAfterMs: 60_000, nowMs: () => now });
     await restarted.settler.tick();
-    expect(credit.calls).not.toContain('settleReceipt'); // not yet: the payer still has time
+    const lineId = r.receipt!.receipt.lineId;
+    expect((await credit.getCreditLine(lineId))?.settledSeq).toBe(0n); // not yet: the payer still has time
     now += 61_000;
     await restarted.settler.tick();
-    const line = credit.view(r.receipt!.receipt.lineId)!;
-    expect(line).toMatchObject({ settledSeq: 1n, settledE8s: r.accepted!.costE8s });
-    expect(credit.account(runnerId).accruedE8s).toBe(r.accepted!.costE8s);
+    expect(await credit.getCreditLine(lineId)).toMatchObject({ settledSeq: 1n, settledE8s: r.accepted!.costE8s });
+    expect(await accrued()).toBe(accruedBefore + r.accepted!.costE8s);
+    // Exactly once: another pass (and another restart) settles nothing more.
+    await restarted.settler.tick();
+    await (await runner({ receiptsFile, settleAfterMs: 60_000, nowMs: () => now })).settler.tick();
+    expect(await accrued()).toBe(accruedBefore + r.accepted!.costE8s);
     // The payer's own settlement of the same receipt afterwards moves nothing more.
     expect(await client.close()).toMatchObject([{ ok: true, movedE8s: 0n }]);
   });
 
   it('a runner over-reporting tokens is caught by the payer’s own count: the signed receipt carries the payer’s count', async () => {
-    const credit = new MemoryCredit();
     // A dishonest runner: its charges claim thousands more prompt tokens and 50× the tokens it generated, priced at
     // its posted prices (so only the payer's own count can catch it).
     const inflating: typeof fetch = async (input, init) => {
@@ -264,11 +316,11 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
       };
       return new Response(JSON.stringify(answer), { status: 200, headers: { 'content-type': 'application/json' } });
     };
-    const server = await runner(credit);
+    const server = await runner();
     const store = filePayerStore(join(dir, 'payer.json'));
     const flagged: string[] = [];
     const identity = Ed25519KeyIdentity.generate();
-    const client = await payer(credit, identity, { store, fetch: inflating, onOverReport: (runner: string) => flagged.push(runner) });
+    const client = await payer(identity, { store, fetch: inflating, onOverReport: (runner: string) => flagged.push(runner) });
     const r = await client.send(target(server), { path: '/v1/chat/completions', body: { ...CHAT, max_tokens: 200 } });
     if (!r.ok) throw new Error(JSON.stringify(r));
     const message = (r.body!.choices as Array<{ message: { content: string } }>)[0]!.message.content;
@@ -285,14 +337,18 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
     expect(flagged).toEqual([runnerId]);
     expect(client.isOverReporting(runnerId)).toBe(true);
     // A restarted payer resumes its books (seq, owed) and remembers the over-reporting runner.
-    const reopened = await PayerClient.open({ identity, credit: credit.payer(client.payer), store, settleEveryMs: 0 });
+    const reopened = await PayerClient.open({ identity, credit: await creditOf(identity), store, settleEveryMs: 0 });
     expect(reopened.lineOf(runnerId)).toMatchObject({ seq: 1n, owedE8s: r.accepted!.costE8s });
     expect(reopened.isOverReporting(runnerId)).toBe(true);
+    // Settled on-chain: the payer's count, not the runner's claim.
+    const accruedBefore = await accrued();
+    expect(await reopened.flush()).toMatchObject([{ ok: true, movedE8s: r.accepted!.costE8s }]);
+    expect(await credit.getCreditLine(r.receipt!.receipt.lineId)).toMatchObject({ settledSeq: 1n, settledE8s: r.accepted!.costE8s });
+    expect(await accrued()).toBe(accruedBefore + r.accepted!.costE8s);
   });
 
   it('GET /v1/models lists the posted prices; an unknown model is 404', async () => {
-    const credit = new MemoryCredit();
-    const server = await runner(credit);
+    const server = await runner();
     const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: Array<Record<string, unknown>> };
     expect(models.data).toEqual([
       expect.objectContaining({
@@ -301,7 +357,7 @@ describe('metered runner endpoint (real llama-server, in-memory credit)', () => 
         pricing: { input_per_million_e8s: '1000000', output_per_million_e8s: '2000000' }
       })
     ]);
-    const client = await payer(credit);
+    const client = await payer();
     const r = await client.send(target(server), { path: '/v1/chat/completions', body: { ...CHAT, model: 'nope' } });
     expect(r).toMatchObject({ ok: false, status: 404, error: { code: 'model_not_found' } });
   });

@@ -9,26 +9,26 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { CHAT_INPUT_TAG } from '../../src/core/tasks/chat-input.ts';
 import { DeaiClient, type ChatProgress } from '../../src/sdk/index.ts';
 import { startMeteredServer, type MeteredServer } from '../../src/runner/metered/server.ts';
-import { MemoryCredit } from '../support/credit.ts';
+import { IcCredit } from '../../src/ic/credit.ts';
 import { startFakeEngine, type FakeEngine } from '../support/fake-engine.ts';
 import { okOf } from '../support/registry.ts';
 import { deadEndpoint, freshModel as sharedFreshModel, rejection, runnerAt as sharedRunnerAt } from '../support/sdk.ts';
-import { REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 describe('DeaiClient.chat: direct to ranked runners with failover, or through an on-chain task', () => {
   let net: Localnet;
   let t: TaskNetwork;
   const engines: FakeEngine[] = [];
   const metered: MeteredServer[] = [];
-  const credit = new MemoryCredit();
   const receipts = mkdtempSync(join(tmpdir(), 'deai-sdk-chat-'));
 
-  /** A client that pays runners for direct chat from its (in-memory) credit. */
+  /** A client that pays runners for direct chat from its credit at the registry (IcCredit, built by connect). */
   async function connectPaid(): Promise<DeaiClient> {
     const identity = Ed25519KeyIdentity.generate();
-    const payer = credit.payer(identity.getPrincipal().toText());
-    await payer.depositCredit(100_000_000n);
-    return DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), identity, paid: { credit: payer, settleEveryMs: 0 } });
+    await t.fund(identity, 100_000_000n + 2n * FEE);
+    const client = await DeaiClient.connect({ host: net.url, registryId: t.registry.toText(), identity, paid: { settleEveryMs: 0 } });
+    expect(await client.depositCredit(100_000_000n)).toMatchObject({ freeE8s: 100_000_000n, reservedE8s: 0n });
+    return client;
   }
 
   /** A runner whose manifest advertises its metered endpoint in front of `engine`; returns [principal, endpoint]. */
@@ -40,7 +40,7 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
       engineUrl: engine.url,
       engineModel: String(card.id),
       models: [{ id: String(card.id), prices: { inputPerMillion: 100n, outputPerMillion: BigInt(outputPerMillion) } }],
-      credit: credit.runner(runner),
+      credit: new IcCredit(await t.tasks(identity), { registryId: t.registry, principal: identity.getPrincipal() }),
       receiptsFile: join(receipts, `${runner}.json`),
       settleCheckMs: 0
     });
@@ -76,13 +76,16 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     const card = await freshModel('failover');
     const [failing, slow, good] = [await engine(), await engine(), await engine()];
     failing.failNext('http500');
-    slow.delayNext(3_000);
+    slow.delayNext(6_000);
     const dead = await runnerAt(card, await deadEndpoint(), 100);
     const [erroring] = await meteredRunnerAt(card, failing, 200);
     const [sleepy] = await meteredRunnerAt(card, slow, 300);
     const [answering, goodUrl] = await meteredRunnerAt(card, good, 400);
     const client = await connectPaid();
     expect((await client.findRunners({ model: String(card.id) })).map((c) => c.runner)).toEqual([dead, erroring, sleepy, answering]);
+    // Lines reserved up front: an attempt's time includes opening its line (an update call). Each attempt still checks
+    // the line on-chain (the payer's and the runner's queries), hence 2 s per attempt.
+    for (const runner of [dead, erroring, sleepy, answering]) await client.credit.reserveCredit(runner, 10_000_000n);
 
     const events: ChatProgress[] = [];
     const messages = [
@@ -94,7 +97,7 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
       via: 'direct',
       messages,
       maxOutputTokens: 16,
-      attemptTimeoutMs: 500,
+      attemptTimeoutMs: 2_000,
       onProgress: (e) => events.push(e)
     });
     expect(result).toMatchObject({
@@ -108,13 +111,13 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     expect(result.failedAttempts.map((a) => a.runner)).toEqual([dead, erroring, sleepy]);
     expect(result.failedAttempts[0]?.error).toMatch(/unreachable/);
     expect(result.failedAttempts[1]?.error).toMatch(/HTTP 500/);
-    expect(result.failedAttempts[2]?.error).toMatch(/no answer within 500 ms/);
+    expect(result.failedAttempts[2]?.error).toMatch(/no answer within 2000 ms/);
     expect(good.lastBody).toMatchObject({ model: card.id, messages, max_tokens: 16, stream: false });
     expect(events.filter((e) => e.kind === 'attempt').map((e) => e.kind === 'attempt' && e.rank)).toEqual([0, 1, 2, 3]);
     expect(events.filter((e) => e.kind === 'failover')).toHaveLength(3);
   });
 
-  it('direct is paid: the answering runner charged, the client signed a receipt and settles it; no `paid`: NotConfigured', async () => {
+  it('direct is paid: the answering runner charged, the client signed a receipt and settles it on-chain; `paid: false`: NotConfigured', async () => {
     const card = await freshModel('paid');
     const good = await engine();
     const [runner] = await meteredRunnerAt(card, good, 1_000_000);
@@ -124,9 +127,15 @@ describe('DeaiClient.chat: direct to ranked runners with failover, or through an
     // Input at 100 e8s per million rounds up with output at 1 e8s per token: 2 + 1.
     expect(client.payer?.lineOf(runner)).toMatchObject({ seq: 1n, requests: 1n, outputTokens: 2n, owedE8s: 3n });
     expect(await client.payer!.close()).toMatchObject([{ ok: true, movedE8s: 3n }]);
-    expect(credit.account(runner).accruedE8s).toBe(3n);
+    expect((await client.creditAccount(runner)).accruedE8s).toBe(3n);
+    expect(await client.creditAccount()).toMatchObject({ freeE8s: 100_000_000n - 10_000_000n });
 
-    const unpaid = await connect(Ed25519KeyIdentity.generate());
+    const unpaid = await DeaiClient.connect({
+      host: net.url,
+      registryId: t.registry.toText(),
+      identity: Ed25519KeyIdentity.generate(),
+      paid: false
+    });
     expect(await rejection(unpaid.chat({ model: String(card.id), via: 'direct', prompt: 'hi' }))).toMatchObject({
       code: 'NotConfigured',
       retryable: false

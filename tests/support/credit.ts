@@ -10,9 +10,9 @@ import {
 } from '../../src/core/credit/index.ts';
 
 /**
- * An in-memory stand-in for the registry's credit methods (src/core/credit/api.ts), for tests of the off-chain
- * paid path until they run against the canister: lines, reservations, batch settlement by the payer and settlement
- * alone by the runner with a signed receipt, each capped by the reserved credit.
+ * An in-memory stand-in for the registry's credit methods (src/core/credit/api.ts), for unit tests of off-chain logic
+ * only (integration and e2e tests use the registry canister through IcCredit): lines, reservations, batch settlement
+ * by the payer and settlement alone by the runner with a signed receipt, each capped by the reserved credit.
  */
 export class MemoryCredit {
   readonly lines = new Map<bigint, CreditLineView & { owedSeen: bigint }>();

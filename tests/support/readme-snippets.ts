@@ -3,9 +3,9 @@ import { join } from 'node:path';
 
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 
+import { IcCredit } from '../../src/ic/credit.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { startMeteredServer } from '../../src/runner/metered/server.ts';
-import { MemoryCredit } from './credit.ts';
 import { startFakeEngine } from './fake-engine.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from './manifests.ts';
 import { probeWasm } from './probe.ts';
@@ -32,8 +32,7 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
     okOf(await (await t.tasks(t.admin)).publish_model_card(JSON.stringify(card)));
     const runner = Ed25519KeyIdentity.generate();
     const asRunner = await t.tasks(runner);
-    // Direct chat is paid: the runner's metered endpoint in front of the engine, credit from the in-memory stand-in.
-    const credit = new MemoryCredit();
+    // Direct chat is paid: the runner's metered endpoint in front of the engine, credit at the registry canister.
     const metered = await startMeteredServer({
       runner: runner.getPrincipal().toText(),
       engineUrl: engine.url,
@@ -44,7 +43,7 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
           prices: { inputPerMillion: 1000n, outputPerMillion: 3000n } // deployment()'s
         }
       ],
-      credit: credit.runner(runner.getPrincipal().toText()),
+      credit: new IcCredit(asRunner, { registryId: t.registry, principal: runner.getPrincipal() }),
       receiptsFile: join(root, `.readme-receipts-${process.pid}.json`),
       settleCheckMs: 0
     });
@@ -71,13 +70,11 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
       }
     })();
     const identity = await t.requester(100_000_000n);
-    const payer = credit.payer(identity.getPrincipal().toText());
-    await payer.depositCredit(100_000_000n);
-    const inputs = { registryId: t.registry.toText(), identity, credit: payer, wasm: probeWasm() };
+    const inputs = { registryId: t.registry.toText(), identity, wasm: probeWasm() };
     Reflect.set(globalThis, '__readme', inputs);
     for (const [index, snippet] of snippets.entries()) {
       const file = join(root, `.readme-snippet-${process.pid}-${index}.ts`);
-      const prelude = 'const { registryId, identity, credit, wasm } = Reflect.get(globalThis, "__readme");\n';
+      const prelude = 'const { registryId, identity, wasm } = Reflect.get(globalThis, "__readme");\n';
       writeFileSync(file, `${prelude}${snippet.code.replaceAll(README_HOST, net.url)}\nexport {};\n`);
       try {
         await import(/* @vite-ignore */ file);
@@ -92,6 +89,9 @@ export async function runSnippets(snippets: ReadmeSnippet[], root: string): Prom
     // The SDK snippet's task and its chat task both reached the runner; its direct chat reached the engine.
     if (completed.length !== 2) throw new Error(`expected the SDK snippet to run 2 tasks, the runner completed ${completed.length}`);
     if (engine.requests !== 1) throw new Error(`expected one direct chat call to the runner's endpoint, got ${engine.requests}`);
+    // …paid: the snippet's `payer.close()` settled it on-chain, to the runner's accrued credit.
+    const account = (await asRunner.get_credit_account(runner.getPrincipal()))[0];
+    if (account === undefined || account.accrued_e8s <= 0n) throw new Error('expected the direct chat to be settled to the runner');
     const body = engine.lastBody;
     if (typeof body !== 'object' || body === null || !('stream' in body) || body.stream !== true)
       throw new Error('expected the direct chat to stream (onToken)');

@@ -1,7 +1,10 @@
+import { resolve } from 'node:path';
+
 import type { Command } from 'commander';
 
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
-import { e8sOption, positiveIntOption } from '../flags.js';
+import { DEFAULT_PAYER_BOOKS_FILE } from '../../gateway/payer.js';
+import { e8sOption, nonNegativeIntOption, positiveIntOption } from '../flags.js';
 import { output, run } from '../output.js';
 import { portOption } from './localnet.js';
 
@@ -11,6 +14,17 @@ const KEYS_FILE = '.deai/gateway-keys.json';
 interface KeysFlags {
   keys: string;
   json: boolean;
+}
+
+interface GatewayFlags extends ClientFlags, KeysFlags {
+  port: number;
+  bind: string;
+  attemptTimeout: number;
+  payerBooks: string;
+  depositE8s?: bigint;
+  settleEvery: number;
+  settleInterval: number;
+  unpaid: boolean;
 }
 
 const jsonSafe = (value: unknown): unknown =>
@@ -27,34 +41,87 @@ export function registerGateway(program: Command): void {
     .option('--bind <address>', 'address to listen on', '127.0.0.1')
     .option('--keys <file>', 'API key file', KEYS_FILE)
     .option('--attempt-timeout <ms>', "one runner's time to its first token before the next is tried", positiveIntOption, 30_000)
-    .action(async (flags: ClientFlags & KeysFlags & { port: number; bind: string; attemptTimeout: number }) =>
+    .option('--payer-books <file>', "the payer's books (seq and owed per credit line it signed)", DEFAULT_PAYER_BOOKS_FILE)
+    .option('--deposit-e8s <e8s>', "deposit this much of the identity's ledger balance as credit at start", e8sOption)
+    .option('--settle-every <requests>', 'settle all lines on-chain after this many paid requests', positiveIntOption, 100)
+    .option(
+      '--settle-interval <ms>',
+      'settle at most this long after the first unsettled request, 0: only by count and at stop',
+      nonNegativeIntOption,
+      10_000
+    )
+    .option('--unpaid', 'development: post to runners unsigned and unpaid (metered runners refuse it)', false)
+    .action(async (flags: GatewayFlags) =>
       runClient(flags.json, async () => {
         const out = output(flags.json);
-        const [{ startGateway }, { KeyStore }] = await Promise.all([import('../../gateway/server.js'), import('../../gateway/keys.js')]);
-        const client = await connectClient(flags);
+        const [{ startGateway }, { KeyStore }, { openGatewayPayer, describePayer }, { filePayerStore }] = await Promise.all([
+          import('../../gateway/server.js'),
+          import('../../gateway/keys.js'),
+          import('../../gateway/payer.js'),
+          import('../../sdk/paid/file-store.js')
+        ]);
+        const client = await connectClient(
+          flags,
+          process.cwd(),
+          flags.unpaid
+            ? { paid: false }
+            : {
+                paid: {
+                  store: filePayerStore(resolve(flags.payerBooks)),
+                  settleEveryRequests: flags.settleEvery,
+                  settleEveryMs: flags.settleInterval
+                }
+              }
+        );
+        const paid = flags.unpaid
+          ? undefined
+          : await openGatewayPayer(client, { ...(flags.depositE8s === undefined ? {} : { depositE8s: flags.depositE8s }) });
+        if (paid !== undefined) out.info(describePayer(paid));
         const keys = new KeyStore(flags.keys);
         const live = keys.list().filter((k) => k.revokedAt === undefined).length;
         const running = await startGateway({
           registry: client,
           keys,
+          ...(paid === undefined ? {} : { transport: paid.transport }),
           port: flags.port,
           bind: flags.bind,
           attemptTimeoutMs: flags.attemptTimeout,
           log: (event, fields) => out.info(`  ${event} ${JSON.stringify(fields)}`)
         });
         const stop = (): void => {
-          out.info('Stopping: finishing requests in flight …');
-          void running.close().then(() => process.exit(0));
+          out.info('Stopping: finishing requests in flight, then settling the payer’s lines …');
+          void running
+            .close()
+            .then(() => paid?.payer.close())
+            .then(
+              (outcomes) => {
+                if (outcomes !== undefined && outcomes.length > 0) out.info(`  settled ${outcomes.filter((o) => o.ok).length} line(s)`);
+                process.exit(0);
+              },
+              (error: unknown) => {
+                out.info(`  settling failed (the books are kept; the next start settles them): ${String(error)}`);
+                process.exit(1);
+              }
+            );
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         out.result(
           [
             `Gateway: ${running.baseURL} (OpenAI-compatible; registry ${client.registryId.toText()} on ${flags.host})`,
+            paid === undefined
+              ? 'Unpaid (development): requests go to runners unsigned.'
+              : `Payer ${paid.payer.payer}: ${paid.account.freeE8s} e8s free credit, books in ${flags.payerBooks}`,
             `${live} live API key(s) in ${flags.keys}${live === 0 ? ': create one with `deai gateway keys create --name app --limit <e8s>`' : ''}`,
             'Serving. Press Ctrl-C to stop.'
           ].join('\n'),
-          { url: running.baseURL, baseURL: running.baseURL, keys: flags.keys, liveKeys: live }
+          {
+            url: running.baseURL,
+            baseURL: running.baseURL,
+            keys: flags.keys,
+            liveKeys: live,
+            payer: paid === undefined ? null : jsonSafe({ principal: paid.payer.payer, ...paid.account, resumed: paid.resumed })
+          }
         );
       })
     );

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+
 import type { Command } from 'commander';
 
 import { DEFAULT_PORT, DEFAULT_STATE_DIR } from '../../localnet/defaults.js';
@@ -59,7 +61,7 @@ export function registerStart(program: Command): void {
         const shutdown = async (code: number): Promise<never> => {
           out.info('Stopping: draining the runner, then llama-server and the local network …');
           await explorer?.close();
-          await gateway?.gateway.close();
+          await gateway?.close();
           await demo?.stop().catch((error: unknown) => console.error(`while stopping the demo: ${String(error)}`));
           await net.stop();
           process.exit(code);
@@ -79,6 +81,7 @@ export function registerStart(program: Command): void {
               registryId: registry,
               port: flags.gatewayPort,
               projectDir: process.cwd(),
+              payerBooksFile: resolve(flags.stateDir, 'gateway-payer.json'),
               ...(demo === undefined ? {} : { model: DEMO_MODEL_ID }),
               out
             });
@@ -112,6 +115,7 @@ export function registerStart(program: Command): void {
               : [
                   `Gateway (OpenAI-compatible): ${gateway.baseURL}`,
                   `  demo API key: ${gateway.apiKey} (also in .deai/gateway.json)`,
+                  `  pays runners as ${gateway.payer}${gateway.settlement === undefined ? '' : `; the demo request settled on-chain: ${gateway.settlement.settledE8s} e8s to the runner (accrued ${gateway.settlement.runnerAccruedE8s} e8s)`}`,
                   `  curl ${gateway.baseURL}/models`
                 ]),
             flags.exitAfterDemo ? 'Demo done; exiting.' : 'Serving. Press Ctrl-C to stop (state is kept).'
@@ -125,11 +129,18 @@ export function registerStart(program: Command): void {
             gateway:
               gateway === undefined
                 ? null
-                : { baseURL: gateway.baseURL, apiKey: gateway.apiKey, configFile: gateway.configFile, check: gateway.check ?? null }
+                : {
+                    baseURL: gateway.baseURL,
+                    apiKey: gateway.apiKey,
+                    configFile: gateway.configFile,
+                    check: gateway.check ?? null,
+                    payer: gateway.payer,
+                    settlement: gateway.settlement ?? null
+                  }
           });
         } catch (error) {
           await explorer?.close();
-          await gateway?.gateway.close();
+          await gateway?.close();
           await demo?.stop().catch(() => undefined);
           await net.stop();
           throw error;

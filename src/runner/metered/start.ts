@@ -9,14 +9,10 @@ export interface MeteredEndpoint {
   url: string;
   /** Posts the reconciled manifest's deployments (model ids, prices, served context): until then every model is unknown. */
   serve(manifest: RunnerManifest): void;
+  /** One pass of settling alone (what its timer does every `settleCheckMs`); exposed for tests and shutdown. */
+  settleNow(): Promise<void>;
   close(): Promise<void>;
 }
-
-/** Until the registry's credit methods are wired in: no line exists, so every paid request is refused (402). */
-const noCredit: RunnerCreditApi = {
-  getCreditLine: () => Promise.resolve(undefined),
-  settleReceipt: () => Promise.reject(new Error('the registry has no credit methods'))
-};
 
 /** Starts the runner's metered endpoint from its `metered` config (before the manifest, which advertises its URL). */
 export async function startMeteredEndpoint(
@@ -26,7 +22,10 @@ export async function startMeteredEndpoint(
     engineUrl: string;
     engineModel: string;
     projectDir: string;
-    credit?: RunnerCreditApi;
+    /** The registry's credit methods (IcCredit over the runner's registry actor). */
+    credit: RunnerCreditApi;
+    /** How often held receipts are checked for settling alone (default 30 s; 0: only by `settleNow`). */
+    settleCheckMs?: number;
     log: (event: string, fields?: Record<string, unknown>) => void;
   }
 ): Promise<MeteredEndpoint> {
@@ -36,7 +35,8 @@ export async function startMeteredEndpoint(
     engineUrl: deps.engineUrl,
     engineModel: deps.engineModel,
     models,
-    credit: deps.credit ?? noCredit,
+    credit: deps.credit,
+    ...(deps.settleCheckMs === undefined ? {} : { settleCheckMs: deps.settleCheckMs }),
     receiptsFile: resolve(deps.projectDir, config.receiptsFile),
     host: config.host,
     port: config.port,
@@ -58,6 +58,7 @@ export async function startMeteredEndpoint(
         }))
       );
     },
+    settleNow: () => server.settler.tick(),
     close: () => server.close()
   };
 }

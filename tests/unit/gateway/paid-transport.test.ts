@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import OpenAI, { APIError } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { PayerCreditApi } from '../../../src/core/credit/index.ts';
+import { CodedError } from '../../../src/core/errors/coded-error.ts';
+import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
+import { KeyStore } from '../../../src/gateway/keys.ts';
+import { paidTransport } from '../../../src/gateway/paid-transport.ts';
+import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
+import { PayerClient } from '../../../src/sdk/paid/payer.ts';
+
+const MODEL = 'org/fake';
+
+/** The gateway's own payer out of credit: the client gets OpenAI's 402, not a failover to every runner and a 502. */
+describe('paid transport: the gateway payer without free credit', () => {
+  let dir: string;
+  let gateway: RunningGateway;
+  let reserveCalls = 0;
+  let apiKey = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'deai-paid-transport-'));
+    const candidate = (runner: string) => ({
+      runner,
+      endpoint: 'http://127.0.0.1:9',
+      region: 'local',
+      model: { id: MODEL, digest: `sha256:${'0'.repeat(64)}` },
+      engine: 'llama.cpp',
+      state: 'ready',
+      freeSlots: 1,
+      score: 9_000,
+      inputPricePerMillion: 1_000_000n,
+      outputPricePerMillion: 2_000_000n,
+      affinity: false,
+      heartbeatAgeNs: 0n,
+      breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
+      confidentialKind: 'none',
+      confidentialVerified: false
+    });
+    const registry = {
+      listModels: async () => [
+        {
+          id: MODEL,
+          digest: `sha256:${'0'.repeat(64)}`,
+          version: '1.0.0',
+          family: 'llama',
+          architecture: 'llama',
+          format: 'gguf',
+          quantization: 'Q4_K_M',
+          bits: 4.5,
+          contextLength: 4096n,
+          publishedBy: 'aaaaa-aa',
+          manifestJson: '{}'
+        }
+      ],
+      findRunners: async () => [candidate('first'), candidate('second')]
+    } as unknown as GatewayRegistry;
+    const credit: PayerCreditApi = {
+      depositCredit: () => Promise.reject(new Error('unused')),
+      findCreditLine: async () => undefined,
+      reserveCredit: async () => {
+        reserveCalls += 1;
+        throw new CodedError('InsufficientCredit', 'reserve_credit: InsufficientCredit {"available_e8s":"0"}');
+      },
+      settleUsage: async () => [],
+      getCreditAccount: async () => undefined
+    };
+    const payer = await PayerClient.open({ identity: Ed25519KeyIdentity.generate(), credit, settleEveryMs: 0 });
+    const keys = new KeyStore(join(dir, 'keys.json'));
+    const key = keys.create({ name: 'unit', limitE8s: 1_000_000_000n }).key;
+    gateway = await startGateway({ registry, keys, port: 0, transport: paidTransport(payer), attemptTimeoutMs: 1_000 });
+    apiKey = key;
+  });
+  afterAll(async () => {
+    await gateway.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 402 insufficient_credit at the first runner, without trying the next', async () => {
+    const openai = new OpenAI({ baseURL: gateway.baseURL, apiKey: apiKey, maxRetries: 0 });
+    const error: unknown = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }).then(
+      () => undefined,
+      (e: unknown) => e
+    );
+    expect(error).toBeInstanceOf(APIError);
+    expect({ status: (error as APIError).status, code: (error as APIError).code }).toEqual({ status: 402, code: 'insufficient_credit' });
+    expect((error as APIError).message).toMatch(/gateway's payer .* too little free credit/);
+    expect(reserveCalls).toBe(1);
+  });
+});
