@@ -45,7 +45,7 @@ export function resolveRegistryId(flag: string | undefined, projectDir = process
 export async function connectClient(
   flags: ClientFlags,
   projectDir = process.cwd(),
-  extra: Pick<ConnectOptions, 'paid'> = {}
+  extra: Pick<ConnectOptions, 'paid'> | ((identity: ConnectOptions['identity']) => Pick<ConnectOptions, 'paid'>) = {}
 ): Promise<DeaiClient> {
   const registryId = resolveRegistryId(flags.registry, projectDir);
   const defaultPath = resolve(projectDir, DEFAULT_IDENTITY_PATH);
@@ -53,7 +53,8 @@ export async function connectClient(
   // Loaded on use: the agent and key libraries take a noticeable part of a second to import.
   const [{ loadIdentity }, { DeaiClient }] = await Promise.all([import('../ic/identity.js'), import('../sdk/index.js')]);
   const identity = identityPath === undefined ? undefined : loadIdentity(identityPath);
-  return DeaiClient.connect({ host: flags.host, registryId, ...(identity === undefined ? {} : { identity }), ...extra });
+  const more = typeof extra === 'function' ? extra(identity) : extra;
+  return DeaiClient.connect({ host: flags.host, registryId, ...(identity === undefined ? {} : { identity }), ...more });
 }
 
 const NEXT_STEPS: Record<string, string> = {

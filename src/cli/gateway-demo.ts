@@ -9,6 +9,7 @@ import { describePayer, openGatewayPayer } from '../gateway/payer.js';
 import { loadOrCreateIdentity } from '../ic/identity.js';
 import { DeaiClient } from '../sdk/index.js';
 import { filePayerStore } from '../sdk/paid/file-store.js';
+import { nativeSignerOf } from '../gateway/native-signer.js';
 import { DEFAULT_IDENTITY_PATH } from './defaults.js';
 import type { Output } from './output.js';
 
@@ -55,7 +56,11 @@ export async function startDemoGateway(options: {
     host: options.host,
     registryId: options.registryId,
     identity,
-    paid: { store: filePayerStore(options.payerBooksFile), settleEveryMs: 0 }
+    paid: {
+      ...(nativeSignerOf(identity) === undefined ? {} : { signer: nativeSignerOf(identity) }),
+      store: filePayerStore(options.payerBooksFile),
+      settleEveryMs: 0
+    }
   });
   const free = (await client.creditAccount()).freeE8s;
   const paid = await openGatewayPayer(client, free < DEMO_DEPOSIT_E8S ? { depositE8s: DEMO_DEPOSIT_E8S } : {});

@@ -30,3 +30,10 @@ export function nativeSigner(identity: PayerSigner): PayerSigner {
     sign: (blob) => Promise.resolve(new Uint8Array(sign(null, blob, key)))
   };
 }
+
+/** `nativeSigner` for any identity that can sign (undefined for one that cannot, such as the anonymous identity). */
+export function nativeSignerOf(identity: object | undefined): PayerSigner | undefined {
+  const candidate = identity as Partial<PayerSigner> | undefined;
+  if (typeof candidate?.sign !== 'function' || typeof candidate.getPublicKey !== 'function') return undefined;
+  return nativeSigner(candidate as PayerSigner);
+}

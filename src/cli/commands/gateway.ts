@@ -54,19 +54,21 @@ export function registerGateway(program: Command): void {
     .action(async (flags: GatewayFlags) =>
       runClient(flags.json, async () => {
         const out = output(flags.json);
-        const [{ startGateway }, { KeyStore }, { openGatewayPayer, describePayer }, { filePayerStore }] = await Promise.all([
-          import('../../gateway/server.js'),
-          import('../../gateway/keys.js'),
-          import('../../gateway/payer.js'),
-          import('../../sdk/paid/file-store.js')
-        ]);
-        const client = await connectClient(
-          flags,
-          process.cwd(),
+        const [{ startGateway }, { KeyStore }, { openGatewayPayer, describePayer }, { filePayerStore }, { nativeSignerOf }] =
+          await Promise.all([
+            import('../../gateway/server.js'),
+            import('../../gateway/keys.js'),
+            import('../../gateway/payer.js'),
+            import('../../sdk/paid/file-store.js'),
+            import('../../gateway/native-signer.js')
+          ]);
+        const client = await connectClient(flags, process.cwd(), (identity) =>
           flags.unpaid
             ? { paid: false }
             : {
                 paid: {
+                  // Signed with OpenSSL where the key allows (Ed25519): pure-JS signing sits before every first token.
+                  ...(nativeSignerOf(identity) === undefined ? {} : { signer: nativeSignerOf(identity) }),
                   store: filePayerStore(resolve(flags.payerBooks)),
                   settleEveryRequests: flags.settleEvery,
                   settleEveryMs: flags.settleInterval
