@@ -186,6 +186,9 @@ describe('credit: deposits, lines and batched settlement on the built registry (
     const asRunner = await t.tasks(runner);
     const forged = { ...good, receipt: { ...good.receipt, owed_e8s: 300n } };
     expect(errOf(await asRunner.settle_receipt(forged))).toEqual({ InvalidReceipt: { reason: 'BadSignature' } });
+    // A failed verification cools the line down: nothing is verified on it for a minute (review finding 4).
+    expect(errOf(await asRunner.settle_receipt(good))).toMatchObject({ ReceiptCooldown: { line: 1n } });
+    await net.advanceTime(60_000);
     const byStranger = await signedReceipt(stranger.identity, r, usage(1n, 4n, 200n));
     expect(errOf(await asRunner.settle_receipt({ ...byStranger, receipt: good.receipt }))).toEqual({
       InvalidReceipt: { reason: 'KeyNotPayer' }

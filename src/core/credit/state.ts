@@ -50,6 +50,8 @@ export interface CreditLine {
   state: CreditLineState;
   openedAtNs: bigint;
   closingUntilNs?: bigint;
+  /** settle_receipt verifies no signature on this line before then (set by a receipt that failed verification). */
+  receiptCooldownUntilNs?: bigint;
 }
 
 export interface CreditConfig {

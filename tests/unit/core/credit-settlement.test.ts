@@ -25,6 +25,7 @@ import {
   DEPOSIT_RETRY_NS,
   MAX_RECENT_DEPOSITS,
   MAX_SETTLE_ITEMS,
+  RECEIPT_COOLDOWN_NS,
   type CreditStores,
   type Receipt,
   type SignedReceipt,
@@ -251,19 +252,49 @@ describe('credit lines and settlement (core)', () => {
     expect(errOf(settleReceipt(s, ANON, NOW, good))).toBe('AnonymousCaller');
     const forged = { ...good, receipt: { ...good.receipt, owedE8s: 6_000_000n } };
     expect(settleReceipt(s, RUNNER_ID, NOW, forged)).toEqual({ Err: { InvalidReceipt: { reason: 'BadSignature' } } });
+    // Each failed verification cools the line down before the next one is attempted.
+    const later = NOW + RECEIPT_COOLDOWN_NS;
     const byStranger = await signed(Ed25519KeyIdentity.generate(), good.receipt);
-    expect(settleReceipt(s, RUNNER_ID, NOW, byStranger)).toEqual({ Err: { InvalidReceipt: { reason: 'KeyNotPayer' } } });
-    expect(errOf(settleReceipt(s, RUNNER_ID, NOW, { ...good, signature: new Uint8Array(3) }))).toBe('InvalidReceipt');
-    const settled = okOf(settleReceipt(s, RUNNER_ID, NOW, good));
+    expect(settleReceipt(s, RUNNER_ID, later, byStranger)).toEqual({ Err: { InvalidReceipt: { reason: 'KeyNotPayer' } } });
+    expect(errOf(settleReceipt(s, RUNNER_ID, later, { ...good, signature: new Uint8Array(3) }))).toBe('InvalidReceipt');
+    expect(errOf(settleReceipt(s, RUNNER_ID, later, good))).toBe('ReceiptCooldown');
+    const settled = okOf(settleReceipt(s, RUNNER_ID, later + RECEIPT_COOLDOWN_NS, good));
     expect(settled.movedE8s + settled.feeE8s).toBeLessThanOrEqual(210_000n);
     expect(settled.movedE8s).toBe(200_000n);
-    expect(okOf(settleReceipt(s, RUNNER_ID, NOW, good)).movedE8s).toBe(0n);
+    expect(okOf(settleReceipt(s, RUNNER_ID, later + RECEIPT_COOLDOWN_NS, good)).movedE8s).toBe(0n);
     expect(account(s, RUNNER_ID).accruedE8s).toBe(200_000n);
     expect(account(s, payer).reservedE8s).toBe(0n);
     // A receipt of another line (or naming another runner) is not this line's.
     const elsewhere = await signed(identity, receiptOf(payer, usage(1n, 8n, 6_000_000n), OTHER_RUNNER_ID));
     expect(errOf(settleReceipt(s, RUNNER_ID, NOW, elsewhere))).toBe('InvalidReceipt');
     expect(errOf(settleReceipt(s, RUNNER_ID, NOW, { ...good, receipt: { ...good.receipt, lineId: 42n } }))).toBe('NotFound');
+  });
+
+  it('verifies a receipt only when it would move money, and cools a line down after a failed verification', async () => {
+    // Attack (review finding 4): a runner sending junk-signed receipts made the registry verify each, ~4.4B
+    // instructions a call, for free and without end.
+    const s = store();
+    const { id: payer, identity } = funded(s);
+    okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 105_000n));
+    const junk = (u: UsageSettlement): SignedReceipt => ({
+      receipt: receiptOf(payer, u),
+      publicKey: new Uint8Array(identity.getPublicKey().toDer()),
+      signature: new Uint8Array(64)
+    });
+    // Nothing would move (owed not above settled): answered unchanged, unverified, nothing recorded.
+    const idle = okOf(settleReceipt(s, RUNNER_ID, NOW, junk(usage(1n, 9n, 0n, 500n))));
+    expect(idle).toMatchObject({ movedE8s: 0n, line: { settledSeq: 0n, requests: 0n } });
+    expect(s.reputation.get(RUNNER_ID)).toBeUndefined();
+    // Would move: verified once, then the line cools down until the cooldown ends, whatever is sent.
+    expect(settleReceipt(s, RUNNER_ID, NOW, junk(usage(1n, 9n, 50n)))).toEqual({ Err: { InvalidReceipt: { reason: 'BadSignature' } } });
+    const cooling = { ReceiptCooldown: { line: 1n, until_ns: NOW + RECEIPT_COOLDOWN_NS } };
+    expect(settleReceipt(s, RUNNER_ID, NOW, junk(usage(1n, 9n, 50n)))).toEqual({ Err: cooling });
+    const good = await signed(identity, receiptOf(payer, usage(1n, 9n, 50n)));
+    expect(settleReceipt(s, RUNNER_ID, NOW + RECEIPT_COOLDOWN_NS - 1n, good)).toEqual({ Err: cooling });
+    expect(okOf(settleReceipt(s, RUNNER_ID, NOW + RECEIPT_COOLDOWN_NS, good)).movedE8s).toBe(50n);
+    // A drained line can move nothing more: a higher receipt is not verified either.
+    okOf(settleUsage(s, payer, NOW, [usage(1n, 10n, 100_000n)]));
+    expect(okOf(settleReceipt(s, RUNNER_ID, NOW + RECEIPT_COOLDOWN_NS, junk(usage(1n, 11n, 200_000n)))).movedE8s).toBe(0n);
   });
 
   it('closes with a dispute window during which the runner still settles; finalize returns the rest', async () => {
