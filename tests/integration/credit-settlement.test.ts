@@ -230,6 +230,22 @@ describe('credit: deposits, lines and batched settlement on the built registry (
     expect(await accountOf(t, identity.getPrincipal())).toMatchObject({ free_e8s: 3_950_000n, reserved_e8s: 0n });
   });
 
+  it('requests count in reputation only as far as what they moved paid (a million claimed on 1 e8s count for nothing)', async () => {
+    // Attack (review finding 7): settle_usage's `requests` inflated `completed` with no money moving.
+    const t = await taskNetwork(net);
+    const runner = await t.runner();
+    const r = runner.getPrincipal();
+    const { actor } = await payer(t);
+    okOf(await deposit(actor, 5_000_000n));
+    okOf(await actor.reserve_credit(r, 1_000_000n));
+    const claims = Array.from({ length: 8 }, (_, i) => usage(1n, BigInt(i + 1), 1n, 1_000_000n * BigInt(i + 1)));
+    expect(okOf(await actor.settle_usage(claims)).every((o) => 'Ok' in o)).toBe(true);
+    const completed = async () => (await (await t.tasks(t.admin)).get_reputation(r))[0]?.completed ?? 0;
+    expect(await completed()).toBe(0);
+    okOf(await actor.settle_usage([usage(1n, 9n, 1n + 20_000n, 9_000_002n)]));
+    expect(await completed()).toBe(2);
+  });
+
   it('closes with a dispute window: the runner settles within it, then the rest returns to the payer', async () => {
     const t = await taskNetwork(net);
     okOf(await (await t.tasks(t.admin)).set_credit_config({ dispute_window_seconds: [600n], auto_payout_threshold_e8s: [] }));

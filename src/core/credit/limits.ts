@@ -23,3 +23,5 @@ export const MAX_DISPUTE_WINDOW_NS = 30n * 24n * 3600n * 1_000_000_000n;
 export const CREDIT_WORK_PER_TICK = 16;
 /** After a receipt fails verification, its line's runner waits this long before settle_receipt verifies another. */
 export const RECEIPT_COOLDOWN_NS = 60n * 1_000_000_000n;
+/** What a settled request must have moved to its runner to count in the runner's `completed` (a payer could claim any count). */
+export const MIN_PAID_REQUEST_E8S = 10_000n;

@@ -5,7 +5,7 @@ import type { Reputation } from '../registry/types.js';
 import type { UsageSettlement } from './api.js';
 import { queueIfDue } from './accounts.js';
 import { MAX_PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './signature.js';
-import { MAX_REQUESTS_PER_ITEM, MAX_SETTLE_ITEMS, MAX_U64, RECEIPT_COOLDOWN_NS } from './limits.js';
+import { MAX_REQUESTS_PER_ITEM, MAX_SETTLE_ITEMS, MAX_U64, MIN_PAID_REQUEST_E8S, RECEIPT_COOLDOWN_NS } from './limits.js';
 import { getLine, lineNotOpen, notFoundLine } from './lines.js';
 import { receiptProblem, type SignedReceipt } from './receipt.js';
 import { accountOf, lineKey, lineRemainingE8s, TREASURY_OWNER, type CreditLine, type CreditStores } from './state.js';
@@ -73,12 +73,16 @@ class Effects {
     const fees = this.fees.get(line.payer) ?? new Map<string, bigint>();
     this.fees.set(line.payer, fees);
     plus(fees, line.runner, feeE8s);
-    // Requests weigh in votes only as far as their fee paid the task floor each (a payer could claim any count).
-    const counted = requests > MAX_REQUESTS_PER_ITEM ? MAX_REQUESTS_PER_ITEM : requests;
-    const paid = feeE8s / minProtocolFeeOf(this.store.taskConfig());
-    const independent = isSelfDealing(this.store, line.payer, line.runner) ? 0n : paid < counted ? paid : counted;
+    // A payer could claim any count: requests count as completed only as far as what moved paid
+    // MIN_PAID_REQUEST_E8S each, and weigh in votes only as far as their fee paid the task floor each; self-dealing
+    // counts for neither.
+    const min = (a: bigint, b: bigint) => (a < b ? a : b);
+    const counted = min(requests, MAX_REQUESTS_PER_ITEM);
+    const selfDealing = isSelfDealing(this.store, line.payer, line.runner);
+    const completed = selfDealing ? 0n : min(counted, movedE8s / MIN_PAID_REQUEST_E8S);
+    const independent = selfDealing ? 0n : min(counted, feeE8s / minProtocolFeeOf(this.store.taskConfig()));
     const r = this.requests.get(line.runner) ?? { completed: 0n, independent: 0n };
-    this.requests.set(line.runner, { completed: r.completed + counted, independent: r.independent + independent });
+    this.requests.set(line.runner, { completed: r.completed + completed, independent: r.independent + independent });
   }
 
   commit(now: bigint): void {

@@ -25,6 +25,7 @@ import {
   DEPOSIT_RETRY_NS,
   MAX_RECENT_DEPOSITS,
   MAX_SETTLE_ITEMS,
+  MIN_PAID_REQUEST_E8S,
   RECEIPT_COOLDOWN_NS,
   type CreditStores,
   type Receipt,
@@ -178,7 +179,8 @@ describe('credit lines and settlement (core)', () => {
     expect(account(s, RUNNER_ID).accruedE8s).toBe(100_001n);
     expect(account(s, TREASURY_OWNER).accruedE8s).toBe(5_001n);
     expect(account(s, payer).reservedE8s).toBe(1_050_000n - 100_001n - 5_001n);
-    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 5 });
+    // The 3 requests that moved 100,000 count; the 2 more that moved 1 e8s do not.
+    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 3 });
     // The fees count for emission, credited to the pair.
     expect(s.epochWork().credits).toEqual([[payer, RUNNER_ID, 5_001n]]);
   });
@@ -394,14 +396,18 @@ describe('credit withdrawals and payouts (core)', () => {
     expect(payDueBalances(s, NOW)).toBe(0);
   });
 
-  it('counts requests in votes only as far as their fees paid, and never for self-dealing', () => {
+  it('counts requests as completed only as far as what moved paid, in votes as far as their fees paid, never for self-dealing', () => {
     const s = store();
     const { id: payer } = funded(s, 5_000_000n);
     okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 3_000_000n));
+    // Attack (review finding 7): 256 items claiming 1,000,000 requests each on a 1 e8s line inflated `completed` by
+    // 256,000,000 for free. Requests count only as far as what moved paid MIN_PAID_REQUEST_E8S each.
     okOf(settleUsage(s, payer, NOW, [usage(1n, 1n, 10n, 1_000n)]));
-    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 1_000, independentAccepted: 0 });
-    okOf(settleUsage(s, payer, NOW, [usage(1n, 2n, 1_000_010n, 1_001n)]));
-    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ independentAccepted: 1 });
+    expect(s.reputation.get(RUNNER_ID)?.completed ?? 0).toBe(0);
+    okOf(settleUsage(s, payer, NOW, [usage(1n, 2n, 10n + 3n * MIN_PAID_REQUEST_E8S, 1_000_000n)]));
+    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 3, independentAccepted: 0 });
+    okOf(settleUsage(s, payer, NOW, [usage(1n, 3n, 1_000_010n + 3n * MIN_PAID_REQUEST_E8S, 1_000_001n)]));
+    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 4, independentAccepted: 1 });
     // The runner's own identity paying itself earns no emission and no vote weight.
     const selfish = store();
     const self = funded(selfish, 5_000_000n, RUNNER);
@@ -413,6 +419,7 @@ describe('credit withdrawals and payouts (core)', () => {
     okOf(reserveCredit(selfish, self.id, NOW, OTHER_RUNNER_ID, 3_000_000n));
     okOf(settleUsage(selfish, self.id, NOW, [usage(1n, 1n, 2_000_000n, 5n)]));
     expect(selfish.epochWork().credits).toEqual([]);
-    expect(selfish.reputation.get(OTHER_RUNNER_ID)).toMatchObject({ independentAccepted: 0 });
+    expect(selfish.reputation.get(OTHER_RUNNER_ID)?.completed ?? 0).toBe(0);
+    expect(selfish.reputation.get(OTHER_RUNNER_ID)?.independentAccepted ?? 0).toBe(0);
   });
 });
