@@ -7,6 +7,7 @@ import {
   closeCreditLine,
   CREDIT_SUBACCOUNT,
   depositResolved,
+  depositUnknown,
   finalizeCreditLine,
   finalizeDueLines,
   findLine,
@@ -143,6 +144,29 @@ describe('credit deposits (core)', () => {
     // A retried call of the credited deposit returns the account without a ledger call.
     expect(okOf(beginDeposit(s, payer, NOW, 500n, NOW - 5n))).toHaveProperty('done.freeE8s', 500n);
     expect(account(s, payer).freeE8s).toBe(500n);
+  });
+
+  it('a deposit the ledger can no longer tell about leaves the retry queue as unknown, and pinned entries cannot starve the rest', () => {
+    // Attack (review finding 13): deposits answered TooOld stayed pending at the queue head and the retry pass asked
+    // the ledger about the same 16 every tick; an honest lost deposit behind them was never retried.
+    const s = store();
+    const pinned = Array.from({ length: 20 }, (_, i) => `payer-${i}`);
+    pinned.forEach((p, i) => okOf(beginDeposit(s, p, NOW, 500n, NOW - 23n * 3600n * SECOND + BigInt(i))));
+    okOf(beginDeposit(s, 'honest', NOW, 500n, NOW - 5n));
+    const later = NOW + DEPOSIT_RETRY_NS;
+    const seen = new Set<string>();
+    for (let pass = 0; pass < 2; pass++) for (const { payer } of staleDeposits(s, later, () => false)) seen.add(payer);
+    expect(seen.has('honest')).toBe(true);
+    // TooOld: unknown, out of the queue, never credited, and the same deposit asked again is refused.
+    depositUnknown(s, pinned[0]!, NOW - 23n * 3600n * SECOND);
+    expect(account(s, pinned[0]!)).toMatchObject({ freeE8s: 0n, deposits: [{ state: 'unknown' }] });
+    expect(errOf(beginDeposit(s, pinned[0]!, NOW, 500n, NOW - 23n * 3600n * SECOND))).toBe('AlreadyExists');
+    depositResolved(s, pinned[0]!, NOW - 23n * 3600n * SECOND, true);
+    expect(account(s, pinned[0]!).freeE8s).toBe(0n);
+    const remaining = new Set<string>();
+    for (let pass = 0; pass < 3; pass++) for (const { payer } of staleDeposits(s, later, () => false)) remaining.add(payer);
+    expect(remaining.has(pinned[0]!)).toBe(false);
+    expect(remaining.size).toBe(20);
   });
 
   it('forgets a refused deposit and bounds every input', () => {
