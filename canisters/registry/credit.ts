@@ -19,6 +19,7 @@ import {
   CREDIT_SUBACCOUNT,
   depositMemo,
   depositResolved,
+  depositUnknown,
   finalizeDueLines,
   lineRemainingE8s,
   movableE8s,
@@ -49,7 +50,8 @@ const inFlight = new Map<string, bigint>();
 const IN_FLIGHT_LOST_NS = 600n * 1_000_000_000n;
 const flightKey = (payer: string, createdAtNs: bigint): string => `${payer}|${createdAtNs}`;
 
-type Moved = { moved: true } | { moved: false; known: boolean; reason: string };
+/** `unknown`: the ledger can no longer tell (TooOld), the deposit leaves the retry queue as `unknown`. */
+type Moved = { moved: true } | { moved: false; known: boolean; unknown?: true; reason: string };
 
 /** The deposit's transfer_from, the same memo and created_at_time on every attempt (the ledger deduplicates). */
 async function depositTransfer(store: CreditStores, payer: string, amountE8s: bigint, createdAtNs: bigint): Promise<Moved> {
@@ -82,8 +84,9 @@ async function depositTransfer(store: CreditStores, payer: string, amountE8s: bi
     inFlight.delete(key);
   }
   if ('Ok' in result || 'Duplicate' in result.Err) return { moved: true };
-  // TooOld: the ledger can no longer tell; the deposit stays pending (listed) rather than be forgotten or credited.
-  if ('TooOld' in result.Err) return { moved: false, known: false, reason: describeLedgerError(result.Err) };
+  // TooOld: the ledger can no longer tell; the deposit becomes `unknown` (listed) rather than be forgotten, credited
+  // or retried forever (it would pin the retry queue).
+  if ('TooOld' in result.Err) return { moved: false, known: false, unknown: true, reason: describeLedgerError(result.Err) };
   return { moved: false, known: true, reason: describeLedgerError(result.Err) };
 }
 
@@ -102,6 +105,7 @@ export async function depositCredit(
   const moved = await depositTransfer(store, caller, deposit.amountE8s, deposit.createdAtNs);
   if (moved.moved) return { Ok: depositResolved(store, caller, deposit.createdAtNs, true) };
   if (moved.known) depositResolved(store, caller, deposit.createdAtNs, false);
+  else if (moved.unknown) depositUnknown(store, caller, deposit.createdAtNs);
   return { Err: { LedgerError: { operation: 'icrc2_transfer_from', message: moved.reason } } };
 }
 
@@ -123,6 +127,7 @@ export async function maintainCredit(store: CreditStores): Promise<void> {
     stale.map(async ({ payer, deposit }) => {
       const moved = await depositTransfer(store, payer, deposit.amountE8s, deposit.createdAtNs);
       if (moved.moved || moved.known) depositResolved(store, payer, deposit.createdAtNs, moved.moved);
+      else if (moved.unknown) depositUnknown(store, payer, deposit.createdAtNs);
     })
   );
 }
@@ -137,6 +142,7 @@ export function creditAccountView(account: CreditAccount): CreditAccountView {
     lines_as_payer: account.linesAsPayer,
     lines_as_runner: account.linesAsRunner,
     pending_deposits: account.deposits.filter((d) => d.state === 'pending').map((d) => d.createdAtNs),
+    unknown_deposits: account.deposits.filter((d) => d.state === 'unknown').map((d) => d.createdAtNs),
     account: { owner: canisterSelf(), subaccount: [hexToBytes(CREDIT_SUBACCOUNT)] }
   };
 }

@@ -186,6 +186,9 @@ describe('credit: deposits, lines and batched settlement on the built registry (
     const asRunner = await t.tasks(runner);
     const forged = { ...good, receipt: { ...good.receipt, owed_e8s: 300n } };
     expect(errOf(await asRunner.settle_receipt(forged))).toEqual({ InvalidReceipt: { reason: 'BadSignature' } });
+    // A failed verification cools the line down: nothing is verified on it for a minute (review finding 4).
+    expect(errOf(await asRunner.settle_receipt(good))).toMatchObject({ ReceiptCooldown: { line: 1n } });
+    await net.advanceTime(60_000);
     const byStranger = await signedReceipt(stranger.identity, r, usage(1n, 4n, 200n));
     expect(errOf(await asRunner.settle_receipt({ ...byStranger, receipt: good.receipt }))).toEqual({
       InvalidReceipt: { reason: 'KeyNotPayer' }
@@ -225,6 +228,22 @@ describe('credit: deposits, lines and batched settlement on the built registry (
     expect(okOf(await asRunner.settle_receipt(latest)).moved_e8s).toBe(0n);
     expect(await accountOf(t, r)).toMatchObject({ accrued_e8s: 999_999n });
     expect(await accountOf(t, identity.getPrincipal())).toMatchObject({ free_e8s: 3_950_000n, reserved_e8s: 0n });
+  });
+
+  it('requests count in reputation only as far as what they moved paid (a million claimed on 1 e8s count for nothing)', async () => {
+    // Attack (review finding 7): settle_usage's `requests` inflated `completed` with no money moving.
+    const t = await taskNetwork(net);
+    const runner = await t.runner();
+    const r = runner.getPrincipal();
+    const { actor } = await payer(t);
+    okOf(await deposit(actor, 5_000_000n));
+    okOf(await actor.reserve_credit(r, 1_000_000n));
+    const claims = Array.from({ length: 8 }, (_, i) => usage(1n, BigInt(i + 1), 1n, 1_000_000n * BigInt(i + 1)));
+    expect(okOf(await actor.settle_usage(claims)).every((o) => 'Ok' in o)).toBe(true);
+    const completed = async () => (await (await t.tasks(t.admin)).get_reputation(r))[0]?.completed ?? 0;
+    expect(await completed()).toBe(0);
+    okOf(await actor.settle_usage([usage(1n, 9n, 1n + 20_000n, 9_000_002n)]));
+    expect(await completed()).toBe(2);
   });
 
   it('closes with a dispute window: the runner settles within it, then the rest returns to the payer', async () => {

@@ -13,6 +13,7 @@ import {
 import {
   accountOf,
   CREDIT_SUBACCOUNT,
+  DEPOSIT_CURSOR_KEY,
   depositKey,
   payoutDueKey,
   TREASURY_OWNER,
@@ -49,6 +50,7 @@ export function beginDeposit(store: CreditStores, caller: string, now: bigint, a
     if (same.amountE8s !== amountE8s)
       return err({ InvalidArgument: { field: 'created_at_time', reason: 'names an earlier deposit of another amount' } });
     if (same.state === 'credited') return ok({ done: { ...account, deposits } });
+    if (same.state === 'unknown') return err({ AlreadyExists: { what: `deposit ${createdAtNs}, its outcome unknown to the ledger` } });
     return err({ AlreadyExists: { what: `deposit ${createdAtNs} in progress` } });
   }
   if (deposits.length >= MAX_RECENT_DEPOSITS)
@@ -79,7 +81,28 @@ export function depositResolved(store: CreditStores, payer: string, createdAtNs:
   return next;
 }
 
-/** Deposits pending for longer than DEPOSIT_RETRY_NS (their reply was lost), at most `max`, not in flight. */
+/**
+ * A pending deposit the ledger can no longer tell about (TooOld: past its dedup window): out of the retry queue into
+ * the terminal `unknown` state (listed in the account's view, never credited), so it cannot pin the queue.
+ */
+export function depositUnknown(store: CreditStores, payer: string, createdAtNs: bigint): CreditAccount {
+  const account = accountOf(store, payer);
+  const deposit = account.deposits.find((d) => d.createdAtNs === createdAtNs);
+  if (deposit === undefined || deposit.state !== 'pending') return account;
+  store.creditQueue.delete(depositKey(createdAtNs, payer));
+  const next: CreditAccount = {
+    ...account,
+    deposits: account.deposits.map((d): CreditDeposit => (d === deposit ? { ...d, state: 'unknown' } : d))
+  };
+  store.creditAccounts.set(payer, next);
+  return next;
+}
+
+/**
+ * Deposits pending for longer than DEPOSIT_RETRY_NS (their reply was lost), not in flight: at most `max` queue
+ * entries visited per pass, starting after the previous pass's last (a rotating cursor), so entries that stay pending
+ * at the head cannot starve the others.
+ */
 export function staleDeposits(
   store: CreditStores,
   now: bigint,
@@ -88,16 +111,30 @@ export function staleDeposits(
 ): Array<{ payer: string; deposit: CreditDeposit }> {
   const due: Array<{ payer: string; deposit: CreditDeposit }> = [];
   const gone: string[] = [];
-  for (const [key, payer] of store.creditQueue.entries('d|')) {
-    if (!key.startsWith('d|') || due.length + gone.length >= max) break;
-    const createdAtNs = BigInt(key.slice(2, 22));
-    if (createdAtNs + DEPOSIT_RETRY_NS > now) break;
-    const deposit = accountOf(store, payer).deposits.find((d) => d.createdAtNs === createdAtNs && d.state === 'pending');
-    if (deposit === undefined) gone.push(key);
-    else if (!inFlight(payer, createdAtNs)) due.push({ payer, deposit });
-  }
-  // Entries of deposits resolved meanwhile, dropped after the walk (never under it).
+  const cursor = store.creditQueue.get(DEPOSIT_CURSOR_KEY) ?? 'd|';
+  let visited = 0;
+  let last: string | undefined;
+  /** Walks due entries after `from` (up to `until` if given); true if it stopped for the budget. */
+  const walk = (from: string, until?: string): boolean => {
+    for (const [key, payer] of store.creditQueue.entries(from)) {
+      if (!key.startsWith('d|') || (until !== undefined && key > until)) return false;
+      const createdAtNs = BigInt(key.slice(2, 22));
+      // Sorted by time: the rest is not due yet.
+      if (createdAtNs + DEPOSIT_RETRY_NS > now) return false;
+      if (visited >= max) return true;
+      visited++;
+      last = key;
+      const deposit = accountOf(store, payer).deposits.find((d) => d.createdAtNs === createdAtNs && d.state === 'pending');
+      if (deposit === undefined) gone.push(key);
+      else if (!inFlight(payer, createdAtNs)) due.push({ payer, deposit });
+    }
+    return false;
+  };
+  const full = walk(cursor) || (cursor !== 'd|' && walk('d|', cursor));
+  // Entries of deposits resolved meanwhile, and the cursor, written after the walk (never under it).
   for (const key of gone) store.creditQueue.delete(key);
+  if (full && last !== undefined) store.creditQueue.set(DEPOSIT_CURSOR_KEY, last);
+  else store.creditQueue.delete(DEPOSIT_CURSOR_KEY);
   return due;
 }
 

@@ -21,3 +21,7 @@ export const DEPOSIT_RETRY_NS = 120n * 1_000_000_000n;
 export const MAX_DISPUTE_WINDOW_NS = 30n * 24n * 3600n * 1_000_000_000n;
 /** Lines finalized, deposits retried and balances paid out per maintenance pass. */
 export const CREDIT_WORK_PER_TICK = 16;
+/** After a receipt fails verification, its line's runner waits this long before settle_receipt verifies another. */
+export const RECEIPT_COOLDOWN_NS = 60n * 1_000_000_000n;
+/** What a settled request must have moved to its runner to count in the runner's `completed` (a payer could claim any count). */
+export const MIN_PAID_REQUEST_E8S = 10_000n;

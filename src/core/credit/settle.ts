@@ -5,7 +5,7 @@ import type { Reputation } from '../registry/types.js';
 import type { UsageSettlement } from './api.js';
 import { queueIfDue } from './accounts.js';
 import { MAX_PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './signature.js';
-import { MAX_REQUESTS_PER_ITEM, MAX_SETTLE_ITEMS, MAX_U64 } from './limits.js';
+import { MAX_REQUESTS_PER_ITEM, MAX_SETTLE_ITEMS, MAX_U64, MIN_PAID_REQUEST_E8S, RECEIPT_COOLDOWN_NS } from './limits.js';
 import { getLine, lineNotOpen, notFoundLine } from './lines.js';
 import { receiptProblem, type SignedReceipt } from './receipt.js';
 import { accountOf, lineKey, lineRemainingE8s, TREASURY_OWNER, type CreditLine, type CreditStores } from './state.js';
@@ -73,12 +73,16 @@ class Effects {
     const fees = this.fees.get(line.payer) ?? new Map<string, bigint>();
     this.fees.set(line.payer, fees);
     plus(fees, line.runner, feeE8s);
-    // Requests weigh in votes only as far as their fee paid the task floor each (a payer could claim any count).
-    const counted = requests > MAX_REQUESTS_PER_ITEM ? MAX_REQUESTS_PER_ITEM : requests;
-    const paid = feeE8s / minProtocolFeeOf(this.store.taskConfig());
-    const independent = isSelfDealing(this.store, line.payer, line.runner) ? 0n : paid < counted ? paid : counted;
+    // A payer could claim any count: requests count as completed only as far as what moved paid
+    // MIN_PAID_REQUEST_E8S each, and weigh in votes only as far as their fee paid the task floor each; self-dealing
+    // counts for neither.
+    const min = (a: bigint, b: bigint) => (a < b ? a : b);
+    const counted = min(requests, MAX_REQUESTS_PER_ITEM);
+    const selfDealing = isSelfDealing(this.store, line.payer, line.runner);
+    const completed = selfDealing ? 0n : min(counted, movedE8s / MIN_PAID_REQUEST_E8S);
+    const independent = selfDealing ? 0n : min(counted, feeE8s / minProtocolFeeOf(this.store.taskConfig()));
     const r = this.requests.get(line.runner) ?? { completed: 0n, independent: 0n };
-    this.requests.set(line.runner, { completed: r.completed + counted, independent: r.independent + independent });
+    this.requests.set(line.runner, { completed: r.completed + completed, independent: r.independent + independent });
   }
 
   commit(now: bigint): void {
@@ -171,7 +175,10 @@ export function settleUsage(
 
 /**
  * settle_receipt (the runner): settles alone with the payer's latest signed receipt, within what the line holds. The
- * signature is checked last, and only for a receipt that would change the line (a replay costs no verification).
+ * signature (billions of instructions) is verified only when the receipt would move money: it claims more than was
+ * settled and the line can still pay something; any other receipt is answered with the line unchanged, unverified. A
+ * receipt that fails verification puts the line in a cooldown (RECEIPT_COOLDOWN_NS) during which settle_receipt
+ * verifies nothing on it (`Err ReceiptCooldown`), so a runner cannot make the registry verify junk in a loop.
  */
 export function settleReceipt(store: CreditStores, caller: string, now: bigint, signed: SignedReceipt): Result<Settled> {
   if (caller === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
@@ -184,10 +191,15 @@ export function settleReceipt(store: CreditStores, caller: string, now: bigint, 
   if (line === undefined) return notFoundLine(r.lineId);
   if (line.runner !== caller) return err({ Unauthorized: { reason: `only line ${r.lineId}'s runner may settle its receipts` } });
   if (r.payer !== line.payer || r.runner !== line.runner) return err({ InvalidReceipt: { reason: "not this line's payer and runner" } });
-  const unchanged = r.owedE8s <= line.settledE8s && r.requests <= line.requests && r.seq <= line.settledSeq;
-  if (!unchanged) {
-    const problem = receiptProblem(signed);
-    if (problem !== undefined) return err({ InvalidReceipt: { reason: problem } });
+  if (line.state === 'closed' || (line.closingUntilNs !== undefined && now >= line.closingUntilNs)) return lineNotOpen(line);
+  const movesMoney = r.owedE8s > line.settledE8s && movableE8s(store, lineRemainingE8s(line)) > 0n;
+  if (!movesMoney) return ok({ line, movedE8s: 0n, feeE8s: 0n });
+  if (line.receiptCooldownUntilNs !== undefined && now < line.receiptCooldownUntilNs)
+    return err({ ReceiptCooldown: { line: line.id, until_ns: line.receiptCooldownUntilNs } });
+  const problem = receiptProblem(signed);
+  if (problem !== undefined) {
+    store.creditLines.set(lineKey(line.id), { ...line, receiptCooldownUntilNs: now + RECEIPT_COOLDOWN_NS });
+    return err({ InvalidReceipt: { reason: problem } });
   }
   const effects = new Effects(store);
   const settled = apply(store, now, line, r, effects);

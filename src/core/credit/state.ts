@@ -13,7 +13,8 @@ const SECOND_NS = 1_000_000_000n;
 export interface CreditDeposit {
   createdAtNs: bigint;
   amountE8s: bigint;
-  state: 'pending' | 'credited';
+  /** `unknown`: the ledger can no longer tell whether it moved (TooOld); out of the retry queue, listed, never credited. */
+  state: 'pending' | 'credited' | 'unknown';
 }
 
 /** One principal's credit: as a payer (free, reserved) and as a runner (accrued). */
@@ -50,6 +51,8 @@ export interface CreditLine {
   state: CreditLineState;
   openedAtNs: bigint;
   closingUntilNs?: bigint;
+  /** settle_receipt verifies no signature on this line before then (set by a receipt that failed verification). */
+  receiptCooldownUntilNs?: bigint;
 }
 
 export interface CreditConfig {
@@ -103,6 +106,8 @@ export const partyKey = (side: 'p' | 'r', party: string, position: number): stri
 export const closingKey = (untilNs: bigint, id: bigint): string => `c|${pad20(untilNs)}|${pad20(id)}`;
 export const depositKey = (createdAtNs: bigint, payer: string): string => `d|${pad20(createdAtNs)}|${payer}`;
 export const payoutDueKey = (owner: string): string => `w|${owner}`;
+/** The last `d|` key the deposit retry walked: the next pass starts after it, so entries stuck at the head cannot starve the rest. */
+export const DEPOSIT_CURSOR_KEY = 'k|deposit-retry';
 
 export function emptyAccount(owner: string): CreditAccount {
   return { owner, freeE8s: 0n, reservedE8s: 0n, accruedE8s: 0n, linesAsPayer: 0, linesAsRunner: 0, withdrawals: 0, deposits: [] };

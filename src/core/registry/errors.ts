@@ -59,7 +59,9 @@ export type RegistryErrorOf<State extends string> =
   /** A newer settlement claims less than the line already settled (cumulative totals never go down). */
   | { OwedBelowSettled: { line: bigint; owed_e8s: bigint; settled_e8s: bigint } }
   /** A signed receipt that is not the line payer's: `KeyNotPayer`, `BadSignature`, `OutOfRange`, or not this line's parties. */
-  | { InvalidReceipt: { reason: string } };
+  | { InvalidReceipt: { reason: string } }
+  /** settle_receipt on a line whose last receipt failed verification, before `until_ns` (the check costs billions). */
+  | { ReceiptCooldown: { line: bigint; until_ns: bigint } };
 
 export type RegistryError = RegistryErrorOf<TaskState>;
 

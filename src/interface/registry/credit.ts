@@ -20,6 +20,8 @@ export interface CreditAccountView {
   lines_as_runner: number;
   /** Deposits asked of the ledger whose reply has not come back yet (maintenance resolves them). */
   pending_deposits: bigint[];
+  /** Deposits the ledger could no longer tell about (TooOld): never credited, kept here for 25 hours. */
+  unknown_deposits: bigint[];
   account: Account;
 }
 export const CreditAccountView = typed<CreditAccountView>(
@@ -31,6 +33,7 @@ export const CreditAccountView = typed<CreditAccountView>(
     lines_as_payer: Nat32,
     lines_as_runner: Nat32,
     pending_deposits: IDL.Vec(Nat64),
+    unknown_deposits: IDL.Vec(Nat64),
     account: Account
   })
 );

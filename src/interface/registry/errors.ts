@@ -54,7 +54,8 @@ export const RegistryError = typed<RegistryError>(
     CreditLineNotOpen: IDL.Record({ line: Nat64, state: IDL.Text }),
     DisputeWindowOpen: IDL.Record({ line: Nat64, until_ns: Nat64 }),
     OwedBelowSettled: IDL.Record({ line: Nat64, owed_e8s: IDL.Nat, settled_e8s: IDL.Nat }),
-    InvalidReceipt: IDL.Record({ reason: IDL.Text })
+    InvalidReceipt: IDL.Record({ reason: IDL.Text }),
+    ReceiptCooldown: IDL.Record({ line: Nat64, until_ns: Nat64 })
   })
 );
 

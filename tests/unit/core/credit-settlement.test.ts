@@ -7,6 +7,7 @@ import {
   closeCreditLine,
   CREDIT_SUBACCOUNT,
   depositResolved,
+  depositUnknown,
   finalizeCreditLine,
   finalizeDueLines,
   findLine,
@@ -25,6 +26,8 @@ import {
   DEPOSIT_RETRY_NS,
   MAX_RECENT_DEPOSITS,
   MAX_SETTLE_ITEMS,
+  MIN_PAID_REQUEST_E8S,
+  RECEIPT_COOLDOWN_NS,
   type CreditStores,
   type Receipt,
   type SignedReceipt,
@@ -143,6 +146,29 @@ describe('credit deposits (core)', () => {
     expect(account(s, payer).freeE8s).toBe(500n);
   });
 
+  it('a deposit the ledger can no longer tell about leaves the retry queue as unknown, and pinned entries cannot starve the rest', () => {
+    // Attack (review finding 13): deposits answered TooOld stayed pending at the queue head and the retry pass asked
+    // the ledger about the same 16 every tick; an honest lost deposit behind them was never retried.
+    const s = store();
+    const pinned = Array.from({ length: 20 }, (_, i) => `payer-${i}`);
+    pinned.forEach((p, i) => okOf(beginDeposit(s, p, NOW, 500n, NOW - 23n * 3600n * SECOND + BigInt(i))));
+    okOf(beginDeposit(s, 'honest', NOW, 500n, NOW - 5n));
+    const later = NOW + DEPOSIT_RETRY_NS;
+    const seen = new Set<string>();
+    for (let pass = 0; pass < 2; pass++) for (const { payer } of staleDeposits(s, later, () => false)) seen.add(payer);
+    expect(seen.has('honest')).toBe(true);
+    // TooOld: unknown, out of the queue, never credited, and the same deposit asked again is refused.
+    depositUnknown(s, pinned[0]!, NOW - 23n * 3600n * SECOND);
+    expect(account(s, pinned[0]!)).toMatchObject({ freeE8s: 0n, deposits: [{ state: 'unknown' }] });
+    expect(errOf(beginDeposit(s, pinned[0]!, NOW, 500n, NOW - 23n * 3600n * SECOND))).toBe('AlreadyExists');
+    depositResolved(s, pinned[0]!, NOW - 23n * 3600n * SECOND, true);
+    expect(account(s, pinned[0]!).freeE8s).toBe(0n);
+    const remaining = new Set<string>();
+    for (let pass = 0; pass < 3; pass++) for (const { payer } of staleDeposits(s, later, () => false)) remaining.add(payer);
+    expect(remaining.has(pinned[0]!)).toBe(false);
+    expect(remaining.size).toBe(20);
+  });
+
   it('forgets a refused deposit and bounds every input', () => {
     const s = store();
     const payer = 'aaaaa-aa';
@@ -177,7 +203,8 @@ describe('credit lines and settlement (core)', () => {
     expect(account(s, RUNNER_ID).accruedE8s).toBe(100_001n);
     expect(account(s, TREASURY_OWNER).accruedE8s).toBe(5_001n);
     expect(account(s, payer).reservedE8s).toBe(1_050_000n - 100_001n - 5_001n);
-    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 5 });
+    // The 3 requests that moved 100,000 count; the 2 more that moved 1 e8s do not.
+    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 3 });
     // The fees count for emission, credited to the pair.
     expect(s.epochWork().credits).toEqual([[payer, RUNNER_ID, 5_001n]]);
   });
@@ -251,19 +278,49 @@ describe('credit lines and settlement (core)', () => {
     expect(errOf(settleReceipt(s, ANON, NOW, good))).toBe('AnonymousCaller');
     const forged = { ...good, receipt: { ...good.receipt, owedE8s: 6_000_000n } };
     expect(settleReceipt(s, RUNNER_ID, NOW, forged)).toEqual({ Err: { InvalidReceipt: { reason: 'BadSignature' } } });
+    // Each failed verification cools the line down before the next one is attempted.
+    const later = NOW + RECEIPT_COOLDOWN_NS;
     const byStranger = await signed(Ed25519KeyIdentity.generate(), good.receipt);
-    expect(settleReceipt(s, RUNNER_ID, NOW, byStranger)).toEqual({ Err: { InvalidReceipt: { reason: 'KeyNotPayer' } } });
-    expect(errOf(settleReceipt(s, RUNNER_ID, NOW, { ...good, signature: new Uint8Array(3) }))).toBe('InvalidReceipt');
-    const settled = okOf(settleReceipt(s, RUNNER_ID, NOW, good));
+    expect(settleReceipt(s, RUNNER_ID, later, byStranger)).toEqual({ Err: { InvalidReceipt: { reason: 'KeyNotPayer' } } });
+    expect(errOf(settleReceipt(s, RUNNER_ID, later, { ...good, signature: new Uint8Array(3) }))).toBe('InvalidReceipt');
+    expect(errOf(settleReceipt(s, RUNNER_ID, later, good))).toBe('ReceiptCooldown');
+    const settled = okOf(settleReceipt(s, RUNNER_ID, later + RECEIPT_COOLDOWN_NS, good));
     expect(settled.movedE8s + settled.feeE8s).toBeLessThanOrEqual(210_000n);
     expect(settled.movedE8s).toBe(200_000n);
-    expect(okOf(settleReceipt(s, RUNNER_ID, NOW, good)).movedE8s).toBe(0n);
+    expect(okOf(settleReceipt(s, RUNNER_ID, later + RECEIPT_COOLDOWN_NS, good)).movedE8s).toBe(0n);
     expect(account(s, RUNNER_ID).accruedE8s).toBe(200_000n);
     expect(account(s, payer).reservedE8s).toBe(0n);
     // A receipt of another line (or naming another runner) is not this line's.
     const elsewhere = await signed(identity, receiptOf(payer, usage(1n, 8n, 6_000_000n), OTHER_RUNNER_ID));
     expect(errOf(settleReceipt(s, RUNNER_ID, NOW, elsewhere))).toBe('InvalidReceipt');
     expect(errOf(settleReceipt(s, RUNNER_ID, NOW, { ...good, receipt: { ...good.receipt, lineId: 42n } }))).toBe('NotFound');
+  });
+
+  it('verifies a receipt only when it would move money, and cools a line down after a failed verification', async () => {
+    // Attack (review finding 4): a runner sending junk-signed receipts made the registry verify each, ~4.4B
+    // instructions a call, for free and without end.
+    const s = store();
+    const { id: payer, identity } = funded(s);
+    okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 105_000n));
+    const junk = (u: UsageSettlement): SignedReceipt => ({
+      receipt: receiptOf(payer, u),
+      publicKey: new Uint8Array(identity.getPublicKey().toDer()),
+      signature: new Uint8Array(64)
+    });
+    // Nothing would move (owed not above settled): answered unchanged, unverified, nothing recorded.
+    const idle = okOf(settleReceipt(s, RUNNER_ID, NOW, junk(usage(1n, 9n, 0n, 500n))));
+    expect(idle).toMatchObject({ movedE8s: 0n, line: { settledSeq: 0n, requests: 0n } });
+    expect(s.reputation.get(RUNNER_ID)).toBeUndefined();
+    // Would move: verified once, then the line cools down until the cooldown ends, whatever is sent.
+    expect(settleReceipt(s, RUNNER_ID, NOW, junk(usage(1n, 9n, 50n)))).toEqual({ Err: { InvalidReceipt: { reason: 'BadSignature' } } });
+    const cooling = { ReceiptCooldown: { line: 1n, until_ns: NOW + RECEIPT_COOLDOWN_NS } };
+    expect(settleReceipt(s, RUNNER_ID, NOW, junk(usage(1n, 9n, 50n)))).toEqual({ Err: cooling });
+    const good = await signed(identity, receiptOf(payer, usage(1n, 9n, 50n)));
+    expect(settleReceipt(s, RUNNER_ID, NOW + RECEIPT_COOLDOWN_NS - 1n, good)).toEqual({ Err: cooling });
+    expect(okOf(settleReceipt(s, RUNNER_ID, NOW + RECEIPT_COOLDOWN_NS, good)).movedE8s).toBe(50n);
+    // A drained line can move nothing more: a higher receipt is not verified either.
+    okOf(settleUsage(s, payer, NOW, [usage(1n, 10n, 100_000n)]));
+    expect(okOf(settleReceipt(s, RUNNER_ID, NOW + RECEIPT_COOLDOWN_NS, junk(usage(1n, 11n, 200_000n)))).movedE8s).toBe(0n);
   });
 
   it('closes with a dispute window during which the runner still settles; finalize returns the rest', async () => {
@@ -363,14 +420,18 @@ describe('credit withdrawals and payouts (core)', () => {
     expect(payDueBalances(s, NOW)).toBe(0);
   });
 
-  it('counts requests in votes only as far as their fees paid, and never for self-dealing', () => {
+  it('counts requests as completed only as far as what moved paid, in votes as far as their fees paid, never for self-dealing', () => {
     const s = store();
     const { id: payer } = funded(s, 5_000_000n);
     okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 3_000_000n));
+    // Attack (review finding 7): 256 items claiming 1,000,000 requests each on a 1 e8s line inflated `completed` by
+    // 256,000,000 for free. Requests count only as far as what moved paid MIN_PAID_REQUEST_E8S each.
     okOf(settleUsage(s, payer, NOW, [usage(1n, 1n, 10n, 1_000n)]));
-    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 1_000, independentAccepted: 0 });
-    okOf(settleUsage(s, payer, NOW, [usage(1n, 2n, 1_000_010n, 1_001n)]));
-    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ independentAccepted: 1 });
+    expect(s.reputation.get(RUNNER_ID)?.completed ?? 0).toBe(0);
+    okOf(settleUsage(s, payer, NOW, [usage(1n, 2n, 10n + 3n * MIN_PAID_REQUEST_E8S, 1_000_000n)]));
+    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 3, independentAccepted: 0 });
+    okOf(settleUsage(s, payer, NOW, [usage(1n, 3n, 1_000_010n + 3n * MIN_PAID_REQUEST_E8S, 1_000_001n)]));
+    expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 4, independentAccepted: 1 });
     // The runner's own identity paying itself earns no emission and no vote weight.
     const selfish = store();
     const self = funded(selfish, 5_000_000n, RUNNER);
@@ -382,6 +443,7 @@ describe('credit withdrawals and payouts (core)', () => {
     okOf(reserveCredit(selfish, self.id, NOW, OTHER_RUNNER_ID, 3_000_000n));
     okOf(settleUsage(selfish, self.id, NOW, [usage(1n, 1n, 2_000_000n, 5n)]));
     expect(selfish.epochWork().credits).toEqual([]);
-    expect(selfish.reputation.get(OTHER_RUNNER_ID)).toMatchObject({ independentAccepted: 0 });
+    expect(selfish.reputation.get(OTHER_RUNNER_ID)?.completed ?? 0).toBe(0);
+    expect(selfish.reputation.get(OTHER_RUNNER_ID)?.independentAccepted ?? 0).toBe(0);
   });
 });
