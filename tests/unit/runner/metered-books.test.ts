@@ -94,6 +94,22 @@ describe('LineBook receipts', () => {
     expect(await book.admit(base.lineId, Ed25519KeyIdentity.generate().getPrincipal().toText(), 1n)).toEqual({ code: 'NotYourLine' });
     expect(await book.admit(99n, payer, 1n)).toEqual({ code: 'NoLine' });
   });
+
+  it('attack: a receipt naming charges in `covers` without owing them does not clear them (finding 1)', async () => {
+    const { book, base } = await setup();
+    const stale = await sign({ ...base, owedE8s: 1n });
+    let served = 0n;
+    for (let i = 0; i < 20; i++) {
+      if ((await book.admit(base.lineId, payer, 100n)) !== undefined) break;
+      const charge = book.charge(base.lineId, 100n, { inputTokens: 1n, outputTokens: 1n, costE8s: 90n });
+      served += charge.costE8s;
+      expect(await book.acceptReceipt(stale, [charge.chargeSeq])).toBeUndefined();
+    }
+    expect(served).toBeLessThanOrEqual(1_000n); // never more than the line holds, though the payer signed 1 e8s
+    // A receipt that owes what was charged covers it: the line serves again.
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: served }), [])).toBeUndefined();
+    expect(await book.admit(base.lineId, payer, 1_000n - served)).toBeUndefined();
+  });
 });
 
 describe('Settler', () => {
