@@ -174,8 +174,14 @@ export class LineBook {
     void covers;
     if (held !== undefined && held.signed.receipt.seq === r.seq) return undefined;
     const settledSeq = held?.settledSeq ?? view.settledSeq;
-    const unsettledSinceMs = held !== undefined && held.signed.receipt.seq > held.settledSeq ? held.unsettledSinceMs : this.o.nowMs();
-    this.o.store.put({ signed, unsettledSinceMs, settledSeq: settledSeq > view.settledSeq ? settledSeq : view.settledSeq });
+    const settledE8s = held !== undefined && held.settledE8s > view.settledE8s ? held.settledE8s : view.settledE8s;
+    const unsettledSinceMs = held !== undefined && held.signed.receipt.owedE8s > held.settledE8s ? held.unsettledSinceMs : this.o.nowMs();
+    this.o.store.put({
+      signed,
+      unsettledSinceMs,
+      settledSeq: settledSeq > view.settledSeq ? settledSeq : view.settledSeq,
+      settledE8s
+    });
     return undefined;
   }
 }

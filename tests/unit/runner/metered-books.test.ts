@@ -128,7 +128,7 @@ describe('Settler', () => {
       publicKey: new Uint8Array(payerId.getPublicKey().toDer()),
       signature: new Uint8Array(await payerId.sign(receiptSigningBytes(receipt)))
     };
-    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n });
+    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n, settledE8s: 0n });
     let now = 1_000;
     let failing = true;
     const api = credit.runner(runner);
@@ -151,5 +151,32 @@ describe('Settler', () => {
     expect(store.get(a.id)?.settledSeq).toBe(2n);
     await settler.tick();
     expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
+  });
+
+  it('attack: the payer settling the receipt seq itself with a tiny owed does not stop the runner settling (finding 2)', async () => {
+    const { Settler } = await import('../../../src/runner/metered/settler.js');
+    const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const payerId = Ed25519KeyIdentity.generate();
+    const payer = payerId.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(10_000n);
+    const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
+    const receipt: Receipt = { lineId: a.id, payer, runner, seq: 5n, owedE8s: 900n, inputTokens: 1n, outputTokens: 1n, requests: 5n };
+    const signed = {
+      receipt,
+      publicKey: new Uint8Array(payerId.getPublicKey().toDer()),
+      signature: new Uint8Array(await payerId.sign(receiptSigningBytes(receipt)))
+    };
+    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n, settledE8s: 0n });
+    const [own] = await credit
+      .payer(payer)
+      .settleUsage([{ lineId: a.id, seq: 5n, owedE8s: 1n, inputTokens: 1n, outputTokens: 1n, requests: 1n }]);
+    expect(own).toMatchObject({ ok: true, movedE8s: 1n });
+    credit.lines.get(a.id)!.state = 'closing';
+    const settler = new Settler({ credit: credit.runner(runner), store, settleAfterMs: 10_000, nowMs: () => 1_000, log: () => undefined });
+    await settler.tick();
+    expect(credit.view(a.id)).toMatchObject({ settledSeq: 5n, settledE8s: 900n });
+    expect(store.get(a.id)?.settledE8s).toBe(900n);
   });
 });
