@@ -19,7 +19,7 @@ export const utf8Length = (text: string): number => (text.length === 0 ? 0 : enc
 
 /** What both sides read from a request body to bound its cost. */
 export interface RequestBound {
-  /** UTF-8 bytes of the prompt: the chat messages as JSON, or the completion prompt. */
+  /** UTF-8 bytes of the prompt: the chat messages as JSON, or the completion prompt, plus tools and response format. */
   promptBytes: number;
   maxTokens: number;
 }
@@ -38,6 +38,9 @@ export function requestBoundOf(path: string, body: Record<string, unknown>): Req
     else if (Array.isArray(body.prompt)) prompt = JSON.stringify(body.prompt);
     else return '`prompt` must be a string or an array';
   } else return `no metered route ${path}`;
+  // Rendered into the prompt by the engine's chat template, so counted in its bound.
+  for (const key of ['tools', 'tool_choice', 'response_format'] as const)
+    if (body[key] !== undefined && body[key] !== null) prompt += JSON.stringify(body[key]);
   const asked = body.max_completion_tokens ?? body.max_tokens;
   if (asked !== undefined && asked !== null && (typeof asked !== 'number' || !Number.isSafeInteger(asked) || asked < 1))
     return '`max_tokens` must be a positive integer';

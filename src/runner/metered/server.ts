@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   AUTH_HEADERS,
   chargeToJson,
+  inputTokenBoundOf,
   meteredCostE8sOf,
   requestBoundOf,
   signedReceiptFromJson,
@@ -207,8 +208,17 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     const refusal = await book.admit(lineId, payer, worstE8s);
     if (refusal !== undefined) return sendError(res, lineError(refusal));
     let charged = false;
+    const inputBound = inputTokenBoundOf(bound.promptBytes, model.servedContext);
     const charge = (usage: EngineUsage): Charge => {
       charged = true;
+      // The charge is capped at the worst case priced; usage beyond the bounds means the engine ran past them.
+      if (usage.outputTokens > BigInt(bound.maxTokens) || usage.inputTokens > inputBound)
+        log('metered-usage-above-bound', {
+          inputTokens: usage.inputTokens.toString(),
+          inputBound: inputBound.toString(),
+          outputTokens: usage.outputTokens.toString(),
+          maxTokens: bound.maxTokens
+        });
       return book.charge(lineId, worstE8s, { ...usage, costE8s: meteredCostE8sOf(model.prices, usage) });
     };
     try {

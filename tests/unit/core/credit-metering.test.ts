@@ -33,6 +33,12 @@ describe('request bounds', () => {
     expect(requestBoundOf('/v1/completions', { prompt: ['a', 'b'] })).toMatchObject({ promptBytes: 9 });
   });
 
+  it('attack: tools and response_format, rendered into the prompt, count in its bound (finding 3)', () => {
+    const tools = [{ type: 'function', function: { name: 'f', description: 'x'.repeat(5_000) } }];
+    const bound = requestBoundOf('/v1/chat/completions', { messages: MESSAGES, tools, response_format: { type: 'json_object' } });
+    expect(bound).toMatchObject({ promptBytes: PROMPT_BYTES + JSON.stringify(tools).length + 22 });
+  });
+
   it('refuses what cannot be bounded', () => {
     for (const [path, body] of [
       ['/v1/chat/completions', { messages: [] }],
