@@ -122,6 +122,7 @@ export class LineBook {
         reservedE8s: view.reservedE8s,
         settledE8s: view.settledE8s,
         receiptOwedE8s: this.o.store.get(view.id)?.signed.receipt.owedE8s ?? 0n,
+        ...(view.availableE8s === undefined ? {} : { availableE8s: view.availableE8s }),
         unsignedE8s: unpaid + line.inFlightE8s,
         unsignedRequests: line.uncovered.length + line.inFlightCount
       },
