@@ -171,7 +171,11 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       });
     }
     const { payer, lineId } = auth.value;
-    const admitted = nonces.admit(auth.value.nonceHex, auth.value.expiresAtNs, nowNs);
+    // The line before the nonce: throwaway keys without a line of their own toward this runner record nothing.
+    const view = await book.view(lineId);
+    if (view === undefined) return sendError(res, lineError({ code: 'NoLine' }));
+    if (view.runner !== o.runner || view.payer !== payer) return sendError(res, lineError({ code: 'NotYourLine' }));
+    const admitted = nonces.admit(lineId.toString(), auth.value.nonceHex, auth.value.expiresAtNs, nowNs);
     if (admitted === 'replay')
       return sendError(res, { status: 401, type: 'authentication_error', code: 'replayed_nonce', message: 'this nonce was already used' });
     if (admitted === 'full')

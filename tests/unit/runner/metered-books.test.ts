@@ -16,20 +16,30 @@ const S = 1_000_000_000n;
 describe('NonceCache', () => {
   it('refuses a nonce again until it expires, then forgets it', () => {
     const cache = new NonceCache();
-    expect(cache.admit('aa', 10n * S, 0n)).toBe('ok');
-    expect(cache.admit('aa', 10n * S, 5n * S)).toBe('replay');
-    expect(cache.admit('bb', 20n * S, 11n * S)).toBe('ok');
-    expect(cache.size).toBe(1); // `aa` expired and was swept
-    expect(cache.admit('aa', 20n * S, 11n * S)).toBe('ok');
+    expect(cache.admit('1', 'aa', 10n * S, 0n)).toBe('ok');
+    expect(cache.admit('1', 'aa', 10n * S, 5n * S)).toBe('replay');
+    expect(cache.admit('1', 'bb', 20n * S, 11n * S)).toBe('ok');
+    expect(cache.admit('1', 'aa', 20n * S, 11n * S)).toBe('ok');
   });
 
-  it('is bounded: when full of live nonces it refuses new ones instead of forgetting', () => {
+  it('is bounded per line: when full of live nonces it refuses new ones instead of forgetting', () => {
     const cache = new NonceCache(2);
-    expect(cache.admit('a', 100n, 0n)).toBe('ok');
-    expect(cache.admit('b', 100n, 0n)).toBe('ok');
-    expect(cache.admit('c', 100n, 0n)).toBe('full');
-    expect(cache.admit('a', 100n, 50n)).toBe('replay');
-    expect(cache.admit('c', 200n, 100n)).toBe('ok'); // a and b expired
+    expect(cache.admit('1', 'a', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'b', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'c', 100n, 0n)).toBe('full');
+    expect(cache.admit('1', 'a', 100n, 50n)).toBe('replay');
+    expect(cache.admit('1', 'c', 200n, 100n)).toBe('ok'); // a and b expired
+    expect(cache.size).toBe(1);
+  });
+
+  it('attack: one line filling its nonces does not lock out other payers (finding 5)', () => {
+    const cache = new NonceCache(2, 2);
+    expect(cache.admit('1', 'a', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'b', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'c', 100n, 0n)).toBe('full');
+    expect(cache.admit('2', 'c', 100n, 0n)).toBe('ok');
+    expect(cache.admit('3', 'd', 100n, 0n)).toBe('full'); // most lines held, all live
+    expect(cache.admit('3', 'd', 200n, 100n)).toBe('ok'); // expired lines are dropped
   });
 });
 
