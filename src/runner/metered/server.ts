@@ -226,7 +226,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       return book.charge(lineId, worstE8s, { ...usage, costE8s: meteredCostE8sOf(model.prices, usage) });
     };
     try {
-      await serveUpstream(res, path, body, bound.maxTokens, charge);
+      await serveUpstream(res, path, body, bound.maxTokens, inputBound, charge);
     } finally {
       if (!charged) book.release(lineId, worstE8s);
     }
@@ -237,6 +237,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     path: string,
     body: Record<string, unknown>,
     maxTokens: number,
+    inputBound: bigint,
     charge: (usage: EngineUsage) => Charge
   ): Promise<void> {
     let upstream: Response;
@@ -280,8 +281,11 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
           res.write(
             `data: ${JSON.stringify({ error: { message: `the engine stream broke: ${relayed.error}`, type: 'server_error' } })}\n\n`
           );
-        if (relayed.usage === undefined && relayed.contentChunks > 0)
-          charge({ inputTokens: 0n, outputTokens: BigInt(relayed.contentChunks) });
+        // The prompt was processed: its bound is charged, with one token per content chunk sent.
+        if (relayed.usage === undefined) {
+          const c = charge({ inputTokens: inputBound, outputTokens: BigInt(relayed.contentChunks) });
+          log('metered-stream-charged', { line: c.lineId.toString(), chargeSeq: c.chargeSeq.toString(), costE8s: c.costE8s.toString() });
+        }
       }
       res.end();
       return;
