@@ -60,7 +60,9 @@ export class MemoryCredit {
         return items.map((item) => {
           const line = this.lines.get(item.lineId);
           if (line === undefined || line.payer !== caller) return { ok: false, lineId: item.lineId, error: 'NotFound' };
-          return { ok: true, lineId: item.lineId, movedE8s: this.move(line, item.seq, item.owedE8s), line: this.view(line.id)! };
+          const moved = this.move(line, item.seq, item.owedE8s);
+          if (typeof moved === 'string') return { ok: false, lineId: item.lineId, error: moved };
+          return { ok: true, lineId: item.lineId, movedE8s: moved, line: this.view(line.id)! };
         });
       },
       getCreditAccount: async (owner) => this.accounts.get(owner)
@@ -79,7 +81,8 @@ export class MemoryCredit {
         if (problem !== undefined) throw new Error(problem);
         const line = this.lines.get(signed.receipt.lineId);
         if (line === undefined || line.runner !== caller || line.payer !== signed.receipt.payer) throw new Error('NotYourLine');
-        this.move(line, signed.receipt.seq, signed.receipt.owedE8s);
+        const moved = this.move(line, signed.receipt.seq, signed.receipt.owedE8s);
+        if (typeof moved === 'string') throw new Error(moved);
         return this.view(line.id)!;
       }
     };
@@ -92,13 +95,18 @@ export class MemoryCredit {
     return { ...view };
   }
 
-  /** Moves what the receipt owes beyond what is settled, capped by the reservation; older seqs move nothing. */
-  private move(line: CreditLineView & { owedSeen: bigint }, seq: bigint, owedE8s: bigint): bigint {
-    if (seq <= line.settledSeq) return 0n;
+  /**
+   * As the canister (src/core/credit/settle.ts): the highest signed owed binds, whatever its seq — what it owes beyond
+   * what is settled moves, capped by the reservation; a newer seq owing less than settled is refused; the settled seq
+   * only rises. A closed line moves nothing.
+   */
+  private move(line: CreditLineView & { owedSeen: bigint }, seq: bigint, owedE8s: bigint): bigint | string {
+    if (line.state === 'closed') return 'LineNotOpen';
+    if (owedE8s < line.settledE8s && seq > line.settledSeq) return 'OwedBelowSettled';
     const target = owedE8s > line.reservedE8s ? line.reservedE8s : owedE8s;
     const moved = target > line.settledE8s ? target - line.settledE8s : 0n;
     line.settledE8s += moved;
-    line.settledSeq = seq;
+    if (seq > line.settledSeq) line.settledSeq = seq;
     this.account(line.runner).accruedE8s += moved;
     this.account(line.payer).reservedE8s -= moved;
     return moved;

@@ -19,7 +19,7 @@ export const utf8Length = (text: string): number => (text.length === 0 ? 0 : enc
 
 /** What both sides read from a request body to bound its cost. */
 export interface RequestBound {
-  /** UTF-8 bytes of the prompt: the chat messages as JSON, or the completion prompt. */
+  /** UTF-8 bytes of the prompt: the chat messages as JSON, or the completion prompt, plus tools and response format. */
   promptBytes: number;
   maxTokens: number;
 }
@@ -38,6 +38,9 @@ export function requestBoundOf(path: string, body: Record<string, unknown>): Req
     else if (Array.isArray(body.prompt)) prompt = JSON.stringify(body.prompt);
     else return '`prompt` must be a string or an array';
   } else return `no metered route ${path}`;
+  // Rendered into the prompt by the engine's chat template, so counted in its bound.
+  for (const key of ['tools', 'tool_choice', 'response_format'] as const)
+    if (body[key] !== undefined && body[key] !== null) prompt += JSON.stringify(body[key]);
   const asked = body.max_completion_tokens ?? body.max_tokens;
   if (asked !== undefined && asked !== null && (typeof asked !== 'number' || !Number.isSafeInteger(asked) || asked < 1))
     return '`max_tokens` must be a positive integer';
@@ -146,6 +149,11 @@ export interface LineExposure {
   settledE8s: bigint;
   /** Owed by the payer's latest receipt the runner holds (0 without one). */
   receiptOwedE8s: bigint;
+  /**
+   * The registry's figure of what can still be paid to the runner beyond what is settled (the reserve less the
+   * protocol fee on it); when known it bounds the credit instead of `reservedE8s`.
+   */
+  availableE8s?: bigint;
   /** Charges served and not covered by a receipt yet, plus requests in flight at their worst case. */
   unsignedE8s: bigint;
   unsignedRequests: number;
@@ -162,10 +170,16 @@ export type CreditRefusal =
   | { code: 'InsufficientCredit'; availableE8s: bigint; neededE8s: bigint }
   | { code: 'ExposureCap'; unsignedE8s: bigint; maxUnsignedE8s: bigint; unsignedRequests: number };
 
-/** Credit on a line the runner can still collect: reserved − max(settled, receipted) − unsigned. */
+/**
+ * Credit on a line the runner can still collect: reserved − max(settled, receipted) − unsigned, or, with the
+ * registry's `availableE8s` (net of the protocol fee), available − (receipted − settled) − unsigned.
+ */
 export function availableCreditE8s(line: LineExposure): bigint {
   const covered = line.settledE8s > line.receiptOwedE8s ? line.settledE8s : line.receiptOwedE8s;
-  const left = line.reservedE8s - covered - line.unsignedE8s;
+  const left =
+    line.availableE8s === undefined
+      ? line.reservedE8s - covered - line.unsignedE8s
+      : line.availableE8s - (covered - line.settledE8s) - line.unsignedE8s;
   return left < 0n ? 0n : left;
 }
 

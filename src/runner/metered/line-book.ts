@@ -18,8 +18,13 @@ import type { ReceiptStore } from './receipt-store.js';
  */
 interface LiveLine {
   view?: { line: CreditLineView; atMs: number };
-  /** Served, not covered by a receipt: chargeSeq → cost. */
-  pending: Map<bigint, bigint>;
+  /**
+   * The runner's cumulative claim on the line after each charge not yet covered by a receipt, oldest first. A
+   * receipt covers the charges whose claim its owed reaches; `covers` in it is informational only (never trusted).
+   */
+  uncovered: bigint[];
+  /** The runner's cumulative claim: the covered amount when first seen, plus every charge since. */
+  claimE8s?: bigint;
   /** Requests admitted and not finished, at their worst case. */
   inFlightE8s: bigint;
   inFlightCount: number;
@@ -76,14 +81,14 @@ export class LineBook {
     if (line === undefined) {
       if (this.lines.size >= (this.o.maxLines ?? 100_000)) this.evict();
       // Charge seqs from the clock: unique across restarts without writing each one down.
-      line = { pending: new Map(), inFlightE8s: 0n, inFlightCount: 0, nextChargeSeq: BigInt(this.o.nowMs()) * 1000n };
+      line = { uncovered: [], inFlightE8s: 0n, inFlightCount: 0, nextChargeSeq: BigInt(this.o.nowMs()) * 1000n };
       this.lines.set(key, line);
     }
     return line;
   }
 
   private evict(): void {
-    for (const [key, line] of this.lines) if (line.pending.size === 0 && line.inFlightCount === 0) this.lines.delete(key);
+    for (const [key, line] of this.lines) if (line.uncovered.length === 0 && line.inFlightCount === 0) this.lines.delete(key);
   }
 
   /** The registry's view of the line, at most `lineCacheMs` old (`fresh`: ask the registry now). */
@@ -103,6 +108,7 @@ export class LineBook {
     if (view === undefined) return { code: 'NoLine' };
     if (view.runner !== this.o.runner || view.payer !== payer) return { code: 'NotYourLine' };
     const line = this.live(lineId);
+    line.claimE8s ??= this.covered(view);
     let refusal = this.refusal(view, line, worstE8s);
     if (refusal?.code === 'InsufficientCredit' || view.state !== 'open') {
       // The payer may just have topped up (or reopened): look again before refusing.
@@ -116,15 +122,31 @@ export class LineBook {
     return undefined;
   }
 
+  /** What the payer has signed for or settled on this line: max(latest receipt's owed, settled on-chain). */
+  private covered(view: CreditLineView | undefined): bigint {
+    const receipted = view === undefined ? 0n : (this.o.store.get(view.id)?.signed.receipt.owedE8s ?? 0n);
+    const settled = view?.settledE8s ?? 0n;
+    return receipted > settled ? receipted : settled;
+  }
+
+  /** Drops the charges the covered amount reaches; what the payer did not sign for stays unpaid exposure. */
+  private unpaidE8s(view: CreditLineView | undefined, line: LiveLine): bigint {
+    const covered = this.covered(view);
+    while (line.uncovered.length > 0 && line.uncovered[0]! <= covered) line.uncovered.shift();
+    const claim = line.claimE8s ?? covered;
+    return claim > covered ? claim - covered : 0n;
+  }
+
   private refusal(view: CreditLineView, line: LiveLine, worstE8s: bigint): CreditRefusal | undefined {
-    const pending = [...line.pending.values()].reduce((a, b) => a + b, 0n);
+    const unpaid = this.unpaidE8s(view, line);
     return creditRefusal(
       {
         reservedE8s: view.reservedE8s,
         settledE8s: view.settledE8s,
         receiptOwedE8s: this.o.store.get(view.id)?.signed.receipt.owedE8s ?? 0n,
-        unsignedE8s: pending + line.inFlightE8s,
-        unsignedRequests: line.pending.size + line.inFlightCount
+        ...(view.availableE8s === undefined ? {} : { availableE8s: view.availableE8s }),
+        unsignedE8s: unpaid + line.inFlightE8s,
+        unsignedRequests: line.uncovered.length + line.inFlightCount
       },
       worstE8s,
       this.o.limits
@@ -144,16 +166,17 @@ export class LineBook {
     const line = this.live(lineId);
     const costE8s = usage.costE8s > worstE8s ? worstE8s : usage.costE8s;
     const chargeSeq = line.nextChargeSeq++;
-    line.pending.set(chargeSeq, costE8s);
-    const receipted = this.o.store.get(lineId)?.signed.receipt.owedE8s ?? 0n;
-    const owedE8s = receipted + [...line.pending.values()].reduce((a, b) => a + b, 0n);
+    const covered = this.covered(line.view?.line);
+    const owedE8s = (line.claimE8s !== undefined && line.claimE8s > covered ? line.claimE8s : covered) + costE8s;
+    line.claimE8s = owedE8s;
+    line.uncovered.push(owedE8s);
     return { lineId, chargeSeq, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costE8s, owedE8s };
   }
 
   /**
    * Keeps the payer's signed receipt if it is valid, for this runner, on the payer's line, and newer than the one
-   * held; `covers` are the charges it accounts for (they stop counting as unsigned exposure). Resending the receipt
-   * already held is accepted (idempotent).
+   * held. A receipt covers charges only by its owed amount: what was charged beyond it stays unpaid exposure (`covers`
+   * is the payer's note of which charges it meant, never trusted). Resending the receipt already held is accepted.
    */
   async acceptReceipt(signed: SignedReceipt, covers: readonly bigint[], payer?: string): Promise<ReceiptRefusal | undefined> {
     // Concurrent requests carry the same latest receipt: the one held was verified when it was kept.
@@ -175,12 +198,17 @@ export class LineBook {
         return { code: 'Stale', latestSeq: held.signed.receipt.seq };
       if (r.owedE8s < held.signed.receipt.owedE8s) return { code: 'NotCumulative', latestOwedE8s: held.signed.receipt.owedE8s };
     }
-    const line = this.live(r.lineId);
-    for (const seq of covers) line.pending.delete(seq);
+    void covers;
     if (held !== undefined && held.signed.receipt.seq === r.seq) return undefined;
     const settledSeq = held?.settledSeq ?? view.settledSeq;
-    const unsettledSinceMs = held !== undefined && held.signed.receipt.seq > held.settledSeq ? held.unsettledSinceMs : this.o.nowMs();
-    this.o.store.put({ signed, unsettledSinceMs, settledSeq: settledSeq > view.settledSeq ? settledSeq : view.settledSeq });
+    const settledE8s = held !== undefined && held.settledE8s > view.settledE8s ? held.settledE8s : view.settledE8s;
+    const unsettledSinceMs = held !== undefined && held.signed.receipt.owedE8s > held.settledE8s ? held.unsettledSinceMs : this.o.nowMs();
+    this.o.store.put({
+      signed,
+      unsettledSinceMs,
+      settledSeq: settledSeq > view.settledSeq ? settledSeq : view.settledSeq,
+      settledE8s
+    });
     return undefined;
   }
 }

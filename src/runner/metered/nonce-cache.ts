@@ -1,36 +1,50 @@
 /**
  * Nonces of signed requests seen, each kept until its request expires (at most MAX_REQUEST_VALIDITY_NS), so a
- * request cannot be replayed while it is still valid. Memory is bounded: when full of unexpired nonces, new requests
- * are refused (`full`) rather than forgetting a nonce that could then be replayed.
+ * request cannot be replayed while it is still valid. Kept per credit line, and only for requests on a real line of
+ * their signer toward this runner (the caller checks that first): a payer filling its own line's cache refuses only
+ * itself, never other payers. Memory is bounded: a line full of unexpired nonces refuses new requests (`full`)
+ * rather than forgetting a nonce that could then be replayed.
  */
 export class NonceCache {
-  /** Insertion order; expiries differ by at most the validity bound, so the oldest entries expire first (mostly). */
-  private readonly entries = new Map<string, bigint>();
+  private readonly lines = new Map<string, Map<string, bigint>>();
 
-  constructor(private readonly maxEntries = 200_000) {}
+  constructor(
+    private readonly maxPerLine = 4_096,
+    private readonly maxLines = 100_000
+  ) {}
 
   get size(): number {
-    return this.entries.size;
+    let n = 0;
+    for (const line of this.lines.values()) n += line.size;
+    return n;
   }
 
-  /** Records `nonceHex` until `expiresAtNs`; `replay` if it is already held, `full` when no room is left. */
-  admit(nonceHex: string, expiresAtNs: bigint, nowNs: bigint): 'ok' | 'replay' | 'full' {
-    const seen = this.entries.get(nonceHex);
+  /** Records `nonceHex` on `lineKey` until `expiresAtNs`; `replay` if it is already held, `full` when no room is left. */
+  admit(lineKey: string, nonceHex: string, expiresAtNs: bigint, nowNs: bigint): 'ok' | 'replay' | 'full' {
+    let entries = this.lines.get(lineKey);
+    if (entries === undefined) {
+      if (this.lines.size >= this.maxLines) this.sweepLines(nowNs);
+      if (this.lines.size >= this.maxLines) return 'full';
+      entries = new Map();
+      this.lines.set(lineKey, entries);
+    }
+    const seen = entries.get(nonceHex);
     if (seen !== undefined && seen > nowNs) return 'replay';
-    this.sweep(nowNs);
-    if (this.entries.size >= this.maxEntries) return 'full';
-    this.entries.set(nonceHex, expiresAtNs);
+    if (entries.size >= this.maxPerLine) NonceCache.sweep(entries, nowNs);
+    if (entries.size >= this.maxPerLine) return 'full';
+    entries.set(nonceHex, expiresAtNs);
     return 'ok';
   }
 
-  /** Drops expired entries from the oldest end (amortized O(1) per admitted nonce). */
-  private sweep(nowNs: bigint): void {
-    for (const [nonce, expiresAtNs] of this.entries) {
-      if (expiresAtNs > nowNs) {
-        if (this.entries.size < this.maxEntries) return;
-        continue; // full: keep looking for expired ones behind a long-lived entry
-      }
-      this.entries.delete(nonce);
+  /** Drops a line's expired entries (only when it is full: at most maxPerLine per sweep, amortized). */
+  private static sweep(entries: Map<string, bigint>, nowNs: bigint): void {
+    for (const [nonce, expiresAtNs] of entries) if (expiresAtNs <= nowNs) entries.delete(nonce);
+  }
+
+  private sweepLines(nowNs: bigint): void {
+    for (const [key, entries] of this.lines) {
+      NonceCache.sweep(entries, nowNs);
+      if (entries.size === 0) this.lines.delete(key);
     }
   }
 }

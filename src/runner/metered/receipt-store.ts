@@ -15,11 +15,26 @@ export interface StoredReceipt {
   unsettledSinceMs: number;
   /** The highest receipt seq known settled on-chain (by the payer or by this runner). */
   settledSeq: bigint;
+  /**
+   * The amount known settled on-chain. The runner decides by this, never by the seq: a payer can settle the runner's
+   * seq itself with a smaller owed amount (the highest signed owed binds on-chain).
+   */
+  settledE8s: bigint;
 }
 
 const FileSchema = z.object({
   version: z.literal(1),
-  lines: z.array(z.object({ signed: z.unknown(), unsettledSinceMs: z.number(), settledSeq: z.string().regex(/^\d{1,20}$/) }))
+  lines: z.array(
+    z.object({
+      signed: z.unknown(),
+      unsettledSinceMs: z.number(),
+      settledSeq: z.string().regex(/^\d{1,20}$/),
+      settledE8s: z
+        .string()
+        .regex(/^\d{1,38}$/)
+        .optional()
+    })
+  )
 });
 
 export class ReceiptStore {
@@ -41,7 +56,8 @@ export class ReceiptStore {
       this.lines.set(signed.receipt.lineId.toString(), {
         signed,
         unsettledSinceMs: line.unsettledSinceMs,
-        settledSeq: BigInt(line.settledSeq)
+        settledSeq: BigInt(line.settledSeq),
+        settledE8s: BigInt(line.settledE8s ?? '0')
       });
     }
   }
@@ -64,7 +80,8 @@ export class ReceiptStore {
     const lines = [...this.lines.values()].map((l) => ({
       signed: signedReceiptToJson(l.signed),
       unsettledSinceMs: l.unsettledSinceMs,
-      settledSeq: l.settledSeq.toString()
+      settledSeq: l.settledSeq.toString(),
+      settledE8s: l.settledE8s.toString()
     }));
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, JSON.stringify({ version: 1, lines }));

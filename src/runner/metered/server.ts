@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   AUTH_HEADERS,
   chargeToJson,
+  inputTokenBoundOf,
   meteredCostE8sOf,
   requestBoundOf,
   signedReceiptFromJson,
@@ -172,7 +173,11 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       });
     }
     const { payer, lineId } = auth.value;
-    const admitted = nonces.admit(auth.value.nonceHex, auth.value.expiresAtNs, nowNs);
+    // The line before the nonce: throwaway keys without a line of their own toward this runner record nothing.
+    const view = await book.view(lineId);
+    if (view === undefined) return sendError(res, lineError({ code: 'NoLine' }));
+    if (view.runner !== o.runner || view.payer !== payer) return sendError(res, lineError({ code: 'NotYourLine' }));
+    const admitted = nonces.admit(lineId.toString(), auth.value.nonceHex, auth.value.expiresAtNs, nowNs);
     if (admitted === 'replay')
       return sendError(res, { status: 401, type: 'authentication_error', code: 'replayed_nonce', message: 'this nonce was already used' });
     if (admitted === 'full')
@@ -209,12 +214,21 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     const refusal = await book.admit(lineId, payer, worstE8s);
     if (refusal !== undefined) return sendError(res, lineError(refusal));
     let charged = false;
+    const inputBound = inputTokenBoundOf(bound.promptBytes, model.servedContext);
     const charge = (usage: EngineUsage): Charge => {
       charged = true;
+      // The charge is capped at the worst case priced; usage beyond the bounds means the engine ran past them.
+      if (usage.outputTokens > BigInt(bound.maxTokens) || usage.inputTokens > inputBound)
+        log('metered-usage-above-bound', {
+          inputTokens: usage.inputTokens.toString(),
+          inputBound: inputBound.toString(),
+          outputTokens: usage.outputTokens.toString(),
+          maxTokens: bound.maxTokens
+        });
       return book.charge(lineId, worstE8s, { ...usage, costE8s: meteredCostE8sOf(model.prices, usage) });
     };
     try {
-      await serveUpstream(res, path, body, bound.maxTokens, charge);
+      await serveUpstream(res, path, body, bound.maxTokens, inputBound, charge);
     } finally {
       if (!charged) book.release(lineId, worstE8s);
     }
@@ -225,6 +239,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     path: string,
     body: Record<string, unknown>,
     maxTokens: number,
+    inputBound: bigint,
     charge: (usage: EngineUsage) => Charge
   ): Promise<void> {
     let upstream: Response;
@@ -268,8 +283,11 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
           res.write(
             `data: ${JSON.stringify({ error: { message: `the engine stream broke: ${relayed.error}`, type: 'server_error' } })}\n\n`
           );
-        if (relayed.usage === undefined && relayed.contentChunks > 0)
-          charge({ inputTokens: 0n, outputTokens: BigInt(relayed.contentChunks) });
+        // The prompt was processed: its bound is charged, with one token per content chunk sent.
+        if (relayed.usage === undefined) {
+          const c = charge({ inputTokens: inputBound, outputTokens: BigInt(relayed.contentChunks) });
+          log('metered-stream-charged', { line: c.lineId.toString(), chargeSeq: c.chargeSeq.toString(), costE8s: c.costE8s.toString() });
+        }
       }
       res.end();
       return;

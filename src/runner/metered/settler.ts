@@ -42,20 +42,24 @@ export class Settler {
     const now = this.o.nowMs();
     for (const held of this.o.store.all()) {
       const r = held.signed.receipt;
-      if (r.seq <= held.settledSeq) continue;
+      // By amount, never by seq: the payer may settle the receipt's seq itself with less owed.
+      if (r.owedE8s <= held.settledE8s) continue;
       const key = r.lineId.toString();
       const retry = this.retryAtMs.get(key);
       if (retry !== undefined && now < retry.atMs) continue;
       try {
         const line = await this.o.credit.getCreditLine(r.lineId);
-        if (line !== undefined && line.settledSeq >= r.seq) {
-          this.o.store.put({ ...held, settledSeq: line.settledSeq });
+        if (line !== undefined && (line.settledE8s >= r.owedE8s || line.state === 'closed')) {
+          // Settled as far as this receipt reaches (or nothing more can move: closed).
+          const settledE8s = line.state === 'closed' && line.settledE8s < r.owedE8s ? r.owedE8s : line.settledE8s;
+          this.o.store.put({ ...held, settledSeq: line.settledSeq, settledE8s });
           continue;
         }
         const closing = line?.state === 'closing';
         if (!closing && now - held.unsettledSinceMs < this.o.settleAfterMs) continue;
         const settled = await this.o.credit.settleReceipt(held.signed);
-        this.o.store.put({ ...this.o.store.get(r.lineId)!, settledSeq: settled.settledSeq });
+        const after = settled.settledE8s >= r.owedE8s || settled.state === 'closed' ? r.owedE8s : settled.settledE8s;
+        this.o.store.put({ ...this.o.store.get(r.lineId)!, settledSeq: settled.settledSeq, settledE8s: after });
         this.retryAtMs.delete(key);
         this.o.log('receipt-settled', { line: key, seq: r.seq.toString(), owedE8s: r.owedE8s.toString(), closing });
       } catch (error) {

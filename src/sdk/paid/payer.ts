@@ -13,6 +13,7 @@ import {
   worstCaseCostE8s,
   type AcceptedCharge,
   type Charge,
+  type CreditLineView,
   type PayerCreditApi,
   type SettleOutcome,
   type SignedReceipt
@@ -161,13 +162,24 @@ export class PayerClient {
       let line = this.lines.get(runner);
       if (line === undefined) {
         const found = await this.o.credit.findCreditLine(this.payer, runner);
-        if (found !== undefined) line = this.adopt(runner, found.id, found.reservedE8s, found.settledSeq);
+        if (found !== undefined) line = this.adopt(runner, found);
       }
       const inFlight = this.inFlightE8s.get(runner) ?? 0n;
+      if (line !== undefined && force) {
+        // A runner's 402 forces a top-up only if the line is short on-chain too (a malicious runner refusing every
+        // request must not make the payer lock fresh credit toward it each time).
+        const found = await this.o.credit.findCreditLine(this.payer, runner);
+        if (found?.id === line.lineId) {
+          line.reservedE8s = found.reservedE8s;
+          const unsettled = line.owedE8s > found.settledE8s ? line.owedE8s - found.settledE8s : 0n;
+          const available = found.availableE8s ?? found.reservedE8s - found.settledE8s;
+          if (available - unsettled - inFlight >= worstE8s) return line;
+        }
+      }
       if (line === undefined || force || line.reservedE8s - line.owedE8s - inFlight < worstE8s) {
         const want = this.o.reserveE8s ?? 10_000_000n;
         const view = await this.o.credit.reserveCredit(runner, want > worstE8s ? want : worstE8s);
-        line = line !== undefined && line.lineId === view.id ? line : this.adopt(runner, view.id, 0n, view.settledSeq);
+        line = line !== undefined && line.lineId === view.id ? line : this.adopt(runner, { ...view, reservedE8s: 0n });
         line.reservedE8s = view.reservedE8s;
         this.save();
       }
@@ -175,14 +187,19 @@ export class PayerClient {
     });
   }
 
-  private adopt(runner: string, lineId: bigint, reservedE8s: bigint, settledSeq: bigint): PayerLine {
+  /**
+   * Takes up a line found on-chain without books for it (a payer that lost its state): owed resumes from what is
+   * settled, so the next receipt is cumulative over it (restarting at 0 made every receipt OwedBelowSettled).
+   */
+  private adopt(runner: string, view: CreditLineView): PayerLine {
+    const { id: lineId, reservedE8s, settledSeq } = view;
     const held = this.lines.get(runner);
     if (held?.lineId === lineId) return held;
     const line: PayerLine = {
       lineId,
       runner,
       seq: settledSeq,
-      owedE8s: 0n,
+      owedE8s: view.settledE8s,
       inputTokens: 0n,
       outputTokens: 0n,
       requests: 0n,

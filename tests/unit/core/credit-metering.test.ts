@@ -33,6 +33,12 @@ describe('request bounds', () => {
     expect(requestBoundOf('/v1/completions', { prompt: ['a', 'b'] })).toMatchObject({ promptBytes: 9 });
   });
 
+  it('attack: tools and response_format, rendered into the prompt, count in its bound (finding 3)', () => {
+    const tools = [{ type: 'function', function: { name: 'f', description: 'x'.repeat(5_000) } }];
+    const bound = requestBoundOf('/v1/chat/completions', { messages: MESSAGES, tools, response_format: { type: 'json_object' } });
+    expect(bound).toMatchObject({ promptBytes: PROMPT_BYTES + JSON.stringify(tools).length + 22 });
+  });
+
   it('refuses what cannot be bounded', () => {
     for (const [path, body] of [
       ['/v1/chat/completions', { messages: [] }],
@@ -97,6 +103,12 @@ describe('the runner’s exposure on a line', () => {
     expect(availableCreditE8s(line)).toBe(500n);
     expect(availableCreditE8s({ ...line, settledE8s: 400n })).toBe(400n);
     expect(availableCreditE8s({ ...line, unsignedE8s: 5_000n })).toBe(0n);
+    // Finding 12: the registry's available figure (net of the protocol fee) bounds it, not the reserve.
+    expect(availableCreditE8s({ ...line, availableE8s: 857n })).toBe(457n); // 857 − (300 − 100) − 200
+    expect(creditRefusal({ ...line, availableE8s: 857n }, 500n, { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 })).toMatchObject({
+      code: 'InsufficientCredit',
+      availableE8s: 457n
+    });
   });
 
   it('serves within the credit and the caps; refuses beyond either, naming which', () => {

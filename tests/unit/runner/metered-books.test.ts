@@ -24,20 +24,30 @@ const S = 1_000_000_000n;
 describe('NonceCache', () => {
   it('refuses a nonce again until it expires, then forgets it', () => {
     const cache = new NonceCache();
-    expect(cache.admit('aa', 10n * S, 0n)).toBe('ok');
-    expect(cache.admit('aa', 10n * S, 5n * S)).toBe('replay');
-    expect(cache.admit('bb', 20n * S, 11n * S)).toBe('ok');
-    expect(cache.size).toBe(1); // `aa` expired and was swept
-    expect(cache.admit('aa', 20n * S, 11n * S)).toBe('ok');
+    expect(cache.admit('1', 'aa', 10n * S, 0n)).toBe('ok');
+    expect(cache.admit('1', 'aa', 10n * S, 5n * S)).toBe('replay');
+    expect(cache.admit('1', 'bb', 20n * S, 11n * S)).toBe('ok');
+    expect(cache.admit('1', 'aa', 20n * S, 11n * S)).toBe('ok');
   });
 
-  it('is bounded: when full of live nonces it refuses new ones instead of forgetting', () => {
+  it('is bounded per line: when full of live nonces it refuses new ones instead of forgetting', () => {
     const cache = new NonceCache(2);
-    expect(cache.admit('a', 100n, 0n)).toBe('ok');
-    expect(cache.admit('b', 100n, 0n)).toBe('ok');
-    expect(cache.admit('c', 100n, 0n)).toBe('full');
-    expect(cache.admit('a', 100n, 50n)).toBe('replay');
-    expect(cache.admit('c', 200n, 100n)).toBe('ok'); // a and b expired
+    expect(cache.admit('1', 'a', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'b', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'c', 100n, 0n)).toBe('full');
+    expect(cache.admit('1', 'a', 100n, 50n)).toBe('replay');
+    expect(cache.admit('1', 'c', 200n, 100n)).toBe('ok'); // a and b expired
+    expect(cache.size).toBe(1);
+  });
+
+  it('attack: one line filling its nonces does not lock out other payers (finding 5)', () => {
+    const cache = new NonceCache(2, 2);
+    expect(cache.admit('1', 'a', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'b', 100n, 0n)).toBe('ok');
+    expect(cache.admit('1', 'c', 100n, 0n)).toBe('full');
+    expect(cache.admit('2', 'c', 100n, 0n)).toBe('ok');
+    expect(cache.admit('3', 'd', 100n, 0n)).toBe('full'); // most lines held, all live
+    expect(cache.admit('3', 'd', 200n, 100n)).toBe('ok'); // expired lines are dropped
   });
 });
 
@@ -101,6 +111,22 @@ describe('LineBook receipts', () => {
     expect(next.owedE8s).toBe(610n);
     expect(await book.admit(base.lineId, Ed25519KeyIdentity.generate().getPrincipal().toText(), 1n)).toEqual({ code: 'NotYourLine' });
     expect(await book.admit(99n, payer, 1n)).toEqual({ code: 'NoLine' });
+  });
+
+  it('attack: a receipt naming charges in `covers` without owing them does not clear them (finding 1)', async () => {
+    const { book, base } = await setup();
+    const stale = await sign({ ...base, owedE8s: 1n });
+    let served = 0n;
+    for (let i = 0; i < 20; i++) {
+      if ((await book.admit(base.lineId, payer, 100n)) !== undefined) break;
+      const charge = book.charge(base.lineId, 100n, { inputTokens: 1n, outputTokens: 1n, costE8s: 90n });
+      served += charge.costE8s;
+      expect(await book.acceptReceipt(stale, [charge.chargeSeq])).toBeUndefined();
+    }
+    expect(served).toBeLessThanOrEqual(1_000n); // never more than the line holds, though the payer signed 1 e8s
+    // A receipt that owes what was charged covers it: the line serves again.
+    expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: served }), [])).toBeUndefined();
+    expect(await book.admit(base.lineId, payer, 1_000n - served)).toBeUndefined();
   });
 });
 
@@ -179,7 +205,7 @@ describe('Settler', () => {
       publicKey: new Uint8Array(payerId.getPublicKey().toDer()),
       signature: new Uint8Array(await payerId.sign(receiptSigningBytes(receipt)))
     };
-    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n });
+    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n, settledE8s: 0n });
     let now = 1_000;
     let failing = true;
     const api = credit.runner(runner);
@@ -202,5 +228,32 @@ describe('Settler', () => {
     expect(store.get(a.id)?.settledSeq).toBe(2n);
     await settler.tick();
     expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
+  });
+
+  it('attack: the payer settling the receipt seq itself with a tiny owed does not stop the runner settling (finding 2)', async () => {
+    const { Settler } = await import('../../../src/runner/metered/settler.js');
+    const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const payerId = Ed25519KeyIdentity.generate();
+    const payer = payerId.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(10_000n);
+    const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
+    const receipt: Receipt = { lineId: a.id, payer, runner, seq: 5n, owedE8s: 900n, inputTokens: 1n, outputTokens: 1n, requests: 5n };
+    const signed = {
+      receipt,
+      publicKey: new Uint8Array(payerId.getPublicKey().toDer()),
+      signature: new Uint8Array(await payerId.sign(receiptSigningBytes(receipt)))
+    };
+    store.put({ signed, unsettledSinceMs: 0, settledSeq: 0n, settledE8s: 0n });
+    const [own] = await credit
+      .payer(payer)
+      .settleUsage([{ lineId: a.id, seq: 5n, owedE8s: 1n, inputTokens: 1n, outputTokens: 1n, requests: 1n }]);
+    expect(own).toMatchObject({ ok: true, movedE8s: 1n });
+    credit.lines.get(a.id)!.state = 'closing';
+    const settler = new Settler({ credit: credit.runner(runner), store, settleAfterMs: 10_000, nowMs: () => 1_000, log: () => undefined });
+    await settler.tick();
+    expect(credit.view(a.id)).toMatchObject({ settledSeq: 5n, settledE8s: 900n });
+    expect(store.get(a.id)?.settledE8s).toBe(900n);
   });
 });
