@@ -261,11 +261,15 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     for (const r of runners) okOf(await (await as(r)).heartbeat(heartbeatArgs()));
     const order = async (key?: string) =>
       okOf(await reader.find_runners(findRequest({ model: [card.id as string], affinity_key: key === undefined ? [] : [key] })));
-    const plain = (await order()).map((c) => c.runner.toText());
+    const ids = async (key?: string) => (await order(key)).map((c) => c.runner.toText());
     for (const key of ['session-a', 'session-b', 'session-c', 'session-d', 'session-e']) {
+      // Scores are whole points and heartbeat freshness decays with the clock, so two runners a point apart may swap
+      // between calls: the keyed order must equal the plain order just before or just after it.
+      const before = await ids();
       const keyed = await order(key);
+      const after = await ids();
       expect(keyed.some((c) => c.affinity)).toBe(false);
-      expect(keyed.map((c) => c.runner.toText())).toEqual(plain);
+      expect([before, after]).toContainEqual(keyed.map((c) => c.runner.toText()));
     }
   });
 
