@@ -88,32 +88,30 @@ function check(run: StreamRun, where: string): StreamRun {
 const MAX_ATTEMPTS = 10;
 
 /**
- * `clients` concurrent loops sharing `requests` requests: requests per second over the whole run. A request whose
- * connection failed (a server closing a kept-alive socket as it is reused) is sent again (up to MAX_ATTEMPTS in all) and counted in `retried`: llama-server with many clients on
- * two cores drops such sockets now and then.
+ * `path`, sent again (up to MAX_ATTEMPTS in all) when it fails, each resend counted in `resent.count`: llama-server
+ * with many clients on two cores drops kept-alive sockets as they are reused now and then, on every path alike.
  */
-export async function requestsPerSecond(
-  path: Path,
-  clients: number,
-  requests: number,
-  ask: (i: number) => Ask
-): Promise<{ perSecond: number; retried: number }> {
+export function retrying(path: Path, resent: { count: number }): Path {
+  return async (ask) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await path(ask);
+      } catch (error) {
+        if (attempt === MAX_ATTEMPTS) throw error;
+        resent.count += 1;
+      }
+    }
+  };
+}
+
+/** `clients` concurrent loops sharing `requests` requests of `path`: requests per second over the whole run. */
+export async function requestsPerSecond(path: Path, clients: number, requests: number, ask: (i: number) => Ask): Promise<number> {
   let next = 0;
-  let retried = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      for (let i = next++; i < requests; i = next++)
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await path(ask(i));
-            break;
-          } catch (error) {
-            if (attempt === MAX_ATTEMPTS) throw error;
-            retried += 1;
-          }
-        }
+      for (let i = next++; i < requests; i = next++) await path(ask(i));
     })
   );
-  return { perSecond: requests / ((performance.now() - started) / 1000), retried };
+  return requests / ((performance.now() - started) / 1000);
 }

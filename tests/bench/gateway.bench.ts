@@ -33,7 +33,7 @@ import { DeaiClient } from '../../src/sdk/index.ts';
 import { PayerClient, type PaidTarget } from '../../src/sdk/paid/payer.ts';
 import { llamaFixture } from '../support/llama.ts';
 import { payoutsOf, processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
-import { meteredPath, openaiPath, requestsPerSecond, tokensPerSecond, type Path, type StreamRun } from './gateway-paths.ts';
+import { meteredPath, openaiPath, requestsPerSecond, retrying, tokensPerSecond, type Path, type StreamRun } from './gateway-paths.ts';
 import { percentile, printTable, row } from './report.ts';
 import { flag, sized } from './scale.ts';
 
@@ -159,10 +159,12 @@ try {
   stops.push(() => gateway.close(1_000));
 
   const target: PaidTarget = { runner: runner.principal, endpoint: runner.meteredUrl, prices: PRICES };
+  // Each path's resends after a connection error, shown with its figures.
+  const resent = [{ count: 0 }, { count: 0 }, { count: 0 }];
   const paths: Array<[name: string, path: Path]> = [
-    ['direct to llama-server', openaiPath(`${llama.url}/v1`, 'none', llama.alias)],
-    ['metered runner endpoint (payer client → runner → llama-server)', meteredPath(meteredPayer, target, MODEL_ID)],
-    ['gateway (openai → gateway → runner → llama-server)', openaiPath(gateway.baseURL, key, MODEL_ID)]
+    ['direct to llama-server', retrying(openaiPath(`${llama.url}/v1`, 'none', llama.alias), resent[0]!)],
+    ['metered runner endpoint (payer client → runner → llama-server)', retrying(meteredPath(meteredPayer, target, MODEL_ID), resent[1]!)],
+    ['gateway (openai → gateway → runner → llama-server)', retrying(openaiPath(gateway.baseURL, key, MODEL_ID), resent[2]!)]
   ];
 
   // Warm-up: connections, the gateway's catalog, each payer's credit line.
@@ -199,13 +201,9 @@ try {
   // Throughput: the same clients on each path in turn.
   const ask = (i: number) => ({ prompt: prompt(i), maxTokens: LOAD_TOKENS });
   const rps: number[] = [];
-  const retried: number[] = [];
-  for (const [, path] of paths) {
-    const measured = await requestsPerSecond(path, CLIENTS, LOAD, ask);
-    rps.push(measured.perSecond);
-    retried.push(measured.retried);
-  }
-  const retries = (p: number): string => (retried[p] === 0 ? '' : `; ${retried[p]} resent after a connection error`);
+  for (const [, path] of paths) rps.push(await requestsPerSecond(path, CLIENTS, LOAD, ask));
+  const retries = (p: number): string =>
+    resent[p]!.count === 0 ? '' : `; ${resent[p]!.count} resent after a connection error (whole run)`;
   row(`requests/s, ${CLIENTS} clients, direct to llama-server (${LOAD_TOKENS}-token streams)`, `${rps[0]!.toFixed(1)}${retries(0)}`);
   row(
     `requests/s, ${CLIENTS} clients, metered endpoint`,
@@ -237,6 +235,10 @@ try {
     '≪ 1,000'
   );
   printTable();
+} catch (error) {
+  // Printed here: an uncaught error would go through Binaryen's handler, which prints a megabyte source line and exits 7.
+  console.error(`bench:gateway failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   await llama.stop();

@@ -134,11 +134,15 @@ function npmRun(script: string): Promise<Run> {
   });
 }
 
-/** The end of an output without Binaryen's giant `var NQ` lines, short enough for an assertion message. */
+/**
+ * The end of an output without Binaryen's giant `var NQ` lines (and the blank caret line Node prints under one when an
+ * error goes through its handler), every line cut to 500 characters, short enough for an assertion message.
+ */
 function tail(text: string): string {
   const kept = text
     .split('\n')
-    .filter((line) => !line.startsWith('var NQ'))
+    .filter((line) => !line.startsWith('var NQ') && !(line.length > 500 && line.trim().length <= 1))
+    .map((line) => (line.length > 500 ? `${line.slice(0, 500)}…` : line))
     .join('\n');
   return kept.length > SHOWN_CHARS ? `…${kept.slice(-SHOWN_CHARS)}` : kept;
 }

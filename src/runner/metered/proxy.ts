@@ -107,3 +107,15 @@ export async function relayStream(
   }
   return usage === undefined ? { contentChunks, error: 'the stream ended without usage' } : { usage, contentChunks };
 }
+
+/** The socket errors of a kept-alive connection the engine closed as it was reused (llama-server does, under load). */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/**
+ * Whether a failed `fetch` to the engine died on a reused connection before any answer: sending it again on a fresh
+ * connection is safe, since the engine answered nothing (a refused connection or an abort is not retried).
+ */
+export function isStaleConnection(error: unknown): boolean {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' && STALE_SOCKET_CODES.has(cause.code);
+}

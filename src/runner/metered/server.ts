@@ -16,7 +16,7 @@ import {
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
 import { LineBook, type LineRefusal, type ReceiptRefusal } from './line-book.js';
-import { clientWantsUsage, engineBody, relayStream, usageOf, type EngineUsage } from './proxy.js';
+import { clientWantsUsage, engineBody, isStaleConnection, relayStream, usageOf, type EngineUsage } from './proxy.js';
 import { ReceiptStore } from './receipt-store.js';
 import { nativeVerifyPayerSignature } from './native-verify.js';
 import { NonceCache } from './nonce-cache.js';
@@ -248,12 +248,19 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
-    try {
-      upstream = await fetchImpl(new URL(path, o.engineUrl), {
+    const send = (): Promise<Response> =>
+      fetchImpl(new URL(path, o.engineUrl), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(engineBody(body, o.engineModel, maxTokens)),
         signal: controller.signal
+      });
+    try {
+      // A kept-alive socket the engine closed as it was reused fails before any answer: once more, on a fresh one.
+      upstream = await send().catch((error: unknown) => {
+        if (!isStaleConnection(error) || controller.signal.aborted) throw error;
+        log('metered-engine-resent', { error: String((error as Error).cause ?? error) });
+        return send();
       });
     } catch (error) {
       return sendError(res, {
