@@ -168,6 +168,14 @@ export class Localnet {
     this.timer.unref();
   }
 
+  /**
+   * Freezes canister time (only `advanceTime` moves it), or lets it follow the wall clock again from where it stood:
+   * tests of backoffs and deadlines then do not depend on how fast a loaded machine runs them.
+   */
+  freezeTime(frozen = true): void {
+    this.engine.freezeTime(frozen);
+  }
+
   /** Moves canister time forward (certificates keep the wall clock) and runs every timer that fell due. */
   async advanceTime(ms: number): Promise<void> {
     this.engine.advanceTime(BigInt(Math.round(ms)) * 1_000_000n);

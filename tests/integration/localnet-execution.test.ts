@@ -147,6 +147,24 @@ describe('localnet executes azle canisters through @dfinity/agent', () => {
     expect(Number(await actor.now()) / 1e6).toBeGreaterThanOrEqual(wallBefore + 3_600_000);
   });
 
+  it('freezes canister time on request: only advanceTime moves it, and it never moves back when it follows the clock again', async () => {
+    const actor = probeActor(await agentFor(net.url), probe);
+    net.freezeTime();
+    try {
+      const frozen = await actor.now();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      await actor.counter('timer'); // another message: canister time would have moved with the wall clock
+      expect(await actor.now()).toBe(frozen);
+      await net.advanceTime(1_000);
+      expect(await actor.now()).toBe(frozen + 1_000_000_000n);
+    } finally {
+      net.freezeTime(false);
+    }
+    const thawed = await actor.now();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await actor.now()).toBeGreaterThan(thawed);
+  });
+
   it('meters instructions: performance_counter grows with the work done', async () => {
     const actor = probeActor(await agentFor(net.url), probe);
     const small = await actor.work(1_000);

@@ -1,5 +1,5 @@
 import { Ed25519KeyIdentity } from '@dfinity/identity';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { errOf, okOf } from '../support/registry.ts';
@@ -63,8 +63,12 @@ describe('payouts: one bad payout never blocks another (issue 15)', () => {
     const honest = await t.runner();
     const admin = await t.tasks(t.admin);
 
+    // Canister time moves only when the test moves it: the steps below must fit in the first 5 s backoff however
+    // slowly a loaded machine runs them.
+    net.freezeTime();
+    onTestFinished(() => net.freezeTime(false));
     // Two tasks whose payouts (runner, treasury, refund of the unused budget: six) fail: the ledger is down when they
-    // are accepted (and for their first attempt). Few enough that the steps below fit in the first 5 s backoff.
+    // are accepted (and for their first attempt).
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) ids.push(await answered(t, requester, runner, `failing-${i}`));
     await setCanisterRunning(net, t.ledger, false);

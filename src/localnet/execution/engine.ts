@@ -103,9 +103,31 @@ export class Engine {
 
   // ------------------------------------------------------------------ time and listeners
 
-  /** Canister time (ns): wall clock plus whatever tests advanced. */
+  /** Set while canister time is frozen: the wall clock it stopped at. */
+  private frozenAtNs: bigint | undefined;
+
+  /** Canister time (ns): wall clock (or where it was frozen) plus whatever tests advanced. */
   now(): bigint {
-    return this.wallClockNs() + this.timeOffsetNs;
+    return (this.frozenAtNs ?? this.wallClockNs()) + this.timeOffsetNs;
+  }
+
+  /**
+   * Stops canister time from following the wall clock (only `advanceTime` moves it), as PocketIC's time does without
+   * auto-progress; `false` lets it follow again from where it stood, never moving back. Certificates and ingress
+   * expiry keep the wall clock.
+   */
+  freezeTime(frozen: boolean): void {
+    if (frozen === (this.frozenAtNs !== undefined)) return;
+    if (frozen) {
+      this.frozenAtNs = this.wallClockNs();
+      return;
+    }
+    this.timeOffsetNs -= this.wallClockNs() - (this.frozenAtNs ?? 0n);
+    this.frozenAtNs = undefined;
+  }
+
+  get timeFrozen(): boolean {
+    return this.frozenAtNs !== undefined;
   }
 
   wallNow(): bigint {
