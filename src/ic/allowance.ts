@@ -1,11 +1,12 @@
 import type { Principal } from '@dfinity/principal';
 
+import type { ApproveError } from '../interface/ledger/index.js';
 import type { LedgerActor } from './ledger.js';
 
 /**
  * Makes sure `owner` has approved `spender` (the registry) for at least `amountE8s` plus the ledger fee, approving
  * exactly that when the current allowance is short (`expected_allowance` guards a concurrent change). The one helper
- * for every ICRC-2 pull the registry makes (task escrow, runner bond, credit deposit). Returns the approve's error, or
+ * for every ICRC-2 pull the registry makes (task escrow by the SDK, runner bond, credit deposit). Returns the approve's error, or
  * undefined when the allowance now covers the amount.
  */
 export async function ensureAllowance(
@@ -13,7 +14,7 @@ export async function ensureAllowance(
   owner: Principal,
   spender: Principal,
   amountE8s: bigint
-): Promise<{ needed: bigint; error?: unknown }> {
+): Promise<{ needed: bigint; error?: ApproveError }> {
   const to = { owner: spender, subaccount: [] as [] };
   const [fee, current] = await Promise.all([
     ledger.icrc1_fee(),

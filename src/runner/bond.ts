@@ -1,5 +1,6 @@
 import type { Principal } from '@dfinity/principal';
 
+import { ensureAllowance } from '../ic/allowance.js';
 import type { LedgerActor } from '../ic/ledger.js';
 import type { RegistryActor } from '../ic/registry.js';
 import { RunnerError } from './errors.js';
@@ -19,27 +20,11 @@ export async function approveBond(
   const ledgerId = tasks.ledger[0];
   if (bond.amount_e8s === 0n || ledgerId === undefined) return 0n;
   const ledger = await ledgerOf(ledgerId);
-  const spender = { owner: registryId, subaccount: [] as [] };
-  const [fee, current] = await Promise.all([
-    ledger.icrc1_fee(),
-    ledger.icrc2_allowance({ account: { owner: principal, subaccount: [] }, spender })
-  ]);
-  const needed = bond.amount_e8s + fee;
-  if (current.allowance >= needed) return bond.amount_e8s;
-  const approved = await ledger.icrc2_approve({
-    from_subaccount: [],
-    spender,
-    amount: needed,
-    expected_allowance: [current.allowance],
-    expires_at: [],
-    fee: [],
-    memo: [],
-    created_at_time: []
-  });
-  if ('Err' in approved)
+  const { error } = await ensureAllowance(ledger, principal, registryId, bond.amount_e8s);
+  if (error !== undefined)
     throw new RunnerError(
       'BondNotApproved',
-      `approving the runner bond of ${bond.amount_e8s} e8s failed: ${JSON.stringify(approved.Err, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} (fund ${principal.toText()} with the bond and two ledger fees)`
+      `approving the runner bond of ${bond.amount_e8s} e8s failed: ${JSON.stringify(error, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} (fund ${principal.toText()} with the bond and two ledger fees)`
     );
   return bond.amount_e8s;
 }

@@ -9,6 +9,7 @@ import { chatViaTask } from './chat-task.js';
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { PayerClient, type PayerClientOptions, type PayerSigner } from './paid/payer.js';
 import { IcCredit } from '../ic/credit.js';
+import { ensureAllowance } from '../ic/allowance.js';
 import type { CreditAccountView, PayerCreditApi } from '../core/credit/index.js';
 import { call, DeaiError, unwrap } from './errors.js';
 import {
@@ -540,27 +541,8 @@ export class DeaiClient {
 
   /** Approves the registry for reward + fee unless the current allowance already covers it. */
   private async ensureAllowance(rewardE8s: bigint): Promise<void> {
-    const spender = { owner: this.registryId, subaccount: [] as [] };
-    const me = { owner: this.principal, subaccount: [] as [] };
-    const [fee, current] = await Promise.all([
-      call('icrc1_fee', () => this.ledger().icrc1_fee()),
-      call('icrc2_allowance', () => this.ledger().icrc2_allowance({ account: me, spender }))
-    ]);
-    const needed = rewardE8s + fee;
-    if (current.allowance >= needed) return;
-    const result = await call('icrc2_approve', () =>
-      this.ledger().icrc2_approve({
-        from_subaccount: [],
-        spender,
-        amount: needed,
-        expected_allowance: [current.allowance],
-        expires_at: [],
-        fee: [],
-        memo: [],
-        created_at_time: []
-      })
-    );
-    unwrap('icrc2_approve', result);
+    const { error } = await call('icrc2_approve', () => ensureAllowance(this.ledger(), this.principal, this.registryId, rewardE8s));
+    if (error !== undefined) unwrap('icrc2_approve', { Err: error });
   }
 }
 
