@@ -74,7 +74,7 @@ export function majorityDigest(
 function disputeOutcome(task: Task, voterOf: (runner: string) => Voter): string {
   const { digests } = tally(task, voterOf);
   const votes = [...digests].map(([d, t]) => `${d.slice(7, 19)}: ${t.operators} operator(s), bond ${t.bond}, weight ${t.weight}`);
-  return `disputed: no output holds a majority of both bond and vote weight (${votes.join('; ')}); the completions are undone`;
+  return `disputed: no majority of both bond and vote weight (${votes.join('; ')}); the completions are undone`;
 }
 
 /** The lower median of `values` (of a majority that agreed: an inflated count cannot raise what the others are paid). */

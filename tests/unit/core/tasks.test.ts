@@ -1061,7 +1061,7 @@ describe('redundancy', () => {
       ['runner-c', 'three']
     ]);
     const settled = okOf(acceptTask(w.store, REQUESTER, NOW, id));
-    expect(settled).toMatchObject({ state: 'failed', outcome: expect.stringMatching(/^disputed: no output holds a majority/) });
+    expect(settled).toMatchObject({ state: 'failed', outcome: expect.stringMatching(/^disputed: no majority of both bond and vote weight/) });
     expect(settled.outcome).toContain(`${digestOf('one').slice(7, 19)}: 1 operator(s), bond 1, weight 1`);
     expect(payouts(w)).toEqual([expect.objectContaining({ kind: 'refund', to: { owner: REQUESTER }, amountE8s: REWARD })]);
     // A dispute undoes the completions its results counted: disagreeing gains a griefer nothing.
