@@ -1,5 +1,11 @@
 import { CachedKeyValue, StableKeyValue } from '../common/stable-kv.js';
-import { DEFAULT_BOND_CONFIG, restorePayoutQueue, type Bond, type BondConfig } from '../../src/core/rewards/index.js';
+import {
+  DEFAULT_BOND_CONFIG,
+  restorePayoutQueue,
+  type Bond,
+  type BondConfig,
+  type EpochCreditEntry
+} from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import {
   DEFAULT_CREDIT_CONFIG,
@@ -82,6 +88,10 @@ export function openStore(): Stores &
   const creditLines = new StableKeyValue<CreditLine>(61);
   const creditIndex = new StableKeyValue<string>(62);
   const creditQueue = new CachedKeyValue<string>(63);
+  // The current epoch's emission credits by pair and by size (src/core/rewards/epochs.ts): at most MAX_EPOCH_CREDITS
+  // each, cleared when the epoch closes. Memories 70+ are emission's.
+  const epochCredits = new CachedKeyValue<EpochCreditEntry>(70);
+  const epochCreditOrder = new CachedKeyValue<string>(71);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -142,7 +152,9 @@ export function openStore(): Stores &
       settings.set(TASK_COUNTER_KEY, next);
       return next;
     },
-    epochWork: () => (settings.get(EPOCH_WORK_KEY) as EpochWork | undefined) ?? { epoch: 0n, credits: [] },
+    epochCredits,
+    epochCreditOrder,
+    epochWork: () => (settings.get(EPOCH_WORK_KEY) as EpochWork | undefined) ?? { epoch: 0n },
     setEpochWork: (work) => settings.set(EPOCH_WORK_KEY, work)
   };
 }

@@ -5,6 +5,7 @@ import type { Principal } from '@dfinity/principal';
 import { z } from 'zod';
 
 import { MAX_OUTPUT_BYTES, MAX_REASON_LENGTH } from '../core/tasks/limits.js';
+import { outputTokenBound } from '../core/tasks/usage.js';
 import type { RegistryActor } from '../ic/registry.js';
 import { type RegistryError, type Result as RegistryResult, type TaskView } from '../interface/registry/index.js';
 import { variantOf } from '../interface/candid.js';
@@ -63,6 +64,7 @@ export const LEASE_ENDED_REASON = 'lease ended before the engine finished';
 const InFlightFile = z.object({ tasks: z.array(z.string()) });
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 const describeErr = (e: RegistryError): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /**
@@ -270,7 +272,9 @@ export class RunnerNode {
         output: [execution.output],
         reference: [],
         input_tokens: execution.inputTokens,
-        output_tokens: execution.outputTokens,
+        // The registry bounds output tokens by the output's bytes (tokens an engine keeps out of the content, such as
+        // hidden reasoning, cannot be checked, so they are not billed): report at most that, not a refusal.
+        output_tokens: min(execution.outputTokens, outputTokenBound(task.limits.max_output_tokens, execution.output)),
         first_token_ms: execution.firstTokenMs,
         total_ms: execution.totalMs
       })

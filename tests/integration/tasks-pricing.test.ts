@@ -145,10 +145,12 @@ describe('metered pricing and usage honesty (registry + ledger on the localnet)'
     expect(errOf(await asCheap.complete_task(task.id, resultArgs('x', { input_tokens: 2n ** 64n - 1n })))).toEqual({
       ImplausibleUsage: { field: 'input_tokens', limit: MAX_INPUT }
     });
-    expect(errOf(await asCheap.complete_task(task.id, resultArgs('x', { output_tokens: 65n })))).toEqual({
+    // At most max_output_tokens (64), and at most the output's bytes plus 32 special tokens.
+    const long = 'x'.repeat(40);
+    expect(errOf(await asCheap.complete_task(task.id, resultArgs(long, { output_tokens: 65n })))).toEqual({
       ImplausibleUsage: { field: 'output_tokens', limit: 64n }
     });
-    const result = okOf(await asCheap.complete_task(task.id, resultArgs('x', { input_tokens: MAX_INPUT, output_tokens: 64n })));
+    const result = okOf(await asCheap.complete_task(task.id, resultArgs(long, { input_tokens: MAX_INPUT, output_tokens: 64n })));
     expect(result.cost_e8s).toEqual([maxCost(CHEAP)]);
   });
 

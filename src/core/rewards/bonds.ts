@@ -247,10 +247,22 @@ export function setBondConfig(
 export const MAX_REPUTATION_WEIGHT = 100n;
 
 /**
+ * How much of the required bond a runner holds, in thousandths (1 to 1,000): a slashed bond holds less; with bonds
+ * disabled every runner holds all of it; a runner registered while bonds were off holds the least.
+ */
+export function bondShare(bond: Bond | undefined, requiredE8s: bigint): bigint {
+  if (requiredE8s <= 0n) return 1_000n;
+  const held = bond === undefined ? 0n : bond.amountE8s;
+  const share = held >= requiredE8s ? 1_000n : (held * 1_000n) / requiredE8s;
+  return share < 1n ? 1n : share;
+}
+
+/**
  * A runner's weight in a redundancy vote, in thousandths: its track record (1 + independently accepted − rejected −
  * failed − expired leases, 1 to MAX_REPUTATION_WEIGHT; completions count only once a fee-paying requester other than
- * the runner's own party accepted them, so self-dealt work builds no weight) scaled by how much of the required bond it still holds (a slashed bond
- * weighs less; with bonds disabled every runner holds all of it). A new identity weighs the least.
+ * the runner's own party accepted them, so self-dealt work builds no weight) times its bond share (bondShare). A vote
+ * is won only with a majority of the bond as well (settlement.ts), so a record bought by wash trading never outweighs
+ * bond. A new identity weighs the least.
  */
 export function voteWeight(reputation: Reputation | undefined, bond: Bond | undefined, requiredE8s: bigint): bigint {
   const r: Pick<Reputation, 'independentAccepted' | 'rejected' | 'failed' | 'expiredLeases'> = reputation ?? {
@@ -261,9 +273,5 @@ export function voteWeight(reputation: Reputation | undefined, bond: Bond | unde
   let record = 1n + BigInt(r.independentAccepted ?? 0) - BigInt(r.rejected) - BigInt(r.failed) - BigInt(r.expiredLeases);
   if (record < 1n) record = 1n;
   if (record > MAX_REPUTATION_WEIGHT) record = MAX_REPUTATION_WEIGHT;
-  if (requiredE8s <= 0n) return record * 1_000n;
-  const held = bond === undefined ? 0n : bond.amountE8s;
-  const share = held >= requiredE8s ? 1_000n : (held * 1_000n) / requiredE8s;
-  // A runner registered while bonds were off still votes, at the least weight.
-  return record * (share < 1n ? 1n : share);
+  return record * bondShare(bond, requiredE8s);
 }

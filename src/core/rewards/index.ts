@@ -17,6 +17,7 @@ export {
   slashBond,
   unbond,
   voteWeight,
+  bondShare,
   DEFAULT_BOND_CONFIG,
   MAX_BOND_E8S,
   STALE_LOCK_NS,
@@ -39,7 +40,7 @@ export {
   type Prices
 } from './pricing.js';
 export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission, splitEmission } from './emission.js';
-export { addAcceptedWork, addPaidFees, closeEpoch, isSelfDealing } from './epochs.js';
+export { addAcceptedWork, addPaidFees, closeEpoch, epochCreditedFees, epochCredits, isSelfDealing } from './epochs.js';
 export {
   addPayout,
   beginAttempt,
@@ -75,7 +76,7 @@ export {
   type TransferError,
   type TransferReply
 } from './payout-policy.js';
-export { recordCompleted, recordExpiredLease, recordFailed, recordRejected } from './reputation.js';
+export { recordCompleted, recordDisputed, recordExpiredLease, recordFailed, recordRejected } from './reputation.js';
 export type { RewardStore, RewardStores } from './store.js';
 export { payWinners, refundTask } from './task-payouts.js';
-export type { EpochCredit, EpochTerms, EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';
+export type { EpochCredit, EpochCreditEntry, EpochTerms, EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';

@@ -41,6 +41,16 @@ export function recordRejected(store: ReputationStore, runner: string): void {
   });
 }
 
+/**
+ * The runner's result is in a dispute (the task's results agreed on no majority): the completion it counted when it
+ * came in is taken back, so a griefer that disagrees on purpose gains nothing.
+ */
+export function recordDisputed(store: ReputationStore, runner: string): void {
+  bump(store, runner, (r) => {
+    if (r.completed > 0) r.completed -= 1;
+  });
+}
+
 /** The runner's lease ended without a result. */
 export function recordExpiredLease(store: ReputationStore, runner: string): void {
   bump(store, runner, (r) => {

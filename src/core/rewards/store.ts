@@ -1,6 +1,6 @@
 import type { KeyValue } from '../kv.js';
 import type { RegistryStore } from '../registry/store.js';
-import type { BondStore, EpochWork, Payout, RewardConfig } from './types.js';
+import type { BondStore, EpochCreditEntry, EpochWork, Payout, RewardConfig } from './types.js';
 
 /** What rewards keep: the payout outbox (payouts still owed, small) and the current epoch's accepted work. */
 export interface RewardStore extends BondStore {
@@ -10,6 +10,10 @@ export interface RewardStore extends BondStore {
    * attempted and `b` for retries (payout-schedule.ts), so a pass reads only what is due, earliest first.
    */
   payoutQueue: KeyValue<string>;
+  /** The current epoch's credits: `<requester>|<runner>` → fee (at most MAX_EPOCH_CREDITS; epochs.ts). */
+  epochCredits: KeyValue<EpochCreditEntry>;
+  /** The same credits by size, `<fee, 30 digits>|<seq, 20 digits>` → pair key: the first is the one to replace. */
+  epochCreditOrder: KeyValue<string>;
   epochWork(): EpochWork;
   setEpochWork(work: EpochWork): void;
 }

@@ -52,12 +52,26 @@ export interface EpochTerms {
 /** One requester's protocol fees credited to one runner in the current epoch: `[requester, runner, feeE8s]`. */
 export type EpochCredit = [string, string, bigint];
 
-/** The current epoch's accepted, fee-paying work, for emission. */
+/** One requester–runner pair's credit in the current epoch (keyed `<requester>|<runner>`; epochs.ts). */
+export interface EpochCreditEntry {
+  fee: bigint;
+  /** The order it was first credited in (among equal fees the oldest is replaced first). */
+  seq: bigint;
+}
+
+/** The current epoch's accepted, fee-paying work, for emission: its record; the credits are keyed (epochCredits). */
 export interface EpochWork {
   epoch: bigint;
   /** Absent only on an epoch stored before terms were fixed at its start: it mints nothing. */
   terms?: EpochTerms;
-  /** At most MAX_EPOCH_CREDITS entries (one per requester and runner); absent on an epoch stored before them. */
+  /** The fees credited in the keyed credits (absent: none yet). */
+  creditedE8s?: bigint;
+  /** The next credit's insertion number. */
+  creditSeq?: bigint;
+  /**
+   * Credits of an epoch stored before they were keyed (one record rewritten by every acceptance): still minted when it
+   * closes, never written again.
+   */
   credits?: EpochCredit[];
   /**
    * Work units of an epoch stored before emission was weighted by fees (self-reported tokens × card size, which a

@@ -2,6 +2,7 @@ import { checkFindRequest, findRunners, type FindRequest } from '../registry/dis
 import { MAX_FIND_RESULTS } from '../registry/limits.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import { DEFAULT_REQUESTER_CAP_BPS } from '../rewards/emission.js';
+import { epochCreditedFees } from '../rewards/epochs.js';
 import { budgetForE8s, protocolFeeE8s } from '../rewards/pricing.js';
 import { MAX_OUTPUT_TOKENS, MAX_REDUNDANCY } from './limits.js';
 import type { Stores } from './store.js';
@@ -77,7 +78,7 @@ function expectedEmission(store: Stores, feeE8s: bigint): bigint {
   const budget = work.terms?.emissionE8s ?? store.taskConfig().emissionPerEpochE8s;
   if (budget <= 0n || feeE8s <= 0n) return 0n;
   const capBps = BigInt(work.terms?.requesterCapBps ?? store.taskConfig().emissionRequesterCapBps ?? DEFAULT_REQUESTER_CAP_BPS);
-  const others = (work.credits ?? []).reduce((sum, [, , fee]) => sum + fee, 0n);
+  const others = epochCreditedFees(work);
   const share = (budget * feeE8s) / (feeE8s + others);
   const cap = (budget * capBps) / 10_000n;
   return [share, feeE8s, cap].reduce((a, b) => (a < b ? a : b));

@@ -43,7 +43,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
     return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
   if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH))
     return bad('reference', `must be 1 to ${MAX_REFERENCE_LENGTH} characters`);
-  const usage = checkUsage(task, lease, args.inputTokens, args.outputTokens);
+  const usage = checkUsage(task, lease, args.inputTokens, args.outputTokens, args.output);
   if ('Err' in usage) return usage;
   if (!(args.firstTokenMs >= 0) || !(args.totalMs >= args.firstTokenMs)) return bad('timings', 'expected 0 ≤ first_token_ms ≤ total_ms');
   const result: TaskResult = {
@@ -56,7 +56,11 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
     atNs: now,
     measuredMs: measuredMs(lease, now)
   };
-  if (lease.prices !== undefined) result.costE8s = meteredCostE8s(lease.prices, args.inputTokens, args.outputTokens);
+  if (lease.prices !== undefined) {
+    result.costE8s = meteredCostE8s(lease.prices, args.inputTokens, args.outputTokens);
+    // Kept so that redundant winners are paid the majority's median counts at these prices (settlement.ts).
+    result.prices = lease.prices;
+  }
   if (args.output !== undefined) result.output = args.output;
   if (args.reference !== undefined) result.reference = args.reference;
   task.leases = task.leases.filter((l) => l.runner !== runner);

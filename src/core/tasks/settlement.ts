@@ -1,53 +1,86 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
-import { requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
+import { bondShare, requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
 import { addAcceptedWork, isSelfDealing } from '../rewards/epochs.js';
 import { operatorOf } from '../registry/operators.js';
-import { recordIndependentAccepted, recordRejected } from '../rewards/reputation.js';
-import { perRunnerCostCapE8s } from '../rewards/pricing.js';
+import { recordDisputed, recordIndependentAccepted, recordRejected } from '../rewards/reputation.js';
+import { meteredCostE8s, perRunnerCostCapE8s } from '../rewards/pricing.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
 import { MAX_REASON_LENGTH } from './limits.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
 import type { Task } from './types.js';
 
-/** Who stands behind a result in a vote, and how much it weighs. */
+/** Who stands behind a result in a vote: its operator, the bond share it holds and its weight (bond × record). */
 export interface Voter {
   operator: string;
+  bond: bigint;
   weight: bigint;
 }
 
-/** Voters as the registry weighs them: each runner's effective operator, its track record and bond (voteWeight). */
+/** Voters as the registry weighs them: each runner's effective operator, bond share and weight (bondShare, voteWeight). */
 export function votersOf(store: Stores): (runner: string) => Voter {
   const required = requiredBond(store, store.taskConfig().ledger);
-  return (runner) => ({
-    operator: operatorOf(store, runner),
-    weight: voteWeight(store.reputation.get(runner), store.bonds.get(runner), required)
-  });
+  return (runner) => {
+    const bond = store.bonds.get(runner);
+    return {
+      operator: operatorOf(store, runner),
+      bond: bondShare(bond, required),
+      weight: voteWeight(store.reputation.get(runner), bond, required)
+    };
+  };
 }
 
-/**
- * The winning digest, if any. Each distinct operator votes once (its first result), with its runner's weight. A digest
- * wins when more than half of the required results come from distinct operators behind it AND it carries more than
- * half of the total weight: identities of one operator count once, and new identities agreeing on garbage do not
- * outweigh a runner with a record and a full bond (no winner: the task fails and is refunded).
- */
-export function majorityDigest(
-  task: Task,
-  voterOf: (runner: string) => Voter = (runner) => ({ operator: runner, weight: 1n })
-): string | undefined {
+interface Tally {
+  operators: number;
+  bond: bigint;
+  weight: bigint;
+}
+
+/** Each distinct operator's first result, tallied per digest (in the order digests first appear). */
+function tally(task: Task, voterOf: (runner: string) => Voter): { digests: Map<string, Tally>; bond: bigint; weight: bigint } {
   const voted = new Set<string>();
-  const tally = new Map<string, { operators: number; weight: bigint }>();
-  let total = 0n;
+  const digests = new Map<string, Tally>();
+  let bond = 0n;
+  let weight = 0n;
   for (const r of task.results) {
     const voter = voterOf(r.runner);
     if (voted.has(voter.operator)) continue;
     voted.add(voter.operator);
-    const t = tally.get(r.outputDigest) ?? { operators: 0, weight: 0n };
-    tally.set(r.outputDigest, { operators: t.operators + 1, weight: t.weight + voter.weight });
-    total += voter.weight;
+    const t = digests.get(r.outputDigest) ?? { operators: 0, bond: 0n, weight: 0n };
+    digests.set(r.outputDigest, { operators: t.operators + 1, bond: t.bond + voter.bond, weight: t.weight + voter.weight });
+    bond += voter.bond;
+    weight += voter.weight;
   }
-  for (const [digest, t] of tally) if (t.operators * 2 > task.redundancy && t.weight * 2n > total) return digest;
+  return { digests, bond, weight };
+}
+
+/**
+ * The winning digest, if any (README "Operators and redundancy"). Each distinct operator votes once (its first
+ * result). A digest wins when the operators behind it hold more than half of the voters' bond AND carry more than
+ * half of their vote weight (bond × record): identities of one operator count once, a record bought by wash trading
+ * never outweighs bond (Sybils win only with most of the bond), and new identities agreeing on garbage do not outweigh
+ * a runner with a record. With equal bonds (or bonds off) the bond condition is a majority of the voting operators.
+ */
+export function majorityDigest(
+  task: Task,
+  voterOf: (runner: string) => Voter = (runner) => ({ operator: runner, bond: 1n, weight: 1n })
+): string | undefined {
+  const { digests, bond, weight } = tally(task, voterOf);
+  for (const [digest, t] of digests) if (t.bond * 2n > bond && t.weight * 2n > weight) return digest;
   return undefined;
+}
+
+/** How a disputed task's results voted, for its outcome: each digest (shortened) with its operators, bond and weight. */
+function disputeOutcome(task: Task, voterOf: (runner: string) => Voter): string {
+  const { digests } = tally(task, voterOf);
+  const votes = [...digests].map(([d, t]) => `${d.slice(7, 19)}: ${t.operators} operator(s), bond ${t.bond}, weight ${t.weight}`);
+  return `disputed: no majority of both bond and vote weight (${votes.join('; ')}); the completions are undone`;
+}
+
+/** The lower median of `values` (of a majority that agreed: an inflated count cannot raise what the others are paid). */
+function lowerMedian(values: bigint[]): bigint {
+  const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0n;
 }
 
 /**
@@ -70,6 +103,9 @@ export function settle(
     const majority = task.results.filter((r) => r.outputDigest === digest);
     const winners = majority.map((r) => r.runner);
     task.paidRunners = winners;
+    // Winners that agreed on the output are paid the majority's median counts, each at its own lease's prices.
+    const inputTokens = lowerMedian(majority.map((r) => r.inputTokens));
+    const outputTokens = lowerMedian(majority.map((r) => r.outputTokens));
     const protocolFeeE8s = payWinners(
       store,
       now,
@@ -77,7 +113,10 @@ export function settle(
       // A result stored before metering has no cost: it is paid the per-runner cap, as the flat reward was.
       majority.map((r) => ({
         runner: r.runner,
-        costE8s: r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy)
+        costE8s:
+          r.prices !== undefined
+            ? meteredCostE8s(r.prices, inputTokens, outputTokens)
+            : (r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy))
       }))
     );
     addAcceptedWork(store, now, task.requester, protocolFeeE8s, winners);
@@ -109,11 +148,17 @@ export function acceptTask(store: Stores, caller: string, now: bigint, id: strin
   return ok(task);
 }
 
-/** Ends a review as accepted: the majority is paid; no majority fails (and refunds) the task. */
+/**
+ * Ends a review as accepted: the majority is paid. No majority is a dispute: the task fails (and refunds), its outcome
+ * shows how the results voted, and every runner in it loses the completion its result counted, so disagreeing costs a
+ * griefer what it would have gained.
+ */
 export function finishReview(store: Stores, task: Task, now: bigint, outcome: string): void {
-  const digest = majorityDigest(task, votersOf(store));
+  const voters = votersOf(store);
+  const digest = majorityDigest(task, voters);
   if (digest === undefined) {
-    settle(store, task, now, 'failed', 'the runners did not agree: no majority output');
+    for (const r of task.results) recordDisputed(store, r.runner);
+    settle(store, task, now, 'failed', disputeOutcome(task, voters));
     return;
   }
   // A runner whose output disagrees with the majority is not paid and counts as rejected.

@@ -41,7 +41,7 @@ export function defaultTaskConfig(): TaskConfig {
 export function memoryTaskStore(): TaskStore {
   let config = defaultTaskConfig();
   let counter = 0n;
-  let work: EpochWork = { epoch: 0n, credits: [] };
+  let work: EpochWork = { epoch: 0n };
   let bondConfig: BondConfig = { ...DEFAULT_BOND_CONFIG };
   const tasks = new MemoryKeyValue<Task>();
   return {
@@ -64,6 +64,8 @@ export function memoryTaskStore(): TaskStore {
     setBondConfig: (next) => {
       bondConfig = next;
     },
+    epochCredits: new MemoryKeyValue(),
+    epochCreditOrder: new MemoryKeyValue(),
     epochWork: () => work,
     setEpochWork: (next) => {
       work = next;

@@ -50,6 +50,8 @@ export interface TaskResult {
   measuredMs?: number;
   /** Metered tokens × the lease's prices (src/core/rewards/pricing.ts); results before pricing: none. */
   costE8s?: bigint;
+  /** The prices the lease fixed (absent on results stored before they were kept: paid `costE8s`). */
+  prices?: Prices;
 }
 
 export interface TaskFailure {

@@ -33,10 +33,32 @@ export function maxCostE8s(prices: Prices, inputBound: number | undefined, serve
   return meteredCostE8s(prices, BigInt(maxInputTokens(inputBound, servedContext)), BigInt(maxOutputTokens));
 }
 
-/** Reported token counts within what the task and the leased deployment make possible, else `ImplausibleUsage`. */
-export function checkUsage(task: Task, lease: Lease, inputTokens: bigint, outputTokens: bigint): Result<null> {
-  const outputLimit = BigInt(task.limits.maxOutputTokens);
-  if (outputTokens < 0n || outputTokens > outputLimit) return err({ ImplausibleUsage: { field: 'output_tokens', limit: outputLimit } });
+/**
+ * Output tokens a generation may make beyond its text: every token of generated text decodes to at least one byte
+ * (byte-level BPE and byte-fallback vocabularies have no empty token), so only special tokens the engine strips from
+ * the content (end of turn or sequence, thinking or tool-call delimiters) come on top: a handful; 32 leaves room.
+ */
+export const OUTPUT_SPECIAL_TOKENS = 32;
+
+/**
+ * The most output tokens a result can have metered: the task's limit and, when the output is inline, its UTF-8 bytes
+ * plus OUTPUT_SPECIAL_TOKENS (so 1 byte of output cannot be billed as `max_output_tokens`).
+ */
+export function outputTokenBound(maxOutputTokens: number, output: string | undefined): bigint {
+  const limit = BigInt(maxOutputTokens);
+  if (output === undefined) return limit;
+  const bound = BigInt(byteLength(output) + OUTPUT_SPECIAL_TOKENS);
+  return bound < limit ? bound : limit;
+}
+
+/** Reported token counts within what the task, the leased deployment and the output make possible, else `ImplausibleUsage`. */
+export function checkUsage(task: Task, lease: Lease, inputTokens: bigint, outputTokens: bigint, output?: string): Result<null> {
+  // A UTF-16 unit is at least one UTF-8 byte: counts within the output's length plus the slack need no encoding.
+  const withinLength = output === undefined || outputTokens <= BigInt(output.length + OUTPUT_SPECIAL_TOKENS);
+  if (outputTokens < 0n || outputTokens > BigInt(task.limits.maxOutputTokens) || !withinLength) {
+    const outputLimit = outputTokenBound(task.limits.maxOutputTokens, output);
+    if (outputTokens < 0n || outputTokens > outputLimit) return err({ ImplausibleUsage: { field: 'output_tokens', limit: outputLimit } });
+  }
   const inputLimit = BigInt(maxInputTokens(inputTokenBound(task), lease.servedContext));
   if (inputTokens < 0n || inputTokens > inputLimit) return err({ ImplausibleUsage: { field: 'input_tokens', limit: inputLimit } });
   return ok(null);

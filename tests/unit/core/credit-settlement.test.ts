@@ -37,6 +37,7 @@ import type { KeyValue } from '../../../src/core/kv.js';
 import { principalToText } from '../../../src/core/principal-text.js';
 import { makeConfig, memoryStore, type Result, type StoredRunner } from '../../../src/core/registry/index.js';
 import { memoryTaskStore } from '../../../src/core/tasks/index.js';
+import { epochCredits } from '../../../src/core/rewards/index.js';
 
 const SECOND = 1_000_000_000n;
 const NOW = 1_800_000_000n * SECOND;
@@ -206,7 +207,7 @@ describe('credit lines and settlement (core)', () => {
     // The 3 requests that moved 100,000 count; the 2 more that moved 1 e8s do not.
     expect(s.reputation.get(RUNNER_ID)).toMatchObject({ completed: 3 });
     // The fees count for emission, credited to the pair.
-    expect(s.epochWork().credits).toEqual([[payer, RUNNER_ID, 5_001n]]);
+    expect(epochCredits(s)).toEqual([[payer, RUNNER_ID, 5_001n]]);
   });
 
   it('never moves more than the line holds, and the rest stays owed until a top-up', () => {
@@ -442,7 +443,7 @@ describe('credit withdrawals and payouts (core)', () => {
     } as unknown as StoredRunner);
     okOf(reserveCredit(selfish, self.id, NOW, OTHER_RUNNER_ID, 3_000_000n));
     okOf(settleUsage(selfish, self.id, NOW, [usage(1n, 1n, 2_000_000n, 5n)]));
-    expect(selfish.epochWork().credits).toEqual([]);
+    expect(epochCredits(selfish)).toEqual([]);
     expect(selfish.reputation.get(OTHER_RUNNER_ID)?.completed ?? 0).toBe(0);
     expect(selfish.reputation.get(OTHER_RUNNER_ID)?.independentAccepted ?? 0).toBe(0);
   });

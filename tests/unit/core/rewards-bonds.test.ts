@@ -189,7 +189,7 @@ describe('votes: distinct operators, weighed by record and bond', () => {
     ({ redundancy, results: results.map(([runner, outputDigest]) => ({ runner, outputDigest })) }) as unknown as Task;
 
   it('counts one vote per operator and needs a majority of operators and of weight', () => {
-    const same = () => ({ operator: 'op', weight: 1n });
+    const same = () => ({ operator: 'op', bond: 1_000n, weight: 1n });
     // Old rule (default voters): two of three agree.
     expect(
       majorityDigest(
@@ -201,7 +201,7 @@ describe('votes: distinct operators, weighed by record and bond', () => {
       )
     ).toBe('x');
     // Two runners of one operator are one vote: no majority of three.
-    const voters = (r: string) => ({ operator: r === 'c' ? 'other' : 'op', weight: 1n });
+    const voters = (r: string) => ({ operator: r === 'c' ? 'other' : 'op', bond: 1_000n, weight: 1n });
     expect(
       majorityDigest(
         task(3, [
@@ -214,7 +214,7 @@ describe('votes: distinct operators, weighed by record and bond', () => {
     ).toBeUndefined();
     expect(majorityDigest(task(1, [['a', 'x']]), same)).toBe('x');
     // Two new identities against a runner with a record: operators agree, weight does not.
-    const weighed = (r: string) => ({ operator: r, weight: r === 'honest' ? 4_000n : 1_000n });
+    const weighed = (r: string) => ({ operator: r, bond: 1_000n, weight: r === 'honest' ? 4_000n : 1_000n });
     expect(
       majorityDigest(
         task(3, [
@@ -225,7 +225,7 @@ describe('votes: distinct operators, weighed by record and bond', () => {
         weighed
       )
     ).toBeUndefined();
-    const even = (r: string) => ({ operator: r, weight: r === 'honest' ? 1_500n : 1_000n });
+    const even = (r: string) => ({ operator: r, bond: 1_000n, weight: r === 'honest' ? 1_500n : 1_000n });
     expect(
       majorityDigest(
         task(3, [
@@ -236,5 +236,27 @@ describe('votes: distinct operators, weighed by record and bond', () => {
         even
       )
     ).toBe('y');
+    // A record never outweighs bond: Sybils holding a quarter of the required bond each, with records that outweigh
+    // the honest runner, still hold less bond than it does, and do not win.
+    const washed = (r: string) =>
+      r === 'honest' ? { operator: r, bond: 1_000n, weight: 1_000n } : { operator: r, bond: 250n, weight: 250n * 100n };
+    const sybilVote = task(3, [
+      ['honest', 'x'],
+      ['s1', 'y'],
+      ['s2', 'y']
+    ]);
+    expect(majorityDigest(sybilVote, washed)).toBeUndefined();
+    // Weight decides where it agrees with bond: a bonded runner against one that holds none wins a two-runner vote.
+    const unbonded = (r: string) =>
+      r === 'honest' ? { operator: r, bond: 1_000n, weight: 1_000n } : { operator: r, bond: 1n, weight: 5n };
+    expect(
+      majorityDigest(
+        task(2, [
+          ['honest', 'x'],
+          ['s1', 'y']
+        ]),
+        unbonded
+      )
+    ).toBe('x');
   });
 });

@@ -45,14 +45,15 @@ import {
   type TaskConfigInput
 } from '../../../src/core/tasks/index.ts';
 import {
+  addAcceptedWork,
   closeEpoch,
+  epochCredits,
   beginAttempt,
   duePayouts,
   payoutDone,
   payoutRetry,
   payoutStuck,
   MAX_EPOCH_CREDITS,
-  type EpochCredit,
   type Payout
 } from '../../../src/core/rewards/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
@@ -147,7 +148,8 @@ function queued(w: World, key: string, overrides: Partial<SubmitArgs> = {}, at =
 }
 
 function resultArgs(output: string, overrides: Partial<ResultArgs> = {}): ResultArgs {
-  return { outputDigest: digestOf(output), output, inputTokens: 12n, outputTokens: 34n, firstTokenMs: 50, totalMs: 400, ...overrides };
+  // 20 output tokens: within what even a one-byte output may meter (1 + 32 special tokens, usage.ts).
+  return { outputDigest: digestOf(output), output, inputTokens: 12n, outputTokens: 20n, firstTokenMs: 50, totalMs: 400, ...overrides };
 }
 
 /** The stored task; every read also checks that its listing summary is in step with it (saveTask writes both). */
@@ -558,13 +560,22 @@ describe('completing and failing', () => {
     expect(taskOf(w, id)).toMatchObject({ state: 'queued', results: [], leases: [{ runner: 'runner-a' }] });
   });
 
-  // 'Say hello.' is 10 bytes: at most 10 + 512 (chat template) input tokens; the task allows 64 output tokens.
+  // 'Say hello.' is 10 bytes: at most 10 + 512 (chat template) input tokens; the task allows 64 output tokens, and an
+  // output of n bytes at most n + 32 ('hello': 37).
+  const LONG = { output: 'a'.repeat(100), outputDigest: digestOf('a'.repeat(100)) };
   it.each<[string, string, bigint, Partial<ResultArgs>]>([
     ['negative input tokens', 'input_tokens', 522n, { inputTokens: -1n }],
     ['more input tokens than the input has bytes (plus the template)', 'input_tokens', 522n, { inputTokens: 523n }],
     ['2^64 − 1 input tokens', 'input_tokens', 522n, { inputTokens: 2n ** 64n - 1n }],
-    ['negative output tokens', 'output_tokens', 64n, { outputTokens: -1n }],
-    ['more output tokens than the limit', 'output_tokens', 64n, { outputTokens: 65n }]
+    ['negative output tokens', 'output_tokens', 64n, { outputTokens: -1n, ...LONG }],
+    ['more output tokens than the limit', 'output_tokens', 64n, { outputTokens: 65n, ...LONG }],
+    ['more output tokens than the output has bytes (plus 32 special tokens)', 'output_tokens', 37n, { outputTokens: 38n }],
+    [
+      'more output tokens than a multi-byte output has bytes',
+      'output_tokens',
+      38n,
+      { outputTokens: 39n, output: '€€', outputDigest: digestOf('€€') }
+    ]
   ])('rejects a result with %s (ImplausibleUsage %s ≤ %s) and keeps the lease', (_name, field, limit, overrides) => {
     const w = world();
     addRunner(w, 'runner-a');
@@ -625,12 +636,13 @@ describe('completing and failing', () => {
       outputDigest: digestOf('hello'),
       output: 'hello',
       inputTokens: 12n,
-      outputTokens: 34n,
+      outputTokens: 20n,
       firstTokenMs: 50,
       totalMs: 400,
       atNs: NOW + 5n * SECOND,
       measuredMs: 5000,
-      costE8s: 1n // 12 × 1,000 + 34 × 3,000 per million = 0.114 e8s, rounded up
+      costE8s: 1n, // 12 × 1,000 + 20 × 3,000 per million = 0.072 e8s, rounded up
+      prices: { inputPerMillion: 1_000n, outputPerMillion: 3_000n }
     });
     expect(taskOf(w, id)).toMatchObject({ state: 'review', reviewEndsAtNs: NOW + 5n * SECOND + REVIEW, leases: [] });
     expect(w.store.open.get(id)).toMatchObject({ state: 'review', done: ['runner-a'], reviewEndsAtNs: NOW + 5n * SECOND + REVIEW });
@@ -1049,8 +1061,30 @@ describe('redundancy', () => {
       ['runner-c', 'three']
     ]);
     const settled = okOf(acceptTask(w.store, REQUESTER, NOW, id));
-    expect(settled).toMatchObject({ state: 'failed', outcome: 'the runners did not agree: no majority output' });
+    expect(settled).toMatchObject({ state: 'failed', outcome: expect.stringMatching(/^disputed: no majority of both bond and vote weight/) });
+    expect(settled.outcome).toContain(`${digestOf('one').slice(7, 19)}: 1 operator(s), bond 1, weight 1`);
     expect(payouts(w)).toEqual([expect.objectContaining({ kind: 'refund', to: { owner: REQUESTER }, amountE8s: REWARD })]);
+    // A dispute undoes the completions its results counted: disagreeing gains a griefer nothing.
+    for (const r of ['runner-a', 'runner-b', 'runner-c']) expect(reputationOf(w, r)).toMatchObject({ completed: 0, rejected: 0 });
+  });
+
+  it('pays redundant winners the median of the majority’s counts, each at its own lease’s prices', () => {
+    const w = world();
+    addRunner(w, 'runner-a', { price: { inputPerMillion: 1_000_000, outputPerMillion: 100_000_000 } });
+    addRunner(w, 'runner-b', { price: { inputPerMillion: 2_000_000, outputPerMillion: 100_000_000 } });
+    addRunner(w, 'runner-c', { price: { inputPerMillion: 1_000_000, outputPerMillion: 100_000_000 } });
+    const id = queued(w, 'k', THREE);
+    for (const r of ['runner-a', 'runner-b', 'runner-c']) okOf(claimTask(w.store, r, NOW, id));
+    okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('Paris', { inputTokens: 500n, outputTokens: 37n })));
+    okOf(completeTask(w.store, 'runner-b', NOW, id, resultArgs('Paris', { inputTokens: 10n, outputTokens: 3n })));
+    okOf(completeTask(w.store, 'runner-c', NOW, id, resultArgs('Lyon', { inputTokens: 10n, outputTokens: 1n })));
+    okOf(acceptTask(w.store, REQUESTER, NOW, id));
+    const runners = payouts(w).filter((p) => p.kind === 'runner');
+    // The majority (a, b) agreed: its lower median counts are 10 input and 3 output tokens; the ledger fee on top.
+    expect(runners.map((p) => [p.id.split('/').at(-1), p.amountE8s])).toEqual([
+      ['runner-a', 10n + 300n + 10_000n],
+      ['runner-b', 20n + 300n + 10_000n]
+    ]);
   });
 
   it('needs both results to agree with redundancy 2', () => {
@@ -1148,7 +1182,7 @@ describe('payouts', () => {
       deployment(w.card, { slots: 2, price: { inputPerMillion: 9_000_000, outputPerMillion: 9_000_000 } })
     ]);
     okOf(updateRunner(w.store, operatorOf('runner-a'), NOW, 'runner-a', dearer));
-    okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('x', { inputTokens: 100n, outputTokens: 50n })));
+    okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('x'.repeat(20), { inputTokens: 100n, outputTokens: 50n })));
     okOf(acceptTask(w.store, REQUESTER, NOW, id));
     // 100 × 1 + 50 × 2 = 200 e8s; fee floor 20,000.
     expect(payouts(w).map((p) => [p.kind, p.amountE8s])).toEqual([
@@ -1246,25 +1280,22 @@ describe('emission', () => {
     const epoch = NOW / EPOCH;
     const terms = { startNs: epoch * EPOCH, endNs: (epoch + 1n) * EPOCH, emissionE8s: BUDGET, requesterCapBps: 2_000 };
     tick(w.store, NOW);
-    expect(w.store.epochWork()).toEqual({ epoch, terms, credits: [] });
+    expect(w.store.epochWork()).toEqual({ epoch, terms });
     expect(payouts(w)).toEqual([]);
 
-    // Tokens are not what counts (runner-b reports 40 times more): the fee paid is.
+    // Tokens are not what counts (runner-b reports 40 times the input): the fee paid is.
     acceptedFor(w, REQUESTER, 'a1', 'runner-a', NOW);
     acceptedFor(w, REQUESTER, 'a2', 'runner-a', NOW);
-    acceptedFor(w, 'requester-2', 'b1', 'runner-b', NOW, { inputTokens: 500n, outputTokens: 64n });
+    acceptedFor(w, 'requester-2', 'b1', 'runner-b', NOW, { inputTokens: 500n, outputTokens: 34n });
     // Rejected work earns nothing.
     const rejected = queued(w, 'c1');
     answered(w, rejected, [['runner-c', 'x']]);
     okOf(rejectTask(w.store, REQUESTER, NOW, rejected, 'no'));
-    expect(w.store.epochWork()).toEqual({
-      epoch,
-      terms,
-      credits: [
-        [REQUESTER, 'runner-a', 2n * FEE_PAID],
-        ['requester-2', 'runner-b', FEE_PAID]
-      ]
-    });
+    expect(w.store.epochWork()).toMatchObject({ epoch, terms, creditedE8s: 3n * FEE_PAID });
+    expect(epochCredits(w.store)).toEqual([
+      ['requester-2', 'runner-b', FEE_PAID],
+      [REQUESTER, 'runner-a', 2n * FEE_PAID]
+    ]);
 
     const before = payouts(w).length;
     closeEpoch(w.store, (epoch + 1n) * EPOCH - 1n);
@@ -1295,9 +1326,9 @@ describe('emission', () => {
     ]);
     expect(w.store.epochWork()).toEqual({
       epoch: epoch + 1n,
-      terms: { ...terms, startNs: terms.endNs, endNs: terms.endNs + EPOCH },
-      credits: []
+      terms: { ...terms, startNs: terms.endNs, endNs: terms.endNs + EPOCH }
     });
+    expect(epochCredits(w.store)).toEqual([]);
 
     closeEpoch(w.store, (epoch + 1n) * EPOCH + 5n * SECOND);
     tick(w.store, (epoch + 2n) * EPOCH);
@@ -1334,7 +1365,7 @@ describe('emission', () => {
     acceptedFor(w, 'runner-x', 'by-a-sibling', 'runner-a', NOW);
     // The same work for an independent requester counts.
     acceptedFor(w, REQUESTER, 'independent', 'runner-b', NOW);
-    expect(w.store.epochWork().credits).toEqual([[REQUESTER, 'runner-b', FEE_PAID]]);
+    expect(epochCredits(w.store)).toEqual([[REQUESTER, 'runner-b', FEE_PAID]]);
     tick(w.store, NOW + EPOCH);
     expect(emissionOf(w)).toEqual([[`epoch-${NOW / EPOCH}/runner-b`, FEE_PAID]]);
   });
@@ -1345,7 +1376,7 @@ describe('emission', () => {
     addRunner(w, 'runner-a');
     tick(w.store, NOW);
     acceptedFor(w, REQUESTER, 'k', 'runner-a', NOW);
-    expect(w.store.epochWork().credits).toEqual([]);
+    expect(epochCredits(w.store)).toEqual([]);
     tick(w.store, NOW + EPOCH);
     expect(emissionOf(w)).toEqual([]);
   });
@@ -1392,21 +1423,32 @@ describe('emission', () => {
     w.store.setEpochWork({ epoch: NOW / EPOCH, units: [['runner-a', 10n ** 30n]] });
     tick(w.store, NOW);
     expect(emissionOf(w)).toEqual([]);
-    expect(w.store.epochWork()).toMatchObject({ epoch: NOW / EPOCH + 1n, credits: [] });
+    expect(w.store.epochWork()).toMatchObject({ epoch: NOW / EPOCH + 1n });
   });
 
   it(`credits at most ${MAX_EPOCH_CREDITS} requester–runner pairs per epoch; a known pair still accumulates`, () => {
     const w = world({ emissionPerEpochE8s: BUDGET });
     addRunner(w, 'runner-a');
     tick(w.store, NOW);
-    const filler = Array.from({ length: MAX_EPOCH_CREDITS - 1 }, (_, i): EpochCredit => [`someone-${i}`, 'runner-z', 1n]);
-    w.store.setEpochWork({ ...w.store.epochWork(), credits: [...filler, [REQUESTER, 'runner-a', 1n]] });
+    acceptedFor(w, REQUESTER, 'first', 'runner-a', NOW);
+    // Pairs credited more than the minimum fill the table: a new minimum pair cannot replace them.
+    for (let i = 0; i < MAX_EPOCH_CREDITS - 1; i++) addAcceptedWork(w.store, NOW, `someone-${i}`, 2n * FEE_PAID, ['runner-z']);
     acceptedFor(w, REQUESTER, 'known-pair', 'runner-a', NOW);
     acceptedFor(w, 'newcomer', 'new-pair', 'runner-a', NOW);
-    const credits = w.store.epochWork().credits ?? [];
+    const credits = epochCredits(w.store);
     expect(credits).toHaveLength(MAX_EPOCH_CREDITS);
-    expect(credits.at(-1)).toEqual([REQUESTER, 'runner-a', 1n + FEE_PAID]);
+    expect(credits).toContainEqual([REQUESTER, 'runner-a', 2n * FEE_PAID]);
     expect(credits.some(([requester]) => requester === 'newcomer')).toBe(false);
+  });
+
+  it('closes an epoch stored with its credits in the record (before they were keyed) by those credits too', () => {
+    const w = world({ emissionPerEpochE8s: BUDGET });
+    addRunner(w, 'runner-a');
+    tick(w.store, NOW);
+    w.store.setEpochWork({ ...w.store.epochWork(), credits: [[REQUESTER, 'runner-a', FEE_PAID]] });
+    acceptedFor(w, REQUESTER, 'keyed', 'runner-a', NOW);
+    tick(w.store, NOW + EPOCH);
+    expect(emissionOf(w)).toEqual([[`epoch-${NOW / EPOCH}/runner-a`, 2n * FEE_PAID]]);
   });
 
   it('mints nothing when emission is disabled or no work was accepted', () => {
