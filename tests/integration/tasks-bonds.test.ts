@@ -85,7 +85,8 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
   }, 120_000);
 
   it('returns the bond after deregistration and the cooldown, through the payout outbox', async () => {
-    const t = await taskNetwork(net, { bondE8s: BOND });
+    // A 60 s cooldown must cover a lease and its review window.
+    const t = await taskNetwork(net, { bondE8s: BOND, leaseSeconds: 5n, reviewWindowSeconds: 55n });
     const admin = await t.tasks(t.admin);
     okOf(await admin.set_bond_config(bondConfigArgs({ cooldown_seconds: [60n] })));
     const runner = await t.runner(2, { bond: BOND });
@@ -287,6 +288,11 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     expect(errOf(await admin.set_bond_config(bondConfigArgs({ cooldown_seconds: [400n * 86_400n] })))).toMatchObject({
       InvalidArgument: { field: 'cooldown_seconds' }
     });
+    // A cooldown shorter than a lease plus its review (120 + 600 s here) would let a runner leave before its slash.
+    for (const seconds of [0n, 719n])
+      expect(errOf(await admin.set_bond_config(bondConfigArgs({ cooldown_seconds: [seconds] })))).toEqual({
+        InvalidArgument: { field: 'cooldown_seconds', reason: 'must be at least the lease plus the review window (720 s)' }
+      });
     okOf(await admin.set_bond_config(bondConfigArgs({ amount_e8s: [0n] })));
     const free = Ed25519KeyIdentity.generate();
     expect(okOf(await (await t.tasks(free)).register_runner(manifest(t, text(free))))).toMatchObject({ bond_e8s: [], bond_state: [] });

@@ -40,8 +40,10 @@ export function majorityDigest(
   let total = 0n;
   for (const r of task.results) {
     const voter = voterOf(r.runner);
-    if (voted.has(voter.operator)) continue;
-    voted.add(voter.operator);
+    // The operator now and the one behind the lease (a runner that left or switched operators counts for both).
+    const operators = r.operator === undefined ? [voter.operator] : [voter.operator, r.operator];
+    if (operators.some((o) => voted.has(o))) continue;
+    for (const o of operators) voted.add(o);
     const t = tally.get(r.outputDigest) ?? { operators: 0, weight: 0n };
     tally.set(r.outputDigest, { operators: t.operators + 1, weight: t.weight + voter.weight });
     total += voter.weight;

@@ -19,7 +19,7 @@ import {
   voteWeight,
   DEFAULT_BOND_CONFIG
 } from '../../../src/core/rewards/index.ts';
-import { majorityDigest, memoryTaskStore, type Stores, type Task } from '../../../src/core/tasks/index.ts';
+import { majorityDigest, memoryTaskStore, setTaskConfig, type Stores, type Task } from '../../../src/core/tasks/index.ts';
 
 const SECOND = 1_000_000_000n;
 const NOW = 1_000_000n * SECOND;
@@ -35,6 +35,8 @@ function okOf<T>(result: Result<T>): T {
 
 function store(): Stores {
   const s: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN] }))), ...memoryTaskStore() };
+  // A 60 s cooldown needs a lease plus review window of at most 60 s.
+  okOf(setTaskConfig(s, ADMIN, { leaseSeconds: 5n, reviewWindowSeconds: 55n }));
   okOf(setBondConfig(s, ADMIN, { amountE8s: BOND, cooldownSeconds: 60n }));
   return s;
 }
@@ -149,6 +151,28 @@ describe('runner bonds (core)', () => {
   it('lets admins only change the settings', () => {
     expect(setBondConfig(store(), 'someone', { amountE8s: 0n })).toHaveProperty('Err.Unauthorized');
   });
+
+  it.each([0n, 1n, 59n])(
+    'refuses a cooldown of %s s, shorter than the lease plus the review window (60 s): leaving would escape a slash',
+    (seconds) => {
+      const s = store();
+      expect(setBondConfig(s, ADMIN, { cooldownSeconds: seconds })).toEqual({
+        Err: { InvalidArgument: { field: 'cooldown_seconds', reason: 'must be at least the lease plus the review window (60 s)' } }
+      });
+      expect(s.bondConfig().cooldownNs).toBe(60n * SECOND);
+      okOf(setBondConfig(s, ADMIN, { cooldownSeconds: 60n }));
+    }
+  );
+
+  it('refuses a task config whose lease plus review window would outlast the bond cooldown', () => {
+    const s = store();
+    expect(setTaskConfig(s, ADMIN, { reviewWindowSeconds: 56n })).toMatchObject({
+      Err: { InvalidArgument: { field: 'review_window_seconds' } }
+    });
+    expect(setTaskConfig(s, ADMIN, { leaseSeconds: 6n })).toMatchObject({ Err: { InvalidArgument: { field: 'review_window_seconds' } } });
+    expect(s.taskConfig().reviewWindowNs).toBe(55n * SECOND);
+    okOf(setTaskConfig(s, ADMIN, { leaseSeconds: 10n, reviewWindowSeconds: 50n }));
+  });
 });
 
 describe('votes: distinct operators, weighed by record and bond', () => {
@@ -187,6 +211,21 @@ describe('votes: distinct operators, weighed by record and bond', () => {
 
   const task = (redundancy: number, results: Array<[string, string]>): Task =>
     ({ redundancy, results: results.map(([runner, outputDigest]) => ({ runner, outputDigest })) }) as unknown as Task;
+
+  it("counts a result for the operator its lease had as well as the runner's operator now (issue 16)", () => {
+    // Two runners of one operator: one left since (now its own operator), the other switched operators.
+    const leased = {
+      redundancy: 3,
+      results: [
+        { runner: 'a', outputDigest: 'bad', operator: 'op' },
+        { runner: 'b', outputDigest: 'bad', operator: 'op' },
+        { runner: 'c', outputDigest: 'good', operator: 'op-c' }
+      ]
+    } as unknown as Task;
+    const now = (runner: string) => ({ operator: runner, weight: 1n });
+    // 'op' votes once: 'bad' has one operator of three behind it, no majority.
+    expect(majorityDigest(leased, now)).toBeUndefined();
+  });
 
   it('counts one vote per operator and needs a majority of operators and of weight', () => {
     const same = () => ({ operator: 'op', weight: 1n });
