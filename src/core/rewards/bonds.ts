@@ -98,6 +98,19 @@ export function beginBond(store: Bonds, runner: string, amountE8s: bigint, nowNs
   return ok({ bond, reused: false });
 }
 
+/**
+ * Whether the lock a registration began (at `createdAtNs`) is still its own when the ledger's reply arrives. A reply
+ * slower than STALE_LOCK_NS finds the lock resolved by maintenance (resolveStaleLock), or a newer one: the
+ * registration must then be refused, and it must not touch the money either. Maintenance asked the ledger the same
+ * transfer (same memo and created_at_time) after the registration did, and calls from one canister to another are
+ * delivered in order, so its answer already accounts for the registration's transfer: if that moved the bond,
+ * maintenance's was reported a Duplicate, and it returned the bond (the runner was not registered).
+ */
+export function lockStillOurs(store: Pick<BondStore, 'bonds'>, runner: string, createdAtNs: bigint): boolean {
+  const current = store.bonds.get(runner);
+  return current?.state === 'locking' && current.createdAtNs === createdAtNs;
+}
+
 /** The ledger moved the bond (or reported the move a duplicate of one it made). */
 export function bondLocked(store: Bonds, runner: string, block?: bigint): void {
   const current = store.bonds.get(runner);

@@ -9,6 +9,7 @@ import {
   bondLocked,
   bondSubaccount,
   dueBonds,
+  lockStillOurs,
   requiredBond,
   resolveStaleLock,
   returnBond,
@@ -109,6 +110,26 @@ describe('runner bonds (core)', () => {
     okOf(beginBond(s, RUNNER, BOND, NOW));
     resolveStaleLock(s, NOW, RUNNER, true, 9n);
     expect(payouts(s)).toEqual([expect.objectContaining({ kind: 'bond-return', amountE8s: BOND })]);
+  });
+
+  it('a registration whose ledger reply outlasts the stale-lock horizon finds its lock settled: refused, the bond returned once (issue 16)', () => {
+    const s = store();
+    const { bond } = okOf(beginBond(s, RUNNER, BOND, NOW));
+    expect(lockStillOurs(s, RUNNER, bond.createdAtNs)).toBe(true);
+    // 120 s later maintenance asks the ledger the same transfer: a Duplicate (the registration's moved it), and the
+    // runner is not registered, so the bond goes back.
+    const late = NOW + STALE_LOCK_NS;
+    expect(dueBonds(s, late, 16).map((b) => b.runner)).toEqual([RUNNER]);
+    resolveStaleLock(s, late, RUNNER, true, 9n);
+    // The registration's reply arrives now: the lock is no longer its own, so it must not register without a bond.
+    expect(lockStillOurs(s, RUNNER, bond.createdAtNs)).toBe(false);
+    // A new registration's lock is not the old one's either.
+    const again = okOf(beginBond(s, RUNNER, BOND, late + 1n));
+    expect(lockStillOurs(s, RUNNER, bond.createdAtNs)).toBe(false);
+    expect(lockStillOurs(s, RUNNER, again.bond.createdAtNs)).toBe(true);
+    expect(payouts(s).map((p) => [p.kind, p.to.owner, p.amountE8s, p.fromSubaccount])).toEqual([
+      ['bond-return', RUNNER, BOND, bondSubaccount(RUNNER)]
+    ]);
   });
 
   it('slashes slash_bps of the bond as locked to the treasury, never more than it holds, and nothing without a treasury', () => {
