@@ -184,6 +184,40 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     expect(await t.balance(s1)).toBe(runnerNet);
   }, 180_000);
 
+  it('a runner that leaves still counts for its operator, and a runner gone or suspended since its lease cannot report (issue 16)', async () => {
+    const t = await taskNetwork(net);
+    const asRequester = await t.tasks(await t.requester(FUNDS, ALLOWANCE));
+    const asAdmin = await t.tasks(t.admin);
+    const operator = Ed25519KeyIdentity.generate();
+    const [s1, s2] = [await t.runner(2, { operator: operator.getPrincipal() }), await t.runner(2, { operator: operator.getPrincipal() })];
+    for (const s of [s1, s2]) okOf(await (await t.tasks(operator)).accept_operator(s.getPrincipal()));
+    const pair = okOf(await asRequester.submit_task(t.submitArgs('leaver', { limits: DETERMINISTIC, redundancy: [2] })));
+    okOf(await (await t.tasks(s1)).claim_task([pair.id]));
+    okOf(await (await t.tasks(s1)).complete_task(pair.id, resultArgs('garbage')));
+    // Deregistered, s1 would count as its own operator: s2 could take the second place and agree with it.
+    okOf(await (await t.tasks(s1)).deregister_runner(s1.getPrincipal()));
+    expect(errOf(await (await t.tasks(s2)).claim_task([pair.id]))).toMatchObject({ TaskNotClaimable: { task: pair.id } });
+
+    // A runner deregistered or suspended after it leased cannot add a result (and be paid, or vote, for it).
+    const [gone, caught] = [await t.runner(), await t.runner()];
+    const [forGone, forCaught] = [
+      okOf(await asRequester.submit_task(t.submitArgs('gone'))),
+      okOf(await asRequester.submit_task(t.submitArgs('caught')))
+    ];
+    okOf(await (await t.tasks(gone)).claim_task([forGone.id]));
+    okOf(await (await t.tasks(caught)).claim_task([forCaught.id]));
+    okOf(await (await t.tasks(gone)).deregister_runner(gone.getPrincipal()));
+    okOf(await asAdmin.suspend_runner(caught.getPrincipal(), 'caught cheating'));
+    expect(errOf(await (await t.tasks(gone)).complete_task(forGone.id, resultArgs('Hi')))).toEqual({
+      NotFound: { kind: { Runner: null }, id: text(gone) }
+    });
+    expect(errOf(await (await t.tasks(caught)).complete_task(forCaught.id, resultArgs('Hi')))).toEqual({
+      Suspended: { reason: 'caught cheating' }
+    });
+    // Giving the lease back stays possible: the place goes to another runner.
+    okOf(await (await t.tasks(caught)).fail_task(forCaught.id, 'suspended'));
+  }, 180_000);
+
   it('two new identities agreeing on garbage neither out-vote a runner with a record nor get paid', async () => {
     const t = await taskNetwork(net, { bondE8s: BOND });
     const requester = await t.requester(FUNDS, ALLOWANCE);
