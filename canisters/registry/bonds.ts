@@ -13,6 +13,7 @@ import {
   bondSubaccount,
   describeLedgerError,
   dueBonds,
+  lockStillOurs,
   requiredBond,
   resolveStaleLock,
   returnBond,
@@ -84,6 +85,17 @@ export async function registerWithBond(
     return registered;
   }
   const moved = await lockTransfer(store, begun.Ok.bond);
+  // A reply slower than the stale-lock horizon: maintenance settled this lock meanwhile (and returned the bond if
+  // it moved, see lockStillOurs). Registering now would leave the runner without a bond.
+  if (!lockStillOurs(store, caller, begun.Ok.bond.createdAtNs))
+    return {
+      Err: {
+        BondRequired: {
+          amount_e8s: amount,
+          reason: "the ledger's reply came after the lock was settled by maintenance (a moved bond is returned): register again"
+        }
+      }
+    };
   if (!moved.moved) {
     bondFailed(store, caller);
     return { Err: { BondRequired: { amount_e8s: amount, reason: moved.reason } } };

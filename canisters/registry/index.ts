@@ -36,7 +36,6 @@ import {
   assignNamespace,
   delegateNamespace,
   getNamespace,
-  migrateNamespaces,
   revokeNamespaceDelegate,
   setQuotas,
   MAX_MANIFEST_BYTES,
@@ -68,10 +67,11 @@ import { candidatesReply } from './candid-text.js';
 import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
+import { migrateNamespacesIfNeeded } from './namespace-migration.js';
 import { bondConfigView, bondView, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
-import { namespaceResult, namespaceView } from './namespaces.js';
+import { namespaceResult, namespaceView, purgeCards } from './namespaces.js';
 import { fundingShortfall } from './funding.js';
 import { claimable, taskPage } from './task-queries.js';
 import { quoteTaskReply } from './task-quote.js';
@@ -220,6 +220,7 @@ export default class {
   init(args: Opt<InitArgs>): void {
     configure(args);
     rebuildQuotaCountersIfNeeded(state(), true);
+    migrateNamespacesIfNeeded(state(), true);
     startMaintenance();
   }
 
@@ -228,8 +229,8 @@ export default class {
     // state() rebuilds the heap copies from stable memory on first use. Timers do not survive an upgrade.
     configure(args);
     rebuildQuotaCountersIfNeeded(state(), false);
-    // Cards published before namespaces existed give each org to its first publisher (one read per card, MAX_CARDS).
-    migrateNamespaces(state());
+    // Cards published before namespaces existed give each org to its first publisher (budgeted timer steps).
+    migrateNamespacesIfNeeded(state(), false);
     startMaintenance();
   }
 
@@ -578,6 +579,13 @@ export default class {
   @update(m.delegate_namespace.args, m.delegate_namespace.ret, MANUAL)
   delegate_namespace(): void {
     handle(m.delegate_namespace, (name, delegate) => namespaceResult(delegateNamespace(state(), caller(), name, delegate.toText())));
+  }
+
+  @update(m.purge_namespace_cards.args, m.purge_namespace_cards.ret, MANUAL)
+  purge_namespace_cards(): void {
+    handle(m.purge_namespace_cards, (name, publisher, after, limit) =>
+      purgeCards(state(), caller(), name, publisher.toText(), after[0], limit[0] === undefined ? undefined : Number(limit[0]))
+    );
   }
 
   @update(m.revoke_namespace_delegate.args, m.revoke_namespace_delegate.ret, MANUAL)

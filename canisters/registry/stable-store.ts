@@ -18,6 +18,7 @@ import { DEFAULT_QUOTAS, DiscoveryIndex, SessionAffinity, type Quotas, type Regi
 import type {
   Heartbeat,
   Namespace,
+  NamespaceMigration,
   QuotaBackfill,
   RegistryConfig,
   Reputation,
@@ -43,10 +44,13 @@ const QUOTAS_KEY = 'quotas';
 /** The quota counters' rebuild cursor; `'done'` once they are complete (absent: state older than the counters). */
 const QUOTA_BACKFILL_KEY = 'quota-backfill';
 const BOND_CONFIG_KEY = 'bond-config';
+/** The namespace migration's cursor; `'done'` once it finished (absent: state from before the cursor existed). */
+const NAMESPACE_MIGRATION_KEY = 'namespace-migration';
 const CREDIT_CONFIG_KEY = 'credit-config';
 const CREDIT_LINE_COUNTER_KEY = 'credit-line-counter';
 
-type Setting = RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | BondConfig | CreditConfig | 'done' | bigint;
+type Setting =
+  RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | NamespaceMigration | BondConfig | CreditConfig | 'done' | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
@@ -59,6 +63,8 @@ export function openStore(): Stores &
     hasConfig(): boolean;
     /** Whether the quota counters' state is recorded (false: state from before the counters, or from before their rebuild). */
     quotaCountersKnown(): boolean;
+    /** Whether the namespace migration's state is recorded (false: state from before its cursor). */
+    namespaceMigrationKnown(): boolean;
   } {
   const cards = new CachedKeyValue<StoredCard>(0);
   const runners = new CachedKeyValue<StoredRunner>(1);
@@ -111,6 +117,11 @@ export function openStore(): Stores &
       return progress === undefined || progress === 'done' ? undefined : (progress as QuotaBackfill);
     },
     setQuotaBackfill: (progress) => settings.set(QUOTA_BACKFILL_KEY, progress ?? 'done'),
+    namespaceMigration: () => {
+      const progress = settings.get(NAMESPACE_MIGRATION_KEY);
+      return progress === undefined || progress === 'done' ? undefined : (progress as NamespaceMigration);
+    },
+    setNamespaceMigration: (progress) => settings.set(NAMESPACE_MIGRATION_KEY, progress ?? 'done'),
     config: () => {
       const config = settings.get(CONFIG_KEY);
       if (config === undefined) throw new Error('registry used before init');
@@ -122,6 +133,7 @@ export function openStore(): Stores &
     ...store,
     hasConfig: () => settings.has(CONFIG_KEY),
     quotaCountersKnown: () => settings.has(QUOTA_BACKFILL_KEY),
+    namespaceMigrationKnown: () => settings.has(NAMESPACE_MIGRATION_KEY),
     tasks,
     taskWithoutInput: (id) => tasks.getWithoutInput(id),
     summaries,

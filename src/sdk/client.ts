@@ -210,6 +210,28 @@ export class DeaiClient {
   }
 
   /**
+   * Admins remove the cards `publisher` published under an org it no longer holds (a squatter's, from before the org
+   * was assigned), one bounded call: pass the returned `next` back until it is undefined.
+   * @example
+   * let next: string | undefined;
+   * do ({ next } = await client.purgeNamespaceCards('meta-llama', squatter, { after: next })); while (next !== undefined);
+   */
+  async purgeNamespaceCards(
+    namespace: string,
+    publisher: Principal | string,
+    options: { after?: string; limit?: number } = {}
+  ): Promise<{ removed: number; next?: string }> {
+    const principal = typeof publisher === 'string' ? Principal.fromText(publisher) : publisher;
+    const after: [] | [string] = options.after === undefined ? [] : [options.after];
+    const limit: [] | [number] = options.limit === undefined ? [] : [options.limit];
+    const report = unwrap(
+      'purge_namespace_cards',
+      await call('purge_namespace_cards', () => this.registry.purge_namespace_cards(namespace, principal, after, limit))
+    );
+    return report.next[0] === undefined ? { removed: report.removed } : { removed: report.removed, next: report.next[0] };
+  }
+
+  /**
    * The org's owner lets `delegate` publish cards under it too; throws DeaiError `NamespaceOwned` for anyone else.
    * @example
    * await client.delegateNamespace('acme', teammate);

@@ -79,16 +79,17 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
     );
   });
 
-  it('models namespace show, delegate and revoke (--json), assign refused to non-admins; runners find --digest pins weights', async () => {
+  it('models namespace show, delegate and revoke (--json), assign and purge refused to non-admins; runners find --digest pins weights', async () => {
     const cardFile = join(dir, 'ns-card.json');
     writeFileSync(cardFile, JSON.stringify(modelCard({ id: 'cli-ns/Model', digest: digestOf('cli-ns') })));
     await cli('models', 'publish', cardFile);
     const me = requester.getPrincipal().toText();
     const teammate = Ed25519KeyIdentity.generate().getPrincipal().toText();
     // Independent calls in parallel: each CLI start costs seconds on a loaded machine.
-    const [delegated, assign, unknown, pinned, unserved] = await Promise.allSettled([
+    const [delegated, assign, purge, unknown, pinned, unserved] = await Promise.allSettled([
       json('models', 'namespace', 'delegate', 'cli-ns', teammate),
       cli('models', 'namespace', 'assign', 'cli-ns', teammate, '--json'),
+      cli('models', 'namespace', 'purge', 'cli-ns', teammate, '--json'),
       cli('models', 'namespace', 'show', 'nobody-here', '--json'),
       json('runners', 'find', '--model', cardId, '--digest', String(t.card.digest)),
       json('runners', 'find', '--model', cardId, '--digest', digestOf('weights nobody serves'))
@@ -98,6 +99,7 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
       value: { namespace: 'cli-ns', owner: me, delegates: [teammate], how: 'published' }
     });
     expect(assign).toMatchObject({ status: 'rejected', reason: { code: 1, stdout: expect.stringMatching(/"code": "Unauthorized"/) } });
+    expect(purge).toMatchObject({ status: 'rejected', reason: { code: 1, stdout: expect.stringMatching(/"code": "Unauthorized"/) } });
     expect(unknown).toMatchObject({ status: 'rejected', reason: { code: 1, stdout: expect.stringMatching(/"code": "NotFound"/) } });
     expect(pinned).toMatchObject({ status: 'fulfilled', value: [expect.objectContaining({ runner: runner.getPrincipal().toText() })] });
     expect(unserved).toMatchObject({ status: 'fulfilled', value: [] });

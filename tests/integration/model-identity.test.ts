@@ -126,6 +126,51 @@ describe('model identity (built Wasm on the localnet, through @dfinity/agent)', 
     expect((await asSquatter.get_model_card(id, [digestOf('bigco-fake')]))[0]?.version).toBe('99.0.0');
   });
 
+  it("after an assignment a squatter's cards serve only requests pinning their digest; admins purge them in bounded calls (issue 16)", async () => {
+    const squatter = Ed25519KeyIdentity.generate();
+    const realOwner = Ed25519KeyIdentity.generate();
+    const asSquatter = await t.tasks(squatter);
+    const asAdmin = await t.tasks(t.admin);
+    const id = 'sqco/Sq-8B';
+    const squatted = modelCard({ id, version: '9.0.0', digest: digestOf('sqco-fake') });
+    okOf(await asSquatter.publish_model_card(json(squatted)));
+    okOf(await asSquatter.publish_model_card(json(modelCard({ id: 'SQCO/Other', digest: digestOf('sqco-other') }))));
+    const squattedRunner = await runnerFor(squatted);
+    const onSquatted = squattedRunner.getPrincipal().toText();
+    const asAnyone = await t.tasks(Ed25519KeyIdentity.generate());
+    const model: [string] = [id];
+    const found = async (request = findRequest({ model })) => okOf(await asAnyone.find_runners(request)).map((c) => c.runner.toText());
+    expect(await found()).toEqual([onSquatted]);
+
+    okOf(await asAdmin.assign_namespace('sqco', realOwner.getPrincipal()));
+    // Before: the squatter's runner still matched every unpinned request (discovery, quotes, claims).
+    expect(await found()).toEqual([]);
+    expect(await found(findRequest({ model, digests: [[String(squatted.digest)]] }))).toEqual([onSquatted]);
+    const requester = await t.requester(10_000_000n, 10_000_000n);
+    const task = okOf(await (await t.tasks(requester)).submit_task(t.submitArgs('squatted-1', { request: findRequest({ model }) })));
+    expect(errOf(await (await t.tasks(squattedRunner)).claim_task([task.id]))).toEqual({ NotServing: { model: id } });
+
+    // Purging: admins only, typed errors, bounded per call with a cursor.
+    expect(errOf(await asSquatter.purge_namespace_cards('sqco', squatter.getPrincipal(), [], []))).toHaveProperty('Unauthorized');
+    expect(errOf(await asAdmin.purge_namespace_cards('sqco', realOwner.getPrincipal(), [], []))).toHaveProperty(
+      'InvalidArgument.field',
+      'publisher'
+    );
+    expect(errOf(await asAdmin.purge_namespace_cards('sqco', squatter.getPrincipal(), [], [0]))).toHaveProperty(
+      'InvalidArgument.field',
+      'limit'
+    );
+    expect(errOf(await asAdmin.purge_namespace_cards('nobody-holds', squatter.getPrincipal(), [], []))).toHaveProperty('NotFound');
+    const first = okOf(await asAdmin.purge_namespace_cards('sqco', squatter.getPrincipal(), [], [1]));
+    expect(first.removed).toBe(1);
+    expect(first.next).toHaveLength(1);
+    const rest = okOf(await asAdmin.purge_namespace_cards('sqco', squatter.getPrincipal(), first.next, [1]));
+    expect(rest.removed).toBe(1);
+    expect(okOf(await asAdmin.purge_namespace_cards('sqco', squatter.getPrincipal(), rest.next, [1])).removed).toBe(0);
+    expect(await asAnyone.get_model_card(id, [String(squatted.digest)])).toEqual([]);
+    expect(await found(findRequest({ model, digests: [[String(squatted.digest)]] }))).toEqual([]);
+  });
+
   it('versions are immutable: a published version keeps its digest, a digest keeps its content', async () => {
     const owner = Ed25519KeyIdentity.generate();
     const asOwner = await t.tasks(owner);

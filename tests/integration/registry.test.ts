@@ -174,7 +174,7 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await reader.list_model_cards({ ...noFilter }, { after: [], limit: [101] }))).toHaveProperty('InvalidArgument');
   });
 
-  it('registers runners only for published cards; only the runner or its operator may change them', async () => {
+  it('registers runners only for published cards; only the runner or its operator, once it accepted, may change them', async () => {
     const op = operator.getPrincipal().toText();
     const r0 = await as(runners[0] ?? stranger);
     expect(
@@ -189,7 +189,14 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await (await as(stranger)).update_runner(id, json(runnerManifest(op, [deployment(card)]))))).toHaveProperty(
       'Unauthorized'
     );
-    const updated = okOf(await (await as(operator)).update_runner(id, json(runnerManifest(op, [deployment(card, { slots: 8 })]))));
+    // The operator the manifest names manages the runner only once it accepted being named (issue 16).
+    const asOperator = await as(operator);
+    expect(errOf(await asOperator.update_runner(id, json(runnerManifest(op, [deployment(card, { slots: 8 })]))))).toEqual({
+      Unauthorized: { reason: 'only the runner itself or its operator (once it accepted) may manage it' }
+    });
+    expect(errOf(await asOperator.deregister_runner(id))).toHaveProperty('Unauthorized');
+    okOf(await asOperator.accept_operator(id));
+    const updated = okOf(await asOperator.update_runner(id, json(runnerManifest(op, [deployment(card, { slots: 8 })]))));
     expect(updated.deployments[0]?.slots).toBe(8);
     expect(errOf(await (await as(stranger)).deregister_runner(id))).toHaveProperty('Unauthorized');
     expect(errOf(await (await as(operator)).deregister_runner(stranger.getPrincipal()))).toHaveProperty('NotFound');

@@ -85,7 +85,8 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
   }, 120_000);
 
   it('returns the bond after deregistration and the cooldown, through the payout outbox', async () => {
-    const t = await taskNetwork(net, { bondE8s: BOND });
+    // A 60 s cooldown must cover a lease and its review window.
+    const t = await taskNetwork(net, { bondE8s: BOND, leaseSeconds: 5n, reviewWindowSeconds: 55n });
     const admin = await t.tasks(t.admin);
     okOf(await admin.set_bond_config(bondConfigArgs({ cooldown_seconds: [60n] })));
     const runner = await t.runner(2, { bond: BOND });
@@ -181,6 +182,40 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     await processTasks(t);
     expect(await t.balance(operator)).toBeGreaterThan(0n);
     expect(await t.balance(s1)).toBe(runnerNet);
+  }, 180_000);
+
+  it('a runner that leaves still counts for its operator, and a runner gone or suspended since its lease cannot report (issue 16)', async () => {
+    const t = await taskNetwork(net);
+    const asRequester = await t.tasks(await t.requester(FUNDS, ALLOWANCE));
+    const asAdmin = await t.tasks(t.admin);
+    const operator = Ed25519KeyIdentity.generate();
+    const [s1, s2] = [await t.runner(2, { operator: operator.getPrincipal() }), await t.runner(2, { operator: operator.getPrincipal() })];
+    for (const s of [s1, s2]) okOf(await (await t.tasks(operator)).accept_operator(s.getPrincipal()));
+    const pair = okOf(await asRequester.submit_task(t.submitArgs('leaver', { limits: DETERMINISTIC, redundancy: [2] })));
+    okOf(await (await t.tasks(s1)).claim_task([pair.id]));
+    okOf(await (await t.tasks(s1)).complete_task(pair.id, resultArgs('garbage')));
+    // Deregistered, s1 would count as its own operator: s2 could take the second place and agree with it.
+    okOf(await (await t.tasks(s1)).deregister_runner(s1.getPrincipal()));
+    expect(errOf(await (await t.tasks(s2)).claim_task([pair.id]))).toMatchObject({ TaskNotClaimable: { task: pair.id } });
+
+    // A runner deregistered or suspended after it leased cannot add a result (and be paid, or vote, for it).
+    const [gone, caught] = [await t.runner(), await t.runner()];
+    const [forGone, forCaught] = [
+      okOf(await asRequester.submit_task(t.submitArgs('gone'))),
+      okOf(await asRequester.submit_task(t.submitArgs('caught')))
+    ];
+    okOf(await (await t.tasks(gone)).claim_task([forGone.id]));
+    okOf(await (await t.tasks(caught)).claim_task([forCaught.id]));
+    okOf(await (await t.tasks(gone)).deregister_runner(gone.getPrincipal()));
+    okOf(await asAdmin.suspend_runner(caught.getPrincipal(), 'caught cheating'));
+    expect(errOf(await (await t.tasks(gone)).complete_task(forGone.id, resultArgs('Hi')))).toEqual({
+      NotFound: { kind: { Runner: null }, id: text(gone) }
+    });
+    expect(errOf(await (await t.tasks(caught)).complete_task(forCaught.id, resultArgs('Hi')))).toEqual({
+      Suspended: { reason: 'caught cheating' }
+    });
+    // Giving the lease back stays possible: the place goes to another runner.
+    okOf(await (await t.tasks(caught)).fail_task(forCaught.id, 'suspended'));
   }, 180_000);
 
   it('two new identities agreeing on garbage neither out-vote a runner with a record nor get paid', async () => {
@@ -287,6 +322,11 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     expect(errOf(await admin.set_bond_config(bondConfigArgs({ cooldown_seconds: [400n * 86_400n] })))).toMatchObject({
       InvalidArgument: { field: 'cooldown_seconds' }
     });
+    // A cooldown shorter than a lease plus its review (120 + 600 s here) would let a runner leave before its slash.
+    for (const seconds of [0n, 719n])
+      expect(errOf(await admin.set_bond_config(bondConfigArgs({ cooldown_seconds: [seconds] })))).toEqual({
+        InvalidArgument: { field: 'cooldown_seconds', reason: 'must be at least the lease plus the review window (720 s)' }
+      });
     okOf(await admin.set_bond_config(bondConfigArgs({ amount_e8s: [0n] })));
     const free = Ed25519KeyIdentity.generate();
     expect(okOf(await (await t.tasks(free)).register_runner(manifest(t, text(free))))).toMatchObject({ bond_e8s: [], bond_state: [] });

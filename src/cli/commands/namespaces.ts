@@ -40,6 +40,31 @@ export function registerNamespaces(models: Command): void {
       })
   );
 
+  clientOptions(
+    namespace
+      .command('purge <org> <publisher>')
+      .description('remove the cards a former holder published under an org (registry admins; bounded calls until done)')
+  ).action(async (org: string, publisher: string, flags: ClientFlags) =>
+    runClient(flags.json, async () => {
+      const client = await connectClient(flags);
+      let removed = 0;
+      let calls = 0;
+      let next: string | undefined;
+      do {
+        const report = await client.purgeNamespaceCards(org, publisher, next === undefined ? {} : { after: next });
+        removed += report.removed;
+        calls++;
+        next = report.next;
+      } while (next !== undefined);
+      output(flags.json).result(`Removed ${removed} card(s) ${publisher} published under ${org}.`, {
+        namespace: org,
+        publisher,
+        removed,
+        calls
+      });
+    })
+  );
+
   clientOptions(namespace.command('delegate <org> <principal>').description('let a principal publish under your org')).action(
     async (org: string, principal: string, flags: ClientFlags) =>
       runClient(flags.json, async () => {

@@ -1,7 +1,7 @@
 import { safeValidateModelCard } from '../manifest/index.js';
 import { requireAdmin, requireAuthenticated, checkReason } from './access.js';
 import { err, ok, type Result } from './errors.js';
-import { MAX_CARDS, MAX_VERSIONS_SCANNED } from './limits.js';
+import { MAX_CARDS, MAX_ID_CARDS_SCANNED, MAX_VERSIONS_SCANNED } from './limits.js';
 import { checkPublisher, claimOnPublish, mayPublish, namespaceOf } from './namespaces.js';
 import { bump, checkQuota } from './quotas.js';
 import { pageOf, type Page, type PageRequest } from './pagination.js';
@@ -33,13 +33,25 @@ export function publishCard(store: RegistryStore, caller: string, nowNs: bigint,
   if (foreign !== undefined) return err(foreign);
   if (existing !== undefined)
     return err({ CardImmutable: { model: card.id, version: existing.card.version, digest: existing.card.digest } });
+  // Versions count, and labels are taken, only among the cards of the namespace's current owner and delegates: a
+  // squatter's versions from before an admin assigned the org neither lock the owner out nor hold its labels.
+  const holders = store.namespaces.get(namespaceOf(card.id));
+  let versions = 0;
   let scanned = 0;
   for (const [, other] of store.cards.entries(`${card.id}@`)) {
     if (other.card.id !== card.id) break;
+    if (++scanned > MAX_ID_CARDS_SCANNED)
+      return err({
+        LimitExceeded: {
+          what: `cards of ${card.id} (an admin purges others' with purge_namespace_cards)`,
+          limit: BigInt(MAX_ID_CARDS_SCANNED)
+        }
+      });
+    if (!mayPublish(holders, other.publishedBy)) continue;
     if (other.card.version === card.version) {
       return err({ CardImmutable: { model: card.id, version: other.card.version, digest: other.card.digest } });
     }
-    if (++scanned >= MAX_VERSIONS_SCANNED)
+    if (++versions >= MAX_VERSIONS_SCANNED)
       return err({ LimitExceeded: { what: `versions of ${card.id}`, limit: BigInt(MAX_VERSIONS_SCANNED) } });
   }
   if (store.cards.size() >= MAX_CARDS) return err({ LimitExceeded: { what: 'model cards', limit: BigInt(MAX_CARDS) } });
@@ -63,7 +75,7 @@ export function getCard(store: RegistryStore, id: string, digest?: string): Stor
   let latest: StoredCard | undefined;
   let scanned = 0;
   for (const [, stored] of store.cards.entries(`${id}@`)) {
-    if (stored.card.id !== id || ++scanned > MAX_VERSIONS_SCANNED) break;
+    if (stored.card.id !== id || ++scanned > MAX_ID_CARDS_SCANNED) break;
     if (namespace !== undefined && !mayPublish(namespace, stored.publishedBy)) continue;
     if (latest === undefined || newer(stored, latest)) latest = stored;
   }

@@ -11,6 +11,7 @@ import {
 } from './limits.js';
 import { components, measuredLatencyMs, median, rankedTopsPerWatt, scoreOf, type Breakdown, type Medians } from './ranking.js';
 import { confidentialOf } from './confidential.js';
+import { mayPublish, namespaceOf } from './namespaces.js';
 import type { RegistryStore } from './store.js';
 import type { Heartbeat, Reputation, RunnerState } from './types.js';
 
@@ -100,6 +101,18 @@ export function checkFindRequest(request: FindRequest): Result<number> {
   return ok(limit);
 }
 
+/**
+ * Whether a deployment's card may serve `request`: live (not deprecated), matching its filters, and, unless the request
+ * pins digests, published by its namespace's current owner or a delegate. A squatter's card (published before an
+ * admin assigned the org to its owner) serves only requests that pin its exact weights.
+ */
+function cardServes(store: RegistryStore, cardKey: string, request: FindRequest): boolean {
+  const stored = store.cards.get(cardKey);
+  if (stored === undefined || stored.deprecated !== undefined || !cardMatches(stored.card, request)) return false;
+  if (request.digests !== undefined && request.digests.length > 0) return true;
+  return mayPublish(store.namespaces.get(namespaceOf(stored.card.id)), stored.publishedBy);
+}
+
 function cardMatches(card: ModelCard, request: FindRequest): boolean {
   if (request.family !== undefined && card.family !== request.family) return false;
   if (request.quantizations !== undefined && request.quantizations.length > 0 && !request.quantizations.includes(card.quantization.method))
@@ -175,8 +188,7 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
       if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) continue;
       let ok = cardOk.get(d.cardKey);
       if (ok === undefined) {
-        const card = store.cards.get(d.cardKey);
-        ok = card !== undefined && card.deprecated === undefined && cardMatches(card.card, request);
+        ok = cardServes(store, d.cardKey, request);
         cardOk.set(d.cardKey, ok);
       }
       if (ok) matches.push({ runner, deployment: d, reputation: store.reputation.get(runner.id), score: 0 });
@@ -225,8 +237,7 @@ export function matchingDeployment(
     if (request.maxInputPricePerMillion !== undefined && d.inputPrice > request.maxInputPricePerMillion) return false;
     if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) return false;
     if (!accept(d)) return false;
-    const card = store.cards.get(d.cardKey);
-    return card !== undefined && card.deprecated === undefined && cardMatches(card.card, request);
+    return cardServes(store, d.cardKey, request);
   });
 }
 

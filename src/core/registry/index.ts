@@ -7,7 +7,10 @@ export {
   getNamespace,
   migrateNamespaces,
   namespaceOf,
-  revokeNamespaceDelegate
+  purgeNamespaceCards,
+  revokeNamespaceDelegate,
+  startNamespaceMigration,
+  type PurgeReport
 } from './namespaces.js';
 export { compareVersions } from './versions.js';
 export {
@@ -29,7 +32,15 @@ export { WEIGHTS, RATIO_CLAMP, scoreOf, type Breakdown } from './ranking.js';
 export { DiscoveryIndex } from './discovery-index.js';
 export { SessionAffinity, MAX_AFFINITY_BINDINGS } from './affinity.js';
 export { confidentialOf, type Confidential } from './confidential.js';
-export { cardKey, memoryStore, MemoryKeyValue, type KeyValue, type QuotaBackfill, type RegistryStore } from './store.js';
+export {
+  cardKey,
+  memoryStore,
+  MemoryKeyValue,
+  type KeyValue,
+  type NamespaceMigration,
+  type QuotaBackfill,
+  type RegistryStore
+} from './store.js';
 export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
 export * from './limits.js';

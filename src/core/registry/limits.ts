@@ -24,5 +24,12 @@ export const MAX_HEARTBEAT_TTL_NS = 24n * 3600n * 1_000_000_000n;
 export const MAX_UNFILTERED_SCAN = 5_000;
 /** Delegates one namespace may have (src/core/registry/namespaces.ts). */
 export const MAX_NAMESPACE_DELEGATES = 16;
-/** Card versions `get_model_card` looks at to find an id's latest (a page of MAX_SCAN_PER_CALL at most). */
+/**
+ * Versions one id may have from its namespace's current owner and delegates (others' cards, published before an admin
+ * assigned the namespace, neither count nor block a label).
+ */
 export const MAX_VERSIONS_SCANNED = 2_000;
+/** Cards of one id (anyone's) that publishing or "latest" reads at most; beyond it an admin purges others' cards. */
+export const MAX_ID_CARDS_SCANNED = 5 * MAX_VERSIONS_SCANNED;
+/** Cards `purge_namespace_cards` removes per call at most (it also stops after MAX_SCAN_PER_CALL cards read). */
+export const MAX_PURGE_PER_CALL = 500;

@@ -1,8 +1,9 @@
 import { requireAdmin, requireAuthenticated } from './access.js';
 import { ANONYMOUS_PRINCIPAL, err, ok, type RegistryError, type Result } from './errors.js';
-import { MAX_NAMESPACE_DELEGATES } from './limits.js';
+import { MAX_CURSOR_LENGTH, MAX_NAMESPACE_DELEGATES, MAX_PURGE_PER_CALL, MAX_SCAN_PER_CALL } from './limits.js';
+import { bump } from './quotas.js';
 import type { RegistryStore } from './store.js';
-import type { Namespace } from './types.js';
+import type { Namespace, StoredCard } from './types.js';
 
 /**
  * Who may publish model cards under an org: the part of a model id before `/` (`meta-llama` in
@@ -121,27 +122,109 @@ export function revokeNamespaceDelegate(store: RegistryStore, caller: string, na
   return ok(next);
 }
 
+/** What one purge_namespace_cards call did: cards removed, and where the next call resumes (absent: done). */
+export interface PurgeReport {
+  removed: number;
+  next?: string;
+}
+
 /**
- * Cards published before namespaces existed: each org goes to the publisher of its earliest card. Idempotent (only
- * records this migration made are revisited), and bounded by the card cap (MAX_CARDS, one read per card): the
- * canister runs it once per upgrade.
+ * Admins remove the cards `publisher` published under a namespace it no longer holds (a squatter's, from before the
+ * org was assigned to its owner): they stop counting against anyone, hold no labels and serve no request. Bounded per
+ * call: at most `limit` removals (1 to MAX_PURGE_PER_CALL) and MAX_SCAN_PER_CALL cards read, from the cursor `after`
+ * (the report's `next`). The walk covers only the key range every spelling of the org falls in (`ACME/…` to
+ * `acme/…`). The current owner's and delegates' cards are never purged: revoke or reassign first.
  */
-export function migrateNamespaces(store: RegistryStore): number {
-  let claimed = 0;
-  for (const [, stored] of store.cards.entries()) {
-    const key = namespaceOf(stored.card.id);
-    const record = store.namespaces.get(key);
-    if (record !== undefined && (record.how !== 'migrated' || record.sinceNs <= stored.publishedAtNs)) continue;
-    if (record?.owner === stored.publishedBy) continue;
-    const slash = stored.card.id.indexOf('/');
-    store.namespaces.set(key, {
-      name: stored.card.id.slice(0, slash),
-      owner: stored.publishedBy,
-      delegates: [],
-      sinceNs: stored.publishedAtNs,
-      how: 'migrated'
-    });
-    claimed++;
+export function purgeNamespaceCards(
+  store: RegistryStore,
+  caller: string,
+  name: string,
+  publisher: string,
+  after: string | undefined,
+  limit: number
+): Result<PurgeReport> {
+  const denied = requireAdmin(store, caller);
+  if (denied !== undefined) return err(denied);
+  const key = checkName(name);
+  if ('Err' in key) return key;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PURGE_PER_CALL)
+    return err({ InvalidArgument: { field: 'limit', reason: `must be 1 to ${MAX_PURGE_PER_CALL}` } });
+  if (after !== undefined && (after.length === 0 || after.length > MAX_CURSOR_LENGTH))
+    return err({ InvalidArgument: { field: 'after', reason: `must be 1 to ${MAX_CURSOR_LENGTH} characters` } });
+  const record = store.namespaces.get(key.Ok);
+  if (record === undefined) return err({ NotFound: { kind: { Namespace: null }, id: name } });
+  if (mayPublish(record, publisher))
+    return err({ InvalidArgument: { field: 'publisher', reason: "the namespace's owner or a delegate: revoke or reassign it first" } });
+  // Every spelling of the org sorts between its all-uppercase and its all-lowercase form.
+  const first = `${key.Ok.toUpperCase()}/`;
+  const last = `${key.Ok}/\uffff`;
+  const doomed: string[] = [];
+  let scanned = 0;
+  let previous: string | undefined;
+  let next: string | undefined;
+  for (const [cardKey, stored] of store.cards.entries(after !== undefined && after > first ? after : first)) {
+    if (cardKey > last) break;
+    if (scanned >= MAX_SCAN_PER_CALL || doomed.length >= limit) {
+      next = previous;
+      break;
+    }
+    scanned++;
+    previous = cardKey;
+    if (stored.publishedBy === publisher && namespaceOf(stored.card.id) === key.Ok) doomed.push(cardKey);
   }
-  return claimed;
+  // Removed after the walk: the walk's order is the store's, which removal changes.
+  for (const cardKey of doomed) {
+    store.cards.delete(cardKey);
+    bump(store, 'cards', publisher, -1, cardKey);
+  }
+  return ok(next === undefined ? { removed: doomed.length } : { removed: doomed.length, next });
+}
+
+/** Starts the migration over every card (an upgrade from state that may hold cards published before namespaces). */
+export function startNamespaceMigration(store: RegistryStore, nowNs: bigint): void {
+  store.setNamespaceMigration({ startedAtNs: nowNs });
+}
+
+/**
+ * Cards published before namespaces existed: each org goes to the publisher of its earliest card. It walks the cards
+ * in key order from the persisted cursor, one read each, and stops once `outOfBudget` says so, persisting the cursor:
+ * the next step (a timer of its own) resumes there, so no message's work grows with the number of cards (up to
+ * MAX_CARDS). Idempotent: only records this migration made, and namespaces claimed by publishing while it runs
+ * (`sinceNs` at or after its start), give way to an earlier card; assignments are never touched. Returns the records
+ * it claimed in this step and whether the migration is done (nothing in progress: done at once).
+ */
+export function migrateNamespaces(store: RegistryStore, outOfBudget: () => boolean = () => false): { claimed: number; done: boolean } {
+  const progress = store.namespaceMigration();
+  if (progress === undefined) return { claimed: 0, done: true };
+  let claimed = 0;
+  let after = progress.after;
+  for (const [cardKey, stored] of store.cards.entries(after)) {
+    if (outOfBudget()) {
+      store.setNamespaceMigration(
+        after === undefined ? { startedAtNs: progress.startedAtNs } : { startedAtNs: progress.startedAtNs, after }
+      );
+      return { claimed, done: false };
+    }
+    if (migrateCard(store, stored, progress.startedAtNs)) claimed++;
+    after = cardKey;
+  }
+  store.setNamespaceMigration(undefined);
+  return { claimed, done: true };
+}
+
+function migrateCard(store: RegistryStore, stored: StoredCard, startedAtNs: bigint): boolean {
+  const key = namespaceOf(stored.card.id);
+  const record = store.namespaces.get(key);
+  const provisional = record !== undefined && (record.how === 'migrated' || (record.how === 'published' && record.sinceNs >= startedAtNs));
+  if (record !== undefined && (!provisional || record.sinceNs <= stored.publishedAtNs)) return false;
+  if (record?.owner === stored.publishedBy) return false;
+  const slash = stored.card.id.indexOf('/');
+  store.namespaces.set(key, {
+    name: stored.card.id.slice(0, slash),
+    owner: stored.publishedBy,
+    delegates: [],
+    sinceNs: stored.publishedAtNs,
+    how: 'migrated'
+  });
+  return true;
 }

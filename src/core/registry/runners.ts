@@ -5,7 +5,7 @@ import { err, ok, type RegistryError, type Result } from './errors.js';
 import { MAX_QUEUE_DEPTH, MAX_RUNNERS, MAX_TOKENS_PER_SECOND } from './limits.js';
 import { isLive } from './discovery.js';
 import { bump, checkQuota } from './quotas.js';
-import { effectiveOperator } from './operators.js';
+import { effectiveOperator, operatorAccepted } from './operators.js';
 import { pageOf, type Page, type PageRequest } from './pagination.js';
 import { cardKey, type RegistryStore } from './store.js';
 import { isRunnerState, RUNNER_STATES, type Heartbeat, type StoredRunner } from './types.js';
@@ -91,14 +91,14 @@ export function registerRunner(
   return ok(runner);
 }
 
-/** Only the runner itself or its operator may change or remove it. */
+/** Only the runner itself or its operator, once that operator accepted being named (`accept_operator`), may change or remove it. */
 function manageable(store: RegistryStore, caller: string, runnerId: string): Result<StoredRunner> {
   const denied = requireAuthenticated(caller);
   if (denied !== undefined) return err(denied);
   const runner = store.runners.get(runnerId);
   if (runner === undefined) return err({ NotFound: { kind: { Runner: null }, id: runnerId } });
-  if (caller !== runner.id && caller !== runner.manifest.operator) {
-    return err({ Unauthorized: { reason: 'only the runner itself or its operator may manage it' } });
+  if (caller !== runner.id && !(caller === runner.manifest.operator && operatorAccepted(runner))) {
+    return err({ Unauthorized: { reason: 'only the runner itself or its operator (once it accepted) may manage it' } });
   }
   return ok(runner);
 }

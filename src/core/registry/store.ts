@@ -33,6 +33,15 @@ export interface RegistryStore {
   /** Where the rebuild of `counts` stands (quotas.ts), or undefined when the counters are complete. */
   quotaBackfill(): QuotaBackfill | undefined;
   setQuotaBackfill(progress: QuotaBackfill | undefined): void;
+  /** Where the namespace migration stands (namespaces.ts), or undefined when none is running. */
+  namespaceMigration(): NamespaceMigration | undefined;
+  setNamespaceMigration(progress: NamespaceMigration | undefined): void;
+}
+
+/** The namespace migration's cursor: when it started and the last card key done (src/core/registry/namespaces.ts). */
+export interface NamespaceMigration {
+  startedAtNs: bigint;
+  after?: string;
 }
 
 /** The cursor of the quota counters' rebuild: the phase (clearing, then one per counted kind) and the last key done. */
@@ -51,6 +60,7 @@ export function memoryStore(config: RegistryConfig): RegistryStore {
   let current = config;
   let quotas: Quotas = { ...DEFAULT_QUOTAS };
   let backfill: QuotaBackfill | undefined;
+  let migration: NamespaceMigration | undefined;
   return {
     cards: new MemoryKeyValue(),
     namespaces: new MemoryKeyValue(),
@@ -71,6 +81,10 @@ export function memoryStore(config: RegistryConfig): RegistryStore {
     quotaBackfill: () => backfill,
     setQuotaBackfill: (next) => {
       backfill = next;
+    },
+    namespaceMigration: () => migration,
+    setNamespaceMigration: (next) => {
+      migration = next;
     }
   };
 }

@@ -98,6 +98,19 @@ export function beginBond(store: Bonds, runner: string, amountE8s: bigint, nowNs
   return ok({ bond, reused: false });
 }
 
+/**
+ * Whether the lock a registration began (at `createdAtNs`) is still its own when the ledger's reply arrives. A reply
+ * slower than STALE_LOCK_NS finds the lock resolved by maintenance (resolveStaleLock), or a newer one: the
+ * registration must then be refused, and it must not touch the money either. Maintenance asked the ledger the same
+ * transfer (same memo and created_at_time) after the registration did, and calls from one canister to another are
+ * delivered in order, so its answer already accounts for the registration's transfer: if that moved the bond,
+ * maintenance's was reported a Duplicate, and it returned the bond (the runner was not registered).
+ */
+export function lockStillOurs(store: Pick<BondStore, 'bonds'>, runner: string, createdAtNs: bigint): boolean {
+  const current = store.bonds.get(runner);
+  return current?.state === 'locking' && current.createdAtNs === createdAtNs;
+}
+
 /** The ledger moved the bond (or reported the move a duplicate of one it made). */
 export function bondLocked(store: Bonds, runner: string, block?: bigint): void {
   const current = store.bonds.get(runner);
@@ -218,9 +231,9 @@ export function resolveStaleLock(
   returnBond(store, nowNs, runner);
 }
 
-/** Admins change the bond settings; absent fields keep their value. */
+/** Admins change the bond settings; absent fields keep their value. The cooldown covers a lease and its review. */
 export function setBondConfig(
-  store: BondStore & Parameters<typeof requireAdmin>[0],
+  store: BondStore & Parameters<typeof requireAdmin>[0] & { taskConfig(): { leaseNs: bigint; reviewWindowNs: bigint } },
   caller: string,
   input: { amountE8s?: bigint; cooldownSeconds?: bigint; slashBps?: number; expiredLeaseThreshold?: number }
 ): Result<BondConfig> {
@@ -236,6 +249,10 @@ export function setBondConfig(
   const bad = (field: string, reason: string): Result<BondConfig> => err({ InvalidArgument: { field, reason } });
   if (next.amountE8s < 0n || next.amountE8s > MAX_BOND_E8S) return bad('amount_e8s', `must be 0 to ${MAX_BOND_E8S}`);
   if (next.cooldownNs < 0n || next.cooldownNs > MAX_BOND_COOLDOWN_NS) return bad('cooldown_seconds', 'must be at most 365 days');
+  // A runner that leaves must stay slashable until its last lease has ended and that result's review is over.
+  const { leaseNs, reviewWindowNs } = store.taskConfig();
+  if (next.cooldownNs < leaseNs + reviewWindowNs)
+    return bad('cooldown_seconds', `must be at least the lease plus the review window (${(leaseNs + reviewWindowNs) / SECOND_NS} s)`);
   if (!Number.isInteger(next.slashBps) || next.slashBps < 0 || next.slashBps > 10_000) return bad('slash_bps', 'must be 0 to 10000');
   if (!Number.isInteger(next.expiredLeaseThreshold) || next.expiredLeaseThreshold < 1 || next.expiredLeaseThreshold > 1_000)
     return bad('expired_lease_threshold', 'must be 1 to 1000');

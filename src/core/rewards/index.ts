@@ -10,6 +10,7 @@ export {
   bondMemo,
   bondSubaccount,
   dueBonds,
+  lockStillOurs,
   requiredBond,
   resolveStaleLock,
   returnBond,

@@ -31,11 +31,19 @@ function claimable(open: OpenTask, runner: string, now: bigint, operatorOf?: (ru
   );
 }
 
-/** A redundant task is leased at most once per (effective) operator, so one operator's identities cannot vote twice. */
+/**
+ * A redundant task is leased at most once per (effective) operator, so one operator's identities cannot vote twice:
+ * an operator counts if it stands behind a runner that worked on the task now, or stood behind it when it leased (a
+ * runner that left, and so became its own operator, or that named another operator since, still counts for it).
+ */
 function operatorTaken(open: OpenTask, runner: string, operatorOf?: (runner: string) => string): boolean {
   if (open.redundancy <= 1 || operatorOf === undefined) return false;
   const mine = operatorOf(runner);
-  return open.done.some((r) => operatorOf(r) === mine) || open.leases.some((l) => operatorOf(l.runner) === mine);
+  return (
+    open.done.some((r) => operatorOf(r) === mine) ||
+    (open.doneOperators?.includes(mine) ?? false) ||
+    open.leases.some((l) => l.operator === mine || operatorOf(l.runner) === mine)
+  );
 }
 
 /** The models a runner's deployments serve, each once. */
@@ -113,7 +121,8 @@ function lease(store: Stores, task: Task, runner: string, now: bigint, deploymen
     claimedAtNs: now,
     expiresAtNs: now + leaseNs < task.deadlineNs ? now + leaseNs : task.deadlineNs,
     prices: { inputPerMillion: deployment.inputPrice, outputPerMillion: deployment.outputPrice },
-    servedContext: deployment.servedContext
+    servedContext: deployment.servedContext,
+    operator: operatorOf(store, runner)
   };
   task.leases.push(next);
   saveTask(store, task);

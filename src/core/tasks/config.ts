@@ -58,6 +58,12 @@ export function setTaskConfig(store: Stores, caller: string, input: TaskConfigIn
   if (next.leaseNs < 5n * SECOND_NS || next.leaseNs > 24n * 3600n * SECOND_NS) return bad('lease_seconds', 'must be 5 s to 24 h');
   if (next.reviewWindowNs < 0n || next.reviewWindowNs > 7n * 24n * 3600n * SECOND_NS)
     return bad('review_window_seconds', 'must be at most 7 days');
+  // A bond's cooldown must outlast a lease and its review (src/core/rewards/bonds.ts setBondConfig), both ways round.
+  if (next.leaseNs + next.reviewWindowNs > store.bondConfig().cooldownNs)
+    return bad(
+      'review_window_seconds',
+      `lease plus review window must not exceed the bond cooldown (${store.bondConfig().cooldownNs / SECOND_NS} s)`
+    );
   if (next.minRewardE8s <= next.ledgerFeeE8s) return bad('min_reward_e8s', 'must exceed the ledger fee');
   if (next.emissionPerEpochE8s < 0n) return bad('emission_per_epoch_e8s', 'must not be negative');
   if (next.epochNs < 60n * SECOND_NS) return bad('epoch_seconds', 'must be at least 60');

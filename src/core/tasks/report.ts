@@ -35,6 +35,10 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (task === undefined) return err({ NotFound: { kind: { Task: null }, id } });
   const earlier = task.results.find((r) => r.runner === runner);
   if (earlier !== undefined) return ok(earlier);
+  // Only a runner that is still registered and not suspended may add a result (and be paid, and vote, for it).
+  const registered = store.runners.get(runner);
+  if (registered === undefined) return err({ NotFound: { kind: { Runner: null }, id: runner } });
+  if (registered.suspended !== undefined) return err({ Suspended: { reason: registered.suspended.reason } });
   const lease = leaseOf(task, runner, now);
   if (lease === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
@@ -56,6 +60,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
     atNs: now,
     measuredMs: measuredMs(lease, now)
   };
+  if (lease.operator !== undefined) result.operator = lease.operator;
   if (lease.prices !== undefined) {
     result.costE8s = meteredCostE8s(lease.prices, args.inputTokens, args.outputTokens);
     // Kept so that redundant winners are paid the majority's median counts at these prices (settlement.ts).
@@ -83,11 +88,12 @@ export function failTask(store: Stores, runner: string, now: bigint, id: string,
   const task = store.tasks.get(id);
   if (task === undefined) return err({ NotFound: { kind: { Task: null }, id } });
   if (task.failures.some((f) => f.runner === runner)) return ok(task);
-  if (leaseOf(task, runner, now) === undefined || task.state !== 'queued')
-    return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  const lease = leaseOf(task, runner, now);
+  if (lease === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (reason.length > MAX_REASON_LENGTH) return bad('reason', `longer than ${MAX_REASON_LENGTH} characters`);
   task.leases = task.leases.filter((l) => l.runner !== runner);
-  task.failures.push({ runner, reason, atNs: now });
+  // Giving a lease back stays open to a runner that left or was suspended: it frees the place for another.
+  task.failures.push({ runner, reason, atNs: now, ...(lease.operator === undefined ? {} : { operator: lease.operator }) });
   recordFailed(store, runner);
   if (task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0)
     settle(store, task, now, 'failed', `failed ${task.failures.length} times`);

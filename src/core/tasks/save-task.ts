@@ -16,6 +16,8 @@ function openOf(task: Task, config: RewardConfig): OpenTask {
     done: [...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)],
     results: task.results.length
   };
+  const operators = [...task.results, ...task.failures].flatMap((r) => (r.operator === undefined ? [] : [r.operator]));
+  if (operators.length > 0) open.doneOperators = operators;
   if (task.reviewEndsAtNs !== undefined) open.reviewEndsAtNs = task.reviewEndsAtNs;
   if (task.state === 'escrowing') open.escrowRetryAtNs = task.createdAtNs + STALE_ESCROW_NS;
   const { model: _model, ...filters } = task.request;

@@ -44,8 +44,10 @@ function tally(task: Task, voterOf: (runner: string) => Voter): { digests: Map<s
   let weight = 0n;
   for (const r of task.results) {
     const voter = voterOf(r.runner);
-    if (voted.has(voter.operator)) continue;
-    voted.add(voter.operator);
+    // The operator now and the one behind the lease (a runner that left or switched operators counts for both).
+    const operators = r.operator === undefined ? [voter.operator] : [voter.operator, r.operator];
+    if (operators.some((o) => voted.has(o))) continue;
+    for (const o of operators) voted.add(o);
     const t = digests.get(r.outputDigest) ?? { operators: 0, bond: 0n, weight: 0n };
     digests.set(r.outputDigest, { operators: t.operators + 1, bond: t.bond + voter.bond, weight: t.weight + voter.weight });
     bond += voter.bond;

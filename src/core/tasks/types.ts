@@ -32,6 +32,11 @@ export interface Lease {
   prices?: Prices;
   /** The leased deployment's served context, which bounds the input tokens the runner may report. */
   servedContext?: number;
+  /**
+   * The runner's effective operator when it leased: a redundant task counts it once per operator even if the runner
+   * later leaves (and so becomes its own operator) or names another one (leases before it existed: none).
+   */
+  operator?: string;
 }
 
 export interface TaskResult {
@@ -52,12 +57,16 @@ export interface TaskResult {
   costE8s?: bigint;
   /** The prices the lease fixed (absent on results stored before they were kept: paid `costE8s`). */
   prices?: Prices;
+  /** The lease's operator (Lease.operator): the vote counts it besides the runner's operator at settlement. */
+  operator?: string;
 }
 
 export interface TaskFailure {
   runner: string;
   reason: string;
   atNs: bigint;
+  /** The lease's operator (Lease.operator). */
+  operator?: string;
 }
 
 export interface Task {
@@ -125,6 +134,8 @@ export interface OpenTask {
   leases: Lease[];
   /** Runners that already returned a result or failed: they may not lease the task again. */
   done: string[];
+  /** The operators those runners had when they leased (Lease.operator): no other runner of theirs may lease it. */
+  doneOperators?: string[];
   /** Results in so far (a task needs `redundancy` of them). */
   results: number;
   reviewEndsAtNs?: bigint;

@@ -42,7 +42,7 @@ import {
   WithdrawalView
 } from './credit.js';
 import { ManifestIssue, NotFoundKind, RegistryError, result } from './errors.js';
-import { NamespaceView } from './namespaces.js';
+import { NamespaceView, PurgeReport } from './namespaces.js';
 import {
   Account,
   GenerationLimits,
@@ -88,6 +88,7 @@ export const Results = {
   payoutPage: result(PayoutPage),
   payout: result(PayoutView),
   namespace: result(NamespaceView),
+  purge: result(PurgeReport),
   bondConfig: result(BondConfigView),
   taskQuote: result(TaskQuote),
   creditAccount: result(CreditAccountView),
@@ -152,6 +153,8 @@ export const registryMethods = {
   assign_namespace: update([IDL.Text, IDL.Principal], Results.namespace),
   delegate_namespace: update([IDL.Text, IDL.Principal], Results.namespace),
   revoke_namespace_delegate: update([IDL.Text, IDL.Principal], Results.namespace),
+  /** Admins: (namespace, publisher, after, limit) removes a former holder's cards, bounded per call (issue 16). */
+  purge_namespace_cards: update([IDL.Text, IDL.Principal, IDL.Opt(IDL.Text), IDL.Opt(IDL.Nat32)], Results.purge),
   accept_operator: update([IDL.Principal], Results.runner),
   set_bond_config: update([BondConfigArgs], Results.bondConfig),
   get_bond_config: query([], BondConfigView),
@@ -235,6 +238,7 @@ export const registryInterface = (): CandidInterface => ({
     PayoutPage,
     ReputationView,
     NamespaceView,
+    PurgeReport,
     BondConfigView,
     BondConfigArgs,
     BondView,
@@ -265,6 +269,7 @@ export const registryInterface = (): CandidInterface => ({
     PayoutPageResult: Results.payoutPage,
     PayoutResult: Results.payout,
     NamespaceResult: Results.namespace,
+    PurgeResult: Results.purge,
     BondConfigResult: Results.bondConfig,
     TaskQuoteResult: Results.taskQuote,
     CreditAccountResult: Results.creditAccount,

@@ -15,3 +15,10 @@ export interface NamespaceView {
 export const NamespaceView = typed<NamespaceView>(
   IDL.Record({ namespace: IDL.Text, owner: IDL.Principal, delegates: IDL.Vec(IDL.Principal), since_ns: Nat64, how: IDL.Text })
 );
+
+/** What one purge_namespace_cards call removed, and the cursor of the next call (absent: the walk is done). */
+export interface PurgeReport {
+  removed: number;
+  next: [] | [string];
+}
+export const PurgeReport = typed<PurgeReport>(IDL.Record({ removed: IDL.Nat32, next: IDL.Opt(IDL.Text) }));

@@ -12,9 +12,13 @@ import {
   migrateNamespaces,
   namespaceOf,
   publishCard,
+  purgeNamespaceCards,
   revokeNamespaceDelegate,
+  startNamespaceMigration,
   type RegistryStore
 } from '../../../src/core/registry/index.ts';
+import { MAX_PURGE_PER_CALL } from '../../../src/core/registry/limits.ts';
+import { countOf } from '../../../src/core/registry/quotas.ts';
 import { safeValidateModelCard } from '../../../src/core/manifest/index.ts';
 import { digestOf, modelCard } from '../../support/manifests.ts';
 
@@ -166,22 +170,102 @@ describe('namespaces (pure)', () => {
     expect(getCard(store, 'org/M')).toBeDefined();
   });
 
+  /** Stores a card as if published at `at` by `by` (state from before namespaces, or bulk setup). */
+  const put = (store: RegistryStore, id: string, by: string, at: bigint, version = '1.0.0', seed = `${id}@${version}`): void => {
+    const parsed = safeValidateModelCard(card(id, version, seed));
+    if (!parsed.ok) throw new Error('card');
+    store.cards.set(`${id}@${parsed.manifest.digest}`, { card: parsed.manifest, publishedBy: by, publishedAtNs: at });
+  };
+
+  it("a squatter's versions from before an assignment neither lock the owner out nor hold its labels (issue 16)", () => {
+    const store = newStore();
+    expect(publishCard(store, 'squatter', NOW, card('big/M', '0'))).toHaveProperty('Ok');
+    for (let i = 1; i < MAX_VERSIONS_SCANNED; i++) put(store, 'big/M', 'squatter', NOW, String(i), `squat-${i}`);
+    expect(assignNamespace(store, 'admin', NOW, 'big', 'owner')).toHaveProperty('Ok');
+    // Before: LimitExceeded (the squatter's 2,000 versions counted), and the squatter's label '7' taken.
+    expect(publishCard(store, 'owner', NOW, card('big/M', '1.0.0'))).toHaveProperty('Ok');
+    expect(publishCard(store, 'owner', NOW, card('big/M', '7', 'real-7'))).toHaveProperty('Ok');
+    expect(getCard(store, 'big/M')?.card.digest).toBe(digestOf('real-7'));
+    expect(getCard(store, 'big/M')?.publishedBy).toBe('owner');
+  });
+
+  it("admins purge a former holder's cards of a namespace, in bounded calls from a cursor; bad input is typed (issue 16)", () => {
+    const store = newStore();
+    for (const [id, version] of [
+      ['Big/A', '1'],
+      ['big/B', '1'],
+      ['BIG/C', '1'],
+      ['big/B', '2']
+    ] as const)
+      expect(publishCard(store, 'squatter', NOW, card(id, version))).toHaveProperty('Ok');
+    expect(publishCard(store, 'squatter', NOW, card('bigger/M'))).toHaveProperty('Ok');
+    expect(assignNamespace(store, 'admin', NOW, 'big', 'owner')).toHaveProperty('Ok');
+    expect(publishCard(store, 'owner', NOW, card('big/Real'))).toHaveProperty('Ok');
+    const invalid = (field: string) => ({ Err: { InvalidArgument: { field, reason: expect.any(String) as unknown } } });
+    expect(purgeNamespaceCards(store, 'squatter', 'big', 'squatter', undefined, 10)).toHaveProperty('Err.Unauthorized');
+    expect(purgeNamespaceCards(store, 'admin', 'big', 'squatter', undefined, 0)).toEqual(invalid('limit'));
+    expect(purgeNamespaceCards(store, 'admin', 'big', 'squatter', undefined, MAX_PURGE_PER_CALL + 1)).toEqual(invalid('limit'));
+    expect(purgeNamespaceCards(store, 'admin', 'big', 'squatter', 'x'.repeat(513), 10)).toEqual(invalid('after'));
+    expect(purgeNamespaceCards(store, 'admin', 'bad org', 'squatter', undefined, 10)).toEqual(invalid('namespace'));
+    expect(purgeNamespaceCards(store, 'admin', 'owner', 'squatter', undefined, 10)).toEqual({
+      Err: { NotFound: { kind: { Namespace: null }, id: 'owner' } }
+    });
+    expect(purgeNamespaceCards(store, 'admin', 'big', 'owner', undefined, 10)).toEqual(invalid('publisher'));
+    expect(countOf(store, 'cards', 'squatter')).toBe(5);
+
+    const first = purgeNamespaceCards(store, 'admin', 'BIG', 'squatter', undefined, 3);
+    expect(first).toMatchObject({ Ok: { removed: 3, next: expect.any(String) as unknown } });
+    const next = 'Ok' in first ? first.Ok.next : undefined;
+    expect(purgeNamespaceCards(store, 'admin', 'big', 'squatter', next, 3)).toEqual({ Ok: { removed: 1 } });
+    expect([...store.cards.entries()].map(([, c]) => `${c.card.id}@${c.card.version}`).sort()).toEqual([
+      'big/Real@1.0.0',
+      'bigger/M@1.0.0'
+    ]);
+    expect(countOf(store, 'cards', 'squatter')).toBe(1);
+    expect(purgeNamespaceCards(store, 'admin', 'big', 'squatter', undefined, 3)).toEqual({ Ok: { removed: 0 } });
+  });
+
   it('migration gives each org to the publisher of its earliest card, idempotently, and never overrides assignments', () => {
     const store = newStore();
-    const put = (id: string, by: string, at: bigint, seed: string): void => {
-      const parsed = safeValidateModelCard(modelCard({ id, digest: digestOf(seed) }));
-      if (!parsed.ok) throw new Error('card');
-      store.cards.set(`${id}@${parsed.manifest.digest}`, { card: parsed.manifest, publishedBy: by, publishedAtNs: at });
-    };
     // Key order (a… before z…) differs from publication order: the earliest publisher must win all the same.
-    put('Old/a-late', 'late', NOW + 10n, 'a');
-    put('old/z-early', 'early', NOW, 'z');
-    put('kept/m', 'squatter', NOW, 'k');
+    put(store, 'Old/a-late', 'late', NOW + 10n, '1.0.0', 'a');
+    put(store, 'old/z-early', 'early', NOW, '1.0.0', 'z');
+    put(store, 'kept/m', 'squatter', NOW, '1.0.0', 'k');
     assignNamespace(store, 'admin', NOW + 5n, 'kept', 'rightful');
-    expect(migrateNamespaces(store)).toBe(2);
+    startNamespaceMigration(store, NOW + 20n);
+    expect(migrateNamespaces(store)).toEqual({ claimed: 2, done: true });
     expect(getNamespace(store, 'OLD')).toMatchObject({ name: 'old', owner: 'early', how: 'migrated', sinceNs: NOW });
     expect(getNamespace(store, 'kept')).toMatchObject({ owner: 'rightful', how: 'assigned' });
-    expect(migrateNamespaces(store)).toBe(0);
+    expect(migrateNamespaces(store)).toEqual({ claimed: 0, done: true });
+    startNamespaceMigration(store, NOW + 30n);
+    expect(migrateNamespaces(store)).toEqual({ claimed: 0, done: true });
     expect(publishCard(store, 'late', NOW, card('old/b'))).toHaveProperty('Err.NamespaceOwned');
+  });
+
+  it('migration runs in budgeted steps from a persisted cursor; an org claimed by publishing meanwhile goes to its earliest card (issue 16)', () => {
+    const store = newStore();
+    for (let i = 0; i < 30; i++) put(store, `org-${String(i).padStart(2, '0')}/m`, `early-${i}`, NOW + BigInt(i));
+    put(store, 'zzz/m', 'earliest', NOW);
+    const started = NOW + 1_000n;
+    startNamespaceMigration(store, started);
+    let steps = 0;
+    for (let done = false; !done; steps++) {
+      let budget = 7;
+      done = migrateNamespaces(store, () => budget-- <= 0).done;
+      if (!done) expect(store.namespaceMigration()).toMatchObject({ startedAtNs: started, after: expect.any(String) as unknown });
+      // Between steps a publisher takes an org whose old cards the walk has not reached yet.
+      if (steps === 0) expect(publishCard(store, 'interloper', started + 1n, card('zzz/other'))).toHaveProperty('Ok');
+    }
+    expect(steps).toBe(5);
+    expect(store.namespaceMigration()).toBeUndefined();
+    for (let i = 0; i < 30; i++) expect(getNamespace(store, `org-${String(i).padStart(2, '0')}`)?.owner).toBe(`early-${i}`);
+    expect(getNamespace(store, 'zzz')).toMatchObject({ owner: 'earliest', how: 'migrated' });
+    // Assigned or published before the migration started: never overridden.
+    const later = newStore();
+    put(later, 'pub/m', 'old', NOW);
+    expect(publishCard(later, 'first', NOW - 1n, card('pub/x'))).toHaveProperty('Ok');
+    startNamespaceMigration(later, NOW + 5n);
+    expect(migrateNamespaces(later)).toEqual({ claimed: 0, done: true });
+    expect(getNamespace(later, 'pub')?.owner).toBe('first');
   });
 });

@@ -9,6 +9,7 @@ import {
   bondLocked,
   bondSubaccount,
   dueBonds,
+  lockStillOurs,
   requiredBond,
   resolveStaleLock,
   returnBond,
@@ -19,7 +20,7 @@ import {
   voteWeight,
   DEFAULT_BOND_CONFIG
 } from '../../../src/core/rewards/index.ts';
-import { majorityDigest, memoryTaskStore, type Stores, type Task } from '../../../src/core/tasks/index.ts';
+import { majorityDigest, memoryTaskStore, setTaskConfig, type Stores, type Task } from '../../../src/core/tasks/index.ts';
 
 const SECOND = 1_000_000_000n;
 const NOW = 1_000_000n * SECOND;
@@ -35,6 +36,8 @@ function okOf<T>(result: Result<T>): T {
 
 function store(): Stores {
   const s: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN] }))), ...memoryTaskStore() };
+  // A 60 s cooldown needs a lease plus review window of at most 60 s.
+  okOf(setTaskConfig(s, ADMIN, { leaseSeconds: 5n, reviewWindowSeconds: 55n }));
   okOf(setBondConfig(s, ADMIN, { amountE8s: BOND, cooldownSeconds: 60n }));
   return s;
 }
@@ -109,6 +112,26 @@ describe('runner bonds (core)', () => {
     expect(payouts(s)).toEqual([expect.objectContaining({ kind: 'bond-return', amountE8s: BOND })]);
   });
 
+  it('a registration whose ledger reply outlasts the stale-lock horizon finds its lock settled: refused, the bond returned once (issue 16)', () => {
+    const s = store();
+    const { bond } = okOf(beginBond(s, RUNNER, BOND, NOW));
+    expect(lockStillOurs(s, RUNNER, bond.createdAtNs)).toBe(true);
+    // 120 s later maintenance asks the ledger the same transfer: a Duplicate (the registration's moved it), and the
+    // runner is not registered, so the bond goes back.
+    const late = NOW + STALE_LOCK_NS;
+    expect(dueBonds(s, late, 16).map((b) => b.runner)).toEqual([RUNNER]);
+    resolveStaleLock(s, late, RUNNER, true, 9n);
+    // The registration's reply arrives now: the lock is no longer its own, so it must not register without a bond.
+    expect(lockStillOurs(s, RUNNER, bond.createdAtNs)).toBe(false);
+    // A new registration's lock is not the old one's either.
+    const again = okOf(beginBond(s, RUNNER, BOND, late + 1n));
+    expect(lockStillOurs(s, RUNNER, bond.createdAtNs)).toBe(false);
+    expect(lockStillOurs(s, RUNNER, again.bond.createdAtNs)).toBe(true);
+    expect(payouts(s).map((p) => [p.kind, p.to.owner, p.amountE8s, p.fromSubaccount])).toEqual([
+      ['bond-return', RUNNER, BOND, bondSubaccount(RUNNER)]
+    ]);
+  });
+
   it('slashes slash_bps of the bond as locked to the treasury, never more than it holds, and nothing without a treasury', () => {
     const s = store();
     locked(s);
@@ -149,6 +172,28 @@ describe('runner bonds (core)', () => {
   it('lets admins only change the settings', () => {
     expect(setBondConfig(store(), 'someone', { amountE8s: 0n })).toHaveProperty('Err.Unauthorized');
   });
+
+  it.each([0n, 1n, 59n])(
+    'refuses a cooldown of %s s, shorter than the lease plus the review window (60 s): leaving would escape a slash',
+    (seconds) => {
+      const s = store();
+      expect(setBondConfig(s, ADMIN, { cooldownSeconds: seconds })).toEqual({
+        Err: { InvalidArgument: { field: 'cooldown_seconds', reason: 'must be at least the lease plus the review window (60 s)' } }
+      });
+      expect(s.bondConfig().cooldownNs).toBe(60n * SECOND);
+      okOf(setBondConfig(s, ADMIN, { cooldownSeconds: 60n }));
+    }
+  );
+
+  it('refuses a task config whose lease plus review window would outlast the bond cooldown', () => {
+    const s = store();
+    expect(setTaskConfig(s, ADMIN, { reviewWindowSeconds: 56n })).toMatchObject({
+      Err: { InvalidArgument: { field: 'review_window_seconds' } }
+    });
+    expect(setTaskConfig(s, ADMIN, { leaseSeconds: 6n })).toMatchObject({ Err: { InvalidArgument: { field: 'review_window_seconds' } } });
+    expect(s.taskConfig().reviewWindowNs).toBe(55n * SECOND);
+    okOf(setTaskConfig(s, ADMIN, { leaseSeconds: 10n, reviewWindowSeconds: 50n }));
+  });
 });
 
 describe('votes: distinct operators, weighed by record and bond', () => {
@@ -187,6 +232,21 @@ describe('votes: distinct operators, weighed by record and bond', () => {
 
   const task = (redundancy: number, results: Array<[string, string]>): Task =>
     ({ redundancy, results: results.map(([runner, outputDigest]) => ({ runner, outputDigest })) }) as unknown as Task;
+
+  it("counts a result for the operator its lease had as well as the runner's operator now (issue 16)", () => {
+    // Two runners of one operator: one left since (now its own operator), the other switched operators.
+    const leased = {
+      redundancy: 3,
+      results: [
+        { runner: 'a', outputDigest: 'bad', operator: 'op' },
+        { runner: 'b', outputDigest: 'bad', operator: 'op' },
+        { runner: 'c', outputDigest: 'good', operator: 'op-c' }
+      ]
+    } as unknown as Task;
+    const now = (runner: string) => ({ operator: runner, bond: 1_000n, weight: 1n });
+    // 'op' votes once: 'bad' has one operator of three behind it, no majority.
+    expect(majorityDigest(leased, now)).toBeUndefined();
+  });
 
   it('counts one vote per operator and needs a majority of operators and of weight', () => {
     const same = () => ({ operator: 'op', bond: 1_000n, weight: 1n });

@@ -8,6 +8,7 @@ import {
   makeConfig,
   memoryStore,
   publishCard,
+  deregisterRunner,
   registerRunner,
   updateRunner,
   setSuspended,
@@ -400,7 +401,9 @@ describe('claiming a task', () => {
         claimedAtNs: NOW + SECOND,
         expiresAtNs: NOW + SECOND + LEASE,
         prices: { inputPerMillion: 1_000n, outputPerMillion: 3_000n },
-        servedContext: 8192
+        servedContext: 8192,
+        // The effective operator when it leased (the test runners' operators accepted).
+        operator: operatorOf('runner-a')
       }
     ]);
     expect(w.store.open.get(older)?.leases).toHaveLength(1);
@@ -520,6 +523,28 @@ describe('claiming a task', () => {
 });
 
 describe('completing and failing', () => {
+  it('refuses a result from a runner that deregistered or was suspended after it leased (issue 16)', () => {
+    const w = world();
+    addRunner(w, 'runner-a');
+    addRunner(w, 'runner-b');
+    const [gone, suspended] = [queued(w, 'gone'), queued(w, 'suspended')];
+    okOf(claimTask(w.store, 'runner-a', NOW, gone));
+    okOf(claimTask(w.store, 'runner-b', NOW, suspended));
+    okOf(deregisterRunner(w.store, 'runner-a', 'runner-a'));
+    expect(completeTask(w.store, 'runner-a', NOW, gone, resultArgs('x'))).toEqual({
+      Err: { NotFound: { kind: { Runner: null }, id: 'runner-a' } }
+    });
+    okOf(setSuspended(w.store, ADMIN, NOW, 'runner-b', 'caught cheating'));
+    expect(completeTask(w.store, 'runner-b', NOW, suspended, resultArgs('x'))).toEqual({
+      Err: { Suspended: { reason: 'caught cheating' } }
+    });
+    expect(taskOf(w, gone).results).toEqual([]);
+    expect(taskOf(w, suspended).results).toEqual([]);
+    // Giving the lease back stays open to both: the place goes to another runner.
+    okOf(failTask(w.store, 'runner-b', NOW, suspended, 'suspended'));
+    expect(taskOf(w, suspended).leases).toEqual([]);
+  });
+
   it('refuses the anonymous caller, unknown tasks and runners without a lease', () => {
     const w = world();
     addRunner(w, 'runner-a');
@@ -642,7 +667,8 @@ describe('completing and failing', () => {
       atNs: NOW + 5n * SECOND,
       measuredMs: 5000,
       costE8s: 1n, // 12 × 1,000 + 20 × 3,000 per million = 0.072 e8s, rounded up
-      prices: { inputPerMillion: 1_000n, outputPerMillion: 3_000n }
+      prices: { inputPerMillion: 1_000n, outputPerMillion: 3_000n },
+      operator: operatorOf('runner-a')
     });
     expect(taskOf(w, id)).toMatchObject({ state: 'review', reviewEndsAtNs: NOW + 5n * SECOND + REVIEW, leases: [] });
     expect(w.store.open.get(id)).toMatchObject({ state: 'review', done: ['runner-a'], reviewEndsAtNs: NOW + 5n * SECOND + REVIEW });
@@ -1061,7 +1087,10 @@ describe('redundancy', () => {
       ['runner-c', 'three']
     ]);
     const settled = okOf(acceptTask(w.store, REQUESTER, NOW, id));
-    expect(settled).toMatchObject({ state: 'failed', outcome: expect.stringMatching(/^disputed: no majority of both bond and vote weight/) });
+    expect(settled).toMatchObject({
+      state: 'failed',
+      outcome: expect.stringMatching(/^disputed: no majority of both bond and vote weight/)
+    });
     expect(settled.outcome).toContain(`${digestOf('one').slice(7, 19)}: 1 operator(s), bond 1, weight 1`);
     expect(payouts(w)).toEqual([expect.objectContaining({ kind: 'refund', to: { owner: REQUESTER }, amountE8s: REWARD })]);
     // A dispute undoes the completions its results counted: disagreeing gains a griefer nothing.
@@ -1129,6 +1158,41 @@ describe('redundancy', () => {
     // A task of redundancy 1 is not affected.
     const single = queued(w, 'single');
     okOf(claimTask(w.store, 'runner-b', NOW, single));
+  });
+
+  /** runner-a and runner-b, both of SHARED_OPERATOR (accepted), and runner-c of its own; a task of redundancy 2. */
+  function sharedOperatorWorld(): { w: World; id: string } {
+    const w = world();
+    for (const r of ['runner-a', 'runner-b']) {
+      okOf(registerRunner(w.store, r, NOW, runnerManifest(SHARED_OPERATOR, [deployment(w.card)])));
+      okOf(acceptOperator(w.store, SHARED_OPERATOR, NOW, r));
+      beat(w, r, NOW);
+    }
+    addRunner(w, 'runner-c');
+    return { w, id: queued(w, 'k', { redundancy: 2, limits: DETERMINISTIC }) };
+  }
+
+  it('a runner that left still counts for the operator it leased under: its sibling may not lease the task (issue 16)', () => {
+    const { w, id } = sharedOperatorWorld();
+    okOf(claimTask(w.store, 'runner-a', NOW, id));
+    okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('garbage')));
+    // Deregistered, runner-a would count as its own operator: runner-b could lease and agree with it.
+    okOf(deregisterRunner(w.store, 'runner-a', 'runner-a'));
+    expect(claimTask(w.store, 'runner-b', NOW, id)).toEqual({ Err: { TaskNotClaimable: { task: id, state: 'queued' } } });
+    expect(claimableFor(w.store, 'runner-b', NOW, 10)).toEqual([]);
+    okOf(claimTask(w.store, 'runner-c', NOW, id));
+  });
+
+  it('an operator change during a lease does not free the old operator: its other runner may not lease (issue 16)', () => {
+    const { w, id } = sharedOperatorWorld();
+    okOf(claimTask(w.store, 'runner-a', NOW, id));
+    // runner-a names another operator mid-task (not accepted: it counts as its own); its lease stands for SHARED_OPERATOR.
+    okOf(updateRunner(w.store, 'runner-a', NOW, 'runner-a', runnerManifest(operatorOf('runner-a'), [deployment(w.card)])));
+    expect(claimTask(w.store, 'runner-b', NOW, id)).toEqual({ Err: { TaskNotClaimable: { task: id, state: 'queued' } } });
+    // Nor once it reported (the result keeps the lease's operator), nor after it failed.
+    okOf(completeTask(w.store, 'runner-a', NOW, id, resultArgs('garbage')));
+    expect(taskOf(w, id).results[0]?.operator).toBe(SHARED_OPERATOR);
+    expect(claimTask(w.store, 'runner-b', NOW, id)).toEqual({ Err: { TaskNotClaimable: { task: id, state: 'queued' } } });
   });
 });
 
