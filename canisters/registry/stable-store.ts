@@ -82,6 +82,9 @@ export function openStore(): Stores &
   const creditLines = new StableKeyValue<CreditLine>(61);
   const creditIndex = new StableKeyValue<string>(62);
   const creditQueue = new CachedKeyValue<string>(63);
+  // Requester → accepted, fee-paying tasks (what its rejections weigh by): one entry per paying requester, stable only.
+  // Memories 90+ are task routing and review's.
+  const paidTasks = new StableKeyValue<number>(90);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -117,6 +120,7 @@ export function openStore(): Stores &
     summaries,
     open,
     idempotency,
+    paidTasks,
     payouts,
     payoutQueue,
     bonds,

@@ -5,6 +5,7 @@
 export {
   beginBond,
   bondFailed,
+  bondFault,
   bondLeaseExpired,
   bondLocked,
   bondMemo,
@@ -75,7 +76,15 @@ export {
   type TransferError,
   type TransferReply
 } from './payout-policy.js';
-export { recordCompleted, recordExpiredLease, recordFailed, recordRejected } from './reputation.js';
+export {
+  FULL_REJECTION_AFTER_PAID_TASKS,
+  recordCompleted,
+  recordExpiredLease,
+  recordFailed,
+  recordRejected,
+  recordRequesterRejection,
+  requesterRejectionWeight
+} from './reputation.js';
 export type { RewardStore, RewardStores } from './store.js';
 export { payWinners, refundTask } from './task-payouts.js';
 export type { EpochCredit, EpochTerms, EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';
