@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
+
+import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
-import type { Principal } from '@dfinity/principal';
+import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { HeartbeatArgs } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { account } from '../support/ledger.ts';
-import { errOf, findRequest, okOf } from '../support/registry.ts';
+import { deployment, runnerManifest } from '../support/manifests.ts';
+import { errOf, findRequest, heartbeatArgs, okOf } from '../support/registry.ts';
 import { bondConfigArgs, FEE, payoutsOf, processTasks, REWARD, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 /**
@@ -19,6 +24,8 @@ const PRICE = { inputPerMillion: 100_000_000, outputPerMillion: 300_000_000 };
 const COST = 11_400n;
 const FEE_FLOOR = 20_000n;
 const BOND = 10_000_000n;
+/** What submit_task may grow by (instructions, all its registry messages) from 64 to 320 runners of the model. */
+const SUBMIT_GROWTH_CEILING = 2_000_000n;
 
 describe('routing and review: rewards follow real work', () => {
   let net: Localnet;
@@ -139,4 +146,39 @@ describe('routing and review: rewards follow real work', () => {
     okOf(await asRequester.accept_task(accepted));
     expect(await pinned()).toEqual([runner.getPrincipal().toText()]);
   }, 120_000);
+
+  it('submit_task ranks a bounded window of runners: its cost does not grow with the runners serving the model', async () => {
+    const t = await taskNetwork(net, { routingWindowSeconds: 3n });
+    const requester = await t.requester(FUNDS, FUNDS);
+    const asRequester = await t.tasks(requester);
+    const text = (value: string): Uint8Array => new Uint8Array(IDL.encode([IDL.Text], [value]));
+    const beat = new Uint8Array(IDL.encode([HeartbeatArgs], [heartbeatArgs()]));
+    let registered = 0;
+    const registerUpTo = async (n: number): Promise<void> => {
+      for (; registered < n; registered++) {
+        const id = Principal.selfAuthenticating(new Uint8Array(createHash('sha256').update(`window-runner-${registered}`).digest()));
+        await net.update(t.registry, 'register_runner', text(JSON.stringify(runnerManifest(id.toText(), [deployment(t.card)]))), id);
+        await net.update(t.registry, 'heartbeat', beat, id);
+      }
+    };
+    let measuring = false;
+    let spent = 0n;
+    net.onExecution((e) => {
+      if (measuring && e.canisterId === t.registry.toText()) spent += e.instructions;
+    });
+    const submitCost = async (key: string): Promise<bigint> => {
+      spent = 0n;
+      measuring = true;
+      const task = okOf(await asRequester.submit_task(t.submitArgs(key)));
+      measuring = false;
+      expect(task.state).toBe('queued');
+      return spent;
+    };
+    await registerUpTo(64);
+    const small = await submitCost('window-64');
+    await registerUpTo(320);
+    const large = await submitCost('window-320');
+    console.log(`submit_task with the routing window on: ${small} instructions at 64 runners of the model, ${large} at 320`);
+    expect(large - small).toBeLessThan(SUBMIT_GROWTH_CEILING);
+  }, 300_000);
 });
