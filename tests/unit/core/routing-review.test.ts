@@ -101,8 +101,8 @@ describe('submit ranks a bounded window of the model’s runners', () => {
     const store = world();
     for (let i = 0; i < 600; i++) addRunner(store, `runner-${String(i).padStart(4, '0')}`, principal(0x0f, i));
     let reads = 0;
-    const reputation = store.reputation;
-    store.reputation = { ...reputation, get: (id: string) => (reads++, reputation.get(id)) } as typeof reputation;
+    const read = store.reputation.get.bind(store.reputation);
+    store.reputation.get = (id: string) => (reads++, read(id));
     const first = queued(store, 'k1');
     expect(reads).toBeGreaterThan(0);
     expect(reads).toBeLessThanOrEqual(MAX_ROUTING_CANDIDATES + 1);
