@@ -98,6 +98,9 @@ export function openStore(): Stores &
   // each, cleared when the epoch closes. Memories 70+ are emission's.
   const epochCredits = new CachedKeyValue<EpochCreditEntry>(70);
   const epochCreditOrder = new CachedKeyValue<string>(71);
+  // Requester → accepted, fee-paying tasks (what its rejections weigh by): one entry per paying requester, stable only.
+  // Memories 90+ are task routing and review's.
+  const paidTasks = new StableKeyValue<number>(90);
   const index = new DiscoveryIndex();
   index.rebuild(runners.entries(), (id) => heartbeats.get(id));
   const store: RegistryStore = {
@@ -139,6 +142,7 @@ export function openStore(): Stores &
     summaries,
     open,
     idempotency,
+    paidTasks,
     payouts,
     payoutQueue,
     bonds,

@@ -502,7 +502,9 @@ export class DeaiClient {
   }
 
   /**
-   * Rejects the result of a task in review: the reward is refunded (minus the ledger fee).
+   * Rejects the result of a task in review. The work read is still paid (the runners' metered cost and the protocol
+   * fee; the rest of the budget is refunded), but it earns no emission and counts against the runner, weighted by the
+   * requester's paid history (README "Review").
    * @example
    * await client.reject(task.id, 'answered in the wrong language');
    */

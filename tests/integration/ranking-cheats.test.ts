@@ -176,6 +176,7 @@ describe('ranking and routing cannot be captured by claimed figures (built Wasm 
     ).id;
     okOf(await (await t.tasks(served)).claim_task([id]));
     okOf(await (await t.tasks(served)).complete_task(id, resultArgs('hello')));
+    okOf(await submitter.accept_task(id));
     // The attacker grinds identities until six outweigh the serving runner on the key, and prices them at 0.
     const target = oldAffinityWeight(key, served.getPrincipal().toText());
     const sybils: Ed25519KeyIdentity[] = [];

@@ -128,7 +128,7 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     expect(errOf(await (await t.tasks(runner)).claim_task([task.id]))).toEqual({ NotServing: { model } });
   });
 
-  it('reject refunds the requester; waiting on a rejected task fails with TaskFailed', async () => {
+  it('reject pays the work read and refunds the rest; waiting on a rejected task fails with TaskFailed', async () => {
     const requester = await t.requester(10_000_000n);
     const runner = await t.runner();
     const client = await connect(requester);
@@ -139,7 +139,8 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     expect((await client.waitForResult(task.id, { pollMs: 10 })).output).toBe('bad answer');
     expect((await client.reject(task.id, 'wrong language')).state).toBe('rejected');
     await processTasks(t);
-    expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE + REWARD - FEE);
+    // The output was read: its metered cost (1 e8s) and the 20,000 e8s fee floor are paid, the rest refunded.
+    expect(await client.balance()).toBe(10_000_000n - FEE - REWARD - FEE + (REWARD - 1n - FEE - 20_000n) - FEE);
     const failed = await rejection(client.waitForResult(task.id));
     expect(failed).toMatchObject({ code: 'TaskFailed', retryable: false, details: { state: 'rejected' } });
     const again = await rejection(client.accept(task.id));

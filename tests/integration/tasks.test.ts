@@ -55,7 +55,7 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
     expect(reputation?.completed).toBe(1);
   });
 
-  it('reject refunds the requester (minus the ledger fee) and counts against the runner', async () => {
+  it('reject pays the work the requester read, refunds the rest and weighs against the runner', async () => {
     const requester = await t.requester(10_000_000n, 5_000_000n);
     const runner = await t.runner();
     const asRequester = await t.tasks(requester);
@@ -65,13 +65,15 @@ describe('tasks and rewards (registry + ledger on the localnet)', () => {
     okOf(await asRunner.complete_task(task.id, resultArgs('bad answer')));
     expect(okOf(await asRequester.reject_task(task.id, 'wrong language')).state).toBe('rejected');
     okOf(await (await t.tasks(t.admin)).process_tasks());
-    expect(await t.balance(requester)).toBe(10_000_000n - FEE - REWARD - FEE + REWARD - FEE);
-    expect(await t.balance(runner)).toBe(0n);
-    // The rejected result does not also count as completed: the caught runner ranks below a newcomer's 0.5.
-    expect(await asRequester.get_reputation(runner.getPrincipal())).toMatchObject([{ rejected: 1, completed: 0 }]);
+    // As on acceptance: the metered cost (1 e8s) to the runner, the fee floor to the treasury, the rest refunded.
+    expect(await t.balance(requester)).toBe(10_000_000n - FEE - REWARD - FEE + (REWARD - 1n - FEE - 20_000n) - FEE);
+    expect(await t.balance(runner)).toBe(1n);
+    // The rejected result does not count as completed, and a fresh requester's rejection weighs a tenth: the runner
+    // ranks just below a newcomer's 0.5.
+    expect(await asRequester.get_reputation(runner.getPrincipal())).toMatchObject([{ rejected: 0, completed: 0 }]);
     const ranked = okOf(await asRequester.find_runners(findRequest({ model: [String(t.card.id)] })));
     const caught = ranked.find((c) => c.runner.toText() === runner.getPrincipal().toText());
-    expect(caught?.breakdown.reputation).toBeCloseTo(1 / 3);
+    expect(caught?.breakdown.reputation).toBeCloseTo(1 / 2.1);
     expect(errOf(await asRequester.accept_task(task.id))).toEqual({ NotInReview: { task: task.id, state: 'rejected' } });
   });
 

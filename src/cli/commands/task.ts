@@ -144,7 +144,9 @@ export function registerTask(program: Command): void {
       })
   );
 
-  clientOptions(task.command('reject <id>').description('reject the result of a task in review (the reward is refunded)'))
+  clientOptions(
+    task.command('reject <id>').description('reject the result of a task in review (the work read is still paid; the rest is refunded)')
+  )
     .requiredOption('--reason <text>', 'why the result is rejected')
     .action(async (id: string, flags: ClientFlags & { reason: string }) =>
       runClient(flags.json, async () => {

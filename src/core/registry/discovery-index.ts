@@ -49,7 +49,8 @@ function topsPerWatt(runner: StoredRunner): number | undefined {
  * reads only this: one map lookup per model and number comparisons per runner.
  */
 export class DiscoveryIndex {
-  private readonly byModel = new Map<string, Map<string, IndexedRunner>>();
+  /** Per model: its runners in an array (for a window at any position) and each one's place in it. */
+  private readonly byModel = new Map<string, { list: IndexedRunner[]; at: Map<string, number> }>();
   private readonly all = new Map<string, IndexedRunner>();
 
   add(runner: StoredRunner, heartbeat?: Heartbeat): void {
@@ -86,10 +87,14 @@ export class DiscoveryIndex {
     for (const d of entry.deployments) {
       let runners = this.byModel.get(d.modelId);
       if (runners === undefined) {
-        runners = new Map();
+        runners = { list: [], at: new Map() };
         this.byModel.set(d.modelId, runners);
       }
-      runners.set(runner.id, entry);
+      const at = runners.at.get(runner.id);
+      if (at === undefined) {
+        runners.at.set(runner.id, runners.list.length);
+        runners.list.push(entry);
+      } else runners.list[at] = entry;
     }
     if (heartbeat !== undefined) this.beat(runner.id, heartbeat);
   }
@@ -100,8 +105,16 @@ export class DiscoveryIndex {
     this.all.delete(runner.id);
     for (const d of entry.deployments) {
       const runners = this.byModel.get(d.modelId);
-      runners?.delete(runner.id);
-      if (runners?.size === 0) this.byModel.delete(d.modelId);
+      const at = runners?.at.get(runner.id);
+      if (runners === undefined || at === undefined) continue;
+      // Swap with the last: O(1), and order does not matter (ranking breaks every tie).
+      const last = runners.list.pop() as IndexedRunner;
+      runners.at.delete(runner.id);
+      if (last.id !== runner.id) {
+        runners.list[at] = last;
+        runners.at.set(last.id, at);
+      }
+      if (runners.list.length === 0) this.byModel.delete(d.modelId);
     }
   }
 
@@ -125,7 +138,25 @@ export class DiscoveryIndex {
 
   /** Runners serving `modelId`, or every runner. Order does not matter: ranking breaks every tie. */
   runnersFor(modelId: string | undefined): Iterable<IndexedRunner> {
-    return modelId === undefined ? this.all.values() : (this.byModel.get(modelId)?.values() ?? []);
+    return modelId === undefined ? this.all.values() : (this.byModel.get(modelId)?.list ?? []);
+  }
+
+  /** How many runners serve `modelId`. */
+  countFor(modelId: string): number {
+    return this.byModel.get(modelId)?.list.length ?? 0;
+  }
+
+  /**
+   * At most `count` runners serving `modelId`, from position `start` (modulo their number) on, wrapping around: a
+   * window whose cost does not grow with the model's runners. Successive starts rotate through all of them.
+   */
+  windowFor(modelId: string, start: number, count: number): IndexedRunner[] {
+    const list = this.byModel.get(modelId)?.list ?? [];
+    if (list.length <= count) return [...list];
+    const from = ((start % list.length) + list.length) % list.length;
+    const out: IndexedRunner[] = [];
+    for (let i = 0; i < count; i++) out.push(list[(from + i) % list.length] as IndexedRunner);
+    return out;
   }
 
   get size(): number {

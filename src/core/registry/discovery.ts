@@ -165,9 +165,16 @@ function* scanned(store: RegistryStore, model: string | undefined, nowMs: number
 /**
  * Ranked candidates for a request, each with its score and the breakdown that explains it. Runners whose last
  * heartbeat is older than the TTL, suspended runners and deprecated cards never appear. `caller`'s affinity binding
- * for `request.affinityKey`, if any, is listed first.
+ * for `request.affinityKey`, if any, is listed first. `pool`, when given, is the runners to examine instead of every
+ * runner of the model (paid routing ranks a bounded window: src/core/tasks/routing.ts).
  */
-export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRequest, caller?: string): Result<Candidate[]> {
+export function findRunners(
+  store: RegistryStore,
+  nowNs: bigint,
+  request: FindRequest,
+  caller?: string,
+  pool?: Iterable<IndexedRunner>
+): Result<Candidate[]> {
   const checked = checkFindRequest(request);
   if ('Err' in checked) return checked;
   const ttlNs = store.config().heartbeatTtlNs;
@@ -177,7 +184,7 @@ export function findRunners(store: RegistryStore, nowNs: bigint, request: FindRe
   // full candidates are built only for the results returned.
   const cardOk = new Map<string, boolean>();
   const matches: Match[] = [];
-  for (const runner of scanned(store, request.model, nowMs)) {
+  for (const runner of pool ?? scanned(store, request.model, nowMs)) {
     if (!liveNow(runner, nowMs, ttlMs) || !runnerMatches(runner, request)) continue;
     for (const d of runner.deployments) {
       if (request.model !== undefined && d.modelId !== request.model) continue;

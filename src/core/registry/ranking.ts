@@ -7,7 +7,8 @@ import type { Reputation } from './types.js';
  *
  *   load       = (slots − busy − queued) / slots, clamped          free capacity right now
  *   freshness  = 1 − heartbeat age / TTL                           how recently the runner proved it is alive
- *   reputation = (completed + 1) / (completed + failures + 2)      Laplace-smoothed success rate (0.5 with no history)
+ *   reputation = (completed + 1) / (completed + failures + 2)      Laplace-smoothed success rate (0.5 with no history);
+ *                failures = failed + rejected (requester rejections weighted) + expired leases
  *   price      = relative((median + 1) / (price + 1))              blended input+output price vs the candidates' median
  *   latency    = relative(median / latency), 0.5 when unmeasured   registry-measured lease→result latency EMA
  *   efficiency = relative(TOPS/W / median), 0.5 when unknown       TOPS/W clamped to ACCELERATOR_TOPS_PER_WATT_MAX
@@ -104,7 +105,8 @@ export function median(values: readonly number[]): number {
 
 export function components(input: RankInput, medians: Medians): Breakdown {
   const rep = input.reputation;
-  const failures = rep === undefined ? 0 : rep.failed + rep.rejected + rep.expiredLeases;
+  // A requester's rejection weighs by its paid history: the part not yet a whole rejection counts as a fraction.
+  const failures = rep === undefined ? 0 : rep.failed + rep.rejected + rep.expiredLeases + (rep.rejectionMilli ?? 0) / 1_000;
   const completed = rep?.completed ?? 0;
   const latencyMs = measuredLatencyMs(rep);
   const topsPerWatt = rankedTopsPerWatt(input.topsPerWatt);

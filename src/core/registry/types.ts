@@ -65,6 +65,11 @@ export interface Reputation {
    * with a protocol fee paid: the only completions a vote weighs (absent: none yet, or stored before it existed).
    */
   independentAccepted?: number;
+  /**
+   * Requester rejections not yet counted in `rejected`, in thousandths: each weighs by its requester's paid history
+   * (src/core/rewards/reputation.ts `requesterRejectionWeight`), and every full thousand counts one rejection.
+   */
+  rejectionMilli?: number;
 }
 
 export interface RegistryConfig {

@@ -183,8 +183,12 @@ export function slashBond(store: Bonds, nowNs: bigint, runner: string, treasury:
   return amount;
 }
 
-/** A lease of `runner` expired: every `expiredLeaseThreshold` of them is one fault. */
-export function bondLeaseExpired(store: Bonds, nowNs: bigint, runner: string, treasury: PayAccount | undefined): void {
+/**
+ * A lease of `runner` ended without a result: it expired, or the runner gave it up (`fail_task`, `reason` says which).
+ * Every `expiredLeaseThreshold` of them is one fault, so killing tasks by failing them costs the bond as letting leases
+ * expire does.
+ */
+export function bondFault(store: Bonds, nowNs: bigint, runner: string, treasury: PayAccount | undefined, reason: string): void {
   const current = store.bonds.get(runner);
   if (current === undefined || current.state === 'locking') return;
   const expiredLeases = current.expiredLeases + 1;
@@ -193,7 +197,12 @@ export function bondLeaseExpired(store: Bonds, nowNs: bigint, runner: string, tr
     return;
   }
   save(store, current, { ...current, expiredLeases: 0 }, runner);
-  slashBond(store, nowNs, runner, treasury, 'expired leases');
+  slashBond(store, nowNs, runner, treasury, reason);
+}
+
+/** A lease of `runner` expired (bondFault). */
+export function bondLeaseExpired(store: Bonds, nowNs: bigint, runner: string, treasury: PayAccount | undefined): void {
+  bondFault(store, nowNs, runner, treasury, 'expired leases');
 }
 
 /**

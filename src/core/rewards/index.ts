@@ -5,6 +5,7 @@
 export {
   beginBond,
   bondFailed,
+  bondFault,
   bondLeaseExpired,
   bondLocked,
   bondMemo,
@@ -77,7 +78,16 @@ export {
   type TransferError,
   type TransferReply
 } from './payout-policy.js';
-export { recordCompleted, recordDisputed, recordExpiredLease, recordFailed, recordRejected } from './reputation.js';
+export {
+  FULL_REJECTION_AFTER_PAID_TASKS,
+  recordCompleted,
+  recordDisputed,
+  recordExpiredLease,
+  recordFailed,
+  recordRejected,
+  recordRequesterRejection,
+  requesterRejectionWeight
+} from './reputation.js';
 export type { RewardStore, RewardStores } from './store.js';
 export { payWinners, refundTask } from './task-payouts.js';
 export type { EpochCredit, EpochCreditEntry, EpochTerms, EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';

@@ -135,7 +135,7 @@ export interface Bond {
   releaseAtNs?: bigint;
   block?: bigint;
   slashes: number;
-  /** Expired leases since the last expiry slash. */
+  /** Leases that ended without a result (expired, or given up by fail_task) since the last such slash. */
   expiredLeases: number;
 }
 

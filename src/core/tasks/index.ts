@@ -7,7 +7,15 @@ export { acceptTask, majorityDigest, rejectTask, settle, votersOf, type Voter } 
 export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
 export { staleEscrows, ESCROW_RETRIES_PER_RUN } from './stale-escrows.js';
 export { saveTask } from './save-task.js';
-export { offeredTo, preferredCount, preferredRunners, routingWindowNs } from './routing.js';
+export {
+  givenUp,
+  offeredTo,
+  openOnPreferredFailure,
+  preferredCount,
+  preferredRunners,
+  routingWindowNs,
+  MAX_ROUTING_CANDIDATES
+} from './routing.js';
 export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
 export { checkSubmit, checkSubmitBounds } from './submit.js';
 export { quoteTask, type QuoteArgs, type TaskQuote } from './quote.js';

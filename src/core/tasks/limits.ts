@@ -33,7 +33,7 @@ export const MAX_ROUTING_WINDOW_NS = 60n * SECOND_NS;
 /** Most runners a task is offered to first (at least twice its redundancy, at least 3). */
 export const MAX_PREFERRED_RUNNERS = 8;
 
-/** Failures (reported or expired leases) after which a task that has no result is given up and refunded. */
+/** Distinct operators whose failures (reported or expired leases) give up a task that has no result (refunded). */
 export const MAX_FAILURES = 3;
 
 /** An escrow still `escrowing` this long after submission (or after its last retry) had its reply lost: it is retried. */

@@ -1,6 +1,8 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { recordCompleted, recordFailed } from '../rewards/reputation.js';
-import { MAX_FAILURES, MAX_OUTPUT_BYTES, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from './limits.js';
+import { bondFault } from '../rewards/bonds.js';
+import { MAX_OUTPUT_BYTES, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from './limits.js';
+import { givenUp, openOnPreferredFailure } from './routing.js';
 import { meteredCostE8s } from '../rewards/pricing.js';
 import { saveTask } from './save-task.js';
 import { settle } from './settlement.js';
@@ -72,8 +74,6 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   task.results.push(result);
   // The registry's own clock, never the self-reported total_ms (kept on the result as information only).
   recordCompleted(store, runner, result.measuredMs as number);
-  // The runner that served the session keeps it (src/core/registry/affinity.ts).
-  if (task.request.affinityKey !== undefined) store.affinity.bind(task.requester, task.request.affinityKey, runner);
   if (task.results.length >= task.redundancy) {
     task.state = 'review';
     task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;
@@ -82,7 +82,11 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   return ok(result);
 }
 
-/** The runner gives up its lease; after MAX_FAILURES failures in all the task fails and is refunded. */
+/**
+ * The runner gives up its lease. It costs the runner reputation and counts toward its bond slash (as an expired lease
+ * does); a preferred runner's failure opens the task to every eligible runner at once; once MAX_FAILURES distinct
+ * operators failed it (and nobody holds or returned it) the task fails and is refunded.
+ */
 export function failTask(store: Stores, runner: string, now: bigint, id: string, reason: string): Result<Task> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   const task = store.tasks.get(id);
@@ -95,8 +99,9 @@ export function failTask(store: Stores, runner: string, now: bigint, id: string,
   // Giving a lease back stays open to a runner that left or was suspended: it frees the place for another.
   task.failures.push({ runner, reason, atNs: now, ...(lease.operator === undefined ? {} : { operator: lease.operator }) });
   recordFailed(store, runner);
-  if (task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0)
-    settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
+  bondFault(store, now, runner, store.taskConfig().treasury, 'failed tasks');
+  openOnPreferredFailure(task, runner, now);
+  if (givenUp(store, task)) settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
   else saveTask(store, task);
   return ok(task);
 }

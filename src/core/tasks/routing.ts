@@ -1,14 +1,22 @@
 import { findRunners, type FindRequest } from '../registry/discovery.js';
-import { DEFAULT_TASK_CONFIG, MAX_PREFERRED_RUNNERS } from './limits.js';
+import { operatorOf } from '../registry/operators.js';
+import { DEFAULT_TASK_CONFIG, MAX_FAILURES, MAX_PREFERRED_RUNNERS } from './limits.js';
 import type { Stores } from './store.js';
-import type { OpenTask, TaskConfig } from './types.js';
+import type { OpenTask, Task, TaskConfig } from './types.js';
 
 /**
  * Paid routing: a queued task is offered first to the best-ranked eligible runners, the same ranking find_runners
  * gives (score, and the requester's affinity binding first), for `routingWindowNs`; then to every eligible runner.
  * The list is computed once, at submit, with the task's own request; a claim only checks membership in it (at most
  * MAX_PREFERRED_RUNNERS names on the task's heap entry), so claims stay as cheap as before.
+ *
+ * Submit ranks at most MAX_ROUTING_CANDIDATES of the model's runners (plus the requester's affinity binding): a window
+ * of the per-model index that rotates with the task number, so that its cost does not grow with the runners (ranking
+ * all 10,000 of a model cost ~99M instructions) and every runner is in some task's window.
  */
+
+/** Most runners of the model one submit ranks for its preferred list (besides the affinity binding). */
+export const MAX_ROUTING_CANDIDATES = 64;
 
 /** The window of a config (configs stored before it existed get the default). */
 export function routingWindowNs(config: Pick<TaskConfig, 'routingWindowNs'>): bigint {
@@ -29,11 +37,17 @@ export function preferredRunners(
   requester: string,
   now: bigint,
   request: FindRequest & { model: string },
-  redundancy: number
+  redundancy: number,
+  taskNumber = 0n
 ): { preferred: string[]; openToAllAtNs: bigint } | undefined {
   const window = routingWindowNs(store.taskConfig());
   if (window <= 0n) return undefined;
-  const found = findRunners(store, now, { ...request, limit: preferredCount(redundancy) }, requester);
+  const start = Number(taskNumber % 1_000_000_007n) * MAX_ROUTING_CANDIDATES;
+  const pool = store.index.windowFor(request.model, start, MAX_ROUTING_CANDIDATES);
+  const bound = request.affinityKey === undefined ? undefined : store.affinity.runnerFor(requester, request.affinityKey);
+  const boundRunner = bound === undefined ? undefined : store.index.get(bound);
+  if (boundRunner !== undefined && !pool.includes(boundRunner)) pool.push(boundRunner);
+  const found = findRunners(store, now, { ...request, limit: preferredCount(redundancy) }, requester, pool);
   if ('Err' in found || found.Ok.length === 0) return undefined;
   const preferred = [...new Set(found.Ok.map((c) => c.runnerId))];
   return { preferred, openToAllAtNs: now + window };
@@ -43,4 +57,21 @@ export function preferredRunners(
 export function offeredTo(open: OpenTask, runner: string, now: bigint): boolean {
   if (open.openToAllAtNs === undefined || now >= open.openToAllAtNs) return true;
   return open.preferred?.includes(runner) === true;
+}
+
+/**
+ * A preferred runner failed the task (or let its lease expire) inside the routing window: the window closes now, so
+ * preferred identities that fail in turn cannot keep the task from every other eligible runner.
+ */
+export function openOnPreferredFailure(task: Task, runner: string, now: bigint): void {
+  if (task.openToAllAtNs !== undefined && now < task.openToAllAtNs && task.preferred?.includes(runner) === true) task.openToAllAtNs = now;
+}
+
+/**
+ * Whether a queued task is given up: MAX_FAILURES distinct (effective) operators failed it, and nobody holds a lease on
+ * it or returned a result. One operator's identities count once, so they cannot kill a task by failing it in turn.
+ */
+export function givenUp(store: Stores, task: Task): boolean {
+  if (task.state !== 'queued' || task.leases.length > 0 || task.results.length > 0 || task.failures.length < MAX_FAILURES) return false;
+  return new Set(task.failures.map((f) => operatorOf(store, f.runner))).size >= MAX_FAILURES;
 }

@@ -2,7 +2,13 @@ import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js
 import { bondShare, requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
 import { addAcceptedWork, isSelfDealing } from '../rewards/epochs.js';
 import { operatorOf } from '../registry/operators.js';
-import { recordDisputed, recordIndependentAccepted, recordRejected } from '../rewards/reputation.js';
+import {
+  recordDisputed,
+  recordIndependentAccepted,
+  recordRejected,
+  recordRequesterRejection,
+  requesterRejectionWeight
+} from '../rewards/reputation.js';
 import { meteredCostE8s, perRunnerCostCapE8s } from '../rewards/pricing.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
 import { MAX_REASON_LENGTH } from './limits.js';
@@ -86,8 +92,40 @@ function lowerMedian(values: bigint[]): bigint {
 }
 
 /**
+ * Records what the escrow owes the majority (if any): each winner its metered cost, the treasury its fee, the requester
+ * the unused budget. Returns the winners and the protocol fee; no majority: nothing recorded, undefined.
+ */
+function payMajority(store: Stores, task: Task, now: bigint): { winners: string[]; protocolFeeE8s: bigint } | undefined {
+  const digest = majorityDigest(task, votersOf(store));
+  if (digest === undefined) return undefined;
+  const majority = task.results.filter((r) => r.outputDigest === digest);
+  const winners = majority.map((r) => r.runner);
+  task.paidRunners = winners;
+  // Winners that agreed on the output are paid the majority's median counts, each at its own lease's prices.
+  const inputTokens = lowerMedian(majority.map((r) => r.inputTokens));
+  const outputTokens = lowerMedian(majority.map((r) => r.outputTokens));
+  const protocolFeeE8s = payWinners(
+    store,
+    now,
+    { id: task.id, budgetE8s: task.rewardE8s, redundancy: task.redundancy, refundTo: task.refundTo },
+    // A result stored before metering has no cost: it is paid the per-runner cap, as the flat reward was.
+    majority.map((r) => ({
+      runner: r.runner,
+      costE8s:
+        r.prices !== undefined
+          ? meteredCostE8s(r.prices, inputTokens, outputTokens)
+          : (r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy))
+    }))
+  );
+  return { winners, protocolFeeE8s };
+}
+
+/**
  * Ends a task and records what the escrow owes: on `accepted` the majority runners their metered cost, the treasury
- * its fee and the requester the unused budget; otherwise the requester the whole budget. Payouts are recorded here, in the same message as the state change, and paid by `duePayouts`.
+ * its fee and the requester the unused budget; on `rejected` the same (the requester read the work it rejects: README
+ * "Review"), but the work earns no emission, no vote weight and no affinity; otherwise, or without a majority, the
+ * requester the whole budget. Payouts are recorded here, in the same message as the state change, and paid by
+ * `duePayouts`.
  */
 export function settle(
   store: Stores,
@@ -100,33 +138,19 @@ export function settle(
   task.outcome = outcome;
   task.settledAtNs = now;
   task.leases = [];
-  if (state === 'accepted') {
-    const digest = majorityDigest(task, votersOf(store));
-    const majority = task.results.filter((r) => r.outputDigest === digest);
-    const winners = majority.map((r) => r.runner);
-    task.paidRunners = winners;
-    // Winners that agreed on the output are paid the majority's median counts, each at its own lease's prices.
-    const inputTokens = lowerMedian(majority.map((r) => r.inputTokens));
-    const outputTokens = lowerMedian(majority.map((r) => r.outputTokens));
-    const protocolFeeE8s = payWinners(
-      store,
-      now,
-      { id: task.id, budgetE8s: task.rewardE8s, redundancy: task.redundancy, refundTo: task.refundTo },
-      // A result stored before metering has no cost: it is paid the per-runner cap, as the flat reward was.
-      majority.map((r) => ({
-        runner: r.runner,
-        costE8s:
-          r.prices !== undefined
-            ? meteredCostE8s(r.prices, inputTokens, outputTokens)
-            : (r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy))
-      }))
-    );
+  const paid = state === 'accepted' || state === 'rejected' ? payMajority(store, task, now) : undefined;
+  if (paid === undefined) refundTask(store, now, task.id, task.refundTo, task.rewardE8s);
+  else if (state === 'accepted') {
+    const { winners, protocolFeeE8s } = paid;
     addAcceptedWork(store, now, task.requester, protocolFeeE8s, winners);
     // Vote weight grows only with work someone else paid a fee for (self-dealt completions would make it free).
-    if (protocolFeeE8s > 0n)
-      for (const runner of winners) if (!isSelfDealing(store, task.requester, runner)) recordIndependentAccepted(store, runner);
-  } else {
-    refundTask(store, now, task.id, task.refundTo, task.rewardE8s);
+    const independent = protocolFeeE8s > 0n ? winners.filter((runner) => !isSelfDealing(store, task.requester, runner)) : [];
+    for (const runner of independent) recordIndependentAccepted(store, runner);
+    // The requester's paid history, which its rejections weigh by.
+    if (independent.length > 0) store.paidTasks.set(task.requester, (store.paidTasks.get(task.requester) ?? 0) + 1);
+    // The session stays on the runner whose work was accepted (src/core/registry/affinity.ts), never on a mere report.
+    const first = winners[0];
+    if (task.request.affinityKey !== undefined && first !== undefined) store.affinity.bind(task.requester, task.request.affinityKey, first);
   }
   saveTask(store, task);
 }
@@ -163,14 +187,25 @@ export function finishReview(store: Stores, task: Task, now: bigint, outcome: st
     settle(store, task, now, 'failed', disputeOutcome(task, voters));
     return;
   }
-  // A runner whose output disagrees with the majority is not paid and counts as rejected.
-  for (const r of task.results) if (r.outputDigest !== digest) recordRejected(store, r.runner);
-  // A result that lost the vote against a majority of distinct operators is a proven fault: its bond is slashed.
-  for (const r of task.results) if (r.outputDigest !== digest) slashBond(store, now, r.runner, store.taskConfig().treasury, 'lost vote');
+  punishOutvoted(store, task, now, digest);
   settle(store, task, now, 'accepted', outcome);
 }
 
-/** The requester rejects during review: refunded, and every runner that answered counts a rejection. */
+/** A runner whose output lost the vote against a majority of distinct operators counts as rejected, and its bond is slashed. */
+function punishOutvoted(store: Stores, task: Task, now: bigint, digest: string): void {
+  for (const r of task.results) {
+    if (r.outputDigest === digest) continue;
+    recordRejected(store, r.runner);
+    slashBond(store, now, r.runner, store.taskConfig().treasury, 'lost vote');
+  }
+}
+
+/**
+ * The requester rejects during review. It read the output, so the work is paid as on acceptance (the majority its
+ * metered cost, the treasury its fee, the rest refunded; no majority: all refunded) but earns no emission, vote weight
+ * nor affinity. Each answering runner counts a rejection weighted by the requester's paid history (a fresh requester's
+ * weighs a tenth); a result that lost the vote counts a whole one and is slashed, as on acceptance.
+ */
 export function rejectTask(store: Stores, caller: string, now: bigint, id: string, reason: string): Result<Task> {
   const found = requesterTask(store, caller, id);
   if ('Err' in found) return found;
@@ -182,7 +217,10 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
     return err({ ReviewEnded: { task: id, ended_at_ns: task.reviewEndsAtNs } });
   if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
     return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
-  for (const r of task.results) recordRejected(store, r.runner);
+  const digest = majorityDigest(task, votersOf(store));
+  if (digest !== undefined) punishOutvoted(store, task, now, digest);
+  const weight = requesterRejectionWeight(store.paidTasks.get(caller) ?? 0);
+  for (const r of task.results) if (digest === undefined || r.outputDigest === digest) recordRequesterRejection(store, r.runner, weight);
   settle(store, task, now, 'rejected', `rejected by the requester: ${reason}`);
   return ok(task);
 }

@@ -23,6 +23,11 @@ export interface TaskStore extends RewardStore {
   taskWithoutInput(id: string): Task | undefined;
   /** `<requester>|<idempotency key>` → task id. */
   idempotency: KeyValue<string>;
+  /**
+   * Requester → accepted tasks it paid a protocol fee for to a runner it does not deal with itself through: the paid
+   * history its rejections weigh by (src/core/rewards/reputation.ts `requesterRejectionWeight`).
+   */
+  paidTasks: KeyValue<number>;
   taskConfig(): TaskConfig;
   setTaskConfig(config: TaskConfig): void;
   /** Returns the next task number and advances the counter. */
@@ -50,6 +55,7 @@ export function memoryTaskStore(): TaskStore {
     summaries: new MemoryKeyValue(),
     open: new OpenTasks(new MemoryKeyValue()),
     idempotency: new MemoryKeyValue(),
+    paidTasks: new MemoryKeyValue(),
     payouts: new MemoryKeyValue(),
     payoutQueue: new MemoryKeyValue(),
     taskConfig: () => config,

@@ -130,8 +130,9 @@ export function submitTask(
   if (checked.Ok.existing !== undefined) return ok({ task: checked.Ok.existing });
   const refundTo = checked.Ok.from;
   const idempotency = `${caller}|${args.idempotencyKey}`;
+  const taskNumber = store.nextTaskNumber();
   const task: Task = {
-    id: taskId(store.nextTaskNumber()),
+    id: taskId(taskNumber),
     requester: caller,
     refundTo,
     idempotencyKey: args.idempotencyKey,
@@ -148,7 +149,7 @@ export function submitTask(
     failures: []
   };
   if (checked.Ok.inputBytes !== undefined) task.inputTokenBound = checked.Ok.inputBytes + CHAT_TEMPLATE_OVERHEAD_TOKENS;
-  const routing = preferredRunners(store, caller, now, task.request, args.redundancy);
+  const routing = preferredRunners(store, caller, now, task.request, args.redundancy, taskNumber);
   if (routing !== undefined) {
     task.preferred = routing.preferred;
     task.openToAllAtNs = routing.openToAllAtNs;

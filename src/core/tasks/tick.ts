@@ -1,7 +1,7 @@
 import { closeEpoch } from '../rewards/epochs.js';
 import { bondLeaseExpired } from '../rewards/bonds.js';
 import { recordExpiredLease } from '../rewards/reputation.js';
-import { MAX_FAILURES } from './limits.js';
+import { givenUp, openOnPreferredFailure } from './routing.js';
 import { saveTask } from './save-task.js';
 import { finishReview, settle } from './settlement.js';
 import type { Stores } from './store.js';
@@ -53,12 +53,12 @@ export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = ()
       recordExpiredLease(store, lease.runner);
       bondLeaseExpired(store, now, lease.runner, store.taskConfig().treasury);
       task.failures.push({ runner: lease.runner, reason: 'lease expired', atNs: now });
+      openOnPreferredFailure(task, lease.runner, now);
     }
     task.leases = task.leases.filter((l) => l.expiresAtNs > now);
     if (task.state === 'review' && task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now)
       finishReview(store, task, now, 'accepted: the review window ended without a decision');
-    else if (task.state === 'queued' && task.failures.length >= MAX_FAILURES && task.leases.length === 0 && task.results.length === 0)
-      settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
+    else if (givenUp(store, task)) settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
     else if (task.state === 'queued' && task.deadlineNs <= now)
       settle(store, task, now, 'expired', 'the deadline passed before enough results came in');
     else saveTask(store, task);

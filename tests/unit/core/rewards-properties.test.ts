@@ -406,8 +406,9 @@ describe('economic invariants over random honest and adversarial actors', () => 
           const out = paid.filter((p) => p.taskId === task.id);
           expect(['accepted', 'rejected', 'failed', 'expired']).toContain(task.state);
           expect(sum(out.map((p) => p.amountE8s))).toBe(task.rewardE8s);
-          // Accepted: the runners' metered costs, the fee and the unused budget back to the requester.
-          if (task.state === 'accepted')
+          // Accepted, or rejected after reading a majority's output: the runners' metered costs, the fee and the unused
+          // budget back to the requester.
+          if (task.state === 'accepted' || (task.state === 'rejected' && task.paidRunners !== undefined))
             expect(
               out.every((p) => p.kind === 'runner' || p.kind === 'treasury' || (p.kind === 'refund' && p.to.owner === task.requester))
             ).toBe(true);
@@ -432,7 +433,7 @@ describe('economic invariants over random honest and adversarial actors', () => 
         expect(new Set(paid.map((p) => `${p.memo}|${p.createdAtNs}`)).size).toBe(paid.length);
         for (const task of tasks) {
           const runners = paid.filter((p) => p.taskId === task.id && p.kind === 'runner').map((p) => p.id);
-          expect(runners.length).toBe(task.state === 'accepted' ? (task.paidRunners ?? []).length : 0);
+          expect(runners.length).toBe(task.state === 'accepted' || task.state === 'rejected' ? (task.paidRunners ?? []).length : 0);
         }
       }),
       { numRuns: RUNS, seed: SEED }

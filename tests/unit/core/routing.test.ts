@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { heartbeat, makeConfig, memoryStore, publishCard, registerRunner, type Result } from '../../../src/core/registry/index.ts';
 import {
+  acceptTask,
   claimableFor,
   claimTask,
   completeTask,
@@ -121,6 +122,12 @@ describe('paid routing: a queued task is offered first to the best-ranked eligib
         totalMs: 1
       })
     );
+    // Bound once its work is accepted, never at report time.
+    expect(
+      okOf(submitTask(store, REQUESTER, NOW + WINDOW, args('k-early', { request: { model: MODEL, affinityKey: 'chat-7' } }))).task
+        .preferred?.[0]
+    ).toBe('runner-a');
+    okOf(acceptTask(store, REQUESTER, NOW + WINDOW + SECOND, first));
     const second = queued(store, 'k2', { request: { model: MODEL, affinityKey: 'chat-7' } }, NOW + 2n * WINDOW);
     expect(store.tasks.get(second)?.preferred?.[0]).toBe('runner-e');
     // Another requester's task with the same key is not bound to it.

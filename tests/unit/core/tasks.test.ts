@@ -845,7 +845,7 @@ describe('review', () => {
     ]);
   });
 
-  it('rejecting refunds the requester and counts a rejection for the runner; a repeat is a no-op', () => {
+  it('rejecting pays the work read (metered cost, fee), refunds the rest and weighs a rejection; a repeat is a no-op', () => {
     const w = world();
     const id = inReview(w);
     expect(rejectTask(w.store, REQUESTER, NOW, id, 'r'.repeat(MAX_REASON_LENGTH + 1))).toEqual({
@@ -854,23 +854,17 @@ describe('review', () => {
     expect(taskOf(w, id).state).toBe('review');
     const rejected = okOf(rejectTask(w.store, REQUESTER, NOW + SECOND, id, 'wrong language'));
     expect(rejected).toMatchObject({ state: 'rejected', outcome: 'rejected by the requester: wrong language' });
-    expect(rejected.paidRunners).toBeUndefined();
-    expect(payouts(w)).toEqual([
-      {
-        id: `${id}/refund`,
-        kind: 'refund',
-        taskId: id,
-        to: { owner: REQUESTER },
-        amountE8s: REWARD,
-        memo: id,
-        createdAtNs: NOW + SECOND,
-        attempts: 0
-      }
+    // The requester read the output: the runner is paid its metered cost (1 e8s + the ledger fee), the treasury its floor.
+    expect(rejected.paidRunners).toEqual(['runner-a']);
+    expect(payouts(w).map((p) => [p.kind, p.amountE8s])).toEqual([
+      ['refund', REWARD - 10_001n - 20_000n],
+      ['runner', 10_001n],
+      ['treasury', 20_000n]
     ]);
-    // The rejected result no longer counts as completed: a caught runner falls below a newcomer's 0.5.
-    expect(reputationOf(w, 'runner-a')).toMatchObject({ completed: 0, rejected: 1 });
+    // The rejected result no longer counts as completed; a fresh requester's rejection weighs a tenth of one.
+    expect(reputationOf(w, 'runner-a')).toMatchObject({ completed: 0, rejected: 0, rejectionMilli: 100 });
     expect(rejectTask(w.store, REQUESTER, NOW + 2n * SECOND, id, 'again')).toHaveProperty('Ok');
-    expect(reputationOf(w, 'runner-a').rejected).toBe(1);
+    expect(reputationOf(w, 'runner-a')).toMatchObject({ rejected: 0, rejectionMilli: 100 });
     expect(acceptTask(w.store, REQUESTER, NOW, id)).toEqual({ Err: { NotInReview: { task: id, state: 'rejected' } } });
   });
 
