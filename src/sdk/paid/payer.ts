@@ -42,8 +42,17 @@ export interface PaidRequest {
   /** The OpenAI body; `max_tokens` is what the payer bounds the output by (DEFAULT_MAX_TOKENS when absent). */
   body: Record<string, unknown>;
   signal?: AbortSignal;
-  /** Streams (`body.stream: true`): each chunk as it arrives, parsed (the usage chunk included). */
-  onChunk?: (chunk: Record<string, unknown>) => void;
+  /**
+   * Streams (`body.stream: true`): each chunk as it arrives, parsed (the usage chunk included), with the SSE `data` it
+   * was parsed from (a relay can forward those bytes instead of serializing the chunk again).
+   */
+  onChunk?: (chunk: Record<string, unknown>, data: string) => void;
+  /**
+   * Streams: the runner's `[DONE]` arrived after a whole answer (no error event). Called before the charge is checked
+   * and the receipt signed, so a relay can end its own answer without waiting for them; the result still says whether
+   * the charge was accepted.
+   */
+  onEnd?: () => void;
 }
 
 export type PaidResult =
@@ -253,15 +262,21 @@ export class PayerClient {
     let chargeJson: unknown;
     let broken: string | undefined;
     if (request.body.stream === true && response.body !== null) {
-      const done = await readStream(response.body, (chunk) => {
-        if (chunk.error !== undefined) {
-          broken ??= errorOf(JSON.stringify(chunk), 502).message;
-          return;
+      const done = await readStream(
+        response.body,
+        (chunk, data) => {
+          if (chunk.error !== undefined) {
+            broken ??= errorOf(data, 502).message;
+            return;
+          }
+          completionBytes += completionBytesOf(chunk);
+          if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
+          request.onChunk?.(chunk, data);
+        },
+        () => {
+          if (broken === undefined) request.onEnd?.();
         }
-        completionBytes += completionBytesOf(chunk);
-        if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
-        request.onChunk?.(chunk);
-      });
+      );
       if (!done) broken ??= 'the stream ended before [DONE]';
     } else {
       const parsed: unknown = JSON.parse(await response.text());
@@ -413,21 +428,32 @@ function errorOf(text: string, status: number): { message: string; type?: string
   return { message: text.slice(0, 200) || `HTTP ${status}` };
 }
 
-/** Reads an SSE stream, passing each JSON chunk on; true when it ended with `[DONE]`. */
-async function readStream(body: ReadableStream<Uint8Array>, onChunk: (chunk: Record<string, unknown>) => void): Promise<boolean> {
+/** Reads an SSE stream, passing each JSON chunk on (with its data), and `onDone` at `[DONE]`; true when it came. */
+async function readStream(
+  body: ReadableStream<Uint8Array>,
+  onChunk: (chunk: Record<string, unknown>, data: string) => void,
+  onDone: () => void
+): Promise<boolean> {
   let done = false;
   const parser = createParser({
     maxBufferSize: 1024 * 1024,
     onEvent(event: EventSourceMessage) {
       if (event.data === '[DONE]') {
+        if (!done) onDone();
         done = true;
         return;
       }
+      let chunk: unknown;
       try {
-        const chunk: unknown = JSON.parse(event.data);
-        if (typeof chunk === 'object' && chunk !== null) onChunk(chunk as Record<string, unknown>);
+        chunk = JSON.parse(event.data);
       } catch {
-        // a malformed event carries nothing to count or pay
+        return; // a malformed event carries nothing to count or pay
+      }
+      if (typeof chunk !== 'object' || chunk === null) return;
+      try {
+        onChunk(chunk as Record<string, unknown>, event.data);
+      } catch {
+        // as before: a consumer's failure does not stop the count or the receipt
       }
     }
   });
