@@ -243,8 +243,12 @@ export class PayerClient {
     const signature = toBytes(await this.o.identity.sign(requestSigningBytes(toSign)));
     const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders(toSign, this.publicKey, signature) };
     const covers = line.unsentCovers.slice();
-    if (line.latest !== undefined && covers.length > 0)
-      headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(line.latest), covers: covers.map(String) });
+    const latest = line.latest;
+    if (latest !== undefined && covers.length > 0) {
+      // The receipt leaves the payer only once its books hold it (they are written asynchronously).
+      await this.store.flush?.();
+      headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) });
+    }
     const response = await this.fetchImpl(url, {
       method: 'POST',
       headers,
@@ -351,6 +355,7 @@ export class PayerClient {
     }));
     let outcomes: SettleOutcome[];
     try {
+      await this.store.flush?.();
       outcomes = await this.o.credit.settleUsage(items);
     } catch (error) {
       this.scheduleSettle();
@@ -379,7 +384,9 @@ export class PayerClient {
   async close(): Promise<SettleOutcome[]> {
     clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
-    return this.flush();
+    const outcomes = await this.flush();
+    await this.store.flush?.();
+    return outcomes;
   }
 
   /** POSTs a line's latest receipt to the runner's `/deai/v1/receipts` (e.g. before leaving it for good). */
@@ -387,10 +394,12 @@ export class PayerClient {
     const line = this.lines.get(target.runner);
     if (line?.latest === undefined) return false;
     const covers = line.unsentCovers.slice();
+    const latest = line.latest;
+    await this.store.flush?.();
     const response = await this.fetchImpl(new URL('/deai/v1/receipts', target.endpoint), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...signedReceiptToJson(line.latest), covers: covers.map(String) })
+      body: JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) })
     });
     if (response.ok) line.unsentCovers = line.unsentCovers.filter((seq) => !covers.includes(seq));
     return response.ok;
