@@ -8,7 +8,8 @@
  * → the runner's metered endpoint, signed, receipts, settled in batches) and the gateway (the `openai` client →
  * `deai gateway` with the paid transport → the same metered endpoint). The runner (`deai runner start`) and the gateway
  * (`deai gateway`) each run in their own process, as in production, so the clients measuring here (and the
- * in-process localnet) share no event loop with them. The metered path's payer signs as the SDK does (the identity's
+ * in-process localnet) share no event loop with them; `--profile-host` writes their CPU profiles to
+ * $TMPDIR/deai-host-profile. The metered path's payer signs as the SDK does (the identity's
  * pure-JS Ed25519), the gateway's with OpenSSL (src/gateway/native-signer.ts). Interleaved
  * streamed requests give the p50 time to first token and generation tokens/s of each; `clients` concurrent loops of
  * short generations give requests/s. The registry's settle_usage messages (the payers' default batches: 100 requests
@@ -34,7 +35,7 @@ import { spawnRunner } from '../support/runner-process.ts';
 import { payoutsOf, processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { meteredPath, openaiPath, requestsPerSecond, retrying, tokensPerSecond, type Path, type StreamRun } from './gateway-paths.ts';
 import { percentile, printTable, row } from './report.ts';
-import { flag, sized } from './scale.ts';
+import { flag, hostProfileArgs, sized } from './scale.ts';
 
 const REQUESTS = flag('requests', sized(40, 4));
 const TOKENS = flag('tokens', sized(64, 16));
@@ -149,7 +150,7 @@ try {
     metered: { port: 0 },
     stateFile: join(dir, 'runner-state.json')
   });
-  const runner = await spawnRunner(dir, config);
+  const runner = await spawnRunner(dir, config, { nodeArgs: hostProfileArgs() });
   stops.push(() => runner.stop());
 
   const depositE8s = 1_000_000_000n;
@@ -161,10 +162,14 @@ try {
   await t.fund(gatewayIdentity, depositE8s + 1_000_000n);
   const keysFile = join(dir, '.deai', 'gateway-keys.json');
   const { key } = new KeyStore(keysFile).create({ name: 'bench', limitE8s: 10n ** 20n, ratePerMinute: 1_000_000 });
-  const gateway = await spawnGateway(dir, [
-    ...['--port', '0', '--host', net.url, '--registry', t.registry.toText(), '--identity', join(dir, 'gateway.pem')],
-    ...['--keys', keysFile, '--deposit-e8s', String(depositE8s)]
-  ]);
+  const gateway = await spawnGateway(
+    dir,
+    [
+      ...['--port', '0', '--host', net.url, '--registry', t.registry.toText(), '--identity', join(dir, 'gateway.pem')],
+      ...['--keys', keysFile, '--deposit-e8s', String(depositE8s)]
+    ],
+    hostProfileArgs()
+  );
   stops.push(() => gateway.stop());
 
   const target: PaidTarget = { runner: runnerPrincipal, endpoint: runner.meteredUrl, prices: PRICES };

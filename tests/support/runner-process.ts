@@ -18,12 +18,17 @@ export interface RunnerProcess {
 
 /**
  * `deai runner start --json` as its own process (as in production), with `config` written to `<cwd>/runner.yaml`
- * (JSON is YAML), resolved once it logs `ready` (registered, its metered endpoint serving the manifest's models).
+ * (JSON is YAML) and `nodeArgs` (e.g. --cpu-prof) for node, resolved once it logs `ready` (registered, its metered endpoint serving the manifest's models).
  */
-export async function spawnRunner(cwd: string, config: unknown, timeoutMs = 120_000): Promise<RunnerProcess> {
+export async function spawnRunner(
+  cwd: string,
+  config: unknown,
+  options: { nodeArgs?: string[]; timeoutMs?: number } = {}
+): Promise<RunnerProcess> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
   const configFile = join(cwd, 'runner.yaml');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [deai, 'runner', 'start', '--config', configFile, '--json'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), deai, 'runner', 'start', '--config', configFile, '--json'], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe']
   });
