@@ -103,8 +103,6 @@ export class PayerClient {
   private readonly lines = new Map<string, PayerLine>();
   private readonly overReporting = new Set<string>();
   private readonly inFlightE8s = new Map<string, bigint>();
-  /** Per runner: the newest receipt its books hold durably, and the charge seqs it covers (see markDurable). */
-  private readonly durable = new Map<string, { latest: SignedReceipt; covers: bigint[] }>();
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly store: PayerStateStore;
   private readonly publicKey: Uint8Array;
@@ -121,10 +119,7 @@ export class PayerClient {
     this.fetchImpl = o.fetch ?? ((input, init) => fetch(input, init));
     this.nowMs = o.nowMs ?? Date.now;
     const books = decodeBooks(this.payer, this.store.load());
-    for (const line of books.lines) {
-      this.lines.set(line.runner, line);
-      if (line.latest !== undefined) this.durable.set(line.runner, { latest: line.latest, covers: line.unsentCovers.slice() });
-    }
+    for (const line of books.lines) this.lines.set(line.runner, line);
     for (const runner of books.overReporting) this.overReporting.add(runner);
   }
 
@@ -247,13 +242,13 @@ export class PayerClient {
     };
     const signature = toBytes(await this.o.identity.sign(requestSigningBytes(toSign)));
     const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders(toSign, this.publicKey, signature) };
-    // The newest receipt the books hold durably (they are written asynchronously, off the request path): a receipt
-    // signed since rides a later request, never one before the books hold it.
-    const durable = this.durable.get(target.runner);
-    const latest = durable?.latest.receipt.lineId === line.lineId ? durable.latest : undefined;
-    const covers = latest === undefined ? [] : line.unsentCovers.filter((seq) => durable!.covers.includes(seq));
-    if (latest !== undefined && covers.length > 0)
+    const covers = line.unsentCovers.slice();
+    const latest = line.latest;
+    if (latest !== undefined && covers.length > 0) {
+      // The receipt leaves the payer only once its books hold it (they are written asynchronously).
+      await this.store.flush?.();
       headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) });
+    }
     const response = await this.fetchImpl(url, {
       method: 'POST',
       headers,
@@ -330,26 +325,11 @@ export class PayerClient {
       const signed: SignedReceipt = { receipt, publicKey: this.publicKey, signature };
       Object.assign(line, { ...receipt, latest: signed, unsentCovers: [...line.unsentCovers, chargeSeq].slice(-1000) });
       this.save();
-      this.markDurable(line.runner, signed, line.unsentCovers.slice());
       this.unsettledCount += 1;
       if (this.unsettledCount >= (this.o.settleEveryRequests ?? 100)) void this.flush().catch(() => undefined);
       else this.scheduleSettle();
       return signed;
     });
-  }
-
-  /** Once the books holding `signed` are durable, it is the receipt sent to `runner` (unless a newer one already is). */
-  private markDurable(runner: string, signed: SignedReceipt, covers: bigint[]): void {
-    const mark = (): void => {
-      const held = this.durable.get(runner);
-      const r = signed.receipt;
-      if (held === undefined || held.latest.receipt.lineId !== r.lineId || held.latest.receipt.seq < r.seq)
-        this.durable.set(runner, { latest: signed, covers });
-    };
-    const flushed = this.store.flush?.();
-    if (flushed === undefined) mark();
-    // A failed write leaves the receipt unsent (the runner's exposure cap then shows it); the next save retries.
-    else void flushed.then(mark, () => undefined);
   }
 
   /** Settles every line with unsettled receipts in one `settleUsage` batch. */
