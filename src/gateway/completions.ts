@@ -13,9 +13,10 @@ import {
   type UpstreamResponse,
   type UpstreamSettlement,
   type UpstreamTarget,
-  type UpstreamTransport
+  type UpstreamTransport,
+  sseDataOf
 } from './transport.js';
-import { writeSse } from './http.js';
+import { writeSse, writeSseData } from './http.js';
 
 export interface CompletionDeps {
   catalog: Catalog;
@@ -130,6 +131,12 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       let sawUsage = false;
       const pass = async (chunk: Record<string, unknown>): Promise<void> => {
         const hasUsage = chunk.usage !== undefined && chunk.usage !== null;
+        if (!hasUsage) {
+          // The runner's bytes, with only the model named as the card: no parse and serialize again per token.
+          const raw = sseDataOf(chunk);
+          const data = raw === undefined || typeof chunk.model !== 'string' ? undefined : withModel(raw, chunk.model, card.id);
+          if (data !== undefined) return writeSseData(call.response, data);
+        }
         if (hasUsage && !includeUsage) {
           const { usage: _usage, ...rest } = chunk;
           if (Array.isArray(rest.choices) && rest.choices.length === 0) return;
@@ -154,9 +161,13 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         record(deps, call, target, { ...settlement, chargeE8s }, firstTokenMs, performance.now() - startedMs);
         return;
       }
+      // The answer ends at the runner's [DONE]; the key is charged once the payer has checked the charge (unless the
+      // usage chunk the client asked for has to come from that check).
+      const endedMs = performance.now() - startedMs;
+      if (!includeUsage || sawUsage) call.response.end('data: [DONE]\n\n');
       const settlement = await streamed.settlement;
       chargeE8s = settlement.chargeE8s;
-      if (includeUsage && !sawUsage)
+      if (includeUsage && !sawUsage) {
         await writeSse(call.response, {
           id: 'usage',
           object: call.path === '/v1/completions' ? 'text_completion' : 'chat.completion.chunk',
@@ -164,8 +175,9 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
           choices: [],
           usage: usageOf(settlement)
         });
-      call.response.end('data: [DONE]\n\n');
-      record(deps, call, target, settlement, firstTokenMs, performance.now() - startedMs);
+        call.response.end('data: [DONE]\n\n');
+      }
+      record(deps, call, target, settlement, firstTokenMs, includeUsage && !sawUsage ? performance.now() - startedMs : endedMs);
       return;
     } catch (error) {
       clearTimeout(timer);
@@ -204,6 +216,23 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     'UpstreamFailed',
     `No runner answered for ${card.id}: ${[...failures, ...unaffordable.map((u) => `${u} over the key's limit`)].join('; ')}`
   );
+}
+
+/**
+ * `data` (a chunk's JSON text, whose top-level `model` parsed as `current`) with that `model` set to `model`, without
+ * parsing it again; undefined when that is not plainly possible (a second `"model":"`, an escape in the value), for the
+ * caller to serialize the chunk instead. A `"model":"` in the text is a key (inside a JSON string its quotes would be
+ * escaped), and the only one whose value is `current` is the top-level one.
+ */
+export function withModel(data: string, current: string, model: string): string | undefined {
+  const key = '"model":"';
+  const at = data.indexOf(key);
+  if (at < 0) return undefined;
+  const start = at + key.length;
+  const end = start + current.length;
+  if (data.slice(start, end) !== current || data[end] !== '"' || data.indexOf(key, end) >= 0) return undefined;
+  if (current === model) return data;
+  return `${data.slice(0, start)}${JSON.stringify(model).slice(1, -1)}${data.slice(end)}`;
 }
 
 /**

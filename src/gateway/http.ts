@@ -39,9 +39,14 @@ export function writeError(response: ServerResponse, error: unknown): void {
 }
 
 /** One SSE event, waiting for the socket to drain when the client reads slower than the runner writes. */
-export async function writeSse(response: ServerResponse, data: unknown): Promise<void> {
+export function writeSse(response: ServerResponse, data: unknown): Promise<void> {
+  return writeSseData(response, JSON.stringify(data));
+}
+
+/** One SSE event of `data` (JSON text already), as writeSse. */
+export async function writeSseData(response: ServerResponse, data: string): Promise<void> {
   if (response.destroyed) throw new Error('the client went away');
-  if (!response.write(`data: ${JSON.stringify(data)}\n\n`)) {
+  if (!response.write(`data: ${data}\n\n`)) {
     await new Promise<void>((resolve) => {
       const done = (): void => {
         response.off('drain', done);

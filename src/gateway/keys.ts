@@ -19,6 +19,11 @@ export const DEFAULT_KEYS_FILE = '.deai/gateway-keys.json';
 /** Requests per minute a key may send unless created with another rate. */
 export const DEFAULT_RATE_PER_MINUTE = 600;
 const SHOWN_CHARS = KEY_PREFIX.length + 6;
+/**
+ * Spend is written to the file at most this often (it counts in memory at once; close() writes the rest): under load
+ * a write per request (a locked read, write and rename, synchronous) held the gateway's event loop for milliseconds.
+ */
+const SPEND_FLUSH_MS = 100;
 
 const Digits = z.string().regex(/^\d{1,30}$/);
 const StoredKeySchema = z.object({
@@ -174,13 +179,13 @@ export class KeyStore {
     };
   }
 
-  /** Adds a request's charge to a key's spend: at once in memory, in the file on the next turn (writes coalesce). */
+  /** Adds a request's charge to a key's spend: at once in memory, in the file within SPEND_FLUSH_MS (writes coalesce). */
   addSpend(id: string, chargeE8s: bigint): void {
     if (chargeE8s <= 0n) return;
     this.pending.set(id, (this.pending.get(id) ?? 0n) + chargeE8s);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flushSoon());
+    setTimeout(() => this.flushSoon(), SPEND_FLUSH_MS).unref();
   }
 
   private flushSoon(): void {

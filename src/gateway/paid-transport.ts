@@ -1,7 +1,14 @@
 import { CodedError } from '../core/errors/coded-error.js';
 import type { PayerClient } from '../sdk/paid/payer.js';
 import { GatewayError } from './errors.js';
-import { UpstreamError, upstreamErrorCodeOf, type UpstreamResponse, type UpstreamSettlement, type UpstreamTransport } from './transport.js';
+import {
+  UpstreamError,
+  upstreamErrorCodeOf,
+  withSseData,
+  type UpstreamResponse,
+  type UpstreamSettlement,
+  type UpstreamTransport
+} from './transport.js';
 
 /**
  * The paid transport (README "Gateway"): every request goes to the runner's metered endpoint signed by the gateway's
@@ -21,6 +28,8 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
         prices: { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion }
       };
       const queue: Array<Record<string, unknown>> = [];
+      /** The runner's `[DONE]` came after a whole answer: the chunks end there, the settlement follows. */
+      let ended = false;
       let wake: () => void = () => undefined;
       let firstChunk: () => void = () => undefined;
       const started = new Promise<void>((resolve) => (firstChunk = resolve));
@@ -31,9 +40,18 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
           signal,
           ...(request.stream
             ? {
-                onChunk: (chunk: Record<string, unknown>) => {
-                  queue.push(chunk);
+                onChunk: (chunk: Record<string, unknown>, data: string) => {
+                  // The charge is the payer's business: a chunk carrying it is passed on without it, the rest as sent.
+                  if (chunk.deai_charge === undefined) queue.push(withSseData(chunk, data));
+                  else {
+                    const { deai_charge: _charge, ...rest } = chunk;
+                    queue.push(rest);
+                  }
                   firstChunk();
+                  wake();
+                },
+                onEnd: () => {
+                  ended = true;
                   wake();
                 }
               }
@@ -82,10 +100,10 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
         for (;;) {
           const chunk = queue.shift();
           if (chunk !== undefined) {
-            const { deai_charge: _charge, ...rest } = chunk;
-            yield rest;
+            yield chunk;
             continue;
           }
+          if (ended) return;
           if (final !== undefined) {
             if ('error' in final)
               throw new UpstreamError('ServerError', `runner ${target.runner} failed mid-stream: ${String(final.error)}`);

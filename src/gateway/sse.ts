@@ -1,7 +1,7 @@
 import { createParser } from 'eventsource-parser';
 
 import { UpstreamErrorSchema, UsageSchema } from './schemas.js';
-import { UpstreamError } from './transport.js';
+import { UpstreamError, withSseData } from './transport.js';
 
 /** Far above any real chunk, far below a memory problem (as src/inference/chat-stream.ts). */
 const MAX_SSE_BUFFER_CHARS = 1024 * 1024;
@@ -65,7 +65,7 @@ export async function* sseChunks(body: ReadableStream<Uint8Array>, tally: Stream
           tally.completionTokens = usage.data.completion_tokens;
           tally.reported = true;
         } else if (!tally.reported) tally.completionTokens += contentChunks(json);
-        yield json;
+        yield withSseData(json, data);
       }
       if (failure !== undefined) throw failure;
       let read: ReadableStreamReadResult<Uint8Array>;

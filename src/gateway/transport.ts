@@ -47,7 +47,10 @@ export type UpstreamResponse =
     }
   | {
       kind: 'stream';
-      /** The engine's SSE `data:` payloads, parsed, in order, without the final `[DONE]`. */
+      /**
+       * The engine's SSE `data:` payloads, parsed, in order, without the final `[DONE]` (with their text where they
+       * are unchanged: sseDataOf). It ends at the runner's `[DONE]`, possibly before `settlement` resolves.
+       */
       chunks: AsyncIterable<Record<string, unknown>>;
       /**
        * Resolves once `chunks` has ended, normally, by an error or because the gateway stopped reading (a client that
@@ -55,6 +58,18 @@ export type UpstreamResponse =
        */
       settlement: Promise<UpstreamSettlement>;
     };
+
+/** The SSE `data` each streamed chunk was parsed from, where a transport passes the chunk on unchanged. */
+const sseData = new WeakMap<object, string>();
+
+/** Marks `chunk` as parsed from `data` and passed on unchanged, so the gateway may forward `data` itself. */
+export function withSseData<T extends object>(chunk: T, data: string): T {
+  sseData.set(chunk, data);
+  return chunk;
+}
+
+/** The SSE `data` `chunk` was parsed from, when its transport passed it on unchanged (withSseData). */
+export const sseDataOf = (chunk: object): string | undefined => sseData.get(chunk);
 
 /**
  * `send` resolves once the runner has accepted the request (the HTTP status is in) and rejects with an

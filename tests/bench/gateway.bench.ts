@@ -6,14 +6,17 @@
  *
  * Three paths to the same llama-server: direct (the `openai` client on llama-server's /v1), metered (the payer client
  * → the runner's metered endpoint, signed, receipts, settled in batches) and the gateway (the `openai` client →
- * `deai gateway` with the paid transport → the same metered endpoint). The metered path's payer signs as the SDK
- * does (the identity's pure-JS Ed25519), the gateway's with OpenSSL (src/gateway/native-signer.ts). Interleaved
+ * `deai gateway` with the paid transport → the same metered endpoint). The runner (`deai runner start`) and the gateway
+ * (`deai gateway`) each run in their own process, as in production, so the clients measuring here (and the
+ * in-process localnet) share no event loop with them; `--profile-host` writes their CPU profiles to
+ * $TMPDIR/deai-host-profile. The metered path's payer signs as the SDK does (the identity's
+ * pure-JS Ed25519), the gateway's with OpenSSL (src/gateway/native-signer.ts). Interleaved
  * streamed requests give the p50 time to first token and generation tokens/s of each; `clients` concurrent loops of
  * short generations give requests/s. The registry's settle_usage messages (the payers' default batches: 100 requests
  * or 10 s) give the instructions per settled request, and the ledger's block count the transfers per 1,000 requests
  * (deposits, approvals and the runner's withdrawal; reservations and settlement move no tokens on the ledger).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,21 +24,18 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 import type { PayerCreditApi } from '../../src/core/credit/index.ts';
 import { KeyStore } from '../../src/gateway/keys.ts';
-import { nativeSigner } from '../../src/gateway/native-signer.ts';
-import { paidTransport } from '../../src/gateway/paid-transport.ts';
-import { startGateway } from '../../src/gateway/server.ts';
 import { IcCredit } from '../../src/ic/credit.ts';
-import { loadOrCreateIdentity } from '../../src/ic/identity.ts';
+import { ed25519Pem, loadOrCreateIdentity } from '../../src/ic/identity.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { RunnerConfigSchema } from '../../src/runner/config.ts';
-import { startRunner } from '../../src/runner/start.ts';
-import { DeaiClient } from '../../src/sdk/index.ts';
 import { PayerClient, type PaidTarget } from '../../src/sdk/paid/payer.ts';
+import { spawnGateway } from '../support/gateway.ts';
 import { llamaFixture } from '../support/llama.ts';
+import { spawnRunner } from '../support/runner-process.ts';
 import { payoutsOf, processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { meteredPath, openaiPath, requestsPerSecond, retrying, tokensPerSecond, type Path, type StreamRun } from './gateway-paths.ts';
 import { percentile, printTable, row } from './report.ts';
-import { flag, sized } from './scale.ts';
+import { flag, hostProfileArgs, sized } from './scale.ts';
 
 const REQUESTS = flag('requests', sized(40, 4));
 const TOKENS = flag('tokens', sized(64, 16));
@@ -48,17 +48,25 @@ const PRICES = { inputPerMillion: 10_000_000n, outputPerMillion: 30_000_000n };
 const prompt = (i: number): string => `Write a short story about lighthouse number ${i}.`;
 const M = (n: number): string => `${(n / 1e6).toFixed(2)}M`;
 
-/** settle_usage as the payers call it, counting the requests each batch settled and the registry's instructions. */
+/**
+ * settle_usage as the payers call it: the registry's instructions and batches (every payer's, from the localnet), and
+ * the items and requests of the batches of payers in this process (`wrap`); the gateway's payer, in its own process,
+ * settles its one line per batch.
+ */
 class SettleMeter {
   instructions = 0n;
   batches = 0;
+  /** Batches, items and requests settled by the payers wrapped here. */
+  wrappedBatches = 0;
   items = 0;
   requests = 0n;
   private readonly settled = new Map<bigint, bigint>();
 
   constructor(net: Localnet, registry: string) {
     net.onExecution((e) => {
-      if (e.canisterId === registry && e.entry.includes('settle_usage')) this.instructions += e.instructions;
+      if (e.canisterId !== registry || !e.entry.includes('settle_usage')) return;
+      this.instructions += e.instructions;
+      this.batches += 1;
     });
   }
 
@@ -70,7 +78,7 @@ class SettleMeter {
       getCreditAccount: (owner) => credit.getCreditAccount(owner),
       settleUsage: async (items) => {
         const outcomes = await credit.settleUsage(items);
-        this.batches += 1;
+        this.wrappedBatches += 1;
         this.items += items.length;
         items.forEach((item, i) => {
           if (outcomes[i]?.ok !== true) return;
@@ -88,10 +96,10 @@ async function blockCount(t: TaskNetwork): Promise<bigint> {
 }
 
 /**
- * A payer with `depositE8s` of credit in the registry: one approval and one transfer_from on the ledger. `native`:
- * signing with OpenSSL, as the gateway (a Node process) does; else the identity's pure-JS signing, as the SDK does.
+ * A payer with `depositE8s` of credit in the registry (one approval and one transfer_from on the ledger), signing with
+ * the identity's pure-JS Ed25519 as the SDK does.
  */
-async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint, native: boolean): Promise<PayerClient> {
+async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint): Promise<PayerClient> {
   const identity = Ed25519KeyIdentity.generate();
   await t.fund(identity, depositE8s + 1_000_000n);
   const credit = new IcCredit(await t.tasks(identity), {
@@ -100,7 +108,7 @@ async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint,
     ledger: await t.token(identity)
   });
   await credit.depositCredit(depositE8s);
-  return PayerClient.open({ identity: native ? nativeSigner(identity) : identity, credit: meter.wrap(credit) });
+  return PayerClient.open({ identity, credit: meter.wrap(credit) });
 }
 
 const llama = await llamaFixture({ slots: SLOTS });
@@ -116,9 +124,10 @@ try {
   const meter = new SettleMeter(net, t.registry.toText());
   const fundedFrom = await blockCount(t);
 
-  // The runner: its identity known beforehand, so that its credit client (IcCredit) signs as it.
+  // The runner, in its own process: its identity known beforehand, so that the credit client here withdraws as it.
   const runnerPem = join(dir, 'runner.pem');
   const { identity: runnerIdentity } = loadOrCreateIdentity(runnerPem);
+  const runnerPrincipal = runnerIdentity.getPrincipal().toText();
   const runnerCredit = new IcCredit(await t.tasks(runnerIdentity), { registryId: t.registry, principal: runnerIdentity.getPrincipal() });
   const config = RunnerConfigSchema.parse({
     network: { host: net.url, registry: t.registry.toText() },
@@ -141,24 +150,29 @@ try {
     metered: { port: 0 },
     stateFile: join(dir, 'runner-state.json')
   });
-  const runner = await startRunner(config, { projectDir: dir, credit: runnerCredit });
+  const runner = await spawnRunner(dir, config, { nodeArgs: hostProfileArgs() });
   stops.push(() => runner.stop());
-  if (runner.meteredUrl === undefined) throw new Error('the runner has no metered endpoint');
 
   const depositE8s = 1_000_000_000n;
-  const meteredPayer = await openPayer(t, meter, depositE8s, false);
-  const gatewayPayer = await openPayer(t, meter, depositE8s, true);
-  const keys = new KeyStore(join(dir, 'gateway-keys.json'));
-  const { key } = keys.create({ name: 'bench', limitE8s: 10n ** 20n, ratePerMinute: 1_000_000 });
-  const gateway = await startGateway({
-    registry: await DeaiClient.connect({ host: net.url, registryId: t.registry }),
-    keys,
-    transport: paidTransport(gatewayPayer),
-    port: 0
-  });
-  stops.push(() => gateway.close(1_000));
+  const meteredPayer = await openPayer(t, meter, depositE8s);
+  // The gateway, in its own process: `deai gateway` paying as its own funded identity (deposited at its start), with
+  // its default batches (100 requests or 10 s), signing with OpenSSL.
+  const gatewayIdentity = Ed25519KeyIdentity.generate();
+  writeFileSync(join(dir, 'gateway.pem'), ed25519Pem(gatewayIdentity));
+  await t.fund(gatewayIdentity, depositE8s + 1_000_000n);
+  const keysFile = join(dir, '.deai', 'gateway-keys.json');
+  const { key } = new KeyStore(keysFile).create({ name: 'bench', limitE8s: 10n ** 20n, ratePerMinute: 1_000_000 });
+  const gateway = await spawnGateway(
+    dir,
+    [
+      ...['--port', '0', '--host', net.url, '--registry', t.registry.toText(), '--identity', join(dir, 'gateway.pem')],
+      ...['--keys', keysFile, '--deposit-e8s', String(depositE8s)]
+    ],
+    hostProfileArgs()
+  );
+  stops.push(() => gateway.stop());
 
-  const target: PaidTarget = { runner: runner.principal, endpoint: runner.meteredUrl, prices: PRICES };
+  const target: PaidTarget = { runner: runnerPrincipal, endpoint: runner.meteredUrl, prices: PRICES };
   // Each path's resends after a connection error, shown with its figures.
   const resent = [{ count: 0 }, { count: 0 }, { count: 0 }];
   const paths: Array<[name: string, path: Path]> = [
@@ -215,14 +229,19 @@ try {
     'ratio ≥ 0.8'
   );
 
-  // Settlement: what is left settles now (as closing payers do); the runner withdraws its accrued credit once.
+  // Settlement: what is left settles now (as closing payers do: the gateway settles as it stops); the runner withdraws
+  // its accrued credit once. The gateway payer's requests settled: its line's settled seq (one receipt per request).
   await meteredPayer.close();
-  await gatewayPayer.close();
+  const gatewayExit = await gateway.stop();
+  if (gatewayExit !== 0) throw new Error(`deai gateway exited ${String(gatewayExit)}: ${gateway.log().slice(-2_000)}`);
+  const gatewayLine = await runnerCredit.findCreditLine(gatewayIdentity.getPrincipal().toText(), runnerPrincipal);
+  const settledRequests = meter.requests + (gatewayLine?.settledSeq ?? 0n);
+  const items = meter.items + (meter.batches - meter.wrappedBatches);
   const paid = 2 * (3 + REQUESTS + LOAD);
-  if (meter.requests < BigInt(paid)) throw new Error(`settled ${meter.requests} requests of ${paid}`);
-  const perRequest = Number(meter.instructions) / Number(meter.requests);
+  if (settledRequests < BigInt(paid)) throw new Error(`settled ${settledRequests} requests of ${paid}`);
+  const perRequest = Number(meter.instructions) / Number(settledRequests);
   row(
-    `registry instructions per settled request, amortized (settle_usage: ${meter.batches} batches, ${meter.items} items, ${meter.requests} requests; payers' default 100 requests or 10 s per batch)`,
+    `registry instructions per settled request, amortized (settle_usage: ${meter.batches} batches, ${items} items, ${settledRequests} requests; payers' default 100 requests or 10 s per batch)`,
     `${M(perRequest)}; ${M(Number(meter.instructions) / meter.batches)} per batch`,
     '≤ 2M'
   );

@@ -24,9 +24,9 @@ export interface GatewayProcess {
   stop(): Promise<number | null>;
 }
 
-/** `deai gateway … --json` as a child process, resolved once it prints its base URL. */
-export async function spawnGateway(cwd: string, args: string[]): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [deai, 'gateway', ...args, '--json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `deai gateway … --json` as a child process (with `nodeArgs`, e.g. --cpu-prof), resolved once it prints its base URL. */
+export async function spawnGateway(cwd: string, args: string[], nodeArgs: string[] = []): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, deai, 'gateway', ...args, '--json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,12 +1,11 @@
 import type { ServerResponse } from 'node:http';
 
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
 
 /**
  * The engine call behind a metered request: the body as the engine needs it (its own model id, `max_tokens` set
  * to what was priced, usage requested on streams), and the usage it reports. Plain answers are read whole; streams
- * are relayed event by event, holding back only the usage chunk, which carries the charge.
+ * are relayed as the engine sent them, replacing only the usage chunk, which carries the charge.
  */
 
 const Usage = z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() });
@@ -61,9 +60,25 @@ export function usageOf(json: unknown): EngineUsage | undefined {
   return usage ? { inputTokens: BigInt(usage.prompt_tokens), outputTokens: BigInt(usage.completion_tokens) } : undefined;
 }
 
+/** Far above any real chunk: an engine line beyond it is refused rather than held in memory. */
+const MAX_EVENT_CHARS = 1024 * 1024;
+
+/** Whether an SSE event's data may carry a usage object (`"usage":null`, sent on every chunk by some engines, does not). */
+const mayCarryUsage = (data: string): boolean => data.includes('"usage"') && !data.includes('"usage":null');
+
+/** How many content or text deltas a run of events holds (what a broken stream is charged by, one token each). */
+function countContent(text: string): number {
+  let count = 0;
+  for (const needle of ['"content":"', '"text":"'])
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) count++;
+  return count;
+}
+
 /**
- * Relays an engine SSE stream to `res`. The chunk carrying usage is passed to `finish`, which returns what to send
- * in its place (the chunk with the charge added); the rest passes through as the engine sent it.
+ * Relays an engine SSE stream to `res`. Complete events pass through as the engine sent them, one write per read
+ * from the engine, without being parsed: only an event that can carry usage is parsed, and the one carrying it is
+ * passed to `finish`, which returns what to send in its place (the chunk with the charge added). An event split
+ * across reads is held until it is complete, so the usage chunk is always replaced whole.
  */
 export async function relayStream(
   upstream: Response,
@@ -72,36 +87,56 @@ export async function relayStream(
 ): Promise<{ usage?: EngineUsage; contentChunks: number; error?: string }> {
   let usage: EngineUsage | undefined;
   let contentChunks = 0;
-  const parser = createParser({
-    maxBufferSize: 1024 * 1024,
-    onEvent(event: EventSourceMessage) {
-      // Only a chunk that can carry usage is parsed; the others are forwarded as they came.
-      if (event.data.includes('"usage"') && usage === undefined) {
+  /** An event whose end has not arrived yet. */
+  let carry = '';
+  /** Complete events (each ending with its blank line): written through, or the usage event replaced. */
+  const relay = (events: string): void => {
+    if (events.length === 0) return;
+    contentChunks += countContent(events);
+    if (usage !== undefined || !mayCarryUsage(events)) {
+      res.write(events);
+      return;
+    }
+    let out = '';
+    for (const event of events.split(/\r?\n\r?\n/)) {
+      if (event.length === 0) continue;
+      const data = event
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
+        .join('\n');
+      if (usage === undefined && mayCarryUsage(data)) {
         let json: unknown;
         try {
-          json = JSON.parse(event.data);
+          json = JSON.parse(data);
         } catch {
           json = undefined;
         }
         const found = usageOf(json);
         if (found !== undefined && typeof json === 'object' && json !== null) {
           usage = found;
-          res.write(`data: ${JSON.stringify(finish(json as Record<string, unknown>, found))}\n\n`);
-          return;
+          out += `data: ${JSON.stringify(finish(json as Record<string, unknown>, found))}\n\n`;
+          continue;
         }
       }
-      if (event.data.includes('"content":"') || event.data.includes('"text":"')) contentChunks++;
-      res.write(`data: ${event.data}\n\n`);
+      out += `${event}\n\n`;
     }
-  });
+    res.write(out);
+  };
   const reader = upstream.body!.getReader();
   const decoder = new TextDecoder();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      parser.feed(decoder.decode(value, { stream: true }));
+      const text = carry + decoder.decode(value, { stream: true });
+      // llama.cpp and vLLM end events with "\n\n"; any other separator is handled at the end of the stream.
+      const end = text.lastIndexOf('\n\n');
+      carry = end < 0 ? text : text.slice(end + 2);
+      if (carry.length > MAX_EVENT_CHARS) throw new Error('an SSE event beyond 1 MiB');
+      if (end >= 0) relay(text.slice(0, end + 2));
     }
+    relay(carry + decoder.decode());
   } catch (error) {
     return { ...(usage === undefined ? {} : { usage }), contentChunks, error: String(error) };
   }

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { z } from 'zod';
@@ -8,6 +9,13 @@ import { signedReceiptFromJson, signedReceiptToJson, type SignedReceipt } from '
 /**
  * The payer's latest signed receipt per credit line, kept durably (one small JSON file, replaced atomically) so a
  * restarted runner can still settle alone what it served.
+ *
+ * `put` takes effect in memory at once and never touches the disk on the request path: the file is rewritten
+ * asynchronously, at most one write at a time, one write for every put made while the previous one ran (a burst of
+ * receipts costs one write). `flush()` resolves once the file holds every put made before it; the settler flushes
+ * before it settles alone with a receipt, and closing flushes. A crash loses at most the puts of the last write
+ * (milliseconds): the runner then holds the payer's previous receipt, and what that one does not cover is exposure
+ * like any charge not yet receipted (bounded by `maxUnsignedE8s`).
  */
 export interface StoredReceipt {
   signed: SignedReceipt;
@@ -39,6 +47,11 @@ const FileSchema = z.object({
 
 export class ReceiptStore {
   private readonly lines = new Map<string, StoredReceipt>();
+  /** Puts made, and how many of them the file holds. */
+  private version = 0;
+  private written = 0;
+  private writing: Promise<void> | undefined;
+  private failure: unknown;
 
   constructor(private readonly path: string) {
     if (!existsSync(path)) return;
@@ -72,19 +85,49 @@ export class ReceiptStore {
 
   put(stored: StoredReceipt): void {
     this.lines.set(stored.signed.receipt.lineId.toString(), stored);
-    this.save();
+    this.version += 1;
+    if (this.writing === undefined) this.writing = this.writeLoop();
   }
 
-  private save(): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+  /** Resolves once the file holds every put made before this call (rejects if the disk refused the write). */
+  async flush(): Promise<void> {
+    const wanted = this.version;
+    while (this.written < wanted) {
+      this.writing ??= this.writeLoop();
+      await this.writing;
+      if (this.written < wanted && this.failure !== undefined) throw this.failure;
+    }
+  }
+
+  /** Writes until the file is current; a failed write is left for the next put or flush to retry. */
+  private async writeLoop(): Promise<void> {
+    // The next turn: the puts of this one (concurrent requests) share the write.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.written < this.version) {
+        const version = this.version;
+        await this.save();
+        this.written = version;
+        this.failure = undefined;
+      }
+    } catch (error) {
+      this.failure = error;
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async save(): Promise<void> {
     const lines = [...this.lines.values()].map((l) => ({
       signed: signedReceiptToJson(l.signed),
       unsettledSinceMs: l.unsettledSinceMs,
       settledSeq: l.settledSeq.toString(),
       settledE8s: l.settledE8s.toString()
     }));
+    const text = JSON.stringify({ version: 1, lines });
+    await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, lines }));
-    renameSync(tmp, this.path);
+    await writeFile(tmp, text);
+    await rename(tmp, this.path);
   }
 }

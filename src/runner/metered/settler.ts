@@ -57,6 +57,8 @@ export class Settler {
         }
         const closing = line?.state === 'closing';
         if (!closing && now - held.unsettledSinceMs < this.o.settleAfterMs) continue;
+        // What the runner settles alone with is on disk first (puts are written asynchronously: receipt-store.ts).
+        await this.o.store.flush();
         const settled = await this.o.credit.settleReceipt(held.signed);
         const after = settled.settledE8s >= r.owedE8s || settled.state === 'closed' ? r.owedE8s : settled.settledE8s;
         this.o.store.put({ ...this.o.store.get(r.lineId)!, settledSeq: settled.settledSeq, settledE8s: after });

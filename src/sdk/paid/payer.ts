@@ -42,8 +42,17 @@ export interface PaidRequest {
   /** The OpenAI body; `max_tokens` is what the payer bounds the output by (DEFAULT_MAX_TOKENS when absent). */
   body: Record<string, unknown>;
   signal?: AbortSignal;
-  /** Streams (`body.stream: true`): each chunk as it arrives, parsed (the usage chunk included). */
-  onChunk?: (chunk: Record<string, unknown>) => void;
+  /**
+   * Streams (`body.stream: true`): each chunk as it arrives, parsed (the usage chunk included), with the SSE `data` it
+   * was parsed from (a relay can forward those bytes instead of serializing the chunk again).
+   */
+  onChunk?: (chunk: Record<string, unknown>, data: string) => void;
+  /**
+   * Streams: the runner's `[DONE]` arrived after a whole answer (no error event). Called before the charge is checked
+   * and the receipt signed, so a relay can end its own answer without waiting for them; the result still says whether
+   * the charge was accepted.
+   */
+  onEnd?: () => void;
 }
 
 export type PaidResult =
@@ -234,8 +243,12 @@ export class PayerClient {
     const signature = toBytes(await this.o.identity.sign(requestSigningBytes(toSign)));
     const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders(toSign, this.publicKey, signature) };
     const covers = line.unsentCovers.slice();
-    if (line.latest !== undefined && covers.length > 0)
-      headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(line.latest), covers: covers.map(String) });
+    const latest = line.latest;
+    if (latest !== undefined && covers.length > 0) {
+      // The receipt leaves the payer only once its books hold it (they are written asynchronously).
+      await this.store.flush?.();
+      headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) });
+    }
     const response = await this.fetchImpl(url, {
       method: 'POST',
       headers,
@@ -253,15 +266,21 @@ export class PayerClient {
     let chargeJson: unknown;
     let broken: string | undefined;
     if (request.body.stream === true && response.body !== null) {
-      const done = await readStream(response.body, (chunk) => {
-        if (chunk.error !== undefined) {
-          broken ??= errorOf(JSON.stringify(chunk), 502).message;
-          return;
+      const done = await readStream(
+        response.body,
+        (chunk, data) => {
+          if (chunk.error !== undefined) {
+            broken ??= errorOf(data, 502).message;
+            return;
+          }
+          completionBytes += completionBytesOf(chunk);
+          if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
+          request.onChunk?.(chunk, data);
+        },
+        () => {
+          if (broken === undefined) request.onEnd?.();
         }
-        completionBytes += completionBytesOf(chunk);
-        if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
-        request.onChunk?.(chunk);
-      });
+      );
       if (!done) broken ??= 'the stream ended before [DONE]';
     } else {
       const parsed: unknown = JSON.parse(await response.text());
@@ -336,6 +355,7 @@ export class PayerClient {
     }));
     let outcomes: SettleOutcome[];
     try {
+      await this.store.flush?.();
       outcomes = await this.o.credit.settleUsage(items);
     } catch (error) {
       this.scheduleSettle();
@@ -364,7 +384,9 @@ export class PayerClient {
   async close(): Promise<SettleOutcome[]> {
     clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
-    return this.flush();
+    const outcomes = await this.flush();
+    await this.store.flush?.();
+    return outcomes;
   }
 
   /** POSTs a line's latest receipt to the runner's `/deai/v1/receipts` (e.g. before leaving it for good). */
@@ -372,10 +394,12 @@ export class PayerClient {
     const line = this.lines.get(target.runner);
     if (line?.latest === undefined) return false;
     const covers = line.unsentCovers.slice();
+    const latest = line.latest;
+    await this.store.flush?.();
     const response = await this.fetchImpl(new URL('/deai/v1/receipts', target.endpoint), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...signedReceiptToJson(line.latest), covers: covers.map(String) })
+      body: JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) })
     });
     if (response.ok) line.unsentCovers = line.unsentCovers.filter((seq) => !covers.includes(seq));
     return response.ok;
@@ -413,21 +437,32 @@ function errorOf(text: string, status: number): { message: string; type?: string
   return { message: text.slice(0, 200) || `HTTP ${status}` };
 }
 
-/** Reads an SSE stream, passing each JSON chunk on; true when it ended with `[DONE]`. */
-async function readStream(body: ReadableStream<Uint8Array>, onChunk: (chunk: Record<string, unknown>) => void): Promise<boolean> {
+/** Reads an SSE stream, passing each JSON chunk on (with its data), and `onDone` at `[DONE]`; true when it came. */
+async function readStream(
+  body: ReadableStream<Uint8Array>,
+  onChunk: (chunk: Record<string, unknown>, data: string) => void,
+  onDone: () => void
+): Promise<boolean> {
   let done = false;
   const parser = createParser({
     maxBufferSize: 1024 * 1024,
     onEvent(event: EventSourceMessage) {
       if (event.data === '[DONE]') {
+        if (!done) onDone();
         done = true;
         return;
       }
+      let chunk: unknown;
       try {
-        const chunk: unknown = JSON.parse(event.data);
-        if (typeof chunk === 'object' && chunk !== null) onChunk(chunk as Record<string, unknown>);
+        chunk = JSON.parse(event.data);
       } catch {
-        // a malformed event carries nothing to count or pay
+        return; // a malformed event carries nothing to count or pay
+      }
+      if (typeof chunk !== 'object' || chunk === null) return;
+      try {
+        onChunk(chunk as Record<string, unknown>, event.data);
+      } catch {
+        // as before: a consumer's failure does not stop the count or the receipt
       }
     }
   });

@@ -27,6 +27,11 @@ export interface PayerLine {
 export interface PayerStateStore {
   load(): string | undefined;
   save(text: string): void;
+  /**
+   * Resolves once every `save` made before it is durable (stores that write asynchronously, as filePayerStore). The
+   * payer awaits it before a receipt leaves it (sent to a runner, settled on-chain) and at close.
+   */
+  flush?(): Promise<void>;
 }
 
 export const memoryPayerStore = (): PayerStateStore & { text?: string } => {

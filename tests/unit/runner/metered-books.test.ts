@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -69,22 +69,24 @@ describe('LineBook receipts', () => {
     await credit.payer(payer).depositCredit(10_000n);
     const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const path = join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json');
+    const store = new ReceiptStore(path);
     const book = new LineBook({
       runner,
       credit: credit.runner(runner),
-      store: new ReceiptStore(path),
+      store,
       limits: { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 },
       lineCacheMs: 0,
       nowMs: () => 1_000
     });
     const base: Receipt = { lineId: line.id, payer, runner, seq: 1n, owedE8s: 50n, inputTokens: 1n, outputTokens: 1n, requests: 1n };
-    return { credit, book, base, path };
+    return { credit, book, base, path, store };
   }
 
   it('keeps a newer valid receipt durably; refuses stale, non-cumulative, forged, foreign ones', async () => {
-    const { book, base, path } = await setup();
+    const { book, base, path, store } = await setup();
     expect(await book.acceptReceipt(await sign(base), [])).toBeUndefined();
     expect(await book.acceptReceipt(await sign(base), [])).toBeUndefined(); // the same again: idempotent
+    await store.flush();
     expect(new ReceiptStore(path).get(base.lineId)?.signed.receipt.owedE8s).toBe(50n);
     expect(await book.acceptReceipt(await sign({ ...base, owedE8s: 60n }), [])).toMatchObject({ code: 'Stale', latestSeq: 1n });
     expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: 40n }), [])).toMatchObject({ code: 'NotCumulative' });
@@ -96,6 +98,7 @@ describe('LineBook receipts', () => {
     expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, lineId: 77n }), [])).toEqual({ code: 'NoLine' });
     expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: 70n }), [], other)).toEqual({ code: 'WrongPayer' });
     expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: 70n }), [])).toBeUndefined();
+    await store.flush();
     expect(new ReceiptStore(path).get(base.lineId)?.signed.receipt.seq).toBe(2n);
   });
 
@@ -127,6 +130,51 @@ describe('LineBook receipts', () => {
     // A receipt that owes what was charged covers it: the line serves again.
     expect(await book.acceptReceipt(await sign({ ...base, seq: 2n, owedE8s: served }), [])).toBeUndefined();
     expect(await book.admit(base.lineId, payer, 1_000n - served)).toBeUndefined();
+  });
+});
+
+describe('ReceiptStore writes', () => {
+  it('a put changes memory at once and the file on a later turn, one write for a burst; flush() waits for it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deai-store-'));
+    const path = join(dir, 'receipts.json');
+    const store = new ReceiptStore(path);
+    const identity = Ed25519KeyIdentity.generate();
+    const stored = async (lineId: bigint, seq: bigint) => {
+      const receipt: Receipt = {
+        lineId,
+        payer: identity.getPrincipal().toText(),
+        runner: identity.getPrincipal().toText(),
+        seq,
+        owedE8s: seq * 10n,
+        inputTokens: 1n,
+        outputTokens: 1n,
+        requests: seq
+      };
+      const signature = new Uint8Array(await identity.sign(receiptSigningBytes(receipt)));
+      return {
+        signed: { receipt, publicKey: new Uint8Array(identity.getPublicKey().toDer()), signature },
+        unsettledSinceMs: 0,
+        settledSeq: 0n,
+        settledE8s: 0n
+      };
+    };
+    const burst = await Promise.all([stored(1n, 1n), stored(1n, 2n), stored(2n, 1n)]);
+    for (const s of burst) store.put(s);
+    // Nothing synchronous on the caller's turn: the request path never waits on the disk.
+    expect(existsSync(path)).toBe(false);
+    expect(store.get(1n)?.signed.receipt.seq).toBe(2n);
+    await store.flush();
+    const reread = new ReceiptStore(path);
+    expect(reread.get(1n)?.signed.receipt.seq).toBe(2n);
+    expect(reread.get(2n)?.signed.receipt.seq).toBe(1n);
+    // A put during a write is written by the next one; flush() waits for that one too.
+    store.put(await stored(1n, 3n));
+    const flushed = store.flush();
+    store.put(await stored(2n, 2n));
+    await flushed;
+    await store.flush();
+    expect(new ReceiptStore(path).get(2n)?.signed.receipt.seq).toBe(2n);
+    expect(readdirSync(dir).sort()).toEqual(['receipts.json']);
   });
 });
 
@@ -238,7 +286,8 @@ describe('Settler', () => {
     const credit = new MemoryCredit();
     await credit.payer(payer).depositCredit(10_000n);
     const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
-    const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
+    const path = join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json');
+    const store = new ReceiptStore(path);
     const receipt: Receipt = { lineId: a.id, payer, runner, seq: 5n, owedE8s: 900n, inputTokens: 1n, outputTokens: 1n, requests: 5n };
     const signed = {
       receipt,
@@ -251,8 +300,19 @@ describe('Settler', () => {
       .settleUsage([{ lineId: a.id, seq: 5n, owedE8s: 1n, inputTokens: 1n, outputTokens: 1n, requests: 1n }]);
     expect(own).toMatchObject({ ok: true, movedE8s: 1n });
     credit.lines.get(a.id)!.state = 'closing';
-    const settler = new Settler({ credit: credit.runner(runner), store, settleAfterMs: 10_000, nowMs: () => 1_000, log: () => undefined });
+    // The receipt the runner settles alone with is on disk before it is used (puts are written asynchronously).
+    const onDisk: Array<bigint | undefined> = [];
+    const api = credit.runner(runner);
+    const watching = {
+      ...api,
+      settleReceipt: (s: SignedReceipt) => {
+        onDisk.push(new ReceiptStore(path).get(a.id)?.signed.receipt.seq);
+        return api.settleReceipt(s);
+      }
+    };
+    const settler = new Settler({ credit: watching, store, settleAfterMs: 10_000, nowMs: () => 1_000, log: () => undefined });
     await settler.tick();
+    expect(onDisk).toEqual([5n]);
     expect(credit.view(a.id)).toMatchObject({ settledSeq: 5n, settledE8s: 900n });
     expect(store.get(a.id)?.settledE8s).toBe(900n);
   });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { engineBody } from '../../../src/runner/metered/proxy.js';
+import type { ServerResponse } from 'node:http';
+
+import { engineBody, relayStream } from '../../../src/runner/metered/proxy.js';
 
 describe('engineBody', () => {
   it('attack: the payer’s own n_predict, template kwargs or grammar never reach the engine (finding 3)', () => {
@@ -28,6 +30,54 @@ describe('engineBody', () => {
       stream_options: { include_usage: true },
       temperature: 0.5
     });
+  });
+});
+
+describe('relayStream', () => {
+  /** An engine answer read in these pieces, and what was written to the client, write by write. */
+  async function relay(pieces: string[], finish = (c: Record<string, unknown>) => ({ ...c, deai_charge: 'C' })) {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const piece of pieces) c.enqueue(new TextEncoder().encode(piece));
+        c.close();
+      }
+    });
+    const writes: string[] = [];
+    // The one method relayStream uses of the client's response.
+    const res = { write: (text: string) => writes.push(text) > 0 } as unknown as ServerResponse;
+    const result = await relayStream(new Response(body), res, finish);
+    return { writes, result };
+  }
+  // Spacing no serializer would produce: what the client gets shows whether the engine's bytes were forwarded.
+  const content = 'data: {"model":"m" , "choices":[{"delta":{"content":"Hé"}}],"usage":null}\n\n';
+  const more = 'data: {"model":"m","choices":[{"delta":{"content":"!"}}]}\n\n';
+  const usage = 'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n';
+  const done = 'data: [DONE]\n\n';
+
+  it('forwards the engine’s events as sent, one write per read, and replaces only the usage chunk (with the charge)', async () => {
+    const { writes, result } = await relay([content + more, usage + done]);
+    expect(writes).toEqual([
+      content + more,
+      'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2},"deai_charge":"C"}\n\n' + done
+    ]);
+    expect(result).toEqual({ usage: { inputTokens: 3n, outputTokens: 2n }, contentChunks: 2 });
+  });
+
+  it('holds an event split across reads until it is whole, so the usage chunk is replaced whole', async () => {
+    const whole = content + more + usage + done;
+    const cuts = [10, content.length + 5, content.length + more.length + 30, whole.length - 3];
+    const pieces = cuts.map((cut, i) => whole.slice(i === 0 ? 0 : cuts[i - 1], cut)).concat(whole.slice(cuts.at(-1)));
+    const { writes, result } = await relay(pieces, (c) => {
+      const { usage: _usage, ...rest } = c;
+      return { ...rest, deai_charge: 'C' };
+    });
+    expect(writes.join('')).toBe(content + more + 'data: {"model":"m","choices":[],"deai_charge":"C"}\n\n' + done);
+    expect(result.usage).toEqual({ inputTokens: 3n, outputTokens: 2n });
+  });
+
+  it('a stream without usage is reported, with its content chunks counted', async () => {
+    const { result } = await relay([content, more, done]);
+    expect(result).toEqual({ contentChunks: 2, error: 'the stream ended without usage' });
   });
 });
 
