@@ -44,6 +44,8 @@ describe('metered runner endpoint (real llama-server, the registry canister’s 
     const runnerIdentity = await t.runner(2);
     runnerId = runnerIdentity.getPrincipal().toText();
     credit = new IcCredit(await t.tasks(runnerIdentity), { registryId: t.registry, principal: runnerIdentity.getPrincipal() });
+    // Lines here hold a few requests' worth (a few hundred e8s at these prices), below the default minimum.
+    await (await t.tasks(t.admin)).set_credit_config({ dispute_window_seconds: [], auto_payout_threshold_e8s: [], min_reserve_e8s: [1n] });
   }, BUILD_TIMEOUT_MS);
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));

@@ -24,7 +24,7 @@ export const AUTH_HEADERS = {
 } as const;
 
 /** A request may not be signed to stay valid longer than this (the runner keeps nonces that long). */
-export const MAX_REQUEST_VALIDITY_NS = 5n * 60n * 1_000_000_000n;
+export const MAX_REQUEST_VALIDITY_NS = 60n * 1_000_000_000n;
 export const NONCE_BYTES = 16;
 
 export interface RequestToSign {

@@ -65,7 +65,7 @@ describe('LineBook receipts', () => {
   }
 
   async function setup() {
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const path = join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json');
@@ -163,7 +163,7 @@ describe('receipt signature checks on the runner', () => {
       checks += 1;
       return verifyPayerSignature(key, msg, sig);
     };
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const book = new LineBook({
@@ -195,7 +195,7 @@ describe('Settler', () => {
     const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
     const payerId = Ed25519KeyIdentity.generate();
     const payer = payerId.getPrincipal().toText();
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
@@ -235,7 +235,7 @@ describe('Settler', () => {
     const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
     const payerId = Ed25519KeyIdentity.generate();
     const payer = payerId.getPrincipal().toText();
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
