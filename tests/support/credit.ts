@@ -73,7 +73,14 @@ export class MemoryCredit {
           return { ok: true, lineId: item.lineId, movedE8s: moved, line: this.view(line.id)! };
         });
       },
-      getCreditAccount: async (owner) => this.accounts.get(owner)
+      getCreditAccount: async (owner) => this.accounts.get(owner),
+      closeCreditLine: async (lineId) => {
+        this.calls.push('closeCreditLine');
+        const line = this.lines.get(lineId);
+        if (line === undefined || line.payer !== caller) throw new Error('NotFound');
+        if (line.state === 'open') line.state = 'closing';
+        return this.view(lineId)!;
+      }
     };
   }
 
