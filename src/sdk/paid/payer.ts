@@ -107,6 +107,10 @@ export class PayerClient {
   private readonly inFlightE8s = new Map<string, bigint>();
   /** Lines adopted from the chain without books: the runner's held receipt is asked for before the next request. */
   private readonly unsynced = new Set<string>();
+  /** Runners with a request ended unseen since their charges were last asked for. */
+  private readonly toCheck = new Set<string>();
+  /** Charge seqs signed for lately per line (the last 1,024): a listed charge already paid is never paid twice. */
+  private readonly signedCharges = new Map<bigint, bigint[]>();
   private readonly lastUsedMs = new Map<string, number>();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
   /** The network the loaded books were written for, when it is not this one (they were set aside: fresh books). */
@@ -176,7 +180,7 @@ export class PayerClient {
       if ('refused' in line) return line.refused;
       this.lastUsedMs.set(target.runner, this.nowMs());
       // Books adopted from the chain, or charges this payer never saw: ask the runner what it holds first.
-      if (this.unsynced.has(target.runner) || (line.unbilled?.length ?? 0) > 0) await this.reconcile(target, line).catch(() => undefined);
+      if (this.unsynced.has(target.runner) || this.toCheck.has(target.runner)) await this.reconcile(target, line).catch(() => undefined);
       this.inFlightE8s.set(target.runner, (this.inFlightE8s.get(target.runner) ?? 0n) + worstE8s);
       try {
         const result = await this.attempt(target, request, line, bound, worstE8s);
@@ -215,6 +219,7 @@ export class PayerClient {
     if (!response.ok) return;
     const text = await response.text();
     this.unsynced.delete(target.runner);
+    this.toCheck.delete(target.runner);
     this.adoptHeld(line, text);
     let listed: unknown;
     try {
@@ -222,16 +227,18 @@ export class PayerClient {
     } catch {
       return;
     }
+    // Unmatched ones stay (a charge may be listed later: the runner sees an abort after the payer does).
     const unbilled = (line.unbilled ?? []).slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    line.unbilled = [];
-    if (!Array.isArray(listed)) return this.save();
+    if (!Array.isArray(listed)) return;
     for (const item of listed.slice(0, 256)) {
       const charge = chargeFromJson(item);
       if (charge === undefined || charge.lineId !== line.lineId || charge.owedE8s <= line.owedE8s) continue;
+      if (line.unsentCovers.includes(charge.chargeSeq) || this.signedCharges.get(line.lineId)?.includes(charge.chargeSeq)) continue;
       // The smallest worst case of a request that ended unseen, if it bounds the charge, pays for it.
       const index = unbilled.findIndex((worst) => worst >= charge.costE8s);
       if (index < 0) continue;
       unbilled.splice(index, 1);
+      line.unbilled = unbilled.slice();
       const { inputTokens, outputTokens, costE8s } = charge;
       await this.signReceipt(line, charge.chargeSeq, { inputTokens, outputTokens, costE8s, overReported: [] });
     }
@@ -452,6 +459,7 @@ export class PayerClient {
   /** Notes a request that ended without its charge seen (at most 64 kept: the oldest are dropped). */
   private unbilled(line: PayerLine, worstE8s: bigint): void {
     line.unbilled = [...(line.unbilled ?? []), worstE8s].slice(-64);
+    this.toCheck.add(line.runner);
     this.save();
   }
 
@@ -471,6 +479,7 @@ export class PayerClient {
       const signature = toBytes(await this.o.identity.sign(receiptSigningBytes(receipt)));
       const signed: SignedReceipt = { receipt, publicKey: this.publicKey, signature };
       Object.assign(line, { ...receipt, latest: signed, unsentCovers: [...line.unsentCovers, chargeSeq].slice(-1000) });
+      this.signedCharges.set(line.lineId, [...(this.signedCharges.get(line.lineId) ?? []), chargeSeq].slice(-1024));
       this.save();
       this.unsettledCount += 1;
       if (this.unsettledCount >= (this.o.settleEveryRequests ?? 100)) void this.flush().catch(() => undefined);
