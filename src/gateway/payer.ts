@@ -26,7 +26,7 @@ export interface GatewayPayer {
  * and did not settle (a gateway killed before its batch). The caller flushes `payer.close()` on shutdown.
  */
 export async function openGatewayPayer(
-  client: DeaiClient,
+  client: Pick<DeaiClient, 'payer' | 'depositCredit' | 'creditAccount'>,
   options: { depositE8s?: bigint; booksFile?: string } = {}
 ): Promise<GatewayPayer> {
   const payer = client.payer;
