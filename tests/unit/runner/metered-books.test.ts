@@ -228,6 +228,11 @@ describe('Settler', () => {
     expect(store.get(a.id)?.settledSeq).toBe(2n);
     await settler.tick();
     expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
+    // A line the registry no longer has (closed unused, then pruned) is done with, not retried forever.
+    store.put({ signed: { ...signed, receipt: { ...receipt, lineId: 99n } }, unsettledSinceMs: 0, settledSeq: 0n, settledE8s: 0n });
+    await settler.tick();
+    expect(store.get(99n)?.settledE8s).toBe(300n);
+    expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
   });
 
   it('attack: the payer settling the receipt seq itself with a tiny owed does not stop the runner settling (finding 2)', async () => {
