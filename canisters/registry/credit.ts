@@ -180,7 +180,8 @@ export const withdrawalView = (w: Withdrawal): WithdrawalView => ({
 
 export const creditConfigView = (c: CreditConfig): CreditConfigView => ({
   dispute_window_seconds: c.disputeWindowNs / 1_000_000_000n,
-  auto_payout_threshold_e8s: c.autoPayoutThresholdE8s
+  auto_payout_threshold_e8s: c.autoPayoutThresholdE8s,
+  min_reserve_e8s: c.minReserveE8s
 });
 
 export const accountViewOf = (store: CreditStores, owner: string): CreditAccountView | undefined => {

@@ -784,7 +784,8 @@ export default class {
       mapResult(
         setCreditConfig(state(), caller(), {
           disputeWindowSeconds: some(a.dispute_window_seconds),
-          autoPayoutThresholdE8s: some(a.auto_payout_threshold_e8s)
+          autoPayoutThresholdE8s: some(a.auto_payout_threshold_e8s),
+          minReserveE8s: some(a.min_reserve_e8s)
         }),
         creditConfigView
       )

@@ -153,7 +153,8 @@ export function openStore(): Stores &
     creditLines,
     creditIndex,
     creditQueue,
-    creditConfig: () => (settings.get(CREDIT_CONFIG_KEY) as CreditConfig | undefined) ?? { ...DEFAULT_CREDIT_CONFIG },
+    // A config stored before a field existed takes that field's default.
+    creditConfig: () => ({ ...DEFAULT_CREDIT_CONFIG, ...(settings.get(CREDIT_CONFIG_KEY) as CreditConfig | undefined) }),
     setCreditConfig: (config) => settings.set(CREDIT_CONFIG_KEY, config),
     nextCreditLineId: () => {
       const next = ((settings.get(CREDIT_LINE_COUNTER_KEY) as bigint | undefined) ?? 0n) + 1n;

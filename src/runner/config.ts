@@ -19,6 +19,10 @@ export const MeteredConfigSchema = z.strictObject({
     .min(10)
     .max(7 * 86_400)
     .default(600),
+  /** A charge no receipt covers this long after it becomes the payer's debt (refused until it signs for it). */
+  chargeAckSeconds: z.number().int().min(10).max(86_400).default(600),
+  /** Most open connections to the metered endpoint. */
+  maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
   /** Most credit (e8s, decimal) and requests a payer may use on a line without a receipt covering them. */
   maxUnsignedE8s: z
     .string()

@@ -1,4 +1,6 @@
 import { Principal } from '@dfinity/principal';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex } from '@noble/hashes/utils';
 
 import type { TaskState } from '../core/tasks/states.js';
 import { createAgent } from '../ic/agent.js';
@@ -132,6 +134,8 @@ export class DeaiClient {
       options.paid === false || signer === undefined
         ? undefined
         : await PayerClient.open({
+            // Books are the network's: its registry and root key (a fresh local network has a new key, same ids).
+            network: networkIdOf(registryId.toText(), agent.rootKey),
             ...paid,
             credit: paid?.credit ?? credit,
             identity: signer,
@@ -580,4 +584,11 @@ function taskRequestOf(request: TaskRequest | undefined): TaskRequest {
   const full: RunnerRequest = request;
   const { model: _model, limit: _limit, ...constraints } = full;
   return constraints;
+}
+
+/** Names a network for the payer's books: the registry id and a digest of the network's root key. */
+export function networkIdOf(registryId: string, rootKey: Uint8Array | ArrayBuffer | null | undefined): string {
+  if (rootKey === null || rootKey === undefined) return registryId;
+  const digest = bytesToHex(sha256(rootKey instanceof Uint8Array ? rootKey : new Uint8Array(rootKey))).slice(0, 16);
+  return `${registryId}@${digest}`;
 }

@@ -201,7 +201,9 @@ describe('credit: deposits, lines and batched settlement on the built registry (
     expect(errOf(await actor.list_credit_lines({ payer: [], runner: [] }, { after: [], limit: [] }))).toMatchObject({
       InvalidArgument: {}
     });
-    expect(errOf(await actor.set_credit_config({ dispute_window_seconds: [1n], auto_payout_threshold_e8s: [] }))).toMatchObject({
+    expect(
+      errOf(await actor.set_credit_config({ dispute_window_seconds: [1n], auto_payout_threshold_e8s: [], min_reserve_e8s: [] }))
+    ).toMatchObject({
       Unauthorized: {}
     });
     // The anonymous principal is refused before any method runs (inspect_message), and typed inside each.
@@ -248,7 +250,14 @@ describe('credit: deposits, lines and batched settlement on the built registry (
 
   it('closes with a dispute window: the runner settles within it, then the rest returns to the payer', async () => {
     const t = await taskNetwork(net);
-    okOf(await (await t.tasks(t.admin)).set_credit_config({ dispute_window_seconds: [600n], auto_payout_threshold_e8s: [] }));
+    const admin = await t.tasks(t.admin);
+    okOf(await admin.set_credit_config({ dispute_window_seconds: [600n], auto_payout_threshold_e8s: [], min_reserve_e8s: [] }));
+    expect(
+      errOf(await admin.set_credit_config({ dispute_window_seconds: [], auto_payout_threshold_e8s: [], min_reserve_e8s: [0n] }))
+    ).toMatchObject({
+      InvalidArgument: { field: 'min_reserve_e8s' }
+    });
+    expect(await admin.get_credit_config()).toMatchObject({ dispute_window_seconds: 600n, min_reserve_e8s: 100_000n });
     const runner = await t.runner();
     const r = runner.getPrincipal();
     const { identity, actor } = await payer(t);
@@ -272,7 +281,10 @@ describe('credit: deposits, lines and batched settlement on the built registry (
       reserved_e8s: 0n
     });
     expect(await actor.find_credit_line(identity.getPrincipal(), r)).toEqual([]);
-    expect(okOf(await actor.reserve_credit(r, 10n)).id).toBe(2n);
+    // A new line needs the minimum reserve (typed refusal); a top-up of an open one may be smaller.
+    expect(errOf(await actor.reserve_credit(r, 10n))).toEqual({ ReserveBelowMinimum: { minimum_e8s: 100_000n, amount_e8s: 10n } });
+    expect(okOf(await actor.reserve_credit(r, 100_000n)).id).toBe(2n);
+    expect(okOf(await actor.reserve_credit(r, 10n)).reserved_e8s).toBe(100_010n);
   });
 
   it('exactly once through a stopped ledger: a deposit whose call failed, and a withdrawal, each move once', async () => {

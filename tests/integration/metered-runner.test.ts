@@ -44,6 +44,8 @@ describe('metered runner endpoint (real llama-server, the registry canister’s 
     const runnerIdentity = await t.runner(2);
     runnerId = runnerIdentity.getPrincipal().toText();
     credit = new IcCredit(await t.tasks(runnerIdentity), { registryId: t.registry, principal: runnerIdentity.getPrincipal() });
+    // Lines here hold a few requests' worth (a few hundred e8s at these prices), below the default minimum.
+    await (await t.tasks(t.admin)).set_credit_config({ dispute_window_seconds: [], auto_payout_threshold_e8s: [], min_reserve_e8s: [1n] });
   }, BUILD_TIMEOUT_MS);
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));
@@ -279,8 +281,10 @@ describe('metered runner endpoint (real llama-server, the registry canister’s 
 
   it('keeps receipts across a runner restart and settles alone when the payer does not (secp256k1 payer)', async () => {
     const receiptsFile = join(dir, 'restart.json');
-    let now = Date.now();
-    const server = await runner({ receiptsFile, settleAfterMs: 60_000, nowMs: () => now });
+    // The runner's clock runs with the payer's (a signed request is valid 60 s at most), jumped ahead by `skew`.
+    let skew = 0;
+    const nowMs = (): number => Date.now() + skew;
+    const server = await runner({ receiptsFile, settleAfterMs: 60_000, nowMs });
     const client = await payer(Secp256k1KeyIdentity.generate() as unknown as Ed25519KeyIdentity);
     const accruedBefore = await accrued();
     const r = await client.send(target(server), { path: '/v1/chat/completions', body: CHAT });
@@ -288,17 +292,17 @@ describe('metered runner endpoint (real llama-server, the registry canister’s 
     expect(await client.sendReceipt(target(server))).toBe(true);
     await server.close();
 
-    const restarted = await runner({ receiptsFile, settleAfterMs: 60_000, nowMs: () => now });
+    const restarted = await runner({ receiptsFile, settleAfterMs: 60_000, nowMs });
     await restarted.settler.tick();
     const lineId = r.receipt!.receipt.lineId;
     expect((await credit.getCreditLine(lineId))?.settledSeq).toBe(0n); // not yet: the payer still has time
-    now += 61_000;
+    skew += 61_000;
     await restarted.settler.tick();
     expect(await credit.getCreditLine(lineId)).toMatchObject({ settledSeq: 1n, settledE8s: r.accepted!.costE8s });
     expect(await accrued()).toBe(accruedBefore + r.accepted!.costE8s);
     // Exactly once: another pass (and another restart) settles nothing more.
     await restarted.settler.tick();
-    await (await runner({ receiptsFile, settleAfterMs: 60_000, nowMs: () => now })).settler.tick();
+    await (await runner({ receiptsFile, settleAfterMs: 60_000, nowMs })).settler.tick();
     expect(await accrued()).toBe(accruedBefore + r.accepted!.costE8s);
     // The payer's own settlement of the same receipt afterwards moves nothing more.
     expect(await client.close()).toMatchObject([{ ok: true, movedE8s: 0n }]);

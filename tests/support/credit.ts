@@ -19,6 +19,12 @@ export class MemoryCredit {
   readonly accounts = new Map<string, CreditAccountView>();
   readonly calls: string[] = [];
   private nextId = 1n;
+  /** As the canister's min_reserve_e8s: the least reserve that opens a new line (default 100,000 e8s). */
+  readonly minReserveE8s: bigint;
+
+  constructor(options: { minReserveE8s?: bigint } = {}) {
+    this.minReserveE8s = options.minReserveE8s ?? 100_000n;
+  }
 
   account(owner: string): CreditAccountView {
     let a = this.accounts.get(owner);
@@ -41,9 +47,11 @@ export class MemoryCredit {
         this.calls.push('reserveCredit');
         const a = this.account(caller);
         if (a.freeE8s < reserveE8s) throw new Error(`InsufficientCredit: free ${a.freeE8s} < ${reserveE8s}`);
+        let line = [...this.lines.values()].find((l) => l.payer === caller && l.runner === runner && l.state === 'open');
+        if (line === undefined && reserveE8s < this.minReserveE8s)
+          throw new Error(`ReserveBelowMinimum: ${reserveE8s} < ${this.minReserveE8s}`);
         a.freeE8s -= reserveE8s;
         a.reservedE8s += reserveE8s;
-        let line = [...this.lines.values()].find((l) => l.payer === caller && l.runner === runner && l.state === 'open');
         if (line === undefined) {
           line = { id: this.nextId++, payer: caller, runner, reservedE8s: 0n, settledE8s: 0n, settledSeq: 0n, state: 'open', owedSeen: 0n };
           this.lines.set(line.id, line);
@@ -65,7 +73,14 @@ export class MemoryCredit {
           return { ok: true, lineId: item.lineId, movedE8s: moved, line: this.view(line.id)! };
         });
       },
-      getCreditAccount: async (owner) => this.accounts.get(owner)
+      getCreditAccount: async (owner) => this.accounts.get(owner),
+      closeCreditLine: async (lineId) => {
+        this.calls.push('closeCreditLine');
+        const line = this.lines.get(lineId);
+        if (line === undefined || line.payer !== caller) throw new Error('NotFound');
+        if (line.state === 'open') line.state = 'closing';
+        return this.view(lineId)!;
+      }
     };
   }
 

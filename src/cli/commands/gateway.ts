@@ -77,7 +77,10 @@ export function registerGateway(program: Command): void {
         );
         const paid = flags.unpaid
           ? undefined
-          : await openGatewayPayer(client, { ...(flags.depositE8s === undefined ? {} : { depositE8s: flags.depositE8s }) });
+          : await openGatewayPayer(client, {
+              booksFile: resolve(flags.payerBooks),
+              ...(flags.depositE8s === undefined ? {} : { depositE8s: flags.depositE8s })
+            });
         if (paid !== undefined) out.info(describePayer(paid));
         const keys = new KeyStore(flags.keys);
         const live = keys.list().filter((k) => k.revokedAt === undefined).length;

@@ -60,6 +60,8 @@ export interface PayerCreditApi {
   /** Settles many lines in one update (the batch). */
   settleUsage(items: readonly UsageSettlement[]): Promise<SettleOutcome[]>;
   getCreditAccount(owner: string): Promise<CreditAccountView | undefined>;
+  /** Closes the payer's line (its runner may settle until the dispute window ends; the rest then returns). */
+  closeCreditLine?(lineId: bigint): Promise<CreditLineView>;
 }
 
 export interface RunnerCreditApi {

@@ -25,3 +25,5 @@ export const CREDIT_WORK_PER_TICK = 16;
 export const RECEIPT_COOLDOWN_NS = 60n * 1_000_000_000n;
 /** What a settled request must have moved to its runner to count in the runner's `completed` (a payer could claim any count). */
 export const MIN_PAID_REQUEST_E8S = 10_000n;
+/** Default least credit that opens a line (set_credit_config's min_reserve_e8s): churning 1 e8s lines costs state. */
+export const DEFAULT_MIN_RESERVE_E8S = 100_000n;

@@ -49,6 +49,9 @@ export function reserveCredit(store: CreditStores, caller: string, now: bigint, 
   let line = findLine(store, caller, runner);
   if (line !== undefined && line.state !== 'open') return lineNotOpen(line);
   if (line === undefined) {
+    // Each line is state kept for good (compacted when closed): a line must hold enough to be worth it.
+    const minimum = store.creditConfig().minReserveE8s;
+    if (amountE8s < minimum) return err({ ReserveBelowMinimum: { minimum_e8s: minimum, amount_e8s: amountE8s } });
     const id = store.nextCreditLineId();
     line = {
       id,
@@ -92,17 +95,39 @@ export function closeCreditLine(store: CreditStores, caller: string, now: bigint
   return ok(next);
 }
 
-/** Ends a closing line whose window has passed: what it still holds goes back to the payer's free credit. */
+/**
+ * Ends a closing line whose window has passed: what it still holds goes back to the payer's free credit. The record
+ * left is compact (no window, no cooldown); a line that moved nothing is removed with its last by-party positions, so
+ * churning lines (reserve, close, finalize, reopen) leaves no state behind.
+ */
 function finalize(store: CreditStores, line: CreditLine): CreditLine {
   const left = lineRemainingE8s(line);
   const payer = accountOf(store, line.payer);
   store.creditAccounts.set(line.payer, { ...payer, freeE8s: payer.freeE8s + left, reservedE8s: payer.reservedE8s - left });
-  const next: CreditLine = { ...line, state: 'closed' };
-  store.creditLines.set(lineKey(line.id), next);
+  const { closingUntilNs: _until, receiptCooldownUntilNs: _cooldown, ...kept } = line;
+  const next: CreditLine = { ...kept, state: 'closed' };
   if (line.closingUntilNs !== undefined) store.creditQueue.delete(closingKey(line.closingUntilNs, line.id));
   if (store.creditIndex.get(openKey(line.payer, line.runner)) === lineKey(line.id))
     store.creditIndex.delete(openKey(line.payer, line.runner));
+  if (line.settledE8s === 0n && line.feesE8s === 0n) prune(store, line);
+  else store.creditLines.set(lineKey(line.id), next);
   return next;
+}
+
+/** Removes an unused closed line and its by-party positions where they are each party's last (the usual churn). */
+function prune(store: CreditStores, line: CreditLine): void {
+  store.creditLines.delete(lineKey(line.id));
+  for (const [side, party] of [
+    ['p', line.payer],
+    ['r', line.runner]
+  ] as const) {
+    const account = accountOf(store, party);
+    const count = side === 'p' ? account.linesAsPayer : account.linesAsRunner;
+    const last = partyKey(side, party, count - 1);
+    if (count === 0 || store.creditIndex.get(last) !== lineKey(line.id)) continue;
+    store.creditIndex.delete(last);
+    store.creditAccounts.set(party, side === 'p' ? { ...account, linesAsPayer: count - 1 } : { ...account, linesAsRunner: count - 1 });
+  }
 }
 
 /** finalize_credit_line (the payer or the runner), after the dispute window; the timer does the same. */
@@ -148,7 +173,9 @@ export function listLines(store: CreditStore, side: 'payer' | 'runner', party: s
   }
   const items: CreditLine[] = [];
   let position = from;
-  for (; position < count && items.length < checked.Ok; position++) {
+  // Positions of pruned lines may be holes: a page reads at most four times its size of positions.
+  const until = Math.min(count, from + checked.Ok * 4);
+  for (; position < until && items.length < checked.Ok; position++) {
     const id = store.creditIndex.get(partyKey(side === 'payer' ? 'p' : 'r', party, position));
     const line = id === undefined ? undefined : store.creditLines.get(id);
     if (line !== undefined) items.push(line);
@@ -160,19 +187,22 @@ export function listLines(store: CreditStore, side: 'payer' | 'runner', party: s
 export function setCreditConfig(
   store: CreditStore & Parameters<typeof requireAdmin>[0],
   caller: string,
-  input: { disputeWindowSeconds?: bigint; autoPayoutThresholdE8s?: bigint }
+  input: { disputeWindowSeconds?: bigint; autoPayoutThresholdE8s?: bigint; minReserveE8s?: bigint }
 ): Result<CreditConfig> {
   const denied = requireAdmin(store, caller);
   if (denied !== undefined) return err(denied);
   const current = store.creditConfig();
   const next: CreditConfig = {
     disputeWindowNs: input.disputeWindowSeconds === undefined ? current.disputeWindowNs : input.disputeWindowSeconds * 1_000_000_000n,
-    autoPayoutThresholdE8s: input.autoPayoutThresholdE8s ?? current.autoPayoutThresholdE8s
+    autoPayoutThresholdE8s: input.autoPayoutThresholdE8s ?? current.autoPayoutThresholdE8s,
+    minReserveE8s: input.minReserveE8s ?? current.minReserveE8s
   };
   if (next.disputeWindowNs < 0n || next.disputeWindowNs > MAX_DISPUTE_WINDOW_NS)
     return err({ InvalidArgument: { field: 'dispute_window_seconds', reason: 'must be at most 30 days' } });
   if (next.autoPayoutThresholdE8s < 0n || next.autoPayoutThresholdE8s > MAX_CREDIT_E8S)
     return err({ InvalidArgument: { field: 'auto_payout_threshold_e8s', reason: `must be 0 to ${MAX_CREDIT_E8S}` } });
+  if (next.minReserveE8s < 1n || next.minReserveE8s > MAX_CREDIT_E8S)
+    return err({ InvalidArgument: { field: 'min_reserve_e8s', reason: `must be 1 to ${MAX_CREDIT_E8S}` } });
   store.setCreditConfig(next);
   return ok(next);
 }

@@ -24,7 +24,7 @@ export const AUTH_HEADERS = {
 } as const;
 
 /** A request may not be signed to stay valid longer than this (the runner keeps nonces that long). */
-export const MAX_REQUEST_VALIDITY_NS = 5n * 60n * 1_000_000_000n;
+export const MAX_REQUEST_VALIDITY_NS = 60n * 1_000_000_000n;
 export const NONCE_BYTES = 16;
 
 export interface RequestToSign {
@@ -88,17 +88,25 @@ export function authHeaders(request: RequestToSign, publicKey: Uint8Array, signa
   };
 }
 
+/** The auth headers parsed, shape and expiry checked: what can be refused before the body is read. */
+export interface AuthHeaderFields {
+  publicKey: Uint8Array;
+  /** The principal of `publicKey` (the payer, if the signature turns out valid). */
+  payer: string;
+  lineId: bigint;
+  nonce: Uint8Array;
+  expiresAtNs: bigint;
+  signature: Uint8Array;
+}
+
 /**
- * Checks one request's auth headers for `runner` at `nowNs`: well-formed, not expired, not valid for longer than
- * MAX_REQUEST_VALIDITY_NS, signed by the key whose principal is the payer. Replay (the nonce) and credit are the
- * caller's checks. Never throws (nor may `verify`).
+ * Checks the auth headers' shape and expiry at `nowNs`, without the body or the signature: a runner refuses a
+ * request missing them, malformed, expired or valid too long before reading its body. Never throws.
  */
-export function verifyRequestAuth(
+export function checkAuthHeaders(
   headers: Readonly<Record<string, string | undefined>>,
-  request: { runner: string; method: string; path: string; body: Uint8Array },
-  nowNs: bigint,
-  verify: SignatureVerifier = verifyPayerSignature
-): { ok: true; value: VerifiedRequest } | { ok: false; problem: RequestAuthProblem } {
+  nowNs: bigint
+): { ok: true; value: AuthHeaderFields } | { ok: false; problem: RequestAuthProblem } {
   const read = (header: string, pattern: RegExp, maxLength: number) => {
     const value = headers[header];
     if (value === undefined) return { problem: { code: 'MissingHeader', header } as const };
@@ -120,16 +128,39 @@ export function verifyRequestAuth(
   if (expiresAtNs - nowNs > MAX_REQUEST_VALIDITY_NS)
     return { ok: false, problem: { code: 'TooLong', maxValidityNs: MAX_REQUEST_VALIDITY_NS } };
   const publicKey = unhex(key.value!);
-  const nonceBytes = unhex(nonce.value!);
+  return {
+    ok: true,
+    value: {
+      publicKey,
+      payer: selfAuthenticatingPrincipal(publicKey),
+      lineId,
+      nonce: unhex(nonce.value!),
+      expiresAtNs,
+      signature: unhex(signature.value!)
+    }
+  };
+}
+
+/**
+ * Checks one request's auth headers for `runner` at `nowNs`: well-formed, not expired, not valid for longer than
+ * MAX_REQUEST_VALIDITY_NS, signed by the key whose principal is the payer. Replay (the nonce) and credit are the
+ * caller's checks. Never throws (nor may `verify`).
+ */
+export function verifyRequestAuth(
+  headers: Readonly<Record<string, string | undefined>>,
+  request: { runner: string; method: string; path: string; body: Uint8Array },
+  nowNs: bigint,
+  verify: SignatureVerifier = verifyPayerSignature
+): { ok: true; value: VerifiedRequest } | { ok: false; problem: RequestAuthProblem } {
+  const fields = checkAuthHeaders(headers, nowNs);
+  if (!fields.ok) return fields;
+  const { publicKey, payer, lineId, nonce, expiresAtNs, signature } = fields.value;
   let message: Uint8Array;
   try {
-    message = requestSigningBytes({ ...request, lineId, nonce: nonceBytes, expiresAtNs });
+    message = requestSigningBytes({ ...request, lineId, nonce, expiresAtNs });
   } catch {
     return { ok: false, problem: { code: 'Malformed', header: AUTH_HEADERS.line } };
   }
-  if (!verify(publicKey, message, unhex(signature.value!))) return { ok: false, problem: { code: 'BadSignature' } };
-  return {
-    ok: true,
-    value: { payer: selfAuthenticatingPrincipal(publicKey), lineId, nonceHex: nonce.value!.toLowerCase(), expiresAtNs }
-  };
+  if (!verify(publicKey, message, signature)) return { ok: false, problem: { code: 'BadSignature' } };
+  return { ok: true, value: { payer, lineId, nonceHex: hex(nonce), expiresAtNs } };
 }

@@ -1,6 +1,7 @@
 import { MemoryKeyValue, type KeyValue } from '../kv.js';
 import type { Stores } from '../tasks/store.js';
 import type { CreditLineState } from './api.js';
+import { DEFAULT_MIN_RESERVE_E8S } from './limits.js';
 
 /**
  * The registry's credit state (README "Paid direct path: credit and settlement"): accounts, lines and the indexes and
@@ -60,11 +61,14 @@ export interface CreditConfig {
   disputeWindowNs: bigint;
   /** Accrued balances at or above this are paid out by the timer (0: never automatically). */
   autoPayoutThresholdE8s: bigint;
+  /** The least reserve that opens a new line (top-ups of an open line may be smaller). */
+  minReserveE8s: bigint;
 }
 
 export const DEFAULT_CREDIT_CONFIG: Readonly<CreditConfig> = {
   disputeWindowNs: 3600n * SECOND_NS,
-  autoPayoutThresholdE8s: 100_000_000n
+  autoPayoutThresholdE8s: 100_000_000n,
+  minReserveE8s: DEFAULT_MIN_RESERVE_E8S
 };
 
 export interface CreditStore {

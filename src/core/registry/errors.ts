@@ -54,6 +54,8 @@ export type RegistryErrorOf<State extends string> =
   | { InsufficientCredit: { available_e8s: bigint; needed_e8s: bigint } }
   /** The credit line is `closing` or `closed`: it takes no more reserve (and no settlement once its window ended). */
   | { CreditLineNotOpen: { line: bigint; state: string } }
+  /** reserve_credit opening a line with less than the registry's min_reserve_e8s. */
+  | { ReserveBelowMinimum: { minimum_e8s: bigint; amount_e8s: bigint } }
   /** finalize_credit_line before the dispute window ends. */
   | { DisputeWindowOpen: { line: bigint; until_ns: bigint } }
   /** A newer settlement claims less than the line already settled (cumulative totals never go down). */

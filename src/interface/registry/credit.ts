@@ -162,12 +162,16 @@ export const CreditLinePage = typed<CreditLinePage>(IDL.Record({ items: IDL.Vec(
 export interface CreditConfigView {
   dispute_window_seconds: bigint;
   auto_payout_threshold_e8s: bigint;
+  min_reserve_e8s: bigint;
 }
-export const CreditConfigView = typed<CreditConfigView>(IDL.Record({ dispute_window_seconds: Nat64, auto_payout_threshold_e8s: IDL.Nat }));
+export const CreditConfigView = typed<CreditConfigView>(
+  IDL.Record({ dispute_window_seconds: Nat64, auto_payout_threshold_e8s: IDL.Nat, min_reserve_e8s: IDL.Nat })
+);
 export interface CreditConfigArgs {
   dispute_window_seconds: Opt<bigint>;
   auto_payout_threshold_e8s: Opt<bigint>;
+  min_reserve_e8s: Opt<bigint>;
 }
 export const CreditConfigArgs = typed<CreditConfigArgs>(
-  IDL.Record({ dispute_window_seconds: IDL.Opt(Nat64), auto_payout_threshold_e8s: IDL.Opt(IDL.Nat) })
+  IDL.Record({ dispute_window_seconds: IDL.Opt(Nat64), auto_payout_threshold_e8s: IDL.Opt(IDL.Nat), min_reserve_e8s: IDL.Opt(IDL.Nat) })
 );

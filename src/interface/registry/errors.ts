@@ -52,6 +52,7 @@ export const RegistryError = typed<RegistryError>(
     PriceAboveBudget: IDL.Record({ task: IDL.Text, max_cost_e8s: IDL.Nat, cap_e8s: IDL.Nat }),
     InsufficientCredit: IDL.Record({ available_e8s: IDL.Nat, needed_e8s: IDL.Nat }),
     CreditLineNotOpen: IDL.Record({ line: Nat64, state: IDL.Text }),
+    ReserveBelowMinimum: IDL.Record({ minimum_e8s: IDL.Nat, amount_e8s: IDL.Nat }),
     DisputeWindowOpen: IDL.Record({ line: Nat64, until_ns: Nat64 }),
     OwedBelowSettled: IDL.Record({ line: Nat64, owed_e8s: IDL.Nat, settled_e8s: IDL.Nat }),
     InvalidReceipt: IDL.Record({ reason: IDL.Text }),

@@ -19,10 +19,10 @@ import type { ReceiptStore } from './receipt-store.js';
 interface LiveLine {
   view?: { line: CreditLineView; atMs: number };
   /**
-   * The runner's cumulative claim on the line after each charge not yet covered by a receipt, oldest first. A
+   * The charges not yet covered by a receipt, oldest first, each with the runner's cumulative claim after it. A
    * receipt covers the charges whose claim its owed reaches; `covers` in it is informational only (never trusted).
    */
-  uncovered: bigint[];
+  uncovered: UncoveredCharge[];
   /** The runner's cumulative claim: the covered amount when first seen, plus every charge since. */
   claimE8s?: bigint;
   /** Requests admitted and not finished, at their worst case. */
@@ -31,7 +31,21 @@ interface LiveLine {
   nextChargeSeq: bigint;
 }
 
-export type LineRefusal = { code: 'NoLine' } | { code: 'NotYourLine' } | { code: 'LineNotOpen'; state: string } | CreditRefusal;
+/** A charge no receipt covers yet, as `GET /deai/v1/charges` lists it (the payer signs for it from there). */
+export interface UncoveredCharge extends Charge {
+  atMs: number;
+}
+
+/**
+ * `UnpaidCharges`: a charge of this payer stayed unacknowledged past `chargeAckMs` (a stream the payer never read to
+ * its end, say): the payer is refused here until a receipt covers `claimE8s` on `lineId`.
+ */
+export type LineRefusal =
+  | { code: 'NoLine' }
+  | { code: 'NotYourLine' }
+  | { code: 'LineNotOpen'; state: string }
+  | { code: 'UnpaidCharges'; lineId: bigint; claimE8s: bigint; coveredE8s: bigint }
+  | CreditRefusal;
 
 export type ReceiptRefusal =
   | { code: 'Malformed' | 'BadSignature' | 'KeyNotPayer' | 'OutOfRange' | 'WrongRunner' | 'WrongPayer' | 'NoLine' }
@@ -49,6 +63,14 @@ export interface LineBookOptions {
   maxLines?: number;
   /** How receipt signatures are checked (default: the pure-JS verifyPayerSignature). */
   verify?: SignatureVerifier;
+  /** A charge no receipt covers after this long becomes the payer's debt (default 10 min). */
+  chargeAckMs?: number;
+}
+
+/** Debt of a payer: charges that timed out unacknowledged, cleared when a receipt on `lineId` reaches `claimE8s`. */
+interface Debt {
+  lineId: bigint;
+  claimE8s: bigint;
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -72,6 +94,8 @@ function sameSigned(a: SignedReceipt, b: SignedReceipt): boolean {
 
 export class LineBook {
   private readonly lines = new Map<string, LiveLine>();
+  /** Per payer (bounded by `maxLines`: a payer needs a line of its own toward this runner to owe anything). */
+  private readonly debts = new Map<string, Debt>();
 
   constructor(private readonly o: LineBookOptions) {}
 
@@ -109,6 +133,10 @@ export class LineBook {
     if (view.runner !== this.o.runner || view.payer !== payer) return { code: 'NotYourLine' };
     const line = this.live(lineId);
     line.claimE8s ??= this.covered(view);
+    this.unpaidE8s(view, line);
+    this.expire(view, line);
+    const debt = await this.debtOf(payer);
+    if (debt !== undefined) return debt;
     let refusal = this.refusal(view, line, worstE8s);
     if (refusal?.code === 'InsufficientCredit' || view.state !== 'open') {
       // The payer may just have topped up (or reopened): look again before refusing.
@@ -122,6 +150,53 @@ export class LineBook {
     return undefined;
   }
 
+  /**
+   * The payer's unpaid debt here, if any: charges unacknowledged past `chargeAckMs` on any of its lines (moved out of
+   * the line's request cap, so the line is not locked for good), until a receipt covers them.
+   */
+  private async debtOf(payer: string): Promise<LineRefusal | undefined> {
+    const debt = this.debts.get(payer);
+    if (debt === undefined) return undefined;
+    const covered = this.covered(await this.view(debt.lineId));
+    if (covered >= debt.claimE8s) {
+      this.debts.delete(payer);
+      return undefined;
+    }
+    return { code: 'UnpaidCharges', lineId: debt.lineId, claimE8s: debt.claimE8s, coveredE8s: covered };
+  }
+
+  /** Charges older than `chargeAckMs` that no receipt covers leave the line's count and become the payer's debt. */
+  private expire(view: CreditLineView, line: LiveLine): void {
+    const cutoff = this.o.nowMs() - (this.o.chargeAckMs ?? 600_000);
+    let last: UncoveredCharge | undefined;
+    while (line.uncovered.length > 0 && line.uncovered[0]!.atMs <= cutoff) last = line.uncovered.shift();
+    if (last === undefined) return;
+    const held = this.debts.get(view.payer);
+    if (held === undefined || held.lineId !== view.id || held.claimE8s < last.owedE8s)
+      this.debts.set(view.payer, { lineId: view.id, claimE8s: last.owedE8s });
+  }
+
+  /** The line's charges no receipt covers yet and the payer's latest receipt held (`GET /deai/v1/charges`). */
+  async outstanding(lineId: bigint): Promise<{ held?: SignedReceipt; charges: UncoveredCharge[]; claimE8s: bigint; debt?: Debt }> {
+    const view = await this.view(lineId);
+    const line = this.live(lineId);
+    this.unpaidE8s(view, line);
+    const covered = this.covered(view);
+    const held = this.o.store.get(lineId)?.signed;
+    const debt = view === undefined ? undefined : this.debts.get(view.payer);
+    return {
+      ...(held === undefined ? {} : { held }),
+      charges: line.uncovered.slice(),
+      claimE8s: line.claimE8s !== undefined && line.claimE8s > covered ? line.claimE8s : covered,
+      ...(debt === undefined ? {} : { debt })
+    };
+  }
+
+  /** The payer's latest receipt held for the line. */
+  held(lineId: bigint): SignedReceipt | undefined {
+    return this.o.store.get(lineId)?.signed;
+  }
+
   /** What the payer has signed for or settled on this line: max(latest receipt's owed, settled on-chain). */
   private covered(view: CreditLineView | undefined): bigint {
     const receipted = view === undefined ? 0n : (this.o.store.get(view.id)?.signed.receipt.owedE8s ?? 0n);
@@ -132,7 +207,7 @@ export class LineBook {
   /** Drops the charges the covered amount reaches; what the payer did not sign for stays unpaid exposure. */
   private unpaidE8s(view: CreditLineView | undefined, line: LiveLine): bigint {
     const covered = this.covered(view);
-    while (line.uncovered.length > 0 && line.uncovered[0]! <= covered) line.uncovered.shift();
+    while (line.uncovered.length > 0 && line.uncovered[0]!.owedE8s <= covered) line.uncovered.shift();
     const claim = line.claimE8s ?? covered;
     return claim > covered ? claim - covered : 0n;
   }
@@ -169,8 +244,9 @@ export class LineBook {
     const covered = this.covered(line.view?.line);
     const owedE8s = (line.claimE8s !== undefined && line.claimE8s > covered ? line.claimE8s : covered) + costE8s;
     line.claimE8s = owedE8s;
-    line.uncovered.push(owedE8s);
-    return { lineId, chargeSeq, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costE8s, owedE8s };
+    const charge = { lineId, chargeSeq, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costE8s, owedE8s };
+    line.uncovered.push({ ...charge, atMs: this.o.nowMs() });
+    return charge;
   }
 
   /**

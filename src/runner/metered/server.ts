@@ -3,16 +3,21 @@ import type { AddressInfo } from 'node:net';
 
 import {
   AUTH_HEADERS,
+  checkAuthHeaders,
   chargeToJson,
   inputTokenBoundOf,
   meteredCostE8sOf,
   requestBoundOf,
   signedReceiptFromJson,
+  signedReceiptToJson,
   verifyRequestAuth,
   worstCaseCostE8s,
   type Charge,
+  type CreditLineView,
   type ExposureLimits,
-  type RunnerCreditApi
+  type RequestAuthProblem,
+  type RunnerCreditApi,
+  type SignedReceipt
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
 import { LineBook, type LineRefusal, type ReceiptRefusal } from './line-book.js';
@@ -50,6 +55,10 @@ export interface MeteredServerOptions {
   /** How often held receipts are checked for settling alone (default 30 s; 0: only when `settler.tick()` is called). */
   settleCheckMs?: number;
   maxBodyBytes?: number;
+  /** Most open connections (default 1024); more are dropped as they connect. */
+  maxConnections?: number;
+  /** A charge no receipt covers after this long becomes the payer's debt: it is refused until it signs (default 10 min). */
+  chargeAckMs?: number;
   nowMs?: () => number;
   fetch?: typeof fetch;
   log?: (event: string, fields?: Record<string, unknown>) => void;
@@ -89,6 +98,12 @@ function lineError(r: LineRefusal): OpenAiError {
         code: 'insufficient_credit',
         message: `the line has ${r.availableE8s} e8s left; this request may cost ${r.neededE8s} e8s`
       };
+    case 'UnpaidCharges':
+      return {
+        ...base,
+        code: 'unpaid_charges',
+        message: `charges on line ${r.lineId} up to ${r.claimE8s} e8s (receipts cover ${r.coveredE8s}) were never acknowledged: GET /deai/v1/charges?line=${r.lineId} and sign a receipt covering them`
+      };
     case 'ExposureCap':
       return {
         ...base,
@@ -98,11 +113,26 @@ function lineError(r: LineRefusal): OpenAiError {
   }
 }
 
-const receiptError = (r: ReceiptRefusal): OpenAiError => ({
-  status: r.code === 'Stale' ? 409 : 400,
-  type: 'invalid_request_error',
-  code: 'invalid_receipt',
-  message: `receipt refused: ${json(r)}`
+const behind = (r: ReceiptRefusal): boolean => r.code === 'Stale' || r.code === 'NotCumulative';
+
+/** A receipt behind the one held is a 409 carrying the held receipt, so a payer that lost its books resumes from it. */
+function sendReceiptError(res: ServerResponse, r: ReceiptRefusal, held: SignedReceipt | undefined): void {
+  const status = behind(r) ? 409 : 400;
+  const message = `receipt refused: ${json(r)}`;
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(
+    json({
+      error: { message, type: 'invalid_request_error', code: 'invalid_receipt', param: null },
+      ...(behind(r) && held !== undefined ? { held_receipt: signedReceiptToJson(held) } : {})
+    })
+  );
+}
+
+const authError = (p: RequestAuthProblem): OpenAiError => ({
+  status: 401,
+  type: 'authentication_error',
+  code: 'invalid_signature',
+  message: `request not authenticated: ${'header' in p ? `${p.code} ${p.header}` : p.code}`
 });
 
 /** Parses the receipt JSON (header or body) with its optional `covers` (charge seqs it accounts for). */
@@ -150,38 +180,71 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     limits: { ...DEFAULT_LIMITS, ...o.limits },
     lineCacheMs: o.lineCacheMs ?? 2_000,
     nowMs,
-    verify: nativeVerifyPayerSignature
+    verify: nativeVerifyPayerSignature,
+    ...(o.chargeAckMs === undefined ? {} : { chargeAckMs: o.chargeAckMs })
   });
   const settler = new Settler({ credit: o.credit, store, settleAfterMs: o.settleAfterMs ?? 600_000, nowMs, log });
   const maxBody = o.maxBodyBytes ?? 8 * 1024 * 1024;
 
-  async function metered(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const bytes = await readBody(req, maxBody);
-    if (bytes === undefined)
-      return sendError(res, { status: 413, type: 'invalid_request_error', code: 'body_too_large', message: `body over ${maxBody} bytes` });
+  /**
+   * Authenticates a signed request: its headers' shape and expiry, the signer's line and the body's size are checked
+   * before the body is read, the signature after, and the nonce is recorded last (throwaway keys without a line of
+   * their own toward this runner record nothing). Sends the refusal and returns undefined when it fails.
+   */
+  async function authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    maxBytes: number
+  ): Promise<{ payer: string; lineId: bigint; view: CreditLineView; bytes: Uint8Array } | undefined> {
     const headers = req.headers as Record<string, string | undefined>;
-    const nowNs = BigInt(nowMs()) * 1_000_000n;
-    const auth = verifyRequestAuth(headers, { runner: o.runner, method: 'POST', path, body: bytes }, nowNs, nativeVerifyPayerSignature);
-    if (!auth.ok) {
-      const p = auth.problem;
-      const detail = 'header' in p ? `${p.code} ${p.header}` : p.code;
-      return sendError(res, {
-        status: 401,
-        type: 'authentication_error',
-        code: 'invalid_signature',
-        message: `request not authenticated: ${detail}`
+    // Refused before the body is read: the connection closes rather than drain what the client still sends.
+    res.setHeader('connection', 'close');
+    const fields = checkAuthHeaders(headers, BigInt(nowMs()) * 1_000_000n);
+    if (!fields.ok) return void sendError(res, authError(fields.problem));
+    const declared = Number(headers['content-length'] ?? 0);
+    if (declared > maxBytes)
+      return void sendError(res, {
+        status: 413,
+        type: 'invalid_request_error',
+        code: 'body_too_large',
+        message: `body over ${maxBytes} bytes`
       });
-    }
-    const { payer, lineId } = auth.value;
-    // The line before the nonce: throwaway keys without a line of their own toward this runner record nothing.
+    const { payer, lineId } = fields.value;
     const view = await book.view(lineId);
-    if (view === undefined) return sendError(res, lineError({ code: 'NoLine' }));
-    if (view.runner !== o.runner || view.payer !== payer) return sendError(res, lineError({ code: 'NotYourLine' }));
+    if (view === undefined) return void sendError(res, lineError({ code: 'NoLine' }));
+    if (view.runner !== o.runner || view.payer !== payer) return void sendError(res, lineError({ code: 'NotYourLine' }));
+    const bytes = await readBody(req, maxBytes);
+    res.removeHeader('connection');
+    if (bytes === undefined)
+      return void sendError(res, {
+        status: 413,
+        type: 'invalid_request_error',
+        code: 'body_too_large',
+        message: `body over ${maxBytes} bytes`
+      });
+    const nowNs = BigInt(nowMs()) * 1_000_000n;
+    const method = req.method ?? 'POST';
+    const auth = verifyRequestAuth(headers, { runner: o.runner, method, path, body: bytes }, nowNs, nativeVerifyPayerSignature);
+    if (!auth.ok) return void sendError(res, authError(auth.problem));
     const admitted = nonces.admit(lineId.toString(), auth.value.nonceHex, auth.value.expiresAtNs, nowNs);
     if (admitted === 'replay')
-      return sendError(res, { status: 401, type: 'authentication_error', code: 'replayed_nonce', message: 'this nonce was already used' });
+      return void sendError(res, {
+        status: 401,
+        type: 'authentication_error',
+        code: 'replayed_nonce',
+        message: 'this nonce was already used'
+      });
     if (admitted === 'full')
-      return sendError(res, { status: 429, type: 'rate_limit_error', code: 'busy', message: 'too many requests in flight; retry' });
+      return void sendError(res, { status: 429, type: 'rate_limit_error', code: 'busy', message: 'too many requests in flight; retry' });
+    return { payer, lineId, view, bytes };
+  }
+
+  async function metered(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const authed = await authenticate(req, res, path, maxBody);
+    if (authed === undefined) return;
+    const { payer, lineId, bytes } = authed;
+    const headers = req.headers as Record<string, string | undefined>;
     let body: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
@@ -196,7 +259,8 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       if (receipt?.signed === undefined)
         return sendError(res, { status: 400, type: 'invalid_request_error', code: 'invalid_receipt', message: 'malformed x-deai-receipt' });
       const refused = await book.acceptReceipt(receipt.signed, receipt.covers, payer);
-      if (refused !== undefined && refused.code !== 'Stale') return sendError(res, receiptError(refused));
+      // An older receipt than the one held is a concurrent request's: served. One owing less under a newer seq is not.
+      if (refused !== undefined && refused.code !== 'Stale') return sendReceiptError(res, refused, book.held(lineId));
     }
     const model =
       o.models.find((m) => m.id === body.model) ?? (o.models.length === 1 && body.model === undefined ? o.models[0] : undefined);
@@ -320,9 +384,37 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     if (receipt?.signed === undefined)
       return sendError(res, { status: 400, type: 'invalid_request_error', code: 'invalid_receipt', message: 'malformed receipt' });
     const refused = await book.acceptReceipt(receipt.signed, receipt.covers);
-    if (refused !== undefined) return sendError(res, receiptError(refused));
+    if (refused !== undefined) return sendReceiptError(res, refused, book.held(receipt.signed.receipt.lineId));
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ok: true, line_id: receipt.signed.receipt.lineId.toString(), seq: receipt.signed.receipt.seq.toString() }));
+  }
+
+  /**
+   * `GET /deai/v1/charges?line=<id>`, signed like a metered request (empty body): the line's charges no receipt covers
+   * yet (a stream the payer lost, say) and the latest receipt held, so the payer can sign for them or resume its books.
+   */
+  async function charges(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const asked = /^\/deai\/v1\/charges\?line=(\d{1,19})$/.exec(path)?.[1];
+    const authed = await authenticate(req, res, path, 0);
+    if (authed === undefined) return;
+    if (asked === undefined || BigInt(asked) !== authed.lineId)
+      return sendError(res, {
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'invalid_request',
+        message: 'line= must name the signed line'
+      });
+    const out = await book.outstanding(authed.lineId);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      json({
+        line_id: authed.lineId,
+        claim_e8s: out.claimE8s,
+        charges: out.charges.map((c) => chargeToJson(c)),
+        ...(out.held === undefined ? {} : { held_receipt: signedReceiptToJson(out.held) }),
+        ...(out.debt === undefined ? {} : { debt: { line_id: out.debt.lineId, claim_e8s: out.debt.claimE8s } })
+      })
+    );
   }
 
   function models(res: ServerResponse): void {
@@ -357,17 +449,20 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
         ? metered(req, res, path)
         : route === 'POST /deai/v1/receipts'
           ? receipts(req, res)
-          : route === 'GET /v1/models'
-            ? Promise.resolve(models(res))
-            : Promise.resolve(
-                sendError(res, { status: 404, type: 'invalid_request_error', code: 'not_found', message: `no route ${route}` })
-              );
+          : route.startsWith('GET /deai/v1/charges?')
+            ? charges(req, res, path)
+            : route === 'GET /v1/models'
+              ? Promise.resolve(models(res))
+              : Promise.resolve(
+                  sendError(res, { status: 404, type: 'invalid_request_error', code: 'not_found', message: `no route ${route}` })
+                );
     handled.catch((error: unknown) => {
       log('metered-request-failed', { route, error: String(error) });
       if (!res.headersSent) sendError(res, { status: 500, type: 'server_error', code: 'internal', message: 'internal error' });
       else res.end();
     });
   });
+  server.maxConnections = o.maxConnections ?? 1024;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());

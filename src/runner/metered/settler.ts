@@ -49,10 +49,10 @@ export class Settler {
       if (retry !== undefined && now < retry.atMs) continue;
       try {
         const line = await this.o.credit.getCreditLine(r.lineId);
-        if (line !== undefined && (line.settledE8s >= r.owedE8s || line.state === 'closed')) {
-          // Settled as far as this receipt reaches (or nothing more can move: closed).
-          const settledE8s = line.state === 'closed' && line.settledE8s < r.owedE8s ? r.owedE8s : line.settledE8s;
-          this.o.store.put({ ...held, settledSeq: line.settledSeq, settledE8s });
+        if (line === undefined || line.settledE8s >= r.owedE8s || line.state === 'closed') {
+          // Settled as far as this receipt reaches, or nothing more can move: closed, or closed unused and pruned.
+          const settledE8s = line === undefined || (line.state === 'closed' && line.settledE8s < r.owedE8s) ? r.owedE8s : line.settledE8s;
+          this.o.store.put({ ...held, settledSeq: line?.settledSeq ?? held.settledSeq, settledE8s });
           continue;
         }
         const closing = line?.state === 'closing';

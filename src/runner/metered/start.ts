@@ -41,6 +41,8 @@ export async function startMeteredEndpoint(
     host: config.host,
     port: config.port,
     settleAfterMs: config.settleAfterSeconds * 1000,
+    chargeAckMs: config.chargeAckSeconds * 1000,
+    maxConnections: config.maxConnections,
     limits: { maxUnsignedE8s: BigInt(config.maxUnsignedE8s), maxUnsignedRequests: config.maxUnsignedRequests },
     log: deps.log
   });

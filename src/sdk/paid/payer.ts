@@ -6,9 +6,11 @@ import {
   authHeaders,
   chargeFromJson,
   NONCE_BYTES,
+  receiptProblem,
   receiptSigningBytes,
   requestBoundOf,
   requestSigningBytes,
+  signedReceiptFromJson,
   signedReceiptToJson,
   worstCaseCostE8s,
   type AcceptedCharge,
@@ -20,7 +22,7 @@ import {
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
 import { completionBytesOf } from './completion-bytes.js';
-import { decodeBooks, encodeBooks, memoryPayerStore, type PayerLine, type PayerStateStore } from './state.js';
+import { booksNetworkOf, decodeBooks, encodeBooks, memoryPayerStore, type PayerLine, type PayerStateStore } from './state.js';
 
 /** The signing half of an IC identity (agent-js Ed25519KeyIdentity, Secp256k1KeyIdentity). */
 export interface PayerSigner {
@@ -75,6 +77,15 @@ export interface PayerClientOptions {
   store?: PayerStateStore;
   /** Credit reserved toward a runner each time its line runs low (default 10_000_000 e8s, raised to a request's worst case). */
   reserveE8s?: bigint;
+  /**
+   * The most one runner's line may hold unsettled (reserved less owed) after a top-up (default 100_000_000 e8s): a
+   * runner refusing or failing requests cannot draw more of the payer's free credit into its line.
+   */
+  maxReservePerRunnerE8s?: bigint;
+  /** Lines unused this long are closed (their unspent credit returns after the dispute window; default 1 h, 0: never). */
+  closeIdleAfterMs?: number;
+  /** The network the books are for (registry id and root key, DeaiClient sets it): books of another are not used. */
+  network?: string;
   /** Settle all lines after this many accepted charges (default 100)… */
   settleEveryRequests?: number;
   /** …or this long after the first unsettled one (default 10 s; 0: only by count and `flush()`). */
@@ -103,6 +114,16 @@ export class PayerClient {
   private readonly lines = new Map<string, PayerLine>();
   private readonly overReporting = new Set<string>();
   private readonly inFlightE8s = new Map<string, bigint>();
+  /** Lines adopted from the chain without books: the runner's held receipt is asked for before the next request. */
+  private readonly unsynced = new Set<string>();
+  /** Runners with a request ended unseen since their charges were last asked for. */
+  private readonly toCheck = new Set<string>();
+  /** Charge seqs signed for lately per line (the last 1,024): a listed charge already paid is never paid twice. */
+  private readonly signedCharges = new Map<bigint, bigint[]>();
+  private readonly lastUsedMs = new Map<string, number>();
+  private idleTimer: ReturnType<typeof setInterval> | undefined;
+  /** The network the loaded books were written for, when it is not this one (they were set aside: fresh books). */
+  readonly foreignBooksNetwork: string | undefined;
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly store: PayerStateStore;
   private readonly publicKey: Uint8Array;
@@ -118,7 +139,10 @@ export class PayerClient {
     this.publicKey = toBytes(o.identity.getPublicKey().toDer());
     this.fetchImpl = o.fetch ?? ((input, init) => fetch(input, init));
     this.nowMs = o.nowMs ?? Date.now;
-    const books = decodeBooks(this.payer, this.store.load());
+    const text = this.store.load();
+    const network = booksNetworkOf(text);
+    this.foreignBooksNetwork = o.network !== undefined && network !== undefined && network !== o.network ? network : undefined;
+    const books = decodeBooks(this.payer, text, o.network);
     for (const line of books.lines) this.lines.set(line.runner, line);
     for (const runner of books.overReporting) this.overReporting.add(runner);
   }
@@ -127,6 +151,13 @@ export class PayerClient {
   static async open(options: PayerClientOptions): Promise<PayerClient> {
     const client = new PayerClient(options);
     if (client.lines.size > 0 && [...client.lines.values()].some((l) => l.seq > l.settledSeq)) client.scheduleSettle();
+    const idleMs = options.closeIdleAfterMs ?? 3_600_000;
+    if (idleMs > 0 && options.credit.closeCreditLine !== undefined) {
+      client.idleTimer = setInterval(() => void client.closeIdleLines().catch(() => undefined), Math.min(idleMs, 60_000));
+      // Node: the check alone must not keep a process alive (browsers' timers have no unref).
+      const timer: unknown = client.idleTimer;
+      if (typeof timer === 'object' && timer !== null && 'unref' in timer && typeof timer.unref === 'function') timer.unref();
+    }
     return Promise.resolve(client);
   }
 
@@ -152,26 +183,110 @@ export class PayerClient {
     const bound = requestBoundOf(request.path, request.body);
     if (typeof bound === 'string') return { ok: false, status: 400, error: { message: bound, code: 'invalid_request' }, body: '' };
     const worstE8s = worstCaseCostE8s(target.prices, bound, target.servedContext);
+    let resynced = false;
     for (let attempt = 0; ; attempt++) {
-      const line = await this.ensureCredit(target.runner, worstE8s, attempt > 0);
+      const line = await this.ensureCredit(target.runner, worstE8s, attempt > 0 && !resynced);
+      if ('refused' in line) return line.refused;
+      this.lastUsedMs.set(target.runner, this.nowMs());
+      // Books adopted from the chain, or charges this payer never saw: ask the runner what it holds first.
+      if (this.unsynced.has(target.runner) || this.toCheck.has(target.runner)) await this.reconcile(target, line).catch(() => undefined);
       this.inFlightE8s.set(target.runner, (this.inFlightE8s.get(target.runner) ?? 0n) + worstE8s);
       try {
-        const result = await this.attempt(target, request, line, bound);
+        const result = await this.attempt(target, request, line, bound, worstE8s);
+        if (attempt > 0 || result.ok) return result;
         // The runner may have seen less credit than the payer did (a reservation not yet visible): top up once.
-        if (!result.ok && result.status === 402 && result.error.code === 'insufficient_credit' && attempt === 0) continue;
-        return result;
+        if (result.status === 402 && result.error.code === 'insufficient_credit') continue;
+        // The runner holds a later receipt than these books (they were lost), or charges the payer never saw: take
+        // them up and try once more.
+        const resync = result.status === 409 || (result.status === 402 && /^(unpaid_charges|exposure_cap)$/.test(result.error.code ?? ''));
+        if (!resync) return result;
+        if (result.status === 409) this.adoptHeld(line, result.body);
+        else await this.reconcile(target, line).catch(() => undefined);
+        resynced = true;
       } finally {
         this.inFlightE8s.set(target.runner, (this.inFlightE8s.get(target.runner) ?? 0n) - worstE8s);
       }
     }
   }
 
-  private async ensureCredit(runner: string, worstE8s: bigint, force: boolean): Promise<PayerLine> {
+  /**
+   * Asks the runner (`GET /deai/v1/charges`, signed) for the line's latest receipt it holds and its charges no receipt
+   * covers: the books resume from the higher of theirs and the held receipt (signed by this payer), and charges of
+   * requests that ended without one seen (a broken or aborted stream) are signed for, each up to such a request's
+   * worst case. Charges the payer cannot match are not signed (the runner then refuses this payer, nothing more).
+   */
+  private async reconcile(target: PaidTarget, line: PayerLine): Promise<void> {
+    const path = `/deai/v1/charges?line=${line.lineId}`;
+    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+    const expiresAtNs = BigInt(this.nowMs() + (this.o.requestValidityMs ?? 60_000)) * 1_000_000n;
+    const toSign = { runner: target.runner, lineId: line.lineId, method: 'GET', path, body: new Uint8Array(0), nonce, expiresAtNs };
+    const signature = toBytes(await this.o.identity.sign(requestSigningBytes(toSign)));
+    const response = await this.fetchImpl(new URL(path, target.endpoint), {
+      method: 'GET',
+      headers: authHeaders(toSign, this.publicKey, signature)
+    });
+    if (!response.ok) return;
+    const text = await response.text();
+    this.unsynced.delete(target.runner);
+    this.toCheck.delete(target.runner);
+    this.adoptHeld(line, text);
+    let listed: unknown;
+    try {
+      listed = (JSON.parse(text) as { charges?: unknown }).charges;
+    } catch {
+      return;
+    }
+    // Unmatched ones stay (a charge may be listed later: the runner sees an abort after the payer does).
+    const unbilled = (line.unbilled ?? []).slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (!Array.isArray(listed)) return;
+    for (const item of listed.slice(0, 256)) {
+      const charge = chargeFromJson(item);
+      if (charge === undefined || charge.lineId !== line.lineId || charge.owedE8s <= line.owedE8s) continue;
+      if (line.unsentCovers.includes(charge.chargeSeq) || this.signedCharges.get(line.lineId)?.includes(charge.chargeSeq)) continue;
+      // The smallest worst case of a request that ended unseen, if it bounds the charge, pays for it.
+      const index = unbilled.findIndex((worst) => worst >= charge.costE8s);
+      if (index < 0) continue;
+      unbilled.splice(index, 1);
+      line.unbilled = unbilled.slice();
+      const { inputTokens, outputTokens, costE8s } = charge;
+      await this.signReceipt(line, charge.chargeSeq, { inputTokens, outputTokens, costE8s, overReported: [] });
+    }
+    this.save();
+  }
+
+  /** Takes up the runner's held receipt from a response body when it is this payer's, for this line, and ahead of the books. */
+  private adoptHeld(line: PayerLine, body: string): void {
+    let held: SignedReceipt | undefined;
+    try {
+      held = signedReceiptFromJson((JSON.parse(body) as { held_receipt?: unknown }).held_receipt);
+    } catch {
+      return;
+    }
+    if (held === undefined || receiptProblem(held) !== undefined) return;
+    const r = held.receipt;
+    if (r.lineId !== line.lineId || r.payer !== this.payer || r.runner !== line.runner) return;
+    if (r.seq < line.seq || (r.seq === line.seq && r.owedE8s <= line.owedE8s)) return;
+    const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+    Object.assign(line, {
+      seq: r.seq,
+      owedE8s: max(r.owedE8s, line.owedE8s),
+      inputTokens: max(r.inputTokens, line.inputTokens),
+      outputTokens: max(r.outputTokens, line.outputTokens),
+      requests: max(r.requests, line.requests),
+      latest: held
+    });
+    this.save();
+  }
+
+  private async ensureCredit(runner: string, worstE8s: bigint, force: boolean): Promise<PayerLine | { refused: PaidResult }> {
     return this.serial(`line:${runner}`, async () => {
       let line = this.lines.get(runner);
       if (line === undefined) {
         const found = await this.o.credit.findCreditLine(this.payer, runner);
-        if (found !== undefined) line = this.adopt(runner, found);
+        if (found !== undefined) {
+          line = this.adopt(runner, found);
+          this.unsynced.add(runner);
+        }
       }
       const inFlight = this.inFlightE8s.get(runner) ?? 0n;
       if (line !== undefined && force) {
@@ -187,13 +302,56 @@ export class PayerClient {
       }
       if (line === undefined || force || line.reservedE8s - line.owedE8s - inFlight < worstE8s) {
         const want = this.o.reserveE8s ?? 10_000_000n;
-        const view = await this.o.credit.reserveCredit(runner, want > worstE8s ? want : worstE8s);
+        // What the line would hold unsettled after the top-up stays within the per-runner cap.
+        const cap = this.o.maxReservePerRunnerE8s ?? 100_000_000n;
+        const holds = line === undefined ? 0n : line.reservedE8s - line.owedE8s;
+        let amount = want > worstE8s ? want : worstE8s;
+        if (holds + amount > cap) amount = cap - holds;
+        if (amount < worstE8s || amount <= 0n)
+          return {
+            refused: {
+              ok: false,
+              status: 402,
+              error: {
+                message: `the line toward ${runner} already holds ${holds} e8s; a request of worst case ${worstE8s} e8s would pass the payer's cap of ${cap} e8s per runner`,
+                type: 'insufficient_quota',
+                code: 'reserve_cap'
+              },
+              body: ''
+            }
+          };
+        const view = await this.o.credit.reserveCredit(runner, amount);
         line = line !== undefined && line.lineId === view.id ? line : this.adopt(runner, { ...view, reservedE8s: 0n });
         line.reservedE8s = view.reservedE8s;
         this.save();
       }
       return line;
     });
+  }
+
+  /**
+   * Closes the lines not used for `closeIdleAfterMs` whose receipts are all settled (their unspent credit returns to
+   * free credit when the dispute window ends); the books forget them, a later request opens a new line.
+   */
+  async closeIdleLines(): Promise<bigint[]> {
+    const idleMs = this.o.closeIdleAfterMs ?? 3_600_000;
+    const close = this.o.credit.closeCreditLine?.bind(this.o.credit);
+    if (idleMs <= 0 || close === undefined) return [];
+    const now = this.nowMs();
+    const closed: bigint[] = [];
+    for (const [runner, line] of [...this.lines]) {
+      const last = this.lastUsedMs.get(runner);
+      if (last === undefined) this.lastUsedMs.set(runner, now);
+      if (last === undefined || now - last < idleMs || line.seq > line.settledSeq || (this.inFlightE8s.get(runner) ?? 0n) > 0n) continue;
+      await this.serial(`line:${runner}`, async () => {
+        await close(line.lineId);
+        this.lines.delete(runner);
+        this.lastUsedMs.delete(runner);
+        closed.push(line.lineId);
+        this.save();
+      }).catch(() => undefined);
+    }
+    return closed;
   }
 
   /**
@@ -224,7 +382,8 @@ export class PayerClient {
     target: PaidTarget,
     request: PaidRequest,
     line: PayerLine,
-    bound: { promptBytes: number; maxTokens: number }
+    bound: { promptBytes: number; maxTokens: number },
+    worstE8s: bigint
   ): Promise<PaidResult> {
     const bodyText = JSON.stringify(request.body);
     const body = new TextEncoder().encode(bodyText);
@@ -266,21 +425,28 @@ export class PayerClient {
     let chargeJson: unknown;
     let broken: string | undefined;
     if (request.body.stream === true && response.body !== null) {
-      const done = await readStream(
-        response.body,
-        (chunk, data) => {
-          if (chunk.error !== undefined) {
-            broken ??= errorOf(data, 502).message;
-            return;
+      let done: boolean;
+      try {
+        done = await readStream(
+          response.body,
+          (chunk, data) => {
+            if (chunk.error !== undefined) {
+              broken ??= errorOf(data, 502).message;
+              return;
+            }
+            completionBytes += completionBytesOf(chunk);
+            if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
+            request.onChunk?.(chunk, data);
+          },
+          () => {
+            if (broken === undefined) request.onEnd?.();
           }
-          completionBytes += completionBytesOf(chunk);
-          if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
-          request.onChunk?.(chunk, data);
-        },
-        () => {
-          if (broken === undefined) request.onEnd?.();
-        }
-      );
+        );
+      } catch (error) {
+        // Aborted or cut: the runner charged what it served, unseen here; it is asked for before the next request.
+        if (chargeJson === undefined) this.unbilled(line, worstE8s);
+        throw error;
+      }
       if (!done) broken ??= 'the stream ended before [DONE]';
     } else {
       const parsed: unknown = JSON.parse(await response.text());
@@ -290,6 +456,7 @@ export class PayerClient {
       chargeJson = answer.deai_charge;
     }
     const charge = chargeFromJson(chargeJson);
+    if (broken !== undefined && charge === undefined) this.unbilled(line, worstE8s);
     if (broken !== undefined)
       return { ok: false, status: 502, error: { message: `inference failed mid-stream: ${broken}`, code: 'stream_broken' }, body: '' };
     if (charge === undefined || charge.lineId !== line.lineId)
@@ -308,6 +475,13 @@ export class PayerClient {
     return { ok: true, status: response.status, ...(answer ? { body: answer } : {}), charge, accepted, receipt };
   }
 
+  /** Notes a request that ended without its charge seen (at most 64 kept: the oldest are dropped). */
+  private unbilled(line: PayerLine, worstE8s: bigint): void {
+    line.unbilled = [...(line.unbilled ?? []), worstE8s].slice(-64);
+    this.toCheck.add(line.runner);
+    this.save();
+  }
+
   /** Adds an accepted charge to the line's totals and signs the new cumulative receipt (one line at a time). */
   private signReceipt(line: PayerLine, chargeSeq: bigint, accepted: AcceptedCharge): Promise<SignedReceipt> {
     return this.serial(`receipt:${line.lineId}`, async () => {
@@ -324,6 +498,7 @@ export class PayerClient {
       const signature = toBytes(await this.o.identity.sign(receiptSigningBytes(receipt)));
       const signed: SignedReceipt = { receipt, publicKey: this.publicKey, signature };
       Object.assign(line, { ...receipt, latest: signed, unsentCovers: [...line.unsentCovers, chargeSeq].slice(-1000) });
+      this.signedCharges.set(line.lineId, [...(this.signedCharges.get(line.lineId) ?? []), chargeSeq].slice(-1024));
       this.save();
       this.unsettledCount += 1;
       if (this.unsettledCount >= (this.o.settleEveryRequests ?? 100)) void this.flush().catch(() => undefined);
@@ -382,6 +557,7 @@ export class PayerClient {
 
   /** Hands the latest receipts to the runners that have not seen them, and settles everything. */
   async close(): Promise<SettleOutcome[]> {
+    clearInterval(this.idleTimer);
     clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
     const outcomes = await this.flush();
@@ -406,7 +582,7 @@ export class PayerClient {
   }
 
   private save(): void {
-    this.store.save(encodeBooks(this.payer, { lines: [...this.lines.values()], overReporting: [...this.overReporting] }));
+    this.store.save(encodeBooks(this.payer, { lines: [...this.lines.values()], overReporting: [...this.overReporting] }, this.o.network));
   }
 
   /** Runs `task` after the previous one with the same key (per-line ordering of seqs and reservations). */

@@ -21,6 +21,8 @@ export interface PayerLine {
   /** The latest signed receipt, and the charge seqs it covers that the runner has not been told of yet. */
   latest?: SignedReceipt;
   unsentCovers: bigint[];
+  /** Worst cases of requests that ended without a charge seen (a broken or aborted stream): fetched from the runner. */
+  unbilled?: bigint[];
 }
 
 /** Where the payer's books live: a file (src/sdk/paid/file-store.ts, Node), memory, or a browser's storage. */
@@ -59,20 +61,29 @@ const LineSchema = z.object({
   settledSeq: Big,
   reservedE8s: Big,
   latest: z.unknown().optional(),
-  unsentCovers: z.array(Big).max(10_000)
+  unsentCovers: z.array(Big).max(10_000),
+  unbilled: z.array(Big).max(64).optional()
 });
-const FileSchema = z.object({ version: z.literal(1), payer: z.string(), lines: z.array(LineSchema), overReporting: z.array(z.string()) });
+const FileSchema = z.object({
+  version: z.literal(1),
+  payer: z.string(),
+  /** The network the lines are on (its registry id): books of another network are never used. */
+  network: z.string().max(200).optional(),
+  lines: z.array(LineSchema),
+  overReporting: z.array(z.string())
+});
 
 export interface PayerBooks {
   lines: PayerLine[];
   overReporting: string[];
 }
 
-export function encodeBooks(payer: string, books: PayerBooks): string {
+export function encodeBooks(payer: string, books: PayerBooks, network?: string): string {
   return JSON.stringify(
     {
       version: 1,
       payer,
+      ...(network === undefined ? {} : { network }),
       lines: books.lines.map((l) => ({ ...l, latest: l.latest === undefined ? undefined : signedReceiptToJson(l.latest) })),
       overReporting: books.overReporting
     },
@@ -80,8 +91,22 @@ export function encodeBooks(payer: string, books: PayerBooks): string {
   );
 }
 
-/** The books saved for `payer`; empty for nothing saved, another payer's file, or a file that does not parse. */
-export function decodeBooks(payer: string, text: string | undefined): PayerBooks {
+/** The network (registry id) a books file was written for, when it names one. */
+export function booksNetworkOf(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed = FileSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data.network : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The books saved for `payer` on `network`; empty for nothing saved, another payer's or another network's file, or a
+ * file that does not parse (lines of another network mean nothing here: their ids name other lines).
+ */
+export function decodeBooks(payer: string, text: string | undefined, network?: string): PayerBooks {
   if (text === undefined) return { lines: [], overReporting: [] };
   let raw: unknown;
   try {
@@ -91,6 +116,8 @@ export function decodeBooks(payer: string, text: string | undefined): PayerBooks
   }
   const parsed = FileSchema.safeParse(raw);
   if (!parsed.success || parsed.data.payer !== payer) return { lines: [], overReporting: [] };
+  if (network !== undefined && parsed.data.network !== undefined && parsed.data.network !== network)
+    return { lines: [], overReporting: [] };
   return {
     lines: parsed.data.lines.map(({ latest, ...line }) => {
       const signed = latest === undefined ? undefined : signedReceiptFromJson(latest);

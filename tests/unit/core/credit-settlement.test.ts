@@ -347,7 +347,11 @@ describe('credit lines and settlement (core)', () => {
     expect(account(s, payer)).toMatchObject({ freeE8s: 900_000n, reservedE8s: 0n });
     expect(findLine(s, payer, RUNNER_ID)).toBeUndefined();
     // A new line toward the same runner gets a new id; the old receipt cannot reach it.
-    expect(okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 10n)).id).toBe(2n);
+    expect(reserveCredit(s, payer, NOW, RUNNER_ID, 99_999n)).toEqual({
+      Err: { ReserveBelowMinimum: { minimum_e8s: 100_000n, amount_e8s: 99_999n } }
+    });
+    expect(okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 100_000n)).id).toBe(2n);
+    okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 1n)); // a top-up of an open line may be smaller
     expect(errOf(settleReceipt(s, RUNNER_ID, NOW + 61n * SECOND, late))).toBe('CreditLineNotOpen');
     expect(errOf(closeCreditLine(s, payer, NOW, 5n))).toBe('NotFound');
     expect(errOf(finalizeCreditLine(s, payer, NOW, 2n))).toBe('CreditLineNotOpen');
@@ -358,7 +362,7 @@ describe('credit lines and settlement (core)', () => {
   it('finalizes every due line of a pass, however many are due at once (the walk survives its own deletions)', () => {
     // The canister's queue walks its live sorted keys (CachedKeyValue), so a deletion under the walk would skip a key.
     const s: CreditStores = { ...store(), creditQueue: new LiveKeyValue<string>() };
-    okOf(setCreditConfig(s, ADMIN, { disputeWindowSeconds: 1n }));
+    okOf(setCreditConfig(s, ADMIN, { disputeWindowSeconds: 1n, minReserveE8s: 1n }));
     const payers = Array.from({ length: 5 }, () => funded(s, 1_000n).id);
     payers.forEach((p, i) => {
       okOf(reserveCredit(s, p, NOW, RUNNER_ID, 100n));
@@ -369,8 +373,37 @@ describe('credit lines and settlement (core)', () => {
     expect(s.creditQueue.size()).toBe(0);
   });
 
+  it('attack: churning unused lines (reserve, close, finalize, reopen) leaves no state; used lines keep a compact record (finding 14)', () => {
+    const s = store();
+    okOf(setCreditConfig(s, ADMIN, { disputeWindowSeconds: 1n }));
+    const { id: payer } = funded(s, 1_000_000n);
+    const sizes = () => [s.creditLines.size(), s.creditIndex.size()];
+    okOf(reserveCredit(s, payer, NOW, OTHER_RUNNER_ID, 100_000n)); // a line kept open throughout
+    const before = sizes();
+    for (let i = 0; i < 20; i++) {
+      const line = okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 100_000n));
+      okOf(closeCreditLine(s, payer, NOW, line.id));
+      expect(okOf(finalizeCreditLine(s, payer, NOW + SECOND, line.id)).state).toBe('closed');
+      expect(errOf(finalizeCreditLine(s, payer, NOW + SECOND, line.id))).toBe('NotFound');
+    }
+    expect(sizes()).toEqual(before);
+    expect(account(s, payer)).toMatchObject({ freeE8s: 900_000n, reservedE8s: 100_000n, linesAsPayer: 1 });
+    expect(okOf(listLines(s, 'payer', payer, {})).items.map((l) => l.runner)).toEqual([OTHER_RUNNER_ID]);
+    // A line that moved credit stays listed, closed, without its window or cooldown.
+    const used = okOf(reserveCredit(s, payer, NOW, RUNNER_ID, 200_000n));
+    okOf(settleUsage(s, payer, NOW, [usage(used.id, 1n, 100_000n)]));
+    okOf(closeCreditLine(s, payer, NOW, used.id));
+    expect(finalizeDueLines(s, NOW + SECOND)).toBe(1);
+    const kept = s.creditLines.get(String(used.id).padStart(20, '0'))!;
+    expect(kept).toMatchObject({ state: 'closed', settledE8s: 100_000n });
+    expect('closingUntilNs' in kept).toBe(false);
+    expect(okOf(listLines(s, 'payer', payer, {})).items.map((l) => l.id)).toEqual([1n, used.id]);
+  });
+
   it('refuses reserves it cannot hold, and lists each party’s lines page by page', () => {
     const s = store();
+    okOf(setCreditConfig(s, ADMIN, { minReserveE8s: 1n }));
+    expect(errOf(setCreditConfig(s, ADMIN, { minReserveE8s: 0n }))).toBe('InvalidArgument');
     const { id: payer } = funded(s, 100n);
     expect(errOf(reserveCredit(s, payer, NOW, RUNNER_ID, 101n))).toBe('InsufficientCredit');
     expect(errOf(reserveCredit(s, payer, NOW, 'unknown-runner', 1n))).toBe('NotFound');

@@ -90,6 +90,8 @@ describe.each(Object.entries(identities))('payer signatures by %s identities', (
       ok: false,
       problem: { code: 'TooLong' }
     });
+    // At most 60 s (finding 5: nonces are kept that long, so a longer validity lets a cache fill for longer).
+    expect(verifyRequestAuth(headers, target, NOW - 1_000_000_000n)).toMatchObject({ ok: false, problem: { code: 'TooLong' } });
   });
 });
 

@@ -65,7 +65,7 @@ describe('LineBook receipts', () => {
   }
 
   async function setup() {
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const path = join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json');
@@ -211,7 +211,7 @@ describe('receipt signature checks on the runner', () => {
       checks += 1;
       return verifyPayerSignature(key, msg, sig);
     };
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const book = new LineBook({
@@ -243,7 +243,7 @@ describe('Settler', () => {
     const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
     const payerId = Ed25519KeyIdentity.generate();
     const payer = payerId.getPrincipal().toText();
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const store = new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json'));
@@ -276,6 +276,11 @@ describe('Settler', () => {
     expect(store.get(a.id)?.settledSeq).toBe(2n);
     await settler.tick();
     expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
+    // A line the registry no longer has (closed unused, then pruned) is done with, not retried forever.
+    store.put({ signed: { ...signed, receipt: { ...receipt, lineId: 99n } }, unsettledSinceMs: 0, settledSeq: 0n, settledE8s: 0n });
+    await settler.tick();
+    expect(store.get(99n)?.settledE8s).toBe(300n);
+    expect(credit.calls.filter((c) => c === 'settleReceipt')).toHaveLength(1);
   });
 
   it('attack: the payer settling the receipt seq itself with a tiny owed does not stop the runner settling (finding 2)', async () => {
@@ -283,7 +288,7 @@ describe('Settler', () => {
     const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
     const payerId = Ed25519KeyIdentity.generate();
     const payer = payerId.getPrincipal().toText();
-    const credit = new MemoryCredit();
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const a = await credit.payer(payer).reserveCredit(runner, 1_000n);
     const path = join(mkdtempSync(join(tmpdir(), 'deai-settler-')), 'r.json');

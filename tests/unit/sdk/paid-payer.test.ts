@@ -1,7 +1,13 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { describe, expect, it } from 'vitest';
 
+import { startMeteredServer, type MeteredServerOptions } from '../../../src/runner/metered/server.js';
 import { PayerClient } from '../../../src/sdk/paid/payer.js';
+import { memoryPayerStore } from '../../../src/sdk/paid/state.js';
 import { MemoryCredit } from '../../support/credit.js';
 
 describe('PayerClient credit', () => {
@@ -39,5 +45,150 @@ describe('PayerClient credit', () => {
     const target = { runner, endpoint: 'http://runner.invalid', prices: { inputPerMillion: 1_000n, outputPerMillion: 1_000n } };
     await client.send(target, { path: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'hi' }] } });
     expect(client.lineOf(runner)).toMatchObject({ lineId: line.id, seq: 3n, owedE8s: 500n });
+  });
+});
+
+/** A metered runner (MemoryCredit, a stand-in engine charging 3 + 1 tokens; streams that break after one chunk). */
+async function meteredRunner(credit: MemoryCredit, extra: Partial<MeteredServerOptions> = {}) {
+  const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+  const engine = (async (_url: unknown, init?: RequestInit) => {
+    const body = JSON.parse(String(init?.body)) as { stream?: boolean };
+    if (body.stream === true)
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('data: {"choices":[{"delta":{"content":"a"}}]}\n\n'));
+            c.error(new Error('engine died'));
+          }
+        }),
+        { status: 200, headers: { 'content-type': 'text/event-stream' } }
+      );
+    return Response.json({
+      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 }
+    });
+  }) as typeof fetch;
+  const server = await startMeteredServer({
+    runner,
+    engineUrl: 'http://engine.invalid',
+    engineModel: 'm',
+    models: [{ id: 'm', prices: PRICES }],
+    credit: credit.runner(runner),
+    receiptsFile: join(mkdtempSync(join(tmpdir(), 'deai-payer-')), 'r.json'),
+    settleCheckMs: 0,
+    fetch: engine,
+    ...extra
+  });
+  return { runner, server, target: { runner, endpoint: server.url, prices: PRICES } };
+}
+
+const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 1_000_000n };
+const CHAT = { path: '/v1/chat/completions' as const, body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 } };
+
+describe('PayerClient against a metered runner', () => {
+  it('a payer that lost its books resumes from the runner’s held receipt when it is ahead of the chain (finding 8)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const credit = new MemoryCredit();
+    await credit.payer(identity.getPrincipal().toText()).depositCredit(100_000_000n);
+    const r = await meteredRunner(credit);
+    try {
+      const first = await PayerClient.open({ identity, credit: credit.payer(identity.getPrincipal().toText()), settleEveryMs: 0 });
+      const sent = [];
+      for (let i = 0; i < 4; i++) sent.push(await first.send(r.target, CHAT));
+      // The runner holds seq 3 (each receipt rides the next request); the books are lost (in memory only) and
+      // nothing was settled on-chain, so the chain alone would restart them at 0.
+      const third = sent[2]!;
+      if (!third.ok || third.receipt === undefined) throw new Error('the third request was not paid');
+      const held = third.receipt.receipt;
+      const second = await PayerClient.open({ identity, credit: credit.payer(identity.getPrincipal().toText()), settleEveryMs: 0 });
+      const result = await second.send(r.target, CHAT);
+      if (!result.ok || result.accepted === undefined) throw new Error('the resumed request was not paid');
+      expect(second.lineOf(r.runner)).toMatchObject({ lineId: held.lineId, seq: held.seq + 1n, requests: held.requests + 1n });
+      expect(second.lineOf(r.runner)!.owedE8s).toBe(held.owedE8s + result.accepted.costE8s);
+      // Its receipts are cumulative over the held one: the runner keeps serving and the batch settles it all.
+      for (let i = 0; i < 3; i++) expect((await second.send(r.target, CHAT)).ok).toBe(true);
+      const [settled] = await second.flush();
+      expect(settled).toMatchObject({ ok: true, movedE8s: second.lineOf(r.runner)!.owedE8s });
+    } finally {
+      await r.server.close();
+    }
+  });
+
+  it('attack: signs for the charges of streams that broke before their charge arrived; the line stays usable (finding 6)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const credit = new MemoryCredit();
+    await credit.payer(identity.getPrincipal().toText()).depositCredit(100_000_000n);
+    const r = await meteredRunner(credit, { limits: { maxUnsignedRequests: 2 } });
+    try {
+      const payer = await PayerClient.open({ identity, credit: credit.payer(identity.getPrincipal().toText()), settleEveryMs: 0 });
+      for (let i = 0; i < 6; i++) {
+        const broken = await payer.send(r.target, { ...CHAT, body: { ...CHAT.body, stream: true } });
+        expect(broken).toMatchObject({ ok: false, status: 502 });
+        expect((await payer.send(r.target, CHAT)).ok).toBe(true);
+      }
+      // Each broken stream's charge (the prompt bound and one token) is in the books and signed.
+      expect(payer.lineOf(r.runner)!.requests).toBe(12n);
+    } finally {
+      await r.server.close();
+    }
+  });
+
+  it('caps what one runner’s line holds, and closes lines idle for closeIdleAfterMs (finding 11)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const payerId = identity.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payerId).depositCredit(100_000_000n);
+    const r = await meteredRunner(credit);
+    let now = Date.now();
+    try {
+      const payer = await PayerClient.open({
+        identity,
+        credit: credit.payer(payerId),
+        settleEveryMs: 0,
+        reserveE8s: 10_000_000n,
+        maxReservePerRunnerE8s: 1_000_000n,
+        closeIdleAfterMs: 60_000,
+        nowMs: () => now
+      });
+      expect((await payer.send(r.target, CHAT)).ok).toBe(true);
+      expect(credit.view(payer.lineOf(r.runner)!.lineId)!.reservedE8s).toBe(1_000_000n);
+      const huge = { ...CHAT, body: { ...CHAT.body, max_tokens: 2_000_000 } };
+      expect(await payer.send(r.target, huge)).toMatchObject({ ok: false, status: 402, error: { code: 'reserve_cap' } });
+      expect(credit.account(payerId).freeE8s).toBe(99_000_000n);
+      await payer.flush();
+      expect(await payer.closeIdleLines()).toEqual([]);
+      now += 61_000;
+      const lineId = payer.lineOf(r.runner)!.lineId;
+      expect(await payer.closeIdleLines()).toEqual([lineId]);
+      expect(credit.view(lineId)!.state).toBe('closing');
+      expect(payer.lineOf(r.runner)).toBeUndefined();
+      await payer.close();
+    } finally {
+      await r.server.close();
+    }
+  });
+});
+
+describe('payer books', () => {
+  it('are tied to their network: books of another network are not used (and the client says so)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const payerId = identity.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payerId).depositCredit(100_000_000n);
+    const r = await meteredRunner(credit);
+    try {
+      const store = memoryPayerStore();
+      const a = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, store, network: 'net-a' });
+      expect((await a.send(r.target, CHAT)).ok).toBe(true);
+      expect(JSON.parse(store.text!)).toMatchObject({ network: 'net-a' });
+      const again = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, store, network: 'net-a' });
+      expect(again.lineOf(r.runner)?.seq).toBe(1n);
+      expect(again.foreignBooksNetwork).toBeUndefined();
+      const other = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, store, network: 'net-b' });
+      expect(other.lineOf(r.runner)).toBeUndefined();
+      expect(other.foreignBooksNetwork).toBe('net-a');
+    } finally {
+      await r.server.close();
+    }
   });
 });
