@@ -40,6 +40,7 @@ import {
   revokeNamespaceDelegate,
   setQuotas,
   MAX_MANIFEST_BYTES,
+  parseCardText,
   MAX_MANIFEST_DEPTH,
   type Quotas,
   type RegistryError,
@@ -237,7 +238,7 @@ export default class {
   publish_model_card(): void {
     if (tooLarge('publish_model_card')) return;
     handle(m.publish_model_card, (manifestJson) => {
-      const manifest = manifestOf(manifestJson);
+      const manifest = parseCardText(manifestJson);
       if ('Err' in manifest) return manifest;
       return publishCard(state(), caller(), time(), manifest.Ok);
     });

@@ -27,10 +27,12 @@ const UNFUNDED = 50_000_000n;
  */
 const UNFUNDED_LARGE = 400_000_000n;
 /**
- * 62 KB of unknown keys in publish_model_card: ~100M (decoding the text, parsing it), 753M before; text with more than
- * 32 brackets still pays the per-character depth scan (~400M at 62 KB).
+ * The worst card publish_model_card still reads: 8 KiB at most (MAX_CARD_BYTES), at most 96 brackets and 128 commas
+ * counted natively before it is parsed, and 16 issues reported. 126 unknown fields cost ~11M (110M before: ~0.9M
+ * each to report), an 8 KB string field ~14M; 62 KB of unknown keys ~100M before (and 4.3B with apiVersion and kind
+ * in front), now refused by inspect_message.
  */
-const UNKNOWN_KEYS = 150_000_000n;
+const CARD = 20_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
@@ -74,7 +76,7 @@ describe('registry bounds', () => {
     expect(await someone.process_tasks()).toHaveProperty('Err.Unauthorized');
   }, 120_000);
 
-  it('refuses an unfunded or malformed submit_task and an oversized publish cheaply, with typed errors', async () => {
+  it('refuses an unfunded or malformed submit_task cheaply, with typed errors', async () => {
     const unfunded = await t.tasks(Ed25519KeyIdentity.generate());
     const noAllowance = /LedgerError.*InsufficientAllowance/;
     spent.clear();
@@ -101,14 +103,42 @@ describe('registry bounds', () => {
       )
     ).toHaveProperty('InvalidArgument.field', 'request.region');
     expect(total()).toBeLessThan(CHEAP);
+  }, 120_000);
 
-    // 64 KiB of unknown keys: refused before the manifest is parsed when over the byte cap, cheaply below it.
+  it('reads at most a small card: 62 KB of unknown keys refused by inspect_message, the worst card within the bounds cheaply', async () => {
     const publisher = await t.tasks(Ed25519KeyIdentity.generate());
+    const header = { apiVersion: 'deai.dev/v1', kind: 'ModelCard' };
     const unknownKeys = JSON.stringify(Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i])));
     spent.clear();
-    expect(errOf(await publisher.publish_model_card(unknownKeys))).toHaveProperty('InvalidManifest');
-    expect(total()).toBeLessThan(UNKNOWN_KEYS);
-    console.log(`publish_model_card with ${unknownKeys.length} bytes of unknown keys: ${total()} instructions`);
+    await expect(publisher.publish_model_card(unknownKeys)).rejects.toThrow(/rejected the message|IC0406/);
+    expect(spent.get('canister_update publish_model_card')).toBeUndefined();
+    expect(total()).toBeLessThan(INSPECT_REFUSAL);
+
+    // As many unknown fields as the commas allow: 16 issues reported, the rest counted.
+    const fields = JSON.stringify({ ...header, ...Object.fromEntries(Array.from({ length: 126 }, (_, i) => [i.toString(36), 0])) });
+    spent.clear();
+    const issues = (errOf(await publisher.publish_model_card(fields)) as { InvalidManifest: { issues: Array<{ message: string }> } })
+      .InvalidManifest.issues;
+    expect(issues).toHaveLength(17);
+    expect(issues[16]?.message).toMatch(/^and \d+ more issues not listed$/);
+    expect(total()).toBeLessThan(CARD);
+    console.log(`publish_model_card with 126 unknown fields: ${total()} instructions`);
+    spent.clear();
+    const long = JSON.stringify({ ...header, x: 'a'.repeat(8_000) });
+    expect(errOf(await publisher.publish_model_card(long))).toHaveProperty('InvalidManifest');
+    expect(total()).toBeLessThan(CARD);
+    console.log(`publish_model_card with an 8 KB string: ${total()} instructions`);
+
+    // Each bound answers its own LimitExceeded (inspect_message lets through up to 1 KiB more than a card's bytes).
+    expect(errOf(await publisher.publish_model_card(JSON.stringify({ ...header, x: 'a'.repeat(8_200) })))).toEqual({
+      LimitExceeded: { what: 'model card bytes', limit: 8_192n }
+    });
+    expect(errOf(await publisher.publish_model_card(JSON.stringify({ ...header, x: Array.from({ length: 128 }, () => 0) })))).toEqual({
+      LimitExceeded: { what: 'model card commas (fields and list entries)', limit: 128n }
+    });
+    expect(errOf(await publisher.publish_model_card(JSON.stringify({ ...header, x: '{'.repeat(96) })))).toEqual({
+      LimitExceeded: { what: 'model card brackets ([ and {)', limit: 96n }
+    });
   }, 120_000);
 
   it('gives each operator its share of runners, counting the runners it accepted: the 51st acceptance is refused', async () => {

@@ -33,6 +33,7 @@ export { cardKey, memoryStore, MemoryKeyValue, type KeyValue, type QuotaBackfill
 export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
 export * from './limits.js';
+export { parseCardText } from './card-text.js';
 export {
   backfillQuotaCounters,
   bump,
