@@ -61,11 +61,13 @@ import {
   setTaskConfig,
   submitTask,
   taskFor,
+  MAX_INLINE_INPUT_BYTES,
   MAX_REDUNDANCY
 } from '../../src/core/tasks/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
+import { decodeInline, submitArgsWithInputBytes } from './submit-args.js';
 import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
@@ -151,6 +153,8 @@ function tooLarge(name: MethodName): boolean {
   reply(ret, { Err: { LimitExceeded: { what: `argument bytes of ${name}`, limit: BigInt(limit) } } });
   return true;
 }
+
+const inputRefused = (reason: string) => ({ Err: { InvalidArgument: { field: 'input.inline', reason } } });
 
 const quotasView = (q: Quotas) => ({
   runners_per_operator: q.runnersPerOperator,
@@ -411,12 +415,16 @@ export default class {
   async submit_task(): Promise<void> {
     // The size first: an oversized argument is refused before it is decoded.
     if (tooLarge('submit_task')) return;
-    const [a] = argsOf(m.submit_task);
+    // The inline input stays bytes until the requester is known to be able to pay: the checks before see its size.
+    const a = submitArgsWithInputBytes();
+    const inline = some(a.input.inline);
+    if (inline !== undefined && inline.length > MAX_INLINE_INPUT_BYTES)
+      return replyOf(m.submit_task, inputRefused(`larger than ${MAX_INLINE_INPUT_BYTES} bytes`));
     const redundancy = some(a.redundancy) ?? 1;
     const args = {
       idempotencyKey: a.idempotency_key,
       request: findRequestOf(a.request),
-      input: { inline: some(a.input.inline), digest: some(a.input.digest), reference: some(a.input.reference) },
+      input: { inline: inline === undefined ? undefined : '', digest: some(a.input.digest), reference: some(a.input.reference) },
       limits: { maxOutputTokens: a.limits.max_output_tokens, temperature: some(a.limits.temperature), seed: some(a.limits.seed) },
       rewardE8s: a.reward_e8s,
       deadlineNs: a.deadline_ns,
@@ -432,8 +440,10 @@ export default class {
       const shortfall = await fundingShortfall(state(), checked.Ok.from, checked.Ok.amountE8s);
       if (shortfall !== undefined) return replyOf(m.submit_task, { Err: { LedgerError: shortfall } });
     }
-    // submitTask checks again: the state may have changed while the ledger answered.
-    const submitted = submitTask(state(), requester, time(), args);
+    const text = inline === undefined ? undefined : decodeInline(inline);
+    if (inline !== undefined && text === undefined) return replyOf(m.submit_task, inputRefused('not valid UTF-8'));
+    // submitTask checks again, the input now included: the state may have changed while the ledger answered.
+    const submitted = submitTask(state(), requester, time(), { ...args, input: { ...args.input, inline: text } });
     if ('Err' in submitted) return replyOf(m.submit_task, submitted);
     const { task, escrow: owed } = submitted.Ok;
     // A repeated idempotency key returns the first task; nothing is escrowed twice.

@@ -1,8 +1,10 @@
-import { AnonymousIdentity } from '@dfinity/agent';
+import { Actor, AnonymousIdentity } from '@dfinity/agent';
+import { IDL, lebEncode } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { registryClient } from '../../src/ic/registry.ts';
+import { registryMethods, SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
@@ -22,10 +24,11 @@ const CHEAP = 30_000_000n;
 /** An unfunded submit with a small input: checked, the ledger asked, refused before storing; ~39M, 62M before. */
 const UNFUNDED = 50_000_000n;
 /**
- * An unfunded submit with a 256 KiB input: decoding the input (~190M) and the refusal, nothing stored: ~280M. It cost
- * ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
+ * An unfunded submit with a 256 KiB input: the input is left as bytes until the ledger says the requester can pay,
+ * ~100M. It cost ~280M when the input was decoded to text (~170M) and measured by encoding it again (~70M) first,
+ * and ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
  */
-const UNFUNDED_LARGE = 400_000_000n;
+const UNFUNDED_LARGE = 150_000_000n;
 /**
  * The worst card publish_model_card still reads: 8 KiB at most (MAX_CARD_BYTES), at most 96 brackets and 128 commas
  * counted natively before it is parsed, and 16 issues reported. 126 unknown fields cost ~11M (110M before: ~0.9M
@@ -103,6 +106,35 @@ describe('registry bounds', () => {
       )
     ).toHaveProperty('InvalidArgument.field', 'request.region');
     expect(total()).toBeLessThan(CHEAP);
+  }, 120_000);
+
+  it('answers InvalidArgument to an inline input that is not UTF-8, after the funding check, storing and moving nothing', async () => {
+    // A client that sends raw bytes as the input's text (the agent's encoder cannot write invalid UTF-8).
+    class RawText extends IDL.TextClass {
+      override covariant(x: unknown): x is string {
+        return x instanceof Uint8Array;
+      }
+      override encodeValue(x: unknown): Uint8Array {
+        const bytes = x as Uint8Array;
+        return new Uint8Array([...new Uint8Array(lebEncode(bytes.length)), ...bytes]);
+      }
+    }
+    const fields = (type: IDL.Type) => Object.fromEntries((type as IDL.RecordClass)._fields);
+    const RawArgs = IDL.Record({ ...fields(SubmitTaskArgs), input: IDL.Record({ ...fields(TaskInput), inline: IDL.Opt(new RawText()) }) });
+    const requester = await t.requester(10_000_000n, 5_000_000n);
+    const raw = Actor.createActor<{ submit_task(args: unknown): Promise<unknown> }>(
+      () => IDL.Service({ submit_task: IDL.Func([RawArgs], [registryMethods.submit_task.ret ?? IDL.Null], []) }),
+      { agent: await agentFor(net.url, requester), canisterId: t.registry }
+    );
+    const before = await t.balance(requester);
+    const args = { ...t.submitArgs('not-utf8'), input: { inline: [Uint8Array.from([0x48, 0x69, 0xff, 0xfe])], digest: [], reference: [] } };
+    expect(errOf((await raw.submit_task(args)) as { Ok: unknown } | { Err: unknown })).toEqual({
+      InvalidArgument: { field: 'input.inline', reason: 'not valid UTF-8' }
+    });
+    expect(await t.balance(requester)).toBe(before);
+    // The same bytes as UTF-8 text go through.
+    const ok = { ...args, input: { ...args.input, inline: [new TextEncoder().encode('Hi, valid')] } };
+    expect(okOf((await raw.submit_task(ok)) as { Ok: { state: string } } | { Err: unknown }).state).toBe('queued');
   }, 120_000);
 
   it('reads at most a small card: 62 KB of unknown keys refused by inspect_message, the worst card within the bounds cheaply', async () => {
