@@ -75,7 +75,7 @@ import { bondConfigView, bondView, deregisterWithBond, maintainBonds, registerWi
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView } from './namespaces.js';
-import { fundingShortfall } from './funding.js';
+import { FUNDING_ARG_TYPES, fundingShortfall } from './funding.js';
 import { claimable, taskPage } from './task-queries.js';
 import { quoteTaskReply } from './task-quote.js';
 import {
@@ -195,7 +195,7 @@ function configure(args: Opt<InitArgs>): void {
   // A bad init or upgrade argument must fail the install, so that nothing runs with an unchecked configuration.
   if ('Err' in config) trap(`invalid registry arguments: ${JSON.stringify(config.Err)}`);
   state().setConfig(config.Ok);
-  warmReplyTypes(REPLY_TYPES);
+  warmReplyTypes([...REPLY_TYPES, ...FUNDING_ARG_TYPES]);
 }
 
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>

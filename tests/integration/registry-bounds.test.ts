@@ -21,11 +21,14 @@ import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
  * with the typed error; measured ~22.5M, 25.8M before (the issue's target, ~10M, needs a cheaper decoder).
  */
 const CHEAP = 30_000_000n;
-/** An unfunded submit with a small input: checked, the ledger asked, refused before storing; ~39M, 62M before. */
-const UNFUNDED = 50_000_000n;
+/**
+ * An unfunded submit with a small input: checked, the ledger asked (arguments encoded with cached type tables),
+ * refused before storing; ~33M, ~42M when azle's typed calls encoded them, 62M before the ledger was asked first.
+ */
+const UNFUNDED = 38_000_000n;
 /**
  * An unfunded submit with a 256 KiB input: the input is left as bytes until the ledger says the requester can pay,
- * ~100M. It cost ~280M when the input was decoded to text (~170M) and measured by encoding it again (~70M) first,
+ * ~94M. It cost ~280M when the input was decoded to text (~170M) and measured by encoding it again (~70M) first,
  * and ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
  */
 const UNFUNDED_LARGE = 150_000_000n;
