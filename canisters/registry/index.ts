@@ -39,6 +39,7 @@ import {
   revokeNamespaceDelegate,
   setQuotas,
   MAX_MANIFEST_BYTES,
+  parseCardText,
   MAX_MANIFEST_DEPTH,
   type Quotas,
   type RegistryError,
@@ -59,11 +60,13 @@ import {
   setTaskConfig,
   submitTask,
   taskFor,
+  MAX_INLINE_INPUT_BYTES,
   MAX_REDUNDANCY
 } from '../../src/core/tasks/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
+import { decodeInline, submitArgsWithInputBytes } from './submit-args.js';
 import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
@@ -72,7 +75,7 @@ import { bondConfigView, bondView, deregisterWithBond, maintainBonds, registerWi
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView, purgeCards } from './namespaces.js';
-import { fundingShortfall } from './funding.js';
+import { FUNDING_ARG_TYPES, fundingShortfall } from './funding.js';
 import { claimable, taskPage } from './task-queries.js';
 import { quoteTaskReply } from './task-quote.js';
 import {
@@ -151,6 +154,8 @@ function tooLarge(name: MethodName): boolean {
   return true;
 }
 
+const inputRefused = (reason: string) => ({ Err: { InvalidArgument: { field: 'input.inline', reason } } });
+
 const quotasView = (q: Quotas) => ({
   runners_per_operator: q.runnersPerOperator,
   open_tasks_per_requester: q.openTasksPerRequester,
@@ -190,7 +195,7 @@ function configure(args: Opt<InitArgs>): void {
   // A bad init or upgrade argument must fail the install, so that nothing runs with an unchecked configuration.
   if ('Err' in config) trap(`invalid registry arguments: ${JSON.stringify(config.Err)}`);
   state().setConfig(config.Ok);
-  warmReplyTypes(REPLY_TYPES);
+  warmReplyTypes([...REPLY_TYPES, ...FUNDING_ARG_TYPES]);
 }
 
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>
@@ -238,7 +243,7 @@ export default class {
   publish_model_card(): void {
     if (tooLarge('publish_model_card')) return;
     handle(m.publish_model_card, (manifestJson) => {
-      const manifest = manifestOf(manifestJson);
+      const manifest = parseCardText(manifestJson);
       if ('Err' in manifest) return manifest;
       return publishCard(state(), caller(), time(), manifest.Ok);
     });
@@ -411,12 +416,16 @@ export default class {
   async submit_task(): Promise<void> {
     // The size first: an oversized argument is refused before it is decoded.
     if (tooLarge('submit_task')) return;
-    const [a] = argsOf(m.submit_task);
+    // The inline input stays bytes until the requester is known to be able to pay: the checks before see its size.
+    const a = submitArgsWithInputBytes();
+    const inline = some(a.input.inline);
+    if (inline !== undefined && inline.length > MAX_INLINE_INPUT_BYTES)
+      return replyOf(m.submit_task, inputRefused(`larger than ${MAX_INLINE_INPUT_BYTES} bytes`));
     const redundancy = some(a.redundancy) ?? 1;
     const args = {
       idempotencyKey: a.idempotency_key,
       request: findRequestOf(a.request),
-      input: { inline: some(a.input.inline), digest: some(a.input.digest), reference: some(a.input.reference) },
+      input: { inline: inline === undefined ? undefined : '', digest: some(a.input.digest), reference: some(a.input.reference) },
       limits: { maxOutputTokens: a.limits.max_output_tokens, temperature: some(a.limits.temperature), seed: some(a.limits.seed) },
       rewardE8s: a.reward_e8s,
       deadlineNs: a.deadline_ns,
@@ -432,8 +441,10 @@ export default class {
       const shortfall = await fundingShortfall(state(), checked.Ok.from, checked.Ok.amountE8s);
       if (shortfall !== undefined) return replyOf(m.submit_task, { Err: { LedgerError: shortfall } });
     }
-    // submitTask checks again: the state may have changed while the ledger answered.
-    const submitted = submitTask(state(), requester, time(), args);
+    const text = inline === undefined ? undefined : decodeInline(inline);
+    if (inline !== undefined && text === undefined) return replyOf(m.submit_task, inputRefused('not valid UTF-8'));
+    // submitTask checks again, the input now included: the state may have changed while the ledger answered.
+    const submitted = submitTask(state(), requester, time(), { ...args, input: { ...args.input, inline: text } });
     if ('Err' in submitted) return replyOf(m.submit_task, submitted);
     const { task, escrow: owed } = submitted.Ok;
     // A repeated idempotency key returns the first task; nothing is escrowed twice.

@@ -17,6 +17,7 @@ import {
 import {
   escrowConfirmed,
   escrowFailed,
+  retryRefusalIsFinal,
   staleEscrows,
   tick,
   ESCROW_RETRIES_PER_RUN,
@@ -56,19 +57,25 @@ function escrowTransfer(store: Stores, task: Task): Promise<TransferFromResult> 
 
 /**
  * Escrows a just-submitted task. The task was stored before the call (state `escrowing`); this confirms it or, if
- * the ledger refused, removes it again. Returns the ledger's error for the caller.
+ * the ledger refused, removes it again. Returns the ledger's error for the caller. A `retry` (the first attempt's
+ * reply was lost, so its money may have moved) removes the task only on a refusal that proves the first attempt
+ * never went through; otherwise the task stays `escrowing` for the next retry.
  */
-export async function escrow(store: Stores, task: Task): Promise<{ Ok: Task } | { Err: { operation: string; message: string } }> {
+export async function escrow(
+  store: Stores,
+  task: Task,
+  retry = false
+): Promise<{ Ok: Task } | { Err: { operation: string; message: string } }> {
   let result: TransferFromResult;
   try {
     result = await escrowTransfer(store, task);
   } catch (error) {
-    escrowFailed(store, task.id);
+    if (!retry) escrowFailed(store, task.id);
     return { Err: { operation: 'icrc2_transfer_from', message: error instanceof Error ? error.message : String(error) } };
   }
   if ('Ok' in result) return { Ok: escrowConfirmed(store, task.id, result.Ok, time()) ?? task };
   if ('Duplicate' in result.Err) return { Ok: escrowConfirmed(store, task.id, result.Err.Duplicate.duplicate_of, time()) ?? task };
-  escrowFailed(store, task.id);
+  if (!retry || retryRefusalIsFinal(result.Err)) escrowFailed(store, task.id);
   return { Err: { operation: 'icrc2_transfer_from', message: describeLedgerError(result.Err) } };
 }
 
@@ -170,7 +177,7 @@ export async function retryStaleEscrows(store: Stores): Promise<void> {
     stale.map(async (task) => {
       inFlight.add(task.id);
       try {
-        await escrow(store, task);
+        await escrow(store, task, true);
       } finally {
         inFlight.delete(task.id);
       }

@@ -40,8 +40,15 @@ export async function attackRows(t: TaskNetwork, spent: Map<string, bigint>): Pr
   );
   const unknownKeys = JSON.stringify(Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i])));
   row(
-    `  publish_model_card with ${(unknownKeys.length / 1000).toFixed(0)} KB of unknown keys`,
+    `  publish_model_card with ${(unknownKeys.length / 1000).toFixed(0)} KB of unknown keys, refused by inspect_message`,
     M(await measure(() => stranger.publish_model_card(unknownKeys))),
-    '~10M'
+    '< 5M'
   );
+  // The worst cards the registry still reads (MAX_CARD_BYTES, MAX_CARD_SEPARATORS): as many unknown fields as the
+  // commas allow, and one 8 KB string.
+  const header = { apiVersion: 'deai.dev/v1', kind: 'ModelCard' };
+  const fields = JSON.stringify({ ...header, ...Object.fromEntries(Array.from({ length: 126 }, (_, i) => [i.toString(36), 0])) });
+  row('  publish_model_card with 126 unknown fields', M(await measure(() => stranger.publish_model_card(fields))), '~10M');
+  const long = JSON.stringify({ ...header, x: 'a'.repeat(8_000) });
+  row('  publish_model_card with an 8 KB string', M(await measure(() => stranger.publish_model_card(long))), '~10M');
 }

@@ -1,8 +1,10 @@
-import { AnonymousIdentity } from '@dfinity/agent';
+import { Actor, AnonymousIdentity } from '@dfinity/agent';
+import { IDL, lebEncode } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { registryClient } from '../../src/ic/registry.ts';
+import { registryMethods, SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
@@ -19,18 +21,24 @@ import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
  * with the typed error; measured ~22.5M, 25.8M before (the issue's target, ~10M, needs a cheaper decoder).
  */
 const CHEAP = 30_000_000n;
-/** An unfunded submit with a small input: checked, the ledger asked, refused before storing; ~39M, 62M before. */
-const UNFUNDED = 50_000_000n;
 /**
- * An unfunded submit with a 256 KiB input: decoding the input (~190M) and the refusal, nothing stored: ~280M. It cost
- * ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
+ * An unfunded submit with a small input: checked, the ledger asked (arguments encoded with cached type tables),
+ * refused before storing; ~33M, ~42M when azle's typed calls encoded them, 62M before the ledger was asked first.
  */
-const UNFUNDED_LARGE = 400_000_000n;
+const UNFUNDED = 38_000_000n;
 /**
- * 62 KB of unknown keys in publish_model_card: ~100M (decoding the text, parsing it), 753M before; text with more than
- * 32 brackets still pays the per-character depth scan (~400M at 62 KB).
+ * An unfunded submit with a 256 KiB input: the input is left as bytes until the ledger says the requester can pay,
+ * ~94M. It cost ~280M when the input was decoded to text (~170M) and measured by encoding it again (~70M) first,
+ * and ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
  */
-const UNKNOWN_KEYS = 150_000_000n;
+const UNFUNDED_LARGE = 150_000_000n;
+/**
+ * The worst card publish_model_card still reads: 8 KiB at most (MAX_CARD_BYTES), at most 96 brackets and 128 commas
+ * counted natively before it is parsed, and 16 issues reported. 126 unknown fields cost ~11M (110M before: ~0.9M
+ * each to report), an 8 KB string field ~14M; 62 KB of unknown keys ~100M before (and 4.3B with apiVersion and kind
+ * in front), now refused by inspect_message.
+ */
+const CARD = 20_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
@@ -74,7 +82,7 @@ describe('registry bounds', () => {
     expect(await someone.process_tasks()).toHaveProperty('Err.Unauthorized');
   }, 120_000);
 
-  it('refuses an unfunded or malformed submit_task and an oversized publish cheaply, with typed errors', async () => {
+  it('refuses an unfunded or malformed submit_task cheaply, with typed errors', async () => {
     const unfunded = await t.tasks(Ed25519KeyIdentity.generate());
     const noAllowance = /LedgerError.*InsufficientAllowance/;
     spent.clear();
@@ -101,14 +109,71 @@ describe('registry bounds', () => {
       )
     ).toHaveProperty('InvalidArgument.field', 'request.region');
     expect(total()).toBeLessThan(CHEAP);
+  }, 120_000);
 
-    // 64 KiB of unknown keys: refused before the manifest is parsed when over the byte cap, cheaply below it.
+  it('answers InvalidArgument to an inline input that is not UTF-8, after the funding check, storing and moving nothing', async () => {
+    // A client that sends raw bytes as the input's text (the agent's encoder cannot write invalid UTF-8).
+    class RawText extends IDL.TextClass {
+      override covariant(x: unknown): x is string {
+        return x instanceof Uint8Array;
+      }
+      override encodeValue(x: unknown): Uint8Array {
+        const bytes = x as Uint8Array;
+        return new Uint8Array([...new Uint8Array(lebEncode(bytes.length)), ...bytes]);
+      }
+    }
+    const fields = (type: IDL.Type) => Object.fromEntries((type as IDL.RecordClass)._fields);
+    const RawArgs = IDL.Record({ ...fields(SubmitTaskArgs), input: IDL.Record({ ...fields(TaskInput), inline: IDL.Opt(new RawText()) }) });
+    const requester = await t.requester(10_000_000n, 5_000_000n);
+    const raw = Actor.createActor<{ submit_task(args: unknown): Promise<unknown> }>(
+      () => IDL.Service({ submit_task: IDL.Func([RawArgs], [registryMethods.submit_task.ret ?? IDL.Null], []) }),
+      { agent: await agentFor(net.url, requester), canisterId: t.registry }
+    );
+    const before = await t.balance(requester);
+    const args = { ...t.submitArgs('not-utf8'), input: { inline: [Uint8Array.from([0x48, 0x69, 0xff, 0xfe])], digest: [], reference: [] } };
+    expect(errOf((await raw.submit_task(args)) as { Ok: unknown } | { Err: unknown })).toEqual({
+      InvalidArgument: { field: 'input.inline', reason: 'not valid UTF-8' }
+    });
+    expect(await t.balance(requester)).toBe(before);
+    // The same bytes as UTF-8 text go through.
+    const ok = { ...args, input: { ...args.input, inline: [new TextEncoder().encode('Hi, valid')] } };
+    expect(okOf((await raw.submit_task(ok)) as { Ok: { state: string } } | { Err: unknown }).state).toBe('queued');
+  }, 120_000);
+
+  it('reads at most a small card: 62 KB of unknown keys refused by inspect_message, the worst card within the bounds cheaply', async () => {
     const publisher = await t.tasks(Ed25519KeyIdentity.generate());
+    const header = { apiVersion: 'deai.dev/v1', kind: 'ModelCard' };
     const unknownKeys = JSON.stringify(Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i])));
     spent.clear();
-    expect(errOf(await publisher.publish_model_card(unknownKeys))).toHaveProperty('InvalidManifest');
-    expect(total()).toBeLessThan(UNKNOWN_KEYS);
-    console.log(`publish_model_card with ${unknownKeys.length} bytes of unknown keys: ${total()} instructions`);
+    await expect(publisher.publish_model_card(unknownKeys)).rejects.toThrow(/rejected the message|IC0406/);
+    expect(spent.get('canister_update publish_model_card')).toBeUndefined();
+    expect(total()).toBeLessThan(INSPECT_REFUSAL);
+
+    // As many unknown fields as the commas allow: 16 issues reported, the rest counted.
+    const fields = JSON.stringify({ ...header, ...Object.fromEntries(Array.from({ length: 126 }, (_, i) => [i.toString(36), 0])) });
+    spent.clear();
+    const issues = (errOf(await publisher.publish_model_card(fields)) as { InvalidManifest: { issues: Array<{ message: string }> } })
+      .InvalidManifest.issues;
+    expect(issues).toHaveLength(17);
+    expect(issues[16]?.message).toMatch(/^and \d+ more issues not listed$/);
+    expect(total()).toBeLessThan(CARD);
+    console.log(`publish_model_card with 126 unknown fields: ${total()} instructions`);
+    spent.clear();
+    const long = JSON.stringify({ ...header, x: 'a'.repeat(8_000) });
+    expect(errOf(await publisher.publish_model_card(long))).toHaveProperty('InvalidManifest');
+    expect(total()).toBeLessThan(CARD);
+    console.log(`publish_model_card with an 8 KB string: ${total()} instructions`);
+
+    // Each bound answers its own LimitExceeded (inspect_message lets through up to 1 KiB more than a card's bytes).
+    expect(errOf(await publisher.publish_model_card(JSON.stringify({ ...header, x: 'a'.repeat(8_200) })))).toEqual({
+      LimitExceeded: { what: 'model card bytes', limit: 8_192n }
+    });
+    expect(errOf(await publisher.publish_model_card(JSON.stringify({ ...header, x: Array.from({ length: 128 }, () => 0) })))).toEqual({
+      LimitExceeded: { what: 'model card commas (fields and list entries)', limit: 128n }
+    });
+    expect(errOf(await publisher.publish_model_card(JSON.stringify({ ...header, x: '{'.repeat(96) })))).toEqual({
+      LimitExceeded: { what: 'model card brackets ([ and {)', limit: 96n }
+    });
   }, 120_000);
 
   it('gives each operator its share of runners, counting the runners it accepted: the 51st acceptance is refused', async () => {

@@ -6,7 +6,7 @@
 export * from './limits.ts';
 export * from './vocabulary.ts';
 export { ManifestError, type ManifestErrorCode } from './errors.ts';
-export { formatIssue, formatPath, manifestErrorMap, toManifestIssues, type ManifestIssue } from './issues.ts';
+export { formatIssue, formatPath, manifestErrorMap, toManifestIssues, MAX_MANIFEST_ISSUES, type ManifestIssue } from './issues.ts';
 export { AmountSchema, DigestSchema, ModelIdSchema } from './fields.ts';
 export {
   ModelRefSchema,

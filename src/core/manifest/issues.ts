@@ -121,11 +121,14 @@ function squash(text: string): string {
   return text.toLowerCase().replace(/[-_. ]/g, '');
 }
 
-/** A close spelling among `options`, if the input differs only by case or separators. */
-export function suggest(input: unknown, options: readonly string[]): string | undefined {
+/**
+ * A close spelling among `options`, if the input differs only by case or separators. `squashed` (the options squashed,
+ * in order) spares squashing them again for each of many inputs.
+ */
+export function suggest(input: unknown, options: readonly string[], squashed = options.map(squash)): string | undefined {
   if (typeof input !== 'string') return undefined;
-  const wanted = squash(input);
-  return options.find((option) => squash(option) === wanted);
+  const at = squashed.indexOf(squash(input));
+  return at < 0 ? undefined : options[at];
 }
 
 type RawIssue = z.core.$ZodRawIssue;
@@ -177,26 +180,44 @@ function allowedKeys(inst: unknown): string[] {
   return typeof shape === 'object' && shape !== null ? Object.keys(shape) : [];
 }
 
-/** zod's issues → manifest issues: one per unknown key, the first problem per path only. */
+/**
+ * Issues one manifest reports at most; the rest are counted in one last issue. The registry replies with them, and
+ * anyone may send a card with thousands of unknown fields: each reported one cost ~0.9M instructions (issue 15).
+ */
+export const MAX_MANIFEST_ISSUES = 16;
+
+/** zod's issues → manifest issues: one per unknown key, the first problem per path only, MAX_MANIFEST_ISSUES at most. */
 export function toManifestIssues(issues: readonly z.core.$ZodIssue[]): ManifestIssue[] {
   const out: ManifestIssue[] = [];
   const seen = new Set<string>();
-  const push = (path: string, message: string): void => {
+  let more = 0;
+  const push = (path: string, message: () => string): void => {
     if (seen.has(path)) return;
     seen.add(path);
-    out.push({ path, message });
+    if (out.length < MAX_MANIFEST_ISSUES) out.push({ path, message: message() });
+    else more++;
   };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const allowed = issue.message === '' ? [] : issue.message.split(', ');
-      for (const key of issue.keys) {
-        const close = suggest(key, allowed);
-        const hint = close === undefined ? '' : `did you mean ${close}? `;
-        push(formatPath([...issue.path, key]), `unknown field ${JSON.stringify(key)} (${hint}allowed: ${allowed.join(', ')})`);
+      const squashed = allowed.map(squash);
+      for (let i = 0; i < issue.keys.length; i++) {
+        const key = String(issue.keys[i]);
+        // Past the limit the rest are only counted (an object's keys are distinct): no path or message built for them.
+        if (out.length >= MAX_MANIFEST_ISSUES) {
+          more += issue.keys.length - i;
+          break;
+        }
+        push(formatPath([...issue.path, key]), () => {
+          const close = suggest(key, allowed, squashed);
+          const hint = close === undefined ? '' : `did you mean ${close}? `;
+          return `unknown field ${JSON.stringify(key)} (${hint}allowed: ${allowed.join(', ')})`;
+        });
       }
     } else {
-      push(formatPath(issue.path), issue.message);
+      push(formatPath(issue.path), () => issue.message);
     }
   }
+  if (more > 0) out.push({ path: '', message: `and ${more} more ${more === 1 ? 'issue' : 'issues'} not listed` });
   return out;
 }

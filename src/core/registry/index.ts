@@ -44,6 +44,7 @@ export {
 export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
 export * from './limits.js';
+export { parseCardText } from './card-text.js';
 export {
   backfillQuotaCounters,
   bump,

@@ -1,6 +1,6 @@
 import { MAX_INLINE_INPUT_BYTES, MAX_OUTPUT_BYTES } from '../tasks/limits.js';
 import { ANONYMOUS_PRINCIPAL } from './errors.js';
-import { MAX_ADMINS, MAX_MANIFEST_BYTES } from './limits.js';
+import { MAX_ADMINS, MAX_CARD_BYTES, MAX_MANIFEST_BYTES } from './limits.js';
 
 /**
  * Largest Candid argument (bytes) each registry update method accepts, derived from the field limits: what a valid
@@ -13,7 +13,7 @@ const SMALL_ARG_BYTES = 4 * 1024;
 export const MAX_FIND_REQUEST_BYTES = 64 * 1024;
 
 export const MAX_ARG_BYTES: Readonly<Record<string, number>> = {
-  publish_model_card: MAX_MANIFEST_BYTES + 1024,
+  publish_model_card: MAX_CARD_BYTES + 1024,
   register_runner: MAX_MANIFEST_BYTES + 1024,
   update_runner: MAX_MANIFEST_BYTES + 1024,
   submit_task: MAX_INLINE_INPUT_BYTES + MAX_FIND_REQUEST_BYTES + SMALL_ARG_BYTES,

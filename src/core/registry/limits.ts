@@ -4,6 +4,15 @@ export const DEFAULT_PAGE_SIZE = 20;
 /** A list call looks at no more than this many entries before it returns a continuation cursor. */
 export const MAX_SCAN_PER_CALL = 2_000;
 export const MAX_MANIFEST_BYTES = 64 * 1024;
+/**
+ * A model card's JSON: a valid card at every field's limit takes under 2 KiB (about 3 KiB pretty-printed). Anyone
+ * may publish, so the bound keeps what an invalid card costs to decode, parse and report small (issue 15).
+ */
+export const MAX_CARD_BYTES = 8 * 1024;
+/** `[` and `{` in a card's JSON, strings included: a valid card has 8, plus what its free-text label holds (64 at most). */
+export const MAX_CARD_BRACKETS = 96;
+/** Commas in a card's JSON, strings included: a valid card has at most ~30, plus what its free-text label holds. */
+export const MAX_CARD_SEPARATORS = 128;
 /** Arrays and objects nested in a manifest's JSON (a valid one nests 4 deep); QuickJS's stack overflows at a few thousand. */
 export const MAX_MANIFEST_DEPTH = 32;
 export const MAX_ADMINS = 32;

@@ -5,7 +5,7 @@ export { OpenTasks, indexKeysOf, wakeAtNs, padNs, type IndexKeys } from './open-
 export { completeTask, failTask, type ResultArgs } from './report.js';
 export { acceptTask, majorityDigest, rejectTask, settle, votersOf, type Voter } from './settlement.js';
 export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
-export { staleEscrows, ESCROW_RETRIES_PER_RUN } from './stale-escrows.js';
+export { retryRefusalIsFinal, staleEscrows, ESCROW_RETRIES_PER_RUN } from './stale-escrows.js';
 export { saveTask } from './save-task.js';
 export {
   givenUp,

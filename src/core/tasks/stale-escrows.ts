@@ -31,3 +31,14 @@ export function staleEscrows(
   }
   return stale;
 }
+
+/**
+ * Whether a retried escrow's refusal proves the first attempt never went through, so that the task may be dropped.
+ * The ledger checks its deduplication before balances and allowances, and a retry repeats the first attempt's memo and
+ * created_at_time: had that attempt moved the money, the ledger would answer `Duplicate`. `TooOld` (the window has
+ * passed), `CreatedInFuture`, `TemporarilyUnavailable` and `GenericError` prove nothing, and neither does a rejected
+ * call: the task stays `escrowing` and is tried again later, so money that moved is never left without its task.
+ */
+export function retryRefusalIsFinal(error: { [kind: string]: unknown }): boolean {
+  return 'InsufficientFunds' in error || 'InsufficientAllowance' in error || 'BadFee' in error || 'BadBurn' in error;
+}

@@ -3,6 +3,7 @@ import {
   API_VERSION,
   GGUF_FILE_TYPES,
   ManifestError,
+  MAX_MANIFEST_ISSUES,
   safeValidateManifest,
   safeValidateModelCard,
   validateManifest,
@@ -37,6 +38,17 @@ describe('ModelCard: header and shape', () => {
         message: expect.stringMatching(/^unknown field "context_length" \(did you mean contextLength\? allowed: apiVersion, kind, id, /)
       }
     ]);
+  });
+
+  it('reports at most MAX_MANIFEST_ISSUES issues and counts the rest (each reported one costs a canister ~0.9M instructions)', () => {
+    const issues = reject((c) => {
+      for (let i = 0; i < 40; i++) c[`extra${i}`] = i;
+    });
+    expect(issues).toHaveLength(MAX_MANIFEST_ISSUES + 1);
+    expect(issues.slice(0, MAX_MANIFEST_ISSUES).map((i) => i.path)).toEqual(
+      Array.from({ length: MAX_MANIFEST_ISSUES }, (_, i) => `extra${i}`)
+    );
+    expect(issues[MAX_MANIFEST_ISSUES]).toEqual({ path: '', message: `and ${40 - MAX_MANIFEST_ISSUES} more issues not listed` });
   });
 
   it('rejects an unknown nested key', () => {

@@ -5,6 +5,7 @@ import { makeConfig, memoryStore, publishCard, type Result } from '../../../src/
 import {
   escrowConfirmed,
   memoryTaskStore,
+  retryRefusalIsFinal,
   setTaskConfig,
   staleEscrows,
   STALE_ESCROW_NS,
@@ -101,5 +102,21 @@ describe('stale escrow retries (issue 15: an index of escrowing tasks by retry t
     const { escrowRetryAtNs: _dropped, ...old } = legacy;
     w.store.open.set(ids[0] ?? '', old);
     expect(staleEscrows(w.store, NOW).map((t) => t.id)).toEqual([ids[0]]);
+  });
+
+  it('drops a retried escrow only on a refusal the ledger gives after its deduplication (the first attempt never happened)', () => {
+    for (const final of [
+      { InsufficientFunds: { balance: 0n } },
+      { InsufficientAllowance: { allowance: 0n } },
+      { BadFee: { expected_fee: 1n } }
+    ])
+      expect(retryRefusalIsFinal(final)).toBe(true);
+    for (const unknown of [
+      { TooOld: null },
+      { CreatedInFuture: { ledger_time: 0n } },
+      { TemporarilyUnavailable: null },
+      { GenericError: { error_code: 1n, message: 'busy' } }
+    ])
+      expect(retryRefusalIsFinal(unknown)).toBe(false);
   });
 });
