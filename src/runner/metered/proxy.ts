@@ -64,7 +64,7 @@ export function usageOf(json: unknown): EngineUsage | undefined {
 const MAX_EVENT_CHARS = 1024 * 1024;
 
 /** Whether an SSE event's data may carry a usage object (`"usage":null`, sent on every chunk by some engines, does not). */
-const mayCarryUsage = (data: string): boolean => data.includes('"usage"') && !data.includes('"usage":null');
+const mayCarryUsage = (data: string): boolean => data.includes('"usage"') && data.replaceAll('"usage":null', '').includes('"usage"');
 
 /** How many content or text deltas a run of events holds (what a broken stream is charged by, one token each). */
 function countContent(text: string): number {
@@ -74,54 +74,103 @@ function countContent(text: string): number {
   return count;
 }
 
+/** The SSE events of `text`, each with its own separator, exactly as sent (the last one may have none). */
+function eventsOf(text: string): string[] {
+  const events: string[] = [];
+  const separator = /\r?\n\r?\n/g;
+  let start = 0;
+  for (let match = separator.exec(text); match !== null; match = separator.exec(text)) {
+    events.push(text.slice(start, separator.lastIndex));
+    start = separator.lastIndex;
+  }
+  if (start < text.length) events.push(text.slice(start));
+  return events;
+}
+
+const dataOf = (event: string): string =>
+  event
+    .split(/\r?\n/)
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
+    .join('\n');
+
+/** An event's chunk and the usage it reports, if it reports one. */
+function usageEventOf(data: string): { chunk: Record<string, unknown>; usage: EngineUsage } | undefined {
+  if (!mayCarryUsage(data)) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const usage = usageOf(json);
+  return usage !== undefined && typeof json === 'object' && json !== null ? { chunk: json as Record<string, unknown>, usage } : undefined;
+}
+
 /**
- * Relays an engine SSE stream to `res`. Complete events pass through as the engine sent them, one write per read
- * from the engine, without being parsed: only an event that can carry usage is parsed, and the one carrying it is
- * passed to `finish`, which returns what to send in its place (the chunk with the charge added). An event split
- * across reads is held until it is complete, so the usage chunk is always replaced whole.
+ * Relays an engine SSE stream to `res`. Events pass through as the engine sent them, one write per read from the
+ * engine; only an event that can carry usage is parsed. The usage the charge is made from is the last one reported
+ * before `[DONE]` (an engine may report it on every chunk, or send `"usage":null` chunks beside the real one): an
+ * event carrying usage is held until the next event shows whether another follows, then passed to `finish`, which
+ * returns what to send in its place (the chunk with the charge added), once per stream. An earlier (or later) usage
+ * event is sent as `superseded` returns it (as sent when not given). An event split across reads is held until it is
+ * complete, so the usage chunk is always replaced whole. Nothing after `[DONE]` is counted or charged.
  */
 export async function relayStream(
   upstream: Response,
   res: ServerResponse,
-  finish: (chunk: Record<string, unknown>, usage: EngineUsage) => Record<string, unknown>
+  finish: (chunk: Record<string, unknown>, usage: EngineUsage) => Record<string, unknown>,
+  superseded?: (chunk: Record<string, unknown>) => Record<string, unknown>
 ): Promise<{ usage?: EngineUsage; contentChunks: number; error?: string }> {
   let usage: EngineUsage | undefined;
   let contentChunks = 0;
   /** An event whose end has not arrived yet. */
   let carry = '';
-  /** Complete events (each ending with its blank line): written through, or the usage event replaced. */
+  /** The latest usage event, not sent yet: the charge is made from it unless another one follows. */
+  let held: { chunk: Record<string, unknown>; usage: EngineUsage; event: string } | undefined;
+  /** `[DONE]` came: what follows is relayed as sent, never counted. */
+  let ended = false;
+  const supersede = (event: string, chunk: Record<string, unknown>): string =>
+    superseded === undefined ? event : `data: ${JSON.stringify(superseded(chunk))}\n\n`;
+  /** The held usage event, with the charge: its usage is the stream's. */
+  const release = (): string => {
+    if (held === undefined) return '';
+    usage = held.usage;
+    const out = `data: ${JSON.stringify(finish(held.chunk, held.usage))}\n\n`;
+    held = undefined;
+    return out;
+  };
+  /** Complete events (each ending with its blank line): written through, the usage event held or replaced. */
   const relay = (events: string): void => {
     if (events.length === 0) return;
-    contentChunks += countContent(events);
-    if (usage !== undefined || !mayCarryUsage(events)) {
+    if (held === undefined && (ended || (!events.includes('"usage"') && !events.includes('[DONE]')))) {
+      if (!ended) contentChunks += countContent(events);
       res.write(events);
       return;
     }
     let out = '';
-    for (const event of events.split(/\r?\n\r?\n/)) {
-      if (event.length === 0) continue;
-      const data = event
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
-        .join('\n');
-      if (usage === undefined && mayCarryUsage(data)) {
-        let json: unknown;
-        try {
-          json = JSON.parse(data);
-        } catch {
-          json = undefined;
-        }
-        const found = usageOf(json);
-        if (found !== undefined && typeof json === 'object' && json !== null) {
-          usage = found;
-          out += `data: ${JSON.stringify(finish(json as Record<string, unknown>, found))}\n\n`;
-          continue;
-        }
+    for (const event of eventsOf(events)) {
+      if (ended) {
+        out += event;
+        continue;
       }
-      out += `${event}\n\n`;
+      const data = dataOf(event);
+      if (data.trim() === '[DONE]') {
+        out += release() + event;
+        ended = true;
+        continue;
+      }
+      contentChunks += countContent(event);
+      const found = usageEventOf(data);
+      if (found === undefined) out += release() + event;
+      else if (usage !== undefined) out += supersede(event, found.chunk);
+      else {
+        // The held one was not the last: it goes out as an ordinary chunk, this one is held in its place.
+        if (held !== undefined) out += supersede(held.event, held.chunk);
+        held = { ...found, event };
+      }
     }
-    res.write(out);
+    if (out.length > 0) res.write(out);
   };
   const reader = upstream.body!.getReader();
   const decoder = new TextDecoder();
@@ -137,7 +186,12 @@ export async function relayStream(
       if (end >= 0) relay(text.slice(0, end + 2));
     }
     relay(carry + decoder.decode());
+    const last = release();
+    if (last.length > 0) res.write(last);
   } catch (error) {
+    // What the engine reported before it broke is charged (as it would have been had no other event followed).
+    const last = release();
+    if (last.length > 0 && !res.destroyed) res.write(last);
     return { ...(usage === undefined ? {} : { usage }), contentChunks, error: String(error) };
   }
   return usage === undefined ? { contentChunks, error: 'the stream ended without usage' } : { usage, contentChunks };

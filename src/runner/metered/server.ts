@@ -342,11 +342,17 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     if (body.stream === true) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       const wantsUsage = clientWantsUsage(body);
-      const relayed = await relayStream(upstream, res, (chunk, usage) => {
-        const out: Record<string, unknown> = { ...chunk, deai_charge: chargeToJson(charge(usage)) };
-        if (!wantsUsage) delete out.usage;
-        return out;
-      });
+      const withoutUsage = ({ usage: _usage, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
+      const relayed = await relayStream(
+        upstream,
+        res,
+        (chunk, usage) => {
+          const out: Record<string, unknown> = { ...chunk, deai_charge: chargeToJson(charge(usage)) };
+          return wantsUsage ? out : withoutUsage(out);
+        },
+        // An engine reporting usage on every chunk: the client that did not ask gets none of it.
+        wantsUsage ? undefined : withoutUsage
+      );
       if (relayed.error !== undefined) {
         log('metered-stream-broken', { error: relayed.error });
         // Tell the client as llama.cpp does mid-stream; what was generated is charged (one token per content chunk).

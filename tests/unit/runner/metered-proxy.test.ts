@@ -75,6 +75,67 @@ describe('relayStream', () => {
     expect(result.usage).toEqual({ inputTokens: 3n, outputTokens: 2n });
   });
 
+  // OpenAI-style engines send "usage":null on every chunk once include_usage is set.
+  const lastNull = 'data: {"model":"m","choices":[{"delta":{},"finish_reason":"stop"}],"usage":null}\n\n';
+
+  it('attack: the usage chunk sharing a read with a "usage":null chunk is still replaced, in one write (review 2, F5)', async () => {
+    const { writes, result } = await relay([content + lastNull + usage + done]);
+    expect(writes).toEqual([
+      content + lastNull + 'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2},"deai_charge":"C"}\n\n' + done
+    ]);
+    expect(result).toEqual({ usage: { inputTokens: 3n, outputTokens: 2n }, contentChunks: 1 });
+  });
+
+  it('attack: usage reported on every chunk is charged from the last one before [DONE], the earlier ones stripped (F5)', async () => {
+    const chunk = (content: string, tokens: number): string =>
+      `data: {"model":"m","choices":[{"delta":{"content":"${content}"}}],"usage":{"prompt_tokens":3,"completion_tokens":${tokens}}}\n\n`;
+    const after = 'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":900}}\n\n';
+    const charged: bigint[] = [];
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const piece of [chunk('a', 0), chunk('b', 1) + usage, done + after]) c.enqueue(new TextEncoder().encode(piece));
+        c.close();
+      }
+    });
+    const writes: string[] = [];
+    const res = { write: (text: string) => writes.push(text) > 0 } as unknown as ServerResponse;
+    const strip = ({ usage: _usage, ...rest }: Record<string, unknown>) => rest;
+    const result = await relayStream(
+      new Response(body),
+      res,
+      (c, found) => {
+        charged.push(found.outputTokens);
+        return { ...strip(c), deai_charge: 'C' };
+      },
+      strip
+    );
+    expect(charged).toEqual([2n]); // once, from the last usage before [DONE]
+    expect(result).toEqual({ usage: { inputTokens: 3n, outputTokens: 2n }, contentChunks: 2 });
+    // Nothing is written for the first read (its one event might have carried the last usage); what follows [DONE]
+    // is relayed as sent.
+    expect(writes).toEqual([
+      'data: {"model":"m","choices":[{"delta":{"content":"a"}}]}\n\n' + 'data: {"model":"m","choices":[{"delta":{"content":"b"}}]}\n\n',
+      'data: {"model":"m","choices":[],"deai_charge":"C"}\n\n' + done + after
+    ]);
+  });
+
+  it('a usage chunk ending a read is held until the next read shows it was the last', async () => {
+    const { writes, result } = await relay([content + usage, done]);
+    expect(writes).toEqual([
+      content,
+      'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2},"deai_charge":"C"}\n\n' + done
+    ]);
+    expect(result.usage).toEqual({ inputTokens: 3n, outputTokens: 2n });
+  });
+
+  it('a usage chunk the engine ends the stream on, without [DONE], is still charged', async () => {
+    const { writes, result } = await relay([content, usage]);
+    expect(writes.join('')).toBe(
+      content + 'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2},"deai_charge":"C"}\n\n'
+    );
+    expect(result.usage).toEqual({ inputTokens: 3n, outputTokens: 2n });
+  });
+
   it('a stream without usage is reported, with its content chunks counted', async () => {
     const { result } = await relay([content, more, done]);
     expect(result).toEqual({ contentChunks: 2, error: 'the stream ended without usage' });
