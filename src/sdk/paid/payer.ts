@@ -613,7 +613,11 @@ function errorOf(text: string, status: number): { message: string; type?: string
   return { message: text.slice(0, 200) || `HTTP ${status}` };
 }
 
-/** Reads an SSE stream, passing each JSON chunk on (with its data), and `onDone` at `[DONE]`; true when it came. */
+/**
+ * Reads an SSE stream, passing each JSON chunk on (with its data), and `onDone` at `[DONE]`; true when it came. The
+ * answer ends at `[DONE]` (the gateway shows nothing after it): later events are not passed on, so they can neither be
+ * shown nor raise the output-token bound a charge is checked against, and the rest of the body is not read.
+ */
 async function readStream(
   body: ReadableStream<Uint8Array>,
   onChunk: (chunk: Record<string, unknown>, data: string) => void,
@@ -623,9 +627,10 @@ async function readStream(
   const parser = createParser({
     maxBufferSize: 1024 * 1024,
     onEvent(event: EventSourceMessage) {
+      if (done) return;
       if (event.data === '[DONE]') {
-        if (!done) onDone();
         done = true;
+        onDone();
         return;
       }
       let chunk: unknown;
@@ -645,9 +650,14 @@ async function readStream(
   const reader = body.getReader();
   const decoder = new TextDecoder();
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+    const { done: ended, value } = await reader.read();
+    if (ended) break;
     parser.feed(decoder.decode(value, { stream: true }));
+    if (done) {
+      // A runner that keeps the stream open (or padded) after [DONE] neither holds the request nor adds to it.
+      await reader.cancel().catch(() => undefined);
+      break;
+    }
   }
   return done;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { describe, expect, it } from 'vitest';
 
+import { AUTH_HEADERS, chargeToJson } from '../../../src/core/credit/index.js';
 import { startMeteredServer, type MeteredServerOptions } from '../../../src/runner/metered/server.js';
 import { PayerClient } from '../../../src/sdk/paid/payer.js';
 import { memoryPayerStore } from '../../../src/sdk/paid/state.js';
@@ -84,6 +85,66 @@ async function meteredRunner(credit: MemoryCredit, extra: Partial<MeteredServerO
 
 const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 1_000_000n };
 const CHAT = { path: '/v1/chat/completions' as const, body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 } };
+
+describe('PayerClient streams end at [DONE] (review 2, F6)', () => {
+  /** A streamed request to a runner answering 'hi', charged 500 output tokens, then `after` past its [DONE]. */
+  async function streamWith(after: (c: ReadableStreamDefaultController<Uint8Array>) => void) {
+    const identity = Ed25519KeyIdentity.generate();
+    const payer = identity.getPrincipal().toText();
+    const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(100_000_000n);
+    const chunks: unknown[] = [];
+    const runnerFetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+      const lineId = BigInt(new Headers(init?.headers).get(AUTH_HEADERS.line)!);
+      const charge = { lineId, chargeSeq: 1n, inputTokens: 1n, outputTokens: 500n, costE8s: 501n, owedE8s: 501n };
+      const sse =
+        `data: ${JSON.stringify({ model: 'm', choices: [{ delta: { content: 'hi' } }] })}\n\n` +
+        `data: ${JSON.stringify({ model: 'm', choices: [], deai_charge: chargeToJson(charge) })}\n\n` +
+        'data: [DONE]\n\n';
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode(sse));
+          after(c);
+        }
+      });
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    }) as typeof fetch;
+    const client = await PayerClient.open({
+      identity,
+      credit: credit.payer(payer),
+      store: memoryPayerStore(),
+      fetch: runnerFetch,
+      settleEveryMs: 0
+    });
+    const target = { runner, endpoint: 'http://runner.invalid', prices: { inputPerMillion: 1_000_000n, outputPerMillion: 1_000_000n } };
+    const sent = await client.send(target, {
+      path: '/v1/chat/completions',
+      body: { messages: [{ role: 'user', content: 'hi' }], max_tokens: 1000, stream: true },
+      onChunk: (chunk) => chunks.push(chunk)
+    });
+    await client.close().catch(() => undefined);
+    return { sent, chunks };
+  }
+
+  it('attack: content sent after [DONE] (never shown by the gateway) neither reaches onChunk nor raises the signed bound', async () => {
+    const { sent, chunks } = await streamWith((c) => {
+      c.enqueue(
+        new TextEncoder().encode(`data: ${JSON.stringify({ model: 'm', choices: [{ delta: { content: 'x'.repeat(1000) } }] })}\n\n`)
+      );
+      c.close();
+    });
+    expect(sent.ok).toBe(true);
+    // 'hi' is 2 bytes: at most 2 + 16 slack output tokens are signed for, not the 500 charged.
+    expect((sent as { accepted?: { outputTokens: bigint } }).accepted?.outputTokens).toBeLessThanOrEqual(18n);
+    expect(chunks).toHaveLength(2);
+  });
+
+  it('attack: a runner that keeps the stream open after [DONE] does not hold the request', async () => {
+    const { sent } = await streamWith(() => undefined);
+    expect(sent.ok).toBe(true);
+  });
+});
 
 describe('PayerClient against a metered runner', () => {
   it('a payer that lost its books resumes from the runner’s held receipt when it is ahead of the chain (finding 8)', async () => {
