@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { z } from 'zod';
@@ -11,11 +11,15 @@ import { signedReceiptFromJson, signedReceiptToJson, type SignedReceipt } from '
  * restarted runner can still settle alone what it served.
  *
  * `put` takes effect in memory at once and never touches the disk on the request path: the file is rewritten
- * asynchronously, at most one write at a time, one write for every put made while the previous one ran (a burst of
- * receipts costs one write). `flush()` resolves once the file holds every put made before it; the settler flushes
- * before it settles alone with a receipt, and closing flushes. A crash loses at most the puts of the last write
- * (milliseconds): the runner then holds the payer's previous receipt, and what that one does not cover is exposure
- * like any charge not yet receipted (bounded by `maxUnsignedE8s`).
+ * asynchronously (a temp file, fsynced, then renamed over the old one), at most one write at a time, one write for
+ * every put made while the previous one ran (a burst of receipts costs one write). `flush()` resolves once the file
+ * holds every put made before it; the settler flushes before it settles alone with a receipt, and closing flushes.
+ *
+ * What a crash (or power loss) loses is every receipt accepted since the last completed write: those put while a
+ * write was in progress (a whole-file rewrite and an fsync, O(lines)) and those waiting for the next turn. The
+ * runner then holds the payer's previous receipt for those lines. These receipts were signed, so what they cover
+ * beyond the previous one is NOT bounded by `maxUnsignedE8s`: a payer that settles its own receipts still pays it,
+ * one that never settles keeps it. Only what the settler settles alone with is known to be on disk.
  */
 export interface StoredReceipt {
   signed: SignedReceipt;
@@ -59,7 +63,7 @@ export class ReceiptStore {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch {
-      return; // a torn write cannot happen (rename is atomic); an operator's edit gone wrong starts empty
+      return; // a torn write cannot happen (fsync, then an atomic rename); an operator's edit gone wrong starts empty
     }
     const parsed = FileSchema.safeParse(raw);
     if (!parsed.success) return;
@@ -127,7 +131,21 @@ export class ReceiptStore {
     const text = JSON.stringify({ version: 1, lines });
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.tmp`;
-    await writeFile(tmp, text);
+    // On disk before the rename: else a power loss can leave the renamed file empty or torn.
+    const file = await open(tmp, 'w');
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(tmp, this.path);
+    // The rename itself is durable once the directory is synced (where the platform allows opening one).
+    const dir = await open(dirname(this.path), 'r').catch(() => undefined);
+    if (dir !== undefined)
+      await dir
+        .sync()
+        .catch(() => undefined)
+        .finally(() => dir.close());
   }
 }
