@@ -93,3 +93,48 @@ describe('paid transport: the gateway payer without free credit', () => {
     expect(reserveCalls).toBe(1);
   });
 });
+
+/** What a runner sends after its [DONE] is never shown (the answer ends there), so the key never pays for it. */
+describe('paid transport: padding after the runner’s [DONE] (review 2, F6)', () => {
+  it('attack: neither reaches the client nor raises what the key is charged', async () => {
+    const { AUTH_HEADERS, chargeToJson } = await import('../../../src/core/credit/index.ts');
+    const { MemoryCredit } = await import('../../support/credit.ts');
+    const identity = Ed25519KeyIdentity.generate();
+    const payer = identity.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(100_000_000n);
+    const runnerFetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+      const lineId = BigInt(new Headers(init?.headers).get(AUTH_HEADERS.line)!);
+      const charge = { lineId, chargeSeq: 1n, inputTokens: 1n, outputTokens: 500n, costE8s: 501n, owedE8s: 501n };
+      const sse =
+        `data: ${JSON.stringify({ model: 'm', choices: [{ delta: { content: 'hi' } }] })}\n\n` +
+        `data: ${JSON.stringify({ model: 'm', choices: [], deai_charge: chargeToJson(charge) })}\n\n` +
+        'data: [DONE]\n\n' +
+        `data: ${JSON.stringify({ model: 'm', choices: [{ delta: { content: 'x'.repeat(1000) } }] })}\n\n`;
+      return new Response(sse, { headers: { 'content-type': 'text/event-stream' } });
+    }) as typeof fetch;
+    const client = await PayerClient.open({ identity, credit: credit.payer(payer), fetch: runnerFetch, settleEveryMs: 0 });
+    const target = {
+      runner: Ed25519KeyIdentity.generate().getPrincipal().toText(),
+      endpoint: 'http://runner.invalid',
+      model: MODEL,
+      inputPricePerMillion: 1_000_000n,
+      outputPricePerMillion: 1_000_000n
+    };
+    const upstream = await paidTransport(client).send(
+      target,
+      { path: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'hi' }], max_tokens: 1000, stream: true }, stream: true },
+      new AbortController().signal
+    );
+    expect(upstream.kind).toBe('stream');
+    if (upstream.kind !== 'stream') return;
+    const shown: unknown[] = [];
+    for await (const chunk of upstream.chunks) shown.push(chunk);
+    const settlement = await upstream.settlement;
+    expect(shown).toHaveLength(2);
+    // 'hi' is 2 bytes: at most 2 + 16 slack output tokens, plus the 1 input token, not the 501 the runner charged.
+    expect(settlement.completionTokens).toBeLessThanOrEqual(18);
+    expect(settlement.chargeE8s).toBeLessThanOrEqual(19n);
+    await client.close().catch(() => undefined);
+  });
+});
