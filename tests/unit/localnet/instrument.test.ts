@@ -443,7 +443,7 @@ describe('instrumentModule on the azle probe canister', () => {
       `instrumented probe.wasm in ${elapsedMs.toFixed(0)} ms: ${wasm.length} -> ${bytes.length} bytes ` +
         `(+${(((bytes.length - wasm.length) / wasm.length) * 100).toFixed(1)}%)`
     );
-    expect(elapsedMs).toBeLessThan(10_000);
+    // How long it takes is bench:localnet's figure (cold boot), not a timed assertion that a loaded machine breaks.
     expect(mutableGlobalExports).toEqual(['__deai_global_0']);
     expect(WebAssembly.validate(new Uint8Array(bytes))).toBe(true);
     const reread = binaryen.readBinary(bytes);
