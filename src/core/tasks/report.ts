@@ -65,7 +65,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (lease.operator !== undefined) result.operator = lease.operator;
   if (lease.prices !== undefined) {
     result.costE8s = meteredCostE8s(lease.prices, args.inputTokens, args.outputTokens);
-    // Kept so that redundant winners are paid the majority's median counts at these prices (settlement.ts).
+    // Kept so that a winner's pay can be recomputed at these prices at settlement (settlement.ts).
     result.prices = lease.prices;
   }
   if (args.output !== undefined) result.output = args.output;
