@@ -90,6 +90,11 @@ describe('disputes, sealed results, output-token bounds and own-count pay for re
     // Same output; the honest runner reports what it generated, a colluder 0 tokens (it would have cut the honest pay
     // to 0 under the old median rule).
     okOf(await (await t.tasks(honest)).complete_task(task.id, resultArgs('Paris', { input_tokens: 12n, output_tokens: 2n })));
+    // A reference has no bytes to bound its tokens: a redundant task wants the output inline (review 2, F4).
+    const byReference = { ...resultArgs('Paris', { output_tokens: 64n }), output: [] as [], reference: ['https://x/a'] as [string] };
+    expect(errOf(await (await t.tasks(colluder)).complete_task(task.id, byReference))).toEqual({
+      InvalidArgument: { field: 'output', reason: 'a redundant task needs the output inline, not a reference' }
+    });
     okOf(await (await t.tasks(colluder)).complete_task(task.id, resultArgs('Paris', { input_tokens: 0n, output_tokens: 0n })));
     const settled = okOf(await asRequester.accept_task(task.id));
     expect(settled.state).toBe('accepted');

@@ -13,9 +13,8 @@ import { meteredCostE8s, perRunnerCostCapE8s } from '../rewards/pricing.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
 import { MAX_REASON_LENGTH } from './limits.js';
 import { saveTask } from './save-task.js';
-import { outputTokenBound } from './usage.js';
 import type { Stores } from './store.js';
-import type { Task, TaskResult } from './types.js';
+import type { Task } from './types.js';
 
 /** Who stands behind a result in a vote: its operator, the bond share it holds and its weight (bond × record). */
 export interface Voter {
@@ -99,12 +98,6 @@ function payMajority(store: Stores, task: Task, now: bigint): { winners: string[
   // Each winner is paid its OWN counts at its own lease's prices: complete_task bounded them (input by the input's bytes
   // and the served context, output by the inline output's bytes and max_output_tokens), so a colluding winner reporting
   // 0 tokens cannot lower what an honest one is paid, and an inflated report raises only its own pay, within the bounds.
-  // A winner that gave only a reference (no bytes to bound its output tokens) is held to the longest inline output
-  // among the winners, when one gave it inline (README "Operators and redundancy").
-  const inlineBounds = majority.flatMap((r) => (r.output === undefined ? [] : [outputTokenBound(task.limits.maxOutputTokens, r.output)]));
-  const referenceLimit = inlineBounds.length === 0 ? undefined : inlineBounds.reduce((a, b) => (a > b ? a : b));
-  const outputTokensOf = (r: TaskResult): bigint =>
-    r.output === undefined && referenceLimit !== undefined && r.outputTokens > referenceLimit ? referenceLimit : r.outputTokens;
   const protocolFeeE8s = payWinners(
     store,
     now,
@@ -114,7 +107,7 @@ function payMajority(store: Stores, task: Task, now: bigint): { winners: string[
       runner: r.runner,
       costE8s:
         r.prices !== undefined
-          ? meteredCostE8s(r.prices, r.inputTokens, outputTokensOf(r))
+          ? meteredCostE8s(r.prices, r.inputTokens, r.outputTokens)
           : (r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy))
     }))
   );

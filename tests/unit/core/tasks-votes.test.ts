@@ -120,36 +120,24 @@ describe('redundant votes: sealed results and own-count pay', () => {
     for (const who of ['sybil', 'requester', 'stranger']) expect(seenBy(store, who, id)).toEqual([[undefined, HIDDEN_DIGEST]]);
     expect(seenBy(store, 'honest', id)).toEqual([['Paris', digestOf('Paris')]]);
     // Even with the digest leaked some other way, agreeing with 0 tokens only lowers the Sybil's own pay.
-    okOf(
-      completeTask(store, 'sybil', NOW, id, {
-        ...result('x'),
-        outputDigest: digestOf('Paris'),
-        output: undefined,
-        reference: 'r',
-        inputTokens: 0n,
-        outputTokens: 0n
-      })
-    );
+    okOf(completeTask(store, 'sybil', NOW, id, { ...result('x'), outputDigest: digestOf('Paris'), inputTokens: 0n, outputTokens: 0n }));
     expect(okOf(acceptTask(store, 'requester', NOW, id)).paidRunners).toEqual(['honest', 'sybil']);
     // The honest runner's own counts: 12 × 1 + 20 × 3 = 72 e8s, and the ledger fee on top.
     expect(paidTo(store, id, 'honest')).toBe(72n + LEDGER_FEE);
     expect(paidTo(store, id, 'sybil')).toBe(LEDGER_FEE);
   });
 
-  it('a winner that answers by reference is paid no more output tokens than the inline output of the majority allows', () => {
+  it('F4: a redundant task refuses a reference instead of inline output (its bytes bound the tokens billed)', () => {
     const store = world();
-    addRunner(store, 'honest', 0xc0);
     addRunner(store, 'inflater', 0xb1);
     const id = submitted(store, 2);
-    for (const r of ['honest', 'inflater']) okOf(claimTask(store, r, NOW, id));
-    okOf(completeTask(store, 'honest', NOW, id, result('Paris', { outputTokens: 2n })));
-    okOf(
-      completeTask(store, 'inflater', NOW, id, { ...result('Paris', { outputTokens: 64n }), output: undefined, reference: 'https://x/a' })
-    );
-    okOf(acceptTask(store, 'requester', NOW, id));
-    // 'Paris' is 5 bytes: at most 5 + 32 = 37 output tokens, 12 + 37 × 3 = 123 e8s (64 tokens would have been 204).
-    expect(paidTo(store, id, 'inflater')).toBe(123n + LEDGER_FEE);
-    expect(paidTo(store, id, 'honest')).toBe(18n + LEDGER_FEE);
+    okOf(claimTask(store, 'inflater', NOW, id));
+    const byReference = { ...result('Paris', { outputTokens: 64n }), output: undefined, reference: 'https://x/a' };
+    expect(completeTask(store, 'inflater', NOW, id, byReference)).toEqual({
+      Err: { InvalidArgument: { field: 'output', reason: 'a redundant task needs the output inline, not a reference' } }
+    });
+    // The lease stays for the output given inline, bounded by its bytes.
+    expect(okOf(completeTask(store, 'inflater', NOW, id, result('Paris', { outputTokens: 37n }))).outputTokens).toBe(37n);
   });
 
   it('F2: on a 1–1 tie the requester reads no output, in review nor after the dispute refunds it', () => {
