@@ -198,6 +198,9 @@ function configure(args: Opt<InitArgs>): void {
   warmReplyTypes([...REPLY_TYPES, ...FUNDING_ARG_TYPES]);
 }
 
+/** A task as the caller may see it: every method that returns a task goes through the privacy rules. */
+const visibleTaskView = (task: Parameters<typeof taskView>[0]): ReturnType<typeof taskView> => taskView(taskFor(state(), caller(), task));
+
 const mapResult = <T, U>(result: Result<T>, view: (value: T) => U): { Ok: U } | { Err: RegistryError } =>
   'Ok' in result ? { Ok: view(result.Ok) } : result;
 
@@ -458,7 +461,7 @@ export default class {
     handle(m.claim_task, (id) =>
       mapResult(
         claimTask(state(), caller(), time(), some(id), () => performanceCounter(0) > CLAIM_BUDGET),
-        taskView
+        visibleTaskView
       )
     );
   }
@@ -485,26 +488,26 @@ export default class {
   @update(m.fail_task.args, m.fail_task.ret, MANUAL)
   fail_task(): void {
     if (tooLarge('fail_task')) return;
-    handle(m.fail_task, (id, reason) => mapResult(failTask(state(), caller(), time(), id, reason), taskView));
+    handle(m.fail_task, (id, reason) => mapResult(failTask(state(), caller(), time(), id, reason), visibleTaskView));
   }
 
   @update(m.accept_task.args, m.accept_task.ret, MANUAL)
   accept_task(): void {
-    handle(m.accept_task, (id) => mapResult(acceptTask(state(), caller(), time(), id), taskView));
+    handle(m.accept_task, (id) => mapResult(acceptTask(state(), caller(), time(), id), visibleTaskView));
   }
 
   @update(m.reject_task.args, m.reject_task.ret, MANUAL)
   reject_task(): void {
     if (tooLarge('reject_task')) return;
-    handle(m.reject_task, (id, reason) => mapResult(rejectTask(state(), caller(), time(), id, reason), taskView));
+    handle(m.reject_task, (id, reason) => mapResult(rejectTask(state(), caller(), time(), id, reason), visibleTaskView));
   }
 
   @query(m.get_task.args, m.get_task.ret, MANUAL)
   get_task(): void {
     handle(m.get_task, (id) => {
       const task = id.length > 64 ? undefined : state().tasks.get(id);
-      // Input, conversation and outputs only for the requester, the task's runners and admins.
-      return opt(task === undefined ? undefined : taskView(taskFor(state(), caller(), task)));
+      // Input, conversation and outputs only for the requester, the task's runners and admins (core/tasks/privacy.ts).
+      return opt(task === undefined ? undefined : visibleTaskView(task));
     });
   }
 

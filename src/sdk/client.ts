@@ -452,7 +452,8 @@ export class DeaiClient {
         last = task.state;
         options.onProgress?.(task.state);
       }
-      const first = task.results[0];
+      // The first result the caller may read (the registry seals other runners' results until the task settles).
+      const first = task.results.find((r) => r.output !== undefined || r.reference !== undefined) ?? task.results[0];
       if (RESULT_STATES.has(task.state) && first !== undefined) {
         const { atNs: _atNs, firstTokenMs: _firstTokenMs, ...result } = first;
         return { taskId: task.id, state: task.state, ...result };

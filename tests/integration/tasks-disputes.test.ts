@@ -7,14 +7,16 @@ import { processTasks, resultArgs, taskNetwork } from '../support/tasks.ts';
 /**
  * Rewards follow real work (issue 16) on the built Wasm through the agent: a redundant task whose runners disagree is a
  * recorded dispute that undoes the completions it counted (a griefer gains nothing), reported output tokens are bounded
- * by the output's bytes, and redundant winners are paid for the median of the majority's counts, not each its own.
- * Each test fails on the registry as it was before (checked).
+ * by the output's bytes, each redundant winner is paid its own counts (a low report never cuts another's pay), and
+ * results stay sealed: a second runner cannot read the first one's digest or output while the task is open, and the
+ * requester of a disputed task reads no output (review 2, F1 and F2). Each test fails on the registry as it was
+ * before (checked).
  */
 const FUNDS = 20_000_000n;
 const ALLOWANCE = 15_000_000n;
 const DETERMINISTIC = { max_output_tokens: 64, temperature: [0] as [number], seed: [42n] as [bigint] };
 
-describe('disputes, output-token bounds and median pay for redundant work', () => {
+describe('disputes, sealed results, output-token bounds and own-count pay for redundant work', () => {
   let net: Localnet;
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
@@ -29,13 +31,32 @@ describe('disputes, output-token bounds and median pay for redundant work', () =
     const asRequester = await t.tasks(requester);
     const [honest, griefer] = [await t.runner(), await t.runner()];
     const task = okOf(await asRequester.submit_task(t.submitArgs('grief', { limits: DETERMINISTIC, redundancy: [2] })));
-    for (const r of [honest, griefer]) okOf(await (await t.tasks(r)).claim_task([task.id]));
+    const asGriefer = await t.tasks(griefer);
+    okOf(await (await t.tasks(honest)).claim_task([task.id]));
     okOf(await (await t.tasks(honest)).complete_task(task.id, resultArgs('Paris')));
-    okOf(await (await t.tasks(griefer)).complete_task(task.id, resultArgs('garbage')));
+    // The second runner leases after the first answered: neither its claim nor get_task shows the first digest or output.
+    const leased = okOf(await asGriefer.claim_task([task.id]));
+    const open = (await asGriefer.get_task(task.id))[0];
+    for (const seen of [leased, open]) expect(seen?.results.map((r) => [r.output, r.output_digest])).toEqual([[[], '']]);
+    // Nor does the requester (no result is in review with a majority yet).
+    expect((await asRequester.get_task(task.id))[0]?.results.map((r) => [r.output, r.output_digest])).toEqual([[[], '']]);
+    okOf(await asGriefer.complete_task(task.id, resultArgs('garbage')));
+    // A 1–1 tie in review: no majority, so nothing the requester would pay for, and nothing it reads.
+    const tied = (await asRequester.get_task(task.id))[0];
+    expect(tied?.state).toBe('review');
+    expect(tied?.results.map((r) => r.output)).toEqual([[], []]);
     const settled = okOf(await asRequester.accept_task(task.id));
     expect(settled.state).toBe('failed');
     expect(settled.paid_runners).toEqual([]);
     expect(settled.outcome[0]).toMatch(/^disputed: /);
+    // Settled and refunded: the digests are revealed, the outputs are not (only an admin reads them).
+    const disputed = (await asRequester.get_task(task.id))[0];
+    for (const seen of [settled, disputed])
+      expect(seen?.results.map((r) => [r.output, r.output_digest])).toEqual([
+        [[], resultArgs('Paris').output_digest],
+        [[], resultArgs('garbage').output_digest]
+      ]);
+    expect((await (await t.tasks(t.admin)).get_task(task.id))[0]?.results.map((r) => r.output)).toEqual([['Paris'], ['garbage']]);
     // The completions the two results counted are undone: the griefer's reputation is as if it never took the task.
     for (const r of [honest, griefer])
       expect((await asRequester.get_reputation(r.getPrincipal()))[0]).toMatchObject({ completed: 0, rejected: 0 });
@@ -57,22 +78,30 @@ describe('disputes, output-token bounds and median pay for redundant work', () =
     expect(okOf(await asRunner.complete_task(task.id, resultArgs('x', { output_tokens: 33n }))).output_tokens).toBe(33n);
   }, 120_000);
 
-  it('pays redundant winners for the median of the majority’s counts, not each for its own', async () => {
+  it('pays each redundant winner its own counts: a low report never cuts another winner’s pay', async () => {
     const t = await taskNetwork(net);
     const requester = await t.requester(FUNDS, ALLOWANCE);
     const asRequester = await t.tasks(requester);
     // 1 e8s per input token and 100 e8s per output token.
     const price = { inputPerMillion: 1_000_000, outputPerMillion: 100_000_000 };
-    const [inflater, honest] = [await t.runner(2, { price }), await t.runner(2, { price })];
+    const [colluder, honest] = [await t.runner(2, { price }), await t.runner(2, { price })];
     const task = okOf(await asRequester.submit_task(t.submitArgs('median', { limits: DETERMINISTIC, redundancy: [2] })));
-    for (const r of [inflater, honest]) okOf(await (await t.tasks(r)).claim_task([task.id]));
-    // Same output; the inflater claims the most its 5 bytes allow, the honest runner what it generated.
-    okOf(await (await t.tasks(inflater)).complete_task(task.id, resultArgs('Paris', { input_tokens: 20n, output_tokens: 37n })));
+    for (const r of [colluder, honest]) okOf(await (await t.tasks(r)).claim_task([task.id]));
+    // Same output; the honest runner reports what it generated, a colluder 0 tokens (it would have cut the honest pay
+    // to 0 under the old median rule).
     okOf(await (await t.tasks(honest)).complete_task(task.id, resultArgs('Paris', { input_tokens: 12n, output_tokens: 2n })));
+    // A reference has no bytes to bound its tokens: a redundant task wants the output inline (review 2, F4).
+    const byReference = { ...resultArgs('Paris', { output_tokens: 64n }), output: [] as [], reference: ['https://x/a'] as [string] };
+    expect(errOf(await (await t.tasks(colluder)).complete_task(task.id, byReference))).toEqual({
+      InvalidArgument: { field: 'output', reason: 'a redundant task needs the output inline, not a reference' }
+    });
+    okOf(await (await t.tasks(colluder)).complete_task(task.id, resultArgs('Paris', { input_tokens: 0n, output_tokens: 0n })));
     const settled = okOf(await asRequester.accept_task(task.id));
     expect(settled.state).toBe('accepted');
+    // Accepted: the requester reads the paid (majority) outputs.
+    expect(settled.results.map((r) => r.output)).toEqual([['Paris'], ['Paris']]);
     await processTasks(t);
-    // The median of two is the lower count: 12 input and 2 output tokens, 212 e8s each.
-    expect({ inflater: await t.balance(inflater), honest: await t.balance(honest) }).toEqual({ inflater: 212n, honest: 212n });
+    // Each its own counts: 12 × 1 + 2 × 100 = 212 e8s for the honest runner, 0 for the colluder.
+    expect({ colluder: await t.balance(colluder), honest: await t.balance(honest) }).toEqual({ colluder: 0n, honest: 212n });
   }, 120_000);
 });

@@ -16,7 +16,7 @@ export {
   routingWindowNs,
   MAX_ROUTING_CANDIDATES
 } from './routing.js';
-export { redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
+export { HIDDEN_DIGEST, redactTask, taskAccess, taskFor, type TaskAccess } from './privacy.js';
 export { checkSubmit, checkSubmitBounds } from './submit.js';
 export { quoteTask, type QuoteArgs, type TaskQuote } from './quote.js';
 export { defaultTaskConfig, memoryTaskStore, taskId, type Stores, type TaskStore } from './store.js';

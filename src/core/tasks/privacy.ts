@@ -1,18 +1,30 @@
 import { isAdmin } from '../registry/access.js';
-import type { RegistryStore } from '../registry/store.js';
+import { majorityDigest, votersOf } from './settlement.js';
+import { TERMINAL_STATES } from './states.js';
+import type { Stores } from './store.js';
 import type { Task, TaskResult } from './types.js';
 
 /** How much of a task's private content a caller reads. */
-export type TaskAccess = 'full' | 'runner' | 'summary';
+export type TaskAccess = 'admin' | 'requester' | 'runner' | 'summary';
+
+/** What a result's `outputDigest` reads while the caller may not see it (the Candid field is a required text). */
+export const HIDDEN_DIGEST = '';
 
 /**
- * A task's prompt (inline input or its reference), conversation, affinity key and outputs are private: the requester
- * and admins read everything; a runner that leased the task reads the input and its own output (not other runners'
- * outputs, which a redundant task compares); everyone else sees the summary (state, model, reward, timing, digests).
- * The digests stay: they commit to the content without revealing it.
+ * A task's prompt (inline input or its reference), conversation, affinity key and outputs are private, and a redundant
+ * task's votes are sealed until it settles (a commitment revealed by privacy, README "Task privacy"):
+ * - admins read everything;
+ * - a runner reads the input (once it leased the task) and its own result; until the task settles it sees no other
+ *   runner's digest or output, so it cannot copy a digest to "agree" without working;
+ * - the requester reads its input and, of the results, only those it pays for: while in review, the results whose
+ *   digest holds the majority now (what accept or reject would pay; with redundancy 1, the one result); once settled,
+ *   the paid (majority) results of an accepted or rejected task; a disputed, failed or expired task shows it no output.
+ *   So it cannot read an honest output and then force a dispute (a refund) with a disagreeing Sybil;
+ * - everyone else sees the summary (state, model, reward, timing; the digests once the task has settled).
  */
-export function taskAccess(store: RegistryStore, caller: string, task: Task): TaskAccess {
-  if (caller === task.requester || isAdmin(store, caller)) return 'full';
+export function taskAccess(store: Stores, caller: string, task: Task): TaskAccess {
+  if (isAdmin(store, caller)) return 'admin';
+  if (caller === task.requester) return 'requester';
   if (task.leases.some((l) => l.runner === caller)) return 'runner';
   if (task.results.some((r) => r.runner === caller) || task.failures.some((f) => f.runner === caller)) return 'runner';
   return 'summary';
@@ -20,15 +32,33 @@ export function taskAccess(store: RegistryStore, caller: string, task: Task): Ta
 
 const withoutOutput = ({ output: _output, reference: _reference, ...result }: TaskResult): TaskResult => result;
 
+/** The results whose output the requester pays for, hence reads (see taskAccess). */
+function paidResults(store: Stores, task: Task): (r: TaskResult) => boolean {
+  if (TERMINAL_STATES.has(task.state)) {
+    const paid = new Set(task.paidRunners ?? []);
+    return (r) => paid.has(r.runner);
+  }
+  if (task.state !== 'review') return () => false;
+  const digest = majorityDigest(task, votersOf(store));
+  return (r) => digest !== undefined && r.outputDigest === digest;
+}
+
 /** The task without the content `access` may not read. */
-export function redactTask(task: Task, access: TaskAccess, caller: string): Task {
-  if (access === 'full') return task;
-  const results = task.results.map((r) => (access === 'runner' && r.runner === caller ? r : withoutOutput(r)));
-  if (access === 'runner') return { ...task, results };
+export function redactTask(store: Stores, task: Task, access: TaskAccess, caller: string): Task {
+  if (access === 'admin') return task;
+  const sealed = !TERMINAL_STATES.has(task.state);
+  const paid = access === 'requester' ? paidResults(store, task) : () => false;
+  const readable = (r: TaskResult): boolean => r.runner === caller || paid(r);
+  const results = task.results.map((r) => {
+    if (readable(r)) return r;
+    const hidden = withoutOutput(r);
+    return sealed ? { ...hidden, outputDigest: HIDDEN_DIGEST } : hidden;
+  });
+  if (access !== 'summary') return { ...task, results };
   const { affinityKey: _affinityKey, ...request } = task.request;
   return { ...task, request, input: task.input.digest === undefined ? {} : { digest: task.input.digest }, results };
 }
 
 /** The task as `caller` may see it. */
-export const taskFor = (store: RegistryStore, caller: string, task: Task): Task =>
-  redactTask(task, taskAccess(store, caller, task), caller);
+export const taskFor = (store: Stores, caller: string, task: Task): Task =>
+  redactTask(store, task, taskAccess(store, caller, task), caller);

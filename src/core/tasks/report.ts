@@ -45,6 +45,9 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (lease === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
   if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
   if (args.output === undefined && args.reference === undefined) return bad('output', 'give the output, or a reference to it');
+  // A reference has no bytes to bound the output tokens billed; a redundant task's winners share one output, so each
+  // gives it inline (README "States"). A single runner's reference is bounded by max_output_tokens alone.
+  if (args.output === undefined && task.redundancy > 1) return bad('output', 'a redundant task needs the output inline, not a reference');
   if (args.output !== undefined && utf8LongerThan(args.output, MAX_OUTPUT_BYTES))
     return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
   if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH))
@@ -65,7 +68,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   if (lease.operator !== undefined) result.operator = lease.operator;
   if (lease.prices !== undefined) {
     result.costE8s = meteredCostE8s(lease.prices, args.inputTokens, args.outputTokens);
-    // Kept so that redundant winners are paid the majority's median counts at these prices (settlement.ts).
+    // Kept so that a winner's pay can be recomputed at these prices at settlement (settlement.ts).
     result.prices = lease.prices;
   }
   if (args.output !== undefined) result.output = args.output;

@@ -85,12 +85,6 @@ function disputeOutcome(task: Task, voterOf: (runner: string) => Voter): string 
   return `disputed: no majority of both bond and vote weight (${votes.join('; ')}); the completions are undone`;
 }
 
-/** The lower median of `values` (of a majority that agreed: an inflated count cannot raise what the others are paid). */
-function lowerMedian(values: bigint[]): bigint {
-  const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0n;
-}
-
 /**
  * Records what the escrow owes the majority (if any): each winner its metered cost, the treasury its fee, the requester
  * the unused budget. Returns the winners and the protocol fee; no majority: nothing recorded, undefined.
@@ -101,9 +95,9 @@ function payMajority(store: Stores, task: Task, now: bigint): { winners: string[
   const majority = task.results.filter((r) => r.outputDigest === digest);
   const winners = majority.map((r) => r.runner);
   task.paidRunners = winners;
-  // Winners that agreed on the output are paid the majority's median counts, each at its own lease's prices.
-  const inputTokens = lowerMedian(majority.map((r) => r.inputTokens));
-  const outputTokens = lowerMedian(majority.map((r) => r.outputTokens));
+  // Each winner is paid its OWN counts at its own lease's prices: complete_task bounded them (input by the input's bytes
+  // and the served context, output by the inline output's bytes and max_output_tokens), so a colluding winner reporting
+  // 0 tokens cannot lower what an honest one is paid, and an inflated report raises only its own pay, within the bounds.
   const protocolFeeE8s = payWinners(
     store,
     now,
@@ -113,7 +107,7 @@ function payMajority(store: Stores, task: Task, now: bigint): { winners: string[
       runner: r.runner,
       costE8s:
         r.prices !== undefined
-          ? meteredCostE8s(r.prices, inputTokens, outputTokens)
+          ? meteredCostE8s(r.prices, r.inputTokens, r.outputTokens)
           : (r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy))
     }))
   );

@@ -27,6 +27,7 @@ import {
   setTaskConfig,
   submitTask,
   taskFor,
+  HIDDEN_DIGEST,
   type Stores,
   type SubmitArgs
 } from '../../../src/core/tasks/index.ts';
@@ -186,7 +187,7 @@ describe('per-caller quotas', () => {
 });
 
 describe('task privacy', () => {
-  it('shows input and outputs to the requester and admins, the input to its runners, the summary to everyone else', () => {
+  it('shows everything to admins, the input to the requester and its runners, a runner its own result, the summary to everyone else', () => {
     const w = world();
     const { task } = okOf(
       submitTask(
@@ -219,16 +220,28 @@ describe('task privacy', () => {
         atNs: NOW
       }
     ];
-    for (const who of ['alice', ADMIN]) expect(taskFor(w.store, who, task)).toBe(task);
+    expect(taskFor(w.store, ADMIN, task)).toBe(task);
+    // While the task is open the requester reads its input but no result (none is in review with a majority yet).
+    const asRequester = taskFor(w.store, 'alice', task);
+    expect(asRequester.input.inline).toBe('secret prompt');
+    expect(asRequester.request.affinityKey).toBe('session-1');
+    expect(asRequester.results.map((r) => [r.output, r.outputDigest])).toEqual([
+      [undefined, HIDDEN_DIGEST],
+      [undefined, HIDDEN_DIGEST]
+    ]);
+    // A runner reads the input and its own result, never another runner's output or digest while the task is open.
     const asRunner = taskFor(w.store, 'runner-a', task);
     expect(asRunner.input.inline).toBe('secret prompt');
-    expect(asRunner.results.map((r) => r.output)).toEqual(['secret answer', undefined]);
+    expect(asRunner.results.map((r) => [r.output, r.outputDigest])).toEqual([
+      ['secret answer', task.results[0]?.outputDigest],
+      [undefined, HIDDEN_DIGEST]
+    ]);
     for (const who of [ANONYMOUS_PRINCIPAL, 'stranger']) {
       const seen = taskFor(w.store, who, task);
       expect(seen.input).toEqual({});
       expect(seen.request.affinityKey).toBeUndefined();
       expect(seen.results.map((r) => r.output)).toEqual([undefined, undefined]);
-      expect(seen.results[0]?.outputDigest).toBe(task.results[0]?.outputDigest);
+      expect(seen.results[0]?.outputDigest).toBe(HIDDEN_DIGEST);
       expect(seen.state).toBe(task.state);
       expect(seen.rewardE8s).toBe(task.rewardE8s);
     }

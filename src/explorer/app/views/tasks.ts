@@ -77,7 +77,7 @@ function timeline(task: Task): Step[] {
   for (const r of task.results)
     steps.push({
       atNs: r.atNs,
-      what: `result ${short(r.outputDigest)} · ${r.inputTokens} in / ${r.outputTokens} out tokens · ${Math.round(r.totalMs)} ms`,
+      what: `result ${r.outputDigest === '' ? '(digest sealed until the task settles)' : short(r.outputDigest)} · ${r.inputTokens} in / ${r.outputTokens} out tokens · ${Math.round(r.totalMs)} ms`,
       runner: r.runner
     });
   for (const f of task.failures) steps.push({ atNs: f.atNs, what: `failed: ${f.reason}`, runner: f.runner });
@@ -90,7 +90,7 @@ function timeline(task: Task): Step[] {
 
 /**
  * Content the caller may read, kept inline or stored elsewhere (a reference); when the registry left both out (it
- * redacts prompts and outputs for everyone but the requester, its runners and admins), it says so.
+ * redacts prompts and outputs by the task privacy rules, README "Task privacy"), it says so.
  */
 function content(inline: string | undefined, reference: string | undefined, attrs: Record<string, string>): HTMLElement {
   if (inline !== undefined) return h('pre', { class: 'output', ...attrs }, inline);
