@@ -69,9 +69,14 @@ export function openOnPreferredFailure(task: Task, runner: string, now: bigint):
 
 /**
  * Whether a queued task is given up: MAX_FAILURES distinct (effective) operators failed it, and nobody holds a lease on
- * it or returned a result. One operator's identities count once, so they cannot kill a task by failing it in turn.
+ * it or returned a result. One operator's identities count once, so they cannot kill a task by failing it in turn: a
+ * failure counts the operator its lease recorded (the runner's current one for failures stored before), and a runner
+ * counts as the operator of its first failure, so naming another operator between failures makes it no new operator.
  */
 export function givenUp(store: Stores, task: Task): boolean {
   if (task.state !== 'queued' || task.leases.length > 0 || task.results.length > 0 || task.failures.length < MAX_FAILURES) return false;
-  return new Set(task.failures.map((f) => operatorOf(store, f.runner))).size >= MAX_FAILURES;
+  const operatorByRunner = new Map<string, string>();
+  for (const f of task.failures)
+    if (!operatorByRunner.has(f.runner)) operatorByRunner.set(f.runner, f.operator ?? operatorOf(store, f.runner));
+  return new Set(operatorByRunner.values()).size >= MAX_FAILURES;
 }

@@ -7,6 +7,7 @@ import {
   memoryStore,
   publishCard,
   registerRunner,
+  updateRunner,
   type Result
 } from '../../../src/core/registry/index.ts';
 import {
@@ -158,6 +159,19 @@ describe('failures count per distinct operator, and a preferred failure opens th
       okOf(failTask(other, r, NOW, killed, 'busy'));
     }
     expect(other.tasks.get(killed)?.state).toBe('failed');
+  });
+
+  it('fail_task: identities that leave their operator after failing still count as the operator they leased for (review 2, F9)', () => {
+    const { store, sybils } = sybilWorld();
+    const id = queued(store, 'k');
+    for (const s of sybils) {
+      okOf(claimTask(store, s, NOW, id));
+      okOf(failTask(store, s, NOW, id, 'busy'));
+      // Naming another (unaccepted) operator makes the runner its own operator from now on.
+      okOf(updateRunner(store, s, NOW, s, runnerManifest(principal(0x0d, 1), [deployment(card, { slots: 2 })])));
+    }
+    expect(store.tasks.get(id)?.failures.map((f) => f.operator)).toEqual(sybils.map(() => principal(0x0a, 1)));
+    expect(store.tasks.get(id)?.state).toBe('queued');
   });
 
   it('expired leases: one operator counts once; a preferred runner’s expiry opens the task at once', () => {
