@@ -105,7 +105,11 @@ export function openStore(): Stores &
   // Memories 90+ are task routing and review's.
   const paidTasks = new StableKeyValue<number>(90);
   const index = new DiscoveryIndex();
-  index.rebuild(runners.entries(), (id) => heartbeats.get(id));
+  index.rebuild(
+    runners.entries(),
+    (id) => heartbeats.get(id),
+    (id) => reputation.get(id)
+  );
   const store: RegistryStore = {
     cards,
     namespaces,

@@ -12,7 +12,9 @@ import type { OpenTask, Task, TaskConfig } from './types.js';
  *
  * Submit ranks at most MAX_ROUTING_CANDIDATES of the model's runners (plus the requester's affinity binding): a window
  * of the per-model index that rotates with the task number, so that its cost does not grow with the runners (ranking
- * all 10,000 of a model cost ~99M instructions) and every runner is in some task's window.
+ * all 10,000 of a model cost ~99M instructions) and every runner is in some task's window. The model's proven top
+ * (at most MAX_TOP_RUNNERS by record, kept by the discovery index) joins every window, so runners that only cost a
+ * bond each dilute the window but never push the runners with the best paid history out of it.
  */
 
 /** Most runners of the model one submit ranks for its preferred list (besides the affinity binding). */
@@ -44,6 +46,8 @@ export function preferredRunners(
   if (window <= 0n) return undefined;
   const start = Number(taskNumber % 1_000_000_007n) * MAX_ROUTING_CANDIDATES;
   const pool = store.index.windowFor(request.model, start, MAX_ROUTING_CANDIDATES);
+  // The model's proven top runners are ranked whatever the window, so Sybils cannot crowd them out of most windows.
+  for (const top of store.index.topFor(request.model)) if (!pool.includes(top)) pool.push(top);
   const bound = request.affinityKey === undefined ? undefined : store.affinity.runnerFor(requester, request.affinityKey);
   const boundRunner = bound === undefined ? undefined : store.index.get(bound);
   if (boundRunner !== undefined && !pool.includes(boundRunner)) pool.push(boundRunner);

@@ -113,6 +113,22 @@ describe('submit ranks a bounded window of the model’s runners', () => {
     expect(store.tasks.get(second)?.preferred?.some((r) => store.tasks.get(first)?.preferred?.includes(r))).toBe(false);
   });
 
+  it('always ranks the model’s proven top runners, however many bonded Sybils dilute the window (review 2, F8)', () => {
+    const store = world();
+    for (let i = 0; i < 600; i++) addRunner(store, `sybil-${String(i).padStart(4, '0')}`, principal(0x0f, i));
+    addRunner(store, 'proven', principal(0x0b, 1), 100);
+    // A paid history: independent requesters accept its work (once the routing window let it lease).
+    for (let i = 0; i < 3; i++) {
+      const id = queued(store, `history-${i}`, {}, `client-${i}`);
+      const at = store.tasks.get(id)?.openToAllAtNs ?? NOW;
+      okOf(claimTask(store, 'proven', at, id));
+      okOf(completeTask(store, 'proven', at, id, result('hi')));
+      okOf(acceptTask(store, `client-${i}`, at, id));
+    }
+    expect(store.reputation.get('proven')?.independentAccepted).toBe(3);
+    for (let i = 0; i < 10; i++) expect(store.tasks.get(queued(store, `k${i}`))?.preferred).toContain('proven');
+  });
+
   it('always considers the runner bound to the requester’s session, wherever the window is', () => {
     const store = world();
     for (let i = 0; i < 300; i++) addRunner(store, `runner-${String(i).padStart(4, '0')}`, principal(0x0f, i));
