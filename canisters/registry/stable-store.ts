@@ -98,11 +98,18 @@ export function openStore(): Stores &
   // each, cleared when the epoch closes. Memories 70+ are emission's.
   const epochCredits = new CachedKeyValue<EpochCreditEntry>(70);
   const epochCreditOrder = new CachedKeyValue<string>(71);
+  // The same credits counted and ordered per runner operator (the per-operator cap), also cleared at each close.
+  const epochCreditOperators = new CachedKeyValue<number>(72);
+  const epochCreditOperatorOrder = new CachedKeyValue<string>(73);
   // Requester → accepted, fee-paying tasks (what its rejections weigh by): one entry per paying requester, stable only.
   // Memories 90+ are task routing and review's.
   const paidTasks = new StableKeyValue<number>(90);
   const index = new DiscoveryIndex();
-  index.rebuild(runners.entries(), (id) => heartbeats.get(id));
+  index.rebuild(
+    runners.entries(),
+    (id) => heartbeats.get(id),
+    (id) => reputation.get(id)
+  );
   const store: RegistryStore = {
     cards,
     namespaces,
@@ -171,6 +178,8 @@ export function openStore(): Stores &
     },
     epochCredits,
     epochCreditOrder,
+    epochCreditOperators,
+    epochCreditOperatorOrder,
     epochWork: () => (settings.get(EPOCH_WORK_KEY) as EpochWork | undefined) ?? { epoch: 0n },
     setEpochWork: (work) => settings.set(EPOCH_WORK_KEY, work)
   };

@@ -110,11 +110,13 @@ class Effects {
         expiredLeases: 0,
         latencyMsEma: 0
       };
-      store.reputation.set(runner, {
+      const next: Reputation = {
         ...current,
         completed: current.completed + Number(r.completed),
         independentAccepted: (current.independentAccepted ?? 0) + Number(r.independent)
-      });
+      };
+      store.reputation.set(runner, next);
+      store.index.noteRecord(runner, next);
     }
     for (const [payer, fees] of this.fees) if ([...fees.values()].some((f) => f > 0n)) addPaidFees(store, now, payer, fees);
   }

@@ -1,5 +1,16 @@
 import { confidentialOf } from './confidential.js';
-import type { Heartbeat, RunnerState, StoredRunner } from './types.js';
+import type { Heartbeat, Reputation, RunnerState, StoredRunner } from './types.js';
+
+/** Runners per model the index keeps as its proven top (routing always ranks them besides its window). */
+export const MAX_TOP_RUNNERS = 8;
+
+/**
+ * A runner's proven record: independent accepted tasks less rejections, failures and expired leases (what a vote's
+ * weight grows with). Only work independent requesters accepted and paid fees for raises it, so Sybils cannot buy
+ * their way above an honest runner's record for less than that runner's paid history.
+ */
+export const provenRecord = (r: Reputation | undefined): number =>
+  r === undefined ? 0 : (r.independentAccepted ?? 0) - r.rejected - r.failed - r.expiredLeases;
 
 /** What discovery needs of one deployment, precomputed as plain numbers (BigInt is slow in the canister's QuickJS). */
 export interface IndexedDeployment {
@@ -34,6 +45,8 @@ export interface IndexedRunner {
   queueDepth: number;
   /** Last heartbeat time in ms (0 = never). */
   beatAtMs: number;
+  /** Its proven record (provenRecord), kept current by `noteRecord`. */
+  record: number;
 }
 
 function topsPerWatt(runner: StoredRunner): number | undefined {
@@ -52,8 +65,10 @@ export class DiscoveryIndex {
   /** Per model: its runners in an array (for a window at any position) and each one's place in it. */
   private readonly byModel = new Map<string, { list: IndexedRunner[]; at: Map<string, number> }>();
   private readonly all = new Map<string, IndexedRunner>();
+  /** Per model: the MAX_TOP_RUNNERS runners with the best positive record, best first (ties by id). */
+  private readonly top = new Map<string, IndexedRunner[]>();
 
-  add(runner: StoredRunner, heartbeat?: Heartbeat): void {
+  add(runner: StoredRunner, heartbeat?: Heartbeat, reputation?: Reputation): void {
     const m = runner.manifest;
     const previous = this.all.get(runner.id);
     const entry: IndexedRunner = {
@@ -80,7 +95,8 @@ export class DiscoveryIndex {
       state: previous?.state,
       busySlots: previous?.busySlots ?? 0,
       queueDepth: previous?.queueDepth ?? 0,
-      beatAtMs: previous?.beatAtMs ?? 0
+      beatAtMs: previous?.beatAtMs ?? 0,
+      record: reputation === undefined ? (previous?.record ?? 0) : provenRecord(reputation)
     };
     if (previous !== undefined) this.remove(runner);
     this.all.set(runner.id, entry);
@@ -97,12 +113,49 @@ export class DiscoveryIndex {
       } else runners.list[at] = entry;
     }
     if (heartbeat !== undefined) this.beat(runner.id, heartbeat);
+    this.rankTop(entry);
+  }
+
+  /** The runner's reputation changed: its record moves it in or out of its models' top lists (O(MAX_TOP_RUNNERS)). */
+  noteRecord(runnerId: string, reputation: Reputation): void {
+    const entry = this.all.get(runnerId);
+    if (entry === undefined) return;
+    entry.record = provenRecord(reputation);
+    this.unrankTop(entry);
+    this.rankTop(entry);
+  }
+
+  /** The model's proven top runners, best first: at most MAX_TOP_RUNNERS. */
+  topFor(modelId: string): readonly IndexedRunner[] {
+    return this.top.get(modelId) ?? [];
+  }
+
+  private rankTop(entry: IndexedRunner): void {
+    if (entry.record <= 0) return;
+    for (const modelId of new Set(entry.deployments.map((d) => d.modelId))) {
+      const list = (this.top.get(modelId) ?? []).filter((r) => r.id !== entry.id);
+      const at = list.findIndex((r) => r.record < entry.record || (r.record === entry.record && r.id > entry.id));
+      list.splice(at === -1 ? list.length : at, 0, entry);
+      if (list.length > MAX_TOP_RUNNERS) list.length = MAX_TOP_RUNNERS;
+      this.top.set(modelId, list);
+    }
+  }
+
+  private unrankTop(entry: { id: string; deployments: IndexedDeployment[] }): void {
+    for (const d of entry.deployments) {
+      const list = this.top.get(d.modelId);
+      if (list === undefined || !list.some((r) => r.id === entry.id)) continue;
+      const rest = list.filter((r) => r.id !== entry.id);
+      if (rest.length === 0) this.top.delete(d.modelId);
+      else this.top.set(d.modelId, rest);
+    }
   }
 
   remove(runner: { id: string }): void {
     const entry = this.all.get(runner.id);
     if (entry === undefined) return;
     this.all.delete(runner.id);
+    this.unrankTop(entry);
     for (const d of entry.deployments) {
       const runners = this.byModel.get(d.modelId);
       const at = runners?.at.get(runner.id);
@@ -163,9 +216,14 @@ export class DiscoveryIndex {
     return this.all.size;
   }
 
-  rebuild(runners: Iterable<[string, StoredRunner]>, heartbeat: (runnerId: string) => Heartbeat | undefined): void {
+  rebuild(
+    runners: Iterable<[string, StoredRunner]>,
+    heartbeat: (runnerId: string) => Heartbeat | undefined,
+    reputation: (runnerId: string) => Reputation | undefined = () => undefined
+  ): void {
     this.byModel.clear();
     this.all.clear();
-    for (const [, runner] of runners) this.add(runner, heartbeat(runner.id));
+    this.top.clear();
+    for (const [, runner] of runners) this.add(runner, heartbeat(runner.id), reputation(runner.id));
   }
 }

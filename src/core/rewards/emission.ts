@@ -10,6 +10,12 @@ export const DEFAULT_REQUESTER_CAP_BPS = 2_000;
 export const MAX_EPOCH_CREDITS = 1_000;
 
 /**
+ * Pairs of one runner operator (effective operator) the epoch credits at most: a tenth of the table, so filling it
+ * takes ten operators (ten bonds where bonds are on) and one operator's flood leaves 90 % of the places to others.
+ */
+export const MAX_OPERATOR_CREDITS = MAX_EPOCH_CREDITS / 10;
+
+/**
  * Splits `budgetE8s` pro rata by weight, exactly (largest remainders): floor shares first, then the units left by
  * rounding one each to the shares with the largest fractional parts (ties: larger weight, then key). The shares sum to
  * the budget and none exceeds its exact share rounded up (so none exceeds its weight when the budget is at most the

@@ -1,4 +1,5 @@
-import { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission } from './emission.js';
+import { effectiveOperator } from '../registry/operator-of.js';
+import { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, MAX_OPERATOR_CREDITS, epochEmission } from './emission.js';
 import { addPayout, payAccountOf } from './outbox.js';
 import type { RewardStores } from './store.js';
 import type { EpochCredit, EpochCreditEntry, EpochTerms, EpochWork } from './types.js';
@@ -13,37 +14,104 @@ export function isSelfDealing(store: Pick<RewardStores, 'runners'>, requester: s
   return requester === runner || requester === operator || requesterOperator === operator;
 }
 
-const orderKey = (credit: EpochCreditEntry): string =>
+const sizeKey = (credit: EpochCreditEntry): string =>
   `${credit.fee.toString().padStart(30, '0')}|${credit.seq.toString().padStart(20, '0')}`;
+const ownerKey = (owner: string, credit: EpochCreditEntry): string => `${owner}|${sizeKey(credit)}`;
 
 /**
- * Credits `fee` from `requester` to `runner` in the current epoch's keyed credits: a known pair accumulates; a new pair
- * takes a free place, or, once MAX_EPOCH_CREDITS pairs are credited, the place of the smallest pair (the oldest among
- * equals) if its fee is at least as large. So flooding the table with minimum-fee pairs cannot keep an honest pair
- * out, and pushing a credited pair out again costs the flooder a new pair's fee for each older pair as small. A few
- * keyed reads and writes, whatever the table holds. Returns whether anything changed (`work`'s totals are updated).
+ * Who a pair counts against: its runner and the operator recorded with it (one when the runner stands for itself).
+ * The runner counts too because a runner can name another accepting operator at will, a new runner costs a bond.
+ * A pair stored before operators were recorded counts against no one.
+ */
+function ownersOf(key: string, credit: EpochCreditEntry): string[] {
+  if (credit.operator === undefined) return [];
+  const runner = key.slice(key.indexOf('|') + 1);
+  return runner === credit.operator ? [runner] : [runner, credit.operator];
+}
+
+/** `owner`'s smallest credited pair (the oldest among equals): its key and entry. */
+function smallestOf(store: RewardStores, owner: string): [string, EpochCreditEntry] | undefined {
+  const found = first(store.epochCreditOperatorOrder.entries(`${owner}|`));
+  if (found === undefined || !found[0].startsWith(`${owner}|`)) return undefined;
+  const credit = store.epochCredits.get(found[1]);
+  return credit === undefined ? undefined : [found[1], credit];
+}
+
+/** Stores a pair indexed by size and by owner. */
+function put(store: RewardStores, key: string, credit: EpochCreditEntry): void {
+  store.epochCredits.set(key, credit);
+  store.epochCreditOrder.set(sizeKey(credit), key);
+  for (const owner of ownersOf(key, credit)) store.epochCreditOperatorOrder.set(ownerKey(owner, credit), key);
+}
+
+/** Removes a pair's size and owner index entries (and the pair itself unless `keep`). */
+function remove(store: RewardStores, key: string, credit: EpochCreditEntry, keep = false): void {
+  store.epochCreditOrder.delete(sizeKey(credit));
+  for (const owner of ownersOf(key, credit)) {
+    store.epochCreditOperatorOrder.delete(ownerKey(owner, credit));
+    if (!keep) count(store, owner, -1);
+  }
+  if (!keep) store.epochCredits.delete(key);
+}
+
+const countOf = (store: RewardStores, owner: string): number => store.epochCreditOperators.get(owner) ?? 0;
+
+function count(store: RewardStores, owner: string, delta: number): void {
+  const next = countOf(store, owner) + delta;
+  if (next > 0) store.epochCreditOperators.set(owner, next);
+  else store.epochCreditOperators.delete(owner);
+}
+
+/**
+ * The pair a new pair of `owners` would replace: once one of them holds MAX_OPERATOR_CREDITS pairs, its own smallest
+ * (refused, undefined, unless that pair also counts against every other owner at its cap); else, once the table holds
+ * MAX_EPOCH_CREDITS pairs, the smallest of all (the oldest among equals); else none (`null`: a free place).
+ */
+function victimFor(store: RewardStores, owners: string[]): [string, EpochCreditEntry] | null | undefined {
+  const full = owners.filter((owner) => countOf(store, owner) >= MAX_OPERATOR_CREDITS);
+  if (full.length > 0) {
+    const own = smallestOf(store, full[0] as string);
+    if (own === undefined) return undefined;
+    const its = ownersOf(...own);
+    return full.every((owner) => its.includes(owner)) ? own : undefined;
+  }
+  if (store.epochCredits.size() < MAX_EPOCH_CREDITS) return null;
+  const smallest = first(store.epochCreditOrder.entries());
+  const credit = smallest === undefined ? undefined : store.epochCredits.get(smallest[1]);
+  return smallest === undefined || credit === undefined ? undefined : [smallest[1], credit];
+}
+
+/**
+ * Credits `fee` from `requester` to `runner` in the current epoch's keyed credits (README "Emission"): a known pair
+ * accumulates. A new pair counts against its runner and the runner's effective operator; once either holds
+ * MAX_OPERATOR_CREDITS pairs, the new pair may only replace that one's own smallest pair; otherwise it takes a free
+ * place or, once MAX_EPOCH_CREDITS pairs are credited, the smallest pair's (the oldest among equals). Either way only
+ * for a strictly larger fee. So one operator (or runner) holds at most a tenth of the table however early it floods,
+ * and a flood of minimum-fee pairs, however late, pushes out no pair credited as much. A few keyed reads and writes,
+ * whatever the table holds. Returns whether anything changed (`work`'s totals are updated).
  */
 function creditPair(store: RewardStores, work: EpochWork, requester: string, runner: string, fee: bigint): boolean {
   const key = `${requester}|${runner}`;
   const found = store.epochCredits.get(key);
-  if (found === undefined && store.epochCredits.size() >= MAX_EPOCH_CREDITS) {
-    const smallest = first(store.epochCreditOrder.entries());
-    const evicted = smallest === undefined ? undefined : store.epochCredits.get(smallest[1]);
-    if (smallest === undefined || evicted === undefined || evicted.fee > fee) return false;
-    store.epochCreditOrder.delete(smallest[0]);
-    store.epochCredits.delete(smallest[1]);
+  if (found !== undefined) {
+    remove(store, key, found, true);
+    put(store, key, { ...found, fee: found.fee + fee });
+    work.creditedE8s = (work.creditedE8s ?? 0n) + fee;
+    return true;
+  }
+  const stored = store.runners.get(runner);
+  const next: EpochCreditEntry = { fee, seq: work.creditSeq ?? 0n, operator: stored === undefined ? runner : effectiveOperator(stored) };
+  const victim = victimFor(store, ownersOf(key, next));
+  if (victim === undefined) return false;
+  if (victim !== null) {
+    const [victimKey, evicted] = victim;
+    if (evicted.fee >= fee) return false;
+    remove(store, victimKey, evicted);
     work.creditedE8s = (work.creditedE8s ?? 0n) - evicted.fee;
   }
-  let next: EpochCreditEntry;
-  if (found === undefined) {
-    next = { fee, seq: work.creditSeq ?? 0n };
-    work.creditSeq = next.seq + 1n;
-  } else {
-    store.epochCreditOrder.delete(orderKey(found));
-    next = { fee: found.fee + fee, seq: found.seq };
-  }
-  store.epochCredits.set(key, next);
-  store.epochCreditOrder.set(orderKey(next), key);
+  work.creditSeq = next.seq + 1n;
+  put(store, key, next);
+  for (const owner of ownersOf(key, next)) count(store, owner, 1);
   work.creditedE8s = (work.creditedE8s ?? 0n) + fee;
   return true;
 }
@@ -116,9 +184,9 @@ export function closeEpoch(store: RewardStores, now: bigint): void {
       addPayout(store, now, i, 'emission', `epoch-${work.epoch}/${runner}`, payAccountOf(store, runner), amount, `epoch-${work.epoch}`);
     });
   }
-  // At most MAX_EPOCH_CREDITS pairs: the next epoch starts with empty maps.
-  for (const [key] of [...store.epochCreditOrder.entries()]) store.epochCreditOrder.delete(key);
-  for (const [key] of [...store.epochCredits.entries()]) store.epochCredits.delete(key);
+  // At most MAX_EPOCH_CREDITS pairs (and as many operators): the next epoch starts with empty maps.
+  for (const map of [store.epochCreditOrder, store.epochCreditOperatorOrder, store.epochCredits, store.epochCreditOperators])
+    for (const [key] of [...map.entries()]) map.delete(key);
   const terms = openTerms(store, now);
   const aligned = now / store.taskConfig().epochNs;
   const next: EpochWork = { epoch: aligned > work.epoch ? aligned : work.epoch + 1n, terms };

@@ -41,7 +41,7 @@ export {
   type Charges,
   type Prices
 } from './pricing.js';
-export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, epochEmission, splitEmission } from './emission.js';
+export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, MAX_OPERATOR_CREDITS, epochEmission, splitEmission } from './emission.js';
 export { addAcceptedWork, addPaidFees, closeEpoch, epochCreditedFees, epochCredits, isSelfDealing } from './epochs.js';
 export {
   addPayout,

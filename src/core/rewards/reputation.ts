@@ -1,13 +1,14 @@
 import type { RegistryStore } from '../registry/store.js';
 import type { Reputation } from '../registry/types.js';
 
-type ReputationStore = Pick<RegistryStore, 'reputation'>;
+type ReputationStore = Pick<RegistryStore, 'reputation' | 'index'>;
 
 function bump(store: ReputationStore, runner: string, change: (r: Reputation) => void): void {
   const current = store.reputation.get(runner) ?? { completed: 0, failed: 0, rejected: 0, expiredLeases: 0, latencyMsEma: 0 };
   const next = { ...current };
   change(next);
   store.reputation.set(runner, next);
+  store.index.noteRecord(runner, next);
 }
 
 /**

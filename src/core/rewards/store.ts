@@ -14,6 +14,10 @@ export interface RewardStore extends BondStore {
   epochCredits: KeyValue<EpochCreditEntry>;
   /** The same credits by size, `<fee, 30 digits>|<seq, 20 digits>` → pair key: the first is the one to replace. */
   epochCreditOrder: KeyValue<string>;
+  /** Pairs credited per runner and per runner operator this epoch: id → count (at most MAX_OPERATOR_CREDITS each). */
+  epochCreditOperators: KeyValue<number>;
+  /** The same credits by runner or operator and size, `<id>|<fee, 30 digits>|<seq, 20 digits>` → pair key. */
+  epochCreditOperatorOrder: KeyValue<string>;
   epochWork(): EpochWork;
   setEpochWork(work: EpochWork): void;
 }

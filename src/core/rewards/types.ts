@@ -57,6 +57,8 @@ export interface EpochCreditEntry {
   fee: bigint;
   /** The order it was first credited in (among equal fees the oldest is replaced first). */
   seq: bigint;
+  /** The runner's effective operator when the pair was first credited (absent: stored before operator caps). */
+  operator?: string;
 }
 
 /** The current epoch's accepted, fee-paying work, for emission: its record; the credits are keyed (epochCredits). */

@@ -12,7 +12,9 @@ import type { OpenTask, Task, TaskConfig } from './types.js';
  *
  * Submit ranks at most MAX_ROUTING_CANDIDATES of the model's runners (plus the requester's affinity binding): a window
  * of the per-model index that rotates with the task number, so that its cost does not grow with the runners (ranking
- * all 10,000 of a model cost ~99M instructions) and every runner is in some task's window.
+ * all 10,000 of a model cost ~99M instructions) and every runner is in some task's window. The model's proven top
+ * (at most MAX_TOP_RUNNERS by record, kept by the discovery index) joins every window, so runners that only cost a
+ * bond each dilute the window but never push the runners with the best paid history out of it.
  */
 
 /** Most runners of the model one submit ranks for its preferred list (besides the affinity binding). */
@@ -44,6 +46,8 @@ export function preferredRunners(
   if (window <= 0n) return undefined;
   const start = Number(taskNumber % 1_000_000_007n) * MAX_ROUTING_CANDIDATES;
   const pool = store.index.windowFor(request.model, start, MAX_ROUTING_CANDIDATES);
+  // The model's proven top runners are ranked whatever the window, so Sybils cannot crowd them out of most windows.
+  for (const top of store.index.topFor(request.model)) if (!pool.includes(top)) pool.push(top);
   const bound = request.affinityKey === undefined ? undefined : store.affinity.runnerFor(requester, request.affinityKey);
   const boundRunner = bound === undefined ? undefined : store.index.get(bound);
   if (boundRunner !== undefined && !pool.includes(boundRunner)) pool.push(boundRunner);
@@ -69,9 +73,14 @@ export function openOnPreferredFailure(task: Task, runner: string, now: bigint):
 
 /**
  * Whether a queued task is given up: MAX_FAILURES distinct (effective) operators failed it, and nobody holds a lease on
- * it or returned a result. One operator's identities count once, so they cannot kill a task by failing it in turn.
+ * it or returned a result. One operator's identities count once, so they cannot kill a task by failing it in turn: a
+ * failure counts the operator its lease recorded (the runner's current one for failures stored before), and a runner
+ * counts as the operator of its first failure, so naming another operator between failures makes it no new operator.
  */
 export function givenUp(store: Stores, task: Task): boolean {
   if (task.state !== 'queued' || task.leases.length > 0 || task.results.length > 0 || task.failures.length < MAX_FAILURES) return false;
-  return new Set(task.failures.map((f) => operatorOf(store, f.runner))).size >= MAX_FAILURES;
+  const operatorByRunner = new Map<string, string>();
+  for (const f of task.failures)
+    if (!operatorByRunner.has(f.runner)) operatorByRunner.set(f.runner, f.operator ?? operatorOf(store, f.runner));
+  return new Set(operatorByRunner.values()).size >= MAX_FAILURES;
 }

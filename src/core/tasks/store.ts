@@ -72,6 +72,8 @@ export function memoryTaskStore(): TaskStore {
     },
     epochCredits: new MemoryKeyValue(),
     epochCreditOrder: new MemoryKeyValue(),
+    epochCreditOperators: new MemoryKeyValue(),
+    epochCreditOperatorOrder: new MemoryKeyValue(),
     epochWork: () => work,
     setEpochWork: (next) => {
       work = next;

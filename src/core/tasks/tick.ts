@@ -52,7 +52,12 @@ export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = ()
       if (lease.expiresAtNs > now) continue;
       recordExpiredLease(store, lease.runner);
       bondLeaseExpired(store, now, lease.runner, store.taskConfig().treasury);
-      task.failures.push({ runner: lease.runner, reason: 'lease expired', atNs: now });
+      task.failures.push({
+        runner: lease.runner,
+        reason: 'lease expired',
+        atNs: now,
+        ...(lease.operator === undefined ? {} : { operator: lease.operator })
+      });
       openOnPreferredFailure(task, lease.runner, now);
     }
     task.leases = task.leases.filter((l) => l.expiresAtNs > now);

@@ -8,6 +8,7 @@ import {
   memoryStore,
   publishCard,
   registerRunner,
+  updateRunner,
   type Result
 } from '../../../src/core/registry/index.ts';
 import {
@@ -17,6 +18,7 @@ import {
   closeEpoch,
   epochCredits,
   MAX_EPOCH_CREDITS,
+  MAX_OPERATOR_CREDITS,
   setBondConfig,
   type Payout
 } from '../../../src/core/rewards/index.ts';
@@ -133,24 +135,76 @@ describe('the epoch credit table', () => {
     expect(emissionTo(store, operatorOf(0xa0))).toBeLessThanOrEqual(BigInt(MAX_EPOCH_CREDITS) * FEE_PAID);
   });
 
-  it('replaces the smallest pair (oldest among equals) only for a fee at least as large', () => {
+  it('an early flood at a higher fee holds at most a tenth of the table: a later minimum-fee pair still earns', () => {
     const store = world(10n ** 12n);
     addRunner(store, 'attacker', 0xa0);
+    addRunner(store, 'honest', 0xc0);
     closeEpoch(store, NOW);
-    addAcceptedWork(store, NOW, 'big', 5n * FEE_PAID, ['attacker']);
-    for (let i = 1; i < MAX_EPOCH_CREDITS; i++) addAcceptedWork(store, NOW, `wash-${i}`, 2n * FEE_PAID, ['attacker']);
-    addAcceptedWork(store, NOW, 'small', FEE_PAID, ['attacker']);
-    expect(epochCredits(store).some(([q]) => q === 'small')).toBe(false);
-    addAcceptedWork(store, NOW, 'equal', 2n * FEE_PAID, ['attacker']);
-    const credits = epochCredits(store);
+    for (let i = 0; i < MAX_EPOCH_CREDITS; i++) addAcceptedWork(store, NOW, `wash-${i}`, 2n * FEE_PAID, ['attacker']);
+    expect(store.epochCredits.size()).toBe(MAX_OPERATOR_CREDITS);
+    expect(accepted(store, 'client', 'honest').state).toBe('accepted');
+    closeEpoch(store, NOW - (NOW % EPOCH) + EPOCH);
+    expect(emissionTo(store, operatorOf(0xc0))).toBe(FEE_PAID);
+    expect(emissionTo(store, operatorOf(0xa0))).toBe(BigInt(MAX_OPERATOR_CREDITS) * 2n * FEE_PAID);
+  });
+
+  it('a late equal-fee flood evicts no honest pair credited before it (review 2, F3)', () => {
+    const store = world(10n ** 12n);
+    addRunner(store, 'attacker', 0xa0);
+    addRunner(store, 'honest', 0xc0);
+    closeEpoch(store, NOW);
+    expect(accepted(store, 'client', 'honest').state).toBe('accepted');
+    // Other operators fill the table with minimum-fee pairs (as honest one-task requesters would).
+    for (let n = 1; n <= 10; n++) addRunner(store, `filler-${n}`, n);
+    for (let i = 0; i < MAX_EPOCH_CREDITS - 1; i++) addAcceptedWork(store, NOW, `one-task-${i}`, FEE_PAID, [`filler-${1 + (i % 10)}`]);
+    expect(store.epochCredits.size()).toBe(MAX_EPOCH_CREDITS);
+    // Late in the epoch, the attacker's flood of fresh requesters each paying the minimum fee.
+    for (let i = 0; i < MAX_EPOCH_CREDITS; i++) addAcceptedWork(store, NOW, `wash-${i}`, FEE_PAID, ['attacker']);
+    expect(epochCredits(store).some(([, runner]) => runner === 'attacker')).toBe(false);
+    closeEpoch(store, NOW - (NOW % EPOCH) + EPOCH);
+    expect(emissionTo(store, operatorOf(0xc0))).toBe(FEE_PAID);
+    expect(emissionTo(store, operatorOf(0xa0))).toBe(0n);
+  });
+
+  it('replaces the smallest pair (oldest among equals) only for a strictly larger fee, and an operator at its cap only its own', () => {
+    const store = world(10n ** 12n);
+    for (let n = 0; n < 11; n++) addRunner(store, `runner-${n}`, n);
+    closeEpoch(store, NOW);
+    addAcceptedWork(store, NOW, 'big', 5n * FEE_PAID, ['runner-0']);
+    for (let i = 1; i < MAX_EPOCH_CREDITS; i++)
+      addAcceptedWork(store, NOW, `wash-${i}`, 2n * FEE_PAID, [`runner-${Math.floor(i / MAX_OPERATOR_CREDITS)}`]);
+    expect(store.epochCredits.size()).toBe(MAX_EPOCH_CREDITS);
+    addAcceptedWork(store, NOW, 'small', FEE_PAID, ['runner-10']);
+    addAcceptedWork(store, NOW, 'equal', 2n * FEE_PAID, ['runner-10']);
+    expect(epochCredits(store).some(([q]) => q === 'small' || q === 'equal')).toBe(false);
+    addAcceptedWork(store, NOW, 'larger', 3n * FEE_PAID, ['runner-10']);
+    let credits = epochCredits(store);
     expect(credits.some(([q]) => q === 'wash-1')).toBe(false);
-    expect(credits).toContainEqual(['equal', 'attacker', 2n * FEE_PAID]);
-    expect(credits).toContainEqual(['big', 'attacker', 5n * FEE_PAID]);
+    expect(credits).toContainEqual(['larger', 'runner-10', 3n * FEE_PAID]);
+    // runner-9's operator holds its cap: a larger pair replaces its own smallest (wash-900), not runner-0's wash-2.
+    addAcceptedWork(store, NOW, 'own', 4n * FEE_PAID, ['runner-9']);
+    credits = epochCredits(store);
+    expect(credits.some(([q]) => q === 'wash-900')).toBe(false);
+    expect(credits).toContainEqual(['wash-2', 'runner-0', 2n * FEE_PAID]);
+    expect(credits).toContainEqual(['own', 'runner-9', 4n * FEE_PAID]);
+    expect(credits).toContainEqual(['big', 'runner-0', 5n * FEE_PAID]);
     expect(credits).toHaveLength(MAX_EPOCH_CREDITS);
     expect(store.epochWork().creditedE8s).toBe(credits.reduce((sum, [, , fee]) => sum + fee, 0n));
     closeEpoch(store, NOW - (NOW % EPOCH) + EPOCH);
     expect(epochCredits(store)).toEqual([]);
     expect(store.epochCredits.size() + store.epochCreditOrder.size()).toBe(0);
+    expect(store.epochCreditOperators.size() + store.epochCreditOperatorOrder.size()).toBe(0);
+  });
+
+  it('a runner that names a new operator stays at its own cap', () => {
+    const store = world(10n ** 12n);
+    addRunner(store, 'attacker', 0xa0);
+    closeEpoch(store, NOW);
+    for (let i = 0; i < MAX_OPERATOR_CREDITS; i++) addAcceptedWork(store, NOW, `wash-${i}`, FEE_PAID, ['attacker']);
+    okOf(updateRunner(store, 'attacker', NOW, 'attacker', runnerManifest(operatorOf(0xa1), [deployment(CARD, { slots: 4 })])));
+    okOf(acceptOperator(store, operatorOf(0xa1), NOW, 'attacker'));
+    for (let i = 0; i < MAX_OPERATOR_CREDITS; i++) addAcceptedWork(store, NOW, `again-${i}`, FEE_PAID, ['attacker']);
+    expect(store.epochCredits.size()).toBe(MAX_OPERATOR_CREDITS);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   memoryStore,
   publishCard,
   registerRunner,
+  updateRunner,
   type Result
 } from '../../../src/core/registry/index.ts';
 import {
@@ -112,6 +113,22 @@ describe('submit ranks a bounded window of the model’s runners', () => {
     expect(store.tasks.get(second)?.preferred?.some((r) => store.tasks.get(first)?.preferred?.includes(r))).toBe(false);
   });
 
+  it('always ranks the model’s proven top runners, however many bonded Sybils dilute the window (review 2, F8)', () => {
+    const store = world();
+    for (let i = 0; i < 600; i++) addRunner(store, `sybil-${String(i).padStart(4, '0')}`, principal(0x0f, i));
+    addRunner(store, 'proven', principal(0x0b, 1), 100);
+    // A paid history: independent requesters accept its work (once the routing window let it lease).
+    for (let i = 0; i < 3; i++) {
+      const id = queued(store, `history-${i}`, {}, `client-${i}`);
+      const at = store.tasks.get(id)?.openToAllAtNs ?? NOW;
+      okOf(claimTask(store, 'proven', at, id));
+      okOf(completeTask(store, 'proven', at, id, result('hi')));
+      okOf(acceptTask(store, `client-${i}`, at, id));
+    }
+    expect(store.reputation.get('proven')?.independentAccepted).toBe(3);
+    for (let i = 0; i < 10; i++) expect(store.tasks.get(queued(store, `k${i}`))?.preferred).toContain('proven');
+  });
+
   it('always considers the runner bound to the requester’s session, wherever the window is', () => {
     const store = world();
     for (let i = 0; i < 300; i++) addRunner(store, `runner-${String(i).padStart(4, '0')}`, principal(0x0f, i));
@@ -158,6 +175,19 @@ describe('failures count per distinct operator, and a preferred failure opens th
       okOf(failTask(other, r, NOW, killed, 'busy'));
     }
     expect(other.tasks.get(killed)?.state).toBe('failed');
+  });
+
+  it('fail_task: identities that leave their operator after failing still count as the operator they leased for (review 2, F9)', () => {
+    const { store, sybils } = sybilWorld();
+    const id = queued(store, 'k');
+    for (const s of sybils) {
+      okOf(claimTask(store, s, NOW, id));
+      okOf(failTask(store, s, NOW, id, 'busy'));
+      // Naming another (unaccepted) operator makes the runner its own operator from now on.
+      okOf(updateRunner(store, s, NOW, s, runnerManifest(principal(0x0d, 1), [deployment(card, { slots: 2 })])));
+    }
+    expect(store.tasks.get(id)?.failures.map((f) => f.operator)).toEqual(sybils.map(() => principal(0x0a, 1)));
+    expect(store.tasks.get(id)?.state).toBe('queued');
   });
 
   it('expired leases: one operator counts once; a preferred runner’s expiry opens the task at once', () => {

@@ -1489,8 +1489,9 @@ describe('emission', () => {
     addRunner(w, 'runner-a');
     tick(w.store, NOW);
     acceptedFor(w, REQUESTER, 'first', 'runner-a', NOW);
-    // Pairs credited more than the minimum fill the table: a new minimum pair cannot replace them.
-    for (let i = 0; i < MAX_EPOCH_CREDITS - 1; i++) addAcceptedWork(w.store, NOW, `someone-${i}`, 2n * FEE_PAID, ['runner-z']);
+    // Pairs credited more than the minimum fill the table (ten runners: one holds at most a tenth of it): a new
+    // minimum pair cannot replace them.
+    for (let i = 0; i < MAX_EPOCH_CREDITS - 1; i++) addAcceptedWork(w.store, NOW, `someone-${i}`, 2n * FEE_PAID, [`runner-z${i % 10}`]);
     acceptedFor(w, REQUESTER, 'known-pair', 'runner-a', NOW);
     acceptedFor(w, 'newcomer', 'new-pair', 'runner-a', NOW);
     const credits = epochCredits(w.store);
