@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 
 import { IcCredit } from '../../src/ic/credit.ts';
 import { ed25519Pem, loadIdentity } from '../../src/ic/identity.ts';
@@ -166,7 +167,11 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
 
   it('GET /v1/models: the published card with live runners, in OpenRouter’s shape', async () => {
     const models = await client(keys.app.key).models.list();
-    const entry = models.data.find((m) => m.id === MODEL) as unknown as Record<string, any>;
+    // The OpenRouter fields beyond the OpenAI `Model` type, checked by shape rather than cast.
+    const entry = z
+      .object({ context_length: z.number() })
+      .passthrough()
+      .parse(models.data.find((m) => m.id === MODEL));
     expect(entry).toMatchObject({
       object: 'model',
       context_length: expect.any(Number),

@@ -5,6 +5,7 @@ import { Principal } from '@dfinity/principal';
 import { ErrorCode, plainReject, RejectCode, reject, type Reject } from '../errors.js';
 import { canisterIdFromIndex, FIRST_USER_CANISTER_INDEX, toHex } from '../ids.js';
 import { Canister, type ExecutionOutcome } from './canister.js';
+import { CanisterClock } from './clock.js';
 import { CodeCache } from './compiled-code.js';
 import type { ExecutionContext, Response } from './context.js';
 import { costCall, IC_INSTRUCTION_LIMITS, type InstructionLimits } from './limits.js';
@@ -73,7 +74,6 @@ export class Engine {
   readonly limits: InstructionLimits;
   readonly codeCache: CodeCache;
   nextCanisterIndex = FIRST_USER_CANISTER_INDEX;
-  timeOffsetNs = 0n;
   round = 0;
   private readonly queue: Message[] = [];
   private readonly ingress = new Map<string, IngressRecord>();
@@ -84,7 +84,7 @@ export class Engine {
   private roundScheduled = false;
   private readonly roundListeners: Array<(summary: RoundSummary) => void> = [];
   private readonly executionListeners: Array<(event: ExecutionEvent) => void> = [];
-  private readonly wallClockNs: () => bigint;
+  private readonly clock: CanisterClock;
   readonly random: (length: number) => Uint8Array;
   /** The certificate a non-replicated query of `canister` may read through ic0.data_certificate_copy. */
   readonly dataCertificateFor: (canister: Canister) => Uint8Array | undefined;
@@ -96,48 +96,39 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.limits = { ...IC_INSTRUCTION_LIMITS, ...options.instructionLimits };
     this.codeCache = options.codeCache ?? new CodeCache(undefined);
-    this.wallClockNs = options.wallClockNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+    this.clock = new CanisterClock(options.wallClockNs);
     this.random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
     this.dataCertificateFor = options.dataCertificate ?? (() => undefined);
   }
 
   // ------------------------------------------------------------------ time and listeners
 
-  /** Set while canister time is frozen: the wall clock it stopped at. */
-  private frozenAtNs: bigint | undefined;
-
   /** Canister time (ns): wall clock (or where it was frozen) plus whatever tests advanced. */
   now(): bigint {
-    return (this.frozenAtNs ?? this.wallClockNs()) + this.timeOffsetNs;
+    return this.clock.now();
   }
 
-  /**
-   * Stops canister time from following the wall clock (only `advanceTime` moves it), as PocketIC's time does without
-   * auto-progress; `false` lets it follow again from where it stood, never moving back. Certificates and ingress
-   * expiry keep the wall clock.
-   */
+  /** Canister time stops following the wall clock (`true`) or follows it again from where it stood (`false`). */
   freezeTime(frozen: boolean): void {
-    if (frozen === (this.frozenAtNs !== undefined)) return;
-    if (frozen) {
-      this.frozenAtNs = this.wallClockNs();
-      return;
-    }
-    this.timeOffsetNs -= this.wallClockNs() - (this.frozenAtNs ?? 0n);
-    this.frozenAtNs = undefined;
-  }
-
-  get timeFrozen(): boolean {
-    return this.frozenAtNs !== undefined;
+    this.clock.freeze(frozen);
   }
 
   wallNow(): bigint {
-    return this.wallClockNs();
+    return this.clock.wallNow();
   }
 
   advanceTime(deltaNs: bigint): void {
-    if (deltaNs < 0n) throw new RangeError('time can only move forward');
-    this.timeOffsetNs += deltaNs;
+    this.clock.advance(deltaNs);
     this.markHostDirty();
+  }
+
+  /** What tests advanced canister time by (persisted in snapshots). */
+  get timeOffsetNs(): bigint {
+    return this.clock.offsetNs;
+  }
+
+  set timeOffsetNs(value: bigint) {
+    this.clock.offsetNs = value;
   }
 
   onRound(listener: (summary: RoundSummary) => void): void {
@@ -381,7 +372,7 @@ export class Engine {
   }
 
   private pruneIngress(): void {
-    const horizon = this.wallClockNs() - 5n * 60n * 1_000_000_000n;
+    const horizon = this.clock.wallNow() - 5n * 60n * 1_000_000_000n;
     for (const [key, record] of this.ingress) {
       if (record.finalizedRound !== undefined && record.expiryNs < horizon) this.ingress.delete(key);
     }
