@@ -1,9 +1,9 @@
-import { call, canisterSelf, Principal, time } from 'azle';
-import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
+import { canisterSelf, Principal, time } from 'azle';
+import { hexToBytes } from '@noble/hashes/utils';
 
-import type { ArgsOf } from '../../src/interface/candid.js';
 import { opt } from '../../src/interface/candid.js';
-import { ledgerMethods, type TransferFromResult } from '../../src/interface/ledger/index.js';
+import type { TransferFromResult } from '../../src/interface/ledger/index.js';
+import { transferFromInto } from './ledger-calls.js';
 import type { BondConfigView, BondView } from '../../src/interface/registry/index.js';
 import {
   beginBond,
@@ -27,29 +27,18 @@ import type { Stores } from '../../src/core/tasks/index.js';
 /** Stale locks resolved per maintenance pass (each one ledger call). */
 const LOCKS_PER_TICK = 16;
 
-const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
-
 /** Moves a bond from its owner's default account into the runner's bond subaccount; same memo and time on a retry. */
 async function lockTransfer(store: Stores, bond: Bond): Promise<{ moved: true; block: bigint } | { moved: false; reason: string }> {
   const ledger = store.taskConfig().ledger;
   if (ledger === undefined) return { moved: false, reason: 'no ledger configured' };
-  const method = ledgerMethods.icrc2_transfer_from;
   let result: TransferFromResult;
   try {
-    result = await call<ArgsOf<typeof method>, TransferFromResult>(ledger, 'icrc2_transfer_from', {
-      paramIdlTypes: method.args,
-      returnIdlType: method.ret,
-      args: [
-        {
-          spender_subaccount: [],
-          from: { owner: Principal.fromText(bond.owner), subaccount: [] },
-          to: { owner: canisterSelf(), subaccount: [hexToBytes(bondSubaccount(bond.runner))] },
-          amount: bond.lockedE8s,
-          fee: [],
-          memo: [memoOf(bondMemo(bond.runner))],
-          created_at_time: [bond.createdAtNs]
-        }
-      ]
+    result = await transferFromInto(ledger, {
+      from: { owner: Principal.fromText(bond.owner), subaccount: [] },
+      subaccount: hexToBytes(bondSubaccount(bond.runner)),
+      amount: bond.lockedE8s,
+      memo: bondMemo(bond.runner),
+      createdAtNs: bond.createdAtNs
     });
   } catch (error) {
     return { moved: false, reason: `the ledger call failed: ${error instanceof Error ? error.message : String(error)}` };

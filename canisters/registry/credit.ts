@@ -1,9 +1,9 @@
-import { call, canisterSelf, Principal, time } from 'azle';
-import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
+import { canisterSelf, Principal, time } from 'azle';
+import { hexToBytes } from '@noble/hashes/utils';
 
-import type { ArgsOf } from '../../src/interface/candid.js';
 import { opt } from '../../src/interface/candid.js';
-import { ledgerMethods, type TransferFromResult } from '../../src/interface/ledger/index.js';
+import type { TransferFromResult } from '../../src/interface/ledger/index.js';
+import { transferFromInto } from './ledger-calls.js';
 import type {
   CreditAccountView,
   CreditConfigView,
@@ -39,8 +39,6 @@ import type { Result } from '../../src/core/registry/index.js';
 
 /** Credit's adapter (src/core/credit): the deposit's ledger call, maintenance, and Candid views. */
 
-const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
-
 /**
  * Deposits whose transfer_from is awaiting its reply in this instance, with when it went out: maintenance never asks
  * the ledger about one of them (a retry refused before the first call executes would forget a deposit that then
@@ -59,23 +57,14 @@ async function depositTransfer(store: CreditStores, payer: string, amountE8s: bi
   if (ledger === undefined) return { moved: false, known: true, reason: 'no ledger configured' };
   const key = flightKey(payer, createdAtNs);
   inFlight.set(key, time());
-  const method = ledgerMethods.icrc2_transfer_from;
   let result: TransferFromResult;
   try {
-    result = await call<ArgsOf<typeof method>, TransferFromResult>(ledger, 'icrc2_transfer_from', {
-      paramIdlTypes: method.args,
-      returnIdlType: method.ret,
-      args: [
-        {
-          spender_subaccount: [],
-          from: { owner: Principal.fromText(payer), subaccount: [] },
-          to: { owner: canisterSelf(), subaccount: [hexToBytes(CREDIT_SUBACCOUNT)] },
-          amount: amountE8s,
-          fee: [],
-          memo: [memoOf(depositMemo(createdAtNs))],
-          created_at_time: [createdAtNs]
-        }
-      ]
+    result = await transferFromInto(ledger, {
+      from: { owner: Principal.fromText(payer), subaccount: [] },
+      subaccount: hexToBytes(CREDIT_SUBACCOUNT),
+      amount: amountE8s,
+      memo: depositMemo(createdAtNs),
+      createdAtNs
     });
   } catch (error) {
     // Unknown whether it executed: the deposit stays pending for maintenance to ask again.

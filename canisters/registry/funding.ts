@@ -1,29 +1,10 @@
-import { IDL } from '@dfinity/candid';
-import { call, canisterSelf, time } from 'azle';
+import { canisterSelf, time } from 'azle';
 
-import { ledgerMethods, type Allowance } from '../../src/interface/ledger/index.js';
+import type { Allowance } from '../../src/interface/ledger/index.js';
 import { describeLedgerError, type PayAccount } from '../../src/core/rewards/index.js';
 import type { Stores } from '../../src/core/tasks/index.js';
-import { encodeReply } from '../common/fast-candid.js';
+import { ledgerCall } from './ledger-calls.js';
 import { accountOut } from './task-views.js';
-
-/** The two queries' argument types, whose type tables the registry encodes once at install (warmReplyTypes). */
-export const FUNDING_ARG_TYPES: IDL.Type[] = [ledgerMethods.icrc2_allowance.args, ledgerMethods.icrc1_balance_of.args].flatMap((args) =>
-  args.slice(0, 1)
-);
-
-/**
- * A ledger query with its argument encoded by the cached-type-table encoder (fast-candid.ts): azle's typed call
- * rebuilds the type table with @dfinity/candid on every call, which under QuickJS costs millions of instructions.
- */
-async function ask<T>(ledger: string, method: 'icrc2_allowance' | 'icrc1_balance_of', arg: unknown): Promise<T> {
-  const { args, ret } = ledgerMethods[method];
-  const [argType] = args;
-  if (argType === undefined || ret === undefined) throw new Error(`${method} takes one argument and replies`);
-  const reply = await call<Uint8Array, Uint8Array>(ledger, method, { raw: true, args: encodeReply(argType, arg) });
-  // IDL.decode checks the reply against the method's reply type.
-  return IDL.decode([ret], reply)[0] as T;
-}
 
 /**
  * What `icrc2_transfer_from` would answer a requester who cannot pay `amountE8s` (and the ledger fee) into escrow now,
@@ -46,8 +27,8 @@ export async function fundingShortfall(
   let balance: bigint;
   try {
     [allowance, balance] = await Promise.all([
-      ask<Allowance>(ledger, 'icrc2_allowance', { account, spender: { owner: canisterSelf(), subaccount: [] } }),
-      ask<bigint>(ledger, 'icrc1_balance_of', account)
+      ledgerCall(ledger, 'icrc2_allowance', { account, spender: { owner: canisterSelf(), subaccount: [] } }),
+      ledgerCall(ledger, 'icrc1_balance_of', account)
     ]);
   } catch {
     return undefined;

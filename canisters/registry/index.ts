@@ -75,7 +75,8 @@ import { bondConfigView, bondView, deregisterWithBond, maintainBonds, registerWi
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView, purgeCards } from './namespaces.js';
-import { FUNDING_ARG_TYPES, fundingShortfall } from './funding.js';
+import { fundingShortfall } from './funding.js';
+import { LEDGER_ARG_TYPES } from './ledger-calls.js';
 import { claimable, taskPage } from './task-queries.js';
 import { quoteTaskReply } from './task-quote.js';
 import {
@@ -195,7 +196,7 @@ function configure(args: Opt<InitArgs>): void {
   // A bad init or upgrade argument must fail the install, so that nothing runs with an unchecked configuration.
   if ('Err' in config) trap(`invalid registry arguments: ${JSON.stringify(config.Err)}`);
   state().setConfig(config.Ok);
-  warmReplyTypes([...REPLY_TYPES, ...FUNDING_ARG_TYPES]);
+  warmReplyTypes([...REPLY_TYPES, ...LEDGER_ARG_TYPES]);
 }
 
 /** A task as the caller may see it: every method that returns a task goes through the privacy rules. */

@@ -1,24 +1,10 @@
-import { IDL, lebDecode, safeRead, type PipeArrayBuffer } from '@dfinity/candid';
+import { IDL } from '@dfinity/candid';
 import { msgArgData } from 'azle';
 
 import { SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.js';
 import type { SubmitTaskArgs as SubmitTaskArgsValue } from '../../src/interface/registry/index.js';
+import { BytesText, decodeArgs } from '../common/candid-decoder.js';
 import { utf8Decode } from '../common/utf8.js';
-
-/**
- * A Candid `text` decoded to its UTF-8 bytes, left undecoded: turning a 256 KiB input into a string costs ~170M
- * instructions under QuickJS, and turning it back into bytes to measure it ~70M more, before the registry knows whether
- * the caller can pay at all (issue 15). The generic decoder still reads and checks the whole message against the type
- * table; only this one value is kept as bytes (a copy of them).
- */
-class TextBytes extends IDL.TextClass {
-  override decodeValue(b: PipeArrayBuffer, t: IDL.Type): string {
-    this.checkType(t);
-    const bytes = safeRead(b, Number(lebDecode(b)));
-    // decodeValue is typed to return the text; the one caller of this type (below) reads it as the bytes it is.
-    return bytes as unknown as string;
-  }
-}
 
 const recordFields = (type: IDL.Type): Record<string, IDL.Type> => {
   if (!(type instanceof IDL.RecordClass)) throw new Error(`${type.display()} is not a record`);
@@ -28,7 +14,7 @@ const recordFields = (type: IDL.Type): Record<string, IDL.Type> => {
 /** SubmitTaskArgs of the interface, but `input.inline` decoded as bytes. */
 const SubmitTaskArgsWithInputBytes = IDL.Record({
   ...recordFields(SubmitTaskArgs),
-  input: IDL.Record({ ...recordFields(TaskInput), inline: IDL.Opt(new TextBytes()) })
+  input: IDL.Record({ ...recordFields(TaskInput), inline: IDL.Opt(new BytesText()) })
 });
 
 /** The submit_task argument, its inline input still UTF-8 bytes (`decodeInline` makes it text). */
@@ -38,8 +24,8 @@ export type SubmitTaskArgsBytes = Omit<SubmitTaskArgsValue, 'input'> & {
 
 /** Decodes the current message's submit_task argument, keeping the inline input as bytes. */
 export function submitArgsWithInputBytes(): SubmitTaskArgsBytes {
-  // IDL.decode has checked the bytes against the type, so the value has its shape (with bytes for the inline input).
-  const [decoded] = IDL.decode([SubmitTaskArgsWithInputBytes], msgArgData()) as unknown as [SubmitTaskArgsBytes];
+  // decodeArgs has checked the bytes against the type, so the value has its shape (with bytes for the inline input).
+  const [decoded] = decodeArgs([SubmitTaskArgsWithInputBytes], msgArgData()) as [SubmitTaskArgsBytes];
   return decoded;
 }
 

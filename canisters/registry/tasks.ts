@@ -1,8 +1,8 @@
-import { call, canisterSelf, performanceCounter, time } from 'azle';
-import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
+import { canisterSelf, performanceCounter, time } from 'azle';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 
 import type { ArgsOf } from '../../src/interface/candid.js';
-import { ledgerMethods, type TransferFromResult, type TransferResult } from '../../src/interface/ledger/index.js';
+import { ledgerMethods, type TransferFromResult } from '../../src/interface/ledger/index.js';
 import {
   describeLedgerError,
   judgeTransfer,
@@ -25,33 +25,23 @@ import {
   type Task
 } from '../../src/core/tasks/index.js';
 import { maintainBonds } from './bonds.js';
+import { ledgerCall, memoOf, transferFromInto } from './ledger-calls.js';
 import { accountOut } from './task-views.js';
 
 /** The registry's escrow account on the ledger: subaccount 0x01 followed by 31 zero bytes. */
 export const ESCROW_SUBACCOUNT = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0));
 export const escrowAccount = (): PayAccount => ({ owner: canisterSelf().toText(), subaccount: bytesToHex(ESCROW_SUBACCOUNT) });
 
-const memoOf = (text: string): Uint8Array => utf8ToBytes(text).slice(0, 32);
-
 /** Moves the reward from the requester into escrow; the same created_at_time and memo make a retry safe. */
 function escrowTransfer(store: Stores, task: Task): Promise<TransferFromResult> {
   const ledger = store.taskConfig().ledger;
   if (ledger === undefined) throw new Error('no ledger configured');
-  const method = ledgerMethods.icrc2_transfer_from;
-  return call<ArgsOf<typeof method>, TransferFromResult>(ledger, 'icrc2_transfer_from', {
-    paramIdlTypes: method.args,
-    returnIdlType: method.ret,
-    args: [
-      {
-        spender_subaccount: [],
-        from: accountOut(task.refundTo),
-        to: { owner: canisterSelf(), subaccount: [ESCROW_SUBACCOUNT] },
-        amount: task.rewardE8s,
-        fee: [],
-        memo: [memoOf(task.id)],
-        created_at_time: [task.createdAtNs]
-      }
-    ]
+  return transferFromInto(ledger, {
+    from: accountOut(task.refundTo),
+    subaccount: ESCROW_SUBACCOUNT,
+    amount: task.rewardE8s,
+    memo: task.id,
+    createdAtNs: task.createdAtNs
   });
 }
 
@@ -120,21 +110,17 @@ export async function processPayouts(store: Stores): Promise<void> {
 
 /** One attempt (already begun) at a payout; what the reply means (paid, retry, stuck) is the policy's. */
 async function pay(store: Stores, ledger: string, payout: Payout, plan: PayoutTransfer): Promise<void> {
-  let args: ArgsOf<typeof ledgerMethods.icrc1_transfer>;
+  let args: ArgsOf<typeof ledgerMethods.icrc1_transfer>[0];
   try {
-    args = [
-      {
-        // A bond's return or slash leaves the runner's bond subaccount; everything else the task escrow.
-        from_subaccount: plan.fromEscrow
-          ? [payout.fromSubaccount === undefined ? ESCROW_SUBACCOUNT : hexToBytes(payout.fromSubaccount)]
-          : [],
-        to: accountOut(payout.to),
-        amount: plan.amountE8s,
-        fee: plan.feeE8s === undefined ? [] : [plan.feeE8s],
-        memo: [memoOf(payout.memo)],
-        created_at_time: [payout.createdAtNs]
-      }
-    ];
+    args = {
+      // A bond's return or slash leaves the runner's bond subaccount; everything else the task escrow.
+      from_subaccount: plan.fromEscrow ? [payout.fromSubaccount === undefined ? ESCROW_SUBACCOUNT : hexToBytes(payout.fromSubaccount)] : [],
+      to: accountOut(payout.to),
+      amount: plan.amountE8s,
+      fee: plan.feeE8s === undefined ? [] : [plan.feeE8s],
+      memo: [memoOf(payout.memo)],
+      created_at_time: [payout.createdAtNs]
+    };
   } catch (error) {
     // The transfer cannot even be written down (an account the policy let through but the encoder refuses).
     return safely(() => recordVerdict(store, payout.id, { kind: 'stuck', error: `cannot be paid: ${messageOf(error)}` }));
@@ -142,12 +128,7 @@ async function pay(store: Stores, ledger: string, payout: Payout, plan: PayoutTr
   inFlight.add(payout.id);
   let reply: TransferReply;
   try {
-    const method = ledgerMethods.icrc1_transfer;
-    reply = await call<ArgsOf<typeof method>, TransferResult>(ledger, 'icrc1_transfer', {
-      paramIdlTypes: method.args,
-      returnIdlType: method.ret,
-      args
-    });
+    reply = await ledgerCall(ledger, 'icrc1_transfer', args);
   } catch (error) {
     // The ledger is stopped, slow or unreachable: the policy keeps the payout, backed off, for a later run.
     reply = { Thrown: error };
