@@ -65,9 +65,12 @@ const HONEST_RUNNERS = ['honest-0', 'honest-1', 'honest-2'];
 const CLIENTS = ['client-0', 'client-1', 'client-2', 'client-3'];
 const SYBILS = ['sybil-0', 'sybil-1', 'sybil-2'];
 const ADV_RUNNERS = ['adv-0', 'adv-1'];
+/** Honest runners of operators of their own that answer an escalated vote (a tie is escalated, never refunded). */
+const REFEREES = ['referee-0', 'referee-1', 'referee-2', 'referee-3'];
 const WASH_TRADERS = ['wash-0', 'wash-1'];
 const OPERATORS = new Map<string, string>([
   ...HONEST_RUNNERS.map((r, i): [string, string] => [r, op(0xc0 + i)]),
+  ...REFEREES.map((r, i): [string, string] => [r, op(0xd0 + i)]),
   ...SYBILS.map((r, i): [string, string] => [r, op(0xb0 + i)]),
   ...ADV_RUNNERS.map((r): [string, string] => [r, ADV_OPERATOR])
 ]);
@@ -280,9 +283,16 @@ function simulate(s: Scenario): Outcome {
         const before = sybils.map(score);
         sybils.forEach((sybil) => answer(id, sybil, 'garbage'));
         HONEST_RUNNERS.slice(0, 3 - st.sybils).forEach((runner) => answer(id, runner, 'correct'));
-        // The registry's vote (distinct operators, weighted by record and bond): with no winner the client rejects.
-        if (majorityDigest(store.tasks.get(id) as Task, votersOf(store)) === digestOf('correct')) settle(id, client, true);
-        else okOf(rejectTask(store, client, now, id, 'wrong answer'));
+        // The registry's vote (distinct operators, weighted by record and bond): with no winner the client rejects,
+        // which escalates the task; referees (honest, of operators not yet in it) answer until the vote ends.
+        const referees = [...REFEREES];
+        for (;;) {
+          const task = store.tasks.get(id) as Task;
+          if (task.state === 'queued') answer(id, referees.shift() as string, 'correct');
+          else if (task.state !== 'review') break;
+          else if (majorityDigest(task, votersOf(store)) === digestOf('correct')) settle(id, client, true);
+          else okOf(rejectTask(store, client, now, id, 'wrong answer'));
+        }
         sybils.forEach((sybil, i) => caught.push({ runner: sybil, before: before[i] as number, after: score(sybil) }));
         break;
       }
