@@ -2,13 +2,8 @@ import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js
 import { bondShare, requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
 import { addAcceptedWork, isSelfDealing } from '../rewards/epochs.js';
 import { operatorOf } from '../registry/operators.js';
-import {
-  recordDisputed,
-  recordIndependentAccepted,
-  recordRejected,
-  recordRequesterRejection,
-  requesterRejectionWeight
-} from '../rewards/reputation.js';
+import { recordDisputed, recordIndependentAccepted, recordRejected, recordRequesterRejection } from '../rewards/reputation.js';
+import { countRejection, notePaidWork, rejectionWeightOf } from '../rewards/requester-weight.js';
 import { meteredCostE8s, perRunnerCostCapE8s } from '../rewards/pricing.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
 import { escalate } from './escalation.js';
@@ -144,8 +139,8 @@ export function settle(
     // Vote weight grows only with work someone else paid a fee for (self-dealt completions would make it free).
     const independent = protocolFeeE8s > 0n ? winners.filter((runner) => !isSelfDealing(store, task.requester, runner)) : [];
     for (const runner of independent) recordIndependentAccepted(store, runner);
-    // The requester's paid history, which its rejections weigh by.
-    if (independent.length > 0) store.paidTasks.set(task.requester, (store.paidTasks.get(task.requester) ?? 0) + 1);
+    // The requester's recent paid volume, which its rejections weigh by, and its per-runner rejection allowances.
+    if (independent.length > 0) notePaidWork(store, task.requester, protocolFeeE8s, independent, now);
     // The session stays on the runner whose work was accepted (src/core/registry/affinity.ts), never on a mere report.
     const first = winners[0];
     if (task.request.affinityKey !== undefined && first !== undefined) store.affinity.bind(task.requester, task.request.affinityKey, first);
@@ -232,9 +227,11 @@ function punishOutvoted(store: Stores, task: Task, now: bigint, digest: string):
 /**
  * The requester rejects during review. It read the output, so the work is paid as on acceptance (the majority its
  * metered cost, the treasury its fee, the rest refunded) but earns no emission, vote weight nor affinity. Each winning
- * runner counts a rejection weighted by the requester's paid history (a fresh requester's weighs a tenth); a result
- * that lost the vote counts a whole one and is slashed, as on acceptance. No majority escalates as acceptance does (the
- * requester read no output: it decides again once the task is back in review).
+ * runner counts a rejection weighted by the requester's recent paid volume (a fresh requester's weighs a tenth), at
+ * most 1 + the tasks the requester accepted with it this epoch (past that, only its completion is taken back:
+ * requester-weight.ts); a result that lost the vote counts
+ * a whole one and is slashed, as on acceptance. No majority escalates as acceptance does (the requester read no output:
+ * it decides again once the task is back in review).
  */
 export function rejectTask(store: Stores, caller: string, now: bigint, id: string, reason: string): Result<Task> {
   const found = requesterTask(store, caller, id);
@@ -254,8 +251,13 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
     return ok(task);
   }
   punishOutvoted(store, task, now, digest);
-  const weight = requesterRejectionWeight(store.paidTasks.get(caller) ?? 0);
-  for (const r of task.results) if (r.outputDigest === digest) recordRequesterRejection(store, r.runner, weight);
+  const weight = rejectionWeightOf(store, caller, now);
+  for (const r of task.results) {
+    if (r.outputDigest !== digest) continue;
+    // Past the pair's allowance the rejection only takes back the completion its result counted.
+    if (countRejection(store, caller, r.runner, now)) recordRequesterRejection(store, r.runner, weight);
+    else recordDisputed(store, r.runner);
+  }
   settle(store, task, now, 'rejected', `rejected by the requester: ${reason}`);
   return ok(task);
 }
