@@ -4,7 +4,9 @@ import {
   restorePayoutQueue,
   type Bond,
   type BondConfig,
-  type EpochCreditEntry
+  type EpochCreditEntry,
+  type PaidVolume,
+  type RejectionPair
 } from '../../src/core/rewards/index.js';
 import { TaskRecords } from './task-records.js';
 import {
@@ -101,9 +103,12 @@ export function openStore(): Stores &
   // The same credits counted and ordered per runner operator (the per-operator cap), also cleared at each close.
   const epochCreditOperators = new CachedKeyValue<number>(72);
   const epochCreditOperatorOrder = new CachedKeyValue<string>(73);
-  // Requester → accepted, fee-paying tasks (what its rejections weigh by): one entry per paying requester, stable only.
-  // Memories 90+ are task routing and review's.
-  const paidTasks = new StableKeyValue<number>(90);
+  // Requester → recent paid volume, and requester|runner → this epoch's accepted tasks and counted rejections (what
+  // rejections weigh by and are capped at, src/core/rewards/requester-weight.ts): one entry per paying requester and
+  // per pair that dealt, stable only. Memories 90+ are task routing and review's; 90 held paid task counts (superseded
+  // by the decaying volume, no longer read).
+  const paidVolume = new StableKeyValue<PaidVolume>(91);
+  const rejectionPairs = new StableKeyValue<RejectionPair>(92);
   const index = new DiscoveryIndex();
   index.rebuild(
     runners.entries(),
@@ -149,7 +154,8 @@ export function openStore(): Stores &
     summaries,
     open,
     idempotency,
-    paidTasks,
+    paidVolume,
+    rejectionPairs,
     payouts,
     payoutQueue,
     bonds,

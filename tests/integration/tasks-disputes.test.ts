@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { errOf, okOf } from '../support/registry.ts';
-import { processTasks, resultArgs, taskNetwork } from '../support/tasks.ts';
+import { escrowBalance, payoutsOf, processTasks, resultArgs, taskNetwork } from '../support/tasks.ts';
 
 /**
- * Rewards follow real work (issue 16) on the built Wasm through the agent: a redundant task whose runners disagree is a
- * recorded dispute that undoes the completions it counted (a griefer gains nothing), reported output tokens are bounded
+ * Rewards follow real work (issue 16) on the built Wasm through the agent: a redundant task whose runners tie is
+ * escalated to a further operator rather than refunded (review 2, F2: a requester's Sybil no longer undoes an honest
+ * completion), and the runner out-voted then loses the vote; reported output tokens are bounded
  * by the output's bytes, each redundant winner is paid its own counts (a low report never cuts another's pay), and
  * results stay sealed: a second runner cannot read the first one's digest or output while the task is open, and the
  * requester of a disputed task reads no output (review 2, F1 and F2). Each test fails on the registry as it was
@@ -25,11 +26,11 @@ describe('disputes, sealed results, output-token bounds and own-count pay for re
     await net.stop();
   });
 
-  it('two runners that disagree make a visible dispute: refunded, and neither keeps the completion it reported', async () => {
+  it('a 1–1 tie escalates instead of refunding: a third operator agreeing gets the honest runner paid, the Sybil loses the vote', async () => {
     const t = await taskNetwork(net);
     const requester = await t.requester(FUNDS, ALLOWANCE);
     const asRequester = await t.tasks(requester);
-    const [honest, griefer] = [await t.runner(), await t.runner()];
+    const [honest, griefer, third] = [await t.runner(), await t.runner(), await t.runner()];
     const task = okOf(await asRequester.submit_task(t.submitArgs('grief', { limits: DETERMINISTIC, redundancy: [2] })));
     const asGriefer = await t.tasks(griefer);
     okOf(await (await t.tasks(honest)).claim_task([task.id]));
@@ -45,24 +46,39 @@ describe('disputes, sealed results, output-token bounds and own-count pay for re
     const tied = (await asRequester.get_task(task.id))[0];
     expect(tied?.state).toBe('review');
     expect(tied?.results.map((r) => r.output)).toEqual([[], []]);
-    const settled = okOf(await asRequester.accept_task(task.id));
-    expect(settled.state).toBe('failed');
-    expect(settled.paid_runners).toEqual([]);
-    expect(settled.outcome[0]).toMatch(/^disputed: /);
-    // Settled and refunded: the digests are revealed, the outputs are not (only an admin reads them).
-    const disputed = (await asRequester.get_task(task.id))[0];
-    for (const seen of [settled, disputed])
-      expect(seen?.results.map((r) => [r.output, r.output_digest])).toEqual([
-        [[], resultArgs('Paris').output_digest],
-        [[], resultArgs('garbage').output_digest]
-      ]);
-    expect((await (await t.tasks(t.admin)).get_task(task.id))[0]?.results.map((r) => r.output)).toEqual([['Paris'], ['garbage']]);
-    // The completions the two results counted are undone: the griefer's reputation is as if it never took the task.
-    for (const r of [honest, griefer])
-      expect((await asRequester.get_reputation(r.getPrincipal()))[0]).toMatchObject({ completed: 0, rejected: 0 });
+    // Accepting (or rejecting) the tie no longer refunds the requester: the task waits for one more operator's result.
+    const escalated = okOf(await asRequester.accept_task(task.id));
+    expect(escalated.state).toBe('queued');
+    expect(escalated.paid_runners).toEqual([]);
+    expect(escalated.outcome[0]).toMatch(/^escalated: no majority/);
+    expect(escalated.results.map((r) => [r.output, r.output_digest])).toEqual([
+      [[], ''],
+      [[], '']
+    ]);
     await processTasks(t);
-    expect(await t.balance(griefer)).toBe(0n);
-  }, 120_000);
+    expect(await payoutsOf(t)).toEqual([]);
+    // The runners already in the vote cannot vote again; a third operator leases it and finds the results sealed.
+    expect(errOf(await asGriefer.claim_task([task.id]))).toMatchObject({ TaskNotClaimable: {} });
+    const asThird = await t.tasks(third);
+    expect(okOf(await asThird.claim_task([task.id])).results.map((r) => r.output_digest)).toEqual(['', '']);
+    okOf(await asThird.complete_task(task.id, resultArgs('Paris')));
+    // In review with a majority: the requester reads the results it would pay for, never the out-voted one.
+    expect((await asRequester.get_task(task.id))[0]?.results.map((r) => r.output)).toEqual([['Paris'], [], ['Paris']]);
+    const settled = okOf(await asRequester.accept_task(task.id));
+    expect(settled.state).toBe('accepted');
+    expect(settled.paid_runners.map((p) => p.toText())).toEqual([honest.getPrincipal().toText(), third.getPrincipal().toText()]);
+    await processTasks(t);
+    // Each winner its metered cost (12 + 34 tokens at 1,000 / 3,000 per million: 1 e8s); the griefer nothing, and its
+    // result counts a whole rejection (it lost the vote) instead of a completion.
+    expect({ honest: await t.balance(honest), third: await t.balance(third), griefer: await t.balance(griefer) }).toEqual({
+      honest: 1n,
+      third: 1n,
+      griefer: 0n
+    });
+    expect((await asRequester.get_reputation(griefer.getPrincipal()))[0]).toMatchObject({ completed: 0, rejected: 1 });
+    for (const r of [honest, third]) expect((await asRequester.get_reputation(r.getPrincipal()))[0]).toMatchObject({ completed: 1 });
+    expect(await escrowBalance(t)).toBe(0n);
+  }, 180_000);
 
   it('refuses more output tokens than the output’s bytes allow (ImplausibleUsage), and the lease stays for an honest report', async () => {
     const t = await taskNetwork(net);

@@ -247,7 +247,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(await escrowBalance(t)).toBe(0n);
   });
 
-  it('redundancy 3 pays the agreeing majority exactly, rejects the outlier, and refunds when nobody agrees', async () => {
+  it('redundancy 3 pays the agreeing majority exactly, rejects the outlier, and refunds when nobody agrees up to the escalation bound', async () => {
     const t = await taskNetwork(net);
     const requester = await t.requester(FUNDS, ALLOWANCE);
     const asRequester = await t.tasks(requester);
@@ -296,10 +296,34 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     okOf(await asA.complete_task(split.id, resultArgs('Paris')));
     okOf(await asB.complete_task(split.id, resultArgs('Lyon')));
     okOf(await asC.complete_task(split.id, resultArgs('Marseille')));
+    // No majority escalates for 2 more results from further operators; still none at the bound is the dispute.
+    const escalated = okOf(await asRequester.accept_task(split.id));
+    expect(escalated.state).toBe('queued');
+    expect(escalated.outcome[0]).toMatch(/^escalated: no majority/);
+    const [d, e] = [await t.runner(), await t.runner()];
+    for (const [runner, output] of [
+      [d, 'Rome'],
+      [e, 'Nice']
+    ] as const) {
+      const actor = await t.tasks(runner);
+      okOf(await actor.claim_task([split.id]));
+      okOf(await actor.complete_task(split.id, resultArgs(output)));
+    }
+    const again = okOf(await asRequester.accept_task(split.id));
+    expect(again.state).toBe('queued');
+    const [f, g] = [await t.runner(), await t.runner()];
+    for (const [runner, output] of [
+      [f, 'Oslo'],
+      [g, 'Bern']
+    ] as const) {
+      const actor = await t.tasks(runner);
+      okOf(await actor.claim_task([split.id]));
+      okOf(await actor.complete_task(split.id, resultArgs(output)));
+    }
     const failed = okOf(await asRequester.accept_task(split.id));
     expect(failed.state).toBe('failed');
     expect(failed.paid_runners).toEqual([]);
-    expect(failed.outcome[0]).toMatch(/no majority/);
+    expect(failed.outcome[0]).toMatch(/^disputed: no majority/);
     await processTasks(t);
 
     const majorityUnused = reward - 2n * (COST + FEE) - PROTOCOL_FEE - FEE;
@@ -309,7 +333,7 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     expect(await t.balance(c)).toBe(0n);
     expect(await t.balance(t.treasury)).toBe(TREASURY_NET);
     expect(await escrowBalance(t)).toBe(0n);
-  });
+  }, 180_000);
 
   it('returns every task error variant through the agent', async () => {
     const t = await taskNetwork(net);

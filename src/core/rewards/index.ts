@@ -79,15 +79,26 @@ export {
   type TransferReply
 } from './payout-policy.js';
 export {
-  FULL_REJECTION_AFTER_PAID_TASKS,
   recordCompleted,
   recordDisputed,
   recordExpiredLease,
   recordFailed,
   recordRejected,
-  recordRequesterRejection,
-  requesterRejectionWeight
+  recordRequesterRejection
 } from './reputation.js';
+export {
+  countRejection,
+  FULL_REJECTION_AFTER_PAID_TASKS,
+  fullRejectionVolumeE8s,
+  notePaidWork,
+  recentPaidE8s,
+  rejectionAllowed,
+  rejectionWeightOf,
+  requesterRejectionWeight,
+  type PaidVolume,
+  type RejectionPair,
+  type RequesterWeightStore
+} from './requester-weight.js';
 export type { RewardStore, RewardStores } from './store.js';
 export { payWinners, refundTask } from './task-payouts.js';
 export type { EpochCredit, EpochCreditEntry, EpochTerms, EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';

@@ -52,18 +52,6 @@ export function recordDisputed(store: ReputationStore, runner: string): void {
   });
 }
 
-/** Accepted, fee-paying tasks after which a requester's rejection counts as a whole one. */
-export const FULL_REJECTION_AFTER_PAID_TASKS = 9;
-
-/**
- * How much a requester's rejection weighs, in thousandths of a rejection: a tenth for a requester that never paid for
- * accepted work, a tenth more per accepted, fee-paying task it paid for, whole after FULL_REJECTION_AFTER_PAID_TASKS.
- * A fresh identity (or a Sybil of a competitor) cannot sink a runner's record with rejections it paid nothing to earn.
- */
-export function requesterRejectionWeight(paidTasks: number): number {
-  return Math.min(1_000, 100 * (1 + Math.max(0, paidTasks)));
-}
-
 /**
  * The requester rejected the runner's (paid) result: it no longer counts as completed, whoever rejected it, and it
  * counts `weightMilli` thousandths of a rejection; every full thousand moves into `rejected`, the remainder waits on

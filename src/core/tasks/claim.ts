@@ -1,6 +1,7 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { matchingDeployment, type FindRequest } from '../registry/discovery.js';
 import { operatorOf } from '../registry/operators.js';
+import { neededResults } from './escalation.js';
 import { offeredTo } from './routing.js';
 import type { IndexedDeployment } from '../registry/discovery-index.js';
 import { saveTask } from './save-task.js';
@@ -130,7 +131,7 @@ function lease(store: Stores, task: Task, runner: string, now: bigint, deploymen
 }
 
 const full = (task: Task, now: bigint): boolean =>
-  task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= task.redundancy;
+  task.leases.filter((l) => l.expiresAtNs > now).length + task.results.length >= neededResults(task);
 
 /**
  * A live runner leases a queued task it can serve (the given one, or the oldest it matches) and whose budget covers

@@ -18,8 +18,9 @@ export const HIDDEN_DIGEST = '';
  *   runner's digest or output, so it cannot copy a digest to "agree" without working;
  * - the requester reads its input and, of the results, only those it pays for: while in review, the results whose
  *   digest holds the majority now (what accept or reject would pay; with redundancy 1, the one result); once settled,
- *   the paid (majority) results of an accepted or rejected task; a disputed, failed or expired task shows it no output.
- *   So it cannot read an honest output and then force a dispute (a refund) with a disagreeing Sybil;
+ *   the paid (majority) results of an accepted or rejected task; a disputed, failed or expired task shows it no output,
+ *   nor does a task escalated for more results (queued again: escalation.ts). So it cannot read an honest output and
+ *   then force a dispute (a refund) with a disagreeing Sybil, and a tie it cannot read is escalated, never refunded;
  * - everyone else sees the summary (state, model, reward, timing; the digests once the task has settled).
  */
 export function taskAccess(store: Stores, caller: string, task: Task): TaskAccess {

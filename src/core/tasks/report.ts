@@ -2,6 +2,7 @@ import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js
 import { recordCompleted, recordFailed } from '../rewards/reputation.js';
 import { bondFault } from '../rewards/bonds.js';
 import { MAX_OUTPUT_BYTES, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from './limits.js';
+import { neededResults } from './escalation.js';
 import { givenUp, openOnPreferredFailure } from './routing.js';
 import { meteredCostE8s } from '../rewards/pricing.js';
 import { saveTask } from './save-task.js';
@@ -77,7 +78,8 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   task.results.push(result);
   // The registry's own clock, never the self-reported total_ms (kept on the result as information only).
   recordCompleted(store, runner, result.measuredMs as number);
-  if (task.results.length >= task.redundancy) {
+  if (task.results.length >= neededResults(task)) {
+    delete task.outcome;
     task.state = 'review';
     task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;
   }

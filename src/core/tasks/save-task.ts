@@ -1,4 +1,5 @@
 import { bump } from '../registry/quotas.js';
+import { neededResults } from './escalation.js';
 import { STALE_ESCROW_NS } from './limits.js';
 import { perRunnerCostCapE8s } from '../rewards/pricing.js';
 import type { RewardConfig } from '../rewards/types.js';
@@ -11,7 +12,7 @@ function openOf(task: Task, config: RewardConfig): OpenTask {
     model: task.request.model,
     state: task.state,
     deadlineNs: task.deadlineNs,
-    redundancy: task.redundancy,
+    redundancy: neededResults(task),
     leases: [...task.leases],
     done: [...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)],
     results: task.results.length

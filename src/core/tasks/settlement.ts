@@ -2,15 +2,11 @@ import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js
 import { bondShare, requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
 import { addAcceptedWork, isSelfDealing } from '../rewards/epochs.js';
 import { operatorOf } from '../registry/operators.js';
-import {
-  recordDisputed,
-  recordIndependentAccepted,
-  recordRejected,
-  recordRequesterRejection,
-  requesterRejectionWeight
-} from '../rewards/reputation.js';
+import { recordDisputed, recordIndependentAccepted, recordRejected, recordRequesterRejection } from '../rewards/reputation.js';
+import { countRejection, notePaidWork, rejectionWeightOf } from '../rewards/requester-weight.js';
 import { meteredCostE8s, perRunnerCostCapE8s } from '../rewards/pricing.js';
 import { payWinners, refundTask } from '../rewards/task-payouts.js';
+import { escalate } from './escalation.js';
 import { MAX_REASON_LENGTH } from './limits.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
@@ -78,11 +74,11 @@ export function majorityDigest(
   return undefined;
 }
 
-/** How a disputed task's results voted, for its outcome: each digest (shortened) with its operators, bond and weight. */
-function disputeOutcome(task: Task, voterOf: (runner: string) => Voter): string {
+/** How results without a majority voted, for the outcome: each digest (shortened) with its operators, bond and weight. */
+function votesOf(task: Task, voterOf: (runner: string) => Voter): string {
   const { digests } = tally(task, voterOf);
   const votes = [...digests].map(([d, t]) => `${d.slice(7, 19)}: ${t.operators} operator(s), bond ${t.bond}, weight ${t.weight}`);
-  return `disputed: no majority of both bond and vote weight (${votes.join('; ')}); the completions are undone`;
+  return `no majority of both bond and vote weight (${votes.join('; ')})`;
 }
 
 /**
@@ -95,20 +91,23 @@ function payMajority(store: Stores, task: Task, now: bigint): { winners: string[
   const majority = task.results.filter((r) => r.outputDigest === digest);
   const winners = majority.map((r) => r.runner);
   task.paidRunners = winners;
+  // An escalated task may have more winners than its redundancy: they share the same escrow (each capped at its share
+  // of the runner pool), so the payouts never exceed what was escrowed.
+  const paidAs = Math.max(task.redundancy, winners.length);
   // Each winner is paid its OWN counts at its own lease's prices: complete_task bounded them (input by the input's bytes
   // and the served context, output by the inline output's bytes and max_output_tokens), so a colluding winner reporting
   // 0 tokens cannot lower what an honest one is paid, and an inflated report raises only its own pay, within the bounds.
   const protocolFeeE8s = payWinners(
     store,
     now,
-    { id: task.id, budgetE8s: task.rewardE8s, redundancy: task.redundancy, refundTo: task.refundTo },
+    { id: task.id, budgetE8s: task.rewardE8s, redundancy: paidAs, refundTo: task.refundTo },
     // A result stored before metering has no cost: it is paid the per-runner cap, as the flat reward was.
     majority.map((r) => ({
       runner: r.runner,
       costE8s:
         r.prices !== undefined
           ? meteredCostE8s(r.prices, r.inputTokens, r.outputTokens)
-          : (r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, task.redundancy))
+          : (r.costE8s ?? perRunnerCostCapE8s(store.taskConfig(), task.rewardE8s, paidAs))
     }))
   );
   return { winners, protocolFeeE8s };
@@ -140,8 +139,8 @@ export function settle(
     // Vote weight grows only with work someone else paid a fee for (self-dealt completions would make it free).
     const independent = protocolFeeE8s > 0n ? winners.filter((runner) => !isSelfDealing(store, task.requester, runner)) : [];
     for (const runner of independent) recordIndependentAccepted(store, runner);
-    // The requester's paid history, which its rejections weigh by.
-    if (independent.length > 0) store.paidTasks.set(task.requester, (store.paidTasks.get(task.requester) ?? 0) + 1);
+    // The requester's recent paid volume, which its rejections weigh by, and its per-runner rejection allowances.
+    if (independent.length > 0) notePaidWork(store, task.requester, protocolFeeE8s, independent, now);
     // The session stays on the runner whose work was accepted (src/core/registry/affinity.ts), never on a mere report.
     const first = winners[0];
     if (task.request.affinityKey !== undefined && first !== undefined) store.affinity.bind(task.requester, task.request.affinityKey, first);
@@ -157,7 +156,7 @@ function requesterTask(store: Stores, caller: string, id: string): Result<Task> 
   return ok(task);
 }
 
-/** The requester accepts during review; with redundancy, only the majority is paid, and no majority refunds. */
+/** The requester accepts during review; with redundancy, only the majority is paid, and no majority escalates. */
 export function acceptTask(store: Stores, caller: string, now: bigint, id: string): Result<Task> {
   const found = requesterTask(store, caller, id);
   if ('Err' in found) return found;
@@ -169,20 +168,51 @@ export function acceptTask(store: Stores, caller: string, now: bigint, id: strin
 }
 
 /**
- * Ends a review as accepted: the majority is paid. No majority is a dispute: the task fails (and refunds), its outcome
- * shows how the results voted, and every runner in it loses the completion its result counted, so disagreeing costs a
- * griefer what it would have gained.
+ * Ends a review as accepted: the majority is paid, the out-voted results are punished. No majority escalates (see
+ * `noMajority`).
  */
 export function finishReview(store: Stores, task: Task, now: bigint, outcome: string): void {
   const voters = votersOf(store);
   const digest = majorityDigest(task, voters);
   if (digest === undefined) {
-    for (const r of task.results) recordDisputed(store, r.runner);
-    settle(store, task, now, 'failed', disputeOutcome(task, voters));
+    noMajority(store, task, now, voters);
     return;
   }
   punishOutvoted(store, task, now, digest);
   settle(store, task, now, 'accepted', outcome);
+}
+
+/**
+ * Results that agree on no majority are never a refund on their own (a requester's Sybil could undo an honest
+ * completion with one disagreeing result): the task escalates for more results from operators not yet in it
+ * (escalation.ts). Only once the bound is reached is it a dispute: the task fails (and refunds), its outcome shows how
+ * the results voted, and every runner in it loses the completion its result counted.
+ */
+function noMajority(store: Stores, task: Task, now: bigint, voters: (runner: string) => Voter): void {
+  const votes = votesOf(task, voters);
+  if (escalate(task, now, votes)) {
+    saveTask(store, task);
+    return;
+  }
+  for (const r of task.results) recordDisputed(store, r.runner);
+  settle(store, task, now, 'failed', `disputed: ${votes}; the completions are undone`);
+}
+
+/**
+ * An escalated task's deadline passed before all the results it asked for came in: a majority among the results in
+ * goes to review as any other (the requester accepts or rejects), none is the dispute, with no further escalation.
+ */
+export function escalationTimedOut(store: Stores, task: Task, now: bigint): void {
+  const voters = votersOf(store);
+  if (majorityDigest(task, voters) === undefined) {
+    for (const r of task.results) recordDisputed(store, r.runner);
+    settle(store, task, now, 'failed', `disputed: ${votesOf(task, voters)}; the deadline passed; the completions are undone`);
+    return;
+  }
+  task.state = 'review';
+  task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;
+  delete task.outcome;
+  saveTask(store, task);
 }
 
 /** A runner whose output lost the vote against a majority of distinct operators counts as rejected, and its bond is slashed. */
@@ -196,9 +226,12 @@ function punishOutvoted(store: Stores, task: Task, now: bigint, digest: string):
 
 /**
  * The requester rejects during review. It read the output, so the work is paid as on acceptance (the majority its
- * metered cost, the treasury its fee, the rest refunded; no majority: all refunded) but earns no emission, vote weight
- * nor affinity. Each answering runner counts a rejection weighted by the requester's paid history (a fresh requester's
- * weighs a tenth); a result that lost the vote counts a whole one and is slashed, as on acceptance.
+ * metered cost, the treasury its fee, the rest refunded) but earns no emission, vote weight nor affinity. Each winning
+ * runner counts a rejection weighted by the requester's recent paid volume (a fresh requester's weighs a tenth), at
+ * most 1 + the tasks the requester accepted with it this epoch (past that, only its completion is taken back:
+ * requester-weight.ts); a result that lost the vote counts
+ * a whole one and is slashed, as on acceptance. No majority escalates as acceptance does (the requester read no output:
+ * it decides again once the task is back in review).
  */
 export function rejectTask(store: Stores, caller: string, now: bigint, id: string, reason: string): Result<Task> {
   const found = requesterTask(store, caller, id);
@@ -211,10 +244,20 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
     return err({ ReviewEnded: { task: id, ended_at_ns: task.reviewEndsAtNs } });
   if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
     return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
-  const digest = majorityDigest(task, votersOf(store));
-  if (digest !== undefined) punishOutvoted(store, task, now, digest);
-  const weight = requesterRejectionWeight(store.paidTasks.get(caller) ?? 0);
-  for (const r of task.results) if (digest === undefined || r.outputDigest === digest) recordRequesterRejection(store, r.runner, weight);
+  const voters = votersOf(store);
+  const digest = majorityDigest(task, voters);
+  if (digest === undefined) {
+    noMajority(store, task, now, voters);
+    return ok(task);
+  }
+  punishOutvoted(store, task, now, digest);
+  const weight = rejectionWeightOf(store, caller, now);
+  for (const r of task.results) {
+    if (r.outputDigest !== digest) continue;
+    // Past the pair's allowance the rejection only takes back the completion its result counted.
+    if (countRejection(store, caller, r.runner, now)) recordRequesterRejection(store, r.runner, weight);
+    else recordDisputed(store, r.runner);
+  }
   settle(store, task, now, 'rejected', `rejected by the requester: ${reason}`);
   return ok(task);
 }

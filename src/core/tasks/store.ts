@@ -1,6 +1,7 @@
 import { MemoryKeyValue, type KeyValue } from '../kv.js';
 import type { RegistryStore } from '../registry/store.js';
 import { DEFAULT_BOND_CONFIG, type BondConfig } from '../rewards/bonds.js';
+import type { PaidVolume, RejectionPair } from '../rewards/requester-weight.js';
 import type { RewardStore } from '../rewards/store.js';
 import { DEFAULT_TASK_CONFIG } from './limits.js';
 import { OpenTasks } from './open-tasks.js';
@@ -24,10 +25,12 @@ export interface TaskStore extends RewardStore {
   /** `<requester>|<idempotency key>` → task id. */
   idempotency: KeyValue<string>;
   /**
-   * Requester → accepted tasks it paid a protocol fee for to a runner it does not deal with itself through: the paid
-   * history its rejections weigh by (src/core/rewards/reputation.ts `requesterRejectionWeight`).
+   * Requester → the protocol fees of its accepted work for runners it does not deal with itself through, decaying per
+   * epoch: the recent paid volume its rejections weigh by (src/core/rewards/requester-weight.ts).
    */
-  paidTasks: KeyValue<number>;
+  paidVolume: KeyValue<PaidVolume>;
+  /** `<requester>|<runner>` → this epoch's accepted tasks and counted rejections of the pair (requester-weight.ts). */
+  rejectionPairs: KeyValue<RejectionPair>;
   taskConfig(): TaskConfig;
   setTaskConfig(config: TaskConfig): void;
   /** Returns the next task number and advances the counter. */
@@ -55,7 +58,8 @@ export function memoryTaskStore(): TaskStore {
     summaries: new MemoryKeyValue(),
     open: new OpenTasks(new MemoryKeyValue()),
     idempotency: new MemoryKeyValue(),
-    paidTasks: new MemoryKeyValue(),
+    paidVolume: new MemoryKeyValue(),
+    rejectionPairs: new MemoryKeyValue(),
     payouts: new MemoryKeyValue(),
     payoutQueue: new MemoryKeyValue(),
     taskConfig: () => config,

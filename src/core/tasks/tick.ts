@@ -3,7 +3,7 @@ import { bondLeaseExpired } from '../rewards/bonds.js';
 import { recordExpiredLease } from '../rewards/reputation.js';
 import { givenUp, openOnPreferredFailure } from './routing.js';
 import { saveTask } from './save-task.js';
-import { finishReview, settle } from './settlement.js';
+import { escalationTimedOut, finishReview, settle } from './settlement.js';
 import type { Stores } from './store.js';
 
 /** Tasks one timer tick visits at most; the instruction budget usually stops it first. */
@@ -64,6 +64,7 @@ export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = ()
     if (task.state === 'review' && task.reviewEndsAtNs !== undefined && task.reviewEndsAtNs <= now)
       finishReview(store, task, now, 'accepted: the review window ended without a decision');
     else if (givenUp(store, task)) settle(store, task, now, 'failed', `failed ${task.failures.length} times`);
+    else if (task.state === 'queued' && task.deadlineNs <= now && task.extraResults !== undefined) escalationTimedOut(store, task, now);
     else if (task.state === 'queued' && task.deadlineNs <= now)
       settle(store, task, now, 'expired', 'the deadline passed before enough results came in');
     else saveTask(store, task);

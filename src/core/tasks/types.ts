@@ -83,6 +83,11 @@ export interface Task {
   inputTokenBound?: number;
   deadlineNs: bigint;
   redundancy: number;
+  /**
+   * Results asked for beyond `redundancy` by escalations (src/core/tasks/escalation.ts): results that agreed on no
+   * majority reopen the task for more, bounded; absent until the first escalation.
+   */
+  extraResults?: number;
   state: TaskState;
   createdAtNs: bigint;
   escrowBlock?: bigint;
@@ -93,7 +98,7 @@ export interface Task {
   /** Runners whose result is paid (the majority digest), once settled as accepted. */
   paidRunners?: string[];
   settledAtNs?: bigint;
-  /** Why the task ended, for terminal states. */
+  /** Why the task ended, for terminal states; while an escalation runs, why it was escalated. */
   outcome?: string;
   /**
    * The best-ranked eligible runners at submit (affinity first): until `openToAllAtNs` only they may lease the task
@@ -130,6 +135,7 @@ export interface OpenTask {
   model: string;
   state: TaskState;
   deadlineNs: bigint;
+  /** The results the task waits for: its redundancy plus what escalations asked for (escalation.ts `neededResults`). */
   redundancy: number;
   leases: Lease[];
   /** Runners that already returned a result or failed: they may not lease the task again. */

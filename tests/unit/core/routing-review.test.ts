@@ -27,7 +27,12 @@ import {
   type SubmitArgs,
   type TaskConfigInput
 } from '../../../src/core/tasks/index.ts';
-import { epochCredits, FULL_REJECTION_AFTER_PAID_TASKS, requesterRejectionWeight } from '../../../src/core/rewards/index.ts';
+import {
+  epochCredits,
+  FULL_REJECTION_AFTER_PAID_TASKS,
+  fullRejectionVolumeE8s,
+  requesterRejectionWeight
+} from '../../../src/core/rewards/index.ts';
 import { principalToText } from '../../../src/core/principal-text.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
 
@@ -206,9 +211,13 @@ describe('failures count per distinct operator, and a preferred failure opens th
   });
 });
 
-describe('a rejection is paid work, and weighs by the requester’s paid history', () => {
-  it('weighs a tenth for a fresh requester, whole after enough accepted, fee-paying tasks', () => {
-    expect([0, 1, 4, FULL_REJECTION_AFTER_PAID_TASKS, 100].map(requesterRejectionWeight)).toEqual([100, 200, 500, 1_000, 1_000]);
+describe('a rejection is paid work, and weighs by the requester’s recent paid volume', () => {
+  it('weighs a tenth for a fresh requester, whole after enough fees paid for accepted work', () => {
+    const full = fullRejectionVolumeE8s(world().taskConfig());
+    expect(full).toBe(BigInt(FULL_REJECTION_AFTER_PAID_TASKS) * 20_000n);
+    expect([0n, 20_000n, 80_000n, full, 100n * full].map((paid) => requesterRejectionWeight(paid, full))).toEqual([
+      100, 200, 500, 1_000, 1_000
+    ]);
   });
 
   it('pays the runner its metered cost and the treasury the fee, refunds the rest, and credits no emission', () => {
@@ -228,7 +237,7 @@ describe('a rejection is paid work, and weighs by the requester’s paid history
     expect(epochCredits(store)).toEqual([]);
     // A rejected result is not a completion; the fresh requester's rejection weighs a tenth of one.
     expect(store.reputation.get('runner-a')).toMatchObject({ completed: 0, rejected: 0, rejectionMilli: 100 });
-    expect(store.paidTasks.get(REQUESTER)).toBeUndefined();
+    expect(store.paidVolume.get(REQUESTER)).toBeUndefined();
   });
 
   it('ten fresh requesters’ rejections count one; a requester with a paid history’s counts whole', () => {
@@ -246,7 +255,7 @@ describe('a rejection is paid work, and weighs by the requester’s paid history
       answered(store, id, [['runner-a', 'x']]);
       okOf(acceptTask(store, REQUESTER, NOW, id));
     }
-    expect(store.paidTasks.get(REQUESTER)).toBe(FULL_REJECTION_AFTER_PAID_TASKS);
+    expect(store.paidVolume.get(REQUESTER)?.feesE8s).toBe(BigInt(FULL_REJECTION_AFTER_PAID_TASKS) * 20_000n);
     const id = queued(store, 'regular');
     answered(store, id, [['runner-a', 'x']]);
     okOf(rejectTask(store, REQUESTER, NOW, id, 'no'));

@@ -112,7 +112,8 @@ function expectedIndexes(store: Stores): { claim: string[]; wake: string[]; leas
   for (const [id, task] of store.tasks.entries()) {
     if (TERMINAL_STATES.has(task.state)) continue;
     const model = task.request.model;
-    if (task.state === 'queued' && task.results.length + task.leases.length < task.redundancy) claim.push(`${model}${SEP}${id}`);
+    if (task.state === 'queued' && task.results.length + task.leases.length < task.redundancy + (task.extraResults ?? 0))
+      claim.push(`${model}${SEP}${id}`);
     const times = task.leases.map((l) => l.expiresAtNs);
     if (task.state === 'queued') times.push(task.deadlineNs);
     if (task.state === 'review' && task.reviewEndsAtNs !== undefined) times.push(task.reviewEndsAtNs);

@@ -140,10 +140,11 @@ describe('redundant votes: sealed results and own-count pay', () => {
     expect(okOf(completeTask(store, 'inflater', NOW, id, result('Paris', { outputTokens: 37n }))).outputTokens).toBe(37n);
   });
 
-  it('F2: on a 1–1 tie the requester reads no output, in review nor after the dispute refunds it', () => {
+  it('F2: on a 1–1 tie the requester reads no output, in review nor while the task escalates; then the majority’s', () => {
     const store = world();
     addRunner(store, 'honest', 0xc0);
     addRunner(store, 'sybil', 0xb1);
+    addRunner(store, 'third', 0xa3);
     const id = answered(store, 2, [
       ['honest', 'Paris'],
       ['sybil', 'garbage']
@@ -155,15 +156,27 @@ describe('redundant votes: sealed results and own-count pay', () => {
       [undefined, HIDDEN_DIGEST],
       ['garbage', digestOf('garbage')]
     ]);
-    const settled = okOf(acceptTask(store, 'requester', NOW, id));
-    expect(settled.state).toBe('failed');
-    // Settled: the digests are revealed (the vote can be audited), the outputs of a refunded task stay with their runners.
+    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
+    // Escalated: still sealed, for the requester and for the runner that joins.
     expect(seenBy(store, 'requester', id)).toEqual([
-      [undefined, digestOf('Paris')],
-      [undefined, digestOf('garbage')]
+      [undefined, HIDDEN_DIGEST],
+      [undefined, HIDDEN_DIGEST]
     ]);
-    expect(seenBy(store, 'sybil', id)[0]).toEqual([undefined, digestOf('Paris')]);
-    expect(seenBy(store, ADMIN, id).map(([output]) => output)).toEqual(['Paris', 'garbage']);
+    okOf(claimTask(store, 'third', NOW, id));
+    expect(seenBy(store, 'third', id)).toEqual([
+      [undefined, HIDDEN_DIGEST],
+      [undefined, HIDDEN_DIGEST]
+    ]);
+    okOf(completeTask(store, 'third', NOW, id, result('Paris')));
+    // In review with a majority: the requester reads the results it would pay for, never the out-voted one.
+    expect(seenBy(store, 'requester', id)).toEqual([
+      ['Paris', digestOf('Paris')],
+      [undefined, HIDDEN_DIGEST],
+      ['Paris', digestOf('Paris')]
+    ]);
+    expect(okOf(acceptTask(store, 'requester', NOW, id)).paidRunners).toEqual(['honest', 'third']);
+    expect(seenBy(store, 'requester', id)[1]).toEqual([undefined, digestOf('garbage')]);
+    expect(seenBy(store, ADMIN, id).map(([output]) => output)).toEqual(['Paris', 'garbage', 'Paris']);
   });
 
   it('the requester reads the majority’s outputs in review (the one result with redundancy 1), and after accepting or rejecting', () => {

@@ -1071,7 +1071,7 @@ describe('redundancy', () => {
     expect(reputationOf(w, 'runner-a').rejected).toBe(1);
   });
 
-  it('fails and refunds when no output has a majority', () => {
+  it('escalates instead of refunding when no output has a majority', () => {
     const w = world();
     ['runner-a', 'runner-b', 'runner-c'].forEach((r) => addRunner(w, r));
     const id = queued(w, 'k', THREE);
@@ -1080,15 +1080,16 @@ describe('redundancy', () => {
       ['runner-b', 'two'],
       ['runner-c', 'three']
     ]);
-    const settled = okOf(acceptTask(w.store, REQUESTER, NOW, id));
-    expect(settled).toMatchObject({
-      state: 'failed',
-      outcome: expect.stringMatching(/^disputed: no majority of both bond and vote weight/)
+    const escalated = okOf(acceptTask(w.store, REQUESTER, NOW, id));
+    expect(escalated).toMatchObject({
+      state: 'queued',
+      extraResults: 2,
+      outcome: expect.stringMatching(/^escalated: no majority of both bond and vote weight/)
     });
-    expect(settled.outcome).toContain(`${digestOf('one').slice(7, 19)}: 1 operator(s), bond 1, weight 1`);
-    expect(payouts(w)).toEqual([expect.objectContaining({ kind: 'refund', to: { owner: REQUESTER }, amountE8s: REWARD })]);
-    // A dispute undoes the completions its results counted: disagreeing gains a griefer nothing.
-    for (const r of ['runner-a', 'runner-b', 'runner-c']) expect(reputationOf(w, r)).toMatchObject({ completed: 0, rejected: 0 });
+    expect(escalated.outcome).toContain(`${digestOf('one').slice(7, 19)}: 1 operator(s), bond 1, weight 1`);
+    // Nothing is paid or refunded yet, and the completions stand until the vote ends.
+    expect(payouts(w)).toEqual([]);
+    for (const r of ['runner-a', 'runner-b', 'runner-c']) expect(reputationOf(w, r)).toMatchObject({ completed: 1, rejected: 0 });
   });
 
   it('pays each redundant winner its own counts at its own lease’s prices', () => {
@@ -1119,8 +1120,9 @@ describe('redundancy', () => {
       ['runner-b', 'two']
     ]);
     tick(w.store, NOW + REVIEW);
-    expect(taskOf(w, id).state).toBe('failed');
-    expect(payouts(w).map((p) => p.kind)).toEqual(['refund']);
+    // A 1–1 tie is no refund: the task waits for more results (tests/unit/core/tasks-escalation.test.ts).
+    expect(taskOf(w, id)).toMatchObject({ state: 'queued', extraResults: 1 });
+    expect(payouts(w)).toEqual([]);
   });
 
   it('pays runners whose operator has not accepted to themselves, each as a distinct ledger transfer', () => {

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+
+import { principalToText } from '../../../src/core/principal-text.ts';
+import { heartbeat, makeConfig, memoryStore, publishCard, registerRunner, type Result } from '../../../src/core/registry/index.ts';
+import {
+  acceptTask,
+  claimTask,
+  completeTask,
+  escrowConfirmed,
+  memoryTaskStore,
+  rejectTask,
+  setTaskConfig,
+  submitTask,
+  type Stores
+} from '../../../src/core/tasks/index.ts';
+import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+
+/**
+ * Rejection weight is not bought once (adversarial review 2, F7): a requester's rejection weighs by its RECENT paid
+ * volume (halved at each epoch), and counts against one runner at most 1 + the tasks it accepted with that runner this
+ * epoch. Each test fails on the registry as it was before (checked: nine paid tasks bought whole weight for ever, and
+ * every rejection counted).
+ */
+const SECOND = 1_000_000_000n;
+const EPOCH = 3600n * SECOND;
+const NOW = 1_000n * EPOCH;
+const ADMIN = 'admin';
+const REQUESTER = 'requester';
+const TREASURY = principalToText(Uint8Array.of(0x0e, 1));
+const card = modelCard();
+
+function okOf<T>(result: Result<T>): T {
+  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
+  return result.Ok;
+}
+
+function world(): Stores {
+  const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
+  okOf(setTaskConfig(store, ADMIN, { ledger: 'ryjl3-tyaaa-aaaaa-aaaba-cai', treasury: { owner: TREASURY }, routingWindowSeconds: 0n }));
+  okOf(publishCard(store, 'publisher', NOW, card));
+  for (const [i, runner] of ['helper', 'target', 'other'].entries())
+    okOf(registerRunner(store, runner, NOW, runnerManifest(principalToText(Uint8Array.of(0x0f, i)), [deployment(card, { slots: 4 })])));
+  return store;
+}
+
+let keys = 0;
+/** `runner` answers a task of REQUESTER's at `at`; returns its id, in review. */
+function answered(store: Stores, runner: string, at: bigint): string {
+  const { task } = okOf(
+    submitTask(store, REQUESTER, at, {
+      idempotencyKey: `k${keys++}`,
+      request: { model: String(card.id) },
+      input: { inline: 'Say hello.' },
+      limits: { maxOutputTokens: 64 },
+      rewardE8s: 1_000_000n,
+      deadlineNs: at + 3600n * SECOND,
+      redundancy: 1
+    })
+  );
+  escrowConfirmed(store, task.id, 1n);
+  okOf(heartbeat(store, runner, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+  okOf(claimTask(store, runner, at, task.id));
+  okOf(
+    completeTask(store, runner, at, task.id, {
+      outputDigest: digestOf('x'),
+      output: 'x',
+      inputTokens: 12n,
+      outputTokens: 1n,
+      firstTokenMs: 1,
+      totalMs: 2
+    })
+  );
+  return task.id;
+}
+
+/** REQUESTER accepts `n` tasks of `runner` at `at`, each paying the fee floor (20,000 e8s). */
+function accepted(store: Stores, runner: string, n: number, at: bigint): void {
+  for (let i = 0; i < n; i++) okOf(acceptTask(store, REQUESTER, at, answered(store, runner, at)));
+}
+
+const rejected = (store: Stores, runner: string, at: bigint): void => {
+  okOf(rejectTask(store, REQUESTER, at, answered(store, runner, at), 'no'));
+};
+const record = (store: Stores, runner: string) => store.reputation.get(runner);
+
+describe('a rejection weighs by the requester’s recent paid volume', () => {
+  it('nine paid tasks weigh whole in their epoch, then fade: half a volume an epoch later, an eighth three later', () => {
+    const store = world();
+    accepted(store, 'helper', 9, NOW);
+    rejected(store, 'target', NOW);
+    expect(record(store, 'target')).toMatchObject({ rejected: 1, rejectionMilli: 0 });
+    // One epoch later: 90,000 of the 180,000 that weigh whole: 100 + 900 × 1/2 thousandths.
+    rejected(store, 'other', NOW + EPOCH);
+    expect(record(store, 'other')).toMatchObject({ rejected: 0, rejectionMilli: 550 });
+    // Three epochs after the purchase: 22,500: 100 + 900 × 1/8 = 212 thousandths, no longer a whole rejection.
+    const fresh = world();
+    accepted(fresh, 'helper', 9, NOW);
+    rejected(fresh, 'target', NOW + 3n * EPOCH);
+    expect(record(fresh, 'target')).toMatchObject({ rejected: 0, rejectionMilli: 212 });
+  });
+
+  it('keeping whole weight takes paying every epoch: volume adds to what is left of it', () => {
+    const store = world();
+    accepted(store, 'helper', 9, NOW);
+    accepted(store, 'helper', 5, NOW + EPOCH);
+    // 90,000 left + 100,000 new ≥ 180,000: whole again.
+    rejected(store, 'target', NOW + EPOCH);
+    expect(record(store, 'target')).toMatchObject({ rejected: 1, rejectionMilli: 0 });
+  });
+});
+
+describe('a requester’s rejections count against one runner at most 1 + the tasks it accepted with it this epoch', () => {
+  it('past the allowance a rejection only takes back its own completion', () => {
+    const store = world();
+    accepted(store, 'helper', 9, NOW);
+    accepted(store, 'target', 1, NOW);
+    expect(record(store, 'target')).toMatchObject({ completed: 1, rejected: 0 });
+    for (let i = 0; i < 4; i++) rejected(store, 'target', NOW);
+    // 1 + 1 accepted: two whole rejections count; the other two leave the record as if those tasks never happened.
+    expect(record(store, 'target')).toMatchObject({ completed: 1, rejected: 2, rejectionMilli: 0 });
+    // The work rejected past the allowance is still paid (the requester read it).
+    expect([...store.payouts.entries()].filter(([id, p]) => p.kind === 'runner' && id.endsWith('/runner/target'))).toHaveLength(5);
+  });
+
+  it('the allowance is per epoch: the next epoch starts again at one', () => {
+    const store = world();
+    accepted(store, 'helper', 18, NOW);
+    rejected(store, 'target', NOW);
+    rejected(store, 'target', NOW);
+    expect(record(store, 'target')).toMatchObject({ completed: 0, rejected: 1 });
+    // 180,000 of volume left one epoch later: whole weight, one more rejection counts, the next does not.
+    rejected(store, 'target', NOW + EPOCH);
+    rejected(store, 'target', NOW + EPOCH);
+    expect(record(store, 'target')).toMatchObject({ completed: 0, rejected: 2, rejectionMilli: 0 });
+  });
+
+  it('a pair’s acceptances in an earlier epoch do not raise this epoch’s allowance', () => {
+    const store = world();
+    accepted(store, 'helper', 18, NOW);
+    accepted(store, 'target', 3, NOW);
+    for (let i = 0; i < 3; i++) rejected(store, 'target', NOW + EPOCH);
+    expect(record(store, 'target')).toMatchObject({ completed: 3, rejected: 1 });
+  });
+});

@@ -1,0 +1,306 @@
+import { describe, expect, it } from 'vitest';
+
+import { principalToText } from '../../../src/core/principal-text.ts';
+import {
+  acceptOperator,
+  heartbeat,
+  makeConfig,
+  memoryStore,
+  publishCard,
+  registerRunner,
+  type Result
+} from '../../../src/core/registry/index.ts';
+import { beginBond, bondLocked, setBondConfig } from '../../../src/core/rewards/index.ts';
+import {
+  acceptTask,
+  claimTask,
+  completeTask,
+  escrowConfirmed,
+  memoryTaskStore,
+  rejectTask,
+  setTaskConfig,
+  submitTask,
+  taskFor,
+  tick,
+  type ResultArgs,
+  type Stores
+} from '../../../src/core/tasks/index.ts';
+import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+
+/**
+ * No majority escalates, never refunds (adversarial review 2, F2 and F2b, ported from the review branch's PoCs): a
+ * requester's Sybil that disagrees with an honest runner on a redundancy-2 task no longer buys a full refund of work the
+ * requester could read; the task waits for a result from a further operator, the eventual majority is paid and the
+ * minority is slashed as a lost vote, and only a vote still undecided at the bound (or at the deadline) is a dispute.
+ * Each test fails on the registry as it was before (checked: a 1–1 tie refunded at once).
+ */
+const SECOND = 1_000_000_000n;
+const NOW = 1_000_000n * SECOND;
+const ADMIN = 'admin';
+const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
+const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
+const BOND = 10_000_000n;
+const REWARD = 1_000_000n;
+const REVIEW = 600n * SECOND;
+/** At least this long is left for an escalation's results (src/core/tasks/escalation.ts ESCALATION_WINDOW_NS). */
+const ESCALATION_WINDOW = 1800n * SECOND;
+const CARD = modelCard();
+
+function okOf<T>(result: Result<T>): T {
+  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
+  return result.Ok;
+}
+
+const operatorOf = (n: number): string => principalToText(Uint8Array.of(0x0f, n));
+
+function world(bonds = false): Stores {
+  const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
+  okOf(setTaskConfig(store, ADMIN, { ledger: LEDGER, treasury: TREASURY, emissionPerEpochE8s: 0n, routingWindowSeconds: 0n }));
+  if (bonds) okOf(setBondConfig(store, ADMIN, { amountE8s: BOND }));
+  okOf(publishCard(store, 'publisher', NOW, CARD));
+  return store;
+}
+
+/** Registers `runner` paying operator `n` (which accepts), with the bond locked when bonds are on. */
+function addRunner(store: Stores, runner: string, n: number, bonded = false): void {
+  if (bonded) {
+    okOf(beginBond(store, runner, BOND, NOW));
+    bondLocked(store, runner, 1n);
+  }
+  okOf(
+    registerRunner(
+      store,
+      runner,
+      NOW,
+      runnerManifest(operatorOf(n), [deployment(CARD, { slots: 4, price: { inputPerMillion: 1_000_000, outputPerMillion: 3_000_000 } })])
+    )
+  );
+  okOf(acceptOperator(store, operatorOf(n), NOW, runner));
+  okOf(heartbeat(store, runner, NOW, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+}
+
+let keys = 0;
+function submitted(store: Stores, redundancy = 2, deadlineNs = NOW + 3600n * SECOND): string {
+  const { task } = okOf(
+    submitTask(store, 'requester', NOW, {
+      idempotencyKey: `k${keys++}`,
+      request: { model: String(CARD.id) },
+      input: { inline: 'Say hello.' },
+      limits: { maxOutputTokens: 64, temperature: 0, seed: 1n },
+      rewardE8s: REWARD,
+      deadlineNs,
+      redundancy
+    })
+  );
+  escrowConfirmed(store, task.id, 1n);
+  return task.id;
+}
+
+const result = (output: string): ResultArgs => ({
+  outputDigest: digestOf(output),
+  output,
+  inputTokens: 12n,
+  outputTokens: 20n,
+  firstTokenMs: 1,
+  totalMs: 2
+});
+
+/** Each runner leases the task and answers its output. */
+function answer(store: Stores, id: string, answers: [string, string][], at = NOW): void {
+  for (const [runner, output] of answers) {
+    okOf(heartbeat(store, runner, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+    okOf(claimTask(store, runner, at, id));
+    okOf(completeTask(store, runner, at, id, result(output)));
+  }
+}
+
+const paidTo = (store: Stores, id: string, runner: string): bigint => store.payouts.get(`${id}/runner/${runner}`)?.amountE8s ?? 0n;
+const payoutsOf = (store: Stores, id: string) => [...store.payouts.entries()].map(([, p]) => p).filter((p) => p.taskId === id);
+const outputsSeenBy = (store: Stores, caller: string, id: string): (string | undefined)[] =>
+  taskFor(store, caller, store.tasks.get(id)!).results.map((r) => r.output);
+
+/** honest 'Paris' against the requester's Sybil 'garbage' on a redundancy-2 task: a 1–1 tie in review. */
+function tied(store: Stores, bonded = false): string {
+  addRunner(store, 'honest', 0xc0, bonded);
+  addRunner(store, 'sybil', 0xb1, bonded);
+  addRunner(store, 'third', 0xa3, bonded);
+  const id = submitted(store);
+  answer(store, id, [
+    ['honest', 'Paris'],
+    ['sybil', 'garbage']
+  ]);
+  expect(store.tasks.get(id)!.state).toBe('review');
+  return id;
+}
+
+describe('review 2 F2: a tie escalates instead of refunding', () => {
+  it('F2 accepting a 1–1 tie reopens the task for one more operator; its agreement pays the honest runner', () => {
+    const store = world();
+    const id = tied(store);
+    // The requester reads no output of a task without a majority ...
+    expect(outputsSeenBy(store, 'requester', id)).toEqual([undefined, undefined]);
+    // ... and accepting neither refunds it nor undoes the honest completion: the task waits for one more result.
+    const escalated = okOf(acceptTask(store, 'requester', NOW, id));
+    expect(escalated).toMatchObject({ state: 'queued', extraResults: 1, outcome: expect.stringMatching(/^escalated: no majority/) });
+    expect(escalated.deadlineNs).toBe(NOW + 3600n * SECOND);
+    expect(payoutsOf(store, id)).toEqual([]);
+    expect(store.reputation.get('honest')?.completed).toBe(1);
+    expect(outputsSeenBy(store, 'requester', id)).toEqual([undefined, undefined]);
+    // Neither runner of the tie, nor another identity of the Sybil's operator, may add a vote.
+    addRunner(store, 'sybil-2', 0xb1);
+    for (const r of ['honest', 'sybil', 'sybil-2']) expect('Err' in claimTask(store, r, NOW, id)).toBe(true);
+    answer(store, id, [['third', 'Paris']]);
+    expect(store.tasks.get(id)!.state).toBe('review');
+    const settled = okOf(acceptTask(store, 'requester', NOW, id));
+    expect(settled).toMatchObject({ state: 'accepted', paidRunners: ['honest', 'third'] });
+    // What should hold: the honest work the requester read is paid (12 × 1 + 20 × 3 = 72 e8s plus the ledger fee).
+    expect(paidTo(store, id, 'honest')).toBe(72n + 10_000n);
+    expect(paidTo(store, id, 'sybil')).toBe(0n);
+    expect(store.payouts.get(`${id}/refund`)?.amountE8s).toBeLessThan(REWARD);
+    // The Sybil lost the vote: a whole rejection.
+    expect(store.reputation.get('sybil')).toMatchObject({ completed: 0, rejected: 1 });
+  });
+
+  it('F2b rejecting a 1–1 tie escalates too: the paid rejection is not bypassed', () => {
+    const store = world();
+    const id = tied(store);
+    expect(okOf(rejectTask(store, 'requester', NOW, id, 'no')).state).toBe('queued');
+    expect(payoutsOf(store, id)).toEqual([]);
+    answer(store, id, [['third', 'Paris']]);
+    // Back in review with a majority: a rejection pays the work the requester now reads.
+    expect(outputsSeenBy(store, 'requester', id)).toEqual(['Paris', undefined, 'Paris']);
+    expect(okOf(rejectTask(store, 'requester', NOW, id, 'no')).state).toBe('rejected');
+    expect(paidTo(store, id, 'honest')).toBeGreaterThan(0n);
+    expect(paidTo(store, id, 'third')).toBeGreaterThan(0n);
+  });
+
+  it('the minority of the eventual majority is slashed as a lost vote; the winners keep their bonds', () => {
+    const store = world(true);
+    const id = tied(store, true);
+    tick(store, NOW + REVIEW);
+    expect(store.tasks.get(id)!.state).toBe('queued');
+    // Nobody is slashed while the vote is open.
+    expect(store.bonds.get('sybil')?.amountE8s).toBe(BOND);
+    answer(store, id, [['third', 'Paris']], NOW + REVIEW);
+    tick(store, NOW + 2n * REVIEW);
+    expect(store.tasks.get(id)).toMatchObject({ state: 'accepted', paidRunners: ['honest', 'third'] });
+    expect(store.bonds.get('sybil')?.amountE8s).toBeLessThan(BOND);
+    expect(payoutsOf(store, id).some((p) => p.kind === 'runner' && p.to.owner === operatorOf(0xb1))).toBe(false);
+    expect([...store.payouts.entries()].some(([pid, p]) => pid.startsWith('bond/sybil/') && p.kind === 'bond-slash')).toBe(true);
+    for (const r of ['honest', 'third']) expect(store.bonds.get(r)?.amountE8s).toBe(BOND);
+  });
+
+  it('an escalation leaves time for its results: a deadline sooner than the window is pushed back to it', () => {
+    const store = world();
+    addRunner(store, 'honest', 0xc0);
+    addRunner(store, 'sybil', 0xb1);
+    const id = submitted(store, 2, NOW + 60n * SECOND);
+    answer(store, id, [
+      ['honest', 'Paris'],
+      ['sybil', 'garbage']
+    ]);
+    // The requester waits for the deadline to pass and then accepts: the task escalates and does not expire.
+    const at = NOW + 120n * SECOND;
+    expect(okOf(acceptTask(store, 'requester', at, id)).deadlineNs).toBe(at + ESCALATION_WINDOW);
+    tick(store, at + SECOND);
+    expect(store.tasks.get(id)!.state).toBe('queued');
+    expect(payoutsOf(store, id)).toEqual([]);
+  });
+});
+
+describe('escalation is bounded', () => {
+  it('2 → 3 → 5 results; still no majority at the bound is the visible dispute: refunded, completions undone', () => {
+    const store = world();
+    const runners: [string, number][] = [
+      ['a', 0xa1],
+      ['b', 0xa2],
+      ['c', 0xa3],
+      ['d', 0xa4],
+      ['e', 0xa5],
+      ['f', 0xa6]
+    ];
+    for (const [r, n] of runners) addRunner(store, r, n);
+    const id = submitted(store);
+    answer(store, id, [
+      ['a', 'one'],
+      ['b', 'two']
+    ]);
+    expect(okOf(acceptTask(store, 'requester', NOW, id))).toMatchObject({ state: 'queued', extraResults: 1 });
+    answer(store, id, [['c', 'three']]);
+    expect(okOf(acceptTask(store, 'requester', NOW, id))).toMatchObject({ state: 'queued', extraResults: 3 });
+    answer(store, id, [
+      ['d', 'four'],
+      ['e', 'five']
+    ]);
+    // Five results and still no majority: the bound (redundancy + 2 extra results) is reached.
+    expect('Err' in claimTask(store, 'f', NOW, id)).toBe(true);
+    const disputed = okOf(acceptTask(store, 'requester', NOW, id));
+    expect(disputed).toMatchObject({
+      state: 'failed',
+      outcome: expect.stringMatching(/^disputed: no majority of both bond and vote weight/)
+    });
+    expect(payoutsOf(store, id).map((p) => [p.kind, p.amountE8s])).toEqual([['refund', REWARD]]);
+    for (const [r] of runners.slice(0, 5)) expect(store.reputation.get(r)).toMatchObject({ completed: 0, rejected: 0 });
+  });
+
+  it('an escalation whose deadline passes settles by the results in: a majority goes to review, none is the dispute', () => {
+    for (const third of ['Paris', 'Lyon']) {
+      const store = world();
+      addRunner(store, 'honest', 0xc0);
+      addRunner(store, 'sybil', 0xb1);
+      addRunner(store, 'third', 0xa3);
+      addRunner(store, 'fourth', 0xa4);
+      const id = submitted(store);
+      answer(store, id, [
+        ['honest', 'Paris'],
+        ['sybil', 'garbage']
+      ]);
+      okOf(acceptTask(store, 'requester', NOW, id));
+      answer(store, id, [['third', third]]);
+      // 1–1–1: escalated again for two more results; only one comes before the deadline.
+      if (third === 'Lyon') {
+        expect(okOf(acceptTask(store, 'requester', NOW, id))).toMatchObject({ state: 'queued', extraResults: 3 });
+        answer(store, id, [['fourth', 'Paris']]);
+        const deadline = store.tasks.get(id)!.deadlineNs;
+        tick(store, deadline);
+        // 2 of 4 is no majority: the dispute, with no further escalation.
+        expect(store.tasks.get(id)).toMatchObject({ state: 'failed', outcome: expect.stringMatching(/^disputed: .*the deadline passed/) });
+        expect(payoutsOf(store, id).map((p) => p.kind)).toEqual(['refund']);
+      } else {
+        expect(store.tasks.get(id)!.state).toBe('review');
+        okOf(acceptTask(store, 'requester', NOW, id));
+        expect(paidTo(store, id, 'honest')).toBeGreaterThan(0n);
+      }
+    }
+  });
+
+  it('an escalated majority larger than the redundancy shares the escrow: the payouts sum to the budget exactly', () => {
+    const store = world();
+    const runners: [string, number][] = [
+      ['honest', 0xc0],
+      ['sybil', 0xb1],
+      ['lyon', 0xa2],
+      ['x', 0xa3],
+      ['y', 0xa4]
+    ];
+    for (const [r, n] of runners) addRunner(store, r, n);
+    const id = submitted(store);
+    answer(store, id, [
+      ['honest', 'Paris'],
+      ['sybil', 'garbage']
+    ]);
+    okOf(acceptTask(store, 'requester', NOW, id));
+    answer(store, id, [['lyon', 'Lyon']]);
+    okOf(acceptTask(store, 'requester', NOW, id));
+    answer(store, id, [
+      ['x', 'Paris'],
+      ['y', 'Paris']
+    ]);
+    expect(okOf(acceptTask(store, 'requester', NOW, id))).toMatchObject({ state: 'accepted', paidRunners: ['honest', 'x', 'y'] });
+    const payouts = payoutsOf(store, id);
+    expect(payouts.filter((p) => p.kind === 'runner')).toHaveLength(3);
+    expect(payouts.reduce((sum, p) => sum + p.amountE8s, 0n)).toBe(REWARD);
+    expect(new Set(payouts.map((p) => p.id)).size).toBe(payouts.length);
+    for (const r of ['sybil', 'lyon']) expect(store.reputation.get(r)).toMatchObject({ rejected: 1 });
+  });
+});
