@@ -618,6 +618,14 @@ function planOf(type: IDL.Type): Plan | null {
 }
 
 /**
+ * Builds the plans of these types now: call it from init/post_upgrade, so that no caller's message pays for them (a
+ * query cannot keep what it computes).
+ */
+export function warmArgPlans(types: IDL.Type[]): void {
+  for (const type of types) planOf(type);
+}
+
+/**
  * The values of a Candid message decoded at the expected `types`, as IDL.decode gives them (bigint for nat, int and
  * 64-bit numbers, `[]`/`[v]` for opt, Uint8Array for blobs, Principal, arrays for tuples); `BytesText` values are
  * Uint8Array views of the message. Throws a CandidDecodeError on a malformed message or a type mismatch.

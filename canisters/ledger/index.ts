@@ -22,6 +22,7 @@ import {
 } from '../../src/core/ledger/index.js';
 import { fromOpt as some, opt } from '../../src/interface/candid.js';
 import { LedgerArg, ledgerMethods as m } from '../../src/interface/ledger/index.js';
+import { warmArgPlans } from '../common/candid-decoder.js';
 import { handle, warmReplyTypes } from '../common/fast-candid.js';
 import { accountIn, accountOut, metadataIn, metadataOut, optHex } from './convert.js';
 import { openLedgerStore } from './stable-store.js';
@@ -115,6 +116,7 @@ function install(arg: LedgerArg): void {
   // Timers do not survive an upgrade: certify what is pending now (the rest, if any, by a new timer).
   certify(store);
   warmReplyTypes(REPLY_TYPES);
+  warmArgPlans(Object.values(m).flatMap((method) => method.args));
 }
 
 /** Runs a mutation and schedules the certification of the block it appended, if any. */

@@ -66,7 +66,8 @@ import {
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
-import { decodeInline, submitArgsWithInputBytes } from './submit-args.js';
+import { decodeInline, submitArgsWithInputBytes, SubmitTaskArgsWithInputBytes } from './submit-args.js';
+import { warmArgPlans } from '../common/candid-decoder.js';
 import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
@@ -76,7 +77,7 @@ import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView, purgeCards } from './namespaces.js';
 import { fundingShortfall } from './funding.js';
-import { LEDGER_ARG_TYPES } from './ledger-calls.js';
+import { LEDGER_ARG_TYPES, LEDGER_REPLY_TYPES } from './ledger-calls.js';
 import { claimable, taskPage } from './task-queries.js';
 import { quoteTaskReply } from './task-quote.js';
 import {
@@ -163,6 +164,9 @@ const quotasView = (q: Quotas) => ({
   cards_per_publisher: q.cardsPerPublisher
 });
 
+/** Every method's argument types, whose decoding plans are built once per install. */
+const ARG_TYPES = Object.values(m).flatMap((method) => method.args);
+
 /** Every method's reply type (the shared Results and Replies instances), warmed once per install. */
 const REPLY_TYPES = Object.values(m).flatMap((method) => (method.ret === undefined ? [] : [method.ret]));
 
@@ -197,6 +201,7 @@ function configure(args: Opt<InitArgs>): void {
   if ('Err' in config) trap(`invalid registry arguments: ${JSON.stringify(config.Err)}`);
   state().setConfig(config.Ok);
   warmReplyTypes([...REPLY_TYPES, ...LEDGER_ARG_TYPES]);
+  warmArgPlans([...ARG_TYPES, SubmitTaskArgsWithInputBytes, ...LEDGER_REPLY_TYPES]);
 }
 
 /** A task as the caller may see it: every method that returns a task goes through the privacy rules. */

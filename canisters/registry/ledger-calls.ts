@@ -14,10 +14,16 @@ import { encodeReply } from '../common/fast-candid.js';
  */
 type LedgerMethod = 'icrc1_transfer' | 'icrc2_transfer_from' | 'icrc2_allowance' | 'icrc1_balance_of';
 
+const METHODS = ['icrc1_transfer', 'icrc2_transfer_from', 'icrc2_allowance', 'icrc1_balance_of'] as const;
+
 /** The argument types whose type tables the registry encodes once at install (warmReplyTypes). */
-export const LEDGER_ARG_TYPES = (['icrc1_transfer', 'icrc2_transfer_from', 'icrc2_allowance', 'icrc1_balance_of'] as const).map(
-  (method) => ledgerMethods[method].args[0]
-);
+export const LEDGER_ARG_TYPES = METHODS.map((method) => ledgerMethods[method].args[0]);
+
+/** The reply types whose decoding plans the registry builds once at install (warmArgPlans). */
+export const LEDGER_REPLY_TYPES = METHODS.flatMap((method) => {
+  const ret = ledgerMethods[method].ret;
+  return ret === undefined ? [] : [ret];
+});
 
 /** Calls one ledger method with its single argument; throws when the call is rejected or the reply is malformed. */
 export async function ledgerCall<M extends LedgerMethod>(

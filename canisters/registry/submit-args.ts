@@ -12,7 +12,7 @@ const recordFields = (type: IDL.Type): Record<string, IDL.Type> => {
 };
 
 /** SubmitTaskArgs of the interface, but `input.inline` decoded as bytes. */
-const SubmitTaskArgsWithInputBytes = IDL.Record({
+export const SubmitTaskArgsWithInputBytes = IDL.Record({
   ...recordFields(SubmitTaskArgs),
   input: IDL.Record({ ...recordFields(TaskInput), inline: IDL.Opt(new BytesText()) })
 });
