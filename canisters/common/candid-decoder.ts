@@ -80,29 +80,39 @@ class Reader {
     this.pos += n;
     return out;
   }
-  /** An unsigned LEB128 that is a count or length (at most 2^32 - 1). */
+  /** An unsigned LEB128 that is a count or length (at most 2^32 - 1). Local variables only: calls cost under QuickJS. */
   count(): number {
+    const bytes = this.bytes;
+    let pos = this.pos;
     let n = 0;
     let scale = 1;
     for (let i = 0; i < MAX_LEB_BYTES; i++) {
-      const b = this.byte();
+      const b = bytes[pos++];
+      if (b === undefined) return fail('unexpected end of message');
       n += (b & 0x7f) * scale;
-      if (n > 0xffffffff) fail('length out of range');
-      if ((b & 0x80) === 0) return n;
+      if ((b & 0x80) === 0) {
+        if (n > 0xffffffff) fail('length out of range');
+        this.pos = pos;
+        return n;
+      }
       scale *= 128;
     }
     return fail('length out of range');
   }
   /** A signed LEB128 that is a type reference or opcode (small). */
   typeRef(): number {
+    const bytes = this.bytes;
+    let pos = this.pos;
     let n = 0;
     let shift = 0;
     for (;;) {
-      const b = this.byte();
+      const b = bytes[pos++];
+      if (b === undefined) return fail('unexpected end of message');
       n |= (b & 0x7f) << shift;
       shift += 7;
       if ((b & 0x80) === 0) {
         if (shift < 32 && (b & 0x40) !== 0) n |= -1 << shift;
+        this.pos = pos;
         return n;
       }
       if (shift >= 28) fail('type reference out of range');
