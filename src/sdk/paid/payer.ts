@@ -129,6 +129,8 @@ export class PayerClient {
   private readonly publicKey: Uint8Array;
   private readonly fetchImpl: typeof fetch;
   private readonly nowMs: () => number;
+  /** Each record as last saved (JSON text): a save hands the store only the records that changed. */
+  private readonly saved = new Map<string, string>();
   private unsettledCount = 0;
   private settleTimer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<SettleOutcome[]> | undefined;
@@ -139,10 +141,11 @@ export class PayerClient {
     this.publicKey = toBytes(o.identity.getPublicKey().toDer());
     this.fetchImpl = o.fetch ?? ((input, init) => fetch(input, init));
     this.nowMs = o.nowMs ?? Date.now;
-    const text = this.store.load();
-    const network = booksNetworkOf(text);
+    const records = this.store.load();
+    for (const [key, value] of records) this.saved.set(key, JSON.stringify(value));
+    const network = booksNetworkOf(records);
     this.foreignBooksNetwork = o.network !== undefined && network !== undefined && network !== o.network ? network : undefined;
-    const books = decodeBooks(this.payer, text, o.network);
+    const books = decodeBooks(this.payer, records, o.network);
     for (const line of books.lines) this.lines.set(line.runner, line);
     for (const runner of books.overReporting) this.overReporting.add(runner);
   }
@@ -581,8 +584,22 @@ export class PayerClient {
     return response.ok;
   }
 
+  /** Saves the records that changed (a charge: its line's), and removes those of lines gone or of foreign books. */
   private save(): void {
-    this.store.save(encodeBooks(this.payer, { lines: [...this.lines.values()], overReporting: [...this.overReporting] }, this.o.network));
+    const records = encodeBooks(this.payer, { lines: [...this.lines.values()], overReporting: [...this.overReporting] }, this.o.network);
+    const changes = new Map<string, unknown>();
+    for (const [key, value] of records) {
+      const text = JSON.stringify(value);
+      if (this.saved.get(key) === text) continue;
+      this.saved.set(key, text);
+      changes.set(key, value);
+    }
+    for (const key of [...this.saved.keys()])
+      if (!records.has(key)) {
+        this.saved.delete(key);
+        changes.set(key, undefined);
+      }
+    if (changes.size > 0) this.store.save(changes);
   }
 
   /** Runs `task` after the previous one with the same key (per-line ordering of seqs and reservations). */

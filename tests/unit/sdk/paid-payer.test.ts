@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { describe, expect, it } from 'vitest';
 
-import { AUTH_HEADERS, chargeToJson } from '../../../src/core/credit/index.js';
+import { AUTH_HEADERS, chargeToJson, signedReceiptToJson } from '../../../src/core/credit/index.js';
 import { startMeteredServer, type MeteredServerOptions } from '../../../src/runner/metered/server.js';
 import { PayerClient } from '../../../src/sdk/paid/payer.js';
 import { memoryPayerStore } from '../../../src/sdk/paid/state.js';
@@ -175,6 +175,29 @@ describe('PayerClient against a metered runner', () => {
     }
   });
 
+  it('attack: a runner answers a request carrying a receipt only once the receipt is on its disk (issue 17)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const credit = new MemoryCredit();
+    await credit.payer(identity.getPrincipal().toText()).depositCredit(100_000_000n);
+    // Every write of the runner's receipts fails (their folder is a file).
+    const r = await meteredRunner(credit, { receiptsFile: join(process.execPath, 'receipts', 'r.json') });
+    try {
+      const payer = await PayerClient.open({ identity, credit: credit.payer(identity.getPrincipal().toText()), settleEveryMs: 0 });
+      expect(await payer.send(r.target, CHAT)).toMatchObject({ ok: true }); // no receipt yet: nothing to store
+      // The next request carries the first receipt: before, it was answered 200 while the receipt was lost.
+      expect(await payer.send(r.target, CHAT)).toMatchObject({ ok: false, status: 503, error: { code: 'receipts_not_durable' } });
+      // The payer still holds it as unsent (the next request carries it again).
+      expect(payer.lineOf(r.runner)!.unsentCovers).toHaveLength(1);
+      const sent = await fetch(new URL('/deai/v1/receipts', r.server.url), {
+        method: 'POST',
+        body: JSON.stringify({ ...signedReceiptToJson(payer.lineOf(r.runner)!.latest!), covers: ['1'] })
+      });
+      expect(sent.status).toBe(503);
+    } finally {
+      await expect(r.server.close()).rejects.toThrow(/ENOTDIR/);
+    }
+  });
+
   it('attack: signs for the charges of streams that broke before their charge arrived; the line stays usable (finding 6)', async () => {
     const identity = Ed25519KeyIdentity.generate();
     const credit = new MemoryCredit();
@@ -241,7 +264,7 @@ describe('payer books', () => {
       const store = memoryPayerStore();
       const a = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, store, network: 'net-a' });
       expect((await a.send(r.target, CHAT)).ok).toBe(true);
-      expect(JSON.parse(store.text!)).toMatchObject({ network: 'net-a' });
+      expect(store.records.get('books')).toMatchObject({ network: 'net-a' });
       const again = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, store, network: 'net-a' });
       expect(again.lineOf(r.runner)?.seq).toBe(1n);
       expect(again.foreignBooksNetwork).toBeUndefined();
