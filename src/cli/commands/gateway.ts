@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
 import { DEFAULT_PAYER_BOOKS_FILE } from '../../gateway/payer.js';
-import { e8sOption, nonNegativeIntOption, positiveIntOption } from '../flags.js';
+import type { PayerClientOptions } from '../../sdk/paid/payer.js';
+import { e8sFlag, e8sOption, jsonParseErrors, nonNegativeIntOption, positiveE8sOption, positiveIntOption } from '../flags.js';
 import { output, run } from '../output.js';
 import { portOption } from './localnet.js';
 
@@ -24,7 +25,25 @@ interface GatewayFlags extends ClientFlags, KeysFlags {
   depositE8s?: bigint;
   settleEvery: number;
   settleInterval: number;
+  maxReservePerRunnerE8s: bigint;
+  closeIdleAfter: number;
   unpaid: boolean;
+}
+
+/** The payer's defaults (src/sdk/paid/payer.ts), shown in the help. */
+export const DEFAULT_MAX_RESERVE_PER_RUNNER_E8S = 100_000_000n;
+export const DEFAULT_CLOSE_IDLE_AFTER_MS = 3_600_000;
+
+/** The payer's reservation, settlement and idle-close policy the flags set. */
+export function payerPolicyOf(
+  flags: Pick<GatewayFlags, 'settleEvery' | 'settleInterval' | 'maxReservePerRunnerE8s' | 'closeIdleAfter'>
+): Pick<PayerClientOptions, 'settleEveryRequests' | 'settleEveryMs' | 'maxReservePerRunnerE8s' | 'closeIdleAfterMs'> {
+  return {
+    settleEveryRequests: flags.settleEvery,
+    settleEveryMs: flags.settleInterval,
+    maxReservePerRunnerE8s: flags.maxReservePerRunnerE8s,
+    closeIdleAfterMs: flags.closeIdleAfter
+  };
 }
 
 const jsonSafe = (value: unknown): unknown =>
@@ -33,7 +52,9 @@ const jsonSafe = (value: unknown): unknown =>
 /** `deai gateway`: the OpenAI-compatible API over the registry's runners; `deai gateway keys …` manages its keys. */
 export function registerGateway(program: Command): void {
   const gateway = clientOptions(
-    program.command('gateway').description('serve an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)')
+    jsonParseErrors(
+      program.command('gateway').description('serve an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)')
+    )
   )
     // Its options before `keys`, so that `gateway keys list --json` is the subcommand's --json.
     .enablePositionalOptions()
@@ -49,6 +70,20 @@ export function registerGateway(program: Command): void {
       'settle at most this long after the first unsettled request, 0: only by count and at stop',
       nonNegativeIntOption,
       10_000
+    )
+    .addOption(
+      e8sFlag(
+        '--max-reserve-per-runner-e8s <e8s>',
+        "the most one runner's credit line may hold unsettled after a top-up (a request that needs more is refused: 402 reserve_cap)",
+        positiveE8sOption,
+        DEFAULT_MAX_RESERVE_PER_RUNNER_E8S
+      )
+    )
+    .option(
+      '--close-idle-after <ms>',
+      'close a credit line unused this long once settled (its unspent credit returns after the dispute window), 0: never',
+      nonNegativeIntOption,
+      DEFAULT_CLOSE_IDLE_AFTER_MS
     )
     .option('--unpaid', 'development: post to runners unsigned and unpaid (metered runners refuse it)', false)
     .action(async (flags: GatewayFlags) =>
@@ -70,8 +105,7 @@ export function registerGateway(program: Command): void {
                   // Signed with OpenSSL where the key allows (Ed25519): pure-JS signing sits before every first token.
                   ...(nativeSignerOf(identity) === undefined ? {} : { signer: nativeSignerOf(identity) }),
                   store: filePayerStore(resolve(flags.payerBooks)),
-                  settleEveryRequests: flags.settleEvery,
-                  settleEveryMs: flags.settleInterval
+                  ...payerPolicyOf(flags)
                 }
               }
         );
@@ -136,7 +170,7 @@ export function registerGateway(program: Command): void {
     .command('create')
     .description('create a key; it is shown once')
     .requiredOption('--name <name>', 'what the key is for')
-    .option('--limit <e8s>', 'spend limit, e8s', e8sOption, 100_000_000n)
+    .addOption(e8sFlag('--limit <e8s>', 'spend limit, e8s', e8sOption, 100_000_000n))
     .option('--rate <perMinute>', 'requests per minute', positiveIntOption, 600)
     .option('--keys <file>', 'API key file', KEYS_FILE)
     .option('--json', 'print machine-readable JSON', false)
