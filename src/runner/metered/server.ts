@@ -510,7 +510,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       await settler.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.compact();
+      await store.flush();
     }
   };
 }
