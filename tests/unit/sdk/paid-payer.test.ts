@@ -198,6 +198,45 @@ describe('PayerClient against a metered runner', () => {
     }
   });
 
+  it('a payer without books that forked from the runner’s held receipt takes it up at the 409 and signs the charges after it (issue 17)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const payerId = identity.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payerId).depositCredit(100_000_000n);
+    // The engine counts a prompt's characters as its tokens: the first payer's long prompts cost more than the second's.
+    const engine = (async (_url: unknown, init?: RequestInit) => {
+      const body = JSON.parse(String(init?.body)) as { messages: Array<{ content: string }> };
+      return Response.json({
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: body.messages[0]!.content.length, completion_tokens: 1 }
+      });
+    }) as typeof fetch;
+    const r = await meteredRunner(credit, { fetch: engine });
+    const ask = (content: string) => ({ ...CHAT, body: { ...CHAT.body, messages: [{ role: 'user', content }] } });
+    try {
+      const first = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0 });
+      const before = [];
+      for (let i = 0; i < 3; i++) before.push(await first.send(r.target, ask('x'.repeat(200))));
+      // The runner holds the first payer's receipt 2 (it rode request 3). A second payer without books could not ask
+      // for it (the runner's GET /deai/v1/charges failed), so it signs from what is settled on-chain (0): a fork.
+      const heldOwed = before[1]?.ok ? before[1].receipt!.receipt.owedE8s : -1n;
+      const noCharges = (async (url: string | URL | Request, init?: RequestInit) =>
+        String(url).includes('/deai/v1/charges') ? new Response('busy', { status: 503 }) : fetch(url, init)) as typeof fetch;
+      const second = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, fetch: noCharges });
+      const results = [];
+      for (let i = 0; i < 6; i++) results.push(await second.send(r.target, ask('hi')));
+      // Its receipt 3 (past the held 2, owing less) is NotCumulative: a 409 with the held receipt, taken up at once
+      // (before, every request after it was a 409 and no charge was signed again).
+      expect(results.map((x) => x.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      const costs = results.map((x) => (x.ok && x.accepted !== undefined ? x.accepted.costE8s : 0n));
+      // Every charge of the second payer is signed, on top of the held receipt, under seqs above both.
+      expect(second.lineOf(r.runner)).toMatchObject({ seq: 6n, owedE8s: heldOwed + costs.reduce((x, y) => x + y, 0n) });
+      expect(results.every((x) => x.ok && x.receipt !== undefined)).toBe(true);
+    } finally {
+      await r.server.close();
+    }
+  });
+
   it('attack: signs for the charges of streams that broke before their charge arrived; the line stays usable (finding 6)', async () => {
     const identity = Ed25519KeyIdentity.generate();
     const credit = new MemoryCredit();
