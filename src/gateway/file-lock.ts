@@ -1,4 +1,5 @@
 import { closeSync, openSync, rmSync, statSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 
 /**
  * A short exclusive section over one file shared by processes (the gateway updating spend while `deai gateway keys`
@@ -33,5 +34,36 @@ function lockAgeMs(lock: string): number | undefined {
     return Date.now() - statSync(lock).mtimeMs;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The same section, asynchronous: the gateway's periodic spend write waits for the lock and does its file work off
+ * the event loop (requests go on meanwhile). The same `<file>.lock`, so it excludes `withFileLock` in other processes.
+ */
+export async function withFileLockAsync<T>(
+  file: string,
+  body: () => Promise<T>,
+  options: { timeoutMs?: number; staleMs?: number } = {}
+): Promise<T> {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + (options.timeoutMs ?? 5_000);
+  const staleMs = options.staleMs ?? 10_000;
+  for (;;) {
+    try {
+      await (await open(lock, 'wx')).close();
+      break;
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
+      const age = lockAgeMs(lock);
+      if (age !== undefined && age > staleMs) await rm(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} is held by another process (remove it if none runs)`, { cause: error });
+      else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    await rm(lock, { force: true });
   }
 }

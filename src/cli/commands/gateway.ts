@@ -6,6 +6,7 @@ import { clientOptions, connectClient, runClient, table, type ClientFlags } from
 import { DEFAULT_PAYER_BOOKS_FILE } from '../../gateway/payer.js';
 import type { PayerClientOptions } from '../../sdk/paid/payer.js';
 import { e8sFlag, e8sOption, jsonParseErrors, nonNegativeIntOption, positiveE8sOption, positiveIntOption } from '../flags.js';
+import { lineWriter } from '../line-writer.js';
 import { output, run } from '../output.js';
 import { portOption } from './localnet.js';
 
@@ -116,6 +117,7 @@ export function registerGateway(program: Command): void {
               ...(flags.depositE8s === undefined ? {} : { depositE8s: flags.depositE8s })
             });
         if (paid !== undefined) out.info(describePayer(paid));
+        const log = lineWriter(flags.json ? 2 : 1);
         const keys = new KeyStore(flags.keys);
         const live = keys.list().filter((k) => k.revokedAt === undefined).length;
         const running = await startGateway({
@@ -125,7 +127,8 @@ export function registerGateway(program: Command): void {
           port: flags.port,
           bind: flags.bind,
           attemptTimeoutMs: flags.attemptTimeout,
-          log: (event, fields) => out.info(`  ${event} ${JSON.stringify(fields)}`)
+          // With --json, stdout holds the one JSON result: the log goes to stderr, as out.info does.
+          log: (event, fields) => log.line(`  ${event} ${JSON.stringify(fields)}`)
         });
         const stop = (): void => {
           out.info('Stopping: finishing requests in flight, then settling the payer’s lines …');
@@ -133,11 +136,13 @@ export function registerGateway(program: Command): void {
             .close()
             .then(() => paid?.payer.close())
             .then(
-              (outcomes) => {
+              async (outcomes) => {
+                await log.flush();
                 if (outcomes !== undefined && outcomes.length > 0) out.info(`  settled ${outcomes.filter((o) => o.ok).length} line(s)`);
                 process.exit(0);
               },
-              (error: unknown) => {
+              async (error: unknown) => {
+                await log.flush();
                 out.info(`  settling failed (the books are kept; the next start settles them): ${String(error)}`);
                 process.exit(1);
               }
