@@ -8,6 +8,13 @@ import { open, rm } from 'node:fs/promises';
  */
 export function withFileLock<T>(file: string, body: () => T, options: { timeoutMs?: number; staleMs?: number } = {}): T {
   const lock = `${file}.lock`;
+  const mine = heldHere.get(lock);
+  if (mine !== undefined) {
+    // This process holds the lock in an asynchronous section that awaits: waiting here would block the event loop it
+    // needs to finish. No other process can enter, and this body runs whole; the section sees it and redoes its work.
+    mine.syncSections += 1;
+    return body();
+  }
   const deadline = Date.now() + (options.timeoutMs ?? 5_000);
   const staleMs = options.staleMs ?? 10_000;
   for (;;) {
@@ -37,13 +44,18 @@ function lockAgeMs(lock: string): number | undefined {
   }
 }
 
+/** Locks this process holds in withFileLockAsync, with how many synchronous sections of this process ran inside. */
+const heldHere = new Map<string, { syncSections: number }>();
+
 /**
  * The same section, asynchronous: the gateway's periodic spend write waits for the lock and does its file work off
  * the event loop (requests go on meanwhile). The same `<file>.lock`, so it excludes `withFileLock` in other processes.
+ * A synchronous section of this same process may run while the body awaits (it cannot wait without blocking the
+ * body): `syncSectionsHere()` counts them, so the body rereads what such a section wrote before it replaces the file.
  */
 export async function withFileLockAsync<T>(
   file: string,
-  body: () => Promise<T>,
+  body: (syncSectionsHere: () => number) => Promise<T>,
   options: { timeoutMs?: number; staleMs?: number } = {}
 ): Promise<T> {
   const lock = `${file}.lock`;
@@ -61,9 +73,12 @@ export async function withFileLockAsync<T>(
       else await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
+  const here = { syncSections: 0 };
+  heldHere.set(lock, here);
   try {
-    return await body();
+    return await body(() => here.syncSections);
   } finally {
+    heldHere.delete(lock);
     await rm(lock, { force: true });
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { z } from 'zod';
@@ -223,13 +223,20 @@ export class KeyStore {
     if (this.pending.size === 0) return;
     const pending = new Map(this.pending);
     await mkdir(dirname(this.file), { recursive: true });
-    await withFileLockAsync(this.file, async () => {
-      const file = parseKeyFile(this.file, await readFile(this.file, 'utf8').catch(absentAsUndefined));
-      addPending(file, pending);
-      const temp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-      await rename(temp, this.file);
-      this.remember(file);
+    await withFileLockAsync(this.file, async (syncSectionsHere) => {
+      for (;;) {
+        const before = syncSectionsHere();
+        const file = parseKeyFile(this.file, await readFile(this.file, 'utf8').catch(absentAsUndefined));
+        addPending(file, pending);
+        const temp = `${this.file}.${process.pid}.async.tmp`;
+        await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+        // A key created or revoked by this process meanwhile is in the file now: redo over it.
+        if (syncSectionsHere() !== before) continue;
+        // Synchronous, so nothing of this process runs between the check and the rename (one syscall).
+        renameSync(temp, this.file);
+        this.remember(file);
+        return;
+      }
     });
     this.written(pending);
   }

@@ -271,8 +271,9 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       if (refused !== undefined && refused.code !== 'Stale') return sendReceiptError(res, refused, book.held(lineId));
     }
     // The payer takes a 2xx as this runner holding its receipt: the receipt's log line is fsynced (with those of
-    // concurrent requests) while the engine works, and awaited before the answer's status goes out.
-    const durable = store.flush();
+    // concurrent requests) while the engine works, and awaited before the answer's status goes out. A request without
+    // one waits for no one's fsync.
+    const durable = receiptHeader === undefined ? Promise.resolve() : store.flush();
     durable.catch(() => undefined);
     const model =
       o.models.find((m) => m.id === body.model) ?? (o.models.length === 1 && body.model === undefined ? o.models[0] : undefined);

@@ -86,11 +86,26 @@ describe('KeyStore: hashed keys with spend limits in one shared file', () => {
   });
 
   it('the asynchronous lock excludes the synchronous one: a fresh lock file is waited for (then refused), a stale one taken over', async () => {
-    const { withFileLockAsync } = await import('../../../src/gateway/file-lock.ts');
+    const { withFileLock, withFileLockAsync } = await import('../../../src/gateway/file-lock.ts');
     const target = join(dir, 'shared.json');
     writeFileSync(`${target}.lock`, '');
     await expect(withFileLockAsync(target, async () => 'ran', { timeoutMs: 20 })).rejects.toThrow(/is held by another process/);
     expect(await withFileLockAsync(target, async () => 'ran', { staleMs: -1 })).toBe('ran');
+    // A synchronous section of this process while the asynchronous one awaits runs at once (waiting would block the
+    // event loop the other needs: it timed out), and the asynchronous one is told.
+    let entered = (): void => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const section = withFileLockAsync(target, async (syncSectionsHere) => {
+      entered();
+      await gate;
+      return syncSectionsHere();
+    });
+    await inside;
+    expect(withFileLock(target, () => 'sync')).toBe('sync');
+    release();
+    expect(await section).toBe(1);
     expect(() => readFileSync(`${target}.lock`)).toThrow(/ENOENT/);
   });
 });
