@@ -123,7 +123,7 @@ export class PayerClient {
   /** Charge seqs signed for lately per line (the last 1,024): a listed charge already paid is never paid twice. */
   private readonly signedCharges = new Map<bigint, bigint[]>();
   private readonly lastUsedMs = new Map<string, number>();
-  /** Per line, what this client signed since the books last took up a receipt from elsewhere (see adoptHeld). */
+  /** Per line, what this client signed since it opened or last took up a receipt from elsewhere (see adoptHeld). */
   private readonly fromHere = new Map<bigint, typeof NO_CHARGES>();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
   /** The network the loaded books were written for, when it is not this one (they were set aside: fresh books). */
@@ -264,8 +264,8 @@ export class PayerClient {
   /**
    * Takes up the runner's held receipt from a response body when it is this payer's, for this line, and ahead of the
    * books: by seq (the books resume from it), or by owed under a lower seq. The latter is a fork: another instance of
-   * this payer (or an earlier life without books) signed it, so it covers none of the charges these books signed since
-   * they last took up a receipt from elsewhere; the books resume from it plus those (`fromHere`), under their own seq
+   * this payer (or an earlier life without books) signed it, so it covers none of the charges this client signed since
+   * it opened or last took up a receipt from elsewhere; the books resume from it plus those (`fromHere`), under their own seq
    * (the next receipt is above both). Refusing it left every later receipt `NotCumulative`: each request a 409, no
    * charge signed again.
    */
