@@ -1,5 +1,4 @@
 import { closeSync, openSync, rmSync, statSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
 
 /**
  * A short exclusive section over one file shared by processes (the gateway updating spend while `deai gateway keys`
@@ -61,14 +60,17 @@ export async function withFileLockAsync<T>(
   const lock = `${file}.lock`;
   const deadline = Date.now() + (options.timeoutMs ?? 5_000);
   const staleMs = options.staleMs ?? 10_000;
+  // Taking and dropping the lock are single synchronous syscalls, so `heldHere` says exactly when this process holds
+  // it: a synchronous section never finds the lock file of this process without knowing it (and spins on it). Only
+  // the wait for another process's lock, and the body, are asynchronous.
   for (;;) {
     try {
-      await (await open(lock, 'wx')).close();
+      closeSync(openSync(lock, 'wx'));
       break;
     } catch (error) {
       if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
       const age = lockAgeMs(lock);
-      if (age !== undefined && age > staleMs) await rm(lock, { force: true });
+      if (age !== undefined && age > staleMs) rmSync(lock, { force: true });
       else if (Date.now() > deadline) throw new Error(`${lock} is held by another process (remove it if none runs)`, { cause: error });
       else await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -79,6 +81,6 @@ export async function withFileLockAsync<T>(
     return await body(() => here.syncSections);
   } finally {
     heldHere.delete(lock);
-    await rm(lock, { force: true });
+    rmSync(lock, { force: true });
   }
 }
