@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { z } from 'zod';
 
 import { CodedError } from '../core/errors/coded-error.js';
-import { withFileLock } from './file-lock.js';
+import { withFileLock, withFileLockAsync } from './file-lock.js';
 
 /**
  * The gateway's API keys, in one JSON file (default `.deai/gateway-keys.json`, mode 0600). A key is 32 random bytes
@@ -22,6 +23,7 @@ const SHOWN_CHARS = KEY_PREFIX.length + 6;
 /**
  * Spend is written to the file at most this often (it counts in memory at once; close() writes the rest): under load
  * a write per request (a locked read, write and rename, synchronous) held the gateway's event loop for milliseconds.
+ * The write is asynchronous too (flushAsync), so requests go on while it runs.
  */
 const SPEND_FLUSH_MS = 100;
 
@@ -92,6 +94,7 @@ export class KeyStore {
   /** Worst-case cost of requests in flight, by key id (in memory: held only while a request runs). */
   private readonly held = new Map<string, bigint>();
   private flushScheduled = false;
+  private flushing: Promise<void> | undefined;
 
   constructor(
     readonly file: string = DEFAULT_KEYS_FILE,
@@ -183,31 +186,68 @@ export class KeyStore {
   addSpend(id: string, chargeE8s: bigint): void {
     if (chargeE8s <= 0n) return;
     this.pending.set(id, (this.pending.get(id) ?? 0n) + chargeE8s);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setTimeout(() => this.flushSoon(), SPEND_FLUSH_MS).unref();
   }
 
+  /** The periodic write, off the event loop: the lock, the read, the write and the rename are asynchronous. */
   private flushSoon(): void {
-    try {
-      this.flush();
-      this.flushScheduled = false;
-    } catch {
-      // The lock was held too long (or the disk refused): the spend stays pending, counted in memory, and is retried.
-      setTimeout(() => this.flushSoon(), 250).unref();
-    }
+    this.flushing = this.flushAsync().then(
+      () => {
+        this.flushScheduled = false;
+        // Spend added while this write ran is written by the next one.
+        if (this.pending.size > 0) this.scheduleFlush();
+      },
+      () => {
+        // The lock was held too long (or the disk refused): the spend stays pending, counted in memory, and is retried.
+        setTimeout(() => this.flushSoon(), 250).unref();
+      }
+    );
   }
 
-  /** Writes pending spend now (the gateway calls it on shutdown). */
+  /** Writes pending spend now, synchronously (`deai gateway keys`, tests); a running gateway closes with `close()`. */
   flush(): void {
     if (this.pending.size === 0) return;
     const pending = new Map(this.pending);
-    this.update((file) => {
-      for (const key of file.keys) {
-        const add = pending.get(key.id);
-        if (add !== undefined) key.spentE8s = (BigInt(key.spentE8s) + add).toString();
+    this.update((file) => addPending(file, pending));
+    this.written(pending);
+  }
+
+  /** Writes pending spend without holding the event loop (the periodic write). */
+  async flushAsync(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const pending = new Map(this.pending);
+    await mkdir(dirname(this.file), { recursive: true });
+    await withFileLockAsync(this.file, async (syncSectionsHere) => {
+      for (;;) {
+        const before = syncSectionsHere();
+        const file = parseKeyFile(this.file, await readFile(this.file, 'utf8').catch(absentAsUndefined));
+        addPending(file, pending);
+        const temp = `${this.file}.${process.pid}.async.tmp`;
+        await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+        // A key created or revoked by this process meanwhile is in the file now: redo over it.
+        if (syncSectionsHere() !== before) continue;
+        // Synchronous, so nothing of this process runs between the check and the rename (one syscall).
+        renameSync(temp, this.file);
+        this.remember(file);
+        return;
       }
     });
+    this.written(pending);
+  }
+
+  /** Waits for a periodic write in flight, then writes the rest (the gateway's shutdown). */
+  async close(): Promise<void> {
+    await this.flushing?.catch(() => undefined);
+    await this.flushAsync();
+  }
+
+  private written(pending: Map<string, bigint>): void {
     for (const [id, amount] of pending) {
       const left = (this.pending.get(id) ?? 0n) - amount;
       if (left > 0n) this.pending.set(id, left);
@@ -238,16 +278,16 @@ export class KeyStore {
   }
 
   private read(): KeyFile {
-    if (!existsSync(this.file)) return { version: 1, keys: [] };
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(this.file, 'utf8'));
-    } catch (error) {
-      throw new KeyStoreError('KeyFileInvalid', `${this.file} is not JSON`, { cause: error });
-    }
-    const parsed = KeyFileSchema.safeParse(json);
-    if (!parsed.success) throw new KeyStoreError('KeyFileInvalid', `${this.file}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    return parsed.data;
+    return parseKeyFile(this.file, existsSync(this.file) ? readFileSync(this.file, 'utf8') : undefined);
+  }
+
+  /** What was just written is the file's content: the next authenticate need not read and parse it again. */
+  private remember(file: KeyFile): void {
+    this.cache = {
+      stamp: this.stamp(),
+      byHash: new Map(file.keys.map((k) => [k.sha256, k])),
+      byId: new Map(file.keys.map((k) => [k.id, k]))
+    };
   }
 
   private update(change: (file: KeyFile) => void): void {
@@ -258,13 +298,32 @@ export class KeyStore {
       const temp = `${this.file}.${process.pid}.tmp`;
       writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
       renameSync(temp, this.file);
-      // What was just written is the file's content: the next authenticate need not read and parse it again (under
-      // load the spend is written after nearly every request).
-      this.cache = {
-        stamp: this.stamp(),
-        byHash: new Map(file.keys.map((k) => [k.sha256, k])),
-        byId: new Map(file.keys.map((k) => [k.id, k]))
-      };
+      this.remember(file);
     });
   }
 }
+
+function parseKeyFile(path: string, text: string | undefined): KeyFile {
+  if (text === undefined) return { version: 1, keys: [] };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new KeyStoreError('KeyFileInvalid', `${path} is not JSON`, { cause: error });
+  }
+  const parsed = KeyFileSchema.safeParse(json);
+  if (!parsed.success) throw new KeyStoreError('KeyFileInvalid', `${path}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data;
+}
+
+function addPending(file: KeyFile, pending: Map<string, bigint>): void {
+  for (const key of file.keys) {
+    const add = pending.get(key.id);
+    if (add !== undefined) key.spentE8s = (BigInt(key.spentE8s) + add).toString();
+  }
+}
+
+const absentAsUndefined = (error: unknown): undefined => {
+  if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return undefined;
+  throw error;
+};

@@ -36,6 +36,8 @@ export async function openGatewayPayer(
   if (payer.foreignBooksNetwork !== undefined && options.booksFile !== undefined && existsSync(options.booksFile)) {
     booksSetAside = `${options.booksFile}.${payer.foreignBooksNetwork.replace(/[^a-z0-9-]/gi, '_')}.json`;
     copyFileSync(options.booksFile, booksSetAside);
+    // The books are the file and its log (src/durable/keyed-log.ts).
+    if (existsSync(`${options.booksFile}.log`)) copyFileSync(`${options.booksFile}.log`, `${booksSetAside}.log`);
   }
   if (options.depositE8s !== undefined && options.depositE8s > 0n) await client.depositCredit(options.depositE8s);
   const resumed = await payer.flush();

@@ -157,7 +157,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
       server.closeAllConnections();
       await closed;
-      options.keys.flush();
+      await options.keys.close();
     }
   };
 }

@@ -15,6 +15,8 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { RunnerConfigSchema } from '../../src/runner/config.ts';
 import { startRunner, type StartedRunner } from '../../src/runner/start.ts';
 import { DeaiClient } from '../../src/sdk/index.ts';
+import { filePayerStore } from '../../src/sdk/paid/file-store.ts';
+import { decodeBooks } from '../../src/sdk/paid/state.ts';
 import { deaiJson, spawnGateway, type GatewayProcess } from '../support/gateway.ts';
 import { llamaFixture, type LlamaFixture } from '../support/llama.ts';
 import { readmeSnippets } from '../support/readme.ts';
@@ -340,9 +342,8 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
       .not.toBe('0');
     gateway.child.kill('SIGKILL');
     expect(await gateway.stop()).toBeNull();
-    const books = JSON.parse(readFileSync(join(dir, '.deai', 'gateway-payer.json'), 'utf8')) as {
-      lines: Array<{ lineId: string; runner: string; seq: string; owedE8s: string; settledSeq: string }>;
-    };
+    // The books as a restarted gateway reads them (the file and its log).
+    const books = decodeBooks(payerId, filePayerStore(join(dir, '.deai', 'gateway-payer.json')).load());
     const booked = books.lines.find((l) => l.runner === runner.principal)!;
     const before = (await asPayer.findCreditLine(payerId, runner.principal))!;
     expect(before.id).toBe(BigInt(booked.lineId));

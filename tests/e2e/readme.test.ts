@@ -93,7 +93,10 @@ const EXERCISED: Record<string, Array<[file: string, marker: string]>> = {
     [THIS_FILE, "'task', 'reject'"],
     ['tests/integration/cli-commands.test.ts', "'task', 'reject'"]
   ],
-  'deai gateway': [['tests/e2e/gateway-llama.test.ts', "'--deposit-e8s', String(DEPOSIT_E8S)"]],
+  'deai gateway': [
+    ['tests/e2e/gateway-llama.test.ts', "'--deposit-e8s', String(DEPOSIT_E8S)"],
+    ['tests/unit/cli/gateway-flags.test.ts', "'--max-reserve-per-runner-e8s', '5000000', '--close-idle-after', '0'"]
+  ],
   'deai gateway keys': [
     ['tests/e2e/gateway-llama.test.ts', "['gateway', 'keys', 'create'"],
     ['tests/e2e/gateway-llama.test.ts', "['gateway', 'keys', 'list']"],

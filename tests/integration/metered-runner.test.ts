@@ -4,18 +4,19 @@
  * in batches and alone, and a runner that over-reports caught by the payer's own count. Credit is the registry
  * canister's (built Wasm on the localnet) through IcCredit, as the runner node and the SDK use it.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { Identity } from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { authHeaders, requestBoundOf, requestSigningBytes, worstCaseCostE8s, type RequestToSign } from '../../src/core/credit/index.ts';
 import { IcCredit } from '../../src/ic/credit.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
+import { ReceiptStore } from '../../src/runner/metered/receipt-store.ts';
 import { startMeteredServer, type MeteredServer, type MeteredServerOptions } from '../../src/runner/metered/server.ts';
 import { filePayerStore } from '../../src/sdk/paid/file-store.ts';
 import { PayerClient, type PaidTarget } from '../../src/sdk/paid/payer.ts';
@@ -139,15 +140,9 @@ describe('metered runner endpoint (real llama-server, the registry canister’s 
 
     const second = await client.send(target(server), { path: '/v1/chat/completions', body: CHAT });
     if (!second.ok) throw new Error(JSON.stringify(second));
-    // The runner kept receipt 1 (sent with request 2) durably (written off the request path), and its claim on
-    // request 2 builds on it.
-    const heldSeq = (): string | undefined => {
-      const path = join(dir, `receipts-${servers.indexOf(server)}.json`);
-      if (!existsSync(path)) return undefined;
-      const held = JSON.parse(readFileSync(path, 'utf8')) as { lines: Array<{ signed: { receipt: { seq: string } } }> };
-      return held.lines[0]?.signed.receipt.seq;
-    };
-    await vi.waitFor(() => expect(heldSeq()).toBe('1'));
+    // The runner kept receipt 1 (sent with request 2) on disk before it answered, and its claim on request 2 builds on it.
+    const held = new ReceiptStore(join(dir, `receipts-${servers.indexOf(server)}.json`)).all();
+    expect(held.map((h) => h.signed.receipt.seq)).toEqual([1n]);
     expect(second.charge?.owedE8s).toBe(cost + second.charge!.costE8s);
     // One batch settles both: the line's settled total is the sum of the accepted charges, all of it to the runner.
     const outcomes = await client.close();

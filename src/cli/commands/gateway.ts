@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 
 import { clientOptions, connectClient, runClient, table, type ClientFlags } from '../client.js';
 import { DEFAULT_PAYER_BOOKS_FILE } from '../../gateway/payer.js';
-import { e8sOption, nonNegativeIntOption, positiveIntOption } from '../flags.js';
+import type { PayerClientOptions } from '../../sdk/paid/payer.js';
+import { e8sFlag, e8sOption, jsonParseErrors, nonNegativeIntOption, positiveE8sOption, positiveIntOption } from '../flags.js';
+import { lineWriter } from '../line-writer.js';
 import { output, run } from '../output.js';
 import { portOption } from './localnet.js';
 
@@ -24,7 +26,25 @@ interface GatewayFlags extends ClientFlags, KeysFlags {
   depositE8s?: bigint;
   settleEvery: number;
   settleInterval: number;
+  maxReservePerRunnerE8s: bigint;
+  closeIdleAfter: number;
   unpaid: boolean;
+}
+
+/** The payer's defaults (src/sdk/paid/payer.ts), shown in the help. */
+export const DEFAULT_MAX_RESERVE_PER_RUNNER_E8S = 100_000_000n;
+export const DEFAULT_CLOSE_IDLE_AFTER_MS = 3_600_000;
+
+/** The payer's reservation, settlement and idle-close policy the flags set. */
+export function payerPolicyOf(
+  flags: Pick<GatewayFlags, 'settleEvery' | 'settleInterval' | 'maxReservePerRunnerE8s' | 'closeIdleAfter'>
+): Pick<PayerClientOptions, 'settleEveryRequests' | 'settleEveryMs' | 'maxReservePerRunnerE8s' | 'closeIdleAfterMs'> {
+  return {
+    settleEveryRequests: flags.settleEvery,
+    settleEveryMs: flags.settleInterval,
+    maxReservePerRunnerE8s: flags.maxReservePerRunnerE8s,
+    closeIdleAfterMs: flags.closeIdleAfter
+  };
 }
 
 const jsonSafe = (value: unknown): unknown =>
@@ -33,7 +53,9 @@ const jsonSafe = (value: unknown): unknown =>
 /** `deai gateway`: the OpenAI-compatible API over the registry's runners; `deai gateway keys …` manages its keys. */
 export function registerGateway(program: Command): void {
   const gateway = clientOptions(
-    program.command('gateway').description('serve an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)')
+    jsonParseErrors(
+      program.command('gateway').description('serve an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)')
+    )
   )
     // Its options before `keys`, so that `gateway keys list --json` is the subcommand's --json.
     .enablePositionalOptions()
@@ -49,6 +71,20 @@ export function registerGateway(program: Command): void {
       'settle at most this long after the first unsettled request, 0: only by count and at stop',
       nonNegativeIntOption,
       10_000
+    )
+    .addOption(
+      e8sFlag(
+        '--max-reserve-per-runner-e8s <e8s>',
+        "the most one runner's credit line may hold unsettled after a top-up (a request that needs more is refused: 402 reserve_cap)",
+        positiveE8sOption,
+        DEFAULT_MAX_RESERVE_PER_RUNNER_E8S
+      )
+    )
+    .option(
+      '--close-idle-after <ms>',
+      'close a credit line unused this long once settled (its unspent credit returns after the dispute window), 0: never',
+      nonNegativeIntOption,
+      DEFAULT_CLOSE_IDLE_AFTER_MS
     )
     .option('--unpaid', 'development: post to runners unsigned and unpaid (metered runners refuse it)', false)
     .action(async (flags: GatewayFlags) =>
@@ -70,8 +106,7 @@ export function registerGateway(program: Command): void {
                   // Signed with OpenSSL where the key allows (Ed25519): pure-JS signing sits before every first token.
                   ...(nativeSignerOf(identity) === undefined ? {} : { signer: nativeSignerOf(identity) }),
                   store: filePayerStore(resolve(flags.payerBooks)),
-                  settleEveryRequests: flags.settleEvery,
-                  settleEveryMs: flags.settleInterval
+                  ...payerPolicyOf(flags)
                 }
               }
         );
@@ -82,6 +117,7 @@ export function registerGateway(program: Command): void {
               ...(flags.depositE8s === undefined ? {} : { depositE8s: flags.depositE8s })
             });
         if (paid !== undefined) out.info(describePayer(paid));
+        const log = lineWriter(flags.json ? 2 : 1);
         const keys = new KeyStore(flags.keys);
         const live = keys.list().filter((k) => k.revokedAt === undefined).length;
         const running = await startGateway({
@@ -91,7 +127,8 @@ export function registerGateway(program: Command): void {
           port: flags.port,
           bind: flags.bind,
           attemptTimeoutMs: flags.attemptTimeout,
-          log: (event, fields) => out.info(`  ${event} ${JSON.stringify(fields)}`)
+          // With --json, stdout holds the one JSON result: the log goes to stderr, as out.info does.
+          log: (event, fields) => log.line(`  ${event} ${JSON.stringify(fields)}`)
         });
         const stop = (): void => {
           out.info('Stopping: finishing requests in flight, then settling the payer’s lines …');
@@ -99,11 +136,13 @@ export function registerGateway(program: Command): void {
             .close()
             .then(() => paid?.payer.close())
             .then(
-              (outcomes) => {
+              async (outcomes) => {
+                await log.flush();
                 if (outcomes !== undefined && outcomes.length > 0) out.info(`  settled ${outcomes.filter((o) => o.ok).length} line(s)`);
                 process.exit(0);
               },
-              (error: unknown) => {
+              async (error: unknown) => {
+                await log.flush();
                 out.info(`  settling failed (the books are kept; the next start settles them): ${String(error)}`);
                 process.exit(1);
               }
@@ -136,7 +175,7 @@ export function registerGateway(program: Command): void {
     .command('create')
     .description('create a key; it is shown once')
     .requiredOption('--name <name>', 'what the key is for')
-    .option('--limit <e8s>', 'spend limit, e8s', e8sOption, 100_000_000n)
+    .addOption(e8sFlag('--limit <e8s>', 'spend limit, e8s', e8sOption, 100_000_000n))
     .option('--rate <perMinute>', 'requests per minute', positiveIntOption, 600)
     .option('--keys <file>', 'API key file', KEYS_FILE)
     .option('--json', 'print machine-readable JSON', false)

@@ -162,6 +162,14 @@ async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array |
   return new Uint8Array(Buffer.concat(chunks));
 }
 
+/** A receipt the runner could not make durable is not acknowledged: the payer keeps it and sends it again. */
+const NOT_DURABLE = {
+  status: 503,
+  type: 'server_error',
+  code: 'receipts_not_durable',
+  message: 'the runner could not store the receipt; retry'
+} as const;
+
 /**
  * The runner's metered OpenAI endpoint (README "Metered runner endpoint"): authenticated by the payer's signature,
  * refused without credit on the payer's line toward this runner, metered with the engine's usage, priced with the
@@ -262,6 +270,11 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       // An older receipt than the one held is a concurrent request's: served. One owing less under a newer seq is not.
       if (refused !== undefined && refused.code !== 'Stale') return sendReceiptError(res, refused, book.held(lineId));
     }
+    // The payer takes a 2xx as this runner holding its receipt: the receipt's log line is fsynced (with those of
+    // concurrent requests) while the engine works, and awaited before the answer's status goes out. A request without
+    // one waits for no one's fsync.
+    const durable = receiptHeader === undefined ? Promise.resolve() : store.flush();
+    durable.catch(() => undefined);
     const model =
       o.models.find((m) => m.id === body.model) ?? (o.models.length === 1 && body.model === undefined ? o.models[0] : undefined);
     if (model === undefined)
@@ -292,7 +305,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       return book.charge(lineId, worstE8s, { ...usage, costE8s: meteredCostE8sOf(model.prices, usage) });
     };
     try {
-      await serveUpstream(res, path, body, bound.maxTokens, inputBound, charge);
+      await serveUpstream(res, path, body, bound.maxTokens, inputBound, charge, durable);
     } finally {
       if (!charged) book.release(lineId, worstE8s);
     }
@@ -304,7 +317,8 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     body: Record<string, unknown>,
     maxTokens: number,
     inputBound: bigint,
-    charge: (usage: EngineUsage) => Charge
+    charge: (usage: EngineUsage) => Charge,
+    durable: Promise<void>
   ): Promise<void> {
     let upstream: Response;
     // A client that goes away stops the engine's work too.
@@ -333,6 +347,13 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
         code: 'engine_unreachable',
         message: `the engine is unreachable: ${String(error)}`
       });
+    }
+    try {
+      await durable;
+    } catch (error) {
+      controller.abort();
+      log('metered-receipt-not-durable', { error: String(error) });
+      return sendError(res, NOT_DURABLE);
     }
     if (!upstream.ok || upstream.body === null) {
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
@@ -391,6 +412,12 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       return sendError(res, { status: 400, type: 'invalid_request_error', code: 'invalid_receipt', message: 'malformed receipt' });
     const refused = await book.acceptReceipt(receipt.signed, receipt.covers);
     if (refused !== undefined) return sendReceiptError(res, refused, book.held(receipt.signed.receipt.lineId));
+    try {
+      await store.flush();
+    } catch (error) {
+      log('metered-receipt-not-durable', { error: String(error) });
+      return sendError(res, NOT_DURABLE);
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ok: true, line_id: receipt.signed.receipt.lineId.toString(), seq: receipt.signed.receipt.seq.toString() }));
   }

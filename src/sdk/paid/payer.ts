@@ -98,6 +98,8 @@ export interface PayerClientOptions {
   nowMs?: () => number;
 }
 
+const NO_CHARGES = { costE8s: 0n, inputTokens: 0n, outputTokens: 0n, requests: 0n };
+
 const toBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
 /**
@@ -121,6 +123,8 @@ export class PayerClient {
   /** Charge seqs signed for lately per line (the last 1,024): a listed charge already paid is never paid twice. */
   private readonly signedCharges = new Map<bigint, bigint[]>();
   private readonly lastUsedMs = new Map<string, number>();
+  /** Per line, what this client signed since it opened or last took up a receipt from elsewhere (see adoptHeld). */
+  private readonly fromHere = new Map<bigint, typeof NO_CHARGES>();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
   /** The network the loaded books were written for, when it is not this one (they were set aside: fresh books). */
   readonly foreignBooksNetwork: string | undefined;
@@ -129,6 +133,8 @@ export class PayerClient {
   private readonly publicKey: Uint8Array;
   private readonly fetchImpl: typeof fetch;
   private readonly nowMs: () => number;
+  /** Each record as last saved (JSON text): a save hands the store only the records that changed. */
+  private readonly saved = new Map<string, string>();
   private unsettledCount = 0;
   private settleTimer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<SettleOutcome[]> | undefined;
@@ -139,10 +145,11 @@ export class PayerClient {
     this.publicKey = toBytes(o.identity.getPublicKey().toDer());
     this.fetchImpl = o.fetch ?? ((input, init) => fetch(input, init));
     this.nowMs = o.nowMs ?? Date.now;
-    const text = this.store.load();
-    const network = booksNetworkOf(text);
+    const records = this.store.load();
+    for (const [key, value] of records) this.saved.set(key, JSON.stringify(value));
+    const network = booksNetworkOf(records);
     this.foreignBooksNetwork = o.network !== undefined && network !== undefined && network !== o.network ? network : undefined;
-    const books = decodeBooks(this.payer, text, o.network);
+    const books = decodeBooks(this.payer, records, o.network);
     for (const line of books.lines) this.lines.set(line.runner, line);
     for (const runner of books.overReporting) this.overReporting.add(runner);
   }
@@ -254,7 +261,14 @@ export class PayerClient {
     this.save();
   }
 
-  /** Takes up the runner's held receipt from a response body when it is this payer's, for this line, and ahead of the books. */
+  /**
+   * Takes up the runner's held receipt from a response body when it is this payer's, for this line, and ahead of the
+   * books: by seq (the books resume from it), or by owed under a lower seq. The latter is a fork: another instance of
+   * this payer (or an earlier life without books) signed it, so it covers none of the charges this client signed since
+   * it opened or last took up a receipt from elsewhere; the books resume from it plus those (`fromHere`), under their own seq
+   * (the next receipt is above both). Refusing it left every later receipt `NotCumulative`: each request a 409, no
+   * charge signed again.
+   */
   private adoptHeld(line: PayerLine, body: string): void {
     let held: SignedReceipt | undefined;
     try {
@@ -265,8 +279,22 @@ export class PayerClient {
     if (held === undefined || receiptProblem(held) !== undefined) return;
     const r = held.receipt;
     if (r.lineId !== line.lineId || r.payer !== this.payer || r.runner !== line.runner) return;
-    if (r.seq < line.seq || (r.seq === line.seq && r.owedE8s <= line.owedE8s)) return;
     const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+    if (r.seq < line.seq && r.owedE8s > line.owedE8s) {
+      const own = this.fromHere.get(line.lineId) ?? NO_CHARGES;
+      Object.assign(line, {
+        owedE8s: r.owedE8s + own.costE8s,
+        inputTokens: r.inputTokens + own.inputTokens,
+        outputTokens: r.outputTokens + own.outputTokens,
+        requests: r.requests + own.requests,
+        latest: held
+      });
+      this.fromHere.delete(line.lineId);
+      this.save();
+      return;
+    }
+    if (r.seq < line.seq || (r.seq === line.seq && r.owedE8s <= line.owedE8s)) return;
+    this.fromHere.delete(line.lineId);
     Object.assign(line, {
       seq: r.seq,
       owedE8s: max(r.owedE8s, line.owedE8s),
@@ -499,6 +527,13 @@ export class PayerClient {
       const signed: SignedReceipt = { receipt, publicKey: this.publicKey, signature };
       Object.assign(line, { ...receipt, latest: signed, unsentCovers: [...line.unsentCovers, chargeSeq].slice(-1000) });
       this.signedCharges.set(line.lineId, [...(this.signedCharges.get(line.lineId) ?? []), chargeSeq].slice(-1024));
+      const own = this.fromHere.get(line.lineId) ?? NO_CHARGES;
+      this.fromHere.set(line.lineId, {
+        costE8s: own.costE8s + accepted.costE8s,
+        inputTokens: own.inputTokens + accepted.inputTokens,
+        outputTokens: own.outputTokens + accepted.outputTokens,
+        requests: own.requests + 1n
+      });
       this.save();
       this.unsettledCount += 1;
       if (this.unsettledCount >= (this.o.settleEveryRequests ?? 100)) void this.flush().catch(() => undefined);
@@ -581,8 +616,22 @@ export class PayerClient {
     return response.ok;
   }
 
+  /** Saves the records that changed (a charge: its line's), and removes those of lines gone or of foreign books. */
   private save(): void {
-    this.store.save(encodeBooks(this.payer, { lines: [...this.lines.values()], overReporting: [...this.overReporting] }, this.o.network));
+    const records = encodeBooks(this.payer, { lines: [...this.lines.values()], overReporting: [...this.overReporting] }, this.o.network);
+    const changes = new Map<string, unknown>();
+    for (const [key, value] of records) {
+      const text = JSON.stringify(value);
+      if (this.saved.get(key) === text) continue;
+      this.saved.set(key, text);
+      changes.set(key, value);
+    }
+    for (const key of [...this.saved.keys()])
+      if (!records.has(key)) {
+        this.saved.delete(key);
+        changes.set(key, undefined);
+      }
+    if (changes.size > 0) this.store.save(changes);
   }
 
   /** Runs `task` after the previous one with the same key (per-line ordering of seqs and reservations). */

@@ -25,10 +25,16 @@ export interface PayerLine {
   unbilled?: bigint[];
 }
 
-/** Where the payer's books live: a file (src/sdk/paid/file-store.ts, Node), memory, or a browser's storage. */
+/**
+ * Where the payer's books live: a file (src/sdk/paid/file-store.ts, Node: an append-only log), memory, or a browser's
+ * storage. The books are records by key (JSON values): one for the payer and its network, one per line, so a charge
+ * saves the one line it changed.
+ */
 export interface PayerStateStore {
-  load(): string | undefined;
-  save(text: string): void;
+  /** Every record saved, by key (empty when nothing was). */
+  load(): ReadonlyMap<string, unknown>;
+  /** Sets each record given a value and removes each given `undefined`. */
+  save(changes: ReadonlyMap<string, unknown>): void;
   /**
    * Resolves once every `save` made before it is durable (stores that write asynchronously, as filePayerStore). The
    * payer awaits it before a receipt leaves it (sent to a runner, settled on-chain) and at close.
@@ -36,14 +42,18 @@ export interface PayerStateStore {
   flush?(): Promise<void>;
 }
 
-export const memoryPayerStore = (): PayerStateStore & { text?: string } => {
-  const store: PayerStateStore & { text?: string } = {
-    load: () => store.text,
-    save: (text) => {
-      store.text = text;
+export const memoryPayerStore = (): PayerStateStore & { records: Map<string, unknown> } => {
+  const records = new Map<string, unknown>();
+  return {
+    records,
+    load: () => records,
+    save: (changes) => {
+      for (const [key, value] of changes) {
+        if (value === undefined) records.delete(key);
+        else records.set(key, value);
+      }
     }
   };
-  return store;
 };
 
 const Big = z
@@ -64,65 +74,83 @@ const LineSchema = z.object({
   unsentCovers: z.array(Big).max(10_000),
   unbilled: z.array(Big).max(64).optional()
 });
-const FileSchema = z.object({
-  version: z.literal(1),
+const HeaderSchema = z.object({
   payer: z.string(),
   /** The network the lines are on (its registry id): books of another network are never used. */
   network: z.string().max(200).optional(),
-  lines: z.array(LineSchema),
   overReporting: z.array(z.string())
 });
+/** The whole-file books written before the log (`{ version: 1, payer, network, lines, overReporting }`). */
+const LegacySchema = HeaderSchema.extend({ version: z.literal(1), lines: z.array(z.object({ runner: z.string() }).passthrough()) });
+
+const HEADER_KEY = 'books';
+const lineKey = (runner: string): string => `line:${runner}`;
 
 export interface PayerBooks {
   lines: PayerLine[];
   overReporting: string[];
 }
 
-export function encodeBooks(payer: string, books: PayerBooks, network?: string): string {
-  return JSON.stringify(
-    {
-      version: 1,
-      payer,
-      ...(network === undefined ? {} : { network }),
-      lines: books.lines.map((l) => ({ ...l, latest: l.latest === undefined ? undefined : signedReceiptToJson(l.latest) })),
-      overReporting: books.overReporting
-    },
-    (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)
-  );
+/** The books as records: the header (payer, network, runners caught over-reporting) and one per line. */
+export function encodeBooks(payer: string, books: PayerBooks, network?: string): Map<string, unknown> {
+  const records = new Map<string, unknown>();
+  records.set(HEADER_KEY, { payer, ...(network === undefined ? {} : { network }), overReporting: books.overReporting });
+  for (const l of books.lines) records.set(lineKey(l.runner), lineToJson(l));
+  return records;
 }
 
-/** The network (registry id) a books file was written for, when it names one. */
-export function booksNetworkOf(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const parsed = FileSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data.network : undefined;
-  } catch {
-    return undefined;
-  }
+function lineToJson(l: PayerLine): Record<string, unknown> {
+  const str = (n: bigint): string => n.toString();
+  return {
+    lineId: str(l.lineId),
+    runner: l.runner,
+    seq: str(l.seq),
+    owedE8s: str(l.owedE8s),
+    inputTokens: str(l.inputTokens),
+    outputTokens: str(l.outputTokens),
+    requests: str(l.requests),
+    settledSeq: str(l.settledSeq),
+    reservedE8s: str(l.reservedE8s),
+    ...(l.latest === undefined ? {} : { latest: signedReceiptToJson(l.latest) }),
+    unsentCovers: l.unsentCovers.map(str),
+    ...(l.unbilled === undefined ? {} : { unbilled: l.unbilled.map(str) })
+  };
+}
+
+/** Records of books saved whole (the format before the log), or undefined for anything else. */
+export function legacyBooksRecords(raw: unknown): Map<string, unknown> | undefined {
+  const parsed = LegacySchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const { payer, network, overReporting, lines } = parsed.data;
+  const records = new Map<string, unknown>();
+  records.set(HEADER_KEY, { payer, ...(network === undefined ? {} : { network }), overReporting });
+  for (const line of lines) records.set(lineKey(line.runner), line);
+  return records;
+}
+
+/** The network (registry id) saved books were written for, when they name one. */
+export function booksNetworkOf(records: ReadonlyMap<string, unknown>): string | undefined {
+  const header = HeaderSchema.safeParse(records.get(HEADER_KEY));
+  return header.success ? header.data.network : undefined;
 }
 
 /**
- * The books saved for `payer` on `network`; empty for nothing saved, another payer's or another network's file, or a
- * file that does not parse (lines of another network mean nothing here: their ids name other lines).
+ * The books saved for `payer` on `network`; empty for nothing saved, another payer's or another network's books (lines
+ * of another network mean nothing here: their ids name other lines). A line record that does not parse is left out.
  */
-export function decodeBooks(payer: string, text: string | undefined, network?: string): PayerBooks {
-  if (text === undefined) return { lines: [], overReporting: [] };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
+export function decodeBooks(payer: string, records: ReadonlyMap<string, unknown>, network?: string): PayerBooks {
+  const header = HeaderSchema.safeParse(records.get(HEADER_KEY));
+  if (!header.success || header.data.payer !== payer) return { lines: [], overReporting: [] };
+  if (network !== undefined && header.data.network !== undefined && header.data.network !== network)
     return { lines: [], overReporting: [] };
+  const lines: PayerLine[] = [];
+  for (const [key, raw] of records) {
+    if (!key.startsWith('line:')) continue;
+    const parsed = LineSchema.safeParse(raw);
+    if (!parsed.success || lineKey(parsed.data.runner) !== key) continue;
+    const { latest, ...line } = parsed.data;
+    const signed = latest === undefined ? undefined : signedReceiptFromJson(latest);
+    lines.push(signed === undefined ? line : { ...line, latest: signed });
   }
-  const parsed = FileSchema.safeParse(raw);
-  if (!parsed.success || parsed.data.payer !== payer) return { lines: [], overReporting: [] };
-  if (network !== undefined && parsed.data.network !== undefined && parsed.data.network !== network)
-    return { lines: [], overReporting: [] };
-  return {
-    lines: parsed.data.lines.map(({ latest, ...line }) => {
-      const signed = latest === undefined ? undefined : signedReceiptFromJson(latest);
-      return signed === undefined ? line : { ...line, latest: signed };
-    }),
-    overReporting: parsed.data.overReporting
-  };
+  return { lines, overReporting: header.data.overReporting };
 }

@@ -70,6 +70,44 @@ describe('KeyStore: hashed keys with spend limits in one shared file', () => {
     writeFileSync(file, 'not json');
     expect(() => new KeyStore(file).list()).toThrowError(expect.objectContaining({ code: 'KeyFileInvalid' }));
   });
+
+  it('writes spend asynchronously under the lock: nothing on the caller’s turn; close() waits for a write in flight and writes the rest', async () => {
+    const gateway = new KeyStore(file);
+    const { key, view } = gateway.create({ name: 'app', limitE8s: 100n });
+    gateway.addSpend(view.id, 4n);
+    const writing = gateway.flushAsync();
+    expect(new KeyStore(file).list()[0]?.spentE8s).toBe(0n); // the file work is off this turn
+    gateway.addSpend(view.id, 3n); // while the write runs: pending for the next one
+    await writing;
+    expect(new KeyStore(file).list()[0]?.spentE8s).toBe(4n);
+    expect(gateway.authenticate(key)?.spentE8s).toBe(7n);
+    await gateway.close();
+    expect(new KeyStore(file).list()[0]?.spentE8s).toBe(7n);
+  });
+
+  it('the asynchronous lock excludes the synchronous one: a fresh lock file is waited for (then refused), a stale one taken over', async () => {
+    const { withFileLock, withFileLockAsync } = await import('../../../src/gateway/file-lock.ts');
+    const target = join(dir, 'shared.json');
+    writeFileSync(`${target}.lock`, '');
+    await expect(withFileLockAsync(target, async () => 'ran', { timeoutMs: 20 })).rejects.toThrow(/is held by another process/);
+    expect(await withFileLockAsync(target, async () => 'ran', { staleMs: -1 })).toBe('ran');
+    // A synchronous section of this process while the asynchronous one awaits runs at once (waiting would block the
+    // event loop the other needs: it timed out), and the asynchronous one is told.
+    let entered = (): void => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const section = withFileLockAsync(target, async (syncSectionsHere) => {
+      entered();
+      await gate;
+      return syncSectionsHere();
+    });
+    await inside;
+    expect(withFileLock(target, () => 'sync')).toBe('sync');
+    release();
+    expect(await section).toBe(1);
+    expect(() => readFileSync(`${target}.lock`)).toThrow(/ENOENT/);
+  });
 });
 
 describe('RateLimiter: requests per minute per key', () => {

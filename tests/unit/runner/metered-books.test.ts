@@ -134,7 +134,7 @@ describe('LineBook receipts', () => {
 });
 
 describe('ReceiptStore writes', () => {
-  it('a put changes memory at once and the file on a later turn, one write for a burst; flush() waits for it', async () => {
+  it('a put changes memory at once and the log on a later turn, one append for a burst; flush() waits for it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'deai-store-'));
     const path = join(dir, 'receipts.json');
     const store = new ReceiptStore(path);
@@ -174,7 +174,11 @@ describe('ReceiptStore writes', () => {
     await flushed;
     await store.flush();
     expect(new ReceiptStore(path).get(2n)?.signed.receipt.seq).toBe(2n);
-    expect(readdirSync(dir).sort()).toEqual(['receipts.json']);
+    // The log only, no temporary file left; compacting leaves the snapshot and an empty log.
+    expect(readdirSync(dir).sort()).toEqual(['receipts.json.log']);
+    await store.compact();
+    expect(readdirSync(dir).sort()).toEqual(['receipts.json', 'receipts.json.log']);
+    expect(new ReceiptStore(path).get(1n)?.signed.receipt.seq).toBe(3n);
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { describe, expect, it } from 'vitest';
 
-import { AUTH_HEADERS, chargeToJson } from '../../../src/core/credit/index.js';
+import { AUTH_HEADERS, chargeToJson, signedReceiptToJson } from '../../../src/core/credit/index.js';
 import { startMeteredServer, type MeteredServerOptions } from '../../../src/runner/metered/server.js';
 import { PayerClient } from '../../../src/sdk/paid/payer.js';
 import { memoryPayerStore } from '../../../src/sdk/paid/state.js';
@@ -175,6 +175,68 @@ describe('PayerClient against a metered runner', () => {
     }
   });
 
+  it('attack: a runner answers a request carrying a receipt only once the receipt is on its disk (issue 17)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const credit = new MemoryCredit();
+    await credit.payer(identity.getPrincipal().toText()).depositCredit(100_000_000n);
+    // Every write of the runner's receipts fails (their folder is a file).
+    const r = await meteredRunner(credit, { receiptsFile: join(process.execPath, 'receipts', 'r.json') });
+    try {
+      const payer = await PayerClient.open({ identity, credit: credit.payer(identity.getPrincipal().toText()), settleEveryMs: 0 });
+      expect(await payer.send(r.target, CHAT)).toMatchObject({ ok: true }); // no receipt yet: nothing to store
+      // The next request carries the first receipt: before, it was answered 200 while the receipt was lost.
+      expect(await payer.send(r.target, CHAT)).toMatchObject({ ok: false, status: 503, error: { code: 'receipts_not_durable' } });
+      // The payer still holds it as unsent (the next request carries it again).
+      expect(payer.lineOf(r.runner)!.unsentCovers).toHaveLength(1);
+      const sent = await fetch(new URL('/deai/v1/receipts', r.server.url), {
+        method: 'POST',
+        body: JSON.stringify({ ...signedReceiptToJson(payer.lineOf(r.runner)!.latest!), covers: ['1'] })
+      });
+      expect(sent.status).toBe(503);
+    } finally {
+      await expect(r.server.close()).rejects.toThrow(/ENOTDIR/);
+    }
+  });
+
+  it('a payer without books that forked from the runner’s held receipt takes it up at the 409 and signs the charges after it (issue 17)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const payerId = identity.getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payerId).depositCredit(100_000_000n);
+    // The engine counts a prompt's characters as its tokens: the first payer's long prompts cost more than the second's.
+    const engine = (async (_url: unknown, init?: RequestInit) => {
+      const body = JSON.parse(String(init?.body)) as { messages: Array<{ content: string }> };
+      return Response.json({
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: body.messages[0]!.content.length, completion_tokens: 1 }
+      });
+    }) as typeof fetch;
+    const r = await meteredRunner(credit, { fetch: engine });
+    const ask = (content: string) => ({ ...CHAT, body: { ...CHAT.body, messages: [{ role: 'user', content }] } });
+    try {
+      const first = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0 });
+      const before = [];
+      for (let i = 0; i < 3; i++) before.push(await first.send(r.target, ask('x'.repeat(200))));
+      // The runner holds the first payer's receipt 2 (it rode request 3). A second payer without books could not ask
+      // for it (the runner's GET /deai/v1/charges failed), so it signs from what is settled on-chain (0): a fork.
+      const heldOwed = before[1]?.ok ? before[1].receipt!.receipt.owedE8s : -1n;
+      const noCharges = (async (url: string | URL | Request, init?: RequestInit) =>
+        String(url).includes('/deai/v1/charges') ? new Response('busy', { status: 503 }) : fetch(url, init)) as typeof fetch;
+      const second = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, fetch: noCharges });
+      const results = [];
+      for (let i = 0; i < 6; i++) results.push(await second.send(r.target, ask('hi')));
+      // Its receipt 3 (past the held 2, owing less) is NotCumulative: a 409 with the held receipt, taken up at once
+      // (before, every request after it was a 409 and no charge was signed again).
+      expect(results.map((x) => x.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      const costs = results.map((x) => (x.ok && x.accepted !== undefined ? x.accepted.costE8s : 0n));
+      // Every charge of the second payer is signed, on top of the held receipt, under seqs above both.
+      expect(second.lineOf(r.runner)).toMatchObject({ seq: 6n, owedE8s: heldOwed + costs.reduce((x, y) => x + y, 0n) });
+      expect(results.every((x) => x.ok && x.receipt !== undefined)).toBe(true);
+    } finally {
+      await r.server.close();
+    }
+  });
+
   it('attack: signs for the charges of streams that broke before their charge arrived; the line stays usable (finding 6)', async () => {
     const identity = Ed25519KeyIdentity.generate();
     const credit = new MemoryCredit();
@@ -241,7 +303,7 @@ describe('payer books', () => {
       const store = memoryPayerStore();
       const a = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, store, network: 'net-a' });
       expect((await a.send(r.target, CHAT)).ok).toBe(true);
-      expect(JSON.parse(store.text!)).toMatchObject({ network: 'net-a' });
+      expect(store.records.get('books')).toMatchObject({ network: 'net-a' });
       const again = await PayerClient.open({ identity, credit: credit.payer(payerId), settleEveryMs: 0, store, network: 'net-a' });
       expect(again.lineOf(r.runner)?.seq).toBe(1n);
       expect(again.foreignBooksNetwork).toBeUndefined();

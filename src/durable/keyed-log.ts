@@ -1,0 +1,260 @@
+import { existsSync, readFileSync, truncateSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Records by key (JSON values) kept durably as a snapshot plus an append-only log (Node only). Used by the runner's
+ * receipts (src/runner/metered/receipt-store.ts) and the payer's books (src/sdk/paid/file-store.ts).
+ *
+ * - `put`/`delete` change memory at once and never touch the disk on the caller's turn: each queues one JSON line.
+ * - The lines queued within one turn (and those queued while a write runs) are appended together and fsynced once
+ *   (group commit); `flush()` resolves once every line queued before it is on disk. A caller acknowledges what
+ *   depends on a record (a served request, a receipt sent on) only after `flush()`.
+ * - Once the log holds enough records (at least `compactAfterRecords`, and twice the live keys: O(1) amortized), the
+ *   records are written to `<path>.tmp`, fsynced, renamed over `<path>`, the directory fsynced, and the log
+ *   truncated. A crash between the rename and the truncation replays records the snapshot already holds (a record is a
+ *   whole value, so replaying it again is harmless).
+ * - Loading reads the snapshot, then replays `<path>.log`; a torn last line (a crash mid-append: never acknowledged)
+ *   is dropped and cut off the file, so the next append starts on a line of its own.
+ */
+export interface KeyedLogOptions {
+  /** File mode of what is created (the payer's books: 0o600). */
+  mode?: number;
+  /** Compact once the log holds this many records (default 1,000) and twice the live keys. */
+  compactAfterRecords?: number;
+  /** Reads a snapshot written before this format (a whole-file JSON of another shape): its records, or undefined. */
+  legacy?: (raw: unknown) => Map<string, unknown> | undefined;
+}
+
+interface LogRecord {
+  k: string;
+  v?: unknown;
+  d?: 1;
+}
+
+const SNAPSHOT_VERSION = 2;
+
+export class KeyedLog {
+  private readonly records = new Map<string, unknown>();
+  private readonly logPath: string;
+  private pending: string[] = [];
+  /** Lines queued, and how many of them are on disk. */
+  private queued = 0;
+  private durable = 0;
+  private logRecords = 0;
+  private writing: Promise<void> | undefined;
+  private failure: unknown;
+  private compactWanted = false;
+  /** Whether the log's directory entry is known durable (fsync of the directory once it was created). */
+  private logEntryDurable: boolean;
+  /** Lines dropped as torn or unreadable when loading (a test and an operator can see them). */
+  readonly droppedOnLoad: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly o: KeyedLogOptions = {}
+  ) {
+    this.logPath = `${path}.log`;
+    this.loadSnapshot();
+    this.logEntryDurable = existsSync(this.logPath);
+    this.droppedOnLoad = this.logEntryDurable ? this.replayLog() : 0;
+  }
+
+  get(key: string): unknown {
+    return this.records.get(key);
+  }
+
+  entries(): IterableIterator<[string, unknown]> {
+    return this.records.entries();
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  put(key: string, value: unknown): void {
+    this.records.set(key, value);
+    this.queue({ k: key, v: value });
+  }
+
+  delete(key: string): void {
+    if (!this.records.delete(key)) return;
+    this.queue({ k: key, d: 1 });
+  }
+
+  /** Resolves once every put and delete made before this call is on disk (rejects if the disk refused it). */
+  async flush(): Promise<void> {
+    const wanted = this.queued;
+    while (this.durable < wanted) {
+      this.writing ??= this.writeLoop();
+      await this.writing;
+      if (this.durable < wanted && this.failure !== undefined) throw this.failure;
+    }
+  }
+
+  /** Writes everything queued, then a snapshot, and empties the log (the next load reads one file). */
+  async compact(): Promise<void> {
+    this.compactWanted = true;
+    while (this.compactWanted) {
+      this.writing ??= this.writeLoop();
+      await this.writing;
+      if (this.compactWanted && this.failure !== undefined) throw this.failure;
+    }
+  }
+
+  private queue(record: LogRecord): void {
+    this.pending.push(`${JSON.stringify(record)}\n`);
+    this.queued += 1;
+    this.writing ??= this.writeLoop();
+  }
+
+  /**
+   * Appends until nothing is queued, compacting when due; one loop at a time, so a snapshot never races an append. A
+   * failed write keeps its lines queued for the next put or flush to retry.
+   */
+  private async writeLoop(): Promise<void> {
+    // The next turn: the records of this one (concurrent requests) share the append and its fsync.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      for (;;) {
+        if (this.pending.length > 0) {
+          const lines = this.pending;
+          const upTo = this.queued;
+          this.pending = [];
+          try {
+            // After a failed append the log may end in a partial line: a newline ends it, so the first line retried
+            // is not glued to it (an empty line is skipped on load).
+            await this.append((this.failure === undefined ? '' : '\n') + lines.join(''));
+          } catch (error) {
+            this.pending = [...lines, ...this.pending];
+            throw error;
+          }
+          this.durable = upTo;
+          this.logRecords += lines.length;
+          this.failure = undefined;
+          continue;
+        }
+        const due = this.logRecords >= Math.max(this.o.compactAfterRecords ?? 1_000, 2 * this.records.size);
+        if (!this.compactWanted && !due) break;
+        await this.snapshot();
+        this.compactWanted = false;
+        this.failure = undefined;
+      }
+    } catch (error) {
+      this.failure = error;
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async append(text: string): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    const file = await open(this.logPath, 'a', this.o.mode ?? 0o666);
+    try {
+      await file.write(text);
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    if (!this.logEntryDurable) {
+      await syncDir(dirname(this.path));
+      this.logEntryDurable = true;
+    }
+  }
+
+  /** Called with nothing pending (inside the write loop, or after a flush): the snapshot holds every logged record. */
+  private async snapshot(): Promise<void> {
+    const text = JSON.stringify({ version: SNAPSHOT_VERSION, records: Object.fromEntries(this.records) });
+    await mkdir(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.tmp`;
+    const file = await open(tmp, 'w', this.o.mode ?? 0o666);
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, this.path);
+    await syncDir(dirname(this.path));
+    // Only now may the log go: the snapshot holds all it said.
+    const log = await open(this.logPath, 'r+').catch(() => undefined);
+    if (log !== undefined)
+      try {
+        await log.truncate(0);
+        await log.datasync();
+      } finally {
+        await log.close();
+      }
+    this.logRecords = 0;
+  }
+
+  private loadSnapshot(): void {
+    if (!existsSync(this.path)) return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(this.path, 'utf8'));
+    } catch {
+      return; // written whole and fsynced before its rename: only an operator's edit gone wrong gets here
+    }
+    const records =
+      isObject(raw) && raw.version === SNAPSHOT_VERSION && isObject(raw.records)
+        ? new Map(Object.entries(raw.records))
+        : this.o.legacy?.(raw);
+    for (const [key, value] of records ?? []) this.records.set(key, value);
+  }
+
+  /** Applies the log's records in order; returns how many lines were dropped (and cuts a torn tail off the file). */
+  private replayLog(): number {
+    const text = readFileSync(this.logPath, 'utf8');
+    let dropped = 0;
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n', start);
+      if (end < 0) break;
+      const line = text.slice(start, end);
+      start = end + 1;
+      if (line === '') continue; // ends a partial line of a failed append
+      const record = parseRecord(line);
+      if (record === undefined) {
+        dropped += 1;
+        continue;
+      }
+      this.logRecords += 1;
+      if (record.d === 1) this.records.delete(record.k);
+      else this.records.set(record.k, record.v);
+    }
+    if (start < text.length) {
+      // A line without its newline was cut by a crash mid-append: it was never acknowledged. Later appends must not
+      // continue it (they would make the line unreadable), so it goes.
+      dropped += 1;
+      truncateSync(this.logPath, Buffer.byteLength(text.slice(0, start)));
+    }
+    return dropped;
+  }
+}
+
+function parseRecord(line: string): LogRecord | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(raw) || typeof raw.k !== 'string') return undefined;
+  if (raw.d === 1) return { k: raw.k, d: 1 };
+  return 'v' in raw ? { k: raw.k, v: raw.v } : undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Makes a rename or a new file's entry durable, where the platform allows opening a directory. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (handle === undefined) return;
+  await handle
+    .sync()
+    .catch(() => undefined)
+    .finally(() => handle.close());
+}
