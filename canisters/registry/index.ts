@@ -54,6 +54,7 @@ import {
   checkSubmit,
   claimTask,
   completeTask,
+  completionLease,
   failTask,
   quoteReward,
   rejectTask,
@@ -61,12 +62,19 @@ import {
   submitTask,
   taskFor,
   MAX_INLINE_INPUT_BYTES,
+  MAX_OUTPUT_BYTES,
   MAX_REDUNDANCY
 } from '../../src/core/tasks/index.js';
 import { fromOpt as some, opt, type Opt } from '../../src/interface/candid.js';
 import { RegistryInit, registryMethods as m, type InitArgs } from '../../src/interface/registry/index.js';
 import { candidatesReply } from './candid-text.js';
-import { decodeInline, submitArgsWithInputBytes, SubmitTaskArgsWithInputBytes } from './submit-args.js';
+import {
+  completeArgsWithOutputBytes,
+  decodeInline,
+  ResultArgsWithOutputBytes,
+  submitArgsWithInputBytes,
+  SubmitTaskArgsWithInputBytes
+} from './submit-args.js';
 import { warmArgPlans } from '../common/candid-decoder.js';
 import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
@@ -170,6 +178,9 @@ const ARG_TYPES = Object.values(m).flatMap((method) => method.args);
 /** Every method's reply type (the shared Results and Replies instances), warmed once per install. */
 const REPLY_TYPES = Object.values(m).flatMap((method) => (method.ret === undefined ? [] : [method.ret]));
 
+/** Outputs above this many bytes are decoded only after the caller's lease on the task is checked. */
+const EARLY_LEASE_CHECK_BYTES = 4096;
+
 /** Instructions a claim without a task id may spend passing over candidates before it answers NotFound. */
 const CLAIM_BUDGET = 2_000_000_000n;
 
@@ -201,7 +212,7 @@ function configure(args: Opt<InitArgs>): void {
   if ('Err' in config) trap(`invalid registry arguments: ${JSON.stringify(config.Err)}`);
   state().setConfig(config.Ok);
   warmReplyTypes([...REPLY_TYPES, ...LEDGER_ARG_TYPES]);
-  warmArgPlans([...ARG_TYPES, SubmitTaskArgsWithInputBytes, ...LEDGER_REPLY_TYPES]);
+  warmArgPlans([...ARG_TYPES, SubmitTaskArgsWithInputBytes, ResultArgsWithOutputBytes, ...LEDGER_REPLY_TYPES]);
 }
 
 /** A task as the caller may see it: every method that returns a task goes through the privacy rules. */
@@ -475,20 +486,29 @@ export default class {
   @update(m.complete_task.args, m.complete_task.ret, MANUAL)
   complete_task(): void {
     if (tooLarge('complete_task')) return;
-    handle(m.complete_task, (id, r) =>
-      mapResult(
-        completeTask(state(), caller(), time(), id, {
-          outputDigest: r.output_digest,
-          output: some(r.output),
-          reference: some(r.reference),
-          inputTokens: r.input_tokens,
-          outputTokens: r.output_tokens,
-          firstTokenMs: r.first_token_ms,
-          totalMs: r.total_ms
-        }),
-        taskResultView
-      )
-    );
+    // The output stays bytes until the caller is known to hold a lease on the task: a stranger's 256 KiB output is
+    // refused without being decoded (issue 15). Small outputs skip the extra look at the task.
+    const [id, r] = completeArgsWithOutputBytes();
+    const bytes = some(r.output);
+    if (bytes !== undefined && bytes.length > MAX_OUTPUT_BYTES)
+      return replyOf(m.complete_task, { Err: { InvalidArgument: { field: 'output', reason: `larger than ${MAX_OUTPUT_BYTES} bytes` } } });
+    if (bytes !== undefined && bytes.length > EARLY_LEASE_CHECK_BYTES) {
+      const gate = completionLease(state(), caller(), time(), id);
+      if ('Err' in gate) return replyOf(m.complete_task, gate);
+    }
+    const output = bytes === undefined ? undefined : decodeInline(bytes);
+    if (bytes !== undefined && output === undefined)
+      return replyOf(m.complete_task, { Err: { InvalidArgument: { field: 'output', reason: 'not valid UTF-8' } } });
+    const result = completeTask(state(), caller(), time(), id, {
+      outputDigest: r.output_digest,
+      output,
+      reference: some(r.reference),
+      inputTokens: r.input_tokens,
+      outputTokens: r.output_tokens,
+      firstTokenMs: r.first_token_ms,
+      totalMs: r.total_ms
+    });
+    replyOf(m.complete_task, mapResult(result, taskResultView));
   }
 
   @update(m.fail_task.args, m.fail_task.ret, MANUAL)

@@ -1,8 +1,8 @@
 import { IDL } from '@dfinity/candid';
 import { msgArgData } from 'azle';
 
-import { SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.js';
-import type { SubmitTaskArgs as SubmitTaskArgsValue } from '../../src/interface/registry/index.js';
+import { ResultArgs, SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.js';
+import type { ResultArgs as ResultArgsValue, SubmitTaskArgs as SubmitTaskArgsValue } from '../../src/interface/registry/index.js';
 import { BytesText, decodeArgs } from '../common/candid-decoder.js';
 import { utf8Decode } from '../common/utf8.js';
 
@@ -29,11 +29,23 @@ export function submitArgsWithInputBytes(): SubmitTaskArgsBytes {
   return decoded;
 }
 
-/** The inline input as text, or undefined when its bytes are not UTF-8. */
+/** UTF-8 bytes (an inline input, an output) as text, or undefined when they are not UTF-8. */
 export function decodeInline(bytes: Uint8Array): string | undefined {
   try {
     return utf8Decode(bytes);
   } catch {
     return undefined;
   }
+}
+
+/** complete_task's arguments of the interface, but the result's `output` decoded as bytes. */
+export const ResultArgsWithOutputBytes = IDL.Record({ ...recordFields(ResultArgs), output: IDL.Opt(new BytesText()) });
+
+/** The complete_task arguments (task id, result), the output still UTF-8 bytes. */
+export type ResultArgsBytes = Omit<ResultArgsValue, 'output'> & { output: [] | [Uint8Array] };
+
+/** Decodes the current message's complete_task arguments, keeping the output as bytes (a view of the message). */
+export function completeArgsWithOutputBytes(): [string, ResultArgsBytes] {
+  // decodeArgs has checked the bytes against the types, so the values have their shape (bytes for the output).
+  return decodeArgs([IDL.Text, ResultArgsWithOutputBytes], msgArgData()) as [string, ResultArgsBytes];
 }

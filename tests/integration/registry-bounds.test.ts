@@ -4,7 +4,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { registryClient } from '../../src/ic/registry.ts';
-import { registryMethods, SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.ts';
+import { registryMethods, ResultArgs, SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
@@ -17,21 +17,18 @@ import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
  * method, the size and the caller, quotas share the global caps, and a task's content is private.
  */
 /**
- * What a malformed submit_task may cost: decoding SubmitTaskArgs (@dfinity/candid under QuickJS, ~20M) and replying
- * with the typed error; measured ~22.5M, 25.8M before (the issue's target, ~10M, needs a cheaper decoder).
+ * What a malformed submit_task may cost: decoding SubmitTaskArgs (canisters/common/candid-decoder.ts) and replying
+ * with the typed error; ~2.7M, ~4.7M with a type table the registry has not seen (22.5M with @dfinity/candid's decoder).
  */
-const CHEAP = 30_000_000n;
+const CHEAP = 10_000_000n;
 /**
- * An unfunded submit with a small input: checked, the ledger asked (arguments encoded with cached type tables),
- * refused before storing; ~33M, ~42M when azle's typed calls encoded them, 62M before the ledger was asked first.
+ * An unfunded submit, small or 256 KiB input: checked, the ledger asked (arguments encoded with cached type tables,
+ * replies decoded by the same decoder), refused before storing; the input is a view of the message's bytes until the
+ * ledger says the requester can pay. ~9M, ~13M with a new type table (33M / 94M with @dfinity/candid's decoder,
+ * ~3.0B for a large input when the task and its input were stored, sent to the ledger, and deleted again).
  */
-const UNFUNDED = 38_000_000n;
-/**
- * An unfunded submit with a 256 KiB input: the input is left as bytes until the ledger says the requester can pay,
- * ~94M. It cost ~280M when the input was decoded to text (~170M) and measured by encoding it again (~70M) first,
- * and ~3.0B when the task and its input were stored, sent to the ledger, and deleted again.
- */
-const UNFUNDED_LARGE = 150_000_000n;
+const UNFUNDED = 15_000_000n;
+const UNFUNDED_LARGE = 15_000_000n;
 /**
  * The worst card publish_model_card still reads: 8 KiB at most (MAX_CARD_BYTES), at most 96 brackets and 128 commas
  * counted natively before it is parsed, and 16 issues reported. 126 unknown fields cost ~11M (110M before: ~0.9M
@@ -138,6 +135,51 @@ describe('registry bounds', () => {
     // The same bytes as UTF-8 text go through.
     const ok = { ...args, input: { ...args.input, inline: [new TextEncoder().encode('Hi, valid')] } };
     expect(okOf((await raw.submit_task(ok)) as { Ok: { state: string } } | { Err: unknown }).state).toBe('queued');
+  }, 120_000);
+
+  it("refuses a stranger's 250 KiB complete_task before decoding the output, and a leaseholder's output that is not UTF-8", async () => {
+    const stranger = await t.tasks(Ed25519KeyIdentity.generate());
+    const requester = await t.tasks(await t.requester(10_000_000n, 5_000_000n));
+    const task = okOf(await requester.submit_task(t.submitArgs('complete-bounds')));
+    const big = 'x'.repeat(250 * 1024);
+    spent.clear();
+    expect(errOf(await stranger.complete_task(task.id, resultArgs(big)))).toHaveProperty('NotFound.kind.Runner', null);
+    expect(total()).toBeLessThan(CHEAP);
+    console.log(`complete_task of a stranger, 250 KiB output: ${total()} instructions`);
+    // A registered runner without a lease on the task: refused as cheaply.
+    const other = await t.tasks(await t.runner());
+    spent.clear();
+    expect(errOf(await other.complete_task(task.id, resultArgs(big)))).toHaveProperty('Unauthorized');
+    expect(total()).toBeLessThan(CHEAP);
+    // The leaseholder sends bytes that are not UTF-8 (a client the agent's encoder is not): InvalidArgument, not a trap.
+    class RawText extends IDL.TextClass {
+      override covariant(x: unknown): x is string {
+        return x instanceof Uint8Array;
+      }
+      override encodeValue(x: unknown): Uint8Array {
+        const bytes = x as Uint8Array;
+        return new Uint8Array([...new Uint8Array(lebEncode(bytes.length)), ...bytes]);
+      }
+    }
+    const RawResult = IDL.Record({
+      ...Object.fromEntries((ResultArgs as unknown as IDL.RecordClass)._fields),
+      output: IDL.Opt(new RawText())
+    });
+    const runner = await t.runner();
+    const asRunner = await t.tasks(runner);
+    okOf(await asRunner.claim_task([task.id]));
+    const raw = Actor.createActor<{ complete_task(id: string, r: unknown): Promise<unknown> }>(
+      () => IDL.Service({ complete_task: IDL.Func([IDL.Text, RawResult], [registryMethods.complete_task.ret ?? IDL.Null], []) }),
+      { agent: await agentFor(net.url, runner), canisterId: t.registry }
+    );
+    const invalid = { ...resultArgs('Hi'), output: [Uint8Array.from([0x48, 0x69, 0xff, 0xfe])] };
+    expect(errOf((await raw.complete_task(task.id, invalid)) as { Ok: unknown } | { Err: unknown })).toEqual({
+      InvalidArgument: { field: 'output', reason: 'not valid UTF-8' }
+    });
+    // Large valid UTF-8 output from the leaseholder goes through (its lease checked first, then decoded).
+    const large = 'é'.repeat(3000);
+    const done = await raw.complete_task(task.id, { ...resultArgs(large), output: [new TextEncoder().encode(large)] });
+    expect(okOf(done as { Ok: { output_digest: string } } | { Err: unknown }).output_digest).toBe(resultArgs(large).output_digest);
   }, 120_000);
 
   it('reads at most a small card: 62 KB of unknown keys refused by inspect_message, the worst card within the bounds cheaply', async () => {

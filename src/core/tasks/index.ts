@@ -2,7 +2,7 @@
 export { submitTask, escrowConfirmed, escrowFailed, type SubmitArgs } from './submit.js';
 export { claimTask, claimableFor, openPlaces, MAX_CLAIM_SKIPS } from './claim.js';
 export { OpenTasks, indexKeysOf, wakeAtNs, padNs, type IndexKeys } from './open-tasks.js';
-export { completeTask, failTask, type ResultArgs } from './report.js';
+export { completeTask, completionLease, failTask, type ResultArgs } from './report.js';
 export { acceptTask, majorityDigest, rejectTask, settle, votersOf, type Voter } from './settlement.js';
 export { ESCALATION_WINDOW_NS, escalationStep, maxExtraResults, neededResults } from './escalation.js';
 export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';

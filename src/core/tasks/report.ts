@@ -32,18 +32,36 @@ function leaseOf(task: Task, runner: string, now: bigint): Lease | undefined {
  * is the counts times the prices its lease fixed, and its latency is the registry's lease-to-completion time.
  * Reporting again returns the first result unchanged.
  */
-export function completeTask(store: Stores, runner: string, now: bigint, id: string, args: ResultArgs): Result<TaskResult> {
+/**
+ * Whether `runner` may report a result for task `id` now, from the task and the runner alone: its earlier result
+ * (a repeated report answers it), or the task and the runner's active lease. The canister asks this before it decodes
+ * a large output, so that a stranger's 256 KiB never costs the UTF-8 decoding (issue 15).
+ */
+export function completionLease(
+  store: Stores,
+  runner: string,
+  now: bigint,
+  id: string
+): Result<{ earlier: TaskResult } | { earlier?: undefined; task: Task; lease: Lease }> {
   if (runner === ANONYMOUS_PRINCIPAL) return err({ AnonymousCaller: null });
   const task = store.tasks.get(id);
   if (task === undefined) return err({ NotFound: { kind: { Task: null }, id } });
   const earlier = task.results.find((r) => r.runner === runner);
-  if (earlier !== undefined) return ok(earlier);
+  if (earlier !== undefined) return ok({ earlier });
   // Only a runner that is still registered and not suspended may add a result (and be paid, and vote, for it).
   const registered = store.runners.get(runner);
   if (registered === undefined) return err({ NotFound: { kind: { Runner: null }, id: runner } });
   if (registered.suspended !== undefined) return err({ Suspended: { reason: registered.suspended.reason } });
   const lease = leaseOf(task, runner, now);
   if (lease === undefined || task.state !== 'queued') return err({ Unauthorized: { reason: `no active lease on ${id}` } });
+  return ok({ task, lease });
+}
+
+export function completeTask(store: Stores, runner: string, now: bigint, id: string, args: ResultArgs): Result<TaskResult> {
+  const gate = completionLease(store, runner, now, id);
+  if ('Err' in gate) return gate;
+  if (gate.Ok.earlier !== undefined) return ok(gate.Ok.earlier);
+  const { task, lease } = gate.Ok;
   if (!DIGEST.test(args.outputDigest)) return bad('output_digest', 'expected sha256:<64 lowercase hex>');
   if (args.output === undefined && args.reference === undefined) return bad('output', 'give the output, or a reference to it');
   // A reference has no bytes to bound the output tokens billed; a redundant task's winners share one output, so each
