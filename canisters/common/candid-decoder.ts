@@ -59,9 +59,26 @@ const MAGIC = [0x44, 0x49, 0x44, 0x4c];
 
 export class CandidDecodeError extends Error {}
 
+/** A value of another type than expected (as opposed to a malformed encoding): inside an opt it decodes as none. */
+class TypeMismatch extends CandidDecodeError {}
+
 const fail = (message: string): never => {
   throw new CandidDecodeError(`candid: ${message}`);
 };
+const mismatch = (message: string): never => {
+  throw new TypeMismatch(`candid: ${message}`);
+};
+
+/**
+ * Values and fields a message may make the decoder visit (decoded, skipped or checked for size): 1,024, one more per
+ * 8 bytes of its first 32 KiB and per KiB after. Values of zero-sized types take no bytes, so without this a
+ * ~100-byte type table of records whose fields point twice to the next record costs 2^levels visits (review 3,
+ * R3-D1), and a vec of one-byte records with thousands of null fields costs elements × fields (R3-D1c); a visit costs
+ * ~10K instructions under QuickJS. The largest honest messages stay below it: a 256-entry settle_usage batch (17 KiB,
+ * ~2,300 visits of 3,200), a submit_task (~150 plus its lists), a complete_task with a 256 KiB output (~20).
+ */
+const maxVisitsFor = (bytes: number): number =>
+  1_024 + Math.floor(Math.min(bytes, 32_768) / 8) + Math.floor(Math.max(0, bytes - 32_768) / 1_024);
 
 class Reader {
   pos = 0;
@@ -264,7 +281,7 @@ const planner = new Planner();
 function absent(plan: Plan, what: string): unknown {
   if (plan.kind === 'opt') return [];
   if (plan.kind === 'prim' && (plan.op === Op.Null || plan.op === Op.Reserved)) return null;
-  return fail(`missing ${what}`);
+  return mismatch(`missing ${what}`);
 }
 
 /** A message's magic and type table as parsed, kept for the next message that starts with the same bytes. */
@@ -287,7 +304,16 @@ const latin1 = (bytes: Uint8Array): string => String.fromCharCode.apply(null, by
 class Message {
   table: Entry[] = [];
   args: WireRef[] = [];
-  constructor(readonly r: Reader) {}
+  private visits = 0;
+  private readonly maxVisits: number;
+  private readonly sizeless = new Map<WireRef, boolean>();
+  constructor(readonly r: Reader) {
+    this.maxVisits = maxVisitsFor(r.bytes.length);
+  }
+
+  private visit(): void {
+    if (++this.visits > this.maxVisits) fail(`message too costly to decode (more than ${this.maxVisits} values and fields)`);
+  }
 
   readHeader(): void {
     const bytes = this.r.bytes;
@@ -373,28 +399,29 @@ class Message {
 
   decode(plan: Plan, t: WireRef, depth: number): unknown {
     if (depth > MAX_DEPTH) fail('value nested too deeply');
+    this.visit();
     const op = this.op(t);
     const r = this.r;
     switch (plan.kind) {
       case 'prim':
         return this.primitive(plan.op, op, t, depth);
       case 'bytesText':
-        if (op !== Op.Text) fail('text expected');
+        if (op !== Op.Text) mismatch('text expected');
         return r.take(r.count());
       case 'blob': {
-        if (op !== Op.Vec) fail('vec expected');
+        if (op !== Op.Vec) mismatch('vec expected');
         const inner = (this.entry(t) as { inner: WireRef }).inner;
         if (inner === Op.Nat8) return new Uint8Array(r.take(r.count()));
         return this.vector(t, (item) => this.primitive(Op.Nat8, this.op(item), item, depth + 1), depth);
       }
       case 'vec': {
-        if (op !== Op.Vec) fail('vec expected');
+        if (op !== Op.Vec) mismatch('vec expected');
         return this.vector(t, (item) => this.decode(plan.inner, item, depth + 1), depth);
       }
       case 'opt':
         return this.opt(plan, t, op, depth);
       case 'record': {
-        if (op !== Op.Record) fail('record expected');
+        if (op !== Op.Record) mismatch('record expected');
         const out: Record<string, unknown> = {};
         const wire = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields;
         let w = 0;
@@ -411,10 +438,10 @@ class Message {
         return plan.tuple ? plan.fields.map((f) => out[f.name]) : out;
       }
       case 'variant': {
-        if (op !== Op.Variant) fail('variant expected');
+        if (op !== Op.Variant) mismatch('variant expected');
         const wire = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields;
         const chosen = wire[r.count()] ?? fail('variant index out of range');
-        const found = plan.cases.get(chosen[0]) ?? fail(`variant case ${chosen[0]} unknown`);
+        const found = plan.cases.get(chosen[0]) ?? mismatch(`variant case ${chosen[0]} unknown`);
         return { [found.name]: this.decode(found.plan, chosen[1], depth + 1) };
       }
     }
@@ -437,12 +464,21 @@ class Message {
     this.r.zeroSized += n;
     if (this.r.zeroSized > MAX_ZERO_SIZED) fail('too many values of a zero-sized type');
   }
+  /** Whether values of wire type `t` take no bytes (null, reserved, records of such); kept per type. */
   private zeroSized(t: WireRef, depth: number): boolean {
     if (depth > MAX_DEPTH) return fail('type nested too deeply');
+    const known = this.sizeless.get(t);
+    if (known !== undefined) return known;
+    this.visit();
     const op = this.op(t);
-    if (op === Op.Null || op === Op.Reserved) return true;
-    if (op !== Op.Record) return false;
-    return (this.entry(t) as { fields: Array<[number, WireRef]> }).fields.every(([, f]) => this.zeroSized(f, depth + 1));
+    let answer = op === Op.Null || op === Op.Reserved;
+    if (op === Op.Record) {
+      answer = true;
+      const fields = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields;
+      for (let i = 0; answer && i < fields.length; i++) answer = this.zeroSized((fields[i] as [number, WireRef])[1], depth + 1);
+    }
+    this.sizeless.set(t, answer);
+    return answer;
   }
 
   private opt(plan: { inner: Plan }, t: WireRef, op: Op, depth: number): unknown[] {
@@ -470,7 +506,8 @@ class Message {
     try {
       return [this.decode(plan, t, depth + 1)];
     } catch (error) {
-      if (!(error instanceof CandidDecodeError) || error.message.startsWith('candid: unexpected end')) throw error;
+      // Only a value of another type is none; a malformed one (or one too costly) fails the whole message.
+      if (!(error instanceof TypeMismatch)) throw error;
       this.r.pos = saved;
       this.r.zeroSized = zeroSized;
       this.skip(t, depth + 1);
@@ -485,7 +522,7 @@ class Message {
       return null;
     }
     // nat <: int is the only subtyping between primitives.
-    if (op !== want && !(want === Op.Int && op === Op.Nat)) fail(`type mismatch: opcode ${want} expected, ${op} sent`);
+    if (op !== want && !(want === Op.Int && op === Op.Nat)) mismatch(`type mismatch: opcode ${want} expected, ${op} sent`);
     switch (op) {
       case Op.Null:
         return null;
@@ -545,6 +582,7 @@ class Message {
   /** Reads past a value of wire type `t`, checking it as far as its encoding goes. */
   skip(t: WireRef, depth: number): void {
     if (depth > MAX_DEPTH) fail('value nested too deeply');
+    this.visit();
     const r = this.r;
     const op = this.op(t);
     switch (op) {
@@ -589,9 +627,12 @@ class Message {
         for (let i = 0; i < n; i++) this.skip(inner, depth + 1);
         return;
       }
-      case Op.Record:
-        for (const [, f] of (this.entry(t) as { fields: Array<[number, WireRef]> }).fields) this.skip(f, depth + 1);
+      case Op.Record: {
+        // Index loops: for-of and destructuring run the iterator protocol, calls per element under QuickJS.
+        const fields = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields;
+        for (let i = 0; i < fields.length; i++) this.skip((fields[i] as [number, WireRef])[1], depth + 1);
         return;
+      }
       case Op.Variant: {
         const chosen = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields[r.count()] ?? fail('variant index out of range');
         return this.skip(chosen[1], depth + 1);

@@ -36,6 +36,8 @@ const UNFUNDED_LARGE = 15_000_000n;
  * in front), now refused by inspect_message.
  */
 const CARD = 20_000_000n;
+/** What the decoder may spend on a small message before refusing it as too costly (candid-decoder.ts maxVisitsFor). */
+const DECODE_ALLOWANCE = 35_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
@@ -180,6 +182,29 @@ describe('registry bounds', () => {
     const large = 'é'.repeat(3000);
     const done = await raw.complete_task(task.id, { ...resultArgs(large), output: [new TextEncoder().encode(large)] });
     expect(okOf(done as { Ok: { output_digest: string } } | { Err: unknown }).output_digest).toBe(resultArgs(large).output_digest);
+  }, 120_000);
+
+  it('refuses a few hundred bytes whose extra argument is a DAG of zero-sized records, cheaply (review 3, R3-D1)', async () => {
+    // get_task's text, then one value of record 0 of a `levels`-deep DAG of two-field records that take no bytes:
+    // 2^(levels-1) nodes to skip for 6 bytes a level. The decoder stops at its allowance of visits.
+    const getTaskWithDag = (levels: number): Uint8Array => {
+      const table: number[] = [];
+      for (let i = 0; i < levels - 1; i++) table.push(0x6c, 2, 0, i + 1, 1, i + 1);
+      table.push(0x6c, 1, 0, 0x7f);
+      return Uint8Array.from([0x44, 0x49, 0x44, 0x4c, levels, ...table, 2, 0x71, 0, 1, 0x61]);
+    };
+    const agent = await agentFor(net.url);
+    const cost = async (arg: Uint8Array): Promise<bigint> => {
+      spent.clear();
+      await agent.query(t.registry, { methodName: 'get_task', arg }).catch(() => undefined);
+      return total();
+    };
+    const small = await cost(getTaskWithDag(4));
+    const deep = await cost(getTaskWithDag(40));
+    console.log(`get_task with a zero-sized DAG: 4 levels ${small}, 40 levels ${deep} instructions`);
+    // ~1,000 visits (the allowance of a small message) at ~20K instructions each under QuickJS, then the trap: ~26M,
+    // where the unbounded decoder spent 2.2B on 16 levels and ran out of instructions past ~20.
+    expect(deep).toBeLessThan(DECODE_ALLOWANCE);
   }, 120_000);
 
   it('reads at most a small card: 62 KB of unknown keys refused by inspect_message, the worst card within the bounds cheaply', async () => {

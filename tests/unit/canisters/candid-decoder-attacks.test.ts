@@ -1,0 +1,99 @@
+import { IDL } from '@dfinity/candid';
+import { describe, expect, it } from 'vitest';
+
+import { decodeArgs } from '../../../canisters/common/candid-decoder.ts';
+import { registryMethods } from '../../../src/interface/registry/index.ts';
+import { RandomValue } from '../../support/candid-random.ts';
+
+/**
+ * Adversarial review 3's attacks on canisters/common/candid-decoder.ts (each failed at e9443e5: seconds of work, or
+ * a malformed value inside an opt read as none). A message may make the decoder visit at most 1,024 values and fields
+ * plus one per 8 bytes (of its first 32 KiB); past that it is refused, whatever the types.
+ */
+const MAGIC = [0x44, 0x49, 0x44, 0x4c];
+const bytesOf = (...parts: number[][]): Uint8Array => Uint8Array.from(parts.flat());
+
+/**
+ * A type table of `k` records where record i has two fields (ids 0 and 1) that are both record i + 1, and the last
+ * record holds one null: a DAG of depth k - 1 whose values take NO bytes. The message sends the expected `nat` and,
+ * as an extra argument the method never reads, one value of record 0: 6 bytes a level, 2^(k-1) nodes to skip.
+ */
+function zeroSizedDag(k: number): Uint8Array {
+  const table: number[] = [];
+  for (let i = 0; i < k - 1; i++) table.push(0x6c, 2, 0, i + 1, 1, i + 1);
+  table.push(0x6c, 1, 0, 0x7f);
+  return bytesOf(MAGIC, [k], table, [2, 0x7d, 0], [5]);
+}
+
+const TOO_COSTLY = /too costly to decode/;
+
+describe('review 3: Candid decoder cost', () => {
+  it('R3-D1 a ~150-byte message whose extra argument is a DAG of zero-sized records costs work bounded by its size', () => {
+    // 22 levels: 139 bytes, 2^21 records skipped on main (~0.7 s under V8; every level doubles the work, and 64
+    // levels, 390 bytes, are within MAX_DEPTH: under QuickJS any query or update runs to its instruction limit).
+    const message = zeroSizedDag(22);
+    expect(message.length).toBeLessThan(200);
+    // Refused after ~1,000 visits instead of 2^21.
+    expect(() => decodeArgs([IDL.Nat], message)).toThrow(TOO_COSTLY);
+    // A shallow DAG (2^4 nodes) is a valid, cheap message and still decodes.
+    expect(decodeArgs([IDL.Nat], zeroSizedDag(5))).toEqual([5n]);
+  });
+
+  it('R3-D1b the same DAG after get_task’s text (a query anyone may call, anonymous included) costs no more than its bytes', () => {
+    const [argType] = registryMethods.get_task.args;
+    expect(argType).toBeDefined();
+    // get_task takes a text: send the text, then the DAG as an extra argument (any method is reachable the same way).
+    const k = 22;
+    const table: number[] = [];
+    for (let i = 0; i < k - 1; i++) table.push(0x6c, 2, 0, i + 1, 1, i + 1);
+    table.push(0x6c, 1, 0, 0x7f);
+    const message = bytesOf(MAGIC, [k], table, [2, 0x71, 0], [1, 0x61]);
+    expect(() => decodeArgs(registryMethods.get_task.args, message)).toThrow(TOO_COSTLY);
+  });
+});
+
+/** An unsigned LEB128. */
+const leb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    const low = n & 0x7f;
+    n = Math.floor(n / 128);
+    out.push(n > 0 ? low | 0x80 : low);
+  } while (n > 0);
+  return out;
+};
+
+describe('review 3: Candid decoder cost, without zero-sized values', () => {
+  it('R3-D1c a vec of wide records (many null fields, one nat8) costs elements x fields, not bytes', () => {
+    // 4,000 null fields and a nat8 per record, 4,000 records: ~20 KB, 16M fields walked on main (each record takes
+    // one byte, so the vector passes the "longer than the message" bound; submit_task accepts 256 KiB).
+    const fields = 4_000;
+    const table = [0x6c, ...leb(fields + 1)];
+    for (let i = 0; i < fields; i++) table.push(...leb(i), 0x7f);
+    table.push(...leb(fields), 0x7b);
+    const elements = 4_000;
+    const message = bytesOf(MAGIC, [2], table, [0x6d, 0], [2, 0x7d, 1], [5], leb(elements), new Array<number>(elements).fill(7));
+    expect(message.length).toBeLessThan(25_000);
+    expect(() => decodeArgs([IDL.Nat], message)).toThrow(TOO_COSTLY);
+  });
+});
+
+describe('review 3: Candid decoder conformance', () => {
+  it('R3-D2 a malformed bool (2) inside an opt is refused, as IDL.decode and the Candid spec refuse it', () => {
+    // opt bool, flag 1, value byte 2: not a bool at all (a malformed value, not a type mismatch that opt may absorb).
+    const message = bytesOf(MAGIC, [1, 0x6e, 0x7e], [1, 0], [1, 2]);
+    expect(() => IDL.decode([IDL.Opt(IDL.Bool)], message)).toThrow();
+    expect(() => decodeArgs([IDL.Opt(IDL.Bool)], message)).toThrow(/bool/);
+    // A value of another type inside an opt is none (the Candid rule), its bytes skipped.
+    expect(decodeArgs([IDL.Opt(IDL.Bool)], bytesOf(MAGIC, [1, 0x6e, 0x7d], [1, 0], [1, 0x85, 0x01]))).toEqual([[]]);
+  });
+
+  it('decodes the largest honest batch (256 usage settlements) within the allowance', () => {
+    const [batchType] = registryMethods.settle_usage.args;
+    const random = new RandomValue();
+    const one = (batchType as IDL.VecClass<unknown>)._type.accept(random, 0);
+    const batch = Array.from({ length: 256 }, () => one);
+    const message = new Uint8Array(IDL.encode(registryMethods.settle_usage.args, [batch]));
+    expect(decodeArgs(registryMethods.settle_usage.args, message)).toEqual(IDL.decode(registryMethods.settle_usage.args, message));
+  });
+});
