@@ -1,5 +1,5 @@
 import { IDL } from '@dfinity/candid';
-import { msgArgData } from 'azle';
+import { msgArgData, type Principal } from 'azle';
 
 import { ResultArgs, SubmitTaskArgs, TaskInput } from '../../src/interface/registry/index.js';
 import type { ResultArgs as ResultArgsValue, SubmitTaskArgs as SubmitTaskArgsValue } from '../../src/interface/registry/index.js';
@@ -48,4 +48,13 @@ export type ResultArgsBytes = Omit<ResultArgsValue, 'output'> & { output: [] | [
 export function completeArgsWithOutputBytes(): [string, ResultArgsBytes] {
   // decodeArgs has checked the bytes against the types, so the values have their shape (bytes for the output).
   return decodeArgs([IDL.Text, ResultArgsWithOutputBytes], msgArgData()) as [string, ResultArgsBytes];
+}
+
+/** update_runner's arguments with the manifest text still UTF-8 bytes. */
+export const UpdateRunnerArgsWithManifestBytes = [IDL.Principal, new BytesText()];
+
+/** Decodes the current message's update_runner arguments (runner, manifest bytes: a view of the message). */
+export function updateArgsWithManifestBytes(): [Principal, Uint8Array] {
+  // decodeArgs has checked the bytes against the types.
+  return decodeArgs(UpdateRunnerArgsWithManifestBytes, msgArgData()) as [Principal, Uint8Array];
 }

@@ -41,6 +41,17 @@ const DECODE_ALLOWANCE = 35_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
+/** A text the client sends as raw bytes (the agent's encoder cannot write invalid UTF-8). */
+class RawText extends IDL.TextClass {
+  override covariant(x: unknown): x is string {
+    return x instanceof Uint8Array;
+  }
+  override encodeValue(x: unknown): Uint8Array {
+    const bytes = x as Uint8Array;
+    return new Uint8Array([...new Uint8Array(lebEncode(bytes.length)), ...bytes]);
+  }
+}
+
 describe('registry bounds', () => {
   let net: Localnet;
   let t: TaskNetwork;
@@ -112,15 +123,6 @@ describe('registry bounds', () => {
 
   it('answers InvalidArgument to an inline input that is not UTF-8, after the funding check, storing and moving nothing', async () => {
     // A client that sends raw bytes as the input's text (the agent's encoder cannot write invalid UTF-8).
-    class RawText extends IDL.TextClass {
-      override covariant(x: unknown): x is string {
-        return x instanceof Uint8Array;
-      }
-      override encodeValue(x: unknown): Uint8Array {
-        const bytes = x as Uint8Array;
-        return new Uint8Array([...new Uint8Array(lebEncode(bytes.length)), ...bytes]);
-      }
-    }
     const fields = (type: IDL.Type) => Object.fromEntries((type as IDL.RecordClass)._fields);
     const RawArgs = IDL.Record({ ...fields(SubmitTaskArgs), input: IDL.Record({ ...fields(TaskInput), inline: IDL.Opt(new RawText()) }) });
     const requester = await t.requester(10_000_000n, 5_000_000n);
@@ -154,15 +156,6 @@ describe('registry bounds', () => {
     expect(errOf(await other.complete_task(task.id, resultArgs(big)))).toHaveProperty('Unauthorized');
     expect(total()).toBeLessThan(CHEAP);
     // The leaseholder sends bytes that are not UTF-8 (a client the agent's encoder is not): InvalidArgument, not a trap.
-    class RawText extends IDL.TextClass {
-      override covariant(x: unknown): x is string {
-        return x instanceof Uint8Array;
-      }
-      override encodeValue(x: unknown): Uint8Array {
-        const bytes = x as Uint8Array;
-        return new Uint8Array([...new Uint8Array(lebEncode(bytes.length)), ...bytes]);
-      }
-    }
     const RawResult = IDL.Record({
       ...Object.fromEntries((ResultArgs as unknown as IDL.RecordClass)._fields),
       output: IDL.Opt(new RawText())
@@ -205,6 +198,34 @@ describe('registry bounds', () => {
     // ~1,000 visits (the allowance of a small message) at ~20K instructions each under QuickJS, then the trap: ~26M,
     // where the unbounded decoder spent 2.2B on 16 levels and ran out of instructions past ~20.
     expect(deep).toBeLessThan(DECODE_ALLOWANCE);
+  }, 120_000);
+
+  it('checks who may manage a runner before reading a 60 KB update_runner manifest', async () => {
+    const runner = await t.runner();
+    const stranger = await t.tasks(Ed25519KeyIdentity.generate());
+    const manifest = JSON.stringify({ a: 'y'.repeat(60_000) });
+    spent.clear();
+    expect(errOf(await stranger.update_runner(runner.getPrincipal(), manifest))).toHaveProperty('Unauthorized');
+    expect(total()).toBeLessThan(CHEAP);
+    console.log(`update_runner of a stranger, 60 KB manifest: ${total()} instructions`);
+    spent.clear();
+    expect(errOf(await stranger.update_runner(Ed25519KeyIdentity.generate().getPrincipal(), manifest))).toHaveProperty(
+      'NotFound.kind.Runner',
+      null
+    );
+    expect(total()).toBeLessThan(CHEAP);
+    // The runner itself still has its manifest read: a bad one is InvalidManifest, bytes that are not UTF-8 too.
+    const own = await t.tasks(runner);
+    expect(errOf(await own.update_runner(runner.getPrincipal(), manifest))).toHaveProperty('InvalidManifest');
+    const raw = Actor.createActor<{ update_runner(p: unknown, m: unknown): Promise<unknown> }>(
+      () => IDL.Service({ update_runner: IDL.Func([IDL.Principal, new RawText()], [registryMethods.update_runner.ret ?? IDL.Null], []) }),
+      { agent: await agentFor(net.url, runner), canisterId: t.registry }
+    );
+    expect(
+      errOf((await raw.update_runner(runner.getPrincipal(), Uint8Array.from([0x7b, 0xff, 0x7d]))) as { Ok: unknown } | { Err: unknown })
+    ).toEqual({
+      InvalidManifest: { issues: [{ path: '', message: 'not valid UTF-8' }] }
+    });
   }, 120_000);
 
   it('reads at most a small card: 62 KB of unknown keys refused by inspect_message, the worst card within the bounds cheaply', async () => {

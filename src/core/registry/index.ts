@@ -17,6 +17,7 @@ export {
   checkRegistration,
   registerRunner,
   updateRunner,
+  manageable,
   deregisterRunner,
   heartbeat,
   setSuspended,

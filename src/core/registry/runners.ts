@@ -92,7 +92,7 @@ export function registerRunner(
 }
 
 /** Only the runner itself or its operator, once that operator accepted being named (`accept_operator`), may change or remove it. */
-function manageable(store: RegistryStore, caller: string, runnerId: string): Result<StoredRunner> {
+export function manageable(store: RegistryStore, caller: string, runnerId: string): Result<StoredRunner> {
   const denied = requireAuthenticated(caller);
   if (denied !== undefined) return err(denied);
   const runner = store.runners.get(runnerId);
