@@ -1384,9 +1384,11 @@ describe('emission', () => {
         attempts: 0
       }
     ]);
+    // The next epoch credits the other bank of maps (the closed one's was settled and cleared).
     expect(w.store.epochWork()).toEqual({
       epoch: epoch + 1n,
-      terms: { ...terms, startNs: terms.endNs, endNs: terms.endNs + EPOCH }
+      terms: { ...terms, startNs: terms.endNs, endNs: terms.endNs + EPOCH },
+      bank: 1
     });
     expect(epochCredits(w.store)).toEqual([]);
 
