@@ -1,8 +1,8 @@
 /**
  * The accept_task that crosses an epoch's end with a full credit table (issue 16: the epoch's close is bounded): `pairs`
  * fresh requesters each have one task accepted at one of the runners (MAX_OPERATOR_CREDITS pairs per runner), which
- * fills the epoch's keyed credits; then, at the epoch's last nanosecond, one more task waits in review, time crosses the
- * end (no timer falls due in between) and its requester accepts it. The localnet's execution events give that
+ * fills the epoch's keyed credits; then one more task waits in review, time crosses the epoch's end (no timer falls
+ * due in between) and its requester accepts it. The localnet's execution events give that
  * message's instructions, and the largest registry message of the maintenance passes that settle the ended epoch.
  */
 import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
@@ -32,16 +32,17 @@ export async function epochCloseRows(pairs: number): Promise<void> {
           acceptedTask(t, runners[Math.floor((start + i) / MAX_OPERATOR_CREDITS)]!, `seed-${start + i}`)
         )
       );
-    // The crossing task waits in review; time stops at the epoch's last nanosecond (timers due by then have run).
+    // The crossing task waits in review; time stops 1 ms before the epoch's end (timers due by then run; each message
+    // moves a frozen canister clock by 1 ns), then crosses it with no timer due in between.
     const requester = await t.tasks(await t.requester(2_000_000n, 2_000_000n));
     const task = okOf(await requester.submit_task(t.submitArgs('crossing')));
     const asRunner = await t.tasks(last);
     okOf(await asRunner.claim_task([task.id]));
     okOf(await asRunner.complete_task(task.id, resultArgs('answer')));
     const endNs = net.engine.now() - (net.engine.now() % EPOCH_NS) + EPOCH_NS;
-    net.engine.advanceTime(endNs - 1n - net.engine.now());
+    net.engine.advanceTime(endNs - 1_000_000n - net.engine.now());
     await net.tick();
-    net.engine.advanceTime(1n);
+    net.engine.advanceTime(1_000_000n);
     const registry = t.registry.toText();
     const events: ExecutionEvent[] = [];
     net.onExecution((e) => {
