@@ -9,11 +9,11 @@ import type { ExecutionEvent } from '../../src/localnet/execution/messages.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { MAX_OPERATOR_CREDITS } from '../../src/core/rewards/emission.ts';
 import { okOf } from '../support/registry.ts';
-import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { row } from './report.ts';
 
 const SECOND_NS = 1_000_000_000n;
-const EPOCH_NS = 3600n * SECOND_NS;
+const EPOCH_NS = 60n * SECOND_NS;
 const M = (n: bigint): string => `${(Number(n) / 1e6).toFixed(1)}M`;
 const PARALLEL = 16;
 
@@ -22,8 +22,11 @@ export async function epochCloseRows(pairs: number): Promise<void> {
   try {
     net.freezeTime();
     const t = await taskNetwork(net, { emissionPerEpoch: 1_000_000_000n, epochSeconds: EPOCH_NS / SECOND_NS });
-    // Start just after an epoch boundary, so the seeding falls in one epoch (the first epoch opened before the config).
-    await net.advanceTime(Number((EPOCH_NS - (net.engine.now() % EPOCH_NS)) / 1_000_000n) + 1_000);
+    // Just after an hour boundary (also a 60 s one): the epoch opened before epoch_seconds was set may run an hour. Time
+    // is frozen, so the seeding falls in one 60 s epoch however long it takes.
+    const hourNs = 3600n * SECOND_NS;
+    await net.advanceTime(Number((hourNs - (net.engine.now() % hourNs)) / 1_000_000n) + 1_000);
+    await processTasks(t);
     const runners = await Promise.all(Array.from({ length: Math.ceil(pairs / MAX_OPERATOR_CREDITS) + 1 }, () => t.runner(PARALLEL)));
     const last = runners.pop()!;
     for (let start = 0; start < pairs; start += PARALLEL)
@@ -57,7 +60,7 @@ export async function epochCloseRows(pairs: number): Promise<void> {
     const largest = events.reduce((max, e) => (e.instructions > max ? e.instructions : max), 0n);
     row(
       `accept_task crossing an epoch's end with ${pairs} credited pairs (the close settles in timer steps)`,
-      `${M(accept)} instructions; largest registry message of the next 6 maintenance passes ${M(largest)}`
+      `${M(accept)} instructions; largest registry message of the next 6 maintenance passes (tick with the close's steps, and the seeding's payouts) ${M(largest)}`
     );
   } finally {
     await net.stop();
