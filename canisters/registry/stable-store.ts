@@ -4,6 +4,7 @@ import {
   restorePayoutQueue,
   type Bond,
   type BondConfig,
+  type EpochClose,
   type EpochCreditEntry,
   type PaidVolume,
   type RejectionPair
@@ -16,7 +17,15 @@ import {
   type CreditLine,
   type CreditStore
 } from '../../src/core/credit/index.js';
-import { DEFAULT_QUOTAS, DiscoveryIndex, SessionAffinity, type Quotas, type RegistryStore } from '../../src/core/registry/index.js';
+import {
+  DEFAULT_QUOTAS,
+  DiscoveryIndex,
+  MAX_AFFINITY_BINDINGS,
+  SessionAffinity,
+  type AffinityBinding,
+  type Quotas,
+  type RegistryStore
+} from '../../src/core/registry/index.js';
 import type {
   Heartbeat,
   Namespace,
@@ -42,6 +51,8 @@ const CONFIG_KEY = 'config';
 const TASK_CONFIG_KEY = 'task-config';
 const TASK_COUNTER_KEY = 'task-counter';
 const EPOCH_WORK_KEY = 'epoch-work';
+/** The ended epoch being settled in timer steps (absent: none). */
+const EPOCH_CLOSE_KEY = 'epoch-close';
 const QUOTAS_KEY = 'quotas';
 /** The quota counters' rebuild cursor; `'done'` once they are complete (absent: state older than the counters). */
 const QUOTA_BACKFILL_KEY = 'quota-backfill';
@@ -52,7 +63,17 @@ const CREDIT_CONFIG_KEY = 'credit-config';
 const CREDIT_LINE_COUNTER_KEY = 'credit-line-counter';
 
 type Setting =
-  RegistryConfig | TaskConfig | EpochWork | Quotas | QuotaBackfill | NamespaceMigration | BondConfig | CreditConfig | 'done' | bigint;
+  | RegistryConfig
+  | TaskConfig
+  | EpochWork
+  | EpochClose
+  | Quotas
+  | QuotaBackfill
+  | NamespaceMigration
+  | BondConfig
+  | CreditConfig
+  | 'done'
+  | bigint;
 
 /**
  * The registry's durable state: one stable map per collection. Small collections (cards, runners, heartbeats,
@@ -103,12 +124,23 @@ export function openStore(): Stores &
   // The same credits counted and ordered per runner operator (the per-operator cap), also cleared at each close.
   const epochCreditOperators = new CachedKeyValue<number>(72);
   const epochCreditOperatorOrder = new CachedKeyValue<string>(73);
+  // The second bank of the same four maps: consecutive epochs alternate, so an ended epoch is settled from its bank in
+  // timer steps while the next one credits the other.
+  const epochCreditsAlt = {
+    epochCredits: new CachedKeyValue<EpochCreditEntry>(74),
+    epochCreditOrder: new CachedKeyValue<string>(75),
+    epochCreditOperators: new CachedKeyValue<number>(76),
+    epochCreditOperatorOrder: new CachedKeyValue<string>(77)
+  };
   // Requester → recent paid volume, and requester|runner → this epoch's accepted tasks and counted rejections (what
   // rejections weigh by and are capped at, src/core/rewards/requester-weight.ts): one entry per paying requester and
   // per pair that dealt, stable only. Memories 90+ are task routing and review's; 90 held paid task counts (superseded
   // by the decaying volume, no longer read).
   const paidVolume = new StableKeyValue<PaidVolume>(91);
   const rejectionPairs = new StableKeyValue<RejectionPair>(92);
+  // Affinity bindings (`<requester>\0<key>` → runner) and their binding order (src/core/registry/affinity.ts): at most
+  // MAX_AFFINITY_BINDINGS, the least recently bound evicted, stable only so that an upgrade keeps sessions on their runner.
+  const affinity = new SessionAffinity(MAX_AFFINITY_BINDINGS, new StableKeyValue<AffinityBinding>(93), new StableKeyValue<string>(94));
   const index = new DiscoveryIndex();
   index.rebuild(
     runners.entries(),
@@ -122,8 +154,7 @@ export function openStore(): Stores &
     heartbeats,
     reputation,
     index,
-    // Affinity bindings are a prompt-cache hint, kept in the heap only (an upgrade costs one cold cache).
-    affinity: new SessionAffinity(),
+    affinity,
     counts,
     quotas: () => ({ ...DEFAULT_QUOTAS, ...(settings.get(QUOTAS_KEY) as Quotas | undefined) }),
     setQuotas: (quotas) => settings.set(QUOTAS_KEY, quotas),
@@ -186,6 +217,9 @@ export function openStore(): Stores &
     epochCreditOrder,
     epochCreditOperators,
     epochCreditOperatorOrder,
+    epochCreditsAlt,
+    epochClose: () => settings.get(EPOCH_CLOSE_KEY) as EpochClose | undefined,
+    setEpochClose: (close) => (close === undefined ? settings.delete(EPOCH_CLOSE_KEY) : settings.set(EPOCH_CLOSE_KEY, close)),
     epochWork: () => (settings.get(EPOCH_WORK_KEY) as EpochWork | undefined) ?? { epoch: 0n },
     setEpochWork: (work) => settings.set(EPOCH_WORK_KEY, work)
   };

@@ -435,7 +435,10 @@ export class DeaiClient {
   }
 
   /**
-   * Polls the task until it has a result (state review or accepted) and returns the first one. Rejects with
+   * Polls the task until it has a result the caller may read (state review or accepted) and returns the first one.
+   * A task whose results agreed on no majority goes back to `queued` with an `escalated: …` outcome (README
+   * "Operators and redundancy"): it keeps waiting through that, and `onProgress` reports the outcome. A review in
+   * which no result is readable yet (no majority as the registry counts votes now) is waited through too. Rejects with
    * DeaiError `TaskFailed` when the task ends failed, expired or rejected, `Timeout` after `timeoutMs`.
    * @example
    * const result = await client.waitForResult(task.id, { timeoutMs: 60_000, onProgress: (s) => console.log(s) });
@@ -445,15 +448,18 @@ export class DeaiClient {
     const timeoutMs = options.timeoutMs ?? 300_000;
     const pollMs = options.pollMs ?? 1_000;
     const endsAtMs = this.clock.nowMs() + timeoutMs;
-    let last: TaskState | undefined;
+    let last: string | undefined;
     for (;;) {
       const task = await this.getTask(id);
-      if (task.state !== last) {
-        last = task.state;
-        options.onProgress?.(task.state);
+      const seen = `${task.state}\u0000${task.outcome ?? ''}`;
+      if (seen !== last) {
+        last = seen;
+        options.onProgress?.(task.state, task.outcome === undefined ? {} : { outcome: task.outcome });
       }
-      // The first result the caller may read (the registry seals other runners' results until the task settles).
-      const first = task.results.find((r) => r.output !== undefined || r.reference !== undefined) ?? task.results[0];
+      // The first result the caller may read (the registry seals other runners' results until the task settles); in
+      // review only a readable one, since more results or votes may still come; once accepted, any.
+      const readable = task.results.find((r) => r.output !== undefined || r.reference !== undefined);
+      const first = readable ?? (task.state === 'accepted' ? task.results[0] : undefined);
       if (RESULT_STATES.has(task.state) && first !== undefined) {
         const { atNs: _atNs, firstTokenMs: _firstTokenMs, ...result } = first;
         return { taskId: task.id, state: task.state, ...result };

@@ -43,8 +43,11 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Default 1 second. */
   pollMs?: number;
-  /** Called with the task's state whenever it changes (first with the state it is in). */
-  onProgress?: (state: TaskState) => void;
+  /**
+   * Called with the task's state and outcome whenever either changes (first with those it has): an escalated task
+   * comes back to `queued` with `outcome` `escalated: …`.
+   */
+  onProgress?: (state: TaskState, detail: { outcome?: string }) => void;
 }
 
 /** One runner's result for a task, camelCase (the registry's task result, defined once in core). */

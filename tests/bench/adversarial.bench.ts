@@ -17,6 +17,7 @@ import { findRequest, heartbeatArgs, okOf } from '../support/registry.ts';
 import { processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { attackRows } from './adversarial-calls.ts';
 import { payoutRows } from './adversarial-payouts.ts';
+import { epochCloseRows } from './epoch-close.ts';
 import { printTable, row } from './report.ts';
 import { SMOKE } from './scale.ts';
 
@@ -127,6 +128,8 @@ async function main(): Promise<void> {
     console.log(`  (seeded ${seed.seeded} tasks in ${((Date.now() - started) / 1000).toFixed(0)} s)`);
     await timerRows(t, seed, spent);
     payoutRows();
+    // Its own localnet: the credit table is filled by real accepted tasks of fresh requesters (slow: 6 calls a pair).
+    await epochCloseRows(SMOKE ? 10 : 200);
     printTable();
   } finally {
     await localnet.stop();

@@ -31,7 +31,8 @@ const FIGURES: Record<Bench, RegExp[]> = {
     /submit_task with a 1 MB field, refused by inspect_message: \d+\.\dM instructions/,
     /unfunded submit_task, 256 KiB input: \d+\.\dM instructions/,
     /publish_model_card with \d+ KB of unknown keys, refused by inspect_message: \d+\.\dM instructions/,
-    /publish_model_card with 126 unknown fields: \d+\.\dM instructions/
+    /publish_model_card with 126 unknown fields: \d+\.\dM instructions/,
+    /accept_task crossing an epoch's end with \d+ credited pairs \(the close settles in timer steps\) \| \d+\.\dM instructions/
   ],
   localnet: [
     /boot \+ deploy 2 azle canisters \(cold: instrumenting the module\): \d+\.\d ms/,

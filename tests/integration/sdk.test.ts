@@ -98,6 +98,35 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     expect(await client.balance()).toBe(10_000_000n - 2n * (FEE + REWARD + FEE) + refund);
   });
 
+  it('waitForResult waits through a tied review and its escalation, shows the escalation, and returns the majority output', async () => {
+    const requester = await t.requester(10_000_000n);
+    const [honest, griefer, third] = [await t.runner(), await t.runner(), await t.runner()];
+    const task = await (
+      await connect(requester)
+    ).submitTask({ model, prompt: 'Capital of France?', rewardE8s: REWARD, maxOutputTokens: 64, temperature: 0, seed: 42n, redundancy: 2 });
+    const answer = async (runner: Ed25519KeyIdentity, output: string): Promise<void> => {
+      okOf(await (await t.tasks(runner)).claim_task([task.id]));
+      okOf(await (await t.tasks(runner)).complete_task(task.id, resultArgs(output)));
+    };
+    await answer(honest, 'Paris');
+    await answer(griefer, 'garbage');
+    // Each wait drives the network one step: the requester's accept escalates the 1–1 tie, then a third operator agrees.
+    const steps = [async () => okOf(await (await t.tasks(requester)).accept_task(task.id)), async () => answer(third, 'Paris')];
+    const clock: Clock = { nowMs: () => Date.now(), sleep: async () => void (await steps.shift()?.()) };
+    const progress: string[] = [];
+    const result = await (
+      await connect(requester, clock)
+    ).waitForResult(task.id, {
+      pollMs: 1,
+      onProgress: (state, { outcome }) => progress.push(outcome === undefined ? state : `${state}: ${outcome}`)
+    });
+    expect(result).toMatchObject({ taskId: task.id, state: 'review', output: 'Paris' });
+    expect(progress).toHaveLength(3);
+    expect(progress[0]).toBe('review');
+    expect(progress[1]).toMatch(/^queued: escalated: no majority/);
+    expect(progress[2]).toBe('review');
+  });
+
   it('submitTask takes the full request: the task carries it, and a runner outside it cannot claim the task', async () => {
     const requester = await t.requester(10_000_000n);
     const runner = await t.runner();

@@ -96,7 +96,9 @@ export function registerTask(program: Command): void {
           return;
         }
         out.info(`Submitted task ${submitted.id}; waiting for a result …`);
-        await client.waitForResult(submitted.id, { onProgress: (state) => out.info(`  ${state}`) });
+        await client.waitForResult(submitted.id, {
+          onProgress: (state, { outcome }) => out.info(outcome === undefined ? `  ${state}` : `  ${state}: ${outcome}`)
+        });
         const done = await client.getTask(submitted.id);
         out.result(`${taskHuman(done)}\nAccept it with: deai task accept ${done.id}`, taskJson(done));
       })

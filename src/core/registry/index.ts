@@ -31,7 +31,7 @@ export { checkFindRequest, findRunners, stats, isLive, type FindRequest, type Ca
 export { makeConfig, setAdmins, type ConfigInput } from './config.js';
 export { WEIGHTS, RATIO_CLAMP, scoreOf, type Breakdown } from './ranking.js';
 export { DiscoveryIndex } from './discovery-index.js';
-export { SessionAffinity, MAX_AFFINITY_BINDINGS } from './affinity.js';
+export { SessionAffinity, MAX_AFFINITY_BINDINGS, type AffinityBinding } from './affinity.js';
 export { confidentialOf, type Confidential } from './confidential.js';
 export {
   cardKey,

@@ -22,7 +22,7 @@ export interface RegistryStore {
   reputation: KeyValue<Reputation>;
   /** Derived, heap-only: which runners serve which model id (rebuilt from `runners` after an upgrade). */
   index: DiscoveryIndex;
-  /** Heap-only, bounded: which runner served each requester's affinity key (src/core/registry/affinity.ts). */
+  /** Durable, bounded: which runner served each requester's affinity key (src/core/registry/affinity.ts). */
   affinity: SessionAffinity;
   /** Per-principal counters behind the quotas (`<kind>|<principal>`, see quotas.ts). */
   counts: KeyValue<number>;

@@ -1,8 +1,8 @@
 import { effectiveOperator } from '../registry/operator-of.js';
 import { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, MAX_OPERATOR_CREDITS, epochEmission } from './emission.js';
 import { addPayout, payAccountOf } from './outbox.js';
-import type { RewardStores } from './store.js';
-import type { EpochCredit, EpochCreditEntry, EpochTerms, EpochWork } from './types.js';
+import type { EpochCreditMaps, RewardStores } from './store.js';
+import type { EpochBank, EpochClose, EpochCredit, EpochCreditEntry, EpochTerms, EpochWork } from './types.js';
 
 /**
  * Whether `requester` deals with itself through `runner`: it is the runner, the runner's operator, or a runner of the
@@ -30,7 +30,7 @@ function ownersOf(key: string, credit: EpochCreditEntry): string[] {
 }
 
 /** `owner`'s smallest credited pair (the oldest among equals): its key and entry. */
-function smallestOf(store: RewardStores, owner: string): [string, EpochCreditEntry] | undefined {
+function smallestOf(store: EpochCreditMaps, owner: string): [string, EpochCreditEntry] | undefined {
   const found = first(store.epochCreditOperatorOrder.entries(`${owner}|`));
   if (found === undefined || !found[0].startsWith(`${owner}|`)) return undefined;
   const credit = store.epochCredits.get(found[1]);
@@ -38,14 +38,14 @@ function smallestOf(store: RewardStores, owner: string): [string, EpochCreditEnt
 }
 
 /** Stores a pair indexed by size and by owner. */
-function put(store: RewardStores, key: string, credit: EpochCreditEntry): void {
+function put(store: EpochCreditMaps, key: string, credit: EpochCreditEntry): void {
   store.epochCredits.set(key, credit);
   store.epochCreditOrder.set(sizeKey(credit), key);
   for (const owner of ownersOf(key, credit)) store.epochCreditOperatorOrder.set(ownerKey(owner, credit), key);
 }
 
 /** Removes a pair's size and owner index entries (and the pair itself unless `keep`). */
-function remove(store: RewardStores, key: string, credit: EpochCreditEntry, keep = false): void {
+function remove(store: EpochCreditMaps, key: string, credit: EpochCreditEntry, keep = false): void {
   store.epochCreditOrder.delete(sizeKey(credit));
   for (const owner of ownersOf(key, credit)) {
     store.epochCreditOperatorOrder.delete(ownerKey(owner, credit));
@@ -54,9 +54,9 @@ function remove(store: RewardStores, key: string, credit: EpochCreditEntry, keep
   if (!keep) store.epochCredits.delete(key);
 }
 
-const countOf = (store: RewardStores, owner: string): number => store.epochCreditOperators.get(owner) ?? 0;
+const countOf = (store: EpochCreditMaps, owner: string): number => store.epochCreditOperators.get(owner) ?? 0;
 
-function count(store: RewardStores, owner: string, delta: number): void {
+function count(store: EpochCreditMaps, owner: string, delta: number): void {
   const next = countOf(store, owner) + delta;
   if (next > 0) store.epochCreditOperators.set(owner, next);
   else store.epochCreditOperators.delete(owner);
@@ -67,7 +67,7 @@ function count(store: RewardStores, owner: string, delta: number): void {
  * (refused, undefined, unless that pair also counts against every other owner at its cap); else, once the table holds
  * MAX_EPOCH_CREDITS pairs, the smallest of all (the oldest among equals); else none (`null`: a free place).
  */
-function victimFor(store: RewardStores, owners: string[]): [string, EpochCreditEntry] | null | undefined {
+function victimFor(store: EpochCreditMaps, owners: string[]): [string, EpochCreditEntry] | null | undefined {
   const full = owners.filter((owner) => countOf(store, owner) >= MAX_OPERATOR_CREDITS);
   if (full.length > 0) {
     const own = smallestOf(store, full[0] as string);
@@ -90,7 +90,8 @@ function victimFor(store: RewardStores, owners: string[]): [string, EpochCreditE
  * and a flood of minimum-fee pairs, however late, pushes out no pair credited as much. A few keyed reads and writes,
  * whatever the table holds. Returns whether anything changed (`work`'s totals are updated).
  */
-function creditPair(store: RewardStores, work: EpochWork, requester: string, runner: string, fee: bigint): boolean {
+function creditPair(registry: RewardStores, work: EpochWork, requester: string, runner: string, fee: bigint): boolean {
+  const store = bankOf(registry, work.bank);
   const key = `${requester}|${runner}`;
   const found = store.epochCredits.get(key);
   if (found !== undefined) {
@@ -99,7 +100,7 @@ function creditPair(store: RewardStores, work: EpochWork, requester: string, run
     work.creditedE8s = (work.creditedE8s ?? 0n) + fee;
     return true;
   }
-  const stored = store.runners.get(runner);
+  const stored = registry.runners.get(runner);
   const next: EpochCreditEntry = { fee, seq: work.creditSeq ?? 0n, operator: stored === undefined ? runner : effectiveOperator(stored) };
   const victim = victimFor(store, ownersOf(key, next));
   if (victim === undefined) return false;
@@ -121,10 +122,19 @@ function first<T>(entries: Iterable<T>): T | undefined {
   return undefined;
 }
 
+/** The bank of credit maps `bank` names (absent: 0, the store's own maps). */
+function bankOf(store: RewardStores, bank: EpochBank | undefined): EpochCreditMaps {
+  return bank === 1 ? store.epochCreditsAlt : store;
+}
+
 /** The current epoch's credits: the keyed pairs, and those of a record stored before them (`credits`). */
 export function epochCredits(store: RewardStores, work: EpochWork = store.epochWork()): EpochCredit[] {
-  const credits: EpochCredit[] = (work.credits ?? []).map(([q, r, f]): EpochCredit => [q, r, f]);
-  for (const [key, credit] of store.epochCredits.entries()) {
+  return creditsIn(bankOf(store, work.bank), work.credits);
+}
+
+function creditsIn(maps: EpochCreditMaps, legacy: EpochCredit[] | undefined): EpochCredit[] {
+  const credits: EpochCredit[] = (legacy ?? []).map(([q, r, f]): EpochCredit => [q, r, f]);
+  for (const [key, credit] of maps.epochCredits.entries()) {
     const at = key.indexOf('|');
     credits.push([key.slice(0, at), key.slice(at + 1), credit.fee]);
   }
@@ -142,7 +152,7 @@ export function epochCreditedFees(work: EpochWork): bigint {
  * never self-reported tokens or card sizes; a winner the requester deals with itself through is not credited.
  */
 export function addAcceptedWork(store: RewardStores, now: bigint, requester: string, protocolFeeE8s: bigint, winners: string[]): void {
-  closeEpoch(store, now);
+  markEpochEnd(store, now);
   const work = { ...store.epochWork() };
   // An epoch that opened with emission off mints nothing whatever it credits: skip the write.
   if (protocolFeeE8s <= 0n || winners.length === 0 || work.terms?.emissionE8s === 0n) return;
@@ -170,27 +180,104 @@ function openTerms(store: RewardStores, now: bigint): EpochTerms {
 }
 
 /**
- * Closes the current epoch once it has ended and opens the next: the closed epoch mints by the terms it opened with
- * (epochEmission), never by the config in force at closing, so switching emission on does not pay work done while it
- * was off. Epoch numbers only grow (payout ids `epoch-<n>/<runner>` stay unique); an epoch stored without terms
- * (before they existed) closes at once and mints nothing.
+ * Opens the next epoch once the current one has ended, in a few keyed reads and writes whatever the epoch credited: the
+ * ended epoch is only marked as closing (`epochClose`), its settlement is the maintenance timer's (stepEpochClose). The
+ * next epoch credits the other bank of maps, so the closing one's credits stay as they were until it is settled. While
+ * an earlier close is still settling, the current epoch runs on (its later work is credited to it and minted by its
+ * terms) until the timer finishes that close. An epoch that credited nothing in its bank keeps the bank and needs no
+ * settling. Epoch numbers only grow (payout ids `epoch-<n>/<runner>` stay unique); an epoch stored without terms
+ * (before they existed) mints nothing. Returns whether it opened an epoch.
+ */
+export function markEpochEnd(store: RewardStores, now: bigint): boolean {
+  const work = store.epochWork();
+  if (work.terms !== undefined && now < work.terms.endNs) return false;
+  if (store.epochClose() !== undefined) return false;
+  const maps = bankOf(store, work.bank);
+  const empty = maps.epochCredits.size() === 0 && maps.epochCreditOperators.size() === 0 && (work.credits ?? []).length === 0;
+  const bank: EpochBank = work.bank ?? 0;
+  if (!empty) {
+    const close: EpochClose = { epoch: work.epoch, bank, paid: 0 };
+    if (work.terms !== undefined) close.terms = work.terms;
+    if (work.credits !== undefined) close.credits = work.credits;
+    store.setEpochClose(close);
+  }
+  const aligned = now / store.taskConfig().epochNs;
+  const next: EpochWork = { epoch: aligned > work.epoch ? aligned : work.epoch + 1n, terms: openTerms(store, now) };
+  const nextBank: EpochBank = empty ? bank : bank === 0 ? 1 : 0;
+  if (nextBank !== 0) next.bank = nextBank;
+  store.setEpochWork(next);
+  return true;
+}
+
+/** Keys cleared per budget check while settling a close. */
+const CLEAR_CHUNK = 50;
+
+/**
+ * One budgeted step of the maintenance timer's epoch settlement: marks an ended epoch (markEpochEnd), then settles the
+ * closing one from its persisted cursor: computes its emission once (at most MAX_EPOCH_CREDITS pairs) and keeps it,
+ * records its payouts in order up to the cursor, then clears its bank chunk by chunk, and drops the close once the bank
+ * is empty. The minted amounts follow the terms the epoch opened with (epochEmission), never the config in force at
+ * closing, so switching emission on does not pay work done while it was off. Each payout is recorded exactly once: the
+ * cursor moves in the same message as the payouts it covers, so a step cut short by the budget or an upgrade resumes
+ * after the last recorded one. Returns whether settlement is left for a later step.
+ */
+export function stepEpochClose(store: RewardStores, now: bigint, outOfBudget: () => boolean = () => false): boolean {
+  markEpochEnd(store, now);
+  const found = store.epochClose();
+  if (found === undefined) return false;
+  const close: EpochClose = { ...found };
+  const maps = bankOf(store, close.bank);
+  let settled = false;
+  try {
+    if (close.emission === undefined)
+      close.emission = close.terms === undefined ? [] : epochEmission(close.terms, creditsIn(maps, close.credits));
+    while (close.paid < close.emission.length) {
+      if (outOfBudget()) return true;
+      const [runner, amount] = close.emission[close.paid] as [string, bigint];
+      addPayout(
+        store,
+        now,
+        close.paid,
+        'emission',
+        `epoch-${close.epoch}/${runner}`,
+        payAccountOf(store, runner),
+        amount,
+        `epoch-${close.epoch}`
+      );
+      close.paid++;
+    }
+    for (const map of [maps.epochCreditOrder, maps.epochCreditOperatorOrder, maps.epochCredits, maps.epochCreditOperators] as Array<
+      EpochCreditMaps[keyof EpochCreditMaps]
+    >) {
+      for (;;) {
+        const keys: string[] = [];
+        for (const [key] of map.entries()) {
+          keys.push(key);
+          if (keys.length >= CLEAR_CHUNK) break;
+        }
+        if (keys.length === 0) break;
+        if (outOfBudget()) return true;
+        for (const key of keys) map.delete(key);
+      }
+    }
+    store.setEpochClose(undefined);
+    settled = true;
+    // An epoch that ended while this one settled is marked now (its own close is settled by the next steps).
+    markEpochEnd(store, now);
+    return store.epochClose() !== undefined;
+  } finally {
+    if (!settled) store.setEpochClose(close);
+  }
+}
+
+/**
+ * Closes the current epoch at once if it has ended: marks it and settles it without a budget (for tests and callers
+ * that own their message; the canister settles in timer steps, stepEpochClose).
  */
 export function closeEpoch(store: RewardStores, now: bigint): void {
-  const work = store.epochWork();
-  if (work.terms !== undefined && now < work.terms.endNs) return;
-  const credits = epochCredits(store, work);
-  if (work.terms !== undefined) {
-    epochEmission(work.terms, credits).forEach(([runner, amount], i) => {
-      addPayout(store, now, i, 'emission', `epoch-${work.epoch}/${runner}`, payAccountOf(store, runner), amount, `epoch-${work.epoch}`);
-    });
-  }
-  // At most MAX_EPOCH_CREDITS pairs (and as many operators): the next epoch starts with empty maps.
-  for (const map of [store.epochCreditOrder, store.epochCreditOperatorOrder, store.epochCredits, store.epochCreditOperators])
-    for (const [key] of [...map.entries()]) map.delete(key);
-  const terms = openTerms(store, now);
-  const aligned = now / store.taskConfig().epochNs;
-  const next: EpochWork = { epoch: aligned > work.epoch ? aligned : work.epoch + 1n, terms };
-  store.setEpochWork(next);
+  stepEpochClose(store, now);
+  markEpochEnd(store, now);
+  stepEpochClose(store, now);
 }
 
 /**
@@ -198,7 +285,7 @@ export function closeEpoch(store: RewardStores, now: bigint): void {
  * epoch's record: like addAcceptedWork per runner, self-dealing excluded.
  */
 export function addPaidFees(store: RewardStores, now: bigint, requester: string, fees: ReadonlyMap<string, bigint>): void {
-  closeEpoch(store, now);
+  markEpochEnd(store, now);
   const work = { ...store.epochWork() };
   if (fees.size === 0 || work.terms?.emissionE8s === 0n) return;
   let changed = false;

@@ -42,7 +42,16 @@ export {
   type Prices
 } from './pricing.js';
 export { DEFAULT_REQUESTER_CAP_BPS, MAX_EPOCH_CREDITS, MAX_OPERATOR_CREDITS, epochEmission, splitEmission } from './emission.js';
-export { addAcceptedWork, addPaidFees, closeEpoch, epochCreditedFees, epochCredits, isSelfDealing } from './epochs.js';
+export {
+  addAcceptedWork,
+  addPaidFees,
+  closeEpoch,
+  epochCreditedFees,
+  epochCredits,
+  isSelfDealing,
+  markEpochEnd,
+  stepEpochClose
+} from './epochs.js';
 export {
   addPayout,
   beginAttempt,
@@ -101,4 +110,15 @@ export {
 } from './requester-weight.js';
 export type { RewardStore, RewardStores } from './store.js';
 export { payWinners, refundTask } from './task-payouts.js';
-export type { EpochCredit, EpochCreditEntry, EpochTerms, EpochWork, PayAccount, Payout, PayoutKind, RewardConfig } from './types.js';
+export type {
+  EpochBank,
+  EpochClose,
+  EpochCredit,
+  EpochCreditEntry,
+  EpochTerms,
+  EpochWork,
+  PayAccount,
+  Payout,
+  PayoutKind,
+  RewardConfig
+} from './types.js';

@@ -70,6 +70,8 @@ export interface EpochWork {
   creditedE8s?: bigint;
   /** The next credit's insertion number. */
   creditSeq?: bigint;
+  /** Which bank of credit maps it credits (absent: 0, the store's own maps). */
+  bank?: EpochBank;
   /**
    * Credits of an epoch stored before they were keyed (one record rewritten by every acceptance): still minted when it
    * closes, never written again.
@@ -80,6 +82,26 @@ export interface EpochWork {
    * cheater could inflate at will): kept only so that such a record still reads, never minted.
    */
   units?: Array<[string, bigint]>;
+}
+
+export type EpochBank = 0 | 1;
+
+/**
+ * An ended epoch being settled by the maintenance timer in budgeted steps (epochs.ts stepEpochClose): its emission is
+ * computed once and kept here, paid in order up to the cursor `paid`, then its bank is cleared. Persisted after every
+ * step, so a step that stops (budget, upgrade) resumes where it stopped and pays nothing twice.
+ */
+export interface EpochClose {
+  epoch: bigint;
+  /** Absent for an epoch stored before terms: it mints nothing. */
+  terms?: EpochTerms;
+  bank: EpochBank;
+  /** Credits of a record stored before they were keyed (EpochWork.credits). */
+  credits?: EpochCredit[];
+  /** What it mints per runner (runner order), once computed. */
+  emission?: Array<[string, bigint]>;
+  /** Emission entries already recorded as payouts. */
+  paid: number;
 }
 
 /** The settings rewards read (part of the task config). */

@@ -22,6 +22,7 @@ export { checkSubmit, checkSubmitBounds } from './submit.js';
 export { quoteTask, type QuoteArgs, type TaskQuote } from './quote.js';
 export { defaultTaskConfig, memoryTaskStore, taskId, type Stores, type TaskStore } from './store.js';
 export * from './limits.js';
+export { MAX_BYTES_PER_TOKEN, MIN_REFERENCE_OUTPUT_TOKENS } from './usage.js';
 export * from './types.js';
 export { setTaskConfig, type TaskConfigInput } from './config.js';
 export { listTasks, summarizeTask, MAX_TASK_SCAN, type TaskFilter } from './listing.js';

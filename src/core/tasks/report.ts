@@ -9,7 +9,7 @@ import { saveTask } from './save-task.js';
 import { settle } from './settlement.js';
 import type { Stores } from './store.js';
 import type { Lease, Task, TaskResult } from './types.js';
-import { checkUsage, measuredMs } from './usage.js';
+import { checkUsage, measuredMs, MIN_REFERENCE_OUTPUT_TOKENS } from './usage.js';
 import { bad, DIGEST, utf8LongerThan } from './validate.js';
 
 export interface ResultArgs {
@@ -67,6 +67,8 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   // A reference has no bytes to bound the output tokens billed; a redundant task's winners share one output, so each
   // gives it inline (README "States"). A single runner's reference is bounded by max_output_tokens alone.
   if (args.output === undefined && task.redundancy > 1) return bad('output', 'a redundant task needs the output inline, not a reference');
+  if (args.output === undefined && args.outputTokens < BigInt(MIN_REFERENCE_OUTPUT_TOKENS))
+    return bad('reference', `an output of fewer than ${MIN_REFERENCE_OUTPUT_TOKENS} tokens fits inline: give it inline`);
   if (args.output !== undefined && utf8LongerThan(args.output, MAX_OUTPUT_BYTES))
     return bad('output', `larger than ${MAX_OUTPUT_BYTES} bytes`);
   if (args.reference !== undefined && (args.reference.length === 0 || args.reference.length > MAX_REFERENCE_LENGTH))

@@ -5,6 +5,7 @@ import type { PaidVolume, RejectionPair } from '../rewards/requester-weight.js';
 import type { RewardStore } from '../rewards/store.js';
 import { DEFAULT_TASK_CONFIG } from './limits.js';
 import { OpenTasks } from './open-tasks.js';
+import type { EpochClose } from '../rewards/types.js';
 import type { EpochWork, Task, TaskConfig, TaskSummary } from './types.js';
 
 /**
@@ -50,6 +51,7 @@ export function memoryTaskStore(): TaskStore {
   let config = defaultTaskConfig();
   let counter = 0n;
   let work: EpochWork = { epoch: 0n };
+  let close: EpochClose | undefined;
   let bondConfig: BondConfig = { ...DEFAULT_BOND_CONFIG };
   const tasks = new MemoryKeyValue<Task>();
   return {
@@ -78,6 +80,16 @@ export function memoryTaskStore(): TaskStore {
     epochCreditOrder: new MemoryKeyValue(),
     epochCreditOperators: new MemoryKeyValue(),
     epochCreditOperatorOrder: new MemoryKeyValue(),
+    epochCreditsAlt: {
+      epochCredits: new MemoryKeyValue(),
+      epochCreditOrder: new MemoryKeyValue(),
+      epochCreditOperators: new MemoryKeyValue(),
+      epochCreditOperatorOrder: new MemoryKeyValue()
+    },
+    epochClose: () => close,
+    setEpochClose: (next) => {
+      close = next;
+    },
     epochWork: () => work,
     setEpochWork: (next) => {
       work = next;

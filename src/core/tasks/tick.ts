@@ -1,4 +1,4 @@
-import { closeEpoch } from '../rewards/epochs.js';
+import { stepEpochClose } from '../rewards/epochs.js';
 import { bondLeaseExpired } from '../rewards/bonds.js';
 import { recordExpiredLease } from '../rewards/reputation.js';
 import { givenUp, openOnPreferredFailure } from './routing.js';
@@ -23,6 +23,9 @@ export interface TickReport {
  * their runner), past-deadline tasks are refunded, finished reviews accept, too many failures refund, and a
  * finished epoch mints its emission.
  *
+ * An ended epoch is settled first, in budgeted steps from its persisted cursor (epochs.ts stepEpochClose), so that
+ * neither a user's call nor a busy queue ever carries a whole epoch's close.
+ *
  * The tick walks the wake-up index (open-tasks.ts) from its head, earliest first, and visits only tasks due at `now`;
  * every visit moves the task's entry past `now` or removes it, so the index's head is the persisted cursor: the next
  * tick resumes where this one stopped, and a task with nothing to do is not visited again before its next time. It
@@ -32,7 +35,7 @@ export interface TickReport {
 export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = () => false): TickReport {
   let changed = 0;
   let visited = 0;
-  let more = false;
+  let more = stepEpochClose(store, now, outOfBudget);
   let after: string | undefined;
   for (let due = store.open.nextDue(now); due !== undefined; due = store.open.nextDue(now, after)) {
     if (visited >= MAX_TASKS_PER_TICK || outOfBudget()) {
@@ -70,6 +73,5 @@ export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = ()
     else saveTask(store, task);
     if (`${task.state}/${task.leases.length}` !== before) changed++;
   }
-  closeEpoch(store, now);
   return { changed, visited, more };
 }

@@ -2,6 +2,7 @@ import { CONTEXT_LENGTH_MAX } from '../manifest/limits.js';
 import { err, ok, type Result } from '../registry/errors.js';
 import { meteredCostE8s, type Prices } from '../rewards/pricing.js';
 import type { Lease, Task } from './types.js';
+import { MAX_OUTPUT_BYTES } from './limits.js';
 import { byteLength } from './validate.js';
 
 /**
@@ -50,6 +51,20 @@ export function outputTokenBound(maxOutputTokens: number, output: string | undef
   const bound = BigInt(byteLength(output) + OUTPUT_SPECIAL_TOKENS);
   return bound < limit ? bound : limit;
 }
+
+/**
+ * The most UTF-8 bytes one generated token decodes to in the vocabularies served (the longest tokens are runs of
+ * whitespace or repeated punctuation, well under it): an output of n tokens is at most n × this many bytes.
+ */
+export const MAX_BYTES_PER_TOKEN = 64;
+
+/**
+ * The fewest output tokens a result given by reference (no inline output) may report: an output of fewer tokens is at
+ * most MAX_OUTPUT_BYTES, so it fits inline, where its bytes bound what it bills (outputTokenBound). Without it, a
+ * 1-byte answer behind a reference could bill `max_output_tokens` (review finding F4). An honest output too large to
+ * be inline has at least this many tokens, so it stays payable.
+ */
+export const MIN_REFERENCE_OUTPUT_TOKENS = MAX_OUTPUT_BYTES / MAX_BYTES_PER_TOKEN;
 
 /** Reported token counts within what the task, the leased deployment and the output make possible, else `ImplausibleUsage`. */
 export function checkUsage(task: Task, lease: Lease, inputTokens: bigint, outputTokens: bigint, output?: string): Result<null> {

@@ -32,6 +32,7 @@ import {
   MAX_REASON_LENGTH,
   MAX_REFERENCE_LENGTH,
   MAX_TASKS_PER_TICK,
+  MIN_REFERENCE_OUTPUT_TOKENS,
   listTasks,
   memoryTaskStore,
   summarizeTask,
@@ -626,7 +627,8 @@ describe('completing and failing', () => {
   it('accepts a result given by reference only, and one at the exact limits', () => {
     const w = world();
     addRunner(w, 'runner-a');
-    const a = queued(w, 'a');
+    // An output too large to be inline has at least MIN_REFERENCE_OUTPUT_TOKENS tokens: such a result is payable.
+    const a = queued(w, 'a', { limits: { maxOutputTokens: 8_192 } });
     const b = queued(w, 'b');
     okOf(claimTask(w.store, 'runner-a', NOW, a));
     okOf(claimTask(w.store, 'runner-a', NOW, b));
@@ -634,11 +636,14 @@ describe('completing and failing', () => {
       outputDigest: digestOf('x'),
       reference: 'https://out.example/x',
       inputTokens: 0n,
-      outputTokens: 0n,
+      outputTokens: BigInt(MIN_REFERENCE_OUTPUT_TOKENS),
       firstTokenMs: 0,
       totalMs: 0
     };
-    expect(okOf(completeTask(w.store, 'runner-a', NOW, a, byReference))).toMatchObject({ reference: 'https://out.example/x' });
+    expect(okOf(completeTask(w.store, 'runner-a', NOW, a, byReference))).toMatchObject({
+      reference: 'https://out.example/x',
+      outputTokens: BigInt(MIN_REFERENCE_OUTPUT_TOKENS)
+    });
     expect(
       completeTask(
         w.store,
@@ -648,6 +653,30 @@ describe('completing and failing', () => {
         resultArgs('a'.repeat(MAX_OUTPUT_BYTES), { outputTokens: 64n, firstTokenMs: 5, totalMs: 5 })
       )
     ).toHaveProperty('Ok');
+  });
+
+  // Review finding F4: a redundancy-1 runner answered a 1-byte output by reference and billed max_output_tokens.
+  it.each<[string, number, bigint]>([
+    ['the task limit, 64 tokens', 64, 64n],
+    ['one token short of an output too large to be inline', 8_192, BigInt(MIN_REFERENCE_OUTPUT_TOKENS) - 1n],
+    ['no tokens', 64, 0n]
+  ])('refuses a result by reference billing %s: fewer tokens fit inline (InvalidArgument reference)', (_name, limit, outputTokens) => {
+    const w = world();
+    addRunner(w, 'runner-a');
+    const id = queued(w, 'k', { limits: { maxOutputTokens: limit } });
+    okOf(claimTask(w.store, 'runner-a', NOW, id));
+    const byReference = {
+      outputDigest: digestOf('x'),
+      reference: 'https://out.example/x',
+      inputTokens: 0n,
+      outputTokens,
+      firstTokenMs: 0,
+      totalMs: 0
+    };
+    expect(completeTask(w.store, 'runner-a', NOW, id, byReference)).toEqual({
+      Err: { InvalidArgument: { field: 'reference', reason: expect.any(String) } }
+    });
+    expect(taskOf(w, id)).toMatchObject({ state: 'queued', results: [], leases: [{ runner: 'runner-a' }] });
   });
 
   it('moves a completed task to review, counts the runner, and returns the first result on a repeat', () => {
@@ -1384,9 +1413,11 @@ describe('emission', () => {
         attempts: 0
       }
     ]);
+    // The next epoch credits the other bank of maps (the closed one's was settled and cleared).
     expect(w.store.epochWork()).toEqual({
       epoch: epoch + 1n,
-      terms: { ...terms, startNs: terms.endNs, endNs: terms.endNs + EPOCH }
+      terms: { ...terms, startNs: terms.endNs, endNs: terms.endNs + EPOCH },
+      bank: 1
     });
     expect(epochCredits(w.store)).toEqual([]);
 
