@@ -3,6 +3,7 @@ import { hexToBytes } from '@noble/hashes/utils';
 
 import { opt } from '../../src/interface/candid.js';
 import type { TransferFromResult } from '../../src/interface/ledger/index.js';
+import { fundingShortfall } from './funding.js';
 import { transferFromInto } from './ledger-calls.js';
 import type { BondConfigView, BondView } from '../../src/interface/registry/index.js';
 import {
@@ -93,6 +94,22 @@ export async function registerWithBond(
   if ('Err' in registered) returnBond(store, time(), caller);
   else bondLocked(store, caller, moved.block);
   return registered;
+}
+
+/**
+ * Whether the ledger says `caller` cannot lock the bond a new registration needs (no bond of its own to reuse, and an
+ * allowance or balance short of it): asked before its manifest is decoded and parsed (~850 instructions a byte), so
+ * that an unfunded stranger's 64 KiB registration costs the two ledger questions, not the parse (issue 15). Undefined
+ * when bonds are off, a bond can be reused, it can pay, or the ledger could not be asked (the transfer then decides).
+ */
+export async function bondShortfall(
+  store: Stores,
+  caller: string
+): Promise<{ BondRequired: { amount_e8s: bigint; reason: string } } | undefined> {
+  const amount = requiredBond(store, store.taskConfig().ledger);
+  if (amount === 0n || store.bonds.get(caller) !== undefined) return undefined;
+  const shortfall = await fundingShortfall(store, { owner: caller }, amount);
+  return shortfall === undefined ? undefined : { BondRequired: { amount_e8s: amount, reason: shortfall.message } };
 }
 
 /** deregister_runner: the runner leaves; its bond is returned after the cooldown. */

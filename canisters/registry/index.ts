@@ -75,6 +75,8 @@ import {
   ResultArgsWithOutputBytes,
   submitArgsWithInputBytes,
   SubmitTaskArgsWithInputBytes,
+  registerArgsWithManifestBytes,
+  RegisterRunnerArgsWithManifestBytes,
   updateArgsWithManifestBytes,
   UpdateRunnerArgsWithManifestBytes
 } from './submit-args.js';
@@ -83,7 +85,7 @@ import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
 import { migrateNamespacesIfNeeded } from './namespace-migration.js';
-import { bondConfigView, bondView, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
+import { bondConfigView, bondShortfall, bondView, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { namespaceResult, namespaceView, purgeCards } from './namespaces.js';
@@ -220,6 +222,7 @@ function configure(args: Opt<InitArgs>): void {
     SubmitTaskArgsWithInputBytes,
     ResultArgsWithOutputBytes,
     ...UpdateRunnerArgsWithManifestBytes,
+    ...RegisterRunnerArgsWithManifestBytes,
     ...LEDGER_REPLY_TYPES
   ]);
 }
@@ -333,10 +336,18 @@ export default class {
   @update(m.register_runner.args, m.register_runner.ret, MANUAL)
   async register_runner(): Promise<void> {
     if (tooLarge('register_runner')) return;
-    const [manifestJson] = argsOf(m.register_runner);
+    // Read before any await (after one, the message's caller and argument are the ledger's reply's).
+    const runner = caller();
+    const bytes = registerArgsWithManifestBytes();
+    // With bonds on, an unfunded caller is refused before its manifest is decoded and parsed (issue 15).
+    const short = await bondShortfall(state(), runner);
+    if (short !== undefined) return replyOf(m.register_runner, { Err: short });
+    const manifestJson = decodeInline(bytes);
+    if (manifestJson === undefined)
+      return replyOf(m.register_runner, { Err: { InvalidManifest: { issues: [{ path: '', message: 'not valid UTF-8' }] } } });
     const manifest = manifestOf(manifestJson);
     if ('Err' in manifest) return replyOf(m.register_runner, manifest);
-    const registered = await registerWithBond(state(), caller(), manifest.Ok, canisterSelf().toText());
+    const registered = await registerWithBond(state(), runner, manifest.Ok, canisterSelf().toText());
     replyOf(
       m.register_runner,
       mapResult(registered, (r) => runnerView(state(), r, time()))

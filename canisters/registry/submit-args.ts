@@ -58,3 +58,12 @@ export function updateArgsWithManifestBytes(): [Principal, Uint8Array] {
   // decodeArgs has checked the bytes against the types.
   return decodeArgs(UpdateRunnerArgsWithManifestBytes, msgArgData()) as [Principal, Uint8Array];
 }
+
+/** register_runner's argument with the manifest text still UTF-8 bytes. */
+export const RegisterRunnerArgsWithManifestBytes = [new BytesText()];
+
+/** Decodes the current message's register_runner manifest as bytes (a view of the message). */
+export function registerArgsWithManifestBytes(): Uint8Array {
+  // decodeArgs has checked the bytes against the type.
+  return (decodeArgs(RegisterRunnerArgsWithManifestBytes, msgArgData()) as [Uint8Array])[0];
+}

@@ -65,6 +65,16 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     });
     expect(await asPoor.get_runner(poor.getPrincipal())).toEqual([]);
     expect(await asPoor.get_bond(poor.getPrincipal())).toEqual([]);
+    // The ledger is asked before the manifest is read: a 60 KB manifest of an unfunded caller is not even parsed
+    // (~850 instructions a byte: 54M before; now the two ledger questions, under 15M).
+    let spent = 0n;
+    let measuring = true;
+    net.onExecution((e) => {
+      if (measuring && e.canisterId === t.registry.toText()) spent += e.instructions;
+    });
+    expect(errOf(await asPoor.register_runner(JSON.stringify({ a: 'y'.repeat(60_000) })))).toHaveProperty('BondRequired');
+    measuring = false;
+    expect(spent).toBeLessThan(15_000_000n);
 
     // An allowance without the funds behind it: refused too.
     const broke = Ed25519KeyIdentity.generate();
