@@ -36,6 +36,7 @@ export function escalate(task: Task, now: bigint, votes: string): boolean {
   task.extraResults = extra;
   task.state = 'queued';
   delete task.reviewEndsAtNs;
+  delete task.reviewVote;
   task.leases = [];
   if (task.deadlineNs < now + ESCALATION_WINDOW_NS) task.deadlineNs = now + ESCALATION_WINDOW_NS;
   task.outcome = `escalated: ${votes}; waiting for ${step} more result(s) from operators not yet in the task`;
