@@ -21,6 +21,8 @@ import {
   setBondConfig,
   unbond
 } from '../../../src/core/rewards/index.ts';
+import { UNSETTLED_RECHECK_NS } from '../../../src/core/rewards/bonds.ts';
+import { ESCALATION_WINDOW_NS } from '../../../src/core/tasks/escalation.ts';
 import {
   acceptTask,
   claimTask,
@@ -221,35 +223,40 @@ describe('review 3: vote escalation (F2)', () => {
 });
 
 describe('review 3: escalation outlasts the bond cooldown', () => {
-  it.fails(
-    'R3-E3 a Sybil that lost an escalated vote cannot leave with its bond before the vote settles (the lost-vote slash still lands)',
-    () => {
-      const store = world(true);
-      const DAY = 24n * 3600n * SECOND;
-      addRunner(store, 'honest', 0xc0, true);
-      addRunner(store, 'sybil', 0xb1, true);
-      addRunner(store, 'third', 0xa3, true);
-      // The longest deadline a task may have (7 days); an escalation keeps it (it only pushes a sooner one back).
-      const id = submitted(store, 2, NOW + 7n * DAY - 60n * SECOND);
-      answer(store, id, [
-        ['honest', 'Paris'],
-        ['sybil', 'garbage']
-      ]);
-      expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
-      // The Sybil leaves at once: its bond returns after the cooldown (7 days, the default; >= lease + review window).
-      okOf(deregisterRunner(store, 'sybil', 'sybil'));
-      unbond(store, NOW, 'sybil');
-      // The escalation's result comes in late (a niche model, or the requester's operators sat on the place).
-      answer(store, id, [['third', 'Paris']], NOW + 7n * DAY - 120n * SECOND);
-      // Maintenance returns the cooled-down bond, then the review ends and the vote settles: the Sybil lost.
-      dueBonds(store, NOW + 7n * DAY + SECOND, 100);
-      expect(store.bonds.get('sybil')).toBeUndefined();
-      tick(store, NOW + 7n * DAY + 700n * SECOND);
-      expect(store.tasks.get(id)).toMatchObject({ state: 'accepted', paidRunners: ['honest', 'third'] });
-      // What should hold: the lost vote is slashed, as it is when the vote settles without an escalation.
-      expect([...store.payouts.entries()].some(([key]) => key.startsWith('bond/sybil/') && key.includes('/slash/'))).toBe(true);
-    }
-  );
+  it('R3-E3 a Sybil that lost an escalated vote cannot leave with its bond before the vote settles (the lost-vote slash still lands)', () => {
+    const store = world(true);
+    const DAY = 24n * 3600n * SECOND;
+    addRunner(store, 'honest', 0xc0, true);
+    addRunner(store, 'sybil', 0xb1, true);
+    addRunner(store, 'third', 0xa3, true);
+    // The longest deadline a task may have (7 days).
+    const id = submitted(store, 2, NOW + 7n * DAY - 60n * SECOND);
+    answer(store, id, [
+      ['honest', 'Paris'],
+      ['sybil', 'garbage']
+    ]);
+    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
+    // The escalation waits its own window, not the task's 7 days.
+    expect(store.tasks.get(id)!.deadlineNs).toBe(NOW + ESCALATION_WINDOW_NS);
+    // The Sybil leaves at once: its bond is due back after the cooldown (7 days, the default; >= lease + review window).
+    okOf(deregisterRunner(store, 'sybil', 'sybil'));
+    unbond(store, NOW, 'sybil');
+    answer(store, id, [['third', 'Paris']], NOW + 60n * SECOND);
+    expect(store.tasks.get(id)!.state).toBe('review');
+    // Maintenance runs once the cooldown has ended, before the timer settled the review: the bond is held back.
+    dueBonds(store, NOW + 7n * DAY + SECOND, 100);
+    expect(store.bonds.get('sybil')?.amountE8s).toBe(BOND);
+    tick(store, NOW + 7n * DAY + 700n * SECOND);
+    expect(store.tasks.get(id)).toMatchObject({ state: 'accepted', paidRunners: ['honest', 'third'] });
+    // What should hold: the lost vote is slashed, as it is when the vote settles without an escalation …
+    const slash = [...store.payouts.entries()].find(([key]) => key.startsWith('bond/sybil/') && key.includes('/slash/'));
+    expect(slash?.[1].amountE8s).toBeGreaterThan(0n);
+    // … and the rest of the bond is returned once nothing of the runner's is unsettled.
+    dueBonds(store, NOW + 7n * DAY + SECOND + UNSETTLED_RECHECK_NS, 100);
+    expect(store.bonds.get('sybil')).toBeUndefined();
+    const returned = [...store.payouts.entries()].find(([key]) => key.startsWith('bond/sybil/') && key.endsWith('/return'));
+    expect(returned?.[1].amountE8s).toBe(BOND - (slash?.[1].amountE8s ?? 0n));
+  });
 });
 
 describe('review 3: rejection weight (F7)', () => {

@@ -142,7 +142,7 @@ describe('review 2 F2: a tie escalates instead of refunding', () => {
     // ... and accepting neither refunds it nor undoes the honest completion: the task waits for one more result.
     const escalated = okOf(acceptTask(store, 'requester', NOW, id));
     expect(escalated).toMatchObject({ state: 'queued', extraResults: 1, outcome: expect.stringMatching(/^escalated: no majority/) });
-    expect(escalated.deadlineNs).toBe(NOW + 3600n * SECOND);
+    expect(escalated.deadlineNs).toBe(NOW + ESCALATION_WINDOW);
     expect(payoutsOf(store, id)).toEqual([]);
     expect(store.reputation.get('honest')?.completed).toBe(1);
     expect(outputsSeenBy(store, 'requester', id)).toEqual([undefined, undefined]);
