@@ -260,7 +260,7 @@ describe('review 3: escalation outlasts the bond cooldown', () => {
 });
 
 describe('review 3: rejection weight (F7)', () => {
-  it.fails('R3-W1 paid volume keeps fading after the admin lengthens the epoch (weight bought once is not kept for ever)', () => {
+  it('R3-W1 paid volume keeps fading after the admin lengthens the epoch (weight bought once is not kept for ever)', () => {
     const store = world();
     const HOUR = 3600n * SECOND;
     // Whole weight bought in one hour-long epoch (the default): nine fee floors of independent paid work.
