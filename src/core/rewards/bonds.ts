@@ -21,7 +21,18 @@ export const DEFAULT_BOND_CONFIG: Readonly<BondConfig> = {
 export const MAX_BOND_E8S = 1_000_000_000_000n;
 export const MAX_BOND_COOLDOWN_NS = 365n * 24n * 3600n * SECOND_NS;
 
-type Bonds = BondStore & { payouts: KeyValue<Payout>; payoutQueue: KeyValue<string> };
+/**
+ * The unsettled tasks' index of results per runner (src/core/tasks/open-tasks.ts), where the store has tasks: a bond
+ * is not returned while its runner has a result whose vote may still slash it.
+ */
+interface UnsettledResults {
+  hasUnsettledResult(runner: string): boolean;
+}
+
+type Bonds = BondStore & { payouts: KeyValue<Payout>; payoutQueue: KeyValue<string>; open?: UnsettledResults };
+
+/** A cooled-down bond held back by an unsettled result is looked at again this much later (a review window). */
+export const UNSETTLED_RECHECK_NS = 600n * SECOND_NS;
 
 /** A lock still `locking` after this long lost its reply (trap or upgrade): maintenance resolves it. */
 export const STALE_LOCK_NS = 120n * SECOND_NS;
@@ -207,7 +218,8 @@ export function bondLeaseExpired(store: Bonds, nowNs: bigint, runner: string, tr
 
 /**
  * Bonds whose time has come, at most `max`, from the head of the due queue: a cooldown that ended returns its bond
- * here; a stale lock is returned for the caller to resolve with the ledger (resolveStaleLock). Reads only due entries.
+ * here, unless the runner still has a result in a task not yet settled (an escalated vote can outlast any cooldown, and
+ * a vote it lost must still slash the bond): then its release moves UNSETTLED_RECHECK_NS later; a stale lock is returned for the caller to resolve with the ledger (resolveStaleLock). Reads only due entries.
  */
 export function dueBonds(store: Bonds, nowNs: bigint, max: number): Bond[] {
   const stale: Bond[] = [];
@@ -216,6 +228,8 @@ export function dueBonds(store: Bonds, nowNs: bigint, max: number): Bond[] {
     if (seen++ >= max || BigInt(key.slice(0, 20)) > nowNs) break;
     const bond = store.bonds.get(runner);
     if (bond === undefined || dueAt(bond) === undefined || queueKey(dueAt(bond) ?? 0n, runner) !== key) store.bondQueue.delete(key);
+    else if (bond.state === 'unbonding' && store.open?.hasUnsettledResult(runner) === true)
+      save(store, bond, { ...bond, releaseAtNs: nowNs + UNSETTLED_RECHECK_NS }, runner);
     else if (bond.state === 'unbonding') returnBond(store, nowNs, runner);
     else stale.push(bond);
   }

@@ -9,10 +9,17 @@ import type { RewardConfig } from './types.js';
  * A rejection past the allowance only undoes the completion of its own task.
  */
 
-/** A requester's paid volume: the protocol fees of its accepted, independent work, halved at each epoch since `epoch`. */
+/**
+ * A requester's paid volume: the protocol fees of its accepted, independent work, halved for each epoch length that
+ * has passed since `atNs`. By elapsed time, not by epoch index: an index stored under a shorter epoch would stay ahead
+ * of the current one for ever once the admin lengthens the epoch, and the volume would never fade.
+ */
 export interface PaidVolume {
   feesE8s: bigint;
+  /** The epoch index at the last update (what volumes stored before `atNs` decay by). */
   epoch: bigint;
+  /** Until when the volume has been halved: `feesE8s` is its value at that time (absent on volumes stored before). */
+  atNs?: bigint;
 }
 
 /** One requester and one runner in `epoch`: the tasks the requester accepted with it, and its rejections that counted. */
@@ -36,13 +43,30 @@ export const FULL_REJECTION_AFTER_PAID_TASKS = 9;
 const epochOf = (store: RequesterWeightStore, now: bigint): bigint => now / store.taskConfig().epochNs;
 const pairKey = (requester: string, runner: string): string => `${requester}|${runner}`;
 
-/** The requester's paid volume now: each epoch since it was last paid halves it. */
+const halved = (feesE8s: bigint, times: bigint): bigint => (times <= 0n ? feesE8s : times >= 64n ? 0n : feesE8s >> times);
+
+/**
+ * The volume halved for each whole epoch length elapsed since `atNs`, and the time it is halved to (`atNs` moved by
+ * whole epochs only, so that frequent payments do not restart the current epoch's clock). A volume stored before
+ * `atNs` decays by epoch index.
+ */
+function decayed(store: RequesterWeightStore, volume: PaidVolume, now: bigint): { feesE8s: bigint; atNs: bigint } {
+  const epochNs = store.taskConfig().epochNs;
+  if (volume.atNs === undefined) {
+    const current = epochOf(store, now);
+    // An index ahead of the current one was stored under a shorter epoch: its age is unknown, so it counts as faded
+    // (the requester's next paid task starts a volume with a time).
+    if (volume.epoch > current) return { feesE8s: 0n, atNs: now };
+    return { feesE8s: halved(volume.feesE8s, current - volume.epoch), atNs: current * epochNs };
+  }
+  const epochs = now > volume.atNs ? (now - volume.atNs) / epochNs : 0n;
+  return { feesE8s: halved(volume.feesE8s, epochs), atNs: volume.atNs + epochs * epochNs };
+}
+
+/** The requester's paid volume now: each epoch length elapsed since it was last paid halves it. */
 export function recentPaidE8s(store: RequesterWeightStore, requester: string, now: bigint): bigint {
   const volume = store.paidVolume.get(requester);
-  if (volume === undefined) return 0n;
-  const age = epochOf(store, now) - volume.epoch;
-  if (age <= 0n) return volume.feesE8s;
-  return age >= 64n ? 0n : volume.feesE8s >> age;
+  return volume === undefined ? 0n : decayed(store, volume, now).feesE8s;
 }
 
 /** The paid volume at which a rejection weighs whole: FULL_REJECTION_AFTER_PAID_TASKS fees at the fee floor. */
@@ -70,7 +94,9 @@ function pairOf(store: RequesterWeightStore, requester: string, runner: string, 
 
 /** `requester` paid `feeE8s` for accepted work of `runners` (none of them itself): its volume and their pairs grow. */
 export function notePaidWork(store: RequesterWeightStore, requester: string, feeE8s: bigint, runners: string[], now: bigint): void {
-  store.paidVolume.set(requester, { feesE8s: recentPaidE8s(store, requester, now) + feeE8s, epoch: epochOf(store, now) });
+  const volume = store.paidVolume.get(requester);
+  const recent = volume === undefined ? { feesE8s: 0n, atNs: now } : decayed(store, volume, now);
+  store.paidVolume.set(requester, { feesE8s: recent.feesE8s + feeE8s, epoch: epochOf(store, now), atNs: recent.atNs });
   for (const runner of runners) {
     const pair = pairOf(store, requester, runner, now);
     pair.accepted += 1;

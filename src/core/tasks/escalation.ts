@@ -13,7 +13,11 @@ import type { Task } from './types.js';
  */
 export const escalationStep = (results: number): number => (results % 2 === 0 ? 1 : 2);
 
-/** At least this long is left for an escalation's results: a deadline sooner than that is pushed back to it. */
+/**
+ * How long an escalation waits for its results: its deadline is set this far from the escalation, sooner or later than
+ * the task's own, so an escalated vote settles soon (the runners' pay is not held until a 7-day deadline, and a lost
+ * vote's runner is still slashable: bonds.ts holds the bond of a runner with an unsettled result).
+ */
 export const ESCALATION_WINDOW_NS = 1800n * SECOND_NS;
 
 /** The most results escalations may add to a task of `redundancy`, in total: redundancy + 2 (2 → 3 → 5 results). */
@@ -24,7 +28,7 @@ export const neededResults = (task: Pick<Task, 'redundancy' | 'extraResults'>): 
 
 /**
  * Reopens a task in review whose results agree on no majority for escalationStep more results, within the bound:
- * back to `queued`, claimable by runners of operators not yet in it (claims refuse the others), its deadline at least
+ * back to `queued`, claimable by runners of operators not yet in it (claims refuse the others), its deadline
  * ESCALATION_WINDOW_NS away, and its `outcome` says why (`votes`). The results in stay sealed, and the requester reads
  * none of them until a majority forms. The caller saves the task. Returns false, changing nothing, once the bound is
  * reached.
@@ -36,8 +40,9 @@ export function escalate(task: Task, now: bigint, votes: string): boolean {
   task.extraResults = extra;
   task.state = 'queued';
   delete task.reviewEndsAtNs;
+  delete task.reviewVote;
   task.leases = [];
-  if (task.deadlineNs < now + ESCALATION_WINDOW_NS) task.deadlineNs = now + ESCALATION_WINDOW_NS;
+  task.deadlineNs = now + ESCALATION_WINDOW_NS;
   task.outcome = `escalated: ${votes}; waiting for ${step} more result(s) from operators not yet in the task`;
   return true;
 }

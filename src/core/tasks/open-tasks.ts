@@ -17,6 +17,8 @@ export interface IndexKeys {
   leases: string[];
   /** `<time>␀<id>` while escrowing: when the escrow, if its reply never came, is retried (0 for tasks stored before). */
   escrow?: string;
+  /** `<runner>␀<id>` per result: a runner's results in tasks not yet settled, whose vote may still slash its bond. */
+  results: string[];
 }
 
 /** When the timer next has something to do with this task (undefined: nothing until a message changes it). */
@@ -28,7 +30,11 @@ export function wakeAtNs(open: OpenTask): bigint | undefined {
 }
 
 export function indexKeysOf(id: string, open: OpenTask): IndexKeys {
-  const keys: IndexKeys = { leases: open.leases.map((l) => `${l.runner}${SEP}${open.model}${SEP}${id}`) };
+  // `done` lists the runners with a result first (save-task.ts `openOf`), then those that failed.
+  const keys: IndexKeys = {
+    leases: open.leases.map((l) => `${l.runner}${SEP}${open.model}${SEP}${id}`),
+    results: open.done.slice(0, open.results).map((runner) => `${runner}${SEP}${id}`)
+  };
   if (open.state === 'queued' && open.results + open.leases.length < open.redundancy) keys.claim = `${open.model}${SEP}${id}`;
   const wake = wakeAtNs(open);
   if (wake !== undefined) keys.wake = `${padNs(wake)}${SEP}${id}`;
@@ -39,10 +45,10 @@ export function indexKeysOf(id: string, open: OpenTask): IndexKeys {
 const idOf = (key: string): string => key.slice(key.lastIndexOf(SEP) + 1);
 
 /**
- * The unsettled tasks (a heap-sized map: at most MAX_OPEN_TASKS) with four indexes kept in step on every write, so
+ * The unsettled tasks (a heap-sized map: at most MAX_OPEN_TASKS) with five indexes kept in step on every write, so
  * that no message has to scan them: claimable tasks per model (claims and list_claimable read only the models a runner
  * serves), the next time-driven step per task (the timer visits only tasks that are due, earliest first), leases per
- * runner and model (slot checks) and escrows by retry time (the escrow retry visits only escrows whose reply is overdue). The indexes live in the heap and are rebuilt from the map when the canister starts,
+ * runner and model (slot checks), results per runner (bonds are not returned while one may still be slashed) and escrows by retry time (the escrow retry visits only escrows whose reply is overdue). The indexes live in the heap and are rebuilt from the map when the canister starts,
  * which also covers tasks stored before the indexes existed.
  */
 export class OpenTasks implements KeyValue<OpenTask> {
@@ -50,6 +56,7 @@ export class OpenTasks implements KeyValue<OpenTask> {
   private readonly wake = new SortedKeys();
   private readonly leases = new SortedKeys();
   private readonly escrows = new SortedKeys();
+  private readonly results = new SortedKeys();
   /** Each task's keys as indexed, so that a write removes exactly those (whatever became of the old value). */
   private readonly indexed = new Map<string, IndexKeys>();
 
@@ -99,9 +106,20 @@ export class OpenTasks implements KeyValue<OpenTask> {
   leaseCount(runner: string, model: string): number {
     return this.leases.countPrefix(`${runner}${SEP}${model}${SEP}`);
   }
+  /** Whether `runner` has a result in a task not yet settled (its vote may still slash the runner's bond). */
+  hasUnsettledResult(runner: string): boolean {
+    for (const _key of this.results.withPrefix(`${runner}${SEP}`)) return true;
+    return false;
+  }
   /** The indexes' contents, for tests that compare them with a recomputation. */
-  snapshot(): { claim: string[]; wake: string[]; leases: string[]; escrows: string[] } {
-    return { claim: this.claim.all(), wake: this.wake.all(), leases: this.leases.all(), escrows: this.escrows.all() };
+  snapshot(): { claim: string[]; wake: string[]; leases: string[]; escrows: string[]; results: string[] } {
+    return {
+      claim: this.claim.all(),
+      wake: this.wake.all(),
+      leases: this.leases.all(),
+      escrows: this.escrows.all(),
+      results: this.results.all()
+    };
   }
 
   private index(id: string, open: OpenTask): void {
@@ -111,6 +129,7 @@ export class OpenTasks implements KeyValue<OpenTask> {
     if (keys.wake !== undefined) this.wake.add(keys.wake);
     if (keys.escrow !== undefined) this.escrows.add(keys.escrow);
     for (const key of keys.leases) this.leases.add(key);
+    for (const key of keys.results) this.results.add(key);
   }
   private unindex(id: string): void {
     const keys = this.indexed.get(id);
@@ -120,5 +139,6 @@ export class OpenTasks implements KeyValue<OpenTask> {
     if (keys.wake !== undefined) this.wake.delete(keys.wake);
     if (keys.escrow !== undefined) this.escrows.delete(keys.escrow);
     for (const key of keys.leases) this.leases.delete(key);
+    for (const key of keys.results) this.results.delete(key);
   }
 }

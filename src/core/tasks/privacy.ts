@@ -1,5 +1,5 @@
 import { isAdmin } from '../registry/access.js';
-import { majorityDigest, votersOf } from './settlement.js';
+import { reviewVoteOf } from './settlement.js';
 import { TERMINAL_STATES } from './states.js';
 import type { Stores } from './store.js';
 import type { Task, TaskResult } from './types.js';
@@ -17,7 +17,7 @@ export const HIDDEN_DIGEST = '';
  * - a runner reads the input (once it leased the task) and its own result; until the task settles it sees no other
  *   runner's digest or output, so it cannot copy a digest to "agree" without working;
  * - the requester reads its input and, of the results, only those it pays for: while in review, the results whose
- *   digest holds the majority now (what accept or reject would pay; with redundancy 1, the one result); once settled,
+ *   digest held the majority when the review began (what accept or reject pays; with redundancy 1, the one result); once settled,
  *   the paid (majority) results of an accepted or rejected task; a disputed, failed or expired task shows it no output,
  *   nor does a task escalated for more results (queued again: escalation.ts). So it cannot read an honest output and
  *   then force a dispute (a refund) with a disagreeing Sybil, and a tie it cannot read is escalated, never refunded;
@@ -40,7 +40,7 @@ function paidResults(store: Stores, task: Task): (r: TaskResult) => boolean {
     return (r) => paid.has(r.runner);
   }
   if (task.state !== 'review') return () => false;
-  const digest = majorityDigest(task, votersOf(store));
+  const { digest } = reviewVoteOf(store, task);
   return (r) => digest !== undefined && r.outputDigest === digest;
 }
 
@@ -55,9 +55,11 @@ export function redactTask(store: Stores, task: Task, access: TaskAccess, caller
     const hidden = withoutOutput(r);
     return sealed ? { ...hidden, outputDigest: HIDDEN_DIGEST } : hidden;
   });
-  if (access !== 'summary') return { ...task, results };
+  // The recorded vote names the winning digest and runners: sealed like the results.
+  const { reviewVote: _reviewVote, ...rest } = task;
+  if (access !== 'summary') return { ...rest, results };
   const { affinityKey: _affinityKey, ...request } = task.request;
-  return { ...task, request, input: task.input.digest === undefined ? {} : { digest: task.input.digest }, results };
+  return { ...rest, request, input: task.input.digest === undefined ? {} : { digest: task.input.digest }, results };
 }
 
 /** The task as `caller` may see it. */

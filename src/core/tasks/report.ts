@@ -6,7 +6,7 @@ import { neededResults } from './escalation.js';
 import { givenUp, openOnPreferredFailure } from './routing.js';
 import { meteredCostE8s } from '../rewards/pricing.js';
 import { saveTask } from './save-task.js';
-import { settle } from './settlement.js';
+import { enterReview, settle } from './settlement.js';
 import type { Stores } from './store.js';
 import type { Lease, Task, TaskResult } from './types.js';
 import { checkUsage, measuredMs, MIN_REFERENCE_OUTPUT_TOKENS } from './usage.js';
@@ -98,11 +98,7 @@ export function completeTask(store: Stores, runner: string, now: bigint, id: str
   task.results.push(result);
   // The registry's own clock, never the self-reported total_ms (kept on the result as information only).
   recordCompleted(store, runner, result.measuredMs as number);
-  if (task.results.length >= neededResults(task)) {
-    delete task.outcome;
-    task.state = 'review';
-    task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;
-  }
+  if (task.results.length >= neededResults(task)) enterReview(store, task, now);
   saveTask(store, task);
   return ok(result);
 }

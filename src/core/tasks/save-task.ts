@@ -30,7 +30,9 @@ function openOf(task: Task, config: RewardConfig): OpenTask {
     }
     open.pricing = {
       maxOutputTokens: task.limits.maxOutputTokens,
-      costCapE8s: perRunnerCostCapE8s(config, task.rewardE8s, task.redundancy)
+      // The share of every result the task now waits for (escalations add places): settlement pays each of up to
+      // that many winners at most this share, so a runner claims only what the budget can pay it (README "States").
+      costCapE8s: perRunnerCostCapE8s(config, task.rewardE8s, neededResults(task))
     };
     if (task.inputTokenBound !== undefined) open.pricing.inputTokenBound = task.inputTokenBound;
   }

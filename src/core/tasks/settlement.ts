@@ -10,7 +10,7 @@ import { escalate } from './escalation.js';
 import { MAX_REASON_LENGTH } from './limits.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
-import type { Task } from './types.js';
+import type { ReviewVote, Task } from './types.js';
 
 /** Who stands behind a result in a vote: its operator, the bond share it holds and its weight (bond × record). */
 export interface Voter {
@@ -81,12 +81,36 @@ function votesOf(task: Task, voterOf: (runner: string) => Voter): string {
   return `no majority of both bond and vote weight (${votes.join('; ')})`;
 }
 
+/** The vote's outcome on the results in, by the weights (bond × record) that hold now. */
+function countVote(store: Stores, task: Task): ReviewVote {
+  const voters = votersOf(store);
+  const digest = majorityDigest(task, voters);
+  if (digest === undefined) return { winners: [], votes: votesOf(task, voters) };
+  return { digest, winners: task.results.filter((r) => r.outputDigest === digest).map((r) => r.runner) };
+}
+
+/**
+ * Every result the task waits for is in: the review starts, and the vote is counted once, now, because from now on
+ * the requester reads the majority's output. Accept, reject and the review's end settle by this outcome: a requester
+ * that read the output and then moved weights (accepting its Sybil's work elsewhere, rejecting the winners' other
+ * tasks) cannot turn the majority it read into no majority, an escalation and a refund. The caller saves the task.
+ */
+export function enterReview(store: Stores, task: Task, now: bigint): void {
+  delete task.outcome;
+  task.state = 'review';
+  task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;
+  task.reviewVote = countVote(store, task);
+}
+
+/** The vote the task's review settles by: the one recorded at review entry (tasks in review before it was: counted now). */
+export const reviewVoteOf = (store: Stores, task: Task): ReviewVote => task.reviewVote ?? countVote(store, task);
+
 /**
  * Records what the escrow owes the majority (if any): each winner its metered cost, the treasury its fee, the requester
  * the unused budget. Returns the winners and the protocol fee; no majority: nothing recorded, undefined.
  */
 function payMajority(store: Stores, task: Task, now: bigint): { winners: string[]; protocolFeeE8s: bigint } | undefined {
-  const digest = majorityDigest(task, votersOf(store));
+  const { digest } = reviewVoteOf(store, task);
   if (digest === undefined) return undefined;
   const majority = task.results.filter((r) => r.outputDigest === digest);
   const winners = majority.map((r) => r.runner);
@@ -172,10 +196,11 @@ export function acceptTask(store: Stores, caller: string, now: bigint, id: strin
  * `noMajority`).
  */
 export function finishReview(store: Stores, task: Task, now: bigint, outcome: string): void {
-  const voters = votersOf(store);
-  const digest = majorityDigest(task, voters);
+  const vote = reviewVoteOf(store, task);
+  task.reviewVote = vote;
+  const digest = vote.digest;
   if (digest === undefined) {
-    noMajority(store, task, now, voters);
+    noMajority(store, task, now, vote);
     return;
   }
   punishOutvoted(store, task, now, digest);
@@ -188,8 +213,8 @@ export function finishReview(store: Stores, task: Task, now: bigint, outcome: st
  * (escalation.ts). Only once the bound is reached is it a dispute: the task fails (and refunds), its outcome shows how
  * the results voted, and every runner in it loses the completion its result counted.
  */
-function noMajority(store: Stores, task: Task, now: bigint, voters: (runner: string) => Voter): void {
-  const votes = votesOf(task, voters);
+function noMajority(store: Stores, task: Task, now: bigint, vote: ReviewVote): void {
+  const votes = vote.votes ?? votesOf(task, votersOf(store));
   if (escalate(task, now, votes)) {
     saveTask(store, task);
     return;
@@ -203,15 +228,13 @@ function noMajority(store: Stores, task: Task, now: bigint, voters: (runner: str
  * goes to review as any other (the requester accepts or rejects), none is the dispute, with no further escalation.
  */
 export function escalationTimedOut(store: Stores, task: Task, now: bigint): void {
-  const voters = votersOf(store);
-  if (majorityDigest(task, voters) === undefined) {
+  const vote = countVote(store, task);
+  if (vote.digest === undefined) {
     for (const r of task.results) recordDisputed(store, r.runner);
-    settle(store, task, now, 'failed', `disputed: ${votesOf(task, voters)}; the deadline passed; the completions are undone`);
+    settle(store, task, now, 'failed', `disputed: ${vote.votes ?? ''}; the deadline passed; the completions are undone`);
     return;
   }
-  task.state = 'review';
-  task.reviewEndsAtNs = now + store.taskConfig().reviewWindowNs;
-  delete task.outcome;
+  enterReview(store, task, now);
   saveTask(store, task);
 }
 
@@ -244,10 +267,11 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
     return err({ ReviewEnded: { task: id, ended_at_ns: task.reviewEndsAtNs } });
   if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
     return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
-  const voters = votersOf(store);
-  const digest = majorityDigest(task, voters);
+  const vote = reviewVoteOf(store, task);
+  task.reviewVote = vote;
+  const digest = vote.digest;
   if (digest === undefined) {
-    noMajority(store, task, now, voters);
+    noMajority(store, task, now, vote);
     return ok(task);
   }
   punishOutvoted(store, task, now, digest);

@@ -61,6 +61,14 @@ export interface TaskResult {
   operator?: string;
 }
 
+/** A vote's outcome: the winning digest and the runners of its results, or no majority (and how the results voted). */
+export interface ReviewVote {
+  digest?: string;
+  winners: string[];
+  /** Without a majority: each digest's operators, bond and weight, for the escalation's or dispute's outcome. */
+  votes?: string;
+}
+
 export interface TaskFailure {
   runner: string;
   reason: string;
@@ -95,6 +103,12 @@ export interface Task {
   results: TaskResult[];
   failures: TaskFailure[];
   reviewEndsAtNs?: bigint;
+  /**
+   * The vote as it stood when the task entered review, which is when the requester may first read the majority's
+   * output: accept, reject and the review's end settle by it, never by weights recomputed at decision time
+   * (settlement.ts `enterReview`). Absent outside review, and on tasks that entered review before it was recorded.
+   */
+  reviewVote?: ReviewVote;
   /** Runners whose result is paid (the majority digest), once settled as accepted. */
   paidRunners?: string[];
   settledAtNs?: bigint;

@@ -13,6 +13,7 @@ import {
   submitTask,
   type Stores
 } from '../../../src/core/tasks/index.ts';
+import { notePaidWork, recentPaidE8s } from '../../../src/core/rewards/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
 
 /**
@@ -106,6 +107,31 @@ describe('a rejection weighs by the requester’s recent paid volume', () => {
     // 90,000 left + 100,000 new ≥ 180,000: whole again.
     rejected(store, 'target', NOW + EPOCH);
     expect(record(store, 'target')).toMatchObject({ rejected: 1, rejectionMilli: 0 });
+  });
+
+  it('volume fades by the time elapsed, whatever the epoch length: paying more often than once an epoch does not restart its clock', () => {
+    const store = world();
+    notePaidWork(store, REQUESTER, 80_000n, ['helper'], NOW);
+    notePaidWork(store, REQUESTER, 20_000n, ['helper'], NOW + (6n * EPOCH) / 10n);
+    expect(recentPaidE8s(store, REQUESTER, NOW + (12n * EPOCH) / 10n)).toBe(50_000n);
+    // Day-long epochs from now on: the volume halves per day elapsed since it was paid.
+    okOf(setTaskConfig(store, ADMIN, { epochSeconds: 86_400n }));
+    expect(recentPaidE8s(store, REQUESTER, NOW + 86_400n * SECOND)).toBe(50_000n);
+    expect(recentPaidE8s(store, REQUESTER, NOW + 2n * 86_400n * SECOND)).toBe(25_000n);
+  });
+
+  it('a volume stored before its time was kept fades by epoch index; one whose index is ahead of the current one (a lengthened epoch) counts as faded', () => {
+    const store = world();
+    store.paidVolume.set(REQUESTER, { feesE8s: 180_000n, epoch: NOW / EPOCH - 1n });
+    expect(recentPaidE8s(store, REQUESTER, NOW)).toBe(90_000n);
+    // Stored under hour-long epochs at a real IC time; the epoch is now a day, so the index is ~24× the current one.
+    const at = 1_780_000_000n * SECOND;
+    okOf(setTaskConfig(store, ADMIN, { epochSeconds: 86_400n }));
+    store.paidVolume.set(REQUESTER, { feesE8s: 180_000n, epoch: at / EPOCH });
+    expect(recentPaidE8s(store, REQUESTER, at)).toBe(0n);
+    // Its next paid task starts a volume with a time, which fades by the day.
+    notePaidWork(store, REQUESTER, 20_000n, ['helper'], at);
+    expect(recentPaidE8s(store, REQUESTER, at + 86_400n * SECOND)).toBe(10_000n);
   });
 });
 

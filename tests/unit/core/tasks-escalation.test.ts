@@ -11,6 +11,7 @@ import {
   type Result
 } from '../../../src/core/registry/index.ts';
 import { beginBond, bondLocked, setBondConfig } from '../../../src/core/rewards/index.ts';
+import { perRunnerCostCapE8s } from '../../../src/core/rewards/pricing.ts';
 import {
   acceptTask,
   claimTask,
@@ -142,7 +143,7 @@ describe('review 2 F2: a tie escalates instead of refunding', () => {
     // ... and accepting neither refunds it nor undoes the honest completion: the task waits for one more result.
     const escalated = okOf(acceptTask(store, 'requester', NOW, id));
     expect(escalated).toMatchObject({ state: 'queued', extraResults: 1, outcome: expect.stringMatching(/^escalated: no majority/) });
-    expect(escalated.deadlineNs).toBe(NOW + 3600n * SECOND);
+    expect(escalated.deadlineNs).toBe(NOW + ESCALATION_WINDOW);
     expect(payoutsOf(store, id)).toEqual([]);
     expect(store.reputation.get('honest')?.completed).toBe(1);
     expect(outputsSeenBy(store, 'requester', id)).toEqual([undefined, undefined]);
@@ -302,5 +303,40 @@ describe('escalation is bounded', () => {
     expect(payouts.reduce((sum, p) => sum + p.amountE8s, 0n)).toBe(REWARD);
     expect(new Set(payouts.map((p) => p.id)).size).toBe(payouts.length);
     for (const r of ['sybil', 'lyon']) expect(store.reputation.get(r)).toMatchObject({ rejected: 1 });
+  });
+});
+
+describe('review 3 R3-E4: an escalation place is claimed under the cap it is paid under', () => {
+  it('an escalated task caps claims at the pool share of every result it waits for, so its winners are paid their own cost', () => {
+    const store = world();
+    const id = tied(store);
+    const config = store.taskConfig();
+    const capOf2 = perRunnerCostCapE8s(config, REWARD, 2);
+    const capOf3 = perRunnerCostCapE8s(config, REWARD, 3);
+    // A runner whose most cost (64 output tokens, input free) is 90 % of a redundancy-2 share: above a third of the pool.
+    const outputPerMillion = Number((capOf2 * 9n * 1_000_000n) / 10n / 64n);
+    okOf(
+      registerRunner(
+        store,
+        'pricey',
+        NOW,
+        runnerManifest(operatorOf(0xd1), [deployment(CARD, { slots: 4, price: { inputPerMillion: 0, outputPerMillion } })])
+      )
+    );
+    okOf(acceptOperator(store, operatorOf(0xd1), NOW, 'pricey'));
+    okOf(heartbeat(store, 'pricey', NOW, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+    // It may claim a redundancy-2 task's place (its price is within that share) …
+    const fresh = submitted(store, 2);
+    okOf(claimTask(store, 'pricey', NOW, fresh));
+    // … but not an escalation place: the escalated task waits for 3 results, whose winners share the same pool.
+    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
+    expect(store.open.get(id)?.pricing?.costCapE8s).toBe(capOf3);
+    const refused = claimTask(store, 'pricey', NOW, id);
+    expect(refused).toMatchObject({ Err: { PriceAboveBudget: { task: id, cap_e8s: capOf3 } } });
+    // A runner within the share claims it, and each winner is paid its own metered cost plus the ledger fee.
+    answer(store, id, [['third', 'Paris']]);
+    okOf(acceptTask(store, 'requester', NOW, id));
+    const cost = (store.tasks.get(id)!.results.find((r) => r.runner === 'third')?.costE8s ?? 0n) + config.ledgerFeeE8s;
+    expect(paidTo(store, id, 'third')).toBe(cost);
   });
 });

@@ -104,11 +104,12 @@ function queued(w: World, model: string, key: string, overrides: Partial<SubmitA
 const SEP = '\u0000';
 
 /** The indexes recomputed from the stored tasks alone (independently of open-tasks.ts). */
-function expectedIndexes(store: Stores): { claim: string[]; wake: string[]; leases: string[]; escrows: string[] } {
+function expectedIndexes(store: Stores): { claim: string[]; wake: string[]; leases: string[]; escrows: string[]; results: string[] } {
   const claim: string[] = [];
   const wake: string[] = [];
   const leases: string[] = [];
   const escrows: string[] = [];
+  const results: string[] = [];
   for (const [id, task] of store.tasks.entries()) {
     if (TERMINAL_STATES.has(task.state)) continue;
     const model = task.request.model;
@@ -120,8 +121,9 @@ function expectedIndexes(store: Stores): { claim: string[]; wake: string[]; leas
     if (times.length > 0) wake.push(`${padNs(times.reduce((a, b) => (b < a ? b : a)))}${SEP}${id}`);
     for (const l of task.leases) leases.push(`${l.runner}${SEP}${model}${SEP}${id}`);
     if (task.state === 'escrowing') escrows.push(`${padNs(task.createdAtNs + STALE_ESCROW_NS)}${SEP}${id}`);
+    for (const r of task.results) results.push(`${r.runner}${SEP}${id}`);
   }
-  return { claim: claim.sort(), wake: wake.sort(), leases: leases.sort(), escrows: escrows.sort() };
+  return { claim: claim.sort(), wake: wake.sort(), leases: leases.sort(), escrows: escrows.sort(), results: results.sort() };
 }
 
 function expectIndexesInStep(store: Stores): void {
