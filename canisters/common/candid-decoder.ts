@@ -70,15 +70,15 @@ const mismatch = (message: string): never => {
 };
 
 /**
- * Values and fields a message may make the decoder visit (decoded, skipped or checked for size): 1,024, one more per
+ * Values and fields a message may make the decoder visit (decoded, skipped or checked for size): 512, one more per
  * 8 bytes of its first 32 KiB and per KiB after. Values of zero-sized types take no bytes, so without this a
  * ~100-byte type table of records whose fields point twice to the next record costs 2^levels visits (review 3,
  * R3-D1), and a vec of one-byte records with thousands of null fields costs elements × fields (R3-D1c); a visit costs
  * ~10K instructions under QuickJS. The largest honest messages stay below it: a 256-entry settle_usage batch (17 KiB,
- * ~2,300 visits of 3,200), a submit_task (~150 plus its lists), a complete_task with a 256 KiB output (~20).
+ * ~2,300 visits of 2,700), a submit_task (~150 plus its lists), a complete_task with a 256 KiB output (~20).
  */
 const maxVisitsFor = (bytes: number): number =>
-  1_024 + Math.floor(Math.min(bytes, 32_768) / 8) + Math.floor(Math.max(0, bytes - 32_768) / 1_024);
+  512 + Math.floor(Math.min(bytes, 32_768) / 8) + Math.floor(Math.max(0, bytes - 32_768) / 1_024);
 
 class Reader {
   pos = 0;

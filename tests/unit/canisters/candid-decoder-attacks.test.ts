@@ -7,7 +7,7 @@ import { RandomValue } from '../../support/candid-random.ts';
 
 /**
  * Adversarial review 3's attacks on canisters/common/candid-decoder.ts (each failed at e9443e5: seconds of work, or
- * a malformed value inside an opt read as none). A message may make the decoder visit at most 1,024 values and fields
+ * a malformed value inside an opt read as none). A message may make the decoder visit at most 512 values and fields
  * plus one per 8 bytes (of its first 32 KiB); past that it is refused, whatever the types.
  */
 const MAGIC = [0x44, 0x49, 0x44, 0x4c];
@@ -33,7 +33,7 @@ describe('review 3: Candid decoder cost', () => {
     // levels, 390 bytes, are within MAX_DEPTH: under QuickJS any query or update runs to its instruction limit).
     const message = zeroSizedDag(22);
     expect(message.length).toBeLessThan(200);
-    // Refused after ~1,000 visits instead of 2^21.
+    // Refused after ~520 visits instead of 2^21.
     expect(() => decodeArgs([IDL.Nat], message)).toThrow(TOO_COSTLY);
     // A shallow DAG (2^4 nodes) is a valid, cheap message and still decodes.
     expect(decodeArgs([IDL.Nat], zeroSizedDag(5))).toEqual([5n]);
