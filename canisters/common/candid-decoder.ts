@@ -427,14 +427,14 @@ class Message {
         let w = 0;
         for (const field of plan.fields) {
           while (w < wire.length && (wire[w] as [number, WireRef])[0] < field.hash)
-            this.skip((wire[w++] as [number, WireRef])[1], depth + 1);
+            this.skipValue((wire[w++] as [number, WireRef])[1], depth + 1);
           const here = wire[w];
           if (here !== undefined && here[0] === field.hash) {
             out[field.name] = this.decode(field.plan, here[1], depth + 1);
             w++;
           } else out[field.name] = absent(field.plan, `record field ${field.name}`);
         }
-        while (w < wire.length) this.skip((wire[w++] as [number, WireRef])[1], depth + 1);
+        while (w < wire.length) this.skipValue((wire[w++] as [number, WireRef])[1], depth + 1);
         return plan.tuple ? plan.fields.map((f) => out[f.name]) : out;
       }
       case 'variant': {
@@ -493,7 +493,7 @@ class Message {
     // A value of a non-opt wire type for `opt t`: decoded as t if t cannot itself be absent, else none.
     const inner = plan.inner;
     if (inner.kind === 'opt' || (inner.kind === 'prim' && (inner.op === Op.Null || inner.op === Op.Reserved))) {
-      this.skip(t, depth + 1);
+      this.skipValue(t, depth + 1);
       return [];
     }
     return this.attempt(inner, t, depth);
@@ -510,7 +510,7 @@ class Message {
       if (!(error instanceof TypeMismatch)) throw error;
       this.r.pos = saved;
       this.r.zeroSized = zeroSized;
-      this.skip(t, depth + 1);
+      this.skipValue(t, depth + 1);
       return [];
     }
   }
@@ -518,7 +518,7 @@ class Message {
   private primitive(want: Op, op: Op, t: WireRef, depth: number): unknown {
     const r = this.r;
     if (want === Op.Reserved) {
-      this.skip(t, depth + 1);
+      this.skipValue(t, depth + 1);
       return null;
     }
     // nat <: int is the only subtyping between primitives.
@@ -580,7 +580,7 @@ class Message {
   }
 
   /** Reads past a value of wire type `t`, checking it as far as its encoding goes. */
-  skip(t: WireRef, depth: number): void {
+  skipValue(t: WireRef, depth: number): void {
     if (depth > MAX_DEPTH) fail('value nested too deeply');
     this.visit();
     const r = this.r;
@@ -615,7 +615,7 @@ class Message {
         return void this.principal();
       case Op.Opt: {
         const flag = r.byte();
-        if (flag === 1) return this.skip((this.entry(t) as { inner: WireRef }).inner, depth + 1);
+        if (flag === 1) return this.skipValue((this.entry(t) as { inner: WireRef }).inner, depth + 1);
         if (flag !== 0) fail('opt flag is neither 0 nor 1');
         return;
       }
@@ -624,18 +624,18 @@ class Message {
         const n = r.count();
         this.bound(inner, n, depth);
         if (this.op(inner) === Op.Nat8) return void r.take(n);
-        for (let i = 0; i < n; i++) this.skip(inner, depth + 1);
+        for (let i = 0; i < n; i++) this.skipValue(inner, depth + 1);
         return;
       }
       case Op.Record: {
         // Index loops: for-of and destructuring run the iterator protocol, calls per element under QuickJS.
         const fields = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields;
-        for (let i = 0; i < fields.length; i++) this.skip((fields[i] as [number, WireRef])[1], depth + 1);
+        for (let i = 0; i < fields.length; i++) this.skipValue((fields[i] as [number, WireRef])[1], depth + 1);
         return;
       }
       case Op.Variant: {
         const chosen = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields[r.count()] ?? fail('variant index out of range');
-        return this.skip(chosen[1], depth + 1);
+        return this.skipValue(chosen[1], depth + 1);
       }
       case Op.Func:
         if (r.byte() !== 1) fail('opaque func reference');
@@ -694,7 +694,7 @@ export function decodeArgs(types: IDL.Type[], bytes: Uint8Array): unknown[] {
     const wire = message.args[i];
     return wire === undefined ? absent(plan as Plan, `argument ${i}`) : message.decode(plan as Plan, wire, 0);
   });
-  for (let i = types.length; i < message.args.length; i++) message.skip(message.args[i] as WireRef, 0);
+  for (let i = types.length; i < message.args.length; i++) message.skipValue(message.args[i] as WireRef, 0);
   if (message.r.pos !== bytes.length) fail('bytes left over after the arguments');
   return out;
 }

@@ -113,7 +113,7 @@ export function rejectionAllowed(store: RequesterWeightStore, requester: string,
 /**
  * Whether `requester`'s rejection of `runner` counts on the runner's record, taking one of the pair's allowances:
  * 1 + the tasks the requester accepted with the runner this epoch. Past it the rejection only undoes the completion
- * its own result counted (as if the task never happened): paid work as any other, and no failure on the record.
+ * its own result counted (as if the task never happened): paid work like any other, and no failure on the record.
  */
 export function countRejection(store: RequesterWeightStore, requester: string, runner: string, now: bigint): boolean {
   if (!rejectionAllowed(store, requester, runner, now)) return false;

@@ -225,7 +225,7 @@ function noMajority(store: Stores, task: Task, now: bigint, vote: ReviewVote): v
 
 /**
  * An escalated task's deadline passed before all the results it asked for came in: a majority among the results in
- * goes to review as any other (the requester accepts or rejects), none is the dispute, with no further escalation.
+ * goes to review like any other (the requester accepts or rejects), none is the dispute, with no further escalation.
  */
 export function escalationTimedOut(store: Stores, task: Task, now: bigint): void {
   const vote = countVote(store, task);
