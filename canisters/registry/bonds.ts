@@ -22,7 +22,14 @@ import {
   type Bond,
   type BondConfig
 } from '../../src/core/rewards/index.js';
-import { checkRegistration, deregisterRunner, registerRunner, type Result, type StoredRunner } from '../../src/core/registry/index.js';
+import {
+  addRunner,
+  checkRegistration,
+  deregisterRunner,
+  registerRunner,
+  type Result,
+  type StoredRunner
+} from '../../src/core/registry/index.js';
 import type { Stores } from '../../src/core/tasks/index.js';
 
 /** Stale locks resolved per maintenance pass (each one ledger call). */
@@ -65,13 +72,14 @@ export async function registerWithBond(
   const checked = checkRegistration(store, caller, time(), manifest, registryId);
   if ('Err' in checked) return checked;
   const amount = requiredBond(store, store.taskConfig().ledger);
-  if (amount === 0n) return registerRunner(store, caller, time(), manifest, registryId);
+  // No await until the bond moves: what was checked is still true, so it is stored without validating it again.
+  if (amount === 0n) return addRunner(store, checked.Ok);
   const begun = beginBond(store, caller, amount, time());
   if ('Err' in begun) return begun;
   if (begun.Ok.reused) {
     // The bond of an earlier registration, still in its cooldown, is held again.
-    const registered = registerRunner(store, caller, time(), manifest, registryId);
-    if ('Ok' in registered) bondLocked(store, caller);
+    const registered = addRunner(store, checked.Ok);
+    bondLocked(store, caller);
     return registered;
   }
   const moved = await lockTransfer(store, begun.Ok.bond);

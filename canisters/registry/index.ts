@@ -39,16 +39,13 @@ import {
   getNamespace,
   revokeNamespaceDelegate,
   setQuotas,
-  MAX_MANIFEST_BYTES,
   parseCardText,
-  MAX_MANIFEST_DEPTH,
+  parseManifestBytes,
   type Quotas,
   type RegistryError,
   type Result
 } from '../../src/core/registry/index.js';
-import { JsonTooDeepError, parseJson } from '../../src/core/json.js';
 import { requireAdmin } from '../../src/core/registry/access.js';
-import { utf8LongerThan } from '../../src/core/tasks/validate.js';
 import { listPayouts, retryPayout, setBondConfig } from '../../src/core/rewards/index.js';
 import {
   acceptTask,
@@ -81,6 +78,7 @@ import {
   UpdateRunnerArgsWithManifestBytes
 } from './submit-args.js';
 import { warmArgPlans } from '../common/candid-decoder.js';
+import { warmManifestValidators } from '../../src/core/manifest/index.js';
 import { principalText } from '../common/principals.js';
 import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
@@ -140,17 +138,6 @@ const state = (): ReturnType<typeof openStore> => (opened ??= openStore());
 const caller = (): string => principalText(msgCaller());
 
 /** Manifests arrive as JSON text (what `deai` reads from YAML or JSON files), bounded and parsed here. */
-function manifestOf(json: string): Result<unknown> {
-  if (utf8LongerThan(json, MAX_MANIFEST_BYTES))
-    return { Err: { LimitExceeded: { what: 'manifest bytes', limit: BigInt(MAX_MANIFEST_BYTES) } } };
-  try {
-    return { Ok: parseJson(json, { maxDepth: MAX_MANIFEST_DEPTH }) };
-  } catch (error) {
-    const message = error instanceof JsonTooDeepError ? error.message : `not valid JSON: ${String(error)}`;
-    return { Err: { InvalidManifest: { issues: [{ path: '', message }] } } };
-  }
-}
-
 type MethodName = keyof typeof m;
 const isMethod = (name: string): name is MethodName => Object.prototype.hasOwnProperty.call(m, name);
 
@@ -216,6 +203,7 @@ function configure(args: Opt<InitArgs>): void {
   // A bad init or upgrade argument must fail the install, so that nothing runs with an unchecked configuration.
   if ('Err' in config) trap(`invalid registry arguments: ${JSON.stringify(config.Err)}`);
   state().setConfig(config.Ok);
+  warmManifestValidators();
   warmReplyTypes([...REPLY_TYPES, ...LEDGER_ARG_TYPES]);
   warmArgPlans([
     ...ARG_TYPES,
@@ -342,10 +330,7 @@ export default class {
     // With bonds on, an unfunded caller is refused before its manifest is decoded and parsed (issue 15).
     const short = await bondShortfall(state(), runner);
     if (short !== undefined) return replyOf(m.register_runner, { Err: short });
-    const manifestJson = decodeInline(bytes);
-    if (manifestJson === undefined)
-      return replyOf(m.register_runner, { Err: { InvalidManifest: { issues: [{ path: '', message: 'not valid UTF-8' }] } } });
-    const manifest = manifestOf(manifestJson);
+    const manifest = parseManifestBytes(bytes, decodeInline);
     if ('Err' in manifest) return replyOf(m.register_runner, manifest);
     const registered = await registerWithBond(state(), runner, manifest.Ok, canisterSelf().toText());
     replyOf(
@@ -362,10 +347,7 @@ export default class {
     const [runner, bytes] = updateArgsWithManifestBytes();
     const allowed = manageable(state(), caller(), runner.toText());
     if ('Err' in allowed) return replyOf(m.update_runner, allowed);
-    const manifestJson = decodeInline(bytes);
-    if (manifestJson === undefined)
-      return replyOf(m.update_runner, { Err: { InvalidManifest: { issues: [{ path: '', message: 'not valid UTF-8' }] } } });
-    const manifest = manifestOf(manifestJson);
+    const manifest = parseManifestBytes(bytes, decodeInline);
     if ('Err' in manifest) return replyOf(m.update_runner, manifest);
     replyOf(
       m.update_runner,

@@ -161,12 +161,12 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
       expect(JSON.parse(failure?.stdout ?? '{}')).toEqual({
         error: {
           code: 'ManifestTooLarge',
-          message: `${file} is larger than 65536 bytes, the most the registry accepts for a manifest (MAX_MANIFEST_BYTES)`
+          message: `${file} is larger than 32768 bytes, the most the registry accepts for a manifest (MAX_MANIFEST_BYTES)`
         }
       });
     }
     const human = await cli('models', 'publish', '/dev/zero').catch((error: { code: number; stderr: string }) => error);
-    expect(human).toMatchObject({ code: 1, stderr: expect.stringContaining('is larger than 65536 bytes') });
+    expect(human).toMatchObject({ code: 1, stderr: expect.stringContaining('is larger than 32768 bytes') });
   });
 
   it('runners find lists the live runner, as a table and as JSON', async () => {

@@ -38,6 +38,13 @@ const UNFUNDED_LARGE = 15_000_000n;
 const CARD = 20_000_000n;
 /** What the decoder may spend on a small message before refusing it as too costly (candid-decoder.ts maxVisitsFor). */
 const DECODE_ALLOWANCE = 20_000_000n;
+/**
+ * What a registration may cost while bonds are off (an admin's choice: then anyone registers for free, so every caller
+ * is unfunded): a 32 KiB manifest decoded (~400 instructions a byte) and parsed (~120), checked field by field, at most
+ * 16 issues reported. ~15M for a valid one-deployment manifest, ~25M for a 31 KB string, ~30M for 112 issues, ~60M for
+ * 32 KiB of non-ASCII text (the slowest to decode). With bonds on (the default) an unfunded caller is refused before.
+ */
+const FREE_REGISTRATION = 40_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
@@ -200,14 +207,14 @@ describe('registry bounds', () => {
     expect(deep).toBeLessThan(DECODE_ALLOWANCE);
   }, 120_000);
 
-  it('checks who may manage a runner before reading a 60 KB update_runner manifest', async () => {
+  it('checks who may manage a runner before reading a 30 KB update_runner manifest', async () => {
     const runner = await t.runner();
     const stranger = await t.tasks(Ed25519KeyIdentity.generate());
-    const manifest = JSON.stringify({ a: 'y'.repeat(60_000) });
+    const manifest = JSON.stringify({ a: 'y'.repeat(30_000) });
     spent.clear();
     expect(errOf(await stranger.update_runner(runner.getPrincipal(), manifest))).toHaveProperty('Unauthorized');
     expect(total()).toBeLessThan(CHEAP);
-    console.log(`update_runner of a stranger, 60 KB manifest: ${total()} instructions`);
+    console.log(`update_runner of a stranger, 30 KB manifest: ${total()} instructions`);
     spent.clear();
     expect(errOf(await stranger.update_runner(Ed25519KeyIdentity.generate().getPrincipal(), manifest))).toHaveProperty(
       'NotFound.kind.Runner',
@@ -226,6 +233,67 @@ describe('registry bounds', () => {
     ).toEqual({
       InvalidManifest: { issues: [{ path: '', message: 'not valid UTF-8' }] }
     });
+  }, 120_000);
+
+  it('bounds what a free registration costs while bonds are off: structure counted on the bytes, long strings cut short', async () => {
+    const op = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const cost = async (manifest: string): Promise<[unknown, bigint]> => {
+      const someone = await t.tasks(Ed25519KeyIdentity.generate());
+      spent.clear();
+      const result = await someone.register_runner(manifest);
+      return ['Err' in result ? result.Err : result.Ok, total()];
+    };
+    const valid = JSON.stringify(runnerManifest(op, [deployment(t.card)]));
+    const refusals: Array<[string, string, unknown, bigint]> = [
+      // Counted on the bytes before they are decoded: nesting, fields and entries.
+      ['5,000 levels', '{"a":'.repeat(5_000), { LimitExceeded: { what: 'manifest brackets ([ and {)', limit: 128n } }, CHEAP],
+      [
+        '600 unknown fields',
+        JSON.stringify(runnerManifest(op, [deployment(t.card)], Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, i])))),
+        { LimitExceeded: { what: 'manifest commas (fields and list entries)', limit: 512n } },
+        CHEAP
+      ],
+      [
+        '100 deployments',
+        JSON.stringify(
+          runnerManifest(
+            op,
+            Array.from({ length: 100 }, () => deployment(t.card))
+          )
+        ),
+        { LimitExceeded: { what: 'manifest brackets ([ and {)', limit: 128n } },
+        CHEAP
+      ],
+      // A 31 KB string in a 32-character field: its length ends its checks, no pattern runs over it (~50M before).
+      [
+        '31 KB region',
+        JSON.stringify(runnerManifest(op, [deployment(t.card)], { region: 'y'.repeat(31_000) })),
+        { InvalidManifest: { issues: [{ path: 'region', message: 'expected at most 32 characters, got 31000' }] } },
+        FREE_REGISTRATION
+      ],
+      // 16 deployments with every field of the wrong type: 112 issues, 16 of them finalized and reported.
+      [
+        '112 issues',
+        JSON.stringify(
+          runnerManifest(
+            op,
+            Array.from({ length: 16 }, () => Object.fromEntries(Object.keys(deployment(t.card)).map((k) => [k, true])))
+          )
+        ),
+        { InvalidManifest: { issues: expect.arrayContaining([{ path: '', message: 'and 96 more issues not listed' }]) as unknown } },
+        FREE_REGISTRATION
+      ]
+    ];
+    for (const [what, manifest, error, limit] of refusals) {
+      const [answer, instructions] = await cost(manifest);
+      console.log(`register_runner, bonds off, ${what} (${manifest.length} bytes): ${instructions} instructions`);
+      expect(answer, what).toEqual(error);
+      expect(instructions, what).toBeLessThan(limit);
+    }
+    const [registered, instructions] = await cost(valid);
+    console.log(`register_runner, bonds off, a valid one-deployment manifest: ${instructions} instructions`);
+    expect(registered).toHaveProperty('id');
+    expect(instructions).toBeLessThan(FREE_REGISTRATION);
   }, 120_000);
 
   it('reads at most a small card: 62 KB of unknown keys refused by inspect_message, the worst card within the bounds cheaply', async () => {

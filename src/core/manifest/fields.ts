@@ -13,14 +13,44 @@ function expected(what: string) {
 }
 
 /**
+ * String lengths are checked here, not with zod's `.min`/`.max`: those count code points with a regular expression over
+ * the whole string (~800 instructions a character in a canister), and a regular expression costs that much again, so a
+ * 30 KB string in a 32-character field would cost ~50M instructions to refuse (issue 15). Lengths count UTF-16 code
+ * units, as limits.ts says. `abort` ends the field's checks: its patterns never run on a string that long.
+ */
+function longest(maxLength: number, abortPast: number) {
+  return [
+    (value: string) => value.length <= abortPast,
+    {
+      abort: true,
+      error: (issue: { input?: unknown }) =>
+        `expected at most ${maxLength} characters, got ${typeof issue.input === 'string' ? issue.input.length : 'more'}`
+    }
+  ] as const;
+}
+
+/** A non-empty string of at most `maxLength` UTF-16 code units; empty or longer ends its checks. */
+function bounded(maxLength: number) {
+  return z
+    .string()
+    .refine((value) => value.length > 0, { abort: true, error: 'expected a non-empty string, got ""' })
+    .refine(...longest(maxLength, maxLength));
+}
+
+/** Characters over its length a formatted string may be and still be checked against its pattern. */
+const SLIGHTLY_OVER = 16;
+
+/**
  * A string of at most `maxLength` characters matching `pattern`, described as `what` in messages.
- * Patterns must be unambiguous (linear time): they run inside the canister on untrusted input.
+ * Patterns must be unambiguous (linear time): they run inside the canister on untrusted input. A string just over the
+ * length still gets its pattern's message, which says more than a count; one further over only the count.
  */
 export function formatted(pattern: RegExp, what: string, maxLength: number) {
   return z
     .string()
+    .refine(...longest(maxLength, maxLength + SLIGHTLY_OVER))
     .regex(pattern, { error: expected(what) })
-    .max(maxLength);
+    .refine(...longest(maxLength, maxLength));
 }
 
 const CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
@@ -33,10 +63,7 @@ const INVISIBLE_CHARACTERS = /^[^\u0080-\u009f\p{Cf}\p{Zl}\p{Zp}]*$/u;
 
 /** Free text on one line: non-empty, bounded, no control, format (bidi, zero-width) or separator characters. */
 export function text(maxLength: number) {
-  return z
-    .string()
-    .min(1)
-    .max(maxLength)
+  return bounded(maxLength)
     .regex(CONTROL_CHARACTERS, { error: expected('text without control characters (tabs, newlines)') })
     .regex(INVISIBLE_CHARACTERS, {
       error: expected('text without invisible or direction-changing characters (zero-width, bidi controls such as U+202E)')
@@ -46,24 +73,16 @@ export function text(maxLength: number) {
 /** A version label: `1.0.0`, `2.5`, `v1`, `b4567`, `0.10.1.dev12+g1a2b3c`: printable ASCII only, nothing to hide in. */
 export function versionLabel(maxLength: number) {
   // Empty passes the pattern so that it is reported once, as empty.
-  return z
-    .string()
-    .min(1)
-    .max(maxLength)
-    .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._+-]*)?$/, {
-      error: expected('a version label (A-Z a-z 0-9 . _ + -, starting with a letter or digit)')
-    });
+  return bounded(maxLength).regex(/^(?:[A-Za-z0-9][A-Za-z0-9._+-]*)?$/, {
+    error: expected('a version label (A-Z a-z 0-9 . _ + -, starting with a letter or digit)')
+  });
 }
 
 /** Lowercase token such as `llama`, `qwen2`, `gpt-oss`. */
 export function token(maxLength: number) {
-  return z
-    .string()
-    .min(1)
-    .max(maxLength)
-    .regex(/^[a-z0-9][a-z0-9._-]*$/, {
-      error: expected('a lowercase token (a-z, 0-9, ".", "_", "-", starting with a letter or digit)')
-    });
+  return bounded(maxLength).regex(/^[a-z0-9][a-z0-9._-]*$/, {
+    error: expected('a lowercase token (a-z, 0-9, ".", "_", "-", starting with a letter or digit)')
+  });
 }
 
 export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -143,7 +162,7 @@ function toAmount(value: number | string | bigint): bigint | string {
     }
     amount = BigInt(value);
   } else if (typeof value === 'string') {
-    if (!DECIMAL.test(value) || value.length > PRICE_MAX_DIGITS) {
+    if (value.length > PRICE_MAX_DIGITS || !DECIMAL.test(value)) {
       return `expected ${what} as a decimal string of at most ${PRICE_MAX_DIGITS} digits, got ${show(value)}`;
     }
     amount = BigInt(value);

@@ -36,3 +36,4 @@ export {
   type Manifest,
   type ManifestResult
 } from './validate.ts';
+export { warmManifestValidators } from './warm.ts';

@@ -121,12 +121,16 @@ function squash(text: string): string {
   return text.toLowerCase().replace(/[-_. ]/g, '');
 }
 
+/** Inputs longer than any option are not squashed to look for one. */
+const MAX_SUGGESTED_CHARS = 64;
+
 /**
  * A close spelling among `options`, if the input differs only by case or separators. `squashed` (the options squashed,
  * in order) spares squashing them again for each of many inputs.
  */
 export function suggest(input: unknown, options: readonly string[], squashed = options.map(squash)): string | undefined {
-  if (typeof input !== 'string') return undefined;
+  // Squashing runs a regular expression over the input (~800 instructions a character in a canister): no option is long.
+  if (typeof input !== 'string' || input.length > MAX_SUGGESTED_CHARS) return undefined;
   const at = squashed.indexOf(squash(input));
   return at < 0 ? undefined : options[at];
 }
@@ -188,6 +192,21 @@ export const MAX_MANIFEST_ISSUES = 16;
 
 /** zod's issues → manifest issues: one per unknown key, the first problem per path only, MAX_MANIFEST_ISSUES at most. */
 export function toManifestIssues(issues: readonly z.core.$ZodIssue[]): ManifestIssue[] {
+  return reportIssues(issues, (issue) => issue);
+}
+
+/** How many problems an issue past the limit stands for: each unknown key is one. */
+function problemsIn(issue: object): number {
+  return 'keys' in issue && Array.isArray(issue.keys) ? issue.keys.length : 1;
+}
+
+/**
+ * Issues as zod's run leaves them (raw: no message yet) → manifest issues, as {@link toManifestIssues}. `finalize` gives
+ * an issue its message and is called only for the ones reported: zod finalizing every issue, and its error object,
+ * cost a canister ~0.2M instructions an issue, and a 2 KB manifest can hold 150 issues (issue 15). Past the limit
+ * issues are only counted, by issue rather than by path.
+ */
+export function reportIssues<I extends object>(issues: readonly I[], finalize: (issue: I) => z.core.$ZodIssue): ManifestIssue[] {
   const out: ManifestIssue[] = [];
   const seen = new Set<string>();
   let more = 0;
@@ -197,7 +216,12 @@ export function toManifestIssues(issues: readonly z.core.$ZodIssue[]): ManifestI
     if (out.length < MAX_MANIFEST_ISSUES) out.push({ path, message: message() });
     else more++;
   };
-  for (const issue of issues) {
+  for (const raw of issues) {
+    if (out.length >= MAX_MANIFEST_ISSUES) {
+      more += problemsIn(raw);
+      continue;
+    }
+    const issue = finalize(raw);
     if (issue.code === 'unrecognized_keys') {
       const allowed = issue.message === '' ? [] : issue.message.split(', ');
       const squashed = allowed.map(squash);

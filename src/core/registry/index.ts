@@ -16,6 +16,7 @@ export { compareVersions } from './versions.js';
 export {
   checkRegistration,
   registerRunner,
+  addRunner,
   updateRunner,
   manageable,
   deregisterRunner,
@@ -46,6 +47,7 @@ export { checkPage, type Page, type PageRequest } from './pagination.js';
 export { ANONYMOUS_PRINCIPAL, type RegistryError, type Result } from './errors.js';
 export * from './limits.js';
 export { parseCardText } from './card-text.js';
+export { parseManifestBytes } from './manifest-bytes.js';
 export {
   backfillQuotaCounters,
   bump,

@@ -3,7 +3,19 @@ export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 /** A list call looks at no more than this many entries before it returns a continuation cursor. */
 export const MAX_SCAN_PER_CALL = 2_000;
-export const MAX_MANIFEST_BYTES = 64 * 1024;
+/**
+ * A runner manifest's JSON, in UTF-8 bytes: a valid manifest at every field's limit (16 deployments with images and
+ * evidence, 16 accelerators) takes ~22 KiB, ~26 KiB pretty-printed. While bonds are off anyone registers for free, so
+ * the bound keeps what an invalid manifest costs to decode, parse and report small (issue 15).
+ */
+export const MAX_MANIFEST_BYTES = 32 * 1024;
+/**
+ * `[` and `{` in a manifest's JSON, strings included: the largest valid manifest has 70 outside its free text (vendor and
+ * model names, the endpoint), which leaves them room for 58. It also bounds nesting: 128 levels parse without a scan.
+ */
+export const MAX_MANIFEST_BRACKETS = 128;
+/** Commas in a manifest's JSON, strings included: the largest valid manifest has 297 outside its free text. */
+export const MAX_MANIFEST_SEPARATORS = 512;
 /**
  * A model card's JSON: a valid card at every field's limit takes under 2 KiB (about 3 KiB pretty-printed). Anyone
  * may publish, so the bound keeps what an invalid card costs to decode, parse and report small (issue 15).
@@ -13,8 +25,6 @@ export const MAX_CARD_BYTES = 8 * 1024;
 export const MAX_CARD_BRACKETS = 96;
 /** Commas in a card's JSON, strings included: a valid card has at most ~30, plus what its free-text label holds. */
 export const MAX_CARD_SEPARATORS = 128;
-/** Arrays and objects nested in a manifest's JSON (a valid one nests 4 deep); QuickJS's stack overflows at a few thousand. */
-export const MAX_MANIFEST_DEPTH = 32;
 export const MAX_ADMINS = 32;
 export const MAX_REASON_LENGTH = 256;
 export const MAX_AFFINITY_KEY_LENGTH = 128;

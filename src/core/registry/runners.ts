@@ -84,9 +84,16 @@ export function registerRunner(
 ): Result<StoredRunner> {
   const checked = checkRegistration(store, caller, nowNs, input, registryId);
   if ('Err' in checked) return checked;
-  const runner = checked.Ok;
-  bump(store, 'runners', effectiveOperator(runner), 1, caller);
-  store.runners.set(caller, runner);
+  return addRunner(store, checked.Ok);
+}
+
+/**
+ * Stores a runner that checkRegistration returned in this same message (nothing changed since): validating a large
+ * manifest again would cost as much as the first time (~20M instructions for 16 deployments in a canister).
+ */
+export function addRunner(store: RegistryStore, runner: StoredRunner): Result<StoredRunner> {
+  bump(store, 'runners', effectiveOperator(runner), 1, runner.id);
+  store.runners.set(runner.id, runner);
   store.index.add(runner);
   return ok(runner);
 }
