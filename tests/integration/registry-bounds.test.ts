@@ -41,10 +41,12 @@ const DECODE_ALLOWANCE = 20_000_000n;
 /**
  * What a registration may cost while bonds are off (an admin's choice: then anyone registers for free, so every caller
  * is unfunded): a 32 KiB manifest decoded (~400 instructions a byte) and parsed (~120), checked field by field, at most
- * 16 issues reported. ~15M for a valid one-deployment manifest, ~25M for a 31 KB string, ~30M for 112 issues, ~60M for
- * 32 KiB of non-ASCII text (the slowest to decode). With bonds on (the default) an unfunded caller is refused before.
+ * 16 issues reported. ~15M for a valid one-deployment manifest, ~25M for a 31 KB string, ~30M for 112 issues. With
+ * bonds on (the default) an unfunded caller is refused before its manifest is read.
  */
 const FREE_REGISTRATION = 40_000_000n;
+/** The same for a manifest of non-ASCII text, which only the slow path decodes (escape and decodeURIComponent). */
+const FREE_NON_ASCII_REGISTRATION = 70_000_000n;
 /** A call refused by canister_inspect_message. */
 const INSPECT_REFUSAL = 5_000_000n;
 
@@ -271,6 +273,12 @@ describe('registry bounds', () => {
         { InvalidManifest: { issues: [{ path: 'region', message: 'expected at most 32 characters, got 31000' }] } },
         FREE_REGISTRATION
       ],
+      [
+        '32 KB of non-ASCII text',
+        JSON.stringify(runnerManifest(op, [deployment(t.card)], { region: 'é'.repeat(15_700) })),
+        { InvalidManifest: { issues: [{ path: 'region', message: 'expected at most 32 characters, got 15700' }] } },
+        FREE_NON_ASCII_REGISTRATION
+      ],
       // 16 deployments with every field of the wrong type: 112 issues, 16 of them finalized and reported.
       [
         '112 issues',
@@ -286,7 +294,7 @@ describe('registry bounds', () => {
     ];
     for (const [what, manifest, error, limit] of refusals) {
       const [answer, instructions] = await cost(manifest);
-      console.log(`register_runner, bonds off, ${what} (${manifest.length} bytes): ${instructions} instructions`);
+      console.log(`register_runner, bonds off, ${what} (${new TextEncoder().encode(manifest).length} bytes): ${instructions} instructions`);
       expect(answer, what).toEqual(error);
       expect(instructions, what).toBeLessThan(limit);
     }
