@@ -70,8 +70,9 @@ const mismatch = (message: string): never => {
 };
 
 /**
- * Values and fields a message may make the decoder visit (decoded, skipped or checked for size): 512, one more per
- * 8 bytes of its first 32 KiB and per KiB after. Values of zero-sized types take no bytes, so without this a
+ * Values, fields and type-table entries a message may make the decoder visit (decoded, skipped, checked for size or
+ * parsed): 512, one more per 8 bytes of its first 32 KiB and per KiB after (arguments without vectors get fewer, see
+ * allowanceFor). Values of zero-sized types take no bytes, so without this a
  * ~100-byte type table of records whose fields point twice to the next record costs 2^levels visits (review 3,
  * R3-D1), and a vec of one-byte records with thousands of null fields costs elements × fields (R3-D1c); a visit costs
  * ~10K instructions under QuickJS. The largest honest messages stay below it: a 256-entry settle_usage batch (17 KiB,
@@ -79,6 +80,59 @@ const mismatch = (message: string): never => {
  */
 const maxVisitsFor = (bytes: number): number =>
   512 + Math.floor(Math.min(bytes, 32_768) / 8) + Math.floor(Math.max(0, bytes - 32_768) / 1_024);
+
+/**
+ * Visits a message for arguments without vectors may take, whatever its size: twice what their values and fields
+ * count (table entries and fields count too) plus room for fields and arguments a newer client adds. An anonymous
+ * get_task then stops a hostile type table or extra argument after ~130 visits (~4M instructions), not ~1,000.
+ */
+const FIXED_SLACK = 128;
+const fixedVisitsOf = new WeakMap<Plan, number | null>();
+
+/** Values and fields a value of `plan` holds at most; null when a vector makes it grow with the message. */
+function fixedVisits(plan: Plan): number | null {
+  const known = fixedVisitsOf.get(plan);
+  if (known !== undefined) return known;
+  let n: number | null = 1;
+  const add = (inner: Plan): void => {
+    const more = fixedVisits(inner);
+    n = n === null || more === null ? null : n + more;
+  };
+  switch (plan.kind) {
+    case 'vec':
+      n = null;
+      break;
+    case 'opt':
+      add(plan.inner);
+      break;
+    case 'record':
+      for (const field of plan.fields) add(field.plan);
+      break;
+    case 'variant': {
+      let widest: number | null = 0;
+      for (const { plan: inner } of plan.cases.values()) {
+        const more = fixedVisits(inner);
+        widest = widest === null || more === null ? null : Math.max(widest, more);
+      }
+      n = widest === null ? null : 1 + widest;
+      break;
+    }
+    default:
+      break;
+  }
+  fixedVisitsOf.set(plan, n);
+  return n;
+}
+
+function allowanceFor(plans: Plan[], bytes: number): number {
+  let fixed = 0;
+  for (const plan of plans) {
+    const n = fixedVisits(plan);
+    if (n === null) return maxVisitsFor(bytes);
+    fixed += n;
+  }
+  return Math.min(2 * fixed + FIXED_SLACK, maxVisitsFor(bytes));
+}
 
 class Reader {
   pos = 0;
@@ -307,8 +361,11 @@ class Message {
   private visits = 0;
   private readonly maxVisits: number;
   private readonly sizeless = new Map<WireRef, boolean>();
-  constructor(readonly r: Reader) {
-    this.maxVisits = maxVisitsFor(r.bytes.length);
+  constructor(
+    readonly r: Reader,
+    maxVisits = maxVisitsFor(r.bytes.length)
+  ) {
+    this.maxVisits = maxVisits;
   }
 
   private visit(): void {
@@ -341,7 +398,12 @@ class Message {
     for (const b of MAGIC) if (r.byte() !== b) fail('not a Candid message (no DIDL magic)');
     const entries = r.count();
     if (entries > r.bytes.length) fail('type table longer than the message');
-    for (let i = 0; i < entries; i++) this.table.push(this.readEntry(entries));
+    // Each entry and field counts as a visit: parsing one costs about as much as a value (~35K instructions), and a
+    // 400 KB table of one-field records ran an anonymous query to the 5B limit.
+    for (let i = 0; i < entries; i++) {
+      this.visit();
+      this.table.push(this.readEntry(entries));
+    }
     const argc = r.count();
     if (argc > r.bytes.length) fail('more arguments than bytes');
     for (let i = 0; i < argc; i++) this.args.push(this.ref(r.typeRef(), entries));
@@ -365,6 +427,7 @@ class Message {
         const fields: Array<[number, WireRef]> = [];
         let last = -1;
         for (let i = 0; i < n; i++) {
+          this.visit();
           const hash = r.count();
           if (hash <= last) fail('field ids not in increasing order');
           last = hash;
@@ -624,10 +687,15 @@ class Message {
         const n = r.count();
         this.bound(inner, n, depth);
         if (this.op(inner) === Op.Nat8) return void r.take(n);
+        // Values that take no bytes (counted by bound) have nothing to read or check.
+        if (this.zeroSized(inner, depth)) return;
         for (let i = 0; i < n; i++) this.skipValue(inner, depth + 1);
         return;
       }
       case Op.Record: {
+        // A record of null, reserved and such records takes no bytes and cannot be malformed: nothing to walk, so a
+        // table whose records point twice to the next costs a visit per type, not 2^levels (R3-D1).
+        if (this.zeroSized(t, depth)) return;
         // Index loops: for-of and destructuring run the iterator protocol, calls per element under QuickJS.
         const fields = (this.entry(t) as { fields: Array<[number, WireRef]> }).fields;
         for (let i = 0; i < fields.length; i++) this.skipValue((fields[i] as [number, WireRef])[1], depth + 1);
@@ -684,7 +752,7 @@ export function warmArgPlans(types: IDL.Type[]): void {
 export function decodeArgs(types: IDL.Type[], bytes: Uint8Array): unknown[] {
   const argPlans = types.map(planOf);
   if (argPlans.some((plan) => plan === null)) return IDL.decode(types, bytes);
-  const message = new Message(new Reader(bytes));
+  const message = new Message(new Reader(bytes), allowanceFor(argPlans as Plan[], bytes.length));
   message.readHeader();
   if (message.args.length < types.length) {
     // Missing trailing arguments are allowed only where a missing value means something (opt, null, reserved).

@@ -1,5 +1,5 @@
 import '../common/text-codec.js';
-import { certifiedDataSet, dataCertificate, init, msgCaller, postUpgrade, query, setTimer, time, trap, update } from 'azle';
+import { certifiedDataSet, dataCertificate, init, msgArgData, msgCaller, postUpgrade, query, setTimer, time, trap, update } from 'azle';
 import { encode as cborEncode } from '@dfinity/cbor';
 import { bytesToHex } from '@noble/hashes/utils';
 
@@ -20,10 +20,10 @@ import {
   upgradeLedgerConfig,
   type LedgerStore
 } from '../../src/core/ledger/index.js';
-import { fromOpt as some, opt } from '../../src/interface/candid.js';
+import { fromOpt as some, opt, type Method } from '../../src/interface/candid.js';
 import { LedgerArg, ledgerMethods as m } from '../../src/interface/ledger/index.js';
 import { warmArgPlans } from '../common/candid-decoder.js';
-import { handle, warmReplyTypes } from '../common/fast-candid.js';
+import { handle as decodeAndHandle, warmReplyTypes } from '../common/fast-candid.js';
 import { accountIn, accountOut, metadataIn, metadataOut, optHex } from './convert.js';
 import { openLedgerStore } from './stable-store.js';
 
@@ -31,6 +31,20 @@ import { openLedgerStore } from './stable-store.js';
 let opened: ReturnType<typeof openLedgerStore> | undefined;
 const state = (): ReturnType<typeof openLedgerStore> => (opened ??= openLedgerStore());
 const caller = (): string => bytesToHex(msgCaller().toUint8Array());
+
+/**
+ * The largest argument any ledger method takes: an Account with its subaccount, a transfer's memo (32 bytes) and
+ * timestamps, or a few hundred block ranges. Larger is refused (a trap) before it is decoded: queries have no
+ * inspect_message, and a 400 KB type table, or a 2 MB text as an extra argument, would cost hundreds of millions of
+ * instructions to read (issue 15).
+ */
+const MAX_ARG_BYTES = 8 * 1024;
+
+function handle<A extends unknown[], R>(method: Method<A, R>, body: (...decoded: NoInfer<A>) => NoInfer<R>): void {
+  const size = msgArgData().length;
+  if (size > MAX_ARG_BYTES) trap(`argument of ${size} bytes, larger than the ${MAX_ARG_BYTES} any ledger method takes`);
+  decodeAndHandle(method, body);
+}
 
 const STANDARDS = [
   { name: 'ICRC-1', url: 'https://github.com/dfinity/ICRC-1/tree/main/standards/ICRC-1' },

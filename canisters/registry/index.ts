@@ -33,7 +33,6 @@ import {
   updateRunner,
   manageable,
   inspectIngress,
-  maxArgBytes,
   assignNamespace,
   delegateNamespace,
   getNamespace,
@@ -80,7 +79,8 @@ import {
 import { warmArgPlans } from '../common/candid-decoder.js';
 import { warmManifestValidators } from '../../src/core/manifest/index.js';
 import { principalText } from '../common/principals.js';
-import { argsOf, handle, reply, replyOf, warmReplyTypes } from '../common/fast-candid.js';
+import { argsOf, replyOf, warmReplyTypes } from '../common/fast-candid.js';
+import { handle, isMethod, tooLarge } from './bounded-args.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
 import { migrateNamespacesIfNeeded } from './namespace-migration.js';
 import { bondConfigView, bondShortfall, bondView, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
@@ -136,25 +136,6 @@ const MANUAL = { manual: true };
 let opened: ReturnType<typeof openStore> | undefined;
 const state = (): ReturnType<typeof openStore> => (opened ??= openStore());
 const caller = (): string => principalText(msgCaller());
-
-/** Manifests arrive as JSON text (what `deai` reads from YAML or JSON files), bounded and parsed here. */
-type MethodName = keyof typeof m;
-const isMethod = (name: string): name is MethodName => Object.prototype.hasOwnProperty.call(m, name);
-
-/**
- * Refuses (with LimitExceeded) a call whose Candid argument is larger than the method can need, before anything is
- * decoded: inspect_message does the same for ingress, but calls from canisters skip it. Only for methods that reply
- * a Result.
- */
-function tooLarge(name: MethodName): boolean {
-  const size = msgArgData().length;
-  const limit = maxArgBytes(name);
-  if (size <= limit) return false;
-  const ret = m[name].ret;
-  if (ret === undefined) trap(`argument of ${name} larger than ${limit} bytes`);
-  reply(ret, { Err: { LimitExceeded: { what: `argument bytes of ${name}`, limit: BigInt(limit) } } });
-  return true;
-}
 
 const inputRefused = (reason: string) => ({ Err: { InvalidArgument: { field: 'input.inline', reason } } });
 

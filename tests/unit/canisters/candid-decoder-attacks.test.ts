@@ -31,24 +31,28 @@ describe('review 3: Candid decoder cost', () => {
   it('R3-D1 a ~150-byte message whose extra argument is a DAG of zero-sized records costs work bounded by its size', () => {
     // 22 levels: 139 bytes, 2^21 records skipped on main (~0.7 s under V8; every level doubles the work, and 64
     // levels, 390 bytes, are within MAX_DEPTH: under QuickJS any query or update runs to its instruction limit).
-    const message = zeroSizedDag(22);
-    expect(message.length).toBeLessThan(200);
-    // Refused after ~520 visits instead of 2^21.
-    expect(() => decodeArgs([IDL.Nat], message)).toThrow(TOO_COSTLY);
-    // A shallow DAG (2^4 nodes) is a valid, cheap message and still decodes.
+    // A record of zero-sized fields takes no bytes and cannot be malformed, so skipping it walks nothing: a visit per
+    // type. 20 levels (2^19 records walked one by one, refused as too costly after ~520 visits before) decode at once.
+    expect(decodeArgs([IDL.Nat], zeroSizedDag(20))).toEqual([5n]);
     expect(decodeArgs([IDL.Nat], zeroSizedDag(5))).toEqual([5n]);
+    // 60 levels: table entries and fields count as visits too, and a nat needs few, so its ~180 are refused.
+    const message = zeroSizedDag(60);
+    expect(message.length).toBeLessThan(400);
+    expect(() => decodeArgs([IDL.Nat], message)).toThrow(/too costly to decode \(more than 130 values and fields\)/);
   });
 
   it('R3-D1b the same DAG after get_task’s text (a query anyone may call, anonymous included) costs no more than its bytes', () => {
     const [argType] = registryMethods.get_task.args;
     expect(argType).toBeDefined();
     // get_task takes a text: send the text, then the DAG as an extra argument (any method is reachable the same way).
-    const k = 22;
-    const table: number[] = [];
-    for (let i = 0; i < k - 1; i++) table.push(0x6c, 2, 0, i + 1, 1, i + 1);
-    table.push(0x6c, 1, 0, 0x7f);
-    const message = bytesOf(MAGIC, [k], table, [2, 0x71, 0], [1, 0x61]);
-    expect(() => decodeArgs(registryMethods.get_task.args, message)).toThrow(TOO_COSTLY);
+    const dag = (k: number): Uint8Array => {
+      const table: number[] = [];
+      for (let i = 0; i < k - 1; i++) table.push(0x6c, 2, 0, i + 1, 1, i + 1);
+      table.push(0x6c, 1, 0, 0x7f);
+      return bytesOf(MAGIC, [k], table, [2, 0x71, 0], [1, 0x61]);
+    };
+    expect(decodeArgs(registryMethods.get_task.args, dag(20))).toEqual(['a']);
+    expect(() => decodeArgs(registryMethods.get_task.args, dag(60))).toThrow(TOO_COSTLY);
   });
 });
 
@@ -62,6 +66,24 @@ const leb = (n: number): number[] => {
   } while (n > 0);
   return out;
 };
+
+describe('type tables and arguments without vectors', () => {
+  it('counts type-table entries and fields: a 4 KB table of one-field records is refused after the allowance', () => {
+    const entries = 1_000;
+    const table: number[] = [];
+    for (let i = 0; i < entries; i++) table.push(0x6c, 1, 0, 0x7f);
+    const message = bytesOf(MAGIC, leb(entries), table, [1, 0x71], [1, 0x61]);
+    // A text needs one visit: the allowance is 2 x 1 + 128, whatever the message's size.
+    expect(() => decodeArgs(registryMethods.get_task.args, message)).toThrow(/more than 130 values and fields/);
+    // With a vector among the arguments the allowance grows with the message (512 + bytes / 8), tables included.
+    expect(() =>
+      decodeArgs(
+        [IDL.Vec(IDL.Text), IDL.Text],
+        bytesOf(MAGIC, leb(entries + 1), table, [0x6d, 0x71], [2, ...leb(entries), 0x71], [0, 1, 0x61])
+      )
+    ).toThrow(/more than 1013 values and fields/);
+  });
+});
 
 describe('review 3: Candid decoder cost, without zero-sized values', () => {
   it('R3-D1c a vec of wide records (many null fields, one nat8) costs elements x fields, not bytes', () => {
