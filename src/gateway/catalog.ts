@@ -9,10 +9,17 @@ export interface GatewayRegistry {
 }
 
 const CARDS_TTL_MS = 10_000;
+/** Cards older than CARDS_TTL_MS are served this long while read again in the background (then read first). */
+const CARDS_STALE_MS = 30_000;
 /** A card missing from the cache is looked up again at most this often (a flood of unknown ids costs one read). */
 const CARDS_MISS_REFRESH_MS = 1_000;
 /** Discovery answers are reused this long: a runner's state moves at heartbeat pace, requests much faster. */
 const CANDIDATES_TTL_MS = 1_000;
+/**
+ * An answer older than CANDIDATES_TTL_MS is served this long while the registry is asked again in the background, so
+ * no request waits on the registry once warm (a runner that fails is failed over, and its failure forgets all answers).
+ */
+const CANDIDATES_STALE_MS = 10_000;
 const MAX_CACHED_REQUESTS = 1_000;
 
 const stableJson = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
@@ -20,7 +27,8 @@ const stableJson = (value: unknown): string => JSON.stringify(value, (_k, v: unk
 /** The registry as the gateway needs it: published cards and live runners, cached briefly. */
 export class Catalog {
   private cards: { atMs: number; byId: Map<string, PublishedModel> } | undefined;
-  private readonly candidates = new Map<string, { atMs: number; value: Promise<RunnerCandidate[]> }>();
+  private cardsRefreshing: Promise<unknown> | undefined;
+  private readonly candidates = new Map<string, { atMs: number; value: Promise<RunnerCandidate[]>; refreshing?: boolean }>();
 
   constructor(
     private readonly registry: GatewayRegistry,
@@ -38,23 +46,56 @@ export class Catalog {
   }
 
   async publishedCards(refresh = false): Promise<Map<string, PublishedModel>> {
-    if (!refresh && this.cards !== undefined && this.nowMs() - this.cards.atMs < CARDS_TTL_MS) return this.cards.byId;
+    const cached = this.cards;
+    const ageMs = cached === undefined ? Infinity : this.nowMs() - cached.atMs;
+    if (!refresh && cached !== undefined && ageMs < CARDS_TTL_MS) return cached.byId;
+    if (!refresh && cached !== undefined && ageMs < CARDS_STALE_MS) {
+      this.cardsRefreshing ??= this.readCards()
+        .catch(() => undefined)
+        .finally(() => (this.cardsRefreshing = undefined));
+      return cached.byId;
+    }
+    return this.readCards();
+  }
+
+  private async readCards(): Promise<Map<string, PublishedModel>> {
+    const atMs = this.nowMs();
     const listed = await this.read(() => this.registry.listModels());
     const byId = new Map<string, PublishedModel>();
     // Several versions of one id: the registry lists the latest first; deprecated cards are not offered.
     for (const card of listed) if (card.deprecated === undefined && !byId.has(card.id)) byId.set(card.id, card);
-    this.cards = { atMs: this.nowMs(), byId };
+    if (this.cards === undefined || this.cards.atMs <= atMs) this.cards = { atMs, byId };
     return byId;
   }
 
+  /** The registry's live runners for `request`: stale-while-revalidate (CANDIDATES_TTL_MS, CANDIDATES_STALE_MS). */
   async findRunners(request: RunnerRequest): Promise<RunnerCandidate[]> {
     const key = stableJson(request);
     const cached = this.candidates.get(key);
-    if (cached !== undefined && this.nowMs() - cached.atMs < CANDIDATES_TTL_MS) return cached.value;
+    const ageMs = cached === undefined ? Infinity : this.nowMs() - cached.atMs;
+    if (cached !== undefined && ageMs < CANDIDATES_TTL_MS) return cached.value;
+    if (cached !== undefined && ageMs < CANDIDATES_STALE_MS) {
+      if (cached.refreshing !== true) {
+        cached.refreshing = true;
+        const atMs = this.nowMs();
+        const next = this.read(() => this.registry.findRunners(request));
+        next.then(
+          () => {
+            // Unless forgotten meanwhile (a runner failed): then the next request asks the registry itself.
+            if (this.candidates.get(key) === cached) this.candidates.set(key, { atMs, value: next });
+          },
+          () => (cached.refreshing = false)
+        );
+      }
+      return cached.value;
+    }
     if (this.candidates.size >= MAX_CACHED_REQUESTS) this.candidates.clear();
     const value = this.read(() => this.registry.findRunners(request));
-    this.candidates.set(key, { atMs: this.nowMs(), value });
-    value.catch(() => this.candidates.delete(key));
+    const entry = { atMs: this.nowMs(), value };
+    this.candidates.set(key, entry);
+    value.catch(() => {
+      if (this.candidates.get(key) === entry) this.candidates.delete(key);
+    });
     return value;
   }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { z } from 'zod';
@@ -13,7 +13,8 @@ import { withFileLock, withFileLockAsync } from './file-lock.js';
  * after `sk-deai-`; only its SHA-256 and its first characters (to tell keys apart) are stored, so the file does not
  * hold a usable key. Each key has a spend limit and what it has spent so far (e8s), updated durably after each
  * request; `deai gateway keys` and a running gateway share the file under a lock, and the gateway rereads it when
- * it changes (a key created or revoked while it runs takes effect at once).
+ * it changes: a key created or revoked by another process takes effect within KEY_FILE_MAX_STALE_MS (one by this
+ * process at once).
  */
 export const KEY_PREFIX = 'sk-deai-';
 export const DEFAULT_KEYS_FILE = '.deai/gateway-keys.json';
@@ -26,6 +27,16 @@ const SHOWN_CHARS = KEY_PREFIX.length + 6;
  * The write is asynchronous too (flushAsync), so requests go on while it runs.
  */
 const SPEND_FLUSH_MS = 100;
+/**
+ * How long the key file's last look is trusted without another: a request later than this starts an asynchronous
+ * stat (and reread when it changed) and is served from what was read, so no request waits on the disk once warm…
+ */
+export const KEY_FILE_REVALIDATE_MS = 200;
+/**
+ * …and the most a look may be trusted: past this (an idle gateway, or a stat that has not answered), the request
+ * stats the file itself first. A key revoked by `deai gateway keys revoke` is refused within this long.
+ */
+export const KEY_FILE_MAX_STALE_MS = 1_000;
 
 const Digits = z.string().regex(/^\d{1,30}$/);
 const StoredKeySchema = z.object({
@@ -87,8 +98,14 @@ function viewOf(key: StoredKey, pendingE8s = 0n): ApiKeyView {
   };
 }
 
+type KeyIndexes = { stamp: string; byHash: Map<string, StoredKey>; byId: Map<string, StoredKey> };
+
 export class KeyStore {
-  private cache: { stamp: string; byHash: Map<string, StoredKey>; byId: Map<string, StoredKey> } | undefined;
+  private cache: KeyIndexes | undefined;
+  /** When the file was last looked at (clock ms): the cache is what it held then. */
+  private checkedAtMs = -Infinity;
+  /** The asynchronous look in flight, if any. */
+  private revalidating: Promise<void> | undefined;
   /** Spend not yet written, by key id. */
   private readonly pending = new Map<string, bigint>();
   /** Worst-case cost of requests in flight, by key id (in memory: held only while a request runs). */
@@ -99,7 +116,9 @@ export class KeyStore {
   constructor(
     readonly file: string = DEFAULT_KEYS_FILE,
     private readonly random: (size: number) => Uint8Array = randomBytes,
-    private readonly now: () => Date = () => new Date()
+    private readonly now: () => Date = () => new Date(),
+    /** The clock the key file's looks are timed by (monotonic ms). */
+    private readonly clockMs: () => number = () => performance.now()
   ) {}
 
   /** A new key; the returned `key` is the only time it is seen. */
@@ -260,18 +279,42 @@ export class KeyStore {
   }
 
   private indexes(): { byHash: Map<string, StoredKey>; byId: Map<string, StoredKey> } {
-    const stamp = this.stamp();
-    if (this.cache?.stamp !== stamp) {
-      const keys = this.read().keys;
-      this.cache = { stamp, byHash: new Map(keys.map((k) => [k.sha256, k])), byId: new Map(keys.map((k) => [k.id, k])) };
+    const ageMs = this.clockMs() - this.checkedAtMs;
+    if (this.cache !== undefined && ageMs < KEY_FILE_MAX_STALE_MS) {
+      if (ageMs >= KEY_FILE_REVALIDATE_MS) void this.revalidate();
+      return this.cache;
     }
+    const stamp = this.stamp();
+    this.checkedAtMs = this.clockMs();
+    if (this.cache?.stamp !== stamp) this.cache = indexesOf(stamp, this.read());
     return this.cache;
+  }
+
+  /**
+   * Looks at the file off the request path: a stat, and a reread when it changed. What this process wrote meanwhile
+   * (remember) is newer than what this look read: it is kept.
+   */
+  revalidate(): Promise<void> {
+    this.revalidating ??= (async () => {
+      const before = this.cache;
+      const startedMs = this.clockMs();
+      const stamp = stampOf(await stat(this.file).catch(absentAsUndefined));
+      const indexes =
+        before?.stamp === stamp
+          ? before
+          : indexesOf(stamp, parseKeyFile(this.file, await readFile(this.file, 'utf8').catch(absentAsUndefined)));
+      if (this.cache !== before) return;
+      this.cache = indexes;
+      this.checkedAtMs = startedMs;
+    })()
+      .catch(() => undefined)
+      .finally(() => (this.revalidating = undefined));
+    return this.revalidating;
   }
 
   private stamp(): string {
     try {
-      const stat = statSync(this.file);
-      return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+      return stampOf(statSync(this.file));
     } catch {
       return 'absent';
     }
@@ -283,11 +326,8 @@ export class KeyStore {
 
   /** What was just written is the file's content: the next authenticate need not read and parse it again. */
   private remember(file: KeyFile): void {
-    this.cache = {
-      stamp: this.stamp(),
-      byHash: new Map(file.keys.map((k) => [k.sha256, k])),
-      byId: new Map(file.keys.map((k) => [k.id, k]))
-    };
+    this.cache = indexesOf(this.stamp(), file);
+    this.checkedAtMs = this.clockMs();
   }
 
   private update(change: (file: KeyFile) => void): void {
@@ -302,6 +342,14 @@ export class KeyStore {
     });
   }
 }
+
+const stampOf = (stats: Stats | undefined): string => (stats === undefined ? 'absent' : `${stats.mtimeMs}:${stats.size}:${stats.ino}`);
+
+const indexesOf = (stamp: string, file: KeyFile): KeyIndexes => ({
+  stamp,
+  byHash: new Map(file.keys.map((k) => [k.sha256, k])),
+  byId: new Map(file.keys.map((k) => [k.id, k]))
+});
 
 function parseKeyFile(path: string, text: string | undefined): KeyFile {
   if (text === undefined) return { version: 1, keys: [] };

@@ -18,6 +18,8 @@ import type { ReceiptStore } from './receipt-store.js';
  */
 interface LiveLine {
   view?: { line: CreditLineView; atMs: number };
+  /** The registry read in flight that refreshes `view` in the background, if any. */
+  refreshing?: Promise<CreditLineView | undefined>;
   /**
    * The charges not yet covered by a receipt, oldest first, each with the runner's cumulative claim after it. A
    * receipt covers the charges whose claim its owed reaches; `covers` in it is informational only (never trusted).
@@ -58,6 +60,11 @@ export interface LineBookOptions {
   store: ReceiptStore;
   limits: ExposureLimits;
   lineCacheMs: number;
+  /**
+   * How old a view may be and still be used while a newer one is read in the background (default lineCacheMs +
+   * 8 s); an older one is read before the request goes on.
+   */
+  lineStaleMs?: number;
   nowMs: () => number;
   /** Most lines held in memory (those with nothing pending are dropped first). */
   maxLines?: number;
@@ -115,14 +122,36 @@ export class LineBook {
     for (const [key, line] of this.lines) if (line.uncovered.length === 0 && line.inFlightCount === 0) this.lines.delete(key);
   }
 
-  /** The registry's view of the line, at most `lineCacheMs` old (`fresh`: ask the registry now). */
+  /**
+   * The registry's view of the line (`fresh`: ask the registry now). Stale-while-revalidate, so that no request waits
+   * on the registry once its line is known: a view under `lineCacheMs` old is used as is; one under `lineStaleMs` old
+   * is used while a newer one is read in the background (one read per line at a time); an older one is read first.
+   * A line closed or drawn down is thus seen within `lineStaleMs` (10 s by default) of the change; the dispute
+   * window of a closed line (1 h by default) leaves the runner that long to settle what it served meanwhile, and what
+   * it serves unreceipted stays within the exposure limits either way.
+   */
   async view(lineId: bigint, fresh = false): Promise<CreditLineView | undefined> {
     const line = this.live(lineId);
-    const now = this.o.nowMs();
-    if (!fresh && line.view !== undefined && now - line.view.atMs < this.o.lineCacheMs) return line.view.line;
+    const cached = line.view;
+    if (!fresh && cached !== undefined) {
+      const ageMs = this.o.nowMs() - cached.atMs;
+      if (ageMs < this.o.lineCacheMs) return cached.line;
+      if (ageMs < (this.o.lineStaleMs ?? this.o.lineCacheMs + 8_000)) {
+        line.refreshing ??= this.read(lineId, line).finally(() => delete line.refreshing);
+        line.refreshing.catch(() => undefined);
+        return cached.line;
+      }
+    }
+    return this.read(lineId, line);
+  }
+
+  /** Reads the line from the registry into `line.view` (unless a read started later has already stored one). */
+  private async read(lineId: bigint, line: LiveLine): Promise<CreditLineView | undefined> {
+    const atMs = this.o.nowMs();
     const view = await this.o.credit.getCreditLine(lineId);
+    if (line.view !== undefined && line.view.atMs > atMs) return view;
     if (view === undefined) delete line.view;
-    else line.view = { line: view, atMs: now };
+    else line.view = { line: view, atMs };
     return view;
   }
 

@@ -326,10 +326,15 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
+    // llama-server (cpp-httplib) closes the connection after every streamed answer, though it announces keep-alive:
+    // a stream's socket is never reused, so it is not offered back to the pool, where the next request would find it
+    // closed (a resend). Plain answers keep their connections alive (fetch's pool).
+    const headers: Record<string, string> =
+      body.stream === true ? { 'content-type': 'application/json', connection: 'close' } : { 'content-type': 'application/json' };
     const send = (): Promise<Response> =>
       fetchImpl(new URL(path, o.engineUrl), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers,
         body: JSON.stringify(engineBody(body, o.engineModel, maxTokens)),
         signal: controller.signal
       });

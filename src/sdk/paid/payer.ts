@@ -100,6 +100,13 @@ export interface PayerClientOptions {
 
 const NO_CHARGES = { costE8s: 0n, inputTokens: 0n, outputTokens: 0n, requests: 0n };
 
+/**
+ * A request goes without the line's latest receipt while the books are still writing it (it leaves the payer only once
+ * they hold it), rather than wait for the disk before its first token: the runner lets some requests go unreceipted
+ * (its `maxUnsignedRequests`, 32 by default). With this many charges unsent, the request waits for the books instead.
+ */
+export const RECEIPT_WAIT_COVERS = 4;
+
 const toBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
 /**
@@ -125,6 +132,8 @@ export class PayerClient {
   private readonly lastUsedMs = new Map<string, number>();
   /** Per line, what this client signed since it opened or last took up a receipt from elsewhere (see adoptHeld). */
   private readonly fromHere = new Map<bigint, typeof NO_CHARGES>();
+  /** Per line, the highest receipt seq signed here that the books may not hold durably yet. */
+  private readonly notDurable = new Map<bigint, bigint>();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
   /** The network the loaded books were written for, when it is not this one (they were set aside: fresh books). */
   readonly foreignBooksNetwork: string | undefined;
@@ -429,12 +438,16 @@ export class PayerClient {
     };
     const signature = toBytes(await this.o.identity.sign(requestSigningBytes(toSign)));
     const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders(toSign, this.publicKey, signature) };
-    const covers = line.unsentCovers.slice();
+    let covers = line.unsentCovers.slice();
     const latest = line.latest;
     if (latest !== undefined && covers.length > 0) {
-      // The receipt leaves the payer only once its books hold it (they are written asynchronously).
-      await this.store.flush?.();
-      headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) });
+      // The receipt leaves the payer only once its books hold it (they are written asynchronously): see
+      // RECEIPT_WAIT_COVERS for when this request goes without it instead of waiting.
+      const written = (this.notDurable.get(line.lineId) ?? -1n) < latest.receipt.seq;
+      if (!written && covers.length >= RECEIPT_WAIT_COVERS) await this.store.flush?.();
+      if (written || covers.length >= RECEIPT_WAIT_COVERS)
+        headers[AUTH_HEADERS.receipt] = JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) });
+      else covers = [];
     }
     const response = await this.fetchImpl(url, {
       method: 'POST',
@@ -535,6 +548,16 @@ export class PayerClient {
         requests: own.requests + 1n
       });
       this.save();
+      const flushed = this.store.flush?.();
+      if (flushed !== undefined) {
+        this.notDurable.set(line.lineId, receipt.seq);
+        flushed.then(
+          () => {
+            if (this.notDurable.get(line.lineId) === receipt.seq) this.notDurable.delete(line.lineId);
+          },
+          () => undefined
+        );
+      }
       this.unsettledCount += 1;
       if (this.unsettledCount >= (this.o.settleEveryRequests ?? 100)) void this.flush().catch(() => undefined);
       else this.scheduleSettle();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { KeyStore, KeyStoreError } from '../../../src/gateway/keys.ts';
+import { KEY_FILE_MAX_STALE_MS, KEY_FILE_REVALIDATE_MS, KeyStore, KeyStoreError } from '../../../src/gateway/keys.ts';
 import { RateLimiter } from '../../../src/gateway/rate-limit.ts';
 
 describe('KeyStore: hashed keys with spend limits in one shared file', () => {
@@ -30,14 +30,31 @@ describe('KeyStore: hashed keys with spend limits in one shared file', () => {
     expect(store.authenticate(`sk-deai-${'a'.repeat(300)}`)).toBeUndefined();
   });
 
-  it('sees keys created and revoked by another process (another store on the same file) at once', () => {
-    const gateway = new KeyStore(file);
+  it('sees keys created and revoked by another process (another store on the same file) within KEY_FILE_MAX_STALE_MS, off the request path', async () => {
+    let clockMs = 0;
+    const gateway = new KeyStore(file, undefined, undefined, () => clockMs);
     const cli = new KeyStore(file);
     const { key, view } = cli.create({ name: 'late', limitE8s: 1n });
     expect(gateway.authenticate(key)?.id).toBe(view.id);
     expect(cli.revoke(view.prefix).revokedAt).toBeDefined();
+    // Within the revalidation interval the last look is trusted (no stat on the request path)…
+    clockMs = KEY_FILE_REVALIDATE_MS - 1;
+    expect(gateway.authenticate(key)?.id).toBe(view.id);
+    // …after it, a request is served from that look while the file is looked at asynchronously…
+    clockMs = KEY_FILE_REVALIDATE_MS;
+    expect(gateway.authenticate(key)?.id).toBe(view.id);
+    await gateway.revalidate();
     expect(gateway.authenticate(key)).toBeUndefined();
     expect(gateway.list()[0]?.revokedAt).toBeDefined();
+    // …and past the bound a request looks at the file itself first: a revocation is never trusted away longer.
+    const late = cli.create({ name: 'later', limitE8s: 1n });
+    clockMs += KEY_FILE_REVALIDATE_MS - 1;
+    expect(gateway.authenticate(late.key)).toBeUndefined();
+    clockMs += KEY_FILE_MAX_STALE_MS;
+    expect(gateway.authenticate(late.key)?.id).toBe(late.view.id);
+    cli.revoke(late.view.prefix);
+    clockMs += KEY_FILE_MAX_STALE_MS;
+    expect(gateway.authenticate(late.key)).toBeUndefined();
   });
 
   it('adds spend at once in memory and durably on flush, without losing a key created meanwhile', () => {

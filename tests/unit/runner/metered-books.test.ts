@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import {
   receiptSigningBytes,
@@ -81,6 +81,55 @@ describe('LineBook receipts', () => {
     const base: Receipt = { lineId: line.id, payer, runner, seq: 1n, owedE8s: 50n, inputTokens: 1n, outputTokens: 1n, requests: 1n };
     return { credit, book, base, path, store };
   }
+
+  it('reads the line stale-while-revalidate: no request waits on the registry while a view under lineStaleMs is held', async () => {
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
+    await credit.payer(payer).depositCredit(10_000n);
+    const base = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    const inner = credit.runner(runner);
+    let reads = 0;
+    let gate: Promise<void> | undefined;
+    let open = (): void => undefined;
+    const book = new LineBook({
+      runner,
+      credit: {
+        ...inner,
+        getCreditLine: async (lineId) => {
+          reads++;
+          await gate;
+          return inner.getCreditLine(lineId);
+        }
+      },
+      store: new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json')),
+      limits: { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 },
+      lineCacheMs: 2_000,
+      lineStaleMs: 10_000,
+      nowMs: () => clockMs
+    });
+    let clockMs = 0;
+    expect((await book.view(base.id))?.reservedE8s).toBe(1_000n);
+    clockMs = 1_999;
+    expect((await book.view(base.id))?.reservedE8s).toBe(1_000n);
+    expect(reads).toBe(1);
+    await credit.payer(payer).reserveCredit(runner, 500n);
+    // Stale: the held view answers at once (the registry read is held back here), one read in flight for all.
+    gate = new Promise<void>((resolve) => (open = resolve));
+    clockMs = 2_000;
+    expect((await book.view(base.id))?.reservedE8s).toBe(1_000n);
+    expect((await book.view(base.id))?.reservedE8s).toBe(1_000n);
+    expect(reads).toBe(2);
+    open();
+    await vi.waitFor(async () => expect((await book.view(base.id))?.reservedE8s).toBe(1_500n));
+    expect(reads).toBe(2);
+    // Past lineStaleMs the registry is read before answering: a closed line is never trusted longer.
+    await credit.payer(payer).closeCreditLine!(base.id);
+    clockMs = 12_000;
+    expect((await book.view(base.id))?.state).not.toBe('open');
+    expect(reads).toBe(3);
+    // A fresh read (a refusal looked at again) never waits for, nor reuses, a background one.
+    expect((await book.view(base.id, true))?.state).not.toBe('open');
+    expect(reads).toBe(4);
+  });
 
   it('keeps a newer valid receipt durably; refuses stale, non-cumulative, forged, foreign ones', async () => {
     const { book, base, path, store } = await setup();
