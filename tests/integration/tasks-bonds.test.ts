@@ -65,14 +65,14 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     });
     expect(await asPoor.get_runner(poor.getPrincipal())).toEqual([]);
     expect(await asPoor.get_bond(poor.getPrincipal())).toEqual([]);
-    // The ledger is asked before the manifest is read: a 60 KB manifest of an unfunded caller is not even parsed
-    // (~850 instructions a byte: 54M before; now the two ledger questions, under 15M).
+    // The ledger is asked before the manifest is read: a 30 KB manifest of an unfunded caller is not even decoded
+    // (~400 instructions a byte, and its checks: 54M for 60 KB before; now the two ledger questions, under 15M).
     let spent = 0n;
     let measuring = true;
     net.onExecution((e) => {
       if (measuring && e.canisterId === t.registry.toText()) spent += e.instructions;
     });
-    expect(errOf(await asPoor.register_runner(JSON.stringify({ a: 'y'.repeat(60_000) })))).toHaveProperty('BondRequired');
+    expect(errOf(await asPoor.register_runner(JSON.stringify({ a: 'y'.repeat(30_000) })))).toHaveProperty('BondRequired');
     measuring = false;
     expect(spent).toBeLessThan(15_000_000n);
 
