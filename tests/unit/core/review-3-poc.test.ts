@@ -184,42 +184,50 @@ describe('review 3: vote escalation (F2)', () => {
     }
   });
 
-  // R3-E2 is not fixed on this branch (escalation places are still first come): `it.fails` until it is.
-  it.fails(
-    'R3-E2 the requester chooses when a tie escalates, so its own operators take the new places and out-vote an honest runner with a record',
-    () => {
-      const store = world(true);
-      addRunner(store, 'honest', 0xc0, true);
-      for (const [name, op] of [
-        ['sybil-1', 0xb1],
-        ['sybil-2', 0xb2],
-        ['sybil-3', 0xb3],
-        ['sybil-4', 0xb4]
-      ] as const)
-        addRunner(store, name, op, true);
-      // The honest runner has a record (one independent acceptance: weight 2 against a fresh identity's 1).
-      recordOne(store, 'honest');
-      const id = submitted(store, 2);
-      answer(store, id, [
-        ['honest', 'Paris'],
-        ['sybil-1', 'garbage']
-      ]);
-      // 1–1 on bond: the requester escalates NOW (accept) and its operators claim in the same round, before any other.
-      expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
-      answer(store, id, [['sybil-2', 'garbage']]);
-      // 2 fresh against a record of 2: weight tie, escalate again (5 results), and again the requester's operators claim.
-      expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
-      answer(store, id, [
-        ['sybil-3', 'garbage'],
-        ['sybil-4', 'garbage']
-      ]);
-      okOf(acceptTask(store, 'requester', NOW, id));
-      // What should hold: the honest result is not out-voted, slashed and unpaid by identities the requester put in the
-      // places its own escalation opened (README: "new identities agreeing on garbage do not outweigh a runner with a record").
-      expect(store.tasks.get(id)!.paidRunners ?? []).toContain('honest');
-      expect(store.bonds.get('honest')?.amountE8s).toBe(BOND);
+  it('R3-E2 the requester cannot choose when a tie escalates, so its own operators cannot take the new places and out-vote an honest runner with a record', () => {
+    const store = world(true);
+    addRunner(store, 'honest', 0xc0, true);
+    // An unrelated runner with a record of its own, which the escalation's places are offered to first.
+    addRunner(store, 'referee', 0xa1, true);
+    const sybils = ['sybil-1', 'sybil-2', 'sybil-3', 'sybil-4'];
+    sybils.forEach((name, i) => addRunner(store, name, 0xb1 + i, true));
+    // The honest runner has a record (one independent acceptance: weight 2 against a fresh identity's 1).
+    recordOne(store, 'honest');
+    recordOne(store, 'referee');
+    const id = submitted(store, 2);
+    answer(store, id, [
+      ['honest', 'Paris'],
+      ['sybil-1', 'garbage']
+    ]);
+    // The attack: each time the requester can, it decides (accept) and its operators claim every place open, in the
+    // same round, before any other runner; the timer runs as it does.
+    const attack = (at: bigint): void => {
+      for (const name of sybils)
+        okOf(heartbeat(store, name, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+      for (let round = 0; round < 3; round++) {
+        acceptTask(store, 'requester', at, id);
+        for (const name of sybils) if ('Ok' in claimTask(store, name, at, id)) okOf(completeTask(store, name, at, id, result('garbage')));
+      }
+    };
+    attack(NOW);
+    let at = NOW;
+    for (let step = 0; step < 6 && store.tasks.get(id)!.settledAtNs === undefined; step++) {
+      at += 600n * SECOND;
+      okOf(heartbeat(store, 'referee', at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+      tick(store, at);
+      attack(at);
+      // The referee claims whatever place is still open to it.
+      if ('Ok' in claimTask(store, 'referee', at, id)) okOf(completeTask(store, 'referee', at, id, result('Paris')));
     }
-  );
+    // What should hold: the honest result is not out-voted, slashed and unpaid by identities the requester put in the
+    // places its own escalation opened (README: "new identities agreeing on garbage do not outweigh a runner with a record").
+    expect(store.tasks.get(id)!.paidRunners ?? []).toContain('honest');
+    expect(store.bonds.get('honest')?.amountE8s).toBe(BOND);
+    // The place went to the proven runner the escalation was offered to, and the Sybil of the tie lost its vote.
+    expect(store.tasks.get(id)).toMatchObject({ state: 'accepted', paidRunners: ['honest', 'referee'] });
+    for (const name of sybils.slice(1)) expect(store.tasks.get(id)!.results.some((r) => r.runner === name)).toBe(false);
+    expect(store.bonds.get('sybil-1')?.amountE8s).toBeLessThan(BOND);
+  });
 });
 
 describe('review 3: escalation outlasts the bond cooldown', () => {
@@ -235,13 +243,16 @@ describe('review 3: escalation outlasts the bond cooldown', () => {
       ['honest', 'Paris'],
       ['sybil', 'garbage']
     ]);
-    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
-    // The escalation waits its own window, not the task's 7 days.
-    expect(store.tasks.get(id)!.deadlineNs).toBe(NOW + ESCALATION_WINDOW_NS);
     // The Sybil leaves at once: its bond is due back after the cooldown (7 days, the default; >= lease + review window).
     okOf(deregisterRunner(store, 'sybil', 'sybil'));
     unbond(store, NOW, 'sybil');
-    answer(store, id, [['third', 'Paris']], NOW + 60n * SECOND);
+    // The timer escalates the tie when the review window ends.
+    const escalatedAt = NOW + 600n * SECOND;
+    tick(store, escalatedAt);
+    expect(store.tasks.get(id)!.state).toBe('queued');
+    // The escalation waits its own window, not the task's 7 days.
+    expect(store.tasks.get(id)!.deadlineNs).toBe(escalatedAt + ESCALATION_WINDOW_NS);
+    answer(store, id, [['third', 'Paris']], escalatedAt + 60n * SECOND);
     expect(store.tasks.get(id)!.state).toBe('review');
     // Maintenance runs once the cooldown has ended, before the timer settled the review: the bond is held back.
     dueBonds(store, NOW + 7n * DAY + SECOND, 100);

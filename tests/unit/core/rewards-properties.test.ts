@@ -284,19 +284,29 @@ function simulate(s: Scenario): Outcome {
         sybils.forEach((sybil) => answer(id, sybil, 'garbage'));
         HONEST_RUNNERS.slice(0, 3 - st.sybils).forEach((runner) => answer(id, runner, 'correct'));
         // The registry's vote (distinct operators, weighted by record and bond): with no winner the client rejects,
-        // which escalates the task; referees (honest, of operators not yet in it) answer until the vote ends.
+        // and the timer escalates the task when the review ends; referees (honest, of operators not yet in it) answer
+        // once the escalation's offer to proven runners is over, until the vote ends.
         const referees = [...REFEREES];
         const strict = sybils.map(() => true);
         for (;;) {
           const task = store.tasks.get(id) as Task;
-          if (task.state === 'queued') answer(id, referees.shift() as string, 'correct');
-          else if (task.state !== 'review') break;
+          if (task.state === 'queued') {
+            if (task.openToAllAtNs !== undefined && now < task.openToAllAtNs) now = task.openToAllAtNs;
+            beatAll();
+            answer(id, referees.shift() as string, 'correct');
+          } else if (task.state !== 'review') break;
           else if (majorityDigest(task, votersOf(store)) === digestOf('correct')) settle(id, client, true);
           else {
             // A client's rejections count against one runner at most 1 + the tasks it accepted with it this epoch;
             // past that a rejection only takes back the completion (requester-weight.ts).
             sybils.forEach((sybil, i) => (strict[i] = rejectionAllowed(store, client, sybil, now)));
             okOf(rejectTask(store, client, now, id, 'wrong answer'));
+            // Without a majority the rejection changes nothing: the timer escalates the tie when the review ends.
+            if (task.state === 'review' && task.reviewEndsAtNs !== undefined) {
+              now = task.reviewEndsAtNs;
+              beatAll();
+              tick(store, now);
+            }
           }
         }
         sybils.forEach((sybil, i) =>

@@ -30,6 +30,7 @@ import {
   memoryTaskStore,
   setTaskConfig,
   submitTask,
+  tick,
   type ResultArgs,
   type Stores,
   type Task
@@ -229,9 +230,11 @@ describe('votes: a record bought by wash trading never outweighs bond', () => {
     okOf(completeTask(store, 'sybil-2', NOW, id, result('garbage')));
     // Records: 4 × 250 each for the Sybils (2,000) against 1 × 1,000: by weight alone they would win; by bond they hold
     // 2 × 250 against 1,000.
-    const settled = okOf(acceptTask(store, 'client', NOW, id));
+    expect(okOf(acceptTask(store, 'client', NOW, id)).state).toBe('review');
+    tick(store, store.tasks.get(id)!.reviewEndsAtNs!);
+    const settled = store.tasks.get(id)!;
     expect(settled.paidRunners ?? []).toEqual([]);
-    // No majority of both: the vote escalates for more results, and nobody is slashed.
+    // No majority of both: the vote escalates (at the review's end) for more results, and nobody is slashed.
     expect(settled.state).toBe('queued');
     expect(store.bonds.get('honest')?.amountE8s).toBe(4n * BOND);
   });

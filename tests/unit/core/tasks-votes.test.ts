@@ -21,6 +21,7 @@ import {
   setTaskConfig,
   submitTask,
   taskFor,
+  tick,
   type ResultArgs,
   type Stores
 } from '../../../src/core/tasks/index.ts';
@@ -156,7 +157,10 @@ describe('redundant votes: sealed results and own-count pay', () => {
       [undefined, HIDDEN_DIGEST],
       ['garbage', digestOf('garbage')]
     ]);
-    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
+    // Accepting changes nothing; the timer escalates the tie when the review ends.
+    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('review');
+    tick(store, store.tasks.get(id)!.reviewEndsAtNs!);
+    expect(store.tasks.get(id)!.state).toBe('queued');
     // Escalated: still sealed, for the requester and for the runner that joins.
     expect(seenBy(store, 'requester', id)).toEqual([
       [undefined, HIDDEN_DIGEST],
