@@ -1,138 +1,32 @@
 import { describe, expect, it } from 'vitest';
 
-import { principalToText } from '../../../src/core/principal-text.ts';
-import {
-  acceptOperator,
-  deregisterRunner,
-  heartbeat,
-  makeConfig,
-  memoryStore,
-  publishCard,
-  registerRunner,
-  type Result
-} from '../../../src/core/registry/index.ts';
-import {
-  beginBond,
-  bondLocked,
-  dueBonds,
-  fullRejectionVolumeE8s,
-  notePaidWork,
-  rejectionWeightOf,
-  setBondConfig,
-  unbond
-} from '../../../src/core/rewards/index.ts';
+import { deregisterRunner, heartbeat } from '../../../src/core/registry/index.ts';
+import { dueBonds, fullRejectionVolumeE8s, notePaidWork, rejectionWeightOf, unbond } from '../../../src/core/rewards/index.ts';
 import { UNSETTLED_RECHECK_NS } from '../../../src/core/rewards/bonds.ts';
 import { ESCALATION_WINDOW_NS } from '../../../src/core/tasks/escalation.ts';
+import { acceptTask, claimTask, completeTask, rejectTask, setTaskConfig, taskFor, tick } from '../../../src/core/tasks/index.ts';
 import {
-  acceptTask,
-  claimTask,
-  completeTask,
-  escrowConfirmed,
-  memoryTaskStore,
-  rejectTask,
-  setTaskConfig,
-  submitTask,
-  taskFor,
-  tick,
-  type ResultArgs,
-  type Stores
-} from '../../../src/core/tasks/index.ts';
-import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+  addRunner,
+  ADMIN,
+  answer,
+  BOND,
+  NOW,
+  okOf,
+  outputsSeenBy,
+  paidTo,
+  recordOne,
+  result,
+  REWARD,
+  SECOND,
+  submitted,
+  world
+} from '../../support/task-world.ts';
 
 /**
  * Adversarial review 3, proofs of concept against vote escalation (src/core/tasks/escalation.ts, settlement.ts: "F2")
  * and rejection weight (src/core/rewards/requester-weight.ts: "F7"). Each test asserts what should hold and FAILS on
- * main (checked at e9443e5). Helpers as in tests/unit/core/tasks-escalation.test.ts.
+ * main (checked at e9443e5). Helpers: tests/support/task-world.ts.
  */
-const SECOND = 1_000_000_000n;
-const NOW = 1_000_000n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
-const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
-const BOND = 10_000_000n;
-const REWARD = 1_000_000n;
-const CARD = modelCard();
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
-  return result.Ok;
-}
-
-const operatorOf = (n: number): string => principalToText(Uint8Array.of(0x0f, n));
-
-function world(bonds = false): Stores {
-  const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
-  okOf(setTaskConfig(store, ADMIN, { ledger: LEDGER, treasury: TREASURY, emissionPerEpochE8s: 0n, routingWindowSeconds: 0n }));
-  if (bonds) okOf(setBondConfig(store, ADMIN, { amountE8s: BOND }));
-  okOf(publishCard(store, 'publisher', NOW, CARD));
-  return store;
-}
-
-/** Registers `runner` paying operator `n` (which accepts), with the bond locked when bonds are on. */
-function addRunner(store: Stores, runner: string, n: number, bonded = false): void {
-  if (bonded) {
-    okOf(beginBond(store, runner, BOND, NOW));
-    bondLocked(store, runner, 1n);
-  }
-  okOf(
-    registerRunner(
-      store,
-      runner,
-      NOW,
-      runnerManifest(operatorOf(n), [deployment(CARD, { slots: 4, price: { inputPerMillion: 1_000_000, outputPerMillion: 3_000_000 } })])
-    )
-  );
-  okOf(acceptOperator(store, operatorOf(n), NOW, runner));
-  okOf(heartbeat(store, runner, NOW, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
-}
-
-let keys = 0;
-function submitted(store: Stores, redundancy = 2, deadlineNs = NOW + 3600n * SECOND): string {
-  const { task } = okOf(
-    submitTask(store, 'requester', NOW, {
-      idempotencyKey: `k${keys++}`,
-      request: { model: String(CARD.id) },
-      input: { inline: 'Say hello.' },
-      limits: { maxOutputTokens: 64, temperature: 0, seed: 1n },
-      rewardE8s: REWARD,
-      deadlineNs,
-      redundancy
-    })
-  );
-  escrowConfirmed(store, task.id, 1n);
-  return task.id;
-}
-
-const result = (output: string): ResultArgs => ({
-  outputDigest: digestOf(output),
-  output,
-  inputTokens: 12n,
-  outputTokens: 20n,
-  firstTokenMs: 1,
-  totalMs: 2
-});
-
-/** Each runner leases the task and answers its output. */
-function answer(store: Stores, id: string, answers: [string, string][], at = NOW): void {
-  for (const [runner, output] of answers) {
-    okOf(heartbeat(store, runner, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
-    okOf(claimTask(store, runner, at, id));
-    okOf(completeTask(store, runner, at, id, result(output)));
-  }
-}
-
-const paidTo = (store: Stores, id: string, runner: string): bigint => store.payouts.get(`${id}/runner/${runner}`)?.amountE8s ?? 0n;
-const outputsSeenBy = (store: Stores, caller: string, id: string): (string | undefined)[] =>
-  taskFor(store, caller, store.tasks.get(id)!).results.map((r) => r.output);
-
-/** `runner` completes one redundancy-1 task of `requester`, which accepts it: one independent acceptance on its record. */
-function recordOne(store: Stores, runner: string): void {
-  const id = submitted(store, 1);
-  answer(store, id, [[runner, 'unrelated work']]);
-  okOf(acceptTask(store, 'requester', NOW, id));
-  expect(store.tasks.get(id)!.state).toBe('accepted');
-}
-
 describe('review 3: vote escalation (F2)', () => {
   it('R3-E1 a requester that read the majority output in review cannot turn it into a dispute (a full refund) by moving its Sybil’s vote weight', () => {
     const store = world();

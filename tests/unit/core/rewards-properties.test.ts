@@ -1,15 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import {
-  acceptOperator,
-  heartbeat,
-  makeConfig,
-  memoryStore,
-  publishCard,
-  registerRunner,
-  type Result
-} from '../../../src/core/registry/index.ts';
+import { acceptOperator, heartbeat, makeConfig, memoryStore, publishCard, registerRunner } from '../../../src/core/registry/index.ts';
 import { components } from '../../../src/core/registry/ranking.ts';
 import { beginAttempt, duePayouts, payoutDone, rejectionAllowed, type EpochTerms, type Payout } from '../../../src/core/rewards/index.ts';
 import {
@@ -30,6 +22,7 @@ import {
 } from '../../../src/core/tasks/index.ts';
 import { principalToText } from '../../../src/core/principal-text.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+import { ADMIN, LEDGER, okOf, SECOND } from '../../support/task-world.ts';
 
 /**
  * The economic invariants (README "Emission"), checked over random mixes of honest and adversarial actors driving the
@@ -46,11 +39,8 @@ import { deployment, digestOf, modelCard, runnerManifest } from '../../support/m
  * card that the adversary's runners serve.
  */
 
-const SECOND = 1_000_000_000n;
 const START = 1_000_000n * SECOND;
 const EPOCH = 3600n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
 const TREASURY = principalToText(Uint8Array.of(0x0e, 0x01));
 const RUNS = 1_000;
 /**
@@ -107,12 +97,6 @@ const scenario = fc.record({
   steps: fc.array(step, { minLength: 1, maxLength: 14 })
 });
 type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result)
-    throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
-  return result.Ok;
-}
 
 /** What a run left behind, for the invariants to judge. */
 interface Outcome {

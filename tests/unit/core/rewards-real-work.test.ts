@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 
-import { principalToText } from '../../../src/core/principal-text.ts';
 import {
   acceptOperator,
   heartbeat,
@@ -8,8 +7,7 @@ import {
   memoryStore,
   publishCard,
   registerRunner,
-  updateRunner,
-  type Result
+  updateRunner
 } from '../../../src/core/registry/index.ts';
 import {
   addAcceptedWork,
@@ -36,28 +34,17 @@ import {
   type Task
 } from '../../../src/core/tasks/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+import { ADMIN, LEDGER, NOW, okOf, operatorOf, SECOND, TREASURY } from '../../support/task-world.ts';
 
 /**
  * Rewards follow real work (issue 16), through the pure core: the epoch's credit table cannot be flooded shut, and a
  * vote record bought by wash trading never outweighs bond. Both fail on the core as it was before (checked).
  */
-const SECOND = 1_000_000_000n;
-const NOW = 1_000_000n * SECOND;
 const EPOCH = 3600n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
-const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
 /** The protocol fee of a minimum task: its floor. */
 const FEE_PAID = 20_000n;
 const BOND = 10_000_000n;
 const CARD = modelCard();
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
-  return result.Ok;
-}
-
-const operatorOf = (n: number): string => principalToText(Uint8Array.of(0x0f, n));
 
 function world(emissionPerEpochE8s = 0n): Stores {
   const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };

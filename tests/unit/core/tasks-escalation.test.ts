@@ -1,33 +1,27 @@
 import { describe, expect, it } from 'vitest';
 
-import { principalToText } from '../../../src/core/principal-text.ts';
-import {
-  acceptOperator,
-  heartbeat,
-  makeConfig,
-  memoryStore,
-  publishCard,
-  registerRunner,
-  type Result
-} from '../../../src/core/registry/index.ts';
-import { beginBond, bondLocked, setBondConfig } from '../../../src/core/rewards/index.ts';
+import { heartbeat, registerRunner, acceptOperator } from '../../../src/core/registry/index.ts';
 import { perRunnerCostCapE8s } from '../../../src/core/rewards/pricing.ts';
 import { ESCALATION_OFFER_NS } from '../../../src/core/tasks/escalation.ts';
+import { acceptTask, claimTask, escrowConfirmed, rejectTask, submitTask, tick, type Stores } from '../../../src/core/tasks/index.ts';
+import { deployment, runnerManifest } from '../../support/manifests.ts';
 import {
-  acceptTask,
-  claimTask,
-  completeTask,
-  escrowConfirmed,
-  memoryTaskStore,
-  rejectTask,
-  setTaskConfig,
-  submitTask,
-  taskFor,
-  tick,
-  type ResultArgs,
-  type Stores
-} from '../../../src/core/tasks/index.ts';
-import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+  addRunner,
+  answer,
+  BOND,
+  CARD,
+  NOW,
+  okOf,
+  operatorOf,
+  outputsSeenBy,
+  paidTo,
+  payoutsOf,
+  recordOne,
+  REWARD,
+  SECOND,
+  submitted,
+  world
+} from '../../support/task-world.ts';
 
 /**
  * No majority escalates, never refunds (adversarial review 2, F2 and F2b, ported from the review branch's PoCs): a
@@ -36,90 +30,9 @@ import { deployment, digestOf, modelCard, runnerManifest } from '../../support/m
  * minority is slashed as a lost vote, and only a vote still undecided at the bound (or at the deadline) is a dispute.
  * Each test fails on the registry as it was before (checked: a 1–1 tie refunded at once).
  */
-const SECOND = 1_000_000_000n;
-const NOW = 1_000_000n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
-const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
-const BOND = 10_000_000n;
-const REWARD = 1_000_000n;
 const REVIEW = 600n * SECOND;
 /** At least this long is left for an escalation's results (src/core/tasks/escalation.ts ESCALATION_WINDOW_NS). */
 const ESCALATION_WINDOW = 1800n * SECOND;
-const CARD = modelCard();
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
-  return result.Ok;
-}
-
-const operatorOf = (n: number): string => principalToText(Uint8Array.of(0x0f, n));
-
-function world(bonds = false): Stores {
-  const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
-  okOf(setTaskConfig(store, ADMIN, { ledger: LEDGER, treasury: TREASURY, emissionPerEpochE8s: 0n, routingWindowSeconds: 0n }));
-  if (bonds) okOf(setBondConfig(store, ADMIN, { amountE8s: BOND }));
-  okOf(publishCard(store, 'publisher', NOW, CARD));
-  return store;
-}
-
-/** Registers `runner` paying operator `n` (which accepts), with the bond locked when bonds are on. */
-function addRunner(store: Stores, runner: string, n: number, bonded = false): void {
-  if (bonded) {
-    okOf(beginBond(store, runner, BOND, NOW));
-    bondLocked(store, runner, 1n);
-  }
-  okOf(
-    registerRunner(
-      store,
-      runner,
-      NOW,
-      runnerManifest(operatorOf(n), [deployment(CARD, { slots: 4, price: { inputPerMillion: 1_000_000, outputPerMillion: 3_000_000 } })])
-    )
-  );
-  okOf(acceptOperator(store, operatorOf(n), NOW, runner));
-  okOf(heartbeat(store, runner, NOW, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
-}
-
-let keys = 0;
-function submitted(store: Stores, redundancy = 2, deadlineNs = NOW + 3600n * SECOND): string {
-  const { task } = okOf(
-    submitTask(store, 'requester', NOW, {
-      idempotencyKey: `k${keys++}`,
-      request: { model: String(CARD.id) },
-      input: { inline: 'Say hello.' },
-      limits: { maxOutputTokens: 64, temperature: 0, seed: 1n },
-      rewardE8s: REWARD,
-      deadlineNs,
-      redundancy
-    })
-  );
-  escrowConfirmed(store, task.id, 1n);
-  return task.id;
-}
-
-const result = (output: string): ResultArgs => ({
-  outputDigest: digestOf(output),
-  output,
-  inputTokens: 12n,
-  outputTokens: 20n,
-  firstTokenMs: 1,
-  totalMs: 2
-});
-
-/** Each runner leases the task and answers its output. */
-function answer(store: Stores, id: string, answers: [string, string][], at = NOW): void {
-  for (const [runner, output] of answers) {
-    okOf(heartbeat(store, runner, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
-    okOf(claimTask(store, runner, at, id));
-    okOf(completeTask(store, runner, at, id, result(output)));
-  }
-}
-
-const paidTo = (store: Stores, id: string, runner: string): bigint => store.payouts.get(`${id}/runner/${runner}`)?.amountE8s ?? 0n;
-const payoutsOf = (store: Stores, id: string) => [...store.payouts.entries()].map(([, p]) => p).filter((p) => p.taskId === id);
-const outputsSeenBy = (store: Stores, caller: string, id: string): (string | undefined)[] =>
-  taskFor(store, caller, store.tasks.get(id)!).results.map((r) => r.output);
 
 /** The review window ends and the timer runs: a tie escalates then (the requester's accept or reject does not). */
 function reviewEnds(store: Stores, id: string): bigint {
@@ -374,12 +287,6 @@ describe('review 3 R3-E4: an escalation place is claimed under the cap it is pai
 });
 
 describe('review 3 R3-E2: the timer escalates a tie, and its places are not first come', () => {
-  /** `runner` completes one redundancy-1 task that the requester accepts: one independent acceptance on its record. */
-  function recordOne(store: Stores, runner: string): void {
-    const id = submitted(store, 1);
-    answer(store, id, [[runner, 'unrelated work']]);
-    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('accepted');
-  }
   const beat = (store: Stores, runner: string, at: bigint): void => {
     okOf(heartbeat(store, runner, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
   };
