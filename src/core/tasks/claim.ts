@@ -24,7 +24,7 @@ export function openPlaces(open: OpenTask, now: bigint): number {
  * Whether `runner` is the requester's own for an escalation's places: the requester itself, or a runner it operates
  * (README "States": escalation places go to runners unrelated to the requester).
  */
-function requesters(open: OpenTask, runner: string, operatorOf?: (runner: string) => string): boolean {
+function isRequestersOwn(open: OpenTask, runner: string, operatorOf?: (runner: string) => string): boolean {
   if (open.excluded === undefined) return false;
   return open.excluded.includes(runner) || (operatorOf !== undefined && open.excluded.includes(operatorOf(runner)));
 }
@@ -32,7 +32,7 @@ function requesters(open: OpenTask, runner: string, operatorOf?: (runner: string
 function claimable(open: OpenTask, runner: string, now: bigint, operatorOf?: (runner: string) => string): boolean {
   return (
     open.state === 'queued' &&
-    !requesters(open, runner, operatorOf) &&
+    !isRequestersOwn(open, runner, operatorOf) &&
     open.deadlineNs > now &&
     offeredTo(open, runner, now) &&
     !open.done.includes(runner) &&
@@ -164,7 +164,7 @@ export function claimTask(
   if (wanted !== undefined) {
     const open = store.open.get(wanted);
     if (open === undefined) return err({ NotFound: { kind: { Task: null }, id: wanted } });
-    if (open.state === 'queued' && requesters(open, runner, (r) => operatorOf(store, r)))
+    if (open.state === 'queued' && isRequestersOwn(open, runner, (r) => operatorOf(store, r)))
       return err({ Unauthorized: { reason: "an escalation's places are not open to the requester's own runners or operators" } });
     const task = store.tasks.get(wanted);
     if (!claimable(open, runner, now, (r) => operatorOf(store, r)) || task === undefined || full(task, now))
