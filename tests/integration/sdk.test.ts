@@ -6,7 +6,7 @@ import { DeaiClient, type Clock } from '../../src/sdk/index.ts';
 import { registryInitArgs } from '../../src/interface/registry/index.ts';
 import { rejection } from '../support/sdk.ts';
 import { errOf, okOf, registryWasm } from '../support/registry.ts';
-import { FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { endReview, FEE, REWARD, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 describe('dApp SDK against the registry + ledger on the localnet', () => {
   let net: Localnet;
@@ -110,8 +110,9 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
     };
     await answer(honest, 'Paris');
     await answer(griefer, 'garbage');
-    // Each wait drives the network one step: the requester's accept escalates the 1–1 tie, then a third operator agrees.
-    const steps = [async () => okOf(await (await t.tasks(requester)).accept_task(task.id)), async () => answer(third, 'Paris')];
+    // Each wait drives the network one step: the review ends and the timer escalates the 1–1 tie, then a third operator
+    // agrees.
+    const steps = [async () => endReview(t, task.id, [third]), async () => answer(third, 'Paris')];
     const clock: Clock = { nowMs: () => Date.now(), sleep: async () => void (await steps.shift()?.()) };
     const progress: string[] = [];
     const result = await (
@@ -224,7 +225,11 @@ describe('dApp SDK against the registry + ledger on the localnet', () => {
 
   it('an expired task fails waitForResult with TaskFailed', async () => {
     const requester = await t.requester(10_000_000n);
-    const client = await connect(requester);
+    // The client's clock reads the network's canister time, which other tests here move ahead of the wall clock.
+    const client = await connect(requester, {
+      nowMs: () => Number(net.engine.now() / 1_000_000n),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+    });
     const task = await client.submitTask({ model, prompt: 'Too late.', rewardE8s: REWARD, deadlineMs: 2_000 });
     await net.advanceTime(5_000);
     await processTasks(t);

@@ -15,7 +15,7 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { account, approveArgs } from '../support/ledger.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { errOf, okOf } from '../support/registry.ts';
-import { bondConfigArgs, FEE, payoutsOf, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { bondConfigArgs, endReview, FEE, payoutsOf, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 /**
  * Sybil resistance (issue 16) on the built Wasm through the agent: a runner bond locked at registration through
@@ -253,8 +253,11 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     okOf(await asHonest.complete_task(task.id, resultArgs('Paris')));
     okOf(await (await t.tasks(x)).complete_task(task.id, resultArgs('garbage')));
     okOf(await (await t.tasks(y)).complete_task(task.id, resultArgs('garbage')));
-    const settled = okOf(await asRequester.accept_task(task.id));
-    // No majority of both bond and weight: the vote escalates for more results (nobody paid or slashed meanwhile).
+    expect(okOf(await asRequester.accept_task(task.id)).state).toBe('review');
+    await endReview(t, task.id);
+    const settled = (await asRequester.get_task(task.id))[0]!;
+    // No majority of both bond and weight: the vote escalates (when the review ends) for more results (nobody paid or
+    // slashed meanwhile).
     expect(settled.state).toBe('queued');
     expect(settled.outcome[0]).toMatch(/^escalated: no majority/);
     expect(settled.paid_runners).toEqual([]);
@@ -296,7 +299,10 @@ describe('runner bonds, operator acceptance and distinct-operator votes', () => 
     for (const r of [honest, ...sybils]) okOf(await (await t.tasks(r)).claim_task([task.id]));
     okOf(await asHonest.complete_task(task.id, resultArgs('Paris')));
     for (const s of sybils) okOf(await (await t.tasks(s)).complete_task(task.id, resultArgs('garbage')));
-    const settled = okOf(await asRequester.accept_task(task.id));
+    // No majority: the requester's accept changes nothing, and the timer escalates when the review ends.
+    expect(okOf(await asRequester.accept_task(task.id)).state).toBe('review');
+    await endReview(t, task.id);
+    const settled = (await asRequester.get_task(task.id))[0]!;
     expect(settled.state).toBe('queued');
     expect(settled.paid_runners).toEqual([]);
     await processTasks(t);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { errOf, okOf } from '../support/registry.ts';
-import { escrowBalance, payoutsOf, processTasks, resultArgs, taskNetwork } from '../support/tasks.ts';
+import { endReview, escrowBalance, payoutsOf, processTasks, resultArgs, taskNetwork } from '../support/tasks.ts';
 
 /**
  * Rewards follow real work (issue 16) on the built Wasm through the agent: a redundant task whose runners tie is
@@ -46,8 +46,11 @@ describe('disputes, sealed results, output-token bounds and own-count pay for re
     const tied = (await asRequester.get_task(task.id))[0];
     expect(tied?.state).toBe('review');
     expect(tied?.results.map((r) => r.output)).toEqual([[], []]);
-    // Accepting (or rejecting) the tie no longer refunds the requester: the task waits for one more operator's result.
-    const escalated = okOf(await asRequester.accept_task(task.id));
+    // Accepting (or rejecting) the tie no longer refunds the requester, nor escalates it at the requester's moment: the
+    // timer does when the review ends, and the task waits for one more operator's result.
+    expect(okOf(await asRequester.accept_task(task.id)).state).toBe('review');
+    await endReview(t, task.id, [third]);
+    const escalated = (await asRequester.get_task(task.id))[0]!;
     expect(escalated.state).toBe('queued');
     expect(escalated.paid_runners).toEqual([]);
     expect(escalated.outcome[0]).toMatch(/^escalated: no majority/);
@@ -59,6 +62,12 @@ describe('disputes, sealed results, output-token bounds and own-count pay for re
     expect(await payoutsOf(t)).toEqual([]);
     // The runners already in the vote cannot vote again; a third operator leases it and finds the results sealed.
     expect(errOf(await asGriefer.claim_task([task.id]))).toMatchObject({ TaskNotClaimable: {} });
+    // Nor may a runner the requester operates take the place (the requester's own operators cannot fill the vote).
+    const own = await t.runner(2, { operator: requester.getPrincipal() });
+    okOf(await asRequester.accept_operator(own.getPrincipal()));
+    expect(errOf(await (await t.tasks(own)).claim_task([task.id]))).toEqual({
+      Unauthorized: { reason: "an escalation's places are not open to the requester's own runners or operators" }
+    });
     const asThird = await t.tasks(third);
     expect(okOf(await asThird.claim_task([task.id])).results.map((r) => r.output_digest)).toEqual(['', '']);
     okOf(await asThird.complete_task(task.id, resultArgs('Paris')));

@@ -7,6 +7,7 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { agentFor } from '../support/probe.ts';
 import { errOf, okOf, registryWasm } from '../support/registry.ts';
 import {
+  endReview,
   escrowBalance,
   FEE,
   processTasks,
@@ -296,8 +297,11 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
     okOf(await asA.complete_task(split.id, resultArgs('Paris')));
     okOf(await asB.complete_task(split.id, resultArgs('Lyon')));
     okOf(await asC.complete_task(split.id, resultArgs('Marseille')));
-    // No majority escalates for 2 more results from further operators; still none at the bound is the dispute.
-    const escalated = okOf(await asRequester.accept_task(split.id));
+    // No majority escalates (by the timer, when the review ends) for 2 more results from further operators; still none
+    // at the bound is the dispute.
+    expect(okOf(await asRequester.accept_task(split.id)).state).toBe('review');
+    await endReview(t, split.id);
+    const escalated = await taskOf(t, split.id);
     expect(escalated.state).toBe('queued');
     expect(escalated.outcome[0]).toMatch(/^escalated: no majority/);
     const [d, e] = [await t.runner(), await t.runner()];
@@ -309,8 +313,8 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
       okOf(await actor.claim_task([split.id]));
       okOf(await actor.complete_task(split.id, resultArgs(output)));
     }
-    const again = okOf(await asRequester.accept_task(split.id));
-    expect(again.state).toBe('queued');
+    await endReview(t, split.id);
+    expect((await taskOf(t, split.id)).state).toBe('queued');
     const [f, g] = [await t.runner(), await t.runner()];
     for (const [runner, output] of [
       [f, 'Oslo'],
@@ -320,7 +324,8 @@ describe('task flows: leases, deadlines, reviews, failures, payouts, redundancy,
       okOf(await actor.claim_task([split.id]));
       okOf(await actor.complete_task(split.id, resultArgs(output)));
     }
-    const failed = okOf(await asRequester.accept_task(split.id));
+    await endReview(t, split.id);
+    const failed = await taskOf(t, split.id);
     expect(failed.state).toBe('failed');
     expect(failed.paid_runners).toEqual([]);
     expect(failed.outcome[0]).toMatch(/^disputed: no majority/);

@@ -267,3 +267,17 @@ export async function payoutsOf(t: TaskNetwork, state?: 'pending' | 'stuck'): Pr
     after = [next];
   }
 }
+
+/**
+ * Moves canister time past the task's review end and runs maintenance: the timer, never the requester's accept or
+ * reject, escalates a tie (src/core/tasks/escalation.ts). `runners` heartbeat again afterwards, so they stay live.
+ */
+export async function endReview(t: TaskNetwork, id: string, runners: Identity[] = []): Promise<void> {
+  const task = (await (await t.tasks(t.admin)).get_task(id))[0];
+  const endsAt = task?.review_ends_at_ns[0];
+  if (endsAt === undefined) throw new Error(`task ${id} is not in review`);
+  const now = t.net.engine.now();
+  if (endsAt > now) await t.net.advanceTime(Number((endsAt - now) / 1_000_000n) + 1_000);
+  await processTasks(t);
+  for (const runner of runners) okOf(await (await t.tasks(runner)).heartbeat(heartbeatArgs()));
+}

@@ -305,6 +305,11 @@ export function bondShare(bond: Bond | undefined, requiredE8s: bigint): bigint {
  * bond. A new identity weighs the least.
  */
 export function voteWeight(reputation: Reputation | undefined, bond: Bond | undefined, requiredE8s: bigint): bigint {
+  return voteRecord(reputation) * bondShare(bond, requiredE8s);
+}
+
+/** The track record a vote weighs by (voteWeight): 1 + independently accepted − rejected − failed − expired, 1 to MAX. */
+export function voteRecord(reputation: Reputation | undefined): bigint {
   const r: Pick<Reputation, 'independentAccepted' | 'rejected' | 'failed' | 'expiredLeases'> = reputation ?? {
     rejected: 0,
     failed: 0,
@@ -313,5 +318,5 @@ export function voteWeight(reputation: Reputation | undefined, bond: Bond | unde
   let record = 1n + BigInt(r.independentAccepted ?? 0) - BigInt(r.rejected) - BigInt(r.failed) - BigInt(r.expiredLeases);
   if (record < 1n) record = 1n;
   if (record > MAX_REPUTATION_WEIGHT) record = MAX_REPUTATION_WEIGHT;
-  return record * bondShare(bond, requiredE8s);
+  return record;
 }

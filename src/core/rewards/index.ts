@@ -104,6 +104,8 @@ export {
   rejectionAllowed,
   rejectionWeightOf,
   requesterRejectionWeight,
+  sweepRejectionPairs,
+  MAX_PAIRS_PER_SWEEP,
   type PaidVolume,
   type RejectionPair,
   type RequesterWeightStore

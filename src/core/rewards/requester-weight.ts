@@ -32,7 +32,11 @@ export interface RejectionPair {
 export interface RequesterWeightStore {
   /** Requester → its paid volume. */
   paidVolume: KeyValue<PaidVolume>;
-  /** `<requester>|<runner>` → the pair's current epoch (an entry of an older epoch counts as empty). */
+  /**
+   * `<epoch, 20 digits>|<requester>|<runner>` → the pair in that epoch: keys sort by epoch, so ended epochs' pairs are
+   * at the head, where sweepRejectionPairs deletes them (entries stored before, `<requester>|<runner>`, are read as a
+   * fallback and deleted when their pair is next written).
+   */
   rejectionPairs: KeyValue<RejectionPair>;
   taskConfig(): RewardConfig;
 }
@@ -41,7 +45,11 @@ export interface RequesterWeightStore {
 export const FULL_REJECTION_AFTER_PAID_TASKS = 9;
 
 const epochOf = (store: RequesterWeightStore, now: bigint): bigint => now / store.taskConfig().epochNs;
-const pairKey = (requester: string, runner: string): string => `${requester}|${runner}`;
+const legacyPairKey = (requester: string, runner: string): string => `${requester}|${runner}`;
+const pairKey = (epoch: bigint, requester: string, runner: string): string =>
+  `${epoch.toString().padStart(20, '0')}|${requester}|${runner}`;
+/** An epoch-keyed pair (legacy keys start with a principal's text, which never holds 20 digits in a row). */
+const EPOCH_KEY = /^\d{20}\|/;
 
 const halved = (feesE8s: bigint, times: bigint): bigint => (times <= 0n ? feesE8s : times >= 64n ? 0n : feesE8s >> times);
 
@@ -88,8 +96,38 @@ export function rejectionWeightOf(store: RequesterWeightStore, requester: string
 
 function pairOf(store: RequesterWeightStore, requester: string, runner: string, now: bigint): RejectionPair {
   const epoch = epochOf(store, now);
-  const pair = store.rejectionPairs.get(pairKey(requester, runner));
+  const pair = store.rejectionPairs.get(pairKey(epoch, requester, runner)) ?? store.rejectionPairs.get(legacyPairKey(requester, runner));
   return pair !== undefined && pair.epoch === epoch ? { ...pair } : { epoch, accepted: 0, counted: 0 };
+}
+
+function savePair(store: RequesterWeightStore, requester: string, runner: string, pair: RejectionPair): void {
+  store.rejectionPairs.set(pairKey(pair.epoch, requester, runner), pair);
+  store.rejectionPairs.delete(legacyPairKey(requester, runner));
+}
+
+/** Pairs of ended epochs one sweep deletes at most. */
+export const MAX_PAIRS_PER_SWEEP = 100;
+
+/**
+ * Deletes the pairs of ended epochs (they count as empty: pairOf reads only the current epoch's), from the head of the
+ * map, where their keys sort: at most MAX_PAIRS_PER_SWEEP, within `outOfBudget`, and it stops at the first pair of the
+ * current epoch, so it reads no more than it deletes plus one page. The maintenance timer runs it (tasks/tick.ts), so
+ * the map holds the pairs of the current epoch and not every pair that ever dealt. Returns whether some may be left.
+ */
+export function sweepRejectionPairs(store: RequesterWeightStore, now: bigint, outOfBudget: () => boolean = () => false): boolean {
+  const current = epochOf(store, now).toString().padStart(20, '0');
+  const stale: string[] = [];
+  let more = false;
+  for (const [key] of store.rejectionPairs.entries()) {
+    if (!EPOCH_KEY.test(key) || key.slice(0, 20) >= current) break;
+    if (stale.length >= MAX_PAIRS_PER_SWEEP || outOfBudget()) {
+      more = true;
+      break;
+    }
+    stale.push(key);
+  }
+  for (const key of stale) store.rejectionPairs.delete(key);
+  return more;
 }
 
 /** `requester` paid `feeE8s` for accepted work of `runners` (none of them itself): its volume and their pairs grow. */
@@ -100,7 +138,7 @@ export function notePaidWork(store: RequesterWeightStore, requester: string, fee
   for (const runner of runners) {
     const pair = pairOf(store, requester, runner, now);
     pair.accepted += 1;
-    store.rejectionPairs.set(pairKey(requester, runner), pair);
+    savePair(store, requester, runner, pair);
   }
 }
 
@@ -119,6 +157,6 @@ export function countRejection(store: RequesterWeightStore, requester: string, r
   if (!rejectionAllowed(store, requester, runner, now)) return false;
   const pair = pairOf(store, requester, runner, now);
   pair.counted += 1;
-  store.rejectionPairs.set(pairKey(requester, runner), pair);
+  savePair(store, requester, runner, pair);
   return true;
 }

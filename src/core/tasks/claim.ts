@@ -20,9 +20,19 @@ export function openPlaces(open: OpenTask, now: bigint): number {
   return open.redundancy - open.results - open.leases.filter((l) => l.expiresAtNs > now).length;
 }
 
+/**
+ * Whether `runner` is the requester's own for an escalation's places: the requester itself, or a runner it operates
+ * (README "States": escalation places go to runners unrelated to the requester).
+ */
+function isRequestersOwn(open: OpenTask, runner: string, operatorOf?: (runner: string) => string): boolean {
+  if (open.excluded === undefined) return false;
+  return open.excluded.includes(runner) || (operatorOf !== undefined && open.excluded.includes(operatorOf(runner)));
+}
+
 function claimable(open: OpenTask, runner: string, now: bigint, operatorOf?: (runner: string) => string): boolean {
   return (
     open.state === 'queued' &&
+    !isRequestersOwn(open, runner, operatorOf) &&
     open.deadlineNs > now &&
     offeredTo(open, runner, now) &&
     !open.done.includes(runner) &&
@@ -154,6 +164,8 @@ export function claimTask(
   if (wanted !== undefined) {
     const open = store.open.get(wanted);
     if (open === undefined) return err({ NotFound: { kind: { Task: null }, id: wanted } });
+    if (open.state === 'queued' && isRequestersOwn(open, runner, (r) => operatorOf(store, r)))
+      return err({ Unauthorized: { reason: "an escalation's places are not open to the requester's own runners or operators" } });
     const task = store.tasks.get(wanted);
     if (!claimable(open, runner, now, (r) => operatorOf(store, r)) || task === undefined || full(task, now))
       return err({ TaskNotClaimable: { task: wanted, state: open.state } });

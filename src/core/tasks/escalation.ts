@@ -1,4 +1,7 @@
+import { matchingDeployment } from '../registry/discovery.js';
+import { operatorOf } from '../registry/operators.js';
 import { SECOND_NS } from './limits.js';
+import type { Stores } from './store.js';
 import type { Task } from './types.js';
 
 /**
@@ -27,13 +30,57 @@ export const maxExtraResults = (redundancy: number): number => redundancy + 2;
 export const neededResults = (task: Pick<Task, 'redundancy' | 'extraResults'>): number => task.redundancy + (task.extraResults ?? 0);
 
 /**
- * Reopens a task in review whose results agree on no majority for escalationStep more results, within the bound:
- * back to `queued`, claimable by runners of operators not yet in it (claims refuse the others), its deadline
- * ESCALATION_WINDOW_NS away, and its `outcome` says why (`votes`). The results in stay sealed, and the requester reads
- * none of them until a majority forms. The caller saves the task. Returns false, changing nothing, once the bound is
- * reached.
+ * How long an escalation's places are offered only to its `preferred` runners (escalationOffer) before every runner of
+ * an operator not excluded may claim them: long enough for a proven runner's poll to see the task, well within
+ * ESCALATION_WINDOW_NS.
  */
-export function escalate(task: Task, now: bigint, votes: string): boolean {
+export const ESCALATION_OFFER_NS = 300n * SECOND_NS;
+
+/**
+ * The operators that may not fill an escalation's places: the requester (the owner of its refund account too) and
+ * those behind each result already in (the runner's operator now and when it leased). Claims refuse them (claim.ts),
+ * and the offer skips them, so the requester cannot fill the places it benefits from with its own runners.
+ */
+export function excludedOperators(store: Pick<Stores, 'runners'>, task: Task): string[] {
+  const out = new Set<string>([task.requester]);
+  for (const r of task.results) {
+    out.add(r.runner);
+    out.add(operatorOf(store, r.runner));
+    if (r.operator !== undefined) out.add(r.operator);
+  }
+  return [...out];
+}
+
+/**
+ * The runners an escalation's places are offered to first: the model's proven top (discovery index, best record first,
+ * at most MAX_TOP_RUNNERS) that can serve the task now, minus the runners already in the task and those of excluded
+ * operators (excludedOperators). Bounded: it looks at most at MAX_TOP_RUNNERS runners, never at every runner.
+ */
+export function escalationOffer(store: Stores, task: Task, now: bigint): string[] {
+  const excluded = new Set(excludedOperators(store, task));
+  const inTask = new Set([...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)]);
+  return store.index
+    .topFor(task.request.model)
+    .map((r) => r.id)
+    .filter(
+      (runner) =>
+        !inTask.has(runner) &&
+        !excluded.has(runner) &&
+        !excluded.has(operatorOf(store, runner)) &&
+        matchingDeployment(store, now, runner, task.request) !== undefined
+    );
+}
+
+/**
+ * Reopens a task in review whose results agree on no majority for escalationStep more results, within the bound; only
+ * the timer does, when the review window ends (settlement.ts), never the requester's accept or reject, so the requester
+ * does not choose the moment the places open. Back to `queued`, its deadline ESCALATION_WINDOW_NS away, its `outcome`
+ * saying why (`votes`). The places are not first come: for ESCALATION_OFFER_NS only the proven runners escalationOffer
+ * names may claim them (none: no exclusive window), and no runner of an excluded operator ever may (claim.ts). The
+ * results in stay sealed, and the requester reads none of them until a majority forms. The caller saves the task.
+ * Returns false, changing nothing, once the bound is reached.
+ */
+export function escalate(store: Stores, task: Task, now: bigint, votes: string): boolean {
   const step = escalationStep(task.results.length);
   const extra = task.results.length + step - task.redundancy;
   if (extra > maxExtraResults(task.redundancy)) return false;
@@ -43,6 +90,14 @@ export function escalate(task: Task, now: bigint, votes: string): boolean {
   delete task.reviewVote;
   task.leases = [];
   task.deadlineNs = now + ESCALATION_WINDOW_NS;
-  task.outcome = `escalated: ${votes}; waiting for ${step} more result(s) from operators not yet in the task`;
+  const preferred = escalationOffer(store, task, now);
+  if (preferred.length > 0) {
+    task.preferred = preferred;
+    task.openToAllAtNs = now + ESCALATION_OFFER_NS;
+  } else {
+    delete task.preferred;
+    delete task.openToAllAtNs;
+  }
+  task.outcome = `escalated: ${votes}; waiting for ${step} more result(s) from operators not yet in the task nor the requester's`;
   return true;
 }

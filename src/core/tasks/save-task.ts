@@ -35,6 +35,8 @@ function openOf(task: Task, config: RewardConfig): OpenTask {
       costCapE8s: perRunnerCostCapE8s(config, task.rewardE8s, neededResults(task))
     };
     if (task.inputTokenBound !== undefined) open.pricing.inputTokenBound = task.inputTokenBound;
+    // The operators of the results in are refused by the distinct-operator rule (claim.ts); the requester's here.
+    if (task.extraResults !== undefined) open.excluded = [task.requester];
   }
   return open;
 }

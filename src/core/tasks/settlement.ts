@@ -1,5 +1,5 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
-import { bondShare, requiredBond, slashBond, voteWeight } from '../rewards/bonds.js';
+import { bondShare, requiredBond, slashBond, voteRecord, voteWeight } from '../rewards/bonds.js';
 import { addAcceptedWork, isSelfDealing } from '../rewards/epochs.js';
 import { operatorOf } from '../registry/operators.js';
 import { recordDisputed, recordIndependentAccepted, recordRejected, recordRequesterRejection } from '../rewards/reputation.js';
@@ -12,11 +12,13 @@ import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
 import type { ReviewVote, Task } from './types.js';
 
-/** Who stands behind a result in a vote: its operator, the bond share it holds and its weight (bond × record). */
+/** Who stands behind a result in a vote: its operator, the bond share it holds, its record and weight (bond × record). */
 export interface Voter {
   operator: string;
   bond: bigint;
   weight: bigint;
+  /** Its track record (bonds.ts voteRecord); absent counts as 1, a new identity's. */
+  record?: bigint;
 }
 
 /** Voters as the registry weighs them: each runner's effective operator, bond share and weight (bondShare, voteWeight). */
@@ -27,7 +29,8 @@ export function votersOf(store: Stores): (runner: string) => Voter {
     return {
       operator: operatorOf(store, runner),
       bond: bondShare(bond, required),
-      weight: voteWeight(store.reputation.get(runner), bond, required)
+      weight: voteWeight(store.reputation.get(runner), bond, required),
+      record: voteRecord(store.reputation.get(runner))
     };
   };
 }
@@ -38,14 +41,48 @@ interface Tally {
   weight: bigint;
 }
 
-/** Each distinct operator's first result, tallied per digest (in the order digests first appear). */
+/**
+ * Which results hold their bond in the vote (README "States"). The task's own `redundancy` results (the contested
+ * ones) always do. A result in a place an escalation opened does unless BOTH: its runner's record is below that of an
+ * original result it votes against, and the original results of its digest weigh less (record × bond share) than
+ * another digest's. Such a result still adds its weight. New identities filling escalation places (the requester's
+ * own operators under other names, say) then cannot carry the bond majority for the side the contested results
+ * out-weighed, against a runner with a better record; fresh runners still settle a tie on the side that weighed as
+ * much (two fresh honest runners against a Sybil with a bought record), and proven runners settle any.
+ */
+function bondCounts(task: Task, voterOf: (runner: string) => Voter): (index: number) => boolean {
+  const originals = task.results.slice(0, task.redundancy);
+  const weighs = new Map<string, bigint>();
+  const voted = new Set<string>();
+  for (const r of originals) {
+    const voter = voterOf(r.runner);
+    if (voted.has(voter.operator)) continue;
+    voted.add(voter.operator);
+    weighs.set(r.outputDigest, (weighs.get(r.outputDigest) ?? 0n) + voter.weight);
+  }
+  const heaviest = [...weighs.values()].reduce((a, b) => (b > a ? b : a), 0n);
+  return (index) => {
+    const result = task.results[index];
+    if (index < task.redundancy || result === undefined) return true;
+    if ((weighs.get(result.outputDigest) ?? 0n) >= heaviest) return true;
+    const record = voterOf(result.runner).record ?? 1n;
+    return originals.every((o) => o.outputDigest === result.outputDigest || (voterOf(o.runner).record ?? 1n) <= record);
+  };
+}
+
+/**
+ * Each distinct operator's first result, tallied per digest (in the order digests first appear); escalation results
+ * that may not carry the bond count without it (bondCounts).
+ */
 function tally(task: Task, voterOf: (runner: string) => Voter): { digests: Map<string, Tally>; bond: bigint; weight: bigint } {
   const voted = new Set<string>();
   const digests = new Map<string, Tally>();
   let bond = 0n;
   let weight = 0n;
-  for (const r of task.results) {
-    const voter = voterOf(r.runner);
+  const withBond = bondCounts(task, voterOf);
+  for (const [index, r] of task.results.entries()) {
+    const counted = voterOf(r.runner);
+    const voter = withBond(index) ? counted : { ...counted, bond: 0n };
     // The operator now and the one behind the lease (a runner that left or switched operators counts for both).
     const operators = r.operator === undefined ? [voter.operator] : [voter.operator, r.operator];
     if (operators.some((o) => voted.has(o))) continue;
@@ -78,7 +115,10 @@ export function majorityDigest(
 function votesOf(task: Task, voterOf: (runner: string) => Voter): string {
   const { digests } = tally(task, voterOf);
   const votes = [...digests].map(([d, t]) => `${d.slice(7, 19)}: ${t.operators} operator(s), bond ${t.bond}, weight ${t.weight}`);
-  return `no majority of both bond and vote weight (${votes.join('; ')})`;
+  const withBond = bondCounts(task, voterOf);
+  const unbonded = task.results.filter((_r, index) => !withBond(index)).length;
+  const left = unbonded === 0 ? '' : `; ${unbonded} escalation result(s) less proven than a result they oppose count no bond`;
+  return `no majority of both bond and vote weight (${votes.join('; ')}${left})`;
 }
 
 /** The vote's outcome on the results in, by the weights (bond × record) that hold now. */
@@ -180,20 +220,25 @@ function requesterTask(store: Stores, caller: string, id: string): Result<Task> 
   return ok(task);
 }
 
-/** The requester accepts during review; with redundancy, only the majority is paid, and no majority escalates. */
+/**
+ * The requester accepts during review; with redundancy, only the majority is paid. Without a majority the call changes
+ * nothing (the task stays in review): the timer escalates it when the review window ends (README "States"), so the
+ * requester cannot choose the moment new places open and have its own operators claim them first.
+ */
 export function acceptTask(store: Stores, caller: string, now: bigint, id: string): Result<Task> {
   const found = requesterTask(store, caller, id);
   if ('Err' in found) return found;
   const task = found.Ok;
   if (task.state === 'accepted') return ok(task);
   if (task.state !== 'review') return err({ NotInReview: { task: id, state: task.state } });
+  if (reviewVoteOf(store, task).digest === undefined) return ok(task);
   finishReview(store, task, now, 'accepted by the requester');
   return ok(task);
 }
 
 /**
  * Ends a review as accepted: the majority is paid, the out-voted results are punished. No majority escalates (see
- * `noMajority`).
+ * `noMajority`): only the timer calls this without a majority, when the review window ends.
  */
 export function finishReview(store: Stores, task: Task, now: bigint, outcome: string): void {
   const vote = reviewVoteOf(store, task);
@@ -209,13 +254,13 @@ export function finishReview(store: Stores, task: Task, now: bigint, outcome: st
 
 /**
  * Results that agree on no majority are never a refund on their own (a requester's Sybil could undo an honest
- * completion with one disagreeing result): the task escalates for more results from operators not yet in it
- * (escalation.ts). Only once the bound is reached is it a dispute: the task fails (and refunds), its outcome shows how
+ * completion with one disagreeing result): the task escalates for more results, offered first to proven runners of
+ * operators not in it nor the requester's (escalation.ts). Only once the bound is reached is it a dispute: the task fails (and refunds), its outcome shows how
  * the results voted, and every runner in it loses the completion its result counted.
  */
 function noMajority(store: Stores, task: Task, now: bigint, vote: ReviewVote): void {
   const votes = vote.votes ?? votesOf(task, votersOf(store));
-  if (escalate(task, now, votes)) {
+  if (escalate(store, task, now, votes)) {
     saveTask(store, task);
     return;
   }
@@ -252,9 +297,9 @@ function punishOutvoted(store: Stores, task: Task, now: bigint, digest: string):
  * metered cost, the treasury its fee, the rest refunded) but earns no emission, vote weight nor affinity. Each winning
  * runner counts a rejection weighted by the requester's recent paid volume (a fresh requester's weighs a tenth), at
  * most 1 + the tasks the requester accepted with it this epoch (past that, only its completion is taken back:
- * requester-weight.ts); a result that lost the vote counts
- * a whole one and is slashed, as on acceptance. No majority escalates as acceptance does (the requester read no output:
- * it decides again once the task is back in review).
+ * requester-weight.ts); a result that lost the vote counts a whole one and is slashed, as on acceptance. Without a
+ * majority the call changes nothing, as acceptance (the requester read no output): the timer escalates the task when
+ * the review window ends, and the requester decides again once it is back in review.
  */
 export function rejectTask(store: Stores, caller: string, now: bigint, id: string, reason: string): Result<Task> {
   const found = requesterTask(store, caller, id);
@@ -268,12 +313,9 @@ export function rejectTask(store: Stores, caller: string, now: bigint, id: strin
   if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
     return err({ InvalidArgument: { field: 'reason', reason: `must be 1 to ${MAX_REASON_LENGTH} characters` } });
   const vote = reviewVoteOf(store, task);
-  task.reviewVote = vote;
   const digest = vote.digest;
-  if (digest === undefined) {
-    noMajority(store, task, now, vote);
-    return ok(task);
-  }
+  if (digest === undefined) return ok(task);
+  task.reviewVote = vote;
   punishOutvoted(store, task, now, digest);
   const weight = rejectionWeightOf(store, caller, now);
   for (const r of task.results) {

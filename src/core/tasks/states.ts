@@ -4,7 +4,8 @@
  * - `escrowing`: created; the reward's `transfer_from` into escrow is in flight.
  * - `queued`: escrowed; runners may lease it (up to `redundancy` at once).
  * - `review`: every required result is in; the requester may accept or reject until `reviewEndsAtNs`. Results that
- *   agree on no majority send the task back to `queued` for more results (escalation.ts), within a bound.
+ *   agree on no majority send the task back to `queued` for more results when the review ends (the timer, not the
+ *   requester: escalation.ts), within a bound.
  * - terminal: `accepted` (runners paid), `rejected`, `failed`, `expired` (requester refunded).
  */
 export const TASK_STATES = ['escrowing', 'queued', 'review', 'accepted', 'rejected', 'failed', 'expired'] as const;

@@ -1,4 +1,5 @@
 import { stepEpochClose } from '../rewards/epochs.js';
+import { sweepRejectionPairs } from '../rewards/requester-weight.js';
 import { bondLeaseExpired } from '../rewards/bonds.js';
 import { recordExpiredLease } from '../rewards/reputation.js';
 import { givenUp, openOnPreferredFailure } from './routing.js';
@@ -24,7 +25,8 @@ export interface TickReport {
  * finished epoch mints its emission.
  *
  * An ended epoch is settled first, in budgeted steps from its persisted cursor (epochs.ts stepEpochClose), so that
- * neither a user's call nor a busy queue ever carries a whole epoch's close.
+ * neither a user's call nor a busy queue ever carries a whole epoch's close; then up to MAX_PAIRS_PER_SWEEP requester–
+ * runner pairs of ended epochs are deleted (requester-weight.ts sweepRejectionPairs).
  *
  * The tick walks the wake-up index (open-tasks.ts) from its head, earliest first, and visits only tasks due at `now`;
  * every visit moves the task's entry past `now` or removes it, so the index's head is the persisted cursor: the next
@@ -36,6 +38,8 @@ export function tick(store: Stores, now: bigint, outOfBudget: () => boolean = ()
   let changed = 0;
   let visited = 0;
   let more = stepEpochClose(store, now, outOfBudget);
+  // Requester–runner pairs of ended epochs count as empty: deleted from the head of their map, bounded per tick.
+  if (sweepRejectionPairs(store, now, outOfBudget)) more = true;
   let after: string | undefined;
   for (let due = store.open.nextDue(now); due !== undefined; due = store.open.nextDue(now, after)) {
     if (visited >= MAX_TASKS_PER_TICK || outOfBudget()) {

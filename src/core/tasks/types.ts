@@ -175,6 +175,11 @@ export interface OpenTask {
   openToAllAtNs?: bigint;
   /** What a claim checks a runner's prices against without reading the task (tasks stored before pricing: none). */
   pricing?: OpenPricing;
+  /**
+   * While an escalation is queued: the requester (the owner of its refund account too). No runner that is it or whose
+   * operator is it may claim the escalation's places (escalation.ts `excludedOperators`).
+   */
+  excluded?: string[];
 }
 
 export interface OpenPricing {

@@ -1,138 +1,32 @@
 import { describe, expect, it } from 'vitest';
 
-import { principalToText } from '../../../src/core/principal-text.ts';
-import {
-  acceptOperator,
-  deregisterRunner,
-  heartbeat,
-  makeConfig,
-  memoryStore,
-  publishCard,
-  registerRunner,
-  type Result
-} from '../../../src/core/registry/index.ts';
-import {
-  beginBond,
-  bondLocked,
-  dueBonds,
-  fullRejectionVolumeE8s,
-  notePaidWork,
-  rejectionWeightOf,
-  setBondConfig,
-  unbond
-} from '../../../src/core/rewards/index.ts';
+import { deregisterRunner, heartbeat } from '../../../src/core/registry/index.ts';
+import { dueBonds, fullRejectionVolumeE8s, notePaidWork, rejectionWeightOf, unbond } from '../../../src/core/rewards/index.ts';
 import { UNSETTLED_RECHECK_NS } from '../../../src/core/rewards/bonds.ts';
 import { ESCALATION_WINDOW_NS } from '../../../src/core/tasks/escalation.ts';
+import { acceptTask, claimTask, completeTask, rejectTask, setTaskConfig, taskFor, tick } from '../../../src/core/tasks/index.ts';
 import {
-  acceptTask,
-  claimTask,
-  completeTask,
-  escrowConfirmed,
-  memoryTaskStore,
-  rejectTask,
-  setTaskConfig,
-  submitTask,
-  taskFor,
-  tick,
-  type ResultArgs,
-  type Stores
-} from '../../../src/core/tasks/index.ts';
-import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+  addRunner,
+  ADMIN,
+  answer,
+  BOND,
+  NOW,
+  okOf,
+  outputsSeenBy,
+  paidTo,
+  recordOne,
+  result,
+  REWARD,
+  SECOND,
+  submitted,
+  world
+} from '../../support/task-world.ts';
 
 /**
  * Adversarial review 3, proofs of concept against vote escalation (src/core/tasks/escalation.ts, settlement.ts: "F2")
  * and rejection weight (src/core/rewards/requester-weight.ts: "F7"). Each test asserts what should hold and FAILS on
- * main (checked at e9443e5). Helpers as in tests/unit/core/tasks-escalation.test.ts.
+ * main (checked at e9443e5). Helpers: tests/support/task-world.ts.
  */
-const SECOND = 1_000_000_000n;
-const NOW = 1_000_000n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
-const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
-const BOND = 10_000_000n;
-const REWARD = 1_000_000n;
-const CARD = modelCard();
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
-  return result.Ok;
-}
-
-const operatorOf = (n: number): string => principalToText(Uint8Array.of(0x0f, n));
-
-function world(bonds = false): Stores {
-  const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
-  okOf(setTaskConfig(store, ADMIN, { ledger: LEDGER, treasury: TREASURY, emissionPerEpochE8s: 0n, routingWindowSeconds: 0n }));
-  if (bonds) okOf(setBondConfig(store, ADMIN, { amountE8s: BOND }));
-  okOf(publishCard(store, 'publisher', NOW, CARD));
-  return store;
-}
-
-/** Registers `runner` paying operator `n` (which accepts), with the bond locked when bonds are on. */
-function addRunner(store: Stores, runner: string, n: number, bonded = false): void {
-  if (bonded) {
-    okOf(beginBond(store, runner, BOND, NOW));
-    bondLocked(store, runner, 1n);
-  }
-  okOf(
-    registerRunner(
-      store,
-      runner,
-      NOW,
-      runnerManifest(operatorOf(n), [deployment(CARD, { slots: 4, price: { inputPerMillion: 1_000_000, outputPerMillion: 3_000_000 } })])
-    )
-  );
-  okOf(acceptOperator(store, operatorOf(n), NOW, runner));
-  okOf(heartbeat(store, runner, NOW, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
-}
-
-let keys = 0;
-function submitted(store: Stores, redundancy = 2, deadlineNs = NOW + 3600n * SECOND): string {
-  const { task } = okOf(
-    submitTask(store, 'requester', NOW, {
-      idempotencyKey: `k${keys++}`,
-      request: { model: String(CARD.id) },
-      input: { inline: 'Say hello.' },
-      limits: { maxOutputTokens: 64, temperature: 0, seed: 1n },
-      rewardE8s: REWARD,
-      deadlineNs,
-      redundancy
-    })
-  );
-  escrowConfirmed(store, task.id, 1n);
-  return task.id;
-}
-
-const result = (output: string): ResultArgs => ({
-  outputDigest: digestOf(output),
-  output,
-  inputTokens: 12n,
-  outputTokens: 20n,
-  firstTokenMs: 1,
-  totalMs: 2
-});
-
-/** Each runner leases the task and answers its output. */
-function answer(store: Stores, id: string, answers: [string, string][], at = NOW): void {
-  for (const [runner, output] of answers) {
-    okOf(heartbeat(store, runner, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
-    okOf(claimTask(store, runner, at, id));
-    okOf(completeTask(store, runner, at, id, result(output)));
-  }
-}
-
-const paidTo = (store: Stores, id: string, runner: string): bigint => store.payouts.get(`${id}/runner/${runner}`)?.amountE8s ?? 0n;
-const outputsSeenBy = (store: Stores, caller: string, id: string): (string | undefined)[] =>
-  taskFor(store, caller, store.tasks.get(id)!).results.map((r) => r.output);
-
-/** `runner` completes one redundancy-1 task of `requester`, which accepts it: one independent acceptance on its record. */
-function recordOne(store: Stores, runner: string): void {
-  const id = submitted(store, 1);
-  answer(store, id, [[runner, 'unrelated work']]);
-  okOf(acceptTask(store, 'requester', NOW, id));
-  expect(store.tasks.get(id)!.state).toBe('accepted');
-}
-
 describe('review 3: vote escalation (F2)', () => {
   it('R3-E1 a requester that read the majority output in review cannot turn it into a dispute (a full refund) by moving its Sybil’s vote weight', () => {
     const store = world();
@@ -184,42 +78,50 @@ describe('review 3: vote escalation (F2)', () => {
     }
   });
 
-  // R3-E2 is not fixed on this branch (escalation places are still first come): `it.fails` until it is.
-  it.fails(
-    'R3-E2 the requester chooses when a tie escalates, so its own operators take the new places and out-vote an honest runner with a record',
-    () => {
-      const store = world(true);
-      addRunner(store, 'honest', 0xc0, true);
-      for (const [name, op] of [
-        ['sybil-1', 0xb1],
-        ['sybil-2', 0xb2],
-        ['sybil-3', 0xb3],
-        ['sybil-4', 0xb4]
-      ] as const)
-        addRunner(store, name, op, true);
-      // The honest runner has a record (one independent acceptance: weight 2 against a fresh identity's 1).
-      recordOne(store, 'honest');
-      const id = submitted(store, 2);
-      answer(store, id, [
-        ['honest', 'Paris'],
-        ['sybil-1', 'garbage']
-      ]);
-      // 1–1 on bond: the requester escalates NOW (accept) and its operators claim in the same round, before any other.
-      expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
-      answer(store, id, [['sybil-2', 'garbage']]);
-      // 2 fresh against a record of 2: weight tie, escalate again (5 results), and again the requester's operators claim.
-      expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
-      answer(store, id, [
-        ['sybil-3', 'garbage'],
-        ['sybil-4', 'garbage']
-      ]);
-      okOf(acceptTask(store, 'requester', NOW, id));
-      // What should hold: the honest result is not out-voted, slashed and unpaid by identities the requester put in the
-      // places its own escalation opened (README: "new identities agreeing on garbage do not outweigh a runner with a record").
-      expect(store.tasks.get(id)!.paidRunners ?? []).toContain('honest');
-      expect(store.bonds.get('honest')?.amountE8s).toBe(BOND);
+  it('R3-E2 the requester cannot choose when a tie escalates, so its own operators cannot take the new places and out-vote an honest runner with a record', () => {
+    const store = world(true);
+    addRunner(store, 'honest', 0xc0, true);
+    // An unrelated runner with a record of its own, which the escalation's places are offered to first.
+    addRunner(store, 'referee', 0xa1, true);
+    const sybils = ['sybil-1', 'sybil-2', 'sybil-3', 'sybil-4'];
+    sybils.forEach((name, i) => addRunner(store, name, 0xb1 + i, true));
+    // The honest runner has a record (one independent acceptance: weight 2 against a fresh identity's 1).
+    recordOne(store, 'honest');
+    recordOne(store, 'referee');
+    const id = submitted(store, 2);
+    answer(store, id, [
+      ['honest', 'Paris'],
+      ['sybil-1', 'garbage']
+    ]);
+    // The attack: each time the requester can, it decides (accept) and its operators claim every place open, in the
+    // same round, before any other runner; the timer runs as it does.
+    const attack = (at: bigint): void => {
+      for (const name of sybils)
+        okOf(heartbeat(store, name, at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+      for (let round = 0; round < 3; round++) {
+        acceptTask(store, 'requester', at, id);
+        for (const name of sybils) if ('Ok' in claimTask(store, name, at, id)) okOf(completeTask(store, name, at, id, result('garbage')));
+      }
+    };
+    attack(NOW);
+    let at = NOW;
+    for (let step = 0; step < 6 && store.tasks.get(id)!.settledAtNs === undefined; step++) {
+      at += 600n * SECOND;
+      okOf(heartbeat(store, 'referee', at, { state: 'ready', busySlots: 0, queueDepth: 0, tokensPerSecond: 1, kvCacheUsage: 0 }));
+      tick(store, at);
+      attack(at);
+      // The referee claims whatever place is still open to it.
+      if ('Ok' in claimTask(store, 'referee', at, id)) okOf(completeTask(store, 'referee', at, id, result('Paris')));
     }
-  );
+    // What should hold: the honest result is not out-voted, slashed and unpaid by identities the requester put in the
+    // places its own escalation opened (README: "new identities agreeing on garbage do not outweigh a runner with a record").
+    expect(store.tasks.get(id)!.paidRunners ?? []).toContain('honest');
+    expect(store.bonds.get('honest')?.amountE8s).toBe(BOND);
+    // The place went to the proven runner the escalation was offered to, and the Sybil of the tie lost its vote.
+    expect(store.tasks.get(id)).toMatchObject({ state: 'accepted', paidRunners: ['honest', 'referee'] });
+    for (const name of sybils.slice(1)) expect(store.tasks.get(id)!.results.some((r) => r.runner === name)).toBe(false);
+    expect(store.bonds.get('sybil-1')?.amountE8s).toBeLessThan(BOND);
+  });
 });
 
 describe('review 3: escalation outlasts the bond cooldown', () => {
@@ -235,13 +137,16 @@ describe('review 3: escalation outlasts the bond cooldown', () => {
       ['honest', 'Paris'],
       ['sybil', 'garbage']
     ]);
-    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
-    // The escalation waits its own window, not the task's 7 days.
-    expect(store.tasks.get(id)!.deadlineNs).toBe(NOW + ESCALATION_WINDOW_NS);
     // The Sybil leaves at once: its bond is due back after the cooldown (7 days, the default; >= lease + review window).
     okOf(deregisterRunner(store, 'sybil', 'sybil'));
     unbond(store, NOW, 'sybil');
-    answer(store, id, [['third', 'Paris']], NOW + 60n * SECOND);
+    // The timer escalates the tie when the review window ends.
+    const escalatedAt = NOW + 600n * SECOND;
+    tick(store, escalatedAt);
+    expect(store.tasks.get(id)!.state).toBe('queued');
+    // The escalation waits its own window, not the task's 7 days.
+    expect(store.tasks.get(id)!.deadlineNs).toBe(escalatedAt + ESCALATION_WINDOW_NS);
+    answer(store, id, [['third', 'Paris']], escalatedAt + 60n * SECOND);
     expect(store.tasks.get(id)!.state).toBe('review');
     // Maintenance runs once the cooldown has ended, before the timer settled the review: the bond is held back.
     dueBonds(store, NOW + 7n * DAY + SECOND, 100);

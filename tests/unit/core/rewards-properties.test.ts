@@ -1,15 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import {
-  acceptOperator,
-  heartbeat,
-  makeConfig,
-  memoryStore,
-  publishCard,
-  registerRunner,
-  type Result
-} from '../../../src/core/registry/index.ts';
+import { acceptOperator, heartbeat, makeConfig, memoryStore, publishCard, registerRunner } from '../../../src/core/registry/index.ts';
 import { components } from '../../../src/core/registry/ranking.ts';
 import { beginAttempt, duePayouts, payoutDone, rejectionAllowed, type EpochTerms, type Payout } from '../../../src/core/rewards/index.ts';
 import {
@@ -30,6 +22,7 @@ import {
 } from '../../../src/core/tasks/index.ts';
 import { principalToText } from '../../../src/core/principal-text.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+import { ADMIN, LEDGER, okOf, SECOND } from '../../support/task-world.ts';
 
 /**
  * The economic invariants (README "Emission"), checked over random mixes of honest and adversarial actors driving the
@@ -46,11 +39,8 @@ import { deployment, digestOf, modelCard, runnerManifest } from '../../support/m
  * card that the adversary's runners serve.
  */
 
-const SECOND = 1_000_000_000n;
 const START = 1_000_000n * SECOND;
 const EPOCH = 3600n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
 const TREASURY = principalToText(Uint8Array.of(0x0e, 0x01));
 const RUNS = 1_000;
 /**
@@ -107,12 +97,6 @@ const scenario = fc.record({
   steps: fc.array(step, { minLength: 1, maxLength: 14 })
 });
 type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result)
-    throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
-  return result.Ok;
-}
 
 /** What a run left behind, for the invariants to judge. */
 interface Outcome {
@@ -284,19 +268,29 @@ function simulate(s: Scenario): Outcome {
         sybils.forEach((sybil) => answer(id, sybil, 'garbage'));
         HONEST_RUNNERS.slice(0, 3 - st.sybils).forEach((runner) => answer(id, runner, 'correct'));
         // The registry's vote (distinct operators, weighted by record and bond): with no winner the client rejects,
-        // which escalates the task; referees (honest, of operators not yet in it) answer until the vote ends.
+        // and the timer escalates the task when the review ends; referees (honest, of operators not yet in it) answer
+        // once the escalation's offer to proven runners is over, until the vote ends.
         const referees = [...REFEREES];
         const strict = sybils.map(() => true);
         for (;;) {
           const task = store.tasks.get(id) as Task;
-          if (task.state === 'queued') answer(id, referees.shift() as string, 'correct');
-          else if (task.state !== 'review') break;
+          if (task.state === 'queued') {
+            if (task.openToAllAtNs !== undefined && now < task.openToAllAtNs) now = task.openToAllAtNs;
+            beatAll();
+            answer(id, referees.shift() as string, 'correct');
+          } else if (task.state !== 'review') break;
           else if (majorityDigest(task, votersOf(store)) === digestOf('correct')) settle(id, client, true);
           else {
             // A client's rejections count against one runner at most 1 + the tasks it accepted with it this epoch;
             // past that a rejection only takes back the completion (requester-weight.ts).
             sybils.forEach((sybil, i) => (strict[i] = rejectionAllowed(store, client, sybil, now)));
             okOf(rejectTask(store, client, now, id, 'wrong answer'));
+            // Without a majority the rejection changes nothing: the timer escalates the tie when the review ends.
+            if (task.state === 'review' && task.reviewEndsAtNs !== undefined) {
+              now = task.reviewEndsAtNs;
+              beatAll();
+              tick(store, now);
+            }
           }
         }
         sybils.forEach((sybil, i) =>

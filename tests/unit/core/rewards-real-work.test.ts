@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 
-import { principalToText } from '../../../src/core/principal-text.ts';
 import {
   acceptOperator,
   heartbeat,
@@ -8,8 +7,7 @@ import {
   memoryStore,
   publishCard,
   registerRunner,
-  updateRunner,
-  type Result
+  updateRunner
 } from '../../../src/core/registry/index.ts';
 import {
   addAcceptedWork,
@@ -30,33 +28,23 @@ import {
   memoryTaskStore,
   setTaskConfig,
   submitTask,
+  tick,
   type ResultArgs,
   type Stores,
   type Task
 } from '../../../src/core/tasks/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+import { ADMIN, LEDGER, NOW, okOf, operatorOf, SECOND, TREASURY } from '../../support/task-world.ts';
 
 /**
  * Rewards follow real work (issue 16), through the pure core: the epoch's credit table cannot be flooded shut, and a
  * vote record bought by wash trading never outweighs bond. Both fail on the core as it was before (checked).
  */
-const SECOND = 1_000_000_000n;
-const NOW = 1_000_000n * SECOND;
 const EPOCH = 3600n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
-const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
 /** The protocol fee of a minimum task: its floor. */
 const FEE_PAID = 20_000n;
 const BOND = 10_000_000n;
 const CARD = modelCard();
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
-  return result.Ok;
-}
-
-const operatorOf = (n: number): string => principalToText(Uint8Array.of(0x0f, n));
 
 function world(emissionPerEpochE8s = 0n): Stores {
   const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
@@ -229,9 +217,11 @@ describe('votes: a record bought by wash trading never outweighs bond', () => {
     okOf(completeTask(store, 'sybil-2', NOW, id, result('garbage')));
     // Records: 4 × 250 each for the Sybils (2,000) against 1 × 1,000: by weight alone they would win; by bond they hold
     // 2 × 250 against 1,000.
-    const settled = okOf(acceptTask(store, 'client', NOW, id));
+    expect(okOf(acceptTask(store, 'client', NOW, id)).state).toBe('review');
+    tick(store, store.tasks.get(id)!.reviewEndsAtNs!);
+    const settled = store.tasks.get(id)!;
     expect(settled.paidRunners ?? []).toEqual([]);
-    // No majority of both: the vote escalates for more results, and nobody is slashed.
+    // No majority of both: the vote escalates (at the review's end) for more results, and nobody is slashed.
     expect(settled.state).toBe('queued');
     expect(store.bonds.get('honest')?.amountE8s).toBe(4n * BOND);
   });

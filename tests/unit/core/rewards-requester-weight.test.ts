@@ -11,9 +11,17 @@ import {
   rejectTask,
   setTaskConfig,
   submitTask,
+  tick,
   type Stores
 } from '../../../src/core/tasks/index.ts';
-import { notePaidWork, recentPaidE8s } from '../../../src/core/rewards/index.ts';
+import {
+  countRejection,
+  MAX_PAIRS_PER_SWEEP,
+  notePaidWork,
+  recentPaidE8s,
+  rejectionAllowed,
+  sweepRejectionPairs
+} from '../../../src/core/rewards/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
 
 /**
@@ -166,5 +174,57 @@ describe('a requester’s rejections count against one runner at most 1 + the ta
     accepted(store, 'target', 3, NOW);
     for (let i = 0; i < 3; i++) rejected(store, 'target', NOW + EPOCH);
     expect(record(store, 'target')).toMatchObject({ completed: 3, rejected: 1 });
+  });
+});
+
+describe('requester–runner pairs of ended epochs are deleted by the timer, a bounded number per tick', () => {
+  it('a pair leaves the map once its epoch has ended, and the current epoch’s pairs stay', () => {
+    const store = world();
+    accepted(store, 'target', 2, NOW);
+    expect([...store.rejectionPairs.entries()].map(([key]) => key)).toEqual([
+      `${(NOW / EPOCH).toString().padStart(20, '0')}|${REQUESTER}|target`
+    ]);
+    tick(store, NOW + SECOND);
+    expect(store.rejectionPairs.size()).toBe(1);
+    accepted(store, 'other', 1, NOW + EPOCH);
+    tick(store, NOW + EPOCH + SECOND);
+    expect([...store.rejectionPairs.entries()].map(([key]) => key)).toEqual([
+      `${(NOW / EPOCH + 1n).toString().padStart(20, '0')}|${REQUESTER}|other`
+    ]);
+    // Deleting an ended epoch's pair changes nothing it counted for: the new epoch starts at one allowance.
+    expect(countRejection(store, REQUESTER, 'target', NOW + EPOCH)).toBe(true);
+    expect(rejectionAllowed(store, REQUESTER, 'target', NOW + EPOCH)).toBe(false);
+  });
+
+  it('one sweep deletes at most MAX_PAIRS_PER_SWEEP pairs and says more are left; the next ticks finish', () => {
+    const store = world();
+    const stale = MAX_PAIRS_PER_SWEEP * 2 + 5;
+    for (let i = 0; i < stale; i++) notePaidWork(store, `requester-${i}`, 20_000n, ['target'], NOW);
+    notePaidWork(store, REQUESTER, 20_000n, ['target'], NOW + EPOCH);
+    expect(sweepRejectionPairs(store, NOW + EPOCH)).toBe(true);
+    expect(store.rejectionPairs.size()).toBe(stale + 1 - MAX_PAIRS_PER_SWEEP);
+    // The budget stops it too, before it deletes anything.
+    expect(sweepRejectionPairs(store, NOW + EPOCH, () => true)).toBe(true);
+    expect(store.rejectionPairs.size()).toBe(stale + 1 - MAX_PAIRS_PER_SWEEP);
+    expect(tick(store, NOW + EPOCH).more).toBe(true);
+    expect(tick(store, NOW + EPOCH).more).toBe(false);
+    expect(store.rejectionPairs.size()).toBe(1);
+    expect(sweepRejectionPairs(store, NOW + EPOCH)).toBe(false);
+  });
+
+  it('a pair stored before epoch keys (`<requester>|<runner>`) still counts in its epoch, and moves to its epoch key when written', () => {
+    const store = world();
+    const epoch = NOW / EPOCH;
+    store.rejectionPairs.set(`${REQUESTER}|target`, { epoch, accepted: 0, counted: 1 });
+    expect(rejectionAllowed(store, REQUESTER, 'target', NOW)).toBe(false);
+    notePaidWork(store, REQUESTER, 20_000n, ['target'], NOW);
+    expect([...store.rejectionPairs.entries()]).toEqual([
+      [`${epoch.toString().padStart(20, '0')}|${REQUESTER}|target`, { epoch, accepted: 1, counted: 1 }]
+    ]);
+    // A legacy pair of an ended epoch counts as empty, and the sweep leaves legacy keys alone (they sort after).
+    store.rejectionPairs.set(`${REQUESTER}|other`, { epoch: epoch - 1n, accepted: 0, counted: 1 });
+    expect(rejectionAllowed(store, REQUESTER, 'other', NOW)).toBe(true);
+    expect(sweepRejectionPairs(store, NOW + EPOCH)).toBe(false);
+    expect(store.rejectionPairs.has(`${REQUESTER}|other`)).toBe(true);
   });
 });

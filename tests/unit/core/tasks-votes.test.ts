@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { principalToText } from '../../../src/core/principal-text.ts';
-import {
-  acceptOperator,
-  heartbeat,
-  makeConfig,
-  memoryStore,
-  publishCard,
-  registerRunner,
-  type Result
-} from '../../../src/core/registry/index.ts';
+import { acceptOperator, heartbeat, makeConfig, memoryStore, publishCard, registerRunner } from '../../../src/core/registry/index.ts';
 import {
   acceptTask,
   claimTask,
@@ -21,10 +12,12 @@ import {
   setTaskConfig,
   submitTask,
   taskFor,
+  tick,
   type ResultArgs,
   type Stores
 } from '../../../src/core/tasks/index.ts';
 import { deployment, digestOf, modelCard, runnerManifest } from '../../support/manifests.ts';
+import { ADMIN, LEDGER, NOW, okOf, operatorOf, SECOND, TREASURY } from '../../support/task-world.ts';
 
 /**
  * Redundant votes cannot be copied or bought (adversarial review 2, F1 and F2): other runners' digests and outputs
@@ -32,20 +25,8 @@ import { deployment, digestOf, modelCard, runnerManifest } from '../../support/m
  * bounded counts, so a colluding winner reporting 0 tokens cannot cut an honest runner's pay. Each test fails on the
  * registry as it was before (checked: the median pay and the requester's full access).
  */
-const SECOND = 1_000_000_000n;
-const NOW = 1_000_000n * SECOND;
-const ADMIN = 'admin';
-const LEDGER = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
-const TREASURY = { owner: principalToText(Uint8Array.of(0x0e, 0x01)) };
 const LEDGER_FEE = 10_000n;
 const CARD = modelCard();
-
-function okOf<T>(result: Result<T>): T {
-  if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_k, v: unknown) => String(v))}`);
-  return result.Ok;
-}
-
-const operatorOf = (n: number): string => principalToText(Uint8Array.of(0x0f, n));
 
 function world(): Stores {
   const store: Stores = { ...memoryStore(okOf(makeConfig({ admins: [ADMIN], heartbeatIntervalNs: 60n * SECOND }))), ...memoryTaskStore() };
@@ -156,7 +137,10 @@ describe('redundant votes: sealed results and own-count pay', () => {
       [undefined, HIDDEN_DIGEST],
       ['garbage', digestOf('garbage')]
     ]);
-    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('queued');
+    // Accepting changes nothing; the timer escalates the tie when the review ends.
+    expect(okOf(acceptTask(store, 'requester', NOW, id)).state).toBe('review');
+    tick(store, store.tasks.get(id)!.reviewEndsAtNs!);
+    expect(store.tasks.get(id)!.state).toBe('queued');
     // Escalated: still sealed, for the requester and for the runner that joins.
     expect(seenBy(store, 'requester', id)).toEqual([
       [undefined, HIDDEN_DIGEST],

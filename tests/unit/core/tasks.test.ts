@@ -1109,7 +1109,10 @@ describe('redundancy', () => {
       ['runner-b', 'two'],
       ['runner-c', 'three']
     ]);
-    const escalated = okOf(acceptTask(w.store, REQUESTER, NOW, id));
+    // The requester's accept changes nothing; the timer escalates when the review ends.
+    expect(okOf(acceptTask(w.store, REQUESTER, NOW, id)).state).toBe('review');
+    tick(w.store, NOW + REVIEW);
+    const escalated = taskOf(w, id);
     expect(escalated).toMatchObject({
       state: 'queued',
       extraResults: 2,
