@@ -124,6 +124,49 @@ function fixedVisits(plan: Plan): number | null {
   return n;
 }
 
+/**
+ * Type-table entries, fields, func arguments and service methods a message may declare: twice what the expected types'
+ * own table holds plus 64 (a newer client's extra fields and arguments), whatever the message's size. Parsing one costs
+ * ~35K instructions under QuickJS; a table sized to a 64 KiB argument cost 174M before it was refused, and one service
+ * entry of 2-byte methods, uncounted, 5.6B (review 4, R4-D1 and R4-D2).
+ */
+const TABLE_SLACK = 64;
+const tableItemsOf = new WeakMap<Plan, number>();
+
+/** Entries and fields an encoder writes in the type table for `plan` (shared types counted at each use). */
+function tableItems(plan: Plan): number {
+  const known = tableItemsOf.get(plan);
+  if (known !== undefined) return known;
+  let n = 0;
+  switch (plan.kind) {
+    case 'blob':
+      n = 1;
+      break;
+    case 'opt':
+    case 'vec':
+      n = 1 + tableItems(plan.inner);
+      break;
+    case 'record':
+      n = 1 + plan.fields.length;
+      for (const field of plan.fields) n += tableItems(field.plan);
+      break;
+    case 'variant':
+      n = 1 + plan.cases.size;
+      for (const { plan: inner } of plan.cases.values()) n += tableItems(inner);
+      break;
+    default:
+      break;
+  }
+  tableItemsOf.set(plan, n);
+  return n;
+}
+
+function tableAllowanceFor(plans: Plan[]): number {
+  let n = 0;
+  for (const plan of plans) n += tableItems(plan);
+  return 2 * n + TABLE_SLACK;
+}
+
 function allowanceFor(plans: Plan[], bytes: number): number {
   let fixed = 0;
   for (const plan of plans) {
@@ -361,11 +404,18 @@ class Message {
   private visits = 0;
   private readonly maxVisits: number;
   private readonly sizeless = new Map<WireRef, boolean>();
+  private tableSeen = 0;
   constructor(
     readonly r: Reader,
-    maxVisits = maxVisitsFor(r.bytes.length)
+    maxVisits: number,
+    private readonly maxTable: number
   ) {
     this.maxVisits = maxVisits;
+  }
+
+  /** One more type-table entry, field, func argument or service method (tableAllowanceFor). */
+  private tableItem(): void {
+    if (++this.tableSeen > this.maxTable) fail(`type table too large (more than ${this.maxTable} entries and fields)`);
   }
 
   private visit(): void {
@@ -401,7 +451,7 @@ class Message {
     // Each entry and field counts as a visit: parsing one costs about as much as a value (~35K instructions), and a
     // 400 KB table of one-field records ran an anonymous query to the 5B limit.
     for (let i = 0; i < entries; i++) {
-      this.visit();
+      this.tableItem();
       this.table.push(this.readEntry(entries));
     }
     const argc = r.count();
@@ -427,7 +477,7 @@ class Message {
         const fields: Array<[number, WireRef]> = [];
         let last = -1;
         for (let i = 0; i < n; i++) {
-          this.visit();
+          this.tableItem();
           const hash = r.count();
           if (hash <= last) fail('field ids not in increasing order');
           last = hash;
@@ -436,12 +486,17 @@ class Message {
         return { op, fields };
       }
       case Op.Func: {
-        for (let list = 0; list < 2; list++) for (let n = r.count(), i = 0; i < n; i++) this.ref(r.typeRef(), entries);
+        for (let list = 0; list < 2; list++)
+          for (let n = r.count(), i = 0; i < n; i++) {
+            this.tableItem();
+            this.ref(r.typeRef(), entries);
+          }
         r.take(r.count());
         return { op };
       }
       case Op.Service: {
         for (let n = r.count(), i = 0; i < n; i++) {
+          this.tableItem();
           r.take(r.count());
           this.ref(r.typeRef(), entries);
         }
@@ -752,7 +807,7 @@ export function warmArgPlans(types: IDL.Type[]): void {
 export function decodeArgs(types: IDL.Type[], bytes: Uint8Array): unknown[] {
   const argPlans = types.map(planOf);
   if (argPlans.some((plan) => plan === null)) return IDL.decode(types, bytes);
-  const message = new Message(new Reader(bytes), allowanceFor(argPlans as Plan[], bytes.length));
+  const message = new Message(new Reader(bytes), allowanceFor(argPlans as Plan[], bytes.length), tableAllowanceFor(argPlans as Plan[]));
   message.readHeader();
   if (message.args.length < types.length) {
     // Missing trailing arguments are allowed only where a missing value means something (opt, null, reserved).
