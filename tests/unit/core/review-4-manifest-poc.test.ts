@@ -83,4 +83,11 @@ describe('R4-M: valid runner manifests refused by the byte bounds', () => {
     expect(safeValidateRunnerManifest(m)).toMatchObject({ ok: true });
     expect(parse(JSON.stringify(m))).toEqual({ Ok: m });
   });
+
+  it('R4-M4: a manifest valid before 43c894d (a 40-emoji accelerator vendor: 40 code points, 80 UTF-16 units) stays valid', () => {
+    // zod's .max counted code points, so this manifest registered before; the runner that holds it can no longer
+    // update_runner, and its node's reconcile (safeValidateRunnerManifest) now refuses the same file.
+    const m = manifest({ vendor: '\u{1F680}'.repeat(40) });
+    expect(safeValidateRunnerManifest(m)).toMatchObject({ ok: true });
+  });
 });
