@@ -94,9 +94,9 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(errOf(await publisher.publish_model_card(json({ ...card, extra: JSON.parse('['.repeat(40) + ']'.repeat(40)) })))).toEqual({
       InvalidManifest: { issues: [{ path: 'extra', message: expect.stringMatching(/^unknown field "extra"/) as unknown }] }
     });
-    // A manifest likewise holds at most 128 brackets, counted on its bytes before they are decoded.
+    // A manifest likewise holds at most 256 brackets, counted on its bytes before they are decoded.
     expect(errOf(await (await as(stranger)).register_runner('{"a":'.repeat(5_000)))).toEqual({
-      LimitExceeded: { what: 'manifest brackets ([ and {)', limit: 128n }
+      LimitExceeded: { what: 'manifest brackets ([ and {)', limit: 256n }
     });
   });
 

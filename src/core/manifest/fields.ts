@@ -12,15 +12,27 @@ function expected(what: string) {
     issue.code === 'invalid_format' ? `expected ${what}, got ${show(issue.input)}` : undefined;
 }
 
+const SURROGATE_PAIR = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
+
+/**
+ * Whether `value` has at most `limit` code points (an emoji is one, as zod counted). Only a string between `limit` and
+ * twice `limit` UTF-16 units is scanned for surrogate pairs (a pair is two units): shorter fits, longer cannot.
+ */
+function codePointsAtMost(value: string, limit: number): boolean {
+  if (value.length <= limit) return true;
+  if (value.length > 2 * limit) return false;
+  return value.length - (value.match(SURROGATE_PAIR)?.length ?? 0) <= limit;
+}
+
 /**
  * String lengths are checked here, not with zod's `.min`/`.max`: those count code points with a regular expression over
  * the whole string (~800 instructions a character in a canister), and a regular expression costs that much again, so a
- * 30 KB string in a 32-character field would cost ~50M instructions to refuse (issue 15). Lengths count UTF-16 code
- * units, as limits.ts says. `abort` ends the field's checks: its patterns never run on a string that long.
+ * 30 KB string in a 32-character field would cost ~50M instructions to refuse (issue 15). Lengths count code points, as
+ * limits.ts says. `abort` ends the field's checks: its patterns never run on a string that long.
  */
 function longest(maxLength: number, abortPast: number) {
   return [
-    (value: string) => value.length <= abortPast,
+    (value: string) => codePointsAtMost(value, abortPast),
     {
       abort: true,
       error: (issue: { input?: unknown }) =>
@@ -29,7 +41,7 @@ function longest(maxLength: number, abortPast: number) {
   ] as const;
 }
 
-/** A non-empty string of at most `maxLength` UTF-16 code units; empty or longer ends its checks. */
+/** A non-empty string of at most `maxLength` code points; empty or longer ends its checks. */
 function bounded(maxLength: number) {
   return z
     .string()

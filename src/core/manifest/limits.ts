@@ -1,6 +1,6 @@
 /**
  * Every bound of the manifest standard, named once so that the canister, the CLI, the runner and the
- * docs quote the same numbers. Lengths count UTF-16 code units (JavaScript string length).
+ * docs quote the same numbers. Lengths count code points (an emoji is one; a JavaScript string may count it twice).
  */
 
 // ── shared ─────────────────────────────────────────────────────────────────────────────────────

@@ -20,6 +20,8 @@ export const MAX_ARG_BYTES: Readonly<Record<string, number>> = {
   complete_task: MAX_OUTPUT_BYTES + SMALL_ARG_BYTES,
   set_admins: MAX_ADMINS * 40 + 1024,
   find_runners: MAX_FIND_REQUEST_BYTES,
+  // A FindRequest, as find_runners takes, and the task's small fields.
+  quote_task: MAX_FIND_REQUEST_BYTES + SMALL_ARG_BYTES,
   // MAX_SETTLE_ITEMS items of at most 64 bytes each (nat64 fields, a nat owed below 2^128).
   settle_usage: 256 * 64 + 1024
 };

@@ -11,11 +11,15 @@ export const MAX_SCAN_PER_CALL = 2_000;
 export const MAX_MANIFEST_BYTES = 32 * 1024;
 /**
  * `[` and `{` in a manifest's JSON, strings included: the largest valid manifest has 70 outside its free text (vendor and
- * model names, the endpoint), which leaves them room for 58. It also bounds nesting: 128 levels parse without a scan.
+ * model names, the endpoint), which leaves them room for 186 (four in each of 32 names, say). It also bounds nesting:
+ * 256 levels parse without a scan.
  */
-export const MAX_MANIFEST_BRACKETS = 128;
-/** Commas in a manifest's JSON, strings included: the largest valid manifest has 297 outside its free text. */
-export const MAX_MANIFEST_SEPARATORS = 512;
+export const MAX_MANIFEST_BRACKETS = 256;
+/**
+ * Commas in a manifest's JSON, strings included: the largest valid manifest has 297 outside its free text, which leaves
+ * an endpoint's path all the commas it can hold (256) and the names some more.
+ */
+export const MAX_MANIFEST_SEPARATORS = 1024;
 /**
  * A model card's JSON: a valid card at every field's limit takes under 2 KiB (about 3 KiB pretty-printed). Anyone
  * may publish, so the bound keeps what an invalid card costs to decode, parse and report small (issue 15).

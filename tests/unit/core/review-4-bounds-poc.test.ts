@@ -8,7 +8,7 @@ import { QuoteTaskArgs } from '../../../src/interface/registry/index.ts';
  * Review 4 (adversarial): every handle()'d registry method checks maxArgBytes before decoding (32080b7). quote_task
  * takes the same FindRequest as find_runners (64 KiB) and submit_task, but got the 4 KiB default: a request that
  * checkFindRequest accepts (and that find_runners/submit_task accept) is refused by quote_task with LimitExceeded.
- * Before 32080b7 quote_task (a query, no inspect_message) had no byte bound. FAILS on main.
+ * Before 32080b7 quote_task (a query, no inspect_message) had no byte bound. Failed on main at 4c9905a; passes since the fix.
  */
 describe('R4-B1: quote_task refuses a FindRequest that find_runners and submit_task accept', () => {
   it('a bounds-valid request (32 pinned digests, 32 quantizations, filters at their lengths) fits quote_task', () => {
