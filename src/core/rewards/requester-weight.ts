@@ -35,7 +35,7 @@ export interface RequesterWeightStore {
   /**
    * `<epoch, 20 digits>|<requester>|<runner>` → the pair in that epoch: keys sort by epoch, so ended epochs' pairs are
    * at the head, where sweepRejectionPairs deletes them (entries stored before, `<requester>|<runner>`, are read as a
-   * fallback and deleted when their pair is next written).
+   * fallback, moved when their pair is next written, and swept once their epoch has ended).
    */
   rejectionPairs: KeyValue<RejectionPair>;
   taskConfig(): RewardConfig;
@@ -50,6 +50,8 @@ const pairKey = (epoch: bigint, requester: string, runner: string): string =>
   `${epoch.toString().padStart(20, '0')}|${requester}|${runner}`;
 /** An epoch-keyed pair (legacy keys start with a principal's text, which never holds 20 digits in a row). */
 const EPOCH_KEY = /^\d{20}\|/;
+/** Legacy keys start with a principal's text (a-z, 2-7), after every epoch key (`0…`, 20 digits). */
+const LEGACY_FROM = '1\uffff';
 
 const halved = (feesE8s: bigint, times: bigint): bigint => (times <= 0n ? feesE8s : times >= 64n ? 0n : feesE8s >> times);
 
@@ -115,7 +117,8 @@ export const MAX_PAIRS_PER_SWEEP = 100;
  * the map holds the pairs of the current epoch and not every pair that ever dealt. Returns whether some may be left.
  */
 export function sweepRejectionPairs(store: RequesterWeightStore, now: bigint, outOfBudget: () => boolean = () => false): boolean {
-  const current = epochOf(store, now).toString().padStart(20, '0');
+  const epoch = epochOf(store, now);
+  const current = epoch.toString().padStart(20, '0');
   const stale: string[] = [];
   let more = false;
   for (const [key] of store.rejectionPairs.entries()) {
@@ -125,6 +128,19 @@ export function sweepRejectionPairs(store: RequesterWeightStore, now: bigint, ou
       break;
     }
     stale.push(key);
+  }
+  // Then pairs stored before epoch keys (`<requester>|<runner>`, after every epoch key): those of ended epochs go, the
+  // current epoch's are passed over (they end too). Each counts as a visit, so the walk stays within the same bound.
+  let visited = stale.length;
+  if (!more) {
+    for (const [key, pair] of store.rejectionPairs.entries(LEGACY_FROM)) {
+      if (visited >= MAX_PAIRS_PER_SWEEP || outOfBudget()) {
+        more = true;
+        break;
+      }
+      visited++;
+      if (pair.epoch < epoch) stale.push(key);
+    }
   }
   for (const key of stale) store.rejectionPairs.delete(key);
   return more;

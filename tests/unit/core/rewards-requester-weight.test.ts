@@ -221,10 +221,18 @@ describe('requester–runner pairs of ended epochs are deleted by the timer, a b
     expect([...store.rejectionPairs.entries()]).toEqual([
       [`${epoch.toString().padStart(20, '0')}|${REQUESTER}|target`, { epoch, accepted: 1, counted: 1 }]
     ]);
-    // A legacy pair of an ended epoch counts as empty, and the sweep leaves legacy keys alone (they sort after).
+    // A legacy pair of an ended epoch counts as empty, and the sweep deletes it; one of the current epoch stays.
     store.rejectionPairs.set(`${REQUESTER}|other`, { epoch: epoch - 1n, accepted: 0, counted: 1 });
+    store.rejectionPairs.set(`${REQUESTER}|current`, { epoch, accepted: 0, counted: 1 });
     expect(rejectionAllowed(store, REQUESTER, 'other', NOW)).toBe(true);
+    expect(sweepRejectionPairs(store, NOW)).toBe(false);
+    expect(store.rejectionPairs.has(`${REQUESTER}|other`)).toBe(false);
+    expect(store.rejectionPairs.has(`${REQUESTER}|current`)).toBe(true);
+    // Legacy pairs are walked within the same bound: MAX_PAIRS_PER_SWEEP visits a run, the rest in later runs.
+    for (let i = 0; i < MAX_PAIRS_PER_SWEEP + 3; i++)
+      store.rejectionPairs.set(`zz${i}|target`, { epoch: epoch - 1n, accepted: 0, counted: 1 });
+    expect(sweepRejectionPairs(store, NOW + EPOCH)).toBe(true);
     expect(sweepRejectionPairs(store, NOW + EPOCH)).toBe(false);
-    expect(store.rejectionPairs.has(`${REQUESTER}|other`)).toBe(true);
+    expect([...store.rejectionPairs.entries()].filter(([key]) => !/^\d{20}\|/.test(key))).toEqual([]);
   });
 });
