@@ -11,7 +11,7 @@ export function atMostOf(text: string, chars: readonly string[], limit: number):
 
 /**
  * A model card's JSON text, bounded before it is parsed (issue 15: anyone may publish, so an invalid card must cost
- * little). Counting brackets and commas anywhere (strings included) over-counts, never under-counts: a card within
+ * little). Counting brackets and commas everywhere (strings included) over-counts, never under-counts: a card within
  * MAX_CARD_BRACKETS cannot nest deeper, so it is parsed without a scan of its characters (a JavaScript loop costs
  * ~5,000 instructions a character in a canister), and one within MAX_CARD_SEPARATORS holds few fields and list entries,
  * so validating and reporting it is cheap too. A valid card at every field's limit stays well within each bound.

@@ -15,7 +15,7 @@ function atMostBytesOf(bytes: Uint8Array, codes: readonly number[], limit: numbe
 
 /**
  * A runner manifest's JSON as it arrives (UTF-8 bytes, a view of the message), bounded before anything reads it
- * (issue 15): its size from the bytes (no re-encoding), then brackets and commas anywhere (strings included:
+ * (issue 15): its size from the bytes (no re-encoding), then brackets and commas, counted in strings too (this
  * over-counts, never under-counts) by native indexOf, ~20 instructions a byte in all, where decoding costs ~400 and
  * parsing ~120. Within MAX_MANIFEST_BRACKETS it cannot nest deeper, so it is parsed without a depth scan (a JavaScript
  * loop, ~5,000 instructions a character); within MAX_MANIFEST_SEPARATORS it holds few fields and entries, so validating

@@ -389,7 +389,7 @@ describe('review 3 R3-E2: the timer escalates a tie, and its places are not firs
       ['honest', 'Paris'],
       ['sybil', 'garbage']
     ]);
-    // Before an escalation the requester's runners may claim as any other (the task is simply full here).
+    // Before an escalation the requester's runners may claim like any other (the task is simply full here).
     const at = store.tasks.get(task.id)!.reviewEndsAtNs!;
     tick(store, at);
     expect(store.tasks.get(task.id)!.state).toBe('queued');

@@ -113,7 +113,7 @@ export async function serveFromCanister(deps: GatewayDeps, target: GatewayTarget
   if (status < 100 || status > 599) return errorResponse('upstream_error', `The canister answered the invalid status ${status}`);
   let headers = response.headers;
   // A streamed body is verified once assembled (all of it is read before anything is sent): its certificate covers
-  // the whole body, so a streamed response is held to the same rule as any other on a non-raw host.
+  // the whole body, so a streamed response is held to the same rule as every other response on a non-raw host.
   if (!target.raw && !upgraded) {
     const verified = verifyResponse({
       request: httpRequest,
