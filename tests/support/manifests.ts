@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 
+import { parseManifestBytes } from '../../src/core/registry/index.ts';
+
 /** Valid manifests for tests; each call can override fields. Digests are derived from a seed so they are unique. */
 export function digestOf(seed: string): string {
   return `sha256:${createHash('sha256').update(seed).digest('hex')}`;
@@ -59,4 +61,18 @@ export function runnerManifest(
     deployments,
     ...overrides
   };
+}
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A manifest's JSON text as the registry reads it: UTF-8 bytes, bounded, decoded (undefined when not UTF-8), parsed. */
+export function parseManifestJson(text: string | Uint8Array): ReturnType<typeof parseManifestBytes> {
+  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
+  return parseManifestBytes(bytes, (raw) => {
+    try {
+      return fatalUtf8.decode(raw);
+    } catch {
+      return undefined;
+    }
+  });
 }

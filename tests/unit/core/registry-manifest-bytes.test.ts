@@ -7,17 +7,10 @@ import {
   MAX_MANIFEST_SEPARATORS,
   parseManifestBytes
 } from '../../../src/core/registry/index.ts';
+import { parseManifestJson } from '../../support/manifests.ts';
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-const decode = (bytes: Uint8Array): string | undefined => {
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    return undefined;
-  }
-};
 const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
-const parse = (text: string) => parseManifestBytes(bytesOf(text), decode);
+const parse = parseManifestJson;
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
@@ -98,7 +91,7 @@ describe('a runner manifest bounded before it is decoded (parseManifestBytes)', 
   });
 
   it('answers InvalidManifest for bytes that are not UTF-8 and for text that is not JSON', () => {
-    expect(parseManifestBytes(Uint8Array.from([0x7b, 0xff, 0x7d]), decode)).toEqual({
+    expect(parse(Uint8Array.from([0x7b, 0xff, 0x7d]))).toEqual({
       Err: { InvalidManifest: { issues: [{ path: '', message: 'not valid UTF-8' }] } }
     });
     expect(parse('{"a":')).toEqual({

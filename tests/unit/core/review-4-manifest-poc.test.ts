@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { safeValidateRunnerManifest } from '../../../src/core/manifest/index.ts';
-import { parseManifestBytes } from '../../../src/core/registry/index.ts';
+import { parseManifestJson } from '../../support/manifests.ts';
 
 /*
  * Review 4 (adversarial): runner manifests bounded on their bytes before decoding (43c894d). Each test is a manifest
@@ -9,15 +9,7 @@ import { parseManifestBytes } from '../../../src/core/registry/index.ts';
  * 43c894d (64 KiB, depth 32), and that parseManifestBytes now refuses. They failed on main at 4c9905a (R4-M1 is now a documented limit for escaped, pretty-printed JSON).
  */
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-const decode = (bytes: Uint8Array): string | undefined => {
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    return undefined;
-  }
-};
-const parse = (text: string) => parseManifestBytes(new TextEncoder().encode(text), decode);
+const parse = parseManifestJson;
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
 function manifest(over: { vendor?: string; model?: string; endpoint?: string; accelerators?: number; deployments?: number }) {
