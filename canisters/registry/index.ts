@@ -242,7 +242,6 @@ export default class {
 
   @update(m.publish_model_card.args, m.publish_model_card.ret, MANUAL)
   publish_model_card(): void {
-    if (tooLarge('publish_model_card')) return;
     handle(m.publish_model_card, (manifestJson) => {
       const manifest = parseCardText(manifestJson);
       if ('Err' in manifest) return manifest;
@@ -295,7 +294,6 @@ export default class {
 
   @update(m.deprecate_model_card.args, m.deprecate_model_card.ret, MANUAL)
   deprecate_model_card(): void {
-    if (tooLarge('deprecate_model_card')) return;
     handle(m.deprecate_model_card, (ref, reason) => {
       return deprecateCard(state(), caller(), time(), ref, reason);
     });
@@ -347,7 +345,6 @@ export default class {
 
   @update(m.heartbeat.args, m.heartbeat.ret, MANUAL)
   heartbeat(): void {
-    if (tooLarge('heartbeat')) return;
     handle(m.heartbeat, (args) => {
       const result = heartbeat(state(), caller(), time(), {
         state: args.state,
@@ -390,7 +387,6 @@ export default class {
 
   @update(m.suspend_runner.args, m.suspend_runner.ret, MANUAL)
   suspend_runner(): void {
-    if (tooLarge('suspend_runner')) return;
     handle(m.suspend_runner, (runner, reason) => {
       return setSuspended(state(), caller(), time(), runner.toText(), reason);
     });
@@ -405,7 +401,6 @@ export default class {
 
   @update(m.set_admins.args, m.set_admins.ret, MANUAL)
   set_admins(): void {
-    if (tooLarge('set_admins')) return;
     handle(m.set_admins, (admins) => {
       return setAdmins(
         state(),
@@ -505,7 +500,6 @@ export default class {
 
   @update(m.fail_task.args, m.fail_task.ret, MANUAL)
   fail_task(): void {
-    if (tooLarge('fail_task')) return;
     handle(m.fail_task, (id, reason) => mapResult(failTask(state(), caller(), time(), id, reason), visibleTaskView));
   }
 
@@ -516,7 +510,6 @@ export default class {
 
   @update(m.reject_task.args, m.reject_task.ret, MANUAL)
   reject_task(): void {
-    if (tooLarge('reject_task')) return;
     handle(m.reject_task, (id, reason) => mapResult(rejectTask(state(), caller(), time(), id, reason), visibleTaskView));
   }
 
@@ -550,7 +543,6 @@ export default class {
 
   @update(m.set_task_config.args, m.set_task_config.ret, MANUAL)
   set_task_config(): void {
-    if (tooLarge('set_task_config')) return;
     handle(m.set_task_config, (a) => {
       const treasury = some(a.treasury);
       const result = setTaskConfig(
@@ -726,13 +718,11 @@ export default class {
 
   @update(m.withdraw_credit.args, m.withdraw_credit.ret, MANUAL)
   withdraw_credit(): void {
-    if (tooLarge('withdraw_credit')) return;
     handle(m.withdraw_credit, (amount) => mapResult(withdrawCredit(state(), caller(), time(), amount), withdrawalView));
   }
 
   @update(m.reserve_credit.args, m.reserve_credit.ret, MANUAL)
   reserve_credit(): void {
-    if (tooLarge('reserve_credit')) return;
     handle(m.reserve_credit, (runner, amount) =>
       mapResult(reserveCredit(state(), caller(), time(), runner.toText(), amount), (l) => creditLineView(state(), l))
     );
@@ -751,7 +741,6 @@ export default class {
   /** The payer's batch: each item its own Ok or Err. */
   @update(m.settle_usage.args, m.settle_usage.ret, MANUAL)
   settle_usage(): void {
-    if (tooLarge('settle_usage')) return;
     handle(m.settle_usage, (items) =>
       mapResult(settleUsage(state(), caller(), time(), items.map(usageOf)), (outcomes) =>
         outcomes.map((o) => mapResult(o, (s) => settledView(state(), s)))
@@ -762,7 +751,6 @@ export default class {
   /** The runner settles alone with the payer's signed receipt (the signature is checked here). */
   @update(m.settle_receipt.args, m.settle_receipt.ret, MANUAL)
   settle_receipt(): void {
-    if (tooLarge('settle_receipt')) return;
     handle(m.settle_receipt, (signed) =>
       mapResult(settleReceipt(state(), caller(), time(), signedReceiptOf(signed)), (s) => settledView(state(), s))
     );
