@@ -1,7 +1,24 @@
-import { IDL, idlLabelToId } from '@dfinity/candid';
+import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { absent, allowanceFor, planOf, tableAllowanceFor, type Plan } from './candid-plan.js';
+import {
+  CandidDecodeError,
+  type Entry,
+  fail,
+  HeaderReader,
+  MAX_DEPTH,
+  MAX_ZERO_SIZED,
+  mismatch,
+  Op,
+  Reader,
+  TypeMismatch,
+  type WireRef
+} from './candid-wire.js';
 import { utf8Decode } from './utf8.js';
+
+export { BytesText } from './candid-plan.js';
+export { CandidDecodeError } from './candid-wire.js';
 
 /**
  * Candid messages decoded by plans built once per expected type, guided by the message's own type table (the Candid
@@ -14,497 +31,24 @@ import { utf8Decode } from './utf8.js';
  * has no plan for (func, service, recursive types, vectors of wide fixed-size numbers) go to IDL.decode.
  */
 
-/** A wire type: a primitive's negative opcode, or an index into the message's type table. */
-type WireRef = number;
-
-const enum Op {
-  Null = -1,
-  Bool = -2,
-  Nat = -3,
-  Int = -4,
-  Nat8 = -5,
-  Nat16 = -6,
-  Nat32 = -7,
-  Nat64 = -8,
-  Int8 = -9,
-  Int16 = -10,
-  Int32 = -11,
-  Int64 = -12,
-  Float32 = -13,
-  Float64 = -14,
-  Text = -15,
-  Reserved = -16,
-  Empty = -17,
-  Opt = -18,
-  Vec = -19,
-  Record = -20,
-  Variant = -21,
-  Func = -22,
-  Service = -23,
-  Principal = -24
-}
-
-type Entry =
-  { op: Op.Opt | Op.Vec; inner: WireRef } | { op: Op.Record | Op.Variant; fields: Array<[number, WireRef]> } | { op: Op.Func | Op.Service };
-
-/** Values nested deeper than this are refused (a recursive wire type could otherwise exhaust the stack). */
-const MAX_DEPTH = 64;
-/** Elements of zero-sized types (null, reserved, empty records) a message may claim: they cost nothing on the wire. */
-const MAX_ZERO_SIZED = 10_000;
-/** LEB128 bytes of a length or count (at most 2^32 - 1, possibly not minimally encoded). */
-const MAX_LEB_BYTES = 10;
-/** LEB128 bytes of a nat or int value: 2^448, far above any amount; a longer one would cost quadratic bigint work. */
-const MAX_NUMBER_BYTES = 64;
-const MAGIC = [0x44, 0x49, 0x44, 0x4c];
-
-export class CandidDecodeError extends Error {}
-
-/** A value of another type than expected (as opposed to a malformed encoding): inside an opt it decodes as none. */
-class TypeMismatch extends CandidDecodeError {}
-
-const fail = (message: string): never => {
-  throw new CandidDecodeError(`candid: ${message}`);
-};
-const mismatch = (message: string): never => {
-  throw new TypeMismatch(`candid: ${message}`);
-};
-
-/**
- * Values, fields and type-table entries a message may make the decoder visit (decoded, skipped, checked for size or
- * parsed): 512, one more per 8 bytes of its first 32 KiB and per KiB after (arguments without vectors get fewer, see
- * allowanceFor). Values of zero-sized types take no bytes, so without this a
- * ~100-byte type table of records whose fields point twice to the next record costs 2^levels visits (review 3,
- * R3-D1), and a vec of one-byte records with thousands of null fields costs elements × fields (R3-D1c); a visit costs
- * ~10K instructions under QuickJS. The largest honest messages stay below it: a 256-entry settle_usage batch (17 KiB,
- * ~2,300 visits of 2,700), a submit_task (~150 plus its lists), a complete_task with a 256 KiB output (~20).
- */
-const maxVisitsFor = (bytes: number): number =>
-  512 + Math.floor(Math.min(bytes, 32_768) / 8) + Math.floor(Math.max(0, bytes - 32_768) / 1_024);
-
-/**
- * Visits a message for arguments without vectors may take, whatever its size: twice what their values and fields
- * count (table entries and fields count too) plus room for fields and arguments a newer client adds. An anonymous
- * get_task then stops a hostile type table or extra argument after ~130 visits (~4M instructions), not ~1,000.
- */
-const FIXED_SLACK = 128;
-const fixedVisitsOf = new WeakMap<Plan, number | null>();
-
-/** Values and fields a value of `plan` holds at most; null when a vector makes it grow with the message. */
-function fixedVisits(plan: Plan): number | null {
-  const known = fixedVisitsOf.get(plan);
-  if (known !== undefined) return known;
-  let n: number | null = 1;
-  const add = (inner: Plan): void => {
-    const more = fixedVisits(inner);
-    n = n === null || more === null ? null : n + more;
-  };
-  switch (plan.kind) {
-    case 'vec':
-      n = null;
-      break;
-    case 'opt':
-      add(plan.inner);
-      break;
-    case 'record':
-      for (const field of plan.fields) add(field.plan);
-      break;
-    case 'variant': {
-      let widest: number | null = 0;
-      for (const { plan: inner } of plan.cases.values()) {
-        const more = fixedVisits(inner);
-        widest = widest === null || more === null ? null : Math.max(widest, more);
-      }
-      n = widest === null ? null : 1 + widest;
-      break;
-    }
-    default:
-      break;
-  }
-  fixedVisitsOf.set(plan, n);
-  return n;
-}
-
-/**
- * Type-table entries, fields, func arguments and service methods a message may declare: twice what the expected types'
- * own table holds plus 64 (a newer client's extra fields and arguments), whatever the message's size. Parsing one costs
- * ~35K instructions under QuickJS; a table sized to a 64 KiB argument cost 174M before it was refused, and one service
- * entry of 2-byte methods, uncounted, 5.6B (review 4, R4-D1 and R4-D2).
- */
-const TABLE_SLACK = 64;
-const tableItemsOf = new WeakMap<Plan, number>();
-
-/** Entries and fields an encoder writes in the type table for `plan` (shared types counted at each use). */
-function tableItems(plan: Plan): number {
-  const known = tableItemsOf.get(plan);
-  if (known !== undefined) return known;
-  let n = 0;
-  switch (plan.kind) {
-    case 'blob':
-      n = 1;
-      break;
-    case 'opt':
-    case 'vec':
-      n = 1 + tableItems(plan.inner);
-      break;
-    case 'record':
-      n = 1 + plan.fields.length;
-      for (const field of plan.fields) n += tableItems(field.plan);
-      break;
-    case 'variant':
-      n = 1 + plan.cases.size;
-      for (const { plan: inner } of plan.cases.values()) n += tableItems(inner);
-      break;
-    default:
-      break;
-  }
-  tableItemsOf.set(plan, n);
-  return n;
-}
-
-function tableAllowanceFor(plans: Plan[]): number {
-  let n = 0;
-  for (const plan of plans) n += tableItems(plan);
-  return 2 * n + TABLE_SLACK;
-}
-
-function allowanceFor(plans: Plan[], bytes: number): number {
-  let fixed = 0;
-  for (const plan of plans) {
-    const n = fixedVisits(plan);
-    if (n === null) return maxVisitsFor(bytes);
-    fixed += n;
-  }
-  return Math.min(2 * fixed + FIXED_SLACK, maxVisitsFor(bytes));
-}
-
-class Reader {
-  pos = 0;
-  zeroSized = 0;
-  constructor(readonly bytes: Uint8Array) {}
-
-  byte(): number {
-    const b = this.bytes[this.pos];
-    if (b === undefined) return fail('unexpected end of message');
-    this.pos++;
-    return b;
-  }
-  take(n: number): Uint8Array {
-    if (n > this.bytes.length - this.pos) fail('unexpected end of message');
-    const out = this.bytes.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-  /** An unsigned LEB128 that is a count or length (at most 2^32 - 1). Local variables only: calls cost under QuickJS. */
-  count(): number {
-    const bytes = this.bytes;
-    let pos = this.pos;
-    let n = 0;
-    let scale = 1;
-    for (let i = 0; i < MAX_LEB_BYTES; i++) {
-      const b = bytes[pos++];
-      if (b === undefined) return fail('unexpected end of message');
-      n += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) {
-        if (n > 0xffffffff) fail('length out of range');
-        this.pos = pos;
-        return n;
-      }
-      scale *= 128;
-    }
-    return fail('length out of range');
-  }
-  /** A signed LEB128 that is a type reference or opcode (small). */
-  typeRef(): number {
-    const bytes = this.bytes;
-    let pos = this.pos;
-    let n = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[pos++];
-      if (b === undefined) return fail('unexpected end of message');
-      n |= (b & 0x7f) << shift;
-      shift += 7;
-      if ((b & 0x80) === 0) {
-        if (shift < 32 && (b & 0x40) !== 0) n |= -1 << shift;
-        this.pos = pos;
-        return n;
-      }
-      if (shift >= 28) fail('type reference out of range');
-    }
-  }
-  /** A LEB128 (signed: SLEB128) number of at most MAX_NUMBER_BYTES bytes, summed as a double while exact. */
-  leb(signed: boolean): bigint {
-    let small = 0;
-    let scale = 1;
-    let big = 0n;
-    let shift = 0n;
-    for (let i = 0; i < MAX_NUMBER_BYTES; i++) {
-      const b = this.byte();
-      if (i < 7) {
-        small += (b & 0x7f) * scale;
-        scale *= 128;
-      } else {
-        if (i === 7) {
-          big = BigInt(small);
-          shift = 49n;
-        }
-        big |= BigInt(b & 0x7f) << shift;
-        shift += 7n;
-      }
-      if ((b & 0x80) === 0) {
-        const n = i < 7 ? BigInt(small) : big;
-        if (!signed || (b & 0x40) === 0) return n;
-        return n - (1n << BigInt(7 * (i + 1)));
-      }
-    }
-    return fail(`number longer than ${MAX_NUMBER_BYTES} bytes`);
-  }
-  fixed(bytes: number, signed: boolean): bigint | number {
-    const raw = this.take(bytes);
-    if (bytes <= 4) {
-      let n = 0;
-      for (let i = bytes - 1; i >= 0; i--) n = n * 256 + (raw[i] as number);
-      return signed && n >= 2 ** (bytes * 8 - 1) ? n - 2 ** (bytes * 8) : n;
-    }
-    let n = 0n;
-    for (let i = bytes - 1; i >= 0; i--) n = (n << 8n) | BigInt(raw[i] as number);
-    return signed ? BigInt.asIntN(64, n) : n;
-  }
-  float(bits: 32 | 64): number {
-    const raw = this.take(bits / 8);
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    return bits === 64 ? view.getFloat64(0, true) : view.getFloat32(0, true);
-  }
-}
-
-/** What a value of an expected type decodes through. */
-type Plan =
-  | { kind: 'prim'; op: Op }
-  | { kind: 'bytesText' }
-  | { kind: 'opt'; inner: Plan }
-  | { kind: 'vec'; inner: Plan }
-  | { kind: 'blob' }
-  | { kind: 'record'; fields: Array<{ hash: number; name: string; plan: Plan }>; tuple: boolean }
-  | { kind: 'variant'; cases: Map<number, { name: string; plan: Plan }> };
-
-/** A text decoded as its UTF-8 bytes (a view into the message), for a value the method measures before it reads. */
-export class BytesText extends IDL.TextClass {
-  /** The mark the decoder looks for (@dfinity/candid's classes answer `instanceof` by type name, for any text). */
-  readonly keepsBytes = true;
-}
-
-const keepsBytes = (t: IDL.TextClass): boolean => (t as Partial<BytesText>).keepsBytes === true;
-
-class Unsupported extends Error {}
-
-class Planner extends IDL.Visitor<null, Plan> {
-  private readonly cache = new Map<IDL.Type, Plan>();
-
-  plan(type: IDL.Type): Plan {
-    let plan = this.cache.get(type);
-    if (plan === undefined) {
-      if (type instanceof IDL.RecClass) throw new Unsupported('recursive type');
-      plan = type.accept(this, null);
-      this.cache.set(type, plan);
-    }
-    return plan;
-  }
-  override visitType<T>(t: IDL.Type<T>): Plan {
-    throw new Unsupported(t.name);
-  }
-  override visitNull(): Plan {
-    return { kind: 'prim', op: Op.Null };
-  }
-  override visitReserved(): Plan {
-    return { kind: 'prim', op: Op.Reserved };
-  }
-  override visitBool(): Plan {
-    return { kind: 'prim', op: Op.Bool };
-  }
-  override visitText(t: IDL.TextClass): Plan {
-    return keepsBytes(t) ? { kind: 'bytesText' } : { kind: 'prim', op: Op.Text };
-  }
-  override visitNat(): Plan {
-    return { kind: 'prim', op: Op.Nat };
-  }
-  override visitInt(): Plan {
-    return { kind: 'prim', op: Op.Int };
-  }
-  override visitFloat(t: IDL.FloatClass): Plan {
-    return { kind: 'prim', op: t._bits === 32 ? Op.Float32 : Op.Float64 };
-  }
-  override visitFixedNat(t: IDL.FixedNatClass): Plan {
-    return {
-      kind: 'prim',
-      op: ({ 8: Op.Nat8, 16: Op.Nat16, 32: Op.Nat32, 64: Op.Nat64 } as Record<number, Op>)[t._bits] ?? fail('nat size')
-    };
-  }
-  override visitFixedInt(t: IDL.FixedIntClass): Plan {
-    return {
-      kind: 'prim',
-      op: ({ 8: Op.Int8, 16: Op.Int16, 32: Op.Int32, 64: Op.Int64 } as Record<number, Op>)[t._bits] ?? fail('int size')
-    };
-  }
-  override visitPrincipal(): Plan {
-    return { kind: 'prim', op: Op.Principal };
-  }
-  override visitVec<T>(_t: IDL.VecClass<T>, ty: IDL.Type<T>): Plan {
-    if (ty instanceof IDL.FixedNatClass && ty._bits === 8) return { kind: 'blob' };
-    // IDL.decode gives typed arrays for the other fixed-size numbers: those few types keep its decoder.
-    if (ty instanceof IDL.FixedNatClass || ty instanceof IDL.FixedIntClass) throw new Unsupported('vec of fixed-size numbers');
-    return { kind: 'vec', inner: this.plan(ty) };
-  }
-  override visitOpt<T>(_t: IDL.OptClass<T>, ty: IDL.Type<T>): Plan {
-    return { kind: 'opt', inner: this.plan(ty) };
-  }
-  override visitRecord(_t: IDL.RecordClass, fields: Array<[string, IDL.Type]>): Plan {
-    return {
-      kind: 'record',
-      fields: fields.map(([name, type]) => ({ hash: idlLabelToId(name), name, plan: this.plan(type) })).sort((a, b) => a.hash - b.hash),
-      tuple: false
-    };
-  }
-  override visitTuple<T extends unknown[]>(_t: IDL.TupleClass<T>, components: IDL.Type[]): Plan {
-    return { kind: 'record', fields: components.map((type, i) => ({ hash: i, name: String(i), plan: this.plan(type) })), tuple: true };
-  }
-  override visitVariant(_t: IDL.VariantClass, fields: Array<[string, IDL.Type]>): Plan {
-    return { kind: 'variant', cases: new Map(fields.map(([name, type]) => [idlLabelToId(name), { name, plan: this.plan(type) }])) };
-  }
-}
-
-const planner = new Planner();
-
-/** The value a missing record field or argument of this plan takes (opt: none, null and reserved: null). */
-function absent(plan: Plan, what: string): unknown {
-  if (plan.kind === 'opt') return [];
-  if (plan.kind === 'prim' && (plan.op === Op.Null || plan.op === Op.Reserved)) return null;
-  return mismatch(`missing ${what}`);
-}
-
-/** A message's magic and type table as parsed, kept for the next message that starts with the same bytes. */
-interface Header {
-  key: string;
-  table: Entry[];
-  args: WireRef[];
-}
-
-/**
- * Headers seen lately: a client sends the same type table with every call, and parsing it costs more than the values
- * (~2.5M instructions for submit_task's). A different table is parsed as usual; only tables up to MAX_KEPT_HEADER bytes
- * are kept, at most MAX_HEADERS of them (the newest first).
- */
-const recent: Header[] = [];
-const MAX_HEADERS = 16;
-const MAX_KEPT_HEADER = 2048;
-const latin1 = (bytes: Uint8Array): string => String.fromCharCode.apply(null, bytes as unknown as number[]);
-
 class Message {
-  table: Entry[] = [];
-  args: WireRef[] = [];
+  readonly table: Entry[];
+  readonly args: WireRef[];
   private visits = 0;
-  private readonly maxVisits: number;
   private readonly sizeless = new Map<WireRef, boolean>();
-  private tableSeen = 0;
   constructor(
     readonly r: Reader,
-    maxVisits: number,
-    private readonly maxTable: number
+    private readonly maxVisits: number,
+    maxTable: number
   ) {
-    this.maxVisits = maxVisits;
-  }
-
-  /** One more type-table entry, field, func argument or service method (tableAllowanceFor). */
-  private tableItem(): void {
-    if (++this.tableSeen > this.maxTable) fail(`type table too large (more than ${this.maxTable} entries and fields)`);
+    const header = new HeaderReader(r, maxTable);
+    header.read();
+    this.table = header.table;
+    this.args = header.args;
   }
 
   private visit(): void {
     if (++this.visits > this.maxVisits) fail(`message too costly to decode (more than ${this.maxVisits} values and fields)`);
-  }
-
-  readHeader(): void {
-    const bytes = this.r.bytes;
-    for (let i = 0; i < recent.length; i++) {
-      const known = recent[i] as Header;
-      const n = known.key.length;
-      // Cheap byte checks before the one native comparison of the whole prefix.
-      if (n > bytes.length || bytes[n - 1] !== known.key.charCodeAt(n - 1) || bytes[n >> 1] !== known.key.charCodeAt(n >> 1)) continue;
-      if (latin1(bytes.subarray(0, n)) !== known.key) continue;
-      this.table = known.table;
-      this.args = known.args;
-      this.r.pos = n;
-      if (i > 0) recent.unshift(...recent.splice(i, 1));
-      return;
-    }
-    this.parseHeader();
-    if (this.r.pos <= MAX_KEPT_HEADER) {
-      recent.unshift({ key: latin1(bytes.subarray(0, this.r.pos)), table: this.table, args: this.args });
-      if (recent.length > MAX_HEADERS) recent.pop();
-    }
-  }
-
-  private parseHeader(): void {
-    const r = this.r;
-    for (const b of MAGIC) if (r.byte() !== b) fail('not a Candid message (no DIDL magic)');
-    const entries = r.count();
-    if (entries > r.bytes.length) fail('type table longer than the message');
-    // Each entry and field counts as a visit: parsing one costs about as much as a value (~35K instructions), and a
-    // 400 KB table of one-field records ran an anonymous query to the 5B limit.
-    for (let i = 0; i < entries; i++) {
-      this.tableItem();
-      this.table.push(this.readEntry(entries));
-    }
-    const argc = r.count();
-    if (argc > r.bytes.length) fail('more arguments than bytes');
-    for (let i = 0; i < argc; i++) this.args.push(this.ref(r.typeRef(), entries));
-  }
-  private ref(t: number, entries: number): WireRef {
-    if (t >= entries) fail('type index out of range');
-    if (t < 0 && (t < Op.Principal || (t <= Op.Opt && t >= Op.Service))) fail(`opcode ${t} is not a primitive type`);
-    return t;
-  }
-  private readEntry(entries: number): Entry {
-    const r = this.r;
-    const op = r.typeRef();
-    switch (op) {
-      case Op.Opt:
-      case Op.Vec:
-        return { op, inner: this.ref(r.typeRef(), entries) };
-      case Op.Record:
-      case Op.Variant: {
-        const n = r.count();
-        if (n > r.bytes.length) fail('more fields than bytes');
-        const fields: Array<[number, WireRef]> = [];
-        let last = -1;
-        for (let i = 0; i < n; i++) {
-          this.tableItem();
-          const hash = r.count();
-          if (hash <= last) fail('field ids not in increasing order');
-          last = hash;
-          fields.push([hash, this.ref(r.typeRef(), entries)]);
-        }
-        return { op, fields };
-      }
-      case Op.Func: {
-        for (let list = 0; list < 2; list++)
-          for (let n = r.count(), i = 0; i < n; i++) {
-            this.tableItem();
-            this.ref(r.typeRef(), entries);
-          }
-        r.take(r.count());
-        return { op };
-      }
-      case Op.Service: {
-        for (let n = r.count(), i = 0; i < n; i++) {
-          this.tableItem();
-          r.take(r.count());
-          this.ref(r.typeRef(), entries);
-        }
-        return { op };
-      }
-      default:
-        return fail(`type table entry with opcode ${op}`);
-    }
   }
 
   /** The opcode of a wire type (a table entry's constructor, or the primitive itself). */
@@ -775,22 +319,6 @@ class Message {
   }
 }
 
-const plans = new Map<IDL.Type, Plan | null>();
-
-function planOf(type: IDL.Type): Plan | null {
-  let plan = plans.get(type);
-  if (plan === undefined) {
-    try {
-      plan = planner.plan(type);
-    } catch (error) {
-      if (!(error instanceof Unsupported)) throw error;
-      plan = null;
-    }
-    plans.set(type, plan);
-  }
-  return plan;
-}
-
 /**
  * Builds the plans of these types now: call it from init/post_upgrade, so that no caller's message pays for them (a
  * query cannot keep what it computes).
@@ -808,7 +336,6 @@ export function decodeArgs(types: IDL.Type[], bytes: Uint8Array): unknown[] {
   const argPlans = types.map(planOf);
   if (argPlans.some((plan) => plan === null)) return IDL.decode(types, bytes);
   const message = new Message(new Reader(bytes), allowanceFor(argPlans as Plan[], bytes.length), tableAllowanceFor(argPlans as Plan[]));
-  message.readHeader();
   if (message.args.length < types.length) {
     // Missing trailing arguments are allowed only where a missing value means something (opt, null, reserved).
     for (let i = message.args.length; i < types.length; i++) absent(argPlans[i] as Plan, `argument ${i}`);
