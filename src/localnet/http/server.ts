@@ -118,7 +118,14 @@ function sendGateway(response: ServerResponse, answer: GatewayResponse): void {
   const headers: string[] = [];
   for (const [name, value] of answer.headers) headers.push(name, value);
   headers.push('content-length', String(answer.body.length));
-  response.writeHead(answer.status, headers);
+  // The handler refuses headers Node cannot send; a throw here must still not become an unhandled rejection.
+  try {
+    response.writeHead(answer.status, headers);
+  } catch (error) {
+    if (!response.headersSent)
+      sendText(response, 502, `The canister's answer cannot be sent: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
   response.end(answer.body);
 }
 

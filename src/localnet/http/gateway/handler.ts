@@ -1,3 +1,5 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
@@ -110,8 +112,15 @@ export async function serveFromCanister(deps: GatewayDeps, target: GatewayTarget
     body = streamed.body;
   }
   const status = response.status_code;
-  if (status < 100 || status > 599) return errorResponse('upstream_error', `The canister answered the invalid status ${status}`);
+  // An interim status (1xx) is not a response: Node would send it as one and the browser would wait for the real one.
+  if (status < 200 || status > 599) return errorResponse('upstream_error', `The canister answered the invalid status ${status}`);
   let headers = response.headers;
+  const unsendable = headers.find(([name, value]) => !sendable(name, value));
+  if (unsendable !== undefined)
+    return errorResponse(
+      'upstream_error',
+      `The canister answered a header HTTP cannot carry (${JSON.stringify(unsendable[0].slice(0, 64))})`
+    );
   // A streamed body is verified once assembled (all of it is read before anything is sent): its certificate covers
   // the whole body, so a streamed response is held to the same rule as every other response on a non-raw host.
   if (!target.raw && !upgraded) {
@@ -130,4 +139,15 @@ export async function serveFromCanister(deps: GatewayDeps, target: GatewayTarget
       return errorResponse('response_verification_error', 'Response verification v1 does not allow redirects');
   }
   return { status, headers: headers.filter(([name]) => !FRAMING_HEADERS.has(name.toLowerCase())), body };
+}
+
+/** Whether Node can send this header: a token name and a value without CR, LF or NUL (writeHead throws otherwise). */
+function sendable(name: string, value: string): boolean {
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
