@@ -51,10 +51,21 @@ export async function connectClient(
   const defaultPath = resolve(projectDir, DEFAULT_IDENTITY_PATH);
   const identityPath = flags.identity !== undefined ? resolve(flags.identity) : existsSync(defaultPath) ? defaultPath : undefined;
   // Loaded on use: the agent and key libraries take a noticeable part of a second to import.
-  const [{ loadIdentity }, { DeaiClient }] = await Promise.all([import('../ic/identity.js'), import('../sdk/index.js')]);
+  const [{ loadIdentity }, { DeaiClient }, { workerBlsVerify }] = await Promise.all([
+    import('../ic/identity.js'),
+    import('../sdk/index.js'),
+    import('../ic/bls-verify.js')
+  ]);
   const identity = identityPath === undefined ? undefined : loadIdentity(identityPath);
   const more = typeof extra === 'function' ? extra(identity) : extra;
-  return DeaiClient.connect({ host: flags.host, registryId, ...(identity === undefined ? {} : { identity }), ...more });
+  // Certificates are checked on worker threads: `deai gateway` serves requests while its payer settles.
+  return DeaiClient.connect({
+    host: flags.host,
+    registryId,
+    blsVerify: workerBlsVerify,
+    ...(identity === undefined ? {} : { identity }),
+    ...more
+  });
 }
 
 const NEXT_STEPS: Record<string, string> = {

@@ -6,6 +6,7 @@ import { demoKey, GATEWAY_CONFIG_FILE, writeGatewayConfig } from '../gateway/cli
 import { DEFAULT_KEYS_FILE, KeyStore } from '../gateway/keys.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { describePayer, openGatewayPayer } from '../gateway/payer.js';
+import { workerBlsVerify } from '../ic/bls-verify.js';
 import { loadOrCreateIdentity } from '../ic/identity.js';
 import { DeaiClient } from '../sdk/index.js';
 import { filePayerStore } from '../sdk/paid/file-store.js';
@@ -56,6 +57,8 @@ export async function startDemoGateway(options: {
     host: options.host,
     registryId: options.registryId,
     identity,
+    // The gateway's payer settles while it serves: certificates are checked off its event loop.
+    blsVerify: workerBlsVerify,
     paid: {
       ...(nativeSignerOf(identity) === undefined ? {} : { signer: nativeSignerOf(identity) }),
       store: filePayerStore(options.payerBooksFile),

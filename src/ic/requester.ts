@@ -1,3 +1,3 @@
 /** Types the SDK needs from the agent layer, so that src/sdk never imports @dfinity/agent itself. */
 export type { HttpAgent, Identity } from '@dfinity/agent';
-export { registryClient as requesterRegistry, type RegistryActor } from './registry.js';
+export { registryClient as requesterRegistry, type ActorOptions, type RegistryActor } from './registry.js';

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { Principal } from '@dfinity/principal';
 
 import { createAgent } from '../ic/agent.js';
+import { workerBlsVerify } from '../ic/bls-verify.js';
 import { IcCredit } from '../ic/credit.js';
 import { readRecordedIds } from '../ic/deploy.js';
 import { loadOrCreateIdentity } from '../ic/identity.js';
@@ -111,7 +112,8 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
     facts.gguf = { ...(await readGgufFacts(path)), digest: await fileDigest(path, join(resolve(projectDir, '.deai'), 'digests.json')) };
   }
   const agent = await createAgent(config.network.host, identity);
-  const registry = registryClient(agent, registryId);
+  // Certificates (heartbeats, settlements) are checked on worker threads, off the loop serving metered requests.
+  const registry = registryClient(agent, registryId, { blsVerify: workerBlsVerify });
   let metered: MeteredEndpoint | undefined;
   if (config.metered.enabled)
     metered = await startMeteredEndpoint(config.metered, {
@@ -143,7 +145,12 @@ export async function startRunner(config: RunnerConfig, options: StartRunnerOpti
   const node = new RunnerNode({
     registry,
     prepareRegistration: async () => {
-      const bond = await approveBond(registry, (ledger) => ledgerClient(agent, ledger), Principal.fromText(registryId), principal);
+      const bond = await approveBond(
+        registry,
+        (ledger) => ledgerClient(agent, ledger, { blsVerify: workerBlsVerify }),
+        Principal.fromText(registryId),
+        principal
+      );
       if (bond > 0n) log('bond-approved', { bondE8s: bond.toString() });
     },
     principal,

@@ -5,7 +5,13 @@ import { bytesToHex } from '@noble/hashes/utils';
 import type { TaskState } from '../core/tasks/states.js';
 import { createAgent } from '../ic/agent.js';
 import { ledgerClient, type LedgerActor as LedgerClient } from '../ic/ledger.js';
-import { requesterRegistry, type HttpAgent, type Identity, type RegistryActor as RequesterRegistry } from '../ic/requester.js';
+import {
+  requesterRegistry,
+  type ActorOptions,
+  type HttpAgent,
+  type Identity,
+  type RegistryActor as RequesterRegistry
+} from '../ic/requester.js';
 import { chatViaTask } from './chat-task.js';
 
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
@@ -56,6 +62,12 @@ export interface ConnectOptions {
   identity?: Identity;
   /** Clock and sleep, injectable so that tests control waiting (defaults: Date.now, setTimeout). */
   clock?: Clock;
+  /**
+   * Checks certificate signatures of update calls (default: the agent's own check, in-thread). A Node process on a
+   * hot path (the gateway, a payer) passes `workerBlsVerify` from src/ic/bls-verify.ts: the same check on worker
+   * threads, so tens of milliseconds per call stop blocking its event loop.
+   */
+  blsVerify?: ActorOptions['blsVerify'];
   /** Used by `chat({ via: 'direct' })` to call runners' endpoints (default: the global fetch). */
   fetch?: typeof fetch;
   /**
@@ -116,7 +128,8 @@ export class DeaiClient {
   static async connect(options: ConnectOptions): Promise<DeaiClient> {
     const agent: HttpAgent = await call('connect', () => createAgent(options.host, options.identity));
     const registryId = typeof options.registryId === 'string' ? Principal.fromText(options.registryId) : options.registryId;
-    const registry = requesterRegistry(agent, registryId);
+    const actorOptions: ActorOptions = options.blsVerify === undefined ? {} : { blsVerify: options.blsVerify };
+    const registry = requesterRegistry(agent, registryId, actorOptions);
     const ledgerId =
       options.ledgerId === undefined
         ? (await call('get_task_config', () => registry.get_task_config())).ledger[0]
@@ -128,7 +141,7 @@ export class DeaiClient {
     const signer = paid?.signer ?? (options.identity !== undefined && isSigner(options.identity) ? options.identity : undefined);
     if (paid !== undefined && signer === undefined)
       throw new DeaiError('NotConfigured', '`paid` needs a signing identity', { what: 'identity' }, { retryable: false });
-    const ledger = ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId);
+    const ledger = ledgerId === undefined ? undefined : ledgerClient(agent, ledgerId, actorOptions);
     const credit = new IcCredit(registry, { registryId, principal, ...(ledger === undefined ? {} : { ledger }) });
     const payer =
       options.paid === false || signer === undefined

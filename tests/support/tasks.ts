@@ -16,6 +16,7 @@ import {
   type TaskConfigArgs,
   type TaskView
 } from '../../src/interface/registry/index.ts';
+import { workerBlsVerify } from '../../src/ic/bls-verify.ts';
 import { registryClient } from '../../src/ic/registry.ts';
 import { MANAGEMENT_CANISTER_ID } from '../../src/localnet/ids.ts';
 import type { Localnet } from '../../src/localnet/localnet.ts';
@@ -135,7 +136,8 @@ export async function taskNetwork(
     }
     return agent;
   };
-  const tasks = async (identity: Identity) => registryClient(await agentOf(identity), registry);
+  // Certificates checked on worker threads, as the gateway, runner and CLI do (src/ic/bls-verify.ts).
+  const tasks = async (identity: Identity) => registryClient(await agentOf(identity), registry, { blsVerify: workerBlsVerify });
   const token = async (identity: Identity) => ledgerActor(await agentOf(identity), ledger);
   const adminActor = await tasks(admin);
   okOf(
