@@ -83,6 +83,7 @@ import { argsOf, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { handle, isMethod, tooLarge } from './bounded-args.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
 import { migrateNamespacesIfNeeded } from './namespace-migration.js';
+import { migrateReviewVotesIfNeeded } from './review-vote-migration.js';
 import { bondConfigView, bondShortfall, bondView, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
 import { openStore } from './stable-store.js';
 import { escrow, escrowAccount, maintain, maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
@@ -227,6 +228,7 @@ export default class {
     configure(args);
     rebuildQuotaCountersIfNeeded(state(), true);
     migrateNamespacesIfNeeded(state(), true);
+    migrateReviewVotesIfNeeded(state(), true);
     startMaintenance();
   }
 
@@ -237,6 +239,8 @@ export default class {
     rebuildQuotaCountersIfNeeded(state(), false);
     // Cards published before namespaces existed give each org to its first publisher (budgeted timer steps).
     migrateNamespacesIfNeeded(state(), false);
+    // Tasks in review before their vote was recorded at review entry get it now, counted once (budgeted timer steps).
+    migrateReviewVotesIfNeeded(state(), false);
     startMaintenance();
   }
 
