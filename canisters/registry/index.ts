@@ -51,6 +51,7 @@ import { argsOf, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { handle, isMethod, tooLarge } from './bounded-args.js';
 import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
 import { migrateNamespacesIfNeeded } from './namespace-migration.js';
+import { migrateReviewVotesIfNeeded } from './review-vote-migration.js';
 import { bondShortfall, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
 import { maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { LEDGER_ARG_TYPES, LEDGER_REPLY_TYPES } from './ledger-calls.js';
@@ -135,6 +136,7 @@ export default class extends TaskMethods {
     configure(args);
     rebuildQuotaCountersIfNeeded(state(), true);
     migrateNamespacesIfNeeded(state(), true);
+    migrateReviewVotesIfNeeded(state(), true);
     startMaintenance();
   }
 
@@ -145,6 +147,8 @@ export default class extends TaskMethods {
     rebuildQuotaCountersIfNeeded(state(), false);
     // Cards published before namespaces existed give each org to its first publisher (budgeted timer steps).
     migrateNamespacesIfNeeded(state(), false);
+    // Tasks in review before their vote was recorded at review entry get it now, counted once (budgeted timer steps).
+    migrateReviewVotesIfNeeded(state(), false);
     startMaintenance();
   }
 

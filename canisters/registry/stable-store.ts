@@ -42,6 +42,7 @@ import {
   type EpochWork,
   type OpenTask,
   type Payout,
+  type ReviewVoteMigration,
   type Stores,
   type TaskConfig,
   type TaskSummary
@@ -59,6 +60,8 @@ const QUOTA_BACKFILL_KEY = 'quota-backfill';
 const BOND_CONFIG_KEY = 'bond-config';
 /** The namespace migration's cursor; `'done'` once it finished (absent: state from before the cursor existed). */
 const NAMESPACE_MIGRATION_KEY = 'namespace-migration';
+/** The review-vote migration's cursor; `'done'` once it finished (absent: state from before the recorded vote). */
+const REVIEW_VOTE_MIGRATION_KEY = 'review-vote-migration';
 const CREDIT_CONFIG_KEY = 'credit-config';
 const CREDIT_LINE_COUNTER_KEY = 'credit-line-counter';
 
@@ -70,6 +73,7 @@ type Setting =
   | Quotas
   | QuotaBackfill
   | NamespaceMigration
+  | ReviewVoteMigration
   | BondConfig
   | CreditConfig
   | 'done'
@@ -88,6 +92,8 @@ export function openStore(): Stores &
     quotaCountersKnown(): boolean;
     /** Whether the namespace migration's state is recorded (false: state from before its cursor). */
     namespaceMigrationKnown(): boolean;
+    /** Whether the review-vote migration's state is recorded (false: state from before the recorded vote). */
+    reviewVoteMigrationKnown(): boolean;
   } {
   const cards = new CachedKeyValue<StoredCard>(0);
   const runners = new CachedKeyValue<StoredRunner>(1);
@@ -180,6 +186,12 @@ export function openStore(): Stores &
     hasConfig: () => settings.has(CONFIG_KEY),
     quotaCountersKnown: () => settings.has(QUOTA_BACKFILL_KEY),
     namespaceMigrationKnown: () => settings.has(NAMESPACE_MIGRATION_KEY),
+    reviewVoteMigrationKnown: () => settings.has(REVIEW_VOTE_MIGRATION_KEY),
+    reviewVoteMigration: () => {
+      const progress = settings.get(REVIEW_VOTE_MIGRATION_KEY);
+      return progress === undefined || progress === 'done' ? undefined : (progress as ReviewVoteMigration);
+    },
+    setReviewVoteMigration: (progress) => settings.set(REVIEW_VOTE_MIGRATION_KEY, progress ?? 'done'),
     tasks,
     taskWithoutInput: (id) => tasks.getWithoutInput(id),
     summaries,

@@ -116,12 +116,17 @@ export async function taskNetwork(
     bondE8s?: bigint;
     /** The paid-routing window; 0 (every eligible runner at once) unless a test is about routing. */
     routingWindowSeconds?: bigint;
+    /** The registry's Wasm: this checkout's unless an upgrade test starts from an older one (older-registry.ts). */
+    registryWasm?: Uint8Array;
   } = {}
 ): Promise<TaskNetwork> {
   const admin = Ed25519KeyIdentity.generate();
   const treasury = Ed25519KeyIdentity.generate();
   const funder = Ed25519KeyIdentity.generate();
-  const registry = await net.installCanister({ wasm: registryWasm(), arg: registryInitArgs({ admins: [admin.getPrincipal()] }) });
+  const registry = await net.installCanister({
+    wasm: options.registryWasm ?? registryWasm(),
+    arg: registryInitArgs({ admins: [admin.getPrincipal()] })
+  });
   const ledger = await net.installCanister({
     wasm: ledgerWasm(),
     arg: ledgerInit(registry, { initial_balances: [[account(funder.getPrincipal()), 1_000_000_000_000n]] })

@@ -166,14 +166,16 @@ function* scanned(store: RegistryStore, model: string | undefined, nowMs: number
  * Ranked candidates for a request, each with its score and the breakdown that explains it. Runners whose last
  * heartbeat is older than the TTL, suspended runners and deprecated cards never appear. `caller`'s affinity binding
  * for `request.affinityKey`, if any, is listed first. `pool`, when given, is the runners to examine instead of every
- * runner of the model (paid routing ranks a bounded window: src/core/tasks/routing.ts).
+ * runner of the model (paid routing ranks a bounded window: src/core/tasks/routing.ts), and `accept` a further test
+ * of each deployment (paid routing's: whether the task's budget covers its prices).
  */
 export function findRunners(
   store: RegistryStore,
   nowNs: bigint,
   request: FindRequest,
   caller?: string,
-  pool?: Iterable<IndexedRunner>
+  pool?: Iterable<IndexedRunner>,
+  accept: (deployment: IndexedDeployment) => boolean = () => true
 ): Result<Candidate[]> {
   const checked = checkFindRequest(request);
   if ('Err' in checked) return checked;
@@ -193,6 +195,7 @@ export function findRunners(
       if (request.minContext !== undefined && d.servedContext < request.minContext) continue;
       if (request.maxInputPricePerMillion !== undefined && d.inputPrice > request.maxInputPricePerMillion) continue;
       if (request.maxOutputPricePerMillion !== undefined && d.outputPrice > request.maxOutputPricePerMillion) continue;
+      if (!accept(d)) continue;
       let ok = cardOk.get(d.cardKey);
       if (ok === undefined) {
         ok = cardServes(store, d.cardKey, request);

@@ -7,6 +7,7 @@ export {
   getNamespace,
   migrateNamespaces,
   namespaceOf,
+  nextSpelling,
   purgeNamespaceCards,
   revokeNamespaceDelegate,
   startNamespaceMigration,

@@ -129,11 +129,42 @@ export interface PurgeReport {
 }
 
 /**
+ * The smallest `<spelling>/` of the lowercase org `namespace` (each letter either case) that sorts after `key`, or
+ * undefined when none does: where a walk over card keys (`<org>/<name>@<digest>`) resumes after a key outside the org,
+ * skipping every key between, none of which starts with a spelling of it. O(length of the org), no enumeration of its
+ * 2^letters spellings: the longest prefix of `key` that spells the org's start is kept, and the deepest position
+ * where a greater character may stand takes it, followed by the smallest rest (upper case sorts first).
+ */
+export function nextSpelling(namespace: string, key: string): string | undefined {
+  const choices: string[][] = [...namespace].map((c) => {
+    const upper = c.toUpperCase();
+    return upper === c ? [c] : [upper, c];
+  });
+  choices.push(['/']);
+  const smallestFrom = (i: number): string =>
+    choices
+      .slice(i)
+      .map((c) => c[0] as string)
+      .join('');
+  let matched = 0;
+  while (matched < key.length && matched < choices.length && (choices[matched] as string[]).includes(key[matched] as string)) matched++;
+  // `key` is a proper prefix of a spelling: that spelling, smallest rest, is the next.
+  if (matched === key.length && matched < choices.length) return key + smallestFrom(matched);
+  for (let i = Math.min(matched, choices.length - 1); i >= 0; i--) {
+    const greater = (choices[i] as string[]).find((c) => c > (key[i] as string));
+    if (greater !== undefined) return key.slice(0, i) + greater + smallestFrom(i + 1);
+  }
+  return undefined;
+}
+
+/**
  * Admins remove the cards `publisher` published under a namespace it no longer holds (a squatter's, from before the
  * org was assigned to its owner): they stop counting against anyone, hold no labels and serve no request. Bounded per
  * call: at most `limit` removals (1 to MAX_PURGE_PER_CALL) and MAX_SCAN_PER_CALL cards read, from the cursor `after`
- * (the report's `next`). The walk covers only the key range every spelling of the org falls in (`ACME/…` to
- * `acme/…`). The current owner's and delegates' cards are never purged: revoke or reassign first.
+ * (the report's `next`). The walk reads only the keys of the org's spellings (`ACME/…`, `AcMe/…`, …, `acme/…`): a
+ * key of another org between them is read once, and the walk seeks past the keys up to the next spelling
+ * (nextSpelling), so unrelated cards in that key range cost no reads. The current owner's and delegates' cards are
+ * never purged: revoke or reassign first.
  */
 export function purgeNamespaceCards(
   store: RegistryStore,
@@ -162,15 +193,26 @@ export function purgeNamespaceCards(
   let scanned = 0;
   let previous: string | undefined;
   let next: string | undefined;
-  for (const [cardKey, stored] of store.cards.entries(after !== undefined && after > first ? after : first)) {
-    if (cardKey > last) break;
-    if (scanned >= MAX_SCAN_PER_CALL || doomed.length >= limit) {
-      next = previous;
-      break;
+  // Exclusive: no card key is a bare `<org>/` (card keys are `<id>@<digest>`).
+  let from: string | undefined = after !== undefined && after > first ? after : first;
+  walk: while (from !== undefined) {
+    const start: string = from;
+    from = undefined;
+    for (const [cardKey, stored] of store.cards.entries(start)) {
+      if (cardKey > last) break walk;
+      if (scanned >= MAX_SCAN_PER_CALL || doomed.length >= limit) {
+        next = previous;
+        break walk;
+      }
+      scanned++;
+      previous = cardKey;
+      if (namespaceOf(cardKey) !== key.Ok) {
+        // Another org between two spellings: seek to the next spelling (none left: the walk is done).
+        from = nextSpelling(key.Ok, cardKey);
+        break;
+      }
+      if (stored.publishedBy === publisher && namespaceOf(stored.card.id) === key.Ok) doomed.push(cardKey);
     }
-    scanned++;
-    previous = cardKey;
-    if (stored.publishedBy === publisher && namespaceOf(stored.card.id) === key.Ok) doomed.push(cardKey);
   }
   // Removed after the walk: the walk's order is the store's, which removal changes.
   for (const cardKey of doomed) {

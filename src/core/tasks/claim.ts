@@ -1,13 +1,13 @@
 import { ANONYMOUS_PRINCIPAL, err, ok, type Result } from '../registry/errors.js';
 import { matchingDeployment, type FindRequest } from '../registry/discovery.js';
 import { operatorOf } from '../registry/operators.js';
+import { priceFor, withinBudget } from './affordable.js';
 import { neededResults } from './escalation.js';
 import { offeredTo } from './routing.js';
 import type { IndexedDeployment } from '../registry/discovery-index.js';
 import { saveTask } from './save-task.js';
 import type { Stores } from './store.js';
-import type { Lease, OpenPricing, OpenTask, Task } from './types.js';
-import { maxCostE8s } from './usage.js';
+import type { Lease, OpenTask, Task } from './types.js';
 
 /**
  * Candidates a claim or list_claimable may pass over (tasks this runner already worked on, or whose other requirements
@@ -109,21 +109,6 @@ function requestOf(store: Stores, id: string, open: OpenTask): (FindRequest & { 
   if (open.filters !== undefined) return { ...open.filters, model: open.model };
   return store.taskWithoutInput(id)?.request;
 }
-
-/** A deployment's price for the most the task can meter on it (its input bound, its output limit). */
-const priceFor = (pricing: OpenPricing, d: IndexedDeployment): bigint =>
-  maxCostE8s(
-    { inputPerMillion: d.inputPrice, outputPerMillion: d.outputPrice },
-    pricing.inputTokenBound,
-    d.servedContext,
-    pricing.maxOutputTokens
-  );
-
-/** Whether the task's budget covers the deployment's price for its most tokens (tasks stored before pricing: yes). */
-const withinBudget =
-  (pricing: OpenPricing | undefined) =>
-  (d: IndexedDeployment): boolean =>
-    pricing === undefined || priceFor(pricing, d) <= pricing.costCapE8s;
 
 function lease(store: Stores, task: Task, runner: string, now: bigint, deployment: IndexedDeployment): Task {
   const leaseNs = store.taskConfig().leaseNs;

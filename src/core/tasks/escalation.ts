@@ -1,5 +1,6 @@
 import { matchingDeployment } from '../registry/discovery.js';
 import { operatorOf } from '../registry/operators.js';
+import { taskPricing, withinBudget } from './affordable.js';
 import { SECOND_NS } from './limits.js';
 import type { Stores } from './store.js';
 import type { Task } from './types.js';
@@ -53,12 +54,16 @@ export function excludedOperators(store: Pick<Stores, 'runners'>, task: Task): s
 
 /**
  * The runners an escalation's places are offered to first: the model's proven top (discovery index, best record first,
- * at most MAX_TOP_RUNNERS) that can serve the task now, minus the runners already in the task and those of excluded
- * operators (excludedOperators). Bounded: it looks at most at MAX_TOP_RUNNERS runners, never at every runner.
+ * at most MAX_TOP_RUNNERS) that can serve the task now at prices its budget covers for every place it waits for (the
+ * predicate a claim checks: affordable.ts), minus the runners already in the task and those of excluded operators
+ * (excludedOperators). A proven runner priced above the task's share could not claim, so it is not offered the places
+ * and cannot hold them for ESCALATION_OFFER_NS. Bounded: it looks at most at MAX_TOP_RUNNERS runners, never at every
+ * runner. Call it with the escalated task (its `extraResults` set), whose places the share is divided by.
  */
 export function escalationOffer(store: Stores, task: Task, now: bigint): string[] {
   const excluded = new Set(excludedOperators(store, task));
   const inTask = new Set([...task.results.map((r) => r.runner), ...task.failures.map((f) => f.runner)]);
+  const affordable = withinBudget(taskPricing(store.taskConfig(), task, neededResults(task)));
   return store.index
     .topFor(task.request.model)
     .map((r) => r.id)
@@ -67,7 +72,7 @@ export function escalationOffer(store: Stores, task: Task, now: bigint): string[
         !inTask.has(runner) &&
         !excluded.has(runner) &&
         !excluded.has(operatorOf(store, runner)) &&
-        matchingDeployment(store, now, runner, task.request) !== undefined
+        matchingDeployment(store, now, runner, task.request, affordable) !== undefined
     );
 }
 

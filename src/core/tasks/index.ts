@@ -8,6 +8,7 @@ export { ESCALATION_WINDOW_NS, escalationStep, maxExtraResults, neededResults } 
 export { tick, MAX_TASKS_PER_TICK, type TickReport } from './tick.js';
 export { retryRefusalIsFinal, staleEscrows, ESCROW_RETRIES_PER_RUN } from './stale-escrows.js';
 export { saveTask } from './save-task.js';
+export { migrateReviewVotes, startReviewVoteMigration } from './review-vote-migration.js';
 export {
   givenUp,
   offeredTo,

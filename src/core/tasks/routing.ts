@@ -1,8 +1,9 @@
 import { findRunners, type FindRequest } from '../registry/discovery.js';
 import { operatorOf } from '../registry/operators.js';
+import { withinBudget } from './affordable.js';
 import { DEFAULT_TASK_CONFIG, MAX_FAILURES, MAX_PREFERRED_RUNNERS } from './limits.js';
 import type { Stores } from './store.js';
-import type { OpenTask, Task, TaskConfig } from './types.js';
+import type { OpenPricing, OpenTask, Task, TaskConfig } from './types.js';
 
 /**
  * Paid routing: a queued task is offered first to the best-ranked eligible runners, the same ranking find_runners
@@ -32,7 +33,8 @@ export function preferredCount(redundancy: number): number {
 
 /**
  * The runners to offer a new task to first, and until when; undefined (open to all at once) when the window is 0 or no
- * runner is eligible now.
+ * runner is eligible now. With `pricing` (a paid task's: affordable.ts `taskPricing`), only runners whose prices its
+ * budget covers are eligible, the predicate a claim checks, so the window is never held by runners that cannot claim.
  */
 export function preferredRunners(
   store: Stores,
@@ -40,7 +42,8 @@ export function preferredRunners(
   now: bigint,
   request: FindRequest & { model: string },
   redundancy: number,
-  taskNumber = 0n
+  taskNumber = 0n,
+  pricing?: OpenPricing
 ): { preferred: string[]; openToAllAtNs: bigint } | undefined {
   const window = routingWindowNs(store.taskConfig());
   if (window <= 0n) return undefined;
@@ -51,7 +54,7 @@ export function preferredRunners(
   const bound = request.affinityKey === undefined ? undefined : store.affinity.runnerFor(requester, request.affinityKey);
   const boundRunner = bound === undefined ? undefined : store.index.get(bound);
   if (boundRunner !== undefined && !pool.includes(boundRunner)) pool.push(boundRunner);
-  const found = findRunners(store, now, { ...request, limit: preferredCount(redundancy) }, requester, pool);
+  const found = findRunners(store, now, { ...request, limit: preferredCount(redundancy) }, requester, pool, withinBudget(pricing));
   if ('Err' in found || found.Ok.length === 0) return undefined;
   const preferred = [...new Set(found.Ok.map((c) => c.runnerId))];
   return { preferred, openToAllAtNs: now + window };

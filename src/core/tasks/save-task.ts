@@ -1,7 +1,7 @@
 import { bump } from '../registry/quotas.js';
+import { taskPricing } from './affordable.js';
 import { neededResults } from './escalation.js';
 import { STALE_ESCROW_NS } from './limits.js';
-import { perRunnerCostCapE8s } from '../rewards/pricing.js';
 import type { RewardConfig } from '../rewards/types.js';
 import { summarizeTask } from './listing.js';
 import type { Stores } from './store.js';
@@ -28,13 +28,9 @@ function openOf(task: Task, config: RewardConfig): OpenTask {
       open.preferred = task.preferred;
       open.openToAllAtNs = task.openToAllAtNs;
     }
-    open.pricing = {
-      maxOutputTokens: task.limits.maxOutputTokens,
-      // The share of every result the task now waits for (escalations add places): settlement pays each of up to
-      // that many winners at most this share, so a runner claims only what the budget can pay it (README "States").
-      costCapE8s: perRunnerCostCapE8s(config, task.rewardE8s, neededResults(task))
-    };
-    if (task.inputTokenBound !== undefined) open.pricing.inputTokenBound = task.inputTokenBound;
+    // The share of every result the task now waits for (escalations add places): settlement pays each of up to that
+    // many winners at most this share, so a runner claims only what the budget can pay it (README "States").
+    open.pricing = taskPricing(config, task, neededResults(task));
     // The operators of the results in are refused by the distinct-operator rule (claim.ts); the requester's here.
     if (task.extraResults !== undefined) open.excluded = [task.requester];
   }

@@ -142,8 +142,22 @@ export function enterReview(store: Stores, task: Task, now: bigint): void {
   task.reviewVote = countVote(store, task);
 }
 
-/** The vote the task's review settles by: the one recorded at review entry (tasks in review before it was: counted now). */
+/**
+ * The vote the task's review settles by: the one recorded at review entry. Tasks that entered review before it was
+ * recorded get theirs from the migration after the upgrade (review-vote-migration.ts); until its step reaches them it
+ * is counted here.
+ */
 export const reviewVoteOf = (store: Stores, task: Task): ReviewVote => task.reviewVote ?? countVote(store, task);
+
+/**
+ * Records the vote of a task in review that has none (it entered review before the vote was recorded), counted now,
+ * once: every later decision settles by it. Returns whether it recorded one; the caller saves the task.
+ */
+export function recordMissingReviewVote(store: Stores, task: Task): boolean {
+  if (task.state !== 'review' || task.reviewVote !== undefined) return false;
+  task.reviewVote = countVote(store, task);
+  return true;
+}
 
 /**
  * Records what the escrow owes the majority (if any): each winner its metered cost, the treasury its fee, the requester

@@ -6,7 +6,7 @@ import type { RewardStore } from '../rewards/store.js';
 import { DEFAULT_TASK_CONFIG } from './limits.js';
 import { OpenTasks } from './open-tasks.js';
 import type { EpochClose } from '../rewards/types.js';
-import type { EpochWork, Task, TaskConfig, TaskSummary } from './types.js';
+import type { EpochWork, ReviewVoteMigration, Task, TaskConfig, TaskSummary } from './types.js';
 
 /**
  * Task state, with the rewards' (pending payouts, epoch work). Full tasks live in stable memory only; `open`
@@ -38,6 +38,9 @@ export interface TaskStore extends RewardStore {
   nextTaskNumber(): bigint;
   /** The number of the newest task (0 before the first); reading it does not advance the counter. */
   lastTaskNumber(): bigint;
+  /** Where the review-vote migration stands (review-vote-migration.ts), or undefined when none is running. */
+  reviewVoteMigration(): ReviewVoteMigration | undefined;
+  setReviewVoteMigration(next: ReviewVoteMigration | undefined): void;
 }
 
 /** Everything the task lifecycle reads and writes: the registry (runners, cards, reputation) and the tasks. */
@@ -53,6 +56,7 @@ export function memoryTaskStore(): TaskStore {
   let work: EpochWork = { epoch: 0n };
   let close: EpochClose | undefined;
   let bondConfig: BondConfig = { ...DEFAULT_BOND_CONFIG };
+  let reviewVoteMigration: ReviewVoteMigration | undefined;
   const tasks = new MemoryKeyValue<Task>();
   return {
     tasks,
@@ -70,6 +74,10 @@ export function memoryTaskStore(): TaskStore {
     },
     nextTaskNumber: () => ++counter,
     lastTaskNumber: () => counter,
+    reviewVoteMigration: () => reviewVoteMigration,
+    setReviewVoteMigration: (next) => {
+      reviewVoteMigration = next;
+    },
     bonds: new MemoryKeyValue(),
     bondQueue: new MemoryKeyValue(),
     bondConfig: () => bondConfig,

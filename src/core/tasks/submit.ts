@@ -11,6 +11,7 @@ import {
   MAX_REDUNDANCY,
   MAX_REFERENCE_LENGTH
 } from './limits.js';
+import { taskPricing } from './affordable.js';
 import { preferredRunners, routingWindowNs } from './routing.js';
 import { saveTask } from './save-task.js';
 import { CHAT_TEMPLATE_OVERHEAD_TOKENS } from './usage.js';
@@ -149,7 +150,8 @@ export function submitTask(
     failures: []
   };
   if (checked.Ok.inputBytes !== undefined) task.inputTokenBound = checked.Ok.inputBytes + CHAT_TEMPLATE_OVERHEAD_TOKENS;
-  const routing = preferredRunners(store, caller, now, task.request, args.redundancy, taskNumber);
+  const pricing = taskPricing(store.taskConfig(), task, args.redundancy);
+  const routing = preferredRunners(store, caller, now, task.request, args.redundancy, taskNumber, pricing);
   if (routing !== undefined) {
     task.preferred = routing.preferred;
     task.openToAllAtNs = routing.openToAllAtNs;

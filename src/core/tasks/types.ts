@@ -198,3 +198,8 @@ export interface TaskConfig extends RewardConfig {
   /** How long a queued task is offered only to its `preferred` runners (absent in configs stored before it existed). */
   routingWindowNs?: bigint;
 }
+
+/** The review-vote migration's cursor (review-vote-migration.ts): the last open task id it looked at; absent: none yet. */
+export interface ReviewVoteMigration {
+  after?: string;
+}

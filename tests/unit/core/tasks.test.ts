@@ -1259,7 +1259,10 @@ describe('payouts', () => {
     const id = queued(w, 'k');
     expect(claimableFor(w.store, 'runner-a', NOW, 10)).toEqual([]);
     expect(claimTask(w.store, 'runner-a', NOW)).toEqual({ Err: { NotFound: { kind: { ClaimableTask: null }, id: '' } } });
-    expect(claimTask(w.store, 'runner-a', NOW, id)).toMatchObject({ Err: { PriceAboveBudget: { task: id } } });
+    // Not offered the routing window (the claim's predicate: src/core/tasks/affordable.ts), and refused after it.
+    expect(w.store.tasks.get(id)?.preferred).toEqual(['runner-b']);
+    expect(claimTask(w.store, 'runner-a', NOW, id)).toMatchObject({ Err: { TaskNotClaimable: { task: id } } });
+    expect(claimTask(w.store, 'runner-a', NOW + 3n * SECOND, id)).toMatchObject({ Err: { PriceAboveBudget: { task: id } } });
     expect(claimableFor(w.store, 'runner-b', NOW, 10).map(([t]) => t)).toEqual([id]);
     expect(okOf(claimTask(w.store, 'runner-b', NOW)).id).toBe(id);
   });
