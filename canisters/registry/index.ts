@@ -49,9 +49,7 @@ import { warmArgPlans } from '../common/candid-decoder.js';
 import { warmManifestValidators } from '../../src/core/manifest/index.js';
 import { argsOf, replyOf, warmReplyTypes } from '../common/fast-candid.js';
 import { handle, isMethod, tooLarge } from './bounded-args.js';
-import { rebuildQuotaCountersIfNeeded } from './quota-backfill.js';
-import { migrateNamespacesIfNeeded } from './namespace-migration.js';
-import { migrateReviewVotesIfNeeded } from './review-vote-migration.js';
+import { runMigrations } from './migrations.js';
 import { bondShortfall, deregisterWithBond, maintainBonds, registerWithBond } from './bonds.js';
 import { maintainTasks, processPayouts, retryStaleEscrows } from './tasks.js';
 import { LEDGER_ARG_TYPES, LEDGER_REPLY_TYPES } from './ledger-calls.js';
@@ -134,9 +132,7 @@ export default class extends TaskMethods {
   @init([RegistryInit])
   init(args: Opt<InitArgs>): void {
     configure(args);
-    rebuildQuotaCountersIfNeeded(state(), true);
-    migrateNamespacesIfNeeded(state(), true);
-    migrateReviewVotesIfNeeded(state(), true);
+    runMigrations(state(), true);
     startMaintenance();
   }
 
@@ -144,11 +140,8 @@ export default class extends TaskMethods {
   postUpgrade(args: Opt<InitArgs>): void {
     // state() rebuilds the heap copies from stable memory on first use. Timers do not survive an upgrade.
     configure(args);
-    rebuildQuotaCountersIfNeeded(state(), false);
-    // Cards published before namespaces existed give each org to its first publisher (budgeted timer steps).
-    migrateNamespacesIfNeeded(state(), false);
-    // Tasks in review before their vote was recorded at review entry get it now, counted once (budgeted timer steps).
-    migrateReviewVotesIfNeeded(state(), false);
+    // State an older version wrote is migrated in budgeted timer steps (quota counters, namespaces, review votes).
+    runMigrations(state(), false);
     startMaintenance();
   }
 
