@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { requestBoundOf, worstCaseCostE8s, type RequestBound } from '../../../src/core/credit/metering.ts';
+import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
+import { directTransport } from '../../../src/gateway/direct-transport.ts';
+import { KeyStore } from '../../../src/gateway/keys.ts';
+import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
+import type { PublishedModel, RunnerCandidate, RunnerRequest } from '../../../src/sdk/index.ts';
+
+/** Review 5 PoCs against `deai gateway` (src/gateway). */
+
+const MODEL = 'org/review5';
+const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
+const MESSAGES = [{ role: 'user', content: 'hi' }];
+
+const cardOf = (id: string): PublishedModel => ({
+  id,
+  digest: `sha256:${'0'.repeat(64)}`,
+  version: '1.0.0',
+  family: 'llama',
+  architecture: 'llama',
+  format: 'gguf',
+  quantization: 'Q4_K_M',
+  bits: 4.5,
+  contextLength: 4096n,
+  publishedBy: 'aaaaa-aa',
+  manifestJson: '{}'
+});
+const runnerOf = (model: string, endpoint: string): RunnerCandidate => ({
+  runner: 'r1',
+  endpoint,
+  region: 'local',
+  model: { id: model, digest: `sha256:${'0'.repeat(64)}` },
+  engine: 'llama.cpp',
+  state: 'ready',
+  freeSlots: 1,
+  score: 1,
+  inputPricePerMillion: PRICES.inputPerMillion,
+  outputPricePerMillion: PRICES.outputPerMillion,
+  affinity: false,
+  heartbeatAgeNs: 0n,
+  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
+  confidentialKind: 'none',
+  confidentialVerified: false
+});
+
+describe('review 5 G1: what a key is charged is not bounded by the worst case held for it', () => {
+  let dir: string;
+  let engine: Server;
+  let gateway: RunningGateway;
+  let keys: KeyStore;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'deai-review5-'));
+    // An engine as llama-server reads a body: n_predict first, then max_tokens (max_completion_tokens unknown to it).
+    engine = createServer((request, response) => {
+      let text = '';
+      request.on('data', (c: Buffer) => (text += c.toString()));
+      request.on('end', () => {
+        const body = JSON.parse(text) as Record<string, unknown>;
+        const generated =
+          typeof body.n_predict === 'number' ? body.n_predict : typeof body.max_tokens === 'number' ? body.max_tokens : 100_000;
+        response.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            object: 'chat.completion',
+            choices: [{ index: 0, message: { role: 'assistant', content: 'x' } }],
+            usage: { prompt_tokens: 10, completion_tokens: generated }
+          })
+        );
+      });
+    });
+    await new Promise<void>((resolve) => engine.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(engine.address() as AddressInfo).port}`;
+    const registry: GatewayRegistry = { listModels: async () => [cardOf(MODEL)], findRunners: async () => [runnerOf(MODEL, endpoint)] };
+    keys = new KeyStore(join(dir, 'keys.json'));
+    gateway = await startGateway({ registry, keys, port: 0, transport: directTransport() });
+  });
+  afterAll(async () => {
+    await gateway.close();
+    engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const worst = (body: Record<string, unknown>) =>
+    worstCaseCostE8s(PRICES, requestBoundOf('/v1/chat/completions', { messages: MESSAGES, ...body }) as RequestBound);
+
+  it.each([
+    ['n_predict passed through to the engine', { max_tokens: 10, n_predict: 1_000_000 }],
+    ['max_completion_tokens bounds the hold, the engine reads max_tokens', { max_completion_tokens: 10, max_tokens: 1_000_000 }]
+  ])('%s: the key spends past its limit in one request', async (_case, extra) => {
+    // A limit of two worst cases of the request as the gateway bounds it.
+    const limitE8s = 2n * worst(extra);
+    const { key, view } = keys.create({ name: 'poc', limitE8s });
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: MESSAGES, ...extra })
+    });
+    expect(response.status).toBe(200);
+    const spent = keys.list().find((k) => k.id === view.id)?.spentE8s ?? 0n;
+    // SHOULD hold: a request is charged at most the worst case it was admitted (and held) at, so spent <= limit.
+    expect(spent).toBeLessThanOrEqual(limitE8s);
+  });
+});
+
+describe('review 5 G4: unauthenticated GET /v1/models with many published cards', () => {
+  it('asks the registry for runners at most once per card within the cache TTL, however many cards there are', async () => {
+    const cards = Array.from({ length: 1_200 }, (_, i) => cardOf(`org${i}/m`));
+    let findRunnersCalls = 0;
+    const registry: GatewayRegistry = {
+      listModels: async () => cards,
+      findRunners: async (request: RunnerRequest) => {
+        findRunnersCalls++;
+        return [runnerOf(request.model ?? '', 'http://127.0.0.1:9')];
+      }
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'deai-review5-models-'));
+    const gateway = await startGateway({ registry, keys: new KeyStore(join(dir, 'keys.json')), port: 0 });
+    try {
+      expect((await fetch(`${gateway.baseURL}/models`)).status).toBe(200);
+      const afterFirst = findRunnersCalls;
+      // Ten more unauthenticated calls, back to back (well within CANDIDATES_TTL_MS of each other).
+      for (let i = 0; i < 10; i++) expect((await fetch(`${gateway.baseURL}/models`)).status).toBe(200);
+      // SHOULD hold: the answer (or each card's runners) is reused; on main each call clears the 1,000-entry
+      // candidate cache part-way and asks the registry ~1,200 times again (an unauthenticated 1,200x amplifier).
+      expect(findRunnersCalls - afterFirst).toBeLessThanOrEqual(cards.length / 10);
+    } finally {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
