@@ -136,3 +136,86 @@ describe('review 5 G4: unauthenticated GET /v1/models with many published cards'
     }
   });
 });
+
+describe('review 5 G5: a runner’s oversized body is read whole before any bound is applied', () => {
+  const MiB = 1024 * 1024;
+  it.each([
+    ['an error body (kept: 64 KiB)', 500, 32 * MiB, 4 * MiB],
+    ['an answer (refused past 64 MiB)', 200, 96 * MiB, 72 * MiB]
+  ])('%s: the gateway stops reading near the bound', async (_case, status, total, allowed) => {
+    let written = 0;
+    const engine = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(status, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(MiB, 0x20); // JSON whitespace
+        const pump = (): void => {
+          while (written < total && !response.destroyed) {
+            written += chunk.length;
+            if (!response.write(chunk)) return void response.once('drain', pump);
+          }
+          if (!response.destroyed) response.end('{}');
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => engine.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(engine.address() as AddressInfo).port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'deai-review5-big-'));
+    const keys = new KeyStore(join(dir, 'keys.json'));
+    const registry: GatewayRegistry = { listModels: async () => [cardOf(MODEL)], findRunners: async () => [runnerOf(MODEL, endpoint)] };
+    const gateway = await startGateway({ registry, keys, port: 0, transport: directTransport() });
+    try {
+      const { key } = keys.create({ name: 'big', limitE8s: 10n ** 12n });
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 5 })
+      });
+      expect(response.status).toBe(502);
+      // SHOULD hold: the gateway reads at most its bound (plus socket buffers), then drops the runner's connection;
+      // on main it buffers all of it (response.text()) first, so one runner (picked with provider.only by any key
+      // holder) streaming for the attempt timeout (30 s) grows the gateway's heap by gigabytes.
+      expect(written).toBeLessThanOrEqual(allowed);
+    } finally {
+      await gateway.close();
+      engine.closeAllConnections();
+      engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('review 5 G2: provider.order may name one runner many times', () => {
+  it('plans each runner at most once', async () => {
+    const { planRoute } = await import('../../../src/gateway/routing.ts');
+    const a = { ...runnerOf(MODEL, 'http://127.0.0.1:9'), runner: 'a' };
+    const b = { ...runnerOf(MODEL, 'http://127.0.0.1:9'), runner: 'b' };
+    const plan = planRoute([a, b], { order: ['a', 'a', 'a', 'a'] }).map((c) => c.runner);
+    // SHOULD hold: a failing (or slow) runner is tried once per request; on main ['a','a','a','a'] (each attempt up to
+    // attemptTimeoutMs, 30 s, against the same runner) and the fallback b is never reached.
+    expect(plan).toEqual(['a', 'b']);
+  });
+});
+
+describe('review 5 G6: GET /v1/models/<malformed escape>', () => {
+  it('answers 404 (or 400) in OpenAI’s shape, not a 500 internal error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deai-review5-id-'));
+    const registry: GatewayRegistry = { listModels: async () => [cardOf(MODEL)], findRunners: async () => [] };
+    const logged: string[] = [];
+    const gateway = await startGateway({
+      registry,
+      keys: new KeyStore(join(dir, 'keys.json')),
+      port: 0,
+      log: (event) => logged.push(event)
+    });
+    try {
+      const response = await fetch(`${gateway.baseURL}/models/%E0%A4%A`);
+      expect([400, 404]).toContain(response.status);
+      expect(logged).not.toContain('error');
+    } finally {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
