@@ -18,9 +18,12 @@ const HttpResponse = IDL.Record({
 });
 
 /** A localnet whose only canister answers every http_request with `headers` (what any installed canister may do). */
-function netAnswering(headers: [string, string][]) {
+function netAnswering(headers: [string, string][], status = 200) {
   const reply = new Uint8Array(
-    IDL.encode([HttpResponse], [{ status_code: 200, headers, body: new TextEncoder().encode('hi'), upgrade: [], streaming_strategy: [] }])
+    IDL.encode(
+      [HttpResponse],
+      [{ status_code: status, headers, body: new TextEncoder().encode('hi'), upgrade: [], streaming_strategy: [] }]
+    )
   );
   const engine = { halted: undefined, query: () => ({ kind: 'reply', bytes: reply }) };
   const errors: unknown[] = [];
@@ -55,6 +58,7 @@ describe('review 5: a canister header that Node cannot send (localnet HTTP gatew
     ['a value with a line break', ['x-echo', 'a\r\nset-cookie: injected=1']],
     ['a name that is not a token', ['bad header', 'x']]
   ] as const)('answers an error status for %s, with no unhandled rejection', async (_case, header) => {
+    unhandled.length = 0;
     process.on('unhandledRejection', onUnhandled);
     const { server, errors } = netAnswering([[header[0], header[1]]]);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -63,6 +67,18 @@ describe('review 5: a canister header that Node cannot send (localnet HTTP gatew
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect({ unhandled: unhandled.length, errors: errors.length }).toEqual({ unhandled: 0, errors: 0 });
       expect([502, 503]).toContain(status);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  // An interim status (1xx) is not a response: Node sends it as such and the browser waits for one that never comes.
+  it('answers an error status, not an interim one, for a canister status of 103', async () => {
+    const { server } = netAnswering([['content-type', 'text/plain']], 103);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      expect([502, 503]).toContain(await get((server.address() as AddressInfo).port, `${ID}.raw.localhost`));
     } finally {
       server.closeAllConnections();
       server.close();
