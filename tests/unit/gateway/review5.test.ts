@@ -11,6 +11,7 @@ import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
 import { directTransport } from '../../../src/gateway/direct-transport.ts';
 import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
+import type { UpstreamTransport } from '../../../src/gateway/transport.ts';
 import type { PublishedModel, RunnerCandidate, RunnerRequest } from '../../../src/sdk/index.ts';
 
 /** Review 5 PoCs against `deai gateway` (src/gateway). */
@@ -213,6 +214,49 @@ describe('review 5 G6: GET /v1/models/<malformed escape>', () => {
       const response = await fetch(`${gateway.baseURL}/models/%E0%A4%A`);
       expect([400, 404]).toContain(response.status);
       expect(logged).not.toContain('error');
+    } finally {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('review 5 G7: the usage a streamed client sees is the runner’s claim, not what its key is charged', () => {
+  it('sends the settled usage (the one billed, with cost_e8s) when the client asks for usage', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deai-review5-usage-'));
+    const keys = new KeyStore(join(dir, 'keys.json'));
+    const registry: GatewayRegistry = {
+      listModels: async () => [cardOf(MODEL)],
+      findRunners: async () => [runnerOf(MODEL, 'http://127.0.0.1:9')]
+    };
+    const billed = { promptTokens: 3, completionTokens: 2, chargeE8s: 7n };
+    const transport: UpstreamTransport = {
+      send: async () => {
+        async function* chunks(): AsyncGenerator<Record<string, unknown>> {
+          yield { object: 'chat.completion.chunk', model: MODEL, choices: [{ index: 0, delta: { content: 'a' } }] };
+          // The runner's engine reports usage of its own (a runner inflating it, or any engine count the payer corrects).
+          yield { object: 'chat.completion.chunk', model: MODEL, choices: [], usage: { prompt_tokens: 999, completion_tokens: 999 } };
+        }
+        return { kind: 'stream', chunks: chunks(), settlement: Promise.resolve(billed) };
+      }
+    };
+    const gateway = await startGateway({ registry, keys, port: 0, transport });
+    try {
+      const { key, view } = keys.create({ name: 'usage', limitE8s: 10n ** 12n });
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 5, stream: true, stream_options: { include_usage: true } })
+      });
+      const events = (await response.text())
+        .split('\n\n')
+        .map((e) => e.replace(/^data: /, ''))
+        .filter((e) => e !== '' && e !== '[DONE]')
+        .map((e) => JSON.parse(e) as { usage?: Record<string, unknown> });
+      const usages = events.flatMap((e) => (e.usage === undefined || e.usage === null ? [] : [e.usage]));
+      expect(keys.list().find((k) => k.id === view.id)?.spentE8s).toBe(7n);
+      // SHOULD hold: one usage, the billed one (as the non-streamed answer gives); on main the runner's 999/999.
+      expect(usages).toEqual([{ prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, cost_e8s: '7' }]);
     } finally {
       await gateway.close();
       rmSync(dir, { recursive: true, force: true });
