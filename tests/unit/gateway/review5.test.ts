@@ -263,3 +263,50 @@ describe('review 5 G7: the usage a streamed client sees is the runner’s claim,
     }
   });
 });
+
+describe('review 5 G3: a non-streamed answer must arrive within the time-to-first-token limit', () => {
+  it('serves a slow but live runner’s whole answer instead of failing over to every runner for free', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deai-review5-slow-'));
+    const keys = new KeyStore(join(dir, 'keys.json'));
+    const runners = ['a', 'b', 'c', 'd'].map((runner) => ({ ...runnerOf(MODEL, 'http://127.0.0.1:9'), runner }));
+    const registry: GatewayRegistry = { listModels: async () => [cardOf(MODEL)], findRunners: async () => runners };
+    const tried: string[] = [];
+    // Each runner generates for 400 ms (a long answer), then answers; the gateway gives each 100 ms to "first token".
+    const transport: UpstreamTransport = {
+      send: (target, _request, signal) =>
+        new Promise((resolve, reject) => {
+          tried.push(target.runner);
+          const timer = setTimeout(
+            () =>
+              resolve({
+                kind: 'json',
+                body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'long' } }] },
+                settlement: { promptTokens: 3, completionTokens: 200, chargeE8s: 403n }
+              }),
+            400
+          );
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(new Error('aborted'));
+          });
+        })
+    };
+    const gateway = await startGateway({ registry, keys, port: 0, transport, attemptTimeoutMs: 100 });
+    try {
+      const { key, view } = keys.create({ name: 'slow', limitE8s: 10n ** 12n });
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 200 })
+      });
+      const spent = keys.list().find((k) => k.id === view.id)?.spentE8s;
+      // SHOULD hold: one runner, one answer, charged. On main: 502 after all four runners worked 100 ms each (with
+      // attemptTimeoutMs at its default 30 s: any answer longer than 30 s makes 4 runners generate for 30 s each),
+      // and the key is charged nothing for any of it.
+      expect({ status: response.status, tried, spent }).toEqual({ status: 200, tried: ['a'], spent: 403n });
+    } finally {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
