@@ -310,3 +310,41 @@ describe('review 5 G3: a non-streamed answer must arrive within the time-to-firs
     }
   });
 });
+
+describe('review 5 G8: a runner event whose data spans lines is forwarded as one `data:` line plus stray lines', () => {
+  it('re-frames multi-line data so the client reads the JSON the gateway parsed', async () => {
+    const { withSseData } = await import('../../../src/gateway/transport.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'deai-review5-sse-'));
+    const keys = new KeyStore(join(dir, 'keys.json'));
+    const registry: GatewayRegistry = {
+      listModels: async () => [cardOf(MODEL)],
+      findRunners: async () => [runnerOf(MODEL, 'http://127.0.0.1:9')]
+    };
+    // `data: {"model":…,"choices":[…]` then `data: }`: one SSE event whose data is valid JSON with a newline in it.
+    const data = `{"model":"${MODEL}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"a"}}]\n}`;
+    const transport: UpstreamTransport = {
+      send: async () => {
+        async function* chunks(): AsyncGenerator<Record<string, unknown>> {
+          yield withSseData(JSON.parse(data) as Record<string, unknown>, data);
+        }
+        return { kind: 'stream', chunks: chunks(), settlement: Promise.resolve({ promptTokens: 1, completionTokens: 1, chargeE8s: 3n }) };
+      }
+    };
+    const gateway = await startGateway({ registry, keys, port: 0, transport });
+    try {
+      const { key } = keys.create({ name: 'sse', limitE8s: 10n ** 12n });
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 5, stream: true })
+      });
+      const text = await response.text();
+      // SHOULD hold: every line of the answer is a `data:` line or blank (each event's data parses as the client reads
+      // it). On main the second line is a bare `}`: the client's event is `{"model":…` alone, which is not JSON.
+      for (const line of text.split('\n')) expect(line === '' || line.startsWith('data: ')).toBe(true);
+    } finally {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
