@@ -348,3 +348,45 @@ describe('review 5 G8: a runner event whose data spans lines is forwarded as one
     }
   });
 });
+
+describe('review 5 G9: one runner answering 4xx to everything blackholes the model (no failover on Rejected)', () => {
+  it('tries the next runner when the first refuses a request as invalid', async () => {
+    const { UpstreamError } = await import('../../../src/gateway/transport.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'deai-review5-4xx-'));
+    const keys = new KeyStore(join(dir, 'keys.json'));
+    // The liar ranks first (cheapest, best score): a runner anyone can register.
+    const runners = ['liar', 'honest'].map((runner) => ({ ...runnerOf(MODEL, 'http://127.0.0.1:9'), runner }));
+    const registry: GatewayRegistry = { listModels: async () => [cardOf(MODEL)], findRunners: async () => runners };
+    const transport: UpstreamTransport = {
+      send: async (target) => {
+        if (target.runner === 'liar')
+          throw new UpstreamError('Rejected', `runner liar answered 400: the request exceeds the context size`, { status: 400 });
+        return {
+          kind: 'json',
+          body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] },
+          settlement: { promptTokens: 3, completionTokens: 1, chargeE8s: 5n }
+        };
+      }
+    };
+    const gateway = await startGateway({ registry, keys, port: 0, transport });
+    try {
+      const { key } = keys.create({ name: '4xx', limitE8s: 10n ** 12n });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 5 })
+        });
+        statuses.push(response.status);
+        await response.arrayBuffer();
+      }
+      // SHOULD hold: a short request that another runner serves is served (the gateway cannot tell a runner's lie from
+      // a real 4xx without trying elsewhere). On main: 400, 400, 400 — for every client, as long as the liar ranks first.
+      expect(statuses).toEqual([200, 200, 200]);
+    } finally {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
