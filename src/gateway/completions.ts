@@ -6,7 +6,8 @@ import type { ApiKeyView, KeyStore } from './keys.js';
 import type { Measurements } from './measurements.js';
 import { planRoute, runnerRequestOf } from './routing.js';
 import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
-import { requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
+import { inputTokenBoundOf, requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
+import { meteredCostE8s } from '../core/rewards/pricing.js';
 import {
   UpstreamError,
   type UpstreamPath,
@@ -23,8 +24,13 @@ export interface CompletionDeps {
   transport: UpstreamTransport;
   keys: KeyStore;
   measurements: Measurements;
-  /** One runner's time to its first token (or its whole answer, not streamed) before the next is tried. */
+  /** One runner's time to its first streamed token before the next is tried. */
   attemptTimeoutMs: number;
+  /**
+   * One runner's time to its whole answer when not streamed (it comes all at once, so no first token tells a slow
+   * runner from a dead one): past it the request fails without trying another runner (that one may have served it).
+   */
+  answerTimeoutMs: number;
   log(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -83,10 +89,8 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       outputPricePerMillion: candidate.outputPricePerMillion
     };
     // The request's worst case at this runner's prices is held against the key while it runs (README "Gateway").
-    const worstE8s = worstCaseCostE8s(
-      { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion },
-      bound
-    );
+    const prices = { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion };
+    const worstE8s = worstCaseCostE8s(prices, bound);
     const hold = deps.keys.tryHold(call.key.id, worstE8s);
     if (hold === undefined) {
       unaffordable.push(`${target.runner}: worst case ${worstE8s} e8s`);
@@ -98,7 +102,12 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     const attempt = new AbortController();
     const abort = (): void => attempt.abort();
     call.signal.addEventListener('abort', abort, { once: true });
-    const timer = setTimeout(() => attempt.abort(new Error(`no first token within ${deps.attemptTimeoutMs} ms`)), deps.attemptTimeoutMs);
+    // Streams: until the first token, then no limit (the runner is generating). Plain answers: until the whole answer.
+    const timeoutMs = stream ? deps.attemptTimeoutMs : deps.answerTimeoutMs;
+    const timer = setTimeout(
+      () => attempt.abort(new Error(stream ? `no first token within ${timeoutMs} ms` : `no answer within ${timeoutMs} ms`)),
+      timeoutMs
+    );
     const startedMs = performance.now();
     try {
       upstream = await deps.transport.send(target, { path: call.path, body, stream }, attempt.signal);
@@ -189,8 +198,18 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       }
       // The gateway's own refusal (its payer is out of credit): no other runner would change it.
       if (error instanceof GatewayError) throw error;
+      const settlement = upstream?.kind === 'stream' ? await upstream.settlement : undefined;
+      if (attempt.signal.aborted) {
+        // The gateway's timer stopped a runner that had the request (it read the prompt at least): the key pays what the
+        // transport metered, or the prompt's bound, so a request made to time out costs its sender at each runner.
+        const inputE8s = meteredCostE8s(prices, inputTokenBoundOf(bound.promptBytes), 0n);
+        chargeE8s = settlement === undefined ? inputE8s : brokenStreamChargeE8s(settlement, inputE8s);
+        // A plain answer past its whole-answer limit is not asked of another runner: that one may be generating it still.
+        if (!stream)
+          throw new GatewayError('UpstreamFailed', `runner ${target.runner} gave no answer within ${timeoutMs} ms`, { cause: error });
+      }
       // A failover: the key pays only what the transport reports this runner charged (nothing for a refusal).
-      if (upstream?.kind === 'stream') chargeE8s = (await upstream.settlement).chargeE8s;
+      else if (settlement !== undefined) chargeE8s = settlement.chargeE8s;
       if (error instanceof UpstreamError && !error.retryable) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
       const reason = attempt.signal.aborted
         ? String(attempt.signal.reason instanceof Error ? attempt.signal.reason.message : 'aborted')

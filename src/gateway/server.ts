@@ -23,6 +23,8 @@ export interface GatewayOptions {
   bind?: string;
   /** One runner's time to its first token before the next is tried (default 30 s). */
   attemptTimeoutMs?: number;
+  /** One runner's time to its whole answer when not streamed, then the request fails without failover (default 10 min). */
+  answerTimeoutMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -56,6 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     keys: options.keys,
     measurements: new Measurements(),
     attemptTimeoutMs: options.attemptTimeoutMs ?? 30_000,
+    answerTimeoutMs: options.answerTimeoutMs ?? 600_000,
     log
   };
 
