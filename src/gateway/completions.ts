@@ -63,7 +63,8 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   const candidates = await deps.catalog.findRunners(runnerRequestOf(card.id, request.provider));
   const plan = planRoute(candidates, request.provider, {
     ...(call.affinityKey === undefined ? {} : { affinityKey: call.affinityKey }),
-    measurements: (runner) => deps.measurements.get(runner)
+    measurements: (runner) => deps.measurements.get(runner),
+    demoted: (runner) => deps.measurements.demoted(runner)
   });
   if (plan.length === 0)
     throw new GatewayError('NoRunner', `No live runner with an endpoint serves ${card.id} under the requested routing constraints`);
@@ -79,8 +80,21 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   if (absent(body.max_tokens) && absent(body.max_completion_tokens)) body.max_tokens = bound.maxTokens;
   const failures: string[] = [];
   const unaffordable: string[] = [];
+  /**
+   * A runner's 4xx for the request: the gateway checked the request itself (schema, bound) before any runner saw it, so
+   * it cannot tell a real refusal (a prompt beyond the context) from a runner refusing everything; one more runner is
+   * tried, and if that one serves it, the refusing runner is demoted. Past that, the 4xx goes to the client.
+   */
+  let rejected: { runner: string; error: UpstreamError } | undefined;
+  let retriedRejected = false;
+  const servedAfterRejection = (): void => {
+    if (rejected === undefined) return;
+    deps.measurements.demote(rejected.runner);
+    deps.log('demoted', { runner: rejected.runner, error: rejected.error.message });
+  };
   for (const candidate of plan) {
     if (call.signal.aborted) return;
+    if (rejected !== undefined && retriedRejected) break;
     const target: UpstreamTarget = {
       runner: candidate.runner,
       endpoint: candidate.endpoint,
@@ -96,6 +110,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       unaffordable.push(`${target.runner}: worst case ${worstE8s} e8s`);
       continue;
     }
+    if (rejected !== undefined) retriedRejected = true;
     /** What the key is charged when the hold is settled (finally): 0 unless a runner served (part of) the request. */
     let chargeE8s = 0n;
     let upstream: UpstreamResponse | undefined;
@@ -113,6 +128,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       upstream = await deps.transport.send(target, { path: call.path, body, stream }, attempt.signal);
       if (upstream.kind === 'json') {
         clearTimeout(timer);
+        servedAfterRejection();
         const totalMs = performance.now() - startedMs;
         chargeE8s = upstream.settlement.chargeE8s;
         const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(upstream.settlement) };
@@ -130,6 +146,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       const chunks = streamed.chunks[Symbol.asyncIterator]();
       const first = await chunks.next();
       clearTimeout(timer);
+      if (first.done !== true) servedAfterRejection();
       const firstTokenMs = performance.now() - startedMs;
       call.response.writeHead(200, {
         'content-type': 'text/event-stream',
@@ -210,7 +227,13 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       }
       // A failover: the key pays only what the transport reports this runner charged (nothing for a refusal).
       else if (settlement !== undefined) chargeE8s = settlement.chargeE8s;
-      if (error instanceof UpstreamError && !error.retryable) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
+      if (error instanceof UpstreamError && !error.retryable) {
+        // A second runner refusing it too: the request itself is at fault.
+        if (rejected !== undefined) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
+        rejected = { runner: target.runner, error };
+        deps.log('rejected', { runner: target.runner, error: error.message });
+        continue;
+      }
       const reason = attempt.signal.aborted
         ? String(attempt.signal.reason instanceof Error ? attempt.signal.reason.message : 'aborted')
         : error instanceof Error
@@ -224,6 +247,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       hold.settle(chargeE8s);
     }
   }
+  if (rejected !== undefined) throw new GatewayError('UpstreamRejected', rejected.error.message, { cause: rejected.error });
   if (failures.length === 0 && unaffordable.length > 0) {
     const view = call.key;
     throw new GatewayError(

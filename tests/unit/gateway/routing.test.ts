@@ -87,6 +87,7 @@ describe('planRoute: which runners, in which order', () => {
     expect(runners(planRoute(ranked, { sort: 'latency' }, { measurements }))).toEqual(['c', 'a', 'b']);
     expect(runners(planRoute(ranked, { sort: 'throughput' }, { measurements }))).toEqual(['c', 'a', 'b']);
     expect(runners(planRoute(ranked, undefined, { maxAttempts: 2 }))).toEqual(['a', 'b']);
+    expect(runners(planRoute(ranked, undefined, { demoted: (runner) => runner === 'a' }))).toEqual(['b', 'c', 'a']);
   });
 
   it('an affinity key picks one runner among equals, the same every time, and different keys spread', () => {

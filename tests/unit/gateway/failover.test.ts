@@ -9,10 +9,10 @@ import { meteredCostE8s } from '../../../src/core/rewards/pricing.ts';
 import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
 import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway } from '../../../src/gateway/server.ts';
-import type { UpstreamTransport } from '../../../src/gateway/transport.ts';
+import { UpstreamError, type UpstreamTransport } from '../../../src/gateway/transport.ts';
 import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts';
 
-/** What an attempt the gateway's own timer stopped costs the key (review 5 G3). */
+/** Failover edges: attempts the gateway's own timer stopped (review 5 G3), runners' 4xx (review 5 G9). */
 
 const MODEL = 'org/timeouts';
 const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
@@ -47,7 +47,7 @@ const runner = (name: string): RunnerCandidate => ({
   confidentialKind: 'none',
   confidentialVerified: false
 });
-const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner('a'), runner('b')] };
+const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner('a'), runner('b'), runner('c')] };
 /** A runner that takes the request and never answers (until aborted). */
 const silent = (tried: string[]): UpstreamTransport => ({
   send: (target, _request, signal) =>
@@ -81,9 +81,9 @@ describe('an attempt the gateway stops is charged', () => {
         body: JSON.stringify(body)
       });
       expect(response.status).toBe(502);
-      expect(tried).toEqual(['a', 'b']);
+      expect(tried).toEqual(['a', 'b', 'c']);
       const spent = keys.list().find((k) => k.id === view.id)?.spentE8s;
-      expect(spent).toBe(2n * inputBoundE8s(body));
+      expect(spent).toBe(3n * inputBoundE8s(body));
       expect(spent).toBeGreaterThan(0n);
     } finally {
       await gateway.close();
@@ -104,6 +104,65 @@ describe('an attempt the gateway stops is charged', () => {
       expect(response.status).toBe(502);
       expect(tried).toEqual(['a']);
       expect(keys.list().find((k) => k.id === view.id)?.spentE8s).toBe(inputBoundE8s(body));
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('a runner’s 4xx', () => {
+  let dir: string;
+  let keys: KeyStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'deai-rejected-'));
+    keys = new KeyStore(join(dir, 'keys.json'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `refusing` answer 400; the others serve. */
+  const transport = (refusing: Set<string>, tried: string[]): UpstreamTransport => ({
+    send: async (target) => {
+      tried.push(target.runner);
+      if (refusing.has(target.runner))
+        throw new UpstreamError('Rejected', `runner ${target.runner} answered 400: too long`, { status: 400 });
+      return {
+        kind: 'json',
+        body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] },
+        settlement: { promptTokens: 3, completionTokens: 1, chargeE8s: 5n }
+      };
+    }
+  });
+  const ask = async (baseURL: string, key: string): Promise<number> => {
+    const response = await fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 5 })
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+
+  it('is retried once on another runner; the refusing runner, then served elsewhere, is tried last', async () => {
+    const tried: string[] = [];
+    const gateway = await startGateway({ registry, keys, port: 0, transport: transport(new Set(['a']), tried) });
+    try {
+      const { key } = keys.create({ name: 'retry', limitE8s: 10n ** 12n });
+      expect(await ask(gateway.baseURL, key)).toBe(200);
+      expect(await ask(gateway.baseURL, key)).toBe(200);
+      expect(tried).toEqual(['a', 'b', 'b']);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('from two runners is passed on as a 400, a third never asked and nobody demoted', async () => {
+    const tried: string[] = [];
+    const gateway = await startGateway({ registry, keys, port: 0, transport: transport(new Set(['a', 'b']), tried) });
+    try {
+      const { key } = keys.create({ name: 'twice', limitE8s: 10n ** 12n });
+      expect(await ask(gateway.baseURL, key)).toBe(400);
+      expect(await ask(gateway.baseURL, key)).toBe(400);
+      expect(tried).toEqual(['a', 'b', 'a', 'b']);
     } finally {
       await gateway.close();
     }
