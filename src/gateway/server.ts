@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { Catalog, modelEntry, type GatewayRegistry } from './catalog.js';
+import { Catalog, type GatewayRegistry } from './catalog.js';
 import { serveCompletion, type CompletionDeps } from './completions.js';
 import { directTransport } from './direct-transport.js';
 import { GatewayError } from './errors.js';
@@ -90,16 +90,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (path === '/health') return writeJson(response, 200, { ok: true });
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (request.method !== 'GET') throw new GatewayError('MethodNotAllowed', `${request.method} ${path} is not served`);
-      const cards = [...(await catalog.publishedCards()).values()];
-      const entries = await Promise.all(
-        cards.map(async (card) => {
-          const runners = (await catalog.findRunners({ model: card.id, endpointRequired: true, limit: 100 })).filter(
-            (c) => c.endpoint !== undefined
-          );
-          return runners.length === 0 ? undefined : modelEntry(card, runners);
-        })
-      );
-      const live = entries.filter((e) => e !== undefined);
+      const live = await catalog.liveModels();
       if (path === '/v1/models') return writeJson(response, 200, { object: 'list', data: live });
       const id = decodeURIComponent(path.slice('/v1/models/'.length));
       const entry = live.find((e) => e.id === id);
