@@ -18,6 +18,7 @@ import {
   sseDataOf
 } from './transport.js';
 import { writeSse, writeSseData } from './http.js';
+import { engineBody } from '../runner/metered/proxy.js';
 
 export interface CompletionDeps {
   catalog: Catalog;
@@ -70,14 +71,11 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     throw new GatewayError('NoRunner', `No live runner with an endpoint serves ${card.id} under the requested routing constraints`);
   const stream = request.stream === true;
   const includeUsage = stream && request.stream_options?.include_usage === true;
-  const { provider: _provider, ...forwarded } = request;
-  const body: Record<string, unknown> = { ...forwarded, model: card.id };
-  if (stream) body.stream_options = { include_usage: true };
-  const bound = requestBoundOf(call.path, body);
+  const bound = requestBoundOf(call.path, request);
   if (typeof bound === 'string') throw new GatewayError('InvalidRequest', `Invalid body: ${bound}`);
-  // The engine is told the bound the key pays for: without max_tokens it could generate without end.
-  const absent = (value: unknown): boolean => value === undefined || value === null;
-  if (absent(body.max_tokens) && absent(body.max_completion_tokens)) body.max_tokens = bound.maxTokens;
+  // Only the fields that cannot raise the cost past the bound reach the engine, told the bound the key pays for as both
+  // `max_tokens` and llama.cpp's `n_predict` (which it reads first), as the metered runner proxy does.
+  const body = engineBody(request, card.id, bound.maxTokens);
   const failures: string[] = [];
   const unaffordable: string[] = [];
   /**
@@ -113,6 +111,12 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     if (rejected !== undefined) retriedRejected = true;
     /** What the key is charged when the hold is settled (finally): 0 unless a runner served (part of) the request. */
     let chargeE8s = 0n;
+    /** `settlement` charged at most the worst case the key was held for: a runner reporting more is logged, not billed. */
+    const billed = (settlement: UpstreamSettlement): UpstreamSettlement => {
+      if (settlement.chargeE8s <= worstE8s) return settlement;
+      deps.log('overcharge', { runner: target.runner, chargeE8s: settlement.chargeE8s.toString(), worstE8s: worstE8s.toString() });
+      return { ...settlement, chargeE8s: worstE8s };
+    };
     let upstream: UpstreamResponse | undefined;
     const attempt = new AbortController();
     const abort = (): void => attempt.abort();
@@ -130,16 +134,17 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         clearTimeout(timer);
         servedAfterRejection();
         const totalMs = performance.now() - startedMs;
-        chargeE8s = upstream.settlement.chargeE8s;
-        const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(upstream.settlement) };
+        const settlement = billed(upstream.settlement);
+        chargeE8s = settlement.chargeE8s;
+        const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(settlement) };
         call.response
           .writeHead(200, {
             'content-type': 'application/json',
             'x-deai-runner': target.runner,
-            'x-deai-cost-e8s': upstream.settlement.chargeE8s.toString()
+            'x-deai-cost-e8s': settlement.chargeE8s.toString()
           })
           .end(JSON.stringify(answer));
-        record(deps, call, target, upstream.settlement, totalMs, totalMs);
+        record(deps, call, target, settlement, totalMs, totalMs);
         return;
       }
       const streamed = upstream;
@@ -182,7 +187,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
           call.response.end(
             `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: 'upstream_failed' } })}\n\n`
           );
-        const settlement = await streamed.settlement;
+        const settlement = billed(await streamed.settlement);
         chargeE8s = brokenStreamChargeE8s(settlement, worstE8s);
         record(deps, call, target, { ...settlement, chargeE8s }, firstTokenMs, performance.now() - startedMs);
         return;
@@ -191,7 +196,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       // usage chunk the client asked for has to come from that check).
       const endedMs = performance.now() - startedMs;
       if (!includeUsage || sawUsage) call.response.end('data: [DONE]\n\n');
-      const settlement = await streamed.settlement;
+      const settlement = billed(await streamed.settlement);
       chargeE8s = settlement.chargeE8s;
       if (includeUsage && !sawUsage) {
         await writeSse(call.response, {
@@ -210,12 +215,12 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       if (call.signal.aborted) {
         // The client went away while a runner had the request: it may have been served, so the key pays what the
         // transport metered, or the worst case it was admitted at.
-        chargeE8s = upstream?.kind === 'stream' ? brokenStreamChargeE8s(await upstream.settlement, worstE8s) : worstE8s;
+        chargeE8s = upstream?.kind === 'stream' ? brokenStreamChargeE8s(billed(await upstream.settlement), worstE8s) : worstE8s;
         return;
       }
       // The gateway's own refusal (its payer is out of credit): no other runner would change it.
       if (error instanceof GatewayError) throw error;
-      const settlement = upstream?.kind === 'stream' ? await upstream.settlement : undefined;
+      const settlement = upstream?.kind === 'stream' ? billed(await upstream.settlement) : undefined;
       if (attempt.signal.aborted) {
         // The gateway's timer stopped a runner that had the request (it read the prompt at least): the key pays what the
         // transport metered, or the prompt's bound, so a request made to time out costs its sender at each runner.
