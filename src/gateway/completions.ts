@@ -159,21 +159,18 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         connection: 'keep-alive',
         'x-deai-runner': target.runner
       });
-      let sawUsage = false;
       const pass = async (chunk: Record<string, unknown>): Promise<void> => {
-        const hasUsage = chunk.usage !== undefined && chunk.usage !== null;
-        if (!hasUsage) {
+        if (chunk.usage === undefined || chunk.usage === null) {
           // The runner's bytes, with only the model named as the card: no parse and serialize again per token.
           const raw = sseDataOf(chunk);
           const data = raw === undefined || typeof chunk.model !== 'string' ? undefined : withModel(raw, chunk.model, card.id);
           if (data !== undefined) return writeSseData(call.response, data);
-        }
-        if (hasUsage && !includeUsage) {
+        } else {
+          // The runner's usage is its claim: the client is shown what its key is billed, in the gateway's own chunk.
           const { usage: _usage, ...rest } = chunk;
           if (Array.isArray(rest.choices) && rest.choices.length === 0) return;
           chunk = rest;
         }
-        if (hasUsage && includeUsage) sawUsage = true;
         await writeSse(call.response, { ...chunk, model: card.id });
       };
       try {
@@ -195,10 +192,10 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       // The answer ends at the runner's [DONE]; the key is charged once the payer has checked the charge (unless the
       // usage chunk the client asked for has to come from that check).
       const endedMs = performance.now() - startedMs;
-      if (!includeUsage || sawUsage) call.response.end('data: [DONE]\n\n');
+      if (!includeUsage) call.response.end('data: [DONE]\n\n');
       const settlement = billed(await streamed.settlement);
       chargeE8s = settlement.chargeE8s;
-      if (includeUsage && !sawUsage) {
+      if (includeUsage) {
         await writeSse(call.response, {
           id: 'usage',
           object: call.path === '/v1/completions' ? 'text_completion' : 'chat.completion.chunk',
@@ -208,7 +205,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         });
         call.response.end('data: [DONE]\n\n');
       }
-      record(deps, call, target, settlement, firstTokenMs, includeUsage && !sawUsage ? performance.now() - startedMs : endedMs);
+      record(deps, call, target, settlement, firstTokenMs, includeUsage ? performance.now() - startedMs : endedMs);
       return;
     } catch (error) {
       clearTimeout(timer);
