@@ -161,9 +161,11 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       });
       const pass = async (chunk: Record<string, unknown>): Promise<void> => {
         if (chunk.usage === undefined || chunk.usage === null) {
-          // The runner's bytes, with only the model named as the card: no parse and serialize again per token.
+          // The runner's bytes, with only the model named as the card: no parse and serialize again per token. Data
+          // that spanned several `data:` lines (joined with \n by the parser) would end the client's line: serialized.
           const raw = sseDataOf(chunk);
-          const data = raw === undefined || typeof chunk.model !== 'string' ? undefined : withModel(raw, chunk.model, card.id);
+          const data =
+            raw === undefined || typeof chunk.model !== 'string' || raw.includes('\n') ? undefined : withModel(raw, chunk.model, card.id);
           if (data !== undefined) return writeSseData(call.response, data);
         } else {
           // The runner's usage is its claim: the client is shown what its key is billed, in the gateway's own chunk.
