@@ -75,7 +75,8 @@ export function planRoute(
     list = withAffinity(list, options.affinityKey, key, provider?.sort === undefined ? AFFINITY_SCORE_BAND : 0);
   const demoted = options.demoted;
   if (demoted !== undefined) list = [...list.filter((c) => !demoted(c.runner)), ...list.filter((c) => demoted(c.runner))];
-  const order = provider?.order ?? [];
+  // A runner named twice is still tried once (else `order: [r, r, r, r]` spends every attempt on one runner).
+  const order = [...new Set(provider?.order ?? [])];
   const ordered = order.flatMap((runner) => list.filter((c) => c.runner === runner));
   const fallbacks = provider?.allow_fallbacks !== false;
   if (ordered.length > 0 || order.length > 0) {

@@ -75,6 +75,7 @@ describe('planRoute: which runners, in which order', () => {
 
   it('order first, then the rest unless allow_fallbacks is false; without order, false keeps only the first choice', () => {
     expect(runners(planRoute(ranked, { order: ['c', 'x', 'b'] }))).toEqual(['c', 'b', 'a']);
+    expect(runners(planRoute(ranked, { order: ['c', 'c', 'b', 'c'] }))).toEqual(['c', 'b', 'a']);
     expect(runners(planRoute(ranked, { order: ['c', 'b'], allow_fallbacks: false }))).toEqual(['c', 'b']);
     expect(runners(planRoute(ranked, { order: ['x'], allow_fallbacks: false }))).toEqual([]);
     expect(runners(planRoute(ranked, { allow_fallbacks: false }))).toEqual(['a']);
