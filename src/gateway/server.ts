@@ -92,7 +92,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (request.method !== 'GET') throw new GatewayError('MethodNotAllowed', `${request.method} ${path} is not served`);
       const live = await catalog.liveModels();
       if (path === '/v1/models') return writeJson(response, 200, { object: 'list', data: live });
-      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const id = safeDecodeURIComponent(path.slice('/v1/models/'.length));
+      if (id === undefined) throw new GatewayError('ModelNotFound', 'The model id is not a valid URL escape');
       const entry = live.find((e) => e.id === id);
       if (entry === undefined) throw new GatewayError('ModelNotFound', `The model ${id} does not exist or has no live runner`);
       return writeJson(response, 200, entry);
@@ -154,4 +155,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await options.keys.close();
     }
   };
+}
+
+/** `text` URL-decoded, or undefined when its escapes are malformed (decodeURIComponent throws a URIError). */
+function safeDecodeURIComponent(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
