@@ -21,6 +21,10 @@ const CANDIDATES_TTL_MS = 1_000;
  */
 const CANDIDATES_STALE_MS = 10_000;
 const MAX_CACHED_REQUESTS = 1_000;
+/** GET /v1/models is built at most this often, whoever asks (it asks the registry once per published card). */
+const MODELS_TTL_MS = 10_000;
+/** Registry queries in flight at once while the models list is built. */
+const MODELS_CONCURRENCY = 8;
 
 const stableJson = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
@@ -29,6 +33,7 @@ export class Catalog {
   private cards: { atMs: number; byId: Map<string, PublishedModel> } | undefined;
   private cardsRefreshing: Promise<unknown> | undefined;
   private readonly candidates = new Map<string, { atMs: number; value: Promise<RunnerCandidate[]>; refreshing?: boolean }>();
+  private models: { atMs: number; value: Promise<Record<string, unknown>[]> } | undefined;
 
   constructor(
     private readonly registry: GatewayRegistry,
@@ -89,7 +94,11 @@ export class Catalog {
       }
       return cached.value;
     }
-    if (this.candidates.size >= MAX_CACHED_REQUESTS) this.candidates.clear();
+    // The oldest answer makes room (Map order is insertion order): never all, so no caller can empty the cache.
+    if (this.candidates.size >= MAX_CACHED_REQUESTS) {
+      const oldest = this.candidates.keys().next();
+      if (oldest.done !== true) this.candidates.delete(oldest.value);
+    }
     const value = this.read(() => this.registry.findRunners(request));
     const entry = { atMs: this.nowMs(), value };
     this.candidates.set(key, entry);
@@ -97,6 +106,39 @@ export class Catalog {
       if (this.candidates.get(key) === entry) this.candidates.delete(key);
     });
     return value;
+  }
+
+  /**
+   * GET /v1/models' entries: the published cards with a live runner, built at most once per MODELS_TTL_MS (one build
+   * at a time, shared by every caller) by asking the registry per card, MODELS_CONCURRENCY at a time, outside the
+   * completions' discovery cache (which it would otherwise flood).
+   */
+  async liveModels(): Promise<Record<string, unknown>[]> {
+    const cached = this.models;
+    if (cached !== undefined && this.nowMs() - cached.atMs < MODELS_TTL_MS) return cached.value;
+    const entry = { atMs: this.nowMs(), value: this.buildModels() };
+    this.models = entry;
+    entry.value.catch(() => {
+      if (this.models === entry) this.models = undefined;
+    });
+    return entry.value;
+  }
+
+  private async buildModels(): Promise<Record<string, unknown>[]> {
+    const cards = [...(await this.publishedCards()).values()];
+    const entries: (Record<string, unknown> | undefined)[] = new Array(cards.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < cards.length; i = next++) {
+        const card = cards[i] as PublishedModel;
+        const runners = (await this.read(() => this.registry.findRunners({ model: card.id, endpointRequired: true, limit: 100 }))).filter(
+          (c) => c.endpoint !== undefined
+        );
+        entries[i] = runners.length === 0 ? undefined : modelEntry(card, runners);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MODELS_CONCURRENCY, cards.length) }, worker));
+    return entries.filter((e) => e !== undefined);
   }
 
   /** Forgets discovery answers (after a runner failed, so the next request sees the registry's news). */

@@ -6,7 +6,8 @@ import type { ApiKeyView, KeyStore } from './keys.js';
 import type { Measurements } from './measurements.js';
 import { planRoute, runnerRequestOf } from './routing.js';
 import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
-import { requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
+import { inputTokenBoundOf, requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
+import { meteredCostE8s } from '../core/rewards/pricing.js';
 import {
   UpstreamError,
   type UpstreamPath,
@@ -17,14 +18,20 @@ import {
   sseDataOf
 } from './transport.js';
 import { writeSse, writeSseData } from './http.js';
+import { engineBody } from '../runner/metered/proxy.js';
 
 export interface CompletionDeps {
   catalog: Catalog;
   transport: UpstreamTransport;
   keys: KeyStore;
   measurements: Measurements;
-  /** One runner's time to its first token (or its whole answer, not streamed) before the next is tried. */
+  /** One runner's time to its first streamed token before the next is tried. */
   attemptTimeoutMs: number;
+  /**
+   * One runner's time to its whole answer when not streamed (it comes all at once, so no first token tells a slow
+   * runner from a dead one): past it the request fails without trying another runner (that one may have served it).
+   */
+  answerTimeoutMs: number;
   log(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -57,24 +64,35 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   const candidates = await deps.catalog.findRunners(runnerRequestOf(card.id, request.provider));
   const plan = planRoute(candidates, request.provider, {
     ...(call.affinityKey === undefined ? {} : { affinityKey: call.affinityKey }),
-    measurements: (runner) => deps.measurements.get(runner)
+    measurements: (runner) => deps.measurements.get(runner),
+    demoted: (runner) => deps.measurements.demoted(runner)
   });
   if (plan.length === 0)
     throw new GatewayError('NoRunner', `No live runner with an endpoint serves ${card.id} under the requested routing constraints`);
   const stream = request.stream === true;
   const includeUsage = stream && request.stream_options?.include_usage === true;
-  const { provider: _provider, ...forwarded } = request;
-  const body: Record<string, unknown> = { ...forwarded, model: card.id };
-  if (stream) body.stream_options = { include_usage: true };
-  const bound = requestBoundOf(call.path, body);
+  const bound = requestBoundOf(call.path, request);
   if (typeof bound === 'string') throw new GatewayError('InvalidRequest', `Invalid body: ${bound}`);
-  // The engine is told the bound the key pays for: without max_tokens it could generate without end.
-  const absent = (value: unknown): boolean => value === undefined || value === null;
-  if (absent(body.max_tokens) && absent(body.max_completion_tokens)) body.max_tokens = bound.maxTokens;
+  // Only the fields that cannot raise the cost past the bound reach the engine, told the bound the key pays for as both
+  // `max_tokens` and llama.cpp's `n_predict` (which it reads first), as the metered runner proxy does.
+  const body = engineBody(request, card.id, bound.maxTokens);
   const failures: string[] = [];
   const unaffordable: string[] = [];
+  /**
+   * A runner's 4xx for the request: the gateway checked the request itself (schema, bound) before any runner saw it, so
+   * it cannot tell a real refusal (a prompt beyond the context) from a runner refusing everything; one more runner is
+   * tried, and if that one serves it, the refusing runner is demoted. Past that, the 4xx goes to the client.
+   */
+  let rejected: { runner: string; error: UpstreamError } | undefined;
+  let retriedRejected = false;
+  const servedAfterRejection = (): void => {
+    if (rejected === undefined) return;
+    deps.measurements.demote(rejected.runner);
+    deps.log('demoted', { runner: rejected.runner, error: rejected.error.message });
+  };
   for (const candidate of plan) {
     if (call.signal.aborted) return;
+    if (rejected !== undefined && retriedRejected) break;
     const target: UpstreamTarget = {
       runner: candidate.runner,
       endpoint: candidate.endpoint,
@@ -83,44 +101,57 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       outputPricePerMillion: candidate.outputPricePerMillion
     };
     // The request's worst case at this runner's prices is held against the key while it runs (README "Gateway").
-    const worstE8s = worstCaseCostE8s(
-      { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion },
-      bound
-    );
+    const prices = { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion };
+    const worstE8s = worstCaseCostE8s(prices, bound);
     const hold = deps.keys.tryHold(call.key.id, worstE8s);
     if (hold === undefined) {
       unaffordable.push(`${target.runner}: worst case ${worstE8s} e8s`);
       continue;
     }
+    if (rejected !== undefined) retriedRejected = true;
     /** What the key is charged when the hold is settled (finally): 0 unless a runner served (part of) the request. */
     let chargeE8s = 0n;
+    /** `settlement` charged at most the worst case the key was held for: a runner reporting more is logged, not billed. */
+    const billed = (settlement: UpstreamSettlement): UpstreamSettlement => {
+      if (settlement.chargeE8s <= worstE8s) return settlement;
+      deps.log('overcharge', { runner: target.runner, chargeE8s: settlement.chargeE8s.toString(), worstE8s: worstE8s.toString() });
+      return { ...settlement, chargeE8s: worstE8s };
+    };
     let upstream: UpstreamResponse | undefined;
     const attempt = new AbortController();
     const abort = (): void => attempt.abort();
     call.signal.addEventListener('abort', abort, { once: true });
-    const timer = setTimeout(() => attempt.abort(new Error(`no first token within ${deps.attemptTimeoutMs} ms`)), deps.attemptTimeoutMs);
+    // Streams: until the first token, then no limit (the runner is generating). Plain answers: until the whole answer.
+    const timeoutMs = stream ? deps.attemptTimeoutMs : deps.answerTimeoutMs;
+    const timer = setTimeout(
+      () => attempt.abort(new Error(stream ? `no first token within ${timeoutMs} ms` : `no answer within ${timeoutMs} ms`)),
+      timeoutMs
+    );
     const startedMs = performance.now();
     try {
       upstream = await deps.transport.send(target, { path: call.path, body, stream }, attempt.signal);
       if (upstream.kind === 'json') {
         clearTimeout(timer);
+        servedAfterRejection();
         const totalMs = performance.now() - startedMs;
-        chargeE8s = upstream.settlement.chargeE8s;
-        const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(upstream.settlement) };
+        const settlement = billed(upstream.settlement);
+        chargeE8s = settlement.chargeE8s;
+        const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(settlement) };
         call.response
           .writeHead(200, {
             'content-type': 'application/json',
             'x-deai-runner': target.runner,
-            'x-deai-cost-e8s': upstream.settlement.chargeE8s.toString()
+            'x-deai-cost-e8s': settlement.chargeE8s.toString()
           })
           .end(JSON.stringify(answer));
-        record(deps, call, target, upstream.settlement, totalMs, totalMs);
+        record(deps, call, target, settlement, totalMs, totalMs);
         return;
       }
       const streamed = upstream;
       const chunks = streamed.chunks[Symbol.asyncIterator]();
       const first = await chunks.next();
       clearTimeout(timer);
+      if (first.done !== true) servedAfterRejection();
       const firstTokenMs = performance.now() - startedMs;
       call.response.writeHead(200, {
         'content-type': 'text/event-stream',
@@ -128,21 +159,20 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         connection: 'keep-alive',
         'x-deai-runner': target.runner
       });
-      let sawUsage = false;
       const pass = async (chunk: Record<string, unknown>): Promise<void> => {
-        const hasUsage = chunk.usage !== undefined && chunk.usage !== null;
-        if (!hasUsage) {
-          // The runner's bytes, with only the model named as the card: no parse and serialize again per token.
+        if (chunk.usage === undefined || chunk.usage === null) {
+          // The runner's bytes, with only the model named as the card: no parse and serialize again per token. Data
+          // that spanned several `data:` lines (joined with \n by the parser) would end the client's line: serialized.
           const raw = sseDataOf(chunk);
-          const data = raw === undefined || typeof chunk.model !== 'string' ? undefined : withModel(raw, chunk.model, card.id);
+          const data =
+            raw === undefined || typeof chunk.model !== 'string' || raw.includes('\n') ? undefined : withModel(raw, chunk.model, card.id);
           if (data !== undefined) return writeSseData(call.response, data);
-        }
-        if (hasUsage && !includeUsage) {
+        } else {
+          // The runner's usage is its claim: the client is shown what its key is billed, in the gateway's own chunk.
           const { usage: _usage, ...rest } = chunk;
           if (Array.isArray(rest.choices) && rest.choices.length === 0) return;
           chunk = rest;
         }
-        if (hasUsage && includeUsage) sawUsage = true;
         await writeSse(call.response, { ...chunk, model: card.id });
       };
       try {
@@ -156,7 +186,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
           call.response.end(
             `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: 'upstream_failed' } })}\n\n`
           );
-        const settlement = await streamed.settlement;
+        const settlement = billed(await streamed.settlement);
         chargeE8s = brokenStreamChargeE8s(settlement, worstE8s);
         record(deps, call, target, { ...settlement, chargeE8s }, firstTokenMs, performance.now() - startedMs);
         return;
@@ -164,10 +194,10 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       // The answer ends at the runner's [DONE]; the key is charged once the payer has checked the charge (unless the
       // usage chunk the client asked for has to come from that check).
       const endedMs = performance.now() - startedMs;
-      if (!includeUsage || sawUsage) call.response.end('data: [DONE]\n\n');
-      const settlement = await streamed.settlement;
+      if (!includeUsage) call.response.end('data: [DONE]\n\n');
+      const settlement = billed(await streamed.settlement);
       chargeE8s = settlement.chargeE8s;
-      if (includeUsage && !sawUsage) {
+      if (includeUsage) {
         await writeSse(call.response, {
           id: 'usage',
           object: call.path === '/v1/completions' ? 'text_completion' : 'chat.completion.chunk',
@@ -177,21 +207,37 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         });
         call.response.end('data: [DONE]\n\n');
       }
-      record(deps, call, target, settlement, firstTokenMs, includeUsage && !sawUsage ? performance.now() - startedMs : endedMs);
+      record(deps, call, target, settlement, firstTokenMs, includeUsage ? performance.now() - startedMs : endedMs);
       return;
     } catch (error) {
       clearTimeout(timer);
       if (call.signal.aborted) {
         // The client went away while a runner had the request: it may have been served, so the key pays what the
         // transport metered, or the worst case it was admitted at.
-        chargeE8s = upstream?.kind === 'stream' ? brokenStreamChargeE8s(await upstream.settlement, worstE8s) : worstE8s;
+        chargeE8s = upstream?.kind === 'stream' ? brokenStreamChargeE8s(billed(await upstream.settlement), worstE8s) : worstE8s;
         return;
       }
       // The gateway's own refusal (its payer is out of credit): no other runner would change it.
       if (error instanceof GatewayError) throw error;
+      const settlement = upstream?.kind === 'stream' ? billed(await upstream.settlement) : undefined;
+      if (attempt.signal.aborted) {
+        // The gateway's timer stopped a runner that had the request (it read the prompt at least): the key pays what the
+        // transport metered, or the prompt's bound, so a request made to time out costs its sender at each runner.
+        const inputE8s = meteredCostE8s(prices, inputTokenBoundOf(bound.promptBytes), 0n);
+        chargeE8s = settlement === undefined ? inputE8s : brokenStreamChargeE8s(settlement, inputE8s);
+        // A plain answer past its whole-answer limit is not asked of another runner: that one may be generating it still.
+        if (!stream)
+          throw new GatewayError('UpstreamFailed', `runner ${target.runner} gave no answer within ${timeoutMs} ms`, { cause: error });
+      }
       // A failover: the key pays only what the transport reports this runner charged (nothing for a refusal).
-      if (upstream?.kind === 'stream') chargeE8s = (await upstream.settlement).chargeE8s;
-      if (error instanceof UpstreamError && !error.retryable) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
+      else if (settlement !== undefined) chargeE8s = settlement.chargeE8s;
+      if (error instanceof UpstreamError && !error.retryable) {
+        // A second runner refusing it too: the request itself is at fault.
+        if (rejected !== undefined) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
+        rejected = { runner: target.runner, error };
+        deps.log('rejected', { runner: target.runner, error: error.message });
+        continue;
+      }
       const reason = attempt.signal.aborted
         ? String(attempt.signal.reason instanceof Error ? attempt.signal.reason.message : 'aborted')
         : error instanceof Error
@@ -205,6 +251,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       hold.settle(chargeE8s);
     }
   }
+  if (rejected !== undefined) throw new GatewayError('UpstreamRejected', rejected.error.message, { cause: rejected.error });
   if (failures.length === 0 && unaffordable.length > 0) {
     const view = call.key;
     throw new GatewayError(

@@ -1,4 +1,5 @@
 import { meteredCostE8s } from '../core/rewards/pricing.js';
+import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText } from '../sdk/bounded-body.js';
 import { UpstreamErrorSchema, UsageSchema } from './schemas.js';
 import { isRecord, sseChunks, type StreamTally } from './sse.js';
 import {
@@ -10,9 +11,6 @@ import {
   type UpstreamTarget,
   type UpstreamTransport
 } from './transport.js';
-
-const ERROR_BODY_MAX_CHARS = 64 * 1024;
-const JSON_BODY_MAX_CHARS = 64 * 1024 * 1024;
 
 const priced = (target: UpstreamTarget, promptTokens: number, completionTokens: number): UpstreamSettlement => ({
   promptTokens,
@@ -46,7 +44,7 @@ export function directTransport(fetchImpl: typeof fetch = fetch): UpstreamTransp
         });
       }
       if (!response.ok || response.body === null) {
-        const text = (await response.text().catch(() => '')).slice(0, ERROR_BODY_MAX_CHARS);
+        const { text } = await readBodyText(response, ERROR_BODY_MAX_BYTES).catch(() => ({ text: '' }));
         const parsed = UpstreamErrorSchema.safeParse(safeJson(text));
         const message = parsed.success ? parsed.data.error.message : text.slice(0, 200);
         throw new UpstreamError(upstreamErrorCodeOf(response.status), `runner ${target.runner} answered ${response.status}: ${message}`, {
@@ -54,8 +52,8 @@ export function directTransport(fetchImpl: typeof fetch = fetch): UpstreamTransp
         });
       }
       if (!request.stream) {
-        const text = await response.text();
-        if (text.length > JSON_BODY_MAX_CHARS) throw new UpstreamError('BadResponse', 'an answer larger than 64 MiB');
+        const { text, truncated } = await readBodyText(response, ANSWER_BODY_MAX_BYTES);
+        if (truncated) throw new UpstreamError('BadResponse', `runner ${target.runner} answered more than 64 MiB`);
         const body = safeJson(text);
         if (!isRecord(body) || !Array.isArray(body.choices))
           throw new UpstreamError('BadResponse', `runner ${target.runner} answered no completion: ${text.slice(0, 80)}`);

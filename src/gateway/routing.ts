@@ -46,6 +46,8 @@ export function runnerRequestOf(model: string, provider: ProviderPreferences | u
 export interface RouteOptions {
   affinityKey?: string;
   measurements?: (runner: string) => RunnerMeasurements | undefined;
+  /** Runners this gateway has demoted (a 4xx another runner then served): tried after all others. */
+  demoted?: (runner: string) => boolean;
   maxAttempts?: number;
 }
 
@@ -71,7 +73,10 @@ export function planRoute(
     .map((x) => x.c);
   if (options.affinityKey !== undefined)
     list = withAffinity(list, options.affinityKey, key, provider?.sort === undefined ? AFFINITY_SCORE_BAND : 0);
-  const order = provider?.order ?? [];
+  const demoted = options.demoted;
+  if (demoted !== undefined) list = [...list.filter((c) => !demoted(c.runner)), ...list.filter((c) => demoted(c.runner))];
+  // A runner named twice is still tried once (else `order: [r, r, r, r]` spends every attempt on one runner).
+  const order = [...new Set(provider?.order ?? [])];
   const ordered = order.flatMap((runner) => list.filter((c) => c.runner === runner));
   const fallbacks = provider?.allow_fallbacks !== false;
   if (ordered.length > 0 || order.length > 0) {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { Catalog, modelEntry, type GatewayRegistry } from './catalog.js';
+import { Catalog, type GatewayRegistry } from './catalog.js';
 import { serveCompletion, type CompletionDeps } from './completions.js';
 import { directTransport } from './direct-transport.js';
 import { GatewayError } from './errors.js';
@@ -23,6 +23,8 @@ export interface GatewayOptions {
   bind?: string;
   /** One runner's time to its first token before the next is tried (default 30 s). */
   attemptTimeoutMs?: number;
+  /** One runner's time to its whole answer when not streamed, then the request fails without failover (default 10 min). */
+  answerTimeoutMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -56,6 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     keys: options.keys,
     measurements: new Measurements(),
     attemptTimeoutMs: options.attemptTimeoutMs ?? 30_000,
+    answerTimeoutMs: options.answerTimeoutMs ?? 600_000,
     log
   };
 
@@ -87,18 +90,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (path === '/health') return writeJson(response, 200, { ok: true });
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (request.method !== 'GET') throw new GatewayError('MethodNotAllowed', `${request.method} ${path} is not served`);
-      const cards = [...(await catalog.publishedCards()).values()];
-      const entries = await Promise.all(
-        cards.map(async (card) => {
-          const runners = (await catalog.findRunners({ model: card.id, endpointRequired: true, limit: 100 })).filter(
-            (c) => c.endpoint !== undefined
-          );
-          return runners.length === 0 ? undefined : modelEntry(card, runners);
-        })
-      );
-      const live = entries.filter((e) => e !== undefined);
+      const live = await catalog.liveModels();
       if (path === '/v1/models') return writeJson(response, 200, { object: 'list', data: live });
-      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const id = safeDecodeURIComponent(path.slice('/v1/models/'.length));
+      if (id === undefined) throw new GatewayError('ModelNotFound', 'The model id is not a valid URL escape');
       const entry = live.find((e) => e.id === id);
       if (entry === undefined) throw new GatewayError('ModelNotFound', `The model ${id} does not exist or has no live runner`);
       return writeJson(response, 200, entry);
@@ -160,4 +155,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await options.keys.close();
     }
   };
+}
+
+/** `text` URL-decoded, or undefined when its escapes are malformed (decodeURIComponent throws a URIError). */
+function safeDecodeURIComponent(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -82,7 +82,7 @@ export interface UpstreamTransport {
 /**
  * `Unreachable`, `ServerError` (5xx), `BadResponse` (not OpenAI), `Refused` (the runner would not serve this payer: 401,
  * 402, 403, 429) are retryable on another runner; `Rejected` (another 4xx: the request itself, e.g. too long for
- * the context) is passed on to the client and not retried.
+ * the context, or a runner refusing everything) is tried once more on another runner, then passed on to the client.
  */
 export type UpstreamErrorCode = 'Unreachable' | 'ServerError' | 'BadResponse' | 'Refused' | 'Rejected';
 

@@ -21,8 +21,12 @@ import {
   type SignedReceipt
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
+import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText } from '../bounded-body.js';
 import { completionBytesOf } from './completion-bytes.js';
 import { booksNetworkOf, decodeBooks, encodeBooks, memoryPayerStore, type PayerLine, type PayerStateStore } from './state.js';
+
+/** The runner's listing of a line's unreceipted charges (at most 256 are read) and its held receipt. */
+const CHARGES_BODY_MAX_BYTES = 4 * 1024 * 1024;
 
 /** The signing half of an IC identity (agent-js Ed25519KeyIdentity, Secp256k1KeyIdentity). */
 export interface PayerSigner {
@@ -242,7 +246,8 @@ export class PayerClient {
       headers: authHeaders(toSign, this.publicKey, signature)
     });
     if (!response.ok) return;
-    const text = await response.text();
+    const { text, truncated } = await readBodyText(response, CHARGES_BODY_MAX_BYTES);
+    if (truncated) return;
     this.unsynced.delete(target.runner);
     this.toCheck.delete(target.runner);
     this.adoptHeld(line, text);
@@ -456,7 +461,7 @@ export class PayerClient {
       ...(request.signal ? { signal: request.signal } : {})
     });
     if (!response.ok) {
-      const text = await response.text().catch(() => '');
+      const { text } = await readBodyText(response, ERROR_BODY_MAX_BYTES).catch(() => ({ text: '' }));
       return { ok: false, status: response.status, error: errorOf(text, response.status), body: text };
     }
     // The runner has the receipt now (it refuses the request otherwise).
@@ -490,7 +495,9 @@ export class PayerClient {
       }
       if (!done) broken ??= 'the stream ended before [DONE]';
     } else {
-      const parsed: unknown = JSON.parse(await response.text());
+      const { text, truncated } = await readBodyText(response, ANSWER_BODY_MAX_BYTES);
+      if (truncated) throw new Error('the runner answered more than 64 MiB');
+      const parsed: unknown = JSON.parse(text);
       if (typeof parsed !== 'object' || parsed === null) throw new Error('the runner answered no JSON object');
       answer = parsed as Record<string, unknown>;
       completionBytes = completionBytesOf(answer);

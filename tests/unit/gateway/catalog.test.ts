@@ -81,4 +81,38 @@ describe('Catalog: discovery and cards stale-while-revalidate', () => {
     expect(r.reads.listModels).toBe(3);
     await expect(catalog.card('zz')).rejects.toMatchObject({ code: 'ModelNotFound' });
   });
+
+  it('a flood of distinct requests evicts the oldest answers only, never the whole cache', async () => {
+    const r = slowRegistry();
+    const catalog = new Catalog(r.registry, () => 0);
+    for (let i = 0; i <= 1_000; i++) await catalog.findRunners({ ...request, model: `m${i}` });
+    expect(r.reads.findRunners).toBe(1_001);
+    // m0 made room for m1000; m1 … m1000 are still answered from the cache.
+    for (let i = 1; i <= 1_000; i++) await catalog.findRunners({ ...request, model: `m${i}` });
+    expect(r.reads.findRunners).toBe(1_001);
+  });
+
+  it('the models list is built once per TTL, one build shared by concurrent callers', async () => {
+    const r = slowRegistry();
+    r.set({ cards: ['a', 'b', 'c'] });
+    let clockMs = 0;
+    const withEndpoint: GatewayRegistry = {
+      listModels: r.registry.listModels,
+      findRunners: async (req) => (await r.registry.findRunners(req)).map((c) => ({ ...c, endpoint: 'http://127.0.0.1:9' }))
+    };
+    const catalog = new Catalog(withEndpoint, () => clockMs);
+    const lists = await Promise.all([catalog.liveModels(), catalog.liveModels(), catalog.liveModels()]);
+    expect(lists.map((l) => l.map((e) => e.id))).toEqual([
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c']
+    ]);
+    expect(r.reads.findRunners).toBe(3);
+    clockMs = 9_999;
+    await catalog.liveModels();
+    expect(r.reads.findRunners).toBe(3);
+    clockMs = 10_000;
+    await catalog.liveModels();
+    expect(r.reads.findRunners).toBe(6);
+  });
 });

@@ -75,6 +75,7 @@ describe('planRoute: which runners, in which order', () => {
 
   it('order first, then the rest unless allow_fallbacks is false; without order, false keeps only the first choice', () => {
     expect(runners(planRoute(ranked, { order: ['c', 'x', 'b'] }))).toEqual(['c', 'b', 'a']);
+    expect(runners(planRoute(ranked, { order: ['c', 'c', 'b', 'c'] }))).toEqual(['c', 'b', 'a']);
     expect(runners(planRoute(ranked, { order: ['c', 'b'], allow_fallbacks: false }))).toEqual(['c', 'b']);
     expect(runners(planRoute(ranked, { order: ['x'], allow_fallbacks: false }))).toEqual([]);
     expect(runners(planRoute(ranked, { allow_fallbacks: false }))).toEqual(['a']);
@@ -87,6 +88,7 @@ describe('planRoute: which runners, in which order', () => {
     expect(runners(planRoute(ranked, { sort: 'latency' }, { measurements }))).toEqual(['c', 'a', 'b']);
     expect(runners(planRoute(ranked, { sort: 'throughput' }, { measurements }))).toEqual(['c', 'a', 'b']);
     expect(runners(planRoute(ranked, undefined, { maxAttempts: 2 }))).toEqual(['a', 'b']);
+    expect(runners(planRoute(ranked, undefined, { demoted: (runner) => runner === 'a' }))).toEqual(['b', 'c', 'a']);
   });
 
   it('an affinity key picks one runner among equals, the same every time, and different keys spread', () => {

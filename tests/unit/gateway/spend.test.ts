@@ -167,6 +167,53 @@ describe('the gateway holds a request’s worst case against its key while it ru
     }
   });
 
+  it('charges at most the worst case held, whatever the runner reports, and shows the client that charge (review 5 G1)', async () => {
+    const { key, view } = keys.create({ name: 'inflated', limitE8s: 10n ** 12n });
+    const reported = upstream.state.settlement;
+    upstream.state.settlement = { promptTokens: 999_999, completionTokens: 999_999, chargeE8s: 10n ** 10n };
+    try {
+      const response = await post(key, false);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-deai-cost-e8s')).toBe(WORST.toString());
+      expect(((await response.json()) as { usage: { cost_e8s: string } }).usage.cost_e8s).toBe(WORST.toString());
+      expect(spentOf(view.id)).toBe(WORST);
+    } finally {
+      upstream.state.settlement = reported;
+    }
+  });
+
+  it('passes only cost-bounded fields to the engine, with the bound as max_tokens and n_predict (review 5 G1)', async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner] };
+    const recording: UpstreamTransport = {
+      send: async (target, request, signal) => {
+        seen.push(request.body);
+        return upstream.transport.send(target, request, signal);
+      }
+    };
+    const other = await startGateway({ registry, keys, port: 0, transport: recording });
+    try {
+      const { key } = keys.create({ name: 'fields', limitE8s: 10n ** 12n });
+      const response = await fetch(`${other.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: MODEL,
+          messages: MESSAGES,
+          max_completion_tokens: 10,
+          max_tokens: 1_000_000,
+          n_predict: 1_000_000,
+          id_slot: 0,
+          temperature: 0.5
+        })
+      });
+      expect(response.status).toBe(200);
+      expect(seen[0]).toEqual({ model: MODEL, messages: MESSAGES, temperature: 0.5, max_tokens: 10, n_predict: 10 });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('tells the engine the max_tokens the hold assumed when the request named none', async () => {
     const seen: Array<Record<string, unknown>> = [];
     const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner] };

@@ -33,6 +33,44 @@ describe('PayerClient credit', () => {
     expect(credit.account(payer).freeE8s).toBe(90_000_000n);
   });
 
+  it('attack: a runner answering an endless body is read up to the bound only, then cut (review 5 G5)', async () => {
+    const identity = Ed25519KeyIdentity.generate();
+    const payer = identity.getPrincipal().toText();
+    const runner = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const credit = new MemoryCredit();
+    await credit.payer(payer).depositCredit(100_000_000n);
+    let pulledBytes = 0;
+    let cancelled = 0;
+    let status = 500;
+    const endless = (async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            // Endless as far as the bound goes (100 MiB, so that a reader without a bound ends too).
+            if (pulledBytes >= 100 * 1024 * 1024) return c.close();
+            pulledBytes += 1024 * 1024;
+            c.enqueue(new Uint8Array(1024 * 1024).fill(0x20));
+          },
+          cancel: () => void cancelled++
+        }),
+        { status, headers: { 'content-type': 'application/json' } }
+      )) as typeof fetch;
+    const client = await PayerClient.open({ identity, credit: credit.payer(payer), fetch: endless, settleEveryMs: 0 });
+    const target = { runner, endpoint: 'http://runner.invalid', prices: { inputPerMillion: 1_000n, outputPerMillion: 1_000n } };
+    const request = { path: '/v1/chat/completions' as const, body: { messages: [{ role: 'user', content: 'hi' }] } };
+    // An error body: its first 64 KiB are read for the message.
+    expect(await client.send(target, request)).toMatchObject({ ok: false, status: 500 });
+    // (The stream queues one chunk ahead of the reader.)
+    expect(pulledBytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(cancelled).toBe(1);
+    // An answer: refused past 64 MiB.
+    status = 200;
+    pulledBytes = 0;
+    await expect(client.send(target, request)).rejects.toThrow(/more than 64 MiB/);
+    expect(pulledBytes).toBeLessThanOrEqual(66 * 1024 * 1024);
+    expect(cancelled).toBe(2);
+  });
+
   it('a payer that lost its books resumes owed from what is settled on-chain, not 0 (finding 8)', async () => {
     const identity = Ed25519KeyIdentity.generate();
     const payer = identity.getPrincipal().toText();

@@ -1,0 +1,170 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { inputTokenBoundOf, requestBoundOf, type RequestBound } from '../../../src/core/credit/metering.ts';
+import { meteredCostE8s } from '../../../src/core/rewards/pricing.ts';
+import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
+import { KeyStore } from '../../../src/gateway/keys.ts';
+import { startGateway } from '../../../src/gateway/server.ts';
+import { UpstreamError, type UpstreamTransport } from '../../../src/gateway/transport.ts';
+import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts';
+
+/** Failover edges: attempts the gateway's own timer stopped (review 5 G3), runners' 4xx (review 5 G9). */
+
+const MODEL = 'org/timeouts';
+const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
+const MESSAGES = [{ role: 'user', content: 'hi' }];
+const card: PublishedModel = {
+  id: MODEL,
+  digest: `sha256:${'0'.repeat(64)}`,
+  version: '1.0.0',
+  family: 'llama',
+  architecture: 'llama',
+  format: 'gguf',
+  quantization: 'Q4_K_M',
+  bits: 4.5,
+  contextLength: 4096n,
+  publishedBy: 'aaaaa-aa',
+  manifestJson: '{}'
+};
+const runner = (name: string): RunnerCandidate => ({
+  runner: name,
+  endpoint: 'http://127.0.0.1:9',
+  region: 'local',
+  model: { id: MODEL, digest: card.digest },
+  engine: 'llama.cpp',
+  state: 'ready',
+  freeSlots: 1,
+  score: 1,
+  inputPricePerMillion: PRICES.inputPerMillion,
+  outputPricePerMillion: PRICES.outputPerMillion,
+  affinity: false,
+  heartbeatAgeNs: 0n,
+  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
+  confidentialKind: 'none',
+  confidentialVerified: false
+});
+const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner('a'), runner('b'), runner('c')] };
+/** A runner that takes the request and never answers (until aborted). */
+const silent = (tried: string[]): UpstreamTransport => ({
+  send: (target, _request, signal) =>
+    new Promise((_resolve, reject) => {
+      tried.push(target.runner);
+      signal.addEventListener('abort', () => reject(new Error('aborted')));
+    })
+});
+
+describe('an attempt the gateway stops is charged', () => {
+  let dir: string;
+  let keys: KeyStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'deai-attempt-charge-'));
+    keys = new KeyStore(join(dir, 'keys.json'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const inputBoundE8s = (body: Record<string, unknown>): bigint =>
+    meteredCostE8s(PRICES, inputTokenBoundOf((requestBoundOf('/v1/chat/completions', body) as RequestBound).promptBytes), 0n);
+
+  it('a stream with no first token fails over, each stopped runner charged the prompt bound', async () => {
+    const tried: string[] = [];
+    const gateway = await startGateway({ registry, keys, port: 0, transport: silent(tried), attemptTimeoutMs: 50 });
+    try {
+      const { key, view } = keys.create({ name: 'stream', limitE8s: 10n ** 12n });
+      const body = { model: MODEL, messages: MESSAGES, max_tokens: 5, stream: true };
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body)
+      });
+      expect(response.status).toBe(502);
+      expect(tried).toEqual(['a', 'b', 'c']);
+      const spent = keys.list().find((k) => k.id === view.id)?.spentE8s;
+      expect(spent).toBe(3n * inputBoundE8s(body));
+      expect(spent).toBeGreaterThan(0n);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a plain answer past its whole-answer limit fails without failover, charged the prompt bound', async () => {
+    const tried: string[] = [];
+    const gateway = await startGateway({ registry, keys, port: 0, transport: silent(tried), attemptTimeoutMs: 10, answerTimeoutMs: 100 });
+    try {
+      const { key, view } = keys.create({ name: 'plain', limitE8s: 10n ** 12n });
+      const body = { model: MODEL, messages: MESSAGES, max_tokens: 5 };
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body)
+      });
+      expect(response.status).toBe(502);
+      expect(tried).toEqual(['a']);
+      expect(keys.list().find((k) => k.id === view.id)?.spentE8s).toBe(inputBoundE8s(body));
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('a runner’s 4xx', () => {
+  let dir: string;
+  let keys: KeyStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'deai-rejected-'));
+    keys = new KeyStore(join(dir, 'keys.json'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `refusing` answer 400; the others serve. */
+  const transport = (refusing: Set<string>, tried: string[]): UpstreamTransport => ({
+    send: async (target) => {
+      tried.push(target.runner);
+      if (refusing.has(target.runner))
+        throw new UpstreamError('Rejected', `runner ${target.runner} answered 400: too long`, { status: 400 });
+      return {
+        kind: 'json',
+        body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] },
+        settlement: { promptTokens: 3, completionTokens: 1, chargeE8s: 5n }
+      };
+    }
+  });
+  const ask = async (baseURL: string, key: string): Promise<number> => {
+    const response = await fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 5 })
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+
+  it('is retried once on another runner; the refusing runner, then served elsewhere, is tried last', async () => {
+    const tried: string[] = [];
+    const gateway = await startGateway({ registry, keys, port: 0, transport: transport(new Set(['a']), tried) });
+    try {
+      const { key } = keys.create({ name: 'retry', limitE8s: 10n ** 12n });
+      expect(await ask(gateway.baseURL, key)).toBe(200);
+      expect(await ask(gateway.baseURL, key)).toBe(200);
+      expect(tried).toEqual(['a', 'b', 'b']);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('from two runners is passed on as a 400, a third never asked and nobody demoted', async () => {
+    const tried: string[] = [];
+    const gateway = await startGateway({ registry, keys, port: 0, transport: transport(new Set(['a', 'b']), tried) });
+    try {
+      const { key } = keys.create({ name: 'twice', limitE8s: 10n ** 12n });
+      expect(await ask(gateway.baseURL, key)).toBe(400);
+      expect(await ask(gateway.baseURL, key)).toBe(400);
+      expect(tried).toEqual(['a', 'b', 'a', 'b']);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
