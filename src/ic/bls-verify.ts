@@ -109,7 +109,6 @@ export class BlsVerifyPool {
 
   private start(): void {
     const slot: Slot = { worker: new Worker(this.workerUrl), ready: false, jobs: new Map() };
-    slot.worker.unref();
     slot.worker.on('message', (message: WorkerMessage) => {
       if ('ready' in message) {
         slot.ready = true;
@@ -131,6 +130,9 @@ export class BlsVerifyPool {
       slot.jobs.clear();
       for (const job of orphans) this.checkInThread(job.pk, job.sig, job.msg).then(job.resolve, job.reject);
     });
+    // Unref'd after the listeners are attached (attaching 'message' refs the worker's port again): a process that
+    // ends while a worker is still starting must exit, not wait for it.
+    slot.worker.unref();
     this.slots.push(slot);
   }
 

@@ -1,3 +1,9 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
 import { blsVerify, Certificate, lookupResultToBuffer } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,4 +128,23 @@ describe('BlsVerifyPool', () => {
     await expect(p.verify(pk, sig, flipped(msg, 2))).resolves.toBe(false);
     expect(p.stats.inThread).toBe(inThread + 2);
   });
+
+  // A CLI command makes one update call and ends: the worker its check started is still loading the agent then, and
+  // the process must exit anyway (it did not, under tsx, while the worker was unref'd before its listeners).
+  it('lets a process end while the worker its first check started is still loading', async () => {
+    const script = `import { BlsVerifyPool } from ${JSON.stringify(join(import.meta.dirname, '../../../src/ic/bls-verify.ts'))};
+await new BlsVerifyPool().verify(new Uint8Array(96), new Uint8Array(48), new Uint8Array(1)).catch(() => undefined);
+console.log('checked');`;
+    const dir = mkdtempSync(join(tmpdir(), 'deai-bls-exit-'));
+    try {
+      writeFileSync(join(dir, 'one-check.mts'), script);
+      const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(dir, 'one-check.mts')], {
+        cwd: join(import.meta.dirname, '../../..'),
+        timeout: 30_000
+      });
+      expect(run.stdout).toContain('checked');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
