@@ -10,43 +10,15 @@ import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
 import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway } from '../../../src/gateway/server.ts';
 import { UpstreamError, type UpstreamTransport } from '../../../src/gateway/transport.ts';
-import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts';
+import { TEST_PRICES, testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 /** Failover edges: attempts the gateway's own timer stopped (review 5 G3), runners' 4xx (review 5 G9). */
 
 const MODEL = 'org/timeouts';
-const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
+const PRICES = TEST_PRICES;
 const MESSAGES = [{ role: 'user', content: 'hi' }];
-const card: PublishedModel = {
-  id: MODEL,
-  digest: `sha256:${'0'.repeat(64)}`,
-  version: '1.0.0',
-  family: 'llama',
-  architecture: 'llama',
-  format: 'gguf',
-  quantization: 'Q4_K_M',
-  bits: 4.5,
-  contextLength: 4096n,
-  publishedBy: 'aaaaa-aa',
-  manifestJson: '{}'
-};
-const runner = (name: string): RunnerCandidate => ({
-  runner: name,
-  endpoint: 'http://127.0.0.1:9',
-  region: 'local',
-  model: { id: MODEL, digest: card.digest },
-  engine: 'llama.cpp',
-  state: 'ready',
-  freeSlots: 1,
-  score: 1,
-  inputPricePerMillion: PRICES.inputPerMillion,
-  outputPricePerMillion: PRICES.outputPerMillion,
-  affinity: false,
-  heartbeatAgeNs: 0n,
-  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
-  confidentialKind: 'none',
-  confidentialVerified: false
-});
+const card = testCard(MODEL);
+const runner = (name: string) => testCandidate(MODEL, { runner: name });
 const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner('a'), runner('b'), runner('c')] };
 /** A runner that takes the request and never answers (until aborted). */
 const silent = (tried: string[]): UpstreamTransport => ({

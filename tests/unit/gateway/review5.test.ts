@@ -12,44 +12,17 @@ import { directTransport } from '../../../src/gateway/direct-transport.ts';
 import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
 import type { UpstreamTransport } from '../../../src/gateway/transport.ts';
-import type { PublishedModel, RunnerCandidate, RunnerRequest } from '../../../src/sdk/index.ts';
+import type { RunnerRequest } from '../../../src/sdk/index.ts';
+import { TEST_PRICES, testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 /** Review 5 PoCs against `deai gateway` (src/gateway). */
 
 const MODEL = 'org/review5';
-const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
+const PRICES = TEST_PRICES;
 const MESSAGES = [{ role: 'user', content: 'hi' }];
 
-const cardOf = (id: string): PublishedModel => ({
-  id,
-  digest: `sha256:${'0'.repeat(64)}`,
-  version: '1.0.0',
-  family: 'llama',
-  architecture: 'llama',
-  format: 'gguf',
-  quantization: 'Q4_K_M',
-  bits: 4.5,
-  contextLength: 4096n,
-  publishedBy: 'aaaaa-aa',
-  manifestJson: '{}'
-});
-const runnerOf = (model: string, endpoint: string): RunnerCandidate => ({
-  runner: 'r1',
-  endpoint,
-  region: 'local',
-  model: { id: model, digest: `sha256:${'0'.repeat(64)}` },
-  engine: 'llama.cpp',
-  state: 'ready',
-  freeSlots: 1,
-  score: 1,
-  inputPricePerMillion: PRICES.inputPerMillion,
-  outputPricePerMillion: PRICES.outputPerMillion,
-  affinity: false,
-  heartbeatAgeNs: 0n,
-  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
-  confidentialKind: 'none',
-  confidentialVerified: false
-});
+const cardOf = testCard;
+const runnerOf = (model: string, endpoint: string) => testCandidate(model, { runner: 'r1', endpoint });
 
 describe('review 5 G1: what a key is charged is not bounded by the worst case held for it', () => {
   let dir: string;

@@ -9,43 +9,15 @@ import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
 import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
 import type { UpstreamSettlement, UpstreamTransport } from '../../../src/gateway/transport.ts';
-import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts';
+import { TEST_PRICES, testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 const MODEL = 'org/spend';
-const PRICES = { inputPerMillion: 1_000_000n, outputPerMillion: 2_000_000n };
+const PRICES = TEST_PRICES;
 const MESSAGES = [{ role: 'user', content: 'hi' }];
 const WORST = worstCaseCostE8s(PRICES, requestBoundOf('/v1/chat/completions', { messages: MESSAGES, max_tokens: 100 }) as RequestBound);
 
-const card: PublishedModel = {
-  id: MODEL,
-  digest: `sha256:${'0'.repeat(64)}`,
-  version: '1.0.0',
-  family: 'llama',
-  architecture: 'llama',
-  format: 'gguf',
-  quantization: 'Q4_K_M',
-  bits: 4.5,
-  contextLength: 4096n,
-  publishedBy: 'aaaaa-aa',
-  manifestJson: '{}'
-};
-const runner: RunnerCandidate = {
-  runner: 'only',
-  endpoint: 'http://127.0.0.1:9',
-  region: 'local',
-  model: { id: MODEL, digest: card.digest },
-  engine: 'llama.cpp',
-  state: 'ready',
-  freeSlots: 1,
-  score: 1,
-  inputPricePerMillion: PRICES.inputPerMillion,
-  outputPricePerMillion: PRICES.outputPerMillion,
-  affinity: false,
-  heartbeatAgeNs: 0n,
-  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
-  confidentialKind: 'none',
-  confidentialVerified: false
-};
+const card = testCard(MODEL);
+const runner = testCandidate(MODEL);
 
 /**
  * A transport whose streams send one chunk, then wait for `finish` (a complete answer charged `settlement`) or for the

@@ -9,7 +9,7 @@ import { withModel } from '../../../src/gateway/completions.ts';
 import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
 import { withSseData, type UpstreamSettlement, type UpstreamTransport } from '../../../src/gateway/transport.ts';
-import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts';
+import { testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 describe('withModel: a chunk’s JSON text with the card id as its model, without parsing it again', () => {
   it('replaces the top-level model and nothing else, byte for byte', () => {
@@ -28,36 +28,8 @@ describe('withModel: a chunk’s JSON text with the card id as its model, withou
 });
 
 const MODEL = 'org/relay';
-const card: PublishedModel = {
-  id: MODEL,
-  digest: `sha256:${'0'.repeat(64)}`,
-  version: '1.0.0',
-  family: 'llama',
-  architecture: 'llama',
-  format: 'gguf',
-  quantization: 'Q4_K_M',
-  bits: 4.5,
-  contextLength: 4096n,
-  publishedBy: 'aaaaa-aa',
-  manifestJson: '{}'
-};
-const candidate: RunnerCandidate = {
-  runner: 'only',
-  endpoint: 'http://runner.invalid',
-  region: 'local',
-  model: { id: MODEL, digest: card.digest },
-  engine: 'llama.cpp',
-  state: 'ready',
-  freeSlots: 1,
-  score: 9_000,
-  inputPricePerMillion: 1_000_000n,
-  outputPricePerMillion: 2_000_000n,
-  affinity: false,
-  heartbeatAgeNs: 0n,
-  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
-  confidentialKind: 'none',
-  confidentialVerified: false
-};
+const card = testCard(MODEL);
+const candidate = testCandidate(MODEL, { endpoint: 'http://runner.invalid', score: 9_000 });
 
 describe('the gateway relaying a paid stream', () => {
   let dir: string;
