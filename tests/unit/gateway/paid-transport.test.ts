@@ -13,6 +13,7 @@ import { KeyStore } from '../../../src/gateway/keys.ts';
 import { paidTransport } from '../../../src/gateway/paid-transport.ts';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
 import { PayerClient } from '../../../src/sdk/paid/payer.ts';
+import { testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 const MODEL = 'org/fake';
 
@@ -25,39 +26,9 @@ describe('paid transport: the gateway payer without free credit', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deai-paid-transport-'));
-    const candidate = (runner: string) => ({
-      runner,
-      endpoint: 'http://127.0.0.1:9',
-      region: 'local',
-      model: { id: MODEL, digest: `sha256:${'0'.repeat(64)}` },
-      engine: 'llama.cpp',
-      state: 'ready',
-      freeSlots: 1,
-      score: 9_000,
-      inputPricePerMillion: 1_000_000n,
-      outputPricePerMillion: 2_000_000n,
-      affinity: false,
-      heartbeatAgeNs: 0n,
-      breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
-      confidentialKind: 'none',
-      confidentialVerified: false
-    });
+    const candidate = (runner: string) => testCandidate(MODEL, { runner, score: 9_000 });
     const registry = {
-      listModels: async () => [
-        {
-          id: MODEL,
-          digest: `sha256:${'0'.repeat(64)}`,
-          version: '1.0.0',
-          family: 'llama',
-          architecture: 'llama',
-          format: 'gguf',
-          quantization: 'Q4_K_M',
-          bits: 4.5,
-          contextLength: 4096n,
-          publishedBy: 'aaaaa-aa',
-          manifestJson: '{}'
-        }
-      ],
+      listModels: async () => [testCard(MODEL)],
       findRunners: async () => [candidate('first'), candidate('second')]
     } as unknown as GatewayRegistry;
     const credit: PayerCreditApi = {

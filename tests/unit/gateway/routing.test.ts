@@ -2,25 +2,19 @@ import { describe, expect, it } from 'vitest';
 
 import { AFFINITY_SCORE_BAND, planRoute, runnerRequestOf } from '../../../src/gateway/routing.ts';
 import type { RunnerCandidate } from '../../../src/sdk/index.ts';
+import { testCandidate } from '../../support/gateway-fixtures.ts';
 
-const candidate = (runner: string, overrides: Partial<RunnerCandidate> = {}): RunnerCandidate => ({
-  runner,
-  endpoint: `http://${runner}.example`,
-  region: 'eu-west',
-  model: { id: 'org/model', digest: 'sha256:00' },
-  engine: 'llama.cpp',
-  state: 'ready',
-  freeSlots: 1,
-  score: 5_000,
-  inputPricePerMillion: 100n,
-  outputPricePerMillion: 300n,
-  affinity: false,
-  heartbeatAgeNs: 0n,
-  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
-  confidentialKind: 'none',
-  confidentialVerified: false,
-  ...overrides
-});
+const candidate = (runner: string, overrides: Partial<RunnerCandidate> = {}): RunnerCandidate =>
+  testCandidate('org/model', {
+    runner,
+    endpoint: `http://${runner}.example`,
+    region: 'eu-west',
+    model: { id: 'org/model', digest: 'sha256:00' },
+    score: 5_000,
+    inputPricePerMillion: 100n,
+    outputPricePerMillion: 300n,
+    ...overrides
+  });
 const runners = (list: RunnerCandidate[]): string[] => list.map((c) => c.runner);
 
 describe('runnerRequestOf: the provider object as a registry request', () => {

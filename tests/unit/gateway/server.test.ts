@@ -11,40 +11,16 @@ import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
 import type { PublishedModel, RunnerCandidate } from '../../../src/sdk/index.ts';
 import { startFakeEngine, type FakeEngine } from '../../support/fake-engine.ts';
+import { testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 const MODEL = 'org/fake';
 /** A model whose runners rank (nearly) equal: affinity decides. */
 const TIED = 'org/tied';
 const card: PublishedModel = {
-  id: MODEL,
-  digest: `sha256:${'0'.repeat(64)}`,
-  version: '1.0.0',
-  family: 'llama',
-  architecture: 'llama',
-  format: 'gguf',
-  quantization: 'Q4_K_M',
-  bits: 4.5,
-  contextLength: 4096n,
-  publishedBy: 'aaaaa-aa',
+  ...testCard(MODEL),
   manifestJson: JSON.stringify({ modalities: { input: ['text', 'image'], output: ['text'] }, capabilities: ['tools'] })
 };
-const candidate = (runner: string, endpoint: string, score: number): RunnerCandidate => ({
-  runner,
-  endpoint,
-  region: 'local',
-  model: { id: MODEL, digest: card.digest },
-  engine: 'llama.cpp',
-  state: 'ready',
-  freeSlots: 1,
-  score,
-  inputPricePerMillion: 1_000_000n,
-  outputPricePerMillion: 2_000_000n,
-  affinity: false,
-  heartbeatAgeNs: 0n,
-  breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
-  confidentialKind: 'none',
-  confidentialVerified: false
-});
+const candidate = (runner: string, endpoint: string, score: number): RunnerCandidate => testCandidate(MODEL, { runner, endpoint, score });
 
 /** The gateway in-process over a fake registry and two fake engines: the HTTP surface without a network. */
 describe('the gateway HTTP surface (fake registry and engines)', () => {
