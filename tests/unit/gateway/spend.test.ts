@@ -154,7 +154,8 @@ describe('the gateway holds a request’s worst case against its key while it ru
     }
   });
 
-  it('passes only cost-bounded fields to the engine, with the bound as max_tokens and n_predict (review 5 G1)', async () => {
+  /** The body the engine is sent for one chat request with `body` (a gateway of its own, recording its transport). */
+  const engineBodyFor = async (name: string, body: Record<string, unknown>): Promise<Record<string, unknown> | undefined> => {
     const seen: Array<Record<string, unknown>> = [];
     const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner] };
     const recording: UpstreamTransport = {
@@ -165,48 +166,31 @@ describe('the gateway holds a request’s worst case against its key while it ru
     };
     const other = await startGateway({ registry, keys, port: 0, transport: recording });
     try {
-      const { key } = keys.create({ name: 'fields', limitE8s: 10n ** 12n });
+      const { key } = keys.create({ name, limitE8s: 10n ** 12n });
       const response = await fetch(`${other.baseURL}/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: MODEL,
-          messages: MESSAGES,
-          max_completion_tokens: 10,
-          max_tokens: 1_000_000,
-          n_predict: 1_000_000,
-          id_slot: 0,
-          temperature: 0.5
-        })
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, ...body })
       });
       expect(response.status).toBe(200);
-      expect(seen[0]).toEqual({ model: MODEL, messages: MESSAGES, temperature: 0.5, max_tokens: 10, n_predict: 10 });
+      return seen[0];
     } finally {
       await other.close();
     }
+  };
+
+  it('passes only cost-bounded fields to the engine, with the bound as max_tokens and n_predict (review 5 G1)', async () => {
+    const body = { max_completion_tokens: 10, max_tokens: 1_000_000, n_predict: 1_000_000, id_slot: 0, temperature: 0.5 };
+    expect(await engineBodyFor('fields', body)).toEqual({
+      model: MODEL,
+      messages: MESSAGES,
+      temperature: 0.5,
+      max_tokens: 10,
+      n_predict: 10
+    });
   });
 
   it('tells the engine the max_tokens the hold assumed when the request named none', async () => {
-    const seen: Array<Record<string, unknown>> = [];
-    const registry: GatewayRegistry = { listModels: async () => [card], findRunners: async () => [runner] };
-    const recording: UpstreamTransport = {
-      send: async (target, request, signal) => {
-        seen.push(request.body);
-        return upstream.transport.send(target, request, signal);
-      }
-    };
-    const other = await startGateway({ registry, keys, port: 0, transport: recording });
-    try {
-      const { key } = keys.create({ name: 'default', limitE8s: 10n ** 12n });
-      const response = await fetch(`${other.baseURL}/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: null })
-      });
-      expect(response.status).toBe(200);
-      expect(seen[0]).toMatchObject({ max_tokens: 1024 });
-    } finally {
-      await other.close();
-    }
+    expect(await engineBodyFor('default', { max_tokens: null })).toMatchObject({ max_tokens: 1024 });
   });
 });
