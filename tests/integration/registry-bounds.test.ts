@@ -9,7 +9,7 @@ import { Localnet } from '../../src/localnet/localnet.ts';
 import { deployment, runnerManifest } from '../support/manifests.ts';
 import { agentFor } from '../support/probe.ts';
 import { errOf, findRequest, okOf } from '../support/registry.ts';
-import { resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { meterInstructions, resultArgs, taskNetwork, totalOf, type TaskNetwork } from '../support/tasks.ts';
 
 /**
  * The attacks of issue 15 on the built registry Wasm, through the agent: oversized and malformed arguments are refused
@@ -66,14 +66,12 @@ describe('registry bounds', () => {
   let net: Localnet;
   let t: TaskNetwork;
   const spent = new Map<string, bigint>();
-  const total = (): bigint => [...spent.values()].reduce((a, b) => a + b, 0n);
+  const total = (): bigint => totalOf(spent);
 
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
     t = await taskNetwork(net);
-    net.onExecution((e) => {
-      if (e.canisterId === t.registry.toText()) spent.set(e.entry, (spent.get(e.entry) ?? 0n) + e.instructions);
-    });
+    meterInstructions(net, t.registry, spent);
   });
   afterAll(async () => {
     await net.stop();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { agentFor } from '../support/probe.ts';
-import { taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { meterInstructions, taskNetwork, totalOf, type TaskNetwork } from '../support/tasks.ts';
 
 /**
  * Adversarial review 4 (built Wasm): 32080b7 counts type-table entries and record/variant fields as decoder visits,
@@ -26,14 +26,12 @@ describe('review 4: decoder cost of func/service type-table entries on the built
   let net: Localnet;
   let t: TaskNetwork;
   const spent = new Map<string, bigint>();
-  const total = (): bigint => [...spent.values()].reduce((a, b) => a + b, 0n);
+  const total = (): bigint => totalOf(spent);
 
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
     t = await taskNetwork(net);
-    net.onExecution((e) => {
-      if (e.canisterId === t.registry.toText()) spent.set(e.entry, (spent.get(e.entry) ?? 0n) + e.instructions);
-    });
+    meterInstructions(net, t.registry, spent);
   }, 120_000);
   afterAll(async () => {
     await net.stop();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryInitArgs } from '../../src/interface/registry/index.ts';
 import { Localnet } from '../../src/localnet/localnet.ts';
 import { okOf, registryWasm } from '../support/registry.ts';
-import { processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
+import { meterInstructions, processTasks, resultArgs, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 
 /**
  * A task with a 250 KiB inline input through its whole life on the built registry Wasm: the input comes back whole
@@ -25,9 +25,7 @@ describe('tasks with large inline inputs', () => {
   beforeAll(async () => {
     net = await Localnet.start({ port: 0, stateDir: null });
     t = await taskNetwork(net);
-    net.onExecution((e) => {
-      if (e.canisterId === t.registry.toText()) spent.set(e.entry, (spent.get(e.entry) ?? 0n) + e.instructions);
-    });
+    meterInstructions(net, t.registry, spent);
   });
   afterAll(async () => {
     await net.stop();

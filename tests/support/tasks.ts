@@ -288,3 +288,13 @@ export async function endReview(t: TaskNetwork, id: string, runners: Identity[] 
   await processTasks(t);
   for (const runner of runners) okOf(await (await t.tasks(runner)).heartbeat(heartbeatArgs()));
 }
+
+/** Adds to `spent` the instructions `canister` executes, per entry point (`canister_update submit_task`, …). */
+export function meterInstructions(net: Localnet, canister: Principal, spent: Map<string, bigint>): void {
+  net.onExecution((e) => {
+    if (e.canisterId === canister.toText()) spent.set(e.entry, (spent.get(e.entry) ?? 0n) + e.instructions);
+  });
+}
+
+/** What `spent` (meterInstructions) holds in all. */
+export const totalOf = (spent: Map<string, bigint>): bigint => [...spent.values()].reduce((a, b) => a + b, 0n);
