@@ -6,7 +6,7 @@ import type { ApiKeyView, KeyStore } from './keys.js';
 import type { Measurements } from './measurements.js';
 import { planRoute, runnerRequestOf } from './routing.js';
 import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
-import { inputTokenBoundOf, requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
+import { engineBody, inputTokenBoundOf, requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
 import { meteredCostE8s } from '../core/rewards/pricing.js';
 import {
   UpstreamError,
@@ -18,7 +18,6 @@ import {
   sseDataOf
 } from './transport.js';
 import { writeSse, writeSseData } from './http.js';
-import { engineBody } from '../runner/metered/proxy.js';
 
 export interface CompletionDeps {
   catalog: Catalog;

@@ -201,3 +201,39 @@ export function creditRefusal(line: LineExposure, neededE8s: bigint, limits: Exp
 /** The cost of metered usage at `prices` (rounded up to the next e8s, as tasks are priced). */
 export const meteredCostE8sOf = (prices: Prices, usage: { inputTokens: bigint; outputTokens: bigint }): bigint =>
   meteredCostE8s(prices, usage.inputTokens, usage.outputTokens);
+
+/**
+ * The request fields passed to the engine: only those that cannot raise the cost beyond what was priced. Anything else
+ * (llama.cpp's `n_predict`, which it reads before `max_tokens`; `chat_template_kwargs`, rendered into the prompt but
+ * not counted in its bound; grammars; `n_probs`) is dropped. `tools` and `response_format` are counted in the bound.
+ */
+const ENGINE_FIELDS = [
+  'messages',
+  'prompt',
+  'stream',
+  'temperature',
+  'top_p',
+  'top_k',
+  'min_p',
+  'stop',
+  'seed',
+  'presence_penalty',
+  'frequency_penalty',
+  'repeat_penalty',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'response_format'
+] as const;
+
+/**
+ * The body an engine is sent for a metered request (the runner's proxy, the gateway): the allowed fields, its own model
+ * id, and the priced bound as both `max_tokens` and `n_predict`; streams ask for the usage chunk.
+ */
+export function engineBody(body: Record<string, unknown>, engineModel: string, maxTokens: number): Record<string, unknown> {
+  const upstream: Record<string, unknown> = {};
+  for (const key of ENGINE_FIELDS) if (body[key] !== undefined) upstream[key] = body[key];
+  Object.assign(upstream, { model: engineModel, max_tokens: maxTokens, n_predict: maxTokens });
+  if (body.stream === true) upstream.stream_options = { include_usage: true };
+  return upstream;
+}

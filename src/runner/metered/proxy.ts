@@ -16,38 +16,6 @@ export interface EngineUsage {
   outputTokens: bigint;
 }
 
-/**
- * The request fields passed to the engine: only those that cannot raise the cost beyond what was priced. Anything else
- * (llama.cpp's `n_predict`, which it reads before `max_tokens`; `chat_template_kwargs`, rendered into the prompt but
- * not counted in its bound; grammars; `n_probs`) is dropped. `tools` and `response_format` are counted in the bound.
- */
-const ENGINE_FIELDS = [
-  'messages',
-  'prompt',
-  'stream',
-  'temperature',
-  'top_p',
-  'top_k',
-  'min_p',
-  'stop',
-  'seed',
-  'presence_penalty',
-  'frequency_penalty',
-  'repeat_penalty',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'response_format'
-] as const;
-
-export function engineBody(body: Record<string, unknown>, engineModel: string, maxTokens: number): Record<string, unknown> {
-  const upstream: Record<string, unknown> = {};
-  for (const key of ENGINE_FIELDS) if (body[key] !== undefined) upstream[key] = body[key];
-  Object.assign(upstream, { model: engineModel, max_tokens: maxTokens, n_predict: maxTokens });
-  if (body.stream === true) upstream.stream_options = { include_usage: true };
-  return upstream;
-}
-
 /** Whether the client itself asked for the usage chunk (else the runner strips `usage` from it). */
 export const clientWantsUsage = (body: Record<string, unknown>): boolean =>
   typeof body.stream_options === 'object' &&

@@ -5,6 +5,7 @@ import {
   AUTH_HEADERS,
   checkAuthHeaders,
   chargeToJson,
+  engineBody,
   inputTokenBoundOf,
   meteredCostE8sOf,
   requestBoundOf,
@@ -21,7 +22,7 @@ import {
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
 import { LineBook, type LineRefusal, type ReceiptRefusal } from './line-book.js';
-import { clientWantsUsage, engineBody, isStaleConnection, relayStream, usageOf, type EngineUsage } from './proxy.js';
+import { clientWantsUsage, isStaleConnection, relayStream, usageOf, type EngineUsage } from './proxy.js';
 import { ReceiptStore } from './receipt-store.js';
 import { nativeVerifyPayerSignature } from './native-verify.js';
 import { NonceCache } from './nonce-cache.js';

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 import { authHeaders, requestSigningBytes } from '../../../src/core/credit/index.js';
-import { engineBody, relayStream } from '../../../src/runner/metered/proxy.js';
+import { engineBody } from '../../../src/core/credit/metering.js';
+import { relayStream } from '../../../src/runner/metered/proxy.js';
 import { startMeteredServer } from '../../../src/runner/metered/server.js';
 import { MemoryCredit } from '../../support/credit.js';
 
