@@ -51,18 +51,21 @@ export async function connectClient(
   const defaultPath = resolve(projectDir, DEFAULT_IDENTITY_PATH);
   const identityPath = flags.identity !== undefined ? resolve(flags.identity) : existsSync(defaultPath) ? defaultPath : undefined;
   // Loaded on use: the agent and key libraries take a noticeable part of a second to import.
-  const [{ loadIdentity }, { DeaiClient }, { workerBlsVerify }] = await Promise.all([
+  const [{ loadIdentity }, { DeaiClient }, { workerBlsVerify }, { httpPost }] = await Promise.all([
     import('../ic/identity.js'),
     import('../sdk/index.js'),
-    import('../ic/bls-verify.js')
+    import('../ic/bls-verify.js'),
+    import('../inference/http-post.js')
   ]);
   const identity = identityPath === undefined ? undefined : loadIdentity(identityPath);
   const more = typeof extra === 'function' ? extra(identity) : extra;
-  // Certificates are checked on worker threads: `deai gateway` serves requests while its payer settles.
+  // Certificates are checked on worker threads: `deai gateway` serves requests while its payer settles. Runners are
+  // paid through Node's own HTTP client (a fraction of fetch's CPU per request and per streamed chunk).
   return DeaiClient.connect({
     host: flags.host,
     registryId,
     blsVerify: workerBlsVerify,
+    fetch: httpPost,
     ...(identity === undefined ? {} : { identity }),
     ...more
   });

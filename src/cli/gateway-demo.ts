@@ -8,6 +8,7 @@ import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { describePayer, openGatewayPayer } from '../gateway/payer.js';
 import { workerBlsVerify } from '../ic/bls-verify.js';
 import { loadOrCreateIdentity } from '../ic/identity.js';
+import { httpPost } from '../inference/http-post.js';
 import { DeaiClient } from '../sdk/index.js';
 import { filePayerStore } from '../sdk/paid/file-store.js';
 import { nativeSignerOf } from '../gateway/native-signer.js';
@@ -59,6 +60,8 @@ export async function startDemoGateway(options: {
     identity,
     // The gateway's payer settles while it serves: certificates are checked off its event loop.
     blsVerify: workerBlsVerify,
+    // Runners are paid through Node's own HTTP client (a fraction of fetch's CPU per request and per streamed chunk).
+    fetch: httpPost,
     paid: {
       ...(nativeSignerOf(identity) === undefined ? {} : { signer: nativeSignerOf(identity) }),
       store: filePayerStore(options.payerBooksFile),

@@ -7,12 +7,15 @@ export interface LineWriter {
   flush(): Promise<void>;
 }
 
+/** How long a line may wait for others to share its write. */
+export const LINE_BATCH_MS = 50;
+
 /**
  * Lines for a long-running command's per-request log (`deai gateway`), written off the request path: console.log on a
- * file or a pipe is a synchronous write(2) per call on Linux, one per request under load. Lines queued in one turn are
- * joined and handed to a write stream on `fd`, whose writes run in libuv's thread pool.
+ * file or a pipe is a synchronous write(2) per call on Linux, one per request under load. Lines queued within
+ * `batchMs` of each other are joined and handed to a write stream on `fd`, whose writes run in libuv's thread pool.
  */
-export function lineWriter(fd: number): LineWriter {
+export function lineWriter(fd: number, batchMs = LINE_BATCH_MS): LineWriter {
   const stream = createWriteStream('', { fd, autoClose: false });
   let queued: string[] = [];
   let scheduled = false;
@@ -28,7 +31,7 @@ export function lineWriter(fd: number): LineWriter {
       queued.push(`${text}\n`);
       if (scheduled) return;
       scheduled = true;
-      setImmediate(write);
+      setTimeout(write, batchMs).unref();
     },
     flush: () =>
       new Promise<void>((resolve) => {

@@ -16,6 +16,7 @@ import { chatViaTask } from './chat-task.js';
 
 import { chatDirect, type ChatOptions, type ChatResult } from './chat.js';
 import { PayerClient, type PayerClientOptions, type PayerSigner } from './paid/payer.js';
+import type { HttpPost } from './bounded-body.js';
 import { IcCredit } from '../ic/credit.js';
 import { ensureAllowance } from '../ic/allowance.js';
 import type { CreditAccountView, PayerCreditApi } from '../core/credit/index.js';
@@ -68,8 +69,11 @@ export interface ConnectOptions {
    * threads, so tens of milliseconds per call stop blocking its event loop.
    */
   blsVerify?: ActorOptions['blsVerify'];
-  /** Used by `chat({ via: 'direct' })` to call runners' endpoints (default: the global fetch). */
-  fetch?: typeof fetch;
+  /**
+   * Used by `chat({ via: 'direct' })` to call runners' endpoints (default: the global fetch; any fetch fits, and in
+   * Node, src/inference/http-post.ts costs less CPU per request).
+   */
+  fetch?: HttpPost;
   /**
    * Pays runners' metered endpoints for `chat({ via: 'direct' })` (README "Metered runner endpoint"): where the payer's
    * books are kept, and its reservation and settlement policy. `credit` defaults to the registry's credit methods

@@ -34,6 +34,7 @@ import { llamaFixture } from '../support/llama.ts';
 import { spawnRunner } from '../support/runner-process.ts';
 import { payoutsOf, processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
 import { meteredPath, openaiPath, requestsPerSecond, retrying, tokensPerSecond, type Path, type StreamRun } from './gateway-paths.ts';
+import { cpuDuring } from './process-cpu.ts';
 import { percentile, printTable, row } from './report.ts';
 import { flag, hostProfileArgs, sized } from './scale.ts';
 
@@ -215,7 +216,13 @@ try {
   // Throughput: the same clients on each path in turn.
   const ask = (i: number) => ({ prompt: prompt(i), maxTokens: LOAD_TOKENS });
   const rps: number[] = [];
-  for (const [, path] of paths) rps.push(await requestsPerSecond(path, CLIENTS, LOAD, ask));
+  const pids = { 'llama-server': llama.server.pid, runner: runner.child.pid, gateway: gateway.child.pid };
+  const cpu: Array<Record<string, number>> = [];
+  for (const [, path] of paths) {
+    const { result, cpuMs } = await cpuDuring(pids, () => requestsPerSecond(path, CLIENTS, LOAD, ask));
+    rps.push(result);
+    cpu.push(cpuMs);
+  }
   const retries = (p: number): string =>
     resent[p]!.count === 0 ? '' : `; ${resent[p]!.count} resent after a connection error (whole run)`;
   row(`requests/s, ${CLIENTS} clients, direct to llama-server (${LOAD_TOKENS}-token streams)`, `${rps[0]!.toFixed(1)}${retries(0)}`);
@@ -228,6 +235,14 @@ try {
     `${rps[viaGateway]!.toFixed(1)} (ratio ${(rps[viaGateway]! / rps[0]!).toFixed(3)})${retries(viaGateway)}`,
     'ratio ≥ 0.8'
   );
+  // Where the two cores went: CPU per request of each process (the benchmark's own holds the clients and the localnet).
+  for (const [p, [name]] of paths.entries())
+    row(
+      `CPU per request by process, ${CLIENTS} clients, ${name.split(' (')[0]}`,
+      Object.entries(cpu[p]!)
+        .map(([proc, ms]) => `${proc} ${(ms / LOAD).toFixed(2)} ms`)
+        .join(', ')
+    );
 
   // Settlement: what is left settles now (as closing payers do: the gateway settles as it stops); the runner withdraws
   // its accrued credit once. The gateway payer's requests settled: its line's settled seq (one receipt per request).

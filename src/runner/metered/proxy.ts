@@ -2,6 +2,8 @@ import type { ServerResponse } from 'node:http';
 
 import { z } from 'zod';
 
+import { eachPiece, type BodySource } from '../../sdk/bounded-body.js';
+
 /**
  * The engine call behind a metered request: the body as the engine needs it (its own model id, `max_tokens` set
  * to what was priced, usage requested on streams), and the usage it reports. Plain answers are read whole; streams
@@ -85,7 +87,7 @@ function usageEventOf(data: string): { chunk: Record<string, unknown>; usage: En
  * complete, so the usage chunk is always replaced whole. Nothing after `[DONE]` is counted or charged.
  */
 export async function relayStream(
-  upstream: Response,
+  upstream: { body: BodySource | null },
   res: ServerResponse,
   finish: (chunk: Record<string, unknown>, usage: EngineUsage) => Record<string, unknown>,
   superseded?: (chunk: Record<string, unknown>) => Record<string, unknown>
@@ -140,19 +142,17 @@ export async function relayStream(
     }
     if (out.length > 0) res.write(out);
   };
-  const reader = upstream.body!.getReader();
   const decoder = new TextDecoder();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const text = carry + decoder.decode(value, { stream: true });
+    if (upstream.body === null) throw new Error('the engine answered no body');
+    await eachPiece(upstream.body, (piece) => {
+      const text = carry + (typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true }));
       // llama.cpp and vLLM end events with "\n\n"; any other separator is handled at the end of the stream.
       const end = text.lastIndexOf('\n\n');
       carry = end < 0 ? text : text.slice(end + 2);
       if (carry.length > MAX_EVENT_CHARS) throw new Error('an SSE event beyond 1 MiB');
       if (end >= 0) relay(text.slice(0, end + 2));
-    }
+    });
     relay(carry + decoder.decode());
     const last = release();
     if (last.length > 0) res.write(last);

@@ -18,6 +18,8 @@ import {
   type RunnerCreditApi
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
+import { httpPost } from '../../inference/http-post.js';
+import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText, type HttpAnswer, type HttpPost } from '../../sdk/bounded-body.js';
 import { LineBook } from './line-book.js';
 import { clientWantsUsage, isStaleConnection, relayStream, usageOf, type EngineUsage } from './proxy.js';
 import { ReceiptStore } from './receipt-store.js';
@@ -59,7 +61,8 @@ export interface MeteredServerOptions {
   /** A charge no receipt covers after this long becomes the payer's debt: it is refused until it signs (default 10 min). */
   chargeAckMs?: number;
   nowMs?: () => number;
-  fetch?: typeof fetch;
+  /** How the engine is called (default: Node's HTTP client, src/inference/http-post.ts; `fetch` fits too). */
+  fetch?: HttpPost;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -81,7 +84,7 @@ const CHARGE_HEADER = 'x-deai-charge';
 export async function startMeteredServer(o: MeteredServerOptions): Promise<MeteredServer> {
   const nowMs = o.nowMs ?? Date.now;
   const log = o.log ?? (() => undefined);
-  const fetchImpl = o.fetch ?? fetch;
+  const fetchImpl = o.fetch ?? httpPost;
   const store = new ReceiptStore(o.receiptsFile);
   const nonces = new NonceCache();
   const book = new LineBook({
@@ -223,7 +226,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     charge: (usage: EngineUsage) => Charge,
     durable: Promise<void>
   ): Promise<void> {
-    let upstream: Response;
+    let upstream: HttpAnswer;
     // A client that goes away stops the engine's work too.
     const controller = new AbortController();
     res.on('close', () => {
@@ -231,10 +234,10 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     });
     // llama-server (cpp-httplib) closes the connection after every streamed answer, though it announces keep-alive:
     // a stream's socket is never reused, so it is not offered back to the pool, where the next request would find it
-    // closed (a resend). Plain answers keep their connections alive (fetch's pool).
+    // closed (a resend). Plain answers keep their connections alive (the client's pool).
     const headers: Record<string, string> =
       body.stream === true ? { 'content-type': 'application/json', connection: 'close' } : { 'content-type': 'application/json' };
-    const send = (): Promise<Response> =>
+    const send = (): Promise<HttpAnswer> =>
       fetchImpl(new URL(path, o.engineUrl), {
         method: 'POST',
         headers,
@@ -265,7 +268,7 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
     }
     if (!upstream.ok || upstream.body === null) {
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
-      res.end(await upstream.text().catch(() => ''));
+      res.end((await readBodyText(upstream, ERROR_BODY_MAX_BYTES).catch(() => ({ text: '' }))).text);
       return;
     }
     if (body.stream === true) {
@@ -298,10 +301,10 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       res.end();
       return;
     }
-    const text = await upstream.text();
+    const { text, truncated } = await readBodyText(upstream, ANSWER_BODY_MAX_BYTES);
     let answer: unknown;
     try {
-      answer = JSON.parse(text);
+      answer = truncated ? undefined : JSON.parse(text);
     } catch {
       answer = undefined;
     }

@@ -21,7 +21,7 @@ import {
   type SignedReceipt
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
-import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText } from '../bounded-body.js';
+import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, eachPiece, readBodyText, type BodySource, type HttpPost } from '../bounded-body.js';
 import { completionBytesOf } from './completion-bytes.js';
 import { booksNetworkOf, decodeBooks, encodeBooks, memoryPayerStore, type PayerLine, type PayerStateStore } from './state.js';
 
@@ -98,7 +98,8 @@ export interface PayerClientOptions {
   requestValidityMs?: number;
   /** Called when a runner's charge exceeds the payer's own count (it is then marked, see `isOverReporting`). */
   onOverReport?: (runner: string, charge: Charge, accepted: AcceptedCharge) => void;
-  fetch?: typeof fetch;
+  /** How runners are called (default: the global fetch; the gateway passes Node's HTTP client, a cheaper one). */
+  fetch?: HttpPost;
   nowMs?: () => number;
 }
 
@@ -144,7 +145,7 @@ export class PayerClient {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly store: PayerStateStore;
   private readonly publicKey: Uint8Array;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: HttpPost;
   private readonly nowMs: () => number;
   /** Each record as last saved (JSON text): a save hands the store only the records that changed. */
   private readonly saved = new Map<string, string>();
@@ -698,7 +699,7 @@ function errorOf(text: string, status: number): { message: string; type?: string
  * shown nor raise the output-token bound a charge is checked against, and the rest of the body is not read.
  */
 async function readStream(
-  body: ReadableStream<Uint8Array>,
+  body: BodySource,
   onChunk: (chunk: Record<string, unknown>, data: string) => void,
   onDone: () => void
 ): Promise<boolean> {
@@ -726,17 +727,12 @@ async function readStream(
       }
     }
   });
-  const reader = body.getReader();
   const decoder = new TextDecoder();
-  for (;;) {
-    const { done: ended, value } = await reader.read();
-    if (ended) break;
-    parser.feed(decoder.decode(value, { stream: true }));
-    if (done) {
-      // A runner that keeps the stream open (or padded) after [DONE] neither holds the request nor adds to it.
-      await reader.cancel().catch(() => undefined);
-      break;
-    }
-  }
+  // A runner that keeps the stream open (or padded) after [DONE] neither holds the request nor adds to it: the body is
+  // cancelled there.
+  await eachPiece(body, (piece) => {
+    parser.feed(typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true }));
+    return done ? 'done' : true;
+  });
   return done;
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { lineWriter } from '../../../src/cli/line-writer.ts';
 
 describe('lineWriter', () => {
-  it('writes nothing on the caller’s turn; the lines of a turn go out together, in order; flush() waits for them', async () => {
+  it('writes nothing on the caller’s turn; the lines of a batch go out together, in order; flush() waits for them', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'deai-lines-')), 'log');
     const fd = openSync(path, 'w');
     try {
@@ -19,6 +19,10 @@ describe('lineWriter', () => {
       log.line('served 3');
       await log.flush();
       expect(readFileSync(path, 'utf8')).toBe('served 1\nserved 2\nserved 3\n');
+      // Without a flush, a line goes out within the batch interval.
+      log.line('served 4');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(readFileSync(path, 'utf8')).toBe('served 1\nserved 2\nserved 3\nserved 4\n');
     } finally {
       closeSync(fd);
     }
