@@ -30,6 +30,16 @@ export function usageOf(json: unknown): EngineUsage | undefined {
   return usage ? { inputTokens: BigInt(usage.prompt_tokens), outputTokens: BigInt(usage.completion_tokens) } : undefined;
 }
 
+/**
+ * After a stream's first content, the runner's writes to the payer wait up to this long to share one write: a small
+ * model makes a token every few hundred microseconds, and a write per token wakes the payer (a gateway and its client
+ * too) for each, taking CPU the engine generates with when they share cores (bench:gateway). 5 ms is below what a
+ * reader can see (a 60 Hz frame is 16.7 ms); the first content and the end of the answer (usage, [DONE]) go out at once.
+ */
+export const STREAM_FLUSH_MS = 5;
+/** …or until this much is waiting. */
+const FLUSH_MAX_CHARS = 16 * 1024;
+
 /** Far above any real chunk: an engine line beyond it is refused rather than held in memory. */
 const MAX_EVENT_CHARS = 1024 * 1024;
 
@@ -90,8 +100,10 @@ export async function relayStream(
   upstream: { body: BodySource | null },
   res: ServerResponse,
   finish: (chunk: Record<string, unknown>, usage: EngineUsage) => Record<string, unknown>,
-  superseded?: (chunk: Record<string, unknown>) => Record<string, unknown>
+  superseded?: (chunk: Record<string, unknown>) => Record<string, unknown>,
+  options: { flushMs?: number } = {}
 ): Promise<{ usage?: EngineUsage; contentChunks: number; error?: string }> {
+  const flushMs = options.flushMs ?? STREAM_FLUSH_MS;
   let usage: EngineUsage | undefined;
   let contentChunks = 0;
   /** An event whose end has not arrived yet. */
@@ -110,12 +122,36 @@ export async function relayStream(
     held = undefined;
     return out;
   };
+  /** Written, not sent yet: what came after the first content, held for at most `flushMs` (see STREAM_FLUSH_MS). */
+  let pending = '';
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  const flush = (): void => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (pending.length > 0 && !res.destroyed) res.write(pending);
+    pending = '';
+  };
+  /** How many content deltas were out when the last write went without waiting (0: none yet). */
+  let contentSent = 0;
+  const send = (text: string): void => {
+    // Until the first content is out nothing waits (the time to first token); after it, writes share a flush, but for
+    // the end of the answer (the usage chunk with the charge, [DONE]), which goes out at once.
+    if (flushMs <= 0 || contentSent === 0 || ended) {
+      flush();
+      res.write(text);
+      contentSent = contentChunks;
+      return;
+    }
+    pending += text;
+    if (pending.length >= FLUSH_MAX_CHARS) flush();
+    else flushTimer ??= setTimeout(flush, flushMs);
+  };
   /** Complete events (each ending with its blank line): written through, the usage event held or replaced. */
   const relay = (events: string): void => {
     if (events.length === 0) return;
     if (held === undefined && (ended || (!events.includes('"usage"') && !events.includes('[DONE]')))) {
       if (!ended) contentChunks += countContent(events);
-      res.write(events);
+      send(events);
       return;
     }
     let out = '';
@@ -140,7 +176,7 @@ export async function relayStream(
         held = { ...found, event };
       }
     }
-    if (out.length > 0) res.write(out);
+    if (out.length > 0) send(out);
   };
   const decoder = new TextDecoder();
   try {
@@ -154,10 +190,12 @@ export async function relayStream(
       if (end >= 0) relay(text.slice(0, end + 2));
     });
     relay(carry + decoder.decode());
+    flush();
     const last = release();
     if (last.length > 0) res.write(last);
   } catch (error) {
     // What the engine reported before it broke is charged (as it would have been had no other event followed).
+    flush();
     const last = release();
     if (last.length > 0 && !res.destroyed) res.write(last);
     return { ...(usage === undefined ? {} : { usage }), contentChunks, error: String(error) };

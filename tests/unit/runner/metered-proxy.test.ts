@@ -9,7 +9,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 import { authHeaders, requestSigningBytes } from '../../../src/core/credit/index.js';
 import { engineBody } from '../../../src/core/credit/metering.js';
-import { relayStream } from '../../../src/runner/metered/proxy.js';
+import { relayStream, STREAM_FLUSH_MS } from '../../../src/runner/metered/proxy.js';
 import { startMeteredServer } from '../../../src/runner/metered/server.js';
 import { MemoryCredit } from '../../support/credit.js';
 
@@ -143,6 +143,35 @@ describe('relayStream', () => {
       content + 'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2},"deai_charge":"C"}\n\n'
     );
     expect(result.usage).toEqual({ inputTokens: 3n, outputTokens: 2n });
+  });
+
+  it('after the first content, writes within STREAM_FLUSH_MS share one write; the first content and the end go out at once', async () => {
+    const role = 'data: {"model":"m","choices":[{"delta":{"role":"assistant"}}]}\n\n';
+    const token = (t: string): string => `data: {"model":"m","choices":[{"delta":{"content":"${t}"}}]}\n\n`;
+    let engine!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (engine = c) });
+    const writes: string[] = [];
+    const res = { write: (text: string) => writes.push(text) > 0, destroyed: false } as unknown as ServerResponse;
+    const relayed = relayStream(new Response(body), res, (c) => ({ ...c, deai_charge: 'C' }));
+    const send = async (text: string): Promise<void> => {
+      engine.enqueue(new TextEncoder().encode(text));
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    };
+    for (const text of [role, token('a'), token('b'), token('c')]) await send(text);
+    // What precedes the first content and the first content itself are not held (the time to first token).
+    expect(writes).toEqual([role, token('a')]);
+    await new Promise((resolve) => setTimeout(resolve, STREAM_FLUSH_MS + 30));
+    expect(writes).toEqual([role, token('a'), token('b') + token('c')]);
+    await send(token('d'));
+    engine.enqueue(new TextEncoder().encode(usage + done));
+    engine.close();
+    const result = await relayed;
+    // The end of the answer goes at once, after what was waiting.
+    expect(writes.slice(3)).toEqual([
+      token('d'),
+      'data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2},"deai_charge":"C"}\n\n' + done
+    ]);
+    expect(result).toEqual({ usage: { inputTokens: 3n, outputTokens: 2n }, contentChunks: 4 });
   });
 
   it('a stream without usage is reported, with its content chunks counted', async () => {
