@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, truncateSync } from 'node:fs';
-import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -33,8 +33,6 @@ interface LogRecord {
 }
 
 const SNAPSHOT_VERSION = 2;
-/** The log stays open this long after its last append (appends under load reuse it; an idle log closes it). */
-const LOG_IDLE_CLOSE_MS = 1_000;
 
 export class KeyedLog {
   private readonly records = new Map<string, unknown>();
@@ -49,9 +47,6 @@ export class KeyedLog {
   private compactWanted = false;
   /** Whether the log's directory entry is known durable (fsync of the directory once it was created). */
   private logEntryDurable: boolean;
-  /** The log, open for appending while the write loop runs (closed when it ends and before a snapshot). */
-  private logFile: FileHandle | undefined;
-  private closeTimer: NodeJS.Timeout | undefined;
   /** Lines dropped as torn or unreadable when loading (a test and an operator can see them). */
   readonly droppedOnLoad: number;
 
@@ -141,7 +136,6 @@ export class KeyedLog {
         }
         const due = this.logRecords >= Math.max(this.o.compactAfterRecords ?? 1_000, 2 * this.records.size);
         if (!this.compactWanted && !due) break;
-        await this.closeLog();
         await this.snapshot();
         this.compactWanted = false;
         this.failure = undefined;
@@ -149,37 +143,18 @@ export class KeyedLog {
     } catch (error) {
       this.failure = error;
     } finally {
-      // Open while appends follow each other (a busy server's), closed once idle: an idle log holds no descriptor.
-      if (this.logFile !== undefined) {
-        clearTimeout(this.closeTimer);
-        this.closeTimer = setTimeout(() => {
-          if (this.writing === undefined) void this.closeLog();
-        }, LOG_IDLE_CLOSE_MS);
-        this.closeTimer.unref();
-      }
       this.writing = undefined;
     }
   }
 
-  private async closeLog(): Promise<void> {
-    clearTimeout(this.closeTimer);
-    const file = this.logFile;
-    this.logFile = undefined;
-    await file?.close().catch(() => undefined);
-  }
-
   private async append(text: string): Promise<void> {
-    clearTimeout(this.closeTimer);
-    if (this.logFile === undefined) {
-      if (!this.logEntryDurable) await mkdir(dirname(this.path), { recursive: true });
-      this.logFile = await open(this.logPath, 'a', this.o.mode ?? 0o666);
-    }
+    await mkdir(dirname(this.path), { recursive: true });
+    const file = await open(this.logPath, 'a', this.o.mode ?? 0o666);
     try {
-      await this.logFile.write(text);
-      await this.logFile.datasync();
-    } catch (error) {
-      await this.closeLog();
-      throw error;
+      await file.write(text);
+      await file.datasync();
+    } finally {
+      await file.close();
     }
     if (!this.logEntryDurable) {
       await syncDir(dirname(this.path));

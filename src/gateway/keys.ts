@@ -13,8 +13,8 @@ import { withFileLock, withFileLockAsync } from './file-lock.js';
  * after `sk-deai-`; only its SHA-256 and its first characters (to tell keys apart) are stored, so the file does not
  * hold a usable key. Each key has a spend limit and what it has spent so far (e8s), updated durably after each
  * request; `deai gateway keys` and a running gateway share the file under a lock, and the gateway rereads it when
- * it changes: a key created or revoked by another process takes effect within KEY_FILE_MAX_STALE_MS (one by this
- * process at once).
+ * it changes: a key created by another process works at once (an unknown key makes it stat the file), one revoked
+ * there takes effect within KEY_FILE_MAX_STALE_MS (one by this process at once).
  */
 export const KEY_PREFIX = 'sk-deai-';
 export const DEFAULT_KEYS_FILE = '.deai/gateway-keys.json';
@@ -164,7 +164,10 @@ export class KeyStore {
   authenticate(presented: string): ApiKeyView | undefined {
     if (!presented.startsWith(KEY_PREFIX) || presented.length > 200) return undefined;
     const hash = sha256Hex(presented);
-    const stored = this.index().get(hash);
+    // A key not known here may have just been created by another process (`deai gateway keys create`): one stat shows
+    // whether the file changed since it was read (then it is read again), so a new key works at once. A revocation
+    // still takes up to KEY_FILE_MAX_STALE_MS (a known key is never looked up on the request path).
+    const stored = this.index().get(hash) ?? this.reread().byHash.get(hash);
     if (stored === undefined || stored.revokedAt !== undefined) return undefined;
     // The map lookup already matched; compare again in constant time so no timing depends on the stored hash.
     if (!timingSafeEqual(Buffer.from(stored.sha256, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
@@ -284,10 +287,7 @@ export class KeyStore {
       if (ageMs >= KEY_FILE_REVALIDATE_MS) void this.revalidate();
       return this.cache;
     }
-    const stamp = this.stamp();
-    this.checkedAtMs = this.clockMs();
-    if (this.cache?.stamp !== stamp) this.cache = indexesOf(stamp, this.read());
-    return this.cache;
+    return this.reread();
   }
 
   /**
@@ -310,6 +310,14 @@ export class KeyStore {
       .catch(() => undefined)
       .finally(() => (this.revalidating = undefined));
     return this.revalidating;
+  }
+
+  /** The indexes, read again now if the file changed since they were read (a stat when it did not). */
+  private reread(): { byHash: Map<string, StoredKey>; byId: Map<string, StoredKey> } {
+    const stamp = this.stamp();
+    this.checkedAtMs = this.clockMs();
+    if (this.cache?.stamp !== stamp) this.cache = indexesOf(stamp, this.read());
+    return this.cache;
   }
 
   private stamp(): string {

@@ -11,29 +11,37 @@ import type { HttpAnswer, HttpPost } from '../sdk/bounded-body.js';
  * `connection: close` answer), and on the two cores a runner or gateway shares with llama-server that CPU is taken from
  * inference. The answer's body is the IncomingMessage itself: chunks are read as they arrive, with no web stream.
  *
- * Connections are kept alive per origin. A request whose kept-alive socket turns out closed by the server (it closed
- * it idle just as it was reused: ECONNRESET or EPIPE before any answer) is sent once more on a fresh connection, as
- * fetch does: the server read none of it. A request asking `connection: close` (llama-server closes after every
- * streamed answer) never returns its socket to the pool.
+ * - Connections are kept alive per origin; an idle one is closed after IDLE_SOCKET_MS, or sooner when the server's
+ *   `Keep-Alive: timeout` says so, so it is rarely reused just as the server closes it. Nothing is sent twice: a
+ *   request whose reused connection was reset before any answer fails (`details.reused`), as with fetch, and the
+ *   caller decides (a signed request's nonce must not go out twice).
+ * - A request whose connection is silent for INACTIVITY_TIMEOUT_MS (no answer, or no more of its body) fails, as
+ *   fetch's 300 s headers and body timeouts did. `init.signal` ends it sooner.
+ * - A request asking `connection: close` (llama-server closes after every streamed answer) never returns its socket
+ *   to the pool.
  */
-const agents = {
-  'http:': new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }),
-  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 })
-};
+export const IDLE_SOCKET_MS = 4_000;
+export const INACTIVITY_TIMEOUT_MS = 300_000;
 
-/** Socket errors of a kept-alive connection the server had closed as it was reused. */
-const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+// `timeout` is the idle time of pooled sockets (Node takes the server's keep-alive hint when shorter); a request in
+// flight sets its own (INACTIVITY_TIMEOUT_MS).
+const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: IDLE_SOCKET_MS };
+const agents = { 'http:': new Agent(agentOptions), 'https:': new HttpsAgent(agentOptions) };
 
 export type HttpPostErrorCode = 'ConnectionFailed' | 'UnsupportedProtocol';
 
-/** A request that got no answer; `details.errno` is the socket's error code (ECONNREFUSED, ECONNRESET…) when known. */
-export class HttpPostError extends CodedError<HttpPostErrorCode, { errno: string | undefined }> {}
+/**
+ * A request that got no answer. `details.errno` is the socket's error code (ECONNREFUSED, ECONNRESET, ETIMEDOUT…) when
+ * known; `details.reused` whether the connection had served an earlier request (a reset one was likely closed by the
+ * server as it sat idle, before it read this request).
+ */
+export class HttpPostError extends CodedError<HttpPostErrorCode, { errno: string | undefined; reused: boolean }> {}
 
-const failed = (url: URL, error: NodeJS.ErrnoException): HttpPostError =>
+const failed = (url: URL, error: NodeJS.ErrnoException, reused: boolean): HttpPostError =>
   new HttpPostError('ConnectionFailed', `${url.origin}: ${error.message}`, {
     cause: error,
     retryable: true,
-    details: { errno: error.code }
+    details: { errno: error.code, reused }
   });
 
 function answerOf(res: IncomingMessage): HttpAnswer & { body: IncomingMessage } {
@@ -51,44 +59,46 @@ function answerOf(res: IncomingMessage): HttpAnswer & { body: IncomingMessage } 
   };
 }
 
-function once(url: URL, init: Parameters<HttpPost>[1]): Promise<{ answer: HttpAnswer } | { stale: unknown }> {
-  const protocol = url.protocol === 'https:' ? 'https:' : url.protocol === 'http:' ? 'http:' : undefined;
-  if (protocol === undefined)
-    return Promise.reject(
-      new HttpPostError('UnsupportedProtocol', `unsupported protocol ${url.protocol}`, { details: { errno: undefined } })
-    );
-  const body = init.body === undefined ? undefined : Buffer.from(init.body, 'utf8');
-  const headers: Record<string, string> = { ...init.headers };
-  if (body !== undefined) headers['content-length'] = String(body.byteLength);
-  return new Promise((resolve, reject) => {
-    let req: ClientRequest;
-    const options = { method: init.method, headers, agent: agents[protocol], ...(init.signal ? { signal: init.signal } : {}) };
-    try {
-      req = (protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
-        // A body no one reads yet (or any more) may still fail (a cut connection): its reader sees that, not the process.
-        res.on('error', () => undefined);
-        resolve({ answer: answerOf(res) });
+/** An HttpPost on Node's HTTP client (see the module comment); `inactivityTimeoutMs` for tests. */
+export const createHttpPost =
+  (options: { inactivityTimeoutMs?: number } = {}): HttpPost =>
+  (url, init) => {
+    const silenceMs = options.inactivityTimeoutMs ?? INACTIVITY_TIMEOUT_MS;
+    const protocol = url.protocol === 'https:' ? 'https:' : url.protocol === 'http:' ? 'http:' : undefined;
+    if (protocol === undefined)
+      return Promise.reject(
+        new HttpPostError('UnsupportedProtocol', `unsupported protocol ${url.protocol}`, { details: { errno: undefined, reused: false } })
+      );
+    const body = init.body === undefined ? undefined : Buffer.from(init.body, 'utf8');
+    const headers: Record<string, string> = { ...init.headers };
+    if (body !== undefined) headers['content-length'] = String(body.byteLength);
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      let req: ClientRequest;
+      const options = { method: init.method, headers, agent: agents[protocol], ...(init.signal ? { signal: init.signal } : {}) };
+      try {
+        req = (protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
+          // A body no one reads yet (or any more) may still fail (a cut connection): its reader sees that, not the process.
+          res.on('error', () => undefined);
+          resolve(answerOf(res));
+        });
+      } catch (error) {
+        reject(failed(url, error as NodeJS.ErrnoException, false));
+        return;
+      }
+      // Silence on the connection (no answer, or no more of its body) for this long ends the request and its body.
+      req.setTimeout(silenceMs, () => {
+        const error: NodeJS.ErrnoException = new Error(`no data for ${silenceMs} ms`);
+        error.code = 'ETIMEDOUT';
+        req.destroy(error);
       });
-    } catch (error) {
-      reject(failed(url, error as NodeJS.ErrnoException));
-      return;
-    }
-    // Every error, not once: a socket failing after the answer began reports to the request as well (then ignored here:
-    // the body's reads surface it).
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && error.code !== undefined && STALE_CODES.has(error.code) && init.signal?.aborted !== true)
-        resolve({ stale: error });
-      else reject(error.name === 'AbortError' ? error : failed(url, error));
+      // Every error, not once: a socket failing after the answer began reports to the request as well (then ignored here:
+      // the body's reads surface it).
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        reject(error.name === 'AbortError' ? error : failed(url, error, req.reusedSocket));
+      });
+      req.end(body);
     });
-    req.end(body);
-  });
-}
+  };
 
 /** POSTs (or GETs) `init.body` to `url` with Node's HTTP client; see the module comment. */
-export const httpPost: HttpPost = async (url, init) => {
-  const first = await once(url, init);
-  if ('answer' in first) return first.answer;
-  const second = await once(url, init);
-  if ('answer' in second) return second.answer;
-  throw failed(url, second.stale as NodeJS.ErrnoException);
-};
+export const httpPost: HttpPost = createHttpPost();

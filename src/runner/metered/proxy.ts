@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 
 import { z } from 'zod';
 
+import { HttpPostError } from '../../inference/http-post.js';
 import { eachPiece, type BodySource } from '../../sdk/bounded-body.js';
 
 /**
@@ -207,10 +208,12 @@ export async function relayStream(
 const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /**
- * Whether a failed `fetch` to the engine died on a reused connection before any answer: sending it again on a fresh
- * connection is safe, since the engine answered nothing (a refused connection or an abort is not retried).
+ * Whether a failed call to the engine died on a reused connection before any answer: sending it again on a fresh
+ * connection is safe, since the engine answered nothing (a refused connection, a fresh connection's reset or an abort
+ * is not retried). Node's client (HttpPostError) says whether the connection was reused; fetch's errors name the code.
  */
 export function isStaleConnection(error: unknown): boolean {
+  if (error instanceof HttpPostError) return error.details.reused && STALE_SOCKET_CODES.has(error.details.errno ?? '');
   const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   return typeof cause?.code === 'string' && STALE_SOCKET_CODES.has(cause.code);
 }

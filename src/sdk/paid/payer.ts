@@ -115,6 +115,21 @@ export const RECEIPT_WAIT_COVERS = 4;
 const toBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
 /**
+ * How long the payer waits for a runner's answer to a call of its own (the charges a request needs checked first, a
+ * receipt handed over): a runner that never answers one fails it, rather than holding every later request to it.
+ */
+export const SIDE_CALL_TIMEOUT_MS = 30_000;
+
+/** `signal` (the request's, when the call is made for one) ending at the latest after `ms`. */
+function bounded(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  if (signal === undefined) return timeout;
+  // AbortSignal.any: Node 20.3+, and browsers since 2023-24; where absent, the timeout alone bounds the call.
+  const any = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+  return typeof any === 'function' ? any.call(AbortSignal, [signal, timeout]) : timeout;
+}
+
+/**
  * Pays runners' metered endpoints (README "Metered runner endpoint"): opens and tops up a credit line per runner,
  * signs each request, checks each charge against its own count, signs a cumulative receipt of what it accepts (sent
  * with the next request), and settles all lines in batches.
@@ -210,7 +225,8 @@ export class PayerClient {
       if ('refused' in line) return line.refused;
       this.lastUsedMs.set(target.runner, this.nowMs());
       // Books adopted from the chain, or charges this payer never saw: ask the runner what it holds first.
-      if (this.unsynced.has(target.runner) || this.toCheck.has(target.runner)) await this.reconcile(target, line).catch(() => undefined);
+      if (this.unsynced.has(target.runner) || this.toCheck.has(target.runner))
+        await this.reconcile(target, line, request.signal).catch(() => undefined);
       this.inFlightE8s.set(target.runner, (this.inFlightE8s.get(target.runner) ?? 0n) + worstE8s);
       try {
         const result = await this.attempt(target, request, line, bound, worstE8s);
@@ -222,7 +238,7 @@ export class PayerClient {
         const resync = result.status === 409 || (result.status === 402 && /^(unpaid_charges|exposure_cap)$/.test(result.error.code ?? ''));
         if (!resync) return result;
         if (result.status === 409) this.adoptHeld(line, result.body);
-        else await this.reconcile(target, line).catch(() => undefined);
+        else await this.reconcile(target, line, request.signal).catch(() => undefined);
         resynced = true;
       } finally {
         this.inFlightE8s.set(target.runner, (this.inFlightE8s.get(target.runner) ?? 0n) - worstE8s);
@@ -236,7 +252,7 @@ export class PayerClient {
    * requests that ended without one seen (a broken or aborted stream) are signed for, each up to such a request's
    * worst case. Charges the payer cannot match are not signed (the runner then refuses this payer, nothing more).
    */
-  private async reconcile(target: PaidTarget, line: PayerLine): Promise<void> {
+  private async reconcile(target: PaidTarget, line: PayerLine, signal?: AbortSignal): Promise<void> {
     const path = `/deai/v1/charges?line=${line.lineId}`;
     const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
     const expiresAtNs = BigInt(this.nowMs() + (this.o.requestValidityMs ?? 60_000)) * 1_000_000n;
@@ -244,10 +260,12 @@ export class PayerClient {
     const signature = toBytes(await this.o.identity.sign(requestSigningBytes(toSign)));
     const response = await this.fetchImpl(new URL(path, target.endpoint), {
       method: 'GET',
-      headers: authHeaders(toSign, this.publicKey, signature)
+      headers: authHeaders(toSign, this.publicKey, signature),
+      signal: bounded(signal, SIDE_CALL_TIMEOUT_MS)
     });
+    // Read (bounded) even when refused: an unread body holds its connection.
+    const { text, truncated } = await readBodyText(response, response.ok ? CHARGES_BODY_MAX_BYTES : ERROR_BODY_MAX_BYTES);
     if (!response.ok) return;
-    const { text, truncated } = await readBodyText(response, CHARGES_BODY_MAX_BYTES);
     if (truncated) return;
     this.unsynced.delete(target.runner);
     this.toCheck.delete(target.runner);
@@ -641,8 +659,11 @@ export class PayerClient {
     const response = await this.fetchImpl(new URL('/deai/v1/receipts', target.endpoint), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) })
+      body: JSON.stringify({ ...signedReceiptToJson(latest), covers: covers.map(String) }),
+      signal: bounded(undefined, SIDE_CALL_TIMEOUT_MS)
     });
+    // Read (bounded): an unread body holds its connection.
+    await readBodyText(response, ERROR_BODY_MAX_BYTES).catch(() => undefined);
     if (response.ok) line.unsentCovers = line.unsentCovers.filter((seq) => !covers.includes(seq));
     return response.ok;
   }

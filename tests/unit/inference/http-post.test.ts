@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { HttpPostError, httpPost } from '../../../src/inference/http-post.ts';
+import { createHttpPost, HttpPostError, httpPost } from '../../../src/inference/http-post.ts';
+import { isStaleConnection } from '../../../src/runner/metered/proxy.ts';
 import { DRAIN_MAX_BYTES, eachPiece, readBodyText } from '../../../src/sdk/bounded-body.ts';
 
 const closers: Array<() => void> = [];
@@ -109,7 +110,7 @@ describe('httpPost (Node’s HTTP client for the paid path’s hops)', () => {
     expect(s.connections()).toBe(2);
   });
 
-  it('sends once more on a fresh connection when the kept-alive one was closed by the server as it was reused', async () => {
+  it('never sends a request twice: a reused connection reset before any answer fails, marked reused; the next opens another', async () => {
     // A raw server: its first connection answers one request with keep-alive, then is cut at the next one unanswered.
     let connections = 0;
     let requests = 0;
@@ -128,8 +129,26 @@ describe('httpPost (Node’s HTTP client for the paid path’s hops)', () => {
     closers.push(() => raw.close());
     const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
     expect((await readBodyText(await post(url), 64)).text).toBe('ok');
+    const error = await post(url).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HttpPostError);
+    expect(error).toMatchObject({ code: 'ConnectionFailed', details: { errno: 'ECONNRESET', reused: true } });
+    expect(isStaleConnection(error)).toBe(true);
+    expect({ connections, requests }).toEqual({ connections: 1, requests: 2 });
     expect((await readBodyText(await post(url), 64)).text).toBe('ok');
     expect({ connections, requests }).toEqual({ connections: 2, requests: 3 });
+  });
+
+  it('attack: a peer that accepts and never answers (or stops mid-body) fails the request after its inactivity timeout', async () => {
+    const silent = await server(() => undefined);
+    const quick = createHttpPost({ inactivityTimeoutMs: 150 });
+    const send = (url: string) => quick(new URL('/x', url), { method: 'POST', headers: {}, body: '{}' });
+    await expect(send(silent.url)).rejects.toMatchObject({ code: 'ConnectionFailed', details: { errno: 'ETIMEDOUT' } });
+    const stalls = await server((_req, res) => {
+      res.writeHead(200);
+      res.write('data: 1\n\n');
+    });
+    const answer = await send(stalls.url);
+    await expect(eachPiece(answer.body!, () => true)).rejects.toBeDefined();
   });
 
   it('fails with HttpPostError ConnectionFailed (the errno in details) where nothing listens, without a resend', async () => {
@@ -138,7 +157,8 @@ describe('httpPost (Node’s HTTP client for the paid path’s hops)', () => {
     for (const close of closers.splice(0)) close();
     const error = await post(url).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HttpPostError);
-    expect(error).toMatchObject({ code: 'ConnectionFailed', retryable: true, details: { errno: 'ECONNREFUSED' } });
+    expect(error).toMatchObject({ code: 'ConnectionFailed', retryable: true, details: { errno: 'ECONNREFUSED', reused: false } });
+    expect(isStaleConnection(error)).toBe(false);
   });
 
   it('refuses another protocol with UnsupportedProtocol', async () => {
