@@ -5,7 +5,6 @@ import {
   AUTH_HEADERS,
   checkAuthHeaders,
   chargeToJson,
-  engineBody,
   inputTokenBoundOf,
   meteredCostE8sOf,
   requestBoundOf,
@@ -19,9 +18,10 @@ import {
 } from '../../core/credit/index.js';
 import type { Prices } from '../../core/rewards/pricing.js';
 import { httpPost } from '../../inference/http-post.js';
-import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText, type HttpAnswer, type HttpPost } from '../../sdk/bounded-body.js';
+import type { HttpPost } from '../../sdk/bounded-body.js';
 import { LineBook } from './line-book.js';
-import { clientWantsUsage, isStaleConnection, relayStream, usageOf, type EngineUsage } from './proxy.js';
+import type { EngineUsage } from './proxy.js';
+import { CHARGE_HEADER, serveUpstream, type EngineCall } from './upstream.js';
 import { ReceiptStore } from './receipt-store.js';
 import { authError, json, lineError, NOT_DURABLE, parseReceipt, readBody, sendError, sendReceiptError } from './responses.js';
 import { nativeVerifyPayerSignature } from './native-verify.js';
@@ -74,7 +74,6 @@ export interface MeteredServer {
 }
 
 export const DEFAULT_LIMITS: ExposureLimits = { maxUnsignedE8s: 100_000_000n, maxUnsignedRequests: 32 };
-const CHARGE_HEADER = 'x-deai-charge';
 
 /**
  * The runner's metered OpenAI endpoint (README "Metered runner endpoint"): authenticated by the payer's signature,
@@ -84,7 +83,7 @@ const CHARGE_HEADER = 'x-deai-charge';
 export async function startMeteredServer(o: MeteredServerOptions): Promise<MeteredServer> {
   const nowMs = o.nowMs ?? Date.now;
   const log = o.log ?? (() => undefined);
-  const fetchImpl = o.fetch ?? httpPost;
+  const engine: EngineCall = { url: o.engineUrl, model: o.engineModel, post: o.fetch ?? httpPost, log };
   const store = new ReceiptStore(o.receiptsFile);
   const nonces = new NonceCache();
   const book = new LineBook({
@@ -211,109 +210,10 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<Meter
       return book.charge(lineId, worstE8s, { ...usage, costE8s: meteredCostE8sOf(model.prices, usage) });
     };
     try {
-      await serveUpstream(res, path, body, bound.maxTokens, inputBound, charge, durable);
+      await serveUpstream(engine, res, path, body, bound.maxTokens, inputBound, charge, durable);
     } finally {
       if (!charged) book.release(lineId, worstE8s);
     }
-  }
-
-  async function serveUpstream(
-    res: ServerResponse,
-    path: string,
-    body: Record<string, unknown>,
-    maxTokens: number,
-    inputBound: bigint,
-    charge: (usage: EngineUsage) => Charge,
-    durable: Promise<void>
-  ): Promise<void> {
-    let upstream: HttpAnswer;
-    // A client that goes away stops the engine's work too.
-    const controller = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    // llama-server (cpp-httplib) closes the connection after every streamed answer, though it announces keep-alive:
-    // a stream's socket is never reused, so it is not offered back to the pool, where the next request would find it
-    // closed (a resend). Plain answers keep their connections alive (the client's pool).
-    const headers: Record<string, string> =
-      body.stream === true ? { 'content-type': 'application/json', connection: 'close' } : { 'content-type': 'application/json' };
-    const send = (): Promise<HttpAnswer> =>
-      fetchImpl(new URL(path, o.engineUrl), {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(engineBody(body, o.engineModel, maxTokens)),
-        signal: controller.signal
-      });
-    try {
-      // A kept-alive socket the engine closed as it was reused fails before any answer: once more, on a fresh one.
-      upstream = await send().catch((error: unknown) => {
-        if (!isStaleConnection(error) || controller.signal.aborted) throw error;
-        log('metered-engine-resent', { error: String((error as Error).cause ?? error) });
-        return send();
-      });
-    } catch (error) {
-      return sendError(res, {
-        status: 502,
-        type: 'server_error',
-        code: 'engine_unreachable',
-        message: `the engine is unreachable: ${String(error)}`
-      });
-    }
-    try {
-      await durable;
-    } catch (error) {
-      controller.abort();
-      log('metered-receipt-not-durable', { error: String(error) });
-      return sendError(res, NOT_DURABLE);
-    }
-    if (!upstream.ok || upstream.body === null) {
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
-      res.end((await readBodyText(upstream, ERROR_BODY_MAX_BYTES).catch(() => ({ text: '' }))).text);
-      return;
-    }
-    if (body.stream === true) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const wantsUsage = clientWantsUsage(body);
-      const withoutUsage = ({ usage: _usage, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
-      const relayed = await relayStream(
-        upstream,
-        res,
-        (chunk, usage) => {
-          const out: Record<string, unknown> = { ...chunk, deai_charge: chargeToJson(charge(usage)) };
-          return wantsUsage ? out : withoutUsage(out);
-        },
-        // An engine reporting usage on every chunk: the client that did not ask gets none of it.
-        wantsUsage ? undefined : withoutUsage
-      );
-      if (relayed.error !== undefined) {
-        log('metered-stream-broken', { error: relayed.error });
-        // Tell the client as llama.cpp does mid-stream; what was generated is charged (one token per content chunk).
-        if (!res.destroyed)
-          res.write(
-            `data: ${JSON.stringify({ error: { message: `the engine stream broke: ${relayed.error}`, type: 'server_error' } })}\n\n`
-          );
-        // The prompt was processed: its bound is charged, with one token per content chunk sent.
-        if (relayed.usage === undefined) {
-          const c = charge({ inputTokens: inputBound, outputTokens: BigInt(relayed.contentChunks) });
-          log('metered-stream-charged', { line: c.lineId.toString(), chargeSeq: c.chargeSeq.toString(), costE8s: c.costE8s.toString() });
-        }
-      }
-      res.end();
-      return;
-    }
-    const { text, truncated } = await readBodyText(upstream, ANSWER_BODY_MAX_BYTES);
-    let answer: unknown;
-    try {
-      answer = truncated ? undefined : JSON.parse(text);
-    } catch {
-      answer = undefined;
-    }
-    const usage = usageOf(answer);
-    if (usage === undefined || typeof answer !== 'object' || answer === null)
-      return sendError(res, { status: 502, type: 'server_error', code: 'engine_bad_response', message: 'the engine reported no usage' });
-    const c = chargeToJson(charge(usage));
-    res.writeHead(200, { 'content-type': 'application/json', [CHARGE_HEADER]: JSON.stringify(c) });
-    res.end(JSON.stringify({ ...(answer as Record<string, unknown>), deai_charge: c }));
   }
 
   async function receipts(req: IncomingMessage, res: ServerResponse): Promise<void> {
