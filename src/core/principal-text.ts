@@ -78,8 +78,18 @@ export function principalTextProblem(text: string): string | undefined {
 /** Whether `text` is a principal's canonical text. */
 export const isPrincipalText = (text: string): boolean => principalTextProblem(text) === undefined;
 
+/** Texts decoded lately (a payer and a runner sign and check the same few principals on every request). */
+const MAX_REMEMBERED = 256;
+const remembered = new Map<string, Uint8Array | null>();
+
 /** The bytes of a principal's canonical text, or undefined when `text` is not one. */
 export function principalBytes(text: string): Uint8Array | undefined {
-  if (principalTextProblem(text) !== undefined) return undefined;
-  return base32Decode(text.replace(/-/g, ''))?.subarray(4);
+  let bytes = remembered.get(text);
+  if (bytes === undefined) {
+    bytes = principalTextProblem(text) === undefined ? (base32Decode(text.replace(/-/g, ''))?.subarray(4) ?? null) : null;
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+    remembered.set(text, bytes);
+  }
+  // A copy: what a caller does with its bytes never changes what the next caller gets.
+  return bytes === null ? undefined : bytes.slice();
 }

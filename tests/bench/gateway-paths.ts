@@ -4,6 +4,10 @@
  * endpoint) and the gateway (the `openai` client on `deai gateway`, paid toward the same runner). Each measures, on
  * the client side, the time to the first content chunk, the total time and the completion tokens the stream reported.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
 import OpenAI from 'openai';
 
 import type { PaidTarget, PayerClient } from '../../src/sdk/paid/payer.ts';
@@ -114,4 +118,21 @@ export async function requestsPerSecond(path: Path, clients: number, requests: n
     })
   );
   return requests / ((performance.now() - started) / 1000);
+}
+
+/** A pass-through hop (tests/bench/pass-through.ts) in its own process, forwarding to `upstream`. */
+export async function startPassThrough(upstream: string): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
+  const script = fileURLToPath(new URL('./pass-through.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, upstream], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [first] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [unknown];
+  if (!(first instanceof Buffer)) throw new Error(`the pass-through hop toward ${upstream} exited before it listened`);
+  return {
+    url: first.toString().trim(),
+    pid: child.pid,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill();
+      await once(child, 'exit');
+    }
+  };
 }

@@ -15,6 +15,11 @@
  * short generations give requests/s. The registry's settle_usage messages (the payers' default batches: 100 requests
  * or 10 s) give the instructions per settled request, and the ledger's block count the transfers per 1,000 requests
  * (deposits, approvals and the runner's withdrawal; reservations and settlement move no tokens on the ledger).
+ *
+ * A fourth path is the floor of any such design: the same clients through two pass-through Node HTTP hops in their own
+ * processes (tests/bench/pass-through.ts: no signing, metering or books), which is what the gateway and the runner are
+ * before they do anything of their own. On a small machine, where every process shares the cores with llama-server,
+ * its ratios say how much of the gateway's distance to a target is the two hops themselves.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +38,16 @@ import { spawnGateway } from '../support/gateway.ts';
 import { llamaFixture } from '../support/llama.ts';
 import { spawnRunner } from '../support/runner-process.ts';
 import { payoutsOf, processTasks, taskNetwork, type TaskNetwork } from '../support/tasks.ts';
-import { meteredPath, openaiPath, requestsPerSecond, retrying, tokensPerSecond, type Path, type StreamRun } from './gateway-paths.ts';
+import {
+  meteredPath,
+  openaiPath,
+  requestsPerSecond,
+  retrying,
+  startPassThrough,
+  tokensPerSecond,
+  type Path,
+  type StreamRun
+} from './gateway-paths.ts';
 import { cpuDuring } from './process-cpu.ts';
 import { percentile, printTable, row } from './report.ts';
 import { flag, hostProfileArgs, sized } from './scale.ts';
@@ -174,12 +188,20 @@ try {
   stops.push(() => gateway.stop());
 
   const target: PaidTarget = { runner: runnerPrincipal, endpoint: runner.meteredUrl, prices: PRICES };
+  const inner = await startPassThrough(llama.url);
+  stops.push(() => inner.stop());
+  const outer = await startPassThrough(inner.url);
+  stops.push(() => outer.stop());
   // Each path's resends after a connection error, shown with its figures.
-  const resent = [{ count: 0 }, { count: 0 }, { count: 0 }];
+  const resent = [{ count: 0 }, { count: 0 }, { count: 0 }, { count: 0 }];
   const paths: Array<[name: string, path: Path]> = [
     ['direct to llama-server', retrying(openaiPath(`${llama.url}/v1`, 'none', llama.alias), resent[0]!)],
     ['metered runner endpoint (payer client → runner → llama-server)', retrying(meteredPath(meteredPayer, target, MODEL_ID), resent[1]!)],
-    ['gateway (openai → gateway → runner → llama-server)', retrying(openaiPath(gateway.baseURL, key, MODEL_ID), resent[2]!)]
+    ['gateway (openai → gateway → runner → llama-server)', retrying(openaiPath(gateway.baseURL, key, MODEL_ID), resent[2]!)],
+    [
+      'two pass-through hops (openai → Node proxy → Node proxy → llama-server)',
+      retrying(openaiPath(`${outer.url}/v1`, 'none', llama.alias), resent[3]!)
+    ]
   ];
 
   // Warm-up: connections, the gateway's catalog, each payer's credit line.
@@ -207,16 +229,26 @@ try {
       `${name}: time to first token / total p50, generation speed (${TOKENS}-token streams)`,
       `${ttft[p]!.toFixed(1)} ms / ${total[p]!.toFixed(1)} ms, ${speed[p]!.toFixed(0)} tokens/s`
     );
-  const [, metered, viaGateway] = [0, 1, 2];
+  const [, metered, viaGateway, floor] = [0, 1, 2, 3];
   row('p50 time-to-first-token overhead, metered endpoint vs direct', `${(ttft[metered]! - ttft[0]!).toFixed(1)} ms`);
   row('p50 time-to-first-token overhead, gateway vs direct', `${(ttft[viaGateway]! - ttft[0]!).toFixed(1)} ms`, '≤ 10 ms');
   row('generation tokens/s ratio, metered endpoint / direct', (speed[metered]! / speed[0]!).toFixed(3));
   row('generation tokens/s ratio, gateway / direct', (speed[viaGateway]! / speed[0]!).toFixed(3), '≥ 0.95');
+  row(
+    'p50 time-to-first-token overhead / tokens/s ratio, two pass-through hops (the floor)',
+    `${(ttft[floor]! - ttft[0]!).toFixed(1)} ms / ${(speed[floor]! / speed[0]!).toFixed(3)}`
+  );
 
   // Throughput: the same clients on each path in turn.
   const ask = (i: number) => ({ prompt: prompt(i), maxTokens: LOAD_TOKENS });
   const rps: number[] = [];
-  const pids = { 'llama-server': llama.server.pid, runner: runner.child.pid, gateway: gateway.child.pid };
+  const pids = {
+    'llama-server': llama.server.pid,
+    runner: runner.child.pid,
+    gateway: gateway.child.pid,
+    'hop 1': outer.pid,
+    'hop 2': inner.pid
+  };
   const cpu: Array<Record<string, number>> = [];
   for (const [, path] of paths) {
     const { result, cpuMs } = await cpuDuring(pids, () => requestsPerSecond(path, CLIENTS, LOAD, ask));
@@ -234,6 +266,10 @@ try {
     `requests/s, ${CLIENTS} clients, gateway`,
     `${rps[viaGateway]!.toFixed(1)} (ratio ${(rps[viaGateway]! / rps[0]!).toFixed(3)})${retries(viaGateway)}`,
     'ratio ≥ 0.8'
+  );
+  row(
+    `requests/s, ${CLIENTS} clients, two pass-through hops (the floor of a two-hop path)`,
+    `${rps[floor]!.toFixed(1)} (ratio ${(rps[floor]! / rps[0]!).toFixed(3)})${retries(floor)}`
   );
   // Where the two cores went: CPU per request of each process (the benchmark's own holds the clients and the localnet).
   for (const [p, [name]] of paths.entries())

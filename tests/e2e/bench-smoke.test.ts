@@ -86,6 +86,9 @@ const FIGURES: Record<Bench, RegExp[]> = {
     /requests\/s, \d+ clients, direct to llama-server \(\d+-token streams\): \d+\.\d/,
     /requests\/s, \d+ clients, metered endpoint: \d+\.\d \(ratio \d+\.\d{3}\)/,
     /requests\/s, \d+ clients, gateway: \d+\.\d \(ratio \d+\.\d{3}\)/,
+    /p50 time-to-first-token overhead \/ tokens\/s ratio, two pass-through hops \(the floor\): -?\d+\.\d ms \/ \d+\.\d{3}/,
+    /requests\/s, \d+ clients, two pass-through hops \(the floor of a two-hop path\): \d+\.\d \(ratio \d+\.\d{3}\)/,
+    /CPU per request by process, \d+ clients, two pass-through hops: .*hop 1 \d+\.\d\d ms, hop 2 \d+\.\d\d ms/,
     /registry instructions per settled request, amortized \(settle_usage: \d+ batches, \d+ items, \d+ requests;[^)]*\): \d+\.\d\dM; \d+\.\d\dM per batch/,
     /ledger transfers per 1,000 paid requests \([^)]*\): \d+\.\d \(\d+ blocks\)/
   ]
