@@ -154,3 +154,23 @@ export function decodeBooks(payer: string, records: ReadonlyMap<string, unknown>
   }
   return { lines, overReporting: header.data.overReporting };
 }
+
+/**
+ * Hands `store` the records that changed since they were last saved (`saved`: each record's JSON text, kept up to date
+ * here), and removes the records no longer there.
+ */
+export function saveChanged(store: PayerStateStore, saved: Map<string, string>, records: Map<string, unknown>): void {
+  const changes = new Map<string, unknown>();
+  for (const [key, value] of records) {
+    const text = JSON.stringify(value);
+    if (saved.get(key) === text) continue;
+    saved.set(key, text);
+    changes.set(key, value);
+  }
+  for (const key of [...saved.keys()])
+    if (!records.has(key)) {
+      saved.delete(key);
+      changes.set(key, undefined);
+    }
+  if (changes.size > 0) store.save(changes);
+}
