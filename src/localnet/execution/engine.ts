@@ -14,15 +14,13 @@ import type { QueryOverlay } from './query-overlay.js';
 import type { CallContext, ExecutionEvent, IngressRecord, Message, Origin } from './messages.js';
 import { inspectIngress, runQuery } from './non-replicated.js';
 import { SystemTasks } from './system-tasks.js';
-import { notFound, rejectResponse } from './rejects.js';
+import { notFound } from './rejects.js';
+import { RoundLoop } from './round-loop.js';
 
 export { notFound, rejectResponse, trapReject } from './rejects.js';
+export type { RoundSummary } from './round-loop.js';
 
 export const DEFAULT_CANISTER_CYCLES = 100_000_000_000_000n;
-/** Messages executed per round before the host yields to the event loop (HTTP stays responsive). */
-const MAX_MESSAGES_PER_ROUND = 2_000;
-/** Batching window for rounds that follow closely on the previous one. */
-const ROUND_BATCH_WINDOW_MS = 3;
 
 /** A call addressed to a built-in canister. */
 export interface BuiltinCall {
@@ -55,45 +53,28 @@ export interface EngineOptions {
   dataCertificate?: (canister: Canister) => Uint8Array | undefined;
 }
 
-export interface RoundSummary {
-  round: number;
-  finalized: IngressRecord[];
-  touched: Set<Canister>;
-  deleted: string[];
-  blobs: Map<string, Uint8Array>;
-}
-
 /**
  * The deterministic core of the localnet: one subnet, one FIFO of messages, executed one at a time. Each
  * execution is atomic; a round ends when the queue is empty (or after a bounded number of messages), and round
- * listeners then persist and certify what it finished before any client is answered.
+ * listeners then persist and certify what it finished before any client is answered (the rounds: {@link RoundLoop}).
  */
-export class Engine {
+export class Engine extends RoundLoop {
   readonly canisters = new Map<string, Canister>();
   readonly builtins = new Map<string, BuiltinCanister>();
   readonly limits: InstructionLimits;
   readonly codeCache: CodeCache;
   nextCanisterIndex = FIRST_USER_CANISTER_INDEX;
-  round = 0;
-  private readonly queue: Message[] = [];
   private readonly ingress = new Map<string, IngressRecord>();
-  private readonly finishedThisRound: IngressRecord[] = [];
-  private readonly touched = new Set<Canister>();
-  private readonly deleted: string[] = [];
   private readonly executor = new MessageExecutor(this);
-  private roundScheduled = false;
-  private readonly roundListeners: Array<(summary: RoundSummary) => void> = [];
   private readonly executionListeners: Array<(event: ExecutionEvent) => void> = [];
   private readonly clock: CanisterClock;
   readonly random: (length: number) => Uint8Array;
   /** The certificate a non-replicated query of `canister` may read through ic0.data_certificate_copy. */
   readonly dataCertificateFor: (canister: Canister) => Uint8Array | undefined;
-  private readonly timers = new SystemTasks(this);
-  private readonly hostResolutions: Array<() => void> = [];
-  /** Module and chunk bytes first seen this round, content-addressed, for persistence. */
-  readonly newBlobs = new Map<string, Uint8Array>();
+  protected override readonly timers = new SystemTasks(this);
 
   constructor(options: EngineOptions = {}) {
+    super();
     this.limits = { ...IC_INSTRUCTION_LIMITS, ...options.instructionLimits };
     this.codeCache = options.codeCache ?? new CodeCache(undefined);
     this.clock = new CanisterClock(options.wallClockNs);
@@ -131,29 +112,9 @@ export class Engine {
     this.clock.offsetNs = value;
   }
 
-  onRound(listener: (summary: RoundSummary) => void): void {
-    this.roundListeners.push(listener);
-  }
-
-  /** Set when a round could not be made durable; the network then refuses all work. */
-  halted: Error | undefined;
-  /** Receives host errors (bugs, disk failures) — never canister errors. */
-  reportHostError: (error: unknown) => void = (error) => console.error('localnet host error:', error);
-
   onExecution(listener: (event: ExecutionEvent) => void): void {
     this.executionListeners.push(listener);
   }
-
-  markTouched(canister: Canister): void {
-    this.touched.add(canister);
-  }
-
-  /** Host metadata (next id, clock offset) changed: persisted with the next round. */
-  markHostDirty(): void {
-    this.hostDirty = true;
-    this.scheduleRound();
-  }
-  hostDirty = false;
 
   // ------------------------------------------------------------------ canisters
 
@@ -275,103 +236,7 @@ export class Engine {
     return undefined;
   }
 
-  // ------------------------------------------------------------------ scheduling
-
-  enqueue(message: Message): void {
-    this.queue.push(message);
-    this.scheduleRound();
-  }
-
-  scheduleRound(): void {
-    if (this.roundScheduled) return;
-    this.roundScheduled = true;
-    const run = (): void => {
-      this.roundScheduled = false;
-      this.runRound();
-    };
-    // Under load, wait a moment so one round (one fsync, one signature) covers the requests arriving together;
-    // an idle network runs the next round at once.
-    if (performance.now() - this.lastRoundEndMs < ROUND_BATCH_WINDOW_MS) setTimeout(run, ROUND_BATCH_WINDOW_MS);
-    else setImmediate(run);
-  }
-  private lastRoundEndMs = -Infinity;
-
-  /** Whether anything is waiting to execute (queued messages or due timers). */
-  get busy(): boolean {
-    return this.queue.length > 0 || this.timers.due().length > 0;
-  }
-
-  /** Executes queued messages and due timers, then ends the round (persist, certify, answer). */
-  runRound(): void {
-    let executed = 0;
-    this.timers.enqueueDue();
-    if (this.halted !== undefined) return;
-    while (this.queue.length > 0 && executed < MAX_MESSAGES_PER_ROUND) {
-      const message = this.queue.shift();
-      if (message === undefined) break;
-      try {
-        this.process(message);
-      } catch (error) {
-        // A host bug must not take the network down: the message fails, everything else goes on.
-        this.reportHostError(error);
-        if (message.kind === 'call') {
-          this.respondTo(
-            message.origin,
-            rejectResponse('IC0101', `Internal error of the local network: ${error instanceof Error ? error.message : String(error)}`),
-            message.cycles
-          );
-        }
-      }
-      executed++;
-      if (this.queue.length === 0) this.timers.enqueueDue();
-    }
-    this.endRound();
-    this.lastRoundEndMs = performance.now();
-    if (this.queue.length > 0 && this.halted === undefined) this.scheduleRound();
-  }
-
-  /** Runs rounds until nothing is queued and no timer is due (tests and deploy use it). */
-  runUntilIdle(maxRounds = 10_000): void {
-    for (let i = 0; i < maxRounds && (this.busy || this.touched.size > 0 || this.hostDirty || this.deleted.length > 0); i++) {
-      this.runRound();
-    }
-  }
-
-  private endRound(): void {
-    if (
-      this.finishedThisRound.length === 0 &&
-      this.touched.size === 0 &&
-      this.deleted.length === 0 &&
-      !this.hostDirty &&
-      this.hostResolutions.length === 0
-    ) {
-      return;
-    }
-    this.round++;
-    const summary: RoundSummary = {
-      round: this.round,
-      finalized: this.finishedThisRound.splice(0),
-      touched: new Set(this.touched),
-      deleted: this.deleted.splice(0),
-      blobs: new Map(this.newBlobs)
-    };
-    this.newBlobs.clear();
-    this.touched.clear();
-    this.hostDirty = false;
-    try {
-      for (const listener of this.roundListeners) listener(summary);
-    } catch (error) {
-      // Persisting the round failed: nothing of it may be acknowledged, and nothing more may run.
-      this.halted = error instanceof Error ? error : new Error(String(error));
-      this.reportHostError(error);
-      return;
-    }
-    for (const record of summary.finalized) record.finalizedRound = summary.round;
-    for (const resolve of this.hostResolutions.splice(0)) resolve();
-    this.pruneIngress();
-  }
-
-  private pruneIngress(): void {
+  protected override pruneIngress(): void {
     const horizon = this.clock.wallNow() - 5n * 60n * 1_000_000_000n;
     for (const [key, record] of this.ingress) {
       if (record.finalizedRound !== undefined && record.expiryNs < horizon) this.ingress.delete(key);
@@ -380,29 +245,15 @@ export class Engine {
 
   // ------------------------------------------------------------------ for the message executor
 
-  private process(message: Message): void {
+  protected override process(message: Message): void {
     this.executor.process(message);
-  }
-
-  /** Queues a message produced inside a round (the round loop picks it up). */
-  pushMessage(message: Message): void {
-    this.queue.push(message);
-  }
-
-  finishIngress(record: IngressRecord): void {
-    this.finishedThisRound.push(record);
-  }
-
-  /** Runs `fn` once the current round is durable (host callers learn outcomes then, like ingress). */
-  afterDurable(fn: () => void): void {
-    this.hostResolutions.push(fn);
   }
 
   emitExecution(event: ExecutionEvent): void {
     for (const listener of this.executionListeners) listener(event);
   }
 
-  respondTo(origin: Origin, response: Response, refund: bigint): void {
+  override respondTo(origin: Origin, response: Response, refund: bigint): void {
     this.executor.respondTo(origin, response, refund);
   }
 
