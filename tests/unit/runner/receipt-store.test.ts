@@ -11,6 +11,27 @@ import { ReceiptStore } from '../../../src/runner/metered/receipt-store.js';
 /** Every file operation the store makes, in order: what is on disk when the new file replaces the old one. */
 const ops = vi.hoisted(() => [] as string[]);
 
+/** Appends go through node:fs (opened, written and closed at once; fdatasync'd on the thread pool). */
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const paths = new Map<number, string>();
+  const openSync = (...args: Parameters<typeof fs.openSync>): number => {
+    const fd = fs.openSync(...args);
+    paths.set(fd, String(args[0]));
+    return fd;
+  };
+  const writeSync = (fd: number, buffer: Uint8Array, offset: number, length: number): number => {
+    ops.push(`append ${paths.get(fd)}`);
+    return fs.writeSync(fd, buffer, offset, length);
+  };
+  const fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+    ops.push(`datasync ${paths.get(fd)}`);
+    fs.fdatasync(fd, callback);
+  };
+  const mocked = { openSync, writeSync, fdatasync };
+  return { ...fs, ...mocked, default: { ...fs, ...mocked } };
+});
+
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
   return {
