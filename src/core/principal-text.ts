@@ -78,18 +78,25 @@ export function principalTextProblem(text: string): string | undefined {
 /** Whether `text` is a principal's canonical text. */
 export const isPrincipalText = (text: string): boolean => principalTextProblem(text) === undefined;
 
-/** Texts decoded lately (a payer and a runner sign and check the same few principals on every request). */
+/**
+ * Principals decoded lately (a payer and a runner sign and check the same few on every request). Only valid texts are
+ * kept, so a key is at most 63 characters: a caller sending long or malformed texts is refused before the memo and
+ * cannot fill it.
+ */
 const MAX_REMEMBERED = 256;
-const remembered = new Map<string, Uint8Array | null>();
+const remembered = new Map<string, Uint8Array>();
 
 /** The bytes of a principal's canonical text, or undefined when `text` is not one. */
 export function principalBytes(text: string): Uint8Array | undefined {
+  if (text.length === 0 || text.length > 63) return undefined;
   let bytes = remembered.get(text);
   if (bytes === undefined) {
-    bytes = principalTextProblem(text) === undefined ? (base32Decode(text.replace(/-/g, ''))?.subarray(4) ?? null) : null;
+    if (principalTextProblem(text) !== undefined) return undefined;
+    bytes = base32Decode(text.replace(/-/g, ''))?.subarray(4);
+    if (bytes === undefined) return undefined;
     if (remembered.size >= MAX_REMEMBERED) remembered.clear();
     remembered.set(text, bytes);
   }
   // A copy: what a caller does with its bytes never changes what the next caller gets.
-  return bytes === null ? undefined : bytes.slice();
+  return bytes.slice();
 }

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import OpenAI from 'openai';
@@ -120,19 +121,28 @@ export async function requestsPerSecond(path: Path, clients: number, requests: n
   return requests / ((performance.now() - started) / 1000);
 }
 
+/** How long a pass-through hop may take to start listening (tsx compiles it first). */
+const PASS_THROUGH_START_MS = 30_000;
+
 /** A pass-through hop (tests/bench/pass-through.ts) in its own process, forwarding to `upstream`. */
 export async function startPassThrough(upstream: string): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
   const script = fileURLToPath(new URL('./pass-through.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, upstream], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [first] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [unknown];
-  if (!(first instanceof Buffer)) throw new Error(`the pass-through hop toward ${upstream} exited before it listened`);
-  return {
-    url: first.toString().trim(),
-    pid: child.pid,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill();
-      await once(child, 'exit');
-    }
+  // Made at spawn, so a stop after the hop died (by a signal too) does not wait for an exit already gone by.
+  const exited = once(child, 'exit').then(() => undefined);
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    await exited;
   };
+  const first = await Promise.race([
+    once(child.stdout, 'data').then(([data]) => data as unknown),
+    exited,
+    // Unref'd: a hop that listened leaves nothing holding the benchmark open.
+    delay(PASS_THROUGH_START_MS, undefined, { ref: false })
+  ]);
+  if (!(first instanceof Buffer)) {
+    await stop();
+    throw new Error(`the pass-through hop toward ${upstream} did not listen within ${PASS_THROUGH_START_MS} ms (or exited)`);
+  }
+  return { url: first.toString().trim(), pid: child.pid, stop };
 }

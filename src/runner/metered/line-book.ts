@@ -284,15 +284,16 @@ export class LineBook {
    * is the payer's note of which charges it meant, never trusted). Resending the receipt already held is accepted.
    */
   async acceptReceipt(signed: SignedReceipt, covers: readonly bigint[], payer?: string): Promise<ReceiptRefusal | undefined> {
+    const r = signed.receipt;
+    // What needs no signature check comes first: a receipt anyone can post for another runner or payer costs no verify.
+    if (r.runner !== this.o.runner) return { code: 'WrongRunner' };
+    if (payer !== undefined && r.payer !== payer) return { code: 'WrongPayer' };
     // Concurrent requests carry the same latest receipt: the one held was verified when it was kept.
-    const known = this.o.store.get(signed.receipt.lineId);
+    const known = this.o.store.get(r.lineId);
     if (known === undefined || !sameSigned(known.signed, signed)) {
       const problem = receiptProblem(signed, this.o.verify);
       if (problem !== undefined) return { code: problem };
     }
-    const r = signed.receipt;
-    if (r.runner !== this.o.runner) return { code: 'WrongRunner' };
-    if (payer !== undefined && r.payer !== payer) return { code: 'WrongPayer' };
     const view = await this.view(r.lineId);
     if (view === undefined) return { code: 'NoLine' };
     if (view.payer !== r.payer || view.runner !== this.o.runner) return { code: 'WrongPayer' };

@@ -9,12 +9,19 @@ const disk = vi.hoisted(() => ({ limit: Infinity, writesNothing: false, calls: 0
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
-  const writeSync = (fd: number, buffer: Uint8Array, offset: number, length: number): number => {
+  const write = ((
+    fd: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number | null,
+    callback: (error: NodeJS.ErrnoException | null, written: number) => void
+  ) => {
     disk.calls += 1;
-    if (disk.writesNothing) return 0;
-    return fs.writeSync(fd, buffer, offset, Math.min(length, disk.limit));
-  };
-  return { ...fs, default: { ...fs, writeSync }, writeSync };
+    if (disk.writesNothing) return callback(null, 0);
+    fs.write(fd, buffer, offset, Math.min(length, disk.limit), position, (error, written) => callback(error, written));
+  }) as typeof fs.write;
+  return { ...fs, default: { ...fs, write }, write };
 });
 
 const { KeyedLog } = await import('../../../src/durable/keyed-log.js');

@@ -131,6 +131,33 @@ describe('LineBook receipts', () => {
     expect(reads).toBe(4);
   });
 
+  it('attack: receipts posted for another runner or payer are refused before any signature check (no verify to burn)', async () => {
+    const credit = new MemoryCredit({ minReserveE8s: 1n });
+    await credit.payer(payer).depositCredit(10_000n);
+    const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
+    let verified = 0;
+    const book = new LineBook({
+      runner,
+      credit: credit.runner(runner),
+      store: new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json')),
+      limits: { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 },
+      lineCacheMs: 0,
+      nowMs: () => 1_000,
+      verify: () => {
+        verified += 1;
+        return false;
+      }
+    });
+    const base: Receipt = { lineId: line.id, payer, runner, seq: 1n, owedE8s: 50n, inputTokens: 1n, outputTokens: 1n, requests: 1n };
+    const other = Ed25519KeyIdentity.generate().getPrincipal().toText();
+    const garbage = { publicKey: new Uint8Array(44), signature: new Uint8Array(64) };
+    expect(await book.acceptReceipt({ receipt: { ...base, runner: other }, ...garbage }, [])).toEqual({ code: 'WrongRunner' });
+    expect(await book.acceptReceipt({ receipt: base, ...garbage }, [], other)).toEqual({ code: 'WrongPayer' });
+    expect(verified).toBe(0);
+    // Addressed to this runner and payer: checked, and refused for its signature.
+    expect(await book.acceptReceipt({ receipt: base, ...garbage }, [], payer)).not.toBeUndefined();
+  });
+
   it('keeps a newer valid receipt durably; refuses stale, non-cumulative, forged, foreign ones', async () => {
     const { book, base, path, store } = await setup();
     expect(await book.acceptReceipt(await sign(base), [])).toBeUndefined();

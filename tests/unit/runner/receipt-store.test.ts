@@ -11,24 +11,26 @@ import { ReceiptStore } from '../../../src/runner/metered/receipt-store.js';
 /** Every file operation the store makes, in order: what is on disk when the new file replaces the old one. */
 const ops = vi.hoisted(() => [] as string[]);
 
-/** Appends go through node:fs (opened, written and closed at once; fdatasync'd on the thread pool). */
+/** Appends go through node:fs's callback API (opened, written, fdatasync'd and closed on the thread pool). */
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const paths = new Map<number, string>();
-  const openSync = (...args: Parameters<typeof fs.openSync>): number => {
-    const fd = fs.openSync(...args);
-    paths.set(fd, String(args[0]));
-    return fd;
-  };
-  const writeSync = (fd: number, buffer: Uint8Array, offset: number, length: number): number => {
+  const open = ((path: string, flags: number, ...rest: unknown[]) => {
+    const callback = rest.pop() as (error: NodeJS.ErrnoException | null, fd: number) => void;
+    fs.open(path, flags, ...(rest as [number]), (error, fd) => {
+      if (error === null) paths.set(fd, String(path));
+      callback(error, fd);
+    });
+  }) as typeof fs.open;
+  const write = ((fd: number, ...rest: unknown[]) => {
     ops.push(`append ${paths.get(fd)}`);
-    return fs.writeSync(fd, buffer, offset, length);
-  };
+    (fs.write as (...args: unknown[]) => void)(fd, ...rest);
+  }) as typeof fs.write;
   const fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
     ops.push(`datasync ${paths.get(fd)}`);
     fs.fdatasync(fd, callback);
   };
-  const mocked = { openSync, writeSync, fdatasync };
+  const mocked = { open, write, fdatasync };
   return { ...fs, ...mocked, default: { ...fs, ...mocked } };
 });
 
