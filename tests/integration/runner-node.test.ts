@@ -28,14 +28,17 @@ const ready: ProbeResult = {
   load: { requestsRunning: 0, requestsWaiting: 0 }
 };
 
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, net: Localnet, attempts = 200): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
+/** Polls `read` until `done` (ticking the network's timers), for up to `withinMs` of wall time: the full suite runs
+ * many networks on two cores, so a count of attempts was too short there. */
+async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, net: Localnet, withinMs = 60_000): Promise<T> {
+  const deadline = performance.now() + withinMs;
+  for (;;) {
     const value = await read();
     if (done(value)) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what} (${withinMs} ms)`);
     await net.tick();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('runner node against the localnet (fake engine)', () => {
@@ -335,7 +338,7 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
           async () => (await asRequester.get_task(task.id))[0],
           (v) => (v?.failures.length ?? 0) > 0,
           net,
-          1_000 // the abort comes ~14 s after the submission: wait well past it, also on a loaded machine
+          100_000 // the abort comes ~14 s after the submission: wait well past it, also on a loaded machine
         );
         expect(failed?.failures[0]?.reason).toBe(
           'lease ended before the engine finished (the engine request was aborted 1000 ms before the lease end)'
@@ -426,7 +429,7 @@ describe('runner node bounds: lease, output caps, refused results (fake engine)'
           async () => (await asRequester.get_task(task.id))[0],
           (v) => (v?.failures.length ?? 0) > 0,
           net,
-          1_000 // the abort comes ~14 s after the submission: wait well past it, also on a loaded machine
+          100_000 // the abort comes ~14 s after the submission: wait well past it, also on a loaded machine
         );
         expect(failed?.results).toEqual([]);
         expect(failed?.failures[0]?.reason).toMatch(/^complete_task refused: ImplausibleUsage .*"field":"output_tokens"/);
