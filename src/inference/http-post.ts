@@ -74,9 +74,9 @@ export const createHttpPost =
     if (body !== undefined) headers['content-length'] = String(body.byteLength);
     return new Promise<HttpAnswer>((resolve, reject) => {
       let req: ClientRequest;
-      const options = { method: init.method, headers, agent: agents[protocol], ...(init.signal ? { signal: init.signal } : {}) };
+      const requestOptions = { method: init.method, headers, agent: agents[protocol], ...(init.signal ? { signal: init.signal } : {}) };
       try {
-        req = (protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
+        req = (protocol === 'https:' ? httpsRequest : httpRequest)(url, requestOptions, (res) => {
           // A body no one reads yet (or any more) may still fail (a cut connection): its reader sees that, not the process.
           res.on('error', () => undefined);
           resolve(answerOf(res));

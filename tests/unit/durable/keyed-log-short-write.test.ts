@@ -8,20 +8,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 const disk = vi.hoisted(() => ({ limit: Infinity, writesNothing: false, calls: 0 }));
 
 vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  const write = ((
-    fd: number,
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position: number | null,
-    callback: (error: NodeJS.ErrnoException | null, written: number) => void
-  ) => {
+  const { fsWithWrite } = await import('../../support/fs-write-mock.ts');
+  return fsWithWrite(await importOriginal<typeof import('node:fs')>(), () => {
     disk.calls += 1;
-    if (disk.writesNothing) return callback(null, 0);
-    fs.write(fd, buffer, offset, Math.min(length, disk.limit), position, (error, written) => callback(error, written));
-  }) as typeof fs.write;
-  return { ...fs, default: { ...fs, write }, write };
+    return { limit: disk.writesNothing ? 0 : disk.limit };
+  });
 });
 
 const { KeyedLog } = await import('../../../src/durable/keyed-log.js');

@@ -22,28 +22,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 const disk = vi.hoisted(() => ({ limit: Infinity, failNext: false }));
 
 vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  const write = ((
-    fd: number,
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position: number | null,
-    callback: (error: NodeJS.ErrnoException | null, written: number) => void
-  ) => {
+  const { fsWithWrite } = await import('../../support/fs-write-mock.ts');
+  return fsWithWrite(await importOriginal<typeof import('node:fs')>(), () => {
     if (disk.failNext) {
       disk.failNext = false;
-      return callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), 0);
+      return { error: Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) };
     }
-    if (Number.isFinite(disk.limit)) {
-      const limit = disk.limit;
-      disk.limit = Infinity;
-      disk.failNext = true;
-      return fs.write(fd, buffer, offset, Math.min(length, limit), position, (error, written) => callback(error, written));
-    }
-    fs.write(fd, buffer, offset, length, position, (error, written) => callback(error, written));
-  }) as typeof fs.write;
-  return { ...fs, default: { ...fs, write }, write };
+    if (!Number.isFinite(disk.limit)) return { limit: Infinity };
+    const limit = disk.limit;
+    disk.limit = Infinity;
+    disk.failNext = true;
+    return { limit };
+  });
 });
 
 const { KeyedLog } = await import('../../../src/durable/keyed-log.js');

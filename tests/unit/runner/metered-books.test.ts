@@ -64,7 +64,7 @@ describe('LineBook receipts', () => {
     };
   }
 
-  async function setup() {
+  async function setup(verify?: SignatureVerifier) {
     const credit = new MemoryCredit({ minReserveE8s: 1n });
     await credit.payer(payer).depositCredit(10_000n);
     const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
@@ -76,7 +76,8 @@ describe('LineBook receipts', () => {
       store,
       limits: { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 },
       lineCacheMs: 0,
-      nowMs: () => 1_000
+      nowMs: () => 1_000,
+      ...(verify === undefined ? {} : { verify })
     });
     const base: Receipt = { lineId: line.id, payer, runner, seq: 1n, owedE8s: 50n, inputTokens: 1n, outputTokens: 1n, requests: 1n };
     return { credit, book, base, path, store };
@@ -132,23 +133,11 @@ describe('LineBook receipts', () => {
   });
 
   it('attack: receipts posted for another runner or payer are refused before any signature check (no verify to burn)', async () => {
-    const credit = new MemoryCredit({ minReserveE8s: 1n });
-    await credit.payer(payer).depositCredit(10_000n);
-    const line = await credit.payer(payer).reserveCredit(runner, 1_000n);
     let verified = 0;
-    const book = new LineBook({
-      runner,
-      credit: credit.runner(runner),
-      store: new ReceiptStore(join(mkdtempSync(join(tmpdir(), 'deai-books-')), 'receipts.json')),
-      limits: { maxUnsignedE8s: 10_000n, maxUnsignedRequests: 10 },
-      lineCacheMs: 0,
-      nowMs: () => 1_000,
-      verify: () => {
-        verified += 1;
-        return false;
-      }
+    const { book, base } = await setup(() => {
+      verified += 1;
+      return false;
     });
-    const base: Receipt = { lineId: line.id, payer, runner, seq: 1n, owedE8s: 50n, inputTokens: 1n, outputTokens: 1n, requests: 1n };
     const other = Ed25519KeyIdentity.generate().getPrincipal().toText();
     const garbage = { publicKey: new Uint8Array(44), signature: new Uint8Array(64) };
     expect(await book.acceptReceipt({ receipt: { ...base, runner: other }, ...garbage }, [])).toEqual({ code: 'WrongRunner' });
