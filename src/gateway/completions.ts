@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 
 import type { Catalog } from './catalog.js';
+import { AnswerAssembler } from './answer.js';
 import { GatewayError } from './errors.js';
 import type { ApiKeyView, KeyStore } from './keys.js';
 import type { Measurements } from './measurements.js';
@@ -24,11 +25,11 @@ export interface CompletionDeps {
   transport: UpstreamTransport;
   keys: KeyStore;
   measurements: Measurements;
-  /** One runner's time to its first streamed token before the next is tried. */
+  /** One runner's time to its first token before the next is tried (plain answers are streamed from runners too). */
   attemptTimeoutMs: number;
   /**
-   * One runner's time to its whole answer when not streamed (it comes all at once, so no first token tells a slow
-   * runner from a dead one): past it the request fails without trying another runner (that one may have served it).
+   * One runner's time to its whole answer when the client wants it plain: past it the request fails without trying
+   * another runner (that one has begun serving it).
    */
   answerTimeoutMs: number;
   log(event: string, fields: Record<string, unknown>): void;
@@ -73,8 +74,10 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   const bound = requestBoundOf(call.path, request);
   if (typeof bound === 'string') throw new GatewayError('InvalidRequest', `Invalid body: ${bound}`);
   // Only the fields that cannot raise the cost past the bound reach the engine, told the bound the key pays for as both
-  // `max_tokens` and llama.cpp's `n_predict` (which it reads first), as the metered runner proxy does.
-  const body = engineBody(request, card.id, bound.maxTokens);
+  // `max_tokens` and llama.cpp's `n_predict` (which it reads first), as the metered runner proxy does. Runners always
+  // stream: a plain answer is put together here (answer.ts), so a runner that never starts is left at the first-token
+  // limit for the next one, whatever the client asked for.
+  const body = engineBody({ ...request, stream: true }, card.id, bound.maxTokens);
   const failures: string[] = [];
   const unaffordable: string[] = [];
   /**
@@ -120,38 +123,34 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     const attempt = new AbortController();
     const abort = (): void => attempt.abort();
     call.signal.addEventListener('abort', abort, { once: true });
-    // Streams: until the first token, then no limit (the runner is generating). Plain answers: until the whole answer.
-    const timeoutMs = stream ? deps.attemptTimeoutMs : deps.answerTimeoutMs;
-    const timer = setTimeout(
-      () => attempt.abort(new Error(stream ? `no first token within ${timeoutMs} ms` : `no answer within ${timeoutMs} ms`)),
-      timeoutMs
-    );
+    // Until the first token; then no limit for a stream (the runner is generating), the whole-answer limit for a plain one.
+    const timeoutMs = deps.attemptTimeoutMs;
+    const timer = setTimeout(() => attempt.abort(new Error(`no first token within ${timeoutMs} ms`)), timeoutMs);
     const startedMs = performance.now();
     try {
-      upstream = await deps.transport.send(target, { path: call.path, body, stream }, attempt.signal);
-      if (upstream.kind === 'json') {
-        clearTimeout(timer);
-        servedAfterRejection();
-        const totalMs = performance.now() - startedMs;
-        const settlement = billed(upstream.settlement);
-        chargeE8s = settlement.chargeE8s;
-        const answer = { ...upstream.body, model: card.id, provider: target.runner, usage: usageOf(settlement) };
-        call.response
-          .writeHead(200, {
-            'content-type': 'application/json',
-            'x-deai-runner': target.runner,
-            'x-deai-cost-e8s': settlement.chargeE8s.toString()
-          })
-          .end(JSON.stringify(answer));
-        record(deps, call, target, settlement, totalMs, totalMs);
-        return;
-      }
+      upstream = await deps.transport.send(target, { path: call.path, body }, attempt.signal);
       const streamed = upstream;
       const chunks = streamed.chunks[Symbol.asyncIterator]();
       const first = await chunks.next();
       clearTimeout(timer);
       if (first.done !== true) servedAfterRejection();
       const firstTokenMs = performance.now() - startedMs;
+      if (!stream) {
+        const answered = await answerPlain(deps, call, {
+          target,
+          card: card.id,
+          startedMs,
+          first,
+          chunks,
+          settlement: streamed.settlement,
+          worstE8s,
+          attempt,
+          billed
+        });
+        chargeE8s = answered.chargeE8s;
+        if (answered.failure !== undefined) throw answered.failure;
+        return;
+      }
       call.response.writeHead(200, {
         'content-type': 'text/event-stream',
         'cache-control': 'no-cache',
@@ -213,20 +212,17 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       if (call.signal.aborted) {
         // The client went away while a runner had the request: it may have been served, so the key pays what the
         // transport metered, or the worst case it was admitted at.
-        chargeE8s = upstream?.kind === 'stream' ? brokenStreamChargeE8s(billed(await upstream.settlement), worstE8s) : worstE8s;
+        chargeE8s = upstream === undefined ? worstE8s : brokenStreamChargeE8s(billed(await upstream.settlement), worstE8s);
         return;
       }
       // The gateway's own refusal (its payer is out of credit): no other runner would change it.
       if (error instanceof GatewayError) throw error;
-      const settlement = upstream?.kind === 'stream' ? billed(await upstream.settlement) : undefined;
+      const settlement = upstream === undefined ? undefined : billed(await upstream.settlement);
       if (attempt.signal.aborted) {
         // The gateway's timer stopped a runner that had the request (it read the prompt at least): the key pays what the
         // transport metered, or the prompt's bound, so a request made to time out costs its sender at each runner.
         const inputE8s = meteredCostE8s(prices, inputTokenBoundOf(bound.promptBytes), 0n);
         chargeE8s = settlement === undefined ? inputE8s : brokenStreamChargeE8s(settlement, inputE8s);
-        // A plain answer past its whole-answer limit is not asked of another runner: that one may be generating it still.
-        if (!stream)
-          throw new GatewayError('UpstreamFailed', `runner ${target.runner} gave no answer within ${timeoutMs} ms`, { cause: error });
       }
       // A failover: the key pays only what the transport reports this runner charged (nothing for a refusal).
       else if (settlement !== undefined) chargeE8s = settlement.chargeE8s;
@@ -262,6 +258,72 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     'UpstreamFailed',
     `No runner answered for ${card.id}: ${[...failures, ...unaffordable.map((u) => `${u} over the key's limit`)].join('; ')}`
   );
+}
+
+interface PlainAttempt {
+  target: UpstreamTarget;
+  card: string;
+  startedMs: number;
+  first: IteratorResult<Record<string, unknown>>;
+  chunks: AsyncIterator<Record<string, unknown>>;
+  /** The transport's settlement of the stream. */
+  settlement: Promise<UpstreamSettlement>;
+  /** The worst case the key was held for at this runner. */
+  worstE8s: bigint;
+  /** Aborted by the whole-answer limit set here, or when the client goes away. */
+  attempt: AbortController;
+  billed(settlement: UpstreamSettlement): UpstreamSettlement;
+}
+
+/**
+ * A plain answer from a runner that has streamed its first token: the rest of its chunks, within the whole-answer limit
+ * counted from the attempt's start, put together (AnswerAssembler) and written as one JSON answer with the billed usage.
+ * Past the first token the runner has begun serving, so a failure here is not tried elsewhere: it is returned, with the
+ * charge of a broken stream, for the caller to throw. A client that went away gets nothing written.
+ */
+async function answerPlain(
+  deps: CompletionDeps,
+  call: CompletionCall,
+  a: PlainAttempt
+): Promise<{ chargeE8s: bigint; failure?: GatewayError }> {
+  const limitMs = deps.answerTimeoutMs;
+  const timer = setTimeout(
+    () => a.attempt.abort(new Error(`no whole answer within ${limitMs} ms`)),
+    Math.max(0, limitMs - (performance.now() - a.startedMs))
+  );
+  const firstTokenMs = performance.now() - a.startedMs;
+  const answer = new AnswerAssembler(call.path);
+  try {
+    if (a.first.done !== true) answer.add(a.first.value);
+    for (let next = await a.chunks.next(); next.done !== true; next = await a.chunks.next()) answer.add(next.value);
+  } catch (error) {
+    clearTimeout(timer);
+    // Stop reading (a bound broken, or the time out) before waiting for what the transport metered.
+    await a.chunks.return?.();
+    const settlement = a.billed(await a.settlement);
+    const chargeE8s = brokenStreamChargeE8s(settlement, a.worstE8s);
+    if (call.signal.aborted) return { chargeE8s };
+    const reason = a.attempt.signal.aborted && a.attempt.signal.reason instanceof Error ? a.attempt.signal.reason.message : String(error);
+    deps.log('answer-failed', { runner: a.target.runner, error: reason });
+    record(deps, call, a.target, { ...settlement, chargeE8s }, firstTokenMs, performance.now() - a.startedMs);
+    return {
+      chargeE8s,
+      failure: new GatewayError('UpstreamFailed', `runner ${a.target.runner} failed mid-answer: ${reason}`, { cause: error })
+    };
+  }
+  clearTimeout(timer);
+  const settlement = a.billed(await a.settlement);
+  const body = { ...answer.answer(), model: a.card, provider: a.target.runner, usage: usageOf(settlement) };
+  if (!call.response.destroyed)
+    call.response
+      .writeHead(200, {
+        'content-type': 'application/json',
+        'x-deai-runner': a.target.runner,
+        'x-deai-cost-e8s': settlement.chargeE8s.toString()
+      })
+      .end(JSON.stringify(body));
+  record(deps, call, a.target, settlement, firstTokenMs, performance.now() - a.startedMs);
+  return { chargeE8s: settlement.chargeE8s };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { meteredCostE8s } from '../core/rewards/pricing.js';
-import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText } from '../sdk/bounded-body.js';
-import { UpstreamErrorSchema, UsageSchema } from './schemas.js';
-import { isRecord, sseChunks, type StreamTally } from './sse.js';
+import { ERROR_BODY_MAX_BYTES, readBodyText } from '../sdk/bounded-body.js';
+import { UpstreamErrorSchema } from './schemas.js';
+import { sseChunks, type StreamTally } from './sse.js';
 import {
   UpstreamError,
   upstreamErrorCodeOf,
@@ -34,7 +34,7 @@ export function directTransport(fetchImpl: typeof fetch = fetch): UpstreamTransp
       try {
         response = await fetchImpl(new URL(request.path, target.endpoint), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json' },
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
           body: JSON.stringify(request.body),
           signal
         });
@@ -51,16 +51,6 @@ export function directTransport(fetchImpl: typeof fetch = fetch): UpstreamTransp
           status: response.status
         });
       }
-      if (!request.stream) {
-        const { text, truncated } = await readBodyText(response, ANSWER_BODY_MAX_BYTES);
-        if (truncated) throw new UpstreamError('BadResponse', `runner ${target.runner} answered more than 64 MiB`);
-        const body = safeJson(text);
-        if (!isRecord(body) || !Array.isArray(body.choices))
-          throw new UpstreamError('BadResponse', `runner ${target.runner} answered no completion: ${text.slice(0, 80)}`);
-        const usage = UsageSchema.safeParse(body.usage);
-        const settlement = priced(target, usage.success ? usage.data.prompt_tokens : 0, usage.success ? usage.data.completion_tokens : 0);
-        return { kind: 'json', body, settlement };
-      }
       const tally: StreamTally = { promptTokens: 0, completionTokens: 0, reported: false };
       let settle: (value: UpstreamSettlement) => void = () => undefined;
       const settlement = new Promise<UpstreamSettlement>((resolve) => (settle = resolve));
@@ -72,7 +62,7 @@ export function directTransport(fetchImpl: typeof fetch = fetch): UpstreamTransp
           settle(priced(target, tally.promptTokens, tally.completionTokens));
         }
       }
-      return { kind: 'stream', chunks: chunks(), settlement };
+      return { chunks: chunks(), settlement };
     }
   };
 }

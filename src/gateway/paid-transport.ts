@@ -38,24 +38,20 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
           path: request.path,
           body: request.body,
           signal,
-          ...(request.stream
-            ? {
-                onChunk: (chunk: Record<string, unknown>, data: string) => {
-                  // The charge is the payer's business: a chunk carrying it is passed on without it, the rest as sent.
-                  if (chunk.deai_charge === undefined) queue.push(withSseData(chunk, data));
-                  else {
-                    const { deai_charge: _charge, ...rest } = chunk;
-                    queue.push(rest);
-                  }
-                  firstChunk();
-                  wake();
-                },
-                onEnd: () => {
-                  ended = true;
-                  wake();
-                }
-              }
-            : {})
+          onChunk: (chunk: Record<string, unknown>, data: string) => {
+            // The charge is the payer's business: a chunk carrying it is passed on without it, the rest as sent.
+            if (chunk.deai_charge === undefined) queue.push(withSseData(chunk, data));
+            else {
+              const { deai_charge: _charge, ...rest } = chunk;
+              queue.push(rest);
+            }
+            firstChunk();
+            wake();
+          },
+          onEnd: () => {
+            ended = true;
+            wake();
+          }
         })
         .then(
           (result) => ({ result }),
@@ -89,11 +85,6 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
             `runner ${target.runner} answered ${result.status}: ${result.error.message}`,
             { status: result.status }
           );
-        if (!request.stream) {
-          if (result.body === undefined) throw new UpstreamError('BadResponse', `runner ${target.runner} answered no completion`);
-          const { deai_charge: _charge, ...body } = result.body;
-          return { kind: 'json', body, settlement: settlementOf(result.accepted) };
-        }
       }
       // A stream: chunks as they come; the settlement once the payer has checked the charge and signed the receipt.
       async function* chunks(): AsyncGenerator<Record<string, unknown>> {
@@ -116,7 +107,7 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
       const settlement = sent.then((outcome) =>
         'result' in outcome && outcome.result.ok ? settlementOf(outcome.result.accepted) : NOTHING
       );
-      return { kind: 'stream', chunks: chunks(), settlement };
+      return { chunks: chunks(), settlement };
     }
   };
 }

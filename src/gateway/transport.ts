@@ -24,11 +24,12 @@ export type UpstreamPath = '/v1/chat/completions' | '/v1/completions';
 export interface UpstreamRequest {
   path: UpstreamPath;
   /**
-   * The OpenAI body to send as is: `model` is the card id, the gateway's own fields are removed, and a streamed request
-   * always asks for `stream_options: { include_usage: true }` (the usage is what is paid for).
+   * The OpenAI body to send as is: `model` is the card id, the gateway's own fields are removed, and it always asks for
+   * a stream with `stream_options: { include_usage: true }` (the usage is what is paid for). Runners always stream, even
+   * when the gateway's client wants a plain answer (answer.ts puts it together): a runner that never starts is then
+   * told from a slow one at its first token.
    */
   body: Record<string, unknown>;
-  stream: boolean;
 }
 
 /** Tokens the runner metered (OpenAI's names) and what the request cost, e8s. */
@@ -38,26 +39,18 @@ export interface UpstreamSettlement {
   chargeE8s: bigint;
 }
 
-export type UpstreamResponse =
-  | {
-      kind: 'json';
-      /** The engine's OpenAI answer (a chat.completion or text_completion object). */
-      body: Record<string, unknown>;
-      settlement: UpstreamSettlement;
-    }
-  | {
-      kind: 'stream';
-      /**
-       * The engine's SSE `data:` payloads, parsed, in order, without the final `[DONE]` (with their text where they
-       * are unchanged: sseDataOf). It ends at the runner's `[DONE]`, possibly before `settlement` resolves.
-       */
-      chunks: AsyncIterable<Record<string, unknown>>;
-      /**
-       * Resolves once `chunks` has ended, normally, by an error or because the gateway stopped reading (a client that
-       * went away): what was metered and charged up to there. Never rejects.
-       */
-      settlement: Promise<UpstreamSettlement>;
-    };
+export interface UpstreamResponse {
+  /**
+   * The engine's SSE `data:` payloads, parsed, in order, without the final `[DONE]` (with their text where they are
+   * unchanged: sseDataOf). It ends at the runner's `[DONE]`, possibly before `settlement` resolves.
+   */
+  chunks: AsyncIterable<Record<string, unknown>>;
+  /**
+   * Resolves once `chunks` has ended, normally, by an error or because the gateway stopped reading (a client that went
+   * away): what was metered and charged up to there. Never rejects.
+   */
+  settlement: Promise<UpstreamSettlement>;
+}
 
 /** The SSE `data` each streamed chunk was parsed from, where a transport passes the chunk on unchanged. */
 const sseData = new WeakMap<object, string>();

@@ -196,6 +196,16 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     expect(data.choices[0]?.message.content?.length).toBeGreaterThan(0);
     expect(data.usage?.prompt_tokens).toBeGreaterThan(0);
     expect(data.usage?.completion_tokens).toBeGreaterThan(0);
+    // The runner streamed it (runners always do); put together, it is the answer llama-server itself gives plain.
+    const own = await new OpenAI({ baseURL: `${llama.url}/v1`, apiKey: 'unused' }).chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 8,
+      temperature: 0
+    });
+    expect(data.choices[0]?.message.content).toBe(own.choices[0]?.message.content);
+    expect(data.choices[0]?.finish_reason).toBe(own.choices[0]?.finish_reason);
+    expect(data.object).toBe('chat.completion');
 
     const stream = await openai.chat.completions.create({
       ...withProvider({ only: [runner.principal] }),
@@ -212,9 +222,18 @@ describe('deai gateway: the OpenAI API over the registry, with a real llama-serv
     expect(usage?.completion_tokens).toBeGreaterThan(0);
 
     const completion = await openai.completions.create(
-      Object.assign({ model: MODEL, prompt: 'The sea is', max_tokens: 6 }, { provider: { only: [runner.principal] } })
+      Object.assign({ model: MODEL, prompt: 'The sea is', max_tokens: 6, temperature: 0 }, { provider: { only: [runner.principal] } })
     );
     expect(completion.choices[0]?.text.length).toBeGreaterThan(0);
+    const ownCompletion = await new OpenAI({ baseURL: `${llama.url}/v1`, apiKey: 'unused' }).completions.create({
+      model: MODEL,
+      prompt: 'The sea is',
+      max_tokens: 6,
+      temperature: 0
+    });
+    expect(completion.object).toBe('text_completion');
+    expect(completion.choices[0]?.text).toBe(ownCompletion.choices[0]?.text);
+    expect(completion.choices[0]?.finish_reason).toBe(ownCompletion.choices[0]?.finish_reason);
     expect(completion.usage?.total_tokens).toBeGreaterThan(0);
   });
 

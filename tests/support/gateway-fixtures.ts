@@ -1,3 +1,4 @@
+import type { UpstreamResponse, UpstreamSettlement } from '../../src/gateway/transport.ts';
 import type { PublishedModel, RunnerCandidate } from '../../src/sdk/index.ts';
 
 /** Posted prices (e8s per million tokens) of the runners the gateway's unit tests route to. */
@@ -37,3 +38,11 @@ export const testCandidate = (model: string, overrides: Partial<RunnerCandidate>
   confidentialVerified: false,
   ...overrides
 });
+
+/** A runner's whole answer, streamed as runners always are: one chunk of `content` that finishes it, charged `settlement`. */
+export function streamedAnswer(content: string, settlement: UpstreamSettlement): UpstreamResponse {
+  async function* chunks(): AsyncGenerator<Record<string, unknown>> {
+    yield { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: 'stop' }] };
+  }
+  return { chunks: chunks(), settlement: Promise.resolve(settlement) };
+}

@@ -10,7 +10,7 @@ import type { GatewayRegistry } from '../../../src/gateway/catalog.ts';
 import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway } from '../../../src/gateway/server.ts';
 import { UpstreamError, type UpstreamTransport } from '../../../src/gateway/transport.ts';
-import { TEST_PRICES, testCandidate, testCard } from '../../support/gateway-fixtures.ts';
+import { TEST_PRICES, streamedAnswer, testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 /** Failover edges: attempts the gateway's own timer stopped (review 5 G3), runners' 4xx (review 5 G9). */
 
@@ -62,20 +62,60 @@ describe('an attempt the gateway stops is charged', () => {
     }
   });
 
-  it('a plain answer past its whole-answer limit fails without failover, charged the prompt bound', async () => {
+  it('a plain request to runners that never start fails over at the first-token limit, each charged the prompt bound', async () => {
     const tried: string[] = [];
-    const gateway = await startGateway({ registry, keys, port: 0, transport: silent(tried), attemptTimeoutMs: 10, answerTimeoutMs: 100 });
+    // The whole-answer limit is far away: a runner that took the request and never started is left after 50 ms.
+    const gateway = await startGateway({
+      registry,
+      keys,
+      port: 0,
+      transport: silent(tried),
+      attemptTimeoutMs: 50,
+      answerTimeoutMs: 60_000
+    });
     try {
-      const { key, view } = keys.create({ name: 'plain', limitE8s: 10n ** 12n });
+      const { key, view } = keys.create({ name: 'plain-silent', limitE8s: 10n ** 12n });
       const body = { model: MODEL, messages: MESSAGES, max_tokens: 5 };
+      const started = performance.now();
       const response = await fetch(`${gateway.baseURL}/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify(body)
       });
       expect(response.status).toBe(502);
+      expect(performance.now() - started).toBeLessThan(30_000);
+      expect(tried).toEqual(['a', 'b', 'c']);
+      expect(keys.list().find((k) => k.id === view.id)?.spentE8s).toBe(3n * inputBoundE8s(body));
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a plain answer begun but not ended within the whole-answer limit fails without failover, charged as a broken stream', async () => {
+    const tried: string[] = [];
+    // Runners that give one token, then stall until stopped; the transport metered the prompt and that token.
+    const stalling: UpstreamTransport = {
+      send: async (target, _request, signal) => {
+        tried.push(target.runner);
+        async function* chunks(): AsyncGenerator<Record<string, unknown>> {
+          yield { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: 'a' } }] };
+          await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+        }
+        return { chunks: chunks(), settlement: Promise.resolve({ promptTokens: 2, completionTokens: 1, chargeE8s: 4n }) };
+      }
+    };
+    const gateway = await startGateway({ registry, keys, port: 0, transport: stalling, attemptTimeoutMs: 1_000, answerTimeoutMs: 100 });
+    try {
+      const { key, view } = keys.create({ name: 'plain-stall', limitE8s: 10n ** 12n });
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 5 })
+      });
+      expect(response.status).toBe(502);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/no whole answer within 100 ms/);
       expect(tried).toEqual(['a']);
-      expect(keys.list().find((k) => k.id === view.id)?.spentE8s).toBe(inputBoundE8s(body));
+      expect(keys.list().find((k) => k.id === view.id)?.spentE8s).toBe(4n);
     } finally {
       await gateway.close();
     }
@@ -97,11 +137,7 @@ describe('a runner’s 4xx', () => {
       tried.push(target.runner);
       if (refusing.has(target.runner))
         throw new UpstreamError('Rejected', `runner ${target.runner} answered 400: too long`, { status: 400 });
-      return {
-        kind: 'json',
-        body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] },
-        settlement: { promptTokens: 3, completionTokens: 1, chargeE8s: 5n }
-      };
+      return streamedAnswer('ok', { promptTokens: 3, completionTokens: 1, chargeE8s: 5n });
     }
   });
   const ask = async (baseURL: string, key: string): Promise<number> => {

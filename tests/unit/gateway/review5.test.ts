@@ -13,7 +13,7 @@ import { KeyStore } from '../../../src/gateway/keys.ts';
 import { startGateway, type RunningGateway } from '../../../src/gateway/server.ts';
 import type { UpstreamTransport } from '../../../src/gateway/transport.ts';
 import type { RunnerRequest } from '../../../src/sdk/index.ts';
-import { TEST_PRICES, testCandidate, testCard } from '../../support/gateway-fixtures.ts';
+import { TEST_PRICES, streamedAnswer, testCandidate, testCard } from '../../support/gateway-fixtures.ts';
 
 /** Review 5 PoCs against `deai gateway` (src/gateway). */
 
@@ -32,7 +32,8 @@ describe('review 5 G1: what a key is charged is not bounded by the worst case he
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deai-review5-'));
-    // An engine as llama-server reads a body: n_predict first, then max_tokens (max_completion_tokens unknown to it).
+    // An engine as llama-server reads a body: n_predict first, then max_tokens (max_completion_tokens unknown to it). It
+    // streams (the gateway always asks runners to): one token, then the usage of all it generated.
     engine = createServer((request, response) => {
       let text = '';
       request.on('data', (c: Buffer) => (text += c.toString()));
@@ -40,13 +41,13 @@ describe('review 5 G1: what a key is charged is not bounded by the worst case he
         const body = JSON.parse(text) as Record<string, unknown>;
         const generated =
           typeof body.n_predict === 'number' ? body.n_predict : typeof body.max_tokens === 'number' ? body.max_tokens : 100_000;
-        response.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({
-            object: 'chat.completion',
-            choices: [{ index: 0, message: { role: 'assistant', content: 'x' } }],
-            usage: { prompt_tokens: 10, completion_tokens: generated }
-          })
-        );
+        const events = [
+          { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: 'x' }, finish_reason: 'length' }] },
+          { object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 10, completion_tokens: generated } }
+        ];
+        response
+          .writeHead(200, { 'content-type': 'text/event-stream' })
+          .end(`${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('')}data: [DONE]\n\n`);
       });
     });
     await new Promise<void>((resolve) => engine.listen(0, '127.0.0.1', resolve));
@@ -115,7 +116,7 @@ describe('review 5 G5: a runner’s oversized body is read whole before any boun
   const MiB = 1024 * 1024;
   it.each([
     ['an error body (kept: 64 KiB)', 500, 32 * MiB, 4 * MiB],
-    ['an answer (refused past 64 MiB)', 200, 96 * MiB, 72 * MiB]
+    ['an answer (an SSE line refused past 1 MiB)', 200, 96 * MiB, 72 * MiB]
   ])('%s: the gateway stops reading near the bound', async (_case, status, total, allowed) => {
     let written = 0;
     const engine = createServer((request, response) => {
@@ -210,7 +211,7 @@ describe('review 5 G7: the usage a streamed client sees is the runner’s claim,
           // The runner's engine reports usage of its own (a runner inflating it, or any engine count the payer corrects).
           yield { object: 'chat.completion.chunk', model: MODEL, choices: [], usage: { prompt_tokens: 999, completion_tokens: 999 } };
         }
-        return { kind: 'stream', chunks: chunks(), settlement: Promise.resolve(billed) };
+        return { chunks: chunks(), settlement: Promise.resolve(billed) };
       }
     };
     const gateway = await startGateway({ registry, keys, port: 0, transport });
@@ -244,25 +245,24 @@ describe('review 5 G3: a non-streamed answer must arrive within the time-to-firs
     const runners = ['a', 'b', 'c', 'd'].map((runner) => ({ ...runnerOf(MODEL, 'http://127.0.0.1:9'), runner }));
     const registry: GatewayRegistry = { listModels: async () => [cardOf(MODEL)], findRunners: async () => runners };
     const tried: string[] = [];
-    // Each runner generates for 400 ms (a long answer), then answers; the gateway gives each 100 ms to "first token".
+    // Each runner starts at once, generates for 400 ms (a long answer), then ends; the gateway gives each 100 ms to its
+    // first token. The client asks for a plain answer: runners stream it all the same.
     const transport: UpstreamTransport = {
-      send: (target, _request, signal) =>
-        new Promise((resolve, reject) => {
-          tried.push(target.runner);
-          const timer = setTimeout(
-            () =>
-              resolve({
-                kind: 'json',
-                body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'long' } }] },
-                settlement: { promptTokens: 3, completionTokens: 200, chargeE8s: 403n }
-              }),
-            400
-          );
-          signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            reject(new Error('aborted'));
+      send: async (target, _request, signal) => {
+        tried.push(target.runner);
+        async function* chunks(): AsyncGenerator<Record<string, unknown>> {
+          yield { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: 'lo' } }] };
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(resolve, 400);
+            signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(new Error('aborted'));
+            });
           });
-        })
+          yield { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'ng' }, finish_reason: 'stop' }] };
+        }
+        return { chunks: chunks(), settlement: Promise.resolve({ promptTokens: 3, completionTokens: 200, chargeE8s: 403n }) };
+      }
     };
     const gateway = await startGateway({ registry, keys, port: 0, transport, attemptTimeoutMs: 100 });
     try {
@@ -277,6 +277,7 @@ describe('review 5 G3: a non-streamed answer must arrive within the time-to-firs
       // attemptTimeoutMs at its default 30 s: any answer longer than 30 s makes 4 runners generate for 30 s each),
       // and the key is charged nothing for any of it.
       expect({ status: response.status, tried, spent }).toEqual({ status: 200, tried: ['a'], spent: 403n });
+      expect(((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe('long');
     } finally {
       await gateway.close();
       rmSync(dir, { recursive: true, force: true });
@@ -300,7 +301,7 @@ describe('review 5 G8: a runner event whose data spans lines is forwarded as one
         async function* chunks(): AsyncGenerator<Record<string, unknown>> {
           yield withSseData(JSON.parse(data) as Record<string, unknown>, data);
         }
-        return { kind: 'stream', chunks: chunks(), settlement: Promise.resolve({ promptTokens: 1, completionTokens: 1, chargeE8s: 3n }) };
+        return { chunks: chunks(), settlement: Promise.resolve({ promptTokens: 1, completionTokens: 1, chargeE8s: 3n }) };
       }
     };
     const gateway = await startGateway({ registry, keys, port: 0, transport });
@@ -334,11 +335,7 @@ describe('review 5 G9: one runner answering 4xx to everything blackholes the mod
       send: async (target) => {
         if (target.runner === 'liar')
           throw new UpstreamError('Rejected', `runner liar answered 400: the request exceeds the context size`, { status: 400 });
-        return {
-          kind: 'json',
-          body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] },
-          settlement: { promptTokens: 3, completionTokens: 1, chargeE8s: 5n }
-        };
+        return streamedAnswer('ok', { promptTokens: 3, completionTokens: 1, chargeE8s: 5n });
       }
     };
     const gateway = await startGateway({ registry, keys, port: 0, transport });

@@ -20,20 +20,15 @@ const card = testCard(MODEL);
 const runner = testCandidate(MODEL);
 
 /**
- * A transport whose streams send one chunk, then wait for `finish` (a complete answer charged `settlement`) or for the
- * gateway to abort (then it reports `abortedSettlement`, as the paid transport reports nothing for a broken stream).
+ * A transport whose streams (runners always stream, plain answers too) send one chunk, then wait for `finishAll` (a
+ * complete answer charged `settlement`) or for the gateway to abort (then it reports `abortedSettlement`, as the paid
+ * transport reports nothing for a broken stream).
  */
 function gatedTransport() {
   const gates: Array<() => void> = [];
   const state = { settlement: { promptTokens: 3, completionTokens: 2, chargeE8s: 7n } as UpstreamSettlement, abortedSettlement: NOTHING };
   const transport: UpstreamTransport = {
-    async send(_target, request, signal) {
-      if (!request.stream)
-        return {
-          kind: 'json',
-          body: { object: 'chat.completion', choices: [{ message: { content: 'ok' } }] },
-          settlement: state.settlement
-        };
+    async send(_target, _request, signal) {
       let settle: (s: UpstreamSettlement) => void = () => undefined;
       const settlement = new Promise<UpstreamSettlement>((resolve) => (settle = resolve));
       const gate = new Promise<void>((resolve, reject) => {
@@ -51,7 +46,7 @@ function gatedTransport() {
           settle(ended ? state.settlement : state.abortedSettlement);
         }
       }
-      return { kind: 'stream', chunks: chunks(), settlement };
+      return { chunks: chunks(), settlement };
     }
   };
   return { transport, state, finishAll: () => gates.splice(0).forEach((open) => open()) };
@@ -86,6 +81,19 @@ describe('the gateway holds a request’s worst case against its key while it ru
       body: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 100, stream }),
       ...(signal === undefined ? {} : { signal })
     });
+  /** A plain request, its runner let finish as soon as it has begun. */
+  const plain = async (key: string, gateway_ = gateway, body: Record<string, unknown> = { max_tokens: 100 }) => {
+    const opener = setInterval(() => upstream.finishAll(), 5);
+    try {
+      return await fetch(`${gateway_.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, messages: MESSAGES, ...body })
+      });
+    } finally {
+      clearInterval(opener);
+    }
+  };
   /** Opens a stream and waits for its first chunk (the request is then in flight at the runner). */
   const openStream = async (key: string, signal?: AbortSignal) => {
     const response = await post(key, true, signal);
@@ -109,7 +117,7 @@ describe('the gateway holds a request’s worst case against its key while it ru
     await vi.waitFor(() => expect(keys.heldE8s(view.id)).toBe(0n));
     expect(spentOf(view.id)).toBe(7n);
     // The hold is released: the next request is admitted and charged what it cost.
-    const third = await post(key, false);
+    const third = await plain(key);
     expect(third.status).toBe(200);
     expect(spentOf(view.id)).toBe(14n);
   });
@@ -122,7 +130,7 @@ describe('the gateway holds a request’s worst case against its key while it ru
     await vi.waitFor(() => expect(keys.heldE8s(view.id)).toBe(0n));
     expect(spentOf(view.id)).toBe(WORST);
     // The key has less than one worst case left: the next request is refused, not served on credit.
-    expect((await post(key, false)).status).toBe(402);
+    expect((await plain(key)).status).toBe(402);
   });
 
   it('charges an aborted stream what the transport metered when it counted the prompt', async () => {
@@ -144,7 +152,7 @@ describe('the gateway holds a request’s worst case against its key while it ru
     const reported = upstream.state.settlement;
     upstream.state.settlement = { promptTokens: 999_999, completionTokens: 999_999, chargeE8s: 10n ** 10n };
     try {
-      const response = await post(key, false);
+      const response = await plain(key);
       expect(response.status).toBe(200);
       expect(response.headers.get('x-deai-cost-e8s')).toBe(WORST.toString());
       expect(((await response.json()) as { usage: { cost_e8s: string } }).usage.cost_e8s).toBe(WORST.toString());
@@ -167,11 +175,7 @@ describe('the gateway holds a request’s worst case against its key while it ru
     const other = await startGateway({ registry, keys, port: 0, transport: recording });
     try {
       const { key } = keys.create({ name, limitE8s: 10n ** 12n });
-      const response = await fetch(`${other.baseURL}/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: MODEL, messages: MESSAGES, ...body })
-      });
+      const response = await plain(key, other, body);
       expect(response.status).toBe(200);
       return seen[0];
     } finally {
@@ -186,7 +190,9 @@ describe('the gateway holds a request’s worst case against its key while it ru
       messages: MESSAGES,
       temperature: 0.5,
       max_tokens: 10,
-      n_predict: 10
+      n_predict: 10,
+      stream: true,
+      stream_options: { include_usage: true }
     });
   });
 

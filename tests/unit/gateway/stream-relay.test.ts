@@ -58,7 +58,7 @@ describe('the gateway relaying a paid stream', () => {
           yield chunk(second);
           yield chunk(usage);
         }
-        return { kind: 'stream', chunks: chunks(), settlement: new Promise<UpstreamSettlement>((resolve) => (settle = resolve)) };
+        return { chunks: chunks(), settlement: new Promise<UpstreamSettlement>((resolve) => (settle = resolve)) };
       }
     };
     gateway = await startGateway({ registry, keys, transport, port: 0, attemptTimeoutMs: 1_000 });
