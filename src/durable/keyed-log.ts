@@ -1,4 +1,4 @@
-import { close, constants, existsSync, fdatasync, open as openFile, readFileSync, truncateSync, write } from 'node:fs';
+import { close, constants, existsSync, fdatasync, fsync, open as openFile, readFileSync, truncateSync, write } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -175,7 +175,8 @@ export class KeyedLog {
   }
 
   private async openLog(): Promise<number> {
-    const flags = constants.O_WRONLY | constants.O_APPEND;
+    // A link put where the log is (by whoever can write the folder) is refused (ELOOP), not followed to its target.
+    const flags = constants.O_WRONLY | constants.O_APPEND | NO_FOLLOW;
     const mode = this.o.mode ?? 0o666;
     try {
       return await pooled<number>((done) => openFile(this.logPath, flags, done));
@@ -195,7 +196,7 @@ export class KeyedLog {
     const text = JSON.stringify({ version: SNAPSHOT_VERSION, records: Object.fromEntries(this.records) });
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.tmp`;
-    const file = await open(tmp, 'w', this.o.mode ?? 0o666);
+    const file = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NO_FOLLOW, this.o.mode ?? 0o666);
     try {
       await file.writeFile(text);
       await file.sync();
@@ -279,14 +280,34 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Makes a rename or a new file's entry durable, where the platform allows opening a directory. */
+/** O_NOFOLLOW where the platform has it (not Windows). */
+const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/**
+ * How a platform or file system says a directory cannot be opened or fsynced at all (Windows: EISDIR or EPERM; some
+ * network file systems: EINVAL, ENOTSUP; a few systems refuse fsync on a read-only descriptor: EBADF). There the entry
+ * cannot be made durable this way, and the write goes on as before. Any other error (EIO: the disk failed) fails the
+ * append or snapshot that needed it, whose records stay queued for the next flush.
+ */
+const DIR_SYNC_REFUSED: ReadonlySet<string> = new Set(['EISDIR', 'EPERM', 'EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EBADF']);
+
+/** Makes a rename or a new file's entry durable, where the platform allows fsyncing a directory. */
 async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r').catch(() => undefined);
-  if (handle === undefined) return;
-  await handle
-    .sync()
-    .catch(() => undefined)
-    .finally(() => handle.close());
+  const refused = (error: unknown): boolean => DIR_SYNC_REFUSED.has(String((error as NodeJS.ErrnoException).code));
+  let fd: number;
+  try {
+    fd = await pooled<number>((done) => openFile(dir, constants.O_RDONLY, done));
+  } catch (error) {
+    if (refused(error)) return;
+    throw error;
+  }
+  try {
+    await pooled<void>((done) => fsync(fd, done));
+  } catch (error) {
+    if (!refused(error)) throw error;
+  } finally {
+    await pooled<void>((done) => close(fd, done)).catch(() => undefined);
+  }
 }
 
 /** A callback-API file operation as a promise (one thread-pool job). */

@@ -4,7 +4,7 @@
  * makes a new file without an error, `logEntryDurable` stays true, and no directory fsync follows: flush() acknowledges
  * records whose file a power cut can take away with its directory entry.
  *
- * The PoC records every directory fsync (syncDir opens the directory with fs/promises `open(dir, 'r')`).
+ * The PoC records every directory fsync (syncDir fsyncs the directory through node:fs's callback `fsync`).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,13 +14,21 @@ import { describe, expect, it, vi } from 'vitest';
 
 const dirSyncs = vi.hoisted(() => [] as string[]);
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs/promises')>();
-  const open = async (...args: Parameters<typeof fs.open>) => {
-    if (args[1] === 'r') dirSyncs.push(String(args[0]));
-    return fs.open(...args);
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const paths = new Map<number, string>();
+  const open = ((path: string, flags: number, ...rest: unknown[]) => {
+    const callback = rest.pop() as (error: NodeJS.ErrnoException | null, fd: number) => void;
+    fs.open(path, flags, ...(rest as [number]), (error, fd) => {
+      if (error === null) paths.set(fd, String(path));
+      callback(error, fd);
+    });
+  }) as typeof fs.open;
+  const fsync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+    dirSyncs.push(String(paths.get(fd)));
+    fs.fsync(fd, callback);
   };
-  return { ...fs, open, default: { ...fs, open } };
+  return { ...fs, open, fsync, default: { ...fs, open, fsync } };
 });
 
 const { KeyedLog } = await import('../../../src/durable/keyed-log.js');

@@ -11,7 +11,7 @@ import { ReceiptStore } from '../../../src/runner/metered/receipt-store.js';
 /** Every file operation the store makes, in order: what is on disk when the new file replaces the old one. */
 const ops = vi.hoisted(() => [] as string[]);
 
-/** Appends go through node:fs's callback API (opened, written, fdatasync'd and closed on the thread pool). */
+/** Appends and directory syncs go through node:fs's callback API (opened, written, synced and closed on the thread pool). */
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const paths = new Map<number, string>();
@@ -30,7 +30,11 @@ vi.mock('node:fs', async (importOriginal) => {
     ops.push(`datasync ${paths.get(fd)}`);
     fs.fdatasync(fd, callback);
   };
-  const mocked = { open, write, fdatasync };
+  const fsync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+    ops.push(`sync ${paths.get(fd)}`);
+    fs.fsync(fd, callback);
+  };
+  const mocked = { open, write, fdatasync, fsync };
   return { ...fs, ...mocked, default: { ...fs, ...mocked } };
 });
 
