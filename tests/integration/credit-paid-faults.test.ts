@@ -101,7 +101,6 @@ describe('paid path: exactly once through a stopped ledger and a restarted runne
 
     // The ledger stops. Paying runners needs only the registry: requests, receipts and batches go on.
     await setCanisterRunning(net, t.ledger, false);
-    okOf(await admin.set_credit_config({ dispute_window_seconds: [], auto_payout_threshold_e8s: [1n], min_reserve_e8s: [] }));
     const createdAt = net.engine.now();
     const asPayer = await t.tasks(payer);
     expect(errOf(await asPayer.deposit_credit({ amount_e8s: 5_000_000n, created_at_time: [createdAt] }))).toMatchObject({
@@ -120,6 +119,9 @@ describe('paid path: exactly once through a stopped ledger and a restarted runne
     const withdrawal = okOf(await asRunner.withdraw_accrued());
     expect(withdrawal.amount_e8s).toBe(owedAfterBatch);
     expect(errOf(await asRunner.withdraw_accrued())).toMatchObject({ InsufficientCredit: {} });
+    // Automatic payouts from now on (set only now: the credit timer, which runs on the clock, would otherwise race the
+    // withdrawal above for the accrued balance when the machine is slow).
+    okOf(await admin.set_credit_config({ dispute_window_seconds: [], auto_payout_threshold_e8s: [1n], min_reserve_e8s: [] }));
     await processTasks(t);
     expect((await payoutsOf(t, 'pending')).length).toBeGreaterThanOrEqual(1);
 
