@@ -36,7 +36,8 @@ function candidate(c: Candidate): string {
     `breakdown = record { load = ${f64(b.load)}; freshness = ${f64(b.freshness)}; price = ${f64(b.price)}; reputation = ${f64(b.reputation)}; latency = ${f64(b.latency)}; efficiency = ${f64(b.efficiency)} };`,
     `affinity = ${c.affinity ? 'true' : 'false'};`,
     `confidential_kind = ${text(c.confidentialKind)};`,
-    `confidential_verified = ${c.confidentialVerified ? 'true' : 'false'}`,
+    `confidential_verified = ${c.confidentialVerified ? 'true' : 'false'};`,
+    `served_context = ${c.servedContext} : nat64`,
     '}'
   ].join(' ');
 }

@@ -110,7 +110,8 @@ export function candidateView(c: Candidate): CandidateView {
     breakdown: c.breakdown,
     affinity: c.affinity,
     confidential_kind: c.confidentialKind,
-    confidential_verified: c.confidentialVerified
+    confidential_verified: c.confidentialVerified,
+    served_context: BigInt(c.servedContext)
   };
 }
 

@@ -62,17 +62,18 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   const { request } = call;
   const card = await deps.catalog.card(request.model);
   const candidates = await deps.catalog.findRunners(runnerRequestOf(card.id, request.provider));
+  const bound = requestBoundOf(call.path, request);
+  if (typeof bound === 'string') throw new GatewayError('InvalidRequest', `Invalid body: ${bound}`);
   const plan = planRoute(candidates, request.provider, {
     ...(call.affinityKey === undefined ? {} : { affinityKey: call.affinityKey }),
     measurements: (runner) => deps.measurements.get(runner),
-    demoted: (runner) => deps.measurements.demoted(runner)
+    demoted: (runner) => deps.measurements.demoted(runner),
+    maxTokens: bound.maxTokens
   });
   if (plan.length === 0)
     throw new GatewayError('NoRunner', `No live runner with an endpoint serves ${card.id} under the requested routing constraints`);
   const stream = request.stream === true;
   const includeUsage = stream && request.stream_options?.include_usage === true;
-  const bound = requestBoundOf(call.path, request);
-  if (typeof bound === 'string') throw new GatewayError('InvalidRequest', `Invalid body: ${bound}`);
   // Only the fields that cannot raise the cost past the bound reach the engine, told the bound the key pays for as both
   // `max_tokens` and llama.cpp's `n_predict` (which it reads first), as the metered runner proxy does. Runners always
   // stream: a plain answer is put together here (answer.ts), so a runner that never starts is left at the first-token
@@ -83,16 +84,22 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   /**
    * A runner's 4xx for the request: the gateway checked the request itself (schema, bound) before any runner saw it, so
    * it cannot tell a real refusal (a prompt beyond the context) from a runner refusing everything; one more runner is
-   * tried, and if that one serves it, the refusing runner is demoted. Past that, the 4xx goes to the client.
+   * tried, one that serves a longer context first, and if that one serves it, the refusing runner is demoted, unless
+   * the one that served it has the longer context (then the refusal was the context's, as honest runners refuse: a
+   * long prompt must not demote every small-context runner). Past that, the 4xx goes to the client.
    */
-  let rejected: { runner: string; error: UpstreamError } | undefined;
+  let rejected: { runner: string; servedContext: bigint; error: UpstreamError } | undefined;
   let retriedRejected = false;
-  const servedAfterRejection = (): void => {
+  const servedAfterRejection = (servedContext: bigint): void => {
     if (rejected === undefined) return;
+    const fields = { runner: rejected.runner, error: rejected.error.message };
+    if (servedContext > rejected.servedContext) return deps.log('context-refusal', fields);
     deps.measurements.demote(rejected.runner);
-    deps.log('demoted', { runner: rejected.runner, error: rejected.error.message });
+    deps.log('demoted', fields);
   };
-  for (const candidate of plan) {
+  const queue = [...plan];
+  for (let at = 0; at < queue.length; at++) {
+    const candidate = queue[at] as (typeof queue)[number];
     if (call.signal.aborted) return;
     if (rejected !== undefined && retriedRejected) break;
     const target: UpstreamTarget = {
@@ -133,7 +140,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       const chunks = streamed.chunks[Symbol.asyncIterator]();
       const first = await chunks.next();
       clearTimeout(timer);
-      if (first.done !== true) servedAfterRejection();
+      if (first.done !== true) servedAfterRejection(candidate.servedContext);
       const firstTokenMs = performance.now() - startedMs;
       if (!stream) {
         const answered = await answerPlain(deps, call, {
@@ -229,8 +236,12 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       if (error instanceof UpstreamError && !error.retryable) {
         // A second runner refusing it too: the request itself is at fault.
         if (rejected !== undefined) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
-        rejected = { runner: target.runner, error };
+        rejected = { runner: target.runner, servedContext: candidate.servedContext, error };
         deps.log('rejected', { runner: target.runner, error: error.message });
+        // The one more runner: a planned one with a longer context first (a refusal is most often the context's).
+        const rest = queue.splice(at + 1);
+        const longer = (c: (typeof rest)[number]): boolean => c.servedContext > candidate.servedContext;
+        queue.push(...rest.filter(longer), ...rest.filter((c) => !longer(c)));
         continue;
       }
       const reason = attempt.signal.aborted

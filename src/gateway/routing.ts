@@ -48,6 +48,11 @@ export interface RouteOptions {
   measurements?: (runner: string) => RunnerMeasurements | undefined;
   /** Runners this gateway has demoted (a 4xx another runner then served): tried after all others. */
   demoted?: (runner: string) => boolean;
+  /**
+   * The `max_tokens` the engine is told: runners serving a shorter context go after the others (vLLM refuses a request
+   * whose max_tokens exceeds its context; llama.cpp stops at it), before demoted ones.
+   */
+  maxTokens?: number;
   maxAttempts?: number;
 }
 
@@ -73,8 +78,10 @@ export function planRoute(
     .map((x) => x.c);
   if (options.affinityKey !== undefined)
     list = withAffinity(list, options.affinityKey, key, provider?.sort === undefined ? AFFINITY_SCORE_BAND : 0);
+  const maxTokens = options.maxTokens;
+  if (maxTokens !== undefined) list = lastWhere(list, (c) => c.servedContext < BigInt(maxTokens));
   const demoted = options.demoted;
-  if (demoted !== undefined) list = [...list.filter((c) => !demoted(c.runner)), ...list.filter((c) => demoted(c.runner))];
+  if (demoted !== undefined) list = lastWhere(list, (c) => demoted(c.runner));
   // A runner named twice is still tried once (else `order: [r, r, r, r]` spends every attempt on one runner).
   const order = [...new Set(provider?.order ?? [])];
   const ordered = order.flatMap((runner) => list.filter((c) => c.runner === runner));
@@ -85,6 +92,12 @@ export function planRoute(
   } else if (!fallbacks) list = list.slice(0, 1);
   return list.slice(0, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
 }
+
+/** `list` with the candidates `late` says go last, each part in its order. */
+const lastWhere = (list: Reachable[], late: (c: Reachable) => boolean): Reachable[] => [
+  ...list.filter((c) => !late(c)),
+  ...list.filter(late)
+];
 
 /** Smaller sorts first; for the registry's own order, minus the score (bands of equal scores for affinity). */
 function sortKey(

@@ -114,7 +114,8 @@ export function toCandidate(candidate: CandidateView): RunnerCandidate {
     heartbeatAgeNs: candidate.heartbeat_age_ns,
     breakdown: { ...candidate.breakdown },
     confidentialKind: candidate.confidential_kind,
-    confidentialVerified: candidate.confidential_verified
+    confidentialVerified: candidate.confidential_verified,
+    servedContext: candidate.served_context
   };
 }
 

@@ -177,7 +177,13 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
     expect(human.stdout).toMatch(/RUNNER\s+ENGINE\s+STATE\s+FREE SLOTS\s+SCORE\s+PRICE/);
     expect(human.stdout).toMatch(new RegExp(`${runner.getPrincipal().toText()}\\s+llama\\.cpp`));
     expect(machine).toEqual([
-      expect.objectContaining({ runner: runner.getPrincipal().toText(), engine: 'llama.cpp', freeSlots: 2, inputPricePerMillion: '1000' })
+      expect.objectContaining({
+        runner: runner.getPrincipal().toText(),
+        engine: 'llama.cpp',
+        freeSlots: 2,
+        inputPricePerMillion: '1000',
+        servedContext: '8192'
+      })
     ]);
   });
 

@@ -36,6 +36,7 @@ export const testCandidate = (model: string, overrides: Partial<RunnerCandidate>
   breakdown: { load: 1, freshness: 1, price: 0.5, reputation: 0.5, latency: 0.5, efficiency: 0.5 },
   confidentialKind: 'none',
   confidentialVerified: false,
+  servedContext: 4096n,
   ...overrides
 });
 

@@ -62,6 +62,8 @@ export interface Candidate {
   /** The runner's confidential-computing claim (`none`, `sev-snp`, …) and whether its attestation was verified. */
   confidentialKind: string;
   confidentialVerified: boolean;
+  /** The context (tokens) the runner serves the model with, as its engine reported it when it registered. */
+  servedContext: number;
 }
 
 const LIVE_STATES: ReadonlySet<RunnerState> = new Set(['ready', 'busy']);
@@ -341,7 +343,8 @@ function toCandidate(store: RegistryStore, m: Match, breakdown: Breakdown, nowNs
     breakdown,
     affinity,
     confidentialKind: stored.manifest.confidential.kind,
-    confidentialVerified: stored.manifest.confidential.kind !== 'none' && confidentialOf(stored).verified
+    confidentialVerified: stored.manifest.confidential.kind !== 'none' && confidentialOf(stored).verified,
+    servedContext: m.deployment.servedContext
   };
 }
 

@@ -283,6 +283,8 @@ export interface Candidate {
   /** The runner's confidential-computing kind (`none`, `sev-snp`, …) and whether its attestation was verified. */
   confidential_kind: string;
   confidential_verified: boolean;
+  /** The context (tokens) the runner serves the model with: a router sends a long request to a runner that fits it. */
+  served_context: bigint;
 }
 export const Candidate = typed<Candidate>(
   IDL.Record({
@@ -301,7 +303,8 @@ export const Candidate = typed<Candidate>(
     breakdown: Breakdown,
     affinity: IDL.Bool,
     confidential_kind: IDL.Text,
-    confidential_verified: IDL.Bool
+    confidential_verified: IDL.Bool,
+    served_context: Nat64
   })
 );
 

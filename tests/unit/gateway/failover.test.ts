@@ -163,6 +163,55 @@ describe('a runner’s 4xx', () => {
     }
   });
 
+  it('is retried on a runner serving a longer context first; served there, the shorter one is not demoted', async () => {
+    // The registry ranks a (4,096 tokens), b (4,096), c (32,768); a refuses (its context), c serves it.
+    const byContext: GatewayRegistry = {
+      listModels: async () => [card],
+      findRunners: async () => [runner('a'), runner('b'), { ...runner('c'), servedContext: 32_768n }]
+    };
+    const tried: string[] = [];
+    const events: string[] = [];
+    const gateway = await startGateway({
+      registry: byContext,
+      keys,
+      port: 0,
+      transport: transport(new Set(['a']), tried),
+      log: (event, fields) => events.push(`${event} ${String(fields.runner)}`)
+    });
+    try {
+      const { key } = keys.create({ name: 'context', limitE8s: 10n ** 12n });
+      expect(await ask(gateway.baseURL, key)).toBe(200);
+      expect(tried).toEqual(['a', 'c']);
+      expect(events).toContain('context-refusal a');
+      expect(events).not.toContain('demoted a');
+      // Not demoted: the next request still goes to a first (one it would serve, were it shorter), then to c.
+      expect(await ask(gateway.baseURL, key)).toBe(200);
+      expect(tried).toEqual(['a', 'c', 'a', 'c']);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a refusal that a runner of no longer context then serves demotes the refusing runner', async () => {
+    const tried: string[] = [];
+    const events: string[] = [];
+    const gateway = await startGateway({
+      registry,
+      keys,
+      port: 0,
+      transport: transport(new Set(['a']), tried),
+      log: (event, fields) => events.push(`${event} ${String(fields.runner)}`)
+    });
+    try {
+      const { key } = keys.create({ name: 'same-context', limitE8s: 10n ** 12n });
+      expect(await ask(gateway.baseURL, key)).toBe(200);
+      expect(events).toContain('demoted a');
+      expect(events).not.toContain('context-refusal a');
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('from two runners is passed on as a 400, a third never asked and nobody demoted', async () => {
     const tried: string[] = [];
     const gateway = await startGateway({ registry, keys, port: 0, transport: transport(new Set(['a', 'b']), tried) });

@@ -85,6 +85,20 @@ describe('planRoute: which runners, in which order', () => {
     expect(runners(planRoute(ranked, undefined, { demoted: (runner) => runner === 'a' }))).toEqual(['b', 'c', 'a']);
   });
 
+  it('runners serving less context than the max_tokens the engine is told go after the others, before demoted ones', () => {
+    const list = [
+      candidate('short', { score: 9_000, servedContext: 512n }),
+      candidate('long', { score: 8_000, servedContext: 8_192n }),
+      candidate('exact', { score: 7_000, servedContext: 1_024n }),
+      candidate('demoted', { score: 6_000, servedContext: 8_192n })
+    ];
+    const demoted = (runner: string): boolean => runner === 'demoted';
+    expect(runners(planRoute(list, undefined, { maxTokens: 1_024, demoted }))).toEqual(['long', 'exact', 'short', 'demoted']);
+    expect(runners(planRoute(list, undefined, { maxTokens: 256, demoted }))).toEqual(['short', 'long', 'exact', 'demoted']);
+    // An explicit `order` still wins.
+    expect(runners(planRoute(list, { order: ['short'] }, { maxTokens: 1_024 }))).toEqual(['short', 'long', 'exact', 'demoted']);
+  });
+
   it('an affinity key picks one runner among equals, the same every time, and different keys spread', () => {
     const equals = ['r1', 'r2', 'r3', 'r4', 'r5'].map((r, i) => candidate(r, { score: 8_000 - i * 10 }));
     const firstFor = (key: string): string | undefined => planRoute(equals, undefined, { affinityKey: key })[0]?.runner;
