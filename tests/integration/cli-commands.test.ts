@@ -174,8 +174,8 @@ describe('deai models | runners | task | ledger (CLI against the localnet)', () 
       cli('runners', 'find', '--model', cardId),
       json('runners', 'find', '--model', cardId, '--limit', '1')
     ]);
-    expect(human.stdout).toMatch(/RUNNER\s+ENGINE\s+STATE\s+FREE SLOTS\s+SCORE\s+PRICE/);
-    expect(human.stdout).toMatch(new RegExp(`${runner.getPrincipal().toText()}\\s+llama\\.cpp`));
+    expect(human.stdout).toMatch(/RUNNER\s+ENGINE\s+STATE\s+FREE SLOTS\s+SCORE\s+PRICE \(IN\/OUT PER M\)\s+CONTEXT/);
+    expect(human.stdout).toMatch(new RegExp(`${runner.getPrincipal().toText()}\\s+llama\\.cpp.*\\s8192\\s*$`, 'm'));
     expect(machine).toEqual([
       expect.objectContaining({
         runner: runner.getPrincipal().toText(),

@@ -25,14 +25,15 @@ export function registerRunners(program: Command): void {
           found.length === 0
             ? `No live runner serves ${flags.model}.`
             : table(
-                ['RUNNER', 'ENGINE', 'STATE', 'FREE SLOTS', 'SCORE', 'PRICE (IN/OUT PER M)'],
+                ['RUNNER', 'ENGINE', 'STATE', 'FREE SLOTS', 'SCORE', 'PRICE (IN/OUT PER M)', 'CONTEXT'],
                 found.map((r) => [
                   r.runner,
                   r.engine,
                   r.state,
                   String(r.freeSlots),
                   r.score.toFixed(3),
-                  `${r.inputPricePerMillion}/${r.outputPricePerMillion}`
+                  `${r.inputPricePerMillion}/${r.outputPricePerMillion}`,
+                  String(r.servedContext)
                 ])
               );
         output(flags.json).result(human, found);
