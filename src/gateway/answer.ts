@@ -16,6 +16,8 @@ import { UpstreamError, sseDataOf, type UpstreamPath } from './transport.js';
 
 const MAX_CHOICES = 128;
 const MAX_TOOL_CALLS = 128;
+/** Top-level fields kept from the chunks (id, created, model, system_fingerprint, an engine's own such as timings). */
+const MAX_TOP_FIELDS = 64;
 /** Delta fields that are text to join; any other delta field is kept as the last chunk gave it. */
 const TEXT_FIELDS = ['content', 'reasoning_content', 'refusal'] as const;
 
@@ -37,7 +39,9 @@ interface Choice {
 }
 
 export class AnswerAssembler {
-  private top: Record<string, unknown> | undefined;
+  /** Without a prototype: a runner's `__proto__` key is a field like any other. */
+  private readonly top: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  private topFields = 0;
   private readonly choices = new Map<number, Choice>();
   private chars = 0;
 
@@ -51,9 +55,13 @@ export class AnswerAssembler {
     // What the chunk's text weighed (where its transport kept it) and the text kept from it count toward the bound.
     this.count(sseDataOf(chunk)?.length ?? 0);
     const { choices, usage: _usage, object: _object, ...rest } = chunk;
-    // The first chunk names the answer (id, created); later ones may add fields (llama.cpp's timings).
-    this.top =
-      this.top === undefined ? rest : { ...this.top, ...rest, id: this.top.id ?? rest.id, created: this.top.created ?? rest.created };
+    // The first chunk names the answer (id, created); later ones may add fields (llama.cpp's timings), set in place (a
+    // copy per chunk would cost a runner's every new key again on each later chunk), at most MAX_TOP_FIELDS of them.
+    for (const [key, value] of Object.entries(rest)) {
+      if (key in this.top ? key === 'id' || key === 'created' : this.topFields >= MAX_TOP_FIELDS) continue;
+      if (!(key in this.top)) this.topFields += 1;
+      this.top[key] = value;
+    }
     if (!Array.isArray(choices)) return;
     for (const part of choices) {
       if (!isRecord(part)) throw this.bad('a choice that is not an object');
@@ -105,7 +113,8 @@ export class AnswerAssembler {
   private choiceAt(index: number): Choice {
     let choice = this.choices.get(index);
     if (choice === undefined) {
-      choice = { index, text: {}, other: {}, toolCalls: new Map(), finishReason: undefined, logprobs: undefined };
+      const other = Object.create(null) as Record<string, unknown>;
+      choice = { index, text: {}, other, toolCalls: new Map(), finishReason: undefined, logprobs: undefined };
       this.choices.set(index, choice);
     }
     return choice;

@@ -99,6 +99,22 @@ describe('a plain answer put together from a stream', () => {
     });
   });
 
+  it('keeps the first chunk’s id and created, later fields in place, at most 64 top-level fields; __proto__ is a field', () => {
+    const assembler = new AnswerAssembler('/v1/chat/completions');
+    assembler.add(chunk([{ index: 0, delta: { content: 'a' } }], { system_fingerprint: 'b1' }));
+    assembler.add({ id: 'other', created: 1, system_fingerprint: 'b2', choices: [] });
+    // A runner adding a new top-level key to every chunk: 10,000 chunks keep 64 fields, not 10,000.
+    for (let i = 0; i < 10_000; i++) assembler.add({ [`k${i}`]: i, choices: [] });
+    assembler.add(
+      JSON.parse('{"__proto__":{"polluted":true},"choices":[{"index":0,"delta":{"__proto__":{"x":1}}}]}') as Record<string, unknown>
+    );
+    const answer = assembler.answer();
+    expect(answer).toMatchObject({ id: 'chatcmpl-1', created: 1_700_000_000, system_fingerprint: 'b2' });
+    expect(Object.keys(answer).length).toBeLessThanOrEqual(64 + 2);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(answer)).choices[0].message.content).toBe('a');
+  });
+
   it('an empty stream is an answer with no choices', () => {
     expect(new AnswerAssembler('/v1/chat/completions').answer()).toEqual({ object: 'chat.completion', choices: [] });
   });
