@@ -2,7 +2,7 @@
  * Gateway benchmark (issue 17): what the paid fast path costs next to llama-server alone, measured side by side in one
  * run on the tiny random llama (a real llama-server, several slots) and an in-process localnet.
  *
- *   npm run bench:gateway [-- --requests 40 --tokens 64 --load 192 --clients 16]
+ *   npm run bench:gateway [-- --requests 40 --tokens 64 --load 192 --clients 16 --model tiny|small]
  *
  * Three paths to the same llama-server: direct (the `openai` client on llama-server's /v1), metered (the payer client
  * → the runner's metered endpoint, signed, receipts, settled in batches) and the gateway (the `openai` client →
@@ -15,6 +15,10 @@
  * short generations give requests/s. The registry's settle_usage messages (the payers' default batches: 100 requests
  * or 10 s) give the instructions per settled request, and the ledger's block count the transfers per 1,000 requests
  * (deposits, approvals and the runner's withdrawal; reservations and settlement move no tokens on the ledger).
+ *
+ * `--model small` runs it all on the 60 M-parameter random llama (~5 ms a token on 2 cores) instead of the 4.2 M tiny one
+ * (~0.4 ms a token): inference that costs more per token, as every real model's does, next to the same fixed cost of the
+ * two hops in front of it.
  *
  * A fourth path is the floor of any such design: the same clients through two pass-through Node HTTP hops in their own
  * processes (tests/bench/pass-through.ts: no signing, metering or books), which is what the gateway and the runner are
@@ -50,7 +54,7 @@ import {
 } from './gateway-paths.ts';
 import { cpuDuring } from './process-cpu.ts';
 import { percentile, printTable, row } from './report.ts';
-import { flag, hostProfileArgs, sized } from './scale.ts';
+import { choice, flag, hostProfileArgs, sized } from './scale.ts';
 
 const REQUESTS = flag('requests', sized(40, 4));
 const TOKENS = flag('tokens', sized(64, 16));
@@ -58,7 +62,8 @@ const LOAD = flag('load', sized(192, 32));
 const LOAD_TOKENS = 8;
 const CLIENTS = flag('clients', 16);
 const SLOTS = 4;
-const MODEL_ID = 'deai/tiny-random-llama';
+const MODEL_SIZE = choice('model', ['tiny', 'small'] as const, 'tiny');
+const MODEL_ID = `deai/${MODEL_SIZE}-random-llama`;
 const PRICES = { inputPerMillion: 10_000_000n, outputPerMillion: 30_000_000n };
 const prompt = (i: number): string => `Write a short story about lighthouse number ${i}.`;
 const M = (n: number): string => `${(n / 1e6).toFixed(2)}M`;
@@ -126,13 +131,13 @@ async function openPayer(t: TaskNetwork, meter: SettleMeter, depositE8s: bigint)
   return PayerClient.open({ identity, credit: meter.wrap(credit) });
 }
 
-const llama = await llamaFixture({ slots: SLOTS });
+const llama = await llamaFixture({ slots: SLOTS, size: MODEL_SIZE });
 const net = await Localnet.start({ port: 0, stateDir: null });
 const dir = mkdtempSync(join(tmpdir(), 'deai-bench-gateway-'));
 const stops: Array<() => Promise<unknown>> = [];
 try {
   console.log(
-    `Gateway benchmark (node ${process.version}): tiny random llama (llama.cpp ${llama.commit}), ${SLOTS} slots; ` +
+    `Gateway benchmark (node ${process.version}): ${MODEL_SIZE} random llama (llama.cpp ${llama.commit}), ${SLOTS} slots; ` +
       `${REQUESTS} interleaved streamed requests of ${TOKENS} tokens per path; ${CLIENTS} clients × ${LOAD} requests of ${LOAD_TOKENS} tokens per path\n`
   );
   const t = await taskNetwork(net);
@@ -207,10 +212,12 @@ try {
   // Warm-up: connections, the gateway's catalog, each payer's credit line.
   for (const [, path] of paths) for (let i = 0; i < 3; i++) await path({ prompt: 'warm up', maxTokens: 8 });
 
-  // Latency and generation speed: the paths take turns on each prompt, so drift on a busy machine hits all alike.
+  // Latency and generation speed: the paths take turns, so drift on a busy machine hits all alike. Each request has a
+  // prompt of its own: the same prompt again would find llama-server's prompt cache warm for every path but the first
+  // (on the small model that is ~10 ms of prompt evaluation the first path alone would pay).
   const runs = paths.map((): StreamRun[] => []);
   for (let i = 0; i < REQUESTS; i++)
-    for (const [p, [, path]] of paths.entries()) runs[p]!.push(await path({ prompt: prompt(i), maxTokens: TOKENS }));
+    for (const [p, [, path]] of paths.entries()) runs[p]!.push(await path({ prompt: prompt(i * paths.length + p), maxTokens: TOKENS }));
   const ttft = runs.map((r) =>
     percentile(
       r.map((x) => x.firstTokenMs),

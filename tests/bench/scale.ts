@@ -22,6 +22,16 @@ export function flag(name: string, fallback: number): number {
   return Number.isFinite(value) ? value : fallback;
 }
 
+/** A `--name value` flag that must be one of `choices`; without one, `fallback`. Anything else fails loudly. */
+export function choice<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const value = process.argv[index + 1];
+  if (value === undefined || !(choices as readonly string[]).includes(value))
+    throw new Error(`--${name} must be one of ${choices.join(', ')} (got ${value ?? 'nothing'})`);
+  return value as T;
+}
+
 /** Node flags for a host process the benchmark starts: with `--profile-host`, a CPU profile in $TMPDIR/deai-host-profile. */
 export function hostProfileArgs(): string[] {
   return process.argv.includes('--profile-host') ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'deai-host-profile')}`] : [];

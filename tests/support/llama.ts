@@ -1,5 +1,5 @@
 import { startLlamaServer, type LlamaServer } from '../../src/runner/llama/server.ts';
-import { ensureTinyModel } from '../../src/runner/llama/tiny-model.ts';
+import { ensureRandomModel, type RandomModelSize } from '../../src/runner/llama/tiny-model.ts';
 import { ensureLlamaServer } from '../../src/runner/llama/toolchain.ts';
 
 export const TINY_ALIAS = 'tiny-random-llama';
@@ -16,19 +16,23 @@ export interface LlamaFixture {
 }
 
 /**
- * A real llama-server on the tiny random model. The first call on a machine builds llama.cpp (~5-6 min on
+ * A real llama-server on a random model (`size`: the tiny one unless asked). The first call on a machine builds llama.cpp (~5-6 min on
  * 2 cores) into the shared cache; later calls start in well under a second. Give the beforeAll a long timeout.
  */
-export async function llamaFixture(options: { slots?: number; ctx?: number; threads?: number } = {}): Promise<LlamaFixture> {
+export async function llamaFixture(
+  options: { slots?: number; ctx?: number; threads?: number; size?: RandomModelSize } = {}
+): Promise<LlamaFixture> {
   const onProgress = (message: string) => console.log(`[llama] ${message}`);
+  const { size = 'tiny', ...serverOptions } = options;
   const toolchain = await ensureLlamaServer({ onProgress });
-  const modelPath = await ensureTinyModel({ onProgress });
-  const server = await startLlamaServer({ modelPath, serverPath: toolchain.serverPath, alias: TINY_ALIAS, ...options });
+  const modelPath = await ensureRandomModel(size, { onProgress });
+  const alias = size === 'tiny' ? TINY_ALIAS : `${size}-random-llama`;
+  const server = await startLlamaServer({ modelPath, serverPath: toolchain.serverPath, alias, ...serverOptions });
   return {
     url: server.url,
     modelPath,
     serverPath: toolchain.serverPath,
-    alias: TINY_ALIAS,
+    alias,
     commit: toolchain.commit,
     server,
     stop: server.stop
