@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 
 import { LlamaServerStartError, startLlamaServer } from '../../src/runner/llama/server.ts';
-import { TINY_MODEL_PARAMS } from '../../src/runner/llama/tiny-model.ts';
+import { TINY_MODEL_PARAMS, ensureRandomModel } from '../../src/runner/llama/tiny-model.ts';
 import { execute, ExecutionError } from '../../src/inference/chat-stream.ts';
 import { readGgufFacts } from '../../src/runner/probes/gguf.ts';
 import { llamaCppProbe } from '../../src/runner/probes/llamacpp.ts';
@@ -184,6 +184,14 @@ describe('llama-server (real llama.cpp, tiny random model)', () => {
     const facts = await readGgufFacts(llama().modelPath);
     expect(facts).toMatchObject({ architecture: 'llama', quantization: 'Q8_0', parameters: TINY_MODEL_PARAMS });
   });
+
+  it('generates the small random model bench:gateway --model small runs on, once, beside the tiny one', async () => {
+    const path = await ensureRandomModel('small');
+    expect(path).toMatch(/small-random-llama-q8_0\.gguf$/);
+    expect(await readGgufFacts(path)).toMatchObject({ architecture: 'llama', quantization: 'Q8_0', parameters: 60_039_680 });
+    expect(await ensureRandomModel('small')).toBe(path);
+    expect(path).not.toBe(llama().modelPath);
+  }, 120_000);
 
   it('reports a server that dies in the middle of a streamed task as a retryable execution error', async () => {
     const doomed = await startLlamaServer({ modelPath: llama().modelPath, serverPath: llama().serverPath, alias: 'doomed' });
