@@ -1,4 +1,16 @@
-import { close, constants, existsSync, fdatasync, fsync, open as openFile, readFileSync, truncateSync, write } from 'node:fs';
+import {
+  close,
+  closeSync,
+  constants,
+  existsSync,
+  fdatasync,
+  fsync,
+  ftruncateSync,
+  open as openFile,
+  openSync,
+  readFileSync,
+  write
+} from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -45,6 +57,8 @@ export class KeyedLog {
   private writing: Promise<void> | undefined;
   private failure: unknown;
   private compactWanted = false;
+  /** The log's record count before which an automatic compaction is not tried again after one failed. */
+  private compactRetryAt = 0;
   /** Whether the log's directory entry is known durable (fsync of the directory once it was created). */
   private logEntryDurable: boolean;
   /** Lines dropped as torn or unreadable when loading (a test and an operator can see them). */
@@ -134,9 +148,16 @@ export class KeyedLog {
           this.failure = undefined;
           continue;
         }
-        const due = this.logRecords >= Math.max(this.o.compactAfterRecords ?? 1_000, 2 * this.records.size);
+        const due = this.logRecords >= Math.max(this.o.compactAfterRecords ?? 1_000, 2 * this.records.size, this.compactRetryAt);
         if (!this.compactWanted && !due) break;
-        await this.snapshot();
+        try {
+          await this.snapshot();
+        } catch (error) {
+          // A compaction the disk refused is tried again after as many records again (or by compact()), not after
+          // every append: each try writes every record.
+          this.compactRetryAt = this.logRecords + (this.o.compactAfterRecords ?? 1_000);
+          throw error;
+        }
         this.compactWanted = false;
         this.failure = undefined;
       }
@@ -206,7 +227,11 @@ export class KeyedLog {
     await rename(tmp, this.path);
     await syncDir(dirname(this.path));
     // Only now may the log go: the snapshot holds all it said.
-    const log = await open(this.logPath, 'r+').catch(() => undefined);
+    // Not through a link put at the log's path (its target would be emptied); a log already gone has nothing to cut.
+    const log = await open(this.logPath, constants.O_RDWR | NO_FOLLOW).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
     if (log !== undefined)
       try {
         await log.truncate(0);
@@ -236,7 +261,18 @@ export class KeyedLog {
   private replayLog(): number {
     // Bytes, each line decoded on its own: a broken character (a failed append's fragment) cannot shift where the torn
     // tail is cut.
-    const bytes = readFileSync(this.logPath);
+    // Opened without following a link put at the log's path (ELOOP: the store refuses to load), read and cut through
+    // the same descriptor.
+    const fd = openSync(this.logPath, constants.O_RDWR | NO_FOLLOW);
+    try {
+      return this.replayFrom(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private replayFrom(fd: number): number {
+    const bytes = readFileSync(fd);
     let dropped = 0;
     let start = 0;
     for (;;) {
@@ -258,7 +294,7 @@ export class KeyedLog {
       // A line without its newline was cut by a crash mid-append: it was never acknowledged. Later appends must not
       // continue it (they would make the line unreadable), so it goes.
       dropped += 1;
-      truncateSync(this.logPath, start);
+      ftruncateSync(fd, start);
     }
     return dropped;
   }
@@ -284,12 +320,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
 const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /**
- * How a platform or file system says a directory cannot be opened or fsynced at all (Windows: EISDIR or EPERM; some
- * network file systems: EINVAL, ENOTSUP; a few systems refuse fsync on a read-only descriptor: EBADF). There the entry
+ * How a platform or file system says a directory cannot be opened or fsynced at all (Windows: EISDIR or EPERM; a folder
+ * the process may write but not read: EACCES; some network and FUSE file systems: EINVAL, ENOSYS, ENOTSUP; a few
+ * systems refuse fsync on a read-only descriptor: EBADF). There the entry
  * cannot be made durable this way, and the write goes on as before. Any other error (EIO: the disk failed) fails the
  * append or snapshot that needed it, whose records stay queued for the next flush.
  */
-const DIR_SYNC_REFUSED: ReadonlySet<string> = new Set(['EISDIR', 'EPERM', 'EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EBADF']);
+const DIR_SYNC_REFUSED: ReadonlySet<string> = new Set(['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'ENOSYS', 'ENOTSUP', 'EOPNOTSUPP', 'EBADF']);
 
 /** Makes a rename or a new file's entry durable, where the platform allows fsyncing a directory. */
 async function syncDir(dir: string): Promise<void> {

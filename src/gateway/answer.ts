@@ -1,6 +1,6 @@
 import { ANSWER_BODY_MAX_BYTES } from '../sdk/bounded-body.js';
 import { isRecord } from './sse.js';
-import { UpstreamError, sseDataOf, type UpstreamPath } from './transport.js';
+import { UpstreamError, sseWeightOf, type UpstreamPath } from './transport.js';
 
 /**
  * A plain (unstreamed) OpenAI answer put together from the chunks of a streamed one. The gateway asks runners to stream
@@ -53,7 +53,7 @@ export class AnswerAssembler {
   /** Adds one streamed chunk (the usage-only chunk included); throws UpstreamError BadResponse past the bounds. */
   add(chunk: Record<string, unknown>): void {
     // What the chunk's text weighed (where its transport kept it) and the text kept from it count toward the bound.
-    this.count(sseDataOf(chunk)?.length ?? 0);
+    this.count(sseWeightOf(chunk) ?? 0);
     const { choices, usage: _usage, object: _object, ...rest } = chunk;
     // The first chunk names the answer (id, created); later ones may add fields (llama.cpp's timings), set in place (a
     // copy per chunk would cost a runner's every new key again on each later chunk), at most MAX_TOP_FIELDS of them.
@@ -152,7 +152,7 @@ export class AnswerAssembler {
     for (const [field, value] of Object.entries(logprobs)) {
       if (!Array.isArray(value)) continue;
       this.count(value.length);
-      const joined = ((choice.logprobs ??= {})[field] ??= []);
+      const joined = ((choice.logprobs ??= Object.create(null) as Record<string, unknown[]>)[field] ??= []);
       for (const item of value) joined.push(item);
     }
   }

@@ -1,56 +1,20 @@
-import type { ServerResponse } from 'node:http';
-
-import type { Catalog } from './catalog.js';
-import { AnswerAssembler } from './answer.js';
-import { GatewayError } from './errors.js';
-import type { ApiKeyView, KeyStore } from './keys.js';
-import type { Measurements } from './measurements.js';
-import { planRoute, runnerRequestOf } from './routing.js';
-import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
 import { engineBody, inputTokenBoundOf, requestBoundOf, worstCaseCostE8s } from '../core/credit/metering.js';
 import { meteredCostE8s } from '../core/rewards/pricing.js';
 import {
-  UpstreamError,
-  type UpstreamPath,
-  type UpstreamResponse,
-  type UpstreamSettlement,
-  type UpstreamTarget,
-  type UpstreamTransport,
-  sseDataOf
-} from './transport.js';
+  answerPlain,
+  brokenStreamChargeE8s,
+  record,
+  untilFirstChoice,
+  usageOf,
+  type CompletionCall,
+  type CompletionDeps
+} from './attempt.js';
+import { GatewayError } from './errors.js';
 import { writeSse, writeSseData } from './http.js';
+import { planRoute, runnerRequestOf } from './routing.js';
+import { UpstreamError, type UpstreamResponse, type UpstreamSettlement, type UpstreamTarget, sseDataOf } from './transport.js';
 
-export interface CompletionDeps {
-  catalog: Catalog;
-  transport: UpstreamTransport;
-  keys: KeyStore;
-  measurements: Measurements;
-  /** One runner's time to its first token before the next is tried (plain answers are streamed from runners too). */
-  attemptTimeoutMs: number;
-  /**
-   * One runner's time to its whole answer when the client wants it plain: past it the request fails without trying
-   * another runner (that one has begun serving it).
-   */
-  answerTimeoutMs: number;
-  log(event: string, fields: Record<string, unknown>): void;
-}
-
-export interface CompletionCall {
-  path: UpstreamPath;
-  request: ChatCompletionRequest | CompletionRequest;
-  key: ApiKeyView;
-  affinityKey?: string;
-  response: ServerResponse;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
-}
-
-const usageOf = (s: UpstreamSettlement): Record<string, unknown> => ({
-  prompt_tokens: s.promptTokens,
-  completion_tokens: s.completionTokens,
-  total_tokens: s.promptTokens + s.completionTokens,
-  cost_e8s: s.chargeE8s.toString()
-});
+export type { CompletionCall, CompletionDeps } from './attempt.js';
 
 /**
  * Serves one completion: the registry's live runners for the model, ordered by the request's `provider`
@@ -127,6 +91,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       return { ...settlement, chargeE8s: worstE8s };
     };
     let upstream: UpstreamResponse | undefined;
+    let chunks: AsyncIterator<Record<string, unknown>> | undefined;
     const attempt = new AbortController();
     const abort = (): void => attempt.abort();
     call.signal.addEventListener('abort', abort, { once: true });
@@ -137,18 +102,19 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     try {
       upstream = await deps.transport.send(target, { path: call.path, body }, attempt.signal);
       const streamed = upstream;
-      const chunks = streamed.chunks[Symbol.asyncIterator]();
-      const first = await chunks.next();
+      const reading = streamed.chunks[Symbol.asyncIterator]();
+      chunks = reading;
+      const opening = await untilFirstChoice(reading, target.runner);
       clearTimeout(timer);
-      if (first.done !== true) servedAfterRejection(candidate.servedContext);
+      servedAfterRejection(candidate.servedContext);
       const firstTokenMs = performance.now() - startedMs;
       if (!stream) {
         const answered = await answerPlain(deps, call, {
           target,
           card: card.id,
           startedMs,
-          first,
-          chunks,
+          opening,
+          chunks: reading,
           settlement: streamed.settlement,
           worstE8s,
           attempt,
@@ -181,8 +147,8 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         await writeSse(call.response, { ...chunk, model: card.id });
       };
       try {
-        if (first.done !== true) await pass(first.value);
-        for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) await pass(next.value);
+        for (const chunk of opening) await pass(chunk);
+        for (let next = await reading.next(); next.done !== true; next = await reading.next()) await pass(next.value);
       } catch (error) {
         // After the first token the answer cannot move to another runner: the client gets an error event.
         const message = error instanceof Error ? error.message : String(error);
@@ -224,13 +190,21 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       }
       // The gateway's own refusal (its payer is out of credit): no other runner would change it.
       if (error instanceof GatewayError) throw error;
+      // Stopped by the gateway's timer, or (from here) by the gateway itself: a runner's request left half-read (no
+      // choice before its end) must not hold the attempt open while its settlement is awaited.
+      const timedOut = attempt.signal.aborted;
+      if (!timedOut) attempt.abort(error);
+      await chunks?.return?.();
       const settlement = upstream === undefined ? undefined : billed(await upstream.settlement);
-      if (attempt.signal.aborted) {
+      if (timedOut) {
         // The gateway's timer stopped a runner that had the request (it read the prompt at least): the key pays what the
         // transport metered, or the prompt's bound, so a request made to time out costs its sender at each runner.
         const inputE8s = meteredCostE8s(prices, inputTokenBoundOf(bound.promptBytes), 0n);
         chargeE8s = settlement === undefined ? inputE8s : brokenStreamChargeE8s(settlement, inputE8s);
       }
+      // A paid runner that took the request and broke before its first chunk: the gateway's payer may yet pay it up to
+      // the worst case (it takes up a charge the runner lists for such a request), so the key pays that.
+      else if (error instanceof UpstreamError && error.details.billable === true) chargeE8s = worstE8s;
       // A failover: the key pays only what the transport reports this runner charged (nothing for a refusal).
       else if (settlement !== undefined) chargeE8s = settlement.chargeE8s;
       if (error instanceof UpstreamError && !error.retryable) {
@@ -244,7 +218,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
         queue.push(...rest.filter(longer), ...rest.filter((c) => !longer(c)));
         continue;
       }
-      const reason = attempt.signal.aborted
+      const reason = timedOut
         ? String(attempt.signal.reason instanceof Error ? attempt.signal.reason.message : 'aborted')
         : error instanceof Error
           ? error.message
@@ -271,72 +245,6 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
   );
 }
 
-interface PlainAttempt {
-  target: UpstreamTarget;
-  card: string;
-  startedMs: number;
-  first: IteratorResult<Record<string, unknown>>;
-  chunks: AsyncIterator<Record<string, unknown>>;
-  /** The transport's settlement of the stream. */
-  settlement: Promise<UpstreamSettlement>;
-  /** The worst case the key was held for at this runner. */
-  worstE8s: bigint;
-  /** Aborted by the whole-answer limit set here, or when the client goes away. */
-  attempt: AbortController;
-  billed(settlement: UpstreamSettlement): UpstreamSettlement;
-}
-
-/**
- * A plain answer from a runner that has streamed its first token: the rest of its chunks, within the whole-answer limit
- * counted from the attempt's start, put together (AnswerAssembler) and written as one JSON answer with the billed usage.
- * Past the first token the runner has begun serving, so a failure here is not tried elsewhere: it is returned, with the
- * charge of a broken stream, for the caller to throw. A client that went away gets nothing written.
- */
-async function answerPlain(
-  deps: CompletionDeps,
-  call: CompletionCall,
-  a: PlainAttempt
-): Promise<{ chargeE8s: bigint; failure?: GatewayError }> {
-  const limitMs = deps.answerTimeoutMs;
-  const timer = setTimeout(
-    () => a.attempt.abort(new Error(`no whole answer within ${limitMs} ms`)),
-    Math.max(0, limitMs - (performance.now() - a.startedMs))
-  );
-  const firstTokenMs = performance.now() - a.startedMs;
-  const answer = new AnswerAssembler(call.path);
-  try {
-    if (a.first.done !== true) answer.add(a.first.value);
-    for (let next = await a.chunks.next(); next.done !== true; next = await a.chunks.next()) answer.add(next.value);
-  } catch (error) {
-    clearTimeout(timer);
-    // Stop reading (a bound broken, or the time out) before waiting for what the transport metered.
-    await a.chunks.return?.();
-    const settlement = a.billed(await a.settlement);
-    const chargeE8s = brokenStreamChargeE8s(settlement, a.worstE8s);
-    if (call.signal.aborted) return { chargeE8s };
-    const reason = a.attempt.signal.aborted && a.attempt.signal.reason instanceof Error ? a.attempt.signal.reason.message : String(error);
-    deps.log('answer-failed', { runner: a.target.runner, error: reason });
-    record(deps, call, a.target, { ...settlement, chargeE8s }, firstTokenMs, performance.now() - a.startedMs);
-    return {
-      chargeE8s,
-      failure: new GatewayError('UpstreamFailed', `runner ${a.target.runner} failed mid-answer: ${reason}`, { cause: error })
-    };
-  }
-  clearTimeout(timer);
-  const settlement = a.billed(await a.settlement);
-  const body = { ...answer.answer(), model: a.card, provider: a.target.runner, usage: usageOf(settlement) };
-  if (!call.response.destroyed)
-    call.response
-      .writeHead(200, {
-        'content-type': 'application/json',
-        'x-deai-runner': a.target.runner,
-        'x-deai-cost-e8s': settlement.chargeE8s.toString()
-      })
-      .end(JSON.stringify(body));
-  record(deps, call, a.target, settlement, firstTokenMs, performance.now() - a.startedMs);
-  return { chargeE8s: settlement.chargeE8s };
-}
-
 /**
  * `data` (a chunk's JSON text, whose top-level `model` parsed as `current`) with that `model` set to `model`, without
  * parsing it again; undefined when that is not plainly possible (a second `"model":"`, an escape in the value), for the
@@ -352,33 +260,4 @@ export function withModel(data: string, current: string, model: string): string 
   if (data.slice(start, end) !== current || data[end] !== '"' || data.indexOf(key, end) >= 0) return undefined;
   if (current === model) return data;
   return `${data.slice(0, start)}${JSON.stringify(model).slice(1, -1)}${data.slice(end)}`;
-}
-
-/**
- * What a stream that did not end normally costs the key: the transport's settlement when it metered the request (its
- * prompt counted), else the worst case it was admitted at (a paid stream that broke has no accepted charge, yet the
- * runner may have charged the gateway for it).
- */
-function brokenStreamChargeE8s(settlement: UpstreamSettlement, worstE8s: bigint): bigint {
-  return settlement.promptTokens > 0 ? settlement.chargeE8s : worstE8s > settlement.chargeE8s ? worstE8s : settlement.chargeE8s;
-}
-
-function record(
-  deps: CompletionDeps,
-  call: CompletionCall,
-  target: UpstreamTarget,
-  settlement: UpstreamSettlement,
-  firstTokenMs: number,
-  totalMs: number
-): void {
-  deps.measurements.record(target.runner, { firstTokenMs, totalMs, completionTokens: settlement.completionTokens });
-  deps.log('served', {
-    key: call.key.prefix,
-    runner: target.runner,
-    promptTokens: settlement.promptTokens,
-    completionTokens: settlement.completionTokens,
-    chargeE8s: settlement.chargeE8s.toString(),
-    firstTokenMs: Math.round(firstTokenMs),
-    totalMs: Math.round(totalMs)
-  });
 }

@@ -5,10 +5,17 @@ import {
   UpstreamError,
   upstreamErrorCodeOf,
   withSseData,
+  withSseWeight,
   type UpstreamResponse,
   type UpstreamSettlement,
   type UpstreamTransport
 } from './transport.js';
+
+/**
+ * What a runner may send ahead of the gateway's reading (the gateway's client reading slower than the runner writes)
+ * before its request is stopped: far above an answer's worth of backlog, far below a memory problem.
+ */
+const MAX_BACKLOG_CHARS = 8 * 1024 * 1024;
 
 /**
  * The paid transport (README "Gateway"): every request goes to the runner's metered endpoint signed by the gateway's
@@ -27,7 +34,12 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
         endpoint: target.endpoint,
         prices: { inputPerMillion: target.inputPricePerMillion, outputPerMillion: target.outputPricePerMillion }
       };
-      const queue: Array<Record<string, unknown>> = [];
+      const queue: Array<{ chunk: Record<string, unknown>; chars: number }> = [];
+      /** Characters of SSE data received and not yet read by the gateway: at most MAX_BACKLOG_CHARS. */
+      let backlog = 0;
+      let overflow: UpstreamError | undefined;
+      /** Stops the payer's request when the gateway stops reading first (a failed answer, a bound broken). */
+      const stop = new AbortController();
       /** The runner's `[DONE]` came after a whole answer: the chunks end there, the settlement follows. */
       let ended = false;
       let wake: () => void = () => undefined;
@@ -37,13 +49,24 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
         .send(paidTarget, {
           path: request.path,
           body: request.body,
-          signal,
+          signal: AbortSignal.any([signal, stop.signal]),
           onChunk: (chunk: Record<string, unknown>, data: string) => {
-            // The charge is the payer's business: a chunk carrying it is passed on without it, the rest as sent.
-            if (chunk.deai_charge === undefined) queue.push(withSseData(chunk, data));
+            if (overflow !== undefined) return;
+            backlog += data.length;
+            if (backlog > MAX_BACKLOG_CHARS) {
+              // A runner writing far faster than the gateway's client reads (or a hostile one): stopped, not buffered.
+              overflow = new UpstreamError(
+                'BadResponse',
+                `runner ${target.runner} sent more than ${MAX_BACKLOG_CHARS} characters ahead of the reader`
+              );
+              stop.abort(overflow);
+            }
+            // The charge is the payer's business: a chunk carrying it is passed on without it (weighing what it was
+            // sent as), the rest as sent.
+            if (chunk.deai_charge === undefined) queue.push({ chunk: withSseData(chunk, data), chars: data.length });
             else {
               const { deai_charge: _charge, ...rest } = chunk;
-              queue.push(rest);
+              queue.push({ chunk: withSseWeight(rest, data.length), chars: data.length });
             }
             firstChunk();
             wake();
@@ -83,25 +106,33 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
           throw new UpstreamError(
             result.error.code === 'stream_broken' ? 'ServerError' : upstreamErrorCodeOf(result.status),
             `runner ${target.runner} answered ${result.status}: ${result.error.message}`,
-            { status: result.status }
+            // A stream that broke after the runner took the request: the payer may yet pay the runner for it.
+            { status: result.status, billable: result.error.code === 'stream_broken' }
           );
       }
       // A stream: chunks as they come; the settlement once the payer has checked the charge and signed the receipt.
       async function* chunks(): AsyncGenerator<Record<string, unknown>> {
-        for (;;) {
-          const chunk = queue.shift();
-          if (chunk !== undefined) {
-            yield chunk;
-            continue;
+        try {
+          for (;;) {
+            if (overflow !== undefined) throw overflow;
+            const next = queue.shift();
+            if (next !== undefined) {
+              backlog -= next.chars;
+              yield next.chunk;
+              continue;
+            }
+            if (ended) return;
+            if (final !== undefined) {
+              if ('error' in final)
+                throw new UpstreamError('ServerError', `runner ${target.runner} failed mid-stream: ${String(final.error)}`);
+              if (!final.result.ok) throw new UpstreamError('ServerError', `runner ${target.runner}: ${final.result.error.message}`);
+              return;
+            }
+            await new Promise<void>((resolve) => (wake = resolve));
           }
-          if (ended) return;
-          if (final !== undefined) {
-            if ('error' in final)
-              throw new UpstreamError('ServerError', `runner ${target.runner} failed mid-stream: ${String(final.error)}`);
-            if (!final.result.ok) throw new UpstreamError('ServerError', `runner ${target.runner}: ${final.result.error.message}`);
-            return;
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
+        } finally {
+          // The gateway stopped reading before the runner's answer ended: its request goes too (else it is read on).
+          if (!ended && final === undefined) stop.abort(new Error('the gateway stopped reading'));
         }
       }
       const settlement = sent.then((outcome) =>

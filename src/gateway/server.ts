@@ -52,13 +52,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const log = options.log ?? (() => undefined);
   const catalog = new Catalog(options.registry);
   const limiter = new RateLimiter();
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000;
   const deps: CompletionDeps = {
     catalog,
     transport: options.transport ?? directTransport(),
     keys: options.keys,
     measurements: new Measurements(),
-    attemptTimeoutMs: options.attemptTimeoutMs ?? 30_000,
-    answerTimeoutMs: options.answerTimeoutMs ?? 600_000,
+    attemptTimeoutMs,
+    // Counted from the attempt's start, so never shorter than the first token's wait plus as much again.
+    answerTimeoutMs: Math.max(options.answerTimeoutMs ?? 600_000, 2 * attemptTimeoutMs),
     log
   };
 

@@ -64,6 +64,18 @@ export function withSseData<T extends object>(chunk: T, data: string): T {
 /** The SSE `data` `chunk` was parsed from, when its transport passed it on unchanged (withSseData). */
 export const sseDataOf = (chunk: object): string | undefined => sseData.get(chunk);
 
+/** The length of the SSE `data` a changed chunk was parsed from (withSseWeight). */
+const sseWeight = new WeakMap<object, number>();
+
+/** Marks `chunk` as parsed from `chars` characters of SSE data it no longer matches (a field taken out). */
+export function withSseWeight<T extends object>(chunk: T, chars: number): T {
+  sseWeight.set(chunk, chars);
+  return chunk;
+}
+
+/** How many characters of SSE data `chunk` was parsed from, where its transport says (withSseData, withSseWeight). */
+export const sseWeightOf = (chunk: object): number | undefined => sseData.get(chunk)?.length ?? sseWeight.get(chunk);
+
 /**
  * `send` resolves once the runner has accepted the request (the HTTP status is in) and rejects with an
  * UpstreamError otherwise; `signal` aborts the request (the client went away, or the gateway's time ran out).
@@ -79,12 +91,25 @@ export interface UpstreamTransport {
  */
 export type UpstreamErrorCode = 'Unreachable' | 'ServerError' | 'BadResponse' | 'Refused' | 'Rejected';
 
-export class UpstreamError extends CodedError<UpstreamErrorCode, { status?: number }> {
-  constructor(code: UpstreamErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+/**
+ * `status`: the runner's HTTP status. `billable`: the runner accepted the request and may yet be paid for it although it
+ * broke before its first chunk (the paid transport's payer takes up a charge the runner lists for such a request, up to
+ * its worst case), so the key pays that worst case.
+ */
+export interface UpstreamErrorDetails {
+  status?: number;
+  billable?: boolean;
+}
+
+export class UpstreamError extends CodedError<UpstreamErrorCode, UpstreamErrorDetails> {
+  constructor(code: UpstreamErrorCode, message: string, options?: { cause?: unknown } & UpstreamErrorDetails) {
     super(code, message, {
       ...(options?.cause === undefined ? {} : { cause: options.cause }),
       retryable: code !== 'Rejected',
-      details: options?.status === undefined ? {} : { status: options.status }
+      details: {
+        ...(options?.status === undefined ? {} : { status: options.status }),
+        ...(options?.billable === undefined ? {} : { billable: options.billable })
+      }
     });
     this.name = 'UpstreamError';
   }

@@ -85,14 +85,28 @@ describe('a keyed log follows no link put where its files go', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a link at the log’s path: the append fails (ELOOP) and the file it points to is untouched', async () => {
+  it('a link at the log’s path: the store refuses to load (ELOOP), and the file it points to is neither read nor cut', () => {
+    const path = join(dir, 'books.json');
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious\n{"k":"x","v":1}\ntorn');
+    symlinkSync(victim, `${path}.log`);
+    expect(() => new KeyedLog(path)).toThrow(expect.objectContaining({ code: 'ELOOP' }) as Error);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n{"k":"x","v":1}\ntorn');
+  });
+
+  it('a link put at the log’s path under a running store: the append fails (ELOOP), the target untouched', async () => {
     const path = join(dir, 'books.json');
     const victim = join(dir, 'victim.txt');
     writeFileSync(victim, 'precious\n');
-    symlinkSync(victim, `${path}.log`);
     const log = new KeyedLog(path);
     log.put('a', 1);
+    await log.flush();
+    rmSync(`${path}.log`);
+    symlinkSync(victim, `${path}.log`);
+    log.put('b', 2);
     await expect(log.flush()).rejects.toMatchObject({ code: 'ELOOP' });
+    // Nor does a compaction cut it (it truncates the log it logged to, not a link's target).
+    await expect(log.compact()).rejects.toMatchObject({ code: 'ELOOP' });
     expect(readFileSync(victim, 'utf8')).toBe('precious\n');
   });
 
