@@ -23,3 +23,35 @@ export function fsWithWrite(fs: Fs, decide: (length: number) => WriteOutcome): F
   }) as Fs['write'];
   return { ...fs, write, default: { ...fs, write } };
 }
+
+/** A callback-API file operation fsWithOps reports, with the path its descriptor was opened on. */
+export type FileOp = 'append' | 'datasync' | 'sync';
+
+/**
+ * node:fs with its callback `open`, `write`, `fdatasync` and `fsync` reporting each write and sync (in the order they
+ * are asked) with the path the descriptor was opened on, for vi.mock factories testing what a writer makes durable.
+ */
+export function fsWithOps(fs: Fs, report: (op: FileOp, path: string) => void): Fs & { default: Fs } {
+  const paths = new Map<number, string>();
+  const open = ((path: string, flags: number, ...rest: unknown[]) => {
+    const callback = rest.pop() as (error: NodeJS.ErrnoException | null, fd: number) => void;
+    fs.open(path, flags, ...(rest as [number]), (error, fd) => {
+      if (error === null) paths.set(fd, String(path));
+      callback(error, fd);
+    });
+  }) as Fs['open'];
+  const write = ((fd: number, ...rest: unknown[]) => {
+    report('append', String(paths.get(fd)));
+    (fs.write as (...args: unknown[]) => void)(fd, ...rest);
+  }) as Fs['write'];
+  const fdatasync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+    report('datasync', String(paths.get(fd)));
+    fs.fdatasync(fd, callback);
+  }) as Fs['fdatasync'];
+  const fsync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+    report('sync', String(paths.get(fd)));
+    fs.fsync(fd, callback);
+  }) as Fs['fsync'];
+  const mocked = { open, write, fdatasync, fsync };
+  return { ...fs, ...mocked, default: { ...fs, ...mocked } };
+}

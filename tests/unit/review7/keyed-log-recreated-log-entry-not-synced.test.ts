@@ -15,20 +15,10 @@ import { describe, expect, it, vi } from 'vitest';
 const dirSyncs = vi.hoisted(() => [] as string[]);
 
 vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  const paths = new Map<number, string>();
-  const open = ((path: string, flags: number, ...rest: unknown[]) => {
-    const callback = rest.pop() as (error: NodeJS.ErrnoException | null, fd: number) => void;
-    fs.open(path, flags, ...(rest as [number]), (error, fd) => {
-      if (error === null) paths.set(fd, String(path));
-      callback(error, fd);
-    });
-  }) as typeof fs.open;
-  const fsync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
-    dirSyncs.push(String(paths.get(fd)));
-    fs.fsync(fd, callback);
-  };
-  return { ...fs, open, fsync, default: { ...fs, open, fsync } };
+  const { fsWithOps } = await import('../../support/fs-write-mock.ts');
+  return fsWithOps(await importOriginal<typeof import('node:fs')>(), (op, path) => {
+    if (op === 'sync') dirSyncs.push(path);
+  });
 });
 
 const { KeyedLog } = await import('../../../src/durable/keyed-log.js');

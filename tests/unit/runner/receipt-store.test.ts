@@ -13,29 +13,8 @@ const ops = vi.hoisted(() => [] as string[]);
 
 /** Appends and directory syncs go through node:fs's callback API (opened, written, synced and closed on the thread pool). */
 vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  const paths = new Map<number, string>();
-  const open = ((path: string, flags: number, ...rest: unknown[]) => {
-    const callback = rest.pop() as (error: NodeJS.ErrnoException | null, fd: number) => void;
-    fs.open(path, flags, ...(rest as [number]), (error, fd) => {
-      if (error === null) paths.set(fd, String(path));
-      callback(error, fd);
-    });
-  }) as typeof fs.open;
-  const write = ((fd: number, ...rest: unknown[]) => {
-    ops.push(`append ${paths.get(fd)}`);
-    (fs.write as (...args: unknown[]) => void)(fd, ...rest);
-  }) as typeof fs.write;
-  const fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
-    ops.push(`datasync ${paths.get(fd)}`);
-    fs.fdatasync(fd, callback);
-  };
-  const fsync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
-    ops.push(`sync ${paths.get(fd)}`);
-    fs.fsync(fd, callback);
-  };
-  const mocked = { open, write, fdatasync, fsync };
-  return { ...fs, ...mocked, default: { ...fs, ...mocked } };
+  const { fsWithOps } = await import('../../support/fs-write-mock.ts');
+  return fsWithOps(await importOriginal<typeof import('node:fs')>(), (op, path) => ops.push(`${op} ${path}`));
 });
 
 vi.mock('node:fs/promises', async (importOriginal) => {
