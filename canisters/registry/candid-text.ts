@@ -37,7 +37,7 @@ function candidate(c: Candidate): string {
     `affinity = ${c.affinity ? 'true' : 'false'};`,
     `confidential_kind = ${text(c.confidentialKind)};`,
     `confidential_verified = ${c.confidentialVerified ? 'true' : 'false'};`,
-    `served_context = ${c.servedContext} : nat64`,
+    `served_context = opt (${c.servedContext} : nat64)`,
     '}'
   ].join(' ');
 }

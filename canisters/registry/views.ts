@@ -111,7 +111,7 @@ export function candidateView(c: Candidate): CandidateView {
     affinity: c.affinity,
     confidential_kind: c.confidentialKind,
     confidential_verified: c.confidentialVerified,
-    served_context: BigInt(c.servedContext)
+    served_context: [BigInt(c.servedContext)]
   };
 }
 

@@ -152,6 +152,7 @@ export class KeyedLog {
         if (!this.compactWanted && !due) break;
         try {
           await this.snapshot();
+          this.compactRetryAt = 0;
         } catch (error) {
           // A compaction the disk refused is tried again after as many records again (or by compact()), not after
           // every append: each try writes every record.
@@ -261,18 +262,15 @@ export class KeyedLog {
   private replayLog(): number {
     // Bytes, each line decoded on its own: a broken character (a failed append's fragment) cannot shift where the torn
     // tail is cut.
-    // Opened without following a link put at the log's path (ELOOP: the store refuses to load), read and cut through
-    // the same descriptor.
-    const fd = openSync(this.logPath, constants.O_RDWR | NO_FOLLOW);
+    // Opened without following a link put at the log's path (ELOOP: the store refuses to load); read-only unless a torn
+    // tail must be cut (a store only read, as on a read-only mount, loads as before).
+    const fd = openSync(this.logPath, constants.O_RDONLY | NO_FOLLOW);
+    let bytes: Buffer;
     try {
-      return this.replayFrom(fd);
+      bytes = readFileSync(fd);
     } finally {
       closeSync(fd);
     }
-  }
-
-  private replayFrom(fd: number): number {
-    const bytes = readFileSync(fd);
     let dropped = 0;
     let start = 0;
     for (;;) {
@@ -294,7 +292,12 @@ export class KeyedLog {
       // A line without its newline was cut by a crash mid-append: it was never acknowledged. Later appends must not
       // continue it (they would make the line unreadable), so it goes.
       dropped += 1;
-      ftruncateSync(fd, start);
+      const cut = openSync(this.logPath, constants.O_WRONLY | NO_FOLLOW);
+      try {
+        ftruncateSync(cut, start);
+      } finally {
+        closeSync(cut);
+      }
     }
     return dropped;
   }

@@ -85,7 +85,10 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     /** What the key is charged when the hold is settled (finally): 0 unless a runner served (part of) the request. */
     let chargeE8s = 0n;
     /** `settlement` charged at most the worst case the key was held for: a runner reporting more is logged, not billed. */
-    const billed = (settlement: UpstreamSettlement): UpstreamSettlement => {
+    const billed = (reported: UpstreamSettlement): UpstreamSettlement => {
+      // What the transport may yet pay the runner for this request (a paid answer that broke) is the key's to pay too.
+      const unbilled = reported.unbilledE8s ?? 0n;
+      const settlement = unbilled > reported.chargeE8s ? { ...reported, chargeE8s: unbilled } : reported;
       if (settlement.chargeE8s <= worstE8s) return settlement;
       deps.log('overcharge', { runner: target.runner, chargeE8s: settlement.chargeE8s.toString(), worstE8s: worstE8s.toString() });
       return { ...settlement, chargeE8s: worstE8s };
@@ -93,6 +96,11 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
     let upstream: UpstreamResponse | undefined;
     let chunks: AsyncIterator<Record<string, unknown>> | undefined;
     const attempt = new AbortController();
+    /** Stops the runner's request and closes its reader, so that the transport's settlement can resolve. */
+    const stopReading = async (reason: unknown): Promise<void> => {
+      if (!attempt.signal.aborted) attempt.abort(reason);
+      await chunks?.return?.();
+    };
     const abort = (): void => attempt.abort();
     call.signal.addEventListener('abort', abort, { once: true });
     // Until the first token; then no limit for a stream (the runner is generating), the whole-answer limit for a plain one.
@@ -106,7 +114,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       chunks = reading;
       const opening = await untilFirstChoice(reading, target.runner);
       clearTimeout(timer);
-      servedAfterRejection(candidate.servedContext);
+      servedAfterRejection(candidate.servedContext ?? 0n);
       const firstTokenMs = performance.now() - startedMs;
       if (!stream) {
         const answered = await answerPlain(deps, call, {
@@ -157,6 +165,9 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
           call.response.end(
             `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: 'upstream_failed' } })}\n\n`
           );
+        // The runner's request stops and its reader closes before its settlement is awaited (a transport settles when
+        // its chunks end: left paused mid-stream, it would hold the key's hold for good).
+        await stopReading(error);
         const settlement = billed(await streamed.settlement);
         chargeE8s = brokenStreamChargeE8s(settlement, worstE8s);
         record(deps, call, target, { ...settlement, chargeE8s }, firstTokenMs, performance.now() - startedMs);
@@ -185,6 +196,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       if (call.signal.aborted) {
         // The client went away while a runner had the request: it may have been served, so the key pays what the
         // transport metered, or the worst case it was admitted at.
+        await stopReading(error);
         chargeE8s = upstream === undefined ? worstE8s : brokenStreamChargeE8s(billed(await upstream.settlement), worstE8s);
         return;
       }
@@ -193,8 +205,7 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       // Stopped by the gateway's timer, or (from here) by the gateway itself: a runner's request left half-read (no
       // choice before its end) must not hold the attempt open while its settlement is awaited.
       const timedOut = attempt.signal.aborted;
-      if (!timedOut) attempt.abort(error);
-      await chunks?.return?.();
+      await stopReading(error);
       const settlement = upstream === undefined ? undefined : billed(await upstream.settlement);
       if (timedOut) {
         // The gateway's timer stopped a runner that had the request (it read the prompt at least): the key pays what the
@@ -210,11 +221,11 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
       if (error instanceof UpstreamError && !error.retryable) {
         // A second runner refusing it too: the request itself is at fault.
         if (rejected !== undefined) throw new GatewayError('UpstreamRejected', error.message, { cause: error });
-        rejected = { runner: target.runner, servedContext: candidate.servedContext, error };
+        rejected = { runner: target.runner, servedContext: candidate.servedContext ?? 0n, error };
         deps.log('rejected', { runner: target.runner, error: error.message });
         // The one more runner: a planned one with a longer context first (a refusal is most often the context's).
         const rest = queue.splice(at + 1);
-        const longer = (c: (typeof rest)[number]): boolean => c.servedContext > candidate.servedContext;
+        const longer = (c: (typeof rest)[number]): boolean => (c.servedContext ?? 0n) > (candidate.servedContext ?? 0n);
         queue.push(...rest.filter(longer), ...rest.filter((c) => !longer(c)));
         continue;
       }
@@ -225,6 +236,12 @@ export async function serveCompletion(deps: CompletionDeps, call: CompletionCall
           : String(error);
       failures.push(`${target.runner}: ${reason}`);
       deps.log('failover', { runner: target.runner, error: reason });
+      // A paid runner that broke after taking the request cost the key its worst case for nothing: it goes after the
+      // others for a while, as one whose 4xx another runner served (else it is tried first, and paid, every time).
+      if (error instanceof UpstreamError && error.details.billable === true) {
+        deps.measurements.demote(target.runner);
+        deps.log('demoted', { runner: target.runner, error: reason });
+      }
       deps.catalog.forgetRunners();
     } finally {
       call.signal.removeEventListener('abort', abort);

@@ -1,5 +1,5 @@
 import { CodedError } from '../core/errors/coded-error.js';
-import type { PayerClient } from '../sdk/paid/payer.js';
+import { BrokenPaidRequest, type PayerClient } from '../sdk/paid/payer.js';
 import { GatewayError } from './errors.js';
 import {
   UpstreamError,
@@ -98,7 +98,9 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
               }
             );
           throw new UpstreamError('Unreachable', `runner ${target.runner} unreachable at ${target.endpoint}: ${String(outcome.error)}`, {
-            cause: outcome.error
+            cause: outcome.error,
+            // Cut after the runner took it: the payer may yet pay the runner for it.
+            billable: outcome.error instanceof BrokenPaidRequest
           });
         }
         const result = outcome.result;
@@ -107,7 +109,7 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
             result.error.code === 'stream_broken' ? 'ServerError' : upstreamErrorCodeOf(result.status),
             `runner ${target.runner} answered ${result.status}: ${result.error.message}`,
             // A stream that broke after the runner took the request: the payer may yet pay the runner for it.
-            { status: result.status, billable: result.error.code === 'stream_broken' }
+            { status: result.status, billable: result.unbilledE8s !== undefined }
           );
       }
       // A stream: chunks as they come; the settlement once the payer has checked the charge and signed the receipt.
@@ -135,9 +137,14 @@ export function paidTransport(payer: PayerClient): UpstreamTransport {
           if (!ended && final === undefined) stop.abort(new Error('the gateway stopped reading'));
         }
       }
-      const settlement = sent.then((outcome) =>
-        'result' in outcome && outcome.result.ok ? settlementOf(outcome.result.accepted) : NOTHING
-      );
+      const settlement = sent.then((outcome): UpstreamSettlement => {
+        if ('result' in outcome)
+          return outcome.result.ok
+            ? settlementOf(outcome.result.accepted)
+            : { ...NOTHING, ...(outcome.result.unbilledE8s === undefined ? {} : { unbilledE8s: outcome.result.unbilledE8s }) };
+        // Cut or stopped after the runner took it: what the payer may yet pay for it.
+        return outcome.error instanceof BrokenPaidRequest ? { ...NOTHING, unbilledE8s: outcome.error.unbilledE8s } : NOTHING;
+      });
       return { chunks: chunks(), settlement };
     }
   };

@@ -79,7 +79,7 @@ export function planRoute(
   if (options.affinityKey !== undefined)
     list = withAffinity(list, options.affinityKey, key, provider?.sort === undefined ? AFFINITY_SCORE_BAND : 0);
   const maxTokens = options.maxTokens;
-  if (maxTokens !== undefined) list = lastWhere(list, (c) => c.servedContext < BigInt(maxTokens));
+  if (maxTokens !== undefined) list = lastWhere(list, (c) => c.servedContext !== undefined && c.servedContext < BigInt(maxTokens));
   const demoted = options.demoted;
   if (demoted !== undefined) list = lastWhere(list, (c) => demoted(c.runner));
   // A runner named twice is still tried once (else `order: [r, r, r, r]` spends every attempt on one runner).

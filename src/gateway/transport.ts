@@ -37,6 +37,11 @@ export interface UpstreamSettlement {
   promptTokens: number;
   completionTokens: number;
   chargeE8s: bigint;
+  /**
+   * What the transport may yet pay the runner for this request beyond `chargeE8s`: a paid answer that broke is noted by
+   * the payer, who takes up a charge the runner then lists for it, up to this.
+   */
+  unbilledE8s?: bigint;
 }
 
 export interface UpstreamResponse {

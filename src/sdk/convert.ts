@@ -115,7 +115,7 @@ export function toCandidate(candidate: CandidateView): RunnerCandidate {
     breakdown: { ...candidate.breakdown },
     confidentialKind: candidate.confidential_kind,
     confidentialVerified: candidate.confidential_verified,
-    servedContext: candidate.served_context
+    ...(candidate.served_context[0] === undefined ? {} : { servedContext: candidate.served_context[0] })
   };
 }
 

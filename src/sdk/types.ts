@@ -78,8 +78,8 @@ export interface RunnerCandidate {
   /** The runner's confidential-computing claim (`none`, `sev-snp`, …); unverified claims do not pass `confidentialRequired`. */
   confidentialKind: string;
   confidentialVerified: boolean;
-  /** The context (tokens) the runner serves the model with, as its engine reported it at registration. */
-  servedContext: bigint;
+  /** The context (tokens) the runner serves the model with, as it registered it (absent from an older registry). */
+  servedContext?: bigint;
 }
 
 /** A registered runner as the registry holds it, camelCase. */

@@ -239,7 +239,7 @@ describe('registry canister (built Wasm on the localnet, through @dfinity/agent)
     expect(ranked.map((c) => c.runner.toText())).toEqual([r1.toText(), r2.toText(), r0.toText()]);
     expect(ranked.map((c) => c.endpoint)).toEqual(['https://runner.example.org', '', 'https://runner.example.org']);
     // The context each serves the model with, as registered: what a router needs to send a long request where it fits.
-    expect(ranked.map((c) => c.served_context)).toEqual([8192n, 8192n, 8192n]);
+    expect(ranked.map((c) => c.served_context)).toEqual([[8192n], [8192n], [8192n]]);
     const best = ranked[0];
     // Price relative to the candidates' median blended price (4,000): r1's 2,000 is about twice as cheap.
     expect(best?.breakdown.price).toBeCloseTo(4001 / 2001 / (1 + 4001 / 2001), 6);

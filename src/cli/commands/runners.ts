@@ -33,7 +33,7 @@ export function registerRunners(program: Command): void {
                   String(r.freeSlots),
                   r.score.toFixed(3),
                   `${r.inputPricePerMillion}/${r.outputPricePerMillion}`,
-                  String(r.servedContext)
+                  r.servedContext === undefined ? '-' : String(r.servedContext)
                 ])
               );
         output(flags.json).result(human, found);

@@ -283,8 +283,11 @@ export interface Candidate {
   /** The runner's confidential-computing kind (`none`, `sev-snp`, …) and whether its attestation was verified. */
   confidential_kind: string;
   confidential_verified: boolean;
-  /** The context (tokens) the runner serves the model with: a router sends a long request to a runner that fits it. */
-  served_context: bigint;
+  /**
+   * The context (tokens) the runner serves the model with, as it registered it: a router sends a long request to a runner
+   * that fits it. Optional, so clients read the replies of a registry from before it.
+   */
+  served_context: [] | [bigint];
 }
 export const Candidate = typed<Candidate>(
   IDL.Record({
@@ -304,7 +307,7 @@ export const Candidate = typed<Candidate>(
     affinity: IDL.Bool,
     confidential_kind: IDL.Text,
     confidential_verified: IDL.Bool,
-    served_context: Nat64
+    served_context: IDL.Opt(Nat64)
   })
 );
 

@@ -1,5 +1,6 @@
 /** The payer client's public shapes: who signs, which runner is paid, what is sent and what comes back, its options. */
 import type { AcceptedCharge, Charge, PayerCreditApi, SignedReceipt } from '../../core/credit/index.js';
+import { CodedError } from '../../core/errors/coded-error.js';
 import type { Prices } from '../../core/rewards/pricing.js';
 import type { HttpPost } from '../bounded-body.js';
 import type { PayerStateStore } from './state.js';
@@ -48,7 +49,31 @@ export type PaidResult =
       accepted?: AcceptedCharge;
       receipt?: SignedReceipt;
     }
-  | { ok: false; status: number; error: { message: string; type?: string; code?: string }; body: string };
+  | {
+      ok: false;
+      status: number;
+      error: { message: string; type?: string; code?: string };
+      body: string;
+      /**
+       * A stream that broke after the runner took the request, its charge unseen: noted as unbilled, so the payer takes
+       * up a charge the runner lists for it, up to this, before a later request.
+       */
+      unbilledE8s?: bigint;
+    };
+
+/**
+ * A stream cut or aborted after the runner took the request: the payer may yet pay up to `details.unbilledE8s` for it
+ * (it takes up a charge the runner lists before a later request).
+ */
+export class BrokenPaidRequest extends CodedError<'StreamBroken', { unbilledE8s: bigint }> {
+  constructor(cause: unknown, unbilledE8s: bigint) {
+    super('StreamBroken', cause instanceof Error ? cause.message : String(cause), { cause, retryable: true, details: { unbilledE8s } });
+  }
+
+  get unbilledE8s(): bigint {
+    return this.details.unbilledE8s;
+  }
+}
 
 export interface PayerClientOptions {
   identity: PayerSigner;

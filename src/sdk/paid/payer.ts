@@ -17,11 +17,12 @@ import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText, type HttpPos
 import { completionBytesOf } from './completion-bytes.js';
 import { closeIdleLines, ensureCredit, type LineCreditBooks } from './line-credit.js';
 import { adoptHeldReceipt, NO_CHARGES, reconcileLine, type ChargeTally, type HeldReceiptBooks } from './held-receipts.js';
-import type { PaidRequest, PaidResult, PaidTarget, PayerClientOptions } from './payer-types.js';
+import { BrokenPaidRequest, type PaidRequest, type PaidResult, type PaidTarget, type PayerClientOptions } from './payer-types.js';
 import { bounded, errorOf, readStream, SIDE_CALL_TIMEOUT_MS, toBytes } from './runner-calls.js';
 import { SettleBatches } from './settle-batches.js';
 import { booksNetworkOf, decodeBooks, encodeBooks, memoryPayerStore, saveChanged, type PayerLine, type PayerStateStore } from './state.js';
 
+export { BrokenPaidRequest } from './payer-types.js';
 export type { PaidRequest, PaidResult, PaidTarget, PayerClientOptions, PayerSigner } from './payer-types.js';
 export { SIDE_CALL_TIMEOUT_MS } from './runner-calls.js';
 
@@ -264,9 +265,10 @@ export class PayerClient {
           }
         );
       } catch (error) {
-        // Aborted or cut: the runner charged what it served, unseen here; it is asked for before the next request.
-        if (chargeJson === undefined) this.unbilled(line, worstE8s);
-        throw error;
+        // Aborted or cut: the runner charged what it served, unsigned here (a charge seen before the cut included): it
+        // is asked for before the next request.
+        this.unbilled(line, worstE8s);
+        throw new BrokenPaidRequest(error, worstE8s);
       }
       if (!done) broken ??= 'the stream ended before [DONE]';
     } else {
@@ -281,7 +283,13 @@ export class PayerClient {
     const charge = chargeFromJson(chargeJson);
     if (broken !== undefined && charge === undefined) this.unbilled(line, worstE8s);
     if (broken !== undefined)
-      return { ok: false, status: 502, error: { message: `inference failed mid-stream: ${broken}`, code: 'stream_broken' }, body: '' };
+      return {
+        ok: false,
+        status: 502,
+        error: { message: `inference failed mid-stream: ${broken}`, code: 'stream_broken' },
+        body: '',
+        ...(charge === undefined ? { unbilledE8s: worstE8s } : {})
+      };
     if (charge === undefined || charge.lineId !== line.lineId)
       return { ok: true, status: response.status, ...(answer ? { body: answer } : {}) };
     const accepted = acceptCharge(charge, {

@@ -31,7 +31,7 @@ describe('review8: a paid runner answering JSON to the stream it is asked for', 
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('is paid by the gateway while the key pays nothing', async () => {
+  it('costs the key what the gateway may pay the runner (before the fix: the key paid nothing)', async () => {
     const identity = Ed25519KeyIdentity.generate();
     const payerPrincipal = identity.getPrincipal().toText();
     const credit = new MemoryCredit();
