@@ -13,12 +13,12 @@ import {
   type SettleOutcome,
   type SignedReceipt
 } from '../../core/credit/index.js';
-import { ANSWER_BODY_MAX_BYTES, ERROR_BODY_MAX_BYTES, readBodyText, type HttpPost } from '../bounded-body.js';
-import { completionBytesOf } from './completion-bytes.js';
+import { ERROR_BODY_MAX_BYTES, readBodyText, type HttpPost } from '../bounded-body.js';
 import { closeIdleLines, ensureCredit, type LineCreditBooks } from './line-credit.js';
 import { adoptHeldReceipt, NO_CHARGES, reconcileLine, type ChargeTally, type HeldReceiptBooks } from './held-receipts.js';
 import { BrokenPaidRequest, type PaidRequest, type PaidResult, type PaidTarget, type PayerClientOptions } from './payer-types.js';
-import { bounded, errorOf, readStream, SIDE_CALL_TIMEOUT_MS, toBytes } from './runner-calls.js';
+import { readAnswer } from './read-answer.js';
+import { bounded, errorOf, SIDE_CALL_TIMEOUT_MS, toBytes } from './runner-calls.js';
 import { SettleBatches } from './settle-batches.js';
 import { booksNetworkOf, decodeBooks, encodeBooks, memoryPayerStore, saveChanged, type PayerLine, type PayerStateStore } from './state.js';
 
@@ -242,44 +242,12 @@ export class PayerClient {
     }
     // The runner has the receipt now (it refuses the request otherwise).
     line.unsentCovers = line.unsentCovers.filter((seq) => !covers.includes(seq));
-    let answer: Record<string, unknown> | undefined;
-    let completionBytes = 0;
-    let chargeJson: unknown;
-    let broken: string | undefined;
-    if (request.body.stream === true && response.body !== null) {
-      let done: boolean;
-      try {
-        done = await readStream(
-          response.body,
-          (chunk, data) => {
-            if (chunk.error !== undefined) {
-              broken ??= errorOf(data, 502).message;
-              return;
-            }
-            completionBytes += completionBytesOf(chunk);
-            if (chunk.deai_charge !== undefined) chargeJson = chunk.deai_charge;
-            request.onChunk?.(chunk, data);
-          },
-          () => {
-            if (broken === undefined) request.onEnd?.();
-          }
-        );
-      } catch (error) {
-        // Aborted or cut: the runner charged what it served, unsigned here (a charge seen before the cut included): it
-        // is asked for before the next request.
-        this.unbilled(line, worstE8s);
-        throw new BrokenPaidRequest(error, worstE8s);
-      }
-      if (!done) broken ??= 'the stream ended before [DONE]';
-    } else {
-      const { text, truncated } = await readBodyText(response, ANSWER_BODY_MAX_BYTES);
-      if (truncated) throw new Error('the runner answered more than 64 MiB');
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null) throw new Error('the runner answered no JSON object');
-      answer = parsed as Record<string, unknown>;
-      completionBytes = completionBytesOf(answer);
-      chargeJson = answer.deai_charge;
-    }
+    const { answer, completionBytes, chargeJson, broken } = await readAnswer(response, request, (error) => {
+      // Aborted or cut: the runner charged what it served, unsigned here (a charge seen before the cut included): it is
+      // asked for before the next request.
+      this.unbilled(line, worstE8s);
+      return new BrokenPaidRequest(error, worstE8s);
+    });
     const charge = chargeFromJson(chargeJson);
     if (broken !== undefined && charge === undefined) this.unbilled(line, worstE8s);
     if (broken !== undefined)
